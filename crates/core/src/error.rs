@@ -1,0 +1,113 @@
+//! Errors of model loading: every problem with its place, collected before reporting.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One problem found in a model, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub place: Option<(usize, usize)>,
+    /// The field path, e.g. `facilities[12].capacity`; empty for whole-file problems.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.place {
+            write!(f, ":{line}:{col}")?;
+        }
+        if self.path.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a model. Never empty.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ModelError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "the model has {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// "did you mean 'Dy'?" for a misspelt name, from the names that exist.
+pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let lower = wrong.to_lowercase();
+    let best = known
+        .into_iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .min_by_key(|&(d, k)| (d, k.len()));
+    match best {
+        Some((d, k)) if d <= (wrong.chars().count() / 3).max(1) => {
+            format!(" (did you mean '{k}'?)")
+        }
+        _ => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(
+            did_you_mean("Dyy", ["Dy", "Tb", "Nd"]),
+            " (did you mean 'Dy'?)"
+        );
+        assert_eq!(
+            did_you_mean("mountain-pas", ["mountain-pass", "mount-weld"]),
+            " (did you mean 'mountain-pass'?)"
+        );
+        assert_eq!(did_you_mean("Xq", ["Dy", "Tb"]), "");
+        assert_eq!(did_you_mean("dy", ["Dy", "Tb"]), " (did you mean 'Dy'?)");
+        assert_eq!(did_you_mean("completely-different", ["Dy", "Tb"]), "");
+    }
+
+    #[test]
+    fn renders_file_line_path_message() {
+        let p = Problem {
+            file: "m.yaml".into(),
+            place: Some((3, 5)),
+            path: "facilities[1].capacity".into(),
+            message: "must be ≥ 0".into(),
+        };
+        assert_eq!(
+            p.to_string(),
+            "m.yaml:3:5: facilities[1].capacity: must be ≥ 0"
+        );
+    }
+}

@@ -1,0 +1,1445 @@
+//! Loading a model: read the file and its includes, parse the YAML, then resolve names into
+//! dense ids while checking every rule. All problems are collected and reported together,
+//! each with its file, line, column and field path.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::date::Date;
+use crate::element;
+use crate::error::{did_you_mean, ModelError, Problem};
+use crate::locate::Locator;
+use crate::model::*;
+use crate::model_file::*;
+use crate::policy;
+
+/// Model files larger than this are refused before parsing.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Includes may nest this deep.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+/// Distributions must sum to 1 within this tolerance (published tables round).
+pub const SUM_TOLERANCE: f64 = 0.005;
+
+/// Loads and checks a model file (and its includes).
+pub fn load(path: &Path) -> Result<Model, ModelError> {
+    let mut loader = Loader::default();
+    let mut merged = Merged::default();
+    let mut stack = Vec::new();
+    loader.read(path, None, &mut merged, &mut stack, 0);
+    if !loader.problems.is_empty() {
+        return Err(ModelError {
+            problems: loader.problems,
+        });
+    }
+    loader.resolve(merged)
+}
+
+/// Loads a model from text, as if read from `name` (includes resolve against the current
+/// directory). For tests and embedding.
+pub fn load_str(name: &str, text: &str) -> Result<Model, ModelError> {
+    let mut loader = Loader::default();
+    let mut merged = Merged::default();
+    let file = loader.files.len();
+    loader.files.push(SourceFile {
+        path: PathBuf::from(name),
+        locator: Locator::new(text),
+    });
+    match loader.parse(file, text) {
+        Some(mf) => {
+            let mut stack = vec![PathBuf::from(name)];
+            loader.merge(file, mf, &mut merged, &mut stack, 0);
+        }
+        None => {}
+    }
+    if !loader.problems.is_empty() {
+        return Err(ModelError {
+            problems: loader.problems,
+        });
+    }
+    loader.resolve(merged)
+}
+
+struct SourceFile {
+    path: PathBuf,
+    locator: Locator,
+}
+
+#[derive(Default)]
+struct Loader {
+    files: Vec<SourceFile>,
+    problems: Vec<Problem>,
+}
+
+/// Items of one list kind merged from several files, with where each came from.
+struct List<T> {
+    items: Vec<T>,
+    origin: Vec<(usize, usize)>,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List {
+            items: Vec::new(),
+            origin: Vec::new(),
+        }
+    }
+}
+
+impl<T> List<T> {
+    fn extend(&mut self, file: usize, items: Vec<T>) {
+        for (i, it) in items.into_iter().enumerate() {
+            self.items.push(it);
+            self.origin.push((file, i));
+        }
+    }
+}
+
+#[derive(Default)]
+struct Merged {
+    header: Option<(usize, Header)>,
+    sources: List<SourceDef>,
+    elements: List<String>,
+    forms: List<FormDef>,
+    stages: List<String>,
+    recipes: List<RecipeDef>,
+    countries: List<CountryDef>,
+    markets: List<String>,
+    firms: List<FirmDef>,
+    deposits: List<DepositDef>,
+    facilities: List<FacilityDef>,
+    sectors: List<SectorDef>,
+    prices: List<PriceDef>,
+    stockpiles: List<StockpileDef>,
+    groups: List<GroupDef>,
+    policies: List<PolicyDef>,
+    behaviour: IndexMap<String, (usize, ParamDef)>,
+}
+
+impl Loader {
+    fn problem_at(&mut self, file: usize, path: String, message: String) {
+        let f = &self.files[file];
+        self.problems.push(Problem {
+            file: f.path.clone(),
+            place: f.locator.find(&path),
+            path,
+            message,
+        });
+    }
+
+    fn file_problem(&mut self, path: &Path, place: Option<(usize, usize)>, message: String) {
+        self.problems.push(Problem {
+            file: path.to_path_buf(),
+            place,
+            path: String::new(),
+            message,
+        });
+    }
+
+    fn read(
+        &mut self,
+        path: &Path,
+        from: Option<(usize, String)>,
+        merged: &mut Merged,
+        stack: &mut Vec<PathBuf>,
+        depth: usize,
+    ) {
+        let fail = |me: &mut Self, msg: String| match &from {
+            Some((file, field)) => me.problem_at(*file, field.clone(), msg),
+            None => me.file_problem(path, None, msg),
+        };
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if stack.contains(&canonical) {
+            let chain: Vec<String> = stack
+                .iter()
+                .chain(std::iter::once(&canonical))
+                .map(|p| {
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            return fail(self, format!("include cycle: {}", chain.join(" → ")));
+        }
+        if depth > MAX_INCLUDE_DEPTH {
+            return fail(
+                self,
+                format!("includes nest deeper than {MAX_INCLUDE_DEPTH} levels"),
+            );
+        }
+        let text = match read_text(path) {
+            Ok(t) => t,
+            Err(msg) => return fail(self, msg),
+        };
+        let file = self.files.len();
+        self.files.push(SourceFile {
+            path: path.to_path_buf(),
+            locator: Locator::new(&text),
+        });
+        if let Some(mf) = self.parse(file, &text) {
+            stack.push(canonical);
+            self.merge(file, mf, merged, stack, depth);
+            stack.pop();
+        }
+    }
+
+    fn parse(&mut self, file: usize, text: &str) -> Option<ModelFile> {
+        let path = self.files[file].path.clone();
+        if text.trim().is_empty() {
+            self.file_problem(
+                &path,
+                None,
+                "the file is empty: a model needs at least a `model:` header".into(),
+            );
+            return None;
+        }
+        match serde_yaml::from_str::<ModelFile>(text) {
+            Ok(mf) => Some(mf),
+            Err(e) => {
+                let place = e.location().map(|l| (l.line(), l.column()));
+                let mut msg = e.to_string();
+                // The location is already in the place; drop serde's " at line N column M".
+                if let Some(cut) = msg.find(" at line ") {
+                    msg.truncate(cut);
+                }
+                self.file_problem(&path, place, msg);
+                None
+            }
+        }
+    }
+
+    fn merge(
+        &mut self,
+        file: usize,
+        mf: ModelFile,
+        merged: &mut Merged,
+        stack: &mut Vec<PathBuf>,
+        depth: usize,
+    ) {
+        if let Some(h) = mf.model {
+            if merged.header.is_some() {
+                self.problem_at(
+                    file,
+                    "model".into(),
+                    "only the top model file may have a `model:` header".into(),
+                );
+            } else {
+                merged.header = Some((file, h));
+            }
+        }
+        merged.sources.extend(file, mf.sources);
+        merged.elements.extend(file, mf.elements);
+        merged.forms.extend(file, mf.forms);
+        merged.stages.extend(file, mf.stages);
+        merged.recipes.extend(file, mf.recipes);
+        merged.countries.extend(file, mf.countries);
+        merged.markets.extend(file, mf.markets);
+        merged.firms.extend(file, mf.firms);
+        merged.deposits.extend(file, mf.deposits);
+        merged.facilities.extend(file, mf.facilities);
+        merged.sectors.extend(file, mf.sectors);
+        merged.prices.extend(file, mf.prices);
+        merged.stockpiles.extend(file, mf.stockpiles);
+        merged.groups.extend(file, mf.groups);
+        merged.policies.extend(file, mf.policies);
+        for (k, v) in mf.behaviour {
+            if merged.behaviour.contains_key(&k) {
+                self.problem_at(
+                    file,
+                    format!("behaviour.{k}"),
+                    format!("parameter '{k}' is set twice"),
+                );
+            } else {
+                merged.behaviour.insert(k, (file, v));
+            }
+        }
+        let dir = self.files[file]
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for (i, inc) in mf.include.iter().enumerate() {
+            let p = dir.join(inc);
+            if !p.exists() {
+                self.problem_at(
+                    file,
+                    format!("include[{i}]"),
+                    format!("included file '{}' does not exist", p.display()),
+                );
+                continue;
+            }
+            self.read(
+                &p,
+                Some((file, format!("include[{i}]"))),
+                merged,
+                stack,
+                depth + 1,
+            );
+        }
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if meta.is_dir() {
+        return Err("is a directory, not a model file".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is {:.1} MB; model files are limited to {} MB",
+            meta.len() as f64 / 1e6,
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.contains(&0) {
+        return Err("the file is binary (it contains NUL bytes), not YAML text".into());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "the file is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Checks a number: finite and within a range, with a message naming the range.
+fn check_range(v: f64, lo: f64, hi: f64) -> Result<f64, String> {
+    if !v.is_finite() {
+        return Err(format!("must be a finite number, got {v}"));
+    }
+    if v < lo {
+        return Err(if lo == 0.0 {
+            format!("must be ≥ 0, got {v}")
+        } else {
+            format!("must be ≥ {lo}, got {v}")
+        });
+    }
+    if v > hi {
+        return Err(format!("must be ≤ {hi}, got {v}"));
+    }
+    Ok(v)
+}
+
+/// Per-kind context for reporting: kind name and item origins.
+struct Ctx<'a> {
+    kind: &'static str,
+    origin: &'a [(usize, usize)],
+}
+
+impl Loader {
+    fn at(&mut self, ctx: &Ctx, i: usize, field: &str, msg: String) {
+        let (file, local) = ctx.origin[i];
+        let path = if field.is_empty() {
+            format!("{}[{local}]", ctx.kind)
+        } else {
+            format!("{}[{local}].{field}", ctx.kind)
+        };
+        self.problem_at(file, path, msg);
+    }
+
+    fn num(&mut self, ctx: &Ctx, i: usize, field: &str, v: f64, lo: f64, hi: f64) -> f64 {
+        match check_range(v, lo, hi) {
+            Ok(v) => v,
+            Err(m) => {
+                self.at(ctx, i, field, m);
+                0.0
+            }
+        }
+    }
+
+    fn date(&mut self, ctx: &Ctx, i: usize, field: &str, s: &str) -> Option<Date> {
+        match Date::parse(s) {
+            Ok(d) => Some(d),
+            Err(m) => {
+                self.at(ctx, i, field, m);
+                None
+            }
+        }
+    }
+
+    /// Resolves a reference, reporting an unknown name with a did-you-mean.
+    fn refer(
+        &mut self,
+        ctx: &Ctx,
+        i: usize,
+        field: &str,
+        ids: &HashMap<String, usize>,
+        what: &str,
+        name: &str,
+    ) -> Option<usize> {
+        match ids.get(name) {
+            Some(&x) => Some(x),
+            None => {
+                let hint = did_you_mean(name, ids.keys().map(String::as_str));
+                self.at(ctx, i, field, format!("unknown {what} '{name}'{hint}"));
+                None
+            }
+        }
+    }
+
+    /// Builds an id table, reporting duplicates.
+    fn ids<'a>(
+        &mut self,
+        ctx: &Ctx,
+        names: impl Iterator<Item = &'a str>,
+        field: &str,
+    ) -> HashMap<String, usize> {
+        let mut map = HashMap::new();
+        for (i, n) in names.enumerate() {
+            if n.trim().is_empty() {
+                self.at(ctx, i, field, "must not be empty".into());
+            } else if let Some(&first) = map.get(n) {
+                let (_, local) = ctx.origin[first];
+                self.at(
+                    ctx,
+                    i,
+                    field,
+                    format!(
+                        "duplicate id '{n}' (first defined at {}[{local}])",
+                        ctx.kind
+                    ),
+                );
+            } else {
+                map.insert(n.to_string(), i);
+            }
+        }
+        map
+    }
+
+    fn sourced(
+        &mut self,
+        ctx: &Ctx,
+        i: usize,
+        rec: &dyn Sourced,
+        sources: &HashMap<String, usize>,
+    ) {
+        let ids = rec.source().ids();
+        if ids.is_empty() && rec.assumption().is_none_or(|a| a.trim().is_empty()) {
+            self.at(
+                ctx,
+                i,
+                "",
+                "has no `source:` or `assumption:` for its numbers".into(),
+            );
+        }
+        for (k, id) in ids.iter().enumerate() {
+            if !sources.contains_key(*id) {
+                let field = if ids.len() > 1 {
+                    format!("source[{k}]")
+                } else {
+                    "source".into()
+                };
+                let hint = did_you_mean(id, sources.keys().map(String::as_str));
+                self.at(ctx, i, &field, format!("unknown source '{id}'{hint}"));
+            }
+        }
+    }
+
+    /// Reads an element-share map into a dense vector; checks refs, values and the sum.
+    fn distribution(
+        &mut self,
+        ctx: &Ctx,
+        i: usize,
+        field: &str,
+        map: &IndexMap<String, f64>,
+        elems: &HashMap<String, usize>,
+        n: usize,
+        must_sum: bool,
+    ) -> Vec<f64> {
+        let mut v = vec![0.0; n];
+        let mut ok = true;
+        for (sym, &x) in map {
+            let f = format!("{field}.{sym}");
+            let Some(e) = self.refer(ctx, i, &f, elems, "element", sym) else {
+                ok = false;
+                continue;
+            };
+            match check_range(x, 0.0, 1.0) {
+                Ok(x) => v[e] += x,
+                Err(m) => {
+                    ok = false;
+                    self.at(ctx, i, &f, m);
+                }
+            }
+        }
+        let sum: f64 = v.iter().sum();
+        if ok && must_sum && (sum - 1.0).abs() > SUM_TOLERANCE {
+            self.at(
+                ctx,
+                i,
+                field,
+                format!("shares sum to {sum:.4}, not 1 (tolerance {SUM_TOLERANCE})"),
+            );
+        }
+        if sum > 0.0 && must_sum {
+            v.iter_mut().for_each(|x| *x /= sum);
+        }
+        v
+    }
+
+    fn resolve(mut self, m: Merged) -> Result<Model, ModelError> {
+        let Some((hfile, header)) = m.header else {
+            let path = self
+                .files
+                .first()
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            self.file_problem(
+                &path,
+                None,
+                "missing the `model:` header (name, start, end)".into(),
+            );
+            return Err(ModelError {
+                problems: self.problems,
+            });
+        };
+        let hctx_origin = [(hfile, 0usize)];
+        let hc = Ctx {
+            kind: "model",
+            origin: &hctx_origin,
+        };
+        let at_header = |me: &mut Self, field: &str, msg: String| {
+            me.problem_at(hfile, format!("model.{field}"), msg)
+        };
+        let _ = &hc;
+        if header.name.trim().is_empty() {
+            at_header(&mut self, "name", "must not be empty".into());
+        }
+        let start = Date::parse(&header.start)
+            .map_err(|m| at_header(&mut self, "start", m))
+            .ok();
+        let end = Date::parse(&header.end)
+            .map_err(|m| at_header(&mut self, "end", m))
+            .ok();
+        let (start, end) = match (start, end) {
+            (Some(s), Some(e)) if e > s && e.days() - s.days() <= 100 * 366 => (s, e),
+            (Some(s), Some(e)) if e <= s => {
+                at_header(&mut self, "end", format!("{e} is not after the start {s}"));
+                (s, s.add_days(365))
+            }
+            (Some(s), Some(_)) => {
+                at_header(
+                    &mut self,
+                    "end",
+                    "the horizon is limited to 100 years".into(),
+                );
+                (s, s.add_days(365))
+            }
+            // Already reported; carry on with a placeholder horizon to find more problems.
+            _ => (Date::from_days(10957), Date::from_days(11323)),
+        };
+        let step_days = match header.step_days {
+            None => 7,
+            Some(d) if (1..=366).contains(&d) => d as u32,
+            Some(d) => {
+                at_header(
+                    &mut self,
+                    "step_days",
+                    format!("must be between 1 and 366, got {d}"),
+                );
+                7
+            }
+        };
+
+        // Sources.
+        let c = Ctx {
+            kind: "sources",
+            origin: &m.sources.origin,
+        };
+        let source_ids = self.ids(&c, m.sources.items.iter().map(|s| s.id.as_str()), "id");
+        let sources = m
+            .sources
+            .items
+            .iter()
+            .map(|s| Source {
+                id: s.id.clone(),
+                title: s.title.clone().unwrap_or_default(),
+                url: s.url.clone().unwrap_or_default(),
+                status: s.status.clone().unwrap_or_default(),
+            })
+            .collect();
+
+        // Elements.
+        let c = Ctx {
+            kind: "elements",
+            origin: &m.elements.origin,
+        };
+        let mut elements = Vec::new();
+        let mut elem_ids = HashMap::new();
+        for (i, sym) in m.elements.items.iter().enumerate() {
+            match element::lookup(sym) {
+                Some(info) => {
+                    if elem_ids.contains_key(sym) {
+                        self.at(&c, i, "", format!("element '{sym}' is listed twice"));
+                        continue;
+                    }
+                    elem_ids.insert(sym.clone(), elements.len());
+                    elements.push(Element {
+                        symbol: info.symbol.to_string(),
+                        name: info.name.to_string(),
+                        number: info.number,
+                        group: info.re_group(),
+                    });
+                }
+                None => {
+                    let hint = did_you_mean(sym, element::symbols());
+                    self.at(&c, i, "", format!("'{sym}' is not an element symbol{hint}"));
+                }
+            }
+        }
+        if m.elements.items.is_empty() {
+            at_header(&mut self, "name", "the model lists no `elements:`".into());
+        }
+        if elements.len() > 64 {
+            self.at(&c, 64, "", "a model may track at most 64 elements".into());
+        }
+        let ne = elements.len();
+
+        // Forms.
+        let c = Ctx {
+            kind: "forms",
+            origin: &m.forms.origin,
+        };
+        let form_ids = self.ids(&c, m.forms.items.iter().map(|f| f.id.as_str()), "id");
+        let mut forms = Vec::new();
+        for (i, f) in m.forms.items.iter().enumerate() {
+            let re_share = match f.re_share {
+                Some(x) => {
+                    self.sourced(&c, i, f, &source_ids);
+                    let v = self.num(&c, i, "re_share", x, 0.0, 1.0);
+                    if v == 0.0 && x.is_finite() && x >= 0.0 {
+                        self.at(&c, i, "re_share", "must be > 0".into());
+                    }
+                    v.max(1e-9)
+                }
+                None => 1.0,
+            };
+            forms.push(Form {
+                id: f.id.clone(),
+                name: f.name.clone().unwrap_or_else(|| f.id.clone()),
+                mixed: f.mixed,
+                re_share,
+            });
+        }
+        if forms.len() > 64 {
+            self.at(&c, 64, "", "a model may declare at most 64 forms".into());
+        }
+
+        // Stages and markets.
+        let c = Ctx {
+            kind: "stages",
+            origin: &m.stages.origin,
+        };
+        let stage_ids = self.ids(&c, m.stages.items.iter().map(String::as_str), "");
+        let c = Ctx {
+            kind: "markets",
+            origin: &m.markets.origin,
+        };
+        let market_ids = self.ids(&c, m.markets.items.iter().map(String::as_str), "");
+        if m.markets.items.is_empty() {
+            at_header(&mut self, "name", "the model lists no `markets:`".into());
+        }
+
+        // Recipes.
+        let c = Ctx {
+            kind: "recipes",
+            origin: &m.recipes.origin,
+        };
+        let recipe_ids = self.ids(&c, m.recipes.items.iter().map(|r| r.id.as_str()), "id");
+        let mut recipes = Vec::new();
+        for (i, r) in m.recipes.items.iter().enumerate() {
+            self.sourced(&c, i, r, &source_ids);
+            let stage = self
+                .refer(&c, i, "stage", &stage_ids, "stage", &r.stage)
+                .unwrap_or(0);
+            let input = self.refer(&c, i, "input", &form_ids, "form", &r.input);
+            let output = self.refer(&c, i, "output", &form_ids, "form", &r.output);
+            let recovery = self.num(&c, i, "recovery", r.recovery, 0.0, 1.0);
+            if input.is_some() && input == output {
+                self.at(
+                    &c,
+                    i,
+                    "output",
+                    "a recipe must change the form of its input".into(),
+                );
+            }
+            let composition = match &r.composition {
+                Some(map) => self.distribution(&c, i, "composition", map, &elem_ids, ne, true),
+                None => {
+                    if input.is_some_and(|f| !forms[f].mixed) {
+                        self.at(&c, i, "composition", "is required: the input form is separated by element, so the recipe must say in what shares it uses them".into());
+                    }
+                    vec![]
+                }
+            };
+            let mut converts = vec![r.elements.is_none(); ne];
+            for (k, s) in r.elements.iter().flatten().enumerate() {
+                if let Some(e) =
+                    self.refer(&c, i, &format!("elements[{k}]"), &elem_ids, "element", s)
+                {
+                    converts[e] = true;
+                }
+            }
+            recipes.push(Recipe {
+                id: r.id.clone(),
+                stage,
+                input: input.unwrap_or(0),
+                output: output.unwrap_or(0),
+                recovery,
+                composition,
+                converts,
+            });
+        }
+        // Recipe cycles: form → form edges must form a DAG.
+        if let Some(cycle) = find_cycle(forms.len(), recipes.iter().map(|r| (r.input, r.output))) {
+            let names: Vec<&str> = cycle.iter().map(|&f| forms[f].id.as_str()).collect();
+            let first = recipes
+                .iter()
+                .position(|r| r.input == cycle[0])
+                .unwrap_or(0);
+            self.at(
+                &c,
+                first,
+                "",
+                format!("recipes form a cycle: {}", names.join(" → ")),
+            );
+        }
+
+        // Markets and countries.
+        let c = Ctx {
+            kind: "countries",
+            origin: &m.countries.origin,
+        };
+        let country_ids = self.ids(&c, m.countries.items.iter().map(|x| x.id.as_str()), "id");
+        let mut countries = Vec::new();
+        for (i, x) in m.countries.items.iter().enumerate() {
+            let market = self
+                .refer(&c, i, "market", &market_ids, "market", &x.market)
+                .unwrap_or(0);
+            countries.push(Country {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                market,
+            });
+        }
+
+        // Firms, with parent cycles.
+        let c = Ctx {
+            kind: "firms",
+            origin: &m.firms.origin,
+        };
+        let firm_ids = self.ids(&c, m.firms.items.iter().map(|x| x.id.as_str()), "id");
+        let mut firms = Vec::new();
+        for (i, x) in m.firms.items.iter().enumerate() {
+            if !x.source().ids().is_empty() || x.assumption().is_some() {
+                self.sourced(&c, i, x, &source_ids);
+            }
+            let country = self
+                .refer(&c, i, "country", &country_ids, "country", &x.country)
+                .unwrap_or(0);
+            let parent = x
+                .parent
+                .as_ref()
+                .and_then(|p| self.refer(&c, i, "parent", &firm_ids, "firm", p));
+            firms.push(Firm {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                country,
+                parent,
+            });
+        }
+        for i in 0..firms.len() {
+            let mut seen = HashSet::new();
+            let mut f = Some(i);
+            while let Some(x) = f {
+                if !seen.insert(x) {
+                    self.at(
+                        &c,
+                        i,
+                        "parent",
+                        format!("firm '{}' is its own ancestor", firms[i].id),
+                    );
+                    firms[i].parent = None;
+                    break;
+                }
+                f = firms[x].parent;
+            }
+        }
+
+        // Deposits.
+        let c = Ctx {
+            kind: "deposits",
+            origin: &m.deposits.origin,
+        };
+        let deposit_ids = self.ids(&c, m.deposits.items.iter().map(|x| x.id.as_str()), "id");
+        let mut deposits = Vec::new();
+        for (i, x) in m.deposits.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let country = self
+                .refer(&c, i, "country", &country_ids, "country", &x.country)
+                .unwrap_or(0);
+            let distribution =
+                self.distribution(&c, i, "distribution", &x.distribution, &elem_ids, ne, true);
+            deposits.push(Deposit {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                country,
+                distribution,
+            });
+        }
+
+        // The form mines produce.
+        let mine_form = form_ids.get("concentrate").copied();
+        if mine_form.is_none() && !deposits.is_empty() {
+            at_header(
+                &mut self,
+                "name",
+                "the model has deposits but no `concentrate` form for mines to produce".into(),
+            );
+        }
+        let mine_form = mine_form.unwrap_or(0);
+
+        // Facilities.
+        let c = Ctx {
+            kind: "facilities",
+            origin: &m.facilities.origin,
+        };
+        let _ = self.ids(&c, m.facilities.items.iter().map(|x| x.id.as_str()), "id");
+        let mut facilities = Vec::new();
+        for (i, x) in m.facilities.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let firm = x
+                .firm
+                .as_ref()
+                .and_then(|f| self.refer(&c, i, "firm", &firm_ids, "firm", f));
+            let country = self
+                .refer(&c, i, "country", &country_ids, "country", &x.country)
+                .unwrap_or(0);
+            let stage = self
+                .refer(&c, i, "stage", &stage_ids, "stage", &x.stage)
+                .unwrap_or(0);
+            let process = match (&x.deposit, &x.recipe) {
+                (Some(d), None) => Process::Mine(
+                    self.refer(&c, i, "deposit", &deposit_ids, "deposit", d)
+                        .unwrap_or(0),
+                ),
+                (None, Some(r)) => {
+                    let rid = self.refer(&c, i, "recipe", &recipe_ids, "recipe", r);
+                    if let Some(rid) = rid {
+                        if recipes[rid].stage != stage && stage_ids.contains_key(&x.stage) {
+                            self.at(
+                                &c,
+                                i,
+                                "recipe",
+                                format!(
+                                    "recipe '{r}' belongs to stage '{}', not '{}'",
+                                    m.stages
+                                        .items
+                                        .get(recipes[rid].stage)
+                                        .map(String::as_str)
+                                        .unwrap_or("?"),
+                                    x.stage
+                                ),
+                            );
+                        }
+                    }
+                    Process::Convert(rid.unwrap_or(0))
+                }
+                (Some(_), Some(_)) => {
+                    self.at(
+                        &c,
+                        i,
+                        "recipe",
+                        "a facility either mines a `deposit` or runs a `recipe`, not both".into(),
+                    );
+                    Process::Mine(0)
+                }
+                (None, None) => {
+                    self.at(&c, i, "", "needs a `deposit` (a mine) or a `recipe`".into());
+                    Process::Mine(0)
+                }
+            };
+            let out_form = match process {
+                Process::Mine(_) => mine_form,
+                Process::Convert(r) => recipes.get(r).map(|r| r.output).unwrap_or(0),
+            };
+            let re_share = forms.get(out_form).map(|f| f.re_share).unwrap_or(1.0);
+            let capacity = self.num(&c, i, "capacity", x.capacity, 0.0, 1e9) * re_share;
+            let utilisation =
+                self.num(&c, i, "utilisation", x.utilisation.unwrap_or(1.0), 0.0, 1.0);
+            let fstart = match &x.start {
+                Some(s) => self.date(&c, i, "start", s).unwrap_or(start),
+                None => start,
+            };
+            let fend = x.end.as_ref().and_then(|s| self.date(&c, i, "end", s));
+            if fend.is_some_and(|e| e <= fstart) {
+                self.at(&c, i, "end", "is not after the facility's start".into());
+            }
+            let ramp_months = self.num(
+                &c,
+                i,
+                "ramp_months",
+                x.ramp_months.unwrap_or(0.0),
+                0.0,
+                600.0,
+            );
+            let cover_weeks = self.num(
+                &c,
+                i,
+                "cover_weeks",
+                x.cover_weeks.unwrap_or(6.0),
+                0.0,
+                520.0,
+            );
+            facilities.push(Facility {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                firm,
+                country,
+                stage,
+                process,
+                capacity,
+                utilisation,
+                start: fstart,
+                end: fend,
+                ramp_months,
+                cover_weeks,
+            });
+        }
+
+        // Sectors.
+        let c = Ctx {
+            kind: "sectors",
+            origin: &m.sectors.origin,
+        };
+        let _ = self.ids(&c, m.sectors.items.iter().map(|x| x.id.as_str()), "id");
+        let mut sectors = Vec::new();
+        for (i, x) in m.sectors.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let country = self
+                .refer(&c, i, "country", &country_ids, "country", &x.country)
+                .unwrap_or(0);
+            let material = self.refer(&c, i, "material", &form_ids, "form", &x.material);
+            let mixed = material.is_some_and(|f| forms[f].mixed);
+            let mix = match (&x.mix, material) {
+                (Some(map), Some(_)) if !mixed => {
+                    self.distribution(&c, i, "mix", map, &elem_ids, ne, true)
+                }
+                (Some(_), Some(f)) => {
+                    self.at(&c, i, "mix", format!("form '{}' is mixed: its composition comes from supply, so a `mix` is not allowed", forms[f].id));
+                    vec![]
+                }
+                (None, Some(f)) if !mixed => {
+                    self.at(
+                        &c,
+                        i,
+                        "mix",
+                        format!(
+                            "is required: form '{}' is separated by element",
+                            forms[f].id
+                        ),
+                    );
+                    vec![0.0; ne]
+                }
+                _ => vec![],
+            };
+            let re_share = material.map(|f| forms[f].re_share).unwrap_or(1.0);
+            let demand = self.num(&c, i, "demand", x.demand, 0.0, 1e9) * re_share;
+            let growth = self.num(&c, i, "growth", x.growth.unwrap_or(0.0), -0.5, 1.0);
+            let units = self.num(&c, i, "units", x.units.unwrap_or(0.0), 0.0, 1e15);
+            let elasticity = self.num(&c, i, "elasticity", x.elasticity.unwrap_or(0.0), -5.0, 0.0);
+            let substitution = match &x.substitution {
+                Some(s) => Substitution {
+                    max: self.num(&c, i, "substitution.max", s.max, 0.0, 1.0),
+                    lag_months: self.num(
+                        &c,
+                        i,
+                        "substitution.lag_months",
+                        s.lag_months,
+                        0.0,
+                        600.0,
+                    ),
+                    trigger: {
+                        let t = self.num(&c, i, "substitution.trigger", s.trigger, 0.0, 1000.0);
+                        if t == 0.0 && s.trigger.is_finite() && s.trigger >= 0.0 {
+                            self.at(
+                                &c,
+                                i,
+                                "substitution.trigger",
+                                "must be > 0 (a multiple of the start price)".into(),
+                            );
+                        }
+                        t.max(1e-9)
+                    },
+                },
+                None => Substitution {
+                    max: 0.0,
+                    lag_months: 12.0,
+                    trigger: 1e9,
+                },
+            };
+            let priority = match x.priority.unwrap_or(0) {
+                p @ -100..=100 => p as i32,
+                p => {
+                    self.at(
+                        &c,
+                        i,
+                        "priority",
+                        format!("must be between -100 and 100, got {p}"),
+                    );
+                    0
+                }
+            };
+            let cover_weeks = self.num(
+                &c,
+                i,
+                "cover_weeks",
+                x.cover_weeks.unwrap_or(8.0),
+                0.0,
+                520.0,
+            );
+            let recycle_rate = self.num(
+                &c,
+                i,
+                "recycle_rate",
+                x.recycle_rate.unwrap_or(0.0),
+                0.0,
+                1.0,
+            );
+            let mut sector_firms = Vec::new();
+            let mut total = 0.0;
+            for (name, &share) in x.firms.iter().flatten() {
+                let f = format!("firms.{name}");
+                let id = self.refer(&c, i, &f, &firm_ids, "firm", name);
+                let s = self.num(&c, i, &f, share, 0.0, 1.0);
+                total += s;
+                if let Some(id) = id {
+                    sector_firms.push((id, s));
+                }
+            }
+            if total > 1.0 + SUM_TOLERANCE {
+                self.at(
+                    &c,
+                    i,
+                    "firms",
+                    format!("firm shares sum to {total:.4}, more than 1"),
+                );
+            }
+            sectors.push(Sector {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                country,
+                material: material.unwrap_or(0),
+                mix,
+                demand,
+                growth,
+                units,
+                unit: x.unit.clone().unwrap_or_else(|| "units".into()),
+                elasticity,
+                substitution,
+                priority,
+                cover_weeks,
+                recycle_rate,
+                firms: sector_firms,
+            });
+        }
+
+        // Commodities: one per mixed form, one per element of a separated form.
+        let mut commodities = Vec::new();
+        let mut commodity_base = Vec::new();
+        for (f, form) in forms.iter().enumerate() {
+            commodity_base.push(commodities.len());
+            if form.mixed {
+                commodities.push(Commodity {
+                    form: f,
+                    element: None,
+                });
+            } else {
+                commodities.extend((0..ne).map(|e| Commodity {
+                    form: f,
+                    element: Some(e),
+                }));
+            }
+        }
+        let nm = m.markets.items.len().max(1);
+        let nc = commodities.len();
+
+        // Prices: market-specific rows override all-market rows.
+        let c = Ctx {
+            kind: "prices",
+            origin: &m.prices.origin,
+        };
+        let mut prices = vec![0.0; nm * nc];
+        let mut set_by: Vec<Option<(bool, usize)>> = vec![None; nm * nc];
+        for (i, x) in m.prices.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let Some(f) = self.refer(&c, i, "form", &form_ids, "form", &x.form) else {
+                continue;
+            };
+            let elem = match (&x.element, forms[f].mixed) {
+                (Some(s), false) => match self.refer(&c, i, "element", &elem_ids, "element", s) {
+                    Some(e) => Some(e),
+                    None => continue,
+                },
+                (None, false) => {
+                    self.at(
+                        &c,
+                        i,
+                        "element",
+                        format!("is required: form '{}' is priced per element", forms[f].id),
+                    );
+                    continue;
+                }
+                (Some(_), true) => {
+                    self.at(
+                        &c,
+                        i,
+                        "element",
+                        format!(
+                            "form '{}' is mixed and has one price; drop `element`",
+                            forms[f].id
+                        ),
+                    );
+                    continue;
+                }
+                (None, true) => None,
+            };
+            let markets: Vec<usize> = match &x.market {
+                Some(mk) => match self.refer(&c, i, "market", &market_ids, "market", mk) {
+                    Some(mid) => vec![mid],
+                    None => continue,
+                },
+                None => (0..nm).collect(),
+            };
+            let p = self.num(&c, i, "price", x.price, 0.0, 1e7);
+            if p == 0.0 && x.price.is_finite() && x.price >= 0.0 {
+                self.at(&c, i, "price", "must be > 0".into());
+            }
+            let com = commodity_base[f] + elem.unwrap_or(0);
+            let specific = x.market.is_some();
+            for mk in markets {
+                let slot = mk * nc + com;
+                match set_by[slot] {
+                    Some((prev_specific, prev)) if prev_specific == specific => {
+                        let (_, local) = c.origin[prev];
+                        self.at(
+                            &c,
+                            i,
+                            "",
+                            format!("duplicate price (also set at prices[{local}])"),
+                        );
+                    }
+                    Some((true, _)) => {}
+                    _ => {
+                        prices[slot] = p;
+                        set_by[slot] = Some((specific, i));
+                    }
+                }
+            }
+        }
+        // Every commodity a sector consumes needs a price in its market.
+        let sc = Ctx {
+            kind: "sectors",
+            origin: &m.sectors.origin,
+        };
+        for (i, s) in sectors.iter().enumerate() {
+            if m.sectors.items[i].material.is_empty()
+                || !form_ids.contains_key(&m.sectors.items[i].material)
+            {
+                continue;
+            }
+            let mk = countries.get(s.country).map(|c| c.market).unwrap_or(0);
+            let coms: Vec<usize> = if forms[s.material].mixed {
+                vec![commodity_base[s.material]]
+            } else {
+                (0..ne)
+                    .filter(|&e| s.mix.get(e).is_some_and(|&x| x > 0.0))
+                    .map(|e| commodity_base[s.material] + e)
+                    .collect()
+            };
+            for com in coms {
+                if prices.get(mk * nc + com).is_some_and(|&p| p == 0.0) {
+                    let cname = match commodities[com].element {
+                        Some(e) => {
+                            format!("{}:{}", forms[commodities[com].form].id, elements[e].symbol)
+                        }
+                        None => forms[commodities[com].form].id.clone(),
+                    };
+                    let mname = m.markets.items.get(mk).cloned().unwrap_or_default();
+                    self.at(
+                        &sc,
+                        i,
+                        "material",
+                        format!("no price for {cname} in market {mname}: add it to `prices:`"),
+                    );
+                }
+            }
+        }
+
+        // Stockpiles.
+        let c = Ctx {
+            kind: "stockpiles",
+            origin: &m.stockpiles.origin,
+        };
+        let _ = self.ids(&c, m.stockpiles.items.iter().map(|x| x.id.as_str()), "id");
+        let mut stockpiles = Vec::new();
+        for (i, x) in m.stockpiles.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let country = self
+                .refer(&c, i, "country", &country_ids, "country", &x.country)
+                .unwrap_or(0);
+            let form = self.refer(&c, i, "form", &form_ids, "form", &x.form);
+            let mut holding = vec![0.0; ne];
+            if let Some(f) = form {
+                if forms[f].mixed {
+                    let t = self.num(&c, i, "tonnes", x.tonnes.unwrap_or(0.0), 0.0, 1e9)
+                        * forms[f].re_share;
+                    if t > 0.0 {
+                        match &x.composition {
+                            Some(map) => {
+                                let comp = self.distribution(
+                                    &c,
+                                    i,
+                                    "composition",
+                                    map,
+                                    &elem_ids,
+                                    ne,
+                                    true,
+                                );
+                                holding = comp.iter().map(|s| s * t).collect();
+                            }
+                            None => self.at(
+                                &c,
+                                i,
+                                "composition",
+                                "is required for a holding of a mixed form".into(),
+                            ),
+                        }
+                    }
+                } else {
+                    if x.tonnes.is_some() {
+                        self.at(
+                            &c,
+                            i,
+                            "tonnes",
+                            format!(
+                                "form '{}' is separated: give `elements: {{Nd: 300}}`",
+                                forms[f].id
+                            ),
+                        );
+                    }
+                    for (sym, &t) in x.elements.iter().flatten() {
+                        let field = format!("elements.{sym}");
+                        if let Some(e) = self.refer(&c, i, &field, &elem_ids, "element", sym) {
+                            holding[e] = self.num(&c, i, &field, t, 0.0, 1e9) * forms[f].re_share;
+                        }
+                    }
+                }
+            }
+            let target_days = self.num(
+                &c,
+                i,
+                "target_days",
+                x.target_days.unwrap_or(0.0),
+                0.0,
+                3650.0,
+            );
+            stockpiles.push(Stockpile {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                country,
+                form: form.unwrap_or(0),
+                holding,
+                target_days,
+            });
+        }
+
+        // Groups.
+        let c = Ctx {
+            kind: "groups",
+            origin: &m.groups.origin,
+        };
+        let _ = self.ids(&c, m.groups.items.iter().map(|x| x.id.as_str()), "id");
+        let mut groups = Vec::new();
+        for (i, x) in m.groups.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let mut g = Group {
+                id: x.id.clone(),
+                name: x.name.clone().unwrap_or_else(|| x.id.clone()),
+                firms: vec![],
+                countries: vec![],
+            };
+            for (k, name) in x.members.iter().enumerate() {
+                if let Some(&f) = firm_ids.get(name) {
+                    g.firms.push(f);
+                } else if let Some(&cid) = country_ids.get(name) {
+                    g.countries.push(cid);
+                } else {
+                    let hint = did_you_mean(
+                        name,
+                        firm_ids
+                            .keys()
+                            .chain(country_ids.keys())
+                            .map(String::as_str),
+                    );
+                    self.at(
+                        &c,
+                        i,
+                        &format!("members[{k}]"),
+                        format!("unknown firm or country '{name}'{hint}"),
+                    );
+                }
+            }
+            groups.push(g);
+        }
+
+        // Behaviour: every parameter, none unknown.
+        let mut values = [0.0; 9];
+        let known: Vec<&str> = Behaviour::PARAMS.iter().map(|(n, _)| *n).collect();
+        for (k, (file, p)) in &m.behaviour {
+            let path = format!("behaviour.{k}");
+            let Some(idx) = known.iter().position(|n| n == k) else {
+                let hint = did_you_mean(k, known.iter().copied());
+                self.problem_at(
+                    *file,
+                    path,
+                    format!("unknown behaviour parameter '{k}'{hint}"),
+                );
+                continue;
+            };
+            if p.source().ids().is_empty() && p.assumption().is_none() {
+                self.problem_at(
+                    *file,
+                    path.clone(),
+                    "has no `source:` or `assumption:`".into(),
+                );
+            }
+            for id in p.source().ids() {
+                if !source_ids.contains_key(id) {
+                    self.problem_at(
+                        *file,
+                        format!("{path}.source"),
+                        format!("unknown source '{id}'"),
+                    );
+                }
+            }
+            let (lo, hi) = match k.as_str() {
+                "price_min_ratio" => (0.001, 1.0),
+                "price_max_ratio" => (1.0, 1000.0),
+                "home_bias" => (0.0, 1.0),
+                "tech_ban_ramp_factor" => (1.0, 100.0),
+                _ => (0.0, 1000.0),
+            };
+            match check_range(p.value, lo, hi) {
+                Ok(v) => values[idx] = v,
+                Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
+            }
+        }
+        for name in &known {
+            if !m.behaviour.contains_key(*name) {
+                at_header(&mut self, "name", format!("behaviour parameter '{name}' is missing (every engine parameter is set in the model, with its source)"));
+            }
+        }
+
+        let mut model = Model {
+            name: header.name.clone(),
+            title: header.title.clone().unwrap_or_else(|| header.name.clone()),
+            start,
+            end,
+            step_days,
+            seed: header.seed.unwrap_or(0),
+            sources,
+            elements,
+            forms,
+            stages: m.stages.items.clone(),
+            recipes,
+            countries,
+            markets: m.markets.items.clone(),
+            firms,
+            deposits,
+            facilities,
+            sectors,
+            stockpiles,
+            groups,
+            policies: vec![],
+            behaviour: Behaviour::from_values(&values),
+            commodities,
+            commodity_base,
+            prices,
+            mine_form,
+        };
+
+        // Policies last: they resolve names against the finished model.
+        if self.problems.is_empty() {
+            let c = Ctx {
+                kind: "policies",
+                origin: &m.policies.origin,
+            };
+            for (i, p) in m.policies.items.iter().enumerate() {
+                self.sourced(&c, i, p, &source_ids);
+                match policy::resolve(&model, p, model.start) {
+                    Ok(pol) => model.policies.push(pol),
+                    Err(errs) => {
+                        for (field, msg) in errs {
+                            self.at(&c, i, &field, msg);
+                        }
+                    }
+                }
+            }
+        }
+        if self.problems.is_empty() {
+            Ok(model)
+        } else {
+            Err(ModelError {
+                problems: self.problems,
+            })
+        }
+    }
+}
+
+/// Finds a cycle in a directed graph of `n` nodes, returning its nodes in order.
+fn find_cycle(n: usize, edges: impl Iterator<Item = (usize, usize)>) -> Option<Vec<usize>> {
+    let mut adj = vec![Vec::new(); n];
+    for (a, b) in edges {
+        if a < n && b < n {
+            adj[a].push(b);
+        }
+    }
+    // 0 = unseen, 1 = on stack, 2 = done
+    let mut state = vec![0u8; n];
+    let mut path = Vec::new();
+    fn dfs(
+        v: usize,
+        adj: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[v] = 1;
+        path.push(v);
+        for &w in &adj[v] {
+            if state[w] == 1 {
+                let pos = path.iter().position(|&x| x == w).unwrap_or(0);
+                let mut cyc = path[pos..].to_vec();
+                cyc.push(w);
+                return Some(cyc);
+            }
+            if state[w] == 0 {
+                if let Some(c) = dfs(w, adj, state, path) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        state[v] = 2;
+        None
+    }
+    (0..n).find_map(|v| {
+        if state[v] == 0 {
+            dfs(v, &adj, &mut state, &mut path)
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,219 @@
+//! Maps a field path such as `facilities[3].capacity` to its line and column in a YAML file.
+//!
+//! serde reports positions only for syntax and type errors; semantic checks run after
+//! deserialisation, so we recover positions by scanning the block structure of the text. The
+//! scan understands block mappings, block sequences (`- `) and one-line flow mappings, which
+//! is the style model files use; anything it cannot place falls back to its nearest parent.
+
+use std::collections::HashMap;
+
+/// Line and column (both 1-based) of every path found in a YAML text.
+#[derive(Debug, Default, Clone)]
+pub struct Locator {
+    places: HashMap<String, (usize, usize)>,
+}
+
+#[derive(Debug)]
+struct Frame {
+    indent: usize,
+    is_index: bool,
+    path: String,
+    next_index: usize,
+}
+
+impl Locator {
+    pub fn new(text: &str) -> Locator {
+        let mut places = HashMap::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root_next = 0usize;
+        for (lineno, raw) in text.lines().enumerate() {
+            let line = strip_comment(raw);
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with("---") || trimmed.starts_with("...") {
+                continue;
+            }
+            let mut indent = line.len() - trimmed.len();
+            let mut rest = trimmed;
+            // Sequence items: "- " possibly followed by "key: value".
+            while rest.starts_with("- ") || rest == "-" {
+                while stack
+                    .last()
+                    .is_some_and(|f| f.indent > indent || (f.indent == indent && f.is_index))
+                {
+                    stack.pop();
+                }
+                let (parent_path, n) = match stack.last_mut() {
+                    Some(f) => {
+                        f.next_index += 1;
+                        (f.path.clone(), f.next_index - 1)
+                    }
+                    None => {
+                        root_next += 1;
+                        (String::new(), root_next - 1)
+                    }
+                };
+                let path = format!("{parent_path}[{n}]");
+                places
+                    .entry(path.clone())
+                    .or_insert((lineno + 1, indent + 1));
+                stack.push(Frame {
+                    indent,
+                    is_index: true,
+                    path,
+                    next_index: 0,
+                });
+                let after = rest.get(1..).unwrap_or("");
+                let skipped = after.len() - after.trim_start().len();
+                indent += 1 + skipped;
+                rest = after.trim_start();
+            }
+            let Some((key, value)) = split_key(rest) else {
+                continue;
+            };
+            while stack.last().is_some_and(|f| f.indent >= indent) {
+                stack.pop();
+            }
+            let parent = stack.last().map(|f| f.path.as_str()).unwrap_or("");
+            let path = if parent.is_empty() {
+                key.to_string()
+            } else {
+                format!("{parent}.{key}")
+            };
+            places
+                .entry(path.clone())
+                .or_insert((lineno + 1, indent + 1));
+            let value = value.trim();
+            if value.starts_with('{') {
+                let base = indent + (rest.len() - rest.trim_start().len());
+                let offset = base + (rest.len() - value.len());
+                for (k, col) in flow_keys(value) {
+                    places
+                        .entry(format!("{path}.{k}"))
+                        .or_insert((lineno + 1, offset + col + 1));
+                }
+            }
+            stack.push(Frame {
+                indent,
+                is_index: false,
+                path,
+                next_index: 0,
+            });
+        }
+        Locator { places }
+    }
+
+    /// The place of `path`, or of its nearest ancestor that was found.
+    pub fn find(&self, path: &str) -> Option<(usize, usize)> {
+        let mut p = path;
+        loop {
+            if let Some(&place) = self.places.get(p) {
+                return Some(place);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut in_single = false;
+    let mut in_double = false;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !in_double => in_single = !in_single,
+            '"' if !in_single => in_double = !in_double,
+            '#' if !in_single && !in_double && (prev == ' ' || prev == '\t' || i == 0) => {
+                return &line[..i];
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    line
+}
+
+/// Splits `key: value` (or `key:`) where key is a plain or quoted scalar.
+fn split_key(s: &str) -> Option<(&str, &str)> {
+    let bytes = s.as_bytes();
+    let (key, after) = if bytes.first() == Some(&b'"') || bytes.first() == Some(&b'\'') {
+        let q = bytes[0] as char;
+        let end = s[1..].find(q)? + 1;
+        (&s[1..end], &s[end + 1..])
+    } else {
+        let colon = s
+            .find(": ")
+            .or_else(|| s.strip_suffix(':').map(|k| k.len()))?;
+        if s[..colon].contains(['{', '[', '"', '\'']) {
+            return None;
+        }
+        (&s[..colon], &s[colon..])
+    };
+    let value = after.strip_prefix(':')?;
+    Some((key.trim(), value))
+}
+
+/// Keys of a one-line flow mapping `{a: 1, b: {c: 2}}` at depth one, with their byte offsets.
+fn flow_keys(s: &str) -> Vec<(&str, usize)> {
+    let mut keys = Vec::new();
+    let mut depth = 0i32;
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' | '[' => {
+                depth += 1;
+                if depth == 1 {
+                    start = Some(i + 1);
+                }
+            }
+            '}' | ']' => depth -= 1,
+            ',' if depth == 1 => start = Some(i + 1),
+            ':' if depth == 1 => {
+                if let Some(st) = start.take() {
+                    let raw = &s[st..i];
+                    let k = raw.trim().trim_matches(['"', '\'']);
+                    let lead = raw.len() - raw.trim_start().len();
+                    keys.push((k, st + lead));
+                }
+            }
+            _ => {}
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+model:
+  name: x   # a comment
+facilities:
+  - id: a
+    capacity: 10
+  - id: b
+    capacity: -1
+    distribution: {La: 0.5, Ce: 0.5}
+elements:
+- La
+- Ce
+";
+
+    #[test]
+    fn finds_block_and_flow_paths() {
+        let loc = Locator::new(TEXT);
+        assert_eq!(loc.find("model.name"), Some((2, 3)));
+        assert_eq!(loc.find("facilities[0].id"), Some((4, 5)));
+        assert_eq!(loc.find("facilities[1].capacity"), Some((7, 5)));
+        assert_eq!(loc.find("facilities[1].distribution.Ce"), Some((8, 30)));
+        assert_eq!(loc.find("elements[1]"), Some((11, 1)));
+    }
+
+    #[test]
+    fn falls_back_to_the_nearest_parent() {
+        let loc = Locator::new(TEXT);
+        assert_eq!(loc.find("facilities[1].ramp_months"), Some((6, 3)));
+        assert_eq!(loc.find("nowhere.at.all"), None);
+    }
+}

@@ -1,0 +1,414 @@
+//! The resolved model: every entity in a `Vec`, referenced by dense index. Built by
+//! [`crate::load`] from a checked model file; read-only while the engine runs.
+
+use crate::date::Date;
+use crate::element::ReGroup;
+use crate::error::did_you_mean;
+use crate::policy::Policy;
+
+pub type ElemId = usize;
+pub type FormId = usize;
+pub type StageId = usize;
+pub type RecipeId = usize;
+pub type CountryId = usize;
+pub type MarketId = usize;
+pub type FirmId = usize;
+pub type DepositId = usize;
+pub type FacilityId = usize;
+pub type SectorId = usize;
+pub type StockpileId = usize;
+pub type GroupId = usize;
+pub type CommodityId = usize;
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Element {
+    pub symbol: String,
+    pub name: String,
+    pub number: u8,
+    pub group: Option<ReGroup>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub id: String,
+    pub name: String,
+    /// Traded as a whole vector (concentrate, magnets) rather than one product per element.
+    pub mixed: bool,
+    /// Tonnes of rare earth per tonne of the form's unit (1 for REO-basis forms).
+    pub re_share: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub id: String,
+    pub stage: StageId,
+    pub input: FormId,
+    pub output: FormId,
+    pub recovery: f64,
+    /// Shares of each element in the output (sums to 1), for fixed-proportion recipes
+    /// (metals, magnets); empty when the recipe converts whatever vector it is fed.
+    pub composition: Vec<f64>,
+    /// Elements converted; the others are not bought. All true when unrestricted.
+    pub converts: Vec<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Country {
+    pub id: String,
+    pub name: String,
+    pub market: MarketId,
+}
+
+#[derive(Debug, Clone)]
+pub struct Firm {
+    pub id: String,
+    pub name: String,
+    pub country: CountryId,
+    pub parent: Option<FirmId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deposit {
+    pub id: String,
+    pub name: String,
+    pub country: CountryId,
+    /// Share of each element in the deposit's REO, normalised to sum to 1.
+    pub distribution: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Process {
+    Mine(DepositId),
+    Convert(RecipeId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Facility {
+    pub id: String,
+    pub name: String,
+    pub firm: Option<FirmId>,
+    pub country: CountryId,
+    pub stage: StageId,
+    pub process: Process,
+    /// Nameplate output in tonnes of rare earth per year.
+    pub capacity: f64,
+    pub utilisation: f64,
+    pub start: Date,
+    pub end: Option<Date>,
+    pub ramp_months: f64,
+    pub cover_weeks: f64,
+}
+
+impl Facility {
+    pub fn output_form(&self, model: &Model) -> FormId {
+        match self.process {
+            Process::Mine(_) => model.mine_form,
+            Process::Convert(r) => model.recipes[r].output,
+        }
+    }
+
+    pub fn input_form(&self, model: &Model) -> Option<FormId> {
+        match self.process {
+            Process::Mine(_) => None,
+            Process::Convert(r) => Some(model.recipes[r].input),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Substitution {
+    pub max: f64,
+    pub lag_months: f64,
+    pub trigger: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sector {
+    pub id: String,
+    pub name: String,
+    pub country: CountryId,
+    pub material: FormId,
+    /// Demand shares by element for separated forms; empty for mixed forms.
+    pub mix: Vec<f64>,
+    /// Demand at the model's start, tonnes of rare earth per year.
+    pub demand: f64,
+    pub growth: f64,
+    pub units: f64,
+    pub unit: String,
+    pub elasticity: f64,
+    pub substitution: Substitution,
+    pub priority: i32,
+    pub cover_weeks: f64,
+    pub recycle_rate: f64,
+    /// Named buyers and their shares of the sector's demand; the rest is unnamed.
+    pub firms: Vec<(FirmId, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stockpile {
+    pub id: String,
+    pub name: String,
+    pub country: CountryId,
+    pub form: FormId,
+    /// Holding at start, tonnes of rare earth per element.
+    pub holding: Vec<f64>,
+    pub target_days: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub firms: Vec<FirmId>,
+    pub countries: Vec<CountryId>,
+}
+
+/// A traded product: a separated form of one element, or a mixed form as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commodity {
+    pub form: FormId,
+    pub element: Option<ElemId>,
+}
+
+/// Every behavioural parameter of the engine. No constant in the engine is hidden from the
+/// model file: each field here is read from `behaviour:` with its source.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Log-price rise per year per unit of buyers' inventory shortfall against target.
+    pub price_rise: f64,
+    /// Log-price fall per year per unit of sellers' unsold stock above their cover.
+    pub price_fall: f64,
+    /// Pull of the log-price back to its long-run anchor, per year.
+    pub price_reversion: f64,
+    /// Prices stay within [min, max] × their starting price.
+    pub price_min_ratio: f64,
+    pub price_max_ratio: f64,
+    /// Weeks of output a seller holds before unsold stock weighs on price.
+    pub seller_cover_weeks: f64,
+    /// Import shares move as (1 + tariff)^-elasticity.
+    pub tariff_elasticity: f64,
+    /// Ramps of facilities abroad are stretched by this factor under a technology export ban.
+    pub tech_ban_ramp_factor: f64,
+    /// Share of a buyer's request offered first to sellers in its own country.
+    pub home_bias: f64,
+}
+
+impl Behaviour {
+    /// Names, in file order, with a one-line meaning for `check` and the docs.
+    pub const PARAMS: [(&'static str, &'static str); 9] = [
+        (
+            "price_rise",
+            "log-price rise per year per unit of buyers' cover shortfall",
+        ),
+        (
+            "price_fall",
+            "log-price fall per year per unit of sellers' overhang",
+        ),
+        (
+            "price_reversion",
+            "pull of log-price to its anchor per year",
+        ),
+        (
+            "price_min_ratio",
+            "lowest price as a multiple of the start price",
+        ),
+        (
+            "price_max_ratio",
+            "highest price as a multiple of the start price",
+        ),
+        (
+            "seller_cover_weeks",
+            "weeks of output sellers hold before it weighs on price",
+        ),
+        (
+            "tariff_elasticity",
+            "import share ~ (1 + tariff)^-elasticity",
+        ),
+        (
+            "tech_ban_ramp_factor",
+            "ramp stretch abroad under a technology export ban",
+        ),
+        (
+            "home_bias",
+            "share of a request offered first to domestic sellers",
+        ),
+    ];
+
+    pub fn from_values(v: &[f64; 9]) -> Behaviour {
+        Behaviour {
+            price_rise: v[0],
+            price_fall: v[1],
+            price_reversion: v[2],
+            price_min_ratio: v[3],
+            price_max_ratio: v[4],
+            seller_cover_weeks: v[5],
+            tariff_elasticity: v[6],
+            tech_ban_ramp_factor: v[7],
+            home_bias: v[8],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub title: String,
+    pub start: Date,
+    pub end: Date,
+    pub step_days: u32,
+    pub seed: u64,
+    pub sources: Vec<Source>,
+    pub elements: Vec<Element>,
+    pub forms: Vec<Form>,
+    pub stages: Vec<String>,
+    pub recipes: Vec<Recipe>,
+    pub countries: Vec<Country>,
+    pub markets: Vec<String>,
+    pub firms: Vec<Firm>,
+    pub deposits: Vec<Deposit>,
+    pub facilities: Vec<Facility>,
+    pub sectors: Vec<Sector>,
+    pub stockpiles: Vec<Stockpile>,
+    pub groups: Vec<Group>,
+    pub policies: Vec<Policy>,
+    pub behaviour: Behaviour,
+    pub commodities: Vec<Commodity>,
+    /// First commodity of each form (mixed forms have one, separated forms one per element).
+    pub commodity_base: Vec<CommodityId>,
+    /// Starting price per market and commodity, $/kg of the form's unit: `[market][commodity]`.
+    pub prices: Vec<f64>,
+    /// The form mines produce (`concentrate`).
+    pub mine_form: FormId,
+}
+
+/// Looks up an id by name in a list, with a did-you-mean on failure.
+pub fn find_id<'a, T>(
+    what: &str,
+    items: &'a [T],
+    name: &str,
+    key: impl Fn(&'a T) -> &'a str,
+) -> Result<usize, String> {
+    items.iter().position(|x| key(x) == name).ok_or_else(|| {
+        format!(
+            "unknown {what} '{name}'{}",
+            did_you_mean(name, items.iter().map(&key))
+        )
+    })
+}
+
+impl Model {
+    pub fn steps_per_year(&self) -> f64 {
+        365.25 / self.step_days as f64
+    }
+
+    /// The step index of a date (the step that contains it), which may be negative or past
+    /// the horizon; callers check the range.
+    pub fn step_of(&self, date: Date) -> i64 {
+        (date.days() - self.start.days()).div_euclid(self.step_days as i32) as i64
+    }
+
+    pub fn date_of(&self, step: usize) -> Date {
+        self.start.add_days((step * self.step_days as usize) as i32)
+    }
+
+    /// Number of steps from start to end inclusive.
+    pub fn horizon_steps(&self) -> usize {
+        (self.step_of(self.end) + 1).max(1) as usize
+    }
+
+    pub fn commodity(&self, form: FormId, element: Option<ElemId>) -> CommodityId {
+        let base = self.commodity_base[form];
+        match (self.forms[form].mixed, element) {
+            (false, Some(e)) => base + e,
+            _ => base,
+        }
+    }
+
+    pub fn commodity_name(&self, c: CommodityId) -> String {
+        let com = self.commodities[c];
+        match com.element {
+            Some(e) => format!("{}:{}", self.forms[com.form].id, self.elements[e].symbol),
+            None => self.forms[com.form].id.clone(),
+        }
+    }
+
+    pub fn element_id(&self, s: &str) -> Result<ElemId, String> {
+        find_id("element", &self.elements, s, |e| &e.symbol)
+    }
+    pub fn form_id(&self, s: &str) -> Result<FormId, String> {
+        find_id("form", &self.forms, s, |f| &f.id)
+    }
+    pub fn country_id(&self, s: &str) -> Result<CountryId, String> {
+        find_id("country", &self.countries, s, |c| &c.id)
+    }
+    pub fn firm_id(&self, s: &str) -> Result<FirmId, String> {
+        find_id("firm", &self.firms, s, |f| &f.id)
+    }
+    pub fn facility_id(&self, s: &str) -> Result<FacilityId, String> {
+        find_id("facility", &self.facilities, s, |f| &f.id)
+    }
+    pub fn sector_id(&self, s: &str) -> Result<SectorId, String> {
+        find_id("sector", &self.sectors, s, |x| &x.id)
+    }
+    pub fn group_id(&self, s: &str) -> Result<GroupId, String> {
+        find_id("group", &self.groups, s, |g| &g.id)
+    }
+    pub fn stockpile_id(&self, s: &str) -> Result<StockpileId, String> {
+        find_id("stockpile", &self.stockpiles, s, |g| &g.id)
+    }
+    pub fn stage_id(&self, s: &str) -> Result<StageId, String> {
+        find_id("stage", &self.stages, s, |g| g)
+    }
+    pub fn market_id(&self, s: &str) -> Result<MarketId, String> {
+        find_id("market", &self.markets, s, |g| g)
+    }
+    pub fn recipe_id(&self, s: &str) -> Result<RecipeId, String> {
+        find_id("recipe", &self.recipes, s, |r| &r.id)
+    }
+    pub fn deposit_id(&self, s: &str) -> Result<DepositId, String> {
+        find_id("deposit", &self.deposits, s, |r| &r.id)
+    }
+
+    /// Whether `firm` is `target` or one of its subsidiaries (the affiliate rule).
+    pub fn firm_within(&self, firm: FirmId, target: FirmId) -> bool {
+        let mut f = Some(firm);
+        let mut hops = 0;
+        while let Some(x) = f {
+            if x == target {
+                return true;
+            }
+            hops += 1;
+            if hops > self.firms.len() {
+                return false;
+            }
+            f = self.firms[x].parent;
+        }
+        false
+    }
+
+    /// Annual output capacity × utilisation by stage and country at `date`, for shares.
+    pub fn capacity_by_stage_country(&self, date: Date) -> Vec<Vec<f64>> {
+        let mut out = vec![vec![0.0; self.countries.len()]; self.stages.len()];
+        for f in &self.facilities {
+            let running = f.start <= date && f.end.is_none_or(|e| e > date);
+            if running {
+                let months = (date.days() - f.start.days()) as f64 / 30.4375;
+                let ramp = if f.ramp_months > 0.0 {
+                    (months / f.ramp_months).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
+                out[f.stage][f.country] += f.capacity * f.utilisation * ramp;
+            }
+        }
+        out
+    }
+}

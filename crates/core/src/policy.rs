@@ -1,0 +1,318 @@
+//! Trade policies as plain data. The script layer and the model's `policies:` block build
+//! them from names with [`resolve`]; the engine reads them when it sets its trade rules.
+
+use crate::date::Date;
+use crate::model::{CountryId, FirmId, Model};
+use crate::model_file::PolicyDef;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyKind {
+    /// No exports of the covered items to the covered destinations.
+    ExportBan,
+    /// Exports need a licence: `approval` of requests pass, after `delay_steps`.
+    ExportLicence { approval: f64, delay_steps: u32 },
+    /// Exports of the covered items capped at this many tonnes (RE basis) per calendar year.
+    ExportQuota { tonnes_per_year: f64 },
+    /// No exports of covered items to the listed firms (and their subsidiaries).
+    EntityList,
+    /// Foreign-made items containing ≥ `threshold` of the covered elements need the
+    /// exporter's licence when re-exported to the covered destinations.
+    ContentRule {
+        threshold: f64,
+        approval: f64,
+        delay_steps: u32,
+    },
+    /// Technology export ban: ramps of new facilities abroad stretch by the model's factor.
+    TechBan,
+    /// Import tariff levied by `importer` (in `to`) on goods from `exporter`.
+    Tariff { rate: f64 },
+}
+
+impl PolicyKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicyKind::ExportBan => "export_ban",
+            PolicyKind::ExportLicence { .. } => "export_licence",
+            PolicyKind::ExportQuota { .. } => "export_quota",
+            PolicyKind::EntityList => "entity_list",
+            PolicyKind::ContentRule { .. } => "content_rule",
+            PolicyKind::TechBan => "tech_ban",
+            PolicyKind::Tariff { .. } => "tariff",
+        }
+    }
+
+    pub const NAMES: [&'static str; 7] = [
+        "export_ban",
+        "export_licence",
+        "export_quota",
+        "entity_list",
+        "content_rule",
+        "tech_ban",
+        "tariff",
+    ];
+}
+
+/// Who a policy reaches: countries and firms (firms reach their subsidiaries). Empty means
+/// everyone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Targets {
+    pub countries: Vec<CountryId>,
+    pub firms: Vec<FirmId>,
+}
+
+impl Targets {
+    pub fn is_empty(&self) -> bool {
+        self.countries.is_empty() && self.firms.is_empty()
+    }
+
+    /// Whether a buyer in `country`, belonging to `firm`, is reached.
+    pub fn reaches(&self, model: &Model, country: CountryId, firm: Option<FirmId>) -> bool {
+        self.countries.contains(&country)
+            || firm.is_some_and(|f| self.firms.iter().any(|&t| model.firm_within(f, t)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub kind: PolicyKind,
+    /// The country whose exports are controlled; for tariffs, the exporter taxed (None: all).
+    pub exporter: Option<CountryId>,
+    /// Bit i set: element i is covered. Zero: every element.
+    pub elements: u64,
+    /// Bit i set: form i is covered. Zero: every form.
+    pub forms: u64,
+    /// Destinations reached; empty means all foreign buyers.
+    pub to: Targets,
+    /// Destinations exempted (general licences, carve-outs).
+    pub exempt: Targets,
+    pub start: Date,
+    pub end: Option<Date>,
+    pub label: String,
+}
+
+impl Policy {
+    pub fn covers_element(&self, e: usize) -> bool {
+        self.elements == 0 || self.elements & (1 << e) != 0
+    }
+    pub fn covers_form(&self, f: usize) -> bool {
+        self.forms == 0 || self.forms & (1 << f) != 0
+    }
+    pub fn in_force(&self, date: Date) -> bool {
+        self.start <= date && self.end.is_none_or(|e| date < e)
+    }
+    /// Whether the policy applies to a buyer in `country` of `firm`.
+    pub fn reaches(&self, model: &Model, country: CountryId, firm: Option<FirmId>) -> bool {
+        if self.exempt.reaches(model, country, firm) {
+            return false;
+        }
+        self.to.is_empty() || self.to.reaches(model, country, firm)
+    }
+}
+
+/// Resolves names in a policy written as data into ids, or lists every problem as
+/// `(field, message)`. `default_start` applies when the definition names no start.
+pub fn resolve(
+    model: &Model,
+    def: &PolicyDef,
+    default_start: Date,
+) -> Result<Policy, Vec<(String, String)>> {
+    let mut errs: Vec<(String, String)> = Vec::new();
+    let mut err = |field: &str, msg: String| errs.push((field.to_string(), msg));
+    let share = |v: Option<f64>, field: &str, errs: &mut dyn FnMut(&str, String)| -> f64 {
+        match v {
+            None => {
+                errs(field, "is required".into());
+                0.0
+            }
+            Some(x) if !(0.0..=1.0).contains(&x) => {
+                errs(field, format!("must be between 0 and 1, got {x}"));
+                0.0
+            }
+            Some(x) => x,
+        }
+    };
+    let delay = |v: Option<f64>, errs: &mut dyn FnMut(&str, String)| -> u32 {
+        match v {
+            None => 0,
+            Some(d) if !d.is_finite() || !(0.0..=3650.0).contains(&d) => {
+                errs(
+                    "delay_days",
+                    format!("must be between 0 and 3650 days, got {d}"),
+                );
+                0
+            }
+            Some(d) => (d / model.step_days as f64).round() as u32,
+        }
+    };
+    let kind = match def.kind.as_str() {
+        "export_ban" => PolicyKind::ExportBan,
+        "export_licence" | "export_license" => PolicyKind::ExportLicence {
+            approval: share(def.approval, "approval", &mut err),
+            delay_steps: delay(def.delay_days, &mut err),
+        },
+        "export_quota" => match def.tonnes_per_year {
+            Some(t) if t.is_finite() && t >= 0.0 => PolicyKind::ExportQuota { tonnes_per_year: t },
+            Some(t) => {
+                err(
+                    "tonnes_per_year",
+                    format!("must be a finite number ≥ 0, got {t}"),
+                );
+                PolicyKind::ExportQuota {
+                    tonnes_per_year: 0.0,
+                }
+            }
+            None => {
+                err("tonnes_per_year", "is required".into());
+                PolicyKind::ExportQuota {
+                    tonnes_per_year: 0.0,
+                }
+            }
+        },
+        "entity_list" => PolicyKind::EntityList,
+        "content_rule" => PolicyKind::ContentRule {
+            threshold: share(def.threshold.or(Some(0.001)), "threshold", &mut err),
+            approval: share(def.approval.or(Some(0.0)), "approval", &mut err),
+            delay_steps: delay(def.delay_days, &mut err),
+        },
+        "tech_ban" => PolicyKind::TechBan,
+        "tariff" => match def.rate {
+            Some(r) if r.is_finite() && (0.0..=100.0).contains(&r) => {
+                PolicyKind::Tariff { rate: r }
+            }
+            Some(r) => {
+                err(
+                    "rate",
+                    format!("must be between 0 and 100 (a share: 0.25 = 25%), got {r}"),
+                );
+                PolicyKind::Tariff { rate: 0.0 }
+            }
+            None => {
+                err("rate", "is required".into());
+                PolicyKind::Tariff { rate: 0.0 }
+            }
+        },
+        other => {
+            err(
+                "kind",
+                format!(
+                    "unknown policy kind '{other}'{}",
+                    crate::error::did_you_mean(other, PolicyKind::NAMES)
+                ),
+            );
+            PolicyKind::ExportBan
+        }
+    };
+    let exporter = match &def.exporter {
+        Some(c) => model.country_id(c).map_err(|m| err("exporter", m)).ok(),
+        None if matches!(kind, PolicyKind::Tariff { .. }) => None,
+        None => {
+            err("exporter", "is required".into());
+            None
+        }
+    };
+    let mut elements = 0u64;
+    for (i, s) in def.elements.iter().flatten().enumerate() {
+        match model.element_id(s) {
+            Ok(e) => elements |= 1 << e,
+            Err(m) => err(&format!("elements[{i}]"), m),
+        }
+    }
+    let mut forms = 0u64;
+    for (i, s) in def.forms.iter().flatten().enumerate() {
+        match model.form_id(s) {
+            Ok(f) => forms |= 1 << f,
+            Err(m) => err(&format!("forms[{i}]"), m),
+        }
+    }
+    let mut targets = |names: &Option<Vec<String>>, field: &str| -> Targets {
+        let mut t = Targets::default();
+        for (i, n) in names.iter().flatten().enumerate() {
+            match resolve_target(model, n, &mut t) {
+                Ok(()) => {}
+                Err(m) => err(&format!("{field}[{i}]"), m),
+            }
+        }
+        t
+    };
+    let mut to = targets(&def.to, "to");
+    if let Some(imp) = &def.importer {
+        match resolve_target(model, imp, &mut to) {
+            Ok(()) => {}
+            Err(m) => errs_push(&mut errs, "importer", m),
+        }
+    }
+    let exempt = {
+        let mut t = Targets::default();
+        for (i, n) in def.exempt.iter().flatten().enumerate() {
+            if let Err(m) = resolve_target(model, n, &mut t) {
+                errs_push(&mut errs, &format!("exempt[{i}]"), m);
+            }
+        }
+        t
+    };
+    if matches!(kind, PolicyKind::EntityList) && to.firms.is_empty() {
+        errs_push(
+            &mut errs,
+            "to",
+            "an entity list needs at least one firm or group of firms".into(),
+        );
+    }
+    let date = |s: &Option<String>, field: &str, errs: &mut Vec<(String, String)>| {
+        s.as_ref().and_then(|s| {
+            crate::Date::parse(s)
+                .map_err(|m| errs.push((field.to_string(), m)))
+                .ok()
+        })
+    };
+    let start = date(&def.start, "start", &mut errs).unwrap_or(default_start);
+    let end = date(&def.end, "end", &mut errs);
+    if let Some(e) = end {
+        if e <= start {
+            errs.push(("end".into(), format!("{e} is not after the start {start}")));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let label = def.label.clone().unwrap_or_else(|| kind.name().to_string());
+    Ok(Policy {
+        kind,
+        exporter,
+        elements,
+        forms,
+        to,
+        exempt,
+        start,
+        end,
+        label,
+    })
+}
+
+fn errs_push(errs: &mut Vec<(String, String)>, field: &str, msg: String) {
+    errs.push((field.to_string(), msg));
+}
+
+/// Adds a country, firm or group (its members) to a target set.
+pub fn resolve_target(model: &Model, name: &str, t: &mut Targets) -> Result<(), String> {
+    if let Ok(c) = model.country_id(name) {
+        t.countries.push(c);
+    } else if let Ok(f) = model.firm_id(name) {
+        t.firms.push(f);
+    } else if let Ok(g) = model.group_id(name) {
+        let g = &model.groups[g];
+        t.countries.extend(&g.countries);
+        t.firms.extend(&g.firms);
+    } else {
+        let names = model
+            .countries
+            .iter()
+            .map(|c| c.id.as_str())
+            .chain(model.firms.iter().map(|f| f.id.as_str()))
+            .chain(model.groups.iter().map(|g| g.id.as_str()));
+        return Err(format!(
+            "unknown country, firm or group '{name}'{}",
+            crate::error::did_you_mean(name, names)
+        ));
+    }
+    Ok(())
+}
