@@ -15,3 +15,7 @@ pub use error::{ModelError, Problem};
 pub use load::{load, load_str};
 pub use model::Model;
 pub use policy::{Policy, PolicyKind};
+pub mod series;
+pub mod sim;
+pub use series::Series;
+pub use sim::Sim;

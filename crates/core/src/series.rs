@@ -1,0 +1,178 @@
+//! Metrics recorded every step: a fixed table of named series, filled row by row without
+//! allocation, aggregated to months or years and written as tidy CSV.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::date::Date;
+
+/// Series names are `metric` plus `key` (e.g. `price`, `ROW/oxide:Dy`).
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub names: Vec<(String, String)>,
+    index: HashMap<(String, String), usize>,
+    /// Row-major: `values[step * names.len() + series]`.
+    pub values: Vec<f64>,
+    pub steps: usize,
+    pub dates: Vec<Date>,
+}
+
+/// How CSV rows are aggregated over time. Every value is the mean over the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Step,
+    Month,
+    Year,
+}
+
+impl Resolution {
+    pub fn parse(s: &str) -> Result<Resolution, String> {
+        match s {
+            "step" | "week" => Ok(Resolution::Step),
+            "month" => Ok(Resolution::Month),
+            "year" => Ok(Resolution::Year),
+            _ => Err(format!(
+                "unknown resolution '{s}' (expected step, month or year)"
+            )),
+        }
+    }
+}
+
+impl Series {
+    pub fn new() -> Series {
+        Series {
+            names: Vec::new(),
+            index: HashMap::new(),
+            values: Vec::new(),
+            steps: 0,
+            dates: Vec::new(),
+        }
+    }
+
+    /// Declares a series before recording starts; returns its column.
+    pub fn declare(&mut self, metric: &str, key: &str) -> usize {
+        let k = (metric.to_string(), key.to_string());
+        if let Some(&i) = self.index.get(&k) {
+            return i;
+        }
+        self.names.push(k.clone());
+        self.index.insert(k, self.names.len() - 1);
+        self.names.len() - 1
+    }
+
+    /// Reserves room for `steps` rows so recording never allocates.
+    pub fn reserve(&mut self, steps: usize) {
+        self.values.reserve(steps * self.names.len());
+        self.dates.reserve(steps);
+    }
+
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Appends a row of zeros for `date` and returns it to be filled.
+    pub fn push_row(&mut self, date: Date) -> &mut [f64] {
+        let w = self.names.len();
+        let start = self.values.len();
+        self.values.resize(start + w, 0.0);
+        self.dates.push(date);
+        self.steps += 1;
+        &mut self.values[start..]
+    }
+
+    pub fn find(&self, metric: &str, key: &str) -> Option<usize> {
+        self.index.get(&(metric.to_string(), key.to_string())).copied()
+    }
+
+    /// Keys recorded for a metric, in declaration order.
+    pub fn keys(&self, metric: &str) -> Vec<&str> {
+        self.names
+            .iter()
+            .filter(|(m, _)| m == metric)
+            .map(|(_, k)| k.as_str())
+            .collect()
+    }
+
+    pub fn metrics(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (m, _) in &self.names {
+            if !out.contains(&m.as_str()) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    pub fn get(&self, step: usize, col: usize) -> f64 {
+        self.values[step * self.names.len() + col]
+    }
+
+    /// One series over all recorded steps.
+    pub fn column(&self, col: usize) -> Vec<f64> {
+        (0..self.steps).map(|s| self.get(s, col)).collect()
+    }
+
+    /// Tidy CSV `date,metric,key,value`, aggregated to `res`. Series that stay zero
+    /// throughout are left out to keep files small.
+    pub fn to_csv(&self, res: Resolution) -> String {
+        let w = self.names.len();
+        let live: Vec<usize> = (0..w)
+            .filter(|&c| (0..self.steps).any(|s| self.get(s, c) != 0.0))
+            .collect();
+        let mut out = String::from("date,metric,key,value\n");
+        let mut s = 0;
+        while s < self.steps {
+            let period = |d: Date| match res {
+                Resolution::Step => d.days(),
+                Resolution::Month => d.month_start().days(),
+                Resolution::Year => d.year(),
+            };
+            let p = period(self.dates[s]);
+            let mut e = s;
+            while e < self.steps && period(self.dates[e]) == p {
+                e += 1;
+            }
+            let label = match res {
+                Resolution::Step => self.dates[s].to_string(),
+                Resolution::Month => self.dates[s].month_start().to_string(),
+                Resolution::Year => format!("{}-01-01", self.dates[s].year()),
+            };
+            for &c in &live {
+                let mean = (s..e).map(|t| self.get(t, c)).sum::<f64>() / (e - s) as f64;
+                let (m, k) = &self.names[c];
+                let _ = writeln!(out, "{label},{m},{},{}", csv_field(k), fmt_num(mean));
+            }
+            s = e;
+        }
+        out
+    }
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series::new()
+    }
+}
+
+/// Numbers print with up to 6 significant decimals and no trailing noise, identically on
+/// every platform (Rust's float formatting is exact and locale-free).
+pub fn fmt_num(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,1873 @@
+//! The engine: a deterministic, fixed-step simulation of a model.
+//!
+//! State is plain data in flat arrays indexed by dense ids. [`Sim::step`] runs the phases in
+//! a fixed order (mine, trade, convert, consume, prices, update, record); each phase is a
+//! function of its own. Nothing in the step loop allocates: every buffer is sized at
+//! construction (or when a lever adds a facility, which is an event, not a step).
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+
+use std::sync::Arc;
+
+use crate::date::Date;
+use crate::model::*;
+use crate::policy::{Policy, PolicyKind};
+use crate::series::Series;
+
+/// A buying node: a facility's input side, a sector's buyer (one per named firm), or a
+/// government stockpile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NodeKind {
+    Facility(FacilityId),
+    Buyer { sector: SectorId, share: f64 },
+    Stockpile(StockpileId),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub country: CountryId,
+    pub firm: Option<FirmId>,
+    pub priority: i32,
+}
+
+/// How a flow from one exporter to one buyer of one commodity is treated.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    /// Share of the buyer's orders that can be placed and approved (0 = banned).
+    allow: f64,
+    /// Steps an approved licence takes.
+    delay: u32,
+    /// Weight factor from tariffs, (1 + t)^-elasticity.
+    tariff: f64,
+    /// Index into `quotas` of the quota that caps this flow, if any.
+    quota: Option<usize>,
+}
+
+const OPEN: Rule = Rule {
+    allow: 1.0,
+    delay: 0,
+    tariff: 1.0,
+    quota: None,
+};
+
+/// Material on its way from an exporter to a buyer (held by a licence).
+#[derive(Debug, Clone, Copy)]
+struct Shipment {
+    arrive: usize,
+    node: usize,
+    exporter: CountryId,
+    form: FormId,
+    elem: ElemId,
+    commodity: CommodityId,
+    qty: f64,
+}
+
+/// A price floor: `payer` tops up sales of `commodity` by `facility` to `floor` $/kg.
+#[derive(Debug, Clone)]
+pub struct PriceFloor {
+    pub facility: FacilityId,
+    pub commodity: CommodityId,
+    pub floor: f64,
+    pub payer: CountryId,
+    pub end: Option<usize>,
+}
+
+/// A per-tonne production subsidy paid by a government to a facility.
+#[derive(Debug, Clone)]
+pub struct Subsidy {
+    pub facility: FacilityId,
+    pub per_kg: f64,
+    pub payer: CountryId,
+    pub end: Option<usize>,
+}
+
+/// A stochastic disruption: each step, with probability `p`, `facility` loses `share`
+/// of its capacity for `steps` steps.
+#[derive(Debug, Clone)]
+pub struct RandomOutage {
+    pub facility: FacilityId,
+    pub probability: f64,
+    pub share: f64,
+    pub steps: usize,
+}
+
+/// Running totals per form and element for the mass balance.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// Initial stock (including stockpiles) per `[form][element]`.
+    pub initial: Vec<f64>,
+    /// Mined, converted out, scrap returned.
+    pub inflow: Vec<f64>,
+    /// Converted in, consumed by sectors.
+    pub outflow: Vec<f64>,
+}
+
+/// A whole run's state: what is where, prices, policies and the record.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    pub model: Arc<Model>,
+    year_frac: f64,
+    pub step: usize,
+    pub nodes: Vec<Node>,
+    /// `[node][form][element]`, tonnes of rare earth.
+    pub stock: Vec<f64>,
+    /// `[node][commodity]`, tonnes ordered and not yet arrived.
+    on_order: Vec<f64>,
+    pending: Vec<Shipment>,
+    /// `[market][commodity]`, $/kg.
+    pub price: Vec<f64>,
+    /// Per facility: capacity multiplier from levers (expand, close), outage share and end.
+    pub capacity_mult: Vec<f64>,
+    outage: Vec<(f64, usize)>,
+    ramp_stretch: Vec<f64>,
+    /// Per sector: demand multiplier (shocks), growth, substitution state, thrift.
+    pub demand_mult: Vec<f64>,
+    pub growth: Vec<f64>,
+    pub substituted: Vec<f64>,
+    pub recycle_rate: Vec<f64>,
+    /// Per recipe: composition (levers may thrift Dy and Tb).
+    pub composition: Vec<Vec<f64>>,
+    pub policies: Vec<Policy>,
+    rules_dirty: bool,
+    /// `rule_offset[c]` + buyer slot × countries + exporter.
+    rules: Vec<Rule>,
+    rule_offset: Vec<usize>,
+    buyers_of: Vec<Vec<usize>>,
+    sellers_of: Vec<Vec<usize>>,
+    /// Per quota policy: (policy index, tonnes used this year, year).
+    quotas: Vec<(usize, f64, i32)>,
+    /// Per stockpile: buy rate, release rate (t/yr) and target holding (t).
+    pub stockpile_buy: Vec<f64>,
+    pub stockpile_release: Vec<f64>,
+    pub stockpile_target: Vec<f64>,
+    pub floors: Vec<PriceFloor>,
+    pub subsidies: Vec<Subsidy>,
+    pub outages: Vec<RandomOutage>,
+    /// Cumulative policy cost by paying country, $.
+    pub policy_cost: Vec<f64>,
+    pub ledger: Ledger,
+    pub series: Series,
+    rng: ChaCha8Rng,
+    cols: Cols,
+    scratch: Scratch,
+}
+
+/// Series columns, resolved once so recording writes by index.
+#[derive(Debug, Clone, Default)]
+struct Cols {
+    price: Vec<Option<usize>>,
+    production: Vec<usize>,
+    facility_output: Vec<usize>,
+    mine_element: Vec<usize>,
+    exports: Vec<usize>,
+    imports: Vec<usize>,
+    trade_pair: Vec<usize>,
+    sector_shortfall: Vec<usize>,
+    region_shortfall: Vec<usize>,
+    output_lost: Vec<usize>,
+    demand: Vec<usize>,
+    substitution: Vec<usize>,
+    cover: Vec<usize>,
+    stockpile: Vec<usize>,
+    dependency: Vec<usize>,
+    hhi: Vec<usize>,
+    licence_queue: Vec<usize>,
+    policy_cost: Vec<usize>,
+}
+
+/// Per-step working buffers.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    offer: Vec<f64>,
+    supply: Vec<f64>,
+    avail: Vec<f64>,
+    comp: Vec<f64>,
+    drawn: Vec<f64>,
+    delayed: Vec<f64>,
+    request: Vec<f64>,
+    got: Vec<f64>,
+    claims: Vec<f64>,
+    weights: Vec<f64>,
+    /// Per node: this step's need (t/step) and what it was short, for prices and metrics.
+    need: Vec<f64>,
+    used: Vec<f64>,
+    /// Per facility: this step's output (t); per stage × country production.
+    output: Vec<f64>,
+    production: Vec<f64>,
+    mine_element: Vec<f64>,
+    /// Per country × form: exports and imports this step; per country pair: all forms.
+    exports: Vec<f64>,
+    imports: Vec<f64>,
+    pair: Vec<f64>,
+    /// Per stage × country: input received from abroad and in total (for dependency).
+    dep_foreign: Vec<f64>,
+    dep_total: Vec<f64>,
+    /// Per facility: quantity of its output sold this step (for floors), by commodity slot.
+    sold: Vec<f64>,
+    sector_need: Vec<f64>,
+    sector_used: Vec<f64>,
+    sector_lost: Vec<f64>,
+    region_need: Vec<f64>,
+    region_used: Vec<f64>,
+    cover_have: Vec<f64>,
+    cover_need: Vec<f64>,
+    /// Per market × commodity: buyers' target and actual stock, sellers' unsold and output.
+    buyer_target: Vec<f64>,
+    buyer_have: Vec<f64>,
+    seller_left: Vec<f64>,
+    seller_flow: Vec<f64>,
+    queue_by_exporter: Vec<f64>,
+    order: Vec<usize>,
+}
+
+impl Sim {
+    /// A fresh run of `model` with `seed` for stochastic events.
+    pub fn new(model: &Arc<Model>, seed: u64) -> Sim {
+        let model = Arc::clone(model);
+        let nf = model.forms.len();
+        let ne = model.elements.len();
+        let nc = model.commodities.len();
+        let nx = model.countries.len();
+        let nmk = model.markets.len();
+
+        let mut nodes = Vec::new();
+        for (i, f) in model.facilities.iter().enumerate() {
+            nodes.push(Node {
+                kind: NodeKind::Facility(i),
+                country: f.country,
+                firm: f.firm,
+                priority: 0,
+            });
+        }
+        for (i, s) in model.sectors.iter().enumerate() {
+            let named: f64 = s.firms.iter().map(|(_, x)| x).sum();
+            for &(firm, share) in &s.firms {
+                nodes.push(Node {
+                    kind: NodeKind::Buyer { sector: i, share },
+                    country: s.country,
+                    firm: Some(firm),
+                    priority: s.priority,
+                });
+            }
+            if named < 1.0 - 1e-9 {
+                nodes.push(Node {
+                    kind: NodeKind::Buyer {
+                        sector: i,
+                        share: 1.0 - named,
+                    },
+                    country: s.country,
+                    firm: None,
+                    priority: s.priority,
+                });
+            }
+        }
+        for (i, s) in model.stockpiles.iter().enumerate() {
+            nodes.push(Node {
+                kind: NodeKind::Stockpile(i),
+                country: s.country,
+                firm: None,
+                priority: -1,
+            });
+        }
+        let nn = nodes.len();
+        let mut stock = vec![0.0; nn * nf * ne];
+        for (n, node) in nodes.iter().enumerate() {
+            if let NodeKind::Stockpile(s) = node.kind {
+                let sp = &model.stockpiles[s];
+                for e in 0..ne {
+                    stock[(n * nf + sp.form) * ne + e] = sp.holding[e];
+                }
+            }
+        }
+        let mut price = model.prices.clone();
+        price.resize(nmk * nc, 0.0);
+        let composition = model.recipes.iter().map(|r| r.composition.clone()).collect();
+        let policies = model.policies.clone();
+        let nfac = model.facilities.len();
+        let nsec = model.sectors.len();
+        let nsp = model.stockpiles.len();
+        let mut sim = Sim {
+            step: 0,
+            nodes,
+            stock,
+            on_order: vec![0.0; nn * nc],
+            pending: Vec::with_capacity(4096),
+            price,
+            capacity_mult: vec![1.0; nfac],
+            outage: vec![(0.0, 0); nfac],
+            ramp_stretch: vec![1.0; nfac],
+            demand_mult: vec![1.0; nsec],
+            growth: model.sectors.iter().map(|s| s.growth).collect(),
+            substituted: vec![0.0; nsec],
+            recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
+            composition,
+            policies,
+            rules_dirty: true,
+            rules: Vec::new(),
+            rule_offset: Vec::new(),
+            buyers_of: Vec::new(),
+            sellers_of: Vec::new(),
+            quotas: Vec::new(),
+            stockpile_buy: vec![0.0; nsp],
+            stockpile_release: vec![0.0; nsp],
+            stockpile_target: vec![0.0; nsp],
+            floors: Vec::new(),
+            subsidies: Vec::new(),
+            outages: Vec::new(),
+            policy_cost: vec![0.0; nx],
+            ledger: Ledger::default(),
+            series: Series::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            cols: Cols::default(),
+            scratch: Scratch::default(),
+            model,
+            year_frac: 0.0,
+        };
+        sim.build_topology();
+        sim.warm_start();
+        sim.ledger = Ledger {
+            initial: sim.totals_by_form_element(),
+            inflow: vec![0.0; nf * ne],
+            outflow: vec![0.0; nf * ne],
+        };
+        sim.declare_series();
+        sim.size_scratch();
+        sim
+    }
+
+    pub fn date(&self) -> Date {
+        self.model.date_of(self.step)
+    }
+
+    /// Steps left before the model's end.
+    pub fn steps_left(&self) -> usize {
+        self.model.horizon_steps().saturating_sub(self.step)
+    }
+
+    fn nfe(&self) -> (usize, usize) {
+        (self.model.forms.len(), self.model.elements.len())
+    }
+
+    /// Who buys and who sells each commodity. Rebuilt when a facility is added.
+    fn build_topology(&mut self) {
+        let m = &self.model;
+        let nc = m.commodities.len();
+        let ne = m.elements.len();
+        let mut buyers_of = vec![Vec::new(); nc];
+        let mut sellers_of = vec![Vec::new(); nc];
+        for (n, node) in self.nodes.iter().enumerate() {
+            match node.kind {
+                NodeKind::Facility(f) => {
+                    let fac = &m.facilities[f];
+                    let out = fac.output_form(m);
+                    for e in 0..ne {
+                        let c = m.commodity(out, Some(e));
+                        if !sellers_of[c].contains(&n) {
+                            sellers_of[c].push(n);
+                        }
+                    }
+                    if let Process::Convert(r) = fac.process {
+                        let rec = &m.recipes[r];
+                        let input = rec.input;
+                        for e in 0..ne {
+                            let wanted = if self.composition[r].is_empty() {
+                                rec.converts[e]
+                            } else {
+                                self.composition[r][e] > 0.0
+                            };
+                            let c = m.commodity(input, Some(e));
+                            if (wanted || m.forms[input].mixed) && !buyers_of[c].contains(&n) {
+                                buyers_of[c].push(n);
+                            }
+                        }
+                    }
+                }
+                NodeKind::Buyer { sector, .. } => {
+                    let s = &m.sectors[sector];
+                    for e in 0..ne {
+                        if m.forms[s.material].mixed || s.mix[e] > 0.0 {
+                            let c = m.commodity(s.material, Some(e));
+                            if !buyers_of[c].contains(&n) {
+                                buyers_of[c].push(n);
+                            }
+                        }
+                    }
+                    if let Some(scrap) = self.scrap_form() {
+                        let c = m.commodity(scrap, None);
+                        if !sellers_of[c].contains(&n) {
+                            sellers_of[c].push(n);
+                        }
+                    }
+                }
+                NodeKind::Stockpile(s) => {
+                    let form = m.stockpiles[s].form;
+                    for e in 0..ne {
+                        let c = m.commodity(form, Some(e));
+                        if !buyers_of[c].contains(&n) {
+                            buyers_of[c].push(n);
+                            sellers_of[c].push(n);
+                        }
+                    }
+                }
+            }
+        }
+        // Serve higher priority first; within a priority, node order (stable, deterministic).
+        for b in &mut buyers_of {
+            let nodes = &self.nodes;
+            b.sort_by_key(|&n| (-nodes[n].priority, n));
+        }
+        self.buyers_of = buyers_of;
+        self.sellers_of = sellers_of;
+        self.rules_dirty = true;
+    }
+
+    /// Starts every buyer with its target cover in stock, so a run begins in the steady
+    /// flow of a working chain rather than with empty warehouses.
+    fn warm_start(&mut self) {
+        let m = Arc::clone(&self.model);
+        let (nf, ne) = (m.forms.len(), m.elements.len());
+        let comps: Vec<Vec<f64>> = (0..nf).map(|f| self.mixed_composition(f)).collect();
+        for c in 0..m.commodities.len() {
+            let com = m.commodities[c];
+            for k in 0..self.buyers_of[c].len() {
+                let n = self.buyers_of[c][k];
+                if matches!(self.nodes[n].kind, NodeKind::Stockpile(_)) {
+                    continue;
+                }
+                let (need, cover) = self.node_need_cover(n, c);
+                let target = need * cover;
+                let base = (n * nf + com.form) * ne;
+                match com.element {
+                    Some(e) => self.stock[base + e] = target,
+                    None => {
+                        for e in 0..ne {
+                            self.stock[base + e] = target * comps[com.form][e];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The element shares of a mixed form as the chain makes it: producers' outputs
+    /// weighted by capacity (for scrap, what the recycling sectors use).
+    fn mixed_composition(&self, form: FormId) -> Vec<f64> {
+        let m = &self.model;
+        let ne = m.elements.len();
+        let mut comp = vec![0.0; ne];
+        for fac in &m.facilities {
+            let w = fac.capacity * fac.utilisation;
+            match fac.process {
+                Process::Mine(d) if form == m.mine_form => {
+                    for e in 0..ne {
+                        comp[e] += w * m.deposits[d].distribution[e];
+                    }
+                }
+                Process::Convert(r) if m.recipes[r].output == form && !self.composition[r].is_empty() => {
+                    for e in 0..ne {
+                        comp[e] += w * self.composition[r][e];
+                    }
+                }
+                _ => {}
+            }
+        }
+        if comp.iter().sum::<f64>() <= 0.0 {
+            for sec in &m.sectors {
+                if sec.recycle_rate > 0.0 && sec.material != form && m.forms[sec.material].mixed {
+                    let inner = self.mixed_composition_of_producers(sec.material);
+                    for e in 0..ne {
+                        comp[e] += sec.demand * inner[e];
+                    }
+                }
+            }
+        }
+        let total: f64 = comp.iter().sum();
+        if total > 0.0 {
+            comp.iter_mut().for_each(|x| *x /= total);
+        }
+        comp
+    }
+
+    fn mixed_composition_of_producers(&self, form: FormId) -> Vec<f64> {
+        let m = &self.model;
+        let ne = m.elements.len();
+        let mut comp = vec![0.0; ne];
+        for fac in &m.facilities {
+            if let Process::Convert(r) = fac.process {
+                if m.recipes[r].output == form && !self.composition[r].is_empty() {
+                    for e in 0..ne {
+                        comp[e] += fac.capacity * self.composition[r][e];
+                    }
+                }
+            }
+        }
+        let total: f64 = comp.iter().sum();
+        if total > 0.0 {
+            comp.iter_mut().for_each(|x| *x /= total);
+        }
+        comp
+    }
+
+    fn scrap_form(&self) -> Option<FormId> {
+        self.model.forms.iter().position(|f| f.id == "scrap")
+    }
+
+    fn declare_series(&mut self) {
+        let m = &self.model;
+        let s = &mut self.series;
+        let mut cols = Cols::default();
+        let nc = m.commodities.len();
+        for (mk, mname) in m.markets.iter().enumerate() {
+            for c in 0..nc {
+                cols.price.push((m.prices[mk * nc + c] > 0.0).then(|| {
+                    s.declare("price", &format!("{mname}/{}", m.commodity_name(c)))
+                }));
+            }
+        }
+        for st in &m.stages {
+            for x in &m.countries {
+                cols.production
+                    .push(s.declare("production", &format!("{st}/{}", x.id)));
+            }
+        }
+        for f in &m.facilities {
+            cols.facility_output.push(s.declare("output", &f.id));
+        }
+        for e in &m.elements {
+            cols.mine_element
+                .push(s.declare("mine_output", &e.symbol));
+        }
+        for x in &m.countries {
+            for f in &m.forms {
+                cols.exports
+                    .push(s.declare("exports", &format!("{}/{}", x.id, f.id)));
+            }
+        }
+        for x in &m.countries {
+            for f in &m.forms {
+                cols.imports
+                    .push(s.declare("imports", &format!("{}/{}", x.id, f.id)));
+            }
+        }
+        for a in &m.countries {
+            for b in &m.countries {
+                cols.trade_pair
+                    .push(s.declare("trade", &format!("{}>{}", a.id, b.id)));
+            }
+        }
+        for sec in &m.sectors {
+            cols.sector_shortfall.push(s.declare("shortfall", &sec.id));
+            cols.output_lost.push(s.declare("output_lost", &sec.id));
+            cols.demand.push(s.declare("demand", &sec.id));
+            cols.substitution.push(s.declare("substitution", &sec.id));
+        }
+        for x in &m.countries {
+            for f in &m.forms {
+                let key = format!("{}/{}", f.id, x.id);
+                cols.region_shortfall.push(s.declare("shortfall", &key));
+                cols.cover.push(s.declare("cover_weeks", &key));
+            }
+        }
+        for sp in &m.stockpiles {
+            cols.stockpile.push(s.declare("stockpile", &sp.id));
+        }
+        for st in &m.stages {
+            for x in &m.countries {
+                cols.dependency
+                    .push(s.declare("dependency", &format!("{st}/{}", x.id)));
+            }
+        }
+        for st in &m.stages {
+            cols.hhi.push(s.declare("hhi", st));
+        }
+        for x in &m.countries {
+            cols.licence_queue.push(s.declare("licence_queue", &x.id));
+            cols.policy_cost.push(s.declare("policy_cost", &x.id));
+        }
+        s.reserve(m.horizon_steps() + 1);
+        self.cols = cols;
+    }
+
+    fn size_scratch(&mut self) {
+        let m = &self.model;
+        let nn = self.nodes.len();
+        let nx = m.countries.len();
+        let nf = m.forms.len();
+        let ne = m.elements.len();
+        let nst = m.stages.len();
+        let nmc = m.markets.len() * m.commodities.len();
+        let nsec = m.sectors.len();
+        let z = |n: usize| vec![0.0; n];
+        self.scratch = Scratch {
+            offer: z(nn),
+            supply: z(nx),
+            avail: z(nx),
+            comp: z(nx * ne),
+            drawn: z(nx),
+            delayed: z(nx),
+            request: z(nn),
+            got: z(nn),
+            claims: z(nx),
+            weights: z(nx),
+            need: z(nn),
+            used: z(nn),
+            output: z(m.facilities.len()),
+            production: z(nst * nx),
+            mine_element: z(ne),
+            exports: z(nx * nf),
+            imports: z(nx * nf),
+            pair: z(nx * nx),
+            dep_foreign: z(nst * nx),
+            dep_total: z(nst * nx),
+            sold: z(m.facilities.len()),
+            sector_need: z(nsec),
+            sector_used: z(nsec),
+            sector_lost: z(nsec),
+            region_need: z(nx * nf),
+            region_used: z(nx * nf),
+            cover_have: z(nx * nf),
+            cover_need: z(nx * nf),
+            buyer_target: z(nmc),
+            buyer_have: z(nmc),
+            seller_left: z(nmc),
+            seller_flow: z(nmc),
+            queue_by_exporter: z(nx),
+            order: Vec::with_capacity(nn),
+        };
+    }
+
+    /// Total stock (and material in transit) per `[form][element]`.
+    pub fn totals_by_form_element(&self) -> Vec<f64> {
+        let (nf, ne) = self.nfe();
+        let mut t = vec![0.0; nf * ne];
+        for n in 0..self.nodes.len() {
+            for i in 0..nf * ne {
+                t[i] += self.stock[n * nf * ne + i];
+            }
+        }
+        for s in &self.pending {
+            t[s.form * ne + s.elem] += s.qty;
+        }
+        t
+    }
+
+    // ---------------------------------------------------------------- policies (data)
+
+    /// Adds a policy; it takes effect from its start date.
+    pub fn add_policy(&mut self, p: Policy) -> usize {
+        self.policies.push(p);
+        self.rules_dirty = true;
+        self.policies.len() - 1
+    }
+
+    /// Ends, from `date`, every policy for which `pred` holds; returns how many it ended.
+    pub fn end_policies(&mut self, date: Date, pred: impl Fn(&Policy) -> bool) -> usize {
+        let mut n = 0;
+        for p in &mut self.policies {
+            if p.in_force(date) && pred(p) {
+                p.end = Some(date);
+                n += 1;
+            }
+        }
+        self.rules_dirty = true;
+        n
+    }
+
+    /// Marks trade rules for rebuilding (after a lever changes compositions or policies).
+    pub fn touch(&mut self) {
+        self.rules_dirty = true;
+    }
+
+    fn policy_window_changes(&self, date: Date) -> bool {
+        let next = date.add_days(self.model.step_days as i32);
+        self.policies.iter().any(|p| {
+            (p.start > date && p.start <= next) || p.end.is_some_and(|e| e > date && e <= next)
+        })
+    }
+
+    /// Rebuilds the per-commodity, per-buyer, per-exporter trade rules from the policies in
+    /// force. Runs only when policies change, never in the steady loop.
+    fn rebuild_rules(&mut self) {
+        let date = self.date();
+        let m = &self.model;
+        let nx = m.countries.len();
+        let nc = m.commodities.len();
+        let mut offsets = Vec::with_capacity(nc);
+        let mut total = 0;
+        for c in 0..nc {
+            offsets.push(total);
+            total += self.buyers_of[c].len() * nx;
+        }
+        let mut rules = vec![OPEN; total];
+        let mut quotas: Vec<(usize, f64, i32)> = Vec::new();
+        let active: Vec<usize> = (0..self.policies.len())
+            .filter(|&i| self.policies[i].in_force(date))
+            .collect();
+        // Ramp stretch from technology bans.
+        let mut stretch = vec![1.0; m.facilities.len()];
+        for &pi in &active {
+            let p = &self.policies[pi];
+            if p.kind == PolicyKind::TechBan {
+                for (f, fac) in m.facilities.iter().enumerate() {
+                    if Some(fac.country) != p.exporter
+                        && fac.start >= p.start
+                        && p.reaches(m, fac.country, fac.firm)
+                    {
+                        stretch[f] = m.behaviour.tech_ban_ramp_factor;
+                    }
+                }
+            }
+            if let PolicyKind::ExportQuota { .. } = p.kind {
+                let prev = self.quotas.iter().find(|q| q.0 == pi);
+                quotas.push(prev.copied().unwrap_or((pi, 0.0, date.year())));
+            }
+        }
+        for c in 0..nc {
+            let com = m.commodities[c];
+            let covered = |p: &Policy| -> bool {
+                if !p.covers_form(com.form) {
+                    return false;
+                }
+                match com.element {
+                    Some(e) => p.covers_element(e),
+                    None => {
+                        // A mixed form is reached when it contains a covered element at or
+                        // above the rule's threshold (any content for other controls).
+                        let threshold = match p.kind {
+                            PolicyKind::ContentRule { threshold, .. } => threshold,
+                            _ => 0.0,
+                        };
+                        let comp = self.typical_composition(com.form);
+                        p.elements == 0
+                            || (0..m.elements.len())
+                                .any(|e| p.covers_element(e) && comp[e] > threshold.max(1e-12))
+                    }
+                }
+            };
+            for (slot, &b) in self.buyers_of[c].iter().enumerate() {
+                let buyer = self.nodes[b];
+                for x in 0..nx {
+                    let r = &mut rules[offsets[c] + slot * nx + x];
+                    for &pi in &active {
+                        let p = &self.policies[pi];
+                        if !covered(p) {
+                            continue;
+                        }
+                        let foreign = buyer.country != x;
+                        match p.kind {
+                            PolicyKind::Tariff { rate } => {
+                                if foreign
+                                    && p.exporter.is_none_or(|e| e == x)
+                                    && p.reaches(m, buyer.country, buyer.firm)
+                                {
+                                    r.tariff *= (1.0 + rate).powf(-m.behaviour.tariff_elasticity);
+                                }
+                            }
+                            _ if p.exporter != Some(x) && !matches!(p.kind, PolicyKind::ContentRule { .. }) => {}
+                            PolicyKind::ExportBan => {
+                                if foreign && p.reaches(m, buyer.country, buyer.firm) {
+                                    r.allow = 0.0;
+                                }
+                            }
+                            PolicyKind::EntityList => {
+                                if foreign && p.to.reaches(m, buyer.country, buyer.firm)
+                                    && !p.exempt.reaches(m, buyer.country, buyer.firm)
+                                {
+                                    r.allow = 0.0;
+                                }
+                            }
+                            PolicyKind::ExportLicence { approval, delay_steps } => {
+                                if foreign && p.reaches(m, buyer.country, buyer.firm) {
+                                    r.allow *= approval;
+                                    r.delay = r.delay.max(delay_steps);
+                                }
+                            }
+                            PolicyKind::ExportQuota { .. } => {
+                                if foreign && p.reaches(m, buyer.country, buyer.firm) {
+                                    r.quota = quotas.iter().position(|q| q.0 == pi);
+                                }
+                            }
+                            PolicyKind::ContentRule { approval, delay_steps, .. } => {
+                                // Re-exports by third countries of items made with the
+                                // controlling country's elements need its licence.
+                                if foreign
+                                    && p.exporter != Some(x)
+                                    && p.exporter != Some(buyer.country)
+                                    && com.element.is_none()
+                                    && p.reaches(m, buyer.country, buyer.firm)
+                                {
+                                    r.allow *= approval;
+                                    r.delay = r.delay.max(delay_steps);
+                                }
+                            }
+                            PolicyKind::TechBan => {}
+                        }
+                    }
+                }
+            }
+        }
+        self.rules = rules;
+        self.rule_offset = offsets;
+        self.quotas = quotas;
+        self.ramp_stretch = stretch;
+        self.rules_dirty = false;
+    }
+
+    /// The element shares a mixed form typically carries: what its producers put in it.
+    fn typical_composition(&self, form: FormId) -> Vec<f64> {
+        let m = &self.model;
+        let ne = m.elements.len();
+        let mut comp = vec![0.0; ne];
+        for fac in &m.facilities {
+            match fac.process {
+                Process::Mine(d) if form == m.mine_form => {
+                    for e in 0..ne {
+                        comp[e] = f64::max(comp[e], m.deposits[d].distribution[e]);
+                    }
+                }
+                Process::Convert(r) if m.recipes[r].output == form => {
+                    for e in 0..ne {
+                        let c = self.composition[r].get(e).copied().unwrap_or(1.0);
+                        comp[e] = f64::max(comp[e], c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        comp
+    }
+
+    // ---------------------------------------------------------------- the step
+
+    /// Advances one step: the phases in their fixed order.
+    pub fn step(&mut self) {
+        let date = self.date();
+        if self.rules_dirty {
+            self.rebuild_rules();
+        }
+        self.clear_step_totals();
+        self.random_events();
+        self.arrivals();
+        self.mine();
+        self.trade();
+        self.convert();
+        self.consume();
+        self.update_prices();
+        self.pay_policies();
+        self.update_demand();
+        self.record(date);
+        if self.policy_window_changes(date) {
+            self.rules_dirty = true;
+        }
+        self.step += 1;
+    }
+
+    /// Runs until `date` (exclusive of steps starting after it) or the model's end.
+    pub fn run_until(&mut self, date: Date) {
+        while self.step < self.model.horizon_steps() && self.date() <= date {
+            self.step();
+        }
+    }
+
+    pub fn run_to_end(&mut self) {
+        while self.step < self.model.horizon_steps() {
+            self.step();
+        }
+    }
+
+    fn clear_step_totals(&mut self) {
+        let s = &mut self.scratch;
+        for v in [
+            &mut s.output,
+            &mut s.production,
+            &mut s.mine_element,
+            &mut s.exports,
+            &mut s.imports,
+            &mut s.pair,
+            &mut s.dep_foreign,
+            &mut s.dep_total,
+            &mut s.sold,
+            &mut s.sector_need,
+            &mut s.sector_used,
+            &mut s.sector_lost,
+            &mut s.region_need,
+            &mut s.region_used,
+            &mut s.cover_have,
+            &mut s.cover_need,
+            &mut s.buyer_target,
+            &mut s.buyer_have,
+            &mut s.seller_left,
+            &mut s.seller_flow,
+            &mut s.need,
+            &mut s.used,
+        ] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+
+    /// Stochastic outages, from the run's own seeded stream.
+    fn random_events(&mut self) {
+        for o in &self.outages {
+            let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            if draw < o.probability {
+                let slot = &mut self.outage[o.facility];
+                slot.0 = slot.0.max(o.share);
+                slot.1 = slot.1.max(self.step + o.steps);
+            }
+        }
+    }
+
+    /// Licensed shipments that have cleared arrive at their buyers.
+    fn arrivals(&mut self) {
+        let (nf, ne) = self.nfe();
+        let nc = self.model.commodities.len();
+        let step = self.step;
+        let mut i = 0;
+        while i < self.pending.len() {
+            let s = self.pending[i];
+            if s.arrive <= step {
+                self.stock[(s.node * nf + s.form) * ne + s.elem] += s.qty;
+                let o = &mut self.on_order[s.node * nc + s.commodity];
+                *o = (*o - s.qty).max(0.0);
+                self.pending.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Effective capacity of a facility this step, tonnes of RE per step.
+    pub fn capacity_now(&self, f: FacilityId) -> f64 {
+        let fac = &self.model.facilities[f];
+        let date = self.date();
+        if date < fac.start || fac.end.is_some_and(|e| date >= e) {
+            return 0.0;
+        }
+        let months = (date.days() - fac.start.days()) as f64 / 30.4375;
+        let ramp_len = fac.ramp_months * self.ramp_stretch[f];
+        let ramp = if ramp_len > 0.0 {
+            (months / ramp_len).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let (lost, until) = self.outage[f];
+        let outage = if self.step < until { 1.0 - lost } else { 1.0 };
+        fac.capacity * fac.utilisation * ramp * outage * self.capacity_mult[f]
+            / self.model.steps_per_year()
+    }
+
+    /// Mines produce their deposit's whole element vector: co-production.
+    fn mine(&mut self) {
+        let (nf, ne) = self.nfe();
+        let nx = self.model.countries.len();
+        for f in 0..self.model.facilities.len() {
+            let Process::Mine(d) = self.model.facilities[f].process else {
+                continue;
+            };
+            let q = self.capacity_now(f);
+            if q <= 0.0 {
+                continue;
+            }
+            let form = self.model.mine_form;
+            for e in 0..ne {
+                let x = q * self.model.deposits[d].distribution[e];
+                self.stock[(f * nf + form) * ne + e] += x;
+                self.ledger.inflow[form * ne + e] += x;
+                self.scratch.mine_element[e] += x;
+            }
+            let fac = &self.model.facilities[f];
+            self.scratch.output[f] += q;
+            self.scratch.production[fac.stage * nx + fac.country] += q;
+        }
+    }
+
+    /// What a node wants of a commodity this step (t), net of stock and orders.
+    fn request(&self, n: usize, c: CommodityId) -> f64 {
+        let m = &self.model;
+        let com = m.commodities[c];
+        let spy = m.steps_per_year();
+        let weeks_to_steps = 7.0 / m.step_days as f64;
+        let (need, cover) = match self.nodes[n].kind {
+            NodeKind::Facility(f) => {
+                let Process::Convert(r) = m.facilities[f].process else {
+                    return 0.0;
+                };
+                let cap = self.capacity_now(f);
+                let rec = m.recipes[r].recovery.max(1e-9);
+                let comp = &self.composition[r];
+                let need = match com.element {
+                    Some(e) if !comp.is_empty() => cap * comp[e] / rec,
+                    Some(_) => 0.0,
+                    None => cap,
+                };
+                (need, m.facilities[f].cover_weeks * weeks_to_steps)
+            }
+            NodeKind::Buyer { sector, share } => {
+                let s = &m.sectors[sector];
+                let base = self.sector_need(sector) * share;
+                let need = match com.element {
+                    Some(e) => base * s.mix[e],
+                    None => base,
+                };
+                (need, s.cover_weeks * weeks_to_steps)
+            }
+            NodeKind::Stockpile(s) => {
+                let held: f64 = self.node_commodity_stock(n, c);
+                let target = self.stockpile_target[s];
+                let rate = self.stockpile_buy[s] / spy;
+                let share = self.stockpile_share(s, com.element);
+                let want = (target * share - held).max(0.0).min(rate * share);
+                return (want - self.on_order[n * m.commodities.len() + c]).max(0.0);
+            }
+        };
+        let have = self.node_commodity_stock(n, c) + self.on_order[n * m.commodities.len() + c];
+        (need * (1.0 + cover) - have).max(0.0)
+    }
+
+    /// Share of a stockpile's buying that goes to one element (its holding's composition).
+    fn stockpile_share(&self, s: StockpileId, elem: Option<ElemId>) -> f64 {
+        match elem {
+            None => 1.0,
+            Some(e) => {
+                let h = &self.model.stockpiles[s].holding;
+                let total: f64 = h.iter().sum();
+                if total > 0.0 {
+                    h[e] / total
+                } else {
+                    1.0 / self.model.elements.len() as f64
+                }
+            }
+        }
+    }
+
+    fn node_commodity_stock(&self, n: usize, c: CommodityId) -> f64 {
+        let com = self.model.commodities[c];
+        let (nf, ne) = self.nfe();
+        let base = (n * nf + com.form) * ne;
+        match com.element {
+            Some(e) => self.stock[base + e],
+            None => self.stock[base..base + ne].iter().sum(),
+        }
+    }
+
+    /// A sector's consumption need this step, tonnes of RE: base demand × growth × shocks ×
+    /// price response × (1 − substitution).
+    pub fn sector_need(&self, s: SectorId) -> f64 {
+        let m = &self.model;
+        let sec = &m.sectors[s];
+        let years = self.step as f64 / m.steps_per_year();
+        let growth = (1.0 + self.growth[s]).powf(years);
+        let pr = self.sector_price_ratio(s);
+        let elastic = if pr > 0.0 { pr.powf(sec.elasticity) } else { 1.0 };
+        sec.demand * growth * self.demand_mult[s] * elastic * (1.0 - self.substituted[s])
+            / m.steps_per_year()
+    }
+
+    /// Current over starting price of what a sector buys, in its market.
+    fn sector_price_ratio(&self, s: SectorId) -> f64 {
+        let m = &self.model;
+        let sec = &m.sectors[s];
+        let mk = m.countries[sec.country].market;
+        let nc = m.commodities.len();
+        let ratio = |c: usize| {
+            let p0 = m.prices[mk * nc + c];
+            if p0 > 0.0 {
+                Some(self.price[mk * nc + c] / p0)
+            } else {
+                None
+            }
+        };
+        if m.forms[sec.material].mixed {
+            ratio(m.commodity(sec.material, None)).unwrap_or(1.0)
+        } else {
+            let mut num = 0.0;
+            let mut den = 0.0;
+            for e in 0..m.elements.len() {
+                if sec.mix[e] > 0.0 {
+                    if let Some(r) = ratio(m.commodity(sec.material, Some(e))) {
+                        num += sec.mix[e] * r;
+                        den += sec.mix[e];
+                    }
+                }
+            }
+            if den > 0.0 {
+                num / den
+            } else {
+                1.0
+            }
+        }
+    }
+
+    /// Markets allocate each commodity: sellers offer their stock; buyers are served by
+    /// priority, first from home (the model's home bias), then from abroad pro-rata,
+    /// weighted by what policy allows and what tariffs cost.
+    fn trade(&mut self) {
+        let m_nc = self.model.commodities.len();
+        let nx = self.model.countries.len();
+        let (nf, ne) = self.nfe();
+        let home_bias = self.model.behaviour.home_bias;
+        let year = self.date().year();
+        let spy = self.model.steps_per_year();
+        let year_frac = {
+            let d = self.date();
+            let y0 = Date::from_ymd(d.year(), 1, 1).map(|x| x.days()).unwrap_or(d.days());
+            ((d.days() - y0) as f64 / 365.25 + 1.0 / spy).min(1.0)
+        };
+        self.year_frac = year_frac;
+        for q in &mut self.quotas {
+            if q.2 != year {
+                *q = (q.0, 0.0, year);
+            }
+        }
+        let mut order = std::mem::take(&mut self.scratch.order);
+        for c in 0..m_nc {
+            if self.buyers_of[c].is_empty() || self.sellers_of[c].is_empty() {
+                continue;
+            }
+            let com = self.model.commodities[c];
+            // Offers, aggregated by exporter country with their composition.
+            let s = &mut self.scratch;
+            s.supply.iter_mut().for_each(|x| *x = 0.0);
+            s.comp.iter_mut().for_each(|x| *x = 0.0);
+            s.drawn.iter_mut().for_each(|x| *x = 0.0);
+            s.delayed.iter_mut().for_each(|x| *x = 0.0);
+            for &n in &self.sellers_of[c] {
+                let base = (n * nf + com.form) * ne;
+                let offer = match self.nodes[n].kind {
+                    NodeKind::Stockpile(sp) => {
+                        let have: f64 = match com.element {
+                            Some(e) => self.stock[base + e],
+                            None => self.stock[base..base + ne].iter().sum(),
+                        };
+                        let rate = self.stockpile_release[sp] / spy;
+                        let share = {
+                            let h: f64 = self.stock[base..base + ne].iter().sum();
+                            match com.element {
+                                Some(_) if h > 0.0 => have / h,
+                                _ => 1.0,
+                            }
+                        };
+                        have.min(rate * share)
+                    }
+                    _ => match com.element {
+                        Some(e) => self.stock[base + e],
+                        None => self.stock[base..base + ne].iter().sum(),
+                    },
+                };
+                s.offer[n] = offer;
+                let x = self.nodes[n].country;
+                s.supply[x] += offer;
+                if com.element.is_none() && offer > 0.0 {
+                    let total: f64 = self.stock[base..base + ne].iter().sum();
+                    for e in 0..ne {
+                        s.comp[x * ne + e] += offer * self.stock[base + e] / total;
+                    }
+                }
+            }
+            let total_supply: f64 = s.supply.iter().sum();
+            // Requests.
+            let buyers = std::mem::take(&mut self.buyers_of[c]);
+            let mut total_request = 0.0;
+            for (slot, &n) in buyers.iter().enumerate() {
+                let r = self.request(n, c);
+                let s = &mut self.scratch;
+                s.request[slot] = r;
+                s.got[slot] = 0.0;
+                total_request += r;
+            }
+            // Sellers' unsold stock and buyers' cover feed the price update.
+            if total_supply <= 0.0 || total_request <= 0.0 {
+                self.buyers_of[c] = buyers;
+                self.note_market_state(c);
+                continue;
+            }
+            let s = &mut self.scratch;
+            s.avail.copy_from_slice(&s.supply);
+            // Tiers of equal priority, highest first.
+            let mut start = 0;
+            while start < buyers.len() {
+                let pr = self.nodes[buyers[start]].priority;
+                let mut end = start;
+                while end < buyers.len() && self.nodes[buyers[end]].priority == pr {
+                    end += 1;
+                }
+                // Home pass: a share of each request offered to sellers at home, pro-rata.
+                let s = &mut self.scratch;
+                s.claims.iter_mut().for_each(|x| *x = 0.0);
+                for slot in start..end {
+                    let x = self.nodes[buyers[slot]].country;
+                    s.claims[x] += s.request[slot] * home_bias;
+                }
+                for x in 0..nx {
+                    s.weights[x] = if s.claims[x] > 0.0 {
+                        (s.avail[x] / s.claims[x]).min(1.0)
+                    } else {
+                        0.0
+                    };
+                }
+                for slot in start..end {
+                    let x = self.nodes[buyers[slot]].country;
+                    let q = s.request[slot] * home_bias * s.weights[x];
+                    if q > 0.0 {
+                        s.got[slot] += q;
+                        s.avail[x] -= q;
+                        s.drawn[x] += q;
+                    }
+                }
+                // Import pass, twice so unfilled claims can move to other exporters.
+                for _round in 0..2 {
+                    let s = &mut self.scratch;
+                    s.claims.iter_mut().for_each(|x| *x = 0.0);
+                    order.clear();
+                    // Each buyer spreads what it still wants over exporters by weight.
+                    for slot in start..end {
+                        let b = buyers[slot];
+                        let want = self.scratch.request[slot] - self.scratch.got[slot];
+                        if want <= 1e-12 {
+                            continue;
+                        }
+                        let mut wsum = 0.0;
+                        for x in 0..nx {
+                            let rule = self.rules[self.rule_offset[c] + slot * nx + x];
+                            let cap = self.export_cap(x, c, &rule, self.nodes[b].country);
+                            let w = if x == self.nodes[b].country {
+                                self.scratch.avail[x]
+                            } else {
+                                cap * rule.allow * rule.tariff
+                            };
+                            self.scratch.weights[x] = w;
+                            wsum += w;
+                        }
+                        if wsum <= 0.0 {
+                            continue;
+                        }
+                        for x in 0..nx {
+                            self.scratch.claims[x] += want * self.scratch.weights[x] / wsum;
+                        }
+                        order.push(slot);
+                    }
+                    // Fill ratio per exporter.
+                    let s = &mut self.scratch;
+                    for x in 0..nx {
+                        s.claims[x] = if s.claims[x] > 0.0 {
+                            (s.avail[x] / s.claims[x]).min(1.0)
+                        } else {
+                            0.0
+                        };
+                    }
+                    for &slot in &order {
+                        let b = buyers[slot];
+                        let bx = self.nodes[b].country;
+                        let want = self.scratch.request[slot] - self.scratch.got[slot];
+                        let mut wsum = 0.0;
+                        for x in 0..nx {
+                            let rule = self.rules[self.rule_offset[c] + slot * nx + x];
+                            let cap = self.export_cap(x, c, &rule, bx);
+                            let w = if x == bx {
+                                self.scratch.avail[x]
+                            } else {
+                                cap * rule.allow * rule.tariff
+                            };
+                            self.scratch.weights[x] = w;
+                            wsum += w;
+                        }
+                        if wsum <= 0.0 {
+                            continue;
+                        }
+                        for x in 0..nx {
+                            let w = self.scratch.weights[x];
+                            if w <= 0.0 {
+                                continue;
+                            }
+                            let rule = self.rules[self.rule_offset[c] + slot * nx + x];
+                            let mut q = want * w / wsum * self.scratch.claims[x];
+                            q = q.min(self.scratch.avail[x]);
+                            if x != bx {
+                                q = q.min(self.export_cap(x, c, &rule, bx));
+                            }
+                            if q <= 0.0 {
+                                continue;
+                            }
+                            self.scratch.got[slot] += q;
+                            self.scratch.avail[x] -= q;
+                            self.scratch.drawn[x] += q;
+                            if x != bx {
+                                if let Some(qi) = rule.quota {
+                                    self.quotas[qi].1 += q;
+                                }
+                                self.ship(x, slot, b, c, q, rule.delay);
+                            }
+                        }
+                    }
+                }
+                start = end;
+            }
+            // Deliver domestic and undelayed flows, and draw sellers down pro-rata.
+            self.buyers_of[c] = buyers;
+            self.settle(c, year_frac);
+            self.note_market_state(c);
+        }
+        self.scratch.order = order;
+    }
+
+    /// How much exporter `x` may still ship abroad of commodity `c` under a quota.
+    fn export_cap(&self, x: CountryId, _c: CommodityId, rule: &Rule, _buyer_country: CountryId) -> f64 {
+        let avail = self.scratch.avail[x];
+        match rule.quota {
+            None => avail,
+            Some(qi) => {
+                let (pi, used, _) = self.quotas[qi];
+                let PolicyKind::ExportQuota { tonnes_per_year } = self.policies[pi].kind else {
+                    return avail;
+                };
+                // Quotas are paced through the year: no more than the elapsed share.
+                avail.min((tonnes_per_year * self.year_frac - used).max(0.0))
+            }
+        }
+    }
+
+    /// Records a foreign flow: into the licence queue if delayed, else straight to the
+    /// buyer (delivered in `settle`). Export and import totals count it either way.
+    fn ship(&mut self, x: CountryId, slot: usize, b: usize, c: CommodityId, q: f64, delay: u32) {
+        let m = &self.model;
+        let com = m.commodities[c];
+        let nx = m.countries.len();
+        let nf = m.forms.len();
+        let bx = self.nodes[b].country;
+        self.scratch.exports[x * nf + com.form] += q;
+        self.scratch.imports[bx * nf + com.form] += q;
+        self.scratch.pair[x * nx + bx] += q;
+        if let NodeKind::Facility(f) = self.nodes[b].kind {
+            let st = m.facilities[f].stage;
+            self.scratch.dep_foreign[st * nx + bx] += q;
+        }
+        if delay > 0 {
+            // Approved but held: the buyer receives it `delay` steps later. Remember the
+            // shipment now; `settle` removes it from sellers with the rest.
+            let ne = m.elements.len();
+            match com.element {
+                Some(e) => self.pending.push(Shipment {
+                    arrive: self.step + delay as usize,
+                    node: b,
+                    exporter: x,
+                    form: com.form,
+                    elem: e,
+                    commodity: c,
+                    qty: q,
+                }),
+                None => {
+                    let total = self.scratch.supply[x];
+                    for e in 0..ne {
+                        let part = q * self.scratch.comp[x * ne + e] / total;
+                        if part > 0.0 {
+                            self.pending.push(Shipment {
+                                arrive: self.step + delay as usize,
+                                node: b,
+                                exporter: x,
+                                form: com.form,
+                                elem: e,
+                                commodity: c,
+                                qty: part,
+                            });
+                        }
+                    }
+                }
+            }
+            self.on_order[b * m.commodities.len() + c] += q;
+            // Not delivered now: take it back out of the buyer's immediate receipts.
+            self.scratch.got[slot] -= q;
+            self.scratch.delayed[x] += q;
+        }
+    }
+
+    /// Moves what was allocated: sellers in each exporter give up the drawn share of their
+    /// offer; buyers receive what they got (the delayed part already sits in `pending`).
+    fn settle(&mut self, c: CommodityId, _year_frac: f64) {
+        let m = &self.model;
+        let com = m.commodities[c];
+        let (nf, ne) = (m.forms.len(), m.elements.len());
+        let nx = m.countries.len();
+        // Sellers.
+        for &n in &self.sellers_of[c] {
+            let x = self.nodes[n].country;
+            let supply = self.scratch.supply[x];
+            if supply <= 0.0 || self.scratch.drawn[x] <= 0.0 {
+                continue;
+            }
+            let frac = (self.scratch.drawn[x] / supply).min(1.0);
+            let give = self.scratch.offer[n] * frac;
+            if give <= 0.0 {
+                continue;
+            }
+            let base = (n * nf + com.form) * ne;
+            match com.element {
+                Some(e) => self.stock[base + e] -= give,
+                None => {
+                    let total: f64 = self.stock[base..base + ne].iter().sum();
+                    for e in 0..ne {
+                        self.stock[base + e] -= give * self.stock[base + e] / total;
+                    }
+                }
+            }
+            if let NodeKind::Facility(f) = self.nodes[n].kind {
+                self.scratch.sold[f] += give;
+            }
+        }
+        // Buyers.
+        for (slot, &b) in self.buyers_of[c].iter().enumerate() {
+            let q = self.scratch.got[slot];
+            if let NodeKind::Facility(f) = self.nodes[b].kind {
+                let st = m.facilities[f].stage;
+                let bx = self.nodes[b].country;
+                self.scratch.dep_total[st * nx + bx] += q.max(0.0);
+            }
+            if q <= 0.0 {
+                continue;
+            }
+            let base = (b * nf + com.form) * ne;
+            let bx = self.nodes[b].country;
+            match com.element {
+                Some(e) => self.stock[base + e] += q,
+                None => {
+                    // The received vector mixes the exporters' compositions in the
+                    // proportions drawn; approximate each buyer's mix by the pooled draw.
+                    let now_total: f64 = (0..nx)
+                        .map(|x| self.scratch.drawn[x] - self.scratch.delayed[x])
+                        .sum();
+                    let _ = bx;
+                    for x in 0..nx {
+                        let dx = self.scratch.drawn[x] - self.scratch.delayed[x];
+                        if dx <= 0.0 {
+                            continue;
+                        }
+                        let supply = self.scratch.supply[x];
+                        for e in 0..ne {
+                            self.stock[base + e] +=
+                                q * (dx / now_total) * self.scratch.comp[x * ne + e] / supply;
+                        }
+                    }
+                }
+            }
+        }
+        // Delayed shipments' dependency still counts when they arrive; on-order holds them.
+        for slot in 0..self.buyers_of[c].len() {
+            self.scratch.got[slot] = 0.0;
+        }
+    }
+
+    /// Buyers' cover and sellers' unsold stock for this commodity, by market.
+    fn note_market_state(&mut self, c: CommodityId) {
+        let m = &self.model;
+        let nc = m.commodities.len();
+        let weeks_to_steps = 7.0 / m.step_days as f64;
+        let seller_cover = m.behaviour.seller_cover_weeks * weeks_to_steps;
+        for (slot, &n) in self.buyers_of[c].iter().enumerate() {
+            let _ = slot;
+            let mk = m.countries[self.nodes[n].country].market;
+            let (need, cover) = self.node_need_cover(n, c);
+            let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
+            self.scratch.buyer_target[mk * nc + c] += need * cover.max(1.0);
+            self.scratch.buyer_have[mk * nc + c] += have.min(need * cover.max(1.0));
+        }
+        for &n in &self.sellers_of[c] {
+            if let NodeKind::Facility(f) = self.nodes[n].kind {
+                let mk = m.countries[self.nodes[n].country].market;
+                let left = self.node_commodity_stock(n, c);
+                let flow = self.capacity_now(f) * self.output_share(f, c);
+                self.scratch.seller_left[mk * nc + c] += left;
+                self.scratch.seller_flow[mk * nc + c] += flow * seller_cover.max(1.0);
+            }
+        }
+    }
+
+    /// Share of a facility's output that is commodity `c`.
+    fn output_share(&self, f: FacilityId, c: CommodityId) -> f64 {
+        let m = &self.model;
+        let com = m.commodities[c];
+        match (com.element, m.facilities[f].process) {
+            (None, _) => 1.0,
+            (Some(e), Process::Mine(d)) => m.deposits[d].distribution[e],
+            (Some(e), Process::Convert(r)) => {
+                if self.composition[r].is_empty() {
+                    1.0 / m.elements.len() as f64
+                } else {
+                    self.composition[r][e]
+                }
+            }
+        }
+    }
+
+    fn node_need_cover(&self, n: usize, c: CommodityId) -> (f64, f64) {
+        let m = &self.model;
+        let com = m.commodities[c];
+        let weeks_to_steps = 7.0 / m.step_days as f64;
+        match self.nodes[n].kind {
+            NodeKind::Facility(f) => {
+                let Process::Convert(r) = m.facilities[f].process else {
+                    return (0.0, 0.0);
+                };
+                let cap = self.capacity_now(f);
+                let rec = m.recipes[r].recovery.max(1e-9);
+                let comp = &self.composition[r];
+                let need = match com.element {
+                    Some(e) if !comp.is_empty() => cap * comp[e] / rec,
+                    Some(_) => 0.0,
+                    None => cap,
+                };
+                (need, m.facilities[f].cover_weeks * weeks_to_steps)
+            }
+            NodeKind::Buyer { sector, share } => {
+                let s = &m.sectors[sector];
+                let base = self.sector_need(sector) * share;
+                let need = match com.element {
+                    Some(e) => base * s.mix[e],
+                    None => base,
+                };
+                (need, s.cover_weeks * weeks_to_steps)
+            }
+            NodeKind::Stockpile(_) => (0.0, 0.0),
+        }
+    }
+
+    /// Facilities convert their inputs by recipe, within capacity and available inputs.
+    fn convert(&mut self) {
+        let (nf, ne) = self.nfe();
+        let nx = self.model.countries.len();
+        for f in 0..self.model.facilities.len() {
+            let Process::Convert(r) = self.model.facilities[f].process else {
+                continue;
+            };
+            let cap = self.capacity_now(f);
+            if cap <= 0.0 {
+                continue;
+            }
+            let rec = &self.model.recipes[r];
+            let (fi, fo, recovery) = (rec.input, rec.output, rec.recovery);
+            let ib = (f * nf + fi) * ne;
+            let ob = (f * nf + fo) * ne;
+            let comp = &self.composition[r];
+            let mut produced = 0.0;
+            if comp.is_empty() {
+                // Convert whatever vector is in stock, up to capacity (throughput).
+                let mut total = 0.0;
+                for e in 0..ne {
+                    if rec.converts[e] {
+                        total += self.stock[ib + e];
+                    }
+                }
+                if total <= 0.0 {
+                    continue;
+                }
+                let ratio = (cap / total).min(1.0);
+                for e in 0..ne {
+                    if !rec.converts[e] {
+                        continue;
+                    }
+                    let used = self.stock[ib + e] * ratio;
+                    let out = used * recovery;
+                    self.stock[ib + e] -= used;
+                    self.stock[ob + e] += out;
+                    self.ledger.outflow[fi * ne + e] += used;
+                    self.ledger.inflow[fo * ne + e] += out;
+                    produced += out;
+                }
+            } else {
+                // Fixed proportions: the scarcest input limits output.
+                let mut out = cap;
+                for e in 0..ne {
+                    if comp[e] > 0.0 {
+                        out = out.min(self.stock[ib + e] * recovery / comp[e]);
+                    }
+                }
+                if out <= 0.0 {
+                    continue;
+                }
+                for e in 0..ne {
+                    if comp[e] <= 0.0 {
+                        continue;
+                    }
+                    let made = comp[e] * out;
+                    let used = (made / recovery).min(self.stock[ib + e]);
+                    self.stock[ib + e] -= used;
+                    self.stock[ob + e] += made;
+                    self.ledger.outflow[fi * ne + e] += used;
+                    self.ledger.inflow[fo * ne + e] += made;
+                }
+                produced = out;
+            }
+            let fac = &self.model.facilities[f];
+            self.scratch.output[f] += produced;
+            self.scratch.production[fac.stage * nx + fac.country] += produced;
+        }
+    }
+
+    /// Sectors use what they hold; the shortfall is output lost. Part of what is used comes
+    /// back as scrap.
+    fn consume(&mut self) {
+        let (nf, ne) = self.nfe();
+        let scrap = self.scrap_form();
+        let spy = self.model.steps_per_year();
+        for n in 0..self.nodes.len() {
+            let NodeKind::Buyer { sector, share } = self.nodes[n].kind else {
+                continue;
+            };
+            let sec = &self.model.sectors[sector];
+            let form = sec.material;
+            let need = self.sector_need(sector) * share;
+            let base = (n * nf + form) * ne;
+            let mut used_total = 0.0;
+            if self.model.forms[form].mixed {
+                let have: f64 = self.stock[base..base + ne].iter().sum();
+                let use_ = need.min(have);
+                if use_ > 0.0 {
+                    let ratio = use_ / have;
+                    for e in 0..ne {
+                        let u = self.stock[base + e] * ratio;
+                        self.stock[base + e] -= u;
+                        self.ledger.outflow[form * ne + e] += u;
+                        if let Some(sf) = scrap {
+                            let back = u * self.recycle_rate[sector];
+                            self.stock[(n * nf + sf) * ne + e] += back;
+                            self.ledger.inflow[sf * ne + e] += back;
+                        }
+                    }
+                    used_total = use_;
+                }
+            } else {
+                for e in 0..ne {
+                    let want = need * sec.mix[e];
+                    if want <= 0.0 {
+                        continue;
+                    }
+                    let u = want.min(self.stock[base + e]);
+                    self.stock[base + e] -= u;
+                    self.ledger.outflow[form * ne + e] += u;
+                    if let Some(sf) = scrap {
+                        let back = u * self.recycle_rate[sector];
+                        self.stock[(n * nf + sf) * ne + e] += back;
+                        self.ledger.inflow[sf * ne + e] += back;
+                    }
+                    used_total += u;
+                }
+            }
+            let s = &mut self.scratch;
+            s.need[n] = need;
+            s.used[n] = used_total;
+            s.sector_need[sector] += need;
+            s.sector_used[sector] += used_total;
+            let years = self.step as f64 / spy;
+            let units_rate = sec.units * share * (1.0 + self.growth[sector]).powf(years) * self.demand_mult[sector];
+            if need > 0.0 {
+                s.sector_lost[sector] += units_rate * (1.0 - used_total / need);
+            }
+            let nx_f = sec.country * nf + form;
+            s.region_need[nx_f] += need;
+            s.region_used[nx_f] += used_total;
+        }
+    }
+
+    /// Prices respond to buyers' cover shortfall and sellers' unsold stock, and revert
+    /// slowly to their anchor; they stay within the model's bounds.
+    fn update_prices(&mut self) {
+        let m = &self.model;
+        let b = &m.behaviour;
+        let dt = 1.0 / m.steps_per_year();
+        for i in 0..self.price.len() {
+            let p0 = m.prices[i];
+            if p0 <= 0.0 {
+                continue;
+            }
+            let s = &self.scratch;
+            let short = if s.buyer_target[i] > 0.0 {
+                (1.0 - s.buyer_have[i] / s.buyer_target[i]).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let glut = if s.seller_flow[i] > 0.0 {
+                let o = (s.seller_left[i] / s.seller_flow[i] - 1.0).max(0.0);
+                o / (1.0 + o)
+            } else {
+                0.0
+            };
+            let lp = (self.price[i] / p0).ln();
+            let d = dt * (b.price_rise * short - b.price_fall * glut - b.price_reversion * lp);
+            let next = (lp + d).clamp(b.price_min_ratio.ln(), b.price_max_ratio.ln());
+            self.price[i] = p0 * next.exp();
+        }
+    }
+
+    /// Governments pay for price floors and subsidies on what their facilities sold.
+    fn pay_policies(&mut self) {
+        let m = &self.model;
+        let nc = m.commodities.len();
+        let step = self.step;
+        for fl in &self.floors {
+            if fl.end.is_some_and(|e| step >= e) {
+                continue;
+            }
+            let mk = m.countries[m.facilities[fl.facility].country].market;
+            let p = self.price[mk * nc + fl.commodity];
+            if p < fl.floor {
+                let sold = self.scratch.sold[fl.facility] * self.output_share(fl.facility, fl.commodity);
+                // $/kg × t × 1000 kg/t, in the form's unit.
+                let re_share = m.forms[m.commodities[fl.commodity].form].re_share;
+                self.policy_cost[fl.payer] += (fl.floor - p) * sold / re_share * 1000.0;
+            }
+        }
+        for sb in &self.subsidies {
+            if sb.end.is_some_and(|e| step >= e) {
+                continue;
+            }
+            self.policy_cost[sb.payer] += sb.per_kg * self.scratch.output[sb.facility] * 1000.0;
+        }
+    }
+
+    /// Substitution moves toward its target with the sector's lag.
+    fn update_demand(&mut self) {
+        let m = &self.model;
+        let steps_per_month = m.steps_per_year() / 12.0;
+        for s in 0..m.sectors.len() {
+            let sub = m.sectors[s].substitution;
+            if sub.max <= 0.0 {
+                continue;
+            }
+            let ratio = self.sector_price_ratio(s);
+            let target = if ratio > sub.trigger { sub.max } else { 0.0 };
+            let lag = (sub.lag_months * steps_per_month).max(1.0);
+            self.substituted[s] += (target - self.substituted[s]) / lag;
+        }
+    }
+
+    fn record(&mut self, date: Date) {
+        let m = &self.model;
+        let nx = m.countries.len();
+        let nf = m.forms.len();
+        let nc = m.commodities.len();
+        let ne = m.elements.len();
+        let spy = m.steps_per_year();
+        let weeks_per_step = m.step_days as f64 / 7.0;
+        // Licence queue by exporter.
+        let s = &mut self.scratch;
+        s.queue_by_exporter.iter_mut().for_each(|x| *x = 0.0);
+        for sh in &self.pending {
+            s.queue_by_exporter[sh.exporter] += sh.qty;
+        }
+        // Cover by country and form (sectors and facility inputs).
+        for n in 0..self.nodes.len() {
+            let node = self.nodes[n];
+            let (form, need) = match node.kind {
+                NodeKind::Buyer { sector, share } => {
+                    (m.sectors[sector].material, self.sector_need(sector) * share)
+                }
+                NodeKind::Facility(f) => match m.facilities[f].process {
+                    Process::Convert(r) => (m.recipes[r].input, self.capacity_now(f)),
+                    Process::Mine(_) => continue,
+                },
+                NodeKind::Stockpile(_) => continue,
+            };
+            let base = (n * nf + form) * ne;
+            let have: f64 = self.stock[base..base + ne].iter().sum();
+            self.scratch.cover_have[node.country * nf + form] += have;
+            self.scratch.cover_need[node.country * nf + form] += need;
+        }
+        let cols = &self.cols;
+        let row = self.series.push_row(date);
+        let s = &self.scratch;
+        for (i, col) in cols.price.iter().enumerate() {
+            if let Some(col) = col {
+                row[*col] = self.price[i];
+            }
+        }
+        for (i, &col) in cols.production.iter().enumerate() {
+            row[col] = s.production[i] * spy;
+        }
+        for (f, &col) in cols.facility_output.iter().enumerate() {
+            row[col] = s.output[f] * spy;
+        }
+        for (e, &col) in cols.mine_element.iter().enumerate() {
+            row[col] = s.mine_element[e] * spy;
+        }
+        for (i, &col) in cols.exports.iter().enumerate() {
+            row[col] = s.exports[i] * spy;
+        }
+        for (i, &col) in cols.imports.iter().enumerate() {
+            row[col] = s.imports[i] * spy;
+        }
+        for (i, &col) in cols.trade_pair.iter().enumerate() {
+            row[col] = s.pair[i] * spy;
+        }
+        for sec in 0..m.sectors.len() {
+            let need = s.sector_need[sec];
+            row[cols.sector_shortfall[sec]] = if need > 0.0 {
+                (1.0 - s.sector_used[sec] / need).max(0.0)
+            } else {
+                0.0
+            };
+            row[cols.output_lost[sec]] = s.sector_lost[sec];
+            row[cols.demand[sec]] = need * spy;
+            row[cols.substitution[sec]] = self.substituted[sec];
+        }
+        for i in 0..nx * nf {
+            row[cols.region_shortfall[i]] = if s.region_need[i] > 0.0 {
+                (1.0 - s.region_used[i] / s.region_need[i]).max(0.0)
+            } else {
+                0.0
+            };
+            row[cols.cover[i]] = if s.cover_need[i] > 0.0 {
+                s.cover_have[i] / s.cover_need[i] * weeks_per_step
+            } else {
+                0.0
+            };
+        }
+        let sp_base = m.facilities.len() + self.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Buyer { .. })).count();
+        for (k, &col) in cols.stockpile.iter().enumerate() {
+            let n = sp_base + k;
+            let form = m.stockpiles[k].form;
+            let base = (n * nf + form) * ne;
+            row[col] = self.stock[base..base + ne].iter().sum::<f64>() / m.forms[form].re_share;
+        }
+        for i in 0..m.stages.len() * nx {
+            row[cols.dependency[i]] = if s.dep_total[i] > 0.0 {
+                (s.dep_foreign[i] / s.dep_total[i]).min(1.0)
+            } else {
+                0.0
+            };
+        }
+        for st in 0..m.stages.len() {
+            let total: f64 = (0..nx).map(|x| s.production[st * nx + x]).sum();
+            row[cols.hhi[st]] = if total > 0.0 {
+                (0..nx)
+                    .map(|x| {
+                        let sh = 100.0 * s.production[st * nx + x] / total;
+                        sh * sh
+                    })
+                    .sum()
+            } else {
+                0.0
+            };
+        }
+        for x in 0..nx {
+            row[cols.licence_queue[x]] = s.queue_by_exporter[x];
+            row[cols.policy_cost[x]] = self.policy_cost[x];
+        }
+        let _ = nc;
+    }
+
+    /// Checks the mass balance of every form and element: stock now equals stock at start
+    /// plus inflows minus outflows. Returns the worst relative error.
+    pub fn mass_balance_error(&self) -> f64 {
+        let now = self.totals_by_form_element();
+        let l = &self.ledger;
+        let mut worst: f64 = 0.0;
+        for i in 0..now.len() {
+            let expect = l.initial[i] + l.inflow[i] - l.outflow[i];
+            let scale = l.initial[i].abs() + l.inflow[i].abs() + l.outflow[i].abs();
+            if scale > 0.0 {
+                worst = worst.max((now[i] - expect).abs() / scale);
+            }
+        }
+        worst
+    }
+}
