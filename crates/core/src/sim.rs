@@ -111,6 +111,9 @@ pub struct Sim {
     year_frac: f64,
     pub step: usize,
     pub nodes: Vec<Node>,
+    /// Node of each facility and each stockpile.
+    fac_node: Vec<usize>,
+    sp_node: Vec<usize>,
     /// `[node][form][element]`, tonnes of rare earth.
     pub stock: Vec<f64>,
     /// `[node][commodity]`, tonnes ordered and not yet arrived.
@@ -290,6 +293,8 @@ impl Sim {
         let nsp = model.stockpiles.len();
         let mut sim = Sim {
             step: 0,
+            fac_node: (0..nfac).collect(),
+            sp_node: Vec::new(),
             nodes,
             stock,
             on_order: vec![0.0; nn * nc],
@@ -325,6 +330,9 @@ impl Sim {
             model,
             year_frac: 0.0,
         };
+        sim.sp_node = (0..sim.model.stockpiles.len())
+            .map(|k| sim.nodes.iter().position(|n| n.kind == NodeKind::Stockpile(k)).unwrap_or(0))
+            .collect();
         sim.build_topology();
         sim.warm_start();
         sim.ledger = Ledger {
@@ -653,6 +661,107 @@ impl Sim {
         t
     }
 
+    // ---------------------------------------------------------------- lever hooks
+
+    /// Takes `share` of a facility's capacity offline until step `until`.
+    pub fn set_outage(&mut self, f: FacilityId, share: f64, until: usize) {
+        self.outage[f] = (share, until);
+    }
+
+    /// Changes a facility's ramp length (months from its start to full capacity).
+    pub fn set_ramp(&mut self, f: FacilityId, months: f64) {
+        Arc::make_mut(&mut self.model).facilities[f].ramp_months = months;
+    }
+
+    /// Adds tonnes (of the form's unit) to a stockpile at once, in its holding's mix.
+    pub fn stockpile_fill(&mut self, s: StockpileId, tonnes: f64) {
+        let m = Arc::clone(&self.model);
+        let (nf, ne) = self.nfe();
+        let n = self.stockpile_node(s);
+        let form = m.stockpiles[s].form;
+        let comp = {
+            let h = &m.stockpiles[s].holding;
+            let t: f64 = h.iter().sum();
+            if t > 0.0 {
+                h.iter().map(|x| x / t).collect()
+            } else {
+                self.mixed_composition(form)
+            }
+        };
+        for e in 0..ne {
+            let add = tonnes * m.forms[form].re_share * comp[e];
+            self.stock[(n * nf + form) * ne + e] += add;
+            self.ledger.initial[form * ne + e] += add;
+        }
+    }
+
+    fn stockpile_node(&self, s: StockpileId) -> usize {
+        self.sp_node[s]
+    }
+
+    /// Recipes that use element `e` use `factor` of it from now on; its share goes to the
+    /// recipe's other elements in proportion.
+    pub fn thrift(&mut self, e: ElemId, factor: f64) {
+        for comp in &mut self.composition {
+            if comp.is_empty() || comp[e] <= 0.0 {
+                continue;
+            }
+            let cut = comp[e] * (1.0 - factor);
+            let rest: f64 = comp.iter().sum::<f64>() - comp[e];
+            comp[e] -= cut;
+            if rest > 0.0 {
+                for (i, x) in comp.iter_mut().enumerate() {
+                    if i != e {
+                        *x += cut * *x / rest;
+                    }
+                }
+            }
+        }
+        self.build_topology();
+    }
+
+    /// Adds a facility like `template` with a new id, capacity (t/yr of its output form),
+    /// start and ramp. An event, not a step: arrays grow here.
+    pub fn add_facility_like(&mut self, template: FacilityId, id: &str, capacity: f64, start: Date, ramp_months: f64) {
+        let model = Arc::make_mut(&mut self.model);
+        let mut fac = model.facilities[template].clone();
+        let re_share = model.forms[fac.output_form(model)].re_share;
+        fac.id = id.to_string();
+        fac.name = id.to_string();
+        fac.capacity = capacity * re_share;
+        fac.start = start;
+        fac.end = None;
+        fac.ramp_months = ramp_months;
+        let node = Node {
+            kind: NodeKind::Facility(model.facilities.len()),
+            country: fac.country,
+            firm: fac.firm,
+            priority: 0,
+        };
+        model.facilities.push(fac);
+        let (nf, ne) = self.nfe();
+        let nc = self.model.commodities.len();
+        self.nodes.push(node);
+        self.fac_node.push(self.nodes.len() - 1);
+        self.stock.extend(std::iter::repeat_n(0.0, nf * ne));
+        self.on_order.extend(std::iter::repeat_n(0.0, nc));
+        self.capacity_mult.push(1.0);
+        self.outage.push((0.0, 0));
+        self.ramp_stretch.push(1.0);
+        self.build_topology();
+        let nn = self.nodes.len();
+        let nfac = self.model.facilities.len();
+        let s = &mut self.scratch;
+        s.offer.resize(nn, 0.0);
+        s.request.resize(nn, 0.0);
+        s.got.resize(nn, 0.0);
+        s.need.resize(nn, 0.0);
+        s.used.resize(nn, 0.0);
+        s.output.resize(nfac, 0.0);
+        s.sold.resize(nfac, 0.0);
+        s.order.reserve(nn);
+    }
+
     // ---------------------------------------------------------------- policies (data)
 
     /// Adds a policy; it takes effect from its start date.
@@ -973,7 +1082,7 @@ impl Sim {
             let form = self.model.mine_form;
             for e in 0..ne {
                 let x = q * self.model.deposits[d].distribution[e];
-                self.stock[(f * nf + form) * ne + e] += x;
+                self.stock[(self.fac_node[f] * nf + form) * ne + e] += x;
                 self.ledger.inflow[form * ne + e] += x;
                 self.scratch.mine_element[e] += x;
             }
@@ -1545,8 +1654,9 @@ impl Sim {
             }
             let rec = &self.model.recipes[r];
             let (fi, fo, recovery) = (rec.input, rec.output, rec.recovery);
-            let ib = (f * nf + fi) * ne;
-            let ob = (f * nf + fo) * ne;
+            let node = self.fac_node[f];
+            let ib = (node * nf + fi) * ne;
+            let ob = (node * nf + fo) * ne;
             let comp = &self.composition[r];
             let mut produced = 0.0;
             if comp.is_empty() {
@@ -1821,9 +1931,8 @@ impl Sim {
                 0.0
             };
         }
-        let sp_base = m.facilities.len() + self.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Buyer { .. })).count();
         for (k, &col) in cols.stockpile.iter().enumerate() {
-            let n = sp_base + k;
+            let n = self.sp_node[k];
             let form = m.stockpiles[k].form;
             let base = (n * nf + form) * ne;
             row[col] = self.stock[base..base + ne].iter().sum::<f64>() / m.forms[form].re_share;

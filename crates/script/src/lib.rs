@@ -1,1 +1,169 @@
-pub fn _x() {}
+//! chokepoint-script: the Rhai host. Scenario scripts pull policy levers, schedule them in
+//! time, query results and state expectations; this crate compiles them once and runs them
+//! against a model, sandboxed and within limits.
+
+pub mod api;
+pub mod args;
+pub mod diag;
+pub mod engine;
+pub mod host;
+pub mod runner;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chokepoint_core::{Model, Sim};
+use rhai::{Dynamic, Scope, AST};
+
+pub use diag::ScriptError;
+pub use engine::build_engine;
+pub use host::{Expectation, HostHandle, LeverCall};
+
+/// A compiled scenario: parse once, run many times (on any thread).
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub source: String,
+    pub ast: AST,
+    pub scripts_root: PathBuf,
+}
+
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub params: BTreeMap<String, f64>,
+    /// Wall-clock limit for the whole run.
+    pub time_limit: Duration,
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Run to the model's end after the script returns, firing what is still scheduled.
+    pub finish: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 0,
+            params: BTreeMap::new(),
+            time_limit: Duration::from_secs(60),
+            cancel: None,
+            finish: true,
+        }
+    }
+}
+
+/// What a run produced.
+pub struct Outcome {
+    pub sim: Sim,
+    pub expectations: Vec<Expectation>,
+    pub levers: Vec<LeverCall>,
+    pub output: Vec<String>,
+    pub params: BTreeMap<String, f64>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> usize {
+        self.expectations.iter().filter(|e| !e.passed).count()
+    }
+}
+
+impl Scenario {
+    /// Reads and compiles a scenario file. Imports resolve under `scripts_root`.
+    pub fn load(path: &Path, scripts_root: &Path) -> Result<Scenario, ScriptError> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ScriptError::plain(path, format!("cannot read the script: {e}")))?;
+        if meta.is_dir() {
+            return Err(ScriptError::plain(path, "is a directory, not a script"));
+        }
+        if meta.len() > engine::limits::MAX_SCRIPT_BYTES {
+            return Err(ScriptError::plain(
+                path,
+                format!("the script is {} bytes; scripts are limited to {} bytes", meta.len(), engine::limits::MAX_SCRIPT_BYTES),
+            ));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| ScriptError::plain(path, format!("cannot read the script: {e}")))?;
+        let source = String::from_utf8(bytes)
+            .map_err(|_| ScriptError::plain(path, "the script is not UTF-8 text"))?;
+        Scenario::compile(path, &source, scripts_root)
+    }
+
+    pub fn compile(path: &Path, source: &str, scripts_root: &Path) -> Result<Scenario, ScriptError> {
+        let engine = build_engine(None, scripts_root);
+        let ast = engine
+            .compile(source)
+            .map_err(|e| ScriptError::from_parse(path, source, &e))?;
+        Ok(Scenario {
+            path: path.to_path_buf(),
+            source: source.to_string(),
+            ast,
+            scripts_root: scripts_root.to_path_buf(),
+        })
+    }
+
+    /// The `// model:` line of the header, if any.
+    pub fn model_hint(&self) -> Option<String> {
+        header_field(&self.source, "model")
+    }
+
+    pub fn title(&self) -> Option<String> {
+        header_field(&self.source, "title")
+    }
+
+    /// Runs the scenario on `model`.
+    pub fn run(&self, model: &Arc<Model>, opts: &RunOptions) -> Result<Outcome, ScriptError> {
+        let handle = HostHandle::new(model, opts.seed, opts.params.clone());
+        {
+            let mut h = handle.lock();
+            h.deadline = Some(Instant::now() + opts.time_limit);
+            if let Some(c) = &opts.cancel {
+                h.cancel = c.clone();
+            }
+        }
+        let engine = build_engine(Some(&handle), &self.scripts_root);
+        let mut scope = Scope::new();
+        let result = engine.run_ast_with_scope(&mut scope, &self.ast);
+        let result = result.and_then(|_| {
+            if opts.finish {
+                let target = handle.lock().sim.model.horizon_steps();
+                runner::advance(&handle, target, &mut |f| f.call::<Dynamic>(&engine, &self.ast, ()))
+            } else {
+                Ok(())
+            }
+        });
+        drop(engine);
+        if let Err(e) = result {
+            return Err(ScriptError::from_eval(&self.path, &self.source, &e));
+        }
+        let host = match Arc::try_unwrap(handle.0) {
+            Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+            Err(_) => return Err(ScriptError::plain(&self.path, "internal: the run is still referenced")),
+        };
+        Ok(Outcome {
+            sim: host.sim,
+            expectations: host.expectations,
+            levers: host.levers,
+            output: host.output,
+            params: host.params_used,
+        })
+    }
+}
+
+/// Reads `// key: value` from the comment block at the top of a script.
+pub fn header_field(source: &str, key: &str) -> Option<String> {
+    for line in source.lines() {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let Some(rest) = t.strip_prefix("//") else { break };
+        let rest = rest.trim();
+        if let Some(v) = rest.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
+            return Some(v.trim().to_string());
+        }
+    }
+    None
+}

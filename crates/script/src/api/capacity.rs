@@ -1,0 +1,133 @@
+//! Capacity: disrupt, close, expand, change ramps, add environmental costs.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod capacity_api {
+    use crate::args::{duration_steps, finite, number, Res};
+    use crate::host::{err, host};
+
+    /// Takes `share` (0..1) of a facility's capacity offline for `duration`
+    /// ("90d", "6m", "1y" or days).
+    ///
+    /// ```rhai
+    /// disrupt("mount-weld", 1.0, "3m");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn disrupt(ctx: NativeCallContext, facility: &str, share: Dynamic, duration: Dynamic) -> Res<()> {
+        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        let steps = duration_steps(&h.sim.model, &duration)?;
+        let until = h.sim.step + steps;
+        h.sim.set_outage(f, share, until);
+        h.log("disrupt", format!("{facility} loses {:.0}% for {steps} steps", share * 100.0));
+        Ok(())
+    }
+
+    /// Closes a facility until `reopen` is called.
+    ///
+    /// ```rhai
+    /// close("mountain-pass-mine");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn close(ctx: NativeCallContext, facility: &str) -> Res<()> {
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        h.sim.capacity_mult[f] = 0.0;
+        h.log("close", facility.to_string());
+        Ok(())
+    }
+
+    /// Reopens a closed facility at its nameplate capacity.
+    ///
+    /// ```rhai
+    /// close("mountain-pass-mine");
+    /// reopen("mountain-pass-mine");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn reopen(ctx: NativeCallContext, facility: &str) -> Res<()> {
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        h.sim.capacity_mult[f] = 1.0;
+        h.log("reopen", facility.to_string());
+        Ok(())
+    }
+
+    /// Multiplies a facility's capacity by `factor` (1.5 = +50%; 0.5 halves it).
+    ///
+    /// ```rhai
+    /// expand("mp-independence", 2.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn expand(ctx: NativeCallContext, facility: &str, factor: Dynamic) -> Res<()> {
+        let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1000.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        h.sim.capacity_mult[f] *= factor;
+        h.log("expand", format!("{facility} × {factor}"));
+        Ok(())
+    }
+
+    /// Builds a new facility like an existing one (same firm, country, stage and recipe or
+    /// deposit) with `capacity` (t/yr of its output form), starting after `lead_time` and
+    /// ramping over `ramp_months`. Returns the new facility's id.
+    ///
+    /// ```rhai
+    /// let id = build("mp-independence", "mp-10x-early", 7000.0, "2y", 18.0);
+    /// expect(id == "mp-10x-early", "built");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn build(ctx: NativeCallContext, like: &str, id: &str, capacity: Dynamic, lead_time: Dynamic, ramp_months: Dynamic) -> Res<String> {
+        let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
+        let ramp = finite(number(&ramp_months, "ramp_months")?, "ramp_months", 0.0, 600.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let template = h.sim.model.facility_id(like).map_err(err)?;
+        if h.sim.model.facility_id(id).is_ok() {
+            return Err(err(format!("build: a facility '{id}' already exists")));
+        }
+        let lead = duration_steps(&h.sim.model, &lead_time)?;
+        let start = h.sim.model.date_of(h.sim.step + lead);
+        h.sim.add_facility_like(template, id, capacity, start, ramp);
+        h.log("build", format!("{id} ({capacity} t/yr) like {like}, from {start}"));
+        Ok(id.to_string())
+    }
+
+    /// Sets how many months a facility takes to reach full capacity from its start.
+    ///
+    /// ```rhai
+    /// ramp("mp-independence", 36.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn ramp(ctx: NativeCallContext, facility: &str, months: Dynamic) -> Res<()> {
+        let months = finite(number(&months, "months")?, "months", 0.0, 600.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        h.sim.set_ramp(f, months);
+        h.log("ramp", format!("{facility} ramps over {months} months"));
+        Ok(())
+    }
+
+    /// An environmental or compliance cost that takes `share` of a facility's output
+    /// (stricter tailings rules, say).
+    ///
+    /// ```rhai
+    /// environmental_cost("lynas-kuantan", 0.1);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn environmental_cost(ctx: NativeCallContext, facility: &str, share: Dynamic) -> Res<()> {
+        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        h.sim.capacity_mult[f] *= 1.0 - share;
+        h.log("environmental_cost", format!("{facility} loses {:.0}%", share * 100.0));
+        Ok(())
+    }
+}

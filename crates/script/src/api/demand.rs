@@ -1,0 +1,90 @@
+//! Demand levers: shocks, growth, substitution, thrifting, recycling.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod demand_api {
+    use crate::args::{finite, number, Res};
+    use crate::host::{err, host};
+
+    /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop).
+    ///
+    /// ```rhai
+    /// demand_shock("ev-us", 0.8);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn demand_shock(ctx: NativeCallContext, sector: &str, factor: Dynamic) -> Res<()> {
+        let factor = finite(number(&factor, "factor")?, "factor", 0.0, 100.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.sector_id(sector).map_err(err)?;
+        h.sim.demand_mult[s] *= factor;
+        h.log("demand_shock", format!("{sector} × {factor}"));
+        Ok(())
+    }
+
+    /// Sets a sector's annual growth rate (0.1 = 10% a year).
+    ///
+    /// ```rhai
+    /// growth("ev-us", 0.15);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn growth(ctx: NativeCallContext, sector: &str, rate: Dynamic) -> Res<()> {
+        let rate = finite(number(&rate, "rate")?, "rate", -0.5, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.sector_id(sector).map_err(err)?;
+        h.sim.growth[s] = rate;
+        h.log("growth", format!("{sector} grows {rate}"));
+        Ok(())
+    }
+
+    /// Moves `share` of a sector's demand to substitutes at once (e.g. induction motors).
+    ///
+    /// ```rhai
+    /// substitute("ev-us", 0.1);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn substitute(ctx: NativeCallContext, sector: &str, share: Dynamic) -> Res<()> {
+        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.sector_id(sector).map_err(err)?;
+        h.sim.substituted[s] = share;
+        h.log("substitute", format!("{sector} {share}"));
+        Ok(())
+    }
+
+    /// Thrifting: recipes using `element` (e.g. Dy in magnets) use `factor` of it from now
+    /// on (0 = element-free), its share going to the recipe's other elements.
+    ///
+    /// ```rhai
+    /// thrift("Dy", 0.5);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn thrift(ctx: NativeCallContext, element: &str, factor: Dynamic) -> Res<()> {
+        let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let e = h.sim.model.element_id(element).map_err(err)?;
+        h.sim.thrift(e, factor);
+        h.log("thrift", format!("{element} × {factor}"));
+        Ok(())
+    }
+
+    /// Sets the share of a sector's use that comes back as scrap for recycling.
+    ///
+    /// ```rhai
+    /// recycling("ev-us", 0.25);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn recycling(ctx: NativeCallContext, sector: &str, rate: Dynamic) -> Res<()> {
+        let rate = finite(number(&rate, "rate")?, "rate", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.sector_id(sector).map_err(err)?;
+        h.sim.recycle_rate[s] = rate;
+        h.log("recycling", format!("{sector} {rate}"));
+        Ok(())
+    }
+}

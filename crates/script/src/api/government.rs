@@ -1,0 +1,140 @@
+//! Government levers: stockpiles, price floors, subsidies.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod government_api {
+    use crate::args::{finite, number, Res};
+    use crate::host::{err, host};
+    use chokepoint_core::sim::{PriceFloor, Subsidy};
+
+    /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise.
+    ///
+    /// ```rhai
+    /// stockpile_buy("us-nds", 450.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn stockpile_buy(ctx: NativeCallContext, id: &str, tonnes_per_year: Dynamic) -> Res<()> {
+        let t = finite(number(&tonnes_per_year, "tonnes_per_year")?, "tonnes_per_year", 0.0, 1e7)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.stockpile_id(id).map_err(err)?;
+        let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+        h.sim.stockpile_buy[s] = t * re;
+        if h.sim.stockpile_target[s] <= 0.0 {
+            h.sim.stockpile_target[s] = f64::INFINITY;
+        }
+        h.log("stockpile_buy", format!("{id} buys {t} t/yr"));
+        Ok(())
+    }
+
+    /// A stockpile buys (at up to `tonnes_per_year`) until it holds `tonnes`.
+    ///
+    /// ```rhai
+    /// stockpile_target("us-nds", 2000.0, 1000.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn stockpile_target(ctx: NativeCallContext, id: &str, tonnes: Dynamic, tonnes_per_year: Dynamic) -> Res<()> {
+        let target = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
+        let rate = finite(number(&tonnes_per_year, "tonnes_per_year")?, "tonnes_per_year", 0.0, 1e7)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.stockpile_id(id).map_err(err)?;
+        let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+        h.sim.stockpile_target[s] = target * re;
+        h.sim.stockpile_buy[s] = rate * re;
+        h.log("stockpile_target", format!("{id} aims for {target} t at {rate} t/yr"));
+        Ok(())
+    }
+
+    /// Adds tonnes to a stockpile at once (a pre-positioned holding; no market purchase).
+    ///
+    /// ```rhai
+    /// stockpile_fill("us-nds", 1000.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn stockpile_fill(ctx: NativeCallContext, id: &str, tonnes: Dynamic) -> Res<()> {
+        let t = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.stockpile_id(id).map_err(err)?;
+        h.sim.stockpile_fill(s, t);
+        h.log("stockpile_fill", format!("{id} + {t} t"));
+        Ok(())
+    }
+
+    /// A stockpile sells into its market at up to `tonnes_per_year` while it holds any.
+    ///
+    /// ```rhai
+    /// stockpile_release("us-nds", 2000.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn stockpile_release(ctx: NativeCallContext, id: &str, tonnes_per_year: Dynamic) -> Res<()> {
+        let t = finite(number(&tonnes_per_year, "tonnes_per_year")?, "tonnes_per_year", 0.0, 1e7)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let s = h.sim.model.stockpile_id(id).map_err(err)?;
+        let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+        h.sim.stockpile_release[s] = t * re;
+        h.sim.stockpile_buy[s] = 0.0;
+        h.log("stockpile_release", format!("{id} releases {t} t/yr"));
+        Ok(())
+    }
+
+    /// A price floor: `payer` tops up the facility's sales of `commodity` (e.g. "oxide:Nd")
+    /// to `floor` $/kg whenever the market price is below it.
+    ///
+    /// ```rhai
+    /// price_floor("mp-mountain-pass-separation", "oxide:Nd", 110.0, "US");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn price_floor(ctx: NativeCallContext, facility: &str, commodity: &str, floor: Dynamic, payer: &str) -> Res<()> {
+        let floor = finite(number(&floor, "floor")?, "floor", 0.0, 1e7)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let m = h.sim.model.clone();
+        let f = m.facility_id(facility).map_err(err)?;
+        let c = crate::api::query::commodity(&m, commodity)?;
+        let payer = m.country_id(payer).map_err(err)?;
+        h.sim.floors.push(PriceFloor { facility: f, commodity: c, floor, payer, end: None });
+        h.log("price_floor", format!("{facility} {commodity} at ${floor}/kg"));
+        Ok(())
+    }
+
+    /// A production subsidy of `per_kg` $/kg of output, paid by `payer`.
+    ///
+    /// ```rhai
+    /// subsidy("mp-independence", 5.0, "US");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn subsidy(ctx: NativeCallContext, facility: &str, per_kg: Dynamic, payer: &str) -> Res<()> {
+        let per_kg = finite(number(&per_kg, "per_kg")?, "per_kg", 0.0, 1e6)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let m = h.sim.model.clone();
+        let f = m.facility_id(facility).map_err(err)?;
+        let payer = m.country_id(payer).map_err(err)?;
+        h.sim.subsidies.push(Subsidy { facility: f, per_kg, payer, end: None });
+        h.log("subsidy", format!("{facility} ${per_kg}/kg"));
+        Ok(())
+    }
+
+    /// Random outages: each step, with `probability`, the facility loses `share` of its
+    /// capacity for `duration`. Draws come from the run's seeded stream.
+    ///
+    /// ```rhai
+    /// random_outage("mount-weld", 0.01, 0.5, "1m");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn random_outage(ctx: NativeCallContext, facility: &str, probability: Dynamic, share: Dynamic, duration: Dynamic) -> Res<()> {
+        let p = finite(number(&probability, "probability")?, "probability", 0.0, 1.0)?;
+        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        let steps = crate::args::duration_steps(&h.sim.model, &duration)?;
+        h.sim.outages.push(chokepoint_core::sim::RandomOutage { facility: f, probability: p, share, steps });
+        h.log("random_outage", format!("{facility} p={p}"));
+        Ok(())
+    }
+}

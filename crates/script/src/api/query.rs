@@ -1,0 +1,360 @@
+//! Queries: any recorded metric as a series, with peak, mean, current value and value at a
+//! date.
+
+use chokepoint_core::model::{CommodityId, Model};
+use rhai::plugin::*;
+
+use crate::args::Res;
+use crate::host::err;
+
+/// A recorded series, up to the current step.
+#[derive(Debug, Clone)]
+pub struct SeriesView {
+    pub name: String,
+    pub dates: Vec<chokepoint_core::Date>,
+    pub values: Vec<f64>,
+}
+
+/// Resolves a commodity name: `oxide:Dy` (separated form and element) or `magnet:NdFeB`.
+pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
+    if let Ok(f) = m.form_id(name) {
+        if m.forms[f].mixed {
+            return Ok(m.commodity(f, None));
+        }
+        return Err(err(format!("form '{name}' is priced per element: write '{name}:Dy'")));
+    }
+    let Some((form, elem)) = name.rsplit_once(':') else {
+        return Err(err(m.form_id(name).err().unwrap_or_default()));
+    };
+    let f = m.form_id(form).map_err(err)?;
+    let e = m.element_id(elem).map_err(err)?;
+    Ok(m.commodity(f, Some(e)))
+}
+
+pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView> {
+    let h = crate::host::host(ctx)?;
+    let h = h.lock();
+    let s = &h.sim.series;
+    let col = s.find(metric, key).ok_or_else(|| {
+        let keys = s.keys(metric);
+        if keys.is_empty() {
+            let hint = chokepoint_core::error::did_you_mean(metric, s.metrics());
+            err(format!("unknown metric '{metric}'{hint}"))
+        } else {
+            let hint = chokepoint_core::error::did_you_mean(key, keys.iter().copied());
+            err(format!("metric '{metric}' has no key '{key}'{hint}"))
+        }
+    })?;
+    Ok(SeriesView {
+        name: format!("{metric}[{key}]"),
+        dates: s.dates.clone(),
+        values: s.column(col),
+    })
+}
+
+pub fn nonempty(s: &SeriesView) -> Res<()> {
+    if s.values.is_empty() {
+        return Err(err(format!("{} has no values yet: run the simulation first (run_until or step)", s.name)));
+    }
+    Ok(())
+}
+
+#[export_module]
+pub mod query_api {
+    use super::{nonempty};
+    use super::{commodity, fetch, SeriesView};
+    use crate::args::Res;
+    use crate::host::{err, host};
+
+    /// Any recorded metric by name and key (see `chokepoint docs` for the metric list).
+    ///
+    /// ```rhai
+    /// let s = metric("hhi", "magnet");
+    /// expect(peak(s) > 5000.0, "magnets are concentrated");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn metric(ctx: NativeCallContext, name: &str, key: &str) -> Res<SeriesView> {
+        fetch(&ctx, name, key)
+    }
+
+    /// Price of a commodity ("oxide:Dy", "magnet:NdFeB") in a market, $/kg.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(price("oxide:Dy", "ROW")) > 100.0, "Dy is dear");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn price(ctx: NativeCallContext, commodity_name: &str, market: &str) -> Res<SeriesView> {
+        {
+            let h = host(&ctx)?;
+            let h = h.lock();
+            commodity(&h.sim.model, commodity_name)?;
+            h.sim.model.market_id(market).map_err(err)?;
+        }
+        fetch(&ctx, "price", &format!("{market}/{commodity_name}"))
+    }
+
+    /// Production of a stage in a country, t/yr (RE basis).
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(production("mine", "CN")) > 100000.0, "China mines most");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn production(ctx: NativeCallContext, stage: &str, country: &str) -> Res<SeriesView> {
+        fetch(&ctx, "production", &format!("{stage}/{country}"))
+    }
+
+    /// Output of one facility, t/yr (RE basis).
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(output("mountain-pass-mine")) > 0.0, "Mountain Pass runs");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn output(ctx: NativeCallContext, facility: &str) -> Res<SeriesView> {
+        fetch(&ctx, "output", facility)
+    }
+
+    /// Unmet share (0..1) of a sector's need.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(shortfall("ev-us")) < 0.5, "EVs supplied");
+    /// ```
+    #[rhai_fn(name = "shortfall", return_raw)]
+    pub fn shortfall_sector(ctx: NativeCallContext, sector: &str) -> Res<SeriesView> {
+        fetch(&ctx, "shortfall", sector)
+    }
+
+    /// Unmet share (0..1) of all sectors using a form in a country.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(shortfall("magnet:NdFeB", "US")) < 0.5, "US magnets supplied");
+    /// ```
+    #[rhai_fn(name = "shortfall", return_raw)]
+    pub fn shortfall_region(ctx: NativeCallContext, form: &str, country: &str) -> Res<SeriesView> {
+        fetch(&ctx, "shortfall", &format!("{form}/{country}"))
+    }
+
+    /// End-use output lost by a sector (its units per year: vehicles, MW, aircraft).
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(output_lost("ev-us")) >= 0.0, "none lost yet");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn output_lost(ctx: NativeCallContext, sector: &str) -> Res<SeriesView> {
+        fetch(&ctx, "output_lost", sector)
+    }
+
+    /// Exports of a country of a form, t/yr.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(exports("CN", "magnet:NdFeB")) > 0.0, "China exports magnets");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn exports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
+        fetch(&ctx, "exports", &format!("{country}/{form}"))
+    }
+
+    /// Imports of a country of a form, t/yr.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(imports("US", "magnet:NdFeB")) > 0.0, "the US imports magnets");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn imports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
+        fetch(&ctx, "imports", &format!("{country}/{form}"))
+    }
+
+    /// Trade from one country to another, all forms, t/yr.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(trade("CN", "US")) > 0.0, "China ships to the US");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn trade(ctx: NativeCallContext, exporter: &str, importer: &str) -> Res<SeriesView> {
+        fetch(&ctx, "trade", &format!("{exporter}>{importer}"))
+    }
+
+    /// Import share (0..1) of a stage's inputs in a country.
+    ///
+    /// ```rhai
+    /// step(2);
+    /// expect(current(dependency("magnet", "JP")) >= 0.0, "a share");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn dependency(ctx: NativeCallContext, stage: &str, country: &str) -> Res<SeriesView> {
+        fetch(&ctx, "dependency", &format!("{stage}/{country}"))
+    }
+
+    /// Herfindahl–Hirschman index (0..10000) of a stage's production by country.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(hhi("separation")) > 5000.0, "separation is concentrated");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn hhi(ctx: NativeCallContext, stage: &str) -> Res<SeriesView> {
+        fetch(&ctx, "hhi", stage)
+    }
+
+    /// Weeks of cover held by users of a form in a country.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(cover("magnet:NdFeB", "US")) > 1.0, "some weeks of magnets");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cover(ctx: NativeCallContext, form: &str, country: &str) -> Res<SeriesView> {
+        fetch(&ctx, "cover_weeks", &format!("{form}/{country}"))
+    }
+
+    /// Tonnes held by a stockpile (of its form).
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(stockpile("us-nds")) >= 0.0, "a holding");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn stockpile(ctx: NativeCallContext, id: &str) -> Res<SeriesView> {
+        fetch(&ctx, "stockpile", id)
+    }
+
+    /// Tonnes of an exporter's shipments held in licence queues.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(licence_queue("CN")) == 0.0, "no licences yet");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn licence_queue(ctx: NativeCallContext, exporter: &str) -> Res<SeriesView> {
+        fetch(&ctx, "licence_queue", exporter)
+    }
+
+    /// Cumulative cost to a country's government of floors and subsidies, $.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(policy_cost("US")) == 0.0, "nothing spent");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn policy_cost(ctx: NativeCallContext, country: &str) -> Res<SeriesView> {
+        fetch(&ctx, "policy_cost", country)
+    }
+
+    /// The largest value of a series.
+    ///
+    /// ```rhai
+    /// step(3);
+    /// expect(peak(hhi("mine")) > 0.0, "a peak");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn peak(s: &mut SeriesView) -> Res<f64> {
+        nonempty(s)?;
+        Ok(s.values.iter().copied().fold(f64::MIN, f64::max))
+    }
+
+    /// The smallest value of a series.
+    ///
+    /// ```rhai
+    /// step(3);
+    /// expect(low(hhi("mine")) > 0.0, "a low");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn low(s: &mut SeriesView) -> Res<f64> {
+        nonempty(s)?;
+        Ok(s.values.iter().copied().fold(f64::MAX, f64::min))
+    }
+
+    /// The mean of a series.
+    ///
+    /// ```rhai
+    /// step(3);
+    /// expect(mean(hhi("mine")) > 0.0, "a mean");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn mean(s: &mut SeriesView) -> Res<f64> {
+        nonempty(s)?;
+        Ok(s.values.iter().sum::<f64>() / s.values.len() as f64)
+    }
+
+    /// The latest value of a series.
+    ///
+    /// ```rhai
+    /// step(3);
+    /// expect(current(hhi("mine")) > 0.0, "now");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn current(s: &mut SeriesView) -> Res<f64> {
+        nonempty(s)?;
+        Ok(s.values[s.values.len() - 1])
+    }
+
+    /// The value at the step containing `date`.
+    ///
+    /// ```rhai
+    /// run_until("2024-03-01");
+    /// expect(value_at(hhi("mine"), "2024-02-01") > 0.0, "then");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn value_at(s: &mut SeriesView, date: &str) -> Res<f64> {
+        let d = chokepoint_core::Date::parse(date).map_err(err)?;
+        let i = s.dates.iter().rposition(|&x| x <= d).ok_or_else(|| {
+            err(format!("{} has no value at {d}: it starts at {}", s.name, s.dates.first().map(|d| d.to_string()).unwrap_or_else(|| "no date (nothing recorded yet)".into())))
+        })?;
+        Ok(s.values[i])
+    }
+
+    /// The part of a series between two dates (inclusive).
+    ///
+    /// ```rhai
+    /// run_until("2024-06-01");
+    /// expect(peak(between(hhi("mine"), "2024-02-01", "2024-03-01")) > 0.0, "window");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn between(s: &mut SeriesView, from: &str, to: &str) -> Res<SeriesView> {
+        let a = chokepoint_core::Date::parse(from).map_err(err)?;
+        let b = chokepoint_core::Date::parse(to).map_err(err)?;
+        let mut out = SeriesView { name: s.name.clone(), dates: vec![], values: vec![] };
+        for (d, v) in s.dates.iter().zip(&s.values) {
+            if *d >= a && *d <= b {
+                out.dates.push(*d);
+                out.values.push(*v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sum of a series' values (e.g. weekly rates add to a total × weeks).
+    ///
+    /// ```rhai
+    /// step(2);
+    /// expect(total(hhi("mine")) > 0.0, "sum");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn total(s: &mut SeriesView) -> Res<f64> {
+        Ok(s.values.iter().sum())
+    }
+
+    /// The series' values as an array of numbers.
+    ///
+    /// ```rhai
+    /// step(2);
+    /// expect(values(hhi("mine")).len() == 2, "two steps");
+    /// ```
+    pub fn values(s: &mut SeriesView) -> rhai::Array {
+        s.values.iter().map(|&v| Dynamic::from(v)).collect()
+    }
+
+    #[rhai_fn(global, name = "to_string")]
+    pub fn to_string(s: &mut SeriesView) -> String {
+        format!("{} ({} values)", s.name, s.values.len())
+    }
+
+}

@@ -1,0 +1,165 @@
+//! Time: schedule levers at dates, every period, or when a condition holds; run the clock.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod time_api {
+    use crate::args::{date_in, duration_steps, Res};
+    use crate::host::{err, host, Scheduled, Trigger};
+    use crate::runner::advance_within;
+    use rhai::{FnPtr, ImmutableString};
+
+    /// Runs `action` when the simulation reaches `date` (the step containing it).
+    ///
+    /// ```rhai
+    /// at("2025-04-04", || export_ban("CN", #{ elements: ["Dy"], to: ["US"] }));
+    /// run_until("2025-06-01");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn at(ctx: NativeCallContext, date: &str, action: FnPtr) -> Res<()> {
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let d = date_in(&h.sim.model, date)?;
+        let step = h.sim.model.step_of(d).max(0) as usize;
+        if step < h.sim.step {
+            return Err(err(format!(
+                "{d} is in the past: the simulation is already at {}",
+                h.sim.date()
+            )));
+        }
+        let seq = h.next_seq();
+        h.schedule.push(Scheduled { step, action, every: 0, seq });
+        Ok(())
+    }
+
+    /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days).
+    ///
+    /// ```rhai
+    /// every("1y", || stockpile_buy("us-nds", 100.0));
+    /// run_until("2026-01-01");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn every(ctx: NativeCallContext, period: Dynamic, action: FnPtr) -> Res<()> {
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let steps = duration_steps(&h.sim.model, &period)?;
+        if steps == 0 {
+            return Err(err("every: the period must be at least one step"));
+        }
+        let step = h.sim.step;
+        let seq = h.next_seq();
+        h.schedule.push(Scheduled { step, action, every: steps, seq });
+        Ok(())
+    }
+
+    /// Runs `action` once, at the first step where `condition` returns true.
+    ///
+    /// ```rhai
+    /// when(|| current(price("oxide:Dy", "ROW")) > 400.0, || stockpile_release("us-nds", 500.0));
+    /// run_until("2025-01-01");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn when(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
+        let h = host(&ctx)?;
+        h.lock().triggers.push(Trigger { condition, action, once: true, fired: false });
+        Ok(())
+    }
+
+    /// Runs `action` at every step where `condition` returns true.
+    ///
+    /// ```rhai
+    /// whenever(|| current(shortfall("magnet:NdFeB", "US")) > 0.2, || demand_shock("ev-us", 0.99));
+    /// run_until("2024-06-01");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn whenever(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
+        let h = host(&ctx)?;
+        h.lock().triggers.push(Trigger { condition, action, once: false, fired: false });
+        Ok(())
+    }
+
+    /// A country's strategy: a function run at every step, which may pull levers.
+    ///
+    /// ```rhai
+    /// strategy(|| if current(price("oxide:Nd", "CN")) < 40.0 { export_quota("CN", #{ tonnes_per_year: 50000.0 }) });
+    /// run_until("2024-03-01");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn strategy(ctx: NativeCallContext, rule: FnPtr) -> Res<()> {
+        let h = host(&ctx)?;
+        h.lock().strategies.push(rule);
+        Ok(())
+    }
+
+    /// Runs the simulation up to `date` (inclusive of the step containing it), firing
+    /// scheduled levers and triggers on the way.
+    ///
+    /// ```rhai
+    /// run_until("2025-12-31");
+    /// expect(today() >= "2025-12-2", "the clock moved");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn run_until(ctx: NativeCallContext, date: &str) -> Res<()> {
+        let handle = host(&ctx)?;
+        let target = {
+            let h = handle.lock();
+            let d = date_in(&h.sim.model, date)?;
+            (h.sim.model.step_of(d) + 1).max(0) as usize
+        };
+        advance_within(&ctx, &handle, target)
+    }
+
+    /// Advances the simulation by `n` steps.
+    ///
+    /// ```rhai
+    /// step(4);
+    /// expect(today() == "2024-01-29", "four weekly steps");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn step(ctx: NativeCallContext, n: i64) -> Res<()> {
+        let handle = host(&ctx)?;
+        if !(0..=100_000).contains(&n) {
+            return Err(err(format!("step: n must be between 0 and 100000, got {n}")));
+        }
+        let target = handle.lock().sim.step + n as usize;
+        advance_within(&ctx, &handle, target)
+    }
+
+    /// Runs to the end of the model's horizon.
+    ///
+    /// ```rhai
+    /// run_to_end();
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn run_to_end(ctx: NativeCallContext) -> Res<()> {
+        let handle = host(&ctx)?;
+        let target = handle.lock().sim.model.horizon_steps();
+        advance_within(&ctx, &handle, target)
+    }
+
+    /// The simulation's current date, as `YYYY-MM-DD`.
+    ///
+    /// ```rhai
+    /// print(today());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn today(ctx: NativeCallContext) -> Res<ImmutableString> {
+        Ok(host(&ctx)?.lock().sim.date().to_string().into())
+    }
+
+    /// A named parameter: its value from `--set name=value` or a sweep, else `default`.
+    ///
+    /// ```rhai
+    /// let approval = param("approval", 0.3);
+    /// expect(approval >= 0.0, "a share");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn param(ctx: NativeCallContext, name: &str, default: Dynamic) -> Res<f64> {
+        let d = crate::args::number(&default, "param default")?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let v = h.params.get(name).copied().unwrap_or(d);
+        h.params_used.insert(name.to_string(), v);
+        Ok(v)
+    }
+}

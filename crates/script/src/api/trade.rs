@@ -1,0 +1,247 @@
+//! Trade controls and trade costs: export bans, licences, quotas, entity lists, the
+//! extraterritorial content rule, technology bans and tariffs.
+
+use rhai::plugin::*;
+use rhai::Map;
+
+use crate::args::{policy_def, Res};
+use crate::host::{err, host};
+use chokepoint_core::policy::resolve;
+
+const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
+
+pub fn add(ctx: &NativeCallContext, kind: &str, exporter: Option<&str>, opts: &Map, extra: &[&str]) -> Res<()> {
+    let allowed: Vec<&str> = SCOPE.iter().chain(extra).copied().collect();
+    let def = policy_def(kind, exporter, opts, &allowed)?;
+    let h = host(ctx)?;
+    let mut h = h.lock();
+    let start = h.sim.date();
+    let policy = resolve(&h.sim.model, &def, start).map_err(|errs| {
+        let text: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        err(format!("{kind}: {}", text.join("; ")))
+    })?;
+    let summary = format!("{} {}", exporter.unwrap_or(""), describe(opts));
+    h.sim.add_policy(policy);
+    h.log(kind, summary);
+    Ok(())
+}
+
+pub fn describe(opts: &Map) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (k, v) in opts {
+        parts.push(format!("{k}: {v}"));
+    }
+    parts.join(", ")
+}
+
+#[export_module]
+pub mod trade_api {
+    use super::add;
+    use crate::args::{names, number, Res};
+    use crate::host::{err, host};
+    use chokepoint_core::policy::{resolve_target, Targets};
+    use chokepoint_core::PolicyKind;
+    use rhai::{Array, Map};
+
+
+
+
+    /// Bans exports from `exporter` of the covered elements and forms to the covered
+    /// destinations (all foreign buyers when `to` is omitted).
+    ///
+    /// ```rhai
+    /// export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"] });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn export_ban(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
+        add(&ctx, "export_ban", Some(exporter), &opts, &[])
+    }
+
+    /// Requires an export licence: `approval` (0..1) of orders pass, after `delay_days`.
+    /// `exempt` lists countries, firms or groups with general licences.
+    ///
+    /// ```rhai
+    /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
+    ///                         approval: 0.3, delay_days: 63 });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn export_licence(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
+        add(&ctx, "export_licence", Some(exporter), &opts, &["approval", "delay_days"])
+    }
+
+    /// Caps exports of the covered items at `tonnes_per_year` (REO basis), paced through
+    /// each calendar year.
+    ///
+    /// ```rhai
+    /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn export_quota(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
+        add(&ctx, "export_quota", Some(exporter), &opts, &["tonnes_per_year"])
+    }
+
+    /// Puts firms (ids or group ids, and their subsidiaries) on `exporter`'s entity list:
+    /// no exports of covered items to them.
+    ///
+    /// ```rhai
+    /// entity_list("CN", ["lockheed-martin"]);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn entity_list(ctx: NativeCallContext, exporter: &str, firms: Dynamic) -> Res<()> {
+        let mut opts = Map::new();
+        opts.insert("to".into(), Dynamic::from(names(&firms, "firms")?.into_iter().map(Dynamic::from).collect::<Array>()));
+        add(&ctx, "entity_list", Some(exporter), &opts, &[])
+    }
+
+    /// Entity list with options (`elements`, `forms`, `label`).
+    ///
+    /// ```rhai
+    /// entity_list("CN", ["lockheed-martin"], #{ elements: ["Dy"] });
+    /// ```
+    #[rhai_fn(name = "entity_list", return_raw)]
+    pub fn entity_list_opts(ctx: NativeCallContext, exporter: &str, firms: Dynamic, opts: Map) -> Res<()> {
+        let mut opts = opts;
+        opts.insert("to".into(), Dynamic::from(names(&firms, "firms")?.into_iter().map(Dynamic::from).collect::<Array>()));
+        add(&ctx, "entity_list", Some(exporter), &opts, &[])
+    }
+
+    /// Lifts `exporter`'s controls on the named firms, countries or groups: they leave the
+    /// policies that reached them. Returns how many policies changed.
+    ///
+    /// ```rhai
+    /// entity_list("CN", ["lockheed-martin"]);
+    /// let n = lift_controls("CN", ["lockheed-martin"]);
+    /// expect(n == 1, "one listing lifted");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn lift_controls(ctx: NativeCallContext, exporter: &str, who: Dynamic) -> Res<i64> {
+        let list = names(&who, "who")?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let model = h.sim.model.clone();
+        let x = model.country_id(exporter).map_err(err)?;
+        let mut lifted = Targets::default();
+        for n in &list {
+            resolve_target(&model, n, &mut lifted).map_err(err)?;
+        }
+        let date = h.sim.date();
+        let mut changed = 0;
+        let mut ended = Vec::new();
+        for (i, p) in h.sim.policies.iter_mut().enumerate() {
+            if p.exporter != Some(x) || !p.in_force(date) || matches!(p.kind, PolicyKind::Tariff { .. }) {
+                continue;
+            }
+            let before = p.to.clone();
+            p.to.firms.retain(|f| !lifted.firms.contains(f));
+            p.to.countries.retain(|c| !lifted.countries.contains(c));
+            if p.to != before {
+                changed += 1;
+                if p.to.is_empty() {
+                    ended.push(i);
+                }
+            } else if p.to.is_empty() {
+                // A control on everyone: lifting for some means exempting them.
+                p.exempt.firms.extend(&lifted.firms);
+                p.exempt.countries.extend(&lifted.countries);
+                changed += 1;
+            }
+        }
+        for i in ended {
+            h.sim.policies[i].end = Some(date);
+        }
+        h.sim.touch();
+        h.log("lift_controls", format!("{exporter} lifts controls on {}", list.join(", ")));
+        Ok(changed)
+    }
+
+    /// Ends every policy with this label (or kind, e.g. "export_licence") for `exporter`.
+    /// Returns how many ended.
+    ///
+    /// ```rhai
+    /// export_ban("CN", #{ elements: ["Dy"], label: "dy-ban" });
+    /// expect(lift("CN", "dy-ban") == 1, "the ban is lifted");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn lift(ctx: NativeCallContext, exporter: &str, label: &str) -> Res<i64> {
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let x = h.sim.model.country_id(exporter).map_err(err)?;
+        let date = h.sim.date();
+        let n = h.sim.end_policies(date, |p| {
+            p.exporter == Some(x) && (p.label == label || p.kind.name() == label)
+        });
+        h.log("lift", format!("{exporter} lifts {label}"));
+        Ok(n as i64)
+    }
+
+    /// The extraterritorial rule: items made abroad that contain at least `threshold` of
+    /// the covered elements need `exporter`'s licence (`approval`, `delay_days`) to be
+    /// re-exported to the covered destinations.
+    ///
+    /// ```rhai
+    /// content_rule("CN", #{ elements: ["Dy", "Tb"], threshold: 0.001, approval: 0.5, delay_days: 45 });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn content_rule(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
+        add(&ctx, "content_rule", Some(exporter), &opts, &["threshold", "approval", "delay_days"])
+    }
+
+    /// Bans the export of processing technology: new facilities abroad (started from now)
+    /// ramp more slowly, by the model's `tech_ban_ramp_factor`.
+    ///
+    /// ```rhai
+    /// tech_ban("CN", #{});
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn tech_ban(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
+        add(&ctx, "tech_ban", Some(exporter), &opts, &[])
+    }
+
+    /// A tariff by `importer` on goods from `exporter` ("*" for all), as a share (0.25 =
+    /// 25%). Buyers shift toward untariffed suppliers.
+    ///
+    /// ```rhai
+    /// tariff("US", "CN", 0.25);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn tariff(ctx: NativeCallContext, importer: &str, exporter: &str, rate: Dynamic) -> Res<()> {
+        let mut opts = Map::new();
+        opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
+        opts.insert("to".into(), Dynamic::from(vec![Dynamic::from(importer.to_string())]));
+        let exporter = (exporter != "*").then_some(exporter);
+        add(&ctx, "tariff", exporter, &opts, &["rate"])
+    }
+
+    /// Tariff with options (`elements`, `forms`).
+    ///
+    /// ```rhai
+    /// tariff("US", "CN", 0.25, #{ forms: ["magnet:NdFeB"] });
+    /// ```
+    #[rhai_fn(name = "tariff", return_raw)]
+    pub fn tariff_opts(ctx: NativeCallContext, importer: &str, exporter: &str, rate: Dynamic, opts: Map) -> Res<()> {
+        let mut opts = opts;
+        opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
+        opts.insert("to".into(), Dynamic::from(vec![Dynamic::from(importer.to_string())]));
+        let exporter = (exporter != "*").then_some(exporter);
+        add(&ctx, "tariff", exporter, &opts, &["rate"])
+    }
+
+    /// The members of a group from the model (firm and country ids), e.g. an entity list.
+    ///
+    /// ```rhai
+    /// let g = group("cn-ecl-2025-04");
+    /// expect(g.len() == 28, "28 US firms");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn group(ctx: NativeCallContext, id: &str) -> Res<Array> {
+        let h = host(&ctx)?;
+        let h = h.lock();
+        let m = &h.sim.model;
+        let g = &m.groups[m.group_id(id).map_err(err)?];
+        Ok(g.firms
+            .iter()
+            .map(|&f| Dynamic::from(m.firms[f].id.clone()))
+            .chain(g.countries.iter().map(|&c| Dynamic::from(m.countries[c].id.clone())))
+            .collect())
+    }
+}

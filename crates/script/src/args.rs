@@ -1,0 +1,133 @@
+//! Turning script values into model ids and policy definitions, with clear errors.
+
+use chokepoint_core::model::Model;
+use chokepoint_core::model_file::{PolicyDef, SourceRef};
+use chokepoint_core::Date;
+use rhai::{Array, Dynamic, EvalAltResult, Map};
+
+use crate::host::err;
+
+pub type Res<T> = Result<T, Box<EvalAltResult>>;
+
+/// A list of names: one string or an array of strings.
+pub fn names(v: &Dynamic, what: &str) -> Res<Vec<String>> {
+    if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
+        return Ok(vec![s.to_string()]);
+    }
+    if let Some(arr) = v.clone().try_cast::<Array>() {
+        return arr
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.clone().try_cast::<rhai::ImmutableString>().map(|s| s.to_string()).ok_or_else(|| {
+                    err(format!("{what}[{i}] must be a string, got {}", x.type_name()))
+                })
+            })
+            .collect();
+    }
+    Err(err(format!(
+        "{what} must be a string or an array of strings, got {}",
+        v.type_name()
+    )))
+}
+
+pub fn number(v: &Dynamic, what: &str) -> Res<f64> {
+    if let Ok(f) = v.as_float() {
+        return Ok(f);
+    }
+    if let Ok(i) = v.as_int() {
+        return Ok(i as f64);
+    }
+    Err(err(format!("{what} must be a number, got {}", v.type_name())))
+}
+
+pub fn finite(x: f64, what: &str, lo: f64, hi: f64) -> Res<f64> {
+    if !x.is_finite() || x < lo || x > hi {
+        return Err(err(format!("{what} must be between {lo} and {hi}, got {x}")));
+    }
+    Ok(x)
+}
+
+/// Reads a policy definition from a lever's options map; unknown keys are errors.
+pub fn policy_def(kind: &str, exporter: Option<&str>, opts: &Map, allowed: &[&str]) -> Res<PolicyDef> {
+    for k in opts.keys() {
+        if !allowed.contains(&k.as_str()) {
+            let hint = chokepoint_core::error::did_you_mean(k, allowed.iter().copied());
+            return Err(err(format!(
+                "{kind}: unknown option '{k}'{hint}; options are {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    let list = |k: &str| -> Res<Option<Vec<String>>> {
+        opts.get(k).map(|v| names(v, k)).transpose()
+    };
+    let num = |k: &str| -> Res<Option<f64>> { opts.get(k).map(|v| number(v, k)).transpose() };
+    let text = |k: &str| -> Res<Option<String>> {
+        opts.get(k)
+            .map(|v| {
+                v.clone()
+                    .try_cast::<rhai::ImmutableString>()
+                    .map(|s| s.to_string())
+                    .ok_or_else(|| err(format!("{k} must be a string, got {}", v.type_name())))
+            })
+            .transpose()
+    };
+    Ok(PolicyDef {
+        kind: kind.to_string(),
+        exporter: exporter.map(str::to_string),
+        importer: text("importer")?,
+        elements: list("elements")?,
+        forms: list("forms")?,
+        to: list("to")?,
+        exempt: list("exempt")?,
+        approval: num("approval")?,
+        delay_days: num("delay_days")?,
+        tonnes_per_year: num("tonnes_per_year")?,
+        rate: num("rate")?,
+        threshold: num("threshold")?,
+        start: None,
+        end: None,
+        label: text("label")?,
+        source: SourceRef::None,
+        assumption: None,
+        calibrated: None,
+    })
+}
+
+/// Parses a date and checks it lies within the model's horizon.
+pub fn date_in(model: &Model, s: &str) -> Res<Date> {
+    let d = Date::parse(s).map_err(err)?;
+    if d < model.start || d > model.end {
+        return Err(err(format!(
+            "date {d} is outside the model's horizon ({} to {})",
+            model.start, model.end
+        )));
+    }
+    Ok(d)
+}
+
+/// A duration such as "90d", "6m", "2y" or a number of days, in steps.
+pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
+    let days = if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
+        let s = s.trim();
+        let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
+        let n: f64 = num
+            .trim()
+            .parse()
+            .map_err(|_| err(format!("'{s}' is not a duration (use \"90d\", \"6m\", \"2y\" or days)")))?;
+        match unit {
+            "d" | "" => n,
+            "w" => n * 7.0,
+            "m" => n * 30.4375,
+            "y" => n * 365.25,
+            _ => return Err(err(format!("'{s}': unknown unit '{unit}' (use d, w, m or y)"))),
+        }
+    } else {
+        number(v, "duration")?
+    };
+    if !days.is_finite() || !(0.0..=36525.0).contains(&days) {
+        return Err(err(format!("duration must be between 0 and 100 years, got {days} days")));
+    }
+    Ok((days / model.step_days as f64).round() as usize)
+}

@@ -1,0 +1,126 @@
+//! Script errors as people read them: file:line:col, the source line with a caret, and the
+//! chain of calls for errors raised inside functions and closures.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use rhai::{EvalAltResult, ParseError, Position};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptError {
+    pub file: PathBuf,
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub source_line: Option<String>,
+    /// Outermost first: "in call to 'f' at line 9".
+    pub chain: Vec<String>,
+}
+
+impl ScriptError {
+    pub fn plain(file: impl Into<PathBuf>, message: impl Into<String>) -> ScriptError {
+        ScriptError {
+            file: file.into(),
+            message: message.into(),
+            line: None,
+            column: None,
+            source_line: None,
+            chain: vec![],
+        }
+    }
+
+    pub fn from_parse(file: impl Into<PathBuf>, source: &str, e: &ParseError) -> ScriptError {
+        let mut s = ScriptError::plain(file, e.err_type().to_string());
+        s.place(source, e.position());
+        s
+    }
+
+    pub fn from_eval(file: impl Into<PathBuf>, source: &str, e: &EvalAltResult) -> ScriptError {
+        let mut chain = Vec::new();
+        let mut cur = e;
+        let mut pos = e.position();
+        loop {
+            match cur {
+                EvalAltResult::ErrorInFunctionCall(name, _src, inner, p) => {
+                    let name = if name.starts_with("anon$") { "a closure".to_string() } else { format!("'{name}'") };
+                    chain.push(format!("in {name} called at line {}", p.line().unwrap_or(0)));
+                    if !inner.position().is_none() {
+                        pos = inner.position();
+                    }
+                    cur = inner;
+                }
+                EvalAltResult::ErrorInModule(name, inner, p) => {
+                    chain.push(format!("in module '{name}' imported at line {}", p.line().unwrap_or(0)));
+                    cur = inner;
+                    pos = *p;
+                }
+                _ => break,
+            }
+        }
+        let message = match cur {
+            EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+            EvalAltResult::ErrorTerminated(v, _) => format!("stopped: {v}"),
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                "the script ran too many operations (an endless loop?)".to_string()
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
+                "calls nest too deeply (runaway recursion?)".to_string()
+            }
+            other => {
+                let s = other.to_string();
+                match s.find(" (line ") {
+                    Some(i) => s[..i].to_string(),
+                    None => s,
+                }
+            }
+        };
+        let mut s = ScriptError::plain(file, message);
+        if !cur.position().is_none() {
+            pos = cur.position();
+        }
+        s.place(source, pos);
+        s.chain = chain;
+        s
+    }
+
+    fn place(&mut self, source: &str, pos: Position) {
+        if let Some(line) = pos.line() {
+            self.line = Some(line);
+            self.column = pos.position();
+            self.source_line = source.lines().nth(line - 1).map(str::to_string);
+        }
+    }
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        write!(f, "  --> {}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        writeln!(f)?;
+        if let (Some(l), Some(src)) = (self.line, &self.source_line) {
+            let gutter = l.to_string().len();
+            writeln!(f, "{:gutter$} |", "")?;
+            writeln!(f, "{l} | {src}")?;
+            // Rhai columns count characters; align the caret on characters too, keeping tabs.
+            let col = self.column.unwrap_or(1).max(1);
+            let pad: String = src
+                .chars()
+                .take(col - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{:gutter$} | {pad}^", "")?;
+        }
+        for c in &self.chain {
+            writeln!(f, "  = {c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScriptError {}

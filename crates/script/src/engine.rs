@@ -1,0 +1,125 @@
+//! The one engine builder used by the CLI, the REPL, sweeps and tests: every lever module,
+//! the sandbox, and limits pinned explicitly so debug and release builds behave alike.
+
+use std::path::{Path, PathBuf};
+
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Shared};
+
+use crate::api;
+use crate::host::HostHandle;
+
+/// Sandbox limits. Rhai's defaults differ between debug and release builds; these do not.
+pub mod limits {
+    pub const MAX_OPERATIONS: u64 = 50_000_000;
+    pub const MAX_CALL_LEVELS: usize = 48;
+    pub const MAX_EXPR_DEPTH: usize = 64;
+    pub const MAX_FN_EXPR_DEPTH: usize = 48;
+    pub const MAX_STRING_SIZE: usize = 1 << 20;
+    pub const MAX_ARRAY_SIZE: usize = 100_000;
+    pub const MAX_MAP_SIZE: usize = 10_000;
+    pub const MAX_MODULES: usize = 64;
+    pub const MAX_VARIABLES: usize = 10_000;
+    pub const MAX_FUNCTIONS: usize = 1_000;
+    /// Script files larger than this are refused.
+    pub const MAX_SCRIPT_BYTES: u64 = 1 << 20;
+}
+
+/// An engine with every lever registered and the sandbox in place. With a host, levers act
+/// on that run; without one (compiling, docs), they report that no model is loaded.
+pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits::MAX_OPERATIONS)
+        .set_max_call_levels(limits::MAX_CALL_LEVELS)
+        .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(limits::MAX_STRING_SIZE)
+        .set_max_array_size(limits::MAX_ARRAY_SIZE)
+        .set_max_map_size(limits::MAX_MAP_SIZE)
+        .set_max_modules(limits::MAX_MODULES)
+        .set_max_variables(limits::MAX_VARIABLES)
+        .set_max_functions(limits::MAX_FUNCTIONS)
+        .set_optimization_level(rhai::OptimizationLevel::Simple);
+    // No generated code: `eval` would escape every static check.
+    engine.disable_symbol("eval");
+    engine.set_module_resolver(SandboxResolver::new(scripts_root));
+    register_all(&mut engine);
+    if let Some(h) = host {
+        engine.set_default_tag(rhai::Dynamic::from(h.clone()));
+        let out = h.clone();
+        engine.on_print(move |s| out.lock().output.push(s.to_string()));
+        let dbg = h.clone();
+        engine.on_debug(move |s, _, pos| dbg.lock().output.push(format!("[{pos}] {s}")));
+        let prog = h.clone();
+        engine.on_progress(move |_ops| {
+            let h = prog.lock();
+            h.stopped().map(|why| rhai::Dynamic::from(why.to_string()))
+        });
+    } else {
+        engine.on_print(|_| {});
+        engine.on_debug(|_, _, _| {});
+    }
+    engine
+}
+
+/// Registers every lever area: one module per area.
+pub fn register_all(engine: &mut Engine) {
+    use rhai::exported_module;
+    engine.register_type_with_name::<api::query::SeriesView>("Series");
+    engine.register_global_module(exported_module!(api::trade::trade_api).into());
+    engine.register_global_module(exported_module!(api::capacity::capacity_api).into());
+    engine.register_global_module(exported_module!(api::government::government_api).into());
+    engine.register_global_module(exported_module!(api::demand::demand_api).into());
+    engine.register_global_module(exported_module!(api::time::time_api).into());
+    engine.register_global_module(exported_module!(api::query::query_api).into());
+    engine.register_global_module(exported_module!(api::expect::expect_api).into());
+}
+
+/// Resolves `import "lib/name"` only to files under the scripts directory.
+pub struct SandboxResolver {
+    root: PathBuf,
+    inner: FileModuleResolver,
+}
+
+impl SandboxResolver {
+    pub fn new(root: &Path) -> SandboxResolver {
+        let mut inner = FileModuleResolver::new_with_path(root);
+        inner.enable_cache(true);
+        SandboxResolver {
+            root: root.to_path_buf(),
+            inner,
+        }
+    }
+}
+
+impl ModuleResolver for SandboxResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let p = Path::new(path);
+        let escapes = p.is_absolute()
+            || p.components().any(|c| {
+                matches!(
+                    c,
+                    std::path::Component::ParentDir
+                        | std::path::Component::RootDir
+                        | std::path::Component::Prefix(_)
+                )
+            });
+        if escapes {
+            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+                format!("{path} (imports must stay under {})", self.root.display()),
+                pos,
+            )));
+        }
+        // Relative to the scripts root, never to the importing file's directory.
+        self.inner.resolve(engine, None, path, pos).or_else(|e| {
+            let _ = source;
+            Err(e)
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! The host's per-run state: the simulation, the scheduled events and triggers, the levers
+//! pulled and the expectations recorded. Scripts reach it through the engine's tag.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use chokepoint_core::{Date, Model, Sim};
+use rhai::{EvalAltResult, FnPtr, NativeCallContext, Position};
+
+/// One expectation: what the script claimed, whether it held, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    pub message: String,
+    pub passed: bool,
+    pub detail: String,
+    pub line: usize,
+}
+
+/// A lever pulled, for the report's timeline and `:save`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeverCall {
+    pub date: Date,
+    pub name: String,
+    pub summary: String,
+}
+
+pub struct Trigger {
+    pub condition: FnPtr,
+    pub action: FnPtr,
+    pub once: bool,
+    pub fired: bool,
+}
+
+pub struct Scheduled {
+    pub step: usize,
+    pub action: FnPtr,
+    /// Repeat every this many steps (0: once).
+    pub every: usize,
+    pub seq: usize,
+}
+
+pub struct Host {
+    pub sim: Sim,
+    pub schedule: Vec<Scheduled>,
+    pub triggers: Vec<Trigger>,
+    pub strategies: Vec<FnPtr>,
+    pub expectations: Vec<Expectation>,
+    pub levers: Vec<LeverCall>,
+    pub params: BTreeMap<String, f64>,
+    pub params_used: BTreeMap<String, f64>,
+    pub output: Vec<String>,
+    pub deadline: Option<Instant>,
+    pub cancel: Arc<AtomicBool>,
+    seq: usize,
+}
+
+/// Shared handle to a run's host; clones are cheap and point at the same run.
+#[derive(Clone)]
+pub struct HostHandle(pub Arc<Mutex<Host>>);
+
+impl HostHandle {
+    pub fn new(model: &Arc<Model>, seed: u64, params: BTreeMap<String, f64>) -> HostHandle {
+        HostHandle(Arc::new(Mutex::new(Host {
+            sim: Sim::new(model, seed),
+            schedule: Vec::new(),
+            triggers: Vec::new(),
+            strategies: Vec::new(),
+            expectations: Vec::new(),
+            levers: Vec::new(),
+            params,
+            params_used: BTreeMap::new(),
+            output: Vec::new(),
+            deadline: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            seq: 0,
+        })))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Host> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Host {
+    pub fn next_seq(&mut self) -> usize {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub fn log(&mut self, name: &str, summary: String) {
+        let date = self.sim.date();
+        self.levers.push(LeverCall {
+            date,
+            name: name.to_string(),
+            summary,
+        });
+    }
+
+    pub fn stopped(&self) -> Option<&'static str> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Some("cancelled");
+        }
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            return Some("the script ran past its time limit");
+        }
+        None
+    }
+}
+
+/// The run's host, from the engine's tag.
+pub fn host(ctx: &NativeCallContext) -> Result<HostHandle, Box<EvalAltResult>> {
+    ctx.tag()
+        .and_then(|t| t.clone().try_cast::<HostHandle>())
+        .ok_or_else(|| err("this function needs a model: it is not available here"))
+}
+
+pub fn err(msg: impl Into<String>) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(
+        msg.into().into(),
+        Position::NONE,
+    ))
+}

@@ -1,0 +1,80 @@
+//! Driving the clock: before each step, fire the levers that are due, the triggers whose
+//! conditions hold and the strategies; then step the engine.
+
+use rhai::{Dynamic, EvalAltResult, FnPtr, NativeCallContext};
+
+use crate::args::Res;
+use crate::host::{err, HostHandle};
+
+/// Advances to `target` from inside a script call (closures run in the script's context).
+pub fn advance_within(ctx: &NativeCallContext, handle: &HostHandle, target: usize) -> Res<()> {
+    advance(handle, target, &mut |f: &FnPtr| f.call_within_context::<Dynamic>(ctx, ()))
+}
+
+/// Advances to `target`, calling script closures with `call`.
+pub fn advance(
+    handle: &HostHandle,
+    target: usize,
+    call: &mut dyn FnMut(&FnPtr) -> Result<Dynamic, Box<EvalAltResult>>,
+) -> Res<()> {
+    let mut due: Vec<FnPtr> = Vec::new();
+    let mut conditions: Vec<(usize, FnPtr)> = Vec::new();
+    loop {
+        due.clear();
+        conditions.clear();
+        {
+            let mut h = handle.lock();
+            if let Some(why) = h.stopped() {
+                return Err(err(why));
+            }
+            let horizon = h.sim.model.horizon_steps();
+            if h.sim.step >= target.min(horizon) {
+                return Ok(());
+            }
+            let now = h.sim.step;
+            if !h.schedule.is_empty() {
+                // Due actions in the order they were scheduled.
+                h.schedule.sort_by_key(|s| (s.step, s.seq));
+                let mut i = 0;
+                while i < h.schedule.len() {
+                    if h.schedule[i].step <= now {
+                        due.push(h.schedule[i].action.clone());
+                        if h.schedule[i].every > 0 {
+                            let every = h.schedule[i].every;
+                            h.schedule[i].step = now + every;
+                            i += 1;
+                        } else {
+                            h.schedule.remove(i);
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            for (k, t) in h.triggers.iter().enumerate() {
+                if !(t.once && t.fired) {
+                    conditions.push((k, t.condition.clone()));
+                }
+            }
+            due.extend(h.strategies.iter().cloned());
+        }
+        for f in &due {
+            let _ = call(f)?;
+        }
+        for (k, cond) in &conditions {
+            let v = call(cond)?;
+            let fire = v.as_bool().map_err(|t| {
+                err(format!("a `when` condition must return true or false, got {t}"))
+            })?;
+            if fire {
+                let action = {
+                    let mut h = handle.lock();
+                    h.triggers[*k].fired = true;
+                    h.triggers[*k].action.clone()
+                };
+                let _ = call(&action)?;
+            }
+        }
+        handle.lock().sim.step();
+    }
+}
