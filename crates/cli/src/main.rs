@@ -1,1 +1,321 @@
-fn main() {}
+//! chokepoint: run, test, check and document critical-mineral supply-chain scenarios.
+
+mod report;
+mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use chokepoint_core::series::Resolution;
+use chokepoint_core::{load, Model};
+use chokepoint_script::{Outcome, RunOptions, Scenario};
+use clap::{Parser, Subcommand};
+
+/// Simulate critical-mineral supply chains and ask "what if".
+#[derive(Parser)]
+#[command(name = "chokepoint", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario script and report its results.
+    ///
+    /// Example: chokepoint run scripts/2025-04-china-licensing.rhai --out out/
+    Run {
+        /// The scenario script (.rhai).
+        script: PathBuf,
+        /// Model file (default: the script's `// model:` header, else models/world-2024.yaml).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Write series.csv, summary.json and report.html here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed for stochastic events (default: the model's seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Set a script parameter: --set approval=0.3 (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Time resolution of series.csv: step, month or year.
+        #[arg(long, default_value = "month")]
+        resolution: String,
+        /// Wall-clock limit for the run, in seconds.
+        #[arg(long, default_value_t = 60.0)]
+        time_limit: f64,
+    },
+    /// Replay scenario files and check their expectations.
+    ///
+    /// Example: chokepoint test scripts/ --junit results.xml
+    Test {
+        /// Scripts or directories of scripts (default: scripts/).
+        paths: Vec<PathBuf>,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Model file for scripts without a `// model:` header.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Validate a model file and print its inventory and production shares.
+    ///
+    /// Example: chokepoint check models/world-2024.yaml
+    Check {
+        /// The model file (.yaml).
+        model: PathBuf,
+    },
+    /// Print the lever reference, generated from the engine itself.
+    ///
+    /// Example: chokepoint docs --format json
+    Docs {
+        /// md or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Outcomes that are the user's input problems, printed as they are (exit 2).
+#[derive(Debug)]
+struct BadInput(String);
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+fn dispatch(cmd: Command) -> Result<u8> {
+    match cmd {
+        Command::Check { model } => check(&model),
+        Command::Run { script, model, out, seed, set, resolution, time_limit } => {
+            let res = Resolution::parse(&resolution).map_err(|e| anyhow!(e))?;
+            let params = parse_sets(&set)?;
+            if !(time_limit.is_finite() && time_limit > 0.0) {
+                return Err(anyhow!("--time-limit must be a positive number of seconds"));
+            }
+            run(&script, model.as_deref(), out.as_deref(), seed, params, res, time_limit)
+        }
+        Command::Test { paths, junit, model } => test(&paths, junit.as_deref(), model.as_deref()),
+        Command::Docs { format } => docs(&format),
+    }
+}
+
+fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--set {s}: expected NAME=VALUE"))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("--set {s}: '{v}' is not a number"))?;
+        if !v.is_finite() {
+            return Err(anyhow!("--set {s}: the value must be finite"));
+        }
+        out.insert(k.trim().to_string(), v);
+    }
+    Ok(out)
+}
+
+fn load_model(path: &Path) -> Result<Arc<Model>, BadInput> {
+    load(path).map(Arc::new).map_err(|e| BadInput(e.to_string()))
+}
+
+fn check(path: &Path) -> Result<u8> {
+    let model = match load(path) {
+        Ok(m) => m,
+        Err(e) => {
+            eprint!("{e}");
+            return Ok(2);
+        }
+    };
+    print!("{}", report::inventory(&model, path));
+    Ok(0)
+}
+
+/// The scripts directory a script imports from: the nearest ancestor named `scripts`.
+fn scripts_root(script: &Path) -> PathBuf {
+    let abs = script.canonicalize().unwrap_or_else(|_| script.to_path_buf());
+    let mut dir = abs.parent();
+    while let Some(d) = dir {
+        if d.file_name().is_some_and(|n| n == "scripts") {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    abs.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The model for a script: --model, else its header, else the default world.
+fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    match script.model_hint() {
+        Some(h) if h.ends_with(".yaml") || h.contains('/') => PathBuf::from(h),
+        Some(h) => PathBuf::from(format!("models/{h}.yaml")),
+        None => PathBuf::from("models/world-2024.yaml"),
+    }
+}
+
+fn compile(script: &Path) -> Result<Scenario, BadInput> {
+    Scenario::load(script, &scripts_root(script)).map_err(|e| BadInput(e.to_string()))
+}
+
+fn execute(
+    script: &Path,
+    model: Option<&Path>,
+    seed: Option<u64>,
+    params: BTreeMap<String, f64>,
+    time_limit: f64,
+) -> Result<(Scenario, Arc<Model>, Outcome), BadInput> {
+    let scenario = compile(script)?;
+    let model_path = model_for(&scenario, model);
+    let model = load_model(&model_path)?;
+    let opts = RunOptions {
+        seed: seed.unwrap_or(model.seed),
+        params,
+        time_limit: Duration::from_secs_f64(time_limit),
+        ..RunOptions::default()
+    };
+    let outcome = scenario.run(&model, &opts).map_err(|e| BadInput(e.to_string()))?;
+    Ok((scenario, model, outcome))
+}
+
+fn run(
+    script: &Path,
+    model: Option<&Path>,
+    out: Option<&Path>,
+    seed: Option<u64>,
+    params: BTreeMap<String, f64>,
+    res: Resolution,
+    time_limit: f64,
+) -> Result<u8> {
+    let (scenario, model, outcome) = match execute(script, model, seed, params, time_limit) {
+        Ok(x) => x,
+        Err(e) => {
+            eprint!("{e}");
+            if !e.0.ends_with('\n') {
+                eprintln!();
+            }
+            return Ok(2);
+        }
+    };
+    for line in &outcome.output {
+        println!("{line}");
+    }
+    print!("{}", report::summary_text(&scenario, &model, &outcome));
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        write::atomic(&dir.join("series.csv"), outcome.sim.series.to_csv(res).as_bytes())?;
+        write::atomic(&dir.join("summary.json"), report::summary_json(&scenario, &model, &outcome).as_bytes())?;
+        write::atomic(&dir.join("report.html"), report::html(&scenario, &model, &outcome).as_bytes())?;
+        println!("wrote {}/series.csv, summary.json, report.html", dir.display());
+    }
+    Ok(if outcome.failed() > 0 { 1 } else { 0 })
+}
+
+fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::from("scripts")] } else { paths.to_vec() };
+    let mut out = Vec::new();
+    for p in roots {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+                .with_context(|| format!("cannot read {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "rhai"))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p);
+        } else {
+            return Err(anyhow!(BadInput(format!("{} does not exist", p.display()))));
+        }
+    }
+    Ok(out)
+}
+
+fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result<u8> {
+    let scripts = collect_scripts(paths)?;
+    let (mut passed, mut failed, mut broken) = (0, 0, 0);
+    let mut cases = Vec::new();
+    for s in &scripts {
+        let t0 = std::time::Instant::now();
+        match execute(s, model, None, BTreeMap::new(), 120.0) {
+            Ok((_, _, outcome)) => {
+                let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
+                let n = outcome.expectations.len();
+                if bad.is_empty() {
+                    passed += 1;
+                    println!("ok     {} ({n} expectations)", s.display());
+                    cases.push((s.clone(), t0.elapsed(), None));
+                } else {
+                    failed += 1;
+                    println!("FAILED {} ({} of {n} expectations failed)", s.display(), bad.len());
+                    let mut text = String::new();
+                    for e in bad {
+                        let line = format!("  line {}: {} {}", e.line, e.message, e.detail);
+                        println!("{line}");
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                    cases.push((s.clone(), t0.elapsed(), Some(text)));
+                }
+            }
+            Err(e) => {
+                broken += 1;
+                println!("ERROR  {}", s.display());
+                for l in e.0.lines() {
+                    println!("  {l}");
+                }
+                cases.push((s.clone(), t0.elapsed(), Some(e.0.clone())));
+            }
+        }
+    }
+    println!("{} passed, {} failed", passed, failed + broken);
+    if let Some(j) = junit {
+        write::atomic(j, report::junit(&cases).as_bytes())?;
+    }
+    Ok(if broken > 0 { 2 } else if failed > 0 { 1 } else { 0 })
+}
+
+fn docs(format: &str) -> Result<u8> {
+    let engine = chokepoint_script::build_engine(None, Path::new("scripts"));
+    match format {
+        "json" => {
+            let json = engine
+                .gen_fn_metadata_to_json(false)
+                .map_err(|e| anyhow!("cannot generate metadata: {e}"))?;
+            println!("{json}");
+        }
+        "md" | "markdown" => print!("{}", report::lever_reference(&engine)),
+        other => return Err(anyhow!(BadInput(format!("unknown format '{other}' (expected md or json)")))),
+    }
+    Ok(0)
+}

@@ -1339,7 +1339,7 @@ impl Loader {
         }
         for name in &known {
             if !m.behaviour.contains_key(*name) {
-                at_header(&mut self, "name", format!("behaviour parameter '{name}' is missing (every engine parameter is set in the model, with its source)"));
+                self.problem_at(hfile, "behaviour".into(), format!("behaviour parameter '{name}' is missing (every engine parameter is set in the model, with its source)"));
             }
         }
 

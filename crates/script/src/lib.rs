@@ -20,6 +20,7 @@ use rhai::{Dynamic, Scope, AST};
 
 pub use diag::ScriptError;
 pub use engine::build_engine;
+pub use rhai;
 pub use host::{Expectation, HostHandle, LeverCall};
 
 /// A compiled scenario: parse once, run many times (on any thread).
