@@ -206,7 +206,7 @@ elements:
         assert_eq!(loc.find("model.name"), Some((2, 3)));
         assert_eq!(loc.find("facilities[0].id"), Some((4, 5)));
         assert_eq!(loc.find("facilities[1].capacity"), Some((7, 5)));
-        assert_eq!(loc.find("facilities[1].distribution.Ce"), Some((8, 30)));
+        assert_eq!(loc.find("facilities[1].distribution.Ce"), Some((8, 29)));
         assert_eq!(loc.find("elements[1]"), Some((11, 1)));
     }
 

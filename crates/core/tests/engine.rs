@@ -1,0 +1,181 @@
+//! Engine invariants and named behaviours, on the small test world.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chokepoint_core::model_file::PolicyDef;
+use chokepoint_core::{load, policy, Model, Sim};
+use proptest::prelude::*;
+
+fn mini() -> Arc<Model> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini.yaml");
+    Arc::new(load(&p).expect("fixture loads"))
+}
+
+fn def(kind: &str, exporter: &str) -> PolicyDef {
+    PolicyDef {
+        kind: kind.into(),
+        exporter: Some(exporter.into()),
+        importer: None,
+        elements: None,
+        forms: None,
+        to: None,
+        exempt: None,
+        approval: None,
+        delay_days: None,
+        tonnes_per_year: None,
+        rate: None,
+        threshold: None,
+        start: None,
+        end: None,
+        label: None,
+        source: Default::default(),
+        assumption: None,
+        calibrated: None,
+    }
+}
+
+fn add(sim: &mut Sim, d: PolicyDef) {
+    let p = policy::resolve(&sim.model, &d, sim.date()).expect("policy resolves");
+    sim.add_policy(p);
+}
+
+fn col(sim: &Sim, metric: &str, key: &str) -> Vec<f64> {
+    let c = sim.series.find(metric, key).unwrap_or_else(|| panic!("{metric}[{key}]"));
+    sim.series.column(c)
+}
+
+#[test]
+fn a_baseline_run_balances_and_stays_finite() {
+    let m = mini();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_to_end();
+    assert_eq!(sim.step, m.horizon_steps());
+    assert!(sim.mass_balance_error() < 1e-9, "{}", sim.mass_balance_error());
+    assert!(sim.series.values.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn closing_a_mine_cuts_all_its_coproducts() {
+    let m = mini();
+    let mut base = Sim::new(&m, 1);
+    let mut cut = Sim::new(&m, 1);
+    let f = m.facility_id("cn-south-mine").unwrap();
+    cut.capacity_mult[f] = 0.0;
+    base.run_until(m.start.add_days(60));
+    cut.run_until(m.start.add_days(60));
+    let dist = &m.deposits[m.deposit_id("south").unwrap()].distribution;
+    for (e, el) in m.elements.iter().enumerate() {
+        let b = col(&base, "mine_output", &el.symbol)[4];
+        let c = col(&cut, "mine_output", &el.symbol)[4];
+        if dist[e] > 0.0 {
+            assert!(c < b, "{} should fall with the mine", el.symbol);
+            let expected = m.facilities[f].capacity * dist[e];
+            assert!(((b - c) - expected).abs() < 1e-6 * expected.max(1.0), "{}: {} vs {}", el.symbol, b - c, expected);
+        }
+    }
+}
+
+#[test]
+fn a_dy_ban_drains_buffers_before_demand_goes_unmet() {
+    let m = mini();
+    let mut sim = Sim::new(&m, 1);
+    let mut d = def("export_ban", "CN");
+    d.to = Some(vec!["US".into(), "JP".into()]);
+    d.elements = Some(vec!["Dy".into()]);
+    add(&mut sim, d);
+    sim.run_to_end();
+    let short = col(&sim, "shortfall", "ev-us");
+    let cover = col(&sim, "cover_weeks", "magnet:NdFeB/US");
+    let first_short = short.iter().position(|&s| s > 0.05).expect("a shortfall appears");
+    assert!(first_short >= 3, "buffers hold for a while (short from step {first_short})");
+    assert!(cover[first_short] < cover[0] * 0.5, "cover drained first: {} vs {}", cover[first_short], cover[0]);
+}
+
+#[test]
+fn a_licence_delay_queues_material_and_delivers_late() {
+    let m = mini();
+    let mut sim = Sim::new(&m, 1);
+    let mut d = def("export_licence", "CN");
+    d.approval = Some(0.5);
+    d.delay_days = Some(63.0);
+    add(&mut sim, d);
+    sim.run_until(m.start.add_days(200));
+    let q = col(&sim, "licence_queue", "CN");
+    assert!(q[0] > 0.0, "material queues from the first step");
+    assert!(q[5] > q[0], "the queue builds up while nothing clears");
+    assert!(sim.mass_balance_error() < 1e-9);
+}
+
+#[test]
+fn lifting_an_entity_list_restores_the_firms_supply() {
+    let m = mini();
+    let mut sim = Sim::new(&m, 1);
+    let mut d = def("entity_list", "CN");
+    d.to = Some(vec!["listed".into()]);
+    add(&mut sim, d);
+    sim.run_until(m.start.add_days(365));
+    let listed_short = *col(&sim, "shortfall", "defence-us").last().unwrap();
+    let date = sim.date();
+    sim.end_policies(date, |_| true);
+    sim.run_until(m.start.add_days(600));
+    let after = *col(&sim, "shortfall", "defence-us").last().unwrap();
+    assert!(after < listed_short || listed_short == 0.0, "{after} < {listed_short}");
+}
+
+#[test]
+fn the_same_seed_gives_identical_series_on_any_thread() {
+    let m = mini();
+    let run = |m: Arc<Model>| {
+        let mut s = Sim::new(&m, 42);
+        s.run_to_end();
+        s.series.to_csv(chokepoint_core::series::Resolution::Step)
+    };
+    let a = run(m.clone());
+    let handles: Vec<_> = (0..3).map(|_| { let m = m.clone(); std::thread::spawn(move || run(m)) }).collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), a);
+    }
+}
+
+#[test]
+fn segmented_markets_open_a_price_gap() {
+    let m = mini();
+    let mut sim = Sim::new(&m, 1);
+    let mut d = def("export_ban", "CN");
+    d.elements = Some(vec!["Dy".into(), "Tb".into()]);
+    add(&mut sim, d);
+    sim.run_until(m.start.add_days(365));
+    let row = col(&sim, "price", "ROW/oxide:Dy").into_iter().fold(0.0, f64::max);
+    let cn = col(&sim, "price", "CN/oxide:Dy").into_iter().fold(0.0, f64::max);
+    assert!(row > 1.03 * cn, "ROW {row} vs CN {cn}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+    #[test]
+    fn mass_balances_under_random_policies(ops in proptest::collection::vec((0u8..6, 0usize..6, 0.0f64..1.0, 0usize..150), 0..8)) {
+        let m = mini();
+        let mut sim = Sim::new(&m, 3);
+        let mut ops = ops;
+        ops.sort_by_key(|o| o.3);
+        for (kind, elem, x, at) in ops {
+            while sim.step < at { sim.step(); }
+            let el = m.elements[elem].symbol.clone();
+            let mut d = match kind {
+                0 => def("export_ban", "CN"),
+                1 => { let mut d = def("export_licence", "CN"); d.approval = Some(x); d.delay_days = Some(x * 120.0); d }
+                2 => { let mut d = def("export_quota", "CN"); d.tonnes_per_year = Some(x * 20000.0); d }
+                3 => { let mut d = def("tariff", "CN"); d.rate = Some(x); d.to = Some(vec!["US".into()]); d }
+                4 => { let mut d = def("entity_list", "CN"); d.to = Some(vec!["listed".into()]); d }
+                _ => { let f = (elem * 7) % m.facilities.len(); sim.capacity_mult[f] = x; continue; }
+            };
+            if kind != 4 { d.elements = Some(vec![el]); }
+            add(&mut sim, d);
+        }
+        sim.run_to_end();
+        prop_assert!(sim.mass_balance_error() < 1e-9, "balance {}", sim.mass_balance_error());
+        prop_assert!(sim.series.values.iter().all(|v| v.is_finite()));
+        prop_assert!(sim.stock.iter().all(|v| *v > -1e-6), "no negative stock");
+    }
+}
