@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn chokepoint(args: &[&str]) -> Output {
@@ -35,12 +38,19 @@ fn malformed_models_exit_2_naming_the_place() {
     assert!(files.len() >= 25, "the corpus has {} cases", files.len());
     let mut report = String::new();
     for f in &files {
-        let rel = f.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let out = chokepoint(&["check", &rel]);
         let msg = text(&out);
         assert_eq!(out.status.code(), Some(2), "{rel}: {msg}");
         assert!(!msg.contains("panicked"), "{rel} panicked: {msg}");
-        assert!(msg.contains(&rel) || msg.contains("21-include-cycle"), "{rel}: the message names the file: {msg}");
+        assert!(
+            msg.contains(&rel) || msg.contains("21-include-cycle"),
+            "{rel}: the message names the file: {msg}"
+        );
         report.push_str(&format!("== {rel}\n{msg}"));
     }
     insta::assert_snapshot!("malformed_models", report);

@@ -111,15 +111,35 @@ impl std::error::Error for BadInput {}
 fn dispatch(cmd: Command) -> Result<u8> {
     match cmd {
         Command::Check { model } => check(&model),
-        Command::Run { script, model, out, seed, set, resolution, time_limit } => {
+        Command::Run {
+            script,
+            model,
+            out,
+            seed,
+            set,
+            resolution,
+            time_limit,
+        } => {
             let res = Resolution::parse(&resolution).map_err(|e| anyhow!(e))?;
             let params = parse_sets(&set)?;
             if !(time_limit.is_finite() && time_limit > 0.0) {
                 return Err(anyhow!("--time-limit must be a positive number of seconds"));
             }
-            run(&script, model.as_deref(), out.as_deref(), seed, params, res, time_limit)
+            run(
+                &script,
+                model.as_deref(),
+                out.as_deref(),
+                seed,
+                params,
+                res,
+                time_limit,
+            )
         }
-        Command::Test { paths, junit, model } => test(&paths, junit.as_deref(), model.as_deref()),
+        Command::Test {
+            paths,
+            junit,
+            model,
+        } => test(&paths, junit.as_deref(), model.as_deref()),
         Command::Docs { format } => docs(&format),
     }
 }
@@ -143,7 +163,9 @@ fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
 }
 
 fn load_model(path: &Path) -> Result<Arc<Model>, BadInput> {
-    load(path).map(Arc::new).map_err(|e| BadInput(e.to_string()))
+    load(path)
+        .map(Arc::new)
+        .map_err(|e| BadInput(e.to_string()))
 }
 
 fn check(path: &Path) -> Result<u8> {
@@ -160,7 +182,9 @@ fn check(path: &Path) -> Result<u8> {
 
 /// The scripts directory a script imports from: the nearest ancestor named `scripts`.
 fn scripts_root(script: &Path) -> PathBuf {
-    let abs = script.canonicalize().unwrap_or_else(|_| script.to_path_buf());
+    let abs = script
+        .canonicalize()
+        .unwrap_or_else(|_| script.to_path_buf());
     let mut dir = abs.parent();
     while let Some(d) = dir {
         if d.file_name().is_some_and(|n| n == "scripts") {
@@ -203,7 +227,9 @@ fn execute(
         time_limit: Duration::from_secs_f64(time_limit),
         ..RunOptions::default()
     };
-    let outcome = scenario.run(&model, &opts).map_err(|e| BadInput(e.to_string()))?;
+    let outcome = scenario
+        .run(&model, &opts)
+        .map_err(|e| BadInput(e.to_string()))?;
     Ok((scenario, model, outcome))
 }
 
@@ -232,16 +258,32 @@ fn run(
     print!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write::atomic(&dir.join("series.csv"), outcome.sim.series.to_csv(res).as_bytes())?;
-        write::atomic(&dir.join("summary.json"), report::summary_json(&scenario, &model, &outcome).as_bytes())?;
-        write::atomic(&dir.join("report.html"), report::html(&scenario, &model, &outcome).as_bytes())?;
-        println!("wrote {}/series.csv, summary.json, report.html", dir.display());
+        write::atomic(
+            &dir.join("series.csv"),
+            outcome.sim.series.to_csv(res).as_bytes(),
+        )?;
+        write::atomic(
+            &dir.join("summary.json"),
+            report::summary_json(&scenario, &model, &outcome).as_bytes(),
+        )?;
+        write::atomic(
+            &dir.join("report.html"),
+            report::html(&scenario, &model, &outcome).as_bytes(),
+        )?;
+        println!(
+            "wrote {}/series.csv, summary.json, report.html",
+            dir.display()
+        );
     }
     Ok(if outcome.failed() > 0 { 1 } else { 0 })
 }
 
 fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::from("scripts")] } else { paths.to_vec() };
+    let roots: Vec<PathBuf> = if paths.is_empty() {
+        vec![PathBuf::from("scripts")]
+    } else {
+        paths.to_vec()
+    };
     let mut out = Vec::new();
     for p in roots {
         if p.is_dir() {
@@ -277,7 +319,11 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                     cases.push((s.clone(), t0.elapsed(), None));
                 } else {
                     failed += 1;
-                    println!("FAILED {} ({} of {n} expectations failed)", s.display(), bad.len());
+                    println!(
+                        "FAILED {} ({} of {n} expectations failed)",
+                        s.display(),
+                        bad.len()
+                    );
                     let mut text = String::new();
                     for e in bad {
                         let line = format!("  line {}: {} {}", e.line, e.message, e.detail);
@@ -302,7 +348,13 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
     if let Some(j) = junit {
         write::atomic(j, report::junit(&cases).as_bytes())?;
     }
-    Ok(if broken > 0 { 2 } else if failed > 0 { 1 } else { 0 })
+    Ok(if broken > 0 {
+        2
+    } else if failed > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 fn docs(format: &str) -> Result<u8> {
@@ -315,7 +367,11 @@ fn docs(format: &str) -> Result<u8> {
             println!("{json}");
         }
         "md" | "markdown" => print!("{}", report::lever_reference(&engine)),
-        other => return Err(anyhow!(BadInput(format!("unknown format '{other}' (expected md or json)")))),
+        other => {
+            return Err(anyhow!(BadInput(format!(
+                "unknown format '{other}' (expected md or json)"
+            ))))
+        }
     }
     Ok(0)
 }

@@ -14,7 +14,11 @@ use serde_json::json;
 pub fn inventory(m: &Model, path: &Path) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{} ({}): valid", path.display(), m.title);
-    let _ = writeln!(o, "  horizon   {} to {}, {}-day steps", m.start, m.end, m.step_days);
+    let _ = writeln!(
+        o,
+        "  horizon   {} to {}, {}-day steps",
+        m.start, m.end, m.step_days
+    );
     let _ = writeln!(
         o,
         "  inventory {} elements, {} forms, {} deposits, {} facilities, {} firms, {} sectors, {} groups, {} stockpiles, {} sources",
@@ -22,20 +26,35 @@ pub fn inventory(m: &Model, path: &Path) -> String {
         m.sectors.len(), m.groups.len(), m.stockpiles.len(), m.sources.len()
     );
     let caps = m.capacity_by_stage_country(m.start);
-    let _ = writeln!(o, "  production shares at {} (capacity × utilisation):", m.start);
+    let _ = writeln!(
+        o,
+        "  production shares at {} (capacity × utilisation):",
+        m.start
+    );
     for (st, row) in caps.iter().enumerate() {
         let total: f64 = row.iter().sum();
         if total <= 0.0 {
             continue;
         }
-        let mut shares: Vec<(usize, f64)> = row.iter().copied().enumerate().filter(|(_, v)| *v > 0.0).collect();
+        let mut shares: Vec<(usize, f64)> = row
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let parts: Vec<String> = shares
             .iter()
             .take(5)
             .map(|(c, v)| format!("{} {:.1}%", m.countries[*c].id, 100.0 * v / total))
             .collect();
-        let _ = writeln!(o, "    {:<11} {:>9} t/yr RE  {}", m.stages[st], fmt_num(total.round()), parts.join(", "));
+        let _ = writeln!(
+            o,
+            "    {:<11} {:>9} t/yr RE  {}",
+            m.stages[st],
+            fmt_num(total.round()),
+            parts.join(", ")
+        );
     }
     o
 }
@@ -51,11 +70,20 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     let mut h = Vec::new();
     let mut push = |label: String, value: String| h.push(Headline { label, value });
     // Largest price move in each market for the magnet chain's key commodities.
-    for key in ["ROW/oxide:Dy", "ROW/oxide:Tb", "ROW/oxide:Nd", "ROW/magnet:NdFeB", "CN/oxide:Dy"] {
+    for key in [
+        "ROW/oxide:Dy",
+        "ROW/oxide:Tb",
+        "ROW/oxide:Nd",
+        "ROW/magnet:NdFeB",
+        "CN/oxide:Dy",
+    ] {
         if let Some(c) = s.find("price", key) {
             let v = s.column(c);
             if let (Some(first), Some(peak)) = (v.first(), v.iter().copied().reduce(f64::max)) {
-                push(format!("peak price {key}"), format!("${:.0}/kg ({:.1}× start)", peak, peak / first));
+                push(
+                    format!("peak price {key}"),
+                    format!("${:.0}/kg ({:.1}× start)", peak, peak / first),
+                );
             }
         }
     }
@@ -63,7 +91,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .keys("shortfall")
         .into_iter()
         .filter(|k| k.contains('/'))
-        .filter_map(|k| s.find("shortfall", k).map(|c| (k.to_string(), s.column(c).into_iter().fold(0.0, f64::max))))
+        .filter_map(|k| {
+            s.find("shortfall", k)
+                .map(|c| (k.to_string(), s.column(c).into_iter().fold(0.0, f64::max)))
+        })
         .filter(|(_, v)| *v > 0.001)
         .collect();
     worst.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -75,7 +106,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         if let Some(c) = s.find("output_lost", &sec.id) {
             let lost: f64 = s.column(c).iter().sum::<f64>() * years;
             if lost >= 1.0 {
-                push(format!("output lost {}", sec.id), format!("{} {}", fmt_num(lost.round()), sec.unit));
+                push(
+                    format!("output lost {}", sec.id),
+                    format!("{} {}", fmt_num(lost.round()), sec.unit),
+                );
             }
         }
     }
@@ -94,13 +128,25 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut o = String::new();
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
     let _ = writeln!(o, "{title}");
-    let _ = writeln!(o, "  model {} | {} to {} | {} levers pulled", m.name, m.start, out.sim.date(), out.levers.len());
+    let _ = writeln!(
+        o,
+        "  model {} | {} to {} | {} levers pulled",
+        m.name,
+        m.start,
+        out.sim.date(),
+        out.levers.len()
+    );
     for h in headlines(m, out) {
         let _ = writeln!(o, "  {:<38} {}", h.label, h.value);
     }
     let n = out.expectations.len();
     let failed = out.failed();
-    let _ = writeln!(o, "  expectations: {} passed, {} failed", n - failed, failed);
+    let _ = writeln!(
+        o,
+        "  expectations: {} passed, {} failed",
+        n - failed,
+        failed
+    );
     for e in &out.expectations {
         if !e.passed {
             let _ = writeln!(o, "    FAILED line {}: {} {}", e.line, e.message, e.detail);
@@ -126,10 +172,15 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-const COLORS: [&str; 8] = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#66a182", "#8d8d8d", "#2e4057"];
+const COLORS: [&str; 8] = [
+    "#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#66a182", "#8d8d8d", "#2e4057",
+];
 
 /// A line chart of several series as an inline SVG.
 fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> String {
@@ -147,21 +198,63 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
     let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
     let y = |v: f64| t + (h - t - b) * (1.0 - v / max);
     let mut o = String::new();
-    let _ = write!(o, r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#, esc(title));
-    let _ = write!(o, r#"<text x="{l}" y="16" font-size="13" font-weight="bold">{} ({})</text>"#, esc(title), esc(unit));
-    let _ = write!(o, r##"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="#999"/>"##, h - b, w - r, h - b);
+    let _ = write!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
+        esc(title)
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{l}" y="16" font-size="13" font-weight="bold">{} ({})</text>"#,
+        esc(title),
+        esc(unit)
+    );
+    let _ = write!(
+        o,
+        r##"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="#999"/>"##,
+        h - b,
+        w - r,
+        h - b
+    );
     for k in 0..=4 {
         let v = max * k as f64 / 4.0;
-        let _ = write!(o, r##"<text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#555">{}</text>"##, l - 4.0, y(v) + 3.0, fmt_num((v * 100.0).round() / 100.0));
+        let _ = write!(
+            o,
+            r##"<text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#555">{}</text>"##,
+            l - 4.0,
+            y(v) + 3.0,
+            fmt_num((v * 100.0).round() / 100.0)
+        );
     }
     if let (Some(d0), Some(d1)) = (s.dates.first(), s.dates.last()) {
-        let _ = write!(o, r##"<text x="{l}" y="{}" font-size="10" fill="#555">{d0}</text><text x="{}" y="{}" font-size="10" text-anchor="end" fill="#555">{d1}</text>"##, h - 12.0, w - r, h - 12.0);
+        let _ = write!(
+            o,
+            r##"<text x="{l}" y="{}" font-size="10" fill="#555">{d0}</text><text x="{}" y="{}" font-size="10" text-anchor="end" fill="#555">{d1}</text>"##,
+            h - 12.0,
+            w - r,
+            h - 12.0
+        );
     }
     for (k, (name, c)) in lines.iter().enumerate() {
         let col = COLORS[k % COLORS.len()];
-        let pts: Vec<String> = s.column(*c).iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
-        let _ = write!(o, r#"<polyline fill="none" stroke="{col}" stroke-width="1.6" points="{}"/>"#, pts.join(" "));
-        let _ = write!(o, r#"<text x="{}" y="{}" font-size="11" fill="{col}">{}</text>"#, w - r + 8.0, t + 14.0 * k as f64 + 8.0, esc(name));
+        let pts: Vec<String> = s
+            .column(*c)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+            .collect();
+        let _ = write!(
+            o,
+            r#"<polyline fill="none" stroke="{col}" stroke-width="1.6" points="{}"/>"#,
+            pts.join(" ")
+        );
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{}" font-size="11" fill="{col}">{}</text>"#,
+            w - r + 8.0,
+            t + 14.0 * k as f64 + 8.0,
+            esc(name)
+        );
     }
     o.push_str("</svg>");
     o
@@ -170,7 +263,15 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
 fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String, usize)> {
     let mut v: Vec<(String, usize, f64)> = keys
         .iter()
-        .filter_map(|k| s.find(metric, k).map(|c| (k.clone(), c, s.column(c).iter().copied().fold(0.0, f64::max))))
+        .filter_map(|k| {
+            s.find(metric, k).map(|c| {
+                (
+                    k.clone(),
+                    c,
+                    s.column(c).iter().copied().fold(0.0, f64::max),
+                )
+            })
+        })
         .filter(|x| x.2 > 0.0)
         .collect();
     v.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
@@ -182,17 +283,44 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let s = &out.sim.series;
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
     let mut o = String::new();
-    let _ = write!(o, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>", esc(&title));
+    let _ = write!(
+        o,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>",
+        esc(&title)
+    );
     o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto}figure{margin:1em 0}</style></head><body>");
-    let _ = write!(o, "<h1>{}</h1><p>Model <b>{}</b>, {} to {}. Scenario <code>{}</code>.</p>", esc(&title), esc(&m.title), m.start, out.sim.date(), esc(&sc.path.display().to_string()));
+    let _ = write!(
+        o,
+        "<h1>{}</h1><p>Model <b>{}</b>, {} to {}. Scenario <code>{}</code>.</p>",
+        esc(&title),
+        esc(&m.title),
+        m.start,
+        out.sim.date(),
+        esc(&sc.path.display().to_string())
+    );
     o.push_str("<h2>Headline findings</h2><table>");
     for h in headlines(m, out) {
-        let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&h.label), esc(&h.value));
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&h.label),
+            esc(&h.value)
+        );
     }
     o.push_str("</table><h2>Expectations</h2><table>");
     for e in &out.expectations {
-        let (cls, word) = if e.passed { ("pass", "passed") } else { ("fail", "FAILED") };
-        let _ = write!(o, "<tr><td class=\"{cls}\">{word}</td><td>line {}</td><td>{}</td><td>{}</td></tr>", e.line, esc(&e.message), esc(&e.detail));
+        let (cls, word) = if e.passed {
+            ("pass", "passed")
+        } else {
+            ("fail", "FAILED")
+        };
+        let _ = write!(
+            o,
+            "<tr><td class=\"{cls}\">{word}</td><td>line {}</td><td>{}</td><td>{}</td></tr>",
+            e.line,
+            esc(&e.message),
+            esc(&e.detail)
+        );
     }
     o.push_str("</table><h2>Charts</h2>");
     let price_keys: Vec<String> = ["oxide:Dy", "oxide:Tb", "oxide:Nd", "magnet:NdFeB"]
@@ -203,17 +331,47 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut charts = Vec::new();
     let price_lines = pick(s, "price", &price_keys, 8);
     charts.push(("Prices".to_string(), "$/kg".to_string(), price_lines));
-    let region_keys: Vec<String> = s.keys("shortfall").into_iter().filter(|k| k.contains('/')).map(str::to_string).collect();
-    charts.push(("Shortfall by region".into(), "share of need".into(), pick(s, "shortfall", &region_keys, 8)));
+    let region_keys: Vec<String> = s
+        .keys("shortfall")
+        .into_iter()
+        .filter(|k| k.contains('/'))
+        .map(str::to_string)
+        .collect();
+    charts.push((
+        "Shortfall by region".into(),
+        "share of need".into(),
+        pick(s, "shortfall", &region_keys, 8),
+    ));
     let lost_keys: Vec<String> = m.sectors.iter().map(|x| x.id.clone()).collect();
-    charts.push(("Output lost by sector".into(), "units/yr".into(), pick(s, "output_lost", &lost_keys, 8)));
-    let dep_keys: Vec<String> = s.keys("dependency").into_iter().map(str::to_string).filter(|k| !k.ends_with("/CN")).collect();
-    charts.push(("Import dependency by stage".into(), "share of inputs".into(), pick(s, "dependency", &dep_keys, 8)));
+    charts.push((
+        "Output lost by sector".into(),
+        "units/yr".into(),
+        pick(s, "output_lost", &lost_keys, 8),
+    ));
+    let dep_keys: Vec<String> = s
+        .keys("dependency")
+        .into_iter()
+        .map(str::to_string)
+        .filter(|k| !k.ends_with("/CN"))
+        .collect();
+    charts.push((
+        "Import dependency by stage".into(),
+        "share of inputs".into(),
+        pick(s, "dependency", &dep_keys, 8),
+    ));
     let q_keys: Vec<String> = m.countries.iter().map(|x| x.id.clone()).collect();
-    charts.push(("Licence queue".into(), "t held".into(), pick(s, "licence_queue", &q_keys, 4)));
+    charts.push((
+        "Licence queue".into(),
+        "t held".into(),
+        pick(s, "licence_queue", &q_keys, 4),
+    ));
     for (t, unit, lines) in charts {
         if lines.is_empty() {
-            let _ = write!(o, "<figure><figcaption>{}: nothing to show (all zero)</figcaption></figure>", esc(&t));
+            let _ = write!(
+                o,
+                "<figure><figcaption>{}: nothing to show (all zero)</figcaption></figure>",
+                esc(&t)
+            );
         } else {
             let _ = write!(o, "<figure>{}</figure>", svg_chart(&t, &unit, s, &lines));
         }
@@ -222,21 +380,45 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o.push_str(&timeline_svg(m, out));
     o.push_str("<table>");
     for l in &out.levers {
-        let _ = write!(o, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", l.date, esc(&l.name), esc(&l.summary));
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            l.date,
+            esc(&l.name),
+            esc(&l.summary)
+        );
     }
-    let _ = write!(o, "</table><h2>Scenario source</h2><pre>{}</pre></body></html>\n", esc(&sc.source));
+    let _ = writeln!(
+        o,
+        "</table><h2>Scenario source</h2><pre>{}</pre></body></html>",
+        esc(&sc.source)
+    );
     o
 }
 
 fn timeline_svg(m: &Model, out: &Outcome) -> String {
     let (w, h) = (640.0, 60.0);
     let span = (out.sim.date().days() - m.start.days()).max(1) as f64;
-    let mut o = format!(r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="lever timeline"><line x1="20" y1="30" x2="620" y2="30" stroke="#555"/>"##);
+    let mut o = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="lever timeline"><line x1="20" y1="30" x2="620" y2="30" stroke="#555"/>"##
+    );
     for (i, l) in out.levers.iter().enumerate() {
         let x = 20.0 + 600.0 * (l.date.days() - m.start.days()) as f64 / span;
-        let _ = write!(o, r#"<circle cx="{x:.1}" cy="30" r="5" fill="{}"><title>{} {}: {}</title></circle>"#, COLORS[i % COLORS.len()], l.date, esc(&l.name), esc(&l.summary));
+        let _ = write!(
+            o,
+            r#"<circle cx="{x:.1}" cy="30" r="5" fill="{}"><title>{} {}: {}</title></circle>"#,
+            COLORS[i % COLORS.len()],
+            l.date,
+            esc(&l.name),
+            esc(&l.summary)
+        );
     }
-    let _ = write!(o, r##"<text x="20" y="52" font-size="10" fill="#555">{}</text><text x="620" y="52" font-size="10" text-anchor="end" fill="#555">{}</text></svg>"##, m.start, out.sim.date());
+    let _ = write!(
+        o,
+        r##"<text x="20" y="52" font-size="10" fill="#555">{}</text><text x="620" y="52" font-size="10" text-anchor="end" fill="#555">{}</text></svg>"##,
+        m.start,
+        out.sim.date()
+    );
     o
 }
 
@@ -244,11 +426,20 @@ pub fn junit(cases: &[(PathBuf, Duration, Option<String>)]) -> String {
     let failures = cases.iter().filter(|c| c.2.is_some()).count();
     let mut o = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"chokepoint\" tests=\"{}\" failures=\"{failures}\">\n", cases.len());
     for (p, d, fail) in cases {
-        let _ = write!(o, "  <testcase name=\"{}\" time=\"{:.3}\"", esc(&p.display().to_string()), d.as_secs_f64());
+        let _ = write!(
+            o,
+            "  <testcase name=\"{}\" time=\"{:.3}\"",
+            esc(&p.display().to_string()),
+            d.as_secs_f64()
+        );
         match fail {
             None => o.push_str("/>\n"),
             Some(t) => {
-                let _ = write!(o, "><failure message=\"expectations failed\">{}</failure></testcase>\n", esc(t));
+                let _ = writeln!(
+                    o,
+                    "><failure message=\"expectations failed\">{}</failure></testcase>",
+                    esc(t)
+                );
             }
         }
     }
@@ -261,15 +452,26 @@ pub fn lever_reference(engine: &chokepoint_script::rhai::Engine) -> String {
     let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
     let mut o = String::from("# chokepoint lever reference\n\nGenerated by `chokepoint docs` from the script engine itself.\n\n");
-    let mut fns: Vec<&serde_json::Value> = v["functions"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let mut fns: Vec<&serde_json::Value> = v["functions"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     fns.retain(|f| f["docComments"].as_array().is_some_and(|d| !d.is_empty()));
-    fns.sort_by_key(|f| (f["name"].as_str().unwrap_or("").to_string(), f["signature"].as_str().unwrap_or("").to_string()));
+    fns.sort_by_key(|f| {
+        (
+            f["name"].as_str().unwrap_or("").to_string(),
+            f["signature"].as_str().unwrap_or("").to_string(),
+        )
+    });
     for f in fns {
         let _ = writeln!(o, "## `{}`\n", f["signature"].as_str().unwrap_or(""));
         for line in f["docComments"].as_array().into_iter().flatten() {
             let text = line.as_str().unwrap_or("");
             for l in text.lines() {
-                let l = l.trim_start_matches("///").strip_prefix(' ').unwrap_or(l.trim_start_matches("///"));
+                let l = l
+                    .trim_start_matches("///")
+                    .strip_prefix(' ')
+                    .unwrap_or(l.trim_start_matches("///"));
                 let _ = writeln!(o, "{l}");
             }
         }

@@ -81,7 +81,9 @@ impl Series {
     }
 
     pub fn find(&self, metric: &str, key: &str) -> Option<usize> {
-        self.index.get(&(metric.to_string(), key.to_string())).copied()
+        self.index
+            .get(&(metric.to_string(), key.to_string()))
+            .copied()
     }
 
     /// Keys recorded for a metric, in declaration order.

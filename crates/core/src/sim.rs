@@ -286,7 +286,11 @@ impl Sim {
         }
         let mut price = model.prices.clone();
         price.resize(nmk * nc, 0.0);
-        let composition = model.recipes.iter().map(|r| r.composition.clone()).collect();
+        let composition = model
+            .recipes
+            .iter()
+            .map(|r| r.composition.clone())
+            .collect();
         let policies = model.policies.clone();
         let nfac = model.facilities.len();
         let nsec = model.sectors.len();
@@ -331,7 +335,12 @@ impl Sim {
             year_frac: 0.0,
         };
         sim.sp_node = (0..sim.model.stockpiles.len())
-            .map(|k| sim.nodes.iter().position(|n| n.kind == NodeKind::Stockpile(k)).unwrap_or(0))
+            .map(|k| {
+                sim.nodes
+                    .iter()
+                    .position(|n| n.kind == NodeKind::Stockpile(k))
+                    .unwrap_or(0)
+            })
             .collect();
         sim.build_topology();
         sim.warm_start();
@@ -473,7 +482,9 @@ impl Sim {
                         comp[e] += w * m.deposits[d].distribution[e];
                     }
                 }
-                Process::Convert(r) if m.recipes[r].output == form && !self.composition[r].is_empty() => {
+                Process::Convert(r)
+                    if m.recipes[r].output == form && !self.composition[r].is_empty() =>
+                {
                     for e in 0..ne {
                         comp[e] += w * self.composition[r][e];
                     }
@@ -529,9 +540,10 @@ impl Sim {
         let nc = m.commodities.len();
         for (mk, mname) in m.markets.iter().enumerate() {
             for c in 0..nc {
-                cols.price.push((m.prices[mk * nc + c] > 0.0).then(|| {
-                    s.declare("price", &format!("{mname}/{}", m.commodity_name(c)))
-                }));
+                cols.price.push(
+                    (m.prices[mk * nc + c] > 0.0)
+                        .then(|| s.declare("price", &format!("{mname}/{}", m.commodity_name(c)))),
+                );
             }
         }
         for st in &m.stages {
@@ -544,8 +556,7 @@ impl Sim {
             cols.facility_output.push(s.declare("output", &f.id));
         }
         for e in &m.elements {
-            cols.mine_element
-                .push(s.declare("mine_output", &e.symbol));
+            cols.mine_element.push(s.declare("mine_output", &e.symbol));
         }
         for x in &m.countries {
             for f in &m.forms {
@@ -722,7 +733,14 @@ impl Sim {
 
     /// Adds a facility like `template` with a new id, capacity (t/yr of its output form),
     /// start and ramp. An event, not a step: arrays grow here.
-    pub fn add_facility_like(&mut self, template: FacilityId, id: &str, capacity: f64, start: Date, ramp_months: f64) {
+    pub fn add_facility_like(
+        &mut self,
+        template: FacilityId,
+        id: &str,
+        capacity: f64,
+        start: Date,
+        ramp_months: f64,
+    ) {
         let model = Arc::make_mut(&mut self.model);
         let mut fac = model.facilities[template].clone();
         let re_share = model.forms[fac.output_form(model)].re_share;
@@ -874,20 +892,25 @@ impl Sim {
                                     r.tariff *= (1.0 + rate).powf(-m.behaviour.tariff_elasticity);
                                 }
                             }
-                            _ if p.exporter != Some(x) && !matches!(p.kind, PolicyKind::ContentRule { .. }) => {}
+                            _ if p.exporter != Some(x)
+                                && !matches!(p.kind, PolicyKind::ContentRule { .. }) => {}
                             PolicyKind::ExportBan => {
                                 if foreign && p.reaches(m, buyer.country, buyer.firm) {
                                     r.allow = 0.0;
                                 }
                             }
                             PolicyKind::EntityList => {
-                                if foreign && p.to.reaches(m, buyer.country, buyer.firm)
+                                if foreign
+                                    && p.to.reaches(m, buyer.country, buyer.firm)
                                     && !p.exempt.reaches(m, buyer.country, buyer.firm)
                                 {
                                     r.allow = 0.0;
                                 }
                             }
-                            PolicyKind::ExportLicence { approval, delay_steps } => {
+                            PolicyKind::ExportLicence {
+                                approval,
+                                delay_steps,
+                            } => {
                                 if foreign && p.reaches(m, buyer.country, buyer.firm) {
                                     r.allow *= approval;
                                     r.delay = r.delay.max(delay_steps);
@@ -898,7 +921,11 @@ impl Sim {
                                     r.quota = quotas.iter().position(|q| q.0 == pi);
                                 }
                             }
-                            PolicyKind::ContentRule { approval, delay_steps, .. } => {
+                            PolicyKind::ContentRule {
+                                approval,
+                                delay_steps,
+                                ..
+                            } => {
                                 // Re-exports by third countries of items made with the
                                 // controlling country's elements need its licence.
                                 if foreign
@@ -1169,7 +1196,11 @@ impl Sim {
         let years = self.step as f64 / m.steps_per_year();
         let growth = (1.0 + self.growth[s]).powf(years);
         let pr = self.sector_price_ratio(s);
-        let elastic = if pr > 0.0 { pr.powf(sec.elasticity) } else { 1.0 };
+        let elastic = if pr > 0.0 {
+            pr.powf(sec.elasticity)
+        } else {
+            1.0
+        };
         sec.demand * growth * self.demand_mult[s] * elastic * (1.0 - self.substituted[s])
             / m.steps_per_year()
     }
@@ -1221,7 +1252,9 @@ impl Sim {
         let spy = self.model.steps_per_year();
         let year_frac = {
             let d = self.date();
-            let y0 = Date::from_ymd(d.year(), 1, 1).map(|x| x.days()).unwrap_or(d.days());
+            let y0 = Date::from_ymd(d.year(), 1, 1)
+                .map(|x| x.days())
+                .unwrap_or(d.days());
             ((d.days() - y0) as f64 / 365.25 + 1.0 / spy).min(1.0)
         };
         self.year_frac = year_frac;
@@ -1394,6 +1427,12 @@ impl Sim {
                             let mut q = want * w / wsum * self.scratch.claims[x];
                             q = q.min(self.scratch.avail[x]);
                             if x != bx {
+                                // Only the approved share of licensed orders ships, and
+                                // licences are granted against normal use, not restocking.
+                                if rule.allow < 1.0 {
+                                    let normal = self.node_need_cover(b, c).0;
+                                    q = (q * rule.allow).min(rule.allow * normal);
+                                }
                                 q = q.min(self.export_cap(x, c, &rule, bx));
                             }
                             if q <= 0.0 {
@@ -1422,7 +1461,13 @@ impl Sim {
     }
 
     /// How much exporter `x` may still ship abroad of commodity `c` under a quota.
-    fn export_cap(&self, x: CountryId, _c: CommodityId, rule: &Rule, _buyer_country: CountryId) -> f64 {
+    fn export_cap(
+        &self,
+        x: CountryId,
+        _c: CommodityId,
+        rule: &Rule,
+        _buyer_country: CountryId,
+    ) -> f64 {
         let avail = self.scratch.avail[x];
         match rule.quota {
             None => avail,
@@ -1768,7 +1813,10 @@ impl Sim {
             s.sector_need[sector] += need;
             s.sector_used[sector] += used_total;
             let years = self.step as f64 / spy;
-            let units_rate = sec.units * share * (1.0 + self.growth[sector]).powf(years) * self.demand_mult[sector];
+            let units_rate = sec.units
+                * share
+                * (1.0 + self.growth[sector]).powf(years)
+                * self.demand_mult[sector];
             if need > 0.0 {
                 s.sector_lost[sector] += units_rate * (1.0 - used_total / need);
             }
@@ -1820,7 +1868,8 @@ impl Sim {
             let mk = m.countries[m.facilities[fl.facility].country].market;
             let p = self.price[mk * nc + fl.commodity];
             if p < fl.floor {
-                let sold = self.scratch.sold[fl.facility] * self.output_share(fl.facility, fl.commodity);
+                let sold =
+                    self.scratch.sold[fl.facility] * self.output_share(fl.facility, fl.commodity);
                 // $/kg × t × 1000 kg/t, in the form's unit.
                 let re_share = m.forms[m.commodities[fl.commodity].form].re_share;
                 self.policy_cost[fl.payer] += (fl.floor - p) * sold / re_share * 1000.0;

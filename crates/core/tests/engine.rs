@@ -41,7 +41,10 @@ fn add(sim: &mut Sim, d: PolicyDef) {
 }
 
 fn col(sim: &Sim, metric: &str, key: &str) -> Vec<f64> {
-    let c = sim.series.find(metric, key).unwrap_or_else(|| panic!("{metric}[{key}]"));
+    let c = sim
+        .series
+        .find(metric, key)
+        .unwrap_or_else(|| panic!("{metric}[{key}]"));
     sim.series.column(c)
 }
 
@@ -51,7 +54,11 @@ fn a_baseline_run_balances_and_stays_finite() {
     let mut sim = Sim::new(&m, 1);
     sim.run_to_end();
     assert_eq!(sim.step, m.horizon_steps());
-    assert!(sim.mass_balance_error() < 1e-9, "{}", sim.mass_balance_error());
+    assert!(
+        sim.mass_balance_error() < 1e-9,
+        "{}",
+        sim.mass_balance_error()
+    );
     assert!(sim.series.values.iter().all(|v| v.is_finite()));
 }
 
@@ -71,7 +78,13 @@ fn closing_a_mine_cuts_all_its_coproducts() {
         if dist[e] > 0.0 {
             assert!(c < b, "{} should fall with the mine", el.symbol);
             let expected = m.facilities[f].capacity * dist[e];
-            assert!(((b - c) - expected).abs() < 1e-6 * expected.max(1.0), "{}: {} vs {}", el.symbol, b - c, expected);
+            assert!(
+                ((b - c) - expected).abs() < 1e-6 * expected.max(1.0),
+                "{}: {} vs {}",
+                el.symbol,
+                b - c,
+                expected
+            );
         }
     }
 }
@@ -87,9 +100,20 @@ fn a_dy_ban_drains_buffers_before_demand_goes_unmet() {
     sim.run_to_end();
     let short = col(&sim, "shortfall", "ev-us");
     let cover = col(&sim, "cover_weeks", "magnet:NdFeB/US");
-    let first_short = short.iter().position(|&s| s > 0.05).expect("a shortfall appears");
-    assert!(first_short >= 3, "buffers hold for a while (short from step {first_short})");
-    assert!(cover[first_short] < cover[0] * 0.5, "cover drained first: {} vs {}", cover[first_short], cover[0]);
+    let first_short = short
+        .iter()
+        .position(|&s| s > 0.05)
+        .expect("a shortfall appears");
+    assert!(
+        first_short >= 3,
+        "buffers hold for a while (short from step {first_short})"
+    );
+    assert!(
+        cover[first_short] < cover[0] * 0.5,
+        "cover drained first: {} vs {}",
+        cover[first_short],
+        cover[0]
+    );
 }
 
 #[test]
@@ -120,7 +144,10 @@ fn lifting_an_entity_list_restores_the_firms_supply() {
     sim.end_policies(date, |_| true);
     sim.run_until(m.start.add_days(600));
     let after = *col(&sim, "shortfall", "defence-us").last().unwrap();
-    assert!(after < listed_short || listed_short == 0.0, "{after} < {listed_short}");
+    assert!(
+        after < listed_short || listed_short == 0.0,
+        "{after} < {listed_short}"
+    );
 }
 
 #[test]
@@ -132,7 +159,12 @@ fn the_same_seed_gives_identical_series_on_any_thread() {
         s.series.to_csv(chokepoint_core::series::Resolution::Step)
     };
     let a = run(m.clone());
-    let handles: Vec<_> = (0..3).map(|_| { let m = m.clone(); std::thread::spawn(move || run(m)) }).collect();
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let m = m.clone();
+            std::thread::spawn(move || run(m))
+        })
+        .collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), a);
     }
@@ -146,8 +178,12 @@ fn segmented_markets_open_a_price_gap() {
     d.elements = Some(vec!["Dy".into(), "Tb".into()]);
     add(&mut sim, d);
     sim.run_until(m.start.add_days(365));
-    let row = col(&sim, "price", "ROW/oxide:Dy").into_iter().fold(0.0, f64::max);
-    let cn = col(&sim, "price", "CN/oxide:Dy").into_iter().fold(0.0, f64::max);
+    let row = col(&sim, "price", "ROW/oxide:Dy")
+        .into_iter()
+        .fold(0.0, f64::max);
+    let cn = col(&sim, "price", "CN/oxide:Dy")
+        .into_iter()
+        .fold(0.0, f64::max);
     assert!(row > 1.03 * cn, "ROW {row} vs CN {cn}");
 }
 

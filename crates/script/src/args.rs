@@ -19,9 +19,15 @@ pub fn names(v: &Dynamic, what: &str) -> Res<Vec<String>> {
             .into_iter()
             .enumerate()
             .map(|(i, x)| {
-                x.clone().try_cast::<rhai::ImmutableString>().map(|s| s.to_string()).ok_or_else(|| {
-                    err(format!("{what}[{i}] must be a string, got {}", x.type_name()))
-                })
+                x.clone()
+                    .try_cast::<rhai::ImmutableString>()
+                    .map(|s| s.to_string())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "{what}[{i}] must be a string, got {}",
+                            x.type_name()
+                        ))
+                    })
             })
             .collect();
     }
@@ -38,18 +44,28 @@ pub fn number(v: &Dynamic, what: &str) -> Res<f64> {
     if let Ok(i) = v.as_int() {
         return Ok(i as f64);
     }
-    Err(err(format!("{what} must be a number, got {}", v.type_name())))
+    Err(err(format!(
+        "{what} must be a number, got {}",
+        v.type_name()
+    )))
 }
 
 pub fn finite(x: f64, what: &str, lo: f64, hi: f64) -> Res<f64> {
     if !x.is_finite() || x < lo || x > hi {
-        return Err(err(format!("{what} must be between {lo} and {hi}, got {x}")));
+        return Err(err(format!(
+            "{what} must be between {lo} and {hi}, got {x}"
+        )));
     }
     Ok(x)
 }
 
 /// Reads a policy definition from a lever's options map; unknown keys are errors.
-pub fn policy_def(kind: &str, exporter: Option<&str>, opts: &Map, allowed: &[&str]) -> Res<PolicyDef> {
+pub fn policy_def(
+    kind: &str,
+    exporter: Option<&str>,
+    opts: &Map,
+    allowed: &[&str],
+) -> Res<PolicyDef> {
     for k in opts.keys() {
         if !allowed.contains(&k.as_str()) {
             let hint = chokepoint_core::error::did_you_mean(k, allowed.iter().copied());
@@ -59,9 +75,8 @@ pub fn policy_def(kind: &str, exporter: Option<&str>, opts: &Map, allowed: &[&st
             )));
         }
     }
-    let list = |k: &str| -> Res<Option<Vec<String>>> {
-        opts.get(k).map(|v| names(v, k)).transpose()
-    };
+    let list =
+        |k: &str| -> Res<Option<Vec<String>>> { opts.get(k).map(|v| names(v, k)).transpose() };
     let num = |k: &str| -> Res<Option<f64>> { opts.get(k).map(|v| number(v, k)).transpose() };
     let text = |k: &str| -> Res<Option<String>> {
         opts.get(k)
@@ -112,22 +127,29 @@ pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
     let days = if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
         let s = s.trim();
         let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
-        let n: f64 = num
-            .trim()
-            .parse()
-            .map_err(|_| err(format!("'{s}' is not a duration (use \"90d\", \"6m\", \"2y\" or days)")))?;
+        let n: f64 = num.trim().parse().map_err(|_| {
+            err(format!(
+                "'{s}' is not a duration (use \"90d\", \"6m\", \"2y\" or days)"
+            ))
+        })?;
         match unit {
             "d" | "" => n,
             "w" => n * 7.0,
             "m" => n * 30.4375,
             "y" => n * 365.25,
-            _ => return Err(err(format!("'{s}': unknown unit '{unit}' (use d, w, m or y)"))),
+            _ => {
+                return Err(err(format!(
+                    "'{s}': unknown unit '{unit}' (use d, w, m or y)"
+                )))
+            }
         }
     } else {
         number(v, "duration")?
     };
     if !days.is_finite() || !(0.0..=36525.0).contains(&days) {
-        return Err(err(format!("duration must be between 0 and 100 years, got {days} days")));
+        return Err(err(format!(
+            "duration must be between 0 and 100 years, got {days} days"
+        )));
     }
     Ok((days / model.step_days as f64).round() as usize)
 }

@@ -42,15 +42,25 @@ impl ScriptError {
         loop {
             match cur {
                 EvalAltResult::ErrorInFunctionCall(name, _src, inner, p) => {
-                    let name = if name.starts_with("anon$") { "a closure".to_string() } else { format!("'{name}'") };
-                    chain.push(format!("in {name} called at line {}", p.line().unwrap_or(0)));
+                    let name = if name.starts_with("anon$") {
+                        "a closure".to_string()
+                    } else {
+                        format!("'{name}'")
+                    };
+                    chain.push(format!(
+                        "in {name} called at line {}",
+                        p.line().unwrap_or(0)
+                    ));
                     if !inner.position().is_none() {
                         pos = inner.position();
                     }
                     cur = inner;
                 }
                 EvalAltResult::ErrorInModule(name, inner, p) => {
-                    chain.push(format!("in module '{name}' imported at line {}", p.line().unwrap_or(0)));
+                    chain.push(format!(
+                        "in module '{name}' imported at line {}",
+                        p.line().unwrap_or(0)
+                    ));
                     cur = inner;
                     pos = *p;
                 }

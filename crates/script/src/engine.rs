@@ -117,9 +117,7 @@ impl ModuleResolver for SandboxResolver {
             )));
         }
         // Relative to the scripts root, never to the importing file's directory.
-        self.inner.resolve(engine, None, path, pos).or_else(|e| {
-            let _ = source;
-            Err(e)
-        })
+        let _ = source;
+        self.inner.resolve(engine, None, path, pos)
     }
 }

@@ -20,8 +20,8 @@ use rhai::{Dynamic, Scope, AST};
 
 pub use diag::ScriptError;
 pub use engine::build_engine;
-pub use rhai;
 pub use host::{Expectation, HostHandle, LeverCall};
+pub use rhai;
 
 /// A compiled scenario: parse once, run many times (on any thread).
 #[derive(Debug, Clone)]
@@ -82,7 +82,11 @@ impl Scenario {
         if meta.len() > engine::limits::MAX_SCRIPT_BYTES {
             return Err(ScriptError::plain(
                 path,
-                format!("the script is {} bytes; scripts are limited to {} bytes", meta.len(), engine::limits::MAX_SCRIPT_BYTES),
+                format!(
+                    "the script is {} bytes; scripts are limited to {} bytes",
+                    meta.len(),
+                    engine::limits::MAX_SCRIPT_BYTES
+                ),
             ));
         }
         let bytes = std::fs::read(path)
@@ -92,7 +96,11 @@ impl Scenario {
         Scenario::compile(path, &source, scripts_root)
     }
 
-    pub fn compile(path: &Path, source: &str, scripts_root: &Path) -> Result<Scenario, ScriptError> {
+    pub fn compile(
+        path: &Path,
+        source: &str,
+        scripts_root: &Path,
+    ) -> Result<Scenario, ScriptError> {
         let engine = build_engine(None, scripts_root);
         let ast = engine
             .compile(source)
@@ -130,7 +138,9 @@ impl Scenario {
         let result = result.and_then(|_| {
             if opts.finish {
                 let target = handle.lock().sim.model.horizon_steps();
-                runner::advance(&handle, target, &mut |f| f.call::<Dynamic>(&engine, &self.ast, ()))
+                runner::advance(&handle, target, &mut |f| {
+                    f.call::<Dynamic>(&engine, &self.ast, ())
+                })
             } else {
                 Ok(())
             }
@@ -141,7 +151,12 @@ impl Scenario {
         }
         let host = match Arc::try_unwrap(handle.0) {
             Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
-            Err(_) => return Err(ScriptError::plain(&self.path, "internal: the run is still referenced")),
+            Err(_) => {
+                return Err(ScriptError::plain(
+                    &self.path,
+                    "internal: the run is still referenced",
+                ))
+            }
         };
         Ok(Outcome {
             sim: host.sim,
@@ -160,7 +175,9 @@ pub fn header_field(source: &str, key: &str) -> Option<String> {
         if t.is_empty() {
             continue;
         }
-        let Some(rest) = t.strip_prefix("//") else { break };
+        let Some(rest) = t.strip_prefix("//") else {
+            break;
+        };
         let rest = rest.trim();
         if let Some(v) = rest.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
             return Some(v.trim().to_string());

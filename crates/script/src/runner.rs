@@ -8,7 +8,9 @@ use crate::host::{err, HostHandle};
 
 /// Advances to `target` from inside a script call (closures run in the script's context).
 pub fn advance_within(ctx: &NativeCallContext, handle: &HostHandle, target: usize) -> Res<()> {
-    advance(handle, target, &mut |f: &FnPtr| f.call_within_context::<Dynamic>(ctx, ()))
+    advance(handle, target, &mut |f: &FnPtr| {
+        f.call_within_context::<Dynamic>(ctx, ())
+    })
 }
 
 /// Advances to `target`, calling script closures with `call`.
@@ -64,7 +66,9 @@ pub fn advance(
         for (k, cond) in &conditions {
             let v = call(cond)?;
             let fire = v.as_bool().map_err(|t| {
-                err(format!("a `when` condition must return true or false, got {t}"))
+                err(format!(
+                    "a `when` condition must return true or false, got {t}"
+                ))
             })?;
             if fire {
                 let action = {

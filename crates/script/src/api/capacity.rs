@@ -14,7 +14,12 @@ pub mod capacity_api {
     /// disrupt("mount-weld", 1.0, "3m");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn disrupt(ctx: NativeCallContext, facility: &str, share: Dynamic, duration: Dynamic) -> Res<()> {
+    pub fn disrupt(
+        ctx: NativeCallContext,
+        facility: &str,
+        share: Dynamic,
+        duration: Dynamic,
+    ) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -22,7 +27,10 @@ pub mod capacity_api {
         let steps = duration_steps(&h.sim.model, &duration)?;
         let until = h.sim.step + steps;
         h.sim.set_outage(f, share, until);
-        h.log("disrupt", format!("{facility} loses {:.0}% for {steps} steps", share * 100.0));
+        h.log(
+            "disrupt",
+            format!("{facility} loses {:.0}% for {steps} steps", share * 100.0),
+        );
         Ok(())
     }
 
@@ -82,9 +90,21 @@ pub mod capacity_api {
     /// expect(id == "mp-10x-early", "built");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn build(ctx: NativeCallContext, like: &str, id: &str, capacity: Dynamic, lead_time: Dynamic, ramp_months: Dynamic) -> Res<String> {
+    pub fn build(
+        ctx: NativeCallContext,
+        like: &str,
+        id: &str,
+        capacity: Dynamic,
+        lead_time: Dynamic,
+        ramp_months: Dynamic,
+    ) -> Res<String> {
         let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
-        let ramp = finite(number(&ramp_months, "ramp_months")?, "ramp_months", 0.0, 600.0)?;
+        let ramp = finite(
+            number(&ramp_months, "ramp_months")?,
+            "ramp_months",
+            0.0,
+            600.0,
+        )?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let template = h.sim.model.facility_id(like).map_err(err)?;
@@ -94,7 +114,10 @@ pub mod capacity_api {
         let lead = duration_steps(&h.sim.model, &lead_time)?;
         let start = h.sim.model.date_of(h.sim.step + lead);
         h.sim.add_facility_like(template, id, capacity, start, ramp);
-        h.log("build", format!("{id} ({capacity} t/yr) like {like}, from {start}"));
+        h.log(
+            "build",
+            format!("{id} ({capacity} t/yr) like {like}, from {start}"),
+        );
         Ok(id.to_string())
     }
 
@@ -127,7 +150,10 @@ pub mod capacity_api {
         let mut h = h.lock();
         let f = h.sim.model.facility_id(facility).map_err(err)?;
         h.sim.capacity_mult[f] *= 1.0 - share;
-        h.log("environmental_cost", format!("{facility} loses {:.0}%", share * 100.0));
+        h.log(
+            "environmental_cost",
+            format!("{facility} loses {:.0}%", share * 100.0),
+        );
         Ok(())
     }
 }

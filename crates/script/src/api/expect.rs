@@ -18,9 +18,8 @@ pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: Stri
 
 #[export_module]
 pub mod expect_api {
-    use super::{record};
+    use super::record;
     use crate::args::{number, Res};
-
 
     /// Records that `condition` should hold. Returns it.
     ///
@@ -38,8 +37,18 @@ pub mod expect_api {
     /// expect_between(0.3, 0.1, 0.5, "a share in range");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn expect_between(ctx: NativeCallContext, value: Dynamic, lo: Dynamic, hi: Dynamic, message: &str) -> Res<bool> {
-        let (v, lo, hi) = (number(&value, "value")?, number(&lo, "lo")?, number(&hi, "hi")?);
+    pub fn expect_between(
+        ctx: NativeCallContext,
+        value: Dynamic,
+        lo: Dynamic,
+        hi: Dynamic,
+        message: &str,
+    ) -> Res<bool> {
+        let (v, lo, hi) = (
+            number(&value, "value")?,
+            number(&lo, "lo")?,
+            number(&hi, "hi")?,
+        );
         let ok = v >= lo && v <= hi;
         record(&ctx, message, ok, format!("{v:.4} in [{lo}, {hi}]"))
     }
@@ -50,9 +59,24 @@ pub mod expect_api {
     /// expect_approx(105.0, 100.0, 0.1, "close to 100");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn expect_approx(ctx: NativeCallContext, value: Dynamic, target: Dynamic, tolerance: Dynamic, message: &str) -> Res<bool> {
-        let (v, t, tol) = (number(&value, "value")?, number(&target, "target")?, number(&tolerance, "tolerance")?);
+    pub fn expect_approx(
+        ctx: NativeCallContext,
+        value: Dynamic,
+        target: Dynamic,
+        tolerance: Dynamic,
+        message: &str,
+    ) -> Res<bool> {
+        let (v, t, tol) = (
+            number(&value, "value")?,
+            number(&target, "target")?,
+            number(&tolerance, "tolerance")?,
+        );
         let ok = (v - t).abs() <= tol * t.abs();
-        record(&ctx, message, ok, format!("{v:.4} vs {t} ± {:.0}%", tol * 100.0))
+        record(
+            &ctx,
+            message,
+            ok,
+            format!("{v:.4} vs {t} ± {:.0}%", tol * 100.0),
+        )
     }
 }

@@ -15,7 +15,12 @@ pub mod government_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_buy(ctx: NativeCallContext, id: &str, tonnes_per_year: Dynamic) -> Res<()> {
-        let t = finite(number(&tonnes_per_year, "tonnes_per_year")?, "tonnes_per_year", 0.0, 1e7)?;
+        let t = finite(
+            number(&tonnes_per_year, "tonnes_per_year")?,
+            "tonnes_per_year",
+            0.0,
+            1e7,
+        )?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let s = h.sim.model.stockpile_id(id).map_err(err)?;
@@ -34,16 +39,29 @@ pub mod government_api {
     /// stockpile_target("us-nds", 2000.0, 1000.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn stockpile_target(ctx: NativeCallContext, id: &str, tonnes: Dynamic, tonnes_per_year: Dynamic) -> Res<()> {
+    pub fn stockpile_target(
+        ctx: NativeCallContext,
+        id: &str,
+        tonnes: Dynamic,
+        tonnes_per_year: Dynamic,
+    ) -> Res<()> {
         let target = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
-        let rate = finite(number(&tonnes_per_year, "tonnes_per_year")?, "tonnes_per_year", 0.0, 1e7)?;
+        let rate = finite(
+            number(&tonnes_per_year, "tonnes_per_year")?,
+            "tonnes_per_year",
+            0.0,
+            1e7,
+        )?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let s = h.sim.model.stockpile_id(id).map_err(err)?;
         let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
         h.sim.stockpile_target[s] = target * re;
         h.sim.stockpile_buy[s] = rate * re;
-        h.log("stockpile_target", format!("{id} aims for {target} t at {rate} t/yr"));
+        h.log(
+            "stockpile_target",
+            format!("{id} aims for {target} t at {rate} t/yr"),
+        );
         Ok(())
     }
 
@@ -69,8 +87,17 @@ pub mod government_api {
     /// stockpile_release("us-nds", 2000.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn stockpile_release(ctx: NativeCallContext, id: &str, tonnes_per_year: Dynamic) -> Res<()> {
-        let t = finite(number(&tonnes_per_year, "tonnes_per_year")?, "tonnes_per_year", 0.0, 1e7)?;
+    pub fn stockpile_release(
+        ctx: NativeCallContext,
+        id: &str,
+        tonnes_per_year: Dynamic,
+    ) -> Res<()> {
+        let t = finite(
+            number(&tonnes_per_year, "tonnes_per_year")?,
+            "tonnes_per_year",
+            0.0,
+            1e7,
+        )?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let s = h.sim.model.stockpile_id(id).map_err(err)?;
@@ -88,7 +115,13 @@ pub mod government_api {
     /// price_floor("mp-mountain-pass-separation", "oxide:Nd", 110.0, "US");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn price_floor(ctx: NativeCallContext, facility: &str, commodity: &str, floor: Dynamic, payer: &str) -> Res<()> {
+    pub fn price_floor(
+        ctx: NativeCallContext,
+        facility: &str,
+        commodity: &str,
+        floor: Dynamic,
+        payer: &str,
+    ) -> Res<()> {
         let floor = finite(number(&floor, "floor")?, "floor", 0.0, 1e7)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -96,8 +129,17 @@ pub mod government_api {
         let f = m.facility_id(facility).map_err(err)?;
         let c = crate::api::query::commodity(&m, commodity)?;
         let payer = m.country_id(payer).map_err(err)?;
-        h.sim.floors.push(PriceFloor { facility: f, commodity: c, floor, payer, end: None });
-        h.log("price_floor", format!("{facility} {commodity} at ${floor}/kg"));
+        h.sim.floors.push(PriceFloor {
+            facility: f,
+            commodity: c,
+            floor,
+            payer,
+            end: None,
+        });
+        h.log(
+            "price_floor",
+            format!("{facility} {commodity} at ${floor}/kg"),
+        );
         Ok(())
     }
 
@@ -107,14 +149,24 @@ pub mod government_api {
     /// subsidy("mp-independence", 5.0, "US");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn subsidy(ctx: NativeCallContext, facility: &str, per_kg: Dynamic, payer: &str) -> Res<()> {
+    pub fn subsidy(
+        ctx: NativeCallContext,
+        facility: &str,
+        per_kg: Dynamic,
+        payer: &str,
+    ) -> Res<()> {
         let per_kg = finite(number(&per_kg, "per_kg")?, "per_kg", 0.0, 1e6)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let m = h.sim.model.clone();
         let f = m.facility_id(facility).map_err(err)?;
         let payer = m.country_id(payer).map_err(err)?;
-        h.sim.subsidies.push(Subsidy { facility: f, per_kg, payer, end: None });
+        h.sim.subsidies.push(Subsidy {
+            facility: f,
+            per_kg,
+            payer,
+            end: None,
+        });
         h.log("subsidy", format!("{facility} ${per_kg}/kg"));
         Ok(())
     }
@@ -126,14 +178,30 @@ pub mod government_api {
     /// random_outage("mount-weld", 0.01, 0.5, "1m");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn random_outage(ctx: NativeCallContext, facility: &str, probability: Dynamic, share: Dynamic, duration: Dynamic) -> Res<()> {
-        let p = finite(number(&probability, "probability")?, "probability", 0.0, 1.0)?;
+    pub fn random_outage(
+        ctx: NativeCallContext,
+        facility: &str,
+        probability: Dynamic,
+        share: Dynamic,
+        duration: Dynamic,
+    ) -> Res<()> {
+        let p = finite(
+            number(&probability, "probability")?,
+            "probability",
+            0.0,
+            1.0,
+        )?;
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let f = h.sim.model.facility_id(facility).map_err(err)?;
         let steps = crate::args::duration_steps(&h.sim.model, &duration)?;
-        h.sim.outages.push(chokepoint_core::sim::RandomOutage { facility: f, probability: p, share, steps });
+        h.sim.outages.push(chokepoint_core::sim::RandomOutage {
+            facility: f,
+            probability: p,
+            share,
+            steps,
+        });
         h.log("random_outage", format!("{facility} p={p}"));
         Ok(())
     }

@@ -21,7 +21,9 @@ pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
         if m.forms[f].mixed {
             return Ok(m.commodity(f, None));
         }
-        return Err(err(format!("form '{name}' is priced per element: write '{name}:Dy'")));
+        return Err(err(format!(
+            "form '{name}' is priced per element: write '{name}:Dy'"
+        )));
     }
     let Some((form, elem)) = name.rsplit_once(':') else {
         return Err(err(m.form_id(name).err().unwrap_or_default()));
@@ -54,14 +56,17 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
 
 pub fn nonempty(s: &SeriesView) -> Res<()> {
     if s.values.is_empty() {
-        return Err(err(format!("{} has no values yet: run the simulation first (run_until or step)", s.name)));
+        return Err(err(format!(
+            "{} has no values yet: run the simulation first (run_until or step)",
+            s.name
+        )));
     }
     Ok(())
 }
 
 #[export_module]
 pub mod query_api {
-    use super::{nonempty};
+    use super::nonempty;
     use super::{commodity, fetch, SeriesView};
     use crate::args::Res;
     use crate::host::{err, host};
@@ -306,7 +311,14 @@ pub mod query_api {
     pub fn value_at(s: &mut SeriesView, date: &str) -> Res<f64> {
         let d = chokepoint_core::Date::parse(date).map_err(err)?;
         let i = s.dates.iter().rposition(|&x| x <= d).ok_or_else(|| {
-            err(format!("{} has no value at {d}: it starts at {}", s.name, s.dates.first().map(|d| d.to_string()).unwrap_or_else(|| "no date (nothing recorded yet)".into())))
+            err(format!(
+                "{} has no value at {d}: it starts at {}",
+                s.name,
+                s.dates
+                    .first()
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "no date (nothing recorded yet)".into())
+            ))
         })?;
         Ok(s.values[i])
     }
@@ -321,7 +333,11 @@ pub mod query_api {
     pub fn between(s: &mut SeriesView, from: &str, to: &str) -> Res<SeriesView> {
         let a = chokepoint_core::Date::parse(from).map_err(err)?;
         let b = chokepoint_core::Date::parse(to).map_err(err)?;
-        let mut out = SeriesView { name: s.name.clone(), dates: vec![], values: vec![] };
+        let mut out = SeriesView {
+            name: s.name.clone(),
+            dates: vec![],
+            values: vec![],
+        };
         for (d, v) in s.dates.iter().zip(&s.values) {
             if *d >= a && *d <= b {
                 out.dates.push(*d);
@@ -356,5 +372,4 @@ pub mod query_api {
     pub fn to_string(s: &mut SeriesView) -> String {
         format!("{} ({} values)", s.name, s.values.len())
     }
-
 }

@@ -28,7 +28,12 @@ pub mod time_api {
             )));
         }
         let seq = h.next_seq();
-        h.schedule.push(Scheduled { step, action, every: 0, seq });
+        h.schedule.push(Scheduled {
+            step,
+            action,
+            every: 0,
+            seq,
+        });
         Ok(())
     }
 
@@ -48,7 +53,12 @@ pub mod time_api {
         }
         let step = h.sim.step;
         let seq = h.next_seq();
-        h.schedule.push(Scheduled { step, action, every: steps, seq });
+        h.schedule.push(Scheduled {
+            step,
+            action,
+            every: steps,
+            seq,
+        });
         Ok(())
     }
 
@@ -61,7 +71,12 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn when(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
-        h.lock().triggers.push(Trigger { condition, action, once: true, fired: false });
+        h.lock().triggers.push(Trigger {
+            condition,
+            action,
+            once: true,
+            fired: false,
+        });
         Ok(())
     }
 
@@ -74,7 +89,12 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn whenever(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
-        h.lock().triggers.push(Trigger { condition, action, once: false, fired: false });
+        h.lock().triggers.push(Trigger {
+            condition,
+            action,
+            once: false,
+            fired: false,
+        });
         Ok(())
     }
 
@@ -119,7 +139,9 @@ pub mod time_api {
     pub fn step(ctx: NativeCallContext, n: i64) -> Res<()> {
         let handle = host(&ctx)?;
         if !(0..=100_000).contains(&n) {
-            return Err(err(format!("step: n must be between 0 and 100000, got {n}")));
+            return Err(err(format!(
+                "step: n must be between 0 and 100000, got {n}"
+            )));
         }
         let target = handle.lock().sim.step + n as usize;
         advance_within(&ctx, &handle, target)

@@ -10,7 +10,13 @@ use chokepoint_core::policy::resolve;
 
 const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
 
-pub fn add(ctx: &NativeCallContext, kind: &str, exporter: Option<&str>, opts: &Map, extra: &[&str]) -> Res<()> {
+pub fn add(
+    ctx: &NativeCallContext,
+    kind: &str,
+    exporter: Option<&str>,
+    opts: &Map,
+    extra: &[&str],
+) -> Res<()> {
     let allowed: Vec<&str> = SCOPE.iter().chain(extra).copied().collect();
     let def = policy_def(kind, exporter, opts, &allowed)?;
     let h = host(ctx)?;
@@ -43,9 +49,6 @@ pub mod trade_api {
     use chokepoint_core::PolicyKind;
     use rhai::{Array, Map};
 
-
-
-
     /// Bans exports from `exporter` of the covered elements and forms to the covered
     /// destinations (all foreign buyers when `to` is omitted).
     ///
@@ -66,7 +69,13 @@ pub mod trade_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn export_licence(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
-        add(&ctx, "export_licence", Some(exporter), &opts, &["approval", "delay_days"])
+        add(
+            &ctx,
+            "export_licence",
+            Some(exporter),
+            &opts,
+            &["approval", "delay_days"],
+        )
     }
 
     /// Caps exports of the covered items at `tonnes_per_year` (REO basis), paced through
@@ -77,7 +86,13 @@ pub mod trade_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn export_quota(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
-        add(&ctx, "export_quota", Some(exporter), &opts, &["tonnes_per_year"])
+        add(
+            &ctx,
+            "export_quota",
+            Some(exporter),
+            &opts,
+            &["tonnes_per_year"],
+        )
     }
 
     /// Puts firms (ids or group ids, and their subsidiaries) on `exporter`'s entity list:
@@ -89,7 +104,15 @@ pub mod trade_api {
     #[rhai_fn(return_raw)]
     pub fn entity_list(ctx: NativeCallContext, exporter: &str, firms: Dynamic) -> Res<()> {
         let mut opts = Map::new();
-        opts.insert("to".into(), Dynamic::from(names(&firms, "firms")?.into_iter().map(Dynamic::from).collect::<Array>()));
+        opts.insert(
+            "to".into(),
+            Dynamic::from(
+                names(&firms, "firms")?
+                    .into_iter()
+                    .map(Dynamic::from)
+                    .collect::<Array>(),
+            ),
+        );
         add(&ctx, "entity_list", Some(exporter), &opts, &[])
     }
 
@@ -99,9 +122,22 @@ pub mod trade_api {
     /// entity_list("CN", ["lockheed-martin"], #{ elements: ["Dy"] });
     /// ```
     #[rhai_fn(name = "entity_list", return_raw)]
-    pub fn entity_list_opts(ctx: NativeCallContext, exporter: &str, firms: Dynamic, opts: Map) -> Res<()> {
+    pub fn entity_list_opts(
+        ctx: NativeCallContext,
+        exporter: &str,
+        firms: Dynamic,
+        opts: Map,
+    ) -> Res<()> {
         let mut opts = opts;
-        opts.insert("to".into(), Dynamic::from(names(&firms, "firms")?.into_iter().map(Dynamic::from).collect::<Array>()));
+        opts.insert(
+            "to".into(),
+            Dynamic::from(
+                names(&firms, "firms")?
+                    .into_iter()
+                    .map(Dynamic::from)
+                    .collect::<Array>(),
+            ),
+        );
         add(&ctx, "entity_list", Some(exporter), &opts, &[])
     }
 
@@ -128,7 +164,10 @@ pub mod trade_api {
         let mut changed = 0;
         let mut ended = Vec::new();
         for (i, p) in h.sim.policies.iter_mut().enumerate() {
-            if p.exporter != Some(x) || !p.in_force(date) || matches!(p.kind, PolicyKind::Tariff { .. }) {
+            if p.exporter != Some(x)
+                || !p.in_force(date)
+                || matches!(p.kind, PolicyKind::Tariff { .. })
+            {
                 continue;
             }
             let before = p.to.clone();
@@ -150,7 +189,10 @@ pub mod trade_api {
             h.sim.policies[i].end = Some(date);
         }
         h.sim.touch();
-        h.log("lift_controls", format!("{exporter} lifts controls on {}", list.join(", ")));
+        h.log(
+            "lift_controls",
+            format!("{exporter} lifts controls on {}", list.join(", ")),
+        );
         Ok(changed)
     }
 
@@ -183,7 +225,13 @@ pub mod trade_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn content_rule(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
-        add(&ctx, "content_rule", Some(exporter), &opts, &["threshold", "approval", "delay_days"])
+        add(
+            &ctx,
+            "content_rule",
+            Some(exporter),
+            &opts,
+            &["threshold", "approval", "delay_days"],
+        )
     }
 
     /// Bans the export of processing technology: new facilities abroad (started from now)
@@ -204,10 +252,18 @@ pub mod trade_api {
     /// tariff("US", "CN", 0.25);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn tariff(ctx: NativeCallContext, importer: &str, exporter: &str, rate: Dynamic) -> Res<()> {
+    pub fn tariff(
+        ctx: NativeCallContext,
+        importer: &str,
+        exporter: &str,
+        rate: Dynamic,
+    ) -> Res<()> {
         let mut opts = Map::new();
         opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
-        opts.insert("to".into(), Dynamic::from(vec![Dynamic::from(importer.to_string())]));
+        opts.insert(
+            "to".into(),
+            Dynamic::from(vec![Dynamic::from(importer.to_string())]),
+        );
         let exporter = (exporter != "*").then_some(exporter);
         add(&ctx, "tariff", exporter, &opts, &["rate"])
     }
@@ -218,10 +274,19 @@ pub mod trade_api {
     /// tariff("US", "CN", 0.25, #{ forms: ["magnet:NdFeB"] });
     /// ```
     #[rhai_fn(name = "tariff", return_raw)]
-    pub fn tariff_opts(ctx: NativeCallContext, importer: &str, exporter: &str, rate: Dynamic, opts: Map) -> Res<()> {
+    pub fn tariff_opts(
+        ctx: NativeCallContext,
+        importer: &str,
+        exporter: &str,
+        rate: Dynamic,
+        opts: Map,
+    ) -> Res<()> {
         let mut opts = opts;
         opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
-        opts.insert("to".into(), Dynamic::from(vec![Dynamic::from(importer.to_string())]));
+        opts.insert(
+            "to".into(),
+            Dynamic::from(vec![Dynamic::from(importer.to_string())]),
+        );
         let exporter = (exporter != "*").then_some(exporter);
         add(&ctx, "tariff", exporter, &opts, &["rate"])
     }
@@ -241,7 +306,11 @@ pub mod trade_api {
         Ok(g.firms
             .iter()
             .map(|&f| Dynamic::from(m.firms[f].id.clone()))
-            .chain(g.countries.iter().map(|&c| Dynamic::from(m.countries[c].id.clone())))
+            .chain(
+                g.countries
+                    .iter()
+                    .map(|&c| Dynamic::from(m.countries[c].id.clone())),
+            )
             .collect())
     }
 }
