@@ -108,3 +108,33 @@ fn help_on_every_command_has_an_example() {
         assert!(text(&out).contains("Example: chokepoint"), "{cmd}");
     }
 }
+
+#[test]
+fn both_world_models_pass_check_with_their_sourced_shares() {
+    let out = chokepoint(&["check", "models/world-2024.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    // China ≈71% of mine output, ≈91% of separation, ≈94% of sintered magnets (±2 points).
+    for (stage, lo, hi) in [
+        ("mine ", 69.0, 73.0),
+        ("separation", 89.0, 93.0),
+        ("magnet ", 92.0, 96.0),
+    ] {
+        let line = t
+            .lines()
+            .find(|l| l.trim_start().starts_with(stage))
+            .expect(stage);
+        let cn: f64 = line
+            .split("CN ")
+            .nth(1)
+            .unwrap()
+            .split('%')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((lo..=hi).contains(&cn), "{stage}: CN {cn}%");
+    }
+    let out = chokepoint(&["check", "models/world-2010.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -55,7 +55,7 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
     let best = known
         .into_iter()
         .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
-        .min_by_key(|&(d, k)| (d, k.len()));
+        .min_by_key(|&(d, k)| (d, k.len(), k));
     match best {
         Some((d, k)) if d <= (wrong.chars().count() / 3).max(1) => {
             format!(" (did you mean '{k}'?)")
