@@ -1296,7 +1296,7 @@ impl Loader {
         }
 
         // Behaviour: every parameter, none unknown.
-        let mut values = [0.0; 9];
+        let mut values = [0.0; 10];
         let known: Vec<&str> = Behaviour::PARAMS.iter().map(|(n, _)| *n).collect();
         for (k, (file, p)) in &m.behaviour {
             let path = format!("behaviour.{k}");
@@ -1330,6 +1330,7 @@ impl Loader {
                 "price_max_ratio" => (1.0, 1000.0),
                 "home_bias" => (0.0, 1.0),
                 "tech_ban_ramp_factor" => (1.0, 100.0),
+                "order_smoothing_weeks" => (1.0, 520.0),
                 _ => (0.0, 1000.0),
             };
             match check_range(p.value, lo, hi) {

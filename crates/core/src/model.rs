@@ -184,14 +184,14 @@ pub struct Commodity {
 pub struct Behaviour {
     /// Log-price rise per year per unit of buyers' inventory shortfall against target.
     pub price_rise: f64,
-    /// Log-price fall per year per unit of sellers' unsold stock above their cover.
+    /// Log-price fall per year per unit share of this step's output left unsold.
     pub price_fall: f64,
     /// Pull of the log-price back to its long-run anchor, per year.
     pub price_reversion: f64,
     /// Prices stay within [min, max] × their starting price.
     pub price_min_ratio: f64,
     pub price_max_ratio: f64,
-    /// Weeks of output a seller holds before unsold stock weighs on price.
+    /// Weeks of sales that metal and magnet plants keep in stock as output cover.
     pub seller_cover_weeks: f64,
     /// Import shares move as (1 + tariff)^-elasticity.
     pub tariff_elasticity: f64,
@@ -199,18 +199,20 @@ pub struct Behaviour {
     pub tech_ban_ramp_factor: f64,
     /// Share of a buyer's request offered first to sellers in its own country.
     pub home_bias: f64,
+    /// Weeks over which plants smooth their sales when planning output.
+    pub order_smoothing_weeks: f64,
 }
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 9] = [
+    pub const PARAMS: [(&'static str, &'static str); 10] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
         ),
         (
             "price_fall",
-            "log-price fall per year per unit of sellers' overhang",
+            "log-price fall per year per unit share of output left unsold",
         ),
         (
             "price_reversion",
@@ -226,7 +228,7 @@ impl Behaviour {
         ),
         (
             "seller_cover_weeks",
-            "weeks of output sellers hold before it weighs on price",
+            "weeks of sales metal and magnet plants keep as output cover",
         ),
         (
             "tariff_elasticity",
@@ -240,9 +242,13 @@ impl Behaviour {
             "home_bias",
             "share of a request offered first to domestic sellers",
         ),
+        (
+            "order_smoothing_weeks",
+            "weeks over which plants smooth sales to plan output",
+        ),
     ];
 
-    pub fn from_values(v: &[f64; 9]) -> Behaviour {
+    pub fn from_values(v: &[f64; 10]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -253,6 +259,7 @@ impl Behaviour {
             tariff_elasticity: v[6],
             tech_ban_ramp_factor: v[7],
             home_bias: v[8],
+            order_smoothing_weeks: v[9],
         }
     }
 }

@@ -123,6 +123,13 @@ pub struct Sim {
     pub price: Vec<f64>,
     /// Per facility: capacity multiplier from levers (expand, close), outage share and end.
     pub capacity_mult: Vec<f64>,
+    /// Per facility, this step: capacity, planned output, smoothed sales (t RE/step).
+    cap_now: Vec<f64>,
+    plan: Vec<f64>,
+    sales_ema: Vec<f64>,
+    /// Per sector, this step: need (t RE/step) and growth factor.
+    sec_need: Vec<f64>,
+    sec_growth: Vec<f64>,
     outage: Vec<(f64, usize)>,
     ramp_stretch: Vec<f64>,
     /// Per sector: demand multiplier (shocks), growth, substitution state, thrift.
@@ -219,10 +226,18 @@ struct Scratch {
     /// Per market × commodity: buyers' target and actual stock, sellers' unsold and output.
     buyer_target: Vec<f64>,
     buyer_have: Vec<f64>,
-    seller_left: Vec<f64>,
-    seller_flow: Vec<f64>,
+    /// Per market × commodity: what facilities made and sold this step.
+    made: Vec<f64>,
+    sold_c: Vec<f64>,
     queue_by_exporter: Vec<f64>,
     order: Vec<usize>,
+    /// Exporters with something to offer of the commodity being traded.
+    active: Vec<usize>,
+    /// Per buyer slot × exporter: order weights this round, and their sum per slot.
+    wmat: Vec<f64>,
+    wsum: Vec<f64>,
+    /// Element shares of a mixed commodity's pooled delivery.
+    pool: Vec<f64>,
 }
 
 impl Sim {
@@ -305,6 +320,11 @@ impl Sim {
             pending: Vec::with_capacity(4096),
             price,
             capacity_mult: vec![1.0; nfac],
+            cap_now: vec![0.0; nfac],
+            plan: vec![0.0; nfac],
+            sales_ema: vec![0.0; nfac],
+            sec_need: vec![0.0; nsec],
+            sec_growth: vec![1.0; nsec],
             outage: vec![(0.0, 0); nfac],
             ramp_stretch: vec![1.0; nfac],
             demand_mult: vec![1.0; nsec],
@@ -343,7 +363,12 @@ impl Sim {
             })
             .collect();
         sim.build_topology();
+        for f in 0..sim.model.facilities.len() {
+            sim.sales_ema[f] = sim.compute_capacity(f);
+        }
+        sim.prepare();
         sim.warm_start();
+        sim.prepare();
         sim.ledger = Ledger {
             initial: sim.totals_by_form_element(),
             inflow: vec![0.0; nf * ne],
@@ -445,6 +470,18 @@ impl Sim {
     fn warm_start(&mut self) {
         let m = Arc::clone(&self.model);
         let (nf, ne) = (m.forms.len(), m.elements.len());
+        // Fixed-proportion plants start with their output cover in stock.
+        let cover = m.behaviour.seller_cover_weeks * 7.0 / m.step_days as f64;
+        for f in 0..m.facilities.len() {
+            if let Process::Convert(r) = m.facilities[f].process {
+                if !self.composition[r].is_empty() {
+                    let base = (self.fac_node[f] * nf + m.recipes[r].output) * ne;
+                    for e in 0..ne {
+                        self.stock[base + e] = self.sales_ema[f] * cover * self.composition[r][e];
+                    }
+                }
+            }
+        }
         let comps: Vec<Vec<f64>> = (0..nf).map(|f| self.mixed_composition(f)).collect();
         for c in 0..m.commodities.len() {
             let com = m.commodities[c];
@@ -650,10 +687,14 @@ impl Sim {
             cover_need: z(nx * nf),
             buyer_target: z(nmc),
             buyer_have: z(nmc),
-            seller_left: z(nmc),
-            seller_flow: z(nmc),
+            made: z(nmc),
+            sold_c: z(nmc),
             queue_by_exporter: z(nx),
             order: Vec::with_capacity(nn),
+            active: Vec::with_capacity(nx),
+            wmat: z(nn * nx),
+            wsum: z(nn),
+            pool: z(ne),
         };
     }
 
@@ -778,6 +819,9 @@ impl Sim {
         s.output.resize(nfac, 0.0);
         s.sold.resize(nfac, 0.0);
         s.order.reserve(nn);
+        s.wsum.resize(nn, 0.0);
+        let nx = self.model.countries.len();
+        s.wmat.resize(nn * nx, 0.0);
     }
 
     // ---------------------------------------------------------------- policies (data)
@@ -986,8 +1030,10 @@ impl Sim {
         self.clear_step_totals();
         self.random_events();
         self.arrivals();
+        self.prepare();
         self.mine();
         self.trade();
+        self.smooth_sales();
         self.convert();
         self.consume();
         self.update_prices();
@@ -1005,6 +1051,20 @@ impl Sim {
         while self.step < self.model.horizon_steps() && self.date() <= date {
             self.step();
         }
+    }
+
+    /// Sizes of the run's tables, for benchmarks and diagnostics.
+    pub fn shape(&self) -> String {
+        let pairs: usize = self.buyers_of.iter().map(Vec::len).sum();
+        let sellers: usize = self.sellers_of.iter().map(Vec::len).sum();
+        format!(
+            "{} nodes, {} commodities, {} buyer links, {} seller links, {} series",
+            self.nodes.len(),
+            self.model.commodities.len(),
+            pairs,
+            sellers,
+            self.series.width()
+        )
     }
 
     pub fn run_to_end(&mut self) {
@@ -1034,8 +1094,8 @@ impl Sim {
             &mut s.cover_need,
             &mut s.buyer_target,
             &mut s.buyer_have,
-            &mut s.seller_left,
-            &mut s.seller_flow,
+            &mut s.made,
+            &mut s.sold_c,
             &mut s.need,
             &mut s.used,
         ] {
@@ -1076,6 +1136,10 @@ impl Sim {
 
     /// Effective capacity of a facility this step, tonnes of RE per step.
     pub fn capacity_now(&self, f: FacilityId) -> f64 {
+        self.cap_now[f]
+    }
+
+    fn compute_capacity(&self, f: FacilityId) -> f64 {
         let fac = &self.model.facilities[f];
         let date = self.date();
         if date < fac.start || fac.end.is_some_and(|e| date >= e) {
@@ -1094,6 +1158,46 @@ impl Sim {
             / self.model.steps_per_year()
     }
 
+    /// Per-step quantities every later phase reads: capacities, production plans, sector
+    /// needs. Computed once here so the phases do not repeat the arithmetic.
+    fn prepare(&mut self) {
+        let m = Arc::clone(&self.model);
+        let cover = m.behaviour.seller_cover_weeks * 7.0 / m.step_days as f64;
+        let (nf, ne) = (m.forms.len(), m.elements.len());
+        for f in 0..m.facilities.len() {
+            let cap = self.compute_capacity(f);
+            self.cap_now[f] = cap;
+            // Fixed-proportion plants (metals, magnets) make what their buyers take, plus
+            // what refills their own output cover; mines and separators run flat out.
+            self.plan[f] = match m.facilities[f].process {
+                Process::Convert(r) if !self.composition[r].is_empty() => {
+                    let out = m.recipes[r].output;
+                    let base = (self.fac_node[f] * nf + out) * ne;
+                    let held: f64 = self.stock[base..base + ne].iter().sum();
+                    let sales = self.sales_ema[f];
+                    let refill = if cover > 0.0 { (sales * cover - held) / cover } else { 0.0 };
+                    (sales + refill).clamp(0.0, cap)
+                }
+                _ => cap,
+            };
+        }
+        for s in 0..m.sectors.len() {
+            let ratio = self.sector_price_ratio(s);
+            let sec = &m.sectors[s];
+            let years = self.step as f64 / m.steps_per_year();
+            let growth = (1.0 + self.growth[s]).powf(years);
+            let elastic = if ratio > 0.0 && sec.elasticity != 0.0 {
+                ratio.powf(sec.elasticity)
+            } else {
+                1.0
+            };
+            self.sec_growth[s] = growth;
+            self.sec_need[s] = sec.demand * growth * self.demand_mult[s] * elastic
+                * (1.0 - self.substituted[s])
+                / m.steps_per_year();
+        }
+    }
+
     /// Mines produce their deposit's whole element vector: co-production.
     fn mine(&mut self) {
         let (nf, ne) = self.nfe();
@@ -1102,6 +1206,8 @@ impl Sim {
             let Process::Mine(d) = self.model.facilities[f].process else {
                 continue;
             };
+            let mk = self.model.countries[self.model.facilities[f].country].market;
+            let nc = self.model.commodities.len();
             let q = self.capacity_now(f);
             if q <= 0.0 {
                 continue;
@@ -1112,6 +1218,8 @@ impl Sim {
                 self.stock[(self.fac_node[f] * nf + form) * ne + e] += x;
                 self.ledger.inflow[form * ne + e] += x;
                 self.scratch.mine_element[e] += x;
+                let c = mk * nc + self.model.commodity(form, Some(e));
+                self.scratch.made[c] += x;
             }
             let fac = &self.model.facilities[f];
             self.scratch.output[f] += q;
@@ -1122,43 +1230,18 @@ impl Sim {
     /// What a node wants of a commodity this step (t), net of stock and orders.
     fn request(&self, n: usize, c: CommodityId) -> f64 {
         let m = &self.model;
-        let com = m.commodities[c];
-        let spy = m.steps_per_year();
-        let weeks_to_steps = 7.0 / m.step_days as f64;
-        let (need, cover) = match self.nodes[n].kind {
-            NodeKind::Facility(f) => {
-                let Process::Convert(r) = m.facilities[f].process else {
-                    return 0.0;
-                };
-                let cap = self.capacity_now(f);
-                let rec = m.recipes[r].recovery.max(1e-9);
-                let comp = &self.composition[r];
-                let need = match com.element {
-                    Some(e) if !comp.is_empty() => cap * comp[e] / rec,
-                    Some(_) => 0.0,
-                    None => cap,
-                };
-                (need, m.facilities[f].cover_weeks * weeks_to_steps)
-            }
-            NodeKind::Buyer { sector, share } => {
-                let s = &m.sectors[sector];
-                let base = self.sector_need(sector) * share;
-                let need = match com.element {
-                    Some(e) => base * s.mix[e],
-                    None => base,
-                };
-                (need, s.cover_weeks * weeks_to_steps)
-            }
-            NodeKind::Stockpile(s) => {
-                let held: f64 = self.node_commodity_stock(n, c);
-                let target = self.stockpile_target[s];
-                let rate = self.stockpile_buy[s] / spy;
-                let share = self.stockpile_share(s, com.element);
-                let want = (target * share - held).max(0.0).min(rate * share);
-                return (want - self.on_order[n * m.commodities.len() + c]).max(0.0);
-            }
-        };
-        let have = self.node_commodity_stock(n, c) + self.on_order[n * m.commodities.len() + c];
+        let nc = m.commodities.len();
+        if let NodeKind::Stockpile(s) = self.nodes[n].kind {
+            let com = m.commodities[c];
+            let held: f64 = self.node_commodity_stock(n, c);
+            let target = self.stockpile_target[s];
+            let rate = self.stockpile_buy[s] / m.steps_per_year();
+            let share = self.stockpile_share(s, com.element);
+            let want = (target * share - held).max(0.0).min(rate * share);
+            return (want - self.on_order[n * nc + c]).max(0.0);
+        }
+        let (need, cover) = self.node_need_cover(n, c);
+        let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
         (need * (1.0 + cover) - have).max(0.0)
     }
 
@@ -1191,18 +1274,7 @@ impl Sim {
     /// A sector's consumption need this step, tonnes of RE: base demand × growth × shocks ×
     /// price response × (1 − substitution).
     pub fn sector_need(&self, s: SectorId) -> f64 {
-        let m = &self.model;
-        let sec = &m.sectors[s];
-        let years = self.step as f64 / m.steps_per_year();
-        let growth = (1.0 + self.growth[s]).powf(years);
-        let pr = self.sector_price_ratio(s);
-        let elastic = if pr > 0.0 {
-            pr.powf(sec.elasticity)
-        } else {
-            1.0
-        };
-        sec.demand * growth * self.demand_mult[s] * elastic * (1.0 - self.substituted[s])
-            / m.steps_per_year()
+        self.sec_need[s]
     }
 
     /// Current over starting price of what a sector buys, in its market.
@@ -1264,12 +1336,14 @@ impl Sim {
             }
         }
         let mut order = std::mem::take(&mut self.scratch.order);
+        let mut active = std::mem::take(&mut self.scratch.active);
         for c in 0..m_nc {
             if self.buyers_of[c].is_empty() || self.sellers_of[c].is_empty() {
                 continue;
             }
             let com = self.model.commodities[c];
             // Offers, aggregated by exporter country with their composition.
+            active.clear();
             let s = &mut self.scratch;
             s.supply.iter_mut().for_each(|x| *x = 0.0);
             s.comp.iter_mut().for_each(|x| *x = 0.0);
@@ -1300,6 +1374,9 @@ impl Sim {
                 };
                 s.offer[n] = offer;
                 let x = self.nodes[n].country;
+                if offer > 0.0 && s.supply[x] == 0.0 {
+                    active.push(x);
+                }
                 s.supply[x] += offer;
                 if com.element.is_none() && offer > 0.0 {
                     let total: f64 = self.stock[base..base + ne].iter().sum();
@@ -1342,7 +1419,8 @@ impl Sim {
                     let x = self.nodes[buyers[slot]].country;
                     s.claims[x] += s.request[slot] * home_bias;
                 }
-                for x in 0..nx {
+                s.weights.iter_mut().for_each(|w| *w = 0.0);
+                for &x in &active {
                     s.weights[x] = if s.claims[x] > 0.0 {
                         (s.avail[x] / s.claims[x]).min(1.0)
                     } else {
@@ -1358,41 +1436,47 @@ impl Sim {
                         s.drawn[x] += q;
                     }
                 }
-                // Import pass, twice so unfilled claims can move to other exporters.
+                // Import pass, twice so unfilled claims can move to other exporters. Each
+                // buyer spreads what it still wants over exporters by weight (what is on
+                // offer × what policy allows × the tariff factor); each exporter then fills
+                // its claims pro-rata.
                 for _round in 0..2 {
-                    let s = &mut self.scratch;
-                    s.claims.iter_mut().for_each(|x| *x = 0.0);
                     order.clear();
-                    // Each buyer spreads what it still wants over exporters by weight.
+                    for &x in &active {
+                        self.scratch.claims[x] = 0.0;
+                    }
                     for slot in start..end {
-                        let b = buyers[slot];
                         let want = self.scratch.request[slot] - self.scratch.got[slot];
                         if want <= 1e-12 {
                             continue;
                         }
+                        let bx = self.nodes[buyers[slot]].country;
+                        let row = slot * nx;
                         let mut wsum = 0.0;
-                        for x in 0..nx {
-                            let rule = self.rules[self.rule_offset[c] + slot * nx + x];
-                            let cap = self.export_cap(x, c, &rule, self.nodes[b].country);
-                            let w = if x == self.nodes[b].country {
+                        for &x in &active {
+                            let w = if x == bx {
                                 self.scratch.avail[x]
                             } else {
-                                cap * rule.allow * rule.tariff
+                                let rule = &self.rules[self.rule_offset[c] + row + x];
+                                self.export_cap(x, rule) * rule.allow * rule.tariff
                             };
-                            self.scratch.weights[x] = w;
+                            self.scratch.wmat[row + x] = w;
                             wsum += w;
                         }
                         if wsum <= 0.0 {
                             continue;
                         }
-                        for x in 0..nx {
-                            self.scratch.claims[x] += want * self.scratch.weights[x] / wsum;
+                        self.scratch.wsum[slot] = wsum;
+                        for &x in &active {
+                            self.scratch.claims[x] += want * self.scratch.wmat[row + x] / wsum;
                         }
                         order.push(slot);
                     }
-                    // Fill ratio per exporter.
-                    let s = &mut self.scratch;
-                    for x in 0..nx {
+                    if order.is_empty() {
+                        break;
+                    }
+                    for &x in &active {
+                        let s = &mut self.scratch;
                         s.claims[x] = if s.claims[x] > 0.0 {
                             (s.avail[x] / s.claims[x]).min(1.0)
                         } else {
@@ -1403,29 +1487,16 @@ impl Sim {
                         let b = buyers[slot];
                         let bx = self.nodes[b].country;
                         let want = self.scratch.request[slot] - self.scratch.got[slot];
-                        let mut wsum = 0.0;
-                        for x in 0..nx {
-                            let rule = self.rules[self.rule_offset[c] + slot * nx + x];
-                            let cap = self.export_cap(x, c, &rule, bx);
-                            let w = if x == bx {
-                                self.scratch.avail[x]
-                            } else {
-                                cap * rule.allow * rule.tariff
-                            };
-                            self.scratch.weights[x] = w;
-                            wsum += w;
-                        }
-                        if wsum <= 0.0 {
-                            continue;
-                        }
-                        for x in 0..nx {
-                            let w = self.scratch.weights[x];
+                        let row = slot * nx;
+                        let wsum = self.scratch.wsum[slot];
+                        for &x in &active {
+                            let w = self.scratch.wmat[row + x];
                             if w <= 0.0 {
                                 continue;
                             }
-                            let rule = self.rules[self.rule_offset[c] + slot * nx + x];
-                            let mut q = want * w / wsum * self.scratch.claims[x];
-                            q = q.min(self.scratch.avail[x]);
+                            let mut q = (want * w / wsum * self.scratch.claims[x])
+                                .min(self.scratch.avail[x]);
+                            let rule = self.rules[self.rule_offset[c] + row + x];
                             if x != bx {
                                 // Only the approved share of licensed orders ships, and
                                 // licences are granted against normal use, not restocking.
@@ -1433,7 +1504,7 @@ impl Sim {
                                     let normal = self.node_need_cover(b, c).0;
                                     q = (q * rule.allow).min(rule.allow * normal);
                                 }
-                                q = q.min(self.export_cap(x, c, &rule, bx));
+                                q = q.min(self.export_cap(x, &rule));
                             }
                             if q <= 0.0 {
                                 continue;
@@ -1458,16 +1529,11 @@ impl Sim {
             self.note_market_state(c);
         }
         self.scratch.order = order;
+        self.scratch.active = active;
     }
 
-    /// How much exporter `x` may still ship abroad of commodity `c` under a quota.
-    fn export_cap(
-        &self,
-        x: CountryId,
-        _c: CommodityId,
-        rule: &Rule,
-        _buyer_country: CountryId,
-    ) -> f64 {
+    /// How much exporter `x` may still ship abroad under the rule's quota, if any.
+    fn export_cap(&self, x: CountryId, rule: &Rule) -> f64 {
         let avail = self.scratch.avail[x];
         match rule.quota {
             None => avail,
@@ -1567,6 +1633,24 @@ impl Sim {
             }
             if let NodeKind::Facility(f) = self.nodes[n].kind {
                 self.scratch.sold[f] += give;
+                let mk = m.countries[x].market;
+                self.scratch.sold_c[mk * m.commodities.len() + c] += give;
+            }
+        }
+        // The pooled composition of what was delivered now (not held by licences).
+        if com.element.is_none() {
+            let s = &mut self.scratch;
+            s.pool.iter_mut().for_each(|v| *v = 0.0);
+            let now_total: f64 = (0..nx).map(|x| s.drawn[x] - s.delayed[x]).sum();
+            if now_total > 0.0 {
+                for x in 0..nx {
+                    let dx = s.drawn[x] - s.delayed[x];
+                    if dx > 0.0 {
+                        for e in 0..ne {
+                            s.pool[e] += (dx / now_total) * s.comp[x * ne + e] / s.supply[x];
+                        }
+                    }
+                }
             }
         }
         // Buyers.
@@ -1581,26 +1665,13 @@ impl Sim {
                 continue;
             }
             let base = (b * nf + com.form) * ne;
-            let bx = self.nodes[b].country;
             match com.element {
                 Some(e) => self.stock[base + e] += q,
                 None => {
                     // The received vector mixes the exporters' compositions in the
-                    // proportions drawn; approximate each buyer's mix by the pooled draw.
-                    let now_total: f64 = (0..nx)
-                        .map(|x| self.scratch.drawn[x] - self.scratch.delayed[x])
-                        .sum();
-                    let _ = bx;
-                    for x in 0..nx {
-                        let dx = self.scratch.drawn[x] - self.scratch.delayed[x];
-                        if dx <= 0.0 {
-                            continue;
-                        }
-                        let supply = self.scratch.supply[x];
-                        for e in 0..ne {
-                            self.stock[base + e] +=
-                                q * (dx / now_total) * self.scratch.comp[x * ne + e] / supply;
-                        }
+                    // proportions drawn: every buyer gets the pooled mix.
+                    for e in 0..ne {
+                        self.stock[base + e] += q * self.scratch.pool[e];
                     }
                 }
             }
@@ -1616,7 +1687,6 @@ impl Sim {
         let m = &self.model;
         let nc = m.commodities.len();
         let weeks_to_steps = 7.0 / m.step_days as f64;
-        let seller_cover = m.behaviour.seller_cover_weeks * weeks_to_steps;
         for (slot, &n) in self.buyers_of[c].iter().enumerate() {
             let _ = slot;
             let mk = m.countries[self.nodes[n].country].market;
@@ -1624,15 +1694,6 @@ impl Sim {
             let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
             self.scratch.buyer_target[mk * nc + c] += need * cover.max(1.0);
             self.scratch.buyer_have[mk * nc + c] += have.min(need * cover.max(1.0));
-        }
-        for &n in &self.sellers_of[c] {
-            if let NodeKind::Facility(f) = self.nodes[n].kind {
-                let mk = m.countries[self.nodes[n].country].market;
-                let left = self.node_commodity_stock(n, c);
-                let flow = self.capacity_now(f) * self.output_share(f, c);
-                self.scratch.seller_left[mk * nc + c] += left;
-                self.scratch.seller_flow[mk * nc + c] += flow * seller_cover.max(1.0);
-            }
         }
     }
 
@@ -1653,6 +1714,7 @@ impl Sim {
         }
     }
 
+    /// A buying node's use of a commodity per step and the cover (in steps) it aims to hold.
     fn node_need_cover(&self, n: usize, c: CommodityId) -> (f64, f64) {
         let m = &self.model;
         let com = m.commodities[c];
@@ -1662,19 +1724,18 @@ impl Sim {
                 let Process::Convert(r) = m.facilities[f].process else {
                     return (0.0, 0.0);
                 };
-                let cap = self.capacity_now(f);
                 let rec = m.recipes[r].recovery.max(1e-9);
                 let comp = &self.composition[r];
                 let need = match com.element {
-                    Some(e) if !comp.is_empty() => cap * comp[e] / rec,
+                    Some(e) if !comp.is_empty() => self.plan[f] * comp[e] / rec,
                     Some(_) => 0.0,
-                    None => cap,
+                    None => self.plan[f],
                 };
                 (need, m.facilities[f].cover_weeks * weeks_to_steps)
             }
             NodeKind::Buyer { sector, share } => {
                 let s = &m.sectors[sector];
-                let base = self.sector_need(sector) * share;
+                let base = self.sec_need[sector] * share;
                 let need = match com.element {
                     Some(e) => base * s.mix[e],
                     None => base,
@@ -1682,6 +1743,16 @@ impl Sim {
                 (need, s.cover_weeks * weeks_to_steps)
             }
             NodeKind::Stockpile(_) => (0.0, 0.0),
+        }
+    }
+
+    /// Plants' sales are smoothed over the model's order-smoothing horizon; their plans
+    /// follow the smoothed figure.
+    fn smooth_sales(&mut self) {
+        let steps = self.model.behaviour.order_smoothing_weeks * 7.0 / self.model.step_days as f64;
+        let alpha = 1.0 / steps.max(1.0);
+        for f in 0..self.sales_ema.len() {
+            self.sales_ema[f] += alpha * (self.scratch.sold[f] - self.sales_ema[f]);
         }
     }
 
@@ -1693,10 +1764,12 @@ impl Sim {
             let Process::Convert(r) = self.model.facilities[f].process else {
                 continue;
             };
-            let cap = self.capacity_now(f);
+            let cap = self.plan[f];
             if cap <= 0.0 {
                 continue;
             }
+            let mk = self.model.countries[self.model.facilities[f].country].market;
+            let nc = self.model.commodities.len();
             let rec = &self.model.recipes[r];
             let (fi, fo, recovery) = (rec.input, rec.output, rec.recovery);
             let node = self.fac_node[f];
@@ -1726,6 +1799,7 @@ impl Sim {
                     self.stock[ob + e] += out;
                     self.ledger.outflow[fi * ne + e] += used;
                     self.ledger.inflow[fo * ne + e] += out;
+                    self.scratch.made[mk * nc + self.model.commodity(fo, Some(e))] += out;
                     produced += out;
                 }
             } else {
@@ -1749,6 +1823,7 @@ impl Sim {
                     self.stock[ob + e] += made;
                     self.ledger.outflow[fi * ne + e] += used;
                     self.ledger.inflow[fo * ne + e] += made;
+                    self.scratch.made[mk * nc + self.model.commodity(fo, Some(e))] += made;
                 }
                 produced = out;
             }
@@ -1843,9 +1918,9 @@ impl Sim {
             } else {
                 0.0
             };
-            let glut = if s.seller_flow[i] > 0.0 {
-                let o = (s.seller_left[i] / s.seller_flow[i] - 1.0).max(0.0);
-                o / (1.0 + o)
+            // Share of this step's output that found no buyer.
+            let glut = if s.made[i] > 0.0 {
+                (1.0 - s.sold_c[i] / s.made[i]).clamp(0.0, 1.0)
             } else {
                 0.0
             };
