@@ -3,8 +3,13 @@
 use std::sync::Arc;
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or("models/world-2024.yaml".into());
-    let runs: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or("models/world-2024.yaml".into());
+    let runs: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     let model = match chokepoint_core::load(std::path::Path::new(&path)) {
         Ok(m) => Arc::new(m),
         Err(e) => {
@@ -25,7 +30,14 @@ fn main() {
             for i in 0..now.len() {
                 let d = now[i] - (l.initial[i] + l.inflow[i] - l.outflow[i]);
                 if d.abs() > 1e-6 {
-                    println!("  {} {}: {d:.3} (initial {:.1} in {:.1} out {:.1})", model.forms[i / ne].id, model.elements[i % ne].symbol, l.initial[i], l.inflow[i], l.outflow[i]);
+                    println!(
+                        "  {} {}: {d:.3} (initial {:.1} in {:.1} out {:.1})",
+                        model.forms[i / ne].id,
+                        model.elements[i % ne].symbol,
+                        l.initial[i],
+                        l.inflow[i],
+                        l.outflow[i]
+                    );
                 }
             }
             break;

@@ -682,8 +682,44 @@ impl Loader {
                     converts[e] = true;
                 }
             }
+            let mut thrift = Vec::new();
+            for (sym, t) in r.thrift.iter().flatten() {
+                let f = format!("thrift.{sym}");
+                let Some(e) = self.refer(&c, i, &f, &elem_ids, "element", sym) else {
+                    continue;
+                };
+                if composition.get(e).is_none_or(|&x| x <= 0.0) {
+                    self.at(
+                        &c,
+                        i,
+                        &f,
+                        format!("the recipe's composition has no {sym} to thrift"),
+                    );
+                }
+                let max = self.num(&c, i, &format!("{f}.max"), t.max, 0.0, 1.0);
+                let lag_months =
+                    self.num(&c, i, &format!("{f}.lag_months"), t.lag_months, 0.0, 600.0);
+                let trigger = self.num(&c, i, &format!("{f}.trigger"), t.trigger, 0.0, 1000.0);
+                if trigger <= 0.0 && t.trigger.is_finite() && t.trigger >= 0.0 {
+                    self.at(
+                        &c,
+                        i,
+                        &format!("{f}.trigger"),
+                        "must be > 0 (a multiple of the start price)".into(),
+                    );
+                }
+                thrift.push((
+                    e,
+                    Substitution {
+                        max,
+                        lag_months,
+                        trigger,
+                    },
+                ));
+            }
             recipes.push(Recipe {
                 id: r.id.clone(),
+                thrift,
                 stage,
                 input: input.unwrap_or(0),
                 output: output.unwrap_or(0),
@@ -1296,7 +1332,7 @@ impl Loader {
         }
 
         // Behaviour: every parameter, none unknown.
-        let mut values = [0.0; 10];
+        let mut values = [0.0; 13];
         let known: Vec<&str> = Behaviour::PARAMS.iter().map(|(n, _)| *n).collect();
         for (k, (file, p)) in &m.behaviour {
             let path = format!("behaviour.{k}");
@@ -1331,6 +1367,8 @@ impl Loader {
                 "home_bias" => (0.0, 1.0),
                 "tech_ban_ramp_factor" => (1.0, 100.0),
                 "order_smoothing_weeks" => (1.0, 520.0),
+                "input_cost_share" => (0.01, 1.0),
+                "curtail_band" => (0.01, 10.0),
                 _ => (0.0, 1000.0),
             };
             match check_range(p.value, lo, hi) {

@@ -58,6 +58,8 @@ pub struct Recipe {
     pub composition: Vec<f64>,
     /// Elements converted; the others are not bought. All true when unrestricted.
     pub converts: Vec<bool>,
+    /// Elements whose share the recipe thrifts when their input price rises.
+    pub thrift: Vec<(ElemId, Substitution)>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,11 +203,18 @@ pub struct Behaviour {
     pub home_bias: f64,
     /// Weeks over which plants smooth their sales when planning output.
     pub order_smoothing_weeks: f64,
+    /// Pull per year of each form's log price toward its element's average across forms.
+    pub form_coupling: f64,
+    /// Share of a metal or magnet plant's output value its inputs cost at start prices.
+    pub input_cost_share: f64,
+    /// Plants run fully while inputs cost no more than output value, and stop once they
+    /// cost this share more.
+    pub curtail_band: f64,
 }
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 10] = [
+    pub const PARAMS: [(&'static str, &'static str); 13] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -246,9 +255,21 @@ impl Behaviour {
             "order_smoothing_weeks",
             "weeks over which plants smooth sales to plan output",
         ),
+        (
+            "form_coupling",
+            "pull of each form's log price toward its element's average, per year",
+        ),
+        (
+            "input_cost_share",
+            "share of a plant's output value its inputs cost at start prices",
+        ),
+        (
+            "curtail_band",
+            "plants stop once inputs cost this share more than output value",
+        ),
     ];
 
-    pub fn from_values(v: &[f64; 10]) -> Behaviour {
+    pub fn from_values(v: &[f64; 13]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -260,6 +281,9 @@ impl Behaviour {
             tech_ban_ramp_factor: v[7],
             home_bias: v[8],
             order_smoothing_weeks: v[9],
+            form_coupling: v[10],
+            input_cost_share: v[11],
+            curtail_band: v[12],
         }
     }
 }

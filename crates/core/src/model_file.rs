@@ -129,6 +129,9 @@ pub struct RecipeDef {
     pub composition: Option<IndexMap<String, f64>>,
     #[serde(default)]
     pub elements: Option<Vec<String>>,
+    /// Endogenous thrifting: per element, how far its share can fall when its price rises.
+    #[serde(default)]
+    pub thrift: Option<IndexMap<String, SubstitutionDef>>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]

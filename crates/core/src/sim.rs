@@ -127,6 +127,7 @@ pub struct Sim {
     cap_now: Vec<f64>,
     plan: Vec<f64>,
     sales_ema: Vec<f64>,
+    run_rate: Vec<f64>,
     /// Per sector, this step: need (t RE/step) and growth factor.
     sec_need: Vec<f64>,
     sec_growth: Vec<f64>,
@@ -139,6 +140,10 @@ pub struct Sim {
     pub recycle_rate: Vec<f64>,
     /// Per recipe: composition (levers may thrift Dy and Tb).
     pub composition: Vec<Vec<f64>>,
+    /// Per recipe: composition before endogenous thrifting (levers change this one).
+    base_composition: Vec<Vec<f64>>,
+    /// Per recipe and thrifted element: how far the element's share has been cut (0..max).
+    thrifted: Vec<Vec<f64>>,
     pub policies: Vec<Policy>,
     rules_dirty: bool,
     /// `rule_offset[c]` + buyer slot × countries + exporter.
@@ -184,6 +189,7 @@ struct Cols {
     dependency: Vec<usize>,
     hhi: Vec<usize>,
     licence_queue: Vec<usize>,
+    licence_arrivals: Vec<usize>,
     policy_cost: Vec<usize>,
 }
 
@@ -230,6 +236,8 @@ struct Scratch {
     made: Vec<f64>,
     sold_c: Vec<f64>,
     queue_by_exporter: Vec<f64>,
+    /// Per exporter: licensed tonnes that cleared and arrived this step.
+    arrived: Vec<f64>,
     order: Vec<usize>,
     /// Exporters with something to offer of the commodity being traded.
     active: Vec<usize>,
@@ -238,6 +246,11 @@ struct Scratch {
     wsum: Vec<f64>,
     /// Element shares of a mixed commodity's pooled delivery.
     pool: Vec<f64>,
+    /// Per market × element: summed log price moves of its priced forms, and their count.
+    elem_lp: Vec<f64>,
+    elem_n: Vec<f64>,
+    /// Commodities in trading order: dearest first, so quotas go to the most valuable.
+    trade_order: Vec<usize>,
 }
 
 impl Sim {
@@ -301,10 +314,15 @@ impl Sim {
         }
         let mut price = model.prices.clone();
         price.resize(nmk * nc, 0.0);
-        let composition = model
+        let composition: Vec<Vec<f64>> = model
             .recipes
             .iter()
             .map(|r| r.composition.clone())
+            .collect();
+        let thrifted = model
+            .recipes
+            .iter()
+            .map(|r| vec![0.0; r.thrift.len()])
             .collect();
         let policies = model.policies.clone();
         let nfac = model.facilities.len();
@@ -323,6 +341,7 @@ impl Sim {
             cap_now: vec![0.0; nfac],
             plan: vec![0.0; nfac],
             sales_ema: vec![0.0; nfac],
+            run_rate: vec![1.0; nfac],
             sec_need: vec![0.0; nsec],
             sec_growth: vec![1.0; nsec],
             outage: vec![(0.0, 0); nfac],
@@ -331,7 +350,9 @@ impl Sim {
             growth: model.sectors.iter().map(|s| s.growth).collect(),
             substituted: vec![0.0; nsec],
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
+            base_composition: composition.clone(),
             composition,
+            thrifted,
             policies,
             rules_dirty: true,
             rules: Vec::new(),
@@ -640,6 +661,8 @@ impl Sim {
         }
         for x in &m.countries {
             cols.licence_queue.push(s.declare("licence_queue", &x.id));
+            cols.licence_arrivals
+                .push(s.declare("licence_arrivals", &x.id));
             cols.policy_cost.push(s.declare("policy_cost", &x.id));
         }
         s.reserve(m.horizon_steps() + 1);
@@ -690,11 +713,15 @@ impl Sim {
             made: z(nmc),
             sold_c: z(nmc),
             queue_by_exporter: z(nx),
+            arrived: z(nx),
             order: Vec::with_capacity(nn),
             active: Vec::with_capacity(nx),
             wmat: z(nn * nx),
             wsum: z(nn),
             pool: z(ne),
+            elem_lp: z(m.markets.len() * ne),
+            elem_n: z(m.markets.len() * ne),
+            trade_order: (0..m.commodities.len()).collect(),
         };
     }
 
@@ -754,22 +781,23 @@ impl Sim {
     /// Recipes that use element `e` use `factor` of it from now on; its share goes to the
     /// recipe's other elements in proportion.
     pub fn thrift(&mut self, e: ElemId, factor: f64) {
-        for comp in &mut self.composition {
-            if comp.is_empty() || comp[e] <= 0.0 {
-                continue;
-            }
-            let cut = comp[e] * (1.0 - factor);
-            let rest: f64 = comp.iter().sum::<f64>() - comp[e];
-            comp[e] -= cut;
-            if rest > 0.0 {
-                for (i, x) in comp.iter_mut().enumerate() {
-                    if i != e {
-                        *x += cut * *x / rest;
-                    }
-                }
-            }
+        for comp in &mut self.base_composition {
+            cut_share(comp, e, 1.0 - factor);
+        }
+        for r in 0..self.composition.len() {
+            self.apply_thrift(r);
         }
         self.build_topology();
+    }
+
+    /// The recipe's working composition: its base with the endogenous thrift cuts applied.
+    fn apply_thrift(&mut self, r: RecipeId) {
+        let comp = &mut self.composition[r];
+        comp.clear();
+        comp.extend_from_slice(&self.base_composition[r]);
+        for (k, &(e, _)) in self.model.recipes[r].thrift.iter().enumerate() {
+            cut_share(comp, e, self.thrifted[r][k]);
+        }
     }
 
     /// Adds a facility like `template` with a new id, capacity (t/yr of its output form),
@@ -805,6 +833,10 @@ impl Sim {
         self.stock.extend(std::iter::repeat_n(0.0, nf * ne));
         self.on_order.extend(std::iter::repeat_n(0.0, nc));
         self.capacity_mult.push(1.0);
+        self.run_rate.push(1.0);
+        self.cap_now.push(0.0);
+        self.plan.push(0.0);
+        self.sales_ema.push(0.0);
         self.outage.push((0.0, 0));
         self.ramp_stretch.push(1.0);
         self.build_topology();
@@ -1095,6 +1127,7 @@ impl Sim {
             &mut s.buyer_target,
             &mut s.buyer_have,
             &mut s.made,
+            &mut s.arrived,
             &mut s.sold_c,
             &mut s.need,
             &mut s.used,
@@ -1125,6 +1158,7 @@ impl Sim {
             let s = self.pending[i];
             if s.arrive <= step {
                 self.stock[(s.node * nf + s.form) * ne + s.elem] += s.qty;
+                self.scratch.arrived[s.exporter] += s.qty;
                 let o = &mut self.on_order[s.node * nc + s.commodity];
                 *o = (*o - s.qty).max(0.0);
                 self.pending.swap_remove(i);
@@ -1137,6 +1171,11 @@ impl Sim {
     /// Effective capacity of a facility this step, tonnes of RE per step.
     pub fn capacity_now(&self, f: FacilityId) -> f64 {
         self.cap_now[f]
+    }
+
+    /// A facility's capacity at the current step, computed afresh (for tests and tools).
+    pub fn capacity_now_at(&self, f: FacilityId) -> f64 {
+        self.compute_capacity(f)
     }
 
     fn compute_capacity(&self, f: FacilityId) -> f64 {
@@ -1158,11 +1197,53 @@ impl Sim {
             / self.model.steps_per_year()
     }
 
+    /// How much of its plan a fixed-proportion plant runs given its margin: full while its
+    /// inputs cost less than its output sells for, nothing once they cost `curtail_band`
+    /// more. Input cost starts at `input_cost_share` of the output's value.
+    fn margin_factor(&self, f: FacilityId, r: RecipeId) -> f64 {
+        let m = &self.model;
+        let b = &m.behaviour;
+        let nc = m.commodities.len();
+        let mk = m.countries[m.facilities[f].country].market;
+        let rec = &m.recipes[r];
+        let comp = &self.composition[r];
+        let index = |form: FormId, per_elem: &dyn Fn(usize) -> f64| -> f64 {
+            let (mut now, mut then) = (0.0, 0.0);
+            if m.forms[form].mixed {
+                let c = m.commodity(form, None);
+                let p0 = m.prices[mk * nc + c];
+                return if p0 > 0.0 {
+                    self.price[mk * nc + c] / p0
+                } else {
+                    1.0
+                };
+            }
+            for e in 0..comp.len() {
+                let c = m.commodity(form, Some(e));
+                let p0 = m.prices[mk * nc + c];
+                if comp[e] > 0.0 && p0 > 0.0 {
+                    now += per_elem(e) * self.price[mk * nc + c];
+                    then += per_elem(e) * p0;
+                }
+            }
+            if then > 0.0 {
+                now / then
+            } else {
+                1.0
+            }
+        };
+        let input = index(rec.input, &|e| comp[e] / rec.recovery.max(1e-9));
+        let output = index(rec.output, &|e| comp[e]);
+        let cost_share = b.input_cost_share * input / output.max(1e-9);
+        ((1.0 + b.curtail_band - cost_share) / b.curtail_band.max(1e-9)).clamp(0.0, 1.0)
+    }
+
     /// Per-step quantities every later phase reads: capacities, production plans, sector
     /// needs. Computed once here so the phases do not repeat the arithmetic.
     fn prepare(&mut self) {
         let m = Arc::clone(&self.model);
         let cover = m.behaviour.seller_cover_weeks * 7.0 / m.step_days as f64;
+        let alpha = 1.0 / (m.behaviour.order_smoothing_weeks * 7.0 / m.step_days as f64).max(1.0);
         let (nf, ne) = (m.forms.len(), m.elements.len());
         for f in 0..m.facilities.len() {
             let cap = self.compute_capacity(f);
@@ -1175,8 +1256,15 @@ impl Sim {
                     let base = (self.fac_node[f] * nf + out) * ne;
                     let held: f64 = self.stock[base..base + ne].iter().sum();
                     let sales = self.sales_ema[f];
-                    let refill = if cover > 0.0 { (sales * cover - held) / cover } else { 0.0 };
-                    (sales + refill).clamp(0.0, cap)
+                    let refill = if cover > 0.0 {
+                        (sales * cover - held) / cover
+                    } else {
+                        0.0
+                    };
+                    // Plants adjust their run rate to margins over the smoothing horizon.
+                    let target = self.margin_factor(f, r);
+                    self.run_rate[f] += alpha * (target - self.run_rate[f]);
+                    (sales + refill).clamp(0.0, cap) * self.run_rate[f]
                 }
                 _ => cap,
             };
@@ -1192,9 +1280,9 @@ impl Sim {
                 1.0
             };
             self.sec_growth[s] = growth;
-            self.sec_need[s] = sec.demand * growth * self.demand_mult[s] * elastic
-                * (1.0 - self.substituted[s])
-                / m.steps_per_year();
+            self.sec_need[s] =
+                sec.demand * growth * self.demand_mult[s] * elastic * (1.0 - self.substituted[s])
+                    / m.steps_per_year();
         }
     }
 
@@ -1337,7 +1425,19 @@ impl Sim {
         }
         let mut order = std::mem::take(&mut self.scratch.order);
         let mut active = std::mem::take(&mut self.scratch.active);
-        for c in 0..m_nc {
+        // Exporters fill their dearest orders first: what a shared quota is spent on.
+        let mut trade_order = std::mem::take(&mut self.scratch.trade_order);
+        {
+            let price = &self.price;
+            let dearest = |c: usize| {
+                (0..self.model.markets.len())
+                    .map(|mk| price[mk * m_nc + c])
+                    .fold(0.0, f64::max)
+            };
+            trade_order
+                .sort_unstable_by(|&a, &b| dearest(b).total_cmp(&dearest(a)).then(a.cmp(&b)));
+        }
+        for &c in &trade_order {
             if self.buyers_of[c].is_empty() || self.sellers_of[c].is_empty() {
                 continue;
             }
@@ -1530,6 +1630,7 @@ impl Sim {
         }
         self.scratch.order = order;
         self.scratch.active = active;
+        self.scratch.trade_order = trade_order;
     }
 
     /// How much exporter `x` may still ship abroad under the rule's quota, if any.
@@ -1686,7 +1787,6 @@ impl Sim {
     fn note_market_state(&mut self, c: CommodityId) {
         let m = &self.model;
         let nc = m.commodities.len();
-        let weeks_to_steps = 7.0 / m.step_days as f64;
         for (slot, &n) in self.buyers_of[c].iter().enumerate() {
             let _ = slot;
             let mk = m.countries[self.nodes[n].country].market;
@@ -1907,6 +2007,18 @@ impl Sim {
         let m = &self.model;
         let b = &m.behaviour;
         let dt = 1.0 / m.steps_per_year();
+        let (nc, ne) = (m.commodities.len(), m.elements.len());
+        let s = &mut self.scratch;
+        s.elem_lp.iter_mut().for_each(|v| *v = 0.0);
+        s.elem_n.iter_mut().for_each(|v| *v = 0.0);
+        for i in 0..self.price.len() {
+            let p0 = m.prices[i];
+            if let (true, Some(e)) = (p0 > 0.0, m.commodities[i % nc].element) {
+                let k = (i / nc) * ne + e;
+                s.elem_lp[k] += (self.price[i] / p0).ln();
+                s.elem_n[k] += 1.0;
+            }
+        }
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
             if p0 <= 0.0 {
@@ -1925,7 +2037,20 @@ impl Sim {
                 0.0
             };
             let lp = (self.price[i] / p0).ln();
-            let d = dt * (b.price_rise * short - b.price_fall * glut - b.price_reversion * lp);
+            // Forms of one element are linked by cheap conversion: each is pulled toward the
+            // element's average move across its priced forms in this market.
+            let mk = i / nc;
+            let link = match m.commodities[i % nc].element {
+                Some(e) if s.elem_n[mk * ne + e] > 1.0 => {
+                    lp - s.elem_lp[mk * ne + e] / s.elem_n[mk * ne + e]
+                }
+                _ => 0.0,
+            };
+            let d = dt
+                * (b.price_rise * short
+                    - b.price_fall * glut
+                    - b.price_reversion * lp
+                    - b.form_coupling * link);
             let next = (lp + d).clamp(b.price_min_ratio.ln(), b.price_max_ratio.ln());
             self.price[i] = p0 * next.exp();
         }
@@ -1958,9 +2083,10 @@ impl Sim {
         }
     }
 
-    /// Substitution moves toward its target with the sector's lag.
+    /// Demand responds with lags: sectors substitute away from dear materials, and recipes
+    /// thrift dear elements (grain-boundary diffusion cuts Dy in magnets).
     fn update_demand(&mut self) {
-        let m = &self.model;
+        let m = Arc::clone(&self.model);
         let steps_per_month = m.steps_per_year() / 12.0;
         for s in 0..m.sectors.len() {
             let sub = m.sectors[s].substitution;
@@ -1971,6 +2097,26 @@ impl Sim {
             let target = if ratio > sub.trigger { sub.max } else { 0.0 };
             let lag = (sub.lag_months * steps_per_month).max(1.0);
             self.substituted[s] += (target - self.substituted[s]) / lag;
+        }
+        let nc = m.commodities.len();
+        for (r, rec) in m.recipes.iter().enumerate() {
+            if rec.thrift.is_empty() {
+                continue;
+            }
+            for (k, &(e, t)) in rec.thrift.iter().enumerate() {
+                // The dearest market's move in the element's input price drives thrifting.
+                let c = m.commodity(rec.input, Some(e));
+                let ratio = (0..m.markets.len())
+                    .filter(|&mk| m.prices[mk * nc + c] > 0.0)
+                    .map(|mk| self.price[mk * nc + c] / m.prices[mk * nc + c])
+                    .fold(0.0, f64::max);
+                // A ratchet: magnet makers that have adopted a leaner grade keep it.
+                if ratio > t.trigger {
+                    let lag = (t.lag_months * steps_per_month).max(1.0);
+                    self.thrifted[r][k] += (t.max - self.thrifted[r][k]) / lag;
+                }
+            }
+            self.apply_thrift(r);
         }
     }
 
@@ -2083,6 +2229,7 @@ impl Sim {
         }
         for x in 0..nx {
             row[cols.licence_queue[x]] = s.queue_by_exporter[x];
+            row[cols.licence_arrivals[x]] = s.arrived[x] * spy;
             row[cols.policy_cost[x]] = self.policy_cost[x];
         }
         let _ = nc;
@@ -2102,5 +2249,24 @@ impl Sim {
             }
         }
         worst
+    }
+}
+
+/// Cuts `share` of element `e`'s part of a composition and gives it to the other elements
+/// in proportion, so the composition still sums to one.
+fn cut_share(comp: &mut [f64], e: ElemId, share: f64) {
+    if comp.is_empty() || comp[e] <= 0.0 || share <= 0.0 {
+        return;
+    }
+    let cut = comp[e] * share;
+    let rest: f64 = comp.iter().sum::<f64>() - comp[e];
+    if rest <= 0.0 {
+        return;
+    }
+    comp[e] -= cut;
+    for (i, x) in comp.iter_mut().enumerate() {
+        if i != e {
+            *x += cut * *x / rest;
+        }
     }
 }

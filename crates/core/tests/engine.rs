@@ -1,4 +1,5 @@
-//! Engine invariants and named behaviours, on the small test world.
+//! Engine invariants on the small test world (fast enough for many random cases); the named
+//! behaviours on the real world are in `world.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -168,23 +169,6 @@ fn the_same_seed_gives_identical_series_on_any_thread() {
     for h in handles {
         assert_eq!(h.join().unwrap(), a);
     }
-}
-
-#[test]
-fn segmented_markets_open_a_price_gap() {
-    let m = mini();
-    let mut sim = Sim::new(&m, 1);
-    let mut d = def("export_ban", "CN");
-    d.elements = Some(vec!["Dy".into(), "Tb".into()]);
-    add(&mut sim, d);
-    sim.run_until(m.start.add_days(365));
-    let row = col(&sim, "price", "ROW/oxide:Dy")
-        .into_iter()
-        .fold(0.0, f64::max);
-    let cn = col(&sim, "price", "CN/oxide:Dy")
-        .into_iter()
-        .fold(0.0, f64::max);
-    assert!(row > 1.03 * cn, "ROW {row} vs CN {cn}");
 }
 
 proptest! {

@@ -1,0 +1,467 @@
+//! Named behaviours of the engine on the real 2024 world, and its invariants under random
+//! policy sequences.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use chokepoint_core::model_file::PolicyDef;
+use chokepoint_core::series::Resolution;
+use chokepoint_core::sim::PriceFloor;
+use chokepoint_core::{load, policy, Date, Model, Sim};
+use proptest::prelude::*;
+
+fn world() -> Arc<Model> {
+    static W: OnceLock<Arc<Model>> = OnceLock::new();
+    W.get_or_init(|| {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/world-2024.yaml");
+        Arc::new(load(&p).unwrap_or_else(|e| panic!("world-2024 loads: {e}")))
+    })
+    .clone()
+}
+
+fn d(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+
+fn def(kind: &str, exporter: &str) -> PolicyDef {
+    PolicyDef {
+        kind: kind.into(),
+        exporter: Some(exporter.into()),
+        importer: None,
+        elements: None,
+        forms: None,
+        to: None,
+        exempt: None,
+        approval: None,
+        delay_days: None,
+        tonnes_per_year: None,
+        rate: None,
+        threshold: None,
+        start: None,
+        end: None,
+        label: None,
+        source: Default::default(),
+        assumption: None,
+        calibrated: None,
+    }
+}
+
+fn strs(v: &[&str]) -> Option<Vec<String>> {
+    Some(v.iter().map(|s| s.to_string()).collect())
+}
+
+fn add(sim: &mut Sim, d: PolicyDef) {
+    let p = policy::resolve(&sim.model, &d, sim.date()).expect("policy resolves");
+    sim.add_policy(p);
+}
+
+fn col(sim: &Sim, metric: &str, key: &str) -> Vec<f64> {
+    let c = sim
+        .series
+        .find(metric, key)
+        .unwrap_or_else(|| panic!("{metric}[{key}]"));
+    sim.series.column(c)
+}
+
+fn at(sim: &Sim, metric: &str, key: &str, date: &str) -> f64 {
+    let i = sim
+        .series
+        .dates
+        .iter()
+        .rposition(|&x| x <= d(date))
+        .expect("recorded");
+    col(sim, metric, key)[i]
+}
+
+fn mean_between(sim: &Sim, metric: &str, key: &str, a: &str, b: &str) -> f64 {
+    let v = col(sim, metric, key);
+    let xs: Vec<f64> = sim
+        .series
+        .dates
+        .iter()
+        .zip(&v)
+        .filter(|(t, _)| **t >= d(a) && **t <= d(b))
+        .map(|(_, x)| *x)
+        .collect();
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+#[test]
+fn the_baseline_is_steady_and_balanced() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2027-12-31"));
+    assert!(
+        sim.mass_balance_error() < 1e-9,
+        "{}",
+        sim.mass_balance_error()
+    );
+    for region in ["US", "JP", "DE", "CN"] {
+        let peak = col(&sim, "shortfall", &format!("magnet:NdFeB/{region}"))
+            .into_iter()
+            .fold(0.0, f64::max);
+        assert!(peak < 0.02, "{region} magnets short by {peak}");
+    }
+    let nd = at(&sim, "price", "CN/oxide:Nd", "2027-12-20")
+        / at(&sim, "price", "CN/oxide:Nd", "2024-01-01");
+    assert!(
+        (0.7..1.3).contains(&nd),
+        "Nd oxide moved {nd}x with no shock"
+    );
+}
+
+#[test]
+fn closing_a_mine_cuts_all_its_coproducts() {
+    let m = world();
+    let f = m.facility_id("mountain-pass-mine").unwrap();
+    let dep = match m.facilities[f].process {
+        chokepoint_core::model::Process::Mine(d) => d,
+        _ => unreachable!(),
+    };
+    let mut base = Sim::new(&m, 1);
+    let mut cut = Sim::new(&m, 1);
+    cut.capacity_mult[f] = 0.0;
+    base.run_until(d("2024-03-01"));
+    cut.run_until(d("2024-03-01"));
+    let lost = m.facilities[f].capacity * m.facilities[f].utilisation;
+    let mut moved = 0;
+    for (e, el) in m.elements.iter().enumerate() {
+        let share = m.deposits[dep].distribution[e];
+        let drop =
+            col(&base, "mine_output", &el.symbol)[5] - col(&cut, "mine_output", &el.symbol)[5];
+        assert!(
+            (drop - lost * share).abs() <= 1e-6 * lost,
+            "{}: dropped {drop}, expected {}",
+            el.symbol,
+            lost * share
+        );
+        if share > 0.0 {
+            moved += 1;
+        }
+    }
+    assert!(moved >= 8, "Mountain Pass co-produces {moved} elements");
+}
+
+#[test]
+fn a_dy_ban_on_japan_drains_its_buffers_before_demand_goes_unmet() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-12-31"));
+    let mut p = def("export_ban", "CN");
+    p.elements = strs(&["Dy", "Tb"]);
+    p.to = strs(&["JP"]);
+    add(&mut sim, p);
+    sim.run_until(d("2026-12-31"));
+    let ban = sim
+        .series
+        .dates
+        .iter()
+        .position(|&x| x >= d("2025-01-06"))
+        .unwrap();
+    let cover = col(&sim, "cover_weeks", "magnet:NdFeB/JP");
+    let made = col(&sim, "production", "magnet/JP");
+    let short = col(&sim, "shortfall", "magnet:NdFeB/JP");
+    let first = (ban..short.len())
+        .find(|&i| short[i] > 0.01)
+        .expect("Japan runs short eventually");
+    let slows = (ban..made.len())
+        .find(|&i| made[i] < 0.9 * made[ban - 1])
+        .expect("Japanese magnet output falls");
+    assert!(
+        slows >= ban + 2,
+        "plants run on their Dy and Tb stock for a while ({} weeks)",
+        slows - ban
+    );
+    assert!(
+        first > slows,
+        "users run short only after plants slow ({first} vs {slows})"
+    );
+    assert!(
+        cover[first] < 0.5 * cover[ban - 1],
+        "users' magnet cover drained first: {} vs {}",
+        cover[first],
+        cover[ban - 1]
+    );
+}
+
+#[test]
+fn a_licence_delay_holds_material_in_a_queue_and_delivers_it_late() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2025-04-01"));
+    let mut p = def("export_licence", "CN");
+    p.elements = strs(&["Dy", "Tb"]);
+    p.approval = Some(0.5);
+    p.delay_days = Some(63.0);
+    add(&mut sim, p);
+    sim.run_until(d("2025-09-30"));
+    let start = sim
+        .series
+        .dates
+        .iter()
+        .position(|&x| x >= d("2025-04-07"))
+        .unwrap();
+    let queue = col(&sim, "licence_queue", "CN");
+    let arrived = col(&sim, "licence_arrivals", "CN");
+    assert!(queue[start + 1] > 0.0, "shipments wait from the first week");
+    assert!(
+        arrived[start..start + 8].iter().all(|&a| a == 0.0),
+        "nothing clears before nine weeks"
+    );
+    assert!(
+        arrived[start + 9..].iter().any(|&a| a > 0.0),
+        "approved shipments arrive after the delay"
+    );
+    assert!(sim.mass_balance_error() < 1e-9);
+}
+
+#[test]
+fn lifting_an_entity_list_restores_the_listed_firms_supply() {
+    // The listed US defence firms stop buying from China (their other suppliers serve them
+    // the rest; before the listing China supplied part of their foreign purchases, so the
+    // drop is a share of their use), and buy from China again once the listing is lifted.
+    let m = world();
+    let run = |listed: bool| {
+        let mut sim = Sim::new(&m, 1);
+        if listed {
+            let mut p = def("entity_list", "CN");
+            p.to = strs(&["cn-ecl-2025-01"]);
+            add(&mut sim, p);
+        }
+        sim.run_until(d("2024-06-30"));
+        let during = mean_between(&sim, "trade", "CN>US", "2024-03-01", "2024-06-30");
+        let date = sim.date();
+        sim.end_policies(date, |p| p.kind == chokepoint_core::PolicyKind::EntityList);
+        sim.run_until(d("2025-06-30"));
+        (
+            during,
+            mean_between(&sim, "trade", "CN>US", "2025-01-01", "2025-06-30"),
+        )
+    };
+    let (base_during, base_after) = run(false);
+    let (listed_during, listed_after) = run(true);
+    let s = &m.sectors[m.sector_id("defence-us").unwrap()];
+    let firms = &m.groups[m.group_id("cn-ecl-2025-01").unwrap()].firms;
+    let listed_need: f64 = s
+        .firms
+        .iter()
+        .filter(|(f, _)| firms.iter().any(|&g| m.firm_within(*f, g)))
+        .map(|(_, x)| x * s.demand)
+        .sum();
+    assert!(listed_need > 0.0, "some defence buyers are on the list");
+    let drop = base_during - listed_during;
+    assert!(
+        drop > 0.1 * listed_need,
+        "China's sales to the US fall by the listed firms' use: {drop:.1} vs {listed_need:.1} t/yr"
+    );
+    assert!(
+        (listed_after - base_after).abs() < 0.02 * base_after,
+        "after the lift flows return: {listed_after:.0} vs {base_after:.0}"
+    );
+}
+
+fn us_magnet_ban(sim: &mut Sim) {
+    let mut p = def("export_ban", "CN");
+    p.forms = strs(&["magnet:NdFeB", "metal"]);
+    p.to = strs(&["US"]);
+    add(sim, p);
+}
+
+#[test]
+fn a_stockpile_release_shortens_a_shortage() {
+    let m = world();
+    let sp = m.stockpile_id("us-nds-ndfeb").unwrap();
+    let run = |release: bool| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2024-12-31"));
+        us_magnet_ban(&mut sim);
+        if release {
+            sim.stockpile_fill(sp, 3000.0);
+            sim.stockpile_release[sp] = 12000.0 * m.forms[m.stockpiles[sp].form].re_share;
+        }
+        sim.run_until(d("2025-12-31"));
+        col(&sim, "shortfall", "magnet:NdFeB/US")
+            .iter()
+            .sum::<f64>()
+    };
+    let without = run(false);
+    let with = run(true);
+    assert!(
+        without > 1.0,
+        "the ban leaves US magnet users short ({without})"
+    );
+    assert!(
+        with < 0.8 * without,
+        "releasing the stockpile shortens it ({with} vs {without})"
+    );
+}
+
+#[test]
+fn a_price_floor_costs_its_payer_when_the_market_is_below_it() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    let f = m.facility_id("mp-separation").unwrap();
+    let ox = m.form_id("oxide").unwrap();
+    let nd = m.element_id("Nd").unwrap();
+    let us = m.country_id("US").unwrap();
+    sim.floors.push(PriceFloor {
+        facility: f,
+        commodity: m.commodity(ox, Some(nd)),
+        floor: 110.0,
+        payer: us,
+        end: None,
+    });
+    sim.run_until(d("2024-12-31"));
+    let cost = *col(&sim, "policy_cost", "US").last().unwrap();
+    let price = mean_between(&sim, "price", "ROW/oxide:Nd", "2024-01-01", "2024-12-31");
+    let nd_sold = mean_between(&sim, "output", "mp-separation", "2024-01-01", "2024-12-31") * 0.15;
+    assert!(price < 110.0);
+    // Order of magnitude: (floor - price) × Nd sold; Nd is ~12-17% of Mountain Pass output.
+    let expect = (110.0 - price) * nd_sold * 1000.0;
+    assert!(
+        cost > 0.3 * expect && cost < 3.0 * expect,
+        "cost {cost:.0} vs ~{expect:.0}"
+    );
+}
+
+#[test]
+fn a_new_facility_ramps_after_its_lead_time() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    let like = m.facility_id("mp-independence-magnets").unwrap();
+    sim.add_facility_like(like, "new-plant", 5000.0, d("2025-01-06"), 12.0);
+    sim.run_until(d("2026-06-30"));
+    let f = sim.model.facility_id("new-plant").unwrap();
+    assert_eq!(f, m.facilities.len());
+    let cap = |date: &str| {
+        let mut s = sim.clone();
+        s.step = s.model.step_of(d(date)) as usize;
+        s.capacity_now_at(f)
+    };
+    assert_eq!(cap("2024-12-30"), 0.0);
+    let a = cap("2025-04-07");
+    let b = cap("2025-10-06");
+    let full = cap("2026-03-02");
+    assert!(a > 0.0 && a < b && b < full, "{a} < {b} < {full}");
+    assert!(
+        (b / full - 0.75).abs() < 0.05,
+        "three quarters of the way up after nine months: {}",
+        b / full
+    );
+}
+
+#[test]
+fn segmented_markets_open_a_price_gap() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-12-31"));
+    let mut p = def("export_ban", "CN");
+    p.elements = strs(&["Dy", "Tb"]);
+    add(&mut sim, p);
+    sim.run_until(d("2025-12-31"));
+    for c in ["oxide:Dy", "metal:Dy"] {
+        let row = at(&sim, "price", &format!("ROW/{c}"), "2025-12-29")
+            / at(&sim, "price", &format!("ROW/{c}"), "2024-12-30");
+        let cn = at(&sim, "price", &format!("CN/{c}"), "2025-12-29")
+            / at(&sim, "price", &format!("CN/{c}"), "2024-12-30");
+        assert!(row > 1.3 * cn, "{c}: ROW moved {row:.2}x, China {cn:.2}x");
+        assert!(
+            cn < 1.0,
+            "{c}: stranded exports depress China's price ({cn:.2}x)"
+        );
+    }
+}
+
+#[test]
+fn tariffs_shift_trade_toward_untariffed_suppliers() {
+    let m = world();
+    let run = |rate: Option<f64>| {
+        let mut sim = Sim::new(&m, 1);
+        if let Some(r) = rate {
+            let mut p = def("tariff", "CN");
+            p.rate = Some(r);
+            p.to = strs(&["US"]);
+            add(&mut sim, p);
+        }
+        sim.run_until(d("2025-06-30"));
+        let from_cn = mean_between(&sim, "trade", "CN>US", "2025-01-01", "2025-06-30");
+        let others: f64 = m
+            .countries
+            .iter()
+            .filter(|c| c.id != "CN" && c.id != "US")
+            .map(|c| {
+                mean_between(
+                    &sim,
+                    "trade",
+                    &format!("{}>US", c.id),
+                    "2025-01-01",
+                    "2025-06-30",
+                )
+            })
+            .sum();
+        (from_cn, others)
+    };
+    let (cn_free, others_free) = run(None);
+    let (cn_tariffed, others_tariffed) = run(Some(1.0));
+    assert!(
+        cn_tariffed < 0.9 * cn_free,
+        "China's sales to the US fall: {cn_tariffed:.0} vs {cn_free:.0}"
+    );
+    assert!(
+        others_tariffed > 1.05 * others_free,
+        "other suppliers sell more to the US: {others_tariffed:.0} vs {others_free:.0}"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_identical_series_on_any_thread() {
+    let m = world();
+    let run = |m: Arc<Model>| {
+        let mut s = Sim::new(&m, 42);
+        s.run_until(d("2026-12-31"));
+        s.series.to_csv(Resolution::Step)
+    };
+    let a = run(m.clone());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let m = m.clone();
+            std::thread::spawn(move || run(m))
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().unwrap() == a, "a thread's run differs");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+    #[test]
+    fn mass_balances_under_random_policies(ops in proptest::collection::vec((0u8..7, 0usize..17, 0.0f64..1.0, 0usize..150), 0..8)) {
+        let m = world();
+        let mut sim = Sim::new(&m, 3);
+        let mut ops = ops;
+        ops.sort_by_key(|o| o.3);
+        let importers = ["US", "JP", "DE", "KR", "IN"];
+        for (kind, elem, x, at) in ops {
+            while sim.step < at { sim.step(); }
+            let el = m.elements[elem].symbol.clone();
+            let to = importers[elem % importers.len()];
+            let mut p = match kind {
+                0 => def("export_ban", "CN"),
+                1 => { let mut p = def("export_licence", "CN"); p.approval = Some(x); p.delay_days = Some(x * 120.0); p }
+                2 => { let mut p = def("export_quota", "CN"); p.tonnes_per_year = Some(x * 50000.0); p }
+                3 => { let mut p = def("tariff", "CN"); p.rate = Some(x); p.to = strs(&[to]); p }
+                4 => { let mut p = def("entity_list", "CN"); p.to = strs(&["cn-ecl-2025-04"]); p }
+                5 => { let mut p = def("content_rule", "CN"); p.approval = Some(x); p.delay_days = Some(45.0); p }
+                _ => { let f = (elem * 7) % m.facilities.len(); sim.capacity_mult[f] = x; continue; }
+            };
+            if kind != 4 && kind != 3 { p.elements = Some(vec![el]); }
+            if kind == 0 { p.to = strs(&[to]); }
+            add(&mut sim, p);
+        }
+        sim.run_until(d("2027-06-30"));
+        prop_assert!(sim.mass_balance_error() < 1e-9, "balance {}", sim.mass_balance_error());
+        prop_assert!(sim.series.values.iter().all(|v| v.is_finite()), "a NaN or infinity");
+        prop_assert!(sim.stock.iter().all(|v| *v > -1e-6), "negative stock");
+    }
+}
