@@ -70,6 +70,20 @@ enum Command {
         /// The model file (.yaml).
         model: PathBuf,
     },
+    /// Time the engine: one run of the model's first ten years, without and with a script.
+    ///
+    /// Example: chokepoint bench --runs 50 --script tests/bench/levers-20.rhai
+    Bench {
+        /// Model file.
+        #[arg(long, default_value = "models/world-2024.yaml")]
+        model: PathBuf,
+        /// Number of timed runs (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Also time this script over the same ten years and report the ratio.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
     /// Print the lever reference, generated from the engine itself.
     ///
     /// Example: chokepoint docs --format json
@@ -92,7 +106,11 @@ fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<BadInput>() {
+                // Already formatted for people (script diagnostics, model problems).
+                Some(b) => eprint!("{}{}", b.0, if b.0.ends_with('\n') { "" } else { "\n" }),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(2)
         }
     }
@@ -141,6 +159,11 @@ fn dispatch(cmd: Command) -> Result<u8> {
             model,
         } => test(&paths, junit.as_deref(), model.as_deref()),
         Command::Docs { format } => docs(&format),
+        Command::Bench {
+            model,
+            runs,
+            script,
+        } => bench(&model, runs, script.as_deref()),
     }
 }
 
@@ -372,6 +395,69 @@ fn docs(format: &str) -> Result<u8> {
                 "unknown format '{other}' (expected md or json)"
             ))))
         }
+    }
+    Ok(0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `runs` runs of ten model years on one thread, and the same with a script.
+fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
+    if runs == 0 || runs > 100_000 {
+        return Err(anyhow!(BadInput(
+            "--runs must be between 1 and 100000".into()
+        )));
+    }
+    let model = load_model(model_path)?;
+    let until = model.start.add_days(3652).min(model.end);
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let t = std::time::Instant::now();
+        let mut sim = chokepoint_core::Sim::new(&model, i as u64);
+        sim.run_until(until);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(&sim);
+    }
+    let base = median(times);
+    println!(
+        "engine: {} ({}), {} to {}",
+        model.name,
+        chokepoint_core::Sim::new(&model, 0).shape(),
+        model.start,
+        until
+    );
+    println!(
+        "  no script   median {base:8.3} ms per run   {:8.1} runs/s on one thread",
+        1e3 / base
+    );
+    if let Some(path) = script {
+        let scenario = compile(path)?;
+        let mut times = Vec::with_capacity(runs);
+        let mut levers = 0;
+        for i in 0..runs {
+            let opts = RunOptions {
+                seed: i as u64,
+                finish: false,
+                ..RunOptions::default()
+            };
+            let t = std::time::Instant::now();
+            let out = scenario
+                .run(&model, &opts)
+                .map_err(|e| BadInput(e.to_string()))?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            levers = out.levers.len();
+            if out.sim.date() < until {
+                return Err(anyhow!(BadInput(format!(
+                    "{} must run_until {until} itself",
+                    path.display()
+                ))));
+            }
+        }
+        let with = median(times);
+        println!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
     }
     Ok(0)
 }

@@ -1,5 +1,6 @@
-//! Driving the clock: before each step, fire the levers that are due, the triggers whose
-//! conditions hold and the strategies; then step the engine.
+//! Driving the clock: before each step, fire the levers that are due; step the engine; then
+//! check the triggers' conditions and run the strategies against the step just simulated
+//! (what they pull takes effect from the next step).
 
 use rhai::{Dynamic, EvalAltResult, FnPtr, NativeCallContext};
 
@@ -58,13 +59,20 @@ pub fn advance(
                     conditions.push((k, t.condition.clone()));
                 }
             }
-            due.extend(h.strategies.iter().cloned());
+            conditions.extend(h.strategies.iter().cloned().map(|f| (usize::MAX, f)));
         }
         for f in &due {
             let _ = call(f)?;
         }
+        handle.lock().sim.step();
+        // Triggers and strategies look at the step just simulated; what they pull takes
+        // effect from the next step.
         for (k, cond) in &conditions {
             let v = call(cond)?;
+            if *k == usize::MAX {
+                // A strategy: run for its levers, whatever it returns.
+                continue;
+            }
             let fire = v.as_bool().map_err(|t| {
                 err(format!(
                     "a `when` condition must return true or false, got {t}"
@@ -79,6 +87,5 @@ pub fn advance(
                 let _ = call(&action)?;
             }
         }
-        handle.lock().sim.step();
     }
 }
