@@ -60,6 +60,23 @@ impl Series {
         self.names.len() - 1
     }
 
+    /// Adds a series after recording has started (a facility built by a lever): past rows
+    /// get zero. Re-lays the table, so it is for events, never for the step loop.
+    pub fn declare_late(&mut self, metric: &str, key: &str) -> usize {
+        if let Some(i) = self.find(metric, key) {
+            return i;
+        }
+        let w = self.names.len();
+        let mut values =
+            Vec::with_capacity((self.steps + 1) * (w + 1) + self.values.capacity() / w.max(1));
+        for row in 0..self.steps {
+            values.extend_from_slice(&self.values[row * w..(row + 1) * w]);
+            values.push(0.0);
+        }
+        self.values = values;
+        self.declare(metric, key)
+    }
+
     /// Reserves room for `steps` rows so recording never allocates.
     pub fn reserve(&mut self, steps: usize) {
         self.values.reserve(steps * self.names.len());

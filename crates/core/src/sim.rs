@@ -74,6 +74,16 @@ pub struct PriceFloor {
     pub end: Option<usize>,
 }
 
+/// An offtake: a government buys `share` of a facility's output into its stockpile, at the
+/// market price, before the market sees it.
+#[derive(Debug, Clone)]
+pub struct Offtake {
+    pub facility: FacilityId,
+    pub stockpile: StockpileId,
+    pub share: f64,
+    pub payer: CountryId,
+}
+
 /// A per-tonne production subsidy paid by a government to a facility.
 #[derive(Debug, Clone)]
 pub struct Subsidy {
@@ -159,6 +169,7 @@ pub struct Sim {
     pub stockpile_target: Vec<f64>,
     pub floors: Vec<PriceFloor>,
     pub subsidies: Vec<Subsidy>,
+    pub offtakes: Vec<Offtake>,
     pub outages: Vec<RandomOutage>,
     /// Cumulative policy cost by paying country, $.
     pub policy_cost: Vec<f64>,
@@ -365,6 +376,7 @@ impl Sim {
             stockpile_target: vec![0.0; nsp],
             floors: Vec::new(),
             subsidies: Vec::new(),
+            offtakes: Vec::new(),
             outages: Vec::new(),
             policy_cost: vec![0.0; nx],
             ledger: Ledger::default(),
@@ -826,6 +838,8 @@ impl Sim {
             priority: 0,
         };
         model.facilities.push(fac);
+        let col = self.series.declare_late("output", id);
+        self.cols.facility_output.push(col);
         let (nf, ne) = self.nfe();
         let nc = self.model.commodities.len();
         self.nodes.push(node);
@@ -1064,6 +1078,7 @@ impl Sim {
         self.arrivals();
         self.prepare();
         self.mine();
+        self.offtake();
         self.trade();
         self.smooth_sales();
         self.convert();
@@ -1247,6 +1262,10 @@ impl Sim {
         let (nf, ne) = (m.forms.len(), m.elements.len());
         for f in 0..m.facilities.len() {
             let cap = self.compute_capacity(f);
+            // A plant coming on line offers its whole output until its sales say otherwise.
+            if self.cap_now[f] <= 0.0 && cap > 0.0 {
+                self.sales_ema[f] = self.sales_ema[f].max(cap);
+            }
             self.cap_now[f] = cap;
             // Fixed-proportion plants (metals, magnets) make what their buyers take, plus
             // what refills their own output cover; mines and separators run flat out.
@@ -1312,6 +1331,34 @@ impl Sim {
             let fac = &self.model.facilities[f];
             self.scratch.output[f] += q;
             self.scratch.production[fac.stage * nx + fac.country] += q;
+        }
+    }
+
+    /// Offtakes move their share of a facility's new output into a government stockpile,
+    /// paid at the facility's market price.
+    fn offtake(&mut self) {
+        if self.offtakes.is_empty() {
+            return;
+        }
+        let m = Arc::clone(&self.model);
+        let (nf, ne, nc) = (m.forms.len(), m.elements.len(), m.commodities.len());
+        for k in 0..self.offtakes.len() {
+            let o = self.offtakes[k].clone();
+            let form = m.facilities[o.facility].output_form(&m);
+            let from = (self.fac_node[o.facility] * nf + form) * ne;
+            let to = (self.sp_node[o.stockpile] * nf + form) * ne;
+            let mk = m.countries[m.facilities[o.facility].country].market;
+            for e in 0..ne {
+                let q = self.stock[from + e] * o.share;
+                if q <= 0.0 {
+                    continue;
+                }
+                self.stock[from + e] -= q;
+                self.stock[to + e] += q;
+                let c = m.commodity(form, Some(e));
+                let price = self.price[mk * nc + c];
+                self.policy_cost[o.payer] += price * q / m.forms[form].re_share * 1000.0;
+            }
         }
     }
 

@@ -26,6 +26,7 @@ pub mod government_api {
         let s = h.sim.model.stockpile_id(id).map_err(err)?;
         let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
         h.sim.stockpile_buy[s] = t * re;
+        h.sim.stockpile_release[s] = 0.0;
         if h.sim.stockpile_target[s] <= 0.0 {
             h.sim.stockpile_target[s] = f64::INFINITY;
         }
@@ -58,6 +59,7 @@ pub mod government_api {
         let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
         h.sim.stockpile_target[s] = target * re;
         h.sim.stockpile_buy[s] = rate * re;
+        h.sim.stockpile_release[s] = 0.0;
         h.log(
             "stockpile_target",
             format!("{id} aims for {target} t at {rate} t/yr"),
@@ -139,6 +141,47 @@ pub mod government_api {
         h.log(
             "price_floor",
             format!("{facility} {commodity} at ${floor}/kg"),
+        );
+        Ok(())
+    }
+
+    /// An offtake: `stockpile`'s government buys `share` (0..1) of a facility's output at
+    /// the market price, before the market sees it (the DoD takes all of MP's 10X magnets).
+    /// The facility must make the stockpile's form.
+    ///
+    /// ```rhai
+    /// offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn offtake(
+        ctx: NativeCallContext,
+        facility: &str,
+        stockpile: &str,
+        share: Dynamic,
+    ) -> Res<()> {
+        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let m = h.sim.model.clone();
+        let f = m.facility_id(facility).map_err(err)?;
+        let s = m.stockpile_id(stockpile).map_err(err)?;
+        let out = m.facilities[f].output_form(&m);
+        if out != m.stockpiles[s].form {
+            return Err(err(format!(
+                "offtake: {facility} makes {} but {stockpile} holds {}",
+                m.forms[out].id, m.forms[m.stockpiles[s].form].id
+            )));
+        }
+        let payer = m.stockpiles[s].country;
+        h.sim.offtakes.push(chokepoint_core::sim::Offtake {
+            facility: f,
+            stockpile: s,
+            share,
+            payer,
+        });
+        h.log(
+            "offtake",
+            format!("{stockpile} takes {:.0}% of {facility}", share * 100.0),
         );
         Ok(())
     }

@@ -116,7 +116,7 @@ pub mod time_api {
     ///
     /// ```rhai
     /// run_until("2025-12-31");
-    /// expect(today() >= "2025-12-2", "the clock moved");
+    /// expect(today() == "2025-12-29", "the clock reached the step containing the date");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn run_until(ctx: NativeCallContext, date: &str) -> Res<()> {
@@ -133,7 +133,7 @@ pub mod time_api {
     ///
     /// ```rhai
     /// step(4);
-    /// expect(today() == "2024-01-29", "four weekly steps");
+    /// expect(today() == "2024-01-22", "four weekly steps: the last began on 22 January");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn step(ctx: NativeCallContext, n: i64) -> Res<()> {
@@ -159,14 +159,19 @@ pub mod time_api {
         advance_within(&ctx, &handle, target)
     }
 
-    /// The simulation's current date, as `YYYY-MM-DD`.
+    /// The date of the last simulated step, as `YYYY-MM-DD` (the model's start before the
+    /// first step).
     ///
     /// ```rhai
-    /// print(today());
+    /// run_until("2024-12-31");
+    /// expect(today() == "2024-12-30", "the last Monday of 2024");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn today(ctx: NativeCallContext) -> Res<ImmutableString> {
-        Ok(host(&ctx)?.lock().sim.date().to_string().into())
+        let h = host(&ctx)?;
+        let h = h.lock();
+        let d = h.sim.model.date_of(h.sim.step.saturating_sub(1));
+        Ok(d.to_string().into())
     }
 
     /// A named parameter: its value from `--set name=value` or a sweep, else `default`.

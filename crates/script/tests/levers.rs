@@ -1,0 +1,457 @@
+//! Every lever, pulled from a script on world-2024, with its effect on the engine checked by
+//! the script's own expectations (and, where a script cannot see it, by the test).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use chokepoint_core::Model;
+use chokepoint_script::{Outcome, RunOptions, Scenario};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn world() -> Arc<Model> {
+    static W: OnceLock<Arc<Model>> = OnceLock::new();
+    W.get_or_init(|| {
+        Arc::new(
+            chokepoint_core::load(&root().join("models/world-2024.yaml")).expect("world loads"),
+        )
+    })
+    .clone()
+}
+
+fn run(src: &str) -> Outcome {
+    let sc = Scenario::compile(Path::new("lever-test.rhai"), src, &root().join("scripts"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = sc
+        .run(
+            &world(),
+            &RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !out.expectations.is_empty(),
+        "the test script states expectations"
+    );
+    let failed: Vec<String> = out
+        .expectations
+        .iter()
+        .filter(|e| !e.passed)
+        .map(|e| format!("line {}: {} {}", e.line, e.message, e.detail))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    out
+}
+
+fn fails(src: &str) -> String {
+    let sc = Scenario::compile(Path::new("lever-test.rhai"), src, &root().join("scripts"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    match sc.run(
+        &world(),
+        &RunOptions {
+            finish: false,
+            ..RunOptions::default()
+        },
+    ) {
+        Ok(_) => panic!("the script should fail: {src}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn export_ban_stops_flows_to_the_target() {
+    run(r#"
+        run_until("2024-06-30");
+        let before = mean(between(trade("CN", "JP"), "2024-03-01", "2024-06-30"));
+        export_ban("CN", #{ to: ["JP"] });
+        run_until("2024-12-31");
+        expect(current(trade("CN", "JP")) == 0.0, "nothing ships to Japan");
+        expect(before > 1000.0, "Japan bought over 1,000 t/yr from China before");
+    "#);
+}
+
+#[test]
+fn export_licence_queues_and_cuts_flows() {
+    run(r#"
+        run_until("2024-06-30");
+        export_licence("CN", #{ elements: ["Dy", "Tb"], approval: 0.3, delay_days: 63 });
+        run_until("2024-12-31");
+        expect(peak(licence_queue("CN")) > 10.0, "licensed shipments wait in a queue");
+        expect(value_at(licence_arrivals_series(), "2024-08-12") == 0.0, "nothing arrives in the first nine weeks");
+        expect(current(licence_arrivals_series()) > 0.0, "approved shipments arrive later");
+        fn licence_arrivals_series() { metric("licence_arrivals", "CN") }
+    "#);
+}
+
+#[test]
+fn export_quota_caps_exports_through_the_year() {
+    run(r#"
+        export_quota("CN", #{ forms: ["oxide", "metal"], tonnes_per_year: 5000.0 });
+        run_until("2024-12-31");
+        let shipped = mean(exports("CN", "oxide")) + mean(exports("CN", "metal"));
+        expect_between(shipped, 4000.0, 5100.0, "exports run at about the 5,000 t/yr quota");
+    "#);
+}
+
+#[test]
+fn entity_list_and_lift_controls_follow_the_listing() {
+    run(r#"
+        let g = group("cn-ecl-2025-01");
+        expect(g.len() >= 5, "the January 2025 list has named firms");
+        entity_list("CN", g);
+        run_until("2024-06-30");
+        let listed = mean(between(trade("CN", "US"), "2024-03-01", "2024-06-30"));
+        let n = lift_controls("CN", g);
+        expect(n == 1, "one policy changed");
+        run_until("2024-12-31");
+        expect(listed > 0.0, "other US buyers still buy from China while the firms are listed");
+    "#);
+}
+
+#[test]
+fn entity_list_with_options_only_covers_its_elements() {
+    run(r#"
+        entity_list("CN", ["lockheed-martin"], #{ elements: ["Dy"], label: "lm-dy" });
+        expect(lift("CN", "lm-dy") == 1, "the labelled listing can be lifted");
+        step(1);
+        expect(lift("CN", "lm-dy") == 0, "and only once");
+    "#);
+}
+
+#[test]
+fn content_rule_reaches_third_country_reexports() {
+    run(r#"
+        run_until("2024-06-30");
+        let before = mean(between(trade("JP", "US"), "2024-03-01", "2024-06-30"));
+        content_rule("CN", #{ elements: ["Dy", "Tb"], threshold: 0.001, approval: 0.2, delay_days: 45, to: ["US"] });
+        run_until("2024-12-31");
+        let after = mean(between(trade("JP", "US"), "2024-09-01", "2024-12-31"));
+        expect(after < 0.8 * before, `Japanese magnets to the US need China's licence (${after} vs ${before})`);
+    "#);
+}
+
+#[test]
+fn tech_ban_stretches_ramps_abroad() {
+    let out = run(r#"
+        tech_ban("CN", #{});
+        build("mp-independence-magnets", "new-us-plant", 3000.0, "1m", 12.0);
+        run_until("2025-06-30");
+        expect(current(output("mp-independence-magnets")) >= 0.0, "runs");
+    "#);
+    let f = out.sim.model.facility_id("new-us-plant").unwrap();
+    let mut s = out.sim.clone();
+    s.step = s
+        .model
+        .step_of(chokepoint_core::Date::parse("2025-02-03").unwrap()) as usize;
+    let cap = s.capacity_now_at(f);
+    // Started 2024-02-05, 12-month ramp stretched 1.5x: two thirds of full after a year.
+    let full = out.sim.model.facilities[f].capacity * out.sim.model.facilities[f].utilisation
+        / out.sim.model.steps_per_year();
+    assert!((cap / full - 0.667).abs() < 0.05, "{}", cap / full);
+}
+
+#[test]
+fn tariffs_shift_purchases() {
+    run(r#"
+        run_until("2024-06-30");
+        let before = mean(between(trade("CN", "US"), "2024-03-01", "2024-06-30"));
+        tariff("US", "CN", 1.0);
+        tariff("US", "*", 0.1, #{ forms: ["magnet:SmCo"] });
+        run_until("2024-12-31");
+        let after = mean(between(trade("CN", "US"), "2024-09-01", "2024-12-31"));
+        expect(after < 0.95 * before, `US buys less from China (${after} vs ${before})`);
+    "#);
+}
+
+#[test]
+fn disrupt_close_reopen_expand_environmental_cost() {
+    run(r#"
+        step(2);
+        let full = current(output("mount-weld-mine"));
+        disrupt("mount-weld-mine", 0.5, "4w");
+        step(2);
+        expect_approx(current(output("mount-weld-mine")), 0.5 * full, 0.01, "half offline");
+        step(4);
+        expect_approx(current(output("mount-weld-mine")), full, 0.01, "back after four weeks");
+        close("mount-weld-mine");
+        step(1);
+        expect(current(output("mount-weld-mine")) == 0.0, "closed");
+        reopen("mount-weld-mine");
+        expand("mount-weld-mine", 1.5);
+        step(1);
+        expect_approx(current(output("mount-weld-mine")), 1.5 * full, 0.01, "expanded by half");
+        environmental_cost("mount-weld-mine", 0.2);
+        step(1);
+        expect_approx(current(output("mount-weld-mine")), 1.2 * full, 0.01, "a fifth lost to compliance");
+    "#);
+}
+
+#[test]
+fn build_and_ramp_add_capacity_after_the_lead_time() {
+    run(r#"
+        let id = build("mount-weld-mine", "weld-2", 10000.0, "26w", 0.0);
+        run_until("2024-06-24");
+        expect(current(output(id)) == 0.0, "nothing before the lead time");
+        run_until("2024-07-08");
+        expect_approx(current(output(id)), 10000.0, 0.01, "10,000 t/yr from its start");
+        ramp("mp-10x", 6.0);
+        expect(true, "ramp accepts a new length");
+    "#);
+}
+
+#[test]
+fn stockpile_levers_move_holdings() {
+    run(r#"
+        stockpile_fill("us-nds-ndfeb", 1000.0);
+        step(1);
+        let held = current(stockpile("us-nds-ndfeb"));
+        stockpile_release("us-nds-ndfeb", 5200.0);
+        step(10);
+        expect(current(stockpile("us-nds-ndfeb")) < held - 500.0, "releases ~100 t a week");
+        stockpile_target("us-nds-ndfeb", held + 200.0, 2600.0);
+        run_until("2024-12-31");
+        expect_between(current(stockpile("us-nds-ndfeb")), held - 50.0, held + 201.0, "buys back toward its target");
+        stockpile_buy("us-nds-ndpr-oxide", 300.0);
+        step(10);
+        expect(current(stockpile("us-nds-ndpr-oxide")) > value_at(stockpile("us-nds-ndpr-oxide"), "2024-12-30"), "buys oxide");
+    "#);
+}
+
+#[test]
+fn price_floor_subsidy_and_offtake_cost_their_payer() {
+    run(r#"
+        price_floor("mp-separation", "oxide:Nd", 110.0, "US");
+        step(26);
+        let floor_cost = current(policy_cost("US"));
+        expect(floor_cost > 1.0e6, `the floor costs millions when Nd is ~$55 (${floor_cost})`);
+        subsidy("mp-separation", 2.0, "US");
+        offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
+        run_until("2026-06-30");
+        expect(current(policy_cost("US")) > 2.0 * floor_cost, "subsidy and offtake add to it");
+        expect(current(stockpile("us-nds-ndfeb")) > value_at(stockpile("us-nds-ndfeb"), "2024-07-01"), "the offtake fills the stockpile");
+    "#);
+}
+
+#[test]
+fn random_outages_follow_the_seed() {
+    let src = r#"
+        random_outage("mount-weld-mine", 0.2, 1.0, "2w");
+        run_until("2025-12-31");
+        expect(low(output("mount-weld-mine")) == 0.0, "outages happen");
+    "#;
+    let a = run(src);
+    let b = run(src);
+    assert_eq!(
+        a.sim.series.values, b.sim.series.values,
+        "same seed, same outages"
+    );
+}
+
+#[test]
+fn demand_levers_change_need() {
+    run(r#"
+        step(2);
+        let base = current(metric("demand", "ev-us"));
+        demand_shock("ev-us", 0.5);
+        step(1);
+        expect_approx(current(metric("demand", "ev-us")), 0.5 * base, 0.02, "halved");
+        substitute("ev-us", 0.2);
+        step(1);
+        expect_approx(current(metric("demand", "ev-us")), 0.4 * base, 0.02, "a fifth substituted");
+        growth("ev-us", 0.5);
+        run_until("2025-01-06");
+        expect(current(metric("demand", "ev-us")) > 0.55 * base, "grows 50% a year");
+        recycling("ev-us", 0.25);
+        thrift("Dy", 0.0);
+        run_until("2025-06-30");
+        expect(current(metric("demand", "ev-us")) > 0.0, "still consuming");
+    "#);
+}
+
+#[test]
+fn thrift_removes_dy_from_magnet_making() {
+    run(r#"
+        thrift("Dy", 0.0);
+        run_until("2024-12-31");
+        let dy = metric("mine_output", "Dy");
+        expect(current(dy) > 0.0, "Dy is still mined (co-production)");
+        expect(current(price("oxide:Dy", "CN")) < 0.8 * value_at(price("oxide:Dy", "CN"), "2024-01-08"), "Dy-free magnets leave Dy oxide unsold and cheaper");
+    "#);
+}
+
+#[test]
+fn time_levers_schedule_in_order() {
+    let out = run(r#"
+        let log = [];
+        at("2024-03-04", || export_ban("CN", #{ to: ["JP"], label: "a" }));
+        every("13w", || demand_shock("ev-jp", 1.0));
+        when(|| today() >= "2024-06-03", || lift("CN", "a"));
+        whenever(|| today() >= "2024-12-02", || growth("ev-jp", 0.0));
+        strategy(|| if current(trade("CN", "JP")) == 0.0 { growth("ev-de", 0.0) });
+        run_until("2024-12-31");
+        expect(today() == "2024-12-30", "weekly steps to the last Monday of 2024");
+        expect(current(trade("CN", "JP")) > 0.0, "the ban was lifted by the `when`");
+        step(2);
+        run_to_end();
+        expect(today() >= "2035-12-24", "run_to_end reaches the horizon");
+    "#);
+    let names: Vec<&str> = out.levers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "demand_shock").count(),
+        49,
+        "every 13 weeks from the first step to the horizon (626 steps)"
+    );
+    assert!(names.contains(&"export_ban") && names.contains(&"lift"));
+}
+
+#[test]
+fn param_reads_set_values_and_defaults() {
+    let sc = Scenario::compile(
+        Path::new("p.rhai"),
+        r#"expect(param("approval", 0.3) == 0.7, "set"); expect(param("other", 2) == 2.0, "default");"#,
+        &root().join("scripts"),
+    )
+    .unwrap();
+    let mut opts = RunOptions {
+        finish: false,
+        ..RunOptions::default()
+    };
+    opts.params.insert("approval".into(), 0.7);
+    let out = sc.run(&world(), &opts).unwrap();
+    assert_eq!(out.failed(), 0);
+    assert_eq!(out.params.get("approval"), Some(&0.7));
+}
+
+#[test]
+fn queries_return_series_with_statistics() {
+    run(r#"
+        run_until("2024-12-31");
+        let p = price("oxide:Nd", "CN");
+        expect(values(p).len() == 53, "one value per step");
+        expect(low(p) <= mean(p) && mean(p) <= peak(p), "low <= mean <= peak");
+        expect(total(p) > 52.0 * low(p), "total sums the steps");
+        expect(current(production("mine", "CN")) > 250000.0, "China mines >250 kt/yr");
+        expect(current(exports("CN", "magnet:NdFeB")) > 10000.0, "China exports magnets");
+        expect(current(imports("US", "magnet:NdFeB")) > 1000.0, "the US imports magnets");
+        expect(current(dependency("magnet", "JP")) >= 0.0, "a share");
+        expect_between(current(hhi("separation")), 7000.0, 10000.0, "separation is concentrated");
+        expect(current(cover("magnet:NdFeB", "US")) > 2.0, "weeks of cover");
+        expect(current(output_lost("ev-us")) >= 0.0, "no loss");
+        expect(current(shortfall("ev-us")) < 0.05, "supplied");
+        expect(current(metric("hhi", "magnet")) > 8000.0, "magnets more so");
+        expect(to_string(p).contains("price[CN/oxide:Nd]"), "series print their name");
+    "#);
+}
+
+#[test]
+fn expectations_record_pass_and_fail_with_lines() {
+    let sc = Scenario::compile(
+        Path::new("e.rhai"),
+        "expect(false, \"no\");\nexpect_between(5, 1, 3, \"range\");\nexpect_approx(100, 100.5, 0.01, \"close\");\n",
+        &root().join("scripts"),
+    )
+    .unwrap();
+    let out = sc
+        .run(
+            &world(),
+            &RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
+    let r: Vec<(bool, usize)> = out
+        .expectations
+        .iter()
+        .map(|e| (e.passed, e.line))
+        .collect();
+    assert_eq!(r, vec![(false, 1), (false, 2), (true, 3)]);
+}
+
+#[test]
+fn imports_resolve_under_scripts_lib() {
+    run(r#"
+        import "lib/timeline" as t;
+        expect(t::SEVEN.len() == 7, "the seven elements of Announcement No. 18");
+    "#);
+}
+
+#[test]
+fn levers_reject_bad_arguments_clearly() {
+    for (src, want) in [
+        (
+            r#"export_ban("CN", #{ elements: ["Dyy"] });"#,
+            "unknown element 'Dyy' (did you mean 'Dy'?)",
+        ),
+        (r#"export_ban("XX", #{});"#, "unknown country 'XX'"),
+        (
+            r#"export_licence("CN", #{ approval: 1.5 });"#,
+            "approval: must be between 0 and 1, got 1.5",
+        ),
+        (
+            r#"export_ban("CN", #{ elemnts: ["Dy"] });"#,
+            "unknown option 'elemnts' (did you mean 'elements'?)",
+        ),
+        (
+            r#"entity_list("CN", ["lockheed-martn"]);"#,
+            "(did you mean 'lockheed-martin'?)",
+        ),
+        (
+            r#"lift_controls("CN", group("cn-ecl-2025-99"));"#,
+            "unknown group 'cn-ecl-2025-99'",
+        ),
+        (
+            r#"stockpile_buy("us-nds-ndfeb", -5);"#,
+            "tonnes_per_year must be between 0 and",
+        ),
+        (
+            r#"disrupt("mount-weld-mine", 0.5, "3 fortnights");"#,
+            "unknown unit",
+        ),
+        (
+            r#"at("2040-01-01", || step(1));"#,
+            "outside the model's horizon",
+        ),
+        (r#"at("2024-13-01", || step(1));"#, "is not a real day"),
+        (r#"at("April 4th", || step(1));"#, "is not a date"),
+        (
+            r#"step(2); at("2024-01-01", || step(1));"#,
+            "is in the past",
+        ),
+        (r#"tariff("US", "CN", "high");"#, "rate must be a number"),
+        (
+            r#"export_ban("CN", #{ elements: "Dy", to: [5] });"#,
+            "to[0] must be a string",
+        ),
+        (
+            r#"price_floor("mp-separation", "oxide", 110.0, "US");"#,
+            "priced per element",
+        ),
+        (
+            r#"offtake("mp-separation", "us-nds-ndfeb", 1.0);"#,
+            "makes oxide but us-nds-ndfeb holds magnet:NdFeB",
+        ),
+        (r#"thrift("Zz", 0.5);"#, "unknown element 'Zz'"),
+        (
+            r#"expect(current(price("oxide:Dy", "ROW")) > 0.0, "x");"#,
+            "has no values yet",
+        ),
+        (
+            r#"metric("pricee", "x");"#,
+            "unknown metric 'pricee' (did you mean 'price'?)",
+        ),
+        (r#"step(-1);"#, "n must be between 0 and 100000"),
+        (
+            r#"build("mount-weld-mine", "mount-weld-mine", 1.0, "1m", 0.0);"#,
+            "already exists",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}\n  wanted: {want}\n  got: {e}");
+        assert!(e.contains("--> lever-test.rhai:1:"), "{e}");
+    }
+}
