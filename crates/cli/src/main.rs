@@ -389,7 +389,7 @@ fn docs(format: &str) -> Result<u8> {
                 .map_err(|e| anyhow!("cannot generate metadata: {e}"))?;
             println!("{json}");
         }
-        "md" | "markdown" => print!("{}", report::lever_reference(&engine)),
+        "md" | "markdown" => print!("{}", chokepoint_script::reference::markdown()),
         other => {
             return Err(anyhow!(BadInput(format!(
                 "unknown format '{other}' (expected md or json)"

@@ -39,6 +39,9 @@ impl ScriptError {
         let mut chain = Vec::new();
         let mut cur = e;
         let mut pos = e.position();
+        // Positions inside an imported module belong to that module's text, not this one:
+        // once inside a module, the caret stays on the import.
+        let mut in_module = false;
         loop {
             match cur {
                 EvalAltResult::ErrorInFunctionCall(name, _src, inner, p) => {
@@ -51,7 +54,7 @@ impl ScriptError {
                         "in {name} called at line {}",
                         p.line().unwrap_or(0)
                     ));
-                    if !inner.position().is_none() {
+                    if !in_module && !inner.position().is_none() {
                         pos = inner.position();
                     }
                     cur = inner;
@@ -61,8 +64,11 @@ impl ScriptError {
                         "in module '{name}' imported at line {}",
                         p.line().unwrap_or(0)
                     ));
+                    if !in_module {
+                        pos = *p;
+                        in_module = true;
+                    }
                     cur = inner;
-                    pos = *p;
                 }
                 _ => break,
             }
@@ -85,7 +91,7 @@ impl ScriptError {
             }
         };
         let mut s = ScriptError::plain(file, message);
-        if !cur.position().is_none() {
+        if !in_module && !cur.position().is_none() {
             pos = cur.position();
         }
         s.place(source, pos);

@@ -11,7 +11,7 @@ use crate::host::HostHandle;
 
 /// Sandbox limits. Rhai's defaults differ between debug and release builds; these do not.
 pub mod limits {
-    pub const MAX_OPERATIONS: u64 = 50_000_000;
+    pub const MAX_OPERATIONS: u64 = 10_000_000;
     pub const MAX_CALL_LEVELS: usize = 48;
     pub const MAX_EXPR_DEPTH: usize = 64;
     pub const MAX_FN_EXPR_DEPTH: usize = 48;
@@ -79,6 +79,8 @@ pub fn register_all(engine: &mut Engine) {
 pub struct SandboxResolver {
     root: PathBuf,
     inner: FileModuleResolver,
+    /// Modules being loaded, outermost first: an import already on this stack is a cycle.
+    loading: std::sync::Mutex<Vec<String>>,
 }
 
 impl SandboxResolver {
@@ -88,6 +90,7 @@ impl SandboxResolver {
         SandboxResolver {
             root: root.to_path_buf(),
             inner,
+            loading: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -111,13 +114,31 @@ impl ModuleResolver for SandboxResolver {
                 )
             });
         if escapes {
-            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
-                format!("{path} (imports must stay under {})", self.root.display()),
+            return Err(Box::new(EvalAltResult::ErrorRuntime(
+                format!(
+                    "cannot import '{path}': imports must stay under {}",
+                    self.root.display()
+                )
+                .into(),
                 pos,
             )));
         }
         // Relative to the scripts root, never to the importing file's directory.
         let _ = source;
-        self.inner.resolve(engine, None, path, pos)
+        {
+            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            if loading.iter().any(|p| p == path) {
+                let mut chain = loading.clone();
+                chain.push(path.to_string());
+                return Err(Box::new(EvalAltResult::ErrorRuntime(
+                    format!("import cycle: {}", chain.join(" → ")).into(),
+                    pos,
+                )));
+            }
+            loading.push(path.to_string());
+        }
+        let result = self.inner.resolve(engine, None, path, pos);
+        self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        result
     }
 }

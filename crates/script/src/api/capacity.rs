@@ -11,7 +11,7 @@ pub mod capacity_api {
     /// ("90d", "6m", "1y" or days).
     ///
     /// ```rhai
-    /// disrupt("mount-weld", 1.0, "3m");
+    /// disrupt("mount-weld-mine", 1.0, "3m");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn disrupt(
@@ -68,7 +68,7 @@ pub mod capacity_api {
     /// Multiplies a facility's capacity by `factor` (1.5 = +50%; 0.5 halves it).
     ///
     /// ```rhai
-    /// expand("mp-independence", 2.0);
+    /// expand("mp-independence-magnets", 2.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn expand(ctx: NativeCallContext, facility: &str, factor: Dynamic) -> Res<()> {
@@ -86,7 +86,7 @@ pub mod capacity_api {
     /// ramping over `ramp_months`. Returns the new facility's id.
     ///
     /// ```rhai
-    /// let id = build("mp-independence", "mp-10x-early", 7000.0, "2y", 18.0);
+    /// let id = build("mp-independence-magnets", "mp-10x-early", 7000.0, "2y", 18.0);
     /// expect(id == "mp-10x-early", "built");
     /// ```
     #[rhai_fn(return_raw)]
@@ -124,7 +124,7 @@ pub mod capacity_api {
     /// Sets how many months a facility takes to reach full capacity from its start.
     ///
     /// ```rhai
-    /// ramp("mp-independence", 36.0);
+    /// ramp("mp-independence-magnets", 36.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn ramp(ctx: NativeCallContext, facility: &str, months: Dynamic) -> Res<()> {

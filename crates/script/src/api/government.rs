@@ -11,7 +11,7 @@ pub mod government_api {
     /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise.
     ///
     /// ```rhai
-    /// stockpile_buy("us-nds", 450.0);
+    /// stockpile_buy("us-nds-ndfeb", 450.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_buy(ctx: NativeCallContext, id: &str, tonnes_per_year: Dynamic) -> Res<()> {
@@ -37,7 +37,7 @@ pub mod government_api {
     /// A stockpile buys (at up to `tonnes_per_year`) until it holds `tonnes`.
     ///
     /// ```rhai
-    /// stockpile_target("us-nds", 2000.0, 1000.0);
+    /// stockpile_target("us-nds-ndfeb", 2000.0, 1000.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_target(
@@ -70,7 +70,7 @@ pub mod government_api {
     /// Adds tonnes to a stockpile at once (a pre-positioned holding; no market purchase).
     ///
     /// ```rhai
-    /// stockpile_fill("us-nds", 1000.0);
+    /// stockpile_fill("us-nds-ndfeb", 1000.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_fill(ctx: NativeCallContext, id: &str, tonnes: Dynamic) -> Res<()> {
@@ -86,7 +86,7 @@ pub mod government_api {
     /// A stockpile sells into its market at up to `tonnes_per_year` while it holds any.
     ///
     /// ```rhai
-    /// stockpile_release("us-nds", 2000.0);
+    /// stockpile_release("us-nds-ndfeb", 2000.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_release(
@@ -114,7 +114,7 @@ pub mod government_api {
     /// to `floor` $/kg whenever the market price is below it.
     ///
     /// ```rhai
-    /// price_floor("mp-mountain-pass-separation", "oxide:Nd", 110.0, "US");
+    /// price_floor("mp-separation", "oxide:Nd", 110.0, "US");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn price_floor(
@@ -189,7 +189,7 @@ pub mod government_api {
     /// A production subsidy of `per_kg` $/kg of output, paid by `payer`.
     ///
     /// ```rhai
-    /// subsidy("mp-independence", 5.0, "US");
+    /// subsidy("mp-independence-magnets", 5.0, "US");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn subsidy(
@@ -218,7 +218,7 @@ pub mod government_api {
     /// capacity for `duration`. Draws come from the run's seeded stream.
     ///
     /// ```rhai
-    /// random_outage("mount-weld", 0.01, 0.5, "1m");
+    /// random_outage("mount-weld-mine", 0.01, 0.5, "1m");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn random_outage(

@@ -74,6 +74,7 @@ pub mod query_api {
     /// Any recorded metric by name and key (see `chokepoint docs` for the metric list).
     ///
     /// ```rhai
+    /// step(1);
     /// let s = metric("hhi", "magnet");
     /// expect(peak(s) > 5000.0, "magnets are concentrated");
     /// ```
@@ -224,7 +225,7 @@ pub mod query_api {
     ///
     /// ```rhai
     /// step(1);
-    /// expect(current(stockpile("us-nds")) >= 0.0, "a holding");
+    /// expect(current(stockpile("us-nds-ndfeb")) >= 0.0, "a holding");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile(ctx: NativeCallContext, id: &str) -> Res<SeriesView> {

@@ -40,7 +40,7 @@ pub mod time_api {
     /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days).
     ///
     /// ```rhai
-    /// every("1y", || stockpile_buy("us-nds", 100.0));
+    /// every("1y", || stockpile_buy("us-nds-ndfeb", 100.0));
     /// run_until("2026-01-01");
     /// ```
     #[rhai_fn(return_raw)]
@@ -65,7 +65,7 @@ pub mod time_api {
     /// Runs `action` once, at the first step where `condition` returns true.
     ///
     /// ```rhai
-    /// when(|| current(price("oxide:Dy", "ROW")) > 400.0, || stockpile_release("us-nds", 500.0));
+    /// when(|| current(price("oxide:Dy", "ROW")) > 400.0, || stockpile_release("us-nds-ndfeb", 500.0));
     /// run_until("2025-01-01");
     /// ```
     #[rhai_fn(return_raw)]
