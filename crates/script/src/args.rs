@@ -153,3 +153,10 @@ pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
     }
     Ok((days / model.step_days as f64).round() as usize)
 }
+
+/// A number (integer or float) from a script; named so the lever reference says so.
+pub type Num = Dynamic;
+/// A name or an array of names (countries, firms, groups, elements).
+pub type Names = Dynamic;
+/// A duration: "90d", "6w", "3m", "2y", or a number of days.
+pub type Span = Dynamic;

@@ -4,7 +4,7 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod capacity_api {
-    use crate::args::{duration_steps, finite, number, Res};
+    use crate::args::{duration_steps, finite, number, Num, Res, Span};
     use crate::host::{err, host};
 
     /// Takes `share` (0..1) of a facility's capacity offline for `duration`
@@ -14,12 +14,7 @@ pub mod capacity_api {
     /// disrupt("mount-weld-mine", 1.0, "3m");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn disrupt(
-        ctx: NativeCallContext,
-        facility: &str,
-        share: Dynamic,
-        duration: Dynamic,
-    ) -> Res<()> {
+    pub fn disrupt(ctx: NativeCallContext, facility: &str, share: Num, duration: Span) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -71,7 +66,7 @@ pub mod capacity_api {
     /// expand("mp-independence-magnets", 2.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn expand(ctx: NativeCallContext, facility: &str, factor: Dynamic) -> Res<()> {
+    pub fn expand(ctx: NativeCallContext, facility: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1000.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -94,9 +89,9 @@ pub mod capacity_api {
         ctx: NativeCallContext,
         like: &str,
         id: &str,
-        capacity: Dynamic,
-        lead_time: Dynamic,
-        ramp_months: Dynamic,
+        capacity: Num,
+        lead_time: Span,
+        ramp_months: Num,
     ) -> Res<String> {
         let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
         let ramp = finite(
@@ -127,7 +122,7 @@ pub mod capacity_api {
     /// ramp("mp-independence-magnets", 36.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn ramp(ctx: NativeCallContext, facility: &str, months: Dynamic) -> Res<()> {
+    pub fn ramp(ctx: NativeCallContext, facility: &str, months: Num) -> Res<()> {
         let months = finite(number(&months, "months")?, "months", 0.0, 600.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -144,7 +139,7 @@ pub mod capacity_api {
     /// environmental_cost("lynas-kuantan", 0.1);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn environmental_cost(ctx: NativeCallContext, facility: &str, share: Dynamic) -> Res<()> {
+    pub fn environmental_cost(ctx: NativeCallContext, facility: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();

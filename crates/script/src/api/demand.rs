@@ -4,7 +4,7 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod demand_api {
-    use crate::args::{finite, number, Res};
+    use crate::args::{finite, number, Num, Res};
     use crate::host::{err, host};
 
     /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop).
@@ -13,7 +13,7 @@ pub mod demand_api {
     /// demand_shock("ev-us", 0.8);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn demand_shock(ctx: NativeCallContext, sector: &str, factor: Dynamic) -> Res<()> {
+    pub fn demand_shock(ctx: NativeCallContext, sector: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 100.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -29,7 +29,7 @@ pub mod demand_api {
     /// growth("ev-us", 0.15);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn growth(ctx: NativeCallContext, sector: &str, rate: Dynamic) -> Res<()> {
+    pub fn growth(ctx: NativeCallContext, sector: &str, rate: Num) -> Res<()> {
         let rate = finite(number(&rate, "rate")?, "rate", -0.5, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -45,7 +45,7 @@ pub mod demand_api {
     /// substitute("ev-us", 0.1);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn substitute(ctx: NativeCallContext, sector: &str, share: Dynamic) -> Res<()> {
+    pub fn substitute(ctx: NativeCallContext, sector: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -62,7 +62,7 @@ pub mod demand_api {
     /// thrift("Dy", 0.5);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn thrift(ctx: NativeCallContext, element: &str, factor: Dynamic) -> Res<()> {
+    pub fn thrift(ctx: NativeCallContext, element: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -78,7 +78,7 @@ pub mod demand_api {
     /// recycling("ev-us", 0.25);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn recycling(ctx: NativeCallContext, sector: &str, rate: Dynamic) -> Res<()> {
+    pub fn recycling(ctx: NativeCallContext, sector: &str, rate: Num) -> Res<()> {
         let rate = finite(number(&rate, "rate")?, "rate", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();

@@ -19,7 +19,7 @@ pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: Stri
 #[export_module]
 pub mod expect_api {
     use super::record;
-    use crate::args::{number, Res};
+    use crate::args::{number, Num, Res};
 
     /// Records that `condition` should hold. Returns it.
     ///
@@ -39,9 +39,9 @@ pub mod expect_api {
     #[rhai_fn(return_raw)]
     pub fn expect_between(
         ctx: NativeCallContext,
-        value: Dynamic,
-        lo: Dynamic,
-        hi: Dynamic,
+        value: Num,
+        lo: Num,
+        hi: Num,
         message: &str,
     ) -> Res<bool> {
         let (v, lo, hi) = (
@@ -61,9 +61,9 @@ pub mod expect_api {
     #[rhai_fn(return_raw)]
     pub fn expect_approx(
         ctx: NativeCallContext,
-        value: Dynamic,
-        target: Dynamic,
-        tolerance: Dynamic,
+        value: Num,
+        target: Num,
+        tolerance: Num,
         message: &str,
     ) -> Res<bool> {
         let (v, t, tol) = (

@@ -4,7 +4,7 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod government_api {
-    use crate::args::{finite, number, Res};
+    use crate::args::{finite, number, Num, Res, Span};
     use crate::host::{err, host};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
 
@@ -14,7 +14,7 @@ pub mod government_api {
     /// stockpile_buy("us-nds-ndfeb", 450.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn stockpile_buy(ctx: NativeCallContext, id: &str, tonnes_per_year: Dynamic) -> Res<()> {
+    pub fn stockpile_buy(ctx: NativeCallContext, id: &str, tonnes_per_year: Num) -> Res<()> {
         let t = finite(
             number(&tonnes_per_year, "tonnes_per_year")?,
             "tonnes_per_year",
@@ -43,8 +43,8 @@ pub mod government_api {
     pub fn stockpile_target(
         ctx: NativeCallContext,
         id: &str,
-        tonnes: Dynamic,
-        tonnes_per_year: Dynamic,
+        tonnes: Num,
+        tonnes_per_year: Num,
     ) -> Res<()> {
         let target = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
         let rate = finite(
@@ -73,7 +73,7 @@ pub mod government_api {
     /// stockpile_fill("us-nds-ndfeb", 1000.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn stockpile_fill(ctx: NativeCallContext, id: &str, tonnes: Dynamic) -> Res<()> {
+    pub fn stockpile_fill(ctx: NativeCallContext, id: &str, tonnes: Num) -> Res<()> {
         let t = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -89,11 +89,7 @@ pub mod government_api {
     /// stockpile_release("us-nds-ndfeb", 2000.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn stockpile_release(
-        ctx: NativeCallContext,
-        id: &str,
-        tonnes_per_year: Dynamic,
-    ) -> Res<()> {
+    pub fn stockpile_release(ctx: NativeCallContext, id: &str, tonnes_per_year: Num) -> Res<()> {
         let t = finite(
             number(&tonnes_per_year, "tonnes_per_year")?,
             "tonnes_per_year",
@@ -121,7 +117,7 @@ pub mod government_api {
         ctx: NativeCallContext,
         facility: &str,
         commodity: &str,
-        floor: Dynamic,
+        floor: Num,
         payer: &str,
     ) -> Res<()> {
         let floor = finite(number(&floor, "floor")?, "floor", 0.0, 1e7)?;
@@ -153,12 +149,7 @@ pub mod government_api {
     /// offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn offtake(
-        ctx: NativeCallContext,
-        facility: &str,
-        stockpile: &str,
-        share: Dynamic,
-    ) -> Res<()> {
+    pub fn offtake(ctx: NativeCallContext, facility: &str, stockpile: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -192,12 +183,7 @@ pub mod government_api {
     /// subsidy("mp-independence-magnets", 5.0, "US");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn subsidy(
-        ctx: NativeCallContext,
-        facility: &str,
-        per_kg: Dynamic,
-        payer: &str,
-    ) -> Res<()> {
+    pub fn subsidy(ctx: NativeCallContext, facility: &str, per_kg: Num, payer: &str) -> Res<()> {
         let per_kg = finite(number(&per_kg, "per_kg")?, "per_kg", 0.0, 1e6)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -224,9 +210,9 @@ pub mod government_api {
     pub fn random_outage(
         ctx: NativeCallContext,
         facility: &str,
-        probability: Dynamic,
-        share: Dynamic,
-        duration: Dynamic,
+        probability: Num,
+        share: Num,
+        duration: Span,
     ) -> Res<()> {
         let p = finite(
             number(&probability, "probability")?,

@@ -4,7 +4,7 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod time_api {
-    use crate::args::{date_in, duration_steps, Res};
+    use crate::args::{date_in, duration_steps, Num, Res, Span};
     use crate::host::{err, host, Scheduled, Trigger};
     use crate::runner::advance_within;
     use rhai::{FnPtr, ImmutableString};
@@ -44,7 +44,7 @@ pub mod time_api {
     /// run_until("2026-01-01");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn every(ctx: NativeCallContext, period: Dynamic, action: FnPtr) -> Res<()> {
+    pub fn every(ctx: NativeCallContext, period: Span, action: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
         let mut h = h.lock();
         let steps = duration_steps(&h.sim.model, &period)?;
@@ -181,7 +181,7 @@ pub mod time_api {
     /// expect(approval >= 0.0, "a share");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn param(ctx: NativeCallContext, name: &str, default: Dynamic) -> Res<f64> {
+    pub fn param(ctx: NativeCallContext, name: &str, default: Num) -> Res<f64> {
         let d = crate::args::number(&default, "param default")?;
         let h = host(&ctx)?;
         let mut h = h.lock();

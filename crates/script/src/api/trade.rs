@@ -43,7 +43,7 @@ pub fn describe(opts: &Map) -> String {
 #[export_module]
 pub mod trade_api {
     use super::add;
-    use crate::args::{names, number, Res};
+    use crate::args::{names, number, Names, Num, Res};
     use crate::host::{err, host};
     use chokepoint_core::policy::{resolve_target, Targets};
     use chokepoint_core::PolicyKind;
@@ -102,7 +102,7 @@ pub mod trade_api {
     /// entity_list("CN", ["lockheed-martin"]);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn entity_list(ctx: NativeCallContext, exporter: &str, firms: Dynamic) -> Res<()> {
+    pub fn entity_list(ctx: NativeCallContext, exporter: &str, firms: Names) -> Res<()> {
         let mut opts = Map::new();
         opts.insert(
             "to".into(),
@@ -125,7 +125,7 @@ pub mod trade_api {
     pub fn entity_list_opts(
         ctx: NativeCallContext,
         exporter: &str,
-        firms: Dynamic,
+        firms: Names,
         opts: Map,
     ) -> Res<()> {
         let mut opts = opts;
@@ -150,7 +150,7 @@ pub mod trade_api {
     /// expect(n == 1, "one listing lifted");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn lift_controls(ctx: NativeCallContext, exporter: &str, who: Dynamic) -> Res<i64> {
+    pub fn lift_controls(ctx: NativeCallContext, exporter: &str, who: Names) -> Res<i64> {
         let list = names(&who, "who")?;
         let h = host(&ctx)?;
         let mut h = h.lock();
@@ -252,12 +252,7 @@ pub mod trade_api {
     /// tariff("US", "CN", 0.25);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn tariff(
-        ctx: NativeCallContext,
-        importer: &str,
-        exporter: &str,
-        rate: Dynamic,
-    ) -> Res<()> {
+    pub fn tariff(ctx: NativeCallContext, importer: &str, exporter: &str, rate: Num) -> Res<()> {
         let mut opts = Map::new();
         opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
         opts.insert(
@@ -278,7 +273,7 @@ pub mod trade_api {
         ctx: NativeCallContext,
         importer: &str,
         exporter: &str,
-        rate: Dynamic,
+        rate: Num,
         opts: Map,
     ) -> Res<()> {
         let mut opts = opts;
