@@ -1,6 +1,8 @@
 //! chokepoint: run, test, check and document critical-mineral supply-chain scenarios.
 
+mod compare;
 mod report;
+mod sweep;
 mod write;
 
 use std::collections::BTreeMap;
@@ -70,6 +72,68 @@ enum Command {
         /// The model file (.yaml).
         model: PathBuf,
     },
+    /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
+    ///
+    /// Example: chokepoint sweep scripts/2025-04-china-licensing.rhai --runs 1000 --set approval=0.1..0.9 --out out/sweep
+    Sweep {
+        /// The scenario script (.rhai); its `param(...)` calls read the swept values.
+        script: PathBuf,
+        /// Number of Monte Carlo runs.
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        /// A parameter range: --set approval=0.1..0.9 (repeatable).
+        #[arg(long = "set", value_name = "NAME=LO..HI")]
+        set: Vec<String>,
+        /// Grid instead of Monte Carlo: this many points per parameter (runs = points^params).
+        #[arg(long)]
+        grid: Option<usize>,
+        /// Worker threads (default: one per core). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only shard K of N (every N-th run from K); combine with `chokepoint merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Sweep seed (default: the model's seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable).
+        #[arg(long = "metric", value_name = "METRIC=KEY")]
+        metrics: Vec<String>,
+        /// Model file (default: the script's header, else models/world-2024.yaml).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "out/sweep")]
+        out: PathBuf,
+    },
+    /// Combine sweep shards into the result one machine would have written.
+    ///
+    /// Example: chokepoint merge out/shard-0 out/shard-1 --out out/sweep
+    Merge {
+        /// Shard directories written by `chokepoint sweep --shard K/N`.
+        shards: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run two scenarios and show the same figures side by side, with deltas.
+    ///
+    /// Example: chokepoint compare scripts/baseline-2024.rhai scripts/2025-04-china-licensing.rhai
+    Compare {
+        /// The first (reference) scenario.
+        a: PathBuf,
+        /// The second scenario.
+        b: PathBuf,
+        /// Model file for both (default: each script's header, else models/world-2024.yaml).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Write compare.csv and report.html here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How many of the most-changed series to list.
+        #[arg(long, default_value_t = 15)]
+        top: usize,
+    },
     /// Time the engine: one run of the model's first ten years, without and with a script.
     ///
     /// Example: chokepoint bench --runs 50 --script tests/bench/levers-20.rhai
@@ -118,7 +182,7 @@ fn main() -> ExitCode {
 
 /// Outcomes that are the user's input problems, printed as they are (exit 2).
 #[derive(Debug)]
-struct BadInput(String);
+pub struct BadInput(pub String);
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -129,6 +193,54 @@ impl std::error::Error for BadInput {}
 fn dispatch(cmd: Command) -> Result<u8> {
     match cmd {
         Command::Check { model } => check(&model),
+        Command::Sweep {
+            script,
+            runs,
+            set,
+            grid,
+            threads,
+            shard,
+            seed,
+            metrics,
+            model,
+            out,
+        } => run_sweep(
+            &script,
+            runs,
+            &set,
+            grid,
+            threads,
+            shard.as_deref(),
+            seed,
+            &metrics,
+            model.as_deref(),
+            &out,
+        ),
+        Command::Merge { shards, out } => {
+            let n = sweep::merge(&shards, &out)?;
+            println!(
+                "merged {} shards: {n} runs -> {}",
+                shards.len(),
+                out.display()
+            );
+            Ok(0)
+        }
+        Command::Compare {
+            a,
+            b,
+            model,
+            out,
+            top,
+        } => {
+            let (sa, _, oa) = execute(&a, model.as_deref(), None, BTreeMap::new(), 120.0)?;
+            let (sb, mb, ob) = execute(&b, model.as_deref(), None, BTreeMap::new(), 120.0)?;
+            print!("{}", compare::table(&sa, &oa, &sb, &ob, top));
+            if let Some(dir) = out {
+                compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
+                println!("wrote {}/compare.csv, report.html", dir.display());
+            }
+            Ok(0)
+        }
         Command::Run {
             script,
             model,
@@ -459,5 +571,81 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
         let with = median(times);
         println!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
     }
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_sweep(
+    script: &Path,
+    runs: usize,
+    set: &[String],
+    grid: Option<usize>,
+    threads: Option<usize>,
+    shard: Option<&str>,
+    seed: Option<u64>,
+    metrics: &[String],
+    model: Option<&Path>,
+    out: &Path,
+) -> Result<u8> {
+    let bad = |m: String| anyhow!(BadInput(m));
+    if !(1..=10_000_000).contains(&runs) {
+        return Err(bad("--runs must be between 1 and 10000000".into()));
+    }
+    if let Some(k) = grid {
+        if !(1..=1000).contains(&k) {
+            return Err(bad(
+                "--grid must be between 1 and 1000 points per parameter".into(),
+            ));
+        }
+    }
+    if threads == Some(0) || threads.is_some_and(|t| t > 1024) {
+        return Err(bad("--threads must be between 1 and 1024".into()));
+    }
+    let ranges = set
+        .iter()
+        .map(|s| sweep::Range::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let shard = match shard {
+        Some(s) => sweep::Shard::parse(s).map_err(bad)?,
+        None => sweep::Shard { k: 0, n: 1 },
+    };
+    let metrics: Vec<(String, String)> = if metrics.is_empty() {
+        sweep::DEFAULT_METRICS
+            .iter()
+            .map(|(m, k)| (m.to_string(), k.to_string()))
+            .collect()
+    } else {
+        metrics
+            .iter()
+            .map(|m| {
+                m.split_once('=')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| bad(format!("--metric {m}: expected METRIC=KEY")))
+            })
+            .collect::<Result<_>>()?
+    };
+    let scenario = compile(script)?;
+    let model = load_model(&model_for(&scenario, model))?;
+    let spec = sweep::Spec {
+        runs,
+        ranges,
+        grid,
+        seed: seed.unwrap_or(model.seed),
+        metrics,
+    };
+    if spec.grid.is_some_and(|_| spec.total_runs() > 10_000_000) {
+        return Err(bad("the grid has more than 10,000,000 points".into()));
+    }
+    let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out)?;
+    println!(
+        "{} runs (shard {}/{}) in {:.2} s: {:.1} runs/s -> {}",
+        stats.runs,
+        shard.k,
+        shard.n,
+        stats.elapsed.as_secs_f64(),
+        stats.runs as f64 / stats.elapsed.as_secs_f64().max(1e-9),
+        out.display()
+    );
     Ok(0)
 }

@@ -1,0 +1,228 @@
+//! `chokepoint compare A B`: the same figures from two scenarios side by side, with deltas,
+//! as a table and a report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use chokepoint_core::series::fmt_num;
+use chokepoint_core::{Model, Series};
+use chokepoint_script::{Outcome, Scenario};
+
+use crate::write;
+
+/// One compared figure.
+struct Row {
+    metric: String,
+    key: String,
+    stat: &'static str,
+    a: f64,
+    b: f64,
+}
+
+impl Row {
+    fn delta(&self) -> f64 {
+        self.b - self.a
+    }
+    /// Relative change, scaled so a move from zero still ranks.
+    fn weight(&self) -> f64 {
+        (self.b - self.a).abs() / self.a.abs().max(self.b.abs()).max(1e-9)
+    }
+}
+
+fn stats(s: &Series, col: usize) -> [(&'static str, f64); 3] {
+    let v = s.column(col);
+    let peak = v.iter().copied().fold(f64::MIN, f64::max);
+    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    [
+        ("peak", peak),
+        ("mean", mean),
+        ("final", v.last().copied().unwrap_or(0.0)),
+    ]
+}
+
+/// Every series both runs recorded, with its peak, mean and final value in each.
+fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
+    let (sa, sb) = (&a.sim.series, &b.sim.series);
+    let mut out = Vec::new();
+    for (i, (m, k)) in sa.names.iter().enumerate() {
+        let Some(j) = sb.find(m, k) else { continue };
+        let (xa, xb) = (stats(sa, i), stats(sb, j));
+        for n in 0..3 {
+            if xa[n].1 != 0.0 || xb[n].1 != 0.0 {
+                out.push(Row {
+                    metric: m.clone(),
+                    key: k.clone(),
+                    stat: xa[n].0,
+                    a: xa[n].1,
+                    b: xb[n].1,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn top(rows: &[Row], n: usize) -> Vec<&Row> {
+    let mut v: Vec<&Row> = rows.iter().filter(|r| r.weight() > 1e-9).collect();
+    v.sort_by(|x, y| {
+        y.weight()
+            .total_cmp(&x.weight())
+            .then_with(|| (&x.metric, &x.key, x.stat).cmp(&(&y.metric, &y.key, y.stat)))
+    });
+    v.truncate(n);
+    v
+}
+
+fn name(sc: &Scenario) -> String {
+    sc.title().unwrap_or_else(|| sc.path.display().to_string())
+}
+
+pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -> String {
+    let all = rows(a, b);
+    let mut o = String::new();
+    let _ = writeln!(o, "A: {}\nB: {}", name(sa), name(sb));
+    let _ = writeln!(
+        o,
+        "  A expectations {} passed, {} failed; B {} passed, {} failed",
+        a.expectations.len() - a.failed(),
+        a.failed(),
+        b.expectations.len() - b.failed(),
+        b.failed()
+    );
+    let changed = top(&all, usize::MAX).len();
+    let _ = writeln!(
+        o,
+        "  {} figures compared, {} differ; the {} that move most:",
+        all.len(),
+        changed,
+        n.min(changed)
+    );
+    let _ = writeln!(
+        o,
+        "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}",
+        "series", "stat", "A", "B", "B - A", "change"
+    );
+    for r in top(&all, n) {
+        let rel = if r.a != 0.0 {
+            format!("{:+.0}%", 100.0 * r.delta() / r.a.abs())
+        } else {
+            "new".into()
+        };
+        let _ = writeln!(
+            o,
+            "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}",
+            format!("{}[{}]", r.metric, r.key),
+            r.stat,
+            fmt_num(round4(r.a)),
+            fmt_num(round4(r.b)),
+            fmt_num(round4(r.delta())),
+            rel
+        );
+    }
+    o
+}
+
+fn round4(x: f64) -> f64 {
+    if x.abs() >= 100.0 {
+        x.round()
+    } else {
+        (x * 1e4).round() / 1e4
+    }
+}
+
+pub fn write(
+    dir: &Path,
+    sa: &Scenario,
+    a: &Outcome,
+    sb: &Scenario,
+    b: &Outcome,
+    _m: &Model,
+    n: usize,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let all = rows(a, b);
+    let mut csv = String::from("metric,key,stat,a,b,delta\n");
+    for r in &all {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{}",
+            r.metric,
+            r.key,
+            r.stat,
+            fmt_num(r.a),
+            fmt_num(r.b),
+            fmt_num(r.delta())
+        );
+    }
+    write::atomic(&dir.join("compare.csv"), csv.as_bytes())?;
+    let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint compare</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
+    let _ = write!(html, "<h1>Compare</h1><p><b>A</b> {}<br><b>B</b> {}</p><table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th></tr>", esc(&name(sa)), esc(&name(sb)));
+    let mut charted: Vec<(String, String)> = Vec::new();
+    for r in top(&all, n) {
+        let _ = write!(
+            html,
+            "<tr><td>{}[{}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.metric),
+            esc(&r.key),
+            r.stat,
+            fmt_num(round4(r.a)),
+            fmt_num(round4(r.b)),
+            fmt_num(round4(r.delta()))
+        );
+        let k = (r.metric.clone(), r.key.clone());
+        if !charted.contains(&k) && charted.len() < 6 {
+            charted.push(k);
+        }
+    }
+    html.push_str("</table>");
+    for (m, k) in charted {
+        html.push_str(&overlay(&a.sim.series, &b.sim.series, &m, &k));
+    }
+    html.push_str("</body></html>\n");
+    write::atomic(&dir.join("report.html"), html.as_bytes())?;
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Both runs' series on one SVG chart: A solid, B dashed.
+fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
+    let (Some(ca), Some(cb)) = (sa.find(m, k), sb.find(m, k)) else {
+        return String::new();
+    };
+    let (va, vb) = (sa.column(ca), sb.column(cb));
+    let max = va
+        .iter()
+        .chain(&vb)
+        .copied()
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let (w, h, l, t, b) = (640.0, 200.0, 50.0, 22.0, 20.0);
+    let n = va.len().max(vb.len()).max(2);
+    let pts = |v: &[f64]| -> String {
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                format!(
+                    "{:.1},{:.1}",
+                    l + (w - l - 10.0) * i as f64 / (n - 1) as f64,
+                    t + (h - t - b) * (1.0 - x / max)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] (A solid, B dashed; max {})</text><polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#d1495b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/></svg></figure>"##,
+        esc(m),
+        esc(k),
+        fmt_num(round4(max)),
+        pts(&va),
+        pts(&vb)
+    )
+}

@@ -1,0 +1,649 @@
+//! `chokepoint sweep` and `chokepoint merge`: Monte Carlo or grid runs of one scenario over
+//! uncertain parameters, in parallel, sharded for batch schedulers, with per-run figures,
+//! p5/p50/p95 bands per metric and a fan-chart report.
+//!
+//! Every run's parameters and seed derive from its index alone, results are ordered by run
+//! index, and the unsharded sweep writes through the same merge step as sharded ones: the
+//! same inputs give byte-identical files on any number of threads or machines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use chokepoint_core::series::fmt_num;
+use chokepoint_core::Model;
+use chokepoint_script::{RunOptions, Scenario};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use crate::write;
+
+/// A parameter swept between two bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Range {
+    pub name: String,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Range {
+    /// Parses `name=lo..hi`.
+    pub fn parse(s: &str) -> Result<Range, String> {
+        let (name, rest) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s}: expected NAME=LO..HI"))?;
+        let (lo, hi) = rest
+            .split_once("..")
+            .ok_or_else(|| format!("--set {s}: expected a range LO..HI, e.g. approval=0.1..0.9"))?;
+        let num = |x: &str| -> Result<f64, String> {
+            x.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("--set {s}: '{x}' is not a finite number"))
+        };
+        let (lo, hi) = (num(lo)?, num(hi)?);
+        if lo > hi {
+            return Err(format!("--set {s}: the low end is above the high end"));
+        }
+        if name.trim().is_empty() {
+            return Err(format!("--set {s}: the parameter needs a name"));
+        }
+        Ok(Range {
+            name: name.trim().to_string(),
+            lo,
+            hi,
+        })
+    }
+}
+
+/// What to sweep and how.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub runs: usize,
+    pub ranges: Vec<Range>,
+    /// Grid with this many points per parameter instead of Monte Carlo.
+    pub grid: Option<usize>,
+    pub seed: u64,
+    /// Metrics to keep per run, as (metric, key).
+    pub metrics: Vec<(String, String)>,
+}
+
+/// Shard `k` of `n`: runs `k, k+n, k+2n, …`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Shard {
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {s}: expected K/N, e.g. 0/4"))?;
+        let k: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {s}: K is not a number"))?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {s}: N is not a number"))?;
+        if n == 0 || k >= n {
+            return Err(format!("--shard {s}: need 0 <= K < N"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+pub const DEFAULT_METRICS: [(&str, &str); 4] = [
+    ("price", "ROW/oxide:Dy"),
+    ("price", "ROW/magnet:NdFeB"),
+    ("shortfall", "magnet:NdFeB/US"),
+    ("policy_cost", "US"),
+];
+
+impl Spec {
+    pub fn total_runs(&self) -> usize {
+        match self.grid {
+            Some(k) => k.pow(self.ranges.len() as u32).max(1),
+            None => self.runs,
+        }
+    }
+
+    /// The seed and parameter values of run `i`, from `i` alone.
+    pub fn run_params(&self, i: usize) -> (u64, Vec<f64>) {
+        let seed = splitmix(self.seed ^ splitmix(i as u64));
+        let values = match self.grid {
+            Some(k) => {
+                let mut rest = i;
+                self.ranges
+                    .iter()
+                    .map(|r| {
+                        let j = rest % k;
+                        rest /= k;
+                        if k > 1 {
+                            r.lo + (r.hi - r.lo) * j as f64 / (k - 1) as f64
+                        } else {
+                            r.lo
+                        }
+                    })
+                    .collect()
+            }
+            None => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                self.ranges
+                    .iter()
+                    .map(|r| {
+                        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                        r.lo + (r.hi - r.lo) * u
+                    })
+                    .collect()
+            }
+        };
+        (seed, values)
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// One run's rows, already formatted (so sharded and unsharded outputs are the same bytes).
+struct RunRows {
+    figures: String,
+    series: String,
+}
+
+fn header(spec: &Spec) -> String {
+    let mut h = String::from("run,seed");
+    for r in &spec.ranges {
+        let _ = write!(h, ",{}", r.name);
+    }
+    h.push_str(",expectations_passed,expectations_failed");
+    for (m, k) in &spec.metrics {
+        for stat in ["peak", "mean", "final"] {
+            let _ = write!(h, ",{m}[{k}].{stat}");
+        }
+    }
+    h.push('\n');
+    h
+}
+
+/// Runs one scenario over the spec's runs (this shard's share), in parallel.
+pub fn sweep(
+    scenario: &Scenario,
+    model: &Arc<Model>,
+    spec: &Spec,
+    shard: Shard,
+    threads: Option<usize>,
+    out: &Path,
+) -> Result<Stats> {
+    let total = spec.total_runs();
+    let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let done = AtomicUsize::new(0);
+    let show = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let results: Vec<Result<RunRows, String>> = std::thread::scope(|scope| {
+        if show {
+            let done = &done;
+            let n = mine.len();
+            scope.spawn(move || loop {
+                let d = done.load(Ordering::Relaxed);
+                eprint!(
+                    "\r  sweep {d}/{n} runs ({:.0}%)   ",
+                    100.0 * d as f64 / n.max(1) as f64
+                );
+                if d >= n {
+                    eprintln!();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            });
+        }
+        pool.install(|| {
+            mine.par_iter()
+                .map(|&i| {
+                    let r = one_run(scenario, model, spec, i);
+                    done.fetch_add(1, Ordering::Relaxed);
+                    r
+                })
+                .collect()
+        })
+    });
+    let mut rows = Vec::with_capacity(results.len());
+    for r in results {
+        rows.push(r.map_err(|e| anyhow!(crate::BadInput(e)))?);
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut figures = header(spec);
+    let mut series = String::from("run,period,metric,key,value\n");
+    for r in &rows {
+        figures.push_str(&r.figures);
+        series.push_str(&r.series);
+    }
+    write::atomic(&out.join("runs.csv"), figures.as_bytes())?;
+    write::atomic(&out.join("runs_series.csv"), series.as_bytes())?;
+    write::atomic(
+        &out.join("sweep.json"),
+        meta(scenario, spec, shard, total).as_bytes(),
+    )?;
+    let elapsed = started.elapsed();
+    if shard.n == 1 {
+        finish(out)?;
+    }
+    Ok(Stats {
+        runs: rows.len(),
+        elapsed,
+    })
+}
+
+pub struct Stats {
+    pub runs: usize,
+    pub elapsed: Duration,
+}
+
+fn meta(scenario: &Scenario, spec: &Spec, shard: Shard, total: usize) -> String {
+    let v = serde_json::json!({
+        "script": scenario.path.display().to_string(),
+        "runs": total,
+        "seed": spec.seed,
+        "grid": spec.grid,
+        "params": spec.ranges.iter().map(|r| serde_json::json!({"name": r.name, "lo": r.lo, "hi": r.hi})).collect::<Vec<_>>(),
+        "metrics": spec.metrics.iter().map(|(m, k)| format!("{m}[{k}]")).collect::<Vec<_>>(),
+        "shard": format!("{}/{}", shard.k, shard.n),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
+
+fn one_run(
+    scenario: &Scenario,
+    model: &Arc<Model>,
+    spec: &Spec,
+    i: usize,
+) -> Result<RunRows, String> {
+    let (seed, values) = spec.run_params(i);
+    let params: BTreeMap<String, f64> = spec
+        .ranges
+        .iter()
+        .zip(&values)
+        .map(|(r, v)| (r.name.clone(), *v))
+        .collect();
+    let opts = RunOptions {
+        seed,
+        params,
+        ..RunOptions::default()
+    };
+    let out = scenario
+        .run(model, &opts)
+        .map_err(|e| format!("run {i} (seed {seed}):\n{e}"))?;
+    let s = &out.sim.series;
+    let mut figures = format!("{i},{seed}");
+    for v in &values {
+        let _ = write!(figures, ",{}", fmt_num(*v));
+    }
+    let failed = out.failed();
+    let _ = write!(figures, ",{},{failed}", out.expectations.len() - failed);
+    let mut series = String::new();
+    for (m, k) in &spec.metrics {
+        let col = s
+            .find(m, k)
+            .ok_or_else(|| format!("--metric {m}={k}: the run records no such series"))?;
+        let v = s.column(col);
+        let peak = v.iter().copied().fold(f64::MIN, f64::max);
+        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let last = v.last().copied().unwrap_or(0.0);
+        let _ = write!(
+            figures,
+            ",{},{},{}",
+            fmt_num(peak),
+            fmt_num(mean),
+            fmt_num(last)
+        );
+        // Yearly means for the bands.
+        let mut t = 0;
+        while t < v.len() {
+            let year = s.dates[t].year();
+            let mut e = t;
+            while e < v.len() && s.dates[e].year() == year {
+                e += 1;
+            }
+            let mean = v[t..e].iter().sum::<f64>() / (e - t) as f64;
+            let _ = writeln!(series, "{i},{year},{m},{k},{}", fmt_num(mean));
+            t = e;
+        }
+    }
+    figures.push('\n');
+    Ok(RunRows { figures, series })
+}
+
+/// Combines shard directories into `out`, exactly as one machine would have written it.
+pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
+    if shards.is_empty() {
+        return Err(anyhow!(crate::BadInput(
+            "merge: name at least one shard directory".into()
+        )));
+    }
+    let mut metas = Vec::new();
+    let mut head: Option<String> = None;
+    let mut figures: Vec<(usize, String)> = Vec::new();
+    let mut series: Vec<(usize, String)> = Vec::new();
+    for dir in shards {
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .map_err(|e| anyhow!(crate::BadInput(format!("{}: {e}", dir.join(f).display()))))
+        };
+        let meta: serde_json::Value = serde_json::from_str(&read("sweep.json")?).map_err(|e| {
+            anyhow!(crate::BadInput(format!(
+                "{}: {e}",
+                dir.join("sweep.json").display()
+            )))
+        })?;
+        let mut m = meta.clone();
+        m["shard"] = serde_json::Value::Null;
+        metas.push((
+            dir.clone(),
+            m,
+            meta["shard"].as_str().unwrap_or("").to_string(),
+        ));
+        let text = read("runs.csv")?;
+        let mut lines = text.lines();
+        let h = lines.next().unwrap_or_default().to_string();
+        match &head {
+            None => head = Some(h),
+            Some(prev) if *prev != h => {
+                return Err(anyhow!(crate::BadInput(format!(
+                    "{}: runs.csv columns differ from the other shards",
+                    dir.display()
+                ))))
+            }
+            _ => {}
+        }
+        for l in lines {
+            figures.push((run_of(l, dir)?, format!("{l}\n")));
+        }
+        for l in read("runs_series.csv")?.lines().skip(1) {
+            series.push((run_of(l, dir)?, format!("{l}\n")));
+        }
+    }
+    // Shards must come from the same sweep and cover it exactly once.
+    let first = &metas[0].1;
+    for (dir, m, _) in &metas {
+        if m != first {
+            return Err(anyhow!(crate::BadInput(format!(
+                "{}: a shard of a different sweep (script, seed, params or metrics differ)",
+                dir.display()
+            ))));
+        }
+    }
+    let mut seen: Vec<&str> = metas.iter().map(|(_, _, s)| s.as_str()).collect();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != metas.len() {
+        return Err(anyhow!(crate::BadInput(
+            "merge: the same shard is given twice".into()
+        )));
+    }
+    let total = first["runs"].as_u64().unwrap_or(0) as usize;
+    figures.sort_by_key(|(r, _)| *r);
+    // Series rows of one run stay in their written order (stable sort).
+    series.sort_by_key(|(r, _)| *r);
+    let runs: Vec<usize> = figures.iter().map(|(r, _)| *r).collect();
+    if runs != (0..total).collect::<Vec<_>>() {
+        return Err(anyhow!(crate::BadInput(format!(
+            "merge: the shards hold {} of the sweep's {total} runs (missing or duplicate shards)",
+            runs.len()
+        ))));
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut f = head.unwrap_or_default();
+    f.push('\n');
+    for (_, l) in &figures {
+        f.push_str(l);
+    }
+    let mut s = String::from("run,period,metric,key,value\n");
+    for (_, l) in &series {
+        s.push_str(l);
+    }
+    write::atomic(&out.join("runs.csv"), f.as_bytes())?;
+    write::atomic(&out.join("runs_series.csv"), s.as_bytes())?;
+    let mut meta = first.clone();
+    meta["shard"] = serde_json::Value::String("0/1".into());
+    write::atomic(
+        &out.join("sweep.json"),
+        (serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n").as_bytes(),
+    )?;
+    finish(out)?;
+    Ok(total)
+}
+
+fn run_of(line: &str, dir: &Path) -> Result<usize> {
+    line.split(',')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .ok_or_else(|| {
+            anyhow!(crate::BadInput(format!(
+                "{}: a row without a run number: {line}",
+                dir.display()
+            )))
+        })
+}
+
+/// Nearest-rank-with-interpolation percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let x = p * (sorted.len() - 1) as f64;
+    let i = x.floor() as usize;
+    let j = (i + 1).min(sorted.len() - 1);
+    sorted[i] + (sorted[j] - sorted[i]) * (x - i as f64)
+}
+
+/// From runs.csv and runs_series.csv, writes bands.csv, summary.json and report.html.
+pub fn finish(dir: &Path) -> Result<()> {
+    let series = std::fs::read_to_string(dir.join("runs_series.csv"))?;
+    let mut by: BTreeMap<(String, String, i32), Vec<f64>> = BTreeMap::new();
+    for l in series.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f.len() != 5 {
+            continue;
+        }
+        let (Ok(year), Ok(v)) = (f[1].parse::<i32>(), f[4].parse::<f64>()) else {
+            continue;
+        };
+        by.entry((f[2].to_string(), f[3].to_string(), year))
+            .or_default()
+            .push(v);
+    }
+    let mut bands = String::from("period,metric,key,p5,p50,p95,mean\n");
+    let mut fans: Fans = BTreeMap::new();
+    for ((m, k, y), mut v) in by {
+        v.sort_by(f64::total_cmp);
+        let (p5, p50, p95) = (
+            percentile(&v, 0.05),
+            percentile(&v, 0.5),
+            percentile(&v, 0.95),
+        );
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let _ = writeln!(
+            bands,
+            "{y},{m},{k},{},{},{},{}",
+            fmt_num(p5),
+            fmt_num(p50),
+            fmt_num(p95),
+            fmt_num(mean)
+        );
+        fans.entry((m, k)).or_default().push((y, p5, p50, p95));
+    }
+    write::atomic(&dir.join("bands.csv"), bands.as_bytes())?;
+    // Figure quantiles across runs.
+    let runs = std::fs::read_to_string(dir.join("runs.csv"))?;
+    let mut lines = runs.lines();
+    let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    let mut summary = serde_json::Map::new();
+    summary.insert("runs".into(), rows.len().into());
+    let mut cols = serde_json::Map::new();
+    for (c, name) in head.iter().enumerate().skip(2) {
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| r.get(c).copied())
+            .filter(|x| x.is_finite())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        cols.insert(
+            name.to_string(),
+            serde_json::json!({"p5": percentile(&v, 0.05), "p50": percentile(&v, 0.5), "p95": percentile(&v, 0.95)}),
+        );
+    }
+    summary.insert("figures".into(), serde_json::Value::Object(cols));
+    write::atomic(
+        &dir.join("summary.json"),
+        (serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").as_bytes(),
+    )?;
+    write::atomic(
+        &dir.join("report.html"),
+        fan_report(&fans, rows.len()).as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// Per (metric, key): (year, p5, p50, p95).
+type Fans = BTreeMap<(String, String), Vec<(i32, f64, f64, f64)>>;
+
+fn fan_report(fans: &Fans, runs: usize) -> String {
+    let mut o = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint sweep</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}</style></head><body>");
+    let _ = write!(o, "<h1>Sweep of {runs} runs</h1><p>Bands: p5–p95 shaded, p50 line; yearly means of each run.</p>");
+    for ((m, k), pts) in fans {
+        let (w, h, l, r, t, b) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
+        let max = pts.iter().map(|p| p.3).fold(0.0f64, f64::max).max(1e-12);
+        let n = pts.len().max(2);
+        let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
+        let y = |v: f64| t + (h - t - b) * (1.0 - v / max);
+        let mut poly: Vec<String> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.3)))
+            .collect();
+        poly.extend(
+            pts.iter()
+                .enumerate()
+                .rev()
+                .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.1))),
+        );
+        let mid: Vec<String> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.2)))
+            .collect();
+        let _ = write!(
+            o,
+            r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="16" font-size="13" font-weight="bold">{m} [{k}]</text><polygon fill="#1b6ca8" fill-opacity="0.25" points="{}"/><polyline fill="none" stroke="#1b6ca8" stroke-width="2" points="{}"/><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">0</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg></figure>"##,
+            poly.join(" "),
+            mid.join(" "),
+            l - 4.0,
+            t + 4.0,
+            fmt_num((max * 100.0).round() / 100.0),
+            l - 4.0,
+            h - b,
+            h - 8.0,
+            pts.first().map(|p| p.0).unwrap_or(0),
+            w - r,
+            h - 8.0,
+            pts.last().map(|p| p.0).unwrap_or(0),
+        );
+    }
+    o.push_str("</body></html>\n");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_shards_parse_with_clear_errors() {
+        assert_eq!(
+            Range::parse("a=0.1..0.9").unwrap(),
+            Range {
+                name: "a".into(),
+                lo: 0.1,
+                hi: 0.9
+            }
+        );
+        assert!(Range::parse("a=0.9..0.1").unwrap_err().contains("low end"));
+        assert!(Range::parse("a=0.5").unwrap_err().contains("LO..HI"));
+        assert!(Range::parse("a=x..1")
+            .unwrap_err()
+            .contains("not a finite number"));
+        assert!(Range::parse("=0..1").unwrap_err().contains("needs a name"));
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { k: 1, n: 4 });
+        assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("1/0").is_err());
+        assert!(Shard::parse("x").is_err());
+    }
+
+    #[test]
+    fn run_parameters_depend_on_the_index_only() {
+        let spec = Spec {
+            runs: 10,
+            ranges: vec![
+                Range {
+                    name: "a".into(),
+                    lo: 0.0,
+                    hi: 1.0,
+                },
+                Range {
+                    name: "b".into(),
+                    lo: 5.0,
+                    hi: 6.0,
+                },
+            ],
+            grid: None,
+            seed: 7,
+            metrics: vec![],
+        };
+        assert_eq!(spec.run_params(3), spec.run_params(3));
+        assert_ne!(spec.run_params(3), spec.run_params(4));
+        let (_, v) = spec.run_params(9);
+        assert!((0.0..=1.0).contains(&v[0]) && (5.0..=6.0).contains(&v[1]));
+        let grid = Spec {
+            grid: Some(3),
+            ..spec
+        };
+        assert_eq!(grid.total_runs(), 9);
+        assert_eq!(grid.run_params(0).1, vec![0.0, 5.0]);
+        assert_eq!(grid.run_params(8).1, vec![1.0, 6.0]);
+        assert_eq!(grid.run_params(1).1, vec![0.5, 5.0]);
+    }
+
+    #[test]
+    fn percentiles_interpolate() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(percentile(&v, 0.5), 3.0);
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&v, 1.0), 5.0);
+        assert!((percentile(&v, 0.05) - 1.2).abs() < 1e-12);
+    }
+}
