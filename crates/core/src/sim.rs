@@ -252,6 +252,8 @@ struct Scratch {
     order: Vec<usize>,
     /// Exporters with something to offer of the commodity being traded.
     active: Vec<usize>,
+    /// Exporters with supply left for the import pass.
+    live: Vec<usize>,
     /// Per buyer slot × exporter: order weights this round, and their sum per slot.
     wmat: Vec<f64>,
     wsum: Vec<f64>,
@@ -728,6 +730,7 @@ impl Sim {
             arrived: z(nx),
             order: Vec::with_capacity(nn),
             active: Vec::with_capacity(nx),
+            live: Vec::with_capacity(nx),
             wmat: z(nn * nx),
             wsum: z(nn),
             pool: z(ne),
@@ -1472,6 +1475,7 @@ impl Sim {
         }
         let mut order = std::mem::take(&mut self.scratch.order);
         let mut active = std::mem::take(&mut self.scratch.active);
+        let mut live = std::mem::take(&mut self.scratch.live);
         // Exporters fill their dearest orders first: what a shared quota is spent on.
         let mut trade_order = std::mem::take(&mut self.scratch.trade_order);
         {
@@ -1587,9 +1591,15 @@ impl Sim {
                 // buyer spreads what it still wants over exporters by weight (what is on
                 // offer × what policy allows × the tariff factor); each exporter then fills
                 // its claims pro-rata.
+                // Only exporters with something left take part.
+                live.clear();
+                live.extend(active.iter().copied().filter(|&x| self.scratch.avail[x] > 1e-12));
                 for _round in 0..2 {
+                    if live.is_empty() {
+                        break;
+                    }
                     order.clear();
-                    for &x in &active {
+                    for &x in &live {
                         self.scratch.claims[x] = 0.0;
                     }
                     for slot in start..end {
@@ -1600,7 +1610,7 @@ impl Sim {
                         let bx = self.nodes[buyers[slot]].country;
                         let row = slot * nx;
                         let mut wsum = 0.0;
-                        for &x in &active {
+                        for &x in &live {
                             let w = if x == bx {
                                 self.scratch.avail[x]
                             } else {
@@ -1614,7 +1624,7 @@ impl Sim {
                             continue;
                         }
                         self.scratch.wsum[slot] = wsum;
-                        for &x in &active {
+                        for &x in &live {
                             self.scratch.claims[x] += want * self.scratch.wmat[row + x] / wsum;
                         }
                         order.push(slot);
@@ -1622,13 +1632,15 @@ impl Sim {
                     if order.is_empty() {
                         break;
                     }
-                    for &x in &active {
+                    let mut short = false;
+                    for &x in &live {
                         let s = &mut self.scratch;
                         s.claims[x] = if s.claims[x] > 0.0 {
                             (s.avail[x] / s.claims[x]).min(1.0)
                         } else {
                             0.0
                         };
+                        short |= s.claims[x] < 1.0 && s.claims[x] > 0.0 || s.avail[x] <= 0.0;
                     }
                     for &slot in &order {
                         let b = buyers[slot];
@@ -1636,7 +1648,7 @@ impl Sim {
                         let want = self.scratch.request[slot] - self.scratch.got[slot];
                         let row = slot * nx;
                         let wsum = self.scratch.wsum[slot];
-                        for &x in &active {
+                        for &x in &live {
                             let w = self.scratch.wmat[row + x];
                             if w <= 0.0 {
                                 continue;
@@ -1667,6 +1679,10 @@ impl Sim {
                             }
                         }
                     }
+                    if !short {
+                        break;
+                    }
+                    live.retain(|&x| self.scratch.avail[x] > 1e-12);
                 }
                 start = end;
             }
@@ -1677,6 +1693,7 @@ impl Sim {
         }
         self.scratch.order = order;
         self.scratch.active = active;
+        self.scratch.live = live;
         self.scratch.trade_order = trade_order;
     }
 
