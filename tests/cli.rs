@@ -138,3 +138,27 @@ fn both_world_models_pass_check_with_their_sourced_shares() {
     let out = chokepoint(&["check", "models/world-2010.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn the_repl_in_a_pseudo_terminal_completes_survives_errors_and_saves_a_replayable_script() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-repl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let save = dir.join("session.rhai");
+    let out = Command::new("python3")
+        .arg(root().join("tests/repl_pty.py"))
+        .arg(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg(root())
+        .arg(&save)
+        .output()
+        .expect("python3 runs the pty driver");
+    assert!(out.status.success(), "{}", text(&out));
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let replay = chokepoint(&["run", save.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    assert!(
+        text(&replay).contains(&format!("value: {value}")),
+        "the replay prints the session's value {value}:\n{}",
+        text(&replay)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,6 +1,7 @@
 //! chokepoint: run, test, check and document critical-mineral supply-chain scenarios.
 
 mod compare;
+mod repl;
 mod report;
 mod sweep;
 mod write;
@@ -70,6 +71,14 @@ enum Command {
     /// Example: chokepoint check models/world-2024.yaml
     Check {
         /// The model file (.yaml).
+        model: PathBuf,
+    },
+    /// Explore a model step by step: pull levers, step the clock, plot, save as a script.
+    ///
+    /// Example: chokepoint repl --model models/world-2024.yaml
+    Repl {
+        /// Model file.
+        #[arg(long, default_value = "models/world-2024.yaml")]
         model: PathBuf,
     },
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
@@ -193,6 +202,7 @@ impl std::error::Error for BadInput {}
 fn dispatch(cmd: Command) -> Result<u8> {
     match cmd {
         Command::Check { model } => check(&model),
+        Command::Repl { model } => repl::run(&model),
         Command::Sweep {
             script,
             runs,

@@ -1593,7 +1593,12 @@ impl Sim {
                 // its claims pro-rata.
                 // Only exporters with something left take part.
                 live.clear();
-                live.extend(active.iter().copied().filter(|&x| self.scratch.avail[x] > 1e-12));
+                live.extend(
+                    active
+                        .iter()
+                        .copied()
+                        .filter(|&x| self.scratch.avail[x] > 1e-12),
+                );
                 for _round in 0..2 {
                     if live.is_empty() {
                         break;

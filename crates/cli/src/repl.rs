@@ -1,0 +1,484 @@
+//! `chokepoint repl`: explore a model step by step. The same engine builder as every run;
+//! history, completion of levers and model ids, multi-line input decided by the parser, a
+//! chart in the terminal, and `:save` to turn the session into a scenario script.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+use chokepoint_core::series::fmt_num;
+use chokepoint_core::{Date, Model};
+use chokepoint_script::rhai::{Dynamic, Engine, ParseErrorType, Scope, AST};
+use chokepoint_script::{build_engine, runner, HostHandle, ScriptError};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Editor, Helper};
+
+use crate::write;
+
+const HELP: &str = "\
+Type Rhai statements: levers, queries and expectations (see :levers). A statement that is
+not finished (an open brace, a function body) continues on the next line.
+
+  :help                 this text
+  :levers               the lever reference (signatures)
+  :step [N]             advance N steps (default 1), firing what is scheduled
+  :run-to DATE          advance to the step containing DATE (YYYY-MM-DD)
+  :show METRIC KEY      a series' latest values and statistics, e.g. :show price ROW/oxide:Dy
+  :plot METRIC KEY      the series as a chart in the terminal
+  :keys METRIC          the keys a metric is recorded for
+  :save FILE            write this session's lever calls as a scenario script
+  :reset                start again from the model's first day
+  :quit                 leave (Ctrl-D works too)
+Tab completes levers, commands and model ids. Ctrl-C stops a running evaluation.
+";
+
+struct ReplHelper {
+    words: Vec<String>,
+    engine: Engine,
+}
+
+impl Helper for ReplHelper {}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ReplHelper {}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/')))
+            .map(|i| i + before[i..].chars().next().map(char::len_utf8).unwrap_or(1))
+            .unwrap_or(0);
+        let word = &before[start..];
+        if word.is_empty() {
+            return Ok((pos, vec![]));
+        }
+        let mut out: Vec<Pair> = self
+            .words
+            .iter()
+            .filter(|w| w.starts_with(word))
+            .map(|w| Pair {
+                display: w.clone(),
+                replacement: w.clone(),
+            })
+            .collect();
+        out.dedup_by(|a, b| a.replacement == b.replacement);
+        Ok((start, out))
+    }
+}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        let input = ctx.input();
+        if input.trim_start().starts_with(':') {
+            return Ok(ValidationResult::Valid(None));
+        }
+        match self.engine.compile(input) {
+            Ok(_) => Ok(ValidationResult::Valid(None)),
+            Err(e) => {
+                // Incomplete when the parser ran out of text: keep reading lines.
+                let at_end = match e.position().line() {
+                    Some(l) => l >= input.lines().count().max(1),
+                    None => true,
+                };
+                let incomplete = matches!(
+                    e.err_type(),
+                    ParseErrorType::UnexpectedEOF | ParseErrorType::MissingToken(..)
+                ) && at_end
+                    || matches!(e.err_type(), ParseErrorType::UnknownOperator(_))
+                        && input.trim_end().ends_with(['{', '(', '[', ','])
+                    || input.matches('{').count() > input.matches('}').count();
+                if incomplete {
+                    Ok(ValidationResult::Incomplete)
+                } else {
+                    // Let the evaluation report it, with its caret.
+                    Ok(ValidationResult::Valid(None))
+                }
+            }
+        }
+    }
+}
+
+struct Session {
+    model: Arc<Model>,
+    model_path: PathBuf,
+    scripts_root: PathBuf,
+    host: HostHandle,
+    engine: Engine,
+    scope: Scope<'static>,
+    ast: AST,
+    /// What to write on :save: inputs that evaluated without error, and clock moves.
+    script: Vec<String>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Session {
+    fn new(
+        model: Arc<Model>,
+        model_path: PathBuf,
+        scripts_root: PathBuf,
+        cancel: Arc<AtomicBool>,
+    ) -> Session {
+        let host = HostHandle::new(&model, model.seed, BTreeMap::new());
+        host.lock().cancel = cancel.clone();
+        let engine = build_engine(Some(&host), &scripts_root);
+        Session {
+            model,
+            model_path,
+            scripts_root,
+            host,
+            engine,
+            scope: Scope::new(),
+            ast: AST::empty(),
+            script: Vec::new(),
+            cancel,
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Session::new(
+            self.model.clone(),
+            self.model_path.clone(),
+            self.scripts_root.clone(),
+            self.cancel.clone(),
+        );
+    }
+
+    fn flush_output(&self) {
+        for line in self.host.lock().output.drain(..) {
+            println!("{line}");
+        }
+    }
+
+    fn eval(&mut self, input: &str) {
+        self.cancel.store(false, Ordering::Relaxed);
+        let ast = match self.engine.compile_with_scope(&self.scope, input) {
+            Ok(a) => a,
+            Err(e) => {
+                eprint!("{}", ScriptError::from_parse("<repl>", input, &e));
+                return;
+            }
+        };
+        // Keep the functions defined so far; run only the new statements.
+        self.ast = self.ast.merge(&ast);
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
+        self.ast.clear_statements();
+        self.flush_output();
+        match result {
+            Ok(v) => {
+                self.script.push(input.trim_end().to_string());
+                if !v.is_unit() {
+                    println!("{v}");
+                }
+            }
+            Err(e) => eprint!("{}", ScriptError::from_eval("<repl>", input, &e)),
+        }
+    }
+
+    /// Advances the clock outside any script call, firing scheduled closures.
+    fn advance(&mut self, target: usize, record: String) {
+        self.cancel.store(false, Ordering::Relaxed);
+        let (engine, ast) = (&self.engine, &self.ast);
+        let r = runner::advance(&self.host, target, &mut |f| {
+            f.call::<Dynamic>(engine, ast, ())
+        });
+        self.flush_output();
+        match r {
+            Ok(()) => {
+                self.script.push(record);
+                println!("now at {}", self.today());
+            }
+            Err(e) => eprint!("{}", ScriptError::from_eval("<repl>", "", &e)),
+        }
+    }
+
+    fn today(&self) -> Date {
+        let h = self.host.lock();
+        h.sim.model.date_of(h.sim.step.saturating_sub(1))
+    }
+
+    fn series(&self, metric: &str, key: &str) -> Result<(Vec<Date>, Vec<f64>)> {
+        let h = self.host.lock();
+        let s = &h.sim.series;
+        let col = s.find(metric, key).ok_or_else(|| {
+            let keys = s.keys(metric);
+            if keys.is_empty() {
+                anyhow!(
+                    "unknown metric '{metric}'{}",
+                    chokepoint_core::error::did_you_mean(metric, s.metrics())
+                )
+            } else {
+                anyhow!(
+                    "metric '{metric}' has no key '{key}'{}",
+                    chokepoint_core::error::did_you_mean(key, keys.iter().copied())
+                )
+            }
+        })?;
+        if s.steps == 0 {
+            return Err(anyhow!("nothing recorded yet: :step first"));
+        }
+        Ok((s.dates.clone(), s.column(col)))
+    }
+
+    fn command(&mut self, line: &str) -> bool {
+        let mut parts = line.split_whitespace();
+        let cmd = parts.next().unwrap_or("");
+        let args: Vec<&str> = parts.collect();
+        match cmd {
+            ":quit" | ":q" | ":exit" => return false,
+            ":help" | ":h" => print!("{HELP}"),
+            ":levers" => {
+                for d in chokepoint_script::reference::reference() {
+                    println!("  {}", d.signature);
+                }
+            }
+            ":step" => {
+                let n = match args.first().map(|a| a.parse::<usize>()) {
+                    None => 1,
+                    Some(Ok(n)) if n <= 100_000 => n,
+                    _ => {
+                        eprintln!("error: :step takes a number of steps (0 to 100000)");
+                        return true;
+                    }
+                };
+                let target = self.host.lock().sim.step + n;
+                self.advance(target, format!("step({n});"));
+            }
+            ":run-to" => {
+                let Some(d) = args.first() else {
+                    eprintln!("error: :run-to takes a date, e.g. :run-to 2025-06-30");
+                    return true;
+                };
+                match Date::parse(d) {
+                    Ok(date) if date >= self.model.start && date <= self.model.end => {
+                        let target = (self.model.step_of(date) + 1).max(0) as usize;
+                        self.advance(target, format!("run_until(\"{date}\");"));
+                    }
+                    Ok(date) => eprintln!(
+                        "error: {date} is outside the model's horizon ({} to {})",
+                        self.model.start, self.model.end
+                    ),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            ":show" | ":plot" => {
+                let (Some(m), Some(k)) = (args.first(), args.get(1)) else {
+                    eprintln!(
+                        "error: {cmd} takes a metric and a key, e.g. {cmd} price ROW/oxide:Dy"
+                    );
+                    return true;
+                };
+                match self.series(m, k) {
+                    Ok((dates, v)) if cmd == ":show" => show(m, k, &dates, &v),
+                    Ok((dates, v)) => print!("{}", plot(&format!("{m}[{k}]"), &dates, &v, 64, 14)),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            ":keys" => {
+                let Some(m) = args.first() else {
+                    eprintln!("error: :keys takes a metric, e.g. :keys shortfall");
+                    return true;
+                };
+                let h = self.host.lock();
+                let keys = h.sim.series.keys(m);
+                if keys.is_empty() {
+                    eprintln!(
+                        "error: unknown metric '{m}'; metrics: {}",
+                        h.sim.series.metrics().join(", ")
+                    );
+                } else {
+                    println!("{}", keys.join("  "));
+                }
+            }
+            ":save" => {
+                let Some(f) = args.first() else {
+                    eprintln!(
+                        "error: :save takes a file name, e.g. :save scripts/my-scenario.rhai"
+                    );
+                    return true;
+                };
+                let mut text = format!(
+                    "// title: REPL session\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {f}`\n\n",
+                    self.model_path.display()
+                );
+                for s in &self.script {
+                    text.push_str(s);
+                    text.push('\n');
+                }
+                match write::atomic(Path::new(f), text.as_bytes()) {
+                    Ok(()) => println!("saved {} statements to {f}", self.script.len()),
+                    Err(e) => eprintln!("error: {e:#}"),
+                }
+            }
+            ":reset" => {
+                self.reset();
+                println!("reset to {}", self.model.start);
+            }
+            other => eprintln!("error: unknown command '{other}' (try :help)"),
+        }
+        true
+    }
+}
+
+fn show(m: &str, k: &str, dates: &[Date], v: &[f64]) {
+    let peak = v.iter().copied().fold(f64::MIN, f64::max);
+    let low = v.iter().copied().fold(f64::MAX, f64::min);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "{m}[{k}]: {} values, low {} mean {} peak {}",
+        v.len(),
+        fmt_num(low),
+        fmt_num(mean),
+        fmt_num(peak)
+    );
+    let from = v.len().saturating_sub(6);
+    for i in from..v.len() {
+        println!("  {}  {}", dates[i], fmt_num(v[i]));
+    }
+}
+
+/// A line chart with block characters, `w` columns by `h` rows.
+pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> String {
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let cols = w.min(v.len()).max(1);
+    let mut grid = vec![vec![' '; cols]; h];
+    for c in 0..cols {
+        // The mean of the values this column covers.
+        let a = c * v.len() / cols;
+        let b = ((c + 1) * v.len() / cols).max(a + 1);
+        let y = v[a..b].iter().sum::<f64>() / (b - a) as f64;
+        let row = ((y - lo) / span * (h - 1) as f64).round() as usize;
+        for r in 0..=row {
+            grid[h - 1 - r][c] = if r == row { '█' } else { '│' };
+        }
+    }
+    let mut o = format!("{title}\n");
+    for (i, row) in grid.iter().enumerate() {
+        let label = if i == 0 {
+            fmt_num(hi)
+        } else if i == h - 1 {
+            fmt_num(lo)
+        } else {
+            String::new()
+        };
+        o.push_str(&format!(
+            "{label:>12} ┤{}\n",
+            row.iter().collect::<String>()
+        ));
+    }
+    if let (Some(a), Some(b)) = (dates.first(), dates.last()) {
+        o.push_str(&format!(
+            "{:>12}  {a}{:>width$}\n",
+            "",
+            b,
+            width = cols.saturating_sub(10)
+        ));
+    }
+    o
+}
+
+pub fn run(model_path: &Path) -> Result<u8> {
+    let model = Arc::new(
+        chokepoint_core::load(model_path).map_err(|e| anyhow!(crate::BadInput(e.to_string())))?,
+    );
+    let scripts_root = PathBuf::from("scripts");
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let c = cancel.clone();
+        // A second handler cannot be installed; a failure only means Ctrl-C ends the REPL.
+        let _ = ctrlc::set_handler(move || c.store(true, Ordering::Relaxed));
+    }
+    let mut session = Session::new(
+        model.clone(),
+        model_path.to_path_buf(),
+        scripts_root.clone(),
+        cancel,
+    );
+    let mut words: Vec<String> = chokepoint_script::reference::reference()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    words.extend(
+        [
+            ":help", ":levers", ":step", ":run-to", ":show", ":plot", ":keys", ":save", ":reset",
+            ":quit",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let m = &model;
+    words.extend(m.elements.iter().map(|x| x.symbol.clone()));
+    words.extend(m.countries.iter().map(|x| x.id.clone()));
+    words.extend(m.firms.iter().map(|x| x.id.clone()));
+    words.extend(m.groups.iter().map(|x| x.id.clone()));
+    words.extend(m.facilities.iter().map(|x| x.id.clone()));
+    words.extend(m.sectors.iter().map(|x| x.id.clone()));
+    words.extend(m.stockpiles.iter().map(|x| x.id.clone()));
+    words.extend(m.forms.iter().map(|x| x.id.clone()));
+    words.extend(m.markets.iter().cloned());
+    words.sort();
+    words.dedup();
+    let helper = ReplHelper {
+        words,
+        engine: build_engine(None, &scripts_root),
+    };
+    let config = rustyline::Config::builder().auto_add_history(true).build();
+    let mut rl: Editor<ReplHelper, DefaultHistory> =
+        Editor::with_config(config).map_err(|e| anyhow!("cannot start the line editor: {e}"))?;
+    rl.set_helper(Some(helper));
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".chokepoint_history"));
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
+    println!(
+        "chokepoint repl on {} ({} to {}). :help for commands, :quit to leave.",
+        model.title, model.start, model.end
+    );
+    loop {
+        let prompt = format!("{}> ", session.today());
+        match rl.readline(&prompt) {
+            Ok(line) => {
+                let t = line.trim();
+                if t.is_empty() {
+                    continue;
+                }
+                if t.starts_with(':') {
+                    if !session.command(t) {
+                        break;
+                    }
+                } else {
+                    session.eval(&line);
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(anyhow!("the line editor failed: {e}")),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = rl.save_history(h);
+    }
+    Ok(0)
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Drives `chokepoint repl` through a real pseudo-terminal, as a person would.
+
+Usage: repl_pty.py CHOKEPOINT_BINARY WORKDIR SAVE_PATH
+Prints the value the session computed (for the Rust test to compare with a replay) and exits
+non-zero, with the transcript, when the REPL does not behave.
+"""
+import os
+import pty
+import re
+import select
+import sys
+import time
+
+binary, workdir, save = sys.argv[1], sys.argv[2], sys.argv[3]
+transcript = []
+
+
+def fail(msg):
+    sys.stderr.write("REPL test failed: " + msg + "\n---- transcript ----\n" + "".join(transcript) + "\n")
+    sys.exit(1)
+
+
+pid, fd = pty.fork()
+if pid == 0:
+    os.chdir(workdir)
+    env = dict(os.environ, HOME=os.path.dirname(save), TERM="xterm")
+    os.execve(binary, [binary, "repl", "--model", "models/world-2024.yaml"], env)
+
+
+def read_until(pattern, timeout=30.0):
+    buf = ""
+    end = time.time() + timeout
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096).decode("utf-8", "replace")
+            except OSError:
+                break
+            transcript.append(chunk)
+            buf += chunk
+            if re.search(pattern, buf):
+                return buf
+    fail("waited for %r" % pattern)
+
+
+def send(text):
+    os.write(fd, text.encode())
+
+
+read_until(r"> $|> ")
+# 1. Tab completes a lever name.
+send("export_ba\t")
+out = read_until(r"export_ban")
+send("\x15")  # clear the line (Ctrl-U)
+time.sleep(0.2)
+# 2. A multi-line function, continued because the parser says it is unfinished.
+send("fn double(x) {\r")
+time.sleep(0.3)
+send("  x * 2\r")
+time.sleep(0.3)
+send("}\r")
+time.sleep(0.5)
+send("print(`double: ${double(21)}`);\r")
+read_until(r"double: 42")
+# 3. An error does not end the session; it shows a caret.
+send('export_ban("XX", #{});\r')
+read_until(r"unknown country 'XX'[\s\S]*\^")
+# 4. Pull a lever, step the clock, read a value.
+send('at("2024-03-04", || export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["JP"] }));\r')
+time.sleep(0.3)
+send(":step 30\r")
+read_until(r"now at 2024-07-22")
+send('print(`value: ${current(price("oxide:Dy", "ROW"))}`);\r')
+out = read_until(r"value: [0-9.e+-]+")
+value = re.search(r"value: ([0-9.e+-]+)", out).group(1)
+send(":plot price ROW/oxide:Dy\r")
+read_until(r"price\[ROW/oxide:Dy\]")
+send(":save %s\r" % save)
+read_until(r"saved \d+ statements")
+send(":quit\r")
+try:
+    os.waitpid(pid, 0)
+except ChildProcessError:
+    pass
+print(value)
