@@ -212,8 +212,7 @@ impl Session {
     }
 
     fn today(&self) -> Date {
-        let h = self.host.lock();
-        h.sim.model.date_of(h.sim.step.saturating_sub(1))
+        self.host.lock().sim.last_date()
     }
 
     fn series(&self, metric: &str, key: &str) -> Result<(Vec<Date>, Vec<f64>)> {

@@ -101,17 +101,42 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     for (k, v) in worst.iter().take(4) {
         push(format!("peak shortfall {k}"), format!("{:.1}%", v * 100.0));
     }
+    // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
+    let mut lost: Vec<(f64, String, String)> = Vec::new();
     for sec in &m.sectors {
         if let Some(c) = s.find("output_lost", &sec.id) {
-            let lost: f64 = s.column(c).iter().sum::<f64>() * years;
-            if lost >= 1.0 {
-                push(
-                    format!("output lost {}", sec.id),
-                    format!("{} {}", fmt_num(lost.round()), sec.unit),
-                );
+            let v: f64 = s.column(c).iter().sum::<f64>() * years;
+            let span = s.steps as f64 * years;
+            let share = if sec.units > 0.0 && span > 0.0 {
+                v / (sec.units * span)
+            } else {
+                0.0
+            };
+            if v >= 1.0 {
+                lost.push((
+                    share,
+                    sec.id.clone(),
+                    format!(
+                        "{} {} ({:.1}% of output)",
+                        fmt_num(v.round()),
+                        sec.unit,
+                        share * 100.0
+                    ),
+                ));
             }
         }
+    }
+    lost.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let more = lost.len().saturating_sub(6);
+    for (_, id, text) in lost.into_iter().take(6) {
+        push(format!("output lost {id}"), text);
+    }
+    if more > 0 {
+        push(
+            "output lost elsewhere".into(),
+            format!("{more} more sectors (see series.csv, metric output_lost)"),
+        );
     }
     for x in &m.countries {
         if let Some(c) = s.find("policy_cost", &x.id) {
@@ -133,7 +158,7 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "  model {} | {} to {} | {} levers pulled",
         m.name,
         m.start,
-        out.sim.date(),
+        out.sim.last_date(),
         out.levers.len()
     );
     for h in headlines(m, out) {
@@ -161,7 +186,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "title": sc.title(),
         "model": m.name,
         "start": m.start.to_string(),
-        "end": out.sim.date().to_string(),
+        "end": out.sim.last_date().to_string(),
         "params": out.params,
         "headlines": headlines(m, out).iter().map(|h| json!({"label": h.label, "value": h.value})).collect::<Vec<_>>(),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
@@ -295,7 +320,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         esc(&title),
         esc(&m.title),
         m.start,
-        out.sim.date(),
+        out.sim.last_date(),
         esc(&sc.path.display().to_string())
     );
     o.push_str("<h2>Headline findings</h2><table>");
@@ -398,7 +423,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
 
 fn timeline_svg(m: &Model, out: &Outcome) -> String {
     let (w, h) = (640.0, 60.0);
-    let span = (out.sim.date().days() - m.start.days()).max(1) as f64;
+    let span = (out.sim.last_date().days() - m.start.days()).max(1) as f64;
     let mut o = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="lever timeline"><line x1="20" y1="30" x2="620" y2="30" stroke="#555"/>"##
     );
@@ -417,7 +442,7 @@ fn timeline_svg(m: &Model, out: &Outcome) -> String {
         o,
         r##"<text x="20" y="52" font-size="10" fill="#555">{}</text><text x="620" y="52" font-size="10" text-anchor="end" fill="#555">{}</text></svg>"##,
         m.start,
-        out.sim.date()
+        out.sim.last_date()
     );
     o
 }

@@ -418,6 +418,11 @@ impl Sim {
         self.model.date_of(self.step)
     }
 
+    /// The date of the last simulated step (the model's start before any step).
+    pub fn last_date(&self) -> Date {
+        self.model.date_of(self.step.saturating_sub(1))
+    }
+
     /// Steps left before the model's end.
     pub fn steps_left(&self) -> usize {
         self.model.horizon_steps().saturating_sub(self.step)

@@ -44,17 +44,31 @@ impl ScriptError {
         let mut in_module = false;
         loop {
             match cur {
-                EvalAltResult::ErrorInFunctionCall(name, _src, inner, p) => {
+                EvalAltResult::ErrorInFunctionCall(name, src, inner, p) => {
                     let name = if name.starts_with("anon$") {
                         "a closure".to_string()
                     } else {
                         format!("'{name}'")
                     };
-                    chain.push(format!(
-                        "in {name} called at line {}",
-                        p.line().unwrap_or(0)
-                    ));
-                    if !in_module && !inner.position().is_none() {
+                    if src.is_empty() {
+                        chain.push(format!(
+                            "in {name} called at line {}",
+                            p.line().unwrap_or(0)
+                        ));
+                    } else {
+                        chain.push(format!(
+                            "in {name} (from '{src}') called at line {}",
+                            p.line().unwrap_or(0)
+                        ));
+                    }
+                    // A function from an imported module: its positions are in its own
+                    // text, so the caret stays on the call.
+                    if !src.is_empty() {
+                        if !in_module && !p.is_none() {
+                            pos = *p;
+                        }
+                        in_module = true;
+                    } else if !in_module && !inner.position().is_none() {
                         pos = inner.position();
                     }
                     cur = inner;

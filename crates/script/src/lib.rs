@@ -41,7 +41,8 @@ pub struct RunOptions {
     /// Wall-clock limit for the whole run.
     pub time_limit: Duration,
     pub cancel: Option<Arc<AtomicBool>>,
-    /// Run to the model's end after the script returns, firing what is still scheduled.
+    /// If the script never moves the clock itself, run to the model's end after it returns,
+    /// firing what it scheduled.
     pub finish: bool,
 }
 
@@ -137,7 +138,9 @@ impl Scenario {
         let mut scope = Scope::new();
         let result = engine.run_ast_with_scope(&mut scope, &self.ast);
         let result = result.and_then(|_| {
-            if opts.finish {
+            // A script that never moved the clock runs to the model's end; one that did has
+            // said where its story ends.
+            if opts.finish && handle.lock().sim.step == 0 {
                 let target = handle.lock().sim.model.horizon_steps();
                 runner::advance(&handle, target, &mut |f| {
                     f.call::<Dynamic>(&engine, &self.ast, ())

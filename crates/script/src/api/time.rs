@@ -168,10 +168,7 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn today(ctx: NativeCallContext) -> Res<ImmutableString> {
-        let h = host(&ctx)?;
-        let h = h.lock();
-        let d = h.sim.model.date_of(h.sim.step.saturating_sub(1));
-        Ok(d.to_string().into())
+        Ok(host(&ctx)?.lock().sim.last_date().to_string().into())
     }
 
     /// A named parameter: its value from `--set name=value` or a sweep, else `default`.
