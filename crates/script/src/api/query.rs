@@ -122,6 +122,20 @@ pub mod query_api {
         fetch(&ctx, "output", facility)
     }
 
+    /// A facility's capacity now, t/yr of rare earth (after ramps, outages and levers).
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(capacity("mountain-pass-mine") > 40000.0, "Mountain Pass runs at ~45 kt/yr");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn capacity(ctx: NativeCallContext, facility: &str) -> Res<f64> {
+        let h = host(&ctx)?;
+        let h = h.lock();
+        let f = h.sim.model.facility_id(facility).map_err(err)?;
+        Ok(h.sim.capacity_now_at(f) * h.sim.model.steps_per_year())
+    }
+
     /// Unmet share (0..1) of a sector's need.
     ///
     /// ```rhai
