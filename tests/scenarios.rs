@@ -1,48 +1,38 @@
-//! Every scenario in scripts/ is its own test: it must run on its model and meet every
-//! expectation it states.
+//! Every scenario in scripts/ is its own test: `chokepoint run` must meet every expectation
+//! it states (at least two), and its printed summary is snapshotted, so any change in
+//! results shows up as a reviewed diff.
 
 use std::path::Path;
-use std::sync::Arc;
-
-use chokepoint_script::{RunOptions, Scenario};
+use std::process::Command;
 
 fn scenario(path: &Path) -> datatest_stable::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let scripts = root.join("scripts");
-    let sc = Scenario::load(path, &scripts).map_err(|e| e.to_string())?;
-    let model_path = match sc.model_hint() {
-        Some(h) if h.ends_with(".yaml") => root.join(h),
-        Some(h) => root.join(format!("models/{h}.yaml")),
-        None => root.join("models/world-2024.yaml"),
-    };
-    let model = Arc::new(chokepoint_core::load(&model_path).map_err(|e| e.to_string())?);
-    let out = sc
-        .run(
-            &model,
-            &RunOptions {
-                seed: model.seed,
-                ..RunOptions::default()
-            },
-        )
-        .map_err(|e| e.to_string())?;
-    if out.expectations.len() < 2 {
-        return Err(format!(
-            "{}: a scenario states at least two expectations",
-            path.display()
-        )
-        .into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let rel = path.canonicalize()?.strip_prefix(&root)?.to_path_buf();
+    let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg("run")
+        .arg(&rel)
+        .current_dir(&root)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() != Some(0) {
+        return Err(format!("exit {:?}\n{stdout}{stderr}", out.status.code()).into());
     }
-    let failed: Vec<String> = out
-        .expectations
-        .iter()
-        .filter(|e| !e.passed)
-        .map(|e| format!("line {}: {} {}", e.line, e.message, e.detail))
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("\n").into())
+    let counted = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("expectations: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    if counted < 2 {
+        return Err(format!("{}: a scenario states at least two expectations", rel.display()).into());
     }
+    let name = rel.file_stem().unwrap().to_string_lossy().into_owned();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root.join("tests/snapshots/scenarios"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, stdout));
+    Ok(())
 }
 
 datatest_stable::harness! {

@@ -84,6 +84,15 @@ pub struct Offtake {
     pub payer: CountryId,
 }
 
+/// A supply contract: `share` of a facility's new output goes to the buyers in `country`
+/// that want it (captive supply, offtake agreements), before the open market sees it.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub facility: FacilityId,
+    pub country: CountryId,
+    pub share: f64,
+}
+
 /// A per-tonne production subsidy paid by a government to a facility.
 #[derive(Debug, Clone)]
 pub struct Subsidy {
@@ -170,6 +179,7 @@ pub struct Sim {
     pub floors: Vec<PriceFloor>,
     pub subsidies: Vec<Subsidy>,
     pub offtakes: Vec<Offtake>,
+    pub contracts: Vec<Contract>,
     pub outages: Vec<RandomOutage>,
     /// Cumulative policy cost by paying country, $.
     pub policy_cost: Vec<f64>,
@@ -379,6 +389,7 @@ impl Sim {
             floors: Vec::new(),
             subsidies: Vec::new(),
             offtakes: Vec::new(),
+            contracts: Vec::new(),
             outages: Vec::new(),
             policy_cost: vec![0.0; nx],
             ledger: Ledger::default(),
@@ -1087,6 +1098,7 @@ impl Sim {
         self.prepare();
         self.mine();
         self.offtake();
+        self.deliver_contracts();
         self.trade();
         self.smooth_sales();
         self.convert();
@@ -1366,6 +1378,87 @@ impl Sim {
                 let c = m.commodity(form, Some(e));
                 let price = self.price[mk * nc + c];
                 self.policy_cost[o.payer] += price * q / m.forms[form].re_share * 1000.0;
+            }
+        }
+    }
+
+    /// Contracts deliver their share of a facility's output to the buyers in the contract's
+    /// country, pro-rata to what they want, within what policy allows.
+    fn deliver_contracts(&mut self) {
+        if self.contracts.is_empty() {
+            return;
+        }
+        let m = Arc::clone(&self.model);
+        let (nf, ne, nx) = (m.forms.len(), m.elements.len(), m.countries.len());
+        for k in 0..self.contracts.len() {
+            let ct = self.contracts[k].clone();
+            let fac = &m.facilities[ct.facility];
+            let form = fac.output_form(&m);
+            let from = (self.fac_node[ct.facility] * nf + form) * ne;
+            let x = fac.country;
+            let groups: Vec<Option<usize>> = if m.forms[form].mixed {
+                vec![None]
+            } else {
+                (0..ne).map(Some).collect()
+            };
+            for elem in groups {
+                let c = m.commodity(form, elem);
+                let available: f64 = match elem {
+                    Some(e) => self.stock[from + e],
+                    None => self.stock[from..from + ne].iter().sum(),
+                } * ct.share;
+                if available <= 0.0 {
+                    continue;
+                }
+                // What the contract's buyers want, as far as policy lets them have it.
+                let mut wanted = 0.0;
+                for (slot, &b) in self.buyers_of[c].iter().enumerate() {
+                    if self.nodes[b].country != ct.country {
+                        continue;
+                    }
+                    let allow = if x == ct.country { 1.0 } else { self.rules[self.rule_offset[c] + slot * nx + x].allow };
+                    let r = self.request(b, c) * allow;
+                    self.scratch.request[slot] = r;
+                    wanted += r;
+                }
+                if wanted <= 0.0 {
+                    continue;
+                }
+                let q_total = available.min(wanted);
+                let total_here: f64 = match elem {
+                    Some(e) => self.stock[from + e],
+                    None => self.stock[from..from + ne].iter().sum(),
+                };
+                for slot in 0..self.buyers_of[c].len() {
+                    let b = self.buyers_of[c][slot];
+                    if self.nodes[b].country != ct.country {
+                        continue;
+                    }
+                    let q = q_total * self.scratch.request[slot] / wanted;
+                    if q <= 0.0 {
+                        continue;
+                    }
+                    let to = (b * nf + form) * ne;
+                    match elem {
+                        Some(e) => {
+                            self.stock[from + e] -= q;
+                            self.stock[to + e] += q;
+                        }
+                        None => {
+                            for e in 0..ne {
+                                let part = q * self.stock[from + e] / total_here;
+                                self.stock[from + e] -= part;
+                                self.stock[to + e] += part;
+                            }
+                        }
+                    }
+                    if ct.country != x {
+                        self.scratch.exports[x * nf + form] += q;
+                        self.scratch.imports[ct.country * nf + form] += q;
+                        self.scratch.pair[x * nx + ct.country] += q;
+                    }
+                    self.scratch.sold[ct.facility] += q;
+                }
             }
         }
     }

@@ -177,6 +177,28 @@ pub mod government_api {
         Ok(())
     }
 
+    /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
+    /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
+    /// Japan). Export controls still apply to it.
+    ///
+    /// ```rhai
+    /// contract("mount-weld-mine", "MY", 1.0);
+    /// step(4);
+    /// expect(current(trade("AU", "MY")) > 5000.0, "Mount Weld's concentrate goes to Kuantan");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn contract(ctx: NativeCallContext, facility: &str, country: &str, share: Num) -> Res<()> {
+        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        let m = h.sim.model.clone();
+        let f = m.facility_id(facility).map_err(err)?;
+        let c = m.country_id(country).map_err(err)?;
+        h.sim.contracts.push(chokepoint_core::sim::Contract { facility: f, country: c, share });
+        h.log("contract", format!("{:.0}% of {facility} to {country}", share * 100.0));
+        Ok(())
+    }
+
     /// A production subsidy of `per_kg` $/kg of output, paid by `payer`.
     ///
     /// ```rhai
