@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn scenario(path: &Path) -> datatest_stable::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()?;
     let rel = path.canonicalize()?.strip_prefix(&root)?.to_path_buf();
     let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .arg("run")
@@ -25,7 +27,11 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(0);
     if counted < 2 {
-        return Err(format!("{}: a scenario states at least two expectations", rel.display()).into());
+        return Err(format!(
+            "{}: a scenario states at least two expectations",
+            rel.display()
+        )
+        .into());
     }
     let name = rel.file_stem().unwrap().to_string_lossy().into_owned();
     let mut settings = insta::Settings::clone_current();

@@ -1416,7 +1416,11 @@ impl Sim {
                     if self.nodes[b].country != ct.country {
                         continue;
                     }
-                    let allow = if x == ct.country { 1.0 } else { self.rules[self.rule_offset[c] + slot * nx + x].allow };
+                    let allow = if x == ct.country {
+                        1.0
+                    } else {
+                        self.rules[self.rule_offset[c] + slot * nx + x].allow
+                    };
                     let r = self.request(b, c) * allow;
                     self.scratch.request[slot] = r;
                     wanted += r;

@@ -194,8 +194,15 @@ pub mod government_api {
         let m = h.sim.model.clone();
         let f = m.facility_id(facility).map_err(err)?;
         let c = m.country_id(country).map_err(err)?;
-        h.sim.contracts.push(chokepoint_core::sim::Contract { facility: f, country: c, share });
-        h.log("contract", format!("{:.0}% of {facility} to {country}", share * 100.0));
+        h.sim.contracts.push(chokepoint_core::sim::Contract {
+            facility: f,
+            country: c,
+            share,
+        });
+        h.log(
+            "contract",
+            format!("{:.0}% of {facility} to {country}", share * 100.0),
+        );
         Ok(())
     }
 
