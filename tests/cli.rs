@@ -162,3 +162,258 @@ fn the_repl_in_a_pseudo_terminal_completes_survives_errors_and_saves_a_replayabl
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("chokepoint-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn run_writes_its_outputs_and_reports_bad_input() {
+    let dir = temp("run");
+    let out = chokepoint(&[
+        "run",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+        "--resolution",
+        "year",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let csv = std::fs::read_to_string(dir.join("series.csv")).unwrap();
+    assert!(
+        csv.starts_with("date,metric,key,value\n2024-01-01,"),
+        "{}",
+        &csv[..80]
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["passed"], true);
+    assert!(std::fs::read_to_string(dir.join("report.html"))
+        .unwrap()
+        .contains("<svg"));
+    // No temporary files left behind.
+    assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
+    for (args, want) in [
+        (vec!["run", "scripts/nope.rhai"], "cannot read the script"),
+        (
+            vec![
+                "run",
+                "scripts/2024-10-kachin-disruption.rhai",
+                "--set",
+                "x",
+            ],
+            "expected NAME=VALUE",
+        ),
+        (
+            vec![
+                "run",
+                "scripts/2024-10-kachin-disruption.rhai",
+                "--set",
+                "x=abc",
+            ],
+            "is not a number",
+        ),
+        (
+            vec![
+                "run",
+                "scripts/2024-10-kachin-disruption.rhai",
+                "--resolution",
+                "decade",
+            ],
+            "unknown resolution",
+        ),
+        (
+            vec![
+                "run",
+                "scripts/2024-10-kachin-disruption.rhai",
+                "--model",
+                "tests/malformed/10-unknown-element.yaml",
+            ],
+            "did you mean 'Dy'",
+        ),
+        (
+            vec![
+                "run",
+                "scripts/2024-10-kachin-disruption.rhai",
+                "--seed",
+                "x",
+            ],
+            "invalid value",
+        ),
+        (vec!["run", "scripts"], "is a directory"),
+    ] {
+        let o = chokepoint(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(want),
+            "{args:?}: wanted {want}: {}",
+            text(&o)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn run_exits_1_when_an_expectation_fails() {
+    let dir = temp("fail");
+    let script = dir.join("fails.rhai");
+    std::fs::write(
+        &script,
+        "step(1);\nexpect(current(hhi(\"magnet\")) < 10.0, \"magnets are not concentrated\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("FAILED line 2: magnets are not concentrated"));
+    let junit = dir.join("junit.xml");
+    let out = chokepoint(&[
+        "test",
+        script.to_str().unwrap(),
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("1 passed, 1 failed"), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    std::fs::write(&script, "export_ban(\"CN\", #{ elements: [\"Dyy\"] });\n").unwrap();
+    let out = chokepoint(&["test", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "a broken script is bad input");
+    assert!(text(&out).contains("did you mean 'Dy'"));
+    let out = chokepoint(&["test", "scripts/nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
+    let dir = temp("sweep");
+    let d = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    let base = [
+        "sweep",
+        "scripts/whatif-us-stockpile-12m-ban.rhai",
+        "--runs",
+        "6",
+        "--set",
+        "stockpile_t=0..12000",
+    ];
+    let all = chokepoint(&[&base[..], &["--out", &d("all"), "--threads", "2"]].concat());
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let o = chokepoint(
+            &[
+                &base[..],
+                &[
+                    "--shard",
+                    &shard,
+                    "--threads",
+                    "1",
+                    "--out",
+                    &d(&format!("s{k}")),
+                ],
+            ]
+            .concat(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let m = chokepoint(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("merged")]);
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    for f in [
+        "runs.csv",
+        "runs_series.csv",
+        "bands.csv",
+        "summary.json",
+        "report.html",
+    ] {
+        assert_eq!(
+            std::fs::read(dir.join("all").join(f)).unwrap(),
+            std::fs::read(dir.join("merged").join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    let bad = chokepoint(&["merge", &d("s0"), &d("s1"), "--out", &d("partial")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad).contains("hold 4 of the sweep's 6 runs"),
+        "{}",
+        text(&bad)
+    );
+    for (extra, want) in [
+        (vec!["--set", "stockpile_t=5"], "expected a range"),
+        (vec!["--set", "stockpile_t=9..1"], "low end is above"),
+        (vec!["--shard", "3/3"], "need 0 <= K < N"),
+        (vec!["--threads", "0"], "--threads must be"),
+        (vec!["--metric", "price"], "expected METRIC=KEY"),
+        (
+            vec!["--metric", "price=MARS/oxide:Dy"],
+            "records no such series",
+        ),
+    ] {
+        let o = chokepoint(&[&base[..], &extra[..], &["--out", &d("bad")]].concat());
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(want),
+            "{extra:?}: wanted {want}: {}",
+            text(&o)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn compare_shows_deltas_and_writes_a_report() {
+    let dir = temp("compare");
+    let out = chokepoint(&[
+        "compare",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "scripts/2025-01-entity-list-28-firms.rhai",
+        "--top",
+        "5",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("A: Kachin disruption") && t.contains("B - A"),
+        "{t}"
+    );
+    assert!(std::fs::read_to_string(dir.join("compare.csv"))
+        .unwrap()
+        .starts_with("metric,key,stat,a,b,delta\n"));
+    assert!(std::fs::read_to_string(dir.join("report.html"))
+        .unwrap()
+        .contains("<polyline"));
+    let out = chokepoint(&["compare", "scripts/2024-10-kachin-disruption.rhai"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn docs_and_bench_run() {
+    let md = chokepoint(&["docs"]);
+    assert_eq!(md.status.code(), Some(0));
+    assert!(text(&md).contains("## `export_licence(exporter: string, opts: map)`"));
+    let json = chokepoint(&["docs", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v["functions"].as_array().unwrap().len() > 60);
+    let b = chokepoint(&[
+        "bench",
+        "--runs",
+        "1",
+        "--script",
+        "tests/bench/levers-20.rhai",
+    ]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    assert!(text(&b).contains("ratio"));
+    let b = chokepoint(&["bench", "--runs", "0"]);
+    assert_eq!(b.status.code(), Some(2));
+}
