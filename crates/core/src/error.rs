@@ -64,18 +64,31 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
     }
 }
 
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
+/// two neighbours ("RWO" is one step from "ROW").
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[n][m]
 }
 
 #[cfg(test)]
@@ -93,6 +106,7 @@ mod tests {
             " (did you mean 'mountain-pass'?)"
         );
         assert_eq!(did_you_mean("Xq", ["Dy", "Tb"]), "");
+        assert_eq!(did_you_mean("RWO", ["CN", "ROW"]), " (did you mean 'ROW'?)");
         assert_eq!(did_you_mean("dy", ["Dy", "Tb"]), " (did you mean 'Dy'?)");
         assert_eq!(did_you_mean("completely-different", ["Dy", "Tb"]), "");
     }

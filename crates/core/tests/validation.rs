@@ -1,0 +1,113 @@
+//! Every validation rule, one mutation of the test world each: the loader must report the
+//! problem with its field path, and nothing else may be wrong.
+
+use chokepoint_core::load_str;
+
+const MINI: &str = include_str!("fixtures/mini.yaml");
+
+/// Applies `from -> to` to the fixture and returns the problems as text.
+fn problems(from: &str, to: &str) -> String {
+    assert!(MINI.contains(from), "the fixture contains {from:?}");
+    let text = MINI.replacen(from, to, 1);
+    match load_str("mini.yaml", &text) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_fixture_itself_is_valid() {
+    assert!(load_str("mini.yaml", MINI).is_ok());
+}
+
+#[test]
+fn every_rule_reports_its_place() {
+    let cases: &[(&str, &str, &str)] = &[
+        // header
+        ("  name: mini\n", "  name: \"\"\n", "model.name: must not be empty"),
+        ("  end: 2027-12-31\n", "  end: 2200-12-31\n", "model.end: the horizon is limited to 100 years"),
+        ("  start: 2024-01-01\n", "  start: 2024-1-1\n", "model.start: '2024-1-1' is not a date"),
+        ("  step_days: 7\n", "  step_days: 0\n", "model.step_days: must be between 1 and 366"),
+        // sources, elements, forms, stages, markets
+        ("  - id: fixture\n", "  - id: fixture\n  - id: fixture\n", "sources[1].id: duplicate id 'fixture'"),
+        ("elements: [La, Ce, Pr, Nd, Dy, Tb]", "elements: [La, Ce, Pr, Nd, Dy, Tb, Dy]", "element 'Dy' is listed twice"),
+        ("  - id: scrap\n", "  - id: oxide\n", "forms[4].id: duplicate id 'oxide'"),
+        ("    re_share: 0.3\n", "    re_share: 1.5\n", "forms[3].re_share: must be ≤ 1, got 1.5"),
+        ("stages: [mine, separation, metal, magnet, recycling]", "stages: [mine, separation, metal, magnet, magnet]", "stages[4]: duplicate id 'magnet'"),
+        ("markets: [CN, ROW]", "markets: [CN, ROW, CN]", "markets[2]: duplicate id 'CN'"),
+        // recipes
+        ("    stage: separation\n    input: concentrate", "    stage: sepration\n    input: concentrate", "recipes[0].stage: unknown stage 'sepration' (did you mean 'separation'?)"),
+        ("    input: concentrate\n    output: oxide", "    input: concentrat\n    output: oxide", "recipes[0].input: unknown form 'concentrat'"),
+        ("    recovery: 0.9\n    source: fixture\n  - id: reduce", "    recovery: 1.9\n    source: fixture\n  - id: reduce", "recipes[0].recovery: must be ≤ 1, got 1.9"),
+        ("    input: oxide\n    output: metal", "    input: oxide\n    output: oxide", "recipes[1].output: a recipe must change the form of its input"),
+        ("    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n", "    output: metal\n    recovery: 0.95\n", "recipes[1].composition: is required"),
+        ("    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}", "    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.60, Dy: 0.06, Tb: 0.02}", "recipes[1].composition: shares sum to 0.9000, not 1"),
+        ("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", "    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    thrift: {Ce: {max: 0.5, lag_months: 12, trigger: 2}}\n    source: fixture\n  - id: ndfeb", "recipes[1].thrift.Ce: the recipe's composition has no Ce to thrift"),
+        ("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", "    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    thrift: {Dy: {max: 1.5, lag_months: 12, trigger: 2}}\n    source: fixture\n  - id: ndfeb", "recipes[1].thrift.Dy.max: must be ≤ 1, got 1.5"),
+        // countries and firms
+        ("  - {id: US, market: ROW}", "  - {id: US, market: RWO}", "countries[1].market: unknown market 'RWO' (did you mean 'ROW'?)"),
+        ("  - {id: JP, market: ROW}", "  - {id: US, market: ROW}", "countries[2].id: duplicate id 'US'"),
+        ("  - {id: lynas, country: AU}", "  - {id: lynas, country: AX}", "firms[0].country: unknown country 'AX'"),
+        ("  - {id: raytheon, country: US, parent: rtx}", "  - {id: raytheon, country: US, parent: rtxx}", "firms[2].parent: unknown firm 'rtxx' (did you mean 'rtx'?)"),
+        // deposits
+        ("  - id: weld\n    country: AU", "  - id: weld\n    country: AUU", "deposits[2].country: unknown country 'AUU'"),
+        ("distribution: {La: 0.30, Ce: 0.50, Pr: 0.05", "distribution: {La: -0.30, Ce: 0.50, Pr: 0.05", "deposits[0].distribution.La: must be ≥ 0, got -0.3"),
+        ("  - id: concentrate\n", "  - id: concentrat\n", "no `concentrate` form for mines to produce"),
+        // facilities
+        ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, recipe: seperate,", "facilities[3].recipe: unknown recipe 'seperate' (did you mean 'separate'?)"),
+        ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, recipe: separate, deposit: north,", "facilities[3].recipe: a facility either mines a `deposit` or runs a `recipe`"),
+        ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation,", "facilities[3]: needs a `deposit` (a mine) or a `recipe`"),
+        ("{id: cn-sep, country: CN, stage: separation,", "{id: cn-sep, country: CN, stage: separatio,", "facilities[3].stage: unknown stage 'separatio'"),
+        ("{id: au-sep, firm: lynas,", "{id: au-sep, firm: lynass,", "facilities[4].firm: unknown firm 'lynass' (did you mean 'lynas'?)"),
+        ("{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000,", "{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000, utilisation: 1.2,", "facilities[5].utilisation: must be ≤ 1, got 1.2"),
+        ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, end: 2024-01-01, ramp_months: 12,", "facilities[9].end: is not after the facility's start"),
+        ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, ramp_months: -12,", "facilities[9].ramp_months: must be ≥ 0, got -12"),
+        ("{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000,", "{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000, cover_weeks: 9999,", "facilities[7].cover_weeks: must be ≤ 520, got 9999"),
+        // sectors
+        ("{id: ev-us, country: US, material: \"magnet:NdFeB\"", "{id: ev-us, country: US, material: \"magnet:NdFB\"", "sectors[1].material: unknown form 'magnet:NdFB'"),
+        ("{id: catalysts-cn, country: CN, material: oxide, mix: {La: 0.4, Ce: 0.6},", "{id: catalysts-cn, country: CN, material: oxide,", "sectors[4].mix: is required: form 'oxide' is separated by element"),
+        ("{id: catalysts-cn, country: CN, material: oxide, mix: {La: 0.4, Ce: 0.6},", "{id: catalysts-cn, country: CN, material: oxide, mix: {La: 0.4, Ce: 0.5},", "sectors[4].mix: shares sum to 0.9000"),
+        ("demand: 12000, units: 6000000,", "demand: 12000, growth: 2.0, units: 6000000,", "sectors[1].growth: must be ≤ 1, got 2"),
+        ("elasticity: -0.1, substitution: {max: 0.3, lag_months: 12, trigger: 2.0}, source: fixture}\n  - {id: ev-us", "elasticity: 0.5, substitution: {max: 0.3, lag_months: 12, trigger: 2.0}, source: fixture}\n  - {id: ev-us", "sectors[0].elasticity: must be ≤ 0, got 0.5"),
+        ("substitution: {max: 0.3, lag_months: 12, trigger: 2.0}, source: fixture}\n  - {id: ev-us", "substitution: {max: 0.3, lag_months: 12, trigger: 0}, source: fixture}\n  - {id: ev-us", "sectors[0].substitution.trigger: must be > 0"),
+        ("    priority: 2\n", "    priority: 500\n", "sectors[3].priority: must be between -100 and 100, got 500"),
+        ("    firms: {raytheon: 0.4, lockheed: 0.4}", "    firms: {raytheon: 0.7, lockheed: 0.4}", "sectors[3].firms: firm shares sum to 1.1000, more than 1"),
+        ("    firms: {raytheon: 0.4, lockheed: 0.4}", "    firms: {raytheon: 0.4, lockheeed: 0.4}", "sectors[3].firms.lockheeed: unknown firm 'lockheeed' (did you mean 'lockheed'?)"),
+        ("{id: ev-us, country: US,", "{id: ev-us, country: USA,", "sectors[1].country: unknown country 'USA' (did you mean 'US'?)"),
+        // prices
+        ("  - {form: oxide, element: Ce, price: 1.2, source: fixture}", "  - {form: oxide, element: Ce, price: 1.2, source: fixture}\n  - {form: oxide, element: Ce, price: 1.3, source: fixture}", "duplicate price (also set at prices[1])"),
+        ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, price: 1, source: fixture}", "prices[0].element: is required: form 'oxide' is priced per element"),
+        ("  - {form: concentrate, price: 5, source: fixture}", "  - {form: concentrate, element: La, price: 5, source: fixture}", "prices[9].element: form 'concentrate' is mixed and has one price"),
+        ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, element: La, price: 0, source: fixture}", "prices[0].price: must be > 0"),
+        ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, element: La, market: EU, price: 1, source: fixture}", "prices[0].market: unknown market 'EU'"),
+        ("  - {form: oxide, element: Ce, price: 1.2, source: fixture}\n", "", "no price for oxide:Ce in market CN: add it to `prices:`"),
+        // stockpiles
+        ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: \"magnet:NdFeB\"\n    tonnes: 10\n", "stockpiles[0].composition: is required for a holding of a mixed form"),
+        ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: oxide\n    tonnes: 10\n", "stockpiles[0].tonnes: form 'oxide' is separated: give `elements: {Nd: 300}`"),
+        ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: oxide\n    elements: {Nd: -5}\n", "stockpiles[0].elements.Nd: must be ≥ 0, got -5"),
+        ("  - id: us-nds\n    country: US", "  - id: us-nds\n    country: UK", "stockpiles[0].country: unknown country 'UK'"),
+        // groups
+        ("    members: [raytheon, lockheed]", "    members: [raytheon, lockheed, US, nobody]", "groups[0].members[3]: unknown firm or country 'nobody'"),
+        // behaviour
+        ("  home_bias: {value: 0.8, assumption: test value}\n", "", "behaviour parameter 'home_bias' is missing"),
+        ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 1.8, assumption: test value}", "behaviour.home_bias.value: must be ≤ 1, got 1.8"),
+        ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 0.8}", "behaviour.home_bias: has no `source:` or `assumption:`"),
+        ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 0.8, source: nowhere}", "behaviour.home_bias.source: unknown source 'nowhere'"),
+        // sources on records
+        ("  - id: weld\n    country: AU\n    distribution: {La: 0.26, Ce: 0.46, Pr: 0.06, Nd: 0.20, Dy: 0.01, Tb: 0.01}\n    source: fixture", "  - id: weld\n    country: AU\n    distribution: {La: 0.26, Ce: 0.46, Pr: 0.06, Nd: 0.20, Dy: 0.01, Tb: 0.01}\n    source: [fixture, fixtur]", "deposits[2].source[1]: unknown source 'fixtur' (did you mean 'fixture'?)"),
+        // policies
+        ("behaviour:\n", "policies:\n  - {kind: tariff, exporter: CN, rate: 300, source: fixture}\nbehaviour:\n", "policies[0].rate: must be between 0 and 100"),
+        ("behaviour:\n", "policies:\n  - {kind: entity_list, exporter: CN, source: fixture}\nbehaviour:\n", "policies[0].to: an entity list needs at least one firm"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, to: [Mars], source: fixture}\nbehaviour:\n", "policies[0].to[0]: unknown country, firm or group 'Mars'"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, start: 2025-01-01, end: 2024-01-01, source: fixture}\nbehaviour:\n", "policies[0].end: 2024-01-01 is not after the start 2025-01-01"),
+        ("behaviour:\n", "policies:\n  - {kind: export_quota, exporter: CN, source: fixture}\nbehaviour:\n", "policies[0].tonnes_per_year: is required"),
+    ];
+    let mut failures = Vec::new();
+    for (from, to, want) in cases {
+        let got = problems(from, to);
+        if !got.contains(want) {
+            failures.push(format!("{to:?}\n  wanted: {want}\n  got: {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
