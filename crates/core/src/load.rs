@@ -114,6 +114,7 @@ struct Merged {
     stockpiles: List<StockpileDef>,
     groups: List<GroupDef>,
     policies: List<PolicyDef>,
+    contracts: List<ContractDef>,
     behaviour: IndexMap<String, (usize, ParamDef)>,
 }
 
@@ -243,6 +244,7 @@ impl Loader {
         merged.stockpiles.extend(file, mf.stockpiles);
         merged.groups.extend(file, mf.groups);
         merged.policies.extend(file, mf.policies);
+        merged.contracts.extend(file, mf.contracts);
         for (k, v) in mf.behaviour {
             if merged.behaviour.contains_key(&k) {
                 self.problem_at(
@@ -1403,12 +1405,38 @@ impl Loader {
             stockpiles,
             groups,
             policies: vec![],
+            contracts: vec![],
             behaviour: Behaviour::from_values(&values),
             commodities,
             commodity_base,
             prices,
             mine_form,
         };
+
+        // Contracts.
+        let c = Ctx {
+            kind: "contracts",
+            origin: &m.contracts.origin,
+        };
+        let facility_ids: HashMap<String, usize> = model
+            .facilities
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.clone(), i))
+            .collect();
+        for (i, x) in m.contracts.items.iter().enumerate() {
+            self.sourced(&c, i, x, &source_ids);
+            let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
+            let country = self.refer(&c, i, "country", &country_ids, "country", &x.country);
+            let share = self.num(&c, i, "share", x.share, 0.0, 1.0);
+            if let (Some(facility), Some(country)) = (f, country) {
+                model.contracts.push(ContractSpec {
+                    facility,
+                    country,
+                    share,
+                });
+            }
+        }
 
         // Policies last: they resolve names against the finished model.
         if self.problems.is_empty() {

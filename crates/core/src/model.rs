@@ -165,6 +165,14 @@ pub struct Stockpile {
     pub target_days: f64,
 }
 
+/// A share of a facility's output contracted to buyers in one country.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContractSpec {
+    pub facility: FacilityId,
+    pub country: CountryId,
+    pub share: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Group {
     pub id: String,
@@ -310,6 +318,7 @@ pub struct Model {
     pub stockpiles: Vec<Stockpile>,
     pub groups: Vec<Group>,
     pub policies: Vec<Policy>,
+    pub contracts: Vec<ContractSpec>,
     pub behaviour: Behaviour,
     pub commodities: Vec<Commodity>,
     /// First commodity of each form (mixed forms have one, separated forms one per element).

@@ -64,6 +64,8 @@ pub struct ModelFile {
     #[serde(default)]
     pub policies: Vec<PolicyDef>,
     #[serde(default)]
+    pub contracts: Vec<ContractDef>,
+    #[serde(default)]
     pub behaviour: IndexMap<String, ParamDef>,
 }
 
@@ -359,6 +361,22 @@ pub struct PolicyDef {
     pub calibrated: Option<String>,
 }
 
+/// Supply under contract: a share of a facility's output goes to buyers in one country
+/// before the open market (captive feed, offtake agreements).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractDef {
+    pub facility: String,
+    pub country: String,
+    pub share: f64,
+    #[serde(default)]
+    pub source: SourceRef,
+    #[serde(default)]
+    pub assumption: Option<String>,
+    #[serde(default)]
+    pub calibrated: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDef {
@@ -392,6 +410,7 @@ macro_rules! sourced {
 
 sourced!(
     FormDef,
+    ContractDef,
     RecipeDef,
     FirmDef,
     DepositDef,

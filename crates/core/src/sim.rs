@@ -389,7 +389,15 @@ impl Sim {
             floors: Vec::new(),
             subsidies: Vec::new(),
             offtakes: Vec::new(),
-            contracts: Vec::new(),
+            contracts: model
+                .contracts
+                .iter()
+                .map(|c| Contract {
+                    facility: c.facility,
+                    country: c.country,
+                    share: c.share,
+                })
+                .collect(),
             outages: Vec::new(),
             policy_cost: vec![0.0; nx],
             ledger: Ledger::default(),

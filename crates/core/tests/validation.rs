@@ -95,6 +95,10 @@ fn every_rule_reports_its_place() {
         ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 0.8, source: nowhere}", "behaviour.home_bias.source: unknown source 'nowhere'"),
         // sources on records
         ("  - id: weld\n    country: AU\n    distribution: {La: 0.26, Ce: 0.46, Pr: 0.06, Nd: 0.20, Dy: 0.01, Tb: 0.01}\n    source: fixture", "  - id: weld\n    country: AU\n    distribution: {La: 0.26, Ce: 0.46, Pr: 0.06, Nd: 0.20, Dy: 0.01, Tb: 0.01}\n    source: [fixture, fixtur]", "deposits[2].source[1]: unknown source 'fixtur' (did you mean 'fixture'?)"),
+        // contracts
+        ("behaviour:\n", "contracts:\n  - {facility: weld-mien, country: JP, share: 1.0, source: fixture}\nbehaviour:\n", "contracts[0].facility: unknown facility 'weld-mien' (did you mean 'weld-mine'?)"),
+        ("behaviour:\n", "contracts:\n  - {facility: weld-mine, country: JP, share: 1.5, source: fixture}\nbehaviour:\n", "contracts[0].share: must be ≤ 1, got 1.5"),
+        ("behaviour:\n", "contracts:\n  - {facility: weld-mine, country: JP, share: 1.0}\nbehaviour:\n", "contracts[0]: has no `source:` or `assumption:`"),
         // policies
         ("behaviour:\n", "policies:\n  - {kind: tariff, exporter: CN, rate: 300, source: fixture}\nbehaviour:\n", "policies[0].rate: must be between 0 and 100"),
         ("behaviour:\n", "policies:\n  - {kind: entity_list, exporter: CN, source: fixture}\nbehaviour:\n", "policies[0].to: an entity list needs at least one firm"),
