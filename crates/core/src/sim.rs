@@ -1404,12 +1404,10 @@ impl Sim {
             let form = fac.output_form(&m);
             let from = (self.fac_node[ct.facility] * nf + form) * ne;
             let x = fac.country;
-            let groups: Vec<Option<usize>> = if m.forms[form].mixed {
-                vec![None]
-            } else {
-                (0..ne).map(Some).collect()
-            };
-            for elem in groups {
+            // One commodity for a mixed form, one per element otherwise (no allocation here).
+            let mixed = m.forms[form].mixed;
+            for k in 0..if mixed { 1 } else { ne } {
+                let elem = (!mixed).then_some(k);
                 let c = m.commodity(form, elem);
                 let available: f64 = match elem {
                     Some(e) => self.stock[from + e],

@@ -1,52 +1,18 @@
 //! Engine invariants on the small test world (fast enough for many random cases); the named
 //! behaviours on the real world are in `world.rs`.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use chokepoint_core::model_file::PolicyDef;
-use chokepoint_core::{load, policy, Model, Sim};
+use chokepoint_core::{load, Model, Sim};
+use common::{add, col, def};
 use proptest::prelude::*;
 
 fn mini() -> Arc<Model> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini.yaml");
     Arc::new(load(&p).expect("fixture loads"))
-}
-
-fn def(kind: &str, exporter: &str) -> PolicyDef {
-    PolicyDef {
-        kind: kind.into(),
-        exporter: Some(exporter.into()),
-        importer: None,
-        elements: None,
-        forms: None,
-        to: None,
-        exempt: None,
-        approval: None,
-        delay_days: None,
-        tonnes_per_year: None,
-        rate: None,
-        threshold: None,
-        start: None,
-        end: None,
-        label: None,
-        source: Default::default(),
-        assumption: None,
-        calibrated: None,
-    }
-}
-
-fn add(sim: &mut Sim, d: PolicyDef) {
-    let p = policy::resolve(&sim.model, &d, sim.date()).expect("policy resolves");
-    sim.add_policy(p);
-}
-
-fn col(sim: &Sim, metric: &str, key: &str) -> Vec<f64> {
-    let c = sim
-        .series
-        .find(metric, key)
-        .unwrap_or_else(|| panic!("{metric}[{key}]"));
-    sim.series.column(c)
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! Named behaviours of the engine on the real 2024 world, and its invariants under random
 //! policy sequences.
 
+mod common;
+
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use chokepoint_core::model_file::PolicyDef;
 use chokepoint_core::series::Resolution;
 use chokepoint_core::sim::PriceFloor;
-use chokepoint_core::{load, policy, Date, Model, Sim};
+use chokepoint_core::{load, Date, Model, Sim};
+use common::{add, col, def, strs};
 use proptest::prelude::*;
 
 fn world() -> Arc<Model> {
@@ -21,46 +23,6 @@ fn world() -> Arc<Model> {
 
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
-}
-
-fn def(kind: &str, exporter: &str) -> PolicyDef {
-    PolicyDef {
-        kind: kind.into(),
-        exporter: Some(exporter.into()),
-        importer: None,
-        elements: None,
-        forms: None,
-        to: None,
-        exempt: None,
-        approval: None,
-        delay_days: None,
-        tonnes_per_year: None,
-        rate: None,
-        threshold: None,
-        start: None,
-        end: None,
-        label: None,
-        source: Default::default(),
-        assumption: None,
-        calibrated: None,
-    }
-}
-
-fn strs(v: &[&str]) -> Option<Vec<String>> {
-    Some(v.iter().map(|s| s.to_string()).collect())
-}
-
-fn add(sim: &mut Sim, d: PolicyDef) {
-    let p = policy::resolve(&sim.model, &d, sim.date()).expect("policy resolves");
-    sim.add_policy(p);
-}
-
-fn col(sim: &Sim, metric: &str, key: &str) -> Vec<f64> {
-    let c = sim
-        .series
-        .find(metric, key)
-        .unwrap_or_else(|| panic!("{metric}[{key}]"));
-    sim.series.column(c)
 }
 
 fn at(sim: &Sim, metric: &str, key: &str, date: &str) -> f64 {

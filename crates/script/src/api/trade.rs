@@ -103,17 +103,7 @@ pub mod trade_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn entity_list(ctx: NativeCallContext, exporter: &str, firms: Names) -> Res<()> {
-        let mut opts = Map::new();
-        opts.insert(
-            "to".into(),
-            Dynamic::from(
-                names(&firms, "firms")?
-                    .into_iter()
-                    .map(Dynamic::from)
-                    .collect::<Array>(),
-            ),
-        );
-        add(&ctx, "entity_list", Some(exporter), &opts, &[])
+        entity_list_opts(ctx, exporter, firms, Map::new())
     }
 
     /// Entity list with options (`elements`, `forms`, `label`).
@@ -253,14 +243,7 @@ pub mod trade_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn tariff(ctx: NativeCallContext, importer: &str, exporter: &str, rate: Num) -> Res<()> {
-        let mut opts = Map::new();
-        opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
-        opts.insert(
-            "to".into(),
-            Dynamic::from(vec![Dynamic::from(importer.to_string())]),
-        );
-        let exporter = (exporter != "*").then_some(exporter);
-        add(&ctx, "tariff", exporter, &opts, &["rate"])
+        tariff_opts(ctx, importer, exporter, rate, Map::new())
     }
 
     /// Tariff with options (`elements`, `forms`).
