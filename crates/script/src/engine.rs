@@ -42,6 +42,10 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
         .set_optimization_level(rhai::OptimizationLevel::Simple);
     // No generated code: `eval` would escape every static check.
     engine.disable_symbol("eval");
+    // No clock: results must not depend on when a script runs.
+    engine.register_fn("timestamp", || -> Result<rhai::Dynamic, Box<EvalAltResult>> {
+        Err("scripts have no clock (timestamp is disabled): use today() for the simulation's date".into())
+    });
     engine.set_module_resolver(SandboxResolver::new(scripts_root));
     register_all(&mut engine);
     if let Some(h) = host {
