@@ -464,8 +464,17 @@ impl Sim {
                     let fac = &m.facilities[f];
                     let out = fac.output_form(m);
                     for e in 0..ne {
+                        // Sell only what the plant can make: fixed-proportion plants make the
+                        // elements of their composition (thrifting never adds one).
+                        let makes = match fac.process {
+                            Process::Convert(r) if !self.composition[r].is_empty() => {
+                                self.composition[r][e] > 0.0
+                            }
+                            Process::Mine(d) => m.deposits[d].distribution[e] > 0.0,
+                            Process::Convert(_) => true,
+                        };
                         let c = m.commodity(out, Some(e));
-                        if !sellers_of[c].contains(&n) {
+                        if (makes || m.forms[out].mixed) && !sellers_of[c].contains(&n) {
                             sellers_of[c].push(n);
                         }
                     }
@@ -1320,8 +1329,12 @@ impl Sim {
             let ratio = self.sector_price_ratio(s);
             let sec = &m.sectors[s];
             let years = self.step as f64 / m.steps_per_year();
-            let growth = (1.0 + self.growth[s]).powf(years);
-            let elastic = if ratio > 0.0 && sec.elasticity != 0.0 {
+            let growth = if self.growth[s] == 0.0 {
+                1.0
+            } else {
+                (1.0 + self.growth[s]).powf(years)
+            };
+            let elastic = if ratio > 0.0 && ratio != 1.0 && sec.elasticity != 0.0 {
                 ratio.powf(sec.elasticity)
             } else {
                 1.0
