@@ -1230,9 +1230,17 @@ impl Sim {
         self.compute_capacity(f)
     }
 
+    /// A facility's capacity at the last simulated step, t of RE per step.
+    pub fn capacity_last(&self, f: FacilityId) -> f64 {
+        self.capacity_on(f, self.last_date(), self.step.saturating_sub(1))
+    }
+
     fn compute_capacity(&self, f: FacilityId) -> f64 {
+        self.capacity_on(f, self.date(), self.step)
+    }
+
+    fn capacity_on(&self, f: FacilityId, date: Date, step: usize) -> f64 {
         let fac = &self.model.facilities[f];
-        let date = self.date();
         if date < fac.start || fac.end.is_some_and(|e| date >= e) {
             return 0.0;
         }
@@ -1244,7 +1252,7 @@ impl Sim {
             1.0
         };
         let (lost, until) = self.outage[f];
-        let outage = if self.step < until { 1.0 - lost } else { 1.0 };
+        let outage = if step < until { 1.0 - lost } else { 1.0 };
         fac.capacity * fac.utilisation * ramp * outage * self.capacity_mult[f]
             / self.model.steps_per_year()
     }

@@ -198,8 +198,11 @@ fn build_and_ramp_add_capacity_after_the_lead_time() {
         expect(current(output(id)) == 0.0, "nothing before the lead time");
         run_until("2024-07-08");
         expect_approx(current(output(id)), 10000.0, 0.01, "10,000 t/yr from its start");
+        // 10X starts 2028-07-01 with a 24-month ramp; shortened to 6 months it is
+        // half-way three months in.
         ramp("mp-10x", 6.0);
-        expect(true, "ramp accepts a new length");
+        run_until("2028-10-02");
+        expect_approx(capacity("mp-10x"), 0.5 * 9000.0 * 0.31 * 0.9, 0.05, "half-way up its shortened ramp three months in");
     "#);
 }
 
@@ -265,10 +268,32 @@ fn demand_levers_change_need() {
         growth("ev-us", 0.5);
         run_until("2025-01-06");
         expect(current(metric("demand", "ev-us")) > 0.55 * base, "grows 50% a year");
-        recycling("ev-us", 0.25);
-        thrift("Dy", 0.0);
-        run_until("2025-06-30");
         expect(current(metric("demand", "ev-us")) > 0.0, "still consuming");
+    "#);
+}
+
+#[test]
+fn recycling_returns_scrap_to_recyclers() {
+    run(r#"
+        run_until("2026-06-29");
+        let before = current(production("recycling", "US"));
+        recycling("ev-us", 0.5);
+        recycling("industrial-us", 0.5);
+        export_ban("US", #{ forms: ["scrap"], to: ["CN"] });
+        run_until("2027-06-28");
+        expect(current(production("recycling", "US")) > before + 100.0, "US recyclers process over 100 t/yr more");
+    "#);
+}
+
+#[test]
+fn contracts_send_output_to_one_country_first() {
+    run(r#"
+        run_until("2025-06-30");
+        let before = mean(between(trade("TH", "MY"), "2025-06-01", "2025-06-30"));
+        contract("thailand-mines", "MY", 1.0);
+        run_until("2025-09-29");
+        let after = mean(between(trade("TH", "MY"), "2025-09-01", "2025-09-29"));
+        expect(after > before + 500.0, `Thai concentrate goes to Lynas in Malaysia first (${before} -> ${after} t/yr)`);
     "#);
 }
 

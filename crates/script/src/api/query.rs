@@ -122,7 +122,8 @@ pub mod query_api {
         fetch(&ctx, "output", facility)
     }
 
-    /// A facility's capacity now, t/yr of rare earth (after ramps, outages and levers).
+    /// A facility's capacity at the last simulated step, t/yr of rare earth (after ramps,
+    /// outages and levers).
     ///
     /// ```rhai
     /// step(1);
@@ -133,7 +134,7 @@ pub mod query_api {
         let h = host(&ctx)?;
         let h = h.lock();
         let f = h.sim.model.facility_id(facility).map_err(err)?;
-        Ok(h.sim.capacity_now_at(f) * h.sim.model.steps_per_year())
+        Ok(h.sim.capacity_last(f) * h.sim.model.steps_per_year())
     }
 
     /// Unmet share (0..1) of a sector's need.
