@@ -227,9 +227,6 @@ struct Scratch {
     got: Vec<f64>,
     claims: Vec<f64>,
     weights: Vec<f64>,
-    /// Per node: this step's need (t/step) and what it was short, for prices and metrics.
-    need: Vec<f64>,
-    used: Vec<f64>,
     /// Per facility: this step's output (t); per stage × country production.
     output: Vec<f64>,
     production: Vec<f64>,
@@ -737,8 +734,6 @@ impl Sim {
             got: z(nn),
             claims: z(nx),
             weights: z(nx),
-            need: z(nn),
-            used: z(nn),
             output: z(m.facilities.len()),
             production: z(nst * nx),
             mine_element: z(ne),
@@ -896,8 +891,6 @@ impl Sim {
         s.offer.resize(nn, 0.0);
         s.request.resize(nn, 0.0);
         s.got.resize(nn, 0.0);
-        s.need.resize(nn, 0.0);
-        s.used.resize(nn, 0.0);
         s.output.resize(nfac, 0.0);
         s.sold.resize(nfac, 0.0);
         s.order.reserve(nn);
@@ -1181,8 +1174,6 @@ impl Sim {
             &mut s.made,
             &mut s.arrived,
             &mut s.sold_c,
-            &mut s.need,
-            &mut s.used,
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
@@ -1822,7 +1813,7 @@ impl Sim {
             }
             // Deliver domestic and undelayed flows, and draw sellers down pro-rata.
             self.buyers_of[c] = buyers;
-            self.settle(c, year_frac);
+            self.settle(c);
             self.note_market_state(c);
         }
         self.scratch.order = order;
@@ -1903,7 +1894,7 @@ impl Sim {
 
     /// Moves what was allocated: sellers in each exporter give up the drawn share of their
     /// offer; buyers receive what they got (the delayed part already sits in `pending`).
-    fn settle(&mut self, c: CommodityId, _year_frac: f64) {
+    fn settle(&mut self, c: CommodityId) {
         let m = &self.model;
         let com = m.commodities[c];
         let (nf, ne) = (m.forms.len(), m.elements.len());
@@ -1985,8 +1976,7 @@ impl Sim {
     fn note_market_state(&mut self, c: CommodityId) {
         let m = &self.model;
         let nc = m.commodities.len();
-        for (slot, &n) in self.buyers_of[c].iter().enumerate() {
-            let _ = slot;
+        for &n in &self.buyers_of[c] {
             let mk = m.countries[self.nodes[n].country].market;
             let (need, cover) = self.node_need_cover(n, c);
             let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
@@ -2181,8 +2171,6 @@ impl Sim {
                 }
             }
             let s = &mut self.scratch;
-            s.need[n] = need;
-            s.used[n] = used_total;
             s.sector_need[sector] += need;
             s.sector_used[sector] += used_total;
             let years = self.step as f64 / spy;
@@ -2322,7 +2310,6 @@ impl Sim {
         let m = &self.model;
         let nx = m.countries.len();
         let nf = m.forms.len();
-        let nc = m.commodities.len();
         let ne = m.elements.len();
         let spy = m.steps_per_year();
         let weeks_per_step = m.step_days as f64 / 7.0;
@@ -2430,7 +2417,6 @@ impl Sim {
             row[cols.licence_arrivals[x]] = s.arrived[x] * spy;
             row[cols.policy_cost[x]] = self.policy_cost[x];
         }
-        let _ = nc;
     }
 
     /// Checks the mass balance of every form and element: stock now equals stock at start
