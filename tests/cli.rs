@@ -193,6 +193,14 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert!(std::fs::read_to_string(dir.join("report.html"))
         .unwrap()
         .contains("<svg"));
+    let typo = chokepoint(&[
+        "run",
+        "scripts/2025-04-china-licensing.rhai",
+        "--set",
+        "aproval=0.5",
+    ]);
+    assert_eq!(typo.status.code(), Some(0));
+    assert!(text(&typo).contains("warning: --set aproval: the script never reads param(\"aproval\") (did you mean 'approval'?)"), "{}", text(&typo));
     // No temporary files left behind.
     assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e
         .unwrap()
@@ -348,6 +356,10 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     );
     for (extra, want) in [
         (vec!["--set", "stockpile_t=5"], "expected a range"),
+        (
+            vec!["--set", "stockpile=1..2"],
+            "never reads param(\"stockpile\") (did you mean 'stockpile_t'?)",
+        ),
         (vec!["--set", "stockpile_t=9..1"], "low end is above"),
         (vec!["--shard", "3/3"], "need 0 <= K < N"),
         (vec!["--threads", "0"], "--threads must be"),

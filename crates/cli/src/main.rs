@@ -387,6 +387,7 @@ fn run(
     res: Resolution,
     time_limit: f64,
 ) -> Result<u8> {
+    let set: Vec<String> = params.keys().cloned().collect();
     let (scenario, model, outcome) = match execute(script, model, seed, params, time_limit) {
         Ok(x) => x,
         Err(e) => {
@@ -399,6 +400,12 @@ fn run(
     };
     for line in &outcome.output {
         println!("{line}");
+    }
+    // A --set the script never read is almost always a typo.
+    for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
+        let hint =
+            chokepoint_core::error::did_you_mean(name, outcome.params.keys().map(String::as_str));
+        eprintln!("warning: --set {name}: the script never reads param(\"{name}\"){hint}");
     }
     print!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {
@@ -646,6 +653,38 @@ fn run_sweep(
     };
     if spec.grid.is_some_and(|_| spec.total_runs() > 10_000_000) {
         return Err(bad("the grid has more than 10,000,000 points".into()));
+    }
+    // A swept parameter the script never reads would waste every run: check on one first.
+    if !spec.ranges.is_empty() {
+        let (seed, values) = spec.run_params(0);
+        let params = spec
+            .ranges
+            .iter()
+            .zip(values)
+            .map(|(r, v)| (r.name.clone(), v))
+            .collect();
+        let probe = scenario
+            .run(
+                &model,
+                &RunOptions {
+                    seed,
+                    params,
+                    ..RunOptions::default()
+                },
+            )
+            .map_err(|e| bad(e.to_string()))?;
+        for r in &spec.ranges {
+            if !probe.params.contains_key(&r.name) {
+                let hint = chokepoint_core::error::did_you_mean(
+                    &r.name,
+                    probe.params.keys().map(String::as_str),
+                );
+                return Err(bad(format!(
+                    "--set {}: the script never reads param(\"{}\"){hint}",
+                    r.name, r.name
+                )));
+            }
+        }
     }
     let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out)?;
     println!(
