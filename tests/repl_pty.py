@@ -77,6 +77,20 @@ out = read_until(r"value: [0-9.e+-]+")
 value = re.search(r"value: ([0-9.e+-]+)", out).group(1)
 send(":plot price ROW/oxide:Dy\r")
 read_until(r"price\[ROW/oxide:Dy\]")
+# Wrong values at the prompt get clear errors and the session goes on.
+for cmd, want in [
+    (":step abc", r"takes a number of steps"),
+    (":run-to 2099-01-01", r"outside the model's horizon"),
+    (":run-to yesterday", r"is not a date"),
+    (":show price", r"takes a metric and a key"),
+    (":plot pricee ROW/oxide:Dy", r"unknown metric 'pricee' \(did you mean 'price'\?\)"),
+    (":keys nothing", r"unknown metric 'nothing'"),
+    (":save", r"takes a file name"),
+    (":frobnicate", r"unknown command ':frobnicate'"),
+    ("let x = ;", r"error"),
+]:
+    send(cmd + "\r")
+    read_until(want)
 send(":save %s\r" % save)
 read_until(r"saved \d+ statements")
 send(":quit\r")
