@@ -21,18 +21,24 @@ fn world() -> Arc<Model> {
     .clone()
 }
 
+/// Compiles and runs a script on world-2024 without running to the horizon.
+fn attempt(src: &str) -> Result<Outcome, String> {
+    Scenario::compile(Path::new("lever-test.rhai"), src, &root().join("scripts"))
+        .and_then(|sc| {
+            sc.run(
+                &world(),
+                &RunOptions {
+                    finish: false,
+                    ..RunOptions::default()
+                },
+            )
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Runs a script that must succeed and meet all its (at least one) expectations.
 fn run(src: &str) -> Outcome {
-    let sc = Scenario::compile(Path::new("lever-test.rhai"), src, &root().join("scripts"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = sc
-        .run(
-            &world(),
-            &RunOptions {
-                finish: false,
-                ..RunOptions::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = attempt(src).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !out.expectations.is_empty(),
         "the test script states expectations"
@@ -47,18 +53,11 @@ fn run(src: &str) -> Outcome {
     out
 }
 
+/// Runs a script that must fail, returning its error.
 fn fails(src: &str) -> String {
-    let sc = Scenario::compile(Path::new("lever-test.rhai"), src, &root().join("scripts"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    match sc.run(
-        &world(),
-        &RunOptions {
-            finish: false,
-            ..RunOptions::default()
-        },
-    ) {
+    match attempt(src) {
         Ok(_) => panic!("the script should fail: {src}"),
-        Err(e) => e.to_string(),
+        Err(e) => e,
     }
 }
 
@@ -374,21 +373,7 @@ fn queries_return_series_with_statistics() {
 
 #[test]
 fn expectations_record_pass_and_fail_with_lines() {
-    let sc = Scenario::compile(
-        Path::new("e.rhai"),
-        "expect(false, \"no\");\nexpect_between(5, 1, 3, \"range\");\nexpect_approx(100, 100.5, 0.01, \"close\");\n",
-        &root().join("scripts"),
-    )
-    .unwrap();
-    let out = sc
-        .run(
-            &world(),
-            &RunOptions {
-                finish: false,
-                ..RunOptions::default()
-            },
-        )
-        .unwrap();
+    let out = attempt("expect(false, \"no\");\nexpect_between(5, 1, 3, \"range\");\nexpect_approx(100, 100.5, 0.01, \"close\");\n").unwrap();
     let r: Vec<(bool, usize)> = out
         .expectations
         .iter()
