@@ -266,6 +266,8 @@ struct Scratch {
     wsum: Vec<f64>,
     /// Element shares of a mixed commodity's pooled delivery.
     pool: Vec<f64>,
+    /// Per buyer slot: licensed tonnes approved so far this step (licences cap the total).
+    licensed: Vec<f64>,
     /// Per market × element: summed log price moves of its priced forms, and their count.
     elem_lp: Vec<f64>,
     elem_n: Vec<f64>,
@@ -762,6 +764,7 @@ impl Sim {
             wmat: z(nn * nx),
             wsum: z(nn),
             pool: z(ne),
+            licensed: z(nn),
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
             trade_order: (0..m.commodities.len()).collect(),
@@ -895,6 +898,7 @@ impl Sim {
         s.sold.resize(nfac, 0.0);
         s.order.reserve(nn);
         s.wsum.resize(nn, 0.0);
+        s.licensed.resize(nn, 0.0);
         let nx = self.model.countries.len();
         s.wmat.resize(nn * nx, 0.0);
     }
@@ -1665,6 +1669,7 @@ impl Sim {
                 let s = &mut self.scratch;
                 s.request[slot] = r;
                 s.got[slot] = 0.0;
+                s.licensed[slot] = 0.0;
                 total_request += r;
             }
             // Sellers' unsold stock and buyers' cover feed the price update.
@@ -1784,9 +1789,13 @@ impl Sim {
                             if x != bx {
                                 // Only the approved share of licensed orders ships, and
                                 // licences are granted against normal use, not restocking.
+                                // Across both rounds: the cap is on the step's total.
                                 if rule.allow < 1.0 {
                                     let normal = self.node_need_cover(b, c).0;
-                                    q = (q * rule.allow).min(rule.allow * normal);
+                                    let room = (rule.allow * normal - self.scratch.licensed[slot])
+                                        .max(0.0);
+                                    q = (q * rule.allow).min(room);
+                                    self.scratch.licensed[slot] += q;
                                 }
                                 q = q.min(self.export_cap(x, &rule));
                             }
