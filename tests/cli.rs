@@ -102,7 +102,9 @@ fn bad_arguments_exit_2_with_help() {
 
 #[test]
 fn help_on_every_command_has_an_example() {
-    for cmd in ["run", "test", "check", "docs", "repl", "sweep", "merge", "compare", "bench"] {
+    for cmd in [
+        "run", "test", "check", "docs", "repl", "sweep", "merge", "compare", "bench",
+    ] {
         let out = chokepoint(&[cmd, "--help"]);
         assert_eq!(out.status.code(), Some(0));
         assert!(text(&out).contains("Example: chokepoint"), "{cmd}");
