@@ -533,7 +533,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times `runs` runs of ten model years on one thread, and the same with a script.
+/// Times `runs` runs of ten model years on one thread, and the same with a script. The two
+/// kinds of run alternate, so both see the same machine (frequency, other load).
 fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
     if runs == 0 || runs > 100_000 {
         return Err(anyhow!(BadInput(
@@ -542,15 +543,35 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
     }
     let model = load_model(model_path)?;
     let until = model.start.add_days(3652).min(model.end);
-    let mut times = Vec::with_capacity(runs);
+    let scenario = script.map(compile).transpose()?;
+    let mut plain = Vec::with_capacity(runs);
+    let mut scripted = Vec::with_capacity(runs);
+    let mut levers = 0;
     for i in 0..runs {
         let t = std::time::Instant::now();
         let mut sim = chokepoint_core::Sim::new(&model, i as u64);
         sim.run_until(until);
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+        plain.push(t.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(&sim);
+        if let (Some(sc), Some(path)) = (&scenario, script) {
+            let opts = RunOptions {
+                seed: i as u64,
+                finish: false,
+                ..RunOptions::default()
+            };
+            let t = std::time::Instant::now();
+            let out = sc.run(&model, &opts).map_err(|e| BadInput(e.to_string()))?;
+            scripted.push(t.elapsed().as_secs_f64() * 1e3);
+            levers = out.levers.len();
+            if out.sim.last_date() < until.add_days(-7) {
+                return Err(anyhow!(BadInput(format!(
+                    "{} must run_until {until} itself",
+                    path.display()
+                ))));
+            }
+        }
     }
-    let base = median(times);
+    let base = median(plain);
     println!(
         "engine: {} ({}), {} to {}",
         model.name,
@@ -562,30 +583,8 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
         "  no script   median {base:8.3} ms per run   {:8.1} runs/s on one thread",
         1e3 / base
     );
-    if let Some(path) = script {
-        let scenario = compile(path)?;
-        let mut times = Vec::with_capacity(runs);
-        let mut levers = 0;
-        for i in 0..runs {
-            let opts = RunOptions {
-                seed: i as u64,
-                finish: false,
-                ..RunOptions::default()
-            };
-            let t = std::time::Instant::now();
-            let out = scenario
-                .run(&model, &opts)
-                .map_err(|e| BadInput(e.to_string()))?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-            levers = out.levers.len();
-            if out.sim.date() < until {
-                return Err(anyhow!(BadInput(format!(
-                    "{} must run_until {until} itself",
-                    path.display()
-                ))));
-            }
-        }
-        let with = median(times);
+    if !scripted.is_empty() {
+        let with = median(scripted);
         println!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
     }
     Ok(0)

@@ -294,11 +294,12 @@ fn errs_push(errs: &mut Vec<(String, String)>, field: &str, msg: String) {
 
 /// Adds a country, firm or group (its members) to a target set.
 pub fn resolve_target(model: &Model, name: &str, t: &mut Targets) -> Result<(), String> {
-    if let Ok(c) = model.country_id(name) {
+    // Plain lookups first: the did-you-mean text is only worth building for a real miss.
+    if let Some(c) = model.countries.iter().position(|c| c.id == name) {
         t.countries.push(c);
-    } else if let Ok(f) = model.firm_id(name) {
+    } else if let Some(f) = model.firms.iter().position(|f| f.id == name) {
         t.firms.push(f);
-    } else if let Ok(g) = model.group_id(name) {
+    } else if let Some(g) = model.groups.iter().position(|g| g.id == name) {
         let g = &model.groups[g];
         t.countries.extend(&g.countries);
         t.firms.extend(&g.firms);

@@ -974,6 +974,15 @@ impl Sim {
                 quotas.push(prev.copied().unwrap_or((pi, 0.0, date.year())));
             }
         }
+        let typical: Vec<Vec<f64>> = (0..m.forms.len())
+            .map(|f| {
+                if m.forms[f].mixed {
+                    self.typical_composition(f)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         for c in 0..nc {
             let com = m.commodities[c];
             let covered = |p: &Policy| -> bool {
@@ -989,22 +998,28 @@ impl Sim {
                             PolicyKind::ContentRule { threshold, .. } => threshold,
                             _ => 0.0,
                         };
-                        let comp = self.typical_composition(com.form);
+                        let comp = &typical[com.form];
                         p.elements == 0
                             || (0..m.elements.len())
                                 .any(|e| p.covers_element(e) && comp[e] > threshold.max(1e-12))
                     }
                 }
             };
+            // Which policies reach this commodity at all (once, not per buyer and exporter).
+            let reaching: Vec<usize> = active
+                .iter()
+                .copied()
+                .filter(|&pi| covered(&self.policies[pi]))
+                .collect();
+            if reaching.is_empty() {
+                continue;
+            }
             for (slot, &b) in self.buyers_of[c].iter().enumerate() {
                 let buyer = self.nodes[b];
                 for x in 0..nx {
                     let r = &mut rules[offsets[c] + slot * nx + x];
-                    for &pi in &active {
+                    for &pi in &reaching {
                         let p = &self.policies[pi];
-                        if !covered(p) {
-                            continue;
-                        }
                         let foreign = buyer.country != x;
                         match p.kind {
                             PolicyKind::Tariff { rate } => {

@@ -4,15 +4,82 @@
 use chokepoint_core::model::{CommodityId, Model};
 use rhai::plugin::*;
 
-use crate::args::Res;
-use crate::host::err;
+use std::sync::{Arc, Mutex, Weak};
 
-/// A recorded series, up to the current step.
-#[derive(Debug, Clone)]
+use chokepoint_core::Date;
+
+use crate::args::Res;
+use crate::host::{err, Host};
+
+/// A recorded series as it stood when queried: a window onto the run's record, read in
+/// place (no copy), so a trigger can query every step at little cost. It holds the run
+/// weakly: a view kept in a closure does not keep the run alive.
+#[derive(Clone)]
 pub struct SeriesView {
     pub name: String,
-    pub dates: Vec<chokepoint_core::Date>,
-    pub values: Vec<f64>,
+    host: Weak<Mutex<Host>>,
+    col: usize,
+    from: usize,
+    to: usize,
+}
+
+impl std::fmt::Debug for SeriesView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} values)", self.name, self.to - self.from)
+    }
+}
+
+impl SeriesView {
+    /// Reads the recorded values (and their dates) of the window.
+    pub fn read<T>(&self, f: impl FnOnce(&[Date], &mut dyn Iterator<Item = f64>) -> T) -> Res<T> {
+        let h = self
+            .host
+            .upgrade()
+            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name)))?;
+        let h = h.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &h.sim.series;
+        let col = self.col;
+        let mut it = (self.from..self.to).map(|t| s.get(t, col));
+        Ok(f(&s.dates[self.from..self.to], &mut it))
+    }
+
+    /// The latest value of the window, read directly.
+    pub fn last_value(&self) -> Res<f64> {
+        let h = self
+            .host
+            .upgrade()
+            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name)))?;
+        let h = h.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(h.sim.series.get(self.to - 1, self.col))
+    }
+
+    pub fn len(&self) -> usize {
+        self.to - self.from
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.to == self.from
+    }
+
+    /// The sub-window whose dates lie in `[a, b]`.
+    pub fn window(&self, a: Date, b: Date) -> Res<SeriesView> {
+        let (lo, hi) = self.read(|dates, _| {
+            let lo = dates.iter().position(|&d| d >= a).unwrap_or(dates.len());
+            let hi = dates
+                .iter()
+                .rposition(|&d| d <= b)
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            (lo, hi.max(lo))
+        })?;
+        Ok(SeriesView {
+            name: self.name.clone(),
+            host: self.host.clone(),
+            col: self.col,
+            from: self.from + lo,
+            to: self.from + hi,
+        })
+    }
 }
 
 /// Resolves a commodity name: `oxide:Dy` (separated form and element) or `magnet:NdFeB`.
@@ -34,8 +101,8 @@ pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
 }
 
 pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView> {
-    let h = crate::host::host(ctx)?;
-    let h = h.lock();
+    let handle = crate::host::host(ctx)?;
+    let h = handle.lock();
     let s = &h.sim.series;
     let col = s.find(metric, key).ok_or_else(|| {
         let keys = s.keys(metric);
@@ -49,13 +116,15 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
     })?;
     Ok(SeriesView {
         name: format!("{metric}[{key}]"),
-        dates: s.dates.clone(),
-        values: s.column(col),
+        host: Arc::downgrade(&handle.0),
+        col,
+        from: 0,
+        to: s.steps,
     })
 }
 
 pub fn nonempty(s: &SeriesView) -> Res<()> {
-    if s.values.is_empty() {
+    if s.is_empty() {
         return Err(err(format!(
             "{} has no values yet: run the simulation first (run_until or step)",
             s.name
@@ -70,6 +139,7 @@ pub mod query_api {
     use super::{commodity, fetch, SeriesView};
     use crate::args::Res;
     use crate::host::{err, host};
+    use rhai::Array;
 
     /// Any recorded metric by name and key (see `chokepoint docs` for the metric list).
     ///
@@ -278,7 +348,7 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn peak(s: &mut SeriesView) -> Res<f64> {
         nonempty(s)?;
-        Ok(s.values.iter().copied().fold(f64::MIN, f64::max))
+        s.read(|_, v| v.fold(f64::MIN, f64::max))
     }
 
     /// The smallest value of a series.
@@ -290,7 +360,7 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn low(s: &mut SeriesView) -> Res<f64> {
         nonempty(s)?;
-        Ok(s.values.iter().copied().fold(f64::MAX, f64::min))
+        s.read(|_, v| v.fold(f64::MAX, f64::min))
     }
 
     /// The mean of a series.
@@ -302,7 +372,8 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn mean(s: &mut SeriesView) -> Res<f64> {
         nonempty(s)?;
-        Ok(s.values.iter().sum::<f64>() / s.values.len() as f64)
+        let n = s.len() as f64;
+        s.read(|_, v| v.sum::<f64>() / n)
     }
 
     /// The latest value of a series.
@@ -314,7 +385,7 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn current(s: &mut SeriesView) -> Res<f64> {
         nonempty(s)?;
-        Ok(s.values[s.values.len() - 1])
+        s.last_value()
     }
 
     /// The value at the step containing `date`.
@@ -326,17 +397,17 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn value_at(s: &mut SeriesView, date: &str) -> Res<f64> {
         let d = chokepoint_core::Date::parse(date).map_err(err)?;
-        let i = s.dates.iter().rposition(|&x| x <= d).ok_or_else(|| {
-            err(format!(
-                "{} has no value at {d}: it starts at {}",
-                s.name,
-                s.dates
+        let name = s.name.clone();
+        s.read(|dates, v| match dates.iter().rposition(|&x| x <= d) {
+            Some(i) => Ok(v.nth(i).unwrap_or(0.0)),
+            None => Err(err(format!(
+                "{name} has no value at {d}: it starts at {}",
+                dates
                     .first()
                     .map(|d| d.to_string())
                     .unwrap_or_else(|| "no date (nothing recorded yet)".into())
-            ))
-        })?;
-        Ok(s.values[i])
+            ))),
+        })?
     }
 
     /// The part of a series between two dates (inclusive).
@@ -349,18 +420,7 @@ pub mod query_api {
     pub fn between(s: &mut SeriesView, from: &str, to: &str) -> Res<SeriesView> {
         let a = chokepoint_core::Date::parse(from).map_err(err)?;
         let b = chokepoint_core::Date::parse(to).map_err(err)?;
-        let mut out = SeriesView {
-            name: s.name.clone(),
-            dates: vec![],
-            values: vec![],
-        };
-        for (d, v) in s.dates.iter().zip(&s.values) {
-            if *d >= a && *d <= b {
-                out.dates.push(*d);
-                out.values.push(*v);
-            }
-        }
-        Ok(out)
+        s.window(a, b)
     }
 
     /// The sum of a series' values (e.g. weekly rates add to a total × weeks).
@@ -371,7 +431,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn total(s: &mut SeriesView) -> Res<f64> {
-        Ok(s.values.iter().sum())
+        s.read(|_, v| v.sum())
     }
 
     /// The series' values as an array of numbers.
@@ -380,12 +440,13 @@ pub mod query_api {
     /// step(2);
     /// expect(values(hhi("mine")).len() == 2, "two steps");
     /// ```
-    pub fn values(s: &mut SeriesView) -> rhai::Array {
-        s.values.iter().map(|&v| Dynamic::from(v)).collect()
+    #[rhai_fn(return_raw)]
+    pub fn values(s: &mut SeriesView) -> Res<Array> {
+        s.read(|_, v| v.map(Dynamic::from).collect())
     }
 
     #[rhai_fn(global, name = "to_string")]
     pub fn to_string(s: &mut SeriesView) -> String {
-        format!("{} ({} values)", s.name, s.values.len())
+        format!("{} ({} values)", s.name, s.len())
     }
 }
