@@ -1747,8 +1747,11 @@ impl Sim {
                     for &x in &live {
                         self.scratch.claims[x] = 0.0;
                     }
+                    // Field-level borrows so the loop keeps its slices in registers.
+                    let rules = &self.rules[self.rule_offset[c]..];
+                    let sc = &mut self.scratch;
                     for slot in start..end {
-                        let want = self.scratch.request[slot] - self.scratch.got[slot];
+                        let want = sc.request[slot] - sc.got[slot];
                         if want <= 1e-12 {
                             continue;
                         }
@@ -1757,20 +1760,29 @@ impl Sim {
                         let mut wsum = 0.0;
                         for &x in &live {
                             let w = if x == bx {
-                                self.scratch.avail[x]
+                                sc.avail[x]
                             } else {
-                                let rule = &self.rules[self.rule_offset[c] + row + x];
-                                self.export_cap(x, rule) * rule.allow * rule.tariff
+                                let rule = &rules[row + x];
+                                let cap = match rule.quota {
+                                    None => sc.avail[x],
+                                    Some(qi) => quota_cap(
+                                        sc.avail[x],
+                                        self.quotas[qi],
+                                        &self.policies,
+                                        self.year_frac,
+                                    ),
+                                };
+                                cap * rule.allow * rule.tariff
                             };
-                            self.scratch.wmat[row + x] = w;
+                            sc.wmat[row + x] = w;
                             wsum += w;
                         }
                         if wsum <= 0.0 {
                             continue;
                         }
-                        self.scratch.wsum[slot] = wsum;
+                        sc.wsum[slot] = wsum;
                         for &x in &live {
-                            self.scratch.claims[x] += want * self.scratch.wmat[row + x] / wsum;
+                            sc.claims[x] += want * sc.wmat[row + x] / wsum;
                         }
                         order.push(slot);
                     }
@@ -1851,14 +1863,7 @@ impl Sim {
         let avail = self.scratch.avail[x];
         match rule.quota {
             None => avail,
-            Some(qi) => {
-                let (pi, used, _) = self.quotas[qi];
-                let PolicyKind::ExportQuota { tonnes_per_year } = self.policies[pi].kind else {
-                    return avail;
-                };
-                // Quotas are paced through the year: no more than the elapsed share.
-                avail.min((tonnes_per_year * self.year_frac - used).max(0.0))
-            }
+            Some(qi) => quota_cap(avail, self.quotas[qi], &self.policies, self.year_frac),
         }
     }
 
@@ -2476,5 +2481,17 @@ fn cut_share(comp: &mut [f64], e: ElemId, share: f64) {
         if i != e {
             *x += cut * *x / rest;
         }
+    }
+}
+
+/// What an exporter may still ship under a quota: no more than the elapsed share of the
+/// year's tonnes, less what it has shipped (quotas are paced through the year).
+fn quota_cap(avail: f64, quota: (usize, f64, i32), policies: &[Policy], year_frac: f64) -> f64 {
+    let (pi, used, _) = quota;
+    match policies[pi].kind {
+        PolicyKind::ExportQuota { tonnes_per_year } => {
+            avail.min((tonnes_per_year * year_frac - used).max(0.0))
+        }
+        _ => avail,
     }
 }
