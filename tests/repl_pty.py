@@ -91,6 +91,15 @@ for cmd, want in [
 ]:
     send(cmd + "\r")
     read_until(want)
+# Ctrl-C stops a running evaluation, not the session.
+send(":reset\r")
+read_until(r"reset to 2024-01-01")
+send("run_to_end();\r")
+time.sleep(0.3)
+send("\x03")
+read_until(r"cancelled")
+send('print(`still here`);\r')
+read_until(r"still here")
 send(":save %s\r" % save)
 read_until(r"saved \d+ statements")
 send(":quit\r")

@@ -404,16 +404,11 @@ pub fn run(model_path: &Path) -> Result<u8> {
     );
     let scripts_root = PathBuf::from("scripts");
     let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let c = cancel.clone();
-        // A second handler cannot be installed; a failure only means Ctrl-C ends the REPL.
-        let _ = ctrlc::set_handler(move || c.store(true, Ordering::Relaxed));
-    }
     let mut session = Session::new(
         model.clone(),
         model_path.to_path_buf(),
         scripts_root.clone(),
-        cancel,
+        cancel.clone(),
     );
     let mut words: Vec<String> = chokepoint_script::reference::reference()
         .into_iter()
@@ -447,6 +442,13 @@ pub fn run(model_path: &Path) -> Result<u8> {
     let mut rl: Editor<ReplHelper, DefaultHistory> =
         Editor::with_config(config).map_err(|e| anyhow!("cannot start the line editor: {e}"))?;
     rl.set_helper(Some(helper));
+    // After the editor exists: it takes SIGINT for itself when created, and while it reads a
+    // line the terminal is raw (Ctrl-C arrives as a key), so SIGINT only ever comes during an
+    // evaluation, where it should cancel. A failure only means Ctrl-C ends the REPL.
+    {
+        let c = cancel.clone();
+        let _ = ctrlc::set_handler(move || c.store(true, Ordering::Relaxed));
+    }
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".chokepoint_history"));
     if let Some(h) = &history {
         let _ = rl.load_history(h);
