@@ -17,6 +17,10 @@ transcript = []
 
 
 def fail(msg):
+    try:
+        os.kill(pid, 9)  # never leave the REPL behind
+    except (NameError, OSError):
+        pass
     sys.stderr.write("REPL test failed: " + msg + "\n---- transcript ----\n" + "".join(transcript) + "\n")
     sys.exit(1)
 
@@ -98,11 +102,23 @@ send("let n = 0; loop { n += 1; }\r")
 time.sleep(0.5)
 send("\x03")
 read_until(r"cancelled")
-send('print(`still here`);\r')
-read_until(r"still here")
+# (Match the output, not the echo of the typed line.)
+send('print(`still ${40 + 2}`);\r')
+read_until(r"still 42")
 send(":quit\r")
-try:
-    os.waitpid(pid, 0)
-except ChildProcessError:
-    pass
+# The REPL must leave on :quit; never wait for it forever.
+deadline = time.time() + 20
+while True:
+    done, _ = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.time() > deadline:
+        os.kill(pid, 9)
+        fail(":quit did not end the REPL")
+    try:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            transcript.append(os.read(fd, 4096).decode("utf-8", "replace"))
+    except OSError:
+        pass
 print(value)
