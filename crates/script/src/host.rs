@@ -109,6 +109,35 @@ impl Host {
     }
 }
 
+/// Runs a lever's body on the locked host: one place for the lookup and the lock.
+pub fn lever<T>(
+    ctx: &NativeCallContext,
+    body: impl FnOnce(&mut Host) -> Result<T, Box<EvalAltResult>>,
+) -> Result<T, Box<EvalAltResult>> {
+    let handle = host(ctx)?;
+    let mut h = handle.lock();
+    body(&mut h)
+}
+
+impl Host {
+    /// Model ids by name, as script errors (with a did-you-mean).
+    pub fn facility(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        self.sim.model.facility_id(name).map_err(err)
+    }
+    pub fn sector(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        self.sim.model.sector_id(name).map_err(err)
+    }
+    pub fn stockpile(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        self.sim.model.stockpile_id(name).map_err(err)
+    }
+    pub fn country(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        self.sim.model.country_id(name).map_err(err)
+    }
+    pub fn element(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        self.sim.model.element_id(name).map_err(err)
+    }
+}
+
 /// The run's host, from the engine's tag.
 pub fn host(ctx: &NativeCallContext) -> Result<HostHandle, Box<EvalAltResult>> {
     ctx.tag()

@@ -5,7 +5,7 @@ use rhai::plugin::*;
 #[export_module]
 pub mod capacity_api {
     use crate::args::{duration_steps, finite, number, Num, Res, Span};
-    use crate::host::{err, host};
+    use crate::host::{err, lever};
 
     /// Takes `share` (0..1) of a facility's capacity offline for `duration`
     /// ("90d", "6m", "1y" or days).
@@ -16,17 +16,17 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn disrupt(ctx: NativeCallContext, facility: &str, share: Num, duration: Span) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        let steps = duration_steps(&h.sim.model, &duration)?;
-        let until = h.sim.step + steps;
-        h.sim.set_outage(f, share, until);
-        h.log(
-            "disrupt",
-            format!("{facility} loses {:.0}% for {steps} steps", share * 100.0),
-        );
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            let steps = duration_steps(&h.sim.model, &duration)?;
+            let until = h.sim.step + steps;
+            h.sim.set_outage(f, share, until);
+            h.log(
+                "disrupt",
+                format!("{facility} loses {:.0}% for {steps} steps", share * 100.0),
+            );
+            Ok(())
+        })
     }
 
     /// Closes a facility until `reopen` is called.
@@ -36,12 +36,12 @@ pub mod capacity_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn close(ctx: NativeCallContext, facility: &str) -> Res<()> {
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        h.sim.capacity_mult[f] = 0.0;
-        h.log("close", facility.to_string());
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            h.sim.capacity_mult[f] = 0.0;
+            h.log("close", facility.to_string());
+            Ok(())
+        })
     }
 
     /// Reopens a closed facility at its nameplate capacity.
@@ -52,12 +52,12 @@ pub mod capacity_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn reopen(ctx: NativeCallContext, facility: &str) -> Res<()> {
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        h.sim.capacity_mult[f] = 1.0;
-        h.log("reopen", facility.to_string());
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            h.sim.capacity_mult[f] = 1.0;
+            h.log("reopen", facility.to_string());
+            Ok(())
+        })
     }
 
     /// Multiplies a facility's capacity by `factor` (1.5 = +50%; 0.5 halves it).
@@ -68,12 +68,12 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn expand(ctx: NativeCallContext, facility: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1000.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        h.sim.capacity_mult[f] *= factor;
-        h.log("expand", format!("{facility} × {factor}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            h.sim.capacity_mult[f] *= factor;
+            h.log("expand", format!("{facility} × {factor}"));
+            Ok(())
+        })
     }
 
     /// Builds a new facility like an existing one (same firm, country, stage and recipe or
@@ -100,20 +100,20 @@ pub mod capacity_api {
             0.0,
             600.0,
         )?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let template = h.sim.model.facility_id(like).map_err(err)?;
-        if h.sim.model.facility_id(id).is_ok() {
-            return Err(err(format!("build: a facility '{id}' already exists")));
-        }
-        let lead = duration_steps(&h.sim.model, &lead_time)?;
-        let start = h.sim.model.date_of(h.sim.step + lead);
-        h.sim.add_facility_like(template, id, capacity, start, ramp);
-        h.log(
-            "build",
-            format!("{id} ({capacity} t/yr) like {like}, from {start}"),
-        );
-        Ok(id.to_string())
+        lever(&ctx, |h| {
+            let template = h.facility(like)?;
+            if h.sim.model.facility_id(id).is_ok() {
+                return Err(err(format!("build: a facility '{id}' already exists")));
+            }
+            let lead = duration_steps(&h.sim.model, &lead_time)?;
+            let start = h.sim.model.date_of(h.sim.step + lead);
+            h.sim.add_facility_like(template, id, capacity, start, ramp);
+            h.log(
+                "build",
+                format!("{id} ({capacity} t/yr) like {like}, from {start}"),
+            );
+            Ok(id.to_string())
+        })
     }
 
     /// Sets how many months a facility takes to reach full capacity from its start.
@@ -124,12 +124,12 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn ramp(ctx: NativeCallContext, facility: &str, months: Num) -> Res<()> {
         let months = finite(number(&months, "months")?, "months", 0.0, 600.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        h.sim.set_ramp(f, months);
-        h.log("ramp", format!("{facility} ramps over {months} months"));
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            h.sim.set_ramp(f, months);
+            h.log("ramp", format!("{facility} ramps over {months} months"));
+            Ok(())
+        })
     }
 
     /// An environmental or compliance cost that takes `share` of a facility's output
@@ -141,14 +141,14 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn environmental_cost(ctx: NativeCallContext, facility: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        h.sim.capacity_mult[f] *= 1.0 - share;
-        h.log(
-            "environmental_cost",
-            format!("{facility} loses {:.0}%", share * 100.0),
-        );
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            h.sim.capacity_mult[f] *= 1.0 - share;
+            h.log(
+                "environmental_cost",
+                format!("{facility} loses {:.0}%", share * 100.0),
+            );
+            Ok(())
+        })
     }
 }

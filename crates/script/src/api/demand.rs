@@ -5,7 +5,7 @@ use rhai::plugin::*;
 #[export_module]
 pub mod demand_api {
     use crate::args::{finite, number, Num, Res};
-    use crate::host::{err, host};
+    use crate::host::lever;
 
     /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop).
     ///
@@ -15,12 +15,12 @@ pub mod demand_api {
     #[rhai_fn(return_raw)]
     pub fn demand_shock(ctx: NativeCallContext, sector: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 100.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.sector_id(sector).map_err(err)?;
-        h.sim.demand_mult[s] *= factor;
-        h.log("demand_shock", format!("{sector} × {factor}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.sector(sector)?;
+            h.sim.demand_mult[s] *= factor;
+            h.log("demand_shock", format!("{sector} × {factor}"));
+            Ok(())
+        })
     }
 
     /// Sets a sector's annual growth rate (0.1 = 10% a year).
@@ -31,12 +31,12 @@ pub mod demand_api {
     #[rhai_fn(return_raw)]
     pub fn growth(ctx: NativeCallContext, sector: &str, rate: Num) -> Res<()> {
         let rate = finite(number(&rate, "rate")?, "rate", -0.5, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.sector_id(sector).map_err(err)?;
-        h.sim.growth[s] = rate;
-        h.log("growth", format!("{sector} grows {rate}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.sector(sector)?;
+            h.sim.growth[s] = rate;
+            h.log("growth", format!("{sector} grows {rate}"));
+            Ok(())
+        })
     }
 
     /// Moves `share` of a sector's demand to substitutes at once (e.g. induction motors).
@@ -47,12 +47,12 @@ pub mod demand_api {
     #[rhai_fn(return_raw)]
     pub fn substitute(ctx: NativeCallContext, sector: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.sector_id(sector).map_err(err)?;
-        h.sim.substituted[s] = share;
-        h.log("substitute", format!("{sector} {share}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.sector(sector)?;
+            h.sim.substituted[s] = share;
+            h.log("substitute", format!("{sector} {share}"));
+            Ok(())
+        })
     }
 
     /// Thrifting: recipes using `element` (e.g. Dy in magnets) use `factor` of it from now
@@ -64,12 +64,12 @@ pub mod demand_api {
     #[rhai_fn(return_raw)]
     pub fn thrift(ctx: NativeCallContext, element: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let e = h.sim.model.element_id(element).map_err(err)?;
-        h.sim.thrift(e, factor);
-        h.log("thrift", format!("{element} × {factor}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let e = h.element(element)?;
+            h.sim.thrift(e, factor);
+            h.log("thrift", format!("{element} × {factor}"));
+            Ok(())
+        })
     }
 
     /// Sets the share of a sector's use that comes back as scrap for recycling.
@@ -80,11 +80,11 @@ pub mod demand_api {
     #[rhai_fn(return_raw)]
     pub fn recycling(ctx: NativeCallContext, sector: &str, rate: Num) -> Res<()> {
         let rate = finite(number(&rate, "rate")?, "rate", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.sector_id(sector).map_err(err)?;
-        h.sim.recycle_rate[s] = rate;
-        h.log("recycling", format!("{sector} {rate}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.sector(sector)?;
+            h.sim.recycle_rate[s] = rate;
+            h.log("recycling", format!("{sector} {rate}"));
+            Ok(())
+        })
     }
 }

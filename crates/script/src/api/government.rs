@@ -5,7 +5,7 @@ use rhai::plugin::*;
 #[export_module]
 pub mod government_api {
     use crate::args::{finite, number, Num, Res, Span};
-    use crate::host::{err, host};
+    use crate::host::{err, lever};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
 
     /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise.
@@ -21,17 +21,17 @@ pub mod government_api {
             0.0,
             1e7,
         )?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.stockpile_id(id).map_err(err)?;
-        let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
-        h.sim.stockpile_buy[s] = t * re;
-        h.sim.stockpile_release[s] = 0.0;
-        if h.sim.stockpile_target[s] <= 0.0 {
-            h.sim.stockpile_target[s] = f64::INFINITY;
-        }
-        h.log("stockpile_buy", format!("{id} buys {t} t/yr"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.stockpile(id)?;
+            let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+            h.sim.stockpile_buy[s] = t * re;
+            h.sim.stockpile_release[s] = 0.0;
+            if h.sim.stockpile_target[s] <= 0.0 {
+                h.sim.stockpile_target[s] = f64::INFINITY;
+            }
+            h.log("stockpile_buy", format!("{id} buys {t} t/yr"));
+            Ok(())
+        })
     }
 
     /// A stockpile buys (at up to `tonnes_per_year`) until it holds `tonnes`.
@@ -53,18 +53,18 @@ pub mod government_api {
             0.0,
             1e7,
         )?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.stockpile_id(id).map_err(err)?;
-        let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
-        h.sim.stockpile_target[s] = target * re;
-        h.sim.stockpile_buy[s] = rate * re;
-        h.sim.stockpile_release[s] = 0.0;
-        h.log(
-            "stockpile_target",
-            format!("{id} aims for {target} t at {rate} t/yr"),
-        );
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.stockpile(id)?;
+            let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+            h.sim.stockpile_target[s] = target * re;
+            h.sim.stockpile_buy[s] = rate * re;
+            h.sim.stockpile_release[s] = 0.0;
+            h.log(
+                "stockpile_target",
+                format!("{id} aims for {target} t at {rate} t/yr"),
+            );
+            Ok(())
+        })
     }
 
     /// Adds tonnes to a stockpile at once (a pre-positioned holding; no market purchase).
@@ -75,12 +75,12 @@ pub mod government_api {
     #[rhai_fn(return_raw)]
     pub fn stockpile_fill(ctx: NativeCallContext, id: &str, tonnes: Num) -> Res<()> {
         let t = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.stockpile_id(id).map_err(err)?;
-        h.sim.stockpile_fill(s, t);
-        h.log("stockpile_fill", format!("{id} + {t} t"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.stockpile(id)?;
+            h.sim.stockpile_fill(s, t);
+            h.log("stockpile_fill", format!("{id} + {t} t"));
+            Ok(())
+        })
     }
 
     /// A stockpile sells into its market at up to `tonnes_per_year` while it holds any.
@@ -96,14 +96,14 @@ pub mod government_api {
             0.0,
             1e7,
         )?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let s = h.sim.model.stockpile_id(id).map_err(err)?;
-        let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
-        h.sim.stockpile_release[s] = t * re;
-        h.sim.stockpile_buy[s] = 0.0;
-        h.log("stockpile_release", format!("{id} releases {t} t/yr"));
-        Ok(())
+        lever(&ctx, |h| {
+            let s = h.stockpile(id)?;
+            let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+            h.sim.stockpile_release[s] = t * re;
+            h.sim.stockpile_buy[s] = 0.0;
+            h.log("stockpile_release", format!("{id} releases {t} t/yr"));
+            Ok(())
+        })
     }
 
     /// A price floor: `payer` tops up the facility's sales of `commodity` (e.g. "oxide:Nd")
@@ -121,24 +121,24 @@ pub mod government_api {
         payer: &str,
     ) -> Res<()> {
         let floor = finite(number(&floor, "floor")?, "floor", 0.0, 1e7)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let m = h.sim.model.clone();
-        let f = m.facility_id(facility).map_err(err)?;
-        let c = crate::api::query::commodity(&m, commodity)?;
-        let payer = m.country_id(payer).map_err(err)?;
-        h.sim.floors.push(PriceFloor {
-            facility: f,
-            commodity: c,
-            floor,
-            payer,
-            end: None,
-        });
-        h.log(
-            "price_floor",
-            format!("{facility} {commodity} at ${floor}/kg"),
-        );
-        Ok(())
+        lever(&ctx, |h| {
+            let m = h.sim.model.clone();
+            let f = h.facility(facility)?;
+            let c = crate::api::query::commodity(&m, commodity)?;
+            let payer = h.country(payer)?;
+            h.sim.floors.push(PriceFloor {
+                facility: f,
+                commodity: c,
+                floor,
+                payer,
+                end: None,
+            });
+            h.log(
+                "price_floor",
+                format!("{facility} {commodity} at ${floor}/kg"),
+            );
+            Ok(())
+        })
     }
 
     /// An offtake: `stockpile`'s government buys `share` (0..1) of a facility's output at
@@ -151,30 +151,30 @@ pub mod government_api {
     #[rhai_fn(return_raw)]
     pub fn offtake(ctx: NativeCallContext, facility: &str, stockpile: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let m = h.sim.model.clone();
-        let f = m.facility_id(facility).map_err(err)?;
-        let s = m.stockpile_id(stockpile).map_err(err)?;
-        let out = m.facilities[f].output_form(&m);
-        if out != m.stockpiles[s].form {
-            return Err(err(format!(
-                "offtake: {facility} makes {} but {stockpile} holds {}",
-                m.forms[out].id, m.forms[m.stockpiles[s].form].id
-            )));
-        }
-        let payer = m.stockpiles[s].country;
-        h.sim.offtakes.push(chokepoint_core::sim::Offtake {
-            facility: f,
-            stockpile: s,
-            share,
-            payer,
-        });
-        h.log(
-            "offtake",
-            format!("{stockpile} takes {:.0}% of {facility}", share * 100.0),
-        );
-        Ok(())
+        lever(&ctx, |h| {
+            let m = h.sim.model.clone();
+            let f = h.facility(facility)?;
+            let s = h.stockpile(stockpile)?;
+            let out = m.facilities[f].output_form(&m);
+            if out != m.stockpiles[s].form {
+                return Err(err(format!(
+                    "offtake: {facility} makes {} but {stockpile} holds {}",
+                    m.forms[out].id, m.forms[m.stockpiles[s].form].id
+                )));
+            }
+            let payer = m.stockpiles[s].country;
+            h.sim.offtakes.push(chokepoint_core::sim::Offtake {
+                facility: f,
+                stockpile: s,
+                share,
+                payer,
+            });
+            h.log(
+                "offtake",
+                format!("{stockpile} takes {:.0}% of {facility}", share * 100.0),
+            );
+            Ok(())
+        })
     }
 
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
@@ -189,21 +189,20 @@ pub mod government_api {
     #[rhai_fn(return_raw)]
     pub fn contract(ctx: NativeCallContext, facility: &str, country: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let m = h.sim.model.clone();
-        let f = m.facility_id(facility).map_err(err)?;
-        let c = m.country_id(country).map_err(err)?;
-        h.sim.contracts.push(chokepoint_core::sim::Contract {
-            facility: f,
-            country: c,
-            share,
-        });
-        h.log(
-            "contract",
-            format!("{:.0}% of {facility} to {country}", share * 100.0),
-        );
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            let c = h.country(country)?;
+            h.sim.contracts.push(chokepoint_core::sim::Contract {
+                facility: f,
+                country: c,
+                share,
+            });
+            h.log(
+                "contract",
+                format!("{:.0}% of {facility} to {country}", share * 100.0),
+            );
+            Ok(())
+        })
     }
 
     /// A production subsidy of `per_kg` $/kg of output, paid by `payer`.
@@ -214,19 +213,18 @@ pub mod government_api {
     #[rhai_fn(return_raw)]
     pub fn subsidy(ctx: NativeCallContext, facility: &str, per_kg: Num, payer: &str) -> Res<()> {
         let per_kg = finite(number(&per_kg, "per_kg")?, "per_kg", 0.0, 1e6)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let m = h.sim.model.clone();
-        let f = m.facility_id(facility).map_err(err)?;
-        let payer = m.country_id(payer).map_err(err)?;
-        h.sim.subsidies.push(Subsidy {
-            facility: f,
-            per_kg,
-            payer,
-            end: None,
-        });
-        h.log("subsidy", format!("{facility} ${per_kg}/kg"));
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            let payer = h.country(payer)?;
+            h.sim.subsidies.push(Subsidy {
+                facility: f,
+                per_kg,
+                payer,
+                end: None,
+            });
+            h.log("subsidy", format!("{facility} ${per_kg}/kg"));
+            Ok(())
+        })
     }
 
     /// Random outages: each step, with `probability`, the facility loses `share` of its
@@ -250,17 +248,17 @@ pub mod government_api {
             1.0,
         )?;
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        let h = host(&ctx)?;
-        let mut h = h.lock();
-        let f = h.sim.model.facility_id(facility).map_err(err)?;
-        let steps = crate::args::duration_steps(&h.sim.model, &duration)?;
-        h.sim.outages.push(chokepoint_core::sim::RandomOutage {
-            facility: f,
-            probability: p,
-            share,
-            steps,
-        });
-        h.log("random_outage", format!("{facility} p={p}"));
-        Ok(())
+        lever(&ctx, |h| {
+            let f = h.facility(facility)?;
+            let steps = crate::args::duration_steps(&h.sim.model, &duration)?;
+            h.sim.outages.push(chokepoint_core::sim::RandomOutage {
+                facility: f,
+                probability: p,
+                share,
+                steps,
+            });
+            h.log("random_outage", format!("{facility} p={p}"));
+            Ok(())
+        })
     }
 }
