@@ -1,9 +1,11 @@
 //! The engine: a deterministic, fixed-step simulation of a model.
 //!
 //! State is plain data in flat arrays indexed by dense ids. [`Sim::step`] runs the phases in
-//! a fixed order (mine, trade, convert, consume, prices, update, record); each phase is a
-//! function of its own. Nothing in the step loop allocates: every buffer is sized at
-//! construction (or when a lever adds a facility, which is an event, not a step).
+//! a fixed order (licence arrivals, per-step plans and needs, mining, offtakes and contracts,
+//! market allocation, conversion, consumption, prices, policy costs, demand responses,
+//! record); each phase is a function of its own. Nothing in the step loop allocates (a test
+//! counts): every buffer is sized at construction, or when a policy or a built facility
+//! changes the tables, which is an event, not a step.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -1142,7 +1144,7 @@ impl Sim {
         self.step += 1;
     }
 
-    /// Runs until `date` (exclusive of steps starting after it) or the model's end.
+    /// Runs every step that starts on or before `date`, or to the model's end.
     pub fn run_until(&mut self, date: Date) {
         while self.step < self.model.horizon_steps() && self.date() <= date {
             self.step();
