@@ -17,6 +17,8 @@ use crate::model::*;
 use crate::policy::{Policy, PolicyKind};
 use crate::series::Series;
 
+mod trade;
+
 /// A buying node: a facility's input side, a sector's buyer (one per named firm), or a
 /// government stockpile.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,6 +172,8 @@ pub struct Sim {
     /// `rule_offset[c]` + buyer slot × countries + exporter.
     rules: Vec<Rule>,
     rule_offset: Vec<usize>,
+    /// Per commodity: no policy in force changes any of its flows (the fast path).
+    open: Vec<bool>,
     buyers_of: Vec<Vec<usize>>,
     sellers_of: Vec<Vec<usize>>,
     /// Per quota policy: (policy index, tonnes used this year, year).
@@ -225,7 +229,13 @@ struct Scratch {
     comp: Vec<f64>,
     drawn: Vec<f64>,
     delayed: Vec<f64>,
+    /// Per buyer slot of the commodity being traded: its request, the need and cover it
+    /// came from, its country, and its stage if it is a facility.
     request: Vec<f64>,
+    need: Vec<f64>,
+    cover: Vec<f64>,
+    buyer_country: Vec<usize>,
+    buyer_stage: Vec<usize>,
     got: Vec<f64>,
     claims: Vec<f64>,
     weights: Vec<f64>,
@@ -275,6 +285,8 @@ struct Scratch {
     elem_n: Vec<f64>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
     trade_order: Vec<usize>,
+    /// Per commodity: its dearest price across markets (the trading order's key).
+    dearest: Vec<f64>,
 }
 
 impl Sim {
@@ -381,6 +393,7 @@ impl Sim {
             rules_dirty: true,
             rules: Vec::new(),
             rule_offset: Vec::new(),
+            open: Vec::new(),
             buyers_of: Vec::new(),
             sellers_of: Vec::new(),
             quotas: Vec::new(),
@@ -735,6 +748,10 @@ impl Sim {
             drawn: z(nx),
             delayed: z(nx),
             request: z(nn),
+            need: z(nn),
+            cover: z(nn),
+            buyer_country: vec![0; nn],
+            buyer_stage: vec![0; nn],
             got: z(nn),
             claims: z(nx),
             weights: z(nx),
@@ -770,6 +787,7 @@ impl Sim {
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
             trade_order: (0..m.commodities.len()).collect(),
+            dearest: z(m.commodities.len()),
         };
     }
 
@@ -1084,6 +1102,14 @@ impl Sim {
                 }
             }
         }
+        self.open = (0..nc)
+            .map(|c| {
+                let end = offsets.get(c + 1).copied().unwrap_or(total);
+                rules[offsets[c]..end].iter().all(|r| {
+                    r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_none()
+                })
+            })
+            .collect();
         self.rules = rules;
         self.rule_offset = offsets;
         self.quotas = quotas;
@@ -1588,431 +1614,6 @@ impl Sim {
             } else {
                 1.0
             }
-        }
-    }
-
-    /// Markets allocate each commodity: sellers offer their stock; buyers are served by
-    /// priority, first from home (the model's home bias), then from abroad pro-rata,
-    /// weighted by what policy allows and what tariffs cost.
-    fn trade(&mut self) {
-        let m_nc = self.model.commodities.len();
-        let nx = self.model.countries.len();
-        let (nf, ne) = self.nfe();
-        let home_bias = self.model.behaviour.home_bias;
-        let year = self.date().year();
-        let spy = self.model.steps_per_year();
-        let year_frac = {
-            let d = self.date();
-            let y0 = Date::from_ymd(d.year(), 1, 1)
-                .map(|x| x.days())
-                .unwrap_or(d.days());
-            ((d.days() - y0) as f64 / 365.25 + 1.0 / spy).min(1.0)
-        };
-        self.year_frac = year_frac;
-        for q in &mut self.quotas {
-            if q.2 != year {
-                *q = (q.0, 0.0, year);
-            }
-        }
-        let mut order = std::mem::take(&mut self.scratch.order);
-        let mut active = std::mem::take(&mut self.scratch.active);
-        let mut live = std::mem::take(&mut self.scratch.live);
-        // Exporters fill their dearest orders first: what a shared quota is spent on.
-        let mut trade_order = std::mem::take(&mut self.scratch.trade_order);
-        {
-            let price = &self.price;
-            let dearest = |c: usize| {
-                (0..self.model.markets.len())
-                    .map(|mk| price[mk * m_nc + c])
-                    .fold(0.0, f64::max)
-            };
-            trade_order
-                .sort_unstable_by(|&a, &b| dearest(b).total_cmp(&dearest(a)).then(a.cmp(&b)));
-        }
-        for &c in &trade_order {
-            if self.buyers_of[c].is_empty() || self.sellers_of[c].is_empty() {
-                continue;
-            }
-            let com = self.model.commodities[c];
-            // Offers, aggregated by exporter country with their composition.
-            active.clear();
-            let s = &mut self.scratch;
-            s.supply.iter_mut().for_each(|x| *x = 0.0);
-            s.comp.iter_mut().for_each(|x| *x = 0.0);
-            s.drawn.iter_mut().for_each(|x| *x = 0.0);
-            s.delayed.iter_mut().for_each(|x| *x = 0.0);
-            for &n in &self.sellers_of[c] {
-                let base = (n * nf + com.form) * ne;
-                let offer = match self.nodes[n].kind {
-                    NodeKind::Stockpile(sp) => {
-                        let have: f64 = match com.element {
-                            Some(e) => self.stock[base + e],
-                            None => self.stock[base..base + ne].iter().sum(),
-                        };
-                        let rate = self.stockpile_release[sp] / spy;
-                        let share = {
-                            let h: f64 = self.stock[base..base + ne].iter().sum();
-                            match com.element {
-                                Some(_) if h > 0.0 => have / h,
-                                _ => 1.0,
-                            }
-                        };
-                        have.min(rate * share)
-                    }
-                    _ => match com.element {
-                        Some(e) => self.stock[base + e],
-                        None => self.stock[base..base + ne].iter().sum(),
-                    },
-                };
-                s.offer[n] = offer;
-                let x = self.nodes[n].country;
-                if offer > 0.0 && s.supply[x] == 0.0 {
-                    active.push(x);
-                }
-                s.supply[x] += offer;
-                if com.element.is_none() && offer > 0.0 {
-                    let total: f64 = self.stock[base..base + ne].iter().sum();
-                    for e in 0..ne {
-                        s.comp[x * ne + e] += offer * self.stock[base + e] / total;
-                    }
-                }
-            }
-            let total_supply: f64 = s.supply.iter().sum();
-            // Requests.
-            let buyers = std::mem::take(&mut self.buyers_of[c]);
-            let mut total_request = 0.0;
-            for (slot, &n) in buyers.iter().enumerate() {
-                let r = self.request(n, c);
-                let s = &mut self.scratch;
-                s.request[slot] = r;
-                s.got[slot] = 0.0;
-                s.licensed[slot] = 0.0;
-                total_request += r;
-            }
-            // Sellers' unsold stock and buyers' cover feed the price update.
-            if total_supply <= 0.0 || total_request <= 0.0 {
-                self.buyers_of[c] = buyers;
-                self.note_market_state(c);
-                continue;
-            }
-            let s = &mut self.scratch;
-            s.avail.copy_from_slice(&s.supply);
-            // Tiers of equal priority, highest first.
-            let mut start = 0;
-            while start < buyers.len() {
-                let pr = self.nodes[buyers[start]].priority;
-                let mut end = start;
-                while end < buyers.len() && self.nodes[buyers[end]].priority == pr {
-                    end += 1;
-                }
-                // Home pass: a share of each request offered to sellers at home, pro-rata.
-                let s = &mut self.scratch;
-                s.claims.iter_mut().for_each(|x| *x = 0.0);
-                for slot in start..end {
-                    let x = self.nodes[buyers[slot]].country;
-                    s.claims[x] += s.request[slot] * home_bias;
-                }
-                s.weights.iter_mut().for_each(|w| *w = 0.0);
-                for &x in &active {
-                    s.weights[x] = if s.claims[x] > 0.0 {
-                        (s.avail[x] / s.claims[x]).min(1.0)
-                    } else {
-                        0.0
-                    };
-                }
-                for slot in start..end {
-                    let x = self.nodes[buyers[slot]].country;
-                    let q = s.request[slot] * home_bias * s.weights[x];
-                    if q > 0.0 {
-                        s.got[slot] += q;
-                        s.avail[x] -= q;
-                        s.drawn[x] += q;
-                    }
-                }
-                // Import pass, twice so unfilled claims can move to other exporters. Each
-                // buyer spreads what it still wants over exporters by weight (what is on
-                // offer × what policy allows × the tariff factor); each exporter then fills
-                // its claims pro-rata.
-                // Only exporters with something left take part.
-                live.clear();
-                live.extend(
-                    active
-                        .iter()
-                        .copied()
-                        .filter(|&x| self.scratch.avail[x] > 1e-12),
-                );
-                for _round in 0..2 {
-                    if live.is_empty() {
-                        break;
-                    }
-                    order.clear();
-                    for &x in &live {
-                        self.scratch.claims[x] = 0.0;
-                    }
-                    // Field-level borrows so the loop keeps its slices in registers.
-                    let rules = &self.rules[self.rule_offset[c]..];
-                    let sc = &mut self.scratch;
-                    for slot in start..end {
-                        let want = sc.request[slot] - sc.got[slot];
-                        if want <= 1e-12 {
-                            continue;
-                        }
-                        let bx = self.nodes[buyers[slot]].country;
-                        let row = slot * nx;
-                        let mut wsum = 0.0;
-                        for &x in &live {
-                            let w = if x == bx {
-                                sc.avail[x]
-                            } else {
-                                let rule = &rules[row + x];
-                                let cap = match rule.quota {
-                                    None => sc.avail[x],
-                                    Some(qi) => quota_cap(
-                                        sc.avail[x],
-                                        self.quotas[qi],
-                                        &self.policies,
-                                        self.year_frac,
-                                    ),
-                                };
-                                cap * rule.allow * rule.tariff
-                            };
-                            sc.wmat[row + x] = w;
-                            wsum += w;
-                        }
-                        if wsum <= 0.0 {
-                            continue;
-                        }
-                        sc.wsum[slot] = wsum;
-                        for &x in &live {
-                            sc.claims[x] += want * sc.wmat[row + x] / wsum;
-                        }
-                        order.push(slot);
-                    }
-                    if order.is_empty() {
-                        break;
-                    }
-                    let mut short = false;
-                    for &x in &live {
-                        let s = &mut self.scratch;
-                        s.claims[x] = if s.claims[x] > 0.0 {
-                            (s.avail[x] / s.claims[x]).min(1.0)
-                        } else {
-                            0.0
-                        };
-                        short |= s.claims[x] < 1.0 && s.claims[x] > 0.0 || s.avail[x] <= 0.0;
-                    }
-                    for &slot in &order {
-                        let b = buyers[slot];
-                        let bx = self.nodes[b].country;
-                        let want = self.scratch.request[slot] - self.scratch.got[slot];
-                        let row = slot * nx;
-                        let wsum = self.scratch.wsum[slot];
-                        for &x in &live {
-                            let w = self.scratch.wmat[row + x];
-                            if w <= 0.0 {
-                                continue;
-                            }
-                            let mut q = (want * w / wsum * self.scratch.claims[x])
-                                .min(self.scratch.avail[x]);
-                            let rule = self.rules[self.rule_offset[c] + row + x];
-                            if x != bx {
-                                // Only the approved share of licensed orders ships, and
-                                // licences are granted against normal use, not restocking.
-                                // Across both rounds: the cap is on the step's total.
-                                if rule.allow < 1.0 {
-                                    let normal = self.node_need_cover(b, c).0;
-                                    let room = (rule.allow * normal - self.scratch.licensed[slot])
-                                        .max(0.0);
-                                    q = (q * rule.allow).min(room);
-                                    self.scratch.licensed[slot] += q;
-                                }
-                                q = q.min(self.export_cap(x, &rule));
-                            }
-                            if q <= 0.0 {
-                                continue;
-                            }
-                            self.scratch.got[slot] += q;
-                            self.scratch.avail[x] -= q;
-                            self.scratch.drawn[x] += q;
-                            if x != bx {
-                                if let Some(qi) = rule.quota {
-                                    self.quotas[qi].1 += q;
-                                }
-                                self.ship(x, slot, b, c, q, rule.delay);
-                            }
-                        }
-                    }
-                    if !short {
-                        break;
-                    }
-                    live.retain(|&x| self.scratch.avail[x] > 1e-12);
-                }
-                start = end;
-            }
-            // Deliver domestic and undelayed flows, and draw sellers down pro-rata.
-            self.buyers_of[c] = buyers;
-            self.settle(c);
-            self.note_market_state(c);
-        }
-        self.scratch.order = order;
-        self.scratch.active = active;
-        self.scratch.live = live;
-        self.scratch.trade_order = trade_order;
-    }
-
-    /// How much exporter `x` may still ship abroad under the rule's quota, if any.
-    fn export_cap(&self, x: CountryId, rule: &Rule) -> f64 {
-        let avail = self.scratch.avail[x];
-        match rule.quota {
-            None => avail,
-            Some(qi) => quota_cap(avail, self.quotas[qi], &self.policies, self.year_frac),
-        }
-    }
-
-    /// Records a foreign flow: into the licence queue if delayed, else straight to the
-    /// buyer (delivered in `settle`). Export and import totals count it either way.
-    fn ship(&mut self, x: CountryId, slot: usize, b: usize, c: CommodityId, q: f64, delay: u32) {
-        let m = &self.model;
-        let com = m.commodities[c];
-        let nx = m.countries.len();
-        let nf = m.forms.len();
-        let bx = self.nodes[b].country;
-        self.scratch.exports[x * nf + com.form] += q;
-        self.scratch.imports[bx * nf + com.form] += q;
-        self.scratch.pair[x * nx + bx] += q;
-        if let NodeKind::Facility(f) = self.nodes[b].kind {
-            let st = m.facilities[f].stage;
-            self.scratch.dep_foreign[st * nx + bx] += q;
-        }
-        if delay > 0 {
-            // Approved but held: the buyer receives it `delay` steps later. Remember the
-            // shipment now; `settle` removes it from sellers with the rest.
-            let ne = m.elements.len();
-            match com.element {
-                Some(e) => self.pending.push(Shipment {
-                    arrive: self.step + delay as usize,
-                    node: b,
-                    exporter: x,
-                    form: com.form,
-                    elem: e,
-                    commodity: c,
-                    qty: q,
-                }),
-                None => {
-                    let total = self.scratch.supply[x];
-                    for e in 0..ne {
-                        let part = q * self.scratch.comp[x * ne + e] / total;
-                        if part > 0.0 {
-                            self.pending.push(Shipment {
-                                arrive: self.step + delay as usize,
-                                node: b,
-                                exporter: x,
-                                form: com.form,
-                                elem: e,
-                                commodity: c,
-                                qty: part,
-                            });
-                        }
-                    }
-                }
-            }
-            self.on_order[b * m.commodities.len() + c] += q;
-            // Not delivered now: take it back out of the buyer's immediate receipts.
-            self.scratch.got[slot] -= q;
-            self.scratch.delayed[x] += q;
-        }
-    }
-
-    /// Moves what was allocated: sellers in each exporter give up the drawn share of their
-    /// offer; buyers receive what they got (the delayed part already sits in `pending`).
-    fn settle(&mut self, c: CommodityId) {
-        let m = &self.model;
-        let com = m.commodities[c];
-        let (nf, ne) = (m.forms.len(), m.elements.len());
-        let nx = m.countries.len();
-        // Sellers.
-        for &n in &self.sellers_of[c] {
-            let x = self.nodes[n].country;
-            let supply = self.scratch.supply[x];
-            if supply <= 0.0 || self.scratch.drawn[x] <= 0.0 {
-                continue;
-            }
-            let frac = (self.scratch.drawn[x] / supply).min(1.0);
-            let give = self.scratch.offer[n] * frac;
-            if give <= 0.0 {
-                continue;
-            }
-            let base = (n * nf + com.form) * ne;
-            match com.element {
-                Some(e) => self.stock[base + e] -= give,
-                None => {
-                    let total: f64 = self.stock[base..base + ne].iter().sum();
-                    for e in 0..ne {
-                        self.stock[base + e] -= give * self.stock[base + e] / total;
-                    }
-                }
-            }
-            if let NodeKind::Facility(f) = self.nodes[n].kind {
-                self.scratch.sold[f] += give;
-                let mk = m.countries[x].market;
-                self.scratch.sold_c[mk * m.commodities.len() + c] += give;
-            }
-        }
-        // The pooled composition of what was delivered now (not held by licences).
-        if com.element.is_none() {
-            let s = &mut self.scratch;
-            s.pool.iter_mut().for_each(|v| *v = 0.0);
-            let now_total: f64 = (0..nx).map(|x| s.drawn[x] - s.delayed[x]).sum();
-            if now_total > 0.0 {
-                for x in 0..nx {
-                    let dx = s.drawn[x] - s.delayed[x];
-                    if dx > 0.0 {
-                        for e in 0..ne {
-                            s.pool[e] += (dx / now_total) * s.comp[x * ne + e] / s.supply[x];
-                        }
-                    }
-                }
-            }
-        }
-        // Buyers.
-        for (slot, &b) in self.buyers_of[c].iter().enumerate() {
-            let q = self.scratch.got[slot];
-            if let NodeKind::Facility(f) = self.nodes[b].kind {
-                let st = m.facilities[f].stage;
-                let bx = self.nodes[b].country;
-                self.scratch.dep_total[st * nx + bx] += q.max(0.0);
-            }
-            if q <= 0.0 {
-                continue;
-            }
-            let base = (b * nf + com.form) * ne;
-            match com.element {
-                Some(e) => self.stock[base + e] += q,
-                None => {
-                    // The received vector mixes the exporters' compositions in the
-                    // proportions drawn: every buyer gets the pooled mix.
-                    for e in 0..ne {
-                        self.stock[base + e] += q * self.scratch.pool[e];
-                    }
-                }
-            }
-        }
-        // Delayed shipments' dependency still counts when they arrive; on-order holds them.
-        for slot in 0..self.buyers_of[c].len() {
-            self.scratch.got[slot] = 0.0;
-        }
-    }
-
-    /// Buyers' cover and sellers' unsold stock for this commodity, by market.
-    fn note_market_state(&mut self, c: CommodityId) {
-        let m = &self.model;
-        let nc = m.commodities.len();
-        for &n in &self.buyers_of[c] {
-            let mk = m.countries[self.nodes[n].country].market;
-            let (need, cover) = self.node_need_cover(n, c);
-            let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
-            self.scratch.buyer_target[mk * nc + c] += need * cover.max(1.0);
-            self.scratch.buyer_have[mk * nc + c] += have.min(need * cover.max(1.0));
         }
     }
 
