@@ -1105,9 +1105,9 @@ impl Sim {
         self.open = (0..nc)
             .map(|c| {
                 let end = offsets.get(c + 1).copied().unwrap_or(total);
-                rules[offsets[c]..end].iter().all(|r| {
-                    r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_none()
-                })
+                rules[offsets[c]..end]
+                    .iter()
+                    .all(|r| r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_none())
             })
             .collect();
         self.rules = rules;
@@ -1758,7 +1758,6 @@ impl Sim {
     fn consume(&mut self) {
         let (nf, ne) = self.nfe();
         let scrap = self.scrap_form();
-        let spy = self.model.steps_per_year();
         for n in 0..self.nodes.len() {
             let NodeKind::Buyer { sector, share } = self.nodes[n].kind else {
                 continue;
@@ -1805,11 +1804,8 @@ impl Sim {
             let s = &mut self.scratch;
             s.sector_need[sector] += need;
             s.sector_used[sector] += used_total;
-            let years = self.step as f64 / spy;
-            let units_rate = sec.units
-                * share
-                * (1.0 + self.growth[sector]).powf(years)
-                * self.demand_mult[sector];
+            // The growth factor `prepare` computed for this step.
+            let units_rate = sec.units * share * self.sec_growth[sector] * self.demand_mult[sector];
             if need > 0.0 {
                 s.sector_lost[sector] += units_rate * (1.0 - used_total / need);
             }

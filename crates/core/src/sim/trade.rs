@@ -35,7 +35,9 @@ impl Sim {
         {
             let s = &mut self.scratch;
             for c in 0..nc {
-                s.dearest[c] = (0..nmk).map(|mk| self.price[mk * nc + c]).fold(0.0, f64::max);
+                s.dearest[c] = (0..nmk)
+                    .map(|mk| self.price[mk * nc + c])
+                    .fold(0.0, f64::max);
             }
             let dearest = &s.dearest;
             trade_order
@@ -257,9 +259,7 @@ impl Sim {
                             let rule = &rules[row + x];
                             let cap = match rule.quota {
                                 None => s.avail[x],
-                                Some(qi) => {
-                                    quota_cap(s.avail[x], quotas[qi], policies, *year_frac)
-                                }
+                                Some(qi) => quota_cap(s.avail[x], quotas[qi], policies, *year_frac),
                             };
                             cap * rule.allow * rule.tariff
                         };
