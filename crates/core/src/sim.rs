@@ -236,6 +236,11 @@ struct Scratch {
     cover: Vec<f64>,
     buyer_country: Vec<usize>,
     buyer_stage: Vec<usize>,
+    /// Per buyer slot: what it still wants this import round (the open path).
+    want: Vec<f64>,
+    /// Per country: what a tier's buyers there still want, and the countries in the tier.
+    want_by_country: Vec<f64>,
+    tier_countries: Vec<usize>,
     got: Vec<f64>,
     claims: Vec<f64>,
     weights: Vec<f64>,
@@ -752,6 +757,9 @@ impl Sim {
             cover: z(nn),
             buyer_country: vec![0; nn],
             buyer_stage: vec![0; nn],
+            want: z(nn),
+            want_by_country: z(nx),
+            tier_countries: Vec::with_capacity(nx),
             got: z(nn),
             claims: z(nx),
             weights: z(nx),

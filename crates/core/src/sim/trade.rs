@@ -201,12 +201,115 @@ impl Sim {
     /// allows × the tariff factor); each exporter then fills its claims pro-rata. Only
     /// exporters with something left take part.
     fn import_passes(&mut self, c: CommodityId, buyers: &[usize], tier: std::ops::Range<usize>) {
+        let s = &mut self.scratch;
+        s.live.clear();
+        for &x in &s.active {
+            if s.avail[x] > 1e-12 {
+                s.live.push(x);
+            }
+        }
+        if self.open[c] {
+            self.import_open(c, tier);
+        } else {
+            self.import_ruled(c, buyers, tier);
+        }
+    }
+
+    /// The import pass when no policy touches the commodity. Every buyer then weighs the
+    /// exporters alike (by what they have on offer), so one tonne of want draws the same
+    /// from each exporter whoever wants it: the pass works on the tier's total want and its
+    /// split by buyer country, not buyer by exporter.
+    fn import_open(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
+        let m = &self.model;
+        let (nx, nf) = (m.countries.len(), m.forms.len());
+        let form = m.commodities[c].form;
+        let s = &mut self.scratch;
+        let mut live = std::mem::take(&mut s.live);
+        for _round in 0..2 {
+            if live.is_empty() {
+                break;
+            }
+            let wsum: f64 = live.iter().map(|&x| s.avail[x]).sum();
+            // What the tier still wants, in total and by buyer country.
+            s.want_by_country.fill(0.0);
+            s.tier_countries.clear();
+            let mut total = 0.0;
+            for slot in tier.clone() {
+                let want = s.request[slot] - s.got[slot];
+                if want <= 1e-12 {
+                    s.want[slot] = 0.0;
+                    continue;
+                }
+                s.want[slot] = want;
+                let bx = s.buyer_country[slot];
+                if s.want_by_country[bx] == 0.0 {
+                    s.tier_countries.push(bx);
+                }
+                s.want_by_country[bx] += want;
+                total += want;
+            }
+            if total <= 0.0 || wsum <= 0.0 {
+                break;
+            }
+            // Each exporter's fill ratio, and what one tonne of want draws from it.
+            let mut short = false;
+            let mut per_want = 0.0;
+            s.weights.fill(0.0);
+            for &x in &live {
+                let claim = total * s.avail[x] / wsum;
+                let ratio = if claim > 0.0 {
+                    (s.avail[x] / claim).min(1.0)
+                } else {
+                    0.0
+                };
+                short |= ratio < 1.0 && ratio > 0.0 || s.avail[x] <= 0.0;
+                s.weights[x] = s.avail[x] * ratio / wsum;
+                per_want += s.weights[x];
+            }
+            // Exporters' draws, and the foreign flows by buyer country.
+            for &x in &live {
+                let g = s.weights[x];
+                let drawn = (total * g).min(s.avail[x]);
+                s.avail[x] -= drawn;
+                s.drawn[x] += drawn;
+                for &bx in &s.tier_countries {
+                    if bx != x {
+                        let flow = s.want_by_country[bx] * g;
+                        s.exports[x * nf + form] += flow;
+                        s.imports[bx * nf + form] += flow;
+                        s.pair[x * nx + bx] += flow;
+                    }
+                }
+            }
+            // Buyers' receipts; facilities count what came from abroad.
+            for slot in tier.clone() {
+                let want = s.want[slot];
+                if want <= 0.0 {
+                    continue;
+                }
+                s.got[slot] += want * per_want;
+                let stage = s.buyer_stage[slot];
+                if stage != NO_STAGE {
+                    let bx = s.buyer_country[slot];
+                    s.dep_foreign[stage * nx + bx] += want * (per_want - s.weights[bx]).max(0.0);
+                }
+            }
+            if !short {
+                break;
+            }
+            live.retain(|&x| s.avail[x] > 1e-12);
+        }
+        s.live = live;
+    }
+
+    /// The import pass under policies: weights per buyer and exporter from the rules, with
+    /// licences (approval share and delay) and quotas applied flow by flow.
+    fn import_ruled(&mut self, c: CommodityId, buyers: &[usize], tier: std::ops::Range<usize>) {
         let Sim {
             model,
             step,
             rules,
             rule_offset,
-            open,
             quotas,
             policies,
             year_frac,
@@ -218,13 +321,10 @@ impl Sim {
         let nx = model.countries.len();
         let nf = model.forms.len();
         let nc = model.commodities.len();
-        let open = open[c];
         let rules = &rules[rule_offset[c]..];
         let com = model.commodities[c];
         let mut live = std::mem::take(&mut s.live);
         let mut order = std::mem::take(&mut s.order);
-        live.clear();
-        live.extend(s.active.iter().copied().filter(|&x| s.avail[x] > 1e-12));
         for _round in 0..2 {
             if live.is_empty() {
                 break;
@@ -233,48 +333,34 @@ impl Sim {
             for &x in &live {
                 s.claims[x] = 0.0;
             }
-            // Weights: on the open path every buyer sees the exporters' offers as they are.
-            let mut open_wsum = 0.0;
-            if open {
-                for &x in &live {
-                    s.weights[x] = s.avail[x];
-                    open_wsum += s.avail[x];
-                }
-            }
             for slot in tier.clone() {
                 let want = s.request[slot] - s.got[slot];
                 if want <= 1e-12 {
                     continue;
                 }
                 let row = slot * nx;
-                let wsum = if open {
-                    open_wsum
-                } else {
-                    let bx = s.buyer_country[slot];
-                    let mut wsum = 0.0;
-                    for &x in &live {
-                        let w = if x == bx {
-                            s.avail[x]
-                        } else {
-                            let rule = &rules[row + x];
-                            let cap = match rule.quota {
-                                None => s.avail[x],
-                                Some(qi) => quota_cap(s.avail[x], quotas[qi], policies, *year_frac),
-                            };
-                            cap * rule.allow * rule.tariff
+                let bx = s.buyer_country[slot];
+                let mut wsum = 0.0;
+                for &x in &live {
+                    let w = if x == bx {
+                        s.avail[x]
+                    } else {
+                        let rule = &rules[row + x];
+                        let cap = match rule.quota {
+                            None => s.avail[x],
+                            Some(qi) => quota_cap(s.avail[x], quotas[qi], policies, *year_frac),
                         };
-                        s.wmat[row + x] = w;
-                        wsum += w;
-                    }
-                    wsum
-                };
+                        cap * rule.allow * rule.tariff
+                    };
+                    s.wmat[row + x] = w;
+                    wsum += w;
+                }
                 if wsum <= 0.0 {
                     continue;
                 }
                 s.wsum[slot] = wsum;
-                let weights = if open { &s.weights[..] } else { &s.wmat[row..] };
                 for &x in &live {
-                    s.claims[x] += want * weights[x] / wsum;
+                    s.claims[x] += want * s.wmat[row + x] / wsum;
                 }
                 order.push(slot);
             }
@@ -298,12 +384,12 @@ impl Sim {
                 let row = slot * nx;
                 let wsum = s.wsum[slot];
                 for &x in &live {
-                    let w = if open { s.weights[x] } else { s.wmat[row + x] };
+                    let w = s.wmat[row + x];
                     if w <= 0.0 {
                         continue;
                     }
                     let mut q = (want * w / wsum * s.claims[x]).min(s.avail[x]);
-                    let rule = if open { OPEN } else { rules[row + x] };
+                    let rule = rules[row + x];
                     if x != bx {
                         // Only the approved share of licensed orders ships, and licences
                         // are granted against normal use, not restocking. Across both
