@@ -1411,6 +1411,7 @@ impl Loader {
             commodity_base,
             prices,
             mine_form,
+            cache: Default::default(),
         };
 
         // Contracts.

@@ -327,6 +327,25 @@ pub struct Model {
     pub prices: Vec<f64>,
     /// The form mines produce (`concentrate`).
     pub mine_form: FormId,
+    /// What the engine derives from the model once and every run shares.
+    pub(crate) cache: EngineCache,
+}
+
+/// The engine's per-model cache (the series layout), filled on first use. A clone of the
+/// model starts empty: a changed model gets its own.
+#[derive(Default)]
+pub(crate) struct EngineCache(pub(crate) std::sync::OnceLock<crate::sim::Layout>);
+
+impl Clone for EngineCache {
+    fn clone(&self) -> Self {
+        EngineCache::default()
+    }
+}
+
+impl std::fmt::Debug for EngineCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EngineCache")
+    }
 }
 
 /// Looks up an id by name in a list, with a did-you-mean on failure.

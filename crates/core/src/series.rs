@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::date::Date;
 
 /// Series names are `metric` plus `key` (e.g. `price`, `ROW/oxide:Dy`).
 #[derive(Debug, Clone)]
 pub struct Series {
-    pub names: Vec<(String, String)>,
-    index: HashMap<(String, String), usize>,
+    /// Shared between runs of one model until a run declares a series of its own.
+    pub names: Arc<Vec<(String, String)>>,
+    index: Arc<HashMap<(String, String), usize>>,
     /// Row-major: `values[step * names.len() + series]`.
     pub values: Vec<f64>,
     pub steps: usize,
@@ -41,8 +43,8 @@ impl Resolution {
 impl Series {
     pub fn new() -> Series {
         Series {
-            names: Vec::new(),
-            index: HashMap::new(),
+            names: Arc::default(),
+            index: Arc::default(),
             values: Vec::new(),
             steps: 0,
             dates: Vec::new(),
@@ -55,8 +57,8 @@ impl Series {
         if let Some(&i) = self.index.get(&k) {
             return i;
         }
-        self.names.push(k.clone());
-        self.index.insert(k, self.names.len() - 1);
+        Arc::make_mut(&mut self.names).push(k.clone());
+        Arc::make_mut(&mut self.index).insert(k, self.names.len() - 1);
         self.names.len() - 1
     }
 
@@ -114,7 +116,7 @@ impl Series {
 
     pub fn metrics(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for (m, _) in &self.names {
+        for (m, _) in self.names.iter() {
             if !out.contains(&m.as_str()) {
                 out.push(m);
             }

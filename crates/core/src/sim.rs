@@ -196,6 +196,13 @@ pub struct Sim {
     scratch: Scratch,
 }
 
+/// The series every run of a model records, and where each quantity goes.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    series: Series,
+    cols: Cols,
+}
+
 /// Series columns, resolved once so recording writes by index.
 #[derive(Debug, Clone, Default)]
 struct Cols {
@@ -657,9 +664,18 @@ impl Sim {
         self.model.forms.iter().position(|f| f.id == "scrap")
     }
 
+    /// The run's series table: the model's shared layout, with room for every step.
     fn declare_series(&mut self) {
-        let m = &self.model;
-        let s = &mut self.series;
+        let layout = self.model.cache.0.get_or_init(|| Sim::layout(&self.model));
+        self.series = layout.series.clone();
+        self.cols = layout.cols.clone();
+        self.series.reserve(self.model.horizon_steps() + 1);
+    }
+
+    /// Names every series the engine records, in a fixed order.
+    fn layout(m: &Model) -> Layout {
+        let mut series = Series::new();
+        let s = &mut series;
         let mut cols = Cols::default();
         let nc = m.commodities.len();
         for (mk, mname) in m.markets.iter().enumerate() {
@@ -731,8 +747,7 @@ impl Sim {
                 .push(s.declare("licence_arrivals", &x.id));
             cols.policy_cost.push(s.declare("policy_cost", &x.id));
         }
-        s.reserve(m.horizon_steps() + 1);
-        self.cols = cols;
+        Layout { series, cols }
     }
 
     fn size_scratch(&mut self) {
