@@ -176,6 +176,8 @@ pub struct Sim {
     open: Vec<bool>,
     buyers_of: Vec<Vec<usize>>,
     sellers_of: Vec<Vec<usize>>,
+    /// Per commodity: its sellers and buyers as the trading passes read them.
+    links: Vec<trade::Links>,
     /// Per quota policy: (policy index, tonnes used this year, year).
     quotas: Vec<(usize, f64, i32)>,
     /// Per stockpile: buy rate, release rate (t/yr) and target holding (t).
@@ -408,6 +410,7 @@ impl Sim {
             open: Vec::new(),
             buyers_of: Vec::new(),
             sellers_of: Vec::new(),
+            links: Vec::new(),
             quotas: Vec::new(),
             stockpile_buy: vec![0.0; nsp],
             stockpile_release: vec![0.0; nsp],
@@ -556,6 +559,7 @@ impl Sim {
         }
         self.buyers_of = buyers_of;
         self.sellers_of = sellers_of;
+        self.build_links();
         self.rules_dirty = true;
     }
 

@@ -11,6 +11,155 @@ use super::*;
 
 /// Marks a buyer slot that is not a facility (no stage to count dependency for).
 const NO_STAGE: usize = usize::MAX;
+/// An index that does not apply (no facility, no stockpile, no single stock entry).
+const NONE: usize = usize::MAX;
+
+/// Who trades one commodity, resolved to indices when the topology changes so that every
+/// pass reads flat tables. Buyers are in serving order: by priority, then node.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Links {
+    pub(super) sellers: Vec<SellerLink>,
+    pub(super) buyers: Vec<BuyerLink>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SellerLink {
+    pub(super) country: CountryId,
+    pub(super) market: usize,
+    /// The node's stock of the commodity's form starts at `base`; `stock` is its element.
+    pub(super) base: usize,
+    pub(super) stock: usize,
+    pub(super) facility: usize,
+    pub(super) stockpile: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BuyerLink {
+    pub(super) node: usize,
+    pub(super) country: CountryId,
+    pub(super) market: usize,
+    pub(super) priority: i32,
+    /// As for sellers; `stock` is NONE for a mixed form (the whole vector counts).
+    pub(super) base: usize,
+    pub(super) stock: usize,
+    /// Index into `on_order`.
+    pub(super) order: usize,
+    pub(super) stage: usize,
+    /// Cover the buyer aims to hold, in steps of use.
+    pub(super) cover: f64,
+    pub(super) need: NeedOf,
+}
+
+/// Where a buyer's use of the commodity per step comes from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum NeedOf {
+    /// A plant's plan × its recipe's share of the element ÷ recovery (the plan itself for a
+    /// mixed input).
+    Plant {
+        f: FacilityId,
+        r: RecipeId,
+        e: Option<ElemId>,
+        recovery: f64,
+    },
+    /// A sector buyer's part of the sector's need, × the element's share of its mix.
+    Sector {
+        sector: SectorId,
+        share: f64,
+        mix: Option<f64>,
+    },
+    /// A stockpile buys to its target, not to a use.
+    Nothing,
+}
+
+impl Sim {
+    /// The trading tables, from who buys and sells what.
+    pub(super) fn build_links(&mut self) {
+        let m = &self.model;
+        let (nf, ne, nc) = (m.forms.len(), m.elements.len(), m.commodities.len());
+        let weeks_to_steps = 7.0 / m.step_days as f64;
+        self.links = (0..nc)
+            .map(|c| {
+                let com = m.commodities[c];
+                let place = |n: usize| {
+                    let base = (n * nf + com.form) * ne;
+                    (base, com.element.map_or(NONE, |e| base + e))
+                };
+                let sellers = self.sellers_of[c]
+                    .iter()
+                    .map(|&n| {
+                        let node = &self.nodes[n];
+                        let (base, stock) = place(n);
+                        SellerLink {
+                            country: node.country,
+                            market: m.countries[node.country].market,
+                            base,
+                            stock,
+                            facility: match node.kind {
+                                NodeKind::Facility(f) => f,
+                                _ => NONE,
+                            },
+                            stockpile: match node.kind {
+                                NodeKind::Stockpile(sp) => sp,
+                                _ => NONE,
+                            },
+                        }
+                    })
+                    .collect();
+                let buyers = self.buyers_of[c]
+                    .iter()
+                    .map(|&n| {
+                        let node = &self.nodes[n];
+                        let (base, stock) = place(n);
+                        let (need, cover, stage) = match node.kind {
+                            NodeKind::Facility(f) => {
+                                let fac = &m.facilities[f];
+                                let need = match fac.process {
+                                    Process::Convert(r) => {
+                                        let empty = self.composition[r].is_empty();
+                                        match com.element {
+                                            Some(_) if empty => NeedOf::Nothing,
+                                            e => NeedOf::Plant {
+                                                f,
+                                                r,
+                                                e,
+                                                recovery: m.recipes[r].recovery.max(1e-9),
+                                            },
+                                        }
+                                    }
+                                    Process::Mine(_) => NeedOf::Nothing,
+                                };
+                                (need, fac.cover_weeks * weeks_to_steps, fac.stage)
+                            }
+                            NodeKind::Buyer { sector, share } => {
+                                let sec = &m.sectors[sector];
+                                let need = NeedOf::Sector {
+                                    sector,
+                                    share,
+                                    mix: com.element.map(|e| sec.mix[e]),
+                                };
+                                (need, sec.cover_weeks * weeks_to_steps, NO_STAGE)
+                            }
+                            NodeKind::Stockpile(_) => (NeedOf::Nothing, 0.0, NO_STAGE),
+                        };
+                        BuyerLink {
+                            node: n,
+                            country: node.country,
+                            market: m.countries[node.country].market,
+                            priority: node.priority,
+                            base,
+                            stock,
+                            order: n * nc + c,
+                            stage,
+                            cover,
+                            need,
+                        }
+                    })
+                    .collect();
+                Links { sellers, buyers }
+            })
+            .collect();
+    }
+}
 
 impl Sim {
     pub(super) fn trade(&mut self) {
@@ -50,84 +199,82 @@ impl Sim {
     }
 
     fn trade_commodity(&mut self, c: CommodityId) {
-        if self.buyers_of[c].is_empty() || self.sellers_of[c].is_empty() {
-            return;
+        let links = std::mem::take(&mut self.links[c]);
+        if !links.buyers.is_empty() && !links.sellers.is_empty() {
+            self.trade_links(c, &links);
         }
-        let total_supply = self.gather_offers(c);
-        let total_request = self.gather_requests(c);
+        self.links[c] = links;
+    }
+
+    fn trade_links(&mut self, c: CommodityId, links: &Links) {
+        let total_supply = self.gather_offers(c, &links.sellers);
+        let total_request = self.gather_requests(c, &links.buyers);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
             let s = &mut self.scratch;
             s.avail.copy_from_slice(&s.supply);
-            let buyers = std::mem::take(&mut self.buyers_of[c]);
+            let buyers = &links.buyers;
             // Tiers of equal priority, highest first.
             let mut start = 0;
             while start < buyers.len() {
-                let pr = self.nodes[buyers[start]].priority;
+                let pr = buyers[start].priority;
                 let mut end = start;
-                while end < buyers.len() && self.nodes[buyers[end]].priority == pr {
+                while end < buyers.len() && buyers[end].priority == pr {
                     end += 1;
                 }
                 self.home_pass(start..end);
-                self.import_passes(c, &buyers, start..end);
+                self.import_passes(c, buyers, start..end);
                 start = end;
             }
-            self.buyers_of[c] = buyers;
-            self.settle(c);
+            self.settle(c, links);
         }
-        self.note_market_state(c);
+        self.note_market_state(c, &links.buyers);
     }
 
     /// Sellers' offers of `c`, summed by exporting country (with their element mix for a
     /// mixed form). Returns the total on offer.
-    fn gather_offers(&mut self, c: CommodityId) -> f64 {
-        let Sim {
-            model,
-            nodes,
-            stock,
-            sellers_of,
-            stockpile_release,
-            scratch: s,
-            ..
-        } = self;
-        let (nf, ne) = (model.forms.len(), model.elements.len());
-        let spy = model.steps_per_year();
-        let com = model.commodities[c];
+    fn gather_offers(&mut self, c: CommodityId, sellers: &[SellerLink]) -> f64 {
+        let m = &self.model;
+        let ne = m.elements.len();
+        let spy = m.steps_per_year();
+        let mixed = m.commodities[c].element.is_none();
+        let stock = &self.stock;
+        let s = &mut self.scratch;
         s.active.clear();
         s.supply.fill(0.0);
         s.drawn.fill(0.0);
         s.delayed.fill(0.0);
-        if com.element.is_none() {
+        if mixed {
             s.comp.fill(0.0);
         }
-        for &n in &sellers_of[c] {
-            let base = (n * nf + com.form) * ne;
-            let held = &stock[base..base + ne];
-            let have = match com.element {
-                Some(e) => held[e],
-                None => held.iter().sum(),
-            };
-            let offer = match nodes[n].kind {
-                NodeKind::Stockpile(sp) => {
-                    let rate = stockpile_release[sp] / spy;
-                    let share = {
-                        let h: f64 = held.iter().sum();
-                        match com.element {
-                            Some(_) if h > 0.0 => have / h,
-                            _ => 1.0,
-                        }
-                    };
+        for (k, l) in sellers.iter().enumerate() {
+            let offer = if mixed || l.stockpile != NONE {
+                let held = &stock[l.base..l.base + ne];
+                let have = if mixed {
+                    held.iter().sum()
+                } else {
+                    stock[l.stock]
+                };
+                if l.stockpile != NONE {
+                    // A stockpile releases at its rate, spread over its holding's mix.
+                    let rate = self.stockpile_release[l.stockpile] / spy;
+                    let h: f64 = held.iter().sum();
+                    let share = if !mixed && h > 0.0 { have / h } else { 1.0 };
                     have.min(rate * share)
+                } else {
+                    have
                 }
-                _ => have,
+            } else {
+                stock[l.stock]
             };
-            s.offer[n] = offer;
-            let x = nodes[n].country;
+            s.offer[k] = offer;
+            let x = l.country;
             if offer > 0.0 && s.supply[x] == 0.0 {
                 s.active.push(x);
             }
             s.supply[x] += offer;
-            if com.element.is_none() && offer > 0.0 {
+            if mixed && offer > 0.0 {
+                let held = &stock[l.base..l.base + ne];
                 let total: f64 = held.iter().sum();
                 for e in 0..ne {
                     s.comp[x * ne + e] += offer * held[e] / total;
@@ -139,29 +286,44 @@ impl Sim {
 
     /// Each buyer's request for `c` this step, with the need and cover it was computed from
     /// (licences and the price update read them again). Returns the total requested.
-    fn gather_requests(&mut self, c: CommodityId) -> f64 {
-        let nc = self.model.commodities.len();
+    fn gather_requests(&mut self, c: CommodityId, buyers: &[BuyerLink]) -> f64 {
+        let ne = self.model.elements.len();
         let mut total = 0.0;
-        for slot in 0..self.buyers_of[c].len() {
-            let n = self.buyers_of[c][slot];
-            let node = self.nodes[n];
-            let (need, cover) = self.node_need_cover(n, c);
-            let r = if let NodeKind::Stockpile(_) = node.kind {
-                self.request(n, c)
-            } else {
-                let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
-                (need * (1.0 + cover) - have).max(0.0)
+        for (slot, l) in buyers.iter().enumerate() {
+            let need = match l.need {
+                NeedOf::Plant {
+                    f,
+                    r,
+                    e: Some(e),
+                    recovery,
+                } => self.plan[f] * self.composition[r][e] / recovery,
+                NeedOf::Plant { f, e: None, .. } => self.plan[f],
+                NeedOf::Sector { sector, share, mix } => {
+                    let base = self.sec_need[sector] * share;
+                    match mix {
+                        Some(mix) => base * mix,
+                        None => base,
+                    }
+                }
+                NeedOf::Nothing => 0.0,
             };
-            let stage = match node.kind {
-                NodeKind::Facility(f) => self.model.facilities[f].stage,
-                _ => NO_STAGE,
+            let r = if let NeedOf::Nothing = l.need {
+                self.request(l.node, c)
+            } else {
+                let held = if l.stock == NONE {
+                    self.stock[l.base..l.base + ne].iter().sum()
+                } else {
+                    self.stock[l.stock]
+                };
+                let have = held + self.on_order[l.order];
+                (need * (1.0 + l.cover) - have).max(0.0)
             };
             let s = &mut self.scratch;
             s.request[slot] = r;
             s.need[slot] = need;
-            s.cover[slot] = cover;
-            s.buyer_country[slot] = node.country;
-            s.buyer_stage[slot] = stage;
+            s.cover[slot] = l.cover;
+            s.buyer_country[slot] = l.country;
+            s.buyer_stage[slot] = l.stage;
             s.got[slot] = 0.0;
             s.licensed[slot] = 0.0;
             total += r;
@@ -200,7 +362,12 @@ impl Sim {
     /// spreads what it still wants over exporters by weight (what is on offer × what policy
     /// allows × the tariff factor); each exporter then fills its claims pro-rata. Only
     /// exporters with something left take part.
-    fn import_passes(&mut self, c: CommodityId, buyers: &[usize], tier: std::ops::Range<usize>) {
+    fn import_passes(
+        &mut self,
+        c: CommodityId,
+        buyers: &[BuyerLink],
+        tier: std::ops::Range<usize>,
+    ) {
         let s = &mut self.scratch;
         s.live.clear();
         for &x in &s.active {
@@ -216,95 +383,76 @@ impl Sim {
     }
 
     /// The import pass when no policy touches the commodity. Every buyer then weighs the
-    /// exporters alike (by what they have on offer), so one tonne of want draws the same
-    /// from each exporter whoever wants it: the pass works on the tier's total want and its
-    /// split by buyer country, not buyer by exporter.
+    /// exporters alike, by what they have on offer, and claims on each exporter are pro-rata
+    /// to its offer: every exporter fills the same share of its claims, all of them when
+    /// there is enough, else as much as it has. One pass settles it, in closed form: each
+    /// buyer gets the same share of what it wants, each exporter gives the same share of
+    /// what it offers, and flows split by buyer country.
     fn import_open(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
         let m = &self.model;
         let (nx, nf) = (m.countries.len(), m.forms.len());
         let form = m.commodities[c].form;
         let s = &mut self.scratch;
-        let mut live = std::mem::take(&mut s.live);
-        for _round in 0..2 {
-            if live.is_empty() {
-                break;
+        let wsum: f64 = s.live.iter().map(|&x| s.avail[x]).sum();
+        // What the tier still wants, in total and by buyer country.
+        s.want_by_country.fill(0.0);
+        s.tier_countries.clear();
+        let mut total = 0.0;
+        for slot in tier.clone() {
+            let want = s.request[slot] - s.got[slot];
+            if want <= 1e-12 {
+                s.want[slot] = 0.0;
+                continue;
             }
-            let wsum: f64 = live.iter().map(|&x| s.avail[x]).sum();
-            // What the tier still wants, in total and by buyer country.
-            s.want_by_country.fill(0.0);
-            s.tier_countries.clear();
-            let mut total = 0.0;
-            for slot in tier.clone() {
-                let want = s.request[slot] - s.got[slot];
-                if want <= 1e-12 {
-                    s.want[slot] = 0.0;
-                    continue;
-                }
-                s.want[slot] = want;
-                let bx = s.buyer_country[slot];
-                if s.want_by_country[bx] == 0.0 {
-                    s.tier_countries.push(bx);
-                }
-                s.want_by_country[bx] += want;
-                total += want;
+            s.want[slot] = want;
+            let bx = s.buyer_country[slot];
+            if s.want_by_country[bx] == 0.0 {
+                s.tier_countries.push(bx);
             }
-            if total <= 0.0 || wsum <= 0.0 {
-                break;
-            }
-            // Each exporter's fill ratio, and what one tonne of want draws from it.
-            let mut short = false;
-            let mut per_want = 0.0;
-            s.weights.fill(0.0);
-            for &x in &live {
-                let claim = total * s.avail[x] / wsum;
-                let ratio = if claim > 0.0 {
-                    (s.avail[x] / claim).min(1.0)
-                } else {
-                    0.0
-                };
-                short |= ratio < 1.0 && ratio > 0.0 || s.avail[x] <= 0.0;
-                s.weights[x] = s.avail[x] * ratio / wsum;
-                per_want += s.weights[x];
-            }
-            // Exporters' draws, and the foreign flows by buyer country.
-            for &x in &live {
-                let g = s.weights[x];
-                let drawn = (total * g).min(s.avail[x]);
-                s.avail[x] -= drawn;
-                s.drawn[x] += drawn;
-                for &bx in &s.tier_countries {
-                    if bx != x {
-                        let flow = s.want_by_country[bx] * g;
-                        s.exports[x * nf + form] += flow;
-                        s.imports[bx * nf + form] += flow;
-                        s.pair[x * nx + bx] += flow;
-                    }
-                }
-            }
-            // Buyers' receipts; facilities count what came from abroad.
-            for slot in tier.clone() {
-                let want = s.want[slot];
-                if want <= 0.0 {
-                    continue;
-                }
-                s.got[slot] += want * per_want;
-                let stage = s.buyer_stage[slot];
-                if stage != NO_STAGE {
-                    let bx = s.buyer_country[slot];
-                    s.dep_foreign[stage * nx + bx] += want * (per_want - s.weights[bx]).max(0.0);
-                }
-            }
-            if !short {
-                break;
-            }
-            live.retain(|&x| s.avail[x] > 1e-12);
+            s.want_by_country[bx] += want;
+            total += want;
         }
-        s.live = live;
+        if total <= 0.0 || wsum <= 0.0 {
+            return;
+        }
+        // Share of each buyer's want that is met, and of each exporter's offer that goes.
+        let fill = (wsum / total).min(1.0);
+        let drawn_share = (total * fill / wsum).min(1.0);
+        s.weights.fill(0.0);
+        for &x in &s.live {
+            let offer_share = s.avail[x] / wsum;
+            s.weights[x] = offer_share;
+            let drawn = s.avail[x] * drawn_share;
+            s.avail[x] -= drawn;
+            s.drawn[x] += drawn;
+            for &bx in &s.tier_countries {
+                if bx != x {
+                    let flow = s.want_by_country[bx] * fill * offer_share;
+                    s.exports[x * nf + form] += flow;
+                    s.imports[bx * nf + form] += flow;
+                    s.pair[x * nx + bx] += flow;
+                }
+            }
+        }
+        // Buyers' receipts; facilities count what came from abroad.
+        for slot in tier {
+            let want = s.want[slot];
+            if want <= 0.0 {
+                continue;
+            }
+            let got = want * fill;
+            s.got[slot] += got;
+            let stage = s.buyer_stage[slot];
+            if stage != NO_STAGE {
+                let bx = s.buyer_country[slot];
+                s.dep_foreign[stage * nx + bx] += got * (1.0 - s.weights[bx]);
+            }
+        }
     }
 
     /// The import pass under policies: weights per buyer and exporter from the rules, with
     /// licences (approval share and delay) and quotas applied flow by flow.
-    fn import_ruled(&mut self, c: CommodityId, buyers: &[usize], tier: std::ops::Range<usize>) {
+    fn import_ruled(&mut self, c: CommodityId, buyers: &[BuyerLink], tier: std::ops::Range<usize>) {
         let Sim {
             model,
             step,
@@ -378,7 +526,7 @@ impl Sim {
                 short |= s.claims[x] < 1.0 && s.claims[x] > 0.0 || s.avail[x] <= 0.0;
             }
             for &slot in &order {
-                let b = buyers[slot];
+                let b = buyers[slot].node;
                 let bx = s.buyer_country[slot];
                 let want = s.request[slot] - s.got[slot];
                 let row = slot * nx;
@@ -445,49 +593,40 @@ impl Sim {
 
     /// Moves what was allocated: sellers in each exporter give up the drawn share of their
     /// offer; buyers receive what they got (the delayed part already sits in `pending`).
-    fn settle(&mut self, c: CommodityId) {
-        let Sim {
-            model: m,
-            nodes,
-            stock,
-            buyers_of,
-            sellers_of,
-            scratch: s,
-            ..
-        } = self;
-        let com = m.commodities[c];
-        let (nf, ne, nc) = (m.forms.len(), m.elements.len(), m.commodities.len());
-        let nx = m.countries.len();
+    fn settle(&mut self, c: CommodityId, links: &Links) {
+        let m = &self.model;
+        let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
+        let mixed = m.commodities[c].element.is_none();
+        let stock = &mut self.stock;
+        let s = &mut self.scratch;
         // Sellers.
-        for &n in &sellers_of[c] {
-            let x = nodes[n].country;
+        for (k, l) in links.sellers.iter().enumerate() {
+            let x = l.country;
             let supply = s.supply[x];
             if supply <= 0.0 || s.drawn[x] <= 0.0 {
                 continue;
             }
             let frac = (s.drawn[x] / supply).min(1.0);
-            let give = s.offer[n] * frac;
+            let give = s.offer[k] * frac;
             if give <= 0.0 {
                 continue;
             }
-            let base = (n * nf + com.form) * ne;
-            match com.element {
-                Some(e) => stock[base + e] -= give,
-                None => {
-                    let held = &mut stock[base..base + ne];
-                    let total: f64 = held.iter().sum();
-                    for e in 0..ne {
-                        held[e] -= give * held[e] / total;
-                    }
+            if mixed {
+                let held = &mut stock[l.base..l.base + ne];
+                let total: f64 = held.iter().sum();
+                for e in 0..ne {
+                    held[e] -= give * held[e] / total;
                 }
+            } else {
+                stock[l.stock] -= give;
             }
-            if let NodeKind::Facility(f) = nodes[n].kind {
-                s.sold[f] += give;
-                s.sold_c[m.countries[x].market * nc + c] += give;
+            if l.facility != NONE {
+                s.sold[l.facility] += give;
+                s.sold_c[l.market * nc + c] += give;
             }
         }
         // The pooled composition of what was delivered now (not held by licences).
-        if com.element.is_none() {
+        if mixed {
             s.pool.fill(0.0);
             let now_total: f64 = (0..nx).map(|x| s.drawn[x] - s.delayed[x]).sum();
             if now_total > 0.0 {
@@ -502,40 +641,42 @@ impl Sim {
             }
         }
         // Buyers. Delayed shipments' dependency still counts when they arrive.
-        for (slot, &b) in buyers_of[c].iter().enumerate() {
+        for (slot, l) in links.buyers.iter().enumerate() {
             let q = s.got[slot];
-            if s.buyer_stage[slot] != NO_STAGE {
-                s.dep_total[s.buyer_stage[slot] * nx + s.buyer_country[slot]] += q.max(0.0);
+            if l.stage != NO_STAGE {
+                s.dep_total[l.stage * nx + l.country] += q.max(0.0);
             }
             s.got[slot] = 0.0;
             if q <= 0.0 {
                 continue;
             }
-            let base = (b * nf + com.form) * ne;
-            match com.element {
-                Some(e) => stock[base + e] += q,
-                None => {
-                    // The received vector mixes the exporters' compositions in the
-                    // proportions drawn: every buyer gets the pooled mix.
-                    for e in 0..ne {
-                        stock[base + e] += q * s.pool[e];
-                    }
+            if mixed {
+                // The received vector mixes the exporters' compositions in the
+                // proportions drawn: every buyer gets the pooled mix.
+                for e in 0..ne {
+                    stock[l.base + e] += q * s.pool[e];
                 }
+            } else {
+                stock[l.stock] += q;
             }
         }
     }
 
     /// Buyers' cover and sellers' unsold stock for this commodity, by market.
-    fn note_market_state(&mut self, c: CommodityId) {
-        let nc = self.model.commodities.len();
-        for slot in 0..self.buyers_of[c].len() {
-            let n = self.buyers_of[c][slot];
-            let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
-            let s = &mut self.scratch;
-            let mk = self.model.countries[s.buyer_country[slot]].market;
+    fn note_market_state(&mut self, c: CommodityId, buyers: &[BuyerLink]) {
+        let m = &self.model;
+        let (ne, nc) = (m.elements.len(), m.commodities.len());
+        let s = &mut self.scratch;
+        for (slot, l) in buyers.iter().enumerate() {
+            let held = if l.stock == NONE {
+                self.stock[l.base..l.base + ne].iter().sum()
+            } else {
+                self.stock[l.stock]
+            };
+            let have = held + self.on_order[l.order];
             let target = s.need[slot] * s.cover[slot].max(1.0);
-            s.buyer_target[mk * nc + c] += target;
-            s.buyer_have[mk * nc + c] += have.min(target);
+            s.buyer_target[l.market * nc + c] += target;
+            s.buyer_have[l.market * nc + c] += have.min(target);
         }
     }
 }
