@@ -184,6 +184,10 @@ pub struct Sim {
     pub stockpile_buy: Vec<f64>,
     pub stockpile_release: Vec<f64>,
     pub stockpile_target: Vec<f64>,
+    /// Per sector: the prices its price response reads (see `sector_price_ratio`).
+    baskets: Vec<(bool, Vec<(usize, f64)>)>,
+    /// Per stockpile and element: the element's share of the starting holding.
+    holding_share: Vec<f64>,
     pub floors: Vec<PriceFloor>,
     pub subsidies: Vec<Subsidy>,
     pub offtakes: Vec<Offtake>,
@@ -415,6 +419,21 @@ impl Sim {
             stockpile_buy: vec![0.0; nsp],
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
+            baskets: Sim::price_baskets(&model),
+            holding_share: model
+                .stockpiles
+                .iter()
+                .flat_map(|sp| {
+                    let total: f64 = sp.holding.iter().sum();
+                    sp.holding.iter().map(move |&h| {
+                        if total > 0.0 {
+                            h / total
+                        } else {
+                            1.0 / ne as f64
+                        }
+                    })
+                })
+                .collect(),
             floors: Vec::new(),
             subsidies: Vec::new(),
             offtakes: Vec::new(),
@@ -1581,15 +1600,7 @@ impl Sim {
     fn stockpile_share(&self, s: StockpileId, elem: Option<ElemId>) -> f64 {
         match elem {
             None => 1.0,
-            Some(e) => {
-                let h = &self.model.stockpiles[s].holding;
-                let total: f64 = h.iter().sum();
-                if total > 0.0 {
-                    h[e] / total
-                } else {
-                    1.0 / self.model.elements.len() as f64
-                }
-            }
+            Some(e) => self.holding_share[s * self.model.elements.len() + e],
         }
     }
 
@@ -1611,37 +1622,47 @@ impl Sim {
 
     /// Current over starting price of what a sector buys, in its market.
     fn sector_price_ratio(&self, s: SectorId) -> f64 {
-        let m = &self.model;
-        let sec = &m.sectors[s];
-        let mk = m.countries[sec.country].market;
-        let nc = m.commodities.len();
-        let ratio = |c: usize| {
-            let p0 = m.prices[mk * nc + c];
-            if p0 > 0.0 {
-                Some(self.price[mk * nc + c] / p0)
-            } else {
-                None
-            }
-        };
-        if m.forms[sec.material].mixed {
-            ratio(m.commodity(sec.material, None)).unwrap_or(1.0)
-        } else {
-            let mut num = 0.0;
-            let mut den = 0.0;
-            for e in 0..m.elements.len() {
-                if sec.mix[e] > 0.0 {
-                    if let Some(r) = ratio(m.commodity(sec.material, Some(e))) {
-                        num += sec.mix[e] * r;
-                        den += sec.mix[e];
-                    }
-                }
-            }
-            if den > 0.0 {
-                num / den
-            } else {
-                1.0
-            }
+        let ratio = |i: usize| self.price[i] / self.model.prices[i];
+        let (mixed, basket) = &self.baskets[s];
+        if *mixed {
+            return basket.first().map_or(1.0, |&(i, _)| ratio(i));
         }
+        let mut num = 0.0;
+        let mut den = 0.0;
+        for &(i, w) in basket {
+            num += w * ratio(i);
+            den += w;
+        }
+        if den > 0.0 {
+            num / den
+        } else {
+            1.0
+        }
+    }
+
+    /// What each sector buys, as price indices in its market with their weights in its mix
+    /// (priced commodities only), and whether it buys one mixed commodity.
+    fn price_baskets(m: &Model) -> Vec<(bool, Vec<(usize, f64)>)> {
+        let nc = m.commodities.len();
+        m.sectors
+            .iter()
+            .map(|sec| {
+                let mk = m.countries[sec.country].market;
+                let priced = |c: usize| (m.prices[mk * nc + c] > 0.0).then_some(mk * nc + c);
+                if m.forms[sec.material].mixed {
+                    let c = m.commodity(sec.material, None);
+                    (true, priced(c).map(|i| (i, 1.0)).into_iter().collect())
+                } else {
+                    let basket = (0..m.elements.len())
+                        .filter(|&e| sec.mix[e] > 0.0)
+                        .filter_map(|e| {
+                            priced(m.commodity(sec.material, Some(e))).map(|i| (i, sec.mix[e]))
+                        })
+                        .collect();
+                    (false, basket)
+                }
+            })
+            .collect()
     }
 
     /// Share of a facility's output that is commodity `c`.
@@ -1794,6 +1815,8 @@ impl Sim {
             let need = self.sector_need(sector) * share;
             let base = (n * nf + form) * ne;
             let mut used_total = 0.0;
+            // Scrap comes back only where the sector recycles.
+            let scrap = scrap.filter(|_| self.recycle_rate[sector] != 0.0);
             if self.model.forms[form].mixed {
                 let have: f64 = self.stock[base..base + ne].iter().sum();
                 let use_ = need.min(have);
