@@ -160,7 +160,7 @@ pub struct Sim {
     pub demand_mult: Vec<f64>,
     pub growth: Vec<f64>,
     pub substituted: Vec<f64>,
-    pub recycle_rate: Vec<f64>,
+    recycle_rate: Vec<f64>,
     /// Per recipe: composition (levers may thrift Dy and Tb).
     pub composition: Vec<Vec<f64>>,
     /// Per recipe: composition before endogenous thrifting (levers change this one).
@@ -552,9 +552,13 @@ impl Sim {
                             }
                         }
                     }
+                    // Sectors that recycle sell their scrap (and any they still hold).
                     if let Some(scrap) = self.scrap_form() {
                         let c = m.commodity(scrap, None);
-                        if !sellers_of[c].contains(&n) {
+                        let base = (n * m.forms.len() + scrap) * ne;
+                        let holds = self.stock[base..base + ne].iter().any(|&q| q != 0.0);
+                        if (self.recycle_rate[sector] != 0.0 || holds) && !sellers_of[c].contains(&n)
+                        {
                             sellers_of[c].push(n);
                         }
                     }
@@ -954,18 +958,43 @@ impl Sim {
         self.outage.push((0.0, 0));
         self.ramp_stretch.push(1.0);
         self.build_topology();
+        self.fit_scratch();
+    }
+
+    /// Sets the share of a sector's use that comes back as scrap. A sector that starts
+    /// recycling becomes a seller of scrap (an event: the trading tables are rebuilt).
+    pub fn set_recycle_rate(&mut self, s: SectorId, rate: f64) {
+        let was = self.recycle_rate[s];
+        self.recycle_rate[s] = rate;
+        if was == 0.0 && rate != 0.0 {
+            self.build_topology();
+            self.fit_scratch();
+        }
+    }
+
+    /// Grows the per-node and per-facility buffers after the topology grew.
+    fn fit_scratch(&mut self) {
         let nn = self.nodes.len();
         let nfac = self.model.facilities.len();
+        let nx = self.model.countries.len();
         let s = &mut self.scratch;
-        s.offer.resize(nn, 0.0);
-        s.request.resize(nn, 0.0);
-        s.got.resize(nn, 0.0);
+        for v in [
+            &mut s.offer,
+            &mut s.request,
+            &mut s.need,
+            &mut s.cover,
+            &mut s.want,
+            &mut s.got,
+            &mut s.wsum,
+            &mut s.licensed,
+        ] {
+            v.resize(nn, 0.0);
+        }
+        s.buyer_country.resize(nn, 0);
+        s.buyer_stage.resize(nn, 0);
         s.output.resize(nfac, 0.0);
         s.sold.resize(nfac, 0.0);
         s.order.reserve(nn);
-        s.wsum.resize(nn, 0.0);
-        s.licensed.resize(nn, 0.0);
-        let nx = self.model.countries.len();
         s.wmat.resize(nn * nx, 0.0);
     }
 

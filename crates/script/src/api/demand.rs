@@ -82,7 +82,7 @@ pub mod demand_api {
         let rate = finite(number(&rate, "rate")?, "rate", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let s = h.sector(sector)?;
-            h.sim.recycle_rate[s] = rate;
+            h.sim.set_recycle_rate(s, rate);
             h.log("recycling", format!("{sector} {rate}"));
             Ok(())
         })
