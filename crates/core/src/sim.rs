@@ -301,6 +301,8 @@ struct Scratch {
     /// Per market × element: summed log price moves of its priced forms, and their count.
     elem_lp: Vec<f64>,
     elem_n: Vec<f64>,
+    /// Per market × commodity: log of price over its anchor, this step.
+    lp: Vec<f64>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
@@ -836,6 +838,7 @@ impl Sim {
             licensed: z(nn),
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
+            lp: z(nmc),
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
         };
@@ -1906,9 +1909,13 @@ impl Sim {
         s.elem_n.iter_mut().for_each(|v| *v = 0.0);
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
-            if let (true, Some(e)) = (p0 > 0.0, m.commodities[i % nc].element) {
+            if p0 <= 0.0 {
+                continue;
+            }
+            s.lp[i] = (self.price[i] / p0).ln();
+            if let Some(e) = m.commodities[i % nc].element {
                 let k = (i / nc) * ne + e;
-                s.elem_lp[k] += (self.price[i] / p0).ln();
+                s.elem_lp[k] += s.lp[i];
                 s.elem_n[k] += 1.0;
             }
         }
@@ -1929,7 +1936,7 @@ impl Sim {
             } else {
                 0.0
             };
-            let lp = (self.price[i] / p0).ln();
+            let lp = s.lp[i];
             // Forms of one element are linked by cheap conversion: each is pulled toward the
             // element's average move across its priced forms in this market.
             let mk = i / nc;
