@@ -249,6 +249,11 @@ struct Scratch {
     cover: Vec<f64>,
     buyer_country: Vec<usize>,
     buyer_stage: Vec<usize>,
+    /// Per buyer slot: its holding when it ordered, and whether anything arrived since.
+    bought: Vec<f64>,
+    received: Vec<bool>,
+    /// Per seller slot: its holding of the commodity when it offered.
+    held: Vec<f64>,
     /// Per buyer slot: what it still wants this import round (the open path).
     want: Vec<f64>,
     /// Per country: what a tier's buyers there still want, and the countries in the tier.
@@ -801,6 +806,9 @@ impl Sim {
             cover: z(nn),
             buyer_country: vec![0; nn],
             buyer_stage: vec![0; nn],
+            bought: z(nn),
+            received: vec![false; nn],
+            held: z(nn),
             want: z(nn),
             want_by_country: z(nx),
             tier_countries: Vec::with_capacity(nx),
@@ -990,9 +998,12 @@ impl Sim {
             &mut s.got,
             &mut s.wsum,
             &mut s.licensed,
+            &mut s.bought,
+            &mut s.held,
         ] {
             v.resize(nn, 0.0);
         }
+        s.received.resize(nn, false);
         s.buyer_country.resize(nn, 0);
         s.buyer_stage.resize(nn, 0);
         s.output.resize(nfac, 0.0);

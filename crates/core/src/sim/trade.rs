@@ -255,6 +255,7 @@ impl Sim {
                 } else {
                     stock[l.stock]
                 };
+                s.held[k] = have;
                 if l.stockpile != NONE {
                     // A stockpile releases at its rate, spread over its holding's mix.
                     let rate = self.stockpile_release[l.stockpile] / spy;
@@ -275,7 +276,7 @@ impl Sim {
             s.supply[x] += offer;
             if mixed && offer > 0.0 {
                 let held = &stock[l.base..l.base + ne];
-                let total: f64 = held.iter().sum();
+                let total = s.held[k];
                 for e in 0..ne {
                     s.comp[x * ne + e] += offer * held[e] / total;
                 }
@@ -315,6 +316,7 @@ impl Sim {
                 } else {
                     self.stock[l.stock]
                 };
+                self.scratch.bought[slot] = held;
                 let have = held + self.on_order[l.order];
                 (need * (1.0 + l.cover) - have).max(0.0)
             };
@@ -326,6 +328,7 @@ impl Sim {
             s.buyer_stage[slot] = l.stage;
             s.got[slot] = 0.0;
             s.licensed[slot] = 0.0;
+            s.received[slot] = false;
             total += r;
         }
         total
@@ -612,8 +615,9 @@ impl Sim {
                 continue;
             }
             if mixed {
+                // Nothing has touched the seller's stock since its offer was summed.
                 let held = &mut stock[l.base..l.base + ne];
-                let total: f64 = held.iter().sum();
+                let total = s.held[k];
                 for e in 0..ne {
                     held[e] -= give * held[e] / total;
                 }
@@ -647,6 +651,7 @@ impl Sim {
                 s.dep_total[l.stage * nx + l.country] += q.max(0.0);
             }
             s.got[slot] = 0.0;
+            s.received[slot] = q > 0.0;
             if q <= 0.0 {
                 continue;
             }
@@ -668,10 +673,14 @@ impl Sim {
         let (ne, nc) = (m.elements.len(), m.commodities.len());
         let s = &mut self.scratch;
         for (slot, l) in buyers.iter().enumerate() {
-            let held = if l.stock == NONE {
+            // A holding of a mixed form is summed again only if something arrived (or, for
+            // a stockpile, if it may also have sold).
+            let held = if l.stock != NONE {
+                self.stock[l.stock]
+            } else if s.received[slot] || matches!(l.need, NeedOf::Nothing) {
                 self.stock[l.base..l.base + ne].iter().sum()
             } else {
-                self.stock[l.stock]
+                s.bought[slot]
             };
             let have = held + self.on_order[l.order];
             let target = s.need[slot] * s.cover[slot].max(1.0);
