@@ -12,7 +12,8 @@ use crate::date::Date;
 pub struct Series {
     /// Shared between runs of one model until a run declares a series of its own.
     pub names: Arc<Vec<(String, String)>>,
-    index: Arc<HashMap<(String, String), usize>>,
+    /// Metric, then key, to column (looked up by `&str` without allocating).
+    index: Arc<HashMap<String, HashMap<String, usize>>>,
     /// Row-major: `values[step * names.len() + series]`.
     pub values: Vec<f64>,
     pub steps: usize,
@@ -53,13 +54,16 @@ impl Series {
 
     /// Declares a series before recording starts; returns its column.
     pub fn declare(&mut self, metric: &str, key: &str) -> usize {
-        let k = (metric.to_string(), key.to_string());
-        if let Some(&i) = self.index.get(&k) {
+        if let Some(i) = self.find(metric, key) {
             return i;
         }
-        Arc::make_mut(&mut self.names).push(k.clone());
-        Arc::make_mut(&mut self.index).insert(k, self.names.len() - 1);
-        self.names.len() - 1
+        let col = self.names.len();
+        Arc::make_mut(&mut self.names).push((metric.to_string(), key.to_string()));
+        Arc::make_mut(&mut self.index)
+            .entry(metric.to_string())
+            .or_default()
+            .insert(key.to_string(), col);
+        col
     }
 
     /// Adds a series after recording has started (a facility built by a lever): past rows
@@ -100,9 +104,7 @@ impl Series {
     }
 
     pub fn find(&self, metric: &str, key: &str) -> Option<usize> {
-        self.index
-            .get(&(metric.to_string(), key.to_string()))
-            .copied()
+        self.index.get(metric)?.get(key).copied()
     }
 
     /// Keys recorded for a metric, in declaration order.

@@ -564,7 +564,8 @@ impl Sim {
                         let c = m.commodity(scrap, None);
                         let base = (n * m.forms.len() + scrap) * ne;
                         let holds = self.stock[base..base + ne].iter().any(|&q| q != 0.0);
-                        if (self.recycle_rate[sector] != 0.0 || holds) && !sellers_of[c].contains(&n)
+                        if (self.recycle_rate[sector] != 0.0 || holds)
+                            && !sellers_of[c].contains(&n)
                         {
                             sellers_of[c].push(n);
                         }

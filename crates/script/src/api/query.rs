@@ -84,7 +84,8 @@ impl SeriesView {
 
 /// Resolves a commodity name: `oxide:Dy` (separated form and element) or `magnet:NdFeB`.
 pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
-    if let Ok(f) = m.form_id(name) {
+    // Looked up without building an error: triggers resolve names every step.
+    if let Some(f) = m.forms.iter().position(|f| f.id == name) {
         if m.forms[f].mixed {
             return Ok(m.commodity(f, None));
         }
