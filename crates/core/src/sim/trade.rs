@@ -222,8 +222,11 @@ impl Sim {
                 while end < buyers.len() && buyers[end].priority == pr {
                     end += 1;
                 }
-                self.home_pass(start..end);
-                self.import_passes(c, buyers, start..end);
+                // A tier that asks for nothing (stockpiles not buying, say) has nothing to do.
+                if self.scratch.request[start..end].iter().any(|&r| r > 0.0) {
+                    self.home_pass(start..end);
+                    self.import_passes(c, buyers, start..end);
+                }
                 start = end;
             }
             self.settle(c, links);
