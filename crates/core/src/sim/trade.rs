@@ -431,14 +431,20 @@ impl Sim {
             let drawn = s.avail[x] * drawn_share;
             s.avail[x] -= drawn;
             s.drawn[x] += drawn;
+            // An exporter serves every buyer country but its own.
+            let home = s.want_by_country[x];
+            s.exports[x * nf + form] += (total - home) * fill * offer_share;
+            let row = &mut s.pair[x * nx..(x + 1) * nx];
             for &bx in &s.tier_countries {
                 if bx != x {
-                    let flow = s.want_by_country[bx] * fill * offer_share;
-                    s.exports[x * nf + form] += flow;
-                    s.imports[bx * nf + form] += flow;
-                    s.pair[x * nx + bx] += flow;
+                    row[bx] += s.want_by_country[bx] * fill * offer_share;
                 }
             }
+        }
+        // Each buyer country imports from every exporter but itself (its own offer share
+        // is zero unless it exports).
+        for &bx in &s.tier_countries {
+            s.imports[bx * nf + form] += s.want_by_country[bx] * fill * (1.0 - s.weights[bx]);
         }
         // Buyers' receipts; facilities count what came from abroad.
         for slot in tier {
