@@ -428,6 +428,27 @@ fn docs_and_bench_run() {
     ]);
     assert_eq!(b.status.code(), Some(0), "{}", text(&b));
     assert!(text(&b).contains("ratio"));
+    // The phase table names every phase, and its shares add up to the whole.
+    let b = chokepoint(&["bench", "--runs", "1", "--phases"]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let out = text(&b);
+    let shares: Vec<f64> = out
+        .lines()
+        .skip_while(|l| !l.contains("by phase"))
+        .skip(1)
+        .map(|l| {
+            l.trim_end()
+                .trim_end_matches('%')
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(shares.len(), chokepoint_core::sim::PHASES.len(), "{out}");
+    assert!((shares.iter().sum::<f64>() - 100.0).abs() < 0.5, "{out}");
+    assert!(out.contains("markets"), "{out}");
     let b = chokepoint(&["bench", "--runs", "0"]);
     assert_eq!(b.status.code(), Some(2));
 }

@@ -156,6 +156,9 @@ enum Command {
         /// Also time this script over the same ten years and report the ratio.
         #[arg(long)]
         script: Option<PathBuf>,
+        /// Also time each phase of the step and print where a run's time goes.
+        #[arg(long)]
+        phases: bool,
     },
     /// Print the lever reference, generated from the engine itself.
     ///
@@ -285,7 +288,8 @@ fn dispatch(cmd: Command) -> Result<u8> {
             model,
             runs,
             script,
-        } => bench(&model, runs, script.as_deref()),
+            phases,
+        } => bench(&model, runs, script.as_deref(), phases),
     }
 }
 
@@ -535,7 +539,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Times `runs` runs of ten model years on one thread, and the same with a script. The two
 /// kinds of run alternate, so both see the same machine (frequency, other load).
-fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
+fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) -> Result<u8> {
     if runs == 0 || runs > 100_000 {
         return Err(anyhow!(BadInput(
             "--runs must be between 1 and 100000".into()
@@ -586,6 +590,27 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>) -> Result<u8> {
     if !scripted.is_empty() {
         let with = median(scripted);
         println!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
+    }
+    if phases {
+        // Separate runs, so the clock reads do not weigh on the figures above.
+        use chokepoint_core::sim::PHASES;
+        let mut times = [std::time::Duration::ZERO; PHASES.len()];
+        for i in 0..runs {
+            let mut sim = chokepoint_core::Sim::new(&model, i as u64);
+            while sim.steps_left() > 0 && sim.date() <= until {
+                sim.step_timed(&mut times);
+            }
+        }
+        let total: f64 = times.iter().map(|t| t.as_secs_f64()).sum();
+        println!("  by phase (mean of {runs} runs, timed step by step):");
+        for ((name, _), t) in PHASES.iter().zip(times) {
+            let t = t.as_secs_f64();
+            println!(
+                "    {name:<18} {:8.3} ms   {:5.1}%",
+                t * 1e3 / runs as f64,
+                100.0 * t / total.max(f64::MIN_POSITIVE)
+            );
+        }
     }
     Ok(0)
 }

@@ -1,11 +1,12 @@
 //! The engine: a deterministic, fixed-step simulation of a model.
 //!
-//! State is plain data in flat arrays indexed by dense ids. [`Sim::step`] runs the phases in
-//! a fixed order (licence arrivals, per-step plans and needs, mining, offtakes and contracts,
-//! market allocation, conversion, consumption, prices, policy costs, demand responses,
-//! record); each phase is a function of its own. Nothing in the step loop allocates (a test
-//! counts): every buffer is sized at construction, or when a policy or a built facility
-//! changes the tables, which is an event, not a step.
+//! State is plain data in flat arrays indexed by dense ids. [`Sim::step`] runs the phases of
+//! [`PHASES`] in their fixed order (licence arrivals, per-step plans and needs, mining,
+//! offtakes and contracts, market allocation, conversion, consumption, prices, policy costs,
+//! demand responses, record); each phase is a function of its own, and market allocation
+//! has a module of its own (`trade`). Nothing in the step loop allocates (a test counts):
+//! every buffer is sized at construction, or when a policy, a built facility or a sector that
+//! starts recycling changes the tables, which is an event, not a step.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -313,6 +314,27 @@ struct Scratch {
     /// Per commodity: its dearest price across markets (the trading order's key).
     dearest: Vec<f64>,
 }
+
+/// The phases of a step, in order, with the names `chokepoint bench --phases` prints.
+#[allow(clippy::type_complexity)]
+pub const PHASES: [(&str, fn(&mut Sim)); 16] = [
+    ("rules", Sim::refresh_rules),
+    ("clear", Sim::clear_step_totals),
+    ("random events", Sim::random_events),
+    ("licence arrivals", Sim::arrivals),
+    ("plans and needs", Sim::prepare),
+    ("mining", Sim::mine),
+    ("offtakes", Sim::offtake),
+    ("contracts", Sim::deliver_contracts),
+    ("markets", Sim::trade),
+    ("sales smoothing", Sim::smooth_sales),
+    ("conversion", Sim::convert),
+    ("consumption", Sim::consume),
+    ("prices", Sim::update_prices),
+    ("policy costs", Sim::pay_policies),
+    ("demand response", Sim::update_demand),
+    ("record", Sim::record),
+];
 
 impl Sim {
     /// A fresh run of `model` with `seed` for stochastic events.
@@ -1235,26 +1257,31 @@ impl Sim {
 
     /// Advances one step: the phases in their fixed order.
     pub fn step(&mut self) {
-        let date = self.date();
+        for (_, phase) in PHASES {
+            phase(self);
+        }
+        self.end_step();
+    }
+
+    /// One step, adding each phase's wall time to `times` (in the order of [`PHASES`]).
+    pub fn step_timed(&mut self, times: &mut [std::time::Duration; PHASES.len()]) {
+        for ((_, phase), time) in PHASES.iter().zip(times.iter_mut()) {
+            let t = std::time::Instant::now();
+            phase(self);
+            *time += t.elapsed();
+        }
+        self.end_step();
+    }
+
+    /// Policies in force changed: rebuild the trade rules before anything trades.
+    fn refresh_rules(&mut self) {
         if self.rules_dirty {
             self.rebuild_rules();
         }
-        self.clear_step_totals();
-        self.random_events();
-        self.arrivals();
-        self.prepare();
-        self.mine();
-        self.offtake();
-        self.deliver_contracts();
-        self.trade();
-        self.smooth_sales();
-        self.convert();
-        self.consume();
-        self.update_prices();
-        self.pay_policies();
-        self.update_demand();
-        self.record(date);
-        if self.policy_window_changes(date) {
+    }
+
+    fn end_step(&mut self) {
+        if self.policy_window_changes(self.date()) {
             self.rules_dirty = true;
         }
         self.step += 1;
@@ -2032,7 +2059,8 @@ impl Sim {
         }
     }
 
-    fn record(&mut self, date: Date) {
+    fn record(&mut self) {
+        let date = self.date();
         let m = &self.model;
         let nx = m.countries.len();
         let nf = m.forms.len();
