@@ -1,5 +1,5 @@
 //! The resolved model: every entity in a `Vec`, referenced by dense index. Built by
-//! [`crate::load`] from a checked model file; read-only while the engine runs.
+//! [`crate::load::load`] from a checked model file; read-only while the engine runs.
 
 use crate::date::Date;
 use crate::element::ReGroup;
