@@ -2087,7 +2087,7 @@ impl Sim {
                 NodeKind::Stockpile(_) => continue,
             };
             let base = (n * nf + form) * ne;
-            let have: f64 = self.stock[base..base + ne].iter().sum();
+            let have = lane_sum(&self.stock[base..base + ne]);
             self.scratch.cover_have[node.country * nf + form] += have;
             self.scratch.cover_need[node.country * nf + form] += need;
         }
@@ -2188,6 +2188,21 @@ impl Sim {
         }
         worst
     }
+}
+
+/// A sum in four independent lanes: a short vector's sum without one long chain of
+/// dependent additions (for figures that are only recorded, where the last bit of rounding
+/// does not feed back into the run).
+fn lane_sum(xs: &[f64]) -> f64 {
+    let mut lanes = [0.0; 4];
+    let mut chunks = xs.chunks_exact(4);
+    for c in &mut chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
 /// Cuts `share` of element `e`'s part of a composition and gives it to the other elements
