@@ -41,6 +41,24 @@ impl Resolution {
     }
 }
 
+thread_local! {
+    /// The table of the last series dropped on this thread, kept for the next run.
+    static SPARE: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for Series {
+    fn drop(&mut self) {
+        let values = std::mem::take(&mut self.values);
+        if values.capacity() > 0 {
+            // Keep the larger of this table and the one already kept.
+            let _ = SPARE.try_with(|s| {
+                let kept = s.take();
+                s.set(if kept.capacity() >= values.capacity() { kept } else { values });
+            });
+        }
+    }
+}
+
 impl Series {
     pub fn new() -> Series {
         Series {
@@ -83,9 +101,18 @@ impl Series {
         self.declare(metric, key)
     }
 
-    /// Reserves room for `steps` rows so recording never allocates.
+    /// Reserves room for `steps` rows so recording never allocates. A run's table is
+    /// megabytes: the thread's last discarded one is reused when it is big enough, so a
+    /// sweep or a benchmark does not fault fresh pages in for every run.
     pub fn reserve(&mut self, steps: usize) {
-        self.values.reserve(steps * self.names.len());
+        let need = steps * self.names.len();
+        if self.values.is_empty() && self.values.capacity() < need {
+            if let Some(mut spare) = SPARE.try_with(|s| s.take()).ok().filter(|v| v.capacity() >= need) {
+                spare.clear();
+                self.values = spare;
+            }
+        }
+        self.values.reserve(need);
         self.dates.reserve(steps);
     }
 

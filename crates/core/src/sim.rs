@@ -1082,7 +1082,10 @@ impl Sim {
             offsets.push(total);
             total += self.buyers_of[c].len() * nx;
         }
-        let mut rules = vec![OPEN; total];
+        // The table is rebuilt in place: policies change often in a scripted run.
+        let mut rules = std::mem::take(&mut self.rules);
+        rules.clear();
+        rules.resize(total, OPEN);
         let mut quotas: Vec<(usize, f64, i32)> = Vec::new();
         let active: Vec<usize> = (0..self.policies.len())
             .filter(|&i| self.policies[i].in_force(date))
