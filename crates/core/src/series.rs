@@ -53,7 +53,11 @@ impl Drop for Series {
             // Keep the larger of this table and the one already kept.
             let _ = SPARE.try_with(|s| {
                 let kept = s.take();
-                s.set(if kept.capacity() >= values.capacity() { kept } else { values });
+                s.set(if kept.capacity() >= values.capacity() {
+                    kept
+                } else {
+                    values
+                });
             });
         }
     }
@@ -107,7 +111,11 @@ impl Series {
     pub fn reserve(&mut self, steps: usize) {
         let need = steps * self.names.len();
         if self.values.is_empty() && self.values.capacity() < need {
-            if let Some(mut spare) = SPARE.try_with(|s| s.take()).ok().filter(|v| v.capacity() >= need) {
+            if let Some(mut spare) = SPARE
+                .try_with(|s| s.take())
+                .ok()
+                .filter(|v| v.capacity() >= need)
+            {
                 spare.clear();
                 self.values = spare;
             }

@@ -9,6 +9,9 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Shared};
 use crate::api;
 use crate::host::HostHandle;
 
+/// How many strings Rhai interns (its own default for `Engine::new`).
+const STRINGS_INTERNED: usize = 256;
+
 /// Sandbox limits. Rhai's defaults differ between debug and release builds; these do not.
 pub mod limits {
     pub const MAX_OPERATIONS: u64 = 10_000_000;
@@ -28,7 +31,19 @@ pub mod limits {
 /// An engine with every lever registered and the sandbox in place. With a host, levers act
 /// on that run; without one (compiling, docs), they report that no model is loaded.
 pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
-    let mut engine = Engine::new();
+    // `Engine::new()` without rebuilding the standard library for every engine: the package
+    // is made once per process and shared (a sweep builds an engine per run).
+    static STANDARD: std::sync::OnceLock<Shared<Module>> = std::sync::OnceLock::new();
+    let mut engine = Engine::new_raw();
+    engine.set_max_strings_interned(STRINGS_INTERNED);
+    engine.register_global_module(
+        STANDARD
+            .get_or_init(|| {
+                use rhai::packages::Package;
+                rhai::packages::StandardPackage::new().as_shared_module()
+            })
+            .clone(),
+    );
     engine
         .set_max_operations(limits::MAX_OPERATIONS)
         .set_max_call_levels(limits::MAX_CALL_LEVELS)
@@ -70,17 +85,26 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
     engine
 }
 
-/// Registers every lever area: one module per area.
+/// Registers every lever area: one module per area. The modules are built once per process
+/// and shared by every engine (a sweep builds one engine per run).
 pub fn register_all(engine: &mut Engine) {
     use rhai::exported_module;
+    static MODULES: std::sync::OnceLock<Vec<Shared<Module>>> = std::sync::OnceLock::new();
+    let modules = MODULES.get_or_init(|| {
+        vec![
+            exported_module!(api::trade::trade_api).into(),
+            exported_module!(api::capacity::capacity_api).into(),
+            exported_module!(api::government::government_api).into(),
+            exported_module!(api::demand::demand_api).into(),
+            exported_module!(api::time::time_api).into(),
+            exported_module!(api::query::query_api).into(),
+            exported_module!(api::expect::expect_api).into(),
+        ]
+    });
     engine.register_type_with_name::<api::query::SeriesView>("Series");
-    engine.register_global_module(exported_module!(api::trade::trade_api).into());
-    engine.register_global_module(exported_module!(api::capacity::capacity_api).into());
-    engine.register_global_module(exported_module!(api::government::government_api).into());
-    engine.register_global_module(exported_module!(api::demand::demand_api).into());
-    engine.register_global_module(exported_module!(api::time::time_api).into());
-    engine.register_global_module(exported_module!(api::query::query_api).into());
-    engine.register_global_module(exported_module!(api::expect::expect_api).into());
+    for m in modules {
+        engine.register_global_module(m.clone());
+    }
 }
 
 /// Resolves `import "lib/name"` only to files under the scripts directory.

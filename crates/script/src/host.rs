@@ -53,6 +53,8 @@ pub struct Host {
     pub output: Vec<String>,
     pub deadline: Option<Instant>,
     pub cancel: Arc<AtomicBool>,
+    /// `today()` as text, made once per step: (step, text).
+    pub today: (usize, rhai::ImmutableString),
     seq: usize,
 }
 
@@ -74,6 +76,7 @@ impl HostHandle {
             output: Vec::new(),
             deadline: None,
             cancel: Arc::new(AtomicBool::new(false)),
+            today: (usize::MAX, rhai::ImmutableString::new()),
             seq: 0,
         })))
     }

@@ -22,9 +22,10 @@ pub fn advance(
 ) -> Res<()> {
     let mut due: Vec<FnPtr> = Vec::new();
     let mut conditions: Vec<(usize, FnPtr)> = Vec::new();
+    // What the condition list was built from: it is rebuilt only when that changes.
+    let mut watching = None;
     loop {
         due.clear();
-        conditions.clear();
         {
             let mut h = handle.lock();
             if let Some(why) = h.stopped() {
@@ -54,12 +55,18 @@ pub fn advance(
                     }
                 }
             }
-            for (k, t) in h.triggers.iter().enumerate() {
-                if !(t.once && t.fired) {
-                    conditions.push((k, t.condition.clone()));
+            let fired = h.triggers.iter().filter(|t| t.once && t.fired).count();
+            let now_watching = Some((h.triggers.len(), h.strategies.len(), fired));
+            if watching != now_watching {
+                watching = now_watching;
+                conditions.clear();
+                for (k, t) in h.triggers.iter().enumerate() {
+                    if !(t.once && t.fired) {
+                        conditions.push((k, t.condition.clone()));
+                    }
                 }
+                conditions.extend(h.strategies.iter().cloned().map(|f| (usize::MAX, f)));
             }
-            conditions.extend(h.strategies.iter().cloned().map(|f| (usize::MAX, f)));
         }
         for f in &due {
             let _ = call(f)?;

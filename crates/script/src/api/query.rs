@@ -16,7 +16,8 @@ use crate::host::{err, Host};
 /// weakly: a view kept in a closure does not keep the run alive.
 #[derive(Clone)]
 pub struct SeriesView {
-    pub name: String,
+    /// The run's series names (shared, not copied): the view's is `names[col]`.
+    names: Arc<Vec<(String, String)>>,
     host: Weak<Mutex<Host>>,
     col: usize,
     from: usize,
@@ -25,17 +26,23 @@ pub struct SeriesView {
 
 impl std::fmt::Debug for SeriesView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({} values)", self.name, self.to - self.from)
+        write!(f, "{} ({} values)", self.name(), self.to - self.from)
     }
 }
 
 impl SeriesView {
+    /// `metric[key]`, for messages.
+    pub fn name(&self) -> String {
+        let (metric, key) = &self.names[self.col];
+        format!("{metric}[{key}]")
+    }
+
     /// Reads the recorded values (and their dates) of the window.
     pub fn read<T>(&self, f: impl FnOnce(&[Date], &mut dyn Iterator<Item = f64>) -> T) -> Res<T> {
         let h = self
             .host
             .upgrade()
-            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name)))?;
+            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
         let h = h.lock().unwrap_or_else(|e| e.into_inner());
         let s = &h.sim.series;
         let col = self.col;
@@ -48,7 +55,7 @@ impl SeriesView {
         let h = self
             .host
             .upgrade()
-            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name)))?;
+            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
         let h = h.lock().unwrap_or_else(|e| e.into_inner());
         Ok(h.sim.series.get(self.to - 1, self.col))
     }
@@ -73,7 +80,7 @@ impl SeriesView {
             (lo, hi.max(lo))
         })?;
         Ok(SeriesView {
-            name: self.name.clone(),
+            names: self.names.clone(),
             host: self.host.clone(),
             col: self.col,
             from: self.from + lo,
@@ -116,7 +123,7 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
         }
     })?;
     Ok(SeriesView {
-        name: format!("{metric}[{key}]"),
+        names: s.names.clone(),
         host: Arc::downgrade(&handle.0),
         col,
         from: 0,
@@ -128,7 +135,7 @@ pub fn nonempty(s: &SeriesView) -> Res<()> {
     if s.is_empty() {
         return Err(err(format!(
             "{} has no values yet: run the simulation first (run_until or step)",
-            s.name
+            s.name()
         )));
     }
     Ok(())
@@ -398,7 +405,7 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn value_at(s: &mut SeriesView, date: &str) -> Res<f64> {
         let d = chokepoint_core::Date::parse(date).map_err(err)?;
-        let name = s.name.clone();
+        let name = s.name();
         s.read(|dates, v| match dates.iter().rposition(|&x| x <= d) {
             Some(i) => Ok(v.nth(i).unwrap_or(0.0)),
             None => Err(err(format!(
@@ -448,6 +455,6 @@ pub mod query_api {
 
     #[rhai_fn(global, name = "to_string")]
     pub fn to_string(s: &mut SeriesView) -> String {
-        format!("{} ({} values)", s.name, s.len())
+        format!("{} ({} values)", s.name(), s.len())
     }
 }

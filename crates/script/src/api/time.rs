@@ -168,7 +168,14 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn today(ctx: NativeCallContext) -> Res<ImmutableString> {
-        Ok(host(&ctx)?.lock().sim.last_date().to_string().into())
+        // Triggers ask every step: the text is made once per step.
+        let handle = host(&ctx)?;
+        let mut h = handle.lock();
+        let step = h.sim.step;
+        if h.today.0 != step || h.today.1.is_empty() {
+            h.today = (step, h.sim.last_date().to_string().into());
+        }
+        Ok(h.today.1.clone())
     }
 
     /// A named parameter: its value from `--set name=value` or a sweep, else `default`.
