@@ -2,10 +2,12 @@
 //! exporting country; buyers are served by priority tier, first from home (the model's home
 //! bias), then from abroad pro-rata, weighted by what policy allows and what tariffs cost.
 //!
-//! This is the engine's hot loop, so it works on per-slot tables filled once per commodity
-//! (request, need, cover, country, stage) and borrows the fields it needs one by one. A
+//! This is the engine's hot loop. Who trades what is resolved to flat tables ([`Links`])
+//! when the topology changes; each step fills per-slot buffers once per commodity (request,
+//! need, cover, country, stage), and the passes borrow the fields they need one by one. A
 //! commodity that no policy touches takes the open path: every buyer weighs the exporters
-//! alike, so the weights are computed once per round instead of once per buyer.
+//! alike, so a tier's import pass has a closed form (`import_open`); under policies, weights,
+//! licences and quotas apply flow by flow (`import_ruled`).
 
 use super::*;
 
