@@ -260,7 +260,11 @@ struct Scratch {
     /// Per country: what a tier's buyers there still want, and the countries in the tier.
     want_by_country: Vec<f64>,
     tier_countries: Vec<usize>,
+    /// Per buyer slot: what it has received so far this step.
     got: Vec<f64>,
+    /// Per country: claims on its sellers (then their fill ratio), and a weight: the home
+    /// fill ratio in the home pass, an exporter's share of what is on offer in the open
+    /// import pass.
     claims: Vec<f64>,
     weights: Vec<f64>,
     /// Per facility: this step's output (t); per stage × country production.
