@@ -452,3 +452,32 @@ fn docs_and_bench_run() {
     let b = chokepoint(&["bench", "--runs", "0"]);
     assert_eq!(b.status.code(), Some(2));
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    // `chokepoint test scripts/ | head -1`: the reader goes away after one line.
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["test", "scripts/"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    // A full disk is an error with a message, not a panic.
+    let full = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["check", "models/world-2024.yaml"])
+        .current_dir(root())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write the output"), "{err}");
+}

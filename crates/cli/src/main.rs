@@ -1,5 +1,19 @@
 //! chokepoint: run, test, check and document critical-mineral supply-chain scenarios.
 
+/// `println!` and `print!` for results: when the reader closes the pipe (`chokepoint test |
+/// head`) the program ends as Unix tools do (status 141, killed by SIGPIPE) instead of
+/// panicking on the failed write.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::out(format_args!($($arg)*))
+    };
+}
+
 mod compare;
 mod repl;
 mod report;
@@ -231,7 +245,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
         ),
         Command::Merge { shards, out } => {
             let n = sweep::merge(&shards, &out)?;
-            println!(
+            outln!(
                 "merged {} shards: {n} runs -> {}",
                 shards.len(),
                 out.display()
@@ -247,10 +261,10 @@ fn dispatch(cmd: Command) -> Result<u8> {
         } => {
             let (sa, _, oa) = execute(&a, model.as_deref(), None, BTreeMap::new(), 120.0)?;
             let (sb, mb, ob) = execute(&b, model.as_deref(), None, BTreeMap::new(), 120.0)?;
-            print!("{}", compare::table(&sa, &oa, &sb, &ob, top));
+            out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
-                println!("wrote {}/compare.csv, report.html", dir.display());
+                outln!("wrote {}/compare.csv, report.html", dir.display());
             }
             Ok(0)
         }
@@ -293,6 +307,19 @@ fn dispatch(cmd: Command) -> Result<u8> {
     }
 }
 
+/// Writes to stdout; a closed pipe ends the program quietly.
+pub fn out(args: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
     for s in sets {
@@ -325,7 +352,7 @@ fn check(path: &Path) -> Result<u8> {
             return Ok(2);
         }
     };
-    print!("{}", report::inventory(&model, path));
+    out!("{}", report::inventory(&model, path));
     Ok(0)
 }
 
@@ -403,7 +430,7 @@ fn run(
         }
     };
     for line in &outcome.output {
-        println!("{line}");
+        outln!("{line}");
     }
     // A --set the script never read is almost always a typo.
     for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
@@ -411,7 +438,7 @@ fn run(
             chokepoint_core::error::did_you_mean(name, outcome.params.keys().map(String::as_str));
         eprintln!("warning: --set {name}: the script never reads param(\"{name}\"){hint}");
     }
-    print!("{}", report::summary_text(&scenario, &model, &outcome));
+    out!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         write::atomic(
@@ -426,7 +453,7 @@ fn run(
             &dir.join("report.html"),
             report::html(&scenario, &model, &outcome).as_bytes(),
         )?;
-        println!(
+        outln!(
             "wrote {}/series.csv, summary.json, report.html",
             dir.display()
         );
@@ -471,11 +498,11 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                 let n = outcome.expectations.len();
                 if bad.is_empty() {
                     passed += 1;
-                    println!("ok     {} ({n} expectations)", s.display());
+                    outln!("ok     {} ({n} expectations)", s.display());
                     cases.push((s.clone(), t0.elapsed(), None));
                 } else {
                     failed += 1;
-                    println!(
+                    outln!(
                         "FAILED {} ({} of {n} expectations failed)",
                         s.display(),
                         bad.len()
@@ -483,7 +510,7 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                     let mut text = String::new();
                     for e in bad {
                         let line = format!("  line {}: {} {}", e.line, e.message, e.detail);
-                        println!("{line}");
+                        outln!("{line}");
                         text.push_str(&line);
                         text.push('\n');
                     }
@@ -492,15 +519,15 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
             }
             Err(e) => {
                 broken += 1;
-                println!("ERROR  {}", s.display());
+                outln!("ERROR  {}", s.display());
                 for l in e.0.lines() {
-                    println!("  {l}");
+                    outln!("  {l}");
                 }
                 cases.push((s.clone(), t0.elapsed(), Some(e.0.clone())));
             }
         }
     }
-    println!("{} passed, {} failed", passed, failed + broken);
+    outln!("{} passed, {} failed", passed, failed + broken);
     if let Some(j) = junit {
         write::atomic(j, report::junit(&cases).as_bytes())?;
     }
@@ -520,9 +547,9 @@ fn docs(format: &str) -> Result<u8> {
             let json = engine
                 .gen_fn_metadata_to_json(false)
                 .map_err(|e| anyhow!("cannot generate metadata: {e}"))?;
-            println!("{json}");
+            outln!("{json}");
         }
-        "md" | "markdown" => print!("{}", chokepoint_script::reference::markdown()),
+        "md" | "markdown" => out!("{}", chokepoint_script::reference::markdown()),
         other => {
             return Err(anyhow!(BadInput(format!(
                 "unknown format '{other}' (expected md or json)"
@@ -576,20 +603,20 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
         }
     }
     let base = median(plain);
-    println!(
+    outln!(
         "engine: {} ({}), {} to {}",
         model.name,
         chokepoint_core::Sim::new(&model, 0).shape(),
         model.start,
         until
     );
-    println!(
+    outln!(
         "  no script   median {base:8.3} ms per run   {:8.1} runs/s on one thread",
         1e3 / base
     );
     if !scripted.is_empty() {
         let with = median(scripted);
-        println!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
+        outln!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
     }
     if phases {
         // Separate runs, so the clock reads do not weigh on the figures above.
@@ -602,10 +629,10 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
             }
         }
         let total: f64 = times.iter().map(|t| t.as_secs_f64()).sum();
-        println!("  by phase (mean of {runs} runs, timed step by step):");
+        outln!("  by phase (mean of {runs} runs, timed step by step):");
         for ((name, _), t) in PHASES.iter().zip(times) {
             let t = t.as_secs_f64();
-            println!(
+            outln!(
                 "    {name:<18} {:8.3} ms   {:5.1}%",
                 t * 1e3 / runs as f64,
                 100.0 * t / total.max(f64::MIN_POSITIVE)
@@ -711,7 +738,7 @@ fn run_sweep(
         }
     }
     let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out)?;
-    println!(
+    outln!(
         "{} runs (shard {}/{}) in {:.2} s: {:.1} runs/s -> {}",
         stats.runs,
         shard.k,

@@ -163,7 +163,7 @@ impl Session {
 
     fn flush_output(&self) {
         for line in self.host.lock().output.drain(..) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
@@ -187,7 +187,7 @@ impl Session {
             Ok(v) => {
                 self.script.push(input.trim_end().to_string());
                 if !v.is_unit() {
-                    println!("{v}");
+                    outln!("{v}");
                 }
             }
             Err(e) => eprint!("{}", ScriptError::from_eval("<repl>", input, &e)),
@@ -205,7 +205,7 @@ impl Session {
         match r {
             Ok(()) => {
                 self.script.push(record);
-                println!("now at {}", self.today());
+                outln!("now at {}", self.today());
             }
             Err(e) => eprint!("{}", ScriptError::from_eval("<repl>", "", &e)),
         }
@@ -244,10 +244,10 @@ impl Session {
         let args: Vec<&str> = parts.collect();
         match cmd {
             ":quit" | ":q" | ":exit" => return false,
-            ":help" | ":h" => print!("{HELP}"),
+            ":help" | ":h" => out!("{HELP}"),
             ":levers" => {
                 for d in chokepoint_script::reference::reference() {
-                    println!("  {}", d.signature);
+                    outln!("  {}", d.signature);
                 }
             }
             ":step" => {
@@ -288,7 +288,7 @@ impl Session {
                 };
                 match self.series(m, k) {
                     Ok((dates, v)) if cmd == ":show" => show(m, k, &dates, &v),
-                    Ok((dates, v)) => print!("{}", plot(&format!("{m}[{k}]"), &dates, &v, 64, 14)),
+                    Ok((dates, v)) => out!("{}", plot(&format!("{m}[{k}]"), &dates, &v, 64, 14)),
                     Err(e) => eprintln!("error: {e}"),
                 }
             }
@@ -305,7 +305,7 @@ impl Session {
                         h.sim.series.metrics().join(", ")
                     );
                 } else {
-                    println!("{}", keys.join("  "));
+                    outln!("{}", keys.join("  "));
                 }
             }
             ":save" => {
@@ -324,13 +324,13 @@ impl Session {
                     text.push('\n');
                 }
                 match write::atomic(Path::new(f), text.as_bytes()) {
-                    Ok(()) => println!("saved {} statements to {f}", self.script.len()),
+                    Ok(()) => outln!("saved {} statements to {f}", self.script.len()),
                     Err(e) => eprintln!("error: {e:#}"),
                 }
             }
             ":reset" => {
                 self.reset();
-                println!("reset to {}", self.model.start);
+                outln!("reset to {}", self.model.start);
             }
             other => eprintln!("error: unknown command '{other}' (try :help)"),
         }
@@ -342,7 +342,7 @@ fn show(m: &str, k: &str, dates: &[Date], v: &[f64]) {
     let peak = v.iter().copied().fold(f64::MIN, f64::max);
     let low = v.iter().copied().fold(f64::MAX, f64::min);
     let mean = v.iter().sum::<f64>() / v.len() as f64;
-    println!(
+    outln!(
         "{m}[{k}]: {} values, low {} mean {} peak {}",
         v.len(),
         fmt_num(low),
@@ -351,7 +351,7 @@ fn show(m: &str, k: &str, dates: &[Date], v: &[f64]) {
     );
     let from = v.len().saturating_sub(6);
     for i in from..v.len() {
-        println!("  {}  {}", dates[i], fmt_num(v[i]));
+        outln!("  {}  {}", dates[i], fmt_num(v[i]));
     }
 }
 
@@ -453,9 +453,11 @@ pub fn run(model_path: &Path) -> Result<u8> {
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
-    println!(
+    outln!(
         "chokepoint repl on {} ({} to {}). :help for commands, :quit to leave.",
-        model.title, model.start, model.end
+        model.title,
+        model.start,
+        model.end
     );
     loop {
         let prompt = format!("{}> ", session.today());
