@@ -232,6 +232,26 @@ fn run_writes_its_outputs_and_reports_bad_input() {
         (
             vec![
                 "run",
+                "scripts/2025-04-china-licensing.rhai",
+                "--set",
+                "approval=0.5",
+                "--set",
+                "approval=0.7",
+            ],
+            "--set approval is given twice",
+        ),
+        (
+            vec![
+                "run",
+                "scripts/2025-04-china-licensing.rhai",
+                "--set",
+                " =0.5",
+            ],
+            "the name is empty",
+        ),
+        (
+            vec![
+                "run",
                 "scripts/2024-10-kachin-disruption.rhai",
                 "--resolution",
                 "decade",
@@ -363,6 +383,10 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             "never reads param(\"stockpile\") (did you mean 'stockpile_t'?)",
         ),
         (vec!["--set", "stockpile_t=9..1"], "low end is above"),
+        (
+            vec!["--set", "stockpile_t=1..2", "--set", "stockpile_t=3..4"],
+            "--set stockpile_t is given twice",
+        ),
         (vec!["--shard", "3/3"], "need 0 <= K < N"),
         (vec!["--threads", "0"], "--threads must be"),
         (vec!["--metric", "price"], "expected METRIC=KEY"),

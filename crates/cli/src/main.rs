@@ -333,7 +333,13 @@ fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
         if !v.is_finite() {
             return Err(anyhow!("--set {s}: the value must be finite"));
         }
-        out.insert(k.trim().to_string(), v);
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(anyhow!("--set {s}: the name is empty"));
+        }
+        if out.insert(k.to_string(), v).is_some() {
+            return Err(anyhow!("--set {k} is given twice"));
+        }
     }
     Ok(out)
 }
@@ -674,6 +680,11 @@ fn run_sweep(
         .map(|s| sweep::Range::parse(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
+    for (i, r) in ranges.iter().enumerate() {
+        if ranges[..i].iter().any(|q| q.name == r.name) {
+            return Err(bad(format!("--set {} is given twice", r.name)));
+        }
+    }
     let shard = match shard {
         Some(s) => sweep::Shard::parse(s).map_err(bad)?,
         None => sweep::Shard { k: 0, n: 1 },
