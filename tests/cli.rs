@@ -432,6 +432,40 @@ fn compare_shows_deltas_and_writes_a_report() {
         .contains("<polyline"));
     let out = chokepoint(&["compare", "scripts/2024-10-kachin-disruption.rhai"]);
     assert_eq!(out.status.code(), Some(2));
+    // A scenario against itself: nothing differs.
+    let same = chokepoint(&[
+        "compare",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "scripts/2024-10-kachin-disruption.rhai",
+    ]);
+    assert!(text(&same).contains(", 0 differ;"), "{}", text(&same));
+    assert!(!text(&same).contains("note:"), "{}", text(&same));
+    // Different models: said so; moves from zero read "new", never a percentage of noise.
+    let apart = chokepoint(&[
+        "compare",
+        "scripts/baseline-2024.rhai",
+        "scripts/2010-quota-crisis.rhai",
+        "--top",
+        "20",
+    ]);
+    let t = text(&apart);
+    assert!(
+        t.contains("note: A runs on world-2024") && t.contains("B on world-2010"),
+        "{t}"
+    );
+    for l in t.lines().filter(|l| l.ends_with('%')) {
+        let pct: f64 = l
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches('%')
+            .parse()
+            .unwrap();
+        assert!(
+            pct.abs() < 1e6,
+            "a change shown as a percentage of nothing: {l}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

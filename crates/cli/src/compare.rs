@@ -24,9 +24,11 @@ impl Row {
     fn delta(&self) -> f64 {
         self.b - self.a
     }
-    /// Relative change, scaled so a move from zero still ranks.
+    /// Relative change, scaled so a move from zero still ranks (to six places, so that
+    /// rounding noise does not decide the order).
     fn weight(&self) -> f64 {
-        (self.b - self.a).abs() / self.a.abs().max(self.b.abs()).max(1e-9)
+        let w = (self.b - self.a).abs() / self.a.abs().max(self.b.abs()).max(1e-9);
+        (w * 1e6).round() / 1e6
     }
 }
 
@@ -65,9 +67,12 @@ fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
 
 fn top(rows: &[Row], n: usize) -> Vec<&Row> {
     let mut v: Vec<&Row> = rows.iter().filter(|r| r.weight() > 1e-9).collect();
+    // Biggest relative move first; among equals (every move from zero is 100%), the biggest
+    // absolute one.
     v.sort_by(|x, y| {
         y.weight()
             .total_cmp(&x.weight())
+            .then_with(|| y.delta().abs().total_cmp(&x.delta().abs()))
             .then_with(|| (&x.metric, &x.key, x.stat).cmp(&(&y.metric, &y.key, y.stat)))
     });
     v.truncate(n);
@@ -90,6 +95,19 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         b.expectations.len() - b.failed(),
         b.failed()
     );
+    let (ma, mb) = (&a.sim.model, &b.sim.model);
+    let (da, db) = (
+        (a.sim.model.start, a.sim.last_date()),
+        (b.sim.model.start, b.sim.last_date()),
+    );
+    if ma.name != mb.name || da != db {
+        let _ = writeln!(
+            o,
+            "  note: A runs on {} from {} to {}, B on {} from {} to {}; figures are compared by \
+             series name, each over its own run",
+            ma.name, da.0, da.1, mb.name, db.0, db.1
+        );
+    }
     let changed = top(&all, usize::MAX).len();
     let _ = writeln!(
         o,
@@ -104,7 +122,8 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         "series", "stat", "A", "B", "B - A", "change"
     );
     for r in top(&all, n) {
-        let rel = if r.a != 0.0 {
+        // A change from what shows as zero is "new", not a percentage of a rounding error.
+        let rel = if round4(r.a) != 0.0 {
             format!("{:+.0}%", 100.0 * r.delta() / r.a.abs())
         } else {
             "new".into()
