@@ -87,7 +87,14 @@ impl Completer for ReplHelper {
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
-        if input.trim_start().starts_with(':') {
+        // A command ends the input, even typed on a continuation line.
+        if input
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with(':')
+        {
             return Ok(ValidationResult::Valid(None));
         }
         match self.engine.compile(input) {
@@ -388,12 +395,17 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
         ));
     }
     if let (Some(a), Some(b)) = (dates.first(), dates.last()) {
-        o.push_str(&format!(
-            "{:>12}  {a}{:>width$}\n",
-            "",
-            b,
-            width = cols.saturating_sub(10)
-        ));
+        // The first and last dates under the chart's ends, when it is wide enough for both.
+        if cols >= 21 {
+            o.push_str(&format!(
+                "{:>12}  {a}{:>width$}\n",
+                "",
+                b.to_string(),
+                width = cols - 10
+            ));
+        } else {
+            o.push_str(&format!("{:>12}  {a} to {b}\n", ""));
+        }
     }
     o
 }
@@ -463,9 +475,16 @@ pub fn run(model_path: &Path) -> Result<u8> {
         let prompt = format!("{}> ", session.today());
         match rl.readline(&prompt) {
             Ok(line) => {
-                let t = line.trim();
+                let mut t = line.trim();
                 if t.is_empty() {
                     continue;
+                }
+                // A command typed on a continuation line drops the unfinished input.
+                if let Some((_, last)) = t.rsplit_once('\n') {
+                    if last.trim_start().starts_with(':') {
+                        eprintln!("(the unfinished input before {} is dropped)", last.trim());
+                        t = last.trim();
+                    }
                 }
                 if t.starts_with(':') {
                     if !session.command(t) {
@@ -484,4 +503,33 @@ pub fn run(model_path: &Path) -> Result<u8> {
         let _ = rl.save_history(h);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plot;
+    use chokepoint_core::Date;
+
+    fn weeks(n: usize) -> Vec<Date> {
+        let start = Date::parse("2024-01-01").unwrap();
+        (0..n).map(|i| start.add_days(7 * i as i32)).collect()
+    }
+
+    #[test]
+    fn a_plot_labels_its_dates_apart_however_few_the_points() {
+        let few = plot("p", &weeks(3), &[1.0, 3.0, 2.0], 64, 5);
+        assert!(few.ends_with("2024-01-01 to 2024-01-15\n"), "{few}");
+        let many = plot("p", &weeks(100), &vec![1.0; 100], 64, 5);
+        let last = many.lines().last().unwrap();
+        assert!(last.trim_start().starts_with("2024-01-01 "), "{many}");
+        assert!(last.ends_with(" 2025-11-24"), "{many}");
+        // Every row of the chart is as wide as the chart.
+        let widths: Vec<usize> = many
+            .lines()
+            .skip(1)
+            .take(5)
+            .map(|l| l.chars().count())
+            .collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{many}");
+    }
 }

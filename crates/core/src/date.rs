@@ -94,7 +94,12 @@ impl Date {
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, m, d) = self.ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        if f.width().is_some() {
+            // Honour `{:>12}` and the like, as a string would.
+            f.pad(&format!("{y:04}-{m:02}-{d:02}"))
+        } else {
+            write!(f, "{y:04}-{m:02}-{d:02}")
+        }
     }
 }
 
@@ -152,6 +157,14 @@ mod tests {
             Date::parse("2024-01-31").unwrap().add_months(1).to_string(),
             "2024-02-29"
         );
+    }
+
+    #[test]
+    fn formats_with_width_like_text() {
+        let d = Date::parse("2025-04-04").unwrap();
+        assert_eq!(format!("{d:>12}|"), "  2025-04-04|");
+        assert_eq!(format!("{d:<11}|"), "2025-04-04 |");
+        assert_eq!(format!("{d}"), "2025-04-04");
     }
 
     #[test]
