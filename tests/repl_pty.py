@@ -105,6 +105,11 @@ read_until(r"cancelled")
 # (Match the output, not the echo of the typed line.)
 send('print(`still ${40 + 2}`);\r')
 read_until(r"still 42")
+# A command on a continuation line drops the unfinished input and runs.
+send("let y = 1 +\r")
+time.sleep(0.3)
+send(":step 1\r")
+read_until(r"unfinished input before :step 1 is dropped[\s\S]*now at")
 send(":quit\r")
 # The REPL must leave on :quit; never wait for it forever.
 deadline = time.time() + 20
