@@ -319,6 +319,16 @@ fn run_exits_1_when_an_expectation_fails() {
     assert!(text(&out).contains("did you mean 'Dy'"));
     let out = chokepoint(&["test", "scripts/nowhere"]);
     assert_eq!(out.status.code(), Some(2));
+    // A directory with no scenario in it is a wrong path, not a pass.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = chokepoint(&["test", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds no scenario (*.rhai) to replay"),
+        "{}",
+        text(&out)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -481,6 +481,14 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "rhai"))
                 .collect();
+            // A directory with nothing to replay is a mistake (a wrong path in CI, say),
+            // not a pass.
+            if files.is_empty() {
+                return Err(anyhow!(BadInput(format!(
+                    "{} holds no scenario (*.rhai) to replay",
+                    p.display()
+                ))));
+            }
             files.sort();
             out.extend(files);
         } else if p.exists() {
@@ -515,7 +523,9 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                     );
                     let mut text = String::new();
                     for e in bad {
-                        let line = format!("  line {}: {} {}", e.line, e.message, e.detail);
+                        let line = format!("  line {}: {} {}", e.line, e.message, e.detail)
+                            .trim_end()
+                            .to_string();
                         outln!("{line}");
                         text.push_str(&line);
                         text.push('\n');
