@@ -399,6 +399,7 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         ),
         (vec!["--shard", "3/3"], "need 0 <= K < N"),
         (vec!["--threads", "0"], "--threads must be"),
+        (vec!["--grid", "3"], "cannot be used with"),
         (vec!["--metric", "price"], "expected METRIC=KEY"),
         (
             vec!["--metric", "price=MARS/oxide:Dy"],
@@ -413,6 +414,20 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             text(&o)
         );
     }
+    let o = chokepoint(&[
+        "sweep",
+        "scripts/whatif-us-stockpile-12m-ban.rhai",
+        "--grid",
+        "3",
+        "--out",
+        &d("bad"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--grid needs a range to walk"),
+        "{}",
+        text(&o)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -101,9 +101,9 @@ enum Command {
     Sweep {
         /// The scenario script (.rhai); its `param(...)` calls read the swept values.
         script: PathBuf,
-        /// Number of Monte Carlo runs.
-        #[arg(long, default_value_t = 100)]
-        runs: usize,
+        /// Number of Monte Carlo runs [default: 100] (a grid sets its own count).
+        #[arg(long, conflicts_with = "grid")]
+        runs: Option<usize>,
         /// A parameter range: --set approval=0.1..0.9 (repeatable).
         #[arg(long = "set", value_name = "NAME=LO..HI")]
         set: Vec<String>,
@@ -661,7 +661,7 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
 #[allow(clippy::too_many_arguments)]
 fn run_sweep(
     script: &Path,
-    runs: usize,
+    runs: Option<usize>,
     set: &[String],
     grid: Option<usize>,
     threads: Option<usize>,
@@ -672,6 +672,7 @@ fn run_sweep(
     out: &Path,
 ) -> Result<u8> {
     let bad = |m: String| anyhow!(BadInput(m));
+    let runs = runs.unwrap_or(100);
     if !(1..=10_000_000).contains(&runs) {
         return Err(bad("--runs must be between 1 and 10000000".into()));
     }
@@ -694,6 +695,11 @@ fn run_sweep(
         if ranges[..i].iter().any(|q| q.name == r.name) {
             return Err(bad(format!("--set {} is given twice", r.name)));
         }
+    }
+    if grid.is_some() && ranges.is_empty() {
+        return Err(bad(
+            "--grid needs a range to walk: add --set NAME=LO..HI".into()
+        ));
     }
     let shard = match shard {
         Some(s) => sweep::Shard::parse(s).map_err(bad)?,
