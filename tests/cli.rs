@@ -212,6 +212,18 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     for (args, want) in [
         (vec!["run", "scripts/nope.rhai"], "cannot read the script"),
         (
+            vec!["run", "models/world-2024.yaml"],
+            "is a model file (.yaml), not a scenario script",
+        ),
+        (
+            vec!["check", "scripts/baseline-2024.rhai"],
+            "is a scenario script (.rhai), not a model file",
+        ),
+        (
+            vec!["repl", "--model", "scripts/baseline-2024.rhai"],
+            "is a scenario script (.rhai), not a model file",
+        ),
+        (
             vec![
                 "run",
                 "scripts/2024-10-kachin-disruption.rhai",

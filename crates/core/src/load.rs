@@ -287,6 +287,13 @@ fn read_text(path: &Path) -> Result<String, String> {
     if meta.is_dir() {
         return Err("is a directory, not a model file".into());
     }
+    if path.extension().is_some_and(|x| x == "rhai") {
+        return Err(
+            "is a scenario script (.rhai), not a model file (.yaml): a script is run with \
+             `chokepoint run`, and takes its model with --model or its `// model:` line"
+                .into(),
+        );
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
             "the file is {:.1} MB; model files are limited to {} MB",

@@ -81,6 +81,13 @@ impl Scenario {
         if meta.is_dir() {
             return Err(ScriptError::plain(path, "is a directory, not a script"));
         }
+        if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            return Err(ScriptError::plain(
+                path,
+                "is a model file (.yaml), not a scenario script (.rhai): pass a model with \
+                 --model, and give the command a script",
+            ));
+        }
         if meta.len() > engine::limits::MAX_SCRIPT_BYTES {
             return Err(ScriptError::plain(
                 path,
