@@ -576,3 +576,26 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(full.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot write the output"), "{err}");
 }
+
+#[test]
+fn a_library_script_finds_its_model_from_anywhere() {
+    let away = temp("away");
+    let script = root().join("scripts/2024-10-kachin-disruption.rhai");
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["run", script.to_str().unwrap()])
+        .current_dir(&away)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A script outside any project, with no model named: the error says where it looked.
+    let stray = away.join("stray.rhai");
+    std::fs::write(&stray, "step(1);\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["run", stray.to_str().unwrap()])
+        .current_dir(&away)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no such model file"), "{}", text(&o));
+    std::fs::remove_dir_all(&away).ok();
+}

@@ -377,16 +377,42 @@ fn scripts_root(script: &Path) -> PathBuf {
     abs.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// The model for a script: --model, else its header, else the default world.
+/// The model for a script: --model, else its header, else the default world. A header's or
+/// the default's relative path is found from the current directory, else from the project
+/// the script belongs to (the parent of its `scripts` directory), so a library script runs
+/// from anywhere.
 fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
-    match script.model_hint() {
+    let named = match script.model_hint() {
         Some(h) if h.ends_with(".yaml") || h.contains('/') => PathBuf::from(h),
         Some(h) => PathBuf::from(format!("models/{h}.yaml")),
         None => PathBuf::from("models/world-2024.yaml"),
+    };
+    if named.is_relative() && !named.exists() && script.scripts_root.ends_with("scripts") {
+        if let Some(project) = script.scripts_root.parent() {
+            let there = project.join(&named);
+            if there.exists() {
+                return there;
+            }
+        }
     }
+    named
+}
+
+/// Loads a script's model, saying where a missing one was looked for.
+fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Model>, BadInput> {
+    let path = model_for(script, explicit);
+    if explicit.is_none() && !path.exists() {
+        return Err(BadInput(format!(
+            "{}: no such model file. A script's model is --model FILE, else its `// model:` \
+             line, else models/world-2024.yaml, looked for from the current directory and \
+             from the project the script is in",
+            path.display()
+        )));
+    }
+    load_model(&path)
 }
 
 fn compile(script: &Path) -> Result<Scenario, BadInput> {
@@ -401,8 +427,7 @@ fn execute(
     time_limit: f64,
 ) -> Result<(Scenario, Arc<Model>, Outcome), BadInput> {
     let scenario = compile(script)?;
-    let model_path = model_for(&scenario, model);
-    let model = load_model(&model_path)?;
+    let model = load_model_for(&scenario, model)?;
     let opts = RunOptions {
         seed: seed.unwrap_or(model.seed),
         params,
@@ -721,7 +746,7 @@ fn run_sweep(
             .collect::<Result<_>>()?
     };
     let scenario = compile(script)?;
-    let model = load_model(&model_for(&scenario, model))?;
+    let model = load_model_for(&scenario, model)?;
     let spec = sweep::Spec {
         runs,
         ranges,
