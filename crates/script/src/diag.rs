@@ -15,6 +15,9 @@ pub struct ScriptError {
     pub source_line: Option<String>,
     /// Outermost first: "in call to 'f' at line 9".
     pub chain: Vec<String>,
+    /// What to write instead, when the engine knows (a lever called with the wrong
+    /// arguments, a misspelt function).
+    pub help: Option<String>,
 }
 
 impl ScriptError {
@@ -26,6 +29,7 @@ impl ScriptError {
             column: None,
             source_line: None,
             chain: vec![],
+            help: None,
         }
     }
 
@@ -105,6 +109,16 @@ impl ScriptError {
             }
         };
         let mut s = ScriptError::plain(file, message);
+        if let EvalAltResult::ErrorFunctionNotFound(sig, _) = cur {
+            let (exists, help) = function_help(sig);
+            let call = script_call(sig);
+            s.message = if exists {
+                format!("{call}: not the arguments this function takes")
+            } else {
+                format!("{call}: no function of this name takes these arguments")
+            };
+            s.help = help;
+        }
         if !in_module && !cur.position().is_none() {
             pos = cur.position();
         }
@@ -149,8 +163,71 @@ impl fmt::Display for ScriptError {
         for c in &self.chain {
             writeln!(f, "  = {c}")?;
         }
+        if let Some(h) = &self.help {
+            writeln!(f, "  = help: {h}")?;
+        }
         Ok(())
     }
 }
 
 impl std::error::Error for ScriptError {}
+
+/// A call as the engine reports it (`f (&str | ImmutableString | String, f64)`), in the
+/// script's own terms: `f(string, number)`.
+fn script_call(call: &str) -> String {
+    let Some((name, args)) = call.split_once(" (") else {
+        return call.to_string();
+    };
+    let args = args.trim_end_matches(')');
+    let args: Vec<&str> = if args.trim().is_empty() {
+        Vec::new()
+    } else {
+        args.split(", ")
+            .map(|a| match a.trim() {
+                "&str | ImmutableString | String" | "ImmutableString" | "String" | "&str" => {
+                    "string"
+                }
+                "f64" | "f32" | "i64" | "i32" | "INT" | "FLOAT" => "number",
+                "bool" => "bool",
+                "map" | "Map" => "map",
+                "array" | "Array" => "array",
+                "Fn" | "FnPtr" => "closure",
+                t if t.ends_with("SeriesView") => "Series",
+                "()" => "()",
+                t => t.rsplit("::").next().unwrap_or(t),
+            })
+            .collect()
+    };
+    format!("{name}({})", args.join(", "))
+}
+
+/// For a call the engine could not match (`name (arg types)`): the signatures a function of
+/// that name does take, or the documented function the name is closest to.
+fn function_help(call: &str) -> (bool, Option<String>) {
+    static SIGNATURES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let known = SIGNATURES.get_or_init(|| {
+        crate::reference::reference()
+            .into_iter()
+            .map(|d| (d.name, d.signature))
+            .collect()
+    });
+    let name = call.split(" (").next().unwrap_or(call).trim();
+    let same: Vec<&str> = known
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, sig)| sig.as_str())
+        .collect();
+    if !same.is_empty() {
+        return (true, Some(format!("{name} takes {}", same.join(", or "))));
+    }
+    let hint = chokepoint_core::error::did_you_mean(name, known.iter().map(|(n, _)| n.as_str()));
+    // Built-in functions (string and array methods, say) are not in the reference.
+    (
+        false,
+        (!hint.is_empty()).then(|| {
+            hint.trim()
+                .trim_matches(|c| c == '(' || c == ')')
+                .to_string()
+        }),
+    )
+}

@@ -105,6 +105,27 @@ pub fn register_all(engine: &mut Engine) {
     for m in modules {
         engine.register_global_module(m.clone());
     }
+    refuse_series_comparisons(engine);
+}
+
+/// `price(...) > 300.0` compares a whole series with a number. Rhai would quietly say false
+/// (values of different types never compare); here it is an error that says what to write.
+fn refuse_series_comparisons(engine: &mut Engine) {
+    use api::query::SeriesView;
+    type Res = Result<bool, Box<EvalAltResult>>;
+    fn refuse() -> Res {
+        Err(
+            "a Series is a whole run of values, not a number: compare current(s), peak(s), \
+             low(s), mean(s) or value_at(s, date)"
+                .into(),
+        )
+    }
+    for op in ["<", "<=", ">", ">=", "==", "!="] {
+        engine.register_fn(op, |_: &mut SeriesView, _: f64| -> Res { refuse() });
+        engine.register_fn(op, |_: f64, _: SeriesView| -> Res { refuse() });
+        engine.register_fn(op, |_: &mut SeriesView, _: i64| -> Res { refuse() });
+        engine.register_fn(op, |_: i64, _: SeriesView| -> Res { refuse() });
+    }
 }
 
 /// Resolves `import "lib/name"` only to files under the scripts directory.
