@@ -406,7 +406,39 @@ impl Model {
         find_id("form", &self.forms, s, |f| &f.id)
     }
     pub fn country_id(&self, s: &str) -> Result<CountryId, String> {
-        find_id("country", &self.countries, s, |c| &c.id)
+        find_id("country", &self.countries, s, |c| &c.id).map_err(|e| match self.country_hint(s) {
+            Some(hint) => format!("unknown country '{s}' ({hint})"),
+            None => e,
+        })
+    }
+
+    /// For a country written by name ("China") or by a common non-ISO code ("UK"): which
+    /// id it goes by in this model.
+    pub fn country_hint(&self, s: &str) -> Option<String> {
+        // Common names that are not ISO codes.
+        const ALIASES: [(&str, &str); 5] = [
+            ("UK", "GB"),
+            ("BRITAIN", "GB"),
+            ("ENGLAND", "GB"),
+            ("USA", "US"),
+            ("UAE", "AE"),
+        ];
+        let alias = ALIASES
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(s))
+            .and_then(|(_, id)| self.countries.iter().find(|c| c.id == *id));
+        let named = || {
+            self.countries.iter().find(|c| {
+                c.name.eq_ignore_ascii_case(s)
+                    || c.name
+                        .split(|ch: char| !ch.is_alphanumeric())
+                        .next()
+                        .is_some_and(|w| w.eq_ignore_ascii_case(s))
+            })
+        };
+        alias
+            .or_else(named)
+            .map(|c| format!("countries go by id: {} is '{}'", c.name, c.id))
     }
     pub fn firm_id(&self, s: &str) -> Result<FirmId, String> {
         find_id("firm", &self.firms, s, |f| &f.id)

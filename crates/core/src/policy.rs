@@ -303,6 +303,8 @@ pub fn resolve_target(model: &Model, name: &str, t: &mut Targets) -> Result<(), 
         let g = &model.groups[g];
         t.countries.extend(&g.countries);
         t.firms.extend(&g.firms);
+    } else if let Some(hint) = model.country_hint(name) {
+        return Err(format!("unknown country, firm or group '{name}' ({hint})"));
     } else {
         let names = model
             .countries

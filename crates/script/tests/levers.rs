@@ -399,6 +399,14 @@ fn levers_reject_bad_arguments_clearly() {
         ),
         (r#"export_ban("XX", #{});"#, "unknown country 'XX'"),
         (
+            r#"export_ban("China", #{});"#,
+            "unknown country 'China' (countries go by id: China is 'CN')",
+        ),
+        (
+            r#"export_ban("CN", #{ to: ["UK"] });"#,
+            "countries go by id: United Kingdom is 'GB'",
+        ),
+        (
             r#"export_licence("CN", #{ approval: 1.5 });"#,
             "approval: must be between 0 and 1, got 1.5",
         ),
