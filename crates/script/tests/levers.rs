@@ -399,6 +399,10 @@ fn levers_reject_bad_arguments_clearly() {
         ),
         (r#"export_ban("XX", #{});"#, "unknown country 'XX'"),
         (
+            r#"run_until("2025-01-01"); run_until("2024-06-01");"#,
+            "the run is already at 2024-12-30 (the clock only moves forward)",
+        ),
+        (
             r#"export_ban("China", #{});"#,
             "unknown country 'China' (countries go by id: China is 'CN')",
         ),
