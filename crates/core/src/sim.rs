@@ -1229,6 +1229,24 @@ impl Sim {
                     .all(|r| r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_none())
             })
             .collect();
+        // Room in the licence queue for everything these rules can hold at once: each held
+        // flow (buyer, exporter) queues at most one shipment per element per import round,
+        // for `delay` steps. Sized here, at the event, so the steps never grow it.
+        let mut room = 0;
+        for c in 0..nc {
+            let per_flow = if m.commodities[c].element.is_none() {
+                2 * m.elements.len()
+            } else {
+                2
+            };
+            for slot in 0..self.buyers_of[c].len() {
+                for &x in &self.links[c].seller_countries {
+                    let delay = rules[offsets[c] + slot * nx + x].delay as usize;
+                    room += per_flow * delay;
+                }
+            }
+        }
+        self.pending.reserve(room);
         self.rules = rules;
         self.rule_offset = offsets;
         self.quotas = quotas;

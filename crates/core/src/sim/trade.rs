@@ -22,6 +22,8 @@ const NONE: usize = usize::MAX;
 pub(super) struct Links {
     pub(super) sellers: Vec<SellerLink>,
     pub(super) buyers: Vec<BuyerLink>,
+    /// The sellers' countries, ascending, once each: the exporters a rule can matter for.
+    pub(super) seller_countries: Vec<CountryId>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,7 +159,17 @@ impl Sim {
                         }
                     })
                     .collect();
-                Links { sellers, buyers }
+                let mut seller_countries: Vec<CountryId> = self.sellers_of[c]
+                    .iter()
+                    .map(|&n| self.nodes[n].country)
+                    .collect();
+                seller_countries.sort_unstable();
+                seller_countries.dedup();
+                Links {
+                    sellers,
+                    buyers,
+                    seller_countries,
+                }
             })
             .collect();
     }
