@@ -317,6 +317,8 @@ struct Scratch {
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
     dearest: Vec<f64>,
+    /// Per recipe × market: the margin factor and the step (+1) it was computed for.
+    margins: Vec<(usize, f64)>,
 }
 
 /// The phases of a step, in order, with the names `chokepoint bench --phases` prints.
@@ -498,6 +500,7 @@ impl Sim {
             })
             .collect();
         sim.build_topology();
+        sim.scratch.margins = vec![(0, 0.0); sim.model.recipes.len() * sim.model.markets.len()];
         for f in 0..sim.model.facilities.len() {
             sim.sales_ema[f] = sim.compute_capacity(f);
         }
@@ -876,6 +879,7 @@ impl Sim {
             lp: z(nmc),
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
+            margins: vec![(0, 0.0); m.recipes.len() * m.markets.len()],
         };
     }
 
@@ -1505,8 +1509,18 @@ impl Sim {
                     } else {
                         0.0
                     };
-                    // Plants adjust their run rate to margins over the smoothing horizon.
-                    let target = self.margin_factor(f, r);
+                    // Plants adjust their run rate to margins over the smoothing horizon. The
+                    // margin depends on the recipe and the market only: once per step each.
+                    let mk = m.countries[m.facilities[f].country].market;
+                    let key = r * m.markets.len() + mk;
+                    let target = match self.scratch.margins[key] {
+                        (at, margin) if at == self.step + 1 => margin,
+                        _ => {
+                            let margin = self.margin_factor(f, r);
+                            self.scratch.margins[key] = (self.step + 1, margin);
+                            margin
+                        }
+                    };
                     self.run_rate[f] += alpha * (target - self.run_rate[f]);
                     (sales + refill).clamp(0.0, cap) * self.run_rate[f]
                 }
