@@ -70,30 +70,34 @@ fn a_year_of_steps_allocates_nothing() {
     assert_eq!(allocations(), 1);
 }
 
-#[test]
-fn a_year_under_licences_allocates_nothing_once_they_are_in_force() {
-    // No. 18's shape: seven elements and the magnets containing them licensed to every
-    // foreign buyer, half approved, 63 days' review: the queue fills and drains every step.
+/// A year of steps under a licence put in force at the start (its tables are built at the
+/// first step, an event); returns the run and the allocations the year made.
+fn a_year_licensed(d: chokepoint_core::model_file::PolicyDef) -> (chokepoint_core::Sim, usize) {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/world-2024.yaml");
     let model = Arc::new(chokepoint_core::load(&p).unwrap());
     let mut sim = chokepoint_core::Sim::new(&model, 1);
-    let mut d = common::def("export_licence", "CN");
-    d.elements = common::strs(&["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"]);
-    d.approval = Some(0.5);
-    d.delay_days = Some(63.0);
     common::add(&mut sim, d);
-    // The policy takes effect at the next step: its tables are built then (an event).
     sim.step();
+    let before = allocations();
     counting(true);
     for _ in 0..52 {
         sim.step();
     }
     counting(false);
-    assert_eq!(
-        allocations(),
-        0,
-        "allocations in the step loop under licences"
-    );
+    let made = allocations() - before;
+    (sim, made)
+}
+
+#[test]
+fn a_year_under_licences_allocates_nothing_once_they_are_in_force() {
+    // No. 18's shape: seven elements and the magnets containing them licensed to every
+    // foreign buyer, half approved, 63 days' review: the queue fills and drains every step.
+    let mut d = common::def("export_licence", "CN");
+    d.elements = common::strs(&["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"]);
+    d.approval = Some(0.5);
+    d.delay_days = Some(63.0);
+    let (sim, made) = a_year_licensed(d);
+    assert_eq!(made, 0, "allocations in the step loop under licences");
     // The licences did bite: shipments wait in the queue.
     let col = sim.series.find("licence_queue", "CN").unwrap();
     let queued = sim.series.get(sim.series.steps - 1, col);
@@ -104,22 +108,9 @@ fn a_year_under_licences_allocates_nothing_once_they_are_in_force() {
 fn a_long_licence_review_on_everything_allocates_nothing_either() {
     // The queue's worst case: every element and form, every foreign buyer, half a year's
     // review (26 steps of shipments waiting at once).
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/world-2024.yaml");
-    let model = Arc::new(chokepoint_core::load(&p).unwrap());
-    let mut sim = chokepoint_core::Sim::new(&model, 1);
     let mut d = common::def("export_licence", "CN");
     d.approval = Some(0.9);
     d.delay_days = Some(182.0);
-    common::add(&mut sim, d);
-    sim.step();
-    counting(true);
-    for _ in 0..52 {
-        sim.step();
-    }
-    counting(false);
-    assert_eq!(
-        allocations(),
-        0,
-        "allocations in the step loop under a long review"
-    );
+    let (_, made) = a_year_licensed(d);
+    assert_eq!(made, 0, "allocations in the step loop under a long review");
 }
