@@ -86,6 +86,7 @@ for cmd, want in [
     (":step abc", r"takes a number of steps"),
     (":run-to 2099-01-01", r"outside the model's horizon"),
     (":run-to yesterday", r"is not a date"),
+    (":run-to 2024-01-01", r"the clock only moves forward"),
     (":show price", r"takes a metric and a key"),
     (":plot pricee ROW/oxide:Dy", r"unknown metric 'pricee' \(did you mean 'price'\?\)"),
     (":keys nothing", r"unknown metric 'nothing'"),

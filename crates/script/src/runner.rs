@@ -14,12 +14,22 @@ pub fn advance_within(ctx: &NativeCallContext, handle: &HostHandle, target: usiz
     })
 }
 
-/// Advances to `target`, calling script closures with `call`.
+/// Advances to `target`, calling script closures with `call`. The clock only moves
+/// forward: a target the run has passed is a mistake in the story, and an error.
 pub fn advance(
     handle: &HostHandle,
     target: usize,
     call: &mut dyn FnMut(&FnPtr) -> Result<Dynamic, Box<EvalAltResult>>,
 ) -> Res<()> {
+    {
+        let h = handle.lock();
+        if target < h.sim.step {
+            return Err(err(format!(
+                "the run is already at {} (the clock only moves forward)",
+                h.sim.last_date()
+            )));
+        }
+    }
     let mut due: Vec<FnPtr> = Vec::new();
     let mut conditions: Vec<(usize, FnPtr)> = Vec::new();
     // What the condition list was built from: it is rebuilt only when that changes.
