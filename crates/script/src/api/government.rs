@@ -2,8 +2,27 @@
 
 use rhai::plugin::*;
 
+use crate::args::{finite, number, Num, Res};
+use crate::host::Host;
+
+/// A stockpile rate argument (t/yr of the stockpile's form), checked.
+fn per_year(tonnes_per_year: &Num) -> Res<f64> {
+    finite(
+        number(tonnes_per_year, "tonnes_per_year")?,
+        "tonnes_per_year",
+        0.0,
+        1e7,
+    )
+}
+
+/// Tonnes of rare earth per tonne of the stockpile's form.
+fn re_share(h: &Host, s: usize) -> f64 {
+    h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share
+}
+
 #[export_module]
 pub mod government_api {
+    use super::{per_year, re_share};
     use crate::args::{finite, number, Num, Res, Span};
     use crate::host::{err, lever};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
@@ -15,15 +34,10 @@ pub mod government_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_buy(ctx: NativeCallContext, id: &str, tonnes_per_year: Num) -> Res<()> {
-        let t = finite(
-            number(&tonnes_per_year, "tonnes_per_year")?,
-            "tonnes_per_year",
-            0.0,
-            1e7,
-        )?;
+        let t = per_year(&tonnes_per_year)?;
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
-            let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+            let re = re_share(h, s);
             h.sim.stockpile_buy[s] = t * re;
             h.sim.stockpile_release[s] = 0.0;
             if h.sim.stockpile_target[s] <= 0.0 {
@@ -47,15 +61,10 @@ pub mod government_api {
         tonnes_per_year: Num,
     ) -> Res<()> {
         let target = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
-        let rate = finite(
-            number(&tonnes_per_year, "tonnes_per_year")?,
-            "tonnes_per_year",
-            0.0,
-            1e7,
-        )?;
+        let rate = per_year(&tonnes_per_year)?;
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
-            let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+            let re = re_share(h, s);
             h.sim.stockpile_target[s] = target * re;
             h.sim.stockpile_buy[s] = rate * re;
             h.sim.stockpile_release[s] = 0.0;
@@ -90,15 +99,10 @@ pub mod government_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_release(ctx: NativeCallContext, id: &str, tonnes_per_year: Num) -> Res<()> {
-        let t = finite(
-            number(&tonnes_per_year, "tonnes_per_year")?,
-            "tonnes_per_year",
-            0.0,
-            1e7,
-        )?;
+        let t = per_year(&tonnes_per_year)?;
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
-            let re = h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share;
+            let re = re_share(h, s);
             h.sim.stockpile_release[s] = t * re;
             h.sim.stockpile_buy[s] = 0.0;
             h.log("stockpile_release", format!("{id} releases {t} t/yr"));
