@@ -643,14 +643,13 @@ impl Sim {
         let comps: Vec<Vec<f64>> = (0..nf).map(|f| self.mixed_composition(f)).collect();
         for c in 0..m.commodities.len() {
             let com = m.commodities[c];
-            for k in 0..self.buyers_of[c].len() {
-                let n = self.buyers_of[c][k];
-                if matches!(self.nodes[n].kind, NodeKind::Stockpile(_)) {
+            for k in 0..self.links[c].buyers.len() {
+                let l = self.links[c].buyers[k];
+                if matches!(l.need, trade::NeedOf::Stockpile(_)) {
                     continue;
                 }
-                let (need, cover) = self.node_need_cover(n, c);
-                let target = need * cover;
-                let base = (n * nf + com.form) * ne;
+                let target = self.link_need(&l) * l.cover;
+                let base = l.base;
                 match com.element {
                     Some(e) => self.stock[base + e] = target,
                     None => {
@@ -1642,7 +1641,8 @@ impl Sim {
                     } else {
                         self.rules[self.rule_offset[c] + slot * nx + x].allow
                     };
-                    let r = self.request(b, c) * allow;
+                    let l = &self.links[c].buyers[slot];
+                    let r = self.link_request(l, c, self.link_need(l)).0 * allow;
                     self.scratch.request[slot] = r;
                     wanted += r;
                 }
@@ -1685,42 +1685,6 @@ impl Sim {
                     self.scratch.sold[ct.facility] += q;
                 }
             }
-        }
-    }
-
-    /// What a node wants of a commodity this step (t), net of stock and orders.
-    fn request(&self, n: usize, c: CommodityId) -> f64 {
-        let m = &self.model;
-        let nc = m.commodities.len();
-        if let NodeKind::Stockpile(s) = self.nodes[n].kind {
-            let com = m.commodities[c];
-            let held: f64 = self.node_commodity_stock(n, c);
-            let target = self.stockpile_target[s];
-            let rate = self.stockpile_buy[s] / m.steps_per_year();
-            let share = self.stockpile_share(s, com.element);
-            let want = (target * share - held).max(0.0).min(rate * share);
-            return (want - self.on_order[n * nc + c]).max(0.0);
-        }
-        let (need, cover) = self.node_need_cover(n, c);
-        let have = self.node_commodity_stock(n, c) + self.on_order[n * nc + c];
-        (need * (1.0 + cover) - have).max(0.0)
-    }
-
-    /// Share of a stockpile's buying that goes to one element (its holding's composition).
-    fn stockpile_share(&self, s: StockpileId, elem: Option<ElemId>) -> f64 {
-        match elem {
-            None => 1.0,
-            Some(e) => self.holding_share[s * self.model.elements.len() + e],
-        }
-    }
-
-    fn node_commodity_stock(&self, n: usize, c: CommodityId) -> f64 {
-        let com = self.model.commodities[c];
-        let (nf, ne) = self.nfe();
-        let base = (n * nf + com.form) * ne;
-        match com.element {
-            Some(e) => self.stock[base + e],
-            None => self.stock[base..base + ne].iter().sum(),
         }
     }
 
@@ -1789,38 +1753,6 @@ impl Sim {
                     self.composition[r][e]
                 }
             }
-        }
-    }
-
-    /// A buying node's use of a commodity per step and the cover (in steps) it aims to hold.
-    fn node_need_cover(&self, n: usize, c: CommodityId) -> (f64, f64) {
-        let m = &self.model;
-        let com = m.commodities[c];
-        let weeks_to_steps = 7.0 / m.step_days as f64;
-        match self.nodes[n].kind {
-            NodeKind::Facility(f) => {
-                let Process::Convert(r) = m.facilities[f].process else {
-                    return (0.0, 0.0);
-                };
-                let rec = m.recipes[r].recovery.max(1e-9);
-                let comp = &self.composition[r];
-                let need = match com.element {
-                    Some(e) if !comp.is_empty() => self.plan[f] * comp[e] / rec,
-                    Some(_) => 0.0,
-                    None => self.plan[f],
-                };
-                (need, m.facilities[f].cover_weeks * weeks_to_steps)
-            }
-            NodeKind::Buyer { sector, share } => {
-                let s = &m.sectors[sector];
-                let base = self.sec_need[sector] * share;
-                let need = match com.element {
-                    Some(e) => base * s.mix[e],
-                    None => base,
-                };
-                (need, s.cover_weeks * weeks_to_steps)
-            }
-            NodeKind::Stockpile(_) => (0.0, 0.0),
         }
     }
 

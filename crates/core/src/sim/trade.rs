@@ -71,8 +71,11 @@ pub(super) enum NeedOf {
         share: f64,
         mix: Option<f64>,
     },
-    /// A stockpile buys to its target, not to a use.
+    /// A plant that plans nothing of this commodity (a mine; a throughput plant's
+    /// element-resolved input).
     Nothing,
+    /// A stockpile buys toward its target at its rate, not to a use.
+    Stockpile(StockpileId),
 }
 
 impl Sim {
@@ -143,7 +146,7 @@ impl Sim {
                                 };
                                 (need, sec.cover_weeks * weeks_to_steps, NO_STAGE)
                             }
-                            NodeKind::Stockpile(_) => (NeedOf::Nothing, 0.0, NO_STAGE),
+                            NodeKind::Stockpile(sp) => (NeedOf::Stockpile(sp), 0.0, NO_STAGE),
                         };
                         BuyerLink {
                             node: n,
@@ -305,38 +308,11 @@ impl Sim {
     /// Each buyer's request for `c` this step, with the need and cover it was computed from
     /// (licences and the price update read them again). Returns the total requested.
     fn gather_requests(&mut self, c: CommodityId, buyers: &[BuyerLink]) -> f64 {
-        let ne = self.model.elements.len();
         let mut total = 0.0;
         for (slot, l) in buyers.iter().enumerate() {
-            let need = match l.need {
-                NeedOf::Plant {
-                    f,
-                    r,
-                    e: Some(e),
-                    recovery,
-                } => self.plan[f] * self.composition[r][e] / recovery,
-                NeedOf::Plant { f, e: None, .. } => self.plan[f],
-                NeedOf::Sector { sector, share, mix } => {
-                    let base = self.sec_need[sector] * share;
-                    match mix {
-                        Some(mix) => base * mix,
-                        None => base,
-                    }
-                }
-                NeedOf::Nothing => 0.0,
-            };
-            let r = if let NeedOf::Nothing = l.need {
-                self.request(l.node, c)
-            } else {
-                let held = if l.stock == NONE {
-                    self.stock[l.base..l.base + ne].iter().sum()
-                } else {
-                    self.stock[l.stock]
-                };
-                self.scratch.bought[slot] = held;
-                let have = held + self.on_order[l.order];
-                (need * (1.0 + l.cover) - have).max(0.0)
-            };
+            let need = self.link_need(l);
+            let (r, held) = self.link_request(l, c, need);
+            self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
             s.request[slot] = r;
             s.need[slot] = need;
@@ -349,6 +325,53 @@ impl Sim {
             total += r;
         }
         total
+    }
+
+    /// A buyer's use of its commodity this step (t).
+    pub(super) fn link_need(&self, l: &BuyerLink) -> f64 {
+        match l.need {
+            NeedOf::Plant {
+                f,
+                r,
+                e: Some(e),
+                recovery,
+            } => self.plan[f] * self.composition[r][e] / recovery,
+            NeedOf::Plant { f, e: None, .. } => self.plan[f],
+            NeedOf::Sector { sector, share, mix } => {
+                let base = self.sec_need[sector] * share;
+                match mix {
+                    Some(mix) => base * mix,
+                    None => base,
+                }
+            }
+            NeedOf::Nothing | NeedOf::Stockpile(_) => 0.0,
+        }
+    }
+
+    /// What a buyer asks for this step (t), net of what it holds and has on order, given
+    /// its `need`; and what it holds.
+    pub(super) fn link_request(&self, l: &BuyerLink, c: CommodityId, need: f64) -> (f64, f64) {
+        let ne = self.model.elements.len();
+        let held = if l.stock == NONE {
+            self.stock[l.base..l.base + ne].iter().sum()
+        } else {
+            self.stock[l.stock]
+        };
+        let on_order = self.on_order[l.order];
+        let request = match l.need {
+            NeedOf::Stockpile(sp) => {
+                // Toward the target, no faster than the buying rate, in the holding's mix.
+                let e = self.model.commodities[c].element;
+                let share = e.map_or(1.0, |e| self.holding_share[sp * ne + e]);
+                let rate = self.stockpile_buy[sp] / self.model.steps_per_year();
+                let want = (self.stockpile_target[sp] * share - held)
+                    .max(0.0)
+                    .min(rate * share);
+                (want - on_order).max(0.0)
+            }
+            _ => (need * (1.0 + l.cover) - (held + on_order)).max(0.0),
+        };
+        (request, held)
     }
 
     /// Home pass: a share of each request offered to sellers at home, pro-rata.
@@ -700,7 +723,7 @@ impl Sim {
             // a stockpile, if it may also have sold).
             let held = if l.stock != NONE {
                 self.stock[l.stock]
-            } else if s.received[slot] || matches!(l.need, NeedOf::Nothing) {
+            } else if s.received[slot] || matches!(l.need, NeedOf::Stockpile(_)) {
                 self.stock[l.base..l.base + ne].iter().sum()
             } else {
                 s.bought[slot]
