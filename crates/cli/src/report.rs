@@ -59,6 +59,13 @@ pub fn inventory(m: &Model, path: &Path) -> String {
     o
 }
 
+/// A share to rank headlines by: sectors that lose the same share of output (all the
+/// users of one material in one country, say) tie, whatever the last bits of rounding say,
+/// and then rank by name.
+fn rank(share: f64) -> f64 {
+    (share * 1e9).round()
+}
+
 /// Headline figures of a run.
 struct Headline {
     label: String,
@@ -97,7 +104,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         })
         .filter(|(_, v)| *v > 0.001)
         .collect();
-    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+    worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
     for (k, v) in worst.iter().take(4) {
         push(format!("peak shortfall {k}"), format!("{:.1}%", v * 100.0));
     }
@@ -127,7 +134,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             }
         }
     }
-    lost.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    lost.sort_by(|a, b| rank(b.0).total_cmp(&rank(a.0)).then(a.1.cmp(&b.1)));
     let more = lost.len().saturating_sub(6);
     for (_, id, text) in lost.into_iter().take(6) {
         push(format!("output lost {id}"), text);

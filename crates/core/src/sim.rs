@@ -255,11 +255,14 @@ struct Scratch {
     received: Vec<bool>,
     /// Per seller slot: its holding of the commodity when it offered.
     held: Vec<f64>,
-    /// Per buyer slot: what it still wants this import round (the open path).
-    want: Vec<f64>,
-    /// Per country: what a tier's buyers there still want, and the countries in the tier.
-    want_by_country: Vec<f64>,
-    tier_countries: Vec<usize>,
+    /// The open path, per tier × buyer country (`Links::tier_country`): what its buyers
+    /// request, the share filled at home, what they still want from abroad, and the
+    /// country's own share of what was on offer abroad. Per tier: the import fill.
+    req_tc: Vec<f64>,
+    home_tc: Vec<f64>,
+    want_tc: Vec<f64>,
+    share_tc: Vec<f64>,
+    tier_fill: Vec<f64>,
     /// Per buyer slot: what it has received so far this step.
     got: Vec<f64>,
     /// Per country: claims on its sellers (then their fill ratio), and a weight: the home
@@ -838,9 +841,11 @@ impl Sim {
             bought: z(nn),
             received: vec![false; nn],
             held: z(nn),
-            want: z(nn),
-            want_by_country: z(nx),
-            tier_countries: Vec::with_capacity(nx),
+            req_tc: z(nn),
+            home_tc: z(nn),
+            want_tc: z(nn),
+            share_tc: z(nn),
+            tier_fill: z(nn),
             got: z(nn),
             claims: z(nx),
             weights: z(nx),
@@ -1024,7 +1029,11 @@ impl Sim {
             &mut s.request,
             &mut s.need,
             &mut s.cover,
-            &mut s.want,
+            &mut s.req_tc,
+            &mut s.home_tc,
+            &mut s.want_tc,
+            &mut s.share_tc,
+            &mut s.tier_fill,
             &mut s.got,
             &mut s.wsum,
             &mut s.licensed,
@@ -1501,7 +1510,7 @@ impl Sim {
                 Process::Convert(r) if !self.composition[r].is_empty() => {
                     let out = m.recipes[r].output;
                     let base = (self.fac_node[f] * nf + out) * ne;
-                    let held: f64 = self.stock[base..base + ne].iter().sum();
+                    let held = lane_sum(&self.stock[base..base + ne]);
                     let sales = self.sales_ema[f];
                     let refill = if cover > 0.0 {
                         (sales * cover - held) / cover
@@ -1625,7 +1634,7 @@ impl Sim {
                 let c = m.commodity(form, elem);
                 let available: f64 = match elem {
                     Some(e) => self.stock[from + e],
-                    None => self.stock[from..from + ne].iter().sum(),
+                    None => lane_sum(&self.stock[from..from + ne]),
                 } * ct.share;
                 if available <= 0.0 {
                     continue;
@@ -1652,7 +1661,7 @@ impl Sim {
                 let q_total = available.min(wanted);
                 let total_here: f64 = match elem {
                     Some(e) => self.stock[from + e],
-                    None => self.stock[from..from + ne].iter().sum(),
+                    None => lane_sum(&self.stock[from..from + ne]),
                 };
                 for slot in 0..self.buyers_of[c].len() {
                     let b = self.buyers_of[c][slot];
@@ -1860,7 +1869,7 @@ impl Sim {
             // Scrap comes back only where the sector recycles.
             let scrap = scrap.filter(|_| self.recycle_rate[sector] != 0.0);
             if self.model.forms[form].mixed {
-                let have: f64 = self.stock[base..base + ne].iter().sum();
+                let have = lane_sum(&self.stock[base..base + ne]);
                 let use_ = need.min(have);
                 if use_ > 0.0 {
                     let ratio = use_ / have;
@@ -1935,13 +1944,13 @@ impl Sim {
                 continue;
             }
             let s = &self.scratch;
-            let short = if s.buyer_target[i] > 0.0 {
+            let short = if s.buyer_target[i] > NOISE {
                 (1.0 - s.buyer_have[i] / s.buyer_target[i]).clamp(0.0, 1.0)
             } else {
                 0.0
             };
             // Share of this step's output that found no buyer.
-            let glut = if s.made[i] > 0.0 {
+            let glut = if s.made[i] > NOISE {
                 (1.0 - s.sold_c[i] / s.made[i]).clamp(0.0, 1.0)
             } else {
                 0.0
@@ -2115,7 +2124,7 @@ impl Sim {
             let n = self.sp_node[k];
             let form = m.stockpiles[k].form;
             let base = (n * nf + form) * ne;
-            row[col] = self.stock[base..base + ne].iter().sum::<f64>() / m.forms[form].re_share;
+            row[col] = lane_sum(&self.stock[base..base + ne]) / m.forms[form].re_share;
         }
         for i in 0..m.stages.len() * nx {
             row[cols.dependency[i]] = if s.dep_total[i] > 0.0 {
@@ -2161,9 +2170,14 @@ impl Sim {
     }
 }
 
-/// A sum in four independent lanes: a short vector's sum without one long chain of
-/// dependent additions (for figures that are only recorded, where the last bit of rounding
-/// does not feed back into the run).
+/// Tonnes per step below which a quantity is the rounding residue of arithmetic on real
+/// flows, not a flow: a request or an output this small sends no market signal. (A share of
+/// two such residues, say unsold over made, can be anything from 0 to 1.)
+pub(crate) const NOISE: f64 = 1e-9;
+
+/// A sum in four independent lanes: a short vector's sum (a holding's element vector, say)
+/// without one long chain of dependent additions. The order is fixed, so the result is
+/// deterministic; it differs from a left-to-right sum only in the last bits.
 fn lane_sum(xs: &[f64]) -> f64 {
     let mut lanes = [0.0; 4];
     let mut chunks = xs.chunks_exact(4);

@@ -24,6 +24,18 @@ pub(super) struct Links {
     pub(super) buyers: Vec<BuyerLink>,
     /// The sellers' countries, ascending, once each: the exporters a rule can matter for.
     pub(super) seller_countries: Vec<CountryId>,
+    /// Buyers of equal priority, highest first: each tier's slots and its buyer countries
+    /// (a range of `tier_country`).
+    pub(super) tiers: Vec<Tier>,
+    /// Each tier's buyer countries, once each; and each buyer slot's entry in it.
+    pub(super) tier_country: Vec<CountryId>,
+    pub(super) slot_tc: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Tier {
+    pub(super) slots: std::ops::Range<usize>,
+    pub(super) countries: std::ops::Range<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +124,7 @@ impl Sim {
                         }
                     })
                     .collect();
-                let buyers = self.buyers_of[c]
+                let buyers: Vec<BuyerLink> = self.buyers_of[c]
                     .iter()
                     .map(|&n| {
                         let node = &self.nodes[n];
@@ -162,6 +174,7 @@ impl Sim {
                         }
                     })
                     .collect();
+                let (tiers, tier_country, slot_tc) = tiers_of(&buyers);
                 let mut seller_countries: Vec<CountryId> = self.sellers_of[c]
                     .iter()
                     .map(|&n| self.nodes[n].country)
@@ -172,10 +185,46 @@ impl Sim {
                     sellers,
                     buyers,
                     seller_countries,
+                    tiers,
+                    tier_country,
+                    slot_tc,
                 }
             })
             .collect();
     }
+}
+
+/// Buyers (in serving order) grouped into tiers of equal priority, with each tier's buyer
+/// countries and each slot's place among them.
+fn tiers_of(buyers: &[BuyerLink]) -> (Vec<Tier>, Vec<CountryId>, Vec<usize>) {
+    let mut tiers = Vec::new();
+    let mut tier_country: Vec<CountryId> = Vec::new();
+    let mut slot_tc = vec![0; buyers.len()];
+    let mut start = 0;
+    while start < buyers.len() {
+        let end = start
+            + buyers[start..]
+                .iter()
+                .take_while(|b| b.priority == buyers[start].priority)
+                .count();
+        let first = tier_country.len();
+        for slot in start..end {
+            let x = buyers[slot].country;
+            slot_tc[slot] = match tier_country[first..].iter().position(|&y| y == x) {
+                Some(k) => first + k,
+                None => {
+                    tier_country.push(x);
+                    tier_country.len() - 1
+                }
+            };
+        }
+        tiers.push(Tier {
+            slots: start..end,
+            countries: first..tier_country.len(),
+        });
+        start = end;
+    }
+    (tiers, tier_country, slot_tc)
 }
 
 impl Sim {
@@ -224,29 +273,186 @@ impl Sim {
     }
 
     fn trade_links(&mut self, c: CommodityId, links: &Links) {
+        if self.open[c] {
+            self.trade_open(c, links);
+        } else {
+            self.trade_ruled(c, links);
+        }
+    }
+
+    /// A commodity no policy touches. Every buyer then weighs the exporters alike, by what
+    /// they have on offer, and claims on each exporter are pro-rata to its offer, so a
+    /// tier's allocation has a closed form at the level of countries: each buyer in a
+    /// country gets the same share of its request at home, and every buyer of the tier the
+    /// same share of what it still wants from abroad. Two passes over the buyers (what they
+    /// ask; what they get), two over the sellers (what they offer; what they give).
+    fn trade_open(&mut self, c: CommodityId, links: &Links) {
+        let total_supply = self.gather_offers(c, &links.sellers);
+        let ntc = links.tier_country.len();
+        self.scratch.req_tc[..ntc].fill(0.0);
+        let mut total_request = 0.0;
+        for (slot, l) in links.buyers.iter().enumerate() {
+            let need = self.link_need(l);
+            let (r, held) = self.link_request(l, c, need);
+            let s = &mut self.scratch;
+            s.request[slot] = r;
+            s.need[slot] = need;
+            s.bought[slot] = held;
+            s.req_tc[links.slot_tc[slot]] += r;
+            total_request += r;
+        }
+        let trading = total_supply > 0.0 && total_request > 0.0;
+        if trading {
+            self.scratch.avail.copy_from_slice(&self.scratch.supply);
+            for (t, tier) in links.tiers.iter().enumerate() {
+                self.open_tier(c, links, t, tier);
+            }
+            self.give(c, links);
+        }
+        self.receive_open(c, links, trading);
+    }
+
+    /// One tier of the open market, by country: the home share first, then imports.
+    fn open_tier(&mut self, c: CommodityId, links: &Links, t: usize, tier: &Tier) {
+        let m = &self.model;
+        let (nx, nf) = (m.countries.len(), m.forms.len());
+        let form = m.commodities[c].form;
+        let home_bias = m.behaviour.home_bias;
+        let s = &mut self.scratch;
+        let countries = &links.tier_country[tier.countries.clone()];
+        let tc = tier.countries.clone();
+        s.tier_fill[t] = 0.0;
+        // Home: each country's sellers fill its buyers' home share pro-rata.
+        for (j, &bx) in tc.clone().zip(countries) {
+            let claims = s.req_tc[j] * home_bias;
+            let fill = if claims > 0.0 {
+                (s.avail[bx] / claims).min(1.0)
+            } else {
+                0.0
+            };
+            s.home_tc[j] = fill;
+            let q = claims * fill;
+            if q > 0.0 {
+                s.avail[bx] -= q;
+                s.drawn[bx] += q;
+            }
+            s.want_tc[j] = s.req_tc[j] - q;
+            s.share_tc[j] = 0.0;
+        }
+        // Imports: what is left on offer, by exporter; what the tier still wants.
+        s.live.clear();
+        let mut wsum = 0.0;
+        for &x in &s.active {
+            if s.avail[x] > 1e-12 {
+                s.live.push(x);
+                wsum += s.avail[x];
+            }
+        }
+        let total: f64 = s.want_tc[tc.clone()].iter().sum();
+        if total <= 1e-12 || wsum <= 0.0 {
+            return;
+        }
+        let fill = (wsum / total).min(1.0);
+        let drawn_share = (total * fill / wsum).min(1.0);
+        s.tier_fill[t] = fill;
+        // A buyer country's own offer share is what it does not import.
+        for (j, &bx) in tc.clone().zip(countries) {
+            if s.avail[bx] > 1e-12 {
+                s.share_tc[j] = s.avail[bx] / wsum;
+            }
+        }
+        for &x in &s.live {
+            let offer_share = s.avail[x] / wsum;
+            let drawn = s.avail[x] * drawn_share;
+            s.avail[x] -= drawn;
+            s.drawn[x] += drawn;
+            // An exporter serves every buyer country but its own.
+            let row = &mut s.pair[x * nx..(x + 1) * nx];
+            let mut home = 0.0;
+            for (j, &bx) in tc.clone().zip(countries) {
+                if bx == x {
+                    home = s.want_tc[j];
+                } else {
+                    row[bx] += s.want_tc[j] * fill * offer_share;
+                }
+            }
+            s.exports[x * nf + form] += (total - home) * fill * offer_share;
+        }
+        for (j, &bx) in tc.zip(countries) {
+            s.imports[bx * nf + form] += s.want_tc[j] * fill * (1.0 - s.share_tc[j]);
+        }
+    }
+
+    /// Open market receipts: each buyer's home share and import share, into its stock; then
+    /// its cover for the price update.
+    fn receive_open(&mut self, c: CommodityId, links: &Links, trading: bool) {
+        let m = &self.model;
+        let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
+        let home_bias = m.behaviour.home_bias;
+        let mixed = m.commodities[c].element.is_none();
+        let stock = &mut self.stock;
+        let s = &mut self.scratch;
+        for (t, tier) in links.tiers.iter().enumerate() {
+            for slot in tier.slots.clone() {
+                let l = &links.buyers[slot];
+                let mut got = 0.0;
+                if trading {
+                    let j = links.slot_tc[slot];
+                    let r = s.request[slot];
+                    let home = r * home_bias * s.home_tc[j];
+                    let import = (r - home) * s.tier_fill[t];
+                    got = home + import;
+                    if l.stage != NO_STAGE {
+                        s.dep_foreign[l.stage * nx + l.country] += import * (1.0 - s.share_tc[j]);
+                        s.dep_total[l.stage * nx + l.country] += got;
+                    }
+                    if got > 0.0 {
+                        if mixed {
+                            for (h, p) in stock[l.base..l.base + ne].iter_mut().zip(&s.pool) {
+                                *h += got * p;
+                            }
+                        } else {
+                            stock[l.stock] += got;
+                        }
+                    }
+                }
+                // The buyer's cover, for the price update.
+                let held = if l.stock != NONE {
+                    stock[l.stock]
+                } else if got > 0.0 || matches!(l.need, NeedOf::Stockpile(_)) {
+                    lane_sum(&stock[l.base..l.base + ne])
+                } else {
+                    s.bought[slot]
+                };
+                let have = held + self.on_order[l.order];
+                let target = s.need[slot] * l.cover.max(1.0);
+                s.buyer_target[l.market * nc + c] += target;
+                s.buyer_have[l.market * nc + c] += have.min(target);
+            }
+        }
+    }
+
+    /// A commodity under policies: buyer by exporter, with licences and quotas.
+    fn trade_ruled(&mut self, c: CommodityId, links: &Links) {
         let total_supply = self.gather_offers(c, &links.sellers);
         let total_request = self.gather_requests(c, &links.buyers);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
             let s = &mut self.scratch;
             s.avail.copy_from_slice(&s.supply);
-            let buyers = &links.buyers;
-            // Tiers of equal priority, highest first.
-            let mut start = 0;
-            while start < buyers.len() {
-                let pr = buyers[start].priority;
-                let mut end = start;
-                while end < buyers.len() && buyers[end].priority == pr {
-                    end += 1;
+            // Tiers of equal priority, highest first. A tier that asks for nothing
+            // (stockpiles not buying, say) has nothing to do.
+            for tier in &links.tiers {
+                if self.scratch.request[tier.slots.clone()]
+                    .iter()
+                    .any(|&r| r > 0.0)
+                {
+                    self.home_pass(tier.slots.clone());
+                    self.import_ruled(c, &links.buyers, tier.slots.clone());
                 }
-                // A tier that asks for nothing (stockpiles not buying, say) has nothing to do.
-                if self.scratch.request[start..end].iter().any(|&r| r > 0.0) {
-                    self.home_pass(start..end);
-                    self.import_passes(c, buyers, start..end);
-                }
-                start = end;
             }
-            self.settle(c, links);
+            self.give(c, links);
+            self.receive(c, links);
         }
         self.note_market_state(c, &links.buyers);
     }
@@ -271,7 +477,7 @@ impl Sim {
             let offer = if mixed || l.stockpile != NONE {
                 let held = &stock[l.base..l.base + ne];
                 let have = if mixed {
-                    held.iter().sum()
+                    lane_sum(held)
                 } else {
                     stock[l.stock]
                 };
@@ -279,7 +485,7 @@ impl Sim {
                 if l.stockpile != NONE {
                     // A stockpile releases at its rate, spread over its holding's mix.
                     let rate = self.stockpile_release[l.stockpile] / spy;
-                    let h: f64 = held.iter().sum();
+                    let h = lane_sum(held);
                     let share = if !mixed && h > 0.0 { have / h } else { 1.0 };
                     have.min(rate * share)
                 } else {
@@ -296,13 +502,13 @@ impl Sim {
             s.supply[x] += offer;
             if mixed && offer > 0.0 {
                 let held = &stock[l.base..l.base + ne];
-                let total = s.held[k];
-                for e in 0..ne {
-                    s.comp[x * ne + e] += offer * held[e] / total;
+                let scale = offer / s.held[k];
+                for (c, h) in s.comp[x * ne..(x + 1) * ne].iter_mut().zip(held) {
+                    *c += scale * h;
                 }
             }
         }
-        s.supply.iter().sum()
+        lane_sum(&s.supply)
     }
 
     /// Each buyer's request for `c` this step, with the need and cover it was computed from
@@ -353,7 +559,7 @@ impl Sim {
     pub(super) fn link_request(&self, l: &BuyerLink, c: CommodityId, need: f64) -> (f64, f64) {
         let ne = self.model.elements.len();
         let held = if l.stock == NONE {
-            self.stock[l.base..l.base + ne].iter().sum()
+            lane_sum(&self.stock[l.base..l.base + ne])
         } else {
             self.stock[l.stock]
         };
@@ -371,6 +577,8 @@ impl Sim {
             }
             _ => (need * (1.0 + l.cover) - (held + on_order)).max(0.0),
         };
+        // A holding at its target leaves a difference of rounding noise, not an order.
+        let request = if request > NOISE { request } else { 0.0 };
         (request, held)
     }
 
@@ -401,106 +609,10 @@ impl Sim {
         }
     }
 
-    /// Import pass, twice so unfilled claims can move to other exporters. Each buyer
-    /// spreads what it still wants over exporters by weight (what is on offer × what policy
-    /// allows × the tariff factor); each exporter then fills its claims pro-rata. Only
-    /// exporters with something left take part.
-    fn import_passes(
-        &mut self,
-        c: CommodityId,
-        buyers: &[BuyerLink],
-        tier: std::ops::Range<usize>,
-    ) {
-        let s = &mut self.scratch;
-        s.live.clear();
-        for &x in &s.active {
-            if s.avail[x] > 1e-12 {
-                s.live.push(x);
-            }
-        }
-        if self.open[c] {
-            self.import_open(c, tier);
-        } else {
-            self.import_ruled(c, buyers, tier);
-        }
-    }
-
-    /// The import pass when no policy touches the commodity. Every buyer then weighs the
-    /// exporters alike, by what they have on offer, and claims on each exporter are pro-rata
-    /// to its offer: every exporter fills the same share of its claims, all of them when
-    /// there is enough, else as much as it has. One pass settles it, in closed form: each
-    /// buyer gets the same share of what it wants, each exporter gives the same share of
-    /// what it offers, and flows split by buyer country.
-    fn import_open(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
-        let m = &self.model;
-        let (nx, nf) = (m.countries.len(), m.forms.len());
-        let form = m.commodities[c].form;
-        let s = &mut self.scratch;
-        let wsum: f64 = s.live.iter().map(|&x| s.avail[x]).sum();
-        // What the tier still wants, in total and by buyer country.
-        s.want_by_country.fill(0.0);
-        s.tier_countries.clear();
-        let mut total = 0.0;
-        for slot in tier.clone() {
-            let want = s.request[slot] - s.got[slot];
-            if want <= 1e-12 {
-                s.want[slot] = 0.0;
-                continue;
-            }
-            s.want[slot] = want;
-            let bx = s.buyer_country[slot];
-            if s.want_by_country[bx] == 0.0 {
-                s.tier_countries.push(bx);
-            }
-            s.want_by_country[bx] += want;
-            total += want;
-        }
-        if total <= 0.0 || wsum <= 0.0 {
-            return;
-        }
-        // Share of each buyer's want that is met, and of each exporter's offer that goes.
-        let fill = (wsum / total).min(1.0);
-        let drawn_share = (total * fill / wsum).min(1.0);
-        s.weights.fill(0.0);
-        for &x in &s.live {
-            let offer_share = s.avail[x] / wsum;
-            s.weights[x] = offer_share;
-            let drawn = s.avail[x] * drawn_share;
-            s.avail[x] -= drawn;
-            s.drawn[x] += drawn;
-            // An exporter serves every buyer country but its own.
-            let home = s.want_by_country[x];
-            s.exports[x * nf + form] += (total - home) * fill * offer_share;
-            let row = &mut s.pair[x * nx..(x + 1) * nx];
-            for &bx in &s.tier_countries {
-                if bx != x {
-                    row[bx] += s.want_by_country[bx] * fill * offer_share;
-                }
-            }
-        }
-        // Each buyer country imports from every exporter but itself (its own offer share
-        // is zero unless it exports).
-        for &bx in &s.tier_countries {
-            s.imports[bx * nf + form] += s.want_by_country[bx] * fill * (1.0 - s.weights[bx]);
-        }
-        // Buyers' receipts; facilities count what came from abroad.
-        for slot in tier {
-            let want = s.want[slot];
-            if want <= 0.0 {
-                continue;
-            }
-            let got = want * fill;
-            s.got[slot] += got;
-            let stage = s.buyer_stage[slot];
-            if stage != NO_STAGE {
-                let bx = s.buyer_country[slot];
-                s.dep_foreign[stage * nx + bx] += got * (1.0 - s.weights[bx]);
-            }
-        }
-    }
-
-    /// The import pass under policies: weights per buyer and exporter from the rules, with
-    /// licences (approval share and delay) and quotas applied flow by flow.
+    /// The import pass under policies, twice so unfilled claims can move to other
+    /// exporters. Each buyer spreads what it still wants over exporters by weight (what is
+    /// on offer × what policy allows × the tariff factor); each exporter then fills its
+    /// claims pro-rata. Licences (approval share and delay) and quotas apply flow by flow.
     fn import_ruled(&mut self, c: CommodityId, buyers: &[BuyerLink], tier: std::ops::Range<usize>) {
         let Sim {
             model,
@@ -520,7 +632,10 @@ impl Sim {
         let nc = model.commodities.len();
         let rules = &rules[rule_offset[c]..];
         let com = model.commodities[c];
+        // Only exporters with something left take part.
         let mut live = std::mem::take(&mut s.live);
+        live.clear();
+        live.extend(s.active.iter().filter(|&&x| s.avail[x] > 1e-12));
         let mut order = std::mem::take(&mut s.order);
         for _round in 0..2 {
             if live.is_empty() {
@@ -640,9 +755,9 @@ impl Sim {
         s.order = order;
     }
 
-    /// Moves what was allocated: sellers in each exporter give up the drawn share of their
-    /// offer; buyers receive what they got (the delayed part already sits in `pending`).
-    fn settle(&mut self, c: CommodityId, links: &Links) {
+    /// Sellers in each exporter give up the drawn share of their offer; for a mixed form,
+    /// the pooled composition of what is delivered now.
+    fn give(&mut self, c: CommodityId, links: &Links) {
         let m = &self.model;
         let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
         let mixed = m.commodities[c].element.is_none();
@@ -662,10 +777,9 @@ impl Sim {
             }
             if mixed {
                 // Nothing has touched the seller's stock since its offer was summed.
-                let held = &mut stock[l.base..l.base + ne];
-                let total = s.held[k];
-                for e in 0..ne {
-                    held[e] -= give * held[e] / total;
+                let keep = 1.0 - give / s.held[k];
+                for h in &mut stock[l.base..l.base + ne] {
+                    *h *= keep;
                 }
             } else {
                 stock[l.stock] -= give;
@@ -683,14 +797,24 @@ impl Sim {
                 for x in 0..nx {
                     let dx = s.drawn[x] - s.delayed[x];
                     if dx > 0.0 {
-                        for e in 0..ne {
-                            s.pool[e] += (dx / now_total) * s.comp[x * ne + e] / s.supply[x];
+                        let scale = dx / now_total / s.supply[x];
+                        for (p, c) in s.pool.iter_mut().zip(&s.comp[x * ne..(x + 1) * ne]) {
+                            *p += scale * c;
                         }
                     }
                 }
             }
         }
-        // Buyers. Delayed shipments' dependency still counts when they arrive.
+    }
+
+    /// Buyers receive what they got (the delayed part already sits in `pending`).
+    fn receive(&mut self, c: CommodityId, links: &Links) {
+        let m = &self.model;
+        let (ne, nx) = (m.elements.len(), m.countries.len());
+        let mixed = m.commodities[c].element.is_none();
+        let stock = &mut self.stock;
+        let s = &mut self.scratch;
+        // Delayed shipments' dependency still counts when they arrive.
         for (slot, l) in links.buyers.iter().enumerate() {
             let q = s.got[slot];
             if l.stage != NO_STAGE {
@@ -724,7 +848,7 @@ impl Sim {
             let held = if l.stock != NONE {
                 self.stock[l.stock]
             } else if s.received[slot] || matches!(l.need, NeedOf::Stockpile(_)) {
-                self.stock[l.base..l.base + ne].iter().sum()
+                lane_sum(&self.stock[l.base..l.base + ne])
             } else {
                 s.bought[slot]
             };
