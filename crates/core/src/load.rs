@@ -417,6 +417,27 @@ impl Loader {
         map
     }
 
+    /// As [`Self::ids`], for ids that become parts of series keys (`CN>US`,
+    /// `separation/CN`): they may not contain the separators.
+    fn key_ids<'a>(
+        &mut self,
+        ctx: &Ctx,
+        names: impl Iterator<Item = &'a str> + Clone,
+        field: &str,
+    ) -> HashMap<String, usize> {
+        for (i, n) in names.clone().enumerate() {
+            if n.contains(['/', '>']) {
+                self.at(
+                    ctx,
+                    i,
+                    field,
+                    format!("'{n}' may not contain '/' or '>' (they separate the parts of series keys such as 'CN>US')"),
+                );
+            }
+        }
+        self.ids(ctx, names, field)
+    }
+
     fn sourced(
         &mut self,
         ctx: &Ctx,
@@ -611,7 +632,7 @@ impl Loader {
             kind: "forms",
             origin: &m.forms.origin,
         };
-        let form_ids = self.ids(&c, m.forms.items.iter().map(|f| f.id.as_str()), "id");
+        let form_ids = self.key_ids(&c, m.forms.items.iter().map(|f| f.id.as_str()), "id");
         let mut forms = Vec::new();
         for (i, f) in m.forms.items.iter().enumerate() {
             let re_share = match f.re_share {
@@ -641,12 +662,12 @@ impl Loader {
             kind: "stages",
             origin: &m.stages.origin,
         };
-        let stage_ids = self.ids(&c, m.stages.items.iter().map(String::as_str), "");
+        let stage_ids = self.key_ids(&c, m.stages.items.iter().map(String::as_str), "");
         let c = Ctx {
             kind: "markets",
             origin: &m.markets.origin,
         };
-        let market_ids = self.ids(&c, m.markets.items.iter().map(String::as_str), "");
+        let market_ids = self.key_ids(&c, m.markets.items.iter().map(String::as_str), "");
         if m.markets.items.is_empty() {
             at_header(&mut self, "name", "the model lists no `markets:`".into());
         }
@@ -757,7 +778,7 @@ impl Loader {
             kind: "countries",
             origin: &m.countries.origin,
         };
-        let country_ids = self.ids(&c, m.countries.items.iter().map(|x| x.id.as_str()), "id");
+        let country_ids = self.key_ids(&c, m.countries.items.iter().map(|x| x.id.as_str()), "id");
         let mut countries = Vec::new();
         for (i, x) in m.countries.items.iter().enumerate() {
             let market = self

@@ -214,12 +214,16 @@ pub(crate) struct Layout {
 #[derive(Debug, Clone, Default)]
 struct Cols {
     price: Vec<Option<usize>>,
-    production: Vec<usize>,
+    /// Facilities' output (a facility built by a lever gets a column at the end).
     facility_output: Vec<usize>,
-    mine_element: Vec<usize>,
-    exports: Vec<usize>,
-    imports: Vec<usize>,
-    trade_pair: Vec<usize>,
+    /// Blocks declared one after another, each in the order of its scratch array: the
+    /// first column of each (stage × country production, mine output by element, exports
+    /// and imports by country × form, trade by country pair).
+    production: usize,
+    mine_element: usize,
+    exports: usize,
+    imports: usize,
+    trade_pair: usize,
     sector_shortfall: Vec<usize>,
     region_shortfall: Vec<usize>,
     output_lost: Vec<usize>,
@@ -752,36 +756,46 @@ impl Sim {
                 );
             }
         }
-        for st in &m.stages {
-            for x in &m.countries {
-                cols.production
-                    .push(s.declare("production", &format!("{st}/{}", x.id)));
+        // A block of new, consecutive columns: its first.
+        fn block(s: &mut Series, metric: &str, keys: impl Iterator<Item = String>) -> usize {
+            let first = s.names.len();
+            for (i, key) in keys.enumerate() {
+                let col = s.declare(metric, &key);
+                assert_eq!(col, first + i, "series {metric}[{key}] declared twice");
             }
+            first
         }
+        let by_country_form: Vec<String> = m
+            .countries
+            .iter()
+            .flat_map(|x| m.forms.iter().map(|f| format!("{}/{}", x.id, f.id)))
+            .collect();
+        cols.production = block(
+            s,
+            "production",
+            m.stages
+                .iter()
+                .flat_map(|st| m.countries.iter().map(move |x| format!("{st}/{}", x.id))),
+        );
         for f in &m.facilities {
             cols.facility_output.push(s.declare("output", &f.id));
         }
-        for e in &m.elements {
-            cols.mine_element.push(s.declare("mine_output", &e.symbol));
-        }
-        for x in &m.countries {
-            for f in &m.forms {
-                cols.exports
-                    .push(s.declare("exports", &format!("{}/{}", x.id, f.id)));
-            }
-        }
-        for x in &m.countries {
-            for f in &m.forms {
-                cols.imports
-                    .push(s.declare("imports", &format!("{}/{}", x.id, f.id)));
-            }
-        }
-        for a in &m.countries {
-            for b in &m.countries {
-                cols.trade_pair
-                    .push(s.declare("trade", &format!("{}>{}", a.id, b.id)));
-            }
-        }
+        cols.mine_element = block(
+            s,
+            "mine_output",
+            m.elements.iter().map(|e| e.symbol.clone()),
+        );
+        cols.exports = block(s, "exports", by_country_form.iter().cloned());
+        cols.imports = block(s, "imports", by_country_form.into_iter());
+        cols.trade_pair = block(
+            s,
+            "trade",
+            m.countries.iter().flat_map(|a| {
+                m.countries
+                    .iter()
+                    .map(move |b| format!("{}>{}", a.id, b.id))
+            }),
+        );
         for sec in &m.sectors {
             cols.sector_shortfall.push(s.declare("shortfall", &sec.id));
             cols.output_lost.push(s.declare("output_lost", &sec.id));
@@ -2079,23 +2093,20 @@ impl Sim {
                 row[*col] = self.price[i];
             }
         }
-        for (i, &col) in cols.production.iter().enumerate() {
-            row[col] = s.production[i] * spy;
-        }
+        // Flows per step, recorded as annual rates.
         for (f, &col) in cols.facility_output.iter().enumerate() {
             row[col] = s.output[f] * spy;
         }
-        for (e, &col) in cols.mine_element.iter().enumerate() {
-            row[col] = s.mine_element[e] * spy;
-        }
-        for (i, &col) in cols.exports.iter().enumerate() {
-            row[col] = s.exports[i] * spy;
-        }
-        for (i, &col) in cols.imports.iter().enumerate() {
-            row[col] = s.imports[i] * spy;
-        }
-        for (i, &col) in cols.trade_pair.iter().enumerate() {
-            row[col] = s.pair[i] * spy;
+        for (first, flows) in [
+            (cols.production, &s.production),
+            (cols.mine_element, &s.mine_element),
+            (cols.exports, &s.exports),
+            (cols.imports, &s.imports),
+            (cols.trade_pair, &s.pair),
+        ] {
+            for (v, x) in row[first..first + flows.len()].iter_mut().zip(flows) {
+                *v = x * spy;
+            }
         }
         for sec in 0..m.sectors.len() {
             let need = s.sector_need[sec];
