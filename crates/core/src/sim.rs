@@ -1572,30 +1572,42 @@ impl Sim {
 
     /// Mines produce their deposit's whole element vector: co-production.
     fn mine(&mut self) {
-        let (nf, ne) = self.nfe();
-        let nx = self.model.countries.len();
-        for f in 0..self.model.facilities.len() {
-            let Process::Mine(d) = self.model.facilities[f].process else {
+        let Sim {
+            model: m,
+            stock,
+            ledger,
+            scratch: s,
+            fac_node,
+            cap_now,
+            ..
+        } = self;
+        let (nf, ne, nx, nc) = (
+            m.forms.len(),
+            m.elements.len(),
+            m.countries.len(),
+            m.commodities.len(),
+        );
+        let form = m.mine_form;
+        for (f, fac) in m.facilities.iter().enumerate() {
+            let Process::Mine(d) = fac.process else {
                 continue;
             };
-            let mk = self.model.countries[self.model.facilities[f].country].market;
-            let nc = self.model.commodities.len();
-            let q = self.capacity_now(f);
+            let q = cap_now[f];
             if q <= 0.0 {
                 continue;
             }
-            let form = self.model.mine_form;
-            for e in 0..ne {
-                let x = q * self.model.deposits[d].distribution[e];
-                self.stock[(self.fac_node[f] * nf + form) * ne + e] += x;
-                self.ledger.inflow[form * ne + e] += x;
-                self.scratch.mine_element[e] += x;
-                let c = mk * nc + self.model.commodity(form, Some(e));
-                self.scratch.made[c] += x;
+            let mk = m.countries[fac.country].market;
+            let held = &mut stock[(fac_node[f] * nf + form) * ne..][..ne];
+            let made = &mut s.made[mk * nc..(mk + 1) * nc];
+            for (e, &share) in m.deposits[d].distribution.iter().enumerate() {
+                let x = q * share;
+                held[e] += x;
+                ledger.inflow[form * ne + e] += x;
+                s.mine_element[e] += x;
+                made[m.commodity(form, Some(e))] += x;
             }
-            let fac = &self.model.facilities[f];
-            self.scratch.output[f] += q;
-            self.scratch.production[fac.stage * nx + fac.country] += q;
+            s.output[f] += q;
+            s.production[fac.stage * nx + fac.country] += q;
         }
     }
 
