@@ -187,6 +187,8 @@ pub struct Sim {
     pub stockpile_target: Vec<f64>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
     baskets: Vec<(bool, Vec<(usize, f64)>)>,
+    /// Per sector of a separated material: the elements it uses, with their shares.
+    sector_mix: Vec<Vec<(ElemId, f64)>>,
     /// Per stockpile and element: the element's share of the starting holding.
     holding_share: Vec<f64>,
     pub floors: Vec<PriceFloor>,
@@ -462,6 +464,14 @@ impl Sim {
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
             baskets: Sim::price_baskets(&model),
+            sector_mix: model
+                .sectors
+                .iter()
+                .map(|sec| {
+                    let used = sec.mix.iter().enumerate().filter(|(_, &x)| x > 0.0);
+                    used.map(|(e, &x)| (e, x)).collect()
+                })
+                .collect(),
             holding_share: model
                 .stockpiles
                 .iter()
@@ -1883,56 +1893,66 @@ impl Sim {
     fn consume(&mut self) {
         let (nf, ne) = self.nfe();
         let scrap = self.scrap_form();
-        for n in 0..self.nodes.len() {
-            let NodeKind::Buyer { sector, share } = self.nodes[n].kind else {
+        let Sim {
+            model: m,
+            nodes,
+            stock,
+            ledger,
+            scratch: s,
+            sec_need,
+            sec_growth,
+            demand_mult,
+            recycle_rate,
+            sector_mix,
+            ..
+        } = self;
+        for (n, node) in nodes.iter().enumerate() {
+            let NodeKind::Buyer { sector, share } = node.kind else {
                 continue;
             };
-            let sec = &self.model.sectors[sector];
+            let sec = &m.sectors[sector];
             let form = sec.material;
-            let need = self.sector_need(sector) * share;
+            let need = sec_need[sector] * share;
             let base = (n * nf + form) * ne;
             let mut used_total = 0.0;
             // Scrap comes back only where the sector recycles.
-            let scrap = scrap.filter(|_| self.recycle_rate[sector] != 0.0);
-            if self.model.forms[form].mixed {
-                let have = lane_sum(&self.stock[base..base + ne]);
+            let rate = recycle_rate[sector];
+            let scrap = scrap.filter(|_| rate != 0.0);
+            let mut take = |e: usize, u: f64, stock: &mut [f64]| {
+                stock[base + e] -= u;
+                ledger.outflow[form * ne + e] += u;
+                if let Some(sf) = scrap {
+                    let back = u * rate;
+                    stock[(n * nf + sf) * ne + e] += back;
+                    ledger.inflow[sf * ne + e] += back;
+                }
+            };
+            if m.forms[form].mixed {
+                let have = lane_sum(&stock[base..base + ne]);
                 let use_ = need.min(have);
                 if use_ > 0.0 {
                     let ratio = use_ / have;
                     for e in 0..ne {
-                        let u = self.stock[base + e] * ratio;
-                        self.stock[base + e] -= u;
-                        self.ledger.outflow[form * ne + e] += u;
-                        if let Some(sf) = scrap {
-                            let back = u * self.recycle_rate[sector];
-                            self.stock[(n * nf + sf) * ne + e] += back;
-                            self.ledger.inflow[sf * ne + e] += back;
-                        }
+                        let u = stock[base + e] * ratio;
+                        take(e, u, stock);
                     }
                     used_total = use_;
                 }
             } else {
-                for e in 0..ne {
-                    let want = need * sec.mix[e];
+                for &(e, mix) in &sector_mix[sector] {
+                    let want = need * mix;
                     if want <= 0.0 {
                         continue;
                     }
-                    let u = want.min(self.stock[base + e]);
-                    self.stock[base + e] -= u;
-                    self.ledger.outflow[form * ne + e] += u;
-                    if let Some(sf) = scrap {
-                        let back = u * self.recycle_rate[sector];
-                        self.stock[(n * nf + sf) * ne + e] += back;
-                        self.ledger.inflow[sf * ne + e] += back;
-                    }
+                    let u = want.min(stock[base + e]);
+                    take(e, u, stock);
                     used_total += u;
                 }
             }
-            let s = &mut self.scratch;
             s.sector_need[sector] += need;
             s.sector_used[sector] += used_total;
             // The growth factor `prepare` computed for this step.
-            let units_rate = sec.units * share * self.sec_growth[sector] * self.demand_mult[sector];
+            let units_rate = sec.units * share * sec_growth[sector] * demand_mult[sector];
             if need > 0.0 {
                 s.sector_lost[sector] += units_rate * (1.0 - used_total / need);
             }
