@@ -108,6 +108,19 @@ pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
     Ok(m.commodity(f, Some(e)))
 }
 
+/// As [`fetch`], for a key written in parts (`ROW`, `/`, `oxide:Dy`): the key is put
+/// together in a buffer the thread keeps, since triggers look series up every step.
+pub fn fetch_parts(ctx: &NativeCallContext, metric: &str, parts: &[&str]) -> Res<SeriesView> {
+    thread_local! {
+        static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    KEY.with_borrow_mut(|key| {
+        key.clear();
+        parts.iter().for_each(|p| key.push_str(p));
+        fetch(ctx, metric, key)
+    })
+}
+
 pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView> {
     let handle = crate::host::host(ctx)?;
     let h = handle.lock();
@@ -144,7 +157,7 @@ pub fn nonempty(s: &SeriesView) -> Res<()> {
 #[export_module]
 pub mod query_api {
     use super::nonempty;
-    use super::{commodity, fetch, SeriesView};
+    use super::{commodity, fetch, fetch_parts, SeriesView};
     use crate::args::Res;
     use crate::host::{err, host};
     use rhai::Array;
@@ -169,13 +182,14 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn price(ctx: NativeCallContext, commodity_name: &str, market: &str) -> Res<SeriesView> {
-        {
+        fetch_parts(&ctx, "price", &[market, "/", commodity_name]).or_else(|missing| {
+            // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
             commodity(&h.sim.model, commodity_name)?;
             h.sim.model.market_id(market).map_err(err)?;
-        }
-        fetch(&ctx, "price", &format!("{market}/{commodity_name}"))
+            Err(missing)
+        })
     }
 
     /// Production of a stage in a country, t/yr (RE basis).
@@ -186,7 +200,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn production(ctx: NativeCallContext, stage: &str, country: &str) -> Res<SeriesView> {
-        fetch(&ctx, "production", &format!("{stage}/{country}"))
+        fetch_parts(&ctx, "production", &[stage, "/", country])
     }
 
     /// Output of one facility, t/yr (RE basis).
@@ -234,7 +248,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(name = "shortfall", return_raw)]
     pub fn shortfall_region(ctx: NativeCallContext, form: &str, country: &str) -> Res<SeriesView> {
-        fetch(&ctx, "shortfall", &format!("{form}/{country}"))
+        fetch_parts(&ctx, "shortfall", &[form, "/", country])
     }
 
     /// End-use output lost by a sector (its units per year: vehicles, MW, aircraft).
@@ -256,7 +270,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn exports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
-        fetch(&ctx, "exports", &format!("{country}/{form}"))
+        fetch_parts(&ctx, "exports", &[country, "/", form])
     }
 
     /// Imports of a country of a form, t/yr.
@@ -267,7 +281,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn imports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
-        fetch(&ctx, "imports", &format!("{country}/{form}"))
+        fetch_parts(&ctx, "imports", &[country, "/", form])
     }
 
     /// Trade from one country to another, all forms, t/yr.
@@ -278,7 +292,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn trade(ctx: NativeCallContext, exporter: &str, importer: &str) -> Res<SeriesView> {
-        fetch(&ctx, "trade", &format!("{exporter}>{importer}"))
+        fetch_parts(&ctx, "trade", &[exporter, ">", importer])
     }
 
     /// Import share (0..1) of a stage's inputs in a country.
@@ -289,7 +303,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn dependency(ctx: NativeCallContext, stage: &str, country: &str) -> Res<SeriesView> {
-        fetch(&ctx, "dependency", &format!("{stage}/{country}"))
+        fetch_parts(&ctx, "dependency", &[stage, "/", country])
     }
 
     /// Herfindahl–Hirschman index (0..10000) of a stage's production by country.
@@ -311,7 +325,7 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn cover(ctx: NativeCallContext, form: &str, country: &str) -> Res<SeriesView> {
-        fetch(&ctx, "cover_weeks", &format!("{form}/{country}"))
+        fetch_parts(&ctx, "cover_weeks", &[form, "/", country])
     }
 
     /// Tonnes held by a stockpile (of its form).
