@@ -145,6 +145,9 @@ pub struct Sim {
     pending: Vec<Shipment>,
     /// `[market][commodity]`, $/kg.
     pub price: Vec<f64>,
+    /// Per market × commodity: log of price over its anchor, the state prices move in
+    /// (`price` is its exponential, kept for readers).
+    log_price: Vec<f64>,
     /// Per facility: capacity multiplier from levers (expand, close), outage share and end.
     pub capacity_mult: Vec<f64>,
     /// Per facility, this step: capacity, planned output, smoothed sales (t RE/step).
@@ -320,8 +323,6 @@ struct Scratch {
     /// Per market × element: summed log price moves of its priced forms, and their count.
     elem_lp: Vec<f64>,
     elem_n: Vec<f64>,
-    /// Per market × commodity: log of price over its anchor, this step.
-    lp: Vec<f64>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
@@ -434,6 +435,7 @@ impl Sim {
             stock,
             on_order: vec![0.0; nn * nc],
             pending: Vec::with_capacity(4096),
+            log_price: vec![0.0; price.len()],
             price,
             capacity_mult: vec![1.0; nfac],
             cap_now: vec![0.0; nfac],
@@ -904,7 +906,6 @@ impl Sim {
             licensed: z(nn),
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
-            lp: z(nmc),
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
             margins: vec![(0, 0.0); m.recipes.len() * m.markets.len()],
@@ -1969,6 +1970,7 @@ impl Sim {
         let b = &m.behaviour;
         let dt = 1.0 / m.steps_per_year();
         let (nc, ne) = (m.commodities.len(), m.elements.len());
+        let (lo, hi) = (b.price_min_ratio.ln(), b.price_max_ratio.ln());
         let s = &mut self.scratch;
         s.elem_lp.iter_mut().for_each(|v| *v = 0.0);
         s.elem_n.iter_mut().for_each(|v| *v = 0.0);
@@ -1977,10 +1979,9 @@ impl Sim {
             if p0 <= 0.0 {
                 continue;
             }
-            s.lp[i] = (self.price[i] / p0).ln();
             if let Some(e) = m.commodities[i % nc].element {
                 let k = (i / nc) * ne + e;
-                s.elem_lp[k] += s.lp[i];
+                s.elem_lp[k] += self.log_price[i];
                 s.elem_n[k] += 1.0;
             }
         }
@@ -2001,7 +2002,7 @@ impl Sim {
             } else {
                 0.0
             };
-            let lp = s.lp[i];
+            let lp = self.log_price[i];
             // Forms of one element are linked by cheap conversion: each is pulled toward the
             // element's average move across its priced forms in this market.
             let mk = i / nc;
@@ -2016,7 +2017,8 @@ impl Sim {
                     - b.price_fall * glut
                     - b.price_reversion * lp
                     - b.form_coupling * link);
-            let next = (lp + d).clamp(b.price_min_ratio.ln(), b.price_max_ratio.ln());
+            let next = (lp + d).clamp(lo, hi);
+            self.log_price[i] = next;
             self.price[i] = p0 * next.exp();
         }
     }
