@@ -763,15 +763,17 @@ impl Sim {
         let mixed = m.commodities[c].element.is_none();
         let stock = &mut self.stock;
         let s = &mut self.scratch;
-        // Sellers.
+        // Each exporter's sellers give the same share of their offer.
+        for &x in &links.seller_countries {
+            let (supply, drawn) = (s.supply[x], s.drawn[x]);
+            s.claims[x] = if supply > 0.0 && drawn > 0.0 {
+                (drawn / supply).min(1.0)
+            } else {
+                0.0
+            };
+        }
         for (k, l) in links.sellers.iter().enumerate() {
-            let x = l.country;
-            let supply = s.supply[x];
-            if supply <= 0.0 || s.drawn[x] <= 0.0 {
-                continue;
-            }
-            let frac = (s.drawn[x] / supply).min(1.0);
-            let give = s.offer[k] * frac;
+            let give = s.offer[k] * s.claims[l.country];
             if give <= 0.0 {
                 continue;
             }
