@@ -148,6 +148,8 @@ pub struct Sim {
     /// Per market × commodity: log of price over its anchor, the state prices move in
     /// (`price` is its exponential, kept for readers).
     log_price: Vec<f64>,
+    /// Its exponential: price over anchor, what demand and plants respond to.
+    price_ratio: Vec<f64>,
     /// Per facility: capacity multiplier from levers (expand, close), outage share and end.
     pub capacity_mult: Vec<f64>,
     /// Per facility, this step: capacity, planned output, smoothed sales (t RE/step).
@@ -436,6 +438,7 @@ impl Sim {
             on_order: vec![0.0; nn * nc],
             pending: Vec::with_capacity(4096),
             log_price: vec![0.0; price.len()],
+            price_ratio: vec![1.0; price.len()],
             price,
             capacity_mult: vec![1.0; nfac],
             cap_now: vec![0.0; nfac],
@@ -1490,7 +1493,7 @@ impl Sim {
                 let c = m.commodity(form, None);
                 let p0 = m.prices[mk * nc + c];
                 return if p0 > 0.0 {
-                    self.price[mk * nc + c] / p0
+                    self.price_ratio[mk * nc + c]
                 } else {
                     1.0
                 };
@@ -1742,7 +1745,7 @@ impl Sim {
 
     /// Current over starting price of what a sector buys, in its market.
     fn sector_price_ratio(&self, s: SectorId) -> f64 {
-        let ratio = |i: usize| self.price[i] / self.model.prices[i];
+        let ratio = |i: usize| self.price_ratio[i];
         let (mixed, basket) = &self.baskets[s];
         if *mixed {
             return basket.first().map_or(1.0, |&(i, _)| ratio(i));
@@ -2019,7 +2022,8 @@ impl Sim {
                     - b.form_coupling * link);
             let next = (lp + d).clamp(lo, hi);
             self.log_price[i] = next;
-            self.price[i] = p0 * next.exp();
+            self.price_ratio[i] = next.exp();
+            self.price[i] = p0 * self.price_ratio[i];
         }
     }
 
@@ -2075,7 +2079,7 @@ impl Sim {
                 let c = m.commodity(rec.input, Some(e));
                 let ratio = (0..m.markets.len())
                     .filter(|&mk| m.prices[mk * nc + c] > 0.0)
-                    .map(|mk| self.price[mk * nc + c] / m.prices[mk * nc + c])
+                    .map(|mk| self.price_ratio[mk * nc + c])
                     .fold(0.0, f64::max);
                 // A ratchet: magnet makers that have adopted a leaner grade keep it.
                 if ratio > t.trigger {
