@@ -6,8 +6,8 @@
 //! when the topology changes; each step fills per-slot buffers once per commodity (request,
 //! need, cover, country, stage), and the passes borrow the fields they need one by one. A
 //! commodity that no policy touches takes the open path: every buyer weighs the exporters
-//! alike, so a tier's import pass has a closed form (`import_open`); under policies, weights,
-//! licences and quotas apply flow by flow (`import_ruled`).
+//! alike, so each tier settles by country in closed form (`trade_open`); under policies,
+//! weights, licences and quotas apply flow by flow (`trade_ruled`).
 
 use super::*;
 
