@@ -73,6 +73,60 @@ fn a_50_mb_model_is_refused_quickly() {
 }
 
 #[test]
+fn an_endless_device_is_refused_at_the_size_limit() {
+    // /dev/zero reports no size and never ends: the read must stop at the limit.
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    for args in [&["check", "/dev/zero"][..], &["run", "/dev/zero"][..]] {
+        let out = chokepoint(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("limited to"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn what_a_failing_script_printed_is_still_shown() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-printed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("fails.rhai");
+    std::fs::write(
+        &script,
+        "print(\"checked the queue\");\nstep(1);\nexport_ban(\"XX\", #{});\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("checked the queue"), "{stdout}");
+    assert!(
+        text(&out).contains("unknown country 'XX'"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_time_limit_too_large_to_represent_is_bad_input() {
+    for limit in ["1e20", "1e19", "0", "-1", "nan", "inf"] {
+        let arg = format!("--time-limit={limit}");
+        let out = chokepoint(&["run", "scripts/baseline-2024.rhai", &arg]);
+        assert_eq!(out.status.code(), Some(2), "{limit}: {}", text(&out));
+        assert!(
+            text(&out).contains("--time-limit"),
+            "{limit}: {}",
+            text(&out)
+        );
+        assert!(!text(&out).contains("panicked"), "{limit}: {}", text(&out));
+    }
+}
+
+#[test]
 fn check_passes_the_fixture_and_prints_shares() {
     let out = chokepoint(&["check", "crates/core/tests/fixtures/mini.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

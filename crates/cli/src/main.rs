@@ -259,8 +259,9 @@ fn dispatch(cmd: Command) -> Result<u8> {
             out,
             top,
         } => {
-            let (sa, _, oa) = execute(&a, model.as_deref(), None, BTreeMap::new(), 120.0)?;
-            let (sb, mb, ob) = execute(&b, model.as_deref(), None, BTreeMap::new(), 120.0)?;
+            let quiet = &mut Vec::new();
+            let (sa, _, oa) = execute(&a, model.as_deref(), None, BTreeMap::new(), 120.0, quiet)?;
+            let (sb, mb, ob) = execute(&b, model.as_deref(), None, BTreeMap::new(), 120.0, quiet)?;
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
@@ -279,8 +280,10 @@ fn dispatch(cmd: Command) -> Result<u8> {
         } => {
             let res = Resolution::parse(&resolution).map_err(|e| anyhow!(e))?;
             let params = parse_sets(&set)?;
-            if !(time_limit.is_finite() && time_limit > 0.0) {
-                return Err(anyhow!("--time-limit must be a positive number of seconds"));
+            if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 1e9) {
+                return Err(anyhow!(
+                    "--time-limit must be a positive number of seconds, at most 1e9"
+                ));
             }
             run(
                 &script,
@@ -425,6 +428,7 @@ fn execute(
     seed: Option<u64>,
     params: BTreeMap<String, f64>,
     time_limit: f64,
+    printed: &mut Vec<String>,
 ) -> Result<(Scenario, Arc<Model>, Outcome), BadInput> {
     let scenario = compile(script)?;
     let model = load_model_for(&scenario, model)?;
@@ -434,9 +438,10 @@ fn execute(
         time_limit: Duration::from_secs_f64(time_limit),
         ..RunOptions::default()
     };
-    let outcome = scenario
-        .run(&model, &opts)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let outcome = scenario.run(&model, &opts).map_err(|mut e| {
+        *printed = std::mem::take(&mut e.printed);
+        BadInput(e.to_string())
+    })?;
     Ok((scenario, model, outcome))
 }
 
@@ -450,9 +455,15 @@ fn run(
     time_limit: f64,
 ) -> Result<u8> {
     let set: Vec<String> = params.keys().cloned().collect();
-    let (scenario, model, outcome) = match execute(script, model, seed, params, time_limit) {
+    let mut printed = Vec::new();
+    let run = execute(script, model, seed, params, time_limit, &mut printed);
+    let (scenario, model, outcome) = match run {
         Ok(x) => x,
         Err(e) => {
+            // What the script printed before it failed is often what explains the failure.
+            for line in &printed {
+                outln!("{line}");
+            }
             eprint!("{e}");
             if !e.0.ends_with('\n') {
                 eprintln!();
@@ -531,7 +542,7 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
     let mut cases = Vec::new();
     for s in &scripts {
         let t0 = std::time::Instant::now();
-        match execute(s, model, None, BTreeMap::new(), 120.0) {
+        match execute(s, model, None, BTreeMap::new(), 120.0, &mut Vec::new()) {
             Ok((_, _, outcome)) => {
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();

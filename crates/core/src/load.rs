@@ -17,6 +17,17 @@ use crate::policy;
 
 /// Model files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A file's bytes, or None if it holds more than `limit` of them. Reads at most one byte
+/// past the limit, whatever the file is (`/dev/zero` never ends).
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
 /// Includes may nest this deep.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// Distributions must sum to 1 within this tolerance (published tables round).
@@ -294,14 +305,19 @@ fn read_text(path: &Path) -> Result<String, String> {
                 .into(),
         );
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "the file is {:.1} MB; model files are limited to {} MB",
-            meta.len() as f64 / 1e6,
+    let too_big = || {
+        format!(
+            "model files are limited to {} MB, and this one is larger",
             MAX_FILE_BYTES / (1024 * 1024)
-        ));
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    // A device or a pipe reports no size: read no more than the limit allows.
+    let bytes = read_at_most(path, MAX_FILE_BYTES)
+        .map_err(|e| format!("cannot read the file: {e}"))?
+        .ok_or_else(too_big)?;
     if bytes.contains(&0) {
         return Err("the file is binary (it contains NUL bytes), not YAML text".into());
     }
@@ -572,6 +588,15 @@ impl Loader {
                 7
             }
         };
+        if end.days() - start.days() < step_days as i32 {
+            at_header(
+                &mut self,
+                "end",
+                format!(
+                    "the horizon {start} to {end} is shorter than one step of {step_days} days"
+                ),
+            );
+        }
 
         // Sources.
         let c = Ctx {
@@ -687,6 +712,14 @@ impl Loader {
             let input = self.refer(&c, i, "input", &form_ids, "form", &r.input);
             let output = self.refer(&c, i, "output", &form_ids, "form", &r.output);
             let recovery = self.num(&c, i, "recovery", r.recovery, 0.0, 1.0);
+            if recovery == 0.0 && r.recovery.is_finite() && r.recovery >= 0.0 {
+                self.at(
+                    &c,
+                    i,
+                    "recovery",
+                    "must be > 0 (a plant that recovers nothing)".into(),
+                );
+            }
             if input.is_some() && input == output {
                 self.at(
                     &c,
@@ -1453,11 +1486,27 @@ impl Loader {
             .enumerate()
             .map(|(i, f)| (f.id.clone(), i))
             .collect();
+        let mut contracted = vec![0.0; model.facilities.len()];
         for (i, x) in m.contracts.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
             let country = self.refer(&c, i, "country", &country_ids, "country", &x.country);
             let share = self.num(&c, i, "share", x.share, 0.0, 1.0);
+            if let Some(f) = f {
+                contracted[f] += share;
+                if contracted[f] > 1.0 + 1e-9 {
+                    self.at(
+                        &c,
+                        i,
+                        "share",
+                        format!(
+                            "contracts on '{}' take {:.0}% of its output: at most 100%",
+                            x.facility,
+                            contracted[f] * 100.0
+                        ),
+                    );
+                }
+            }
             if let (Some(facility), Some(country)) = (f, country) {
                 model.contracts.push(ContractSpec {
                     facility,

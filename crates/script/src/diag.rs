@@ -18,6 +18,8 @@ pub struct ScriptError {
     /// What to write instead, when the engine knows (a lever called with the wrong
     /// arguments, a misspelt function).
     pub help: Option<String>,
+    /// What the script printed before it failed.
+    pub printed: Vec<String>,
 }
 
 impl ScriptError {
@@ -30,6 +32,7 @@ impl ScriptError {
             source_line: None,
             chain: vec![],
             help: None,
+            printed: vec![],
         }
     }
 

@@ -88,18 +88,20 @@ impl Scenario {
                  --model, and give the command a script",
             ));
         }
-        if meta.len() > engine::limits::MAX_SCRIPT_BYTES {
-            return Err(ScriptError::plain(
+        let limit = engine::limits::MAX_SCRIPT_BYTES;
+        let too_big = || {
+            ScriptError::plain(
                 path,
-                format!(
-                    "the script is {} bytes; scripts are limited to {} bytes",
-                    meta.len(),
-                    engine::limits::MAX_SCRIPT_BYTES
-                ),
-            ));
+                format!("scripts are limited to {limit} bytes, and this one is larger"),
+            )
+        };
+        if meta.len() > limit {
+            return Err(too_big());
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| ScriptError::plain(path, format!("cannot read the script: {e}")))?;
+        // A device or a pipe reports no size: read no more than the limit allows.
+        let bytes = chokepoint_core::load::read_at_most(path, limit)
+            .map_err(|e| ScriptError::plain(path, format!("cannot read the script: {e}")))?
+            .ok_or_else(too_big)?;
         let source = String::from_utf8(bytes)
             .map_err(|_| ScriptError::plain(path, "the script is not UTF-8 text"))?;
         Scenario::compile(path, &source, scripts_root)
@@ -136,7 +138,8 @@ impl Scenario {
         let handle = HostHandle::new(model, opts.seed, opts.params.clone());
         {
             let mut h = handle.lock();
-            h.deadline = Some(Instant::now() + opts.time_limit);
+            // A limit too far off to represent is no limit.
+            h.deadline = Instant::now().checked_add(opts.time_limit);
             if let Some(c) = &opts.cancel {
                 h.cancel = c.clone();
             }
@@ -158,7 +161,9 @@ impl Scenario {
         });
         drop(engine);
         if let Err(e) = result {
-            return Err(ScriptError::from_eval(&self.path, &self.source, &e));
+            let mut error = ScriptError::from_eval(&self.path, &self.source, &e);
+            error.printed = std::mem::take(&mut handle.lock().output);
+            return Err(error);
         }
         let host = match Arc::try_unwrap(handle.0) {
             Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),

@@ -196,6 +196,20 @@ pub mod government_api {
         lever(&ctx, |h| {
             let f = h.facility(facility)?;
             let c = h.country(country)?;
+            let taken: f64 = h
+                .sim
+                .contracts
+                .iter()
+                .filter(|k| k.facility == f)
+                .map(|k| k.share)
+                .sum();
+            if taken + share > 1.0 + 1e-9 {
+                return Err(err(format!(
+                    "contracts on '{facility}' already take {:.0}% of its output: another {:.0}% would be more than all of it",
+                    taken * 100.0,
+                    share * 100.0
+                )));
+            }
             h.sim.contracts.push(chokepoint_core::sim::Contract {
                 facility: f,
                 country: c,

@@ -22,6 +22,8 @@ pub struct SeriesView {
     col: usize,
     from: usize,
     to: usize,
+    /// The dates asked for, when the view is a window (`between`).
+    window: Option<(Date, Date)>,
 }
 
 impl std::fmt::Debug for SeriesView {
@@ -85,7 +87,18 @@ impl SeriesView {
             col: self.col,
             from: self.from + lo,
             to: self.from + hi,
+            window: Some((a, b)),
         })
+    }
+
+    /// The model's step length, in days.
+    pub fn step_days(&self) -> Res<i32> {
+        let h = self
+            .host
+            .upgrade()
+            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
+        let h = h.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(h.sim.model.step_days as i32)
     }
 }
 
@@ -141,17 +154,24 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
         col,
         from: 0,
         to: s.steps,
+        window: None,
     })
 }
 
 pub fn nonempty(s: &SeriesView) -> Res<()> {
-    if s.is_empty() {
-        return Err(err(format!(
+    if !s.is_empty() {
+        return Ok(());
+    }
+    Err(err(match s.window {
+        Some((a, b)) => format!(
+            "{} has no values between {a} and {b}: no simulated step falls in that window",
+            s.name()
+        ),
+        None => format!(
             "{} has no values yet: run the simulation first (run_until or step)",
             s.name()
-        )));
-    }
-    Ok(())
+        ),
+    }))
 }
 
 #[export_module]
@@ -420,7 +440,15 @@ pub mod query_api {
     pub fn value_at(s: &mut SeriesView, date: &str) -> Res<f64> {
         let d = chokepoint_core::Date::parse(date).map_err(err)?;
         let name = s.name();
+        let step = s.step_days()?;
         s.read(|dates, v| match dates.iter().rposition(|&x| x <= d) {
+            // The last value stands for its own step only, not for the time after it.
+            Some(i) if i + 1 == dates.len() && d.days() >= dates[i].days() + step => {
+                Err(err(format!(
+                    "{name} has no value at {d}: its last value is for the step of {}",
+                    dates[i]
+                )))
+            }
             Some(i) => Ok(v.nth(i).unwrap_or(0.0)),
             None => Err(err(format!(
                 "{name} has no value at {d}: it starts at {}",
@@ -442,6 +470,11 @@ pub mod query_api {
     pub fn between(s: &mut SeriesView, from: &str, to: &str) -> Res<SeriesView> {
         let a = chokepoint_core::Date::parse(from).map_err(err)?;
         let b = chokepoint_core::Date::parse(to).map_err(err)?;
+        if b < a {
+            return Err(err(format!(
+                "between: the window ends ({b}) before it starts ({a})"
+            )));
+        }
         s.window(a, b)
     }
 
