@@ -183,7 +183,9 @@ pub mod government_api {
 
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
-    /// Japan). Export controls still apply to it.
+    /// Japan). Export controls still apply to it. It replaces any contract of the same
+    /// facility with the same country (share 0 ends it); a facility's contracts cannot take
+    /// more than all of its output.
     ///
     /// ```rhai
     /// contract("mount-weld-mine", "MY", 1.0);
@@ -200,7 +202,7 @@ pub mod government_api {
                 .sim
                 .contracts
                 .iter()
-                .filter(|k| k.facility == f)
+                .filter(|k| k.facility == f && k.country != c)
                 .map(|k| k.share)
                 .sum();
             if taken + share > 1.0 + 1e-9 {
@@ -210,6 +212,9 @@ pub mod government_api {
                     share * 100.0
                 )));
             }
+            h.sim
+                .contracts
+                .retain(|k| !(k.facility == f && k.country == c));
             h.sim.contracts.push(chokepoint_core::sim::Contract {
                 facility: f,
                 country: c,
