@@ -378,11 +378,23 @@ fn run_exits_1_when_an_expectation_fails() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("1 passed, 1 failed"), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
+        "{xml}"
+    );
     std::fs::write(&script, "export_ban(\"CN\", #{ elements: [\"Dyy\"] });\n").unwrap();
-    let out = chokepoint(&["test", script.to_str().unwrap()]);
+    let out = chokepoint(&[
+        "test",
+        script.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "a broken script is bad input");
     assert!(text(&out).contains("did you mean 'Dy'"));
+    // For a CI system, a scenario that cannot run is an error, not a failed expectation.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"0\" errors=\"1\""), "{xml}");
+    assert!(xml.contains("<error message=\"error: export_ban"), "{xml}");
     let out = chokepoint(&["test", "scripts/nowhere"]);
     assert_eq!(out.status.code(), Some(2));
     // A directory with no scenario in it is a wrong path, not a pass.

@@ -549,7 +549,7 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                 if bad.is_empty() {
                     passed += 1;
                     outln!("ok     {} ({n} expectations)", s.display());
-                    cases.push((s.clone(), t0.elapsed(), None));
+                    cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Passed));
                 } else {
                     failed += 1;
                     outln!(
@@ -566,7 +566,7 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                         text.push_str(&line);
                         text.push('\n');
                     }
-                    cases.push((s.clone(), t0.elapsed(), Some(text)));
+                    cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Failed(text)));
                 }
             }
             Err(e) => {
@@ -575,7 +575,11 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                 for l in e.0.lines() {
                     outln!("  {l}");
                 }
-                cases.push((s.clone(), t0.elapsed(), Some(e.0.clone())));
+                cases.push((
+                    s.clone(),
+                    t0.elapsed(),
+                    report::CaseEnd::Broken(e.0.clone()),
+                ));
             }
         }
     }

@@ -454,22 +454,45 @@ fn timeline_svg(m: &Model, out: &Outcome) -> String {
     o
 }
 
-pub fn junit(cases: &[(PathBuf, Duration, Option<String>)]) -> String {
-    let failures = cases.iter().filter(|c| c.2.is_some()).count();
-    let mut o = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"chokepoint\" tests=\"{}\" failures=\"{failures}\">\n", cases.len());
-    for (p, d, fail) in cases {
+/// How one scenario ended under `chokepoint test`.
+pub enum CaseEnd {
+    Passed,
+    /// Expectations failed: what they said.
+    Failed(String),
+    /// The scenario could not run (bad script, model or arguments): the error.
+    Broken(String),
+}
+
+pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
+    let count = |f: fn(&CaseEnd) -> bool| cases.iter().filter(|c| f(&c.2)).count();
+    let failures = count(|e| matches!(e, CaseEnd::Failed(_)));
+    let errors = count(|e| matches!(e, CaseEnd::Broken(_)));
+    let mut o = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"chokepoint\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
+        cases.len()
+    );
+    for (p, d, end) in cases {
         let _ = write!(
             o,
             "  <testcase name=\"{}\" time=\"{:.3}\"",
             esc(&p.display().to_string()),
             d.as_secs_f64()
         );
-        match fail {
-            None => o.push_str("/>\n"),
-            Some(t) => {
+        match end {
+            CaseEnd::Passed => o.push_str("/>\n"),
+            CaseEnd::Failed(t) => {
                 let _ = writeln!(
                     o,
                     "><failure message=\"expectations failed\">{}</failure></testcase>",
+                    esc(t)
+                );
+            }
+            CaseEnd::Broken(t) => {
+                let first = t.lines().next().unwrap_or("the scenario could not run");
+                let _ = writeln!(
+                    o,
+                    "><error message=\"{}\">{}</error></testcase>",
+                    esc(first),
                     esc(t)
                 );
             }
