@@ -90,6 +90,44 @@ fn an_endless_device_is_refused_at_the_size_limit() {
 }
 
 #[test]
+fn an_out_directory_that_cannot_take_the_results_is_refused_before_the_run() {
+    let dir = temp("out-blocked");
+    std::fs::create_dir_all(dir.join("report.html")).unwrap();
+    let out = chokepoint(&[
+        "run",
+        "scripts/baseline-2024.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("report.html is a directory"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("series.csv").exists(), "nothing half-written");
+    let file = dir.join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    for cmd in [
+        vec!["run", "scripts/baseline-2024.rhai", "--out"],
+        vec![
+            "compare",
+            "scripts/baseline-2024.rhai",
+            "scripts/baseline-2024.rhai",
+            "--out",
+        ],
+    ] {
+        let out = chokepoint(&[&cmd[..], &[file.to_str().unwrap()]].concat());
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("exists and is not a directory"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn what_a_failing_script_printed_is_still_shown() {
     let dir = std::env::temp_dir().join(format!("chokepoint-printed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -217,6 +255,19 @@ fn the_repl_in_a_pseudo_terminal_completes_survives_errors_and_saves_a_replayabl
         text(&replay)
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -463,6 +514,63 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         text(&bad).contains("hold 4 of the sweep's 6 runs"),
         "{}",
         text(&bad)
+    );
+    // The merge may not overwrite one of its inputs.
+    let bad = chokepoint(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("s1")]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("is one of the shards"),
+        "{}",
+        text(&bad)
+    );
+    // A shard run on another model is not part of this sweep, though its runs fit.
+    let other = dir.join("other-models");
+    copy_dir(&root().join("models"), &other);
+    let yaml = other.join("common/behaviour.yaml");
+    let before = std::fs::read_to_string(&yaml).unwrap();
+    let after = before.replacen(
+        "home_bias:\n    value: 0.8",
+        "home_bias:\n    value: 0.7",
+        1,
+    );
+    assert_ne!(after, before, "the home bias is where the test expects it");
+    std::fs::write(&yaml, after).unwrap();
+    let model = other.join("world-2024.yaml");
+    let o = chokepoint(
+        &[
+            &base[..],
+            &[
+                "--shard",
+                "1/3",
+                "--model",
+                model.to_str().unwrap(),
+                "--out",
+                &d("s1x"),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let bad = chokepoint(&["merge", &d("s0"), &d("s1x"), &d("s2"), "--out", &d("mixed")]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("a shard of a different sweep"),
+        "{}",
+        text(&bad)
+    );
+    // A shard written where a whole sweep was leaves none of that sweep's bands behind.
+    let o = chokepoint(&[&base[..], &["--shard", "0/3", "--out", &d("all")]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!dir.join("all/bands.csv").exists());
+    assert!(!dir.join("all/report.html").exists());
+    // An --out that cannot take the results is refused before any run.
+    std::fs::write(dir.join("a-file"), "x").unwrap();
+    let o = chokepoint(&[&base[..], &["--out", &d("a-file")]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("exists and is not a directory"),
+        "{}",
+        text(&o)
     );
     for (extra, want) in [
         (vec!["--set", "stockpile_t=5"], "expected a range"),

@@ -66,7 +66,12 @@ fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
 }
 
 fn top(rows: &[Row], n: usize) -> Vec<&Row> {
-    let mut v: Vec<&Row> = rows.iter().filter(|r| r.weight() > 1e-9).collect();
+    // A figure differs when what the table shows differs: two values that both print as 0
+    // are rounding noise, not a change.
+    let mut v: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.weight() > 1e-9 && round4(r.a) != round4(r.b))
+        .collect();
     // Biggest relative move first; among equals (every move from zero is 100%), the biggest
     // absolute one.
     v.sort_by(|x, y| {
@@ -124,7 +129,7 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
     for r in top(&all, n) {
         // A change from what shows as zero is "new", not a percentage of a rounding error.
         let rel = if round4(r.a) != 0.0 {
-            format!("{:+.0}%", 100.0 * r.delta() / r.a.abs())
+            percent(100.0 * r.delta() / r.a.abs())
         } else {
             "new".into()
         };
@@ -140,6 +145,16 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         );
     }
     o
+}
+
+/// A change in percent, to whole percents, or finer when it is under one (never "-0%").
+fn percent(p: f64) -> String {
+    let sign = if p < 0.0 { "-" } else { "+" };
+    match p.abs() {
+        a if a >= 1.0 => format!("{sign}{a:.0}%"),
+        a if a >= 0.05 => format!("{sign}{a:.1}%"),
+        _ => format!("{sign}<0.1%"),
+    }
 }
 
 fn round4(x: f64) -> f64 {
@@ -244,4 +259,32 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
         pts(&va),
         pts(&vb)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_in_percent_without_a_negative_zero() {
+        assert_eq!(percent(-0.001), "-<0.1%");
+        assert_eq!(percent(0.3), "+0.3%");
+        assert_eq!(percent(-42.4), "-42%");
+        assert_eq!(percent(2900.0), "+2900%");
+    }
+
+    #[test]
+    fn figures_that_both_show_as_zero_do_not_differ() {
+        let row = |a: f64, b: f64| Row {
+            metric: "m".into(),
+            key: "k".into(),
+            stat: "peak",
+            a,
+            b,
+        };
+        let rows = [row(0.0, 1e-12), row(1e-7, 0.0), row(1.0, 2.0)];
+        let moved = top(&rows, 10);
+        assert_eq!(moved.len(), 1);
+        assert_eq!((moved[0].a, moved[0].b), (1.0, 2.0));
+    }
 }

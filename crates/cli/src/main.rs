@@ -244,6 +244,18 @@ fn dispatch(cmd: Command) -> Result<u8> {
             &out,
         ),
         Command::Merge { shards, out } => {
+            // Merging into one of the shards would overwrite an input with half a result.
+            let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => a == b,
+            };
+            if let Some(s) = shards.iter().find(|s| same(s, &out)) {
+                return Err(anyhow!(BadInput(format!(
+                    "--out {} is one of the shards being merged: write the merge elsewhere",
+                    s.display()
+                ))));
+            }
+            write::ready(&out, &sweep::OUTPUTS)?;
             let n = sweep::merge(&shards, &out)?;
             outln!(
                 "merged {} shards: {n} runs -> {}",
@@ -259,6 +271,9 @@ fn dispatch(cmd: Command) -> Result<u8> {
             out,
             top,
         } => {
+            if let Some(dir) = &out {
+                write::ready(dir, &["compare.csv", "report.html"])?;
+            }
             let quiet = &mut Vec::new();
             let (sa, _, oa) = execute(&a, model.as_deref(), None, BTreeMap::new(), 120.0, quiet)?;
             let (sb, mb, ob) = execute(&b, model.as_deref(), None, BTreeMap::new(), 120.0, quiet)?;
@@ -455,6 +470,9 @@ fn run(
     time_limit: f64,
 ) -> Result<u8> {
     let set: Vec<String> = params.keys().cloned().collect();
+    if let Some(dir) = out {
+        write::ready(dir, &["series.csv", "summary.json", "report.html"])?;
+    }
     let mut printed = Vec::new();
     let run = execute(script, model, seed, params, time_limit, &mut printed);
     let (scenario, model, outcome) = match run {
@@ -482,19 +500,18 @@ fn run(
     }
     out!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write::atomic(
-            &dir.join("series.csv"),
-            outcome.sim.series.to_csv(res).as_bytes(),
-        )?;
-        write::atomic(
-            &dir.join("summary.json"),
-            report::summary_json(&scenario, &model, &outcome).as_bytes(),
-        )?;
-        write::atomic(
-            &dir.join("report.html"),
-            report::html(&scenario, &model, &outcome).as_bytes(),
-        )?;
+        // Everything is made before anything is written.
+        let files = [
+            ("series.csv", outcome.sim.series.to_csv(res)),
+            (
+                "summary.json",
+                report::summary_json(&scenario, &model, &outcome),
+            ),
+            ("report.html", report::html(&scenario, &model, &outcome)),
+        ];
+        for (name, text) in &files {
+            write::atomic(&dir.join(name), text.as_bytes())?;
+        }
         outln!(
             "wrote {}/series.csv, summary.json, report.html",
             dir.display()
@@ -712,6 +729,7 @@ fn run_sweep(
     out: &Path,
 ) -> Result<u8> {
     let bad = |m: String| anyhow!(BadInput(m));
+    write::ready(out, &sweep::OUTPUTS)?;
     let runs = runs.unwrap_or(100);
     if !(1..=10_000_000).contains(&runs) {
         return Err(bad("--runs must be between 1 and 10000000".into()));
@@ -814,5 +832,14 @@ fn run_sweep(
         stats.runs as f64 / stats.elapsed.as_secs_f64().max(1e-9),
         out.display()
     );
+    // Runs that fail their expectations are a result of the sweep (the share that rides a
+    // shock out, say), not an error: said here, counted in runs.csv.
+    if stats.failed > 0 {
+        outln!(
+            "{} of {} runs failed expectations (runs.csv: expectations_failed)",
+            stats.failed,
+            stats.runs
+        );
+    }
     Ok(0)
 }

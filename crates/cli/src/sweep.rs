@@ -159,10 +159,22 @@ fn splitmix(mut x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Every file a sweep or a merge may write.
+pub const OUTPUTS: [&str; 6] = [
+    "runs.csv",
+    "runs_series.csv",
+    "sweep.json",
+    "bands.csv",
+    "summary.json",
+    "report.html",
+];
+
 /// One run's rows, already formatted (so sharded and unsharded outputs are the same bytes).
 struct RunRows {
     figures: String,
     series: String,
+    /// Whether any of its expectations failed.
+    failed: bool,
 }
 
 fn header(spec: &Spec) -> String {
@@ -240,26 +252,48 @@ pub fn sweep(
     write::atomic(&out.join("runs_series.csv"), series.as_bytes())?;
     write::atomic(
         &out.join("sweep.json"),
-        meta(scenario, spec, shard, total).as_bytes(),
+        meta(scenario, model, spec, shard, total).as_bytes(),
     )?;
     let elapsed = started.elapsed();
     if shard.n == 1 {
         finish(out)?;
+    } else {
+        // A shard's bands come from the merge: any left from an earlier sweep here would
+        // describe other runs.
+        for f in ["bands.csv", "summary.json", "report.html"] {
+            let _ = std::fs::remove_file(out.join(f));
+        }
     }
     Ok(Stats {
         runs: rows.len(),
+        failed: rows.iter().filter(|r| r.failed).count(),
         elapsed,
     })
 }
 
 pub struct Stats {
     pub runs: usize,
+    /// Runs with a failed expectation.
+    pub failed: usize,
     pub elapsed: Duration,
 }
 
-fn meta(scenario: &Scenario, spec: &Spec, shard: Shard, total: usize) -> String {
+/// A 64-bit FNV-1a digest: the same bytes give the same digest on every machine.
+fn digest(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: usize) -> String {
+    // Shards merge only if they ran the same script text on the same model: digests of
+    // both (the model as loaded, includes and all).
     let v = serde_json::json!({
         "script": scenario.path.display().to_string(),
+        "script_digest": digest(scenario.source.as_bytes()),
+        "model": model.name,
+        "model_digest": digest(format!("{model:?}").as_bytes()),
         "runs": total,
         "seed": spec.seed,
         "grid": spec.grid,
@@ -328,7 +362,11 @@ fn one_run(
         }
     }
     figures.push('\n');
-    Ok(RunRows { figures, series })
+    Ok(RunRows {
+        figures,
+        series,
+        failed: failed > 0,
+    })
 }
 
 /// Combines shard directories into `out`, exactly as one machine would have written it.
@@ -385,7 +423,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     for (dir, m, _) in &metas {
         if m != first {
             return Err(anyhow!(crate::BadInput(format!(
-                "{}: a shard of a different sweep (script, seed, params or metrics differ)",
+                "{}: a shard of a different sweep (script, model, seed, params or metrics differ)",
                 dir.display()
             ))));
         }

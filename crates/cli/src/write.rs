@@ -31,3 +31,24 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     result
 }
+
+/// Makes `dir` ready to take the named files, before any work is done: it is (or becomes) a
+/// directory, and none of the names is taken by a directory. A run that cannot write its
+/// results says so before it runs, not after.
+pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
+    let bad = |m: String| crate::BadInput(format!("error: --out {}: {m}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a directory".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    for f in files {
+        if dir.join(f).is_dir() {
+            return Err(bad(format!("{f} is a directory; it would be overwritten")));
+        }
+    }
+    // Can a file be created there at all (permissions, a read-only mount)?
+    let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
