@@ -71,6 +71,10 @@ read_until(r"double: 42")
 # 3. An error does not end the session; it shows a caret.
 send('export_ban("XX", #{});\r')
 read_until(r"unknown country 'XX'[\s\S]*\^")
+# A line that fails after pulling a lever is undone whole (a saved script could not replay
+# a lever that stayed in force from a failed line): the replay below would differ.
+send('export_ban("CN", #{ elements: ["Dy", "Tb", "Nd"], label: "undone" }); export_ban("XX", #{});\r')
+read_until(r"none of it stays")
 # 4. Pull a lever, step the clock, read a value.
 send('at("2024-03-04", || export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["JP"] }));\r')
 time.sleep(0.3)

@@ -183,6 +183,13 @@ impl Session {
                 return;
             }
         };
+        // A line that fails is undone whole: what it pulled or defined before the error
+        // would otherwise stay in force but never reach a `:save`d script.
+        let before = (
+            self.host.lock().clone(),
+            self.scope.clone(),
+            self.ast.clone(),
+        );
         // Keep the functions defined so far; run only the new statements.
         self.ast = self.ast.merge(&ast);
         let result = self
@@ -197,7 +204,22 @@ impl Session {
                     outln!("{v}");
                 }
             }
-            Err(e) => eprint!("{}", ScriptError::from_eval("<repl>", input, &e)),
+            Err(e) => {
+                eprint!("{}", ScriptError::from_eval("<repl>", input, &e));
+                let (host, scope, ast) = before;
+                let changed = {
+                    let h = self.host.lock();
+                    h.levers.len() != host.levers.len() || h.sim.step != host.sim.step
+                };
+                *self.host.lock() = host;
+                self.scope = scope;
+                self.ast = ast;
+                if changed {
+                    eprintln!(
+                        "(the line failed, so none of it stays: no lever pulled, no step taken)"
+                    );
+                }
+            }
         }
     }
 

@@ -26,6 +26,7 @@ pub struct LeverCall {
     pub summary: String,
 }
 
+#[derive(Clone)]
 pub struct Trigger {
     pub condition: FnPtr,
     pub action: FnPtr,
@@ -33,6 +34,7 @@ pub struct Trigger {
     pub fired: bool,
 }
 
+#[derive(Clone)]
 pub struct Scheduled {
     pub step: usize,
     pub action: FnPtr,
@@ -41,6 +43,8 @@ pub struct Scheduled {
     pub seq: usize,
 }
 
+/// A run's whole state. A clone is a snapshot (the REPL undoes a failed line with one).
+#[derive(Clone)]
 pub struct Host {
     pub sim: Sim,
     pub schedule: Vec<Scheduled>,
