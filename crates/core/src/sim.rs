@@ -171,6 +171,9 @@ pub struct Sim {
     pub composition: Vec<Vec<f64>>,
     /// Per recipe: composition before endogenous thrifting (levers change this one).
     base_composition: Vec<Vec<f64>>,
+    /// Per throughput recipe (no fixed composition: separation, recycling): the element
+    /// weights its margin is reckoned with, the typical make-up of what it takes in.
+    throughput_weights: Vec<Vec<f64>>,
     /// Per recipe and thrifted element: how far the element's share has been cut (0..max).
     thrifted: Vec<Vec<f64>>,
     pub policies: Vec<Policy>,
@@ -454,6 +457,7 @@ impl Sim {
             substituted: vec![0.0; nsec],
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
             base_composition: composition.clone(),
+            throughput_weights: Vec::new(),
             composition,
             thrifted,
             policies,
@@ -523,6 +527,19 @@ impl Sim {
             .collect();
         sim.build_topology();
         sim.scratch.margins = vec![(0, 0.0); sim.model.recipes.len() * sim.model.markets.len()];
+        sim.throughput_weights = (0..sim.model.recipes.len())
+            .map(|r| {
+                let rec = &sim.model.recipes[r];
+                if !sim.composition[r].is_empty() {
+                    return Vec::new();
+                }
+                let typical = sim.typical_composition(rec.input);
+                let used = |e: usize| rec.converts.get(e).copied().unwrap_or(false);
+                (0..typical.len())
+                    .map(|e| if used(e) { typical[e] } else { 0.0 })
+                    .collect()
+            })
+            .collect();
         for f in 0..sim.model.facilities.len() {
             sim.sales_ema[f] = sim.compute_capacity(f);
         }
@@ -1486,7 +1503,23 @@ impl Sim {
         let nc = m.commodities.len();
         let mk = m.countries[m.facilities[f].country].market;
         let rec = &m.recipes[r];
-        let comp = &self.composition[r];
+        let ne = m.elements.len();
+        // A throughput plant (separation, recycling) weighs elements by the feed it holds,
+        // or, holding none, by what its feed typically carries.
+        let at = (self.fac_node[f] * m.forms.len() + rec.input) * ne;
+        let held = &self.stock[at..at + ne];
+        let own = (0..ne).any(|e| rec.converts.get(e) == Some(&true) && held[e] > 0.0);
+        let weight = |e: usize| match &self.composition[r] {
+            c if !c.is_empty() => c[e],
+            _ if own => {
+                if rec.converts.get(e) == Some(&true) {
+                    held[e]
+                } else {
+                    0.0
+                }
+            }
+            _ => self.throughput_weights[r][e],
+        };
         let index = |form: FormId, per_elem: &dyn Fn(usize) -> f64| -> f64 {
             let (mut now, mut then) = (0.0, 0.0);
             if m.forms[form].mixed {
@@ -1498,10 +1531,10 @@ impl Sim {
                     1.0
                 };
             }
-            for e in 0..comp.len() {
+            for e in 0..ne {
                 let c = m.commodity(form, Some(e));
                 let p0 = m.prices[mk * nc + c];
-                if comp[e] > 0.0 && p0 > 0.0 {
+                if weight(e) > 0.0 && p0 > 0.0 {
                     now += per_elem(e) * self.price[mk * nc + c];
                     then += per_elem(e) * p0;
                 }
@@ -1512,8 +1545,8 @@ impl Sim {
                 1.0
             }
         };
-        let input = index(rec.input, &|e| comp[e] / rec.recovery.max(1e-9));
-        let output = index(rec.output, &|e| comp[e]);
+        let input = index(rec.input, &|e| weight(e) / rec.recovery.max(1e-9));
+        let output = index(rec.output, &weight);
         let cost_share = b.input_cost_share * input / output.max(1e-9);
         ((1.0 + b.curtail_band - cost_share) / b.curtail_band.max(1e-9)).clamp(0.0, 1.0)
     }
@@ -1525,6 +1558,7 @@ impl Sim {
         let cover = m.behaviour.seller_cover_weeks * 7.0 / m.step_days as f64;
         let alpha = 1.0 / (m.behaviour.order_smoothing_weeks * 7.0 / m.step_days as f64).max(1.0);
         let (nf, ne) = (m.forms.len(), m.elements.len());
+        let scrap = self.scrap_form();
         for f in 0..m.facilities.len() {
             let cap = self.compute_capacity(f);
             // A plant coming on line offers its whole output until its sales say otherwise.
@@ -1532,8 +1566,26 @@ impl Sim {
                 self.sales_ema[f] = self.sales_ema[f].max(cap);
             }
             self.cap_now[f] = cap;
+            // Plants adjust their run rate to margins over the smoothing horizon. The margin
+            // depends on the recipe and the market only: once per step each.
+            let run_rate = |sim: &mut Sim, r: RecipeId| {
+                let mk = m.countries[m.facilities[f].country].market;
+                let key = r * m.markets.len() + mk;
+                let per_plant = sim.composition[r].is_empty();
+                let target = match sim.scratch.margins[key] {
+                    (at, margin) if at == sim.step + 1 && !per_plant => margin,
+                    _ => {
+                        let margin = sim.margin_factor(f, r);
+                        sim.scratch.margins[key] = (sim.step + 1, margin);
+                        margin
+                    }
+                };
+                sim.run_rate[f] += alpha * (target - sim.run_rate[f]);
+                sim.run_rate[f]
+            };
             // Fixed-proportion plants (metals, magnets) make what their buyers take, plus
-            // what refills their own output cover; mines and separators run flat out.
+            // what refills their own output cover; separators and recyclers run at capacity
+            // while their margin holds; mines run flat out.
             self.plan[f] = match m.facilities[f].process {
                 Process::Convert(r) if !self.composition[r].is_empty() => {
                     let out = m.recipes[r].output;
@@ -1545,22 +1597,13 @@ impl Sim {
                     } else {
                         0.0
                     };
-                    // Plants adjust their run rate to margins over the smoothing horizon. The
-                    // margin depends on the recipe and the market only: once per step each.
-                    let mk = m.countries[m.facilities[f].country].market;
-                    let key = r * m.markets.len() + mk;
-                    let target = match self.scratch.margins[key] {
-                        (at, margin) if at == self.step + 1 => margin,
-                        _ => {
-                            let margin = self.margin_factor(f, r);
-                            self.scratch.margins[key] = (self.step + 1, margin);
-                            margin
-                        }
-                    };
-                    self.run_rate[f] += alpha * (target - self.run_rate[f]);
-                    (sales + refill).clamp(0.0, cap) * self.run_rate[f]
+                    (sales + refill).clamp(0.0, cap) * run_rate(self, r)
                 }
-                _ => cap,
+                // Recyclers buy scrap only while recovering it pays: with no scrap on offer
+                // their demand would otherwise bid its price to the model's ceiling.
+                Process::Convert(r) if Some(m.recipes[r].input) == scrap => cap * run_rate(self, r),
+                Process::Convert(_) => cap,
+                Process::Mine(_) => cap,
             };
         }
         for s in 0..m.sectors.len() {
