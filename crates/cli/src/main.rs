@@ -60,7 +60,7 @@ enum Command {
         /// Set a script parameter: --set approval=0.3 (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
-        /// Time resolution of series.csv: step, month or year.
+        /// Time resolution of series.csv: step (also written week), month or year.
         #[arg(long, default_value = "month")]
         resolution: String,
         /// Wall-clock limit for the run, in seconds.

@@ -125,3 +125,13 @@ mod tests {
         );
     }
 }
+
+/// A number as a message shows it: plainly, or in exponent form when it is very large or very
+/// small (`1e300`, not three hundred digits).
+pub fn shown(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}

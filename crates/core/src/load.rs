@@ -18,6 +18,28 @@ use crate::policy;
 /// Model files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// A parser message with any long quoted text in it cut short: a file that is not YAML at
+/// all (an include of the wrong file) would otherwise be repeated whole in the error.
+fn shorten_quoted(msg: &str) -> String {
+    const KEEP: usize = 60;
+    let mut out = String::new();
+    let mut parts = msg.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('"');
+        // Odd pieces sit between quotes.
+        if i % 2 == 0 && part.chars().count() > KEEP {
+            out.extend(part.chars().take(KEEP));
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// A file's bytes, or None if it holds more than `limit` of them. Reads at most one byte
 /// past the limit, whatever the file is (`/dev/zero` never ends).
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
@@ -215,7 +237,7 @@ impl Loader {
                 if let Some(cut) = msg.find(" at line ") {
                     msg.truncate(cut);
                 }
-                self.file_problem(&path, place, msg);
+                self.file_problem(&path, place, shorten_quoted(&msg));
                 None
             }
         }
@@ -331,18 +353,15 @@ fn read_text(path: &Path) -> Result<String, String> {
 
 /// Checks a number: finite and within a range, with a message naming the range.
 fn check_range(v: f64, lo: f64, hi: f64) -> Result<f64, String> {
+    use crate::error::shown;
     if !v.is_finite() {
         return Err(format!("must be a finite number, got {v}"));
     }
     if v < lo {
-        return Err(if lo == 0.0 {
-            format!("must be ≥ 0, got {v}")
-        } else {
-            format!("must be ≥ {lo}, got {v}")
-        });
+        return Err(format!("must be ≥ {}, got {}", shown(lo), shown(v)));
     }
     if v > hi {
-        return Err(format!("must be ≤ {hi}, got {v}"));
+        return Err(format!("must be ≤ {}, got {}", shown(hi), shown(v)));
     }
     Ok(v)
 }
@@ -1172,6 +1191,7 @@ impl Loader {
         };
         let mut prices = vec![0.0; nm * nc];
         let mut set_by: Vec<Option<(bool, usize)>> = vec![None; nm * nc];
+        let problems_before_prices = self.problems.len();
         for (i, x) in m.prices.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let Some(f) = self.refer(&c, i, "form", &form_ids, "form", &x.form) else {
@@ -1212,23 +1232,31 @@ impl Loader {
                 },
                 None => (0..nm).collect(),
             };
-            let p = self.num(&c, i, "price", x.price, 0.0, 1e7);
-            if p == 0.0 && x.price.is_finite() && x.price >= 0.0 {
-                self.at(&c, i, "price", "must be > 0".into());
-            }
+            let p = if x.price.is_finite() && x.price <= 0.0 {
+                let got = crate::error::shown(x.price);
+                self.at(&c, i, "price", format!("must be > 0, got {got}"));
+                0.0
+            } else {
+                self.num(&c, i, "price", x.price, 0.0, 1e7)
+            };
             let com = commodity_base[f] + elem.unwrap_or(0);
             let specific = x.market.is_some();
+            let mut reported = false;
             for mk in markets {
                 let slot = mk * nc + com;
                 match set_by[slot] {
                     Some((prev_specific, prev)) if prev_specific == specific => {
-                        let (_, local) = c.origin[prev];
-                        self.at(
-                            &c,
-                            i,
-                            "",
-                            format!("duplicate price (also set at prices[{local}])"),
-                        );
+                        // One report per row, not one per market it covers.
+                        if !reported {
+                            let (_, local) = c.origin[prev];
+                            self.at(
+                                &c,
+                                i,
+                                "",
+                                format!("duplicate price (also set at prices[{local}])"),
+                            );
+                            reported = true;
+                        }
                     }
                     Some((true, _)) => {}
                     _ => {
@@ -1238,12 +1266,14 @@ impl Loader {
                 }
             }
         }
-        // Every commodity a sector consumes needs a price in its market.
+        // Every commodity a sector consumes needs a price in its market. (Not checked while
+        // a price row is wrong: its commodity would be reported again for every sector.)
         let sc = Ctx {
             kind: "sectors",
             origin: &m.sectors.origin,
         };
-        for (i, s) in sectors.iter().enumerate() {
+        let price_rows_valid = self.problems.len() == problems_before_prices;
+        for (i, s) in sectors.iter().enumerate().filter(|_| price_rows_valid) {
             if m.sectors.items[i].material.is_empty()
                 || !form_ids.contains_key(&m.sectors.items[i].material)
             {

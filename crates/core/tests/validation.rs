@@ -115,3 +115,35 @@ fn every_rule_reports_its_place() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_file_that_is_not_yaml_is_not_repeated_whole_in_the_error() {
+    let long = format!("root:x:0:0:{}", "padding ".repeat(200));
+    let text = load_str("passwd", &long).unwrap_err().to_string();
+    assert!(
+        text.contains("invalid type: string \"root:x:0:0:"),
+        "{text}"
+    );
+    assert!(text.len() < 300, "{} characters: {text}", text.len());
+}
+
+#[test]
+fn one_mistake_reads_as_one_problem() {
+    // A negative price reads like a zero one.
+    let text = problems(
+        "  - {form: oxide, element: La, price: 1, source: fixture}",
+        "  - {form: oxide, element: La, price: -1, source: fixture}",
+    );
+    assert!(text.contains("prices[0].price: must be > 0, got -1"), "{text}");
+    // A bad price row is not reported again for every sector that needs the price.
+    assert_eq!(text.matches("problem").count(), 1, "{text}");
+    assert!(!text.contains("no price"), "{text}");
+    // A price given twice for every market is one duplicate, not one per market.
+    let row = "  - {form: oxide, element: La, price: 1, source: fixture}";
+    let text = problems(row, &format!("{row}\n{row}"));
+    assert_eq!(text.matches("duplicate price").count(), 1, "{text}");
+    // An absurd number is shown in exponent form, not as three hundred digits.
+    let text = problems("capacity: 100000, source", "capacity: 1e300, source");
+    assert!(text.contains("got 1e300"), "{text}");
+    assert!(text.len() < 300, "{text}");
+}

@@ -51,9 +51,13 @@ pub fn number(v: &Dynamic, what: &str) -> Res<f64> {
 }
 
 pub fn finite(x: f64, what: &str, lo: f64, hi: f64) -> Res<f64> {
+    use chokepoint_core::error::shown;
     if !x.is_finite() || x < lo || x > hi {
         return Err(err(format!(
-            "{what} must be between {lo} and {hi}, got {x}"
+            "{what} must be between {} and {}, got {}",
+            shown(lo),
+            shown(hi),
+            shown(x)
         )));
     }
     Ok(x)
