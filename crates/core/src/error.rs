@@ -91,6 +91,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[n][m]
 }
 
+/// A number as a message shows it: plainly, or in exponent form when it is very large or very
+/// small (`1e300`, not three hundred digits).
+pub fn shown(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,15 +133,5 @@ mod tests {
             p.to_string(),
             "m.yaml:3:5: facilities[1].capacity: must be ≥ 0"
         );
-    }
-}
-
-/// A number as a message shows it: plainly, or in exponent form when it is very large or very
-/// small (`1e300`, not three hundred digits).
-pub fn shown(x: f64) -> String {
-    if x.is_finite() && x != 0.0 && !(1e-4..1e9).contains(&x.abs()) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
     }
 }

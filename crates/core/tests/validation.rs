@@ -134,7 +134,10 @@ fn one_mistake_reads_as_one_problem() {
         "  - {form: oxide, element: La, price: 1, source: fixture}",
         "  - {form: oxide, element: La, price: -1, source: fixture}",
     );
-    assert!(text.contains("prices[0].price: must be > 0, got -1"), "{text}");
+    assert!(
+        text.contains("prices[0].price: must be > 0, got -1"),
+        "{text}"
+    );
     // A bad price row is not reported again for every sector that needs the price.
     assert_eq!(text.matches("problem").count(), 1, "{text}");
     assert!(!text.contains("no price"), "{text}");
