@@ -49,6 +49,8 @@ impl ScriptError {
         // Positions inside an imported module belong to that module's text, not this one:
         // once inside a module, the caret stays on the import.
         let mut in_module = false;
+        // The first module entered, in `chain`, to name the line in its own text.
+        let mut module_entry = None;
         loop {
             match cur {
                 EvalAltResult::ErrorInFunctionCall(name, src, inner, p) => {
@@ -74,6 +76,9 @@ impl ScriptError {
                         if !in_module && !p.is_none() {
                             pos = *p;
                         }
+                        if !in_module {
+                            module_entry = Some(chain.len() - 1);
+                        }
                         in_module = true;
                     } else if !in_module && !inner.position().is_none() {
                         pos = inner.position();
@@ -88,11 +93,16 @@ impl ScriptError {
                     if !in_module {
                         pos = *p;
                         in_module = true;
+                        module_entry = Some(chain.len() - 1);
                     }
                     cur = inner;
                 }
                 _ => break,
             }
+        }
+        // Where in the module's own text it went wrong (the caret is on the import).
+        if let (Some(k), Some(line)) = (module_entry, cur.position().line()) {
+            chain[k].push_str(&format!(", at line {line} of the module"));
         }
         let message = match cur {
             EvalAltResult::ErrorRuntime(v, _) => v.to_string(),

@@ -32,6 +32,8 @@ pub struct Trigger {
     pub action: FnPtr,
     pub once: bool,
     pub fired: bool,
+    /// Where the script set it (`when(...)`), for errors inside its closures.
+    pub at: rhai::Position,
 }
 
 #[derive(Clone)]
@@ -41,6 +43,8 @@ pub struct Scheduled {
     /// Repeat every this many steps (0: once).
     pub every: usize,
     pub seq: usize,
+    /// Where the script scheduled it, for errors inside its closure.
+    pub at: rhai::Position,
 }
 
 /// A run's whole state. A clone is a snapshot (the REPL undoes a failed line with one).
@@ -49,7 +53,8 @@ pub struct Host {
     pub sim: Sim,
     pub schedule: Vec<Scheduled>,
     pub triggers: Vec<Trigger>,
-    pub strategies: Vec<FnPtr>,
+    /// Each strategy's rule, and where the script set it.
+    pub strategies: Vec<(FnPtr, rhai::Position)>,
     pub expectations: Vec<Expectation>,
     pub levers: Vec<LeverCall>,
     pub params: BTreeMap<String, f64>,

@@ -2,7 +2,7 @@
 //! check the triggers' conditions and run the strategies against the step just simulated
 //! (what they pull takes effect from the next step).
 
-use rhai::{Dynamic, EvalAltResult, FnPtr, NativeCallContext};
+use rhai::{Dynamic, EvalAltResult, FnPtr, NativeCallContext, Position};
 
 use crate::args::Res;
 use crate::host::{err, HostHandle};
@@ -30,8 +30,8 @@ pub fn advance(
             )));
         }
     }
-    let mut due: Vec<FnPtr> = Vec::new();
-    let mut conditions: Vec<(usize, FnPtr)> = Vec::new();
+    let mut due: Vec<(FnPtr, Position)> = Vec::new();
+    let mut conditions: Vec<(usize, FnPtr, Position)> = Vec::new();
     // What the condition list was built from: it is rebuilt only when that changes.
     let mut watching = None;
     loop {
@@ -52,7 +52,7 @@ pub fn advance(
                 let mut i = 0;
                 while i < h.schedule.len() {
                     if h.schedule[i].step <= now {
-                        due.push(h.schedule[i].action.clone());
+                        due.push((h.schedule[i].action.clone(), h.schedule[i].at));
                         if h.schedule[i].every > 0 {
                             let every = h.schedule[i].every;
                             h.schedule[i].step = now + every;
@@ -72,20 +72,24 @@ pub fn advance(
                 conditions.clear();
                 for (k, t) in h.triggers.iter().enumerate() {
                     if !(t.once && t.fired) {
-                        conditions.push((k, t.condition.clone()));
+                        conditions.push((k, t.condition.clone(), t.at));
                     }
                 }
-                conditions.extend(h.strategies.iter().cloned().map(|f| (usize::MAX, f)));
+                conditions.extend(
+                    h.strategies
+                        .iter()
+                        .map(|(f, at)| (usize::MAX, f.clone(), *at)),
+                );
             }
         }
-        for f in &due {
-            let _ = call(f)?;
+        for (f, at) in &due {
+            let _ = call(f).map_err(|e| placed(e, *at))?;
         }
         handle.lock().sim.step();
         // Triggers and strategies look at the step just simulated; what they pull takes
         // effect from the next step.
-        for (k, cond) in &conditions {
-            let v = call(cond)?;
+        for (k, cond, at) in &conditions {
+            let v = call(cond).map_err(|e| placed(e, *at))?;
             if *k == usize::MAX {
                 // A strategy: run for its levers, whatever it returns.
                 continue;
@@ -101,8 +105,32 @@ pub fn advance(
                     h.triggers[*k].fired = true;
                     h.triggers[*k].action.clone()
                 };
-                let _ = call(&action)?;
+                let _ = call(&action).map_err(|e| placed(e, *at))?;
             }
         }
     }
+}
+
+/// A limit hit inside a scheduled closure (an endless loop, runaway recursion, data too
+/// large, the time limit) carries no position of its own, so the error would point at the
+/// `run_until` that ran it: point it at where the script set the closure up instead.
+fn placed(e: Box<EvalAltResult>, at: Position) -> Box<EvalAltResult> {
+    let what = match &*e {
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "the script ran too many operations (an endless loop?)".to_string()
+        }
+        EvalAltResult::ErrorStackOverflow(_) => {
+            "calls nest too deeply (runaway recursion?)".to_string()
+        }
+        EvalAltResult::ErrorDataTooLarge(what, _) => format!("{what} grew too large"),
+        EvalAltResult::ErrorTerminated(why, _) => format!("stopped: {why}"),
+        _ => return e,
+    };
+    if at.is_none() {
+        return e;
+    }
+    Box::new(EvalAltResult::ErrorRuntime(
+        format!("{what}, in the closure set up here").into(),
+        at,
+    ))
 }

@@ -33,6 +33,7 @@ pub mod time_api {
             action,
             every: 0,
             seq,
+            at: ctx.call_position(),
         });
         Ok(())
     }
@@ -58,6 +59,7 @@ pub mod time_api {
             action,
             every: steps,
             seq,
+            at: ctx.call_position(),
         });
         Ok(())
     }
@@ -76,6 +78,7 @@ pub mod time_api {
             action,
             once: true,
             fired: false,
+            at: ctx.call_position(),
         });
         Ok(())
     }
@@ -94,6 +97,7 @@ pub mod time_api {
             action,
             once: false,
             fired: false,
+            at: ctx.call_position(),
         });
         Ok(())
     }
@@ -107,7 +111,7 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn strategy(ctx: NativeCallContext, rule: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
-        h.lock().strategies.push(rule);
+        h.lock().strategies.push((rule, ctx.call_position()));
         Ok(())
     }
 
