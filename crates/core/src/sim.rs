@@ -1503,22 +1503,10 @@ impl Sim {
         let nc = m.commodities.len();
         let mk = m.countries[m.facilities[f].country].market;
         let rec = &m.recipes[r];
-        let ne = m.elements.len();
-        // A throughput plant (separation, recycling) weighs elements by the feed it holds,
-        // or, holding none, by what its feed typically carries.
-        let at = (self.fac_node[f] * m.forms.len() + rec.input) * ne;
-        let held = &self.stock[at..at + ne];
-        let own = (0..ne).any(|e| rec.converts.get(e) == Some(&true) && held[e] > 0.0);
-        let weight = |e: usize| match &self.composition[r] {
-            c if !c.is_empty() => c[e],
-            _ if own => {
-                if rec.converts.get(e) == Some(&true) {
-                    held[e]
-                } else {
-                    0.0
-                }
-            }
-            _ => self.throughput_weights[r][e],
+        // A throughput plant (recycling) weighs elements by what its feed typically carries.
+        let comp = match &self.composition[r] {
+            c if c.is_empty() => &self.throughput_weights[r],
+            c => c,
         };
         let index = |form: FormId, per_elem: &dyn Fn(usize) -> f64| -> f64 {
             let (mut now, mut then) = (0.0, 0.0);
@@ -1531,10 +1519,10 @@ impl Sim {
                     1.0
                 };
             }
-            for e in 0..ne {
+            for e in 0..comp.len() {
                 let c = m.commodity(form, Some(e));
                 let p0 = m.prices[mk * nc + c];
-                if weight(e) > 0.0 && p0 > 0.0 {
+                if comp[e] > 0.0 && p0 > 0.0 {
                     now += per_elem(e) * self.price[mk * nc + c];
                     then += per_elem(e) * p0;
                 }
@@ -1545,8 +1533,8 @@ impl Sim {
                 1.0
             }
         };
-        let input = index(rec.input, &|e| weight(e) / rec.recovery.max(1e-9));
-        let output = index(rec.output, &weight);
+        let input = index(rec.input, &|e| comp[e] / rec.recovery.max(1e-9));
+        let output = index(rec.output, &|e| comp[e]);
         let cost_share = b.input_cost_share * input / output.max(1e-9);
         ((1.0 + b.curtail_band - cost_share) / b.curtail_band.max(1e-9)).clamp(0.0, 1.0)
     }
@@ -1571,9 +1559,8 @@ impl Sim {
             let run_rate = |sim: &mut Sim, r: RecipeId| {
                 let mk = m.countries[m.facilities[f].country].market;
                 let key = r * m.markets.len() + mk;
-                let per_plant = sim.composition[r].is_empty();
                 let target = match sim.scratch.margins[key] {
-                    (at, margin) if at == sim.step + 1 && !per_plant => margin,
+                    (at, margin) if at == sim.step + 1 => margin,
                     _ => {
                         let margin = sim.margin_factor(f, r);
                         sim.scratch.margins[key] = (sim.step + 1, margin);
