@@ -70,6 +70,17 @@ fn the_baseline_is_steady_and_balanced() {
         (0.7..1.3).contains(&nd),
         "Nd oxide moved {nd}x with no shock"
     );
+    // Recyclers outside China have no scrap to buy at baseline: they stop bidding once it
+    // costs more than recovering it pays, instead of driving its price to the ceiling.
+    // (They wind down over the order-smoothing horizon: an overshoot, then about 2x.)
+    let scrap = col(&sim, "price", "ROW/scrap");
+    let peak = scrap.iter().copied().fold(0.0, f64::max) / scrap[0];
+    assert!(peak < 6.0, "ROW scrap rose {peak}x with no shock");
+    let settled = mean_between(&sim, "price", "ROW/scrap", "2026-01-01", "2027-12-31") / scrap[0];
+    assert!(
+        settled < 3.0,
+        "ROW scrap settled at {settled}x with no shock"
+    );
 }
 
 #[test]
