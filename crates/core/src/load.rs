@@ -713,7 +713,7 @@ impl Loader {
         };
         let market_ids = self.key_ids(&c, m.markets.items.iter().map(String::as_str), "");
         if m.markets.items.is_empty() {
-            at_header(&mut self, "name", "the model lists no `markets:`".into());
+            self.problem_at(hfile, "markets".into(), "the model lists no markets".into());
         }
 
         // Recipes.

@@ -150,3 +150,12 @@ fn one_mistake_reads_as_one_problem() {
     assert!(text.contains("got 1e300"), "{text}");
     assert!(text.len() < 300, "{text}");
 }
+
+#[test]
+fn an_empty_market_list_is_reported_where_it_is_written() {
+    let text = problems("markets: [CN, ROW]", "markets: []");
+    assert!(
+        text.contains("mini.yaml:52:1: markets: the model lists no markets"),
+        "{text}"
+    );
+}
