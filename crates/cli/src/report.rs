@@ -215,6 +215,35 @@ const COLORS: [&str; 8] = [
 ];
 
 /// A line chart of several series as an inline SVG.
+/// A chart axis label: three significant figures at most, with k, M or G for thousands,
+/// millions and billions (6.04M, not 6037494.75, which also overflows the margin).
+pub fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e12 {
+        return format!("{v:.1e}");
+    }
+    let (x, suffix) = match a {
+        a if a >= 1e9 => (v / 1e9, "G"),
+        a if a >= 1e6 => (v / 1e6, "M"),
+        a if a >= 1e4 => (v / 1e3, "k"),
+        _ => (v, ""),
+    };
+    let digits = match x.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        a if a >= 0.01 || a == 0.0 => 2,
+        _ => 4,
+    };
+    let text = format!("{x:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    let text = if text == "-0" { "0" } else { text };
+    format!("{text}{suffix}")
+}
+
 fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> String {
     let (w, h, l, r, t, b) = (640.0, 260.0, 60.0, 170.0, 28.0, 30.0);
     let n = s.steps.max(2);
@@ -255,7 +284,7 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
             r##"<text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#555">{}</text>"##,
             l - 4.0,
             y(v) + 3.0,
-            fmt_num((v * 100.0).round() / 100.0)
+            tick(v)
         );
     }
     if let (Some(d0), Some(d1)) = (s.dates.first(), s.dates.last()) {
@@ -500,4 +529,24 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
     }
     o.push_str("</testsuite>\n");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn axis_labels_stay_short() {
+        assert_eq!(tick(6_037_494.75), "6.04M");
+        assert_eq!(tick(3241.2), "3241");
+        assert_eq!(tick(810.3), "810");
+        assert_eq!(tick(45_000.0), "45k");
+        assert_eq!(tick(2.5e9), "2.5G");
+        assert_eq!(tick(0.92), "0.92");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(0.00123), "0.0012");
+        for v in [1.0, 12.5, 999.9, 12_345.0, 9.87e8, 1e15] {
+            assert!(tick(v).len() <= 6, "{v}: {}", tick(v));
+        }
+    }
 }

@@ -602,7 +602,7 @@ fn fan_report(fans: &Fans, runs: usize) -> String {
             mid.join(" "),
             l - 4.0,
             t + 4.0,
-            fmt_num((max * 100.0).round() / 100.0),
+            crate::report::tick(max),
             l - 4.0,
             h - b,
             h - 8.0,
