@@ -203,18 +203,28 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
+/// Text made safe for HTML and XML: markup characters escaped, and the characters XML 1.0
+/// cannot hold at all (most control characters, U+FFFE, U+FFFF) shown as U+FFFD.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\t' | '\n' | '\r' => o.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => o.push('\u{fffd}'),
+            c => o.push(c),
+        }
+    }
+    o
 }
 
 const COLORS: [&str; 8] = [
     "#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#66a182", "#8d8d8d", "#2e4057",
 ];
 
-/// A line chart of several series as an inline SVG.
 /// A chart axis label: three significant figures at most, with k, M or G for thousands,
 /// millions and billions (6.04M, not 6037494.75, which also overflows the margin).
 pub fn tick(v: f64) -> String {
@@ -244,6 +254,7 @@ pub fn tick(v: f64) -> String {
     format!("{text}{suffix}")
 }
 
+/// A line chart of several series as an inline SVG.
 fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> String {
     let (w, h, l, r, t, b) = (640.0, 260.0, 60.0, 170.0, 28.0, 30.0);
     let n = s.steps.max(2);
@@ -534,6 +545,15 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::tick;
+
+    #[test]
+    fn text_for_xml_holds_no_character_xml_refuses() {
+        let t = super::esc("a\u{1}b\u{0}c\u{1b}[31m\u{fffe}<&>\"\n");
+        assert_eq!(
+            t,
+            "a\u{fffd}b\u{fffd}c\u{fffd}[31m\u{fffd}&lt;&amp;&gt;&quot;\n"
+        );
+    }
 
     #[test]
     fn axis_labels_stay_short() {

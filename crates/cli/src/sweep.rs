@@ -291,7 +291,7 @@ fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: us
     // both (the model as loaded, includes and all).
     let v = serde_json::json!({
         "script": scenario.path.display().to_string(),
-        "script_digest": digest(scenario.source.as_bytes()),
+        "script_digest": digest(scenario.full_source().as_bytes()),
         "model": model.name,
         "model_digest": digest(format!("{model:?}").as_bytes()),
         "runs": total,
@@ -391,8 +391,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
                 dir.join("sweep.json").display()
             )))
         })?;
+        // Shards compare by what they ran, not by how the script's path was written where
+        // each ran (the digests cover its text and the model).
         let mut m = meta.clone();
         m["shard"] = serde_json::Value::Null;
+        m["script"] = serde_json::Value::Null;
         metas.push((
             dir.clone(),
             m,

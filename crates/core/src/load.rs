@@ -22,22 +22,27 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// all (an include of the wrong file) would otherwise be repeated whole in the error.
 fn shorten_quoted(msg: &str) -> String {
     const KEEP: usize = 60;
-    let mut out = String::new();
-    let mut parts = msg.split('"');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        out.push('"');
-        // Odd pieces sit between quotes.
-        if i % 2 == 0 && part.chars().count() > KEEP {
-            out.extend(part.chars().take(KEEP));
-            out.push('…');
-        } else {
-            out.push_str(part);
+    let mut text = msg.to_string();
+    // The parser quotes strings in "…" and numbers in `…`.
+    for quote in ['"', '`'] {
+        let mut out = String::new();
+        let mut parts = text.split(quote);
+        if let Some(first) = parts.next() {
+            out.push_str(first);
         }
+        for (i, part) in parts.enumerate() {
+            out.push(quote);
+            // Odd pieces sit between quotes.
+            if i % 2 == 0 && part.chars().count() > KEEP {
+                out.extend(part.chars().take(KEEP));
+                out.push('…');
+            } else {
+                out.push_str(part);
+            }
+        }
+        text = out;
     }
-    out
+    text
 }
 
 /// A file's bytes, or None if it holds more than `limit` of them. Reads at most one byte
@@ -731,7 +736,7 @@ impl Loader {
             let input = self.refer(&c, i, "input", &form_ids, "form", &r.input);
             let output = self.refer(&c, i, "output", &form_ids, "form", &r.output);
             let recovery = self.num(&c, i, "recovery", r.recovery, 0.0, 1.0);
-            if recovery == 0.0 && r.recovery.is_finite() && r.recovery >= 0.0 {
+            if r.recovery == 0.0 {
                 self.at(
                     &c,
                     i,

@@ -124,6 +124,28 @@ impl Scenario {
         })
     }
 
+    /// The script's text followed by the text of each module it imports by a literal path,
+    /// recursively, in the order met: everything of the scenario a run depends on besides
+    /// the model and the parameters (what a sweep's shards must share).
+    pub fn full_source(&self) -> String {
+        let mut out = self.source.clone();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut queue = literal_imports(&self.source);
+        queue.reverse();
+        while let Some(module) = queue.pop() {
+            if !seen.insert(module.clone()) {
+                continue;
+            }
+            let file = self.scripts_root.join(format!("{module}.rhai"));
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            out.push_str(&format!("\n// module {module}\n{text}"));
+            let mut more = literal_imports(&text);
+            more.reverse();
+            queue.extend(more);
+        }
+        out
+    }
+
     /// The `// model:` line of the header, if any.
     pub fn model_hint(&self) -> Option<String> {
         header_field(&self.source, "model")
@@ -182,6 +204,25 @@ impl Scenario {
             params: host.params_used,
         })
     }
+}
+
+/// The paths of `import "…"` statements with a literal path, in order.
+fn literal_imports(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(i) = rest.find("import") {
+        let after = rest[i + "import".len()..].trim_start();
+        let starts_word = i == 0 || !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        if starts_word {
+            if let Some(lit) = after.strip_prefix('"') {
+                if let Some(end) = lit.find('"') {
+                    found.push(lit[..end].to_string());
+                }
+            }
+        }
+        rest = &rest[i + "import".len()..];
+    }
+    found
 }
 
 /// Reads `// key: value` from the comment block at the top of a script.

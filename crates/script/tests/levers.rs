@@ -477,3 +477,26 @@ fn levers_reject_bad_arguments_clearly() {
         assert!(e.contains("--> lever-test.rhai:1:"), "{e}");
     }
 }
+
+#[test]
+fn a_scenarios_full_source_includes_the_modules_it_imports() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-full-source-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("a.rhai"), "import \"lib/m\" as m;\nm::start();\n").unwrap();
+    std::fs::write(
+        dir.join("lib/m.rhai"),
+        "import \"lib/n\" as n;\nfn start() { 1 }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("lib/n.rhai"), "fn deep() { 7 }\n").unwrap();
+    let load = || chokepoint_script::Scenario::load(&dir.join("a.rhai"), &dir).unwrap();
+    let full = load().full_source();
+    assert!(
+        full.contains("fn start() { 1 }") && full.contains("fn deep() { 7 }"),
+        "{full}"
+    );
+    // A changed module changes what a sweep's shards must agree on.
+    std::fs::write(dir.join("lib/n.rhai"), "fn deep() { 8 }\n").unwrap();
+    assert_ne!(load().full_source(), full);
+    std::fs::remove_dir_all(&dir).ok();
+}
