@@ -145,9 +145,14 @@ fn one_mistake_reads_as_one_problem() {
     let row = "  - {form: oxide, element: La, price: 1, source: fixture}";
     let text = problems(row, &format!("{row}\n{row}"));
     assert_eq!(text.matches("duplicate price").count(), 1, "{text}");
+    // A recovery above 1 is out of range, not also "nothing recovered".
+    let text = problems("recovery: 0.9", "recovery: 1.5");
+    assert_eq!(text.matches("recovery").count(), 1, "{text}");
     // An absurd number is shown in exponent form, not as three hundred digits.
     let text = problems("capacity: 100000, source", "capacity: 1e300, source");
     assert!(text.contains("got 1e300"), "{text}");
+    assert!(text.len() < 300, "{text}");
+    let text = problems("  step_days: 7\n", "  step_days: 1e300\n");
     assert!(text.len() < 300, "{text}");
 }
 
