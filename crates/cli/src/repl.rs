@@ -199,13 +199,32 @@ impl Session {
         self.flush_output();
         match result {
             Ok(v) => {
-                self.script.push(input.trim_end().to_string());
+                // A line may end in a bare expression (`p` to show p); in a saved script
+                // another statement follows it, so it needs its `;`.
+                let line = input.trim_end();
+                self.script
+                    .push(if line.ends_with(';') || line.ends_with('}') {
+                        line.to_string()
+                    } else {
+                        format!("{line};")
+                    });
                 if !v.is_unit() {
                     outln!("{v}");
                 }
             }
             Err(e) => {
-                eprint!("{}", ScriptError::from_eval("<repl>", input, &e));
+                // An error raised in a closure typed on an earlier line carries that line's
+                // position: show no source rather than this line with a misplaced caret.
+                let mut error = ScriptError::from_eval("<repl>", input, &e);
+                if error.column.unwrap_or(0)
+                    > input
+                        .lines()
+                        .nth(error.line.unwrap_or(1).saturating_sub(1))
+                        .map_or(0, |l| l.chars().count() + 1)
+                {
+                    error.source_line = None;
+                }
+                eprint!("{error}");
                 let (host, scope, ast) = before;
                 let changed = {
                     let h = self.host.lock();
@@ -226,6 +245,9 @@ impl Session {
     /// Advances the clock outside any script call, firing scheduled closures.
     fn advance(&mut self, target: usize, record: String) {
         self.cancel.store(false, Ordering::Relaxed);
+        // Like a failed line, a failed advance is undone whole: the steps it took before a
+        // scheduled closure failed would otherwise never reach a `:save`d script.
+        let before = self.host.lock().clone();
         let (engine, ast) = (&self.engine, &self.ast);
         let r = runner::advance(&self.host, target, &mut |f| {
             f.call::<Dynamic>(engine, ast, ())
@@ -236,7 +258,14 @@ impl Session {
                 self.script.push(record);
                 outln!("now at {}", self.today());
             }
-            Err(e) => eprint!("{}", ScriptError::from_eval("<repl>", "", &e)),
+            Err(e) => {
+                eprint!("{}", ScriptError::from_eval("<repl>", "", &e));
+                *self.host.lock() = before;
+                eprintln!(
+                    "(the command failed, so none of it stays: the clock is at {})",
+                    self.today()
+                );
+            }
         }
     }
 
