@@ -252,6 +252,8 @@ struct Cols {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     offer: Vec<f64>,
+    /// Per facility × element: its holding of its output before this step's contracts.
+    contract_base: Vec<f64>,
     supply: Vec<f64>,
     avail: Vec<f64>,
     comp: Vec<f64>,
@@ -874,6 +876,7 @@ impl Sim {
         let z = |n: usize| vec![0.0; n];
         self.scratch = Scratch {
             offer: z(nn),
+            contract_base: z(m.facilities.len() * ne),
             supply: z(nx),
             avail: z(nx),
             comp: z(nx * ne),
@@ -1092,6 +1095,8 @@ impl Sim {
         s.buyer_stage.resize(nn, 0);
         s.output.resize(nfac, 0.0);
         s.sold.resize(nfac, 0.0);
+        s.contract_base
+            .resize(nfac * self.model.elements.len(), 0.0);
         s.order.reserve(nn);
         s.wmat.resize(nn * nx, 0.0);
     }
@@ -1691,11 +1696,21 @@ impl Sim {
         }
         let m = Arc::clone(&self.model);
         let (nf, ne, nx) = (m.forms.len(), m.elements.len(), m.countries.len());
+        // Each contract takes its share of what the facility holds before any contract
+        // takes: two contracts of 50% get half each, whichever was signed first.
+        for ct in &self.contracts {
+            let form = m.facilities[ct.facility].output_form(&m);
+            let from = (self.fac_node[ct.facility] * nf + form) * ne;
+            let base = ct.facility * ne;
+            self.scratch.contract_base[base..base + ne]
+                .copy_from_slice(&self.stock[from..from + ne]);
+        }
         for k in 0..self.contracts.len() {
             let ct = self.contracts[k].clone();
             let fac = &m.facilities[ct.facility];
             let form = fac.output_form(&m);
             let from = (self.fac_node[ct.facility] * nf + form) * ne;
+            let held_before = &self.scratch.contract_base[ct.facility * ne..(ct.facility + 1) * ne];
             let x = fac.country;
             // One commodity for a mixed form, one per element otherwise (no allocation here).
             let mixed = m.forms[form].mixed;
@@ -1703,9 +1718,10 @@ impl Sim {
                 let elem = (!mixed).then_some(k);
                 let c = m.commodity(form, elem);
                 let available: f64 = match elem {
-                    Some(e) => self.stock[from + e],
-                    None => lane_sum(&self.stock[from..from + ne]),
-                } * ct.share;
+                    Some(e) => (held_before[e] * ct.share).min(self.stock[from + e]),
+                    None => (lane_sum(held_before) * ct.share)
+                        .min(lane_sum(&self.stock[from..from + ne])),
+                };
                 if available <= 0.0 {
                     continue;
                 }
@@ -1729,10 +1745,6 @@ impl Sim {
                     continue;
                 }
                 let q_total = available.min(wanted);
-                let total_here: f64 = match elem {
-                    Some(e) => self.stock[from + e],
-                    None => lane_sum(&self.stock[from..from + ne]),
-                };
                 for slot in 0..self.buyers_of[c].len() {
                     let b = self.buyers_of[c][slot];
                     if self.nodes[b].country != ct.country {
@@ -1749,8 +1761,10 @@ impl Sim {
                             self.stock[to + e] += q;
                         }
                         None => {
+                            // The holding's mix as it is now: each buyer gets all of its q.
+                            let scale = q / lane_sum(&self.stock[from..from + ne]);
                             for e in 0..ne {
-                                let part = q * self.stock[from + e] / total_here;
+                                let part = self.stock[from + e] * scale;
                                 self.stock[from + e] -= part;
                                 self.stock[to + e] += part;
                             }

@@ -438,3 +438,33 @@ proptest! {
         prop_assert!(sim.stock.iter().all(|v| *v > -1e-6), "negative stock");
     }
 }
+
+#[test]
+fn two_contracts_on_one_facility_share_it_whatever_their_order() {
+    use chokepoint_core::sim::Contract;
+    let m = world();
+    let f = m.facility_id("mount-weld-mine").unwrap();
+    let (my, cn) = (m.country_id("MY").unwrap(), m.country_id("CN").unwrap());
+    let run = |order: [usize; 2]| {
+        let mut sim = Sim::new(&m, 1);
+        sim.contracts.retain(|c| c.facility != f);
+        for k in order {
+            let country = [my, cn][k];
+            sim.contracts.push(Contract {
+                facility: f,
+                country,
+                share: 0.5,
+            });
+        }
+        sim.run_until(d("2024-03-01"));
+        (
+            mean_between(&sim, "trade", "AU>MY", "2024-01-01", "2024-03-01"),
+            mean_between(&sim, "trade", "AU>CN", "2024-01-01", "2024-03-01"),
+        )
+    };
+    let (a, b) = (run([0, 1]), run([1, 0]));
+    assert!(a.0 > 0.0 && a.1 > 0.0, "{a:?}");
+    for (x, y) in [(a.0, b.0), (a.1, b.1)] {
+        assert!((x - y).abs() <= 1e-9 * x.max(y), "{a:?} vs {b:?}");
+    }
+}
