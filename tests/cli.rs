@@ -442,6 +442,14 @@ fn run_exits_1_when_an_expectation_fails() {
     ]);
     assert_eq!(out.status.code(), Some(2), "a broken script is bad input");
     assert!(text(&out).contains("did you mean 'Dy'"));
+    let out = chokepoint(&[
+        "test",
+        script.to_str().unwrap(),
+        "--junit",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is a directory"), "{}", text(&out));
     // For a CI system, a scenario that cannot run is an error, not a failed expectation.
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("failures=\"0\" errors=\"1\""), "{xml}");

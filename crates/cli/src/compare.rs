@@ -150,8 +150,9 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
 /// A change in percent, to whole percents, or finer when it is under one (never "-0%").
 fn percent(p: f64) -> String {
     let sign = if p < 0.0 { "-" } else { "+" };
+    // Decided on the rounded figure, so 0.96% reads "1%", like 1.04%.
     match p.abs() {
-        a if a >= 1.0 => format!("{sign}{a:.0}%"),
+        a if a >= 0.95 => format!("{sign}{a:.0}%"),
         a if a >= 0.05 => format!("{sign}{a:.1}%"),
         _ => format!("{sign}<0.1%"),
     }
@@ -269,6 +270,8 @@ mod tests {
     fn changes_read_in_percent_without_a_negative_zero() {
         assert_eq!(percent(-0.001), "-<0.1%");
         assert_eq!(percent(0.3), "+0.3%");
+        assert_eq!(percent(-0.97), "-1%");
+        assert_eq!(percent(0.94), "+0.9%");
         assert_eq!(percent(-42.4), "-42%");
         assert_eq!(percent(2900.0), "+2900%");
     }

@@ -554,6 +554,13 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result<u8> {
+    // Say so before the scenarios run, not after.
+    if let Some(j) = junit.filter(|j| j.is_dir()) {
+        return Err(anyhow!(BadInput(format!(
+            "error: --junit {}: is a directory; give a file name",
+            j.display()
+        ))));
+    }
     let scripts = collect_scripts(paths)?;
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     let mut cases = Vec::new();
