@@ -512,6 +512,7 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     for f in [
         "runs.csv",
         "runs_series.csv",
+        "sweep.json",
         "bands.csv",
         "summary.json",
         "report.html",

@@ -262,6 +262,10 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 shards.len(),
                 out.display()
             );
+            let failed = sweep::failed_runs(&out);
+            if failed > 0 {
+                outln!("{failed} of {n} runs failed expectations (runs.csv: expectations_failed)");
+            }
             Ok(0)
         }
         Command::Compare {

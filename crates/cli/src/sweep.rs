@@ -377,6 +377,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
         )));
     }
     let mut metas = Vec::new();
+    // The first shard's sweep.json as written, for the merge's own.
+    let mut raw_first: Option<serde_json::Value> = None;
     let mut head: Option<String> = None;
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
@@ -396,11 +398,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
         let mut m = meta.clone();
         m["shard"] = serde_json::Value::Null;
         m["script"] = serde_json::Value::Null;
-        metas.push((
-            dir.clone(),
-            m,
-            meta["shard"].as_str().unwrap_or("").to_string(),
-        ));
+        let shard = meta["shard"].as_str().unwrap_or("").to_string();
+        if raw_first.is_none() {
+            raw_first = Some(meta);
+        }
+        metas.push((dir.clone(), m, shard));
         let text = read("runs.csv")?;
         let mut lines = text.lines();
         let h = lines.next().unwrap_or_default().to_string();
@@ -462,7 +464,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     }
     write::atomic(&out.join("runs.csv"), f.as_bytes())?;
     write::atomic(&out.join("runs_series.csv"), s.as_bytes())?;
-    let mut meta = first.clone();
+    let mut meta = raw_first.unwrap_or_else(|| first.clone());
     meta["shard"] = serde_json::Value::String("0/1".into());
     write::atomic(
         &out.join("sweep.json"),
@@ -470,6 +472,28 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     )?;
     finish(out)?;
     Ok(total)
+}
+
+/// How many runs in runs.csv failed an expectation.
+pub fn failed_runs(dir: &Path) -> usize {
+    let Ok(text) = std::fs::read_to_string(dir.join("runs.csv")) else {
+        return 0;
+    };
+    let mut lines = text.lines();
+    let Some(col) = lines
+        .next()
+        .and_then(|h| h.split(',').position(|c| c == "expectations_failed"))
+    else {
+        return 0;
+    };
+    lines
+        .filter(|l| {
+            l.split(',')
+                .nth(col)
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|n| n > 0)
+        })
+        .count()
 }
 
 fn run_of(line: &str, dir: &Path) -> Result<usize> {
