@@ -1499,9 +1499,9 @@ impl Sim {
             / self.model.steps_per_year()
     }
 
-    /// How much of its plan a fixed-proportion plant runs given its margin: full while its
-    /// inputs cost less than its output sells for, nothing once they cost `curtail_band`
-    /// more. Input cost starts at `input_cost_share` of the output's value.
+    /// How much of its plan a plant (fixed-proportion, or a recycler) runs given its margin:
+    /// full while its inputs cost less than its output sells for, nothing once they cost
+    /// `curtail_band` more. Input cost starts at `input_cost_share` of the output's value.
     fn margin_factor(&self, f: FacilityId, r: RecipeId) -> f64 {
         let m = &self.model;
         let b = &m.behaviour;
@@ -1576,8 +1576,8 @@ impl Sim {
                 sim.run_rate[f]
             };
             // Fixed-proportion plants (metals, magnets) make what their buyers take, plus
-            // what refills their own output cover; separators and recyclers run at capacity
-            // while their margin holds; mines run flat out.
+            // what refills their own output cover; recyclers run at capacity while their
+            // margin holds; mines and separators run flat out.
             self.plan[f] = match m.facilities[f].process {
                 Process::Convert(r) if !self.composition[r].is_empty() => {
                     let out = m.recipes[r].output;
