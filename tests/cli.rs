@@ -433,7 +433,11 @@ fn run_exits_1_when_an_expectation_fails() {
         xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
         "{xml}"
     );
-    std::fs::write(&script, "export_ban(\"CN\", #{ elements: [\"Dyy\"] });\n").unwrap();
+    std::fs::write(
+        &script,
+        "print(\"before the mistake\");\nexport_ban(\"CN\", #{ elements: [\"Dyy\"] });\n",
+    )
+    .unwrap();
     let out = chokepoint(&[
         "test",
         script.to_str().unwrap(),
@@ -442,6 +446,11 @@ fn run_exits_1_when_an_expectation_fails() {
     ]);
     assert_eq!(out.status.code(), Some(2), "a broken script is bad input");
     assert!(text(&out).contains("did you mean 'Dy'"));
+    assert!(
+        text(&out).contains("| before the mistake"),
+        "{}",
+        text(&out)
+    );
     let out = chokepoint(&[
         "test",
         script.to_str().unwrap(),

@@ -278,9 +278,26 @@ fn dispatch(cmd: Command) -> Result<u8> {
             if let Some(dir) = &out {
                 write::ready(dir, &["compare.csv", "report.html"])?;
             }
-            let quiet = &mut Vec::new();
-            let (sa, _, oa) = execute(&a, model.as_deref(), None, BTreeMap::new(), 120.0, quiet)?;
-            let (sb, mb, ob) = execute(&b, model.as_deref(), None, BTreeMap::new(), 120.0, quiet)?;
+            // A scenario that fails shows what it printed first, as `run` does.
+            let run_one = |script: &Path| {
+                let mut printed = Vec::new();
+                let r = execute(
+                    script,
+                    model.as_deref(),
+                    None,
+                    BTreeMap::new(),
+                    120.0,
+                    &mut printed,
+                );
+                if r.is_err() {
+                    for line in &printed {
+                        outln!("{line}");
+                    }
+                }
+                r
+            };
+            let (sa, _, oa) = run_one(&a)?;
+            let (sb, mb, ob) = run_one(&b)?;
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
@@ -570,7 +587,8 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
     let mut cases = Vec::new();
     for s in &scripts {
         let t0 = std::time::Instant::now();
-        match execute(s, model, None, BTreeMap::new(), 120.0, &mut Vec::new()) {
+        let mut printed = Vec::new();
+        match execute(s, model, None, BTreeMap::new(), 120.0, &mut printed) {
             Ok((_, _, outcome)) => {
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();
@@ -600,6 +618,10 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
             Err(e) => {
                 broken += 1;
                 outln!("ERROR  {}", s.display());
+                // What it printed before it failed, then the error.
+                for l in printed.iter().flat_map(|p| p.lines()) {
+                    outln!("  | {l}");
+                }
                 for l in e.0.lines() {
                     outln!("  {l}");
                 }
