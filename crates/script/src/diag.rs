@@ -49,7 +49,7 @@ impl ScriptError {
         // Positions inside an imported module belong to that module's text, not this one:
         // once inside a module, the caret stays on the import.
         let mut in_module = false;
-        // The first module entered, in `chain`, to name the line in its own text.
+        // The innermost module entered, in `chain`, to name the line in its own text.
         let mut module_entry = None;
         loop {
             match cur {
@@ -76,9 +76,8 @@ impl ScriptError {
                         if !in_module && !p.is_none() {
                             pos = *p;
                         }
-                        if !in_module {
-                            module_entry = Some(chain.len() - 1);
-                        }
+                        // The innermost module is the one whose text the position is in.
+                        module_entry = Some(chain.len() - 1);
                         in_module = true;
                     } else if !in_module && !inner.position().is_none() {
                         pos = inner.position();
@@ -93,8 +92,8 @@ impl ScriptError {
                     if !in_module {
                         pos = *p;
                         in_module = true;
-                        module_entry = Some(chain.len() - 1);
                     }
+                    module_entry = Some(chain.len() - 1);
                     cur = inner;
                 }
                 _ => break,
