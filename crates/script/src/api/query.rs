@@ -39,27 +39,29 @@ impl SeriesView {
         format!("{metric}[{key}]")
     }
 
-    /// Reads the recorded values (and their dates) of the window.
-    pub fn read<T>(&self, f: impl FnOnce(&[Date], &mut dyn Iterator<Item = f64>) -> T) -> Res<T> {
+    /// Runs `f` on the run this view belongs to, if it is still going.
+    fn with_host<T>(&self, f: impl FnOnce(&Host) -> T) -> Res<T> {
         let h = self
             .host
             .upgrade()
             .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
         let h = h.lock().unwrap_or_else(|e| e.into_inner());
-        let s = &h.sim.series;
-        let col = self.col;
-        let mut it = (self.from..self.to).map(|t| s.get(t, col));
-        Ok(f(&s.dates[self.from..self.to], &mut it))
+        Ok(f(&h))
+    }
+
+    /// Reads the recorded values (and their dates) of the window.
+    pub fn read<T>(&self, f: impl FnOnce(&[Date], &mut dyn Iterator<Item = f64>) -> T) -> Res<T> {
+        self.with_host(|h| {
+            let s = &h.sim.series;
+            let col = self.col;
+            let mut it = (self.from..self.to).map(|t| s.get(t, col));
+            f(&s.dates[self.from..self.to], &mut it)
+        })
     }
 
     /// The latest value of the window, read directly.
     pub fn last_value(&self) -> Res<f64> {
-        let h = self
-            .host
-            .upgrade()
-            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
-        let h = h.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(h.sim.series.get(self.to - 1, self.col))
+        self.with_host(|h| h.sim.series.get(self.to - 1, self.col))
     }
 
     pub fn len(&self) -> usize {
@@ -93,12 +95,7 @@ impl SeriesView {
 
     /// The model's step length, in days.
     pub fn step_days(&self) -> Res<i32> {
-        let h = self
-            .host
-            .upgrade()
-            .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
-        let h = h.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(h.sim.model.step_days as i32)
+        self.with_host(|h| h.sim.model.step_days as i32)
     }
 }
 
