@@ -797,3 +797,59 @@ fn a_library_script_finds_its_model_from_anywhere() {
     assert!(text(&o).contains("no such model file"), "{}", text(&o));
     std::fs::remove_dir_all(&away).ok();
 }
+
+#[test]
+fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
+    // The 2024 baseline's Chinese concentrate price reaches the 40x ceiling (separation
+    // capacity outgrows mine feed): the summary, summary.json and the report all say so.
+    let dir = temp("caveat");
+    let out = chokepoint(&[
+        "run",
+        "scripts/baseline-2024.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = text(&out);
+    let line = shown
+        .lines()
+        .find(|l| l.contains("caveat") && l.contains("CN/concentrate"))
+        .unwrap_or_else(|| panic!("no caveat for CN/concentrate in:\n{shown}"));
+    assert!(line.contains("at the model's 40× ceiling for "), "{line}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let caveats = summary["caveats"].as_array().unwrap();
+    let cn = caveats
+        .iter()
+        .find(|c| c["series"] == "price[CN/concentrate]")
+        .unwrap();
+    assert_eq!(cn["bound"], "ceiling");
+    assert_eq!(cn["ratio"], 40.0);
+    // At least a year at the cap, starting after 2026.
+    assert!(cn["steps"].as_u64().unwrap() >= 52, "{cn}");
+    assert!(cn["from"].as_str().unwrap() > "2026-01-01", "{cn}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Caveats</h2>"));
+    // A run whose prices stay inside the bounds has no caveat anywhere.
+    let dir = temp("no-caveat");
+    let out = chokepoint(&[
+        "run",
+        "scripts/2025-04-china-licensing.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !text(&out)
+            .lines()
+            .any(|l| l.trim_start().starts_with("caveat")),
+        "{}",
+        text(&out)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["caveats"].as_array().unwrap().len(), 0);
+    assert!(!std::fs::read_to_string(dir.join("report.html"))
+        .unwrap()
+        .contains("Caveats"));
+}

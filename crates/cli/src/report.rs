@@ -156,6 +156,65 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     h
 }
 
+/// A price that sat at one of the model's bounds (`price_max_ratio` or `price_min_ratio`
+/// times its start price): its market found no balance there, so the level is the model's
+/// cap, not a forecast. Said next to the headlines so nobody quotes it as one.
+struct Pinned {
+    key: String,
+    bound: &'static str,
+    ratio: f64,
+    from: String,
+    steps: usize,
+}
+
+impl Pinned {
+    fn text(&self, step_days: u32) -> String {
+        let weeks = self.steps as f64 * step_days as f64 / 7.0;
+        format!(
+            "{} at the model's {}× {} for {} weeks from {}: no balance there, the level is the cap",
+            self.key,
+            fmt_num(self.ratio),
+            self.bound,
+            fmt_num(weeks.round()),
+            self.from
+        )
+    }
+}
+
+fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
+    let s = &out.sim.series;
+    let b = &m.behaviour;
+    let nc = m.commodities.len();
+    let mut found = Vec::new();
+    for (mk, market) in m.markets.iter().enumerate() {
+        for c in 0..nc {
+            let anchor = m.prices[mk * nc + c];
+            let key = format!("{market}/{}", m.commodity_name(c));
+            let Some(col) = s.find("price", &key).filter(|_| anchor > 0.0) else {
+                continue;
+            };
+            let v = s.column(col);
+            for (bound, ratio) in [("ceiling", b.price_max_ratio), ("floor", b.price_min_ratio)] {
+                // Prices move in log space: at the bound means within rounding of it.
+                let lim = anchor * ratio;
+                let at = |x: f64| (x / lim - 1.0).abs() <= 1e-9;
+                if let Some(first) = v.iter().position(|&x| at(x)) {
+                    found.push(Pinned {
+                        key: key.clone(),
+                        bound,
+                        ratio,
+                        from: s.dates[first].to_string(),
+                        steps: v.iter().filter(|&&x| at(x)).count(),
+                    });
+                }
+            }
+        }
+    }
+    // Longest first, then by name: the order the summary shows them in.
+    found.sort_by(|a, b| b.steps.cmp(&a.steps).then(a.key.cmp(&b.key)));
+    found
+}
+
 pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut o = String::new();
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
@@ -170,6 +229,18 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     );
     for h in headlines(m, out) {
         let _ = writeln!(o, "  {:<38} {}", h.label, h.value);
+    }
+    let pinned = pinned_prices(m, out);
+    for p in pinned.iter().take(4) {
+        let _ = writeln!(o, "  {:<38} {}", "caveat", p.text(m.step_days));
+    }
+    if pinned.len() > 4 {
+        let _ = writeln!(
+            o,
+            "  {:<38} {} more prices at a bound (see summary.json, caveats)",
+            "caveat",
+            pinned.len() - 4
+        );
     }
     let n = out.expectations.len();
     let failed = out.failed();
@@ -196,6 +267,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "end": out.sim.last_date().to_string(),
         "params": out.params,
         "headlines": headlines(m, out).iter().map(|h| json!({"label": h.label, "value": h.value})).collect::<Vec<_>>(),
+        "caveats": pinned_prices(m, out).iter().map(|p| json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio, "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})).collect::<Vec<_>>(),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line})).collect::<Vec<_>>(),
         "passed": out.failed() == 0,
@@ -379,7 +451,16 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             esc(&h.value)
         );
     }
-    o.push_str("</table><h2>Expectations</h2><table>");
+    o.push_str("</table>");
+    let pinned = pinned_prices(m, out);
+    if !pinned.is_empty() {
+        o.push_str("<h2>Caveats</h2><ul>");
+        for p in &pinned {
+            let _ = write!(o, "<li>{}</li>", esc(&p.text(m.step_days)));
+        }
+        o.push_str("</ul>");
+    }
+    o.push_str("<h2>Expectations</h2><table>");
     for e in &out.expectations {
         let (cls, word) = if e.passed {
             ("pass", "passed")
