@@ -581,8 +581,21 @@ impl Sim {
         let m = &self.model;
         let nc = m.commodities.len();
         let ne = m.elements.len();
+        let nf = m.forms.len();
         let mut buyers_of = vec![Vec::new(); nc];
         let mut sellers_of = vec![Vec::new(); nc];
+        // Elements that can exist in this world: mined, held, or made by a fixed recipe. A
+        // link in an element nobody can ever hold (Pm) would only trade zeros every step.
+        let mut present = vec![false; ne];
+        for (e, p) in present.iter_mut().enumerate() {
+            *p = m.deposits.iter().any(|d| d.distribution[e] > 0.0)
+                || self
+                    .composition
+                    .iter()
+                    .any(|c| c.get(e).is_some_and(|&x| x > 0.0))
+                || self.stock.iter().skip(e).step_by(ne).any(|&q| q != 0.0);
+        }
+        let holds = |n: usize, form: FormId, e: usize| self.stock[(n * nf + form) * ne + e] != 0.0;
         for (n, node) in self.nodes.iter().enumerate() {
             match node.kind {
                 NodeKind::Facility(f) => {
@@ -590,14 +603,15 @@ impl Sim {
                     let out = fac.output_form(m);
                     for e in 0..ne {
                         // Sell only what the plant can make: fixed-proportion plants make the
-                        // elements of their composition (thrifting never adds one).
+                        // elements of their composition (thrifting never adds one), others
+                        // the elements their recipe converts; or what it already holds.
                         let makes = match fac.process {
                             Process::Convert(r) if !self.composition[r].is_empty() => {
                                 self.composition[r][e] > 0.0
                             }
                             Process::Mine(d) => m.deposits[d].distribution[e] > 0.0,
-                            Process::Convert(_) => true,
-                        };
+                            Process::Convert(r) => m.recipes[r].converts[e] && present[e],
+                        } || holds(n, out, e);
                         let c = m.commodity(out, Some(e));
                         if (makes || m.forms[out].mixed) && !sellers_of[c].contains(&n) {
                             sellers_of[c].push(n);
@@ -642,10 +656,12 @@ impl Sim {
                     }
                 }
                 NodeKind::Stockpile(s) => {
+                    // A stockpile buys in its holding's mix and sells what it holds.
                     let form = m.stockpiles[s].form;
                     for e in 0..ne {
                         let c = m.commodity(form, Some(e));
-                        if !buyers_of[c].contains(&n) {
+                        let trades = self.holding_share[s * ne + e] > 0.0 || holds(n, form, e);
+                        if trades && !buyers_of[c].contains(&n) {
                             buyers_of[c].push(n);
                             sellers_of[c].push(n);
                         }
