@@ -800,12 +800,12 @@ fn a_library_script_finds_its_model_from_anywhere() {
 
 #[test]
 fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
-    // The 2024 baseline's Chinese concentrate price reaches the 40x ceiling (separation
-    // capacity outgrows mine feed): the summary, summary.json and the report all say so.
+    // In the 2010 replay, Lu oxide outside China (a market of a few tonnes that the quota
+    // starves) reaches the 40x ceiling: the summary, summary.json and the report say so.
     let dir = temp("caveat");
     let out = chokepoint(&[
         "run",
-        "scripts/baseline-2024.rhai",
+        "scripts/2010-quota-crisis.rhai",
         "--out",
         dir.to_str().unwrap(),
     ]);
@@ -813,28 +813,33 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     let shown = text(&out);
     let line = shown
         .lines()
-        .find(|l| l.contains("caveat") && l.contains("CN/concentrate"))
-        .unwrap_or_else(|| panic!("no caveat for CN/concentrate in:\n{shown}"));
+        .find(|l| l.contains("caveat") && l.contains("ROW/oxide:Lu"))
+        .unwrap_or_else(|| panic!("no caveat for ROW/oxide:Lu in:\n{shown}"));
     assert!(line.contains("at the model's 40× ceiling for "), "{line}");
+    // Four shown, the rest counted.
+    assert!(shown.contains("more prices at a bound (see summary.json, caveats)"));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let caveats = summary["caveats"].as_array().unwrap();
-    let cn = caveats
+    assert!(caveats.len() > 4, "{caveats:?}");
+    let lu = caveats
         .iter()
-        .find(|c| c["series"] == "price[CN/concentrate]")
+        .find(|c| c["series"] == "price[ROW/oxide:Lu]")
         .unwrap();
-    assert_eq!(cn["bound"], "ceiling");
-    assert_eq!(cn["ratio"], 40.0);
-    // At least a year at the cap, starting after 2026.
-    assert!(cn["steps"].as_u64().unwrap() >= 52, "{cn}");
-    assert!(cn["from"].as_str().unwrap() > "2026-01-01", "{cn}");
+    assert_eq!(lu["bound"], "ceiling");
+    assert_eq!(lu["ratio"], 40.0);
+    // Years at the cap, from after the 2010 cut.
+    assert!(lu["steps"].as_u64().unwrap() >= 104, "{lu}");
+    assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // A run whose prices stay inside the bounds has no caveat anywhere.
+    // A run whose prices stay inside the bounds has no caveat anywhere: the 2024 baseline,
+    // whose concentrate once sat at the ceiling (separators now stop bidding it up once
+    // separating it no longer pays).
     let dir = temp("no-caveat");
     let out = chokepoint(&[
         "run",
-        "scripts/2025-04-china-licensing.rhai",
+        "scripts/baseline-2024.rhai",
         "--out",
         dir.to_str().unwrap(),
     ]);

@@ -174,6 +174,10 @@ pub struct Sim {
     /// Per throughput recipe (no fixed composition: separation, recycling): the element
     /// weights its margin is reckoned with, the typical make-up of what it takes in.
     throughput_weights: Vec<Vec<f64>>,
+    /// Per market and commodity: the separation recipes its plants there take it in with
+    /// (a whole concentrate). They run flat out, so its price would climb without end
+    /// against a lasting feed shortage; it stops rising once none would earn it back.
+    bidders: Vec<Vec<RecipeId>>,
     /// Per recipe and thrifted element: how far the element's share has been cut (0..max).
     thrifted: Vec<Vec<f64>>,
     pub policies: Vec<Policy>,
@@ -330,6 +334,8 @@ struct Scratch {
     /// Per market × element: summed log price moves of its priced forms, and their count.
     elem_lp: Vec<f64>,
     elem_n: Vec<f64>,
+    /// Per market and commodity: no plant that bids for it would earn it back at its price.
+    unpaid: Vec<bool>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
@@ -460,6 +466,7 @@ impl Sim {
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
             base_composition: composition.clone(),
             throughput_weights: Vec::new(),
+            bidders: Vec::new(),
             composition,
             thrifted,
             policies,
@@ -669,6 +676,22 @@ impl Sim {
                 }
             }
         }
+        let mut bidders = vec![Vec::new(); m.markets.len() * nc];
+        for fac in &m.facilities {
+            if let Process::Convert(r) = fac.process {
+                let input = m.recipes[r].input;
+                if m.forms[input].mixed
+                    && self.composition[r].is_empty()
+                    && Some(input) != self.scrap_form()
+                {
+                    let key = m.countries[fac.country].market * nc + m.commodity(input, None);
+                    if !bidders[key].contains(&r) {
+                        bidders[key].push(r);
+                    }
+                }
+            }
+        }
+        self.bidders = bidders;
         // Serve higher priority first; within a priority, node order (stable, deterministic).
         for b in &mut buyers_of {
             let nodes = &self.nodes;
@@ -945,6 +968,7 @@ impl Sim {
             licensed: z(nn),
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
+            unpaid: vec![false; m.markets.len() * m.commodities.len()],
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
             margins: vec![(0, 0.0); m.recipes.len() * m.markets.len()],
@@ -1518,11 +1542,10 @@ impl Sim {
     /// How much of its plan a plant (fixed-proportion, or a recycler) runs given its margin:
     /// full while its inputs cost less than its output sells for, nothing once they cost
     /// `curtail_band` more. Input cost starts at `input_cost_share` of the output's value.
-    fn margin_factor(&self, f: FacilityId, r: RecipeId) -> f64 {
+    fn margin_factor(&self, mk: usize, r: RecipeId) -> f64 {
         let m = &self.model;
         let b = &m.behaviour;
         let nc = m.commodities.len();
-        let mk = m.countries[m.facilities[f].country].market;
         let rec = &m.recipes[r];
         // A throughput plant (recycling) weighs elements by what its feed typically carries.
         let comp = match &self.composition[r] {
@@ -1583,7 +1606,7 @@ impl Sim {
                 let target = match sim.scratch.margins[key] {
                     (at, margin) if at == sim.step + 1 => margin,
                     _ => {
-                        let margin = sim.margin_factor(f, r);
+                        let margin = sim.margin_factor(mk, r);
                         sim.scratch.margins[key] = (sim.step + 1, margin);
                         margin
                     }
@@ -2034,6 +2057,15 @@ impl Sim {
         let dt = 1.0 / m.steps_per_year();
         let (nc, ne) = (m.commodities.len(), m.elements.len());
         let (lo, hi) = (b.price_min_ratio.ln(), b.price_max_ratio.ln());
+        // At last step's prices: would any separator still earn its concentrate back?
+        for i in 0..self.price.len() {
+            let bidders = &self.bidders[i];
+            let unpaid = !bidders.is_empty()
+                && bidders
+                    .iter()
+                    .all(|&r| self.margin_factor(i / nc, r) <= 0.0);
+            self.scratch.unpaid[i] = unpaid;
+        }
         let s = &mut self.scratch;
         s.elem_lp.iter_mut().for_each(|v| *v = 0.0);
         s.elem_n.iter_mut().for_each(|v| *v = 0.0);
@@ -2059,6 +2091,8 @@ impl Sim {
             } else {
                 0.0
             };
+            // Separators bid a concentrate up only while separating it still pays.
+            let short = if s.unpaid[i] { 0.0 } else { short };
             // Share of this step's output that found no buyer.
             let glut = if s.made[i] > NOISE {
                 (1.0 - s.sold_c[i] / s.made[i]).clamp(0.0, 1.0)

@@ -346,6 +346,37 @@ fn segmented_markets_open_a_price_gap() {
 }
 
 #[test]
+fn a_feed_shortage_lifts_concentrate_only_to_the_separators_break_even() {
+    // Sichuan's mines shut: China's separators, running flat out, lack a fifth of their
+    // feed for years. The concentrate price rises until separating it stops paying
+    // (input cost share 0.6 of output value at the start, curtailment complete at 1.25:
+    // about 2.1x the oxides' move), then holds there instead of climbing to the cap.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    let f = m.facility_id("sichuan-mines").unwrap();
+    sim.capacity_mult[f] = 0.0;
+    sim.run_until(d("2027-12-31"));
+    let p = col(&sim, "price", "CN/concentrate");
+    let (first, top) = (p[0], p.iter().cloned().fold(0.0, f64::max));
+    let b = &m.behaviour;
+    let break_even = (1.0 + b.curtail_band) / b.input_cost_share;
+    assert!(
+        top > 1.5 * first,
+        "the shortage lifts concentrate: {top:.2} from {first:.2}"
+    );
+    assert!(
+        top < 1.5 * break_even * first && top < 0.2 * b.price_max_ratio * first,
+        "concentrate stops near the break-even ({break_even:.2}x), not the cap: {:.2}x",
+        top / first
+    );
+    let late = mean_between(&sim, "price", "CN/concentrate", "2027-01-01", "2027-12-31");
+    assert!(
+        (late / top) > 0.8,
+        "and holds there: {late:.2} against a top of {top:.2}"
+    );
+}
+
+#[test]
 fn tariffs_shift_trade_toward_untariffed_suppliers() {
     let m = world();
     let run = |rate: Option<f64>| {
