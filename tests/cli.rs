@@ -833,13 +833,11 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // A run whose prices stay inside the bounds has no caveat anywhere: the 2024 baseline,
-    // whose concentrate once sat at the ceiling (separators now stop bidding it up once
-    // separating it no longer pays).
+    // A run whose prices stay inside the bounds has no caveat anywhere.
     let dir = temp("no-caveat");
     let out = chokepoint(&[
         "run",
-        "scripts/baseline-2024.rhai",
+        "scripts/2025-04-china-licensing.rhai",
         "--out",
         dir.to_str().unwrap(),
     ]);

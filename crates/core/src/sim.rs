@@ -1932,10 +1932,15 @@ impl Sim {
                 }
                 let ratio = (cap / total).min(1.0);
                 for e in 0..ne {
+                    let used = self.stock[ib + e] * ratio;
                     if !rec.converts[e] {
+                        // Processing a share of the feed takes that share of every element:
+                        // what the recipe does not separate leaves as a residue (light-only
+                        // separators sold their SEG/HRE remainder on, unseparated).
+                        self.stock[ib + e] -= used;
+                        self.ledger.outflow[fi * ne + e] += used;
                         continue;
                     }
-                    let used = self.stock[ib + e] * ratio;
                     let out = used * recovery;
                     self.stock[ib + e] -= used;
                     self.stock[ob + e] += out;

@@ -346,6 +346,26 @@ fn segmented_markets_open_a_price_gap() {
 }
 
 #[test]
+fn a_light_only_separator_does_not_fill_up_with_what_it_cannot_separate() {
+    // MP's separation recovers La, Ce, Pr and Nd; the ~2% of its feed that is SEG/HRE
+    // leaves as a residue. Were it kept as feed stock it would count as cover, the plant
+    // would stop ordering concentrate, and by 2029 it would run at nothing.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2029-12-31"));
+    let y2024 = mean_between(&sim, "output", "mp-separation", "2024-01-01", "2024-12-31");
+    let y2029 = mean_between(&sim, "output", "mp-separation", "2029-01-01", "2029-12-31");
+    assert!(
+        y2024 > 5000.0,
+        "MP separates ~8,500 t/yr in 2024: {y2024:.0}"
+    );
+    assert!(
+        y2029 > 0.9 * y2024,
+        "and still in 2029: {y2029:.0} t/yr against {y2024:.0}"
+    );
+}
+
+#[test]
 fn a_feed_shortage_lifts_concentrate_only_to_the_separators_break_even() {
     // Sichuan's mines shut: China's separators, running flat out, lack a fifth of their
     // feed for years. The concentrate price rises until separating it stops paying
