@@ -1539,9 +1539,11 @@ impl Sim {
             / self.model.steps_per_year()
     }
 
-    /// How much of its plan a plant (fixed-proportion, or a recycler) runs given its margin:
-    /// full while its inputs cost less than its output sells for, nothing once they cost
+    /// How much of its plan a plant of recipe `r` in market `mk` runs given its margin: full
+    /// while its inputs cost less than its output sells for, nothing once they cost
     /// `curtail_band` more. Input cost starts at `input_cost_share` of the output's value.
+    /// Metal, magnet and recycling plants run at this share; separators run flat out but
+    /// stop bidding their concentrate up once it reaches nothing.
     fn margin_factor(&self, mk: usize, r: RecipeId) -> f64 {
         let m = &self.model;
         let b = &m.behaviour;
