@@ -1430,7 +1430,7 @@ impl Loader {
         }
 
         // Behaviour: every parameter, none unknown.
-        let mut values = [0.0; 13];
+        let mut values = [0.0; 14];
         let known: Vec<&str> = Behaviour::PARAMS.iter().map(|(n, _)| *n).collect();
         for (k, (file, p)) in &m.behaviour {
             let path = format!("behaviour.{k}");

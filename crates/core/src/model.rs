@@ -213,6 +213,9 @@ pub struct Behaviour {
     pub order_smoothing_weeks: f64,
     /// Pull per year of each form's log price toward its element's average across forms.
     pub form_coupling: f64,
+    /// Pull per year of a freely traded commodity's log price toward its average across
+    /// markets (arbitrage); a policy on the commodity cuts it.
+    pub market_coupling: f64,
     /// Share of a metal or magnet plant's output value its inputs cost at start prices.
     pub input_cost_share: f64,
     /// Plants run fully while inputs cost no more than output value, and stop once they
@@ -222,7 +225,7 @@ pub struct Behaviour {
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 13] = [
+    pub const PARAMS: [(&'static str, &'static str); 14] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -268,6 +271,10 @@ impl Behaviour {
             "pull of each form's log price toward its element's average, per year",
         ),
         (
+            "market_coupling",
+            "pull of a freely traded commodity's log price toward its average across markets, per year",
+        ),
+        (
             "input_cost_share",
             "share of a plant's output value its inputs cost at start prices",
         ),
@@ -277,7 +284,7 @@ impl Behaviour {
         ),
     ];
 
-    pub fn from_values(v: &[f64; 13]) -> Behaviour {
+    pub fn from_values(v: &[f64; 14]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -290,8 +297,9 @@ impl Behaviour {
             home_bias: v[8],
             order_smoothing_weeks: v[9],
             form_coupling: v[10],
-            input_cost_share: v[11],
-            curtail_band: v[12],
+            market_coupling: v[11],
+            input_cost_share: v[12],
+            curtail_band: v[13],
         }
     }
 }

@@ -336,6 +336,8 @@ struct Scratch {
     elem_n: Vec<f64>,
     /// Per market and commodity: no plant that bids for it would earn it back at its price.
     unpaid: Vec<bool>,
+    /// Per commodity traded freely in more than one market: its mean log price across them.
+    market_lp: Vec<Option<f64>>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
@@ -969,6 +971,7 @@ impl Sim {
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
             unpaid: vec![false; m.markets.len() * m.commodities.len()],
+            market_lp: vec![None; m.commodities.len()],
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
             margins: vec![(0, 0.0); m.recipes.len() * m.markets.len()],
@@ -2076,6 +2079,20 @@ impl Sim {
         let s = &mut self.scratch;
         s.elem_lp.iter_mut().for_each(|v| *v = 0.0);
         s.elem_n.iter_mut().for_each(|v| *v = 0.0);
+        // A freely traded commodity's average log price across the markets that price it:
+        // arbitrage pulls each market toward it.
+        for c in 0..nc {
+            let (mut sum, mut n) = (0.0, 0.0);
+            if self.open[c] {
+                for mk in 0..m.markets.len() {
+                    if m.prices[mk * nc + c] > 0.0 {
+                        sum += self.log_price[mk * nc + c];
+                        n += 1.0;
+                    }
+                }
+            }
+            s.market_lp[c] = if n > 1.0 { Some(sum / n) } else { None };
+        }
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
             if p0 <= 0.0 {
@@ -2116,11 +2133,13 @@ impl Sim {
                 }
                 _ => 0.0,
             };
+            let gap = s.market_lp[i % nc].map_or(0.0, |mean| lp - mean);
             let d = dt
                 * (b.price_rise * short
                     - b.price_fall * glut
                     - b.price_reversion * lp
-                    - b.form_coupling * link);
+                    - b.form_coupling * link
+                    - b.market_coupling * gap);
             let next = (lp + d).clamp(lo, hi);
             self.log_price[i] = next;
             self.price_ratio[i] = next.exp();

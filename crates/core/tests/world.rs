@@ -397,6 +397,29 @@ fn a_feed_shortage_lifts_concentrate_only_to_the_separators_break_even() {
 }
 
 #[test]
+fn arbitrage_holds_freely_traded_prices_together_across_markets() {
+    // With no policy anywhere, Nd oxide trades freely and China's and the rest of the
+    // world's prices stay within a few percent (2024: within 5-10%, facts.md 5b). Without
+    // the pull, the two markets drift apart by themselves.
+    let gap = |coupling: f64| {
+        let mut m = (*world()).clone();
+        m.behaviour.market_coupling = coupling;
+        let m = Arc::new(m);
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2027-12-31"));
+        let row = mean_between(&sim, "price", "ROW/oxide:Nd", "2027-01-01", "2027-12-31");
+        let cn = mean_between(&sim, "price", "CN/oxide:Nd", "2027-01-01", "2027-12-31");
+        (row / cn - 1.0).abs()
+    };
+    let (held, apart) = (gap(world().behaviour.market_coupling), gap(0.0));
+    assert!(held < 0.03, "ROW and China Nd within 3%: {held:.3}");
+    assert!(
+        apart > 0.10,
+        "and over 10% apart without arbitrage: {apart:.3}"
+    );
+}
+
+#[test]
 fn tariffs_shift_trade_toward_untariffed_suppliers() {
     let m = world();
     let run = |rate: Option<f64>| {
