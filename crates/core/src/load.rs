@@ -1473,6 +1473,23 @@ impl Loader {
                 Ok(v) => values[idx] = v,
                 Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
             }
+            // A pull toward a target, applied once a step, overshoots and swings once a
+            // step's share of it passes the whole gap.
+            let pull = matches!(
+                k.as_str(),
+                "price_reversion" | "form_coupling" | "market_coupling"
+            );
+            let most = 365.25 / step_days as f64;
+            if pull && p.value.is_finite() && p.value > most {
+                self.problem_at(
+                    *file,
+                    format!("{path}.value"),
+                    format!(
+                        "{}/yr closes more than the whole gap in one {step_days}-day step (prices would swing); at most {most:.1}/yr at this step length",
+                        p.value
+                    ),
+                );
+            }
         }
         for name in &known {
             if !m.behaviour.contains_key(*name) {
