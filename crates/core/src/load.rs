@@ -1469,10 +1469,6 @@ impl Loader {
                 "curtail_band" => (0.01, 10.0),
                 _ => (0.0, 1000.0),
             };
-            match check_range(p.value, lo, hi) {
-                Ok(v) => values[idx] = v,
-                Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
-            }
             // A pull toward a target, applied once a step, overshoots and swings once a
             // step's share of it passes the whole gap.
             let pull = matches!(
@@ -1480,15 +1476,16 @@ impl Loader {
                 "price_reversion" | "form_coupling" | "market_coupling"
             );
             let most = 365.25 / step_days as f64;
-            if pull && p.value.is_finite() && p.value > most {
-                self.problem_at(
+            match check_range(p.value, lo, hi) {
+                Ok(v) if pull && v > most => self.problem_at(
                     *file,
                     format!("{path}.value"),
                     format!(
-                        "{}/yr closes more than the whole gap in one {step_days}-day step (prices would swing); at most {most:.1}/yr at this step length",
-                        p.value
+                        "{v}/yr closes more than the whole gap in one {step_days}-day step (prices would swing); at most {most:.1}/yr at this step length"
                     ),
-                );
+                ),
+                Ok(v) => values[idx] = v,
+                Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
             }
         }
         for name in &known {

@@ -679,13 +679,11 @@ impl Sim {
             }
         }
         let mut bidders = vec![Vec::new(); m.markets.len() * nc];
+        let scrap = self.scrap_form();
         for fac in &m.facilities {
             if let Process::Convert(r) = fac.process {
                 let input = m.recipes[r].input;
-                if m.forms[input].mixed
-                    && self.composition[r].is_empty()
-                    && Some(input) != self.scrap_form()
-                {
+                if m.forms[input].mixed && self.composition[r].is_empty() && Some(input) != scrap {
                     let key = m.countries[fac.country].market * nc + m.commodity(input, None);
                     if !bidders[key].contains(&r) {
                         bidders[key].push(r);
