@@ -199,6 +199,9 @@ pub struct Sim {
     pub stockpile_target: Vec<f64>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
     baskets: Vec<(bool, Vec<(usize, f64)>)>,
+    /// Per element: its priced forms in every market (indices into `price`), the moves that
+    /// drive thrifting.
+    element_prices: Vec<Vec<usize>>,
     /// Per sector of a separated material: the elements it uses, with their shares.
     sector_mix: Vec<Vec<(ElemId, f64)>>,
     /// Per stockpile and element: the element's share of the starting holding.
@@ -484,6 +487,16 @@ impl Sim {
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
             baskets: Sim::price_baskets(&model),
+            element_prices: (0..model.elements.len())
+                .map(|e| {
+                    let nc = model.commodities.len();
+                    (0..model.prices.len())
+                        .filter(|&i| {
+                            model.prices[i] > 0.0 && model.commodities[i % nc].element == Some(e)
+                        })
+                        .collect()
+                })
+                .collect(),
             sector_mix: model
                 .sectors
                 .iter()
@@ -2187,17 +2200,17 @@ impl Sim {
             let lag = (sub.lag_months * steps_per_month).max(1.0);
             self.substituted[s] += (target - self.substituted[s]) / lag;
         }
-        let nc = m.commodities.len();
         for (r, rec) in m.recipes.iter().enumerate() {
             if rec.thrift.is_empty() {
                 continue;
             }
             for (k, &(e, t)) in rec.thrift.iter().enumerate() {
-                // The dearest market's move in the element's input price drives thrifting.
-                let c = m.commodity(rec.input, Some(e));
-                let ratio = (0..m.markets.len())
-                    .filter(|&mk| m.prices[mk * nc + c] > 0.0)
-                    .map(|mk| self.price_ratio[mk * nc + c])
+                // The element's dearest move, in any market and any priced form, drives
+                // thrifting: magnet makers watch the Dy price, quoted mostly for oxide, and
+                // metal is a few weeks' conversion away from it.
+                let ratio = self.element_prices[e]
+                    .iter()
+                    .map(|&i| self.price_ratio[i])
                     .fold(0.0, f64::max);
                 // A ratchet: magnet makers that have adopted a leaner grade keep it.
                 if ratio > t.trigger {
