@@ -64,6 +64,9 @@ pub struct Host {
     pub cancel: Arc<AtomicBool>,
     /// `today()` as text, made once per step: (step, text).
     pub today: (usize, rhai::ImmutableString),
+    /// The clock is being advanced: scheduled actions, triggers and strategies run inside
+    /// that advance and may not move the clock themselves.
+    pub driving: bool,
     seq: usize,
 }
 
@@ -86,6 +89,7 @@ impl HostHandle {
             deadline: None,
             cancel: Arc::new(AtomicBool::new(false)),
             today: (usize::MAX, rhai::ImmutableString::new()),
+            driving: false,
             seq: 0,
         })))
     }
@@ -110,6 +114,19 @@ impl Host {
         });
     }
 
+    /// Levers and schedules need steps left to act on. (A trigger or strategy that pulls
+    /// one after the last step is a rule applied as usual, not a mistake in the story.)
+    pub fn ensure_running(&self) -> Result<(), Box<EvalAltResult>> {
+        if self.sim.steps_left() == 0 && !self.driving {
+            return Err(err(format!(
+                "the run has reached the model's end ({}): nothing pulled or scheduled now \
+                 can take effect",
+                self.sim.last_date()
+            )));
+        }
+        Ok(())
+    }
+
     pub fn stopped(&self) -> Option<&'static str> {
         if self.cancel.load(Ordering::Relaxed) {
             return Some("cancelled");
@@ -128,6 +145,7 @@ pub fn lever<T>(
 ) -> Result<T, Box<EvalAltResult>> {
     let handle = host(ctx)?;
     let mut h = handle.lock();
+    h.ensure_running()?;
     body(&mut h)
 }
 

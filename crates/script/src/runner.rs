@@ -15,8 +15,31 @@ pub fn advance_within(ctx: &NativeCallContext, handle: &HostHandle, target: usiz
 }
 
 /// Advances to `target`, calling script closures with `call`. The clock only moves
-/// forward: a target the run has passed is a mistake in the story, and an error.
+/// forward: a target the run has passed is a mistake in the story, and an error. So is
+/// moving it from inside an action, trigger or strategy, which the clock is already running.
 pub fn advance(
+    handle: &HostHandle,
+    target: usize,
+    call: &mut dyn FnMut(&FnPtr) -> Result<Dynamic, Box<EvalAltResult>>,
+) -> Res<()> {
+    {
+        let mut h = handle.lock();
+        if h.driving {
+            return Err(err(
+                "the clock cannot be moved from inside `at`, `every`, `when` or a strategy: \
+                 they run while it advances (call run_until, step or run_to_end at the top \
+                 level of the script)"
+                    .to_string(),
+            ));
+        }
+        h.driving = true;
+    }
+    let result = drive(handle, target, call);
+    handle.lock().driving = false;
+    result
+}
+
+fn drive(
     handle: &HostHandle,
     target: usize,
     call: &mut dyn FnMut(&FnPtr) -> Result<Dynamic, Box<EvalAltResult>>,

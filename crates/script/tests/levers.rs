@@ -468,6 +468,34 @@ fn levers_reject_bad_arguments_clearly() {
         ),
         (r#"step(-1);"#, "n must be between 0 and 100000"),
         (
+            r#"at("2024-03-01", || run_to_end()); run_until("2024-06-01");"#,
+            "the clock cannot be moved from inside `at`",
+        ),
+        (
+            r#"when(|| true, || step(2)); step(3);"#,
+            "the clock cannot be moved from inside `at`, `every`, `when`",
+        ),
+        (
+            r#"run_to_end(); export_ban("CN", #{ elements: ["Dy"] });"#,
+            "the run has reached the model's end",
+        ),
+        (
+            r#"run_to_end(); expand("mount-weld-mine", 2.0);"#,
+            "the run has reached the model's end",
+        ),
+        (
+            r#"run_to_end(); when(|| true, || 1);"#,
+            "the run has reached the model's end",
+        ),
+        (
+            r#"run_to_end(); lift("CN", "x");"#,
+            "the run has reached the model's end",
+        ),
+        (
+            r#"run_until("2035-06-01"); step(1000);"#,
+            "step(1000): only",
+        ),
+        (
             r#"build("mount-weld-mine", "mount-weld-mine", 1.0, "1m", 0.0);"#,
             "already exists",
         ),

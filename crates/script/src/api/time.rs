@@ -23,10 +23,11 @@ pub mod time_api {
         let step = h.sim.model.step_of(d).max(0) as usize;
         if step < h.sim.step {
             return Err(err(format!(
-                "{d} is in the past: the simulation is already at {}",
-                h.sim.date()
+                "{d} is in the past: the run has simulated the step containing it (today() is {})",
+                h.sim.last_date()
             )));
         }
+        h.ensure_running()?;
         let seq = h.next_seq();
         h.schedule.push(Scheduled {
             step,
@@ -48,6 +49,7 @@ pub mod time_api {
     pub fn every(ctx: NativeCallContext, period: Span, action: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
         let mut h = h.lock();
+        h.ensure_running()?;
         let steps = duration_steps(&h.sim.model, &period)?;
         if steps == 0 {
             return Err(err("every: the period must be at least one step"));
@@ -73,7 +75,9 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn when(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
-        h.lock().triggers.push(Trigger {
+        let mut h = h.lock();
+        h.ensure_running()?;
+        h.triggers.push(Trigger {
             condition,
             action,
             once: true,
@@ -92,7 +96,9 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn whenever(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
-        h.lock().triggers.push(Trigger {
+        let mut h = h.lock();
+        h.ensure_running()?;
+        h.triggers.push(Trigger {
             condition,
             action,
             once: false,
@@ -111,7 +117,9 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn strategy(ctx: NativeCallContext, rule: FnPtr) -> Res<()> {
         let h = host(&ctx)?;
-        h.lock().strategies.push((rule, ctx.call_position()));
+        let mut h = h.lock();
+        h.ensure_running()?;
+        h.strategies.push((rule, ctx.call_position()));
         Ok(())
     }
 
@@ -147,7 +155,16 @@ pub mod time_api {
                 "step: n must be between 0 and 100000, got {n}"
             )));
         }
-        let target = handle.lock().sim.step + n as usize;
+        let (target, left) = {
+            let h = handle.lock();
+            (h.sim.step + n as usize, h.sim.steps_left())
+        };
+        if n as usize > left {
+            let end = handle.lock().sim.model.end;
+            return Err(err(format!(
+                "step({n}): only {left} steps are left before the model's end ({end})"
+            )));
+        }
         advance_within(&ctx, &handle, target)
     }
 

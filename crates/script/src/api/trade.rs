@@ -21,6 +21,7 @@ pub fn add(
     let def = policy_def(kind, exporter, opts, &allowed)?;
     let h = host(ctx)?;
     let mut h = h.lock();
+    h.ensure_running()?;
     let start = h.sim.date();
     let policy = resolve(&h.sim.model, &def, start).map_err(|errs| {
         let text: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
@@ -144,6 +145,7 @@ pub mod trade_api {
         let list = names(&who, "who")?;
         let h = host(&ctx)?;
         let mut h = h.lock();
+        h.ensure_running()?;
         let model = h.sim.model.clone();
         let x = model.country_id(exporter).map_err(err)?;
         let mut lifted = Targets::default();
@@ -197,6 +199,7 @@ pub mod trade_api {
     pub fn lift(ctx: NativeCallContext, exporter: &str, label: &str) -> Res<i64> {
         let h = host(&ctx)?;
         let mut h = h.lock();
+        h.ensure_running()?;
         let x = h.sim.model.country_id(exporter).map_err(err)?;
         let date = h.sim.date();
         let n = h.sim.end_policies(date, |p| {
