@@ -106,6 +106,19 @@ fn an_out_directory_that_cannot_take_the_results_is_refused_before_the_run() {
         text(&out)
     );
     assert!(!dir.join("series.csv").exists(), "nothing half-written");
+    // A run that fails leaves no output directory it created behind.
+    let fresh = dir.join("fresh").join("deeper");
+    for script in [
+        "scripts/no-such.rhai",
+        "tests/adversarial/13-endless-trigger.rhai",
+    ] {
+        let out = chokepoint(&["run", script, "--out", fresh.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            !dir.join("fresh").exists(),
+            "{script} left its --out behind"
+        );
+    }
     let file = dir.join("plain-file");
     std::fs::write(&file, "x").unwrap();
     for cmd in [
@@ -459,6 +472,27 @@ fn run_exits_1_when_an_expectation_fails() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("is a directory"), "{}", text(&out));
+    let nowhere = dir.join("no-such-dir").join("j.xml");
+    let out = chokepoint(&[
+        "test",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--junit",
+        nowhere.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--junit: the directory") && !text(&out).contains("ok "),
+        "refused before any scenario runs: {}",
+        text(&out)
+    );
+    // `--model` is for scripts without a header: a world-2010 scenario keeps its own.
+    let out = chokepoint(&[
+        "test",
+        "scripts/2010-japan-response.rhai",
+        "--model",
+        "models/world-2024.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // For a CI system, a scenario that cannot run is an error, not a failed expectation.
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("failures=\"0\" errors=\"1\""), "{xml}");
@@ -535,7 +569,24 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     let bad = chokepoint(&["merge", &d("s0"), &d("s1"), "--out", &d("partial")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        text(&bad).contains("hold 4 of the sweep's 6 runs"),
+        text(&bad).contains("merge: shard 2/3 is missing"),
+        "{}",
+        text(&bad)
+    );
+    assert!(
+        !dir.join("partial").exists(),
+        "a failed merge leaves no directory"
+    );
+    // Shards of one sweep cut two ways, and a directory that is not a shard.
+    let other = chokepoint(&[&base[..], &["--shard", "1/2", "--out", &d("t1")]].concat());
+    assert_eq!(other.status.code(), Some(0), "{}", text(&other));
+    let bad = chokepoint(&["merge", &d("s0"), &d("t1"), &d("s2"), "--out", &d("mixed")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("cut into 2 parts"), "{}", text(&bad));
+    let bad = chokepoint(&["merge", "tests", "--out", &d("mixed")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad).contains("not a sweep's output"),
         "{}",
         text(&bad)
     );

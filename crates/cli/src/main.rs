@@ -76,7 +76,7 @@ enum Command {
         /// Write a JUnit XML report here.
         #[arg(long)]
         junit: Option<PathBuf>,
-        /// Model file for scripts without a `// model:` header.
+        /// Model file for scripts without a `// model:` header (a script's header wins).
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -193,7 +193,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match dispatch(cli.command) {
+    let result = dispatch(cli.command);
+    if !matches!(result, Ok(0)) {
+        write::remove_empty_created();
+    }
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             match e.downcast_ref::<BadInput>() {
@@ -283,7 +287,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 let mut printed = Vec::new();
                 let r = execute(
                     script,
-                    model.as_deref(),
+                    ModelArg::Override(model.as_deref()),
                     None,
                     BTreeMap::new(),
                     120.0,
@@ -458,16 +462,35 @@ fn compile(script: &Path) -> Result<Scenario, BadInput> {
     Scenario::load(script, &scripts_root(script)).map_err(|e| BadInput(e.to_string()))
 }
 
+/// Which model a command's `--model` gives a script.
+#[derive(Clone, Copy)]
+enum ModelArg<'a> {
+    /// The script's `// model:` header unless the user named one (run, compare).
+    Override(Option<&'a Path>),
+    /// The one named for scripts without a header (test: a library of scenarios keeps
+    /// each on its own model).
+    Fallback(Option<&'a Path>),
+}
+
+impl<'a> ModelArg<'a> {
+    fn path_for(self, script: &Scenario) -> Option<&'a Path> {
+        match self {
+            ModelArg::Override(p) => p,
+            ModelArg::Fallback(p) => p.filter(|_| script.model_hint().is_none()),
+        }
+    }
+}
+
 fn execute(
     script: &Path,
-    model: Option<&Path>,
+    model: ModelArg,
     seed: Option<u64>,
     params: BTreeMap<String, f64>,
     time_limit: f64,
     printed: &mut Vec<String>,
 ) -> Result<(Scenario, Arc<Model>, Outcome), BadInput> {
     let scenario = compile(script)?;
-    let model = load_model_for(&scenario, model)?;
+    let model = load_model_for(&scenario, model.path_for(&scenario))?;
     let opts = RunOptions {
         seed: seed.unwrap_or(model.seed),
         params,
@@ -495,7 +518,14 @@ fn run(
         write::ready(dir, &["series.csv", "summary.json", "report.html"])?;
     }
     let mut printed = Vec::new();
-    let run = execute(script, model, seed, params, time_limit, &mut printed);
+    let run = execute(
+        script,
+        ModelArg::Override(model),
+        seed,
+        params,
+        time_limit,
+        &mut printed,
+    );
     let (scenario, model, outcome) = match run {
         Ok(x) => x,
         Err(e) => {
@@ -582,12 +612,22 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
             j.display()
         ))));
     }
+    if let Some(dir) = junit
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        return Err(anyhow!(BadInput(format!(
+            "error: --junit: the directory {} does not exist",
+            dir.display()
+        ))));
+    }
     let scripts = collect_scripts(paths)?;
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     let mut cases = Vec::new();
     for s in &scripts {
         let t0 = std::time::Instant::now();
         let mut printed = Vec::new();
+        let model = ModelArg::Fallback(model);
         match execute(s, model, None, BTreeMap::new(), 120.0, &mut printed) {
             Ok((_, _, outcome)) => {
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();

@@ -373,9 +373,17 @@ impl Session {
                     );
                     return true;
                 };
+                // A relative model path resolves from where `run` is started, as it did
+                // here; a script saved outside this directory names the model absolutely, so
+                // its replay hint works from anywhere.
+                let inside = Path::new(f).is_relative() && !f.starts_with("..");
+                let model = match std::fs::canonicalize(&self.model_path) {
+                    Ok(abs) if !inside && self.model_path.is_relative() => abs,
+                    _ => self.model_path.clone(),
+                };
                 let mut text = format!(
                     "// title: REPL session\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {f}`\n\n",
-                    self.model_path.display()
+                    model.display()
                 );
                 for s in &self.script {
                     text.push_str(s);

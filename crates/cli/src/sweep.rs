@@ -383,6 +383,13 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
     for dir in shards {
+        if !dir.join("sweep.json").is_file() {
+            return Err(anyhow!(crate::BadInput(format!(
+                "{}: not a sweep's output (it has no sweep.json; `chokepoint sweep SCRIPT \
+                 --shard K/N --out DIR` writes one)",
+                dir.display()
+            ))));
+        }
         let read = |f: &str| {
             std::fs::read_to_string(dir.join(f))
                 .map_err(|e| anyhow!(crate::BadInput(format!("{}: {e}", dir.join(f).display()))))
@@ -431,6 +438,45 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
                 "{}: a shard of a different sweep (script, model, seed, params or metrics differ)",
                 dir.display()
             ))));
+        }
+    }
+    // Every shard must have been cut into the same number of parts, and all of them given.
+    let parts: Vec<Option<Shard>> = metas.iter().map(|(_, _, s)| Shard::parse(s).ok()).collect();
+    if let Some(Some(a)) = parts.first() {
+        if let Some((dir, b)) = metas
+            .iter()
+            .zip(&parts)
+            .find_map(|((d, _, _), p)| p.filter(|b| b.n != a.n).map(|b| (d, b)))
+        {
+            return Err(anyhow!(crate::BadInput(format!(
+                "{}: shard {}/{} of a sweep cut into {} parts, but {} is one of {}",
+                dir.display(),
+                b.k,
+                b.n,
+                b.n,
+                metas[0].0.display(),
+                a.n
+            ))));
+        }
+        let missing: Vec<String> = (0..a.n)
+            .filter(|k| !parts.iter().any(|p| p.is_some_and(|p| p.k == *k)))
+            .map(|k| format!("{k}/{}", a.n))
+            .collect();
+        if !missing.is_empty() && parts.iter().all(Option::is_some) {
+            let mut ks: Vec<usize> = parts.iter().flatten().map(|p| p.k).collect();
+            ks.sort_unstable();
+            ks.dedup();
+            if ks.len() == parts.len() {
+                let (noun, verb) = if missing.len() == 1 {
+                    ("shard", "is")
+                } else {
+                    ("shards", "are")
+                };
+                return Err(anyhow!(crate::BadInput(format!(
+                    "merge: {noun} {} {verb} missing",
+                    missing.join(", ")
+                ))));
+            }
         }
     }
     let mut seen: Vec<&str> = metas.iter().map(|(_, _, s)| s.as_str()).collect();

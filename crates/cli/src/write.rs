@@ -1,7 +1,8 @@
 //! Atomic file writes: a reader never sees a half-written output.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
@@ -17,10 +18,17 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| -> Result<()> {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "cannot write {}: the directory {} does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
         let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
         f.write_all(bytes)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
         f.sync_all().ok();
         std::fs::rename(&tmp, path)
             .with_context(|| format!("cannot move into {}", path.display()))?;
@@ -40,7 +48,17 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
     if dir.exists() && !dir.is_dir() {
         return Err(bad("exists and is not a directory".into()));
     }
+    // The directories this creates, deepest first, so a failed command can take them away.
+    let mut fresh: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
     std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    CREATED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .append(&mut fresh);
     for f in files {
         if dir.join(f).is_dir() {
             return Err(bad(format!("{f} is a directory; it would be overwritten")));
@@ -51,4 +69,16 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
     std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// Directories `ready` created, deepest first.
+static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// After a failed command: removes the output directories it created and left empty, so a
+/// failure leaves nothing behind. A directory with anything in it is kept.
+pub fn remove_empty_created() {
+    let dirs = std::mem::take(&mut *CREATED.lock().unwrap_or_else(|e| e.into_inner()));
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
+    }
 }

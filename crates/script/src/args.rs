@@ -22,19 +22,59 @@ pub fn names(v: &Dynamic, what: &str) -> Res<Vec<String>> {
                 x.clone()
                     .try_cast::<rhai::ImmutableString>()
                     .map(|s| s.to_string())
-                    .ok_or_else(|| {
-                        err(format!(
-                            "{what}[{i}] must be a string, got {}",
-                            x.type_name()
-                        ))
-                    })
+                    .ok_or_else(|| err(format!("{what}[{i}] must be a string, got {}", kind(&x))))
             })
             .collect();
     }
     Err(err(format!(
         "{what} must be a string or an array of strings, got {}",
-        v.type_name()
+        kind(v)
     )))
+}
+
+/// A value's type as a script writer knows it: `Series`, `integer`, `string`, not the
+/// engine's Rust names.
+pub fn kind(v: &Dynamic) -> String {
+    plain_type(v.type_name())
+}
+
+/// One type name as scripts call it.
+pub fn plain_type(name: &str) -> String {
+    match name.rsplit("::").next().unwrap_or(name) {
+        "SeriesView" => "a Series (current(), peak(), low() or mean() make it a number)",
+        "i64" | "i32" | "INT" => "an integer",
+        "f64" | "f32" | "FLOAT" => "a number",
+        "ImmutableString" | "String" | "string" | "&str" => "a string",
+        "bool" => "true or false",
+        "Array" | "array" | "Vec<Dynamic>" => "an array",
+        "Map" | "map" => "a map",
+        "()" => "nothing (a statement, not a value)",
+        "FnPtr" | "Fn" => "a function",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// An engine message with the Rust type names in it made plain (`i64` → `an integer`).
+pub fn plain_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut token = String::new();
+    let is_part = |c: char| c.is_alphanumeric() || c == '_' || c == ':' || c == '&';
+    for c in message.chars().chain(std::iter::once('\n')) {
+        if is_part(c) {
+            token.push(c);
+            continue;
+        }
+        let plain = plain_type(&token);
+        let known = plain != token
+            && (token.contains("::")
+                || ["i64", "f64", "ImmutableString", "FnPtr"].contains(&token.as_str()));
+        out.push_str(if known { &plain } else { &token });
+        token.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 pub fn number(v: &Dynamic, what: &str) -> Res<f64> {
@@ -44,10 +84,7 @@ pub fn number(v: &Dynamic, what: &str) -> Res<f64> {
     if let Ok(i) = v.as_int() {
         return Ok(i as f64);
     }
-    Err(err(format!(
-        "{what} must be a number, got {}",
-        v.type_name()
-    )))
+    Err(err(format!("{what} must be a number, got {}", kind(v))))
 }
 
 pub fn finite(x: f64, what: &str, lo: f64, hi: f64) -> Res<f64> {
@@ -88,7 +125,7 @@ pub fn policy_def(
                 v.clone()
                     .try_cast::<rhai::ImmutableString>()
                     .map(|s| s.to_string())
-                    .ok_or_else(|| err(format!("{k} must be a string, got {}", v.type_name())))
+                    .ok_or_else(|| err(format!("{k} must be a string, got {}", self::kind(v))))
             })
             .transpose()
     };

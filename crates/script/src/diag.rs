@@ -113,7 +113,7 @@ impl ScriptError {
                 "calls nest too deeply (runaway recursion?)".to_string()
             }
             other => {
-                let s = other.to_string();
+                let s = crate::args::plain_types(&other.to_string());
                 match s.find(" (line ") {
                     Some(i) => s[..i].to_string(),
                     None => s,

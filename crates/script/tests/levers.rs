@@ -468,6 +468,26 @@ fn levers_reject_bad_arguments_clearly() {
         ),
         (r#"step(-1);"#, "n must be between 0 and 100000"),
         (
+            r#"expect_approx(1.0, 1.0, -0.1, "t");"#,
+            "tolerance must be a share of the target, 0 or more",
+        ),
+        (
+            r#"expect_between(1.0, 2.0, 0.0, "t");"#,
+            "expect_between: need lo <= hi",
+        ),
+        (
+            r#"step(1); expect_between(price("oxide:Dy", "ROW"), 0.0, 1.0, "x");"#,
+            "value must be a number, got a Series (current(), peak()",
+        ),
+        (
+            r#"step(1); if price("oxide:Dy", "ROW") { print(1) }"#,
+            "a Series",
+        ),
+        (
+            r#"export_ban("CN", #{ elements: [1] });"#,
+            "elements[0] must be a string, got an integer",
+        ),
+        (
             r#"at("2024-03-01", || run_to_end()); run_until("2024-06-01");"#,
             "the clock cannot be moved from inside `at`",
         ),

@@ -3,7 +3,7 @@
 use rhai::plugin::*;
 
 use crate::args::Res;
-use crate::host::{host, Expectation};
+use crate::host::{err, host, Expectation};
 
 pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: String) -> Res<bool> {
     let line = ctx.call_position().line().unwrap_or(0);
@@ -49,6 +49,11 @@ pub mod expect_api {
             number(&lo, "lo")?,
             number(&hi, "hi")?,
         );
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return Err(err(format!(
+                "expect_between: need lo <= hi, got lo {lo} and hi {hi}"
+            )));
+        }
         let ok = v >= lo && v <= hi;
         record(&ctx, message, ok, format!("{v:.4} in [{lo}, {hi}]"))
     }
@@ -71,6 +76,16 @@ pub mod expect_api {
             number(&target, "target")?,
             number(&tolerance, "tolerance")?,
         );
+        if !(tol.is_finite() && tol >= 0.0) {
+            return Err(err(format!(
+                "expect_approx: tolerance must be a share of the target, 0 or more (0.1 = 10%), got {tol}"
+            )));
+        }
+        if !t.is_finite() {
+            return Err(err(format!(
+                "expect_approx: target must be a finite number, got {t}"
+            )));
+        }
         let ok = (v - t).abs() <= tol * t.abs();
         record(
             &ctx,
