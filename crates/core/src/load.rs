@@ -233,6 +233,10 @@ impl Loader {
             );
             return None;
         }
+        if let Some((place, why)) = too_deep(text) {
+            self.file_problem(&path, Some(place), why);
+            return None;
+        }
         match serde_yaml::from_str::<ModelFile>(text) {
             Ok(mf) => Some(mf),
             Err(e) => {
@@ -318,6 +322,68 @@ impl Loader {
             );
         }
     }
+}
+
+/// The most countries (or regions) a model may have.
+pub const MAX_COUNTRIES: usize = 300;
+
+/// How deep a model's structure may nest: far beyond any real model, well short of what
+/// makes the YAML parser slow (it is quadratic in the depth).
+pub const MAX_NESTING: usize = 64;
+/// The widest indentation a model line may have, for the same reason.
+pub const MAX_INDENT: usize = 256;
+
+/// The first place where `[`/`{` nest deeper than [`MAX_NESTING`] or a line is indented
+/// more than [`MAX_INDENT`] columns (line and column from 1), with what is wrong there.
+/// Brackets inside quoted strings and comments do not count.
+fn too_deep(text: &str) -> Option<((usize, usize), String)> {
+    let (mut depth, mut quote, mut comment) = (0usize, None::<char>, false);
+    let (mut line, mut col, mut indent, mut leading) = (1, 0, 0, true);
+    let mut prev = '\n';
+    let mut escaped = false;
+    for c in text.chars() {
+        col += 1;
+        if c == '\n' {
+            (line, col, indent, leading, comment) = (line + 1, 0, 0, true, false);
+            prev = c;
+            continue;
+        }
+        if leading {
+            if c == ' ' {
+                indent += 1;
+                if indent > MAX_INDENT {
+                    let why = format!("a line indented more than {MAX_INDENT} columns");
+                    return Some(((line, col), why));
+                }
+                prev = c;
+                continue;
+            }
+            leading = false;
+        }
+        let token_start = prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':');
+        match quote {
+            _ if comment => {}
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '\'' | '"' if token_start => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        let why = format!("lists and maps nest deeper than {MAX_NESTING} levels");
+                        return Some(((line, col), why));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
 }
 
 fn read_text(path: &Path) -> Result<String, String> {
@@ -836,6 +902,19 @@ impl Loader {
             origin: &m.countries.origin,
         };
         let country_ids = self.key_ids(&c, m.countries.items.iter().map(|x| x.id.as_str()), "id");
+        if m.countries.items.len() > MAX_COUNTRIES {
+            // Trade rules are per buyer × exporter: their tables grow with the square.
+            self.at(
+                &c,
+                MAX_COUNTRIES,
+                "",
+                format!(
+                    "a model has at most {MAX_COUNTRIES} countries (the world has under 200), \
+                     this one has {}",
+                    m.countries.items.len()
+                ),
+            );
+        }
         let mut countries = Vec::new();
         for (i, x) in m.countries.items.iter().enumerate() {
             let market = self

@@ -69,24 +69,17 @@ fn drive(
                 return Ok(());
             }
             let now = h.sim.step;
-            if !h.schedule.is_empty() {
-                // Due actions in the order they were scheduled.
+            if h.schedule.iter().any(|s| s.step <= now) {
+                // Due actions in the order they were scheduled; one pass, however many.
                 h.schedule.sort_by_key(|s| (s.step, s.seq));
-                let mut i = 0;
-                while i < h.schedule.len() {
-                    if h.schedule[i].step <= now {
-                        due.push((h.schedule[i].action.clone(), h.schedule[i].at));
-                        if h.schedule[i].every > 0 {
-                            let every = h.schedule[i].every;
-                            h.schedule[i].step = now + every;
-                            i += 1;
-                        } else {
-                            h.schedule.remove(i);
-                        }
-                    } else {
-                        i += 1;
+                h.schedule.retain_mut(|s| {
+                    if s.step > now {
+                        return true;
                     }
-                }
+                    due.push((s.action.clone(), s.at));
+                    s.step = now + s.every;
+                    s.every > 0
+                });
             }
             let fired = h.triggers.iter().filter(|t| t.once && t.fired).count();
             let now_watching = Some((h.triggers.len(), h.strategies.len(), fired));
@@ -105,13 +98,25 @@ fn drive(
                 );
             }
         }
-        for (f, at) in &due {
+        for (k, (f, at)) in due.iter().enumerate() {
+            // A closure too short to reach the engine's own check still counts: look at the
+            // clock every 256 of them.
+            if k % 256 == 255 {
+                if let Some(why) = handle.lock().stopped() {
+                    return Err(err(why));
+                }
+            }
             let _ = call(f).map_err(|e| placed(e, *at))?;
         }
         handle.lock().sim.step();
         // Triggers and strategies look at the step just simulated; what they pull takes
         // effect from the next step.
-        for (k, cond, at) in &conditions {
+        for (n, (k, cond, at)) in conditions.iter().enumerate() {
+            if n % 256 == 255 {
+                if let Some(why) = handle.lock().stopped() {
+                    return Err(err(why));
+                }
+            }
             let v = call(cond).map_err(|e| placed(e, *at))?;
             if *k == usize::MAX {
                 // A strategy: run for its levers, whatever it returns.
