@@ -726,6 +726,21 @@ fn compare_shows_deltas_and_writes_a_report() {
     ]);
     assert!(text(&same).contains(", 0 differ;"), "{}", text(&same));
     assert!(!text(&same).contains("note:"), "{}", text(&same));
+    assert_eq!(same.status.code(), Some(0));
+    // A failed expectation in either scenario is exit 1, as for `run`.
+    let failing = dir.join("fails.rhai");
+    std::fs::write(&failing, "step(2);\nexpect(false, \"never\");\n").unwrap();
+    let out = chokepoint(&[
+        "compare",
+        "scripts/2024-10-kachin-disruption.rhai",
+        failing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("B 0 passed, 1 failed"),
+        "{}",
+        text(&out)
+    );
     // Different models: said so; moves from zero read "new", never a percentage of noise.
     let apart = chokepoint(&[
         "compare",

@@ -97,6 +97,10 @@ enum Command {
     },
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
     ///
+    /// Runs that fail the scenario's expectations are results, not errors: the sweep exits 0
+    /// and counts them (runs.csv: expectations_failed), so a batch scheduler does not retry
+    /// them.
+    ///
     /// Example: chokepoint sweep scripts/2025-04-china-licensing.rhai --runs 1000 --set approval=0.1..0.9 --out out/sweep
     Sweep {
         /// The scenario script (.rhai); its `param(...)` calls read the swept values.
@@ -307,7 +311,8 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
                 outln!("wrote {}/compare.csv, report.html", dir.display());
             }
-            Ok(0)
+            // As `run`: an expectation that failed in either scenario is exit 1.
+            Ok(if oa.failed() + ob.failed() > 0 { 1 } else { 0 })
         }
         Command::Run {
             script,

@@ -239,6 +239,27 @@ impl Loader {
         }
         match serde_yaml::from_str::<ModelFile>(text) {
             Ok(mf) => Some(mf),
+            Err(e) if e.to_string().contains("more than one document") => {
+                // Point at the marker that starts the second document.
+                let mut content = false;
+                let mut place = None;
+                for (i, l) in text.lines().enumerate() {
+                    if l.starts_with("---") && content {
+                        place = Some((i + 1, 1));
+                        break;
+                    }
+                    let t = l.trim();
+                    content |= !(t.is_empty() || t.starts_with('#') || l.starts_with("---"));
+                }
+                self.file_problem(
+                    &path,
+                    place,
+                    "a model file holds one YAML document, and a second one starts here \
+                     (`---`): split it into its own file and `include:` it"
+                        .into(),
+                );
+                None
+            }
             Err(e) => {
                 let place = e.location().map(|l| (l.line(), l.column()));
                 let mut msg = e.to_string();
@@ -505,6 +526,12 @@ impl Loader {
         for (i, n) in names.enumerate() {
             if n.trim().is_empty() {
                 self.at(ctx, i, field, "must not be empty".into());
+            } else if n.chars().any(char::is_control) || n.trim() != n {
+                let why = format!(
+                    "{n:?} must be plain text: no control characters (a newline, a tab) and no \
+                     spaces at either end"
+                );
+                self.at(ctx, i, field, why);
             } else if let Some(&first) = map.get(n) {
                 let (_, local) = ctx.origin[first];
                 self.at(
@@ -622,11 +649,14 @@ impl Loader {
                 .first()
                 .map(|f| f.path.clone())
                 .unwrap_or_default();
-            self.file_problem(
-                &path,
-                None,
-                "missing the `model:` header (name, start, end)".into(),
-            );
+            // A `model:` key with nothing under it is named where it stands.
+            let place = self.files.first().and_then(|f| f.locator.find("model"));
+            let why = if place.is_some() {
+                "the `model:` header is empty: it needs name, start and end"
+            } else {
+                "missing the `model:` header (name, start, end)"
+            };
+            self.file_problem(&path, place, why.into());
             return Err(ModelError {
                 problems: self.problems,
             });

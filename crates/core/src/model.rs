@@ -399,6 +399,26 @@ impl Model {
         }
     }
 
+    /// Whether facility `f` makes commodity `c`: its output form, and for a single element,
+    /// one its deposit holds or its recipe makes.
+    pub fn makes(&self, f: FacilityId, c: CommodityId) -> bool {
+        let fac = &self.facilities[f];
+        let com = self.commodities[c];
+        com.form == fac.output_form(self)
+            && match (com.element, fac.process) {
+                (None, _) => true,
+                (Some(e), Process::Mine(d)) => self.deposits[d].distribution[e] > 0.0,
+                (Some(e), Process::Convert(r)) => {
+                    let rec = &self.recipes[r];
+                    if rec.composition.is_empty() {
+                        rec.converts[e]
+                    } else {
+                        rec.composition[e] > 0.0
+                    }
+                }
+            }
+    }
+
     pub fn commodity_name(&self, c: CommodityId) -> String {
         let com = self.commodities[c];
         match com.element {

@@ -257,6 +257,17 @@ pub fn resolve(
             "an entity list needs at least one firm or group of firms".into(),
         );
     }
+    if let Some(x) = exporter.filter(|x| to.firms.is_empty() && to.countries == [*x]) {
+        let who = &model.countries[x].id;
+        let (field, why) = match kind {
+            PolicyKind::Tariff { .. } => ("importer", "both the importer and the exporter"),
+            _ => (
+                "to",
+                "the exporter itself: a country's own buyers are not its exports",
+            ),
+        };
+        errs_push(&mut errs, field, format!("{who} is {why}"));
+    }
     let date = |s: &Option<String>, field: &str, errs: &mut Vec<(String, String)>| {
         s.as_ref().and_then(|s| {
             crate::Date::parse(s)

@@ -112,6 +112,33 @@ impl Scenario {
         source: &str,
         scripts_root: &Path,
     ) -> Result<Scenario, ScriptError> {
+        // A header line given twice is a mistake to name, not a choice to make silently.
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, line) in source.lines().enumerate() {
+            let t = line.trim();
+            let Some(rest) = t.strip_prefix("//") else {
+                if t.is_empty() {
+                    continue;
+                }
+                break;
+            };
+            if let Some((key, _)) = rest.trim().split_once(':') {
+                let key = key.trim();
+                if ["model", "title"].contains(&key) {
+                    if seen.contains(&key) {
+                        let mut e = ScriptError::plain(
+                            path,
+                            format!("the `// {key}:` header is given twice; keep one"),
+                        );
+                        e.line = Some(i + 1);
+                        e.column = Some(1);
+                        e.source_line = Some(line.to_string());
+                        return Err(e);
+                    }
+                    seen.push(key);
+                }
+            }
+        }
         let engine = build_engine(None, scripts_root);
         let ast = engine
             .compile(source)

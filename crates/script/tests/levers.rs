@@ -468,6 +468,26 @@ fn levers_reject_bad_arguments_clearly() {
         ),
         (r#"step(-1);"#, "n must be between 0 and 100000"),
         (
+            r#"export_ban("CN", #{ to: ["CN"] });"#,
+            "CN is the exporter itself",
+        ),
+        (
+            r#"tariff("US", "US", 0.25);"#,
+            "US is both the importer and the exporter",
+        ),
+        (
+            r#"price_floor("mp-separation", "oxide:Dy", 100.0, "US");"#,
+            "mp-separation does not make oxide:Dy",
+        ),
+        (
+            r#"build("mp-separation", "", 100.0, "1y", 6.0);"#,
+            "the new facility's id \"\" must be plain text",
+        ),
+        (
+            r#"param("x", 0.0 / 0.0);"#,
+            "the default must be a finite number",
+        ),
+        (
             r#"expect_approx(1.0, 1.0, -0.1, "t");"#,
             "tolerance must be a share of the target, 0 or more",
         ),
@@ -524,6 +544,11 @@ fn levers_reject_bad_arguments_clearly() {
         assert!(e.contains(want), "{src}\n  wanted: {want}\n  got: {e}");
         assert!(e.contains("--> lever-test.rhai:1:"), "{e}");
     }
+    let e = fails("// model: world-2024\n// model: world-2010\nstep(1);");
+    assert!(
+        e.contains("the `// model:` header is given twice") && e.contains("lever-test.rhai:2:1"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -100,6 +100,12 @@ pub mod capacity_api {
             0.0,
             600.0,
         )?;
+        if id.trim().is_empty() || id.trim() != id || id.chars().any(char::is_control) {
+            return Err(err(format!(
+                "build: the new facility's id {id:?} must be plain text: not empty, no control \
+                 characters, no spaces at either end"
+            )));
+        }
         lever(&ctx, |h| {
             let template = h.facility(like)?;
             if h.sim.model.facility_id(id).is_ok() {

@@ -129,6 +129,12 @@ pub mod government_api {
             let m = h.sim.model.clone();
             let f = h.facility(facility)?;
             let c = crate::api::query::commodity(&m, commodity)?;
+            if !m.makes(f, c) {
+                return Err(err(format!(
+                    "price_floor: {facility} does not make {commodity}, so a floor on it \
+                     would never pay out"
+                )));
+            }
             let payer = h.country(payer)?;
             h.sim.floors.push(PriceFloor {
                 facility: f,

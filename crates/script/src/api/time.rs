@@ -208,6 +208,11 @@ pub mod time_api {
     #[rhai_fn(return_raw)]
     pub fn param(ctx: NativeCallContext, name: &str, default: Num) -> Res<f64> {
         let d = crate::args::number(&default, "param default")?;
+        if !d.is_finite() {
+            return Err(err(format!(
+                "param(\"{name}\"): the default must be a finite number, got {d}"
+            )));
+        }
         let h = host(&ctx)?;
         let mut h = h.lock();
         let v = h.params.get(name).copied().unwrap_or(d);
