@@ -124,7 +124,8 @@ pub mod time_api {
     }
 
     /// Runs the simulation up to `date` (inclusive of the step containing it), firing
-    /// scheduled levers and triggers on the way.
+    /// scheduled levers and triggers on the way. Only the script's top level moves the
+    /// clock: not an `at`, `every`, `when` or strategy, which run while it moves.
     ///
     /// ```rhai
     /// run_until("2025-12-31");
@@ -141,7 +142,7 @@ pub mod time_api {
         advance_within(&ctx, &handle, target)
     }
 
-    /// Advances the simulation by `n` steps.
+    /// Advances the simulation by `n` steps (no more than are left before the model's end).
     ///
     /// ```rhai
     /// step(4);
@@ -168,7 +169,8 @@ pub mod time_api {
         advance_within(&ctx, &handle, target)
     }
 
-    /// Runs to the end of the model's horizon.
+    /// Runs to the end of the model's horizon. A lever pulled at the top level after it is
+    /// an error: it could change nothing.
     ///
     /// ```rhai
     /// run_to_end();
