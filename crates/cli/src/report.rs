@@ -66,6 +66,22 @@ fn rank(share: f64) -> f64 {
     (share * 1e9).round()
 }
 
+/// A whole number with thousands separators, as people read a headline: 34,966,604.
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if v.round() < 0.0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Headline figures of a run.
 struct Headline {
     label: String,
@@ -89,7 +105,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             if let (Some(first), Some(peak)) = (v.first(), v.iter().copied().reduce(f64::max)) {
                 push(
                     format!("peak price {key}"),
-                    format!("${:.0}/kg ({:.1}× start)", peak, peak / first),
+                    format!("${}/kg ({:.1}× start)", thousands(peak), peak / first),
                 );
             }
         }
@@ -126,7 +142,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     sec.id.clone(),
                     format!(
                         "{} {} ({:.1}% of output)",
-                        fmt_num(v.round()),
+                        thousands(v),
                         sec.unit,
                         share * 100.0
                     ),
@@ -634,6 +650,18 @@ mod tests {
             t,
             "a\u{fffd}b\u{fffd}c\u{fffd}[31m\u{fffd}&lt;&amp;&gt;&quot;\n"
         );
+    }
+
+    #[test]
+    fn headline_numbers_carry_thousands_separators() {
+        use super::thousands;
+        assert_eq!(thousands(34_966_604.4), "34,966,604");
+        assert_eq!(thousands(968_332.0), "968,332");
+        assert_eq!(thousands(1409.3), "1,409");
+        assert_eq!(thousands(356.0), "356");
+        assert_eq!(thousands(999.6), "1,000");
+        assert_eq!(thousands(0.2), "0");
+        assert_eq!(thousands(-12_345.0), "-12,345");
     }
 
     #[test]
