@@ -267,6 +267,23 @@ impl Loader {
                 if let Some(cut) = msg.find(" at line ") {
                     msg.truncate(cut);
                 }
+                if msg.ends_with("expected struct ModelFile") {
+                    // The whole file is one scalar or list: not a model, whatever it is.
+                    let what = match msg
+                        .strip_prefix("invalid type: ")
+                        .and_then(|r| r.split([' ', ',']).next())
+                    {
+                        Some("string") => "plain text",
+                        Some("sequence") => "a list",
+                        Some("integer" | "floating") => "a number",
+                        Some("boolean") => "true or false",
+                        _ => "not a map",
+                    };
+                    msg = format!(
+                        "not a model file: its top level must be a map of sections (model:, \
+                         include:, elements:, …), and this file's is {what}"
+                    );
+                }
                 self.file_problem(&path, place, shorten_quoted(&msg));
                 None
             }
