@@ -317,8 +317,21 @@ impl Session {
                         return true;
                     }
                 };
-                let target = self.host.lock().sim.step + n;
-                self.advance(target, format!("step({n});"));
+                // Past the end, the clock stops there, and the saved script says so with
+                // the steps that were left (a `step` past the end would not replay).
+                let (now, left) = {
+                    let h = self.host.lock();
+                    (h.sim.step, h.sim.steps_left())
+                };
+                if left == 0 {
+                    eprintln!(
+                        "error: the run has reached the model's end ({})",
+                        self.today()
+                    );
+                    return true;
+                }
+                let n = n.min(left);
+                self.advance(now + n, format!("step({n});"));
             }
             ":run-to" => {
                 let Some(d) = args.first() else {
