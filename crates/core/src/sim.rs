@@ -171,6 +171,9 @@ pub struct Sim {
     pub composition: Vec<Vec<f64>>,
     /// Per recipe: composition before endogenous thrifting (levers change this one).
     base_composition: Vec<Vec<f64>>,
+    /// Per fixed-proportion recipe: the elements its composition has. Thrifting moves
+    /// shares among them and never adds one, so conversion need look at no other.
+    recipe_elements: Vec<Vec<ElemId>>,
     /// Per throughput recipe (no fixed composition: separation, recycling): the element
     /// weights its margin is reckoned with, the typical make-up of what it takes in.
     throughput_weights: Vec<Vec<f64>>,
@@ -469,6 +472,10 @@ impl Sim {
             growth: model.sectors.iter().map(|s| s.growth).collect(),
             substituted: vec![0.0; nsec],
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
+            recipe_elements: composition
+                .iter()
+                .map(|c| (0..c.len()).filter(|&e| c[e] > 0.0).collect())
+                .collect(),
             base_composition: composition.clone(),
             throughput_weights: Vec::new(),
             bidders: Vec::new(),
@@ -1949,6 +1956,9 @@ impl Sim {
                 let ratio = (cap / total).min(1.0);
                 for e in 0..ne {
                     let used = self.stock[ib + e] * ratio;
+                    if used == 0.0 {
+                        continue;
+                    }
                     if !rec.converts[e] {
                         // Processing a share of the feed takes that share of every element:
                         // what the recipe does not separate leaves as a residue (light-only
@@ -1968,7 +1978,8 @@ impl Sim {
             } else {
                 // Fixed proportions: the scarcest input limits output.
                 let mut out = cap;
-                for e in 0..ne {
+                let elements = &self.recipe_elements[r];
+                for &e in elements {
                     if comp[e] > 0.0 {
                         out = out.min(self.stock[ib + e] * recovery / comp[e]);
                     }
@@ -1976,7 +1987,7 @@ impl Sim {
                 if out <= 0.0 {
                     continue;
                 }
-                for e in 0..ne {
+                for &e in elements {
                     if comp[e] <= 0.0 {
                         continue;
                     }
@@ -2042,7 +2053,10 @@ impl Sim {
                     let ratio = use_ / have;
                     for e in 0..ne {
                         let u = stock[base + e] * ratio;
-                        take(e, u, stock);
+                        // Most of a magnet's elements are absent: nothing to take.
+                        if u != 0.0 {
+                            take(e, u, stock);
+                        }
                     }
                     used_total = use_;
                 }
