@@ -152,6 +152,16 @@ fn placed(e: Box<EvalAltResult>, at: Position) -> Box<EvalAltResult> {
         }
         EvalAltResult::ErrorDataTooLarge(what, _) => format!("{what} grew too large"),
         EvalAltResult::ErrorTerminated(why, _) => format!("stopped: {why}"),
+        EvalAltResult::ErrorFunctionNotFound(sig, pos) if sig.starts_with("anon$") => {
+            // Where it was set up is a place in the module's text, not this file's.
+            return Box::new(EvalAltResult::ErrorRuntime(
+                "a closure made inside a module's function (an `at`, `every`, `when` or \
+                 strategy there) cannot run later: schedule it in the scenario itself, e.g. \
+                 `at(date, || m::act())`"
+                    .into(),
+                *pos,
+            ));
+        }
         _ => return e,
     };
     if at.is_none() {

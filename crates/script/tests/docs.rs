@@ -64,3 +64,21 @@ fn the_signature_list_is_reviewed() {
     let list: Vec<String> = reference().into_iter().map(|d| d.signature).collect();
     insta::assert_snapshot!("lever_signatures", list.join("\n"));
 }
+
+#[test]
+fn the_metric_entry_lists_every_metric_a_run_records() {
+    let model = Arc::new(chokepoint_core::load(&root().join("models/world-2024.yaml")).unwrap());
+    let sim = chokepoint_core::Sim::new(&model, 1);
+    let doc = reference()
+        .into_iter()
+        .find(|d| d.name == "metric")
+        .expect("metric is documented");
+    let text = doc.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for m in sim.series.metrics() {
+        assert!(
+            text.contains(&format!(" {m},")) || text.contains(&format!(" {m} (")),
+            "metric() does not list '{m}':\n{}",
+            doc.text
+        );
+    }
+}

@@ -179,7 +179,10 @@ pub mod query_api {
     use crate::host::{err, host};
     use rhai::Array;
 
-    /// Any recorded metric by name and key (see `chokepoint docs` for the metric list).
+    /// Any recorded metric by name and key. Metrics: price, production, output, mine_output,
+    /// exports, imports, trade, shortfall, output_lost, demand, substitution, cover_weeks,
+    /// stockpile, dependency, hhi, licence_queue, licence_arrivals, policy_cost (keys as in
+    /// series.csv, e.g. `metric("trade", "CN>US")`; the REPL's `:keys METRIC` lists them).
     ///
     /// ```rhai
     /// step(1);
@@ -231,8 +234,8 @@ pub mod query_api {
         fetch(&ctx, "output", facility)
     }
 
-    /// A facility's capacity at the last simulated step, t/yr of rare earth (after ramps,
-    /// outages and levers).
+    /// A facility's working capacity at the last simulated step, t/yr of rare earth: its
+    /// nameplate × utilisation, after ramps, outages and levers.
     ///
     /// ```rhai
     /// step(1);
