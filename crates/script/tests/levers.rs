@@ -472,6 +472,10 @@ fn levers_reject_bad_arguments_clearly() {
             "CN is the exporter itself",
         ),
         (
+            r#"export_ban("CN", #{ elements: ["Dy"], label: "dy-ban" }); lift("CN", "dy-bam");"#,
+            "lift: no policy of CN is labelled 'dy-bam' (did you mean 'dy-ban'?)",
+        ),
+        (
             r#"tariff("US", "US", 0.25);"#,
             "US is both the importer and the exporter",
         ),

@@ -205,7 +205,33 @@ pub mod trade_api {
         let n = h.sim.end_policies(date, |p| {
             p.exporter == Some(x) && (p.label == label || p.kind.name() == label)
         });
-        h.log("lift", format!("{exporter} lifts {label}"));
+        if n == 0 && !h.driving {
+            // Ending nothing at the top level is a typo unless the label was ever used (a
+            // rule run each step may lift what is not in force).
+            let mut known: Vec<&str> = h
+                .sim
+                .policies
+                .iter()
+                .filter(|p| p.exporter == Some(x))
+                .flat_map(|p| [p.label.as_str(), p.kind.name()])
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            if !known.contains(&label) {
+                let hint = chokepoint_core::error::did_you_mean(label, known.iter().copied());
+                let labels = if known.is_empty() {
+                    format!("{exporter} has no policies")
+                } else {
+                    format!("its labels and kinds: {}", known.join(", "))
+                };
+                return Err(err(format!(
+                    "lift: no policy of {exporter} is labelled '{label}'{hint} ({labels})"
+                )));
+            }
+        }
+        if n > 0 {
+            h.log("lift", format!("{exporter} lifts {label}"));
+        }
         Ok(n as i64)
     }
 
