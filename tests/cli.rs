@@ -666,6 +666,15 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             vec!["--metric", "price=MARS/oxide:Dy"],
             "records no such series",
         ),
+        (
+            vec![
+                "--metric",
+                "price=ROW/oxide:Dy",
+                "--metric",
+                "price=ROW/oxide:Dy",
+            ],
+            "--metric price=ROW/oxide:Dy is given twice",
+        ),
     ] {
         let o = chokepoint(&[&base[..], &extra[..], &["--out", &d("bad")]].concat());
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
@@ -921,4 +930,50 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(!std::fs::read_to_string(dir.join("report.html"))
         .unwrap()
         .contains("Caveats"));
+}
+
+/// The REPL fed from a pipe: a stray non-UTF-8 line is dropped, not the session, and `:save`
+/// writes each input so the next one still parses (a map ending in `}`, a trailing `//`
+/// comment, an unclosed `/*`), so the saved script replays.
+#[test]
+fn a_piped_repl_session_saves_a_script_that_replays() {
+    use std::io::Write as _;
+    let dir = temp("repl-pipe");
+    let saved = dir.join("session.rhai");
+    let input = format!(
+        "/* first draft\n\
+         let m = #{{ a: 1 }}\n\
+         expand(\"mountain-pass-mine\", 2.0) // double MP\n\
+         \x01\n\
+         m\n\
+         :step 3\n\
+         :save {}\n\
+         :quit\n",
+        saved.display()
+    );
+    let mut bytes = input.into_bytes();
+    // A byte that is not UTF-8, on a line of its own.
+    let at = bytes.iter().position(|&b| b == 1).unwrap();
+    bytes[at] = 0xff;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg("repl")
+        .current_dir(root())
+        .env("HOME", &dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("not UTF-8"), "{}", text(&out));
+    let replay = chokepoint(&["run", saved.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    assert!(
+        text(&replay).contains("| 1 levers pulled"),
+        "the expand after the comment replays: {}",
+        text(&replay)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -856,6 +856,10 @@ fn run_sweep(
             })
             .collect::<Result<_>>()?
     };
+    if let Some(i) = (1..metrics.len()).find(|&i| metrics[..i].contains(&metrics[i])) {
+        let (m, k) = &metrics[i];
+        return Err(bad(format!("--metric {m}={k} is given twice")));
+    }
     let scenario = compile(script)?;
     let model = load_model_for(&scenario, model)?;
     let spec = sweep::Spec {

@@ -174,6 +174,29 @@ impl Session {
         }
     }
 
+    /// The input as it must be written in a saved script, where other statements follow it:
+    /// a bare expression (`p` to show p), a map or closure ending in `}`, a trailing `//`
+    /// comment and an unclosed `/*` each need a different ending. The parser decides: the
+    /// first ending after which another statement both parses and is not swallowed.
+    fn as_statement(&self, text: &str) -> String {
+        let ends_fine = text.ends_with(';') || text.ends_with('}');
+        let candidates = [
+            ends_fine.then(|| text.to_string()),
+            Some(format!("{text};")),
+            Some(format!("{text}\n;")),
+            Some(format!("{text} */\n;")),
+        ];
+        let follows = |c: &str| {
+            self.engine.compile(format!("{c}\n0;")).is_ok()
+                && self.engine.compile(format!("{c}\nlet")).is_err()
+        };
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|c| follows(c))
+            .unwrap_or_else(|| format!("{text}\n;"))
+    }
+
     fn eval(&mut self, input: &str) {
         self.cancel.store(false, Ordering::Relaxed);
         let ast = match self.engine.compile_with_scope(&self.scope, input) {
@@ -199,15 +222,8 @@ impl Session {
         self.flush_output();
         match result {
             Ok(v) => {
-                // A line may end in a bare expression (`p` to show p); in a saved script
-                // another statement follows it, so it needs its `;`.
-                let line = input.trim_end();
-                self.script
-                    .push(if line.ends_with(';') || line.ends_with('}') {
-                        line.to_string()
-                    } else {
-                        format!("{line};")
-                    });
+                let saved = self.as_statement(input.trim_end());
+                self.script.push(saved);
                 if !v.is_unit() {
                     outln!("{v}");
                 }
@@ -543,6 +559,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
         model.start,
         model.end
     );
+    let (mut bad_reads, mut failure) = (0, None);
     loop {
         let prompt = format!("{}> ", session.today());
         match rl.readline(&prompt) {
@@ -568,13 +585,31 @@ pub fn run(model_path: &Path) -> Result<u8> {
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(anyhow!("the line editor failed: {e}")),
+            // Bytes that are not UTF-8 (a stray paste) lose that line, not the session. A
+            // stream that yields nothing else ends it.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                eprintln!("error: that input is not UTF-8 text; the line is dropped");
+                bad_reads += 1;
+                if bad_reads > 100 {
+                    failure = Some(anyhow!("the input is not UTF-8 text"));
+                    break;
+                }
+                continue;
+            }
+            Err(e) => {
+                failure = Some(anyhow!("the line editor failed: {e}"));
+                break;
+            }
         }
+        bad_reads = 0;
     }
     if let Some(h) = &history {
         let _ = rl.save_history(h);
     }
-    Ok(0)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
 }
 
 #[cfg(test)]

@@ -112,7 +112,11 @@ pub const DEFAULT_METRICS: [(&str, &str); 4] = [
 impl Spec {
     pub fn total_runs(&self) -> usize {
         match self.grid {
-            Some(k) => k.pow(self.ranges.len() as u32).max(1),
+            // A grid too large to count is larger than any the runner accepts.
+            Some(k) => k
+                .checked_pow(self.ranges.len() as u32)
+                .unwrap_or(usize::MAX)
+                .max(1),
             None => self.runs,
         }
     }
@@ -237,9 +241,17 @@ pub fn sweep(
                 .collect()
         })
     });
+    // A run that cannot run is a mistake in the script for those values: say which, and how
+    // many runs it took down.
+    let broken = results.iter().filter(|r| r.is_err()).count();
     let mut rows = Vec::with_capacity(results.len());
     for r in results {
-        rows.push(r.map_err(|e| anyhow!(crate::BadInput(e)))?);
+        rows.push(r.map_err(|e| {
+            anyhow!(crate::BadInput(format!(
+                "{broken} of {} runs could not run; the first:\n{e}",
+                mine.len()
+            )))
+        })?);
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut figures = header(spec);
@@ -317,6 +329,11 @@ fn one_run(
         .zip(&values)
         .map(|(r, v)| (r.name.clone(), *v))
         .collect();
+    let shown: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", fmt_num(*v)))
+        .chain(std::iter::once(format!("seed {seed}")))
+        .collect();
     let opts = RunOptions {
         seed,
         params,
@@ -324,7 +341,7 @@ fn one_run(
     };
     let out = scenario
         .run(model, &opts)
-        .map_err(|e| format!("run {i} (seed {seed}):\n{e}"))?;
+        .map_err(|e| format!("run {i} ({}):\n{e}", shown.join(", ")))?;
     let s = &out.sim.series;
     let mut figures = format!("{i},{seed}");
     for v in &values {
@@ -744,6 +761,16 @@ mod tests {
             ..spec
         };
         assert_eq!(grid.total_runs(), 9);
+        let huge = Spec {
+            grid: Some(2),
+            ranges: (0..64).map(|_| grid.ranges[0].clone()).collect(),
+            ..grid.clone()
+        };
+        assert_eq!(
+            huge.total_runs(),
+            usize::MAX,
+            "2^64 points do not wrap to 0"
+        );
         assert_eq!(grid.run_params(0).1, vec![0.0, 5.0]);
         assert_eq!(grid.run_params(8).1, vec![1.0, 6.0]);
         assert_eq!(grid.run_params(1).1, vec![0.5, 5.0]);
