@@ -526,6 +526,12 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     ];
     let all = chokepoint(&[&base[..], &["--out", &d("all"), "--threads", "2"]].concat());
     assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    let report = std::fs::read_to_string(dir.join("all").join("report.html")).unwrap();
+    assert!(
+        report.contains("Parameters: stockpile_t 0..12000.")
+            && report.contains("of 6 runs failed expectations"),
+        "the fan report says what was swept and how many runs failed"
+    );
     for k in 0..3 {
         let shard = format!("{k}/3");
         let out = d(&format!("s{k}"));

@@ -293,7 +293,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome) -> String {
 
 /// Text made safe for HTML and XML: markup characters escaped, and the characters XML 1.0
 /// cannot hold at all (most control characters, U+FFFE, U+FFFF) shown as U+FFFD.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

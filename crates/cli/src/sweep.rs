@@ -650,9 +650,49 @@ pub fn finish(dir: &Path) -> Result<()> {
         &dir.join("summary.json"),
         (serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").as_bytes(),
     )?;
+    // What was swept, from the sweep's own record, and how many runs failed expectations.
+    let meta: serde_json::Value = std::fs::read_to_string(dir.join("sweep.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let ranges: Vec<String> = meta["params"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{} {}..{}",
+                p["name"].as_str().unwrap_or("?"),
+                fmt_num(p["lo"].as_f64().unwrap_or(f64::NAN)),
+                fmt_num(p["hi"].as_f64().unwrap_or(f64::NAN))
+            )
+        })
+        .collect();
+    let failed_col = head.iter().position(|h| *h == "expectations_failed");
+    let failed = rows
+        .iter()
+        .filter(|r| failed_col.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
+        .count();
+    let how = match meta["grid"].as_u64() {
+        Some(k) => format!("a grid of {k} points per parameter"),
+        None => "Monte Carlo".to_string(),
+    };
+    let about = format!(
+        "<p>Scenario <code>{}</code> on model <b>{}</b>: {how}, seed {}. Parameters: {}. \
+         {failed} of {} runs failed expectations.</p>",
+        crate::report::esc(meta["script"].as_str().unwrap_or("?")),
+        crate::report::esc(meta["model"].as_str().unwrap_or("?")),
+        meta["seed"].as_u64().unwrap_or(0),
+        if ranges.is_empty() {
+            "none".to_string()
+        } else {
+            crate::report::esc(&ranges.join(", "))
+        },
+        rows.len()
+    );
     write::atomic(
         &dir.join("report.html"),
-        fan_report(&fans, rows.len()).as_bytes(),
+        fan_report(&fans, rows.len(), &about).as_bytes(),
     )?;
     Ok(())
 }
@@ -660,9 +700,9 @@ pub fn finish(dir: &Path) -> Result<()> {
 /// Per (metric, key): (year, p5, p50, p95).
 type Fans = BTreeMap<(String, String), Vec<(i32, f64, f64, f64)>>;
 
-fn fan_report(fans: &Fans, runs: usize) -> String {
+fn fan_report(fans: &Fans, runs: usize, about: &str) -> String {
     let mut o = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint sweep</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}</style></head><body>");
-    let _ = write!(o, "<h1>Sweep of {runs} runs</h1><p>Bands: p5–p95 shaded, p50 line; yearly means of each run.</p>");
+    let _ = write!(o, "<h1>Sweep of {runs} runs</h1>{about}<p>Bands: p5–p95 shaded, p50 line; yearly means of each run.</p>");
     for ((m, k), pts) in fans {
         let (w, h, l, r, t, b) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
         let max = pts.iter().map(|p| p.3).fold(0.0f64, f64::max).max(1e-12);
