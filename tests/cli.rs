@@ -792,7 +792,19 @@ fn docs_and_bench_run() {
     assert!(text(&md).contains("## `export_licence(exporter: string, opts: map)`"));
     let json = chokepoint(&["docs", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert!(v["functions"].as_array().unwrap().len() > 60);
+    let functions = v["functions"].as_array().unwrap();
+    assert!(functions.len() > 60);
+    // The same script-facing names as the Markdown: no Rust types.
+    for f in functions {
+        let sig = f["signature"].as_str().unwrap();
+        assert!(
+            !sig.contains("&str") && !sig.contains("Res<") && !sig.contains("::"),
+            "{sig}"
+        );
+    }
+    assert!(functions
+        .iter()
+        .any(|f| f["name"] == "export_ban" && !f["examples"].as_array().unwrap().is_empty()));
     let b = chokepoint(&[
         "bench",
         "--runs",

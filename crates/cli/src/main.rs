@@ -692,14 +692,8 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
 }
 
 fn docs(format: &str) -> Result<u8> {
-    let engine = chokepoint_script::build_engine(None, Path::new("scripts"));
     match format {
-        "json" => {
-            let json = engine
-                .gen_fn_metadata_to_json(false)
-                .map_err(|e| anyhow!("cannot generate metadata: {e}"))?;
-            outln!("{json}");
-        }
+        "json" => outln!("{}", chokepoint_script::reference::json()),
         "md" | "markdown" => out!("{}", chokepoint_script::reference::markdown()),
         other => {
             return Err(anyhow!(BadInput(format!(

@@ -101,3 +101,21 @@ pub fn markdown() -> String {
     }
     o
 }
+
+/// The reference as JSON for tools: the same functions, signatures and texts as the
+/// Markdown, with each function's runnable examples.
+pub fn json() -> String {
+    let functions: Vec<serde_json::Value> = reference()
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "name": d.name,
+                "signature": d.signature,
+                "doc": d.text.trim_end(),
+                "examples": d.examples(),
+            })
+        })
+        .collect();
+    let v = serde_json::json!({ "functions": functions });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
