@@ -240,7 +240,7 @@ impl Session {
                 {
                     error.source_line = None;
                 }
-                eprint!("{error}");
+                eprint!("{}", earlier_closure(error));
                 let (host, scope, ast) = before;
                 let changed = {
                     let h = self.host.lock();
@@ -275,7 +275,10 @@ impl Session {
                 outln!("now at {}", self.today());
             }
             Err(e) => {
-                eprint!("{}", ScriptError::from_eval("<repl>", "", &e));
+                eprint!(
+                    "{}",
+                    earlier_closure(ScriptError::from_eval("<repl>", "", &e))
+                );
                 *self.host.lock() = before;
                 eprintln!(
                     "(the command failed, so none of it stays: the clock is at {})",
@@ -431,6 +434,21 @@ impl Session {
         }
         true
     }
+}
+
+/// A scheduled closure that failed was typed on an earlier input: its position is in that
+/// input, not in the one being shown, so no caret points into the wrong text.
+fn earlier_closure(mut error: ScriptError) -> ScriptError {
+    if error.message.ends_with("in the closure set up here") {
+        error.message = error.message.replace(
+            "in the closure set up here",
+            "in a closure set up on an earlier input",
+        );
+        error.source_line = None;
+        error.line = None;
+        error.column = None;
+    }
+    error
 }
 
 fn show(m: &str, k: &str, dates: &[Date], v: &[f64]) {
