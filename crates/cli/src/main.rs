@@ -145,6 +145,8 @@ enum Command {
     },
     /// Run two scenarios and show the same figures side by side, with deltas.
     ///
+    /// Exits 1 when either scenario fails one of its expectations, as `run` does.
+    ///
     /// Example: chokepoint compare scripts/baseline-2024.rhai scripts/2025-04-china-licensing.rhai
     Compare {
         /// The first (reference) scenario.
