@@ -953,9 +953,41 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
 /// The REPL fed from a pipe: a stray non-UTF-8 line is dropped, not the session, and `:save`
 /// writes each input so the next one still parses (a map ending in `}`, a trailing `//`
 /// comment, an unclosed `/*`), so the saved script replays.
+/// `chokepoint repl` with `input` on a pipe, its history under `home`.
+fn piped_repl(home: &Path, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg("repl")
+        .current_dir(root())
+        .env("HOME", home)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_piped_repl_session_cut_inside_a_statement_says_so() {
+    let dir = temp("repl-cut");
+    let out = piped_repl(&dir, b"let x = 1;\nfn twice(v) {\n  v * 2\n");
+    let said = text(&out);
+    assert!(
+        said.contains("the input ended inside an unfinished statement"),
+        "{said}"
+    );
+    assert!(said.contains("v * 2") && said.contains('^'), "{said}");
+    // A finished last statement is not reported.
+    let out = piped_repl(&dir, b"fn twice(v) {\n  v * 2\n}\nprint(twice(21));\n");
+    assert!(text(&out).contains("42"), "{}", text(&out));
+    assert!(!text(&out).contains("unfinished"), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_piped_repl_session_saves_a_script_that_replays() {
-    use std::io::Write as _;
     let dir = temp("repl-pipe");
     let saved = dir.join("session.rhai");
     let input = format!(
@@ -973,17 +1005,7 @@ fn a_piped_repl_session_saves_a_script_that_replays() {
     // A byte that is not UTF-8, on a line of its own.
     let at = bytes.iter().position(|&b| b == 1).unwrap();
     bytes[at] = 0xff;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .arg("repl")
-        .current_dir(root())
-        .env("HOME", &dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = piped_repl(&dir, &bytes);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("not UTF-8"), "{}", text(&out));
     let replay = chokepoint(&["run", saved.to_str().unwrap()]);

@@ -42,6 +42,9 @@ Tab completes levers, commands and model ids. Ctrl-C stops a running evaluation.
 struct ReplHelper {
     words: Vec<String>,
     engine: Engine,
+    /// The input last judged unfinished, until a later one is finished: what the line
+    /// editor drops when the input ends in the middle of a statement.
+    unfinished: std::cell::RefCell<String>,
 }
 
 impl Helper for ReplHelper {}
@@ -87,6 +90,18 @@ impl Completer for ReplHelper {
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
+        let verdict = self.judge(input);
+        *self.unfinished.borrow_mut() = match verdict {
+            ValidationResult::Incomplete => input.to_string(),
+            _ => String::new(),
+        };
+        Ok(verdict)
+    }
+}
+
+impl ReplHelper {
+    /// Whether `input` is a whole statement (or command) yet.
+    fn judge(&self, input: &str) -> ValidationResult {
         // A command ends the input, even typed on a continuation line.
         if input
             .lines()
@@ -95,10 +110,10 @@ impl Validator for ReplHelper {
             .trim_start()
             .starts_with(':')
         {
-            return Ok(ValidationResult::Valid(None));
+            return ValidationResult::Valid(None);
         }
         match self.engine.compile(input) {
-            Ok(_) => Ok(ValidationResult::Valid(None)),
+            Ok(_) => ValidationResult::Valid(None),
             Err(e) => {
                 // Incomplete when the parser ran out of text: keep reading lines.
                 let at_end = match e.position().line() {
@@ -113,10 +128,10 @@ impl Validator for ReplHelper {
                         && input.trim_end().ends_with(['{', '(', '[', ','])
                     || input.matches('{').count() > input.matches('}').count();
                 if incomplete {
-                    Ok(ValidationResult::Incomplete)
+                    ValidationResult::Incomplete
                 } else {
                     // Let the evaluation report it, with its caret.
-                    Ok(ValidationResult::Valid(None))
+                    ValidationResult::Valid(None)
                 }
             }
         }
@@ -555,6 +570,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
     let helper = ReplHelper {
         words,
         engine: build_engine(None, &scripts_root),
+        unfinished: Default::default(),
     };
     let config = rustyline::Config::builder().auto_add_history(true).build();
     let mut rl: Editor<ReplHelper, DefaultHistory> =
@@ -602,7 +618,16 @@ pub fn run(model_path: &Path) -> Result<u8> {
                 }
             }
             Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
+            Err(ReadlineError::Eof) => {
+                // Input that ends inside a statement (a piped file cut short, say) is
+                // reported with the parser's own message rather than dropped unseen.
+                let unfinished = rl.helper().map(|h| h.unfinished.take()).unwrap_or_default();
+                if !unfinished.trim().is_empty() {
+                    eprintln!("error: the input ended inside an unfinished statement");
+                    session.eval(&unfinished);
+                }
+                break;
+            }
             // Bytes that are not UTF-8 (a stray paste) lose that line, not the session. A
             // stream that yields nothing else ends it.
             Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
