@@ -269,6 +269,9 @@ struct Scratch {
     comp: Vec<f64>,
     drawn: Vec<f64>,
     delayed: Vec<f64>,
+    /// The countries the last commodity traded had sellers in: the only entries of
+    /// `supply`, `drawn`, `delayed` and `comp` that are not zero between commodities.
+    offered: Vec<CountryId>,
     /// Per buyer slot of the commodity being traded: its request, the need and cover it
     /// came from, its country, and its stage if it is a facility.
     request: Vec<f64>,
@@ -941,6 +944,7 @@ impl Sim {
             comp: z(nx * ne),
             drawn: z(nx),
             delayed: z(nx),
+            offered: Vec::with_capacity(nx),
             request: z(nn),
             need: z(nn),
             cover: z(nn),

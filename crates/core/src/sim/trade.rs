@@ -287,7 +287,7 @@ impl Sim {
     /// same share of what it still wants from abroad. Two passes over the buyers (what they
     /// ask; what they get), two over the sellers (what they offer; what they give).
     fn trade_open(&mut self, c: CommodityId, links: &Links) {
-        let total_supply = self.gather_offers(c, &links.sellers);
+        let total_supply = self.gather_offers(c, links);
         let ntc = links.tier_country.len();
         self.scratch.req_tc[..ntc].fill(0.0);
         let mut total_request = 0.0;
@@ -434,7 +434,7 @@ impl Sim {
 
     /// A commodity under policies: buyer by exporter, with licences and quotas.
     fn trade_ruled(&mut self, c: CommodityId, links: &Links) {
-        let total_supply = self.gather_offers(c, &links.sellers);
+        let total_supply = self.gather_offers(c, links);
         let total_request = self.gather_requests(c, &links.buyers);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
@@ -459,7 +459,8 @@ impl Sim {
 
     /// Sellers' offers of `c`, summed by exporting country (with their element mix for a
     /// mixed form). Returns the total on offer.
-    fn gather_offers(&mut self, c: CommodityId, sellers: &[SellerLink]) -> f64 {
+    fn gather_offers(&mut self, c: CommodityId, links: &Links) -> f64 {
+        let (sellers, seller_countries) = (&links.sellers, &links.seller_countries);
         let m = &self.model;
         let ne = m.elements.len();
         let spy = m.steps_per_year();
@@ -467,12 +468,15 @@ impl Sim {
         let stock = &self.stock;
         let s = &mut self.scratch;
         s.active.clear();
-        s.supply.fill(0.0);
-        s.drawn.fill(0.0);
-        s.delayed.fill(0.0);
-        if mixed {
-            s.comp.fill(0.0);
+        // Only the last commodity's exporters hold anything: clear those, not every country.
+        for &x in &s.offered {
+            s.supply[x] = 0.0;
+            s.drawn[x] = 0.0;
+            s.delayed[x] = 0.0;
+            s.comp[x * ne..(x + 1) * ne].fill(0.0);
         }
+        s.offered.clear();
+        s.offered.extend_from_slice(seller_countries);
         for (k, l) in sellers.iter().enumerate() {
             let offer = if mixed || l.stockpile != NONE {
                 let held = &stock[l.base..l.base + ne];
@@ -759,7 +763,7 @@ impl Sim {
     /// the pooled composition of what is delivered now.
     fn give(&mut self, c: CommodityId, links: &Links) {
         let m = &self.model;
-        let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
+        let (ne, nc) = (m.elements.len(), m.commodities.len());
         let mixed = m.commodities[c].element.is_none();
         let stock = &mut self.stock;
         let s = &mut self.scratch;
@@ -794,9 +798,12 @@ impl Sim {
         // The pooled composition of what was delivered now (not held by licences).
         if mixed {
             s.pool.fill(0.0);
-            let now_total: f64 = (0..nx).map(|x| s.drawn[x] - s.delayed[x]).sum();
+            // Countries without sellers drew nothing: summing over the sellers' countries
+            // (ascending) adds the same terms in the same order.
+            let exporters = &links.seller_countries;
+            let now_total: f64 = exporters.iter().map(|&x| s.drawn[x] - s.delayed[x]).sum();
             if now_total > 0.0 {
-                for x in 0..nx {
+                for &x in exporters {
                     let dx = s.drawn[x] - s.delayed[x];
                     if dx > 0.0 {
                         let scale = dx / now_total / s.supply[x];
