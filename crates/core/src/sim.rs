@@ -1729,11 +1729,24 @@ impl Sim {
     /// Offtakes move their share of a facility's new output into a government stockpile,
     /// paid at the facility's market price.
     fn offtake(&mut self) {
-        if self.offtakes.is_empty() {
+        if self.offtakes.is_empty() && self.contracts.is_empty() {
             return;
         }
         let m = Arc::clone(&self.model);
         let (nf, ne, nc) = (m.forms.len(), m.elements.len(), m.commodities.len());
+        // Offtakes and contracts each take their share of what the facility holds before
+        // any of them takes: a 50% offtake and a 50% contract get half each.
+        let held = self
+            .offtakes
+            .iter()
+            .map(|o| o.facility)
+            .chain(self.contracts.iter().map(|c| c.facility));
+        for f in held {
+            let form = m.facilities[f].output_form(&m);
+            let from = (self.fac_node[f] * nf + form) * ne;
+            self.scratch.contract_base[f * ne..(f + 1) * ne]
+                .copy_from_slice(&self.stock[from..from + ne]);
+        }
         for k in 0..self.offtakes.len() {
             let o = self.offtakes[k].clone();
             let form = m.facilities[o.facility].output_form(&m);
@@ -1741,7 +1754,8 @@ impl Sim {
             let to = (self.sp_node[o.stockpile] * nf + form) * ne;
             let mk = m.countries[m.facilities[o.facility].country].market;
             for e in 0..ne {
-                let q = self.stock[from + e] * o.share;
+                let before = self.scratch.contract_base[o.facility * ne + e];
+                let q = (before * o.share).min(self.stock[from + e]);
                 if q <= 0.0 {
                     continue;
                 }
@@ -1750,6 +1764,9 @@ impl Sim {
                 let c = m.commodity(form, Some(e));
                 let price = self.price[mk * nc + c];
                 self.policy_cost[o.payer] += price * q / m.forms[form].re_share * 1000.0;
+                // A sale like any other: the plant plans on it, and it is no glut.
+                self.scratch.sold[o.facility] += q;
+                self.scratch.sold_c[mk * nc + c] += q;
             }
         }
     }
@@ -1762,15 +1779,9 @@ impl Sim {
         }
         let m = Arc::clone(&self.model);
         let (nf, ne, nx) = (m.forms.len(), m.elements.len(), m.countries.len());
-        // Each contract takes its share of what the facility holds before any contract
-        // takes: two contracts of 50% get half each, whichever was signed first.
-        for ct in &self.contracts {
-            let form = m.facilities[ct.facility].output_form(&m);
-            let from = (self.fac_node[ct.facility] * nf + form) * ne;
-            let base = ct.facility * ne;
-            self.scratch.contract_base[base..base + ne]
-                .copy_from_slice(&self.stock[from..from + ne]);
-        }
+        // Each contract's share is of what the facility held before offtakes and contracts
+        // took (`offtake` noted it): two contracts of 50% get half each, whichever was
+        // signed first.
         for k in 0..self.contracts.len() {
             let ct = self.contracts[k].clone();
             let fac = &m.facilities[ct.facility];

@@ -239,6 +239,54 @@ fn price_floor_subsidy_and_offtake_cost_their_payer() {
 }
 
 #[test]
+fn offtakes_and_contracts_share_a_facility_output() {
+    // Half to the stockpile, half to Japan: each takes half of what the plant holds, and
+    // the stockpile fills by about half of the plant's output (t RE / the magnet's RE share).
+    run(r#"
+        run_until("2026-06-29");
+        let s0 = current(stockpile("us-nds-ndfeb"));
+        offtake("mp-independence-magnets", "us-nds-ndfeb", 0.5);
+        contract("mp-independence-magnets", "JP", 0.5);
+        run_until("2027-06-28");
+        let made = mean(between(output("mp-independence-magnets"), "2026-07-01", "2027-06-28"));
+        let taken = (current(stockpile("us-nds-ndfeb")) - s0) * 0.3;
+        expect_approx(taken / made, 0.5, 0.1, `the offtake takes half the output (${taken} of ${made} t RE)`);
+    "#);
+    // Calling an offtake again replaces it: twice 100% is 100%, and 0% ends it.
+    let filled = |src: &str| {
+        let out = run(&format!(
+            "{src}\nrun_until(\"2027-12-31\");\nexpect(true, \"ran\");"
+        ));
+        let s = out.sim.series.find("stockpile", "us-nds-ndfeb").unwrap();
+        out.sim.series.column(s)
+    };
+    let once = filled(r#"offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);"#);
+    let twice = filled(
+        r#"offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
+           offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);"#,
+    );
+    assert_eq!(once, twice, "a repeated offtake replaces the first");
+    let ended = filled(
+        r#"offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
+           at("2027-01-04", || offtake("mp-independence-magnets", "us-nds-ndfeb", 0.0));"#,
+    );
+    let last = ended.len() - 1;
+    assert!(ended[last - 40] > ended[0] + 10.0, "it filled while it ran");
+    assert_eq!(ended[last], ended[last - 40], "0% ends it");
+    // Together they cannot take more than all of the output, in either order.
+    for src in [
+        r#"offtake("mp-independence-magnets", "us-nds-ndfeb", 0.6); contract("mp-independence-magnets", "JP", 0.5);"#,
+        r#"contract("mp-independence-magnets", "JP", 0.6); offtake("mp-independence-magnets", "us-nds-ndfeb", 0.5);"#,
+    ] {
+        let e = fails(src);
+        assert!(
+            e.contains("contracts and offtakes on 'mp-independence-magnets' already take 60% of its output"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn random_outages_follow_the_seed() {
     let src = r#"
         random_outage("mount-weld-mine", 0.2, 1.0, "2w");

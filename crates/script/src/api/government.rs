@@ -20,9 +20,28 @@ fn re_share(h: &Host, s: usize) -> f64 {
     h.sim.model.forms[h.sim.model.stockpiles[s].form].re_share
 }
 
+/// The share of facility `f`'s output its offtakes and contracts take now.
+fn committed(h: &Host, f: usize) -> f64 {
+    let offtakes = h.sim.offtakes.iter().filter(|o| o.facility == f);
+    let contracts = h.sim.contracts.iter().filter(|k| k.facility == f);
+    offtakes.map(|o| o.share).sum::<f64>() + contracts.map(|k| k.share).sum::<f64>()
+}
+
+/// Refuses a new `share` of `facility`'s output on top of the `taken` share others hold.
+fn over_all(facility: &str, taken: f64, share: f64) -> Res<()> {
+    if taken + share > 1.0 + 1e-9 {
+        return Err(crate::host::err(format!(
+            "contracts and offtakes on '{facility}' already take {:.0}% of its output: another {:.0}% would be more than all of it",
+            taken * 100.0,
+            share * 100.0
+        )));
+    }
+    Ok(())
+}
+
 #[export_module]
 pub mod government_api {
-    use super::{per_year, re_share};
+    use super::{committed, over_all, per_year, re_share};
     use crate::args::{finite, number, Num, Res, Span};
     use crate::host::{err, lever};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
@@ -153,7 +172,9 @@ pub mod government_api {
 
     /// An offtake: `stockpile`'s government buys `share` (0..1) of a facility's output at
     /// the market price, before the market sees it (the DoD takes all of MP's 10X magnets).
-    /// The facility must make the stockpile's form.
+    /// The facility must make the stockpile's form. It replaces any offtake of the same
+    /// facility into the same stockpile (share 0 ends it). Offtakes and contracts share a
+    /// facility's output: together they cannot take more than all of it.
     ///
     /// ```rhai
     /// offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
@@ -172,13 +193,19 @@ pub mod government_api {
                     m.forms[out].id, m.forms[m.stockpiles[s].form].id
                 )));
             }
-            let payer = m.stockpiles[s].country;
-            h.sim.offtakes.push(chokepoint_core::sim::Offtake {
-                facility: f,
-                stockpile: s,
-                share,
-                payer,
-            });
+            let same = |o: &chokepoint_core::sim::Offtake| o.facility == f && o.stockpile == s;
+            let taken = committed(h, f) - h.sim.offtakes.iter().filter(|o| same(o)).map(|o| o.share).sum::<f64>();
+            over_all(facility, taken, share)?;
+            h.sim.offtakes.retain(|o| !same(o));
+            if share > 0.0 {
+                let payer = m.stockpiles[s].country;
+                h.sim.offtakes.push(chokepoint_core::sim::Offtake {
+                    facility: f,
+                    stockpile: s,
+                    share,
+                    payer,
+                });
+            }
             h.log(
                 "offtake",
                 format!("{stockpile} takes {:.0}% of {facility}", share * 100.0),
@@ -190,8 +217,8 @@ pub mod government_api {
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
     /// Japan). Export controls still apply to it. It replaces any contract of the same
-    /// facility with the same country (share 0 ends it); a facility's contracts cannot take
-    /// more than all of its output.
+    /// facility with the same country (share 0 ends it); a facility's contracts and
+    /// offtakes together cannot take more than all of its output.
     ///
     /// ```rhai
     /// contract("mount-weld-mine", "MY", 1.0);
@@ -204,28 +231,17 @@ pub mod government_api {
         lever(&ctx, |h| {
             let f = h.facility(facility)?;
             let c = h.country(country)?;
-            let taken: f64 = h
-                .sim
-                .contracts
-                .iter()
-                .filter(|k| k.facility == f && k.country != c)
-                .map(|k| k.share)
-                .sum();
-            if taken + share > 1.0 + 1e-9 {
-                return Err(err(format!(
-                    "contracts on '{facility}' already take {:.0}% of its output: another {:.0}% would be more than all of it",
-                    taken * 100.0,
-                    share * 100.0
-                )));
+            let same = |k: &chokepoint_core::sim::Contract| k.facility == f && k.country == c;
+            let taken = committed(h, f) - h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share).sum::<f64>();
+            over_all(facility, taken, share)?;
+            h.sim.contracts.retain(|k| !same(k));
+            if share > 0.0 {
+                h.sim.contracts.push(chokepoint_core::sim::Contract {
+                    facility: f,
+                    country: c,
+                    share,
+                });
             }
-            h.sim
-                .contracts
-                .retain(|k| !(k.facility == f && k.country == c));
-            h.sim.contracts.push(chokepoint_core::sim::Contract {
-                facility: f,
-                country: c,
-                share,
-            });
             h.log(
                 "contract",
                 format!("{:.0}% of {facility} to {country}", share * 100.0),
