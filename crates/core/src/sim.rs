@@ -1853,6 +1853,8 @@ impl Sim {
                         self.scratch.pair[x * nx + ct.country] += q;
                     }
                     self.scratch.sold[ct.facility] += q;
+                    let mk = m.countries[x].market;
+                    self.scratch.sold_c[mk * m.commodities.len() + c] += q;
                 }
             }
         }

@@ -194,7 +194,13 @@ pub mod government_api {
                 )));
             }
             let same = |o: &chokepoint_core::sim::Offtake| o.facility == f && o.stockpile == s;
-            let taken = committed(h, f) - h.sim.offtakes.iter().filter(|o| same(o)).map(|o| o.share).sum::<f64>();
+            let taken = committed(h, f)
+                - h.sim
+                    .offtakes
+                    .iter()
+                    .filter(|o| same(o))
+                    .map(|o| o.share)
+                    .sum::<f64>();
             over_all(facility, taken, share)?;
             h.sim.offtakes.retain(|o| !same(o));
             if share > 0.0 {
@@ -232,7 +238,13 @@ pub mod government_api {
             let f = h.facility(facility)?;
             let c = h.country(country)?;
             let same = |k: &chokepoint_core::sim::Contract| k.facility == f && k.country == c;
-            let taken = committed(h, f) - h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share).sum::<f64>();
+            let taken = committed(h, f)
+                - h.sim
+                    .contracts
+                    .iter()
+                    .filter(|k| same(k))
+                    .map(|k| k.share)
+                    .sum::<f64>();
             over_all(facility, taken, share)?;
             h.sim.contracts.retain(|k| !same(k));
             if share > 0.0 {
