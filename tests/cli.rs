@@ -639,6 +639,17 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         "{}",
         text(&bad)
     );
+    // Another shard of the same sweep into a shard's directory (a batch array given one
+    // --out for all its tasks) is refused; the same shard again is a rerun.
+    let o = chokepoint(&[&base[..], &["--shard", "2/3", "--out", &d("s0")]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("it holds shard 0/3 of this sweep; give each shard its own directory"),
+        "{}",
+        text(&o)
+    );
+    let o = chokepoint(&[&base[..], &["--shard", "0/3", "--out", &d("s0")]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // A shard written where a whole sweep was leaves none of that sweep's bands behind.
     let o = chokepoint(&[&base[..], &["--shard", "0/3", "--out", &d("all")]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -953,6 +964,43 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
 /// The REPL fed from a pipe: a stray non-UTF-8 line is dropped, not the session, and `:save`
 /// writes each input so the next one still parses (a map ending in `}`, a trailing `//`
 /// comment, an unclosed `/*`), so the saved script replays.
+#[test]
+fn a_second_command_writing_to_the_same_out_at_once_is_refused() {
+    let dir = temp("lock");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Another chokepoint holds the directory's lock while it writes.
+    let held = std::fs::File::create(out.join(".chokepoint.lock")).unwrap();
+    held.try_lock().unwrap();
+    let o = chokepoint(&[
+        "run",
+        "scripts/baseline-2024.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("another chokepoint is writing there now"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.join("series.csv").exists(), "it wrote nothing");
+    drop(held);
+    let o = chokepoint(&[
+        "run",
+        "scripts/baseline-2024.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(out.join("series.csv").is_file());
+    assert!(
+        !out.join(".chokepoint.lock").exists(),
+        "the lock file goes when the command ends"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `chokepoint repl` with `input` on a pipe, its history under `home`.
 fn piped_repl(home: &Path, input: &[u8]) -> Output {
     use std::io::Write as _;

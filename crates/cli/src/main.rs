@@ -200,6 +200,7 @@ fn main() -> ExitCode {
         }
     };
     let result = dispatch(cli.command);
+    write::release();
     if !matches!(result, Ok(0)) {
         write::remove_empty_created();
     }

@@ -206,6 +206,8 @@ pub fn sweep(
     out: &Path,
 ) -> Result<Stats> {
     let total = spec.total_runs();
+    let this = meta(scenario, model, spec, shard, total);
+    other_shard_in(out, &this, shard)?;
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
@@ -262,10 +264,7 @@ pub fn sweep(
     }
     write::atomic(&out.join("runs.csv"), figures.as_bytes())?;
     write::atomic(&out.join("runs_series.csv"), series.as_bytes())?;
-    write::atomic(
-        &out.join("sweep.json"),
-        meta(scenario, model, spec, shard, total).as_bytes(),
-    )?;
+    write::atomic(&out.join("sweep.json"), this.as_bytes())?;
     let elapsed = started.elapsed();
     if shard.n == 1 {
         finish(out)?;
@@ -296,6 +295,36 @@ fn digest(bytes: &[u8]) -> String {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     });
     format!("{h:016x}")
+}
+
+/// Refuses to write a shard over another shard of the same sweep (a batch array given one
+/// `--out` for all its tasks): the merge would find only the last.
+fn other_shard_in(out: &Path, this: &str, shard: Shard) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(out.join("sweep.json")) else {
+        return Ok(());
+    };
+    let (Ok(mut there), Ok(mut here)) = (
+        serde_json::from_str::<serde_json::Value>(&text),
+        serde_json::from_str::<serde_json::Value>(this),
+    ) else {
+        return Ok(());
+    };
+    let theirs = there["shard"].as_str().unwrap_or("").to_string();
+    let ours = format!("{}/{}", shard.k, shard.n);
+    for m in [&mut there, &mut here] {
+        m["shard"] = serde_json::Value::Null;
+        m["script"] = serde_json::Value::Null;
+    }
+    let sharded = |s: &str| s.rsplit_once('/').is_some_and(|(_, n)| n != "1");
+    if shard.n > 1 && sharded(&theirs) && theirs != ours && there == here {
+        return Err(anyhow!(crate::BadInput(format!(
+            "error: --out {}: it holds shard {theirs} of this sweep; give each shard its own \
+             directory (e.g. --out {}) and combine them with `chokepoint merge`",
+            out.display(),
+            out.join(format!("shard-{}", shard.k)).display()
+        ))));
+    }
+    Ok(())
 }
 
 fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: usize) -> String {

@@ -68,7 +68,53 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
     let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
     std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
     let _ = std::fs::remove_file(&probe);
-    Ok(())
+    lock(dir).map_err(bad)
+}
+
+/// The advisory lock file a writing chokepoint holds in its output directory.
+const LOCK: &str = ".chokepoint.lock";
+
+/// Output directories this process writes to, each with its lock held.
+static LOCKS: Mutex<Vec<(PathBuf, std::fs::File)>> = Mutex::new(Vec::new());
+
+/// Takes `dir`'s lock for the rest of the command, so that a second chokepoint writing
+/// there at the same time is refused instead of mixing its files with this one's. (The
+/// lock is the operating system's: a killed process does not leave it held.)
+fn lock(dir: &Path) -> Result<(), String> {
+    let mut held = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    let path = dir.join(LOCK);
+    if held.iter().any(|(p, _)| *p == path) {
+        return Ok(());
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot write there: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => {
+            held.push((path, file));
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(
+            "another chokepoint is writing there now: wait for it to finish, or give this \
+             command its own --out"
+                .into(),
+        ),
+        // A file system without locks: go on unguarded, as before locks existed.
+        Err(std::fs::TryLockError::Error(_)) => Ok(()),
+    }
+}
+
+/// At the end of a command: removes the lock files and lets the locks go. (Removed while
+/// still held, so nothing can take a lock on a file that is about to vanish.)
+pub fn release() {
+    let held = std::mem::take(&mut *LOCKS.lock().unwrap_or_else(|e| e.into_inner()));
+    for (path, file) in held {
+        let _ = std::fs::remove_file(&path);
+        drop(file);
+    }
 }
 
 /// Directories `ready` created, deepest first.
