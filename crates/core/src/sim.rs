@@ -160,7 +160,11 @@ pub struct Sim {
     /// Per sector, this step: need (t RE/step) and growth factor.
     sec_need: Vec<f64>,
     sec_growth: Vec<f64>,
-    outage: Vec<(f64, usize)>,
+    /// Per facility: scripted outages (`disrupt`, up to four at once) and the random one,
+    /// each a share offline until a step. They are independent causes: their effects
+    /// multiply.
+    outage: Vec<[(f64, usize); OUTAGE_SLOTS]>,
+    random_outage: Vec<(f64, usize)>,
     ramp_stretch: Vec<f64>,
     /// Per sector: demand multiplier (shocks), growth, substitution state, thrift.
     pub demand_mult: Vec<f64>,
@@ -469,7 +473,8 @@ impl Sim {
             run_rate: vec![1.0; nfac],
             sec_need: vec![0.0; nsec],
             sec_growth: vec![1.0; nsec],
-            outage: vec![(0.0, 0); nfac],
+            outage: vec![[(0.0, 0); OUTAGE_SLOTS]; nfac],
+            random_outage: vec![(0.0, 0); nfac],
             ramp_stretch: vec![1.0; nfac],
             demand_mult: vec![1.0; nsec],
             growth: model.sectors.iter().map(|s| s.growth).collect(),
@@ -1017,9 +1022,27 @@ impl Sim {
 
     // ---------------------------------------------------------------- lever hooks
 
-    /// Takes `share` of a facility's capacity offline until step `until`.
+    /// Takes `share` of a facility's capacity offline until step `until`, on top of any
+    /// outage already running (overlapping outages multiply: 50% and 50% leave 25%). A share
+    /// of 0 ends the facility's scripted outages.
     pub fn set_outage(&mut self, f: FacilityId, share: f64, until: usize) {
-        self.outage[f] = (share, until);
+        let step = self.step;
+        let slots = &mut self.outage[f];
+        if share <= 0.0 {
+            *slots = [(0.0, 0); OUTAGE_SLOTS];
+            return;
+        }
+        // A slot whose outage has ended; with none free, the one ending soonest absorbs
+        // the new outage (at the larger share, to the later end).
+        match slots.iter_mut().find(|s| step >= s.1) {
+            Some(free) => *free = (share, until),
+            None => {
+                let soonest = slots.iter_mut().min_by_key(|s| s.1);
+                if let Some(s) = soonest {
+                    *s = (s.0.max(share), s.1.max(until));
+                }
+            }
+        }
     }
 
     /// Changes a facility's ramp length (months from its start to full capacity).
@@ -1114,7 +1137,8 @@ impl Sim {
         self.cap_now.push(0.0);
         self.plan.push(0.0);
         self.sales_ema.push(0.0);
-        self.outage.push((0.0, 0));
+        self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
+        self.random_outage.push((0.0, 0));
         self.ramp_stretch.push(1.0);
         self.build_topology();
         self.fit_scratch();
@@ -1500,9 +1524,15 @@ impl Sim {
         for o in &self.outages {
             let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             if draw < o.probability {
-                let slot = &mut self.outage[o.facility];
-                slot.0 = slot.0.max(o.share);
-                slot.1 = slot.1.max(self.step + o.steps);
+                // An event during another extends it (at the larger share); one after the
+                // last has ended starts afresh.
+                let slot = &mut self.random_outage[o.facility];
+                let until = self.step + o.steps;
+                *slot = if self.step < slot.1 {
+                    (slot.0.max(o.share), slot.1.max(until))
+                } else {
+                    (o.share, until)
+                };
             }
         }
     }
@@ -1558,8 +1588,9 @@ impl Sim {
         } else {
             1.0
         };
-        let (lost, until) = self.outage[f];
-        let outage = if step < until { 1.0 - lost } else { 1.0 };
+        let up = |(lost, until): (f64, usize)| if step < until { 1.0 - lost } else { 1.0 };
+        let scripted: f64 = self.outage[f].iter().map(|&s| up(s)).product();
+        let outage = scripted * up(self.random_outage[f]);
         fac.capacity * fac.utilisation * ramp * outage * self.capacity_mult[f]
             / self.model.steps_per_year()
     }
@@ -2380,6 +2411,9 @@ impl Sim {
         worst
     }
 }
+
+/// How many scripted outages of one facility can run at once before they merge.
+const OUTAGE_SLOTS: usize = 4;
 
 /// Tonnes per step below which a quantity is the rounding residue of arithmetic on real
 /// flows, not a flow: a request or an output this small sends no market signal. (A share of

@@ -287,6 +287,36 @@ fn offtakes_and_contracts_share_a_facility_output() {
 }
 
 #[test]
+fn overlapping_outages_multiply_and_end_on_their_own_dates() {
+    run(r#"
+        let f = "mount-weld-mine";
+        step(1);
+        let full = capacity(f);
+        disrupt(f, 1.0, "1y");
+        disrupt(f, 0.2, "4w");
+        step(8);
+        expect(capacity(f) == 0.0, "a year-long outage outlives a short one started after it");
+        disrupt(f, 0.0, "1d");
+        step(1);
+        expect_approx(capacity(f) / full, 1.0, 1e-9, "share 0 ends the disruptions");
+        disrupt(f, 0.5, "8w");
+        disrupt(f, 0.5, "4w");
+        step(1);
+        expect_approx(capacity(f) / full, 0.25, 1e-9, "50% and 50% leave 25%");
+        step(4);
+        expect_approx(capacity(f) / full, 0.5, 1e-9, "the shorter ends first");
+        step(4);
+        // A random outage of 10% every step does not inherit the disruption's 100%.
+        disrupt(f, 1.0, "2w");
+        random_outage(f, 1.0, 0.1, "1y");
+        step(1);
+        expect(capacity(f) == 0.0, "down while disrupted");
+        step(4);
+        expect_approx(capacity(f) / full, 0.9, 1e-9, "then only the random 10% is out");
+    "#);
+}
+
+#[test]
 fn random_outages_follow_the_seed() {
     let src = r#"
         random_outage("mount-weld-mine", 0.2, 1.0, "2w");

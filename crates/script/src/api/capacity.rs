@@ -8,7 +8,9 @@ pub mod capacity_api {
     use crate::host::{err, lever};
 
     /// Takes `share` (0..1) of a facility's capacity offline for `duration`
-    /// ("90d", "6m", "1y" or days).
+    /// ("90d", "6m", "1y" or days). Outages that overlap (another `disrupt`, a
+    /// `random_outage`) multiply: 50% and 50% leave 25%. A share of 0 ends the facility's
+    /// disruptions now.
     ///
     /// ```rhai
     /// disrupt("mount-weld-mine", 1.0, "3m");

@@ -285,7 +285,8 @@ pub mod government_api {
     }
 
     /// Random outages: each step, with `probability`, the facility loses `share` of its
-    /// capacity for `duration`. Draws come from the run's seeded stream.
+    /// capacity for `duration`; an outage drawn while one runs extends it. Draws come from
+    /// the run's seeded stream. They combine with `disrupt` outages by multiplying.
     ///
     /// ```rhai
     /// random_outage("mount-weld-mine", 0.01, 0.5, "1m");
