@@ -169,6 +169,9 @@ pub struct Sim {
     /// Per sector: demand multiplier (shocks), growth, substitution state, thrift.
     pub demand_mult: Vec<f64>,
     pub growth: Vec<f64>,
+    /// Per sector: the growth factor when its rate last changed, and the years since the
+    /// start it changed at: demand compounds at the new rate from there.
+    growth_from: Vec<(f64, f64)>,
     pub substituted: Vec<f64>,
     recycle_rate: Vec<f64>,
     /// Per recipe: composition (levers may thrift Dy and Tb).
@@ -478,6 +481,7 @@ impl Sim {
             ramp_stretch: vec![1.0; nfac],
             demand_mult: vec![1.0; nsec],
             growth: model.sectors.iter().map(|s| s.growth).collect(),
+            growth_from: vec![(1.0, 0.0); nsec],
             substituted: vec![0.0; nsec],
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
             recipe_elements: composition
@@ -1042,6 +1046,24 @@ impl Sim {
                     *s = (s.0.max(share), s.1.max(until));
                 }
             }
+        }
+    }
+
+    /// Sets a sector's annual growth rate from now on: demand keeps the level it has
+    /// reached and compounds at `rate` from here.
+    pub fn set_growth(&mut self, s: SectorId, rate: f64) {
+        let years = self.step as f64 / self.model.steps_per_year();
+        self.growth_from[s] = (self.growth_factor(s, years), years);
+        self.growth[s] = rate;
+    }
+
+    /// A sector's growth factor `years` after the start.
+    fn growth_factor(&self, s: SectorId, years: f64) -> f64 {
+        let (base, from) = self.growth_from[s];
+        if self.growth[s] == 0.0 {
+            base
+        } else {
+            base * (1.0 + self.growth[s]).powf(years - from)
         }
     }
 
@@ -1699,11 +1721,7 @@ impl Sim {
             let ratio = self.sector_price_ratio(s);
             let sec = &m.sectors[s];
             let years = self.step as f64 / m.steps_per_year();
-            let growth = if self.growth[s] == 0.0 {
-                1.0
-            } else {
-                (1.0 + self.growth[s]).powf(years)
-            };
+            let growth = self.growth_factor(s, years);
             let elastic = if ratio > 0.0 && ratio != 1.0 && sec.elasticity != 0.0 {
                 ratio.powf(sec.elasticity)
             } else {

@@ -317,6 +317,23 @@ fn overlapping_outages_multiply_and_end_on_their_own_dates() {
 }
 
 #[test]
+fn growth_compounds_from_when_it_is_set() {
+    run(r#"
+        run_until("2029-12-31");
+        let d = || current(metric("demand", "ev-us"));
+        let before = d.call();
+        growth("ev-us", 0.1);
+        step(1);
+        expect_approx(d.call() / before, 1.0, 0.01, "no jump when the rate changes");
+        run_until("2030-12-31");
+        expect_approx(d.call() / before, 1.1, 0.01, "then 10% a year");
+        growth("ev-us", 0.0);
+        step(4);
+        expect_approx(d.call() / before, 1.1, 0.01, "and a rate of 0 holds the level reached");
+    "#);
+}
+
+#[test]
 fn random_outages_follow_the_seed() {
     let src = r#"
         random_outage("mount-weld-mine", 0.2, 1.0, "2w");

@@ -23,7 +23,8 @@ pub mod demand_api {
         })
     }
 
-    /// Sets a sector's annual growth rate (0.1 = 10% a year).
+    /// Sets a sector's annual growth rate (0.1 = 10% a year) from now on: demand keeps the
+    /// level it has reached and compounds at the new rate from today.
     ///
     /// ```rhai
     /// growth("ev-us", 0.15);
@@ -33,7 +34,7 @@ pub mod demand_api {
         let rate = finite(number(&rate, "rate")?, "rate", -0.5, 1.0)?;
         lever(&ctx, |h| {
             let s = h.sector(sector)?;
-            h.sim.growth[s] = rate;
+            h.sim.set_growth(s, rate);
             h.log("growth", format!("{sector} grows {rate}"));
             Ok(())
         })
