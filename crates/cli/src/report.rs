@@ -166,6 +166,13 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             let v = s.column(c).last().copied().unwrap_or(0.0);
             if v > 0.0 {
                 push(format!("policy cost {}", x.id), format!("${:.1}M", v / 1e6));
+            } else if v < 0.0 {
+                // Net of what its stockpiles sold: a stockpile put in place and sold off
+                // earns more than the government spent in the market.
+                push(
+                    format!("policy receipts {}", x.id),
+                    format!("${:.1}M (its stockpiles sold more than it spent)", -v / 1e6),
+                );
             }
         }
     }

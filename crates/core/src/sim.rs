@@ -1569,6 +1569,13 @@ impl Sim {
             let s = self.pending[i];
             if s.arrive <= step {
                 self.stock[(s.node * nf + s.form) * ne + s.elem] += s.qty;
+                // A government stockpile pays for a licensed delivery when it arrives.
+                if let NodeKind::Stockpile(_) = self.nodes[s.node].kind {
+                    let m = &self.model;
+                    let x = self.nodes[s.node].country;
+                    let price = self.price[m.countries[x].market * nc + s.commodity];
+                    self.policy_cost[x] += price * s.qty / m.forms[s.form].re_share * 1000.0;
+                }
                 self.scratch.arrived[s.exporter] += s.qty;
                 let o = &mut self.on_order[s.node * nc + s.commodity];
                 *o = (*o - s.qty).max(0.0);
@@ -2261,7 +2268,10 @@ impl Sim {
             if sb.end.is_some_and(|e| step >= e) {
                 continue;
             }
-            self.policy_cost[sb.payer] += sb.per_kg * self.scratch.output[sb.facility] * 1000.0;
+            // Output is t of rare earth: per kg of the output form, as floors are paid.
+            let form = m.facilities[sb.facility].output_form(m);
+            let kg = self.scratch.output[sb.facility] / m.forms[form].re_share * 1000.0;
+            self.policy_cost[sb.payer] += sb.per_kg * kg;
         }
     }
 

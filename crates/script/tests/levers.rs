@@ -334,6 +334,53 @@ fn growth_compounds_from_when_it_is_set() {
 }
 
 #[test]
+fn floors_and_subsidies_replace_end_and_pay_per_kg_of_product() {
+    run(r#"
+        price_floor("mp-separation", "oxide:Nd", 110.0, "US");
+        step(26);
+        let once = current(policy_cost("US"));
+        price_floor("mp-separation", "oxide:Nd", 110.0, "US");
+        step(26);
+        let again = current(policy_cost("US")) - once;
+        expect_approx(again / once, 1.0, 0.2, `the same floor again replaces it (${once} then ${again})`);
+        price_floor("mp-separation", "oxide:Nd", 0.0, "US");
+        let ended = current(policy_cost("US"));
+        step(26);
+        expect(current(policy_cost("US")) == ended, "a floor of 0 ends it");
+        // $5 per kg of magnet: output is t of rare earth, 0.31 of a magnet's mass.
+        run_until("2027-01-04");
+        let before = current(policy_cost("US"));
+        subsidy("mp-independence-magnets", 5.0, "US");
+        subsidy("mp-independence-magnets", 5.0, "US");
+        run_until("2027-12-27");
+        let paid = current(policy_cost("US")) - before;
+        let made = total(between(output("mp-independence-magnets"), "2027-01-05", "2027-12-27")) / 52.18;
+        expect_approx(paid / (5.0 * made / 0.31 * 1000.0), 1.0, 0.05, `paid once, per kg of magnet (${paid})`);
+        subsidy("mp-independence-magnets", 0.0, "US");
+        let ended = current(policy_cost("US"));
+        step(4);
+        expect(current(policy_cost("US")) == ended, "a subsidy of 0 ends it");
+    "#);
+}
+
+#[test]
+fn a_stockpile_pays_for_what_it_buys_and_earns_what_it_sells() {
+    run(r#"
+        let sp = "us-nds-ndpr-oxide";
+        stockpile_buy(sp, 300.0);
+        run_until("2024-12-30");
+        let bought = current(stockpile(sp)) - value_at(stockpile(sp), "2024-01-01");
+        let cost = current(policy_cost("US"));
+        let nd = mean(price("oxide:Nd", "ROW"));
+        expect_between(cost / (bought * nd * 1000.0), 0.7, 1.3, `~${bought} t of NdPr oxide at ~$${nd}/kg cost ${cost}`);
+        stockpile_buy(sp, 0.0);
+        stockpile_release(sp, 600.0);
+        run_until("2025-06-30");
+        expect(current(policy_cost("US")) < cost, "selling it earns money back");
+    "#);
+}
+
+#[test]
 fn random_outages_follow_the_seed() {
     let src = r#"
         random_outage("mount-weld-mine", 0.2, 1.0, "2w");

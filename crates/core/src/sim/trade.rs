@@ -390,6 +390,7 @@ impl Sim {
         let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
         let home_bias = m.behaviour.home_bias;
         let mixed = m.commodities[c].element.is_none();
+        let kg_per_t = 1000.0 / m.forms[m.commodities[c].form].re_share;
         let stock = &mut self.stock;
         let s = &mut self.scratch;
         for (t, tier) in links.tiers.iter().enumerate() {
@@ -413,6 +414,11 @@ impl Sim {
                             }
                         } else {
                             stock[l.stock] += got;
+                        }
+                        // A government stockpile pays the market price for what it buys.
+                        if matches!(l.need, NeedOf::Stockpile(_)) {
+                            self.policy_cost[l.country] +=
+                                self.price[l.market * nc + c] * got * kg_per_t;
                         }
                     }
                 }
@@ -794,6 +800,11 @@ impl Sim {
                 s.sold[l.facility] += give;
                 s.sold_c[l.market * nc + c] += give;
             }
+            // What a government stockpile sells earns its price back.
+            if l.stockpile != NONE {
+                let kg = give * 1000.0 / m.forms[m.commodities[c].form].re_share;
+                self.policy_cost[l.country] -= self.price[l.market * nc + c] * kg;
+            }
         }
         // The pooled composition of what was delivered now (not held by licences).
         if mixed {
@@ -819,8 +830,9 @@ impl Sim {
     /// Buyers receive what they got (the delayed part already sits in `pending`).
     fn receive(&mut self, c: CommodityId, links: &Links) {
         let m = &self.model;
-        let (ne, nx) = (m.elements.len(), m.countries.len());
+        let (ne, nx, nc) = (m.elements.len(), m.countries.len(), m.commodities.len());
         let mixed = m.commodities[c].element.is_none();
+        let kg_per_t = 1000.0 / m.forms[m.commodities[c].form].re_share;
         let stock = &mut self.stock;
         let s = &mut self.scratch;
         // Delayed shipments' dependency still counts when they arrive.
@@ -842,6 +854,10 @@ impl Sim {
                 }
             } else {
                 stock[l.stock] += q;
+            }
+            // A government stockpile pays the market price for what it buys.
+            if matches!(l.need, NeedOf::Stockpile(_)) {
+                self.policy_cost[l.country] += self.price[l.market * nc + c] * q * kg_per_t;
             }
         }
     }

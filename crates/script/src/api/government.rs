@@ -130,7 +130,8 @@ pub mod government_api {
     }
 
     /// A price floor: `payer` tops up the facility's sales of `commodity` (e.g. "oxide:Nd")
-    /// to `floor` $/kg whenever the market price is below it.
+    /// to `floor` $/kg whenever the market price is below it. It replaces any floor the same
+    /// payer keeps under the same facility and commodity; a floor of 0 ends it.
     ///
     /// ```rhai
     /// price_floor("mp-separation", "oxide:Nd", 110.0, "US");
@@ -155,13 +156,17 @@ pub mod government_api {
                 )));
             }
             let payer = h.country(payer)?;
-            h.sim.floors.push(PriceFloor {
-                facility: f,
-                commodity: c,
-                floor,
-                payer,
-                end: None,
-            });
+            let same = |p: &PriceFloor| p.facility == f && p.commodity == c && p.payer == payer;
+            h.sim.floors.retain(|p| !same(p));
+            if floor > 0.0 {
+                h.sim.floors.push(PriceFloor {
+                    facility: f,
+                    commodity: c,
+                    floor,
+                    payer,
+                    end: None,
+                });
+            }
             h.log(
                 "price_floor",
                 format!("{facility} {commodity} at ${floor}/kg"),
@@ -262,7 +267,9 @@ pub mod government_api {
         })
     }
 
-    /// A production subsidy of `per_kg` $/kg of output, paid by `payer`.
+    /// A production subsidy of `per_kg` $/kg of the facility's output (kg of its output form:
+    /// magnet for a magnet plant, oxide for a separator), paid by `payer`. It replaces any
+    /// subsidy the same payer gives the same facility; 0 ends it.
     ///
     /// ```rhai
     /// subsidy("mp-independence-magnets", 5.0, "US");
@@ -273,12 +280,17 @@ pub mod government_api {
         lever(&ctx, |h| {
             let f = h.facility(facility)?;
             let payer = h.country(payer)?;
-            h.sim.subsidies.push(Subsidy {
-                facility: f,
-                per_kg,
-                payer,
-                end: None,
-            });
+            h.sim
+                .subsidies
+                .retain(|s| !(s.facility == f && s.payer == payer));
+            if per_kg > 0.0 {
+                h.sim.subsidies.push(Subsidy {
+                    facility: f,
+                    per_kg,
+                    payer,
+                    end: None,
+                });
+            }
             h.log("subsidy", format!("{facility} ${per_kg}/kg"));
             Ok(())
         })

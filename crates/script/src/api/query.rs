@@ -370,7 +370,9 @@ pub mod query_api {
         fetch(&ctx, "licence_queue", exporter)
     }
 
-    /// Cumulative cost to a country's government of floors and subsidies, $.
+    /// Cumulative net cost to a country's government of what it does in the market, $:
+    /// price floors, subsidies, offtakes and its stockpiles' purchases, less what its
+    /// stockpiles sell. (`stockpile_fill` is a holding put in place, not a purchase.)
     ///
     /// ```rhai
     /// step(1);
