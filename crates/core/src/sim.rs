@@ -216,6 +216,9 @@ pub struct Sim {
     sector_mix: Vec<Vec<(ElemId, f64)>>,
     /// Per stockpile and element: the element's share of the starting holding.
     holding_share: Vec<f64>,
+    /// Per facility × element: what it has made since the last offtake phase (offtakes
+    /// take their share of new output).
+    made_since: Vec<f64>,
     pub floors: Vec<PriceFloor>,
     pub subsidies: Vec<Subsidy>,
     pub offtakes: Vec<Offtake>,
@@ -524,6 +527,7 @@ impl Sim {
                     used.map(|(e, &x)| (e, x)).collect()
                 })
                 .collect(),
+            made_since: vec![0.0; nfac * model.elements.len()],
             holding_share: model
                 .stockpiles
                 .iter()
@@ -1049,6 +1053,13 @@ impl Sim {
         }
     }
 
+    /// Starts (or replaces) offtakes of facility `f`: they take their share of what it makes
+    /// from now on.
+    pub fn offtakes_changed(&mut self, f: FacilityId) {
+        let ne = self.model.elements.len();
+        self.made_since[f * ne..(f + 1) * ne].fill(0.0);
+    }
+
     /// Sets a sector's annual growth rate from now on: demand keeps the level it has
     /// reached and compounds at `rate` from here.
     pub fn set_growth(&mut self, s: SectorId, rate: f64) {
@@ -1160,6 +1171,8 @@ impl Sim {
         self.plan.push(0.0);
         self.sales_ema.push(0.0);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
+        let ne = self.model.elements.len();
+        self.made_since.extend(std::iter::repeat_n(0.0, ne));
         self.random_outage.push((0.0, 0));
         self.ramp_stretch.push(1.0);
         self.build_topology();
@@ -1750,6 +1763,7 @@ impl Sim {
             scratch: s,
             fac_node,
             cap_now,
+            made_since,
             ..
         } = self;
         let (nf, ne, nx, nc) = (
@@ -1773,6 +1787,7 @@ impl Sim {
             for (e, &share) in m.deposits[d].distribution.iter().enumerate() {
                 let x = q * share;
                 held[e] += x;
+                made_since[f * ne + e] += x;
                 ledger.inflow[form * ne + e] += x;
                 s.mine_element[e] += x;
                 made[m.commodity(form, Some(e))] += x;
@@ -1805,24 +1820,51 @@ impl Sim {
         }
         for k in 0..self.offtakes.len() {
             let o = self.offtakes[k].clone();
-            let form = m.facilities[o.facility].output_form(&m);
+            let fac = &m.facilities[o.facility];
+            let form = fac.output_form(&m);
             let from = (self.fac_node[o.facility] * nf + form) * ne;
-            let to = (self.sp_node[o.stockpile] * nf + form) * ne;
-            let mk = m.countries[m.facilities[o.facility].country].market;
+            let node = self.sp_node[o.stockpile];
+            let to = (node * nf + form) * ne;
+            let (x, y) = (fac.country, m.stockpiles[o.stockpile].country);
+            let mk = m.countries[x].market;
+            let nx = m.countries.len();
             for e in 0..ne {
-                let before = self.scratch.contract_base[o.facility * ne + e];
-                let q = (before * o.share).min(self.stock[from + e]);
+                // The share is of what the plant made since the last offtake, not of the
+                // stock it holds; and only of what the stockpile holds (an NdPr oxide
+                // stockpile takes no La from a separator).
+                let fresh = std::mem::take(&mut self.made_since[o.facility * ne + e]);
+                if !m.forms[form].mixed && self.holding_share[o.stockpile * ne + e] <= 0.0 {
+                    continue;
+                }
+                let c = m.commodity(form, Some(e));
+                // Across a border, export controls apply as to any purchase.
+                let allow = if x == y {
+                    1.0
+                } else {
+                    self.buyers_of[c]
+                        .iter()
+                        .position(|&b| b == node)
+                        .map_or(1.0, |slot| {
+                            self.rules[self.rule_offset[c] + slot * nx + x].allow
+                        })
+                };
+                let q = (fresh * o.share * allow).min(self.stock[from + e]);
                 if q <= 0.0 {
                     continue;
                 }
                 self.stock[from + e] -= q;
                 self.stock[to + e] += q;
-                let c = m.commodity(form, Some(e));
                 let price = self.price[mk * nc + c];
                 self.policy_cost[o.payer] += price * q / m.forms[form].re_share * 1000.0;
-                // A sale like any other: the plant plans on it, and it is no glut.
+                // A sale like any other: the plant plans on it, it is no glut, and across a
+                // border it is trade.
                 self.scratch.sold[o.facility] += q;
                 self.scratch.sold_c[mk * nc + c] += q;
+                if x != y {
+                    self.scratch.exports[x * nf + form] += q;
+                    self.scratch.imports[y * nf + form] += q;
+                    self.scratch.pair[x * nx + y] += q;
+                }
             }
         }
     }
@@ -2043,6 +2085,7 @@ impl Sim {
                     let out = used * recovery;
                     self.stock[ib + e] -= used;
                     self.stock[ob + e] += out;
+                    self.made_since[f * ne + e] += out;
                     self.ledger.outflow[fi * ne + e] += used;
                     self.ledger.inflow[fo * ne + e] += out;
                     self.scratch.made[mk * nc + self.model.commodity(fo, Some(e))] += out;
@@ -2068,6 +2111,7 @@ impl Sim {
                     let used = (made / recovery).min(self.stock[ib + e]);
                     self.stock[ib + e] -= used;
                     self.stock[ob + e] += made;
+                    self.made_since[f * ne + e] += made;
                     self.ledger.outflow[fi * ne + e] += used;
                     self.ledger.inflow[fo * ne + e] += made;
                     self.scratch.made[mk * nc + self.model.commodity(fo, Some(e))] += made;

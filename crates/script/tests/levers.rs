@@ -287,6 +287,56 @@ fn offtakes_and_contracts_share_a_facility_output() {
 }
 
 #[test]
+fn an_offtake_takes_new_output_of_what_the_stockpile_holds_within_export_controls() {
+    // Half of Mountain Pass's separated output of the NdPr stockpile's elements: NdPr is
+    // about a sixth of what it separates, so about 8%, not half of its whole stock.
+    run(r#"
+        let sp = "us-nds-ndpr-oxide";
+        offtake("mp-separation", sp, 0.5);
+        run_until("2024-12-30");
+        let gain = current(stockpile(sp)) - value_at(stockpile(sp), "2024-01-01");
+        let out = mean(output("mp-separation"));
+        expect_between(gain / out, 0.05, 0.12, `NdPr only, half of it (${gain} t of ${out} t/yr)`);
+    "#);
+    // Japan's stockpile buying from Malaysia is an export: it shows in trade, and a ban on
+    // Malaysia's exports to Japan stops it.
+    let japan = |ban: bool| {
+        let out = run(&format!(
+            r#"offtake("lynas-kuantan", "jp-jogmec", 0.3);
+               {}
+               run_until("2024-12-30");
+               expect(true, "ran");"#,
+            if ban {
+                r#"export_ban("MY", #{ to: ["JP"] });"#
+            } else {
+                ""
+            }
+        ));
+        let s = &out.sim.series;
+        let held = s.column(s.find("stockpile", "jp-jogmec").unwrap());
+        let trade = s.column(s.find("trade", "MY>JP").unwrap());
+        (
+            held[held.len() - 1] - held[0],
+            trade.iter().sum::<f64>() / trade.len() as f64,
+        )
+    };
+    let base = {
+        let out = run(r#"run_until("2024-12-30"); expect(true, "ran");"#);
+        let s = &out.sim.series;
+        let trade = s.column(s.find("trade", "MY>JP").unwrap());
+        trade.iter().sum::<f64>() / trade.len() as f64
+    };
+    let (bought, trade) = japan(false);
+    assert!(bought > 1000.0, "JOGMEC buys from Kuantan: {bought} t");
+    assert!(
+        trade > base + 500.0,
+        "and it is trade: {trade} against {base} t/yr"
+    );
+    let (bought, trade) = japan(true);
+    assert_eq!((bought, trade), (0.0, 0.0), "a ban stops it");
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

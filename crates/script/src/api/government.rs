@@ -175,9 +175,11 @@ pub mod government_api {
         })
     }
 
-    /// An offtake: `stockpile`'s government buys `share` (0..1) of a facility's output at
-    /// the market price, before the market sees it (the DoD takes all of MP's 10X magnets).
-    /// The facility must make the stockpile's form. It replaces any offtake of the same
+    /// An offtake: `stockpile`'s government buys `share` (0..1) of a facility's new output
+    /// at the market price, before the market sees it (the DoD takes all of MP's 10X
+    /// magnets). The facility must make the stockpile's form; of a separated form it takes
+    /// only the elements the stockpile holds. Across a border it is an export like any
+    /// other: controls in force apply (a ban stops it) and it counts in trade. It replaces any offtake of the same
     /// facility into the same stockpile (share 0 ends it). Offtakes and contracts share a
     /// facility's output: together they cannot take more than all of it.
     ///
@@ -208,6 +210,7 @@ pub mod government_api {
                     .sum::<f64>();
             over_all(facility, taken, share)?;
             h.sim.offtakes.retain(|o| !same(o));
+            h.sim.offtakes_changed(f);
             if share > 0.0 {
                 let payer = m.stockpiles[s].country;
                 h.sim.offtakes.push(chokepoint_core::sim::Offtake {
