@@ -173,6 +173,9 @@ pub struct Sim {
     /// start it changed at: demand compounds at the new rate from there.
     growth_from: Vec<(f64, f64)>,
     pub substituted: Vec<f64>,
+    /// Per sector: the substitution a script decided (`substitute`), below which the
+    /// price-driven response does not take it back.
+    pub substituted_floor: Vec<f64>,
     recycle_rate: Vec<f64>,
     /// Per recipe: composition (levers may thrift Dy and Tb).
     pub composition: Vec<Vec<f64>>,
@@ -486,6 +489,7 @@ impl Sim {
             growth: model.sectors.iter().map(|s| s.growth).collect(),
             growth_from: vec![(1.0, 0.0); nsec],
             substituted: vec![0.0; nsec],
+            substituted_floor: vec![0.0; nsec],
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
             recipe_elements: composition
                 .iter()
@@ -2331,6 +2335,7 @@ impl Sim {
             }
             let ratio = self.sector_price_ratio(s);
             let target = if ratio > sub.trigger { sub.max } else { 0.0 };
+            let target = target.max(self.substituted_floor[s]);
             let lag = (sub.lag_months * steps_per_month).max(1.0);
             self.substituted[s] += (target - self.substituted[s]) / lag;
         }

@@ -337,6 +337,18 @@ fn an_offtake_takes_new_output_of_what_the_stockpile_holds_within_export_control
 }
 
 #[test]
+fn a_scripted_substitution_stays() {
+    run(r#"
+        substitute("ev-us", 0.2);
+        run_until("2026-06-29");
+        expect_approx(current(metric("substitution", "ev-us")), 0.2, 0.001, "still 20% two years on");
+        substitute("ev-us", 0.0);
+        run_until("2028-06-26");
+        expect(current(metric("substitution", "ev-us")) < 0.05, "0 hands it back to the price response");
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

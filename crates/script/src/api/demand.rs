@@ -40,7 +40,10 @@ pub mod demand_api {
         })
     }
 
-    /// Moves `share` of a sector's demand to substitutes at once (e.g. induction motors).
+    /// Moves `share` of a sector's demand to substitutes at once and for good (e.g.
+    /// induction motors): the sector's own price-driven substitution may add to it but does
+    /// not take it back. Called again, it sets a new share; 0 leaves the sector to its price
+    /// response.
     ///
     /// ```rhai
     /// substitute("ev-us", 0.1);
@@ -51,6 +54,7 @@ pub mod demand_api {
         lever(&ctx, |h| {
             let s = h.sector(sector)?;
             h.sim.substituted[s] = share;
+            h.sim.substituted_floor[s] = share;
             h.log("substitute", format!("{sector} {share}"));
             Ok(())
         })
