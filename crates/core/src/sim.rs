@@ -181,6 +181,10 @@ pub struct Sim {
     pub composition: Vec<Vec<f64>>,
     /// Per recipe: composition before endogenous thrifting (levers change this one).
     base_composition: Vec<Vec<f64>>,
+    /// The recipes' compositions as the model gives them, and per element the share of it
+    /// scripts keep (`thrift`, 1 = untouched): `base_composition` is the one cut by the other.
+    model_composition: Vec<Vec<f64>>,
+    thrift_kept: Vec<f64>,
     /// Per fixed-proportion recipe: the elements its composition has. Thrifting moves
     /// shares among them and never adds one, so conversion need look at no other.
     recipe_elements: Vec<Vec<ElemId>>,
@@ -496,6 +500,8 @@ impl Sim {
                 .map(|c| (0..c.len()).filter(|&e| c[e] > 0.0).collect())
                 .collect(),
             base_composition: composition.clone(),
+            model_composition: composition.clone(),
+            thrift_kept: vec![1.0; model.elements.len()],
             throughput_weights: Vec::new(),
             bidders: Vec::new(),
             composition,
@@ -1116,8 +1122,19 @@ impl Sim {
     /// Recipes that use element `e` use `factor` of it from now on; its share goes to the
     /// recipe's other elements in proportion.
     pub fn thrift(&mut self, e: ElemId, factor: f64) {
-        for comp in &mut self.base_composition {
-            cut_share(comp, e, 1.0 - factor);
+        // Relative to the model's recipes: thrifting Dy to 0.5 twice is 0.5, not 0.25.
+        self.thrift_kept[e] = factor;
+        for (base, model) in self
+            .base_composition
+            .iter_mut()
+            .zip(&self.model_composition)
+        {
+            base.clone_from(model);
+            for (x, &kept) in self.thrift_kept.iter().enumerate() {
+                if kept != 1.0 {
+                    cut_share(base, x, 1.0 - kept);
+                }
+            }
         }
         for r in 0..self.composition.len() {
             self.apply_thrift(r);

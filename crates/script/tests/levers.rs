@@ -349,6 +349,26 @@ fn a_scripted_substitution_stays() {
 }
 
 #[test]
+fn thrift_sets_a_share_of_the_model_recipe() {
+    let dy_metal = |src: &str| {
+        let out = run(&format!(
+            "{src}\nrun_until(\"2025-12-29\");\nexpect(true, \"ran\");"
+        ));
+        let s = &out.sim.series;
+        let c = s.column(s.find("output", "cn-metal-dy").unwrap());
+        c[c.len() - 1]
+    };
+    let half = dy_metal(r#"thrift("Dy", 0.5);"#);
+    let twice = dy_metal(r#"thrift("Dy", 0.5); thrift("Dy", 0.5);"#);
+    let quarter = dy_metal(r#"thrift("Dy", 0.25);"#);
+    let undone = dy_metal(r#"thrift("Dy", 0.5); thrift("Dy", 1.0);"#);
+    let none = dy_metal("");
+    assert_eq!(half, twice, "0.5 twice is 0.5");
+    assert!(quarter < 0.7 * half, "0.25 is less: {quarter} vs {half}");
+    assert_eq!(undone, none, "1 restores the model's recipe");
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

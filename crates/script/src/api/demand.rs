@@ -60,8 +60,10 @@ pub mod demand_api {
         })
     }
 
-    /// Thrifting: recipes using `element` (e.g. Dy in magnets) use `factor` of it from now
-    /// on (0 = element-free), its share going to the recipe's other elements.
+    /// Thrifting: recipes using `element` (e.g. Dy in magnets) use `factor` of what the
+    /// model's recipes use, from now on (0 = element-free, 1 = as the model has it), its
+    /// share going to the recipe's other elements. Called again, it sets a new factor: 0.5
+    /// twice is 0.5. Price-driven thrifting comes on top.
     ///
     /// ```rhai
     /// thrift("Dy", 0.5);
