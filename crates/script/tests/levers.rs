@@ -369,6 +369,40 @@ fn thrift_sets_a_share_of_the_model_recipe() {
 }
 
 #[test]
+fn a_tariff_replaces_the_last_on_the_same_goods_and_0_ends_it() {
+    let cn_us = |src: &str| {
+        let out = run(&format!(
+            "{src}\nrun_until(\"2024-12-30\");\nexpect(true, \"ran\");"
+        ));
+        let s = &out.sim.series;
+        s.column(s.find("trade", "CN>US").unwrap())
+    };
+    let none = cn_us("");
+    let quarter = cn_us(r#"tariff("US", "CN", 0.25);"#);
+    assert!(quarter[40] < 0.99 * none[40], "a tariff shifts trade away");
+    assert_eq!(
+        cn_us(r#"tariff("US", "CN", 0.25); tariff("US", "CN", 0.25);"#),
+        quarter,
+        "twice 25% is 25%"
+    );
+    assert_eq!(
+        cn_us(r#"tariff("US", "CN", 0.25); tariff("US", "CN", 0.5);"#),
+        cn_us(r#"tariff("US", "CN", 0.5);"#),
+        "raising it replaces it"
+    );
+    assert_eq!(
+        cn_us(r#"tariff("US", "CN", 0.25); tariff("US", "CN", 0.0);"#),
+        none,
+        "0 ends it"
+    );
+    assert_eq!(
+        cn_us(r#"tariff("US", "*", 0.25); tariff("US", "*", 0.0);"#),
+        none,
+        "a tariff on everyone ends the same way"
+    );
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

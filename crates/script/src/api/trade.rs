@@ -7,6 +7,7 @@ use rhai::Map;
 use crate::args::{policy_def, Res};
 use crate::host::{err, host};
 use chokepoint_core::policy::resolve;
+use chokepoint_core::PolicyKind;
 
 const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
 
@@ -28,6 +29,22 @@ pub fn add(
         err(format!("{kind}: {}", text.join("; ")))
     })?;
     let summary = format!("{} {}", exporter.unwrap_or(""), describe(opts));
+    if let PolicyKind::Tariff { rate } = policy.kind {
+        // A tariff replaces the one the same importer has on the same exporter and goods;
+        // a rate of 0 only ends it.
+        let ended = h.sim.end_policies(start, |p| {
+            matches!(p.kind, PolicyKind::Tariff { .. })
+                && (p.exporter, p.elements, p.forms)
+                    == (policy.exporter, policy.elements, policy.forms)
+                && p.to == policy.to
+        });
+        if rate == 0.0 {
+            if ended > 0 {
+                h.log(kind, summary);
+            }
+            return Ok(());
+        }
+    }
     h.sim.add_policy(policy);
     h.log(kind, summary);
     Ok(())
@@ -265,7 +282,9 @@ pub mod trade_api {
     }
 
     /// A tariff by `importer` on goods from `exporter` ("*" for all), as a share (0.25 =
-    /// 25%). Buyers shift toward untariffed suppliers.
+    /// 25%). Buyers shift toward untariffed suppliers. It replaces the tariff the importer
+    /// already has on the same exporter and goods (rates do not stack); 0 ends it.
+    /// `lift(exporter, "tariff")` ends every importer's tariffs on that exporter.
     ///
     /// ```rhai
     /// tariff("US", "CN", 0.25);
