@@ -223,9 +223,10 @@ pub struct Sim {
     sector_mix: Vec<Vec<(ElemId, f64)>>,
     /// Per stockpile and element: the element's share of the starting holding.
     holding_share: Vec<f64>,
-    /// Per facility × element: what it has made since the last offtake phase (offtakes
-    /// take their share of new output).
-    made_since: Vec<f64>,
+    /// Per facility × element: all it has made, and what of that its offtakes had seen when
+    /// they last took (offtakes take their share of new output).
+    made_total: Vec<f64>,
+    offtake_seen: Vec<f64>,
     pub floors: Vec<PriceFloor>,
     pub subsidies: Vec<Subsidy>,
     pub offtakes: Vec<Offtake>,
@@ -537,7 +538,8 @@ impl Sim {
                     used.map(|(e, &x)| (e, x)).collect()
                 })
                 .collect(),
-            made_since: vec![0.0; nfac * model.elements.len()],
+            made_total: vec![0.0; nfac * model.elements.len()],
+            offtake_seen: vec![0.0; nfac * model.elements.len()],
             holding_share: model
                 .stockpiles
                 .iter()
@@ -1067,7 +1069,8 @@ impl Sim {
     /// from now on.
     pub fn offtakes_changed(&mut self, f: FacilityId) {
         let ne = self.model.elements.len();
-        self.made_since[f * ne..(f + 1) * ne].fill(0.0);
+        let range = f * ne..(f + 1) * ne;
+        self.offtake_seen[range.clone()].copy_from_slice(&self.made_total[range]);
     }
 
     /// Sets a sector's annual growth rate from now on: demand keeps the level it has
@@ -1193,7 +1196,8 @@ impl Sim {
         self.sales_ema.push(0.0);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
         let ne = self.model.elements.len();
-        self.made_since.extend(std::iter::repeat_n(0.0, ne));
+        self.made_total.extend(std::iter::repeat_n(0.0, ne));
+        self.offtake_seen.extend(std::iter::repeat_n(0.0, ne));
         self.random_outage.push((0.0, 0));
         self.ramp_stretch.push(1.0);
         self.build_topology();
@@ -1784,7 +1788,7 @@ impl Sim {
             scratch: s,
             fac_node,
             cap_now,
-            made_since,
+            made_total,
             ..
         } = self;
         let (nf, ne, nx, nc) = (
@@ -1808,7 +1812,7 @@ impl Sim {
             for (e, &share) in m.deposits[d].distribution.iter().enumerate() {
                 let x = q * share;
                 held[e] += x;
-                made_since[f * ne + e] += x;
+                made_total[f * ne + e] += x;
                 ledger.inflow[form * ne + e] += x;
                 s.mine_element[e] += x;
                 made[m.commodity(form, Some(e))] += x;
@@ -1853,7 +1857,9 @@ impl Sim {
                 // The share is of what the plant made since the last offtake, not of the
                 // stock it holds; and only of what the stockpile holds (an NdPr oxide
                 // stockpile takes no La from a separator).
-                let fresh = std::mem::take(&mut self.made_since[o.facility * ne + e]);
+                let i = o.facility * ne + e;
+                let fresh = self.made_total[i] - self.offtake_seen[i];
+                self.offtake_seen[i] = self.made_total[i];
                 if !m.forms[form].mixed && self.holding_share[o.stockpile * ne + e] <= 0.0 {
                     continue;
                 }
@@ -2039,7 +2045,15 @@ impl Sim {
             (Some(e), Process::Mine(d)) => m.deposits[d].distribution[e],
             (Some(e), Process::Convert(r)) => {
                 if self.composition[r].is_empty() {
-                    1.0 / m.elements.len() as f64
+                    // A separator's output follows its feed: the mix it has made so far.
+                    let ne = m.elements.len();
+                    let made = &self.made_total[f * ne..(f + 1) * ne];
+                    let total: f64 = made.iter().sum();
+                    if total > 0.0 {
+                        made[e] / total
+                    } else {
+                        1.0 / ne as f64
+                    }
                 } else {
                     self.composition[r][e]
                 }
@@ -2106,7 +2120,7 @@ impl Sim {
                     let out = used * recovery;
                     self.stock[ib + e] -= used;
                     self.stock[ob + e] += out;
-                    self.made_since[f * ne + e] += out;
+                    self.made_total[f * ne + e] += out;
                     self.ledger.outflow[fi * ne + e] += used;
                     self.ledger.inflow[fo * ne + e] += out;
                     self.scratch.made[mk * nc + self.model.commodity(fo, Some(e))] += out;
@@ -2132,7 +2146,7 @@ impl Sim {
                     let used = (made / recovery).min(self.stock[ib + e]);
                     self.stock[ib + e] -= used;
                     self.stock[ob + e] += made;
-                    self.made_since[f * ne + e] += made;
+                    self.made_total[f * ne + e] += made;
                     self.ledger.outflow[fi * ne + e] += used;
                     self.ledger.inflow[fo * ne + e] += made;
                     self.scratch.made[mk * nc + self.model.commodity(fo, Some(e))] += made;

@@ -403,6 +403,22 @@ fn a_tariff_replaces_the_last_on_the_same_goods_and_0_ends_it() {
 }
 
 #[test]
+fn a_floor_on_a_separator_pays_on_its_sales_of_that_element() {
+    // Mountain Pass separates about 11% Nd and a third La: a floor far above the market
+    // pays on those shares of what the plant sells, not on an equal share per element.
+    for (el, lo, hi) in [("Nd", 0.08, 0.16), ("La", 0.2, 0.4)] {
+        run(&format!(
+            r#"price_floor("mp-separation", "oxide:{el}", 1000.0, "US");
+               run_until("2024-12-30");
+               let p = mean(price("oxide:{el}", "ROW"));
+               let paid_on = current(policy_cost("US")) / ((1000.0 - p) * 1000.0);
+               let out = mean(output("mp-separation"));
+               expect_between(paid_on / out, {lo}, {hi}, `paid on ${{paid_on}} t of ${{out}} t/yr`);"#
+        ));
+    }
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";
