@@ -419,6 +419,19 @@ fn a_floor_on_a_separator_pays_on_its_sales_of_that_element() {
 }
 
 #[test]
+fn stockpile_buy_after_a_target_buys_past_it() {
+    run(r#"
+        let sp = "us-nds-ndfeb";
+        stockpile_target(sp, 600.0, 1000.0);
+        run_until("2024-12-30");
+        expect_approx(current(stockpile(sp)), 600.0, 5.0, "the target stops it at 600 t");
+        stockpile_buy(sp, 1000.0);
+        run_until("2025-12-29");
+        expect(current(stockpile(sp)) > 1200.0, `then it buys on (${current(stockpile(sp))} t)`);
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

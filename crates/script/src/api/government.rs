@@ -46,7 +46,8 @@ pub mod government_api {
     use crate::host::{err, lever};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
 
-    /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise.
+    /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise, with no
+    /// holding target (`stockpile_target` sets one; 0 stops buying).
     ///
     /// ```rhai
     /// stockpile_buy("us-nds-ndfeb", 450.0);
@@ -59,9 +60,8 @@ pub mod government_api {
             let re = re_share(h, s);
             h.sim.stockpile_buy[s] = t * re;
             h.sim.stockpile_release[s] = 0.0;
-            if h.sim.stockpile_target[s] <= 0.0 {
-                h.sim.stockpile_target[s] = f64::INFINITY;
-            }
+            // Until told otherwise: an earlier target no longer stops it.
+            h.sim.stockpile_target[s] = f64::INFINITY;
             h.log("stockpile_buy", format!("{id} buys {t} t/yr"));
             Ok(())
         })
