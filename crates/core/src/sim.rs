@@ -152,6 +152,9 @@ pub struct Sim {
     price_ratio: Vec<f64>,
     /// Per facility: capacity multiplier from levers (expand, close), outage share and end.
     pub capacity_mult: Vec<f64>,
+    /// Per facility: closed by a lever (`close`; `reopen` restores it with the multiplier
+    /// it had).
+    pub closed: Vec<bool>,
     /// Per facility, this step: capacity, planned output, smoothed sales (t RE/step).
     cap_now: Vec<f64>,
     plan: Vec<f64>,
@@ -481,6 +484,7 @@ impl Sim {
             price_ratio: vec![1.0; price.len()],
             price,
             capacity_mult: vec![1.0; nfac],
+            closed: vec![false; nfac],
             cap_now: vec![0.0; nfac],
             plan: vec![0.0; nfac],
             sales_ema: vec![0.0; nfac],
@@ -1190,6 +1194,7 @@ impl Sim {
         self.stock.extend(std::iter::repeat_n(0.0, nf * ne));
         self.on_order.extend(std::iter::repeat_n(0.0, nc));
         self.capacity_mult.push(1.0);
+        self.closed.push(false);
         self.run_rate.push(1.0);
         self.cap_now.push(0.0);
         self.plan.push(0.0);
@@ -1658,7 +1663,8 @@ impl Sim {
         let up = |(lost, until): (f64, usize)| if step < until { 1.0 - lost } else { 1.0 };
         let scripted: f64 = self.outage[f].iter().map(|&s| up(s)).product();
         let outage = scripted * up(self.random_outage[f]);
-        fac.capacity * fac.utilisation * ramp * outage * self.capacity_mult[f]
+        let open = if self.closed[f] { 0.0 } else { 1.0 };
+        fac.capacity * fac.utilisation * ramp * outage * self.capacity_mult[f] * open
             / self.model.steps_per_year()
     }
 

@@ -186,6 +186,11 @@ fn disrupt_close_reopen_expand_environmental_cost() {
         environmental_cost("mount-weld-mine", 0.2);
         step(1);
         expect_approx(current(output("mount-weld-mine")), 1.2 * full, 0.01, "a fifth lost to compliance");
+        close("mount-weld-mine");
+        step(1);
+        reopen("mount-weld-mine");
+        step(1);
+        expect_approx(current(output("mount-weld-mine")), 1.2 * full, 0.01, "it reopens as it was");
     "#);
 }
 

@@ -40,13 +40,14 @@ pub mod capacity_api {
     pub fn close(ctx: NativeCallContext, facility: &str) -> Res<()> {
         lever(&ctx, |h| {
             let f = h.facility(facility)?;
-            h.sim.capacity_mult[f] = 0.0;
+            h.sim.closed[f] = true;
             h.log("close", facility.to_string());
             Ok(())
         })
     }
 
-    /// Reopens a closed facility at its nameplate capacity.
+    /// Reopens a closed facility with the capacity it had: expansions and environmental
+    /// costs from before the closure still apply.
     ///
     /// ```rhai
     /// close("mountain-pass-mine");
@@ -56,7 +57,7 @@ pub mod capacity_api {
     pub fn reopen(ctx: NativeCallContext, facility: &str) -> Res<()> {
         lever(&ctx, |h| {
             let f = h.facility(facility)?;
-            h.sim.capacity_mult[f] = 1.0;
+            h.sim.closed[f] = false;
             h.log("reopen", facility.to_string());
             Ok(())
         })
@@ -79,8 +80,9 @@ pub mod capacity_api {
     }
 
     /// Builds a new facility like an existing one (same firm, country, stage and recipe or
-    /// deposit) with `capacity` (t/yr of its output form), starting after `lead_time` and
-    /// ramping over `ramp_months`. Returns the new facility's id.
+    /// deposit) with `capacity` (t/yr of its output form, nameplate: it runs at the
+    /// template's utilisation), starting after `lead_time` and ramping over `ramp_months`.
+    /// Returns the new facility's id.
     ///
     /// ```rhai
     /// let id = build("mp-independence-magnets", "mp-10x-early", 7000.0, "2y", 18.0);
@@ -124,7 +126,9 @@ pub mod capacity_api {
         })
     }
 
-    /// Sets how many months a facility takes to reach full capacity from its start.
+    /// Sets how many months a facility takes to reach full capacity from its start date
+    /// (counted from that date: a plant running for years is pulled back down the new ramp
+    /// if it is longer than the time since).
     ///
     /// ```rhai
     /// ramp("mp-independence-magnets", 36.0);

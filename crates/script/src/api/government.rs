@@ -230,7 +230,9 @@ pub mod government_api {
 
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
-    /// Japan). Export controls still apply to it. It replaces any contract of the same
+    /// Japan). Export bans and a licence's approval share apply to it; quotas, licence
+    /// delays and tariffs do not (the tonnes are committed outside the market). It
+    /// replaces any contract of the same
     /// facility with the same country (share 0 ends it); a facility's contracts and
     /// offtakes together cannot take more than all of its output.
     ///

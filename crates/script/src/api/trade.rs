@@ -79,7 +79,11 @@ pub mod trade_api {
     }
 
     /// Requires an export licence: `approval` (0..1) of orders pass, after `delay_days`.
-    /// `exempt` lists countries, firms or groups with general licences.
+    /// `exempt` lists countries, firms or groups with general licences. Approval is of
+    /// orders: where buyers order more than the exporter has (and re-order what was
+    /// refused), approved orders can still take most of what it has; the share bites where
+    /// the exporter is the buyers' main source. Supply contracts pass at the approval share
+    /// without the delay.
     ///
     /// ```rhai
     /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
@@ -97,7 +101,11 @@ pub mod trade_api {
     }
 
     /// Caps exports of the covered items at `tonnes_per_year` (REO basis), paced through
-    /// each calendar year.
+    /// each calendar year: by any day, the elapsed share of the year's tonnes. The pace
+    /// counts from 1 January even for a quota imposed later, so one imposed in July may
+    /// ship half a year's tonnes at once (a known simplification that the 2010 replay is
+    /// calibrated with). Where two quotas cover the same flow, the newer caps it. Supply
+    /// contracts are not counted against a quota.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
