@@ -310,6 +310,8 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["passed"], true);
+    assert_eq!(summary["resolution"], "year", "what repeats the run");
+    assert!(summary["seed"].is_u64(), "{summary}");
     assert!(std::fs::read_to_string(dir.join("report.html"))
         .unwrap()
         .contains("<svg"));
@@ -999,6 +1001,60 @@ fn a_second_command_writing_to_the_same_out_at_once_is_refused() {
         "the lock file goes when the command ends"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_running_total_is_read_at_the_end_of_each_period() {
+    let dir = temp("running-total");
+    let out = chokepoint(&[
+        "run",
+        "scripts/whatif-price-floor-collapse.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+        "--resolution",
+        "year",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The headline is the total at the end; the last yearly row must say the same.
+    let said = text(&out);
+    let headline = said
+        .lines()
+        .find(|l| l.contains("policy cost US"))
+        .and_then(|l| l.split('$').nth(1))
+        .and_then(|v| v.trim_end_matches('M').parse::<f64>().ok())
+        .unwrap();
+    let csv = std::fs::read_to_string(dir.join("series.csv")).unwrap();
+    let last: f64 = csv
+        .lines()
+        .rfind(|l| l.contains(",policy_cost,US,"))
+        .and_then(|l| l.rsplit(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(
+        (last / 1e6 - headline).abs() < 0.1,
+        "{last} vs ${headline}M"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn compare_reads_runs_of_different_lengths_over_their_common_period() {
+    let out = chokepoint(&[
+        "compare",
+        "scripts/baseline-2024.rhai",
+        "scripts/whatif-heavy-ban-us-12m.rhai",
+        "--top",
+        "400",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("compared over the period both cover, to 2027-12-27"),
+        "{said}"
+    );
+    // Plants that start in 2028, after the shorter run ends, are no difference.
+    assert!(!said.contains("output[mp-10x-metal]"), "{said}");
+    assert!(said.contains("output_lost[ev-us]"), "{said}");
 }
 
 /// `chokepoint repl` with `input` on a pipe, its history under `home`.

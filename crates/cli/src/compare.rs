@@ -24,6 +24,15 @@ impl Row {
     fn delta(&self) -> f64 {
         self.b - self.a
     }
+    /// The change in percent; from what shows as zero it is "new", not a percentage of a
+    /// rounding error.
+    fn change(&self) -> String {
+        if round4(self.a) != 0.0 {
+            percent(100.0 * self.delta() / self.a.abs())
+        } else {
+            "new".into()
+        }
+    }
     /// Relative change, scaled so a move from zero still ranks (to six places, so that
     /// rounding noise does not decide the order).
     fn weight(&self) -> f64 {
@@ -32,8 +41,8 @@ impl Row {
     }
 }
 
-fn stats(s: &Series, col: usize) -> [(&'static str, f64); 3] {
-    let v = s.column(col);
+fn stats(s: &Series, col: usize, steps: usize) -> [(&'static str, f64); 3] {
+    let v = &s.column(col)[..steps.min(s.steps)];
     let peak = v.iter().copied().fold(f64::MIN, f64::max);
     let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
     [
@@ -43,13 +52,50 @@ fn stats(s: &Series, col: usize) -> [(&'static str, f64); 3] {
     ]
 }
 
+/// How many steps the two runs are compared over: their common period when they run on the
+/// same calendar (one may end earlier), else each its own run.
+fn common_steps(a: &Outcome, b: &Outcome) -> Option<usize> {
+    let (da, db) = (&a.sim.series.dates, &b.sim.series.dates);
+    let n = da.len().min(db.len());
+    (n > 0 && da[..n] == db[..n]).then_some(n)
+}
+
+/// What the reader must know about the two runs' periods, if anything.
+fn period_note(a: &Outcome, b: &Outcome) -> Option<String> {
+    let (ma, mb) = (&a.sim.model, &b.sim.model);
+    let (da, db) = ((ma.start, a.sim.last_date()), (mb.start, b.sim.last_date()));
+    if ma.name == mb.name && da == db {
+        return None;
+    }
+    Some(match common_steps(a, b) {
+        Some(n) => format!(
+            "A runs from {} to {}, B from {} to {}: figures are compared over the period both \
+             cover, to {}",
+            da.0,
+            da.1,
+            db.0,
+            db.1,
+            a.sim.series.dates[n - 1]
+        ),
+        None => format!(
+            "A runs on {} from {} to {}, B on {} from {} to {}: figures are compared by series \
+             name, each over its own run",
+            ma.name, da.0, da.1, mb.name, db.0, db.1
+        ),
+    })
+}
+
 /// Every series both runs recorded, with its peak, mean and final value in each.
 fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
     let (sa, sb) = (&a.sim.series, &b.sim.series);
+    let (na, nb) = match common_steps(a, b) {
+        Some(n) => (n, n),
+        None => (sa.steps, sb.steps),
+    };
     let mut out = Vec::new();
     for (i, (m, k)) in sa.names.iter().enumerate() {
         let Some(j) = sb.find(m, k) else { continue };
-        let (xa, xb) = (stats(sa, i), stats(sb, j));
+        let (xa, xb) = (stats(sa, i, na), stats(sb, j, nb));
         for n in 0..3 {
             if xa[n].1 != 0.0 || xb[n].1 != 0.0 {
                 out.push(Row {
@@ -100,18 +146,8 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         b.expectations.len() - b.failed(),
         b.failed()
     );
-    let (ma, mb) = (&a.sim.model, &b.sim.model);
-    let (da, db) = (
-        (a.sim.model.start, a.sim.last_date()),
-        (b.sim.model.start, b.sim.last_date()),
-    );
-    if ma.name != mb.name || da != db {
-        let _ = writeln!(
-            o,
-            "  note: A runs on {} from {} to {}, B on {} from {} to {}; figures are compared by \
-             series name, each over its own run",
-            ma.name, da.0, da.1, mb.name, db.0, db.1
-        );
+    if let Some(note) = period_note(a, b) {
+        let _ = writeln!(o, "  note: {note}");
     }
     let changed = top(&all, usize::MAX).len();
     let _ = writeln!(
@@ -127,12 +163,7 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         "series", "stat", "A", "B", "B - A", "change"
     );
     for r in top(&all, n) {
-        // A change from what shows as zero is "new", not a percentage of a rounding error.
-        let rel = if round4(r.a) != 0.0 {
-            percent(100.0 * r.delta() / r.a.abs())
-        } else {
-            "new".into()
-        };
+        let rel = r.change();
         let _ = writeln!(
             o,
             "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}",
@@ -182,8 +213,8 @@ pub fn write(
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{}",
-            r.metric,
-            r.key,
+            chokepoint_core::series::csv_field(&r.metric),
+            chokepoint_core::series::csv_field(&r.key),
             r.stat,
             fmt_num(r.a),
             fmt_num(r.b),
@@ -192,18 +223,28 @@ pub fn write(
     }
     write::atomic(&dir.join("compare.csv"), csv.as_bytes())?;
     let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint compare</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
-    let _ = write!(html, "<h1>Compare</h1><p><b>A</b> {}<br><b>B</b> {}</p><table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th></tr>", esc(&name(sa)), esc(&name(sb)));
+    let _ = write!(
+        html,
+        "<h1>Compare</h1><p><b>A</b> {}<br><b>B</b> {}</p>",
+        esc(&name(sa)),
+        esc(&name(sb))
+    );
+    if let Some(note) = period_note(a, b) {
+        let _ = write!(html, "<p><b>Note:</b> {}</p>", esc(&note));
+    }
+    html.push_str("<table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th><th>change</th></tr>");
     let mut charted: Vec<(String, String)> = Vec::new();
     for r in top(&all, n) {
         let _ = write!(
             html,
-            "<tr><td>{}[{}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}[{}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.metric),
             esc(&r.key),
             r.stat,
             fmt_num(round4(r.a)),
             fmt_num(round4(r.b)),
-            fmt_num(round4(r.delta()))
+            fmt_num(round4(r.delta())),
+            r.change()
         );
         let k = (r.metric.clone(), r.key.clone());
         if !charted.contains(&k) && charted.len() < 6 {
@@ -230,13 +271,13 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
     let (Some(ca), Some(cb)) = (sa.find(m, k), sb.find(m, k)) else {
         return String::new();
     };
-    let (va, vb) = (sa.column(ca), sb.column(cb));
-    let max = va
-        .iter()
-        .chain(&vb)
-        .copied()
-        .fold(0.0f64, f64::max)
-        .max(1e-12);
+    let (mut va, mut vb) = (sa.column(ca), sb.column(cb));
+    if sa.dates.first() == sb.dates.first() {
+        let n = va.len().min(vb.len());
+        va.truncate(n);
+        vb.truncate(n);
+    }
+    let (lo, hi) = crate::report::y_range(va.iter().chain(&vb));
     let (w, h, l, t, b) = (640.0, 200.0, 50.0, 22.0, 20.0);
     let n = va.len().max(vb.len()).max(2);
     let pts = |v: &[f64]| -> String {
@@ -246,17 +287,18 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
                 format!(
                     "{:.1},{:.1}",
                     l + (w - l - 10.0) * i as f64 / (n - 1) as f64,
-                    t + (h - t - b) * (1.0 - x / max)
+                    t + (h - t - b) * (1.0 - (x - lo) / (hi - lo))
                 )
             })
             .collect::<Vec<_>>()
             .join(" ")
     };
     format!(
-        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] (A solid, B dashed; max {})</text><polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#d1495b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/></svg></figure>"##,
+        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] (A solid, B dashed; {} to {})</text><polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#d1495b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/></svg></figure>"##,
         esc(m),
         esc(k),
-        fmt_num(round4(max)),
+        fmt_num(round4(lo)),
+        fmt_num(round4(hi)),
         pts(&va),
         pts(&vb)
     )

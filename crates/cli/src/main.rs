@@ -60,7 +60,9 @@ enum Command {
         /// Set a script parameter: --set approval=0.3 (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
-        /// Time resolution of series.csv: step (also written week), month or year.
+        /// Time resolution of series.csv: step (also written week), month or year. A month or
+        /// year row is the mean of its weekly values (a running total such as policy_cost:
+        /// its value at the period's end), so peaks are exact only at step.
         #[arg(long, default_value = "month")]
         resolution: String,
         /// Wall-clock limit for the run, in seconds.
@@ -123,7 +125,10 @@ enum Command {
         /// Sweep seed (default: the model's seed).
         #[arg(long)]
         seed: Option<u64>,
-        /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable).
+        /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable). runs.csv
+        /// gets its peak, mean and final value (for a running total such as policy_cost, the
+        /// mean is per year of the run); the bands are of yearly means (running totals: the
+        /// total at each year's end).
         #[arg(long = "metric", value_name = "METRIC=KEY")]
         metrics: Vec<String>,
         /// Model file (default: the script's header, else models/world-2024.yaml).
@@ -564,7 +569,7 @@ fn run(
             ("series.csv", outcome.sim.series.to_csv(res)),
             (
                 "summary.json",
-                report::summary_json(&scenario, &model, &outcome),
+                report::summary_json(&scenario, &model, &outcome, res.name()),
             ),
             ("report.html", report::html(&scenario, &model, &outcome)),
         ];

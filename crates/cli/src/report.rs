@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chokepoint_core::series::fmt_num;
-use chokepoint_core::{Model, Series};
+use chokepoint_core::{Date, Model, Series};
 use chokepoint_script::{Outcome, Scenario};
 use serde_json::json;
 
@@ -127,15 +127,12 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
     let mut lost: Vec<(f64, String, String)> = Vec::new();
-    for sec in &m.sectors {
+    for (k, sec) in m.sectors.iter().enumerate() {
         if let Some(c) = s.find("output_lost", &sec.id) {
             let v: f64 = s.column(c).iter().sum::<f64>() * years;
-            let span = s.steps as f64 * years;
-            let share = if sec.units > 0.0 && span > 0.0 {
-                v / (sec.units * span)
-            } else {
-                0.0
-            };
+            // Of what its demand would have made, growth and shocks included.
+            let potential = out.sim.output_potential.get(k).copied().unwrap_or(0.0);
+            let share = if potential > 0.0 { v / potential } else { 0.0 };
             if v >= 1.0 {
                 lost.push((
                     share,
@@ -188,18 +185,24 @@ struct Pinned {
     ratio: f64,
     from: String,
     steps: usize,
+    /// Separate runs of steps at the bound.
+    spells: usize,
 }
 
 impl Pinned {
     fn text(&self, step_days: u32) -> String {
         let weeks = self.steps as f64 * step_days as f64 / 7.0;
+        let when = if self.spells > 1 {
+            format!("in {} spells, the first from {}", self.spells, self.from)
+        } else {
+            format!("from {}", self.from)
+        };
         format!(
-            "{} at the model's {}× {} for {} weeks from {}: no balance there, the level is the cap",
+            "{} at the model's {}× {} for {} weeks {when}: no balance there, the level is the cap",
             self.key,
             fmt_num(self.ratio),
             self.bound,
             fmt_num(weeks.round()),
-            self.from
         )
     }
 }
@@ -228,6 +231,9 @@ fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
                         ratio,
                         from: s.dates[first].to_string(),
                         steps: v.iter().filter(|&&x| at(x)).count(),
+                        spells: (0..v.len())
+                            .filter(|&i| at(v[i]) && (i == 0 || !at(v[i - 1])))
+                            .count(),
                     });
                 }
             }
@@ -281,14 +287,18 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o
 }
 
-pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome) -> String {
+/// summary.json: what ran (with the seed, parameters and the series.csv resolution that
+/// repeat it), its headlines, caveats, levers and expectations.
+pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -> String {
     let v = json!({
         "scenario": sc.path.display().to_string(),
         "title": sc.title(),
         "model": m.name,
         "start": m.start.to_string(),
         "end": out.sim.last_date().to_string(),
+        "seed": out.sim.seed,
         "params": out.params,
+        "resolution": resolution,
         "headlines": headlines(m, out).iter().map(|h| json!({"label": h.label, "value": h.value})).collect::<Vec<_>>(),
         "caveats": pinned_prices(m, out).iter().map(|p| json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio, "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})).collect::<Vec<_>>(),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
@@ -349,21 +359,29 @@ pub fn tick(v: f64) -> String {
     format!("{text}{suffix}")
 }
 
-/// A line chart of several series as an inline SVG.
-fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> String {
-    let (w, h, l, r, t, b) = (640.0, 260.0, 60.0, 170.0, 28.0, 30.0);
-    let n = s.steps.max(2);
-    let mut max = 0.0f64;
-    for (_, c) in lines {
-        for v in s.column(*c) {
-            max = max.max(v);
+/// The vertical range a chart of `values` needs: from the lowest to the highest, always
+/// including 0 (so a series that goes negative, a net receipt, say, is drawn in full).
+pub fn y_range<'a>(values: impl IntoIterator<Item = &'a f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for &v in values {
+        if v.is_finite() {
+            lo = lo.min(v);
+            hi = hi.max(v);
         }
     }
-    if max <= 0.0 {
-        max = 1.0;
+    if hi - lo <= 0.0 {
+        hi = lo + 1.0;
     }
+    (lo, hi)
+}
+
+/// A line chart of several series (one value per step of `dates`) as an inline SVG.
+fn svg_chart(title: &str, unit: &str, dates: &[Date], lines: &[(String, Vec<f64>)]) -> String {
+    let (w, h, l, r, t, b) = (640.0, 260.0, 60.0, 170.0, 28.0, 30.0);
+    let n = dates.len().max(2);
+    let (lo, hi) = y_range(lines.iter().flat_map(|(_, v)| v));
     let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
-    let y = |v: f64| t + (h - t - b) * (1.0 - v / max);
+    let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
     let mut o = String::new();
     let _ = write!(
         o,
@@ -378,13 +396,13 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
     );
     let _ = write!(
         o,
-        r##"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="#999"/>"##,
-        h - b,
+        r##"<line x1="{l}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="#999"/>"##,
+        y(0.0),
         w - r,
-        h - b
+        y(0.0)
     );
     for k in 0..=4 {
-        let v = max * k as f64 / 4.0;
+        let v = lo + (hi - lo) * k as f64 / 4.0;
         let _ = write!(
             o,
             r##"<text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#555">{}</text>"##,
@@ -393,7 +411,7 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
             tick(v)
         );
     }
-    if let (Some(d0), Some(d1)) = (s.dates.first(), s.dates.last()) {
+    if let (Some(d0), Some(d1)) = (dates.first(), dates.last()) {
         let _ = write!(
             o,
             r##"<text x="{l}" y="{}" font-size="10" fill="#555">{d0}</text><text x="{}" y="{}" font-size="10" text-anchor="end" fill="#555">{d1}</text>"##,
@@ -402,10 +420,9 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
             h - 12.0
         );
     }
-    for (k, (name, c)) in lines.iter().enumerate() {
+    for (k, (name, values)) in lines.iter().enumerate() {
         let col = COLORS[k % COLORS.len()];
-        let pts: Vec<String> = s
-            .column(*c)
+        let pts: Vec<String> = values
             .iter()
             .enumerate()
             .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
@@ -427,16 +444,16 @@ fn svg_chart(title: &str, unit: &str, s: &Series, lines: &[(String, usize)]) -> 
     o
 }
 
-fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String, usize)> {
-    let mut v: Vec<(String, usize, f64)> = keys
+/// Up to `limit` of the metric's series for `keys` that are not all zero, largest peak
+/// first, with their values.
+fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String, Vec<f64>)> {
+    let mut v: Vec<(String, Vec<f64>, f64)> = keys
         .iter()
         .filter_map(|k| {
             s.find(metric, k).map(|c| {
-                (
-                    k.clone(),
-                    c,
-                    s.column(c).iter().copied().fold(0.0, f64::max),
-                )
+                let values = s.column(c);
+                let peak = values.iter().copied().fold(0.0, f64::max);
+                (k.clone(), values, peak)
             })
         })
         .filter(|x| x.2 > 0.0)
@@ -505,8 +522,18 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         .collect();
     // Prices as multiples of their start so dear and cheap elements share an axis.
     let mut charts = Vec::new();
-    let price_lines = pick(s, "price", &price_keys, 8);
-    charts.push(("Prices".to_string(), "$/kg".to_string(), price_lines));
+    let price_lines = pick(s, "price", &price_keys, 8)
+        .into_iter()
+        .map(|(k, v)| {
+            let start = v.iter().copied().find(|&p| p > 0.0).unwrap_or(1.0);
+            (k, v.iter().map(|p| p / start).collect())
+        })
+        .collect();
+    charts.push((
+        "Prices".to_string(),
+        "multiple of their start price".to_string(),
+        price_lines,
+    ));
     let region_keys: Vec<String> = s
         .keys("shortfall")
         .into_iter()
@@ -518,11 +545,13 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "share of need".into(),
         pick(s, "shortfall", &region_keys, 8),
     ));
+    // Sectors count output in their own units (vehicles, devices, t): as a share of what
+    // they would have made, which is their shortfall of need, they share an axis.
     let lost_keys: Vec<String> = m.sectors.iter().map(|x| x.id.clone()).collect();
     charts.push((
         "Output lost by sector".into(),
-        "units/yr".into(),
-        pick(s, "output_lost", &lost_keys, 8),
+        "share of its output".into(),
+        pick(s, "shortfall", &lost_keys, 8),
     ));
     let dep_keys: Vec<String> = s
         .keys("dependency")
@@ -549,7 +578,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
                 esc(&t)
             );
         } else {
-            let _ = write!(o, "<figure>{}</figure>", svg_chart(&t, &unit, s, &lines));
+            let _ = write!(
+                o,
+                "<figure>{}</figure>",
+                svg_chart(&t, &unit, &s.dates, &lines)
+            );
         }
     }
     o.push_str("<h2>Levers pulled</h2>");
@@ -649,6 +682,14 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::tick;
+
+    #[test]
+    fn a_chart_spans_negative_values_and_a_flat_line() {
+        assert_eq!(super::y_range(&[-489.0, -10.0, 0.0]), (-489.0, 0.0));
+        assert_eq!(super::y_range(&[2.0, 5.0]), (0.0, 5.0));
+        assert_eq!(super::y_range(&[0.0, 0.0]), (0.0, 1.0));
+        assert_eq!(super::y_range(&[f64::NAN, 3.0]), (0.0, 3.0));
+    }
 
     #[test]
     fn text_for_xml_holds_no_character_xml_refuses() {

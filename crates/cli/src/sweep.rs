@@ -373,8 +373,9 @@ fn one_run(
         .map_err(|e| format!("run {i} ({}):\n{e}", shown.join(", ")))?;
     let s = &out.sim.series;
     let mut figures = format!("{i},{seed}");
+    // Parameters in full (shortest exact form), so a run can be repeated exactly.
     for v in &values {
-        let _ = write!(figures, ",{}", fmt_num(*v));
+        let _ = write!(figures, ",{v}");
     }
     let failed = out.failed();
     let _ = write!(figures, ",{},{failed}", out.expectations.len() - failed);
@@ -385,8 +386,13 @@ fn one_run(
             .ok_or_else(|| format!("--metric {m}={k}: the run records no such series"))?;
         let v = s.column(col);
         let peak = v.iter().copied().fold(f64::MIN, f64::max);
-        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
         let last = v.last().copied().unwrap_or(0.0);
+        // A running total's mean is per year of the run.
+        let mean = if chokepoint_core::series::running_total(m) {
+            last / (v.len().max(1) as f64 / model.steps_per_year())
+        } else {
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
         let _ = write!(
             figures,
             ",{},{},{}",
@@ -402,8 +408,8 @@ fn one_run(
             while e < v.len() && s.dates[e].year() == year {
                 e += 1;
             }
-            let mean = v[t..e].iter().sum::<f64>() / (e - t) as f64;
-            let _ = writeln!(series, "{i},{year},{m},{k},{}", fmt_num(mean));
+            let value = chokepoint_core::series::aggregate(m, &v[t..e]);
+            let _ = writeln!(series, "{i},{year},{m},{k},{}", fmt_num(value));
             t = e;
         }
     }
@@ -731,13 +737,13 @@ type Fans = BTreeMap<(String, String), Vec<(i32, f64, f64, f64)>>;
 
 fn fan_report(fans: &Fans, runs: usize, about: &str) -> String {
     let mut o = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint sweep</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}</style></head><body>");
-    let _ = write!(o, "<h1>Sweep of {runs} runs</h1>{about}<p>Bands: p5–p95 shaded, p50 line; yearly means of each run.</p>");
+    let _ = write!(o, "<h1>Sweep of {runs} runs</h1>{about}<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
     for ((m, k), pts) in fans {
         let (w, h, l, r, t, b) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
-        let max = pts.iter().map(|p| p.3).fold(0.0f64, f64::max).max(1e-12);
+        let (lo, hi) = crate::report::y_range(pts.iter().flat_map(|p| [&p.1, &p.3]));
         let n = pts.len().max(2);
         let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
-        let y = |v: f64| t + (h - t - b) * (1.0 - v / max);
+        let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
         let mut poly: Vec<String> = pts
             .iter()
             .enumerate()
@@ -756,14 +762,15 @@ fn fan_report(fans: &Fans, runs: usize, about: &str) -> String {
             .collect();
         let _ = write!(
             o,
-            r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="16" font-size="13" font-weight="bold">{m} [{k}]</text><polygon fill="#1b6ca8" fill-opacity="0.25" points="{}"/><polyline fill="none" stroke="#1b6ca8" stroke-width="2" points="{}"/><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">0</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg></figure>"##,
+            r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="16" font-size="13" font-weight="bold">{m} [{k}]</text><polygon fill="#1b6ca8" fill-opacity="0.25" points="{}"/><polyline fill="none" stroke="#1b6ca8" stroke-width="2" points="{}"/><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg></figure>"##,
             poly.join(" "),
             mid.join(" "),
             l - 4.0,
             t + 4.0,
-            crate::report::tick(max),
+            crate::report::tick(hi),
             l - 4.0,
             h - b,
+            crate::report::tick(lo),
             h - 8.0,
             pts.first().map(|p| p.0).unwrap_or(0),
             w - r,

@@ -20,7 +20,23 @@ pub struct Series {
     pub dates: Vec<Date>,
 }
 
-/// How CSV rows are aggregated over time. Every value is the mean over the period.
+/// Whether a metric is a running total since the start (`policy_cost`): over a period it
+/// is read at the period's end, where rates and levels are averaged.
+pub fn running_total(metric: &str) -> bool {
+    metric == "policy_cost"
+}
+
+/// A period's value of one metric's weekly values: their mean, or the last for a running
+/// total.
+pub fn aggregate(metric: &str, values: &[f64]) -> f64 {
+    match values.last() {
+        Some(&last) if running_total(metric) => last,
+        _ => values.iter().sum::<f64>() / values.len().max(1) as f64,
+    }
+}
+
+/// How CSV rows are aggregated over time: the mean over the period of each week's value,
+/// or a running total's value at the period's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
     Step,
@@ -29,6 +45,15 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    /// The name `parse` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::Step => "step",
+            Resolution::Month => "month",
+            Resolution::Year => "year",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Resolution, String> {
         match s {
             "step" | "week" => Ok(Resolution::Step),
@@ -196,9 +221,13 @@ impl Series {
                 Resolution::Year => format!("{}-01-01", self.dates[s].year()),
             };
             for &c in &live {
-                let mean = (s..e).map(|t| self.get(t, c)).sum::<f64>() / (e - s) as f64;
                 let (m, k) = &self.names[c];
-                let _ = writeln!(out, "{label},{m},{},{}", csv_field(k), fmt_num(mean));
+                let value = if running_total(m) {
+                    self.get(e - 1, c)
+                } else {
+                    (s..e).map(|t| self.get(t, c)).sum::<f64>() / (e - s) as f64
+                };
+                let _ = writeln!(out, "{label},{m},{},{}", csv_field(k), fmt_num(value));
             }
             s = e;
         }
@@ -227,7 +256,7 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

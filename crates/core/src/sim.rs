@@ -179,6 +179,9 @@ pub struct Sim {
     /// Per sector: the substitution a script decided (`substitute`), below which the
     /// price-driven response does not take it back.
     pub substituted_floor: Vec<f64>,
+    /// Per sector: the output its demand would have made over the run so far, in its units
+    /// (what output lost is a share of; it grows with growth and demand shocks).
+    pub output_potential: Vec<f64>,
     recycle_rate: Vec<f64>,
     /// Per recipe: composition (levers may thrift Dy and Tb).
     pub composition: Vec<Vec<f64>>,
@@ -235,6 +238,8 @@ pub struct Sim {
     pub offtakes: Vec<Offtake>,
     pub contracts: Vec<Contract>,
     pub outages: Vec<RandomOutage>,
+    /// The seed of the run's random stream.
+    pub seed: u64,
     /// Cumulative policy cost by paying country, $.
     pub policy_cost: Vec<f64>,
     pub ledger: Ledger,
@@ -499,6 +504,7 @@ impl Sim {
             growth_from: vec![(1.0, 0.0); nsec],
             substituted: vec![0.0; nsec],
             substituted_floor: vec![0.0; nsec],
+            output_potential: vec![0.0; nsec],
             recycle_rate: model.sectors.iter().map(|s| s.recycle_rate).collect(),
             recipe_elements: composition
                 .iter()
@@ -575,6 +581,7 @@ impl Sim {
             ledger: Ledger::default(),
             series: Series::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
             cols: Cols::default(),
             scratch: Scratch::default(),
             model,
@@ -2181,8 +2188,10 @@ impl Sim {
             demand_mult,
             recycle_rate,
             sector_mix,
+            output_potential,
             ..
         } = self;
+        let years_per_step = m.step_days as f64 / 365.25;
         for (n, node) in nodes.iter().enumerate() {
             let NodeKind::Buyer { sector, share } = node.kind else {
                 continue;
@@ -2233,6 +2242,7 @@ impl Sim {
             s.sector_used[sector] += used_total;
             // The growth factor `prepare` computed for this step.
             let units_rate = sec.units * share * sec_growth[sector] * demand_mult[sector];
+            output_potential[sector] += units_rate * years_per_step;
             if need > 0.0 {
                 s.sector_lost[sector] += units_rate * (1.0 - used_total / need);
             }

@@ -437,6 +437,33 @@ fn stockpile_buy_after_a_target_buys_past_it() {
 }
 
 #[test]
+fn output_lost_is_a_share_of_what_shocked_demand_would_have_made() {
+    let potential = |src: &str| {
+        let out = run(&format!(
+            "{src}\nrun_until(\"2025-12-29\");\nexpect(true, \"ran\");"
+        ));
+        let k = out.sim.model.sector_id("industrial-us").unwrap();
+        out.sim.output_potential[k]
+    };
+    let base = potential("");
+    let doubled = potential(r#"demand_shock("industrial-us", 2.0);"#);
+    assert!(base > 0.0);
+    assert!((doubled / base - 2.0).abs() < 1e-9, "{doubled} vs {base}");
+    let grown = potential(r#"growth("industrial-us", 0.3);"#);
+    assert!(grown > 1.1 * base, "growth adds to it: {grown} vs {base}");
+}
+
+#[test]
+fn a_failed_range_says_which_side_it_missed() {
+    let out = attempt(
+        r#"expect_between(246.8, 300.0, 400.0, "x"); expect_between(500.0, 300.0, 400.0, "y");"#,
+    )
+    .unwrap();
+    assert_eq!(out.expectations[0].detail, "246.8000 is below [300, 400]");
+    assert_eq!(out.expectations[1].detail, "500.0000 is above [300, 400]");
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

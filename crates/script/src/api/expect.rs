@@ -55,7 +55,13 @@ pub mod expect_api {
             )));
         }
         let ok = v >= lo && v <= hi;
-        record(&ctx, message, ok, format!("{v:.4} in [{lo}, {hi}]"))
+        let verdict = match () {
+            _ if ok => "in",
+            _ if v < lo => "is below",
+            _ if v > hi => "is above",
+            _ => "is not in",
+        };
+        record(&ctx, message, ok, format!("{v:.4} {verdict} [{lo}, {hi}]"))
     }
 
     /// Records that `value` should be within `tolerance` (relative, 0.1 = 10%) of `target`.
