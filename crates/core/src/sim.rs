@@ -1345,6 +1345,10 @@ impl Sim {
                 }
             })
             .collect();
+        // Mixed forms some recipe makes: what a content rule can reach.
+        let manufactured: Vec<bool> = (0..m.forms.len())
+            .map(|f| m.forms[f].mixed && m.recipes.iter().any(|r| r.output == f))
+            .collect();
         for c in 0..nc {
             let com = m.commodities[c];
             let covered = |p: &Policy| -> bool {
@@ -1427,11 +1431,13 @@ impl Sim {
                                 ..
                             } => {
                                 // Re-exports by third countries of items made with the
-                                // controlling country's elements need its licence.
+                                // controlling country's elements need its licence: made
+                                // goods (a recipe's mixed output, such as magnets), not ore
+                                // mined there or scrap.
                                 if foreign
                                     && p.exporter != Some(x)
                                     && p.exporter != Some(buyer.country)
-                                    && com.element.is_none()
+                                    && manufactured[com.form]
                                     && p.reaches(m, buyer.country, buyer.firm)
                                 {
                                     r.allow *= approval;

@@ -464,6 +464,20 @@ fn a_failed_range_says_which_side_it_missed() {
 }
 
 #[test]
+fn a_licence_delay_does_not_change_import_dependency() {
+    // Everything approved, nine weeks late: the US magnet makers still depend on imports as
+    // much as before (held shipments count when ordered, on both sides of the ratio).
+    run(r#"
+        run_until("2025-04-06");
+        let before = current(dependency("magnet", "US"));
+        export_licence("CN", #{ elements: ["Dy", "Tb"], approval: 1.0, delay_days: 63 });
+        run_until("2025-06-01");
+        let during = mean(between(dependency("magnet", "US"), "2025-04-14", "2025-06-01"));
+        expect_approx(during, before, 0.02, `${during} against ${before}`);
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

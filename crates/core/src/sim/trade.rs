@@ -750,9 +750,14 @@ impl Sim {
                     if rule.delay > 0 {
                         hold(s, pending, *step + rule.delay as usize, b, x, c, com, q);
                         on_order[b * nc + c] += q;
-                        // Not delivered now: take it back out of the immediate receipts.
+                        // Not delivered now: take it back out of the immediate receipts,
+                        // but count it in the buyer's supply for dependency, as its
+                        // foreign share was (both when ordered).
                         s.got[slot] -= q;
                         s.delayed[x] += q;
+                        if s.buyer_stage[slot] != NO_STAGE {
+                            s.dep_total[s.buyer_stage[slot] * nx + bx] += q;
+                        }
                     }
                 }
             }
@@ -835,7 +840,7 @@ impl Sim {
         let kg_per_t = 1000.0 / m.forms[m.commodities[c].form].re_share;
         let stock = &mut self.stock;
         let s = &mut self.scratch;
-        // Delayed shipments' dependency still counts when they arrive.
+        // What arrives now counts toward dependency (delayed shipments counted when ordered).
         for (slot, l) in links.buyers.iter().enumerate() {
             let q = s.got[slot];
             if l.stage != NO_STAGE {
