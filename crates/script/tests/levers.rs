@@ -478,6 +478,18 @@ fn a_licence_delay_does_not_change_import_dependency() {
 }
 
 #[test]
+fn lifting_controls_for_a_firm_exempts_it_from_controls_that_reach_it_another_way() {
+    run(r#"
+        export_licence("CN", #{ forms: ["magnet:NdFeB"], approval: 0.0, to: ["US"] });
+        expect(lift_controls("CN", ["lockheed-martin"]) == 1, "a control on its country");
+        expect(lift_controls("CN", ["lockheed-martin"]) == 0, "once exempt, nothing more to lift");
+        entity_list("CN", ["lockheed-martin"]);
+        expect(lift_controls("CN", ["lm-aeronautics"]) == 1, "a listing of its parent");
+        expect(lift_controls("CN", ["lockheed-martin"]) == 1, "the listing itself ends");
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

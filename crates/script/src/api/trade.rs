@@ -158,7 +158,9 @@ pub mod trade_api {
     }
 
     /// Lifts `exporter`'s controls on the named firms, countries or groups: they leave the
-    /// policies that reached them. Returns how many policies changed.
+    /// policies that name them, and are exempted from those that reach them another way
+    /// (a control on their country, on a parent firm, on everyone). Returns how many
+    /// policies changed.
     ///
     /// ```rhai
     /// entity_list("CN", ["lockheed-martin"]);
@@ -187,18 +189,36 @@ pub mod trade_api {
             {
                 continue;
             }
-            let before = p.to.clone();
+            let before = (p.to.clone(), p.exempt.clone());
+            // Named in the policy: they leave it (a list left empty ends).
             p.to.firms.retain(|f| !lifted.firms.contains(f));
             p.to.countries.retain(|c| !lifted.countries.contains(c));
-            if p.to != before {
+            if !before.0.is_empty() && p.to.is_empty() {
+                ended.push(i);
                 changed += 1;
-                if p.to.is_empty() {
-                    ended.push(i);
+                continue;
+            }
+            // Still reached another way (their country, a parent firm, a control on
+            // everyone): lifting for them exempts them.
+            let list = matches!(p.kind, PolicyKind::EntityList);
+            let reached = |p: &chokepoint_core::Policy, c, f| {
+                if list {
+                    p.to.reaches(&model, c, f) && !p.exempt.reaches(&model, c, f)
+                } else {
+                    p.reaches(&model, c, f)
                 }
-            } else if p.to.is_empty() {
-                // A control on everyone: lifting for some means exempting them.
-                p.exempt.firms.extend(&lifted.firms);
-                p.exempt.countries.extend(&lifted.countries);
+            };
+            for &f in &lifted.firms {
+                if reached(p, model.firms[f].country, Some(f)) {
+                    p.exempt.firms.push(f);
+                }
+            }
+            for &c in &lifted.countries {
+                if reached(p, c, None) {
+                    p.exempt.countries.push(c);
+                }
+            }
+            if (&p.to, &p.exempt) != (&before.0, &before.1) {
                 changed += 1;
             }
         }
