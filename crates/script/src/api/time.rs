@@ -39,7 +39,8 @@ pub mod time_api {
         Ok(())
     }
 
-    /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days).
+    /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days). Periods are
+    /// whole steps: on a weekly model "1m" is every 4 weeks and "1y" every 52.
     ///
     /// ```rhai
     /// every("1y", || stockpile_buy("us-nds-ndfeb", 100.0));
@@ -66,7 +67,8 @@ pub mod time_api {
         Ok(())
     }
 
-    /// Runs `action` once, at the first step where `condition` returns true.
+    /// Runs `action` once, after the first step at whose end `condition` returns true: its
+    /// levers act from the next step.
     ///
     /// ```rhai
     /// when(|| current(price("oxide:Dy", "ROW")) > 400.0, || stockpile_release("us-nds-ndfeb", 500.0));
@@ -87,7 +89,8 @@ pub mod time_api {
         Ok(())
     }
 
-    /// Runs `action` at every step where `condition` returns true.
+    /// Runs `action` after every step at whose end `condition` returns true: its levers act
+    /// from the next step.
     ///
     /// ```rhai
     /// whenever(|| current(shortfall("magnet:NdFeB", "US")) > 0.2, || demand_shock("ev-us", 0.99));
@@ -183,7 +186,8 @@ pub mod time_api {
     }
 
     /// The date of the last simulated step, as `YYYY-MM-DD` (the model's start before the
-    /// first step).
+    /// first step). Inside an `at` or `every` action, which runs before its step, that is
+    /// the week before the action's step.
     ///
     /// ```rhai
     /// run_until("2024-12-31");

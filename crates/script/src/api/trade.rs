@@ -83,7 +83,10 @@ pub mod trade_api {
     /// orders: where buyers order more than the exporter has (and re-order what was
     /// refused), approved orders can still take most of what it has; the share bites where
     /// the exporter is the buyers' main source. Supply contracts pass at the approval share
-    /// without the delay.
+    /// without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
+    /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
+    /// reach buyers after the delay (see `licence_queue`); lifting the licence does not
+    /// release those already waiting.
     ///
     /// ```rhai
     /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
