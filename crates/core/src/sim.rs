@@ -1958,7 +1958,7 @@ impl Sim {
                         self.rules[self.rule_offset[c] + slot * nx + x].allow
                     };
                     let l = &self.links[c].buyers[slot];
-                    let r = self.link_request(l, c, self.link_need(l)).0 * allow;
+                    let r = self.link_request(l, c, self.link_need(l), 0.0).0 * allow;
                     self.scratch.request[slot] = r;
                     wanted += r;
                 }

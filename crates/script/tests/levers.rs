@@ -490,6 +490,21 @@ fn lifting_controls_for_a_firm_exempts_it_from_controls_that_reach_it_another_wa
 }
 
 #[test]
+fn buyers_order_ahead_of_a_licence_delay_so_supply_does_not_gap_every_delay() {
+    // Everything approved, nine weeks late: after the first wait, buyers that count the
+    // queue as pipeline keep ordering, and US magnet users are not short again (they used
+    // to go ~95% short for a week every ten weeks, when the queue alone met their cover).
+    run(r#"
+        import "lib/timeline" as t;
+        at("2025-04-07", || t::licence(t::SEVEN, 1.0, "no-18"));
+        run_until("2026-06-29");
+        let us = shortfall("magnet:NdFeB", "US");
+        expect(peak(between(us, "2025-09-01", "2026-06-29")) < 0.05, "no recurring gaps");
+        expect(peak(between(licence_queue("CN"), "2025-09-01", "2026-06-29")) > 1000.0, "while the queue holds the pipeline");
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

@@ -293,7 +293,7 @@ impl Sim {
         let mut total_request = 0.0;
         for (slot, l) in links.buyers.iter().enumerate() {
             let need = self.link_need(l);
-            let (r, held) = self.link_request(l, c, need);
+            let (r, held) = self.link_request(l, c, need, 0.0);
             let s = &mut self.scratch;
             s.request[slot] = r;
             s.need[slot] = need;
@@ -525,14 +525,26 @@ impl Sim {
     /// (licences and the price update read them again). Returns the total requested.
     fn gather_requests(&mut self, c: CommodityId, buyers: &[BuyerLink]) -> f64 {
         let mut total = 0.0;
+        let nx = self.model.countries.len();
+        let rules = &self.rules[self.rule_offset[c]..];
         for (slot, l) in buyers.iter().enumerate() {
             let need = self.link_need(l);
-            let (r, held) = self.link_request(l, c, need);
+            // A buyer whose imports wait for a licence orders that much further ahead: its
+            // pipeline is part of what it aims to hold.
+            let lead = (0..nx)
+                .filter(|&x| x != l.country && self.scratch.supply[x] > 0.0)
+                .map(|x| &rules[slot * nx + x])
+                .filter(|r| r.allow > 0.0)
+                .map(|r| r.delay)
+                .max()
+                .unwrap_or(0);
+            let (r, held) = self.link_request(l, c, need, lead as f64);
             self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
             s.request[slot] = r;
             s.need[slot] = need;
-            s.cover[slot] = l.cover;
+            // Cover the price update weighs it against, pipeline included.
+            s.cover[slot] = l.cover + lead as f64;
             s.buyer_country[slot] = l.country;
             s.buyer_stage[slot] = l.stage;
             s.got[slot] = 0.0;
@@ -566,7 +578,13 @@ impl Sim {
 
     /// What a buyer asks for this step (t), net of what it holds and has on order, given
     /// its `need`; and what it holds.
-    pub(super) fn link_request(&self, l: &BuyerLink, c: CommodityId, need: f64) -> (f64, f64) {
+    pub(super) fn link_request(
+        &self,
+        l: &BuyerLink,
+        c: CommodityId,
+        need: f64,
+        lead: f64,
+    ) -> (f64, f64) {
         let ne = self.model.elements.len();
         let held = if l.stock == NONE {
             lane_sum(&self.stock[l.base..l.base + ne])
@@ -585,7 +603,7 @@ impl Sim {
                     .min(rate * share);
                 (want - on_order).max(0.0)
             }
-            _ => (need * (1.0 + l.cover) - (held + on_order)).max(0.0),
+            _ => (need * (1.0 + l.cover + lead) - (held + on_order)).max(0.0),
         };
         // A holding at its target leaves a difference of rounding noise, not an order.
         let request = if request > NOISE { request } else { 0.0 };
