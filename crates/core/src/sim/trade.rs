@@ -531,9 +531,9 @@ impl Sim {
             let need = self.link_need(l);
             // A buyer whose imports wait for a licence orders that much further ahead: its
             // pipeline is part of what it aims to hold.
-            let lead = (0..nx)
-                .filter(|&x| x != l.country && self.scratch.supply[x] > 0.0)
-                .map(|x| &rules[slot * nx + x])
+            let lead = (self.scratch.active.iter())
+                .filter(|&&x| x != l.country)
+                .map(|&x| &rules[slot * nx + x])
                 .filter(|r| r.allow > 0.0)
                 .map(|r| r.delay)
                 .max()
