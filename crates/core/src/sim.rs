@@ -1331,9 +1331,16 @@ impl Sim {
                     }
                 }
             }
-            if let PolicyKind::ExportQuota { .. } = p.kind {
+            if let PolicyKind::ExportQuota { tonnes_per_year } = p.kind {
+                // A quota imposed during a year allows its rate from then on, not the
+                // share of the year already gone: it starts as if that share were spent.
+                let begun = || {
+                    let y0 = Date::from_ymd(date.year(), 1, 1).map_or(date.days(), |d| d.days());
+                    let gone = (date.days() - y0) as f64 / 365.25;
+                    (pi, tonnes_per_year * gone, date.year())
+                };
                 let prev = self.quotas.iter().find(|q| q.0 == pi);
-                quotas.push(prev.copied().unwrap_or((pi, 0.0, date.year())));
+                quotas.push(prev.copied().unwrap_or_else(begun));
             }
         }
         let typical: Vec<Vec<f64>> = (0..m.forms.len())

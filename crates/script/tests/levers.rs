@@ -505,6 +505,19 @@ fn buyers_order_ahead_of_a_licence_delay_so_supply_does_not_gap_every_delay() {
 }
 
 #[test]
+fn a_quota_imposed_mid_year_paces_from_its_first_day() {
+    // 20,000 t/yr from 1 October: about 5,000 t in the quarter, not the three quarters of a
+    // year already gone released at once (China's exports ran at ~73,000 t/yr that quarter).
+    run(r#"
+        at("2024-10-01", || export_quota("CN", #{ tonnes_per_year: 20000.0 }));
+        run_until("2024-12-31");
+        let q4 = |f| mean(between(exports("CN", f), "2024-10-01", "2024-12-31"));
+        let rate = q4.call("magnet:NdFeB") + q4.call("oxide") + q4.call("metal");
+        expect_between(rate, 15000.0, 21000.0, `China exports at the quota's rate (${rate} t/yr)`);
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

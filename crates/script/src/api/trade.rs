@@ -104,11 +104,10 @@ pub mod trade_api {
     }
 
     /// Caps exports of the covered items at `tonnes_per_year` (REO basis), paced through
-    /// each calendar year: by any day, the elapsed share of the year's tonnes. The pace
-    /// counts from 1 January even for a quota imposed later, so one imposed in July may
-    /// ship half a year's tonnes at once (a known simplification that the 2010 replay is
-    /// calibrated with). Where two quotas cover the same flow, the newer caps it. Supply
-    /// contracts are not counted against a quota.
+    /// each calendar year: by any day, the elapsed share of the year's tonnes. One imposed
+    /// during a year paces from its first day (imposed in July, half the year's tonnes by
+    /// December). Where two quotas cover the same flow, the newer caps it. Supply contracts
+    /// are not counted against a quota.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
