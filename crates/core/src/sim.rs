@@ -2358,12 +2358,24 @@ impl Sim {
         let m = &self.model;
         let nc = m.commodities.len();
         let step = self.step;
-        for fl in &self.floors {
-            if fl.end.is_some_and(|e| step >= e) {
-                continue;
-            }
+        let live = |fl: &&PriceFloor| !fl.end.is_some_and(|e| step >= e);
+        for (i, fl) in self.floors.iter().enumerate().filter(|(_, fl)| live(fl)) {
             let mk = m.countries[m.facilities[fl.facility].country].market;
-            let p = self.price[mk * nc + fl.commodity];
+            // Floors under the same sales stack: each payer tops up from the next floor
+            // below its own (or the market), so two governments do not pay the same gap.
+            let below = self
+                .floors
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| {
+                    *j != i
+                        && live(o)
+                        && (o.facility, o.commodity) == (fl.facility, fl.commodity)
+                        && (o.floor < fl.floor || (o.floor == fl.floor && *j < i))
+                })
+                .map(|(_, o)| o.floor)
+                .fold(self.price[mk * nc + fl.commodity], f64::max);
+            let p = below;
             if p < fl.floor {
                 let sold =
                     self.scratch.sold[fl.facility] * self.output_share(fl.facility, fl.commodity);

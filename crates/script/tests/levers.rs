@@ -518,6 +518,39 @@ fn a_quota_imposed_mid_year_paces_from_its_first_day() {
 }
 
 #[test]
+fn two_governments_floors_on_the_same_sales_stack_instead_of_paying_twice() {
+    let cost = |src: &str| {
+        let out = run(&format!(
+            "{src}\nrun_until(\"2024-12-30\");\nexpect(true, \"ran\");"
+        ));
+        let s = &out.sim.series;
+        let last = |x: &str| {
+            s.column(s.find("policy_cost", x).unwrap())
+                .last()
+                .copied()
+                .unwrap_or(0.0)
+        };
+        (last("US"), last("JP"))
+    };
+    let (us, _) = cost(r#"price_floor("mp-separation", "oxide:Nd", 110.0, "US");"#);
+    assert!(us > 1e6);
+    let (us2, jp2) = cost(
+        r#"price_floor("mp-separation", "oxide:Nd", 110.0, "US");
+           price_floor("mp-separation", "oxide:Nd", 110.0, "JP");"#,
+    );
+    assert_eq!((us2, jp2), (us, 0.0), "the same floor twice is paid once");
+    let (us3, jp3) = cost(
+        r#"price_floor("mp-separation", "oxide:Nd", 110.0, "US");
+           price_floor("mp-separation", "oxide:Nd", 120.0, "JP");"#,
+    );
+    assert_eq!(us3, us, "the lower floor's payer pays up to its floor");
+    assert!(
+        jp3 > 0.0 && jp3 < 0.3 * us,
+        "the higher pays only the slice above: {jp3} vs {us}"
+    );
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

@@ -131,7 +131,9 @@ pub mod government_api {
 
     /// A price floor: `payer` tops up the facility's sales of `commodity` (e.g. "oxide:Nd")
     /// to `floor` $/kg whenever the market price is below it. It replaces any floor the same
-    /// payer keeps under the same facility and commodity; a floor of 0 ends it.
+    /// payer keeps under the same facility and commodity; a floor of 0 ends it. Floors of
+    /// several payers under the same sales stack: each pays from the next floor below its
+    /// own (or the market) up to its own.
     ///
     /// ```rhai
     /// price_floor("mp-separation", "oxide:Nd", 110.0, "US");
