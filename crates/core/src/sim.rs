@@ -2358,7 +2358,7 @@ impl Sim {
         let m = &self.model;
         let nc = m.commodities.len();
         let step = self.step;
-        let live = |fl: &&PriceFloor| !fl.end.is_some_and(|e| step >= e);
+        let live = |fl: &&PriceFloor| fl.end.is_none_or(|e| step < e);
         for (i, fl) in self.floors.iter().enumerate().filter(|(_, fl)| live(fl)) {
             let mk = m.countries[m.facilities[fl.facility].country].market;
             // Floors under the same sales stack: each payer tops up from the next floor
