@@ -53,6 +53,20 @@ fn run(src: &str) -> Outcome {
     out
 }
 
+/// Runs `src` (levers, no expectations needed) and then the model to `until`.
+fn run_to(src: &str, until: &str) -> Outcome {
+    run(&format!(
+        "{src}\nrun_until(\"{until}\");\nexpect(true, \"ran\");"
+    ))
+}
+
+/// One recorded series of a run, every step.
+fn series(out: &Outcome, metric: &str, key: &str) -> Vec<f64> {
+    let s = &out.sim.series;
+    let c = s.find(metric, key);
+    s.column(c.unwrap_or_else(|| panic!("no series {metric}[{key}]")))
+}
+
 /// Runs a script that must fail, returning its error.
 fn fails(src: &str) -> String {
     match attempt(src) {
@@ -258,13 +272,7 @@ fn offtakes_and_contracts_share_a_facility_output() {
         expect_approx(taken / made, 0.5, 0.1, `the offtake takes half the output (${taken} of ${made} t RE)`);
     "#);
     // Calling an offtake again replaces it: twice 100% is 100%, and 0% ends it.
-    let filled = |src: &str| {
-        let out = run(&format!(
-            "{src}\nrun_until(\"2027-12-31\");\nexpect(true, \"ran\");"
-        ));
-        let s = out.sim.series.find("stockpile", "us-nds-ndfeb").unwrap();
-        out.sim.series.column(s)
-    };
+    let filled = |src: &str| series(&run_to(src, "2027-12-31"), "stockpile", "us-nds-ndfeb");
     let once = filled(r#"offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);"#);
     let twice = filled(
         r#"offtake("mp-independence-magnets", "us-nds-ndfeb", 1.0);
@@ -305,39 +313,26 @@ fn an_offtake_takes_new_output_of_what_the_stockpile_holds_within_export_control
     "#);
     // Japan's stockpile buying from Malaysia is an export: it shows in trade, and a ban on
     // Malaysia's exports to Japan stops it.
-    let japan = |ban: bool| {
-        let out = run(&format!(
-            r#"offtake("lynas-kuantan", "jp-jogmec", 0.3);
-               {}
-               run_until("2024-12-30");
-               expect(true, "ran");"#,
-            if ban {
-                r#"export_ban("MY", #{ to: ["JP"] });"#
-            } else {
-                ""
-            }
-        ));
-        let s = &out.sim.series;
-        let held = s.column(s.find("stockpile", "jp-jogmec").unwrap());
-        let trade = s.column(s.find("trade", "MY>JP").unwrap());
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let japan = |ban: &str| {
+        let out = run_to(
+            &format!(r#"offtake("lynas-kuantan", "jp-jogmec", 0.3); {ban}"#),
+            "2024-12-30",
+        );
+        let held = series(&out, "stockpile", "jp-jogmec");
         (
             held[held.len() - 1] - held[0],
-            trade.iter().sum::<f64>() / trade.len() as f64,
+            mean(&series(&out, "trade", "MY>JP")),
         )
     };
-    let base = {
-        let out = run(r#"run_until("2024-12-30"); expect(true, "ran");"#);
-        let s = &out.sim.series;
-        let trade = s.column(s.find("trade", "MY>JP").unwrap());
-        trade.iter().sum::<f64>() / trade.len() as f64
-    };
-    let (bought, trade) = japan(false);
+    let base = mean(&series(&run_to("", "2024-12-30"), "trade", "MY>JP"));
+    let (bought, trade) = japan("");
     assert!(bought > 1000.0, "JOGMEC buys from Kuantan: {bought} t");
     assert!(
         trade > base + 500.0,
         "and it is trade: {trade} against {base} t/yr"
     );
-    let (bought, trade) = japan(true);
+    let (bought, trade) = japan(r#"export_ban("MY", #{ to: ["JP"] });"#);
     assert_eq!((bought, trade), (0.0, 0.0), "a ban stops it");
 }
 
@@ -356,11 +351,7 @@ fn a_scripted_substitution_stays() {
 #[test]
 fn thrift_sets_a_share_of_the_model_recipe() {
     let dy_metal = |src: &str| {
-        let out = run(&format!(
-            "{src}\nrun_until(\"2025-12-29\");\nexpect(true, \"ran\");"
-        ));
-        let s = &out.sim.series;
-        let c = s.column(s.find("output", "cn-metal-dy").unwrap());
+        let c = series(&run_to(src, "2025-12-29"), "output", "cn-metal-dy");
         c[c.len() - 1]
     };
     let half = dy_metal(r#"thrift("Dy", 0.5);"#);
@@ -375,13 +366,7 @@ fn thrift_sets_a_share_of_the_model_recipe() {
 
 #[test]
 fn a_tariff_replaces_the_last_on_the_same_goods_and_0_ends_it() {
-    let cn_us = |src: &str| {
-        let out = run(&format!(
-            "{src}\nrun_until(\"2024-12-30\");\nexpect(true, \"ran\");"
-        ));
-        let s = &out.sim.series;
-        s.column(s.find("trade", "CN>US").unwrap())
-    };
+    let cn_us = |src: &str| series(&run_to(src, "2024-12-30"), "trade", "CN>US");
     let none = cn_us("");
     let quarter = cn_us(r#"tariff("US", "CN", 0.25);"#);
     assert!(quarter[40] < 0.99 * none[40], "a tariff shifts trade away");
@@ -439,9 +424,7 @@ fn stockpile_buy_after_a_target_buys_past_it() {
 #[test]
 fn output_lost_is_a_share_of_what_shocked_demand_would_have_made() {
     let potential = |src: &str| {
-        let out = run(&format!(
-            "{src}\nrun_until(\"2025-12-29\");\nexpect(true, \"ran\");"
-        ));
+        let out = run_to(src, "2025-12-29");
         let k = out.sim.model.sector_id("industrial-us").unwrap();
         out.sim.output_potential[k]
     };
@@ -520,12 +503,9 @@ fn a_quota_imposed_mid_year_paces_from_its_first_day() {
 #[test]
 fn two_governments_floors_on_the_same_sales_stack_instead_of_paying_twice() {
     let cost = |src: &str| {
-        let out = run(&format!(
-            "{src}\nrun_until(\"2024-12-30\");\nexpect(true, \"ran\");"
-        ));
-        let s = &out.sim.series;
+        let out = run_to(src, "2024-12-30");
         let last = |x: &str| {
-            s.column(s.find("policy_cost", x).unwrap())
+            series(&out, "policy_cost", x)
                 .last()
                 .copied()
                 .unwrap_or(0.0)
