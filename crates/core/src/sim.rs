@@ -1930,6 +1930,7 @@ impl Sim {
         }
         let m = Arc::clone(&self.model);
         let (nf, ne, nx) = (m.forms.len(), m.elements.len(), m.countries.len());
+        self.quota_year();
         // Each contract's share is of what the facility held before offtakes and contracts
         // took (`offtake` noted it): two contracts of 50% get half each, whichever was
         // signed first.
@@ -1972,7 +1973,25 @@ impl Sim {
                 if wanted <= 0.0 {
                     continue;
                 }
-                let q_total = available.min(wanted);
+                // An export quota counts contracted tonnes too (one rule per exporter and
+                // commodity: the first buyer slot in the contract's country says which).
+                let quota = self.buyers_of[c]
+                    .iter()
+                    .position(|&b| self.nodes[b].country == ct.country)
+                    .filter(|_| x != ct.country)
+                    .and_then(|slot| self.rules[self.rule_offset[c] + slot * nx + x].quota);
+                let room = quota.map_or(f64::INFINITY, |qi| {
+                    quota_cap(
+                        f64::INFINITY,
+                        self.quotas[qi],
+                        &self.policies,
+                        self.year_frac,
+                    )
+                });
+                let q_total = available.min(wanted).min(room);
+                if let Some(qi) = quota {
+                    self.quotas[qi].1 += q_total;
+                }
                 for slot in 0..self.buyers_of[c].len() {
                     let b = self.buyers_of[c][slot];
                     if self.nodes[b].country != ct.country {

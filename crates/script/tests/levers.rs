@@ -531,6 +531,23 @@ fn two_governments_floors_on_the_same_sales_stack_instead_of_paying_twice() {
 }
 
 #[test]
+fn an_export_quota_counts_contracted_tonnes() {
+    // Mount Weld's concentrate goes to Kuantan under contract (~26,000 t/yr): a 10,000 t/yr
+    // quota on Australia's exports caps it, and a quota of 0 stops it.
+    run(r#"
+        export_quota("AU", #{ tonnes_per_year: 10000.0 });
+        run_until("2024-12-30");
+        let au = |to| mean(between(trade("AU", to), "2024-03-01", "2024-12-30"));
+        expect_between(au.call("MY") + au.call("CN"), 9000.0, 10500.0, "Australia ships the quota's rate, contract included");
+    "#);
+    run(r#"
+        export_quota("AU", #{ tonnes_per_year: 0.0 });
+        run_until("2024-12-30");
+        expect(peak(between(trade("AU", "MY"), "2024-01-08", "2024-12-30")) == 0.0, "a quota of 0 stops the contract");
+    "#);
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

@@ -231,20 +231,7 @@ impl Sim {
     pub(super) fn trade(&mut self) {
         let nc = self.model.commodities.len();
         let nmk = self.model.markets.len();
-        let year = self.date().year();
-        let spy = self.model.steps_per_year();
-        self.year_frac = {
-            let d = self.date();
-            let y0 = Date::from_ymd(d.year(), 1, 1)
-                .map(|x| x.days())
-                .unwrap_or(d.days());
-            ((d.days() - y0) as f64 / 365.25 + 1.0 / spy).min(1.0)
-        };
-        for q in &mut self.quotas {
-            if q.2 != year {
-                *q = (q.0, 0.0, year);
-            }
-        }
+        self.quota_year();
         // Exporters fill their dearest orders first: what a shared quota is spent on.
         let mut trade_order = std::mem::take(&mut self.scratch.trade_order);
         {
@@ -262,6 +249,26 @@ impl Sim {
             self.trade_commodity(c);
         }
         self.scratch.trade_order = trade_order;
+    }
+
+    /// Where quotas stand this step: the share of the year gone by its end, and a new
+    /// year's allowance when the year turns. (Contracts, delivered before the markets, and
+    /// the markets both read it.)
+    pub(super) fn quota_year(&mut self) {
+        let year = self.date().year();
+        let spy = self.model.steps_per_year();
+        self.year_frac = {
+            let d = self.date();
+            let y0 = Date::from_ymd(d.year(), 1, 1)
+                .map(|x| x.days())
+                .unwrap_or(d.days());
+            ((d.days() - y0) as f64 / 365.25 + 1.0 / spy).min(1.0)
+        };
+        for q in &mut self.quotas {
+            if q.2 != year {
+                *q = (q.0, 0.0, year);
+            }
+        }
     }
 
     fn trade_commodity(&mut self, c: CommodityId) {

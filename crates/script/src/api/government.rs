@@ -232,7 +232,7 @@ pub mod government_api {
 
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
-    /// Japan). Export bans and a licence's approval share apply to it; quotas, licence
+    /// Japan). Export bans, quotas and a licence's approval share apply to it; licence
     /// delays and tariffs do not (the tonnes are committed outside the market). It
     /// replaces any contract of the same
     /// facility with the same country (share 0 ends it); a facility's contracts and

@@ -107,7 +107,7 @@ pub mod trade_api {
     /// each calendar year: by any day, the elapsed share of the year's tonnes. One imposed
     /// during a year paces from its first day (imposed in July, half the year's tonnes by
     /// December). Where two quotas cover the same flow, the newer caps it. Supply contracts
-    /// are not counted against a quota.
+    /// count against it.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
