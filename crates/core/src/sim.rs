@@ -46,16 +46,43 @@ struct Rule {
     delay: u32,
     /// Weight factor from tariffs, (1 + t)^-elasticity.
     tariff: f64,
-    /// Index into `quotas` of the quota that caps this flow, if any.
-    quota: Option<usize>,
+    /// The quotas that cap this flow (each must have room), as indices into `quotas`.
+    quota: QuotaSet,
 }
 
 const OPEN: Rule = Rule {
     allow: 1.0,
     delay: 0,
     tariff: 1.0,
-    quota: None,
+    quota: QuotaSet::NONE,
 };
+
+/// Up to three export quotas over one flow (a total and a sub-quota for some elements, say),
+/// without allocating: indices into `Sim::quotas`, unused slots `u32::MAX`. A fourth
+/// overlapping quota would not be read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuotaSet([u32; 3]);
+
+impl QuotaSet {
+    const NONE: QuotaSet = QuotaSet([u32::MAX; 3]);
+
+    fn is_empty(self) -> bool {
+        self.0[0] == u32::MAX
+    }
+
+    fn add(&mut self, qi: usize) {
+        if let Some(slot) = self.0.iter_mut().find(|s| **s == u32::MAX) {
+            *slot = qi as u32;
+        }
+    }
+
+    fn iter(self) -> impl Iterator<Item = usize> {
+        self.0
+            .into_iter()
+            .take_while(|&s| s != u32::MAX)
+            .map(|s| s as usize)
+    }
+}
 
 /// Material on its way from an exporter to a buyer (held by a licence).
 #[derive(Debug, Clone, Copy)]
@@ -1429,7 +1456,9 @@ impl Sim {
                             }
                             PolicyKind::ExportQuota { .. } => {
                                 if foreign && p.reaches(m, buyer.country, buyer.firm) {
-                                    r.quota = quotas.iter().position(|q| q.0 == pi);
+                                    if let Some(qi) = quotas.iter().position(|q| q.0 == pi) {
+                                        r.quota.add(qi);
+                                    }
                                 }
                             }
                             PolicyKind::ContentRule {
@@ -1460,9 +1489,9 @@ impl Sim {
         self.open = (0..nc)
             .map(|c| {
                 let end = offsets.get(c + 1).copied().unwrap_or(total);
-                rules[offsets[c]..end]
-                    .iter()
-                    .all(|r| r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_none())
+                rules[offsets[c]..end].iter().all(|r| {
+                    r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_empty()
+                })
             })
             .collect();
         // Room in the licence queue for everything these rules can hold at once: each held
@@ -1979,17 +2008,18 @@ impl Sim {
                     .iter()
                     .position(|&b| self.nodes[b].country == ct.country)
                     .filter(|_| x != ct.country)
-                    .and_then(|slot| self.rules[self.rule_offset[c] + slot * nx + x].quota);
-                let room = quota.map_or(f64::INFINITY, |qi| {
-                    quota_cap(
-                        f64::INFINITY,
-                        self.quotas[qi],
-                        &self.policies,
-                        self.year_frac,
-                    )
-                });
+                    .map_or(QuotaSet::NONE, |slot| {
+                        self.rules[self.rule_offset[c] + slot * nx + x].quota
+                    });
+                let room = quota_room(
+                    quota,
+                    f64::INFINITY,
+                    &self.quotas,
+                    &self.policies,
+                    self.year_frac,
+                );
                 let q_total = available.min(wanted).min(room);
-                if let Some(qi) = quota {
+                for qi in quota.iter() {
                     self.quotas[qi].1 += q_total;
                 }
                 for slot in 0..self.buyers_of[c].len() {
@@ -2620,6 +2650,19 @@ fn cut_share(comp: &mut [f64], e: ElemId, share: f64) {
             *x += cut * *x / rest;
         }
     }
+}
+
+/// What an exporter may still ship under all the quotas of a flow (`avail` under none).
+fn quota_room(
+    set: QuotaSet,
+    avail: f64,
+    quotas: &[(usize, f64, i32)],
+    policies: &[Policy],
+    year_frac: f64,
+) -> f64 {
+    set.iter().fold(avail, |room, qi| {
+        quota_cap(room, quotas[qi], policies, year_frac)
+    })
 }
 
 /// What an exporter may still ship under a quota: no more than the elapsed share of the

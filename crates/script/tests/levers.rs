@@ -548,6 +548,26 @@ fn an_export_quota_counts_contracted_tonnes() {
 }
 
 #[test]
+fn overlapping_quotas_each_cap_the_flows_they_cover() {
+    // A 20,000 t/yr total and a 5,000 t/yr Dy/Tb sub-quota: the total still holds (with the
+    // newer quota alone capping Dy/Tb flows, China shipped ~24,400 t/yr); a looser quota
+    // added on top does not loosen the tighter one.
+    for extra in [
+        r#"export_quota("CN", #{ elements: ["Dy", "Tb"], tonnes_per_year: 5000.0 });"#,
+        r#"export_quota("CN", #{ tonnes_per_year: 40000.0 });"#,
+    ] {
+        run(&format!(
+            r#"export_quota("CN", #{{ tonnes_per_year: 20000.0 }});
+               {extra}
+               run_until("2024-12-30");
+               let f = |x| mean(between(exports("CN", x), "2024-03-01", "2024-12-30"));
+               let all = f.call("magnet:NdFeB") + f.call("magnet:SmCo") + f.call("oxide") + f.call("metal") + f.call("concentrate");
+               expect_between(all, 18000.0, 20500.0, `China ships within its total quota (${{all}} t/yr)`);"#
+        ));
+    }
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

@@ -693,10 +693,7 @@ impl Sim {
                         s.avail[x]
                     } else {
                         let rule = &rules[row + x];
-                        let cap = match rule.quota {
-                            None => s.avail[x],
-                            Some(qi) => quota_cap(s.avail[x], quotas[qi], policies, *year_frac),
-                        };
+                        let cap = quota_room(rule.quota, s.avail[x], quotas, policies, *year_frac);
                         cap * rule.allow * rule.tariff
                     };
                     s.wmat[row + x] = w;
@@ -746,11 +743,9 @@ impl Sim {
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
                         }
-                        if let Some(qi) = rule.quota {
-                            q = q.min(quota_cap(s.avail[x], quotas[qi], policies, *year_frac));
-                        } else {
-                            q = q.min(s.avail[x]);
-                        }
+                        q = q.min(quota_room(
+                            rule.quota, s.avail[x], quotas, policies, *year_frac,
+                        ));
                     }
                     if q <= 0.0 {
                         continue;
@@ -761,7 +756,7 @@ impl Sim {
                     if x == bx {
                         continue;
                     }
-                    if let Some(qi) = rule.quota {
+                    for qi in rule.quota.iter() {
                         quotas[qi].1 += q;
                     }
                     // A foreign flow: export and import totals count it whether it arrives

@@ -106,8 +106,8 @@ pub mod trade_api {
     /// Caps exports of the covered items at `tonnes_per_year` (REO basis), paced through
     /// each calendar year: by any day, the elapsed share of the year's tonnes. One imposed
     /// during a year paces from its first day (imposed in July, half the year's tonnes by
-    /// December). Where two quotas cover the same flow, the newer caps it. Supply contracts
-    /// count against it.
+    /// December). Quotas that overlap (a total and a sub-quota for some elements) each cap
+    /// the flows they cover. Supply contracts count against them.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
