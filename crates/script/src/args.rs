@@ -164,6 +164,27 @@ pub fn date_in(model: &Model, s: &str) -> Res<Date> {
 }
 
 /// A duration such as "90d", "6m", "2y" or a number of days, in steps.
+/// Whole calendar months in a duration written in months or years ("3m", "1y"); 0 for
+/// anything else (days, weeks, a number, fractions), which counts in steps.
+pub fn calendar_months(v: &Dynamic) -> u32 {
+    let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() else {
+        return 0;
+    };
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
+    let per = match unit {
+        "m" => 1,
+        "y" => 12,
+        _ => return 0,
+    };
+    num.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .filter(|&m| m <= 1200)
+        .unwrap_or(0)
+}
+
 pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
     let days = if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
         let s = s.trim();

@@ -42,6 +42,11 @@ pub struct Scheduled {
     pub action: FnPtr,
     /// Repeat every this many steps (0: once).
     pub every: usize,
+    /// Or repeat every this many calendar months from `origin` (0: not calendar), having
+    /// fired `fired` times: "1y" fires on the step containing each anniversary.
+    pub months: u32,
+    pub origin: chokepoint_core::Date,
+    pub fired: u32,
     pub seq: usize,
     /// Where the script scheduled it, for errors inside its closure.
     pub at: rhai::Position,

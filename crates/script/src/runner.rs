@@ -72,12 +72,21 @@ fn drive(
             if h.schedule.iter().any(|s| s.step <= now) {
                 // Due actions in the order they were scheduled; one pass, however many.
                 h.schedule.sort_by_key(|s| (s.step, s.seq));
+                let model = std::sync::Arc::clone(&h.sim.model);
                 h.schedule.retain_mut(|s| {
                     if s.step > now {
                         return true;
                     }
                     due.push((s.action.clone(), s.at));
-                    s.step = now + s.every;
+                    s.step = if s.months > 0 {
+                        // The step containing the next month-day (or anniversary).
+                        s.fired += 1;
+                        let months = (s.fired as i64 * s.months as i64).min(i32::MAX as i64);
+                        let next = s.origin.add_months(months as i32);
+                        (model.step_of(next).max(0) as usize).max(now + 1)
+                    } else {
+                        now + s.every
+                    };
                     s.every > 0
                 });
             }

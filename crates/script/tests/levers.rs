@@ -731,6 +731,30 @@ fn thrift_removes_dy_from_magnet_making() {
 }
 
 #[test]
+fn every_month_or_year_follows_the_calendar() {
+    let out = run(r#"
+        let months = 0;
+        let years = 0;
+        every("1m", || months += 1);
+        every("1y", || years += 1);
+        run_until("2024-12-20");
+        expect(months == 12, `monthly: Jan to Dec 2024 is 12 firings (${months})`);
+        run_until("2033-12-20");
+        expect(years == 10, `yearly: 2024 to 2033 is 10 firings (${years})`);
+    "#);
+    // The 1 June firing is in the step containing 1 June.
+    let levers = run(r#"
+        every("1m", || demand_shock("ev-jp", 1.0));
+        run_until("2024-06-30");
+        expect(true, "ran");
+    "#)
+    .levers;
+    let dates: Vec<String> = levers.iter().map(|l| l.date.to_string()).collect();
+    assert_eq!(dates[5], "2024-05-27", "{dates:?}");
+    assert_eq!(out.expectations.len(), 2);
+}
+
+#[test]
 fn time_levers_schedule_in_order() {
     let out = run(r#"
         let log = [];

@@ -4,7 +4,7 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod time_api {
-    use crate::args::{date_in, duration_steps, Num, Res, Span};
+    use crate::args::{calendar_months, date_in, duration_steps, Num, Res, Span};
     use crate::host::{err, host, Scheduled, Trigger};
     use crate::runner::advance_within;
     use rhai::{FnPtr, ImmutableString};
@@ -33,14 +33,18 @@ pub mod time_api {
             step,
             action,
             every: 0,
+            months: 0,
+            origin: d,
+            fired: 0,
             seq,
             at: ctx.call_position(),
         });
         Ok(())
     }
 
-    /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days). Periods are
-    /// whole steps: on a weekly model "1m" is every 4 weeks and "1y" every 52.
+    /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days). Whole months
+    /// and years follow the calendar: "1m" fires in the step containing the same day of each
+    /// month, "1y" each anniversary. Days and weeks are whole steps.
     ///
     /// ```rhai
     /// every("1y", || stockpile_buy("us-nds-ndfeb", 100.0));
@@ -57,10 +61,14 @@ pub mod time_api {
         }
         let step = h.sim.step;
         let seq = h.next_seq();
+        let origin = h.sim.model.date_of(step);
         h.schedule.push(Scheduled {
             step,
             action,
             every: steps,
+            months: calendar_months(&period),
+            origin,
+            fired: 0,
             seq,
             at: ctx.call_position(),
         });
