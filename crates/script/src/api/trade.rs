@@ -107,7 +107,7 @@ pub mod trade_api {
     /// each calendar year: by any day, the elapsed share of the year's tonnes. One imposed
     /// during a year paces from its first day (imposed in July, half the year's tonnes by
     /// December). Quotas that overlap (a total and a sub-quota for some elements) each cap
-    /// the flows they cover. Supply contracts count against them.
+    /// the flows they cover (up to three on one flow). Supply contracts count against them.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
