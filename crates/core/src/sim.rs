@@ -2412,7 +2412,7 @@ impl Sim {
             let mk = m.countries[m.facilities[fl.facility].country].market;
             // Floors under the same sales stack: each payer tops up from the next floor
             // below its own (or the market), so two governments do not pay the same gap.
-            let below = self
+            let base = self
                 .floors
                 .iter()
                 .enumerate()
@@ -2424,13 +2424,12 @@ impl Sim {
                 })
                 .map(|(_, o)| o.floor)
                 .fold(self.price[mk * nc + fl.commodity], f64::max);
-            let p = below;
-            if p < fl.floor {
+            if base < fl.floor {
                 let sold =
                     self.scratch.sold[fl.facility] * self.output_share(fl.facility, fl.commodity);
                 // $/kg × t × 1000 kg/t, in the form's unit.
                 let re_share = m.forms[m.commodities[fl.commodity].form].re_share;
-                self.policy_cost[fl.payer] += (fl.floor - p) * sold / re_share * 1000.0;
+                self.policy_cost[fl.payer] += (fl.floor - base) * sold / re_share * 1000.0;
             }
         }
         for sb in &self.subsidies {

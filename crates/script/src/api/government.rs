@@ -27,8 +27,10 @@ fn committed(h: &Host, f: usize) -> f64 {
     offtakes.map(|o| o.share).sum::<f64>() + contracts.map(|k| k.share).sum::<f64>()
 }
 
-/// Refuses a new `share` of `facility`'s output on top of the `taken` share others hold.
-fn over_all(facility: &str, taken: f64, share: f64) -> Res<()> {
+/// Refuses a new `share` of facility `f`'s output where the offtakes and contracts it does
+/// not replace (those holding `replaced` of it) already take the rest.
+fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Res<()> {
+    let taken = committed(h, f) - replaced;
     if taken + share > 1.0 + 1e-9 {
         return Err(crate::host::err(format!(
             "contracts and offtakes on '{facility}' already take {:.0}% of its output: another {:.0}% would be more than all of it",
@@ -41,7 +43,7 @@ fn over_all(facility: &str, taken: f64, share: f64) -> Res<()> {
 
 #[export_module]
 pub mod government_api {
-    use super::{committed, over_all, per_year, re_share};
+    use super::{over_all, per_year, re_share};
     use crate::args::{finite, number, Num, Res, Span};
     use crate::host::{err, lever};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
@@ -203,14 +205,8 @@ pub mod government_api {
                 )));
             }
             let same = |o: &chokepoint_core::sim::Offtake| o.facility == f && o.stockpile == s;
-            let taken = committed(h, f)
-                - h.sim
-                    .offtakes
-                    .iter()
-                    .filter(|o| same(o))
-                    .map(|o| o.share)
-                    .sum::<f64>();
-            over_all(facility, taken, share)?;
+            let replaced = h.sim.offtakes.iter().filter(|o| same(o)).map(|o| o.share);
+            over_all(h, facility, f, replaced.sum(), share)?;
             h.sim.offtakes.retain(|o| !same(o));
             h.sim.offtakes_changed(f);
             if share > 0.0 {
@@ -233,10 +229,9 @@ pub mod government_api {
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
     /// Japan). Export bans, quotas and a licence's approval share apply to it; licence
-    /// delays and tariffs do not (the tonnes are committed outside the market). It
-    /// replaces any contract of the same
-    /// facility with the same country (share 0 ends it); a facility's contracts and
-    /// offtakes together cannot take more than all of its output.
+    /// delays and tariffs do not (the tonnes are committed outside the market). It replaces
+    /// any contract of the same facility with the same country (share 0 ends it); a
+    /// facility's contracts and offtakes together cannot take more than all of its output.
     ///
     /// ```rhai
     /// contract("mount-weld-mine", "MY", 1.0);
@@ -250,14 +245,8 @@ pub mod government_api {
             let f = h.facility(facility)?;
             let c = h.country(country)?;
             let same = |k: &chokepoint_core::sim::Contract| k.facility == f && k.country == c;
-            let taken = committed(h, f)
-                - h.sim
-                    .contracts
-                    .iter()
-                    .filter(|k| same(k))
-                    .map(|k| k.share)
-                    .sum::<f64>();
-            over_all(facility, taken, share)?;
+            let replaced = h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share);
+            over_all(h, facility, f, replaced.sum(), share)?;
             h.sim.contracts.retain(|k| !same(k));
             if share > 0.0 {
                 h.sim.contracts.push(chokepoint_core::sim::Contract {
