@@ -486,10 +486,15 @@ impl Sim {
             s.supply[x] = 0.0;
             s.drawn[x] = 0.0;
             s.delayed[x] = 0.0;
-            s.comp[x * ne..(x + 1) * ne].fill(0.0);
         }
         s.offered.clear();
         s.offered.extend_from_slice(seller_countries);
+        // Offered mixes are summed and read for mixed forms only.
+        if mixed {
+            for &x in seller_countries {
+                s.comp[x * ne..(x + 1) * ne].fill(0.0);
+            }
+        }
         for (k, l) in sellers.iter().enumerate() {
             let offer = if mixed || l.stockpile != NONE {
                 let held = &stock[l.base..l.base + ne];
