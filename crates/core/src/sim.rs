@@ -57,14 +57,17 @@ const OPEN: Rule = Rule {
     quota: QuotaSet::NONE,
 };
 
-/// Up to three export quotas over one flow (a total and a sub-quota for some elements, say),
-/// without allocating: indices into `Sim::quotas`, unused slots `u32::MAX`. A fourth
-/// overlapping quota would not be read.
+/// How many export quotas can cap one flow at once. The script host refuses a quota beyond
+/// this many of one exporter in force at the same time.
+pub const QUOTAS_PER_FLOW: usize = 3;
+
+/// Up to [`QUOTAS_PER_FLOW`] export quotas over one flow (a total and a sub-quota for some
+/// elements, say), without allocating: indices into `Sim::quotas`, unused slots `u32::MAX`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct QuotaSet([u32; 3]);
+pub(crate) struct QuotaSet([u32; QUOTAS_PER_FLOW]);
 
 impl QuotaSet {
-    const NONE: QuotaSet = QuotaSet([u32::MAX; 3]);
+    const NONE: QuotaSet = QuotaSet([u32::MAX; QUOTAS_PER_FLOW]);
 
     fn is_empty(self) -> bool {
         self.0[0] == u32::MAX

@@ -568,6 +568,35 @@ fn overlapping_quotas_each_cap_the_flows_they_cover() {
 }
 
 #[test]
+fn a_fourth_quota_of_one_exporter_at_once_is_refused_until_one_is_lifted() {
+    // The engine reads three quotas over one flow; a fourth used to be dropped in silence.
+    let three = r#"
+        export_quota("CN", #{ tonnes_per_year: 30000.0, label: "total" });
+        export_quota("CN", #{ elements: ["Dy"], tonnes_per_year: 500.0, label: "dy" });
+        export_quota("CN", #{ elements: ["Tb"], tonnes_per_year: 100.0, label: "tb" });
+    "#;
+    let Err(e) = attempt(&format!(
+        r#"{three} export_quota("CN", #{{ elements: ["Nd"], tonnes_per_year: 5000.0 }});"#
+    )) else {
+        panic!("a fourth quota was accepted");
+    };
+    assert!(
+        e.contains("CN already has 3 export quotas in force (total, dy, tb)"),
+        "{e}"
+    );
+    assert!(e.contains(r#"lift("CN", label)"#), "{e}");
+    // Another exporter's quota, or one after a lift, is fine; and the fourth then caps.
+    run(&format!(
+        r#"{three}
+           export_quota("AU", #{{ tonnes_per_year: 10000.0 }});
+           lift("CN", "tb");
+           export_quota("CN", #{{ tonnes_per_year: 0.0, label: "none" }});
+           run_until("2024-06-30");
+           expect(peak(between(exports("CN", "magnet:NdFeB"), "2024-01-08", "2024-06-30")) == 0.0, "the new quota caps");"#
+    ));
+}
+
+#[test]
 fn overlapping_outages_multiply_and_end_on_their_own_dates() {
     run(r#"
         let f = "mount-weld-mine";

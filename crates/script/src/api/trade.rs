@@ -7,7 +7,8 @@ use rhai::Map;
 use crate::args::{policy_def, Res};
 use crate::host::{err, host};
 use chokepoint_core::policy::resolve;
-use chokepoint_core::PolicyKind;
+use chokepoint_core::sim::QUOTAS_PER_FLOW;
+use chokepoint_core::{Policy, PolicyKind};
 
 const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
 
@@ -43,6 +44,29 @@ pub fn add(
                 h.log(kind, summary);
             }
             return Ok(());
+        }
+    }
+    if let PolicyKind::ExportQuota { .. } = policy.kind {
+        // The engine reads up to three quotas over one flow: a fourth would be ignored.
+        let overlaps = |p: &Policy| {
+            p.end.is_none_or(|e| e > policy.start) && policy.end.is_none_or(|e| p.start < e)
+        };
+        let same: Vec<&str> = h
+            .sim
+            .policies
+            .iter()
+            .filter(|p| matches!(p.kind, PolicyKind::ExportQuota { .. }))
+            .filter(|p| p.exporter == policy.exporter && overlaps(p))
+            .map(|p| p.label.as_str())
+            .collect();
+        if same.len() >= QUOTAS_PER_FLOW {
+            return Err(err(format!(
+                "export_quota: {} already has {} export quotas in force ({}); at most {QUOTAS_PER_FLOW} can cap one exporter at once. End one first with lift(\"{}\", label)",
+                exporter.unwrap_or(""),
+                same.len(),
+                same.join(", "),
+                exporter.unwrap_or(""),
+            )));
         }
     }
     h.sim.add_policy(policy);
@@ -107,7 +131,8 @@ pub mod trade_api {
     /// each calendar year: by any day, the elapsed share of the year's tonnes. One imposed
     /// during a year paces from its first day (imposed in July, half the year's tonnes by
     /// December). Quotas that overlap (a total and a sub-quota for some elements) each cap
-    /// the flows they cover (up to three on one flow). Supply contracts count against them.
+    /// the flows they cover; up to three of one exporter can be in force at once (a fourth
+    /// is an error: lift one first). Supply contracts count against them.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
