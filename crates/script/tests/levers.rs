@@ -952,6 +952,15 @@ fn levers_reject_bad_arguments_clearly() {
             "lift: no policy of CN is labelled 'dy-bam' (did you mean 'dy-ban'?)",
         ),
         (
+            // Inside `at`, `every` and `when` too: a typo there used to leave the ban on.
+            r#"export_ban("CN", #{ elements: ["Dy"], label: "dy-ban" }); at("2024-03-04", || lift("CN", "dy-bam")); run_until("2024-06-03");"#,
+            "lift: no policy of CN is labelled 'dy-bam' (did you mean 'dy-ban'?)",
+        ),
+        (
+            r#"at("2024-02-05", || export_ban("CN", #{ elements: ["Dy"], label: "dy-ban" })); when(|| today() > "2024-03-01", || lift("CN", "dyban")); run_until("2024-06-03");"#,
+            "lift: no policy of CN is labelled 'dyban' (did you mean 'dy-ban'?)",
+        ),
+        (
             r#"tariff("US", "US", 0.25);"#,
             "US is both the importer and the exporter",
         ),

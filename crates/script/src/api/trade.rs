@@ -261,7 +261,8 @@ pub mod trade_api {
     }
 
     /// Ends every policy with this label (or kind, e.g. "export_licence") for `exporter`.
-    /// Returns how many ended.
+    /// Returns how many ended (0 for a label used before but not in force now). A label
+    /// never used for `exporter` is an error, inside `at`, `every` and `when` too.
     ///
     /// ```rhai
     /// export_ban("CN", #{ elements: ["Dy"], label: "dy-ban" });
@@ -277,9 +278,10 @@ pub mod trade_api {
         let n = h.sim.end_policies(date, |p| {
             p.exporter == Some(x) && (p.label == label || p.kind.name() == label)
         });
-        if n == 0 && !h.driving {
-            // Ending nothing at the top level is a typo unless the label was ever used (a
-            // rule run each step may lift what is not in force).
+        if n == 0 {
+            // Ending nothing is a typo unless the label was ever used for the exporter (a
+            // rule run each step may lift what is no longer, or not yet again, in force).
+            // Inside `at`, `every` and `when` too: a typo there would leave a ban in force.
             let mut known: Vec<&str> = h
                 .sim
                 .policies
