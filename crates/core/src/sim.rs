@@ -2014,17 +2014,18 @@ impl Sim {
                     .map_or(QuotaSet::NONE, |slot| {
                         self.rules[self.rule_offset[c] + slot * nx + x].quota
                     });
+                // A mixed form counts against an element quota by its covered content.
+                let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
                 let room = quota_room(
                     quota,
                     f64::INFINITY,
                     &self.quotas,
                     &self.policies,
                     self.year_frac,
+                    mix,
                 );
                 let q_total = available.min(wanted).min(room);
-                for qi in quota.iter() {
-                    self.quotas[qi].1 += q_total;
-                }
+                quota_spend(quota, q_total, &mut self.quotas, &self.policies, mix);
                 for slot in 0..self.buyers_of[c].len() {
                     let b = self.buyers_of[c][slot];
                     if self.nodes[b].country != ct.country {
@@ -2655,26 +2656,72 @@ fn cut_share(comp: &mut [f64], e: ElemId, share: f64) {
 }
 
 /// What an exporter may still ship under all the quotas of a flow (`avail` under none).
+/// `mix` is the flow's element vector (any scale) for a mixed form, None for one element.
 fn quota_room(
     set: QuotaSet,
     avail: f64,
     quotas: &[(usize, f64, i32)],
     policies: &[Policy],
     year_frac: f64,
+    mix: Option<&[f64]>,
 ) -> f64 {
     set.iter().fold(avail, |room, qi| {
-        quota_cap(room, quotas[qi], policies, year_frac)
+        quota_cap(room, quotas[qi], policies, year_frac, mix)
     })
+}
+
+/// Counts `q` t of a flow against each of its quotas, by what each quota covers.
+fn quota_spend(
+    set: QuotaSet,
+    q: f64,
+    quotas: &mut [(usize, f64, i32)],
+    policies: &[Policy],
+    mix: Option<&[f64]>,
+) {
+    for qi in set.iter() {
+        quotas[qi].1 += q * quota_share(&policies[quotas[qi].0], mix);
+    }
 }
 
 /// What an exporter may still ship under a quota: no more than the elapsed share of the
 /// year's tonnes, less what it has shipped (quotas are paced through the year).
-fn quota_cap(avail: f64, quota: (usize, f64, i32), policies: &[Policy], year_frac: f64) -> f64 {
+fn quota_cap(
+    avail: f64,
+    quota: (usize, f64, i32),
+    policies: &[Policy],
+    year_frac: f64,
+    mix: Option<&[f64]>,
+) -> f64 {
     let (pi, used, _) = quota;
     match policies[pi].kind {
         PolicyKind::ExportQuota { tonnes_per_year } => {
-            avail.min((tonnes_per_year * year_frac - used).max(0.0))
+            let room = (tonnes_per_year * year_frac - used).max(0.0);
+            match quota_share(&policies[pi], mix) {
+                share if share > 0.0 => avail.min(room / share),
+                _ => avail,
+            }
         }
         _ => avail,
+    }
+}
+
+/// The part of a flow's tonnes a quota counts: all of it, unless the quota names elements
+/// and the flow is a mixed form, whose covered elements alone count (a Dy quota counts a
+/// magnet's Dy, not its Nd).
+fn quota_share(policy: &Policy, mix: Option<&[f64]>) -> f64 {
+    match mix {
+        Some(v) if policy.elements != 0 => {
+            let total: f64 = v.iter().sum();
+            if total > 0.0 {
+                let covered: f64 = (v.iter().enumerate())
+                    .filter(|&(e, _)| policy.covers_element(e))
+                    .map(|(_, x)| x)
+                    .sum();
+                covered / total
+            } else {
+                1.0
+            }
+        }
+        _ => 1.0,
     }
 }

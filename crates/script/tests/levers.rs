@@ -568,6 +568,32 @@ fn overlapping_quotas_each_cap_the_flows_they_cover() {
 }
 
 #[test]
+fn an_element_quota_counts_a_magnets_content_of_that_element_only() {
+    // NdFeB is ~2.4% Dy: China's ~18,000 t/yr (RE) of magnet exports carry ~430 t of Dy. A
+    // 3,000 t/yr Dy quota used to count the magnets' whole tonnage and cut them to ~2,900.
+    let magnets = |quota: &str| {
+        let out = run(&format!(
+            r#"{quota}
+               run_until("2024-12-30");
+               let m = mean(between(exports("CN", "magnet:NdFeB"), "2024-03-04", "2024-12-30"));
+               print(m);
+               expect(m >= 0.0, "magnets flow");"#
+        ));
+        out.output[0].parse::<f64>().unwrap()
+    };
+    let free = magnets("");
+    let loose = magnets(r#"export_quota("CN", #{ elements: ["Dy"], tonnes_per_year: 3000.0 });"#);
+    assert!(free > 15_000.0, "{free}");
+    assert!(
+        (loose / free - 1.0).abs() < 0.03,
+        "a loose Dy quota moved magnets: {free} -> {loose}"
+    );
+    // A tight one holds the magnets' Dy to it: 100 t of Dy is at most ~4,200 t of magnets.
+    let tight = magnets(r#"export_quota("CN", #{ elements: ["Dy"], tonnes_per_year: 100.0 });"#);
+    assert!(tight > 500.0 && tight < 100.0 / 0.024, "{tight}");
+}
+
+#[test]
 fn a_fourth_quota_of_one_exporter_at_once_is_refused_until_one_is_lifted() {
     // The engine reads three quotas over one flow; a fourth used to be dropped in silence.
     let three = r#"

@@ -672,6 +672,7 @@ impl Sim {
         let nc = model.commodities.len();
         let rules = &rules[rule_offset[c]..];
         let com = model.commodities[c];
+        let (ne, mixed) = (model.elements.len(), com.element.is_none());
         // Only exporters with something left take part.
         let mut live = std::mem::take(&mut s.live);
         live.clear();
@@ -698,7 +699,9 @@ impl Sim {
                         s.avail[x]
                     } else {
                         let rule = &rules[row + x];
-                        let cap = quota_room(rule.quota, s.avail[x], quotas, policies, *year_frac);
+                        let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
+                        let cap =
+                            quota_room(rule.quota, s.avail[x], quotas, policies, *year_frac, mix);
                         cap * rule.allow * rule.tariff
                     };
                     s.wmat[row + x] = w;
@@ -748,8 +751,9 @@ impl Sim {
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
                         }
+                        let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
                         q = q.min(quota_room(
-                            rule.quota, s.avail[x], quotas, policies, *year_frac,
+                            rule.quota, s.avail[x], quotas, policies, *year_frac, mix,
                         ));
                     }
                     if q <= 0.0 {
@@ -761,9 +765,8 @@ impl Sim {
                     if x == bx {
                         continue;
                     }
-                    for qi in rule.quota.iter() {
-                        quotas[qi].1 += q;
-                    }
+                    let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
+                    quota_spend(rule.quota, q, quotas, policies, mix);
                     // A foreign flow: export and import totals count it whether it arrives
                     // now or waits in the licence queue.
                     s.exports[x * nf + com.form] += q;

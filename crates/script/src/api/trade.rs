@@ -132,7 +132,9 @@ pub mod trade_api {
     /// during a year paces from its first day (imposed in July, half the year's tonnes by
     /// December). Quotas that overlap (a total and a sub-quota for some elements) each cap
     /// the flows they cover; up to three of one exporter can be in force at once (a fourth
-    /// is an error: lift one first). Supply contracts count against them.
+    /// is an error: lift one first). Supply contracts count against them. A quota on some
+    /// `elements` counts a mixed form (magnets, concentrate) by its content of them: a
+    /// magnet's Dy, not its Nd.
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
