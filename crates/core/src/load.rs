@@ -1556,7 +1556,7 @@ impl Loader {
         }
 
         // Behaviour: every parameter, none unknown.
-        let mut values = [0.0; 14];
+        let mut values = [0.0; Behaviour::PARAMS.len()];
         let known: Vec<&str> = Behaviour::PARAMS.iter().map(|(n, _)| *n).collect();
         for (k, (file, p)) in &m.behaviour {
             let path = format!("behaviour.{k}");
@@ -1588,7 +1588,7 @@ impl Loader {
             let (lo, hi) = match k.as_str() {
                 "price_min_ratio" => (0.001, 1.0),
                 "price_max_ratio" => (1.0, 1000.0),
-                "home_bias" => (0.0, 1.0),
+                "home_bias" | "diversion" => (0.0, 1.0),
                 "tech_ban_ramp_factor" => (1.0, 100.0),
                 "order_smoothing_weeks" => (1.0, 520.0),
                 "input_cost_share" => (0.01, 1.0),

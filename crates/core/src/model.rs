@@ -221,11 +221,14 @@ pub struct Behaviour {
     /// Plants run fully while inputs cost no more than output value, and stop once they
     /// cost this share more.
     pub curtail_band: f64,
+    /// Share of what third-country buyers receive that they give up to buyers an export
+    /// control blocks, taking the controlling exporter's supply instead (trade diversion).
+    pub diversion: f64,
 }
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 14] = [
+    pub const PARAMS: [(&'static str, &'static str); 15] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -282,9 +285,13 @@ impl Behaviour {
             "curtail_band",
             "plants stop once inputs cost this share more than output value",
         ),
+        (
+            "diversion",
+            "share of third-country supply re-routed to buyers an export control blocks",
+        ),
     ];
 
-    pub fn from_values(v: &[f64; 14]) -> Behaviour {
+    pub fn from_values(v: &[f64; 15]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -300,6 +307,7 @@ impl Behaviour {
             market_coupling: v[11],
             input_cost_share: v[12],
             curtail_band: v[13],
+            diversion: v[14],
         }
     }
 }

@@ -396,6 +396,11 @@ struct Scratch {
     pool: Vec<f64>,
     /// Per buyer slot: licensed tonnes approved so far this step (licences cap the total).
     licensed: Vec<f64>,
+    /// Per buyer slot: tonnes ordered this step that wait in the licence queue.
+    queued: Vec<f64>,
+    /// Per buyer slot × exporter: what the slot received now from each exporter in its
+    /// tier's passes, and may give up to a blocked buyer (trade diversion).
+    took: Vec<f64>,
     /// Per market × element: summed log price moves of its priced forms, and their count.
     elem_lp: Vec<f64>,
     elem_n: Vec<f64>,
@@ -1056,6 +1061,8 @@ impl Sim {
             wsum: z(nn),
             pool: z(ne),
             licensed: z(nn),
+            queued: z(nn),
+            took: z(nn * nx),
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
             unpaid: vec![false; m.markets.len() * m.commodities.len()],
@@ -1276,6 +1283,7 @@ impl Sim {
             &mut s.got,
             &mut s.wsum,
             &mut s.licensed,
+            &mut s.queued,
             &mut s.bought,
             &mut s.held,
         ] {
@@ -1290,6 +1298,7 @@ impl Sim {
             .resize(nfac * self.model.elements.len(), 0.0);
         s.order.reserve(nn);
         s.wmat.resize(nn * nx, 0.0);
+        s.took.resize(nn * nx, 0.0);
     }
 
     // ---------------------------------------------------------------- policies (data)

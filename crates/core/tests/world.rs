@@ -241,6 +241,47 @@ fn us_magnet_ban(sim: &mut Sim) {
 }
 
 #[test]
+fn a_ban_on_one_country_is_partly_diverted_through_the_others() {
+    // Buyers elsewhere take Chinese magnets and release their non-Chinese ones to the US,
+    // up to the model's `diversion` share; with none, the US keeps only what it had.
+    let run = |diversion: f64| {
+        let mut m = (*world()).clone();
+        m.behaviour.diversion = diversion;
+        let mut sim = Sim::new(&Arc::new(m), 1);
+        sim.run_until(d("2024-12-31"));
+        us_magnet_ban(&mut sim);
+        sim.run_until(d("2025-12-31"));
+        let jp_us = mean_between(&sim, "trade", "JP>US", "2025-03-01", "2025-12-31");
+        let short = mean_between(
+            &sim,
+            "shortfall",
+            "magnet:NdFeB/US",
+            "2025-03-01",
+            "2025-12-31",
+        );
+        (jp_us, short)
+    };
+    let (jp_none, short_none) = run(0.0);
+    let (jp_half, short_half) = run(world().behaviour.diversion);
+    assert!(
+        jp_none < 100.0,
+        "no diversion: Japan's magnets stay home ({jp_none:.0} t/yr)"
+    );
+    assert!(
+        short_none > 0.6,
+        "and the US is over 60% short ({short_none:.2})"
+    );
+    assert!(
+        jp_half > 1000.0,
+        "with diversion Japan ships over 1,000 t/yr to the US ({jp_half:.0})"
+    );
+    assert!(
+        short_half < 0.5 * short_none,
+        "and the shortfall is less than half ({short_half:.2} vs {short_none:.2})"
+    );
+}
+
+#[test]
 fn a_stockpile_release_shortens_a_shortage() {
     let m = world();
     let sp = m.stockpile_id("us-nds-ndfeb").unwrap();

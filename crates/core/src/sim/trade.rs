@@ -462,6 +462,7 @@ impl Sim {
                 {
                     self.home_pass(tier.slots.clone());
                     self.import_ruled(c, &links.buyers, tier.slots.clone());
+                    self.divert(c, tier.slots.clone());
                 }
             }
             self.give(c, links);
@@ -561,6 +562,7 @@ impl Sim {
             s.buyer_stage[slot] = l.stage;
             s.got[slot] = 0.0;
             s.licensed[slot] = 0.0;
+            s.queued[slot] = 0.0;
             s.received[slot] = false;
             total += r;
         }
@@ -625,6 +627,7 @@ impl Sim {
     /// Home pass: a share of each request offered to sellers at home, pro-rata.
     fn home_pass(&mut self, tier: std::ops::Range<usize>) {
         let home_bias = self.model.behaviour.home_bias;
+        let nx = self.model.countries.len();
         let s = &mut self.scratch;
         s.claims.fill(0.0);
         for slot in tier.clone() {
@@ -641,10 +644,12 @@ impl Sim {
         for slot in tier {
             let x = s.buyer_country[slot];
             let q = s.request[slot] * home_bias * s.weights[x];
+            s.took[slot * nx..(slot + 1) * nx].fill(0.0);
             if q > 0.0 {
                 s.got[slot] += q;
                 s.avail[x] -= q;
                 s.drawn[x] += q;
+                s.took[slot * nx + x] = q;
             }
         }
     }
@@ -762,6 +767,7 @@ impl Sim {
                     s.got[slot] += q;
                     s.avail[x] -= q;
                     s.drawn[x] += q;
+                    s.took[row + x] += q;
                     if x == bx {
                         continue;
                     }
@@ -782,6 +788,8 @@ impl Sim {
                         // but count it in the buyer's supply for dependency, as its
                         // foreign share was (both when ordered).
                         s.got[slot] -= q;
+                        s.took[row + x] -= q;
+                        s.queued[slot] += q;
                         s.delayed[x] += q;
                         if s.buyer_stage[slot] != NO_STAGE {
                             s.dep_total[s.buyer_stage[slot] * nx + bx] += q;
@@ -796,6 +804,132 @@ impl Sim {
         }
         s.live = live;
         s.order = order;
+    }
+
+    /// Trade diversion. A buyer that a control keeps from an exporter with supply left gets
+    /// what buyers of its tier elsewhere received from suppliers it may buy from, up to the
+    /// `diversion` share of it, and those buyers take the controlled exporter's supply
+    /// instead: under a ban on the US, Chinese magnets go to Japan and Japan's own to the
+    /// US. Only flows no policy touches change hands, and every buyer ends with what it had
+    /// or more. The blocked buyers share what can be re-routed pro-rata to what they still
+    /// want (a trial pass finds how much that is). Trade, imports, exports and dependency
+    /// follow the new routes.
+    fn divert(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
+        let share = self.model.behaviour.diversion;
+        if share <= 0.0 {
+            return;
+        }
+        let nx = self.model.countries.len();
+        let s = &mut self.scratch;
+        let (took, slots) = (tier.start * nx..tier.end * nx, tier.clone());
+        for v in &mut s.took[took.clone()] {
+            *v *= share;
+        }
+        // Trial pass on copies, then the real one with each want scaled to the fill.
+        s.wmat[took.clone()].copy_from_slice(&s.took[took.clone()]);
+        s.weights.copy_from_slice(&s.avail);
+        s.wsum[slots.clone()].copy_from_slice(&s.got[slots.clone()]);
+        let (moved, wanted) = self.divert_pass(c, tier.clone(), 1.0, false);
+        let s = &mut self.scratch;
+        s.took[took.clone()].copy_from_slice(&s.wmat[took]);
+        s.avail.copy_from_slice(&s.weights);
+        s.got[slots.clone()].copy_from_slice(&s.wsum[slots]);
+        if moved > 0.0 && wanted > 0.0 {
+            self.divert_pass(c, tier, (moved / wanted).min(1.0), true);
+        }
+    }
+
+    /// One pass of [`Sim::divert`], each blocked buyer in turn taking `fill` of what it
+    /// still wants; with `route`, the flows are counted. Returns what moved and what the
+    /// blocked buyers wanted.
+    fn divert_pass(
+        &mut self,
+        c: CommodityId,
+        tier: std::ops::Range<usize>,
+        fill: f64,
+        route: bool,
+    ) -> (f64, f64) {
+        let Sim {
+            model,
+            rules,
+            rule_offset,
+            scratch: s,
+            ..
+        } = self;
+        let (nx, nf) = (model.countries.len(), model.forms.len());
+        let form = model.commodities[c].form;
+        let rules = &rules[rule_offset[c]..];
+        let clean = |slot: usize, x: CountryId| {
+            let r = &rules[slot * nx + x];
+            r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_empty()
+        };
+        let (mut moved, mut wanted) = (0.0, 0.0);
+        for b in tier.clone() {
+            let bx = s.buyer_country[b];
+            let full = s.request[b] - s.got[b] - s.queued[b];
+            // An exporter with supply left that a policy keeps (wholly or partly) from b.
+            let blocked = |x: CountryId, s: &Scratch| {
+                x != bx && s.avail[x] > 1e-12 && rules[b * nx + x].allow < 1.0
+            };
+            if full <= 1e-12 || !s.active.iter().any(|&x| blocked(x, s)) {
+                continue;
+            }
+            wanted += full;
+            let mut want = full * fill;
+            for k in 0..s.active.len() {
+                let x = s.active[k];
+                if want <= 1e-12 {
+                    break;
+                }
+                if !blocked(x, s) {
+                    continue;
+                }
+                for b2 in tier.clone() {
+                    let h2 = s.buyer_country[b2];
+                    if b2 == b || !(x == h2 || clean(b2, x)) {
+                        continue;
+                    }
+                    for y in 0..nx {
+                        let t = s.took[b2 * nx + y];
+                        if y == x || t <= 1e-12 || !(y == bx || clean(b, y)) {
+                            continue;
+                        }
+                        let q = t.min(want).min(s.avail[x]);
+                        s.took[b2 * nx + y] -= q;
+                        s.avail[x] -= q;
+                        s.got[b] += q;
+                        want -= q;
+                        moved += q;
+                        if route {
+                            s.drawn[x] += q;
+                            // b2's supply from y now goes to b; b2 takes as much from x.
+                            let (st, st2) = (s.buyer_stage[b], s.buyer_stage[b2]);
+                            let mut flow =
+                                |from: CountryId, to: CountryId, q: f64, stage: usize| {
+                                    if from != to {
+                                        s.pair[from * nx + to] += q;
+                                        s.exports[from * nf + form] += q;
+                                        s.imports[to * nf + form] += q;
+                                        if stage != NO_STAGE {
+                                            s.dep_foreign[stage * nx + to] += q;
+                                        }
+                                    }
+                                };
+                            flow(y, h2, -q, st2);
+                            flow(y, bx, q, st);
+                            flow(x, h2, q, st2);
+                        }
+                        if want <= 1e-12 || s.avail[x] <= 1e-12 {
+                            break;
+                        }
+                    }
+                    if want <= 1e-12 || s.avail[x] <= 1e-12 {
+                        break;
+                    }
+                }
+            }
+        }
+        (moved, wanted)
     }
 
     /// Sellers in each exporter give up the drawn share of their offer; for a mixed form,

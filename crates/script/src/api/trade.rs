@@ -92,7 +92,10 @@ pub mod trade_api {
     use rhai::{Array, Map};
 
     /// Bans exports from `exporter` of the covered elements and forms to the covered
-    /// destinations (all foreign buyers when `to` is omitted).
+    /// destinations (all foreign buyers when `to` is omitted). A ban on some destinations
+    /// leaks: buyers elsewhere take the exporter's goods and release theirs from other
+    /// suppliers to the banned ones, up to the model's `diversion` share (models/README).
+    /// `content_rule` closes that route for made goods.
     ///
     /// ```rhai
     /// export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"] });
