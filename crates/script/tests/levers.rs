@@ -594,6 +594,34 @@ fn an_element_quota_counts_a_magnets_content_of_that_element_only() {
 }
 
 #[test]
+fn a_ban_on_one_destination_leaks_through_diversion_until_a_content_rule_closes_it() {
+    // A US-only Dy/Tb ban: Japan's magnets go to the US and Japan takes Chinese ones. A
+    // content rule on re-exports of made goods with Chinese Dy/Tb to the US shuts that route.
+    let short = |extra: &str| {
+        let out = run(&format!(
+            r#"export_ban("CN", #{{ elements: ["Dy", "Tb"], to: ["US"] }});
+               {extra}
+               run_until("2025-12-29");
+               let m = mean(between(shortfall("magnet:NdFeB", "US"), "2025-06-02", "2025-12-29"));
+               print(m);
+               print(mean(between(trade("JP", "US"), "2025-06-02", "2025-12-29")));
+               expect(m >= 0.0, "a shortfall");"#
+        ));
+        (
+            out.output[0].parse::<f64>().unwrap(),
+            out.output[1].parse::<f64>().unwrap(),
+        )
+    };
+    let (leaky, jp_us) = short("");
+    let (closed, jp_us_closed) = short(
+        r#"content_rule("CN", #{ elements: ["Dy", "Tb"], to: ["US"], threshold: 0.001, approval: 0.0, delay_days: 0 });"#,
+    );
+    assert!(leaky < 0.45 && jp_us > 1000.0, "diversion: {leaky} short, JP>US {jp_us}");
+    assert!(closed > 0.8, "the content rule closes the route: {closed} short");
+    assert!(jp_us_closed < 0.1 * jp_us, "JP>US {jp_us_closed} vs {jp_us}");
+}
+
+#[test]
 fn a_fourth_quota_of_one_exporter_at_once_is_refused_until_one_is_lifted() {
     // The engine reads three quotas over one flow; a fourth used to be dropped in silence.
     let three = r#"
