@@ -901,6 +901,32 @@ fn a_library_script_finds_its_model_from_anywhere() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no such model file"), "{}", text(&o));
+    // A copy of the library outside the project: `test --model` gives the scripts whose
+    // header names that file their model; a header naming another file still says so.
+    let lib = away.join("scripts");
+    std::fs::create_dir_all(&lib).unwrap();
+    for f in ["2024-10-kachin-disruption.rhai", "2010-quota-crisis.rhai"] {
+        std::fs::copy(root().join("scripts").join(f), lib.join(f)).unwrap();
+    }
+    let model = root().join("models/world-2024.yaml");
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["test", "scripts", "--model", model.to_str().unwrap()])
+        .current_dir(&away)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(
+        out.contains("ok     scripts/2024-10-kachin-disruption.rhai"),
+        "{out}"
+    );
+    assert!(
+        out.contains("models/world-2010.yaml: no such model file"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`test` takes it for scripts without the line or whose line names that file"),
+        "{out}"
+    );
     std::fs::remove_dir_all(&away).ok();
 }
 

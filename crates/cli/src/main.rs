@@ -78,7 +78,9 @@ enum Command {
         /// Write a JUnit XML report here.
         #[arg(long)]
         junit: Option<PathBuf>,
-        /// Model file for scripts without a `// model:` header (a script's header wins).
+        /// Model file for scripts without a `// model:` header, or whose header names this
+        /// file (`--model elsewhere/world-2024.yaml` for `// model: world-2024`); another
+        /// header wins.
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -462,9 +464,10 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
     let path = model_for(script, explicit);
     if explicit.is_none() && !path.exists() {
         return Err(BadInput(format!(
-            "{}: no such model file. A script's model is --model FILE, else its `// model:` \
-             line, else models/world-2024.yaml, looked for from the current directory and \
-             from the project the script is in",
+            "{}: no such model file. A script's model is its `// model:` line, else \
+             models/world-2024.yaml, looked for from the current directory and from the \
+             project the script is in. `run` and `compare` take --model FILE instead; `test` \
+             takes it for scripts without the line or whose line names that file",
             path.display()
         )));
     }
@@ -489,7 +492,15 @@ impl<'a> ModelArg<'a> {
     fn path_for(self, script: &Scenario) -> Option<&'a Path> {
         match self {
             ModelArg::Override(p) => p,
-            ModelArg::Fallback(p) => p.filter(|_| script.model_hint().is_none()),
+            // ... or whose header names this file (`// model: world-2024` and
+            // `--model elsewhere/world-2024.yaml`): a library run from outside the project.
+            ModelArg::Fallback(p) => p.filter(|p| match script.model_hint() {
+                None => true,
+                Some(h) => {
+                    let stem = |s: &Path| s.file_stem().map(|x| x.to_os_string());
+                    stem(p) == stem(Path::new(&h))
+                }
+            }),
         }
     }
 }

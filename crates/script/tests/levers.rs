@@ -616,9 +616,18 @@ fn a_ban_on_one_destination_leaks_through_diversion_until_a_content_rule_closes_
     let (closed, jp_us_closed) = short(
         r#"content_rule("CN", #{ elements: ["Dy", "Tb"], to: ["US"], threshold: 0.001, approval: 0.0, delay_days: 0 });"#,
     );
-    assert!(leaky < 0.45 && jp_us > 1000.0, "diversion: {leaky} short, JP>US {jp_us}");
-    assert!(closed > 0.8, "the content rule closes the route: {closed} short");
-    assert!(jp_us_closed < 0.1 * jp_us, "JP>US {jp_us_closed} vs {jp_us}");
+    assert!(
+        leaky < 0.45 && jp_us > 1000.0,
+        "diversion: {leaky} short, JP>US {jp_us}"
+    );
+    assert!(
+        closed > 0.8,
+        "the content rule closes the route: {closed} short"
+    );
+    assert!(
+        jp_us_closed < 0.1 * jp_us,
+        "JP>US {jp_us_closed} vs {jp_us}"
+    );
 }
 
 #[test]
