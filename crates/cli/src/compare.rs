@@ -33,6 +33,21 @@ impl Row {
             "new".into()
         }
     }
+    /// Where the figure ranks in the table before its size: the answers first (shortfalls,
+    /// then prices, then output lost), then states, then flows, then any move under 1%.
+    fn rank(&self) -> u8 {
+        if self.weight() < 0.01 {
+            return 5;
+        }
+        match self.metric.as_str() {
+            "shortfall" => 0,
+            "price" => 1,
+            "output_lost" => 2,
+            "cover_weeks" | "dependency" | "licence_queue" | "policy_cost" | "stockpile"
+            | "hhi" | "substitution" => 3,
+            _ => 4,
+        }
+    }
     /// Relative change, scaled so a move from zero still ranks (to six places, so that
     /// rounding noise does not decide the order).
     fn weight(&self) -> f64 {
@@ -118,16 +133,34 @@ fn top(rows: &[Row], n: usize) -> Vec<&Row> {
         .iter()
         .filter(|r| r.weight() > 1e-9 && round4(r.a) != round4(r.b))
         .collect();
-    // Biggest relative move first; among equals (every move from zero is 100%), the biggest
-    // absolute one.
+    // What an analyst asks first (shortfalls, prices, output lost), then states (cover,
+    // dependency, queues, costs), then flows; within each, the biggest relative move, and
+    // among equals (every move from zero is 100%) the biggest absolute one. Moves under 1%
+    // come last, so rounding-sized price changes do not crowd out a real shift in trade.
     v.sort_by(|x, y| {
-        y.weight()
-            .total_cmp(&x.weight())
+        x.rank()
+            .cmp(&y.rank())
+            .then_with(|| y.weight().total_cmp(&x.weight()))
             .then_with(|| y.delta().abs().total_cmp(&x.delta().abs()))
             .then_with(|| (&x.metric, &x.key, x.stat).cmp(&(&y.metric, &y.key, y.stat)))
     });
-    v.truncate(n);
-    v
+    // The answers take turns (the biggest shortfall, price and output-lost moves, then the
+    // next of each), so one kind does not fill a short table.
+    let mut answers: [Vec<&Row>; 3] = Default::default();
+    let mut rest = Vec::new();
+    for r in v {
+        match r.rank() {
+            k @ 0..=2 => answers[k as usize].push(r),
+            _ => rest.push(r),
+        }
+    }
+    let longest = answers.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out: Vec<&Row> = (0..longest)
+        .flat_map(|i| answers.iter().filter_map(move |a| a.get(i).copied()))
+        .collect();
+    out.extend(rest);
+    out.truncate(n);
+    out
 }
 
 fn name(sc: &Scenario) -> String {
@@ -331,5 +364,43 @@ mod tests {
         let moved = top(&rows, 10);
         assert_eq!(moved.len(), 1);
         assert_eq!((moved[0].a, moved[0].b), (1.0, 2.0));
+    }
+
+    #[test]
+    fn the_answers_lead_the_table_in_turn_before_flows_and_rounding() {
+        let row = |metric: &str, a: f64, b: f64| Row {
+            metric: metric.into(),
+            key: "k".into(),
+            stat: "peak",
+            a,
+            b,
+        };
+        // Devices lost and tonnes traded from zero used to outrank a shortfall from zero
+        // (every move from zero is 100%; the bigger number won).
+        let rows = [
+            row("trade", 0.0, 300.0),
+            row("output_lost", 0.0, 5e7),
+            row("output_lost", 0.0, 6e5),
+            row("shortfall", 0.0, 0.31),
+            row("shortfall", 0.0, 0.2),
+            row("price", 49.2, 92.0),
+            row("price", 55.0, 55.01),
+        ];
+        let order: Vec<(&str, f64)> = top(&rows, 10)
+            .iter()
+            .map(|r| (r.metric.as_str(), r.b))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("shortfall", 0.31),
+                ("price", 92.0),
+                ("output_lost", 5e7),
+                ("shortfall", 0.2),
+                ("output_lost", 6e5),
+                ("trade", 300.0),
+                ("price", 55.01),
+            ]
+        );
     }
 }
