@@ -166,7 +166,9 @@ enum Command {
         /// Write compare.csv and report.html here.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// How many of the most-changed series to list.
+        /// How many of the most-changed figures to list: shortfalls, prices and output lost
+        /// first (in turn), then cover, dependency, queues and costs, then flows; within
+        /// each, the biggest relative move. compare.csv has every figure.
         #[arg(long, default_value_t = 15)]
         top: usize,
     },
