@@ -183,6 +183,8 @@ pub mod query_api {
     /// exports, imports, trade, shortfall, output_lost, demand, substitution, cover_weeks,
     /// stockpile, dependency, hhi, licence_queue, licence_arrivals, policy_cost (keys as in
     /// series.csv, e.g. `metric("trade", "CN>US")`; the REPL's `:keys METRIC` lists them).
+    /// Tonnages are of rare-earth content (REO basis), flows in t/yr, demand included;
+    /// `stockpile` alone is in its form's own unit (t of magnets for a magnet stockpile).
     ///
     /// ```rhai
     /// step(1);
@@ -282,7 +284,8 @@ pub mod query_api {
         fetch(&ctx, "output_lost", sector)
     }
 
-    /// Exports of a country of a form, t/yr.
+    /// Exports of a country of a form, t/yr of rare-earth content (REO basis: a tonne of
+    /// NdFeB magnets counts 0.31 t), as every flow is.
     ///
     /// ```rhai
     /// step(1);
@@ -293,7 +296,8 @@ pub mod query_api {
         fetch_parts(&ctx, "exports", &[country, "/", form])
     }
 
-    /// Imports of a country of a form, t/yr.
+    /// Imports of a country of a form, t/yr of rare-earth content (REO basis: a tonne of
+    /// NdFeB magnets counts 0.31 t), as every flow is.
     ///
     /// ```rhai
     /// step(1);
@@ -304,7 +308,8 @@ pub mod query_api {
         fetch_parts(&ctx, "imports", &[country, "/", form])
     }
 
-    /// Trade from one country to another, all forms, t/yr.
+    /// Trade from one country to another, all forms, t/yr of rare-earth content (REO
+    /// basis: a tonne of NdFeB magnets counts 0.31 t), as every flow is.
     ///
     /// ```rhai
     /// step(1);
@@ -348,7 +353,8 @@ pub mod query_api {
         fetch_parts(&ctx, "cover_weeks", &[form, "/", country])
     }
 
-    /// Tonnes held by a stockpile (of its form).
+    /// Tonnes held by a stockpile in its form's own unit (magnets: t of product, as
+    /// `stockpile_fill` and `stockpile_release` take them), not of rare-earth content.
     ///
     /// ```rhai
     /// step(1);
