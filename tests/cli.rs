@@ -312,6 +312,19 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert_eq!(summary["passed"], true);
     assert_eq!(summary["resolution"], "year", "what repeats the run");
     assert!(summary["seed"].is_u64(), "{summary}");
+    // Headlines carry their numbers, not only the printed text.
+    let heads = summary["headlines"].as_array().unwrap();
+    let find = |label: &str| heads.iter().find(|h| h["label"] == label).unwrap();
+    let dy = find("peak price CN/oxide:Dy");
+    let ratio = dy["times_start"].as_f64().unwrap();
+    assert!(ratio > 1.1 && ratio < 1.5, "{dy}");
+    assert!(dy["usd_per_kg"].as_f64().unwrap() > 270.0, "{dy}");
+    let jp = find("peak shortfall oxide/JP")["share"].as_f64().unwrap();
+    assert!(jp > 0.01 && jp < 0.1, "{jp}");
+    let hre = find("output lost dy-tb-other-cn");
+    assert!(hre["units"].as_f64().unwrap() > 20.0, "{hre}");
+    let share = hre["share_of_output"].as_f64().unwrap();
+    assert!(share > 0.1 && share < 0.6, "{hre}");
     assert!(std::fs::read_to_string(dir.join("report.html"))
         .unwrap()
         .contains("<svg"));

@@ -82,16 +82,23 @@ fn thousands(v: f64) -> String {
     out
 }
 
-/// Headline figures of a run.
+/// Headline figures of a run: as printed, and as numbers for summary.json.
 struct Headline {
     label: String,
     value: String,
+    numbers: Vec<(&'static str, f64)>,
 }
 
 fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     let s = &out.sim.series;
     let mut h = Vec::new();
-    let mut push = |label: String, value: String| h.push(Headline { label, value });
+    let mut push = |label: String, value: String, numbers: Vec<(&'static str, f64)>| {
+        h.push(Headline {
+            label,
+            value,
+            numbers,
+        })
+    };
     // Largest price move in each market for the magnet chain's key commodities.
     for key in [
         "ROW/oxide:Dy",
@@ -106,6 +113,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 push(
                     format!("peak price {key}"),
                     format!("${}/kg ({:.1}× start)", thousands(peak), peak / first),
+                    vec![("usd_per_kg", peak), ("times_start", peak / first)],
                 );
             }
         }
@@ -121,12 +129,16 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .filter(|(_, v)| *v > 0.001)
         .collect();
     worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
-    for (k, v) in worst.iter().take(4) {
-        push(format!("peak shortfall {k}"), format!("{:.1}%", v * 100.0));
+    for (k, v) in worst.iter().take(6) {
+        push(
+            format!("peak shortfall {k}"),
+            format!("{:.1}%", v * 100.0),
+            vec![("share", *v)],
+        );
     }
     // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
-    let mut lost: Vec<(f64, String, String)> = Vec::new();
+    let mut lost: Vec<(f64, String, String, f64)> = Vec::new();
     for (k, sec) in m.sectors.iter().enumerate() {
         if let Some(c) = s.find("output_lost", &sec.id) {
             let v: f64 = s.column(c).iter().sum::<f64>() * years;
@@ -138,37 +150,48 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     share,
                     sec.id.clone(),
                     format!(
-                        "{} {} ({:.1}% of output)",
+                        "{} {} ({:.1}% of output over the run)",
                         thousands(v),
                         sec.unit,
                         share * 100.0
                     ),
+                    v,
                 ));
             }
         }
     }
     lost.sort_by(|a, b| rank(b.0).total_cmp(&rank(a.0)).then(a.1.cmp(&b.1)));
     let more = lost.len().saturating_sub(6);
-    for (_, id, text) in lost.into_iter().take(6) {
-        push(format!("output lost {id}"), text);
+    for (share, id, text, v) in lost.into_iter().take(6) {
+        push(
+            format!("output lost {id}"),
+            text,
+            vec![("units", v), ("share_of_output", share)],
+        );
     }
     if more > 0 {
         push(
             "output lost elsewhere".into(),
             format!("{more} more sectors (see series.csv, metric output_lost)"),
+            vec![("sectors", more as f64)],
         );
     }
     for x in &m.countries {
         if let Some(c) = s.find("policy_cost", &x.id) {
             let v = s.column(c).last().copied().unwrap_or(0.0);
             if v > 0.0 {
-                push(format!("policy cost {}", x.id), format!("${:.1}M", v / 1e6));
+                push(
+                    format!("policy cost {}", x.id),
+                    format!("${:.1}M", v / 1e6),
+                    vec![("usd", v)],
+                );
             } else if v < 0.0 {
                 // Net of what its stockpiles sold: a stockpile put in place and sold off
                 // earns more than the government spent in the market.
                 push(
                     format!("policy receipts {}", x.id),
                     format!("${:.1}M (its stockpiles sold more than it spent)", -v / 1e6),
+                    vec![("usd", -v)],
                 );
             }
         }
@@ -299,7 +322,13 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "seed": out.sim.seed,
         "params": out.params,
         "resolution": resolution,
-        "headlines": headlines(m, out).iter().map(|h| json!({"label": h.label, "value": h.value})).collect::<Vec<_>>(),
+        "headlines": headlines(m, out).iter().map(|h| {
+            let mut o = json!({"label": h.label, "value": h.value});
+            for (k, v) in &h.numbers {
+                o[*k] = json!(v);
+            }
+            o
+        }).collect::<Vec<_>>(),
         "caveats": pinned_prices(m, out).iter().map(|p| json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio, "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})).collect::<Vec<_>>(),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line})).collect::<Vec<_>>(),
