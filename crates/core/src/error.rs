@@ -52,16 +52,34 @@ impl fmt::Display for ModelError {
 /// "did you mean 'Dy'?" for a misspelt name, from the names that exist.
 pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     let lower = wrong.to_lowercase();
-    let best = known
-        .into_iter()
-        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+    let known: Vec<&str> = known.into_iter().collect();
+    let best = (known.iter())
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
         .min_by_key(|&(d, k)| (d, k.len(), k));
     match best {
         Some((d, k)) if d <= (wrong.chars().count() / 3).max(1) => {
-            format!(" (did you mean '{k}'?)")
+            return format!(" (did you mean '{k}'?)");
         }
-        _ => String::new(),
+        _ => {}
     }
+    // A shortened id ("mount-weld" for "mount-weld-mine", "magnet" for "magnet:NdFeB"):
+    // the ids it begins, when there are only a few.
+    if wrong.chars().count() >= 3 {
+        let mut starts: Vec<&str> = (known.iter().copied())
+            .filter(|k| k.to_lowercase().starts_with(&lower) && k.len() > wrong.len())
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        match starts.as_slice() {
+            [one] => return format!(" (did you mean '{one}'?)"),
+            [_, _] | [_, _, _] => {
+                let list: Vec<String> = starts.iter().map(|k| format!("'{k}'")).collect();
+                return format!(" (did you mean one of {}?)", list.join(", "));
+            }
+            _ => {}
+        }
+    }
+    String::new()
 }
 
 /// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
@@ -119,6 +137,16 @@ mod tests {
         assert_eq!(did_you_mean("RWO", ["CN", "ROW"]), " (did you mean 'ROW'?)");
         assert_eq!(did_you_mean("dy", ["Dy", "Tb"]), " (did you mean 'Dy'?)");
         assert_eq!(did_you_mean("completely-different", ["Dy", "Tb"]), "");
+        // A shortened id: the few it begins.
+        assert_eq!(
+            did_you_mean("mount-weld", ["mount-weld-mine", "mountain-pass-mine"]),
+            " (did you mean 'mount-weld-mine'?)"
+        );
+        assert_eq!(
+            did_you_mean("magnet", ["oxide", "magnet:NdFeB", "magnet:SmCo"]),
+            " (did you mean one of 'magnet:NdFeB', 'magnet:SmCo'?)"
+        );
+        assert_eq!(did_you_mean("lm", ["lm-space", "lm-aeronautics"]), "");
     }
 
     #[test]

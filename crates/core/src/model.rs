@@ -495,7 +495,17 @@ impl Model {
         find_id("stage", &self.stages, s, |g| g)
     }
     pub fn market_id(&self, s: &str) -> Result<MarketId, String> {
-        find_id("market", &self.markets, s, |g| g)
+        find_id("market", &self.markets, s, |g| g).map_err(|e| {
+            // A country where a market was meant: say which market it trades in.
+            match self.countries.iter().find(|c| c.id == s) {
+                Some(c) => format!(
+                    "'{s}' is a country, not a market: it trades in {} (markets: {})",
+                    self.markets[c.market],
+                    self.markets.join(", ")
+                ),
+                None => format!("{e} (markets: {})", self.markets.join(", ")),
+            }
+        })
     }
     pub fn recipe_id(&self, s: &str) -> Result<RecipeId, String> {
         find_id("recipe", &self.recipes, s, |r| &r.id)

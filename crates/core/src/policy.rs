@@ -250,7 +250,8 @@ pub fn resolve(
         }
         t
     };
-    if matches!(kind, PolicyKind::EntityList) && to.firms.is_empty() {
+    // (Unless a named firm was wrong: that error says it.)
+    if matches!(kind, PolicyKind::EntityList) && to.firms.is_empty() && errs.is_empty() {
         errs_push(
             &mut errs,
             "to",

@@ -1024,6 +1024,26 @@ fn levers_reject_bad_arguments_clearly() {
             "lift: no policy of CN is labelled 'dyban' (did you mean 'dy-ban'?)",
         ),
         (
+            r#"step(1); price("oxide:Dy", "US");"#,
+            "'US' is a country, not a market: it trades in ROW (markets: CN, ROW)",
+        ),
+        (
+            r#"step(1); exports("China", "oxide");"#,
+            "unknown country 'China' (countries go by id: China is 'CN')",
+        ),
+        (
+            r#"disrupt("mount-weld", 0.5, "4w");"#,
+            "unknown facility 'mount-weld' (did you mean one of 'mount-weld-expansion', 'mount-weld-mine'?)",
+        ),
+        (
+            r#"export_ban("CN", #{ forms: ["magnet"] });"#,
+            "unknown form 'magnet' (did you mean one of 'magnet:NdFeB', 'magnet:SmCo'?)",
+        ),
+        (
+            r#"entity_list("CN", ["lockheed"]);"#,
+            "entity_list: firms[0]: unknown country, firm or group 'lockheed' (did you mean 'lockheed-martin'?)\n",
+        ),
+        (
             r#"tariff("US", "US", 0.25);"#,
             "US is both the importer and the exporter",
         ),

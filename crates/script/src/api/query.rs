@@ -293,7 +293,13 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn exports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "exports", &[country, "/", form])
+        fetch_parts(&ctx, "exports", &[country, "/", form]).or_else(|missing| {
+            // Say which name is wrong, if one is.
+            let h = host(&ctx)?;
+            let h = h.lock();
+            h.sim.model.country_id(country).map_err(err)?;
+            Err(missing)
+        })
     }
 
     /// Imports of a country of a form, t/yr of rare-earth content (REO basis: a tonne of
@@ -305,7 +311,13 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn imports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "imports", &[country, "/", form])
+        fetch_parts(&ctx, "imports", &[country, "/", form]).or_else(|missing| {
+            // Say which name is wrong, if one is.
+            let h = host(&ctx)?;
+            let h = h.lock();
+            h.sim.model.country_id(country).map_err(err)?;
+            Err(missing)
+        })
     }
 
     /// Trade from one country to another, all forms, t/yr of rare-earth content (REO
@@ -317,7 +329,14 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn trade(ctx: NativeCallContext, exporter: &str, importer: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "trade", &[exporter, ">", importer])
+        fetch_parts(&ctx, "trade", &[exporter, ">", importer]).or_else(|missing| {
+            // Say which name is wrong, if one is.
+            let h = host(&ctx)?;
+            let h = h.lock();
+            h.sim.model.country_id(exporter).map_err(err)?;
+            h.sim.model.country_id(importer).map_err(err)?;
+            Err(missing)
+        })
     }
 
     /// Import share (0..1) of a stage's inputs in a country.

@@ -26,7 +26,14 @@ pub fn add(
     h.ensure_running()?;
     let start = h.sim.date();
     let policy = resolve(&h.sim.model, &def, start).map_err(|errs| {
-        let text: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        // An entity list's destinations are the `firms` argument.
+        let field = |f: &str| match f.strip_prefix("to") {
+            Some(rest) if kind == "entity_list" => format!("firms{rest}"),
+            _ => f.to_string(),
+        };
+        let text: Vec<String> = (errs.iter())
+            .map(|(f, m)| format!("{}: {m}", field(f)))
+            .collect();
         err(format!("{kind}: {}", text.join("; ")))
     })?;
     let summary = format!("{} {}", exporter.unwrap_or(""), describe(opts));
