@@ -159,6 +159,32 @@ impl Host {
     pub fn facility(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
         self.sim.model.facility_id(name).map_err(err)
     }
+    /// A facility a lever acts on: one the model has already closed (its `end`) would
+    /// ignore the lever, so that is an error naming what took over from it.
+    pub fn live_facility(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        let f = self.facility(name)?;
+        let m = &self.sim.model;
+        let Some(end) = m.facilities[f].end.filter(|&e| e <= self.sim.date()) else {
+            return Ok(f);
+        };
+        let fac = &m.facilities[f];
+        let after: Vec<&str> = (m.facilities.iter())
+            .filter(|o| fac.firm.is_some() && o.firm == fac.firm)
+            .filter(|o| o.country == fac.country && o.stage == fac.stage)
+            .filter(|o| (o.start.days() - end.days()).abs() <= 31)
+            .map(|o| o.id.as_str())
+            .collect();
+        let next = match after.as_slice() {
+            [] => String::new(),
+            ids => format!(
+                " (the same firm's plants there that started then: {})",
+                ids.join(", ")
+            ),
+        };
+        Err(err(format!(
+            "{name} closed on {end} in the model (its `end`), so a lever on it would do nothing{next}"
+        )))
+    }
     pub fn sector(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
         self.sim.model.sector_id(name).map_err(err)
     }

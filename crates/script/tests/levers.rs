@@ -1044,6 +1044,10 @@ fn levers_reject_bad_arguments_clearly() {
             "entity_list: firms[0]: unknown country, firm or group 'lockheed' (did you mean 'lockheed-martin'?)\n",
         ),
         (
+            r#"run_until("2025-06-02"); disrupt("lynas-kuantan", 0.5, "4w");"#,
+            "lynas-kuantan closed on 2025-05-16 in the model (its `end`), so a lever on it would do nothing (the same firm's plants there that started then: lynas-kuantan-full",
+        ),
+        (
             r#"tariff("US", "US", 0.25);"#,
             "US is both the importer and the exporter",
         ),

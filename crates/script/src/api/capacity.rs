@@ -19,7 +19,7 @@ pub mod capacity_api {
     pub fn disrupt(ctx: NativeCallContext, facility: &str, share: Num, duration: Span) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             let steps = duration_steps(&h.sim.model, &duration)?;
             let until = h.sim.step + steps;
             h.sim.set_outage(f, share, until);
@@ -39,7 +39,7 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn close(ctx: NativeCallContext, facility: &str) -> Res<()> {
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             h.sim.closed[f] = true;
             h.log("close", facility.to_string());
             Ok(())
@@ -56,7 +56,7 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn reopen(ctx: NativeCallContext, facility: &str) -> Res<()> {
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             h.sim.closed[f] = false;
             h.log("reopen", facility.to_string());
             Ok(())
@@ -72,7 +72,7 @@ pub mod capacity_api {
     pub fn expand(ctx: NativeCallContext, facility: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1000.0)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             h.sim.capacity_mult[f] *= factor;
             h.log("expand", format!("{facility} × {factor}"));
             Ok(())
@@ -137,7 +137,7 @@ pub mod capacity_api {
     pub fn ramp(ctx: NativeCallContext, facility: &str, months: Num) -> Res<()> {
         let months = finite(number(&months, "months")?, "months", 0.0, 600.0)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             h.sim.set_ramp(f, months);
             h.log("ramp", format!("{facility} ramps over {months} months"));
             Ok(())
@@ -154,7 +154,7 @@ pub mod capacity_api {
     pub fn environmental_cost(ctx: NativeCallContext, facility: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             h.sim.capacity_mult[f] *= 1.0 - share;
             h.log(
                 "environmental_cost",

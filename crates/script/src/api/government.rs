@@ -151,7 +151,7 @@ pub mod government_api {
         let floor = finite(number(&floor, "floor")?, "floor", 0.0, 1e7)?;
         lever(&ctx, |h| {
             let m = h.sim.model.clone();
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             let c = crate::api::query::commodity(&m, commodity)?;
             if !m.makes(f, c) {
                 return Err(err(format!(
@@ -195,7 +195,7 @@ pub mod government_api {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let m = h.sim.model.clone();
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             let s = h.stockpile(stockpile)?;
             let out = m.facilities[f].output_form(&m);
             if out != m.stockpiles[s].form {
@@ -242,7 +242,7 @@ pub mod government_api {
     pub fn contract(ctx: NativeCallContext, facility: &str, country: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             let c = h.country(country)?;
             let same = |k: &chokepoint_core::sim::Contract| k.facility == f && k.country == c;
             let replaced = h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share);
@@ -274,7 +274,7 @@ pub mod government_api {
     pub fn subsidy(ctx: NativeCallContext, facility: &str, per_kg: Num, payer: &str) -> Res<()> {
         let per_kg = finite(number(&per_kg, "per_kg")?, "per_kg", 0.0, 1e6)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             let payer = h.country(payer)?;
             h.sim
                 .subsidies
@@ -315,7 +315,7 @@ pub mod government_api {
         )?;
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
-            let f = h.facility(facility)?;
+            let f = h.live_facility(facility)?;
             let steps = crate::args::duration_steps(&h.sim.model, &duration)?;
             h.sim.outages.push(chokepoint_core::sim::RandomOutage {
                 facility: f,
