@@ -631,6 +631,46 @@ fn a_ban_on_one_destination_leaks_through_diversion_until_a_content_rule_closes_
 }
 
 #[test]
+fn buyers_no_route_reaches_do_not_thin_the_diversion_of_those_it_does() {
+    // A ban on the US and India with a content rule closing India's routes: India can get
+    // nothing diverted, and the US must get what it would under a US-only ban (it got a
+    // third less when India's unreachable wants counted in the shares). A tariff on one
+    // route scales what it carries.
+    let peak = |src: &str| {
+        let out = run(&format!(
+            r#"{src}
+               run_until("2025-12-29");
+               let m = peak(between(shortfall("magnet:NdFeB", "US"), "2025-01-06", "2025-12-29"));
+               print(m);
+               expect(m >= 0.0, "a shortfall");"#
+        ));
+        out.output[0].parse::<f64>().unwrap()
+    };
+    let heavy = r#"["Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y"]"#;
+    let us_only = peak(&format!(
+        r#"at("2025-01-06", || export_ban("CN", #{{ elements: {heavy}, to: ["US"] }}));"#
+    ));
+    let with_india = peak(&format!(
+        r#"at("2025-01-06", || {{
+               export_ban("CN", #{{ elements: {heavy}, to: ["US", "IN"] }});
+               content_rule("CN", #{{ elements: {heavy}, to: ["IN"], threshold: 0.001, approval: 0.0, delay_days: 0 }});
+           }});"#
+    ));
+    assert!(us_only > 0.2 && us_only < 0.45, "{us_only}");
+    assert!(
+        (with_india - us_only).abs() < 0.02,
+        "{with_india} vs {us_only}"
+    );
+    let tariffed = peak(&format!(
+        r#"at("2025-01-06", || {{ export_ban("CN", #{{ elements: {heavy}, to: ["US"] }}); tariff("US", "JP", 0.15); }});"#
+    ));
+    assert!(
+        tariffed > us_only + 0.1 && tariffed < 0.8,
+        "{tariffed} vs {us_only}"
+    );
+}
+
+#[test]
 fn a_fourth_quota_of_one_exporter_at_once_is_refused_until_one_is_lifted() {
     // The engine reads three quotas over one flow; a fourth used to be dropped in silence.
     let three = r#"

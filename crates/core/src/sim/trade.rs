@@ -806,14 +806,17 @@ impl Sim {
         s.order = order;
     }
 
-    /// Trade diversion. A buyer that a control keeps from an exporter with supply left gets
-    /// what buyers of its tier elsewhere received from suppliers it may buy from, up to the
-    /// `diversion` share of it, and those buyers take the controlled exporter's supply
-    /// instead: under a ban on the US, Chinese magnets go to Japan and Japan's own to the
-    /// US. Only flows no policy touches change hands, and every buyer ends with what it had
-    /// or more. The blocked buyers share what can be re-routed pro-rata to what they still
-    /// want (a trial pass finds how much that is). Trade, imports, exports and dependency
-    /// follow the new routes.
+    /// Trade diversion. A buyer that a control keeps from an exporter with supply left (a
+    /// ban, a refused share, a licence's wait) gets what buyers of its tier, in other
+    /// countries or other firms, received from suppliers it may use, up to the `diversion`
+    /// share of it; those buyers take the controlled exporter's supply instead. Under a ban
+    /// on the US, Chinese magnets go to Japan and Japan's own to the US. Each new route
+    /// carries what its rule lets through: a ban, a licence's wait or a quota on it closes
+    /// it, an approval share or a tariff scales it. Every buyer ends the step with what it
+    /// had or more. The blocked buyers share what can be re-routed pro-rata to what they
+    /// still want (a trial pass finds how much that is), and a last pass gives what is left
+    /// to those who can still use it. Trade, imports, exports and dependency follow the
+    /// new routes.
     fn divert(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
         let share = self.model.behaviour.diversion;
         if share <= 0.0 {
@@ -835,13 +838,15 @@ impl Sim {
         s.avail.copy_from_slice(&s.weights);
         s.got[slots.clone()].copy_from_slice(&s.wsum[slots]);
         if moved > 0.0 && wanted > 0.0 {
-            self.divert_pass(c, tier, (moved / wanted).min(1.0), true);
+            self.divert_pass(c, tier.clone(), (moved / wanted).min(1.0), true);
+            // Whatever the shares left unused goes to whoever can still take it.
+            self.divert_pass(c, tier, 1.0, true);
         }
     }
 
     /// One pass of [`Sim::divert`], each blocked buyer in turn taking `fill` of what it
     /// still wants; with `route`, the flows are counted. Returns what moved and what the
-    /// blocked buyers wanted.
+    /// blocked buyers some route reaches wanted.
     fn divert_pass(
         &mut self,
         c: CommodityId,
@@ -859,19 +864,46 @@ impl Sim {
         let (nx, nf) = (model.countries.len(), model.forms.len());
         let form = model.commodities[c].form;
         let rules = &rules[rule_offset[c]..];
-        let clean = |slot: usize, x: CountryId| {
+        // What a new route from `x` to the buyer in `slot` lets through, 0 to 1.
+        let open = |slot: usize, x: CountryId, home: CountryId| {
             let r = &rules[slot * nx + x];
-            r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_empty()
+            if x == home {
+                1.0
+            } else if r.delay > 0 || !r.quota.is_empty() {
+                0.0
+            } else {
+                r.allow * r.tariff
+            }
         };
         let (mut moved, mut wanted) = (0.0, 0.0);
         for b in tier.clone() {
             let bx = s.buyer_country[b];
             let full = s.request[b] - s.got[b] - s.queued[b];
-            // An exporter with supply left that a policy keeps (wholly or partly) from b.
+            // An exporter with supply left that a policy keeps from b, wholly or in part.
             let blocked = |x: CountryId, s: &Scratch| {
-                x != bx && s.avail[x] > 1e-12 && rules[b * nx + x].allow < 1.0
+                let r = &rules[b * nx + x];
+                x != bx && s.avail[x] > 1e-12 && (r.allow < 1.0 || r.delay > 0)
             };
             if full <= 1e-12 || !s.active.iter().any(|&x| blocked(x, s)) {
+                continue;
+            }
+            // Only a buyer some route reaches counts toward the shares: judged on the step's
+            // untouched offers and receipts (`weights` and `wmat` hold them), so that buyers
+            // served first in the trial do not hide the routes of those after them.
+            let reached = s.active.iter().any(|&x| {
+                x != bx
+                    && s.weights[x] > 1e-12
+                    && (rules[b * nx + x].allow < 1.0 || rules[b * nx + x].delay > 0)
+                    && tier.clone().any(|b2| {
+                        let h2 = s.buyer_country[b2];
+                        b2 != b
+                            && open(b2, x, h2) > 0.0
+                            && (0..nx).any(|y| {
+                                y != x && s.wmat[b2 * nx + y] > 1e-12 && open(b, y, bx) > 0.0
+                            })
+                    })
+            });
+            if !reached {
                 continue;
             }
             wanted += full;
@@ -886,16 +918,21 @@ impl Sim {
                 }
                 for b2 in tier.clone() {
                     let h2 = s.buyer_country[b2];
-                    if b2 == b || !(x == h2 || clean(b2, x)) {
+                    let to_b2 = open(b2, x, h2);
+                    if b2 == b || to_b2 <= 0.0 {
                         continue;
                     }
                     for y in 0..nx {
                         let t = s.took[b2 * nx + y];
-                        if y == x || t <= 1e-12 || !(y == bx || clean(b, y)) {
+                        let to_b = if y == x { 0.0 } else { open(b, y, bx) };
+                        if t <= 1e-12 || to_b <= 0.0 {
                             continue;
                         }
-                        let q = t.min(want).min(s.avail[x]);
-                        s.took[b2 * nx + y] -= q;
+                        // A route that lets a share through uses up that much more of
+                        // what b2 can release.
+                        let through = to_b * to_b2;
+                        let q = (t * through).min(want).min(s.avail[x]);
+                        s.took[b2 * nx + y] = (t - q / through).max(0.0);
                         s.avail[x] -= q;
                         s.got[b] += q;
                         want -= q;

@@ -101,8 +101,8 @@ pub mod trade_api {
     /// Bans exports from `exporter` of the covered elements and forms to the covered
     /// destinations (all foreign buyers when `to` is omitted). A ban on some destinations
     /// leaks: buyers elsewhere take the exporter's goods and release theirs from other
-    /// suppliers to the banned ones, up to the model's `diversion` share (models/README).
-    /// `content_rule` closes that route for made goods.
+    /// suppliers to the banned ones, up to the model's `diversion` share (models/README);
+    /// tariffs on those routes scale it, and `content_rule` closes it for made goods.
     ///
     /// ```rhai
     /// export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"] });
@@ -120,7 +120,8 @@ pub mod trade_api {
     /// without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
     /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
     /// reach buyers after the delay (see `licence_queue`); lifting the licence does not
-    /// release those already waiting.
+    /// release those already waiting. A licence on some destinations leaks as a ban does:
+    /// what it refuses can come to the buyers through others (`diversion`, models/README).
     ///
     /// ```rhai
     /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
