@@ -547,6 +547,17 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             && report.contains("of 6 runs failed expectations"),
         "the fan report says what was swept and how many runs failed"
     );
+    // And how each figure answers the parameter: one point per run.
+    assert!(
+        report.contains("<h2>Response to stockpile_t</h2>"),
+        "{report}"
+    );
+    let chart = report
+        .split("aria-label=\"shortfall[magnet:NdFeB/US].peak against stockpile_t\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</svg>").next())
+        .expect("a response chart for the US shortfall");
+    assert_eq!(chart.matches("<circle").count(), 6, "{chart}");
     for k in 0..3 {
         let shard = format!("{k}/3");
         let out = d(&format!("s{k}"));

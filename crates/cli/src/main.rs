@@ -101,6 +101,10 @@ enum Command {
     },
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
     ///
+    /// Writes runs.csv (each run's parameters and figures), bands.csv (p5/p50/p95 per
+    /// metric and year), summary.json and report.html: fan charts, and each figure against
+    /// each swept parameter (what "how large must it be?" reads off).
+    ///
     /// Runs that fail the scenario's expectations are results, not errors: the sweep exits 0
     /// and counts them (runs.csv: expectations_failed), so a batch scheduler does not retry
     /// them.

@@ -1,6 +1,7 @@
 //! `chokepoint sweep` and `chokepoint merge`: Monte Carlo or grid runs of one scenario over
 //! uncertain parameters, in parallel, sharded for batch schedulers, with per-run figures,
-//! p5/p50/p95 bands per metric and a fan-chart report.
+//! p5/p50/p95 bands per metric and a report of fan charts and each figure against each
+//! swept parameter.
 //!
 //! Every run's parameters and seed derive from its index alone, results are ordered by run
 //! index, and the unsharded sweep writes through the same merge step as sharded ones: the
@@ -725,11 +726,90 @@ pub fn finish(dir: &Path) -> Result<()> {
         },
         rows.len()
     );
+    let params: Vec<&str> = (meta["params"].as_array().into_iter().flatten())
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    let response = response_charts(&head, &rows, &params);
     write::atomic(
         &dir.join("report.html"),
-        fan_report(&fans, rows.len(), &about).as_bytes(),
+        fan_report(&fans, rows.len(), &(about + response.as_str())).as_bytes(),
     )?;
     Ok(())
+}
+
+/// Each figure's peak and mean across runs against each swept parameter: what the answer
+/// to "how large must it be?" reads off. One point per run; a line through them, in the
+/// parameter's order, when one parameter was swept.
+fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String {
+    let mut o = String::new();
+    for p in params {
+        let Some(pc) = head.iter().position(|h| h == p) else {
+            continue;
+        };
+        let _ = write!(
+            o,
+            "<h2>Response to {}</h2><p>Each run's figure against its {}.</p>",
+            crate::report::esc(p),
+            crate::report::esc(p)
+        );
+        for (fc, name) in head.iter().enumerate() {
+            if !(name.ends_with(".peak") || name.ends_with(".mean")) {
+                continue;
+            }
+            let mut pts: Vec<(f64, f64)> = (rows.iter())
+                .filter_map(|r| Some((*r.get(pc)?, *r.get(fc)?)))
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            let (w, h, l, r, t, b) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
+            let (lo, hi) = crate::report::y_range(pts.iter().map(|p| &p.1));
+            let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
+            let span = if x1 > x0 { x1 - x0 } else { 1.0 };
+            let x = |v: f64| l + (w - l - r) * (v - x0) / span;
+            let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
+            let dots: String = (pts.iter())
+                .map(|&(a, v)| {
+                    format!(
+                        r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#1b6ca8"/>"##,
+                        x(a),
+                        y(v)
+                    )
+                })
+                .collect();
+            let line = if params.len() == 1 {
+                let pl: Vec<String> = (pts.iter())
+                    .map(|&(a, v)| format!("{:.1},{:.1}", x(a), y(v)))
+                    .collect();
+                format!(
+                    r##"<polyline fill="none" stroke="#1b6ca8" stroke-width="1.5" points="{}"/>"##,
+                    pl.join(" ")
+                )
+            } else {
+                String::new()
+            };
+            let label = crate::report::esc(name);
+            let _ = write!(
+                o,
+                r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label} against {p}"><text x="{l}" y="16" font-size="13" font-weight="bold">{label}</text>{line}{dots}<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{} = {}</text></svg></figure>"##,
+                l - 4.0,
+                t + 4.0,
+                crate::report::tick(hi),
+                l - 4.0,
+                h - b,
+                crate::report::tick(lo),
+                h - 8.0,
+                crate::report::tick(x0),
+                w - r,
+                h - 8.0,
+                crate::report::esc(p),
+                crate::report::tick(x1),
+            );
+        }
+    }
+    o
 }
 
 /// Per (metric, key): (year, p5, p50, p95).
