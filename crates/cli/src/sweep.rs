@@ -764,7 +764,7 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                 continue;
             }
             pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-            let (w, h, l, r, t, b) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
+            let (w, h, l, r, t, b) = CHART;
             let (lo, hi) = crate::report::y_range(pts.iter().map(|p| &p.1));
             let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
             let span = if x1 > x0 { x1 - x0 } else { 1.0 };
@@ -791,25 +791,41 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                 String::new()
             };
             let label = crate::report::esc(name);
-            let _ = write!(
-                o,
-                r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label} against {p}"><text x="{l}" y="16" font-size="13" font-weight="bold">{label}</text>{line}{dots}<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{} = {}</text></svg></figure>"##,
-                l - 4.0,
-                t + 4.0,
-                crate::report::tick(hi),
-                l - 4.0,
-                h - b,
-                crate::report::tick(lo),
-                h - 8.0,
-                crate::report::tick(x0),
-                w - r,
-                h - 8.0,
-                crate::report::esc(p),
-                crate::report::tick(x1),
-            );
+            o.push_str(&frame(
+                &format!("{label} against {}", crate::report::esc(p)),
+                &label,
+                &(line + dots.as_str()),
+                (lo, hi),
+                (
+                    crate::report::tick(x0),
+                    format!("{} = {}", crate::report::esc(p), crate::report::tick(x1)),
+                ),
+            ));
         }
     }
     o
+}
+
+/// The sweep report's charts: 640×220, a title, the plotted `body`, the y range's ends and
+/// the x axis's two end labels.
+const CHART: (f64, f64, f64, f64, f64, f64) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
+
+fn frame(aria: &str, title: &str, body: &str, (lo, hi): (f64, f64), x: (String, String)) -> String {
+    let (w, h, l, r, t, b) = CHART;
+    format!(
+        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{aria}"><text x="{l}" y="16" font-size="13" font-weight="bold">{title}</text>{body}<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg></figure>"##,
+        l - 4.0,
+        t + 4.0,
+        crate::report::tick(hi),
+        l - 4.0,
+        h - b,
+        crate::report::tick(lo),
+        h - 8.0,
+        x.0,
+        w - r,
+        h - 8.0,
+        x.1,
+    )
 }
 
 /// Per (metric, key): (year, p5, p50, p95).
@@ -819,7 +835,7 @@ fn fan_report(fans: &Fans, runs: usize, about: &str) -> String {
     let mut o = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint sweep</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}</style></head><body>");
     let _ = write!(o, "<h1>Sweep of {runs} runs</h1>{about}<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
     for ((m, k), pts) in fans {
-        let (w, h, l, r, t, b) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
+        let (w, h, l, r, t, b) = CHART;
         let (lo, hi) = crate::report::y_range(pts.iter().flat_map(|p| [&p.1, &p.3]));
         let n = pts.len().max(2);
         let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
@@ -840,23 +856,20 @@ fn fan_report(fans: &Fans, runs: usize, about: &str) -> String {
             .enumerate()
             .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.2)))
             .collect();
-        let _ = write!(
-            o,
-            r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="16" font-size="13" font-weight="bold">{m} [{k}]</text><polygon fill="#1b6ca8" fill-opacity="0.25" points="{}"/><polyline fill="none" stroke="#1b6ca8" stroke-width="2" points="{}"/><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg></figure>"##,
-            poly.join(" "),
-            mid.join(" "),
-            l - 4.0,
-            t + 4.0,
-            crate::report::tick(hi),
-            l - 4.0,
-            h - b,
-            crate::report::tick(lo),
-            h - 8.0,
-            pts.first().map(|p| p.0).unwrap_or(0),
-            w - r,
-            h - 8.0,
-            pts.last().map(|p| p.0).unwrap_or(0),
-        );
+        o.push_str(&frame(
+            &format!("{m} {k}"),
+            &format!("{m} [{k}]"),
+            &format!(
+                r##"<polygon fill="#1b6ca8" fill-opacity="0.25" points="{}"/><polyline fill="none" stroke="#1b6ca8" stroke-width="2" points="{}"/>"##,
+                poly.join(" "),
+                mid.join(" ")
+            ),
+            (lo, hi),
+            (
+                pts.first().map(|p| p.0).unwrap_or(0).to_string(),
+                pts.last().map(|p| p.0).unwrap_or(0).to_string(),
+            ),
+        ));
     }
     o.push_str("</body></html>\n");
     o
