@@ -12,6 +12,7 @@ use chokepoint_script::{Outcome, Scenario};
 use crate::write;
 
 /// One compared figure.
+#[derive(Clone)]
 struct Row {
     metric: String,
     key: String,
@@ -35,18 +36,24 @@ impl Row {
     }
     /// Where the figure ranks in the table before its size: the answers first (shortfalls,
     /// then prices, then output lost), then states, then flows, then any move under 1%.
+    /// Only peaks are answers; means and finals of the same series rank with the states.
     fn rank(&self) -> u8 {
         if self.weight() < 0.01 {
             return 5;
         }
-        match self.metric.as_str() {
-            "shortfall" => 0,
-            "price" => 1,
-            "output_lost" => 2,
-            "cover_weeks" | "dependency" | "licence_queue" | "policy_cost" | "stockpile"
-            | "hhi" | "substitution" => 3,
+        match (self.metric.as_str(), self.stat) {
+            ("shortfall", "peak") => 0,
+            ("price", "peak") => 1,
+            ("output_lost", "peak") => 2,
+            ("shortfall" | "price" | "output_lost" | "cover_weeks" | "dependency", _)
+            | ("licence_queue" | "policy_cost" | "stockpile" | "hhi" | "substitution", _) => 3,
             _ => 4,
         }
+    }
+    /// Among shortfalls, a region's (its sectors together, `magnet:NdFeB/US`) before one
+    /// sector's.
+    fn sector_level(&self) -> bool {
+        self.metric == "shortfall" && !self.key.contains('/')
     }
     /// Relative change, scaled so a move from zero still ranks (to six places, so that
     /// rounding noise does not decide the order).
@@ -140,6 +147,7 @@ fn top(rows: &[Row], n: usize) -> Vec<&Row> {
     v.sort_by(|x, y| {
         x.rank()
             .cmp(&y.rank())
+            .then_with(|| x.sector_level().cmp(&y.sector_level()))
             .then_with(|| y.weight().total_cmp(&x.weight()))
             .then_with(|| y.delta().abs().total_cmp(&x.delta().abs()))
             .then_with(|| (&x.metric, &x.key, x.stat).cmp(&(&y.metric, &y.key, y.stat)))
@@ -378,6 +386,7 @@ mod tests {
         // Devices lost and tonnes traded from zero used to outrank a shortfall from zero
         // (every move from zero is 100%; the bigger number won).
         let rows = [
+            row("shortfall", 0.0, 0.9),
             row("trade", 0.0, 300.0),
             row("output_lost", 0.0, 5e7),
             row("output_lost", 0.0, 6e5),
@@ -386,6 +395,14 @@ mod tests {
             row("price", 49.2, 92.0),
             row("price", 55.0, 55.01),
         ];
+        let mut rows = rows.to_vec();
+        // A region's shortfall (its sectors together) before a sector's, and a mean after
+        // every peak that answers.
+        rows[4].key = "magnet:NdFeB/US".into();
+        rows.push(Row {
+            stat: "mean",
+            ..row("shortfall", 0.001, 0.04)
+        });
         let order: Vec<(&str, f64)> = top(&rows, 10)
             .iter()
             .map(|r| (r.metric.as_str(), r.b))
@@ -396,8 +413,10 @@ mod tests {
                 ("shortfall", 0.31),
                 ("price", 92.0),
                 ("output_lost", 5e7),
-                ("shortfall", 0.2),
+                ("shortfall", 0.9),
                 ("output_lost", 6e5),
+                ("shortfall", 0.2),
+                ("shortfall", 0.04),
                 ("trade", 300.0),
                 ("price", 55.01),
             ]

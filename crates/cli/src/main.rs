@@ -170,11 +170,12 @@ enum Command {
         /// Write compare.csv and report.html here.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// How many of the most-changed figures to list: shortfalls, prices and output lost
-        /// first (in turn), then cover, dependency, queues and costs, then flows; within
-        /// each, the biggest relative move. compare.csv has every figure.
-        #[arg(long, default_value_t = 15)]
-        top: usize,
+        /// How many of the most-changed figures to list: the peaks of shortfalls (regions
+        /// before sectors), prices and output lost first, in turn; then means, finals,
+        /// cover, dependency, queues and costs; then flows; within each, the biggest
+        /// relative move. compare.csv has every figure.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+        top: u64,
     },
     /// Time the engine: one run of the model's first ten years, without and with a script.
     ///
@@ -299,6 +300,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             out,
             top,
         } => {
+            let top = usize::try_from(top).unwrap_or(usize::MAX);
             if let Some(dir) = &out {
                 write::ready(dir, &["compare.csv", "report.html"])?;
             }
