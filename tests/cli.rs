@@ -323,6 +323,7 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert!(jp > 0.01 && jp < 0.1, "{jp}");
     let hre = find("output lost dy-tb-other-cn");
     assert!(hre["units"].as_f64().unwrap() > 20.0, "{hre}");
+    assert_eq!(hre["unit"], "t REO", "{hre}");
     let share = hre["share_of_output"].as_f64().unwrap();
     assert!(share > 0.1 && share < 0.6, "{hre}");
     assert!(std::fs::read_to_string(dir.join("report.html"))

@@ -86,19 +86,20 @@ fn thousands(v: f64) -> String {
 struct Headline {
     label: String,
     value: String,
-    numbers: Vec<(&'static str, f64)>,
+    numbers: Vec<(&'static str, serde_json::Value)>,
 }
 
 fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     let s = &out.sim.series;
     let mut h = Vec::new();
-    let mut push = |label: String, value: String, numbers: Vec<(&'static str, f64)>| {
-        h.push(Headline {
-            label,
-            value,
-            numbers,
-        })
-    };
+    let mut push =
+        |label: String, value: String, numbers: Vec<(&'static str, serde_json::Value)>| {
+            h.push(Headline {
+                label,
+                value,
+                numbers,
+            })
+        };
     // Largest price move in each market for the magnet chain's key commodities.
     for key in [
         "ROW/oxide:Dy",
@@ -113,7 +114,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 push(
                     format!("peak price {key}"),
                     format!("${}/kg ({:.1}× start)", thousands(peak), peak / first),
-                    vec![("usd_per_kg", peak), ("times_start", peak / first)],
+                    vec![
+                        ("usd_per_kg", json!(peak)),
+                        ("times_start", json!(peak / first)),
+                    ],
                 );
             }
         }
@@ -133,12 +137,12 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         push(
             format!("peak shortfall {k}"),
             format!("{:.1}%", v * 100.0),
-            vec![("share", *v)],
+            vec![("share", json!(v))],
         );
     }
     // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
-    let mut lost: Vec<(f64, String, String, f64)> = Vec::new();
+    let mut lost: Vec<(f64, String, String, f64, &str)> = Vec::new();
     for (k, sec) in m.sectors.iter().enumerate() {
         if let Some(c) = s.find("output_lost", &sec.id) {
             let v: f64 = s.column(c).iter().sum::<f64>() * years;
@@ -156,24 +160,29 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                         share * 100.0
                     ),
                     v,
+                    &sec.unit,
                 ));
             }
         }
     }
     lost.sort_by(|a, b| rank(b.0).total_cmp(&rank(a.0)).then(a.1.cmp(&b.1)));
     let more = lost.len().saturating_sub(6);
-    for (share, id, text, v) in lost.into_iter().take(6) {
+    for (share, id, text, v, unit) in lost.into_iter().take(6) {
         push(
             format!("output lost {id}"),
             text,
-            vec![("units", v), ("share_of_output", share)],
+            vec![
+                ("units", json!(v)),
+                ("unit", json!(unit)),
+                ("share_of_output", json!(share)),
+            ],
         );
     }
     if more > 0 {
         push(
             "output lost elsewhere".into(),
             format!("{more} more sectors (see series.csv, metric output_lost)"),
-            vec![("sectors", more as f64)],
+            vec![("sectors", json!(more))],
         );
     }
     for x in &m.countries {
@@ -183,7 +192,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 push(
                     format!("policy cost {}", x.id),
                     format!("${:.1}M", v / 1e6),
-                    vec![("usd", v)],
+                    vec![("usd", json!(v))],
                 );
             } else if v < 0.0 {
                 // Net of what its stockpiles sold: a stockpile put in place and sold off
@@ -191,7 +200,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 push(
                     format!("policy receipts {}", x.id),
                     format!("${:.1}M (its stockpiles sold more than it spent)", -v / 1e6),
-                    vec![("usd", -v)],
+                    vec![("usd", json!(v))],
                 );
             }
         }
@@ -325,7 +334,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "headlines": headlines(m, out).iter().map(|h| {
             let mut o = json!({"label": h.label, "value": h.value});
             for (k, v) in &h.numbers {
-                o[*k] = json!(v);
+                o[*k] = v.clone();
             }
             o
         }).collect::<Vec<_>>(),
