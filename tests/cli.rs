@@ -1142,6 +1142,22 @@ fn a_piped_repl_session_cut_inside_a_statement_says_so() {
 }
 
 #[test]
+fn a_piped_repl_session_keeps_its_imports_for_later_lines_and_scheduled_closures() {
+    // The writing guide's pattern: import the library, schedule one of its levers, move the
+    // clock. The module used to be gone on the next line and when the closure fired.
+    let dir = temp("repl-import");
+    let out = piped_repl(
+        &dir,
+        b"import \"lib/timeline\" as t;\nat(\"2025-01-13\", || t::heavy_ban(\"US\"));\n:run-to 2025-09-01\nprint(t::SEVEN.len());\nprint(peak(shortfall(\"magnet:NdFeB\", \"US\")) > 0.2);\n",
+    );
+    let said = text(&out);
+    assert!(!said.contains("error"), "{said}");
+    assert!(said.contains("now at 2025-09-01"), "{said}");
+    assert!(said.contains("\n7\n") && said.contains("true"), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_piped_repl_session_saves_a_script_that_replays() {
     let dir = temp("repl-pipe");
     let saved = dir.join("session.rhai");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use chokepoint_core::series::fmt_num;
 use chokepoint_core::{Date, Model};
-use chokepoint_script::rhai::{Dynamic, Engine, ParseErrorType, Scope, AST};
+use chokepoint_script::rhai::{Dynamic, Engine, Module, ParseErrorType, Scope, Stmt, AST};
 use chokepoint_script::{build_engine, runner, HostHandle, ScriptError};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -146,6 +146,9 @@ struct Session {
     engine: Engine,
     scope: Scope<'static>,
     ast: AST,
+    /// The session's `import` statements so far: each later line, and each scheduled
+    /// closure the clock fires, runs after them, so `t::heavy_ban` stays in reach.
+    imports: AST,
     /// What to write on :save: inputs that evaluated without error, and clock moves.
     script: Vec<String>,
     cancel: Arc<AtomicBool>,
@@ -169,6 +172,7 @@ impl Session {
             engine,
             scope: Scope::new(),
             ast: AST::empty(),
+            imports: AST::empty(),
             script: Vec::new(),
             cancel,
         }
@@ -228,8 +232,13 @@ impl Session {
             self.scope.clone(),
             self.ast.clone(),
         );
-        // Keep the functions defined so far; run only the new statements.
-        self.ast = self.ast.merge(&ast);
+        // Keep the functions defined so far; run only the new statements, after the
+        // session's imports.
+        let imported: Vec<Stmt> = (ast.statements().iter())
+            .filter(|s| matches!(s, Stmt::Import(..)))
+            .cloned()
+            .collect();
+        self.ast = self.imports.merge(&self.ast).merge(&ast);
         let result = self
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
@@ -237,6 +246,9 @@ impl Session {
         self.flush_output();
         match result {
             Ok(v) => {
+                if !imported.is_empty() {
+                    self.imports = (self.imports).merge(&AST::new(imported, Module::new()));
+                }
                 let saved = self.as_statement(input.trim_end());
                 self.script.push(saved);
                 if !v.is_unit() {
@@ -280,8 +292,18 @@ impl Session {
         // scheduled closure failed would otherwise never reach a `:save`d script.
         let before = self.host.lock().clone();
         let (engine, ast) = (&self.engine, &self.ast);
-        let r = runner::advance(&self.host, target, &mut |f| {
-            f.call::<Dynamic>(engine, ast, ())
+        // A closure that uses an imported module runs after the session's imports.
+        let call = (!self.imports.statements().is_empty()).then(|| {
+            let call = engine.compile("__chokepoint_scheduled.call()");
+            call.map(|c| self.imports.merge(ast).merge(&c))
+        });
+        let r = runner::advance(&self.host, target, &mut |f| match &call {
+            Some(Ok(with_imports)) => {
+                let mut scope = Scope::new();
+                scope.push("__chokepoint_scheduled", f.clone());
+                engine.eval_ast_with_scope::<Dynamic>(&mut scope, with_imports)
+            }
+            _ => f.call::<Dynamic>(engine, ast, ()),
         });
         self.flush_output();
         match r {
