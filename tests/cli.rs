@@ -335,8 +335,8 @@ fn run_writes_its_outputs_and_reports_bad_input() {
         "--set",
         "aproval=0.5",
     ]);
-    assert_eq!(typo.status.code(), Some(0));
-    assert!(text(&typo).contains("warning: --set aproval: the script never reads param(\"aproval\") (did you mean 'approval'?)"), "{}", text(&typo));
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(text(&typo).contains("error: --set aproval: the script never reads param(\"aproval\") (did you mean 'approval'?)"), "{}", text(&typo));
     // No temporary files left behind.
     assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e
         .unwrap()

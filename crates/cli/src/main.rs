@@ -57,7 +57,8 @@ enum Command {
         /// Seed for stochastic events (default: the model's seed).
         #[arg(long)]
         seed: Option<u64>,
-        /// Set a script parameter: --set approval=0.3 (repeatable).
+        /// Set a script parameter: --set approval=0.3 (repeatable). A name the script
+        /// never reads with param() is an error (exit 2), with a did-you-mean.
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
         /// Time resolution of series.csv: step (also written week), month or year. A month or
@@ -575,11 +576,19 @@ fn run(
     for line in &outcome.output {
         outln!("{line}");
     }
-    // A --set the script never read is almost always a typo.
-    for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
+    // A --set the script never read is almost always a typo, and the run used the
+    // default instead: bad input, as `sweep` has it, before anything is written.
+    let unread: Vec<&String> = set
+        .iter()
+        .filter(|n| !outcome.params.contains_key(*n))
+        .collect();
+    for name in &unread {
         let hint =
             chokepoint_core::error::did_you_mean(name, outcome.params.keys().map(String::as_str));
-        eprintln!("warning: --set {name}: the script never reads param(\"{name}\"){hint}");
+        eprintln!("error: --set {name}: the script never reads param(\"{name}\"){hint}");
+    }
+    if !unread.is_empty() {
+        return Ok(2);
     }
     out!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {
