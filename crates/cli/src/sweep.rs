@@ -791,15 +791,13 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                 String::new()
             };
             let label = crate::report::esc(name);
+            let against = format!("{label} against {}", crate::report::esc(p));
             o.push_str(&frame(
-                &format!("{label} against {}", crate::report::esc(p)),
-                &label,
+                &against,
+                &against,
                 &(line + dots.as_str()),
                 (lo, hi),
-                (
-                    crate::report::tick(x0),
-                    format!("{} = {}", crate::report::esc(p), crate::report::tick(x1)),
-                ),
+                (crate::report::tick(x0), crate::report::tick(x1)),
             ));
         }
     }
