@@ -548,6 +548,19 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             && report.contains("of 6 runs failed expectations"),
         "the fan report says what was swept and how many runs failed"
     );
+    // A run or compare into the sweep's directory is refused: it would mix two commands.
+    let into = chokepoint(&[
+        "run",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--out",
+        &d("all"),
+    ]);
+    assert_eq!(into.status.code(), Some(2), "{}", text(&into));
+    assert!(
+        text(&into).contains("holds a sweep's output (sweep.json)"),
+        "{}",
+        text(&into)
+    );
     // And how each figure answers the parameter: one point per run.
     assert!(
         report.contains("<h2>Response to stockpile_t</h2>"),

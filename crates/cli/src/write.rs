@@ -64,6 +64,13 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
             return Err(bad(format!("{f} is a directory; it would be overwritten")));
         }
     }
+    // A sweep's directory is a sweep's: a run or compare written into it would leave its
+    // summary and report from one command and its runs from another.
+    if !files.contains(&"sweep.json") && dir.join("sweep.json").is_file() {
+        return Err(bad(
+            "holds a sweep's output (sweep.json); write this command's files elsewhere".into(),
+        ));
+    }
     // Can a file be created there at all (permissions, a read-only mount)?
     let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
     std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
