@@ -721,7 +721,11 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         (vec!["--metric", "price"], "expected METRIC=KEY"),
         (
             vec!["--metric", "price=MARS/oxide:Dy"],
-            "records no such series",
+            "--metric price=MARS/oxide:Dy: metric 'price' has no key 'MARS/oxide:Dy'",
+        ),
+        (
+            vec!["--metric", "shortfal=magnet:NdFeB/US"],
+            "no metric 'shortfal' (did you mean 'shortfall'?)",
         ),
         (
             vec![

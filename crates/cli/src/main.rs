@@ -135,7 +135,9 @@ enum Command {
         /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable). runs.csv
         /// gets its peak, mean and final value (for a running total such as policy_cost, the
         /// mean is per year of the run); the bands are of yearly means (running totals: the
-        /// total at each year's end).
+        /// total at each year's end). Given, they replace the default set (ROW Dy oxide and
+        /// NdFeB prices, US NdFeB shortfall, US policy cost). A series the run does not
+        /// record is refused before the sweep starts.
         #[arg(long = "metric", value_name = "METRIC=KEY")]
         metrics: Vec<String>,
         /// Model file (default: the script's header, else models/world-2024.yaml).
@@ -902,8 +904,9 @@ fn run_sweep(
     if spec.grid.is_some_and(|_| spec.total_runs() > 10_000_000) {
         return Err(bad("the grid has more than 10,000,000 points".into()));
     }
-    // A swept parameter the script never reads would waste every run: check on one first.
-    if !spec.ranges.is_empty() {
+    // A swept parameter the script never reads, or a --metric the run does not record,
+    // would waste every run: check on one first.
+    if !spec.ranges.is_empty() || !spec.metrics.is_empty() {
         let (seed, values) = spec.run_params(0);
         let params = spec
             .ranges
@@ -932,6 +935,21 @@ fn run_sweep(
                     r.name, r.name
                 )));
             }
+        }
+        let series = &probe.sim.series;
+        for (m, k) in &spec.metrics {
+            if series.find(m, k).is_some() {
+                continue;
+            }
+            let keys = series.keys(m);
+            let why = if keys.is_empty() {
+                let hint = chokepoint_core::error::did_you_mean(m, series.metrics());
+                format!("no metric '{m}'{hint}")
+            } else {
+                let hint = chokepoint_core::error::did_you_mean(k, keys.iter().copied());
+                format!("metric '{m}' has no key '{k}'{hint}")
+            };
+            return Err(bad(format!("--metric {m}={k}: {why}")));
         }
     }
     let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out)?;
