@@ -1169,6 +1169,7 @@ fn a_piped_repl_session_keeps_its_imports_for_later_lines_and_scheduled_closures
     );
     let said = text(&out);
     assert!(!said.contains("error"), "{said}");
+    assert_eq!(out.status.code(), Some(0), "every line ran: {said}");
     assert!(said.contains("now at 2025-09-01"), "{said}");
     assert!(said.contains("\n7\n") && said.contains("true"), "{said}");
     std::fs::remove_dir_all(&dir).ok();
@@ -1194,7 +1195,8 @@ fn a_piped_repl_session_saves_a_script_that_replays() {
     let at = bytes.iter().position(|&b| b == 1).unwrap();
     bytes[at] = 0xff;
     let out = piped_repl(&dir, &bytes);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The session carries on past the bad line; piped, the exit status says one failed.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("not UTF-8"), "{}", text(&out));
     let replay = chokepoint(&["run", saved.to_str().unwrap()]);
     assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));

@@ -94,6 +94,9 @@ enum Command {
     },
     /// Explore a model step by step: pull levers, step the clock, plot, save as a script.
     ///
+    /// An error never ends the session. With piped input, the exit status is 2 if any line
+    /// or command failed, 0 if all ran.
+    ///
     /// Example: chokepoint repl --model models/world-2024.yaml
     Repl {
         /// Model file.

@@ -138,6 +138,22 @@ impl ReplHelper {
     }
 }
 
+/// How many inputs failed in this process: a piped session's exit status says whether
+/// every line ran.
+static FAILURES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn note_failure() {
+    FAILURES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// An error line for something the user typed, counted for the exit status.
+macro_rules! failed {
+    ($($t:tt)*) => {{
+        note_failure();
+        eprintln!($($t)*);
+    }};
+}
+
 struct Session {
     model: Arc<Model>,
     model_path: PathBuf,
@@ -221,6 +237,7 @@ impl Session {
         let ast = match self.engine.compile_with_scope(&self.scope, input) {
             Ok(a) => a,
             Err(e) => {
+                note_failure();
                 eprint!("{}", ScriptError::from_parse("<repl>", input, &e));
                 return;
             }
@@ -267,6 +284,7 @@ impl Session {
                 {
                     error.source_line = None;
                 }
+                note_failure();
                 eprint!("{}", earlier_closure(error));
                 let (host, scope, ast) = before;
                 let changed = {
@@ -312,6 +330,7 @@ impl Session {
                 outln!("now at {}", self.today());
             }
             Err(e) => {
+                note_failure();
                 eprint!(
                     "{}",
                     earlier_closure(ScriptError::from_eval("<repl>", "", &e))
@@ -369,7 +388,7 @@ impl Session {
                     None => 1,
                     Some(Ok(n)) if n <= 100_000 => n,
                     _ => {
-                        eprintln!("error: :step takes a number of steps (0 to 100000)");
+                        failed!("error: :step takes a number of steps (0 to 100000)");
                         return true;
                     }
                 };
@@ -380,7 +399,7 @@ impl Session {
                     (h.sim.step, h.sim.steps_left())
                 };
                 if left == 0 {
-                    eprintln!(
+                    failed!(
                         "error: the run has reached the model's end ({})",
                         self.today()
                     );
@@ -391,7 +410,7 @@ impl Session {
             }
             ":run-to" => {
                 let Some(d) = args.first() else {
-                    eprintln!("error: :run-to takes a date, e.g. :run-to 2025-06-30");
+                    failed!("error: :run-to takes a date, e.g. :run-to 2025-06-30");
                     return true;
                 };
                 match Date::parse(d) {
@@ -399,35 +418,34 @@ impl Session {
                         let target = (self.model.step_of(date) + 1).max(0) as usize;
                         self.advance(target, format!("run_until(\"{date}\");"));
                     }
-                    Ok(date) => eprintln!(
+                    Ok(date) => failed!(
                         "error: {date} is outside the model's horizon ({} to {})",
-                        self.model.start, self.model.end
+                        self.model.start,
+                        self.model.end
                     ),
-                    Err(e) => eprintln!("error: {e}"),
+                    Err(e) => failed!("error: {e}"),
                 }
             }
             ":show" | ":plot" => {
                 let (Some(m), Some(k)) = (args.first(), args.get(1)) else {
-                    eprintln!(
-                        "error: {cmd} takes a metric and a key, e.g. {cmd} price ROW/oxide:Dy"
-                    );
+                    failed!("error: {cmd} takes a metric and a key, e.g. {cmd} price ROW/oxide:Dy");
                     return true;
                 };
                 match self.series(m, k) {
                     Ok((dates, v)) if cmd == ":show" => show(m, k, &dates, &v),
                     Ok((dates, v)) => out!("{}", plot(&format!("{m}[{k}]"), &dates, &v, 64, 14)),
-                    Err(e) => eprintln!("error: {e}"),
+                    Err(e) => failed!("error: {e}"),
                 }
             }
             ":keys" => {
                 let Some(m) = args.first() else {
-                    eprintln!("error: :keys takes a metric, e.g. :keys shortfall");
+                    failed!("error: :keys takes a metric, e.g. :keys shortfall");
                     return true;
                 };
                 let h = self.host.lock();
                 let keys = h.sim.series.keys(m);
                 if keys.is_empty() {
-                    eprintln!(
+                    failed!(
                         "error: unknown metric '{m}'; metrics: {}",
                         h.sim.series.metrics().join(", ")
                     );
@@ -437,9 +455,7 @@ impl Session {
             }
             ":save" => {
                 let Some(f) = args.first() else {
-                    eprintln!(
-                        "error: :save takes a file name, e.g. :save scripts/my-scenario.rhai"
-                    );
+                    failed!("error: :save takes a file name, e.g. :save scripts/my-scenario.rhai");
                     return true;
                 };
                 // A relative model path resolves from where `run` is started, as it did
@@ -460,14 +476,14 @@ impl Session {
                 }
                 match write::atomic(Path::new(f), text.as_bytes()) {
                     Ok(()) => outln!("saved {} statements to {f}", self.script.len()),
-                    Err(e) => eprintln!("error: {e:#}"),
+                    Err(e) => failed!("error: {e:#}"),
                 }
             }
             ":reset" => {
                 self.reset();
                 outln!("reset to {}", self.model.start);
             }
-            other => eprintln!("error: unknown command '{other}' (try :help)"),
+            other => failed!("error: unknown command '{other}' (try :help)"),
         }
         true
     }
@@ -645,7 +661,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
                 // reported with the parser's own message rather than dropped unseen.
                 let unfinished = rl.helper().map(|h| h.unfinished.take()).unwrap_or_default();
                 if !unfinished.trim().is_empty() {
-                    eprintln!("error: the input ended inside an unfinished statement");
+                    failed!("error: the input ended inside an unfinished statement");
                     session.eval(&unfinished);
                 }
                 break;
@@ -653,7 +669,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
             // Bytes that are not UTF-8 (a stray paste) lose that line, not the session. A
             // stream that yields nothing else ends it.
             Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                eprintln!("error: that input is not UTF-8 text; the line is dropped");
+                failed!("error: that input is not UTF-8 text; the line is dropped");
                 bad_reads += 1;
                 if bad_reads > 100 {
                     failure = Some(anyhow!("the input is not UTF-8 text"));
@@ -673,6 +689,13 @@ pub fn run(model_path: &Path) -> Result<u8> {
     }
     match failure {
         Some(e) => Err(e),
+        // Piped input (a script of REPL lines, in CI say): any line that failed is bad
+        // input, exit 2. At a terminal the session itself is the result.
+        None if !std::io::IsTerminal::is_terminal(&std::io::stdin())
+            && FAILURES.load(Ordering::Relaxed) > 0 =>
+        {
+            Ok(2)
+        }
         None => Ok(0),
     }
 }
