@@ -796,7 +796,30 @@ fn compare_shows_deltas_and_writes_a_report() {
     ]);
     assert!(text(&same).contains(", 0 differ;"), "{}", text(&same));
     assert!(!text(&same).contains("note:"), "{}", text(&same));
+    assert!(!text(&same).contains("caveat"), "{}", text(&same));
     assert_eq!(same.status.code(), Some(0));
+    // Prices a run held at the model's cap are said to be the cap, in the table and the
+    // report.
+    let capped = chokepoint(&[
+        "compare",
+        "scripts/2025-04-china-licensing.rhai",
+        "scripts/whatif-no-london-framework.rhai",
+        "--top",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let t = text(&capped);
+    assert!(
+        t.contains("caveat B: ROW/magnet:NdFeB at the model's 40× ceiling for 2 weeks"),
+        "{t}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("report.html"))
+            .unwrap()
+            .contains("<h2>Caveats</h2>"),
+        "the compare report lists the caveats"
+    );
     // A failed expectation in either scenario is exit 1, as for `run`.
     let failing = dir.join("fails.rhai");
     std::fs::write(&failing, "step(2);\nexpect(false, \"never\");\n").unwrap();

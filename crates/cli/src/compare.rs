@@ -216,7 +216,23 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
             rel
         );
     }
+    for line in caveats(a, b) {
+        let _ = writeln!(o, "  caveat {line}");
+    }
     o
+}
+
+/// Prices either run held at one of the model's bounds: a level there is the cap, not a
+/// forecast, and a change to or from it says how hard the market was pressed, no more.
+fn caveats(a: &Outcome, b: &Outcome) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (run, out) in [("A", a), ("B", b)] {
+        let m = &out.sim.model;
+        for p in crate::report::pinned_prices(m, out) {
+            lines.push(format!("{run}: {}", p.text(m.step_days)));
+        }
+    }
+    lines
 }
 
 /// A change in percent, to whole percents, or finer when it is under one (never "-0%").
@@ -293,6 +309,14 @@ pub fn write(
         }
     }
     html.push_str("</table>");
+    let caveats = caveats(a, b);
+    if !caveats.is_empty() {
+        html.push_str("<h2>Caveats</h2><ul>");
+        for c in &caveats {
+            let _ = write!(html, "<li>{}</li>", esc(c));
+        }
+        html.push_str("</ul>");
+    }
     for (m, k) in charted {
         html.push_str(&overlay(&a.sim.series, &b.sim.series, &m, &k));
     }

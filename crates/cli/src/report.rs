@@ -211,7 +211,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
 /// A price that sat at one of the model's bounds (`price_max_ratio` or `price_min_ratio`
 /// times its start price): its market found no balance there, so the level is the model's
 /// cap, not a forecast. Said next to the headlines so nobody quotes it as one.
-struct Pinned {
+pub(crate) struct Pinned {
     key: String,
     bound: &'static str,
     ratio: f64,
@@ -222,24 +222,26 @@ struct Pinned {
 }
 
 impl Pinned {
-    fn text(&self, step_days: u32) -> String {
+    pub(crate) fn text(&self, step_days: u32) -> String {
         let weeks = self.steps as f64 * step_days as f64 / 7.0;
         let when = if self.spells > 1 {
             format!("in {} spells, the first from {}", self.spells, self.from)
         } else {
             format!("from {}", self.from)
         };
+        let weeks = weeks.round();
+        let unit = if weeks == 1.0 { "week" } else { "weeks" };
         format!(
-            "{} at the model's {}× {} for {} weeks {when}: no balance there, the level is the cap",
+            "{} at the model's {}× {} for {} {unit} {when}: no balance there, the level is the cap",
             self.key,
             fmt_num(self.ratio),
             self.bound,
-            fmt_num(weeks.round()),
+            fmt_num(weeks),
         )
     }
 }
 
-fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
+pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
     let s = &out.sim.series;
     let b = &m.behaviour;
     let nc = m.commodities.len();
