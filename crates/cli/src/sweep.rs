@@ -134,7 +134,10 @@ impl Spec {
                         let j = rest % k;
                         rest /= k;
                         if k > 1 {
-                            r.lo + (r.hi - r.lo) * j as f64 / (k - 1) as f64
+                            // To 12 significant digits: a grid point of 0.1..0.9 is 0.3, not
+                            // 0.30000000000000004 (the same for every run and machine).
+                            let v = r.lo + (r.hi - r.lo) * j as f64 / (k - 1) as f64;
+                            format!("{v:.11e}").parse().unwrap_or(v)
                         } else {
                             r.lo
                         }
@@ -941,6 +944,14 @@ mod tests {
         assert_eq!(grid.run_params(0).1, vec![0.0, 5.0]);
         assert_eq!(grid.run_params(8).1, vec![1.0, 6.0]);
         assert_eq!(grid.run_params(1).1, vec![0.5, 5.0]);
+        // Grid points read as typed: 0.1..0.9 in five gives 0.3, not 0.30000000000000004.
+        let five = Spec {
+            grid: Some(5),
+            ranges: vec![Range::parse("a=0.1..0.9").unwrap()],
+            ..grid.clone()
+        };
+        let points: Vec<f64> = (0..5).map(|i| five.run_params(i).1[0]).collect();
+        assert_eq!(points, vec![0.1, 0.3, 0.5, 0.7, 0.9]);
     }
 
     #[test]
