@@ -749,9 +749,41 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
         let Some(pc) = head.iter().position(|h| h == p) else {
             continue;
         };
+        // With more parameters, each dot's colour is the next one's value, blue (low) to
+        // orange (high), so runs that share an x can be told apart.
+        let other = (params.iter())
+            .filter(|q| *q != p)
+            .find_map(|q| Some((*q, head.iter().position(|h| h == q)?)));
+        let shade = other.map(|(_, oc)| {
+            let vals = rows.iter().filter_map(|r| r.get(oc).copied());
+            let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            (oc, lo, if hi > lo { hi - lo } else { 1.0 })
+        });
+        let colour = |r: &[f64]| match shade {
+            Some((oc, lo, span)) => {
+                let f = ((r.get(oc).copied().unwrap_or(lo) - lo) / span).clamp(0.0, 1.0);
+                let mix = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
+                format!(
+                    "#{:02x}{:02x}{:02x}",
+                    mix(27.0, 230.0),
+                    mix(108.0, 120.0),
+                    mix(168.0, 30.0)
+                )
+            }
+            None => "#1b6ca8".to_string(),
+        };
+        let key = match other {
+            Some((q, _)) => format!(
+                " Colour: {}, blue at its lowest, orange at its highest.",
+                crate::report::esc(q)
+            ),
+            None => String::new(),
+        };
         let _ = write!(
             o,
-            "<h2>Response to {}</h2><p>Each run's figure against its {}.</p>",
+            "<h2>Response to {}</h2><p>Each run's figure against its {}.{key}</p>",
             crate::report::esc(p),
             crate::report::esc(p)
         );
@@ -759,9 +791,9 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
             if !(name.ends_with(".peak") || name.ends_with(".mean")) {
                 continue;
             }
-            let mut pts: Vec<(f64, f64)> = (rows.iter())
-                .filter_map(|r| Some((*r.get(pc)?, *r.get(fc)?)))
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
+            let mut pts: Vec<(f64, f64, String)> = (rows.iter())
+                .filter_map(|r| Some((*r.get(pc)?, *r.get(fc)?, colour(r))))
+                .filter(|(x, y, _)| x.is_finite() && y.is_finite())
                 .collect();
             if pts.is_empty() {
                 continue;
@@ -774,17 +806,17 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
             let x = |v: f64| l + (w - l - r) * (v - x0) / span;
             let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
             let dots: String = (pts.iter())
-                .map(|&(a, v)| {
+                .map(|(a, v, c)| {
                     format!(
-                        r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#1b6ca8"/>"##,
-                        x(a),
-                        y(v)
+                        r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{c}"/>"##,
+                        x(*a),
+                        y(*v)
                     )
                 })
                 .collect();
             let line = if params.len() == 1 {
                 let pl: Vec<String> = (pts.iter())
-                    .map(|&(a, v)| format!("{:.1},{:.1}", x(a), y(v)))
+                    .map(|(a, v, _)| format!("{:.1},{:.1}", x(*a), y(*v)))
                     .collect();
                 format!(
                     r##"<polyline fill="none" stroke="#1b6ca8" stroke-width="1.5" points="{}"/>"##,
@@ -952,6 +984,29 @@ mod tests {
         };
         let points: Vec<f64> = (0..5).map(|i| five.run_params(i).1[0]).collect();
         assert_eq!(points, vec![0.1, 0.3, 0.5, 0.7, 0.9]);
+    }
+
+    #[test]
+    fn response_charts_plot_every_run_and_colour_by_the_other_parameter() {
+        let head = ["run", "seed", "a", "b", "x.peak", "x.final"];
+        let rows: Vec<Vec<f64>> = (0..4)
+            .map(|i| {
+                let (a, b) = ((i % 2) as f64, (i / 2) as f64);
+                vec![i as f64, 0.0, a, b, a + 10.0 * b, 0.0]
+            })
+            .collect();
+        let one = response_charts(&head, &rows, &["a"]);
+        assert_eq!(one.matches("<figure>").count(), 1, "peaks and means only");
+        assert_eq!(one.matches("<circle").count(), 4);
+        assert!(one.contains("<polyline") && !one.contains("Colour"));
+        let two = response_charts(&head, &rows, &["a", "b"]);
+        assert_eq!(two.matches("<figure>").count(), 2, "one per parameter");
+        assert!(two.contains("Colour: b, blue at its lowest"), "{two}");
+        assert!(two.contains(r##"fill="#1b6ca8""##) && two.contains(r##"fill="#e6781e""##));
+        assert!(
+            !two.contains("<polyline"),
+            "no line through runs of two parameters"
+        );
     }
 
     #[test]
