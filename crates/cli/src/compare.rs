@@ -358,8 +358,26 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    // The dates at the ends of the x axis: the longer run's.
+    let dates = if sa.dates.len() >= sb.dates.len() {
+        &sa.dates
+    } else {
+        &sb.dates
+    };
+    let span = match (
+        dates.first(),
+        dates.get(n.min(dates.len()).saturating_sub(1)),
+    ) {
+        (Some(a), Some(z)) => format!(
+            r##"<text x="{l}" y="{}" font-size="10">{a}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{z}</text>"##,
+            h - 4.0,
+            w - 10.0,
+            h - 4.0
+        ),
+        _ => String::new(),
+    };
     format!(
-        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] (A solid, B dashed; {} to {})</text><polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#d1495b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/></svg></figure>"##,
+        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] (A solid, B dashed; {} to {})</text><polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#d1495b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/>{span}</svg></figure>"##,
         esc(m),
         esc(k),
         fmt_num(round4(lo)),
