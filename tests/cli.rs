@@ -561,6 +561,12 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         "{}",
         text(&into)
     );
+    // The figures' quantiles across runs, as a table.
+    assert!(report.contains("<h2>Figures across runs</h2>"), "{report}");
+    assert!(
+        report.contains("<td>shortfall[magnet:NdFeB/US].peak</td>"),
+        "{report}"
+    );
     // And how each figure answers the parameter: one point per run.
     assert!(
         report.contains("<h2>Response to stockpile_t</h2>"),

@@ -246,7 +246,9 @@ fn percent(p: f64) -> String {
     }
 }
 
-fn round4(x: f64) -> f64 {
+/// A figure as tables show it: whole above 100, else to four decimals (files keep full
+/// precision).
+pub(crate) fn round4(x: f64) -> f64 {
     if x.abs() >= 100.0 {
         x.round()
     } else {
