@@ -880,10 +880,11 @@ impl Sim {
             let bx = s.buyer_country[b];
             let full = s.request[b] - s.got[b] - s.queued[b];
             // An exporter with supply left that a policy keeps from b, wholly or in part.
-            let blocked = |x: CountryId, s: &Scratch| {
+            let kept = |x: CountryId| {
                 let r = &rules[b * nx + x];
-                x != bx && s.avail[x] > 1e-12 && (r.allow < 1.0 || r.delay > 0)
+                x != bx && (r.allow < 1.0 || r.delay > 0)
             };
+            let blocked = |x: CountryId, s: &Scratch| kept(x) && s.avail[x] > 1e-12;
             if full <= 1e-12 || !s.active.iter().any(|&x| blocked(x, s)) {
                 continue;
             }
@@ -891,9 +892,8 @@ impl Sim {
             // untouched offers and receipts (`weights` and `wmat` hold them), so that buyers
             // served first in the trial do not hide the routes of those after them.
             let reached = s.active.iter().any(|&x| {
-                x != bx
+                kept(x)
                     && s.weights[x] > 1e-12
-                    && (rules[b * nx + x].allow < 1.0 || rules[b * nx + x].delay > 0)
                     && tier.clone().any(|b2| {
                         let h2 = s.buyer_country[b2];
                         b2 != b
