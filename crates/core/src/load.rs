@@ -108,6 +108,8 @@ struct SourceFile {
 struct Loader {
     files: Vec<SourceFile>,
     problems: Vec<Problem>,
+    /// The files being merged, outermost first: a file's includes are read inside its merge.
+    merging: Vec<usize>,
 }
 
 /// Items of one list kind merged from several files, with where each came from.
@@ -326,14 +328,23 @@ impl Loader {
         merged.policies.extend(file, mf.policies);
         merged.contracts.extend(file, mf.contracts);
         for (k, v) in mf.behaviour {
-            if merged.behaviour.contains_key(&k) {
-                self.problem_at(
-                    file,
-                    format!("behaviour.{k}"),
-                    format!("parameter '{k}' is set twice"),
-                );
-            } else {
-                merged.behaviour.insert(k, (file, v));
+            match merged.behaviour.get(&k) {
+                None => {
+                    merged.behaviour.insert(k, (file, v));
+                }
+                // A file's own setting overrides what the files it includes set.
+                Some((by, _)) if self.merging.contains(by) => {}
+                Some((by, _)) => {
+                    let first = self.files[*by].path.display().to_string();
+                    self.problem_at(
+                        file,
+                        format!("behaviour.{k}"),
+                        format!(
+                            "parameter '{k}' is also set in {first}, which this file does not \
+                             include: set it once, or in the file that includes both"
+                        ),
+                    );
+                }
             }
         }
         let dir = self.files[file]
@@ -341,6 +352,7 @@ impl Loader {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        self.merging.push(file);
         for (i, inc) in mf.include.iter().enumerate() {
             let p = dir.join(inc);
             if !p.exists() {
@@ -359,6 +371,7 @@ impl Loader {
                 depth + 1,
             );
         }
+        self.merging.pop();
     }
 }
 
@@ -452,11 +465,16 @@ fn read_text(path: &Path) -> Result<String, String> {
     if bytes.contains(&0) {
         return Err("the file is binary (it contains NUL bytes), not YAML text".into());
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "the file is not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         )
+    })?;
+    // Editors on Windows may start a UTF-8 file with a byte-order mark: it is not content.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 
@@ -866,6 +884,14 @@ impl Loader {
                 );
             }
             let composition = match &r.composition {
+                Some(_) if input.is_some_and(|f| forms[f].mixed) => {
+                    self.at(&c, i, "composition", format!("the input form '{}' is mixed: a plant fed it converts whatever vector it holds, so a recipe takes no `composition` (name the elements it recovers with `elements:`)", r.input));
+                    vec![]
+                }
+                Some(_) if r.elements.is_some() => {
+                    self.at(&c, i, "elements", "a recipe with a `composition` uses the elements it names there: `elements:` is for a plant fed a mixed form".into());
+                    vec![]
+                }
                 Some(map) => self.distribution(&c, i, "composition", map, &elem_ids, ne, true),
                 None => {
                     if input.is_some_and(|f| !forms[f].mixed) {
@@ -874,6 +900,14 @@ impl Loader {
                     vec![]
                 }
             };
+            if r.elements.as_ref().is_some_and(|v| v.is_empty()) {
+                self.at(
+                    &c,
+                    i,
+                    "elements",
+                    "lists no element: the plant would recover nothing (leave `elements` out to recover them all)".into(),
+                );
+            }
             let mut converts = vec![r.elements.is_none(); ne];
             for (k, s) in r.elements.iter().flatten().enumerate() {
                 if let Some(e) =
@@ -1070,10 +1104,27 @@ impl Loader {
                 .refer(&c, i, "stage", &stage_ids, "stage", &x.stage)
                 .unwrap_or(0);
             let process = match (&x.deposit, &x.recipe) {
-                (Some(d), None) => Process::Mine(
-                    self.refer(&c, i, "deposit", &deposit_ids, "deposit", d)
-                        .unwrap_or(0),
-                ),
+                (Some(d), None) => {
+                    // A stage where recipes run converts; a mine's stage has none.
+                    if recipes.iter().any(|r| r.stage == stage) && stage_ids.contains_key(&x.stage)
+                    {
+                        self.at(
+                            &c,
+                            i,
+                            "deposit",
+                            format!(
+                                "only a mine works a `deposit`, and stage '{}' is where recipes \
+                                 run: put the mine in a stage no recipe belongs to (such as \
+                                 'mine'), or give this plant a `recipe`",
+                                x.stage
+                            ),
+                        );
+                    }
+                    Process::Mine(
+                        self.refer(&c, i, "deposit", &deposit_ids, "deposit", d)
+                            .unwrap_or(0),
+                    )
+                }
                 (None, Some(r)) => {
                     let rid = self.refer(&c, i, "recipe", &recipe_ids, "recipe", r);
                     if let Some(rid) = rid {
@@ -1454,6 +1505,17 @@ impl Loader {
             let mut holding = vec![0.0; ne];
             if let Some(f) = form {
                 if forms[f].mixed {
+                    if x.elements.is_some() {
+                        self.at(
+                            &c,
+                            i,
+                            "elements",
+                            format!(
+                                "form '{}' is mixed: give `tonnes:` and its `composition:`",
+                                forms[f].id
+                            ),
+                        );
+                    }
                     let t = self.num(&c, i, "tonnes", x.tonnes.unwrap_or(0.0), 0.0, 1e9)
                         * forms[f].re_share;
                     if t > 0.0 {

@@ -1145,6 +1145,14 @@ impl Sim {
     }
 
     /// Adds tonnes (of the form's unit) to a stockpile at once, in its holding's mix.
+    /// What a stockpile holds now, t of its form.
+    pub fn stockpile_holding(&self, s: StockpileId) -> f64 {
+        let (nf, ne) = self.nfe();
+        let form = self.model.stockpiles[s].form;
+        let base = (self.stockpile_node(s) * nf + form) * ne;
+        lane_sum(&self.stock[base..base + ne]) / self.model.forms[form].re_share
+    }
+
     pub fn stockpile_fill(&mut self, s: StockpileId, tonnes: f64) {
         let m = Arc::clone(&self.model);
         let (nf, ne) = self.nfe();

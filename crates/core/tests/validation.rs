@@ -44,6 +44,9 @@ fn every_rule_reports_its_place() {
         ("    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}", "    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.60, Dy: 0.06, Tb: 0.02}", "recipes[1].composition: shares sum to 0.9000, not 1"),
         ("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", "    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    thrift: {Ce: {max: 0.5, lag_months: 12, trigger: 2}}\n    source: fixture\n  - id: ndfeb", "recipes[1].thrift.Ce: the recipe's composition has no Ce to thrift"),
         ("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", "    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    thrift: {Dy: {max: 1.5, lag_months: 12, trigger: 2}}\n    source: fixture\n  - id: ndfeb", "recipes[1].thrift.Dy.max: must be ≤ 1, got 1.5"),
+        ("    input: concentrate\n    output: oxide\n    recovery: 0.9\n", "    input: concentrate\n    output: oxide\n    recovery: 0.9\n    composition: {Nd: 1}\n", "recipes[0].composition: the input form 'concentrate' is mixed"),
+        ("    input: concentrate\n    output: oxide\n    recovery: 0.9\n", "    input: concentrate\n    output: oxide\n    recovery: 0.9\n    elements: []\n", "recipes[0].elements: lists no element: the plant would recover nothing"),
+        ("    output: metal\n    recovery: 0.95\n    composition:", "    output: metal\n    recovery: 0.95\n    elements: [Nd]\n    composition:", "recipes[1].elements: a recipe with a `composition` uses the elements it names there"),
         // countries and firms
         ("  - {id: US, market: ROW}", "  - {id: US, market: RWO}", "countries[1].market: unknown market 'RWO' (did you mean 'ROW'?)"),
         ("  - {id: JP, market: ROW}", "  - {id: US, market: ROW}", "countries[2].id: duplicate id 'US'"),
@@ -57,6 +60,7 @@ fn every_rule_reports_its_place() {
         ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, recipe: seperate,", "facilities[3].recipe: unknown recipe 'seperate' (did you mean 'separate'?)"),
         ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, recipe: separate, deposit: north,", "facilities[3].recipe: a facility either mines a `deposit` or runs a `recipe`"),
         ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation,", "facilities[3]: needs a `deposit` (a mine) or a `recipe`"),
+        ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, deposit: north,", "facilities[3].deposit: only a mine works a `deposit`, and stage 'separation' is where recipes run"),
         ("{id: cn-sep, country: CN, stage: separation,", "{id: cn-sep, country: CN, stage: separatio,", "facilities[3].stage: unknown stage 'separatio'"),
         ("{id: au-sep, firm: lynas,", "{id: au-sep, firm: lynass,", "facilities[4].firm: unknown firm 'lynass' (did you mean 'lynas'?)"),
         ("{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000,", "{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000, utilisation: 1.2,", "facilities[5].utilisation: must be ≤ 1, got 1.2"),
@@ -85,6 +89,7 @@ fn every_rule_reports_its_place() {
         ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: \"magnet:NdFeB\"\n    tonnes: 10\n", "stockpiles[0].composition: is required for a holding of a mixed form"),
         ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: oxide\n    tonnes: 10\n", "stockpiles[0].tonnes: form 'oxide' is separated: give `elements: {Nd: 300}`"),
         ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: oxide\n    elements: {Nd: -5}\n", "stockpiles[0].elements.Nd: must be ≥ 0, got -5"),
+        ("    form: \"magnet:NdFeB\"\n    tonnes: 0\n", "    form: \"magnet:NdFeB\"\n    elements: {Nd: 2000}\n", "stockpiles[0].elements: form 'magnet:NdFeB' is mixed: give `tonnes:` and its `composition:`"),
         ("  - id: us-nds\n    country: US", "  - id: us-nds\n    country: UK", "stockpiles[0].country: unknown country 'UK'"),
         // groups
         ("    members: [raytheon, lockheed]", "    members: [raytheon, lockheed, US, nobody]", "groups[0].members[3]: unknown firm or country 'nobody'"),
@@ -166,5 +171,58 @@ fn an_empty_market_list_is_reported_where_it_is_written() {
     assert!(
         text.contains("mini.yaml:52:1: markets: the model lists no markets"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_not_content() {
+    let dir = std::env::temp_dir().join(format!("cp-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bom.yaml");
+    std::fs::write(&path, format!("\u{feff}{MINI}")).unwrap();
+    let loaded = chokepoint_core::load(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        loaded.is_ok(),
+        "{}",
+        loaded.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+}
+
+#[test]
+fn a_file_overrides_the_behaviour_it_includes_but_siblings_may_not_both_set_one() {
+    let dir = std::env::temp_dir().join(format!("cp-behaviour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The fixture's behaviour moves to an included file; the top file sets one value again.
+    let at = MINI.find("behaviour:\n").unwrap();
+    let (world, behaviour) = MINI.split_at(at);
+    std::fs::write(dir.join("shared.yaml"), behaviour).unwrap();
+    std::fs::write(
+        dir.join("other.yaml"),
+        "behaviour:\n  home_bias: {value: 0.5, assumption: test}\n",
+    )
+    .unwrap();
+    let top = |includes: &str, own: &str| {
+        let text = world.replacen("model:\n", &format!("include: [{includes}]\nmodel:\n"), 1);
+        let path = dir.join("top.yaml");
+        std::fs::write(&path, format!("{text}{own}")).unwrap();
+        chokepoint_core::load(&path)
+    };
+    let own = "behaviour:\n  home_bias: {value: 0.3, assumption: override}\n";
+    let m = top("shared.yaml", own).map_err(|e| e.to_string()).unwrap();
+    assert_eq!(
+        m.behaviour.home_bias, 0.3,
+        "the including file's value wins"
+    );
+    let m = top("shared.yaml", "").map_err(|e| e.to_string()).unwrap();
+    assert_eq!(m.behaviour.home_bias, 0.8, "the shared value stands alone");
+    let e = top("shared.yaml, other.yaml", "")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        e.contains("other.yaml") && e.contains("behaviour.home_bias") && e.contains("also set in"),
+        "{e}"
     );
 }

@@ -116,8 +116,17 @@ pub fn policy_def(
             )));
         }
     }
-    let list =
-        |k: &str| -> Res<Option<Vec<String>>> { opts.get(k).map(|v| names(v, k)).transpose() };
+    // An empty list of what a policy covers would read as "all of them": a filter that
+    // came out empty must not become a worldwide rule. (No exemptions is fine.)
+    let list = |k: &str| -> Res<Option<Vec<String>>> {
+        match opts.get(k).map(|v| names(v, k)).transpose()? {
+            Some(v) if v.is_empty() && k != "exempt" => Err(err(format!(
+                "{kind}: `{k}` is an empty list: name at least one, or leave `{k}` out to \
+                 cover them all"
+            ))),
+            v => Ok(v),
+        }
+    };
     let num = |k: &str| -> Res<Option<f64>> { opts.get(k).map(|v| number(v, k)).transpose() };
     let text = |k: &str| -> Res<Option<String>> {
         opts.get(k)
@@ -129,6 +138,16 @@ pub fn policy_def(
             })
             .transpose()
     };
+    let label = text("label")?;
+    if let Some(l) = &label {
+        // `lift(exporter, "tariff")` ends every tariff: a label must not mean a kind too.
+        if chokepoint_core::policy::PolicyKind::NAMES.contains(&l.as_str()) {
+            return Err(err(format!(
+                "{kind}: label '{l}' is the name of a kind of policy, which `lift` already \
+                 ends all of: choose another label"
+            )));
+        }
+    }
     Ok(PolicyDef {
         kind: kind.to_string(),
         exporter: exporter.map(str::to_string),
@@ -144,7 +163,7 @@ pub fn policy_def(
         threshold: num("threshold")?,
         start: None,
         end: None,
-        label: text("label")?,
+        label,
         source: SourceRef::None,
         assumption: None,
         calibrated: None,
@@ -186,6 +205,11 @@ pub fn calendar_months(v: &Dynamic) -> u32 {
 }
 
 pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
+    Ok((duration_days(v)? / model.step_days as f64).round() as usize)
+}
+
+/// A duration such as "90d", "6m", "2y" or a number of days, in days (months of 30.4375).
+pub fn duration_days(v: &Dynamic) -> Res<f64> {
     let days = if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
         let s = s.trim();
         let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
@@ -213,7 +237,7 @@ pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
             "duration must be between 0 and 100 years, got {days} days"
         )));
     }
-    Ok((days / model.step_days as f64).round() as usize)
+    Ok(days)
 }
 
 /// A number (integer or float) from a script; named so the lever reference says so.

@@ -47,6 +47,9 @@ pub struct Scheduled {
     pub months: u32,
     pub origin: chokepoint_core::Date,
     pub fired: u32,
+    /// The date it is next due: actions due in one step run in date order, then in the
+    /// order they were set up.
+    pub due: chokepoint_core::Date,
     pub seq: usize,
     /// Where the script scheduled it, for errors inside its closure.
     pub at: rhai::Position,

@@ -70,8 +70,9 @@ fn drive(
             }
             let now = h.sim.step;
             if h.schedule.iter().any(|s| s.step <= now) {
-                // Due actions in the order they were scheduled; one pass, however many.
-                h.schedule.sort_by_key(|s| (s.step, s.seq));
+                // Due actions in date order, then in the order they were set up; one pass,
+                // however many.
+                h.schedule.sort_by_key(|s| (s.step, s.due, s.seq));
                 let model = std::sync::Arc::clone(&h.sim.model);
                 h.schedule.retain_mut(|s| {
                     if s.step > now {
@@ -83,8 +84,10 @@ fn drive(
                         s.fired += 1;
                         let months = (s.fired as i64 * s.months as i64).min(i32::MAX as i64);
                         let next = s.origin.add_months(months as i32);
+                        s.due = next;
                         (model.step_of(next).max(0) as usize).max(now + 1)
                     } else {
+                        s.due = model.date_of(now + s.every);
                         now + s.every
                     };
                     s.every > 0

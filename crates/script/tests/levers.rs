@@ -1189,3 +1189,120 @@ fn a_scenarios_full_source_includes_the_modules_it_imports() {
     assert_ne!(load().full_source(), full);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_empty_list_of_what_a_rule_covers_is_refused_not_read_as_everything() {
+    for src in [
+        r#"export_ban("CN", #{ to: [] });"#,
+        r#"export_ban("CN", #{ elements: [] });"#,
+        r#"export_licence("CN", #{ forms: [], approval: 0.5 });"#,
+        r#"let t = ["US", "JP"].filter(|c| c == "KR"); export_ban("CN", #{ to: t });"#,
+    ] {
+        let e = fails(src);
+        assert!(e.contains("is an empty list"), "{src}: {e}");
+    }
+    // No exemptions is a rule with no exemptions.
+    run(r#"export_ban("CN", #{ to: ["US"], exempt: [] }); expect(true, "ok");"#);
+}
+
+#[test]
+fn a_tariff_takes_only_its_own_options_and_a_rate_of_0_must_end_one() {
+    for (src, want) in [
+        (
+            r#"tariff("US", "CN", 0.5, #{ rate: -3.0 });"#,
+            "unknown option 'rate'",
+        ),
+        (
+            r#"tariff("US", "CN", 0.5, #{ to: ["JP"] });"#,
+            "unknown option 'to'",
+        ),
+        (
+            r#"tariff("US", "CN", 0.5, #{ exempt: ["US"] });"#,
+            "unknown option 'exempt'",
+        ),
+        (r#"tariff("US", "CN", 0.0);"#, "there is none in force"),
+        (
+            r#"export_ban("CN", #{ label: "tariff" });"#,
+            "label 'tariff' is the name of a kind",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+    run(r#"tariff("US", "CN", 0.5); tariff("US", "CN", 0.0); expect(true, "ended");"#);
+}
+
+#[test]
+fn repeated_multiplying_levers_stay_within_one_calls_bounds() {
+    let e = fails(r#"for i in 0..200 { demand_shock("ev-us", 100.0); }"#);
+    assert!(e.contains("×100 at most"), "{e}");
+    let e =
+        fails(r#"every("1w", || expand("mountain-pass-mine", 1000.0)); run_until("2024-03-01");"#);
+    assert!(e.contains("×1000 at most"), "{e}");
+    let e = fails(r#"expand("mountain-pass-mine", 0.0);"#);
+    assert!(e.contains("close(\"mountain-pass-mine\")"), "{e}");
+    let e = fails(r#"for i in 0..3 { stockpile_fill("us-nds-ndfeb", 5e7); }"#);
+    assert!(e.contains("1e8 t at most"), "{e}");
+}
+
+#[test]
+fn stockpile_buy_0_stops_buying_and_leaves_a_release_going() {
+    run(r#"
+        stockpile_fill("us-nds-ndfeb", 1000.0);
+        step(1);
+        let start = current(stockpile("us-nds-ndfeb"));
+        stockpile_release("us-nds-ndfeb", 1000.0);
+        stockpile_buy("us-nds-ndfeb", 0.0);
+        run_until("2024-12-31");
+        expect(start - current(stockpile("us-nds-ndfeb")) > 800.0, "the release went on");
+    "#);
+}
+
+#[test]
+fn a_series_taken_before_the_clock_moves_reads_the_steps_run_since() {
+    run(r#"
+        let p = price("oxide:Dy", "ROW");
+        let w = between(p, "2024-03-01", "2024-06-30");
+        expect(values(p).len() == 0, "nothing yet");
+        run_until("2024-12-31");
+        expect(peak(p) > 0.0, "the whole run so far");
+        expect(values(w).len() == 17, "the window's 17 weeks");
+        expect(mean(w) > 0.0, "a mean over the window");
+    "#);
+    let e = fails(
+        r#"expect(total(output_lost("ev-us")) == 0.0, "nothing lost"); run_until("2024-06-01");"#,
+    );
+    assert!(e.contains("has no values yet"), "{e}");
+}
+
+#[test]
+fn actions_due_in_one_step_run_in_date_order() {
+    // 4 and 5 March 2024 fall in one weekly step: the ban set up second is dated first.
+    run(r#"
+        at("2024-03-05", || lift("CN", "b"));
+        at("2024-03-04", || export_ban("CN", #{ to: ["JP"], label: "b" }));
+        run_until("2024-06-30");
+        expect(current(trade("CN", "JP")) > 1000.0, "the ban was lifted the day after");
+    "#);
+}
+
+#[test]
+fn every_counts_in_whole_steps_or_whole_months() {
+    for (src, want) in [
+        (
+            r#"every("10d", || stockpile_buy("us-nds-ndfeb", 10.0));"#,
+            "use 7 or 14 days",
+        ),
+        (
+            r#"every("1.5m", || stockpile_buy("us-nds-ndfeb", 10.0));"#,
+            "not a whole number of 7-day steps",
+        ),
+        (
+            r#"every("3d", || stockpile_buy("us-nds-ndfeb", 10.0));"#,
+            "at least one step (7 days)",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}

@@ -71,9 +71,24 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn expand(ctx: NativeCallContext, facility: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1000.0)?;
+        if factor == 0.0 {
+            return Err(err(format!(
+                "expand: a factor of 0 could never be undone: `close(\"{facility}\")` shuts \
+                 the plant and `reopen` brings it back"
+            )));
+        }
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
-            h.sim.capacity_mult[f] *= factor;
+            // Expansions compound: together they stay within the bound one call has.
+            let combined = h.sim.capacity_mult[f] * factor;
+            if combined > 1000.0 {
+                return Err(err(format!(
+                    "expand: {facility}'s expansions would come to ×{} its capacity, and \
+                     together they may reach ×1000 at most",
+                    chokepoint_core::error::shown(combined)
+                )));
+            }
+            h.sim.capacity_mult[f] = combined;
             h.log("expand", format!("{facility} × {factor}"));
             Ok(())
         })

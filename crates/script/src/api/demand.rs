@@ -5,7 +5,7 @@ use rhai::plugin::*;
 #[export_module]
 pub mod demand_api {
     use crate::args::{finite, number, Num, Res};
-    use crate::host::lever;
+    use crate::host::{err, lever};
 
     /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop).
     ///
@@ -17,7 +17,16 @@ pub mod demand_api {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 100.0)?;
         lever(&ctx, |h| {
             let s = h.sector(sector)?;
-            h.sim.demand_mult[s] *= factor;
+            // Shocks compound: together they stay within the bound one call has.
+            let combined = h.sim.demand_mult[s] * factor;
+            if combined > 100.0 {
+                return Err(err(format!(
+                    "demand_shock: {sector}'s shocks would come to ×{} its model demand, and \
+                     together they may reach ×100 at most",
+                    chokepoint_core::error::shown(combined)
+                )));
+            }
+            h.sim.demand_mult[s] = combined;
             h.log("demand_shock", format!("{sector} × {factor}"));
             Ok(())
         })

@@ -49,7 +49,8 @@ pub mod government_api {
     use chokepoint_core::sim::{PriceFloor, Subsidy};
 
     /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise, with no
-    /// holding target (`stockpile_target` sets one; 0 stops buying).
+    /// holding target (`stockpile_target` sets one), and stops any release. A rate of 0
+    /// only stops buying: a release in progress goes on.
     ///
     /// ```rhai
     /// stockpile_buy("us-nds-ndfeb", 450.0);
@@ -61,6 +62,10 @@ pub mod government_api {
             let s = h.stockpile(id)?;
             let re = re_share(h, s);
             h.sim.stockpile_buy[s] = t * re;
+            if t == 0.0 {
+                h.log("stockpile_buy", format!("{id} stops buying"));
+                return Ok(());
+            }
             h.sim.stockpile_release[s] = 0.0;
             // Until told otherwise: an earlier target no longer stops it.
             h.sim.stockpile_target[s] = f64::INFINITY;
@@ -107,6 +112,15 @@ pub mod government_api {
         let t = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
+            // Fills add up: together they stay within the bound one call has.
+            let held = h.sim.stockpile_holding(s);
+            if held + t > 1e8 {
+                return Err(err(format!(
+                    "stockpile_fill: {id} would hold {} t, and a stockpile may hold 1e8 t at \
+                     most",
+                    chokepoint_core::error::shown(held + t)
+                )));
+            }
             h.sim.stockpile_fill(s, t);
             h.log("stockpile_fill", format!("{id} + {t} t"));
             Ok(())

@@ -11,24 +11,23 @@ use chokepoint_core::Date;
 use crate::args::Res;
 use crate::host::{err, Host};
 
-/// A recorded series as it stood when queried: a window onto the run's record, read in
-/// place (no copy), so a trigger can query every step at little cost. It holds the run
-/// weakly: a view kept in a closure does not keep the run alive.
+/// A recorded series: a view onto the run's record, read in place (no copy), so a trigger
+/// can query every step at little cost. It is live: a series taken before the clock moves
+/// reads the steps run since, and a window (`between`) the steps that fall in its dates.
+/// It holds the run weakly: a view kept in a closure does not keep the run alive.
 #[derive(Clone)]
 pub struct SeriesView {
     /// The run's series names (shared, not copied): the view's is `names[col]`.
     names: Arc<Vec<(String, String)>>,
     host: Weak<Mutex<Host>>,
     col: usize,
-    from: usize,
-    to: usize,
     /// The dates asked for, when the view is a window (`between`).
     window: Option<(Date, Date)>,
 }
 
 impl std::fmt::Debug for SeriesView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({} values)", self.name(), self.to - self.from)
+        write!(f, "{}", self.name())
     }
 }
 
@@ -49,48 +48,55 @@ impl SeriesView {
         Ok(f(&h))
     }
 
+    /// The steps of the record this view covers now.
+    fn steps(&self, dates: &[Date]) -> std::ops::Range<usize> {
+        match self.window {
+            None => 0..dates.len(),
+            Some((a, b)) => {
+                let lo = dates.partition_point(|&d| d < a);
+                let hi = dates.partition_point(|&d| d <= b);
+                lo..hi.max(lo)
+            }
+        }
+    }
+
     /// Reads the recorded values (and their dates) of the window.
     pub fn read<T>(&self, f: impl FnOnce(&[Date], &mut dyn Iterator<Item = f64>) -> T) -> Res<T> {
         self.with_host(|h| {
             let s = &h.sim.series;
             let col = self.col;
-            let mut it = (self.from..self.to).map(|t| s.get(t, col));
-            f(&s.dates[self.from..self.to], &mut it)
+            let steps = self.steps(&s.dates);
+            let dates = &s.dates[steps.clone()];
+            let mut it = steps.map(|t| s.get(t, col));
+            f(dates, &mut it)
         })
     }
 
     /// The latest value of the window, read directly.
     pub fn last_value(&self) -> Res<f64> {
-        self.with_host(|h| h.sim.series.get(self.to - 1, self.col))
+        self.with_host(|h| {
+            let steps = self.steps(&h.sim.series.dates);
+            h.sim.series.get(steps.end.saturating_sub(1), self.col)
+        })
     }
 
-    pub fn len(&self) -> usize {
-        self.to - self.from
+    /// How many steps the view covers now.
+    pub fn steps_now(&self) -> Res<usize> {
+        self.with_host(|h| self.steps(&h.sim.series.dates).len())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.to == self.from
-    }
-
-    /// The sub-window whose dates lie in `[a, b]`.
-    pub fn window(&self, a: Date, b: Date) -> Res<SeriesView> {
-        let (lo, hi) = self.read(|dates, _| {
-            let lo = dates.iter().position(|&d| d >= a).unwrap_or(dates.len());
-            let hi = dates
-                .iter()
-                .rposition(|&d| d <= b)
-                .map(|i| i + 1)
-                .unwrap_or(0);
-            (lo, hi.max(lo))
-        })?;
-        Ok(SeriesView {
+    /// The sub-window whose dates lie in `[a, b]` (within this one's, for a window).
+    pub fn window(&self, a: Date, b: Date) -> SeriesView {
+        let (a, b) = match self.window {
+            Some((a0, b0)) => (a.max(a0), b.min(b0)),
+            None => (a, b),
+        };
+        SeriesView {
             names: self.names.clone(),
             host: self.host.clone(),
             col: self.col,
-            from: self.from + lo,
-            to: self.from + hi,
             window: Some((a, b)),
-        })
+        }
     }
 
     /// The model's step length, in days.
@@ -149,14 +155,12 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
         names: s.names.clone(),
         host: Arc::downgrade(&handle.0),
         col,
-        from: 0,
-        to: s.steps,
         window: None,
     })
 }
 
 pub fn nonempty(s: &SeriesView) -> Res<()> {
-    if !s.is_empty() {
+    if s.steps_now()? > 0 {
         return Ok(());
     }
     Err(err(match s.window {
@@ -441,8 +445,7 @@ pub mod query_api {
     #[rhai_fn(return_raw)]
     pub fn mean(s: &mut SeriesView) -> Res<f64> {
         nonempty(s)?;
-        let n = s.len() as f64;
-        s.read(|_, v| v.sum::<f64>() / n)
+        s.read(|dates, v| v.sum::<f64>() / dates.len() as f64)
     }
 
     /// The latest value of a series.
@@ -502,7 +505,7 @@ pub mod query_api {
                 "between: the window ends ({b}) before it starts ({a})"
             )));
         }
-        s.window(a, b)
+        Ok(s.window(a, b))
     }
 
     /// The sum of a series' values (e.g. weekly rates add to a total × weeks).
@@ -513,6 +516,8 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn total(s: &mut SeriesView) -> Res<f64> {
+        // A total of nothing is not 0: an expectation written before the run would pass.
+        nonempty(s)?;
         s.read(|_, v| v.sum())
     }
 
@@ -529,6 +534,9 @@ pub mod query_api {
 
     #[rhai_fn(global, name = "to_string")]
     pub fn to_string(s: &mut SeriesView) -> String {
-        format!("{} ({} values)", s.name(), s.len())
+        match s.steps_now() {
+            Ok(n) => format!("{} ({n} values)", s.name()),
+            Err(_) => format!("{} (its run has ended)", s.name()),
+        }
     }
 }

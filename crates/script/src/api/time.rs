@@ -4,7 +4,7 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod time_api {
-    use crate::args::{calendar_months, date_in, duration_steps, Num, Res, Span};
+    use crate::args::{calendar_months, date_in, duration_days, duration_steps, Num, Res, Span};
     use crate::host::{err, host, Scheduled, Trigger};
     use crate::runner::advance_within;
     use rhai::{FnPtr, ImmutableString};
@@ -36,6 +36,7 @@ pub mod time_api {
             months: 0,
             origin: d,
             fired: 0,
+            due: d,
             seq,
             at: ctx.call_position(),
         });
@@ -56,8 +57,24 @@ pub mod time_api {
         let mut h = h.lock();
         h.ensure_running()?;
         let steps = duration_steps(&h.sim.model, &period)?;
+        let step_days = h.sim.model.step_days;
         if steps == 0 {
-            return Err(err("every: the period must be at least one step"));
+            return Err(err(format!(
+                "every: the period must be at least one step ({step_days} days)"
+            )));
+        }
+        // Days and weeks count in whole steps: "10d" would fire every 7 days, not 10.
+        let days = duration_days(&period)?;
+        if calendar_months(&period) == 0
+            && (days - (steps * step_days as usize) as f64).abs() > 1e-6
+        {
+            return Err(err(format!(
+                "every: a period of {} days is not a whole number of {step_days}-day steps: \
+                 use {} or {} days, or whole months (\"1m\", \"3m\")",
+                chokepoint_core::error::shown(days),
+                (days / step_days as f64).floor().max(1.0) as usize * step_days as usize,
+                (days / step_days as f64).ceil() as usize * step_days as usize,
+            )));
         }
         let step = h.sim.step;
         let seq = h.next_seq();
@@ -69,6 +86,7 @@ pub mod time_api {
             months: calendar_months(&period),
             origin,
             fired: 0,
+            due: origin,
             seq,
             at: ctx.call_position(),
         });

@@ -47,9 +47,15 @@ pub fn add(
                 && p.to == policy.to
         });
         if rate == 0.0 {
-            if ended > 0 {
-                h.log(kind, summary);
+            if ended == 0 {
+                // As with `lift`: ending nothing is a typo, and the tariff meant stays.
+                return Err(err(format!(
+                    "tariff: a rate of 0 ends a tariff, and there is none in force with these \
+                     terms ({})",
+                    summary.trim()
+                )));
             }
+            h.log(kind, summary);
             return Ok(());
         }
     }
@@ -377,6 +383,16 @@ pub mod trade_api {
         rate: Num,
         opts: Map,
     ) -> Res<()> {
+        // The importer and the rate are arguments; a tariff exempts no one.
+        const TARIFF: [&str; 3] = ["elements", "forms", "label"];
+        if let Some(k) = opts.keys().find(|k| !TARIFF.contains(&k.as_str())) {
+            let hint = chokepoint_core::error::did_you_mean(k, TARIFF.iter().copied());
+            return Err(err(format!(
+                "tariff: unknown option '{k}'{hint}; options are {} (the importer, exporter \
+                 and rate are its first three arguments)",
+                TARIFF.join(", ")
+            )));
+        }
         let mut opts = opts;
         opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
         opts.insert(
