@@ -1236,3 +1236,85 @@ fn a_piped_repl_session_saves_a_script_that_replays() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_repl_line_whose_scheduled_action_would_fail_is_refused_at_once() {
+    // A typo inside a closure for later used to be found only when the clock reached it,
+    // and then every :step failed there with no way past it but :reset.
+    let dir = temp("repl-trial");
+    let out = piped_repl(
+        &dir,
+        b"at(\"2024-06-03\", || export_licence(\"CN\", #{ elements: [\"Dy\"], approval: 0.3, review_days: 63 }));\n:run-to 2024-09-01\n:step 2 3\n",
+    );
+    let said = text(&out);
+    assert!(
+        said.contains("fails when it runs, on 2024-06-03")
+            && said.contains("unknown option 'review_days'"),
+        "{said}"
+    );
+    assert!(
+        said.contains("now at 2024-08-26"),
+        "the clock moves past it: {said}"
+    );
+    assert!(said.contains(":step takes one argument; '3'"), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn repl_save_takes_a_whole_file_name_and_keeps_hand_written_scripts() {
+    let dir = temp("repl-save");
+    std::fs::write(dir.join("mine.rhai"), "// title: by hand\n").unwrap();
+    let target = dir.join("target.rhai");
+    std::fs::write(&target, "// title: REPL session\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&target, dir.join("link.rhai")).unwrap();
+    let d = dir.display();
+    let input = format!(
+        "expand(\"mountain-pass-mine\", 2.0);\n:save {d}/my session.rhai\n:save {d}/mine.rhai\n:save \"{d}/link.rhai\"\n"
+    );
+    let out = piped_repl(&dir, input.as_bytes());
+    let said = text(&out);
+    assert!(dir.join("my session.rhai").is_file(), "{said}");
+    assert!(
+        said.contains("mine.rhai exists and was not saved from a REPL session"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine.rhai")).unwrap(),
+        "// title: by hand\n"
+    );
+    #[cfg(unix)]
+    {
+        let link = std::fs::symlink_metadata(dir.join("link.rhai")).unwrap();
+        assert!(link.file_type().is_symlink(), "the link stays a link");
+        assert!(
+            std::fs::read_to_string(&target)
+                .unwrap()
+                .contains("expand("),
+            "written through it"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_scripts_model_header_is_found_beside_the_script_from_anywhere() {
+    // A researcher keeps a model of their own next to its scenarios, outside any project.
+    let dir = temp("model-beside");
+    let world = root().join("crates/core/tests/fixtures/mini.yaml");
+    std::fs::copy(&world, dir.join("mini.yaml")).unwrap();
+    std::fs::write(
+        dir.join("s.rhai"),
+        "// model: mini.yaml\nrun_until(\"2024-03-01\");\nexpect(current(hhi(\"mine\")) > 0.0, \"mines\");\n",
+    )
+    .unwrap();
+    let elsewhere = std::env::temp_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["run", dir.join("s.rhai").to_str().unwrap()])
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}

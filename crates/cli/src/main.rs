@@ -450,9 +450,9 @@ fn scripts_root(script: &Path) -> PathBuf {
 }
 
 /// The model for a script: --model, else its header, else the default world. A header's or
-/// the default's relative path is found from the current directory, else from the project
-/// the script belongs to (the parent of its `scripts` directory), so a library script runs
-/// from anywhere.
+/// the default's relative path is found from the current directory, else beside the script
+/// (a model kept with its scenarios), else from the project the script belongs to (the
+/// parent of its `scripts` directory), so a library script runs from anywhere.
 fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
@@ -462,6 +462,12 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
         Some(h) => PathBuf::from(format!("models/{h}.yaml")),
         None => PathBuf::from("models/world-2024.yaml"),
     };
+    if script.model_hint().is_some() && named.is_relative() && !named.exists() {
+        let beside = script.path.parent().map(|d| d.join(&named));
+        if let Some(there) = beside.filter(|p| p.exists()) {
+            return there;
+        }
+    }
     if named.is_relative() && !named.exists() && script.scripts_root.ends_with("scripts") {
         if let Some(project) = script.scripts_root.parent() {
             let there = project.join(&named);
@@ -479,8 +485,8 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
     if explicit.is_none() && !path.exists() {
         return Err(BadInput(format!(
             "{}: no such model file. A script's model is its `// model:` line, else \
-             models/world-2024.yaml, looked for from the current directory and from the \
-             project the script is in. `run` and `compare` take --model FILE instead; `test` \
+             models/world-2024.yaml, looked for from the current directory, beside the script \
+             and from the project the script is in. `run` and `compare` take --model FILE instead; `test` \
              takes it for scripts without the line or whose line names that file",
             path.display()
         )));

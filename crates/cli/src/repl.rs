@@ -33,10 +33,13 @@ not finished (an open brace, a function body) continues on the next line.
   :show METRIC KEY      a series' latest values and statistics, e.g. :show price ROW/oxide:Dy
   :plot METRIC KEY      the series as a chart in the terminal
   :keys METRIC          the keys a metric is recorded for
-  :save FILE            write this session's lever calls as a scenario script
+  :save FILE            write this session's lever calls as a scenario script (a file
+                        name may hold spaces; :save! FILE replaces a script not saved here)
   :reset                start again from the model's first day
   :quit                 leave (Ctrl-D works too)
-Tab completes levers, commands and model ids. Ctrl-C stops a running evaluation.
+Tab completes levers, commands and model ids. Ctrl-C stops a running evaluation. A line that
+sets up actions for later (at, every, when) is tried to the model's end at once: an action
+that would fail is reported against that line. History is kept in ~/.chokepoint_history.
 ";
 
 struct ReplHelper {
@@ -261,6 +264,16 @@ impl Session {
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
         self.ast.clear_statements();
         self.flush_output();
+        let result = match result {
+            Ok(v) => match self.trial(&before.0) {
+                None => Ok(v),
+                Some((e, when)) => {
+                    eprintln!("error: an action this line sets up fails when it runs, on {when}:");
+                    Err(e)
+                }
+            },
+            e => e,
+        };
         match result {
             Ok(v) => {
                 if !imported.is_empty() {
@@ -303,26 +316,60 @@ impl Session {
         }
     }
 
-    /// Advances the clock outside any script call, firing scheduled closures.
-    fn advance(&mut self, target: usize, record: String) {
-        self.cancel.store(false, Ordering::Relaxed);
-        // Like a failed line, a failed advance is undone whole: the steps it took before a
-        // scheduled closure failed would otherwise never reach a `:save`d script.
-        let before = self.host.lock().clone();
+    /// Moves the clock to `target`, firing the scheduled closures (after the session's
+    /// imports, for a closure that uses an imported module).
+    fn drive(&self, target: usize) -> Result<(), Box<chokepoint_script::rhai::EvalAltResult>> {
         let (engine, ast) = (&self.engine, &self.ast);
-        // A closure that uses an imported module runs after the session's imports.
         let call = (!self.imports.statements().is_empty()).then(|| {
             let call = engine.compile("__chokepoint_scheduled.call()");
             call.map(|c| self.imports.merge(ast).merge(&c))
         });
-        let r = runner::advance(&self.host, target, &mut |f| match &call {
+        runner::advance(&self.host, target, &mut |f| match &call {
             Some(Ok(with_imports)) => {
                 let mut scope = Scope::new();
                 scope.push("__chokepoint_scheduled", f.clone());
                 engine.eval_ast_with_scope::<Dynamic>(&mut scope, with_imports)
             }
             _ => f.call::<Dynamic>(engine, ast, ()),
-        });
+        })
+    }
+
+    /// A line that set up actions for later (`at`, `every`, `when`, a strategy) is tried on
+    /// a copy of the session to the model's end: an action that fails when it fires is
+    /// reported against this line now, not on a later `:step` that could then never pass
+    /// it. Returns the error and the date it struck; the session is left as it was.
+    fn trial(
+        &self,
+        before: &chokepoint_script::host::Host,
+    ) -> Option<(Box<chokepoint_script::rhai::EvalAltResult>, Date)> {
+        let kept = {
+            let h = self.host.lock();
+            let grew = h.schedule.len() > before.schedule.len()
+                || h.triggers.len() > before.triggers.len()
+                || h.strategies.len() > before.strategies.len();
+            if !grew {
+                return None;
+            }
+            h.clone()
+        };
+        let r = self.drive(usize::MAX);
+        let when = self.host.lock().sim.date();
+        // Ctrl-C stops the trial, not the line.
+        let cancelled = self.cancel.swap(false, Ordering::Relaxed);
+        *self.host.lock() = kept;
+        match r {
+            Err(e) if !cancelled => Some((e, when)),
+            _ => None,
+        }
+    }
+
+    /// Advances the clock outside any script call, firing scheduled closures.
+    fn advance(&mut self, target: usize, record: String) {
+        self.cancel.store(false, Ordering::Relaxed);
+        // Like a failed line, a failed advance is undone whole: the steps it took before a
+        // scheduled closure failed would otherwise never reach a `:save`d script.
+        let before = self.host.lock().clone();
+        let r = self.drive(target);
         self.flush_output();
         match r {
             Ok(()) => {
@@ -375,6 +422,26 @@ impl Session {
         let mut parts = line.split_whitespace();
         let cmd = parts.next().unwrap_or("");
         let args: Vec<&str> = parts.collect();
+        // What follows the command, whole: a file name may hold spaces, or be quoted.
+        let rest = line.trim_start()[cmd.len()..].trim();
+        let most = match cmd {
+            ":step" | ":run-to" | ":keys" => 1,
+            ":show" | ":plot" => 2,
+            ":save" | ":save!" => usize::MAX,
+            _ => 0,
+        };
+        if args.len() > most {
+            failed!(
+                "error: {cmd} takes {}; '{}' is more than it reads",
+                match most {
+                    0 => "nothing".to_string(),
+                    1 => "one argument".to_string(),
+                    n => format!("{n} arguments"),
+                },
+                args[most..].join(" ")
+            );
+            return true;
+        }
         match cmd {
             ":quit" | ":q" | ":exit" => return false,
             ":help" | ":h" => out!("{HELP}"),
@@ -453,11 +520,26 @@ impl Session {
                     outln!("{}", keys.join("  "));
                 }
             }
-            ":save" => {
-                let Some(f) = args.first() else {
+            ":save" | ":save!" => {
+                let f = rest
+                    .strip_prefix('"')
+                    .and_then(|r| r.strip_suffix('"'))
+                    .unwrap_or(rest);
+                if f.is_empty() {
                     failed!("error: :save takes a file name, e.g. :save scripts/my-scenario.rhai");
                     return true;
+                }
+                // A session's save replaces an earlier save, not a scenario written by hand.
+                let ours = |p: &Path| {
+                    std::fs::read_to_string(p).is_ok_and(|t| t.starts_with(SAVED_HEADER))
                 };
+                if cmd == ":save" && Path::new(f).exists() && !ours(Path::new(f)) {
+                    failed!(
+                        "error: {f} exists and was not saved from a REPL session: :save! {f} \
+                         replaces it"
+                    );
+                    return true;
+                }
                 // A relative model path resolves from where `run` is started, as it did
                 // here; a script saved outside this directory names the model absolutely, so
                 // its replay hint works from anywhere.
@@ -467,7 +549,7 @@ impl Session {
                     _ => self.model_path.clone(),
                 };
                 let mut text = format!(
-                    "// title: REPL session\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {f}`\n\n",
+                    "{SAVED_HEADER}\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {f}`\n\n",
                     model.display()
                 );
                 for s in &self.script {
@@ -488,6 +570,9 @@ impl Session {
         true
     }
 }
+
+/// The first line of a script `:save` writes: a later `:save` may replace such a file.
+const SAVED_HEADER: &str = "// title: REPL session";
 
 /// A scheduled closure that failed was typed on an earlier input: its position is in that
 /// input, not in the one being shown, so no caret points into the wrong text.
@@ -587,8 +672,8 @@ pub fn run(model_path: &Path) -> Result<u8> {
         .collect();
     words.extend(
         [
-            ":help", ":levers", ":step", ":run-to", ":show", ":plot", ":keys", ":save", ":reset",
-            ":quit",
+            ":help", ":levers", ":step", ":run-to", ":show", ":plot", ":keys", ":save", ":save!",
+            ":reset", ":quit",
         ]
         .iter()
         .map(|s| s.to_string()),

@@ -110,7 +110,16 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     ] {
         if let Some(c) = s.find("price", key) {
             let v = s.column(c);
-            if let (Some(first), Some(peak)) = (v.first(), v.iter().copied().reduce(f64::max)) {
+            // Against the model's start price: the first recorded row is already a step on.
+            let nc = m.commodities.len();
+            let start = key.split_once('/').and_then(|(mk, name)| {
+                let mk = m.market_id(mk).ok()?;
+                let c = (0..nc).find(|&c| m.commodity_name(c) == name)?;
+                Some(m.prices[mk * nc + c]).filter(|&p| p > 0.0)
+            });
+            let first = start.or(v.first().copied());
+            if let (Some(first), Some(peak)) = (first.as_ref(), v.iter().copied().reduce(f64::max))
+            {
                 push(
                     format!("peak price {key}"),
                     format!("${}/kg ({:.1}× start)", thousands(peak), peak / first),

@@ -6,8 +6,29 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place. A
+/// symbolic link is written through (its target is replaced, the link stays); anything
+/// else that is not a regular file (a device, a pipe, a directory) is refused, never
+/// replaced.
 pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path)
+                .with_context(|| format!("cannot write {}: a link to nothing", path.display()))?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            anyhow::bail!(
+                "cannot write {}: it exists and is not a regular file (a device, pipe or \
+                 directory), so it is left as it is",
+                path.display()
+            );
+        }
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

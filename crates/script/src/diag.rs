@@ -60,10 +60,11 @@ impl ScriptError {
                         format!("'{name}'")
                     };
                     if src.is_empty() {
-                        chain.push(format!(
-                            "in {name} called at line {}",
-                            p.line().unwrap_or(0)
-                        ));
+                        // A closure the clock fired has no calling line in the script.
+                        chain.push(match p.line() {
+                            Some(l) => format!("in {name} called at line {l}"),
+                            None => format!("in {name} run when its time came"),
+                        });
                     } else {
                         chain.push(format!(
                             "in {name} (from '{src}') called at line {}",
