@@ -171,7 +171,8 @@ pub fn resolve(
         "entity_list" => PolicyKind::EntityList,
         "content_rule" => PolicyKind::ContentRule {
             threshold: share(def.threshold.or(Some(0.001)), "threshold", &mut err),
-            approval: share(def.approval.or(Some(0.0)), "approval", &mut err),
+            // As for a licence: what share passes is the rule's point, never a default.
+            approval: share(def.approval, "approval", &mut err),
             delay_steps: delay(def.delay_days, &mut err),
         },
         "tech_ban" => PolicyKind::TechBan,

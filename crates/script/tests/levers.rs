@@ -1306,3 +1306,34 @@ fn every_counts_in_whole_steps_or_whole_months() {
         assert!(e.contains(want), "{src}: {e}");
     }
 }
+
+#[test]
+fn the_same_rule_pulled_again_is_the_one_in_force_not_a_second() {
+    // A strategy re-imposing a licence each step used to stack copies: 0.9 compounded
+    // toward a ban, and a strategy's ban made hundreds of policies.
+    let once = attempt(
+        r#"export_licence("CN", #{ elements: ["Dy", "Tb"], approval: 0.3 }); run_until("2025-06-30"); expect(true, "ran");"#,
+    )
+    .unwrap();
+    let again = attempt(
+        r#"strategy(|| export_licence("CN", #{ elements: ["Dy", "Tb"], approval: 0.3 })); run_until("2025-06-30"); expect(true, "ran");"#,
+    )
+    .unwrap();
+    assert_eq!(again.sim.policies.len(), 1, "one licence in force");
+    let (a, b) = (
+        series(&once, "shortfall", "magnet:NdFeB/US"),
+        series(&again, "shortfall", "magnet:NdFeB/US"),
+    );
+    // The strategy's first pull comes a step later; its copies would have compounded
+    // toward a ban (0.3 a step: a second copy passes 9%, a third under 3%).
+    let peak = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    assert!(peak(&a) > 0.05, "the licence bites: {}", peak(&a));
+    assert!(
+        (peak(&a) - peak(&b)).abs() < 0.1 * peak(&a),
+        "{} vs {}",
+        peak(&a),
+        peak(&b)
+    );
+    let e = fails(r#"content_rule("CN", #{ elements: ["Dy"] });"#);
+    assert!(e.contains("approval: is required"), "{e}");
+}

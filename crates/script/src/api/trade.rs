@@ -59,6 +59,26 @@ pub fn add(
             return Ok(());
         }
     }
+    // The same rule pulled again (a strategy re-imposing it each step) is the one in force:
+    // copies would stack, a licence's refusals compounding and quotas running out.
+    let same = |p: &Policy| {
+        p.in_force(start)
+            && (
+                &p.kind, p.exporter, p.elements, p.forms, &p.to, &p.exempt, &p.label, p.end,
+            ) == (
+                &policy.kind,
+                policy.exporter,
+                policy.elements,
+                policy.forms,
+                &policy.to,
+                &policy.exempt,
+                &policy.label,
+                policy.end,
+            )
+    };
+    if h.sim.policies.iter().any(same) {
+        return Ok(());
+    }
     if let PolicyKind::ExportQuota { .. } = policy.kind {
         // The engine reads up to three quotas over one flow: a fourth would be ignored.
         let overlaps = |p: &Policy| {
@@ -128,6 +148,8 @@ pub mod trade_api {
     /// reach buyers after the delay (see `licence_queue`); lifting the licence does not
     /// release those already waiting. A licence on some destinations leaks as a ban does:
     /// what it refuses can come to the buyers through others (`diversion`, models/README).
+    /// Two licences over the same flow both apply (0.5 and 0.5 pass a quarter); pulling
+    /// the same one again (the same terms and label) keeps the one in force.
     ///
     /// ```rhai
     /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
@@ -329,8 +351,10 @@ pub mod trade_api {
     }
 
     /// The extraterritorial rule: items made abroad that contain at least `threshold` of
-    /// the covered elements need `exporter`'s licence (`approval`, `delay_days`) to be
-    /// re-exported to the covered destinations.
+    /// the covered elements need `exporter`'s licence (`approval`, required, and
+    /// `delay_days`) to be re-exported to the covered destinations. `threshold` defaults
+    /// to 0.001: the 0.1% de-minimis of MOFCOM No. 61 (Oct 2025), which is stated by value
+    /// and applied here to rare-earth content.
     ///
     /// ```rhai
     /// content_rule("CN", #{ elements: ["Dy", "Tb"], threshold: 0.001, approval: 0.5, delay_days: 45 });
