@@ -431,6 +431,9 @@ fn check(path: &Path) -> Result<u8> {
         }
     };
     out!("{}", report::inventory(&model, path));
+    for w in model.warnings() {
+        outln!("warning: {w}");
+    }
     Ok(0)
 }
 

@@ -427,6 +427,77 @@ impl Model {
             }
     }
 
+    /// What a valid model may still get wrong, for `check` to print: inputs no facility
+    /// makes and no stockpile holds (the plants that need them will never run), and
+    /// commodities facilities make that have no start price in a market (margins, bids
+    /// and thrifting read them as unpriced).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let made_or_held = |c: CommodityId| {
+            (0..self.facilities.len()).any(|f| self.makes(f, c))
+                || self.stockpiles.iter().any(|sp| {
+                    let com = self.commodities[c];
+                    sp.form == com.form
+                        && match com.element {
+                            Some(e) => sp.holding[e] > 0.0,
+                            None => sp.holding.iter().any(|&x| x > 0.0),
+                        }
+                })
+        };
+        for (r, rec) in self.recipes.iter().enumerate() {
+            let users: Vec<&str> = (self.facilities.iter())
+                .filter(|f| f.process == Process::Convert(r))
+                .map(|f| f.id.as_str())
+                .collect();
+            if users.is_empty() {
+                continue;
+            }
+            let needs: Vec<CommodityId> = if rec.composition.is_empty() {
+                vec![self.commodity(rec.input, None)]
+            } else {
+                (0..self.elements.len())
+                    .filter(|&e| rec.composition[e] > 0.0)
+                    .map(|e| self.commodity(rec.input, Some(e)))
+                    .collect()
+            };
+            for c in needs.into_iter().filter(|&c| !made_or_held(c)) {
+                // Scrap comes from sectors that recycle, not from a facility.
+                if self.forms[self.commodities[c].form].id == "scrap" {
+                    continue;
+                }
+                out.push(format!(
+                    "recipe '{}' needs {} and no facility makes it nor stockpile holds it: \
+                     {} will never run",
+                    rec.id,
+                    self.commodity_name(c),
+                    users.join(", ")
+                ));
+            }
+        }
+        let nc = self.commodities.len();
+        // An element no deposit holds (Pm) is never made, whatever a separator could do.
+        let exists = |e: usize| {
+            self.deposits.iter().any(|d| d.distribution[e] > 0.0)
+                || self.stockpiles.iter().any(|sp| sp.holding[e] > 0.0)
+        };
+        for c in 0..nc {
+            let made = (0..self.facilities.len()).any(|f| self.makes(f, c));
+            if !made || self.commodities[c].element.is_some_and(|e| !exists(e)) {
+                continue;
+            }
+            for (mk, name) in self.markets.iter().enumerate() {
+                if self.prices[mk * nc + c] <= 0.0 {
+                    out.push(format!(
+                        "{} has no start price in market {name}: plants read its margin as \
+                         unpriced there (add it to `prices:`)",
+                        self.commodity_name(c)
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     pub fn commodity_name(&self, c: CommodityId) -> String {
         let com = self.commodities[c];
         match com.element {

@@ -226,3 +226,36 @@ fn a_file_overrides_the_behaviour_it_includes_but_siblings_may_not_both_set_one(
         "{e}"
     );
 }
+
+#[test]
+fn check_warns_of_an_input_nothing_makes_and_a_made_commodity_without_a_price() {
+    assert!(
+        load_str("mini.yaml", MINI)
+            .unwrap()
+            .warnings()
+            .iter()
+            .all(|w| w.contains("start price")),
+        "the fixture's only warnings are its unpriced metals"
+    );
+    // No plant makes Dy and Tb metal once the metal recipe's composition drops them.
+    let text = MINI.replacen(
+        "    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}",
+        "    output: metal\n    recovery: 0.95\n    composition: {Pr: 0.24, Nd: 0.76}",
+        1,
+    );
+    let w = load_str("mini.yaml", &text).unwrap().warnings().join("\n");
+    assert!(
+        w.contains("recipe 'ndfeb' needs metal:Dy and no facility makes it"),
+        "{w}"
+    );
+    assert!(
+        w.contains("cn-magnet"),
+        "names the plants that will not run: {w}"
+    );
+    for world in ["world-2024", "world-2010"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../models/{world}.yaml"));
+        let w = chokepoint_core::load(&path).unwrap().warnings();
+        assert!(w.is_empty(), "{world}: {w:?}");
+    }
+}
