@@ -1209,7 +1209,8 @@ fn a_piped_repl_session_saves_a_script_that_replays() {
     let dir = temp("repl-pipe");
     let saved = dir.join("session.rhai");
     let input = format!(
-        "/* first draft\n\
+        "/* first draft,\n\
+         a comment left open goes on to the next line */\n\
          let m = #{{ a: 1 }}\n\
          expand(\"mountain-pass-mine\", 2.0) // double MP\n\
          \x01\n\
@@ -1316,5 +1317,50 @@ fn a_scripts_model_header_is_found_beside_the_script_from_anywhere() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sweep_is_not_written_over_a_runs_output_and_its_argument_errors_say_error() {
+    let dir = temp("sweep-over-run");
+    let out = dir.join("o");
+    let o = chokepoint(&[
+        "run",
+        "scripts/baseline-2024.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = chokepoint(&[
+        "sweep",
+        "scripts/baseline-2024.rhai",
+        "--runs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds a run's or a comparison's output (series.csv)"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.join("runs.csv").exists(), "nothing written");
+    let o = chokepoint(&[
+        "sweep",
+        "scripts/baseline-2024.rhai",
+        "--runs",
+        "2",
+        "--shard",
+        "3/2",
+        "--out",
+        dir.join("s").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("error: --shard 3/2"),
+        "{}",
+        text(&o)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

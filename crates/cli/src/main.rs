@@ -229,6 +229,10 @@ fn main() -> ExitCode {
         Err(e) => {
             match e.downcast_ref::<BadInput>() {
                 // Already formatted for people (script diagnostics, model problems).
+                // A one-line message about an argument says it is an error, as the others do.
+                Some(b) if !b.0.contains('\n') && !b.0.starts_with("error") => {
+                    eprintln!("error: {}", b.0)
+                }
                 Some(b) => eprint!("{}{}", b.0, if b.0.ends_with('\n') { "" } else { "\n" }),
                 None => eprintln!("error: {e:#}"),
             }

@@ -115,6 +115,9 @@ impl ReplHelper {
         {
             return ValidationResult::Valid(None);
         }
+        if open_block_comment(input) {
+            return ValidationResult::Incomplete;
+        }
         match self.engine.compile(input) {
             Ok(_) => ValidationResult::Valid(None),
             Err(e) => {
@@ -571,6 +574,41 @@ impl Session {
     }
 }
 
+/// Whether `input` ends inside a `/* … */` comment (they nest), outside strings and line
+/// comments: the parser takes such an input as finished, with the rest of it commented out.
+fn open_block_comment(input: &str) -> bool {
+    let b = input.as_bytes();
+    let (mut depth, mut i) = (0usize, 0);
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let (c, next) = (b[i], b.get(i + 1).copied());
+        match quote {
+            Some(q) if c == b'\\' && q != b'`' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if depth > 0 && c == b'*' && next == Some(b'/') => {
+                depth -= 1;
+                i += 1;
+            }
+            None if c == b'/' && next == Some(b'*') => {
+                depth += 1;
+                i += 1;
+            }
+            None if depth > 0 => {}
+            None if c == b'/' && next == Some(b'/') => {
+                // To the end of the line.
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            None if matches!(c, b'"' | b'`' | b'\'') => quote = Some(c),
+            None => {}
+        }
+        i += 1;
+    }
+    depth > 0
+}
+
 /// The first line of a script `:save` writes: a later `:save` may replace such a file.
 const SAVED_HEADER: &str = "// title: REPL session";
 
@@ -688,6 +726,12 @@ pub fn run(model_path: &Path) -> Result<u8> {
     words.extend(m.stockpiles.iter().map(|x| x.id.clone()));
     words.extend(m.forms.iter().map(|x| x.id.clone()));
     words.extend(m.markets.iter().cloned());
+    words.extend((0..m.commodities.len()).map(|c| m.commodity_name(c)));
+    // Metrics and their keys, for :show, :plot and :keys.
+    for (metric, key) in session.host.lock().sim.series.names.iter() {
+        words.push(metric.clone());
+        words.push(key.clone());
+    }
     words.sort();
     words.dedup();
     let helper = ReplHelper {
@@ -787,8 +831,28 @@ pub fn run(model_path: &Path) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::plot;
+    use super::{open_block_comment, plot};
     use chokepoint_core::Date;
+
+    #[test]
+    fn a_block_comment_left_open_keeps_the_input_going() {
+        for open in [
+            "/* note",
+            "x /* a /* nested */ b",
+            "let a = 1; /* draft\nmore",
+        ] {
+            assert!(open_block_comment(open), "{open}");
+        }
+        for closed in [
+            "/* note */",
+            "x /* a /* nested */ b */",
+            "let s = \"/* in a string\";",
+            "let a = 1; // a line comment /* here",
+            "let c = '/'; let d = '*';",
+        ] {
+            assert!(!open_block_comment(closed), "{closed}");
+        }
+    }
 
     fn weeks(n: usize) -> Vec<Date> {
         let start = Date::parse("2024-01-01").unwrap();

@@ -86,11 +86,22 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         }
     }
     // A sweep's directory is a sweep's: a run or compare written into it would leave its
-    // summary and report from one command and its runs from another.
+    // summary and report from one command and its runs from another. The same holds the
+    // other way round.
     if !files.contains(&"sweep.json") && dir.join("sweep.json").is_file() {
         return Err(bad(
             "holds a sweep's output (sweep.json); write this command's files elsewhere".into(),
         ));
+    }
+    if files.contains(&"sweep.json") {
+        if let Some(f) = ["series.csv", "compare.csv"]
+            .into_iter()
+            .find(|f| dir.join(f).is_file())
+        {
+            return Err(bad(format!(
+                "holds a run's or a comparison's output ({f}); write the sweep elsewhere"
+            )));
+        }
     }
     // Can a file be created there at all (permissions, a read-only mount)?
     let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));

@@ -75,6 +75,9 @@ pub struct Host {
     /// The clock is being advanced: scheduled actions, triggers and strategies run inside
     /// that advance and may not move the clock themselves.
     pub driving: bool,
+    /// The script called `step`, `run_until` or `run_to_end` (even `step(0)`): it said
+    /// where its story ends, and is not run on to the model's end.
+    pub clock_called: bool,
     seq: usize,
 }
 
@@ -98,6 +101,7 @@ impl HostHandle {
             cancel: Arc::new(AtomicBool::new(false)),
             today: (usize::MAX, rhai::ImmutableString::new()),
             driving: false,
+            clock_called: false,
             seq: 0,
         })))
     }

@@ -199,7 +199,8 @@ impl Scenario {
         let result = result.and_then(|_| {
             // A script that never moved the clock runs to the model's end; one that did has
             // said where its story ends.
-            if opts.finish && handle.lock().sim.step == 0 {
+            let told = handle.lock().clock_called;
+            if opts.finish && !told && handle.lock().sim.step == 0 {
                 let target = handle.lock().sim.model.horizon_steps();
                 runner::advance(&handle, target, &mut |f| {
                     f.call::<Dynamic>(&engine, &self.ast, ())

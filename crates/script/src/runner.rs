@@ -9,6 +9,7 @@ use crate::host::{err, HostHandle};
 
 /// Advances to `target` from inside a script call (closures run in the script's context).
 pub fn advance_within(ctx: &NativeCallContext, handle: &HostHandle, target: usize) -> Res<()> {
+    handle.lock().clock_called = true;
     advance(handle, target, &mut |f: &FnPtr| {
         f.call_within_context::<Dynamic>(ctx, ())
     })

@@ -1337,3 +1337,35 @@ fn the_same_rule_pulled_again_is_the_one_in_force_not_a_second() {
     let e = fails(r#"content_rule("CN", #{ elements: ["Dy"] });"#);
     assert!(e.contains("approval: is required"), "{e}");
 }
+
+#[test]
+fn lift_star_ends_the_tariffs_laid_on_every_exporter() {
+    run(r#"
+        tariff("US", "*", 0.5);
+        expect(lift("*", "tariff") == 1, "the tariff on all is lifted");
+    "#);
+}
+
+#[test]
+fn a_parameter_has_one_name_set_can_reach_and_one_default() {
+    let e = fails(r#"let a = param("approval", 0.3); let b = param("approval", 0.9);"#);
+    assert!(e.contains("its default is already 0.3"), "{e}");
+    for name in ["", "a=b", "9lives", "two words"] {
+        let e = fails(&format!("param(\"{name}\", 1.0);"));
+        assert!(e.contains("a parameter's name is a word"), "{name}: {e}");
+    }
+    run(
+        r#"let a = param("approval", 0.3); let b = param("approval", 0.3); expect(a == b, "same");"#,
+    );
+}
+
+#[test]
+fn a_script_that_steps_zero_has_said_where_its_story_ends() {
+    let sc =
+        Scenario::compile(Path::new("zero.rhai"), "step(0);", &root().join("scripts")).unwrap();
+    let out = sc.run(&world(), &RunOptions::default()).unwrap();
+    assert_eq!(
+        out.sim.step, 0,
+        "step(0) ran nothing, not the whole horizon"
+    );
+}

@@ -245,9 +245,34 @@ pub mod time_api {
                 "param(\"{name}\"): the default must be a finite number, got {d}"
             )));
         }
+        // `--set NAME=VALUE` must be able to reach it.
+        let word = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !word {
+            return Err(err(format!(
+                "param(\"{name}\"): a parameter's name is a word of letters, digits and _ \
+                 (starting with a letter), so that --set can name it"
+            )));
+        }
         let h = host(&ctx)?;
         let mut h = h.lock();
-        let v = h.params.get(name).copied().unwrap_or(d);
+        let v = match h.params.get(name) {
+            Some(&set) => set,
+            None => {
+                // One name, one default: a second one would be read by half the script.
+                if let Some(&before) = h.params_used.get(name).filter(|&&b| b != d) {
+                    return Err(err(format!(
+                        "param(\"{name}\"): its default is already {} in this script; one \
+                         parameter has one default (read it into a variable once)",
+                        chokepoint_core::error::shown(before)
+                    )));
+                }
+                d
+            }
+        };
         h.params_used.insert(name.to_string(), v);
         Ok(v)
     }

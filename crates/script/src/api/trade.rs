@@ -301,9 +301,10 @@ pub mod trade_api {
         Ok(changed)
     }
 
-    /// Ends every policy with this label (or kind, e.g. "export_licence") for `exporter`.
-    /// Returns how many ended (0 for a label used before but not in force now). A label
-    /// never used for `exporter` is an error, inside `at`, `every` and `when` too.
+    /// Ends every policy with this label (or kind, e.g. "export_licence") for `exporter`
+    /// ("*": of every exporter, and tariffs laid on all of them). Returns how many ended (0
+    /// for a label used before but not in force now). A label never used for `exporter` is
+    /// an error, inside `at`, `every` and `when` too.
     ///
     /// ```rhai
     /// export_ban("CN", #{ elements: ["Dy"], label: "dy-ban" });
@@ -314,10 +315,14 @@ pub mod trade_api {
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
-        let x = h.sim.model.country_id(exporter).map_err(err)?;
+        // "*" reaches every exporter, and the tariffs laid on all of them.
+        let x = match exporter {
+            "*" => None,
+            _ => Some(h.sim.model.country_id(exporter).map_err(err)?),
+        };
         let date = h.sim.date();
         let n = h.sim.end_policies(date, |p| {
-            p.exporter == Some(x) && (p.label == label || p.kind.name() == label)
+            x.is_none_or(|x| p.exporter == Some(x)) && (p.label == label || p.kind.name() == label)
         });
         if n == 0 {
             // Ending nothing is a typo unless the label was ever used for the exporter (a
@@ -327,7 +332,7 @@ pub mod trade_api {
                 .sim
                 .policies
                 .iter()
-                .filter(|p| p.exporter == Some(x))
+                .filter(|p| x.is_none_or(|x| p.exporter == Some(x)))
                 .flat_map(|p| [p.label.as_str(), p.kind.name()])
                 .collect();
             known.sort_unstable();
