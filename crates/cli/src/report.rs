@@ -327,6 +327,9 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             let _ = writeln!(o, "    FAILED line {}: {} {}", e.line, e.message, e.detail);
         }
     }
+    for w in &out.warnings {
+        let _ = writeln!(o, "  warning: {w}");
+    }
     o
 }
 
@@ -352,6 +355,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "caveats": pinned_prices(m, out).iter().map(|p| json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio, "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})).collect::<Vec<_>>(),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line})).collect::<Vec<_>>(),
+        "warnings": out.warnings,
         "passed": out.failed() == 0,
     });
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"

@@ -65,6 +65,8 @@ pub struct Outcome {
     pub levers: Vec<LeverCall>,
     pub output: Vec<String>,
     pub params: BTreeMap<String, f64>,
+    /// What ran but may not be what was meant: an `at` whose date the run never reached.
+    pub warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -224,12 +226,27 @@ impl Scenario {
                 ))
             }
         };
+        let end = host.sim.last_date();
+        let warnings = (host.schedule.iter())
+            .filter(|s| s.every == 0 && s.months == 0)
+            .map(|s| {
+                let line =
+                    s.at.line()
+                        .map(|l| format!("line {l}: "))
+                        .unwrap_or_default();
+                format!(
+                    "{line}the action set up for {} never ran: the run ended on {end}",
+                    s.due
+                )
+            })
+            .collect();
         Ok(Outcome {
             sim: host.sim,
             expectations: host.expectations,
             levers: host.levers,
             output: host.output,
             params: host.params_used,
+            warnings,
         })
     }
 }

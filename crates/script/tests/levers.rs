@@ -1369,3 +1369,19 @@ fn a_script_that_steps_zero_has_said_where_its_story_ends() {
         "step(0) ran nothing, not the whole horizon"
     );
 }
+
+#[test]
+fn an_action_dated_after_the_runs_end_is_reported_not_silently_dropped() {
+    let out = run(r#"
+        at("2026-01-05", || export_ban("CN", #{}));
+        at("2024-03-04", || tariff("US", "CN", 0.1));
+        run_until("2025-06-30");
+        expect(true, "ran");
+    "#);
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].contains("line 2: the action set up for 2026-01-05 never ran"),
+        "{:?}",
+        out.warnings
+    );
+}
