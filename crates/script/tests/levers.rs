@@ -1220,7 +1220,10 @@ fn a_tariff_takes_only_its_own_options_and_a_rate_of_0_must_end_one() {
             r#"tariff("US", "CN", 0.5, #{ exempt: ["US"] });"#,
             "unknown option 'exempt'",
         ),
-        (r#"tariff("US", "CN", 0.0);"#, "there is none in force"),
+        (
+            r#"tariff("US", "CN", 0.0);"#,
+            "none was set with these terms",
+        ),
         (
             r#"export_ban("CN", #{ label: "tariff" });"#,
             "label 'tariff' is the name of a kind",
@@ -1229,7 +1232,15 @@ fn a_tariff_takes_only_its_own_options_and_a_rate_of_0_must_end_one() {
         let e = fails(src);
         assert!(e.contains(want), "{src}: {e}");
     }
-    run(r#"tariff("US", "CN", 0.5); tariff("US", "CN", 0.0); expect(true, "ended");"#);
+    // Ending one already ended is what a rule run each step does.
+    run(
+        r#"tariff("US", "CN", 0.5); tariff("US", "CN", 0.0); tariff("US", "CN", 0.0); expect(true, "ended");"#,
+    );
+    // Ending a floor or subsidy never set pulls no lever.
+    let out = run(
+        r#"price_floor("mp-separation", "oxide:Nd", 0.0, "US"); subsidy("mp-separation", 0.0, "US"); expect(true, "nothing");"#,
+    );
+    assert!(out.levers.is_empty(), "{:?}", out.levers.len());
 }
 
 #[test]

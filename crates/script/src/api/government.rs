@@ -175,7 +175,12 @@ pub mod government_api {
             }
             let payer = h.country(payer)?;
             let same = |p: &PriceFloor| p.facility == f && p.commodity == c && p.payer == payer;
+            let before = h.sim.floors.len();
             h.sim.floors.retain(|p| !same(p));
+            if floor == 0.0 && h.sim.floors.len() == before {
+                // Nothing to end: no lever pulled.
+                return Ok(());
+            }
             if floor > 0.0 {
                 h.sim.floors.push(PriceFloor {
                     facility: f,
@@ -221,7 +226,11 @@ pub mod government_api {
             let same = |o: &chokepoint_core::sim::Offtake| o.facility == f && o.stockpile == s;
             let replaced = h.sim.offtakes.iter().filter(|o| same(o)).map(|o| o.share);
             over_all(h, facility, f, replaced.sum(), share)?;
+            let before = h.sim.offtakes.len();
             h.sim.offtakes.retain(|o| !same(o));
+            if share == 0.0 && h.sim.offtakes.len() == before {
+                return Ok(());
+            }
             h.sim.offtakes_changed(f);
             if share > 0.0 {
                 let payer = m.stockpiles[s].country;
@@ -261,7 +270,11 @@ pub mod government_api {
             let same = |k: &chokepoint_core::sim::Contract| k.facility == f && k.country == c;
             let replaced = h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share);
             over_all(h, facility, f, replaced.sum(), share)?;
+            let before = h.sim.contracts.len();
             h.sim.contracts.retain(|k| !same(k));
+            if share == 0.0 && h.sim.contracts.len() == before {
+                return Ok(());
+            }
             if share > 0.0 {
                 h.sim.contracts.push(chokepoint_core::sim::Contract {
                     facility: f,
@@ -290,9 +303,13 @@ pub mod government_api {
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
             let payer = h.country(payer)?;
+            let before = h.sim.subsidies.len();
             h.sim
                 .subsidies
                 .retain(|s| !(s.facility == f && s.payer == payer));
+            if per_kg == 0.0 && h.sim.subsidies.len() == before {
+                return Ok(());
+            }
             if per_kg > 0.0 {
                 h.sim.subsidies.push(Subsidy {
                     facility: f,

@@ -40,18 +40,19 @@ pub fn add(
     if let PolicyKind::Tariff { rate } = policy.kind {
         // A tariff replaces the one the same importer has on the same exporter and goods;
         // a rate of 0 only ends it.
-        let ended = h.sim.end_policies(start, |p| {
+        let same = |p: &Policy| {
             matches!(p.kind, PolicyKind::Tariff { .. })
                 && (p.exporter, p.elements, p.forms)
                     == (policy.exporter, policy.elements, policy.forms)
                 && p.to == policy.to
-        });
+        };
+        let ended = h.sim.end_policies(start, same);
         if rate == 0.0 {
-            if ended == 0 {
-                // As with `lift`: ending nothing is a typo, and the tariff meant stays.
+            if ended == 0 && !h.sim.policies.iter().any(same) {
+                // As with `lift`: ending what was never set is a typo, and the tariff meant
+                // stays (a rule run each step may end one already ended).
                 return Err(err(format!(
-                    "tariff: a rate of 0 ends a tariff, and there is none in force with these \
-                     terms ({})",
+                    "tariff: a rate of 0 ends a tariff, and none was set with these terms ({})",
                     summary.trim()
                 )));
             }
