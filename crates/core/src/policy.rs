@@ -259,6 +259,44 @@ pub fn resolve(
             "an entity list needs at least one firm or group of firms".into(),
         );
     }
+    if matches!(kind, PolicyKind::Tariff { .. }) && !to.firms.is_empty() {
+        errs_push(
+            &mut errs,
+            "importer",
+            format!(
+                "'{}' is a firm: a tariff is levied by a country",
+                model.firms[to.firms[0]].id
+            ),
+        );
+    }
+    // Firms of the exporter's own country, and nothing foreign besides: no exports at all.
+    if let Some(x) = exporter.filter(|x| {
+        !to.firms.is_empty()
+            && to.countries.is_empty()
+            && to.firms.iter().all(|&f| model.firms[f].country == *x)
+    }) {
+        let firm = &model.firms[to.firms[0]].id;
+        errs_push(
+            &mut errs,
+            "to",
+            format!(
+                "{firm} is in {}, the exporter: a country's own buyers are not its exports",
+                model.countries[x].id
+            ),
+        );
+    }
+    // An exemption of everything the rule reaches leaves a rule on no one.
+    let covered = |t: &Targets| {
+        to.countries.iter().all(|c| t.countries.contains(c))
+            && to.firms.iter().all(|f| t.firms.contains(f))
+    };
+    if !to.is_empty() && covered(&exempt) {
+        errs_push(
+            &mut errs,
+            "exempt",
+            "exempts every destination in `to`: the rule would reach no one".into(),
+        );
+    }
     if let Some(x) = exporter.filter(|x| to.firms.is_empty() && to.countries == [*x]) {
         let who = &model.countries[x].id;
         let (field, why) = match kind {

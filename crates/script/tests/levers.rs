@@ -1396,3 +1396,41 @@ fn an_action_dated_after_the_runs_end_is_reported_not_silently_dropped() {
         out.warnings
     );
 }
+
+#[test]
+fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
+    for (src, want) in [
+        (
+            r#"export_ban("CN", #{ to: ["US"], exempt: ["US"] });"#,
+            "exempts every destination in `to`",
+        ),
+        (
+            r#"entity_list("US", ["lockheed-martin"]);"#,
+            "lockheed-martin is in US, the exporter",
+        ),
+        (
+            r#"tariff("lockheed-martin", "CN", 0.5);"#,
+            "is a firm: a tariff is levied by a country",
+        ),
+        (
+            r#"build("mp-independence-magnets", "CN", 100.0, "1y", 12.0);"#,
+            "already the id of a country",
+        ),
+        (
+            r#"build("mp-independence-magnets", "ev-us", 100.0, "1y", 12.0);"#,
+            "already the id of a sector",
+        ),
+        (
+            r#"build("mp-independence-magnets", "late", 100.0, "50y", 12.0);"#,
+            "start after the model's end",
+        ),
+        (
+            r#"reopen("mountain-pass-mine");"#,
+            "is open (reopen undoes a close)",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+    run(r#"close("mountain-pass-mine"); reopen("mountain-pass-mine"); expect(true, "reopened");"#);
+}

@@ -57,6 +57,11 @@ pub mod capacity_api {
     pub fn reopen(ctx: NativeCallContext, facility: &str) -> Res<()> {
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
+            if !h.sim.closed[f] {
+                return Err(err(format!(
+                    "reopen: {facility} is open (reopen undoes a close)"
+                )));
+            }
             h.sim.closed[f] = false;
             h.log("reopen", facility.to_string());
             Ok(())
@@ -130,7 +135,28 @@ pub mod capacity_api {
             if h.sim.model.facility_id(id).is_ok() {
                 return Err(err(format!("build: a facility '{id}' already exists")));
             }
+            // One id, one thing: levers and queries take ids of several kinds.
+            let m = &h.sim.model;
+            let taken = [
+                ("country", m.countries.iter().any(|x| x.id == id)),
+                ("firm", m.firms.iter().any(|x| x.id == id)),
+                ("group", m.groups.iter().any(|x| x.id == id)),
+                ("sector", m.sectors.iter().any(|x| x.id == id)),
+                ("stockpile", m.stockpiles.iter().any(|x| x.id == id)),
+            ];
+            if let Some((kind, _)) = taken.iter().find(|(_, t)| *t) {
+                return Err(err(format!(
+                    "build: '{id}' is already the id of a {kind}: give the facility its own"
+                )));
+            }
             let lead = duration_steps(&h.sim.model, &lead_time)?;
+            if h.sim.step + lead >= h.sim.model.horizon_steps() {
+                return Err(err(format!(
+                    "build: after that lead time the plant would start after the model's end \
+                     ({})",
+                    h.sim.model.end
+                )));
+            }
             let start = h.sim.model.date_of(h.sim.step + lead);
             h.sim.add_facility_like(template, id, capacity, start, ramp);
             h.log(
