@@ -568,13 +568,19 @@ impl Loader {
                 );
                 self.at(ctx, i, field, why);
             } else if let Some(&first) = map.get(n) {
-                let (_, local) = ctx.origin[first];
+                let (file, local) = ctx.origin[first];
+                // In another file, say which: the index is that file's own.
+                let there = if ctx.origin[i].0 == file {
+                    String::new()
+                } else {
+                    format!("{}: ", self.files[file].path.display())
+                };
                 self.at(
                     ctx,
                     i,
                     field,
                     format!(
-                        "duplicate id '{n}' (first defined at {}[{local}])",
+                        "duplicate id '{n}' (first defined at {there}{}[{local}])",
                         ctx.kind
                     ),
                 );
@@ -759,6 +765,20 @@ impl Loader {
             origin: &m.sources.origin,
         };
         let source_ids = self.ids(&c, m.sources.items.iter().map(|s| s.id.as_str()), "id");
+        for (i, x) in m.sources.items.iter().enumerate() {
+            if let Some(st) = x
+                .status
+                .as_deref()
+                .filter(|st| !["P", "S", "D", "U"].contains(st))
+            {
+                self.at(
+                    &c,
+                    i,
+                    "status",
+                    format!("'{st}' is not a status: P (primary), S (secondary), D (derived) or U (unverified)"),
+                );
+            }
+        }
         let sources = m
             .sources
             .items
@@ -1583,9 +1603,23 @@ impl Loader {
             kind: "groups",
             origin: &m.groups.origin,
         };
-        let _ = self.ids(&c, m.groups.items.iter().map(|x| x.id.as_str()), "id");
+        let group_ids = self.ids(&c, m.groups.items.iter().map(|x| x.id.as_str()), "id");
         let mut groups = Vec::new();
         for (i, x) in m.groups.items.iter().enumerate() {
+            // Levers take a firm, a country or a group by the same name: one must mean one.
+            if firm_ids.contains_key(&x.id) || country_ids.contains_key(&x.id) {
+                let kind = if firm_ids.contains_key(&x.id) {
+                    "firm"
+                } else {
+                    "country"
+                };
+                self.at(
+                    &c,
+                    i,
+                    "id",
+                    format!("'{}' is already the id of a {kind}", x.id),
+                );
+            }
             self.sourced(&c, i, x, &source_ids);
             let mut g = Group {
                 id: x.id.clone(),
@@ -1594,6 +1628,26 @@ impl Loader {
                 countries: vec![],
             };
             for (k, name) in x.members.iter().enumerate() {
+                if x.members[..k].contains(name) {
+                    self.at(
+                        &c,
+                        i,
+                        &format!("members[{k}]"),
+                        format!("'{name}' is listed twice"),
+                    );
+                    continue;
+                }
+                if group_ids.contains_key(name) {
+                    self.at(
+                        &c,
+                        i,
+                        &format!("members[{k}]"),
+                        format!(
+                            "'{name}' is a group: groups do not nest, so list its members here"
+                        ),
+                    );
+                    continue;
+                }
                 if let Some(&f) = firm_ids.get(name) {
                     g.firms.push(f);
                 } else if let Some(&cid) = country_ids.get(name) {
@@ -1669,7 +1723,7 @@ impl Loader {
                     *file,
                     format!("{path}.value"),
                     format!(
-                        "{v}/yr closes more than the whole gap in one {step_days}-day step (prices would swing); at most {most:.1}/yr at this step length"
+                        "{v}/yr would close more than the whole gap in one {step_days}-day step (prices would swing): with this step length it may be at most {}/yr", (most * 1000.0).floor() / 1000.0
                     ),
                 ),
                 Ok(v) => values[idx] = v,

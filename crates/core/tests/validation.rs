@@ -93,6 +93,10 @@ fn every_rule_reports_its_place() {
         ("  - id: us-nds\n    country: US", "  - id: us-nds\n    country: UK", "stockpiles[0].country: unknown country 'UK'"),
         // groups
         ("    members: [raytheon, lockheed]", "    members: [raytheon, lockheed, US, nobody]", "groups[0].members[3]: unknown firm or country 'nobody'"),
+        ("    members: [raytheon, lockheed]", "    members: [raytheon, lockheed, raytheon]", "groups[0].members[2]: 'raytheon' is listed twice"),
+        ("    members: [raytheon, lockheed]", "    members: [raytheon, listed]", "groups[0].members[1]: 'listed' is a group: groups do not nest"),
+        ("  - id: listed\n", "  - id: lockheed\n", "groups[0].id: 'lockheed' is already the id of a firm"),
+        ("  - id: fixture\n", "  - id: fixture\n    status: Q\n", "sources[0].status: 'Q' is not a status"),
         // behaviour
         ("  home_bias: {value: 0.8, assumption: test value}\n", "", "behaviour parameter 'home_bias' is missing"),
         ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 1.8, assumption: test value}", "behaviour.home_bias.value: must be ≤ 1, got 1.8"),
