@@ -136,8 +136,36 @@ impl ScriptError {
             pos = cur.position();
         }
         s.place(source, pos);
+        // A lever's own message names what was wrong, not always the lever: say which call
+        // it came from ("tariff: rate must be a number"), as the caret's line shows it.
+        if matches!(cur, EvalAltResult::ErrorRuntime(..)) {
+            if let Some(name) = s.called().filter(|n| !s.message.starts_with(n.as_str())) {
+                s.message = format!("{name}: {}", s.message);
+            }
+        }
         s.chain = chain;
         s
+    }
+
+    /// The lever or query the caret points at, if it points at a call of one.
+    fn called(&self) -> Option<String> {
+        static NAMES: std::sync::OnceLock<std::collections::HashSet<String>> =
+            std::sync::OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            crate::reference::reference()
+                .into_iter()
+                .map(|d| d.name)
+                .collect()
+        });
+        let line = self.source_line.as_ref()?;
+        let from = self.column?.checked_sub(1)?;
+        let rest: String = line.chars().skip(from).collect();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let called = rest[name.len()..].trim_start().starts_with('(');
+        (called && names.contains(&name)).then_some(name)
     }
 
     fn place(&mut self, source: &str, pos: Position) {

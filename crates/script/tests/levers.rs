@@ -1434,3 +1434,21 @@ fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
     }
     run(r#"close("mountain-pass-mine"); reopen("mountain-pass-mine"); expect(true, "reopened");"#);
 }
+
+#[test]
+fn an_argument_error_names_the_lever_it_came_from() {
+    for (src, want) in [
+        (
+            r#"tariff("US", "CN", "x");"#,
+            "tariff: rate must be a number",
+        ),
+        (r#"lift("XX", "a");"#, "lift: unknown country 'XX'"),
+        (
+            r#"disrupt("mountain-pass-mine", 0.5, "200y");"#,
+            "disrupt: duration must be between",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}
