@@ -800,7 +800,11 @@ fn compare_shows_deltas_and_writes_a_report() {
         "scripts/2024-10-kachin-disruption.rhai",
         "scripts/2024-10-kachin-disruption.rhai",
     ]);
-    assert!(text(&same).contains(", 0 differ;"), "{}", text(&same));
+    assert!(
+        text(&same).contains("figures compared: none differs"),
+        "{}",
+        text(&same)
+    );
     assert!(!text(&same).contains("note:"), "{}", text(&same));
     assert!(!text(&same).contains("caveat"), "{}", text(&same));
     assert_eq!(same.status.code(), Some(0));

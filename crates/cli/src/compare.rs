@@ -187,10 +187,26 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         b.expectations.len() - b.failed(),
         b.failed()
     );
+    for (run, out) in [("A", a), ("B", b)] {
+        for e in out.expectations.iter().filter(|e| !e.passed) {
+            let _ = writeln!(
+                o,
+                "    {run} FAILED line {}: {} {}",
+                e.line, e.message, e.detail
+            );
+        }
+    }
     if let Some(note) = period_note(a, b) {
         let _ = writeln!(o, "  note: {note}");
     }
     let changed = top(&all, usize::MAX).len();
+    if changed == 0 {
+        let _ = writeln!(o, "  {} figures compared: none differs", all.len());
+        for line in caveats(a, b) {
+            let _ = writeln!(o, "  caveat {line}");
+        }
+        return o;
+    }
     let _ = writeln!(
         o,
         "  {} figures compared, {} differ; the {} that move most:",

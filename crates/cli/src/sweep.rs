@@ -694,13 +694,22 @@ pub fn finish(dir: &Path) -> Result<()> {
             serde_json::json!({"p5": p5, "p50": p50, "p95": p95}),
         );
         if name.contains('[') {
+            // One row, one rounding: whole numbers once any of the three reaches 100.
+            let whole = [p5, p50, p95].iter().any(|x| x.abs() >= 100.0);
+            let r = |x: f64| {
+                fmt_num(if whole {
+                    x.round()
+                } else {
+                    crate::compare::round4(x)
+                })
+            };
             let _ = write!(
                 table,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 crate::report::esc(name),
-                fmt_num(crate::compare::round4(p5)),
-                fmt_num(crate::compare::round4(p50)),
-                fmt_num(crate::compare::round4(p95))
+                r(p5),
+                r(p50),
+                r(p95)
             );
         }
     }
