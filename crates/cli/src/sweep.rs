@@ -25,6 +25,9 @@ use rayon::prelude::*;
 
 use crate::write;
 
+/// The ChaCha stream a run's Monte Carlo parameters are drawn from (its events use 0).
+const PARAM_STREAM: u64 = 1;
+
 /// A parameter swept between two bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Range {
@@ -123,6 +126,8 @@ impl Spec {
     }
 
     /// The seed and parameter values of run `i`, from `i` alone.
+    /// Each run's seed, and its parameters: a grid point, or uniform draws in each range
+    /// (independent, not stratified) from a stream of the seed the run's events never use.
     pub fn run_params(&self, i: usize) -> (u64, Vec<f64>) {
         let seed = splitmix(self.seed ^ splitmix(i as u64));
         let values = match self.grid {
@@ -145,7 +150,10 @@ impl Spec {
                     .collect()
             }
             None => {
+                // The run's own stream (0) draws its random events: the parameters come
+                // from another, or a parameter and the first outage draw would be one number.
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(PARAM_STREAM);
                 self.ranges
                     .iter()
                     .map(|r| {
@@ -1019,6 +1027,38 @@ mod tests {
         };
         let points: Vec<f64> = (0..5).map(|i| five.run_params(i).1[0]).collect();
         assert_eq!(points, vec![0.1, 0.3, 0.5, 0.7, 0.9]);
+    }
+
+    #[test]
+    fn monte_carlo_parameters_are_independent_of_the_runs_own_random_events() {
+        // The engine's first draw of each run (its first random outage) against the run's
+        // parameter: they used to be one and the same number.
+        let spec = Spec {
+            runs: 2000,
+            ranges: vec![Range::parse("x=0..1").unwrap()],
+            grid: None,
+            seed: 11,
+            metrics: vec![],
+        };
+        let pairs: Vec<(f64, f64)> = (0..spec.runs)
+            .map(|i| {
+                let (seed, p) = spec.run_params(i);
+                let mut events = ChaCha8Rng::seed_from_u64(seed);
+                let u = (events.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                (p[0], u)
+            })
+            .collect();
+        let n = pairs.len() as f64;
+        let (mx, my) = (
+            pairs.iter().map(|p| p.0).sum::<f64>() / n,
+            pairs.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let cov: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / n;
+        let var = |f: fn(&(f64, f64)) -> f64, m: f64| {
+            pairs.iter().map(|p| (f(p) - m).powi(2)).sum::<f64>() / n
+        };
+        let r = cov / (var(|p| p.0, mx) * var(|p| p.1, my)).sqrt();
+        assert!(r.abs() < 0.1, "correlation {r}");
     }
 
     #[test]
