@@ -1368,3 +1368,71 @@ fn a_sweep_is_not_written_over_a_runs_output_and_its_argument_errors_say_error()
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn test_fails_a_scenario_that_checks_nothing_and_replaces_a_stale_junit_on_bad_input() {
+    let dir = temp("test-strict");
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(dir.join("2025")).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(
+        dir.join("a.rhai"),
+        "run_until(\"2024-03-01\");\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("none.rhai"), "run_until(\"2024-03-01\");\n").unwrap();
+    std::fs::write(
+        dir.join("2025/late.rhai"),
+        "at(\"2030-01-07\", || expect(false, \"late\"));\nrun_until(\"2024-06-01\");\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    // A module the scenarios import is not a scenario.
+    std::fs::write(lib.join("m.rhai"), "fn f() { 1 }\n").unwrap();
+    // Old Mac line ends and a byte-order mark read as any other script.
+    std::fs::write(
+        dir.join("cr.rhai"),
+        "\u{feff}// model: world-2024\rrun_until(\"2024-02-01\");\rexpect(true, \"ran\");\r",
+    )
+    .unwrap();
+    let junit = dir.join("junit.xml");
+    let d = dir.to_str().unwrap();
+    let a = dir.join("a.rhai");
+    let o = chokepoint(&[
+        "test",
+        d,
+        a.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("none.rhai") && t.contains("states no expectations: nothing was checked"),
+        "{t}"
+    );
+    assert!(
+        t.contains("late.rhai") && t.contains("the action set up for 2030-01-07 never ran"),
+        "{t}"
+    );
+    assert!(!t.contains("m.rhai"), "lib/ is not replayed: {t}");
+    assert!(
+        t.contains("2 passed, 2 failed"),
+        "a.rhai runs once, cr.rhai passes: {t}"
+    );
+    // A later run that stops on bad input leaves no green report behind.
+    let o = chokepoint(&[
+        "test",
+        dir.join("missing").to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<error") && xml.contains("does not exist"),
+        "{xml}"
+    );
+    let o = chokepoint(&["test", d, "--time-limit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}

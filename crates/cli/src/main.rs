@@ -84,6 +84,9 @@ enum Command {
         /// header wins.
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Wall-clock limit for each scenario, in seconds.
+        #[arg(long, default_value_t = 120.0)]
+        time_limit: f64,
     },
     /// Validate a model file and print its inventory and production shares.
     ///
@@ -372,7 +375,15 @@ fn dispatch(cmd: Command) -> Result<u8> {
             paths,
             junit,
             model,
-        } => test(&paths, junit.as_deref(), model.as_deref()),
+            time_limit,
+        } => {
+            if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 1e9) {
+                return Err(anyhow!(BadInput(format!(
+                    "--time-limit must be a number of seconds above 0, got {time_limit}"
+                ))));
+            }
+            test(&paths, junit.as_deref(), model.as_deref(), time_limit)
+        }
         Command::Docs { format } => docs(&format),
         Command::Bench {
             model,
@@ -636,14 +647,11 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     } else {
         paths.to_vec()
     };
-    let mut out = Vec::new();
+    let mut out: Vec<PathBuf> = Vec::new();
     for p in roots {
         if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
-                .with_context(|| format!("cannot read {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "rhai"))
-                .collect();
+            let mut files = Vec::new();
+            scenarios_under(&p, &mut files)?;
             // A directory with nothing to replay is a mistake (a wrong path in CI, say),
             // not a pass.
             if files.is_empty() {
@@ -660,10 +668,38 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             return Err(anyhow!(BadInput(format!("{} does not exist", p.display()))));
         }
     }
+    // A script named twice (a directory and a file in it) runs once.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     Ok(out)
 }
 
-fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result<u8> {
+/// The scenario files under `dir` and its subdirectories, but for `lib` directories: what
+/// scenarios import is not a scenario.
+fn scenarios_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "lib") {
+                scenarios_under(&path, out)?;
+            }
+        } else if path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("rhai"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn test(
+    paths: &[PathBuf],
+    junit: Option<&Path>,
+    model: Option<&Path>,
+    time_limit: f64,
+) -> Result<u8> {
     // Say so before the scenarios run, not after.
     if let Some(j) = junit.filter(|j| j.is_dir()) {
         return Err(anyhow!(BadInput(format!(
@@ -680,18 +716,40 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
             dir.display()
         ))));
     }
-    let scripts = collect_scripts(paths)?;
+    let scripts = match collect_scripts(paths) {
+        Ok(s) => s,
+        Err(e) => {
+            // A report left from an earlier run would read as this one's results.
+            if let Some(j) = junit {
+                let why = format!("{e:#}");
+                let case = (
+                    PathBuf::from("chokepoint test"),
+                    std::time::Duration::ZERO,
+                    report::CaseEnd::Broken(why),
+                );
+                write::atomic(j, report::junit(&[case]).as_bytes())?;
+            }
+            return Err(e);
+        }
+    };
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     let mut cases = Vec::new();
     for s in &scripts {
         let t0 = std::time::Instant::now();
         let mut printed = Vec::new();
         let model = ModelArg::Fallback(model);
-        match execute(s, model, None, BTreeMap::new(), 120.0, &mut printed) {
+        match execute(s, model, None, BTreeMap::new(), time_limit, &mut printed) {
             Ok((_, _, outcome)) => {
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();
-                if bad.is_empty() {
+                // In a replayed library a scenario that checks nothing, or whose checks
+                // were set up for after its end, passes by accident: a failure.
+                let mut why: Vec<String> =
+                    outcome.warnings.iter().map(|w| format!("  {w}")).collect();
+                if n == 0 {
+                    why.push("  states no expectations: nothing was checked".into());
+                }
+                if bad.is_empty() && why.is_empty() {
                     passed += 1;
                     outln!("ok     {} ({n} expectations)", s.display());
                     cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Passed));
@@ -703,10 +761,12 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, model: Option<&Path>) -> Result
                         bad.len()
                     );
                     let mut text = String::new();
-                    for e in bad {
-                        let line = format!("  line {}: {} {}", e.line, e.message, e.detail)
-                            .trim_end()
-                            .to_string();
+                    let lines = bad
+                        .iter()
+                        .map(|e| format!("  line {}: {} {}", e.line, e.message, e.detail))
+                        .chain(why);
+                    for line in lines {
+                        let line = line.trim_end().to_string();
                         outln!("{line}");
                         text.push_str(&line);
                         text.push('\n');

@@ -106,6 +106,14 @@ impl Scenario {
             .ok_or_else(too_big)?;
         let source = String::from_utf8(bytes)
             .map_err(|_| ScriptError::plain(path, "the script is not UTF-8 text"))?;
+        // A byte-order mark is not code, and old Mac line ends (a lone CR) are line ends:
+        // the header lines must read as the parser's lines do.
+        let source = source.strip_prefix('\u{feff}').unwrap_or(&source);
+        let source = if source.contains('\r') {
+            source.replace("\r\n", "\n").replace('\r', "\n")
+        } else {
+            source.to_string()
+        };
         Scenario::compile(path, &source, scripts_root)
     }
 

@@ -442,8 +442,8 @@ fn a_failed_range_says_which_side_it_missed() {
         r#"expect_between(246.8, 300.0, 400.0, "x"); expect_between(500.0, 300.0, 400.0, "y");"#,
     )
     .unwrap();
-    assert_eq!(out.expectations[0].detail, "246.8000 is below [300, 400]");
-    assert_eq!(out.expectations[1].detail, "500.0000 is above [300, 400]");
+    assert_eq!(out.expectations[0].detail, "246.8 is below [300, 400]");
+    assert_eq!(out.expectations[1].detail, "500 is above [300, 400]");
 }
 
 #[test]
@@ -1451,4 +1451,24 @@ fn an_argument_error_names_the_lever_it_came_from() {
         let e = fails(src);
         assert!(e.contains(want), "{src}: {e}");
     }
+}
+
+#[test]
+fn expectations_hold_at_their_bounds_and_show_the_figure_that_decided() {
+    let out = attempt(
+        r#"
+        expect_approx(1.1, 1.0, 0.1, "at the tolerance");
+        expect_approx(0.55, 0.5, 0.1, "at the tolerance, rounded");
+        expect_between(0.1 + 0.2, 0, 0.3, "at the bound, rounded");
+        expect_between(0.00002, 0, 0.00001, "above a small bound");
+        expect_approx(100.3, 100, 0.001, "past a small tolerance");
+        "#,
+    )
+    .unwrap();
+    let passed: Vec<bool> = out.expectations.iter().map(|e| e.passed).collect();
+    assert_eq!(passed, [true, true, true, false, false]);
+    assert_eq!(out.expectations[3].detail, "2e-5 is above [0, 1e-5]");
+    assert_eq!(out.expectations[4].detail, "100.3 vs 100 ± 0.1%");
+    let e = fails(r#"expect_approx(1e-12, 0.0, 0.5, "zero");"#);
+    assert!(e.contains("use expect_between"), "{e}");
 }

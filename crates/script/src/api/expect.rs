@@ -54,14 +54,22 @@ pub mod expect_api {
                 "expect_between: need lo <= hi, got lo {lo} and hi {hi}"
             )));
         }
-        let ok = v >= lo && v <= hi;
+        // A value the arithmetic puts a rounding error past a bound (0.1 + 0.2 against 0.3)
+        // is at the bound.
+        let slack = |b: f64| BOUND_SLACK * b.abs().max(v.abs()).max(f64::MIN_POSITIVE);
+        let ok = v >= lo - slack(lo) && v <= hi + slack(hi);
         let verdict = match () {
             _ if ok => "in",
             _ if v < lo => "is below",
             _ if v > hi => "is above",
             _ => "is not in",
         };
-        record(&ctx, message, ok, format!("{v:.4} {verdict} [{lo}, {hi}]"))
+        record(
+            &ctx,
+            message,
+            ok,
+            format!("{} {verdict} [{}, {}]", figure(v), figure(lo), figure(hi)),
+        )
     }
 
     /// Records that `value` should be within `tolerance` (relative, 0.1 = 10%) of `target`.
@@ -92,12 +100,43 @@ pub mod expect_api {
                 "expect_approx: target must be a finite number, got {t}"
             )));
         }
-        let ok = (v - t).abs() <= tol * t.abs();
+        if t == 0.0 {
+            return Err(err(
+                "expect_approx: a tolerance relative to a target of 0 admits only 0 itself: \
+                 use expect_between(value, lo, hi, message) for a band around 0"
+                    .to_string(),
+            ));
+        }
+        let ok = (v - t).abs() <= tol * t.abs() * (1.0 + BOUND_SLACK) + BOUND_SLACK * t.abs();
         record(
             &ctx,
             message,
             ok,
-            format!("{v:.4} vs {t} ± {:.0}%", tol * 100.0),
+            format!("{} vs {} ± {}%", figure(v), figure(t), figure(tol * 100.0)),
         )
+    }
+}
+
+/// How far past a bound, relative to the numbers compared, a value is still at the bound:
+/// far below any difference a scenario means, well above floating-point rounding.
+const BOUND_SLACK: f64 = 1e-9;
+
+/// A number as an expectation's detail shows it: six significant digits, so the figure
+/// that decided a verdict is visible (0.00002 is not shown as 0.0000).
+fn figure(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (5 - x.abs().log10().floor() as i32).clamp(0, 15) as usize;
+    let s = format!("{x:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if x.abs() < 1e-4 || x.abs() >= 1e12 {
+        format!("{x:e}")
+    } else {
+        s
     }
 }
