@@ -63,10 +63,11 @@ impl Row {
     }
 }
 
-fn stats(s: &Series, col: usize, steps: usize) -> [(&'static str, f64); 3] {
+fn stats(s: &Series, col: usize, steps: usize, spy: f64) -> [(&'static str, f64); 3] {
     let v = &s.column(col)[..steps.min(s.steps)];
     let peak = v.iter().copied().fold(f64::MIN, f64::max);
-    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    // As the sweep has it: a running total's mean is per year.
+    let mean = chokepoint_core::series::run_mean(&s.names[col].0, v, spy);
     [
         ("peak", peak),
         ("mean", mean),
@@ -117,7 +118,10 @@ fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
     let mut out = Vec::new();
     for (i, (m, k)) in sa.names.iter().enumerate() {
         let Some(j) = sb.find(m, k) else { continue };
-        let (xa, xb) = (stats(sa, i, na), stats(sb, j, nb));
+        let (xa, xb) = (
+            stats(sa, i, na, a.sim.model.steps_per_year()),
+            stats(sb, j, nb, b.sim.model.steps_per_year()),
+        );
         for n in 0..3 {
             if xa[n].1 != 0.0 || xb[n].1 != 0.0 {
                 out.push(Row {

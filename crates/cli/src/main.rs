@@ -116,6 +116,12 @@ enum Command {
     /// and counts them (runs.csv: expectations_failed), so a batch scheduler does not retry
     /// them.
     ///
+    /// Monte Carlo draws each parameter uniformly and independently in its range (from a
+    /// stream of each run's seed that its random events do not use); a grid spaces points
+    /// evenly, both ends included, and each point still has its own seed. Percentiles
+    /// interpolate linearly between the sorted runs. A figure's mean is over the run's
+    /// weeks; a running total's (policy_cost) is its final value per year of the run.
+    ///
     /// Example: chokepoint sweep scripts/2025-04-china-licensing.rhai --runs 1000 --set approval=0.1..0.9 --out out/sweep
     Sweep {
         /// The scenario script (.rhai); its `param(...)` calls read the swept values.
@@ -165,7 +171,10 @@ enum Command {
     },
     /// Run two scenarios and show the same figures side by side, with deltas.
     ///
-    /// Exits 1 when either scenario fails one of its expectations, as `run` does.
+    /// Exits 1 when either scenario fails one of its expectations, as `run` does. Each
+    /// figure is a series' peak, mean or final value over the period both runs cover (each
+    /// its own when their calendars differ); flows are rates per year, and a running total's
+    /// (policy_cost) mean is its final value per year, as in `sweep`.
     ///
     /// Example: chokepoint compare scripts/baseline-2024.rhai scripts/2025-04-china-licensing.rhai
     Compare {

@@ -89,6 +89,16 @@ struct Headline {
     numbers: Vec<(&'static str, serde_json::Value)>,
 }
 
+/// The model's start price of a price series `MARKET/commodity`: what "× start" is of (the
+/// first recorded row is already a step on).
+fn start_price(m: &Model, key: &str) -> Option<f64> {
+    let nc = m.commodities.len();
+    let (mk, name) = key.split_once('/')?;
+    let mk = m.market_id(mk).ok()?;
+    let c = (0..nc).find(|&c| m.commodity_name(c) == name)?;
+    Some(m.prices[mk * nc + c]).filter(|&p| p > 0.0)
+}
+
 fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     let s = &out.sim.series;
     let mut h = Vec::new();
@@ -110,14 +120,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     ] {
         if let Some(c) = s.find("price", key) {
             let v = s.column(c);
-            // Against the model's start price: the first recorded row is already a step on.
-            let nc = m.commodities.len();
-            let start = key.split_once('/').and_then(|(mk, name)| {
-                let mk = m.market_id(mk).ok()?;
-                let c = (0..nc).find(|&c| m.commodity_name(c) == name)?;
-                Some(m.prices[mk * nc + c]).filter(|&p| p > 0.0)
-            });
-            let first = start.or(v.first().copied());
+            let first = start_price(m, key).or(v.first().copied());
             if let (Some(first), Some(peak)) = (first.as_ref(), v.iter().copied().reduce(f64::max))
             {
                 push(
@@ -578,7 +581,9 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let price_lines = pick(s, "price", &price_keys, 8)
         .into_iter()
         .map(|(k, v)| {
-            let start = v.iter().copied().find(|&p| p > 0.0).unwrap_or(1.0);
+            let start = start_price(m, &k)
+                .or(v.iter().copied().find(|&p| p > 0.0))
+                .unwrap_or(1.0);
             (k, v.iter().map(|p| p / start).collect())
         })
         .collect();

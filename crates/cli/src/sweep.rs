@@ -400,11 +400,7 @@ fn one_run(
         let peak = v.iter().copied().fold(f64::MIN, f64::max);
         let last = v.last().copied().unwrap_or(0.0);
         // A running total's mean is per year of the run.
-        let mean = if chokepoint_core::series::running_total(m) {
-            last / (v.len().max(1) as f64 / model.steps_per_year())
-        } else {
-            v.iter().sum::<f64>() / v.len().max(1) as f64
-        };
+        let mean = chokepoint_core::series::run_mean(m, &v, model.steps_per_year());
         let _ = write!(
             figures,
             ",{},{},{}",

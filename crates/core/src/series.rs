@@ -26,6 +26,17 @@ pub fn running_total(metric: &str) -> bool {
     metric == "policy_cost"
 }
 
+/// A run's mean of one metric's weekly values: their mean, or for a running total its
+/// rate per year of the run (its last value over the run's years), which is what a mean
+/// of money spent means.
+pub fn run_mean(metric: &str, values: &[f64], steps_per_year: f64) -> f64 {
+    let n = values.len().max(1) as f64;
+    match values.last() {
+        Some(&last) if running_total(metric) => last / (n / steps_per_year),
+        _ => values.iter().sum::<f64>() / n,
+    }
+}
+
 /// A period's value of one metric's weekly values: their mean, or the last for a running
 /// total.
 pub fn aggregate(metric: &str, values: &[f64]) -> f64 {
@@ -196,11 +207,11 @@ impl Series {
     }
 
     /// Tidy CSV `date,metric,key,value`, aggregated to `res`. Series that stay zero
-    /// throughout are left out to keep files small.
+    /// throughout, as printed (six decimals), are left out to keep files small.
     pub fn to_csv(&self, res: Resolution) -> String {
         let w = self.names.len();
         let live: Vec<usize> = (0..w)
-            .filter(|&c| (0..self.steps).any(|s| self.get(s, c) != 0.0))
+            .filter(|&c| (0..self.steps).any(|s| self.get(s, c).abs() >= 5e-7))
             .collect();
         let mut out = String::from("date,metric,key,value\n");
         let mut s = 0;
@@ -261,5 +272,24 @@ pub fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_that_prints_as_zero_throughout_is_left_out() {
+        let mut s = Series::new();
+        let (tiny, real) = (s.declare("x", "tiny"), s.declare("x", "real"));
+        let d = Date::parse("2024-01-01").unwrap();
+        for k in 0..3 {
+            let row = s.push_row(d.add_days(7 * k));
+            row[tiny] = 1e-9;
+            row[real] = 1.5;
+        }
+        let csv = s.to_csv(Resolution::Step);
+        assert!(!csv.contains("tiny") && csv.contains("real"), "{csv}");
     }
 }
