@@ -142,7 +142,9 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             s.find("shortfall", k)
                 .map(|c| (k.to_string(), s.column(c).into_iter().fold(0.0, f64::max)))
         })
-        .filter(|(_, v)| *v > 0.001)
+        // Under half a percent at its worst is the rounding of a working market (a
+        // start-up week), not a finding.
+        .filter(|(_, v)| *v >= 0.005)
         .collect();
     worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
     for (k, v) in worst.iter().take(6) {
@@ -161,7 +163,8 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             // Of what its demand would have made, growth and shocks included.
             let potential = out.sim.output_potential.get(k).copied().unwrap_or(0.0);
             let share = if potential > 0.0 { v / potential } else { 0.0 };
-            if v >= 1.0 {
+            // A share of its output, whatever its unit (tonnes, devices, MW).
+            if share >= 0.0001 {
                 lost.push((
                     share,
                     sec.id.clone(),
