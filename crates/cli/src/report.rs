@@ -214,7 +214,11 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 // earns more than the government spent in the market.
                 push(
                     format!("policy receipts {}", x.id),
-                    format!("${:.1}M (its stockpiles sold more than it spent)", -v / 1e6),
+                    format!(
+                        "${:.1}M (its stockpiles sold more than it spent in the market; a \
+                         stockpile_fill holding costs nothing here)",
+                        -v / 1e6
+                    ),
                     vec![("usd", json!(v))],
                 );
             }
