@@ -705,27 +705,51 @@ pub enum CaseEnd {
     Broken(String),
 }
 
+/// Text for an XML attribute: escaped, with line breaks and tabs as character references
+/// (an attribute's raw newline reads back as a space).
+fn attr(s: &str) -> String {
+    esc(s)
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
+}
+
 pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
     let count = |f: fn(&CaseEnd) -> bool| cases.iter().filter(|c| f(&c.2)).count();
     let failures = count(|e| matches!(e, CaseEnd::Failed(_)));
     let errors = count(|e| matches!(e, CaseEnd::Broken(_)));
+    let total: f64 = cases.iter().map(|c| c.1.as_secs_f64()).sum();
     let mut o = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"chokepoint\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"chokepoint\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{total:.3}\">\n",
         cases.len()
     );
     for (p, d, end) in cases {
+        // A CI system groups cases by class: the scenario's directory.
+        let class = p
+            .parent()
+            .map(|d| d.display().to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| ".".into());
         let _ = write!(
             o,
-            "  <testcase name=\"{}\" time=\"{:.3}\"",
-            esc(&p.display().to_string()),
+            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            attr(&class),
+            attr(&p.display().to_string()),
             d.as_secs_f64()
         );
         match end {
             CaseEnd::Passed => o.push_str("/>\n"),
             CaseEnd::Failed(t) => {
+                // The first thing that failed is the message a CI summary shows.
+                let first = t
+                    .lines()
+                    .next()
+                    .map(str::trim)
+                    .unwrap_or("expectations failed");
                 let _ = writeln!(
                     o,
-                    "><failure message=\"expectations failed\">{}</failure></testcase>",
+                    "><failure message=\"{}\">{}</failure></testcase>",
+                    attr(first),
                     esc(t)
                 );
             }
@@ -734,7 +758,7 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
                 let _ = writeln!(
                     o,
                     "><error message=\"{}\">{}</error></testcase>",
-                    esc(first),
+                    attr(first),
                     esc(t)
                 );
             }
@@ -746,7 +770,35 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::tick;
+    use super::{junit, tick, CaseEnd};
+    use std::path::PathBuf;
+
+    #[test]
+    fn junit_names_the_first_failure_and_keeps_line_breaks_in_attributes() {
+        use std::time::Duration;
+        let cases = vec![
+            (
+                PathBuf::from("lib/a.rhai"),
+                Duration::from_millis(1500),
+                CaseEnd::Passed,
+            ),
+            (
+                PathBuf::from("odd\nname.rhai"),
+                Duration::from_millis(500),
+                CaseEnd::Failed(
+                    "  line 4: US short 0.3 is above [0, 0.1]\n  line 9: other\n".into(),
+                ),
+            ),
+        ];
+        let x = junit(&cases);
+        assert!(x.contains("time=\"2.000\">"), "{x}");
+        assert!(x.contains("classname=\"lib\" name=\"lib/a.rhai\""), "{x}");
+        assert!(x.contains("name=\"odd&#10;name.rhai\""), "{x}");
+        assert!(
+            x.contains("failure message=\"line 4: US short 0.3 is above [0, 0.1]\""),
+            "{x}"
+        );
+    }
 
     #[test]
     fn a_chart_spans_negative_values_and_a_flat_line() {

@@ -131,6 +131,10 @@ pub mod trade_api {
     /// suppliers to the banned ones, up to the model's `diversion` share (models/README);
     /// tariffs on those routes scale it, and `content_rule` closes it for made goods.
     ///
+    /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
+    /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
+    /// licences), `label` (for `lift`).
+    ///
     /// ```rhai
     /// export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"] });
     /// ```
@@ -151,6 +155,10 @@ pub mod trade_api {
     /// what it refuses can come to the buyers through others (`diversion`, models/README).
     /// Two licences over the same flow both apply (0.5 and 0.5 pass a quarter); pulling
     /// the same one again (the same terms and label) keeps the one in force.
+    ///
+    /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
+    /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
+    /// licences), `label` (for `lift`), `approval` (required) and `delay_days` (0 when left out).
     ///
     /// ```rhai
     /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
@@ -175,6 +183,10 @@ pub mod trade_api {
     /// is an error: lift one first). Supply contracts count against them. A quota on some
     /// `elements` counts a mixed form (magnets, concentrate) by its content of them: a
     /// magnet's Dy, not its Nd.
+    ///
+    /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
+    /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
+    /// licences), `label` (for `lift`), and `tonnes_per_year` (required).
     ///
     /// ```rhai
     /// export_quota("CN", #{ tonnes_per_year: 30258.0 });
@@ -362,6 +374,10 @@ pub mod trade_api {
     /// to 0.001: the 0.1% de-minimis of MOFCOM No. 61 (Oct 2025), which is stated by value
     /// and applied here to rare-earth content.
     ///
+    /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
+    /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
+    /// licences), `label` (for `lift`), `approval`, `threshold` and `delay_days`.
+    ///
     /// ```rhai
     /// content_rule("CN", #{ elements: ["Dy", "Tb"], threshold: 0.001, approval: 0.5, delay_days: 45 });
     /// ```
@@ -378,6 +394,10 @@ pub mod trade_api {
 
     /// Bans the export of processing technology: new facilities abroad (started from now)
     /// ramp more slowly, by the model's `tech_ban_ramp_factor`.
+    ///
+    /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
+    /// or groups; plants in every foreign country when left out), `exempt` (the same kinds, with general
+    /// licences), `label` (for `lift`).
     ///
     /// ```rhai
     /// tech_ban("CN", #{});
