@@ -195,8 +195,10 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         for e in out.expectations.iter().filter(|e| !e.passed) {
             let _ = writeln!(
                 o,
-                "    {run} FAILED line {}: {} {}",
-                e.line, e.message, e.detail
+                "    {run} FAILED {}: {} {}",
+                e.place(),
+                e.message,
+                e.detail
             );
         }
     }

@@ -772,7 +772,7 @@ fn test(
                     let mut text = String::new();
                     let lines = bad
                         .iter()
-                        .map(|e| format!("  line {}: {} {}", e.line, e.message, e.detail))
+                        .map(|e| format!("  {}: {} {}", e.place(), e.message, e.detail))
                         .chain(why);
                     for line in lines {
                         let line = line.trim_end().to_string();

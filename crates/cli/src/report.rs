@@ -334,7 +334,7 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     );
     for e in &out.expectations {
         if !e.passed {
-            let _ = writeln!(o, "    FAILED line {}: {} {}", e.line, e.message, e.detail);
+            let _ = writeln!(o, "    FAILED {}: {} {}", e.place(), e.message, e.detail);
         }
     }
     for w in &out.warnings {
@@ -364,7 +364,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         }).collect::<Vec<_>>(),
         "caveats": pinned_prices(m, out).iter().map(|p| json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio, "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})).collect::<Vec<_>>(),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
-        "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line})).collect::<Vec<_>>(),
+        "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
         "warnings": out.warnings,
         "passed": out.failed() == 0,
     });
@@ -572,8 +572,8 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         };
         let _ = write!(
             o,
-            "<tr><td class=\"{cls}\">{word}</td><td>line {}</td><td>{}</td><td>{}</td></tr>",
-            e.line,
+            "<tr><td class=\"{cls}\">{word}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.place()),
             esc(&e.message),
             esc(&e.detail)
         );

@@ -16,6 +16,19 @@ pub struct Expectation {
     pub passed: bool,
     pub detail: String,
     pub line: usize,
+    /// The imported module it was written in, when not the scenario itself: `line` is
+    /// that module's.
+    pub module: Option<String>,
+}
+
+impl Expectation {
+    /// Where it was written: "line 12", or "line 10 of lib/checks".
+    pub fn place(&self) -> String {
+        match &self.module {
+            Some(m) => format!("line {} of {m}", self.line),
+            None => format!("line {}", self.line),
+        }
+    }
 }
 
 /// A lever pulled, for the report's timeline and `:save`.

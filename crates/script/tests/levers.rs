@@ -1472,3 +1472,32 @@ fn expectations_hold_at_their_bounds_and_show_the_figure_that_decided() {
     let e = fails(r#"expect_approx(1e-12, 0.0, 0.5, "zero");"#);
     assert!(e.contains("use expect_between"), "{e}");
 }
+
+#[test]
+fn an_expectation_written_in_a_module_says_which() {
+    let dir = std::env::temp_dir().join(format!("cp-module-expect-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("lib/checks.rhai"),
+        "fn check() {\n  expect(false, \"inner\");\n}\n",
+    )
+    .unwrap();
+    let out = Scenario::compile(
+        Path::new("s.rhai"),
+        "import \"lib/checks\" as c;\nc::check();\nexpect(true, \"outer\");\n",
+        &dir,
+    )
+    .and_then(|sc| {
+        sc.run(
+            &world(),
+            &RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            },
+        )
+    })
+    .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let places: Vec<String> = out.expectations.iter().map(|e| e.place()).collect();
+    assert_eq!(places, ["line 2 of lib/checks", "line 3"]);
+}

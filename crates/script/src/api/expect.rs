@@ -7,11 +7,16 @@ use crate::host::{err, host, Expectation};
 
 pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: String) -> Res<bool> {
     let line = ctx.call_position().line().unwrap_or(0);
+    let module = ctx
+        .call_source()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     host(ctx)?.lock().expectations.push(Expectation {
         message: message.to_string(),
         passed,
         detail,
         line,
+        module,
     });
     Ok(passed)
 }
