@@ -189,6 +189,9 @@ pub struct Sim {
     cap_now: Vec<f64>,
     plan: Vec<f64>,
     sales_ema: Vec<f64>,
+    /// Per facility: it has had output to sell at least once (a plant that starts with its
+    /// inputs cut off has learned nothing about its sales yet).
+    offered_yet: Vec<bool>,
     run_rate: Vec<f64>,
     /// Per sector, this step: need (t RE/step) and growth factor.
     sec_need: Vec<f64>,
@@ -528,6 +531,7 @@ impl Sim {
             cap_now: vec![0.0; nfac],
             plan: vec![0.0; nfac],
             sales_ema: vec![0.0; nfac],
+            offered_yet: vec![false; nfac],
             run_rate: vec![1.0; nfac],
             sec_need: vec![0.0; nsec],
             sec_growth: vec![1.0; nsec],
@@ -647,6 +651,8 @@ impl Sim {
             .collect();
         for f in 0..sim.model.facilities.len() {
             sim.sales_ema[f] = sim.compute_capacity(f);
+            // Running at the start: it starts with its cover of output, on sale.
+            sim.offered_yet[f] = sim.sales_ema[f] > 0.0;
         }
         sim.prepare();
         sim.warm_start();
@@ -1251,6 +1257,7 @@ impl Sim {
         self.cap_now.push(0.0);
         self.plan.push(0.0);
         self.sales_ema.push(0.0);
+        self.offered_yet.push(false);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
         let ne = self.model.elements.len();
         self.made_total.extend(std::iter::repeat_n(0.0, ne));
@@ -2162,7 +2169,20 @@ impl Sim {
     fn smooth_sales(&mut self) {
         let steps = self.model.behaviour.order_smoothing_weeks * 7.0 / self.model.step_days as f64;
         let alpha = 1.0 / steps.max(1.0);
+        let (nf, ne) = self.nfe();
         for f in 0..self.sales_ema.len() {
+            if !self.offered_yet[f] {
+                // A new plant whose inputs are cut off (a ban as it comes on line) had
+                // nothing to sell: it keeps planning on its capacity, and so starts when its
+                // inputs come, instead of waiting for sales it cannot make.
+                let form = self.model.facilities[f].output_form(&self.model);
+                let base = (self.fac_node[f] * nf + form) * ne;
+                let held = lane_sum(&self.stock[base..base + ne]);
+                if self.scratch.sold[f] <= NOISE && held <= NOISE {
+                    continue;
+                }
+                self.offered_yet[f] = true;
+            }
             self.sales_ema[f] += alpha * (self.scratch.sold[f] - self.sales_ema[f]);
         }
     }

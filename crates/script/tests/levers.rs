@@ -1501,3 +1501,18 @@ fn an_expectation_written_in_a_module_says_which() {
     let places: Vec<String> = out.expectations.iter().map(|e| e.place()).collect();
     assert_eq!(places, ["line 2 of lib/checks", "line 3"]);
 }
+
+#[test]
+fn a_plant_that_comes_on_line_under_a_ban_starts_once_its_inputs_return() {
+    // MP's Independence magnet line starts in Dec 2025, inside a year's US Dy/Tb ban: it
+    // used to wait for sales it could not make, and made ~0.2 t/yr by mid-2027.
+    let out = run_to(
+        r#"
+        at("2025-07-01", || export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"], label: "b" }));
+        at("2026-06-29", || lift("CN", "b"));
+        "#,
+        "2027-06-28",
+    );
+    let made = series(&out, "output", "mp-independence-magnets");
+    assert!(made[made.len() - 1] > 100.0, "{}", made[made.len() - 1]);
+}
