@@ -618,6 +618,31 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             "{f} differs"
         );
     }
+    // A damaged shard, or one whose runs.csv is not its sweep.json's (a sweep killed
+    // between its files' renames), is refused, not averaged in.
+    let runs = dir.join("s1").join("runs.csv");
+    let good = std::fs::read_to_string(&runs).unwrap();
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    for (damage, want) in [
+        ("xyz", "not a number"),
+        ("0.123", "does not match its sweep.json"),
+    ] {
+        cells[2] = damage.into();
+        lines[1] = cells.join(",");
+        std::fs::write(&runs, lines.join("\n") + "\n").unwrap();
+        let bad = chokepoint(&[
+            "merge",
+            &d("s0"),
+            &d("s1"),
+            &d("s2"),
+            "--out",
+            &d("damaged"),
+        ]);
+        assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+        assert!(text(&bad).contains(want), "{}", text(&bad));
+    }
+    std::fs::write(&runs, &good).unwrap();
     let bad = chokepoint(&["merge", &d("s0"), &d("s1"), "--out", &d("partial")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
@@ -711,7 +736,10 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         text(&o)
     );
     for (extra, want) in [
-        (vec!["--set", "stockpile_t=5"], "expected a range"),
+        (
+            vec!["--set", "stockpile_t"],
+            "expected NAME=LO..HI or NAME=VALUE",
+        ),
         (
             vec!["--set", "stockpile=1..2"],
             "never reads param(\"stockpile\") (did you mean 'stockpile_t'?)",
@@ -1434,5 +1462,72 @@ fn test_fails_a_scenario_that_checks_nothing_and_replaces_a_stale_junit_on_bad_i
     );
     let o = chokepoint(&["test", d, "--time-limit", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn outputs_are_refused_up_front_where_they_cannot_go() {
+    let dir = temp("up-front");
+    let d = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    // A link to nothing where summary.json goes: found before the run, nothing written.
+    std::fs::create_dir_all(dir.join("o")).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("o/summary.json")).unwrap();
+        let o = chokepoint(&["run", "scripts/baseline-2024.rhai", "--out", &d("o")]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("summary.json there is not a regular file"),
+            "{}",
+            text(&o)
+        );
+        assert!(
+            !text(&o).contains("peak price"),
+            "refused before the run: {}",
+            text(&o)
+        );
+        assert!(!dir.join("o/series.csv").exists());
+    }
+    // A run's directory and a comparison's are each their own.
+    let o = chokepoint(&[
+        "run",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--out",
+        &d("r"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = chokepoint(&[
+        "compare",
+        "scripts/baseline-2024.rhai",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--out",
+        &d("r"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds a run's output (series.csv)"),
+        "{}",
+        text(&o)
+    );
+    // test's report may not replace a scenario, nor go where it cannot be written.
+    for (junit, want) in [
+        (
+            "scripts/baseline-2024.rhai",
+            "that is a scenario or model file name",
+        ),
+        ("/dev/null", "exists and is not a regular file"),
+    ] {
+        let o = chokepoint(&["test", "scripts/baseline-2024.rhai", "--junit", junit]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(want), "{}", text(&o));
+    }
+    let o = chokepoint(&[
+        "test",
+        "scripts/baseline-2024.rhai",
+        "--model",
+        "/nope.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no such model file"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -129,10 +129,12 @@ enum Command {
         /// Number of Monte Carlo runs [default: 100] (a grid sets its own count).
         #[arg(long, conflicts_with = "grid")]
         runs: Option<usize>,
-        /// A parameter range: --set approval=0.1..0.9 (repeatable).
+        /// A parameter range: --set approval=0.1..0.9 (repeatable); --set release=12000
+        /// holds one at a value for every run.
         #[arg(long = "set", value_name = "NAME=LO..HI")]
         set: Vec<String>,
-        /// Grid instead of Monte Carlo: this many points per parameter (runs = points^params).
+        /// Grid instead of Monte Carlo: this many points per swept parameter (runs =
+        /// points^parameters; one held at a value is one point).
         #[arg(long)]
         grid: Option<usize>,
         /// Worker threads (default: one per core). Results do not depend on it.
@@ -639,9 +641,10 @@ fn run(
             ),
             ("report.html", report::html(&scenario, &model, &outcome)),
         ];
-        for (name, text) in &files {
-            write::atomic(&dir.join(name), text.as_bytes())?;
-        }
+        let files: Vec<(PathBuf, &[u8])> = (files.iter())
+            .map(|(name, text)| (dir.join(name), text.as_bytes()))
+            .collect();
+        write::atomic_set(&files)?;
         outln!(
             "wrote {}/series.csv, summary.json, report.html",
             dir.display()
@@ -724,6 +727,42 @@ fn test(
             "error: --junit: the directory {} does not exist",
             dir.display()
         ))));
+    }
+    if let Some(m) = model.filter(|m| !m.is_file()) {
+        return Err(anyhow!(BadInput(format!(
+            "error: --model {}: no such model file",
+            m.display()
+        ))));
+    }
+    if let Some(j) = junit {
+        // The report must not replace a scenario or a model, nor be found unwritable only
+        // after every scenario has run.
+        if j.extension()
+            .is_some_and(|x| x == "rhai" || x == "yaml" || x == "yml")
+        {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: that is a scenario or model file name; give the report its own (results.xml)",
+                j.display()
+            ))));
+        }
+        if std::fs::symlink_metadata(j).is_ok() && !j.is_file() {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: exists and is not a regular file",
+                j.display()
+            ))));
+        }
+        let dir = j
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
+        if let Err(e) = std::fs::File::create(&probe) {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: cannot write there: {e}",
+                j.display()
+            ))));
+        }
+        let _ = std::fs::remove_file(&probe);
     }
     let scripts = match collect_scripts(paths) {
         Ok(s) => s,

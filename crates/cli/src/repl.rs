@@ -751,6 +751,11 @@ pub fn run(model_path: &Path) -> Result<u8> {
         let _ = ctrlc::set_handler(move || c.store(true, Ordering::Relaxed));
     }
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".chokepoint_history"));
+    // A history that is not a plain file of sensible size (a link to /dev/zero, a pipe) is
+    // not read: it could hang the session or fill its memory.
+    let history = history.filter(|h| {
+        std::fs::metadata(h).map_or(true, |m| m.is_file() && m.len() <= 4 * 1024 * 1024)
+    });
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }

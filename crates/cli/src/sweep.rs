@@ -41,10 +41,9 @@ impl Range {
     pub fn parse(s: &str) -> Result<Range, String> {
         let (name, rest) = s
             .split_once('=')
-            .ok_or_else(|| format!("--set {s}: expected NAME=LO..HI"))?;
-        let (lo, hi) = rest
-            .split_once("..")
-            .ok_or_else(|| format!("--set {s}: expected a range LO..HI, e.g. approval=0.1..0.9"))?;
+            .ok_or_else(|| format!("--set {s}: expected NAME=LO..HI or NAME=VALUE"))?;
+        // One value holds the parameter there for every run.
+        let (lo, hi) = rest.split_once("..").unwrap_or((rest, rest));
         let num = |x: &str| -> Result<f64, String> {
             x.trim()
                 .parse::<f64>()
@@ -117,17 +116,18 @@ impl Spec {
     pub fn total_runs(&self) -> usize {
         match self.grid {
             // A grid too large to count is larger than any the runner accepts.
+            // A parameter held at one value (NAME=V) is one point, however fine the grid.
             Some(k) => k
-                .checked_pow(self.ranges.len() as u32)
+                .checked_pow(self.ranges.iter().filter(|r| r.lo < r.hi).count() as u32)
                 .unwrap_or(usize::MAX)
                 .max(1),
             None => self.runs,
         }
     }
 
-    /// The seed and parameter values of run `i`, from `i` alone.
-    /// Each run's seed, and its parameters: a grid point, or uniform draws in each range
-    /// (independent, not stratified) from a stream of the seed the run's events never use.
+    /// Each run's seed, and its parameters, from `i` alone: a grid point, or uniform draws
+    /// in each range (independent, not stratified) from a stream of the seed the run's
+    /// events never use. A parameter held at one value is that value.
     pub fn run_params(&self, i: usize) -> (u64, Vec<f64>) {
         let seed = splitmix(self.seed ^ splitmix(i as u64));
         let values = match self.grid {
@@ -136,6 +136,9 @@ impl Spec {
                 self.ranges
                     .iter()
                     .map(|r| {
+                        if r.lo == r.hi {
+                            return r.lo;
+                        }
                         let j = rest % k;
                         rest /= k;
                         if k > 1 {
@@ -221,8 +224,9 @@ pub fn sweep(
     let this = meta(scenario, model, spec, shard, total);
     other_shard_in(out, &this, shard)?;
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
+    // No more threads than runs: the rest would only be started and stopped.
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
+        .num_threads(threads.map_or(0, |t| t.min(mine.len().max(1))))
         .build()
         .context("cannot start the worker threads")?;
     let done = AtomicUsize::new(0);
@@ -262,7 +266,7 @@ pub fn sweep(
     for r in results {
         rows.push(r.map_err(|e| {
             anyhow!(crate::BadInput(format!(
-                "{broken} of {} runs could not run; the first:\n{e}",
+                "error: {broken} of {} runs could not run; the first:\n{e}",
                 mine.len()
             )))
         })?);
@@ -274,9 +278,11 @@ pub fn sweep(
         figures.push_str(&r.figures);
         series.push_str(&r.series);
     }
-    write::atomic(&out.join("runs.csv"), figures.as_bytes())?;
-    write::atomic(&out.join("runs_series.csv"), series.as_bytes())?;
-    write::atomic(&out.join("sweep.json"), this.as_bytes())?;
+    write::atomic_set(&[
+        (out.join("runs.csv"), figures.as_bytes()),
+        (out.join("runs_series.csv"), series.as_bytes()),
+        (out.join("sweep.json"), this.as_bytes()),
+    ])?;
     let elapsed = started.elapsed();
     if shard.n == 1 {
         finish(out)?;
@@ -483,11 +489,56 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
             }
             _ => {}
         }
+        // A shard's rows must be whole, numeric and its own: a merge must not quietly
+        // average a damaged file, or one left half-replaced by a killed sweep.
+        let width = head.as_deref().map_or(0, |h| h.split(',').count());
+        let part = Shard::parse(meta_shard(&metas)).ok();
+        let spec = spec_of(&metas[metas.len() - 1].1);
         for l in lines {
-            figures.push((run_of(l, dir)?, format!("{l}\n")));
+            let run = run_of(l, dir)?;
+            let cells: Vec<&str> = l.split(',').collect();
+            let bad = |why: &str| {
+                anyhow!(crate::BadInput(format!(
+                    "{}: runs.csv row of run {run} {why}; rerun this shard",
+                    dir.display()
+                )))
+            };
+            if cells.len() != width {
+                return Err(bad(&format!("has {} fields, not {width}", cells.len())));
+            }
+            if cells.iter().any(|c| c.parse::<f64>().is_err()) {
+                return Err(bad("holds a field that is not a number"));
+            }
+            if part.is_some_and(|p| run % p.n != p.k) {
+                return Err(bad("is not one of this shard's runs"));
+            }
+            // Its seed and parameters are the ones its sweep.json gives that run.
+            if let Some(spec) = &spec {
+                let (seed, params) = spec.run_params(run);
+                let same = cells[1] == seed.to_string()
+                    && (params.iter().zip(&cells[2..])).all(|(v, c)| {
+                        c.parse::<f64>()
+                            .is_ok_and(|x| (x - v).abs() <= 1e-6 * v.abs().max(1.0))
+                    });
+                if !same {
+                    return Err(bad("does not match its sweep.json (seed or parameters)"));
+                }
+            }
+            figures.push((run, format!("{l}\n")));
         }
         for l in read("runs_series.csv")?.lines().skip(1) {
-            series.push((run_of(l, dir)?, format!("{l}\n")));
+            let run = run_of(l, dir)?;
+            if l.split(',').count() < 5
+                || l.rsplit(',')
+                    .next()
+                    .is_none_or(|v| v.parse::<f64>().is_err())
+            {
+                return Err(anyhow!(crate::BadInput(format!(
+                    "{}: runs_series.csv row of run {run} is damaged; rerun this shard",
+                    dir.display()
+                ))));
+            }
+            series.push((run, format!("{l}\n")));
         }
     }
     // Shards must come from the same sweep and cover it exactly once.
@@ -568,14 +619,14 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     for (_, l) in &series {
         s.push_str(l);
     }
-    write::atomic(&out.join("runs.csv"), f.as_bytes())?;
-    write::atomic(&out.join("runs_series.csv"), s.as_bytes())?;
     let mut meta = raw_first.unwrap_or_else(|| first.clone());
     meta["shard"] = serde_json::Value::String("0/1".into());
-    write::atomic(
-        &out.join("sweep.json"),
-        (serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n").as_bytes(),
-    )?;
+    let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+    write::atomic_set(&[
+        (out.join("runs.csv"), f.as_bytes()),
+        (out.join("runs_series.csv"), s.as_bytes()),
+        (out.join("sweep.json"), meta.as_bytes()),
+    ])?;
     finish(out)?;
     Ok(total)
 }
@@ -600,6 +651,31 @@ pub fn failed_runs(dir: &Path) -> usize {
                 .is_some_and(|n| n > 0)
         })
         .count()
+}
+
+/// The sweep a sweep.json describes, as far as each run's seed and parameters go.
+fn spec_of(meta: &serde_json::Value) -> Option<Spec> {
+    let ranges = (meta["params"].as_array()?.iter())
+        .map(|p| {
+            Some(Range {
+                name: p["name"].as_str()?.to_string(),
+                lo: p["lo"].as_f64()?,
+                hi: p["hi"].as_f64()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Spec {
+        runs: meta["runs"].as_u64()? as usize,
+        ranges,
+        grid: meta["grid"].as_u64().map(|g| g as usize),
+        seed: meta["seed"].as_u64()?,
+        metrics: vec![],
+    })
+}
+
+/// The shard of the last shard read.
+fn meta_shard(metas: &[(PathBuf, serde_json::Value, String)]) -> &str {
+    metas.last().map_or("", |m| m.2.as_str())
 }
 
 fn run_of(line: &str, dir: &Path) -> Result<usize> {
@@ -962,7 +1038,19 @@ mod tests {
             }
         );
         assert!(Range::parse("a=0.9..0.1").unwrap_err().contains("low end"));
-        assert!(Range::parse("a=0.5").unwrap_err().contains("LO..HI"));
+        // One value holds the parameter there; a grid walks only the others.
+        let held = Range::parse("a=0.5").unwrap();
+        assert_eq!((held.lo, held.hi), (0.5, 0.5));
+        assert!(Range::parse("a").unwrap_err().contains("NAME=VALUE"));
+        let spec = Spec {
+            runs: 1,
+            ranges: vec![held, Range::parse("b=0..1").unwrap()],
+            grid: Some(3),
+            seed: 1,
+            metrics: vec![],
+        };
+        assert_eq!(spec.total_runs(), 3);
+        assert_eq!(spec.run_params(2).1, vec![0.5, 1.0]);
         assert!(Range::parse("a=x..1")
             .unwrap_err()
             .contains("not a finite number"));

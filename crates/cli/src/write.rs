@@ -11,24 +11,55 @@ use anyhow::{Context, Result};
 /// else that is not a regular file (a device, a pipe, a directory) is refused, never
 /// replaced.
 pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let resolved;
-    let path = match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            resolved = std::fs::canonicalize(path)
-                .with_context(|| format!("cannot write {}: a link to nothing", path.display()))?;
-            resolved.as_path()
+    atomic_set(&[(path.to_path_buf(), bytes)])
+}
+
+/// Writes several files as one: every one goes to a temporary file first, and only when
+/// all are written (a full disk fails here, with nothing replaced) are they renamed into
+/// place, so a failure leaves the old set, not half of each.
+pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let result = (|| -> Result<()> {
+        for (path, bytes) in files {
+            let target = target_of(path)?;
+            let tmp = stage(&target, bytes)?;
+            staged.push((tmp, target));
         }
-        _ => path,
+        for (tmp, target) in &staged {
+            std::fs::rename(tmp, target)
+                .with_context(|| format!("cannot move into {}", target.display()))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for (tmp, _) in &staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    result
+}
+
+/// The file a write to `path` replaces: `path`, or what a symbolic link there names.
+fn target_of(path: &Path) -> Result<PathBuf> {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path)
+            .with_context(|| format!("cannot write {}: a link to nothing", path.display()))?,
+        _ => path.to_path_buf(),
     };
-    if let Ok(meta) = std::fs::metadata(path) {
+    if let Ok(meta) = std::fs::metadata(&target) {
         if !meta.is_file() {
             anyhow::bail!(
                 "cannot write {}: it exists and is not a regular file (a device, pipe or \
                  directory), so it is left as it is",
-                path.display()
+                target.display()
             );
         }
     }
+    Ok(target)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and returns its name.
+fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -38,27 +69,28 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        if !dir.is_dir() {
-            anyhow::bail!(
-                "cannot write {}: the directory {} does not exist",
-                path.display(),
-                dir.display()
-            );
-        }
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let written = (|| -> Result<()> {
         let mut f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", path.display()))?;
         f.write_all(bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;
         f.sync_all().ok();
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move into {}", path.display()))?;
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Makes `dir` ready to take the named files, before any work is done: it is (or becomes) a
@@ -81,8 +113,30 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         .unwrap_or_else(|e| e.into_inner())
         .append(&mut fresh);
     for f in files {
-        if dir.join(f).is_dir() {
+        let at = dir.join(f);
+        if at.is_dir() {
             return Err(bad(format!("{f} is a directory; it would be overwritten")));
+        }
+        // Found now, not after the run: a pipe, a device or a link to nothing there.
+        if std::fs::symlink_metadata(&at).is_ok()
+            && !std::fs::metadata(&at).is_ok_and(|m| m.is_file())
+        {
+            return Err(bad(format!(
+                "{f} there is not a regular file (a pipe, a device or a link to nothing); \
+                 it is left as it is: move it, or write elsewhere"
+            )));
+        }
+    }
+    // A run's directory and a comparison's are each their own: mixed, a report would sit
+    // beside another command's figures.
+    for (mine, theirs, what) in [
+        ("series.csv", "compare.csv", "a comparison's"),
+        ("compare.csv", "series.csv", "a run's"),
+    ] {
+        if files.contains(&mine) && dir.join(theirs).is_file() {
+            return Err(bad(format!(
+                "holds {what} output ({theirs}); write this command's files elsewhere"
+            )));
         }
     }
     // A sweep's directory is a sweep's: a run or compare written into it would leave its
@@ -125,24 +179,52 @@ fn lock(dir: &Path) -> Result<(), String> {
     if held.iter().any(|(p, _)| *p == path) {
         return Ok(());
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("cannot write there: {e}"))?;
-    match file.try_lock() {
-        Ok(()) => {
-            held.push((path, file));
-            Ok(())
+    // A lock taken on a file its holder removed as it finished is no lock: the next
+    // writer makes a new file. Take it again on the file the path names now.
+    for _ in 0..8 {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot write there: {e}"))?;
+        match file.try_lock() {
+            Ok(()) if !same_file(&file, &path) => continue,
+            Ok(()) => {
+                held.push((path, file));
+                return Ok(());
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(
+                    "another chokepoint is writing there now: wait for it to finish, \
+                            or give this command its own --out"
+                        .into(),
+                )
+            }
+            // A file system without locks: go on unguarded, as before locks existed.
+            Err(std::fs::TryLockError::Error(_)) => return Ok(()),
         }
-        Err(std::fs::TryLockError::WouldBlock) => Err(
-            "another chokepoint is writing there now: wait for it to finish, or give this \
-             command its own --out"
-                .into(),
-        ),
-        // A file system without locks: go on unguarded, as before locks existed.
-        Err(std::fs::TryLockError::Error(_)) => Ok(()),
+    }
+    Err(
+        "another chokepoint keeps starting and finishing there: give this command its own --out"
+            .into(),
+    )
+}
+
+/// Whether the open `file` is still the one `path` names.
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 

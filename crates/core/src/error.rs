@@ -39,7 +39,7 @@ impl fmt::Display for ModelError {
         let n = self.problems.len();
         writeln!(
             f,
-            "the model has {n} problem{}:",
+            "error: the model has {n} problem{}:",
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.problems {
