@@ -1516,3 +1516,17 @@ fn a_plant_that_comes_on_line_under_a_ban_starts_once_its_inputs_return() {
     let made = series(&out, "output", "mp-independence-magnets");
     assert!(made[made.len() - 1] > 100.0, "{}", made[made.len() - 1]);
 }
+
+#[test]
+fn listing_firms_the_model_gives_no_demand_says_it_moves_nothing() {
+    let out = run(r#"entity_list("CN", group("cn-ecl-2025-04")); expect(true, "listed");"#);
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.contains("so this listing moves no flow")),
+        "{:?}",
+        out.output
+    );
+    let out = run(r#"entity_list("CN", ["lockheed-martin"]); expect(true, "listed");"#);
+    assert!(out.output.is_empty(), "{:?}", out.output);
+}

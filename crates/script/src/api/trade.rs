@@ -103,6 +103,22 @@ pub fn add(
             )));
         }
     }
+    if let PolicyKind::EntityList = policy.kind {
+        // A listing of firms the model gives no demand is a no-op: say so, or "nothing
+        // changed" reads as an answer about the world rather than about the model.
+        let m = std::sync::Arc::clone(&h.sim.model);
+        let buys = (m.sectors.iter()).any(|sec| {
+            (sec.firms.iter())
+                .any(|&(f, share)| share > 0.0 && policy.to.reaches(&m, sec.country, Some(f)))
+        });
+        if !buys {
+            h.output.push(format!(
+                "note: entity_list: none of the listed firms holds a share of any sector's \
+                 demand in {} (sectors' `firms:`), so this listing moves no flow",
+                m.name
+            ));
+        }
+    }
     h.sim.add_policy(policy);
     h.log(kind, summary);
     Ok(())
@@ -240,8 +256,8 @@ pub mod trade_api {
 
     /// Lifts `exporter`'s controls on the named firms, countries or groups: they leave the
     /// policies that name them, and are exempted from those that reach them another way
-    /// (a control on their country, on a parent firm, on everyone). Returns how many
-    /// policies changed.
+    /// (a control on their country, on a parent firm, on everyone: a licence regime too).
+    /// Returns how many policies changed. To end only a listing, `lift` its label.
     ///
     /// ```rhai
     /// entity_list("CN", ["lockheed-martin"]);
