@@ -479,7 +479,7 @@ fn read_text(path: &Path) -> Result<String, String> {
 }
 
 /// Checks a number: finite and within a range, with a message naming the range.
-fn check_range(v: f64, lo: f64, hi: f64) -> Result<f64, String> {
+pub(crate) fn check_range(v: f64, lo: f64, hi: f64) -> Result<f64, String> {
     use crate::error::shown;
     if !v.is_finite() {
         return Err(format!("must be a finite number, got {v}"));
@@ -1701,31 +1701,7 @@ impl Loader {
                     );
                 }
             }
-            let (lo, hi) = match k.as_str() {
-                "price_min_ratio" => (0.001, 1.0),
-                "price_max_ratio" => (1.0, 1000.0),
-                "home_bias" | "diversion" => (0.0, 1.0),
-                "tech_ban_ramp_factor" => (1.0, 100.0),
-                "order_smoothing_weeks" => (1.0, 520.0),
-                "input_cost_share" => (0.01, 1.0),
-                "curtail_band" => (0.01, 10.0),
-                _ => (0.0, 1000.0),
-            };
-            // A pull toward a target, applied once a step, overshoots and swings once a
-            // step's share of it passes the whole gap.
-            let pull = matches!(
-                k.as_str(),
-                "price_reversion" | "form_coupling" | "market_coupling"
-            );
-            let most = 365.25 / step_days as f64;
-            match check_range(p.value, lo, hi) {
-                Ok(v) if pull && v > most => self.problem_at(
-                    *file,
-                    format!("{path}.value"),
-                    format!(
-                        "{v}/yr would close more than the whole gap in one {step_days}-day step (prices would swing): with this step length it may be at most {}/yr", (most * 1000.0).floor() / 1000.0
-                    ),
-                ),
+            match Behaviour::check(k, p.value, step_days) {
                 Ok(v) => values[idx] = v,
                 Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
             }

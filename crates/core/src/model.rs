@@ -291,6 +291,72 @@ impl Behaviour {
         ),
     ];
 
+    /// The parameters' values, in the order of [`Self::PARAMS`].
+    pub fn values(&self) -> [f64; 15] {
+        [
+            self.price_rise,
+            self.price_fall,
+            self.price_reversion,
+            self.price_min_ratio,
+            self.price_max_ratio,
+            self.seller_cover_weeks,
+            self.tariff_elasticity,
+            self.tech_ban_ramp_factor,
+            self.home_bias,
+            self.order_smoothing_weeks,
+            self.form_coupling,
+            self.market_coupling,
+            self.input_cost_share,
+            self.curtail_band,
+            self.diversion,
+        ]
+    }
+
+    /// Checks a value for parameter `name` at this step length: within its range, and for a
+    /// pull toward a target, no more than closes the whole gap in one step.
+    pub fn check(name: &str, value: f64, step_days: u32) -> Result<f64, String> {
+        let (lo, hi) = match name {
+            "price_min_ratio" => (0.001, 1.0),
+            "price_max_ratio" => (1.0, 1000.0),
+            "home_bias" | "diversion" => (0.0, 1.0),
+            "tech_ban_ramp_factor" => (1.0, 100.0),
+            "order_smoothing_weeks" => (1.0, 520.0),
+            "input_cost_share" => (0.01, 1.0),
+            "curtail_band" => (0.01, 10.0),
+            _ => (0.0, 1000.0),
+        };
+        let value = crate::load::check_range(value, lo, hi)?;
+        // A pull toward a target, applied once a step, overshoots and swings once a step's
+        // share of it passes the whole gap.
+        let pull = matches!(
+            name,
+            "price_reversion" | "form_coupling" | "market_coupling"
+        );
+        let most = 365.25 / step_days as f64;
+        if pull && value > most {
+            return Err(format!(
+                "{value}/yr would close more than the whole gap in one {step_days}-day step (prices would swing): with this step length it may be at most {}/yr",
+                (most * 1000.0).floor() / 1000.0
+            ));
+        }
+        Ok(value)
+    }
+
+    /// Sets parameter `name`, checked as a model file's value is.
+    pub fn set(&mut self, name: &str, value: f64, step_days: u32) -> Result<(), String> {
+        let i = Self::PARAMS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .ok_or_else(|| {
+                let hint = crate::error::did_you_mean(name, Self::PARAMS.iter().map(|(n, _)| *n));
+                format!("unknown behaviour parameter '{name}'{hint}")
+            })?;
+        let mut v = self.values();
+        v[i] = Self::check(name, value, step_days)?;
+        *self = Behaviour::from_values(&v);
+        Ok(())
+    }
+
     pub fn from_values(v: &[f64; 15]) -> Behaviour {
         Behaviour {
             price_rise: v[0],

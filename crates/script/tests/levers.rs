@@ -1530,3 +1530,36 @@ fn listing_firms_the_model_gives_no_demand_says_it_moves_nothing() {
     let out = run(r#"entity_list("CN", ["lockheed-martin"]); expect(true, "listed");"#);
     assert!(out.output.is_empty(), "{:?}", out.output);
 }
+
+#[test]
+fn a_behavioural_assumption_can_be_set_for_a_run_and_so_swept() {
+    let peak = |diversion: f64| {
+        let out = run_to(
+            &format!(
+                r#"behaviour("diversion", {diversion:?});
+                at("2025-01-06", || export_ban("CN", #{{ elements: ["Dy", "Tb"], to: ["US"] }}));"#
+            ),
+            "2025-12-29",
+        );
+        series(&out, "shortfall", "magnet:NdFeB/US")
+            .into_iter()
+            .fold(0.0, f64::max)
+    };
+    let (none, half) = (peak(0.0), peak(0.5));
+    assert!(none > 0.9 && half < 0.5, "no diversion {none}, half {half}");
+    for (src, want) in [
+        (
+            r#"step(1); behaviour("diversion", 0.2);"#,
+            "before the clock first moves",
+        ),
+        (
+            r#"behaviour("diversoin", 0.2);"#,
+            "did you mean 'diversion'",
+        ),
+        (r#"behaviour("home_bias", 1.5);"#, "must be ≤ 1, got 1.5"),
+        (r#"behaviour("seller_cover_weeks", 4.0);"#, "opening stocks"),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}

@@ -233,6 +233,43 @@ pub mod time_api {
         Ok(h.today.1.clone())
     }
 
+    /// Sets one of the model's behavioural parameters for this run (`diversion`,
+    /// `home_bias`, `price_rise`, … : models/README, "Behavioural parameters"), checked as
+    /// the model file's value is. Only before the clock first moves, so the whole run reads
+    /// one value; `seller_cover_weeks` is not among them (the run's opening stocks are
+    /// sized by it). With `param`, an assumption becomes something to sweep.
+    ///
+    /// ```rhai
+    /// behaviour("diversion", param("diversion", 0.5));
+    /// run_until("2024-03-01");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn behaviour(ctx: NativeCallContext, name: &str, value: Num) -> Res<()> {
+        let value = crate::args::number(&value, "value")?;
+        let h = host(&ctx)?;
+        let mut h = h.lock();
+        h.ensure_running()?;
+        if h.sim.step > 0 || h.driving {
+            return Err(err(format!(
+                "behaviour: parameters are set before the clock first moves (the run is at \
+                 {}): put behaviour(\"{name}\", ...) at the top of the script",
+                h.sim.last_date()
+            )));
+        }
+        if name == "seller_cover_weeks" {
+            return Err(err(
+                "behaviour: seller_cover_weeks sized the run's opening stocks; set it in the \
+                 model file (a file's own behaviour: entry overrides an included one)"
+                    .to_string(),
+            ));
+        }
+        let step_days = h.sim.model.step_days;
+        let model = std::sync::Arc::make_mut(&mut h.sim.model);
+        model.behaviour.set(name, value, step_days).map_err(err)?;
+        h.log("behaviour", format!("{name} = {value}"));
+        Ok(())
+    }
+
     /// A named parameter: its value from `--set name=value` or a sweep, else `default`.
     ///
     /// ```rhai
