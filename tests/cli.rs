@@ -187,6 +187,20 @@ fn check_passes_the_fixture_and_prints_shares() {
 }
 
 #[test]
+fn check_lists_the_ids_scripts_use() {
+    let out = chokepoint(&["check", "models/world-2024.yaml", "--ids"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    for line in [
+        "stockpiles: us-nds-ndpr-oxide us-nds-ndfeb",
+        "groups: cn-ecl-2025-01",
+        "commodities: concentrate oxide:Sc",
+    ] {
+        assert!(t.contains(line), "{line}: {t}");
+    }
+}
+
+#[test]
 fn check_reports_a_missing_file() {
     let out = chokepoint(&["check", "models/nope.yaml"]);
     assert_eq!(out.status.code(), Some(2));

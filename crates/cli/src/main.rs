@@ -94,6 +94,10 @@ enum Command {
     Check {
         /// The model file (.yaml).
         model: PathBuf,
+        /// Also list the ids scripts use, by kind (countries, firms, groups, facilities,
+        /// sectors, stockpiles, commodities).
+        #[arg(long)]
+        ids: bool,
     },
     /// Explore a model step by step: pull levers, step the clock, plot, save as a script.
     ///
@@ -267,7 +271,7 @@ impl std::error::Error for BadInput {}
 
 fn dispatch(cmd: Command) -> Result<u8> {
     match cmd {
-        Command::Check { model } => check(&model),
+        Command::Check { model, ids } => check(&model, ids),
         Command::Repl { model } => repl::run(&model),
         Command::Sweep {
             script,
@@ -448,7 +452,7 @@ fn load_model(path: &Path) -> Result<Arc<Model>, BadInput> {
         .map_err(|e| BadInput(e.to_string()))
 }
 
-fn check(path: &Path) -> Result<u8> {
+fn check(path: &Path, ids: bool) -> Result<u8> {
     let model = match load(path) {
         Ok(m) => m,
         Err(e) => {
@@ -459,6 +463,35 @@ fn check(path: &Path) -> Result<u8> {
     out!("{}", report::inventory(&model, path));
     for w in model.warnings() {
         outln!("warning: {w}");
+    }
+    if ids {
+        let m = &model;
+        let lists: [(&str, Vec<String>); 7] = [
+            (
+                "countries",
+                m.countries.iter().map(|x| x.id.clone()).collect(),
+            ),
+            ("firms", m.firms.iter().map(|x| x.id.clone()).collect()),
+            ("groups", m.groups.iter().map(|x| x.id.clone()).collect()),
+            (
+                "facilities",
+                m.facilities.iter().map(|x| x.id.clone()).collect(),
+            ),
+            ("sectors", m.sectors.iter().map(|x| x.id.clone()).collect()),
+            (
+                "stockpiles",
+                m.stockpiles.iter().map(|x| x.id.clone()).collect(),
+            ),
+            (
+                "commodities",
+                (0..m.commodities.len())
+                    .map(|c| m.commodity_name(c))
+                    .collect(),
+            ),
+        ];
+        for (kind, ids) in lists {
+            outln!("{kind}: {}", ids.join(" "));
+        }
     }
     Ok(0)
 }

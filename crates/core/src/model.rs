@@ -438,10 +438,13 @@ pub fn find_id<'a, T>(
     key: impl Fn(&'a T) -> &'a str,
 ) -> Result<usize, String> {
     items.iter().position(|x| key(x) == name).ok_or_else(|| {
-        format!(
-            "unknown {what} '{name}'{}",
-            did_you_mean(name, items.iter().map(&key))
-        )
+        let hint = did_you_mean(name, items.iter().map(&key));
+        // With nothing close, a short list is worth naming whole.
+        if hint.is_empty() && !items.is_empty() && items.len() <= 12 {
+            let all: Vec<&str> = items.iter().map(&key).collect();
+            return format!("unknown {what} '{name}' (the model's: {})", all.join(", "));
+        }
+        format!("unknown {what} '{name}'{hint}")
     })
 }
 
