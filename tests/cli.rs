@@ -1423,6 +1423,12 @@ fn test_fails_a_scenario_that_checks_nothing_and_replaces_a_stale_junit_on_bad_i
     )
     .unwrap();
     std::fs::write(dir.join("none.rhai"), "run_until(\"2024-03-01\");\n").unwrap();
+    // A message with a newline and an escape sequence stays on its one line, inert.
+    std::fs::write(
+        dir.join("odd.rhai"),
+        "expect(false, \"two\\nlines \\x1b[31mred\");\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("2025/late.rhai"),
         "at(\"2030-01-07\", || expect(false, \"late\"));\nrun_until(\"2024-06-01\");\nexpect(true, \"ran\");\n",
@@ -1458,9 +1464,11 @@ fn test_fails_a_scenario_that_checks_nothing_and_replaces_a_stale_junit_on_bad_i
     );
     assert!(!t.contains("m.rhai"), "lib/ is not replayed: {t}");
     assert!(
-        t.contains("2 passed, 2 failed"),
+        t.contains("2 passed, 3 failed"),
         "a.rhai runs once, cr.rhai passes: {t}"
     );
+    assert!(t.contains("two?lines ?[31mred"), "{t}");
+    assert!(t.contains("a.rhai (1 expectation)"), "{t}");
     // A later run that stops on bad input leaves no green report behind.
     let o = chokepoint(&[
         "test",

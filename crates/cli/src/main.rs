@@ -830,21 +830,35 @@ fn test(
                 if n == 0 {
                     why.push("  states no expectations: nothing was checked".into());
                 }
+                let noun = if n == 1 {
+                    "expectation"
+                } else {
+                    "expectations"
+                };
                 if bad.is_empty() && why.is_empty() {
                     passed += 1;
-                    outln!("ok     {} ({n} expectations)", s.display());
+                    outln!("ok     {} ({n} {noun})", one_line(&s.display().to_string()));
                     cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Passed));
                 } else {
                     failed += 1;
                     outln!(
-                        "FAILED {} ({} of {n} expectations failed)",
-                        s.display(),
+                        "FAILED {} ({} of {n} {noun} failed)",
+                        one_line(&s.display().to_string()),
                         bad.len()
                     );
                     let mut text = String::new();
+                    // One line per failure, whatever a message holds (a newline, an escape
+                    // sequence a terminal would act on).
                     let lines = bad
                         .iter()
-                        .map(|e| format!("  {}: {} {}", e.place(), e.message, e.detail))
+                        .map(|e| {
+                            format!(
+                                "  {}: {} {}",
+                                e.place(),
+                                one_line(&e.message),
+                                one_line(&e.detail)
+                            )
+                        })
                         .chain(why);
                     for line in lines {
                         let line = line.trim_end().to_string();
@@ -857,7 +871,7 @@ fn test(
             }
             Err(e) => {
                 broken += 1;
-                outln!("ERROR  {}", s.display());
+                outln!("ERROR  {}", one_line(&s.display().to_string()));
                 // What it printed before it failed, then the error.
                 for l in printed.iter().flat_map(|p| p.lines()) {
                     outln!("  | {l}");
@@ -884,6 +898,14 @@ fn test(
     } else {
         0
     })
+}
+
+/// Text for one line of a terminal: control characters (a newline, an escape) shown as
+/// `?`, so a message cannot break the line-per-scenario format or drive the terminal.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn docs(format: &str) -> Result<u8> {
