@@ -91,6 +91,9 @@ pub struct Host {
     /// The script called `step`, `run_until` or `run_to_end` (even `step(0)`): it said
     /// where its story ends, and is not run on to the model's end.
     pub clock_called: bool,
+    /// While the clock runs an `at` or `every` action: the date it was due, so an `every`
+    /// it sets up counts from that date.
+    pub running_due: Option<chokepoint_core::Date>,
     seq: usize,
 }
 
@@ -115,6 +118,7 @@ impl HostHandle {
             today: (usize::MAX, rhai::ImmutableString::new()),
             driving: false,
             clock_called: false,
+            running_due: None,
             seq: 0,
         })))
     }

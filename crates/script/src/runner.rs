@@ -54,7 +54,7 @@ fn drive(
             )));
         }
     }
-    let mut due: Vec<(FnPtr, Position)> = Vec::new();
+    let mut due: Vec<(FnPtr, Position, chokepoint_core::Date)> = Vec::new();
     let mut conditions: Vec<(usize, FnPtr, Position)> = Vec::new();
     // What the condition list was built from: it is rebuilt only when that changes.
     let mut watching = None;
@@ -79,7 +79,7 @@ fn drive(
                     if s.step > now {
                         return true;
                     }
-                    due.push((s.action.clone(), s.at));
+                    due.push((s.action.clone(), s.at, s.due));
                     s.step = if s.months > 0 {
                         // The step containing the next month-day (or anniversary).
                         s.fired += 1;
@@ -111,7 +111,7 @@ fn drive(
                 );
             }
         }
-        for (k, (f, at)) in due.iter().enumerate() {
+        for (k, (f, at, when)) in due.iter().enumerate() {
             // A closure too short to reach the engine's own check still counts: look at the
             // clock every 256 of them.
             if k % 256 == 255 {
@@ -119,7 +119,10 @@ fn drive(
                     return Err(err(why));
                 }
             }
-            let _ = call(f).map_err(|e| placed(e, *at))?;
+            handle.lock().running_due = Some(*when);
+            let r = call(f);
+            handle.lock().running_due = None;
+            let _ = r.map_err(|e| placed(e, *at))?;
         }
         handle.lock().sim.step();
         // Triggers and strategies look at the step just simulated; what they pull takes

@@ -1563,3 +1563,25 @@ fn a_behavioural_assumption_can_be_set_for_a_run_and_so_swept() {
         assert!(e.contains(want), "{src}: {e}");
     }
 }
+
+#[test]
+fn an_every_set_up_by_an_at_counts_from_its_date_and_runs_at_once() {
+    let out = run_to(
+        r#"at("2024-02-29", || every("1y", || stockpile_buy("us-nds-ndfeb", 10.0)));"#,
+        "2028-12-31",
+    );
+    let dates: Vec<chokepoint_core::Date> = (out.levers.iter())
+        .filter(|l| l.name == "stockpile_buy")
+        .map(|l| l.date)
+        .collect();
+    assert_eq!(dates.len(), 5, "{dates:?}");
+    let first = chokepoint_core::Date::parse("2024-02-29").unwrap();
+    for (i, d) in dates.iter().enumerate() {
+        // Each run in the step containing its anniversary (the first in the at's own step).
+        let due = first.add_months(12 * i as i32);
+        assert!(
+            *d <= due && due.days() < d.days() + 7,
+            "run {i}: {d} for {due}"
+        );
+    }
+}

@@ -47,7 +47,8 @@ pub mod time_api {
 
     /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days). Whole months
     /// and years follow the calendar: "1m" fires in the step containing the same day of each
-    /// month, "1y" each anniversary. Days and weeks are whole steps.
+    /// month, "1y" each anniversary. Days and weeks are whole steps. Set up inside an `at`
+    /// action, it counts from that action's date and its first run is in the same step.
     ///
     /// ```rhai
     /// every("1y", || stockpile_buy("us-nds-ndfeb", 100.0));
@@ -80,18 +81,37 @@ pub mod time_api {
         }
         let step = h.sim.step;
         let seq = h.next_seq();
-        let origin = h.sim.model.date_of(step);
-        h.schedule.push(Scheduled {
+        let months = calendar_months(&period);
+        // Set up by an `at` (or another `every`) as the clock runs it: it counts from the
+        // date that action was due, and its first run is now, in this step, not the next.
+        let inside = h.running_due;
+        let origin = inside.unwrap_or_else(|| h.sim.model.date_of(step));
+        let mut next = Scheduled {
             step,
-            action,
+            action: action.clone(),
             every: steps,
-            months: calendar_months(&period),
+            months,
             origin,
             fired: 0,
             due: origin,
             seq,
             at: ctx.call_position(),
-        });
+        };
+        if inside.is_some() {
+            if months > 0 {
+                next.fired = 1;
+                next.due = origin.add_months(months as i32);
+                next.step = (h.sim.model.step_of(next.due).max(0) as usize).max(step + 1);
+            } else {
+                next.step = step + steps;
+                next.due = h.sim.model.date_of(next.step);
+            }
+            h.schedule.push(next);
+            drop(h);
+            let _ = action.call_within_context::<rhai::Dynamic>(&ctx, ())?;
+            return Ok(());
+        }
+        h.schedule.push(next);
         Ok(())
     }
 
