@@ -1366,6 +1366,18 @@ fn a_scripts_model_header_is_found_beside_the_script_from_anywhere() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Runs `args`, which must be refused as bad input (exit 2) saying `want`.
+fn refused(args: &[&str], want: &str) -> Output {
+    let o = chokepoint(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    assert!(
+        text(&o).contains(want),
+        "{args:?}: wanted {want}: {}",
+        text(&o)
+    );
+    o
+}
+
 #[test]
 fn a_sweep_is_not_written_over_a_runs_output_and_its_argument_errors_say_error() {
     let dir = temp("sweep-over-run");
@@ -1377,32 +1389,22 @@ fn a_sweep_is_not_written_over_a_runs_output_and_its_argument_errors_say_error()
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = chokepoint(&[
-        "sweep",
-        "scripts/baseline-2024.rhai",
-        "--runs",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("holds a run's or a comparison's output (series.csv)"),
-        "{}",
-        text(&o)
+    let sweep = ["sweep", "scripts/baseline-2024.rhai", "--runs", "2"];
+    let o = out.to_str().unwrap();
+    refused(
+        &[&sweep[..], &["--out", o]].concat(),
+        "holds a run's or a comparison's output (series.csv)",
     );
     assert!(!out.join("runs.csv").exists(), "nothing written");
-    let o = chokepoint(&[
-        "sweep",
-        "scripts/baseline-2024.rhai",
-        "--runs",
-        "2",
-        "--shard",
-        "3/2",
-        "--out",
-        dir.join("s").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let s = dir.join("s");
+    let o = refused(
+        &[
+            &sweep[..],
+            &["--shard", "3/2", "--out", s.to_str().unwrap()],
+        ]
+        .concat(),
+        "--shard 3/2",
+    );
     assert!(
         String::from_utf8_lossy(&o.stderr).starts_with("error: --shard 3/2"),
         "{}",
@@ -1496,13 +1498,8 @@ fn outputs_are_refused_up_front_where_they_cannot_go() {
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("o/summary.json")).unwrap();
-        let o = chokepoint(&["run", "scripts/baseline-2024.rhai", "--out", &d("o")]);
-        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(
-            text(&o).contains("summary.json there is not a regular file"),
-            "{}",
-            text(&o)
-        );
+        let run = ["run", "scripts/baseline-2024.rhai", "--out", &d("o")];
+        let o = refused(&run, "summary.json there is not a regular file");
         assert!(
             !text(&o).contains("peak price"),
             "refused before the run: {}",
@@ -1518,38 +1515,23 @@ fn outputs_are_refused_up_front_where_they_cannot_go() {
         &d("r"),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = chokepoint(&[
-        "compare",
+    let (a, b) = (
         "scripts/baseline-2024.rhai",
         "scripts/2024-10-kachin-disruption.rhai",
-        "--out",
-        &d("r"),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("holds a run's output (series.csv)"),
-        "{}",
-        text(&o)
+    );
+    refused(
+        &["compare", a, b, "--out", &d("r")],
+        "holds a run's output (series.csv)",
     );
     // test's report may not replace a scenario, nor go where it cannot be written.
-    for (junit, want) in [
-        (
-            "scripts/baseline-2024.rhai",
-            "that is a scenario or model file name",
-        ),
-        ("/dev/null", "exists and is not a regular file"),
-    ] {
-        let o = chokepoint(&["test", "scripts/baseline-2024.rhai", "--junit", junit]);
-        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(text(&o).contains(want), "{}", text(&o));
-    }
-    let o = chokepoint(&[
-        "test",
-        "scripts/baseline-2024.rhai",
-        "--model",
-        "/nope.yaml",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("no such model file"), "{}", text(&o));
+    refused(
+        &["test", a, "--junit", a],
+        "that is a scenario or model file name",
+    );
+    refused(
+        &["test", a, "--junit", "/dev/null"],
+        "exists and is not a regular file",
+    );
+    refused(&["test", a, "--model", "/nope.yaml"], "no such model file");
     std::fs::remove_dir_all(&dir).ok();
 }
