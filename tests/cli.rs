@@ -1318,13 +1318,15 @@ fn repl_save_takes_a_whole_file_name_and_keeps_hand_written_scripts() {
     std::os::unix::fs::symlink(&target, dir.join("link.rhai")).unwrap();
     let d = dir.display();
     let input = format!(
-        "expand(\"mountain-pass-mine\", 2.0);\n:save {d}/my session.rhai\n:save {d}/mine.rhai\n:save \"{d}/link.rhai\"\n"
+        "expand(\"mountain-pass-mine\", 2.0);\n:save {d}/my session.rhai\n:step 1\n:save {d}/my session.rhai\n:save {d}/mine.rhai\n:save! \"{d}/link.rhai\"\n"
     );
     let out = piped_repl(&dir, input.as_bytes());
     let said = text(&out);
-    assert!(dir.join("my session.rhai").is_file(), "{said}");
+    // Saved twice by one session: the second replaces the first without a `!`.
+    let again = std::fs::read_to_string(dir.join("my session.rhai")).unwrap();
+    assert!(again.contains("step(1);"), "{said}");
     assert!(
-        said.contains("mine.rhai exists and was not saved from a REPL session"),
+        said.contains("mine.rhai exists and this session did not write what it holds"),
         "{said}"
     );
     assert_eq!(
@@ -1484,8 +1486,21 @@ fn test_fails_a_scenario_that_checks_nothing_and_replaces_a_stale_junit_on_bad_i
         xml.contains("<error") && xml.contains("does not exist"),
         "{xml}"
     );
-    let o = chokepoint(&["test", d, "--time-limit", "0"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let j = junit.to_str().unwrap();
+    refused(
+        &["test", d, "--junit", j, "--model", "/nope.yaml"],
+        "no such model file",
+    );
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("no such model file"));
+    refused(
+        &["test", d, "--junit", j, "--time-limit", "0"],
+        "--time-limit",
+    );
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("--time-limit"));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -1533,5 +1548,57 @@ fn outputs_are_refused_up_front_where_they_cannot_go() {
         "exists and is not a regular file",
     );
     refused(&["test", a, "--model", "/nope.yaml"], "no such model file");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
+    // Each run's first random draw decides a one-week outage; an unrelated swept parameter
+    // used to be that same draw, so every run with x < 0.5 had the outage and none above.
+    let dir = temp("sweep-independent");
+    let script = dir.join("s.rhai");
+    std::fs::write(
+        &script,
+        "// model: world-2024\nlet x = param(\"x\", 0.5);\nrandom_outage(\"mountain-pass-mine\", 0.5, 1.0, \"1w\");\nstep(1);\nexpect(x >= 0.0, \"read\");\n",
+    )
+    .unwrap();
+    let out = dir.join("o");
+    let o = chokepoint(&[
+        "sweep",
+        script.to_str().unwrap(),
+        "--runs",
+        "200",
+        "--set",
+        "x=0..1",
+        "--metric",
+        "output=mountain-pass-mine",
+        "--seed",
+        "11",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    let (mut low_out, mut low, mut high_out, mut high) = (0, 0, 0, 0);
+    for line in csv.lines().skip(1) {
+        let c: Vec<f64> = line
+            .split(',')
+            .map(|v| v.parse().unwrap_or(f64::NAN))
+            .collect();
+        let (x, made) = (c[2], c[c.len() - 1]);
+        let stopped = made < 1.0;
+        if x < 0.5 {
+            low += 1;
+            low_out += stopped as usize;
+        } else {
+            high += 1;
+            high_out += stopped as usize;
+        }
+    }
+    let (a, b) = (low_out as f64 / low as f64, high_out as f64 / high as f64);
+    assert!(
+        a > 0.3 && a < 0.7 && b > 0.3 && b < 0.7,
+        "outage share {a:.2} below 0.5, {b:.2} above"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

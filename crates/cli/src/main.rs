@@ -391,14 +391,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             junit,
             model,
             time_limit,
-        } => {
-            if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 1e9) {
-                return Err(anyhow!(BadInput(format!(
-                    "--time-limit must be a number of seconds above 0, got {time_limit}"
-                ))));
-            }
-            test(&paths, junit.as_deref(), model.as_deref(), time_limit)
-        }
+        } => test(&paths, junit.as_deref(), model.as_deref(), time_limit),
         Command::Docs { format } => docs(&format),
         Command::Bench {
             model,
@@ -720,13 +713,15 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// The scenario files under `dir` and its subdirectories, but for `lib` directories: what
-/// scenarios import is not a scenario.
+/// scenarios import is not a scenario. A link to a directory is not followed (a link back
+/// up the tree would never end).
 fn scenarios_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let linked = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n != "lib") {
+            if !linked && path.file_name().is_some_and(|n| n != "lib") {
                 scenarios_under(&path, out)?;
             }
         } else if path
@@ -761,12 +756,6 @@ fn test(
             dir.display()
         ))));
     }
-    if let Some(m) = model.filter(|m| !m.is_file()) {
-        return Err(anyhow!(BadInput(format!(
-            "error: --model {}: no such model file",
-            m.display()
-        ))));
-    }
     if let Some(j) = junit {
         // The report must not replace a scenario or a model, nor be found unwritable only
         // after every scenario has run.
@@ -797,7 +786,21 @@ fn test(
         }
         let _ = std::fs::remove_file(&probe);
     }
-    let scripts = match collect_scripts(paths) {
+    let checked = (|| -> Result<Vec<PathBuf>> {
+        if let Some(m) = model.filter(|m| !m.is_file()) {
+            return Err(anyhow!(BadInput(format!(
+                "error: --model {}: no such model file",
+                m.display()
+            ))));
+        }
+        if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 1e9) {
+            return Err(anyhow!(BadInput(format!(
+                "error: --time-limit must be a number of seconds above 0, at most 1e9, got {time_limit}"
+            ))));
+        }
+        collect_scripts(paths)
+    })();
+    let scripts = match checked {
         Ok(s) => s,
         Err(e) => {
             // A report left from an earlier run would read as this one's results.
@@ -841,11 +844,15 @@ fn test(
                     cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Passed));
                 } else {
                     failed += 1;
-                    outln!(
-                        "FAILED {} ({} of {n} {noun} failed)",
-                        one_line(&s.display().to_string()),
-                        bad.len()
-                    );
+                    if bad.is_empty() {
+                        outln!("FAILED {}", one_line(&s.display().to_string()));
+                    } else {
+                        outln!(
+                            "FAILED {} ({} of {n} {noun} failed)",
+                            one_line(&s.display().to_string()),
+                            bad.len()
+                        );
+                    }
                     let mut text = String::new();
                     // One line per failure, whatever a message holds (a newline, an escape
                     // sequence a terminal would act on).

@@ -174,6 +174,9 @@ struct Session {
     /// What to write on :save: inputs that evaluated without error, and clock moves.
     script: Vec<String>,
     cancel: Arc<AtomicBool>,
+    /// What this session last wrote to each file it saved: `:save` replaces a file only if
+    /// it still holds that (not one edited since, nor another session's).
+    saved: Vec<(PathBuf, String)>,
 }
 
 impl Session {
@@ -197,16 +200,19 @@ impl Session {
             imports: AST::empty(),
             script: Vec::new(),
             cancel,
+            saved: Vec::new(),
         }
     }
 
     fn reset(&mut self) {
+        let saved = std::mem::take(&mut self.saved);
         *self = Session::new(
             self.model.clone(),
             self.model_path.clone(),
             self.scripts_root.clone(),
             self.cancel.clone(),
         );
+        self.saved = saved;
     }
 
     fn flush_output(&self) {
@@ -271,7 +277,11 @@ impl Session {
             Ok(v) => match self.trial(&before.0) {
                 None => Ok(v),
                 Some((e, when)) => {
-                    eprintln!("error: an action this line sets up fails when it runs, on {when}:");
+                    eprintln!(
+                        "error: an action this line sets up fails when it runs, on {when} (as \
+                         the session stands: if a later line sets up what it needs, type that \
+                         one first):"
+                    );
                     Err(e)
                 }
             },
@@ -360,10 +370,11 @@ impl Session {
         // Ctrl-C stops the trial, not the line.
         let cancelled = self.cancel.swap(false, Ordering::Relaxed);
         *self.host.lock() = kept;
-        match r {
-            Err(e) if !cancelled => Some((e, when)),
-            _ => None,
+        if cancelled {
+            eprintln!("(the trial of this line's actions was stopped: the line is kept, untried)");
+            return None;
         }
+        r.err().map(|e| (e, when))
     }
 
     /// Advances the clock outside any script call, firing scheduled closures.
@@ -431,7 +442,11 @@ impl Session {
             ":step" | ":run-to" | ":keys" => 1,
             ":show" | ":plot" => 2,
             ":save" | ":save!" => usize::MAX,
-            _ => 0,
+            ":quit" | ":q" | ":exit" | ":help" | ":h" | ":levers" | ":reset" => 0,
+            other => {
+                failed!("error: unknown command '{other}' (try :help)");
+                return true;
+            }
         };
         if args.len() > most {
             failed!(
@@ -533,13 +548,14 @@ impl Session {
                     return true;
                 }
                 // A session's save replaces an earlier save, not a scenario written by hand.
-                let ours = |p: &Path| {
-                    std::fs::read_to_string(p).is_ok_and(|t| t.starts_with(SAVED_HEADER))
-                };
-                if cmd == ":save" && Path::new(f).exists() && !ours(Path::new(f)) {
+                let key = std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f));
+                let ours = (self.saved.iter()).any(|(p, text)| {
+                    *p == key && std::fs::read_to_string(f).is_ok_and(|t| t == *text)
+                });
+                if cmd == ":save" && std::fs::symlink_metadata(f).is_ok() && !ours {
                     failed!(
-                        "error: {f} exists and was not saved from a REPL session: :save! {f} \
-                         replaces it"
+                        "error: {f} exists and this session did not write what it holds (a \
+                         script by hand, or one edited since): :save! {f} replaces it"
                     );
                     return true;
                 }
@@ -551,8 +567,14 @@ impl Session {
                     Ok(abs) if !inside && self.model_path.is_relative() => abs,
                     _ => self.model_path.clone(),
                 };
+                // A file name with spaces is quoted in the replay hint, as a shell needs.
+                let shown = if f.contains(char::is_whitespace) {
+                    format!("\"{f}\"")
+                } else {
+                    f.to_string()
+                };
                 let mut text = format!(
-                    "{SAVED_HEADER}\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {f}`\n\n",
+                    "{SAVED_HEADER}\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {shown}`\n\n",
                     model.display()
                 );
                 for s in &self.script {
@@ -560,7 +582,12 @@ impl Session {
                     text.push('\n');
                 }
                 match write::atomic(Path::new(f), text.as_bytes()) {
-                    Ok(()) => outln!("saved {} statements to {f}", self.script.len()),
+                    Ok(()) => {
+                        outln!("saved {} statements to {f}", self.script.len());
+                        let key = std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f));
+                        self.saved.retain(|(p, _)| *p != key);
+                        self.saved.push((key, text));
+                    }
                     Err(e) => failed!("error: {e:#}"),
                 }
             }
@@ -609,7 +636,7 @@ fn open_block_comment(input: &str) -> bool {
     depth > 0
 }
 
-/// The first line of a script `:save` writes: a later `:save` may replace such a file.
+/// The first line of a script `:save` writes.
 const SAVED_HEADER: &str = "// title: REPL session";
 
 /// A scheduled closure that failed was typed on an earlier input: its position is in that

@@ -262,7 +262,8 @@ impl Pinned {
 
 pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
     let s = &out.sim.series;
-    let b = &m.behaviour;
+    // The run's bounds: a scenario may set them (`behaviour`).
+    let b = &out.sim.model.behaviour;
     let nc = m.commodities.len();
     let mut found = Vec::new();
     for (mk, market) in m.markets.iter().enumerate() {

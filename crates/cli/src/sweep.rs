@@ -225,8 +225,9 @@ pub fn sweep(
     other_shard_in(out, &this, shard)?;
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
     // No more threads than runs: the rest would only be started and stopped.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.map_or(0, |t| t.min(mine.len().max(1))))
+        .num_threads(threads.unwrap_or(cores).min(mine.len().max(1)))
         .build()
         .context("cannot start the worker threads")?;
     let done = AtomicUsize::new(0);
@@ -823,7 +824,7 @@ pub fn finish(dir: &Path) -> Result<()> {
         .filter(|r| failed_col.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
         .count();
     let how = match meta["grid"].as_u64() {
-        Some(k) => format!("a grid of {k} points per parameter"),
+        Some(k) => format!("a grid of {k} points per swept parameter"),
         None => "Monte Carlo".to_string(),
     };
     let about = format!(
@@ -839,7 +840,9 @@ pub fn finish(dir: &Path) -> Result<()> {
         },
         rows.len()
     );
+    // Only parameters that vary get a response chart, or colour another's dots.
     let params: Vec<&str> = (meta["params"].as_array().into_iter().flatten())
+        .filter(|p| p["lo"].as_f64() < p["hi"].as_f64())
         .filter_map(|p| p["name"].as_str())
         .collect();
     let response = response_charts(&head, &rows, &params);

@@ -334,6 +334,13 @@ impl Loader {
                 }
                 // A file's own setting overrides what the files it includes set.
                 Some((by, _)) if self.merging.contains(by) => {}
+                Some((by, _)) if self.files[*by].path == self.files[file].path => {
+                    self.problem_at(
+                        file,
+                        format!("behaviour.{k}"),
+                        "this file is included twice: include it once".into(),
+                    );
+                }
                 Some((by, _)) => {
                     let first = self.files[*by].path.display().to_string();
                     self.problem_at(
@@ -1627,6 +1634,15 @@ impl Loader {
                 firms: vec![],
                 countries: vec![],
             };
+            if x.members.is_empty() {
+                // A rule on an empty group would read as a rule on everyone.
+                self.at(
+                    &c,
+                    i,
+                    "members",
+                    "lists no members: name at least one firm or country".into(),
+                );
+            }
             for (k, name) in x.members.iter().enumerate() {
                 if x.members[..k].contains(name) {
                     self.at(
@@ -1637,7 +1653,11 @@ impl Loader {
                     );
                     continue;
                 }
-                if group_ids.contains_key(name) {
+                if let Some(&f) = firm_ids.get(name) {
+                    g.firms.push(f);
+                } else if let Some(&cid) = country_ids.get(name) {
+                    g.countries.push(cid);
+                } else if group_ids.contains_key(name) {
                     self.at(
                         &c,
                         i,
@@ -1646,12 +1666,6 @@ impl Loader {
                             "'{name}' is a group: groups do not nest, so list its members here"
                         ),
                     );
-                    continue;
-                }
-                if let Some(&f) = firm_ids.get(name) {
-                    g.firms.push(f);
-                } else if let Some(&cid) = country_ids.get(name) {
-                    g.countries.push(cid);
                 } else {
                     let hint = did_you_mean(
                         name,

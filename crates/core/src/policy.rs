@@ -236,6 +236,24 @@ pub fn resolve(
         t
     };
     let mut to = targets(&def.to, "to");
+    // What a policy covers, written and empty (a filter that came out empty, a group with
+    // no members), would read as "all of them": a worldwide rule nobody wrote.
+    for (field, given, empty) in [
+        ("to", def.to.is_some(), to.is_empty()),
+        ("elements", def.elements.is_some(), elements == 0),
+        ("forms", def.forms.is_some(), forms == 0),
+    ] {
+        if given && empty && errs.iter().all(|(f, _)| !f.starts_with(field)) {
+            errs_push(
+                &mut errs,
+                field,
+                format!(
+                    "covers nothing (an empty list, or a group with no members): name at \
+                     least one, or leave `{field}` out to cover them all"
+                ),
+            );
+        }
+    }
     if let Some(imp) = &def.importer {
         match resolve_target(model, imp, &mut to) {
             Ok(()) => {}
@@ -269,11 +287,17 @@ pub fn resolve(
             ),
         );
     }
-    // Firms of the exporter's own country, and nothing foreign besides: no exports at all.
+    // Firms of the exporter's own country, affiliates included, and nothing foreign
+    // besides: no exports at all. (A listed parent reaches its affiliates abroad.)
+    let home_only = |t: FirmId, x: CountryId| {
+        (0..model.firms.len())
+            .filter(|&f| model.firm_within(f, t))
+            .all(|f| model.firms[f].country == x)
+    };
     if let Some(x) = exporter.filter(|x| {
         !to.firms.is_empty()
             && to.countries.is_empty()
-            && to.firms.iter().all(|&f| model.firms[f].country == *x)
+            && to.firms.iter().all(|&t| home_only(t, *x))
     }) {
         let firm = &model.firms[to.firms[0]].id;
         errs_push(

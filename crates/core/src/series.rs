@@ -211,7 +211,13 @@ impl Series {
     pub fn to_csv(&self, res: Resolution) -> String {
         let w = self.names.len();
         let live: Vec<usize> = (0..w)
-            .filter(|&c| (0..self.steps).any(|s| self.get(s, c).abs() >= 5e-7))
+            // (A NaN is never left out: it is a defect to see.)
+            .filter(|&c| {
+                (0..self.steps).any(|s| {
+                    let x = self.get(s, c);
+                    x.abs() >= 5e-7 || x.is_nan()
+                })
+            })
             .collect();
         let mut out = String::from("date,metric,key,value\n");
         let mut s = 0;

@@ -189,8 +189,8 @@ pub struct Sim {
     cap_now: Vec<f64>,
     plan: Vec<f64>,
     sales_ema: Vec<f64>,
-    /// Per facility: it has had output to sell at least once (a plant that starts with its
-    /// inputs cut off has learned nothing about its sales yet).
+    /// Per facility: it has had output to sell since it last came on line (a plant that
+    /// starts, or restarts, with its inputs cut off has learned nothing about its sales).
     offered_yet: Vec<bool>,
     run_rate: Vec<f64>,
     /// Per sector, this step: need (t RE/step) and growth factor.
@@ -651,8 +651,6 @@ impl Sim {
             .collect();
         for f in 0..sim.model.facilities.len() {
             sim.sales_ema[f] = sim.compute_capacity(f);
-            // Running at the start: it starts with its cover of output, on sale.
-            sim.offered_yet[f] = sim.sales_ema[f] > 0.0;
         }
         sim.prepare();
         sim.warm_start();
@@ -1150,7 +1148,6 @@ impl Sim {
         Arc::make_mut(&mut self.model).facilities[f].ramp_months = months;
     }
 
-    /// Adds tonnes (of the form's unit) to a stockpile at once, in its holding's mix.
     /// What a stockpile holds now, t of its form.
     pub fn stockpile_holding(&self, s: StockpileId) -> f64 {
         let (nf, ne) = self.nfe();
@@ -1159,6 +1156,7 @@ impl Sim {
         lane_sum(&self.stock[base..base + ne]) / self.model.forms[form].re_share
     }
 
+    /// Adds tonnes (of the form's unit) to a stockpile at once, in its holding's mix.
     pub fn stockpile_fill(&mut self, s: StockpileId, tonnes: f64) {
         let m = Arc::clone(&self.model);
         let (nf, ne) = self.nfe();
@@ -1803,6 +1801,8 @@ impl Sim {
             // A plant coming on line offers its whole output until its sales say otherwise.
             if self.cap_now[f] <= 0.0 && cap > 0.0 {
                 self.sales_ema[f] = self.sales_ema[f].max(cap);
+                // Until it has something to sell, its sales say nothing (see smooth_sales).
+                self.offered_yet[f] = false;
             }
             self.cap_now[f] = cap;
             // Plants adjust their run rate to margins over the smoothing horizon. The margin

@@ -93,6 +93,9 @@ fn every_rule_reports_its_place() {
         ("  - id: us-nds\n    country: US", "  - id: us-nds\n    country: UK", "stockpiles[0].country: unknown country 'UK'"),
         // groups
         ("    members: [raytheon, lockheed]", "    members: [raytheon, lockheed, US, nobody]", "groups[0].members[3]: unknown firm or country 'nobody'"),
+        ("    members: [raytheon, lockheed]", "    members: []", "groups[0].members: lists no members"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, to: [], source: fixture}\nbehaviour:\n", "policies[0].to: covers nothing"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, elements: [], source: fixture}\nbehaviour:\n", "policies[0].elements: covers nothing"),
         ("    members: [raytheon, lockheed]", "    members: [raytheon, lockheed, raytheon]", "groups[0].members[2]: 'raytheon' is listed twice"),
         ("    members: [raytheon, lockheed]", "    members: [raytheon, listed]", "groups[0].members[1]: 'listed' is a group: groups do not nest"),
         ("  - id: listed\n", "  - id: lockheed\n", "groups[0].id: 'lockheed' is already the id of a firm"),
@@ -224,22 +227,24 @@ fn a_file_overrides_the_behaviour_it_includes_but_siblings_may_not_both_set_one(
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
+    let twice = top("shared.yaml, shared.yaml", "")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         e.contains("other.yaml") && e.contains("behaviour.home_bias") && e.contains("also set in"),
         "{e}"
     );
+    assert!(twice.contains("this file is included twice"), "{twice}");
 }
 
 #[test]
 fn check_warns_of_an_input_nothing_makes_and_a_made_commodity_without_a_price() {
+    let w = load_str("mini.yaml", MINI).unwrap().warnings();
     assert!(
-        load_str("mini.yaml", MINI)
-            .unwrap()
-            .warnings()
-            .iter()
-            .all(|w| w.contains("start price")),
-        "the fixture's only warnings are its unpriced metals"
+        !w.is_empty() && w.iter().all(|w| w.contains("start price")),
+        "the fixture's only warnings are its unpriced metals: {w:?}"
     );
     // No plant makes Dy and Tb metal once the metal recipe's composition drops them.
     let text = MINI.replacen(
@@ -262,4 +267,14 @@ fn check_warns_of_an_input_nothing_makes_and_a_made_commodity_without_a_price() 
         let w = chokepoint_core::load(&path).unwrap().warnings();
         assert!(w.is_empty(), "{world}: {w:?}");
     }
+}
+
+#[test]
+fn a_group_named_like_a_firm_is_one_problem_not_a_cascade() {
+    let got = problems("  - id: listed\n", "  - id: lockheed\n");
+    assert!(
+        got.contains("'lockheed' is already the id of a firm"),
+        "{got}"
+    );
+    assert!(!got.contains("groups do not nest"), "{got}");
 }

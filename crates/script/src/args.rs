@@ -116,17 +116,8 @@ pub fn policy_def(
             )));
         }
     }
-    // An empty list of what a policy covers would read as "all of them": a filter that
-    // came out empty must not become a worldwide rule. (No exemptions is fine.)
-    let list = |k: &str| -> Res<Option<Vec<String>>> {
-        match opts.get(k).map(|v| names(v, k)).transpose()? {
-            Some(v) if v.is_empty() && k != "exempt" => Err(err(format!(
-                "{kind}: `{k}` is an empty list: name at least one, or leave `{k}` out to \
-                 cover them all"
-            ))),
-            v => Ok(v),
-        }
-    };
+    let list =
+        |k: &str| -> Res<Option<Vec<String>>> { opts.get(k).map(|v| names(v, k)).transpose() };
     let num = |k: &str| -> Res<Option<f64>> { opts.get(k).map(|v| number(v, k)).transpose() };
     let text = |k: &str| -> Res<Option<String>> {
         opts.get(k)

@@ -80,6 +80,8 @@ pub struct Host {
     pub levers: Vec<LeverCall>,
     pub params: BTreeMap<String, f64>,
     pub params_used: BTreeMap<String, f64>,
+    /// Each parameter's default as the script gives it.
+    pub param_defaults: BTreeMap<String, f64>,
     pub output: Vec<String>,
     pub deadline: Option<Instant>,
     pub cancel: Arc<AtomicBool>,
@@ -112,6 +114,7 @@ impl HostHandle {
             levers: Vec::new(),
             params,
             params_used: BTreeMap::new(),
+            param_defaults: BTreeMap::new(),
             output: Vec::new(),
             deadline: None,
             cancel: Arc::new(AtomicBool::new(false)),

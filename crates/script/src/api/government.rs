@@ -32,9 +32,35 @@ fn committed(h: &Host, f: usize) -> f64 {
 fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Res<()> {
     let taken = committed(h, f) - replaced;
     if taken + share > 1.0 + 1e-9 {
+        // Say whose they are (the model's own contracts among them), and how to make room.
+        let m = &h.sim.model;
+        let holders: Vec<String> = (h.sim.contracts.iter())
+            .filter(|k| k.facility == f)
+            .map(|k| {
+                format!(
+                    "contract to {} {:.0}%",
+                    m.countries[k.country].id,
+                    k.share * 100.0
+                )
+            })
+            .chain(
+                (h.sim.offtakes.iter())
+                    .filter(|o| o.facility == f)
+                    .map(|o| {
+                        format!(
+                            "offtake into {} {:.0}%",
+                            m.stockpiles[o.stockpile].id,
+                            o.share * 100.0
+                        )
+                    }),
+            )
+            .collect();
         return Err(crate::host::err(format!(
-            "contracts and offtakes on '{facility}' already take {:.0}% of its output: another {:.0}% would be more than all of it",
+            "contracts and offtakes on '{facility}' already take {:.0}% of its output ({}): \
+             another {:.0}% would be more than all of it; lower one first (a contract or \
+             offtake set again replaces its share)",
             taken * 100.0,
+            holders.join(", "),
             share * 100.0
         )));
     }

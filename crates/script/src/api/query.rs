@@ -80,6 +80,11 @@ impl SeriesView {
         })
     }
 
+    /// Whether the view is a whole series, not a window of dates.
+    pub fn is_whole(&self) -> bool {
+        self.window.is_none()
+    }
+
     /// How many steps the view covers now.
     pub fn steps_now(&self) -> Res<usize> {
         self.with_host(|h| self.steps(&h.sim.series.dates).len())
@@ -516,8 +521,12 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn total(s: &mut SeriesView) -> Res<f64> {
-        // A total of nothing is not 0: an expectation written before the run would pass.
-        nonempty(s)?;
+        // A total before the run has any values is not 0: an expectation written before
+        // the run would pass. A window the clock has not reached yet (a condition checked
+        // each step) totals 0.
+        if s.is_whole() {
+            nonempty(s)?;
+        }
         s.read(|_, v| v.sum())
     }
 

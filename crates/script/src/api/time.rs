@@ -30,6 +30,13 @@ pub mod time_api {
             )));
         }
         h.ensure_running()?;
+        // Set up by an action the clock is running, for a day in this same step: it runs
+        // now, in this step, not a step late.
+        if h.running_due.is_some() && step == h.sim.step {
+            drop(h);
+            let _ = action.call_within_context::<rhai::Dynamic>(&ctx, ())?;
+            return Ok(());
+        }
         let seq = h.next_seq();
         h.schedule.push(Scheduled {
             step,
@@ -71,12 +78,19 @@ pub mod time_api {
         if calendar_months(&period) == 0
             && (days - (steps * step_days as usize) as f64).abs() > 1e-6
         {
+            let (below, above) = (
+                (days / step_days as f64).floor().max(1.0) as usize * step_days as usize,
+                (days / step_days as f64).ceil().max(1.0) as usize * step_days as usize,
+            );
+            let near = if below == above {
+                format!("{below} days")
+            } else {
+                format!("{below} or {above} days")
+            };
             return Err(err(format!(
                 "every: a period of {} days is not a whole number of {step_days}-day steps: \
-                 use {} or {} days, or whole months (\"1m\", \"3m\")",
+                 use {near}, or whole months (\"1m\", \"3m\")",
                 chokepoint_core::error::shown(days),
-                (days / step_days as f64).floor().max(1.0) as usize * step_days as usize,
-                (days / step_days as f64).ceil() as usize * step_days as usize,
             )));
         }
         let step = h.sim.step;
@@ -309,29 +323,28 @@ pub mod time_api {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !word {
             return Err(err(format!(
-                "param(\"{name}\"): a parameter's name is a word of letters, digits and _ \
+                "param(\"{name}\"): a parameter's name is a word of letters, digits, _ and - \
                  (starting with a letter), so that --set can name it"
             )));
         }
         let h = host(&ctx)?;
         let mut h = h.lock();
-        let v = match h.params.get(name) {
-            Some(&set) => set,
-            None => {
-                // One name, one default: a second one would be read by half the script.
-                if let Some(&before) = h.params_used.get(name).filter(|&&b| b != d) {
-                    return Err(err(format!(
-                        "param(\"{name}\"): its default is already {} in this script; one \
-                         parameter has one default (read it into a variable once)",
-                        chokepoint_core::error::shown(before)
-                    )));
-                }
-                d
-            }
-        };
+        // One name, one default, however the script is run: a second would be read by half
+        // the script.
+        if let Some(&before) = h.param_defaults.get(name).filter(|&&b| b != d) {
+            return Err(err(format!(
+                "param(\"{name}\"): its default is already {} in this script; one \
+                 parameter has one default (read it into a variable once)",
+                chokepoint_core::error::shown(before)
+            )));
+        }
+        h.param_defaults.insert(name.to_string(), d);
+        let v = h.params.get(name).copied().unwrap_or(d);
         h.params_used.insert(name.to_string(), v);
         Ok(v)
     }

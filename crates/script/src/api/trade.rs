@@ -37,31 +37,9 @@ pub fn add(
         err(format!("{kind}: {}", text.join("; ")))
     })?;
     let summary = format!("{} {}", exporter.unwrap_or(""), describe(opts));
-    if let PolicyKind::Tariff { rate } = policy.kind {
-        // A tariff replaces the one the same importer has on the same exporter and goods;
-        // a rate of 0 only ends it.
-        let same = |p: &Policy| {
-            matches!(p.kind, PolicyKind::Tariff { .. })
-                && (p.exporter, p.elements, p.forms)
-                    == (policy.exporter, policy.elements, policy.forms)
-                && p.to == policy.to
-        };
-        let ended = h.sim.end_policies(start, same);
-        if rate == 0.0 {
-            if ended == 0 && !h.sim.policies.iter().any(same) {
-                // As with `lift`: ending what was never set is a typo, and the tariff meant
-                // stays (a rule run each step may end one already ended).
-                return Err(err(format!(
-                    "tariff: a rate of 0 ends a tariff, and none was set with these terms ({})",
-                    summary.trim()
-                )));
-            }
-            h.log(kind, summary);
-            return Ok(());
-        }
-    }
     // The same rule pulled again (a strategy re-imposing it each step) is the one in force:
-    // copies would stack, a licence's refusals compounding and quotas running out.
+    // copies would stack, a licence's refusals compounding and quotas running out, and a
+    // tariff would be ended and laid again every step.
     let same = |p: &Policy| {
         p.in_force(start)
             && (
@@ -79,6 +57,25 @@ pub fn add(
     };
     if h.sim.policies.iter().any(same) {
         return Ok(());
+    }
+    if let PolicyKind::Tariff { rate } = policy.kind {
+        // A tariff replaces the one the same importer has on the same exporter and goods;
+        // a rate of 0 only ends it.
+        let same = |p: &Policy| {
+            matches!(p.kind, PolicyKind::Tariff { .. })
+                && (p.exporter, p.elements, p.forms)
+                    == (policy.exporter, policy.elements, policy.forms)
+                && p.to == policy.to
+        };
+        let ended = h.sim.end_policies(start, same);
+        if rate == 0.0 {
+            // A rate of 0 ends a tariff; with none in force (a rule switching it each step,
+            // a sweep whose range starts at 0) it pulls no lever, as a floor of 0 does.
+            if ended > 0 {
+                h.log(kind, summary);
+            }
+            return Ok(());
+        }
     }
     if let PolicyKind::ExportQuota { .. } = policy.kind {
         // The engine reads up to three quotas over one flow: a fourth would be ignored.
