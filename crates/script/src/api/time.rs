@@ -89,7 +89,7 @@ pub mod time_api {
             };
             return Err(err(format!(
                 "every: a period of {} days is not a whole number of {step_days}-day steps: \
-                 use {near}, or whole months (\"1m\", \"3m\")",
+                 use {near}, or whole months or years (\"1m\", \"3m\", \"1y\")",
                 chokepoint_core::error::shown(days),
             )));
         }
