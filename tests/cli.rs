@@ -1494,13 +1494,15 @@ fn test_fails_a_scenario_that_checks_nothing_and_replaces_a_stale_junit_on_bad_i
     assert!(std::fs::read_to_string(&junit)
         .unwrap()
         .contains("no such model file"));
-    refused(
-        &["test", d, "--junit", j, "--time-limit", "0"],
-        "--time-limit",
-    );
-    assert!(std::fs::read_to_string(&junit)
-        .unwrap()
-        .contains("--time-limit"));
+    for bad in ["0", "abc", "-5"] {
+        std::fs::remove_file(&junit).ok();
+        refused(
+            &["test", d, "--junit", j, "--time-limit", bad],
+            "--time-limit",
+        );
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains("--time-limit"), "{bad}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -84,9 +84,10 @@ enum Command {
         /// header wins.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Wall-clock limit for each scenario, in seconds.
-        #[arg(long, default_value_t = 120.0)]
-        time_limit: f64,
+        /// Wall-clock limit for each scenario, in seconds. (Read by `test` itself, so a bad
+        /// value replaces a --junit report like any other bad input.)
+        #[arg(long, default_value = "120", allow_hyphen_values = true)]
+        time_limit: String,
     },
     /// Validate a model file and print its inventory and production shares.
     ///
@@ -391,7 +392,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             junit,
             model,
             time_limit,
-        } => test(&paths, junit.as_deref(), model.as_deref(), time_limit),
+        } => test(&paths, junit.as_deref(), model.as_deref(), &time_limit),
         Command::Docs { format } => docs(&format),
         Command::Bench {
             model,
@@ -738,8 +739,9 @@ fn test(
     paths: &[PathBuf],
     junit: Option<&Path>,
     model: Option<&Path>,
-    time_limit: f64,
+    time_limit: &str,
 ) -> Result<u8> {
+    let limit: f64 = time_limit.trim().parse().unwrap_or(f64::NAN);
     // Say so before the scenarios run, not after.
     if let Some(j) = junit.filter(|j| j.is_dir()) {
         return Err(anyhow!(BadInput(format!(
@@ -793,7 +795,7 @@ fn test(
                 m.display()
             ))));
         }
-        if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 1e9) {
+        if !(limit.is_finite() && limit > 0.0 && limit <= 1e9) {
             return Err(anyhow!(BadInput(format!(
                 "error: --time-limit must be a number of seconds above 0, at most 1e9, got {time_limit}"
             ))));
@@ -822,7 +824,7 @@ fn test(
         let t0 = std::time::Instant::now();
         let mut printed = Vec::new();
         let model = ModelArg::Fallback(model);
-        match execute(s, model, None, BTreeMap::new(), time_limit, &mut printed) {
+        match execute(s, model, None, BTreeMap::new(), limit, &mut printed) {
             Ok((_, _, outcome)) => {
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();

@@ -108,6 +108,8 @@ struct SourceFile {
 struct Loader {
     files: Vec<SourceFile>,
     problems: Vec<Problem>,
+    /// Every file read so far, by its canonical path: one included twice is an error.
+    seen: HashSet<PathBuf>,
     /// The files being merged, outermost first: a file's includes are read inside its merge.
     merging: Vec<usize>,
 }
@@ -202,6 +204,12 @@ impl Loader {
                 })
                 .collect();
             return fail(self, format!("include cycle: {}", chain.join(" → ")));
+        }
+        if !self.seen.insert(canonical.clone()) {
+            return fail(
+                self,
+                "this file is already part of the model (included twice): include it once".into(),
+            );
         }
         if depth > MAX_INCLUDE_DEPTH {
             return fail(

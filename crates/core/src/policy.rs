@@ -238,8 +238,10 @@ pub fn resolve(
     let mut to = targets(&def.to, "to");
     // What a policy covers, written and empty (a filter that came out empty, a group with
     // no members), would read as "all of them": a worldwide rule nobody wrote.
+    // (An entity list's own check below asks for its firms.)
+    let listing = matches!(kind, PolicyKind::EntityList);
     for (field, given, empty) in [
-        ("to", def.to.is_some(), to.is_empty()),
+        ("to", def.to.is_some() && !listing, to.is_empty()),
         ("elements", def.elements.is_some(), elements == 0),
         ("forms", def.forms.is_some(), forms == 0),
     ] {

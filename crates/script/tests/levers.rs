@@ -1620,3 +1620,32 @@ fn review_fixes_hold_a_tariff_re_laid_each_step_an_affiliate_abroad_and_an_unrea
         expect(true, "the condition ran in 2024");
     "#);
 }
+
+#[test]
+fn a_window_the_clock_has_not_reached_waits_in_a_rule_and_is_an_error_at_the_top_level() {
+    // In a condition, any statistic of a window not reached yet is no value: it waits.
+    let out = run(r#"
+        let w = between(price("oxide:Dy", "ROW"), "2024-06-03", "2024-07-01");
+        when(|| peak(w) > 1.0 && low(w) > 1.0 && mean(w) > 1.0, || tariff("US", "CN", 0.1));
+        run_until("2024-08-01");
+        expect(true, "ran");
+    "#);
+    let d = out
+        .levers
+        .iter()
+        .find(|l| l.name == "tariff")
+        .map(|l| l.date.to_string());
+    assert_eq!(
+        d.as_deref(),
+        Some("2024-06-10"),
+        "fires once the window has a value"
+    );
+    // At the top level a window the run never reached is an error, not a total of 0.
+    for src in [
+        r#"let w = between(output_lost("ev-us"), "2027-01-01", "2027-12-31"); run_until("2025-01-01"); expect(total(w) < 1.0, "x");"#,
+        r#"let v = between(price("oxide:Dy", "ROW"), "2023-01-01", "2023-06-01"); run_until("2024-02-01"); expect(total(v) == 0.0, "x");"#,
+    ] {
+        let e = fails(src);
+        assert!(e.contains("has no values between"), "{src}: {e}");
+    }
+}

@@ -80,11 +80,6 @@ impl SeriesView {
         })
     }
 
-    /// Whether the view is a whole series, not a window of dates.
-    pub fn is_whole(&self) -> bool {
-        self.window.is_none()
-    }
-
     /// How many steps the view covers now.
     pub fn steps_now(&self) -> Res<usize> {
         self.with_host(|h| self.steps(&h.sim.series.dates).len())
@@ -161,6 +156,20 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
         host: Arc::downgrade(&handle.0),
         col,
         window: None,
+    })
+}
+
+/// Whether `s` is a window of dates inside the model's horizon that the clock has not
+/// reached, read by a rule as the clock runs (a `when` condition, a strategy). Its
+/// statistics are then NaN: no value yet, so any comparison with it is false and the
+/// condition waits. At the top level, such a window is an error, as any empty one is.
+pub fn not_yet(s: &SeriesView) -> Res<bool> {
+    let Some((a, _)) = s.window else {
+        return Ok(false);
+    };
+    s.with_host(|h| {
+        let m = &h.sim.model;
+        h.driving && a >= m.start && a <= m.end && h.sim.series.dates.last().is_none_or(|&d| d < a)
     })
 }
 
@@ -425,6 +434,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn peak(s: &mut SeriesView) -> Res<f64> {
+        if not_yet(s)? {
+            return Ok(f64::NAN);
+        }
         nonempty(s)?;
         s.read(|_, v| v.fold(f64::MIN, f64::max))
     }
@@ -437,6 +449,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn low(s: &mut SeriesView) -> Res<f64> {
+        if not_yet(s)? {
+            return Ok(f64::NAN);
+        }
         nonempty(s)?;
         s.read(|_, v| v.fold(f64::MAX, f64::min))
     }
@@ -449,6 +464,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn mean(s: &mut SeriesView) -> Res<f64> {
+        if not_yet(s)? {
+            return Ok(f64::NAN);
+        }
         nonempty(s)?;
         s.read(|dates, v| v.sum::<f64>() / dates.len() as f64)
     }
@@ -461,6 +479,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn current(s: &mut SeriesView) -> Res<f64> {
+        if not_yet(s)? {
+            return Ok(f64::NAN);
+        }
         nonempty(s)?;
         s.last_value()
     }
@@ -521,12 +542,11 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn total(s: &mut SeriesView) -> Res<f64> {
-        // A total before the run has any values is not 0: an expectation written before
-        // the run would pass. A window the clock has not reached yet (a condition checked
-        // each step) totals 0.
-        if s.is_whole() {
-            nonempty(s)?;
+        // A total of no values is not 0: an expectation written before the run would pass.
+        if not_yet(s)? {
+            return Ok(f64::NAN);
         }
+        nonempty(s)?;
         s.read(|_, v| v.sum())
     }
 
