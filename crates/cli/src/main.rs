@@ -113,9 +113,11 @@ enum Command {
     },
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
     ///
-    /// Writes runs.csv (each run's parameters and figures), bands.csv (p5/p50/p95 per
-    /// metric and year), summary.json and report.html: fan charts, and each figure against
-    /// each swept parameter (what "how large must it be?" reads off).
+    /// Writes runs.csv (each run's parameters and figures), runs_series.csv (each run's
+    /// yearly values), bands.csv (p5/p50/p95 per metric and year), sweep.json (the sweep's
+    /// script, model, seed and parameters, which `merge` checks shards against),
+    /// summary.json and report.html: fan charts, and each figure against each swept
+    /// parameter (what "how large must it be?" reads off).
     ///
     /// Runs that fail the scenario's expectations are results, not errors: the sweep exits 0
     /// and counts them (runs.csv: expectations_failed), so a batch scheduler does not retry
@@ -142,7 +144,8 @@ enum Command {
         /// points^parameters; one held at a value is one point).
         #[arg(long)]
         grid: Option<usize>,
-        /// Worker threads (default: one per core). Results do not depend on it.
+        /// Worker threads (default: one per core; never more than the runs). Results do not
+        /// depend on it.
         #[arg(long)]
         threads: Option<usize>,
         /// Run only shard K of N (every N-th run from K); combine with `chokepoint merge`.

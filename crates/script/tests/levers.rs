@@ -1479,7 +1479,7 @@ fn expectations_hold_at_their_bounds_and_show_the_figure_that_decided() {
     assert_eq!(out.expectations[3].detail, "2e-5 is above [0, 1e-5]");
     assert_eq!(out.expectations[4].detail, "100.3 vs 100 ± 0.1%");
     let out = attempt(
-        r#"expect_approx(1e-12, 0.0, 0.5, "zero"); expect_between(1.0 / 0.0, 1.5, 3.0, "inf"); expect_approx(-1.0 / 0.0, 2.0, 0.5, "-inf");"#,
+        r#"expect_approx(1e-12, 0.0, 0.5, "zero"); expect_between(1.0 / 0.0, 1.5, 1.0 / 0.0, "inf"); expect_approx(-1.0 / 0.0, 2.0, 0.5, "-inf");"#,
     )
     .unwrap();
     let passed: Vec<bool> = out.expectations.iter().map(|e| e.passed).collect();

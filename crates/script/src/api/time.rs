@@ -54,7 +54,8 @@ pub mod time_api {
 
     /// Runs `action` now and then every `period` ("4w", "3m", "1y" or days). Whole months
     /// and years follow the calendar: "1m" fires in the step containing the same day of each
-    /// month, "1y" each anniversary. Days and weeks are whole steps. Set up inside an `at`
+    /// month, "1y" each anniversary. A period in days or weeks must be a whole number of
+    /// steps (on 7-day steps "10d" is an error: 7 or 14 days, or whole months). Set up inside an `at`
     /// action, it counts from that action's date and its first run is in the same step.
     ///
     /// ```rhai
