@@ -342,13 +342,6 @@ impl Loader {
                 }
                 // A file's own setting overrides what the files it includes set.
                 Some((by, _)) if self.merging.contains(by) => {}
-                Some((by, _)) if self.files[*by].path == self.files[file].path => {
-                    self.problem_at(
-                        file,
-                        format!("behaviour.{k}"),
-                        "this file is included twice: include it once".into(),
-                    );
-                }
                 Some((by, _)) => {
                     let first = self.files[*by].path.display().to_string();
                     self.problem_at(

@@ -1150,10 +1150,12 @@ impl Sim {
 
     /// What a stockpile holds now, t of its form.
     pub fn stockpile_holding(&self, s: StockpileId) -> f64 {
-        let (nf, ne) = self.nfe();
-        let form = self.model.stockpiles[s].form;
-        let base = (self.stockpile_node(s) * nf + form) * ne;
-        lane_sum(&self.stock[base..base + ne]) / self.model.forms[form].re_share
+        holding(
+            &self.stock,
+            &self.model,
+            self.sp_node[s],
+            self.model.stockpiles[s].form,
+        )
     }
 
     /// Adds tonnes (of the form's unit) to a stockpile at once, in its holding's mix.
@@ -2601,10 +2603,7 @@ impl Sim {
             };
         }
         for (k, &col) in cols.stockpile.iter().enumerate() {
-            let n = self.sp_node[k];
-            let form = m.stockpiles[k].form;
-            let base = (n * nf + form) * ne;
-            row[col] = lane_sum(&self.stock[base..base + ne]) / m.forms[form].re_share;
+            row[col] = holding(&self.stock, m, self.sp_node[k], m.stockpiles[k].form);
         }
         for i in 0..m.stages.len() * nx {
             row[cols.dependency[i]] = if s.dep_total[i] > 0.0 {
@@ -2648,6 +2647,13 @@ impl Sim {
         }
         worst
     }
+}
+
+/// What node `n` holds of `form`, t of the form's unit (a stockpile's holding).
+fn holding(stock: &[f64], m: &Model, n: usize, form: FormId) -> f64 {
+    let (nf, ne) = (m.forms.len(), m.elements.len());
+    let base = (n * nf + form) * ne;
+    lane_sum(&stock[base..base + ne]) / m.forms[form].re_share
 }
 
 /// How many scripted outages of one facility can run at once before they merge.

@@ -34,26 +34,22 @@ fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Re
     if taken + share > 1.0 + 1e-9 {
         // Say whose they are (the model's own contracts among them), and how to make room.
         let m = &h.sim.model;
-        let holders: Vec<String> = (h.sim.contracts.iter())
-            .filter(|k| k.facility == f)
+        let holders: Vec<String> = (h.sim.contracts.iter().filter(|k| k.facility == f))
             .map(|k| {
-                format!(
-                    "contract to {} {:.0}%",
-                    m.countries[k.country].id,
-                    k.share * 100.0
+                (
+                    format!("contract to {}", m.countries[k.country].id),
+                    k.share,
                 )
             })
             .chain(
-                (h.sim.offtakes.iter())
-                    .filter(|o| o.facility == f)
-                    .map(|o| {
-                        format!(
-                            "offtake into {} {:.0}%",
-                            m.stockpiles[o.stockpile].id,
-                            o.share * 100.0
-                        )
-                    }),
+                (h.sim.offtakes.iter().filter(|o| o.facility == f)).map(|o| {
+                    (
+                        format!("offtake into {}", m.stockpiles[o.stockpile].id),
+                        o.share,
+                    )
+                }),
             )
+            .map(|(who, share)| format!("{who} {:.0}%", share * 100.0))
             .collect();
         return Err(crate::host::err(format!(
             "contracts and offtakes on '{facility}' already take {:.0}% of its output ({}): \
