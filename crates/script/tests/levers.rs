@@ -488,6 +488,28 @@ fn buyers_order_ahead_of_a_licence_delay_so_supply_does_not_gap_every_delay() {
 }
 
 #[test]
+fn a_licence_that_approves_everything_fills_the_pipeline_over_its_review_not_in_a_week() {
+    // 25% approval from April, everything from 30 June, a 63-day review throughout. Buyers
+    // short of stock and pipeline used to order all of it in the week of the change: China's
+    // magnet exports reached ~18x their 2024 rate that week and a third of it for the next
+    // two months. Licences now pass a step's use plus the shortfall spread over the review.
+    run(r#"
+        import "lib/timeline" as t;
+        at("2025-04-07", || t::licence(t::SEVEN, 0.25, "no-18"));
+        at("2025-06-30", || { lift("CN", "no-18"); t::licence(t::SEVEN, 1.0, "no-18"); });
+        run_until("2025-10-31");
+        let x = exports("CN", "magnet:NdFeB");
+        let normal = mean(between(x, "2024-01-01", "2024-12-30"));
+        let week = peak(between(x, "2025-06-30", "2025-07-06")) / normal;
+        expect_between(week, 1.5, 4.0, `the week of the change orders ${week}x, not the whole gap`);
+        let summer = mean(between(x, "2025-07-07", "2025-08-31")) / normal;
+        expect_between(summer, 1.2, 3.0, `July-August run above normal (${summer}x) while pipelines fill`);
+        let autumn = mean(between(x, "2025-09-15", "2025-10-31")) / normal;
+        expect_between(autumn, 0.8, 1.3, `and are back near normal by the autumn (${autumn}x)`);
+    "#);
+}
+
+#[test]
 fn a_quota_imposed_mid_year_paces_from_its_first_day() {
     // 20,000 t/yr from 1 October: about 5,000 t in the quarter, not the three quarters of a
     // year already gone released at once (China's exports ran at ~73,000 t/yr that quarter).

@@ -749,10 +749,19 @@ impl Sim {
                     let rule = rules[row + x];
                     if x != bx {
                         // Only the approved share of licensed orders ships, and licences
-                        // are granted against normal use, not restocking. Across both
-                        // rounds: the cap is on the step's total.
-                        if rule.allow < 1.0 {
-                            let room = (rule.allow * s.need[slot] - s.licensed[slot]).max(0.0);
+                        // are granted against normal use: a step's use, plus, under a
+                        // review, the stock and pipeline the buyer is short of spread over
+                        // the review's length. A change of terms fills the pipeline over
+                        // weeks, not in one week's orders. Across both rounds: the cap is
+                        // on the step's total.
+                        if rule.allow < 1.0 || rule.delay > 0 {
+                            let restock = if rule.delay > 0 && rule.allow >= 1.0 {
+                                (s.request[slot] - s.need[slot]).max(0.0) / rule.delay as f64
+                            } else {
+                                0.0
+                            };
+                            let room =
+                                (rule.allow * (s.need[slot] + restock) - s.licensed[slot]).max(0.0);
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
                         }
