@@ -1604,3 +1604,55 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn ctrl_c_during_a_sweep_leaves_no_lock_temporary_file_or_empty_directory() {
+    let scratch = std::env::temp_dir().join(format!("chokepoint-int-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let earlier = scratch.join("earlier");
+    std::fs::create_dir_all(&earlier).unwrap();
+    std::fs::write(earlier.join("runs.csv"), "an earlier sweep's results\n").unwrap();
+    for out in [scratch.join("fresh"), earlier.clone()] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .args(["sweep", "tests/bench/levers-20.rhai", "--runs", "100000"])
+            .arg("--out")
+            .arg(&out)
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The lock file appears once the command is running (its handler is set first).
+        let lock = out.join(".chokepoint.lock");
+        let start = std::time::Instant::now();
+        while !lock.exists() && start.elapsed().as_secs() < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(lock.exists(), "the sweep took its lock");
+        let killed = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(130), "{err}");
+        assert!(err.contains("interrupted"), "{err}");
+        let left: Vec<String> = std::fs::read_dir(&earlier)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["runs.csv"], "only the earlier results stay");
+    }
+    assert!(
+        !scratch.join("fresh").exists(),
+        "the directory the sweep created is gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(earlier.join("runs.csv")).unwrap(),
+        "an earlier sweep's results\n"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}

@@ -241,6 +241,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // The REPL handles Ctrl-C itself: it cancels an evaluation, not the session.
+    if !matches!(cli.command, Command::Repl { .. }) {
+        write::clean_up_on_interrupt();
+    }
     let result = dispatch(cli.command);
     write::release();
     if !matches!(result, Ok(0)) {

@@ -18,6 +18,8 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// all are written (a full disk fails here, with nothing replaced) are they renamed into
 /// place, so a failure leaves the old set, not half of each.
 pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
+    // Held while the set is written, so an interrupt waits for the set to be whole.
+    let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| -> Result<()> {
         for (path, bytes) in files {
@@ -37,6 +39,22 @@ pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
         }
     }
     result
+}
+
+/// Taken by a set of files being written, and by an interrupt before it exits.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// On Ctrl-C, outside the REPL: lets any set of files being written finish, removes the lock files and the output
+/// directories this command created and left empty, and exits with 130. Nothing is left
+/// half-written, and no temporary or lock file is left behind.
+pub fn clean_up_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        release();
+        remove_empty_created();
+        eprintln!("interrupted: no output was left half-written");
+        std::process::exit(130);
+    });
 }
 
 /// The file a write to `path` replaces: `path`, or what a symbolic link there names.
