@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use chokepoint_core::policy::Targets;
 use chokepoint_core::{Date, Model, Sim};
 use rhai::{EvalAltResult, FnPtr, NativeCallContext, Position};
 
@@ -96,6 +97,9 @@ pub struct Host {
     /// While the clock runs an `at` or `every` action: the date it was due, so an `every`
     /// it sets up counts from that date.
     pub running_due: Option<chokepoint_core::Date>,
+    /// The reach (`to`, `exempt`) policies had when they were pulled, by index, for those
+    /// `lift_controls` has narrowed since: pulling the same rule again is still the same.
+    pub imposed_reach: BTreeMap<usize, (Targets, Targets)>,
     seq: usize,
 }
 
@@ -122,6 +126,7 @@ impl HostHandle {
             driving: false,
             clock_called: false,
             running_due: None,
+            imposed_reach: BTreeMap::new(),
             seq: 0,
         })))
     }

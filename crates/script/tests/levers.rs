@@ -461,6 +461,45 @@ fn a_licence_delay_does_not_change_import_dependency() {
 }
 
 #[test]
+fn a_rule_pulled_again_after_lift_controls_is_the_one_in_force_not_a_second() {
+    // A strategy re-imposing the licence each step, after the defence firms were lifted from
+    // it: the licence in force (with their exemption) stays the only one. A second copy
+    // used to stack on it, passing a quarter instead of a half to everyone else and
+    // licensing the lifted firms again.
+    let lic = r#"export_licence("CN", #{ forms: ["magnet:NdFeB"], approval: 0.5 })"#;
+    let base = format!("{lic}; lift_controls(\"CN\", group(\"cn-ecl-2025-01\"));");
+    let once = run_to(&base, "2024-12-30");
+    let again = run_to(&format!("{base} strategy(|| {{ {lic}; }});"), "2024-12-30");
+    let in_force = |o: &Outcome| {
+        let d = o.sim.date();
+        o.sim.policies.iter().filter(|p| p.in_force(d)).count()
+    };
+    assert_eq!(in_force(&again), in_force(&once));
+    for key in ["US/magnet:NdFeB", "JP/magnet:NdFeB"] {
+        assert_eq!(
+            series(&again, "imports", key),
+            series(&once, "imports", key),
+            "{key}"
+        );
+    }
+    // Pulled anew after `lift`, the rule reaches everyone again.
+    let out = run(&format!(
+        r#"{lic}; lift_controls("CN", group("cn-ecl-2025-01")); step(1);
+           lift("CN", "export_licence"); {lic}; step(1);
+           expect(current(shortfall("defence-us")) >= 0.0, "runs");"#
+    ));
+    let d = out.sim.date();
+    let p = out
+        .sim
+        .policies
+        .iter()
+        .rev()
+        .find(|p| p.in_force(d))
+        .unwrap();
+    assert!(p.exempt.is_empty(), "{:?}", p.exempt);
+}
+
+#[test]
 fn lifting_controls_for_a_firm_exempts_it_from_controls_that_reach_it_another_way() {
     run(r#"
         export_licence("CN", #{ forms: ["magnet:NdFeB"], approval: 0.0, to: ["US"] });

@@ -39,11 +39,16 @@ pub fn add(
     let summary = format!("{} {}", exporter.unwrap_or(""), describe(opts));
     // The same rule pulled again (a strategy re-imposing it each step) is the one in force:
     // copies would stack, a licence's refusals compounding and quotas running out, and a
-    // tariff would be ended and laid again every step.
-    let same = |p: &Policy| {
+    // tariff would be ended and laid again every step. A rule `lift_controls` narrowed is
+    // judged by the reach it was pulled with, so its lifted firms stay lifted.
+    let same = |(i, p): (usize, &Policy)| {
+        let (to, exempt) = h
+            .imposed_reach
+            .get(&i)
+            .map_or((&p.to, &p.exempt), |r| (&r.0, &r.1));
         p.in_force(start)
             && (
-                &p.kind, p.exporter, p.elements, p.forms, &p.to, &p.exempt, &p.label, p.end,
+                &p.kind, p.exporter, p.elements, p.forms, to, exempt, &p.label, p.end,
             ) == (
                 &policy.kind,
                 policy.exporter,
@@ -55,7 +60,7 @@ pub fn add(
                 policy.end,
             )
     };
-    if h.sim.policies.iter().any(same) {
+    if h.sim.policies.iter().enumerate().any(same) {
         return Ok(());
     }
     if let PolicyKind::Tariff { rate } = policy.kind {
@@ -254,7 +259,9 @@ pub mod trade_api {
     /// Lifts `exporter`'s controls on the named firms, countries or groups: they leave the
     /// policies that name them, and are exempted from those that reach them another way
     /// (a control on their country, on a parent firm, on everyone: a licence regime too).
-    /// Returns how many policies changed. To end only a listing, `lift` its label.
+    /// Returns how many policies changed. To end only a listing, `lift` its label. A rule
+    /// pulled again as it was first pulled (a strategy re-imposing it) is still the one in
+    /// force, so the firms stay lifted; `lift` the rule and pull it anew to reach them again.
     ///
     /// ```rhai
     /// entity_list("CN", ["lockheed-martin"]);
@@ -276,6 +283,7 @@ pub mod trade_api {
         let date = h.sim.date();
         let mut changed = 0;
         let mut ended = Vec::new();
+        let mut narrowed = Vec::new();
         for (i, p) in h.sim.policies.iter_mut().enumerate() {
             if p.exporter != Some(x)
                 || !p.in_force(date)
@@ -314,7 +322,11 @@ pub mod trade_api {
             }
             if (&p.to, &p.exempt) != (&before.0, &before.1) {
                 changed += 1;
+                narrowed.push((i, before));
             }
+        }
+        for (i, before) in narrowed {
+            h.imposed_reach.entry(i).or_insert(before);
         }
         for i in ended {
             h.sim.policies[i].end = Some(date);
