@@ -2023,8 +2023,14 @@ impl Sim {
                     } else {
                         self.rules[self.rule_offset[c] + slot * nx + x].allow
                     };
-                    let l = &self.links[c].buyers[slot];
-                    let r = self.link_request(l, c, self.link_need(l), 0.0).0 * allow;
+                    // Its target counts the licensed pipeline it waits on, as in the
+                    // market: it holds that on order, and wants no less for it.
+                    let links = &self.links[c];
+                    let l = &links.buyers[slot];
+                    let rules = &self.rules[self.rule_offset[c]..];
+                    let lead =
+                        trade::licence_lead(rules, nx, slot, l.country, &links.seller_countries);
+                    let r = self.link_request(l, c, self.link_need(l), lead as f64).0 * allow;
                     self.scratch.request[slot] = r;
                     wanted += r;
                 }

@@ -549,6 +549,21 @@ fn a_licence_that_approves_everything_fills_the_pipeline_over_its_review_not_in_
 }
 
 #[test]
+fn a_contracted_plant_coming_on_line_under_a_delayed_licence_still_sells_its_output() {
+    // Narva (from September 2025) sells all it makes to EU buyers by contract, with Dy and
+    // Tb from China under a licence that approves everything after 63 days. The buyers
+    // count the licensed pipeline in their target, so the contract has room: Narva used to
+    // find its buyers' orders already covered by that pipeline, sell a few kilograms, plan
+    // on them, and wind down to nothing by 2029.
+    run(r#"
+        at("2025-04-07", || export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"], approval: 1.0, delay_days: 63 }));
+        run_until("2028-12-31");
+        let narva = mean(between(output("neo-narva"), "2027-06-01", "2028-12-31"));
+        expect_between(narva, 500.0, 560.0, `Narva runs at its 558 t/yr RE (${narva})`);
+    "#);
+}
+
+#[test]
 fn a_quota_imposed_mid_year_paces_from_its_first_day() {
     // 20,000 t/yr from 1 October: about 5,000 t in the quarter, not the three quarters of a
     // year already gone released at once (China's exports ran at ~73,000 t/yr that quarter).

@@ -194,6 +194,25 @@ impl Sim {
     }
 }
 
+/// A buyer whose imports wait for a licence orders that much further ahead: its pipeline
+/// is part of what it aims to hold. The longest review, in steps, of the `exporters` (bar
+/// its own country) that may ship to the buyer in `slot`.
+pub(super) fn licence_lead(
+    rules: &[Rule],
+    nx: usize,
+    slot: usize,
+    home: CountryId,
+    exporters: &[CountryId],
+) -> usize {
+    (exporters.iter())
+        .filter(|&&x| x != home)
+        .map(|&x| &rules[slot * nx + x])
+        .filter(|r| r.allow > 0.0)
+        .map(|r| r.delay as usize)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Buyers (in serving order) grouped into tiers of equal priority, with each tier's buyer
 /// countries and each slot's place among them.
 fn tiers_of(buyers: &[BuyerLink]) -> (Vec<Tier>, Vec<CountryId>, Vec<usize>) {
@@ -542,15 +561,7 @@ impl Sim {
         let rules = &self.rules[self.rule_offset[c]..];
         for (slot, l) in buyers.iter().enumerate() {
             let need = self.link_need(l);
-            // A buyer whose imports wait for a licence orders that much further ahead: its
-            // pipeline is part of what it aims to hold.
-            let lead = (self.scratch.active.iter())
-                .filter(|&&x| x != l.country)
-                .map(|&x| &rules[slot * nx + x])
-                .filter(|r| r.allow > 0.0)
-                .map(|r| r.delay)
-                .max()
-                .unwrap_or(0);
+            let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active);
             let (r, held) = self.link_request(l, c, need, lead as f64);
             self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
