@@ -1656,3 +1656,73 @@ fn ctrl_c_during_a_sweep_leaves_no_lock_temporary_file_or_empty_directory() {
     );
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+#[test]
+fn a_named_pipe_given_as_a_script_or_model_is_refused_not_waited_on() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (script, model) = (dir.join("s.rhai"), dir.join("m.yaml"));
+    for p in [&script, &model] {
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    }
+    let s = script.to_string_lossy().into_owned();
+    let m = model.to_string_lossy().into_owned();
+    let d = dir.to_string_lossy().into_owned();
+    // Nothing writes to these pipes: a command that opened one would never end.
+    for args in [
+        vec!["run", s.as_str()],
+        vec!["check", m.as_str()],
+        vec!["test", d.as_str()],
+        vec!["run", "scripts/baseline-2024.rhai", "--model", m.as_str()],
+    ] {
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("named pipe"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_during_test_removes_an_earlier_junit_report_that_would_read_as_this_runs() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-junit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("results.xml");
+    std::fs::write(
+        &report,
+        "<testsuites><testsuite tests=\"1\" failures=\"0\"/></testsuites>\n",
+    )
+    .unwrap();
+    // Scenarios that take seconds between them.
+    for i in 0..20 {
+        std::fs::write(
+            dir.join(format!("s{i}.rhai")),
+            "// model: world-2024\nrun_to_end();\nexpect(true, \"ran\");\n",
+        )
+        .unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg("test")
+        .arg(&dir)
+        .arg("--junit")
+        .arg(&report)
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(!report.exists(), "the earlier green report is gone");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -302,7 +302,6 @@ pub fn write(
             fmt_num(r.delta())
         );
     }
-    write::atomic(&dir.join("compare.csv"), csv.as_bytes())?;
     let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint compare</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
     let _ = write!(
         html,
@@ -345,7 +344,11 @@ pub fn write(
         html.push_str(&overlay(&a.sim.series, &b.sim.series, &m, &k));
     }
     html.push_str("</body></html>\n");
-    write::atomic(&dir.join("report.html"), html.as_bytes())?;
+    // One set: an interrupt or a full disk leaves both old or both new.
+    write::atomic_set(&[
+        (dir.join("compare.csv"), csv.as_bytes()),
+        (dir.join("report.html"), html.as_bytes()),
+    ])?;
     Ok(())
 }
 

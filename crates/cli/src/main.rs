@@ -809,10 +809,14 @@ fn test(
         }
         collect_scripts(paths)
     })();
+    // A report left from an earlier run would read as this one's results: an interrupt
+    // removes it.
+    if let Some(j) = junit {
+        write::stale_if_interrupted(j);
+    }
     let scripts = match checked {
         Ok(s) => s,
         Err(e) => {
-            // A report left from an earlier run would read as this one's results.
             if let Some(j) = junit {
                 let why = format!("{e:#}");
                 let case = (
@@ -820,7 +824,9 @@ fn test(
                     std::time::Duration::ZERO,
                     report::CaseEnd::Broken(why),
                 );
+                let _output = write::output_phase();
                 write::atomic(j, report::junit(&[case]).as_bytes())?;
+                write::written(j);
             }
             return Err(e);
         }
@@ -905,7 +911,9 @@ fn test(
     }
     outln!("{} passed, {} failed", passed, failed + broken);
     if let Some(j) = junit {
+        let _output = write::output_phase();
         write::atomic(j, report::junit(&cases).as_bytes())?;
+        write::written(j);
     }
     Ok(if broken > 0 {
         2

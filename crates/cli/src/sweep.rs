@@ -55,6 +55,12 @@ impl Range {
         if lo > hi {
             return Err(format!("--set {s}: the low end is above the high end"));
         }
+        if !(hi - lo).is_finite() {
+            return Err(format!(
+                "--set {s}: the range is wider than a number can hold (at most about 1.8e308 \
+                 from end to end)"
+            ));
+        }
         if name.trim().is_empty() {
             return Err(format!("--set {s}: the parameter needs a name"));
         }
@@ -279,6 +285,7 @@ pub fn sweep(
         figures.push_str(&r.figures);
         series.push_str(&r.series);
     }
+    let _output = write::output_phase();
     write::atomic_set(&[
         (out.join("runs.csv"), figures.as_bytes()),
         (out.join("runs_series.csv"), series.as_bytes()),
@@ -623,6 +630,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     let mut meta = raw_first.unwrap_or_else(|| first.clone());
     meta["shard"] = serde_json::Value::String("0/1".into());
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+    let _output = write::output_phase();
     write::atomic_set(&[
         (out.join("runs.csv"), f.as_bytes()),
         (out.join("runs_series.csv"), s.as_bytes()),
@@ -1041,6 +1049,9 @@ mod tests {
             }
         );
         assert!(Range::parse("a=0.9..0.1").unwrap_err().contains("low end"));
+        assert!(Range::parse("a=-1e308..1e308")
+            .unwrap_err()
+            .contains("wider than a number"));
         // One value holds the parameter there; a grid walks only the others.
         let held = Range::parse("a=0.5").unwrap();
         assert_eq!((held.lo, held.hi), (0.5, 0.5));

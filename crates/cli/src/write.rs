@@ -44,12 +44,51 @@ pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
 /// Taken by a set of files being written, and by an interrupt before it exits.
 static WRITING: Mutex<()> = Mutex::new(());
 
-/// On Ctrl-C, outside the REPL: lets any set of files being written finish, removes the lock files and the output
+/// Taken while a command writes its outputs (several sets, as a sweep's runs and then its
+/// bands and report), and by an interrupt before it exits.
+static OUTPUT: Mutex<()> = Mutex::new(());
+
+/// Reports that would be stale if the command were interrupted (a JUnit report a CI system
+/// would read as this run's): an interrupt removes them.
+static STALE_IF_INTERRUPTED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Held while a command writes all its files: an interrupt waits for the last of them, so
+/// an output directory is never left part old and part new.
+pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
+    OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Marks `path` as an output an interrupt must not leave from an earlier run.
+pub fn stale_if_interrupted(path: &Path) {
+    let mut v = STALE_IF_INTERRUPTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    v.push(path.to_path_buf());
+}
+
+/// `path` now holds this run's report: an interrupt leaves it.
+pub fn written(path: &Path) {
+    let mut v = STALE_IF_INTERRUPTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    v.retain(|p| p != path);
+}
+
+/// On Ctrl-C, outside the REPL: lets the outputs being written finish, removes the lock
+/// files, the reports an earlier run left that this one was to replace, and the output
 /// directories this command created and left empty, and exits with 130. Nothing is left
-/// half-written, and no temporary or lock file is left behind.
+/// half-written or mixed, and no temporary or lock file is left behind.
 pub fn clean_up_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
+        let _output = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
         let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        for p in STALE_IF_INTERRUPTED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = std::fs::remove_file(p);
+        }
         release();
         remove_empty_created();
         eprintln!("interrupted: no output was left half-written");
@@ -177,8 +216,12 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
     }
     // Can a file be created there at all (permissions, a read-only mount)?
     let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
-    std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
-    let _ = std::fs::remove_file(&probe);
+    {
+        // An interrupt waits for the probe to go.
+        let _output = output_phase();
+        std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
+        let _ = std::fs::remove_file(&probe);
+    }
     lock(dir).map_err(bad)
 }
 

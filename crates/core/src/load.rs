@@ -49,12 +49,34 @@ fn shorten_quoted(msg: &str) -> String {
 /// past the limit, whatever the file is (`/dev/zero` never ends).
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
+    refuse_pipe(path)?;
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(limit + 1)
         .read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
+/// A named pipe (or a socket) is refused before it is opened: opening one waits, without
+/// end, for a writer that may never come.
+pub fn refuse_pipe(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let t = meta.file_type();
+            if t.is_fifo() || t.is_socket() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "it is a named pipe or a socket, not a file (reading it would wait for a \
+                     writer); save its contents to a file",
+                ));
+            }
+        }
+    }
+    let _ = path;
+    Ok(())
+}
+
 /// Includes may nest this deep.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// Distributions must sum to 1 within this tolerance (published tables round).

@@ -190,6 +190,14 @@ impl ModuleResolver for SandboxResolver {
             }
             loading.push(path.to_string());
         }
+        let file = self.root.join(format!("{path}.rhai"));
+        if let Err(e) = chokepoint_core::load::refuse_pipe(&file) {
+            self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            return Err(Box::new(EvalAltResult::ErrorRuntime(
+                format!("cannot import '{path}': {e}").into(),
+                pos,
+            )));
+        }
         let result = self.inner.resolve(engine, None, path, pos);
         self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
         result

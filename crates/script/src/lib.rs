@@ -174,7 +174,11 @@ impl Scenario {
                 continue;
             }
             let file = self.scripts_root.join(format!("{module}.rhai"));
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let text = chokepoint_core::load::read_at_most(&file, engine::limits::MAX_SCRIPT_BYTES)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             out.push_str(&format!("\n// module {module}\n{text}"));
             let mut more = literal_imports(&text);
             more.reverse();
