@@ -162,10 +162,12 @@ pub mod trade_api {
     }
 
     /// Requires an export licence: `approval` (0..1) of orders pass, after `delay_days`.
-    /// `exempt` lists countries, firms or groups with general licences. Approval is of
-    /// orders: where buyers order more than the exporter has (and re-order what was
-    /// refused), approved orders can still take most of what it has; the share bites where
-    /// the exporter is the buyers' main source. Supply contracts pass at the approval share
+    /// `exempt` lists countries, firms or groups with general licences. Licences are
+    /// granted against use: below full approval a buyer gets at most `approval` times a
+    /// step's use per step, so it cannot rebuild its stocks through the licence; at full
+    /// approval (general licences) it also rebuilds its stock and its pipeline, spread over
+    /// the review. Over a long licence, approval 1 and 0.99 therefore differ sharply
+    /// (stocks recover, or stay low). Supply contracts pass at the approval share
     /// without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
     /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
     /// reach buyers after the delay (see `licence_queue`); lifting the licence does not
