@@ -632,17 +632,17 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             "{f} differs"
         );
     }
-    // A damaged shard, or one whose runs.csv is not its sweep.json's (a sweep killed
-    // between its files' renames), is refused, not averaged in.
+    // A damaged shard, one edited by hand, or one whose files are not its sweep.json's (a
+    // sweep killed between its files' renames), is refused, not averaged in: sweep.json
+    // records a digest of each file.
     let runs = dir.join("s1").join("runs.csv");
     let good = std::fs::read_to_string(&runs).unwrap();
     let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
     let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
-    for (damage, want) in [
-        ("xyz", "not a number"),
-        ("0.123", "does not match its sweep.json"),
-    ] {
-        cells[2] = damage.into();
+    let last = cells.len() - 1;
+    for (col, damage) in [(2, "xyz"), (2, "0.123"), (last, "999.5")] {
+        let want = "runs.csv is not the file its sweep wrote";
+        cells[col] = damage.into();
         lines[1] = cells.join(",");
         std::fs::write(&runs, lines.join("\n") + "\n").unwrap();
         let bad = chokepoint(&[
@@ -657,6 +657,20 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         assert!(text(&bad).contains(want), "{}", text(&bad));
     }
     std::fs::write(&runs, &good).unwrap();
+    // A band's yearly row deleted from a shard.
+    let series = dir.join("s2").join("runs_series.csv");
+    let kept = std::fs::read_to_string(&series).unwrap();
+    let cut: Vec<&str> = kept.lines().filter(|l| !l.contains(",2025,")).collect();
+    assert!(cut.len() < kept.lines().count());
+    std::fs::write(&series, cut.join("\n") + "\n").unwrap();
+    let bad = chokepoint(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("cut")]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("runs_series.csv is not the file its sweep wrote"),
+        "{}",
+        text(&bad)
+    );
+    std::fs::write(&series, &kept).unwrap();
     let bad = chokepoint(&["merge", &d("s0"), &d("s1"), "--out", &d("partial")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
@@ -1725,4 +1739,24 @@ fn ctrl_c_during_test_removes_an_earlier_junit_report_that_would_read_as_this_ru
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert!(!report.exists(), "the earlier green report is gone");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_grid_of_one_point_over_a_range_or_over_held_values_only_is_refused() {
+    for args in [
+        vec!["--grid", "1", "--set", "approval=0.1..0.9"],
+        vec!["--grid", "3", "--set", "approval=0.3"],
+    ] {
+        let out = chokepoint(
+            &[
+                &["sweep", "scripts/2025-04-china-licensing.rhai"][..],
+                &args[..],
+                &["--out", "/tmp/chokepoint-never-written"],
+            ]
+            .concat(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("--grid"), "{}", text(&out));
+        assert!(!Path::new("/tmp/chokepoint-never-written").exists());
+    }
 }

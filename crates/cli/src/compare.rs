@@ -215,7 +215,7 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
     }
     let _ = writeln!(
         o,
-        "  {} figures compared, {} differ; the {} that move most:",
+        "  {} figures compared, {} differ beyond 4 decimal places; the {} that move most:",
         all.len(),
         changed,
         n.min(changed)

@@ -148,7 +148,8 @@ enum Command {
         /// depend on it.
         #[arg(long)]
         threads: Option<usize>,
-        /// Run only shard K of N (every N-th run from K); combine with `chokepoint merge`.
+        /// Run only shard K of N, K from 0 to N-1 (every N-th run from K); combine with
+        /// `chokepoint merge`.
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
         /// Sweep seed (default: the model's seed).
@@ -1067,9 +1068,16 @@ fn run_sweep(
             return Err(bad(format!("--set {} is given twice", r.name)));
         }
     }
-    if grid.is_some() && ranges.is_empty() {
+    if grid.is_some() && ranges.iter().all(|r| r.lo == r.hi) {
         return Err(bad(
             "--grid needs a range to walk: add --set NAME=LO..HI".into()
+        ));
+    }
+    if grid == Some(1) && ranges.iter().any(|r| r.lo < r.hi) {
+        return Err(bad(
+            "--grid 1 cannot include both ends of a range: give at least 2 points, or hold \
+             the parameter with --set NAME=VALUE"
+                .into(),
         ));
     }
     let shard = match shard {

@@ -285,6 +285,7 @@ pub fn sweep(
         figures.push_str(&r.figures);
         series.push_str(&r.series);
     }
+    let this = with_digests(&this, &figures, &series);
     let _output = write::output_phase();
     write::atomic_set(&[
         (out.join("runs.csv"), figures.as_bytes()),
@@ -315,6 +316,21 @@ pub struct Stats {
     pub elapsed: Duration,
 }
 
+/// The keys of sweep.json that say where and how a shard's files were written, not what
+/// sweep they belong to: left out when shards are compared.
+const PER_SHARD: [&str; 4] = ["shard", "script", "runs_digest", "series_digest"];
+
+/// sweep.json with the digests of the runs.csv and runs_series.csv written beside it: a
+/// merge refuses a shard whose files were changed since.
+fn with_digests(meta: &str, figures: &str, series: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(meta) else {
+        return meta.to_string();
+    };
+    v["runs_digest"] = digest(figures.as_bytes()).into();
+    v["series_digest"] = digest(series.as_bytes()).into();
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
+
 /// A 64-bit FNV-1a digest: the same bytes give the same digest on every machine.
 fn digest(bytes: &[u8]) -> String {
     let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
@@ -338,8 +354,9 @@ fn other_shard_in(out: &Path, this: &str, shard: Shard) -> Result<()> {
     let theirs = there["shard"].as_str().unwrap_or("").to_string();
     let ours = format!("{}/{}", shard.k, shard.n);
     for m in [&mut there, &mut here] {
-        m["shard"] = serde_json::Value::Null;
-        m["script"] = serde_json::Value::Null;
+        for k in PER_SHARD {
+            m[k] = serde_json::Value::Null;
+        }
     }
     let sharded = |s: &str| s.rsplit_once('/').is_some_and(|(_, n)| n != "1");
     if shard.n > 1 && sharded(&theirs) && theirs != ours && there == here {
@@ -477,14 +494,35 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
         // Shards compare by what they ran, not by how the script's path was written where
         // each ran (the digests cover its text and the model).
         let mut m = meta.clone();
-        m["shard"] = serde_json::Value::Null;
-        m["script"] = serde_json::Value::Null;
+        for k in PER_SHARD {
+            m[k] = serde_json::Value::Null;
+        }
         let shard = meta["shard"].as_str().unwrap_or("").to_string();
         if raw_first.is_none() {
-            raw_first = Some(meta);
+            raw_first = Some(meta.clone());
         }
         metas.push((dir.clone(), m, shard));
         let text = read("runs.csv")?;
+        let series_text = read("runs_series.csv")?;
+        // The files are as the sweep wrote them: a figure edited by hand, or a row added or
+        // taken away, would change the bands without a word.
+        for (file, body, key) in [
+            ("runs.csv", &text, "runs_digest"),
+            ("runs_series.csv", &series_text, "series_digest"),
+        ] {
+            if meta[key].as_str() != Some(digest(body.as_bytes()).as_str()) {
+                return Err(anyhow!(crate::BadInput(format!(
+                    "{}: {file} is not the file its sweep wrote (sweep.json records another \
+                     digest{}); rerun this shard",
+                    dir.display(),
+                    if meta[key].is_null() {
+                        ", or none: it was written by an earlier chokepoint"
+                    } else {
+                        ""
+                    }
+                ))));
+            }
+        }
         let mut lines = text.lines();
         let h = lines.next().unwrap_or_default().to_string();
         match &head {
@@ -534,7 +572,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
             }
             figures.push((run, format!("{l}\n")));
         }
-        for l in read("runs_series.csv")?.lines().skip(1) {
+        for l in series_text.lines().skip(1) {
             let run = run_of(l, dir)?;
             if l.split(',').count() < 5
                 || l.rsplit(',')
@@ -630,6 +668,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     let mut meta = raw_first.unwrap_or_else(|| first.clone());
     meta["shard"] = serde_json::Value::String("0/1".into());
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+    let meta = with_digests(&meta, &f, &s);
     let _output = write::output_phase();
     write::atomic_set(&[
         (out.join("runs.csv"), f.as_bytes()),
