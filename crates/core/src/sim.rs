@@ -1802,9 +1802,12 @@ impl Sim {
             let cap = self.compute_capacity(f);
             // A plant coming on line offers its whole output until its sales say otherwise.
             if self.cap_now[f] <= 0.0 && cap > 0.0 {
-                self.sales_ema[f] = self.sales_ema[f].max(cap);
                 // Until it has something to sell, its sales say nothing (see smooth_sales).
                 self.offered_yet[f] = false;
+            }
+            if !self.offered_yet[f] {
+                // Its plan follows its capacity up the ramp until its first sales.
+                self.sales_ema[f] = self.sales_ema[f].max(cap);
             }
             self.cap_now[f] = cap;
             // Plants adjust their run rate to margins over the smoothing horizon. The margin
@@ -2023,14 +2026,22 @@ impl Sim {
                     } else {
                         self.rules[self.rule_offset[c] + slot * nx + x].allow
                     };
-                    // Its target counts the licensed pipeline it waits on, as in the
-                    // market: it holds that on order, and wants no less for it.
+                    // Its target counts the licensed pipeline it waits on (over every
+                    // exporter of the commodity): it holds that on order, and wants no less
+                    // for it. What it lacks beyond a step's use comes spread over the
+                    // review, as a licence passes it: a contract delivers now, and would
+                    // otherwise fill the whole pipeline target with stock in one week.
                     let links = &self.links[c];
                     let l = &links.buyers[slot];
                     let rules = &self.rules[self.rule_offset[c]..];
                     let lead =
                         trade::licence_lead(rules, nx, slot, l.country, &links.seller_countries);
-                    let r = self.link_request(l, c, self.link_need(l), lead as f64).0 * allow;
+                    let need = self.link_need(l);
+                    let r = self.link_request(l, c, need, lead as f64).0;
+                    let r = match l.need {
+                        trade::NeedOf::Stockpile(_) => r,
+                        _ => r.min(need + (r - need).max(0.0) / (lead as f64).max(1.0)),
+                    } * allow;
                     self.scratch.request[slot] = r;
                     wanted += r;
                 }

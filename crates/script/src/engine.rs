@@ -190,7 +190,8 @@ impl ModuleResolver for SandboxResolver {
             }
             loading.push(path.to_string());
         }
-        let file = self.root.join(format!("{path}.rhai"));
+        // The file the resolver opens (it replaces an extension the name has).
+        let file = self.inner.get_file_path(path, None);
         if let Err(e) = chokepoint_core::load::refuse_pipe(&file) {
             self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
             return Err(Box::new(EvalAltResult::ErrorRuntime(

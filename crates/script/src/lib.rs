@@ -173,7 +173,9 @@ impl Scenario {
             if !seen.insert(module.clone()) {
                 continue;
             }
-            let file = self.scripts_root.join(format!("{module}.rhai"));
+            // As the resolver names it: an extension the import has is replaced.
+            let mut file = self.scripts_root.join(&module);
+            file.set_extension("rhai");
             let text = chokepoint_core::load::read_at_most(&file, engine::limits::MAX_SCRIPT_BYTES)
                 .ok()
                 .flatten()

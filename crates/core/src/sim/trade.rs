@@ -536,6 +536,10 @@ impl Sim {
             } else {
                 stock[l.stock]
             };
+            // A stock rounded a hair below zero offers nothing: a negative offer would keep
+            // its country's supply off zero, and the country out of `active` (so out of the
+            // import weights, and its own share read as over one: negative imports).
+            let offer = offer.max(0.0);
             s.offer[k] = offer;
             let x = l.country;
             if offer > 0.0 && s.supply[x] == 0.0 {
@@ -619,13 +623,14 @@ impl Sim {
         let on_order = self.on_order[l.order];
         let request = match l.need {
             NeedOf::Stockpile(sp) => {
-                // Toward the target, no faster than the buying rate, in the holding's mix.
+                // Toward the target, no faster than the buying rate, in the holding's mix;
+                // with a licence's review, a pipeline of that many steps' buying on order.
                 let e = self.model.commodities[c].element;
                 let share = e.map_or(1.0, |e| self.holding_share[sp * ne + e]);
                 let rate = self.stockpile_buy[sp] / self.model.steps_per_year();
                 let want = (self.stockpile_target[sp] * share - held)
                     .max(0.0)
-                    .min(rate * share);
+                    .min(rate * share * (1.0 + lead));
                 (want - on_order).max(0.0)
             }
             _ => (need * (1.0 + l.cover + lead) - (held + on_order)).max(0.0),
@@ -760,19 +765,23 @@ impl Sim {
                     let rule = rules[row + x];
                     if x != bx {
                         // Only the approved share of licensed orders ships, and licences
-                        // are granted against normal use: a step's use, plus, under a
-                        // review, the stock and pipeline the buyer is short of spread over
-                        // the review's length. A change of terms fills the pipeline over
-                        // weeks, not in one week's orders. Across both rounds: the cap is
+                        // are granted against normal use: a step's use, plus, at full
+                        // approval under a review, the stock and pipeline the buyer is
+                        // short of spread over the review's length (a change of terms
+                        // fills the pipeline over weeks, not in one week's orders). A
+                        // government stockpile has no use: its purchases are licensed as
+                        // ordered, at the approval share. Across both rounds: the cap is
                         // on the step's total.
                         if rule.allow < 1.0 || rule.delay > 0 {
-                            let restock = if rule.delay > 0 && rule.allow >= 1.0 {
-                                (s.request[slot] - s.need[slot]).max(0.0) / rule.delay as f64
+                            let granted = if matches!(buyers[slot].need, NeedOf::Stockpile(_)) {
+                                s.request[slot]
+                            } else if rule.delay > 0 && rule.allow >= 1.0 {
+                                let short = (s.request[slot] - s.need[slot]).max(0.0);
+                                s.need[slot] + short / rule.delay as f64
                             } else {
-                                0.0
+                                s.need[slot]
                             };
-                            let room =
-                                (rule.allow * (s.need[slot] + restock) - s.licensed[slot]).max(0.0);
+                            let room = (rule.allow * granted - s.licensed[slot]).max(0.0);
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
                         }

@@ -6,7 +6,7 @@ use rhai::Map;
 
 use crate::args::{policy_def, Res};
 use crate::host::{err, host};
-use chokepoint_core::policy::resolve;
+use chokepoint_core::policy::{resolve, Targets};
 use chokepoint_core::sim::QUOTAS_PER_FLOW;
 use chokepoint_core::{Policy, PolicyKind};
 
@@ -42,23 +42,20 @@ pub fn add(
     // tariff would be ended and laid again every step. A rule `lift_controls` narrowed is
     // judged by the reach it was pulled with, so its lifted firms stay lifted.
     let same = |(i, p): (usize, &Policy)| {
-        let (to, exempt) = h
-            .imposed_reach
-            .get(&i)
-            .map_or((&p.to, &p.exempt), |r| (&r.0, &r.1));
-        p.in_force(start)
-            && (
-                &p.kind, p.exporter, p.elements, p.forms, to, exempt, &p.label, p.end,
-            ) == (
+        let terms = (&p.kind, p.exporter, p.elements, p.forms, &p.label, p.end)
+            == (
                 &policy.kind,
                 policy.exporter,
                 policy.elements,
                 policy.forms,
-                &policy.to,
-                &policy.exempt,
                 &policy.label,
                 policy.end,
-            )
+            );
+        let reach = |to: &Targets, exempt: &Targets| (to, exempt) == (&policy.to, &policy.exempt);
+        p.in_force(start)
+            && terms
+            && (reach(&p.to, &p.exempt)
+                || h.imposed_reach.get(&i).is_some_and(|r| reach(&r.0, &r.1)))
     };
     if h.sim.policies.iter().enumerate().any(same) {
         return Ok(());
@@ -262,8 +259,10 @@ pub mod trade_api {
     /// policies that name them, and are exempted from those that reach them another way
     /// (a control on their country, on a parent firm, on everyone: a licence regime too).
     /// Returns how many policies changed. To end only a listing, `lift` its label. A rule
-    /// pulled again as it was first pulled (a strategy re-imposing it) is still the one in
-    /// force, so the firms stay lifted; `lift` the rule and pull it anew to reach them again.
+    /// that still reaches others (the firms exempted from it, or taken off a list of several)
+    /// is still the one in force when pulled again as it was first pulled (a strategy
+    /// re-imposing it), so the firms stay lifted; `lift` the rule and pull it anew to reach
+    /// them again. A list the firms were all on ends: pulling it again lists them again.
     ///
     /// ```rhai
     /// entity_list("CN", ["lockheed-martin"]);
