@@ -1680,6 +1680,23 @@ fn a_named_pipe_given_as_a_script_or_model_is_refused_not_waited_on() {
     for p in [&script, &model] {
         assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
     }
+    // An import with a dotted name opens the file with the extension replaced.
+    let lib = dir.join("scripts/lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(lib.join("p.rhai"))
+        .status()
+        .unwrap()
+        .success());
+    let importer = dir.join("scripts/imports.rhai");
+    std::fs::write(
+        &importer,
+        "// model: world-2024\nimport \"lib/p.x\" as p;\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", &importer.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("named pipe"), "{}", text(&out));
     let s = script.to_string_lossy().into_owned();
     let m = model.to_string_lossy().into_owned();
     let d = dir.to_string_lossy().into_owned();
@@ -1702,20 +1719,17 @@ fn a_named_pipe_given_as_a_script_or_model_is_refused_not_waited_on() {
 }
 
 #[test]
-fn ctrl_c_during_test_removes_an_earlier_junit_report_that_would_read_as_this_runs() {
+fn an_interrupted_test_leaves_a_junit_report_that_says_it_did_not_finish() {
     let dir = std::env::temp_dir().join(format!("chokepoint-junit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("results.xml");
-    std::fs::write(
-        &report,
-        "<testsuites><testsuite tests=\"1\" failures=\"0\"/></testsuites>\n",
-    )
-    .unwrap();
-    // Scenarios that take seconds between them.
-    for i in 0..20 {
+    let green = "<testsuites><testsuite tests=\"1\" failures=\"0\"/></testsuites>\n";
+    std::fs::write(&report, green).unwrap();
+    // Scenarios that take seconds between them, even in a release build.
+    for i in 0..100 {
         std::fs::write(
-            dir.join(format!("s{i}.rhai")),
+            dir.join(format!("s{i:03}.rhai")),
             "// model: world-2024\nrun_to_end();\nexpect(true, \"ran\");\n",
         )
         .unwrap();
@@ -1726,18 +1740,27 @@ fn ctrl_c_during_test_removes_an_earlier_junit_report_that_would_read_as_this_ru
         .arg("--junit")
         .arg(&report)
         .current_dir(root())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Interrupted once the first scenario has passed.
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.starts_with("ok"), "{first}");
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    assert!(!report.exists(), "the earlier green report is gone");
+    let now = std::fs::read_to_string(&report).unwrap();
+    assert!(now.contains("did not finish"), "{now}");
+    assert!(now.contains("errors=\"1\""), "{now}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -810,28 +810,31 @@ fn test(
         }
         collect_scripts(paths)
     })();
-    // A report left from an earlier run would read as this one's results: an interrupt
-    // removes it.
-    if let Some(j) = junit {
-        write::stale_if_interrupted(j);
-    }
+    // A report left from an earlier run would read as this one's results: until this run
+    // writes its own, the report says it did not finish (so a run killed in any way leaves
+    // a failure, not an old pass).
+    let broken_report = |why: String| {
+        let case = (
+            PathBuf::from("chokepoint test"),
+            std::time::Duration::ZERO,
+            report::CaseEnd::Broken(why),
+        );
+        report::junit(&[case])
+    };
     let scripts = match checked {
         Ok(s) => s,
         Err(e) => {
             if let Some(j) = junit {
-                let why = format!("{e:#}");
-                let case = (
-                    PathBuf::from("chokepoint test"),
-                    std::time::Duration::ZERO,
-                    report::CaseEnd::Broken(why),
-                );
                 let _output = write::output_phase();
-                write::atomic(j, report::junit(&[case]).as_bytes())?;
-                write::written(j);
+                write::atomic(j, broken_report(format!("{e:#}")).as_bytes())?;
             }
             return Err(e);
         }
     };
+    if let Some(j) = junit {
+        let why = "the test run did not finish (interrupted or killed)".to_string();
+        write::atomic(j, broken_report(why).as_bytes())?;
+    }
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     let mut cases = Vec::new();
     for s in &scripts {
@@ -914,7 +917,6 @@ fn test(
     if let Some(j) = junit {
         let _output = write::output_phase();
         write::atomic(j, report::junit(&cases).as_bytes())?;
-        write::written(j);
     }
     Ok(if broken > 0 {
         2

@@ -48,47 +48,25 @@ static WRITING: Mutex<()> = Mutex::new(());
 /// bands and report), and by an interrupt before it exits.
 static OUTPUT: Mutex<()> = Mutex::new(());
 
-/// Reports that would be stale if the command were interrupted (a JUnit report a CI system
-/// would read as this run's): an interrupt removes them.
-static STALE_IF_INTERRUPTED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
 /// Held while a command writes all its files: an interrupt waits for the last of them, so
 /// an output directory is never left part old and part new.
 pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
     OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Marks `path` as an output an interrupt must not leave from an earlier run.
-pub fn stale_if_interrupted(path: &Path) {
-    let mut v = STALE_IF_INTERRUPTED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    v.push(path.to_path_buf());
-}
-
-/// `path` now holds this run's report: an interrupt leaves it.
-pub fn written(path: &Path) {
-    let mut v = STALE_IF_INTERRUPTED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    v.retain(|p| p != path);
-}
-
 /// On Ctrl-C, outside the REPL: lets the outputs being written finish, removes the lock
-/// files, the reports an earlier run left that this one was to replace, and the output
-/// directories this command created and left empty, and exits with 130. Nothing is left
-/// half-written or mixed, and no temporary or lock file is left behind.
+/// files and the output directories this command created and left empty, and exits with
+/// 130. Nothing is left half-written or mixed, and no temporary or lock file is left behind.
 pub fn clean_up_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
-        let _output = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+        let _output = match OUTPUT.try_lock() {
+            Ok(g) => g,
+            Err(_) => {
+                eprintln!("interrupted: finishing the files being written...");
+                OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
         let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-        for p in STALE_IF_INTERRUPTED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = std::fs::remove_file(p);
-        }
         release();
         remove_empty_created();
         eprintln!("interrupted: no output was left half-written");
@@ -164,11 +142,12 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
         .map(Path::to_path_buf)
         .collect();
-    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    // Noted before they are made: an interrupt between the two would leave them behind.
     CREATED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .append(&mut fresh);
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
     for f in files {
         let at = dir.join(f);
         if at.is_dir() {
