@@ -1291,7 +1291,7 @@ fn a_piped_repl_session_saves_a_script_that_replays() {
     let replay = chokepoint(&["run", saved.to_str().unwrap()]);
     assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
     assert!(
-        text(&replay).contains("| 1 levers pulled"),
+        text(&replay).contains("| 1 lever pulled"),
         "the expand after the comment replays: {}",
         text(&replay)
     );
@@ -1782,4 +1782,43 @@ fn a_grid_of_one_point_over_a_range_or_over_held_values_only_is_refused() {
         assert!(text(&out).contains("--grid"), "{}", text(&out));
         assert!(!Path::new("/tmp/chokepoint-never-written").exists());
     }
+}
+
+#[test]
+fn a_report_names_the_parameters_and_seed_it_ran_with_and_a_mistyped_set_prints_nothing() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-params-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_string_lossy().into_owned();
+    let out = chokepoint(&[
+        "run",
+        "scripts/2025-04-china-licensing.rhai",
+        "--set",
+        "approval=0.3",
+        "--seed",
+        "7",
+        "--out",
+        &d,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Parameters: approval = 0.3, approval_after_june = 1. Seed 7."),
+        "{}",
+        &html[..html.len().min(2000)]
+    );
+    // A typo is refused before the run's output or summary is shown.
+    let bad = chokepoint(&[
+        "run",
+        "scripts/2025-04-china-licensing.rhai",
+        "--set",
+        "aproval=0.3",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        bad.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
+    assert!(text(&bad).contains("did you mean"), "{}", text(&bad));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -648,11 +648,8 @@ fn run(
             return Ok(2);
         }
     };
-    for line in &outcome.output {
-        outln!("{line}");
-    }
     // A --set the script never read is almost always a typo, and the run used the
-    // default instead: bad input, as `sweep` has it, before anything is written.
+    // default instead: bad input, as `sweep` has it, before anything is printed or written.
     let unread: Vec<&String> = set
         .iter()
         .filter(|n| !outcome.params.contains_key(*n))
@@ -664,6 +661,9 @@ fn run(
     }
     if !unread.is_empty() {
         return Ok(2);
+    }
+    for line in &outcome.output {
+        outln!("{line}");
     }
     out!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {

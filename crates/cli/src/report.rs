@@ -304,11 +304,12 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let _ = writeln!(o, "{title}");
     let _ = writeln!(
         o,
-        "  model {} | {} to {} | {} levers pulled",
+        "  model {} | {} to {} | {} lever{} pulled",
         m.name,
         m.start,
         out.sim.last_date(),
-        out.levers.len()
+        out.levers.len(),
+        if out.levers.len() == 1 { "" } else { "s" }
     );
     for h in headlines(m, out) {
         let _ = writeln!(o, "  {:<38} {}", h.label, h.value);
@@ -545,6 +546,21 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         m.start,
         out.sim.last_date(),
         esc(&sc.path.display().to_string())
+    );
+    // What the run used, so the page says how to repeat it (the source below shows the
+    // defaults, not values given with --set).
+    let params: Vec<String> = (out.params.iter())
+        .map(|(k, v)| format!("{} = {}", esc(k), chokepoint_core::series::fmt_num(*v)))
+        .collect();
+    let _ = write!(
+        o,
+        "<p>{}Seed {}.</p>",
+        if params.is_empty() {
+            String::new()
+        } else {
+            format!("Parameters: {}. ", params.join(", "))
+        },
+        out.sim.seed
     );
     o.push_str("<h2>Headline findings</h2><table>");
     for h in headlines(m, out) {

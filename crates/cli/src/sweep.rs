@@ -857,12 +857,16 @@ pub fn finish(dir: &Path) -> Result<()> {
         .into_iter()
         .flatten()
         .map(|p| {
-            format!(
-                "{} {}..{}",
-                p["name"].as_str().unwrap_or("?"),
-                fmt_num(p["lo"].as_f64().unwrap_or(f64::NAN)),
-                fmt_num(p["hi"].as_f64().unwrap_or(f64::NAN))
-            )
+            let name = p["name"].as_str().unwrap_or("?");
+            let (lo, hi) = (
+                p["lo"].as_f64().unwrap_or(f64::NAN),
+                p["hi"].as_f64().unwrap_or(f64::NAN),
+            );
+            if lo == hi {
+                format!("{name} held at {}", fmt_num(lo))
+            } else {
+                format!("{name} {}..{}", fmt_num(lo), fmt_num(hi))
+            }
         })
         .collect();
     let failed_col = head.iter().position(|h| *h == "expectations_failed");
