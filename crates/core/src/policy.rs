@@ -352,6 +352,15 @@ pub fn resolve(
         return Err(errs);
     }
     let label = def.label.clone().unwrap_or_else(|| kind.name().to_string());
+    // A set, not a list: the same destinations in another order, or named twice, are the
+    // same rule (a strategy re-pulling it must find the one in force).
+    let (mut to, mut exempt) = (to, exempt);
+    for t in [&mut to, &mut exempt] {
+        t.countries.sort_unstable();
+        t.countries.dedup();
+        t.firms.sort_unstable();
+        t.firms.dedup();
+    }
     Ok(Policy {
         kind,
         exporter,

@@ -2026,16 +2026,23 @@ impl Sim {
                     } else {
                         self.rules[self.rule_offset[c] + slot * nx + x].allow
                     };
-                    // Its target counts the licensed pipeline it waits on (over every
-                    // exporter of the commodity): it holds that on order, and wants no less
-                    // for it. What it lacks beyond a step's use comes spread over the
-                    // review, as a licence passes it: a contract delivers now, and would
-                    // otherwise fill the whole pipeline target with stock in one week.
+                    // Its target counts the licensed pipeline it waits on from other
+                    // exporters of the commodity (the contract's own passes without the
+                    // review): it holds that on order, and wants no less for it. What it
+                    // lacks beyond a step's use comes spread over the review, as a licence
+                    // passes it: a contract delivers now, and would otherwise fill the
+                    // whole pipeline target with stock in one week.
                     let links = &self.links[c];
                     let l = &links.buyers[slot];
                     let rules = &self.rules[self.rule_offset[c]..];
-                    let lead =
-                        trade::licence_lead(rules, nx, slot, l.country, &links.seller_countries);
+                    let lead = trade::licence_lead(
+                        rules,
+                        nx,
+                        slot,
+                        l.country,
+                        &links.seller_countries,
+                        Some(x),
+                    );
                     let need = self.link_need(l);
                     let r = self.link_request(l, c, need, lead as f64).0;
                     let r = match l.need {

@@ -642,6 +642,62 @@ fn a_contract_under_a_delayed_licence_fills_cover_not_the_pipeline() {
 }
 
 #[test]
+fn a_stockpile_under_a_reviewed_licence_buys_at_its_rate_times_the_approval_without_lumps() {
+    // 2,000 t/yr toward 1,450 t, China's magnets licensed from March. At 10% approval and a
+    // 63-day review the refused part used to be ordered again each week against the
+    // pipeline target, so ~58% of the rate got through; at full approval it ordered ten
+    // weeks' buying in one week and nothing for eight.
+    let run_at = |a: f64| {
+        run_to(
+            &format!(
+                r#"at("2024-03-04", || export_licence("CN", #{{ forms: ["magnet:NdFeB"], approval: {a}, delay_days: 63 }}));
+                   at("2024-04-01", || stockpile_target("us-nds-ndfeb", 1450.0, 2000.0));"#
+            ),
+            "2024-12-30",
+        )
+    };
+    let out = run_at(0.1);
+    let held = series(&out, "stockpile", "us-nds-ndfeb");
+    let dates = &out.sim.series.dates;
+    let at = |d: &str| held[dates.iter().position(|x| x.to_string() == d).unwrap()];
+    let rate = (at("2024-12-30") - at("2024-06-03")) / (30.0 / 52.18);
+    assert!((150.0..260.0).contains(&rate), "bought at {rate} t/yr");
+    let out = run_at(1.0);
+    let cn_us = series(&out, "trade", "CN>US");
+    let jump = cn_us[12..]
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f64::max);
+    assert!(jump < 1500.0, "CN>US moves {jump} t/yr in a week");
+}
+
+#[test]
+fn the_same_destinations_in_another_order_or_named_twice_are_the_same_rule() {
+    run(r#"
+        let pull = |to| export_licence("CN", #{ forms: ["magnet:NdFeB"], to: to, approval: 0.5, label: "L" });
+        pull.call(["US", "DE"]);
+        pull.call(["DE", "US"]);
+        pull.call(["US", "US", "DE"]);
+        expect(lift("CN", "L") == 1, "one licence in force");
+    "#);
+}
+
+#[test]
+fn a_contract_from_a_licensed_exporter_does_not_wait_on_its_own_licence() {
+    // Mountain Pass sells half its concentrate to Malaysia by contract; the US licenses its
+    // concentrate at 50% with a 63-day review. The contract passes at the approval share
+    // without the review, so its buyers' target holds no pipeline for it: it used to jump
+    // from nothing to ~23,000 t/yr in the licence's first week.
+    run(r#"
+        contract("mountain-pass-mine", "MY", 0.5);
+        at("2024-03-04", || export_licence("US", #{ forms: ["concentrate"], approval: 0.5, delay_days: 63 }));
+        run_until("2024-06-30");
+        let us_my = peak(between(trade("US", "MY"), "2024-03-04", "2024-06-30"));
+        expect(us_my < 5000.0, `US concentrate to Malaysia peaks at ${us_my} t/yr`);
+    "#);
+}
+
+#[test]
 fn a_quota_imposed_mid_year_paces_from_its_first_day() {
     // 20,000 t/yr from 1 October: about 5,000 t in the quarter, not the three quarters of a
     // year already gone released at once (China's exports ran at ~73,000 t/yr that quarter).

@@ -203,9 +203,10 @@ pub(super) fn licence_lead(
     slot: usize,
     home: CountryId,
     exporters: &[CountryId],
+    skip: Option<CountryId>,
 ) -> usize {
     (exporters.iter())
-        .filter(|&&x| x != home)
+        .filter(|&&x| x != home && Some(x) != skip)
         .map(|&x| &rules[slot * nx + x])
         .filter(|r| r.allow > 0.0)
         .map(|r| r.delay as usize)
@@ -565,7 +566,7 @@ impl Sim {
         let rules = &self.rules[self.rule_offset[c]..];
         for (slot, l) in buyers.iter().enumerate() {
             let need = self.link_need(l);
-            let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active);
+            let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None);
             let (r, held) = self.link_request(l, c, need, lead as f64);
             self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
@@ -623,15 +624,15 @@ impl Sim {
         let on_order = self.on_order[l.order];
         let request = match l.need {
             NeedOf::Stockpile(sp) => {
-                // Toward the target, no faster than the buying rate, in the holding's mix;
-                // with a licence's review, a pipeline of that many steps' buying on order.
+                // Toward the target (what is on order counts), no faster than the buying
+                // rate, in the holding's mix. With a licence's review, a pipeline of that
+                // many steps' buying is on order and does not hold back this step's.
                 let e = self.model.commodities[c].element;
                 let share = e.map_or(1.0, |e| self.holding_share[sp * ne + e]);
-                let rate = self.stockpile_buy[sp] / self.model.steps_per_year();
-                let want = (self.stockpile_target[sp] * share - held)
-                    .max(0.0)
-                    .min(rate * share * (1.0 + lead));
-                (want - on_order).max(0.0)
+                let rate = self.stockpile_buy[sp] / self.model.steps_per_year() * share;
+                let to_target = self.stockpile_target[sp] * share - held - on_order;
+                let this_step = rate - (on_order - rate * lead).max(0.0);
+                to_target.min(this_step).max(0.0)
             }
             _ => (need * (1.0 + l.cover + lead) - (held + on_order)).max(0.0),
         };
@@ -773,6 +774,7 @@ impl Sim {
                         // ordered, at the approval share. Across both rounds: the cap is
                         // on the step's total.
                         if rule.allow < 1.0 || rule.delay > 0 {
+                            // (A stockpile asks for no more than a step's buying.)
                             let granted = if matches!(buyers[slot].need, NeedOf::Stockpile(_)) {
                                 s.request[slot]
                             } else if rule.delay > 0 && rule.allow >= 1.0 {

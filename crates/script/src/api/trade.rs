@@ -321,6 +321,11 @@ pub mod trade_api {
                     p.exempt.countries.push(c);
                 }
             }
+            // Kept as sets, as `resolve` makes them.
+            p.exempt.firms.sort_unstable();
+            p.exempt.firms.dedup();
+            p.exempt.countries.sort_unstable();
+            p.exempt.countries.dedup();
             if (&p.to, &p.exempt) != (&before.0, &before.1) {
                 changed += 1;
                 narrowed.push((i, before));
