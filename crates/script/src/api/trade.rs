@@ -145,6 +145,9 @@ pub mod trade_api {
     /// leaks: buyers elsewhere take the exporter's goods and release theirs from other
     /// suppliers to the banned ones, up to the model's `diversion` share (models/README);
     /// tariffs on those routes scale it, and `content_rule` closes it for made goods.
+    /// Named `elements` reach a mixed form (magnets, concentrate) that typically holds any of
+    /// them, whole: a Dy and Tb ban stops NdFeB magnets, which carry a few percent of both,
+    /// as China's No. 18 covered magnets containing the seven (give `forms` to narrow it).
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
