@@ -332,6 +332,16 @@ impl Behaviour {
             name,
             "price_reversion" | "form_coupling" | "market_coupling"
         );
+        // Plans that follow only the last step's sales switch plants on and off, a step
+        // each way.
+        let steps = value * 7.0 / step_days as f64;
+        if name == "order_smoothing_weeks" && steps < 2.0 {
+            return Err(format!(
+                "{value} weeks is under two {step_days}-day steps: plants would plan on their \
+                 last step's sales alone and switch on and off; give at least {} weeks",
+                (2.0 * step_days as f64 / 7.0 * 1000.0).ceil() / 1000.0
+            ));
+        }
         let most = 365.25 / step_days as f64;
         if pull && value > most {
             return Err(format!(

@@ -199,6 +199,21 @@ pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
     Ok((duration_days(v)? / model.step_days as f64).round() as usize)
 }
 
+/// An outage's length in steps: at least one, since a shorter one would do nothing.
+pub fn outage_steps(model: &Model, v: &Dynamic) -> Res<usize> {
+    let days = duration_days(v)?;
+    let steps = (days / model.step_days as f64).round() as usize;
+    if steps == 0 {
+        return Err(err(format!(
+            "duration: {days} days is under half a step ({} days), so the outage would do \
+             nothing; give at least {} days",
+            model.step_days,
+            model.step_days.div_ceil(2)
+        )));
+    }
+    Ok(steps)
+}
+
 /// A duration such as "90d", "6m", "2y" or a number of days, in days (months of 30.4375).
 pub fn duration_days(v: &Dynamic) -> Res<f64> {
     let days = if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {

@@ -698,6 +698,37 @@ fn a_contract_from_a_licensed_exporter_does_not_wait_on_its_own_licence() {
 }
 
 #[test]
+fn an_outage_shorter_than_half_a_step_and_one_week_order_smoothing_are_refused() {
+    // Both used to be accepted: the outage rounded to no steps and did nothing; plans on the
+    // last step's sales alone switched new plants on and off every other week.
+    for (src, want) in [
+        (
+            r#"disrupt("mount-weld-mine", 0.5, "3d");"#,
+            "under half a step",
+        ),
+        (
+            r#"disrupt("mount-weld-mine", 0.5, 0);"#,
+            "under half a step",
+        ),
+        (
+            r#"random_outage("mount-weld-mine", 0.1, 0.5, "2d");"#,
+            "under half a step",
+        ),
+        (
+            r#"behaviour("order_smoothing_weeks", 1.0);"#,
+            "two 7-day steps",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+    // Ending disruptions takes any duration; two weeks of smoothing are fine.
+    run(
+        r#"disrupt("mount-weld-mine", 0.0, 0); behaviour("order_smoothing_weeks", 2.0); expect(true, "ok");"#,
+    );
+}
+
+#[test]
 fn a_quota_imposed_mid_year_paces_from_its_first_day() {
     // 20,000 t/yr from 1 October: about 5,000 t in the quarter, not the three quarters of a
     // year already gone released at once (China's exports ran at ~73,000 t/yr that quarter).

@@ -20,7 +20,12 @@ pub mod capacity_api {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
-            let steps = duration_steps(&h.sim.model, &duration)?;
+            // (A share of 0 ends the disruptions: its duration does not matter.)
+            let steps = if share == 0.0 {
+                duration_steps(&h.sim.model, &duration)?
+            } else {
+                crate::args::outage_steps(&h.sim.model, &duration)?
+            };
             let until = h.sim.step + steps;
             h.sim.set_outage(f, share, until);
             h.log(

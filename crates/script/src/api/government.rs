@@ -369,7 +369,7 @@ pub mod government_api {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
-            let steps = crate::args::duration_steps(&h.sim.model, &duration)?;
+            let steps = crate::args::outage_steps(&h.sim.model, &duration)?;
             h.sim.outages.push(chokepoint_core::sim::RandomOutage {
                 facility: f,
                 probability: p,
