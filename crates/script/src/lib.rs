@@ -253,6 +253,14 @@ impl Scenario {
                     s.due
                 )
             })
+            // A lever pulled after the last step (after the script's last `run_until`)
+            // is in the log but never acted.
+            .chain(host.levers.iter().filter(|l| l.date > end).map(|l| {
+                format!(
+                    "{} ({}) was pulled after the run's last step, {end}: it never acted",
+                    l.name, l.summary
+                )
+            }))
             .collect();
         Ok(Outcome {
             sim: host.sim,

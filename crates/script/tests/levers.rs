@@ -729,6 +729,26 @@ fn an_outage_shorter_than_half_a_step_and_one_week_order_smoothing_are_refused()
 }
 
 #[test]
+fn a_lever_pulled_after_the_last_step_is_a_warning_not_a_silent_entry() {
+    let out = attempt(
+        r#"run_until("2024-03-01"); export_ban("CN", #{ elements: ["Dy"] }); expect(true, "t");"#,
+    )
+    .unwrap();
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].contains("never acted"),
+        "{:?}",
+        out.warnings
+    );
+    // Pulled before the run's end, it acts, and no warning.
+    let out = attempt(
+        r#"export_ban("CN", #{ elements: ["Dy"] }); run_until("2024-03-01"); expect(true, "t");"#,
+    )
+    .unwrap();
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+}
+
+#[test]
 fn a_quota_imposed_mid_year_paces_from_its_first_day() {
     // 20,000 t/yr from 1 October: about 5,000 t in the quarter, not the three quarters of a
     // year already gone released at once (China's exports ran at ~73,000 t/yr that quarter).
