@@ -309,6 +309,24 @@ pub fn write(
         esc(&name(sa)),
         esc(&name(sb))
     );
+    // What each side ran, so the page says how to repeat it.
+    for (side, sc, out) in [("A", sa, a), ("B", sb, b)] {
+        let params: Vec<String> = (out.params.iter())
+            .map(|(k, v)| format!("{k} = {}", fmt_num(*v)))
+            .collect();
+        let _ = write!(
+            html,
+            "<p><b>{side}</b>: <code>{}</code> on model {}, seed {}{}.</p>",
+            esc(&sc.path.display().to_string()),
+            esc(&out.sim.model.name),
+            out.sim.seed,
+            if params.is_empty() {
+                String::new()
+            } else {
+                esc(&format!("; parameters {}", params.join(", ")))
+            }
+        );
+    }
     if let Some(note) = period_note(a, b) {
         let _ = write!(html, "<p><b>Note:</b> {}</p>", esc(&note));
     }

@@ -967,6 +967,20 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
     let mut plain = Vec::with_capacity(runs);
     let mut scripted = Vec::with_capacity(runs);
     let mut levers = 0;
+    // Untimed runs of each first: the first runs pay for caches, the allocator's growth and
+    // the script engine's set-up, which a median of few runs would count.
+    for _ in 0..3 {
+        let mut sim = chokepoint_core::Sim::new(&model, 0);
+        sim.run_until(until);
+        std::hint::black_box(&sim);
+        if let Some(sc) = &scenario {
+            let opts = RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            };
+            std::hint::black_box(sc.run(&model, &opts).map_err(|e| BadInput(e.to_string()))?);
+        }
+    }
     for i in 0..runs {
         let t = std::time::Instant::now();
         let mut sim = chokepoint_core::Sim::new(&model, i as u64);
