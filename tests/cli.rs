@@ -845,9 +845,15 @@ fn compare_shows_deltas_and_writes_a_report() {
     assert!(std::fs::read_to_string(dir.join("compare.csv"))
         .unwrap()
         .starts_with("metric,key,stat,a,b,delta\n"));
-    assert!(std::fs::read_to_string(dir.join("report.html"))
-        .unwrap()
-        .contains("<polyline"));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<polyline"));
+    // It says what each side ran.
+    assert!(
+        html.contains("<b>A</b>: <code>scripts/2024-10-kachin-disruption.rhai</code> on model world-2024, seed 2024")
+            && html.contains("<b>B</b>: <code>scripts/2025-01-entity-list-28-firms.rhai</code>"),
+        "{}",
+        &html[..html.len().min(1500)]
+    );
     let out = chokepoint(&["compare", "scripts/2024-10-kachin-disruption.rhai"]);
     assert_eq!(out.status.code(), Some(2));
     // A scenario against itself: nothing differs.
