@@ -390,6 +390,14 @@ impl Session {
                 self.script.push(record);
                 outln!("now at {}", self.today());
             }
+            Err(_) if self.cancel.swap(false, Ordering::Relaxed) => {
+                // Ctrl-C: undone whole as a failure is, so a :save replays what is shown.
+                *self.host.lock() = before;
+                eprintln!(
+                    "interrupted: none of it stays, the clock is back at {}",
+                    self.today()
+                );
+            }
             Err(e) => {
                 note_failure();
                 eprint!(
