@@ -1828,3 +1828,36 @@ fn a_report_names_the_parameters_and_seed_it_ran_with_and_a_mistyped_set_prints_
     assert!(text(&bad).contains("did you mean"), "{}", text(&bad));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_junit_report_never_replaces_a_file_the_run_reads() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-junit-self-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = std::fs::read_to_string(root().join("scripts/baseline-2024.rhai")).unwrap();
+    for name in ["Keep.RHAI", "notes.txt"] {
+        let f = dir.join(name);
+        std::fs::write(&f, &scenario).unwrap();
+        let target = if name.ends_with(".txt") {
+            f.clone()
+        } else {
+            dir.clone()
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .arg("test")
+            .arg(&target)
+            .arg("--junit")
+            .arg(&f)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap(),
+            scenario,
+            "{name} is intact"
+        );
+        std::fs::remove_file(&f).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -769,9 +769,11 @@ fn test(
     if let Some(j) = junit {
         // The report must not replace a scenario or a model, nor be found unwritable only
         // after every scenario has run.
-        if j.extension()
-            .is_some_and(|x| x == "rhai" || x == "yaml" || x == "yml")
-        {
+        let ext = j
+            .extension()
+            .map(|x| x.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if ["rhai", "yaml", "yml"].contains(&ext.as_str()) {
             return Err(anyhow!(BadInput(format!(
                 "error: --junit {}: that is a scenario or model file name; give the report its own (results.xml)",
                 j.display()
@@ -831,6 +833,26 @@ fn test(
             return Err(e);
         }
     };
+    // Nor be one of the files this run reads, whatever its name (the report is written
+    // before the scenarios run): refused without writing it.
+    if let Some(j) = junit.filter(|j| j.exists()) {
+        let same = |p: &Path| {
+            std::fs::canonicalize(p)
+                .ok()
+                .is_some_and(|p| std::fs::canonicalize(j).ok() == Some(p))
+        };
+        if let Some(hit) = (scripts.iter().map(PathBuf::as_path))
+            .chain(model)
+            .find(|p| same(p))
+        {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: that is {}, which this run reads; give the report its own \
+                 file (results.xml)",
+                j.display(),
+                hit.display()
+            ))));
+        }
+    }
     if let Some(j) = junit {
         let why = "the test run did not finish (interrupted or killed)".to_string();
         write::atomic(j, broken_report(why).as_bytes())?;

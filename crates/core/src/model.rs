@@ -320,7 +320,9 @@ impl Behaviour {
             "price_max_ratio" => (1.0, 1000.0),
             "home_bias" | "diversion" => (0.0, 1.0),
             "tech_ban_ramp_factor" => (1.0, 100.0),
-            "order_smoothing_weeks" => (1.0, 520.0),
+            // Under two weeks, weekly plans follow the last week's sales alone and switch
+            // plants on and off.
+            "order_smoothing_weeks" => (2.0, 520.0),
             "input_cost_share" => (0.01, 1.0),
             "curtail_band" => (0.01, 10.0),
             _ => (0.0, 1000.0),
@@ -332,16 +334,6 @@ impl Behaviour {
             name,
             "price_reversion" | "form_coupling" | "market_coupling"
         );
-        // Plans that follow only the last step's sales switch plants on and off, a step
-        // each way.
-        let steps = value * 7.0 / step_days as f64;
-        if name == "order_smoothing_weeks" && steps < 2.0 {
-            return Err(format!(
-                "{value} weeks is under two {step_days}-day steps: plants would plan on their \
-                 last step's sales alone and switch on and off; give at least {} weeks",
-                (2.0 * step_days as f64 / 7.0 * 1000.0).ceil() / 1000.0
-            ));
-        }
         let most = 365.25 / step_days as f64;
         if pull && value > most {
             return Err(format!(

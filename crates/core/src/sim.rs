@@ -1806,8 +1806,8 @@ impl Sim {
                 self.offered_yet[f] = false;
             }
             if !self.offered_yet[f] {
-                // Its plan follows its capacity up the ramp until its first sales.
-                self.sales_ema[f] = self.sales_ema[f].max(cap);
+                // Its plan follows its capacity (up the ramp, or down) until its first sales.
+                self.sales_ema[f] = cap;
             }
             self.cap_now[f] = cap;
             // Plants adjust their run rate to margins over the smoothing horizon. The margin

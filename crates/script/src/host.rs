@@ -38,6 +38,9 @@ pub struct LeverCall {
     pub date: Date,
     pub name: String,
     pub summary: String,
+    /// Pulled by a scheduled action, trigger or strategy as the clock ran (not by the
+    /// script's own lines).
+    pub by_rule: bool,
 }
 
 #[derive(Clone)]
@@ -148,6 +151,7 @@ impl Host {
             date,
             name: name.to_string(),
             summary,
+            by_rule: self.driving,
         });
     }
 

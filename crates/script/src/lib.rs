@@ -253,14 +253,20 @@ impl Scenario {
                     s.due
                 )
             })
-            // A lever pulled after the last step (after the script's last `run_until`)
-            // is in the log but never acted.
-            .chain(host.levers.iter().filter(|l| l.date > end).map(|l| {
-                format!(
-                    "{} ({}) was pulled after the run's last step, {end}: it never acted",
-                    l.name, l.summary
-                )
-            }))
+            // A lever the script pulls after the last step (after its last `run_until`) is
+            // in the log but never acted. (A rule pulling one as the clock's last step ends
+            // is a rule applied as usual.)
+            .chain(
+                host.levers
+                    .iter()
+                    .filter(|l| l.date > end && !l.by_rule)
+                    .map(|l| {
+                        format!(
+                            "{} ({}) was pulled after the run's last step, {end}: it never acted",
+                            l.name, l.summary
+                        )
+                    }),
+            )
             .collect();
         Ok(Outcome {
             sim: host.sim,

@@ -714,10 +714,7 @@ fn an_outage_shorter_than_half_a_step_and_one_week_order_smoothing_are_refused()
             r#"random_outage("mount-weld-mine", 0.1, 0.5, "2d");"#,
             "under half a step",
         ),
-        (
-            r#"behaviour("order_smoothing_weeks", 1.0);"#,
-            "two 7-day steps",
-        ),
+        (r#"behaviour("order_smoothing_weeks", 1.0);"#, "must be ≥ 2"),
     ] {
         let e = fails(src);
         assert!(e.contains(want), "{src}: {e}");
@@ -740,12 +737,15 @@ fn a_lever_pulled_after_the_last_step_is_a_warning_not_a_silent_entry() {
         "{:?}",
         out.warnings
     );
-    // Pulled before the run's end, it acts, and no warning.
-    let out = attempt(
+    // Pulled before the run's end, it acts, and no warning; nor for a rule that pulls one
+    // as the last step ends (a rule applied as usual).
+    for src in [
         r#"export_ban("CN", #{ elements: ["Dy"] }); run_until("2024-03-01"); expect(true, "t");"#,
-    )
-    .unwrap();
-    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        r#"whenever(|| true, || demand_shock("ev-us", 0.999)); run_until("2024-03-01"); expect(true, "t");"#,
+    ] {
+        let out = attempt(src).unwrap();
+        assert!(out.warnings.is_empty(), "{src}: {:?}", out.warnings);
+    }
 }
 
 #[test]
