@@ -195,9 +195,13 @@ fn check_lists_the_ids_scripts_use() {
         "stockpiles: us-nds-ndpr-oxide us-nds-ndfeb",
         "groups: cn-ecl-2025-01",
         "commodities: concentrate oxide:Sc",
+        // A parent counts its subsidiaries' shares.
+        "rtx (defence-us 20%, defence-us-smco 20%)",
     ] {
         assert!(t.contains(line), "{line}: {t}");
     }
+    // The April 2025 lists' firms buy nothing in the model.
+    assert!(!t.contains("skydio ("), "{t}");
 }
 
 #[test]

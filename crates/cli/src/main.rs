@@ -494,6 +494,30 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
         for (kind, ids) in lists {
             outln!("{kind}: {}", ids.join(" "));
         }
+        // Which firms buy anything: an entity list reaches demand only through them (or
+        // their subsidiaries).
+        let buying: Vec<String> = (0..m.firms.len())
+            .filter_map(|f| {
+                let shares: Vec<String> = (m.sectors.iter())
+                    .filter_map(|s| {
+                        let share: f64 = (s.firms.iter())
+                            .filter(|&&(g, _)| m.firm_within(g, f))
+                            .map(|&(_, x)| x)
+                            .sum();
+                        (share > 0.0).then(|| format!("{} {:.0}%", s.id, share * 100.0))
+                    })
+                    .collect();
+                (!shares.is_empty()).then(|| format!("{} ({})", m.firms[f].id, shares.join(", ")))
+            })
+            .collect();
+        outln!(
+            "firms with demand (sector shares; an entity list moves flows only through these): {}",
+            if buying.is_empty() {
+                "none".to_string()
+            } else {
+                buying.join(", ")
+            }
+        );
     }
     Ok(0)
 }
