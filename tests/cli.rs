@@ -1811,6 +1811,13 @@ fn a_report_names_the_parameters_and_seed_it_ran_with_and_a_mistyped_set_prints_
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    // The levers' notes reach the saved outputs, not only the terminal.
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("\"notes\": [") && summary.contains("moves no flow"),
+        "{summary}"
+    );
+    assert!(html.contains("<li>note: entity_list: none of the listed firms"));
     assert!(
         html.contains("Parameters: approval = 0.3, approval_after_june = 1. Seed 7."),
         "{}",

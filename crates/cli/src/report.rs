@@ -345,6 +345,15 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o
 }
 
+/// What the levers noted as they were pulled (a listing that moves no flow, a facility not
+/// built), without the `note: ` the terminal shows.
+fn notes(out: &Outcome) -> Vec<String> {
+    (out.output.iter())
+        .filter_map(|l| l.strip_prefix("note: "))
+        .map(str::to_string)
+        .collect()
+}
+
 /// summary.json: what ran (with the seed, parameters and the series.csv resolution that
 /// repeat it), its headlines, caveats, levers and expectations.
 pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -> String {
@@ -368,6 +377,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
         "warnings": out.warnings,
+        "notes": notes(out),
         "passed": out.failed() == 0,
     });
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
@@ -577,6 +587,17 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         o.push_str("<h2>Caveats</h2><ul>");
         for p in &pinned {
             let _ = write!(o, "<li>{}</li>", esc(&p.text(m.step_days)));
+        }
+        o.push_str("</ul>");
+    }
+    let (warnings, notes) = (&out.warnings, notes(out));
+    if !warnings.is_empty() || !notes.is_empty() {
+        o.push_str("<h2>Notes</h2><ul>");
+        for w in warnings {
+            let _ = write!(o, "<li>warning: {}</li>", esc(w));
+        }
+        for n in &notes {
+            let _ = write!(o, "<li>note: {}</li>", esc(n));
         }
         o.push_str("</ul>");
     }
