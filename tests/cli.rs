@@ -1872,3 +1872,18 @@ fn a_junit_report_never_replaces_a_file_the_run_reads() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn saving_a_repl_session_to_a_directory_asks_for_a_file_name() {
+    let home = temp("repl-save-dir");
+    std::fs::create_dir_all(&home).unwrap();
+    let input = format!(":save {}\n:quit\n", home.display());
+    let out = piped_repl(&home, input.as_bytes());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is a directory: give a file name, e.g.")
+            && !text(&out).contains(":save!"),
+        "{}",
+        text(&out)
+    );
+}

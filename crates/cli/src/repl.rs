@@ -555,6 +555,14 @@ impl Session {
                     failed!("error: :save takes a file name, e.g. :save scripts/my-scenario.rhai");
                     return true;
                 }
+                if Path::new(f).is_dir() {
+                    let example = Path::new(f).join("session.rhai");
+                    failed!(
+                        "error: {f} is a directory: give a file name, e.g. {}",
+                        example.display()
+                    );
+                    return true;
+                }
                 // A session's save replaces an earlier save, not a scenario written by hand.
                 let key = std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f));
                 let ours = (self.saved.iter()).any(|(p, text)| {
