@@ -285,13 +285,8 @@ pub fn sweep(
         figures.push_str(&r.figures);
         series.push_str(&r.series);
     }
-    let this = with_digests(&this, &figures, &series);
     let _output = write::output_phase();
-    write::atomic_set(&[
-        (out.join("runs.csv"), figures.as_bytes()),
-        (out.join("runs_series.csv"), series.as_bytes()),
-        (out.join("sweep.json"), this.as_bytes()),
-    ])?;
+    write_runs(out, &figures, &series, &this)?;
     let elapsed = started.elapsed();
     if shard.n == 1 {
         finish(out)?;
@@ -319,6 +314,17 @@ pub struct Stats {
 /// The keys of sweep.json that say where and how a shard's files were written, not what
 /// sweep they belong to: left out when shards are compared.
 const PER_SHARD: [&str; 4] = ["shard", "script", "runs_digest", "series_digest"];
+
+/// Writes a sweep's (or a merge's) runs.csv, runs_series.csv and sweep.json as one set,
+/// sweep.json recording the digests of the other two.
+fn write_runs(out: &Path, figures: &str, series: &str, meta: &str) -> Result<()> {
+    let meta = with_digests(meta, figures, series);
+    write::atomic_set(&[
+        (out.join("runs.csv"), figures.as_bytes()),
+        (out.join("runs_series.csv"), series.as_bytes()),
+        (out.join("sweep.json"), meta.as_bytes()),
+    ])
+}
 
 /// sweep.json with the digests of the runs.csv and runs_series.csv written beside it: a
 /// merge refuses a shard whose files were changed since.
@@ -668,13 +674,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     let mut meta = raw_first.unwrap_or_else(|| first.clone());
     meta["shard"] = serde_json::Value::String("0/1".into());
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
-    let meta = with_digests(&meta, &f, &s);
     let _output = write::output_phase();
-    write::atomic_set(&[
-        (out.join("runs.csv"), f.as_bytes()),
-        (out.join("runs_series.csv"), s.as_bytes()),
-        (out.join("sweep.json"), meta.as_bytes()),
-    ])?;
+    write_runs(out, &f, &s, &meta)?;
     finish(out)?;
     Ok(total)
 }

@@ -2047,7 +2047,7 @@ impl Sim {
                     let r = self.link_request(l, c, need, lead as f64).0;
                     let r = match l.need {
                         trade::NeedOf::Stockpile(_) => r,
-                        _ => r.min(need + (r - need).max(0.0) / (lead as f64).max(1.0)),
+                        _ => r.min(trade::spread(need, r, lead as f64)),
                     } * allow;
                     self.scratch.request[slot] = r;
                     wanted += r;

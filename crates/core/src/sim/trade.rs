@@ -194,6 +194,12 @@ impl Sim {
     }
 }
 
+/// What a licensed buyer may take in a step: its use, plus what it wants beyond that spread
+/// over `steps` (a review's length), so a change of terms fills a pipeline over weeks.
+pub(super) fn spread(need: f64, want: f64, steps: f64) -> f64 {
+    need + (want - need).max(0.0) / steps.max(1.0)
+}
+
 /// A buyer whose imports wait for a licence orders that much further ahead: its pipeline
 /// is part of what it aims to hold. The longest review, in steps, of the `exporters` (bar
 /// its own country) that may ship to the buyer in `slot`.
@@ -778,8 +784,7 @@ impl Sim {
                             let granted = if matches!(buyers[slot].need, NeedOf::Stockpile(_)) {
                                 s.request[slot]
                             } else if rule.delay > 0 && rule.allow >= 1.0 {
-                                let short = (s.request[slot] - s.need[slot]).max(0.0);
-                                s.need[slot] + short / rule.delay as f64
+                                spread(s.need[slot], s.request[slot], rule.delay as f64)
                             } else {
                                 s.need[slot]
                             };
