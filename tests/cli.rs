@@ -340,10 +340,10 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     let jp = find("peak shortfall oxide/JP")["share"].as_f64().unwrap();
     assert!(jp > 0.01 && jp < 0.1, "{jp}");
     let hre = find("output lost dy-tb-other-cn");
-    assert!(hre["units"].as_f64().unwrap() > 20.0, "{hre}");
+    assert!(hre["units"].as_f64().unwrap() > 10.0, "{hre}");
     assert_eq!(hre["unit"], "t REO", "{hre}");
     let share = hre["share_of_output"].as_f64().unwrap();
-    assert!(share > 0.1 && share < 0.6, "{hre}");
+    assert!(share > 0.05 && share < 0.6, "{hre}");
     assert!(std::fs::read_to_string(dir.join("report.html"))
         .unwrap()
         .contains("<svg"));

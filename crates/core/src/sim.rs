@@ -192,6 +192,11 @@ pub struct Sim {
     /// Per facility: it has had output to sell since it last came on line (a plant that
     /// starts, or restarts, with its inputs cut off has learned nothing about its sales).
     offered_yet: Vec<bool>,
+    /// Per facility: what its sales called for this step, before its margin cut it.
+    wanted: Vec<f64>,
+    /// Per facility: it made less than its sales called for last step, for want of inputs or
+    /// of margin, so what it sold since says what it had, not what its buyers wanted.
+    starved: Vec<bool>,
     run_rate: Vec<f64>,
     /// Per sector, this step: need (t RE/step) and growth factor.
     sec_need: Vec<f64>,
@@ -532,6 +537,8 @@ impl Sim {
             plan: vec![0.0; nfac],
             sales_ema: vec![0.0; nfac],
             offered_yet: vec![false; nfac],
+            wanted: vec![0.0; nfac],
+            starved: vec![false; nfac],
             run_rate: vec![1.0; nfac],
             sec_need: vec![0.0; nsec],
             sec_growth: vec![1.0; nsec],
@@ -819,6 +826,24 @@ impl Sim {
             }
         }
         let comps: Vec<Vec<f64>> = (0..nf).map(|f| self.mixed_composition(f)).collect();
+        // Throughput plants (separators, recyclers) convert after the markets: in a running
+        // chain, what they sell this step is what they made last step. Start them with that
+        // step's output, or the first step's markets find nothing to buy from them.
+        for f in 0..m.facilities.len() {
+            if let Process::Convert(r) = m.facilities[f].process {
+                let rec = &m.recipes[r];
+                if self.composition[r].is_empty() {
+                    let made = self.plan[f] * rec.recovery;
+                    let base = (self.fac_node[f] * nf + rec.output) * ne;
+                    let feed = &comps[rec.input];
+                    for e in 0..ne {
+                        if rec.converts[e] {
+                            self.stock[base + e] = made * feed[e];
+                        }
+                    }
+                }
+            }
+        }
         for c in 0..m.commodities.len() {
             let com = m.commodities[c];
             for k in 0..self.links[c].buyers.len() {
@@ -1258,6 +1283,8 @@ impl Sim {
         self.plan.push(0.0);
         self.sales_ema.push(0.0);
         self.offered_yet.push(false);
+        self.wanted.push(0.0);
+        self.starved.push(false);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
         let ne = self.model.elements.len();
         self.made_total.extend(std::iter::repeat_n(0.0, ne));
@@ -1750,44 +1777,64 @@ impl Sim {
     /// Metal, magnet and recycling plants run at this share; separators run flat out but
     /// stop bidding their concentrate up once it reaches nothing.
     fn margin_factor(&self, mk: usize, r: RecipeId) -> f64 {
-        let m = &self.model;
-        let b = &m.behaviour;
-        let nc = m.commodities.len();
-        let rec = &m.recipes[r];
-        // A throughput plant (recycling) weighs elements by what its feed typically carries.
-        let comp = match &self.composition[r] {
-            c if c.is_empty() => &self.throughput_weights[r],
-            c => c,
-        };
-        let index = |form: FormId, per_elem: &dyn Fn(usize) -> f64| -> f64 {
-            let (mut now, mut then) = (0.0, 0.0);
-            if m.forms[form].mixed {
-                let c = m.commodity(form, None);
-                let p0 = m.prices[mk * nc + c];
-                return if p0 > 0.0 {
-                    self.price_ratio[mk * nc + c]
-                } else {
-                    1.0
-                };
-            }
-            for e in 0..comp.len() {
-                let c = m.commodity(form, Some(e));
-                let p0 = m.prices[mk * nc + c];
-                if comp[e] > 0.0 && p0 > 0.0 {
-                    now += per_elem(e) * self.price[mk * nc + c];
-                    then += per_elem(e) * p0;
-                }
-            }
-            if then > 0.0 {
-                now / then
-            } else {
-                1.0
-            }
-        };
-        let input = index(rec.input, &|e| comp[e] / rec.recovery.max(1e-9));
-        let output = index(rec.output, &|e| comp[e]);
+        let b = &self.model.behaviour;
+        let rec = &self.model.recipes[r];
+        let comp = self.weights_of(r);
+        let input = self.price_index(mk, rec.input, &|e| comp[e] / rec.recovery.max(1e-9), comp);
+        let output = self.output_price_index(mk, r);
         let cost_share = b.input_cost_share * input / output.max(1e-9);
         ((1.0 + b.curtail_band - cost_share) / b.curtail_band.max(1e-9)).clamp(0.0, 1.0)
+    }
+
+    /// A recipe's element weights: its composition, or for a throughput plant (recycling)
+    /// what its feed typically carries.
+    fn weights_of(&self, r: RecipeId) -> &[f64] {
+        match &self.composition[r] {
+            c if c.is_empty() => &self.throughput_weights[r],
+            c => c,
+        }
+    }
+
+    /// What recipe `r` makes, priced in market `mk` against its start prices (1 at start).
+    fn output_price_index(&self, mk: usize, r: RecipeId) -> f64 {
+        let comp = self.weights_of(r);
+        self.price_index(mk, self.model.recipes[r].output, &|e| comp[e], comp)
+    }
+
+    /// A form's price in market `mk` over its start price: a mixed form's own ratio, or the
+    /// elements' prices weighted by `per_elem` (over the elements `comp` holds).
+    fn price_index(
+        &self,
+        mk: usize,
+        form: FormId,
+        per_elem: &dyn Fn(usize) -> f64,
+        comp: &[f64],
+    ) -> f64 {
+        let m = &self.model;
+        let nc = m.commodities.len();
+        let (mut now, mut then) = (0.0, 0.0);
+        if m.forms[form].mixed {
+            let c = m.commodity(form, None);
+            let p0 = m.prices[mk * nc + c];
+            return if p0 > 0.0 {
+                self.price_ratio[mk * nc + c]
+            } else {
+                1.0
+            };
+        }
+        for e in 0..comp.len() {
+            let c = m.commodity(form, Some(e));
+            let p0 = m.prices[mk * nc + c];
+            if comp[e] > 0.0 && p0 > 0.0 {
+                now += per_elem(e) * self.price[mk * nc + c];
+                then += per_elem(e) * p0;
+            }
+        }
+        if then > 0.0 {
+            now / then
+        } else {
+            1.0
+        }
     }
 
     /// Per-step quantities every later phase reads: capacities, production plans, sector
@@ -1840,7 +1887,8 @@ impl Sim {
                     } else {
                         0.0
                     };
-                    (sales + refill).clamp(0.0, cap) * run_rate(self, r)
+                    self.wanted[f] = (sales + refill).clamp(0.0, cap);
+                    self.wanted[f] * run_rate(self, r)
                 }
                 // Recyclers buy scrap only while recovering it pays: with no scrap on offer
                 // their demand would otherwise bid its price to the model's ceiling.
@@ -2209,6 +2257,12 @@ impl Sim {
                 }
                 self.offered_yet[f] = true;
             }
+            // A plant short of inputs, or curtailed on its margin, sold what it had: its plan
+            // holds until it makes what its sales call for (else it would plan less, buy
+            // less and wind down for good).
+            if self.starved[f] && self.scratch.sold[f] < self.sales_ema[f] {
+                continue;
+            }
             self.sales_ema[f] += alpha * (self.scratch.sold[f] - self.sales_ema[f]);
         }
     }
@@ -2221,8 +2275,10 @@ impl Sim {
             let Process::Convert(r) = self.model.facilities[f].process else {
                 continue;
             };
+            self.starved[f] = false;
             let cap = self.plan[f];
             if cap <= 0.0 {
+                self.starved[f] = !self.composition[r].is_empty() && self.wanted[f] > NOISE;
                 continue;
             }
             let mk = self.model.countries[self.model.facilities[f].country].market;
@@ -2277,6 +2333,7 @@ impl Sim {
                         out = out.min(self.stock[ib + e] * recovery / comp[e]);
                     }
                 }
+                self.starved[f] = out < self.wanted[f] * (1.0 - 1e-9);
                 if out <= 0.0 {
                     continue;
                 }

@@ -583,3 +583,112 @@ fn two_contracts_on_one_facility_share_it_whatever_their_order() {
         assert!((x - y).abs() <= 1e-9 * x.max(y), "{a:?} vs {b:?}");
     }
 }
+
+#[test]
+fn the_baseline_starts_as_a_working_chain_with_no_shortage_in_its_first_year() {
+    // Separators and recyclers convert after the markets, so in a running chain what they
+    // sell in a step is what they made in the last. Started with nothing made, China's Dy
+    // and Tb oxide markets were empty in the first week; its Dy metal plant drew on its stock
+    // and took a year to refill it ahead of the lowest-priority Dy/Tb users, who ran ~21%
+    // short through 2024 in a baseline with no policy at all.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-12-31"));
+    let hre = mean_between(
+        &sim,
+        "shortfall",
+        "dy-tb-other-cn",
+        "2024-01-01",
+        "2024-12-31",
+    );
+    assert!(hre < 0.01, "Dy/Tb users short {hre} in the 2024 baseline");
+    let first = col(&sim, "shortfall", "dy-tb-other-cn")[0];
+    assert!(
+        first < 0.2,
+        "the first week's oxide market has supply: short {first}"
+    );
+}
+
+#[test]
+fn plants_held_back_by_a_partial_licence_run_at_its_share_and_do_not_wind_down() {
+    // Under a 10% licence on Japan, Japan's magnet makers get a tenth of their Dy and Tb
+    // metal. They make what that allows and keep planning on their buyers' orders; they used
+    // to plan on what they sold (what their inputs allowed), so buy less, be licensed less
+    // and run down toward nothing (~2% of normal a year on, and falling).
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2026-01-04"));
+    let mut p = def("export_licence", "CN");
+    p.elements = strs(&["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"]);
+    p.to = strs(&["JP"]);
+    p.approval = Some(0.1);
+    p.delay_days = Some(63.0);
+    add(&mut sim, p);
+    sim.run_until(d("2027-12-31"));
+    let before = mean_between(
+        &sim,
+        "output",
+        "shin-etsu-japan",
+        "2025-07-01",
+        "2025-12-31",
+    );
+    let year_on = mean_between(
+        &sim,
+        "output",
+        "shin-etsu-japan",
+        "2027-01-01",
+        "2027-06-30",
+    );
+    let later = mean_between(
+        &sim,
+        "output",
+        "shin-etsu-japan",
+        "2027-07-01",
+        "2027-12-31",
+    );
+    assert!(
+        year_on > 0.07 * before && year_on < 0.2 * before,
+        "at about the licensed share a year on: {year_on} of {before}"
+    );
+    assert!(
+        later > 0.95 * year_on,
+        "and holds there: {later} after {year_on}"
+    );
+    assert!(sim.mass_balance_error() < 1e-9);
+}
+
+#[test]
+fn magnet_makers_curtailed_on_their_margin_resume_rather_than_wind_down() {
+    // A 50% licence on all of China's metals and oxides raises what magnet makers outside
+    // China pay for their metals before their magnets' price follows, so they curtail on
+    // margin; they used to plan on the little they then sold and ran down to nothing
+    // (Shin-Etsu Japan ~0.00005 t/yr in 2028).
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2025-01-05"));
+    let mut p = def("export_licence", "CN");
+    p.forms = strs(&["metal", "oxide"]);
+    p.approval = Some(0.5);
+    p.delay_days = Some(63.0);
+    add(&mut sim, p);
+    sim.run_until(d("2028-12-31"));
+    let before = mean_between(
+        &sim,
+        "output",
+        "shin-etsu-japan",
+        "2024-01-01",
+        "2024-12-31",
+    );
+    let after = mean_between(
+        &sim,
+        "output",
+        "shin-etsu-japan",
+        "2028-01-01",
+        "2028-12-31",
+    );
+    assert!(
+        after > 0.15 * before && after < before,
+        "Shin-Etsu Japan runs in 2028: {after} of {before}"
+    );
+    assert!(sim.mass_balance_error() < 1e-9);
+}
