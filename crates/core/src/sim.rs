@@ -194,9 +194,18 @@ pub struct Sim {
     offered_yet: Vec<bool>,
     /// Per facility: what its sales called for this step, before its margin cut it.
     wanted: Vec<f64>,
+    /// Per facility: its smoothed sales as if its plan never held (see `smooth_sales`), and
+    /// the share of its input needs that its buying weighs in the price update: that over
+    /// the held figure, so a plan held through a shortage orders but does not pin a price.
+    sales_free: Vec<f64>,
+    pub(crate) price_weight: Vec<f64>,
     /// Per facility: it made less than its sales called for last step, for want of inputs or
-    /// of margin, so what it sold since says what it had, not what its buyers wanted.
+    /// of margin, so what it sold since says what it had, not what its buyers wanted; and
+    /// whether inputs were what it lacked.
     starved: Vec<bool>,
+    short_of_inputs: Vec<bool>,
+    /// Per facility: a control keeps it from some supplier of an input (set with the rules).
+    controlled: Vec<bool>,
     run_rate: Vec<f64>,
     /// Per sector, this step: need (t RE/step) and growth factor.
     sec_need: Vec<f64>,
@@ -538,7 +547,11 @@ impl Sim {
             sales_ema: vec![0.0; nfac],
             offered_yet: vec![false; nfac],
             wanted: vec![0.0; nfac],
+            sales_free: vec![0.0; nfac],
+            price_weight: vec![1.0; nfac],
             starved: vec![false; nfac],
+            short_of_inputs: vec![false; nfac],
+            controlled: vec![false; nfac],
             run_rate: vec![1.0; nfac],
             sec_need: vec![0.0; nsec],
             sec_growth: vec![1.0; nsec],
@@ -658,6 +671,7 @@ impl Sim {
             .collect();
         for f in 0..sim.model.facilities.len() {
             sim.sales_ema[f] = sim.compute_capacity(f);
+            sim.sales_free[f] = sim.sales_ema[f];
         }
         sim.prepare();
         sim.warm_start();
@@ -1284,7 +1298,11 @@ impl Sim {
         self.sales_ema.push(0.0);
         self.offered_yet.push(false);
         self.wanted.push(0.0);
+        self.sales_free.push(0.0);
+        self.price_weight.push(1.0);
         self.starved.push(false);
+        self.short_of_inputs.push(false);
+        self.controlled.push(false);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
         let ne = self.model.elements.len();
         self.made_total.extend(std::iter::repeat_n(0.0, ne));
@@ -1566,6 +1584,20 @@ impl Sim {
             }
         }
         self.pending.reserve(room);
+        // Plants a control keeps from some supplier of an input (a ban, a refused share, a
+        // review): see `price_weight`.
+        let mut controlled = vec![false; m.facilities.len()];
+        for c in 0..nc {
+            for (slot, &n) in self.buyers_of[c].iter().enumerate() {
+                if let NodeKind::Facility(f) = self.nodes[n].kind {
+                    controlled[f] |= self.links[c].seller_countries.iter().any(|&x| {
+                        let r = &rules[offsets[c] + slot * nx + x];
+                        x != self.nodes[n].country && (r.allow < 1.0 || r.delay > 0)
+                    });
+                }
+            }
+        }
+        self.controlled = controlled;
         self.rules = rules;
         self.rule_offset = offsets;
         self.quotas = quotas;
@@ -1855,6 +1887,7 @@ impl Sim {
             if !self.offered_yet[f] {
                 // Its plan follows its capacity (up the ramp, or down) until its first sales.
                 self.sales_ema[f] = cap;
+                self.sales_free[f] = cap;
             }
             self.cap_now[f] = cap;
             // Plants adjust their run rate to margins over the smoothing horizon. The margin
@@ -2257,13 +2290,24 @@ impl Sim {
                 }
                 self.offered_yet[f] = true;
             }
-            // A plant short of inputs, or curtailed on its margin, sold what it had: its plan
-            // holds until it makes what its sales call for (else it would plan less, buy
-            // less and wind down for good).
-            if self.starved[f] && self.scratch.sold[f] < self.sales_ema[f] {
-                continue;
+            let sold = self.scratch.sold[f];
+            self.sales_free[f] += alpha * (sold - self.sales_free[f]);
+            // A plant short of inputs, or curtailed on its margin, that sold out sold what it
+            // had, not what its buyers wanted: its plan holds until it makes what its sales
+            // call for (else it would plan less, buy less and wind down for good). One left
+            // with unsold output has learnt what its buyers want.
+            let form = self.model.facilities[f].output_form(&self.model);
+            let base = (self.fac_node[f] * nf + form) * ne;
+            let sold_out = lane_sum(&self.stock[base..base + ne]) <= sold.max(NOISE);
+            if !(self.starved[f] && sold_out && sold < self.sales_ema[f]) {
+                self.sales_ema[f] += alpha * (sold - self.sales_ema[f]);
             }
-            self.sales_ema[f] += alpha * (self.scratch.sold[f] - self.sales_ema[f]);
+            self.price_weight[f] =
+                if self.short_of_inputs[f] && self.controlled[f] && self.sales_ema[f] > NOISE {
+                    (self.sales_free[f] / self.sales_ema[f]).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
         }
     }
 
@@ -2276,6 +2320,7 @@ impl Sim {
                 continue;
             };
             self.starved[f] = false;
+            self.short_of_inputs[f] = false;
             let cap = self.plan[f];
             if cap <= 0.0 {
                 self.starved[f] = !self.composition[r].is_empty() && self.wanted[f] > NOISE;
@@ -2334,6 +2379,7 @@ impl Sim {
                     }
                 }
                 self.starved[f] = out < self.wanted[f] * (1.0 - 1e-9);
+                self.short_of_inputs[f] = out < cap * (1.0 - 1e-9);
                 if out <= 0.0 {
                     continue;
                 }

@@ -1910,3 +1910,40 @@ fn a_window_the_clock_has_not_reached_waits_in_a_rule_and_is_an_error_at_the_top
         assert!(e.contains("has no values between"), "{src}: {e}");
     }
 }
+
+#[test]
+fn a_ban_on_one_countrys_plants_does_not_pin_the_price_its_neighbours_pay() {
+    // Japan's magnet makers, cut off from Chinese metals for a year, hold their plans so as
+    // to restart, but their unmet orders do not set the price of Dy metal outside China:
+    // Korea and Vietnam buy Chinese metal freely at that one price. Counting the held plans
+    // in the price took Dy metal outside China to ~30x and shut Korea's and Vietnam's makers
+    // on margin for the whole ban.
+    run(r#"
+        at("2025-03-03", || export_ban("CN", #{ forms: ["metal"], to: ["JP"], label: "jp" }));
+        at("2026-03-02", || lift("CN", "jp"));
+        run_until("2026-12-31");
+        let dy = price("metal:Dy", "ROW");
+        expect(peak(dy) < 5.0 * value_at(dy, "2025-01-06"), "Dy metal outside China stays under 5x");
+        let kr = output("star-group-korea");
+        expect(mean(between(kr, "2025-10-01", "2026-03-31")) > 0.9 * mean(between(kr, "2024-01-01", "2024-12-31")), "Korea's magnets run through the ban");
+        let jp = output("shin-etsu-japan");
+        expect(mean(between(jp, "2025-09-01", "2026-02-28")) < 0.1 * mean(between(jp, "2024-01-01", "2024-12-31")), "Japan's makers stop for want of metal");
+        expect(mean(between(jp, "2026-07-01", "2026-12-31")) > 0.95 * mean(between(jp, "2024-01-01", "2024-12-31")), "and are back at their rate within months of the lift");
+    "#);
+}
+
+#[test]
+fn a_plant_whose_buyers_left_while_it_was_short_does_not_restart_for_them() {
+    // SmCo makers outside China lose their Sm under a ban; while they wait, every SmCo user
+    // switches away for good. When the ban lifts they must not make magnets nobody buys (a
+    // plan held through a shortage is let go once output stays unsold).
+    run(r#"
+        at("2025-01-06", || export_ban("CN", #{ elements: ["Sm"], label: "sm" }));
+        at("2025-07-07", || { for s in ["smco-industrial-row", "smco-industrial-us", "defence-us-smco", "smco-industrial-cn"] { substitute(s, 1.0) } });
+        at("2026-01-05", || lift("CN", "sm"));
+        run_until("2027-12-31");
+        for f in ["shin-etsu-smco", "vac-smco"] {
+            expect(total(between(output(f), "2026-03-01", "2027-12-31")) < 1.0, `${f} makes no magnets for buyers that are gone`);
+        }
+    "#);
+}

@@ -200,6 +200,16 @@ pub(super) fn spread(need: f64, want: f64, steps: f64) -> f64 {
     need + (want - need).max(0.0) / steps.max(1.0)
 }
 
+/// How much a buyer's cover weighs in the price update: for a plant, the share of its plan
+/// its sales would call for without the hold (1 unless it holds a plan through a shortage,
+/// `Sim::smooth_sales`); 1 for everyone else.
+fn price_weight_of(weights: &[f64], l: &BuyerLink) -> f64 {
+    match l.need {
+        NeedOf::Plant { f, .. } => weights[f],
+        _ => 1.0,
+    }
+}
+
 /// A buyer whose imports wait for a licence orders that much further ahead: its pipeline
 /// is part of what it aims to hold. The longest review, in steps, of the `exporters` (bar
 /// its own country) that may ship to the buyer in `slot`.
@@ -465,8 +475,9 @@ impl Sim {
                 };
                 let have = held + self.on_order[l.order];
                 let target = s.need[slot] * l.cover.max(1.0);
-                s.buyer_target[l.market * nc + c] += target;
-                s.buyer_have[l.market * nc + c] += have.min(target);
+                let w = price_weight_of(&self.price_weight, l);
+                s.buyer_target[l.market * nc + c] += target * w;
+                s.buyer_have[l.market * nc + c] += have.min(target) * w;
             }
         }
     }
@@ -1119,8 +1130,9 @@ impl Sim {
             };
             let have = held + self.on_order[l.order];
             let target = s.need[slot] * s.cover[slot].max(1.0);
-            s.buyer_target[l.market * nc + c] += target;
-            s.buyer_have[l.market * nc + c] += have.min(target);
+            let w = price_weight_of(&self.price_weight, l);
+            s.buyer_target[l.market * nc + c] += target * w;
+            s.buyer_have[l.market * nc + c] += have.min(target) * w;
         }
     }
 }
