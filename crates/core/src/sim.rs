@@ -2296,10 +2296,12 @@ impl Sim {
             // had, not what its buyers wanted: its plan holds until it makes what its sales
             // call for (else it would plan less, buy less and wind down for good). One left
             // with unsold output has learnt what its buyers want.
-            let form = self.model.facilities[f].output_form(&self.model);
-            let base = (self.fac_node[f] * nf + form) * ne;
-            let sold_out = lane_sum(&self.stock[base..base + ne]) <= sold.max(NOISE);
-            if !(self.starved[f] && sold_out && sold < self.sales_ema[f]) {
+            let hold = self.starved[f] && sold < self.sales_ema[f] && {
+                let form = self.model.facilities[f].output_form(&self.model);
+                let base = (self.fac_node[f] * nf + form) * ne;
+                lane_sum(&self.stock[base..base + ne]) <= sold.max(NOISE)
+            };
+            if !hold {
                 self.sales_ema[f] += alpha * (sold - self.sales_ema[f]);
             }
             self.price_weight[f] =
