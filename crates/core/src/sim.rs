@@ -1920,7 +1920,13 @@ impl Sim {
                     } else {
                         0.0
                     };
-                    self.wanted[f] = (sales + refill).clamp(0.0, cap);
+                    let fac = &m.facilities[f];
+                    let top = if m.stages[fac.stage] == "metal" {
+                        cap / fac.utilisation.max(1e-9)
+                    } else {
+                        cap
+                    };
+                    self.wanted[f] = (sales + refill).clamp(0.0, top);
                     self.wanted[f] * run_rate(self, r)
                 }
                 // Recyclers buy scrap only while recovering it pays: with no scrap on offer
