@@ -1017,6 +1017,29 @@ fn a_closed_pipe_ends_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(141), "{err}");
+    // With --out, the files asked for are still written, and no lock is left behind.
+    let dir = temp("closed-pipe");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["run", "scripts/baseline-2024.rhai", "--out"])
+        .arg(&dir)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = [0u8; 16];
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    for f in ["series.csv", "summary.json", "report.html"] {
+        assert!(dir.join(f).is_file(), "{f} written");
+    }
+    assert!(!dir.join(".chokepoint.lock").exists(), "no lock left");
     // A full disk is an error with a message, not a panic.
     let full = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .args(["check", "models/world-2024.yaml"])

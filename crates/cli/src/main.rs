@@ -1,8 +1,9 @@
 //! chokepoint: run, test, check and document critical-mineral supply-chain scenarios.
 
-/// `println!` and `print!` for results: when the reader closes the pipe (`chokepoint test |
-/// head`) the program ends as Unix tools do (status 141, killed by SIGPIPE) instead of
-/// panicking on the failed write.
+/// `println!` and `print!` for results: when the reader closes the pipe (`chokepoint run X
+/// --out DIR | head`) the program stops printing instead of panicking on the failed write,
+/// finishes what it was asked to do (the files it writes, its locks released), and ends with
+/// status 141 as a Unix tool killed by SIGPIPE does.
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::out(format_args!("{}\n", format_args!($($arg)*)))
@@ -251,6 +252,9 @@ fn main() -> ExitCode {
     if !matches!(result, Ok(0)) {
         write::remove_empty_created();
     }
+    if STDOUT_GONE.load(std::sync::atomic::Ordering::Relaxed) {
+        return ExitCode::from(141);
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -411,13 +415,21 @@ fn dispatch(cmd: Command) -> Result<u8> {
     }
 }
 
-/// Writes to stdout; a closed pipe ends the program quietly.
+/// Set once stdout's reader has gone: nothing more is printed, and the program ends with 141.
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout; a closed pipe silences the rest (see `outln!`).
 pub fn out(args: std::fmt::Arguments) {
     use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_fmt(args).and_then(|_| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+            return;
         }
         eprintln!("error: cannot write the output: {e}");
         std::process::exit(2);
