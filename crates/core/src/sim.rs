@@ -196,9 +196,10 @@ pub struct Sim {
     wanted: Vec<f64>,
     /// Per facility: its smoothed sales as if its plan never held (see `smooth_sales`), and
     /// the share of its input needs that its buying weighs in the price update: that over
-    /// the held figure, so a plan held through a shortage orders but does not pin a price.
+    /// the held figure while a control keeps it from its inputs (1 otherwise), so a plan held
+    /// through a ban orders but does not pin the price its neighbours pay.
     sales_free: Vec<f64>,
-    pub(crate) price_weight: Vec<f64>,
+    price_weight: Vec<f64>,
     /// Per facility: it made less than its sales called for last step, for want of inputs or
     /// of margin, so what it sold since says what it had, not what its buyers wanted; and
     /// whether inputs were what it lacked.
