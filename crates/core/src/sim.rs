@@ -1927,7 +1927,7 @@ impl Sim {
                     // at 1 + `curtail_band`), so an outage's drawdown is rebuilt; magnet lines
                     // stay at their usual rate (a new customer qualifies a source over months).
                     let fac = &m.facilities[f];
-                    let top = if m.stages[fac.stage] == "metal" {
+                    let top = if sales + refill > cap && m.stages[fac.stage] == "metal" {
                         let mk = m.countries[fac.country].market;
                         let band = m.behaviour.curtail_band.max(1e-9);
                         let dear = ((self.output_price_index(mk, r) - 1.0) / band).clamp(0.0, 1.0);
