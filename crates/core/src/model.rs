@@ -221,6 +221,9 @@ pub struct Behaviour {
     /// Plants run fully while inputs cost no more than output value, and stop once they
     /// cost this share more.
     pub curtail_band: f64,
+    /// Metal plants bring in their spare lines (up to nameplate) as their output's price
+    /// rises above its start: all of them at 1 + this.
+    pub spare_line_band: f64,
     /// Share of what third-country buyers receive that they give up to buyers an export
     /// control blocks, taking the controlling exporter's supply instead (trade diversion).
     pub diversion: f64,
@@ -228,7 +231,7 @@ pub struct Behaviour {
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 15] = [
+    pub const PARAMS: [(&'static str, &'static str); 16] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -289,10 +292,14 @@ impl Behaviour {
             "diversion",
             "share of third-country supply re-routed to buyers an export control blocks",
         ),
+        (
+            "spare_line_band",
+            "metal plants run all their spare lines once their output's price is up this share",
+        ),
     ];
 
     /// The parameters' values, in the order of [`Self::PARAMS`].
-    pub fn values(&self) -> [f64; 15] {
+    pub fn values(&self) -> [f64; 16] {
         [
             self.price_rise,
             self.price_fall,
@@ -309,6 +316,7 @@ impl Behaviour {
             self.input_cost_share,
             self.curtail_band,
             self.diversion,
+            self.spare_line_band,
         ]
     }
 
@@ -324,7 +332,7 @@ impl Behaviour {
             // plants on and off.
             "order_smoothing_weeks" => (2.0, 520.0),
             "input_cost_share" => (0.01, 1.0),
-            "curtail_band" => (0.01, 10.0),
+            "curtail_band" | "spare_line_band" => (0.01, 10.0),
             _ => (0.0, 1000.0),
         };
         let value = crate::load::check_range(value, lo, hi)?;
@@ -359,7 +367,7 @@ impl Behaviour {
         Ok(())
     }
 
-    pub fn from_values(v: &[f64; 15]) -> Behaviour {
+    pub fn from_values(v: &[f64; 16]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -376,6 +384,7 @@ impl Behaviour {
             input_cost_share: v[12],
             curtail_band: v[13],
             diversion: v[14],
+            spare_line_band: v[15],
         }
     }
 }
