@@ -343,8 +343,15 @@ struct Scratch {
     comp: Vec<f64>,
     drawn: Vec<f64>,
     delayed: Vec<f64>,
+    /// Per exporter: what its buyers at home drew in the home passes; the steps of output
+    /// its sellers keep as cover (1 for throughput plants, mines and stockpiles); and its
+    /// export offer, what it holds beyond its home buyers' cover (see `trade::export_offer`).
+    home_drawn: Vec<f64>,
+    hold: Vec<f64>,
+    export_w: Vec<f64>,
     /// The countries the last commodity traded had sellers in: the only entries of
-    /// `supply`, `drawn`, `delayed` and `comp` that are not zero between commodities.
+    /// `supply`, `drawn`, `delayed`, `home_drawn`, `hold` and `comp` that are not zero
+    /// between commodities.
     offered: Vec<CountryId>,
     /// Per buyer slot of the commodity being traded: its request, the need and cover it
     /// came from, its country, and its stage if it is a facility.
@@ -837,6 +844,8 @@ impl Sim {
                     for e in 0..ne {
                         self.stock[base + e] = self.sales_ema[f] * cover * self.composition[r][e];
                     }
+                    // A plant in business has its working stock: its sales set its plan.
+                    self.offered_yet[f] = self.sales_ema[f] > 0.0;
                 }
             }
         }
@@ -1059,6 +1068,9 @@ impl Sim {
             comp: z(nx * ne),
             drawn: z(nx),
             delayed: z(nx),
+            home_drawn: z(nx),
+            hold: z(nx),
+            export_w: z(nx),
             offered: Vec::with_capacity(nx),
             request: z(nn),
             need: z(nn),
@@ -1828,6 +1840,18 @@ impl Sim {
         }
     }
 
+    /// What a converting facility makes, priced in its market against the start prices (1
+    /// at start; 1 for a mine): the move its margin is reckoned on.
+    pub fn output_price_move(&self, f: FacilityId) -> f64 {
+        let fac = &self.model.facilities[f];
+        match fac.process {
+            Process::Convert(r) => {
+                self.output_price_index(self.model.countries[fac.country].market, r)
+            }
+            Process::Mine(_) => 1.0,
+        }
+    }
+
     /// What recipe `r` makes, priced in market `mk` against its start prices (1 at start).
     fn output_price_index(&self, mk: usize, r: RecipeId) -> f64 {
         let comp = self.weights_of(r);
@@ -2291,16 +2315,27 @@ impl Sim {
     fn smooth_sales(&mut self) {
         let steps = self.model.behaviour.order_smoothing_weeks * 7.0 / self.model.step_days as f64;
         let alpha = 1.0 / steps.max(1.0);
+        let cover = self.model.behaviour.seller_cover_weeks * 7.0 / self.model.step_days as f64;
         let (nf, ne) = self.nfe();
         for f in 0..self.sales_ema.len() {
             if !self.offered_yet[f] {
                 // A new plant whose inputs are cut off (a ban as it comes on line) had
                 // nothing to sell: it keeps planning on its capacity, and so starts when its
-                // inputs come, instead of waiting for sales it cannot make.
+                // inputs come, instead of waiting for sales it cannot make. A new plant that
+                // makes to order first builds its working stock (its output cover at
+                // capacity): buyers split their orders by what exporters offer, and a plant
+                // that let a week's sales set its plan would keep the sliver of the market
+                // its first week's output won.
                 let form = self.model.facilities[f].output_form(&self.model);
                 let base = (self.fac_node[f] * nf + form) * ne;
                 let held = lane_sum(&self.stock[base..base + ne]);
-                if self.scratch.sold[f] <= NOISE && held <= NOISE {
+                let stocked = match self.model.facilities[f].process {
+                    Process::Convert(r) if !self.composition[r].is_empty() => {
+                        held >= cover * self.cap_now[f] && held > NOISE
+                    }
+                    _ => self.scratch.sold[f] > NOISE || held > NOISE,
+                };
+                if !stocked {
                     continue;
                 }
                 self.offered_yet[f] = true;

@@ -137,9 +137,13 @@ fn entity_list_with_options_only_covers_its_elements() {
 
 #[test]
 fn content_rule_reaches_third_country_reexports() {
+    // With China's magnets barred from the US, Japan's makers supply it (~1,700 t/yr);
+    // China's rule on its Dy and Tb then reaches those magnets too.
     run(r#"
+        export_ban("CN", #{ forms: ["magnet:NdFeB"], to: ["US"] });
         run_until("2024-06-30");
         let before = mean(between(trade("JP", "US"), "2024-03-01", "2024-06-30"));
+        expect(before > 1000.0, `Japan supplies the US (${before} t/yr)`);
         content_rule("CN", #{ elements: ["Dy", "Tb"], threshold: 0.001, approval: 0.2, delay_days: 45, to: ["US"] });
         run_until("2024-12-31");
         let after = mean(between(trade("JP", "US"), "2024-09-01", "2024-12-31"));

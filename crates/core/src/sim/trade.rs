@@ -47,6 +47,10 @@ pub(super) struct SellerLink {
     pub(super) stock: usize,
     pub(super) facility: usize,
     pub(super) stockpile: usize,
+    /// Steps of output the seller keeps as cover for its buyers: `seller_cover_weeks` for a
+    /// metal or magnet plant (it makes to order from stock), 1 for a mine, a throughput
+    /// plant or a stockpile (what they hold is what they offer now).
+    pub(super) hold: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +100,7 @@ impl Sim {
         let m = &self.model;
         let (nf, ne, nc) = (m.forms.len(), m.elements.len(), m.commodities.len());
         let weeks_to_steps = 7.0 / m.step_days as f64;
+        let seller_cover = (m.behaviour.seller_cover_weeks * weeks_to_steps).max(1.0);
         self.links = (0..nc)
             .map(|c| {
                 let com = m.commodities[c];
@@ -120,6 +125,15 @@ impl Sim {
                             stockpile: match node.kind {
                                 NodeKind::Stockpile(sp) => sp,
                                 _ => NONE,
+                            },
+                            hold: match node.kind {
+                                NodeKind::Facility(f) => match m.facilities[f].process {
+                                    Process::Convert(r) if !self.composition[r].is_empty() => {
+                                        seller_cover
+                                    }
+                                    _ => 1.0,
+                                },
+                                _ => 1.0,
                             },
                         }
                     })
@@ -208,6 +222,17 @@ fn price_weight_of(weights: &[f64], l: &BuyerLink) -> f64 {
         NeedOf::Plant { f, .. } => weights[f],
         _ => 1.0,
     }
+}
+
+/// What an exporter offers abroad first: what it holds beyond its home buyers' cover. A
+/// plant that makes to order keeps `hold` steps of its sales in stock; the share of that
+/// stock which covers its buyers at home (`hold` times what they drew this step, `home`) is
+/// offered abroad only once every exporter's export offer is spoken for. So importers split
+/// their orders as the exporters' flows abroad, not as their stocks: an export-only plant
+/// (Korat, Ellesmere Port) is not starved by a large one whose stock mostly covers its home
+/// market. Under a shortage every offer is drawn in full, as before.
+pub(super) fn export_offer(avail: f64, hold: f64, home: f64) -> f64 {
+    (avail - (hold - 1.0).max(0.0) * home).clamp(0.0, avail)
 }
 
 /// A buyer whose imports wait for a licence orders that much further ahead: its pipeline
@@ -378,17 +403,22 @@ impl Sim {
             if q > 0.0 {
                 s.avail[bx] -= q;
                 s.drawn[bx] += q;
+                s.home_drawn[bx] += q;
             }
             s.want_tc[j] = s.req_tc[j] - q;
             s.share_tc[j] = 0.0;
         }
-        // Imports: what is left on offer, by exporter; what the tier still wants.
+        // Imports: what is left on offer, by exporter, and its export offer; what the tier
+        // still wants.
         s.live.clear();
-        let mut wsum = 0.0;
+        let (mut wsum, mut esum) = (0.0, 0.0);
         for &x in &s.active {
             if s.avail[x] > 1e-12 {
                 s.live.push(x);
                 wsum += s.avail[x];
+                let e = export_offer(s.avail[x], s.hold[x], s.home_drawn[x]);
+                s.export_w[x] = e;
+                esum += e;
             }
         }
         let total: f64 = s.want_tc[tc.clone()].iter().sum();
@@ -396,17 +426,36 @@ impl Sim {
             return;
         }
         let fill = (wsum / total).min(1.0);
-        let drawn_share = (total * fill / wsum).min(1.0);
         s.tier_fill[t] = fill;
-        // A buyer country's own offer share is what it does not import.
+        // Export offers are drawn first, pro-rata; then, if the tier wants more, what the
+        // exporters keep for their home buyers, pro-rata. `export_w` becomes each
+        // exporter's draw.
+        let (first, rest) = if total <= esum {
+            (total / esum, 0.0)
+        } else if wsum > esum {
+            (1.0, ((total - esum) / (wsum - esum)).min(1.0))
+        } else {
+            (1.0, 0.0)
+        };
+        let mut dsum = 0.0;
+        for &x in &s.live {
+            let e = s.export_w[x];
+            let d = e * first + (s.avail[x] - e) * rest;
+            s.export_w[x] = d;
+            dsum += d;
+        }
+        if dsum <= 0.0 {
+            return;
+        }
+        // A buyer country's own share of the draw is what it does not import.
         for (j, &bx) in tc.clone().zip(countries) {
             if s.avail[bx] > 1e-12 {
-                s.share_tc[j] = s.avail[bx] / wsum;
+                s.share_tc[j] = s.export_w[bx] / dsum;
             }
         }
         for &x in &s.live {
-            let offer_share = s.avail[x] / wsum;
-            let drawn = s.avail[x] * drawn_share;
+            let drawn = s.export_w[x].min(s.avail[x]);
+            let offer_share = drawn / dsum;
             s.avail[x] -= drawn;
             s.drawn[x] += drawn;
             // An exporter serves every buyer country but its own.
@@ -524,6 +573,8 @@ impl Sim {
             s.supply[x] = 0.0;
             s.drawn[x] = 0.0;
             s.delayed[x] = 0.0;
+            s.home_drawn[x] = 0.0;
+            s.hold[x] = 0.0;
         }
         s.offered.clear();
         s.offered.extend_from_slice(seller_countries);
@@ -564,6 +615,7 @@ impl Sim {
                 s.active.push(x);
             }
             s.supply[x] += offer;
+            s.hold[x] = s.hold[x].max(l.hold);
             if mixed && offer > 0.0 {
                 let held = &stock[l.base..l.base + ne];
                 let scale = offer / s.held[k];
@@ -683,6 +735,7 @@ impl Sim {
                 s.got[slot] += q;
                 s.avail[x] -= q;
                 s.drawn[x] += q;
+                s.home_drawn[x] += q;
                 s.took[slot * nx + x] = q;
             }
         }
@@ -716,8 +769,11 @@ impl Sim {
         let mut live = std::mem::take(&mut s.live);
         live.clear();
         live.extend(s.active.iter().filter(|&&x| s.avail[x] > 1e-12));
+        for &x in &live {
+            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x]);
+        }
         let mut order = std::mem::take(&mut s.order);
-        for _round in 0..2 {
+        for round in 0..2 {
             if live.is_empty() {
                 break;
             }
@@ -732,19 +788,28 @@ impl Sim {
                 }
                 let row = slot * nx;
                 let bx = s.buyer_country[slot];
+                // Orders go by the exporters' export offers first (`export_offer`); the
+                // second round, or a buyer no export offer reaches, by all they have left.
                 let mut wsum = 0.0;
-                for &x in &live {
-                    let w = if x == bx {
-                        s.avail[x]
-                    } else {
-                        let rule = &rules[row + x];
-                        let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
-                        let cap =
-                            quota_room(rule.quota, s.avail[x], quotas, policies, *year_frac, mix);
-                        cap * rule.allow * rule.tariff
-                    };
-                    s.wmat[row + x] = w;
-                    wsum += w;
+                for by_export in [round == 0, false] {
+                    wsum = 0.0;
+                    for &x in &live {
+                        let offer = if by_export { s.export_w[x] } else { s.avail[x] };
+                        let w = if x == bx {
+                            offer
+                        } else {
+                            let rule = &rules[row + x];
+                            let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
+                            let cap =
+                                quota_room(rule.quota, offer, quotas, policies, *year_frac, mix);
+                            cap * rule.allow * rule.tariff
+                        };
+                        s.wmat[row + x] = w;
+                        wsum += w;
+                    }
+                    if wsum > 0.0 || !by_export {
+                        break;
+                    }
                 }
                 if wsum <= 0.0 {
                     continue;
