@@ -853,9 +853,11 @@ fn an_element_quota_counts_a_magnets_content_of_that_element_only() {
         (loose / free - 1.0).abs() < 0.03,
         "a loose Dy quota moved magnets: {free} -> {loose}"
     );
-    // A tight one holds the magnets' Dy to it: 100 t of Dy is at most ~4,200 t of magnets.
+    // A tight one holds the magnets' Dy to it: 100 t of Dy is at most ~4,200 t of magnets,
+    // less what the quota's dearer Dy oxide and metal take first (~400 t of magnets are
+    // left); counting the magnets' whole tonnage would hold them to 100 t.
     let tight = magnets(r#"export_quota("CN", #{ elements: ["Dy"], tonnes_per_year: 100.0 });"#);
-    assert!(tight > 500.0 && tight < 100.0 / 0.024, "{tight}");
+    assert!(tight > 250.0 && tight < 100.0 / 0.024, "{tight}");
 }
 
 #[test]
