@@ -192,6 +192,8 @@ pub struct Sim {
     /// Per facility: it has had output to sell since it last came on line (a plant that
     /// starts, or restarts, with its inputs cut off has learned nothing about its sales).
     offered_yet: Vec<bool>,
+    /// Per facility: it has had output to sell at some time in the run (or at its start).
+    sold_before: Vec<bool>,
     /// Per facility: what its sales called for this step, before its margin cut it.
     wanted: Vec<f64>,
     /// Per facility: its smoothed sales as if its plan never held (see `smooth_sales`), and
@@ -554,6 +556,7 @@ impl Sim {
             plan: vec![0.0; nfac],
             sales_ema: vec![0.0; nfac],
             offered_yet: vec![false; nfac],
+            sold_before: vec![false; nfac],
             wanted: vec![0.0; nfac],
             sales_free: vec![0.0; nfac],
             price_weight: vec![1.0; nfac],
@@ -846,6 +849,7 @@ impl Sim {
                     }
                     // A plant in business has its working stock: its sales set its plan.
                     self.offered_yet[f] = self.sales_ema[f] > 0.0;
+                    self.sold_before[f] = self.offered_yet[f];
                 }
             }
         }
@@ -1310,6 +1314,7 @@ impl Sim {
         self.plan.push(0.0);
         self.sales_ema.push(0.0);
         self.offered_yet.push(false);
+        self.sold_before.push(false);
         self.wanted.push(0.0);
         self.sales_free.push(0.0);
         self.price_weight.push(1.0);
@@ -2325,12 +2330,16 @@ impl Sim {
                 // makes to order first builds its working stock (its output cover at
                 // capacity): buyers split their orders by what exporters offer, and a plant
                 // that let a week's sales set its plan would keep the sliver of the market
-                // its first week's output won.
+                // its first week's output won. (A plant back from an outage or a closure
+                // has sold before: its first output sets it going again, as it always did,
+                // so an outage does not leave it with a bigger share than it had.)
                 let form = self.model.facilities[f].output_form(&self.model);
                 let base = (self.fac_node[f] * nf + form) * ne;
                 let held = lane_sum(&self.stock[base..base + ne]);
                 let stocked = match self.model.facilities[f].process {
-                    Process::Convert(r) if !self.composition[r].is_empty() => {
+                    Process::Convert(r)
+                        if !self.composition[r].is_empty() && !self.sold_before[f] =>
+                    {
                         held >= cover * self.cap_now[f] && held > NOISE
                     }
                     _ => self.scratch.sold[f] > NOISE || held > NOISE,
@@ -2339,6 +2348,7 @@ impl Sim {
                     continue;
                 }
                 self.offered_yet[f] = true;
+                self.sold_before[f] = true;
             }
             let sold = self.scratch.sold[f];
             self.sales_free[f] += alpha * (sold - self.sales_free[f]);

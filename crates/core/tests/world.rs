@@ -732,4 +732,31 @@ fn export_only_plants_keep_their_market_and_new_ones_win_a_share() {
     );
     assert!(jsl > 600.0, "Lynas/JS Link made {jsl:.0} t/yr in 2030");
     assert!(sim.mass_balance_error() < 1e-9);
+    // A plant back from a full stop has sold before: it does not rebuild its stock like a
+    // new one and come back with more of the market than it had.
+    let korat = m.facility_id("neo-korat-metal").unwrap();
+    let mut stopped = Sim::new(&m, 1);
+    stopped.run_until(d("2025-03-02"));
+    stopped.capacity_mult[korat] = 0.0;
+    stopped.run_until(d("2025-06-01"));
+    stopped.capacity_mult[korat] = 1.0;
+    stopped.run_until(d("2027-12-31"));
+    let after = mean_between(
+        &stopped,
+        "output",
+        "neo-korat-metal",
+        "2027-01-01",
+        "2027-12-31",
+    );
+    let usual = mean_between(
+        &sim,
+        "output",
+        "neo-korat-metal",
+        "2027-01-01",
+        "2027-12-31",
+    );
+    assert!(
+        after < 1.05 * usual,
+        "Korat after a three-month stop: {after:.0} t/yr in 2027, against {usual:.0} without"
+    );
 }
