@@ -26,6 +26,45 @@ pub mod limits {
     pub const MAX_FUNCTIONS: usize = 1_000;
     /// Script files larger than this are refused.
     pub const MAX_SCRIPT_BYTES: u64 = 1 << 20;
+    /// Conditions (`when`, `whenever`) and strategies one run may watch: each is evaluated
+    /// every step, so a script that sets up more is in a runaway loop (a trigger whose
+    /// action sets up triggers).
+    pub const MAX_WATCHERS: usize = 1_000;
+    /// Actions one run may have waiting for their date (`at`, `every`).
+    pub const MAX_SCHEDULED: usize = 10_000;
+    /// Rhai bounds each string, array and map, not what a script holds in all of them: a
+    /// map of ten thousand long strings is within every limit. The process's resident memory
+    /// is checked every 16,384 operations against 1 GiB plus 64 MiB per core (sweeps run a
+    /// script per core), and no more than half this machine's memory; a run past it stops
+    /// with an error. A run of world-2024 uses ~50 MB.
+    pub fn max_resident_bytes() -> u64 {
+        static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *MAX.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+            let wanted = (1u64 << 30) + cores * (64 << 20);
+            match super::meminfo_kib("/proc/meminfo", "MemTotal:") {
+                Some(total) => wanted.min(total * 1024 / 2).max(256 << 20),
+                None => wanted,
+            }
+        })
+    }
+}
+
+/// A `Key: N kB` figure from a /proc file (Linux); None elsewhere.
+fn meminfo_kib(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// This process's resident memory in bytes, where the system says (Linux).
+pub fn resident_bytes() -> Option<u64> {
+    meminfo_kib("/proc/self/status", "VmRSS:").map(|k| k * 1024)
 }
 
 /// An engine with every lever registered and the sandbox in place. With a host, levers act
@@ -74,6 +113,16 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
             // Reading the clock costs more than an operation: look every 1,024 of them.
             if ops % 1024 != 0 {
                 return None;
+            }
+            if ops % 16_384 == 0 {
+                let limit = limits::max_resident_bytes();
+                if resident_bytes().is_some_and(|r| r > limit) {
+                    return Some(rhai::Dynamic::from(format!(
+                        "the script holds too much data: this process passed {} MiB of memory \
+                         (1 GiB plus 64 MiB per core, at most half this machine's)",
+                        limit >> 20
+                    )));
+                }
             }
             let h = prog.lock();
             h.stopped().map(|why| rhai::Dynamic::from(why.to_string()))

@@ -168,6 +168,30 @@ impl Host {
         Ok(())
     }
 
+    /// Whether one more condition or strategy may be watched (`MAX_WATCHERS`).
+    pub fn room_to_watch(&self, what: &str) -> Result<(), Box<EvalAltResult>> {
+        let n = self.triggers.len() + self.strategies.len();
+        if n >= crate::engine::limits::MAX_WATCHERS {
+            return Err(err(format!(
+                "{what}: the run already watches {n} conditions and strategies, the most one \
+                 run may (each is checked every step); a `when` or `whenever` set up inside \
+                 another's action adds one each time that action runs"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether one more action may wait for its date (`MAX_SCHEDULED`).
+    pub fn room_to_schedule(&self, what: &str) -> Result<(), Box<EvalAltResult>> {
+        let n = self.schedule.len();
+        if n >= crate::engine::limits::MAX_SCHEDULED {
+            return Err(err(format!(
+                "{what}: {n} actions already wait for their dates, the most one run may hold"
+            )));
+        }
+        Ok(())
+    }
+
     pub fn stopped(&self) -> Option<&'static str> {
         if self.cancel.load(Ordering::Relaxed) {
             return Some("cancelled");

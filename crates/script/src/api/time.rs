@@ -37,6 +37,7 @@ pub mod time_api {
             let _ = action.call_within_context::<rhai::Dynamic>(&ctx, ())?;
             return Ok(());
         }
+        h.room_to_schedule("at")?;
         let seq = h.next_seq();
         h.schedule.push(Scheduled {
             step,
@@ -67,6 +68,7 @@ pub mod time_api {
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
+        h.room_to_schedule("every")?;
         let steps = duration_steps(&h.sim.model, &period)?;
         let step_days = h.sim.model.step_days;
         if steps == 0 {
@@ -142,6 +144,7 @@ pub mod time_api {
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
+        h.room_to_watch("when")?;
         h.triggers.push(Trigger {
             condition,
             action,
@@ -164,6 +167,7 @@ pub mod time_api {
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
+        h.room_to_watch("whenever")?;
         h.triggers.push(Trigger {
             condition,
             action,
@@ -185,6 +189,7 @@ pub mod time_api {
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
+        h.room_to_watch("strategy")?;
         h.strategies.push((rule, ctx.call_position()));
         Ok(())
     }
