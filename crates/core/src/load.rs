@@ -1139,7 +1139,7 @@ impl Loader {
             kind: "facilities",
             origin: &m.facilities.origin,
         };
-        let _ = self.ids(&c, m.facilities.items.iter().map(|x| x.id.as_str()), "id");
+        let _ = self.key_ids(&c, m.facilities.items.iter().map(|x| x.id.as_str()), "id");
         let mut facilities = Vec::new();
         for (i, x) in m.facilities.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
@@ -1264,7 +1264,7 @@ impl Loader {
             kind: "sectors",
             origin: &m.sectors.origin,
         };
-        let _ = self.ids(&c, m.sectors.items.iter().map(|x| x.id.as_str()), "id");
+        let _ = self.key_ids(&c, m.sectors.items.iter().map(|x| x.id.as_str()), "id");
         let mut sectors = Vec::new();
         for (i, x) in m.sectors.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
@@ -1544,7 +1544,7 @@ impl Loader {
             kind: "stockpiles",
             origin: &m.stockpiles.origin,
         };
-        let _ = self.ids(&c, m.stockpiles.items.iter().map(|x| x.id.as_str()), "id");
+        let _ = self.key_ids(&c, m.stockpiles.items.iter().map(|x| x.id.as_str()), "id");
         let mut stockpiles = Vec::new();
         for (i, x) in m.stockpiles.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
@@ -1828,7 +1828,26 @@ impl Loader {
             };
             for (i, p) in m.policies.items.iter().enumerate() {
                 self.sourced(&c, i, p, &source_ids);
+                let misfits = policy_fields_misfit(p, &model);
+                if !misfits.is_empty() {
+                    for (field, msg) in misfits {
+                        self.at(&c, i, field, msg);
+                    }
+                    continue;
+                }
                 match policy::resolve(&model, p, model.start) {
+                    Ok(pol) if quotas_crowded(&model.policies, &pol) => {
+                        self.at(
+                            &c,
+                            i,
+                            "",
+                            format!(
+                                "a fourth export quota on one exporter in force at once: at \
+                                 most {} can cap an exporter's flows together (end one first)",
+                                crate::sim::QUOTAS_PER_FLOW
+                            ),
+                        );
+                    }
                     Ok(pol) => model.policies.push(pol),
                     Err(errs) => {
                         for (field, msg) in errs {
@@ -1846,6 +1865,86 @@ impl Loader {
             })
         }
     }
+}
+
+/// Whether `pol`, an export quota, would join `QUOTAS_PER_FLOW` others of its exporter in
+/// force at some time: the engine reads that many on one flow.
+fn quotas_crowded(policies: &[crate::policy::Policy], pol: &crate::policy::Policy) -> bool {
+    use crate::policy::PolicyKind::ExportQuota;
+    if !matches!(pol.kind, ExportQuota { .. }) {
+        return false;
+    }
+    let overlaps = |p: &crate::policy::Policy| {
+        p.end.is_none_or(|e| e > pol.start) && pol.end.is_none_or(|e| p.start < e)
+    };
+    (policies.iter())
+        .filter(|p| matches!(p.kind, ExportQuota { .. }) && p.exporter == pol.exporter)
+        .filter(|p| overlaps(p))
+        .count()
+        >= crate::sim::QUOTAS_PER_FLOW
+}
+
+/// A policy written in a model names only the fields its kind reads: a field another kind
+/// reads (an approval on a ban, a rate on a quota) would be accepted and do nothing. Its
+/// dates fall within the model's horizon, and its label is not a kind's name (`lift` by
+/// kind would then be ambiguous).
+fn policy_fields_misfit(p: &PolicyDef, model: &Model) -> Vec<(&'static str, String)> {
+    let reads: &[&str] = match p.kind.as_str() {
+        "export_ban" | "entity_list" | "tech_ban" => &[],
+        "export_licence" | "export_license" => &["approval", "delay_days"],
+        "export_quota" => &["tonnes_per_year"],
+        "content_rule" => &["threshold", "approval", "delay_days"],
+        "tariff" => &["rate", "importer"],
+        _ => return Vec::new(), // resolve names the unknown kind
+    };
+    let given = [
+        ("approval", p.approval.is_some()),
+        ("delay_days", p.delay_days.is_some()),
+        ("tonnes_per_year", p.tonnes_per_year.is_some()),
+        ("rate", p.rate.is_some()),
+        ("threshold", p.threshold.is_some()),
+        ("importer", p.importer.is_some()),
+        ("to", p.kind == "tariff" && p.to.is_some()),
+        ("exempt", p.kind == "tariff" && p.exempt.is_some()),
+    ];
+    let mut out = Vec::new();
+    for (field, set) in given {
+        let applies = reads.contains(&field) || matches!(field, "to" | "exempt");
+        if set && !applies || set && p.kind == "tariff" && matches!(field, "to" | "exempt") {
+            let hint = match field {
+                "importer" => " (the countries a rule reaches are its `to`)",
+                "to" | "exempt" => " (a tariff is levied by its `importer`)",
+                _ => "",
+            };
+            out.push((field, format!("does not apply to {}{hint}", p.kind)));
+        }
+    }
+    if let Some(l) = &p.label {
+        if crate::policy::PolicyKind::NAMES.contains(&l.as_str()) {
+            out.push((
+                "label",
+                format!("'{l}' is a policy kind's name: give the policy a name of its own"),
+            ));
+        }
+    }
+    let horizon_end = model.end;
+    let parsed = |s: &Option<String>| s.as_deref().and_then(|s| crate::Date::parse(s).ok());
+    if let Some(d) = parsed(&p.start).filter(|&d| d >= horizon_end) {
+        out.push((
+            "start",
+            format!("{d} is after the model's horizon (it ends {horizon_end}): the policy would never be in force"),
+        ));
+    }
+    if let Some(d) = parsed(&p.end).filter(|&d| d <= model.start) {
+        out.push((
+            "end",
+            format!(
+                "{d} is not after the model's start ({}): the policy would never be in force",
+                model.start
+            ),
+        ));
+    }
+    out
 }
 
 /// Finds a cycle in a directed graph of `n` nodes, returning its nodes in order.

@@ -4,6 +4,69 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+/// A map written in a model (element shares, firms' shares, behaviour parameters): a key
+/// written twice is an error, not the second value silently replacing the first (a
+/// mistyped `Tb` for `Dy` would drop Dy from a deposit while the shares still summed to 1).
+#[derive(Debug, Clone)]
+pub struct UniqueMap<V>(pub IndexMap<String, V>);
+
+impl<V> Default for UniqueMap<V> {
+    fn default() -> Self {
+        UniqueMap(IndexMap::new())
+    }
+}
+
+impl<V> std::ops::Deref for UniqueMap<V> {
+    type Target = IndexMap<String, V>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<V> IntoIterator for UniqueMap<V> {
+    type Item = (String, V);
+    type IntoIter = indexmap::map::IntoIter<String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a UniqueMap<V> {
+    type Item = (&'a String, &'a V);
+    type IntoIter = indexmap::map::Iter<'a, String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut m = IndexMap::new();
+                while let Some((k, v)) = a.next_entry::<String, V>()? {
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "the key '{k}' is written twice"
+                        )));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueMap(m))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 /// `source:` may name one source id or several.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(untagged)]
@@ -66,7 +129,7 @@ pub struct ModelFile {
     #[serde(default)]
     pub contracts: Vec<ContractDef>,
     #[serde(default)]
-    pub behaviour: IndexMap<String, ParamDef>,
+    pub behaviour: UniqueMap<ParamDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,12 +191,12 @@ pub struct RecipeDef {
     pub output: String,
     pub recovery: f64,
     #[serde(default)]
-    pub composition: Option<IndexMap<String, f64>>,
+    pub composition: Option<UniqueMap<f64>>,
     #[serde(default)]
     pub elements: Option<Vec<String>>,
     /// Endogenous thrifting: per element, how far its share can fall when its price rises.
     #[serde(default)]
-    pub thrift: Option<IndexMap<String, SubstitutionDef>>,
+    pub thrift: Option<UniqueMap<SubstitutionDef>>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]
@@ -177,7 +240,7 @@ pub struct DepositDef {
     pub country: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    pub distribution: IndexMap<String, f64>,
+    pub distribution: UniqueMap<f64>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]
@@ -236,7 +299,7 @@ pub struct SectorDef {
     pub country: String,
     pub material: String,
     #[serde(default)]
-    pub mix: Option<IndexMap<String, f64>>,
+    pub mix: Option<UniqueMap<f64>>,
     pub demand: f64,
     #[serde(default)]
     pub growth: Option<f64>,
@@ -255,7 +318,7 @@ pub struct SectorDef {
     #[serde(default)]
     pub recycle_rate: Option<f64>,
     #[serde(default)]
-    pub firms: Option<IndexMap<String, f64>>,
+    pub firms: Option<UniqueMap<f64>>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]
@@ -292,9 +355,9 @@ pub struct StockpileDef {
     #[serde(default)]
     pub tonnes: Option<f64>,
     #[serde(default)]
-    pub elements: Option<IndexMap<String, f64>>,
+    pub elements: Option<UniqueMap<f64>>,
     #[serde(default)]
-    pub composition: Option<IndexMap<String, f64>>,
+    pub composition: Option<UniqueMap<f64>>,
     #[serde(default)]
     pub target_days: Option<f64>,
     #[serde(default)]

@@ -1152,24 +1152,22 @@ impl Sim {
 
     /// Takes `share` of a facility's capacity offline until step `until`, on top of any
     /// outage already running (overlapping outages multiply: 50% and 50% leave 25%). A share
-    /// of 0 ends the facility's scripted outages.
-    pub fn set_outage(&mut self, f: FacilityId, share: f64, until: usize) {
+    /// of 0 ends the facility's scripted outages. A facility holds at most `OUTAGE_SLOTS`
+    /// scripted outages at once: with that many running, nothing changes and the step the
+    /// first of them ends is returned as the error.
+    pub fn set_outage(&mut self, f: FacilityId, share: f64, until: usize) -> Result<(), usize> {
         let step = self.step;
         let slots = &mut self.outage[f];
         if share <= 0.0 {
             *slots = [(0.0, 0); OUTAGE_SLOTS];
-            return;
+            return Ok(());
         }
-        // A slot whose outage has ended; with none free, the one ending soonest absorbs
-        // the new outage (at the larger share, to the later end).
         match slots.iter_mut().find(|s| step >= s.1) {
-            Some(free) => *free = (share, until),
-            None => {
-                let soonest = slots.iter_mut().min_by_key(|s| s.1);
-                if let Some(s) = soonest {
-                    *s = (s.0.max(share), s.1.max(until));
-                }
+            Some(free) => {
+                *free = (share, until);
+                Ok(())
             }
+            None => Err(slots.iter().map(|s| s.1).min().unwrap_or(step)),
         }
     }
 
@@ -1443,6 +1441,7 @@ impl Sim {
                     if Some(fac.country) != p.exporter
                         && fac.start >= p.start
                         && p.reaches(m, fac.country, fac.firm)
+                        && tech_ban_covers(m, p, f)
                     {
                         stretch[f] = m.behaviour.tech_ban_ramp_factor;
                     }
@@ -2845,8 +2844,38 @@ fn holding(stock: &[f64], m: &Model, n: usize, form: FormId) -> f64 {
     lane_sum(&stock[base..base + ne]) / m.forms[form].re_share
 }
 
-/// How many scripted outages of one facility can run at once before they merge.
-const OUTAGE_SLOTS: usize = 4;
+/// Whether a technology ban's `elements` and `forms` reach facility `f`: a plant whose
+/// input or output form is covered, handling a covered element (a mine: its deposit has it;
+/// a plant: its recipe makes or converts it). A ban naming neither reaches every plant.
+fn tech_ban_covers(m: &Model, p: &Policy, f: FacilityId) -> bool {
+    let (forms, handles): ([FormId; 2], Box<dyn Fn(usize) -> bool + '_>) =
+        match m.facilities[f].process {
+            Process::Mine(d) => (
+                [m.mine_form, m.mine_form],
+                Box::new(move |e| m.deposits[d].distribution.get(e).is_some_and(|&x| x > 0.0)),
+            ),
+            Process::Convert(r) => {
+                let rec = &m.recipes[r];
+                (
+                    [rec.input, rec.output],
+                    Box::new(move |e| {
+                        if rec.composition.is_empty() {
+                            rec.converts.get(e).copied().unwrap_or(false)
+                        } else {
+                            rec.composition.get(e).is_some_and(|&x| x > 0.0)
+                        }
+                    }),
+                )
+            }
+        };
+    let form_ok = p.forms == 0 || forms.iter().any(|&x| p.covers_form(x));
+    let elem_ok =
+        p.elements == 0 || (0..m.elements.len()).any(|e| p.covers_element(e) && handles(e));
+    form_ok && elem_ok
+}
+
+/// How many scripted outages of one facility can run at once (`disrupt` refuses a fifth).
+pub const OUTAGE_SLOTS: usize = 4;
 
 /// Tonnes per step below which a quantity is the rounding residue of arithmetic on real
 /// flows, not a flow: a request or an output this small sends no market signal. (A share of

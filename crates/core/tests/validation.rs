@@ -115,8 +115,21 @@ fn every_rule_reports_its_place() {
         ("behaviour:\n", "policies:\n  - {kind: tariff, exporter: CN, rate: 300, source: fixture}\nbehaviour:\n", "policies[0].rate: must be between 0 and 100"),
         ("behaviour:\n", "policies:\n  - {kind: entity_list, exporter: CN, source: fixture}\nbehaviour:\n", "policies[0].to: an entity list needs at least one firm"),
         ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, to: [Mars], source: fixture}\nbehaviour:\n", "policies[0].to[0]: unknown country, firm or group 'Mars'"),
-        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, start: 2025-01-01, end: 2024-01-01, source: fixture}\nbehaviour:\n", "policies[0].end: 2024-01-01 is not after the start 2025-01-01"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, start: 2025-01-01, end: 2024-06-01, source: fixture}\nbehaviour:\n", "policies[0].end: 2024-06-01 is not after the start 2025-01-01"),
         ("behaviour:\n", "policies:\n  - {kind: export_quota, exporter: CN, source: fixture}\nbehaviour:\n", "policies[0].tonnes_per_year: is required"),
+        // a key written twice in a map
+        ("distribution: {La: 0.30, Ce: 0.50, Pr: 0.05", "distribution: {La: 0.30, Ce: 0.50, La: 0.05", "deposits[0].distribution: the key 'La' is written twice"),
+        // ids that become series keys may not hold their separators
+        ("{id: cn-sep, country: CN,", "{id: cn/sep, country: CN,", "facilities[3].id: 'cn/sep' may not contain '/' or '>'"),
+        // fields another kind reads, dates outside the horizon, a kind's name as a label
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, approval: 0.5, source: fixture}\nbehaviour:\n", "policies[0].approval: does not apply to export_ban"),
+        ("behaviour:\n", "policies:\n  - {kind: tech_ban, exporter: CN, tonnes_per_year: 5, source: fixture}\nbehaviour:\n", "policies[0].tonnes_per_year: does not apply to tech_ban"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, importer: US, source: fixture}\nbehaviour:\n", "policies[0].importer: does not apply to export_ban (the countries a rule reaches are its `to`)"),
+        ("behaviour:\n", "policies:\n  - {kind: tariff, importer: US, exporter: CN, rate: 0.1, to: [JP], source: fixture}\nbehaviour:\n", "policies[0].to: does not apply to tariff"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, start: 2040-01-01, source: fixture}\nbehaviour:\n", "policies[0].start: 2040-01-01 is after the model's horizon"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, start: 2000-01-01, end: 2010-01-01, source: fixture}\nbehaviour:\n", "policies[0].end: 2010-01-01 is not after the model's start"),
+        ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, label: export_licence, source: fixture}\nbehaviour:\n", "policies[0].label: 'export_licence' is a policy kind's name"),
+        ("behaviour:\n", "policies:\n  - {kind: export_quota, exporter: CN, tonnes_per_year: 10, label: a, source: fixture}\n  - {kind: export_quota, exporter: CN, tonnes_per_year: 10, label: b, source: fixture}\n  - {kind: export_quota, exporter: CN, tonnes_per_year: 10, label: c, source: fixture}\n  - {kind: export_quota, exporter: CN, tonnes_per_year: 10, label: d, source: fixture}\nbehaviour:\n", "policies[3]: a fourth export quota on one exporter"),
     ];
     let mut failures = Vec::new();
     for (from, to, want) in cases {

@@ -152,6 +152,29 @@ fn content_rule_reaches_third_country_reexports() {
 }
 
 #[test]
+fn a_tech_ban_reaches_only_the_plants_its_elements_and_forms_cover() {
+    // A new magnet plant ramps over 12 months; a ban on China's technology stretches that
+    // only where it covers the plant: magnets or their elements, not scrap or La alone.
+    let ramp = |opts: &str| {
+        let out = run(&format!(
+            r#"let id = build("mp-independence-magnets", "mp-x", 7000.0, "0d", 12.0);
+               {opts}
+               run_until("2024-07-01");
+               print(current(output(id)));
+               expect(current(output(id)) > 0.0, "it ramps");"#
+        ));
+        out.output[0].parse::<f64>().unwrap()
+    };
+    let free = ramp("");
+    let elsewhere = ramp(r#"tech_ban("CN", #{ elements: ["La"], forms: ["scrap"] });"#);
+    let magnets = ramp(r#"tech_ban("CN", #{ forms: ["magnet:NdFeB"] });"#);
+    let dy = ramp(r#"tech_ban("CN", #{ elements: ["Dy"] });"#);
+    assert!((elsewhere / free - 1.0).abs() < 1e-9, "{free} {elsewhere}");
+    assert!(magnets < 0.8 * free, "{free} {magnets}");
+    assert!((dy / magnets - 1.0).abs() < 1e-9, "{magnets} {dy}");
+}
+
+#[test]
 fn tech_ban_stretches_ramps_abroad() {
     let out = run(r#"
         tech_ban("CN", #{});
@@ -994,6 +1017,37 @@ fn overlapping_outages_multiply_and_end_on_their_own_dates() {
         step(4);
         expect_approx(capacity(f) / full, 0.9, 1e-9, "then only the random 10% is out");
     "#);
+}
+
+#[test]
+fn an_entity_lists_firms_are_its_argument_not_a_to_option() {
+    let msg = fails(r#"entity_list("CN", ["lockheed-martin"], #{ to: ["JP"] });"#);
+    assert!(msg.contains("`to` is not an option here"), "{msg}");
+}
+
+#[test]
+fn a_fifth_overlapping_outage_is_refused_not_merged() {
+    // Four outages run at once; a fifth used to merge into the one ending soonest (a 3-month
+    // 90% outage became 6 months) without a word.
+    let msg = fails(
+        r#"let f = "mountain-pass-mine";
+           for k in 0..4 { disrupt(f, 0.5, `${4 + k}m`); }
+           disrupt(f, 0.9, "3m");"#,
+    );
+    assert!(
+        msg.contains("already has 4 outages running") && msg.contains("the first ends"),
+        "{msg}"
+    );
+    // One that has ended frees its place.
+    run(r#"let f = "mountain-pass-mine";
+           step(1);
+           let full = capacity(f);
+           disrupt(f, 0.5, "4w");
+           for k in 0..3 { disrupt(f, 0.5, "1y"); }
+           step(5);
+           disrupt(f, 0.5, "1y");
+           step(1);
+           expect_approx(capacity(f) / full, 0.0625, 1e-9, "four halves: a sixteenth");"#);
 }
 
 #[test]

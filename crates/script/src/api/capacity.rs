@@ -9,8 +9,8 @@ pub mod capacity_api {
 
     /// Takes `share` (0..1) of a facility's capacity offline for `duration`
     /// ("90d", "6m", "1y" or days). Outages that overlap (another `disrupt`, a
-    /// `random_outage`) multiply: 50% and 50% leave 25%. A share of 0 ends the facility's
-    /// disruptions now.
+    /// `random_outage`) multiply: 50% and 50% leave 25%; a facility may have four running at
+    /// once. A share of 0 ends the facility's disruptions now.
     ///
     /// ```rhai
     /// disrupt("mount-weld-mine", 1.0, "3m");
@@ -27,7 +27,14 @@ pub mod capacity_api {
                 crate::args::outage_steps(&h.sim.model, &duration)?
             };
             let until = h.sim.step + steps;
-            h.sim.set_outage(f, share, until);
+            if let Err(free_at) = h.sim.set_outage(f, share, until) {
+                return Err(err(format!(
+                    "disrupt: {facility} already has {} outages running, the most a facility \
+                     may have at once; the first ends {} (a share of 0 ends them all)",
+                    chokepoint_core::sim::OUTAGE_SLOTS,
+                    h.sim.model.date_of(free_at)
+                )));
+            }
             h.log(
                 "disrupt",
                 format!("{facility} loses {:.0}% for {steps} steps", share * 100.0),
@@ -133,6 +140,12 @@ pub mod capacity_api {
             return Err(err(format!(
                 "build: the new facility's id {id:?} must be plain text: not empty, no control \
                  characters, no spaces at either end"
+            )));
+        }
+        if id.contains(['/', '>']) {
+            return Err(err(format!(
+                "build: the new facility's id '{id}' may not contain '/' or '>' (they separate \
+                 the parts of series keys such as 'CN>US')"
             )));
         }
         lever(&ctx, |h| {

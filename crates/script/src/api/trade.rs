@@ -245,6 +245,12 @@ pub mod trade_api {
         firms: Names,
         opts: Map,
     ) -> Res<()> {
+        if opts.contains_key("to") {
+            return Err(err(
+                "entity_list: `to` is not an option here: the listed firms are the second \
+                 argument (use `exempt` for firms or countries the listing spares)",
+            ));
+        }
         let mut opts = opts;
         opts.insert(
             "to".into(),
