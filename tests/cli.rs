@@ -1682,7 +1682,19 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
 
 #[test]
 fn ctrl_c_during_a_sweep_leaves_no_lock_temporary_file_or_empty_directory() {
-    let scratch = std::env::temp_dir().join(format!("chokepoint-int-{}", std::process::id()));
+    // Ctrl-C, and a scheduler's SIGTERM or a closed terminal's SIGHUP, the same way.
+    for (signal, code, said) in [
+        ("-INT", 130, "interrupted"),
+        ("-TERM", 143, "terminated"),
+        ("-HUP", 129, "hung up"),
+    ] {
+        a_signal_during_a_sweep_leaves_nothing_behind(signal, code, said);
+    }
+}
+
+fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: &str) {
+    let scratch =
+        std::env::temp_dir().join(format!("chokepoint-int{signal}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     let earlier = scratch.join("earlier");
@@ -1706,15 +1718,15 @@ fn ctrl_c_during_a_sweep_leaves_no_lock_temporary_file_or_empty_directory() {
         }
         assert!(lock.exists(), "the sweep took its lock");
         let killed = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
         let status = child.wait().unwrap();
         let mut err = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-        assert_eq!(status.code(), Some(130), "{err}");
-        assert!(err.contains("interrupted"), "{err}");
+        assert_eq!(status.code(), Some(code), "{signal}: {err}");
+        assert!(err.contains(said), "{signal}: {err}");
         let left: Vec<String> = std::fs::read_dir(&earlier)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

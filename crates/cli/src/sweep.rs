@@ -286,11 +286,9 @@ pub fn sweep(
         series.push_str(&r.series);
     }
     let _output = write::output_phase();
-    write_runs(out, &figures, &series, &this)?;
+    write_runs(out, &figures, &series, &this, shard.n == 1)?;
     let elapsed = started.elapsed();
-    if shard.n == 1 {
-        finish(out)?;
-    } else {
+    if shard.n != 1 {
         // A shard's bands come from the merge: any left from an earlier sweep here would
         // describe other runs.
         for f in ["bands.csv", "summary.json", "report.html"] {
@@ -315,15 +313,29 @@ pub struct Stats {
 /// sweep they belong to: left out when shards are compared.
 const PER_SHARD: [&str; 4] = ["shard", "script", "runs_digest", "series_digest"];
 
-/// Writes a sweep's (or a merge's) runs.csv, runs_series.csv and sweep.json as one set,
-/// sweep.json recording the digests of the other two.
-fn write_runs(out: &Path, figures: &str, series: &str, meta: &str) -> Result<()> {
+/// Writes a sweep's (or a merge's) runs.csv, runs_series.csv and sweep.json, sweep.json
+/// recording the digests of the other two; and with `whole`, the bands, summary and report
+/// made from them. All as one set: a failed write (a full disk) leaves the old set, never a
+/// report of one sweep beside the runs of another, nor a lone runs.csv that looks like a
+/// shard.
+fn write_runs(out: &Path, figures: &str, series: &str, meta: &str, whole: bool) -> Result<()> {
     let meta = with_digests(meta, figures, series);
-    write::atomic_set(&[
-        (out.join("runs.csv"), figures.as_bytes()),
-        (out.join("runs_series.csv"), series.as_bytes()),
-        (out.join("sweep.json"), meta.as_bytes()),
-    ])
+    let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = vec![
+        (out.join("runs.csv"), figures.as_bytes().to_vec()),
+        (out.join("runs_series.csv"), series.as_bytes().to_vec()),
+        (out.join("sweep.json"), meta.as_bytes().to_vec()),
+    ];
+    if whole {
+        let (bands, summary, report) = finish(figures, series, &meta);
+        files.push((out.join("bands.csv"), bands.into_bytes()));
+        files.push((out.join("summary.json"), summary.into_bytes()));
+        files.push((out.join("report.html"), report.into_bytes()));
+    }
+    let set: Vec<(std::path::PathBuf, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.clone(), b.as_slice()))
+        .collect();
+    write::atomic_set(&set)
 }
 
 /// sweep.json with the digests of the runs.csv and runs_series.csv written beside it: a
@@ -675,8 +687,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     meta["shard"] = serde_json::Value::String("0/1".into());
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
     let _output = write::output_phase();
-    write_runs(out, &f, &s, &meta)?;
-    finish(out)?;
+    write_runs(out, &f, &s, &meta, true)?;
     Ok(total)
 }
 
@@ -750,9 +761,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i] + (sorted[j] - sorted[i]) * (x - i as f64)
 }
 
-/// From runs.csv and runs_series.csv, writes bands.csv, summary.json and report.html.
-pub fn finish(dir: &Path) -> Result<()> {
-    let series = std::fs::read_to_string(dir.join("runs_series.csv"))?;
+/// From runs.csv, runs_series.csv and sweep.json, the texts of bands.csv, summary.json and
+/// report.html.
+fn finish(runs: &str, series: &str, meta: &str) -> (String, String, String) {
     let mut by: BTreeMap<(String, String, i32), Vec<f64>> = BTreeMap::new();
     for l in series.lines().skip(1) {
         let f: Vec<&str> = l.split(',').collect();
@@ -786,9 +797,7 @@ pub fn finish(dir: &Path) -> Result<()> {
         );
         fans.entry((m, k)).or_default().push((y, p5, p50, p95));
     }
-    write::atomic(&dir.join("bands.csv"), bands.as_bytes())?;
     // Figure quantiles across runs.
-    let runs = std::fs::read_to_string(dir.join("runs.csv"))?;
     let mut lines = runs.lines();
     let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let rows: Vec<Vec<f64>> = lines
@@ -844,15 +853,9 @@ pub fn finish(dir: &Path) -> Result<()> {
     }
     table.push_str("</table>");
     summary.insert("figures".into(), serde_json::Value::Object(cols));
-    write::atomic(
-        &dir.join("summary.json"),
-        (serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n").as_bytes(),
-    )?;
+    let summary = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     // What was swept, from the sweep's own record, and how many runs failed expectations.
-    let meta: serde_json::Value = std::fs::read_to_string(dir.join("sweep.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let meta: serde_json::Value = serde_json::from_str(meta).unwrap_or_default();
     let ranges: Vec<String> = meta["params"]
         .as_array()
         .into_iter()
@@ -898,16 +901,12 @@ pub fn finish(dir: &Path) -> Result<()> {
         .filter_map(|p| p["name"].as_str())
         .collect();
     let response = response_charts(&head, &rows, &params);
-    write::atomic(
-        &dir.join("report.html"),
-        fan_report(
-            &fans,
-            rows.len(),
-            &(about + table.as_str() + response.as_str()),
-        )
-        .as_bytes(),
-    )?;
-    Ok(())
+    let report = fan_report(
+        &fans,
+        rows.len(),
+        &(about + table.as_str() + response.as_str()),
+    );
+    (bands, summary, report)
 }
 
 /// Each figure's peak and mean across runs against each swept parameter: what the answer

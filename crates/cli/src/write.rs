@@ -54,24 +54,43 @@ pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
     OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// On Ctrl-C, outside the REPL: lets the outputs being written finish, removes the lock
+/// On Ctrl-C (and SIGTERM or SIGHUP), outside the REPL: lets the outputs being written finish, removes the lock
 /// files and the output directories this command created and left empty, and exits with
 /// 130. Nothing is left half-written or mixed, and no temporary or lock file is left behind.
 pub fn clean_up_on_interrupt() {
-    let _ = ctrlc::set_handler(|| {
-        let _output = match OUTPUT.try_lock() {
-            Ok(g) => g,
-            Err(_) => {
-                eprintln!("interrupted: finishing the files being written...");
-                OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
+    let _ = ctrlc::set_handler(|| stop_cleanly("interrupted", 130));
+    // SIGTERM (kill, a batch scheduler's cancel or time limit) and SIGHUP (a closed
+    // terminal) end the command the same way, with the shell's codes for them.
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]) {
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let (why, code) = if sig == SIGTERM {
+                    ("terminated", 143)
+                } else {
+                    ("hung up", 129)
+                };
+                stop_cleanly(why, code);
             }
-        };
-        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-        release();
-        remove_empty_created();
-        eprintln!("interrupted: no output was left half-written");
-        std::process::exit(130);
-    });
+        });
+    }
+}
+
+/// Lets the outputs being written finish, removes locks and the empty directories this
+/// command created, and exits with `code`.
+fn stop_cleanly(why: &str, code: i32) {
+    let _output = match OUTPUT.try_lock() {
+        Ok(g) => g,
+        Err(_) => {
+            eprintln!("{why}: finishing the files being written...");
+            OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    };
+    let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    release();
+    remove_empty_created();
+    eprintln!("{why}: no output was left half-written");
+    std::process::exit(code);
 }
 
 /// The file a write to `path` replaces: `path`, or what a symbolic link there names.
