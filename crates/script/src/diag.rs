@@ -20,6 +20,10 @@ pub struct ScriptError {
     pub help: Option<String>,
     /// What the script printed before it failed.
     pub printed: Vec<String>,
+    /// For an error inside an imported module: the module's name and where in its own text
+    /// (line, column); once located (`locate_module`), its file and that line.
+    pub module: Option<(String, usize, Option<usize>)>,
+    pub module_place: Option<(PathBuf, String)>,
 }
 
 impl ScriptError {
@@ -33,6 +37,8 @@ impl ScriptError {
             chain: vec![],
             help: None,
             printed: vec![],
+            module: None,
+            module_place: None,
         }
     }
 
@@ -51,6 +57,7 @@ impl ScriptError {
         let mut in_module = false;
         // The innermost module entered, in `chain`, to name the line in its own text.
         let mut module_entry = None;
+        let mut module_name = None;
         loop {
             match cur {
                 EvalAltResult::ErrorInFunctionCall(name, src, inner, p) => {
@@ -79,6 +86,7 @@ impl ScriptError {
                         }
                         // The innermost module is the one whose text the position is in.
                         module_entry = Some(chain.len() - 1);
+                        module_name = Some(src.to_string());
                         in_module = true;
                     } else if !in_module && !inner.position().is_none() {
                         pos = inner.position();
@@ -95,14 +103,17 @@ impl ScriptError {
                         in_module = true;
                     }
                     module_entry = Some(chain.len() - 1);
+                    module_name = Some(name.to_string());
                     cur = inner;
                 }
                 _ => break,
             }
         }
         // Where in the module's own text it went wrong (the caret is on the import).
+        let mut module = None;
         if let (Some(k), Some(line)) = (module_entry, cur.position().line()) {
             chain[k].push_str(&format!(", at line {line} of the module"));
+            module = module_name.map(|n| (n, line, cur.position().position()));
         }
         let message = match cur {
             EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
@@ -144,7 +155,41 @@ impl ScriptError {
             }
         }
         s.chain = chain;
+        s.module = module;
         s
+    }
+
+    /// Finds the module an error came from under `scripts_root` (as `import` resolves it)
+    /// and shows its line with a caret; the lever it points at names the message.
+    pub fn locate_module(&mut self, scripts_root: &std::path::Path) {
+        let Some((name, line, column)) = self.module.clone() else {
+            return;
+        };
+        let file = scripts_root.join(format!("{name}.rhai"));
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return;
+        };
+        let Some(src) = text.lines().nth(line - 1) else {
+            return;
+        };
+        // Shown as the main script is, relative to where the command runs when it can be.
+        let shown = std::env::current_dir()
+            .ok()
+            .and_then(|d| file.strip_prefix(d).ok().map(std::path::Path::to_path_buf))
+            .unwrap_or(file);
+        self.module_place = Some((shown, src.to_string()));
+        // The message names the lever at the module's caret ("disrupt: share must be ...").
+        let probe = ScriptError {
+            source_line: Some(src.to_string()),
+            column,
+            ..ScriptError::plain("", "")
+        };
+        if let Some(name) = probe
+            .called()
+            .filter(|n| !self.message.starts_with(n.as_str()))
+        {
+            self.message = format!("{name}: {}", self.message);
+        }
     }
 
     /// The lever or query the caret points at, if it points at a call of one.
@@ -203,6 +248,22 @@ impl fmt::Display for ScriptError {
         }
         for c in &self.chain {
             writeln!(f, "  = {c}")?;
+        }
+        if let (Some((file, src)), Some((_, l, col))) = (&self.module_place, &self.module) {
+            write!(f, "  --> {}:{l}", file.display())?;
+            if let Some(c) = col {
+                write!(f, ":{c}")?;
+            }
+            writeln!(f)?;
+            let gutter = l.to_string().len();
+            writeln!(f, "{:gutter$} |", "")?;
+            writeln!(f, "{l} | {src}")?;
+            let pad: String = src
+                .chars()
+                .take(col.unwrap_or(1).max(1) - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{:gutter$} | {pad}^", "")?;
         }
         if let Some(h) = &self.help {
             writeln!(f, "  = help: {h}")?;

@@ -228,6 +228,7 @@ impl Scenario {
         drop(engine);
         if let Err(e) = result {
             let mut error = ScriptError::from_eval(&self.path, &self.source, &e);
+            error.locate_module(&self.scripts_root);
             error.printed = std::mem::take(&mut handle.lock().output);
             return Err(error);
         }

@@ -1842,6 +1842,39 @@ fn an_expectation_written_in_a_module_says_which() {
 }
 
 #[test]
+fn an_error_inside_a_module_shows_the_modules_line_and_names_the_lever() {
+    let dir = std::env::temp_dir().join(format!("cp-module-error-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("lib/cuts.rhai"),
+        "// helpers\nfn cut(f) { disrupt(f, 2.0, \"1m\"); }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("lib/broken.rhai"), "fn f() {\n  let x = 1 +;\n}\n").unwrap();
+    let fail = |src: &str| {
+        Scenario::compile(Path::new("s.rhai"), src, &dir)
+            .and_then(|sc| sc.run(&world(), &RunOptions::default()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let lever = fail("import \"lib/cuts\" as c;\nc::cut(\"mountain-pass-mine\");\n");
+    let syntax = fail("import \"lib/broken\" as b;\nb::f();\n");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        lever.starts_with("error: disrupt: share must be"),
+        "{lever}"
+    );
+    assert!(lever.contains("lib/cuts.rhai:2:13"), "{lever}");
+    assert!(
+        lever.contains("2 | fn cut(f) { disrupt(f, 2.0, \"1m\"); }"),
+        "{lever}"
+    );
+    assert!(syntax.contains("lib/broken.rhai:2:"), "{syntax}");
+    assert!(syntax.contains("2 |   let x = 1 +;"), "{syntax}");
+}
+
+#[test]
 fn a_plant_that_comes_on_line_under_a_ban_starts_once_its_inputs_return() {
     // MP's Independence magnet line starts in Dec 2025, inside a year's US Dy/Tb ban: it
     // used to wait for sales it could not make, and made ~0.2 t/yr by mid-2027.
