@@ -1681,6 +1681,60 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
 }
 
 #[test]
+fn a_set_parameter_read_only_in_a_trigger_that_does_not_fire_is_accepted() {
+    // Whether the check run reaches a `param` call (a trigger that fires at some draws and
+    // not others) must not decide whether `--set` is accepted.
+    let dir = std::env::temp_dir().join(format!("cp-cond-param-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("cond.rhai");
+    std::fs::write(
+        &script,
+        "let thr = param(\"thr\", 100000.0);\n\
+         when(|| current(price(\"oxide:Dy\", \"ROW\")) > thr, || {\n\
+         \x20   export_licence(\"CN\", #{ elements: [\"Tb\"], approval: param(\"appr\", 0.5) });\n\
+         });\n\
+         run_until(\"2024-03-31\");\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let s = script.to_string_lossy().into_owned();
+    let out = dir.join("out").to_string_lossy().into_owned();
+    let run = chokepoint(&["run", &s, "--set", "appr=0.2"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let typo = chokepoint(&["run", &s, "--set", "apr=0.2"]);
+    assert_eq!(typo.status.code(), Some(2), "{}", text(&typo));
+    assert!(
+        text(&typo).contains("(did you mean 'appr'?)"),
+        "{}",
+        text(&typo)
+    );
+    for seed in ["1", "6"] {
+        let sweep = chokepoint(&[
+            "sweep",
+            &s,
+            "--set",
+            "thr=100..100000",
+            "--set",
+            "appr=0..1",
+            "--runs",
+            "2",
+            "--threads",
+            "1",
+            "--seed",
+            seed,
+            "--out",
+            &out,
+        ]);
+        assert_eq!(
+            sweep.status.code(),
+            Some(0),
+            "seed {seed}: {}",
+            text(&sweep)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn ctrl_c_during_a_sweep_leaves_no_lock_temporary_file_or_empty_directory() {
     // Ctrl-C, and a scheduler's SIGTERM or a closed terminal's SIGHUP, the same way.
     for (signal, code, said) in [

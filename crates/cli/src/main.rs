@@ -686,13 +686,14 @@ fn run(
     };
     // A --set the script never read is almost always a typo, and the run used the
     // default instead: bad input, as `sweep` has it, before anything is printed or written.
+    let written = scenario.literal_params();
     let unread: Vec<&String> = set
         .iter()
-        .filter(|n| !outcome.params.contains_key(*n))
+        .filter(|n| !outcome.params.contains_key(*n) && !written.contains(*n))
         .collect();
     for name in &unread {
-        let hint =
-            chokepoint_core::error::did_you_mean(name, outcome.params.keys().map(String::as_str));
+        let known = outcome.params.keys().chain(&written).map(String::as_str);
+        let hint = chokepoint_core::error::did_you_mean(name, known);
         eprintln!("error: --set {name}: the script never reads param(\"{name}\"){hint}");
     }
     if !unread.is_empty() {
@@ -1209,11 +1210,12 @@ fn run_sweep(
                 },
             )
             .map_err(|e| bad(e.to_string()))?;
+        let written = scenario.literal_params();
         for r in &spec.ranges {
-            if !probe.params.contains_key(&r.name) {
+            if !probe.params.contains_key(&r.name) && !written.contains(&r.name) {
                 let hint = chokepoint_core::error::did_you_mean(
                     &r.name,
-                    probe.params.keys().map(String::as_str),
+                    probe.params.keys().chain(&written).map(String::as_str),
                 );
                 return Err(bad(format!(
                     "--set {}: the script never reads param(\"{}\"){hint}",

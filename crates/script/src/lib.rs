@@ -189,6 +189,33 @@ impl Scenario {
         out
     }
 
+    /// The parameter names the scenario (with its modules) reads by a literal
+    /// `param("name", ...)`: a `--set` of one of them is meant, even when the run that
+    /// checks it never reaches the call (a trigger that did not fire, a branch not taken).
+    pub fn literal_params(&self) -> std::collections::BTreeSet<String> {
+        let text = self.full_source();
+        let mut names = std::collections::BTreeSet::new();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("param(") {
+            let before = rest[..i].chars().next_back();
+            rest = &rest[i + "param(".len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let arg = rest.trim_start();
+            let Some(q) = arg.chars().next().filter(|c| *c == '"' || *c == '`') else {
+                continue;
+            };
+            if let Some(end) = arg[1..].find(q) {
+                let name = &arg[1..1 + end];
+                if !name.is_empty() && !name.contains(['$', '\\']) {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        names
+    }
+
     /// The `// model:` line of the header, if any.
     pub fn model_hint(&self) -> Option<String> {
         header_field(&self.source, "model")
