@@ -1681,6 +1681,30 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
 }
 
 #[test]
+fn a_junit_report_does_not_keep_an_earlier_pass_when_the_arguments_are_bad() {
+    let dir = std::env::temp_dir().join(format!("cp-junit-args-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let j = dir.join("j.xml").to_string_lossy().into_owned();
+    let pass = chokepoint(&["test", "scripts/2023-12-technology-ban.rhai", "--junit", &j]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    assert!(std::fs::read_to_string(&j)
+        .unwrap()
+        .contains("errors=\"0\""));
+    for bad in [vec!["--time-limt", "300"], vec!["-x"], vec!["--time-limit"]] {
+        let mut args = vec!["test", "scripts/2023-12-technology-ban.rhai", "--junit", &j];
+        args.extend(bad.iter().copied());
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+        let report = std::fs::read_to_string(&j).unwrap();
+        assert!(
+            report.contains("errors=\"1\"") && report.contains("command line was not valid"),
+            "{bad:?}: {report}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_set_parameter_read_only_in_a_trigger_that_does_not_fire_is_accepted() {
     // Whether the check run reaches a `param` call (a trigger that fires at some draws and
     // not others) must not decide whether `--set` is accepted.

@@ -234,12 +234,51 @@ enum Command {
     },
 }
 
+/// `test ... --junit FILE` whose other arguments do not parse: a report left there by an
+/// earlier run would read as this run's pass, so FILE says the run stopped on bad input (as
+/// it does for every other bad input). Only a plain file, or a new one in an existing
+/// directory, is written.
+fn junit_for_bad_arguments(why: &str) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).and_then(|a| a.to_str()) != Some("test") {
+        return;
+    }
+    let mut file = None;
+    for (i, a) in args.iter().enumerate() {
+        match a.to_str() {
+            Some("--junit") => file = args.get(i + 1).map(PathBuf::from),
+            Some(s) if s.starts_with("--junit=") => file = Some(PathBuf::from(&s[8..])),
+            _ => {}
+        }
+    }
+    let Some(j) = file.filter(|j| !j.as_os_str().is_empty() && !j.is_dir()) else {
+        return;
+    };
+    if j.exists() && !j.is_file() {
+        return;
+    }
+    if j.extension()
+        .is_some_and(|x| x == "rhai" || x == "yaml" || x == "yml")
+    {
+        return;
+    }
+    let case = (
+        PathBuf::from("chokepoint test"),
+        std::time::Duration::ZERO,
+        report::CaseEnd::Broken(format!("the command line was not valid: {why}")),
+    );
+    let _ = write::atomic(&j, report::junit(&[case]).as_bytes());
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
+            if code == 2 {
+                junit_for_bad_arguments(&e.kind().to_string());
+            }
             return ExitCode::from(code);
         }
     };
