@@ -1091,7 +1091,7 @@ fn a_library_script_finds_its_model_from_anywhere() {
         "{out}"
     );
     assert!(
-        out.contains("models/world-2010.yaml: no such model file"),
+        out.contains("`// model: world-2010` names models/world-2010.yaml, which was not found"),
         "{out}"
     );
     assert!(
@@ -1676,6 +1676,29 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
     assert!(
         a > 0.3 && a < 0.7 && b > 0.3 && b < 0.7,
         "outage share {a:.2} below 0.5, {b:.2} above"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_header_model_points_at_the_line_that_names_it() {
+    let dir = std::env::temp_dir().join(format!("cp-header-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("s.rhai");
+    std::fs::write(
+        &script,
+        "// title: x\n// model: nosuch\nrun_until(\"2024-02-01\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", &script.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "error: {}:2: `// model: nosuch` names",
+            script.display()
+        )),
+        "{}",
+        text(&out)
     );
     std::fs::remove_dir_all(&dir).ok();
 }

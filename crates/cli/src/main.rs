@@ -622,8 +622,29 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
 fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Model>, BadInput> {
     let path = model_for(script, explicit);
     if explicit.is_none() && !path.exists() {
+        if let Some(hint) = script.model_hint() {
+            // Point at the header line that named it.
+            let line = (script.source.lines())
+                .position(|l| l.trim_start().starts_with("// model:"))
+                .map_or(1, |i| i + 1);
+            let what = if hint.trim().is_empty() {
+                "the `// model:` line names no model".to_string()
+            } else {
+                format!(
+                    "`// model: {hint}` names {}, which was not found",
+                    path.display()
+                )
+            };
+            return Err(BadInput(format!(
+                "error: {}:{line}: {what} (looked for from the current directory, beside the \
+                 script and from the project the script is in; a name without '/' or .yaml \
+                 means models/NAME.yaml). `run` and `compare` take --model FILE instead; \
+                 `test` takes it for scripts without the line or whose line names that file",
+                script.path.display()
+            )));
+        }
         return Err(BadInput(format!(
-            "{}: no such model file. A script's model is its `// model:` line, else \
+            "error: {}: no such model file. A script's model is its `// model:` line, else \
              models/world-2024.yaml, looked for from the current directory, beside the script \
              and from the project the script is in. `run` and `compare` take --model FILE instead; `test` \
              takes it for scripts without the line or whose line names that file",

@@ -210,11 +210,31 @@ fn header(spec: &Spec) -> String {
     h.push_str(",expectations_passed,expectations_failed");
     for (m, k) in &spec.metrics {
         for stat in ["peak", "mean", "final"] {
-            let _ = write!(h, ",{m}[{k}].{stat}");
+            let name = format!("{m}[{k}].{stat}");
+            let _ = write!(h, ",{}", chokepoint_core::series::csv_field(&name));
         }
     }
     h.push('\n');
     h
+}
+
+/// A CSV line's fields, quotes undone (runs.csv's header: a key may hold commas or quotes).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
 }
 
 /// Runs one scenario over the spec's runs (this shard's share), in parallel.
@@ -799,7 +819,8 @@ fn finish(runs: &str, series: &str, meta: &str) -> (String, String, String) {
     }
     // Figure quantiles across runs.
     let mut lines = runs.lines();
-    let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let head_fields = csv_fields(lines.next().unwrap_or_default());
+    let head: Vec<&str> = head_fields.iter().map(String::as_str).collect();
     let rows: Vec<Vec<f64>> = lines
         .map(|l| {
             l.split(',')
@@ -1232,5 +1253,22 @@ mod tests {
         assert_eq!(percentile(&v, 0.0), 1.0);
         assert_eq!(percentile(&v, 1.0), 5.0);
         assert!((percentile(&v, 0.05) - 1.2).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::csv_fields;
+
+    #[test]
+    fn a_quoted_header_field_keeps_its_commas_and_quotes() {
+        let head = format!(
+            "run,seed,{}",
+            chokepoint_core::series::csv_field("output[bayan,obo \"mine\"].peak")
+        );
+        assert_eq!(
+            csv_fields(&head),
+            ["run", "seed", "output[bayan,obo \"mine\"].peak"]
+        );
     }
 }
