@@ -311,6 +311,18 @@ pub fn resolve(
             ),
         );
     }
+    // The exporter's own country in `exempt` exempts no one: its buyers are not its exports.
+    if let Some(x) = exporter.filter(|x| exempt.countries.contains(x)) {
+        errs_push(
+            &mut errs,
+            "exempt",
+            format!(
+                "{} is the exporter: a country's own buyers are not its exports, so there is \
+                 nothing to exempt",
+                model.countries[x].id
+            ),
+        );
+    }
     // An exemption of everything the rule reaches leaves a rule on no one.
     let covered = |t: &Targets| {
         to.countries.iter().all(|c| t.countries.contains(c))

@@ -1020,6 +1020,30 @@ fn overlapping_outages_multiply_and_end_on_their_own_dates() {
 }
 
 #[test]
+fn levers_that_could_do_nothing_say_so() {
+    let empty = fails(r#"lift_controls("CN", []);"#);
+    assert!(empty.contains("names no one"), "{empty}");
+    let own = fails(r#"lift_controls("CN", ["CN"]);"#);
+    assert!(own.contains("CN is the exporter"), "{own}");
+    let exempt = fails(r#"export_ban("CN", #{ exempt: ["CN"] });"#);
+    assert!(exempt.contains("exempt: CN is the exporter"), "{exempt}");
+    // Valid, but no good combines La with SmCo magnets: a note says the rule moves nothing.
+    let out = run(
+        r#"export_ban("CN", #{ elements: ["La"], forms: ["magnet:SmCo"] });
+                     export_ban("CN", #{ elements: ["Sm"], forms: ["magnet:SmCo"], label: "sm" });
+                     run_until("2024-02-01");
+                     expect(true, "ran");"#,
+    );
+    let notes: Vec<&String> = out
+        .output
+        .iter()
+        .filter(|l| l.starts_with("note:"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("this rule moves no flow"), "{notes:?}");
+}
+
+#[test]
 fn an_entity_lists_firms_are_its_argument_not_a_to_option() {
     let msg = fails(r#"entity_list("CN", ["lockheed-martin"], #{ to: ["JP"] });"#);
     assert!(msg.contains("`to` is not an option here"), "{msg}");

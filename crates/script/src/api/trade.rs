@@ -12,6 +12,29 @@ use chokepoint_core::{Policy, PolicyKind};
 
 const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
 
+/// Whether a policy's `elements` and `forms` together cover some good of the model: an
+/// element's form in the forms named, or a mixed form named whose makers (recipes making
+/// it, mines for the mine form) put a named element in it.
+fn covers_a_good(m: &chokepoint_core::Model, p: &chokepoint_core::Policy) -> bool {
+    (0..m.forms.len()).filter(|&f| p.covers_form(f)).any(|f| {
+        if !m.forms[f].mixed || p.elements == 0 {
+            return (0..m.elements.len()).any(|e| p.covers_element(e)) || m.forms[f].mixed;
+        }
+        let made_with = |e: usize| {
+            m.recipes.iter().filter(|r| r.output == f).any(|r| {
+                r.composition.get(e).is_some_and(|&x| x > 0.0)
+                    || (r.composition.is_empty() && r.converts.get(e).copied().unwrap_or(false))
+            }) || (f == m.mine_form
+                && m.deposits
+                    .iter()
+                    .any(|d| d.distribution.get(e).is_some_and(|&x| x > 0.0)))
+        };
+        // A mixed form no recipe or mine makes (scrap, say) may carry anything.
+        let made = m.recipes.iter().any(|r| r.output == f) || f == m.mine_form;
+        !made || (0..m.elements.len()).any(|e| p.covers_element(e) && made_with(e))
+    })
+}
+
 pub fn add(
     ctx: &NativeCallContext,
     kind: &str,
@@ -101,6 +124,15 @@ pub fn add(
                 exporter.unwrap_or(""),
             )));
         }
+    }
+    // Elements and forms that no traded good combines (La in SmCo magnets) cover nothing.
+    if (policy.elements != 0 || policy.forms != 0) && !covers_a_good(&h.sim.model, &policy) {
+        let note = format!(
+            "note: {kind}: no good in {} is of the forms named with the elements named (a \
+             mixed form counts the elements its makers put in it), so this rule moves no flow",
+            h.sim.model.name
+        );
+        h.output.push(note);
     }
     if let PolicyKind::EntityList = policy.kind {
         // A listing of firms the model gives no demand is a no-op: say so, or "nothing
@@ -286,9 +318,20 @@ pub mod trade_api {
         h.ensure_running()?;
         let model = h.sim.model.clone();
         let x = model.country_id(exporter).map_err(err)?;
+        if list.is_empty() {
+            return Err(err(
+                "lift_controls: names no one: give the firms, countries or groups to lift for",
+            ));
+        }
         let mut lifted = Targets::default();
         for n in &list {
             resolve_target(&model, n, &mut lifted).map_err(err)?;
+        }
+        if lifted.countries.contains(&x) {
+            return Err(err(format!(
+                "lift_controls: {exporter} is the exporter: its controls never reach its own \
+                 buyers (to end a rule, `lift` its label)"
+            )));
         }
         let date = h.sim.date();
         let mut changed = 0;
