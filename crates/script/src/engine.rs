@@ -34,7 +34,7 @@ pub mod limits {
     pub const MAX_SCHEDULED: usize = 10_000;
     /// Rhai bounds each string, array and map, not what a script holds in all of them: a
     /// map of ten thousand long strings is within every limit. The process's resident memory
-    /// is checked every 16,384 operations against 1 GiB plus 64 MiB per core (sweeps run a
+    /// is checked every 50 ms of script time against 1 GiB plus 64 MiB per core (sweeps run a
     /// script per core), and no more than half this machine's memory; a run past it stops
     /// with an error. A run of world-2024 uses ~50 MB.
     pub fn max_resident_bytes() -> u64 {
@@ -109,12 +109,24 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
         let dbg = h.clone();
         engine.on_debug(move |s, _, pos| dbg.lock().output.push(format!("[{pos}] {s}")));
         let prog = h.clone();
+        let last_memory_check = std::sync::Mutex::new(std::time::Instant::now());
         engine.on_progress(move |ops| {
             // Reading the clock costs more than an operation: look every 1,024 of them.
             if ops % 1024 != 0 {
                 return None;
             }
-            if ops % 16_384 == 0 {
+            // Reading the process's memory costs ~15 µs: every 50 ms of script time at most
+            // (a runaway allocation outruns the limit by what it allocates in that time).
+            let due = {
+                let mut last = last_memory_check.lock().unwrap_or_else(|e| e.into_inner());
+                let now = std::time::Instant::now();
+                let due = now.duration_since(*last) >= std::time::Duration::from_millis(50);
+                if due {
+                    *last = now;
+                }
+                due
+            };
+            if due {
                 let limit = limits::max_resident_bytes();
                 if resident_bytes().is_some_and(|r| r > limit) {
                     return Some(rhai::Dynamic::from(format!(
