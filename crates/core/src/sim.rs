@@ -1240,6 +1240,11 @@ impl Sim {
 
     /// Recipes that use element `e` use `factor` of it from now on; its share goes to the
     /// recipe's other elements in proportion.
+    /// The share of element `e` scripts keep in the model's recipes (`thrift`; 1 = untouched).
+    pub fn thrift_kept(&self, e: ElemId) -> f64 {
+        self.thrift_kept[e]
+    }
+
     pub fn thrift(&mut self, e: ElemId, factor: f64) {
         // Relative to the model's recipes: thrifting Dy to 0.5 twice is 0.5, not 0.25.
         self.thrift_kept[e] = factor;

@@ -1044,6 +1044,25 @@ fn levers_that_could_do_nothing_say_so() {
 }
 
 #[test]
+fn thrift_and_expand_refuse_what_no_plant_could_make() {
+    let all = fails(r#"thrift("Pr", 0.0); thrift("Nd", 0.0);"#);
+    assert!(
+        all.contains("'reduce-ndpr' with none of its elements"),
+        "{all}"
+    );
+    let tiny = fails(r#"for k in 0..3 { expand("mountain-pass-mine", 0.01); }"#);
+    assert!(tiny.contains("below the ×0.001"), "{tiny}");
+    let out = run(r#"thrift("Ce", 0.0); run_until("2024-02-01"); expect(true, "ran");"#);
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.starts_with("note: thrift: no recipe")),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
 fn an_entity_lists_firms_are_its_argument_not_a_to_option() {
     let msg = fails(r#"entity_list("CN", ["lockheed-martin"], #{ to: ["JP"] });"#);
     assert!(msg.contains("`to` is not an option here"), "{msg}");

@@ -105,6 +105,15 @@ pub mod capacity_api {
                     chokepoint_core::error::shown(combined)
                 )));
             }
+            // Shrinking compounds too: below a thousandth no later expansion could undo it.
+            if combined < 1e-3 {
+                return Err(err(format!(
+                    "expand: {facility}'s expansions would come to ×{} its capacity, below \
+                     the ×0.001 they may shrink it to: `close(\"{facility}\")` shuts the plant \
+                     and `reopen` brings it back",
+                    chokepoint_core::error::shown(combined)
+                )));
+            }
             h.sim.capacity_mult[f] = combined;
             h.log("expand", format!("{facility} × {factor}"));
             Ok(())

@@ -82,7 +82,40 @@ pub mod demand_api {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let e = h.element(element)?;
+            let m = std::sync::Arc::clone(&h.sim.model);
+            // Thrifting shifts an element's share to the others of a recipe's composition.
+            let uses = |r: &chokepoint_core::model::Recipe| {
+                r.composition.get(e).is_some_and(|&x| x > 0.0)
+                    && r.composition.iter().filter(|&&c| c > 0.0).count() > 1
+            };
+            if !m.recipes.iter().any(uses) {
+                let note = format!(
+                    "note: thrift: no recipe of {} mixes {element} with other elements (a pure \
+                     metal keeps its one), so this moves nothing",
+                    m.name
+                );
+                h.output.push(note);
+            }
+            let before = h.sim.thrift_kept(e);
             h.sim.thrift(e, factor);
+            // A recipe thrifted of every element it has would make nothing at all.
+            let all_cut = |r: &chokepoint_core::model::Recipe| {
+                let has = |x: usize| r.composition.get(x).is_some_and(|&c| c > 0.0);
+                // (A one-element recipe, a pure metal, has nothing to shift its share to:
+                // thrift leaves it as it is.)
+                r.composition.iter().filter(|&&c| c > 0.0).count() > 1
+                    && (0..r.composition.len())
+                        .filter(|&x| has(x))
+                        .all(|x| h.sim.thrift_kept(x) == 0.0)
+            };
+            if let Some(r) = (0..m.recipes.len()).find(|&r| all_cut(&m.recipes[r])) {
+                h.sim.thrift(e, before);
+                return Err(err(format!(
+                    "thrift: this would leave the recipe '{}' with none of its elements: its \
+                     plants would make nothing (thrift some elements, not all of them, to 0)",
+                    m.recipes[r].id
+                )));
+            }
             h.log("thrift", format!("{element} × {factor}"));
             Ok(())
         })
