@@ -1704,6 +1704,32 @@ fn a_missing_header_model_points_at_the_line_that_names_it() {
 }
 
 #[test]
+fn a_sweep_whose_first_run_fails_says_which_run_and_values() {
+    let dir = std::env::temp_dir().join(format!("cp-first-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("boom.rhai");
+    std::fs::write(
+        &script,
+        "let a = param(\"a\", 1.0);\nif a > 0.0 { throw \"boom\"; }\nrun_until(\"2024-02-01\");\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out").to_string_lossy().into_owned();
+    let s = script.to_string_lossy().into_owned();
+    let out = chokepoint(&[
+        "sweep", &s, "--set", "a=1..2", "--runs", "3", "--out", &out_dir,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("the sweep's first run could not run: run 0 (a=")
+            && text(&out).contains(", seed ")
+            && text(&out).contains("boom"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_junit_report_does_not_keep_an_earlier_pass_when_the_arguments_are_bad() {
     let dir = std::env::temp_dir().join(format!("cp-junit-args-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

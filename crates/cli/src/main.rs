@@ -1254,11 +1254,16 @@ fn run_sweep(
     // would waste every run: check on one first.
     if !spec.ranges.is_empty() || !spec.metrics.is_empty() {
         let (seed, values) = spec.run_params(0);
-        let params = spec
+        let params: std::collections::BTreeMap<String, f64> = spec
             .ranges
             .iter()
             .zip(values)
             .map(|(r, v)| (r.name.clone(), v))
+            .collect();
+        // Which run failed and with what values, as the sweep itself says it.
+        let shown: Vec<String> = (params.iter())
+            .map(|(k, v)| format!("{k}={}", chokepoint_core::series::fmt_num(*v)))
+            .chain(std::iter::once(format!("seed {seed}")))
             .collect();
         let probe = scenario
             .run(
@@ -1269,7 +1274,12 @@ fn run_sweep(
                     ..RunOptions::default()
                 },
             )
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| {
+                bad(format!(
+                    "error: the sweep's first run could not run: run 0 ({}):\n{e}",
+                    shown.join(", ")
+                ))
+            })?;
         let written = scenario.literal_params();
         for r in &spec.ranges {
             if !probe.params.contains_key(&r.name) && !written.contains(&r.name) {

@@ -240,6 +240,22 @@ pub mod time_api {
         advance_within(&ctx, &handle, target)
     }
 
+    /// `step` with a whole number written as a decimal (what `param` returns): `step(4.0)`
+    /// is `step(4)`.
+    ///
+    /// ```rhai
+    /// step(param("weeks", 4.0));
+    /// ```
+    #[rhai_fn(name = "step", return_raw)]
+    pub fn step_float(ctx: NativeCallContext, n: f64) -> Res<()> {
+        if !n.is_finite() || n.fract() != 0.0 {
+            return Err(err(format!(
+                "step: n must be a whole number of steps, got {n}"
+            )));
+        }
+        step(ctx, n.clamp(-1.0, 1e6) as i64)
+    }
+
     /// Runs to the end of the model's horizon. A lever pulled at the top level after it is
     /// an error: it could change nothing.
     ///
