@@ -1704,6 +1704,17 @@ fn a_missing_header_model_points_at_the_line_that_names_it() {
 }
 
 #[test]
+fn a_sweep_larger_than_one_process_should_hold_asks_for_shards() {
+    let out = chokepoint(&["sweep", "tests/bench/levers-20.rhai", "--runs", "3000000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--shard K/N (N of at least 3)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn a_sweep_whose_first_run_fails_says_which_run_and_values() {
     let dir = std::env::temp_dir().join(format!("cp-first-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1250,6 +1250,17 @@ fn run_sweep(
     if spec.grid.is_some_and(|_| spec.total_runs() > 10_000_000) {
         return Err(bad("the grid has more than 10,000,000 points".into()));
     }
+    // One process keeps a row of figures per run (1-3 KB) until it writes them.
+    let here = spec.total_runs().div_ceil(shard.n);
+    if here > 1_000_000 {
+        return Err(bad(format!(
+            "{} runs on this machine: one process runs at most 1,000,000 (it keeps every \
+             run's figures until it writes them); spread them with --shard K/N (N of at least \
+             {}) and merge",
+            here,
+            spec.total_runs().div_ceil(1_000_000)
+        )));
+    }
     // A swept parameter the script never reads, or a --metric the run does not record,
     // would waste every run: check on one first.
     if !spec.ranges.is_empty() || !spec.metrics.is_empty() {
