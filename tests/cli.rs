@@ -1745,6 +1745,19 @@ fn a_junit_report_does_not_keep_an_earlier_pass_when_the_arguments_are_bad() {
     let dir = std::env::temp_dir().join(format!("cp-junit-args-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let j = dir.join("j.xml").to_string_lossy().into_owned();
+    // A link to a scenario is refused as the scenario is, bad arguments or not.
+    let keep = dir.join("keep.rhai");
+    std::fs::write(&keep, "// a scenario\n").unwrap();
+    let link = dir.join("link.xml");
+    std::os::unix::fs::symlink(&keep, &link).unwrap();
+    let l = link.to_string_lossy().into_owned();
+    for extra in [vec![], vec!["--time-limit", "abc"]] {
+        let mut args = vec!["test", "scripts/2023-12-technology-ban.rhai", "--junit", &l];
+        args.extend(extra.iter().copied());
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", text(&out));
+        assert_eq!(std::fs::read_to_string(&keep).unwrap(), "// a scenario\n");
+    }
     let pass = chokepoint(&["test", "scripts/2023-12-technology-ban.rhai", "--junit", &j]);
     assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
     assert!(std::fs::read_to_string(&j)
@@ -1784,6 +1797,18 @@ fn a_set_parameter_read_only_in_a_trigger_that_does_not_fire_is_accepted() {
     let out = dir.join("out").to_string_lossy().into_owned();
     let run = chokepoint(&["run", &s, "--set", "appr=0.2"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // A commented-out param is not one the script reads.
+    let commented = dir.join("commented.rhai");
+    std::fs::write(
+        &commented,
+        "// let a = param(\"hidden\", 1.0);\n/* param(\"also\", 2.0) */\nrun_until(\"2024-02-01\");\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let c = commented.to_string_lossy().into_owned();
+    for name in ["hidden=3", "also=1"] {
+        let out = chokepoint(&["run", &c, "--set", name]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+    }
     let typo = chokepoint(&["run", &s, "--set", "apr=0.2"]);
     assert_eq!(typo.status.code(), Some(2), "{}", text(&typo));
     assert!(

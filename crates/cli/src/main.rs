@@ -234,6 +234,16 @@ enum Command {
     },
 }
 
+/// Whether a --junit path is, or links to, a scenario or model file (by its extension).
+fn junit_names_a_source(j: &Path) -> bool {
+    let source = |p: &Path| {
+        p.extension()
+            .map(|x| x.to_string_lossy().to_lowercase())
+            .is_some_and(|x| ["rhai", "yaml", "yml"].contains(&x.as_str()))
+    };
+    source(j) || std::fs::canonicalize(j).is_ok_and(|t| source(&t))
+}
+
 /// `test ... --junit FILE` whose other arguments do not parse: a report left there by an
 /// earlier run would read as this run's pass, so FILE says the run stopped on bad input (as
 /// it does for every other bad input). Only a plain file, or a new one in an existing
@@ -257,9 +267,7 @@ fn junit_for_bad_arguments(why: &str) {
     if j.exists() && !j.is_file() {
         return;
     }
-    if j.extension()
-        .is_some_and(|x| x == "rhai" || x == "yaml" || x == "yml")
-    {
+    if junit_names_a_source(&j) {
         return;
     }
     let case = (
@@ -865,12 +873,9 @@ fn test(
     }
     if let Some(j) = junit {
         // The report must not replace a scenario or a model, nor be found unwritable only
-        // after every scenario has run.
-        let ext = j
-            .extension()
-            .map(|x| x.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        if ["rhai", "yaml", "yml"].contains(&ext.as_str()) {
+        // after every scenario has run. (A report is written through a link: judge what
+        // the link names.)
+        if junit_names_a_source(j) {
             return Err(anyhow!(BadInput(format!(
                 "error: --junit {}: that is a scenario or model file name; give the report its own (results.xml)",
                 j.display()

@@ -323,6 +323,20 @@ pub fn resolve(
             ),
         );
     }
+    // Nor does a firm of the exporter's own country (affiliates included, nothing abroad).
+    if let Some(x) = exporter {
+        if let Some(&t) = exempt.firms.iter().find(|&&t| home_only(t, x)) {
+            errs_push(
+                &mut errs,
+                "exempt",
+                format!(
+                    "{} is in {}, the exporter: a country's own buyers are not its exports, so \
+                     there is nothing to exempt",
+                    model.firms[t].id, model.countries[x].id
+                ),
+            );
+        }
+    }
     // An exemption of everything the rule reaches leaves a rule on no one.
     let covered = |t: &Targets| {
         to.countries.iter().all(|c| t.countries.contains(c))

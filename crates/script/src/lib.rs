@@ -33,6 +33,54 @@ pub struct Scenario {
     pub scripts_root: PathBuf,
 }
 
+/// Rhai source with its `//` and `/* */` comments blanked (strings kept): a commented-out
+/// `param("x", ...)` is not a parameter the script reads.
+fn without_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut chars = src.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('/', Some('/')) => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut prev = ' ';
+                for n in chars.by_ref() {
+                    if prev == '*' && n == '/' {
+                        break;
+                    }
+                    prev = n;
+                }
+                out.push(' ');
+            }
+            ('"', _) | ('`', _) => {
+                quote = Some(c);
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// How to run a scenario.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -193,7 +241,7 @@ impl Scenario {
     /// `param("name", ...)`: a `--set` of one of them is meant, even when the run that
     /// checks it never reaches the call (a trigger that did not fire, a branch not taken).
     pub fn literal_params(&self) -> std::collections::BTreeSet<String> {
-        let text = self.full_source();
+        let text = without_comments(&self.full_source());
         let mut names = std::collections::BTreeSet::new();
         let mut rest = text.as_str();
         while let Some(i) = rest.find("param(") {

@@ -1027,6 +1027,16 @@ fn levers_that_could_do_nothing_say_so() {
     assert!(own.contains("CN is the exporter"), "{own}");
     let exempt = fails(r#"export_ban("CN", #{ exempt: ["CN"] });"#);
     assert!(exempt.contains("exempt: CN is the exporter"), "{exempt}");
+    let firm = fails(r#"export_ban("CN", #{ elements: ["Dy"], exempt: ["china-northern-re"] });"#);
+    assert!(
+        firm.contains("china-northern-re is in CN, the exporter"),
+        "{firm}"
+    );
+    let lift = fails(r#"lift_controls("CN", ["china-northern-re"]);"#);
+    assert!(
+        lift.contains("china-northern-re is in CN, the exporter"),
+        "{lift}"
+    );
     // Valid, but no good combines La with SmCo magnets: a note says the rule moves nothing.
     let out = run(
         r#"export_ban("CN", #{ elements: ["La"], forms: ["magnet:SmCo"] });
@@ -1045,6 +1055,11 @@ fn levers_that_could_do_nothing_say_so() {
 
 #[test]
 fn thrift_and_expand_refuse_what_no_plant_could_make() {
+    let nearly = fails(r#"thrift("Pr", 1e-12); thrift("Nd", 1e-12);"#);
+    assert!(
+        nearly.contains("'reduce-ndpr' with none of its elements"),
+        "{nearly}"
+    );
     let all = fails(r#"thrift("Pr", 0.0); thrift("Nd", 0.0);"#);
     assert!(
         all.contains("'reduce-ndpr' with none of its elements"),

@@ -106,7 +106,7 @@ pub mod demand_api {
                 r.composition.iter().filter(|&&c| c > 0.0).count() > 1
                     && (0..r.composition.len())
                         .filter(|&x| has(x))
-                        .all(|x| h.sim.thrift_kept(x) == 0.0)
+                        .all(|x| h.sim.thrift_kept(x) < 1e-6)
             };
             if let Some(r) = (0..m.recipes.len()).find(|&r| all_cut(&m.recipes[r])) {
                 h.sim.thrift(e, before);

@@ -253,6 +253,12 @@ pub mod time_api {
                 "step: n must be a whole number of steps, got {n}"
             )));
         }
+        if !(0.0..=100_000.0).contains(&n) {
+            return Err(err(format!(
+                "step: n must be between 0 and 100000, got {}",
+                chokepoint_core::error::shown(n)
+            )));
+        }
         step(ctx, n.clamp(-1.0, 1e6) as i64)
     }
 

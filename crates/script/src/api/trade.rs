@@ -333,6 +333,19 @@ pub mod trade_api {
                  buyers (to end a rule, `lift` its label)"
             )));
         }
+        // A firm of the exporter's own country (and no affiliate abroad) is not reached either.
+        let home = |t: usize| {
+            (0..model.firms.len())
+                .filter(|&f| model.firm_within(f, t))
+                .all(|f| model.firms[f].country == x)
+        };
+        if let Some(&t) = lifted.firms.iter().find(|&&t| home(t)) {
+            return Err(err(format!(
+                "lift_controls: {} is in {exporter}, the exporter: its controls never reach \
+                 its own country's buyers",
+                model.firms[t].id
+            )));
+        }
         let date = h.sim.date();
         let mut changed = 0;
         let mut ended = Vec::new();
