@@ -605,7 +605,9 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
         return p.to_path_buf();
     }
     let named = match script.model_hint() {
-        Some(h) if h.ends_with(".yaml") || h.contains('/') => PathBuf::from(h),
+        Some(h) if h.ends_with(".yaml") || h.ends_with(".yml") || h.contains('/') => {
+            PathBuf::from(h)
+        }
         Some(h) => PathBuf::from(format!("models/{h}.yaml")),
         None => PathBuf::from("models/world-2024.yaml"),
     };

@@ -204,6 +204,8 @@ pub fn resolve(
         }
     };
     let exporter = match &def.exporter {
+        // A tariff on every exporter, as scripts write it.
+        Some(c) if c == "*" && matches!(kind, PolicyKind::Tariff { .. }) => None,
         Some(c) => model.country_id(c).map_err(|m| err("exporter", m)).ok(),
         None if matches!(kind, PolicyKind::Tariff { .. }) => None,
         None => {

@@ -291,3 +291,20 @@ fn a_group_named_like_a_firm_is_one_problem_not_a_cascade() {
     );
     assert!(!got.contains("groups do not nest"), "{got}");
 }
+
+#[test]
+fn a_tariff_on_every_exporter_is_written_as_in_scripts() {
+    let text = MINI.replacen(
+        "behaviour:\n",
+        "policies:\n  - {kind: tariff, importer: US, exporter: '*', rate: 0.1, source: fixture}\nbehaviour:\n",
+        1,
+    );
+    assert!(load_str("mini.yaml", &text).is_ok());
+    let ban = MINI.replacen(
+        "behaviour:\n",
+        "policies:\n  - {kind: export_ban, exporter: '*', source: fixture}\nbehaviour:\n",
+        1,
+    );
+    let err = load_str("mini.yaml", &ban).unwrap_err().to_string();
+    assert!(err.contains("policies[0].exporter"), "{err}");
+}

@@ -1081,6 +1081,12 @@ fn thrift_and_expand_refuse_what_no_plant_could_make() {
 fn an_entity_lists_firms_are_its_argument_not_a_to_option() {
     let msg = fails(r#"entity_list("CN", ["lockheed-martin"], #{ to: ["JP"] });"#);
     assert!(msg.contains("`to` is not an option here"), "{msg}");
+    let typo = fails(r#"entity_list("CN", ["lockheed-martin"], #{ elemnts: ["Dy"] });"#);
+    assert!(
+        typo.contains("unknown option 'elemnts' (did you mean 'elements'?)")
+            && !typo.contains("to,"),
+        "{typo}"
+    );
 }
 
 #[test]
