@@ -752,7 +752,7 @@ impl Sim {
                             Process::Convert(r) => m.recipes[r].converts[e] && present[e],
                         } || holds(n, out, e);
                         let c = m.commodity(out, Some(e));
-                        if (makes || m.forms[out].mixed) && !sellers_of[c].contains(&n) {
+                        if (makes || m.forms[out].mixed) && sellers_of[c].last() != Some(&n) {
                             sellers_of[c].push(n);
                         }
                     }
@@ -766,7 +766,7 @@ impl Sim {
                                 self.composition[r][e] > 0.0
                             };
                             let c = m.commodity(input, Some(e));
-                            if (wanted || m.forms[input].mixed) && !buyers_of[c].contains(&n) {
+                            if (wanted || m.forms[input].mixed) && buyers_of[c].last() != Some(&n) {
                                 buyers_of[c].push(n);
                             }
                         }
@@ -777,7 +777,7 @@ impl Sim {
                     for e in 0..ne {
                         if m.forms[s.material].mixed || s.mix[e] > 0.0 {
                             let c = m.commodity(s.material, Some(e));
-                            if !buyers_of[c].contains(&n) {
+                            if buyers_of[c].last() != Some(&n) {
                                 buyers_of[c].push(n);
                             }
                         }
@@ -788,7 +788,7 @@ impl Sim {
                         let base = (n * m.forms.len() + scrap) * ne;
                         let holds = self.stock[base..base + ne].iter().any(|&q| q != 0.0);
                         if (self.recycle_rate[sector] != 0.0 || holds)
-                            && !sellers_of[c].contains(&n)
+                            && sellers_of[c].last() != Some(&n)
                         {
                             sellers_of[c].push(n);
                         }
@@ -800,7 +800,7 @@ impl Sim {
                     for e in 0..ne {
                         let c = m.commodity(form, Some(e));
                         let trades = self.holding_share[s * ne + e] > 0.0 || holds(n, form, e);
-                        if trades && !buyers_of[c].contains(&n) {
+                        if trades && buyers_of[c].last() != Some(&n) {
                             buyers_of[c].push(n);
                             sellers_of[c].push(n);
                         }

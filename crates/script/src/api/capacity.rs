@@ -159,7 +159,7 @@ pub mod capacity_api {
         }
         lever(&ctx, |h| {
             let template = h.facility(like)?;
-            if h.sim.model.facility_id(id).is_ok() {
+            if h.sim.model.facilities.iter().any(|f| f.id == id) {
                 return Err(err(format!("build: a facility '{id}' already exists")));
             }
             // One id, one thing: levers and queries take ids of several kinds.
