@@ -124,6 +124,20 @@ impl ScriptError {
             EvalAltResult::ErrorStackOverflow(_) => {
                 "calls nest too deeply (runaway recursion?)".to_string()
             }
+            // Rhai names what grew too large, not the bound: say it.
+            EvalAltResult::ErrorDataTooLarge(what, _) => {
+                use crate::engine::limits;
+                let bound = if what.contains("array") {
+                    format!("an array holds at most {} items", limits::MAX_ARRAY_SIZE)
+                } else if what.contains("map") {
+                    format!("a map holds at most {} entries", limits::MAX_MAP_SIZE)
+                } else if what.contains("string") {
+                    format!("a string holds at most {} bytes", limits::MAX_STRING_SIZE)
+                } else {
+                    "the sandbox bounds its size".to_string()
+                };
+                format!("{what} too large: {bound}")
+            }
             other => {
                 let s = crate::args::plain_types(&other.to_string());
                 match s.find(" (line ") {
