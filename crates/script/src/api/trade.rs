@@ -127,9 +127,14 @@ pub fn add(
     }
     // Elements and forms that no traded good combines (La in SmCo magnets) cover nothing.
     if (policy.elements != 0 || policy.forms != 0) && !covers_a_good(&h.sim.model, &policy) {
+        let effect = if kind == "tech_ban" {
+            "this ban slows no plant's ramp"
+        } else {
+            "this rule moves no flow"
+        };
         let note = format!(
             "note: {kind}: no good in {} is of the forms named with the elements named (a \
-             mixed form counts the elements its makers put in it), so this rule moves no flow",
+             mixed form counts the elements its makers put in it), so {effect}",
             h.sim.model.name
         );
         h.output.push(note);
