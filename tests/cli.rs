@@ -1682,8 +1682,7 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
 
 #[test]
 fn a_missing_header_model_points_at_the_line_that_names_it() {
-    let dir = std::env::temp_dir().join(format!("cp-header-model-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp("header-model");
     let script = dir.join("s.rhai");
     std::fs::write(
         &script,
@@ -1716,8 +1715,7 @@ fn a_sweep_larger_than_one_process_should_hold_asks_for_shards() {
 
 #[test]
 fn a_sweep_whose_first_run_fails_says_which_run_and_values() {
-    let dir = std::env::temp_dir().join(format!("cp-first-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp("first-run");
     let script = dir.join("boom.rhai");
     std::fs::write(
         &script,
@@ -1742,8 +1740,7 @@ fn a_sweep_whose_first_run_fails_says_which_run_and_values() {
 
 #[test]
 fn a_junit_report_does_not_keep_an_earlier_pass_when_the_arguments_are_bad() {
-    let dir = std::env::temp_dir().join(format!("cp-junit-args-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp("junit-args");
     let j = dir.join("j.xml").to_string_lossy().into_owned();
     // A link to a scenario is refused as the scenario is, bad arguments or not.
     let keep = dir.join("keep.rhai");
@@ -1781,8 +1778,7 @@ fn a_junit_report_does_not_keep_an_earlier_pass_when_the_arguments_are_bad() {
 fn a_set_parameter_read_only_in_a_trigger_that_does_not_fire_is_accepted() {
     // Whether the check run reaches a `param` call (a trigger that fires at some draws and
     // not others) must not decide whether `--set` is accepted.
-    let dir = std::env::temp_dir().join(format!("cp-cond-param-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp("cond-param");
     let script = dir.join("cond.rhai");
     std::fs::write(
         &script,

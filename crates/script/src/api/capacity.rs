@@ -80,7 +80,8 @@ pub mod capacity_api {
         })
     }
 
-    /// Multiplies a facility's capacity by `factor` (1.5 = +50%; 0.5 halves it).
+    /// Multiplies a facility's capacity by `factor` (1.5 = +50%; 0.5 halves it). Calls
+    /// compound, within ×0.001 to ×1000 of the model's capacity (`close` shuts a plant).
     ///
     /// ```rhai
     /// expand("mp-independence-magnets", 2.0);

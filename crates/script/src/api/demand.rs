@@ -72,7 +72,8 @@ pub mod demand_api {
     /// Thrifting: recipes using `element` (e.g. Dy in magnets) use `factor` of what the
     /// model's recipes use, from now on (0 = element-free, 1 = as the model has it), its
     /// share going to the recipe's other elements. Called again, it sets a new factor: 0.5
-    /// twice is 0.5. Price-driven thrifting comes on top.
+    /// twice is 0.5. Price-driven thrifting comes on top. A pure metal (one element) keeps
+    /// its element; cutting every element of a recipe to nothing is an error.
     ///
     /// ```rhai
     /// thrift("Dy", 0.5);
