@@ -15,6 +15,8 @@ use crate::model::*;
 use crate::model_file::*;
 use crate::policy;
 
+mod salvage;
+
 /// Model files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -269,57 +271,79 @@ impl Loader {
             self.file_problem(&path, Some(place), why);
             return None;
         }
-        match serde_yaml::from_str::<ModelFile>(text) {
-            Ok(mf) => Some(mf),
-            Err(e) if e.to_string().contains("more than one document") => {
-                // Point at the marker that starts the second document.
-                let mut content = false;
-                let mut place = None;
-                for (i, l) in text.lines().enumerate() {
-                    if l.starts_with("---") && content {
-                        place = Some((i + 1, 1));
-                        break;
-                    }
-                    let t = l.trim();
-                    content |= !(t.is_empty() || t.starts_with('#') || l.starts_with("---"));
-                }
+        let mut work = text.to_string();
+        let mut blanked = salvage::Blanked::default();
+        let mut errors = 0;
+        loop {
+            let e = match serde_yaml::from_str::<ModelFile>(&work) {
+                // Read whole, or read on past its errors: its includes are still read, so
+                // their problems show in the same report (the model is not resolved).
+                Ok(mf) => return Some(mf),
+                Err(e) => e,
+            };
+            if e.to_string().contains("more than one document") {
+                self.second_document(&path, text);
+                return None;
+            }
+            let place = e.location().map(|l| (l.line(), l.column()));
+            let (msg, whole) = parse_message(&e.to_string());
+            self.file_problem(&path, place, shorten_quoted(&blanked.restate(&msg)));
+            errors += 1;
+            if whole {
+                // Not a map of sections: there are no items to read on past.
+                return None;
+            }
+            if errors >= salvage::MAX_PER_FILE {
                 self.file_problem(
                     &path,
-                    place,
-                    "a model file holds one YAML document, and a second one starts here \
-                     (`---`): split it into its own file and `include:` it"
-                        .into(),
+                    None,
+                    format!(
+                        "stopped reading after {errors} problems in this file: fix these and \
+                         check again"
+                    ),
                 );
-                None
+                return None;
             }
-            Err(e) => {
-                let place = e.location().map(|l| (l.line(), l.column()));
-                let mut msg = e.to_string();
-                // The location is already in the place; drop serde's " at line N column M".
-                if let Some(cut) = msg.find(" at line ") {
-                    msg.truncate(cut);
+            // Not YAML at all further down: say where, and stop (its items cannot be told
+            // apart).
+            if let Err(syntax) = serde_yaml::from_str::<serde::de::IgnoredAny>(&work) {
+                let at = syntax.location().map(|l| (l.line(), l.column()));
+                if at != place {
+                    let (msg, _) = parse_message(&syntax.to_string());
+                    self.file_problem(&path, at, shorten_quoted(&msg));
                 }
-                if msg.ends_with("expected struct ModelFile") {
-                    // The whole file is one scalar or list: not a model, whatever it is.
-                    let what = match msg
-                        .strip_prefix("invalid type: ")
-                        .and_then(|r| r.split([' ', ',']).next())
-                    {
-                        Some("string") => "plain text",
-                        Some("sequence") => "a list",
-                        Some("integer" | "floating") => "a number",
-                        Some("boolean") => "true or false",
-                        _ => "not a map",
-                    };
-                    msg = format!(
-                        "not a model file: its top level must be a map of sections (model:, \
-                         include:, elements:, …), and this file's is {what}"
-                    );
-                }
-                self.file_problem(&path, place, shorten_quoted(&msg));
-                None
+                return None;
             }
+            let (line, _) = place?;
+            let next = (salvage::candidates(&work, line).into_iter())
+                .find(|(t, _)| *t != work && is_yaml(t));
+            let (t, item) = next?;
+            if let Some((section, k)) = item {
+                blanked.add(section, k);
+            }
+            work = t;
         }
+    }
+
+    /// A second YAML document in a model file: points at the marker that starts it.
+    fn second_document(&mut self, path: &Path, text: &str) {
+        let mut content = false;
+        let mut place = None;
+        for (i, l) in text.lines().enumerate() {
+            if l.starts_with("---") && content {
+                place = Some((i + 1, 1));
+                break;
+            }
+            let t = l.trim();
+            content |= !(t.is_empty() || t.starts_with('#') || l.starts_with("---"));
+        }
+        self.file_problem(
+            path,
+            place,
+            "a model file holds one YAML document, and a second one starts here \
+             (`---`): split it into its own file and `include:` it"
+                .into(),
+        );
     }
 
     fn merge(
@@ -465,6 +489,42 @@ fn too_deep(text: &str) -> Option<((usize, usize), String)> {
         prev = c;
     }
     None
+}
+
+/// Whether `text` is valid YAML (whatever its shape, duplicate keys allowed): only then are
+/// a model file's errors about its fields, and the items holding them can be set aside to
+/// read on.
+fn is_yaml(text: &str) -> bool {
+    serde_yaml::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// A parser message without its place (the problem carries it), and whether it is about the
+/// whole file (its top level is not a map of sections), restated for a person.
+fn parse_message(raw: &str) -> (String, bool) {
+    let mut msg = raw.to_string();
+    // The location is already in the place; drop serde's " at line N column M".
+    if let Some(cut) = msg.find(" at line ") {
+        msg.truncate(cut);
+    }
+    if !msg.ends_with("expected struct ModelFile") {
+        return (msg, false);
+    }
+    // The whole file is one scalar or list: not a model, whatever it is.
+    let what = match msg
+        .strip_prefix("invalid type: ")
+        .and_then(|r| r.split([' ', ',']).next())
+    {
+        Some("string") => "plain text",
+        Some("sequence") => "a list",
+        Some("integer" | "floating") => "a number",
+        Some("boolean") => "true or false",
+        _ => "not a map",
+    };
+    let msg = format!(
+        "not a model file: its top level must be a map of sections (model:, include:, \
+         elements:, …), and this file's is {what}"
+    );
+    (msg, true)
 }
 
 fn read_text(path: &Path) -> Result<String, String> {

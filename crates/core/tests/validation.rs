@@ -308,3 +308,56 @@ fn a_tariff_on_every_exporter_is_written_as_in_scripts() {
     let err = load_str("mini.yaml", &ban).unwrap_err().to_string();
     assert!(err.contains("policies[0].exporter"), "{err}");
 }
+
+#[test]
+fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
+    let dir = std::env::temp_dir().join(format!("cp-several-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The sectors move to an included file with a mistake of its own.
+    let at = MINI.find("sectors:\n").unwrap();
+    let end = at + MINI[at..].find("prices:\n").unwrap();
+    let sectors = MINI[at..end].replacen("demand: 12000", "demand: lots", 1);
+    std::fs::write(dir.join("sectors.yaml"), &sectors).unwrap();
+    let world = format!("{}{}", &MINI[..at], &MINI[end..])
+        .replacen("model:\n", "include: [sectors.yaml]\nmodel:\n", 1)
+        .replacen(
+            "{id: jp-metal, country: JP,",
+            "{id: jp-metal, cuntry: JP,",
+            1,
+        )
+        .replacen(
+            "{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000",
+            "{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: []",
+            1,
+        );
+    let path = dir.join("top.yaml");
+    std::fs::write(&path, &world).unwrap();
+    let e = chokepoint_core::load(&path)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    // Twenty-five mistakes in one file: the first twenty are listed, then where it stopped.
+    let many = (0..25).fold(MINI.to_string(), |t, i| {
+        t.replacen("  - {id: ", &format!("  - {{bad{i}: 1, id: "), 1)
+    });
+    let many = load_str("mini.yaml", &many)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(e.contains("the model has 3 problems"), "{e}");
+    assert!(e.contains("facilities[6]: unknown field `cuntry`"), "{e}");
+    assert!(
+        e.contains("facilities[7].capacity: invalid type: sequence"),
+        "{e}"
+    );
+    assert!(
+        e.contains("sectors.yaml:") && e.contains("sectors[1].demand: invalid type"),
+        "{e}"
+    );
+    assert!(many.contains("the model has 21 problems"), "{many}");
+    assert!(
+        many.contains("stopped reading after 20 problems in this file"),
+        "{many}"
+    );
+}
