@@ -349,6 +349,9 @@ struct Scratch {
     /// its sellers keep as cover (1 for throughput plants, mines and stockpiles); and its
     /// export offer, what it holds beyond its home buyers' cover (see `trade::export_offer`).
     home_drawn: Vec<f64>,
+    /// Per exporting country, what its home buyers in tiers still to be served will claim
+    /// at home this step: stock it holds for them is not offered abroad first either.
+    home_later: Vec<f64>,
     hold: Vec<f64>,
     export_w: Vec<f64>,
     /// The countries the last commodity traded had sellers in: the only entries of
@@ -1073,6 +1076,7 @@ impl Sim {
             drawn: z(nx),
             delayed: z(nx),
             home_drawn: z(nx),
+            home_later: z(nx),
             hold: z(nx),
             export_w: z(nx),
             offered: Vec::with_capacity(nx),

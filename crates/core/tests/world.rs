@@ -712,6 +712,32 @@ fn magnet_makers_curtailed_on_their_margin_resume_rather_than_wind_down() {
 /// instead of losing it to China's plants within a month; a new export plant (Lynas/JS
 /// Link, 2028) wins a share once it has built its working stock.
 #[test]
+fn export_only_plants_hold_their_share_once_the_world_stops_changing() {
+    // A large exporter's stock also covers its home buyers of lower priority (China's
+    // magnet makers, served after the metal-using sectors): it is not offered abroad
+    // first, so the sectors' import orders do not drain away from the export-only plants
+    // year after year (Korat fell to ~190 t/yr by 2035 when it was).
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2035-12-31"));
+    for plant in ["neo-korat-metal", "lcm-metal", "vn-metal-ndpr"] {
+        let y = |year: i32| {
+            let (from, to) = (format!("{year}-01-01"), format!("{year}-12-31"));
+            mean_between(&sim, "output", plant, &from, &to)
+        };
+        let (start, settled, end) = (y(2024), y(2032), y(2035));
+        assert!(
+            settled > 0.7 * start,
+            "{plant}: {start:.0} t/yr in 2024, {settled:.0} in 2032"
+        );
+        assert!(
+            (end - settled).abs() < 0.03 * settled,
+            "{plant} drifts in a world that stops changing: {settled:.0} t/yr in 2032, {end:.0} in 2035"
+        );
+    }
+}
+
+#[test]
 fn export_only_plants_keep_their_market_and_new_ones_win_a_share() {
     let m = world();
     let mut sim = Sim::new(&m, 1);

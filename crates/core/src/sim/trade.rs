@@ -226,13 +226,20 @@ fn price_weight_of(weights: &[f64], l: &BuyerLink) -> f64 {
 
 /// What an exporter offers abroad first: what it holds beyond its home buyers' cover. A
 /// plant that makes to order keeps `hold` steps of its sales in stock; the share of that
-/// stock which covers its buyers at home (`hold` times what they drew this step, `home`) is
-/// offered abroad only once every exporter's export offer is spoken for. So importers split
-/// their orders as the exporters' flows abroad, not as their stocks: an export-only plant
-/// (Korat, Ellesmere Port) is not starved by a large one whose stock mostly covers its home
-/// market. Under a shortage every offer is drawn in full, as before.
-pub(super) fn export_offer(avail: f64, hold: f64, home: f64) -> f64 {
-    (avail - (hold - 1.0).max(0.0) * home).clamp(0.0, avail)
+/// stock which covers its buyers at home (`hold` times what they drew this step, `home`,
+/// and `hold` times what home buyers of lower priority will draw after this tier, `later`)
+/// is offered abroad only once every exporter's export offer is spoken for (a seller that
+/// keeps no cover, `hold` 1, offers everything at once). So importers
+/// split their orders as the exporters' flows abroad, not as their stocks: an export-only
+/// plant (Korat, Ellesmere Port) is not starved by a large one whose stock mostly covers its
+/// home market, whichever tier its home buyers are served in. Under a shortage every offer
+/// is drawn in full, as before.
+pub(super) fn export_offer(avail: f64, hold: f64, home: f64, later: f64) -> f64 {
+    if hold <= 1.0 {
+        // A mine, a throughput plant or a stockpile offers all it holds.
+        return avail;
+    }
+    (avail - (hold - 1.0) * home - hold * later).clamp(0.0, avail)
 }
 
 /// A buyer whose imports wait for a licence orders that much further ahead: its pipeline
@@ -371,7 +378,15 @@ impl Sim {
         }
         let trading = total_supply > 0.0 && total_request > 0.0;
         if trading {
-            self.scratch.avail.copy_from_slice(&self.scratch.supply);
+            let home_bias = self.model.behaviour.home_bias;
+            let s = &mut self.scratch;
+            s.avail.copy_from_slice(&s.supply);
+            // What each exporter's home buyers will claim at home, over all tiers.
+            for (j, &x) in links.tier_country.iter().enumerate() {
+                if s.supply[x] > 0.0 {
+                    s.home_later[x] += s.req_tc[j] * home_bias;
+                }
+            }
             for (t, tier) in links.tiers.iter().enumerate() {
                 self.open_tier(c, links, t, tier);
             }
@@ -399,6 +414,7 @@ impl Sim {
                 0.0
             };
             s.home_tc[j] = fill;
+            s.home_later[bx] = (s.home_later[bx] - claims).max(0.0);
             let q = claims * fill;
             if q > 0.0 {
                 s.avail[bx] -= q;
@@ -416,7 +432,7 @@ impl Sim {
             if s.avail[x] > 1e-12 {
                 s.live.push(x);
                 wsum += s.avail[x];
-                let e = export_offer(s.avail[x], s.hold[x], s.home_drawn[x]);
+                let e = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], s.home_later[x]);
                 s.export_w[x] = e;
                 esum += e;
             }
@@ -537,8 +553,16 @@ impl Sim {
         let total_request = self.gather_requests(c, &links.buyers);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
+            let home_bias = self.model.behaviour.home_bias;
             let s = &mut self.scratch;
             s.avail.copy_from_slice(&s.supply);
+            // What each exporter's home buyers will claim at home, over all tiers.
+            for slot in 0..links.buyers.len() {
+                let x = s.buyer_country[slot];
+                if s.supply[x] > 0.0 {
+                    s.home_later[x] += s.request[slot] * home_bias;
+                }
+            }
             // Tiers of equal priority, highest first. A tier that asks for nothing
             // (stockpiles not buying, say) has nothing to do.
             for tier in &links.tiers {
@@ -574,6 +598,7 @@ impl Sim {
             s.drawn[x] = 0.0;
             s.delayed[x] = 0.0;
             s.home_drawn[x] = 0.0;
+            s.home_later[x] = 0.0;
             s.hold[x] = 0.0;
         }
         s.offered.clear();
@@ -721,6 +746,7 @@ impl Sim {
         }
         s.weights.fill(0.0);
         for &x in &s.active {
+            s.home_later[x] = (s.home_later[x] - s.claims[x]).max(0.0);
             s.weights[x] = if s.claims[x] > 0.0 {
                 (s.avail[x] / s.claims[x]).min(1.0)
             } else {
@@ -770,7 +796,7 @@ impl Sim {
         live.clear();
         live.extend(s.active.iter().filter(|&&x| s.avail[x] > 1e-12));
         for &x in &live {
-            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x]);
+            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], s.home_later[x]);
         }
         let mut order = std::mem::take(&mut s.order);
         for round in 0..2 {
