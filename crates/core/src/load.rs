@@ -1856,6 +1856,25 @@ impl Loader {
             let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
             let country = self.refer(&c, i, "country", &country_ids, "country", &x.country);
             let share = self.num(&c, i, "share", x.share, 0.0, 1.0);
+            let firm = (x.firm.as_deref()).and_then(|name| {
+                let id = self.refer(&c, i, "firm", &firm_ids, "firm", name)?;
+                // A firm's own feed needs a plant of the firm's there that takes it.
+                let (f, country) = (f?, country?);
+                let form = model.facilities[f].output_form(&model);
+                if !model.firm_takes(id, country, form) {
+                    self.at(
+                        &c,
+                        i,
+                        "firm",
+                        format!(
+                            "'{name}' has no plant in {} that takes {}'s {}: the contract would \
+                             deliver nothing",
+                            x.country, x.facility, model.forms[form].id
+                        ),
+                    );
+                }
+                Some(id)
+            });
             if let Some(f) = f {
                 contracted[f] += share;
                 if contracted[f] > 1.0 + 1e-9 {
@@ -1876,6 +1895,7 @@ impl Loader {
                     facility,
                     country,
                     share,
+                    firm,
                 });
             }
         }

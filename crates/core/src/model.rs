@@ -165,12 +165,14 @@ pub struct Stockpile {
     pub target_days: f64,
 }
 
-/// A share of a facility's output contracted to buyers in one country.
+/// A share of a facility's output contracted to buyers in one country (only to one firm's
+/// plants there, with its subsidiaries', if `firm` is set).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ContractSpec {
     pub facility: FacilityId,
     pub country: CountryId,
     pub share: f64,
+    pub firm: Option<FirmId>,
 }
 
 #[derive(Debug, Clone)]
@@ -680,6 +682,16 @@ impl Model {
             f = self.firms[x].parent;
         }
         false
+    }
+
+    /// Whether `firm` (or a subsidiary) has a plant in `country` whose recipe takes `form`:
+    /// what a contract to the firm there can deliver to.
+    pub fn firm_takes(&self, firm: FirmId, country: CountryId, form: FormId) -> bool {
+        self.facilities.iter().any(|p| {
+            p.country == country
+                && p.firm.is_some_and(|own| self.firm_within(own, firm))
+                && matches!(p.process, Process::Convert(r) if self.recipes[r].input == form)
+        })
     }
 
     /// Annual output capacity × utilisation by stage and country at `date`, for shares.

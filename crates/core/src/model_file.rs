@@ -425,13 +425,16 @@ pub struct PolicyDef {
 }
 
 /// Supply under contract: a share of a facility's output goes to buyers in one country
-/// before the open market (captive feed, offtake agreements).
+/// before the open market (captive feed, offtake agreements); with `firm`, only to that
+/// firm's plants there (or its subsidiaries'): a firm's own feed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractDef {
     pub facility: String,
     pub country: String,
     pub share: f64,
+    #[serde(default)]
+    pub firm: Option<String>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]

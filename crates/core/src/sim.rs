@@ -120,12 +120,14 @@ pub struct Offtake {
 }
 
 /// A supply contract: `share` of a facility's new output goes to the buyers in `country`
-/// that want it (captive supply, offtake agreements), before the open market sees it.
+/// that want it (captive supply, offtake agreements), before the open market sees it; with
+/// `firm`, only to that firm's plants there and its subsidiaries' (a firm's own feed).
 #[derive(Debug, Clone)]
 pub struct Contract {
     pub facility: FacilityId,
     pub country: CountryId,
     pub share: f64,
+    pub firm: Option<FirmId>,
 }
 
 /// A per-tonne production subsidy paid by a government to a facility.
@@ -647,6 +649,7 @@ impl Sim {
                     facility: c.facility,
                     country: c.country,
                     share: c.share,
+                    firm: c.firm,
                 })
                 .collect(),
             outages: Vec::new(),
@@ -2151,7 +2154,7 @@ impl Sim {
                 // What the contract's buyers want, as far as policy lets them have it.
                 let mut wanted = 0.0;
                 for (slot, &b) in self.buyers_of[c].iter().enumerate() {
-                    if self.nodes[b].country != ct.country {
+                    if !self.contract_reaches(&ct, b) {
                         continue;
                     }
                     let allow = if x == ct.country {
@@ -2192,7 +2195,7 @@ impl Sim {
                 // commodity: the first buyer slot in the contract's country says which).
                 let quota = self.buyers_of[c]
                     .iter()
-                    .position(|&b| self.nodes[b].country == ct.country)
+                    .position(|&b| self.contract_reaches(&ct, b))
                     .filter(|_| x != ct.country)
                     .map_or(QuotaSet::NONE, |slot| {
                         self.rules[self.rule_offset[c] + slot * nx + x].quota
@@ -2211,7 +2214,7 @@ impl Sim {
                 quota_spend(quota, q_total, &mut self.quotas, &self.policies, mix);
                 for slot in 0..self.buyers_of[c].len() {
                     let b = self.buyers_of[c][slot];
-                    if self.nodes[b].country != ct.country {
+                    if !self.contract_reaches(&ct, b) {
                         continue;
                     }
                     let q = q_total * self.scratch.request[slot] / wanted;
@@ -2245,6 +2248,18 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Whether contract `ct` delivers to buyer node `b`: a buyer in its country, and one of
+    /// its firm's plants there (or a subsidiary's) if it names a firm.
+    fn contract_reaches(&self, ct: &Contract, b: usize) -> bool {
+        let node = &self.nodes[b];
+        node.country == ct.country
+            && ct.firm.is_none_or(|firm| match node.kind {
+                NodeKind::Facility(f) => (self.model.facilities[f].firm)
+                    .is_some_and(|own| self.model.firm_within(own, firm)),
+                _ => false,
+            })
     }
 
     /// A sector's consumption need this step, tonnes of RE: base demand × growth × shocks ×

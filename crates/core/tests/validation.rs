@@ -111,6 +111,8 @@ fn every_rule_reports_its_place() {
         ("behaviour:\n", "contracts:\n  - {facility: weld-mien, country: JP, share: 1.0, source: fixture}\nbehaviour:\n", "contracts[0].facility: unknown facility 'weld-mien' (did you mean 'weld-mine'?)"),
         ("behaviour:\n", "contracts:\n  - {facility: weld-mine, country: JP, share: 1.5, source: fixture}\nbehaviour:\n", "contracts[0].share: must be ≤ 1, got 1.5"),
         ("behaviour:\n", "contracts:\n  - {facility: weld-mine, country: JP, share: 1.0}\nbehaviour:\n", "contracts[0]: has no `source:` or `assumption:`"),
+        ("behaviour:\n", "contracts:\n  - {facility: weld-mine, country: AU, firm: lynass, share: 1.0, source: fixture}\nbehaviour:\n", "contracts[0].firm: unknown firm 'lynass' (did you mean 'lynas'?)"),
+        ("behaviour:\n", "contracts:\n  - {facility: weld-mine, country: AU, firm: rtx, share: 1.0, source: fixture}\nbehaviour:\n", "contracts[0].firm: 'rtx' has no plant in AU that takes weld-mine's concentrate: the contract would deliver nothing"),
         // policies
         ("behaviour:\n", "policies:\n  - {kind: tariff, exporter: CN, rate: 300, source: fixture}\nbehaviour:\n", "policies[0].rate: must be between 0 and 100"),
         ("behaviour:\n", "policies:\n  - {kind: entity_list, exporter: CN, source: fixture}\nbehaviour:\n", "policies[0].to: an entity list needs at least one firm"),

@@ -582,6 +582,7 @@ fn two_contracts_on_one_facility_share_it_whatever_their_order() {
                 facility: f,
                 country,
                 share: 0.5,
+                firm: None,
             });
         }
         sim.run_until(d("2024-03-01"));
@@ -711,6 +712,49 @@ fn magnet_makers_curtailed_on_their_margin_resume_rather_than_wind_down() {
 /// export (Neo's Korat, Less Common Metals) keep their market in a world with no shock,
 /// instead of losing it to China's plants within a month; a new export plant (Lynas/JS
 /// Link, 2028) wins a share once it has built its working stock.
+#[test]
+fn a_firms_own_feed_goes_to_its_plants_only() {
+    // Mountain Pass is contracted to MP's own separators: when Energy Fuels' Phase 2 opens
+    // in the US (2028), it buys what MP does not take, and MP's separation holds, even with
+    // Phase 2's own feed from Donald cut off. With the same contract open to every US buyer,
+    // the hungry Phase 2 shares it and MP's plants run short.
+    let m = world();
+    let donald = [
+        m.facility_id("donald-phase1"),
+        m.facility_id("donald-phase2"),
+    ];
+    let mp = |firm: bool| {
+        let mut sim = Sim::new(&m, 1);
+        sim.contracts.retain(|c| !donald.contains(&Ok(c.facility)));
+        if !firm {
+            for c in &mut sim.contracts {
+                c.firm = None;
+            }
+        }
+        sim.run_until(d("2030-12-31"));
+        let y = |plant: &str, year: i32| {
+            let (from, to) = (format!("{year}-01-01"), format!("{year}-12-31"));
+            mean_between(&sim, "output", plant, &from, &to)
+        };
+        let both = |year| y("mp-separation", year) + y("mp-separation-ramp", year);
+        (both(2028), both(2030), y("energy-fuels-phase2", 2030))
+    };
+    let (before, after, ef) = mp(true);
+    assert!(
+        after > 0.99 * before,
+        "MP separates {before:.0} t/yr in 2028 and {after:.0} in 2030"
+    );
+    assert!(
+        ef > 5_000.0,
+        "Energy Fuels Phase 2 makes {ef:.0} t/yr in 2030"
+    );
+    let (_, open, _) = mp(false);
+    assert!(
+        open < 0.9 * after,
+        "a contract to every US buyer leaves MP {open:.0} t/yr in 2030, against {after:.0}"
+    );
+}
+
 #[test]
 fn export_only_plants_hold_their_share_once_the_world_stops_changing() {
     // A large exporter's stock also covers its home buyers of lower priority (China's

@@ -711,11 +711,13 @@ fn the_same_destinations_in_another_order_or_named_twice_are_the_same_rule() {
 
 #[test]
 fn a_contract_from_a_licensed_exporter_does_not_wait_on_its_own_licence() {
-    // Mountain Pass sells half its concentrate to Malaysia by contract; the US licenses its
+    // Mountain Pass sells half its concentrate to Malaysia by contract (its own separators'
+    // contract ended to make room); the US licenses its
     // concentrate at 50% with a 63-day review. The contract passes at the approval share
     // without the review, so its buyers' target holds no pipeline for it: it used to jump
     // from nothing to ~23,000 t/yr in the licence's first week.
     run(r#"
+        contract("mountain-pass-mine", "US", 0.0, #{ firm: "mp-materials" });
         contract("mountain-pass-mine", "MY", 0.5);
         at("2024-03-04", || export_licence("US", #{ forms: ["concentrate"], approval: 0.5, delay_days: 63 }));
         run_until("2024-06-30");
@@ -2123,5 +2125,50 @@ fn a_metal_plant_back_from_an_outage_rebuilds_its_buyers_stocks_and_prices_ease(
         expect(peak(between(plant, "2025-06-01", "2025-12-31")) > 1.1 * value_at(plant, "2025-02-24"), "the plant runs above its usual rate to restock");
         let jp = output("proterial-japan");
         expect(mean(between(jp, "2025-06-01", "2025-12-31")) > 0.7 * value_at(jp, "2025-02-24"), "Japan's magnets run through the restart");
+    "#);
+}
+
+#[test]
+fn a_contract_to_a_firm_feeds_its_plants_and_is_checked() {
+    // Mount Weld's concentrate, contracted to Lynas Malaysia's plants alone (the model's
+    // contract goes to every Malaysian buyer): Kuantan keeps running on it.
+    run(r#"
+        contract("mount-weld-mine", "MY", 0.0);
+        contract("mount-weld-mine", "MY", 1.0, #{ firm: "lynas-malaysia" });
+        run_until("2024-06-30");
+        let au_my = mean(between(trade("AU", "MY"), "2024-03-01", "2024-06-30"));
+        expect(au_my > 20000.0, `Mount Weld to Malaysia: ${au_my} t/yr`);
+    "#);
+    for (src, want) in [
+        (
+            r#"contract("mount-weld-mine", "MY", 0.5, #{ frim: "lynas" });"#,
+            "contract: unknown option 'frim' (did you mean 'firm'?)",
+        ),
+        (
+            r#"contract("mount-weld-mine", "MY", 0.5, #{ firm: 3 });"#,
+            "firm must be a string",
+        ),
+        (
+            r#"contract("mount-weld-mine", "MY", 0.5, #{ firm: "lynass" });"#,
+            "unknown firm 'lynass'",
+        ),
+        (
+            r#"contract("mount-weld-mine", "MY", 0.5, #{ firm: "mp-materials" });"#,
+            "'mp-materials' has no plant in MY that takes mount-weld-mine's concentrate",
+        ),
+        (
+            // The model's own contract of MP's feed is one of MP's firm: naming the firm
+            // replaces it, so 0.8 + 0.5 is too much only without it.
+            r#"contract("mountain-pass-mine", "US", 0.5);"#,
+            "contract to mp-materials in US 80%",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+    run(r#"
+        contract("mountain-pass-mine", "US", 0.5, #{ firm: "mp-materials" });
+        contract("mountain-pass-mine", "JP", 0.5);
+        expect(true, "MP's own contract replaced, not added to");
     "#);
 }

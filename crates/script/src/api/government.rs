@@ -3,7 +3,7 @@
 use rhai::plugin::*;
 
 use crate::args::{finite, number, Num, Res};
-use crate::host::Host;
+use crate::host::{lever, Host};
 
 /// A stockpile rate argument (t/yr of the stockpile's form), checked.
 fn per_year(tonnes_per_year: &Num) -> Res<f64> {
@@ -36,10 +36,11 @@ fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Re
         let m = &h.sim.model;
         let holders: Vec<String> = (h.sim.contracts.iter().filter(|k| k.facility == f))
             .map(|k| {
-                (
-                    format!("contract to {}", m.countries[k.country].id),
-                    k.share,
-                )
+                let to = match k.firm {
+                    Some(firm) => format!("{} in {}", m.firms[firm].id, m.countries[k.country].id),
+                    None => m.countries[k.country].id.clone(),
+                };
+                (format!("contract to {to}"), k.share)
             })
             .chain(
                 (h.sim.offtakes.iter().filter(|o| o.facility == f)).map(|o| {
@@ -63,12 +64,72 @@ fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Re
     Ok(())
 }
 
+/// Sets a contract of `share` of `facility`'s output to `country` (to one firm's plants
+/// there with `firm`), replacing one of the same facility, country and firm.
+fn contract_to(
+    ctx: &NativeCallContext,
+    facility: &str,
+    country: &str,
+    share: Num,
+    firm: Option<&str>,
+) -> Res<()> {
+    let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+    lever(ctx, |h| {
+        let f = h.live_facility(facility)?;
+        let c = h.country(country)?;
+        let m = std::sync::Arc::clone(&h.sim.model);
+        let firm_id = match firm {
+            Some(name) => {
+                let id = m.firm_id(name).map_err(crate::host::err)?;
+                let form = m.facilities[f].output_form(&m);
+                if !m.firm_takes(id, c, form) {
+                    return Err(crate::host::err(format!(
+                        "contract: '{name}' has no plant in {country} that takes {facility}'s \
+                         {}: the contract would deliver nothing",
+                        m.forms[form].id
+                    )));
+                }
+                Some(id)
+            }
+            None => None,
+        };
+        let same = |k: &chokepoint_core::sim::Contract| {
+            k.facility == f && k.country == c && k.firm == firm_id
+        };
+        let replaced = h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share);
+        over_all(h, facility, f, replaced.sum(), share)?;
+        let before = h.sim.contracts.len();
+        h.sim.contracts.retain(|k| !same(k));
+        if share == 0.0 && h.sim.contracts.len() == before {
+            return Ok(());
+        }
+        if share > 0.0 {
+            h.sim.contracts.push(chokepoint_core::sim::Contract {
+                facility: f,
+                country: c,
+                share,
+                firm: firm_id,
+            });
+        }
+        let to = match firm {
+            Some(name) => format!("{name} in {country}"),
+            None => country.to_string(),
+        };
+        h.log(
+            "contract",
+            format!("{:.0}% of {facility} to {to}", share * 100.0),
+        );
+        Ok(())
+    })
+}
+
 #[export_module]
 pub mod government_api {
-    use super::{over_all, per_year, re_share};
+    use super::{contract_to, over_all, per_year, re_share};
     use crate::args::{finite, number, Num, Res, Span};
     use crate::host::{err, lever};
     use chokepoint_core::sim::{PriceFloor, Subsidy};
+    use rhai::Map;
 
     /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise, with no
     /// holding target (`stockpile_target` sets one), and stops any release. A rate of 0
@@ -275,8 +336,8 @@ pub mod government_api {
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
     /// Japan). Export bans, quotas and a licence's approval share apply to it; licence
     /// delays and tariffs do not (the tonnes are committed outside the market). It replaces
-    /// any contract of the same facility with the same country (share 0 ends it); a
-    /// facility's contracts and offtakes together cannot take more than all of its output.
+    /// any contract of the same facility with the same country (and firm) (share 0 ends it);
+    /// a facility's contracts and offtakes together cannot take more than all of its output.
     ///
     /// ```rhai
     /// contract("mount-weld-mine", "MY", 1.0);
@@ -285,31 +346,46 @@ pub mod government_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn contract(ctx: NativeCallContext, facility: &str, country: &str, share: Num) -> Res<()> {
-        let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
-        lever(&ctx, |h| {
-            let f = h.live_facility(facility)?;
-            let c = h.country(country)?;
-            let same = |k: &chokepoint_core::sim::Contract| k.facility == f && k.country == c;
-            let replaced = h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share);
-            over_all(h, facility, f, replaced.sum(), share)?;
-            let before = h.sim.contracts.len();
-            h.sim.contracts.retain(|k| !same(k));
-            if share == 0.0 && h.sim.contracts.len() == before {
-                return Ok(());
-            }
-            if share > 0.0 {
-                h.sim.contracts.push(chokepoint_core::sim::Contract {
-                    facility: f,
-                    country: c,
-                    share,
-                });
-            }
-            h.log(
-                "contract",
-                format!("{:.0}% of {facility} to {country}", share * 100.0),
-            );
-            Ok(())
-        })
+        contract_to(&ctx, facility, country, share, None)
+    }
+
+    /// A contract with options: `firm`, the one firm whose plants in `country` (and its
+    /// subsidiaries') take the contracted output, a firm's own feed; other buyers there get
+    /// none of it. It replaces a contract of the same facility, country and firm.
+    ///
+    /// ```rhai
+    /// contract("mountain-pass-mine", "US", 1.0, #{ firm: "mp-materials" });
+    /// ```
+    #[rhai_fn(name = "contract", return_raw)]
+    pub fn contract_opts(
+        ctx: NativeCallContext,
+        facility: &str,
+        country: &str,
+        share: Num,
+        opts: Map,
+    ) -> Res<()> {
+        const OPTIONS: [&str; 1] = ["firm"];
+        if let Some(k) = opts.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
+            let hint = chokepoint_core::error::did_you_mean(k, OPTIONS.iter().copied());
+            return Err(crate::host::err(format!(
+                "contract: unknown option '{k}'{hint}; the option is firm"
+            )));
+        }
+        let firm = match opts.get("firm") {
+            Some(v) => Some(
+                v.clone()
+                    .try_cast::<rhai::ImmutableString>()
+                    .ok_or_else(|| {
+                        crate::host::err(format!(
+                            "firm must be a string, got {}",
+                            crate::args::kind(v)
+                        ))
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        contract_to(&ctx, facility, country, share, firm.as_deref())
     }
 
     /// A production subsidy of `per_kg` $/kg of the facility's output (kg of its output form:
