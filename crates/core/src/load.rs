@@ -293,7 +293,8 @@ impl Loader {
                 // Not a map of sections: there are no items to read on past.
                 return None;
             }
-            if errors >= salvage::MAX_PER_FILE {
+            // Each round reads the file three times: a large file gets fewer rounds.
+            if errors >= salvage::MAX_PER_FILE || errors * work.len() * 3 > salvage::MAX_READ {
                 self.file_problem(
                     &path,
                     None,

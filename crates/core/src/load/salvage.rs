@@ -7,6 +7,10 @@
 
 /// The most type errors reported for one file.
 pub const MAX_PER_FILE: usize = 20;
+/// The most text read again to list a file's further errors (bytes): a model of a few
+/// hundred kilobytes lists all twenty; one of several megabytes stops sooner, so `check`
+/// stays quick whatever the file.
+pub const MAX_READ: usize = 24 << 20;
 
 /// Items blanked so far, to restate later messages' list indices as the file writes them.
 #[derive(Default)]
