@@ -632,8 +632,10 @@ impl Sim {
             };
             // A stock rounded a hair below zero offers nothing: a negative offer would keep
             // its country's supply off zero, and the country out of `active` (so out of the
-            // import weights, and its own share read as over one: negative imports).
-            let offer = offer.max(0.0);
+            // import weights, and its own share read as over one: negative imports). Nor does
+            // a stock of rounding noise: a subnormal one (1e-320 t) overflows the pooled mix
+            // it is divided into.
+            let offer = if offer > NOISE { offer } else { 0.0 };
             s.offer[k] = offer;
             let x = l.country;
             if offer > 0.0 && s.supply[x] == 0.0 {
