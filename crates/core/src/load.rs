@@ -285,22 +285,43 @@ impl Loader {
                 self.second_document(&path, text);
                 return None;
             }
-            let place = e.location().map(|l| (l.line(), l.column()));
-            let (msg, whole) = parse_message(&e.to_string());
-            self.file_problem(&path, place, shorten_quoted(&blanked.restate(&msg)));
-            errors += 1;
-            if whole {
-                // Not a map of sections: there are no items to read on past.
-                return None;
-            }
-            // Each round reads the file three times: a large file gets fewer rounds.
-            if errors >= salvage::MAX_PER_FILE || errors * work.len() * 3 > salvage::MAX_READ {
+            if errors == salvage::MAX_PER_FILE {
                 self.file_problem(
                     &path,
                     None,
                     format!(
-                        "stopped reading after {errors} problems in this file: fix these and \
-                         check again"
+                        "stopped reading after {errors} problems in this file, and there are \
+                         more: fix these and check again"
+                    ),
+                );
+                return None;
+            }
+            let place = e.location().map(|l| (l.line(), l.column()));
+            let (msg, whole) = parse_message(&e.to_string());
+            // A key written twice is placed at its map's first key: point at the second
+            // writing, and stop there (setting either copy aside would hide the other's
+            // problems, or report the same key again).
+            let twice = salvage::written_twice(&msg);
+            let place = match (&twice, place) {
+                (Some(key), Some(at)) => Some(salvage::second_key(&work, at, key).unwrap_or(at)),
+                _ => place,
+            };
+            self.file_problem(&path, place, shorten_quoted(&blanked.restate(&msg)));
+            errors += 1;
+            if whole || twice.is_some() {
+                // Not a map of sections: there are no items to read on past.
+                return None;
+            }
+            // Each round reads the file three times: a large file gets fewer rounds.
+            if errors * work.len() * 3 > salvage::MAX_READ {
+                self.file_problem(
+                    &path,
+                    None,
+                    format!(
+                        "stopped reading after {errors} problem{} in this large file: fix \
+                         {} and check again",
+                        if errors == 1 { "" } else { "s" },
+                        if errors == 1 { "it" } else { "these" }
                     ),
                 );
                 return None;
@@ -316,7 +337,10 @@ impl Loader {
                 return None;
             }
             let (line, _) = place?;
-            let next = (salvage::candidates(&work, line).into_iter())
+            // A section written as the wrong kind of thing goes whole, not item by item.
+            let path = msg.split(": ").next().unwrap_or("");
+            let section = !path.is_empty() && !path.contains(['[', '.', ' ']);
+            let next = (salvage::candidates(&work, line, section).into_iter())
                 .find(|(t, _)| *t != work && is_yaml(t));
             let (t, item) = next?;
             if let Some((section, k)) = item {

@@ -359,7 +359,37 @@ fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
     );
     assert!(many.contains("the model has 21 problems"), "{many}");
     assert!(
-        many.contains("stopped reading after 20 problems in this file"),
+        many.contains("stopped reading after 20 problems in this file, and there are more"),
         "{many}"
+    );
+    // Exactly twenty: nothing was left unread, so no word of stopping.
+    let twenty = (0..20).fold(MINI.to_string(), |t, i| {
+        t.replacen("  - {id: ", &format!("  - {{bad{i}: 1, id: "), 1)
+    });
+    let twenty = load_str("mini.yaml", &twenty)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(twenty.contains("the model has 20 problems"), "{twenty}");
+    // A key written twice is shown where it is written again, once.
+    let dup = MINI.replacen(
+        "  price_fall: {value: 1.0, assumption: test value}\n",
+        "  price_fall: {value: 1.0, assumption: test value}\n  price_rise: {value: 5.0, assumption: test value}\n",
+        1,
+    );
+    let line = 1 + dup
+        .lines()
+        .position(|l| l.starts_with("  price_rise: {value: 5.0"))
+        .unwrap();
+    let dup = load_str("mini.yaml", &dup)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(dup.contains("the model has 1 problem"), "{dup}");
+    assert!(
+        dup.contains(&format!(
+            "mini.yaml:{line}:3: behaviour: the key 'price_rise' is written twice"
+        )),
+        "{dup}"
     );
 }

@@ -2171,6 +2171,13 @@ fn a_contract_to_a_firm_feeds_its_plants_and_is_checked() {
         contract("mountain-pass-mine", "JP", 0.5);
         expect(true, "MP's own contract replaced, not added to");
     "#);
+    // Share 0 without a firm ends the facility's contracts to the country, whatever firm
+    // they name: all of Mountain Pass is then free to contract elsewhere.
+    run(r#"
+        contract("mountain-pass-mine", "US", 0.0);
+        contract("mountain-pass-mine", "JP", 1.0);
+        expect(true, "MP's own contract ended");
+    "#);
 }
 
 #[test]

@@ -66,6 +66,54 @@ impl Blanked {
     }
 }
 
+/// The key a parser message says is written twice (`the key 'k' is written twice`,
+/// `duplicate field `k``), if it says so.
+pub fn written_twice(msg: &str) -> Option<String> {
+    let quoted = |open: &str, close: char| {
+        let rest = &msg[msg.find(open)? + open.len()..];
+        Some(rest[..rest.find(close)?].to_string())
+    };
+    if msg.contains("is written twice") {
+        quoted("the key '", '\'')
+    } else if msg.contains("duplicate field `") {
+        quoted("duplicate field `", '`')
+    } else {
+        None
+    }
+}
+
+/// Where `key` is written the second time in the block map whose first key is at `at`
+/// (line and column from 1): the keys of one map start in the same column.
+pub fn second_key(text: &str, at: (usize, usize), key: &str) -> Option<(usize, usize)> {
+    let col = at.1.checked_sub(1)?;
+    let mut seen = 0;
+    for (i, l) in text.split('\n').enumerate().skip(at.0.checked_sub(1)?) {
+        if !is_content(l) {
+            continue;
+        }
+        // The first line may start with `- ` before its key; later ones leaving the
+        // column end the map.
+        let first = i + 1 == at.0;
+        if !first && indent(l) < col {
+            break;
+        }
+        let Some(here) = l.get(col..) else {
+            continue;
+        };
+        if (first || indent(l) == col)
+            && here
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        {
+            seen += 1;
+            if seen == 2 {
+                return Some((i + 1, col + 1));
+            }
+        }
+    }
+    None
+}
+
 /// A text to read next, and the list item it blanked (section, index in the text before).
 pub type Candidate = (String, Option<(String, usize)>);
 
@@ -78,16 +126,19 @@ fn is_content(l: &str) -> bool {
     !t.is_empty() && !t.starts_with('#')
 }
 
-/// A top-level key line (`facilities:`), not a list item at column 1 or a document marker.
+/// A top-level key line (`facilities:`), not a list item at column 1, a document marker or
+/// the bracket closing a flow list.
 fn is_section(l: &str) -> bool {
-    is_content(l) && indent(l) == 0 && !l.starts_with('-') && !l.starts_with("...")
+    is_content(l)
+        && indent(l) == 0
+        && l.starts_with(|c: char| c.is_alphanumeric() || matches!(c, '_' | '"' | '\''))
 }
 
 /// Texts to try reading next, best first, after an error at `line` (from 1): the file with
 /// the list item or map entry holding that line blanked out, then with its whole section
 /// blanked out; each with the list item it blanked (its section and index in `text`).
 /// Empty if the line is in no section.
-pub fn candidates(text: &str, line: usize) -> Vec<Candidate> {
+pub fn candidates(text: &str, line: usize, whole_section: bool) -> Vec<Candidate> {
     let lines: Vec<&str> = text.split('\n').collect();
     let at = line.saturating_sub(1).min(lines.len().saturating_sub(1));
     let Some(start) = (0..=at).rev().find(|&i| is_section(lines[i])) else {
@@ -113,8 +164,13 @@ pub fn candidates(text: &str, line: usize) -> Vec<Candidate> {
         out.join("\n")
     };
     let mut found = Vec::new();
-    // The header's fields are not independent items: it goes whole, or not at all.
-    if at > start && key != "model" {
+    // The header's fields are not independent items: it goes whole, or not at all; so does a
+    // section written as the wrong kind of thing, or in flow style (`[…]` over lines, whose
+    // items do not start lines).
+    let flow = lines[start]
+        .split_once(':')
+        .is_some_and(|(_, v)| is_content(v));
+    if at > start && key != "model" && !whole_section && !flow {
         let body = start + 1..end;
         if let Some(first) = body.clone().find(|&i| is_content(lines[i])) {
             let item_indent = indent(lines[first]);
@@ -148,7 +204,7 @@ mod tests {
 
     #[test]
     fn blanks_the_item_then_the_section() {
-        let c = candidates(TEXT, 6);
+        let c = candidates(TEXT, 6, false);
         assert_eq!(c.len(), 2);
         assert_eq!(
             c[0].0,
@@ -162,17 +218,17 @@ mod tests {
     fn a_section_left_without_items_is_written_empty() {
         let text = "facilities:\n  - id: a\n    capacity: lots\nsectors: []\n";
         assert_eq!(
-            candidates(text, 3)[0].0,
+            candidates(text, 3, false)[0].0,
             "facilities: []\n\n\nsectors: []\n"
         );
     }
 
     #[test]
     fn the_header_goes_whole_and_a_line_outside_sections_has_nothing_to_blank() {
-        let c = candidates(TEXT, 2);
+        let c = candidates(TEXT, 2, false);
         assert_eq!(c.len(), 1);
         assert!(c[0].0.starts_with("\n\n\nfacilities:"));
-        assert!(candidates("# only a comment\n", 1).is_empty());
+        assert!(candidates("# only a comment\n", 1, false).is_empty());
     }
 
     #[test]
@@ -187,5 +243,38 @@ mod tests {
         assert_eq!(b.restate("facilities[2]: bad"), "facilities[4]: bad");
         assert_eq!(b.restate("sectors[2]: bad"), "sectors[2]: bad");
         assert_eq!(b.restate("unknown field `x`"), "unknown field `x`");
+    }
+
+    #[test]
+    fn a_key_written_twice_is_found_where_it_is_written_again() {
+        let text = "behaviour:\n  a: 1\n  b: 2\n  # c\n  b: 3\nnext: x\n  b: 4\n";
+        assert_eq!(
+            written_twice("behaviour: the key 'b' is written twice").as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            written_twice("duplicate field `markets`").as_deref(),
+            Some("markets")
+        );
+        assert_eq!(written_twice("invalid type: map"), None);
+        assert_eq!(second_key(text, (2, 3), "b"), Some((5, 3)));
+        assert_eq!(second_key(text, (2, 3), "a"), None);
+        assert_eq!(
+            second_key(
+                "markets: [CN]\nelements: []\nmarkets: [X]\n",
+                (1, 1),
+                "markets"
+            ),
+            Some((3, 1))
+        );
+    }
+
+    #[test]
+    fn a_flow_section_or_a_section_of_the_wrong_kind_goes_whole() {
+        let flow = "groups: [\n  {id: a, members: 5},\n  {id: b}\n]\nsectors: []\n";
+        let c = candidates(flow, 2, false);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].0, "\n\n\n\nsectors: []\n");
+        assert_eq!(candidates(TEXT, 6, true).len(), 1);
     }
 }

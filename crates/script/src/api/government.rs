@@ -54,8 +54,9 @@ fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Re
             .collect();
         return Err(crate::host::err(format!(
             "contracts and offtakes on '{facility}' already take {:.0}% of its output ({}): \
-             another {:.0}% would be more than all of it; lower one first (a contract or \
-             offtake set again replaces its share)",
+             another {:.0}% would be more than all of it; lower one first (a contract set \
+             again to the same country and firm, or an offtake into the same stockpile, \
+             replaces its share)",
             taken * 100.0,
             holders.join(", "),
             share * 100.0
@@ -93,8 +94,11 @@ fn contract_to(
             }
             None => None,
         };
+        // Share 0 without a firm ends every contract of the facility to the country,
+        // whichever firm it names; otherwise the one to the same firm (or none) is replaced.
+        let end_all = share == 0.0 && firm.is_none();
         let same = |k: &chokepoint_core::sim::Contract| {
-            k.facility == f && k.country == c && k.firm == firm_id
+            k.facility == f && k.country == c && (end_all || k.firm == firm_id)
         };
         let replaced = h.sim.contracts.iter().filter(|k| same(k)).map(|k| k.share);
         over_all(h, facility, f, replaced.sum(), share)?;
@@ -336,8 +340,9 @@ pub mod government_api {
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
     /// Japan). Export bans, quotas and a licence's approval share apply to it; licence
     /// delays and tariffs do not (the tonnes are committed outside the market). It replaces
-    /// any contract of the same facility with the same country (and firm) (share 0 ends it);
-    /// a facility's contracts and offtakes together cannot take more than all of its output.
+    /// any contract of the same facility with the same country and no firm; share 0 ends
+    /// every contract of the facility to the country, whatever firm it names. A facility's
+    /// contracts and offtakes together cannot take more than all of its output.
     ///
     /// ```rhai
     /// contract("mount-weld-mine", "MY", 1.0);
