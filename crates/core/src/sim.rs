@@ -1841,7 +1841,7 @@ impl Sim {
         let b = &self.model.behaviour;
         let rec = &self.model.recipes[r];
         let comp = self.weights_of(r);
-        let input = self.price_index(mk, rec.input, &|e| comp[e] / rec.recovery.max(1e-9), comp);
+        let input = self.price_index(mk, rec.input, |e| comp[e] / rec.recovery.max(1e-9), comp);
         let output = self.output_price_index(mk, r);
         let cost_share = b.input_cost_share * input / output.max(1e-9);
         ((1.0 + b.curtail_band - cost_share) / b.curtail_band.max(1e-9)).clamp(0.0, 1.0)
@@ -1871,7 +1871,7 @@ impl Sim {
     /// What recipe `r` makes, priced in market `mk` against its start prices (1 at start).
     fn output_price_index(&self, mk: usize, r: RecipeId) -> f64 {
         let comp = self.weights_of(r);
-        self.price_index(mk, self.model.recipes[r].output, &|e| comp[e], comp)
+        self.price_index(mk, self.model.recipes[r].output, |e| comp[e], comp)
     }
 
     /// A form's price in market `mk` over its start price: a mixed form's own ratio, or the
@@ -1880,7 +1880,7 @@ impl Sim {
         &self,
         mk: usize,
         form: FormId,
-        per_elem: &dyn Fn(usize) -> f64,
+        per_elem: impl Fn(usize) -> f64,
         comp: &[f64],
     ) -> f64 {
         let m = &self.model;
