@@ -537,7 +537,7 @@ fn the_same_seed_gives_identical_series_on_any_thread() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
     #[test]
-    fn mass_balances_under_random_policies(ops in proptest::collection::vec((0u8..7, 0usize..17, 0.0f64..1.0, 0usize..150), 0..8)) {
+    fn mass_balances_under_random_policies(ops in proptest::collection::vec((0u8..9, 0usize..17, 0.0f64..1.0, 0usize..150), 0..8)) {
         let m = world();
         let mut sim = Sim::new(&m, 3);
         let mut ops = ops;
@@ -554,7 +554,25 @@ proptest! {
                 3 => { let mut p = def("tariff", "CN"); p.rate = Some(x); p.to = strs(&[to]); p }
                 4 => { let mut p = def("entity_list", "CN"); p.to = strs(&["cn-ecl-2025-04"]); p }
                 5 => { let mut p = def("content_rule", "CN"); p.approval = Some(x); p.delay_days = Some(45.0); p }
-                _ => { let f = (elem * 7) % m.facilities.len(); sim.capacity_mult[f] = x; continue; }
+                6 => { let f = (elem * 7) % m.facilities.len(); sim.capacity_mult[f] = x; continue; }
+                // Every policy lifted: markets reopen across whatever gap they opened.
+                7 => { let date = sim.date(); sim.end_policies(date, |_| true); continue; }
+                // A share of a mine's output contracted to an importer, or to one firm's
+                // plants at home (Mountain Pass to MP's).
+                _ => {
+                    let f = (elem * 5) % m.facilities.len();
+                    let (country, firm) = if elem % 2 == 0 {
+                        (m.country_id(to).unwrap(), None)
+                    } else {
+                        (m.country_id("US").unwrap(), Some(m.firm_id("mp-materials").unwrap()))
+                    };
+                    let taken: f64 = sim.contracts.iter().filter(|c| c.facility == f).map(|c| c.share).sum();
+                    let share = x.min(1.0 - taken);
+                    if share > 0.0 {
+                        sim.contracts.push(chokepoint_core::sim::Contract { facility: f, country, share, firm });
+                    }
+                    continue;
+                }
             };
             if kind != 4 && kind != 3 { p.elements = Some(vec![el]); }
             if kind == 0 { p.to = strs(&[to]); }
