@@ -2171,6 +2171,22 @@ fn a_contract_to_a_firm_feeds_its_plants_and_is_checked() {
         contract("mountain-pass-mine", "JP", 0.5);
         expect(true, "MP's own contract replaced, not added to");
     "#);
+    // A firm whose plants there are all closed now: accepted (they may reopen), with a note.
+    let out = run(r#"
+        close("mp-separation");
+        close("mp-separation-ramp");
+        contract("mountain-pass-mine", "US", 0.5, #{ firm: "mp-materials" });
+        expect(true, "accepted");
+    "#);
+    let notes: Vec<&String> = out
+        .output
+        .iter()
+        .filter(|l| l.starts_with("note:"))
+        .collect();
+    assert!(
+        notes.len() == 1 && notes[0].contains("is closed now, so the contract delivers nothing"),
+        "{notes:?}"
+    );
     // Share 0 without a firm ends the facility's contracts to the country, whatever firm
     // they name: all of Mountain Pass is then free to contract elsewhere.
     run(r#"

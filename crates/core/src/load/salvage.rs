@@ -87,7 +87,8 @@ pub fn written_twice(msg: &str) -> Option<String> {
 pub fn second_key(text: &str, at: (usize, usize), key: &str) -> Option<(usize, usize)> {
     let col = at.1.checked_sub(1)?;
     let mut seen = 0;
-    for (i, l) in text.split('\n').enumerate().skip(at.0.checked_sub(1)?) {
+    let eol = if text.contains('\n') { '\n' } else { '\r' };
+    for (i, l) in text.split(eol).enumerate().skip(at.0.checked_sub(1)?) {
         if !is_content(l) {
             continue;
         }
@@ -139,7 +140,9 @@ fn is_section(l: &str) -> bool {
 /// blanked out; each with the list item it blanked (its section and index in `text`).
 /// Empty if the line is in no section.
 pub fn candidates(text: &str, line: usize, whole_section: bool) -> Vec<Candidate> {
-    let lines: Vec<&str> = text.split('\n').collect();
+    // Lines end in \n (or \r\n); a file of old Mac line ends (\r alone) is split on those.
+    let eol = if text.contains('\n') { "\n" } else { "\r" };
+    let lines: Vec<&str> = text.split(eol).collect();
     let at = line.saturating_sub(1).min(lines.len().saturating_sub(1));
     let Some(start) = (0..=at).rev().find(|&i| is_section(lines[i])) else {
         return Vec::new();
@@ -161,7 +164,7 @@ pub fn candidates(text: &str, line: usize, whole_section: bool) -> Vec<Candidate
         if let Some(h) = head {
             out[start] = h;
         }
-        out.join("\n")
+        out.join(eol)
     };
     let mut found = Vec::new();
     // The header's fields are not independent items: it goes whole, or not at all; so does a
@@ -267,6 +270,16 @@ mod tests {
             ),
             Some((3, 1))
         );
+    }
+
+    #[test]
+    fn old_mac_line_ends_are_lines_too() {
+        let cr = TEXT.replace('\n', "\r");
+        assert_eq!(
+            candidates(&cr, 6, false)[0].0,
+            candidates(TEXT, 6, false)[0].0.replace('\n', "\r")
+        );
+        assert_eq!(second_key("a: 1\rb: 2\ra: 3\r", (1, 1), "a"), Some((3, 1)));
     }
 
     #[test]

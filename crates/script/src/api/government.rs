@@ -90,6 +90,23 @@ fn contract_to(
                         m.forms[form].id
                     )));
                 }
+                // Its plants may be closed now (a lever's `close`): it waits for one to open.
+                let open = (0..m.facilities.len()).any(|p| {
+                    let fac = &m.facilities[p];
+                    !h.sim.closed[p]
+                        && fac.end.is_none_or(|e| e > h.sim.date())
+                        && fac.country == c
+                        && fac.firm.is_some_and(|own| m.firm_within(own, id))
+                        && matches!(fac.process, chokepoint_core::model::Process::Convert(r) if m.recipes[r].input == form)
+                });
+                if share > 0.0 && !open {
+                    h.output.push(format!(
+                        "note: contract: every plant of '{name}' in {country} that takes \
+                         {facility}'s {} is closed now, so the contract delivers nothing until one \
+                         opens",
+                        m.forms[form].id
+                    ));
+                }
                 Some(id)
             }
             None => None,
