@@ -357,8 +357,8 @@ struct Scratch {
     hold: Vec<f64>,
     export_w: Vec<f64>,
     /// The countries the last commodity traded had sellers in: the only entries of
-    /// `supply`, `drawn`, `delayed`, `home_drawn`, `hold` and `comp` that are not zero
-    /// between commodities.
+    /// `supply`, `drawn`, `delayed`, `home_drawn`, `home_later`, `hold` and `comp` that are
+    /// not zero between commodities.
     offered: Vec<CountryId>,
     /// Per buyer slot of the commodity being traded: its request, the need and cover it
     /// came from, its country, and its stage if it is a facility.
