@@ -1886,7 +1886,7 @@ impl Loader {
                 // A firm's own feed needs a plant of the firm's there that takes it.
                 let (f, country) = (f?, country?);
                 let form = model.facilities[f].output_form(&model);
-                if !model.firm_takes(id, country, form) {
+                if model.firm_plants(id, country, form).next().is_none() {
                     self.at(
                         &c,
                         i,

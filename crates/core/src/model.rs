@@ -693,10 +693,16 @@ impl Model {
         false
     }
 
-    /// Whether `firm` (or a subsidiary) has a plant in `country` whose recipe takes `form`:
-    /// what a contract to the firm there can deliver to.
-    pub fn firm_takes(&self, firm: FirmId, country: CountryId, form: FormId) -> bool {
-        self.facilities.iter().any(|p| {
+    /// The plants of `firm` (or a subsidiary) in `country` whose recipe takes `form`: what a
+    /// contract to the firm there can deliver to.
+    pub fn firm_plants(
+        &self,
+        firm: FirmId,
+        country: CountryId,
+        form: FormId,
+    ) -> impl Iterator<Item = FacilityId> + '_ {
+        (0..self.facilities.len()).filter(move |&f| {
+            let p = &self.facilities[f];
             p.country == country
                 && p.firm.is_some_and(|own| self.firm_within(own, firm))
                 && matches!(p.process, Process::Convert(r) if self.recipes[r].input == form)

@@ -83,7 +83,7 @@ fn contract_to(
             Some(name) => {
                 let id = m.firm_id(name).map_err(crate::host::err)?;
                 let form = m.facilities[f].output_form(&m);
-                if !m.firm_takes(id, c, form) {
+                if m.firm_plants(id, c, form).next().is_none() {
                     return Err(crate::host::err(format!(
                         "contract: '{name}' has no plant in {country} that takes {facility}'s \
                          {}: the contract would deliver nothing",
@@ -91,13 +91,8 @@ fn contract_to(
                     )));
                 }
                 // Its plants may be closed now (a lever's `close`): it waits for one to open.
-                let open = (0..m.facilities.len()).any(|p| {
-                    let fac = &m.facilities[p];
-                    !h.sim.closed[p]
-                        && fac.end.is_none_or(|e| e > h.sim.date())
-                        && fac.country == c
-                        && fac.firm.is_some_and(|own| m.firm_within(own, id))
-                        && matches!(fac.process, chokepoint_core::model::Process::Convert(r) if m.recipes[r].input == form)
+                let open = m.firm_plants(id, c, form).any(|p| {
+                    !h.sim.closed[p] && m.facilities[p].end.is_none_or(|e| e > h.sim.date())
                 });
                 if share > 0.0 && !open {
                     h.output.push(format!(
