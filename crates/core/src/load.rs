@@ -309,7 +309,7 @@ impl Loader {
             self.file_problem(&path, place, shorten_quoted(&blanked.restate(&msg)));
             errors += 1;
             if whole || twice.is_some() {
-                // Not a map of sections: there are no items to read on past.
+                // Not a map of sections (no items to read on past), or a key written twice.
                 return None;
             }
             // Each round reads the file three times: a large file gets fewer rounds.
@@ -338,8 +338,8 @@ impl Loader {
             }
             let (line, _) = place?;
             // A section written as the wrong kind of thing goes whole, not item by item.
-            let path = msg.split(": ").next().unwrap_or("");
-            let section = !path.is_empty() && !path.contains(['[', '.', ' ']);
+            let field = msg.split(": ").next().unwrap_or("");
+            let section = !field.is_empty() && !field.contains(['[', '.', ' ']);
             let next = (salvage::candidates(&work, line, section).into_iter())
                 .find(|(t, _)| *t != work && is_yaml(t));
             let (t, item) = next?;
