@@ -197,6 +197,9 @@ fn check_lists_the_ids_scripts_use() {
         "commodities: concentrate oxide:Sc",
         // A parent counts its subsidiaries' shares.
         "rtx (defence-us 20%, defence-us-smco 20%)",
+        // Contracts, with the firm a firm's own feed goes to.
+        "mount-weld-mine         100% to MY",
+        "mountain-pass-mine       80% to US, to the plants of mp-materials only",
     ] {
         assert!(t.contains(line), "{line}: {t}");
     }

@@ -56,6 +56,28 @@ pub fn inventory(m: &Model, path: &Path) -> String {
             parts.join(", ")
         );
     }
+    // Contracts shape who gets what before any market: show them.
+    if !m.contracts.is_empty() {
+        let _ = writeln!(
+            o,
+            "  contracts (a share of a facility's output, to one country's buyers first):"
+        );
+        for k in &m.contracts {
+            let to = match k.firm {
+                Some(f) => format!(
+                    "{}, to the plants of {} only",
+                    m.countries[k.country].id, m.firms[f].id
+                ),
+                None => m.countries[k.country].id.clone(),
+            };
+            let _ = writeln!(
+                o,
+                "    {:<22} {:>4.0}% to {to}",
+                m.facilities[k.facility].id,
+                100.0 * k.share
+            );
+        }
+    }
     o
 }
 
