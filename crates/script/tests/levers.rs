@@ -2215,23 +2215,3 @@ fn after_a_lift_the_dear_market_falls_back_and_the_cheap_one_is_not_pulled_up() 
                "outside China the price is back within 30% of China's start a year on");
     "#);
 }
-
-#[test]
-fn a_one_destination_ban_leaks_through_buyers_who_wait_on_a_review() {
-    // China bans heavy rare earths (and what holds them) to the US, and licenses them to
-    // everyone else at full approval after a 63-day review. Buyers elsewhere release their
-    // magnets to the US and take China's in their place through the review: US magnet users
-    // are about as short as under the ban alone (~31%), not ~98% as when a route under a
-    // review carried no diverted supply.
-    run(r#"
-        import "lib/timeline" as t;
-        at("2025-01-06", || {
-            t::heavy_ban("US");
-            export_licence("CN", #{ elements: t::HEAVY, approval: 1.0, delay_days: 63, label: "lic" });
-        });
-        run_until("2025-12-31");
-        let us = shortfall("magnet:NdFeB", "US");
-        expect_between(peak(between(us, "2025-01-06", "2025-12-31")), 0.1, 0.5,
-            "US magnet users run short, but far from the ~98% of no diversion");
-    "#);
-}

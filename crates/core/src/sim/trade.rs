@@ -572,7 +572,7 @@ impl Sim {
                 {
                     self.home_pass(tier.slots.clone());
                     self.import_ruled(c, &links.buyers, tier.slots.clone());
-                    self.divert(c, &links.buyers, tier.slots.clone());
+                    self.divert(c, tier.slots.clone());
                 }
             }
             self.give(c, links);
@@ -957,7 +957,7 @@ impl Sim {
     /// still want (a trial pass finds how much that is), and a last pass gives what is left
     /// to those who can still use it. Trade, imports, exports and dependency follow the
     /// new routes.
-    fn divert(&mut self, c: CommodityId, buyers: &[BuyerLink], tier: std::ops::Range<usize>) {
+    fn divert(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
         let share = self.model.behaviour.diversion;
         if share <= 0.0 {
             return;
@@ -972,15 +972,15 @@ impl Sim {
         s.wmat[took.clone()].copy_from_slice(&s.took[took.clone()]);
         s.weights.copy_from_slice(&s.avail);
         s.wsum[slots.clone()].copy_from_slice(&s.got[slots.clone()]);
-        let (moved, wanted) = self.divert_pass(c, buyers, tier.clone(), 1.0, false);
+        let (moved, wanted) = self.divert_pass(c, tier.clone(), 1.0, false);
         let s = &mut self.scratch;
         s.took[took.clone()].copy_from_slice(&s.wmat[took]);
         s.avail.copy_from_slice(&s.weights);
         s.got[slots.clone()].copy_from_slice(&s.wsum[slots]);
         if moved > 0.0 && wanted > 0.0 {
-            self.divert_pass(c, buyers, tier.clone(), (moved / wanted).min(1.0), true);
+            self.divert_pass(c, tier.clone(), (moved / wanted).min(1.0), true);
             // Whatever the shares left unused goes to whoever can still take it.
-            self.divert_pass(c, buyers, tier, 1.0, true);
+            self.divert_pass(c, tier, 1.0, true);
         }
     }
 
@@ -990,37 +990,26 @@ impl Sim {
     fn divert_pass(
         &mut self,
         c: CommodityId,
-        buyers: &[BuyerLink],
         tier: std::ops::Range<usize>,
         fill: f64,
         route: bool,
     ) -> (f64, f64) {
         let Sim {
             model,
-            step,
             rules,
             rule_offset,
-            pending,
-            on_order,
             scratch: s,
             ..
         } = self;
-        let (nx, nf, nc) = (
-            model.countries.len(),
-            model.forms.len(),
-            model.commodities.len(),
-        );
-        let com = model.commodities[c];
-        let form = com.form;
+        let (nx, nf) = (model.countries.len(), model.forms.len());
+        let form = model.commodities[c].form;
         let rules = &rules[rule_offset[c]..];
-        // What a new route from `x` to the buyer in `slot` lets through, 0 to 1: now, for
-        // what the blocked buyer takes; or after a licence's review, for what the buyer
-        // who releases it takes in its place (it waits for that, as for its own orders).
-        let open = |slot: usize, x: CountryId, home: CountryId, wait: bool| {
+        // What a new route from `x` to the buyer in `slot` lets through, 0 to 1.
+        let open = |slot: usize, x: CountryId, home: CountryId| {
             let r = &rules[slot * nx + x];
             if x == home {
                 1.0
-            } else if (r.delay > 0 && !wait) || !r.quota.is_empty() {
+            } else if r.delay > 0 || !r.quota.is_empty() {
                 0.0
             } else {
                 r.allow * r.tariff
@@ -1036,12 +1025,6 @@ impl Sim {
                 x != bx && (r.allow < 1.0 || r.delay > 0)
             };
             let blocked = |x: CountryId, s: &Scratch| kept(x) && s.avail[x] > 1e-12;
-            // A buyer releases its supply to b only where it may take more of x's than b
-            // may: under the same terms for both there is no control to route around.
-            let own = |x: CountryId| {
-                let r = &rules[b * nx + x];
-                r.allow * r.tariff
-            };
             if full <= 1e-12 || !s.active.iter().any(|&x| blocked(x, s)) {
                 continue;
             }
@@ -1054,9 +1037,9 @@ impl Sim {
                     && tier.clone().any(|b2| {
                         let h2 = s.buyer_country[b2];
                         b2 != b
-                            && open(b2, x, h2, true) > own(x) + 1e-9
+                            && open(b2, x, h2) > 0.0
                             && (0..nx).any(|y| {
-                                y != x && s.wmat[b2 * nx + y] > 1e-12 && open(b, y, bx, false) > 0.0
+                                y != x && s.wmat[b2 * nx + y] > 1e-12 && open(b, y, bx) > 0.0
                             })
                     })
             });
@@ -1075,13 +1058,13 @@ impl Sim {
                 }
                 for b2 in tier.clone() {
                     let h2 = s.buyer_country[b2];
-                    let to_b2 = open(b2, x, h2, true);
-                    if b2 == b || to_b2 <= own(x) + 1e-9 {
+                    let to_b2 = open(b2, x, h2);
+                    if b2 == b || to_b2 <= 0.0 {
                         continue;
                     }
                     for y in 0..nx {
                         let t = s.took[b2 * nx + y];
-                        let to_b = if y == x { 0.0 } else { open(b, y, bx, false) };
+                        let to_b = if y == x { 0.0 } else { open(b, y, bx) };
                         if t <= 1e-12 || to_b <= 0.0 {
                             continue;
                         }
@@ -1112,19 +1095,6 @@ impl Sim {
                             flow(y, h2, -q, st2);
                             flow(y, bx, q, st);
                             flow(x, h2, q, st2);
-                            // Under a review b2's replacement waits in the licence queue.
-                            let delay = rules[b2 * nx + x].delay;
-                            if x != h2 && delay > 0 {
-                                let node = buyers[b2].node;
-                                hold(s, pending, *step + delay as usize, node, x, c, com, q);
-                                on_order[node * nc + c] += q;
-                                s.got[b2] -= q;
-                                s.queued[b2] += q;
-                                s.delayed[x] += q;
-                                if st2 != NO_STAGE {
-                                    s.dep_total[st2 * nx + h2] += q;
-                                }
-                            }
                         }
                         if want <= 1e-12 || s.avail[x] <= 1e-12 {
                             break;
