@@ -218,9 +218,6 @@ pub struct Behaviour {
     /// Pull per year of a freely traded commodity's log price toward its average across
     /// markets (arbitrage); a policy on the commodity cuts it.
     pub market_coupling: f64,
-    /// The log gap below the average beyond which a cheaper market is no longer pulled up
-    /// (fully pulled within half of it); a dearer one is always pulled down.
-    pub market_coupling_band: f64,
     /// Share of a metal or magnet plant's output value its inputs cost at start prices.
     pub input_cost_share: f64,
     /// Plants run fully while inputs cost no more than output value, and stop once they
@@ -236,7 +233,7 @@ pub struct Behaviour {
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 17] = [
+    pub const PARAMS: [(&'static str, &'static str); 16] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -301,14 +298,10 @@ impl Behaviour {
             "spare_line_band",
             "metal plants run all their spare lines once their output's price is up this share",
         ),
-        (
-            "market_coupling_band",
-            "log gap below the cross-market average beyond which a cheaper market is not pulled up",
-        ),
     ];
 
     /// The parameters' values, in the order of [`Self::PARAMS`].
-    pub fn values(&self) -> [f64; 17] {
+    pub fn values(&self) -> [f64; 16] {
         [
             self.price_rise,
             self.price_fall,
@@ -326,7 +319,6 @@ impl Behaviour {
             self.curtail_band,
             self.diversion,
             self.spare_line_band,
-            self.market_coupling_band,
         ]
     }
 
@@ -342,7 +334,7 @@ impl Behaviour {
             // plants on and off.
             "order_smoothing_weeks" => (2.0, 520.0),
             "input_cost_share" => (0.01, 1.0),
-            "curtail_band" | "spare_line_band" | "market_coupling_band" => (0.01, 10.0),
+            "curtail_band" | "spare_line_band" => (0.01, 10.0),
             _ => (0.0, 1000.0),
         };
         let value = crate::load::check_range(value, lo, hi)?;
@@ -377,7 +369,7 @@ impl Behaviour {
         Ok(())
     }
 
-    pub fn from_values(v: &[f64; 17]) -> Behaviour {
+    pub fn from_values(v: &[f64; 16]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -395,7 +387,6 @@ impl Behaviour {
             curtail_band: v[13],
             diversion: v[14],
             spare_line_band: v[15],
-            market_coupling_band: v[16],
         }
     }
 }

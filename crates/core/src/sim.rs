@@ -2643,19 +2643,7 @@ impl Sim {
                 }
                 _ => 0.0,
             };
-            // Arbitrage brings a dear market down toward the average, and near parity lifts
-            // a cheap one toward it too; across a wide gap (a control just lifted, a market
-            // at its cap) the cheap one rises only as trade draws on its buyers' cover.
-            let band = b.market_coupling_band;
-            let gap = s.market_lp[i % nc].map_or(0.0, |mean| {
-                let gap = lp - mean;
-                let lift = ((band + gap) / (0.5 * band)).clamp(0.0, 1.0);
-                if gap < 0.0 {
-                    gap * lift
-                } else {
-                    gap
-                }
-            });
+            let gap = s.market_lp[i % nc].map_or(0.0, |mean| lp - mean);
             let d = dt
                 * (b.price_rise * short
                     - b.price_fall * glut
