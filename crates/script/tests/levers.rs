@@ -2195,3 +2195,18 @@ fn a_contract_to_a_firm_feeds_its_plants_and_is_checked() {
         expect(true, "MP's own contract ended");
     "#);
 }
+
+#[test]
+fn a_first_tier_abroad_still_reaches_other_exporters_stocks_under_a_licence() {
+    // A 50% licence with a review on China's magnets to every destination. French defence
+    // (priority 2, served first) must still be able to buy from Japan's and others' stocks:
+    // when exporters kept their later home tiers' cover out of their first offers under
+    // policies too, its orders all went to China, the licence cut them, and the refused
+    // share never reached anyone else (peak shortfall 50%).
+    run(r#"
+        at("2025-01-06", || export_licence("CN", #{ forms: ["magnet:NdFeB"], approval: 0.5, delay_days: 63, label: "mag" }));
+        at("2026-01-05", || lift("CN", "mag"));
+        run_until("2026-06-30");
+        expect(peak(shortfall("magnet:NdFeB", "FR")) < 0.05, "French magnet users stay supplied");
+    "#);
+}

@@ -229,7 +229,8 @@ fn price_weight_of(weights: &[f64], l: &BuyerLink) -> f64 {
 /// stock which covers its buyers at home (`hold` times what they drew this step, `home`,
 /// and `hold` times what home buyers of lower priority will draw after this tier, `later`)
 /// is offered abroad only once every exporter's export offer is spoken for (a seller that
-/// keeps no cover, `hold` 1, offers everything at once). So importers
+/// keeps no cover, `hold` 1, offers everything at once; under policies `later` is not
+/// counted, see `import_ruled`). So importers
 /// split their orders as the exporters' flows abroad, not as their stocks: an export-only
 /// plant (Korat, Ellesmere Port) is not starved by a large one whose stock mostly covers its
 /// home market, whichever tier its home buyers are served in. Under a shortage every offer
@@ -553,16 +554,8 @@ impl Sim {
         let total_request = self.gather_requests(c, &links.buyers);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
-            let home_bias = self.model.behaviour.home_bias;
             let s = &mut self.scratch;
             s.avail.copy_from_slice(&s.supply);
-            // What each exporter's home buyers will claim at home, over all tiers.
-            for slot in 0..links.buyers.len() {
-                let x = s.buyer_country[slot];
-                if s.supply[x] > 0.0 {
-                    s.home_later[x] += s.request[slot] * home_bias;
-                }
-            }
             // Tiers of equal priority, highest first. A tier that asks for nothing
             // (stockpiles not buying, say) has nothing to do.
             for tier in &links.tiers {
@@ -748,7 +741,6 @@ impl Sim {
         }
         s.weights.fill(0.0);
         for &x in &s.active {
-            s.home_later[x] = (s.home_later[x] - s.claims[x]).max(0.0);
             s.weights[x] = if s.claims[x] > 0.0 {
                 (s.avail[x] / s.claims[x]).min(1.0)
             } else {
@@ -797,8 +789,12 @@ impl Sim {
         let mut live = std::mem::take(&mut s.live);
         live.clear();
         live.extend(s.active.iter().filter(|&&x| s.avail[x] > 1e-12));
+        // Under policies an exporter keeps back only the cover of home buyers served so far:
+        // reserving its later tiers' too sends a higher tier's orders all to the exporter a
+        // licence then cuts, and the refused share never reaches the others' stocks (French
+        // defence, served first, lost Japan's magnets under a China-wide licence).
         for &x in &live {
-            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], s.home_later[x]);
+            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], 0.0);
         }
         let mut order = std::mem::take(&mut s.order);
         for round in 0..2 {
