@@ -352,7 +352,8 @@ struct Scratch {
     /// export offer, what it holds beyond its home buyers' cover (see `trade::export_offer`).
     home_drawn: Vec<f64>,
     /// Per exporting country, what its home buyers in tiers still to be served will claim
-    /// at home this step: stock it holds for them is not offered abroad first either.
+    /// at home this step: stock it holds for them is not offered abroad first either. Kept
+    /// on the open path only (under a policy the import pass does not read it).
     home_later: Vec<f64>,
     hold: Vec<f64>,
     export_w: Vec<f64>,

@@ -311,6 +311,21 @@ fn a_tariff_on_every_exporter_is_written_as_in_scripts() {
     assert!(err.contains("policies[0].exporter"), "{err}");
 }
 
+/// The problems of a model text, as the user reads them (empty if it loads).
+fn problems_of(text: &str) -> String {
+    load_str("mini.yaml", text)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
+/// The problems of the fixture with an unknown field in each of its first `n` flow items.
+fn with_unknown_fields(n: usize) -> String {
+    problems_of(&(0..n).fold(MINI.to_string(), |t, i| {
+        t.replacen("  - {id: ", &format!("  - {{bad{i}: 1, id: "), 1)
+    }))
+}
+
 #[test]
 fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
     let dir = std::env::temp_dir().join(format!("cp-several-{}", std::process::id()));
@@ -339,13 +354,7 @@ fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     // Twenty-five mistakes in one file: the first twenty are listed, then where it stopped.
-    let many = (0..25).fold(MINI.to_string(), |t, i| {
-        t.replacen("  - {id: ", &format!("  - {{bad{i}: 1, id: "), 1)
-    });
-    let many = load_str("mini.yaml", &many)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let many = with_unknown_fields(25);
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(e.contains("the model has 3 problems"), "{e}");
     assert!(e.contains("facilities[6]: unknown field `cuntry`"), "{e}");
@@ -363,13 +372,7 @@ fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
         "{many}"
     );
     // Exactly twenty: nothing was left unread, so no word of stopping.
-    let twenty = (0..20).fold(MINI.to_string(), |t, i| {
-        t.replacen("  - {id: ", &format!("  - {{bad{i}: 1, id: "), 1)
-    });
-    let twenty = load_str("mini.yaml", &twenty)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let twenty = with_unknown_fields(20);
     assert!(twenty.contains("the model has 20 problems"), "{twenty}");
     // A key written twice is shown where it is written again, once.
     let dup = MINI.replacen(
@@ -381,10 +384,7 @@ fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
         .lines()
         .position(|l| l.starts_with("  price_rise: {value: 5.0"))
         .unwrap();
-    let dup = load_str("mini.yaml", &dup)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let dup = problems_of(&dup);
     assert!(dup.contains("the model has 1 problem"), "{dup}");
     assert!(
         dup.contains(&format!(
