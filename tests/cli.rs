@@ -747,8 +747,12 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let bad = chokepoint(&["merge", &d("s0"), &d("s1x"), &d("s2"), "--out", &d("mixed")]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    // The odd one out is named, the middle one here, with what differs.
     assert!(
-        text(&bad).contains("a shard of a different sweep"),
+        text(&bad).contains(&format!(
+            "{}: a shard of a different sweep: its sweep.json `",
+            d("s1x")
+        )),
         "{}",
         text(&bad)
     );
@@ -1004,6 +1008,201 @@ fn docs_and_bench_run() {
 }
 
 #[test]
+fn bench_times_one_window_on_the_scripts_model() {
+    let dir = temp("bench");
+    let script = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // A script that runs past the window, or stops short of it, would be timed over other
+    // steps than the plain run: refused, saying where it must end.
+    for body in [
+        "run_until(\"2035-06-01\");\n",
+        "run_until(\"2030-12-31\");\n",
+    ] {
+        let p = script("off.rhai", body);
+        let out = chokepoint(&["bench", "--runs", "1", "--script", &p]);
+        assert_eq!(out.status.code(), Some(2), "{body}: {}", text(&out));
+        assert!(
+            text(&out).contains("must end there: end it with run_until(\"2033-12-31\")"),
+            "{}",
+            text(&out)
+        );
+    }
+    // One that never moves the clock runs through the window, its actions included.
+    let p = script(
+        "free.rhai",
+        "at(\"2030-01-07\", || demand_shock(\"ev-us\", 0.9));\n",
+    );
+    let out = chokepoint(&["bench", "--runs", "1", "--script", &p]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("(1 lever pulled)"), "{}", text(&out));
+    // The script's header picks the model both timings use; --model replaces it, saying so.
+    let p = script(
+        "old.rhai",
+        "// model: world-2010\nexport_quota(\"CN\", #{ tonnes_per_year: 50000.0 });\n",
+    );
+    let out = chokepoint(&["bench", "--runs", "1", "--script", &p]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("engine: world-2010")
+            && text(&out).contains("2009-01-01 to 2016-12-31"),
+        "{}",
+        text(&out)
+    );
+    let out = chokepoint(&[
+        "bench",
+        "--runs",
+        "1",
+        "--script",
+        &p,
+        "--model",
+        "models/world-2024.yaml",
+    ]);
+    assert!(
+        text(&out).contains(
+            "note: --model models/world-2024.yaml replaces the script's `// model: world-2010`"
+        ),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_scenario_its_time_limit_stops_fails_rather_than_being_bad_input() {
+    let dir = temp("slow");
+    let p = dir.join("slow.rhai");
+    std::fs::write(
+        &p,
+        "expect(true, \"ran\");\nat(\"2024-02-05\", || { let x = 0; loop { x += 1; } });\nrun_until(\"2024-06-01\");\n",
+    )
+    .unwrap();
+    let junit = dir.join("results.xml");
+    let out = chokepoint(&[
+        "test",
+        p.to_str().unwrap(),
+        "--time-limit",
+        "0.3",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("FAILED") && t.contains("(timed out)"), "{t}");
+    assert!(t.contains("0 passed, 1 failed"), "{t}");
+    assert!(t.contains("`--time-limit SECONDS` sets it"), "{t}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure") && !xml.contains("<error"), "{xml}");
+    // A script that cannot run is still bad input.
+    std::fs::write(&p, "expect(true, \"ran\");\nno_such_lever();\n").unwrap();
+    let out = chokepoint(&["test", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bands_say_how_many_runs_they_are_from_when_runs_end_apart() {
+    let dir = temp("uneven");
+    let script = dir.join("uneven.rhai");
+    std::fs::write(
+        &script,
+        "let x = param(\"x\", 0.0);\nif x > 0.5 { run_until(\"2025-01-06\"); } else { run_until(\"2027-01-04\"); }\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = chokepoint(&[
+        "sweep",
+        script.to_str().unwrap(),
+        "--grid",
+        "2",
+        "--set",
+        "x=0..1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("the bands for 2026-2027 are from fewer runs"),
+        "{}",
+        text(&o)
+    );
+    let bands = std::fs::read_to_string(out.join("bands.csv")).unwrap();
+    assert!(bands.starts_with("period,metric,key,p5,p50,p95,mean,runs\n"));
+    let runs_of = |year: &str| -> Vec<String> {
+        (bands.lines())
+            .filter(|l| l.starts_with(year))
+            .map(|l| l.rsplit(',').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(runs_of("2024,").iter().all(|n| n == "2"), "{bands}");
+    assert!(runs_of("2026,").iter().all(|n| n == "1"), "{bands}");
+    assert!(!runs_of("2026,").is_empty());
+    // Runs that all end together draw no note.
+    let even = chokepoint(&[
+        "sweep",
+        "tests/bench/levers-20.rhai",
+        "--runs",
+        "2",
+        "--out",
+        dir.join("even").to_str().unwrap(),
+    ]);
+    assert_eq!(even.status.code(), Some(0), "{}", text(&even));
+    assert!(!text(&even).contains("fewer runs"), "{}", text(&even));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn messages_name_what_is_wrong() {
+    // --model replacing a script's header is said, not done silently.
+    let o = chokepoint(&[
+        "run",
+        "scripts/2010-quota-crisis.rhai",
+        "--model",
+        "models/world-2024.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "note: --model models/world-2024.yaml replaces the script's `// model: world-2010`"
+        ),
+        "{}",
+        text(&o)
+    );
+    // `test` with no path, where there is no scripts/, says that is the default.
+    let dir = temp("messages");
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg("test")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("with no path, `test` replays the scenarios in scripts/"),
+        "{}",
+        text(&o)
+    );
+    // A file named where a directory was meant is not "a directory that does not exist".
+    let file = dir.join("afile");
+    std::fs::write(&file, "x").unwrap();
+    let junit = file.join("results.xml");
+    let o = chokepoint(&[
+        "test",
+        "scripts/baseline-2024.rhai",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{} is not a directory", file.display())),
+        "{}",
+        text(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_closed_pipe_ends_quietly() {
     // `chokepoint test scripts/ | head -1`: the reader goes away after one line.
     use std::io::Read as _;
@@ -1157,7 +1356,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         "{shown}"
     );
     assert!(
-        shown.contains("caveat                                 1 more prices at a bound (see summary.json, caveats)"),
+        shown.contains("caveat                                 1 more price at a bound (see summary.json, caveats)"),
         "{shown}"
     );
     // A run whose prices stay inside the bounds has no caveat anywhere.

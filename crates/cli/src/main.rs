@@ -85,8 +85,9 @@ enum Command {
         /// header wins.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Wall-clock limit for each scenario, in seconds. (Read by `test` itself, so a bad
-        /// value replaces a --junit report like any other bad input.)
+        /// Wall-clock limit for each scenario, in seconds; a scenario it stops fails (exit
+        /// 1). (Read by `test` itself, so a bad value replaces a --junit report like any
+        /// other bad input.)
         #[arg(long, default_value = "120", allow_hyphen_values = true)]
         time_limit: String,
     },
@@ -115,7 +116,8 @@ enum Command {
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
     ///
     /// Writes runs.csv (each run's parameters and figures), runs_series.csv (each run's
-    /// yearly values), bands.csv (p5/p50/p95 per metric and year), sweep.json (the sweep's
+    /// yearly values), bands.csv (p5/p50/p95 and mean per metric and year, and how many
+    /// runs each is from: fewer where some ended before that year), sweep.json (the sweep's
     /// script, model, seed and parameters, which `merge` checks shards against),
     /// summary.json and report.html: fan charts, and each figure against each swept
     /// parameter (what "how large must it be?" reads off).
@@ -211,9 +213,10 @@ enum Command {
     ///
     /// Example: chokepoint bench --runs 50 --script tests/bench/levers-20.rhai
     Bench {
-        /// Model file.
-        #[arg(long, default_value = "models/world-2024.yaml")]
-        model: PathBuf,
+        /// Model file (default: the script's `// model:` header, else
+        /// models/world-2024.yaml).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Number of timed runs (the median is reported).
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -369,12 +372,16 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 ))));
             }
             write::ready(&out, &sweep::OUTPUTS)?;
-            let n = sweep::merge(&shards, &out)?;
+            let (n, note) = sweep::merge(&shards, &out)?;
             outln!(
-                "merged {} shards: {n} runs -> {}",
+                "merged {} {}: {n} runs -> {}",
                 shards.len(),
+                if shards.len() == 1 { "shard" } else { "shards" },
                 out.display()
             );
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
             let failed = sweep::failed_runs(&out);
             if failed > 0 {
                 outln!("{failed} of {n} runs failed expectations (runs.csv: expectations_failed)");
@@ -394,17 +401,17 @@ fn dispatch(cmd: Command) -> Result<u8> {
             }
             // A scenario that fails shows what it printed first, as `run` does.
             let run_one = |script: &Path| {
-                let mut printed = Vec::new();
+                let mut failure = Failure::default();
                 let r = execute(
                     script,
                     ModelArg::Override(model.as_deref()),
                     None,
                     BTreeMap::new(),
                     120.0,
-                    &mut printed,
+                    &mut failure,
                 );
                 if r.is_err() {
-                    for line in &printed {
+                    for line in &failure.printed {
                         outln!("{line}");
                     }
                 }
@@ -458,7 +465,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             runs,
             script,
             phases,
-        } => bench(&model, runs, script.as_deref(), phases),
+        } => bench(model.as_deref(), runs, script.as_deref(), phases),
     }
 }
 
@@ -628,6 +635,20 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
     named
 }
 
+/// Says so when --model replaces the model a script's header names (a 2010 replay run on
+/// world-2024 fails on its dates, or worse, runs and means something else).
+fn note_model_override(script: &Scenario, explicit: &Path) {
+    if let Some(hint) = script.model_hint() {
+        let stem = |s: &Path| s.file_stem().map(|x| x.to_os_string());
+        if stem(explicit) != stem(Path::new(&hint)) {
+            eprintln!(
+                "note: --model {} replaces the script's `// model: {hint}`",
+                explicit.display()
+            );
+        }
+    }
+}
+
 /// Loads a script's model, saying where a missing one was looked for.
 fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Model>, BadInput> {
     let path = model_for(script, explicit);
@@ -695,15 +716,26 @@ impl<'a> ModelArg<'a> {
     }
 }
 
+/// What a failed run left besides its error: what the script printed before it failed, and
+/// whether its time limit stopped it.
+#[derive(Default)]
+struct Failure {
+    printed: Vec<String>,
+    timed_out: bool,
+}
+
 fn execute(
     script: &Path,
     model: ModelArg,
     seed: Option<u64>,
     params: BTreeMap<String, f64>,
     time_limit: f64,
-    printed: &mut Vec<String>,
+    failure: &mut Failure,
 ) -> Result<(Scenario, Arc<Model>, Outcome), BadInput> {
     let scenario = compile(script)?;
+    if let ModelArg::Override(Some(p)) = model {
+        note_model_override(&scenario, p);
+    }
     let model = load_model_for(&scenario, model.path_for(&scenario))?;
     let opts = RunOptions {
         seed: seed.unwrap_or(model.seed),
@@ -712,7 +744,8 @@ fn execute(
         ..RunOptions::default()
     };
     let outcome = scenario.run(&model, &opts).map_err(|mut e| {
-        *printed = std::mem::take(&mut e.printed);
+        failure.printed = std::mem::take(&mut e.printed);
+        failure.timed_out = e.timed_out;
         BadInput(e.to_string())
     })?;
     Ok((scenario, model, outcome))
@@ -731,20 +764,20 @@ fn run(
     if let Some(dir) = out {
         write::ready(dir, &["series.csv", "summary.json", "report.html"])?;
     }
-    let mut printed = Vec::new();
+    let mut failure = Failure::default();
     let run = execute(
         script,
         ModelArg::Override(model),
         seed,
         params,
         time_limit,
-        &mut printed,
+        &mut failure,
     );
     let (scenario, model, outcome) = match run {
         Ok(x) => x,
         Err(e) => {
             // What the script printed before it failed is often what explains the failure.
-            for line in &printed {
+            for line in &failure.printed {
                 outln!("{line}");
             }
             eprint!("{e}");
@@ -818,6 +851,13 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             out.extend(files);
         } else if p.exists() {
             out.push(p);
+        } else if paths.is_empty() {
+            return Err(anyhow!(BadInput(
+                "scripts/ does not exist here: with no path, `test` replays the scenarios in \
+                 scripts/ under the current directory (run it from the project's root, or name \
+                 the scenarios or their directory)"
+                    .to_string()
+            )));
         } else {
             return Err(anyhow!(BadInput(format!("{} does not exist", p.display()))));
         }
@@ -869,8 +909,8 @@ fn test(
         .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
     {
         return Err(anyhow!(BadInput(format!(
-            "error: --junit: the directory {} does not exist",
-            dir.display()
+            "error: --junit: {}",
+            write::no_dir(dir)
         ))));
     }
     if let Some(j) = junit {
@@ -965,9 +1005,9 @@ fn test(
     let mut cases = Vec::new();
     for s in &scripts {
         let t0 = std::time::Instant::now();
-        let mut printed = Vec::new();
+        let mut failure = Failure::default();
         let model = ModelArg::Fallback(model);
-        match execute(s, model, None, BTreeMap::new(), limit, &mut printed) {
+        match execute(s, model, None, BTreeMap::new(), limit, &mut failure) {
             Ok((_, _, outcome)) => {
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();
@@ -1022,20 +1062,25 @@ fn test(
                 }
             }
             Err(e) => {
-                broken += 1;
-                outln!("ERROR  {}", one_line(&s.display().to_string()));
+                // A scenario its time limit stopped may be sound and only slow: it fails
+                // (exit 1), where one that cannot run is bad input (exit 2).
+                let end = if failure.timed_out {
+                    failed += 1;
+                    outln!("FAILED {} (timed out)", one_line(&s.display().to_string()));
+                    report::CaseEnd::Failed(e.0.clone())
+                } else {
+                    broken += 1;
+                    outln!("ERROR  {}", one_line(&s.display().to_string()));
+                    report::CaseEnd::Broken(e.0.clone())
+                };
                 // What it printed before it failed, then the error.
-                for l in printed.iter().flat_map(|p| p.lines()) {
+                for l in failure.printed.iter().flat_map(|p| p.lines()) {
                     outln!("  | {l}");
                 }
                 for l in e.0.lines() {
                     outln!("  {l}");
                 }
-                cases.push((
-                    s.clone(),
-                    t0.elapsed(),
-                    report::CaseEnd::Broken(e.0.clone()),
-                ));
+                cases.push((s.clone(), t0.elapsed(), end));
             }
         }
     }
@@ -1081,15 +1126,58 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Times `runs` runs of ten model years on one thread, and the same with a script. The two
 /// kinds of run alternate, so both see the same machine (frequency, other load).
-fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) -> Result<u8> {
+fn bench(
+    model_path: Option<&Path>,
+    runs: usize,
+    script: Option<&Path>,
+    phases: bool,
+) -> Result<u8> {
     if runs == 0 || runs > 100_000 {
         return Err(anyhow!(BadInput(
             "--runs must be between 1 and 100000".into()
         )));
     }
-    let model = load_model(model_path)?;
-    let until = model.start.add_days(3652).min(model.end);
     let scenario = script.map(compile).transpose()?;
+    // Both timings are of one model: the script's own (its header) unless --model names one.
+    let model = match &scenario {
+        Some(sc) => {
+            if let Some(p) = model_path {
+                note_model_override(sc, p);
+            }
+            load_model_for(sc, model_path)?
+        }
+        None => load_model(model_path.unwrap_or(Path::new("models/world-2024.yaml")))?,
+    };
+    let until = model.start.add_days(3652).min(model.end);
+    // The steps of the timed window: a script ends where the plain run does, so the two
+    // time the same steps (one that never moves the clock is run through the window).
+    let window = {
+        let mut sim = chokepoint_core::Sim::new(&model, 0);
+        sim.run_until(until);
+        sim.step
+    };
+    let opts = |seed: u64| RunOptions {
+        seed,
+        finish_steps: Some(window),
+        ..RunOptions::default()
+    };
+    let run_scripted = |sc: &Scenario, seed: u64| -> Result<Outcome, BadInput> {
+        let out = sc
+            .run(&model, &opts(seed))
+            .map_err(|e| BadInput(e.to_string()))?;
+        if out.sim.step != window {
+            return Err(BadInput(format!(
+                "error: {} runs to {}, but bench times {} to {until} (ten years, or to the \
+                 model's end) with and without it, so it must end there: end it with \
+                 run_until(\"{until}\"), or leave the clock to bench (a script that never \
+                 moves it runs through the window)",
+                sc.path.display(),
+                out.sim.last_date(),
+                model.start,
+            )));
+        }
+        Ok(out)
+    };
     let mut plain = Vec::with_capacity(runs);
     let mut scripted = Vec::with_capacity(runs);
     let mut levers = 0;
@@ -1100,11 +1188,7 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
         sim.run_until(until);
         std::hint::black_box(&sim);
         if let Some(sc) = &scenario {
-            let opts = RunOptions {
-                finish: false,
-                ..RunOptions::default()
-            };
-            std::hint::black_box(sc.run(&model, &opts).map_err(|e| BadInput(e.to_string()))?);
+            std::hint::black_box(run_scripted(sc, 0)?);
         }
     }
     for i in 0..runs {
@@ -1113,22 +1197,11 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
         sim.run_until(until);
         plain.push(t.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(&sim);
-        if let (Some(sc), Some(path)) = (&scenario, script) {
-            let opts = RunOptions {
-                seed: i as u64,
-                finish: false,
-                ..RunOptions::default()
-            };
+        if let Some(sc) = &scenario {
             let t = std::time::Instant::now();
-            let out = sc.run(&model, &opts).map_err(|e| BadInput(e.to_string()))?;
+            let out = run_scripted(sc, i as u64)?;
             scripted.push(t.elapsed().as_secs_f64() * 1e3);
             levers = out.levers.len();
-            if out.sim.last_date() < until.add_days(-7) {
-                return Err(anyhow!(BadInput(format!(
-                    "{} must run_until {until} itself",
-                    path.display()
-                ))));
-            }
         }
     }
     let base = median(plain);
@@ -1145,7 +1218,7 @@ fn bench(model_path: &Path, runs: usize, script: Option<&Path>, phases: bool) ->
     );
     if !scripted.is_empty() {
         let with = median(scripted);
-        outln!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} levers pulled)", 1e3 / with, with / base);
+        outln!("  with script median {with:8.3} ms per run   {:8.1} runs/s   ratio {:.3}   ({levers} {} pulled)", 1e3 / with, with / base, if levers == 1 { "lever" } else { "levers" });
     }
     if phases {
         // Separate runs, so the clock reads do not weigh on the figures above.
@@ -1246,6 +1319,9 @@ fn run_sweep(
         return Err(bad(format!("--metric {m}={k} is given twice")));
     }
     let scenario = compile(script)?;
+    if let Some(p) = model {
+        note_model_override(&scenario, p);
+    }
     let model = load_model_for(&scenario, model)?;
     let spec = sweep::Spec {
         runs,
@@ -1337,6 +1413,9 @@ fn run_sweep(
         stats.runs as f64 / stats.elapsed.as_secs_f64().max(1e-9),
         out.display()
     );
+    if let Some(note) = &stats.note {
+        eprintln!("{note}");
+    }
     // Runs that fail their expectations are a result of the sweep (the share that rides a
     // shock out, say), not an error: said here, counted in runs.csv.
     if stats.failed > 0 {

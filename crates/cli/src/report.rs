@@ -104,6 +104,20 @@ fn thousands(v: f64) -> String {
     out
 }
 
+/// A small figure to two significant figures (0.0042, 0.31, 4.2).
+fn two_figures(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (1 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// Headline figures of a run: as printed, and as numbers for summary.json.
 struct Headline {
     label: String,
@@ -192,7 +206,12 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     sec.id.clone(),
                     format!(
                         "{} {} ({:.1}% of output over the run)",
-                        thousands(v),
+                        // A small loss keeps two significant figures, not "0 t".
+                        if v.abs() < 9.5 {
+                            two_figures(v)
+                        } else {
+                            thousands(v)
+                        },
                         sec.unit,
                         share * 100.0
                     ),
@@ -343,9 +362,10 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     if pinned.len() > 4 {
         let _ = writeln!(
             o,
-            "  {:<38} {} more prices at a bound (see summary.json, caveats)",
+            "  {:<38} {} more {} at a bound (see summary.json, caveats)",
             "caveat",
-            pinned.len() - 4
+            pinned.len() - 4,
+            if pinned.len() == 5 { "price" } else { "prices" }
         );
     }
     let n = out.expectations.len();
@@ -830,8 +850,18 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{junit, tick, CaseEnd};
+    use super::{junit, tick, two_figures, CaseEnd};
     use std::path::PathBuf;
+
+    #[test]
+    fn small_figures_keep_two_significant_figures() {
+        assert_eq!(two_figures(0.004213), "0.0042");
+        assert_eq!(two_figures(0.31), "0.31");
+        assert_eq!(two_figures(4.25), "4.2");
+        assert_eq!(two_figures(9.4), "9.4");
+        assert_eq!(two_figures(-0.5), "-0.5");
+        assert_eq!(two_figures(0.0), "0");
+    }
 
     #[test]
     fn junit_names_the_first_failure_and_keeps_line_breaks_in_attributes() {

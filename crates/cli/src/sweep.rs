@@ -306,7 +306,7 @@ pub fn sweep(
         series.push_str(&r.series);
     }
     let _output = write::output_phase();
-    write_runs(out, &figures, &series, &this, shard.n == 1)?;
+    let note = write_runs(out, &figures, &series, &this, shard.n == 1)?;
     let elapsed = started.elapsed();
     if shard.n != 1 {
         // A shard's bands come from the merge: any left from an earlier sweep here would
@@ -319,6 +319,7 @@ pub fn sweep(
         runs: rows.len(),
         failed: rows.iter().filter(|r| r.failed).count(),
         elapsed,
+        note,
     })
 }
 
@@ -327,6 +328,8 @@ pub struct Stats {
     /// Runs with a failed expectation.
     pub failed: usize,
     pub elapsed: Duration,
+    /// Said on stderr once the files are written (bands from fewer than all runs).
+    pub note: Option<String>,
 }
 
 /// The keys of sweep.json that say where and how a shard's files were written, not what
@@ -338,24 +341,33 @@ const PER_SHARD: [&str; 4] = ["shard", "script", "runs_digest", "series_digest"]
 /// made from them. All as one set: a failed write (a full disk) leaves the old set, never a
 /// report of one sweep beside the runs of another, nor a lone runs.csv that looks like a
 /// shard.
-fn write_runs(out: &Path, figures: &str, series: &str, meta: &str, whole: bool) -> Result<()> {
+fn write_runs(
+    out: &Path,
+    figures: &str,
+    series: &str,
+    meta: &str,
+    whole: bool,
+) -> Result<Option<String>> {
     let meta = with_digests(meta, figures, series);
     let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = vec![
         (out.join("runs.csv"), figures.as_bytes().to_vec()),
         (out.join("runs_series.csv"), series.as_bytes().to_vec()),
         (out.join("sweep.json"), meta.as_bytes().to_vec()),
     ];
+    let mut note = None;
     if whole {
-        let (bands, summary, report) = finish(figures, series, &meta);
-        files.push((out.join("bands.csv"), bands.into_bytes()));
-        files.push((out.join("summary.json"), summary.into_bytes()));
-        files.push((out.join("report.html"), report.into_bytes()));
+        let done = finish(figures, series, &meta);
+        files.push((out.join("bands.csv"), done.bands.into_bytes()));
+        files.push((out.join("summary.json"), done.summary.into_bytes()));
+        files.push((out.join("report.html"), done.report.into_bytes()));
+        note = short_note(&done.short);
     }
     let set: Vec<(std::path::PathBuf, &[u8])> = files
         .iter()
         .map(|(p, b)| (p.clone(), b.as_slice()))
         .collect();
-    write::atomic_set(&set)
+    write::atomic_set(&set)?;
+    Ok(note)
 }
 
 /// sweep.json with the digests of the runs.csv and runs_series.csv written beside it: a
@@ -499,7 +511,7 @@ fn one_run(
 }
 
 /// Combines shard directories into `out`, exactly as one machine would have written it.
-pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
+pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> {
     if shards.is_empty() {
         return Err(anyhow!(crate::BadInput(
             "merge: name at least one shard directory".into()
@@ -625,15 +637,44 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
             series.push((run, format!("{l}\n")));
         }
     }
-    // Shards must come from the same sweep and cover it exactly once.
+    // Shards must come from the same sweep and cover it exactly once. The odd one out is
+    // the shard fewest others agree with (with two, the second), named with what differs.
     let first = &metas[0].1;
-    for (dir, m, _) in &metas {
-        if m != first {
-            return Err(anyhow!(crate::BadInput(format!(
-                "{}: a shard of a different sweep (script, model, seed, params or metrics differ)",
-                dir.display()
-            ))));
-        }
+    if metas.iter().any(|(_, m, _)| m != first) {
+        let agree = |m: &serde_json::Value| metas.iter().filter(|(_, o, _)| o == m).count();
+        let (odd, (odd_dir, odd_meta, _)) = (metas.iter().enumerate())
+            .min_by_key(|(i, (_, m, _))| (agree(m), usize::MAX - i))
+            .unwrap_or((0, &metas[0]));
+        let (other_dir, other_meta, _) = (metas.iter().enumerate())
+            .find(|(i, (_, m, _))| *i != odd && m != odd_meta)
+            .map_or(&metas[0], |(_, x)| x);
+        let shown = |v: Option<&serde_json::Value>| {
+            let t = v.map_or("none".to_string(), |v| v.to_string());
+            match t.char_indices().nth(60) {
+                Some((i, _)) => format!("{}...", &t[..i]),
+                None => t,
+            }
+        };
+        let keys: std::collections::BTreeSet<&String> = (odd_meta.as_object().into_iter())
+            .chain(other_meta.as_object())
+            .flat_map(|o| o.keys())
+            .collect();
+        let what = keys
+            .into_iter()
+            .find(|k| odd_meta.get(k.as_str()) != other_meta.get(k.as_str()))
+            .map(|k| {
+                format!(
+                    ": its sweep.json `{k}` is {}, {}'s is {}",
+                    shown(odd_meta.get(k.as_str())),
+                    other_dir.display(),
+                    shown(other_meta.get(k.as_str()))
+                )
+            })
+            .unwrap_or_default();
+        return Err(anyhow!(crate::BadInput(format!(
+            "{}: a shard of a different sweep{what}",
+            odd_dir.display()
+        ))));
     }
     // Every shard must have been cut into the same number of parts, and all of them given.
     let parts: Vec<Option<Shard>> = metas.iter().map(|(_, _, s)| Shard::parse(s).ok()).collect();
@@ -707,8 +748,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<usize> {
     meta["shard"] = serde_json::Value::String("0/1".into());
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
     let _output = write::output_phase();
-    write_runs(out, &f, &s, &meta, true)?;
-    Ok(total)
+    let note = write_runs(out, &f, &s, &meta, true)?;
+    Ok((total, note))
 }
 
 /// How many runs in runs.csv failed an expectation.
@@ -783,7 +824,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// From runs.csv, runs_series.csv and sweep.json, the texts of bands.csv, summary.json and
 /// report.html.
-fn finish(runs: &str, series: &str, meta: &str) -> (String, String, String) {
+fn finish(runs: &str, series: &str, meta: &str) -> Finished {
+    let total = runs.lines().skip(1).filter(|l| !l.is_empty()).count();
+    let mut short = Vec::new();
     let mut by: BTreeMap<(String, String, i32), Vec<f64>> = BTreeMap::new();
     for l in series.lines().skip(1) {
         let f: Vec<&str> = l.split(',').collect();
@@ -797,7 +840,9 @@ fn finish(runs: &str, series: &str, meta: &str) -> (String, String, String) {
             .or_default()
             .push(v);
     }
-    let mut bands = String::from("period,metric,key,p5,p50,p95,mean\n");
+    // `runs`: how many runs a period's band is from, fewer than all where some runs ended
+    // before it (a script that stops on a condition, or on a parameter).
+    let mut bands = String::from("period,metric,key,p5,p50,p95,mean,runs\n");
     let mut fans: Fans = BTreeMap::new();
     for ((m, k, y), mut v) in by {
         v.sort_by(f64::total_cmp);
@@ -809,12 +854,16 @@ fn finish(runs: &str, series: &str, meta: &str) -> (String, String, String) {
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let _ = writeln!(
             bands,
-            "{y},{m},{k},{},{},{},{}",
+            "{y},{m},{k},{},{},{},{},{}",
             fmt_num(p5),
             fmt_num(p50),
             fmt_num(p95),
-            fmt_num(mean)
+            fmt_num(mean),
+            v.len()
         );
+        if v.len() < total && !short.contains(&y) {
+            short.push(y);
+        }
         fans.entry((m, k)).or_default().push((y, p5, p50, p95));
     }
     // Figure quantiles across runs.
@@ -927,7 +976,36 @@ fn finish(runs: &str, series: &str, meta: &str) -> (String, String, String) {
         rows.len(),
         &(about + table.as_str() + response.as_str()),
     );
-    (bands, summary, report)
+    short.sort_unstable();
+    Finished {
+        bands,
+        summary,
+        report,
+        short,
+    }
+}
+
+/// The texts `finish` makes, and the periods whose bands are from fewer than all runs.
+struct Finished {
+    bands: String,
+    summary: String,
+    report: String,
+    short: Vec<i32>,
+}
+
+/// What to tell the user when some runs ended before others: the bands of those periods
+/// describe fewer runs.
+fn short_note(short: &[i32]) -> Option<String> {
+    let (first, last) = (short.first()?, short.last()?);
+    let years = if first == last {
+        first.to_string()
+    } else {
+        format!("{first}-{last}")
+    };
+    Some(format!(
+        "note: some runs ended before others, so the bands for {years} are from fewer runs \
+         (bands.csv's `runs` column says how many)"
+    ))
 }
 
 /// Each figure's peak and mean across runs against each swept parameter: what the answer

@@ -112,6 +112,16 @@ fn target_of(path: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// Why `dir`, which is not a directory, cannot hold a file: it does not exist, or it is
+/// something else (a file named where a directory was meant).
+pub fn no_dir(dir: &Path) -> String {
+    if dir.exists() {
+        format!("{} is not a directory", dir.display())
+    } else {
+        format!("the directory {} does not exist", dir.display())
+    }
+}
+
 /// Writes `bytes` to a temporary file beside `path` and returns its name.
 fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let dir = path
@@ -124,11 +134,7 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     if !dir.is_dir() {
-        anyhow::bail!(
-            "cannot write {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        );
+        anyhow::bail!("cannot write {}: {}", path.display(), no_dir(dir));
     }
     let written = (|| -> Result<()> {
         let mut f = std::fs::File::create(&tmp)
@@ -208,7 +214,8 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
             .find(|f| dir.join(f).is_file())
         {
             return Err(bad(format!(
-                "holds a run's or a comparison's output ({f}); write the sweep elsewhere"
+                "holds a run's or a comparison's output ({f}); write this command's files \
+                 elsewhere"
             )));
         }
     }

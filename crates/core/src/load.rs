@@ -260,11 +260,14 @@ impl Loader {
     fn parse(&mut self, file: usize, text: &str) -> Option<ModelFile> {
         let path = self.files[file].path.clone();
         if text.trim().is_empty() {
-            self.file_problem(
-                &path,
-                None,
-                "the file is empty: a model needs at least a `model:` header".into(),
-            );
+            // The first file read is the model; the others are its includes.
+            let why = if file == 0 {
+                "the file is empty: a model needs at least a `model:` header"
+            } else {
+                "the file is empty: an included file holds sections of the model (facilities:, \
+                 sectors:, ...); fill it or take it out of the `include:` list"
+            };
+            self.file_problem(&path, None, why.into());
             return None;
         }
         if let Some((place, why)) = too_deep(text) {

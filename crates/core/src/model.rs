@@ -656,6 +656,8 @@ impl Model {
                     self.markets[c.market],
                     self.markets.join(", ")
                 ),
+                // find_id names a short list whole already.
+                None if e.contains("(the model's: ") => e,
                 None => format!("{e} (markets: {})", self.markets.join(", ")),
             }
         })

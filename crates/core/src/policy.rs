@@ -125,7 +125,10 @@ pub fn resolve(
                 0.0
             }
             Some(x) if !(0.0..=1.0).contains(&x) => {
-                errs(field, format!("must be between 0 and 1, got {x}"));
+                errs(
+                    field,
+                    format!("must be between 0 and 1, got {}", crate::error::shown(x)),
+                );
                 0.0
             }
             Some(x) => x,
@@ -137,7 +140,10 @@ pub fn resolve(
             Some(d) if !d.is_finite() || !(0.0..=3650.0).contains(&d) => {
                 errs(
                     "delay_days",
-                    format!("must be between 0 and 3650 days, got {d}"),
+                    format!(
+                        "must be between 0 and 3650 days, got {}",
+                        crate::error::shown(d)
+                    ),
                 );
                 0
             }
@@ -155,7 +161,10 @@ pub fn resolve(
             Some(t) => {
                 err(
                     "tonnes_per_year",
-                    format!("must be a finite number ≥ 0, got {t}"),
+                    format!(
+                        "must be a finite number ≥ 0, got {}",
+                        crate::error::shown(t)
+                    ),
                 );
                 PolicyKind::ExportQuota {
                     tonnes_per_year: 0.0,
@@ -183,7 +192,10 @@ pub fn resolve(
             Some(r) => {
                 err(
                     "rate",
-                    format!("must be between 0 and 100 (a share: 0.25 = 25%), got {r}"),
+                    format!(
+                        "must be between 0 and 100 (a share: 0.25 = 25%), got {}",
+                        crate::error::shown(r)
+                    ),
                 );
                 PolicyKind::Tariff { rate: 0.0 }
             }

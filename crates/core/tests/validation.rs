@@ -327,6 +327,37 @@ fn with_unknown_fields(n: usize) -> String {
 }
 
 #[test]
+fn an_empty_file_is_named_as_the_model_or_as_one_of_its_includes() {
+    let dir = std::env::temp_dir().join(format!("cp-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sectors.yaml"), "\n  \n").unwrap();
+    let top = dir.join("top.yaml");
+    std::fs::write(
+        &top,
+        MINI.replacen("model:\n", "include: [sectors.yaml]\nmodel:\n", 1),
+    )
+    .unwrap();
+    let included = chokepoint_core::load(&top)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::write(&top, "").unwrap();
+    let root = chokepoint_core::load(&top)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        included.contains("sectors.yaml: the file is empty: an included file holds sections"),
+        "{included}"
+    );
+    assert!(
+        root.contains("top.yaml: the file is empty: a model needs at least a `model:` header"),
+        "{root}"
+    );
+}
+
+#[test]
 fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
     let dir = std::env::temp_dir().join(format!("cp-several-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -24,6 +24,9 @@ pub struct ScriptError {
     /// (line, column); once located (`locate_module`), its file and that line.
     pub module: Option<(String, usize, Option<usize>)>,
     pub module_place: Option<(PathBuf, String)>,
+    /// The run was stopped by its wall-clock limit (`RunOptions::time_limit`): the script
+    /// may be sound and only slow, so a test runner counts it a failure, not bad input.
+    pub timed_out: bool,
 }
 
 impl ScriptError {
@@ -39,6 +42,7 @@ impl ScriptError {
             printed: vec![],
             module: None,
             module_place: None,
+            timed_out: false,
         }
     }
 
@@ -232,8 +236,79 @@ impl ScriptError {
             self.line = Some(line);
             self.column = pos.position();
             self.source_line = source.lines().nth(line - 1).map(str::to_string);
+            // The end of the text (a block left open): shown after its last line that holds
+            // anything, where the missing text belongs.
+            if self.source_line.is_none() {
+                if let Some((i, last)) = (source.lines().enumerate())
+                    .filter(|(_, l)| !l.trim().is_empty())
+                    .last()
+                {
+                    self.line = Some(i + 1);
+                    self.column = Some(last.chars().count() + 1);
+                    self.source_line = Some(last.to_string());
+                }
+            }
+            if self.message.starts_with("Expecting '}'") {
+                if let Some(open) = unclosed_brace(source) {
+                    self.help = Some(format!("the `{{` on line {open} is never closed"));
+                }
+            }
         }
     }
+}
+
+/// The line of the last `{` in `source` left without its `}`, reading past strings,
+/// characters and comments.
+fn unclosed_brace(source: &str) -> Option<usize> {
+    let mut open: Vec<usize> = Vec::new();
+    let mut line = 1;
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '{' => open.push(line),
+            '}' => {
+                open.pop();
+            }
+            '"' | '\'' | '`' => {
+                // To the matching quote; an escape skips the next character.
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' if c != '`' => {
+                            let escaped = chars.next();
+                            line += usize::from(escaped == Some('\n'));
+                        }
+                        '\n' => line += 1,
+                        d if d == c => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        line += 1;
+                    }
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
+                }
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 impl fmt::Display for ScriptError {

@@ -197,11 +197,14 @@ impl Host {
             return Some("cancelled");
         }
         if self.deadline.is_some_and(|d| Instant::now() > d) {
-            return Some("the script ran past its time limit");
+            return Some(PAST_TIME_LIMIT);
         }
         None
     }
 }
+
+/// Why a run stopped when its wall-clock limit passed.
+pub const PAST_TIME_LIMIT: &str = "the script ran past its time limit";
 
 /// Runs a lever's body on the locked host: one place for the lookup and the lock.
 pub fn lever<T>(

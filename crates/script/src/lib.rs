@@ -92,6 +92,9 @@ pub struct RunOptions {
     /// If the script never moves the clock itself, run to the model's end after it returns,
     /// firing what it scheduled.
     pub finish: bool,
+    /// With `finish`, how many steps such a script runs: the model's whole horizon if None
+    /// (`chokepoint bench` times a fixed window).
+    pub finish_steps: Option<usize>,
 }
 
 impl Default for RunOptions {
@@ -102,6 +105,7 @@ impl Default for RunOptions {
             time_limit: Duration::from_secs(60),
             cancel: None,
             finish: true,
+            finish_steps: None,
         }
     }
 }
@@ -292,7 +296,8 @@ impl Scenario {
             // said where its story ends.
             let told = handle.lock().clock_called;
             if opts.finish && !told && handle.lock().sim.step == 0 {
-                let target = handle.lock().sim.model.horizon_steps();
+                let horizon = handle.lock().sim.model.horizon_steps();
+                let target = opts.finish_steps.map_or(horizon, |n| n.min(horizon));
                 runner::advance(&handle, target, &mut |f| {
                     f.call::<Dynamic>(&engine, &self.ast, ())
                 })
@@ -304,7 +309,15 @@ impl Scenario {
         if let Err(e) = result {
             let mut error = ScriptError::from_eval(&self.path, &self.source, &e);
             error.locate_module(&self.scripts_root);
-            error.printed = std::mem::take(&mut handle.lock().output);
+            let mut h = handle.lock();
+            error.printed = std::mem::take(&mut h.output);
+            error.timed_out = h.stopped() == Some(host::PAST_TIME_LIMIT);
+            if error.timed_out {
+                error.help = Some(format!(
+                    "the run may take {} s of wall-clock time (`--time-limit SECONDS` sets it)",
+                    opts.time_limit.as_secs_f64()
+                ));
+            }
             return Err(error);
         }
         let host = match Arc::try_unwrap(handle.0) {

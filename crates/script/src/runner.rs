@@ -138,10 +138,23 @@ fn drive(
                 // A strategy: run for its levers, whatever it returns.
                 continue;
             }
-            let fire = v.as_bool().map_err(|t| {
-                err(format!(
-                    "a `when` condition must return true or false, got {t}"
-                ))
+            let fire = v.as_bool().map_err(|_| {
+                // Pointed at where the trigger was set up: the closure has no place of its
+                // own, and the `run_until` that ran it is not the mistake.
+                let name = if handle.lock().triggers[*k].once {
+                    "when"
+                } else {
+                    "whenever"
+                };
+                let what = format!(
+                    "{name}: its condition must return true or false, got {}",
+                    crate::args::kind(&v)
+                );
+                if at.is_none() {
+                    err(what)
+                } else {
+                    Box::new(EvalAltResult::ErrorRuntime(what.into(), *at))
+                }
             })?;
             if fire {
                 let action = {

@@ -82,3 +82,67 @@ fn the_metric_entry_lists_every_metric_a_run_records() {
         );
     }
 }
+
+#[test]
+fn the_script_limits_scripts_readme_states_are_the_engines() {
+    use chokepoint_script::engine::limits;
+    let readme = std::fs::read_to_string(root().join("scripts/README.md")).unwrap();
+    let text = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (figure, what) in [
+        (
+            format!("{} million operations", limits::MAX_OPERATIONS / 1_000_000),
+            "MAX_OPERATIONS",
+        ),
+        (
+            format!("nest at most {} deep", limits::MAX_CALL_LEVELS),
+            "MAX_CALL_LEVELS",
+        ),
+        (
+            format!("at most {} MB", limits::MAX_STRING_SIZE >> 20),
+            "MAX_STRING_SIZE",
+        ),
+        (
+            format!("an array {},000 items", limits::MAX_ARRAY_SIZE / 1000),
+            "MAX_ARRAY_SIZE",
+        ),
+        (
+            format!("a map {},000 entries", limits::MAX_MAP_SIZE / 1000),
+            "MAX_MAP_SIZE",
+        ),
+        (
+            format!("at most {},000 conditions", limits::MAX_WATCHERS / 1000),
+            "MAX_WATCHERS",
+        ),
+        (
+            format!("at most {},000 actions", limits::MAX_SCHEDULED / 1000),
+            "MAX_SCHEDULED",
+        ),
+        (
+            format!("most {} MB", limits::MAX_SCRIPT_BYTES >> 20),
+            "MAX_SCRIPT_BYTES",
+        ),
+    ] {
+        assert!(
+            text.contains(&figure),
+            "scripts/README.md should say \"{figure}\" ({what})"
+        );
+    }
+    // The way round a slow array the README gives works, and within the limits.
+    let sc = Scenario::compile(
+        Path::new("pad.rhai"),
+        "let a = []; a.pad(100000, 0.0); expect(a.len() == 100000, \"padded\");",
+        &root().join("scripts"),
+    )
+    .unwrap();
+    let model = Arc::new(chokepoint_core::load(&root().join("models/world-2024.yaml")).unwrap());
+    let out = sc
+        .run(
+            &model,
+            &RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
+    assert!(out.expectations.iter().all(|e| e.passed));
+}

@@ -1850,6 +1850,38 @@ fn an_argument_error_names_the_lever_it_came_from() {
 }
 
 #[test]
+fn a_trigger_condition_that_is_not_true_or_false_is_shown_where_it_was_set_up() {
+    // The condition runs while `run_until` advances the clock, four lines on: the caret
+    // goes to the trigger, whichever kind it is.
+    for (kind, cond) in [("when", r#""yes""#), ("whenever", "1.5")] {
+        let e = fails(&format!(
+            "let x = 1;\n{kind}(|| {cond}, || print(1));\n\n\nrun_until(\"2024-03-01\");\n"
+        ));
+        let got = if cond == "1.5" {
+            "a number"
+        } else {
+            "a string"
+        };
+        assert!(
+            e.contains(&format!(
+                "error: {kind}: its condition must return true or false, got {got}\n"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("lever-test.rhai:2:"), "the trigger's line: {e}");
+        assert!(!e.contains("run_until"), "not the clock's line: {e}");
+    }
+}
+
+#[test]
+fn a_block_left_open_is_shown_at_the_end_of_the_text_with_the_brace_that_opened_it() {
+    let e = fails("let x = 1;\nif x > 0 {\n  let s = \"}\"; // }\n  print(s);\n\n");
+    assert!(e.contains("lever-test.rhai:4:12"), "{e}");
+    assert!(e.contains("4 |   print(s);"), "the last line is shown: {e}");
+    assert!(e.contains("the `{` on line 2 is never closed"), "{e}");
+}
+
+#[test]
 fn expectations_hold_at_their_bounds_and_show_the_figure_that_decided() {
     let out = attempt(
         r#"
