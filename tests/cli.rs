@@ -195,8 +195,9 @@ fn check_lists_the_ids_scripts_use() {
         "stockpiles: us-nds-ndpr-oxide us-nds-ndfeb",
         "groups: cn-ecl-2025-01",
         "commodities: concentrate oxide:Sc",
-        // A parent counts its subsidiaries' shares.
-        "rtx (defence-us 20%, defence-us-smco 20%)",
+        // A parent counts its subsidiaries' shares, saying so (one share, not two).
+        "rtx (defence-us 20% through subsidiaries, defence-us-smco 20% through subsidiaries)",
+        "raytheon-missiles-defense (defence-us 20%, defence-us-smco 20%)",
         // Contracts, with the firm a firm's own feed goes to.
         "mount-weld-mine         100% to MY",
         "mountain-pass-mine       80% to US, to the plants of mp-materials only",
@@ -342,11 +343,13 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     let usd = dy["usd_per_kg"].as_f64().unwrap();
     assert!((1.0..1.5).contains(&ratio) && usd > 240.0, "{dy}");
     let shown = dy["value"].as_str().unwrap();
+    let date = dy["date"].as_str().unwrap();
     assert!(
         shown.contains(&format!("${:.0}/kg", usd))
-            && shown.contains(&format!("({ratio:.1}× start)")),
+            && shown.contains(&format!("({ratio:.1}× start, peak {date})")),
         "{dy}"
     );
+    assert!(("2024-10-01".."2025-12-31").contains(&date), "{dy}");
     let jp = find("peak shortfall oxide/JP")["share"].as_f64().unwrap();
     assert!(jp > 0.01 && jp < 0.1, "{jp}");
     let hre = find("output lost dy-tb-other-cn");
@@ -860,9 +863,25 @@ fn compare_shows_deltas_and_writes_a_report() {
         t.contains("A: Kachin disruption") && t.contains("B - A"),
         "{t}"
     );
+    // Every figure says what it is in.
+    let rows: Vec<&str> = t
+        .lines()
+        .skip_while(|l| !l.contains("B - A"))
+        .skip(1)
+        .take_while(|l| !l.contains("caveat") && !l.starts_with("wrote "))
+        .collect();
+    assert!(!rows.is_empty(), "{t}");
+    for r in rows {
+        assert!(
+            ["share", "$/kg", "t/yr", "weeks", "/yr", " t", "HHI", "$"]
+                .iter()
+                .any(|u| r.ends_with(u)),
+            "no unit: {r}"
+        );
+    }
     assert!(std::fs::read_to_string(dir.join("compare.csv"))
         .unwrap()
-        .starts_with("metric,key,stat,a,b,delta\n"));
+        .starts_with("metric,key,stat,a,b,delta,unit\n"));
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<polyline"));
     // It says what each side ran.
@@ -1344,7 +1363,8 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // Four shown, the rest counted: five prices reach a bound without the London framework.
+    // Four shown, the rest counted: eleven prices reach a bound or run far above their start
+    // without the London framework.
     let out = chokepoint(&["run", "scripts/whatif-no-london-framework.rhai"]);
     let shown = text(&out);
     assert_eq!(
@@ -1356,7 +1376,16 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         "{shown}"
     );
     assert!(
-        shown.contains("caveat                                 1 more price at a bound (see summary.json, caveats)"),
+        shown.contains(
+            "caveat                                 7 more prices (see summary.json, caveats)"
+        ),
+        "{shown}"
+    );
+    // A price far above its start though below the cap is flagged too, with its peak.
+    let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("caveat                                 ROW/oxide:Gd rose to 15.9× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
     // A run whose prices stay inside the bounds has no caveat anywhere.

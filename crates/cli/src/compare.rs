@@ -22,6 +22,21 @@ struct Row {
 }
 
 impl Row {
+    /// The unit of the row's figures: the metric's, a sector's own for output lost, and per
+    /// year for the mean of a running total (`run_mean`).
+    fn unit(&self, m: &Model) -> String {
+        match self.metric.as_str() {
+            "output_lost" => match m.sectors.iter().find(|s| s.id == self.key) {
+                Some(sec) => format!("{}/yr", sec.unit),
+                None => "units/yr".into(),
+            },
+            metric if self.stat == "mean" && chokepoint_core::series::running_total(metric) => {
+                format!("{}/yr", chokepoint_core::series::unit(metric))
+            }
+            metric => chokepoint_core::series::unit(metric).into(),
+        }
+    }
+
     fn delta(&self) -> f64 {
         self.b - self.a
     }
@@ -222,20 +237,21 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
     );
     let _ = writeln!(
         o,
-        "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}",
+        "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}  unit",
         "series", "stat", "A", "B", "B - A", "change"
     );
     for r in top(&all, n) {
         let rel = r.change();
         let _ = writeln!(
             o,
-            "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}",
+            "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}  {}",
             format!("{}[{}]", r.metric, r.key),
             r.stat,
             fmt_num(round4(r.a)),
             fmt_num(round4(r.b)),
             fmt_num(round4(r.delta())),
-            rel
+            rel,
+            r.unit(&a.sim.model)
         );
     }
     for line in caveats(a, b) {
@@ -289,17 +305,18 @@ pub fn write(
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let all = rows(a, b);
-    let mut csv = String::from("metric,key,stat,a,b,delta\n");
+    let mut csv = String::from("metric,key,stat,a,b,delta,unit\n");
     for r in &all {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             chokepoint_core::series::csv_field(&r.metric),
             chokepoint_core::series::csv_field(&r.key),
             r.stat,
             fmt_num(r.a),
             fmt_num(r.b),
-            fmt_num(r.delta())
+            fmt_num(r.delta()),
+            chokepoint_core::series::csv_field(&r.unit(&a.sim.model))
         );
     }
     let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint compare</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
@@ -330,19 +347,20 @@ pub fn write(
     if let Some(note) = period_note(a, b) {
         let _ = write!(html, "<p><b>Note:</b> {}</p>", esc(&note));
     }
-    html.push_str("<table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th><th>change</th></tr>");
+    html.push_str("<table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th><th>change</th><th>unit</th></tr>");
     let mut charted: Vec<(String, String)> = Vec::new();
     for r in top(&all, n) {
         let _ = write!(
             html,
-            "<tr><td>{}[{}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}[{}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.metric),
             esc(&r.key),
             r.stat,
             fmt_num(round4(r.a)),
             fmt_num(round4(r.b)),
             fmt_num(round4(r.delta())),
-            r.change()
+            r.change(),
+            esc(&r.unit(&a.sim.model))
         );
         let k = (r.metric.clone(), r.key.clone());
         if !charted.contains(&k) && charted.len() < 6 {

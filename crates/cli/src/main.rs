@@ -564,13 +564,32 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
         // their subsidiaries).
         let buying: Vec<String> = (0..m.firms.len())
             .filter_map(|f| {
+                // A parent's share includes its subsidiaries' (a listing reaches them), said
+                // so: the shares of a parent and its subsidiary are one share, not two.
                 let shares: Vec<String> = (m.sectors.iter())
                     .filter_map(|s| {
-                        let share: f64 = (s.firms.iter())
-                            .filter(|&&(g, _)| m.firm_within(g, f))
-                            .map(|&(_, x)| x)
-                            .sum();
-                        (share > 0.0).then(|| format!("{} {:.0}%", s.id, share * 100.0))
+                        let (mut own, mut through) = (0.0, 0.0);
+                        for &(g, x) in s.firms.iter().filter(|&&(g, _)| m.firm_within(g, f)) {
+                            if g == f {
+                                own += x;
+                            } else {
+                                through += x;
+                            }
+                        }
+                        let pct = |x: f64| format!("{:.0}%", x * 100.0);
+                        match (own > 0.0, through > 0.0) {
+                            (_, false) if own > 0.0 => Some(format!("{} {}", s.id, pct(own))),
+                            (false, true) => {
+                                Some(format!("{} {} through subsidiaries", s.id, pct(through)))
+                            }
+                            (true, true) => Some(format!(
+                                "{} {}, {} of it through subsidiaries",
+                                s.id,
+                                pct(own + through),
+                                pct(through)
+                            )),
+                            _ => None,
+                        }
                     })
                     .collect();
                 (!shares.is_empty()).then(|| format!("{} ({})", m.firms[f].id, shares.join(", ")))

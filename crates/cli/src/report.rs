@@ -146,29 +146,53 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 numbers,
             })
         };
-    // Largest price move in each market for the magnet chain's key commodities.
-    for key in [
+    // Largest price move in each market for the magnet chain's key commodities, with when
+    // it peaked; then the prices that moved most of all the others (Y oxide or Dy metal
+    // outside China can run far ahead of these five).
+    const KEY_PRICES: [&str; 5] = [
         "ROW/oxide:Dy",
         "ROW/oxide:Tb",
         "ROW/oxide:Nd",
         "ROW/magnet:NdFeB",
         "CN/oxide:Dy",
-    ] {
-        if let Some(c) = s.find("price", key) {
-            let v = s.column(c);
-            let first = start_price(m, key).or(v.first().copied());
-            if let (Some(first), Some(peak)) = (first.as_ref(), v.iter().copied().reduce(f64::max))
-            {
-                push(
-                    format!("peak price {key}"),
-                    format!("${}/kg ({:.1}× start)", thousands(peak), peak / first),
-                    vec![
-                        ("usd_per_kg", json!(peak)),
-                        ("times_start", json!(peak / first)),
-                    ],
-                );
-            }
+    ];
+    let peak_of = |key: &str| -> Option<(f64, f64, String)> {
+        let v = s.column(s.find("price", key)?);
+        let first = start_price(m, key).or(v.first().copied())?;
+        let (at, peak) =
+            (v.iter().copied().enumerate()).reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+        Some((peak, peak / first, s.dates[at].to_string()))
+    };
+    let mut price_line = |key: &str, (peak, times, date): (f64, f64, String)| {
+        // A price that never left its start has no peak worth dating.
+        let when = if times >= 1.05 {
+            format!(", peak {date}")
+        } else {
+            String::new()
+        };
+        push(
+            format!("peak price {key}"),
+            format!("${}/kg ({times:.1}× start{when})", thousands(peak)),
+            vec![
+                ("usd_per_kg", json!(peak)),
+                ("times_start", json!(times)),
+                ("date", json!(date)),
+            ],
+        );
+    };
+    for key in KEY_PRICES {
+        if let Some(p) = peak_of(key) {
+            price_line(key, p);
         }
+    }
+    let mut movers: Vec<(String, (f64, f64, String))> = (s.keys("price").into_iter())
+        .filter(|k| !KEY_PRICES.contains(k))
+        .filter_map(|k| Some((k.to_string(), peak_of(k)?)))
+        .filter(|(_, p)| p.1 >= 1.5)
+        .collect();
+    movers.sort_by(|a, b| rank(b.1 .1).total_cmp(&rank(a.1 .1)).then(a.0.cmp(&b.0)));
+    for (key, p) in movers.into_iter().take(3) {
+        price_line(&key, p);
     }
     let mut worst: Vec<(String, f64)> = s
         .keys("shortfall")
@@ -270,7 +294,11 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
 
 /// A price that sat at one of the model's bounds (`price_max_ratio` or `price_min_ratio`
 /// times its start price): its market found no balance there, so the level is the model's
-/// cap, not a forecast. Said next to the headlines so nobody quotes it as one.
+/// cap, not a forecast. Said next to the headlines so nobody quotes it as one. Also a price
+/// that rose to `FAR_ABOVE_START` times its start or more without reaching the cap (`bound`
+/// "far above start", `ratio` its peak multiple, `from` the peak's date): the model's prices
+/// move with how short buyers are and how thin their cover is, so at such multiples they
+/// measure a shortage, not what anyone would pay.
 pub(crate) struct Pinned {
     key: String,
     bound: &'static str,
@@ -281,8 +309,21 @@ pub(crate) struct Pinned {
     spells: usize,
 }
 
+/// The multiple of its start price from which a price is flagged though below the cap.
+const FAR_ABOVE_START: f64 = 10.0;
+
 impl Pinned {
     pub(crate) fn text(&self, step_days: u32) -> String {
+        if self.bound == "far above start" {
+            return format!(
+                "{} rose to {}× its start (peak {}) without reaching the cap: at such multiples \
+                 the price measures how short buyers are, not a quote (models/README, known \
+                 limits of the price model)",
+                self.key,
+                tick(self.ratio),
+                self.from
+            );
+        }
         let weeks = self.steps as f64 * step_days as f64 / 7.0;
         let when = if self.spells > 1 {
             format!("in {} spells, the first from {}", self.spells, self.from)
@@ -315,6 +356,7 @@ pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
                 continue;
             };
             let v = s.column(col);
+            let pinned_before = found.len();
             for (bound, ratio) in [("ceiling", b.price_max_ratio), ("floor", b.price_min_ratio)] {
                 // Prices move in log space: at the bound means within rounding of it.
                 let lim = anchor * ratio;
@@ -332,10 +374,31 @@ pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
                     });
                 }
             }
+            let far = anchor * FAR_ABOVE_START;
+            let high = |x: f64| x >= far;
+            let peak = (v.iter().copied().enumerate()).reduce(|a, b| if b.1 > a.1 { b } else { a });
+            if let Some((at, top)) = peak.filter(|p| high(p.1) && found.len() == pinned_before) {
+                found.push(Pinned {
+                    key: key.clone(),
+                    bound: "far above start",
+                    ratio: top / anchor,
+                    from: s.dates[at].to_string(),
+                    steps: v.iter().filter(|&&x| high(x)).count(),
+                    spells: (0..v.len())
+                        .filter(|&i| high(v[i]) && (i == 0 || !high(v[i - 1])))
+                        .count(),
+                });
+            }
         }
     }
-    // Longest first, then by name: the order the summary shows them in.
-    found.sort_by(|a, b| b.steps.cmp(&a.steps).then(a.key.cmp(&b.key)));
+    // At a bound first, then far above start; longest first, then by name: the order the
+    // summary shows them in.
+    let below_cap = |p: &Pinned| p.bound == "far above start";
+    found.sort_by(|a, b| {
+        (below_cap(a).cmp(&below_cap(b)))
+            .then(b.steps.cmp(&a.steps))
+            .then(a.key.cmp(&b.key))
+    });
     found
 }
 
@@ -362,7 +425,7 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     if pinned.len() > 4 {
         let _ = writeln!(
             o,
-            "  {:<38} {} more {} at a bound (see summary.json, caveats)",
+            "  {:<38} {} more {} (see summary.json, caveats)",
             "caveat",
             pinned.len() - 4,
             if pinned.len() == 5 { "price" } else { "prices" }

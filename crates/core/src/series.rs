@@ -20,6 +20,24 @@ pub struct Series {
     pub dates: Vec<Date>,
 }
 
+/// The unit of a metric's values (tonnes are of rare-earth content, REO basis, except a
+/// stockpile's holding, in its stockpile's own form; flows are annual rates). `output_lost`
+/// is in its sector's own unit (vehicles, MW, ...) per year; an unknown metric has none.
+pub fn unit(metric: &str) -> &'static str {
+    match metric {
+        "price" => "$/kg",
+        "shortfall" | "dependency" | "substitution" => "share",
+        "cover_weeks" => "weeks",
+        "hhi" => "HHI",
+        "stockpile" | "licence_queue" => "t",
+        "policy_cost" => "$",
+        "output_lost" => "units/yr",
+        "production" | "mine_output" | "output" | "exports" | "imports" | "trade" | "demand"
+        | "licence_arrivals" => "t/yr",
+        _ => "",
+    }
+}
+
 /// Whether a metric is a running total since the start (`policy_cost`): over a period it
 /// is read at the period's end, where rates and levels are averaged.
 pub fn running_total(metric: &str) -> bool {

@@ -850,3 +850,14 @@ fn export_only_plants_keep_their_market_and_new_ones_win_a_share() {
         "Korat after a three-month stop: {after:.0} t/yr in 2027, against {usual:.0} without"
     );
 }
+
+#[test]
+fn every_recorded_metric_has_a_unit() {
+    let sim = Sim::new(&world(), 0);
+    for metric in sim.series.metrics() {
+        assert!(
+            !chokepoint_core::series::unit(metric).is_empty(),
+            "{metric} has no unit in series::unit"
+        );
+    }
+}

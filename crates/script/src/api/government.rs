@@ -227,6 +227,11 @@ pub mod government_api {
     }
 
     /// A stockpile sells into its market at up to `tonnes_per_year` while it holds any.
+    /// The release is offered beside other sellers' stock whatever the market: while its
+    /// buyers are not short it takes a share of their orders and other supply waits, so a
+    /// holding released before they run short is partly spent before it is needed, and a
+    /// faster release of the same holding can leave them shorter later. Start it when the
+    /// gap opens, or sweep the rate.
     ///
     /// ```rhai
     /// stockpile_release("us-nds-ndfeb", 2000.0);
