@@ -272,6 +272,10 @@ pub struct Sim {
     pub stockpile_buy: Vec<f64>,
     pub stockpile_release: Vec<f64>,
     pub stockpile_target: Vec<f64>,
+    /// Per stockpile: its release sells only what its country's buyers lack for this
+    /// step's use (a reserve of last resort), not at its rate whatever the market (see
+    /// `trade::Sim::gather_offers`).
+    pub stockpile_as_needed: Vec<bool>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
     baskets: Vec<(bool, Vec<(usize, f64)>)>,
     /// Per element: its priced forms in every market (indices into `price`), the moves that
@@ -388,6 +392,9 @@ struct Scratch {
     /// import pass.
     claims: Vec<f64>,
     weights: Vec<f64>,
+    /// Per country, for the commodity being traded: what its buyers lack for this step's
+    /// use beyond what they hold, which stockpiles releasing as needed sell at most.
+    use_gap: Vec<f64>,
     /// Per facility: this step's output (t); per stage × country production.
     output: Vec<f64>,
     production: Vec<f64>,
@@ -605,6 +612,7 @@ impl Sim {
             stockpile_buy: vec![0.0; nsp],
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
+            stockpile_as_needed: vec![false; nsp],
             baskets: Sim::price_baskets(&model),
             element_prices: (0..model.elements.len())
                 .map(|e| {
@@ -1100,6 +1108,7 @@ impl Sim {
             got: z(nn),
             claims: z(nx),
             weights: z(nx),
+            use_gap: z(nx),
             output: z(m.facilities.len()),
             production: z(nst * nx),
             mine_element: z(ne),

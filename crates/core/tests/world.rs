@@ -539,7 +539,7 @@ fn the_same_seed_gives_identical_series_on_any_thread() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
     #[test]
-    fn mass_balances_under_random_policies(ops in proptest::collection::vec((0u8..9, 0usize..17, 0.0f64..1.0, 0usize..150), 0..8)) {
+    fn mass_balances_under_random_policies(ops in proptest::collection::vec((0u8..10, 0usize..17, 0.0f64..1.0, 0usize..150), 0..8)) {
         let m = world();
         let mut sim = Sim::new(&m, 3);
         let mut ops = ops;
@@ -559,6 +559,13 @@ proptest! {
                 6 => { let f = (elem * 7) % m.facilities.len(); sim.capacity_mult[f] = x; continue; }
                 // Every policy lifted: markets reopen across whatever gap they opened.
                 7 => { let date = sim.date(); sim.end_policies(date, |_| true); continue; }
+                // A stockpile released, at its rate or as needed.
+                9 => {
+                    let sp = elem % m.stockpiles.len();
+                    sim.stockpile_release[sp] = x * 5000.0;
+                    sim.stockpile_as_needed[sp] = elem % 2 == 0;
+                    continue;
+                }
                 // A share of a mine's output contracted to an importer, or to one firm's
                 // plants at home (Mountain Pass to MP's).
                 _ => {

@@ -1850,6 +1850,63 @@ fn an_argument_error_names_the_lever_it_came_from() {
 }
 
 #[test]
+fn a_stockpile_released_as_needed_waits_for_the_gap_whatever_its_rate() {
+    // Nobody short: a fixed-rate release sells all the same (other supply waits), one as
+    // needed sells nothing.
+    run(r#"
+        stockpile_release("us-nds-ndfeb", 3000.0, #{ as_needed: true });
+        run_until("2024-06-30");
+        expect(current(stockpile("us-nds-ndfeb")) > 449.9, "as needed: the 450 t are all there");
+    "#);
+    run(r#"
+        stockpile_release("us-nds-ndfeb", 3000.0);
+        run_until("2024-06-30");
+        expect(current(stockpile("us-nds-ndfeb")) < 100.0, "at its rate: most of the 450 t are sold");
+    "#);
+    // Under a heavy ban on the US, as needed, the holding lasts the same whatever the rate
+    // caps it at (at a fixed rate, a faster release spends it before the gap opens).
+    let peak_at = |rate: f64, opts: &str| {
+        let out = run(&format!(
+            r#"
+            import "lib/timeline" as t;
+            stockpile_fill("us-nds-ndfeb", 1500.0);
+            at("2025-01-06", || {{ t::heavy_ban("US"); stockpile_release("us-nds-ndfeb", {rate:.1}{opts}); }});
+            run_until("2025-12-29");
+            expect(true, "ran");
+            "#
+        ));
+        let us = series(&out, "shortfall", "magnet:NdFeB/US");
+        us.iter().copied().fold(0.0, f64::max)
+    };
+    let (slow, fast) = (
+        peak_at(3500.0, ", #{ as_needed: true }"),
+        peak_at(7500.0, ", #{ as_needed: true }"),
+    );
+    assert!(slow < 0.01 && fast < 0.01, "as needed: {slow} and {fast}");
+    let fixed_fast = peak_at(7500.0, "");
+    assert!(
+        fixed_fast > 0.25,
+        "at a fixed 7,500 t/yr the holding is gone early: {fixed_fast}"
+    );
+    // Its options are checked.
+    for (opts, want) in [
+        (
+            "#{ as_neded: true }",
+            "unknown option 'as_neded' (did you mean 'as_needed'?)",
+        ),
+        (
+            "#{ as_needed: 1 }",
+            "as_needed must be true or false, got an integer",
+        ),
+    ] {
+        let e = fails(&format!(
+            r#"stockpile_release("us-nds-ndfeb", 100.0, {opts});"#
+        ));
+        assert!(e.contains(want), "{opts}: {e}");
+    }
+}
+
+#[test]
 fn a_trigger_condition_that_is_not_true_or_false_is_shown_where_it_was_set_up() {
     // The condition runs while `run_until` advances the clock, four lines on: the caret
     // goes to the trigger, whichever kind it is.

@@ -578,6 +578,33 @@ impl Sim {
     /// mixed form). Returns the total on offer.
     fn gather_offers(&mut self, c: CommodityId, links: &Links) -> f64 {
         let (sellers, seller_countries) = (&links.sellers, &links.seller_countries);
+        // A stockpile releasing as needed sells at most what its country's buyers lack for
+        // this step's use: nothing while they hold stock, so it waits for the gap instead of
+        // displacing other supply (and diversion) while buyers still have cover.
+        let as_needed = |l: &SellerLink| {
+            l.stockpile != NONE
+                && self.stockpile_as_needed[l.stockpile]
+                && self.stockpile_release[l.stockpile] > 0.0
+        };
+        if sellers.iter().any(as_needed) {
+            for &x in seller_countries {
+                self.scratch.use_gap[x] = 0.0;
+            }
+            for l in &links.buyers {
+                if matches!(l.need, NeedOf::Stockpile(_)) {
+                    continue;
+                }
+                let need = self.link_need(l);
+                let held = if l.stock == NONE {
+                    lane_sum(&self.stock[l.base..l.base + self.model.elements.len()])
+                } else {
+                    self.stock[l.stock]
+                };
+                if need > held {
+                    self.scratch.use_gap[l.country] += need - held;
+                }
+            }
+        }
         let m = &self.model;
         let ne = m.elements.len();
         let spy = m.steps_per_year();
@@ -616,7 +643,15 @@ impl Sim {
                     let rate = self.stockpile_release[l.stockpile] / spy;
                     let h = lane_sum(held);
                     let share = if !mixed && h > 0.0 { have / h } else { 1.0 };
-                    have.min(rate * share)
+                    let release = have.min(rate * share);
+                    if self.stockpile_as_needed[l.stockpile] {
+                        let gap = &mut s.use_gap[l.country];
+                        let sold = release.min(*gap);
+                        *gap -= sold;
+                        sold
+                    } else {
+                        release
+                    }
                 } else {
                     have
                 }

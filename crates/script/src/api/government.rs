@@ -65,6 +65,22 @@ fn over_all(h: &Host, facility: &str, f: usize, replaced: f64, share: f64) -> Re
     Ok(())
 }
 
+/// Sets a stockpile's release: its rate (t/yr of its form) and whether it sells only as
+/// needed.
+fn release(ctx: &NativeCallContext, id: &str, tonnes_per_year: Num, as_needed: bool) -> Res<()> {
+    let t = per_year(&tonnes_per_year)?;
+    lever(ctx, |h| {
+        let s = h.stockpile(id)?;
+        let re = re_share(h, s);
+        h.sim.stockpile_release[s] = t * re;
+        h.sim.stockpile_buy[s] = 0.0;
+        h.sim.stockpile_as_needed[s] = as_needed;
+        let how = if as_needed { ", as needed" } else { "" };
+        h.log("stockpile_release", format!("{id} releases {t} t/yr{how}"));
+        Ok(())
+    })
+}
+
 /// Sets a contract of `share` of `facility`'s output to `country` (to one firm's plants
 /// there with `firm`), replacing one of the same facility, country and firm.
 fn contract_to(
@@ -233,20 +249,51 @@ pub mod government_api {
     /// faster release of the same holding can leave them shorter later. Start it when the
     /// gap opens, or sweep the rate.
     ///
+    /// With `#{ as_needed: true }` it sells only what its country's market cannot get from
+    /// other sellers that week, up to the rate: a reserve of last resort.
+    ///
     /// ```rhai
     /// stockpile_release("us-nds-ndfeb", 2000.0);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn stockpile_release(ctx: NativeCallContext, id: &str, tonnes_per_year: Num) -> Res<()> {
-        let t = per_year(&tonnes_per_year)?;
-        lever(&ctx, |h| {
-            let s = h.stockpile(id)?;
-            let re = re_share(h, s);
-            h.sim.stockpile_release[s] = t * re;
-            h.sim.stockpile_buy[s] = 0.0;
-            h.log("stockpile_release", format!("{id} releases {t} t/yr"));
-            Ok(())
-        })
+        release(&ctx, id, tonnes_per_year, false)
+    }
+
+    /// A release with options: `as_needed` (true or false), whether the stockpile sells
+    /// only what other sellers in its country cannot supply that week (up to the rate), so
+    /// a holding released early waits for the gap instead of displacing other supply. It
+    /// replaces the stockpile's release, as `stockpile_release` does.
+    ///
+    /// ```rhai
+    /// stockpile_release("us-nds-ndfeb", 3000.0, #{ as_needed: true });
+    /// step(4);
+    /// expect(current(stockpile("us-nds-ndfeb")) > 449.0, "nobody is short: nothing is sold");
+    /// ```
+    #[rhai_fn(name = "stockpile_release", return_raw)]
+    pub fn stockpile_release_opts(
+        ctx: NativeCallContext,
+        id: &str,
+        tonnes_per_year: Num,
+        opts: Map,
+    ) -> Res<()> {
+        const OPTIONS: [&str; 1] = ["as_needed"];
+        if let Some(k) = opts.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
+            let hint = chokepoint_core::error::did_you_mean(k, OPTIONS.iter().copied());
+            return Err(crate::host::err(format!(
+                "stockpile_release: unknown option '{k}'{hint}; the option is as_needed"
+            )));
+        }
+        let as_needed = match opts.get("as_needed") {
+            Some(v) => v.as_bool().map_err(|_| {
+                crate::host::err(format!(
+                    "as_needed must be true or false, got {}",
+                    crate::args::kind(v)
+                ))
+            })?,
+            None => false,
+        };
+        release(&ctx, id, tonnes_per_year, as_needed)
     }
 
     /// A price floor: `payer` tops up the facility's sales of `commodity` (e.g. "oxide:Nd")
