@@ -1388,6 +1388,12 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         shown.contains("caveat                                 ROW/oxide:Gd rose to 15.9× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
+    // A year's ban in a four-year run: the loss over its worst twelve months is given too
+    // (all of it falls within them: 3.9% of four years' output is ~16% of one year's).
+    assert!(
+        shown.contains("vehicles (3.9% of output over the run, 15.9% in its worst 12 months)"),
+        "{shown}"
+    );
     // A run whose prices stay inside the bounds has no caveat anywhere.
     let dir = temp("no-caveat");
     let out = chokepoint(&[

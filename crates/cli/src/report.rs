@@ -104,6 +104,18 @@ fn thousands(v: f64) -> String {
     out
 }
 
+/// The largest mean of `window` consecutive values (all of them if fewer).
+fn worst_window_mean(v: &[f64], window: usize) -> f64 {
+    let w = window.clamp(1, v.len().max(1));
+    let mut sum: f64 = v.iter().take(w).sum();
+    let mut best = sum;
+    for i in w..v.len() {
+        sum += v[i] - v[i - w];
+        best = best.max(sum);
+    }
+    best / w as f64
+}
+
 /// A small figure to two significant figures (0.0042, 0.31, 4.2).
 fn two_figures(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
@@ -216,20 +228,33 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     }
     // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
-    let mut lost: Vec<(f64, String, String, f64, &str)> = Vec::new();
+    let mut lost: Vec<(f64, String, String, f64, &str, Option<f64>)> = Vec::new();
+    let year_steps = m.steps_per_year().round().max(1.0) as usize;
     for (k, sec) in m.sectors.iter().enumerate() {
         if let Some(c) = s.find("output_lost", &sec.id) {
             let v: f64 = s.column(c).iter().sum::<f64>() * years;
             // Of what its demand would have made, growth and shocks included.
             let potential = out.sim.output_potential.get(k).copied().unwrap_or(0.0);
             let share = if potential > 0.0 { v / potential } else { 0.0 };
+            // Over a run of years a shock's loss is diluted: its worst twelve months too
+            // (the mean shortfall of the sector's use over the worst 52 weeks, which is its
+            // share of output lost there but for growth within the year).
+            let worst = s
+                .find("shortfall", &sec.id)
+                .map(|c| s.column(c))
+                .filter(|v| v.len() > year_steps + year_steps / 4)
+                .map(|v| worst_window_mean(&v, year_steps))
+                .filter(|&w| w > share * 1.25 && w >= 0.001);
             // A share of its output, whatever its unit (tonnes, devices, MW).
             if share >= 0.0001 {
+                let worst_text = worst
+                    .map(|w| format!(", {:.1}% in its worst 12 months", w * 100.0))
+                    .unwrap_or_default();
                 lost.push((
                     share,
                     sec.id.clone(),
                     format!(
-                        "{} {} ({:.1}% of output over the run)",
+                        "{} {} ({:.1}% of output over the run{worst_text})",
                         // A small loss keeps two significant figures, not "0 t".
                         if v.abs() < 9.5 {
                             two_figures(v)
@@ -241,22 +266,23 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     ),
                     v,
                     &sec.unit,
+                    worst,
                 ));
             }
         }
     }
     lost.sort_by(|a, b| rank(b.0).total_cmp(&rank(a.0)).then(a.1.cmp(&b.1)));
     let more = lost.len().saturating_sub(6);
-    for (share, id, text, v, unit) in lost.into_iter().take(6) {
-        push(
-            format!("output lost {id}"),
-            text,
-            vec![
-                ("units", json!(v)),
-                ("unit", json!(unit)),
-                ("share_of_output", json!(share)),
-            ],
-        );
+    for (share, id, text, v, unit, worst) in lost.into_iter().take(6) {
+        let mut numbers = vec![
+            ("units", json!(v)),
+            ("unit", json!(unit)),
+            ("share_of_output", json!(share)),
+        ];
+        if let Some(w) = worst {
+            numbers.push(("share_in_worst_12_months", json!(w)));
+        }
+        push(format!("output lost {id}"), text, numbers);
     }
     if more > 0 {
         push(
@@ -913,8 +939,17 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{junit, tick, two_figures, CaseEnd};
+    use super::{junit, tick, two_figures, worst_window_mean, CaseEnd};
     use std::path::PathBuf;
+
+    #[test]
+    fn the_worst_window_is_the_largest_mean_of_consecutive_values() {
+        assert_eq!(worst_window_mean(&[0.0, 1.0, 1.0, 0.0, 0.5], 2), 1.0);
+        assert_eq!(worst_window_mean(&[0.0, 0.2, 0.0, 0.6, 0.2], 3), 0.8 / 3.0);
+        // Fewer values than the window: their mean.
+        assert_eq!(worst_window_mean(&[0.5, 0.1], 52), 0.3);
+        assert_eq!(worst_window_mean(&[], 52), 0.0);
+    }
 
     #[test]
     fn small_figures_keep_two_significant_figures() {
