@@ -228,7 +228,9 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     }
     // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
-    let mut lost: Vec<(f64, String, String, f64, &str, Option<f64>)> = Vec::new();
+    /// A sector's loss: its share of output, id, text, units, unit and worst-year share.
+    struct Lost<'a>(f64, String, String, f64, &'a str, Option<f64>);
+    let mut lost: Vec<Lost> = Vec::new();
     let year_steps = m.steps_per_year().round().max(1.0) as usize;
     for (k, sec) in m.sectors.iter().enumerate() {
         if let Some(c) = s.find("output_lost", &sec.id) {
@@ -250,7 +252,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 let worst_text = worst
                     .map(|w| format!(", {:.1}% in its worst 12 months", w * 100.0))
                     .unwrap_or_default();
-                lost.push((
+                lost.push(Lost(
                     share,
                     sec.id.clone(),
                     format!(
@@ -273,7 +275,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     }
     lost.sort_by(|a, b| rank(b.0).total_cmp(&rank(a.0)).then(a.1.cmp(&b.1)));
     let more = lost.len().saturating_sub(6);
-    for (share, id, text, v, unit, worst) in lost.into_iter().take(6) {
+    for Lost(share, id, text, v, unit, worst) in lost.into_iter().take(6) {
         let mut numbers = vec![
             ("units", json!(v)),
             ("unit", json!(unit)),
