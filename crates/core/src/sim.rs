@@ -272,9 +272,9 @@ pub struct Sim {
     pub stockpile_buy: Vec<f64>,
     pub stockpile_release: Vec<f64>,
     pub stockpile_target: Vec<f64>,
-    /// Per stockpile: its release sells only what its country's buyers lack for this
-    /// step's use (a reserve of last resort), not at its rate whatever the market (see
-    /// `trade::Sim::gather_offers`).
+    /// Per stockpile: its release is a reserve of last resort, given after the market to
+    /// its country's buyers still short of this step's use, not sold at its rate whatever
+    /// the market (see `trade::Sim::release_as_needed`).
     pub stockpile_as_needed: Vec<bool>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
     baskets: Vec<(bool, Vec<(usize, f64)>)>,
@@ -392,9 +392,9 @@ struct Scratch {
     /// import pass.
     claims: Vec<f64>,
     weights: Vec<f64>,
-    /// Per country, for the commodity being traded: what its buyers lack for this step's
-    /// use beyond what they hold, which stockpiles releasing as needed sell at most.
-    use_gap: Vec<f64>,
+    /// Per stockpile: what it released as needed this step, over all the commodities it
+    /// holds (its rate caps the sum).
+    released: Vec<f64>,
     /// Per facility: this step's output (t); per stage × country production.
     output: Vec<f64>,
     production: Vec<f64>,
@@ -1108,7 +1108,7 @@ impl Sim {
             got: z(nn),
             claims: z(nx),
             weights: z(nx),
-            use_gap: z(nx),
+            released: z(m.stockpiles.len()),
             output: z(m.facilities.len()),
             production: z(nst * nx),
             mine_element: z(ne),
@@ -1753,6 +1753,7 @@ impl Sim {
             &mut s.made,
             &mut s.arrived,
             &mut s.sold_c,
+            &mut s.released,
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }

@@ -1888,6 +1888,28 @@ fn a_stockpile_released_as_needed_waits_for_the_gap_whatever_its_rate() {
         fixed_fast > 0.25,
         "at a fixed 7,500 t/yr the holding is gone early: {fixed_fast}"
     );
+    // Buyers the market served (defence, rebuilding its 26 weeks of cover) take none of it:
+    // the users short of the week's use get it all.
+    run(r#"
+        import "lib/timeline" as t;
+        stockpile_fill("us-nds-ndfeb", 3000.0);
+        at("2025-04-07", || {
+            t::licence(t::SEVEN, 0.25, "no-18");
+            stockpile_release("us-nds-ndfeb", 20000.0, #{ as_needed: true });
+        });
+        at("2025-06-30", || { lift("CN", "no-18"); t::licence(t::SEVEN, 1.0, "no-18"); });
+        run_until("2025-12-31");
+        let us = between(shortfall("magnet:NdFeB", "US"), "2025-04-07", "2025-12-31");
+        expect(peak(us) < 0.001, "no US magnet user is short");
+        expect(current(stockpile("us-nds-ndfeb")) > 1000.0, "with stock to spare");
+    "#);
+    // A new plant that starts with no stock is served by the market: nothing is released.
+    run(r#"
+        stockpile_release("us-nds-ndpr-oxide", 100000.0, #{ as_needed: true });
+        build("mp-independence-metal", "big-metal", 3000.0, "26w", 0.0);
+        run_until("2025-12-31");
+        expect(current(stockpile("us-nds-ndpr-oxide")) > 299.99, "the 300 t are all there");
+    "#);
     // Its options are checked.
     for (opts, want) in [
         (

@@ -344,8 +344,75 @@ impl Sim {
         let links = std::mem::take(&mut self.links[c]);
         if !links.buyers.is_empty() && !links.sellers.is_empty() {
             self.trade_links(c, &links);
+            if links.sellers.iter().any(|l| self.releases_as_needed(l)) {
+                self.release_as_needed(c, &links);
+            }
         }
         self.links[c] = links;
+    }
+
+    fn releases_as_needed(&self, l: &SellerLink) -> bool {
+        l.stockpile != NONE
+            && self.stockpile_as_needed[l.stockpile]
+            && self.stockpile_release[l.stockpile] > 0.0
+    }
+
+    /// Stockpiles that release as needed, once the market has cleared: each gives its
+    /// country's buyers (in serving order) what they still lack for this step's use, up to
+    /// its rate over all it holds. A reserve of last resort, delivered to whoever is short,
+    /// not sold into the market: it displaces no other supply, nobody abroad gets it, and a
+    /// buyer the market served (one that only rebuilds its cover) gets none. It is paid the
+    /// market price.
+    fn release_as_needed(&mut self, c: CommodityId, links: &Links) {
+        let ne = self.model.elements.len();
+        let nc = self.model.commodities.len();
+        let spy = self.model.steps_per_year();
+        let com = self.model.commodities[c];
+        let kg_per_t = 1000.0 / self.model.forms[com.form].re_share;
+        for l in &links.sellers {
+            if !self.releases_as_needed(l) {
+                continue;
+            }
+            let sp = l.stockpile;
+            for b in &links.buyers {
+                if b.country != l.country || matches!(b.need, NeedOf::Stockpile(_)) {
+                    continue;
+                }
+                let left = self.stockpile_release[sp] / spy - self.scratch.released[sp];
+                let have = if l.stock == NONE {
+                    lane_sum(&self.stock[l.base..l.base + ne])
+                } else {
+                    self.stock[l.stock]
+                };
+                if left <= NOISE || have <= NOISE {
+                    break;
+                }
+                let need = self.link_need(b);
+                let held = if b.stock == NONE {
+                    lane_sum(&self.stock[b.base..b.base + ne])
+                } else {
+                    self.stock[b.stock]
+                };
+                let q = (need - held).min(left).min(have);
+                if q <= NOISE {
+                    continue;
+                }
+                if l.stock == NONE {
+                    // A mixed form moves in the holding's mix.
+                    let part = q / have;
+                    for e in 0..ne {
+                        let moved = self.stock[l.base + e] * part;
+                        self.stock[l.base + e] -= moved;
+                        self.stock[b.base + e] += moved;
+                    }
+                } else {
+                    self.stock[l.stock] -= q;
+                    self.stock[b.stock] += q;
+                }
+                self.scratch.released[sp] += q;
+                self.policy_cost[l.country] -= self.price[l.market * nc + c] * q * kg_per_t;
+            }
+        }
     }
 
     fn trade_links(&mut self, c: CommodityId, links: &Links) {
@@ -578,33 +645,6 @@ impl Sim {
     /// mixed form). Returns the total on offer.
     fn gather_offers(&mut self, c: CommodityId, links: &Links) -> f64 {
         let (sellers, seller_countries) = (&links.sellers, &links.seller_countries);
-        // A stockpile releasing as needed sells at most what its country's buyers lack for
-        // this step's use: nothing while they hold stock, so it waits for the gap instead of
-        // displacing other supply (and diversion) while buyers still have cover.
-        let as_needed = |l: &SellerLink| {
-            l.stockpile != NONE
-                && self.stockpile_as_needed[l.stockpile]
-                && self.stockpile_release[l.stockpile] > 0.0
-        };
-        if sellers.iter().any(as_needed) {
-            for &x in seller_countries {
-                self.scratch.use_gap[x] = 0.0;
-            }
-            for l in &links.buyers {
-                if matches!(l.need, NeedOf::Stockpile(_)) {
-                    continue;
-                }
-                let need = self.link_need(l);
-                let held = if l.stock == NONE {
-                    lane_sum(&self.stock[l.base..l.base + self.model.elements.len()])
-                } else {
-                    self.stock[l.stock]
-                };
-                if need > held {
-                    self.scratch.use_gap[l.country] += need - held;
-                }
-            }
-        }
         let m = &self.model;
         let ne = m.elements.len();
         let spy = m.steps_per_year();
@@ -643,14 +683,11 @@ impl Sim {
                     let rate = self.stockpile_release[l.stockpile] / spy;
                     let h = lane_sum(held);
                     let share = if !mixed && h > 0.0 { have / h } else { 1.0 };
-                    let release = have.min(rate * share);
                     if self.stockpile_as_needed[l.stockpile] {
-                        let gap = &mut s.use_gap[l.country];
-                        let sold = release.min(*gap);
-                        *gap -= sold;
-                        sold
+                        // A reserve of last resort is not in the market (`release_as_needed`).
+                        0.0
                     } else {
-                        release
+                        have.min(rate * share)
                     }
                 } else {
                     have

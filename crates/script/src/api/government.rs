@@ -249,8 +249,7 @@ pub mod government_api {
     /// faster release of the same holding can leave them shorter later. Start it when the
     /// gap opens, or sweep the rate.
     ///
-    /// With `#{ as_needed: true }` it sells only what its country's market cannot get from
-    /// other sellers that week, up to the rate: a reserve of last resort.
+    /// With `#{ as_needed: true }` it is a reserve of last resort instead: see below.
     ///
     /// ```rhai
     /// stockpile_release("us-nds-ndfeb", 2000.0);
@@ -260,10 +259,12 @@ pub mod government_api {
         release(&ctx, id, tonnes_per_year, false)
     }
 
-    /// A release with options: `as_needed` (true or false), whether the stockpile sells
-    /// only what other sellers in its country cannot supply that week (up to the rate), so
-    /// a holding released early waits for the gap instead of displacing other supply. It
-    /// replaces the stockpile's release, as `stockpile_release` does.
+    /// A release with options: `as_needed` (true or false). As needed, the stockpile stays
+    /// out of the market: once it has cleared each week, it gives its country's buyers (in
+    /// priority order) what they still lack for that week's use, up to `tonnes_per_year`
+    /// over all it holds, at the market price. A holding released early so waits for the
+    /// gap, displaces no other supply and goes to no buyer abroad, and the rate is only a
+    /// cap. It replaces the stockpile's release, as `stockpile_release` does.
     ///
     /// ```rhai
     /// stockpile_release("us-nds-ndfeb", 3000.0, #{ as_needed: true });
