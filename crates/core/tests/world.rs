@@ -310,6 +310,29 @@ fn a_stockpile_release_shortens_a_shortage() {
         with < 0.8 * without,
         "releasing the stockpile shortens it ({with} vs {without})"
     );
+    // As needed (after the market, to the users short of the week's use), the same holding
+    // shortens it more, moves each element as it holds it, and pays its way.
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-12-31"));
+    us_magnet_ban(&mut sim);
+    sim.stockpile_fill(sp, 3000.0);
+    sim.stockpile_release[sp] = 12000.0 * m.forms[m.stockpiles[sp].form].re_share;
+    sim.stockpile_as_needed[sp] = true;
+    let before = sim.stockpile_holding(sp);
+    sim.run_until(d("2025-12-31"));
+    let as_needed: f64 = col(&sim, "shortfall", "magnet:NdFeB/US").iter().sum();
+    assert!(
+        as_needed < with,
+        "as needed {as_needed} vs at its rate {with}"
+    );
+    assert!(sim.stockpile_holding(sp) < before - 100.0, "it was drawn");
+    assert!(
+        sim.mass_balance_error() < 1e-9,
+        "{}",
+        sim.mass_balance_error()
+    );
+    let us = m.country_id("US").unwrap();
+    assert!(sim.policy_cost[us] < 0.0, "its sales earn the market price");
 }
 
 #[test]
