@@ -1218,6 +1218,71 @@ fn messages_name_what_is_wrong() {
         "{}",
         text(&o)
     );
+    let under = file.join("out");
+    let o = chokepoint(&[
+        "run",
+        "scripts/baseline-2024.rhai",
+        "--out",
+        under.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "cannot create it: {} is not a directory",
+            file.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    // A file named `scripts` is not the library.
+    std::fs::write(dir.join("scripts"), "x").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg("test")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("scripts/ is not a directory here"),
+        "{}",
+        text(&o)
+    );
+    // Two shards of different sweeps: either may be the odd one, so both are named.
+    for (name, seed) in [("a", "1"), ("b", "2")] {
+        let o = chokepoint(&[
+            "sweep",
+            "tests/bench/levers-20.rhai",
+            "--runs",
+            "2",
+            "--shard",
+            if name == "a" { "0/2" } else { "1/2" },
+            "--seed",
+            seed,
+            "--out",
+            dir.join(name).to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let o = chokepoint(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        dir.join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "{} and {} are shards of different sweeps: sweep.json's `seed` is 1 in {}, 2 in {}",
+            a.display(),
+            b.display(),
+            a.display(),
+            b.display()
+        )),
+        "{}",
+        text(&o)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

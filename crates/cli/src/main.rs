@@ -855,6 +855,16 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     };
     let mut out: Vec<PathBuf> = Vec::new();
     for p in roots {
+        // With no path, `scripts` must be the library's directory (a file of that name is
+        // not a scenario to replay).
+        if paths.is_empty() && !p.is_dir() {
+            return Err(anyhow!(BadInput(
+                "scripts/ is not a directory here: with no path, `test` replays the scenarios \
+                 in scripts/ under the current directory (run it from the project's root, or \
+                 name the scenarios or their directory)"
+                    .to_string()
+            )));
+        }
         if p.is_dir() {
             let mut files = Vec::new();
             scenarios_under(&p, &mut files)?;
@@ -870,13 +880,6 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             out.extend(files);
         } else if p.exists() {
             out.push(p);
-        } else if paths.is_empty() {
-            return Err(anyhow!(BadInput(
-                "scripts/ does not exist here: with no path, `test` replays the scenarios in \
-                 scripts/ under the current directory (run it from the project's root, or name \
-                 the scenarios or their directory)"
-                    .to_string()
-            )));
         } else {
             return Err(anyhow!(BadInput(format!("{} does not exist", p.display()))));
         }
@@ -1424,8 +1427,9 @@ fn run_sweep(
     }
     let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out)?;
     outln!(
-        "{} runs (shard {}/{}) in {:.2} s: {:.1} runs/s -> {}",
+        "{} {} (shard {}/{}) in {:.2} s: {:.1} runs/s -> {}",
         stats.runs,
+        if stats.runs == 1 { "run" } else { "runs" },
         shard.k,
         shard.n,
         stats.elapsed.as_secs_f64(),

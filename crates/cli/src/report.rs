@@ -116,6 +116,17 @@ fn worst_window_mean(v: &[f64], window: usize) -> f64 {
     best / w as f64
 }
 
+/// A share as a percentage to one decimal, or to two significant figures below 0.1%
+/// (0.042%), so a small loss does not read as none.
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p.abs() >= 0.095 || p == 0.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{}%", two_figures(p))
+    }
+}
+
 /// A small figure to two significant figures (0.0042, 0.31, 4.2).
 fn two_figures(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
@@ -250,13 +261,13 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             // A share of its output, whatever its unit (tonnes, devices, MW).
             if share >= 0.0001 {
                 let worst_text = worst
-                    .map(|w| format!(", {:.1}% in its worst 12 months", w * 100.0))
+                    .map(|w| format!(", {} in its worst 12 months", percent(w)))
                     .unwrap_or_default();
                 lost.push(Lost(
                     share,
                     sec.id.clone(),
                     format!(
-                        "{} {} ({:.1}% of output over the run{worst_text})",
+                        "{} {} ({} of output over the run{worst_text})",
                         // A small loss keeps two significant figures, not "0 t".
                         if v.abs() < 9.5 {
                             two_figures(v)
@@ -264,7 +275,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                             thousands(v)
                         },
                         sec.unit,
-                        share * 100.0
+                        percent(share)
                     ),
                     v,
                     &sec.unit,
@@ -941,7 +952,7 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{junit, tick, two_figures, worst_window_mean, CaseEnd};
+    use super::{junit, percent, tick, two_figures, worst_window_mean, CaseEnd};
     use std::path::PathBuf;
 
     #[test]
@@ -961,6 +972,9 @@ mod tests {
         assert_eq!(two_figures(9.4), "9.4");
         assert_eq!(two_figures(-0.5), "-0.5");
         assert_eq!(two_figures(0.0), "0");
+        assert_eq!(percent(0.123), "12.3%");
+        assert_eq!(percent(0.00042), "0.042%");
+        assert_eq!(percent(0.0), "0.0%");
     }
 
     #[test]

@@ -638,7 +638,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
         }
     }
     // Shards must come from the same sweep and cover it exactly once. The odd one out is
-    // the shard fewest others agree with (with two, the second), named with what differs.
+    // the shard fewest others agree with, named with what differs (with two, both).
     let first = &metas[0].1;
     if metas.iter().any(|(_, m, _)| m != first) {
         let agree = |m: &serde_json::Value| metas.iter().filter(|(_, o, _)| o == m).count();
@@ -659,15 +659,37 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
             .chain(other_meta.as_object())
             .flat_map(|o| o.keys())
             .collect();
-        let what = keys
+        let differs = keys
             .into_iter()
-            .find(|k| odd_meta.get(k.as_str()) != other_meta.get(k.as_str()))
+            .find(|k| odd_meta.get(k.as_str()) != other_meta.get(k.as_str()));
+        let value = |m: &serde_json::Value, k: &str| shown(m.get(k));
+        // With two, either may be the odd one: both are named.
+        if metas.len() == 2 {
+            let (a, b) = (&metas[0], &metas[1]);
+            let what = differs
+                .map(|k| {
+                    format!(
+                        ": sweep.json's `{k}` is {} in {}, {} in {}",
+                        value(&a.1, k),
+                        a.0.display(),
+                        value(&b.1, k),
+                        b.0.display()
+                    )
+                })
+                .unwrap_or_default();
+            return Err(anyhow!(crate::BadInput(format!(
+                "{} and {} are shards of different sweeps{what}",
+                a.0.display(),
+                b.0.display()
+            ))));
+        }
+        let what = differs
             .map(|k| {
                 format!(
                     ": its sweep.json `{k}` is {}, {}'s is {}",
-                    shown(odd_meta.get(k.as_str())),
+                    value(odd_meta, k),
                     other_dir.display(),
-                    shown(other_meta.get(k.as_str()))
+                    value(other_meta, k)
                 )
             })
             .unwrap_or_default();

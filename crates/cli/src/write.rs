@@ -172,7 +172,13 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .append(&mut fresh);
-    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        // A file where a directory on the way was meant says which.
+        match dir.ancestors().skip(1).find(|a| a.exists()) {
+            Some(a) if !a.is_dir() => bad(format!("cannot create it: {}", no_dir(a))),
+            _ => bad(format!("cannot create it: {e}")),
+        }
+    })?;
     for f in files {
         let at = dir.join(f);
         if at.is_dir() {

@@ -259,8 +259,13 @@ impl Loader {
 
     fn parse(&mut self, file: usize, text: &str) -> Option<ModelFile> {
         let path = self.files[file].path.clone();
-        if text.trim().is_empty() {
-            // The first file read is the model; the others are its includes.
+        let blank = |l: &str| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        };
+        if text.lines().all(blank) {
+            // The first file read is the model; the others are its includes. (Comments
+            // only is empty too: there is nothing in it to read.)
             let why = if file == 0 {
                 "the file is empty: a model needs at least a `model:` header"
             } else {

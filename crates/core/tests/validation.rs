@@ -330,7 +330,7 @@ fn with_unknown_fields(n: usize) -> String {
 fn an_empty_file_is_named_as_the_model_or_as_one_of_its_includes() {
     let dir = std::env::temp_dir().join(format!("cp-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sectors.yaml"), "\n  \n").unwrap();
+    std::fs::write(dir.join("sectors.yaml"), "\n  # sectors to come\n").unwrap();
     let top = dir.join("top.yaml");
     std::fs::write(
         &top,

@@ -293,14 +293,25 @@ fn unclosed_brace(source: &str) -> Option<usize> {
                 }
             }
             '/' if chars.peek() == Some(&'*') => {
+                // Block comments nest, as Rhai reads them.
                 chars.next();
-                let mut prev = ' ';
+                let (mut depth, mut prev) = (1, ' ');
                 for d in chars.by_ref() {
                     if d == '\n' {
                         line += 1;
                     }
+                    if prev == '/' && d == '*' {
+                        depth += 1;
+                        prev = ' ';
+                        continue;
+                    }
                     if prev == '*' && d == '/' {
-                        break;
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                        prev = ' ';
+                        continue;
                     }
                     prev = d;
                 }

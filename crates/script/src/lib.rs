@@ -311,7 +311,9 @@ impl Scenario {
             error.locate_module(&self.scripts_root);
             let mut h = handle.lock();
             error.printed = std::mem::take(&mut h.output);
-            error.timed_out = h.stopped() == Some(host::PAST_TIME_LIMIT);
+            // The stop itself, not another error raised once the deadline had passed.
+            error.timed_out = h.stopped() == Some(host::PAST_TIME_LIMIT)
+                && error.message.contains(host::PAST_TIME_LIMIT);
             if error.timed_out {
                 error.help = Some(format!(
                     "the run may take {} s of wall-clock time (`--time-limit SECONDS` sets it)",

@@ -1958,6 +1958,9 @@ fn a_block_left_open_is_shown_at_the_end_of_the_text_with_the_brace_that_opened_
     assert!(e.contains("lever-test.rhai:4:12"), "{e}");
     assert!(e.contains("4 |   print(s);"), "the last line is shown: {e}");
     assert!(e.contains("the `{` on line 2 is never closed"), "{e}");
+    // Block comments nest, braces in them included.
+    let e = fails("if true {\n  print(1);\n  /* a /* b */ still { a comment */\n  let z = 1;\n");
+    assert!(e.contains("the `{` on line 1 is never closed"), "{e}");
 }
 
 #[test]
