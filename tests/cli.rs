@@ -1189,19 +1189,19 @@ fn messages_name_what_is_wrong() {
         "{}",
         text(&o)
     );
-    // `test` with no path, where there is no scripts/, says that is the default.
+    // `test` with no path, where there is no scripts/ (or it is a file), says that is the
+    // default.
     let dir = temp("messages");
-    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .arg("test")
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("with no path, `test` replays the scenarios in scripts/"),
-        "{}",
-        text(&o)
-    );
+    let test_here = |want: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .arg("test")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(want), "{}", text(&o));
+    };
+    test_here("with no path, `test` replays the scenarios in scripts/");
     // A file named where a directory was meant is not "a directory that does not exist".
     let file = dir.join("afile");
     std::fs::write(&file, "x").unwrap();
@@ -1236,17 +1236,7 @@ fn messages_name_what_is_wrong() {
     );
     // A file named `scripts` is not the library.
     std::fs::write(dir.join("scripts"), "x").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .arg("test")
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("scripts/ is not a directory here"),
-        "{}",
-        text(&o)
-    );
+    test_here("scripts/ is not a directory here");
     // Two shards of different sweeps: either may be the odd one, so both are named.
     for (name, seed) in [("a", "1"), ("b", "2")] {
         let o = chokepoint(&[
