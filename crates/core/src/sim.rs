@@ -2805,7 +2805,7 @@ impl Sim {
         for sec in 0..m.sectors.len() {
             let need = s.sector_need[sec];
             row[cols.sector_shortfall[sec]] = if need > 0.0 {
-                (1.0 - s.sector_used[sec] / need).max(0.0)
+                short_of(s.sector_used[sec], need)
             } else {
                 0.0
             };
@@ -2815,7 +2815,7 @@ impl Sim {
         }
         for i in 0..nx * nf {
             row[cols.region_shortfall[i]] = if s.region_need[i] > 0.0 {
-                (1.0 - s.region_used[i] / s.region_need[i]).max(0.0)
+                short_of(s.region_used[i], s.region_need[i])
             } else {
                 0.0
             };
@@ -2916,6 +2916,17 @@ pub const OUTAGE_SLOTS: usize = 4;
 /// flows, not a flow: a request or an output this small sends no market signal. (A share of
 /// two such residues, say unsold over made, can be anything from 0 to 1.)
 pub(crate) const NOISE: f64 = 1e-9;
+
+/// The share of `need` that `used` left unmet, with rounding noise (a need met to the last
+/// bits but one) read as none: a shortfall of 4e-16 is no shortfall.
+fn short_of(used: f64, need: f64) -> f64 {
+    let short = 1.0 - used / need;
+    if short > 1e-12 {
+        short
+    } else {
+        0.0
+    }
+}
 
 /// A sum in four independent lanes: a short vector's sum (a holding's element vector, say)
 /// without one long chain of dependent additions. The order is fixed, so the result is
