@@ -180,16 +180,42 @@ impl ScriptError {
     /// Finds the module an error came from under `scripts_root` (as `import` resolves it)
     /// and shows its line with a caret; the lever it points at names the message.
     pub fn locate_module(&mut self, scripts_root: &std::path::Path) {
-        let Some((name, line, column)) = self.module.clone() else {
+        let Some((name, at, column)) = self.module.clone() else {
             return;
         };
+        let line = at;
         let file = scripts_root.join(format!("{name}.rhai"));
         let Ok(text) = std::fs::read_to_string(&file) else {
             return;
         };
-        let Some(src) = text.lines().nth(line - 1) else {
-            return;
+        let (line, column, src) = match text.lines().nth(line - 1) {
+            Some(src) => (line, column, src.to_string()),
+            // The end of the module's text (a block left open there).
+            None => match end_of_text(&text) {
+                Some((l, c, src)) => (l, Some(c), src),
+                None => return,
+            },
         };
+        if line != at {
+            let (was, now) = (
+                format!(", at line {at} of the module"),
+                format!(", at line {line} of the module"),
+            );
+            for c in &mut self.chain {
+                if c.ends_with(&was) {
+                    *c = c.replace(&was, &now);
+                }
+            }
+        }
+        self.module = Some((name, line, column));
+        if self.message.contains("Expecting '}'") {
+            if let Some(open) = unclosed_brace(&text) {
+                self.help = Some(format!(
+                    "the `{{` on line {open} of the module is never closed"
+                ));
+            }
+        }
+        let src = src.as_str();
         // Shown as the main script is, relative to where the command runs when it can be.
         let shown = std::env::current_dir()
             .ok()
@@ -239,13 +265,10 @@ impl ScriptError {
             // The end of the text (a block left open): shown after its last line that holds
             // anything, where the missing text belongs.
             if self.source_line.is_none() {
-                if let Some((i, last)) = (source.lines().enumerate())
-                    .filter(|(_, l)| !l.trim().is_empty())
-                    .last()
-                {
-                    self.line = Some(i + 1);
-                    self.column = Some(last.chars().count() + 1);
-                    self.source_line = Some(last.to_string());
+                if let Some((l, c, last)) = end_of_text(source) {
+                    self.line = Some(l);
+                    self.column = Some(c);
+                    self.source_line = Some(last);
                 }
             }
             if self.message.starts_with("Expecting '}'") {
@@ -255,6 +278,15 @@ impl ScriptError {
             }
         }
     }
+}
+
+/// The place just after the last line of `source` that holds anything (line, column, and
+/// that line): where text missing at the end belongs.
+fn end_of_text(source: &str) -> Option<(usize, usize, String)> {
+    let (i, last) = (source.lines().enumerate())
+        .filter(|(_, l)| !l.trim().is_empty())
+        .last()?;
+    Some((i + 1, last.chars().count() + 1, last.to_string()))
 }
 
 /// The line of the last `{` in `source` left without its `}`, reading past strings,

@@ -1,5 +1,6 @@
 //! Hostile scripts end with a clear error, quickly, without a panic or unbounded memory.
-//! Each file in tests/adversarial states the error it must end with (`// expect: a|b`).
+//! Each file in tests/adversarial states the error it must end with (`// expect: a|b`, either;
+//! `a & b`, both).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,7 +48,10 @@ fn every_adversarial_script_fails_clearly_within_two_seconds() {
             Err(e) => e.to_string(),
         };
         assert!(
-            wanted.split('|').any(|w| err.contains(w)),
+            // `a|b`: either; `a & b`: both.
+            wanted
+                .split('|')
+                .any(|alt| alt.split(" & ").all(|w| err.contains(w))),
             "{}: wanted one of [{wanted}], got:\n{err}",
             f.display()
         );
