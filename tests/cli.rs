@@ -1192,6 +1192,27 @@ fn messages_name_what_is_wrong() {
     // `test` with no path, where there is no scripts/ (or it is a file), says that is the
     // default.
     let dir = temp("messages");
+    // So is an edited copy of the header's model under the same name; the file itself is not.
+    copy_dir(&root().join("models"), &dir.join("m"));
+    let copy = dir.join("m/world-2024.yaml");
+    for (model, noted) in [
+        (copy.to_str().unwrap(), true),
+        ("models/world-2024.yaml", false),
+    ] {
+        let o = chokepoint(&[
+            "run",
+            "scripts/2024-10-kachin-disruption.rhai",
+            "--model",
+            model,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert_eq!(
+            text(&o).contains("replaces the script's"),
+            noted,
+            "{model}: {}",
+            text(&o)
+        );
+    }
     let test_here = |want: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
             .arg("test")

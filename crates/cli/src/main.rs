@@ -658,8 +658,16 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
 /// world-2024 fails on its dates, or worse, runs and means something else).
 fn note_model_override(script: &Scenario, explicit: &Path) {
     if let Some(hint) = script.model_hint() {
-        let stem = |s: &Path| s.file_stem().map(|x| x.to_os_string());
-        if stem(explicit) != stem(Path::new(&hint)) {
+        // The same file is no replacement; another of the same name (an edited copy) is.
+        let named = model_for(script, None);
+        let same = match (explicit.canonicalize(), named.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => {
+                let stem = |s: &Path| s.file_stem().map(|x| x.to_os_string());
+                stem(explicit) == stem(Path::new(&hint))
+            }
+        };
+        if !same {
             eprintln!(
                 "note: --model {} replaces the script's `// model: {hint}`",
                 explicit.display()
