@@ -275,6 +275,24 @@ impl ScriptError {
                 if let Some(open) = unclosed_brace(source) {
                     self.help = Some(format!("the `{{` on line {open} is never closed"));
                 }
+            } else if ["Expecting ')'", "Expecting ']'", "Expecting ','"]
+                .iter()
+                .any(|m| self.message.starts_with(m))
+            {
+                // A call or array left open reads as a missing comma further on: the one
+                // open where the parser stopped is the one it was reading.
+                let before: String = (source.split_inclusive('\n'))
+                    .take(line.saturating_sub(1))
+                    .chain(source.lines().nth(line - 1).map(|l| {
+                        let col = pos.position().unwrap_or(1).max(1) - 1;
+                        &l[..l.char_indices().nth(col).map_or(l.len(), |(i, _)| i)]
+                    }))
+                    .collect();
+                if let Some(&(c, open)) = unclosed(&before).last().filter(|(c, _)| *c != '{') {
+                    if open < line {
+                        self.help = Some(format!("the `{c}` on line {open} is never closed"));
+                    }
+                }
             }
         }
     }
@@ -289,17 +307,24 @@ fn end_of_text(source: &str) -> Option<(usize, usize, String)> {
     Some((i + 1, last.chars().count() + 1, last.to_string()))
 }
 
-/// The line of the last `{` in `source` left without its `}`, reading past strings,
-/// characters and comments.
+/// The line of the last `{` in `source` left without its `}`.
 fn unclosed_brace(source: &str) -> Option<usize> {
-    let mut open: Vec<usize> = Vec::new();
+    (unclosed(source).into_iter().rev())
+        .find(|&(c, _)| c == '{')
+        .map(|(_, line)| line)
+}
+
+/// The brackets of `source` left open at its end, outermost first, each with its line,
+/// reading past strings, characters and comments.
+fn unclosed(source: &str) -> Vec<(char, usize)> {
+    let mut open: Vec<(char, usize)> = Vec::new();
     let mut line = 1;
     let mut chars = source.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\n' => line += 1,
-            '{' => open.push(line),
-            '}' => {
+            '{' | '(' | '[' => open.push((c, line)),
+            '}' | ')' | ']' => {
                 open.pop();
             }
             '"' | '\'' | '`' => {
@@ -351,7 +376,7 @@ fn unclosed_brace(source: &str) -> Option<usize> {
             _ => {}
         }
     }
-    open.pop()
+    open
 }
 
 impl fmt::Display for ScriptError {

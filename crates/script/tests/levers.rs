@@ -1959,6 +1959,16 @@ fn a_block_left_open_is_shown_at_the_end_of_the_text_with_the_brace_that_opened_
     assert!(e.contains("lever-test.rhai:4:12"), "{e}");
     assert!(e.contains("4 |   print(s);"), "the last line is shown: {e}");
     assert!(e.contains("the `{` on line 2 is never closed"), "{e}");
+    // A call or array left open on an earlier line reads as a missing comma later: the one
+    // the parser was reading is named.
+    let e =
+        fails("at(\"2024-02-05\", || print(\"a\")\nlet x = [1, 2;\nrun_until(\"2024-03-01\");\n");
+    assert!(e.contains("the `(` on line 1 is never closed"), "{e}");
+    let e = fails("print(1);\nlet a = [1,\n2;\n");
+    assert!(e.contains("the `[` on line 2 is never closed"), "{e}");
+    // A comma missing inside one line needs no hint.
+    let e = fails("let x = #{ a: 1 b: 2 };\n");
+    assert!(!e.contains("never closed"), "{e}");
     // Block comments nest, braces in them included.
     let e = fails("if true {\n  print(1);\n  /* a /* b */ still { a comment */\n  let z = 1;\n");
     assert!(e.contains("the `{` on line 1 is never closed"), "{e}");
