@@ -30,6 +30,8 @@ pub(super) struct Links {
     /// Each tier's buyer countries, once each; and each buyer slot's entry in it.
     pub(super) tier_country: Vec<CountryId>,
     pub(super) slot_tc: Vec<usize>,
+    /// Some seller is a stockpile (which may release as needed, after the market).
+    pub(super) stockpile_sells: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +110,7 @@ impl Sim {
                     let base = (n * nf + com.form) * ne;
                     (base, com.element.map_or(NONE, |e| base + e))
                 };
-                let sellers = self.sellers_of[c]
+                let sellers: Vec<SellerLink> = self.sellers_of[c]
                     .iter()
                     .map(|&n| {
                         let node = &self.nodes[n];
@@ -195,7 +197,9 @@ impl Sim {
                     .collect();
                 seller_countries.sort_unstable();
                 seller_countries.dedup();
+                let stockpile_sells = sellers.iter().any(|l| l.stockpile != NONE);
                 Links {
+                    stockpile_sells,
                     sellers,
                     buyers,
                     seller_countries,
@@ -344,7 +348,7 @@ impl Sim {
         let links = std::mem::take(&mut self.links[c]);
         if !links.buyers.is_empty() && !links.sellers.is_empty() {
             self.trade_links(c, &links);
-            if links.sellers.iter().any(|l| self.releases_as_needed(l)) {
+            if links.stockpile_sells && links.sellers.iter().any(|l| self.releases_as_needed(l)) {
                 self.release_as_needed(c, &links);
             }
         }
