@@ -239,8 +239,16 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     }
     // Output lost: the six sectors that lost the largest share of their output.
     let years = m.step_days as f64 / 365.25;
-    /// A sector's loss: its share of output, id, text, units, unit and worst-year share.
-    struct Lost<'a>(f64, String, String, f64, &'a str, Option<f64>);
+    /// A sector's loss: its share of output, the line shown, in units of `unit`, and its
+    /// share in the worst twelve months where that says more.
+    struct Lost<'a> {
+        share: f64,
+        id: String,
+        text: String,
+        units: f64,
+        unit: &'a str,
+        worst: Option<f64>,
+    }
     let mut lost: Vec<Lost> = Vec::new();
     let year_steps = m.steps_per_year().round().max(1.0) as usize;
     for (k, sec) in m.sectors.iter().enumerate() {
@@ -263,10 +271,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 let worst_text = worst
                     .map(|w| format!(", {} in its worst 12 months", percent(w)))
                     .unwrap_or_default();
-                lost.push(Lost(
+                lost.push(Lost {
                     share,
-                    sec.id.clone(),
-                    format!(
+                    id: sec.id.clone(),
+                    text: format!(
                         "{} {} ({} of output over the run{worst_text})",
                         // A small loss keeps two significant figures, not "0 t".
                         if v.abs() < 9.5 {
@@ -277,16 +285,28 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                         sec.unit,
                         percent(share)
                     ),
-                    v,
-                    &sec.unit,
+                    units: v,
+                    unit: &sec.unit,
                     worst,
-                ));
+                });
             }
         }
     }
-    lost.sort_by(|a, b| rank(b.0).total_cmp(&rank(a.0)).then(a.1.cmp(&b.1)));
+    lost.sort_by(|a, b| {
+        rank(b.share)
+            .total_cmp(&rank(a.share))
+            .then(a.id.cmp(&b.id))
+    });
     let more = lost.len().saturating_sub(6);
-    for Lost(share, id, text, v, unit, worst) in lost.into_iter().take(6) {
+    for Lost {
+        share,
+        id,
+        text,
+        units: v,
+        unit,
+        worst,
+    } in lost.into_iter().take(6)
+    {
         let mut numbers = vec![
             ("units", json!(v)),
             ("unit", json!(unit)),

@@ -287,21 +287,23 @@ fn a_ban_on_one_country_is_partly_diverted_through_the_others() {
 fn a_stockpile_release_shortens_a_shortage() {
     let m = world();
     let sp = m.stockpile_id("us-nds-ndfeb").unwrap();
-    let run = |release: bool| {
+    // No release (None), or 3,000 t released at 12,000 t/yr, at its rate or as needed.
+    let run = |release: Option<bool>| {
         let mut sim = Sim::new(&m, 1);
         sim.run_until(d("2024-12-31"));
         us_magnet_ban(&mut sim);
-        if release {
+        if let Some(as_needed) = release {
             sim.stockpile_fill(sp, 3000.0);
             sim.stockpile_release[sp] = 12000.0 * m.forms[m.stockpiles[sp].form].re_share;
+            sim.stockpile_as_needed[sp] = as_needed;
         }
+        let before = sim.stockpile_holding(sp);
         sim.run_until(d("2025-12-31"));
-        col(&sim, "shortfall", "magnet:NdFeB/US")
-            .iter()
-            .sum::<f64>()
+        let short: f64 = col(&sim, "shortfall", "magnet:NdFeB/US").iter().sum();
+        (short, before, sim)
     };
-    let without = run(false);
-    let with = run(true);
+    let (without, _, _) = run(None);
+    let (with, _, _) = run(Some(false));
     assert!(
         without > 1.0,
         "the ban leaves US magnet users short ({without})"
@@ -312,15 +314,7 @@ fn a_stockpile_release_shortens_a_shortage() {
     );
     // As needed (after the market, to the users short of the week's use), the same holding
     // shortens it more, moves each element as it holds it, and pays its way.
-    let mut sim = Sim::new(&m, 1);
-    sim.run_until(d("2024-12-31"));
-    us_magnet_ban(&mut sim);
-    sim.stockpile_fill(sp, 3000.0);
-    sim.stockpile_release[sp] = 12000.0 * m.forms[m.stockpiles[sp].form].re_share;
-    sim.stockpile_as_needed[sp] = true;
-    let before = sim.stockpile_holding(sp);
-    sim.run_until(d("2025-12-31"));
-    let as_needed: f64 = col(&sim, "shortfall", "magnet:NdFeB/US").iter().sum();
+    let (as_needed, before, sim) = run(Some(true));
     assert!(
         as_needed < with,
         "as needed {as_needed} vs at its rate {with}"

@@ -100,6 +100,22 @@ pub fn finite(x: f64, what: &str, lo: f64, hi: f64) -> Res<f64> {
     Ok(x)
 }
 
+/// Refuses an options map with a key `lever` does not take, naming the nearest it does:
+/// "contract: unknown option 'frim' (did you mean 'firm'?); the option is firm".
+pub fn known_options(lever: &str, opts: &Map, allowed: &[&str]) -> Res<()> {
+    match opts.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => {
+            let hint = chokepoint_core::error::did_you_mean(k, allowed.iter().copied());
+            let which = match allowed {
+                [one] => format!("the option is {one}"),
+                all => format!("the options are {}", all.join(", ")),
+            };
+            Err(err(format!("{lever}: unknown option '{k}'{hint}; {which}")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Reads a policy definition from a lever's options map; unknown keys are errors.
 pub fn policy_def(
     kind: &str,

@@ -278,13 +278,7 @@ pub mod government_api {
         tonnes_per_year: Num,
         opts: Map,
     ) -> Res<()> {
-        const OPTIONS: [&str; 1] = ["as_needed"];
-        if let Some(k) = opts.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-            let hint = chokepoint_core::error::did_you_mean(k, OPTIONS.iter().copied());
-            return Err(crate::host::err(format!(
-                "stockpile_release: unknown option '{k}'{hint}; the option is as_needed"
-            )));
-        }
+        crate::args::known_options("stockpile_release", &opts, &["as_needed"])?;
         let as_needed = match opts.get("as_needed") {
             Some(v) => v.as_bool().map_err(|_| {
                 crate::host::err(format!(
@@ -434,13 +428,7 @@ pub mod government_api {
         share: Num,
         opts: Map,
     ) -> Res<()> {
-        const OPTIONS: [&str; 1] = ["firm"];
-        if let Some(k) = opts.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-            let hint = chokepoint_core::error::did_you_mean(k, OPTIONS.iter().copied());
-            return Err(crate::host::err(format!(
-                "contract: unknown option '{k}'{hint}; the option is firm"
-            )));
-        }
+        crate::args::known_options("contract", &opts, &["firm"])?;
         let firm = match opts.get("firm") {
             Some(v) => Some(
                 v.clone()

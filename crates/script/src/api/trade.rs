@@ -290,13 +290,7 @@ pub mod trade_api {
         }
         // Its options are the scope's, bar `to` (the firms): a misspelt key is named against those.
         const OPTIONS: [&str; 4] = ["elements", "forms", "exempt", "label"];
-        if let Some(k) = opts.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-            let hint = chokepoint_core::error::did_you_mean(k, OPTIONS.iter().copied());
-            return Err(err(format!(
-                "entity_list: unknown option '{k}'{hint}; the options are {}",
-                OPTIONS.join(", ")
-            )));
-        }
+        crate::args::known_options("entity_list", &opts, &OPTIONS)?;
         let mut opts = opts;
         opts.insert(
             "to".into(),
