@@ -649,6 +649,24 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             "{f} differs"
         );
     }
+    // Named in another order (the shard run by its full path first), the merge is the same:
+    // its record is shard 0's, whichever is listed first.
+    let m = chokepoint(&[
+        "merge",
+        &d("s1"),
+        &d("s2"),
+        &d("s0"),
+        "--out",
+        &d("reordered"),
+    ]);
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    for f in ["sweep.json", "report.html", "summary.json"] {
+        assert_eq!(
+            std::fs::read(dir.join("merged").join(f)).unwrap(),
+            std::fs::read(dir.join("reordered").join(f)).unwrap(),
+            "{f} depends on the shards' order"
+        );
+    }
     // A damaged shard, one edited by hand, or one whose files are not its sweep.json's (a
     // sweep killed between its files' renames), is refused, not averaged in: sweep.json
     // records a digest of each file.
@@ -2421,4 +2439,117 @@ fn saving_a_repl_session_to_a_directory_asks_for_a_file_name() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_repl_session_that_redefines_a_function_or_imports_saves_what_replays() {
+    let dir = temp("repl-redefine");
+    let saved = dir.join("session.rhai");
+    // A function defined again replaces the first in the saved script, as in the session.
+    let input = format!(
+        "fn f() {{ 1 }}\nfn f() {{ 2 }}\nprint(f());\nfn g() {{ 1 }} let q = 3;\nfn g() {{ 5 }}\n:save {}\n",
+        saved.display()
+    );
+    let out = piped_repl(&dir, input.as_bytes());
+    let said = text(&out);
+    assert!(
+        said.contains("g() with 0 parameters is already defined, on a line that does more"),
+        "{said}"
+    );
+    let script = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(script.matches("fn f()").count(), 1, "{script}");
+    assert!(script.contains("fn f() { 2 }"), "{script}");
+    let replay = chokepoint(&["run", saved.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    assert!(text(&replay).starts_with("2\n"), "{}", text(&replay));
+    // A session importing the library's modules, saved outside the library, is told that
+    // `run` will not find them there.
+    let saved = dir.join("imports.rhai");
+    let input = format!(
+        "import \"lib/timeline\" as t;\nprint(t::SEVEN.len());\n:save {}\n",
+        saved.display()
+    );
+    let said = text(&piped_repl(&dir, input.as_bytes()));
+    assert!(
+        said.contains("looks for the modules it imports under")
+            && said.contains("where lib/timeline is not"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn test_passes_over_what_a_glob_names_that_is_no_scenario_and_locks_its_report() {
+    // `scripts/*`: the library's modules and its README are named too.
+    let out = chokepoint(&[
+        "test",
+        "scripts/lib",
+        "scripts/README.md",
+        "scripts/2024-10-kachin-disruption.rhai",
+    ]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("1 passed, 0 failed"), "{said}");
+    assert!(
+        said.contains("scripts/lib holds the modules scenarios import")
+            && said.contains("scripts/README.md is not a scenario"),
+        "{said}"
+    );
+    let out = chokepoint(&["test", "scripts/lib"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no scenario (*.rhai) to replay"),
+        "{}",
+        text(&out)
+    );
+    // A report another `test` is writing is refused, as an --out directory is.
+    let dir = temp("junit-lock");
+    let report = dir.join("results.xml");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".results.xml.chokepoint.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let out = chokepoint(&[
+        "test",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--junit",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("another chokepoint is writing there now"),
+        "{}",
+        text(&out)
+    );
+    assert!(!report.exists());
+    drop(lock);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn run_shows_what_check_warns_of_in_the_model() {
+    let dir = temp("model-warning");
+    copy_dir(&root().join("models"), &dir.join("models"));
+    let file = dir.join("models/world-2024/facilities.yaml");
+    let text_of = std::fs::read_to_string(&file).unwrap();
+    let edited = text_of.replacen("start: 1990-01-01", "start: 2040-01-01", 1);
+    assert_ne!(edited, text_of, "the facilities file has a start to move");
+    std::fs::write(&file, edited).unwrap();
+    let model = dir.join("models/world-2024.yaml");
+    let out = chokepoint(&[
+        "run",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    let said = text(&out);
+    assert!(
+        said.contains("warning: the model: facility '")
+            && said.contains("starts on 2040-01-01, after the model ends"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

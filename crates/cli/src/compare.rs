@@ -230,7 +230,7 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
     }
     let _ = writeln!(
         o,
-        "  {} figures compared, {} differ beyond 4 decimal places; the {} that move most:",
+        "  {} figures compared, {} differ as the table shows them (to 4 decimal places, whole numbers from 100); the {} that move most:",
         all.len(),
         changed,
         n.min(changed)

@@ -608,7 +608,7 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
 }
 
 /// The scripts directory a script imports from: the nearest ancestor named `scripts`.
-fn scripts_root(script: &Path) -> PathBuf {
+pub(crate) fn scripts_root(script: &Path) -> PathBuf {
     let abs = script
         .canonicalize()
         .unwrap_or_else(|_| script.to_path_buf());
@@ -814,6 +814,10 @@ fn run(
             return Ok(2);
         }
     };
+    // What `check` warns of in the model (a plant that never runs, say) bears on the answer.
+    for w in model.warnings() {
+        eprintln!("warning: the model: {w}");
+    }
     // A --set the script never read is almost always a typo, and the run used the
     // default instead: bad input, as `sweep` has it, before anything is printed or written.
     let written = scenario.literal_params();
@@ -862,7 +866,7 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         paths.to_vec()
     };
     let mut out: Vec<PathBuf> = Vec::new();
-    for p in roots {
+    for p in roots.iter().cloned() {
         // With no path, `scripts` must be the library's directory (a file of that name is
         // not a scenario to replay).
         if paths.is_empty() && !p.is_dir() {
@@ -872,6 +876,29 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                  name the scenarios or their directory)"
                     .to_string()
             )));
+        }
+        // A shell's `scripts/*` names the library's modules and its README too: what is no
+        // scenario is passed over, with a word (a directory or file named on its own that
+        // holds none is still bad input, below).
+        let named_among_others = roots.len() > 1;
+        if p.is_dir() && p.file_name().is_some_and(|n| n == "lib") {
+            eprintln!(
+                "note: {} holds the modules scenarios import, not scenarios: passed over",
+                p.display()
+            );
+            continue;
+        }
+        if p.is_file()
+            && named_among_others
+            && !p
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("rhai"))
+        {
+            eprintln!(
+                "note: {} is not a scenario (*.rhai): passed over",
+                p.display()
+            );
+            continue;
         }
         if p.is_dir() {
             let mut files = Vec::new();
@@ -891,6 +918,11 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else {
             return Err(anyhow!(BadInput(format!("{} does not exist", p.display()))));
         }
+    }
+    if out.is_empty() {
+        return Err(anyhow!(BadInput(
+            "no scenario (*.rhai) to replay among the paths given".to_string()
+        )));
     }
     // A script named twice (a directory and a file in it) runs once.
     let mut seen = std::collections::HashSet::new();
@@ -971,6 +1003,8 @@ fn test(
             ))));
         }
         let _ = std::fs::remove_file(&probe);
+        write::lock_report(j)
+            .map_err(|e| anyhow!(BadInput(format!("error: --junit {}: {e}", j.display()))))?;
     }
     let checked = (|| -> Result<Vec<PathBuf>> {
         if let Some(m) = model.filter(|m| !m.is_file()) {

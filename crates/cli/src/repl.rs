@@ -44,6 +44,8 @@ that would fail is reported against that line. History is kept in ~/.chokepoint_
 
 struct ReplHelper {
     words: Vec<String>,
+    /// The recorded metrics, each with its keys: what `:show`, `:plot` and `:keys` take.
+    metrics: BTreeMap<String, Vec<String>>,
     engine: Engine,
     /// The input last judged unfinished, until a later one is finished: what the line
     /// editor drops when the input ends in the middle of a statement.
@@ -73,12 +75,18 @@ impl Completer for ReplHelper {
             .map(|i| i + before[i..].chars().next().map(char::len_utf8).unwrap_or(1))
             .unwrap_or(0);
         let word = &before[start..];
-        if word.is_empty() {
-            return Ok((pos, vec![]));
-        }
-        let mut out: Vec<Pair> = self
-            .words
-            .iter()
+        // A command's arguments are metrics and their keys, not levers or model ids.
+        let args: Vec<&str> = before[..start].split_whitespace().collect();
+        let choices: Vec<&String> = match args.as_slice() {
+            [":show" | ":plot" | ":keys"] => self.metrics.keys().collect(),
+            [":show" | ":plot", metric] => {
+                self.metrics.get(*metric).into_iter().flatten().collect()
+            }
+            _ if word.is_empty() => return Ok((pos, vec![])),
+            _ => self.words.iter().collect(),
+        };
+        let mut out: Vec<Pair> = choices
+            .into_iter()
             .filter(|w| w.starts_with(word))
             .map(|w| Pair {
                 display: w.clone(),
@@ -244,6 +252,55 @@ impl Session {
             .unwrap_or_else(|| format!("{text}\n;"))
     }
 
+    /// The saved lines whose functions `ast` defines again (by name and number of
+    /// parameters), to be dropped from a `:save`d script when it runs; an error when such
+    /// a line holds more than those definitions, which a saved script could not drop.
+    fn superseded_by(&self, ast: &AST) -> Result<Vec<usize>, String> {
+        let sig =
+            |f: &chokepoint_script::rhai::ScriptFnMetadata| (f.name.to_string(), f.params.len());
+        let new: Vec<(String, usize)> = ast.iter_functions().map(|f| sig(&f)).collect();
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lines = Vec::new();
+        for (k, text) in self.script.iter().enumerate() {
+            let Ok(old) = self.engine.compile_with_scope(&self.scope, text) else {
+                continue;
+            };
+            let fns: Vec<(String, usize)> = old.iter_functions().map(|f| sig(&f)).collect();
+            let Some((name, n)) = fns.iter().find(|f| new.contains(f)) else {
+                continue;
+            };
+            if !old.statements().is_empty() || fns.iter().any(|f| !new.contains(f)) {
+                return Err(format!(
+                    "{name}() with {n} parameter{} is already defined, on a line that does \
+                     more than define it again here: a saved scenario defines a function \
+                     once, so give this one another name (or :reset)",
+                    if *n == 1 { "" } else { "s" }
+                ));
+            }
+            lines.push(k);
+        }
+        Ok(lines)
+    }
+
+    /// Modules this session imports that `chokepoint run` would not find for a script
+    /// saved at `file` (it looks under the script's `scripts` directory, or beside it).
+    fn imports_out_of_reach(&self, file: &Path) -> Vec<String> {
+        use chokepoint_script::rhai::{Expr, Stmt};
+        let root = crate::scripts_root(file);
+        (self.imports.statements().iter())
+            .filter_map(|s| match s {
+                Stmt::Import(x, _) => match &x.0 {
+                    Expr::StringConstant(p, _) => Some(p.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .filter(|p| !root.join(format!("{p}.rhai")).is_file())
+            .collect()
+    }
+
     fn eval(&mut self, input: &str) {
         self.cancel.store(false, Ordering::Relaxed);
         let ast = match self.engine.compile_with_scope(&self.scope, input) {
@@ -251,6 +308,15 @@ impl Session {
             Err(e) => {
                 note_failure();
                 eprint!("{}", ScriptError::from_parse("<repl>", input, &e));
+                return;
+            }
+        };
+        // A function defined again replaces the first, here as in a script's one text; a
+        // saved script may define it only once, so the line that first defined it goes.
+        let superseded = match self.superseded_by(&ast) {
+            Ok(lines) => lines,
+            Err(why) => {
+                failed!("error: {why}");
                 return;
             }
         };
@@ -293,6 +359,9 @@ impl Session {
                     self.imports = (self.imports).merge(&AST::new(imported, Module::new()));
                 }
                 let saved = self.as_statement(input.trim_end());
+                for k in superseded.into_iter().rev() {
+                    self.script.remove(k);
+                }
                 self.script.push(saved);
                 if !v.is_unit() {
                     outln!("{v}");
@@ -600,6 +669,17 @@ impl Session {
                 match write::atomic(Path::new(f), text.as_bytes()) {
                     Ok(()) => {
                         outln!("saved {} statements to {f}", self.script.len());
+                        let lost = self.imports_out_of_reach(Path::new(f));
+                        if !lost.is_empty() {
+                            eprintln!(
+                                "note: `chokepoint run {shown}` looks for the modules it imports \
+                                 under {}, where {} is not: save it in {} (or a folder under \
+                                 it), or copy the module there",
+                                crate::scripts_root(Path::new(f)).display(),
+                                lost.join(", "),
+                                self.scripts_root.display()
+                            );
+                        }
                         let key = std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f));
                         self.saved.retain(|(p, _)| *p != key);
                         self.saved.push((key, text));
@@ -771,7 +851,9 @@ pub fn run(model_path: &Path) -> Result<u8> {
     words.extend(m.markets.iter().cloned());
     words.extend((0..m.commodities.len()).map(|c| m.commodity_name(c)));
     // Metrics and their keys, for :show, :plot and :keys.
+    let mut metrics: BTreeMap<String, Vec<String>> = Default::default();
     for (metric, key) in session.host.lock().sim.series.names.iter() {
+        metrics.entry(metric.clone()).or_default().push(key.clone());
         words.push(metric.clone());
         words.push(key.clone());
     }
@@ -779,6 +861,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
     words.dedup();
     let helper = ReplHelper {
         words,
+        metrics,
         engine: build_engine(None, &scripts_root),
         unfinished: Default::default(),
     };
@@ -900,6 +983,44 @@ mod tests {
         ] {
             assert!(!open_block_comment(closed), "{closed}");
         }
+    }
+
+    #[test]
+    fn a_commands_arguments_complete_to_metrics_and_their_keys() {
+        use rustyline::completion::Completer;
+        let helper = super::ReplHelper {
+            words: vec![
+                "shenghe".into(),
+                "shortfall".into(),
+                "stockpile_release".into(),
+            ],
+            metrics: [
+                (
+                    "shortfall".to_string(),
+                    vec!["magnet:NdFeB/US".into(), "oxide/JP".into()],
+                ),
+                ("stockpile".to_string(), vec!["us-nds-ndfeb".to_string()]),
+            ]
+            .into_iter()
+            .collect(),
+            engine: chokepoint_script::rhai::Engine::new(),
+            unfinished: Default::default(),
+        };
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = rustyline::Context::new(&history);
+        let complete = |line: &str| -> Vec<String> {
+            let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+            pairs.into_iter().map(|p| p.replacement).collect()
+        };
+        assert_eq!(complete(":keys sh"), ["shortfall"]);
+        assert_eq!(complete(":show s"), ["shortfall", "stockpile"]);
+        assert_eq!(complete(":plot shortfall magnet"), ["magnet:NdFeB/US"]);
+        assert_eq!(
+            complete(":show shortfall "),
+            ["magnet:NdFeB/US", "oxide/JP"]
+        );
+        // In script text, every known word.
+        assert_eq!(complete("print(sh"), ["shenghe", "shortfall"]);
     }
 
     fn weeks(n: usize) -> Vec<Date> {

@@ -518,8 +518,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
         )));
     }
     let mut metas = Vec::new();
-    // The first shard's sweep.json as written, for the merge's own.
-    let mut raw_first: Option<serde_json::Value> = None;
+    // The sweep.json of the shard with the lowest index as written, for the merge's own
+    // (whatever the order the shards are named in, or how each spelled the script's path).
+    let mut raw_first: Option<(u64, serde_json::Value)> = None;
     let mut head: Option<String> = None;
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
@@ -548,8 +549,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
             m[k] = serde_json::Value::Null;
         }
         let shard = meta["shard"].as_str().unwrap_or("").to_string();
-        if raw_first.is_none() {
-            raw_first = Some(meta.clone());
+        let k = (shard.split('/').next())
+            .and_then(|k| k.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        if raw_first.as_ref().is_none_or(|(first, _)| k < *first) {
+            raw_first = Some((k, meta.clone()));
         }
         metas.push((dir.clone(), m, shard));
         let text = read("runs.csv")?;
@@ -766,7 +770,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     for (_, l) in &series {
         s.push_str(l);
     }
-    let mut meta = raw_first.unwrap_or_else(|| first.clone());
+    let mut meta = raw_first.map_or_else(|| first.clone(), |(_, m)| m);
     meta["shard"] = serde_json::Value::String("0/1".into());
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
     let _output = write::output_phase();

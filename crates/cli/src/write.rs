@@ -15,8 +15,10 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes several files as one: every one goes to a temporary file first, and only when
-/// all are written (a full disk fails here, with nothing replaced) are they renamed into
-/// place, so a failure leaves the old set, not half of each.
+/// all are written (a full disk fails here, with nothing replaced) do they replace the old
+/// ones. The old files are first set aside, and put back if any new one cannot take its
+/// place (a file another user owns in a shared directory, an immutable one), so a failure
+/// leaves the old set, not half of each.
 pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
     // Held while the set is written, so an interrupt waits for the set to be whole.
     let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
@@ -27,15 +29,58 @@ pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
             let tmp = stage(&target, bytes)?;
             staged.push((tmp, target));
         }
-        for (tmp, target) in &staged {
-            std::fs::rename(tmp, target)
-                .with_context(|| format!("cannot move into {}", target.display()))?;
-        }
-        Ok(())
+        replace_all(&staged)
     })();
     if result.is_err() {
         for (tmp, _) in &staged {
             let _ = std::fs::remove_file(tmp);
+        }
+    }
+    result
+}
+
+/// Moves each staged file onto its target, all or none: old targets are set aside first,
+/// and on any failure the new files are taken out and the old ones put back.
+fn replace_all(staged: &[(PathBuf, PathBuf)]) -> Result<()> {
+    let aside_name = |target: &Path| {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        target.with_file_name(format!(".{name}.old{}", std::process::id()))
+    };
+    // Old files set aside (target, where it went), and new files moved in.
+    let mut aside: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut placed: Vec<&Path> = Vec::new();
+    let result = (|| -> Result<()> {
+        for (_, target) in staged {
+            if std::fs::symlink_metadata(target).is_ok() {
+                let old = aside_name(target);
+                std::fs::rename(target, &old)
+                    .with_context(|| format!("cannot replace {}", target.display()))?;
+                aside.push((target.clone(), old));
+            }
+        }
+        for (tmp, target) in staged {
+            std::fs::rename(tmp, target)
+                .with_context(|| format!("cannot move into {}", target.display()))?;
+            placed.push(target);
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            for (_, old) in &aside {
+                let _ = std::fs::remove_file(old);
+            }
+        }
+        Err(_) => {
+            for target in placed {
+                let _ = std::fs::remove_file(target);
+            }
+            for (target, old) in &aside {
+                let _ = std::fs::rename(old, target);
+            }
         }
     }
     result
@@ -246,8 +291,27 @@ static LOCKS: Mutex<Vec<(PathBuf, std::fs::File)>> = Mutex::new(Vec::new());
 /// there at the same time is refused instead of mixing its files with this one's. (The
 /// lock is the operating system's: a killed process does not leave it held.)
 fn lock(dir: &Path) -> Result<(), String> {
+    take_lock(dir.join(LOCK))
+}
+
+/// Takes the lock of a report file written on its own (`test --junit FILE`), a lock file
+/// beside it: a second `test` writing the same report at the same time is refused, so one
+/// that is killed cannot leave the other's pass in its place.
+pub fn lock_report(file: &Path) -> Result<(), String> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    take_lock(file.with_file_name(format!(".{name}.chokepoint.lock"))).map_err(|e| {
+        e.replace(
+            "give this command its own --out",
+            "give it its own report file",
+        )
+    })
+}
+
+fn take_lock(path: PathBuf) -> Result<(), String> {
     let mut held = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
-    let path = dir.join(LOCK);
     if held.iter().any(|(p, _)| *p == path) {
         return Ok(());
     }
@@ -319,5 +383,46 @@ pub fn remove_empty_created() {
     let dirs = std::mem::take(&mut *CREATED.lock().unwrap_or_else(|e| e.into_inner()));
     for d in dirs {
         let _ = std::fs::remove_dir(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_that_cannot_be_wholly_replaced_is_left_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("chokepoint-set-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b, c) = (dir.join("a.csv"), dir.join("b.json"), dir.join("c.html"));
+        std::fs::write(&a, "old a").unwrap();
+        std::fs::write(&b, "old b").unwrap();
+        // The second new file cannot be moved in (its staged copy is gone, as a rename
+        // refused by the file system would leave it): the first, already in place, is
+        // taken out again and the old ones are back; c, new in this set, is not left.
+        let staged = vec![
+            (stage(&a, b"new a").unwrap(), a.clone()),
+            (stage(&c, b"new c").unwrap(), c.clone()),
+            (dir.join(".gone.tmp"), b.clone()),
+        ];
+        assert!(replace_all(&staged).is_err());
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
+        assert!(!c.exists());
+        for (tmp, _) in &staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 2, "nothing set aside is left behind: {left:?}");
+        // And a set that can be replaced is, whole.
+        atomic_set(&[(a.clone(), b"new a"), (b.clone(), b"new b")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

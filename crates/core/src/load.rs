@@ -101,6 +101,7 @@ pub fn load(path: &Path) -> Result<Model, ModelError> {
 /// Loads a model from text, as if read from `name` (includes resolve against the current
 /// directory). For tests and embedding.
 pub fn load_str(name: &str, text: &str) -> Result<Model, ModelError> {
+    let text = &unix_line_ends(text.to_string());
     let mut loader = Loader::default();
     let mut merged = Merged::default();
     let file = loader.files.len();
@@ -136,6 +137,9 @@ struct Loader {
     seen: HashSet<PathBuf>,
     /// The files being merged, outermost first: a file's includes are read inside its merge.
     merging: Vec<usize>,
+    /// Symbols a mistyped `elements:` entry stood for (`la`, or `La` and `Ce` in `La Ce`):
+    /// that entry's problem is the one to fix, so references to them are not reported too.
+    meant_elements: HashSet<String>,
 }
 
 /// Items of one list kind merged from several files, with where each came from.
@@ -540,7 +544,7 @@ fn parse_message(raw: &str) -> (String, bool) {
         msg.truncate(cut);
     }
     if !msg.ends_with("expected struct ModelFile") {
-        return (msg, false);
+        return (plain_types(&msg), false);
     }
     // The whole file is one scalar or list: not a model, whatever it is.
     let what = match msg
@@ -558,6 +562,35 @@ fn parse_message(raw: &str) -> (String, bool) {
          elements:, …), and this file's is {what}"
     );
     (msg, true)
+}
+
+/// A reader's message in the words of the model file, not of the Rust types it reads into:
+/// "expected a number", not "expected f64".
+fn plain_types(msg: &str) -> String {
+    let mut out = msg.replace("unit value", "an empty value");
+    for (rust, plain) in [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        (
+            "expected struct ParamDef",
+            "expected a map such as {value: 0.5, assumption: \"why\"}",
+        ),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    if let Some(at) = out.find("expected struct ") {
+        out.truncate(at);
+        out.push_str("expected a map of fields");
+    }
+    if out.contains("unknown field `<<`") {
+        out.push_str(" (YAML merge keys `<<:` are not read: write the fields out)");
+    }
+    out
 }
 
 fn read_text(path: &Path) -> Result<String, String> {
@@ -595,10 +628,21 @@ fn read_text(path: &Path) -> Result<String, String> {
         )
     })?;
     // Editors on Windows may start a UTF-8 file with a byte-order mark: it is not content.
-    Ok(match text.strip_prefix('\u{feff}') {
+    let text = match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_string(),
         None => text,
-    })
+    };
+    Ok(unix_line_ends(text))
+}
+
+/// The text with each line ending as a `\n`: YAML also ends lines with `\r\n` (Windows) or a
+/// lone `\r` (classic Mac OS), and the checks that read lines and report them by number
+/// count `\n` only.
+fn unix_line_ends(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// Checks a number: finite and within a range, with a message naming the range.
@@ -665,6 +709,7 @@ impl Loader {
     ) -> Option<usize> {
         match ids.get(name) {
             Some(&x) => Some(x),
+            None if what == "element" && self.meant_elements.contains(name) => None,
             None => {
                 let hint = did_you_mean(name, ids.keys().map(String::as_str));
                 self.at(ctx, i, field, format!("unknown {what} '{name}'{hint}"));
@@ -715,7 +760,7 @@ impl Loader {
     }
 
     /// As [`Self::ids`], for ids that become parts of series keys (`CN>US`,
-    /// `separation/CN`): they may not contain the separators.
+    /// `separation/CN`): they may not contain the separators, nor a CSV file's.
     fn key_ids<'a>(
         &mut self,
         ctx: &Ctx,
@@ -729,6 +774,13 @@ impl Loader {
                     i,
                     field,
                     format!("'{n}' may not contain '/' or '>' (they separate the parts of series keys such as 'CN>US')"),
+                );
+            } else if n.contains([',', '"']) {
+                self.at(
+                    ctx,
+                    i,
+                    field,
+                    format!("'{n}' may not contain ',' or '\"' (it names columns and rows of the CSV files runs and sweeps write, and --metric and --set read)"),
                 );
             }
         }
@@ -937,7 +989,21 @@ impl Loader {
                     });
                 }
                 None => {
-                    let hint = did_you_mean(sym, element::symbols());
+                    let parts: Vec<&str> =
+                        sym.split([' ', ',']).filter(|p| !p.is_empty()).collect();
+                    let case = element::symbols().find(|k| k.eq_ignore_ascii_case(sym.trim()));
+                    let hint = if let Some(k) = case {
+                        self.meant_elements.insert(k.to_string());
+                        format!(" (symbols are case-sensitive: '{k}')")
+                    } else if parts.len() > 1 && parts.iter().all(|p| element::lookup(p).is_some())
+                    {
+                        self.meant_elements
+                            .extend(parts.iter().map(|p| p.to_string()));
+                        let list: Vec<String> = parts.iter().map(|p| format!("'{p}'")).collect();
+                        format!(" (a missing comma between {}?)", list.join(" and "))
+                    } else {
+                        did_you_mean(sym, element::symbols())
+                    };
                     self.at(&c, i, "", format!("'{sym}' is not an element symbol{hint}"));
                 }
             }
@@ -962,7 +1028,7 @@ impl Loader {
                 Some(x) => {
                     self.sourced(&c, i, f, &source_ids);
                     let v = self.num(&c, i, "re_share", x, 0.0, 1.0);
-                    if v == 0.0 && x.is_finite() && x >= 0.0 {
+                    if x == 0.0 {
                         self.at(&c, i, "re_share", "must be > 0".into());
                     }
                     v.max(1e-9)
@@ -1002,11 +1068,14 @@ impl Loader {
         };
         let recipe_ids = self.ids(&c, m.recipes.items.iter().map(|r| r.id.as_str()), "id");
         let mut recipes = Vec::new();
+        // Each recipe's stage where it names a known one: a typo is reported once, not again
+        // by every facility checked against a stand-in stage.
+        let mut recipe_stage: Vec<Option<usize>> = Vec::new();
         for (i, r) in m.recipes.items.iter().enumerate() {
             self.sourced(&c, i, r, &source_ids);
-            let stage = self
-                .refer(&c, i, "stage", &stage_ids, "stage", &r.stage)
-                .unwrap_or(0);
+            let known_stage = self.refer(&c, i, "stage", &stage_ids, "stage", &r.stage);
+            recipe_stage.push(known_stage);
+            let stage = known_stage.unwrap_or(0);
             let input = self.refer(&c, i, "input", &form_ids, "form", &r.input);
             let output = self.refer(&c, i, "output", &form_ids, "form", &r.output);
             let recovery = self.num(&c, i, "recovery", r.recovery, 0.0, 1.0);
@@ -1077,7 +1146,7 @@ impl Loader {
                 let lag_months =
                     self.num(&c, i, &format!("{f}.lag_months"), t.lag_months, 0.0, 600.0);
                 let trigger = self.num(&c, i, &format!("{f}.trigger"), t.trigger, 0.0, 1000.0);
-                if trigger <= 0.0 && t.trigger.is_finite() && t.trigger >= 0.0 {
+                if t.trigger == 0.0 {
                     self.at(
                         &c,
                         i,
@@ -1249,8 +1318,7 @@ impl Loader {
             let process = match (&x.deposit, &x.recipe) {
                 (Some(d), None) => {
                     // A stage where recipes run converts; a mine's stage has none.
-                    if recipes.iter().any(|r| r.stage == stage) && stage_ids.contains_key(&x.stage)
-                    {
+                    if recipe_stage.contains(&Some(stage)) && stage_ids.contains_key(&x.stage) {
                         self.at(
                             &c,
                             i,
@@ -1271,7 +1339,8 @@ impl Loader {
                 (None, Some(r)) => {
                     let rid = self.refer(&c, i, "recipe", &recipe_ids, "recipe", r);
                     if let Some(rid) = rid {
-                        if recipes[rid].stage != stage && stage_ids.contains_key(&x.stage) {
+                        let known = recipe_stage[rid].is_some() && stage_ids.contains_key(&x.stage);
+                        if known && recipes[rid].stage != stage {
                             self.at(
                                 &c,
                                 i,
@@ -1406,7 +1475,7 @@ impl Loader {
                     ),
                     trigger: {
                         let t = self.num(&c, i, "substitution.trigger", s.trigger, 0.0, 1000.0);
-                        if t == 0.0 && s.trigger.is_finite() && s.trigger >= 0.0 {
+                        if s.trigger == 0.0 {
                             self.at(
                                 &c,
                                 i,

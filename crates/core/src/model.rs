@@ -510,7 +510,8 @@ impl Model {
     }
 
     /// What a valid model may still get wrong, for `check` to print: inputs no facility
-    /// makes and no stockpile holds (the plants that need them will never run), and
+    /// makes and no stockpile holds (the plants that need them will never run), plants
+    /// whose years lie outside the model's, mines away from their deposits, and
     /// commodities facilities make that have no start price in a market (margins, bids
     /// and thrifting read them as unpriced).
     pub fn warnings(&self) -> Vec<String> {
@@ -554,6 +555,33 @@ impl Model {
                     self.commodity_name(c),
                     users.join(", ")
                 ));
+            }
+        }
+        for fac in &self.facilities {
+            // A plant outside the model's years is most often a mistyped date.
+            if fac.start > self.end {
+                out.push(format!(
+                    "facility '{}' starts on {}, after the model ends ({}): it never runs here",
+                    fac.id, fac.start, self.end
+                ));
+            } else if let Some(end) = fac.end.filter(|&e| e <= self.start) {
+                out.push(format!(
+                    "facility '{}' ends on {end}, before the model starts ({}): it never runs here",
+                    fac.id, self.start
+                ));
+            }
+            if let Process::Mine(d) = fac.process {
+                let dep = &self.deposits[d];
+                if dep.country != fac.country {
+                    out.push(format!(
+                        "facility '{}' in {} mines deposit '{}', which is in {}: a mine is where \
+                         its deposit is (check the facility's `country` or its `deposit`)",
+                        fac.id,
+                        self.countries[fac.country].id,
+                        dep.id,
+                        self.countries[dep.country].id
+                    ));
+                }
             }
         }
         let nc = self.commodities.len();

@@ -123,6 +123,7 @@ fn every_rule_reports_its_place() {
         ("distribution: {La: 0.30, Ce: 0.50, Pr: 0.05", "distribution: {La: 0.30, Ce: 0.50, La: 0.05", "deposits[0].distribution: the key 'La' is written twice"),
         // ids that become series keys may not hold their separators
         ("{id: cn-sep, country: CN,", "{id: cn/sep, country: CN,", "facilities[3].id: 'cn/sep' may not contain '/' or '>'"),
+        ("{id: cn-sep, country: CN,", "{id: 'cn,sep', country: CN,", "facilities[3].id: 'cn,sep' may not contain ',' or '\"'"),
         // fields another kind reads, dates outside the horizon, a kind's name as a label
         ("behaviour:\n", "policies:\n  - {kind: export_ban, exporter: CN, approval: 0.5, source: fixture}\nbehaviour:\n", "policies[0].approval: does not apply to export_ban"),
         ("behaviour:\n", "policies:\n  - {kind: tech_ban, exporter: CN, tonnes_per_year: 5, source: fixture}\nbehaviour:\n", "policies[0].tonnes_per_year: does not apply to tech_ban"),
@@ -423,4 +424,140 @@ fn type_errors_do_not_hide_each_other_nor_the_included_files_problems() {
         )),
         "{dup}"
     );
+}
+
+#[test]
+fn a_typo_is_reported_once_not_again_by_everything_that_refers_to_it() {
+    // A recipe's mistyped stage: not also "only a mine works a deposit" for every mine, nor
+    // "belongs to stage 'mine'" for every plant that runs it.
+    let text = problems(
+        "  - id: recycle\n    stage: recycling",
+        "  - id: recycle\n    stage: recyling",
+    );
+    assert!(
+        text.contains("recipes[3].stage: unknown stage 'recyling' (did you mean 'recycling'?)"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem"), "{text}");
+    // A ratio above its range is not also "must be > 0".
+    let text = problems("    re_share: 0.3\n", "    re_share: 2\n");
+    assert!(
+        text.contains("must be ≤ 1, got 2") && text.contains("1 problem"),
+        "{text}"
+    );
+    // An element symbol in the wrong case, or two run together: the declaration, once, with
+    // the fix; not every reference to the element it meant.
+    let text = problems(
+        "elements: [La, Ce, Pr, Nd, Dy, Tb]",
+        "elements: [la, Ce, Pr, Nd, Dy, Tb]",
+    );
+    assert!(
+        text.contains("'la' is not an element symbol (symbols are case-sensitive: 'La')"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem"), "{text}");
+    let text = problems(
+        "elements: [La, Ce, Pr, Nd, Dy, Tb]",
+        "elements: [La Ce, Pr, Nd, Dy, Tb]",
+    );
+    assert!(
+        text.contains("'La Ce' is not an element symbol (a missing comma between 'La' and 'Ce'?)"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem"), "{text}");
+    // A symbol that is no element at all still reports what refers to it.
+    let text = problems(
+        "elements: [La, Ce, Pr, Nd, Dy, Tb]",
+        "elements: [Lx, Ce, Pr, Nd, Dy, Tb]",
+    );
+    assert!(text.contains("unknown element 'La'"), "{text}");
+}
+
+#[test]
+fn any_line_ending_reads_alike() {
+    for end in ["\r\n", "\r"] {
+        let text = MINI.replace('\n', end);
+        assert!(load_str("mini.yaml", &text).is_ok(), "{end:?}");
+        let bad = MINI
+            .replacen("  step_days: 7\n", "  step_days: 0\n", 1)
+            .replace('\n', end);
+        let got = load_str("mini.yaml", &bad).unwrap_err().to_string();
+        let want = load_str(
+            "mini.yaml",
+            &MINI.replacen("  step_days: 7\n", "  step_days: 0\n", 1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(got, want, "{end:?}: the same place and message");
+    }
+}
+
+#[test]
+fn check_warns_of_plants_outside_the_models_years_and_mines_away_from_their_deposits() {
+    let warnings = |from: &str, to: &str| {
+        assert!(MINI.contains(from), "{from}");
+        load_str("mini.yaml", &MINI.replacen(from, to, 1))
+            .unwrap()
+            .warnings()
+            .join("\n")
+    };
+    let w = warnings(
+        "  - {id: cn-south-mine, country: CN,",
+        "  - {id: cn-south-mine, start: 2040-01-01, country: CN,",
+    );
+    assert!(
+        w.contains(
+            "facility 'cn-south-mine' starts on 2040-01-01, after the model ends (2027-12-31)"
+        ),
+        "{w}"
+    );
+    let w = warnings(
+        "  - {id: cn-south-mine, country: CN,",
+        "  - {id: cn-south-mine, start: 2010-01-01, end: 2020-01-01, country: CN,",
+    );
+    assert!(
+        w.contains("facility 'cn-south-mine' ends on 2020-01-01, before the model starts"),
+        "{w}"
+    );
+    let w = warnings(
+        "  - {id: weld-mine, firm: lynas, country: AU, stage: mine, deposit: weld,",
+        "  - {id: weld-mine, firm: lynas, country: AU, stage: mine, deposit: north,",
+    );
+    assert!(
+        w.contains("facility 'weld-mine' in AU mines deposit 'north', which is in CN"),
+        "{w}"
+    );
+}
+
+#[test]
+fn a_field_of_the_wrong_kind_is_named_in_the_model_files_words() {
+    let cases = [
+        (
+            "capacity: 100000, source",
+            "capacity: , source",
+            "invalid type: an empty value, expected a number",
+        ),
+        (
+            "  step_days: 7\n",
+            "  step_days: 7.5\n",
+            "expected a whole number",
+        ),
+        (
+            "  price_rise: {value: 4.0, assumption: test value}",
+            "  price_rise: 4.0",
+            "expected a map such as {value: 0.5, assumption: \"why\"}",
+        ),
+        (
+            "capacity: 100000, source",
+            "capacity: 100000, <<: {}, source",
+            "YAML merge keys `<<:` are not read",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let got = problems(from, to);
+        assert!(got.contains(want), "{to}: {got}");
+        for rust in ["f64", "i64", "u64", "unit value", "struct "] {
+            assert!(!got.contains(rust), "{to}: {got}");
+        }
+    }
 }

@@ -100,6 +100,9 @@ pub struct Host {
     /// While the clock runs an `at` or `every` action: the date it was due, so an `every`
     /// it sets up counts from that date.
     pub running_due: Option<chokepoint_core::Date>,
+    /// While the clock checks a `when` or `whenever` condition, which only tests: levers
+    /// and schedules are refused there (the action is where they go).
+    pub in_condition: Option<&'static str>,
     /// The reach (`to`, `exempt`) policies had when they were pulled, by index, for those
     /// `lift_controls` has narrowed since: pulling the same rule again is still the same.
     pub imposed_reach: BTreeMap<usize, (Targets, Targets)>,
@@ -129,6 +132,7 @@ impl HostHandle {
             driving: false,
             clock_called: false,
             running_due: None,
+            in_condition: None,
             imposed_reach: BTreeMap::new(),
             seq: 0,
         })))
@@ -158,6 +162,12 @@ impl Host {
     /// Levers and schedules need steps left to act on. (A trigger or strategy that pulls
     /// one after the last step is a rule applied as usual, not a mistake in the story.)
     pub fn ensure_running(&self) -> Result<(), Box<EvalAltResult>> {
+        if let Some(name) = self.in_condition {
+            return Err(err(format!(
+                "not in a `{name}` condition, which only tests whether to act (it is checked \
+                 every step): pull levers, and schedule, in its action, the second closure"
+            )));
+        }
         if self.sim.steps_left() == 0 && !self.driving {
             return Err(err(format!(
                 "the run has reached the model's end ({}): nothing pulled or scheduled now \
@@ -223,30 +233,50 @@ impl Host {
         self.sim.model.facility_id(name).map_err(err)
     }
     /// A facility a lever acts on: one the model has already closed (its `end`) would
-    /// ignore the lever, so that is an error naming what took over from it.
-    pub fn live_facility(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+    /// ignore the lever, so that is an error naming what took over from it. One the model
+    /// closes later in the run takes the lever until then, with a note saying so.
+    pub fn live_facility(&mut self, name: &str) -> Result<usize, Box<EvalAltResult>> {
         let f = self.facility(name)?;
         let m = &self.sim.model;
-        let Some(end) = m.facilities[f].end.filter(|&e| e <= self.sim.date()) else {
+        let Some(end) = m.facilities[f].end else {
             return Ok(f);
         };
+        let next = match self.successors(f, end).as_slice() {
+            [] => String::new(),
+            ids => format!(
+                " (the same firm's plants there that start then: {})",
+                ids.join(", ")
+            ),
+        };
+        if end <= self.sim.date() {
+            let next = next.replace("that start then", "that started then");
+            return Err(err(format!(
+                "{name} closed on {end} in the model (its `end`), so a lever on it would do nothing{next}"
+            )));
+        }
+        if end <= m.end {
+            let note = format!(
+                "note: {name} closes on {end} in the model (its `end`): a lever on it acts \
+                 until then, not after{next}"
+            );
+            if !self.output.contains(&note) {
+                self.output.push(note);
+            }
+        }
+        Ok(f)
+    }
+
+    /// The plants of `f`'s firm, country and stage that start within a month of `end`: what
+    /// the model has take over from it.
+    fn successors(&self, f: usize, end: chokepoint_core::Date) -> Vec<&str> {
+        let m = &self.sim.model;
         let fac = &m.facilities[f];
-        let after: Vec<&str> = (m.facilities.iter())
+        (m.facilities.iter())
             .filter(|o| fac.firm.is_some() && o.firm == fac.firm)
             .filter(|o| o.country == fac.country && o.stage == fac.stage)
             .filter(|o| (o.start.days() - end.days()).abs() <= 31)
             .map(|o| o.id.as_str())
-            .collect();
-        let next = match after.as_slice() {
-            [] => String::new(),
-            ids => format!(
-                " (the same firm's plants there that started then: {})",
-                ids.join(", ")
-            ),
-        };
-        Err(err(format!(
-            "{name} closed on {end} in the model (its `end`), so a lever on it would do nothing{next}"
-        )))
+            .collect()
     }
     pub fn sector(&self, name: &str) -> Result<usize, Box<EvalAltResult>> {
         self.sim.model.sector_id(name).map_err(err)
@@ -274,4 +304,34 @@ pub fn err(msg: impl Into<String>) -> Box<EvalAltResult> {
         msg.into().into(),
         Position::NONE,
     ))
+}
+
+/// A closure handed to `at`, `every`, `when`, `whenever` or `strategy` is called with no
+/// arguments: one that declares some is refused where it is handed over, not when the clock
+/// first calls it (a `|d| ...` would otherwise fail far away, as a missing function).
+pub fn called_without_arguments(
+    ctx: &NativeCallContext,
+    lever: &str,
+    what: &str,
+    f: &FnPtr,
+) -> Result<(), Box<EvalAltResult>> {
+    let curried = f.curry().len();
+    let params: Vec<usize> = (ctx.iter_namespaces())
+        .flat_map(|m| m.iter_script_fn_info())
+        .filter(|(_, _, name, _, _)| *name == f.fn_name())
+        .map(|(_, _, _, n, _)| n)
+        .collect();
+    if params.is_empty() || params.contains(&curried) {
+        return Ok(());
+    }
+    let declared = params
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(0)
+        .saturating_sub(curried);
+    Err(err(format!(
+        "{lever}: its {what} is called with no arguments, and this one takes {declared}: \
+         write it as `|| ...`"
+    )))
 }

@@ -133,7 +133,15 @@ fn drive(
                     return Err(err(why));
                 }
             }
-            let v = call(cond).map_err(|e| placed(e, *at))?;
+            let name = match *k {
+                usize::MAX => None,
+                k if handle.lock().triggers[k].once => Some("when"),
+                _ => Some("whenever"),
+            };
+            handle.lock().in_condition = name;
+            let v = call(cond);
+            handle.lock().in_condition = None;
+            let v = v.map_err(|e| placed(e, *at))?;
             if *k == usize::MAX {
                 // A strategy: run for its levers, whatever it returns.
                 continue;
@@ -141,11 +149,7 @@ fn drive(
             let fire = v.as_bool().map_err(|_| {
                 // Pointed at where the trigger was set up: the closure has no place of its
                 // own, and the `run_until` that ran it is not the mistake.
-                let name = if handle.lock().triggers[*k].once {
-                    "when"
-                } else {
-                    "whenever"
-                };
+                let name = name.unwrap_or("when");
                 let what = format!(
                     "{name}: its condition must return true or false, got {}",
                     crate::args::kind(&v)

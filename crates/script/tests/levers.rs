@@ -2335,3 +2335,84 @@ fn a_first_tier_abroad_still_reaches_other_exporters_stocks_under_a_licence() {
         expect(peak(shortfall("magnet:NdFeB", "FR")) < 0.05, "French magnet users stay supplied");
     "#);
 }
+
+#[test]
+fn a_closure_the_clock_calls_without_arguments_must_take_none() {
+    for (call, lever, what) in [
+        ("at(\"2025-01-06\", |x| close(\"mp-10x\"));", "at", "action"),
+        ("every(\"1m\", |a, b| print(a));", "every", "action"),
+        ("when(|x| true, || print(1));", "when", "condition"),
+        ("whenever(|| true, |d| print(d));", "whenever", "action"),
+        ("strategy(|x| x);", "strategy", "rule"),
+    ] {
+        let e = fails(&format!("let k = 1;\n{call}\nrun_until(\"2025-02-01\");\n"));
+        assert!(
+            e.contains(&format!("{lever}: its {what} is called with no arguments")),
+            "{call}: {e}"
+        );
+        assert!(
+            e.contains("lever-test.rhai:2:"),
+            "where it was handed over: {e}"
+        );
+    }
+    // A tariff's importer is named as such, not as the `to` it is read into.
+    let e = fails("tariff(\"USA\", \"CN\", 0.25);\n");
+    assert!(
+        e.contains("tariff: importer: unknown country, firm or group 'USA'"),
+        "{e}"
+    );
+    // A closure that captures variables takes none of its own.
+    let out =
+        attempt("let k = 2;\nevery(\"1m\", || { let z = k; });\nrun_until(\"2024-03-01\");\n");
+    assert!(out.is_ok_and(|o| o.warnings.is_empty()));
+}
+
+#[test]
+fn a_condition_only_tests_and_an_action_due_at_the_start_reads_no_value_yet() {
+    let e = fails(
+        "when(|| { export_ban(\"CN\", #{ elements: [\"Dy\"], to: [\"US\"] }); false }, || print(1));\nrun_until(\"2024-03-01\");\n",
+    );
+    assert!(
+        e.contains("not in a `when` condition, which only tests whether to act"),
+        "{e}"
+    );
+    // An `every` set up before the clock moves runs first at the start, before any step is
+    // recorded: its reading is no value yet (NaN: the comparison is false), not an error.
+    let out = attempt(
+        "let fills = 0;\nevery(\"3m\", || if current(price(\"oxide:Dy\", \"ROW\")) < 1000.0 { stockpile_fill(\"jp-jogmec\", 10.0) });\nrun_until(\"2024-12-31\");\n",
+    );
+    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    let fills: Vec<String> = (out.levers.iter())
+        .filter(|l| l.name == "stockpile_fill")
+        .map(|l| l.date.to_string())
+        .collect();
+    // Every quarter but the first, which read no value yet (the fourth is the step that
+    // holds 1 January 2025).
+    assert_eq!(
+        fills,
+        ["2024-04-01", "2024-07-01", "2024-09-30", "2024-12-30"]
+    );
+    // At the top level, before any step, the reading is still an error.
+    let e = fails("print(current(price(\"oxide:Dy\", \"ROW\")));\n");
+    assert!(e.contains("has no values yet"), "{e}");
+}
+
+#[test]
+fn a_lever_on_a_plant_the_model_closes_later_says_it_ends_then() {
+    let out = run_to(
+        "at(\"2025-01-06\", || expand(\"lynas-kuantan\", 1.5));\nat(\"2025-02-03\", || expand(\"lynas-kuantan\", 1.2));\n",
+        "2025-12-31",
+    );
+    let notes: Vec<&String> = out
+        .output
+        .iter()
+        .filter(|l| l.contains("closes on"))
+        .collect();
+    assert_eq!(notes.len(), 1, "said once: {:?}", out.output);
+    assert!(
+        notes[0].contains("lynas-kuantan closes on 2025-05-16 in the model")
+            && notes[0].contains("lynas-kuantan-full"),
+        "{}",
+        notes[0]
+    );
+}

@@ -160,12 +160,16 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
 }
 
 /// Whether `s` is a window of dates inside the model's horizon that the clock has not
-/// reached, read by a rule as the clock runs (a `when` condition, a strategy). Its
+/// reached (or any series, before the first step), read by a rule as the clock runs (a
+/// `when` condition, a strategy, an action due at the start). Its
 /// statistics are then NaN: no value yet, so any comparison with it is false and the
 /// condition waits. At the top level, such a window is an error, as any empty one is.
 pub fn not_yet(s: &SeriesView) -> Res<bool> {
     let Some((a, _)) = s.window else {
-        return Ok(false);
+        // A whole series before the first step is recorded: an action due at the start
+        // (an `every` set up before the clock first moves) reads no value yet, as a rule
+        // reads a window not reached.
+        return s.with_host(|h| h.driving && h.sim.series.dates.is_empty());
     };
     s.with_host(|h| {
         let m = &h.sim.model;

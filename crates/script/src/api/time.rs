@@ -5,7 +5,7 @@ use rhai::plugin::*;
 #[export_module]
 pub mod time_api {
     use crate::args::{calendar_months, date_in, duration_days, duration_steps, Num, Res, Span};
-    use crate::host::{err, host, Scheduled, Trigger};
+    use crate::host::{called_without_arguments, err, host, Scheduled, Trigger};
     use crate::runner::advance_within;
     use rhai::{FnPtr, ImmutableString};
 
@@ -19,6 +19,7 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn at(ctx: NativeCallContext, date: &str, action: FnPtr) -> Res<()> {
+        called_without_arguments(&ctx, "at", "action", &action)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         let d = date_in(&h.sim.model, date)?;
@@ -65,6 +66,7 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn every(ctx: NativeCallContext, period: Span, action: FnPtr) -> Res<()> {
+        called_without_arguments(&ctx, "every", "action", &action)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
@@ -141,6 +143,8 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn when(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
+        called_without_arguments(&ctx, "when", "condition", &condition)?;
+        called_without_arguments(&ctx, "when", "action", &action)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
@@ -164,6 +168,8 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn whenever(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
+        called_without_arguments(&ctx, "whenever", "condition", &condition)?;
+        called_without_arguments(&ctx, "whenever", "action", &action)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
@@ -186,6 +192,7 @@ pub mod time_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn strategy(ctx: NativeCallContext, rule: FnPtr) -> Res<()> {
+        called_without_arguments(&ctx, "strategy", "rule", &rule)?;
         let h = host(&ctx)?;
         let mut h = h.lock();
         h.ensure_running()?;
