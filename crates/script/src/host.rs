@@ -103,6 +103,9 @@ pub struct Host {
     /// While the clock checks a `when` or `whenever` condition, which only tests: levers
     /// and schedules are refused there (the action is where they go).
     pub in_condition: Option<&'static str>,
+    /// Notes on plants modelled apart, each with the plant whose lever gave it (`usize::MAX`
+    /// once a lever on another of the set took it back).
+    pub split_plants: Vec<(String, usize)>,
     /// The reach (`to`, `exempt`) policies had when they were pulled, by index, for those
     /// `lift_controls` has narrowed since: pulling the same rule again is still the same.
     pub imposed_reach: BTreeMap<usize, (Targets, Targets)>,
@@ -133,6 +136,7 @@ impl HostHandle {
             clock_called: false,
             running_due: None,
             in_condition: None,
+            split_plants: Vec::new(),
             imposed_reach: BTreeMap::new(),
             seq: 0,
         })))
@@ -237,6 +241,7 @@ impl Host {
     /// closes later in the run takes the lever until then, with a note saying so.
     pub fn live_facility(&mut self, name: &str) -> Result<usize, Box<EvalAltResult>> {
         let f = self.facility(name)?;
+        self.note_sibling_plants(f);
         let m = &self.sim.model;
         let Some(end) = m.facilities[f].end else {
             return Ok(f);
@@ -264,6 +269,63 @@ impl Host {
             }
         }
         Ok(f)
+    }
+
+    /// A lever on one plant of a firm whose other plant at the same stage and place goes by a
+    /// like name (a plant and its expansion, modelled apart: `mp-separation` and
+    /// `mp-separation-ramp`) reaches that one only: say so, once for the set.
+    fn note_sibling_plants(&mut self, f: usize) {
+        let m = &self.sim.model;
+        let fac = &m.facilities[f];
+        let Some(firm) = fac.firm else {
+            return;
+        };
+        // The words two ids begin with alike: two or more, or all of the shorter one's.
+        let alike = |a: &str, b: &str| {
+            let (wa, wb): (Vec<&str>, Vec<&str>) = (a.split('-').collect(), b.split('-').collect());
+            let n = wa.iter().zip(&wb).take_while(|(x, y)| x == y).count();
+            n >= 2 || n == wa.len().min(wb.len())
+        };
+        let now = self.sim.date();
+        let mut set: Vec<&str> = (m.facilities.iter().enumerate())
+            .filter(|&(o, x)| o != f && x.firm == Some(firm) && alike(&x.id, &fac.id))
+            .filter(|(_, x)| x.country == fac.country && x.stage == fac.stage)
+            // Running at some time from now on, while this one runs.
+            .filter(|(_, x)| x.end.is_none_or(|e| e > now && e > fac.start))
+            .filter(|(_, x)| fac.end.is_none_or(|e| x.start < e) && x.start <= m.end)
+            .map(|(_, x)| x.id.as_str())
+            .collect();
+        if set.is_empty() {
+            return;
+        }
+        set.push(&fac.id);
+        set.sort_unstable();
+        let (last, first) = set
+            .split_last()
+            .map(|(l, f)| (*l, f.join(", ")))
+            .unwrap_or_default();
+        let note = format!(
+            "note: {first} and {last} are one firm's plants ({}, {} in {}), modelled apart: a \
+             lever on one does not reach the other{}",
+            m.firms[firm].id,
+            m.stages[fac.stage],
+            m.countries[fac.country].id,
+            if set.len() > 2 { "s" } else { "" }
+        );
+        // A lever on a second plant of the set shows the script knows them apart: the note
+        // it no longer needs is taken back (and not given again).
+        match self.split_plants.iter().find(|(n, _)| *n == note) {
+            None => {
+                self.split_plants.push((note.clone(), f));
+                self.output.push(note);
+            }
+            Some(&(_, first)) if first != f => {
+                self.output.retain(|l| *l != note);
+                self.split_plants.retain(|(n, _)| *n != note);
+                self.split_plants.push((note, usize::MAX));
+            }
+            Some(_) => {}
+        }
     }
 
     /// The plants of `f`'s firm, country and stage that start within a month of `end`: what

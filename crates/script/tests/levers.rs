@@ -936,7 +936,8 @@ fn buyers_no_route_reaches_do_not_thin_the_diversion_of_those_it_does() {
                print(m);
                expect(m >= 0.0, "a shortfall");"#
         ));
-        out.output[0].parse::<f64>().unwrap()
+        let printed = out.output.iter().find(|l| !l.starts_with("note:"));
+        printed.and_then(|l| l.parse::<f64>().ok()).unwrap()
     };
     let heavy = r#"["Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y"]"#;
     let us_only = peak(&format!(
@@ -2395,6 +2396,26 @@ fn a_condition_only_tests_and_an_action_due_at_the_start_reads_no_value_yet() {
     // At the top level, before any step, the reading is still an error.
     let e = fails("print(current(price(\"oxide:Dy\", \"ROW\")));\n");
     assert!(e.contains("has no values yet"), "{e}");
+}
+
+#[test]
+fn a_lever_on_one_of_a_plants_parts_modelled_apart_says_so_until_the_other_is_levered_too() {
+    let note = "mp-separation and mp-separation-ramp are one firm's plants (mp-materials, separation in US), modelled apart";
+    let one = attempt("disrupt(\"mp-separation\", 0.5, 90);\n").unwrap();
+    assert!(
+        one.output.iter().any(|l| l.contains(note)),
+        "{:?}",
+        one.output
+    );
+    let both = attempt(
+        "disrupt(\"mp-separation\", 0.5, 90);\ndisrupt(\"mp-separation-ramp\", 0.5, 90);\ndisrupt(\"mp-separation\", 0.4, 90);\n",
+    )
+    .unwrap();
+    assert!(
+        !both.output.iter().any(|l| l.contains(note)),
+        "{:?}",
+        both.output
+    );
 }
 
 #[test]

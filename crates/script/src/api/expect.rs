@@ -11,7 +11,18 @@ pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: Stri
         .call_source()
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    host(ctx)?.lock().expectations.push(Expectation {
+    let handle = host(ctx)?;
+    let mut h = handle.lock();
+    // Checked by a rule as the clock runs (a `whenever` action, say), an expectation may be
+    // recorded many times: each says on which date.
+    let detail = if h.driving {
+        let on = h.running_due.unwrap_or_else(|| h.sim.last_date());
+        let sep = if detail.is_empty() { "" } else { " " };
+        format!("{detail}{sep}(checked on {on})")
+    } else {
+        detail
+    };
+    h.expectations.push(Expectation {
         message: message.to_string(),
         passed,
         detail,

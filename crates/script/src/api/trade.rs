@@ -171,6 +171,9 @@ pub fn describe(opts: &Map) -> String {
 #[export_module]
 pub mod trade_api {
     use super::add;
+
+    /// How the note on what a tariff does begins.
+    const TARIFF_NOTE: &str = "note: tariff:";
     use crate::args::{names, number, Names, Num, Res};
     use crate::host::{err, host};
     use chokepoint_core::policy::{resolve_target, Targets};
@@ -554,6 +557,18 @@ pub mod trade_api {
             Dynamic::from(vec![Dynamic::from(importer.to_string())]),
         );
         let exporter = (exporter != "*").then_some(exporter);
+        // What a tariff does here is narrower than what the word suggests: say so, once.
+        if let Ok(handle) = host(&ctx) {
+            let mut h = handle.lock();
+            if !h.output.iter().any(|l| l.starts_with(TARIFF_NOTE)) {
+                h.output.push(format!(
+                    "{TARIFF_NOTE} it lowers the taxed supplier's share of importers' orders \
+                     where other suppliers have supply to spare; it does not raise the price \
+                     buyers pay (the model has no duty-paid price), so where nobody else can \
+                     supply it changes little (models/README.md: \"Tariffs move weights\")"
+                ));
+            }
+        }
         // The importer is read as a one-entry `to`: a mistake in it is named as written.
         add(&ctx, "tariff", exporter, &opts, &["rate"]).map_err(|e| match *e {
             EvalAltResult::ErrorRuntime(msg, pos) if msg.to_string().contains("to[0]: ") => {
