@@ -51,16 +51,19 @@ impl Row {
     }
     /// Where the figure ranks in the table before its size: the answers first (shortfalls,
     /// then prices, then output lost), then states, then flows, then any move under 1%.
-    /// Only peaks are answers; means and finals of the same series rank with the states.
+    /// A shortfall's peak, mean and final are all answers (a shortfall that lasts, or is
+    /// still there at the end, is the difference a policy makes, though both runs share a
+    /// first week's spike); of prices the peak is, and of output lost the mean (what a
+    /// year of the run lost); the others rank with the states.
     fn rank(&self) -> u8 {
         if self.weight() < 0.01 {
             return 5;
         }
         match (self.metric.as_str(), self.stat) {
-            ("shortfall", "peak") => 0,
+            ("shortfall", _) => 0,
             ("price", "peak") => 1,
-            ("output_lost", "peak") => 2,
-            ("shortfall" | "price" | "output_lost" | "cover_weeks" | "dependency", _)
+            ("output_lost", "mean") => 2,
+            ("price" | "output_lost" | "cover_weeks" | "dependency", _)
             | ("licence_queue" | "policy_cost" | "stockpile" | "hhi" | "substitution", _) => 3,
             _ => 4,
         }
@@ -70,10 +73,17 @@ impl Row {
     fn sector_level(&self) -> bool {
         self.metric == "shortfall" && !self.key.contains('/')
     }
-    /// Relative change, scaled so a move from zero still ranks (to six places, so that
-    /// rounding noise does not decide the order).
+    /// How big the move is: for a share (a shortfall, a dependency) the points it moved, so
+    /// a 46-point fall in a small sector's use does not rank above a 60-point rise in a
+    /// region's; for anything else the relative change, scaled so a move from zero still
+    /// ranks. To six places, so that rounding noise does not decide the order.
     fn weight(&self) -> f64 {
-        let w = (self.b - self.a).abs() / self.a.abs().max(self.b.abs()).max(1e-9);
+        let share = matches!(self.metric.as_str(), "shortfall" | "dependency");
+        let w = if share {
+            (self.b - self.a).abs()
+        } else {
+            (self.b - self.a).abs() / self.a.abs().max(self.b.abs()).max(1e-9)
+        };
         (w * 1e6).round() / 1e6
     }
 }
@@ -159,6 +169,17 @@ fn top(rows: &[Row], n: usize) -> Vec<&Row> {
         .iter()
         .filter(|r| r.weight() > 1e-9 && round4(r.a) != round4(r.b))
         .collect();
+    // Sectors count output lost in their own units: they rank by how far the sector's mean
+    // shortfall of its use moved (points), so a small sector's whole loss does not come
+    // before a large one's part.
+    let moved: std::collections::HashMap<&str, f64> = (rows.iter())
+        .filter(|r| r.metric == "shortfall" && r.stat == "mean")
+        .map(|r| (r.key.as_str(), r.weight()))
+        .collect();
+    let size = |r: &Row| match r.metric.as_str() {
+        "output_lost" => moved.get(r.key.as_str()).copied().unwrap_or(0.0),
+        _ => r.weight(),
+    };
     // What an analyst asks first (shortfalls, prices, output lost), then states (cover,
     // dependency, queues, costs), then flows; within each, the biggest relative move, and
     // among equals (every move from zero is 100%) the biggest absolute one. Moves under 1%
@@ -167,7 +188,7 @@ fn top(rows: &[Row], n: usize) -> Vec<&Row> {
         x.rank()
             .cmp(&y.rank())
             .then_with(|| x.sector_level().cmp(&y.sector_level()))
-            .then_with(|| y.weight().total_cmp(&x.weight()))
+            .then_with(|| size(y).total_cmp(&size(x)))
             .then_with(|| y.delta().abs().total_cmp(&x.delta().abs()))
             .then_with(|| (&x.metric, &x.key, x.stat).cmp(&(&y.metric, &y.key, y.stat)))
     });
@@ -319,10 +340,15 @@ pub fn write(
             chokepoint_core::series::csv_field(&r.unit(&a.sim.model))
         );
     }
-    let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint compare</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
+    let mut html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Compare: {} and {}</title>",
+        esc(&name(sa)),
+        esc(&name(sb))
+    );
+    html.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
     let _ = write!(
         html,
-        "<h1>Compare</h1><p><b>A</b> {}<br><b>B</b> {}</p>",
+        "<h1>Compare: A and B</h1><p><b>A</b> {}<br><b>B</b> {}</p>",
         esc(&name(sa)),
         esc(&name(sb))
     );
@@ -501,13 +527,27 @@ mod tests {
             row("price", 55.0, 55.01),
         ];
         let mut rows = rows.to_vec();
-        // A region's shortfall (its sectors together) before a sector's, and a mean after
-        // every peak that answers.
+        // A region's shortfall (its sectors together) before a sector's; a shortfall's mean
+        // is an answer too, ranked by the points it moved.
         rows[4].key = "magnet:NdFeB/US".into();
         rows.push(Row {
             stat: "mean",
             ..row("shortfall", 0.001, 0.04)
         });
+        // Output lost answers as a year's mean, ranked by how far its sector's mean
+        // shortfall moved: the sector whose use moved 50 points before the one of 3.
+        for (key, lost, moved) in [("big", 6e5, 0.5), ("small", 5e7, 0.03)] {
+            rows.push(Row {
+                key: key.into(),
+                stat: "mean",
+                ..row("output_lost", 0.0, lost)
+            });
+            rows.push(Row {
+                key: key.into(),
+                stat: "mean",
+                ..row("shortfall", 0.0, moved)
+            });
+        }
         let order: Vec<(&str, f64)> = top(&rows, 10)
             .iter()
             .map(|r| (r.metric.as_str(), r.b))
@@ -517,13 +557,15 @@ mod tests {
             [
                 ("shortfall", 0.31),
                 ("price", 92.0),
-                ("output_lost", 5e7),
-                ("shortfall", 0.9),
                 ("output_lost", 6e5),
+                ("shortfall", 0.9),
+                ("output_lost", 5e7),
+                ("shortfall", 0.5),
                 ("shortfall", 0.2),
                 ("shortfall", 0.04),
-                ("trade", 300.0),
-                ("price", 55.01),
+                ("shortfall", 0.03),
+                // A peak of output lost is a state, after the answers.
+                ("output_lost", 5e7),
             ]
         );
     }

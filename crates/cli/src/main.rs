@@ -422,7 +422,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
-                outln!("wrote {}/compare.csv, report.html", dir.display());
+                outln!("wrote {}, report.html", dir.join("compare.csv").display());
             }
             // As `run`: an expectation that failed in either scenario is exit 1.
             Ok(if oa.failed() + ob.failed() > 0 { 1 } else { 0 })
@@ -852,8 +852,8 @@ fn run(
             .collect();
         write::atomic_set(&files)?;
         outln!(
-            "wrote {}/series.csv, summary.json, report.html",
-            dir.display()
+            "wrote {}, summary.json, report.html",
+            dir.join("series.csv").display()
         );
     }
     Ok(if outcome.failed() > 0 { 1 } else { 0 })

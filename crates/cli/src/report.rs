@@ -158,6 +158,21 @@ fn start_price(m: &Model, key: &str) -> Option<f64> {
     Some(m.prices[mk * nc + c]).filter(|&p| p > 0.0)
 }
 
+/// How far a price moved over a run: its peak and low, as $/kg and multiples of its start,
+/// with their dates (the first week at each), and whether the peak was the last week.
+struct Move {
+    peak: f64,
+    times: f64,
+    date: String,
+    at_end: bool,
+    low: f64,
+    low_times: f64,
+    low_date: String,
+}
+
+/// A key price's low is told from this multiple of its start down.
+const FELL: f64 = 0.8;
+
 fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     let s = &out.sim.series;
     let mut h = Vec::new();
@@ -179,41 +194,96 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         "ROW/magnet:NdFeB",
         "CN/oxide:Dy",
     ];
-    let peak_of = |key: &str| -> Option<(f64, f64, String)> {
+    let last = s.dates.len().saturating_sub(1);
+    let moves_of = |key: &str| -> Option<Move> {
         let v = s.column(s.find("price", key)?);
         let first = start_price(m, key).or(v.first().copied())?;
         let (at, peak) =
             (v.iter().copied().enumerate()).reduce(|a, b| if b.1 > a.1 { b } else { a })?;
-        Some((peak, peak / first, s.dates[at].to_string()))
+        let (low_at, low) =
+            (v.iter().copied().enumerate()).reduce(|a, b| if b.1 < a.1 { b } else { a })?;
+        Some(Move {
+            peak,
+            times: peak / first,
+            date: s.dates[at].to_string(),
+            at_end: at == last && last > 0,
+            low,
+            low_times: low / first,
+            low_date: s.dates[low_at].to_string(),
+        })
     };
-    let mut price_line = |key: &str, (peak, times, date): (f64, f64, String)| {
-        // A price that never left its start has no peak worth dating.
-        let when = if times >= 1.05 {
-            format!(", peak {date}")
+    let mut price_line = |key: &str, p: Move| {
+        // A price that never left its start has no peak worth dating; one highest in the
+        // run's last week was still rising when the run ended.
+        let when = match (p.times >= 1.05, p.at_end) {
+            (true, true) => format!(", still rising at the run's end, {}", p.date),
+            (true, false) => format!(", peak {}", p.date),
+            _ => String::new(),
+        };
+        // A fall is a finding too (a glut, a floor's collapse): its low, when a fifth or more.
+        let fell = p.low_times <= FELL;
+        let low = if fell {
+            format!(
+                "; low ${}/kg ({}× start, {})",
+                thousands(p.low),
+                two_figures(p.low_times),
+                p.low_date
+            )
         } else {
             String::new()
         };
+        let mut numbers = vec![
+            ("usd_per_kg", json!(p.peak)),
+            ("times_start", json!(p.times)),
+            ("date", json!(p.date)),
+        ];
+        if fell {
+            numbers.push(("low_usd_per_kg", json!(p.low)));
+            numbers.push(("low_times_start", json!(p.low_times)));
+            numbers.push(("low_date", json!(p.low_date)));
+        }
+        if fell && p.times < 1.05 {
+            // Only a fall: its low is the finding.
+            let end = if p.low_date == s.dates[last].to_string() {
+                "still falling at the run's end, "
+            } else {
+                ""
+            };
+            push(
+                format!("low price {key}"),
+                format!(
+                    "${}/kg ({}× start, {end}{})",
+                    thousands(p.low),
+                    two_figures(p.low_times),
+                    p.low_date
+                ),
+                numbers,
+            );
+            return;
+        }
         push(
             format!("peak price {key}"),
-            format!("${}/kg ({times:.1}× start{when})", thousands(peak)),
-            vec![
-                ("usd_per_kg", json!(peak)),
-                ("times_start", json!(times)),
-                ("date", json!(date)),
-            ],
+            format!(
+                "${}/kg ({:.1}× start{when}){low}",
+                thousands(p.peak),
+                p.times
+            ),
+            numbers,
         );
     };
     for key in KEY_PRICES {
-        if let Some(p) = peak_of(key) {
+        if let Some(p) = moves_of(key) {
             price_line(key, p);
         }
     }
-    let mut movers: Vec<(String, (f64, f64, String))> = (s.keys("price").into_iter())
+    // The others that moved most, up (1.5× or more) or down (to 2/3 or less).
+    let mut movers: Vec<(String, Move)> = (s.keys("price").into_iter())
         .filter(|k| !KEY_PRICES.contains(k))
-        .filter_map(|k| Some((k.to_string(), peak_of(k)?)))
-        .filter(|(_, p)| p.1 >= 1.5)
+        .filter_map(|k| Some((k.to_string(), moves_of(k)?)))
+        .filter(|(_, p)| p.times >= 1.5 || p.low_times <= 1.0 / 1.5)
         .collect();
-    movers.sort_by(|a, b| rank(b.1 .1).total_cmp(&rank(a.1 .1)).then(a.0.cmp(&b.0)));
+    let size = |p: &Move| rank(p.times.max(1.0 / p.low_times.max(1e-9)));
+    movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
     for (key, p) in movers.into_iter().take(3) {
         price_line(&key, p);
     }
@@ -231,10 +301,15 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .collect();
     worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
     for (k, v) in worst.iter().take(6) {
+        // When: the first week at its worst.
+        let date = (s.find("shortfall", k))
+            .and_then(|c| s.column(c).iter().position(|x| x >= v))
+            .map(|i| s.dates[i].to_string())
+            .unwrap_or_default();
         push(
             format!("peak shortfall {k}"),
-            format!("{:.1}%", v * 100.0),
-            vec![("share", json!(v))],
+            format!("{:.1}% (week of {date})", v * 100.0),
+            vec![("share", json!(v)), ("date", json!(date))],
         );
     }
     // Output lost: the six sectors that lost the largest share of their output.
@@ -401,6 +476,13 @@ impl Pinned {
     }
 }
 
+/// How many prices sat at the model's ceiling at some time in the run.
+pub(crate) fn prices_at_cap(m: &Model, out: &Outcome) -> usize {
+    (pinned_prices(m, out).iter())
+        .filter(|p| p.bound == "ceiling")
+        .count()
+}
+
 pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
     let s = &out.sim.series;
     // The run's bounds: a scenario may set them (`behaviour`).
@@ -565,8 +647,9 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+/// Line colours, told apart from one another and each dark enough to read on white.
 const COLORS: [&str; 8] = [
-    "#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#66a182", "#8d8d8d", "#2e4057",
+    "#1b6ca8", "#c0392b", "#2e7d32", "#8e44ad", "#b35900", "#00838f", "#5d4037", "#455a64",
 ];
 
 /// A chart axis label: three significant figures at most, with k, M or G for thousands,
@@ -614,53 +697,213 @@ pub fn y_range<'a>(values: impl IntoIterator<Item = &'a f64>) -> (f64, f64) {
     (lo, hi)
 }
 
-/// A line chart of several series (one value per step of `dates`) as an inline SVG.
-fn svg_chart(title: &str, unit: &str, dates: &[Date], lines: &[(String, Vec<f64>)]) -> String {
+/// Round tick values spanning `lo..hi`: a step of 1, 2, 2.5 or 5 times a power of ten,
+/// about `n` steps, from a multiple of it at or below `lo` to one at or above `hi`.
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let range = (hi - lo).abs().max(1e-12);
+    let raw = range / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|f| f * mag)
+        .find(|&st| st >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).floor() as i64;
+    let last = (hi / step).ceil() as i64;
+    (first..=last.max(first + 1))
+        .map(|k| {
+            let v = k as f64 * step;
+            // 0.30000000000000004 is 0.3.
+            let places = (-(step.log10().floor()) + 2.0).clamp(0.0, 15.0) as i32;
+            let scale = 10f64.powi(places);
+            let v = (v * scale).round() / scale;
+            if v == 0.0 {
+                0.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// A tick label for a value on an axis whose ticks are `step` apart: as many decimals as
+/// the step needs, so neighbours never print alike (0.0001, 0.0002; not 0.0001 twice).
+pub fn tick_at(v: f64, step: f64) -> String {
+    if v.abs() >= 1e4 || step >= 1.0 {
+        return tick(v);
+    }
+    let decimals = (-(step.log10().floor())).max(0.0) as usize
+        + usize::from((step / 10f64.powf(step.log10().floor()) - 2.5).abs() < 1e-9);
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text
+    }
+}
+
+/// Ticks for a log axis over `lo..hi` (both above 0): 1, 2 and 5 times powers of ten, or
+/// the powers alone when the range is wide.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let steps: &[f64] = if b - a > 4 { &[1.0] } else { &[1.0, 2.0, 5.0] };
+    let mut out = Vec::new();
+    for e in a..=b {
+        for &f in steps {
+            let v = f * 10f64.powi(e);
+            if v >= lo * 0.999 && v <= hi * 1.001 {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// The dates to mark on a time axis, as (index into `dates`, label): the first step of each
+/// year over a long run; of each quarter (labelled year-month) over one of two years or less.
+pub fn date_ticks(dates: &[Date]) -> Vec<(usize, String)> {
+    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+        return Vec::new();
+    };
+    let quarters = last.days() - first.days() <= 2 * 366;
+    let mut out = Vec::new();
+    let mut prev: Option<(i32, u32)> = None;
+    for (i, d) in dates.iter().enumerate() {
+        let (y, m, _) = d.ymd();
+        let key = if quarters { (y, (m - 1) / 3) } else { (y, 0) };
+        if prev != Some(key) {
+            if prev.is_some() || i == 0 {
+                let label = if quarters {
+                    format!("{y}-{:02}", (m - 1) / 3 * 3 + 1)
+                } else {
+                    y.to_string()
+                };
+                out.push((i, label));
+            }
+            prev = Some(key);
+        }
+    }
+    out
+}
+
+/// How a chart's vertical axis is drawn.
+#[derive(Clone, Copy, PartialEq)]
+enum Scale {
+    Linear,
+    /// Logarithmic when every value is above 0 and they span a factor of 8 or more
+    /// (prices as multiples of their start: 0.5× and 40× on one axis).
+    LogIfWide,
+}
+
+/// A line chart of several series (one value per step of `dates`) as an inline SVG: round
+/// ticks, the years (or quarters) marked, each line keyed by a swatch in its colour.
+fn svg_chart(
+    title: &str,
+    unit: &str,
+    dates: &[Date],
+    lines: &[(String, Vec<f64>)],
+    scale: Scale,
+) -> String {
     let (w, h, l, r, t, b) = (640.0, 260.0, 60.0, 170.0, 28.0, 30.0);
     let n = dates.len().max(2);
-    let (lo, hi) = y_range(lines.iter().flat_map(|(_, v)| v));
+    let finite = || {
+        lines
+            .iter()
+            .flat_map(|(_, v)| v)
+            .copied()
+            .filter(|v| v.is_finite())
+    };
+    let (min, max) = finite().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    let log = scale == Scale::LogIfWide && min > 0.0 && max / min >= 8.0;
+    let (ticks, lo, hi) = if log {
+        let (lo, hi) = (min * 0.9, max * 1.1);
+        (log_ticks(lo, hi), lo, hi)
+    } else {
+        let (lo, hi) = y_range(lines.iter().flat_map(|(_, v)| v));
+        let ticks = nice_ticks(lo, hi, 4);
+        let (a, z) = (ticks[0], ticks[ticks.len() - 1]);
+        (ticks, a, z)
+    };
+    let step = if ticks.len() > 1 {
+        ticks[1] - ticks[0]
+    } else {
+        1.0
+    };
     let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
-    let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
+    let y = |v: f64| {
+        let f = if log {
+            (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln())
+        } else {
+            (v - lo) / (hi - lo)
+        };
+        t + (h - t - b) * (1.0 - f)
+    };
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
-        esc(title)
-    );
-    let _ = write!(
-        o,
-        r#"<text x="{l}" y="16" font-size="13" font-weight="bold">{} ({})</text>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}: {}">"#,
         esc(title),
-        esc(unit)
+        esc(&lines
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", "))
     );
     let _ = write!(
         o,
-        r##"<line x1="{l}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="#999"/>"##,
-        y(0.0),
-        w - r,
-        y(0.0)
+        r#"<text x="{l}" y="16" font-size="13" font-weight="bold">{} ({}{})</text>"#,
+        esc(title),
+        esc(unit),
+        if log { ", log scale" } else { "" }
     );
-    for k in 0..=4 {
-        let v = lo + (hi - lo) * k as f64 / 4.0;
+    for &v in &ticks {
         let _ = write!(
             o,
-            r##"<text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#555">{}</text>"##,
+            r##"<line x1="{l}" y1="{yv:.1}" x2="{}" y2="{yv:.1}" stroke="{}"/><text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#444">{}</text>"##,
+            w - r,
+            if v == 0.0 || (log && v == 1.0) {
+                "#999"
+            } else {
+                "#eee"
+            },
             l - 4.0,
             y(v) + 3.0,
-            tick(v)
+            if log { tick(v) } else { tick_at(v, step) },
+            yv = y(v),
         );
     }
-    if let (Some(d0), Some(d1)) = (dates.first(), dates.last()) {
+    // Date marks, each label clear of the last.
+    let mut last_x = f64::MIN;
+    for (i, label) in date_ticks(dates) {
+        let xi = x(i);
         let _ = write!(
             o,
-            r##"<text x="{l}" y="{}" font-size="10" fill="#555">{d0}</text><text x="{}" y="{}" font-size="10" text-anchor="end" fill="#555">{d1}</text>"##,
-            h - 12.0,
-            w - r,
-            h - 12.0
+            r##"<line x1="{xi:.1}" y1="{}" x2="{xi:.1}" y2="{}" stroke="#bbb"/>"##,
+            h - b,
+            h - b + 4.0
         );
+        if xi - last_x >= 44.0 {
+            let _ = write!(
+                o,
+                r##"<text x="{xi:.1}" y="{}" font-size="10" text-anchor="middle" fill="#444">{label}</text>"##,
+                h - b + 15.0
+            );
+            last_x = xi;
+        }
     }
     for (k, (name, values)) in lines.iter().enumerate() {
         let col = COLORS[k % COLORS.len()];
+        // Lines past the fourth are dashed: lines that lie on one another stay told apart.
+        let dash = if k >= 4 {
+            r#" stroke-dasharray="6 3""#
+        } else {
+            ""
+        };
         let pts: Vec<String> = values
             .iter()
             .enumerate()
@@ -668,14 +911,18 @@ fn svg_chart(title: &str, unit: &str, dates: &[Date], lines: &[(String, Vec<f64>
             .collect();
         let _ = write!(
             o,
-            r#"<polyline fill="none" stroke="{col}" stroke-width="1.6" points="{}"/>"#,
+            r#"<polyline fill="none" stroke="{col}" stroke-width="1.8"{dash} points="{}"/>"#,
             pts.join(" ")
         );
+        let ly = t + 14.0 * k as f64 + 8.0;
         let _ = write!(
             o,
-            r#"<text x="{}" y="{}" font-size="11" fill="{col}">{}</text>"#,
-            w - r + 8.0,
-            t + 14.0 * k as f64 + 8.0,
+            r##"<line x1="{}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="{col}" stroke-width="3"{dash}/><text x="{}" y="{ly}" font-size="11" fill="#222">{}</text>"##,
+            w - r + 6.0,
+            ly - 4.0,
+            w - r + 22.0,
+            ly - 4.0,
+            w - r + 26.0,
             esc(name)
         );
     }
@@ -684,14 +931,14 @@ fn svg_chart(title: &str, unit: &str, dates: &[Date], lines: &[(String, Vec<f64>
 }
 
 /// Up to `limit` of the metric's series for `keys` that are not all zero, largest peak
-/// first, with their values.
+/// (up or down) first, with their values.
 fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String, Vec<f64>)> {
     let mut v: Vec<(String, Vec<f64>, f64)> = keys
         .iter()
         .filter_map(|k| {
             s.find(metric, k).map(|c| {
                 let values = s.column(c);
-                let peak = values.iter().copied().fold(0.0, f64::max);
+                let peak = values.iter().fold(0.0, |a: f64, v| a.max(v.abs()));
                 (k.clone(), values, peak)
             })
         })
@@ -711,7 +958,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>",
         esc(&title)
     );
-    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto}figure{margin:1em 0}</style></head><body>");
+    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place{white-space:nowrap}</style></head><body>");
     let _ = write!(
         o,
         "<h1>{}</h1><p>Model <b>{}</b>, {} to {}. Scenario <code>{}</code>.</p>",
@@ -774,33 +1021,61 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         };
         let _ = write!(
             o,
-            "<tr><td class=\"{cls}\">{word}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"{cls}\">{word}</td><td class=\"place\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&e.place()),
             esc(&e.message),
             esc(&e.detail)
         );
     }
     o.push_str("</table><h2>Charts</h2>");
-    let price_keys: Vec<String> = ["oxide:Dy", "oxide:Tb", "oxide:Nd", "magnet:NdFeB"]
-        .iter()
-        .flat_map(|c| m.markets.iter().map(move |mk| format!("{mk}/{c}")))
-        .collect();
-    // Prices as multiples of their start so dear and cheap elements share an axis.
-    let mut charts = Vec::new();
-    let price_lines = pick(s, "price", &price_keys, 8)
-        .into_iter()
-        .map(|(k, v)| {
-            let start = start_price(m, &k)
-                .or(v.iter().copied().find(|&p| p > 0.0))
-                .unwrap_or(1.0);
-            (k, v.iter().map(|p| p / start).collect())
+    // Prices as multiples of their start so dear and cheap elements share an axis: the
+    // magnet chain's key prices, and the two others that moved most (up or down).
+    let as_multiple = |k: &str, v: &[f64]| -> Vec<f64> {
+        let start = start_price(m, k)
+            .or(v.iter().copied().find(|&p| p > 0.0))
+            .unwrap_or(1.0);
+        v.iter().map(|p| p / start).collect()
+    };
+    let key_prices = [
+        "ROW/oxide:Dy",
+        "ROW/oxide:Tb",
+        "ROW/oxide:Nd",
+        "ROW/magnet:NdFeB",
+        "CN/oxide:Dy",
+        "CN/magnet:NdFeB",
+    ];
+    let mut price_lines: Vec<(String, Vec<f64>)> = (key_prices.iter())
+        .filter_map(|k| {
+            Some((
+                k.to_string(),
+                as_multiple(k, &s.column(s.find("price", k)?)),
+            ))
         })
         .collect();
-    charts.push((
+    let size = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        hi.max(1.0 / lo.max(1e-9))
+    };
+    let mut movers: Vec<(String, Vec<f64>)> = (s.keys("price").into_iter())
+        .filter(|k| !key_prices.contains(k))
+        .filter_map(|k| {
+            Some((
+                k.to_string(),
+                as_multiple(k, &s.column(s.find("price", k)?)),
+            ))
+        })
+        .filter(|(_, v)| size(v) >= 1.5)
+        .collect();
+    movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
+    price_lines.extend(movers.into_iter().take(2));
+    let mut charts = vec![(
         "Prices".to_string(),
         "multiple of their start price".to_string(),
         price_lines,
-    ));
+        Scale::LogIfWide,
+    )];
     let region_keys: Vec<String> = s
         .keys("shortfall")
         .into_iter()
@@ -811,6 +1086,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "Shortfall by region".into(),
         "share of need".into(),
         pick(s, "shortfall", &region_keys, 8),
+        Scale::Linear,
     ));
     // Sectors count output in their own units (vehicles, devices, t): as a share of what
     // they would have made, which is their shortfall of need, they share an axis.
@@ -819,25 +1095,54 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "Output lost by sector".into(),
         "share of its output".into(),
         pick(s, "shortfall", &lost_keys, 8),
+        Scale::Linear,
     ));
-    let dep_keys: Vec<String> = s
-        .keys("dependency")
-        .into_iter()
-        .map(str::to_string)
-        .filter(|k| !k.ends_with("/CN"))
+    // Dependency where it matters most: the three largest users outside China, at the
+    // stages whose inputs they buy (not every small plant, all of whose feed is imported).
+    let mut users: Vec<(f64, &str)> = (m.countries.iter().enumerate())
+        // Not China, the supplier; nor a residual of "other countries".
+        .filter(|(_, x)| x.id != "CN" && !x.name.to_lowercase().starts_with("other"))
+        .map(|(k, x)| {
+            let demand: f64 = (m.sectors.iter())
+                .filter(|sec| sec.country == k)
+                .map(|sec| sec.demand)
+                .sum();
+            (demand, x.id.as_str())
+        })
+        .filter(|(d, _)| *d > 0.0)
+        .collect();
+    users.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let dep_keys: Vec<String> = (users.iter().take(3))
+        .flat_map(|(_, x)| m.stages.iter().map(move |st| format!("{st}/{x}")))
         .collect();
     charts.push((
-        "Import dependency by stage".into(),
-        "share of inputs".into(),
+        format!(
+            "Import dependency of {}",
+            users
+                .iter()
+                .take(3)
+                .map(|u| u.1)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "share of a stage's inputs bought abroad".into(),
         pick(s, "dependency", &dep_keys, 8),
+        Scale::Linear,
     ));
     let q_keys: Vec<String> = m.countries.iter().map(|x| x.id.clone()).collect();
     charts.push((
         "Licence queue".into(),
         "t held".into(),
         pick(s, "licence_queue", &q_keys, 4),
+        Scale::Linear,
     ));
-    for (t, unit, lines) in charts {
+    charts.push((
+        "Policy cost".into(),
+        "$ spent to date; below 0, receipts".into(),
+        pick(s, "policy_cost", &q_keys, 4),
+        Scale::Linear,
+    ));
+    for (t, unit, lines, scale) in charts {
         if lines.is_empty() {
             let _ = write!(
                 o,
@@ -848,17 +1153,18 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             let _ = write!(
                 o,
                 "<figure>{}</figure>",
-                svg_chart(&t, &unit, &s.dates, &lines)
+                svg_chart(&t, &unit, &s.dates, &lines, scale)
             );
         }
     }
     o.push_str("<h2>Levers pulled</h2>");
-    o.push_str(&timeline_svg(m, out));
+    o.push_str(&timeline_svg(out));
     o.push_str("<table>");
-    for l in &out.levers {
+    for (k, l) in out.levers.iter().enumerate() {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"date\">{}</td><td>{}</td><td>{}</td></tr>",
+            k + 1,
             l.date,
             esc(&l.name),
             esc(&l.summary)
@@ -872,29 +1178,68 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o
 }
 
-fn timeline_svg(m: &Model, out: &Outcome) -> String {
-    let (w, h) = (640.0, 60.0);
-    let span = (out.sim.last_date().days() - m.start.days()).max(1) as f64;
+/// The levers on a time axis that lines up with the charts' (the same margins and date
+/// marks): each a numbered dot, those of one week stacked, the numbers those of the table.
+fn timeline_svg(out: &Outcome) -> String {
+    let dates = &out.sim.series.dates;
+    let (w, l, r) = (640.0, 60.0, 170.0);
+    let n = dates.len().max(2);
+    let x_of = |d: Date| {
+        // The step holding the date, on the charts' scale.
+        let i = dates.iter().rposition(|s| *s <= d).unwrap_or(0);
+        l + (w - l - r) * i as f64 / (n - 1) as f64
+    };
+    // Stack the dots that fall on one spot.
+    let mut placed: Vec<(f64, usize)> = Vec::new();
+    let mut dots = Vec::new();
+    for (k, lever) in out.levers.iter().enumerate() {
+        let x = x_of(lever.date);
+        let level = placed
+            .iter()
+            .filter(|(px, _)| (px - x).abs() < 12.0)
+            .count();
+        placed.push((x, k));
+        dots.push((x, level, k, lever));
+    }
+    let levels = dots.iter().map(|d| d.1 + 1).max().unwrap_or(1);
+    let h = 40.0 + 16.0 * levels as f64;
+    let axis = h - 24.0;
     let mut o = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="lever timeline"><line x1="20" y1="30" x2="620" y2="30" stroke="#555"/>"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="lever timeline: {} levers"><line x1="{l}" y1="{axis}" x2="{}" y2="{axis}" stroke="#555"/>"##,
+        out.levers.len(),
+        w - r
     );
-    for (i, l) in out.levers.iter().enumerate() {
-        let x = 20.0 + 600.0 * (l.date.days() - m.start.days()) as f64 / span;
+    let mut last_x = f64::MIN;
+    for (i, label) in date_ticks(dates) {
+        let x = l + (w - l - r) * i as f64 / (n - 1) as f64;
         let _ = write!(
             o,
-            r#"<circle cx="{x:.1}" cy="30" r="5" fill="{}"><title>{} {}: {}</title></circle>"#,
-            COLORS[i % COLORS.len()],
-            l.date,
-            esc(&l.name),
-            esc(&l.summary)
+            r##"<line x1="{x:.1}" y1="{axis}" x2="{x:.1}" y2="{}" stroke="#bbb"/>"##,
+            axis + 4.0
+        );
+        if x - last_x >= 44.0 {
+            let _ = write!(
+                o,
+                r##"<text x="{x:.1}" y="{}" font-size="10" text-anchor="middle" fill="#444">{label}</text>"##,
+                axis + 16.0
+            );
+            last_x = x;
+        }
+    }
+    for (x, level, k, lever) in dots {
+        let cy = axis - 10.0 - 16.0 * level as f64;
+        let _ = write!(
+            o,
+            r##"<circle cx="{x:.1}" cy="{cy:.1}" r="7" fill="{}"><title>{} {}: {}</title></circle><text x="{x:.1}" y="{:.1}" font-size="9" text-anchor="middle" fill="#fff">{}</text>"##,
+            COLORS[0],
+            lever.date,
+            esc(&lever.name),
+            esc(&lever.summary),
+            cy + 3.0,
+            k + 1
         );
     }
-    let _ = write!(
-        o,
-        r##"<text x="20" y="52" font-size="10" fill="#555">{}</text><text x="620" y="52" font-size="10" text-anchor="end" fill="#555">{}</text></svg>"##,
-        m.start,
-        out.sim.last_date()
-    );
+    o.push_str("</svg>");
     o
 }
 

@@ -207,7 +207,7 @@ fn header(spec: &Spec) -> String {
     for r in &spec.ranges {
         let _ = write!(h, ",{}", r.name);
     }
-    h.push_str(",expectations_passed,expectations_failed");
+    h.push_str(",expectations_passed,expectations_failed,prices_at_cap");
     for (m, k) in &spec.metrics {
         for stat in ["peak", "mean", "final"] {
             let name = format!("{m}[{k}].{stat}");
@@ -425,6 +425,7 @@ fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: us
     // both (the model as loaded, includes and all).
     let v = serde_json::json!({
         "script": scenario.path.display().to_string(),
+        "title": scenario.title(),
         "script_digest": digest(scenario.full_source().as_bytes()),
         "model": model.name,
         "model_digest": digest(format!("{model:?}").as_bytes()),
@@ -471,7 +472,12 @@ fn one_run(
         let _ = write!(figures, ",{v}");
     }
     let failed = out.failed();
-    let _ = write!(figures, ",{},{failed}", out.expectations.len() - failed);
+    let at_cap = crate::report::prices_at_cap(model, &out);
+    let _ = write!(
+        figures,
+        ",{},{failed},{at_cap}",
+        out.expectations.len() - failed
+    );
     let mut series = String::new();
     for (m, k) in &spec.metrics {
         let col = s
@@ -905,6 +911,11 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         .collect();
     let mut summary = serde_json::Map::new();
     summary.insert("runs".into(), rows.len().into());
+    let cap_col = head.iter().position(|h| *h == "prices_at_cap");
+    let capped_runs = (rows.iter())
+        .filter(|r| cap_col.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
+        .count();
+    summary.insert("runs_with_a_price_at_the_cap".into(), capped_runs.into());
     let mut cols = serde_json::Map::new();
     // The same quantiles as a table for the report: a peak that yearly bands average away
     // (a few weeks' shortfall in a two-year scenario) shows here.
@@ -969,11 +980,26 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
             }
         })
         .collect();
-    let failed_col = head.iter().position(|h| *h == "expectations_failed");
-    let failed = rows
-        .iter()
-        .filter(|r| failed_col.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
-        .count();
+    let runs_with = |col: &str| {
+        let at = head.iter().position(|h| *h == col);
+        (rows.iter())
+            .filter(|r| at.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
+            .count()
+    };
+    let failed = runs_with("expectations_failed");
+    // Runs in which a price sat at the model's cap: there the level is the cap, not an
+    // answer, and so are the bands it is in.
+    let capped = runs_with("prices_at_cap");
+    let cap_caveat = if capped > 0 {
+        format!(
+            "<p><b>Caveat:</b> in {capped} of {} runs a price reached the model's cap \
+             (`price_max_ratio` times its start): where a band or figure sits there, it is the \
+             cap, not a forecast (runs.csv, column prices_at_cap, says which runs).</p>",
+            rows.len()
+        )
+    } else {
+        String::new()
+    };
     let how = match meta["grid"].as_u64() {
         Some(k) => format!("a grid of {k} points per swept parameter"),
         None => "Monte Carlo".to_string(),
@@ -997,9 +1023,14 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         .filter_map(|p| p["name"].as_str())
         .collect();
     let response = response_charts(&head, &rows, &params);
+    let about = about + cap_caveat.as_str();
     let report = fan_report(
         &fans,
         rows.len(),
+        meta["title"]
+            .as_str()
+            .or(meta["script"].as_str())
+            .unwrap_or("?"),
         &(about + table.as_str() + response.as_str()),
     );
     short.sort_unstable();
@@ -1158,9 +1189,27 @@ fn frame(aria: &str, title: &str, body: &str, (lo, hi): (f64, f64), x: (String, 
 /// Per (metric, key): (year, p5, p50, p95).
 type Fans = BTreeMap<(String, String), Vec<(i32, f64, f64, f64)>>;
 
-fn fan_report(fans: &Fans, runs: usize, about: &str) -> String {
-    let mut o = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>chokepoint sweep</title><style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}</style></head><body>");
-    let _ = write!(o, "<h1>Sweep of {runs} runs</h1>{about}<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
+fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
+    let mut o = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sweep: {}</title><style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}</style></head><body>", crate::report::esc(title));
+    let _ = write!(
+        o,
+        "<h1>Sweep of {runs} runs: {}</h1>{about}",
+        crate::report::esc(title)
+    );
+    o.push_str("<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
+    // A year's mean averages a shock of weeks away: in a short sweep the figures table
+    // (each run's peak) says more than the bands.
+    let years = fans.values().map(Vec::len).max().unwrap_or(0);
+    if years < 2 {
+        o.push_str("<p>These runs span one calendar year: there is no band to draw through yearly means. The table above gives each figure's p5, p50 and p95 across runs, peaks included.</p></body></html>\n");
+        return o;
+    }
+    if years <= 3 {
+        let _ = write!(
+            o,
+            "<p><b>Read with care:</b> these runs span {years} calendar years, so each band is {years} yearly means joined by lines; a shortage of weeks is averaged away in them (a 90% shortfall for a quarter reads as about 20% for its year). The figures table above gives each run's peak.</p>"
+        );
+    }
     for ((m, k), pts) in fans {
         let (w, h, l, r, t, b) = CHART;
         let (lo, hi) = crate::report::y_range(pts.iter().flat_map(|p| [&p.1, &p.3]));

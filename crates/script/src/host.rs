@@ -154,7 +154,9 @@ impl Host {
     }
 
     pub fn log(&mut self, name: &str, summary: String) {
-        let date = self.sim.date();
+        // An `at` or `every` action is logged on the date the script gave it; it acts from
+        // the start of the step holding that date.
+        let date = self.running_due.unwrap_or_else(|| self.sim.date());
         self.levers.push(LeverCall {
             date,
             name: name.to_string(),

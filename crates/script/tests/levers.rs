@@ -1262,7 +1262,8 @@ fn every_month_or_year_follows_the_calendar() {
         run_until("2033-12-20");
         expect(years == 10, `yearly: 2024 to 2033 is 10 firings (${years})`);
     "#);
-    // The 1 June firing is in the step containing 1 June.
+    // The 1 June firing is logged on 1 June; it runs in the step containing it, which
+    // starts on 27 May.
     let levers = run(r#"
         every("1m", || demand_shock("ev-jp", 1.0));
         run_until("2024-06-30");
@@ -1270,7 +1271,7 @@ fn every_month_or_year_follows_the_calendar() {
     "#)
     .levers;
     let dates: Vec<String> = levers.iter().map(|l| l.date.to_string()).collect();
-    assert_eq!(dates[5], "2024-05-27", "{dates:?}");
+    assert_eq!(dates[5], "2024-06-01", "{dates:?}");
     assert_eq!(out.expectations.len(), 2);
 }
 
@@ -2387,11 +2388,11 @@ fn a_condition_only_tests_and_an_action_due_at_the_start_reads_no_value_yet() {
         .filter(|l| l.name == "stockpile_fill")
         .map(|l| l.date.to_string())
         .collect();
-    // Every quarter but the first, which read no value yet (the fourth is the step that
-    // holds 1 January 2025).
+    // Every quarter but the first, which read no value yet (the fourth runs in the step
+    // that holds 1 January 2025, the run's last), each logged on the date it was due.
     assert_eq!(
         fills,
-        ["2024-04-01", "2024-07-01", "2024-09-30", "2024-12-30"]
+        ["2024-04-01", "2024-07-01", "2024-10-01", "2025-01-01"]
     );
     // At the top level, before any step, the reading is still an error.
     let e = fails("print(current(price(\"oxide:Dy\", \"ROW\")));\n");

@@ -37,7 +37,16 @@ pub mod capacity_api {
             }
             h.log(
                 "disrupt",
-                format!("{facility} loses {:.0}% for {steps} steps", share * 100.0),
+                format!(
+                    "{facility} loses {:.0}% for {} ({steps} steps, to {})",
+                    share * 100.0,
+                    if duration.is_string() {
+                        duration.to_string()
+                    } else {
+                        format!("{duration} days")
+                    },
+                    h.sim.model.date_of(until)
+                ),
             );
             Ok(())
         })
@@ -116,7 +125,10 @@ pub mod capacity_api {
                 )));
             }
             h.sim.capacity_mult[f] = combined;
-            h.log("expand", format!("{facility} × {factor}"));
+            h.log(
+                "expand",
+                format!("{facility} × {}", crate::api::expect::figure(factor)),
+            );
             Ok(())
         })
     }

@@ -27,7 +27,10 @@ pub mod demand_api {
                 )));
             }
             h.sim.demand_mult[s] = combined;
-            h.log("demand_shock", format!("{sector} × {factor}"));
+            h.log(
+                "demand_shock",
+                format!("{sector} × {}", crate::api::expect::figure(factor)),
+            );
             Ok(())
         })
     }
@@ -117,7 +120,10 @@ pub mod demand_api {
                     m.recipes[r].id
                 )));
             }
-            h.log("thrift", format!("{element} × {factor}"));
+            h.log(
+                "thrift",
+                format!("{element} × {}", crate::api::expect::figure(factor)),
+            );
             Ok(())
         })
     }

@@ -138,7 +138,8 @@ pub mod time_api {
     /// levers act from the next step.
     ///
     /// ```rhai
-    /// when(|| current(price("oxide:Dy", "ROW")) > 400.0, || stockpile_release("us-nds-ndfeb", 500.0));
+    /// export_ban("CN", #{ elements: ["Dy"] });
+    /// when(|| current(price("oxide:Dy", "ROW")) > 300.0, || stockpile_release("us-nds-ndfeb", 500.0));
     /// run_until("2025-01-01");
     /// ```
     #[rhai_fn(return_raw)]
@@ -163,8 +164,9 @@ pub mod time_api {
     /// from the next step.
     ///
     /// ```rhai
+    /// export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"] });
     /// whenever(|| current(shortfall("magnet:NdFeB", "US")) > 0.2, || demand_shock("ev-us", 0.99));
-    /// run_until("2024-06-01");
+    /// run_until("2025-06-01");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn whenever(ctx: NativeCallContext, condition: FnPtr, action: FnPtr) -> Res<()> {
@@ -187,7 +189,7 @@ pub mod time_api {
     /// A country's strategy: a function run at every step, which may pull levers.
     ///
     /// ```rhai
-    /// strategy(|| if current(price("oxide:Nd", "CN")) < 40.0 { export_quota("CN", #{ tonnes_per_year: 50000.0 }) });
+    /// strategy(|| if current(price("oxide:Dy", "ROW")) > 250.0 { export_quota("CN", #{ elements: ["Dy"], tonnes_per_year: 500.0 }) });
     /// run_until("2024-03-01");
     /// ```
     #[rhai_fn(return_raw)]
