@@ -1128,7 +1128,8 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
             let (lo, hi) = crate::report::y_range(pts.iter().map(|p| &p.1));
             let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
             let span = if x1 > x0 { x1 - x0 } else { 1.0 };
-            let x = |v: f64| l + (w - l - r) * (v - x0) / span;
+            // Divided first: a range of 1e307 times the width would overflow.
+            let x = |v: f64| l + (v - x0) / span * (w - l - r);
             let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
             let dots: String = (pts.iter())
                 .map(|(a, v, c)| {

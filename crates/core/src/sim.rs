@@ -2572,7 +2572,9 @@ impl Sim {
             let units_rate = sec.units * share * sec_growth[sector] * demand_mult[sector];
             output_potential[sector] += units_rate * years_per_step;
             if need > 0.0 {
-                s.sector_lost[sector] += units_rate * (1.0 - used_total / need);
+                // A need met to the last bits loses nothing (`short_of`), however many units
+                // the sector counts.
+                s.sector_lost[sector] += units_rate * short_of(used_total, need);
             }
             let nx_f = sec.country * nf + form;
             s.region_need[nx_f] += need;
@@ -2819,7 +2821,8 @@ impl Sim {
             } else {
                 0.0
             };
-            row[cols.cover[i]] = if s.cover_need[i] > 0.0 {
+            // (A need of rounding noise, a plant shrunk to nothing, has no cover to speak of.)
+            row[cols.cover[i]] = if s.cover_need[i] > NOISE {
                 s.cover_have[i] / s.cover_need[i] * weeks_per_step
             } else {
                 0.0

@@ -2438,3 +2438,22 @@ fn a_lever_on_a_plant_the_model_closes_later_says_it_ends_then() {
         notes[0]
     );
 }
+
+#[test]
+fn costs_that_compound_stop_where_expansions_do_and_nothing_records_infinity() {
+    let e = fails("for i in 0..154 { environmental_cost(\"cn-recycling\", 0.99); }\nstep(1);\n");
+    assert!(
+        e.contains("cn-recycling's costs would leave ×0.0001 of its capacity, below the ×0.001"),
+        "{e}"
+    );
+    // A whole share takes all its output: allowed, and its cover reads 0, not infinity.
+    let out = attempt("environmental_cost(\"cn-recycling\", 1.0);\nstep(3);\n").unwrap();
+    let s = &out.sim.series;
+    for (k, (metric, key)) in s.names.iter().enumerate() {
+        let v = s.column(k);
+        assert!(v.iter().all(|x| x.is_finite()), "{metric}[{key}]: {v:?}");
+    }
+    // A tolerance too wide to state is refused.
+    let e = fails("step(1);\nexpect_approx(0.0, 25.0, 1e307, \"a\");\n");
+    assert!(e.contains("at most 1e9"), "{e}");
+}

@@ -121,7 +121,7 @@ pub mod capacity_api {
                     "expand: {facility}'s expansions would come to ×{} its capacity, below \
                      the ×0.001 they may shrink it to: `close(\"{facility}\")` shuts the plant \
                      and `reopen` brings it back",
-                    chokepoint_core::error::shown(combined)
+                    crate::api::expect::figure(combined)
                 )));
             }
             h.sim.capacity_mult[f] = combined;
@@ -242,7 +242,17 @@ pub mod capacity_api {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
-            h.sim.capacity_mult[f] *= 1.0 - share;
+            // Costs compound, within the bound `expand` has (a whole share takes it all).
+            let left = h.sim.capacity_mult[f] * (1.0 - share);
+            if left > 0.0 && left < 1e-3 {
+                return Err(err(format!(
+                    "environmental_cost: {facility}'s costs would leave ×{} of its capacity, \
+                     below the ×0.001 levers may shrink it to: a share of 1 takes all its \
+                     output, and `close(\"{facility}\")` shuts the plant",
+                    crate::api::expect::figure(left)
+                )));
+            }
+            h.sim.capacity_mult[f] = left;
             h.log(
                 "environmental_cost",
                 format!("{facility} loses {:.0}%", share * 100.0),

@@ -109,9 +109,10 @@ pub mod expect_api {
             number(&target, "target")?,
             number(&tolerance, "tolerance")?,
         );
-        if !(tol.is_finite() && tol >= 0.0) {
+        if !(tol.is_finite() && (0.0..=1e9).contains(&tol)) {
             return Err(err(format!(
-                "expect_approx: tolerance must be a share of the target, 0 or more (0.1 = 10%), got {tol}"
+                "expect_approx: tolerance must be a share of the target, 0 or more (0.1 = 10%) and at most 1e9, got {}",
+                figure(tol)
             )));
         }
         if !t.is_finite() {
