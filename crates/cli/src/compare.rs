@@ -431,7 +431,7 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
         va.truncate(n);
         vb.truncate(n);
     }
-    let (lo, hi) = crate::report::y_range(va.iter().chain(&vb));
+    let (ticks, lo, hi) = crate::report::y_axis(va.iter().chain(&vb));
     let (w, h, l, t, b) = (640.0, 200.0, 50.0, 22.0, 20.0);
     let n = va.len().max(vb.len()).max(2);
     let pts = |v: &[f64]| -> String {
@@ -465,12 +465,13 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
         ),
         _ => String::new(),
     };
+    let y = |x: f64| t + (h - t - b) * (1.0 - (x - lo) / (hi - lo));
     format!(
-        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] (A solid, B dashed; {} to {})</text><polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#d1495b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/>{span}</svg></figure>"##,
+        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}: A and B"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] ({}; A solid, B dashed)</text>{}<polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#c0392b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/>{span}</svg></figure>"##,
         esc(m),
         esc(k),
-        fmt_num(round4(lo)),
-        fmt_num(round4(hi)),
+        esc(chokepoint_core::series::unit(m)),
+        crate::report::y_ticks_svg(&ticks, y, l, w - 10.0),
         pts(&va),
         pts(&vb)
     )

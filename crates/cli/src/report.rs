@@ -800,6 +800,38 @@ enum Scale {
     LogIfWide,
 }
 
+/// A linear axis for `values`: round ticks from a multiple of their step at or below the
+/// lowest value (0 at most) to one at or above the highest, and those two ends.
+pub fn y_axis<'a>(values: impl IntoIterator<Item = &'a f64>) -> (Vec<f64>, f64, f64) {
+    let (lo, hi) = y_range(values);
+    let ticks = nice_ticks(lo, hi, 4);
+    let (a, z) = (ticks[0], ticks[ticks.len() - 1]);
+    (ticks, a, z)
+}
+
+/// Tick marks and labels for a vertical axis: a light rule across the plot at each tick
+/// (darker at 0), its label left of the plot. `y` places a value; the plot spans `l..right`.
+pub fn y_ticks_svg(ticks: &[f64], y: impl Fn(f64) -> f64, l: f64, right: f64) -> String {
+    let step = if ticks.len() > 1 {
+        ticks[1] - ticks[0]
+    } else {
+        1.0
+    };
+    let mut o = String::new();
+    for &v in ticks {
+        let _ = write!(
+            o,
+            r##"<line x1="{l}" y1="{yv:.1}" x2="{right}" y2="{yv:.1}" stroke="{}"/><text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#444">{}</text>"##,
+            if v == 0.0 { "#999" } else { "#eee" },
+            l - 4.0,
+            y(v) + 3.0,
+            tick_at(v, step),
+            yv = y(v),
+        );
+    }
+    o
+}
+
 /// A line chart of several series (one value per step of `dates`) as an inline SVG: round
 /// ticks, the years (or quarters) marked, each line keyed by a swatch in its colour.
 fn svg_chart(
@@ -824,10 +856,7 @@ fn svg_chart(
         let (lo, hi) = (min * 0.9, max * 1.1);
         (log_ticks(lo, hi), lo, hi)
     } else {
-        let (lo, hi) = y_range(lines.iter().flat_map(|(_, v)| v));
-        let ticks = nice_ticks(lo, hi, 4);
-        let (a, z) = (ticks[0], ticks[ticks.len() - 1]);
-        (ticks, a, z)
+        y_axis(lines.iter().flat_map(|(_, v)| v))
     };
     let step = if ticks.len() > 1 {
         ticks[1] - ticks[0]

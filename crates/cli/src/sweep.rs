@@ -920,7 +920,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     // The same quantiles as a table for the report: a peak that yearly bands average away
     // (a few weeks' shortfall in a two-year scenario) shows here.
     let mut table = String::from(
-        "<h2>Figures across runs</h2><table><tr><th>figure</th><th>p5</th><th>p50</th><th>p95</th></tr>",
+        "<h2>Figures across runs</h2><p>Each run's peak, mean and final value of a figure; their 5th, 50th and 95th percentiles across runs. A policy cost below 0 is net receipts (stockpiles sold more than was spent).</p><table><tr><th>figure</th><th>p5</th><th>p50</th><th>p95</th><th>unit</th></tr>",
     );
     for (c, name) in head.iter().enumerate().skip(2) {
         let mut v: Vec<f64> = rows
@@ -948,13 +948,24 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
                     crate::compare::round4(x)
                 })
             };
+            // The unit: the metric's, per year for a running total's mean (policy cost's
+            // mean is dollars a year; below 0, receipts).
+            let metric = name.split('[').next().unwrap_or("");
+            let unit = chokepoint_core::series::unit(metric);
+            let unit = if name.ends_with(".mean") && chokepoint_core::series::running_total(metric)
+            {
+                format!("{unit}/yr")
+            } else {
+                unit.to_string()
+            };
             let _ = write!(
                 table,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 crate::report::esc(name),
                 r(p5),
                 r(p50),
-                r(p95)
+                r(p95),
+                crate::report::esc(&unit)
             );
         }
     }
@@ -1125,7 +1136,7 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
             }
             pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let (w, h, l, r, t, b) = CHART;
-            let (lo, hi) = crate::report::y_range(pts.iter().map(|p| &p.1));
+            let (ticks, lo, hi) = crate::report::y_axis(pts.iter().map(|p| &p.1));
             let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
             let span = if x1 > x0 { x1 - x0 } else { 1.0 };
             // Divided first: a range of 1e307 times the width would overflow.
@@ -1157,7 +1168,7 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                 &against,
                 &against,
                 &(line + dots.as_str()),
-                (lo, hi),
+                &ticks,
                 (crate::report::tick(x0), crate::report::tick(x1)),
             ));
         }
@@ -1169,16 +1180,13 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
 /// the x axis's two end labels.
 const CHART: (f64, f64, f64, f64, f64, f64) = (640.0, 220.0, 60.0, 20.0, 24.0, 28.0);
 
-fn frame(aria: &str, title: &str, body: &str, (lo, hi): (f64, f64), x: (String, String)) -> String {
+fn frame(aria: &str, title: &str, body: &str, ticks: &[f64], x: (String, String)) -> String {
     let (w, h, l, r, t, b) = CHART;
+    let (lo, hi) = (ticks[0], ticks[ticks.len() - 1]);
+    let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
     format!(
-        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{aria}"><text x="{l}" y="16" font-size="13" font-weight="bold">{title}</text>{body}<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text><text x="{l}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg></figure>"##,
-        l - 4.0,
-        t + 4.0,
-        crate::report::tick(hi),
-        l - 4.0,
-        h - b,
-        crate::report::tick(lo),
+        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{aria}"><text x="{l}" y="16" font-size="13" font-weight="bold">{title}</text>{}{body}<text x="{l}" y="{}" font-size="10" fill="#444">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end" fill="#444">{}</text></svg></figure>"##,
+        crate::report::y_ticks_svg(ticks, y, l, w - r),
         h - 8.0,
         x.0,
         w - r,
@@ -1213,7 +1221,7 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
     }
     for ((m, k), pts) in fans {
         let (w, h, l, r, t, b) = CHART;
-        let (lo, hi) = crate::report::y_range(pts.iter().flat_map(|p| [&p.1, &p.3]));
+        let (ticks, lo, hi) = crate::report::y_axis(pts.iter().flat_map(|p| [&p.1, &p.3]));
         let n = pts.len().max(2);
         let x = |i: usize| l + (w - l - r) * i as f64 / (n - 1) as f64;
         let y = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo));
@@ -1235,13 +1243,16 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
             .collect();
         o.push_str(&frame(
             &format!("{m} {k}"),
-            &format!("{m} [{k}]"),
+            &crate::report::esc(&format!(
+                "{m} [{k}] ({})",
+                chokepoint_core::series::unit(m)
+            )),
             &format!(
                 r##"<polygon fill="#1b6ca8" fill-opacity="0.25" points="{}"/><polyline fill="none" stroke="#1b6ca8" stroke-width="2" points="{}"/>"##,
                 poly.join(" "),
                 mid.join(" ")
             ),
-            (lo, hi),
+            &ticks,
             (
                 pts.first().map(|p| p.0).unwrap_or(0).to_string(),
                 pts.last().map(|p| p.0).unwrap_or(0).to_string(),
