@@ -2496,6 +2496,20 @@ fn test_passes_over_what_a_glob_names_that_is_no_scenario_and_locks_its_report()
             && said.contains("scripts/README.md is not a scenario"),
         "{said}"
     );
+    // A subdirectory holding no scenario, among others: passed over too.
+    let empty = temp("glob-empty");
+    let out = chokepoint(&[
+        "test",
+        empty.to_str().unwrap(),
+        "scripts/2024-10-kachin-disruption.rhai",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds no scenario (*.rhai): passed over"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(&empty).ok();
     let out = chokepoint(&["test", "scripts/lib"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(

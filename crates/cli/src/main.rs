@@ -904,7 +904,14 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let mut files = Vec::new();
             scenarios_under(&p, &mut files)?;
             // A directory with nothing to replay is a mistake (a wrong path in CI, say),
-            // not a pass.
+            // not a pass; among others a shell's glob named, it is passed over.
+            if files.is_empty() && named_among_others {
+                eprintln!(
+                    "note: {} holds no scenario (*.rhai): passed over",
+                    p.display()
+                );
+                continue;
+            }
             if files.is_empty() {
                 return Err(anyhow!(BadInput(format!(
                     "{} holds no scenario (*.rhai) to replay",

@@ -222,9 +222,15 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         };
         // A fall is a finding too (a glut, a floor's collapse): its low, when a fifth or more.
         let fell = p.low_times <= FELL;
+        let low_at_end = p.low_date == s.dates[last].to_string();
+        let falling = if low_at_end {
+            "still falling at the run's end, "
+        } else {
+            ""
+        };
         let low = if fell {
             format!(
-                "; low ${}/kg ({}× start, {})",
+                "; low ${}/kg ({}× start, {falling}{})",
                 thousands(p.low),
                 two_figures(p.low_times),
                 p.low_date
@@ -244,15 +250,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         }
         if fell && p.times < 1.05 {
             // Only a fall: its low is the finding.
-            let end = if p.low_date == s.dates[last].to_string() {
-                "still falling at the run's end, "
-            } else {
-                ""
-            };
             push(
                 format!("low price {key}"),
                 format!(
-                    "${}/kg ({}× start, {end}{})",
+                    "${}/kg ({}× start, {falling}{})",
                     thousands(p.low),
                     two_figures(p.low_times),
                     p.low_date
@@ -1218,19 +1219,31 @@ fn timeline_svg(out: &Outcome) -> String {
         let i = dates.iter().rposition(|s| *s <= d).unwrap_or(0);
         l + (w - l - r) * i as f64 / (n - 1) as f64
     };
-    // Stack the dots that fall on one spot.
+    // Stack the dots that would touch: each on the lowest level free at its spot, up to
+    // `MAX_LEVELS`; the rest of a crowded spot is counted in a "+N" above it.
+    const MAX_LEVELS: usize = 6;
     let mut placed: Vec<(f64, usize)> = Vec::new();
     let mut dots = Vec::new();
+    let mut crowded: Vec<(f64, usize)> = Vec::new();
     for (k, lever) in out.levers.iter().enumerate() {
         let x = x_of(lever.date);
-        let level = placed
-            .iter()
-            .filter(|(px, _)| (px - x).abs() < 12.0)
-            .count();
-        placed.push((x, k));
-        dots.push((x, level, k, lever));
+        let taken = |lv: usize| {
+            placed
+                .iter()
+                .any(|&(px, pl)| pl == lv && (px - x).abs() < 15.0)
+        };
+        match (0..MAX_LEVELS).find(|&lv| !taken(lv)) {
+            Some(level) => {
+                placed.push((x, level));
+                dots.push((x, level, k, lever));
+            }
+            None => match crowded.iter_mut().find(|(cx, _)| (*cx - x).abs() < 15.0) {
+                Some(c) => c.1 += 1,
+                None => crowded.push((x, 1)),
+            },
+        }
     }
-    let levels = dots.iter().map(|d| d.1 + 1).max().unwrap_or(1);
+    let levels = dots.iter().map(|d| d.1 + 1).max().unwrap_or(1) + usize::from(!crowded.is_empty());
     let h = 40.0 + 16.0 * levels as f64;
     let axis = h - 24.0;
     let mut o = format!(
@@ -1266,6 +1279,13 @@ fn timeline_svg(out: &Outcome) -> String {
             esc(&lever.summary),
             cy + 3.0,
             k + 1
+        );
+    }
+    for (x, more) in crowded {
+        let _ = write!(
+            o,
+            r##"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle" fill="#222">+{more}</text>"##,
+            axis - 10.0 - 16.0 * MAX_LEVELS as f64 + 3.0
         );
     }
     o.push_str("</svg>");

@@ -588,10 +588,36 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
         match &head {
             None => head = Some(h),
             Some(prev) if *prev != h => {
+                // Name what differs: a column one shard has and another lacks is most often a
+                // shard written by another version of chokepoint.
+                let (a, b) = (csv_fields(prev), csv_fields(&h));
+                let only = |x: &[String], y: &[String]| -> Vec<String> {
+                    x.iter().filter(|c| !y.contains(c)).cloned().collect()
+                };
+                let (gone, new) = (only(&a, &b), only(&b, &a));
+                let what = match (gone.is_empty(), new.is_empty()) {
+                    (true, true) => "the same columns in another order".to_string(),
+                    _ => format!(
+                        "{}{}",
+                        if new.is_empty() {
+                            String::new()
+                        } else {
+                            format!("columns the others lack: {}; ", new.join(", "))
+                        },
+                        if gone.is_empty() {
+                            String::new()
+                        } else {
+                            format!("lacks the others' columns: {}", gone.join(", "))
+                        }
+                    ),
+                };
                 return Err(anyhow!(crate::BadInput(format!(
-                    "{}: runs.csv columns differ from the other shards",
-                    dir.display()
-                ))))
+                    "{}: runs.csv columns differ from the other shards ({}): were the shards \
+                     run with different versions of chokepoint, or different --metric? Rerun \
+                     this shard as the others were",
+                    dir.display(),
+                    what.trim_end_matches("; ")
+                ))));
             }
             _ => {}
         }
@@ -911,11 +937,15 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         .collect();
     let mut summary = serde_json::Map::new();
     summary.insert("runs".into(), rows.len().into());
+    // (Not known for runs written before runs.csv counted them.)
     let cap_col = head.iter().position(|h| *h == "prices_at_cap");
     let capped_runs = (rows.iter())
         .filter(|r| cap_col.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
         .count();
-    summary.insert("runs_with_a_price_at_the_cap".into(), capped_runs.into());
+    summary.insert(
+        "runs_with_a_price_at_the_cap".into(),
+        cap_col.map_or(serde_json::Value::Null, |_| capped_runs.into()),
+    );
     let mut cols = serde_json::Map::new();
     // The same quantiles as a table for the report: a peak that yearly bands average away
     // (a few weeks' shortfall in a two-year scenario) shows here.
@@ -1001,7 +1031,11 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     // Runs in which a price sat at the model's cap: there the level is the cap, not an
     // answer, and so are the bands it is in.
     let capped = runs_with("prices_at_cap");
-    let cap_caveat = if capped > 0 {
+    let cap_caveat = if !head.contains(&"prices_at_cap") {
+        "<p>These runs were written before runs.csv counted prices at the model's cap: check \
+         bands and figures near 40 times a start price (`price_max_ratio`) against it.</p>"
+            .to_string()
+    } else if capped > 0 {
         format!(
             "<p><b>Caveat:</b> in {capped} of {} runs a price reached the model's cap \
              (`price_max_ratio` times its start): where a band or figure sits there, it is the \
@@ -1205,10 +1239,12 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
         "<h1>Sweep of {runs} runs: {}</h1>{about}",
         crate::report::esc(title)
     );
-    o.push_str("<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
     // A year's mean averages a shock of weeks away: in a short sweep the figures table
     // (each run's peak) says more than the bands.
     let years = fans.values().map(Vec::len).max().unwrap_or(0);
+    if years >= 2 {
+        o.push_str("<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
+    }
     if years < 2 {
         o.push_str("<p>These runs span one calendar year: there is no band to draw through yearly means. The table above gives each figure's p5, p50 and p95 across runs, peaks included.</p></body></html>\n");
         return o;

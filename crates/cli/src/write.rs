@@ -16,7 +16,7 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes several files as one: every one goes to a temporary file first, and only when
 /// all are written (a full disk fails here, with nothing replaced) do they replace the old
-/// ones. The old files are first set aside, and put back if any new one cannot take its
+/// ones. The old files are backed up first, and put back if any new one cannot take its
 /// place (a file another user owns in a shared directory, an immutable one), so a failure
 /// leaves the old set, not half of each.
 pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
@@ -39,26 +39,31 @@ pub fn atomic_set(files: &[(PathBuf, &[u8])]) -> Result<()> {
     result
 }
 
-/// Moves each staged file onto its target, all or none: old targets are set aside first,
-/// and on any failure the new files are taken out and the old ones put back.
+/// Moves each staged file onto its target, all or none. Each old target is first linked to
+/// (or, where the file system has no links, copied to) a backup beside it, so the target
+/// never goes missing, even if the process is killed; on any failure the new files that
+/// went in are replaced by their backups, or taken out where there was none.
 fn replace_all(staged: &[(PathBuf, PathBuf)]) -> Result<()> {
-    let aside_name = |target: &Path| {
+    let backup_of = |target: &Path| {
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         target.with_file_name(format!(".{name}.old{}", std::process::id()))
     };
-    // Old files set aside (target, where it went), and new files moved in.
-    let mut aside: Vec<(PathBuf, PathBuf)> = Vec::new();
+    // Backups (target, backup) made, and targets the new files moved onto.
+    let mut backups: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut placed: Vec<&Path> = Vec::new();
     let result = (|| -> Result<()> {
         for (_, target) in staged {
+            remove_stale_backups(target);
             if std::fs::symlink_metadata(target).is_ok() {
-                let old = aside_name(target);
-                std::fs::rename(target, &old)
+                let backup = backup_of(target);
+                let _ = std::fs::remove_file(&backup);
+                std::fs::hard_link(target, &backup)
+                    .or_else(|_| std::fs::copy(target, &backup).map(|_| ()))
                     .with_context(|| format!("cannot replace {}", target.display()))?;
-                aside.push((target.clone(), old));
+                backups.push((target.clone(), backup));
             }
         }
         for (tmp, target) in staged {
@@ -68,22 +73,47 @@ fn replace_all(staged: &[(PathBuf, PathBuf)]) -> Result<()> {
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => {
-            for (_, old) in &aside {
-                let _ = std::fs::remove_file(old);
-            }
-        }
-        Err(_) => {
-            for target in placed {
-                let _ = std::fs::remove_file(target);
-            }
-            for (target, old) in &aside {
-                let _ = std::fs::rename(old, target);
+    if result.is_err() {
+        for target in placed {
+            match backups.iter().find(|(t, _)| t == target) {
+                Some((_, backup)) => {
+                    let _ = std::fs::rename(backup, target);
+                }
+                None => {
+                    let _ = std::fs::remove_file(target);
+                }
             }
         }
     }
+    for (_, backup) in &backups {
+        let _ = std::fs::remove_file(backup);
+    }
     result
+}
+
+/// Removes backups of `target` that a process killed while replacing it left (`.NAME.oldPID`):
+/// only one chokepoint writes a directory at a time (its lock), so none is in use.
+fn remove_stale_backups(target: &Path) {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.old", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.strip_prefix(&prefix)
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Taken by a set of files being written, and by an interrupt before it exits.
@@ -418,7 +448,8 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left.len(), 2, "nothing set aside is left behind: {left:?}");
-        // And a set that can be replaced is, whole.
+        // And a set that can be replaced is, whole; a backup a killed writer left goes.
+        std::fs::write(dir.join(".a.csv.old99999"), "left by a killed run").unwrap();
         atomic_set(&[(a.clone(), b"new a"), (b.clone(), b"new b")]).unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");

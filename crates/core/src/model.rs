@@ -566,7 +566,7 @@ impl Model {
                 ));
             } else if let Some(end) = fac.end.filter(|&e| e <= self.start) {
                 out.push(format!(
-                    "facility '{}' ends on {end}, before the model starts ({}): it never runs here",
+                    "facility '{}' ends on {end}, by the model's start ({}): it never runs here",
                     fac.id, self.start
                 ));
             }

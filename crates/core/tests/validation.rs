@@ -516,7 +516,7 @@ fn check_warns_of_plants_outside_the_models_years_and_mines_away_from_their_depo
         "  - {id: cn-south-mine, start: 2010-01-01, end: 2020-01-01, country: CN,",
     );
     assert!(
-        w.contains("facility 'cn-south-mine' ends on 2020-01-01, before the model starts"),
+        w.contains("facility 'cn-south-mine' ends on 2020-01-01, by the model's start"),
         "{w}"
     );
     let w = warnings(

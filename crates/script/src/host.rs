@@ -290,7 +290,9 @@ impl Host {
         };
         let now = self.sim.date();
         let mut set: Vec<&str> = (m.facilities.iter().enumerate())
-            .filter(|&(o, x)| o != f && x.firm == Some(firm) && alike(&x.id, &fac.id))
+            // The same work (recipe or deposit): a firm's NdFeB and SmCo lines are two plants.
+            .filter(|&(o, x)| o != f && x.firm == Some(firm) && x.process == fac.process)
+            .filter(|(_, x)| alike(&x.id, &fac.id))
             .filter(|(_, x)| x.country == fac.country && x.stage == fac.stage)
             // Running at some time from now on, while this one runs.
             .filter(|(_, x)| x.end.is_none_or(|e| e > now && e > fac.start))

@@ -2417,6 +2417,13 @@ fn a_lever_on_one_of_a_plants_parts_modelled_apart_says_so_until_the_other_is_le
         "{:?}",
         both.output
     );
+    // A firm's plants that do different work (NdFeB and SmCo lines) are two plants.
+    let other = attempt("disrupt(\"shin-etsu-japan\", 0.5, 90);\n").unwrap();
+    assert!(
+        !other.output.iter().any(|l| l.contains("modelled apart")),
+        "{:?}",
+        other.output
+    );
 }
 
 #[test]
@@ -2441,11 +2448,21 @@ fn a_lever_on_a_plant_the_model_closes_later_says_it_ends_then() {
 
 #[test]
 fn costs_that_compound_stop_where_expansions_do_and_nothing_records_infinity() {
-    let e = fails("for i in 0..154 { environmental_cost(\"cn-recycling\", 0.99); }\nstep(1);\n");
-    assert!(
-        e.contains("cn-recycling's costs would leave ×0.0001 of its capacity, below the ×0.001"),
-        "{e}"
-    );
+    // Costs that compound past ×0.001 stay there, with a note, and the run goes on.
+    let out = attempt(
+        "for i in 0..154 { environmental_cost(\"cn-recycling\", 0.99); }\nevery(\"1m\", || environmental_cost(\"mount-weld-mine\", 0.2));\nrun_until(\"2027-06-01\");\n",
+    )
+    .unwrap();
+    let notes: Vec<&String> = (out.output.iter())
+        .filter(|l| l.contains("costs compound to ×0.001"))
+        .collect();
+    assert_eq!(notes.len(), 2, "once per plant: {notes:?}");
+    let f = out.sim.model.facility_id("cn-recycling").unwrap();
+    assert_eq!(out.sim.capacity_mult[f], 1e-3);
+    let s = &out.sim.series;
+    for (k, (metric, key)) in s.names.iter().enumerate() {
+        assert!(s.column(k).iter().all(|x| x.is_finite()), "{metric}[{key}]");
+    }
     // A whole share takes all its output: allowed, and its cover reads 0, not infinity.
     let out = attempt("environmental_cost(\"cn-recycling\", 1.0);\nstep(3);\n").unwrap();
     let s = &out.sim.series;

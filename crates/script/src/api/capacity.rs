@@ -242,15 +242,20 @@ pub mod capacity_api {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
-            // Costs compound, within the bound `expand` has (a whole share takes it all).
-            let left = h.sim.capacity_mult[f] * (1.0 - share);
+            // Costs compound, down to the ×0.001 `expand` may shrink a plant to (a whole
+            // share takes it all): a plant costs keep squeezing stays at that floor, with a
+            // note, rather than at a capacity of rounding noise.
+            let mut left = h.sim.capacity_mult[f] * (1.0 - share);
             if left > 0.0 && left < 1e-3 {
-                return Err(err(format!(
-                    "environmental_cost: {facility}'s costs would leave ×{} of its capacity, \
-                     below the ×0.001 levers may shrink it to: a share of 1 takes all its \
-                     output, and `close(\"{facility}\")` shuts the plant",
-                    crate::api::expect::figure(left)
-                )));
+                left = 1e-3;
+                let note = format!(
+                    "note: environmental_cost: {facility}'s costs compound to ×0.001 of its \
+                     capacity, the least levers leave a plant; a share of 1 takes all its \
+                     output, and `close(\"{facility}\")` shuts it"
+                );
+                if !h.output.contains(&note) {
+                    h.output.push(note);
+                }
             }
             h.sim.capacity_mult[f] = left;
             h.log(

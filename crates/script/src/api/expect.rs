@@ -154,12 +154,6 @@ pub fn figure(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
-    // Millions and billions (a cost in $) with a suffix: 50.4569M, not 50456873.
-    for (size, suffix) in [(1e9, "G"), (1e6, "M")] {
-        if x.abs() >= size && x.abs() < 1e12 {
-            return format!("{}{suffix}", figure(x / size));
-        }
-    }
     let digits = (5 - x.abs().log10().floor() as i32).clamp(0, 15) as usize;
     let s = format!("{x:.digits$}");
     let s = if s.contains('.') {

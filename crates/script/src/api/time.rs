@@ -10,8 +10,8 @@ pub mod time_api {
     use rhai::{FnPtr, ImmutableString};
 
     /// Runs `action` when the simulation reaches `date`: at the start of the step containing
-    /// it, so it acts from that step's first day (a Monday in world-2024's weekly steps),
-    /// which is the date the lever log shows. Actions due in one step run in date order.
+    /// it, so it acts from that step's first day (a Monday in world-2024's weekly steps). The
+    /// lever log shows the date given here. Actions due in one step run in date order.
     ///
     /// ```rhai
     /// at("2025-04-04", || export_ban("CN", #{ elements: ["Dy"], to: ["US"] }));

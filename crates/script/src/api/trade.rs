@@ -557,6 +557,14 @@ pub mod trade_api {
             Dynamic::from(vec![Dynamic::from(importer.to_string())]),
         );
         let exporter = (exporter != "*").then_some(exporter);
+        // The importer is read as a one-entry `to`: a mistake in it is named as written.
+        add(&ctx, "tariff", exporter, &opts, &["rate"]).map_err(|e| match *e {
+            EvalAltResult::ErrorRuntime(msg, pos) if msg.to_string().contains("to[0]: ") => {
+                let msg = msg.to_string().replacen("to[0]: ", "importer: ", 1);
+                Box::new(EvalAltResult::ErrorRuntime(msg.into(), pos))
+            }
+            e => Box::new(e),
+        })?;
         // What a tariff does here is narrower than what the word suggests: say so, once.
         if let Ok(handle) = host(&ctx) {
             let mut h = handle.lock();
@@ -569,14 +577,7 @@ pub mod trade_api {
                 ));
             }
         }
-        // The importer is read as a one-entry `to`: a mistake in it is named as written.
-        add(&ctx, "tariff", exporter, &opts, &["rate"]).map_err(|e| match *e {
-            EvalAltResult::ErrorRuntime(msg, pos) if msg.to_string().contains("to[0]: ") => {
-                let msg = msg.to_string().replacen("to[0]: ", "importer: ", 1);
-                Box::new(EvalAltResult::ErrorRuntime(msg.into(), pos))
-            }
-            e => Box::new(e),
-        })
+        Ok(())
     }
 
     /// The members of a group from the model (firm and country ids), e.g. an entity list.
