@@ -935,16 +935,24 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
                 .collect()
         })
         .collect();
+    // How many runs have a figure above 0 in the named column (None: no such column).
+    let runs_with = |col: &str| {
+        let at = head.iter().position(|h| *h == col)?;
+        Some(
+            rows.iter()
+                .filter(|r| r.get(at).is_some_and(|&x| x > 0.0))
+                .count(),
+        )
+    };
+    // Runs in which a price sat at the model's cap: there the level is the cap, not an
+    // answer, and so are the bands it is in. (Not known for runs written before runs.csv
+    // counted them.)
+    let capped = runs_with("prices_at_cap");
     let mut summary = serde_json::Map::new();
     summary.insert("runs".into(), rows.len().into());
-    // (Not known for runs written before runs.csv counted them.)
-    let cap_col = head.iter().position(|h| *h == "prices_at_cap");
-    let capped_runs = (rows.iter())
-        .filter(|r| cap_col.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
-        .count();
     summary.insert(
         "runs_with_a_price_at_the_cap".into(),
-        cap_col.map_or(serde_json::Value::Null, |_| capped_runs.into()),
+        capped.map_or(serde_json::Value::Null, Into::into),
     );
     let mut cols = serde_json::Map::new();
     // The same quantiles as a table for the report: a peak that yearly bands average away
@@ -1021,29 +1029,19 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
             }
         })
         .collect();
-    let runs_with = |col: &str| {
-        let at = head.iter().position(|h| *h == col);
-        (rows.iter())
-            .filter(|r| at.and_then(|c| r.get(c)).is_some_and(|&x| x > 0.0))
-            .count()
-    };
-    let failed = runs_with("expectations_failed");
-    // Runs in which a price sat at the model's cap: there the level is the cap, not an
-    // answer, and so are the bands it is in.
-    let capped = runs_with("prices_at_cap");
-    let cap_caveat = if !head.contains(&"prices_at_cap") {
-        "<p>These runs were written before runs.csv counted prices at the model's cap: check \
-         bands and figures near 40 times a start price (`price_max_ratio`) against it.</p>"
-            .to_string()
-    } else if capped > 0 {
-        format!(
+    let failed = runs_with("expectations_failed").unwrap_or(0);
+    let cap_caveat = match capped {
+        None => "<p>These runs were written before runs.csv counted prices at the model's cap: \
+                 check bands and figures near 40 times a start price (`price_max_ratio`) \
+                 against it.</p>"
+            .to_string(),
+        Some(capped) if capped > 0 => format!(
             "<p><b>Caveat:</b> in {capped} of {} runs a price reached the model's cap \
              (`price_max_ratio` times its start): where a band or figure sits there, it is the \
              cap, not a forecast (runs.csv, column prices_at_cap, says which runs).</p>",
             rows.len()
-        )
-    } else {
-        String::new()
+        ),
+        Some(_) => String::new(),
     };
     let how = match meta["grid"].as_u64() {
         Some(k) => format!("a grid of {k} points per swept parameter"),
