@@ -792,6 +792,30 @@ pub fn date_ticks(dates: &[Date]) -> Vec<(usize, String)> {
     out
 }
 
+/// The date marks under a time axis at height `axis`: a tick at each of `date_ticks`,
+/// placed by `x` (an index into `dates`), each label clear of the last.
+fn date_marks_svg(dates: &[Date], x: impl Fn(usize) -> f64, axis: f64) -> String {
+    let mut o = String::new();
+    let mut last_x = f64::MIN;
+    for (i, label) in date_ticks(dates) {
+        let xi = x(i);
+        let _ = write!(
+            o,
+            r##"<line x1="{xi:.1}" y1="{axis}" x2="{xi:.1}" y2="{}" stroke="#bbb"/>"##,
+            axis + 4.0
+        );
+        if xi - last_x >= 44.0 {
+            let _ = write!(
+                o,
+                r##"<text x="{xi:.1}" y="{}" font-size="10" text-anchor="middle" fill="#444">{label}</text>"##,
+                axis + 15.0
+            );
+            last_x = xi;
+        }
+    }
+    o
+}
+
 /// How a chart's vertical axis is drawn.
 #[derive(Clone, Copy, PartialEq)]
 enum Scale {
@@ -908,24 +932,7 @@ fn svg_chart(
         );
     }
     // Date marks, each label clear of the last.
-    let mut last_x = f64::MIN;
-    for (i, label) in date_ticks(dates) {
-        let xi = x(i);
-        let _ = write!(
-            o,
-            r##"<line x1="{xi:.1}" y1="{}" x2="{xi:.1}" y2="{}" stroke="#bbb"/>"##,
-            h - b,
-            h - b + 4.0
-        );
-        if xi - last_x >= 44.0 {
-            let _ = write!(
-                o,
-                r##"<text x="{xi:.1}" y="{}" font-size="10" text-anchor="middle" fill="#444">{label}</text>"##,
-                h - b + 15.0
-            );
-            last_x = xi;
-        }
-    }
+    o.push_str(&date_marks_svg(dates, x, h - b));
     for (k, (name, values)) in lines.iter().enumerate() {
         let col = COLORS[k % COLORS.len()];
         // Lines past the fourth are dashed: lines that lie on one another stay told apart.
@@ -1251,23 +1258,11 @@ fn timeline_svg(out: &Outcome) -> String {
         out.levers.len(),
         w - r
     );
-    let mut last_x = f64::MIN;
-    for (i, label) in date_ticks(dates) {
-        let x = l + (w - l - r) * i as f64 / (n - 1) as f64;
-        let _ = write!(
-            o,
-            r##"<line x1="{x:.1}" y1="{axis}" x2="{x:.1}" y2="{}" stroke="#bbb"/>"##,
-            axis + 4.0
-        );
-        if x - last_x >= 44.0 {
-            let _ = write!(
-                o,
-                r##"<text x="{x:.1}" y="{}" font-size="10" text-anchor="middle" fill="#444">{label}</text>"##,
-                axis + 16.0
-            );
-            last_x = x;
-        }
-    }
+    o.push_str(&date_marks_svg(
+        dates,
+        |i| l + (w - l - r) * i as f64 / (n - 1) as f64,
+        axis,
+    ));
     for (x, level, k, lever) in dots {
         let cy = axis - 10.0 - 16.0 * level as f64;
         let _ = write!(
