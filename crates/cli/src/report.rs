@@ -410,13 +410,13 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     vec![("usd", json!(v))],
                 );
             } else if v < 0.0 {
-                // Net of what its stockpiles sold: a stockpile put in place and sold off
-                // earns more than the government spent in the market.
+                // Net of the duty its tariffs collected and what its stockpiles sold (a
+                // stockpile put in place and sold off earns more than was spent on it).
                 push(
                     format!("policy receipts {}", x.id),
                     format!(
-                        "${:.1}M (its stockpiles sold more than it spent in the market; a \
-                         stockpile_fill holding costs nothing here)",
+                        "${:.1}M (tariff duties and stockpile sales came to more than it \
+                         spent; a stockpile_fill holding costs nothing here)",
                         -v / 1e6
                     ),
                     vec![("usd", json!(v))],

@@ -46,6 +46,8 @@ struct Rule {
     delay: u32,
     /// Weight factor from tariffs, (1 + t)^-elasticity.
     tariff: f64,
+    /// The duty the importer levies on the flow's value: the tariffs compounded.
+    duty: f64,
     /// The quotas that cap this flow (each must have room), as indices into `quotas`.
     quota: QuotaSet,
 }
@@ -54,6 +56,7 @@ const OPEN: Rule = Rule {
     allow: 1.0,
     delay: 0,
     tariff: 1.0,
+    duty: 0.0,
     quota: QuotaSet::NONE,
 };
 
@@ -1539,6 +1542,7 @@ impl Sim {
                                     && p.reaches(m, buyer.country, buyer.firm)
                                 {
                                     r.tariff *= (1.0 + rate).powf(-m.behaviour.tariff_elasticity);
+                                    r.duty = (1.0 + r.duty) * (1.0 + rate) - 1.0;
                                 }
                             }
                             _ if p.exporter != Some(x)
@@ -1601,7 +1605,11 @@ impl Sim {
             .map(|c| {
                 let end = offsets.get(c + 1).copied().unwrap_or(total);
                 rules[offsets[c]..end].iter().all(|r| {
-                    r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.quota.is_empty()
+                    r.allow == 1.0
+                        && r.delay == 0
+                        && r.tariff == 1.0
+                        && r.duty == 0.0
+                        && r.quota.is_empty()
                 })
             })
             .collect();

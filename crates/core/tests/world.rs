@@ -534,6 +534,48 @@ fn tariffs_shift_trade_toward_untariffed_suppliers() {
 }
 
 #[test]
+fn a_tariff_collects_its_duty_on_what_still_comes() {
+    let m = world();
+    // The importer's receipts over 2025 (policy_cost below 0) from a tariff laid on
+    // January 1st.
+    let receipts = |exporter: &str, rate: f64| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2024-12-31"));
+        if rate > 0.0 {
+            let mut p = def("tariff", exporter);
+            p.rate = Some(rate);
+            p.to = strs(&["US"]);
+            add(&mut sim, p);
+        }
+        sim.run_until(d("2025-12-31"));
+        let cost = col(&sim, "policy_cost", "US");
+        assert!(cost.windows(2).all(|w| w[1] <= w[0]), "receipts only grow");
+        -cost.last().unwrap()
+    };
+    assert_eq!(receipts("CN", 0.0), 0.0, "no tariff, nothing collected");
+    // The duty is the rate on the value of what comes: at small rates, which barely move
+    // trade, twice the rate collects twice as much.
+    let (one, two) = (receipts("CN", 0.01), receipts("CN", 0.02));
+    assert!(
+        two > 1.9 * one && two <= 2.0 * one,
+        "1%: ${one:.0}, 2%: ${two:.0}"
+    );
+    // The value of a year's US imports from China it implies: USGS puts compounds and metals
+    // at ~$120M (71% of $168M, MCS2026); magnets come on top.
+    let value = one / 0.01;
+    assert!(
+        (1.0e8..1.5e9).contains(&value),
+        "US imports from China worth ${value:.0} a year"
+    );
+    // A tariff on a minor supplier collects far less.
+    let japan = receipts("JP", 0.01);
+    assert!(
+        japan > 0.0 && japan < 0.2 * one,
+        "on Japan ${japan:.0} vs ${one:.0}"
+    );
+}
+
+#[test]
 fn the_same_seed_gives_identical_series_on_any_thread() {
     let m = world();
     let run = |m: Arc<Model>| {

@@ -852,6 +852,8 @@ impl Sim {
             year_frac,
             pending,
             on_order,
+            policy_cost,
+            price,
             scratch: s,
             ..
         } = self;
@@ -860,6 +862,7 @@ impl Sim {
         let nc = model.commodities.len();
         let rules = &rules[rule_offset[c]..];
         let com = model.commodities[c];
+        let kg_per_t = 1000.0 / model.forms[com.form].re_share;
         let (ne, mixed) = (model.elements.len(), com.element.is_none());
         // Only exporters with something left take part.
         let mut live = std::mem::take(&mut s.live);
@@ -993,6 +996,11 @@ impl Sim {
                     if s.buyer_stage[slot] != NO_STAGE {
                         s.dep_foreign[s.buyer_stage[slot] * nx + bx] += q;
                     }
+                    // The importer collects its duty on the flow's value at its price.
+                    if rule.duty > 0.0 {
+                        let value = price[buyers[slot].market * nc + c] * q * kg_per_t;
+                        policy_cost[bx] -= value * rule.duty;
+                    }
                     if rule.delay > 0 {
                         hold(s, pending, *step + rule.delay as usize, b, x, c, com, q);
                         on_order[b * nc + c] += q;
@@ -1070,11 +1078,18 @@ impl Sim {
             model,
             rules,
             rule_offset,
+            policy_cost,
+            price,
             scratch: s,
             ..
         } = self;
-        let (nx, nf) = (model.countries.len(), model.forms.len());
+        let (nx, nf, nc) = (
+            model.countries.len(),
+            model.forms.len(),
+            model.commodities.len(),
+        );
         let form = model.commodities[c].form;
+        let kg_per_t = 1000.0 / model.forms[form].re_share;
         let rules = &rules[rule_offset[c]..];
         // What a new route from `x` to the buyer in `slot` lets through, 0 to 1.
         let open = |slot: usize, x: CountryId, home: CountryId| {
@@ -1153,20 +1168,26 @@ impl Sim {
                             s.drawn[x] += q;
                             // b2's supply from y now goes to b; b2 takes as much from x.
                             let (st, st2) = (s.buyer_stage[b], s.buyer_stage[b2]);
-                            let mut flow =
-                                |from: CountryId, to: CountryId, q: f64, stage: usize| {
-                                    if from != to {
-                                        s.pair[from * nx + to] += q;
-                                        s.exports[from * nf + form] += q;
-                                        s.imports[to * nf + form] += q;
-                                        if stage != NO_STAGE {
-                                            s.dep_foreign[stage * nx + to] += q;
-                                        }
+                            // Each flow pays the duty its buyer's importer levies on it.
+                            let mut flow = |from: CountryId, slot: usize, q: f64, stage: usize| {
+                                let to = s.buyer_country[slot];
+                                if from != to {
+                                    s.pair[from * nx + to] += q;
+                                    s.exports[from * nf + form] += q;
+                                    s.imports[to * nf + form] += q;
+                                    if stage != NO_STAGE {
+                                        s.dep_foreign[stage * nx + to] += q;
                                     }
-                                };
-                            flow(y, h2, -q, st2);
-                            flow(y, bx, q, st);
-                            flow(x, h2, q, st2);
+                                    let duty = rules[slot * nx + from].duty;
+                                    if duty > 0.0 {
+                                        let mk = model.countries[to].market;
+                                        policy_cost[to] -= price[mk * nc + c] * q * kg_per_t * duty;
+                                    }
+                                }
+                            };
+                            flow(y, b2, -q, st2);
+                            flow(y, b, q, st);
+                            flow(x, b2, q, st2);
                         }
                         if want <= 1e-12 || s.avail[x] <= 1e-12 {
                             break;

@@ -515,7 +515,9 @@ pub mod trade_api {
     }
 
     /// A tariff by `importer` on goods from `exporter` ("*" for all), as a share (0.25 =
-    /// 25%). Buyers shift toward untariffed suppliers. It replaces the tariff the importer
+    /// 25%). Buyers shift toward untariffed suppliers, and the importer collects the duty on
+    /// what still comes, valued at its market's price (a receipt: `policy_cost` falls by
+    /// it). Buyers' prices do not include it. It replaces the tariff the importer
     /// already has on the same exporter and goods (rates do not stack); 0 ends it.
     /// `lift(exporter, "tariff")` ends every importer's tariffs on that exporter.
     ///
@@ -571,7 +573,8 @@ pub mod trade_api {
             if !h.output.iter().any(|l| l.starts_with(TARIFF_NOTE)) {
                 h.output.push(format!(
                     "{TARIFF_NOTE} it lowers the taxed supplier's share of importers' orders \
-                     where other suppliers have supply to spare; it does not raise the price \
+                     where other suppliers have supply to spare, and the importer collects its \
+                     duty (policy_cost, negative: receipts); it does not raise the price \
                      buyers pay (the model has no duty-paid price), so where nobody else can \
                      supply it changes little (models/README.md: \"Tariffs move weights\")"
                 ));
