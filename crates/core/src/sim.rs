@@ -260,6 +260,10 @@ pub struct Sim {
     thrifted: Vec<Vec<f64>>,
     pub policies: Vec<Policy>,
     rules_dirty: bool,
+    /// A control on an element still reaches a mixed form only through what its sellers
+    /// hold, made before a thrift took the element out: the rules are rebuilt each step
+    /// until the holdings no longer carry it (see `rebuild_rules`).
+    content_lingers: bool,
     /// `rule_offset[c]` + buyer slot × countries + exporter.
     rules: Vec<Rule>,
     rule_offset: Vec<usize>,
@@ -605,6 +609,7 @@ impl Sim {
             thrifted,
             policies,
             rules_dirty: true,
+            content_lingers: false,
             rules: Vec::new(),
             rule_offset: Vec::new(),
             open: Vec::new(),
@@ -1484,7 +1489,7 @@ impl Sim {
                 quotas.push(prev.copied().unwrap_or_else(begun));
             }
         }
-        let typical: Vec<Vec<f64>> = (0..m.forms.len())
+        let mut typical: Vec<Vec<f64>> = (0..m.forms.len())
             .map(|f| {
                 if m.forms[f].mixed {
                     self.typical_composition(f)
@@ -1497,6 +1502,37 @@ impl Sim {
         let manufactured: Vec<bool> = (0..m.forms.len())
             .map(|f| m.forms[f].mixed && m.recipes.iter().any(|r| r.output == f))
             .collect();
+        // Goods made before a thrift took an element out still carry it: a control on the
+        // element keeps reaching them while their sellers' holdings carry a tenth or more of
+        // the share the model's recipes put in (re-checked every step until they do not).
+        let mut lingers = false;
+        for f in (0..m.forms.len()).filter(|&f| manufactured[f]) {
+            for e in 0..m.elements.len() {
+                let made_with = (0..m.recipes.len())
+                    .filter(|&r| m.recipes[r].output == f)
+                    .map(|r| self.model_composition[r].get(e).copied().unwrap_or(0.0))
+                    .fold(0.0, f64::max);
+                if typical[f][e] > 1e-12 || made_with <= 0.0 {
+                    continue;
+                }
+                // What the exporters that control the element hold.
+                let controls = |x: CountryId| {
+                    active.iter().any(|&pi| {
+                        let p = &self.policies[pi];
+                        p.elements != 0
+                            && p.covers_element(e)
+                            && p.covers_form(f)
+                            && p.exporter.is_none_or(|ex| ex == x)
+                    })
+                };
+                let held = self.held_share(f, e, controls);
+                if held > 0.1 * made_with {
+                    typical[f][e] = held;
+                    lingers = true;
+                }
+            }
+        }
+        self.content_lingers = lingers;
         for c in 0..nc {
             let com = m.commodities[c];
             let covered = |p: &Policy| -> bool {
@@ -1652,6 +1688,26 @@ impl Sim {
         self.rules_dirty = false;
     }
 
+    /// The share of element `e` in what the sellers of mixed form `form` in the countries
+    /// `from` picks hold, all together (0 when they hold only rounding noise).
+    fn held_share(&self, form: FormId, e: ElemId, from: impl Fn(CountryId) -> bool) -> f64 {
+        let m = &self.model;
+        let (nf, ne) = (m.forms.len(), m.elements.len());
+        let (mut part, mut total) = (0.0, 0.0);
+        for &n in &self.sellers_of[m.commodity(form, None)] {
+            if from(self.nodes[n].country) {
+                let base = (n * nf + form) * ne;
+                part += self.stock[base + e];
+                total += lane_sum(&self.stock[base..base + ne]);
+            }
+        }
+        if total > NOISE {
+            part / total
+        } else {
+            0.0
+        }
+    }
+
     /// The element shares a mixed form typically carries: what its producers put in it.
     fn typical_composition(&self, form: FormId) -> Vec<f64> {
         let m = &self.model;
@@ -1696,9 +1752,10 @@ impl Sim {
         self.end_step();
     }
 
-    /// Policies in force changed: rebuild the trade rules before anything trades.
+    /// Policies in force changed (or a control reaches goods only through old holdings):
+    /// rebuild the trade rules before anything trades.
     fn refresh_rules(&mut self) {
-        if self.rules_dirty {
+        if self.rules_dirty || self.content_lingers {
             self.rebuild_rules();
         }
     }

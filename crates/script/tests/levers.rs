@@ -2474,3 +2474,19 @@ fn costs_that_compound_stop_where_expansions_do_and_nothing_records_infinity() {
     let e = fails("step(1);\nexpect_approx(0.0, 25.0, 1e307, \"a\");\n");
     assert!(e.contains("at most 1e9"), "{e}");
 }
+
+#[test]
+fn a_control_on_an_element_reaches_goods_made_with_it_before_a_thrift_took_it_out() {
+    // China bans Tb exports; makers then thrift Tb out of their magnets entirely. Magnets
+    // made before still carry it and stay under the ban until what exporters hold has
+    // turned over (a tenth of the model's Tb share); the Tb-free ones then ship. The quota
+    // counts a mixed form by its content: a nil Tb quota does the same.
+    for control in [
+        "export_ban(\"CN\", #{ elements: [\"Tb\"] })",
+        "export_quota(\"CN\", #{ elements: [\"Tb\"], tonnes_per_year: 0.0 })",
+    ] {
+        run(&format!(
+            "at(\"2025-02-03\", || {control});\nat(\"2025-05-05\", || thrift(\"Tb\", 0.0));\nrun_until(\"2026-06-30\");\nlet x = exports(\"CN\", \"magnet:NdFeB\");\nexpect(peak(between(x, \"2025-03-03\", \"2025-07-31\")) == 0.0, \"nothing ships while old stock carries Tb\");\nexpect(mean(between(x, \"2026-01-01\", \"2026-06-30\")) > 10000.0, \"Tb-free magnets ship in 2026\");\n"
+        ));
+    }
+}

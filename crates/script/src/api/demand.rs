@@ -76,7 +76,9 @@ pub mod demand_api {
     /// model's recipes use, from now on (0 = element-free, 1 = as the model has it), its
     /// share going to the recipe's other elements. Called again, it sets a new factor: 0.5
     /// twice is 0.5. Price-driven thrifting comes on top. A pure metal (one element) keeps
-    /// its element; cutting every element of a recipe to nothing is an error.
+    /// its element; cutting every element of a recipe to nothing is an error. Goods made
+    /// before still carry the element: a control on it (ban, quota, licence) keeps reaching
+    /// them until the controlling exporter's sellers hold under a tenth of the model's share.
     ///
     /// ```rhai
     /// thrift("Dy", 0.5);
