@@ -958,7 +958,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     // The same quantiles as a table for the report: a peak that yearly bands average away
     // (a few weeks' shortfall in a two-year scenario) shows here.
     let mut table = String::from(
-        "<h2>Figures across runs</h2><p>Each run's peak, mean and final value of a figure; their 5th, 50th and 95th percentiles across runs. A policy cost below 0 is net receipts (stockpiles sold more than was spent).</p><table><tr><th>figure</th><th>p5</th><th>p50</th><th>p95</th><th>unit</th></tr>",
+        "<h2>Figures across runs</h2><p>Each run's peak, mean and final value of a figure; their 5th, 50th and 95th percentiles across runs. A policy cost below 0 is net receipts (tariff duties and stockpile sales came to more than was spent).</p><table><tr><th>figure</th><th>p5</th><th>p50</th><th>p95</th><th>unit</th></tr>",
     );
     for (c, name) in head.iter().enumerate().skip(2) {
         let mut v: Vec<f64> = rows

@@ -1689,13 +1689,17 @@ impl Sim {
     }
 
     /// The share of element `e` in what the sellers of mixed form `form` in the countries
-    /// `from` picks hold, all together (0 when they hold only rounding noise).
+    /// `from` picks hold, all together, stockpiles aside (0 when they hold only rounding
+    /// noise).
     fn held_share(&self, form: FormId, e: ElemId, from: impl Fn(CountryId) -> bool) -> f64 {
         let m = &self.model;
         let (nf, ne) = (m.forms.len(), m.elements.len());
         let (mut part, mut total) = (0.0, 0.0);
         for &n in &self.sellers_of[m.commodity(form, None)] {
-            if from(self.nodes[n].country) {
+            // A government stockpile's holding is not traded as goods are made: what it
+            // bought before a thrift would hold the control on for good.
+            let stockpile = matches!(self.nodes[n].kind, NodeKind::Stockpile(_));
+            if !stockpile && from(self.nodes[n].country) {
                 let base = (n * nf + form) * ne;
                 part += self.stock[base + e];
                 total += lane_sum(&self.stock[base..base + ne]);
@@ -2317,6 +2321,15 @@ impl Sim {
                         self.scratch.exports[x * nf + form] += q;
                         self.scratch.imports[ct.country * nf + form] += q;
                         self.scratch.pair[x * nx + ct.country] += q;
+                        // A tariff does not move contracted tonnes, but they pay its duty.
+                        let duty = self.rules[self.rule_offset[c] + slot * nx + x].duty;
+                        let stockpile = matches!(self.nodes[b].kind, NodeKind::Stockpile(_));
+                        if duty > 0.0 && !stockpile {
+                            let mk = m.countries[ct.country].market;
+                            let value = self.price[mk * m.commodities.len() + c] * q * 1000.0
+                                / m.forms[form].re_share;
+                            self.policy_cost[ct.country] -= value * duty;
+                        }
                     }
                     self.scratch.sold[ct.facility] += q;
                     let mk = m.countries[x].market;

@@ -538,20 +538,21 @@ fn a_tariff_collects_its_duty_on_what_still_comes() {
     let m = world();
     // The importer's receipts over 2025 (policy_cost below 0) from a tariff laid on
     // January 1st.
-    let receipts = |exporter: &str, rate: f64| {
+    let run = |importer: &str, exporter: &str, rate: f64| {
         let mut sim = Sim::new(&m, 1);
         sim.run_until(d("2024-12-31"));
         if rate > 0.0 {
             let mut p = def("tariff", exporter);
             p.rate = Some(rate);
-            p.to = strs(&["US"]);
+            p.to = strs(&[importer]);
             add(&mut sim, p);
         }
         sim.run_until(d("2025-12-31"));
-        let cost = col(&sim, "policy_cost", "US");
+        let cost = col(&sim, "policy_cost", importer);
         assert!(cost.windows(2).all(|w| w[1] <= w[0]), "receipts only grow");
-        -cost.last().unwrap()
+        (-cost.last().unwrap(), sim)
     };
+    let receipts = |exporter: &str, rate: f64| run("US", exporter, rate).0;
     assert_eq!(receipts("CN", 0.0), 0.0, "no tariff, nothing collected");
     // The duty is the rate on the value of what comes: at small rates, which barely move
     // trade, twice the rate collects twice as much.
@@ -572,6 +573,17 @@ fn a_tariff_collects_its_duty_on_what_still_comes() {
     assert!(
         japan > 0.0 && japan < 0.2 * one,
         "on Japan ${japan:.0} vs ${one:.0}"
+    );
+    // Contracted tonnes are not moved by a tariff but pay its duty: Mount Weld's
+    // concentrate, all of Australia's exports to Malaysia, goes to Kuantan under contract.
+    let (paid, sim) = run("MY", "AU", 0.1);
+    let tonnes = mean_between(&sim, "trade", "AU>MY", "2025-01-01", "2025-12-31");
+    let price = mean_between(&sim, "price", "ROW/concentrate", "2025-01-01", "2025-12-31");
+    let form = m.form_id("concentrate").unwrap();
+    let value = tonnes * price * 1000.0 / m.forms[form].re_share;
+    assert!(
+        (paid / (0.1 * value) - 1.0).abs() < 0.05,
+        "Malaysia collects ${paid:.0} on ${value:.0} of Australian concentrate"
     );
 }
 

@@ -2490,3 +2490,43 @@ fn a_control_on_an_element_reaches_goods_made_with_it_before_a_thrift_took_it_ou
         ));
     }
 }
+
+#[test]
+fn a_government_stockpile_pays_its_own_government_no_duty() {
+    // A 50% tariff on China's magnets and a stockpile buying 2,000 t/yr of them: the duty is
+    // on what the country's buyers import, not on what its government buys for itself, so
+    // the two costs add up as they do apart.
+    let cost = |levers: &str| {
+        let out = run_to(
+            &format!("at(\"2025-01-06\", || {{ {levers} }});"),
+            "2025-12-31",
+        );
+        *series(&out, "policy_cost", "US").last().unwrap()
+    };
+    let tariff = "tariff(\"US\", \"CN\", 0.5, #{ forms: [\"magnet:NdFeB\"] });";
+    let buy = "stockpile_buy(\"us-nds-ndfeb\", 2000.0);";
+    let (duty, bought, both) = (cost(tariff), cost(buy), cost(&format!("{tariff} {buy}")));
+    assert!(
+        duty < -1e8 && bought > 5e7,
+        "duty {duty:.0}, bought {bought:.0}"
+    );
+    assert!(
+        ((duty + bought) / both - 1.0).abs() < 0.01,
+        "apart {:.0}, together {both:.0}",
+        duty + bought
+    );
+}
+
+#[test]
+fn a_stockpile_that_never_sells_does_not_hold_a_control_on_thrifted_goods() {
+    // The US stockpile's magnets were made with Tb and never turn over; the US makers' own
+    // stock does. Once that has, Tb-free US magnets ship under a US Tb ban.
+    let out = run_to(
+        "at(\"2024-02-05\", || export_ban(\"US\", #{ elements: [\"Tb\"] }));\nat(\"2024-03-04\", || thrift(\"Tb\", 0.0));",
+        "2032-12-31",
+    );
+    let x = series(&out, "exports", "US/magnet:NdFeB");
+    let last_year = &x[x.len() - 52..];
+    let mean = last_year.iter().sum::<f64>() / 52.0;
+    assert!(mean > 500.0, "US magnet exports in 2032: {mean:.0} t/yr");
+}

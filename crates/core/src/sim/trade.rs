@@ -636,7 +636,7 @@ impl Sim {
                 {
                     self.home_pass(tier.slots.clone());
                     self.import_ruled(c, &links.buyers, tier.slots.clone());
-                    self.divert(c, tier.slots.clone());
+                    self.divert(c, &links.buyers, tier.slots.clone());
                 }
             }
             self.give(c, links);
@@ -997,7 +997,7 @@ impl Sim {
                         s.dep_foreign[s.buyer_stage[slot] * nx + bx] += q;
                     }
                     // The importer collects its duty on the flow's value at its price.
-                    if rule.duty > 0.0 {
+                    if rule.duty > 0.0 && pays_duty(&buyers[slot]) {
                         let value = price[buyers[slot].market * nc + c] * q * kg_per_t;
                         policy_cost[bx] -= value * rule.duty;
                     }
@@ -1037,7 +1037,7 @@ impl Sim {
     /// still want (a trial pass finds how much that is), and a last pass gives what is left
     /// to those who can still use it. Trade, imports, exports and dependency follow the
     /// new routes.
-    fn divert(&mut self, c: CommodityId, tier: std::ops::Range<usize>) {
+    fn divert(&mut self, c: CommodityId, buyers: &[BuyerLink], tier: std::ops::Range<usize>) {
         let share = self.model.behaviour.diversion;
         if share <= 0.0 {
             return;
@@ -1052,15 +1052,15 @@ impl Sim {
         s.wmat[took.clone()].copy_from_slice(&s.took[took.clone()]);
         s.weights.copy_from_slice(&s.avail);
         s.wsum[slots.clone()].copy_from_slice(&s.got[slots.clone()]);
-        let (moved, wanted) = self.divert_pass(c, tier.clone(), 1.0, false);
+        let (moved, wanted) = self.divert_pass(c, buyers, tier.clone(), 1.0, false);
         let s = &mut self.scratch;
         s.took[took.clone()].copy_from_slice(&s.wmat[took]);
         s.avail.copy_from_slice(&s.weights);
         s.got[slots.clone()].copy_from_slice(&s.wsum[slots]);
         if moved > 0.0 && wanted > 0.0 {
-            self.divert_pass(c, tier.clone(), (moved / wanted).min(1.0), true);
+            self.divert_pass(c, buyers, tier.clone(), (moved / wanted).min(1.0), true);
             // Whatever the shares left unused goes to whoever can still take it.
-            self.divert_pass(c, tier, 1.0, true);
+            self.divert_pass(c, buyers, tier, 1.0, true);
         }
     }
 
@@ -1070,6 +1070,7 @@ impl Sim {
     fn divert_pass(
         &mut self,
         c: CommodityId,
+        buyers: &[BuyerLink],
         tier: std::ops::Range<usize>,
         fill: f64,
         route: bool,
@@ -1168,7 +1169,8 @@ impl Sim {
                             s.drawn[x] += q;
                             // b2's supply from y now goes to b; b2 takes as much from x.
                             let (st, st2) = (s.buyer_stage[b], s.buyer_stage[b2]);
-                            // Each flow pays the duty its buyer's importer levies on it.
+                            // Each flow pays the duty its buyer's importer levies on it (a
+                            // government stockpile pays none to its own government).
                             let mut flow = |from: CountryId, slot: usize, q: f64, stage: usize| {
                                 let to = s.buyer_country[slot];
                                 if from != to {
@@ -1179,7 +1181,7 @@ impl Sim {
                                         s.dep_foreign[stage * nx + to] += q;
                                     }
                                     let duty = rules[slot * nx + from].duty;
-                                    if duty > 0.0 {
+                                    if duty > 0.0 && pays_duty(&buyers[slot]) {
                                         let mk = model.countries[to].market;
                                         policy_cost[to] -= price[mk * nc + c] * q * kg_per_t * duty;
                                     }
@@ -1326,6 +1328,12 @@ impl Sim {
 /// Puts an approved shipment in the licence queue: the buyer receives it at `arrive`. A
 /// mixed form is queued element by element in the exporter's offered mix.
 #[allow(clippy::too_many_arguments)]
+/// Whether a buyer pays its country's import duty: a government stockpile does not (its
+/// government would pay itself).
+fn pays_duty(l: &BuyerLink) -> bool {
+    !matches!(l.need, NeedOf::Stockpile(_))
+}
+
 fn hold(
     s: &Scratch,
     pending: &mut Vec<Shipment>,

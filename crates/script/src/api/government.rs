@@ -398,7 +398,8 @@ pub mod government_api {
     /// A supply contract: `share` (0..1) of a facility's output goes to the buyers in
     /// `country` before the open market (captive supply, or an offtake such as Sojitz's for
     /// Japan). Export bans, quotas and a licence's approval share apply to it; licence
-    /// delays and tariffs do not (the tonnes are committed outside the market). It replaces
+    /// delays do not, nor do tariffs move it (the tonnes are committed outside the market),
+    /// though the importer collects their duty on it. It replaces
     /// any contract of the same facility with the same country and no firm; share 0 ends
     /// every contract of the facility to the country, whatever firm it names. A facility's
     /// contracts and offtakes together cannot take more than all of its output.
