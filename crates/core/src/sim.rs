@@ -1515,14 +1515,14 @@ impl Sim {
                 if typical[f][e] > 1e-12 || made_with <= 0.0 {
                     continue;
                 }
-                // What the exporters that control the element hold.
+                // What the exporters that control the element hold (all of them for a
+                // content rule, which reaches what others make with the element too).
                 let controls = |x: CountryId| {
                     active.iter().any(|&pi| {
                         let p = &self.policies[pi];
-                        p.elements != 0
-                            && p.covers_element(e)
-                            && p.covers_form(f)
-                            && p.exporter.is_none_or(|ex| ex == x)
+                        let reaches = matches!(p.kind, PolicyKind::ContentRule { .. })
+                            || p.exporter.is_none_or(|ex| ex == x);
+                        p.elements != 0 && p.covers_element(e) && p.covers_form(f) && reaches
                     })
                 };
                 let held = self.held_share(f, e, controls);
