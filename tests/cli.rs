@@ -2568,3 +2568,32 @@ fn run_shows_what_check_warns_of_in_the_model() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_tariffs_duty_is_told_as_receipts_for_what_they_are() {
+    // Malaysia has no stockpile: its receipts are its tariff's duty, and the headline says
+    // so without a word about stockpiles.
+    let dir = temp("duty");
+    let script = dir.join("duty.rhai");
+    std::fs::write(
+        &script,
+        "// model: world-2024\ntariff(\"MY\", \"AU\", 0.5);\nrun_until(\"2025-12-31\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--model",
+        "models/world-2024.yaml",
+    ]);
+    let said = text(&out);
+    let line = said
+        .lines()
+        .find(|l| l.contains("policy receipts MY"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.contains("the duty its tariffs collected") && !line.contains("stockpile"),
+        "{line}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

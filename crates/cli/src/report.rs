@@ -400,7 +400,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             vec![("sectors", json!(more))],
         );
     }
-    for x in &m.countries {
+    for (xi, x) in m.countries.iter().enumerate() {
         if let Some(c) = s.find("policy_cost", &x.id) {
             let v = s.column(c).last().copied().unwrap_or(0.0);
             if v > 0.0 {
@@ -412,13 +412,15 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             } else if v < 0.0 {
                 // Net of the duty its tariffs collected and what its stockpiles sold (a
                 // stockpile put in place and sold off earns more than was spent on it).
+                let why = if m.stockpiles.iter().any(|sp| sp.country == xi) {
+                    "tariff duties and stockpile sales came to more than it spent; a \
+                     stockpile_fill holding costs nothing here"
+                } else {
+                    "the duty its tariffs collected came to more than it spent"
+                };
                 push(
                     format!("policy receipts {}", x.id),
-                    format!(
-                        "${:.1}M (tariff duties and stockpile sales came to more than it \
-                         spent; a stockpile_fill holding costs nothing here)",
-                        -v / 1e6
-                    ),
+                    format!("${:.1}M ({why})", -v / 1e6),
                     vec![("usd", json!(v))],
                 );
             }

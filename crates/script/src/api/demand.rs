@@ -78,7 +78,9 @@ pub mod demand_api {
     /// twice is 0.5. Price-driven thrifting comes on top. A pure metal (one element) keeps
     /// its element; cutting every element of a recipe to nothing is an error. Goods made
     /// before still carry the element: a control on it (ban, quota, licence) keeps reaching
-    /// them until the controlling exporter's sellers hold under a tenth of the model's share.
+    /// them until the controlling exporter's sellers hold under a tenth of the model's share
+    /// (every country's sellers for a content rule, which reaches re-exports; stockpiles,
+    /// whose holdings do not turn over, are not counted).
     ///
     /// ```rhai
     /// thrift("Dy", 0.5);

@@ -165,7 +165,9 @@ pub mod government_api {
 
     /// A stockpile buys at `tonnes_per_year` (of its form) until told otherwise, with no
     /// holding target (`stockpile_target` sets one), and stops any release. A rate of 0
-    /// only stops buying: a release in progress goes on.
+    /// only stops buying: a release in progress goes on. It pays the market price (its
+    /// country's `policy_cost`), and no import duty: its own government's tariff would be
+    /// paid to itself.
     ///
     /// ```rhai
     /// stockpile_buy("us-nds-ndfeb", 450.0);

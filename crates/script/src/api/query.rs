@@ -419,8 +419,8 @@ pub mod query_api {
 
     /// Cumulative net cost to a country's government of what it does in the market, $:
     /// price floors, subsidies, offtakes and its stockpiles' purchases, less what its
-    /// stockpiles sell and the duty its tariffs collect. (`stockpile_fill` is a holding put
-    /// in place, not a purchase.)
+    /// stockpiles sell and the duty its tariffs collect (on its buyers' imports, not on its
+    /// stockpiles' purchases). (`stockpile_fill` is a holding put in place, not a purchase.)
     ///
     /// ```rhai
     /// step(1);

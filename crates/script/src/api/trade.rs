@@ -516,8 +516,9 @@ pub mod trade_api {
 
     /// A tariff by `importer` on goods from `exporter` ("*" for all), as a share (0.25 =
     /// 25%). Buyers shift toward untariffed suppliers, and the importer collects the duty on
-    /// what still comes, valued at its market's price (a receipt: `policy_cost` falls by
-    /// it). Buyers' prices do not include it. It replaces the tariff the importer
+    /// what its buyers still import, contracted tonnes included, valued at its market's
+    /// price (a receipt: `policy_cost` falls by it). Its own stockpiles' purchases pay none.
+    /// Buyers' prices do not include it. It replaces the tariff the importer
     /// already has on the same exporter and goods (rates do not stack); 0 ends it.
     /// `lift(exporter, "tariff")` ends every importer's tariffs on that exporter.
     ///
