@@ -1356,6 +1356,17 @@ fn a_closed_pipe_ends_quietly() {
         assert!(dir.join(f).is_file(), "{f} written");
     }
     assert!(!dir.join(".chokepoint.lock").exists(), "no lock left");
+    // `chokepoint check bad.yaml 2>&1 | head -1`: a closed stderr silences the problems
+    // left, not a panic (101); the exit code still says the model is bad.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["check", "tests/malformed/10-unknown-element.yaml"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(2));
     // A full disk is an error with a message, not a panic.
     let full = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .args(["check", "models/world-2024.yaml"])

@@ -14,6 +14,20 @@ macro_rules! out {
         $crate::out(format_args!($($arg)*))
     };
 }
+/// `eprintln!` that a closed stderr (`2>&1 | head`) silences instead of panicking.
+macro_rules! errln {
+    () => {
+        $crate::err(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::err(format_args!($($arg)*))
+    };
+}
 
 mod compare;
 mod repl;
@@ -312,10 +326,10 @@ fn main() -> ExitCode {
                 // Already formatted for people (script diagnostics, model problems).
                 // A one-line message about an argument says it is an error, as the others do.
                 Some(b) if !b.0.contains('\n') && !b.0.starts_with("error") => {
-                    eprintln!("error: {}", b.0)
+                    errln!("error: {}", b.0)
                 }
-                Some(b) => eprint!("{}{}", b.0, if b.0.ends_with('\n') { "" } else { "\n" }),
-                None => eprintln!("error: {e:#}"),
+                Some(b) => err!("{}{}", b.0, if b.0.ends_with('\n') { "" } else { "\n" }),
+                None => errln!("error: {e:#}"),
             }
             ExitCode::from(2)
         }
@@ -380,7 +394,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 out.display()
             );
             if let Some(note) = note {
-                eprintln!("{note}");
+                errln!("{note}");
             }
             let failed = sweep::failed_runs(&out);
             if failed > 0 {
@@ -485,9 +499,17 @@ pub fn out(args: std::fmt::Arguments) {
             STDOUT_GONE.store(true, Ordering::Relaxed);
             return;
         }
-        eprintln!("error: cannot write the output: {e}");
+        errln!("error: cannot write the output: {e}");
         std::process::exit(2);
     }
+}
+
+/// Writes to stderr; if its reader has gone there is no one left to tell, so nothing is
+/// (the exit code still says how the command ended).
+pub fn err(args: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_fmt(args).and_then(|_| stderr.flush());
 }
 
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
@@ -524,7 +546,7 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
     let model = match load(path) {
         Ok(m) => m,
         Err(e) => {
-            eprint!("{e}");
+            err!("{e}");
             return Ok(2);
         }
     };
@@ -668,7 +690,7 @@ fn note_model_override(script: &Scenario, explicit: &Path) {
             }
         };
         if !same {
-            eprintln!(
+            errln!(
                 "note: --model {} replaces the script's `// model: {hint}`",
                 explicit.display()
             );
@@ -807,16 +829,16 @@ fn run(
             for line in &failure.printed {
                 outln!("{line}");
             }
-            eprint!("{e}");
+            err!("{e}");
             if !e.0.ends_with('\n') {
-                eprintln!();
+                errln!();
             }
             return Ok(2);
         }
     };
     // What `check` warns of in the model (a plant that never runs, say) bears on the answer.
     for w in model.warnings() {
-        eprintln!("warning: the model: {w}");
+        errln!("warning: the model: {w}");
     }
     // A --set the script never read is almost always a typo, and the run used the
     // default instead: bad input, as `sweep` has it, before anything is printed or written.
@@ -828,7 +850,7 @@ fn run(
     for name in &unread {
         let known = outcome.params.keys().chain(&written).map(String::as_str);
         let hint = chokepoint_core::error::did_you_mean(name, known);
-        eprintln!("error: --set {name}: the script never reads param(\"{name}\"){hint}");
+        errln!("error: --set {name}: the script never reads param(\"{name}\"){hint}");
     }
     if !unread.is_empty() {
         return Ok(2);
@@ -882,7 +904,7 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         // holds none is still bad input, below).
         let named_among_others = roots.len() > 1;
         if p.is_dir() && p.file_name().is_some_and(|n| n == "lib") {
-            eprintln!(
+            errln!(
                 "note: {} holds the modules scenarios import, not scenarios: passed over",
                 p.display()
             );
@@ -894,7 +916,7 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .extension()
                 .is_some_and(|x| x.eq_ignore_ascii_case("rhai"))
         {
-            eprintln!(
+            errln!(
                 "note: {} is not a scenario (*.rhai): passed over",
                 p.display()
             );
@@ -906,7 +928,7 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             // A directory with nothing to replay is a mistake (a wrong path in CI, say),
             // not a pass; among others a shell's glob named, it is passed over.
             if files.is_empty() && named_among_others {
-                eprintln!(
+                errln!(
                     "note: {} holds no scenario (*.rhai): passed over",
                     p.display()
                 );
@@ -1486,7 +1508,7 @@ fn run_sweep(
         out.display()
     );
     if let Some(note) = &stats.note {
-        eprintln!("{note}");
+        errln!("{note}");
     }
     // Runs that fail their expectations are a result of the sweep (the share that rides a
     // shock out, say), not an error: said here, counted in runs.csv.

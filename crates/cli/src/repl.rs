@@ -164,7 +164,7 @@ fn note_failure() {
 macro_rules! failed {
     ($($t:tt)*) => {{
         note_failure();
-        eprintln!($($t)*);
+        errln!($($t)*);
     }};
 }
 
@@ -307,7 +307,7 @@ impl Session {
             Ok(a) => a,
             Err(e) => {
                 note_failure();
-                eprint!("{}", ScriptError::from_parse("<repl>", input, &e));
+                err!("{}", ScriptError::from_parse("<repl>", input, &e));
                 return;
             }
         };
@@ -343,7 +343,7 @@ impl Session {
             Ok(v) => match self.trial(&before.0) {
                 None => Ok(v),
                 Some((e, when)) => {
-                    eprintln!(
+                    errln!(
                         "error: an action this line sets up fails when it runs, on {when} (as \
                          the session stands: if a later line sets up what it needs, type that \
                          one first):"
@@ -380,7 +380,7 @@ impl Session {
                     error.source_line = None;
                 }
                 note_failure();
-                eprint!("{}", earlier_closure(error));
+                err!("{}", earlier_closure(error));
                 let (host, scope, ast) = before;
                 let changed = {
                     let h = self.host.lock();
@@ -390,7 +390,7 @@ impl Session {
                 self.scope = scope;
                 self.ast = ast;
                 if changed {
-                    eprintln!(
+                    errln!(
                         "(the line failed, so none of it stays: no lever pulled, no step taken)"
                     );
                 }
@@ -440,7 +440,7 @@ impl Session {
         let cancelled = self.cancel.swap(false, Ordering::Relaxed);
         *self.host.lock() = kept;
         if cancelled {
-            eprintln!("(the trial of this line's actions was stopped: the line is kept, untried)");
+            errln!("(the trial of this line's actions was stopped: the line is kept, untried)");
             return None;
         }
         r.err().map(|e| (e, when))
@@ -462,19 +462,19 @@ impl Session {
             Err(_) if self.cancel.swap(false, Ordering::Relaxed) => {
                 // Ctrl-C: undone whole as a failure is, so a :save replays what is shown.
                 *self.host.lock() = before;
-                eprintln!(
+                errln!(
                     "interrupted: none of it stays, the clock is back at {}",
                     self.today()
                 );
             }
             Err(e) => {
                 note_failure();
-                eprint!(
+                err!(
                     "{}",
                     earlier_closure(ScriptError::from_eval("<repl>", "", &e))
                 );
                 *self.host.lock() = before;
-                eprintln!(
+                errln!(
                     "(the command failed, so none of it stays: the clock is at {})",
                     self.today()
                 );
@@ -671,7 +671,7 @@ impl Session {
                         outln!("saved {} statements to {f}", self.script.len());
                         let lost = self.imports_out_of_reach(Path::new(f));
                         if !lost.is_empty() {
-                            eprintln!(
+                            errln!(
                                 "note: `chokepoint run {shown}` looks for the modules it imports \
                                  under {}, where {} is not: save it in {} (or a folder under \
                                  it), or copy the module there",
@@ -903,7 +903,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
                 // A command typed on a continuation line drops the unfinished input.
                 if let Some((_, last)) = t.rsplit_once('\n') {
                     if last.trim_start().starts_with(':') {
-                        eprintln!("(the unfinished input before {} is dropped)", last.trim());
+                        errln!("(the unfinished input before {} is dropped)", last.trim());
                         t = last.trim();
                     }
                 }

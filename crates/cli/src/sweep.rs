@@ -265,12 +265,12 @@ pub fn sweep(
             let n = mine.len();
             scope.spawn(move || loop {
                 let d = done.load(Ordering::Relaxed);
-                eprint!(
+                err!(
                     "\r  sweep {d}/{n} runs ({:.0}%)   ",
                     100.0 * d as f64 / n.max(1) as f64
                 );
                 if d >= n {
-                    eprintln!();
+                    errln!();
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(200));

@@ -157,14 +157,14 @@ fn stop_cleanly(why: &str, code: i32) {
     let _output = match OUTPUT.try_lock() {
         Ok(g) => g,
         Err(_) => {
-            eprintln!("{why}: finishing the files being written...");
+            errln!("{why}: finishing the files being written...");
             OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
         }
     };
     let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     release();
     remove_empty_created();
-    eprintln!("{why}: no output was left half-written");
+    errln!("{why}: no output was left half-written");
     std::process::exit(code);
 }
 
