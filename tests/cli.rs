@@ -2608,3 +2608,55 @@ fn a_tariffs_duty_is_told_as_receipts_for_what_they_are() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_sweep_on_another_model_follows_figures_that_model_records() {
+    // The default figures are world-2024's keys; a model without them gets its own most
+    // telling shortfall, price and policy cost, with a note, not an error.
+    let dir = temp("duo-sweep");
+    let script = dir.join("duo.rhai");
+    std::fs::write(
+        &script,
+        "let x = param(\"x\", 0.5);\nat(\"2030-03-04\", || export_licence(\"DRG\", #{ approval: x, delay_days: 42 }));\nrun_to_end();\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = chokepoint(&[
+        "sweep",
+        script.to_str().unwrap(),
+        "--model",
+        "crates/core/tests/fixtures/duo.yaml",
+        "--runs",
+        "4",
+        "--set",
+        "x=0..1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("the default figures are world-2024's"),
+        "{said}"
+    );
+    let runs = std::fs::read_to_string(out_dir.join("runs.csv")).unwrap();
+    let head = runs.lines().next().unwrap();
+    for metric in ["shortfall[", "price[", "policy_cost["] {
+        assert!(head.contains(metric), "{head}");
+    }
+    // A figure the user names that the model lacks is still an error.
+    let out = chokepoint(&[
+        "sweep",
+        script.to_str().unwrap(),
+        "--model",
+        "crates/core/tests/fixtures/duo.yaml",
+        "--runs",
+        "2",
+        "--metric",
+        "price=ROW/oxide:Dy",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}

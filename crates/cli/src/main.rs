@@ -1392,7 +1392,9 @@ fn run_sweep(
         Some(s) => sweep::Shard::parse(s).map_err(bad)?,
         None => sweep::Shard { k: 0, n: 1 },
     };
-    let metrics: Vec<(String, String)> = if metrics.is_empty() {
+    // The default figures are world-2024's: on another model, those it lacks give way.
+    let defaulted = metrics.is_empty();
+    let metrics: Vec<(String, String)> = if defaulted {
         sweep::DEFAULT_METRICS
             .iter()
             .map(|(m, k)| (m.to_string(), k.to_string()))
@@ -1416,7 +1418,7 @@ fn run_sweep(
         note_model_override(&scenario, p);
     }
     let model = load_model_for(&scenario, model)?;
-    let spec = sweep::Spec {
+    let mut spec = sweep::Spec {
         runs,
         ranges,
         grid,
@@ -1481,6 +1483,20 @@ fn run_sweep(
             }
         }
         let series = &probe.sim.series;
+        if defaulted {
+            let kept = sweep::default_metrics_for(series);
+            if kept != spec.metrics {
+                errln!(
+                    "note: the default figures are world-2024's; for this model the sweep \
+                     follows {} (name others with --metric METRIC=KEY)",
+                    kept.iter()
+                        .map(|(m, k)| format!("{m}={k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                spec.metrics = kept;
+            }
+        }
         for (m, k) in &spec.metrics {
             if series.find(m, k).is_some() {
                 continue;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use chokepoint_core::series::fmt_num;
+use chokepoint_core::series::{fmt_num, Series};
 use chokepoint_core::Model;
 use chokepoint_script::{RunOptions, Scenario};
 use rand_chacha::ChaCha8Rng;
@@ -117,6 +117,45 @@ pub const DEFAULT_METRICS: [(&str, &str); 4] = [
     ("shortfall", "magnet:NdFeB/US"),
     ("policy_cost", "US"),
 ];
+
+/// The figures a sweep follows when none are named: the defaults the model records, or, for
+/// a model with none of them, its most telling shortfall (highest peak), price (largest move
+/// from its start) and policy cost (largest at the end), judged on a first run's `series`.
+pub fn default_metrics_for(series: &Series) -> Vec<(String, String)> {
+    let kept: Vec<(String, String)> = DEFAULT_METRICS
+        .iter()
+        .filter(|(m, k)| series.find(m, k).is_some())
+        .map(|(m, k)| (m.to_string(), k.to_string()))
+        .collect();
+    if !kept.is_empty() {
+        return kept;
+    }
+    let most = |metric: &str, score: &dyn Fn(&[f64]) -> f64| {
+        let mut best: Option<(&str, f64)> = None;
+        for key in series.keys(metric) {
+            let col = series.find(metric, key).map(|c| series.column(c));
+            let v = col.as_deref().map_or(0.0, score);
+            if best.is_none_or(|(_, b)| v > b) {
+                best = Some((key, v));
+            }
+        }
+        best.map(|(k, _)| (metric.to_string(), k.to_string()))
+    };
+    let peak = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let moved = |v: &[f64]| match v.first() {
+        Some(&p0) if p0 > 0.0 => v.iter().map(|p| (p / p0).ln().abs()).fold(0.0, f64::max),
+        _ => 0.0,
+    };
+    let end = |v: &[f64]| v.last().map_or(0.0, |x| x.abs());
+    [
+        most("shortfall", &peak),
+        most("price", &moved),
+        most("policy_cost", &end),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 impl Spec {
     pub fn total_runs(&self) -> usize {
