@@ -2644,6 +2644,22 @@ fn a_sweep_on_another_model_follows_figures_that_model_records() {
     for metric in ["shortfall[", "price[", "policy_cost["] {
         assert!(head.contains(metric), "{head}");
     }
+    // Its report names its own main supplier's customers, not world-2024's.
+    let run_dir = dir.join("run");
+    let out = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--model",
+        "crates/core/tests/fixtures/duo.yaml",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Import dependency of KGR, EGL"),
+        "DRG supplies"
+    );
     // A figure the user names that the model lacks is still an error.
     let out = chokepoint(&[
         "sweep",

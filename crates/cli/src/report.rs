@@ -1136,11 +1136,20 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         pick(s, "shortfall", &lost_keys, 8),
         Scale::Linear,
     ));
-    // Dependency where it matters most: the three largest users outside China, at the
-    // stages whose inputs they buy (not every small plant, all of whose feed is imported).
+    // Dependency where it matters most: the three largest users outside the chain's main
+    // supplier, at the stages whose inputs they buy (not every small plant, all of whose
+    // feed is imported).
+    let capacity = |k: usize| -> f64 {
+        (m.facilities.iter())
+            .filter(|f| f.country == k)
+            .map(|f| f.capacity)
+            .sum()
+    };
+    // The country with the most capacity (China in the shipped worlds).
+    let supplier = (0..m.countries.len()).max_by(|&a, &b| capacity(a).total_cmp(&capacity(b)));
     let mut users: Vec<(f64, &str)> = (m.countries.iter().enumerate())
-        // Not China, the supplier; nor a residual of "other countries".
-        .filter(|(_, x)| x.id != "CN" && !x.name.to_lowercase().starts_with("other"))
+        // Not the supplier; nor a residual of "other countries".
+        .filter(|&(k, x)| Some(k) != supplier && !x.name.to_lowercase().starts_with("other"))
         .map(|(k, x)| {
             let demand: f64 = (m.sectors.iter())
                 .filter(|sec| sec.country == k)
