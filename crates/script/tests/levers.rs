@@ -2094,6 +2094,9 @@ fn listing_firms_the_model_gives_no_demand_says_it_moves_nothing() {
     );
     let out = run(r#"entity_list("CN", ["lockheed-martin"]); expect(true, "listed");"#);
     assert!(out.output.is_empty(), "{:?}", out.output);
+    // A firm with no sector's demand whose plants buy inputs is reached through them.
+    let out = run(r#"entity_list("CN", ["mp-materials"]); expect(true, "listed");"#);
+    assert!(out.output.is_empty(), "{:?}", out.output);
 }
 
 #[test]

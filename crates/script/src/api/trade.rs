@@ -147,10 +147,18 @@ pub fn add(
             (sec.firms.iter())
                 .any(|&(f, share)| share > 0.0 && policy.to.reaches(&m, sec.country, Some(f)))
         });
-        if !buys {
+        // A listed firm's plants buy their inputs: the listing reaches those too.
+        let owns = (m.facilities.iter()).any(|fac| {
+            matches!(fac.process, chokepoint_core::model::Process::Convert(_))
+                && fac
+                    .firm
+                    .is_some_and(|f| policy.to.reaches(&m, fac.country, Some(f)))
+        });
+        if !buys && !owns {
             h.output.push(format!(
-                "note: entity_list: none of the listed firms holds a share of any sector's \
-                 demand in {} (sectors' `firms:`), so this listing moves no flow",
+                "note: entity_list: none of the listed firms owns a plant that buys inputs or \
+                 holds a share of any sector's demand in {} (sectors' `firms:`), so this \
+                 listing moves no flow",
                 m.name
             ));
         }
