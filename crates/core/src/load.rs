@@ -1288,11 +1288,15 @@ impl Loader {
         // The form mines produce.
         let mine_form = form_ids.get("concentrate").copied();
         if mine_form.is_none() && !deposits.is_empty() {
-            at_header(
-                &mut self,
-                "name",
-                "the model has deposits but no `concentrate` form for mines to produce".into(),
-            );
+            let msg = "the model has deposits but no form with id `concentrate`: mines \
+                       produce that form (models/README: \"Forms and stages the engine knows \
+                       by id\")"
+                .to_string();
+            // At the forms list if there is one, else at the model's header.
+            match m.forms.origin.first() {
+                Some(&(file, _)) => self.problem_at(file, "forms".into(), msg),
+                None => at_header(&mut self, "name", msg),
+            }
         }
         let mine_form = mine_form.unwrap_or(0);
 

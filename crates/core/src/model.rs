@@ -557,6 +557,44 @@ impl Model {
                 ));
             }
         }
+        for sec in &self.sectors {
+            // A separated material by the elements of its mix; a mixed one whole.
+            let needs: Vec<CommodityId> = if self.forms[sec.material].mixed {
+                vec![self.commodity(sec.material, None)]
+            } else {
+                (0..self.elements.len())
+                    .filter(|&e| sec.mix.get(e).is_some_and(|&x| x > 0.0))
+                    .map(|e| self.commodity(sec.material, Some(e)))
+                    .collect()
+            };
+            // An element no deposit holds is never made, whatever a plant could do.
+            let found = |e: ElemId| {
+                self.deposits.iter().any(|d| d.distribution[e] > 0.0)
+                    || self.stockpiles.iter().any(|sp| sp.holding[e] > 0.0)
+            };
+            let missing: Vec<String> = (needs.into_iter())
+                .filter(|&c| {
+                    !made_or_held(c) || self.commodities[c].element.is_some_and(|e| !found(e))
+                })
+                .map(|c| self.commodity_name(c))
+                .collect();
+            if sec.demand > 0.0 && !missing.is_empty() {
+                out.push(format!(
+                    "sector '{}' uses {}, which no facility makes nor stockpile holds: it will \
+                     be wholly short of it, and with no seller its price never moves",
+                    sec.id,
+                    missing.join(", ")
+                ));
+            }
+            if sec.recycle_rate > 0.0 && !self.forms.iter().any(|f| f.id == "scrap") {
+                out.push(format!(
+                    "sector '{}' has a recycle_rate but the model has no `scrap` form: what it \
+                     returns is lost (models/README: \"Forms and stages the engine knows by \
+                     id\")",
+                    sec.id
+                ));
+            }
+        }
         for fac in &self.facilities {
             // A plant outside the model's years is most often a mistyped date.
             if fac.start > self.end {

@@ -55,7 +55,7 @@ fn every_rule_reports_its_place() {
         // deposits
         ("  - id: weld\n    country: AU", "  - id: weld\n    country: AUU", "deposits[2].country: unknown country 'AUU'"),
         ("distribution: {La: 0.30, Ce: 0.50, Pr: 0.05", "distribution: {La: -0.30, Ce: 0.50, Pr: 0.05", "deposits[0].distribution.La: must be ≥ 0, got -0.3"),
-        ("  - id: concentrate\n", "  - id: concentrat\n", "no `concentrate` form for mines to produce"),
+        ("  - id: concentrate\n", "  - id: concentrat\n", "forms: the model has deposits but no form with id `concentrate`"),
         // facilities
         ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, recipe: seperate,", "facilities[3].recipe: unknown recipe 'seperate' (did you mean 'separate'?)"),
         ("{id: cn-sep, country: CN, stage: separation, recipe: separate,", "{id: cn-sep, country: CN, stage: separation, recipe: separate, deposit: north,", "facilities[3].recipe: a facility either mines a `deposit` or runs a `recipe`"),
@@ -560,4 +560,54 @@ fn a_field_of_the_wrong_kind_is_named_in_the_model_files_words() {
             assert!(!got.contains(rust), "{to}: {got}");
         }
     }
+}
+
+#[test]
+fn check_warns_of_sectors_nothing_supplies_and_recycling_without_a_scrap_form() {
+    let warnings = |from: &str, to: &str| {
+        assert!(MINI.contains(from), "{from}");
+        load_str("mini.yaml", &MINI.replacen(from, to, 1))
+            .unwrap()
+            .warnings()
+            .join("\n")
+    };
+    // Metal La and Ce: no plant makes them (priced, so the model is valid).
+    let text = MINI
+        .replacen(
+            "  - {id: catalysts-row, country: US, material: oxide, mix: {La: 0.4, Ce: 0.6}",
+            "  - {id: catalysts-row, country: US, material: metal, mix: {La: 0.4, Ce: 0.6}",
+            1,
+        )
+        .replacen(
+            "prices:\n",
+            "prices:\n  - {form: metal, element: La, price: 8, source: fixture}\n  - {form: metal, element: Ce, price: 8, source: fixture}\n",
+            1,
+        );
+    let w = load_str("mini.yaml", &text).unwrap().warnings().join("\n");
+    assert!(
+        w.contains("sector 'catalysts-row' uses metal:La, metal:Ce, which no facility makes"),
+        "{w}"
+    );
+    // The shipped fixture's recycling sector has its scrap form; without it, a warning.
+    assert!(!warnings("", "").contains("scrap"));
+    let renamed = MINI.replace("scrap", "swarf");
+    let w = load_str("mini.yaml", &renamed)
+        .unwrap()
+        .warnings()
+        .join("\n");
+    assert!(
+        w.contains("sector 'ev-cn' has a recycle_rate but the model has no `scrap` form"),
+        "{w}"
+    );
+}
+
+#[test]
+fn a_model_with_deposits_and_no_concentrate_form_is_told_so_at_its_forms() {
+    let p = problems("  - id: concentrate", "  - id: ore");
+    assert!(
+        p.contains(
+            "mini.yaml:13:1: forms: the model has deposits but no form with id `concentrate`"
+        ),
+        "{p}"
+    );
 }
