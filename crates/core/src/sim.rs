@@ -2034,7 +2034,19 @@ impl Sim {
                 Process::Convert(r) if !self.composition[r].is_empty() => {
                     let out = m.recipes[r].output;
                     let base = (self.fac_node[f] * nf + out) * ne;
-                    let held = lane_sum(&self.stock[base..base + ne]);
+                    let stock = &self.stock[base..base + ne];
+                    // A product traded element by element (an alloy of two metals) is
+                    // covered as far as its scarcest element goes: a surplus of one its
+                    // buyers take less of (a Dy its magnet makers thrift) is no cover for
+                    // the other. A mixed product is one good: its whole holding.
+                    let held = if m.forms[out].mixed {
+                        lane_sum(stock)
+                    } else {
+                        (self.recipe_elements[r].iter())
+                            .map(|&e| stock[e] / self.composition[r][e])
+                            .fold(f64::INFINITY, f64::min)
+                            .min(lane_sum(stock))
+                    };
                     let sales = self.sales_ema[f];
                     let refill = if cover > 0.0 {
                         (sales * cover - held) / cover

@@ -195,3 +195,26 @@ proptest! {
         prop_assert!(sim.stock.iter().all(|v| *v > -1e-6), "no negative stock");
     }
 }
+
+#[test]
+fn an_alloy_maker_whose_buyers_thrift_one_element_keeps_making_the_other() {
+    // duo.yaml's one alloy plant makes Nd-Dy alloy in fixed proportion; its magnet makers
+    // thrift Dy as its price rises, so Dy alloy piles up at the plant. That surplus is no
+    // cover for the Nd alloy they still need: the plant must go on making it. (It had counted
+    // its whole holding, planned less and less, and wound down for good, leaving its own
+    // country's magnet users wholly short, two years after a ban on its exports.)
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duo.yaml");
+    let m = Arc::new(load(&p).expect("fixture loads"));
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(chokepoint_core::Date::parse("2030-03-31").unwrap());
+    let mut ban = def("export_ban", "DRG");
+    ban.forms = common::strs(&["alloy"]);
+    ban.to = common::strs(&["EGL"]);
+    add(&mut sim, ban);
+    sim.run_to_end();
+    let made = col(&sim, "output", "drg-reduce");
+    let end = made[made.len() - 8..].iter().sum::<f64>() / 8.0;
+    assert!(end > 2000.0, "the alloy plant at the end: {end:.0} t/yr");
+    let short = col(&sim, "shortfall", "motors-drg");
+    assert!(short.iter().all(|&s| s < 0.05), "home users supplied");
+}
