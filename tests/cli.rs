@@ -2676,3 +2676,35 @@ fn a_sweep_on_another_model_follows_figures_that_model_records() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn headlines_name_the_models_own_step() {
+    // duo.yaml stepped every 30 days: a shortfall's date is of a 30-day step, not a week.
+    let dir = temp("duo-steps");
+    let fixtures = root().join("crates/core/tests/fixtures");
+    let weekly = std::fs::read_to_string(fixtures.join("duo.yaml")).unwrap();
+    let monthly = weekly.replacen("  seed: 3\n", "  seed: 3\n  step_days: 30\n", 1);
+    assert_ne!(monthly, weekly);
+    std::fs::write(dir.join("duo.yaml"), monthly).unwrap();
+    std::fs::copy(
+        fixtures.join("duo-behaviour.yaml"),
+        dir.join("duo-behaviour.yaml"),
+    )
+    .unwrap();
+    let script = dir.join("ban.rhai");
+    std::fs::write(
+        &script,
+        "at(\"2030-04-01\", || export_ban(\"DRG\", #{ forms: [\"perm:X\", \"alloy\"] }));\nrun_to_end();\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--model",
+        dir.join("duo.yaml").to_str().unwrap(),
+    ]);
+    let said = text(&out);
+    assert!(said.contains("(30-day step of "), "{said}");
+    assert!(!said.contains("(week of "), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
+}

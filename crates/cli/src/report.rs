@@ -301,15 +301,21 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .filter(|(_, v)| *v >= 0.005)
         .collect();
     worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
+    // A step is a week in the shipped models; a model may set another length.
+    let period = match m.step_days {
+        7 => "week".to_string(),
+        1 => "day".to_string(),
+        d => format!("{d}-day step"),
+    };
     for (k, v) in worst.iter().take(6) {
-        // When: the first week at its worst.
+        // When: the first step at its worst.
         let date = (s.find("shortfall", k))
             .and_then(|c| s.column(c).iter().position(|x| x >= v))
             .map(|i| s.dates[i].to_string())
             .unwrap_or_default();
         push(
             format!("peak shortfall {k}"),
-            format!("{:.1}% (week of {date})", v * 100.0),
+            format!("{:.1}% ({period} of {date})", v * 100.0),
             vec![("share", json!(v)), ("date", json!(date))],
         );
     }
