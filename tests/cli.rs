@@ -2708,3 +2708,41 @@ fn headlines_name_the_models_own_step() {
     assert!(!said.contains("(week of "), "{said}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_repl_session_saved_below_its_directory_names_a_model_run_can_find() {
+    // `repl --model duo.yaml` in a directory, `:save out/r.rhai`: the model is not beside
+    // the script nor in a project's models/, so the script names it by its full path and
+    // replays from anywhere.
+    use std::io::Write as _;
+    let dir = temp("repl-save-model");
+    let fixtures = root().join("crates/core/tests/fixtures");
+    for f in ["duo.yaml", "duo-behaviour.yaml"] {
+        std::fs::copy(fixtures.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["repl", "--model", "duo.yaml"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"step(2);\n:save out/r.rhai\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let saved = std::fs::read_to_string(dir.join("out/r.rhai")).unwrap();
+    assert!(
+        saved.contains("duo.yaml") && !saved.contains("// model: duo.yaml"),
+        "{saved}"
+    );
+    let out = chokepoint(&["run", dir.join("out/r.rhai").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -647,9 +647,20 @@ impl Session {
                 // A relative model path resolves from where `run` is started, as it did
                 // here; a script saved outside this directory names the model absolutely, so
                 // its replay hint works from anywhere.
+                // So does one whose relative model would not be found from the script: not
+                // beside it, nor in a project's models/ (`run` looks in both).
                 let inside = Path::new(f).is_relative() && !f.starts_with("..");
+                let beside = Path::new(f)
+                    .parent()
+                    .is_some_and(|dir| dir.join(&self.model_path).is_file());
+                let in_project = self.model_path.starts_with("models");
                 let model = match std::fs::canonicalize(&self.model_path) {
-                    Ok(abs) if !inside && self.model_path.is_relative() => abs,
+                    Ok(abs)
+                        if self.model_path.is_relative()
+                            && (!inside || !(beside || in_project)) =>
+                    {
+                        abs
+                    }
                     _ => self.model_path.clone(),
                 };
                 // A file name with spaces is quoted in the replay hint, as a shell needs.
