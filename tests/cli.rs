@@ -2606,6 +2606,11 @@ fn a_tariffs_duty_is_told_as_receipts_for_what_they_are() {
         line.contains("the duty its tariffs collected") && !line.contains("stockpile"),
         "{line}"
     );
+    // The script states no expectation: nothing passed, and it says what `test` would do.
+    assert!(
+        said.contains("expectations: none stated (`chokepoint test` fails"),
+        "{said}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -10,6 +10,9 @@ use chokepoint_core::{Date, Model, Series};
 use chokepoint_script::{Outcome, Scenario};
 use serde_json::json;
 
+/// What a run with no expectations says of them (`test` fails such a scenario).
+const NONE_STATED: &str =
+    "none stated (`chokepoint test` fails a scenario that states none: add expect() lines)";
 /// `chokepoint check`: counts and production shares by stage and country.
 pub fn inventory(m: &Model, path: &Path) -> String {
     let mut o = String::new();
@@ -583,12 +586,16 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     }
     let n = out.expectations.len();
     let failed = out.failed();
-    let _ = writeln!(
-        o,
-        "  expectations: {} passed, {} failed",
-        n - failed,
-        failed
-    );
+    if n == 0 {
+        let _ = writeln!(o, "  expectations: {NONE_STATED}");
+    } else {
+        let _ = writeln!(
+            o,
+            "  expectations: {} passed, {} failed",
+            n - failed,
+            failed
+        );
+    }
     for e in &out.expectations {
         if !e.passed {
             let _ = writeln!(o, "    FAILED {}: {} {}", e.place(), e.message, e.detail);
@@ -633,7 +640,8 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
         "warnings": out.warnings,
         "notes": notes(out),
-        "passed": out.failed() == 0,
+        // Nothing to pass with nothing stated: null, not a vacuous true.
+        "passed": if out.expectations.is_empty() { serde_json::Value::Null } else { json!(out.failed() == 0) },
     });
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
@@ -1057,7 +1065,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         }
         o.push_str("</ul>");
     }
-    o.push_str("<h2>Expectations</h2><table>");
+    o.push_str("<h2>Expectations</h2>");
+    if out.expectations.is_empty() {
+        let _ = write!(o, "<p>{}</p>", esc(NONE_STATED));
+    }
+    o.push_str("<table>");
     for e in &out.expectations {
         let (cls, word) = if e.passed {
             ("pass", "passed")
