@@ -53,6 +53,14 @@ impl fmt::Display for ModelError {
 pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     let lower = wrong.to_lowercase();
     let known: Vec<&str> = known.into_iter().collect();
+    // A series key with its halves swapped ("US/magnet:NdFeB" for "magnet:NdFeB/US"):
+    // metrics order their keys differently, so say which way this one goes.
+    if let Some((a, b)) = wrong.split_once('/') {
+        let swapped = format!("{b}/{a}").to_lowercase();
+        if let Some(k) = known.iter().find(|k| k.to_lowercase() == swapped) {
+            return format!(" (did you mean '{k}'? the halves of this key go the other way)");
+        }
+    }
     let best = (known.iter())
         .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
         .min_by_key(|&(d, k)| (d, k.len(), k));
@@ -135,6 +143,10 @@ mod tests {
         );
         assert_eq!(did_you_mean("Xq", ["Dy", "Tb"]), "");
         assert_eq!(did_you_mean("RWO", ["CN", "ROW"]), " (did you mean 'ROW'?)");
+        assert_eq!(
+            did_you_mean("US/magnet:NdFeB", ["magnet:NdFeB/US", "oxide/US"]),
+            " (did you mean 'magnet:NdFeB/US'? the halves of this key go the other way)"
+        );
         assert_eq!(did_you_mean("dy", ["Dy", "Tb"]), " (did you mean 'Dy'?)");
         assert_eq!(did_you_mean("completely-different", ["Dy", "Tb"]), "");
         // A shortened id: the few it begins.

@@ -262,6 +262,20 @@ impl ModuleResolver for SandboxResolver {
         }
         let result = self.inner.resolve(engine, None, path, pos);
         self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        result
+        // Say where it was looked for: imports resolve from the scripts root, which for a
+        // script outside a project is the script's own directory.
+        result.map_err(|e| match *e {
+            EvalAltResult::ErrorModuleNotFound(name, at) => Box::new(EvalAltResult::ErrorRuntime(
+                format!(
+                    "module '{name}' not found: looked for {} (imports resolve from the \
+                     scripts directory, {})",
+                    file.display(),
+                    self.root.display()
+                )
+                .into(),
+                at,
+            )),
+            e => Box::new(e),
+        })
     }
 }

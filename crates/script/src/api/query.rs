@@ -417,6 +417,19 @@ pub mod query_api {
         fetch(&ctx, "licence_queue", exporter)
     }
 
+    /// An exporter's licensed shipments that cleared their review and arrived, t/yr (at
+    /// the step's rate; tonnes held are `licence_queue`).
+    ///
+    /// ```rhai
+    /// export_licence("CN", #{ approval: 1.0, delay_days: 14 });
+    /// run_until("2024-03-01");
+    /// expect(current(licence_arrivals("CN")) > 0.0, "shipments arrive after the review");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn licence_arrivals(ctx: NativeCallContext, exporter: &str) -> Res<SeriesView> {
+        fetch(&ctx, "licence_arrivals", exporter)
+    }
+
     /// Cumulative net cost to a country's government of what it does in the market, $:
     /// price floors, subsidies, offtakes and its stockpiles' purchases, less what its
     /// stockpiles sell and the duty its tariffs collect (on its buyers' imports, not on its
