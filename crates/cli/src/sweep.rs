@@ -157,6 +157,16 @@ pub fn default_metrics_for(series: &Series) -> Vec<(String, String)> {
     .collect()
 }
 
+/// A run's peak of a figure: its highest value, but for a running total its largest in size,
+/// so receipts (a policy cost below 0) peak at their most negative, not at the start's 0.
+fn peak_of(metric: &str, v: &[f64]) -> f64 {
+    if chokepoint_core::series::running_total(metric) {
+        (v.iter().copied()).fold(0.0, |a: f64, x| if x.abs() > a.abs() { x } else { a })
+    } else {
+        v.iter().copied().fold(f64::MIN, f64::max)
+    }
+}
+
 impl Spec {
     pub fn total_runs(&self) -> usize {
         match self.grid {
@@ -523,7 +533,7 @@ fn one_run(
             .find(m, k)
             .ok_or_else(|| format!("--metric {m}={k}: the run records no such series"))?;
         let v = s.column(col);
-        let peak = v.iter().copied().fold(f64::MIN, f64::max);
+        let peak = peak_of(m, &v);
         let last = v.last().copied().unwrap_or(0.0);
         // A running total's mean is per year of the run.
         let mean = chokepoint_core::series::run_mean(m, &v, model.steps_per_year());
@@ -997,7 +1007,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     // The same quantiles as a table for the report: a peak that yearly bands average away
     // (a few weeks' shortfall in a two-year scenario) shows here.
     let mut table = String::from(
-        "<h2>Figures across runs</h2><p>Each run's peak, mean and final value of a figure; their 5th, 50th and 95th percentiles across runs. A policy cost below 0 is net receipts (tariff duties and stockpile sales came to more than was spent).</p><table><tr><th>figure</th><th>p5</th><th>p50</th><th>p95</th><th>unit</th></tr>",
+        "<h2>Figures across runs</h2><p>Each run's peak, mean and final value of a figure (a policy cost's peak is its largest in size); their 5th, 50th and 95th percentiles across runs, interpolated between runs (where runs split between two outcomes, a percentile can fall between them). A policy cost below 0 is net receipts (tariff duties and stockpile sales came to more than was spent).</p><table><tr><th>figure</th><th>p5</th><th>p50</th><th>p95</th><th>unit</th></tr>",
     );
     for (c, name) in head.iter().enumerate().skip(2) {
         let mut v: Vec<f64> = rows
@@ -1338,6 +1348,13 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_running_totals_peak_is_its_largest_in_size() {
+        assert_eq!(super::peak_of("policy_cost", &[0.0, -5.0, -3.0]), -5.0);
+        assert_eq!(super::peak_of("policy_cost", &[0.0, 2.0, 1.0]), 2.0);
+        assert_eq!(super::peak_of("shortfall", &[0.0, -5.0, 0.1]), 0.1);
+    }
+
     use super::*;
 
     #[test]
