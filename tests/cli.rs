@@ -1620,10 +1620,16 @@ fn compare_reads_runs_of_different_lengths_over_their_common_period() {
 
 /// `chokepoint repl` with `input` on a pipe, its history under `home`.
 fn piped_repl(home: &Path, input: &[u8]) -> Output {
+    repl_in(&root(), home, &[], input)
+}
+
+/// `chokepoint repl ARGS` started in `cwd`, with `input` on a pipe, its history under `home`.
+fn repl_in(cwd: &Path, home: &Path, args: &[&str], input: &[u8]) -> Output {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .arg("repl")
-        .current_dir(root())
+        .args(args)
+        .current_dir(cwd)
         .env("HOME", home)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -2719,28 +2725,18 @@ fn a_repl_session_saved_below_its_directory_names_a_model_run_can_find() {
     // `repl --model duo.yaml` in a directory, `:save out/r.rhai`: the model is not beside
     // the script nor in a project's models/, so the script names it by its full path and
     // replays from anywhere.
-    use std::io::Write as _;
     let dir = temp("repl-save-model");
     let fixtures = root().join("crates/core/tests/fixtures");
     for f in ["duo.yaml", "duo-behaviour.yaml"] {
         std::fs::copy(fixtures.join(f), dir.join(f)).unwrap();
     }
     std::fs::create_dir_all(dir.join("out")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .args(["repl", "--model", "duo.yaml"])
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"step(2);\n:save out/r.rhai\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = repl_in(
+        &dir,
+        &dir,
+        &["--model", "duo.yaml"],
+        b"step(2);\n:save out/r.rhai\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
     let saved = std::fs::read_to_string(dir.join("out/r.rhai")).unwrap();
     assert!(

@@ -15,6 +15,16 @@ fn problems(from: &str, to: &str) -> String {
     }
 }
 
+/// Applies `from -> to` to the fixture, which must stay valid, and returns what `check`
+/// warns of.
+fn warnings(from: &str, to: &str) -> String {
+    assert!(MINI.contains(from), "{from}");
+    load_str("mini.yaml", &MINI.replacen(from, to, 1))
+        .unwrap()
+        .warnings()
+        .join("\n")
+}
+
 #[test]
 fn the_fixture_itself_is_valid() {
     assert!(load_str("mini.yaml", MINI).is_ok());
@@ -494,13 +504,6 @@ fn any_line_ending_reads_alike() {
 
 #[test]
 fn check_warns_of_plants_outside_the_models_years_and_mines_away_from_their_deposits() {
-    let warnings = |from: &str, to: &str| {
-        assert!(MINI.contains(from), "{from}");
-        load_str("mini.yaml", &MINI.replacen(from, to, 1))
-            .unwrap()
-            .warnings()
-            .join("\n")
-    };
     let w = warnings(
         "  - {id: cn-south-mine, country: CN,",
         "  - {id: cn-south-mine, start: 2040-01-01, country: CN,",
@@ -564,13 +567,6 @@ fn a_field_of_the_wrong_kind_is_named_in_the_model_files_words() {
 
 #[test]
 fn check_warns_of_sectors_nothing_supplies_and_recycling_without_a_scrap_form() {
-    let warnings = |from: &str, to: &str| {
-        assert!(MINI.contains(from), "{from}");
-        load_str("mini.yaml", &MINI.replacen(from, to, 1))
-            .unwrap()
-            .warnings()
-            .join("\n")
-    };
     // Metal La and Ce: no plant makes them (priced, so the model is valid).
     let text = MINI
         .replacen(
