@@ -2533,3 +2533,14 @@ fn a_stockpile_that_never_sells_does_not_hold_a_control_on_thrifted_goods() {
     let mean = last_year.iter().sum::<f64>() / 52.0;
     assert!(mean > 500.0, "US magnet exports in 2032: {mean:.0} t/yr");
 }
+
+#[test]
+fn first_above_and_below_need_a_finite_level() {
+    for call in ["first_above", "first_below"] {
+        let e = fails(&format!("step(2);\n{call}(hhi(\"mine\"), 1.0 / 0.0);\n"));
+        assert!(e.contains("the level must be a finite number"), "{e}");
+    }
+    // Before any step there is no value yet: no date.
+    let out = run("let d = first_above(hhi(\"mine\"), 0.0);\nexpect(d == \"\", \"no date yet\");");
+    assert!(out.expectations[0].passed);
+}

@@ -177,6 +177,28 @@ pub fn not_yet(s: &SeriesView) -> Res<bool> {
     })
 }
 
+/// The date of the first step whose value meets `test` ("" if none), for `first_above` and
+/// `first_below`.
+fn first_where(
+    s: &mut SeriesView,
+    level: f64,
+    name: &str,
+    test: impl Fn(f64) -> bool,
+) -> Res<String> {
+    if !level.is_finite() {
+        return Err(err(format!("{name}: the level must be a finite number")));
+    }
+    if not_yet(s)? {
+        return Ok(String::new());
+    }
+    s.read(|dates, v| {
+        (dates.iter())
+            .find(|_| v.next().is_some_and(&test))
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    })
+}
+
 pub fn nonempty(s: &SeriesView) -> Res<()> {
     if s.steps_now()? > 0 {
         return Ok(());
@@ -472,6 +494,34 @@ pub mod query_api {
         }
         nonempty(s)?;
         s.read(|_, v| v.fold(f64::MAX, f64::min))
+    }
+
+    /// The date of the first step at which a series is at or above `level` ("" if it never
+    /// is): when a shortfall starts, a price first doubles. Dates compare as text.
+    ///
+    /// ```rhai
+    /// export_ban("CN", #{ forms: ["magnet:NdFeB"] });
+    /// run_until("2024-06-01");
+    /// let short = first_above(shortfall("magnet:NdFeB", "US"), 0.05);
+    /// expect(short != "" && short < "2024-04-01", "US magnet users 5% short within weeks");
+    /// expect(first_above(shortfall("magnet:NdFeB", "CN"), 0.05) == "", "China's are not");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn first_above(s: &mut SeriesView, level: f64) -> Res<String> {
+        first_where(s, level, "first_above", |x| x >= level)
+    }
+
+    /// The date of the first step at which a series is at or below `level` ("" if it never
+    /// is): when a price falls back, a cover runs out.
+    ///
+    /// ```rhai
+    /// export_ban("CN", #{ forms: ["magnet:NdFeB"] });
+    /// run_until("2024-06-01");
+    /// expect(first_below(cover("magnet:NdFeB", "US"), 1.0) != "", "US magnet cover runs out");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn first_below(s: &mut SeriesView, level: f64) -> Res<String> {
+        first_where(s, level, "first_below", |x| x <= level)
     }
 
     /// The mean of a series.
