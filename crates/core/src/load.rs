@@ -1289,8 +1289,7 @@ impl Loader {
         let mine_form = form_ids.get("concentrate").copied();
         if mine_form.is_none() && !deposits.is_empty() {
             let msg = "the model has deposits but no form with id `concentrate`: mines \
-                       produce that form (models/README: \"Forms and stages the engine knows \
-                       by id\")"
+                       produce that form (models/README: \"Forms the engine knows by id\")"
                 .to_string();
             // At the forms list if there is one, else at the model's header.
             match m.forms.origin.first() {

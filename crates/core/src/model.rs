@@ -589,8 +589,7 @@ impl Model {
             if sec.recycle_rate > 0.0 && !self.forms.iter().any(|f| f.id == "scrap") {
                 out.push(format!(
                     "sector '{}' has a recycle_rate but the model has no `scrap` form: what it \
-                     returns is lost (models/README: \"Forms and stages the engine knows by \
-                     id\")",
+                     returns is lost (models/README: \"Forms the engine knows by id\")",
                     sec.id
                 ));
             }

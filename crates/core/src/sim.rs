@@ -2053,13 +2053,15 @@ impl Sim {
                     } else {
                         0.0
                     };
-                    // A plant's utilisation is its usual rate. Metal plants (electrolysis
-                    // cells, run well below nameplate) bring in their spare lines, which cost
-                    // more to run, as their output's price rises above its start (all of them
-                    // at 1 + `spare_line_band`), so an outage's drawdown is rebuilt; magnet lines
-                    // stay at their usual rate (a new customer qualifies a source over months).
+                    // A plant's utilisation is its usual rate. Plants making a product traded
+                    // element by element (metal and alloy: electrolysis cells, run well below
+                    // nameplate) bring in their spare lines, which cost more to run, as their
+                    // output's price rises above its start (all of them at 1 +
+                    // `spare_line_band`), so an outage's drawdown is rebuilt; makers of a mixed
+                    // product (magnet lines) stay at their usual rate (a new customer
+                    // qualifies a source over months).
                     let fac = &m.facilities[f];
-                    let top = if sales + refill > cap && m.stages[fac.stage] == "metal" {
+                    let top = if sales + refill > cap && !m.forms[out].mixed {
                         let mk = m.countries[fac.country].market;
                         let band = m.behaviour.spare_line_band.max(1e-9);
                         let dear = ((self.output_price_index(mk, r) - 1.0) / band).clamp(0.0, 1.0);

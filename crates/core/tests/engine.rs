@@ -218,3 +218,35 @@ fn an_alloy_maker_whose_buyers_thrift_one_element_keeps_making_the_other() {
     let short = col(&sim, "shortfall", "motors-drg");
     assert!(short.iter().all(|&s| s < 0.05), "home users supplied");
 }
+
+#[test]
+fn a_stages_name_changes_nothing() {
+    // The engine reads no stage by name: metal plants at 80% of nameplate, knocked out for
+    // a quarter, bring in their spare lines to rebuild stocks whatever their stage is called.
+    let text = include_str!("fixtures/mini.yaml").replace(
+        "recipe: reduce, capacity: 30000,",
+        "recipe: reduce, capacity: 30000, utilisation: 0.8,",
+    );
+    let renamed = text
+        .replace(
+            "stages: [mine, separation, metal,",
+            "stages: [mine, separation, reduction,",
+        )
+        .replace("stage: metal", "stage: reduction");
+    assert_ne!(renamed, text);
+    let run = |yaml: &str| {
+        let m = Arc::new(chokepoint_core::load_str("mini.yaml", yaml).expect("loads"));
+        let mut sim = Sim::new(&m, 1);
+        let f = m.facility_id("cn-metal").unwrap();
+        sim.set_outage(f, 0.5, 13).unwrap();
+        sim.run_until(chokepoint_core::Date::parse("2026-12-31").unwrap());
+        col(&sim, "output", "cn-metal")
+    };
+    let (named, other) = (run(&text), run(&renamed));
+    assert_eq!(named, other);
+    assert!(
+        named.iter().any(|&x| x > 24000.0 * 1.01),
+        "spare lines run: {:.0}",
+        named.iter().copied().fold(0.0, f64::max)
+    );
+}
