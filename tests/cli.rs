@@ -1469,7 +1469,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // Four shown, the rest counted: eleven prices reach a bound or run far above their start
+    // Four shown, the rest counted: nine prices reach a bound or run far above their start
     // without the London framework.
     let out = chokepoint(&["run", "scripts/whatif-no-london-framework.rhai"]);
     let shown = text(&out);
@@ -1483,7 +1483,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     );
     assert!(
         shown.contains(
-            "caveat                                 7 more prices (see summary.json, caveats)"
+            "caveat                                 5 more prices (see summary.json, caveats)"
         ),
         "{shown}"
     );
@@ -1491,7 +1491,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);
     assert!(
-        shown.contains("caveat                                 ROW/oxide:Gd rose to 15.9× its start (peak 2025-12-29) without reaching the cap"),
+        shown.contains("caveat                                 ROW/oxide:Gd rose to 16.1× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
     // A year's ban in a four-year run: the loss over its worst twelve months is given too

@@ -375,6 +375,9 @@ struct Scratch {
     /// Per buyer slot of the commodity being traded: its request, the need and cover it
     /// came from, its country, and its stage if it is a facility.
     request: Vec<f64>,
+    /// Per buyer slot: the part of its request it lacks for this step's use (its use beyond
+    /// what it holds), asked for first by a tier above the lowest of users (`trade::Part`).
+    use_now: Vec<f64>,
     need: Vec<f64>,
     cover: Vec<f64>,
     buyer_country: Vec<usize>,
@@ -384,9 +387,9 @@ struct Scratch {
     received: Vec<bool>,
     /// Per seller slot: its holding of the commodity when it offered.
     held: Vec<f64>,
-    /// The open path, per tier × buyer country (`Links::tier_country`): what its buyers
+    /// The open path, per pass × buyer country (`Links::tier_country`): what its buyers
     /// request, the share filled at home, what they still want from abroad, and the
-    /// country's own share of what was on offer abroad. Per tier: the import fill.
+    /// country's own share of what was on offer abroad. Per pass: the import fill.
     req_tc: Vec<f64>,
     home_tc: Vec<f64>,
     want_tc: Vec<f64>,
@@ -1101,6 +1104,7 @@ impl Sim {
             export_w: z(nx),
             offered: Vec::with_capacity(nx),
             request: z(nn),
+            use_now: z(nn),
             need: z(nn),
             cover: z(nn),
             buyer_country: vec![0; nn],
@@ -1108,11 +1112,11 @@ impl Sim {
             bought: z(nn),
             received: vec![false; nn],
             held: z(nn),
-            req_tc: z(nn),
-            home_tc: z(nn),
-            want_tc: z(nn),
-            share_tc: z(nn),
-            tier_fill: z(nn),
+            req_tc: z(2 * nn),
+            home_tc: z(2 * nn),
+            want_tc: z(2 * nn),
+            share_tc: z(2 * nn),
+            tier_fill: z(2 * nn),
             got: z(nn),
             claims: z(nx),
             weights: z(nx),
@@ -1379,13 +1383,9 @@ impl Sim {
         for v in [
             &mut s.offer,
             &mut s.request,
+            &mut s.use_now,
             &mut s.need,
             &mut s.cover,
-            &mut s.req_tc,
-            &mut s.home_tc,
-            &mut s.want_tc,
-            &mut s.share_tc,
-            &mut s.tier_fill,
             &mut s.got,
             &mut s.wsum,
             &mut s.licensed,
@@ -1394,6 +1394,16 @@ impl Sim {
             &mut s.held,
         ] {
             v.resize(nn, 0.0);
+        }
+        // (A tier's restocking pass has its own copy of the tier's buyer countries.)
+        for v in [
+            &mut s.req_tc,
+            &mut s.home_tc,
+            &mut s.want_tc,
+            &mut s.share_tc,
+            &mut s.tier_fill,
+        ] {
+            v.resize(2 * nn, 0.0);
         }
         s.received.resize(nn, false);
         s.buyer_country.resize(nn, 0);

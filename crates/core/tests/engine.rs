@@ -250,3 +250,65 @@ fn a_stages_name_changes_nothing() {
         named.iter().copied().fold(0.0, f64::max)
     );
 }
+
+#[test]
+fn a_priority_buyer_refilling_its_stock_does_not_take_a_lower_tiers_use() {
+    // duo.yaml: Dragonia lists Eagleland's firms (its defence buyer and its magnet maker) for
+    // a year, then lifts the listing. Defence (priority 2) comes back with its stock run down
+    // and orders its use plus what refills its cover. Priority covers its use, not its
+    // restocking: Eagleland's motor makers (priority 0), short since their home maker lost
+    // its feed, must fare as they would if defence kept no stock at all. (Defence's
+    // restocking had come first: the motor makers went from 61% to 100% short at the lift.)
+    let fixture = include_str!("fixtures/duo.yaml");
+    let no_cover = fixture.replace("priority: 2,", "priority: 2, cover_weeks: 0,");
+    assert_ne!(no_cover, fixture);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("duo-no-cover");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("duo-behaviour.yaml"),
+        include_str!("fixtures/duo-behaviour.yaml"),
+    )
+    .unwrap();
+    let run = |yaml: &str| {
+        let file = dir.join("duo.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let m = Arc::new(load(&file).expect("loads"));
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(chokepoint_core::Date::parse("2030-03-04").unwrap());
+        let mut d = def("entity_list", "DRG");
+        d.to = common::strs(&["eagles"]);
+        add(&mut sim, d);
+        let lift = chokepoint_core::Date::parse("2031-03-03").unwrap();
+        sim.run_until(lift);
+        sim.end_policies(lift, |_| true);
+        sim.run_until(chokepoint_core::Date::parse("2031-12-29").unwrap());
+        let at = sim.series.dates.iter().position(|&x| x >= lift).unwrap();
+        let short = |key| col(&sim, "shortfall", key)[at - 20..].to_vec();
+        (short("defence-egl"), short("motors-egl"))
+    };
+    let ((defence, motors), (_, motors_no_restock)) = (run(fixture), run(&no_cover));
+    assert!(
+        defence[..20].iter().all(|&s| s > 0.99),
+        "listed defence goes short"
+    );
+    assert!(
+        defence[20..].iter().all(|&s| s < 0.01),
+        "and is supplied again"
+    );
+    assert!(
+        motors[..20].iter().any(|&s| s > 0.5),
+        "so are the motor makers"
+    );
+    // From the lift on, no worse than with no restocking at all (the runs part a few weeks
+    // before it: a buyer with no stock goes short sooner).
+    for (week, (a, b)) in motors[20..]
+        .iter()
+        .zip(&motors_no_restock[20..])
+        .enumerate()
+    {
+        assert!(
+            *a <= b + 0.02,
+            "week {week} from the lift: motors {a:.3} short, {b:.3} if defence kept no stock"
+        );
+    }
+}

@@ -24,10 +24,13 @@ pub(super) struct Links {
     pub(super) buyers: Vec<BuyerLink>,
     /// The sellers' countries, ascending, once each: the exporters a rule can matter for.
     pub(super) seller_countries: Vec<CountryId>,
-    /// Buyers of equal priority, highest first: each tier's slots and its buyer countries
-    /// (a range of `tier_country`).
-    pub(super) tiers: Vec<Tier>,
-    /// Each tier's buyer countries, once each; and each buyer slot's entry in it.
+    /// The passes of the market, in serving order: buyers of equal priority (a tier),
+    /// highest first, each with its slots and buyer countries (a range of `tier_country`);
+    /// a tier above the lowest one that uses the commodity is served its use first and its
+    /// restocking after that tier (see [`phases_of`]).
+    pub(super) phases: Vec<Phase>,
+    /// Each tier's buyer countries, once each (and again for a tier's restocking pass); and
+    /// each buyer slot's entry in its tier's first range.
     pub(super) tier_country: Vec<CountryId>,
     pub(super) slot_tc: Vec<usize>,
     /// Some seller is a stockpile (which may release as needed, after the market).
@@ -38,6 +41,27 @@ pub(super) struct Links {
 pub(super) struct Tier {
     pub(super) slots: std::ops::Range<usize>,
     pub(super) countries: std::ops::Range<usize>,
+}
+
+/// One pass of a market: a tier's buyers asking for a part of their request. `shift` moves
+/// a slot's `slot_tc` entry to this pass's range of `tier_country`.
+#[derive(Debug, Clone)]
+pub(super) struct Phase {
+    pub(super) slots: std::ops::Range<usize>,
+    pub(super) countries: std::ops::Range<usize>,
+    pub(super) shift: usize,
+    pub(super) part: Part,
+}
+
+/// What part of its request a buyer asks for in a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Part {
+    /// All of it: use and restocking together, pro-rata.
+    Whole,
+    /// What it lacks for this step's use (its use beyond what it holds).
+    Use,
+    /// The rest: what refills its cover.
+    Restock,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +214,8 @@ impl Sim {
                         }
                     })
                     .collect();
-                let (tiers, tier_country, slot_tc) = tiers_of(&buyers);
+                let (tiers, mut tier_country, slot_tc) = tiers_of(&buyers);
+                let phases = phases_of(&buyers, &tiers, &mut tier_country);
                 let mut seller_countries: Vec<CountryId> = self.sellers_of[c]
                     .iter()
                     .map(|&n| self.nodes[n].country)
@@ -203,7 +228,7 @@ impl Sim {
                     sellers,
                     buyers,
                     seller_countries,
-                    tiers,
+                    phases,
                     tier_country,
                     slot_tc,
                 }
@@ -300,7 +325,61 @@ fn tiers_of(buyers: &[BuyerLink]) -> (Vec<Tier>, Vec<CountryId>, Vec<usize>) {
     (tiers, tier_country, slot_tc)
 }
 
+/// The passes of a market. Priority is for use: a tier above the lowest one whose buyers use
+/// the commodity (plants, sectors) asks for what it lacks for this step's use first; its
+/// restocking comes after that lowest tier has been served (use and restocking together, as
+/// every tier from it down is), ahead of the tiers below (government stockpiles). So a
+/// defence buyer refilling its cover after a control ends does not take the motor makers'
+/// use for the week (the rule of rated orders: they are for use, not for building stock).
+/// With one tier of users, each tier is one pass, as before.
+fn phases_of(
+    buyers: &[BuyerLink],
+    tiers: &[Tier],
+    tier_country: &mut Vec<CountryId>,
+) -> Vec<Phase> {
+    let uses = |t: &Tier| {
+        buyers[t.slots.clone()]
+            .iter()
+            .any(|b| matches!(b.need, NeedOf::Plant { .. } | NeedOf::Sector { .. }))
+    };
+    if tiers.is_empty() {
+        return Vec::new();
+    }
+    let lowest = tiers.iter().rposition(uses).unwrap_or(0);
+    let pass = |t: &Tier, part| Phase {
+        slots: t.slots.clone(),
+        countries: t.countries.clone(),
+        shift: 0,
+        part,
+    };
+    let mut phases: Vec<Phase> = tiers[..lowest].iter().map(|t| pass(t, Part::Use)).collect();
+    phases.push(pass(&tiers[lowest], Part::Whole));
+    for t in &tiers[..lowest] {
+        // Its own copy of the tier's countries: the open path keeps figures per pass.
+        let start = tier_country.len();
+        tier_country.extend_from_within(t.countries.clone());
+        phases.push(Phase {
+            slots: t.slots.clone(),
+            countries: start..tier_country.len(),
+            shift: start - t.countries.start,
+            part: Part::Restock,
+        });
+    }
+    phases.extend(tiers[lowest + 1..].iter().map(|t| pass(t, Part::Whole)));
+    phases
+}
+
 impl Sim {
+    /// What the buyer in `slot` asks for in a pass of `part` (its request, and the part of
+    /// it for this step's use, are in `Scratch::request` and `Scratch::use_now`).
+    fn ask(s: &Scratch, slot: usize, part: Part) -> f64 {
+        match part {
+            Part::Whole => s.request[slot],
+            Part::Use => s.use_now[slot],
+            Part::Restock => s.request[slot] - s.use_now[slot],
+        }
+    }
+
     pub(super) fn trade(&mut self) {
         let nc = self.model.commodities.len();
         let nmk = self.model.markets.len();
@@ -436,17 +515,24 @@ impl Sim {
     fn trade_open(&mut self, c: CommodityId, links: &Links) {
         let total_supply = self.gather_offers(c, links);
         let ntc = links.tier_country.len();
-        self.scratch.req_tc[..ntc].fill(0.0);
         let mut total_request = 0.0;
         for (slot, l) in links.buyers.iter().enumerate() {
             let need = self.link_need(l);
             let (r, held) = self.link_request(l, c, need, 0.0);
             let s = &mut self.scratch;
             s.request[slot] = r;
+            s.use_now[slot] = need.min(r);
             s.need[slot] = need;
             s.bought[slot] = held;
-            s.req_tc[links.slot_tc[slot]] += r;
+            s.got[slot] = 0.0;
             total_request += r;
+        }
+        let s = &mut self.scratch;
+        s.req_tc[..ntc].fill(0.0);
+        for p in &links.phases {
+            for slot in p.slots.clone() {
+                s.req_tc[links.slot_tc[slot] + p.shift] += Self::ask(s, slot, p.part);
+            }
         }
         let trading = total_supply > 0.0 && total_request > 0.0;
         if trading {
@@ -459,16 +545,17 @@ impl Sim {
                     s.home_later[x] += s.req_tc[j] * home_bias;
                 }
             }
-            for (t, tier) in links.tiers.iter().enumerate() {
-                self.open_tier(c, links, t, tier);
+            for (t, phase) in links.phases.iter().enumerate() {
+                self.open_tier(c, links, t, phase);
             }
             self.give(c, links);
         }
         self.receive_open(c, links, trading);
     }
 
-    /// One tier of the open market, by country: the home share first, then imports.
-    fn open_tier(&mut self, c: CommodityId, links: &Links, t: usize, tier: &Tier) {
+    /// One pass of the open market (a tier, or its use or restocking), by country: the home
+    /// share first, then imports.
+    fn open_tier(&mut self, c: CommodityId, links: &Links, t: usize, tier: &Phase) {
         let m = &self.model;
         let (nx, nf) = (m.countries.len(), m.forms.len());
         let form = m.commodities[c].form;
@@ -573,49 +660,53 @@ impl Sim {
         let kg_per_t = 1000.0 / m.forms[m.commodities[c].form].re_share;
         let stock = &mut self.stock;
         let s = &mut self.scratch;
-        for (t, tier) in links.tiers.iter().enumerate() {
-            for slot in tier.slots.clone() {
+        for (t, phase) in links.phases.iter().enumerate() {
+            if !trading {
+                break;
+            }
+            for slot in phase.slots.clone() {
                 let l = &links.buyers[slot];
-                let mut got = 0.0;
-                if trading {
-                    let j = links.slot_tc[slot];
-                    let r = s.request[slot];
-                    let home = r * home_bias * s.home_tc[j];
-                    let import = (r - home) * s.tier_fill[t];
-                    got = home + import;
-                    if l.stage != NO_STAGE {
-                        s.dep_foreign[l.stage * nx + l.country] += import * (1.0 - s.share_tc[j]);
-                        s.dep_total[l.stage * nx + l.country] += got;
+                let j = links.slot_tc[slot] + phase.shift;
+                let r = Self::ask(s, slot, phase.part);
+                let home = r * home_bias * s.home_tc[j];
+                let import = (r - home) * s.tier_fill[t];
+                let got = home + import;
+                s.got[slot] += got;
+                if l.stage != NO_STAGE {
+                    s.dep_foreign[l.stage * nx + l.country] += import * (1.0 - s.share_tc[j]);
+                    s.dep_total[l.stage * nx + l.country] += got;
+                }
+                if got > 0.0 {
+                    if mixed {
+                        for (h, p) in stock[l.base..l.base + ne].iter_mut().zip(&s.pool) {
+                            *h += got * p;
+                        }
+                    } else {
+                        stock[l.stock] += got;
                     }
-                    if got > 0.0 {
-                        if mixed {
-                            for (h, p) in stock[l.base..l.base + ne].iter_mut().zip(&s.pool) {
-                                *h += got * p;
-                            }
-                        } else {
-                            stock[l.stock] += got;
-                        }
-                        // A government stockpile pays the market price for what it buys.
-                        if matches!(l.need, NeedOf::Stockpile(_)) {
-                            self.policy_cost[l.country] +=
-                                self.price[l.market * nc + c] * got * kg_per_t;
-                        }
+                    // A government stockpile pays the market price for what it buys.
+                    if matches!(l.need, NeedOf::Stockpile(_)) {
+                        self.policy_cost[l.country] +=
+                            self.price[l.market * nc + c] * got * kg_per_t;
                     }
                 }
-                // The buyer's cover, for the price update.
-                let held = if l.stock != NONE {
-                    stock[l.stock]
-                } else if got > 0.0 || matches!(l.need, NeedOf::Stockpile(_)) {
-                    lane_sum(&stock[l.base..l.base + ne])
-                } else {
-                    s.bought[slot]
-                };
-                let have = held + self.on_order[l.order];
-                let target = s.need[slot] * l.cover.max(1.0);
-                let w = price_weight_of(&self.price_weight, l);
-                s.buyer_target[l.market * nc + c] += target * w;
-                s.buyer_have[l.market * nc + c] += have.min(target) * w;
             }
+        }
+        // Each buyer's cover, for the price update.
+        for (slot, l) in links.buyers.iter().enumerate() {
+            let got = s.got[slot];
+            let held = if l.stock != NONE {
+                stock[l.stock]
+            } else if got > 0.0 || matches!(l.need, NeedOf::Stockpile(_)) {
+                lane_sum(&stock[l.base..l.base + ne])
+            } else {
+                s.bought[slot]
+            };
+            let have = held + self.on_order[l.order];
+            let target = s.need[slot] * l.cover.max(1.0);
+            let w = price_weight_of(&self.price_weight, l);
+            s.buyer_target[l.market * nc + c] += target * w;
+            s.buyer_have[l.market * nc + c] += have.min(target) * w;
         }
     }
 
@@ -627,16 +718,26 @@ impl Sim {
         if total_supply > 0.0 && total_request > 0.0 {
             let s = &mut self.scratch;
             s.avail.copy_from_slice(&s.supply);
-            // Tiers of equal priority, highest first. A tier that asks for nothing
-            // (stockpiles not buying, say) has nothing to do.
-            for tier in &links.tiers {
-                if self.scratch.request[tier.slots.clone()]
-                    .iter()
-                    .any(|&r| r > 0.0)
+            // Tiers of equal priority, highest first (a tier above the lowest one of users
+            // asks for its use, then later for its restocking: `phases_of`). A pass that
+            // asks for nothing (stockpiles not buying, say) has nothing to do. The passes
+            // read `request`: a use pass sets it to the use, and the restocking pass puts
+            // the whole back (what the use pass got counts toward it).
+            for phase in &links.phases {
+                let slots = phase.slots.clone();
+                let s = &mut self.scratch;
+                if phase.part != Part::Whole {
+                    for slot in slots.clone() {
+                        std::mem::swap(&mut s.request[slot], &mut s.use_now[slot]);
+                    }
+                }
+                if slots
+                    .clone()
+                    .any(|slot| s.request[slot] - s.got[slot] > 0.0)
                 {
-                    self.home_pass(tier.slots.clone());
-                    self.import_ruled(c, &links.buyers, tier.slots.clone());
-                    self.divert(c, &links.buyers, tier.slots.clone());
+                    self.home_pass(slots.clone());
+                    self.import_ruled(c, &links.buyers, slots.clone());
+                    self.divert(c, &links.buyers, slots);
                 }
             }
             self.give(c, links);
@@ -736,6 +837,7 @@ impl Sim {
             self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
             s.request[slot] = r;
+            s.use_now[slot] = need.min(r);
             s.need[slot] = need;
             // Cover the price update weighs it against, pipeline included.
             s.cover[slot] = l.cover + lead as f64;
@@ -813,7 +915,7 @@ impl Sim {
         let s = &mut self.scratch;
         s.claims.fill(0.0);
         for slot in tier.clone() {
-            s.claims[s.buyer_country[slot]] += s.request[slot] * home_bias;
+            s.claims[s.buyer_country[slot]] += (s.request[slot] - s.got[slot]) * home_bias;
         }
         s.weights.fill(0.0);
         for &x in &s.active {
@@ -825,7 +927,7 @@ impl Sim {
         }
         for slot in tier {
             let x = s.buyer_country[slot];
-            let q = s.request[slot] * home_bias * s.weights[x];
+            let q = (s.request[slot] - s.got[slot]) * home_bias * s.weights[x];
             s.took[slot * nx..(slot + 1) * nx].fill(0.0);
             if q > 0.0 {
                 s.got[slot] += q;
@@ -885,7 +987,7 @@ impl Sim {
                 s.claims[x] = 0.0;
             }
             for slot in tier.clone() {
-                let want = s.request[slot] - s.got[slot];
+                let want = s.request[slot] - s.got[slot] - s.queued[slot];
                 if want <= 1e-12 {
                     continue;
                 }
@@ -905,7 +1007,18 @@ impl Sim {
                             let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
                             let cap =
                                 quota_room(rule.quota, offer, quotas, policies, *year_frac, mix);
-                            cap * rule.allow * rule.tariff
+                            // A licence decides on a step's application once (what it
+                            // refused is ordered from the others in the second round), and
+                            // passes no more than its room.
+                            let licensed = rule.allow < 1.0 || rule.delay > 0;
+                            if licensed
+                                && ((round > 0 && rule.allow < 1.0)
+                                    || licence_room(s, &buyers[slot], slot, rule) <= 0.0)
+                            {
+                                0.0
+                            } else {
+                                cap * rule.allow * rule.tariff
+                            }
                         };
                         s.wmat[row + x] = w;
                         wsum += w;
@@ -927,7 +1040,7 @@ impl Sim {
                 break;
             }
             // Claims become each exporter's fill ratio.
-            let mut short = false;
+            let (mut short, mut refused) = (false, false);
             for &x in &live {
                 s.claims[x] = if s.claims[x] > 0.0 {
                     (s.avail[x] / s.claims[x]).min(1.0)
@@ -939,7 +1052,7 @@ impl Sim {
             for &slot in &order {
                 let b = buyers[slot].node;
                 let bx = s.buyer_country[slot];
-                let want = s.request[slot] - s.got[slot];
+                let want = s.request[slot] - s.got[slot] - s.queued[slot];
                 let row = slot * nx;
                 let wsum = s.wsum[slot];
                 for &x in &live {
@@ -959,17 +1072,12 @@ impl Sim {
                         // ordered, at the approval share. Across both rounds: the cap is
                         // on the step's total.
                         if rule.allow < 1.0 || rule.delay > 0 {
-                            // (A stockpile asks for no more than a step's buying.)
-                            let granted = if matches!(buyers[slot].need, NeedOf::Stockpile(_)) {
-                                s.request[slot]
-                            } else if rule.delay > 0 && rule.allow >= 1.0 {
-                                spread(s.need[slot], s.request[slot], rule.delay as f64)
-                            } else {
-                                s.need[slot]
-                            };
-                            let room = (rule.allow * granted - s.licensed[slot]).max(0.0);
+                            let room = licence_room(s, &buyers[slot], slot, &rule);
+                            let asked = q;
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
+                            // What a licence refused is ordered again from the others.
+                            refused |= q < asked;
                         }
                         let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
                         q = q.min(quota_room(
@@ -1017,7 +1125,7 @@ impl Sim {
                     }
                 }
             }
-            if !short {
+            if !short && !refused {
                 break;
             }
             live.retain(|&x| s.avail[x] > 1e-12);
@@ -1323,6 +1431,20 @@ impl Sim {
             s.buyer_have[l.market * nc + c] += have.min(target) * w;
         }
     }
+}
+
+/// What a licence still passes to the buyer in `slot` this step: the approval share of what
+/// it is granted against, less what it has passed already. (A stockpile asks for no more
+/// than a step's buying.)
+fn licence_room(s: &Scratch, buyer: &BuyerLink, slot: usize, rule: &Rule) -> f64 {
+    let granted = if matches!(buyer.need, NeedOf::Stockpile(_)) {
+        s.request[slot]
+    } else if rule.delay > 0 && rule.allow >= 1.0 {
+        spread(s.need[slot], s.request[slot], rule.delay as f64)
+    } else {
+        s.need[slot]
+    };
+    (rule.allow * granted - s.licensed[slot]).max(0.0)
 }
 
 /// Puts an approved shipment in the licence queue: the buyer receives it at `arrive`. A
