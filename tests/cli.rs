@@ -2747,3 +2747,22 @@ fn a_repl_session_saved_below_its_directory_names_a_model_run_can_find() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_trial_of_a_lines_actions_and_an_undone_line_leave_captured_variables_as_they_were() {
+    // A line that sets up actions is tried to the model's end, and a failed line is undone:
+    // neither may change what a closure's captured variables hold (a counter that had run
+    // to 627 before the first step, a release that then never happened in the session).
+    let dir = temp("repl-captured");
+    let out = piped_repl(
+        &dir,
+        b"let n = 0;\nwhenever(|| true, || n += 1);\nprint(n);\n:step 2\nprint(n);\n\
+          let y = 1;\nat(\"2030-01-07\", || print(y));\ny += 5; lift(\"CN\", \"nope\");\nprint(y);\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let printed: Vec<&str> = (stdout.lines())
+        .filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty())
+        .collect();
+    assert_eq!(printed, ["0", "2", "1"], "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "the failed line counts");
+}

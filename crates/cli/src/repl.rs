@@ -321,12 +321,15 @@ impl Session {
             }
         };
         // A line that fails is undone whole: what it pulled or defined before the error
-        // would otherwise stay in force but never reach a `:save`d script.
+        // would otherwise stay in force but never reach a `:save`d script. (A variable a
+        // closure has captured is shared with it: the scope's copy holds the cell, not the
+        // value, so the values go back by hand.)
         let before = (
             self.host.lock().clone(),
             self.scope.clone(),
             self.ast.clone(),
         );
+        let values = SharedValues::of(&self.scope);
         // Keep the functions defined so far; run only the new statements, after the
         // session's imports.
         let imported: Vec<Stmt> = (ast.statements().iter())
@@ -382,6 +385,7 @@ impl Session {
                 note_failure();
                 err!("{}", earlier_closure(error));
                 let (host, scope, ast) = before;
+                values.restore();
                 let changed = {
                     let h = self.host.lock();
                     h.levers.len() != host.levers.len() || h.sim.step != host.sim.step
@@ -434,11 +438,15 @@ impl Session {
             }
             h.clone()
         };
+        // The closures run for real: what they change in the variables they captured
+        // (a counter, a flag) must be as it was for the session's own run.
+        let values = SharedValues::of(&self.scope);
         let r = self.drive(usize::MAX);
         let when = self.host.lock().sim.date();
         // Ctrl-C stops the trial, not the line.
         let cancelled = self.cancel.swap(false, Ordering::Relaxed);
         *self.host.lock() = kept;
+        values.restore();
         if cancelled {
             errln!("(the trial of this line's actions was stopped: the line is kept, untried)");
             return None;
@@ -452,8 +460,12 @@ impl Session {
         // Like a failed line, a failed advance is undone whole: the steps it took before a
         // scheduled closure failed would otherwise never reach a `:save`d script.
         let before = self.host.lock().clone();
+        let values = SharedValues::of(&self.scope);
         let r = self.drive(target);
         self.flush_output();
+        if r.is_err() {
+            values.restore();
+        }
         match r {
             Ok(()) => {
                 self.script.push(record);
@@ -705,6 +717,30 @@ impl Session {
             other => failed!("error: unknown command '{other}' (try :help)"),
         }
         true
+    }
+}
+
+/// The values of a scope's variables that closures have captured (shared cells), to put
+/// back when what changed them is undone: a failed line, an interrupted or failed clock
+/// move, the trial of a line's actions.
+struct SharedValues(Vec<(Dynamic, Dynamic)>);
+
+impl SharedValues {
+    fn of(scope: &Scope) -> SharedValues {
+        SharedValues(
+            (scope.iter_raw())
+                .filter(|(_, _, v)| v.is_shared())
+                .map(|(_, _, v)| (v.clone(), v.flatten_clone()))
+                .collect(),
+        )
+    }
+
+    fn restore(self) {
+        for (mut cell, value) in self.0 {
+            if let Some(mut held) = cell.write_lock::<Dynamic>() {
+                *held = value;
+            }
+        }
     }
 }
 
