@@ -707,6 +707,55 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         text(&bad)
     );
     std::fs::write(&series, &kept).unwrap();
+    // A sweep.json whose size or shard is not one a sweep writes: refused before anything
+    // is sized by it (a count of 10^15 runs had aborted on its allocation).
+    let meta = dir.join("s1").join("sweep.json");
+    let was = std::fs::read_to_string(&meta).unwrap();
+    for (from, to, said) in [
+        (
+            "\"runs\": 6",
+            "\"runs\": 1000000000000000",
+            "`runs` is 1000000000000000",
+        ),
+        (
+            "\"runs\": 6",
+            "\"runs\": 18446744073709551615",
+            "`runs` is 18446744073709551615",
+        ),
+        (
+            "\"shard\": \"1/3\"",
+            "\"shard\": \"5/3\"",
+            "`shard` is \"5/3\"",
+        ),
+        (
+            "\"shard\": \"1/3\"",
+            "\"shard\": \"01/3\"",
+            "`shard` is \"01/3\"",
+        ),
+    ] {
+        assert!(was.contains(from), "{was}");
+        std::fs::write(&meta, was.replace(from, to)).unwrap();
+        let bad = chokepoint(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("edited")]);
+        assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+        assert!(text(&bad).contains(said), "{}", text(&bad));
+        assert!(!dir.join("edited").exists());
+    }
+    std::fs::write(&meta, &was).unwrap();
+    // A device put in a shard file's place is refused, not read without end.
+    #[cfg(unix)]
+    {
+        std::fs::rename(&runs, dir.join("runs.keep")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &runs).unwrap();
+        let bad = chokepoint(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("zero")]);
+        assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+        assert!(
+            text(&bad).contains("runs.csv: not a regular file"),
+            "{}",
+            text(&bad)
+        );
+        std::fs::remove_file(&runs).unwrap();
+        std::fs::rename(dir.join("runs.keep"), &runs).unwrap();
+    }
     let bad = chokepoint(&["merge", &d("s0"), &d("s1"), "--out", &d("partial")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(

@@ -1353,7 +1353,7 @@ fn run_sweep(
     let bad = |m: String| anyhow!(BadInput(m));
     write::ready(out, &sweep::OUTPUTS)?;
     let runs = runs.unwrap_or(100);
-    if !(1..=10_000_000).contains(&runs) {
+    if !(1..=sweep::MAX_RUNS).contains(&runs) {
         return Err(bad("--runs must be between 1 and 10000000".into()));
     }
     if let Some(k) = grid {
@@ -1425,7 +1425,10 @@ fn run_sweep(
         seed: seed.unwrap_or(model.seed),
         metrics,
     };
-    if spec.grid.is_some_and(|_| spec.total_runs() > 10_000_000) {
+    if spec
+        .grid
+        .is_some_and(|_| spec.total_runs() > sweep::MAX_RUNS)
+    {
         return Err(bad("the grid has more than 10,000,000 points".into()));
     }
     // One process keeps a row of figures per run (1-3 KB) until it writes them.

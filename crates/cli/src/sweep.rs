@@ -441,7 +441,7 @@ fn digest(bytes: &[u8]) -> String {
 /// Refuses to write a shard over another shard of the same sweep (a batch array given one
 /// `--out` for all its tasks): the merge would find only the last.
 fn other_shard_in(out: &Path, this: &str, shard: Shard) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string(out.join("sweep.json")) else {
+    let Ok(text) = read_shard_file(&out.join("sweep.json"), 16 << 20) else {
         return Ok(());
     };
     let (Ok(mut there), Ok(mut here)) = (
@@ -566,6 +566,37 @@ fn one_run(
 }
 
 /// Combines shard directories into `out`, exactly as one machine would have written it.
+/// The most runs a sweep takes (`--runs`, or a grid's points).
+pub const MAX_RUNS: usize = 10_000_000;
+
+/// The largest shard file a merge reads (runs.csv and runs_series.csv of 10 million runs).
+const SHARD_FILE_CAP: u64 = 8 << 30;
+
+/// A shard's file, whole: a regular file of at most `cap` bytes (a device or a pipe put in
+/// its place is refused, not read without end).
+fn read_shard_file(path: &Path, cap: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(format!(
+            "{shown}: {} bytes, over the {cap} a shard writes",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(cap + 1).read_to_string(&mut text))
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if text.len() as u64 > cap {
+        return Err(format!("{shown}: grew past the {cap} bytes a shard writes"));
+    }
+    Ok(text)
+}
+
 pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> {
     if shards.is_empty() {
         return Err(anyhow!(crate::BadInput(
@@ -580,7 +611,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
     for dir in shards {
-        if !dir.join("sweep.json").is_file() {
+        if std::fs::symlink_metadata(dir.join("sweep.json")).is_err() {
             return Err(anyhow!(crate::BadInput(format!(
                 "{}: not a sweep's output (it has no sweep.json; `chokepoint sweep SCRIPT \
                  --shard K/N --out DIR` writes one)",
@@ -588,8 +619,12 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
             ))));
         }
         let read = |f: &str| {
-            std::fs::read_to_string(dir.join(f))
-                .map_err(|e| anyhow!(crate::BadInput(format!("{}: {e}", dir.join(f).display()))))
+            let cap = if f == "sweep.json" {
+                16 << 20
+            } else {
+                SHARD_FILE_CAP
+            };
+            read_shard_file(&dir.join(f), cap).map_err(|e| anyhow!(crate::BadInput(e)))
         };
         let meta: serde_json::Value = serde_json::from_str(&read("sweep.json")?).map_err(|e| {
             anyhow!(crate::BadInput(format!(
@@ -597,6 +632,23 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
                 dir.join("sweep.json").display()
             )))
         })?;
+        // What the merge sizes itself by must be what a sweep can have written.
+        let written = |why: String| {
+            anyhow!(crate::BadInput(format!(
+                "{}: {why}: not as a sweep writes it (the file was edited or damaged); rerun \
+                 this shard",
+                dir.join("sweep.json").display()
+            )))
+        };
+        match meta["runs"].as_u64() {
+            Some(n) if (1..=MAX_RUNS as u64).contains(&n) => {}
+            _ => return Err(written(format!("`runs` is {}", meta["runs"]))),
+        }
+        let named = meta["shard"].as_str().unwrap_or("");
+        match Shard::parse(named) {
+            Ok(p) if format!("{}/{}", p.k, p.n) == named => {}
+            _ => return Err(written(format!("`shard` is {}", meta["shard"]))),
+        }
         // Shards compare by what they ran, not by how the script's path was written where
         // each ran (the digests cover its text and the model).
         let mut m = meta.clone();
@@ -861,7 +913,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
 
 /// How many runs in runs.csv failed an expectation.
 pub fn failed_runs(dir: &Path) -> usize {
-    let Ok(text) = std::fs::read_to_string(dir.join("runs.csv")) else {
+    let Ok(text) = read_shard_file(&dir.join("runs.csv"), SHARD_FILE_CAP) else {
         return 0;
     };
     let mut lines = text.lines();

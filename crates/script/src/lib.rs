@@ -359,11 +359,21 @@ impl Scenario {
                     }),
             )
             .collect();
+        // One a rule pulled as the clock's last step ended is the rule applied as usual, but
+        // it never acted either: said, so a log that counts it is not read as an effect.
+        let mut output = host.output;
+        for l in host.levers.iter().filter(|l| l.date > end && l.by_rule) {
+            output.push(format!(
+                "note: {} ({}) was pulled by a rule as the run's last step ended, {end}: it never \
+                 acted",
+                l.name, l.summary
+            ));
+        }
         Ok(Outcome {
             sim: host.sim,
             expectations: host.expectations,
             levers: host.levers,
-            output: host.output,
+            output,
             params: host.params_used,
             warnings,
         })

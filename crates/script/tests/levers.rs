@@ -2544,3 +2544,50 @@ fn first_above_and_below_need_a_finite_level() {
     let out = run("let d = first_above(hhi(\"mine\"), 0.0);\nexpect(d == \"\", \"no date yet\");");
     assert!(out.expectations[0].passed);
 }
+
+#[test]
+fn a_lever_a_rule_pulls_as_the_run_ends_is_noted_as_never_acting() {
+    let out = run(r#"
+        when(|| today() >= "2024-02-26", || export_ban("CN", #{ elements: ["Dy"] }));
+        run_until("2024-03-01");
+        expect(true, "ran");
+    "#);
+    assert_eq!(out.levers.len(), 1);
+    assert!(
+        out.output.iter().any(|l| l.starts_with("note: export_ban")
+            && l.ends_with(
+                "was pulled by a rule as the run's last step ended, 2024-02-26: it never acted"
+            )),
+        "{:?}",
+        out.output
+    );
+    // One pulled while the run goes on is not.
+    let out = run(r#"
+        when(|| today() >= "2024-02-05", || export_ban("CN", #{ elements: ["Dy"] }));
+        run_until("2024-03-01");
+        expect(true, "ran");
+    "#);
+    assert!(
+        out.output.iter().all(|l| !l.contains("never acted")),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
+fn lifting_controls_for_a_parent_lifts_them_for_its_listed_subsidiary() {
+    // Listing a parent reaches its subsidiaries; lifting for it must reach them too: the
+    // listing of RTX's missile unit ends when controls are lifted for RTX (it had returned
+    // 0 and left the listing in force).
+    let out = run(r#"
+        entity_list("CN", ["raytheon-missiles-defense"]);
+        step(1);
+        expect(lift_controls("CN", ["rtx"]) == 1, "the listing is lifted");
+        expect(lift_controls("CN", ["rtx"]) == 0, "and once only");
+    "#);
+    let listing = &out.sim.policies[0];
+    assert_eq!(
+        listing.end.map(|d| d.to_string()).as_deref(),
+        Some("2024-01-08")
+    );
+}

@@ -315,9 +315,10 @@ pub mod trade_api {
         add(&ctx, "entity_list", Some(exporter), &opts, &[])
     }
 
-    /// Lifts `exporter`'s controls on the named firms, countries or groups: they leave the
-    /// policies that name them, and are exempted from those that reach them another way
-    /// (a control on their country, on a parent firm, on everyone: a licence regime too).
+    /// Lifts `exporter`'s controls on the named firms, countries or groups, a firm's with its
+    /// subsidiaries' (as listing a parent reaches them): they leave the policies that name
+    /// them, and are exempted from those that reach them another way (a control on their
+    /// country, on a parent firm, on everyone: a licence regime too).
     /// Returns how many policies changed. To end only a listing, `lift` its label. A rule
     /// that still reaches others (the firms exempted from it, or taken off a list of several)
     /// is still the one in force when pulled again as it was first pulled (a strategy
@@ -365,6 +366,12 @@ pub mod trade_api {
                 model.firms[t].id
             )));
         }
+        // A firm's controls are lifted with its subsidiaries' and affiliates' (as a listing
+        // of a parent reaches them): lifting for a parent ends a listing of its subsidiary.
+        let named = std::mem::take(&mut lifted.firms);
+        lifted.firms = (0..model.firms.len())
+            .filter(|&f| named.iter().any(|&t| model.firm_within(f, t)))
+            .collect();
         let date = h.sim.date();
         let mut changed = 0;
         let mut ended = Vec::new();
