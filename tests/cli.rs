@@ -2815,3 +2815,71 @@ fn the_trial_of_a_lines_actions_and_an_undone_line_leave_captured_variables_as_t
     assert_eq!(printed, ["0", "2", "1"], "{}", text(&out));
     assert_eq!(out.status.code(), Some(2), "the failed line counts");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_module_must_be_a_file_under_the_scripts_directory_and_no_larger_than_a_script() {
+    // A link out of the scripts directory is an escape however the name reads; a device is
+    // not read without end; a module larger than a script may be is refused.
+    let dir = temp("import-sandbox");
+    let (scripts, outside) = (dir.join("scripts"), dir.join("outside"));
+    std::fs::create_dir_all(scripts.join("lib")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.rhai"), "fn secret() { 42 }\n").unwrap();
+    let link = |to: &Path, name: &str| {
+        let at = scripts.join("lib").join(name);
+        let _ = std::fs::remove_file(&at);
+        std::os::unix::fs::symlink(to, at).unwrap();
+    };
+    link(&outside.join("secret.rhai"), "evil.rhai");
+    link(Path::new("/dev/zero"), "zero.rhai");
+    std::fs::write(scripts.join("lib/big.rhai"), "// x\n".repeat(300_000)).unwrap();
+    std::fs::write(scripts.join("lib/fine.rhai"), "fn fine() { 1 }\n").unwrap();
+    link(&scripts.join("lib/fine.rhai"), "alias.rhai");
+    let model = root().join("models/world-2024.yaml");
+    for (module, said) in [
+        ("evil", "cannot import 'lib/evil': it leads out of"),
+        ("zero", "cannot import 'lib/zero': it is not a regular file"),
+        (
+            "big",
+            "cannot import 'lib/big': it is 1500000 bytes, over the 1048576",
+        ),
+        ("alias", ""),
+    ] {
+        let script = scripts.join(format!("t-{module}.rhai"));
+        std::fs::write(
+            &script,
+            format!("import \"lib/{module}\" as m;\nrun_until(\"2024-01-15\");\n"),
+        )
+        .unwrap();
+        let out = chokepoint(&[
+            "run",
+            &script.to_string_lossy(),
+            "--model",
+            &model.to_string_lossy(),
+        ]);
+        if said.is_empty() {
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+            assert!(text(&out).contains(said), "{}", text(&out));
+            assert!(!text(&out).contains("secret()"), "{}", text(&out));
+        }
+    }
+}
+
+#[test]
+fn a_failed_expectation_with_nothing_to_add_ends_its_line_with_its_message() {
+    let dir = temp("expect-bare");
+    let script = dir.join("bare.rhai");
+    std::fs::write(&script, "step(1);\nexpect(1 > 2, \"Dy above 1000\");\n").unwrap();
+    let out = chokepoint(&["run", &script.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .lines()
+            .any(|l| l.ends_with("FAILED line 2: Dy above 1000")),
+        "{}",
+        text(&out)
+    );
+}

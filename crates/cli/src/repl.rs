@@ -691,7 +691,11 @@ impl Session {
                 }
                 match write::atomic(Path::new(f), text.as_bytes()) {
                     Ok(()) => {
-                        outln!("saved {} statements to {f}", self.script.len());
+                        let n = self.script.len();
+                        outln!(
+                            "saved {n} statement{} to {f}",
+                            if n == 1 { "" } else { "s" }
+                        );
                         let lost = self.imports_out_of_reach(Path::new(f));
                         if !lost.is_empty() {
                             errln!(

@@ -598,7 +598,11 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     }
     for e in &out.expectations {
         if !e.passed {
-            let _ = writeln!(o, "    FAILED {}: {} {}", e.place(), e.message, e.detail);
+            let detail = match e.detail.as_str() {
+                "" => String::new(),
+                d => format!(" {d}"),
+            };
+            let _ = writeln!(o, "    FAILED {}: {}{detail}", e.place(), e.message);
         }
     }
     for w in &out.warnings {

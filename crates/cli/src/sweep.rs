@@ -42,6 +42,12 @@ impl Range {
         let (name, rest) = s
             .split_once('=')
             .ok_or_else(|| format!("--set {s}: expected NAME=LO..HI or NAME=VALUE"))?;
+        // Two dots between the ends, once: `0...1` could be 0..0.1 or 0.0..1.
+        if rest.contains("...") || rest.matches("..").count() > 1 {
+            return Err(format!(
+                "--set {s}: expected LO..HI, two dots once between the ends (0..1, 0.5..1.5)"
+            ));
+        }
         // One value holds the parameter there for every run.
         let (lo, hi) = rest.split_once("..").unwrap_or((rest, rest));
         let num = |x: &str| -> Result<f64, String> {
@@ -1440,6 +1446,13 @@ mod tests {
             .unwrap_err()
             .contains("not a finite number"));
         assert!(Range::parse("=0..1").unwrap_err().contains("needs a name"));
+        // Three dots, or two ranges, are not one range (`0...1` had read as 0..0.1).
+        for bad in ["a=0...1", "a=1..2..3", "a=0....1"] {
+            assert!(
+                Range::parse(bad).unwrap_err().contains("two dots once"),
+                "{bad}"
+            );
+        }
         assert_eq!(Shard::parse("1/4").unwrap(), Shard { k: 1, n: 4 });
         assert!(Shard::parse("4/4").is_err());
         assert!(Shard::parse("1/0").is_err());

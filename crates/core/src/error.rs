@@ -20,12 +20,29 @@ impl fmt::Display for Problem {
         if let Some((line, col)) = self.place {
             write!(f, ":{line}:{col}")?;
         }
+        let message = shortened(&self.message, 2000);
         if self.path.is_empty() {
-            write!(f, ": {}", self.message)
+            write!(f, ": {message}")
         } else {
-            write!(f, ": {}: {}", self.path, self.message)
+            write!(f, ": {}: {message}", self.path)
         }
     }
+}
+
+/// `text` cut to about `most` characters, its middle left out and counted: a value pasted
+/// by mistake (a megabyte as an id) is not printed whole in every message that names it.
+pub fn shortened(text: &str, most: usize) -> std::borrow::Cow<'_, str> {
+    let n = text.chars().count();
+    if n <= most {
+        return text.into();
+    }
+    let head: String = text.chars().take(most / 2).collect();
+    let tail: String = text.chars().skip(n - most / 4).collect();
+    format!(
+        "{head}… ({} characters left out) …{tail}",
+        n - most / 2 - most / 4
+    )
+    .into()
 }
 
 /// Every problem found in a model. Never empty.
@@ -51,6 +68,11 @@ impl fmt::Display for ModelError {
 
 /// "did you mean 'Dy'?" for a misspelt name, from the names that exist.
 pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    // No name is this long: a value pasted by mistake resembles none (and comparing it
+    // with every name would take seconds).
+    if wrong.len() > 200 {
+        return String::new();
+    }
     let lower = wrong.to_lowercase();
     let known: Vec<&str> = known.into_iter().collect();
     // A series key with its halves swapped ("US/magnet:NdFeB" for "magnet:NdFeB/US"):

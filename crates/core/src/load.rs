@@ -283,6 +283,10 @@ impl Loader {
             self.file_problem(&path, Some(place), why);
             return None;
         }
+        if let Err(why) = expanded_within(text, MAX_EXPANDED_BYTES) {
+            self.file_problem(&path, None, why);
+            return None;
+        }
         let mut work = text.to_string();
         let mut blanked = salvage::Blanked::default();
         let mut errors = 0;
@@ -526,6 +530,104 @@ fn too_deep(text: &str) -> Option<((usize, usize), String)> {
         prev = c;
     }
     None
+}
+
+/// The most text a model file may stand for once its aliases (`*name`) are expanded.
+const MAX_EXPANDED_BYTES: usize = 4 * MAX_FILE_BYTES as usize;
+
+/// Checks that `text`, its aliases expanded, holds no more than `cap` bytes of scalars: a
+/// few aliases of a large anchored value (`&big`) stand for gigabytes, which reading the
+/// model would copy out. Counted on a pass that copies nothing; text that is not YAML is
+/// left to the reader, which says why.
+fn expanded_within(text: &str, cap: usize) -> Result<(), String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+    const OVER: &str = "expanded past the limit";
+    #[derive(Clone, Copy)]
+    struct Count<'a>(&'a Cell<usize>, usize);
+    impl Count<'_> {
+        fn add<E: serde::de::Error>(self, n: usize) -> Result<(), E> {
+            self.0.set(self.0.get().saturating_add(n));
+            if self.0.get() > self.1 {
+                return Err(E::custom(OVER));
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Count<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Count<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any YAML")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+            self.add(v.len() + 1)
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<(), E> {
+            self.add(v.len() + 1)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+            self.add(1)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+            self.add(1)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+            self.add(1)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+            self.add(1)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            self.add(1)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+            self.add(1)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            self.add(1)?;
+            while a.next_element_seed(self)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            self.add(1)?;
+            while a.next_key_seed(self)?.is_some() {
+                a.next_value_seed(self)?;
+            }
+            Ok(())
+        }
+        fn visit_enum<A: serde::de::EnumAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+            use serde::de::VariantAccess as _;
+            let ((), v) = a.variant_seed(self)?;
+            v.newtype_variant_seed(self)
+        }
+    }
+    let total = Cell::new(0);
+    let de = serde_yaml::Deserializer::from_str(text);
+    for doc in de {
+        if let Err(e) = Count(&total, cap).deserialize(doc) {
+            if e.to_string().contains(OVER) {
+                return Err(format!(
+                    "with its aliases (*name) expanded the file stands for more than {} MB \
+                     of text: write the repeated values out, or repeat fewer",
+                    cap / (1024 * 1024)
+                ));
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Whether `text` is valid YAML (whatever its shape, duplicate keys allowed): only then are

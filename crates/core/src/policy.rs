@@ -287,11 +287,20 @@ pub fn resolve(
     };
     // (Unless a named firm was wrong: that error says it.)
     if matches!(kind, PolicyKind::EntityList) && to.firms.is_empty() && errs.is_empty() {
-        errs_push(
-            &mut errs,
-            "to",
-            "an entity list needs at least one firm or group of firms".into(),
-        );
+        // A country named where firms belong is the likely slip: say so.
+        let countries: Vec<&str> = (to.countries.iter())
+            .map(|&c| model.countries[c].id.as_str())
+            .collect();
+        let why = match countries.as_slice() {
+            [] => "an entity list needs at least one firm or group of firms".to_string(),
+            named => format!(
+                "an entity list names firms, and {} {} a country (to control exports to a \
+                 country, use export_ban or export_licence with `to`)",
+                named.join(", "),
+                if named.len() == 1 { "is" } else { "are" }
+            ),
+        };
+        errs_push(&mut errs, "to", why);
     }
     if matches!(kind, PolicyKind::Tariff { .. }) && !to.firms.is_empty() {
         errs_push(

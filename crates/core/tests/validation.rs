@@ -607,3 +607,40 @@ fn a_model_with_deposits_and_no_concentrate_form_is_told_so_at_its_forms() {
         "{p}"
     );
 }
+
+#[test]
+fn aliases_that_stand_for_too_much_text_and_very_long_names_are_refused_quickly() {
+    // A few aliases of a large anchored value stand for gigabytes: refused before the
+    // model is read (2,000 aliases of a megabyte had used 2.9 GB and aborted).
+    let big = "x".repeat(1_000_000);
+    let aliases = vec!["*s"; 2000].join(",");
+    let text = MINI.replacen(
+        "groups:\n",
+        &format!("groups:\n  - id: bomb\n    name: &s \"{big}\"\n    members: [{aliases}]\n    source: fixture\n"),
+        1,
+    );
+    let got = load_str("mini.yaml", &text).unwrap_err().to_string();
+    assert!(
+        got.contains("with its aliases (*name) expanded the file stands for more than 64 MB"),
+        "{got}"
+    );
+    // A few aliases are fine.
+    let text = MINI.replacen(
+        "groups:\n",
+        "groups:\n  - id: few\n    name: &n Few\n    members: [listed]\n    source: fixture\n  - id: again\n    name: *n\n    members: [listed]\n    source: fixture\n",
+        1,
+    );
+    let got = load_str("mini.yaml", &text)
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string());
+    assert!(!got.contains("aliases"), "{got}");
+    // A megabyte pasted as a name is not compared with every id, nor printed whole.
+    let text = MINI.replacen(
+        "groups:\n",
+        &format!("groups:\n  - id: long\n    name: Long\n    members: [\"{big}\"]\n    source: fixture\n"),
+        1,
+    );
+    let got = load_str("mini.yaml", &text).unwrap_err().to_string();
+    assert!(got.contains("characters left out"), "{}", &got[..200]);
+    assert!(got.len() < 10_000, "{} bytes", got.len());
+}

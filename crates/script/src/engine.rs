@@ -32,6 +32,9 @@ pub mod limits {
     pub const MAX_WATCHERS: usize = 1_000;
     /// Actions one run may have waiting for their date (`at`, `every`).
     pub const MAX_SCHEDULED: usize = 10_000;
+    /// Facilities one run may build: each rebuilds the trading tables, so tens of thousands
+    /// would run for minutes per run (world-2024 has ~120; a scenario builds a handful).
+    pub const MAX_BUILT: usize = 1_000;
     /// Rhai bounds each string, array and map, not what a script holds in all of them: a
     /// map of ten thousand long strings is within every limit. The process's resident memory
     /// is checked every 50 ms of script time against 1 GiB plus 64 MiB per core (sweeps run a
@@ -209,6 +212,36 @@ impl SandboxResolver {
     }
 }
 
+impl SandboxResolver {
+    /// A module that exists must be a file under the root once links are followed (a link
+    /// out of it is an escape), and no larger than a script may be.
+    fn fits(&self, file: &Path) -> std::io::Result<()> {
+        let refuse = |why: String| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        let Ok(meta) = std::fs::metadata(file) else {
+            return Ok(()); // Not there: the resolver says where it looked.
+        };
+        if !meta.is_file() {
+            return refuse("it is not a regular file".into());
+        }
+        let (real, root) = (file.canonicalize()?, self.root.canonicalize()?);
+        if !real.starts_with(&root) {
+            return refuse(format!(
+                "it leads out of {} (to {}): imports must stay under it",
+                self.root.display(),
+                real.display()
+            ));
+        }
+        if meta.len() > limits::MAX_SCRIPT_BYTES {
+            return refuse(format!(
+                "it is {} bytes, over the {} a script may have",
+                meta.len(),
+                limits::MAX_SCRIPT_BYTES
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl ModuleResolver for SandboxResolver {
     fn resolve(
         &self,
@@ -253,7 +286,7 @@ impl ModuleResolver for SandboxResolver {
         }
         // The file the resolver opens (it replaces an extension the name has).
         let file = self.inner.get_file_path(path, None);
-        if let Err(e) = chokepoint_core::load::refuse_pipe(&file) {
+        if let Err(e) = chokepoint_core::load::refuse_pipe(&file).and_then(|()| self.fits(&file)) {
             self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
             return Err(Box::new(EvalAltResult::ErrorRuntime(
                 format!("cannot import '{path}': {e}").into(),

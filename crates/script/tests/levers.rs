@@ -2591,3 +2591,30 @@ fn lifting_controls_for_a_parent_lifts_them_for_its_listed_subsidiary() {
         Some("2024-01-08")
     );
 }
+
+#[test]
+fn a_run_builds_at_most_a_thousand_facilities() {
+    // Each build rebuilds the trading tables: 20,000 took ~55 s a run.
+    let e =
+        fails(r#"for i in 0..1005 { build("mp-independence-magnets", `x${i}`, 1.0, "2y", 1.0); }"#);
+    assert!(
+        e.contains("build: this run has built 1000 facilities, the most one run may"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_arguments_are_named_for_what_they_are() {
+    for (src, said) in [
+        (r#"behaviour("diversion", 2.0);"#, "behaviour: diversion must be ≤ 1, got 2"),
+        (
+            r#"entity_list("CN", ["US"]);"#,
+            "an entity list names firms, and US is a country (to control exports to a country, use export_ban or export_licence with `to`)",
+        ),
+        (r#"lift("*", "zzz");"#, "lift: no policy of any exporter is labelled 'zzz' (there are none)"),
+        (r#"lift("CN", "zzz");"#, "lift: no policy of CN is labelled 'zzz' (CN has none)"),
+    ] {
+        let e = fails(src);
+        assert!(e.contains(said), "{src}: {e}");
+    }
+}

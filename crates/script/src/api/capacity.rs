@@ -172,6 +172,14 @@ pub mod capacity_api {
         }
         lever(&ctx, |h| {
             let template = h.facility(like)?;
+            let built = h.levers.iter().filter(|l| l.name == "build").count();
+            if built >= crate::engine::limits::MAX_BUILT {
+                return Err(err(format!(
+                    "build: this run has built {built} facilities, the most one run may (each \
+                     rebuilds the trading tables): model a large build-out as fewer, larger \
+                     plants, or `expand` existing ones"
+                )));
+            }
             if h.sim.model.facilities.iter().any(|f| f.id == id) {
                 return Err(err(format!("build: a facility '{id}' already exists")));
             }

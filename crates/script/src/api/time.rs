@@ -336,7 +336,13 @@ pub mod time_api {
         }
         let step_days = h.sim.model.step_days;
         let model = std::sync::Arc::make_mut(&mut h.sim.model);
-        model.behaviour.set(name, value, step_days).map_err(err)?;
+        (model.behaviour.set(name, value, step_days)).map_err(|e| {
+            // A value out of range says which parameter it was for.
+            err(match e.starts_with("unknown") {
+                true => e,
+                false => format!("{name} {e}"),
+            })
+        })?;
         h.log("behaviour", format!("{name} = {value}"));
         Ok(())
     }

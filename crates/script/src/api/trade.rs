@@ -474,13 +474,20 @@ pub mod trade_api {
             known.dedup();
             if !known.contains(&label) {
                 let hint = chokepoint_core::error::did_you_mean(label, known.iter().copied());
-                let labels = if known.is_empty() {
-                    format!("{exporter} has no policies")
-                } else {
-                    format!("its labels and kinds: {}", known.join(", "))
+                let (whose, labels) = match (x, known.is_empty()) {
+                    (None, true) => ("of any exporter".to_string(), "there are none".into()),
+                    (None, false) => (
+                        "of any exporter".to_string(),
+                        format!("their labels and kinds: {}", known.join(", ")),
+                    ),
+                    (Some(_), true) => (format!("of {exporter}"), format!("{exporter} has none")),
+                    (Some(_), false) => (
+                        format!("of {exporter}"),
+                        format!("its labels and kinds: {}", known.join(", ")),
+                    ),
                 };
                 return Err(err(format!(
-                    "lift: no policy of {exporter} is labelled '{label}'{hint} ({labels})"
+                    "lift: no policy {whose} is labelled '{label}'{hint} ({labels})"
                 )));
             }
         }
