@@ -2883,3 +2883,54 @@ fn a_failed_expectation_with_nothing_to_add_ends_its_line_with_its_message() {
         text(&out)
     );
 }
+
+#[test]
+fn a_set_whose_param_the_run_never_reaches_gets_a_note() {
+    // In the script, so meant (not a typo), but never reached: the value changed nothing.
+    let dir = temp("set-unreached");
+    let script = dir.join("unreached.rhai");
+    std::fs::write(
+        &script,
+        "if false { let a = param(\"never\", 0.5); }\nlet b = param(\"used\", 1.0);\nrun_until(\"2024-02-01\");\n",
+    )
+    .unwrap();
+    let s = script.to_string_lossy().into_owned();
+    let said = "note: --set never: the run never reached param(\"never\")";
+    let out = chokepoint(&["run", &s, "--set", "never=3", "--set", "used=2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains(said), "{}", text(&out));
+    assert!(!text(&out).contains("--set used"), "{}", text(&out));
+    let o = dir.join("sweep").to_string_lossy().into_owned();
+    let out = chokepoint(&[
+        "sweep",
+        &s,
+        "--set",
+        "never=0..1",
+        "--runs",
+        "2",
+        "--out",
+        &o,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains(said), "{}", text(&out));
+}
+
+#[test]
+fn a_seed_that_is_not_a_whole_number_is_said_to_be_one() {
+    for (cmd, seed) in [
+        ("run", "-1"),
+        ("sweep", "-5"),
+        ("run", "1.5"),
+        ("sweep", "x"),
+    ] {
+        let out = chokepoint(&[cmd, "scripts/baseline-2024.rhai", "--seed", seed]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains(&format!(
+                "'{seed}' is not a seed: a whole number from 0 to 18446744073709551615"
+            )),
+            "{}",
+            text(&out)
+        );
+    }
+}

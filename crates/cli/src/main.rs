@@ -70,10 +70,11 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Seed for stochastic events (default: the model's seed).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
-        /// Set a script parameter: --set approval=0.3 (repeatable). A name the script
-        /// never reads with param() is an error (exit 2), with a did-you-mean.
+        /// Set a script parameter: --set approval=0.3 (repeatable). A name no param() in the
+        /// script reads is an error (exit 2), with a did-you-mean; one whose param() the run
+        /// never reached (a branch not taken, a trigger that never fired) gets a note.
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
         /// Time resolution of series.csv: step (also written week), month or year. A month or
@@ -170,7 +171,7 @@ enum Command {
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
         /// Sweep seed (default: the model's seed).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable). runs.csv
         /// gets its peak, mean and final value (for a running total such as policy_cost, the
@@ -855,6 +856,9 @@ fn run(
     if !unread.is_empty() {
         return Ok(2);
     }
+    for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
+        errln!("{}", unreached_param(name));
+    }
     for line in &outcome.output {
         outln!("{line}");
     }
@@ -1485,6 +1489,16 @@ fn run_sweep(
                 )));
             }
         }
+        for r in spec
+            .ranges
+            .iter()
+            .filter(|r| !probe.params.contains_key(&r.name))
+        {
+            errln!(
+                "{} (in the sweep's first run; if no run reaches it, they differ only by seed)",
+                unreached_param(&r.name)
+            );
+        }
         let series = &probe.sim.series;
         if defaulted {
             let kept = sweep::default_metrics_for(series);
@@ -1539,4 +1553,22 @@ fn run_sweep(
         );
     }
     Ok(0)
+}
+
+/// The note for a `--set` whose `param()` is in the script but was not reached in the run.
+fn unreached_param(name: &str) -> String {
+    format!(
+        "note: --set {name}: the run never reached param(\"{name}\") (in a branch not taken, \
+         or an action or trigger that never ran), so the value changed nothing"
+    )
+}
+
+/// A `--seed`: a whole number from 0 to 2^64 - 1, said so when it is not one.
+fn parse_seed(text: &str) -> std::result::Result<u64, String> {
+    text.trim().parse::<u64>().map_err(|_| {
+        format!(
+            "'{text}' is not a seed: a whole number from 0 to {}",
+            u64::MAX
+        )
+    })
 }

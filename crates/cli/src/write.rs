@@ -91,8 +91,9 @@ fn replace_all(staged: &[(PathBuf, PathBuf)]) -> Result<()> {
     result
 }
 
-/// Removes backups of `target` that a process killed while replacing it left (`.NAME.oldPID`):
-/// only one chokepoint writes a directory at a time (its lock), so none is in use.
+/// Removes backups and staged copies of `target` that a process killed while replacing it
+/// left (`.NAME.oldPID`, `.NAME.tmpPID`; this process's own staged copy stays): only one
+/// chokepoint writes a directory at a time (its lock), so none is in use.
 fn remove_stale_backups(target: &Path) {
     let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
         return;
@@ -102,15 +103,18 @@ fn remove_stale_backups(target: &Path) {
     } else {
         dir
     };
-    let prefix = format!(".{}.old", name.to_string_lossy());
+    let name = name.to_string_lossy();
+    let own = format!(".{name}.tmp{}", std::process::id());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        if n.strip_prefix(&prefix)
-            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let stale = [".old", ".tmp"].iter().any(|kind| {
+            n.strip_prefix(&format!(".{name}{kind}"))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if stale && n != own {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -448,8 +452,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left.len(), 2, "nothing set aside is left behind: {left:?}");
-        // And a set that can be replaced is, whole; a backup a killed writer left goes.
+        // And a set that can be replaced is, whole; a backup or a staged copy a killed writer
+        // left goes.
         std::fs::write(dir.join(".a.csv.old99999"), "left by a killed run").unwrap();
+        std::fs::write(dir.join(".b.json.tmp99998"), "staged by a killed run").unwrap();
         atomic_set(&[(a.clone(), b"new a"), (b.clone(), b"new b")]).unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");

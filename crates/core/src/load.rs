@@ -450,6 +450,14 @@ impl Loader {
         self.merging.push(file);
         for (i, inc) in mf.include.iter().enumerate() {
             let p = dir.join(inc);
+            if inc.trim().is_empty() {
+                self.problem_at(
+                    file,
+                    format!("include[{i}]"),
+                    "an include names no file: give a file's path, relative to this one".into(),
+                );
+                continue;
+            }
             if !p.exists() {
                 self.problem_at(
                     file,
@@ -1111,7 +1119,19 @@ impl Loader {
             }
         }
         if m.elements.items.is_empty() {
-            at_header(&mut self, "name", "the model lists no `elements:`".into());
+            // At an empty `elements:` if a file has one, else at the header; and nothing
+            // else: every element the model names would be reported unknown after it.
+            let msg = "the model lists no `elements:` (the rare earths it tracks, e.g. \
+                       [La, Ce, Pr, Nd, Dy, Tb])"
+                .to_string();
+            match (0..self.files.len()).find(|&f| self.files[f].locator.find("elements").is_some())
+            {
+                Some(f) => self.problem_at(f, "elements".into(), msg),
+                None => at_header(&mut self, "name", msg),
+            }
+            return Err(ModelError {
+                problems: self.problems,
+            });
         }
         if elements.len() > 64 {
             self.at(&c, 64, "", "a model may track at most 64 elements".into());

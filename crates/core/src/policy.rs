@@ -371,6 +371,29 @@ pub fn resolve(
             "exempt",
             "exempts every destination in `to`: the rule would reach no one".into(),
         );
+    } else if !to.is_empty() {
+        // An exemption of someone the rule does not reach changes nothing: a slip (a
+        // country meant for `to`, or the wrong one).
+        let outside: Vec<&str> = (exempt.countries.iter())
+            .filter(|&&c| !to.reaches(model, c, None))
+            .map(|&c| model.countries[c].id.as_str())
+            .chain(
+                (exempt.firms.iter())
+                    .filter(|&&f| !to.reaches(model, model.firms[f].country, Some(f)))
+                    .map(|&f| model.firms[f].id.as_str()),
+            )
+            .collect();
+        if !outside.is_empty() {
+            errs_push(
+                &mut errs,
+                "exempt",
+                format!(
+                    "exempts {} outside the destinations in `to`: an exemption of someone the \
+                     rule does not reach changes nothing",
+                    outside.join(", ")
+                ),
+            );
+        }
     }
     if let Some(x) = exporter.filter(|x| to.firms.is_empty() && to.countries == [*x]) {
         let who = &model.countries[x].id;

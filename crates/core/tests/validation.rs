@@ -644,3 +644,48 @@ fn aliases_that_stand_for_too_much_text_and_very_long_names_are_refused_quickly(
     assert!(got.contains("characters left out"), "{}", &got[..200]);
     assert!(got.len() < 10_000, "{} bytes", got.len());
 }
+
+#[test]
+fn an_include_that_names_no_file_says_so() {
+    // It had read as the model's own directory: "is a directory, not a model file".
+    let text = MINI.replacen("model:\n", "include: [\"\", \" \"]\nmodel:\n", 1);
+    let got = load_str("mini.yaml", &text).unwrap_err().to_string();
+    for i in 0..2 {
+        assert!(
+            got.contains(&format!("include[{i}]: an include names no file")),
+            "{got}"
+        );
+    }
+    assert!(!got.contains("directory"), "{got}");
+}
+
+#[test]
+fn an_empty_element_list_is_named_where_it_stands_and_alone() {
+    let line = MINI
+        .lines()
+        .position(|l| l.starts_with("elements:"))
+        .unwrap()
+        + 1;
+    let text = MINI
+        .lines()
+        .map(|l| {
+            if l.starts_with("elements:") {
+                "elements: []"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let got = load_str("mini.yaml", &text).unwrap_err().to_string();
+    assert!(
+        got.contains(&format!(
+            "mini.yaml:{line}:1: elements: the model lists no `elements:`"
+        )),
+        "{got}"
+    );
+    assert!(
+        got.contains("1 problem:"),
+        "no knock-on 'unknown element': {got}"
+    );
+}

@@ -381,7 +381,7 @@ fn unclosed(source: &str) -> Vec<(char, usize)> {
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "error: {}", shown_line(&self.message))?;
         write!(f, "  --> {}", self.file.display())?;
         if let Some(l) = self.line {
             write!(f, ":{l}")?;
@@ -393,14 +393,9 @@ impl fmt::Display for ScriptError {
         if let (Some(l), Some(src)) = (self.line, &self.source_line) {
             let gutter = l.to_string().len();
             writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{l} | {src}")?;
+            writeln!(f, "{l} | {}", shown_line(src))?;
             // Rhai columns count characters; align the caret on characters too, keeping tabs.
-            let col = self.column.unwrap_or(1).max(1);
-            let pad: String = src
-                .chars()
-                .take(col - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let pad = caret_pad(src, self.column.unwrap_or(1));
             writeln!(f, "{:gutter$} | {pad}^", "")?;
         }
         for c in &self.chain {
@@ -414,12 +409,8 @@ impl fmt::Display for ScriptError {
             writeln!(f)?;
             let gutter = l.to_string().len();
             writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{l} | {src}")?;
-            let pad: String = src
-                .chars()
-                .take(col.unwrap_or(1).max(1) - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            writeln!(f, "{l} | {}", shown_line(src))?;
+            let pad = caret_pad(src, col.unwrap_or(1));
             writeln!(f, "{:gutter$} | {pad}^", "")?;
         }
         if let Some(h) = &self.help {
@@ -430,6 +421,52 @@ impl fmt::Display for ScriptError {
 }
 
 impl std::error::Error for ScriptError {}
+
+/// Text as a terminal can show it: control characters (a NUL, an escape) as `?`, one
+/// column each, so nothing is sent raw and a caret still lines up. Tabs and line ends stay.
+fn shown_line(src: &str) -> String {
+    src.chars()
+        .map(|c| match c {
+            '\t' | '\n' => c,
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect()
+}
+
+/// What goes before the caret under `src` to point at character `col` (1-based): tabs as
+/// tabs, a wide character (CJK, most emoji) as two spaces, any other as one.
+fn caret_pad(src: &str, col: usize) -> String {
+    let mut pad = String::new();
+    for c in src.chars().take(col.max(1) - 1) {
+        match c {
+            '\t' => pad.push('\t'),
+            c if wide(c) => pad.push_str("  "),
+            _ => pad.push(' '),
+        }
+    }
+    pad
+}
+
+/// Whether a terminal gives `c` two columns: the East Asian wide and full-width blocks and
+/// the emoji planes (an approximation of Unicode's East Asian Width, without a table).
+fn wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD)
+}
 
 /// A call as the engine reports it (`f (&str | ImmutableString | String, f64)`), in the
 /// script's own terms: `f(string, number)`.

@@ -410,7 +410,9 @@ pub fn header_field(source: &str, key: &str) -> Option<String> {
             break;
         };
         let rest = rest.trim();
-        if let Some(v) = rest.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
+        // `// Model:` is the same field as `// model:`.
+        let named = (rest.get(..key.len())).is_some_and(|k| k.eq_ignore_ascii_case(key));
+        if let Some(v) = named.then(|| rest[key.len()..].strip_prefix(':')).flatten() {
             return Some(v.trim().to_string());
         }
     }

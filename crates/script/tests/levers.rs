@@ -2613,8 +2613,37 @@ fn wrong_arguments_are_named_for_what_they_are() {
         ),
         (r#"lift("*", "zzz");"#, "lift: no policy of any exporter is labelled 'zzz' (there are none)"),
         (r#"lift("CN", "zzz");"#, "lift: no policy of CN is labelled 'zzz' (CN has none)"),
+        (
+            r#"export_licence("CN", #{ elements: ["Dy"], approval: 0.5, to: ["US", "DE"], exempt: ["JP"] });"#,
+            "exempt: exempts JP outside the destinations in `to`: an exemption of someone the rule does not reach changes nothing",
+        ),
     ] {
         let e = fails(src);
         assert!(e.contains(said), "{src}: {e}");
     }
+}
+
+#[test]
+fn header_fields_are_read_whatever_their_case() {
+    use chokepoint_script::header_field;
+    let src = "// Title: A test\n// MODEL: world-2010\nrun_until(\"2010-02-01\");\n";
+    assert_eq!(header_field(src, "model").as_deref(), Some("world-2010"));
+    assert_eq!(header_field(src, "title").as_deref(), Some("A test"));
+    assert_eq!(header_field("// modelled: x\n", "model"), None);
+    assert_eq!(header_field("// é: x\n", "model"), None);
+}
+
+#[test]
+fn the_caret_lines_up_after_wide_characters_and_control_characters_are_not_sent_raw() {
+    // Two columns for each CJK character before the error; a NUL shown as '?'.
+    let e = fails("let s = \"日本語日本語\"; let y = 1 +* 2;\n");
+    let lines: Vec<&str> = e.lines().collect();
+    let (src, caret) = (lines[3], lines[4]);
+    let at = src.find('*').unwrap();
+    // Byte offsets: each CJK character is 3 bytes and 2 columns, so the caret's column is
+    // the star's byte offset less one per CJK character.
+    assert_eq!(caret.find('^').unwrap(), at - 6, "{e}");
+    let e = fails("let a = 1;\u{0} let b = ;\n");
+    assert!(!e.contains('\u{0}'), "{e:?}");
+    assert!(e.contains("1 | let a = 1;? let b = ;"), "{e}");
 }

@@ -584,7 +584,8 @@ pub mod query_api {
         })?
     }
 
-    /// The part of a series between two dates (inclusive).
+    /// The part of a series between two dates (inclusive): the steps that start from
+    /// `from` to `to` (a window shorter than a step may hold none).
     ///
     /// ```rhai
     /// run_until("2024-06-01");
