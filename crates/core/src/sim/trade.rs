@@ -29,6 +29,8 @@ pub(super) struct Links {
     /// a tier above the lowest one that uses the commodity is served its use first and its
     /// restocking after that tier (see [`phases_of`]).
     pub(super) phases: Vec<Phase>,
+    /// How many tiers there are (as many passes as phases unless a tier is split).
+    pub(super) tiers: usize,
     /// Each tier's buyer countries, once each (and again for a tier's restocking pass); and
     /// each buyer slot's entry in its tier's first range.
     pub(super) tier_country: Vec<CountryId>,
@@ -228,6 +230,7 @@ impl Sim {
                     sellers,
                     buyers,
                     seller_countries,
+                    tiers: tiers.len(),
                     phases,
                     tier_country,
                     slot_tc,
@@ -367,6 +370,16 @@ fn phases_of(
     }
     phases.extend(tiers[lowest + 1..].iter().map(|t| pass(t, Part::Whole)));
     phases
+}
+
+/// The part a pass asks for on the open path: as built under a shortage; where supply fills
+/// every request, a tier's use pass asks for all of it and its restocking pass is skipped.
+fn pass_part(part: Part, split: bool) -> Option<Part> {
+    match (split, part) {
+        (true, part) => Some(part),
+        (false, Part::Restock) => None,
+        (false, _) => Some(Part::Whole),
+    }
 }
 
 impl Sim {
@@ -516,6 +529,7 @@ impl Sim {
         let total_supply = self.gather_offers(c, links);
         let ntc = links.tier_country.len();
         let mut total_request = 0.0;
+        self.scratch.req_tc[..ntc].fill(0.0);
         for (slot, l) in links.buyers.iter().enumerate() {
             let need = self.link_need(l);
             let (r, held) = self.link_request(l, c, need, 0.0);
@@ -525,13 +539,20 @@ impl Sim {
             s.need[slot] = need;
             s.bought[slot] = held;
             s.got[slot] = 0.0;
+            s.req_tc[links.slot_tc[slot]] += r;
             total_request += r;
         }
-        let s = &mut self.scratch;
-        s.req_tc[..ntc].fill(0.0);
-        for p in &links.phases {
-            for slot in p.slots.clone() {
-                s.req_tc[links.slot_tc[slot] + p.shift] += Self::ask(s, slot, p.part);
+        // Where what is on offer fills every request, each tier gets all it asks for in
+        // any order: its use and restocking are served in one pass (as summed above).
+        // Under a shortage a tier above the lowest of users asks for its use first.
+        let split = total_supply < total_request && links.phases.len() > links.tiers;
+        if split {
+            let s = &mut self.scratch;
+            s.req_tc[..ntc].fill(0.0);
+            for p in &links.phases {
+                for slot in p.slots.clone() {
+                    s.req_tc[links.slot_tc[slot] + p.shift] += Self::ask(s, slot, p.part);
+                }
             }
         }
         let trading = total_supply > 0.0 && total_request > 0.0;
@@ -546,11 +567,13 @@ impl Sim {
                 }
             }
             for (t, phase) in links.phases.iter().enumerate() {
-                self.open_tier(c, links, t, phase);
+                if pass_part(phase.part, split).is_some() {
+                    self.open_tier(c, links, t, phase);
+                }
             }
             self.give(c, links);
         }
-        self.receive_open(c, links, trading);
+        self.receive_open(c, links, trading, split);
     }
 
     /// One pass of the open market (a tier, or its use or restocking), by country: the home
@@ -652,7 +675,7 @@ impl Sim {
 
     /// Open market receipts: each buyer's home share and import share, into its stock; then
     /// its cover for the price update.
-    fn receive_open(&mut self, c: CommodityId, links: &Links, trading: bool) {
+    fn receive_open(&mut self, c: CommodityId, links: &Links, trading: bool, split: bool) {
         let m = &self.model;
         let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
         let home_bias = m.behaviour.home_bias;
@@ -664,10 +687,13 @@ impl Sim {
             if !trading {
                 break;
             }
+            let Some(part) = pass_part(phase.part, split) else {
+                continue;
+            };
             for slot in phase.slots.clone() {
                 let l = &links.buyers[slot];
                 let j = links.slot_tc[slot] + phase.shift;
-                let r = Self::ask(s, slot, phase.part);
+                let r = Self::ask(s, slot, part);
                 let home = r * home_bias * s.home_tc[j];
                 let import = (r - home) * s.tier_fill[t];
                 let got = home + import;
