@@ -2934,3 +2934,34 @@ fn a_seed_that_is_not_a_whole_number_is_said_to_be_one() {
         );
     }
 }
+
+#[test]
+fn the_repl_shows_the_models_warnings_as_run_does() {
+    let dir = temp("repl-warnings");
+    let out = repl_in(
+        &root(),
+        &dir,
+        &["--model", "crates/core/tests/fixtures/duo.yaml"],
+        b":quit\n",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: the model: sector 'glass-kgr' has a recycle_rate but the model has no `scrap` form"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_backtick_string_over_several_lines_is_read_to_its_end_in_the_repl() {
+    let dir = temp("repl-backtick");
+    let out = piped_repl(&dir, b"let s = `two\nlines`;\nprint(s.len());\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l == "9"),
+        "{}",
+        text(&out)
+    );
+}

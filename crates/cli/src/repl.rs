@@ -140,7 +140,10 @@ impl ReplHelper {
                 ) && at_end
                     || matches!(e.err_type(), ParseErrorType::UnknownOperator(_))
                         && input.trim_end().ends_with(['{', '(', '[', ','])
-                    || input.matches('{').count() > input.matches('}').count();
+                    || input.matches('{').count() > input.matches('}').count()
+                    // A backtick string runs over lines: one left open is still being typed.
+                    || e.to_string().contains("Open string is not terminated")
+                        && input.matches('`').count() % 2 == 1;
                 if incomplete {
                     ValidationResult::Incomplete
                 } else {
@@ -836,9 +839,14 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
             grid[h - 1 - r][c] = if r == row { '█' } else { '│' };
         }
     }
-    let mut o = format!("{title}\n");
+    // A series that never moves has one level, shown once (not as both ends of an axis).
+    let flat = hi <= lo;
+    let mut o = match flat {
+        true => format!("{title} (constant at {})\n", fmt_num(lo)),
+        false => format!("{title}\n"),
+    };
     for (i, row) in grid.iter().enumerate() {
-        let label = if i == 0 {
+        let label = if i == 0 && !flat {
             fmt_num(hi)
         } else if i == h - 1 {
             fmt_num(lo)
@@ -942,6 +950,10 @@ pub fn run(model_path: &Path) -> Result<u8> {
         model.start,
         model.end
     );
+    // What `check` and `run` warn of in the model bears on every answer here too.
+    for w in model.warnings() {
+        errln!("warning: the model: {w}");
+    }
     let (mut bad_reads, mut failure) = (0, None);
     loop {
         let prompt = format!("{}> ", session.today());
@@ -1095,5 +1107,16 @@ mod tests {
             .map(|l| l.chars().count())
             .collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{many}");
+    }
+
+    #[test]
+    fn a_plot_of_a_series_that_never_moves_names_its_level_once() {
+        let flat = plot("p", &weeks(10), &[0.0; 10], 64, 5);
+        assert!(flat.starts_with("p (constant at 0)\n"), "{flat}");
+        let labels: Vec<&str> = (flat.lines().skip(1).take(5))
+            .map(|l| l.split('┤').next().unwrap().trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(labels, ["0"], "{flat}");
     }
 }
