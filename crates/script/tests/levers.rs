@@ -977,10 +977,18 @@ fn a_fourth_quota_of_one_exporter_at_once_is_refused_until_one_is_lifted() {
         panic!("a fourth quota was accepted");
     };
     assert!(
-        e.contains("CN already has 3 export quotas in force (total, dy, tb)"),
+        e.contains("CN already has 3 export quotas in force ('total', 'dy', 'tb')"),
         "{e}"
     );
     assert!(e.contains(r#"lift("CN", label)"#), "{e}");
+    // Quotas pulled without labels are counted as such, not named by their kind thrice.
+    let e = fails(r#"for i in 0..4 { export_quota("CN", #{ tonnes_per_year: 1000.0 + i }); }"#);
+    assert!(
+        e.contains(
+            r#"(3 without a label); at most 3 can cap one exporter at once. End one first with lift("CN", label) (lift("CN", "export_quota") ends those without one)"#
+        ),
+        "{e}"
+    );
     // Another exporter's quota, or one after a lift, is fine; and the fourth then caps.
     run(&format!(
         r#"{three}

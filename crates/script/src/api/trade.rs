@@ -116,12 +116,27 @@ pub fn add(
             .map(|p| p.label.as_str())
             .collect();
         if same.len() >= QUOTAS_PER_FLOW {
+            // A quota pulled without a label goes by its kind: say so, not the kind thrice.
+            let unlabelled = same.iter().filter(|l| **l == "export_quota").count();
+            let mut named: Vec<String> = (same.iter())
+                .filter(|l| **l != "export_quota")
+                .map(|l| format!("'{l}'"))
+                .collect();
+            if unlabelled > 0 {
+                named.push(format!("{unlabelled} without a label"));
+            }
+            let x = exporter.unwrap_or("");
             return Err(err(format!(
-                "export_quota: {} already has {} export quotas in force ({}); at most {QUOTAS_PER_FLOW} can cap one exporter at once. End one first with lift(\"{}\", label)",
-                exporter.unwrap_or(""),
+                "export_quota: {x} already has {} export quotas in force ({}); at most \
+                 {QUOTAS_PER_FLOW} can cap one exporter at once. End one first with \
+                 lift(\"{x}\", label){}",
                 same.len(),
-                same.join(", "),
-                exporter.unwrap_or(""),
+                named.join(", "),
+                if unlabelled > 0 {
+                    format!(" (lift(\"{x}\", \"export_quota\") ends those without one)")
+                } else {
+                    String::new()
+                },
             )));
         }
     }
