@@ -375,8 +375,8 @@ struct Scratch {
     /// Per buyer slot of the commodity being traded: its request, the need and cover it
     /// came from, its country, and its stage if it is a facility.
     request: Vec<f64>,
-    /// Per buyer slot: the part of its request it lacks for this step's use (its use beyond
-    /// what it holds), asked for first by a tier above the lowest of users (`trade::Part`).
+    /// Per buyer slot: the part of its request for this step's use (no more than its use),
+    /// asked for first where users come in several tiers (`trade::Part`).
     use_now: Vec<f64>,
     need: Vec<f64>,
     cover: Vec<f64>,

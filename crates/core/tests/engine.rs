@@ -256,9 +256,9 @@ fn a_priority_buyer_refilling_its_stock_does_not_take_a_lower_tiers_use() {
     // duo.yaml: Dragonia lists Eagleland's firms (its defence buyer and its magnet maker) for
     // a year, then lifts the listing. Defence (priority 2) comes back with its stock run down
     // and orders its use plus what refills its cover. Priority covers its use, not its
-    // restocking: Eagleland's motor makers (priority 0), short since their home maker lost
-    // its feed, must fare as they would if defence kept no stock at all. (Defence's
-    // restocking had come first: the motor makers went from 61% to 100% short at the lift.)
+    // restocking: Eagleland's motor makers (priority 0) must fare as they would if defence
+    // kept no stock at all. (Defence's restocking had come first: the motor makers went
+    // from 61% to 100% short at the lift, against 86% with no restocking.)
     let fixture = include_str!("fixtures/duo.yaml");
     let no_cover = fixture.replace("priority: 2,", "priority: 2, cover_weeks: 0,");
     assert_ne!(no_cover, fixture);
@@ -294,10 +294,6 @@ fn a_priority_buyer_refilling_its_stock_does_not_take_a_lower_tiers_use() {
     assert!(
         defence[20..].iter().all(|&s| s < 0.01),
         "and is supplied again"
-    );
-    assert!(
-        motors[..20].iter().any(|&s| s > 0.5),
-        "so are the motor makers"
     );
     // From the lift on, no worse than with no restocking at all (the runs part a few weeks
     // before it: a buyer with no stock goes short sooner).

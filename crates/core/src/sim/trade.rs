@@ -26,8 +26,8 @@ pub(super) struct Links {
     pub(super) seller_countries: Vec<CountryId>,
     /// The passes of the market, in serving order: buyers of equal priority (a tier),
     /// highest first, each with its slots and buyer countries (a range of `tier_country`);
-    /// a tier above the lowest one that uses the commodity is served its use first and its
-    /// restocking after that tier (see [`phases_of`]).
+    /// where users come in several tiers, every one's use is served before any one's
+    /// restocking (see [`phases_of`]).
     pub(super) phases: Vec<Phase>,
     /// How many tiers there are (as many passes as phases unless a tier is split).
     pub(super) tiers: usize,
@@ -60,7 +60,7 @@ pub(super) struct Phase {
 pub(super) enum Part {
     /// All of it: use and restocking together, pro-rata.
     Whole,
-    /// What it lacks for this step's use (its use beyond what it holds).
+    /// Up to a step's use: what it asks for, no more than its use this step.
     Use,
     /// The rest: what refills its cover.
     Restock,
@@ -328,13 +328,14 @@ fn tiers_of(buyers: &[BuyerLink]) -> (Vec<Tier>, Vec<CountryId>, Vec<usize>) {
     (tiers, tier_country, slot_tc)
 }
 
-/// The passes of a market. Priority is for use: a tier above the lowest one whose buyers use
-/// the commodity (plants, sectors) asks for what it lacks for this step's use first; its
-/// restocking comes after that lowest tier has been served (use and restocking together, as
-/// every tier from it down is), ahead of the tiers below (government stockpiles). So a
-/// defence buyer refilling its cover after a control ends does not take the motor makers'
-/// use for the week (the rule of rated orders: they are for use, not for building stock).
-/// With one tier of users, each tier is one pass, as before.
+/// The passes of a market. Priority is for use: where buyers that use the commodity (plants,
+/// sectors) come in several tiers, each of them asks for up to a step's use first, highest
+/// tier first, and for its restocking only once every tier's use has been served, again
+/// highest first; the tiers below (government stockpiles) come last. So a defence buyer
+/// refilling its cover after a control ends does not take the motor makers' use for the
+/// week (the rule of rated orders: they are for use, not for building stock), and end users
+/// refill their cover ahead of the plants below them. With one tier of users, each tier is
+/// one pass, use and restocking together.
 fn phases_of(
     buyers: &[BuyerLink],
     tiers: &[Tier],
@@ -355,9 +356,14 @@ fn phases_of(
         shift: 0,
         part,
     };
-    let mut phases: Vec<Phase> = tiers[..lowest].iter().map(|t| pass(t, Part::Use)).collect();
-    phases.push(pass(&tiers[lowest], Part::Whole));
-    for t in &tiers[..lowest] {
+    if lowest == 0 {
+        return tiers.iter().map(|t| pass(t, Part::Whole)).collect();
+    }
+    let mut phases: Vec<Phase> = tiers[..=lowest]
+        .iter()
+        .map(|t| pass(t, Part::Use))
+        .collect();
+    for t in &tiers[..=lowest] {
         // Its own copy of the tier's countries: the open path keeps figures per pass.
         let start = tier_country.len();
         tier_country.extend_from_within(t.countries.clone());
@@ -544,7 +550,7 @@ impl Sim {
         }
         // Where what is on offer fills every request, each tier gets all it asks for in
         // any order: its use and restocking are served in one pass (as summed above).
-        // Under a shortage a tier above the lowest of users asks for its use first.
+        // Under a shortage, where users come in several tiers, each asks for its use first.
         let split = total_supply < total_request && links.phases.len() > links.tiers;
         if split {
             let s = &mut self.scratch;
@@ -744,8 +750,8 @@ impl Sim {
         if total_supply > 0.0 && total_request > 0.0 {
             let s = &mut self.scratch;
             s.avail.copy_from_slice(&s.supply);
-            // Tiers of equal priority, highest first (a tier above the lowest one of users
-            // asks for its use, then later for its restocking: `phases_of`). A pass that
+            // Tiers of equal priority, highest first (where users come in several tiers,
+            // each asks for its use, then later for its restocking: `phases_of`). A pass that
             // asks for nothing (stockpiles not buying, say) has nothing to do. The passes
             // read `request`: a use pass sets it to the use, and the restocking pass puts
             // the whole back (what the use pass got counts toward it).
