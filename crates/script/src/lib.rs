@@ -277,8 +277,110 @@ impl Scenario {
         header_field(&self.source, "title")
     }
 
+    /// Checks the ids written as literals where a lever takes a country, sector, stockpile or
+    /// element of the model (which a script cannot add to), in actions, triggers, strategies
+    /// and functions: one that never runs would otherwise never be checked, and a script
+    /// ported to another model could pass with ids that model does not have anywhere.
+    pub fn check_named(&self, model: &Model) -> Result<(), ScriptError> {
+        use rhai::{ASTNode, EvalAltResult, Expr, Stmt};
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Country,
+            Sector,
+            Stockpile,
+            Element,
+        }
+        use Kind::*;
+        const NAMED: &[(&str, usize, Kind)] = &[
+            ("content_rule", 0, Country),
+            ("contract", 1, Country),
+            ("entity_list", 0, Country),
+            ("export_ban", 0, Country),
+            ("export_licence", 0, Country),
+            ("export_quota", 0, Country),
+            ("lift", 0, Country),
+            ("lift_controls", 0, Country),
+            ("tariff", 0, Country),
+            ("tariff", 1, Country),
+            ("tech_ban", 0, Country),
+            ("demand_shock", 0, Sector),
+            ("growth", 0, Sector),
+            ("recycling", 0, Sector),
+            ("substitute", 0, Sector),
+            ("stockpile_buy", 0, Stockpile),
+            ("stockpile_fill", 0, Stockpile),
+            ("stockpile_release", 0, Stockpile),
+            ("stockpile_target", 0, Stockpile),
+            ("offtake", 1, Stockpile),
+            ("thrift", 0, Element),
+        ];
+        let mut found: Option<EvalAltResult> = None;
+        // Calls at the top level run (or fail with the lever's own, fuller message); those in
+        // functions and closures (actions, triggers, strategies) may never run.
+        self.ast
+            .clone_functions_only()
+            .walk(&mut |path: &[ASTNode]| {
+                let call = match path.last() {
+                    Some(ASTNode::Expr(Expr::FnCall(call, _))) => call,
+                    Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => call,
+                    _ => return true,
+                };
+                if !call.namespace.is_empty() {
+                    return true;
+                }
+                for &(name, i, kind) in NAMED.iter().filter(|(n, ..)| call.name == *n) {
+                    let Some(Expr::StringConstant(id, at)) = call.args.get(i) else {
+                        continue;
+                    };
+                    // An id of another kind ("lockheed-martin" as an importer) gets the lever's
+                    // own message when it runs; only a name the model has nowhere is flagged.
+                    // (Exact matches: a failed lookup spells out its did-you-mean.)
+                    let (m, id) = (model, id.as_str());
+                    let anything = id == "*"
+                        || m.countries.iter().any(|x| x.id == id)
+                        || m.firms.iter().any(|x| x.id == id)
+                        || m.groups.iter().any(|x| x.id == id)
+                        || m.sectors.iter().any(|x| x.id == id)
+                        || m.facilities.iter().any(|x| x.id == id)
+                        || m.stockpiles.iter().any(|x| x.id == id)
+                        || m.elements.iter().any(|x| x.symbol == id)
+                        || m.forms.iter().any(|x| x.id == id);
+                    if anything {
+                        continue;
+                    }
+                    let known = match kind {
+                        Country => model.country_id(id).map(|_| ()),
+                        Sector => model.sector_id(id).map(|_| ()),
+                        Stockpile => model.stockpile_id(id).map(|_| ()),
+                        Element => model.element_id(id).map(|_| ()),
+                    };
+                    if let Err(e) = known {
+                        found = Some(EvalAltResult::ErrorRuntime(
+                            format!("{name}: {e}").into(),
+                            *at,
+                        ));
+                        return false;
+                    }
+                }
+                true
+            });
+        match found {
+            None => Ok(()),
+            Some(e) => {
+                let mut error = ScriptError::from_eval(&self.path, &self.source, &e);
+                error.help = Some(format!(
+                    "the ids {} fixes are checked before the run in actions, triggers and \
+                     functions, whether they run or not",
+                    model.name
+                ));
+                Err(error)
+            }
+        }
+    }
+
     /// Runs the scenario on `model`.
     pub fn run(&self, model: &Arc<Model>, opts: &RunOptions) -> Result<Outcome, ScriptError> {
+        self.check_named(model)?;
         let handle = HostHandle::new(model, opts.seed, opts.params.clone());
         {
             let mut h = handle.lock();

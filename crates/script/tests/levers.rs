@@ -2655,3 +2655,41 @@ fn the_caret_lines_up_after_wide_characters_and_control_characters_are_not_sent_
     assert!(!e.contains('\u{0}'), "{e:?}");
     assert!(e.contains("1 | let a = 1;? let b = ;"), "{e}");
 }
+
+#[test]
+fn ids_the_model_fixes_are_checked_in_actions_that_never_run() {
+    // A trigger that never fires had its ids never checked: a script ported to another
+    // model passed with countries, sectors, stockpiles or elements it does not have.
+    for (call, said) in [
+        (
+            r#"export_ban("XX", #{ elements: ["Dy"] })"#,
+            "export_ban: unknown country 'XX'",
+        ),
+        (r#"tariff("US", "XX", 0.1)"#, "tariff: unknown country 'XX'"),
+        (
+            r#"demand_shock("ev-zz", 0.5)"#,
+            "demand_shock: unknown sector 'ev-zz'",
+        ),
+        (
+            r#"stockpile_fill("nowhere", 10.0)"#,
+            "stockpile_fill: unknown stockpile 'nowhere'",
+        ),
+        (r#"thrift("Zz", 0.5)"#, "thrift: "),
+    ] {
+        let e = fails(&format!(
+            "when(|| false, || {call});\nrun_until(\"2024-02-01\");\nexpect(true, \"ran\");"
+        ));
+        assert!(e.contains(said), "{call}: {e}");
+        assert!(e.contains("lever-test.rhai:1:"), "{call}: {e}");
+        assert!(e.contains("checked before the run"), "{call}: {e}");
+    }
+    // "*" and ids the model has pass; so does an id built at run time.
+    run(r#"
+        when(|| false, || lift("*", "x"));
+        when(|| false, || export_ban("CN", #{ elements: ["Dy"] }));
+        let who = "X" + "X";
+        when(|| false, || export_ban(who, #{ elements: ["Dy"] }));
+        run_until("2024-02-01");
+        expect(true, "ran");
+    "#);
+}
