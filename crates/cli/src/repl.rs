@@ -85,6 +85,7 @@ impl Completer for ReplHelper {
             _ if word.is_empty() => return Ok((pos, vec![])),
             _ => self.words.iter().collect(),
         };
+        let command = matches!(args.first(), Some(c) if c.starts_with(':'));
         let mut out: Vec<Pair> = choices
             .into_iter()
             .filter(|w| w.starts_with(word))
@@ -94,6 +95,11 @@ impl Completer for ReplHelper {
             })
             .collect();
         out.dedup_by(|a, b| a.replacement == b.replacement);
+        // In a script line, levers and model ids before series keys (`DE/concentrate`,
+        // `DE>AU`), which a script rarely types: `thrift("D` offers Dy second, not twentieth.
+        if !command {
+            out.sort_by_key(|p| p.replacement.contains(['/', '>']));
+        }
         Ok((start, out))
     }
 }
@@ -1107,6 +1113,27 @@ mod tests {
             .map(|l| l.chars().count())
             .collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{many}");
+    }
+
+    #[test]
+    fn a_script_line_is_offered_levers_and_ids_before_series_keys() {
+        use rustyline::completion::Completer as _;
+        let words = ["DE", "DE/concentrate", "DE>AU", "Dy", "demand_shock"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        let helper = super::ReplHelper {
+            words,
+            metrics: Default::default(),
+            engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
+            unfinished: Default::default(),
+        };
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = rustyline::Context::new(&history);
+        let line = "thrift(\"D";
+        let (_, got) = helper.complete(line, line.len(), &ctx).unwrap();
+        let got: Vec<&str> = got.iter().map(|p| p.replacement.as_str()).collect();
+        assert_eq!(got, ["DE", "Dy", "DE/concentrate", "DE>AU"]);
     }
 
     #[test]
