@@ -1,12 +1,14 @@
 //! Market allocation, one commodity at a time: sellers offer their stock, aggregated by
 //! exporting country; buyers are served by priority tier, first from home (the model's home
 //! bias), then from abroad pro-rata, weighted by what policy allows and what tariffs cost.
+//! Where users come in several tiers, a shortage is met use first: every tier's use, then
+//! every tier's restocking ([`Phase`]).
 //!
 //! This is the engine's hot loop. Who trades what is resolved to flat tables ([`Links`])
 //! when the topology changes; each step fills per-slot buffers once per commodity (request,
 //! need, cover, country, stage), and the passes borrow the fields they need one by one. A
 //! commodity that no policy touches takes the open path: every buyer weighs the exporters
-//! alike, so each tier settles by country in closed form (`trade_open`); under policies,
+//! alike, so each pass settles by country in closed form (`trade_open`); under policies,
 //! weights, licences and quotas apply flow by flow (`trade_ruled`).
 
 use super::*;
