@@ -351,6 +351,9 @@ struct Cols {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     offer: Vec<f64>,
+    /// Per quota in force: what a round of a market's import pass asks of it, then the
+    /// share of that its room allows (`Sim::share_quota_room`).
+    quota_fill: Vec<f64>,
     /// Per facility × element: its holding of its output before this step's contracts.
     contract_base: Vec<f64>,
     supply: Vec<f64>,
@@ -1092,6 +1095,7 @@ impl Sim {
         let z = |n: usize| vec![0.0; n];
         self.scratch = Scratch {
             offer: z(nn),
+            quota_fill: z(self.quotas.len()),
             contract_base: z(m.facilities.len() * ne),
             supply: z(nx),
             avail: z(nx),
@@ -1693,6 +1697,7 @@ impl Sim {
         self.controlled = controlled;
         self.rules = rules;
         self.rule_offset = offsets;
+        self.scratch.quota_fill.resize(quotas.len(), 0.0);
         self.quotas = quotas;
         self.ramp_stretch = stretch;
         self.rules_dirty = false;

@@ -1047,7 +1047,8 @@ impl Sim {
                             let licensed = rule.allow < 1.0 || rule.delay > 0;
                             if licensed
                                 && ((round > 0 && rule.allow < 1.0)
-                                    || licence_room(s, &buyers[slot], slot, rule) <= 0.0)
+                                    || licence_room(s, &buyers[slot], slot, rule, s.licensed[slot])
+                                        <= 0.0)
                             {
                                 0.0
                             } else {
@@ -1083,6 +1084,21 @@ impl Sim {
                 };
                 short |= s.claims[x] < 1.0 && s.claims[x] > 0.0 || s.avail[x] <= 0.0;
             }
+            let capped = share_quota_room(
+                s,
+                Flows {
+                    rules,
+                    quotas,
+                    policies,
+                    year_frac: *year_frac,
+                    nx,
+                    ne,
+                    mixed,
+                },
+                buyers,
+                &order,
+                &live,
+            );
             for &slot in &order {
                 let b = buyers[slot].node;
                 let bx = s.buyer_country[slot];
@@ -1106,13 +1122,20 @@ impl Sim {
                         // ordered, at the approval share. Across both rounds: the cap is
                         // on the step's total.
                         if rule.allow < 1.0 || rule.delay > 0 {
-                            let room = licence_room(s, &buyers[slot], slot, &rule);
+                            let room =
+                                licence_room(s, &buyers[slot], slot, &rule, s.licensed[slot]);
                             let asked = q;
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
                             // What a licence refused is ordered again from the others.
                             refused |= q < asked;
                         }
+                        // A quota's room goes to the flows it caps pro-rata.
+                        q *= rule
+                            .quota
+                            .iter()
+                            .map(|qi| s.quota_fill[qi])
+                            .fold(1.0, f64::min);
                         let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
                         q = q.min(quota_room(
                             rule.quota, s.avail[x], quotas, policies, *year_frac, mix,
@@ -1159,7 +1182,8 @@ impl Sim {
                     }
                 }
             }
-            if !short && !refused {
+            // What a quota held back is ordered from the others, as a licence's refusal is.
+            if !short && !refused && !capped {
                 break;
             }
             live.retain(|&x| s.avail[x] > 1e-12);
@@ -1470,7 +1494,8 @@ impl Sim {
 /// What a licence still passes to the buyer in `slot` this step: the approval share of what
 /// it is granted against, less what it has passed already. (A stockpile asks for no more
 /// than a step's buying.)
-fn licence_room(s: &Scratch, buyer: &BuyerLink, slot: usize, rule: &Rule) -> f64 {
+/// What a licence may still grant a buyer this step, given what it has `licensed` so far.
+fn licence_room(s: &Scratch, buyer: &BuyerLink, slot: usize, rule: &Rule, licensed: f64) -> f64 {
     let granted = if matches!(buyer.need, NeedOf::Stockpile(_)) {
         s.request[slot]
     } else if rule.delay > 0 && rule.allow >= 1.0 {
@@ -1478,18 +1503,88 @@ fn licence_room(s: &Scratch, buyer: &BuyerLink, slot: usize, rule: &Rule) -> f64
     } else {
         s.need[slot]
     };
-    (rule.allow * granted - s.licensed[slot]).max(0.0)
+    (rule.allow * granted - licensed).max(0.0)
 }
 
-/// Puts an approved shipment in the licence queue: the buyer receives it at `arrive`. A
-/// mixed form is queued element by element in the exporter's offered mix.
-#[allow(clippy::too_many_arguments)]
+/// The rules of one commodity's flows (buyer slot × exporter), the quotas they name, and
+/// where the year stands.
+#[derive(Clone, Copy)]
+struct Flows<'a> {
+    rules: &'a [Rule],
+    quotas: &'a [(usize, f64, i32)],
+    policies: &'a [Policy],
+    year_frac: f64,
+    nx: usize,
+    ne: usize,
+    /// The commodity is a mixed form (its flows carry the exporter's offered mix).
+    mixed: bool,
+}
+
+/// Shares each quota's room among the flows it caps in a round of the import pass,
+/// pro-rata to what each would ship (after its licence): `quota_fill[qi]` becomes the
+/// share of its flows a quota lets through. Buyers of a tier are not served first come,
+/// first served: under a cap on China's magnets, a country's industrial motor makers get
+/// the same share of their orders as its EV makers. Returns whether a quota holds
+/// anything back (its buyers then order from others in the next round).
+fn share_quota_room(
+    s: &mut Scratch,
+    book: Flows,
+    buyers: &[BuyerLink],
+    order: &[usize],
+    live: &[CountryId],
+) -> bool {
+    if book.quotas.is_empty() {
+        return false;
+    }
+    let (nx, ne) = (book.nx, book.ne);
+    s.quota_fill.fill(0.0);
+    for &slot in order {
+        let bx = s.buyer_country[slot];
+        let want = s.request[slot] - s.got[slot] - s.queued[slot];
+        let row = slot * nx;
+        let mut licensed = s.licensed[slot];
+        for &x in live {
+            let w = s.wmat[row + x];
+            if x == bx || w <= 0.0 {
+                continue;
+            }
+            let rule = &book.rules[row + x];
+            let mut q = (want * w / s.wsum[slot] * s.claims[x]).min(s.avail[x]);
+            if rule.allow < 1.0 || rule.delay > 0 {
+                q = (q * rule.allow).min(licence_room(s, &buyers[slot], slot, rule, licensed));
+                licensed += q;
+            }
+            let mix = book.mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
+            for qi in rule.quota.iter() {
+                s.quota_fill[qi] += q * quota_share(&book.policies[book.quotas[qi].0], mix);
+            }
+        }
+    }
+    let mut capped = false;
+    for (qi, fill) in s.quota_fill.iter_mut().enumerate() {
+        let asked = *fill;
+        let room = quota_cap(
+            f64::INFINITY,
+            book.quotas[qi],
+            book.policies,
+            book.year_frac,
+            None,
+        );
+        *fill = if asked > room { room / asked } else { 1.0 };
+        capped |= asked > room + NOISE;
+    }
+    capped
+}
+
 /// Whether a buyer pays its country's import duty: a government stockpile does not (its
 /// government would pay itself).
 fn pays_duty(l: &BuyerLink) -> bool {
     !matches!(l.need, NeedOf::Stockpile(_))
 }
 
+/// Puts an approved shipment in the licence queue: the buyer receives it at `arrive`. A
+/// mixed form is queued element by element in the exporter's offered mix.
+#[allow(clippy::too_many_arguments)]
 fn hold(
     s: &Scratch,
     pending: &mut Vec<Shipment>,
