@@ -476,6 +476,25 @@ impl Model {
         self.start.add_days((step * self.step_days as usize) as i32)
     }
 
+    /// Where a step stands in its calendar year (the year its first day is in): how many of
+    /// the year's steps come before it, and how many steps start in that year (52 or 53
+    /// weekly), counting steps before the model's start as if it had run then. Quotas pace
+    /// a year's tonnes by these, so every step of a year has an equal share.
+    pub fn year_steps(&self, step: usize) -> (usize, usize) {
+        let d = self.date_of(step);
+        let sd = self.step_days.max(1) as i64;
+        let first = |year: i32| {
+            let jan1 = Date::from_ymd(year, 1, 1).map_or(d.days(), |x| x.days());
+            // The first step on or after 1 January: ceil((jan1 - start) / sd).
+            -((self.start.days() as i64 - jan1 as i64).div_euclid(sd))
+        };
+        let (k0, k1) = (first(d.year()), first(d.year() + 1));
+        (
+            (step as i64 - k0).max(0) as usize,
+            (k1 - k0).max(1) as usize,
+        )
+    }
+
     /// Number of steps from start to end inclusive.
     pub fn horizon_steps(&self) -> usize {
         (self.step_of(self.end) + 1).max(1) as usize

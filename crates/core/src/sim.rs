@@ -1495,8 +1495,8 @@ impl Sim {
                 // A quota imposed during a year allows its rate from then on, not the
                 // share of the year already gone: it starts as if that share were spent.
                 let begun = || {
-                    let y0 = Date::from_ymd(date.year(), 1, 1).map_or(date.days(), |d| d.days());
-                    let gone = (date.days() - y0) as f64 / 365.25;
+                    let (before, steps) = m.year_steps(self.step);
+                    let gone = before as f64 / steps as f64;
                     (pi, tonnes_per_year * gone, date.year())
                 };
                 let prev = self.quotas.iter().find(|q| q.0 == pi);

@@ -910,6 +910,24 @@ fn a_quotas_room_is_shared_pro_rata_among_the_buyers_of_a_tier() {
 }
 
 #[test]
+fn a_quota_paces_every_step_of_a_year_alike_over_new_year() {
+    // Paced by days, the week of 30 December 2024 had two days of 2024's room left (~27 of
+    // ~154 t of magnets); paced by steps it ships a full week's.
+    let out = run(
+        r#"export_quota("CN", #{ forms: ["magnet:NdFeB"], tonnes_per_year: 8000.0 });
+           run_until("2025-02-01");
+           let e = exports("CN", "magnet:NdFeB");
+           print(value_at(e, "2024-12-30") / mean(between(e, "2024-12-02", "2024-12-23")));
+           print(value_at(e, "2025-01-06") / mean(between(e, "2024-12-02", "2024-12-23")));
+           expect_between(value_at(e, "2024-12-30"), 7000.0, 8200.0, "the quota ships in the New Year week");"#,
+    );
+    for ratio in &out.output {
+        let r: f64 = ratio.parse().unwrap();
+        assert!((r - 1.0).abs() < 0.03, "{:?}", out.output);
+    }
+}
+
+#[test]
 fn a_ban_on_one_destination_leaks_through_diversion_until_a_content_rule_closes_it() {
     // A US-only Dy/Tb ban: Japan's magnets go to the US and Japan takes Chinese ones. A
     // content rule on re-exports of made goods with Chinese Dy/Tb to the US shuts that route.

@@ -425,18 +425,14 @@ impl Sim {
     }
 
     /// Where quotas stand this step: the share of the year gone by its end, and a new
-    /// year's allowance when the year turns. (Contracts, delivered before the markets, and
-    /// the markets both read it.)
+    /// year's allowance when the year turns. A year's tonnes are paced by its steps (each
+    /// step one 52nd or 53rd), so the step that straddles New Year gets a full step's share,
+    /// not the days left of the old year. (Contracts, delivered before the markets, and the
+    /// markets both read it.)
     pub(super) fn quota_year(&mut self) {
         let year = self.date().year();
-        let spy = self.model.steps_per_year();
-        self.year_frac = {
-            let d = self.date();
-            let y0 = Date::from_ymd(d.year(), 1, 1)
-                .map(|x| x.days())
-                .unwrap_or(d.days());
-            ((d.days() - y0) as f64 / 365.25 + 1.0 / spy).min(1.0)
-        };
+        let (before, steps) = self.model.year_steps(self.step);
+        self.year_frac = ((before + 1) as f64 / steps as f64).min(1.0);
         for q in &mut self.quotas {
             if q.2 != year {
                 *q = (q.0, 0.0, year);
