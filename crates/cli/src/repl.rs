@@ -37,13 +37,20 @@ not finished (an open brace, a function body) continues on the next line.
                         name may hold spaces; :save! FILE replaces a script not saved here)
   :reset                start again from the model's first day
   :quit                 leave (Ctrl-D works too)
-Tab completes levers, commands and model ids. Ctrl-C stops a running evaluation. A line that
-sets up actions for later (at, every, when) is tried to the model's end at once: an action
-that would fail is reported against that line. History is kept in ~/.chokepoint_history.
+Tab completes levers, commands and model ids; inside a lever's string argument or option,
+only ids of the kind it takes (countries, firms and groups in a ban's `to: [...]`). Ctrl-C
+stops a running evaluation. A line that sets up actions for later (at, every, when) is tried
+to the model's end at once: an action that would fail is reported against that line.
+History is kept in ~/.chokepoint_history.
 ";
 
 struct ReplHelper {
     words: Vec<String>,
+    /// What a string argument can name, by kind (`Arg`): where the cursor is inside a lever's
+    /// argument or an option of a known kind, only those ids are offered.
+    ids: BTreeMap<Arg, Vec<String>>,
+    /// Each documented function's parameter names, one list per overload.
+    params: BTreeMap<String, Vec<Vec<String>>>,
     /// The recorded metrics, each with its keys: what `:show`, `:plot` and `:keys` take.
     metrics: BTreeMap<String, Vec<String>>,
     engine: Engine,
@@ -82,8 +89,12 @@ impl Completer for ReplHelper {
             [":show" | ":plot", metric] => {
                 self.metrics.get(*metric).into_iter().flatten().collect()
             }
-            _ if word.is_empty() => return Ok((pos, vec![])),
-            _ => self.words.iter().collect(),
+            _ if word.is_empty() && !in_string(&before[..start]) => return Ok((pos, vec![])),
+            _ => match self.argument_kind(&before[..start]) {
+                Some(kind) => self.ids.get(&kind).into_iter().flatten().collect(),
+                None if word.is_empty() => return Ok((pos, vec![])),
+                None => self.words.iter().collect(),
+            },
         };
         let command = matches!(args.first(), Some(c) if c.starts_with(':'));
         let mut out: Vec<Pair> = choices
@@ -101,6 +112,153 @@ impl Completer for ReplHelper {
             out.sort_by_key(|p| p.replacement.contains(['/', '>']));
         }
         Ok((start, out))
+    }
+}
+
+/// What kind of id a string argument names, for completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Arg {
+    Country,
+    /// Countries, firms and groups: who a control reaches or exempts.
+    Who,
+    Facility,
+    Sector,
+    Element,
+    /// Forms and commodities (`oxide`, `oxide:Dy`).
+    Form,
+    /// Forms, commodities and sectors: what `shortfall` reads.
+    FormOrSector,
+    Commodity,
+    Market,
+    Stage,
+    Stockpile,
+    Group,
+}
+
+impl Arg {
+    /// The kind a parameter of `function` named `param` takes.
+    fn of_param(function: &str, param: &str) -> Option<Arg> {
+        Some(match param {
+            "exporter" | "importer" | "country" | "payer" => Arg::Country,
+            "firms" | "who" => Arg::Who,
+            "facility" | "like" => Arg::Facility,
+            "sector" => Arg::Sector,
+            "element" => Arg::Element,
+            "form" if function == "shortfall" => Arg::FormOrSector,
+            "form" => Arg::Form,
+            "commodity" | "commodity_name" => Arg::Commodity,
+            "market" => Arg::Market,
+            "stage" => Arg::Stage,
+            "stockpile" => Arg::Stockpile,
+            "id" if function.starts_with("stockpile") => Arg::Stockpile,
+            "id" if function == "group" => Arg::Group,
+            _ => return None,
+        })
+    }
+
+    /// The kind an option of a lever's map takes (`#{ elements: [...], to: [...] }`).
+    fn of_option(key: &str) -> Option<Arg> {
+        Some(match key {
+            "elements" => Arg::Element,
+            "forms" => Arg::Form,
+            "to" | "exempt" => Arg::Who,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether the text ends inside a string literal ("..." or `...`).
+fn in_string(text: &str) -> bool {
+    scan(text).1
+}
+
+/// Where `text` (a script line up to the cursor) leaves off: the brackets still open, each
+/// a call (its function and argument index), an array, or a map (its current key); and
+/// whether it ends inside a string.
+fn scan(text: &str) -> (Vec<Open>, bool) {
+    let mut open: Vec<Open> = Vec::new();
+    let mut ident = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut gap = false;
+    for c in text.chars() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => {
+                quote = Some(c);
+                ident.clear();
+                continue;
+            }
+            '(' => open.push(Open::Call(std::mem::take(&mut ident), 0)),
+            '[' => open.push(Open::Array),
+            '{' => open.push(Open::Map(None)),
+            ')' | ']' | '}' => {
+                open.pop();
+            }
+            ',' => match open.last_mut() {
+                Some(Open::Call(_, arg)) => *arg += 1,
+                Some(Open::Map(key)) => *key = None,
+                _ => {}
+            },
+            ':' => {
+                if let Some(Open::Map(key)) = open.last_mut() {
+                    *key = Some(ident.clone());
+                }
+            }
+            _ => {}
+        }
+        // The last identifier, across spaces (`export_ban (`, `to :`), until other text.
+        if c.is_alphanumeric() || c == '_' {
+            if gap {
+                ident.clear();
+                gap = false;
+            }
+            ident.push(c);
+        } else if c.is_whitespace() {
+            gap = true;
+        } else {
+            ident.clear();
+        }
+    }
+    (open, quote.is_some())
+}
+
+/// A bracket left open in a script line.
+#[derive(Debug)]
+enum Open {
+    Call(String, usize),
+    Array,
+    Map(Option<String>),
+}
+
+impl ReplHelper {
+    /// The kind of id the string the cursor is in names, if the lever or option says: the
+    /// third argument of `price_floor`, the `to:` of a ban, an element of `elements: [...]`.
+    fn argument_kind(&self, before: &str) -> Option<Arg> {
+        let (open, in_str) = scan(before);
+        if !in_str {
+            return None;
+        }
+        // An array takes the kind of what holds it (`to: ["US", "`).
+        let holder = open.iter().rev().find(|o| !matches!(o, Open::Array))?;
+        match holder {
+            Open::Map(Some(key)) => Arg::of_option(key),
+            Open::Map(None) | Open::Array => None,
+            Open::Call(function, arg) => self
+                .params
+                .get(function)?
+                .iter()
+                .find_map(|names| names.get(*arg))
+                .and_then(|param| Arg::of_param(function, param)),
+        }
     }
 }
 
@@ -880,6 +1038,95 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
     o
 }
 
+/// Each documented function's parameter names, one list per overload.
+fn lever_params(
+    reference: &[chokepoint_script::reference::LeverDoc],
+) -> BTreeMap<String, Vec<Vec<String>>> {
+    let mut params: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for d in reference {
+        params
+            .entry(d.name.clone())
+            .or_default()
+            .push(param_names(&d.signature));
+    }
+    params
+}
+
+/// A signature's parameter names: `export_ban(exporter: string, opts: map)` has
+/// `exporter` and `opts`.
+fn param_names(signature: &str) -> Vec<String> {
+    let inside = signature
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map_or("", |(args, _)| args);
+    inside
+        .split(',')
+        .filter_map(|p| p.split_once(':'))
+        .map(|(name, _)| name.trim().to_string())
+        .collect()
+}
+
+/// The model's ids of each kind a lever's argument can take.
+fn ids_by_kind(m: &Model) -> BTreeMap<Arg, Vec<String>> {
+    let countries: Vec<String> = m.countries.iter().map(|x| x.id.clone()).collect();
+    let firms = m.firms.iter().map(|x| x.id.clone());
+    let groups: Vec<String> = m.groups.iter().map(|x| x.id.clone()).collect();
+    let sectors: Vec<String> = m.sectors.iter().map(|x| x.id.clone()).collect();
+    let commodities: Vec<String> = (0..m.commodities.len())
+        .map(|c| m.commodity_name(c))
+        .collect();
+    let forms: Vec<String> = m.forms.iter().map(|x| x.id.clone()).collect();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v.dedup();
+        v
+    };
+    BTreeMap::from([
+        (Arg::Country, sorted(countries.clone())),
+        (
+            Arg::Who,
+            sorted(
+                countries
+                    .into_iter()
+                    .chain(firms)
+                    .chain(groups.clone())
+                    .collect(),
+            ),
+        ),
+        (
+            Arg::Facility,
+            sorted(m.facilities.iter().map(|x| x.id.clone()).collect()),
+        ),
+        (Arg::Sector, sorted(sectors.clone())),
+        (
+            Arg::Element,
+            sorted(m.elements.iter().map(|x| x.symbol.clone()).collect()),
+        ),
+        (
+            Arg::Form,
+            sorted(forms.iter().chain(&commodities).cloned().collect()),
+        ),
+        (
+            Arg::FormOrSector,
+            sorted(
+                forms
+                    .into_iter()
+                    .chain(commodities.clone())
+                    .chain(sectors)
+                    .collect(),
+            ),
+        ),
+        (Arg::Commodity, sorted(commodities)),
+        (Arg::Market, sorted(m.markets.clone())),
+        (Arg::Stage, sorted(m.stages.clone())),
+        (
+            Arg::Stockpile,
+            sorted(m.stockpiles.iter().map(|x| x.id.clone()).collect()),
+        ),
+        (Arg::Group, sorted(groups)),
+    ])
+}
+
 pub fn run(model_path: &Path) -> Result<u8> {
     let model = Arc::new(
         chokepoint_core::load(model_path).map_err(|e| anyhow!(crate::BadInput(e.to_string())))?,
@@ -892,10 +1139,9 @@ pub fn run(model_path: &Path) -> Result<u8> {
         scripts_root.clone(),
         cancel.clone(),
     );
-    let mut words: Vec<String> = chokepoint_script::reference::reference()
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let reference = chokepoint_script::reference::reference();
+    let params = lever_params(&reference);
+    let mut words: Vec<String> = reference.into_iter().map(|d| d.name).collect();
     words.extend(
         [
             ":help", ":levers", ":step", ":run-to", ":show", ":plot", ":keys", ":save", ":save!",
@@ -926,6 +1172,8 @@ pub fn run(model_path: &Path) -> Result<u8> {
     words.dedup();
     let helper = ReplHelper {
         words,
+        ids: ids_by_kind(m),
+        params,
         metrics,
         engine: build_engine(None, &scripts_root),
         unfinished: Default::default(),
@@ -1072,6 +1320,8 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            ids: Default::default(),
+            params: Default::default(),
             engine: chokepoint_script::rhai::Engine::new(),
             unfinished: Default::default(),
         };
@@ -1124,6 +1374,8 @@ mod tests {
             .collect();
         let helper = super::ReplHelper {
             words,
+            ids: Default::default(),
+            params: Default::default(),
             metrics: Default::default(),
             engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
             unfinished: Default::default(),
@@ -1134,6 +1386,54 @@ mod tests {
         let (_, got) = helper.complete(line, line.len(), &ctx).unwrap();
         let got: Vec<&str> = got.iter().map(|p| p.replacement.as_str()).collect();
         assert_eq!(got, ["DE", "Dy", "DE/concentrate", "DE>AU"]);
+    }
+
+    #[test]
+    fn a_string_argument_is_offered_the_ids_of_its_kind() {
+        use rustyline::completion::Completer as _;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let model = chokepoint_core::load::load(&root.join("models/world-2024.yaml")).unwrap();
+        let helper = super::ReplHelper {
+            words: vec!["US".into(), "us-ndfeb".into(), "usa-thing".into()],
+            ids: super::ids_by_kind(&model),
+            params: super::lever_params(&chokepoint_script::reference::reference()),
+            metrics: Default::default(),
+            engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
+            unfinished: Default::default(),
+        };
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = rustyline::Context::new(&history);
+        let complete = |line: &str| -> Vec<String> {
+            let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+            pairs.into_iter().map(|p| p.replacement).collect()
+        };
+        // A lever's argument: an element, a country, a stockpile (by the signature).
+        // (Not Ce, an element, nor series keys such as CN/oxide.)
+        assert_eq!(complete("thrift(\"D"), ["Dy"]);
+        assert_eq!(complete("export_ban(\"C"), ["CA", "CN"]);
+        let stockpiles: Vec<String> = model.stockpiles.iter().map(|p| p.id.clone()).collect();
+        let mut offered = complete("stockpile_release(\"");
+        offered.sort();
+        let mut all = stockpiles.clone();
+        all.sort();
+        assert_eq!(offered, all);
+        // The second argument, across a nested call and a string with a comma.
+        assert_eq!(complete("price_floor(f(\"a,b\"), \"oxide:D"), ["oxide:Dy"]);
+        let payer = complete("price_floor(\"mp\", \"oxide:Nd\", 60.0, \"U");
+        assert_eq!(payer, ["US"]);
+        // An option of a lever's map, inside its array.
+        assert_eq!(
+            complete("export_ban(\"CN\", #{ elements: [\"Tb\", \"D"),
+            ["Dy"]
+        );
+        let to = complete("export_ban(\"CN\", #{ elements: [\"Dy\"], to: [\"");
+        for who in ["US", &model.firms[0].id, &model.groups[0].id] {
+            assert!(to.iter().any(|w| w == who), "{who} not in {to:?}");
+        }
+        assert!(!to.iter().any(|w| w == "Dy" || w.contains('/')), "{to:?}");
+        // Outside a string, or where the kind is unknown, every word.
+        assert_eq!(complete("us"), ["us-ndfeb", "usa-thing"]);
+        assert_eq!(complete("print(\"us"), ["us-ndfeb", "usa-thing"]);
     }
 
     #[test]
