@@ -269,6 +269,10 @@ pub struct Sim {
     rule_offset: Vec<usize>,
     /// Per commodity: no policy in force changes any of its flows (the fast path).
     open: Vec<bool>,
+    /// Per commodity: no quantity control (ban, licence, quota) on any flow, so arbitrage
+    /// pulls its markets' prices together (tariffs alone do not stop it), and its market is
+    /// worked out as the open path would (`trade_ruled`).
+    arbitraged: Vec<bool>,
     buyers_of: Vec<Vec<usize>>,
     sellers_of: Vec<Vec<usize>>,
     /// Per commodity: its sellers and buyers as the trading passes read them.
@@ -351,6 +355,9 @@ struct Cols {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     offer: Vec<f64>,
+    /// The ruled market in progress has tariffs only: its exporters keep back stock for home
+    /// buyers in tiers still to be served (`home_later`), as on the open path.
+    keep_later: bool,
     /// Per quota in force: what a round of a market's import pass asks of it, then the
     /// share of that its room allows (`Sim::share_quota_room`).
     quota_fill: Vec<f64>,
@@ -619,6 +626,7 @@ impl Sim {
             rules: Vec::new(),
             rule_offset: Vec::new(),
             open: Vec::new(),
+            arbitraged: Vec::new(),
             buyers_of: Vec::new(),
             sellers_of: Vec::new(),
             links: Vec::new(),
@@ -1095,6 +1103,7 @@ impl Sim {
         let z = |n: usize| vec![0.0; n];
         self.scratch = Scratch {
             offer: z(nn),
+            keep_later: false,
             quota_fill: z(self.quotas.len()),
             contract_base: z(m.facilities.len() * ne),
             supply: z(nx),
@@ -1651,16 +1660,21 @@ impl Sim {
                 }
             }
         }
+        let rules_of = |c: usize| {
+            let end = offsets.get(c + 1).copied().unwrap_or(total);
+            &rules[offsets[c]..end]
+        };
+        // Only quantity controls (bans, licences, quotas) segment a commodity's markets: a
+        // tariff moves orders between suppliers but leaves its prices arbitraged, so a slight
+        // one moves them slightly (the model prices no duty).
+        self.arbitraged = (0..nc)
+            .map(|c| {
+                (rules_of(c).iter()).all(|r| r.allow == 1.0 && r.delay == 0 && r.quota.is_empty())
+            })
+            .collect();
         self.open = (0..nc)
             .map(|c| {
-                let end = offsets.get(c + 1).copied().unwrap_or(total);
-                rules[offsets[c]..end].iter().all(|r| {
-                    r.allow == 1.0
-                        && r.delay == 0
-                        && r.tariff == 1.0
-                        && r.duty == 0.0
-                        && r.quota.is_empty()
-                })
+                self.arbitraged[c] && (rules_of(c).iter()).all(|r| r.tariff == 1.0 && r.duty == 0.0)
             })
             .collect();
         // Room in the licence queue for everything these rules can hold at once: each held
@@ -2713,7 +2727,7 @@ impl Sim {
         // arbitrage pulls each market toward it.
         for c in 0..nc {
             let (mut sum, mut n) = (0.0, 0.0);
-            if self.open[c] {
+            if self.arbitraged[c] {
                 for mk in 0..m.markets.len() {
                     if m.prices[mk * nc + c] > 0.0 {
                         sum += self.log_price[mk * nc + c];

@@ -928,6 +928,44 @@ fn a_quota_paces_every_step_of_a_year_alike_over_new_year() {
 }
 
 #[test]
+fn a_slight_tariff_moves_trade_and_prices_slightly() {
+    // A tariff of 0.01% used to switch a commodity off the arbitrage between markets and to
+    // a different way of working out its market: Nd oxide outside China fell ~6% over
+    // 2026-28 and Korat's metal sales from ~1,440 to ~1,280 t/yr. A tariff now leaves the
+    // markets arbitraged, and a slight one moves things slightly; a 25% one still moves
+    // orders off China.
+    let figures = |rate: f64| -> Vec<f64> {
+        let out = run(&format!(
+            r#"for x in ["US", "DE", "JP"] {{ if {rate} > 0.0 {{ tariff(x, "CN", {rate}); }} }}
+               run_until("2028-12-31");
+               let w = |s| mean(between(s, "2026-01-05", "2028-12-25"));
+               print(w.call(price("oxide:Nd", "ROW")));
+               print(w.call(price("metal:Nd", "CN")));
+               print(w.call(output("neo-korat-metal")));
+               print(peak(price("oxide:Ho", "ROW")));
+               print(w.call(trade("CN", "US")));
+               expect(w.call(trade("CN", "US")) > 0.0, "China ships to the US");"#
+        ));
+        (out.output.iter().filter(|s| !s.starts_with("note:")))
+            .map(|s| s.parse().unwrap_or_else(|_| panic!("{:?}", out.output)))
+            .collect()
+    };
+    let (none, slight, quarter) = (figures(0.0), figures(0.0001), figures(0.25));
+    for (a, b) in none.iter().zip(&slight) {
+        assert!((b / a - 1.0).abs() < 0.002, "{none:?} -> {slight:?}");
+    }
+    // Prices barely move (nobody lacks supply); orders leave China for Korat.
+    for i in [0, 1, 3] {
+        assert!(
+            (quarter[i] / none[i] - 1.0).abs() < 0.02,
+            "{none:?} -> {quarter:?}"
+        );
+    }
+    assert!(quarter[2] > 1.03 * none[2], "{none:?} -> {quarter:?}");
+    assert!(quarter[4] < 0.95 * none[4], "{none:?} -> {quarter:?}");
+}
+
+#[test]
 fn a_ban_on_one_destination_leaks_through_diversion_until_a_content_rule_closes_it() {
     // A US-only Dy/Tb ban: Japan's magnets go to the US and Japan takes Chinese ones. A
     // content rule on re-exports of made goods with Chinese Dy/Tb to the US shuts that route.

@@ -753,10 +753,31 @@ impl Sim {
             // asks for nothing (stockpiles not buying, say) has nothing to do. The passes
             // read `request`: a use pass sets it to the use, and the restocking pass puts
             // the whole back (what the use pass got counts toward it).
+            // Under tariffs alone, as on the open path: use and restocking are served apart
+            // only under a shortage, and exporters keep back stock for their home buyers in
+            // tiers still to be served, so a slight tariff changes who sells to whom only
+            // slightly. Under a quantity control (ban, licence, quota), always apart, and
+            // only the cover of home buyers served so far is kept (`import_ruled`).
+            let like_open = self.arbitraged[c];
+            let split = !like_open || total_supply < total_request;
+            let s = &mut self.scratch;
+            s.keep_later = like_open;
+            if s.keep_later {
+                let home_bias = self.model.behaviour.home_bias;
+                for slot in 0..links.buyers.len() {
+                    let x = s.buyer_country[slot];
+                    if s.supply[x] > 0.0 {
+                        s.home_later[x] += s.request[slot] * home_bias;
+                    }
+                }
+            }
             for phase in &links.phases {
                 let slots = phase.slots.clone();
                 let s = &mut self.scratch;
-                if phase.part != Part::Whole {
+                let Some(part) = pass_part(phase.part, split) else {
+                    continue;
+                };
+                if part != Part::Whole {
                     for slot in slots.clone() {
                         std::mem::swap(&mut s.request[slot], &mut s.use_now[slot]);
                     }
@@ -955,6 +976,11 @@ impl Sim {
                 0.0
             };
         }
+        if s.keep_later {
+            for &x in &s.active {
+                s.home_later[x] = (s.home_later[x] - s.claims[x]).max(0.0);
+            }
+        }
         for slot in tier {
             let x = s.buyer_country[slot];
             let q = (s.request[slot] - s.got[slot]) * home_bias * s.weights[x];
@@ -1000,12 +1026,14 @@ impl Sim {
         let mut live = std::mem::take(&mut s.live);
         live.clear();
         live.extend(s.active.iter().filter(|&&x| s.avail[x] > 1e-12));
-        // Under policies an exporter keeps back only the cover of home buyers served so far:
-        // reserving its later tiers' too sends a higher tier's orders all to the exporter a
-        // licence then cuts, and the refused share never reaches the others' stocks (French
-        // defence, served first, lost Japan's magnets under a China-wide licence).
+        // Under a licence an exporter keeps back only the cover of home buyers served so
+        // far: reserving its later tiers' too sends a higher tier's orders all to the
+        // exporter a licence then cuts, and the refused share never reaches the others'
+        // stocks (French defence, served first, lost Japan's magnets under a China-wide
+        // licence). Without one, as on the open path (`keep_later`).
         for &x in &live {
-            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], 0.0);
+            let later = if s.keep_later { s.home_later[x] } else { 0.0 };
+            s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], later);
         }
         let mut order = std::mem::take(&mut s.order);
         for round in 0..2 {
@@ -1488,9 +1516,8 @@ impl Sim {
 }
 
 /// What a licence still passes to the buyer in `slot` this step: the approval share of what
-/// it is granted against, less what it has passed already. (A stockpile asks for no more
-/// than a step's buying.)
-/// What a licence may still grant a buyer this step, given what it has `licensed` so far.
+/// it is granted against, less what it has `licensed` already. (A stockpile asks for no
+/// more than a step's buying.)
 fn licence_room(s: &Scratch, buyer: &BuyerLink, slot: usize, rule: &Rule, licensed: f64) -> f64 {
     let granted = if matches!(buyer.need, NeedOf::Stockpile(_)) {
         s.request[slot]
