@@ -121,12 +121,14 @@ enum Arg {
     Country,
     /// Countries, firms and groups: who a control reaches or exempts.
     Who,
+    /// Firms and groups (an entity list names firms, never countries).
+    Firm,
     Facility,
     Sector,
     Element,
-    /// Forms and commodities (`oxide`, `oxide:Dy`).
+    /// Forms (`oxide`, `magnet:NdFeB`): what `forms:` and a series' `form` take.
     Form,
-    /// Forms, commodities and sectors: what `shortfall` reads.
+    /// Forms and sectors: what `shortfall` reads.
     FormOrSector,
     Commodity,
     Market,
@@ -140,6 +142,7 @@ impl Arg {
     fn of_param(function: &str, param: &str) -> Option<Arg> {
         Some(match param {
             "exporter" | "importer" | "country" | "payer" => Arg::Country,
+            "firms" if function == "entity_list" => Arg::Firm,
             "firms" | "who" => Arg::Who,
             "facility" | "like" => Arg::Facility,
             "sector" => Arg::Sector,
@@ -162,6 +165,7 @@ impl Arg {
             "elements" => Arg::Element,
             "forms" => Arg::Form,
             "to" | "exempt" => Arg::Who,
+            "firm" => Arg::Firm,
             _ => return None,
         })
     }
@@ -177,23 +181,44 @@ fn in_string(text: &str) -> bool {
 /// whether it ends inside a string.
 fn scan(text: &str) -> (Vec<Open>, bool) {
     let mut open: Vec<Open> = Vec::new();
+    // The last identifier (or quoted map key) before the text that follows it.
     let mut ident = String::new();
+    let mut string = String::new();
     let mut quote: Option<char> = None;
     let mut escaped = false;
     let mut gap = false;
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         if let Some(q) = quote {
             match c {
                 _ if escaped => escaped = false,
                 '\\' => escaped = true,
-                _ if c == q => quote = None,
-                _ => {}
+                _ if c == q => {
+                    quote = None;
+                    // A quoted map key (`#{ "to": [...] }`) reads as a bare one.
+                    ident = std::mem::take(&mut string);
+                    gap = true;
+                }
+                _ => string.push(c),
+            }
+            continue;
+        }
+        // A comment, to the end of the line or to its close.
+        if c == '/' && matches!(chars.peek(), Some('/' | '*')) {
+            let line = chars.next() == Some('/');
+            let mut last = ' ';
+            for c in chars.by_ref() {
+                if (line && c == '\n') || (!line && last == '*' && c == '/') {
+                    break;
+                }
+                last = c;
             }
             continue;
         }
         match c {
-            '"' | '`' => {
+            '"' | '`' | '\'' => {
                 quote = Some(c);
+                string.clear();
                 ident.clear();
                 continue;
             }
@@ -228,7 +253,8 @@ fn scan(text: &str) -> (Vec<Open>, bool) {
             ident.clear();
         }
     }
-    (open, quote.is_some())
+    // In a char literal there is nothing to complete.
+    (open, matches!(quote, Some('"' | '`')))
 }
 
 /// A bracket left open in a script line.
@@ -1068,62 +1094,44 @@ fn param_names(signature: &str) -> Vec<String> {
 
 /// The model's ids of each kind a lever's argument can take.
 fn ids_by_kind(m: &Model) -> BTreeMap<Arg, Vec<String>> {
-    let countries: Vec<String> = m.countries.iter().map(|x| x.id.clone()).collect();
-    let firms = m.firms.iter().map(|x| x.id.clone());
-    let groups: Vec<String> = m.groups.iter().map(|x| x.id.clone()).collect();
-    let sectors: Vec<String> = m.sectors.iter().map(|x| x.id.clone()).collect();
-    let commodities: Vec<String> = (0..m.commodities.len())
-        .map(|c| m.commodity_name(c))
-        .collect();
-    let forms: Vec<String> = m.forms.iter().map(|x| x.id.clone()).collect();
-    let sorted = |mut v: Vec<String>| {
+    let ids = |v: Vec<&String>| {
+        let mut v: Vec<String> = v.into_iter().cloned().collect();
         v.sort();
         v.dedup();
         v
     };
+    let countries: Vec<&String> = m.countries.iter().map(|x| &x.id).collect();
+    let firms: Vec<&String> = m.firms.iter().map(|x| &x.id).collect();
+    let groups: Vec<&String> = m.groups.iter().map(|x| &x.id).collect();
+    let sectors: Vec<&String> = m.sectors.iter().map(|x| &x.id).collect();
+    let forms: Vec<&String> = m.forms.iter().map(|x| &x.id).collect();
+    let commodities: Vec<String> = (0..m.commodities.len())
+        .map(|c| m.commodity_name(c))
+        .collect();
+    let join = |a: &[&String], b: &[&String]| ids([a, b].concat());
     BTreeMap::from([
-        (Arg::Country, sorted(countries.clone())),
-        (
-            Arg::Who,
-            sorted(
-                countries
-                    .into_iter()
-                    .chain(firms)
-                    .chain(groups.clone())
-                    .collect(),
-            ),
-        ),
+        (Arg::Country, ids(countries.clone())),
+        (Arg::Who, ids([&countries[..], &firms, &groups].concat())),
+        (Arg::Firm, join(&firms, &groups)),
         (
             Arg::Facility,
-            sorted(m.facilities.iter().map(|x| x.id.clone()).collect()),
+            ids(m.facilities.iter().map(|x| &x.id).collect()),
         ),
-        (Arg::Sector, sorted(sectors.clone())),
+        (Arg::Sector, ids(sectors.clone())),
         (
             Arg::Element,
-            sorted(m.elements.iter().map(|x| x.symbol.clone()).collect()),
+            ids(m.elements.iter().map(|x| &x.symbol).collect()),
         ),
-        (
-            Arg::Form,
-            sorted(forms.iter().chain(&commodities).cloned().collect()),
-        ),
-        (
-            Arg::FormOrSector,
-            sorted(
-                forms
-                    .into_iter()
-                    .chain(commodities.clone())
-                    .chain(sectors)
-                    .collect(),
-            ),
-        ),
-        (Arg::Commodity, sorted(commodities)),
-        (Arg::Market, sorted(m.markets.clone())),
-        (Arg::Stage, sorted(m.stages.clone())),
+        (Arg::Form, ids(forms.clone())),
+        (Arg::FormOrSector, join(&forms, &sectors)),
+        (Arg::Commodity, ids(commodities.iter().collect())),
+        (Arg::Market, ids(m.markets.iter().collect())),
+        (Arg::Stage, ids(m.stages.iter().collect())),
         (
             Arg::Stockpile,
-            sorted(m.stockpiles.iter().map(|x| x.id.clone()).collect()),
+            ids(m.stockpiles.iter().map(|x| &x.id).collect()),
         ),
-        (Arg::Group, sorted(groups)),
+        (Arg::Group, ids(groups)),
     ])
 }
 
@@ -1431,6 +1439,18 @@ mod tests {
             assert!(to.iter().any(|w| w == who), "{who} not in {to:?}");
         }
         assert!(!to.iter().any(|w| w == "Dy" || w.contains('/')), "{to:?}");
+        // Forms are forms (not oxide:Dy); an entity list names firms, not countries.
+        assert_eq!(
+            complete("tariff(\"US\", \"CN\", 0.1, #{ forms: [\"ox"),
+            ["oxide"]
+        );
+        let listed = complete("entity_list(\"CN\", [\"");
+        assert!(listed.contains(&model.firms[0].id), "{listed:?}");
+        assert!(!listed.iter().any(|w| w == "US"), "{listed:?}");
+        // Comments, char literals and quoted keys are read as Rhai reads them.
+        assert_eq!(complete("let c = '\"'; thrift(\"T"), ["Tb", "Tm"]);
+        assert_eq!(complete("thrift(/* \" */ \"T"), ["Tb", "Tm"]);
+        assert_eq!(complete("export_ban(\"CN\", #{ \"elements\": [\"D"), ["Dy"]);
         // Outside a string, or where the kind is unknown, every word.
         assert_eq!(complete("us"), ["us-ndfeb", "usa-thing"]);
         assert_eq!(complete("print(\"us"), ["us-ndfeb", "usa-thing"]);

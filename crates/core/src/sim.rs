@@ -355,6 +355,8 @@ struct Cols {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     offer: Vec<f64>,
+    /// Per element: zero but for the element an offtake of a mixed form is moving.
+    unit: Vec<f64>,
     /// The ruled market in progress has tariffs only: its exporters keep back stock for home
     /// buyers in tiers still to be served (`home_later`), as on the open path.
     keep_later: bool,
@@ -1103,6 +1105,7 @@ impl Sim {
         let z = |n: usize| vec![0.0; n];
         self.scratch = Scratch {
             offer: z(nn),
+            unit: z(ne),
             keep_later: false,
             quota_fill: z(self.quotas.len()),
             contract_base: z(m.facilities.len() * ne),
@@ -2176,6 +2179,7 @@ impl Sim {
         }
         let m = Arc::clone(&self.model);
         let (nf, ne, nc) = (m.forms.len(), m.elements.len(), m.commodities.len());
+        self.quota_year();
         // Offtakes and contracts each take their share of what the facility holds before
         // any of them takes: a 50% offtake and a 50% contract get half each.
         let held = self
@@ -2210,18 +2214,27 @@ impl Sim {
                     continue;
                 }
                 let c = m.commodity(form, Some(e));
-                // Across a border, export controls apply as to any purchase.
-                let allow = if x == y {
-                    1.0
-                } else {
-                    self.buyers_of[c]
-                        .iter()
-                        .position(|&b| b == node)
-                        .map_or(1.0, |slot| {
-                            self.rules[self.rule_offset[c] + slot * nx + x].allow
-                        })
+                // Across a border, export controls apply as to any purchase, and export
+                // quotas count what it takes (of a mixed form, element by element).
+                let rule = match self.buyers_of[c].iter().position(|&b| b == node) {
+                    Some(slot) if x != y => self.rules[self.rule_offset[c] + slot * nx + x],
+                    _ => OPEN,
                 };
-                let q = (fresh * o.share * allow).min(self.stock[from + e]);
+                let mut q = (fresh * rule.allow * o.share).min(self.stock[from + e]);
+                let unit = &mut self.scratch.unit;
+                unit[e] = 1.0;
+                let mix = m.forms[form].mixed.then_some(&unit[..]);
+                let (quotas, year_frac) = (&mut self.quotas, self.year_frac);
+                q = q.min(quota_room(
+                    rule.quota,
+                    q,
+                    quotas,
+                    &self.policies,
+                    year_frac,
+                    mix,
+                ));
+                quota_spend(rule.quota, q.max(0.0), quotas, &self.policies, mix);
+                unit[e] = 0.0;
                 if q <= 0.0 {
                     continue;
                 }
@@ -2314,33 +2327,46 @@ impl Sim {
                 if wanted <= 0.0 {
                     continue;
                 }
-                // An export quota counts contracted tonnes too (one rule per exporter and
-                // commodity: the first buyer slot in the contract's country says which).
-                let quota = self.buyers_of[c]
-                    .iter()
-                    .position(|&b| self.contract_reaches(&ct, b))
-                    .filter(|_| x != ct.country)
-                    .map_or(QuotaSet::NONE, |slot| {
-                        self.rules[self.rule_offset[c] + slot * nx + x].quota
-                    });
-                // A mixed form counts against an element quota by its covered content.
+                // An export quota counts contracted tonnes too, each buyer's by the quotas
+                // on its own flow (a quota may reach some of the contract's buyers and not
+                // others), its room shared pro-rata; a mixed form by its covered content.
+                let q_total = available.min(wanted);
                 let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
-                let room = quota_room(
-                    quota,
-                    f64::INFINITY,
+                let cross = x != ct.country;
+                self.scratch.quota_fill.fill(0.0);
+                for slot in 0..self.buyers_of[c].len() {
+                    let b = self.buyers_of[c][slot];
+                    if cross && self.contract_reaches(&ct, b) {
+                        let q = q_total * self.scratch.request[slot] / wanted;
+                        let rule = &self.rules[self.rule_offset[c] + slot * nx + x];
+                        for qi in rule.quota.iter() {
+                            let share = quota_share(&self.policies[self.quotas[qi].0], mix);
+                            self.scratch.quota_fill[qi] += q * share;
+                        }
+                    }
+                }
+                quota_fills(
+                    &mut self.scratch.quota_fill,
                     &self.quotas,
                     &self.policies,
                     self.year_frac,
-                    mix,
                 );
-                let q_total = available.min(wanted).min(room);
-                quota_spend(quota, q_total, &mut self.quotas, &self.policies, mix);
                 for slot in 0..self.buyers_of[c].len() {
                     let b = self.buyers_of[c][slot];
                     if !self.contract_reaches(&ct, b) {
                         continue;
                     }
-                    let q = q_total * self.scratch.request[slot] / wanted;
+                    let mut q = q_total * self.scratch.request[slot] / wanted;
+                    if cross {
+                        let quota = self.rules[self.rule_offset[c] + slot * nx + x].quota;
+                        let fill = quota.iter().map(|qi| self.scratch.quota_fill[qi]);
+                        q *= fill.fold(1.0, f64::min);
+                        let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
+                        let room =
+                            quota_room(quota, q, &self.quotas, &self.policies, self.year_frac, mix);
+                        q = q.min(room);
+                        quota_spend(quota, q, &mut self.quotas, &self.policies, mix);
+                    }
                     if q <= 0.0 {
                         continue;
                     }
@@ -3099,6 +3125,24 @@ fn quota_room(
     set.iter().fold(avail, |room, qi| {
         quota_cap(room, quotas[qi], policies, year_frac, mix)
     })
+}
+
+/// Turns what was asked of each quota (`fill[qi]`, tonnes it counts) into the share of it
+/// the quota's room allows. Returns whether any quota holds something back.
+fn quota_fills(
+    fill: &mut [f64],
+    quotas: &[(usize, f64, i32)],
+    policies: &[Policy],
+    year_frac: f64,
+) -> bool {
+    let mut capped = false;
+    for (qi, fill) in fill.iter_mut().enumerate() {
+        let asked = *fill;
+        let room = quota_cap(f64::INFINITY, quotas[qi], policies, year_frac, None);
+        *fill = if asked > room { room / asked } else { 1.0 };
+        capped |= asked > room + NOISE;
+    }
+    capped
 }
 
 /// Counts `q` t of a flow against each of its quotas, by what each quota covers.

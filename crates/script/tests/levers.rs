@@ -966,6 +966,34 @@ fn a_slight_tariff_moves_trade_and_prices_slightly() {
 }
 
 #[test]
+fn offtakes_and_contracts_across_a_border_count_against_a_quota_flow_by_flow() {
+    // A 10% offtake of China's magnets into the US stockpile had shipped ~15,800 t in 2025
+    // past an 8,000 t/yr quota; and a US contract was charged to the quota of the first US
+    // buyer it reached, so exempting that one firm (Lockheed) freed the whole contract
+    // (10,600 t).
+    let exports = |lines: &str| -> f64 {
+        let out = run(&format!(
+            r#"{lines}
+               run_until("2025-12-29");
+               let e = mean(between(exports("CN", "magnet:NdFeB"), "2025-01-06", "2025-12-29"));
+               print(e);
+               expect(e > 0.0, "China ships magnets");"#
+        ));
+        out.output[0].parse().unwrap()
+    };
+    let quota = r#"export_quota("CN", #{ forms: ["magnet:NdFeB"], tonnes_per_year: 8000.0 });"#;
+    let offtake = exports(&format!(
+        r#"{quota} offtake("cn-ndfeb-aggregate", "us-nds-ndfeb", 0.1);"#
+    ));
+    assert!((offtake - 8000.0).abs() < 200.0, "{offtake}");
+    let exempt = exports(
+        r#"export_quota("CN", #{ forms: ["magnet:NdFeB"], tonnes_per_year: 8000.0, exempt: ["lockheed-martin"] });
+           contract("cn-ndfeb-aggregate", "US", 0.1);"#,
+    );
+    assert!(exempt > 7900.0 && exempt < 8200.0, "{exempt}");
+}
+
+#[test]
 fn a_ban_on_one_destination_leaks_through_diversion_until_a_content_rule_closes_it() {
     // A US-only Dy/Tb ban: Japan's magnets go to the US and Japan takes Chinese ones. A
     // content rule on re-exports of made goods with Chinese Dy/Tb to the US shuts that route.

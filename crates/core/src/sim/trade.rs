@@ -1583,20 +1583,12 @@ fn share_quota_room(
             }
         }
     }
-    let mut capped = false;
-    for (qi, fill) in s.quota_fill.iter_mut().enumerate() {
-        let asked = *fill;
-        let room = quota_cap(
-            f64::INFINITY,
-            book.quotas[qi],
-            book.policies,
-            book.year_frac,
-            None,
-        );
-        *fill = if asked > room { room / asked } else { 1.0 };
-        capped |= asked > room + NOISE;
-    }
-    capped
+    quota_fills(
+        &mut s.quota_fill,
+        book.quotas,
+        book.policies,
+        book.year_frac,
+    )
 }
 
 /// Whether a buyer pays its country's import duty: a government stockpile does not (its

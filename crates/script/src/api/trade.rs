@@ -259,13 +259,15 @@ pub mod trade_api {
     }
 
     /// Caps exports of the covered items at `tonnes_per_year` (REO basis), paced through
-    /// each calendar year: by any day, the elapsed share of the year's tonnes. One imposed
-    /// during a year paces from its first day (imposed in July, half the year's tonnes by
-    /// December). Quotas that overlap (a total and a sub-quota for some elements) each cap
-    /// the flows they cover; up to three of one exporter can be in force at once (a fourth
-    /// is an error: lift one first). Supply contracts count against them. A quota on some
-    /// `elements` counts a mixed form (magnets, concentrate) by its content of them: a
-    /// magnet's Dy, not its Nd.
+    /// each calendar year by its steps: each of the year's steps (52 or 53 weekly) adds an
+    /// equal share of the year's tonnes, and what a step leaves unshipped carries on. One
+    /// imposed during a year paces from its first step (imposed in July, half the year's
+    /// tonnes by December). Where the room runs short, buyers of equal priority share it
+    /// pro-rata to what they order. Quotas that overlap (a total and a sub-quota for some
+    /// elements) each cap the flows they cover; up to three of one exporter can be in force
+    /// at once (a fourth is an error: lift one first). Supply contracts and offtakes count
+    /// against them. A quota on some `elements` counts a mixed form (magnets, concentrate)
+    /// by its content of them: a magnet's Dy, not its Nd.
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
