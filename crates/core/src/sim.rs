@@ -355,7 +355,7 @@ struct Cols {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     offer: Vec<f64>,
-    /// Per element: zero but for the element an offtake of a mixed form is moving.
+    /// Per element: what an offtake takes this step (zero between offtakes).
     unit: Vec<f64>,
     /// The ruled market in progress has tariffs only: its exporters keep back stock for home
     /// buyers in tiers still to be served (`home_later`), as on the open path.
@@ -2203,41 +2203,81 @@ impl Sim {
             let (x, y) = (fac.country, m.stockpiles[o.stockpile].country);
             let mk = m.countries[x].market;
             let nx = m.countries.len();
+            let mixed = m.forms[form].mixed;
+            // Across a border, export controls apply as to any purchase, and export quotas
+            // count what it takes. (One rule for a mixed form, one per element otherwise.)
+            let rule_of = |sim: &Sim, c: CommodityId| match sim.buyers_of[c]
+                .iter()
+                .position(|&b| b == node)
+            {
+                Some(slot) if x != y => sim.rules[sim.rule_offset[c] + slot * nx + x],
+                _ => OPEN,
+            };
+            // What it takes of each element: a share of what the plant made since the last
+            // offtake, not of the stock it holds; and only of what the stockpile holds (an
+            // NdPr oxide stockpile takes no La from a separator).
+            let mut take = std::mem::take(&mut self.scratch.unit);
             for e in 0..ne {
-                // The share is of what the plant made since the last offtake, not of the
-                // stock it holds; and only of what the stockpile holds (an NdPr oxide
-                // stockpile takes no La from a separator).
                 let i = o.facility * ne + e;
                 let fresh = self.made_total[i] - self.offtake_seen[i];
                 self.offtake_seen[i] = self.made_total[i];
-                if !m.forms[form].mixed && self.holding_share[o.stockpile * ne + e] <= 0.0 {
+                if !mixed && self.holding_share[o.stockpile * ne + e] <= 0.0 {
                     continue;
                 }
-                let c = m.commodity(form, Some(e));
-                // Across a border, export controls apply as to any purchase, and export
-                // quotas count what it takes (of a mixed form, element by element).
-                let rule = match self.buyers_of[c].iter().position(|&b| b == node) {
-                    Some(slot) if x != y => self.rules[self.rule_offset[c] + slot * nx + x],
-                    _ => OPEN,
+                let rule = rule_of(self, m.commodity(form, Some(e)));
+                let q = (fresh * rule.allow * o.share).min(self.stock[from + e]);
+                take[e] = if mixed {
+                    q.max(0.0)
+                } else {
+                    let q = q.min(quota_room(
+                        rule.quota,
+                        q,
+                        &self.quotas,
+                        &self.policies,
+                        self.year_frac,
+                        None,
+                    ));
+                    quota_spend(
+                        rule.quota,
+                        q.max(0.0),
+                        &mut self.quotas,
+                        &self.policies,
+                        None,
+                    );
+                    q.max(0.0)
                 };
-                let mut q = (fresh * rule.allow * o.share).min(self.stock[from + e]);
-                let unit = &mut self.scratch.unit;
-                unit[e] = 1.0;
-                let mix = m.forms[form].mixed.then_some(&unit[..]);
+            }
+            // A mixed form is one good: its quotas count the whole draw by its content, and
+            // what they hold back is held back of every element alike (a magnet is not taken
+            // apart to pass an element quota).
+            let total = lane_sum(&take);
+            if mixed && total > 0.0 {
+                let rule = rule_of(self, m.commodity(form, None));
                 let (quotas, year_frac) = (&mut self.quotas, self.year_frac);
-                q = q.min(quota_room(
+                let room = quota_room(
                     rule.quota,
-                    q,
+                    total,
                     quotas,
                     &self.policies,
                     year_frac,
-                    mix,
-                ));
-                quota_spend(rule.quota, q.max(0.0), quotas, &self.policies, mix);
-                unit[e] = 0.0;
+                    Some(&take),
+                );
+                let scale = (room / total).clamp(0.0, 1.0);
+                quota_spend(
+                    rule.quota,
+                    total * scale,
+                    quotas,
+                    &self.policies,
+                    Some(&take),
+                );
+                take.iter_mut().for_each(|q| *q *= scale);
+            }
+            for e in 0..ne {
+                let q = std::mem::take(&mut take[e]);
                 if q <= 0.0 {
                     continue;
                 }
+                let c = m.commodity(form, Some(e));
                 self.stock[from + e] -= q;
                 self.stock[to + e] += q;
                 let price = self.price[mk * nc + c];
@@ -2252,6 +2292,7 @@ impl Sim {
                     self.scratch.pair[x * nx + y] += q;
                 }
             }
+            self.scratch.unit = take;
         }
     }
 

@@ -986,6 +986,14 @@ fn offtakes_and_contracts_across_a_border_count_against_a_quota_flow_by_flow() {
         r#"{quota} offtake("cn-ndfeb-aggregate", "us-nds-ndfeb", 0.1);"#
     ));
     assert!((offtake - 8000.0).abs() < 200.0, "{offtake}");
+    // An element quota holds the offtake's magnets whole: 20 t/yr of Dy and Tb is ~1,000
+    // t/yr of magnets at ~2% Dy+Tb. Taken element by element, the Nd and Pr had passed
+    // (~6,800 t/yr) and the Dy and Tb stayed in China.
+    let heavy = exports(
+        r#"export_quota("CN", #{ elements: ["Dy", "Tb"], tonnes_per_year: 20.0 });
+           offtake("cn-ndfeb-aggregate", "us-nds-ndfeb", 0.1);"#,
+    );
+    assert!(heavy > 500.0 && heavy < 1_300.0, "{heavy}");
     let exempt = exports(
         r#"export_quota("CN", #{ forms: ["magnet:NdFeB"], tonnes_per_year: 8000.0, exempt: ["lockheed-martin"] });
            contract("cn-ndfeb-aggregate", "US", 0.1);"#,

@@ -262,12 +262,14 @@ pub mod trade_api {
     /// each calendar year by its steps: each of the year's steps (52 or 53 weekly) adds an
     /// equal share of the year's tonnes, and what a step leaves unshipped carries on. One
     /// imposed during a year paces from its first step (imposed in July, half the year's
-    /// tonnes by December). Where the room runs short, buyers of equal priority share it
-    /// pro-rata to what they order. Quotas that overlap (a total and a sub-quota for some
-    /// elements) each cap the flows they cover; up to three of one exporter can be in force
-    /// at once (a fourth is an error: lift one first). Supply contracts and offtakes count
-    /// against them. A quota on some `elements` counts a mixed form (magnets, concentrate)
-    /// by its content of them: a magnet's Dy, not its Nd.
+    /// tonnes by December). Supply contracts and offtakes count against it and are served
+    /// first, before the market, contracts in the order they were signed; in the market,
+    /// the dearest goods first, higher priority first, and buyers of equal priority share
+    /// what room is left pro-rata to what they order. Quotas that overlap (a total and a
+    /// sub-quota for some elements) each cap the flows they cover; up to three of one
+    /// exporter can be in force at once (a fourth is an error: lift one first). A quota on
+    /// some `elements` counts a mixed form (magnets, concentrate) by its content of them: a
+    /// magnet's Dy, not its Nd, and holds back the whole magnet.
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
