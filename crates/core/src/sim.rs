@@ -2307,143 +2307,164 @@ impl Sim {
         self.quota_year();
         // Each contract's share is of what the facility held before offtakes and contracts
         // took (`offtake` noted it): two contracts of 50% get half each, whichever was
-        // signed first.
-        for k in 0..self.contracts.len() {
-            let ct = self.contracts[k].clone();
-            let fac = &m.facilities[ct.facility];
-            let form = fac.output_form(&m);
-            let from = (self.fac_node[ct.facility] * nf + form) * ne;
-            let held_before = &self.scratch.contract_base[ct.facility * ne..(ct.facility + 1) * ne];
-            let x = fac.country;
-            // One commodity for a mixed form, one per element otherwise (no allocation here).
-            let mixed = m.forms[form].mixed;
-            for k in 0..if mixed { 1 } else { ne } {
-                let elem = (!mixed).then_some(k);
-                let c = m.commodity(form, elem);
-                let available: f64 = match elem {
-                    Some(e) => (held_before[e] * ct.share).min(self.stock[from + e]),
-                    None => (lane_sum(held_before) * ct.share)
-                        .min(lane_sum(&self.stock[from..from + ne])),
-                };
-                if available <= 0.0 {
-                    continue;
-                }
-                // What the contract's buyers want, as far as policy lets them have it.
-                let mut wanted = 0.0;
-                for (slot, &b) in self.buyers_of[c].iter().enumerate() {
-                    if !self.contract_reaches(&ct, b) {
-                        continue;
-                    }
-                    let allow = if x == ct.country {
-                        1.0
-                    } else {
-                        self.rules[self.rule_offset[c] + slot * nx + x].allow
-                    };
-                    // Its target counts the licensed pipeline it waits on from other
-                    // exporters of the commodity (the contract's own passes without the
-                    // review): it holds that on order, and wants no less for it. What it
-                    // lacks beyond a step's use comes spread over the review, as a licence
-                    // passes it: a contract delivers now, and would otherwise fill the
-                    // whole pipeline target with stock in one week.
-                    let links = &self.links[c];
-                    let l = &links.buyers[slot];
-                    let rules = &self.rules[self.rule_offset[c]..];
-                    let lead = trade::licence_lead(
-                        rules,
-                        nx,
-                        slot,
-                        l.country,
-                        &links.seller_countries,
-                        Some(x),
-                    );
-                    let need = self.link_need(l);
-                    let r = self.link_request(l, c, need, lead as f64).0;
-                    let r = match l.need {
-                        trade::NeedOf::Stockpile(_) => r,
-                        _ => r.min(trade::spread(need, r, lead as f64)),
-                    } * allow;
-                    self.scratch.request[slot] = r;
-                    wanted += r;
-                }
-                if wanted <= 0.0 {
-                    continue;
-                }
-                // An export quota counts contracted tonnes too, each buyer's by the quotas
-                // on its own flow (a quota may reach some of the contract's buyers and not
-                // others), its room shared pro-rata; a mixed form by its covered content.
-                let q_total = available.min(wanted);
-                let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
-                let cross = x != ct.country;
-                self.scratch.quota_fill.fill(0.0);
-                for slot in 0..self.buyers_of[c].len() {
-                    let b = self.buyers_of[c][slot];
-                    if cross && self.contract_reaches(&ct, b) {
-                        let q = q_total * self.scratch.request[slot] / wanted;
-                        let rule = &self.rules[self.rule_offset[c] + slot * nx + x];
-                        for qi in rule.quota.iter() {
-                            let share = quota_share(&self.policies[self.quotas[qi].0], mix);
-                            self.scratch.quota_fill[qi] += q * share;
-                        }
-                    }
-                }
+        // signed first. Under export quotas, a first pass sums what every contract asks of
+        // each quota, so that the room is shared pro-rata over all of them, not taken in
+        // the order they were signed.
+        self.scratch.quota_fill.fill(0.0);
+        let passes: &[bool] = if self.quotas.is_empty() {
+            &[true]
+        } else {
+            &[false, true]
+        };
+        for &deliver in passes {
+            if deliver && passes.len() > 1 {
                 quota_fills(
                     &mut self.scratch.quota_fill,
                     &self.quotas,
                     &self.policies,
                     self.year_frac,
                 );
-                for slot in 0..self.buyers_of[c].len() {
-                    let b = self.buyers_of[c][slot];
-                    if !self.contract_reaches(&ct, b) {
+            }
+            for k in 0..self.contracts.len() {
+                let ct = self.contracts[k].clone();
+                let fac = &m.facilities[ct.facility];
+                let form = fac.output_form(&m);
+                let from = (self.fac_node[ct.facility] * nf + form) * ne;
+                let held_before =
+                    &self.scratch.contract_base[ct.facility * ne..(ct.facility + 1) * ne];
+                let x = fac.country;
+                // One commodity for a mixed form, one per element otherwise (no allocation here).
+                let mixed = m.forms[form].mixed;
+                for k in 0..if mixed { 1 } else { ne } {
+                    let elem = (!mixed).then_some(k);
+                    let c = m.commodity(form, elem);
+                    let available: f64 = match elem {
+                        Some(e) => (held_before[e] * ct.share).min(self.stock[from + e]),
+                        None => (lane_sum(held_before) * ct.share)
+                            .min(lane_sum(&self.stock[from..from + ne])),
+                    };
+                    if available <= 0.0 {
                         continue;
                     }
-                    let mut q = q_total * self.scratch.request[slot] / wanted;
-                    if cross {
-                        let quota = self.rules[self.rule_offset[c] + slot * nx + x].quota;
-                        let fill = quota.iter().map(|qi| self.scratch.quota_fill[qi]);
-                        q *= fill.fold(1.0, f64::min);
-                        let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
-                        let room =
-                            quota_room(quota, q, &self.quotas, &self.policies, self.year_frac, mix);
-                        q = q.min(room);
-                        quota_spend(quota, q, &mut self.quotas, &self.policies, mix);
-                    }
-                    if q <= 0.0 {
-                        continue;
-                    }
-                    let to = (b * nf + form) * ne;
-                    match elem {
-                        Some(e) => {
-                            self.stock[from + e] -= q;
-                            self.stock[to + e] += q;
+                    // What the contract's buyers want, as far as policy lets them have it.
+                    let mut wanted = 0.0;
+                    for (slot, &b) in self.buyers_of[c].iter().enumerate() {
+                        if !self.contract_reaches(&ct, b) {
+                            continue;
                         }
-                        None => {
-                            // The holding's mix as it is now: each buyer gets all of its q.
-                            let scale = q / lane_sum(&self.stock[from..from + ne]);
-                            for e in 0..ne {
-                                let part = self.stock[from + e] * scale;
-                                self.stock[from + e] -= part;
-                                self.stock[to + e] += part;
+                        let allow = if x == ct.country {
+                            1.0
+                        } else {
+                            self.rules[self.rule_offset[c] + slot * nx + x].allow
+                        };
+                        // Its target counts the licensed pipeline it waits on from other
+                        // exporters of the commodity (the contract's own passes without the
+                        // review): it holds that on order, and wants no less for it. What it
+                        // lacks beyond a step's use comes spread over the review, as a licence
+                        // passes it: a contract delivers now, and would otherwise fill the
+                        // whole pipeline target with stock in one week.
+                        let links = &self.links[c];
+                        let l = &links.buyers[slot];
+                        let rules = &self.rules[self.rule_offset[c]..];
+                        let lead = trade::licence_lead(
+                            rules,
+                            nx,
+                            slot,
+                            l.country,
+                            &links.seller_countries,
+                            Some(x),
+                        );
+                        let need = self.link_need(l);
+                        let r = self.link_request(l, c, need, lead as f64).0;
+                        let r = match l.need {
+                            trade::NeedOf::Stockpile(_) => r,
+                            _ => r.min(trade::spread(need, r, lead as f64)),
+                        } * allow;
+                        self.scratch.request[slot] = r;
+                        wanted += r;
+                    }
+                    if wanted <= 0.0 {
+                        continue;
+                    }
+                    // An export quota counts contracted tonnes too, each buyer's by the quotas
+                    // on its own flow (a quota may reach some of the contract's buyers and not
+                    // others), its room shared pro-rata; a mixed form by its covered content.
+                    let q_total = available.min(wanted);
+                    let cross = x != ct.country;
+                    if !deliver {
+                        let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
+                        for slot in 0..self.buyers_of[c].len() {
+                            let b = self.buyers_of[c][slot];
+                            if cross && self.contract_reaches(&ct, b) {
+                                let q = q_total * self.scratch.request[slot] / wanted;
+                                let rule = &self.rules[self.rule_offset[c] + slot * nx + x];
+                                for qi in rule.quota.iter() {
+                                    let share = quota_share(&self.policies[self.quotas[qi].0], mix);
+                                    self.scratch.quota_fill[qi] += q * share;
+                                }
                             }
                         }
+                        continue;
                     }
-                    if ct.country != x {
-                        self.scratch.exports[x * nf + form] += q;
-                        self.scratch.imports[ct.country * nf + form] += q;
-                        self.scratch.pair[x * nx + ct.country] += q;
-                        // A tariff does not move contracted tonnes, but they pay its duty.
-                        let duty = self.rules[self.rule_offset[c] + slot * nx + x].duty;
-                        let stockpile = matches!(self.nodes[b].kind, NodeKind::Stockpile(_));
-                        if duty > 0.0 && !stockpile {
-                            let mk = m.countries[ct.country].market;
-                            let value = self.price[mk * m.commodities.len() + c] * q * 1000.0
-                                / m.forms[form].re_share;
-                            self.policy_cost[ct.country] -= value * duty;
+                    for slot in 0..self.buyers_of[c].len() {
+                        let b = self.buyers_of[c][slot];
+                        if !self.contract_reaches(&ct, b) {
+                            continue;
                         }
+                        let mut q = q_total * self.scratch.request[slot] / wanted;
+                        if cross {
+                            let quota = self.rules[self.rule_offset[c] + slot * nx + x].quota;
+                            let fill = quota.iter().map(|qi| self.scratch.quota_fill[qi]);
+                            q *= fill.fold(1.0, f64::min);
+                            let mix = elem.is_none().then(|| &self.stock[from..from + ne]);
+                            let room = quota_room(
+                                quota,
+                                q,
+                                &self.quotas,
+                                &self.policies,
+                                self.year_frac,
+                                mix,
+                            );
+                            q = q.min(room);
+                            quota_spend(quota, q, &mut self.quotas, &self.policies, mix);
+                        }
+                        if q <= 0.0 {
+                            continue;
+                        }
+                        let to = (b * nf + form) * ne;
+                        match elem {
+                            Some(e) => {
+                                self.stock[from + e] -= q;
+                                self.stock[to + e] += q;
+                            }
+                            None => {
+                                // The holding's mix as it is now: each buyer gets all of its q.
+                                let scale = q / lane_sum(&self.stock[from..from + ne]);
+                                for e in 0..ne {
+                                    let part = self.stock[from + e] * scale;
+                                    self.stock[from + e] -= part;
+                                    self.stock[to + e] += part;
+                                }
+                            }
+                        }
+                        if ct.country != x {
+                            self.scratch.exports[x * nf + form] += q;
+                            self.scratch.imports[ct.country * nf + form] += q;
+                            self.scratch.pair[x * nx + ct.country] += q;
+                            // A tariff does not move contracted tonnes, but they pay its duty.
+                            let duty = self.rules[self.rule_offset[c] + slot * nx + x].duty;
+                            let stockpile = matches!(self.nodes[b].kind, NodeKind::Stockpile(_));
+                            if duty > 0.0 && !stockpile {
+                                let mk = m.countries[ct.country].market;
+                                let value = self.price[mk * m.commodities.len() + c] * q * 1000.0
+                                    / m.forms[form].re_share;
+                                self.policy_cost[ct.country] -= value * duty;
+                            }
+                        }
+                        self.scratch.sold[ct.facility] += q;
+                        let mk = m.countries[x].market;
+                        self.scratch.sold_c[mk * m.commodities.len() + c] += q;
                     }
-                    self.scratch.sold[ct.facility] += q;
-                    let mk = m.countries[x].market;
-                    self.scratch.sold_c[mk * m.commodities.len() + c] += q;
                 }
             }
         }

@@ -999,6 +999,26 @@ fn offtakes_and_contracts_across_a_border_count_against_a_quota_flow_by_flow() {
            contract("cn-ndfeb-aggregate", "US", 0.1);"#,
     );
     assert!(exempt > 7900.0 && exempt < 8200.0, "{exempt}");
+    // Two contracts under one quota share its room, whichever was signed first: it had gone
+    // to the first (Japan 4,000 t and US users 71% short, or the US 2,600 t and Japan not
+    // short).
+    let us_imports = |first: &str, second: &str| -> f64 {
+        let out = run(&format!(
+            r#"export_quota("CN", #{{ forms: ["magnet:NdFeB"], tonnes_per_year: 4000.0 }});
+               contract("cn-ndfeb-aggregate", "{first}", 0.05);
+               contract("cn-ndfeb-aggregate", "{second}", 0.05);
+               run_until("2025-12-29");
+               let us = mean(between(imports("US", "magnet:NdFeB"), "2025-01-06", "2025-12-29"));
+               print(us);
+               expect(us > 0.0, "the US imports magnets");"#
+        ));
+        out.output[0].parse().unwrap()
+    };
+    let (japan_first, us_first) = (us_imports("JP", "US"), us_imports("US", "JP"));
+    assert!(
+        (japan_first / us_first - 1.0).abs() < 0.01,
+        "{japan_first} {us_first}"
+    );
 }
 
 #[test]

@@ -263,7 +263,7 @@ pub mod trade_api {
     /// equal share of the year's tonnes, and what a step leaves unshipped carries on. One
     /// imposed during a year paces from its first step (imposed in July, half the year's
     /// tonnes by December). Supply contracts and offtakes count against it and are served
-    /// first, before the market, contracts in the order they were signed; in the market,
+    /// first, before the market (contracts sharing the room pro-rata); in the market,
     /// the dearest goods first, higher priority first, and buyers of equal priority share
     /// what room is left pro-rata to what they order. Quotas that overlap (a total and a
     /// sub-quota for some elements) each cap the flows they cover; up to three of one
