@@ -1310,15 +1310,30 @@ mod tests {
         }
     }
 
+    /// A completer knowing `words` and nothing else.
+    fn helper_of(words: &[&str]) -> super::ReplHelper {
+        super::ReplHelper {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            ids: Default::default(),
+            params: Default::default(),
+            metrics: Default::default(),
+            engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
+            unfinished: Default::default(),
+        }
+    }
+
+    /// What Tab offers at the end of `line`, in order.
+    fn completions(helper: &super::ReplHelper, line: &str) -> Vec<String> {
+        use rustyline::completion::Completer as _;
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = rustyline::Context::new(&history);
+        let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+        pairs.into_iter().map(|p| p.replacement).collect()
+    }
+
     #[test]
     fn a_commands_arguments_complete_to_metrics_and_their_keys() {
-        use rustyline::completion::Completer;
         let helper = super::ReplHelper {
-            words: vec![
-                "shenghe".into(),
-                "shortfall".into(),
-                "stockpile_release".into(),
-            ],
             metrics: [
                 (
                     "shortfall".to_string(),
@@ -1328,17 +1343,9 @@ mod tests {
             ]
             .into_iter()
             .collect(),
-            ids: Default::default(),
-            params: Default::default(),
-            engine: chokepoint_script::rhai::Engine::new(),
-            unfinished: Default::default(),
+            ..helper_of(&["shenghe", "shortfall", "stockpile_release"])
         };
-        let history = rustyline::history::DefaultHistory::new();
-        let ctx = rustyline::Context::new(&history);
-        let complete = |line: &str| -> Vec<String> {
-            let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
-            pairs.into_iter().map(|p| p.replacement).collect()
-        };
+        let complete = |line: &str| completions(&helper, line);
         assert_eq!(complete(":keys sh"), ["shortfall"]);
         assert_eq!(complete(":show s"), ["shortfall", "stockpile"]);
         assert_eq!(complete(":plot shortfall magnet"), ["magnet:NdFeB/US"]);
@@ -1375,46 +1382,21 @@ mod tests {
 
     #[test]
     fn a_script_line_is_offered_levers_and_ids_before_series_keys() {
-        use rustyline::completion::Completer as _;
-        let words = ["DE", "DE/concentrate", "DE>AU", "Dy", "demand_shock"]
-            .iter()
-            .map(|w| w.to_string())
-            .collect();
-        let helper = super::ReplHelper {
-            words,
-            ids: Default::default(),
-            params: Default::default(),
-            metrics: Default::default(),
-            engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
-            unfinished: Default::default(),
-        };
-        let history = rustyline::history::DefaultHistory::new();
-        let ctx = rustyline::Context::new(&history);
-        let line = "thrift(\"D";
-        let (_, got) = helper.complete(line, line.len(), &ctx).unwrap();
-        let got: Vec<&str> = got.iter().map(|p| p.replacement.as_str()).collect();
+        let helper = helper_of(&["DE", "DE/concentrate", "DE>AU", "Dy", "demand_shock"]);
+        let got = completions(&helper, "thrift(\"D");
         assert_eq!(got, ["DE", "Dy", "DE/concentrate", "DE>AU"]);
     }
 
     #[test]
     fn a_string_argument_is_offered_the_ids_of_its_kind() {
-        use rustyline::completion::Completer as _;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let model = chokepoint_core::load::load(&root.join("models/world-2024.yaml")).unwrap();
         let helper = super::ReplHelper {
-            words: vec!["US".into(), "us-ndfeb".into(), "usa-thing".into()],
             ids: super::ids_by_kind(&model),
             params: super::lever_params(&chokepoint_script::reference::reference()),
-            metrics: Default::default(),
-            engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
-            unfinished: Default::default(),
+            ..helper_of(&["US", "us-ndfeb", "usa-thing"])
         };
-        let history = rustyline::history::DefaultHistory::new();
-        let ctx = rustyline::Context::new(&history);
-        let complete = |line: &str| -> Vec<String> {
-            let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
-            pairs.into_iter().map(|p| p.replacement).collect()
-        };
+        let complete = |line: &str| completions(&helper, line);
         // A lever's argument: an element, a country, a stockpile (by the signature).
         // (Not Ce, an element, nor series keys such as CN/oxide.)
         assert_eq!(complete("thrift(\"D"), ["Dy"]);
