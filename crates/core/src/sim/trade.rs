@@ -746,21 +746,16 @@ impl Sim {
         let total_request = self.gather_requests(c, &links.buyers);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
-            let s = &mut self.scratch;
-            s.avail.copy_from_slice(&s.supply);
-            // Tiers of equal priority, highest first (where users come in several tiers,
-            // each asks for its use, then later for its restocking: `phases_of`). A pass that
-            // asks for nothing (stockpiles not buying, say) has nothing to do. The passes
-            // read `request`: a use pass sets it to the use, and the restocking pass puts
-            // the whole back (what the use pass got counts toward it).
             // Under tariffs alone, as on the open path: use and restocking are served apart
             // only under a shortage, and exporters keep back stock for their home buyers in
             // tiers still to be served, so a slight tariff changes who sells to whom only
-            // slightly. Under a quantity control (ban, licence, quota), always apart, and
-            // only the cover of home buyers served so far is kept (`import_ruled`).
+            // slightly where supply is ample. Under a quantity control (ban, licence, quota),
+            // always apart, and only the cover of home buyers served so far is kept
+            // (`import_ruled`).
             let like_open = self.arbitraged[c];
             let split = !like_open || total_supply < total_request;
             let s = &mut self.scratch;
+            s.avail.copy_from_slice(&s.supply);
             s.keep_later = like_open;
             if s.keep_later {
                 let home_bias = self.model.behaviour.home_bias;
@@ -771,6 +766,11 @@ impl Sim {
                     }
                 }
             }
+            // Tiers of equal priority, highest first (where users come in several tiers,
+            // each asks for its use, then later for its restocking: `phases_of`). A pass that
+            // asks for nothing (stockpiles not buying, say) has nothing to do. The passes
+            // read `request`: a use pass sets it to the use, and the restocking pass puts
+            // the whole back (what the use pass got counts toward it).
             for phase in &links.phases {
                 let slots = phase.slots.clone();
                 let s = &mut self.scratch;
