@@ -356,7 +356,7 @@ struct Cols {
 struct Scratch {
     offer: Vec<f64>,
     /// Per element: what an offtake takes this step (zero between offtakes).
-    unit: Vec<f64>,
+    offtaken: Vec<f64>,
     /// The ruled market in progress has tariffs only: its exporters keep back stock for home
     /// buyers in tiers still to be served (`home_later`), as on the open path.
     keep_later: bool,
@@ -1105,7 +1105,7 @@ impl Sim {
         let z = |n: usize| vec![0.0; n];
         self.scratch = Scratch {
             offer: z(nn),
-            unit: z(ne),
+            offtaken: z(ne),
             keep_later: false,
             quota_fill: z(self.quotas.len()),
             contract_base: z(m.facilities.len() * ne),
@@ -2216,7 +2216,7 @@ impl Sim {
             // What it takes of each element: a share of what the plant made since the last
             // offtake, not of the stock it holds; and only of what the stockpile holds (an
             // NdPr oxide stockpile takes no La from a separator).
-            let mut take = std::mem::take(&mut self.scratch.unit);
+            let mut take = std::mem::take(&mut self.scratch.offtaken);
             for e in 0..ne {
                 let i = o.facility * ne + e;
                 let fresh = self.made_total[i] - self.offtake_seen[i];
@@ -2292,7 +2292,7 @@ impl Sim {
                     self.scratch.pair[x * nx + y] += q;
                 }
             }
-            self.scratch.unit = take;
+            self.scratch.offtaken = take;
         }
     }
 
