@@ -378,6 +378,27 @@ impl Scenario {
         }
     }
 
+    /// The modules the script imports at its top level, registered under their aliases, so
+    /// that actions the clock fires after the script's last line (a script that never moves
+    /// the clock runs to the end once it has finished) still reach them, as they would from
+    /// an explicit `run_to_end()` at that line. The resolver caches each module: none is
+    /// evaluated again.
+    fn keep_imports(&self, engine: &mut rhai::Engine) -> Result<(), Box<rhai::EvalAltResult>> {
+        use rhai::{Expr, Stmt};
+        for stmt in self.ast.statements() {
+            let Stmt::Import(x, _) = stmt else { continue };
+            let (Expr::StringConstant(path, at), alias) = (&x.0, &x.1) else {
+                continue;
+            };
+            if alias.name.is_empty() {
+                continue;
+            }
+            let module = engine.module_resolver().resolve(engine, None, path, *at)?;
+            engine.register_static_module(alias.name.as_str(), module);
+        }
+        Ok(())
+    }
+
     /// Runs the scenario on `model`.
     pub fn run(&self, model: &Arc<Model>, opts: &RunOptions) -> Result<Outcome, ScriptError> {
         self.check_named(model)?;
@@ -390,7 +411,7 @@ impl Scenario {
                 h.cancel = c.clone();
             }
         }
-        let engine = build_engine(Some(&handle), &self.scripts_root);
+        let mut engine = build_engine(Some(&handle), &self.scripts_root);
         let mut scope = Scope::new();
         let result = engine.run_ast_with_scope(&mut scope, &self.ast);
         let result = result.and_then(|_| {
@@ -398,6 +419,7 @@ impl Scenario {
             // said where its story ends.
             let told = handle.lock().clock_called;
             if opts.finish && !told && handle.lock().sim.step == 0 {
+                self.keep_imports(&mut engine)?;
                 let horizon = handle.lock().sim.model.horizon_steps();
                 let target = opts.finish_steps.map_or(horizon, |n| n.min(horizon));
                 runner::advance(&handle, target, &mut |f| {

@@ -2829,3 +2829,35 @@ fn ids_the_model_fixes_are_checked_in_actions_that_never_run() {
         expect(true, "ran");
     "#);
 }
+
+#[test]
+fn actions_fired_after_the_last_line_still_reach_the_scripts_imports() {
+    // A script that never moves the clock runs to the end once its lines are done, and the
+    // actions it scheduled then call into the modules it imported, as from a `run_to_end()`
+    // at its last line (the imports had gone out of scope: "Module not found: t").
+    let sc = Scenario::compile(
+        Path::new("lever-test.rhai"),
+        "import \"lib/timeline\" as t;\n\
+         at(\"2024-03-04\", || t::heavy_ban(\"US\"));\n\
+         every(\"1m\", || t::licence(t::SEVEN, 0.5, \"monthly\"));\n",
+        &root().join("scripts"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let opts = RunOptions {
+        finish_steps: Some(20),
+        ..RunOptions::default()
+    };
+    let out = sc.run(&world(), &opts).unwrap_or_else(|e| panic!("{e}"));
+    let pulled: Vec<(String, String)> = (out.levers.iter())
+        .map(|l| (l.date.to_string(), l.name.clone()))
+        .collect();
+    assert_eq!(out.sim.step, 20);
+    assert!(
+        pulled.contains(&("2024-03-04".into(), "export_ban".into())),
+        "{pulled:?}"
+    );
+    assert!(
+        pulled.contains(&("2024-01-01".into(), "export_licence".into())),
+        "{pulled:?}"
+    );
+}
