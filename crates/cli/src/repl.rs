@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use chokepoint_core::series::fmt_num;
 use chokepoint_core::{Date, Model};
+use chokepoint_script::reference::{ids_by_kind, lever_params, IdKind};
 use chokepoint_script::rhai::{Dynamic, Engine, Module, ParseErrorType, Scope, Stmt, AST};
 use chokepoint_script::{build_engine, runner, HostHandle, ScriptError};
 use rustyline::completion::{Completer, Pair};
@@ -46,9 +47,9 @@ History is kept in ~/.chokepoint_history.
 
 struct ReplHelper {
     words: Vec<String>,
-    /// What a string argument can name, by kind (`Arg`): where the cursor is inside a lever's
+    /// What a string argument can name, by kind (`IdKind`): where the cursor is inside a lever's
     /// argument or an option of a known kind, only those ids are offered.
-    ids: BTreeMap<Arg, Vec<String>>,
+    ids: BTreeMap<IdKind, Vec<String>>,
     /// Each documented function's parameter names, one list per overload.
     params: BTreeMap<String, Vec<Vec<String>>>,
     /// The recorded metrics, each with its keys: what `:show`, `:plot` and `:keys` take.
@@ -112,62 +113,6 @@ impl Completer for ReplHelper {
             out.sort_by_key(|p| p.replacement.contains(['/', '>']));
         }
         Ok((start, out))
-    }
-}
-
-/// What kind of id a string argument names, for completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Arg {
-    Country,
-    /// Countries, firms and groups: who a control reaches or exempts.
-    Who,
-    /// Firms and groups (an entity list names firms, never countries).
-    Firm,
-    Facility,
-    Sector,
-    Element,
-    /// Forms (`oxide`, `magnet:NdFeB`): what `forms:` and a series' `form` take.
-    Form,
-    /// Forms and sectors: what `shortfall` reads.
-    FormOrSector,
-    Commodity,
-    Market,
-    Stage,
-    Stockpile,
-    Group,
-}
-
-impl Arg {
-    /// The kind a parameter of `function` named `param` takes.
-    fn of_param(function: &str, param: &str) -> Option<Arg> {
-        Some(match param {
-            "exporter" | "importer" | "country" | "payer" => Arg::Country,
-            "firms" if function == "entity_list" => Arg::Firm,
-            "firms" | "who" => Arg::Who,
-            "facility" | "like" => Arg::Facility,
-            "sector" => Arg::Sector,
-            "element" => Arg::Element,
-            "form" if function == "shortfall" => Arg::FormOrSector,
-            "form" => Arg::Form,
-            "commodity" | "commodity_name" => Arg::Commodity,
-            "market" => Arg::Market,
-            "stage" => Arg::Stage,
-            "stockpile" => Arg::Stockpile,
-            "id" if function.starts_with("stockpile") => Arg::Stockpile,
-            "id" if function == "group" => Arg::Group,
-            _ => return None,
-        })
-    }
-
-    /// The kind an option of a lever's map takes (`#{ elements: [...], to: [...] }`).
-    fn of_option(key: &str) -> Option<Arg> {
-        Some(match key {
-            "elements" => Arg::Element,
-            "forms" => Arg::Form,
-            "to" | "exempt" => Arg::Who,
-            "firm" => Arg::Firm,
-            _ => return None,
-        })
     }
 }
 
@@ -268,7 +213,7 @@ enum Open {
 impl ReplHelper {
     /// The kind of id the string the cursor is in names, if the lever or option says: the
     /// third argument of `price_floor`, the `to:` of a ban, an element of `elements: [...]`.
-    fn argument_kind(&self, before: &str) -> Option<Arg> {
+    fn argument_kind(&self, before: &str) -> Option<IdKind> {
         let (open, in_str) = scan(before);
         if !in_str {
             return None;
@@ -276,14 +221,14 @@ impl ReplHelper {
         // An array takes the kind of what holds it (`to: ["US", "`).
         let holder = open.iter().rev().find(|o| !matches!(o, Open::Array))?;
         match holder {
-            Open::Map(Some(key)) => Arg::of_option(key),
+            Open::Map(Some(key)) => IdKind::of_option(key),
             Open::Map(None) | Open::Array => None,
             Open::Call(function, arg) => self
                 .params
                 .get(function)?
                 .iter()
                 .find_map(|names| names.get(*arg))
-                .and_then(|param| Arg::of_param(function, param)),
+                .and_then(|param| IdKind::of_param(function, param)),
         }
     }
 }
@@ -1062,77 +1007,6 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
         }
     }
     o
-}
-
-/// Each documented function's parameter names, one list per overload.
-fn lever_params(
-    reference: &[chokepoint_script::reference::LeverDoc],
-) -> BTreeMap<String, Vec<Vec<String>>> {
-    let mut params: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
-    for d in reference {
-        params
-            .entry(d.name.clone())
-            .or_default()
-            .push(param_names(&d.signature));
-    }
-    params
-}
-
-/// A signature's parameter names: `export_ban(exporter: string, opts: map)` has
-/// `exporter` and `opts`.
-fn param_names(signature: &str) -> Vec<String> {
-    let inside = signature
-        .split_once('(')
-        .and_then(|(_, rest)| rest.split_once(')'))
-        .map_or("", |(args, _)| args);
-    inside
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .map(|(name, _)| name.trim().to_string())
-        .collect()
-}
-
-/// The model's ids of each kind a lever's argument can take.
-fn ids_by_kind(m: &Model) -> BTreeMap<Arg, Vec<String>> {
-    let ids = |v: Vec<&String>| {
-        let mut v: Vec<String> = v.into_iter().cloned().collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let countries: Vec<&String> = m.countries.iter().map(|x| &x.id).collect();
-    let firms: Vec<&String> = m.firms.iter().map(|x| &x.id).collect();
-    let groups: Vec<&String> = m.groups.iter().map(|x| &x.id).collect();
-    let sectors: Vec<&String> = m.sectors.iter().map(|x| &x.id).collect();
-    let forms: Vec<&String> = m.forms.iter().map(|x| &x.id).collect();
-    let commodities: Vec<String> = (0..m.commodities.len())
-        .map(|c| m.commodity_name(c))
-        .collect();
-    let join = |a: &[&String], b: &[&String]| ids([a, b].concat());
-    BTreeMap::from([
-        (Arg::Country, ids(countries.clone())),
-        (Arg::Who, ids([&countries[..], &firms, &groups].concat())),
-        (Arg::Firm, join(&firms, &groups)),
-        (
-            Arg::Facility,
-            ids(m.facilities.iter().map(|x| &x.id).collect()),
-        ),
-        (Arg::Sector, ids(sectors.clone())),
-        (
-            Arg::Element,
-            ids(m.elements.iter().map(|x| &x.symbol).collect()),
-        ),
-        (Arg::Form, ids(forms.clone())),
-        (Arg::FormOrSector, join(&forms, &sectors)),
-        (Arg::Commodity, ids(commodities.iter().collect())),
-        (Arg::Market, ids(m.markets.iter().collect())),
-        (Arg::Stage, ids(m.stages.iter().collect())),
-        (
-            Arg::Stockpile,
-            ids(m.stockpiles.iter().map(|x| &x.id).collect()),
-        ),
-        (Arg::Group, ids(groups)),
-    ])
 }
 
 pub fn run(model_path: &Path) -> Result<u8> {

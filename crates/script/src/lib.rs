@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chokepoint_core::{Model, Sim};
+
 use rhai::{Dynamic, Scope, AST};
 
 pub use diag::ScriptError;
@@ -31,6 +32,61 @@ pub struct Scenario {
     pub source: String,
     pub ast: AST,
     pub scripts_root: PathBuf,
+}
+
+/// Whether the model has `id` where an id of `kind` is written, for [`Scenario::check_named`]:
+/// an error naming the nearest ids of that kind when the model has it nowhere. An id of
+/// another kind ("lockheed-martin" as an importer) passes here and gets the function's own
+/// message when it runs; so does a facility, which `build` may add.
+fn known_id(m: &Model, kind: reference::IdKind, id: &str) -> Result<(), String> {
+    use reference::IdKind::*;
+    let anywhere = id == "*"
+        || m.countries.iter().any(|x| x.id == id)
+        || m.firms.iter().any(|x| x.id == id)
+        || m.groups.iter().any(|x| x.id == id)
+        || m.sectors.iter().any(|x| x.id == id)
+        || m.facilities.iter().any(|x| x.id == id)
+        || m.stockpiles.iter().any(|x| x.id == id)
+        || m.elements.iter().any(|x| x.symbol == id)
+        || m.forms.iter().any(|x| x.id == id)
+        || m.markets.iter().any(|x| x == id)
+        || m.stages.iter().any(|x| x == id)
+        || (0..m.commodities.len()).any(|c| m.commodity_name(c) == id);
+    if anywhere {
+        return Ok(());
+    }
+    let miss = |what: &str, names: Vec<&str>| {
+        let hint = chokepoint_core::error::did_you_mean(id, names);
+        Err(format!("unknown {what} '{id}'{hint}"))
+    };
+    match kind {
+        Facility => Ok(()),
+        Country => m.country_id(id).map(drop),
+        Who | Firm => chokepoint_core::policy::resolve_target(m, id, &mut Default::default()),
+        Sector => m.sector_id(id).map(drop),
+        Element => m.element_id(id).map(drop),
+        Form => m.form_id(id).map(drop),
+        Stockpile => m.stockpile_id(id).map(drop),
+        Market => m.market_id(id).map(drop),
+        Stage => m.stage_id(id).map(drop),
+        Group => m.group_id(id).map(drop),
+        // `oxide:Dyy` misses an element of a form the model has; `oxid:Dy` a commodity.
+        Commodity => match id.rsplit_once(':') {
+            Some((form, elem)) if m.form_id(form).is_ok() => m.element_id(elem).map(drop),
+            _ => {
+                let names: Vec<String> = (0..m.commodities.len())
+                    .map(|c| m.commodity_name(c))
+                    .collect();
+                miss("commodity", names.iter().map(String::as_str).collect())
+            }
+        },
+        FormOrSector => miss(
+            "form or sector",
+            (m.forms.iter().map(|x| x.id.as_str()))
+                .chain(m.sectors.iter().map(|x| x.id.as_str()))
+                .collect(),
+        ),
+    }
 }
 
 /// Rhai source with its `//` and `/* */` comments blanked (strings kept): a commented-out
@@ -277,43 +333,43 @@ impl Scenario {
         header_field(&self.source, "title")
     }
 
-    /// Checks the ids written as literals where a lever takes a country, sector, stockpile or
-    /// element of the model (which a script cannot add to), in actions, triggers, strategies
-    /// and functions: one that never runs would otherwise never be checked, and a script
-    /// ported to another model could pass with ids that model does not have anywhere.
+    /// Checks the ids written as literals where a function takes an id of a kind the model
+    /// fixes (countries, firms, groups, sectors, stockpiles, elements, forms, commodities,
+    /// markets, stages: a script cannot add to them), in arguments and in options maps
+    /// (`to:`, `elements:`), in actions, triggers, strategies and functions: one that never
+    /// runs would otherwise never be checked, and a script ported to another model could
+    /// pass with ids that model does not have anywhere. (Facilities are not checked: `build`
+    /// adds them. Nor are ids built at run time, or passed to a module's functions.)
     pub fn check_named(&self, model: &Model) -> Result<(), ScriptError> {
-        use rhai::{ASTNode, EvalAltResult, Expr, Stmt};
-        #[derive(Clone, Copy)]
-        enum Kind {
-            Country,
-            Sector,
-            Stockpile,
-            Element,
+        use reference::IdKind;
+        use rhai::{ASTNode, EvalAltResult, Expr, Position, Stmt};
+        static PARAMS: std::sync::OnceLock<BTreeMap<String, Vec<Vec<String>>>> =
+            std::sync::OnceLock::new();
+        let params = PARAMS.get_or_init(|| reference::lever_params(&reference::reference()));
+        // The string literals of an argument: itself, or the items of an array (folded into
+        // one constant when all are literals: then the array's place stands for each).
+        fn literals(e: &Expr, kind: IdKind, out: &mut Vec<(String, Position, IdKind)>) {
+            match e {
+                Expr::StringConstant(s, at) => out.push((s.to_string(), *at, kind)),
+                Expr::Array(items, _) => {
+                    for item in items.iter() {
+                        literals(item, kind, out);
+                    }
+                }
+                Expr::DynamicConstant(v, at) => {
+                    let items = match v.clone().try_cast::<rhai::Array>() {
+                        Some(items) => items,
+                        None => vec![(**v).clone()],
+                    };
+                    for item in items {
+                        if let Some(s) = item.try_cast::<rhai::ImmutableString>() {
+                            out.push((s.to_string(), *at, kind));
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
-        use Kind::*;
-        const NAMED: &[(&str, usize, Kind)] = &[
-            ("content_rule", 0, Country),
-            ("contract", 1, Country),
-            ("entity_list", 0, Country),
-            ("export_ban", 0, Country),
-            ("export_licence", 0, Country),
-            ("export_quota", 0, Country),
-            ("lift", 0, Country),
-            ("lift_controls", 0, Country),
-            ("tariff", 0, Country),
-            ("tariff", 1, Country),
-            ("tech_ban", 0, Country),
-            ("demand_shock", 0, Sector),
-            ("growth", 0, Sector),
-            ("recycling", 0, Sector),
-            ("substitute", 0, Sector),
-            ("stockpile_buy", 0, Stockpile),
-            ("stockpile_fill", 0, Stockpile),
-            ("stockpile_release", 0, Stockpile),
-            ("stockpile_target", 0, Stockpile),
-            ("offtake", 1, Stockpile),
-            ("thrift", 0, Element),
-        ];
         let mut found: Option<EvalAltResult> = None;
         // Calls at the top level run (or fail with the lever's own, fuller message); those in
         // functions and closures (actions, triggers, strategies) may never run.
@@ -328,36 +384,45 @@ impl Scenario {
                 if !call.namespace.is_empty() {
                     return true;
                 }
-                for &(name, i, kind) in NAMED.iter().filter(|(n, ..)| call.name == *n) {
-                    let Some(Expr::StringConstant(id, at)) = call.args.get(i) else {
-                        continue;
-                    };
-                    // An id of another kind ("lockheed-martin" as an importer) gets the lever's
-                    // own message when it runs; only a name the model has nowhere is flagged.
-                    // (Exact matches: a failed lookup spells out its did-you-mean.)
-                    let (m, id) = (model, id.as_str());
-                    let anything = id == "*"
-                        || m.countries.iter().any(|x| x.id == id)
-                        || m.firms.iter().any(|x| x.id == id)
-                        || m.groups.iter().any(|x| x.id == id)
-                        || m.sectors.iter().any(|x| x.id == id)
-                        || m.facilities.iter().any(|x| x.id == id)
-                        || m.stockpiles.iter().any(|x| x.id == id)
-                        || m.elements.iter().any(|x| x.symbol == id)
-                        || m.forms.iter().any(|x| x.id == id);
-                    if anything {
-                        continue;
+                let name = call.name.as_str();
+                // The overload with as many parameters as the call has arguments.
+                let Some(names) = (params.get(name).into_iter().flatten())
+                    .find(|names| names.len() == call.args.len())
+                else {
+                    return true;
+                };
+                let mut ids = Vec::new();
+                for (arg, param) in call.args.iter().zip(names) {
+                    match arg {
+                        Expr::Map(map, _) => {
+                            for (key, value) in map.0.iter() {
+                                if let Some(kind) = IdKind::of_option(&key.name) {
+                                    literals(value, kind, &mut ids);
+                                }
+                            }
+                        }
+                        // A map of literals only, folded into one constant.
+                        Expr::DynamicConstant(v, at) if v.is_map() => {
+                            let map = v.clone().cast::<rhai::Map>();
+                            for (key, value) in map {
+                                if let Some(kind) = IdKind::of_option(&key) {
+                                    let value = Expr::DynamicConstant(Box::new(value), *at);
+                                    literals(&value, kind, &mut ids);
+                                }
+                            }
+                        }
+                        _ => {
+                            if let Some(kind) = IdKind::of_param(name, param) {
+                                literals(arg, kind, &mut ids);
+                            }
+                        }
                     }
-                    let known = match kind {
-                        Country => model.country_id(id).map(|_| ()),
-                        Sector => model.sector_id(id).map(|_| ()),
-                        Stockpile => model.stockpile_id(id).map(|_| ()),
-                        Element => model.element_id(id).map(|_| ()),
-                    };
-                    if let Err(e) = known {
+                }
+                for (id, at, kind) in ids {
+                    if let Err(e) = known_id(model, kind, &id) {
                         found = Some(EvalAltResult::ErrorRuntime(
                             format!("{name}: {e}").into(),
-                            *at,
+                            at,
                         ));
                         return false;
                     }

@@ -1,7 +1,10 @@
 //! The lever reference, read from the engine's own metadata: every documented function with
 //! its script-facing signature, its doc text and its runnable examples.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use chokepoint_core::Model;
 
 use crate::engine::build_engine;
 
@@ -57,6 +60,132 @@ pub fn reference() -> Vec<LeverDoc> {
     }
     out.sort_by(|a, b| a.signature.cmp(&b.signature));
     out
+}
+
+/// Each documented function's parameter names, one list per overload.
+pub fn lever_params(reference: &[LeverDoc]) -> BTreeMap<String, Vec<Vec<String>>> {
+    let mut params: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for d in reference {
+        params
+            .entry(d.name.clone())
+            .or_default()
+            .push(param_names(&d.signature));
+    }
+    params
+}
+
+/// A signature's parameter names: `export_ban(exporter: string, opts: map)` has
+/// `exporter` and `opts`.
+pub fn param_names(signature: &str) -> Vec<String> {
+    let inside = signature
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map_or("", |(args, _)| args);
+    inside
+        .split(',')
+        .filter_map(|p| p.split_once(':'))
+        .map(|(name, _)| name.trim().to_string())
+        .collect()
+}
+
+/// What kind of model id a string argument of a function names: what the REPL completes
+/// there, and what a run checks before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IdKind {
+    Country,
+    /// Countries, firms and groups: who a control reaches or exempts.
+    Who,
+    /// Firms and groups (an entity list names firms, never countries).
+    Firm,
+    Facility,
+    Sector,
+    Element,
+    /// Forms (`oxide`, `magnet:NdFeB`): what `forms:` and a series' `form` take.
+    Form,
+    /// Forms and sectors: what `shortfall` reads.
+    FormOrSector,
+    Commodity,
+    Market,
+    Stage,
+    Stockpile,
+    Group,
+}
+
+impl IdKind {
+    /// The kind a parameter of `function` named `param` takes.
+    pub fn of_param(function: &str, param: &str) -> Option<IdKind> {
+        Some(match param {
+            "exporter" | "importer" | "country" | "payer" => IdKind::Country,
+            "firms" if function == "entity_list" => IdKind::Firm,
+            "firms" | "who" => IdKind::Who,
+            "facility" | "like" => IdKind::Facility,
+            "sector" => IdKind::Sector,
+            "element" => IdKind::Element,
+            "form" if function == "shortfall" => IdKind::FormOrSector,
+            "form" => IdKind::Form,
+            "commodity" | "commodity_name" => IdKind::Commodity,
+            "market" => IdKind::Market,
+            "stage" => IdKind::Stage,
+            "stockpile" => IdKind::Stockpile,
+            "id" if function.starts_with("stockpile") => IdKind::Stockpile,
+            "id" if function == "group" => IdKind::Group,
+            _ => return None,
+        })
+    }
+
+    /// The kind an option of a lever's map takes (`#{ elements: [...], to: [...] }`).
+    pub fn of_option(key: &str) -> Option<IdKind> {
+        Some(match key {
+            "elements" => IdKind::Element,
+            "forms" => IdKind::Form,
+            "to" | "exempt" => IdKind::Who,
+            "firm" => IdKind::Firm,
+            _ => return None,
+        })
+    }
+}
+
+/// The model's ids of each kind a function's argument can take, each list sorted.
+pub fn ids_by_kind(m: &Model) -> BTreeMap<IdKind, Vec<String>> {
+    let ids = |v: Vec<&String>| {
+        let mut v: Vec<String> = v.into_iter().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let countries: Vec<&String> = m.countries.iter().map(|x| &x.id).collect();
+    let firms: Vec<&String> = m.firms.iter().map(|x| &x.id).collect();
+    let groups: Vec<&String> = m.groups.iter().map(|x| &x.id).collect();
+    let sectors: Vec<&String> = m.sectors.iter().map(|x| &x.id).collect();
+    let forms: Vec<&String> = m.forms.iter().map(|x| &x.id).collect();
+    let commodities: Vec<String> = (0..m.commodities.len())
+        .map(|c| m.commodity_name(c))
+        .collect();
+    let join = |a: &[&String], b: &[&String]| ids([a, b].concat());
+    BTreeMap::from([
+        (IdKind::Country, ids(countries.clone())),
+        (IdKind::Who, ids([&countries[..], &firms, &groups].concat())),
+        (IdKind::Firm, join(&firms, &groups)),
+        (
+            IdKind::Facility,
+            ids(m.facilities.iter().map(|x| &x.id).collect()),
+        ),
+        (IdKind::Sector, ids(sectors.clone())),
+        (
+            IdKind::Element,
+            ids(m.elements.iter().map(|x| &x.symbol).collect()),
+        ),
+        (IdKind::Form, ids(forms.clone())),
+        (IdKind::FormOrSector, join(&forms, &sectors)),
+        (IdKind::Commodity, ids(commodities.iter().collect())),
+        (IdKind::Market, ids(m.markets.iter().collect())),
+        (IdKind::Stage, ids(m.stages.iter().collect())),
+        (
+            IdKind::Stockpile,
+            ids(m.stockpiles.iter().map(|x| &x.id).collect()),
+        ),
+        (IdKind::Group, ids(groups)),
+    ])
 }
 
 /// Rust type names in a plugin signature, as script writers know them.

@@ -2811,6 +2811,31 @@ fn ids_the_model_fixes_are_checked_in_actions_that_never_run() {
             "stockpile_fill: unknown stockpile 'nowhere'",
         ),
         (r#"thrift("Zz", 0.5)"#, "thrift: "),
+        // In an options map, as a payer, in a commodity, in a query.
+        (
+            r#"export_ban("CN", #{ elements: ["Dyy"], to: ["US"] })"#,
+            "export_ban: unknown element 'Dyy' (did you mean 'Dy'?)",
+        ),
+        (
+            r#"export_licence("CN", #{ forms: ["oxide"], to: ["USA"], approval: 0.5 })"#,
+            "export_licence: unknown country, firm or group 'USA' (countries go by id",
+        ),
+        (
+            r#"entity_list("CN", ["lockheedx"])"#,
+            "entity_list: unknown country, firm or group 'lockheedx'",
+        ),
+        (
+            r#"subsidy("mp-independence-magnets", 5.0, "USA")"#,
+            "subsidy: unknown country 'USA'",
+        ),
+        (
+            r#"price_floor("mp-independence-magnets", "oxide:Nx", 5.0, "US")"#,
+            "price_floor: unknown element 'Nx' (did you mean 'Nd'?)",
+        ),
+        (
+            r#"print(current(price("oxid:Dy", "ROW")))"#,
+            "price: unknown commodity 'oxid:Dy' (did you mean 'oxide:Dy'?)",
+        ),
     ] {
         let e = fails(&format!(
             "when(|| false, || {call});\nrun_until(\"2024-02-01\");\nexpect(true, \"ran\");"
@@ -2825,6 +2850,8 @@ fn ids_the_model_fixes_are_checked_in_actions_that_never_run() {
         when(|| false, || export_ban("CN", #{ elements: ["Dy"] }));
         let who = "X" + "X";
         when(|| false, || export_ban(who, #{ elements: ["Dy"] }));
+        when(|| false, || export_ban("CN", #{ elements: ["Dy"], to: [who, "US", "cn-ecl-2025-01"] }));
+        when(|| false, || offtake("a-plant-built-later", "us-nds-ndfeb", 0.1));
         run_until("2024-02-01");
         expect(true, "ran");
     "#);
