@@ -73,20 +73,34 @@ fn a_50_mb_model_is_refused_quickly() {
 }
 
 #[test]
-fn an_endless_device_is_refused_at_the_size_limit() {
-    // /dev/zero reports no size and never ends: the read must stop at the limit.
+fn a_device_is_refused_unread() {
+    // /dev/zero never ends, and a terminal (/dev/tty, /dev/stdin) waits for input: neither
+    // is read, as a model, an include or a script.
     if !Path::new("/dev/zero").exists() {
         return;
     }
-    for args in [&["check", "/dev/zero"][..], &["run", "/dev/zero"][..]] {
+    let dir = temp("device-include");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("m.yaml");
+    std::fs::write(&model, "include: [/dev/zero]\n").unwrap();
+    let model = model.to_str().unwrap();
+    for args in [
+        &["check", "/dev/zero"][..],
+        &["run", "/dev/zero"][..],
+        &["check", "/dev/null"][..],
+        &["check", model][..],
+    ] {
+        let t = std::time::Instant::now();
         let out = chokepoint(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(
-            text(&out).contains("limited to"),
+            text(&out).contains("it is a device, not a file"),
             "{args:?}: {}",
             text(&out)
         );
+        assert!(t.elapsed().as_secs() < 10);
     }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -2839,7 +2853,10 @@ fn a_module_must_be_a_file_under_the_scripts_directory_and_no_larger_than_a_scri
     let model = root().join("models/world-2024.yaml");
     for (module, said) in [
         ("evil", "cannot import 'lib/evil': it leads out of"),
-        ("zero", "cannot import 'lib/zero': it is not a regular file"),
+        (
+            "zero",
+            "cannot import 'lib/zero': it is a device, not a file",
+        ),
         (
             "big",
             "cannot import 'lib/big': it is 1500000 bytes, over the 1048576",

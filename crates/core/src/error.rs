@@ -83,11 +83,15 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
             return format!(" (did you mean '{k}'? the halves of this key go the other way)");
         }
     }
+    // A name further than `near` edits is no suggestion; one whose length differs by more
+    // than that is further, and is not compared.
+    let (len, near) = (wrong.chars().count(), (wrong.chars().count() / 3).max(1));
     let best = (known.iter())
+        .filter(|k| k.chars().count().abs_diff(len) <= near)
         .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
         .min_by_key(|&(d, k)| (d, k.len(), k));
     match best {
-        Some((d, k)) if d <= (wrong.chars().count() / 3).max(1) => {
+        Some((d, k)) if d <= near => {
             return format!(" (did you mean '{k}'?)");
         }
         _ => {}
@@ -117,26 +121,23 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
+    let m = b.len();
+    // Three rows of the table: two back (for swaps), the last, this one.
+    let (mut back, mut last, mut row) =
+        (vec![0; m + 1], (0..=m).collect::<Vec<_>>(), vec![0; m + 1]);
+    for i in 1..=a.len() {
         row[0] = i;
-    }
-    for j in 0..=m {
-        d[0][j] = j;
-    }
-    for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            row[j] = (last[j] + 1).min(row[j - 1] + 1).min(last[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                row[j] = row[j].min(back[j - 2] + 1);
             }
         }
+        std::mem::swap(&mut back, &mut last);
+        std::mem::swap(&mut last, &mut row);
     }
-    d[n][m]
+    last[m]
 }
 
 /// A number as a message shows it: plainly, or in exponent form when it is very large or very

@@ -48,37 +48,45 @@ fn shorten_quoted(msg: &str) -> String {
 }
 
 /// A file's bytes, or None if it holds more than `limit` of them. Reads at most one byte
-/// past the limit, whatever the file is (`/dev/zero` never ends).
+/// past the limit, however the file grows meanwhile; a device or a pipe is refused unread.
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    refuse_pipe(path)?;
+    refuse_special(path)?;
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(limit + 1)
         .read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
-/// A named pipe (or a socket) is refused before it is opened: opening one waits, without
-/// end, for a writer that may never come.
-pub fn refuse_pipe(path: &Path) -> std::io::Result<()> {
+/// A named pipe, a socket or a device is refused before it is opened: opening or reading
+/// one waits, without end, for a writer that may never come (a pipe, a terminal), or never
+/// ends (`/dev/zero`). A directory is left to the read, which names it.
+pub fn refuse_special(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
         if let Ok(meta) = std::fs::metadata(path) {
             let t = meta.file_type();
-            if t.is_fifo() || t.is_socket() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "it is a named pipe or a socket, not a file (reading it would wait for a \
-                     writer); save its contents to a file",
-                ));
-            }
+            let why = if t.is_fifo() || t.is_socket() {
+                "it is a named pipe or a socket, not a file (reading it would wait for a \
+                 writer); save its contents to a file"
+            } else if t.is_char_device() || t.is_block_device() {
+                "it is a device, not a file (a terminal would wait for input, /dev/zero never \
+                 ends); save its contents to a file"
+            } else {
+                return Ok(());
+            };
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
         }
     }
     let _ = path;
     Ok(())
 }
 
+/// Recipe cycles a load reports at most (each is a separate fix).
+const MAX_CYCLES_REPORTED: usize = 16;
+/// How many names did-you-mean hints for unknown references may compare in one load.
+const MAX_HINT_WORK: usize = 200_000;
 /// Includes may nest this deep.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// Distributions must sum to 1 within this tolerance (published tables round).
@@ -140,6 +148,10 @@ struct Loader {
     /// Symbols a mistyped `elements:` entry stood for (`la`, or `La` and `Ce` in `La Ce`):
     /// that entry's problem is the one to fix, so references to them are not reported too.
     meant_elements: HashSet<String>,
+    /// Names compared so far for did-you-mean hints on unknown references: a file of
+    /// thousands of misspelt names against thousands of ids gets hints while this stays
+    /// under [`MAX_HINT_WORK`], then none (each hint compares a name with every id).
+    hint_work: usize,
 }
 
 /// Items of one list kind merged from several files, with where each came from.
@@ -808,6 +820,15 @@ impl Loader {
     }
 
     /// Resolves a reference, reporting an unknown name with a did-you-mean.
+    /// A did-you-mean for an unknown reference, while the load's budget for them lasts.
+    fn hint(&mut self, name: &str, known: Vec<&str>) -> String {
+        self.hint_work += known.len();
+        match self.hint_work <= MAX_HINT_WORK {
+            true => did_you_mean(name, known),
+            false => String::new(),
+        }
+    }
+
     fn refer(
         &mut self,
         ctx: &Ctx,
@@ -821,7 +842,7 @@ impl Loader {
             Some(&x) => Some(x),
             None if what == "element" && self.meant_elements.contains(name) => None,
             None => {
-                let hint = did_you_mean(name, ids.keys().map(String::as_str));
+                let hint = self.hint(name, ids.keys().map(String::as_str).collect());
                 self.at(ctx, i, field, format!("unknown {what} '{name}'{hint}"));
                 None
             }
@@ -1190,6 +1211,8 @@ impl Loader {
         };
         let recipe_ids = self.ids(&c, m.recipes.items.iter().map(|r| r.id.as_str()), "id");
         let mut recipes = Vec::new();
+        // Each recipe's form → form edge, where both forms are known: (recipe, input, output).
+        let mut edges: Vec<(usize, usize, usize)> = Vec::new();
         // Each recipe's stage where it names a known one: a typo is reported once, not again
         // by every facility checked against a stand-in stage.
         let mut recipe_stage: Vec<Option<usize>> = Vec::new();
@@ -1285,6 +1308,9 @@ impl Loader {
                     },
                 ));
             }
+            if let (Some(a), Some(b)) = (input, output) {
+                edges.push((recipes.len(), a, b));
+            }
             recipes.push(Recipe {
                 id: r.id.clone(),
                 thrift,
@@ -1296,21 +1322,28 @@ impl Loader {
                 converts,
             });
         }
-        // Recipe cycles: form → form edges must form a DAG.
-        if let Some(cycle) = find_cycle(forms.len(), recipes.iter().map(|r| (r.input, r.output))) {
+        // Recipe cycles: form → form edges must form a DAG (those of recipes whose forms
+        // are known). Each cycle is reported at its first-listed recipe, naming them all;
+        // its edges are then set aside to look for another.
+        for _ in 0..MAX_CYCLES_REPORTED {
+            let Some(cycle) = find_cycle(forms.len(), edges.iter().map(|&(_, a, b)| (a, b))) else {
+                break;
+            };
             let names: Vec<&str> = cycle.iter().map(|&f| forms[f].id.as_str()).collect();
-            let first = recipes
-                .iter()
-                .position(|r| r.input == cycle[0])
-                .unwrap_or(0);
-            self.at(
-                &c,
-                first,
-                "",
-                format!("recipes form a cycle: {}", names.join(" → ")),
+            let on: Vec<usize> = (cycle.windows(2))
+                .filter_map(|w| edges.iter().find(|e| (e.1, e.2) == (w[0], w[1])))
+                .map(|e| e.0)
+                .collect();
+            let ids: Vec<String> = on.iter().map(|&r| format!("'{}'", recipes[r].id)).collect();
+            let why = format!(
+                "recipes form a cycle: {} (recipe{} {})",
+                names.join(" → "),
+                if on.len() == 1 { "" } else { "s" },
+                ids.join(", ")
             );
+            self.at(&c, on.iter().copied().min().unwrap_or(0), "", why);
+            edges.retain(|e| !on.contains(&e.0));
         }
-
         // Markets and countries.
         let c = Ctx {
             kind: "countries",
@@ -1367,21 +1400,45 @@ impl Loader {
                 parent,
             });
         }
+        // Each chain of parents is walked once: up from a firm until a firm already
+        // placed, or one on this walk (a cycle, reported once, at its first-listed member,
+        // whose parent is then dropped so that nothing downstream loops).
+        #[derive(Clone, Copy, PartialEq)]
+        enum Walk {
+            New,
+            OnPath,
+            Done,
+        }
+        let mut state = vec![Walk::New; firms.len()];
+        let mut path = Vec::new();
         for i in 0..firms.len() {
-            let mut seen = HashSet::new();
             let mut f = Some(i);
-            while let Some(x) = f {
-                if !seen.insert(x) {
-                    self.at(
-                        &c,
-                        i,
-                        "parent",
-                        format!("firm '{}' is its own ancestor", firms[i].id),
-                    );
-                    firms[i].parent = None;
+            while let Some(x) = f.filter(|&x| state[x] != Walk::Done) {
+                if state[x] == Walk::OnPath {
+                    let from = path.iter().position(|&p| p == x).unwrap_or(0);
+                    let cycle = &path[from..];
+                    let first = cycle.iter().copied().min().unwrap_or(x);
+                    let at = cycle.iter().position(|&p| p == first).unwrap_or(0);
+                    let names: Vec<String> = (cycle[at..].iter().chain(&cycle[..=at]))
+                        .map(|&p| format!("'{}'", firms[p].id))
+                        .collect();
+                    let why = match cycle {
+                        [_] => format!("firm {} is its own parent", names[0]),
+                        _ => format!(
+                            "firms' parents form a cycle: {} (each is its own ancestor)",
+                            names.join(" → ")
+                        ),
+                    };
+                    self.at(&c, first, "parent", why);
+                    firms[first].parent = None;
                     break;
                 }
+                state[x] = Walk::OnPath;
+                path.push(x);
                 f = firms[x].parent;
+            }
+            for p in path.drain(..) {
+                state[p] = Walk::Done;
             }
         }
 
@@ -1953,8 +2010,9 @@ impl Loader {
                     "lists no members: name at least one firm or country".into(),
                 );
             }
+            let mut listed = HashSet::new();
             for (k, name) in x.members.iter().enumerate() {
-                if x.members[..k].contains(name) {
+                if !listed.insert(name) {
                     self.at(
                         &c,
                         i,
@@ -1977,13 +2035,8 @@ impl Loader {
                         ),
                     );
                 } else {
-                    let hint = did_you_mean(
-                        name,
-                        firm_ids
-                            .keys()
-                            .chain(country_ids.keys())
-                            .map(String::as_str),
-                    );
+                    let known = (firm_ids.keys()).chain(country_ids.keys());
+                    let hint = self.hint(name, known.map(String::as_str).collect());
                     self.at(
                         &c,
                         i,
@@ -2078,6 +2131,9 @@ impl Loader {
             .map(|(i, f)| (f.id.clone(), i))
             .collect();
         let mut contracted = vec![0.0; model.facilities.len()];
+        // A plant whose recipe or deposit is unknown stands in with a placeholder: what its
+        // contracts can deliver to is worked out only once the rest of the model holds.
+        let whole = self.problems.is_empty();
         for (i, x) in m.contracts.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
@@ -2087,6 +2143,9 @@ impl Loader {
                 let id = self.refer(&c, i, "firm", &firm_ids, "firm", name)?;
                 // A firm's own feed needs a plant of the firm's there that takes it.
                 let (f, country) = (f?, country?);
+                if !whole {
+                    return Some(id);
+                }
                 let form = model.facilities[f].output_form(&model);
                 if model.firm_plants(id, country, form).next().is_none() {
                     self.at(
@@ -2127,8 +2186,9 @@ impl Loader {
             }
         }
 
-        // Policies last: they resolve names against the finished model.
-        if self.problems.is_empty() {
+        // Policies last: they resolve names (countries, firms, groups, elements, forms), which
+        // stand whatever else is wrong, so their problems are listed with the rest.
+        {
             let c = Ctx {
                 kind: "policies",
                 origin: &m.policies.origin,

@@ -286,7 +286,8 @@ impl ModuleResolver for SandboxResolver {
         }
         // The file the resolver opens (it replaces an extension the name has).
         let file = self.inner.get_file_path(path, None);
-        if let Err(e) = chokepoint_core::load::refuse_pipe(&file).and_then(|()| self.fits(&file)) {
+        if let Err(e) = chokepoint_core::load::refuse_special(&file).and_then(|()| self.fits(&file))
+        {
             self.loading.lock().unwrap_or_else(|e| e.into_inner()).pop();
             return Err(Box::new(EvalAltResult::ErrorRuntime(
                 format!("cannot import '{path}': {e}").into(),
