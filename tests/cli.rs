@@ -781,6 +781,23 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         !dir.join("partial").exists(),
         "a failed merge leaves no directory"
     );
+    // More shards than runs is refused; of many missing shards, a few are named.
+    let over = chokepoint(&[&base[..], &["--shard", "0/7", "--out", &d("over")]].concat());
+    assert_eq!(over.status.code(), Some(2), "{}", text(&over));
+    assert!(
+        text(&over).contains("--shard 0/7: more shards than the sweep's 6 runs"),
+        "{}",
+        text(&over)
+    );
+    let one = chokepoint(&[&base[..], &["--shard", "0/6", "--out", &d("one")]].concat());
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
+    let bad = chokepoint(&["merge", &d("one"), "--out", &d("partial")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad).contains("merge: shards 1/6, 2/6, 3/6, 4/6, 5/6 are missing"),
+        "{}",
+        text(&bad)
+    );
     // Shards of one sweep cut two ways, and a directory that is not a shard.
     let other = chokepoint(&[&base[..], &["--shard", "1/2", "--out", &d("t1")]].concat());
     assert_eq!(other.status.code(), Some(0), "{}", text(&other));
@@ -1196,6 +1213,10 @@ fn a_scenario_its_time_limit_stops_fails_rather_than_being_bad_input() {
     assert!(t.contains("`--time-limit SECONDS` sets it"), "{t}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure") && !xml.contains("<error"), "{xml}");
+    // So under `run`: a failure, not bad input.
+    let out = chokepoint(&["run", p.to_str().unwrap(), "--time-limit", "0.3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("time limit"), "{}", text(&out));
     // A script that cannot run is still bad input.
     std::fs::write(&p, "expect(true, \"ran\");\nno_such_lever();\n").unwrap();
     let out = chokepoint(&["test", p.to_str().unwrap()]);
@@ -2183,6 +2204,17 @@ fn a_junit_report_does_not_keep_an_earlier_pass_when_the_arguments_are_bad() {
             "{bad:?}: {report}"
         );
     }
+    // The report says what was wrong, as the terminal did.
+    let report = std::fs::read_to_string(&j).unwrap();
+    assert!(report.contains("a value is required for"), "{report}");
+    // A flag right after `--junit` is its missing value, not a file name to write.
+    let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .current_dir(&dir)
+        .args(["test", "--junit", "--time-limit", "5", "scripts"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!dir.join("--time-limit").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -2575,6 +2607,14 @@ fn test_passes_over_what_a_glob_names_that_is_no_scenario_and_locks_its_report()
         said.contains("scripts/lib holds the modules scenarios import")
             && said.contains("scripts/README.md is not a scenario"),
         "{said}"
+    );
+    // Named alone, it is bad input that says why (not Rhai's complaint about its '#').
+    let out = chokepoint(&["test", "scripts/README.md"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("scripts/README.md is not a scenario (*.rhai)"),
+        "{}",
+        text(&out)
     );
     // A subdirectory holding no scenario, among others: passed over too.
     let empty = temp("glob-empty");
@@ -2981,4 +3021,58 @@ fn a_backtick_string_over_several_lines_is_read_to_its_end_in_the_repl() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn compare_peaks_a_running_total_at_its_largest_in_size_as_a_sweep_does() {
+    // A stockpile that sells earns its country money back: the policy cost runs below zero,
+    // and its peak is its most negative, not the start's zero (a plain maximum), so the row
+    // shows a difference instead of dropping out as 0 against 0.
+    let dir = temp("compare-receipts");
+    let model = root().join("models/world-2024.yaml");
+    let write = |name: &str, body: &str| {
+        let p = dir.join(name);
+        let header = format!("// title: {name}\n// model: {}\n", model.display());
+        std::fs::write(
+            &p,
+            format!("{header}{body}\nrun_until(\"2024-12-30\");\nexpect(true, \"ran\");\n"),
+        )
+        .unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let a = write("a.rhai", "");
+    let b = write("b.rhai", "stockpile_release(\"us-nds-ndfeb\", 200.0);");
+    let out_dir = dir.join("out");
+    let out = chokepoint(&["compare", &a, &b, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let csv = std::fs::read_to_string(out_dir.join("compare.csv")).unwrap();
+    let row = (csv.lines())
+        .find(|l| l.starts_with("policy_cost,US,peak,"))
+        .unwrap_or_else(|| panic!("no peak row for US policy cost:\n{csv}"));
+    let b_peak: f64 = row.split(',').nth(4).unwrap().parse().unwrap();
+    let final_row = (csv.lines())
+        .find(|l| l.starts_with("policy_cost,US,final,"))
+        .unwrap();
+    let b_final: f64 = final_row.split(',').nth(4).unwrap().parse().unwrap();
+    assert!(b_peak < -1e6, "{row}");
+    assert!(b_peak <= b_final, "{row} / {final_row}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn run_shows_a_failed_expectations_message_on_one_line_without_escapes() {
+    // As `test` does: an escape sequence or newline in a message is shown, not obeyed.
+    let dir = temp("escape");
+    let p = dir.join("esc.rhai");
+    std::fs::write(
+        &p,
+        "expect(1 > 2, \"x \\u001b[31mred\\nsecond\");\nrun_until(\"2024-02-01\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(!t.contains('\u{1b}'), "{t:?}");
+    assert!(t.contains("x ?[31mred?second"), "{t}");
+    std::fs::remove_dir_all(&dir).ok();
 }

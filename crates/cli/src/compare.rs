@@ -90,8 +90,9 @@ impl Row {
 
 fn stats(s: &Series, col: usize, steps: usize, spy: f64) -> [(&'static str, f64); 3] {
     let v = &s.column(col)[..steps.min(s.steps)];
-    let peak = v.iter().copied().fold(f64::MIN, f64::max);
-    // As the sweep has it: a running total's mean is per year.
+    // As the sweep has them: a running total's peak is its largest in size (receipts peak
+    // at their most negative), and its mean is per year.
+    let peak = crate::sweep::peak_of(&s.names[col].0, v);
     let mean = chokepoint_core::series::run_mean(&s.names[col].0, v, spy);
     [
         ("peak", peak),
@@ -233,8 +234,8 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
                 o,
                 "    {run} FAILED {}: {} {}",
                 e.place(),
-                e.message,
-                e.detail
+                crate::report::one_line(&e.message),
+                crate::report::one_line(&e.detail)
             );
         }
     }

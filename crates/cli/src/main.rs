@@ -82,7 +82,7 @@ enum Command {
         /// its value at the period's end), so peaks are exact only at step.
         #[arg(long, default_value = "month")]
         resolution: String,
-        /// Wall-clock limit for the run, in seconds.
+        /// Wall-clock limit for the run, in seconds; a run it stops fails (exit 1).
         #[arg(long, default_value_t = 60.0)]
         time_limit: f64,
     },
@@ -274,7 +274,12 @@ fn junit_for_bad_arguments(why: &str) {
     let mut file = None;
     for (i, a) in args.iter().enumerate() {
         match a.to_str() {
-            Some("--junit") => file = args.get(i + 1).map(PathBuf::from),
+            // A flag after `--junit` is its missing value, not a file to write.
+            Some("--junit") => {
+                file = (args.get(i + 1))
+                    .filter(|v| !v.to_string_lossy().starts_with('-'))
+                    .map(PathBuf::from)
+            }
             Some(s) if s.starts_with("--junit=") => file = Some(PathBuf::from(&s[8..])),
             _ => {}
         }
@@ -303,7 +308,11 @@ fn main() -> ExitCode {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             if code == 2 {
-                junit_for_bad_arguments(&e.kind().to_string());
+                // clap's own first line ("a value is required for '--time-limit <SECONDS>'
+                // but none was supplied"), not only its kind of error.
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                junit_for_bad_arguments(first.trim_start_matches("error: "));
             }
             return ExitCode::from(code);
         }
@@ -834,7 +843,8 @@ fn run(
             if !e.0.ends_with('\n') {
                 errln!();
             }
-            return Ok(2);
+            // A run its time limit stopped failed, as under `test`: it is slow, not wrong.
+            return Ok(if failure.timed_out { 1 } else { 2 });
         }
     };
     // What `check` warns of in the model (a plant that never runs, say) bears on the answer.
@@ -914,12 +924,17 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             );
             continue;
         }
-        if p.is_file()
-            && named_among_others
-            && !p
-                .extension()
-                .is_some_and(|x| x.eq_ignore_ascii_case("rhai"))
-        {
+        let rhai = p
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("rhai"));
+        if p.is_file() && !rhai {
+            if !named_among_others {
+                return Err(anyhow!(BadInput(format!(
+                    "{} is not a scenario (*.rhai): `test` replays .rhai files (`chokepoint \
+                     run` runs a script of any name)",
+                    p.display()
+                ))));
+            }
             errln!(
                 "note: {} is not a scenario (*.rhai): passed over",
                 p.display()
@@ -1064,10 +1079,16 @@ fn test(
         );
         report::junit(&[case])
     };
+    // A file named as a scenario is not the report's to replace, even when it is no
+    // scenario (`test notes.txt --junit notes.txt`).
+    let named = |j: &Path| {
+        let j = std::fs::canonicalize(j).ok();
+        j.is_some() && paths.iter().any(|p| std::fs::canonicalize(p).ok() == j)
+    };
     let scripts = match checked {
         Ok(s) => s,
         Err(e) => {
-            if let Some(j) = junit {
+            if let Some(j) = junit.filter(|j| !named(j)) {
                 let _output = write::output_phase();
                 write::atomic(j, broken_report(format!("{e:#}")).as_bytes())?;
             }
@@ -1197,11 +1218,7 @@ fn test(
 
 /// Text for one line of a terminal: control characters (a newline, an escape) shown as
 /// `?`, so a message cannot break the line-per-scenario format or drive the terminal.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
+use report::one_line;
 
 fn docs(format: &str) -> Result<u8> {
     match format {

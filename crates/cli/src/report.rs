@@ -602,7 +602,8 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
                 "" => String::new(),
                 d => format!(" {d}"),
             };
-            let _ = writeln!(o, "    FAILED {}: {}{detail}", e.place(), e.message);
+            let (message, detail) = (one_line(&e.message), one_line(&detail));
+            let _ = writeln!(o, "    FAILED {}: {message}{detail}", e.place());
         }
     }
     for w in &out.warnings {
@@ -1390,6 +1391,14 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
     }
     o.push_str("</testsuite>\n");
     o
+}
+
+/// A script's text (an expectation's message, a file name) on one terminal line: control
+/// characters (a newline, an escape sequence) shown as `?`.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

@@ -117,6 +117,9 @@ impl Shard {
     }
 }
 
+/// Missing shards a merge names before it only counts the rest.
+const MISSING_NAMED: usize = 8;
+
 pub const DEFAULT_METRICS: [(&str, &str); 4] = [
     ("price", "ROW/oxide:Dy"),
     ("price", "ROW/magnet:NdFeB"),
@@ -165,7 +168,7 @@ pub fn default_metrics_for(series: &Series) -> Vec<(String, String)> {
 
 /// A run's peak of a figure: its highest value, but for a running total its largest in size,
 /// so receipts (a policy cost below 0) peak at their most negative, not at the start's 0.
-fn peak_of(metric: &str, v: &[f64]) -> f64 {
+pub fn peak_of(metric: &str, v: &[f64]) -> f64 {
     if chokepoint_core::series::running_total(metric) {
         (v.iter().copied()).fold(0.0, |a: f64, x| if x.abs() > a.abs() { x } else { a })
     } else {
@@ -302,6 +305,15 @@ pub fn sweep(
     out: &Path,
 ) -> Result<Stats> {
     let total = spec.total_runs();
+    if shard.n > total {
+        return Err(anyhow!(crate::BadInput(format!(
+            "--shard {}/{}: more shards than the sweep's {total} run{} (some would hold none): \
+             use at most {total}",
+            shard.k,
+            shard.n,
+            if total == 1 { "" } else { "s" }
+        ))));
+    }
     let this = meta(scenario, model, spec, shard, total);
     other_shard_in(out, &this, shard)?;
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
@@ -754,7 +766,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
             // Its seed and parameters are the ones its sweep.json gives that run.
             if let Some(spec) = &spec {
                 let (seed, params) = spec.run_params(run);
-                let same = cells[1] == seed.to_string()
+                // (A header cut short in a doctored file leaves rows too short to hold them.)
+                let same = cells.len() >= 2 + params.len()
+                    && cells[1] == seed.to_string()
                     && (params.iter().zip(&cells[2..])).all(|(v, c)| {
                         c.parse::<f64>()
                             .is_ok_and(|x| (x - v).abs() <= 1e-6 * v.abs().max(1.0))
@@ -859,25 +873,30 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
                 a.n
             ))));
         }
+        let mut ks: Vec<usize> = parts.iter().flatten().map(|p| p.k).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        // Named up to a few (N may be large), then counted.
+        let count = a.n - ks.len();
         let missing: Vec<String> = (0..a.n)
-            .filter(|k| !parts.iter().any(|p| p.is_some_and(|p| p.k == *k)))
+            .filter(|k| ks.binary_search(k).is_err())
+            .take(MISSING_NAMED)
             .map(|k| format!("{k}/{}", a.n))
             .collect();
-        if !missing.is_empty() && parts.iter().all(Option::is_some) {
-            let mut ks: Vec<usize> = parts.iter().flatten().map(|p| p.k).collect();
-            ks.sort_unstable();
-            ks.dedup();
-            if ks.len() == parts.len() {
-                let (noun, verb) = if missing.len() == 1 {
-                    ("shard", "is")
-                } else {
-                    ("shards", "are")
-                };
-                return Err(anyhow!(crate::BadInput(format!(
-                    "merge: {noun} {} {verb} missing",
-                    missing.join(", ")
-                ))));
-            }
+        if count > 0 && parts.iter().all(Option::is_some) && ks.len() == parts.len() {
+            let (noun, verb) = if count == 1 {
+                ("shard", "is")
+            } else {
+                ("shards", "are")
+            };
+            let more = match count - missing.len() {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            return Err(anyhow!(crate::BadInput(format!(
+                "merge: {noun} {}{more} {verb} missing",
+                missing.join(", ")
+            ))));
         }
     }
     let mut seen: Vec<&str> = metas.iter().map(|(_, _, s)| s.as_str()).collect();
