@@ -144,7 +144,7 @@ pub struct Subsidy {
 
 /// A stochastic disruption: each step, with probability `p`, `facility` loses `share`
 /// of its capacity for `steps` steps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RandomOutage {
     pub facility: FacilityId,
     pub probability: f64,
@@ -1594,6 +1594,10 @@ impl Sim {
                 let buyer = self.nodes[b];
                 for x in 0..nx {
                     let r = &mut rules[offsets[c] + slot * nx + x];
+                    // The tariff on this flow: one on every exporter ("*") and one on this
+                    // exporter stack; of each, the last pulled applies (an importer's own
+                    // tariff after its group's replaces it for the importer, not adds to it).
+                    let mut rates = [None, None];
                     for &pi in &reaching {
                         let p = &self.policies[pi];
                         let foreign = buyer.country != x;
@@ -1603,8 +1607,7 @@ impl Sim {
                                     && p.exporter.is_none_or(|e| e == x)
                                     && p.reaches(m, buyer.country, buyer.firm)
                                 {
-                                    r.tariff *= (1.0 + rate).powf(-m.behaviour.tariff_elasticity);
-                                    r.duty = (1.0 + r.duty) * (1.0 + rate) - 1.0;
+                                    rates[usize::from(p.exporter.is_some())] = Some(rate);
                                 }
                             }
                             _ if p.exporter != Some(x)
@@ -1659,6 +1662,10 @@ impl Sim {
                             }
                             PolicyKind::TechBan => {}
                         }
+                    }
+                    for rate in rates.into_iter().flatten() {
+                        r.tariff *= (1.0 + rate).powf(-m.behaviour.tariff_elasticity);
+                        r.duty = (1.0 + r.duty) * (1.0 + rate) - 1.0;
                     }
                 }
             }

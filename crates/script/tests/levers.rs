@@ -417,6 +417,22 @@ fn a_tariff_replaces_the_last_on_the_same_goods_and_0_ends_it() {
         none,
         "a tariff on everyone ends the same way"
     );
+    // A group's tariff and a member's own do not stack: the member's, pulled after it,
+    // applies to the member (Germany's duty on China had doubled: -$197M by June 2024
+    // against -$90M for the EU's 25% alone).
+    let de_paid = |src: &str| {
+        let out = run_to(src, "2024-06-03");
+        *series(&out, "policy_cost", "DE").last().unwrap()
+    };
+    let eu = de_paid(r#"tariff("EU", "CN", 0.25);"#);
+    let own = de_paid(r#"tariff("DE", "CN", 0.25);"#);
+    let both = de_paid(r#"tariff("EU", "CN", 0.25); tariff("DE", "CN", 0.25);"#);
+    assert!(eu < -1e6, "the EU's tariff collects duty in Germany: {eu}");
+    assert!((both - own).abs() <= 1e-6 * own.abs(), "{both} vs {own}");
+    assert!((both - eu).abs() <= 1e-6 * eu.abs(), "{both} vs {eu}");
+    // A tariff on everyone and one on China do stack.
+    let star = de_paid(r#"tariff("DE", "*", 0.25); tariff("DE", "CN", 0.25);"#);
+    assert!(star < 1.5 * own, "{star} vs {own}");
 }
 
 #[test]
@@ -1341,6 +1357,30 @@ fn random_outages_follow_the_seed() {
 }
 
 #[test]
+fn a_random_outage_pulled_again_replaces_the_facilitys_risk() {
+    // A rule that pulls it every step used to add a risk each time: 544 of them cut Mount
+    // Weld's mean output from ~28,600 t/yr (one) to ~15,200.
+    let mean_output = |src: &str| {
+        let out = run(&format!(
+            "{src}\nrun_until(\"2030-12-29\");\nexpect(true, \"ran\");"
+        ));
+        let v = series(&out, "output", "mount-weld-mine");
+        (v.iter().sum::<f64>() / v.len() as f64, out.levers.len())
+    };
+    let (once, _) = mean_output(r#"random_outage("mount-weld-mine", 0.01, 0.5, "1m");"#);
+    let (again, pulled) =
+        mean_output(r#"strategy(|| random_outage("mount-weld-mine", 0.01, 0.5, "1m"));"#);
+    assert_eq!(pulled, 1, "pulled as it was is no lever pulled");
+    assert!((again - once).abs() < 1e-9 * once, "{once} vs {again}");
+    // Probability 0 ends it.
+    let (ended, _) = mean_output(
+        r#"random_outage("mount-weld-mine", 0.5, 1.0, "1m"); random_outage("mount-weld-mine", 0.0, 1.0, "1m");"#,
+    );
+    let (none, _) = mean_output("");
+    assert!((ended - none).abs() < 1e-9 * none, "{none} vs {ended}");
+}
+
+#[test]
 fn demand_levers_change_need() {
     run(r#"
         step(2);
@@ -1579,6 +1619,10 @@ fn levers_reject_bad_arguments_clearly() {
             "unknown metric 'pricee' (did you mean 'price'?)",
         ),
         (r#"step(-1);"#, "n must be between 0 and 100000"),
+        (
+            r#"step(1); trade("CN", "CN");"#,
+            "trade: 'CN' is both exporter and importer",
+        ),
         (
             r#"export_ban("CN", #{ to: ["CN"] });"#,
             "CN is the exporter itself",
@@ -1961,6 +2005,18 @@ fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
         (
             r#"build("mp-independence-magnets", "ev-us", 100.0, "1y", 12.0);"#,
             "already the id of a sector",
+        ),
+        (
+            r#"build("mp-independence-magnets", "Dy", 100.0, "1y", 12.0);"#,
+            "already the id of an element",
+        ),
+        (
+            r#"build("mp-independence-magnets", "oxide:Nd", 100.0, "1y", 12.0);"#,
+            "already the id of a commodity",
+        ),
+        (
+            r#"build("mp-independence-magnets", "x1", 0.0, "1y", 12.0);"#,
+            "capacity must be above 0 t/yr",
         ),
         (
             r#"build("mp-independence-magnets", "late", 100.0, "50y", 12.0);"#,

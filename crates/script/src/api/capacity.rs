@@ -152,6 +152,11 @@ pub mod capacity_api {
         ramp_months: Num,
     ) -> Res<String> {
         let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
+        if capacity == 0.0 {
+            return Err(err(
+                "build: capacity must be above 0 t/yr (a plant of none makes nothing)".to_string(),
+            ));
+        }
         let ramp = finite(
             number(&ramp_months, "ramp_months")?,
             "ramp_months",
@@ -186,15 +191,23 @@ pub mod capacity_api {
             // One id, one thing: levers and queries take ids of several kinds.
             let m = &h.sim.model;
             let taken = [
-                ("country", m.countries.iter().any(|x| x.id == id)),
-                ("firm", m.firms.iter().any(|x| x.id == id)),
-                ("group", m.groups.iter().any(|x| x.id == id)),
-                ("sector", m.sectors.iter().any(|x| x.id == id)),
-                ("stockpile", m.stockpiles.iter().any(|x| x.id == id)),
+                ("a country", m.countries.iter().any(|x| x.id == id)),
+                ("a firm", m.firms.iter().any(|x| x.id == id)),
+                ("a group", m.groups.iter().any(|x| x.id == id)),
+                ("a sector", m.sectors.iter().any(|x| x.id == id)),
+                ("a stockpile", m.stockpiles.iter().any(|x| x.id == id)),
+                ("an element", m.elements.iter().any(|x| x.symbol == id)),
+                ("a form", m.forms.iter().any(|x| x.id == id)),
+                (
+                    "a commodity",
+                    (0..m.commodities.len()).any(|c| m.commodity_name(c) == id),
+                ),
+                ("a market", m.markets.iter().any(|x| x == id)),
+                ("a stage", m.stages.iter().any(|x| x == id)),
             ];
             if let Some((kind, _)) = taken.iter().find(|(_, t)| *t) {
                 return Err(err(format!(
-                    "build: '{id}' is already the id of a {kind}: give the facility its own"
+                    "build: '{id}' is already the id of {kind}: give the facility its own"
                 )));
             }
             let lead = duration_steps(&h.sim.model, &lead_time)?;

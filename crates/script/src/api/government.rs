@@ -484,7 +484,9 @@ pub mod government_api {
 
     /// Random outages: each step, with `probability`, the facility loses `share` of its
     /// capacity for `duration`; an outage drawn while one runs extends it. Draws come from
-    /// the run's seeded stream. They combine with `disrupt` outages by multiplying.
+    /// the run's seeded stream. They combine with `disrupt` outages by multiplying. A
+    /// facility has one such risk: pulled again (by a rule every step, say), it replaces
+    /// the last, and a `probability` of 0 ends it.
     ///
     /// ```rhai
     /// random_outage("mount-weld-mine", 0.01, 0.5, "1m");
@@ -507,12 +509,20 @@ pub mod government_api {
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
             let steps = crate::args::outage_steps(&h.sim.model, &duration)?;
-            h.sim.outages.push(chokepoint_core::sim::RandomOutage {
+            let risk = chokepoint_core::sim::RandomOutage {
                 facility: f,
                 probability: p,
                 share,
                 steps,
-            });
+            };
+            let before = h.sim.outages.iter().find(|o| o.facility == f).cloned();
+            if before.as_ref() == Some(&risk) || (before.is_none() && p == 0.0) {
+                return Ok(()); // As it was: nothing pulled.
+            }
+            h.sim.outages.retain(|o| o.facility != f);
+            if p > 0.0 {
+                h.sim.outages.push(risk);
+            }
             h.log("random_outage", format!("{facility} p={p}"));
             Ok(())
         })

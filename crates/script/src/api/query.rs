@@ -373,6 +373,12 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn trade(ctx: NativeCallContext, exporter: &str, importer: &str) -> Res<SeriesView> {
+        if exporter == importer {
+            return Err(err(format!(
+                "trade: '{exporter}' is both exporter and importer: trade is between two \
+                 countries (a country's own use is in production, shortfall and cover)"
+            )));
+        }
         fetch_parts(&ctx, "trade", &[exporter, ">", importer]).or_else(|missing| {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
