@@ -1200,6 +1200,11 @@ impl Sim {
     /// of 0 ends the facility's scripted outages. A facility holds at most `OUTAGE_SLOTS`
     /// scripted outages at once: with that many running, nothing changes and the step the
     /// first of them ends is returned as the error.
+    /// Whether facility `f` has a disruption running now.
+    pub fn outage_running(&self, f: FacilityId) -> bool {
+        self.outage[f].iter().any(|s| self.step < s.1)
+    }
+
     pub fn set_outage(&mut self, f: FacilityId, share: f64, until: usize) -> Result<(), usize> {
         let step = self.step;
         let slots = &mut self.outage[f];

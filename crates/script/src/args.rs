@@ -147,6 +147,14 @@ pub fn policy_def(
     };
     let label = text("label")?;
     if let Some(l) = &label {
+        // `lift` names it again: an empty label, or one with a line break or control
+        // character, could not be typed back.
+        if l.trim().is_empty() || l.chars().any(char::is_control) {
+            return Err(err(format!(
+                "{kind}: label {l:?} must be plain text: not empty, no line breaks or control \
+                 characters"
+            )));
+        }
         // `lift(exporter, "tariff")` ends every tariff: a label must not mean a kind too.
         if chokepoint_core::policy::PolicyKind::NAMES.contains(&l.as_str()) {
             return Err(err(format!(

@@ -29,6 +29,14 @@ pub struct ScriptError {
     pub timed_out: bool,
 }
 
+/// Whether a message already starts by naming the function `name` ("contract: ..."), not
+/// merely with the same letters ("contracts and offtakes on ...").
+fn begins_with_name(message: &str, name: &str) -> bool {
+    message
+        .strip_prefix(name)
+        .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+}
+
 impl ScriptError {
     pub fn plain(file: impl Into<PathBuf>, message: impl Into<String>) -> ScriptError {
         ScriptError {
@@ -70,15 +78,21 @@ impl ScriptError {
                     } else {
                         format!("'{name}'")
                     };
+                    // The calling line is in the script, or once inside a module, in the
+                    // text of the module that made the call.
+                    let of = match &module_name {
+                        Some(m) => format!(" of '{m}'"),
+                        None => String::new(),
+                    };
                     if src.is_empty() {
                         // A closure the clock fired has no calling line in the script.
                         chain.push(match p.line() {
-                            Some(l) => format!("in {name} called at line {l}"),
+                            Some(l) => format!("in {name} called at line {l}{of}"),
                             None => format!("in {name} run when its time came"),
                         });
                     } else {
                         chain.push(format!(
-                            "in {name} (from '{src}') called at line {}",
+                            "in {name} (from '{src}') called at line {}{of}",
                             p.line().unwrap_or(0)
                         ));
                     }
@@ -168,7 +182,7 @@ impl ScriptError {
         // A lever's own message names what was wrong, not always the lever: say which call
         // it came from ("tariff: rate must be a number"), as the caret's line shows it.
         if matches!(cur, EvalAltResult::ErrorRuntime(..)) {
-            if let Some(name) = s.called().filter(|n| !s.message.starts_with(n.as_str())) {
+            if let Some(name) = s.called().filter(|n| !begins_with_name(&s.message, n)) {
                 s.message = format!("{name}: {}", s.message);
             }
         }
@@ -230,7 +244,7 @@ impl ScriptError {
         };
         if let Some(name) = probe
             .called()
-            .filter(|n| !self.message.starts_with(n.as_str()))
+            .filter(|n| !begins_with_name(&self.message, n))
         {
             self.message = format!("{name}: {}", self.message);
         }

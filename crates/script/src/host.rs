@@ -381,23 +381,65 @@ pub fn called_without_arguments(
     what: &str,
     f: &FnPtr,
 ) -> Result<(), Box<EvalAltResult>> {
+    // The clock calls it from the scenario's own text, where a module's functions (its
+    // closures among them) are out of reach: refused here, where the mistake is.
+    if let Some(module) = ctx.call_source().filter(|s| !s.is_empty()) {
+        return Err(err(format!(
+            "{lever}: a closure or function of module '{module}' cannot be scheduled from \
+             inside it (the clock runs it later, from the scenario, where the module's own \
+             functions are out of reach): schedule it in the scenario, e.g. \
+             `{lever}(..., || m::act())`"
+        )));
+    }
     let curried = f.curry().len();
-    let params: Vec<usize> = (ctx.iter_namespaces())
+    let name = f.fn_name();
+    let mut params: Vec<usize> = (ctx.iter_namespaces())
         .flat_map(|m| m.iter_script_fn_info())
-        .filter(|(_, _, name, _, _)| *name == f.fn_name())
+        .filter(|(_, _, n, _, _)| *n == name)
         .map(|(_, _, _, n, _)| n)
         .collect();
-    if params.is_empty() || params.contains(&curried) {
+    let script_fn = !params.is_empty();
+    if !script_fn {
+        // `Fn("close")`: a function of the engine's, by its signatures' parameter counts.
+        let prefix = format!("{name}(");
+        params = (ctx.engine().gen_fn_signatures(false).iter())
+            .filter_map(|sig| sig.strip_prefix(&prefix))
+            .map(|rest| {
+                let args = rest.split(')').next().unwrap_or_default();
+                match args.trim() {
+                    "" => 0,
+                    a => a.matches(',').count() + 1,
+                }
+            })
+            .collect();
+    }
+    if params.contains(&curried) {
         return Ok(());
     }
-    let declared = params
-        .iter()
-        .min()
-        .copied()
-        .unwrap_or(0)
-        .saturating_sub(curried);
-    Err(err(format!(
-        "{lever}: its {what} is called with no arguments, and this one takes {declared}: \
-         write it as `|| ...`"
-    )))
+    if params.is_empty() {
+        return Err(err(format!(
+            "{lever}: its {what} names no function '{name}' (write a closure, `|| ...`, or \
+             `Fn(\"name\")` of a function defined in the script)"
+        )));
+    }
+    let fewest = params.iter().min().copied().unwrap_or(0);
+    Err(err(if curried > fewest && script_fn {
+        format!(
+            "{lever}: its {what} '{name}' is given {curried} argument{} by `curry`, and takes \
+             {fewest}",
+            if curried == 1 { "" } else { "s" }
+        )
+    } else if script_fn {
+        format!(
+            "{lever}: its {what} is called with no arguments, and this one takes {}: write it \
+             as `|| ...`",
+            fewest - curried
+        )
+    } else {
+        format!(
+            "{lever}: its {what} '{name}' takes {fewest} argument{}, and is called with none: \
+             wrap the call in a closure, `|| {name}(...)`",
+            if fewest == 1 { "" } else { "s" }
+        )
+    }))
 }

@@ -323,6 +323,16 @@ fn offtakes_and_contracts_share_a_facility_output() {
             e.contains("contracts and offtakes on 'mp-independence-magnets' already take 60% of its output"),
             "{e}"
         );
+        // Named by the call that failed, whichever it was.
+        let called = if src.rfind("contract(") > src.rfind("offtake(") {
+            "contract"
+        } else {
+            "offtake"
+        };
+        assert!(
+            e.contains(&format!("error: {called}: contracts and offtakes")),
+            "{e}"
+        );
     }
 }
 
@@ -2560,6 +2570,25 @@ fn a_closure_the_clock_calls_without_arguments_must_take_none() {
             "where it was handed over: {e}"
         );
     }
+    // A function pointer is checked where it is handed over too, not when it first fires.
+    for (call, said) in [
+        (
+            "at(\"2025-01-06\", Fn(\"close\"));",
+            "at: its action 'close' takes 1 argument, and is called with none",
+        ),
+        (
+            "at(\"2025-01-06\", Fn(\"no_such_fn\"));",
+            "at: its action names no function 'no_such_fn'",
+        ),
+        (
+            "fn act() { 1 }\nevery(\"1m\", Fn(\"act\").curry(5));",
+            "every: its action 'act' is given 1 argument by `curry`, and takes 0",
+        ),
+    ] {
+        let e = fails(&format!("let k = 1;\n{call}\nrun_until(\"2025-02-01\");\n"));
+        assert!(e.contains(said), "{call}: {e}");
+    }
+    run("fn act() { close(\"mp-10x\") }\nat(\"2024-02-05\", Fn(\"act\"));\nevery(\"1m\", Fn(\"today\"));\nrun_until(\"2024-03-01\");\nexpect(true, \"ran\");");
     // A tariff's importer is named as such, not as the `to` it is read into.
     let e = fails("tariff(\"USA\", \"CN\", 0.25);\n");
     assert!(
@@ -2943,4 +2972,28 @@ fn actions_fired_after_the_last_line_still_reach_the_scripts_imports() {
         pulled.contains(&("2024-01-01".into(), "export_licence".into())),
         "{pulled:?}"
     );
+}
+
+#[test]
+fn a_lever_that_changes_nothing_is_not_logged_as_pulled() {
+    // Closing a closed plant, ending disruptions a plant does not have, lifting controls
+    // nobody is under: the run's list of levers (the report's timeline) shows none of them.
+    let out = run(r#"
+        close("mount-weld-mine");
+        close("mount-weld-mine");
+        disrupt("mountain-pass-mine", 0.0, "1m");
+        expect(lift_controls("CN", ["US"]) == 0, "nothing to lift");
+        strategy(|| close("mount-weld-mine"));
+        run_until("2024-03-04");
+        expect(true, "ran");
+    "#);
+    let names: Vec<&str> = out.levers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["close"], "{names:?}");
+    // A label is plain text, as `lift` must name it again.
+    for label in ["", "  ", "a\nb"] {
+        let e = fails(&format!(
+            "export_ban(\"CN\", #{{ elements: [\"Dy\"], label: {label:?} }});"
+        ));
+        assert!(e.contains("must be plain text"), "{label:?}: {e}");
+    }
 }

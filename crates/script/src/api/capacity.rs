@@ -27,6 +27,10 @@ pub mod capacity_api {
                 crate::args::outage_steps(&h.sim.model, &duration)?
             };
             let until = h.sim.step + steps;
+            // Ending disruptions a facility does not have is no lever pulled.
+            if share == 0.0 && !h.sim.outage_running(f) {
+                return Ok(());
+            }
             if let Err(free_at) = h.sim.set_outage(f, share, until) {
                 return Err(err(format!(
                     "disrupt: {facility} already has {} outages running, the most a facility \
@@ -52,7 +56,7 @@ pub mod capacity_api {
         })
     }
 
-    /// Closes a facility until `reopen` is called.
+    /// Closes a facility until `reopen` is called (closing a closed one changes nothing).
     ///
     /// ```rhai
     /// close("mountain-pass-mine");
@@ -61,6 +65,10 @@ pub mod capacity_api {
     pub fn close(ctx: NativeCallContext, facility: &str) -> Res<()> {
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
+            // Closing a closed plant (a rule that closes it every step) changes nothing.
+            if h.sim.closed[f] {
+                return Ok(());
+            }
             h.sim.closed[f] = true;
             h.log("close", facility.to_string());
             Ok(())

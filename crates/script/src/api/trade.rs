@@ -447,11 +447,14 @@ pub mod trade_api {
         for i in ended {
             h.sim.policies[i].end = Some(date);
         }
-        h.sim.touch();
-        h.log(
-            "lift_controls",
-            format!("{exporter} lifts controls on {}", list.join(", ")),
-        );
+        // Lifting what nothing controls is no lever pulled (it returns 0, which says so).
+        if changed > 0 {
+            h.sim.touch();
+            h.log(
+                "lift_controls",
+                format!("{exporter} lifts controls on {}", list.join(", ")),
+            );
+        }
         Ok(changed)
     }
 
