@@ -689,7 +689,43 @@ fn parse_message(raw: &str) -> (String, bool) {
 /// A reader's message in the words of the model file, not of the Rust types it reads into:
 /// "expected a number", not "expected f64".
 fn plain_types(msg: &str) -> String {
-    let mut out = msg.replace("unit value", "an empty value");
+    // A number the reader could not take as one: too large for it (read as text), written
+    // in hex or octal, or too large a whole number.
+    let (head, msg) = msg.split_at(msg.find("invalid type: ").unwrap_or(0));
+    if let Some(rest) = msg.strip_prefix("invalid type: string \"") {
+        if let Some((text, tail)) = rest.split_once('"') {
+            let numeric = text.chars().any(|c| c.is_ascii_digit())
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "+-.eE".contains(c));
+            match text.parse::<f64>() {
+                Ok(x) if numeric && x.is_infinite() && tail.contains("expected f") => {
+                    return format!(
+                        "{head}{text} is too large to be a number here (it would be \
+                         infinite); numbers must be finite"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("invalid type: integer `") {
+        if let Some((n, tail)) = rest.split_once('`') {
+            if tail.contains(" as u128") || tail.contains(" as i128") {
+                return format!(
+                    "{head}{n} is too large a whole number (at most {})",
+                    u64::MAX
+                );
+            }
+            if tail.contains("expected f") {
+                return format!(
+                    "{head}a number written in hex, octal or binary (it reads as {n}): write \
+                     it in decimal"
+                );
+            }
+        }
+    }
+    let mut out = format!("{head}{msg}").replace("unit value", "an empty value");
     for (rust, plain) in [
         ("expected f64", "expected a number"),
         ("expected f32", "expected a number"),
@@ -2062,7 +2098,8 @@ impl Loader {
                 );
                 continue;
             };
-            if p.source().ids().is_empty() && p.assumption().is_none() {
+            // As every other record: a blank assumption is none.
+            if p.source().ids().is_empty() && p.assumption().is_none_or(|a| a.trim().is_empty()) {
                 self.problem_at(
                     *file,
                     path.clone(),
@@ -2071,10 +2108,11 @@ impl Loader {
             }
             for id in p.source().ids() {
                 if !source_ids.contains_key(id) {
+                    let hint = did_you_mean(id, source_ids.keys().map(String::as_str));
                     self.problem_at(
                         *file,
                         format!("{path}.source"),
-                        format!("unknown source '{id}'"),
+                        format!("unknown source '{id}'{hint}"),
                     );
                 }
             }
@@ -2083,9 +2121,12 @@ impl Loader {
                 Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
             }
         }
+        // A missing parameter is placed at the `behaviour:` section the others are in (an
+        // included file, often), else at the model's own file.
+        let bfile = m.behaviour.values().next().map_or(hfile, |(f, _)| *f);
         for name in &known {
             if !m.behaviour.contains_key(*name) {
-                self.problem_at(hfile, "behaviour".into(), format!("behaviour parameter '{name}' is missing (every engine parameter is set in the model, with its source)"));
+                self.problem_at(bfile, "behaviour".into(), format!("behaviour parameter '{name}' is missing (every engine parameter is set in the model, with its source)"));
             }
         }
 

@@ -212,6 +212,9 @@ pub struct Sim {
     /// whether inputs were what it lacked.
     starved: Vec<bool>,
     short_of_inputs: Vec<bool>,
+    /// Per facility: its capacity now (cut by an outage, a closure of lines) is below what
+    /// its sales and cover call for, so it sells what it can make, not what is wanted.
+    capped: Vec<bool>,
     /// Per facility: a control keeps it from some supplier of an input (set with the rules).
     controlled: Vec<bool>,
     run_rate: Vec<f64>,
@@ -596,6 +599,7 @@ impl Sim {
             sales_free: vec![0.0; nfac],
             price_weight: vec![1.0; nfac],
             starved: vec![false; nfac],
+            capped: vec![false; nfac],
             short_of_inputs: vec![false; nfac],
             controlled: vec![false; nfac],
             run_rate: vec![1.0; nfac],
@@ -1372,6 +1376,7 @@ impl Sim {
         self.sales_free.push(0.0);
         self.price_weight.push(1.0);
         self.starved.push(false);
+        self.capped.push(false);
         self.short_of_inputs.push(false);
         self.controlled.push(false);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
@@ -2114,6 +2119,7 @@ impl Sim {
                         cap
                     };
                     self.wanted[f] = (sales + refill).clamp(0.0, top);
+                    self.capped[f] = sales + refill > top * (1.0 + 1e-9);
                     self.wanted[f] * run_rate(self, r)
                 }
                 // Recyclers buy scrap only while recovering it pays: with no scrap on offer
@@ -2607,11 +2613,14 @@ impl Sim {
             }
             let sold = self.scratch.sold[f];
             self.sales_free[f] += alpha * (sold - self.sales_free[f]);
-            // A plant short of inputs, or curtailed on its margin, that sold out sold what it
-            // had, not what its buyers wanted: its plan holds until it makes what its sales
-            // call for (else it would plan less, buy less and wind down for good). One left
-            // with unsold output has learnt what its buyers want.
-            let hold = self.starved[f] && sold < self.sales_ema[f] && {
+            // A plant short of inputs, curtailed on its margin, or held below its sales by
+            // its capacity (an outage of part of it) that sold out sold what it had, not what
+            // its buyers wanted: its plan holds until it makes what its sales call for (else
+            // it would plan less, buy less and wind down for good, or come back from a 90%
+            // outage planning on the tenth it made). One left with unsold output has learnt
+            // what its buyers want.
+            let held_back = self.starved[f] || self.capped[f];
+            let hold = held_back && sold < self.sales_ema[f] && {
                 let form = self.model.facilities[f].output_form(&self.model);
                 let base = (self.fac_node[f] * nf + form) * ne;
                 lane_sum(&self.stock[base..base + ne]) <= sold.max(NOISE)

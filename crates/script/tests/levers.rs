@@ -2997,3 +2997,21 @@ fn a_lever_that_changes_nothing_is_not_logged_as_pulled() {
         assert!(e.contains("must be plain text"), "{label:?}: {e}");
     }
 }
+
+#[test]
+fn a_plant_back_from_a_partial_outage_plans_on_its_sales_before_it() {
+    // Under a 90% outage China's Tb metal plant sold the tenth it could make, and planned on
+    // that when it came back (123 t/yr, against 629 before), so a 90% outage did far more
+    // harm than a total one (US magnet users 98% short, against none). Held back by its
+    // capacity, its plan now holds, as it does when inputs or margins hold it back.
+    for share in ["0.9", "1.0"] {
+        run(&format!(
+            r#"at("2025-03-03", || disrupt("cn-metal-tb", {share}, "6m"));
+               run_until("2025-10-27");
+               let before = mean(between(output("cn-metal-tb"), "2025-01-06", "2025-02-24"));
+               let after = mean(between(output("cn-metal-tb"), "2025-09-15", "2025-10-27"));
+               expect(after > 0.9 * before, `back at ${{after}} t/yr of ${{before}} ({share} out)`);
+               expect(peak(shortfall("magnet:NdFeB", "US")) < 0.05, "US magnet users stay supplied");"#
+        ));
+    }
+}
