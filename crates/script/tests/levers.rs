@@ -3015,3 +3015,35 @@ fn a_plant_back_from_a_partial_outage_plans_on_its_sales_before_it() {
         ));
     }
 }
+
+#[test]
+fn a_spent_quota_leaks_through_other_destinations_as_a_ban_does() {
+    // A quota on one destination kept US buyers from China's magnets without the diversion
+    // a ban gets (through buyers elsewhere): a 0 t/yr quota left US users 98% short at the
+    // worst, a ban 30%, and 1,000 t/yr (69%) was worse than banning outright.
+    let us_short = |control: &str| {
+        let out = run(&format!(
+            r#"at("2025-01-06", || {control});
+               run_until("2025-12-29");
+               expect(true, "ran");"#
+        ));
+        let v = series(&out, "shortfall", "magnet:NdFeB/US");
+        v.iter().copied().fold(0.0, f64::max)
+    };
+    let ban = us_short(r#"export_ban("CN", #{ to: ["US"], forms: ["magnet:NdFeB"] })"#);
+    let quota = |t: f64| {
+        us_short(&format!(
+            r#"export_quota("CN", #{{ to: ["US"], forms: ["magnet:NdFeB"], tonnes_per_year: {t:.1} }})"#
+        ))
+    };
+    let (none, some) = (quota(0.0), quota(1000.0));
+    assert!(
+        (none - ban).abs() < 0.02,
+        "a quota of 0 is a ban: {none} vs {ban}"
+    );
+    assert!(ban > 0.1 && ban < 0.6, "{ban}");
+    assert!(
+        some < none,
+        "1,000 t/yr is better than none: {some} vs {none}"
+    );
+}

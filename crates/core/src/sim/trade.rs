@@ -1272,6 +1272,9 @@ impl Sim {
             policy_cost,
             price,
             scratch: s,
+            quotas,
+            policies,
+            year_frac,
             ..
         } = self;
         let (nx, nf, nc) = (
@@ -1297,10 +1300,16 @@ impl Sim {
         for b in tier.clone() {
             let bx = s.buyer_country[b];
             let full = s.request[b] - s.got[b] - s.queued[b];
-            // An exporter with supply left that a policy keeps from b, wholly or in part.
+            // An exporter with supply left that a policy keeps from b, wholly or in part: a
+            // ban, a licence, or a quota whose room is spent (a quota of 0 keeps as a ban).
             let kept = |x: CountryId| {
                 let r = &rules[b * nx + x];
-                x != bx && (r.allow < 1.0 || r.delay > 0)
+                let spent = || {
+                    let room =
+                        quota_room(r.quota, f64::INFINITY, quotas, policies, *year_frac, None);
+                    room <= NOISE
+                };
+                x != bx && (r.allow < 1.0 || r.delay > 0 || (!r.quota.is_empty() && spent()))
             };
             let blocked = |x: CountryId, s: &Scratch| kept(x) && s.avail[x] > 1e-12;
             if full <= 1e-12 || !s.active.iter().any(|&x| blocked(x, s)) {
