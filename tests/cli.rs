@@ -1213,10 +1213,46 @@ fn a_scenario_its_time_limit_stops_fails_rather_than_being_bad_input() {
     assert!(t.contains("`--time-limit SECONDS` sets it"), "{t}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure") && !xml.contains("<error"), "{xml}");
-    // So under `run`: a failure, not bad input.
-    let out = chokepoint(&["run", p.to_str().unwrap(), "--time-limit", "0.3"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("time limit"), "{}", text(&out));
+    // So under `run`, `compare` and `sweep` (each with its own --time-limit): a failure,
+    // not bad input.
+    let slow = p.to_str().unwrap();
+    let fast = "scripts/2023-12-technology-ban.rhai";
+    let sweep_out = dir.join("sweep");
+    for args in [
+        vec!["run", slow, "--time-limit", "0.3"],
+        vec!["compare", fast, slow, "--time-limit", "0.3"],
+        vec![
+            "sweep",
+            slow,
+            "--runs",
+            "2",
+            "--time-limit",
+            "0.3",
+            "--out",
+            sweep_out.to_str().unwrap(),
+        ],
+    ] {
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("time limit"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    assert!(!sweep_out.join("runs.csv").exists());
+    for args in [
+        vec!["compare", fast, fast, "--time-limit=-1"],
+        vec!["sweep", fast, "--time-limit=0"],
+    ] {
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("--time-limit must be"),
+            "{}",
+            text(&out)
+        );
+    }
     // A script that cannot run is still bad input.
     std::fs::write(&p, "expect(true, \"ran\");\nno_such_lever();\n").unwrap();
     let out = chokepoint(&["test", p.to_str().unwrap()]);

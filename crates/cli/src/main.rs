@@ -187,6 +187,10 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "out/sweep")]
         out: PathBuf,
+        /// Wall-clock limit for each run, in seconds. A run it stops fails the sweep
+        /// (exit 1), with nothing written.
+        #[arg(long, default_value_t = 60.0)]
+        time_limit: f64,
     },
     /// Combine sweep shards into the result one machine would have written.
     ///
@@ -223,6 +227,10 @@ enum Command {
         /// relative move. compare.csv has every figure.
         #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
         top: u64,
+        /// Wall-clock limit for each of the two runs, in seconds; a run it stops fails
+        /// (exit 1).
+        #[arg(long, default_value_t = 120.0)]
+        time_limit: f64,
     },
     /// Time the engine: one run of the model's first ten years, without and with a script.
     ///
@@ -332,6 +340,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            if let Some(f) = e.downcast_ref::<Failed>() {
+                err!("{}{}", f.0, if f.0.ends_with('\n') { "" } else { "\n" });
+                return ExitCode::from(1);
+            }
             match e.downcast_ref::<BadInput>() {
                 // Already formatted for people (script diagnostics, model problems).
                 // A one-line message about an argument says it is an error, as the others do.
@@ -349,6 +361,17 @@ fn main() -> ExitCode {
 /// Outcomes that are the user's input problems, printed as they are (exit 2).
 #[derive(Debug)]
 pub struct BadInput(pub String);
+
+/// A run that failed without bad input (its time limit stopped it), printed as it is
+/// (exit 1, as a failed expectation).
+#[derive(Debug)]
+pub struct Failed(pub String);
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Failed {}
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -371,6 +394,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             metrics,
             model,
             out,
+            time_limit,
         } => run_sweep(
             &script,
             runs,
@@ -382,6 +406,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             &metrics,
             model.as_deref(),
             &out,
+            time_limit,
         ),
         Command::Merge { shards, out } => {
             // Merging into one of the shards would overwrite an input with half a result.
@@ -418,8 +443,10 @@ fn dispatch(cmd: Command) -> Result<u8> {
             model,
             out,
             top,
+            time_limit,
         } => {
             let top = usize::try_from(top).unwrap_or(usize::MAX);
+            check_time_limit(time_limit)?;
             if let Some(dir) = &out {
                 write::ready(dir, &["compare.csv", "report.html"])?;
             }
@@ -431,7 +458,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                     ModelArg::Override(model.as_deref()),
                     None,
                     BTreeMap::new(),
-                    120.0,
+                    time_limit,
                     &mut failure,
                 );
                 if r.is_err() {
@@ -439,10 +466,20 @@ fn dispatch(cmd: Command) -> Result<u8> {
                         outln!("{line}");
                     }
                 }
-                r
+                r.map_err(|e| (e, failure.timed_out))
             };
-            let (sa, _, oa) = run_one(&a)?;
-            let (sb, mb, ob) = run_one(&b)?;
+            // A run its time limit stopped failed, as under `run` and `test` (exit 1).
+            let (a_run, b_run) = (run_one(&a), run_one(&b));
+            let ((sa, _, oa), (sb, mb, ob)) = match (a_run, b_run) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err((e, timed_out)), _) | (_, Err((e, timed_out))) => {
+                    if !timed_out {
+                        return Err(anyhow!(e));
+                    }
+                    errln!("{e}");
+                    return Ok(1);
+                }
+            };
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
@@ -462,11 +499,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
         } => {
             let res = Resolution::parse(&resolution).map_err(|e| anyhow!(e))?;
             let params = parse_sets(&set)?;
-            if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 1e9) {
-                return Err(anyhow!(
-                    "--time-limit must be a positive number of seconds, at most 1e9"
-                ));
-            }
+            check_time_limit(time_limit)?;
             run(
                 &script,
                 model.as_deref(),
@@ -773,6 +806,16 @@ impl<'a> ModelArg<'a> {
             }),
         }
     }
+}
+
+/// A `--time-limit` of `run`, `compare` or `sweep`: seconds above 0, at most 1e9.
+fn check_time_limit(seconds: f64) -> Result<()> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 1e9) {
+        return Err(anyhow!(BadInput(
+            "--time-limit must be a positive number of seconds, at most 1e9".into()
+        )));
+    }
+    Ok(())
 }
 
 /// What a failed run left besides its error: what the script printed before it failed, and
@@ -1370,8 +1413,11 @@ fn run_sweep(
     metrics: &[String],
     model: Option<&Path>,
     out: &Path,
+    time_limit: f64,
 ) -> Result<u8> {
     let bad = |m: String| anyhow!(BadInput(m));
+    check_time_limit(time_limit)?;
+    let limit = Duration::from_secs_f64(time_limit);
     write::ready(out, &sweep::OUTPUTS)?;
     let runs = runs.unwrap_or(100);
     if !(1..=sweep::MAX_RUNS).contains(&runs) {
@@ -1484,14 +1530,19 @@ fn run_sweep(
                 &RunOptions {
                     seed,
                     params,
+                    time_limit: limit,
                     ..RunOptions::default()
                 },
             )
             .map_err(|e| {
-                bad(format!(
+                let text = format!(
                     "error: the sweep's first run could not run: run 0 ({}):\n{e}",
                     shown.join(", ")
-                ))
+                );
+                match e.timed_out {
+                    true => anyhow!(Failed(text)),
+                    false => bad(text),
+                }
             })?;
         let written = scenario.literal_params();
         for r in &spec.ranges {
@@ -1546,7 +1597,7 @@ fn run_sweep(
             return Err(bad(format!("--metric {m}={k}: {why}")));
         }
     }
-    let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out)?;
+    let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out, limit)?;
     outln!(
         "{} {} (shard {}/{}) in {:.2} s: {:.1} runs/s -> {}",
         stats.runs,

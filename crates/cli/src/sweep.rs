@@ -303,6 +303,7 @@ pub fn sweep(
     shard: Shard,
     threads: Option<usize>,
     out: &Path,
+    time_limit: Duration,
 ) -> Result<Stats> {
     let total = spec.total_runs();
     if shard.n > total {
@@ -326,7 +327,7 @@ pub fn sweep(
     let done = AtomicUsize::new(0);
     let show = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let results: Vec<Result<RunRows, String>> = std::thread::scope(|scope| {
+    let results: Vec<Result<RunRows, (String, bool)>> = std::thread::scope(|scope| {
         if show {
             let done = &done;
             let n = mine.len();
@@ -346,7 +347,7 @@ pub fn sweep(
         pool.install(|| {
             mine.par_iter()
                 .map(|&i| {
-                    let r = one_run(scenario, model, spec, i);
+                    let r = one_run(scenario, model, spec, i, time_limit);
                     done.fetch_add(1, Ordering::Relaxed);
                     r
                 })
@@ -354,15 +355,23 @@ pub fn sweep(
         })
     });
     // A run that cannot run is a mistake in the script for those values: say which, and how
-    // many runs it took down.
+    // many runs it took down. Runs their time limit stopped fail the sweep (exit 1): they
+    // are slow, not wrong.
     let broken = results.iter().filter(|r| r.is_err()).count();
+    let all_slow = results.iter().all(|r| r.as_ref().err().is_none_or(|e| e.1));
     let mut rows = Vec::with_capacity(results.len());
     for r in results {
-        rows.push(r.map_err(|e| {
-            anyhow!(crate::BadInput(format!(
+        rows.push(r.map_err(|(e, _)| {
+            let text = format!(
                 "error: {broken} of {} runs could not run; the first:\n{e}",
                 mine.len()
-            )))
+            );
+            match all_slow {
+                true => anyhow!(crate::Failed(format!(
+                    "{text}\n  = help: --time-limit SECONDS sets each run's limit"
+                ))),
+                false => anyhow!(crate::BadInput(text)),
+            }
         })?);
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -511,7 +520,8 @@ fn one_run(
     model: &Arc<Model>,
     spec: &Spec,
     i: usize,
-) -> Result<RunRows, String> {
+    time_limit: Duration,
+) -> Result<RunRows, (String, bool)> {
     let (seed, values) = spec.run_params(i);
     let params: BTreeMap<String, f64> = spec
         .ranges
@@ -527,11 +537,12 @@ fn one_run(
     let opts = RunOptions {
         seed,
         params,
+        time_limit,
         ..RunOptions::default()
     };
     let out = scenario
         .run(model, &opts)
-        .map_err(|e| format!("run {i} ({}):\n{e}", shown.join(", ")))?;
+        .map_err(|e| (format!("run {i} ({}):\n{e}", shown.join(", ")), e.timed_out))?;
     let s = &out.sim.series;
     let mut figures = format!("{i},{seed}");
     // Parameters in full (shortest exact form), so a run can be repeated exactly.
@@ -547,9 +558,12 @@ fn one_run(
     );
     let mut series = String::new();
     for (m, k) in &spec.metrics {
-        let col = s
-            .find(m, k)
-            .ok_or_else(|| format!("--metric {m}={k}: the run records no such series"))?;
+        let col = s.find(m, k).ok_or_else(|| {
+            (
+                format!("--metric {m}={k}: the run records no such series"),
+                false,
+            )
+        })?;
         let v = s.column(col);
         let peak = peak_of(m, &v);
         let last = v.last().copied().unwrap_or(0.0);
