@@ -3112,3 +3112,62 @@ fn run_shows_a_failed_expectations_message_on_one_line_without_escapes() {
     assert!(t.contains("x ?[31mred?second"), "{t}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_repl_reads_braces_and_colons_inside_strings_as_text() {
+    let home = temp("repl-strings");
+    // A `{` in a string opens no block: the syntax error is reported, and the session goes
+    // on (it used to wait for the block's end, swallowing the lines after it).
+    let out = piped_repl(&home, b"let bad = \"{\" +;\nprint(`ok ${1 + 1}`);\n");
+    let t = text(&out);
+    assert!(t.contains("Unexpected ';'") && t.contains("ok 2"), "{t}");
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    // A line that starts with `:` inside a string over lines is part of it, not a command.
+    let out = piped_repl(
+        &home,
+        b"let s = `a\n:not a command\nb`;\nprint(`len ${s.len()}`);\n",
+    );
+    let t = text(&out);
+    assert!(!t.contains("unknown command"), "{t}");
+    assert!(
+        t.contains("len 18"),
+        "a, the line, b and two line breaks: {t}"
+    );
+    // Unfinished input a command drops is a failure of the session.
+    let out = piped_repl(
+        &home,
+        b"export_ban(\"CN\", #{ elements: [\"Dy\"],\n:step 1\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("unfinished input before :step 1 is dropped"));
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn the_repl_refuses_to_redefine_a_function_an_earlier_input_ran() {
+    // A saved scenario holds one definition of a function, the last: an input that ran with
+    // the old body (a ban on Dy and Tb) would replay with the new one (a ban on Ce).
+    let home = temp("repl-redefine");
+    let out = piped_repl(
+        &home,
+        b"fn els() { [\"Dy\", \"Tb\"] }\n\
+          fn wrap() { els() }\n\
+          fn els() { [\"Dy\"] }\n\
+          export_ban(\"CN\", #{ elements: wrap(), label: \"a\" });\n\
+          fn els() { [\"Ce\"] }\n\
+          fn f() { 1 }\n\
+          at(\"2024-03-04\", || print(`f is ${f()}`));\n\
+          fn f() { 2 }\n\
+          :step 12\n",
+    );
+    let t = text(&out);
+    assert!(
+        t.contains("els() is used by an earlier input (`export_ban(\"CN\", #{ elements: wrap(), label: \"a\" });`) (through wrap())"),
+        "{t}"
+    );
+    assert!(t.contains("f() is used by an earlier input"), "{t}");
+    // Defined again before any input used it: fine, and the old body is gone.
+    assert_eq!(t.matches("is used by an earlier input").count(), 2, "{t}");
+    assert!(t.contains("f is 1"), "{t}");
+    std::fs::remove_dir_all(&home).ok();
+}

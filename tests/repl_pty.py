@@ -115,8 +115,17 @@ send("let y = 1 +\r")
 time.sleep(0.3)
 send(":step 1\r")
 read_until(r"unfinished input before :step 1 is dropped[\s\S]*now at")
-send(":quit\r")
-# The REPL must leave on :quit; never wait for it forever.
+# Whole statements pasted with a command after them run before it (bracketed paste).
+# (Matched on what they print, not on the echo of what was pasted.)
+send('\x1b[200~print(`pasted ${20 + 1}`);\nprint(`pasted ${20 + 2}`);\n:step 1\x1b[201~\r')
+read_until(r"pasted 21[\s\S]*pasted 22[\s\S]*now at")
+# Ctrl-C abandons an unfinished input: it does not come back when the input ends.
+send("fn abandoned() {\r")
+time.sleep(0.3)
+send("\x03")
+time.sleep(0.3)
+send("\x04")  # Ctrl-D on an empty line ends the session.
+# The REPL must leave on Ctrl-D; never wait for it forever.
 deadline = time.time() + 20
 while True:
     done, _ = os.waitpid(pid, os.WNOHANG)
@@ -124,11 +133,13 @@ while True:
         break
     if time.time() > deadline:
         os.kill(pid, 9)
-        fail(":quit did not end the REPL")
+        fail("Ctrl-D did not end the REPL")
     try:
         r, _, _ = select.select([fd], [], [], 0.2)
         if r:
             transcript.append(os.read(fd, 4096).decode("utf-8", "replace"))
     except OSError:
         pass
+if "unfinished statement" in "".join(transcript):
+    fail("an input abandoned with Ctrl-C came back at the end")
 print(value)

@@ -249,13 +249,7 @@ impl ReplHelper {
     /// Whether `input` is a whole statement (or command) yet.
     fn judge(&self, input: &str) -> ValidationResult {
         // A command ends the input, even typed on a continuation line.
-        if input
-            .lines()
-            .last()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with(':')
-        {
+        if command_line(input).is_some() {
             return ValidationResult::Valid(None);
         }
         if open_block_comment(input) {
@@ -275,7 +269,7 @@ impl ReplHelper {
                 ) && at_end
                     || matches!(e.err_type(), ParseErrorType::UnknownOperator(_))
                         && input.trim_end().ends_with(['{', '(', '[', ','])
-                    || input.matches('{').count() > input.matches('}').count()
+                    || braces_left_open(input)
                     // A backtick string runs over lines: one left open is still being typed.
                     || e.to_string().contains("Open string is not terminated")
                         && input.matches('`').count() % 2 == 1;
@@ -400,11 +394,49 @@ impl Session {
         if new.is_empty() {
             return Ok(Vec::new());
         }
+        let compiled: Vec<Option<AST>> = (self.script.iter())
+            .map(|text| self.engine.compile_with_scope(&self.scope, text).ok())
+            .collect();
+        // The functions redefined, and those defined before that call them, however
+        // indirectly: a line that ran any of them ran the old body.
+        let mut tainted = new.clone();
+        loop {
+            let before = tainted.len();
+            for old in compiled.iter().flatten() {
+                if old.statements().is_empty() && calls_any(old, &tainted).is_some() {
+                    for f in old.iter_functions().map(|f| sig(&f)) {
+                        if !tainted.contains(&f) {
+                            tainted.push(f);
+                        }
+                    }
+                }
+            }
+            if tainted.len() == before {
+                break;
+            }
+        }
         let mut lines = Vec::new();
         for (k, text) in self.script.iter().enumerate() {
-            let Ok(old) = self.engine.compile_with_scope(&self.scope, text) else {
+            let Some(old) = &compiled[k] else {
                 continue;
             };
+            // A line that ran with the old body would replay with the new one (a script
+            // has one definition of a function, the last): refused. (A line that only
+            // defines functions ran none of them.)
+            let ran = !old.statements().is_empty();
+            if let Some(name) = calls_any(old, &tainted).filter(|_| ran) {
+                let redefined = &new[0].0;
+                let through = match new.iter().any(|(n, _)| *n == name) {
+                    true => String::new(),
+                    false => format!(" (through {name}())"),
+                };
+                return Err(format!(
+                    "{redefined}() is used by an earlier input (`{}`){through}, which ran with \
+                     its present body: a saved scenario would replay that input with the new \
+                     one, so give this one another name (or :reset)",
+                    text.lines().next().unwrap_or_default()
+                ));
+            }
             let fns: Vec<(String, usize)> = old.iter_functions().map(|f| sig(&f)).collect();
             let Some((name, n)) = fns.iter().find(|f| new.contains(f)) else {
                 continue;
@@ -886,6 +918,66 @@ impl SharedValues {
     }
 }
 
+/// The first of `fns` (name, parameters) that `ast` calls, in its statements, functions or
+/// closures.
+fn calls_any(ast: &AST, fns: &[(String, usize)]) -> Option<String> {
+    use chokepoint_script::rhai::{ASTNode, Expr};
+    let mut found = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        let call = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, _))) => call,
+            Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => call,
+            _ => return true,
+        };
+        let hit = call.namespace.is_empty()
+            && fns
+                .iter()
+                .any(|(n, k)| *n == call.name.as_str() && *k == call.args.len());
+        if hit {
+            found = Some(call.name.to_string());
+        }
+        !hit
+    });
+    found
+}
+
+/// The input's last line if it is a command (`:step 4`), with the text before it: a line
+/// that begins with `:` inside a string still open over lines is part of the string.
+fn command_line(input: &str) -> Option<(&str, &str)> {
+    let (before, last) = match input.trim_end().rsplit_once('\n') {
+        Some((b, l)) => (b, l),
+        None => ("", input.trim_end()),
+    };
+    (last.trim_start().starts_with(':') && !in_string(before)).then_some((before, last))
+}
+
+/// Whether `input` opens more `{` than it closes, outside strings and comments (a `{` in a
+/// string is no block left open).
+fn braces_left_open(input: &str) -> bool {
+    let b = input.as_bytes();
+    let (mut depth, mut i) = (0i64, 0);
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let (c, next) = (b[i], b.get(i + 1).copied());
+        match quote {
+            Some(q) if c == b'\\' && q != b'`' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'/' && next == Some(b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            None if matches!(c, b'"' | b'`' | b'\'') => quote = Some(c),
+            None if c == b'{' => depth += 1,
+            None if c == b'}' => depth -= 1,
+            None => {}
+        }
+        i += 1;
+    }
+    depth > 0
+}
+
 /// Whether `input` ends inside a `/* … */` comment (they nest), outside strings and line
 /// comments: the parser takes such an input as finished, with the rest of it commented out.
 fn open_block_comment(input: &str) -> bool {
@@ -1099,12 +1191,18 @@ pub fn run(model_path: &Path) -> Result<u8> {
                 if t.is_empty() {
                     continue;
                 }
-                // A command typed on a continuation line drops the unfinished input.
-                if let Some((_, last)) = t.rsplit_once('\n') {
-                    if last.trim_start().starts_with(':') {
-                        errln!("(the unfinished input before {} is dropped)", last.trim());
-                        t = last.trim();
+                // A command typed on a continuation line ends the input: what comes before it
+                // runs first if it is whole (statements pasted with a command after them),
+                // and is dropped, as a failure, if it is not.
+                if let Some((before, last)) = command_line(t) {
+                    if !before.trim().is_empty() {
+                        if session.engine.compile(before).is_ok() {
+                            session.eval(before);
+                        } else {
+                            failed!("(the unfinished input before {} is dropped)", last.trim());
+                        }
                     }
+                    t = last.trim();
                 }
                 if t.starts_with(':') {
                     if !session.command(t) {
@@ -1114,7 +1212,13 @@ pub fn run(model_path: &Path) -> Result<u8> {
                     session.eval(&line);
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
+            // Ctrl-C abandons the input being typed: it is not kept for the end.
+            Err(ReadlineError::Interrupted) => {
+                if let Some(h) = rl.helper() {
+                    h.unfinished.take();
+                }
+                continue;
+            }
             Err(ReadlineError::Eof) => {
                 // Input that ends inside a statement (a piped file cut short, say) is
                 // reported with the parser's own message rather than dropped unseen.
