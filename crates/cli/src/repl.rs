@@ -954,35 +954,20 @@ fn command_line(input: &str) -> Option<(&str, &str)> {
 /// Whether `input` opens more `{` than it closes, outside strings and comments (a `{` in a
 /// string is no block left open).
 fn braces_left_open(input: &str) -> bool {
-    let b = input.as_bytes();
-    let (mut depth, mut i) = (0i64, 0);
-    let mut quote: Option<u8> = None;
-    while i < b.len() {
-        let (c, next) = (b[i], b.get(i + 1).copied());
-        match quote {
-            Some(q) if c == b'\\' && q != b'`' => i += 1,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == b'/' && next == Some(b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            None if matches!(c, b'"' | b'`' | b'\'') => quote = Some(c),
-            None if c == b'{' => depth += 1,
-            None if c == b'}' => depth -= 1,
-            None => {}
-        }
-        i += 1;
-    }
-    depth > 0
+    open_depths(input).0 > 0
 }
 
 /// Whether `input` ends inside a `/* … */` comment (they nest), outside strings and line
 /// comments: the parser takes such an input as finished, with the rest of it commented out.
 fn open_block_comment(input: &str) -> bool {
+    open_depths(input).1 > 0
+}
+
+/// How many `{` blocks and `/* */` comments `input` leaves open, reading it as Rhai does:
+/// nothing inside a string or a comment counts, and block comments nest.
+fn open_depths(input: &str) -> (i64, usize) {
     let b = input.as_bytes();
-    let (mut depth, mut i) = (0usize, 0);
+    let (mut braces, mut comments, mut i) = (0i64, 0usize, 0);
     let mut quote: Option<u8> = None;
     while i < b.len() {
         let (c, next) = (b[i], b.get(i + 1).copied());
@@ -990,15 +975,15 @@ fn open_block_comment(input: &str) -> bool {
             Some(q) if c == b'\\' && q != b'`' => i += 1,
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if depth > 0 && c == b'*' && next == Some(b'/') => {
-                depth -= 1;
+            None if comments > 0 && c == b'*' && next == Some(b'/') => {
+                comments -= 1;
                 i += 1;
             }
             None if c == b'/' && next == Some(b'*') => {
-                depth += 1;
+                comments += 1;
                 i += 1;
             }
-            None if depth > 0 => {}
+            None if comments > 0 => {}
             None if c == b'/' && next == Some(b'/') => {
                 // To the end of the line.
                 while i < b.len() && b[i] != b'\n' {
@@ -1006,11 +991,13 @@ fn open_block_comment(input: &str) -> bool {
                 }
             }
             None if matches!(c, b'"' | b'`' | b'\'') => quote = Some(c),
+            None if c == b'{' => braces += 1,
+            None if c == b'}' => braces -= 1,
             None => {}
         }
         i += 1;
     }
-    depth > 0
+    (braces, comments)
 }
 
 /// The first line of a script `:save` writes.
