@@ -983,6 +983,12 @@ fn compare_shows_deltas_and_writes_a_report() {
         .starts_with("metric,key,stat,a,b,delta,unit\n"));
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<polyline"));
+    // A chart of output lost is in its sector's unit, as the table and compare.csv are.
+    assert!(
+        html.contains("output_lost [hre-specialty-jp] (t REO/yr;"),
+        "{}",
+        &html[..html.len().min(3000)]
+    );
     // It says what each side ran.
     assert!(
         html.contains("<b>A</b>: <code>scripts/2024-10-kachin-disruption.rhai</code> on model world-2024, seed 2024")
@@ -2519,7 +2525,9 @@ fn a_report_names_the_parameters_and_seed_it_ran_with_and_a_mistyped_set_prints_
         summary.contains("\"notes\": [") && summary.contains("moves no flow"),
         "{summary}"
     );
-    assert!(html.contains("<li>note: entity_list: none of the listed firms"));
+    assert!(
+        html.contains("<li>entity_list: none of the listed firms") && !html.contains("<li>note: ")
+    );
     assert!(
         html.contains("Parameters: approval = 0.3, approval_after_june = 1. Seed 7."),
         "{}",
@@ -3169,5 +3177,24 @@ fn the_repl_refuses_to_redefine_a_function_an_earlier_input_ran() {
     // Defined again before any input used it: fine, and the old body is gone.
     assert_eq!(t.matches("is used by an earlier input").count(), 2, "{t}");
     assert!(t.contains("f is 1"), "{t}");
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn the_repl_saves_to_a_path_quoted_as_a_shell_would_or_under_home() {
+    let home = temp("repl-save-quoted");
+    let spaced = home.join("d ir");
+    std::fs::create_dir_all(&spaced).unwrap();
+    let input = format!(
+        "export_ban(\"CN\", #{{ elements: [\"Dy\"] }});\n:step 0\n:save '{}'\n:save ~/tilde.rhai\n",
+        spaced.join("single.rhai").display()
+    );
+    let out = piped_repl(&home, input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("still at 2024-01-01 (no step taken)"));
+    let saved = std::fs::read_to_string(spaced.join("single.rhai")).unwrap();
+    // A move that took no step is not saved.
+    assert!(!saved.contains("step(0)"), "{saved}");
+    assert!(home.join("tilde.rhai").is_file(), "{}", text(&out));
     std::fs::remove_dir_all(&home).ok();
 }

@@ -12,6 +12,21 @@ use chokepoint_script::{Outcome, Scenario};
 use crate::write;
 
 /// One compared figure.
+/// The unit of a figure (a row's `stat`, or "" for the series a chart draws): the metric's,
+/// a sector's own for output lost, and per year for the mean of a running total.
+fn unit_of(m: &Model, metric: &str, key: &str, stat: &str) -> String {
+    match metric {
+        "output_lost" => match m.sectors.iter().find(|s| s.id == key) {
+            Some(sec) => format!("{}/yr", sec.unit),
+            None => "units/yr".into(),
+        },
+        _ if stat == "mean" && chokepoint_core::series::running_total(metric) => {
+            format!("{}/yr", chokepoint_core::series::unit(metric))
+        }
+        _ => chokepoint_core::series::unit(metric).into(),
+    }
+}
+
 #[derive(Clone)]
 struct Row {
     metric: String,
@@ -25,16 +40,7 @@ impl Row {
     /// The unit of the row's figures: the metric's, a sector's own for output lost, and per
     /// year for the mean of a running total (`run_mean`).
     fn unit(&self, m: &Model) -> String {
-        match self.metric.as_str() {
-            "output_lost" => match m.sectors.iter().find(|s| s.id == self.key) {
-                Some(sec) => format!("{}/yr", sec.unit),
-                None => "units/yr".into(),
-            },
-            metric if self.stat == "mean" && chokepoint_core::series::running_total(metric) => {
-                format!("{}/yr", chokepoint_core::series::unit(metric))
-            }
-            metric => chokepoint_core::series::unit(metric).into(),
-        }
+        unit_of(m, &self.metric, &self.key, self.stat)
     }
 
     fn delta(&self) -> f64 {
@@ -404,7 +410,8 @@ pub fn write(
         html.push_str("</ul>");
     }
     for (m, k) in charted {
-        html.push_str(&overlay(&a.sim.series, &b.sim.series, &m, &k));
+        let unit = unit_of(&a.sim.model, &m, &k, "");
+        html.push_str(&overlay(&a.sim.series, &b.sim.series, &m, &k, &unit));
     }
     html.push_str("</body></html>\n");
     // One set: an interrupt or a full disk leaves both old or both new.
@@ -422,7 +429,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Both runs' series on one SVG chart: A solid, B dashed.
-fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
+fn overlay(sa: &Series, sb: &Series, m: &str, k: &str, unit: &str) -> String {
     let (Some(ca), Some(cb)) = (sa.find(m, k), sb.find(m, k)) else {
         return String::new();
     };
@@ -471,7 +478,7 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str) -> String {
         r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}: A and B"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] ({}; A solid, B dashed)</text>{}<polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#c0392b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/>{span}</svg></figure>"##,
         esc(m),
         esc(k),
-        esc(chokepoint_core::series::unit(m)),
+        esc(unit),
         crate::report::y_ticks_svg(&ticks, y, l, w - 10.0),
         pts(&va),
         pts(&vb)

@@ -631,12 +631,18 @@ impl Session {
         // scheduled closure failed would otherwise never reach a `:save`d script.
         let before = self.host.lock().clone();
         let values = SharedValues::of(&self.scope);
+        let step = before.sim.step;
         let r = self.drive(target);
         self.flush_output();
         if r.is_err() {
             values.restore();
         }
         match r {
+            // A move that took no step (`:step 0`, `:run-to` within the step just run) is
+            // not written to a saved script.
+            Ok(()) if self.host.lock().sim.step == step => {
+                outln!("still at {} (no step taken)", self.today());
+            }
             Ok(()) => {
                 self.script.push(record);
                 outln!("now at {}", self.today());
@@ -798,10 +804,16 @@ impl Session {
                 }
             }
             ":save" | ":save!" => {
-                let f = rest
-                    .strip_prefix('"')
-                    .and_then(|r| r.strip_suffix('"'))
+                // Quoted as a shell would take it ("a b.rhai" or 'a b.rhai'), and ~ for home.
+                let unquoted = (rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
+                    .or_else(|| rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
                     .unwrap_or(rest);
+                let home = std::env::var("HOME").ok().filter(|h| !h.is_empty());
+                let expanded = match (unquoted.strip_prefix("~/"), home) {
+                    (Some(tail), Some(home)) => format!("{home}/{tail}"),
+                    _ => unquoted.to_string(),
+                };
+                let f = expanded.as_str();
                 if f.is_empty() {
                     failed!("error: :save takes a file name, e.g. :save scripts/my-scenario.rhai");
                     return true;
@@ -1365,6 +1377,7 @@ mod tests {
         // A lever's argument: an element, a country, a stockpile (by the signature).
         // (Not Ce, an element, nor series keys such as CN/oxide.)
         assert_eq!(complete("thrift(\"D"), ["Dy"]);
+        assert_eq!(complete("behaviour(\"div"), ["diversion"]);
         assert_eq!(complete("export_ban(\"C"), ["CA", "CN"]);
         let stockpiles: Vec<String> = model.stockpiles.iter().map(|p| p.id.clone()).collect();
         let mut offered = complete("stockpile_release(\"");

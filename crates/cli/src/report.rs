@@ -1065,8 +1065,9 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         for w in warnings {
             let _ = write!(o, "<li>warning: {}</li>", esc(w));
         }
+        // Under the heading, a note needs no "note:" of its own.
         for n in &notes {
-            let _ = write!(o, "<li>note: {}</li>", esc(n));
+            let _ = write!(o, "<li>{}</li>", esc(n));
         }
         o.push_str("</ul>");
     }

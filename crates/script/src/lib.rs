@@ -70,6 +70,13 @@ fn known_id(m: &Model, kind: reference::IdKind, id: &str) -> Result<(), String> 
         Market => m.market_id(id).map(drop),
         Stage => m.stage_id(id).map(drop),
         Group => m.group_id(id).map(drop),
+        Behaviour => {
+            let names = chokepoint_core::model::Behaviour::PARAMS.map(|(name, _)| name);
+            match names.contains(&id) {
+                true => Ok(()),
+                false => miss("behaviour parameter", names.to_vec()),
+            }
+        }
         // `oxide:Dyy` misses an element of a form the model has; `oxid:Dy` a commodity.
         Commodity => match id.rsplit_once(':') {
             Some((form, elem)) if m.form_id(form).is_ok() => m.element_id(elem).map(drop),

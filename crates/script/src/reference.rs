@@ -109,6 +109,8 @@ pub enum IdKind {
     Stage,
     Stockpile,
     Group,
+    /// The model's behavioural parameters (`diversion`, `home_bias`).
+    Behaviour,
 }
 
 impl IdKind {
@@ -129,6 +131,7 @@ impl IdKind {
             "stockpile" => IdKind::Stockpile,
             "id" if function.starts_with("stockpile") => IdKind::Stockpile,
             "id" if function == "group" => IdKind::Group,
+            "name" if function == "behaviour" => IdKind::Behaviour,
             _ => return None,
         })
     }
@@ -185,6 +188,12 @@ pub fn ids_by_kind(m: &Model) -> BTreeMap<IdKind, Vec<String>> {
             ids(m.stockpiles.iter().map(|x| &x.id).collect()),
         ),
         (IdKind::Group, ids(groups)),
+        (
+            IdKind::Behaviour,
+            (chokepoint_core::model::Behaviour::PARAMS.iter())
+                .map(|(name, _)| name.to_string())
+                .collect(),
+        ),
     ])
 }
 
