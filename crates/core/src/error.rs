@@ -21,12 +21,27 @@ impl fmt::Display for Problem {
             write!(f, ":{line}:{col}")?;
         }
         let message = shortened(&self.message, 2000);
+        // What would print as nothing is shown as its code (`\u{200b}`).
+        let message: String = message
+            .chars()
+            .map(|c| match invisible(c) {
+                true => c.escape_unicode().to_string(),
+                false => c.to_string(),
+            })
+            .collect();
         if self.path.is_empty() {
             write!(f, ": {message}")
         } else {
             write!(f, ": {}: {message}", self.path)
         }
     }
+}
+
+/// A character that prints as nothing, or turns the text around it: a zero-width space or
+/// joiner, a direction mark or override, a word joiner, a byte-order mark, a soft hyphen.
+/// Two ids that differ only by one look the same in every message.
+pub fn invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// `text` cut to about `most` characters, its middle left out and counted: a value pasted

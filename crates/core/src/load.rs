@@ -471,10 +471,18 @@ impl Loader {
                 continue;
             }
             if !p.exists() {
+                // A link that leads nowhere, or round in a loop, is there but names no file.
+                let why = match (std::fs::symlink_metadata(&p), std::fs::metadata(&p)) {
+                    (Ok(_), Err(e)) if e.raw_os_error() == Some(40) => "is a link that loops \
+                         back on itself (through other links): point it at a file"
+                        .to_string(),
+                    (Ok(_), Err(_)) => "is a link to a file that does not exist".to_string(),
+                    _ => "does not exist".to_string(),
+                };
                 self.problem_at(
                     file,
                     format!("include[{i}]"),
-                    format!("included file '{}' does not exist", p.display()),
+                    format!("included file '{}' {why}", p.display()),
                 );
                 continue;
             }
@@ -877,6 +885,16 @@ impl Loader {
         match ids.get(name) {
             Some(&x) => Some(x),
             None if what == "element" && self.meant_elements.contains(name) => None,
+            // `country:` left empty, or written `null` or `~` (YAML's empty value).
+            None if matches!(name.trim(), "" | "null" | "~") => {
+                self.at(
+                    ctx,
+                    i,
+                    field,
+                    format!("is empty: name the {what} it refers to"),
+                );
+                None
+            }
             None => {
                 let hint = self.hint(name, ids.keys().map(String::as_str).collect());
                 self.at(ctx, i, field, format!("unknown {what} '{name}'{hint}"));
@@ -896,10 +914,14 @@ impl Loader {
         for (i, n) in names.enumerate() {
             if n.trim().is_empty() {
                 self.at(ctx, i, field, "must not be empty".into());
-            } else if n.chars().any(char::is_control) || n.trim() != n {
+            } else if n
+                .chars()
+                .any(|c| c.is_control() || crate::error::invisible(c))
+                || n.trim() != n
+            {
                 let why = format!(
-                    "{n:?} must be plain text: no control characters (a newline, a tab) and no \
-                     spaces at either end"
+                    "{n:?} must be plain text: no control or invisible characters (a newline, a \
+                     tab, a zero-width space, a direction mark) and no spaces at either end"
                 );
                 self.at(ctx, i, field, why);
             } else if let Some(&first) = map.get(n) {
