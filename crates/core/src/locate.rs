@@ -87,9 +87,12 @@ impl Locator {
                 let base = indent + (rest.len() - rest.trim_start().len());
                 let offset = base + (rest.len() - value.len());
                 for (k, col) in flow_keys(value) {
+                    // Columns count characters, not bytes (`{"Néé": 0.5, Nd: -1}`).
+                    let at = offset + col;
+                    let column = line.get(..at).map_or(at, |head| head.chars().count());
                     places
                         .entry(format!("{path}.{k}"))
-                        .or_insert((lineno + 1, offset + col + 1));
+                        .or_insert((lineno + 1, column + 1));
                 }
             }
             stack.push(Frame {
@@ -208,6 +211,13 @@ elements:
         assert_eq!(loc.find("facilities[1].capacity"), Some((7, 5)));
         assert_eq!(loc.find("facilities[1].distribution.Ce"), Some((8, 29)));
         assert_eq!(loc.find("elements[1]"), Some((11, 1)));
+    }
+
+    #[test]
+    fn flow_columns_count_characters_not_bytes() {
+        let loc = Locator::new("deposits:\n  - distribution: {\"Néé\": 0.5, Nd: -1}\n");
+        // `Nd` is the 32nd character of its line (the 34th byte).
+        assert_eq!(loc.find("deposits[0].distribution.Nd"), Some((2, 32)));
     }
 
     #[test]
