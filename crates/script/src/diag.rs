@@ -393,6 +393,30 @@ fn unclosed(source: &str) -> Vec<(char, usize)> {
     open
 }
 
+/// A source line to show with its caret at `column` (1-based, in characters): a line of
+/// thousands of characters (a pasted blob) is cut to the stretch around the caret, marked
+/// with `…` where it was cut; and the caret's column in what is shown.
+fn around(src: &str, column: usize) -> (String, usize) {
+    const BEFORE: usize = 80;
+    const AFTER: usize = 80;
+    let n = src.chars().count();
+    if n <= BEFORE + AFTER + 40 {
+        return (src.to_string(), column);
+    }
+    let at = column.saturating_sub(1).min(n);
+    let from = at.saturating_sub(BEFORE);
+    let to = (at + AFTER).min(n);
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push('…');
+    }
+    shown.extend(src.chars().skip(from).take(to - from));
+    if to < n {
+        shown.push('…');
+    }
+    (shown, at - from + 1 + usize::from(from > 0))
+}
+
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", shown_line(&self.message))?;
@@ -406,10 +430,11 @@ impl fmt::Display for ScriptError {
         writeln!(f)?;
         if let (Some(l), Some(src)) = (self.line, &self.source_line) {
             let gutter = l.to_string().len();
+            let (src, col) = around(src, self.column.unwrap_or(1));
             writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{l} | {}", shown_line(src))?;
+            writeln!(f, "{l} | {}", shown_line(&src))?;
             // Rhai columns count characters; align the caret on characters too, keeping tabs.
-            let pad = caret_pad(src, self.column.unwrap_or(1));
+            let pad = caret_pad(&src, col);
             writeln!(f, "{:gutter$} | {pad}^", "")?;
         }
         for c in &self.chain {
@@ -422,9 +447,10 @@ impl fmt::Display for ScriptError {
             }
             writeln!(f)?;
             let gutter = l.to_string().len();
+            let (src, col) = around(src, col.unwrap_or(1));
             writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{l} | {}", shown_line(src))?;
-            let pad = caret_pad(src, col.unwrap_or(1));
+            writeln!(f, "{l} | {}", shown_line(&src))?;
+            let pad = caret_pad(&src, col);
             writeln!(f, "{:gutter$} | {pad}^", "")?;
         }
         if let Some(h) = &self.help {

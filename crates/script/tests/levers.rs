@@ -3047,3 +3047,24 @@ fn a_spent_quota_leaks_through_other_destinations_as_a_ban_does() {
         "1,000 t/yr is better than none: {some} vs {none}"
     );
 }
+
+#[test]
+fn a_very_long_line_is_shown_cut_around_its_caret() {
+    // A pasted blob of thousands of characters is not echoed whole with the error.
+    let e = fails(&format!("let s = \"{}\" + ;\n", "x".repeat(5000)));
+    assert!(e.lines().all(|l| l.chars().count() < 300), "{e}");
+    let (line, caret) = {
+        let mut it = e.lines().skip_while(|l| !l.starts_with("1 | "));
+        (it.next().unwrap(), it.next().unwrap())
+    };
+    assert!(
+        line.starts_with("1 | …") && line.ends_with("\" + ;"),
+        "{line}"
+    );
+    // The caret stands under the `;`.
+    assert_eq!(
+        caret.chars().count(),
+        line.chars().count(),
+        "{line}\n{caret}"
+    );
+}
