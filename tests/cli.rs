@@ -3198,3 +3198,19 @@ fn the_repl_saves_to_a_path_quoted_as_a_shell_would_or_under_home() {
     assert!(home.join("tilde.rhai").is_file(), "{}", text(&out));
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn the_repl_places_a_failing_action_of_this_very_line_on_it() {
+    // The trial of this line's own action failed: it was said to be "set up on an earlier
+    // input", with no source shown.
+    let home = temp("repl-this-line");
+    let out = piped_repl(
+        &home,
+        b"at(\"2024-03-04\", || { let i = 0; loop { i += 1; } });\n",
+    );
+    let t = text(&out);
+    assert!(t.contains("in the closure set up here"), "{t}");
+    assert!(!t.contains("earlier input"), "{t}");
+    assert!(t.contains("1 | at(\"2024-03-04\""), "{t}");
+    std::fs::remove_dir_all(&home).ok();
+}

@@ -512,10 +512,14 @@ impl Session {
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
         self.ast.clear_statements();
         self.flush_output();
+        // An action of this very line that fails in its trial: its closure is on this
+        // input, and the caret can show where.
+        let mut this_line = false;
         let result = match result {
             Ok(v) => match self.trial(&before.0) {
                 None => Ok(v),
                 Some((e, when)) => {
+                    this_line = true;
                     errln!(
                         "error: an action this line sets up fails when it runs, on {when} (as \
                          the session stands: if a later line sets up what it needs, type that \
@@ -553,7 +557,11 @@ impl Session {
                     error.source_line = None;
                 }
                 note_failure();
-                err!("{}", earlier_closure(error));
+                let error = match this_line {
+                    true => error,
+                    false => earlier_closure(error),
+                };
+                err!("{}", error);
                 let (host, scope, ast) = before;
                 values.restore();
                 let changed = {
