@@ -29,6 +29,72 @@ pub struct ScriptError {
     pub timed_out: bool,
 }
 
+/// Where `key` is written as a map key (`key:` or `"key":`) inside the call that starts at
+/// `line`:`column` (1-based, characters): its line, column and that line's text.
+fn key_in_call(
+    source: &str,
+    line: usize,
+    column: usize,
+    key: &str,
+) -> Option<(usize, usize, String)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let (mut depth, mut quote, mut word) = (0i32, None::<char>, String::new());
+    let mut word_at = (0, 0);
+    let mut opened = false;
+    for (l, text) in lines.iter().enumerate().skip(line - 1) {
+        let skip = if l == line - 1 { column - 1 } else { 0 };
+        let mut chars = text.chars().enumerate().skip(skip).peekable();
+        while let Some((c, ch)) = chars.next() {
+            if let Some(q) = quote {
+                if ch == '\\' {
+                    chars.next();
+                } else if ch == q {
+                    quote = None;
+                    // A quoted key reads as a bare one.
+                    if chars.peek().is_some_and(|&(_, n)| n == ':') && word == key && depth >= 1 {
+                        return Some((word_at.0 + 1, word_at.1 + 1, text.to_string()));
+                    }
+                } else {
+                    word.push(ch);
+                }
+                continue;
+            }
+            match ch {
+                '"' | '`' => {
+                    quote = Some(ch);
+                    word.clear();
+                    word_at = (l, c);
+                }
+                '/' if chars.peek().is_some_and(|&(_, n)| n == '/') => break,
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    opened = true;
+                    word.clear();
+                }
+                ')' | ']' | '}' => {
+                    depth -= 1;
+                    if opened && depth <= 0 {
+                        return None;
+                    }
+                    word.clear();
+                }
+                ':' if word == key && depth >= 1 => {
+                    return Some((word_at.0 + 1, word_at.1 + 1, text.to_string()));
+                }
+                c2 if c2.is_alphanumeric() || c2 == '_' => {
+                    if word.is_empty() {
+                        word_at = (l, c);
+                    }
+                    word.push(c2);
+                }
+                c2 if c2.is_whitespace() => {}
+                _ => word.clear(),
+            }
+        }
+    }
+    None
+}
+
 /// Whether a message already starts by naming the function `name` ("contract: ..."), not
 /// merely with the same letters ("contracts and offtakes on ...").
 fn begins_with_name(message: &str, name: &str) -> bool {
@@ -185,6 +251,9 @@ impl ScriptError {
             if let Some(name) = s.called().filter(|n| !begins_with_name(&s.message, n)) {
                 s.message = format!("{name}: {}", s.message);
             }
+            if !in_module {
+                s.point_at_option(source);
+            }
         }
         s.chain = chain;
         s.module = module;
@@ -269,6 +338,34 @@ impl ScriptError {
             .collect();
         let called = rest[name.len()..].trim_start().starts_with('(');
         (called && names.contains(&name)).then_some(name)
+    }
+
+    /// A lever's message about one entry of its options map (`export_ban: to[0]: unknown
+    /// country 'USA'`, `unknown option 'frim'`): the caret moves from the call to that
+    /// entry's key, which in a map written over several lines is on a line of its own.
+    fn point_at_option(&mut self, source: &str) {
+        let (Some(line), Some(column)) = (self.line, self.column) else {
+            return;
+        };
+        let rest = self.message.split_once(": ").map_or("", |(_, r)| r);
+        let key: String = match rest.strip_prefix("unknown option '") {
+            Some(k) => k.split('\'').next().unwrap_or_default().to_string(),
+            None => rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect(),
+        };
+        let named = rest.starts_with("unknown option '")
+            || rest[key.len()..].starts_with(": ")
+            || rest[key.len()..].starts_with('[');
+        if key.is_empty() || !named {
+            return;
+        }
+        if let Some((l, c, text)) = key_in_call(source, line, column, &key) {
+            self.line = Some(l);
+            self.column = Some(c);
+            self.source_line = Some(text);
+        }
     }
 
     fn place(&mut self, source: &str, pos: Position) {

@@ -3068,3 +3068,13 @@ fn a_very_long_line_is_shown_cut_around_its_caret() {
         "{line}\n{caret}"
     );
 }
+
+#[test]
+fn an_options_maps_mistake_is_shown_at_its_key() {
+    // In a map written over several lines, the caret used to stay on the call's first line.
+    let e = fails("export_ban(\"CN\", #{\n    elements: [\"Dy\"],\n    to: [\"USA\"],\n});\n");
+    assert!(e.contains("lever-test.rhai:3:5"), "{e}");
+    assert!(e.contains("3 |     to: [\"USA\"],"), "{e}");
+    let e = fails("contract(\"mp-independence-magnets\", \"JP\", 0.1, #{\n  \"frim\": \"x\" });\n");
+    assert!(e.contains("lever-test.rhai:2:3"), "{e}");
+}
