@@ -791,7 +791,13 @@ impl Session {
                 };
                 match self.series(m, k) {
                     Ok((dates, v)) if cmd == ":show" => show(m, k, &dates, &v),
-                    Ok((dates, v)) => out!("{}", plot(&format!("{m}[{k}]"), &dates, &v, 64, 14)),
+                    Ok((dates, v)) => {
+                        let title = match chokepoint_core::series::unit(m) {
+                            "" => format!("{m}[{k}]"),
+                            unit => format!("{m}[{k}], {unit}"),
+                        };
+                        out!("{}", plot(&title, &dates, &v, 64, 14))
+                    }
                     Err(e) => failed!("error: {e}"),
                 }
             }
@@ -1081,9 +1087,9 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
     };
     for (i, row) in grid.iter().enumerate() {
         let label = if i == 0 && !flat {
-            fmt_num(hi)
+            crate::report::tick(hi)
         } else if i == h - 1 {
-            fmt_num(lo)
+            crate::report::tick(lo)
         } else {
             String::new()
         };

@@ -1336,9 +1336,24 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
             };
             let label = crate::report::esc(name);
             let against = format!("{label} against {}", crate::report::esc(p));
+            // The title says what the figure is in ($/kg, share, t/yr; a running total's
+            // mean per year).
+            let metric = name.split('[').next().unwrap_or_default();
+            let unit = match chokepoint_core::series::unit(metric) {
+                "" => String::new(),
+                u if name.ends_with(".mean") && chokepoint_core::series::running_total(metric) => {
+                    format!(" ({u}/yr)")
+                }
+                u => format!(" ({u})"),
+            };
+            let title = format!(
+                "{label}{} against {}",
+                crate::report::esc(&unit),
+                crate::report::esc(p)
+            );
             o.push_str(&frame(
                 &against,
-                &against,
+                &title,
                 &(line + dots.as_str()),
                 &ticks,
                 (crate::report::tick(x0), crate::report::tick(x1)),
@@ -1596,6 +1611,26 @@ mod tests {
         assert!(
             !two.contains("<polyline"),
             "no line through runs of two parameters"
+        );
+        // A title says what the figure is in.
+        let head = [
+            "run",
+            "seed",
+            "a",
+            "price[ROW/oxide:Dy].peak",
+            "policy_cost[US].mean",
+        ];
+        let rows: Vec<Vec<f64>> = (0..3)
+            .map(|i| vec![i as f64, 0.0, i as f64, 1.0, 2.0])
+            .collect();
+        let units = response_charts(&head, &rows, &["a"]);
+        assert!(
+            units.contains("price[ROW/oxide:Dy].peak ($/kg) against a"),
+            "{units}"
+        );
+        assert!(
+            units.contains("policy_cost[US].mean ($/yr) against a"),
+            "{units}"
         );
     }
 
