@@ -3177,6 +3177,22 @@ fn the_repl_refuses_to_redefine_a_function_an_earlier_input_ran() {
     // Defined again before any input used it: fine, and the old body is gone.
     assert_eq!(t.matches("is used by an earlier input").count(), 2, "{t}");
     assert!(t.contains("f is 1"), "{t}");
+    // An input that ran another function of a line that uses it (b, not a), or that only
+    // defined a function using it, ran none of its body: redefining it is fine.
+    let out = piped_repl(
+        &home,
+        b"fn helper() { 1 }
+fn a() { helper() } fn b() { 2 }
+b();
+fn helper() { 3 }
+          fn a2() { helper() } let x = 1;
+fn helper() { 4 }
+print(`fine ${a()}`);
+",
+    );
+    let t = text(&out);
+    assert!(!t.contains("is used by an earlier input"), "{t}");
+    assert!(t.contains("fine 4"), "{t}");
     std::fs::remove_dir_all(&home).ok();
 }
 
@@ -3202,15 +3218,36 @@ fn the_repl_saves_to_a_path_quoted_as_a_shell_would_or_under_home() {
 #[test]
 fn the_repl_places_a_failing_action_of_this_very_line_on_it() {
     // The trial of this line's own action failed: it was said to be "set up on an earlier
-    // input", with no source shown.
+    // input".
     let home = temp("repl-this-line");
     let out = piped_repl(
         &home,
         b"at(\"2024-03-04\", || { let i = 0; loop { i += 1; } });\n",
     );
     let t = text(&out);
-    assert!(t.contains("in the closure set up here"), "{t}");
-    assert!(!t.contains("earlier input"), "{t}");
-    assert!(t.contains("1 | at(\"2024-03-04\""), "{t}");
+    // The trial runs every action set up so far: it says the closure may be on either.
+    assert!(
+        t.contains("in a closure set up on this input or an earlier one"),
+        "{t}"
+    );
+    assert!(!t.contains("on an earlier input"), "{t}");
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn the_repl_says_when_a_saved_script_would_be_refused_by_run() {
+    // A trigger that never fired let an unknown id by in the session; `run` checks it first.
+    let home = temp("repl-save-checked");
+    let save = home.join("f.rhai");
+    let input = format!(
+        "when(|| false, || export_ban(\"CN\", #{{ to: [\"XX\"] }}));\n:step 1\n:save {}\n",
+        save.display()
+    );
+    let out = piped_repl(&home, input.as_bytes());
+    let t = text(&out);
+    assert!(t.contains("will refuse it as it stands"), "{t}");
+    assert!(t.contains("unknown country, firm or group 'XX'"), "{t}");
+    let replay = chokepoint(&["run", save.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(2), "{}", text(&replay));
     std::fs::remove_dir_all(&home).ok();
 }

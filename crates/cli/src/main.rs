@@ -468,18 +468,22 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 }
                 r.map_err(|e| (e, failure.timed_out))
             };
-            // A run its time limit stopped failed, as under `run` and `test` (exit 1).
-            let (a_run, b_run) = (run_one(&a), run_one(&b));
-            let ((sa, _, oa), (sb, mb, ob)) = match (a_run, b_run) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err((e, timed_out)), _) | (_, Err((e, timed_out))) => {
-                    if !timed_out {
-                        return Err(anyhow!(e));
-                    }
+            // A run its time limit stopped failed, as under `run` and `test` (exit 1); the
+            // second runs only once the first has.
+            let finished = |r: Result<_, (BadInput, bool)>| match r {
+                Ok(x) => Ok(x),
+                Err((e, true)) => {
                     errln!("{e}");
-                    return Ok(1);
+                    Err(None)
                 }
+                Err((e, false)) => Err(Some(anyhow!(e))),
             };
+            let ((sa, _, oa), (sb, mb, ob)) =
+                match finished(run_one(&a)).and_then(|x| Ok((x, finished(run_one(&b))?))) {
+                    Ok(both) => both,
+                    Err(None) => return Ok(1),
+                    Err(Some(e)) => return Err(e),
+                };
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;

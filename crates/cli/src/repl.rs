@@ -137,7 +137,8 @@ fn scan(text: &str) -> (Vec<Open>, bool) {
         if let Some(q) = quote {
             match c {
                 _ if escaped => escaped = false,
-                '\\' => escaped = true,
+                // A backtick string is raw: a backslash in it is only a backslash.
+                '\\' if q != '`' => escaped = true,
                 _ if c == q => {
                     quote = None;
                     // A quoted map key (`#{ "to": [...] }`) reads as a bare one.
@@ -403,11 +404,17 @@ impl Session {
         loop {
             let before = tainted.len();
             for old in compiled.iter().flatten() {
-                if old.statements().is_empty() && calls_any(old, &tainted).is_some() {
-                    for f in old.iter_functions().map(|f| sig(&f)) {
-                        if !tainted.contains(&f) {
-                            tainted.push(f);
-                        }
+                for f in old.iter_functions().map(|f| sig(&f)) {
+                    if tainted.contains(&f) || f.0.starts_with("anon$") {
+                        continue;
+                    }
+                    // Its own body, and the closures of its input (they may be its).
+                    let mut body = old.clone_functions_only();
+                    body.retain_functions(|_, _, n, k| {
+                        (n == f.0 && k == f.1) || n.starts_with("anon$")
+                    });
+                    if calls_any(&body, &tainted).is_some() {
+                        tainted.push(f);
                     }
                 }
             }
@@ -423,8 +430,12 @@ impl Session {
             // A line that ran with the old body would replay with the new one (a script
             // has one definition of a function, the last): refused. (A line that only
             // defines functions ran none of them.)
-            let ran = !old.statements().is_empty();
-            if let Some(name) = calls_any(old, &tainted).filter(|_| ran) {
+            // What the input ran: its statements and the closures they set up, not the
+            // bodies of functions it defined without calling them.
+            let mut ran = old.clone();
+            ran.retain_functions(|_, _, n, _| n.starts_with("anon$"));
+            let ran_any = !old.statements().is_empty();
+            if let Some(name) = calls_any(&ran, &tainted).filter(|_| ran_any) {
                 let redefined = &new[0].0;
                 let through = match new.iter().any(|(n, _)| *n == name) {
                     true => String::new(),
@@ -512,8 +523,8 @@ impl Session {
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
         self.ast.clear_statements();
         self.flush_output();
-        // An action of this very line that fails in its trial: its closure is on this
-        // input, and the caret can show where.
+        // An action that fails in the trial of this line: the trial runs every action set
+        // up so far, this line's and earlier ones', so the closure may be on either.
         let mut this_line = false;
         let result = match result {
             Ok(v) => match self.trial(&before.0) {
@@ -558,7 +569,7 @@ impl Session {
                 }
                 note_failure();
                 let error = match this_line {
-                    true => error,
+                    true => closure_of_the_trial(error),
                     false => earlier_closure(error),
                 };
                 err!("{}", error);
@@ -892,6 +903,19 @@ impl Session {
                             "saved {n} statement{} to {f}",
                             if n == 1 { "" } else { "s" }
                         );
+                        // What `run` checks before a run (ids in actions that never fired),
+                        // checked here too: the session let them by.
+                        let checked = chokepoint_script::Scenario::compile(
+                            Path::new(f),
+                            &text,
+                            &self.scripts_root,
+                        )
+                        .and_then(|sc| sc.check_named(&self.model));
+                        if let Err(e) = checked {
+                            errln!(
+                                "note: `chokepoint run {shown}` will refuse it as it stands:\n{e}"
+                            );
+                        }
                         let lost = self.imports_out_of_reach(Path::new(f));
                         if !lost.is_empty() {
                             errln!(
@@ -1036,6 +1060,21 @@ fn earlier_closure(mut error: ScriptError) -> ScriptError {
         error.message = error.message.replace(
             "in the closure set up here",
             "in a closure set up on an earlier input",
+        );
+        error.source_line = None;
+        error.line = None;
+        error.column = None;
+    }
+    error
+}
+
+/// A scheduled closure that failed in the trial of the line just typed: it may have been
+/// set up on that line or an earlier one (the trial runs them all), so no caret is shown.
+fn closure_of_the_trial(mut error: ScriptError) -> ScriptError {
+    if error.message.ends_with("in the closure set up here") {
+        error.message = error.message.replace(
+            "in the closure set up here",
+            "in a closure set up on this input or an earlier one",
         );
         error.source_line = None;
         error.line = None;

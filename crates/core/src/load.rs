@@ -720,10 +720,11 @@ fn plain_types(msg: &str) -> String {
     if let Some(rest) = msg.strip_prefix("invalid type: integer `") {
         if let Some((n, tail)) = rest.split_once('`') {
             if tail.contains(" as u128") || tail.contains(" as i128") {
-                return format!(
-                    "{head}{n} is too large a whole number (at most {})",
-                    u64::MAX
-                );
+                let limit = match n.starts_with('-') {
+                    true => String::new(),
+                    false => format!(" (at most {})", u64::MAX),
+                };
+                return format!("{head}{n} is too large in size to be a whole number here{limit}");
             }
             if tail.contains("expected f") {
                 return format!(

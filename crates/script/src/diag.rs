@@ -40,11 +40,19 @@ fn key_in_call(
     let lines: Vec<&str> = source.lines().collect();
     let (mut depth, mut quote, mut word) = (0i32, None::<char>, String::new());
     let mut word_at = (0, 0);
-    let mut opened = false;
+    let (mut opened, mut comment) = (false, false);
     for (l, text) in lines.iter().enumerate().skip(line - 1) {
         let skip = if l == line - 1 { column - 1 } else { 0 };
         let mut chars = text.chars().enumerate().skip(skip).peekable();
         while let Some((c, ch)) = chars.next() {
+            // Inside a `/* */` comment (which may run over lines) nothing counts.
+            if comment {
+                if ch == '*' && chars.peek().is_some_and(|&(_, n)| n == '/') {
+                    chars.next();
+                    comment = false;
+                }
+                continue;
+            }
             if let Some(q) = quote {
                 if ch == '\\' {
                     chars.next();
@@ -60,12 +68,16 @@ fn key_in_call(
                 continue;
             }
             match ch {
-                '"' | '`' => {
+                '"' | '`' | '\'' => {
                     quote = Some(ch);
                     word.clear();
                     word_at = (l, c);
                 }
                 '/' if chars.peek().is_some_and(|&(_, n)| n == '/') => break,
+                '/' if chars.peek().is_some_and(|&(_, n)| n == '*') => {
+                    chars.next();
+                    comment = true;
+                }
                 '(' | '[' | '{' => {
                     depth += 1;
                     opened = true;

@@ -103,6 +103,9 @@ pub struct Host {
     /// While the clock checks a `when` or `whenever` condition, which only tests: levers
     /// and schedules are refused there (the action is where they go).
     pub in_condition: Option<&'static str>,
+    /// The functions (closures among them) the scenario's own text defines, when it runs as
+    /// a whole script: what the clock can call later. A module's are out of its reach.
+    pub script_fns: Option<std::collections::HashSet<String>>,
     /// Notes on plants modelled apart, each with the plant whose lever gave it (`usize::MAX`
     /// once a lever on another of the set took it back).
     pub split_plants: Vec<(String, usize)>,
@@ -136,6 +139,7 @@ impl HostHandle {
             clock_called: false,
             running_due: None,
             in_condition: None,
+            script_fns: None,
             split_plants: Vec::new(),
             imposed_reach: BTreeMap::new(),
             seq: 0,
@@ -382,8 +386,14 @@ pub fn called_without_arguments(
     f: &FnPtr,
 ) -> Result<(), Box<EvalAltResult>> {
     // The clock calls it from the scenario's own text, where a module's functions (its
-    // closures among them) are out of reach: refused here, where the mistake is.
-    if let Some(module) = ctx.call_source().filter(|s| !s.is_empty()) {
+    // closures among them) are out of reach: refused here, where the mistake is. (A closure
+    // of the scenario's, handed to a module's function that schedules it, is in reach.)
+    let in_module = ctx.call_source().filter(|s| !s.is_empty());
+    let theirs = || {
+        let fns = host(ctx).ok().and_then(|h| h.lock().script_fns.clone());
+        fns.is_some_and(|fns| !fns.contains(f.fn_name()))
+    };
+    if let Some(module) = in_module.filter(|_| theirs()) {
         return Err(err(format!(
             "{lever}: a closure or function of module '{module}' cannot be scheduled from \
              inside it (the clock runs it later, from the scenario, where the module's own \

@@ -378,6 +378,10 @@ impl Scenario {
             }
         }
         let mut found: Option<EvalAltResult> = None;
+        // A function of the script's own with a lever's name and arity is the one called.
+        let own: Vec<(String, usize)> = (self.ast.iter_functions())
+            .map(|f| (f.name.to_string(), f.params.len()))
+            .collect();
         // Calls at the top level run (or fail with the lever's own, fuller message); those in
         // functions and closures (actions, triggers, strategies) may never run.
         self.ast
@@ -392,6 +396,9 @@ impl Scenario {
                     return true;
                 }
                 let name = call.name.as_str();
+                if own.iter().any(|(n, k)| n == name && *k == call.args.len()) {
+                    return true;
+                }
                 // The overload with as many parameters as the call has arguments.
                 let Some(names) = (params.get(name).into_iter().flatten())
                     .find(|names| names.len() == call.args.len())
@@ -477,6 +484,12 @@ impl Scenario {
         let handle = HostHandle::new(model, opts.seed, opts.params.clone());
         {
             let mut h = handle.lock();
+            h.script_fns = Some(
+                self.ast
+                    .iter_functions()
+                    .map(|f| f.name.to_string())
+                    .collect(),
+            );
             // A limit too far off to represent is no limit.
             h.deadline = Instant::now().checked_add(opts.time_limit);
             if let Some(c) = &opts.cancel {

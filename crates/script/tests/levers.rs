@@ -2937,6 +2937,9 @@ fn ids_the_model_fixes_are_checked_in_actions_that_never_run() {
         when(|| false, || export_ban(who, #{ elements: ["Dy"] }));
         when(|| false, || export_ban("CN", #{ elements: ["Dy"], to: [who, "US", "cn-ecl-2025-01"] }));
         when(|| false, || offtake("a-plant-built-later", "us-nds-ndfeb", 0.1));
+        // A function of the script's own with a lever's name is the one called.
+        fn group(name) { [name] }
+        at("2024-01-15", || { let g = group("my-team"); });
         run_until("2024-02-01");
         expect(true, "ran");
     "#);
@@ -3077,4 +3080,43 @@ fn an_options_maps_mistake_is_shown_at_its_key() {
     assert!(e.contains("3 |     to: [\"USA\"],"), "{e}");
     let e = fails("contract(\"mp-independence-magnets\", \"JP\", 0.1, #{\n  \"frim\": \"x\" });\n");
     assert!(e.contains("lever-test.rhai:2:3"), "{e}");
+    // Not at a key in a comment.
+    let e = fails("export_ban(\"CN\", #{\n  /* to: nope */ to: [\"USA\"],\n});\n");
+    assert!(e.contains("lever-test.rhai:2:18"), "{e}");
+}
+
+#[test]
+fn a_scenarios_own_closure_may_be_scheduled_by_a_modules_function() {
+    // A module's helper that schedules what the scenario hands it is fine (the closure is the
+    // scenario's); a closure the module makes itself is refused where it is set up.
+    let dir = std::env::temp_dir().join(format!("chokepoint-module-at-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("lib/h.rhai"),
+        "fn on(date, action) { at(date, action); }\nfn later() { at(\"2024-03-04\", || close(\"mount-weld-mine\")); }\n",
+    )
+    .unwrap();
+    let run_src = |src: &str| {
+        std::fs::write(dir.join("a.rhai"), src).unwrap();
+        let sc = Scenario::load(&dir.join("a.rhai"), &dir).map_err(|e| e.to_string())?;
+        let opts = RunOptions {
+            finish: false,
+            ..RunOptions::default()
+        };
+        sc.run(&world(), &opts).map_err(|e| e.to_string())
+    };
+    let out = run_src(
+        "import \"lib/h\" as h;\nh::on(\"2024-03-04\", || close(\"mountain-pass-mine\"));\nrun_until(\"2024-06-03\");\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.levers.iter().any(|l| l.name == "close"),
+        "the action ran"
+    );
+    let e = run_src("import \"lib/h\" as h;\nh::later();\nrun_until(\"2024-06-03\");\n")
+        .err()
+        .expect("a module's own closure is refused");
+    assert!(e.contains("cannot be scheduled from inside it"), "{e}");
+    assert!(e.contains("a.rhai:2:"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
 }
