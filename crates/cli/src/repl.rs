@@ -1055,27 +1055,21 @@ const SAVED_HEADER: &str = "// title: REPL session";
 
 /// A scheduled closure that failed was typed on an earlier input: its position is in that
 /// input, not in the one being shown, so no caret points into the wrong text.
-fn earlier_closure(mut error: ScriptError) -> ScriptError {
-    if error.message.ends_with("in the closure set up here") {
-        error.message = error.message.replace(
-            "in the closure set up here",
-            "in a closure set up on an earlier input",
-        );
-        error.source_line = None;
-        error.line = None;
-        error.column = None;
-    }
-    error
+fn earlier_closure(error: ScriptError) -> ScriptError {
+    unplaced_closure(error, "in a closure set up on an earlier input")
 }
 
 /// A scheduled closure that failed in the trial of the line just typed: it may have been
 /// set up on that line or an earlier one (the trial runs them all), so no caret is shown.
-fn closure_of_the_trial(mut error: ScriptError) -> ScriptError {
+fn closure_of_the_trial(error: ScriptError) -> ScriptError {
+    unplaced_closure(error, "in a closure set up on this input or an earlier one")
+}
+
+/// A failed closure's error, its place ("in the closure set up here") restated as `said`
+/// and its caret dropped.
+fn unplaced_closure(mut error: ScriptError, said: &str) -> ScriptError {
     if error.message.ends_with("in the closure set up here") {
-        error.message = error.message.replace(
-            "in the closure set up here",
-            "in a closure set up on this input or an earlier one",
-        );
+        error.message = error.message.replace("in the closure set up here", said);
         error.source_line = None;
         error.line = None;
         error.column = None;
