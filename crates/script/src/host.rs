@@ -412,7 +412,7 @@ pub fn called_without_arguments(
     if !script_fn {
         // `Fn("close")`: a function of the engine's, by its signatures' parameter counts.
         let prefix = format!("{name}(");
-        params = (ctx.engine().gen_fn_signatures(false).iter())
+        params = (ctx.engine().gen_fn_signatures(true).iter())
             .filter_map(|sig| sig.strip_prefix(&prefix))
             .map(|rest| {
                 let args = rest.split(')').next().unwrap_or_default();

@@ -564,9 +564,10 @@ pub mod trade_api {
     /// price (a receipt: `policy_cost` falls by it). Its own stockpiles' purchases pay none.
     /// Buyers' prices do not include it. It replaces the tariff the importer
     /// already has on the same exporter and goods (rates do not stack); 0 ends it. The
-    /// importer may be a group of countries (a customs union): a member's own tariff pulled
-    /// after the group's applies to it instead, not on top. A tariff on every exporter ("*")
-    /// and one on a single exporter do stack.
+    /// importer may be a group of countries (a customs union). Where several tariffs on one
+    /// exporter reach the same flow (a group's and a member's own, one on all goods and one
+    /// on magnets), the one pulled last (or listed last in the model) applies, not their
+    /// product; a tariff on every exporter ("*") and one on a single exporter do stack.
     /// `lift(exporter, "tariff")` ends every importer's tariffs on that exporter.
     ///
     /// ```rhai
