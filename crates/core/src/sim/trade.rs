@@ -964,14 +964,18 @@ impl Sim {
         let home_bias = self.model.behaviour.home_bias;
         let nx = self.model.countries.len();
         let s = &mut self.scratch;
+        // What each buyer still wants, never below 0, and what is left on offer, never
+        // below 0: a difference of rounding noise (a want of -1e-16 beside one of 1e-16, an
+        // offer of -2e-16) would otherwise make a share of ±1e16 and move tonnes.
+        let want = |s: &Scratch, slot: usize| (s.request[slot] - s.got[slot]).max(0.0);
         s.claims.fill(0.0);
         for slot in tier.clone() {
-            s.claims[s.buyer_country[slot]] += (s.request[slot] - s.got[slot]) * home_bias;
+            s.claims[s.buyer_country[slot]] += want(s, slot) * home_bias;
         }
         s.weights.fill(0.0);
         for &x in &s.active {
             s.weights[x] = if s.claims[x] > 0.0 {
-                (s.avail[x] / s.claims[x]).min(1.0)
+                (s.avail[x].max(0.0) / s.claims[x]).min(1.0)
             } else {
                 0.0
             };
@@ -983,7 +987,7 @@ impl Sim {
         }
         for slot in tier {
             let x = s.buyer_country[slot];
-            let q = (s.request[slot] - s.got[slot]) * home_bias * s.weights[x];
+            let q = want(s, slot) * home_bias * s.weights[x];
             s.took[slot * nx..(slot + 1) * nx].fill(0.0);
             if q > 0.0 {
                 s.got[slot] += q;
