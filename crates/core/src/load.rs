@@ -1826,16 +1826,39 @@ impl Loader {
         };
         let mut prices = vec![0.0; nm * nc];
         let mut set_by: Vec<Option<(bool, usize)>> = vec![None; nm * nc];
-        let problems_before_prices = self.problems.len();
+        // The commodities a wrong row may have meant: their missing prices are that row's
+        // problem, not reported again for every sector (a misspelt element: the element it
+        // is nearest; a form, but no element to go by: all of the form's; no form: any).
+        let mut excused: HashSet<usize> = HashSet::new();
+        let mut excuse_all = false;
+        let family =
+            |f: usize| commodity_base[f]..commodity_base[f] + if forms[f].mixed { 1 } else { ne };
         for (i, x) in m.prices.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let Some(f) = self.refer(&c, i, "form", &form_ids, "form", &x.form) else {
+                excuse_all = true;
                 continue;
             };
             let elem = match (&x.element, forms[f].mixed) {
                 (Some(s), false) => match self.refer(&c, i, "element", &elem_ids, "element", s) {
                     Some(e) => Some(e),
-                    None => continue,
+                    None => {
+                        // The element the hint names, if it names one.
+                        let hint = did_you_mean(s, elements.iter().map(|e| e.symbol.as_str()));
+                        let named = hint
+                            .strip_prefix(" (did you mean '")
+                            .and_then(|r| r.split_once('\''));
+                        let nearest = named.and_then(|(sym, rest)| {
+                            (rest == "?)").then(|| elements.iter().position(|e| e.symbol == sym))?
+                        });
+                        match nearest {
+                            Some(e) => {
+                                excused.insert(commodity_base[f] + e);
+                            }
+                            None => excused.extend(family(f)),
+                        }
+                        continue;
+                    }
                 },
                 (None, false) => {
                     self.at(
@@ -1844,6 +1867,7 @@ impl Loader {
                         "element",
                         format!("is required: form '{}' is priced per element", forms[f].id),
                     );
+                    excused.extend(family(f));
                     continue;
                 }
                 (Some(_), true) => {
@@ -1856,25 +1880,30 @@ impl Loader {
                             forms[f].id
                         ),
                     );
+                    excused.extend(family(f));
                     continue;
                 }
                 (None, true) => None,
             };
+            let com = commodity_base[f] + elem.unwrap_or(0);
             let markets: Vec<usize> = match &x.market {
                 Some(mk) => match self.refer(&c, i, "market", &market_ids, "market", mk) {
                     Some(mid) => vec![mid],
-                    None => continue,
+                    None => {
+                        excused.insert(com);
+                        continue;
+                    }
                 },
                 None => (0..nm).collect(),
             };
             let p = if x.price.is_finite() && x.price <= 0.0 {
                 let got = crate::error::shown(x.price);
                 self.at(&c, i, "price", format!("must be > 0, got {got}"));
+                excused.insert(com);
                 0.0
             } else {
                 self.num(&c, i, "price", x.price, 0.0, 1e7)
             };
-            let com = commodity_base[f] + elem.unwrap_or(0);
             let specific = x.market.is_some();
             let mut reported = false;
             for mk in markets {
@@ -1901,14 +1930,14 @@ impl Loader {
                 }
             }
         }
-        // Every commodity a sector consumes needs a price in its market. (Not checked while
-        // a price row is wrong: its commodity would be reported again for every sector.)
+        // Every commodity a sector consumes needs a price in its market. (Not checked for
+        // what a wrong price row may have meant: it would be reported again for every
+        // sector.)
         let sc = Ctx {
             kind: "sectors",
             origin: &m.sectors.origin,
         };
-        let price_rows_valid = self.problems.len() == problems_before_prices;
-        for (i, s) in sectors.iter().enumerate().filter(|_| price_rows_valid) {
+        for (i, s) in sectors.iter().enumerate().filter(|_| !excuse_all) {
             if m.sectors.items[i].material.is_empty()
                 || !form_ids.contains_key(&m.sectors.items[i].material)
             {
@@ -1923,7 +1952,7 @@ impl Loader {
                     .map(|e| commodity_base[s.material] + e)
                     .collect()
             };
-            for com in coms {
+            for com in coms.into_iter().filter(|c| !excused.contains(c)) {
                 if prices.get(mk * nc + com).is_some_and(|&p| p == 0.0) {
                     let cname = match commodities[com].element {
                         Some(e) => {
