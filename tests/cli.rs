@@ -3251,3 +3251,28 @@ fn the_repl_says_when_a_saved_script_would_be_refused_by_run() {
     assert_eq!(replay.status.code(), Some(2), "{}", text(&replay));
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn a_report_of_one_step_marks_its_single_values() {
+    // A line through one point draws nothing: each chart's one value is a dot.
+    let dir = temp("one-step-report");
+    let script = dir.join("one.rhai");
+    std::fs::write(&script, "step(1);\nexpect(true, \"ran\");\n").unwrap();
+    let out_dir = dir.join("out");
+    let out = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    let lines = html.matches("<polyline").count();
+    assert!(lines > 0);
+    assert_eq!(
+        html.matches("<circle").count(),
+        lines,
+        "a dot for every one-value line"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -972,6 +972,15 @@ fn svg_chart(
             r#"<polyline fill="none" stroke="{col}" stroke-width="1.8"{dash} points="{}"/>"#,
             pts.join(" ")
         );
+        // A run of one step has one value: a line through one point draws nothing.
+        if let [v] = values.as_slice() {
+            let _ = write!(
+                o,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{col}"/>"#,
+                x(0),
+                y(*v)
+            );
+        }
         let ly = t + 14.0 * k as f64 + 8.0;
         let _ = write!(
             o,
