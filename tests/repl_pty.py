@@ -115,6 +115,13 @@ send("let y = 1 +\r")
 time.sleep(0.3)
 send(":step 1\r")
 read_until(r"unfinished input before :step 1 is dropped[\s\S]*now at")
+# `lift`'s label completes from the labels the session has given its policies.
+send('export_ban("CN", #{ elements: ["Ho"], label: "zz-label-from-session" });\r')
+time.sleep(0.5)
+send('lift("CN", "zz-label-f\t')
+read_until(r'lift\("CN", "zz-label-from-session')
+send("\x15")  # clear the line
+time.sleep(0.2)
 # Whole statements pasted with a command after them run before it (bracketed paste).
 # (Matched on what they print, not on the echo of what was pasted.)
 send('\x1b[200~print(`pasted ${20 + 1}`);\nprint(`pasted ${20 + 2}`);\n:step 1\x1b[201~\r')

@@ -58,6 +58,8 @@ struct ReplHelper {
     /// The input last judged unfinished, until a later one is finished: what the line
     /// editor drops when the input ends in the middle of a statement.
     unfinished: std::cell::RefCell<String>,
+    /// The labels of the session's policies so far (what `lift` takes), after each input.
+    labels: Vec<String>,
 }
 
 impl Helper for ReplHelper {}
@@ -92,6 +94,7 @@ impl Completer for ReplHelper {
             }
             _ if word.is_empty() && !in_string(&before[..start]) => return Ok((pos, vec![])),
             _ => match self.argument_kind(&before[..start]) {
+                Some(IdKind::Label) => self.labels.iter().collect(),
                 Some(kind) => self.ids.get(&kind).into_iter().flatten().collect(),
                 None if word.is_empty() => return Ok((pos, vec![])),
                 None => self.words.iter().collect(),
@@ -354,6 +357,18 @@ impl Session {
             self.cancel.clone(),
         );
         self.saved = saved;
+    }
+
+    /// The labels of the policies this session knows (the model's and its own), once each.
+    fn labels(&self) -> Vec<String> {
+        let h = self.host.lock();
+        let mut labels: Vec<String> = (h.sim.policies.iter())
+            .map(|p| p.label.clone())
+            .filter(|l| !l.is_empty())
+            .collect();
+        labels.sort();
+        labels.dedup();
+        labels
     }
 
     fn flush_output(&self) {
@@ -1197,6 +1212,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
         metrics,
         engine: build_engine(None, &scripts_root),
         unfinished: Default::default(),
+        labels: session.labels(),
     };
     let config = rustyline::Config::builder().auto_add_history(true).build();
     let mut rl: Editor<ReplHelper, DefaultHistory> =
@@ -1292,6 +1308,9 @@ pub fn run(model_path: &Path) -> Result<u8> {
             }
         }
         bad_reads = 0;
+        if let Some(h) = rl.helper_mut() {
+            h.labels = session.labels();
+        }
     }
     if let Some(h) = &history {
         let _ = rl.save_history(h);
@@ -1343,6 +1362,7 @@ mod tests {
             metrics: Default::default(),
             engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
             unfinished: Default::default(),
+            labels: Default::default(),
         }
     }
 
@@ -1418,9 +1438,12 @@ mod tests {
         let helper = super::ReplHelper {
             ids: super::ids_by_kind(&model),
             params: super::lever_params(&chokepoint_script::reference::reference()),
+            labels: vec!["dy-ban".into(), "dy-licence".into(), "magnets".into()],
             ..helper_of(&["US", "us-ndfeb", "usa-thing"])
         };
         let complete = |line: &str| completions(&helper, line);
+        // `lift` takes the labels of the session's policies.
+        assert_eq!(complete("lift(\"CN\", \"dy"), ["dy-ban", "dy-licence"]);
         // A lever's argument: an element, a country, a stockpile (by the signature).
         // (Not Ce, an element, nor series keys such as CN/oxide.)
         assert_eq!(complete("thrift(\"D"), ["Dy"]);

@@ -60,7 +60,8 @@ fn known_id(m: &Model, kind: reference::IdKind, id: &str) -> Result<(), String> 
         Err(format!("unknown {what} '{id}'{hint}"))
     };
     match kind {
-        Facility => Ok(()),
+        // A run gives its levers labels of its own: not known before it.
+        Facility | Label => Ok(()),
         Country => m.country_id(id).map(drop),
         Who | Firm => chokepoint_core::policy::resolve_target(m, id, &mut Default::default()),
         Sector => m.sector_id(id).map(drop),

@@ -111,6 +111,8 @@ pub enum IdKind {
     Group,
     /// The model's behavioural parameters (`diversion`, `home_bias`).
     Behaviour,
+    /// A policy's label (`lift`): the model's, and those a run gives its levers.
+    Label,
 }
 
 impl IdKind {
@@ -132,6 +134,7 @@ impl IdKind {
             "id" if function.starts_with("stockpile") => IdKind::Stockpile,
             "id" if function == "group" => IdKind::Group,
             "name" if function == "behaviour" => IdKind::Behaviour,
+            "label" if function == "lift" => IdKind::Label,
             _ => return None,
         })
     }
@@ -188,6 +191,15 @@ pub fn ids_by_kind(m: &Model) -> BTreeMap<IdKind, Vec<String>> {
             ids(m.stockpiles.iter().map(|x| &x.id).collect()),
         ),
         (IdKind::Group, ids(groups)),
+        (
+            IdKind::Label,
+            ids(m
+                .policies
+                .iter()
+                .map(|p| &p.label)
+                .filter(|l| !l.is_empty())
+                .collect()),
+        ),
         (
             IdKind::Behaviour,
             (chokepoint_core::model::Behaviour::PARAMS.iter())
