@@ -35,13 +35,16 @@ not finished (an open brace, a function body) continues on the next line.
   :plot METRIC KEY      the series as a chart in the terminal
   :keys METRIC          the keys a metric is recorded for
   :save FILE            write this session's lever calls as a scenario script (a file
-                        name may hold spaces; :save! FILE replaces a script not saved here)
+                        name may hold spaces, or be quoted or start with ~; :save! FILE
+                        replaces a script not saved here)
   :reset                start again from the model's first day
   :quit                 leave (Ctrl-D works too)
 Tab completes levers, commands and model ids; inside a lever's string argument or option,
-only ids of the kind it takes (countries, firms and groups in a ban's `to: [...]`). Ctrl-C
-stops a running evaluation. A line that sets up actions for later (at, every, when) is tried
-to the model's end at once: an action that would fail is reported against that line.
+only ids of the kind it takes (countries, firms and groups in a ban's `to: [...]`; the
+session's policy labels in `lift`). Ctrl-C stops a running evaluation, or drops the input
+being typed. A line that sets up actions for later (at, every, when) is tried to the model's
+end at once: an action that would fail is reported. A function an earlier input ran cannot
+be defined again (a saved script would replay that input with the new body).
 History is kept in ~/.chokepoint_history.
 ";
 
