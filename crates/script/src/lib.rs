@@ -347,7 +347,9 @@ impl Scenario {
     /// (`to:`, `elements:`), in actions, triggers, strategies and functions: one that never
     /// runs would otherwise never be checked, and a script ported to another model could
     /// pass with ids that model does not have anywhere. (Facilities are not checked: `build`
-    /// adds them. Nor are ids built at run time, or passed to a module's functions.)
+    /// adds them; nor labels, which a run gives its levers; nor a call of the script's own
+    /// function of a lever's name. Nor are ids built at run time, or passed to a module's
+    /// functions.)
     pub fn check_named(&self, model: &Model) -> Result<(), ScriptError> {
         use reference::IdKind;
         use rhai::{ASTNode, EvalAltResult, Expr, Position, Stmt};

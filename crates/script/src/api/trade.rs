@@ -269,7 +269,9 @@ pub mod trade_api {
     /// sub-quota for some elements) each cap the flows they cover; up to three of one
     /// exporter can be in force at once (a fourth is an error: lift one first). A quota on
     /// some `elements` counts a mixed form (magnets, concentrate) by its content of them: a
-    /// magnet's Dy, not its Nd, and holds back the whole magnet.
+    /// magnet's Dy, not its Nd, and holds back the whole magnet. A quota on some
+    /// destinations leaks once its room is spent, as a ban does (`diversion`,
+    /// models/README): a quota of 0 is the ban.
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
