@@ -1947,12 +1947,12 @@ impl Sim {
             return 0.0;
         }
         let months = (date.days() - fac.start.days()) as f64 / 30.4375;
-        let ramp_len = fac.ramp_months * self.ramp_stretch[f];
-        let ramp = if ramp_len > 0.0 {
-            (months / ramp_len).clamp(0.0, 1.0)
-        } else {
-            1.0
-        };
+        let step_months = self.model.step_days as f64 / 30.4375;
+        let ramp = ramp_over(
+            months,
+            months + step_months,
+            fac.ramp_months * self.ramp_stretch[f],
+        );
         let up = |(lost, until): (f64, usize)| if step < until { 1.0 - lost } else { 1.0 };
         let scripted: f64 = self.outage[f].iter().map(|&s| up(s)).product();
         let outage = scripted * up(self.random_outage[f]);
@@ -3159,6 +3159,29 @@ fn short_of(used: f64, need: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The share of its capacity a plant ramping up linearly over `len` months has, on average,
+/// between `from` and `to` months after its start: a step's mean, so a ramp shorter than a
+/// step gives most of the first step's capacity rather than none of it (a ramp of zero
+/// gives all of it, and the two meet as the ramp shrinks).
+fn ramp_over(from: f64, to: f64, len: f64) -> f64 {
+    if len <= 0.0 || from >= len {
+        return 1.0;
+    }
+    // What the ramp has delivered by `t` months, in months of full capacity.
+    let done = |t: f64| {
+        let t = t.max(0.0);
+        if t <= len {
+            t * t / (2.0 * len)
+        } else {
+            len / 2.0 + (t - len)
+        }
+    };
+    if to <= from {
+        return (from / len).clamp(0.0, 1.0);
+    }
+    ((done(to) - done(from)) / (to - from)).clamp(0.0, 1.0)
 }
 
 /// A sum in four independent lanes: a short vector's sum (a holding's element vector, say)

@@ -384,6 +384,29 @@ fn a_new_facility_ramps_after_its_lead_time() {
 }
 
 #[test]
+fn a_ramp_shorter_than_a_step_gives_most_of_the_first_step() {
+    // Capacity is the step's mean along the ramp, so a ramp shrinking to nothing meets a
+    // plant with no ramp instead of losing it a whole week.
+    let m = world();
+    let like = m.facility_id("mp-independence-magnets").unwrap();
+    let first_step = |ramp: f64| {
+        let mut sim = Sim::new(&m, 1);
+        sim.add_facility_like(like, "new-plant", 5200.0, d("2025-01-06"), ramp);
+        sim.run_until(d("2024-12-31"));
+        let f = sim.model.facility_id("new-plant").unwrap();
+        let mut s = sim.clone();
+        s.step = s.model.step_of(d("2025-01-06")) as usize;
+        s.capacity_now_at(f)
+    };
+    let none = first_step(0.0);
+    assert!(none > 0.0);
+    assert!((first_step(0.001) / none - 1.0).abs() < 0.01);
+    // A week into a 12-month ramp: half a week's share of it (0.23 weeks / 52 ≈ 0.0096).
+    let slow = first_step(12.0) / none;
+    assert!(slow > 0.005 && slow < 0.015, "{slow}");
+}
+
+#[test]
 fn segmented_markets_open_a_price_gap() {
     let m = world();
     let mut sim = Sim::new(&m, 1);

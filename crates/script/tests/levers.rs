@@ -243,11 +243,11 @@ fn build_and_ramp_add_capacity_after_the_lead_time() {
         expect(current(output(id)) == 0.0, "nothing before the lead time");
         run_until("2024-07-08");
         expect_approx(current(output(id)), 10000.0, 0.01, "10,000 t/yr from its start");
-        // 10X starts 2028-07-01 with a 24-month ramp; shortened to 6 months it is
-        // half-way three months in.
+        // 10X starts 2028-07-01 with a 24-month ramp; shortened to 6 months, the week
+        // from 2 October (3.06 to 3.29 months in) has on average 3.17 / 6 of it.
         ramp("mp-10x", 6.0);
         run_until("2028-10-02");
-        expect_approx(capacity("mp-10x"), 0.5 * 9000.0 * 0.31 * 0.9, 0.05, "half-way up its shortened ramp three months in");
+        expect_approx(capacity("mp-10x"), 3.17 / 6.0 * 9000.0 * 0.31 * 0.9, 0.01, "half-way up its shortened ramp three months in");
     "#);
 }
 
