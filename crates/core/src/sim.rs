@@ -2465,6 +2465,16 @@ impl Sim {
                                 }
                             }
                         }
+                        // A plant's contracted input counts toward its stage's dependency as
+                        // any purchase does: bought abroad when it crosses a border.
+                        let stage = self.links[c].buyers[slot].stage;
+                        if stage != trade::NO_STAGE {
+                            let i = stage * nx + ct.country;
+                            self.scratch.dep_total[i] += q;
+                            if cross {
+                                self.scratch.dep_foreign[i] += q;
+                            }
+                        }
                         if ct.country != x {
                             self.scratch.exports[x * nf + form] += q;
                             self.scratch.imports[ct.country * nf + form] += q;

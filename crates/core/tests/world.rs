@@ -384,6 +384,20 @@ fn a_new_facility_ramps_after_its_lead_time() {
 }
 
 #[test]
+fn contracted_inputs_count_toward_dependency() {
+    // Kuantan's feed is Mount Weld's concentrate, contracted from Australia: Malaysia's
+    // separation depends on imports for nearly all of it. China's separators buy Myanmar's
+    // feed under contract too (~27 kt), which counts on both sides of China's ratio.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-06-30"));
+    let my = mean_between(&sim, "dependency", "separation/MY", "2024-03-01", "2024-06-30");
+    assert!(my > 0.95, "Malaysia's separation imports its feed: {my:.3}");
+    let cn = mean_between(&sim, "dependency", "separation/CN", "2024-03-01", "2024-06-30");
+    assert!(cn > 0.18 && cn < 0.26, "China's separation feed ~21% imported: {cn:.3}");
+}
+
+#[test]
 fn a_ramp_shorter_than_a_step_gives_most_of_the_first_step() {
     // Capacity is the step's mean along the ramp, so a ramp shrinking to nothing meets a
     // plant with no ramp instead of losing it a whole week.

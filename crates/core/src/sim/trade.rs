@@ -14,7 +14,7 @@
 use super::*;
 
 /// Marks a buyer slot that is not a facility (no stage to count dependency for).
-const NO_STAGE: usize = usize::MAX;
+pub(super) const NO_STAGE: usize = usize::MAX;
 /// An index that does not apply (no facility, no stockpile, no single stock entry).
 const NONE: usize = usize::MAX;
 
