@@ -286,18 +286,24 @@ pub fn resolve(
         t
     };
     // (Unless a named firm was wrong: that error says it.)
-    if matches!(kind, PolicyKind::EntityList) && to.firms.is_empty() && errs.is_empty() {
-        // A country named where firms belong is the likely slip: say so.
+    // A country named where firms belong (alone, beside firms, or in a group) is the likely
+    // slip: say so. It would otherwise list the whole country.
+    if matches!(kind, PolicyKind::EntityList)
+        && (!to.countries.is_empty() || to.firms.is_empty() && errs.is_empty())
+    {
         let countries: Vec<&str> = (to.countries.iter())
             .map(|&c| model.countries[c].id.as_str())
             .collect();
         let why = match countries.as_slice() {
             [] => "an entity list needs at least one firm or group of firms".to_string(),
+            [one] => format!(
+                "an entity list names firms, and {one} is a country (to control exports to a \
+                 country, use export_ban or export_licence with `to`)"
+            ),
             named => format!(
-                "an entity list names firms, and {} {} a country (to control exports to a \
+                "an entity list names firms, and {} are countries (to control exports to a \
                  country, use export_ban or export_licence with `to`)",
                 named.join(", "),
-                if named.len() == 1 { "is" } else { "are" }
             ),
         };
         errs_push(&mut errs, "to", why);

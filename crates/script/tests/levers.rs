@@ -2840,6 +2840,15 @@ fn wrong_arguments_are_named_for_what_they_are() {
             r#"entity_list("CN", ["US"]);"#,
             "an entity list names firms, and US is a country (to control exports to a country, use export_ban or export_licence with `to`)",
         ),
+        // Beside firms, a country would list the whole of it.
+        (
+            r#"entity_list("CN", ["lockheed-martin", "US"]);"#,
+            "an entity list names firms, and US is a country",
+        ),
+        (
+            r#"entity_list("CN", ["US", "JP"]);"#,
+            "an entity list names firms, and US, JP are countries",
+        ),
         (r#"lift("*", "zzz");"#, "lift: no policy of any exporter is labelled 'zzz' (there are none)"),
         (r#"lift("CN", "zzz");"#, "lift: no policy of CN is labelled 'zzz' (CN has none)"),
         (
