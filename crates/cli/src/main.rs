@@ -665,7 +665,7 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
             })
             .collect();
         outln!(
-            "firms with demand (sector shares; an entity list moves flows only through these): {}",
+            "firms with demand (sector shares; an entity list moves flows through these and through the plants its firms own): {}",
             if buying.is_empty() {
                 "none".to_string()
             } else {

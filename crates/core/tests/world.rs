@@ -391,10 +391,25 @@ fn contracted_inputs_count_toward_dependency() {
     let m = world();
     let mut sim = Sim::new(&m, 1);
     sim.run_until(d("2024-06-30"));
-    let my = mean_between(&sim, "dependency", "separation/MY", "2024-03-01", "2024-06-30");
+    let my = mean_between(
+        &sim,
+        "dependency",
+        "separation/MY",
+        "2024-03-01",
+        "2024-06-30",
+    );
     assert!(my > 0.95, "Malaysia's separation imports its feed: {my:.3}");
-    let cn = mean_between(&sim, "dependency", "separation/CN", "2024-03-01", "2024-06-30");
-    assert!(cn > 0.18 && cn < 0.26, "China's separation feed ~21% imported: {cn:.3}");
+    let cn = mean_between(
+        &sim,
+        "dependency",
+        "separation/CN",
+        "2024-03-01",
+        "2024-06-30",
+    );
+    assert!(
+        cn > 0.18 && cn < 0.26,
+        "China's separation feed ~21% imported: {cn:.3}"
+    );
 }
 
 #[test]

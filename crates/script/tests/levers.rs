@@ -3129,3 +3129,28 @@ fn a_scenarios_own_closure_may_be_scheduled_by_a_modules_function() {
     assert!(e.contains("a.rhai:2:"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_tariff_rate_written_as_a_percentage_is_noted() {
+    let notes = |src: &str| {
+        let out = run_to(src, "2024-02-01");
+        out.output
+            .iter()
+            .filter(|l| l.starts_with("note: tariff"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let n = notes(r#"tariff("US", "CN", 25);"#);
+    assert!(
+        n.iter()
+            .any(|l| l
+                .contains("a rate of 25 is 2500%: rates are shares of the value (0.25 is 25%)")),
+        "{n:?}"
+    );
+    // 145%, as the US laid on China in April 2025, is a plain rate.
+    assert!(notes(r#"tariff("US", "CN", 1.45);"#)
+        .iter()
+        .all(|l| !l.contains("a rate of")));
+    // A rate of 0 with no tariff in force lays nothing, so there is nothing to explain.
+    assert!(notes(r#"tariff("US", "CN", 0.0);"#).is_empty());
+}

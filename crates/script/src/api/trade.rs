@@ -604,7 +604,8 @@ pub mod trade_api {
             )));
         }
         let mut opts = opts;
-        opts.insert("rate".into(), Dynamic::from(number(&rate, "rate")?));
+        let rate = number(&rate, "rate")?;
+        opts.insert("rate".into(), Dynamic::from(rate));
         opts.insert(
             "to".into(),
             Dynamic::from(vec![Dynamic::from(importer.to_string())]),
@@ -618,8 +619,9 @@ pub mod trade_api {
             }
             e => Box::new(e),
         })?;
-        // What a tariff does here is narrower than what the word suggests: say so, once.
-        if let Ok(handle) = host(&ctx) {
+        // What a tariff does here is narrower than what the word suggests: say so, once,
+        // where one is laid (a rate of 0 only ends one).
+        if let Some(handle) = host(&ctx).ok().filter(|_| rate > 0.0) {
             let mut h = handle.lock();
             if !h.output.iter().any(|l| l.starts_with(TARIFF_NOTE)) {
                 h.output.push(format!(
@@ -628,6 +630,15 @@ pub mod trade_api {
                      duty (policy_cost, negative: receipts); it does not raise the price \
                      buyers pay (the model has no duty-paid price), so where nobody else can \
                      supply it changes little (models/README.md: \"Tariffs move weights\")"
+                ));
+            }
+            if rate >= 5.0 {
+                // A percentage written as a number (25 for 25%) is 2,500%: legal, and likely
+                // a slip.
+                h.output.push(format!(
+                    "note: tariff: a rate of {rate} is {:.0}%: rates are shares of the value \
+                     (0.25 is 25%)",
+                    rate * 100.0
                 ));
             }
         }
