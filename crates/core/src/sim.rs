@@ -1827,6 +1827,18 @@ impl Sim {
         }
     }
 
+    /// Whether anyone in `country` buys goods of `form`: a plant taking it as input, a
+    /// sector using it, a stockpile holding it.
+    pub fn anyone_buys(&self, country: CountryId, form: FormId) -> bool {
+        (0..self.model.commodities.len())
+            .filter(|&c| self.model.commodities[c].form == form)
+            .any(|c| {
+                self.buyers_of[c]
+                    .iter()
+                    .any(|&b| self.nodes[b].country == country)
+            })
+    }
+
     /// Sizes of the run's tables, for benchmarks and diagnostics.
     pub fn shape(&self) -> String {
         let pairs: usize = self.buyers_of.iter().map(Vec::len).sum();

@@ -2508,7 +2508,7 @@ fn a_contract_to_a_firm_feeds_its_plants_and_is_checked() {
     }
     run(r#"
         contract("mountain-pass-mine", "US", 0.5, #{ firm: "mp-materials" });
-        contract("mountain-pass-mine", "JP", 0.5);
+        contract("mountain-pass-mine", "CN", 0.5);
         expect(true, "MP's own contract replaced, not added to");
     "#);
     // A firm whose plants there are all closed now: accepted (they may reopen), with a note.
@@ -2531,7 +2531,7 @@ fn a_contract_to_a_firm_feeds_its_plants_and_is_checked() {
     // they name: all of Mountain Pass is then free to contract elsewhere.
     run(r#"
         contract("mountain-pass-mine", "US", 0.0);
-        contract("mountain-pass-mine", "JP", 1.0);
+        contract("mountain-pass-mine", "CN", 1.0);
         expect(true, "MP's own contract ended");
     "#);
 }
@@ -2695,8 +2695,15 @@ fn costs_that_compound_stop_where_expansions_do_and_nothing_records_infinity() {
     for (k, (metric, key)) in s.names.iter().enumerate() {
         assert!(s.column(k).iter().all(|x| x.is_finite()), "{metric}[{key}]");
     }
-    // A whole share takes all its output: allowed, and its cover reads 0, not infinity.
-    let out = attempt("environmental_cost(\"cn-recycling\", 1.0);\nstep(3);\n").unwrap();
+    // A whole share would take all its output for good: refused, with the lever that does
+    // it undoably. A plant shut so has a cover of 0, not infinity.
+    let e = fails("environmental_cost(\"cn-recycling\", 1.0);\n");
+    assert!(
+        e.contains("a share of 1 would take all of cn-recycling's output for good")
+            && e.contains("`close(\"cn-recycling\")` shuts the plant"),
+        "{e}"
+    );
+    let out = attempt("close(\"cn-recycling\");\nstep(3);\n").unwrap();
     let s = &out.sim.series;
     for (k, (metric, key)) in s.names.iter().enumerate() {
         let v = s.column(k);
@@ -2836,6 +2843,10 @@ fn a_run_builds_at_most_a_thousand_facilities() {
 fn wrong_arguments_are_named_for_what_they_are() {
     for (src, said) in [
         (r#"behaviour("diversion", 2.0);"#, "behaviour: diversion must be ≤ 1, got 2"),
+        (
+            r#"demand_shock("ev-us", 0);"#,
+            "demand_shock: a factor of 0 could never be undone (shocks multiply)",
+        ),
         (
             r#"entity_list("CN", ["US"]);"#,
             "an entity list names firms, and US is a country (to control exports to a country, use export_ban or export_licence with `to`)",
@@ -3153,4 +3164,45 @@ fn a_tariff_rate_written_as_a_percentage_is_noted() {
         .all(|l| !l.contains("a rate of")));
     // A rate of 0 with no tariff in force lays nothing, so there is nothing to explain.
     assert!(notes(r#"tariff("US", "CN", 0.0);"#).is_empty());
+}
+
+#[test]
+fn levers_that_change_nothing_are_not_logged() {
+    for src in [
+        r#"random_outage("mount-weld-mine", 0.5, 0.0, "1m");"#,
+        r#"random_outage("mount-weld-mine", 0.0, 0.5, "1m");"#,
+        r#"stockpile_release("us-nds-ndfeb", 0);"#,
+        r#"stockpile_fill("us-nds-ndfeb", 0);"#,
+        r#"stockpile_buy("us-nds-ndfeb", 0);"#,
+        r#"stockpile_target("us-nds-ndfeb", 100, 0);"#,
+        r#"environmental_cost("mount-weld-mine", 0);"#,
+    ] {
+        let out = run_to(src, "2024-02-01");
+        assert!(out.levers.is_empty(), "{src}: {:?}", out.levers);
+    }
+    // Each still names a wrong id.
+    let e = fails(r#"stockpile_fill("us-nds-ndfebb", 0);"#);
+    assert!(e.contains("us-nds-ndfebb"), "{e}");
+    let e = fails(r#"environmental_cost("mount-weld", 0);"#);
+    assert!(e.contains("mount-weld"), "{e}");
+    // Ending what is in force is a lever.
+    let out = run_to(
+        r#"stockpile_release("us-nds-ndfeb", 500); step(2); stockpile_release("us-nds-ndfeb", 0);"#,
+        "2024-02-01",
+    );
+    assert_eq!(out.levers.len(), 2, "{:?}", out.levers);
+}
+
+#[test]
+fn a_contract_to_a_country_where_nobody_buys_the_goods_is_refused() {
+    let e = fails(r#"contract("mountain-pass-mine", "DE", 0.2);"#);
+    assert!(
+        e.contains("contract: nobody in DE buys mountain-pass-mine's concentrate"),
+        "{e}"
+    );
+    // Ending one is always fine.
+    run_to(
+        r#"contract("mountain-pass-mine", "DE", 0.0);"#,
+        "2024-02-01",
+    );
 }

@@ -269,8 +269,19 @@ pub mod capacity_api {
     #[rhai_fn(return_raw)]
     pub fn environmental_cost(ctx: NativeCallContext, facility: &str, share: Num) -> Res<()> {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
+        if share == 1.0 {
+            return Err(err(format!(
+                "environmental_cost: a share of 1 would take all of {facility}'s output for good \
+                 (costs compound, and nothing brings capacity back from nothing): \
+                 `close(\"{facility}\")` shuts the plant and `reopen` brings it back"
+            )));
+        }
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
+            if share == 0.0 {
+                // Costs nothing: no lever pulled (checked after the id, which must be right).
+                return Ok(());
+            }
             // Costs compound, down to the ×0.001 `expand` may shrink a plant to (a whole
             // share takes it all): a plant costs keep squeezing stays at that floor, with a
             // note, rather than at a capacity of rounding noise.
@@ -279,8 +290,8 @@ pub mod capacity_api {
                 left = 1e-3;
                 let note = format!(
                     "note: environmental_cost: {facility}'s costs compound to ×0.001 of its \
-                     capacity, the least levers leave a plant; a share of 1 takes all its \
-                     output, and `close(\"{facility}\")` shuts it"
+                     capacity, the least levers leave a plant; `close(\"{facility}\")` shuts \
+                     it"
                 );
                 if !h.output.contains(&note) {
                     h.output.push(note);

@@ -15,6 +15,13 @@ pub mod demand_api {
     #[rhai_fn(return_raw)]
     pub fn demand_shock(ctx: NativeCallContext, sector: &str, factor: Num) -> Res<()> {
         let factor = finite(number(&factor, "factor")?, "factor", 0.0, 100.0)?;
+        if factor == 0.0 {
+            // Shocks compound, so no later one could bring demand back from nothing.
+            return Err(err(format!(
+                "demand_shock: a factor of 0 could never be undone (shocks multiply): a small \
+                 one such as 0.001 leaves {sector} a trace that a later shock can scale back up"
+            )));
+        }
         lever(&ctx, |h| {
             let s = h.sector(sector)?;
             // Shocks compound: together they stay within the bound one call has.

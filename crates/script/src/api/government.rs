@@ -72,9 +72,17 @@ fn release(ctx: &NativeCallContext, id: &str, tonnes_per_year: Num, as_needed: b
     lever(ctx, |h| {
         let s = h.stockpile(id)?;
         let re = re_share(h, s);
+        let before = (
+            h.sim.stockpile_release[s],
+            h.sim.stockpile_buy[s],
+            h.sim.stockpile_as_needed[s],
+        );
         h.sim.stockpile_release[s] = t * re;
         h.sim.stockpile_buy[s] = 0.0;
         h.sim.stockpile_as_needed[s] = as_needed;
+        if t == 0.0 && before.0 == 0.0 && before.1 == 0.0 {
+            return Ok(()); // Neither releasing nor buying before: nothing pulled.
+        }
         let how = if as_needed { ", as needed" } else { "" };
         h.log("stockpile_release", format!("{id} releases {t} t/yr{how}"));
         Ok(())
@@ -120,7 +128,18 @@ fn contract_to(
                 }
                 Some(id)
             }
-            None => None,
+            None => {
+                let form = m.facilities[f].output_form(&m);
+                if share > 0.0 && !h.sim.anyone_buys(c, form) {
+                    return Err(crate::host::err(format!(
+                        "contract: nobody in {country} buys {facility}'s {} (no plant takes it, \
+                         no sector uses it, no stockpile holds it): the contract would deliver \
+                         nothing",
+                        m.forms[form].id
+                    )));
+                }
+                None
+            }
         };
         // Share 0 without a firm ends every contract of the facility to the country,
         // whichever firm it names; otherwise the one to the same firm (or none) is replaced.
@@ -178,9 +197,12 @@ pub mod government_api {
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
             let re = re_share(h, s);
+            let was_buying = h.sim.stockpile_buy[s] > 0.0;
             h.sim.stockpile_buy[s] = t * re;
             if t == 0.0 {
-                h.log("stockpile_buy", format!("{id} stops buying"));
+                if was_buying {
+                    h.log("stockpile_buy", format!("{id} stops buying"));
+                }
                 return Ok(());
             }
             h.sim.stockpile_release[s] = 0.0;
@@ -208,9 +230,13 @@ pub mod government_api {
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
             let re = re_share(h, s);
+            let before = (h.sim.stockpile_buy[s], h.sim.stockpile_release[s]);
             h.sim.stockpile_target[s] = target * re;
             h.sim.stockpile_buy[s] = rate * re;
             h.sim.stockpile_release[s] = 0.0;
+            if rate == 0.0 && before == (0.0, 0.0) {
+                return Ok(()); // A target it buys toward at no rate, and no release to end.
+            }
             h.log(
                 "stockpile_target",
                 format!("{id} aims for {target} t at {rate} t/yr"),
@@ -229,6 +255,9 @@ pub mod government_api {
         let t = finite(number(&tonnes, "tonnes")?, "tonnes", 0.0, 1e8)?;
         lever(&ctx, |h| {
             let s = h.stockpile(id)?;
+            if t == 0.0 {
+                return Ok(()); // Nothing added: nothing pulled.
+            }
             // Fills add up: together they stay within the bound one call has.
             let held = h.sim.stockpile_holding(s);
             if held + t > 1e8 {
@@ -516,11 +545,13 @@ pub mod government_api {
                 steps,
             };
             let before = h.sim.outages.iter().find(|o| o.facility == f).cloned();
-            if before.as_ref() == Some(&risk) || (before.is_none() && p == 0.0) {
+            // A risk of nothing (no chance, or an outage that takes nothing) is none.
+            let none = p == 0.0 || share == 0.0;
+            if before.as_ref() == Some(&risk) || (before.is_none() && none) {
                 return Ok(()); // As it was: nothing pulled.
             }
             h.sim.outages.retain(|o| o.facility != f);
-            if p > 0.0 {
+            if !none {
                 h.sim.outages.push(risk);
             }
             h.log("random_outage", format!("{facility} p={p}"));
