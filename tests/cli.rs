@@ -541,12 +541,9 @@ fn run_exits_1_when_an_expectation_fails() {
         "--junit",
         nowhere.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("--junit: the directory") && !text(&out).contains("ok "),
-        "refused before any scenario runs: {}",
-        text(&out)
-    );
+    // A directory on the way is made, as --out's are.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(nowhere.is_file());
     // `--model` is for scripts without a header: a world-2010 scenario keeps its own.
     let out = chokepoint(&[
         "test",
@@ -3275,4 +3272,113 @@ fn a_report_of_one_step_marks_its_single_values() {
         "a dot for every one-value line"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_junit_report_gets_its_directories_and_keeps_off_other_outputs() {
+    let dir = temp("junit-dirs");
+    // Made on the way, as --out is.
+    let nested = dir.join("ci/reports/junit.xml");
+    let o = chokepoint(&[
+        "test",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--junit",
+        nested.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(std::fs::read_to_string(&nested)
+        .unwrap()
+        .contains("<testsuite"));
+    // A run's directory keeps its summary.json.
+    let out = dir.join("run");
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = std::fs::read(out.join("summary.json")).unwrap();
+    let o = chokepoint(&[
+        "test",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--junit",
+        out.join("summary.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("that directory holds another command's output (series.csv), and summary.json is one of its files"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), summary);
+    // An --out that is a link to nothing says so.
+    let link = dir.join("dangling");
+    std::os::unix::fs::symlink(dir.join("nowhere"), &link).unwrap();
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is a link to"), "{}", text(&o));
+    assert!(text(&o).contains("which does not exist"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_run_leaves_no_earlier_results_in_its_out_directory() {
+    let dir = temp("void-earlier");
+    let out = dir.join("out");
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let bad = dir.join("bad.rhai");
+    std::fs::write(&bad, "close(\"nowhere-mine\");\n").unwrap();
+    let o = chokepoint(&["run", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["passed"], false);
+    assert_eq!(summary["finished"], false);
+    assert!(summary["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown facility 'nowhere-mine'"));
+    assert!(!out.join("series.csv").exists() && !out.join("report.html").exists());
+    // A run stopped by its time limit is no result either.
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        out.to_str().unwrap(),
+        "--time-limit",
+        "0.001",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("\"passed\": false"), "{summary}");
+    // A fresh directory a failed run made is taken away, not left holding a failure.
+    let fresh = dir.join("fresh");
+    let o = chokepoint(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!fresh.exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

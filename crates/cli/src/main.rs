@@ -890,6 +890,9 @@ fn run(
             if !e.0.ends_with('\n') {
                 errln!();
             }
+            if let Some(dir) = out {
+                void_earlier_run(dir, script, e.0.trim_end())?;
+            }
             // A run its time limit stopped failed, as under `test`: it is slow, not wrong.
             return Ok(if failure.timed_out { 1 } else { 2 });
         }
@@ -911,6 +914,9 @@ fn run(
         errln!("error: --set {name}: the script never reads param(\"{name}\"){hint}");
     }
     if !unread.is_empty() {
+        if let Some(dir) = out {
+            void_earlier_run(dir, script, "a --set the script never reads")?;
+        }
         return Ok(2);
     }
     for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
@@ -940,6 +946,39 @@ fn run(
         );
     }
     Ok(if outcome.failed() > 0 { 1 } else { 0 })
+}
+
+/// A run that failed leaves no earlier run's results in its --out directory to be read as
+/// its own (a CI job archiving summary.json would see the old pass): summary.json says
+/// this run failed and why, and the earlier series.csv and report.html go.
+fn void_earlier_run(dir: &Path, script: &Path, why: &str) -> Result<()> {
+    let earlier: Vec<&str> = ["series.csv", "summary.json", "report.html"]
+        .into_iter()
+        .filter(|f| dir.join(f).is_file())
+        .collect();
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    let summary = serde_json::json!({
+        "scenario": script.display().to_string(),
+        "finished": false,
+        "passed": false,
+        "error": why,
+    });
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    write::atomic_set(&[(dir.join("summary.json"), text.as_bytes())])?;
+    for f in ["series.csv", "report.html"] {
+        if dir.join(f).is_file() {
+            std::fs::remove_file(dir.join(f))
+                .with_context(|| format!("cannot remove {}", dir.join(f).display()))?;
+        }
+    }
+    errln!(
+        "note: --out {}: this run failed, so summary.json now says so and the earlier run's \
+         series.csv and report.html are gone (they were not this run's results)",
+        dir.display()
+    );
+    Ok(())
 }
 
 fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -1065,10 +1104,41 @@ fn test(
         .and_then(Path::parent)
         .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
     {
-        return Err(anyhow!(BadInput(format!(
-            "error: --junit: {}",
-            write::no_dir(dir)
-        ))));
+        // As `--out` does: the directories on the way are made (and taken away again if
+        // the command fails), so CI gets its report where it asked.
+        if dir.exists() {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit: {}",
+                write::no_dir(dir)
+            ))));
+        }
+        write::make_dir(dir)
+            .map_err(|e| anyhow!(BadInput(format!("error: --junit: {}: {e}", dir.display()))))?;
+    }
+    // Another command's output directory keeps its files: a report under one of their
+    // names would replace one (and a sweep's merge would then refuse the set).
+    if let Some(j) = junit {
+        let dir = j
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = j
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let outputs = ["series.csv", "summary.json", "report.html", "compare.csv"];
+        let held = ["sweep.json", "series.csv", "compare.csv"]
+            .into_iter()
+            .find(|f| dir.join(f).is_file());
+        if let Some(held) = held
+            .filter(|_| outputs.contains(&name.as_str()) || sweep::OUTPUTS.contains(&name.as_str()))
+        {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: that directory holds another command's output ({held}), \
+                 and {name} is one of its files; give the report its own name (results.xml)",
+                j.display()
+            ))));
+        }
     }
     if let Some(j) = junit {
         // The report must not replace a scenario or a model, nor be found unwritable only

@@ -28,6 +28,16 @@ use crate::write;
 /// The ChaCha stream a run's Monte Carlo parameters are drawn from (its events use 0).
 const PARAM_STREAM: u64 = 1;
 
+/// The columns of runs.csv besides the parameters and figures: no parameter may take
+/// their names.
+const OWN_COLUMNS: [&str; 5] = [
+    "run",
+    "seed",
+    "expectations_passed",
+    "expectations_failed",
+    "prices_at_cap",
+];
+
 /// A parameter swept between two bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Range {
@@ -69,6 +79,18 @@ impl Range {
         }
         if name.trim().is_empty() {
             return Err(format!("--set {s}: the parameter needs a name"));
+        }
+        if let Some(taken) = OWN_COLUMNS.iter().find(|c| **c == name.trim()) {
+            return Err(format!(
+                "--set {s}: '{taken}' is a column runs.csv has of its own ({}), so a parameter \
+                 of that name could not be told from it: rename it in the script's param(){}",
+                OWN_COLUMNS.join(", "),
+                if *taken == "seed" {
+                    " (the sweep's own seed is --seed)"
+                } else {
+                    ""
+                }
+            ));
         }
         Ok(Range {
             name: name.trim().to_string(),
@@ -207,9 +229,21 @@ impl Spec {
                         rest /= k;
                         if k > 1 {
                             // To 12 significant digits: a grid point of 0.1..0.9 is 0.3, not
-                            // 0.30000000000000004 (the same for every run and machine).
+                            // 0.30000000000000004 (the same for every run and machine). The
+                            // ends are the range's own, and a range too narrow for 12 digits
+                            // keeps its points unrounded (rounding would merge them, or move
+                            // them out of it).
+                            if j + 1 == k {
+                                return r.hi;
+                            }
+                            let step = (r.hi - r.lo) / (k - 1) as f64;
                             let v = r.lo + (r.hi - r.lo) * j as f64 / (k - 1) as f64;
-                            format!("{v:.11e}").parse().unwrap_or(v)
+                            let rounded: f64 = format!("{v:.11e}").parse().unwrap_or(v);
+                            if (rounded - v).abs() <= step * 1e-6 {
+                                rounded
+                            } else {
+                                v
+                            }
                         } else {
                             r.lo
                         }
@@ -261,11 +295,13 @@ struct RunRows {
 }
 
 fn header(spec: &Spec) -> String {
-    let mut h = String::from("run,seed");
+    let mut h = format!("{},{}", OWN_COLUMNS[0], OWN_COLUMNS[1]);
     for r in &spec.ranges {
         let _ = write!(h, ",{}", r.name);
     }
-    h.push_str(",expectations_passed,expectations_failed,prices_at_cap");
+    for own in &OWN_COLUMNS[2..] {
+        let _ = write!(h, ",{own}");
+    }
     for (m, k) in &spec.metrics {
         for stat in ["peak", "mean", "final"] {
             let name = format!("{m}[{k}].{stat}");
@@ -1557,6 +1593,25 @@ mod tests {
         };
         let points: Vec<f64> = (0..5).map(|i| five.run_params(i).1[0]).collect();
         assert_eq!(points, vec![0.1, 0.3, 0.5, 0.7, 0.9]);
+        // A range narrower than 12 digits keeps its points apart and inside it, ends exact.
+        let narrow = Spec {
+            grid: Some(3),
+            ranges: vec![Range::parse("a=0.1000000000001..0.1000000000009").unwrap()],
+            ..grid.clone()
+        };
+        let points: Vec<f64> = (0..3).map(|i| narrow.run_params(i).1[0]).collect();
+        assert_eq!(points[0], 0.1000000000001);
+        assert_eq!(points[2], 0.1000000000009);
+        assert!(points[0] < points[1] && points[1] < points[2], "{points:?}");
+    }
+
+    #[test]
+    fn a_parameter_may_not_take_a_column_runs_csv_has_of_its_own() {
+        for name in OWN_COLUMNS {
+            let e = Range::parse(&format!("{name}=0..1")).unwrap_err();
+            assert!(e.contains("is a column runs.csv has of its own"), "{e}");
+        }
+        assert!(Range::parse("seeds=0..1").is_ok());
     }
 
     #[test]

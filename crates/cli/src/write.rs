@@ -158,6 +158,10 @@ pub fn clean_up_on_interrupt() {
 /// Lets the outputs being written finish, removes locks and the empty directories this
 /// command created, and exits with `code`.
 fn stop_cleanly(why: &str, code: i32) {
+    // A progress line (a sweep's) may hold the terminal's current line: clear it first.
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        err!("\r\x1b[2K");
+    }
     let _output = match OUTPUT.try_lock() {
         Ok(g) => g,
         Err(_) => {
@@ -232,15 +236,18 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     }
 }
 
-/// Makes `dir` ready to take the named files, before any work is done: it is (or becomes) a
-/// directory, and none of the names is taken by a directory. A run that cannot write its
-/// results says so before it runs, not after.
-pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
-    let bad = |m: String| crate::BadInput(format!("error: --out {}: {m}", dir.display()));
-    if dir.exists() && !dir.is_dir() {
-        return Err(bad("exists and is not a directory".into()));
+/// Makes `dir` and the directories on the way to it that do not exist yet, noting each so
+/// that a command that fails takes them away again.
+pub fn make_dir(dir: &Path) -> Result<(), String> {
+    // A link to nothing looks absent, and creating it says only "File exists".
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) && !dir.exists() {
+        let to = std::fs::read_link(dir).unwrap_or_default();
+        return Err(format!(
+            "is a link to {}, which does not exist: make that directory, or write elsewhere",
+            to.display()
+        ));
     }
-    // The directories this creates, deepest first, so a failed command can take them away.
+    // Deepest first, so they can be taken away in order.
     let mut fresh: Vec<PathBuf> = dir
         .ancestors()
         .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
@@ -254,10 +261,21 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
     std::fs::create_dir_all(dir).map_err(|e| {
         // A file where a directory on the way was meant says which.
         match dir.ancestors().skip(1).find(|a| a.exists()) {
-            Some(a) if !a.is_dir() => bad(format!("cannot create it: {}", no_dir(a))),
-            _ => bad(format!("cannot create it: {e}")),
+            Some(a) if !a.is_dir() => format!("cannot create it: {}", no_dir(a)),
+            _ => format!("cannot create it: {e}"),
         }
-    })?;
+    })
+}
+
+/// Makes `dir` ready to take the named files, before any work is done: it is (or becomes) a
+/// directory, and none of the names is taken by a directory. A run that cannot write its
+/// results says so before it runs, not after.
+pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
+    let bad = |m: String| crate::BadInput(format!("error: --out {}: {m}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a directory".into()));
+    }
+    make_dir(dir).map_err(bad)?;
     for f in files {
         let at = dir.join(f);
         if at.is_dir() {
