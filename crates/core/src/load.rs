@@ -1114,7 +1114,8 @@ impl Loader {
                 7
             }
         };
-        if end.days() - start.days() < step_days as i32 {
+        // Both ends are days of the horizon: 2024-01-01 to 2024-01-07 is one weekly step.
+        if end.days() - start.days() + 1 < step_days as i32 {
             at_header(
                 &mut self,
                 "end",
@@ -1433,6 +1434,33 @@ impl Loader {
                 market,
             });
         }
+        // A market no country trades in would still weigh in the cross-market average that
+        // `market_coupling` pulls prices toward, moving the others' prices.
+        let used: HashSet<&str> = m
+            .countries
+            .items
+            .iter()
+            .map(|x| x.market.as_str())
+            .collect();
+        if !m.countries.items.is_empty() {
+            let c = Ctx {
+                kind: "markets",
+                origin: &m.markets.origin,
+            };
+            for (i, mk) in m.markets.items.iter().enumerate() {
+                if !used.contains(mk.as_str()) {
+                    self.at(
+                        &c,
+                        i,
+                        "",
+                        format!(
+                            "no country trades in market '{mk}' (no `market: {mk}` under \
+                             countries): remove it, or move a country to it"
+                        ),
+                    );
+                }
+            }
+        }
 
         // Firms, with parent cycles.
         let c = Ctx {
@@ -1622,6 +1650,18 @@ impl Loader {
             let capacity = self.num(&c, i, "capacity", x.capacity, 0.0, 1e9) * re_share;
             let utilisation =
                 self.num(&c, i, "utilisation", x.utilisation.unwrap_or(1.0), 0.0, 1.0);
+            // A plant that never runs in normal operation plans on sales it never has, so it
+            // never starts, even where prices would bring in its spare lines.
+            if x.utilisation == Some(0.0) {
+                self.at(
+                    &c,
+                    i,
+                    "utilisation",
+                    "must be > 0: a plant at 0 never starts (its plan follows its sales); for \
+                     one idle now, give it a later `start`, or a small share such as 0.05"
+                        .into(),
+                );
+            }
             let fstart = match &x.start {
                 Some(s) => self.date(&c, i, "start", s).unwrap_or(start),
                 None => start,
@@ -1902,7 +1942,12 @@ impl Loader {
                 excused.insert(com);
                 0.0
             } else {
-                self.num(&c, i, "price", x.price, 0.0, 1e7)
+                let p = self.num(&c, i, "price", x.price, 0.0, 1e7);
+                // Out of range or not a number: reported there, so not again as missing.
+                if p != x.price {
+                    excused.insert(com);
+                }
+                p
             };
             let specific = x.market.is_some();
             let mut reported = false;

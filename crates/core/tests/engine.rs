@@ -308,3 +308,20 @@ fn a_priority_buyer_refilling_its_stock_does_not_take_a_lower_tiers_use() {
         );
     }
 }
+
+#[test]
+fn a_horizon_of_one_step_runs_one_step() {
+    // Both ends count: 2024-01-01 to 2024-01-07 is one weekly step, the shortest horizon.
+    let text = include_str!("fixtures/mini.yaml").replace("end: 2027-12-31", "end: 2024-01-07");
+    let m = Arc::new(chokepoint_core::load_str("mini.yaml", &text).expect("one step loads"));
+    assert_eq!(m.horizon_steps(), 1);
+    let mut sim = Sim::new(&m, 1);
+    sim.run_to_end();
+    assert_eq!(sim.series.steps, 1);
+    assert!(sim.mass_balance_error() < 1e-9);
+    let short = text.replace("end: 2024-01-07", "end: 2024-01-06");
+    let e = chokepoint_core::load_str("mini.yaml", &short)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("shorter than one step of 7 days"), "{e}");
+}

@@ -45,6 +45,7 @@ fn every_rule_reports_its_place() {
         ("    re_share: 0.3\n", "    re_share: 1.5\n", "forms[3].re_share: must be ≤ 1, got 1.5"),
         ("stages: [mine, separation, metal, magnet, recycling]", "stages: [mine, separation, metal, magnet, magnet]", "stages[4]: duplicate id 'magnet'"),
         ("markets: [CN, ROW]", "markets: [CN, ROW, CN]", "markets[2]: duplicate id 'CN'"),
+        ("markets: [CN, ROW]", "markets: [CN, ROW, EU]", "markets[2]: no country trades in market 'EU'"),
         // recipes
         ("    stage: separation\n    input: concentrate", "    stage: sepration\n    input: concentrate", "recipes[0].stage: unknown stage 'sepration' (did you mean 'separation'?)"),
         ("    input: concentrate\n    output: oxide", "    input: concentrat\n    output: oxide", "recipes[0].input: unknown form 'concentrat'"),
@@ -74,6 +75,7 @@ fn every_rule_reports_its_place() {
         ("{id: cn-sep, country: CN, stage: separation,", "{id: cn-sep, country: CN, stage: separatio,", "facilities[3].stage: unknown stage 'separatio'"),
         ("{id: au-sep, firm: lynas,", "{id: au-sep, firm: lynass,", "facilities[4].firm: unknown firm 'lynass' (did you mean 'lynas'?)"),
         ("{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000,", "{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000, utilisation: 1.2,", "facilities[5].utilisation: must be ≤ 1, got 1.2"),
+        ("{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000,", "{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000, utilisation: 0,", "facilities[5].utilisation: must be > 0: a plant at 0 never starts"),
         ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, end: 2024-01-01, ramp_months: 12,", "facilities[9].end: is not after the facility's start"),
         ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, ramp_months: -12,", "facilities[9].ramp_months: must be ≥ 0, got -12"),
         ("{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000,", "{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000, cover_weeks: 9999,", "facilities[7].cover_weeks: must be ≤ 520, got 9999"),
