@@ -149,10 +149,10 @@ pub fn policy_def(
     if let Some(l) = &label {
         // `lift` names it again: an empty label, or one with a line break or control
         // character, could not be typed back.
-        if l.trim().is_empty() || l.chars().any(char::is_control) {
+        if l.trim().is_empty() || l.chars().any(char::is_control) || l.trim() != l {
             return Err(err(format!(
                 "{kind}: label {l:?} must be plain text: not empty, no line breaks or control \
-                 characters"
+                 characters, no spaces at either end"
             )));
         }
         // `lift(exporter, "tariff")` ends every tariff: a label must not mean a kind too.

@@ -252,6 +252,19 @@ impl ScriptError {
                 format!("{call}: no function of this name takes these arguments")
             };
             s.help = help;
+            // `at(date, close("x"))` pulls the lever now and hands `at` what it returned:
+            // the action must be a closure, which runs then.
+            let scheduler = ["at(", "every(", "when(", "whenever("]
+                .iter()
+                .any(|p| call.starts_with(p));
+            let args: Vec<&str> = call.split(", ").collect();
+            let action_not_closure = args.len() == 2 && args[1] != "closure)";
+            if scheduler && action_not_closure {
+                s.message.push_str(
+                    ": the action must be a closure, `|| close(\"...\")`, which runs when it \
+                     is due (a lever written without `||` is pulled at once)",
+                );
+            }
         }
         if !in_module && !cur.position().is_none() {
             pos = cur.position();
@@ -623,7 +636,8 @@ fn script_call(call: &str) -> String {
     let Some((name, args)) = call.split_once(" (") else {
         return call.to_string();
     };
-    let args = args.trim_end_matches(')');
+    // One closing parenthesis is the call's: `close(())` keeps its argument's.
+    let args = args.strip_suffix(')').unwrap_or(args);
     let args: Vec<&str> = if args.trim().is_empty() {
         Vec::new()
     } else {

@@ -41,6 +41,8 @@ pub struct LeverCall {
     /// Pulled by a scheduled action, trigger or strategy as the clock ran (not by the
     /// script's own lines).
     pub by_rule: bool,
+    /// The step it was pulled before: it acts from that step on (if the run gets there).
+    pub step: usize,
 }
 
 #[derive(Clone)]
@@ -166,6 +168,7 @@ impl Host {
             name: name.to_string(),
             summary,
             by_rule: self.driving,
+            step: self.sim.step,
         });
     }
 

@@ -562,7 +562,7 @@ impl Scenario {
             .chain(
                 host.levers
                     .iter()
-                    .filter(|l| l.date > end && !l.by_rule)
+                    .filter(|l| l.step >= host.sim.step && !l.by_rule)
                     .map(|l| {
                         format!(
                             "{} ({}) was pulled after the run's last step, {end}: it never acted",
@@ -574,7 +574,7 @@ impl Scenario {
         // One a rule pulled as the clock's last step ended is the rule applied as usual, but
         // it never acted either: said, so a log that counts it is not read as an effect.
         let mut output = host.output;
-        for l in host.levers.iter().filter(|l| l.date > end && l.by_rule) {
+        for l in (host.levers.iter()).filter(|l| l.step >= host.sim.step && l.by_rule) {
             output.push(format!(
                 "note: {} ({}) was pulled by a rule as the run's last step ended, {end}: it never \
                  acted",

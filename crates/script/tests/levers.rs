@@ -1699,6 +1699,10 @@ fn levers_reject_bad_arguments_clearly() {
             "expect_between: need lo <= hi",
         ),
         (
+            r#"expect_between(0.5, 0.0 / 0.0, 1.0, "t");"#,
+            "expect_between: lo must be a number, got NaN",
+        ),
+        (
             r#"step(1); expect_between(price("oxide:Dy", "ROW"), 0.0, 1.0, "x");"#,
             "value must be a number, got a Series (current(), peak()",
         ),
@@ -2779,6 +2783,8 @@ fn first_above_and_below_need_a_finite_level() {
     // Before any step there is no value yet: no date.
     let out = run("let d = first_above(hhi(\"mine\"), 0.0);\nexpect(d == \"\", \"no date yet\");");
     assert!(out.expectations[0].passed);
+    // A whole number is a level as every lever takes it.
+    run("step(2);\nexpect(first_above(hhi(\"mine\"), 100) == \"2024-01-01\", \"a whole level\");\nexpect(first_below(hhi(\"mine\"), 1) == \"\", \"never that low\");");
 }
 
 #[test]
@@ -2802,6 +2808,18 @@ fn a_lever_a_rule_pulls_as_the_run_ends_is_noted_as_never_acting() {
         when(|| today() >= "2024-02-05", || export_ban("CN", #{ elements: ["Dy"] }));
         run_until("2024-03-01");
         expect(true, "ran");
+    "#);
+    assert!(
+        out.output.iter().all(|l| !l.contains("never acted")),
+        "{:?}",
+        out.output
+    );
+    // Nor is one dated inside the last step: it acts from that step's start (its log
+    // date, 28 February, is after the step's first day, 26 February).
+    let out = run(r#"
+        at("2024-02-28", || export_ban("CN", #{ to: ["JP"] }));
+        run_until("2024-02-28");
+        expect(current(trade("CN", "JP")) == 0.0, "the ban acts in the last step");
     "#);
     assert!(
         out.output.iter().all(|l| !l.contains("never acted")),
@@ -2862,6 +2880,10 @@ fn wrong_arguments_are_named_for_what_they_are() {
         ),
         (r#"lift("*", "zzz");"#, "lift: no policy of any exporter is labelled 'zzz' (there are none)"),
         (r#"lift("CN", "zzz");"#, "lift: no policy of CN is labelled 'zzz' (CN has none)"),
+        (
+            r#"tariff("US", "CN", 0.25); lift("US", "tariff");"#,
+            "US's tariffs are lifted by the exporter they are laid on: lift(\"CN\", \"tariff\")",
+        ),
         (
             r#"export_licence("CN", #{ elements: ["Dy"], approval: 0.5, to: ["US", "DE"], exempt: ["JP"] });"#,
             "exempt: exempts JP outside the destinations in `to`: an exemption of someone the rule does not reach changes nothing",
@@ -3013,7 +3035,7 @@ fn a_lever_that_changes_nothing_is_not_logged_as_pulled() {
     let names: Vec<&str> = out.levers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["close"], "{names:?}");
     // A label is plain text, as `lift` must name it again.
-    for label in ["", "  ", "a\nb"] {
+    for label in ["", "  ", "a\nb", " dy "] {
         let e = fails(&format!(
             "export_ban(\"CN\", #{{ elements: [\"Dy\"], label: {label:?} }});"
         ));

@@ -65,7 +65,16 @@ pub mod expect_api {
             number(&lo, "lo")?,
             number(&hi, "hi")?,
         );
-        if lo.is_nan() || hi.is_nan() || lo > hi {
+        if let Some((name, _)) = [("lo", lo), ("hi", hi)]
+            .into_iter()
+            .find(|(_, b)| b.is_nan())
+        {
+            // (An infinite bound is an open one: ±1.0 / 0.0 leaves that side unbounded.)
+            return Err(err(format!(
+                "expect_between: {name} must be a number, got NaN (a 0.0 / 0.0 somewhere)"
+            )));
+        }
+        if lo > hi {
             return Err(err(format!(
                 "expect_between: need lo <= hi, got lo {lo} and hi {hi}"
             )));

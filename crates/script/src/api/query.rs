@@ -219,7 +219,7 @@ pub fn nonempty(s: &SeriesView) -> Res<()> {
 pub mod query_api {
     use super::nonempty;
     use super::{commodity, fetch, fetch_parts, SeriesView};
-    use crate::args::Res;
+    use crate::args::{Num, Res};
     use crate::host::{err, host};
     use rhai::Array;
 
@@ -513,7 +513,9 @@ pub mod query_api {
     /// expect(first_above(shortfall("magnet:NdFeB", "CN"), 0.05) == "", "China's are not");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn first_above(s: &mut SeriesView, level: f64) -> Res<String> {
+    pub fn first_above(s: &mut SeriesView, level: Num) -> Res<String> {
+        // A whole number is a level too (300, not only 300.0).
+        let level = crate::args::number(&level, "level")?;
         first_where(s, level, "first_above", |x| x >= level)
     }
 
@@ -526,7 +528,9 @@ pub mod query_api {
     /// expect(first_below(cover("magnet:NdFeB", "US"), 1.0) != "", "US magnet cover runs out");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn first_below(s: &mut SeriesView, level: f64) -> Res<String> {
+    pub fn first_below(s: &mut SeriesView, level: Num) -> Res<String> {
+        // A whole number is a level too (300, not only 300.0).
+        let level = crate::args::number(&level, "level")?;
         first_where(s, level, "first_below", |x| x <= level)
     }
 

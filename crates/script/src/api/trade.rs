@@ -510,8 +510,34 @@ pub mod trade_api {
                         format!("its labels and kinds: {}", known.join(", ")),
                     ),
                 };
+                // A tariff belongs to the exporter it is laid on, not the importer that lays
+                // it: `lift("US", …)` for the US's own tariffs is the likely slip.
+                let laid_on: Vec<String> = match x {
+                    Some(x) => {
+                        let m = &h.sim.model;
+                        let mut on: Vec<String> = (h.sim.policies.iter())
+                            .filter(|p| matches!(p.kind, PolicyKind::Tariff { .. }))
+                            .filter(|p| p.label == label || p.kind.name() == label)
+                            .filter(|p| p.to.countries.contains(&x))
+                            .map(|p| {
+                                p.exporter
+                                    .map_or("*".to_string(), |e| m.countries[e].id.clone())
+                            })
+                            .collect();
+                        on.dedup();
+                        on
+                    }
+                    None => Vec::new(),
+                };
+                let tariff_hint = match laid_on.first() {
+                    Some(on) => format!(
+                        "; {exporter}'s tariffs are lifted by the exporter they are laid on: \
+                         lift(\"{on}\", \"{label}\")"
+                    ),
+                    None => String::new(),
+                };
                 return Err(err(format!(
-                    "lift: no policy {whose} is labelled '{label}'{hint} ({labels})"
+                    "lift: no policy {whose} is labelled '{label}'{hint} ({labels}){tariff_hint}"
                 )));
             }
         }
