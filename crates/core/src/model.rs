@@ -679,10 +679,62 @@ impl Model {
         find_id("form", &self.forms, s, |f| &f.id)
     }
     pub fn country_id(&self, s: &str) -> Result<CountryId, String> {
-        find_id("country", &self.countries, s, |c| &c.id).map_err(|e| match self.country_hint(s) {
-            Some(hint) => format!("unknown country '{s}' ({hint})"),
-            None => e,
+        find_id("country", &self.countries, s, |c| &c.id).map_err(|e| {
+            match (self.wrong_kind(s, "country"), self.country_hint(s)) {
+                (Some(kind), _) => kind,
+                (None, Some(hint)) => format!("unknown country '{s}' ({hint})"),
+                (None, None) => e,
+            }
         })
+    }
+
+    /// For an id not of the kind `wanted` but of another the model has ("G7" where a
+    /// country was meant, a firm where a facility was): what it is, in place of "unknown"
+    /// and a did-you-mean to some other id.
+    pub fn wrong_kind(&self, s: &str, wanted: &str) -> Option<String> {
+        let is = |kind: &str| -> bool {
+            match kind {
+                "country" => self.countries.iter().any(|x| x.id == s),
+                "firm" => self.firms.iter().any(|x| x.id == s),
+                "group" => self.groups.iter().any(|x| x.id == s),
+                "facility" => self.facilities.iter().any(|x| x.id == s),
+                "sector" => self.sectors.iter().any(|x| x.id == s),
+                "stockpile" => self.stockpiles.iter().any(|x| x.id == s),
+                "market" => self.markets.iter().any(|x| x == s),
+                "stage" => self.stages.iter().any(|x| x == s),
+                "form" => self.forms.iter().any(|x| x.id == s),
+                "element" => self.elements.iter().any(|x| x.symbol == s),
+                _ => false,
+            }
+        };
+        const KINDS: [&str; 10] = [
+            "country",
+            "group",
+            "firm",
+            "facility",
+            "sector",
+            "stockpile",
+            "market",
+            "stage",
+            "form",
+            "element",
+        ];
+        let kind = KINDS.into_iter().find(|k| *k != wanted && is(k))?;
+        let mut text = format!("'{s}' is a {kind}, not a {wanted}");
+        if kind == "group" {
+            let g = self.groups.iter().find(|g| g.id == s)?;
+            let members: Vec<&str> = (g.countries.iter().map(|&c| self.countries[c].id.as_str()))
+                .chain(g.firms.iter().map(|&f| self.firms[f].id.as_str()))
+                .collect();
+            let shown = match members.len() {
+                0..=8 => members.join(", "),
+                n => format!("{}, … ({n} in all)", members[..8].join(", ")),
+            };
+            text.push_str(&format!(
+                ": here one {wanted} goes, and a group's members are {shown}"
+            ));
+        }
+        Some(text)
     }
 
     /// For a country written by name ("China") or by a common non-ISO code ("UK"): which
@@ -715,18 +767,23 @@ impl Model {
     }
     pub fn firm_id(&self, s: &str) -> Result<FirmId, String> {
         find_id("firm", &self.firms, s, |f| &f.id)
+            .map_err(|e| self.wrong_kind(s, "firm").unwrap_or(e))
     }
     pub fn facility_id(&self, s: &str) -> Result<FacilityId, String> {
         find_id("facility", &self.facilities, s, |f| &f.id)
+            .map_err(|e| self.wrong_kind(s, "facility").unwrap_or(e))
     }
     pub fn sector_id(&self, s: &str) -> Result<SectorId, String> {
         find_id("sector", &self.sectors, s, |x| &x.id)
+            .map_err(|e| self.wrong_kind(s, "sector").unwrap_or(e))
     }
     pub fn group_id(&self, s: &str) -> Result<GroupId, String> {
         find_id("group", &self.groups, s, |g| &g.id)
+            .map_err(|e| self.wrong_kind(s, "group").unwrap_or(e))
     }
     pub fn stockpile_id(&self, s: &str) -> Result<StockpileId, String> {
         find_id("stockpile", &self.stockpiles, s, |g| &g.id)
+            .map_err(|e| self.wrong_kind(s, "stockpile").unwrap_or(e))
     }
     pub fn stage_id(&self, s: &str) -> Result<StageId, String> {
         find_id("stage", &self.stages, s, |g| g)

@@ -2879,6 +2879,21 @@ fn wrong_arguments_are_named_for_what_they_are() {
             "an entity list names firms, and US, JP are countries",
         ),
         (r#"lift("*", "zzz");"#, "lift: no policy of any exporter is labelled 'zzz' (there are none)"),
+        // An id of another kind is named for what it is, not as unknown with a wrong hint.
+        (
+            r#"tariff("US", "G7", 0.25);"#,
+            "exporter: 'G7' is a group, not a country: here one country goes, and a group's members are US, JP, DE, FR, GB, IT, CA",
+        ),
+        (r#"close("mp-materials");"#, "close: 'mp-materials' is a firm, not a facility"),
+        (r#"demand_shock("US", 0.5);"#, "'US' is a country, not a sector"),
+        (
+            r#"step(1); policy_cost("EU");"#,
+            "metric 'policy_cost' has no key 'EU': 'EU' is a group, not a country",
+        ),
+        (
+            r#"step(1); cover("magnet:NdFeB", "ROW");"#,
+            "has no key 'magnet:NdFeB/ROW': 'ROW' is a market, not a country",
+        ),
         (r#"lift("CN", "zzz");"#, "lift: no policy of CN is labelled 'zzz' (CN has none)"),
         (
             r#"tariff("US", "CN", 0.25); lift("US", "tariff");"#,

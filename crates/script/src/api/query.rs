@@ -147,8 +147,33 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
             let hint = chokepoint_core::error::did_you_mean(metric, s.metrics());
             err(format!("unknown metric '{metric}'{hint}"))
         } else {
-            let hint = chokepoint_core::error::did_you_mean(key, keys.iter().copied());
-            err(format!("metric '{metric}' has no key '{key}'{hint}"))
+            // A part of the key that is an id of another kind ("EU", a group, where a
+            // country goes): say what it is, not a did-you-mean to some other country.
+            // (Only a part no key of the metric has: a form or a stage is a part of many.)
+            let m = &h.sim.model;
+            let parts: std::collections::HashSet<&str> =
+                keys.iter().flat_map(|k| k.split(['/', '>'])).collect();
+            let wrong = key
+                .split(['/', '>'])
+                .filter(|p| !parts.contains(p))
+                .find_map(|p| m.wrong_kind(p, "country"));
+            match wrong {
+                Some(what) => {
+                    let duty = if what.contains(" is a group") {
+                        " (series are kept by country: a group's tariff duty, for one, goes to \
+                         its members' policy_cost)"
+                    } else {
+                        ""
+                    };
+                    err(format!(
+                        "metric '{metric}' has no key '{key}': {what}{duty}"
+                    ))
+                }
+                None => {
+                    let hint = chokepoint_core::error::did_you_mean(key, keys.iter().copied());
+                    err(format!("metric '{metric}' has no key '{key}'{hint}"))
+                }
+            }
         }
     })?;
     Ok(SeriesView {
