@@ -342,6 +342,38 @@ impl ScriptError {
         {
             self.message = format!("{name}: {}", self.message);
         }
+        // A mistake in one entry of an options map: the caret on that entry's key, as in
+        // the main script.
+        let mut entry = ScriptError {
+            line: Some(line),
+            column,
+            source_line: Some(src.to_string()),
+            message: self.message.clone(),
+            ..ScriptError::plain("", "")
+        };
+        entry.point_at_option(&text);
+        if entry.line != Some(line) || entry.column != column {
+            if let (Some(l), Some(src)) = (entry.line, entry.source_line) {
+                let (was, now) = (
+                    format!(", at line {line} of the module"),
+                    format!(", at line {l} of the module"),
+                );
+                for c in &mut self.chain {
+                    if c.ends_with(&was) {
+                        *c = c.replace(&was, &now);
+                    }
+                }
+                let name = self
+                    .module
+                    .as_ref()
+                    .map(|m| m.0.clone())
+                    .unwrap_or_default();
+                self.module = Some((name, l, entry.column));
+                if let Some(place) = &mut self.module_place {
+                    place.1 = src;
+                }
+            }
+        }
     }
 
     /// The lever or query the caret points at, if it points at a call of one.
@@ -380,9 +412,11 @@ impl ScriptError {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect(),
         };
+        // "key: …", "key[0]: …", and "key must be …" (a wrong type) name the entry.
         let named = rest.starts_with("unknown option '")
             || rest[key.len()..].starts_with(": ")
-            || rest[key.len()..].starts_with('[');
+            || rest[key.len()..].starts_with('[')
+            || rest[key.len()..].starts_with(" must be ");
         if key.is_empty() || !named {
             return;
         }

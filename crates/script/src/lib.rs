@@ -357,23 +357,35 @@ impl Scenario {
             std::sync::OnceLock::new();
         let params = PARAMS.get_or_init(|| reference::lever_params(&reference::reference()));
         // The string literals of an argument: itself, or the items of an array (folded into
-        // one constant when all are literals: then the array's place stands for each).
-        fn literals(e: &Expr, kind: IdKind, out: &mut Vec<(String, Position, IdKind)>) {
+        // one constant when all are literals: then the array's place stands for each). An
+        // option's are labelled as the lever names them ("to[0]: ", "firm: ").
+        type Found = (String, Position, IdKind, String);
+        fn literals(e: &Expr, kind: IdKind, key: Option<&str>, out: &mut Vec<Found>) {
+            let label = |i: Option<usize>| match (key, i) {
+                (Some(k), Some(i)) => format!("{k}[{i}]: "),
+                (Some(k), None) => format!("{k}: "),
+                (None, _) => String::new(),
+            };
             match e {
-                Expr::StringConstant(s, at) => out.push((s.to_string(), *at, kind)),
+                Expr::StringConstant(s, at) => out.push((s.to_string(), *at, kind, label(None))),
                 Expr::Array(items, _) => {
-                    for item in items.iter() {
-                        literals(item, kind, out);
+                    for (i, item) in items.iter().enumerate() {
+                        if let Expr::StringConstant(s, at) = item {
+                            out.push((s.to_string(), *at, kind, label(Some(i))));
+                        } else {
+                            literals(item, kind, key, out);
+                        }
                     }
                 }
                 Expr::DynamicConstant(v, at) => {
-                    let items = match v.clone().try_cast::<rhai::Array>() {
-                        Some(items) => items,
-                        None => vec![(**v).clone()],
+                    let (items, listed) = match v.clone().try_cast::<rhai::Array>() {
+                        Some(items) => (items, true),
+                        None => (vec![(**v).clone()], false),
                     };
-                    for item in items {
+                    for (i, item) in items.into_iter().enumerate() {
                         if let Some(s) = item.try_cast::<rhai::ImmutableString>() {
-                            out.push((s.to_string(), *at, kind));
+                            let l = label(listed.then_some(i));
+                            out.push((s.to_string(), *at, kind, l));
                         }
                     }
                 }
@@ -414,7 +426,7 @@ impl Scenario {
                         Expr::Map(map, _) => {
                             for (key, value) in map.0.iter() {
                                 if let Some(kind) = IdKind::of_option(&key.name) {
-                                    literals(value, kind, &mut ids);
+                                    literals(value, kind, Some(&key.name), &mut ids);
                                 }
                             }
                         }
@@ -424,21 +436,21 @@ impl Scenario {
                             for (key, value) in map {
                                 if let Some(kind) = IdKind::of_option(&key) {
                                     let value = Expr::DynamicConstant(Box::new(value), *at);
-                                    literals(&value, kind, &mut ids);
+                                    literals(&value, kind, Some(&key), &mut ids);
                                 }
                             }
                         }
                         _ => {
                             if let Some(kind) = IdKind::of_param(name, param) {
-                                literals(arg, kind, &mut ids);
+                                literals(arg, kind, None, &mut ids);
                             }
                         }
                     }
                 }
-                for (id, at, kind) in ids {
+                for (id, at, kind, label) in ids {
                     if let Err(e) = known_id(model, kind, &id) {
                         found = Some(EvalAltResult::ErrorRuntime(
-                            format!("{name}: {e}").into(),
+                            format!("{name}: {label}{e}").into(),
                             at,
                         ));
                         return false;

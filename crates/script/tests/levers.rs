@@ -2956,11 +2956,11 @@ fn ids_the_model_fixes_are_checked_in_actions_that_never_run() {
         // In an options map, as a payer, in a commodity, in a query.
         (
             r#"export_ban("CN", #{ elements: ["Dyy"], to: ["US"] })"#,
-            "export_ban: unknown element 'Dyy' (did you mean 'Dy'?)",
+            "export_ban: elements[0]: unknown element 'Dyy' (did you mean 'Dy'?)",
         ),
         (
             r#"export_licence("CN", #{ forms: ["oxide"], to: ["USA"], approval: 0.5 })"#,
-            "export_licence: unknown country, firm or group 'USA' (countries go by id",
+            "export_licence: to[0]: unknown country, firm or group 'USA' (countries go by id",
         ),
         (
             r#"entity_list("CN", ["lockheedx"])"#,
@@ -3140,6 +3140,43 @@ fn an_options_maps_mistake_is_shown_at_its_key() {
     // Not at a key in a comment.
     let e = fails("export_ban(\"CN\", #{\n  /* to: nope */ to: [\"USA\"],\n});\n");
     assert!(e.contains("lever-test.rhai:2:18"), "{e}");
+    // A value of the wrong type is at its key too.
+    let e = fails("export_licence(\"CN\", #{\n  elements: [\"Dy\"],\n  approval: \"0.5\",\n});\n");
+    assert!(e.contains("approval must be a number, got a string"), "{e}");
+    assert!(e.contains("lever-test.rhai:3:3"), "{e}");
+    // So is an unknown id in an action the check before the run finds, named as the lever
+    // would name it.
+    let e = fails("at(\"2025-01-06\", || {\n  export_ban(\"CN\", #{\n    elements: [\"Dy\"],\n    to: [\"USA\"],\n  });\n});\n");
+    assert!(
+        e.contains("export_ban: to[0]: unknown country, firm or group 'USA'"),
+        "{e}"
+    );
+    assert!(e.contains("lever-test.rhai:4:5"), "{e}");
+    // And in a module's function.
+    let dir = std::env::temp_dir().join(format!("chokepoint-module-key-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("lib/m.rhai"),
+        "fn bad() {\n  export_licence(\"CN\", #{\n    elements: [\"Dy\"],\n    approval: 2.0,\n  });\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("a.rhai"), "import \"lib/m\" as m;\nm::bad();\n").unwrap();
+    let e = Scenario::load(&dir.join("a.rhai"), &dir)
+        .and_then(|sc| {
+            let opts = RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            };
+            sc.run(&world(), &opts)
+        })
+        .err()
+        .expect("approval 2 is refused")
+        .to_string();
+    assert!(
+        e.contains("m.rhai:4:5") && e.contains("at line 4 of the module"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
