@@ -510,6 +510,13 @@ impl Session {
                 return;
             }
         };
+        // As a script's text is checked: a comparison of a string with a number.
+        if let Some((at, why)) = chokepoint_script::mixed_comparison(&ast) {
+            note_failure();
+            let e = chokepoint_script::rhai::EvalAltResult::ErrorRuntime(why.into(), at);
+            err!("{}", ScriptError::from_eval("<repl>", input, &e));
+            return;
+        }
         // A function defined again replaces the first, here as in a script's one text; a
         // saved script may define it only once, so the line that first defined it goes.
         let superseded = match self.superseded_by(&ast) {

@@ -96,10 +96,7 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
         .set_max_modules(limits::MAX_MODULES)
         .set_max_variables(limits::MAX_VARIABLES)
         .set_max_functions(limits::MAX_FUNCTIONS)
-        .set_optimization_level(rhai::OptimizationLevel::Simple)
-        // Operators look for registered overloads first, so mixed comparisons can be refused
-        // (`refuse_mixed_comparisons`) instead of quietly being false.
-        .set_fast_operators(false);
+        .set_optimization_level(rhai::OptimizationLevel::Simple);
     // No generated code: `eval` would escape every static check.
     engine.disable_symbol("eval");
     // No clock: results must not depend on when a script runs.
@@ -173,29 +170,6 @@ pub fn register_all(engine: &mut Engine) {
         engine.register_global_module(m.clone());
     }
     refuse_series_comparisons(engine);
-    refuse_mixed_comparisons(engine);
-}
-
-/// `today() > 2025` compares a date string with a number, and `x > "300"` a number with a
-/// string: Rhai says false, always, so a trigger written so never fires and an expectation
-/// never holds, silently. Here both are errors that say what to write.
-fn refuse_mixed_comparisons(engine: &mut Engine) {
-    use rhai::ImmutableString as Str;
-    type Res = Result<bool, Box<EvalAltResult>>;
-    fn refuse(number: &str) -> Res {
-        Err(format!(
-            "a string and {number} never compare (the answer would always be false): dates \
-             are strings, so compare a date with a date (today() >= \"2025-01-01\"), and a \
-             number with a number (parse_float(\"300\") reads one from a string)"
-        )
-        .into())
-    }
-    for op in ["<", "<=", ">", ">=", "==", "!="] {
-        engine.register_fn(op, |_: &mut Str, _: i64| -> Res { refuse("a number") });
-        engine.register_fn(op, |_: i64, _: Str| -> Res { refuse("a number") });
-        engine.register_fn(op, |_: &mut Str, _: f64| -> Res { refuse("a number") });
-        engine.register_fn(op, |_: f64, _: Str| -> Res { refuse("a number") });
-    }
 }
 
 /// `price(...) > 300.0` compares a whole series with a number. Rhai would quietly say false

@@ -269,6 +269,10 @@ impl Scenario {
         let ast = engine
             .compile(source)
             .map_err(|e| ScriptError::from_parse(path, source, &e))?;
+        if let Some((at, why)) = mixed_comparison(&ast) {
+            let e = rhai::EvalAltResult::ErrorRuntime(why.into(), at);
+            return Err(ScriptError::from_eval(path, source, &e));
+        }
         Ok(Scenario {
             path: path.to_path_buf(),
             source: source.to_string(),
@@ -602,6 +606,61 @@ impl Scenario {
             warnings,
         })
     }
+}
+
+/// A comparison of a string with a number, found in the text before anything runs:
+/// `today() > 2025` (dates are strings) or `current(x) < "300"`. Rhai answers false, always,
+/// so a trigger written so never fires and an expectation never holds, with no word. Where
+/// and what to say, if the script has one (in its own text; a module is checked as it
+/// loads, and a comparison of values only the run knows is not seen).
+pub fn mixed_comparison(ast: &rhai::AST) -> Option<(rhai::Position, String)> {
+    use rhai::{ASTNode, Expr};
+    fn kind(e: &Expr) -> Option<&'static str> {
+        match e {
+            Expr::StringConstant(..) | Expr::InterpolatedString(..) => Some("string"),
+            Expr::IntegerConstant(..) | Expr::FloatConstant(..) => Some("number"),
+            Expr::DynamicConstant(v, _) if v.is_string() => Some("string"),
+            Expr::DynamicConstant(v, _) if v.is_int() || v.is_float() => Some("number"),
+            Expr::FnCall(call, _) if call.namespace.is_empty() => match call.name.as_str() {
+                "today" | "first_above" | "first_below" => Some("string"),
+                "current" | "peak" | "low" | "mean" | "value_at" | "param" => Some("number"),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut found = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        // (A comparison standing as a statement, a closure's whole body, is a call
+        // statement.)
+        let (call, at) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, at))) => (call, at),
+            Some(ASTNode::Stmt(rhai::Stmt::FnCall(call, at))) => (call, at),
+            _ => return true,
+        };
+        let comparison = ["<", "<=", ">", ">=", "==", "!="].contains(&call.name.as_str());
+        if !comparison || call.args.len() != 2 || !call.namespace.is_empty() {
+            return true;
+        }
+        match (kind(&call.args[0]), kind(&call.args[1])) {
+            (Some(a), Some(b)) if a != b => {
+                found = Some((
+                    *at,
+                    format!(
+                        "a {a} and a {b} never compare (`{}` would always be {}): dates are \
+                         strings, so compare a date with a date (today() >= \"2025-01-01\"), \
+                         and a number with a number (parse_float(\"300\") reads one from a \
+                         string)",
+                        call.name,
+                        call.name == "!="
+                    ),
+                ));
+                false
+            }
+            _ => true,
+        }
+    });
+    found
 }
 
 /// The paths of `import "…"` statements with a literal path, in order.
