@@ -37,7 +37,13 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("tests/snapshots/scenarios"));
     settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!(name, stdout));
+    // The engine's notes go to stderr; they are part of what a change should show.
+    let notes: String = (stderr.lines())
+        .filter(|l| l.starts_with("note: ") || l.starts_with("warning: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let shown = format!("{notes}{stdout}");
+    settings.bind(|| insta::assert_snapshot!(name, shown));
     Ok(())
 }
 

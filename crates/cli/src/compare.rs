@@ -238,10 +238,9 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
         for e in out.expectations.iter().filter(|e| !e.passed) {
             let _ = writeln!(
                 o,
-                "    {run} FAILED {}: {} {}",
+                "    {run} FAILED {}: {}",
                 e.place(),
-                crate::report::one_line(&e.message),
-                crate::report::one_line(&e.detail)
+                crate::report::stated(&e.message, &e.detail)
             );
         }
     }

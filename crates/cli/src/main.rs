@@ -922,8 +922,14 @@ fn run(
     for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
         errln!("{}", unreached_param(name));
     }
+    // The script's own prints are output; the engine's notes on levers are diagnostics, as
+    // warnings are, so a piped summary holds what the script and the run said.
     for line in &outcome.output {
-        outln!("{line}");
+        if line.starts_with("note: ") {
+            errln!("{line}");
+        } else {
+            outln!("{line}");
+        }
     }
     out!("{}", report::summary_text(&scenario, &model, &outcome));
     if let Some(dir) = out {
@@ -1279,12 +1285,7 @@ fn test(
                     let lines = bad
                         .iter()
                         .map(|e| {
-                            format!(
-                                "  {}: {} {}",
-                                e.place(),
-                                one_line(&e.message),
-                                one_line(&e.detail)
-                            )
+                            format!("  {}: {}", e.place(), report::stated(&e.message, &e.detail))
                         })
                         .chain(why);
                     for line in lines {

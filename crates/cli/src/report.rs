@@ -107,6 +107,16 @@ fn thousands(v: f64) -> String {
     out
 }
 
+/// Dollars in millions to one decimal, thousands separated: 14,760.3.
+fn millions(v: f64) -> String {
+    let tenths = (v / 1e5).round();
+    format!(
+        "{}.{}",
+        thousands((tenths / 10.0).trunc()),
+        (tenths % 10.0).abs() as i64
+    )
+}
+
 /// The largest mean of `window` consecutive values (all of them if fewer).
 fn worst_window_mean(v: &[f64], window: usize) -> f64 {
     let w = window.clamp(1, v.len().max(1));
@@ -415,7 +425,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             if v > 0.0 {
                 push(
                     format!("policy cost {}", x.id),
-                    format!("${:.1}M", v / 1e6),
+                    format!("${}M", millions(v)),
                     vec![("usd", json!(v))],
                 );
             } else if v < 0.0 {
@@ -429,7 +439,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 };
                 push(
                     format!("policy receipts {}", x.id),
-                    format!("${:.1}M ({why})", -v / 1e6),
+                    format!("${}M ({why})", millions(-v)),
                     vec![("usd", json!(v))],
                 );
             }
@@ -598,12 +608,12 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     }
     for e in &out.expectations {
         if !e.passed {
-            let detail = match e.detail.as_str() {
-                "" => String::new(),
-                d => format!(" {d}"),
-            };
-            let (message, detail) = (one_line(&e.message), one_line(&detail));
-            let _ = writeln!(o, "    FAILED {}: {message}{detail}", e.place());
+            let _ = writeln!(
+                o,
+                "    FAILED {}: {}",
+                e.place(),
+                stated(&e.message, &e.detail)
+            );
         }
     }
     for w in &out.warnings {
@@ -619,6 +629,15 @@ fn notes(out: &Outcome) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("note: "))
         .map(str::to_string)
         .collect()
+}
+
+/// A failed expectation as one line: its message, then what was found (`Dy near 300:
+/// 247.3 vs 300 ± 5%`), the two set apart.
+pub fn stated(message: &str, detail: &str) -> String {
+    match detail.trim() {
+        "" => one_line(message),
+        d => format!("{}: {}", one_line(message), one_line(d)),
+    }
 }
 
 /// summary.json: what ran (with the seed, parameters and the series.csv resolution that
@@ -1413,7 +1432,15 @@ pub fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{junit, percent, tick, two_figures, worst_window_mean, CaseEnd};
+
+    #[test]
+    fn money_in_millions_reads_with_thousands_separators() {
+        assert_eq!(millions(14_760_300_000.0), "14,760.3");
+        assert_eq!(millions(370_000_000.0), "370.0");
+        assert_eq!(millions(1_299_960.0), "1.3");
+        assert_eq!(millions(40_000.0), "0.0");
+    }
+    use super::{junit, millions, percent, tick, two_figures, worst_window_mean, CaseEnd};
     use std::path::PathBuf;
 
     #[test]

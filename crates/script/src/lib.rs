@@ -345,6 +345,31 @@ impl Scenario {
         header_field(&self.source, "title")
     }
 
+    /// The `// horizon: A to B` header describes the run; `run_until` (or the model's end)
+    /// decides it. Where they part (a run that stops short of B, or runs past it), or the
+    /// header does not read as two dates, say so: a reader trusts the header.
+    fn horizon_disagrees(&self, last: chokepoint_core::Date, step_days: u32) -> Option<String> {
+        let h = header_field(&self.source, "horizon")?;
+        let ends = h.split_once(" to ").and_then(|(a, b)| {
+            Some((
+                chokepoint_core::Date::parse(a.trim()).ok()?,
+                chokepoint_core::Date::parse(b.trim()).ok()?,
+            ))
+        });
+        let Some((_, b)) = ends else {
+            return Some(format!(
+                "the `// horizon:` header '{h}' is not two dates, 'YYYY-MM-DD to YYYY-MM-DD'"
+            ));
+        };
+        let last_day = last.add_days(step_days as i32 - 1);
+        (b < last || b > last_day).then(|| {
+            format!(
+                "the `// horizon:` header ends on {b}, but the run's last step began on {last} \
+                 (run_until decides where a run ends; the header only says it)"
+            )
+        })
+    }
+
     /// Checks the ids written as literals where a function takes an id of a kind the model
     /// fixes (countries, firms, groups, sectors, stockpiles, elements, forms, commodities,
     /// markets, stages: a script cannot add to them), in arguments and in options maps
@@ -586,6 +611,7 @@ impl Scenario {
                         )
                     }),
             )
+            .chain(self.horizon_disagrees(end, host.sim.model.step_days))
             .collect();
         // One a rule pulled as the clock's last step ended is the rule applied as usual, but
         // it never acted either: said, so a log that counts it is not read as an effect.

@@ -3280,3 +3280,28 @@ fn a_contract_to_a_country_where_nobody_buys_the_goods_is_refused() {
         "2024-02-01",
     );
 }
+
+#[test]
+fn a_horizon_header_the_run_does_not_keep_is_warned_of() {
+    let out = run(
+        "// horizon: 2024-01-01 to 2025-06-30\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");",
+    );
+    assert!(
+        out.warnings.iter().any(|w| w.contains(
+            "the `// horizon:` header ends on 2025-06-30, but the run's last step began on 2024-06-24"
+        )),
+        "{:?}",
+        out.warnings
+    );
+    // A header whose end falls in the last step is kept.
+    let out = run(
+        "// horizon: 2024-01-01 to 2024-06-30\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");",
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let out = run("// horizon: all of it\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");");
+    assert!(
+        out.warnings.iter().any(|w| w.contains("is not two dates")),
+        "{:?}",
+        out.warnings
+    );
+}

@@ -488,6 +488,11 @@ pub mod query_api {
     /// stockpiles sell and the duty its tariffs collect (on its buyers' imports, not on its
     /// stockpiles' purchases). (`stockpile_fill` is a holding put in place, not a purchase.)
     ///
+    /// A running total, so `current` is the whole cost so far; receipts are below 0, and
+    /// their largest is `low`. (A sweep's runs.csv and `compare` read it their own way:
+    /// there its `peak` is its largest in size, receipts' most negative, and its `mean` its
+    /// rate per year.)
+    ///
     /// ```rhai
     /// step(1);
     /// expect(current(policy_cost("US")) == 0.0, "nothing spent");
