@@ -594,6 +594,17 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             if pinned.len() == 5 { "price" } else { "prices" }
         );
     }
+    // Money a government spent or collected is valued at those prices too.
+    let money = (headlines(m, out).iter())
+        .any(|h| h.label.starts_with("policy cost") || h.label.starts_with("policy receipts"));
+    if money && !pinned.is_empty() {
+        let _ = writeln!(
+            o,
+            "  {:<38} policy costs and receipts are valued at the model's prices, the flagged \
+             ones included: read them as a scale, not a sum",
+            "caveat"
+        );
+    }
     let n = out.expectations.len();
     let failed = out.failed();
     if n == 0 {
