@@ -461,7 +461,7 @@ impl Loader {
             .unwrap_or_default();
         self.merging.push(file);
         for (i, inc) in mf.include.iter().enumerate() {
-            let p = dir.join(inc);
+            let p = tidy_join(&dir, inc);
             if inc.trim().is_empty() {
                 self.problem_at(
                     file,
@@ -2495,4 +2495,57 @@ fn find_cycle(n: usize, edges: impl Iterator<Item = (usize, usize)>) -> Option<V
             None
         }
     })
+}
+
+/// `dir` joined with a relative `path`, each `name/..` taken out where `name` is a plain
+/// directory (not a link, whose `..` may lead elsewhere): `models/world/../common/x.yaml`
+/// reads `models/common/x.yaml`, in messages as on disk.
+fn tidy_join(dir: &Path, path: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in dir.join(path).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_)))
+                    && !std::fs::symlink_metadata(&out)
+                        .is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy_join;
+    use std::path::Path;
+
+    #[test]
+    fn an_include_path_reads_without_its_detours() {
+        let dir = std::env::temp_dir().join(format!("chokepoint-tidy-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("world")).unwrap();
+        assert_eq!(
+            tidy_join(&dir.join("world"), "../common/x.yaml"),
+            dir.join("common/x.yaml")
+        );
+        assert_eq!(
+            tidy_join(Path::new(""), "./a/../b.yaml"),
+            Path::new("b.yaml")
+        );
+        assert_eq!(
+            tidy_join(Path::new(""), "../b.yaml"),
+            Path::new("../b.yaml")
+        );
+        // Through a link, `..` is the link target's parent: kept as written.
+        std::os::unix::fs::symlink(std::env::temp_dir(), dir.join("away")).unwrap();
+        assert_eq!(
+            tidy_join(&dir, "away/../x.yaml"),
+            dir.join("away").join("..").join("x.yaml")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

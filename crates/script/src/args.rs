@@ -229,7 +229,7 @@ pub fn outage_steps(model: &Model, v: &Dynamic) -> Res<usize> {
     let steps = (days / model.step_days as f64).round() as usize;
     if steps == 0 {
         return Err(err(format!(
-            "duration: {days} days is under half a step ({} days), so the outage would do \
+            "duration: {days} days is under half of one {}-day step, so the outage would do \
              nothing; give at least {} days",
             model.step_days,
             model.step_days.div_ceil(2)

@@ -759,15 +759,15 @@ fn an_outage_shorter_than_half_a_step_and_one_week_order_smoothing_are_refused()
     for (src, want) in [
         (
             r#"disrupt("mount-weld-mine", 0.5, "3d");"#,
-            "under half a step",
+            "under half of one 7-day step",
         ),
         (
             r#"disrupt("mount-weld-mine", 0.5, 0);"#,
-            "under half a step",
+            "under half of one 7-day step",
         ),
         (
             r#"random_outage("mount-weld-mine", 0.1, 0.5, "2d");"#,
-            "under half a step",
+            "under half of one 7-day step",
         ),
         (r#"behaviour("order_smoothing_weeks", 1.0);"#, "must be ≥ 2"),
     ] {

@@ -59,7 +59,12 @@ pub fn add(
             .collect();
         err(format!("{kind}: {}", text.join("; ")))
     })?;
-    let summary = format!("{} {}", exporter.unwrap_or(""), describe(opts));
+    // "CN elements: [Dy]", "CN" alone, or "* to: [US]": no stray space either side.
+    let summary = [exporter.unwrap_or(""), &describe(opts)]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     // The same rule pulled again (a strategy re-imposing it each step) is the one in force:
     // copies would stack, a licence's refusals compounding and quotas running out, and a
     // tariff would be ended and laid again every step. A rule `lift_controls` narrowed is
