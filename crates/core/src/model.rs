@@ -613,6 +613,31 @@ impl Model {
                 ));
             }
         }
+        // Flows within a thousand times the engine's rounding tolerance (a billionth of a
+        // tonne a step) are read as noise: a model stated in such small numbers gives noise.
+        let tiny = |per_year: f64| per_year > 0.0 && per_year / self.steps_per_year() < 1e-6;
+        for sec in self.sectors.iter().filter(|s| tiny(s.demand)) {
+            out.push(format!(
+                "sector '{}' needs {} t of rare earths a year, under a millionth of a tonne a \
+                 step: flows this small are within the engine's rounding tolerance, so its \
+                 results are noise (state the model's quantities in tonnes)",
+                sec.id,
+                crate::error::shown(sec.demand)
+            ));
+        }
+        for fac in self
+            .facilities
+            .iter()
+            .filter(|f| tiny(f.capacity * f.utilisation))
+        {
+            out.push(format!(
+                "facility '{}' makes {} t a year, under a millionth of a tonne a step: flows \
+                 this small are within the engine's rounding tolerance, so its results are \
+                 noise (state the model's quantities in tonnes)",
+                fac.id,
+                crate::error::shown(fac.capacity * fac.utilisation)
+            ));
+        }
         for fac in &self.facilities {
             // A plant outside the model's years is most often a mistyped date.
             if fac.start > self.end {

@@ -691,3 +691,23 @@ fn an_empty_element_list_is_named_where_it_stands_and_alone() {
         "no knock-on 'unknown element': {got}"
     );
 }
+
+#[test]
+fn check_warns_of_quantities_within_the_engines_rounding_tolerance() {
+    let w = warnings(
+        "material: \"magnet:NdFeB\", demand: 12000, units: 6000000",
+        "material: \"magnet:NdFeB\", demand: 1e-5, units: 6000000",
+    );
+    assert!(
+        w.contains("sector 'ev-us' needs 3e-6 t of rare earths a year, under a millionth of a tonne a step"),
+        "{w}"
+    );
+    let w = warnings(
+        "recipe: reduce, capacity: 30000,",
+        "recipe: reduce, capacity: 0.00002,",
+    );
+    assert!(
+        w.contains("facility 'cn-metal' makes 2e-5 t a year, under a millionth"),
+        "{w}"
+    );
+}

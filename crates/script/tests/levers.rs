@@ -1224,6 +1224,15 @@ fn levers_that_could_do_nothing_say_so() {
         .collect();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("this rule moves no flow"), "{notes:?}");
+    // Nor does a rule on an element no deposit holds (Pm), in any form, scrap included.
+    let out = run_to(r#"export_ban("CN", #{ elements: ["Pm"] });"#, "2024-02-01");
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.contains("this rule moves no flow")),
+        "{:?}",
+        out.output
+    );
 }
 
 #[test]

@@ -16,9 +16,13 @@ const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
 /// element's form in the forms named, or a mixed form named whose makers (recipes making
 /// it, mines for the mine form) put a named element in it.
 fn covers_a_good(m: &chokepoint_core::Model, p: &chokepoint_core::Policy) -> bool {
+    // An element no deposit holds (Pm) is in no good at all.
+    let mined =
+        |e: usize| (m.deposits.iter()).any(|d| d.distribution.get(e).is_some_and(|&x| x > 0.0));
     (0..m.forms.len()).filter(|&f| p.covers_form(f)).any(|f| {
         if !m.forms[f].mixed || p.elements == 0 {
-            return (0..m.elements.len()).any(|e| p.covers_element(e)) || m.forms[f].mixed;
+            return (0..m.elements.len()).any(|e| p.covers_element(e) && mined(e))
+                || m.forms[f].mixed;
         }
         let made_with = |e: usize| {
             m.recipes.iter().filter(|r| r.output == f).any(|r| {
@@ -31,7 +35,7 @@ fn covers_a_good(m: &chokepoint_core::Model, p: &chokepoint_core::Policy) -> boo
         };
         // A mixed form no recipe or mine makes (scrap, say) may carry anything.
         let made = m.recipes.iter().any(|r| r.output == f) || f == m.mine_form;
-        !made || (0..m.elements.len()).any(|e| p.covers_element(e) && made_with(e))
+        (0..m.elements.len()).any(|e| p.covers_element(e) && mined(e) && (!made || made_with(e)))
     })
 }
 
