@@ -1331,6 +1331,7 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
             crate::report::esc(p),
             crate::report::esc(p)
         );
+        let mut flat: Vec<String> = Vec::new();
         for (fc, name) in head.iter().enumerate() {
             if !(name.ends_with(".peak") || name.ends_with(".mean")) {
                 continue;
@@ -1340,6 +1341,16 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                 .filter(|(x, y, _)| x.is_finite() && y.is_finite())
                 .collect();
             if pts.is_empty() {
+                continue;
+            }
+            // A figure the same in every run does not respond: said in a line, not drawn as
+            // a flat line on an axis made up around it.
+            if pts.iter().all(|q| q.1 == pts[0].1) {
+                flat.push(format!(
+                    "{} ({})",
+                    crate::report::esc(name),
+                    crate::report::tick(pts[0].1)
+                ));
                 continue;
             }
             pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
@@ -1394,6 +1405,14 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                 &ticks,
                 (crate::report::tick(x0), crate::report::tick(x1)),
             ));
+        }
+        if !flat.is_empty() {
+            let _ = write!(
+                o,
+                "<p>The same in every run, whatever its {}: {}.</p>",
+                crate::report::esc(p),
+                flat.join(", ")
+            );
         }
     }
     o
@@ -1676,7 +1695,7 @@ mod tests {
             "policy_cost[US].mean",
         ];
         let rows: Vec<Vec<f64>> = (0..3)
-            .map(|i| vec![i as f64, 0.0, i as f64, 1.0, 2.0])
+            .map(|i| vec![i as f64, 0.0, i as f64, 1.0 + i as f64, 2.0 * i as f64])
             .collect();
         let units = response_charts(&head, &rows, &["a"]);
         assert!(
@@ -1686,6 +1705,16 @@ mod tests {
         assert!(
             units.contains("policy_cost[US].mean ($/yr) against a"),
             "{units}"
+        );
+        // A figure the same in every run is said, not drawn on a made-up axis.
+        let rows: Vec<Vec<f64>> = (0..3)
+            .map(|i| vec![i as f64, 0.0, i as f64, 1.0 + i as f64, 0.0])
+            .collect();
+        let flat = response_charts(&head, &rows, &["a"]);
+        assert_eq!(flat.matches("<figure>").count(), 1, "{flat}");
+        assert!(
+            flat.contains("The same in every run, whatever its a: policy_cost[US].mean (0)."),
+            "{flat}"
         );
     }
 
