@@ -1735,6 +1735,30 @@ impl Sim {
         self.quotas = quotas;
         self.ramp_stretch = stretch;
         self.rules_dirty = false;
+        self.release_reviewed();
+    }
+
+    /// Shipments waiting on a licence's review that the rules now in force let through
+    /// sooner (the licence lifted, or its review shortened) arrive by then: an exporter
+    /// free to ship sends what it had waiting, and buyers whose pipeline holds those orders
+    /// are not left short until the old review ends. (One now banned keeps its date: it
+    /// was approved before the ban.)
+    fn release_reviewed(&mut self) {
+        let nx = self.model.countries.len();
+        for i in 0..self.pending.len() {
+            let sh = self.pending[i];
+            let Some(slot) = self.buyers_of[sh.commodity]
+                .iter()
+                .position(|&b| b == sh.node)
+            else {
+                continue;
+            };
+            let rule = &self.rules[self.rule_offset[sh.commodity] + slot * nx + sh.exporter];
+            let by = self.step + rule.delay as usize;
+            if rule.allow > 0.0 && by < sh.arrive {
+                self.pending[i].arrive = by;
+            }
+        }
     }
 
     /// The share of element `e` in what the sellers of mixed form `form` in the countries

@@ -3314,3 +3314,29 @@ fn a_horizon_header_the_run_does_not_keep_is_warned_of() {
         out.warnings
     );
 }
+
+#[test]
+fn lifting_a_licence_releases_what_waits_on_its_review() {
+    // A 63-day review from 7 April, lifted six weeks in: what buyers ordered is in their
+    // pipeline, so they order nothing more. Held until the old review ended, US magnet
+    // users went 92% short at full approval, while at approval 0 (nothing waiting) they
+    // reordered at once and were never short.
+    let peak_short = |approval: f64| {
+        let out = run_to(
+            &format!(
+                r#"at("2025-04-07", || export_licence("CN", #{{ elements: ["Dy", "Tb"], forms: ["oxide", "metal", "magnet:NdFeB"], approval: {approval}, delay_days: 63, label: "lic" }}));
+                   at("2025-05-19", || lift("CN", "lic"));"#
+            ),
+            "2025-09-30",
+        );
+        let s = &out.sim.series;
+        let col = s.find("shortfall", "magnet:NdFeB/US").unwrap();
+        s.column(col).iter().copied().fold(0.0, f64::max)
+    };
+    let (none, full) = (peak_short(0.0), peak_short(1.0));
+    assert!(full < 0.05, "lifted at full approval: {full:.3}");
+    assert!(
+        full <= none + 0.01,
+        "no worse than refusing all: {full:.3} vs {none:.3}"
+    );
+}
