@@ -2793,6 +2793,7 @@ impl Sim {
             recycle_rate,
             sector_mix,
             output_potential,
+            substituted,
             ..
         } = self;
         let years_per_step = m.step_days as f64 / 365.25;
@@ -2849,8 +2850,10 @@ impl Sim {
             output_potential[sector] += units_rate * years_per_step;
             if need > 0.0 {
                 // A need met to the last bits loses nothing (`short_of`), however many units
-                // the sector counts.
-                s.sector_lost[sector] += units_rate * short_of(used_total, need);
+                // the sector counts. Units made with a substitute need none of it: only the
+                // rest can be lost.
+                let needing = units_rate * (1.0 - substituted[sector]);
+                s.sector_lost[sector] += needing * short_of(used_total, need);
             }
             let nx_f = sec.country * nf + form;
             s.region_need[nx_f] += need;

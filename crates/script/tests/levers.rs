@@ -3340,3 +3340,31 @@ fn lifting_a_licence_releases_what_waits_on_its_review() {
         "no worse than refusing all: {full:.3} vs {none:.3}"
     );
 }
+
+#[test]
+fn units_made_with_a_substitute_are_not_counted_as_lost() {
+    // A year's ban on China's magnets, with half of US EV demand moved to substitute motors
+    // either way: as substitution, or as a demand cut. The magnets short are the same, and
+    // so should be the vehicles not built (substituted ones were counted as lost: twice).
+    let lost = |lever: &str| {
+        let out = run_to(
+            &format!(
+                r#"at("2025-01-06", || {{ export_ban("CN", #{{ forms: ["magnet:NdFeB"], label: "b" }}); {lever}; }});
+                   at("2026-01-05", || lift("CN", "b"));"#
+            ),
+            "2026-12-31",
+        );
+        let s = &out.sim.series;
+        let col = s.find("output_lost", "ev-us").unwrap();
+        s.column(col).iter().sum::<f64>() / 52.0
+    };
+    let (substituted, cut) = (
+        lost(r#"substitute("ev-us", 0.5)"#),
+        lost(r#"demand_shock("ev-us", 0.5)"#),
+    );
+    assert!(cut > 100_000.0, "the ban costs EVs: {cut:.0}");
+    assert!(
+        (substituted / cut - 1.0).abs() < 0.15,
+        "substituted {substituted:.0} vs cut {cut:.0}"
+    );
+}
