@@ -227,6 +227,10 @@ pub struct Sim {
     outage: Vec<[(f64, usize); OUTAGE_SLOTS]>,
     random_outage: Vec<(f64, usize)>,
     ramp_stretch: Vec<f64>,
+    /// Where each facility's ramp stood when its length last changed (a technology ban
+    /// stretching it, a lever): months from its start, and the share of capacity reached
+    /// then. The ramp goes on from there at its new pace; (0, 0) until it changes.
+    ramp_anchor: Vec<(f64, f64)>,
     /// Per sector: demand multiplier (shocks), growth, substitution state, thrift.
     pub demand_mult: Vec<f64>,
     pub growth: Vec<f64>,
@@ -608,6 +612,7 @@ impl Sim {
             outage: vec![[(0.0, 0); OUTAGE_SLOTS]; nfac],
             random_outage: vec![(0.0, 0); nfac],
             ramp_stretch: vec![1.0; nfac],
+            ramp_anchor: vec![(0.0, 0.0); nfac],
             demand_mult: vec![1.0; nsec],
             growth: model.sectors.iter().map(|s| s.growth).collect(),
             growth_from: vec![(1.0, 0.0); nsec],
@@ -1252,8 +1257,30 @@ impl Sim {
     }
 
     /// Changes a facility's ramp length (months from its start to full capacity).
+    /// (Counted from its start, as the lever says: unlike a technology ban's stretch, it
+    /// redraws the whole ramp.)
     pub fn set_ramp(&mut self, f: FacilityId, months: f64) {
         Arc::make_mut(&mut self.model).facilities[f].ramp_months = months;
+    }
+
+    /// Notes how far facility `f` has ramped by now, before a technology ban's stretch of
+    /// its ramp changes: the months already ramped keep the pace they had (a ban lifted does
+    /// not undo the ramp it slowed).
+    fn reanchor_ramp(&mut self, f: FacilityId) {
+        let fac = &self.model.facilities[f];
+        let date = self.date();
+        if date <= fac.start {
+            return;
+        }
+        let months = (date.days() - fac.start.days()) as f64 / 30.4375;
+        let len = fac.ramp_months * self.ramp_stretch[f];
+        let (at, reached) = self.ramp_anchor[f];
+        let now = if len > 0.0 {
+            (reached + (months - at) / len).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        self.ramp_anchor[f] = (months, now);
     }
 
     /// What a stockpile holds now, t of its form.
@@ -1385,6 +1412,7 @@ impl Sim {
         self.offtake_seen.extend(std::iter::repeat_n(0.0, ne));
         self.random_outage.push((0.0, 0));
         self.ramp_stretch.push(1.0);
+        self.ramp_anchor.push((0.0, 0.0));
         self.build_topology();
         self.fit_scratch();
     }
@@ -1733,6 +1761,11 @@ impl Sim {
         self.rule_offset = offsets;
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
         self.quotas = quotas;
+        for f in 0..stretch.len() {
+            if stretch[f] != self.ramp_stretch[f] {
+                self.reanchor_ramp(f);
+            }
+        }
         self.ramp_stretch = stretch;
         self.rules_dirty = false;
         self.release_reviewed();
@@ -1984,11 +2017,11 @@ impl Sim {
         }
         let months = (date.days() - fac.start.days()) as f64 / 30.4375;
         let step_months = self.model.step_days as f64 / 30.4375;
-        let ramp = ramp_over(
-            months,
-            months + step_months,
-            fac.ramp_months * self.ramp_stretch[f],
-        );
+        // On the ramp's present pace from where it stood when that pace was set.
+        let len = fac.ramp_months * self.ramp_stretch[f];
+        let (at, reached) = self.ramp_anchor[f];
+        let from = months - at + reached * len;
+        let ramp = ramp_over(from, from + step_months, len);
         let up = |(lost, until): (f64, usize)| if step < until { 1.0 - lost } else { 1.0 };
         let scripted: f64 = self.outage[f].iter().map(|&s| up(s)).product();
         let outage = scripted * up(self.random_outage[f]);

@@ -3368,3 +3368,28 @@ fn units_made_with_a_substitute_are_not_counted_as_lost() {
         "substituted {substituted:.0} vs cut {cut:.0}"
     );
 }
+
+#[test]
+fn a_technology_ban_lifted_mid_ramp_keeps_the_ramp_it_slowed() {
+    // MP's 10X starts on 1 July 2028 with a 24-month ramp. A technology ban stretches it;
+    // lifted at the turn of 2029, the plant ramps at full pace from where it stood. It used
+    // to jump to the never-banned path that week, as if the ban had never been.
+    let at_mid_2029 = |src: &str| {
+        let out = run_to(src, "2029-07-02");
+        let s = &out.sim.series;
+        let col = s.find("output", "mp-10x").unwrap();
+        *s.column(col).last().unwrap()
+    };
+    let free = at_mid_2029("");
+    let banned = at_mid_2029(r#"tech_ban("CN", #{ label: "t" });"#);
+    let lifted =
+        at_mid_2029(r#"tech_ban("CN", #{ label: "t" }); at("2029-01-01", || lift("CN", "t"));"#);
+    assert!(
+        banned < lifted && lifted < free,
+        "{banned:.0} < {lifted:.0} < {free:.0}"
+    );
+    assert!(
+        free - lifted > 0.1 * free,
+        "the slow months stay lost: {lifted:.0} vs {free:.0}"
+    );
+}

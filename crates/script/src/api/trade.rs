@@ -581,7 +581,8 @@ pub mod trade_api {
     }
 
     /// Bans the export of processing technology: new facilities abroad (started from now)
-    /// ramp more slowly, by the model's `tech_ban_ramp_factor`.
+    /// ramp more slowly, by the model's `tech_ban_ramp_factor`. Lifted, they ramp at full
+    /// pace from where they stand: the months ramped slowly stay lost.
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; plants in every foreign country when left out), `exempt` (the same kinds, with general
