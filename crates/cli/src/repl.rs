@@ -510,12 +510,22 @@ impl Session {
                 return;
             }
         };
-        // As a script's text is checked: a comparison of a string with a number.
+        // As a script's text is checked before a run: a comparison of a string with a
+        // number, and the model's ids in actions that may never fire (`:save` would write a
+        // script `run` refuses).
         if let Some((at, why)) = chokepoint_script::mixed_comparison(&ast) {
             note_failure();
             let e = chokepoint_script::rhai::EvalAltResult::ErrorRuntime(why.into(), at);
             err!("{}", ScriptError::from_eval("<repl>", input, &e));
             return;
+        }
+        let root = &self.scripts_root;
+        if let Ok(sc) = chokepoint_script::Scenario::compile(Path::new("<repl>"), input, root) {
+            if let Err(e) = sc.check_named(&self.model) {
+                note_failure();
+                err!("{e}");
+                return;
+            }
         }
         // A function defined again replaces the first, here as in a script's one text; a
         // saved script may define it only once, so the line that first defined it goes.
@@ -576,8 +586,12 @@ impl Session {
                     self.script.remove(k);
                 }
                 self.script.push(saved);
-                if !v.is_unit() {
-                    outln!("{v}");
+                // A series shows as `print` shows it, not as its Rust type's name.
+                use chokepoint_script::api::query::{query_api, SeriesView};
+                match v.clone().try_cast::<SeriesView>() {
+                    Some(mut series) => outln!("{}", query_api::to_string(&mut series)),
+                    None if !v.is_unit() => outln!("{v}"),
+                    None => {}
                 }
             }
             Err(e) => {
@@ -1023,7 +1037,9 @@ fn command_line(input: &str) -> Option<(&str, &str)> {
         Some((b, l)) => (b, l),
         None => ("", input.trim_end()),
     };
-    (last.trim_start().starts_with(':') && !in_string(before)).then_some((before, last))
+    // A line inside a string or a `/* … */` comment the lines before left open is text.
+    let text = in_string(before) || open_block_comment(before);
+    (last.trim_start().starts_with(':') && !text).then_some((before, last))
 }
 
 /// Whether `input` opens more `{` than it closes, outside strings and comments (a `{` in a
@@ -1340,8 +1356,17 @@ pub fn run(model_path: &Path) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::{open_block_comment, plot};
+    use super::{command_line, open_block_comment, plot};
     use chokepoint_core::Date;
+
+    #[test]
+    fn a_command_inside_an_open_comment_or_string_is_text() {
+        assert!(command_line(":step 52").is_some());
+        assert!(command_line("let a = 1;\n:step 52").is_some());
+        assert!(command_line("/* notes for later:\n:step 52").is_none());
+        assert!(command_line("/* done */\n:step 52").is_some());
+        assert!(command_line("let s = `a\n:step 52").is_none());
+    }
 
     #[test]
     fn a_block_comment_left_open_keeps_the_input_going() {

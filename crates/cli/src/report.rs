@@ -107,6 +107,16 @@ fn thousands(v: f64) -> String {
     out
 }
 
+/// Money as a headline reads it: $14,760.3M, or under a million whole dollars ($43,599),
+/// so a small cost does not read as $0.0M.
+fn dollars(v: f64) -> String {
+    if v.abs() < 1e6 {
+        format!("${}", thousands(v))
+    } else {
+        format!("${}M", millions(v))
+    }
+}
+
 /// Dollars in millions to one decimal, thousands separated: 14,760.3.
 fn millions(v: f64) -> String {
     let tenths = (v / 1e5).round();
@@ -425,7 +435,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             if v > 0.0 {
                 push(
                     format!("policy cost {}", x.id),
-                    format!("${}M", millions(v)),
+                    dollars(v),
                     vec![("usd", json!(v))],
                 );
             } else if v < 0.0 {
@@ -439,7 +449,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 };
                 push(
                     format!("policy receipts {}", x.id),
-                    format!("${}M ({why})", millions(-v)),
+                    format!("{} ({why})", dollars(-v)),
                     vec![("usd", json!(v))],
                 );
             }
@@ -929,8 +939,23 @@ fn svg_chart(
     let (min, max) = finite().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let log = scale == Scale::LogIfWide && min > 0.0 && max / min >= 8.0;
     let (ticks, lo, hi) = if log {
-        let (lo, hi) = (min * 0.9, max * 1.1);
-        (log_ticks(lo, hi), lo, hi)
+        let (lo, mut hi) = (min * 0.9, max * 1.1);
+        // The axis reaches a labelled tick above the highest line (a price at the 40× cap
+        // under a top label of 20 could not be read off it).
+        let mut ticks = log_ticks(lo, hi);
+        if ticks.last().is_some_and(|&t| t < max) {
+            let wide = hi.log10().ceil() - lo.log10().floor() > 4.0;
+            let steps: &[f64] = if wide { &[1.0] } else { &[1.0, 2.0, 5.0] };
+            let e = max.log10().floor() as i32;
+            let next = (e..=e + 1)
+                .flat_map(|e| steps.iter().map(move |f| f * 10f64.powi(e)))
+                .find(|&v| v >= max);
+            if let Some(v) = next {
+                ticks.push(v);
+                hi = v * 1.02;
+            }
+        }
+        (ticks, lo, hi)
     } else {
         y_axis(lines.iter().flat_map(|(_, v)| v))
     };
@@ -1030,6 +1055,9 @@ fn svg_chart(
 /// Up to `limit` of the metric's series for `keys` that are not all zero, largest peak
 /// (up or down) first, with their values.
 fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String, Vec<f64>)> {
+    // A shortfall under half a percent at its worst is the rounding of a working market (a
+    // start-up week), as the headlines have it: not drawn as a spike on an axis scaled to it.
+    let floor = if metric == "shortfall" { 0.005 } else { 0.0 };
     let mut v: Vec<(String, Vec<f64>, f64)> = keys
         .iter()
         .filter_map(|k| {
@@ -1039,7 +1067,7 @@ fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String,
                 (k.clone(), values, peak)
             })
         })
-        .filter(|x| x.2 > 0.0)
+        .filter(|x| x.2 > 0.0 && x.2 >= floor)
         .collect();
     v.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
     v.into_iter().take(limit).map(|(k, c, _)| (k, c)).collect()
@@ -1255,9 +1283,14 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     ));
     for (t, unit, lines, scale) in charts {
         if lines.is_empty() {
+            let why = if unit.starts_with("share of") && !t.starts_with("Import dependency") {
+                "none reached half a percent"
+            } else {
+                "all zero"
+            };
             let _ = write!(
                 o,
-                "<figure><figcaption>{}: nothing to show (all zero)</figcaption></figure>",
+                "<figure><figcaption>{}: nothing to show ({why})</figcaption></figure>",
                 esc(&t)
             );
         } else {
@@ -1269,7 +1302,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         }
     }
     o.push_str("<h2>Levers pulled</h2>");
-    o.push_str(&timeline_svg(out));
+    if out.levers.is_empty() {
+        o.push_str("<p>None: the model as it stands.</p>");
+    } else {
+        o.push_str(&timeline_svg(out));
+    }
     o.push_str("<table>");
     for (k, l) in out.levers.iter().enumerate() {
         let _ = write!(
@@ -1445,13 +1482,35 @@ pub fn one_line(s: &str) -> String {
 mod tests {
 
     #[test]
+    fn a_log_axis_has_a_labelled_tick_above_its_highest_line() {
+        let dates: Vec<chokepoint_core::Date> = (0..3)
+            .map(|i| {
+                chokepoint_core::Date::parse("2025-01-06")
+                    .unwrap()
+                    .add_days(7 * i)
+            })
+            .collect();
+        let lines = vec![("ROW/magnet:NdFeB".to_string(), vec![0.5, 10.0, 40.0])];
+        let svg = super::svg_chart(
+            "Prices",
+            "multiple",
+            &dates,
+            &lines,
+            super::Scale::LogIfWide,
+        );
+        assert!(svg.contains(">50<"), "{svg}");
+    }
+
+    #[test]
     fn money_in_millions_reads_with_thousands_separators() {
         assert_eq!(millions(14_760_300_000.0), "14,760.3");
         assert_eq!(millions(370_000_000.0), "370.0");
         assert_eq!(millions(1_299_960.0), "1.3");
         assert_eq!(millions(40_000.0), "0.0");
+        assert_eq!(dollars(43_598.53), "$43,599");
+        assert_eq!(dollars(370_000_000.0), "$370.0M");
     }
-    use super::{junit, millions, percent, tick, two_figures, worst_window_mean, CaseEnd};
+    use super::{dollars, junit, millions, percent, tick, two_figures, worst_window_mean, CaseEnd};
     use std::path::PathBuf;
 
     #[test]

@@ -623,10 +623,14 @@ impl Scenario {
                 l.name, l.summary
             ));
         }
+        // Nor is it in the log of levers pulled (dated after the run, counted as acting).
+        let mut levers = host.levers;
+        let steps = host.sim.step;
+        levers.retain(|l| !(l.by_rule && l.step >= steps));
         Ok(Outcome {
             sim: host.sim,
             expectations: host.expectations,
-            levers: host.levers,
+            levers,
             output,
             params: host.params_used,
             warnings,

@@ -2803,7 +2803,8 @@ fn a_lever_a_rule_pulls_as_the_run_ends_is_noted_as_never_acting() {
         run_until("2024-03-01");
         expect(true, "ran");
     "#);
-    assert_eq!(out.levers.len(), 1);
+    // Not in the log of levers pulled: it would be dated after the run and counted.
+    assert!(out.levers.is_empty(), "{:?}", out.levers.len());
     assert!(
         out.output.iter().any(|l| l.starts_with("note: export_ban")
             && l.ends_with(
