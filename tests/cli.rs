@@ -3411,3 +3411,30 @@ fn a_report_of_a_quiet_run_draws_no_rounding_blips_and_says_no_levers_were_pulle
     assert!(html.contains("<h2>Levers pulled</h2><p>None: the model as it stands.</p>"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_compare_report_states_each_sides_expectations_and_when_nothing_differs() {
+    let dir = temp("compare-expectations");
+    let script = dir.join("dear.rhai");
+    std::fs::write(
+        &script,
+        "run_until(\"2024-03-01\");\nexpect(current(price(\"oxide:Dy\", \"ROW\")) > 1000, \"Dy above $1000\");\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let s = script.to_str().unwrap();
+    let o = chokepoint(&["compare", s, s, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<p><b>B</b>: expectations 0 passed, 1 failed; 0 levers pulled.</p>"),
+        "{html}"
+    );
+    assert!(html.contains("FAILED line 2: Dy above $1000"), "{html}");
+    assert!(
+        html.contains("figures compared: none differs.</p>"),
+        "{html}"
+    );
+    assert!(!html.contains("<th>series</th>"), "no empty table");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -379,7 +379,42 @@ pub fn write(
     if let Some(note) = period_note(a, b) {
         let _ = write!(html, "<p><b>Note:</b> {}</p>", esc(&note));
     }
-    html.push_str("<table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th><th>change</th><th>unit</th></tr>");
+    // Each side's expectations (what makes `compare` exit 1) and its levers.
+    html.push_str("<h2>Expectations and levers</h2>");
+    for (side, out) in [("A", a), ("B", b)] {
+        let n = out.expectations.len();
+        let verdict = if n == 0 {
+            "none stated".to_string()
+        } else {
+            format!("{} passed, {} failed", n - out.failed(), out.failed())
+        };
+        let _ = write!(
+            html,
+            "<p><b>{side}</b>: expectations {verdict}; {} lever{} pulled.</p>",
+            out.levers.len(),
+            if out.levers.len() == 1 { "" } else { "s" }
+        );
+        let failed: Vec<String> = (out.expectations.iter())
+            .filter(|e| !e.passed)
+            .map(|e| {
+                format!(
+                    "<li>FAILED {}: {}</li>",
+                    esc(&e.place()),
+                    esc(&crate::report::stated(&e.message, &e.detail))
+                )
+            })
+            .collect();
+        if !failed.is_empty() {
+            let _ = write!(html, "<ul>{}</ul>", failed.concat());
+        }
+    }
+    let changed = top(&all, usize::MAX).len();
+    if changed == 0 {
+        let _ = write!(html, "<p>{} figures compared: none differs.</p>", all.len());
+    }
+    if changed > 0 {
+        html.push_str("<table><tr><th>series</th><th>stat</th><th>A</th><th>B</th><th>B − A</th><th>change</th><th>unit</th></tr>");
+    }
     let mut charted: Vec<(String, String)> = Vec::new();
     for r in top(&all, n) {
         let _ = write!(
@@ -399,7 +434,9 @@ pub fn write(
             charted.push(k);
         }
     }
-    html.push_str("</table>");
+    if changed > 0 {
+        html.push_str("</table>");
+    }
     let caveats = caveats(a, b);
     if !caveats.is_empty() {
         html.push_str("<h2>Caveats</h2><ul>");

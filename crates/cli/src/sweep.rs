@@ -1206,6 +1206,16 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         })
         .collect();
     let failed = runs_with("expectations_failed").unwrap_or(0);
+    let stated = failed > 0 || runs_with("expectations_passed").unwrap_or(0) > 0;
+    let verdict = if stated {
+        format!(
+            "{failed} of {} run{} failed expectations.",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" }
+        )
+    } else {
+        "The script states no expectations.".to_string()
+    };
     let cap_caveat = match capped {
         None => "<p>These runs were written before runs.csv counted prices at the model's cap: \
                  check bands and figures near 40 times a start price (`price_max_ratio`) \
@@ -1225,7 +1235,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     };
     let about = format!(
         "<p>Scenario <code>{}</code> on model <b>{}</b>: {how}, seed {}. Parameters: {}. \
-         {failed} of {} runs failed expectations.</p>",
+         {verdict}</p>",
         crate::report::esc(meta["script"].as_str().unwrap_or("?")),
         crate::report::esc(meta["model"].as_str().unwrap_or("?")),
         meta["seed"].as_u64().unwrap_or(0),
@@ -1234,7 +1244,6 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         } else {
             crate::report::esc(&ranges.join(", "))
         },
-        rows.len()
     );
     // Only parameters that vary get a response chart, or colour another's dots.
     let params: Vec<&str> = (meta["params"].as_array().into_iter().flatten())
@@ -1444,7 +1453,8 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
     let mut o = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sweep: {}</title><style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}</style></head><body>", crate::report::esc(title));
     let _ = write!(
         o,
-        "<h1>Sweep of {runs} runs: {}</h1>{about}",
+        "<h1>Sweep of {runs} run{}: {}</h1>{about}",
+        if runs == 1 { "" } else { "s" },
         crate::report::esc(title)
     );
     // A year's mean averages a shock of weeks away: in a short sweep the figures table
