@@ -95,6 +95,8 @@ impl Completer for ReplHelper {
             [":show" | ":plot", metric] => {
                 self.metrics.get(*metric).into_iter().flatten().collect()
             }
+            // A file name, a date, a count: nothing of the model's to offer.
+            [c, ..] if c.starts_with(':') => return Ok((pos, vec![])),
             _ if word.is_empty() && !in_string(&before[..start]) => return Ok((pos, vec![])),
             _ => match self.argument_kind(&before[..start]) {
                 Some(IdKind::Label) => self.labels.iter().collect(),
@@ -821,7 +823,17 @@ impl Session {
                     failed!("error: :run-to takes a date, e.g. :run-to 2025-06-30");
                     return true;
                 };
+                let last_run = {
+                    let h = self.host.lock();
+                    (h.sim.step > 0).then(|| h.sim.last_date())
+                };
                 match Date::parse(d) {
+                    // Before the step just run: the clock only moves forward.
+                    Ok(date) if last_run.is_some_and(|l| date < l) => failed!(
+                        "error: :run-to {date}: the run is already at {} (the clock only moves \
+                         forward; :reset starts again)",
+                        self.today()
+                    ),
                     Ok(date) if date >= self.model.start && date <= self.model.end => {
                         let target = (self.model.step_of(date) + 1).max(0) as usize;
                         self.advance(target, format!("run_until(\"{date}\");"));
