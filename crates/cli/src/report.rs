@@ -1037,15 +1037,26 @@ fn svg_chart(
             );
         }
         let ly = t + 14.0 * k as f64 + 8.0;
+        // The legend has ~24 characters' room: a longer name is cut (its end kept, where
+        // keys differ: `…/oxide:Dy`), whole in its tooltip.
+        const ROOM: usize = 24;
+        let n = name.chars().count();
+        let shown = if n > ROOM {
+            let tail: String = name.chars().skip(n - (ROOM - 1)).collect();
+            format!("…{tail}")
+        } else {
+            name.clone()
+        };
         let _ = write!(
             o,
-            r##"<line x1="{}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="{col}" stroke-width="3"{dash}/><text x="{}" y="{ly}" font-size="11" fill="#222">{}</text>"##,
+            r##"<line x1="{}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="{col}" stroke-width="3"{dash}/><text x="{}" y="{ly}" font-size="11" fill="#222"><title>{}</title>{}</text>"##,
             w - r + 6.0,
             ly - 4.0,
             w - r + 22.0,
             ly - 4.0,
             w - r + 26.0,
-            esc(name)
+            esc(name),
+            esc(&shown)
         );
     }
     o.push_str("</svg>");
@@ -1083,7 +1094,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>",
         esc(&title)
     );
-    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place{white-space:nowrap}</style></head><body>");
+    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place{white-space:nowrap}</style></head><body>");
     let _ = write!(
         o,
         "<h1>{}</h1><p>Model <b>{}</b>, {} to {}. Scenario <code>{}</code>.</p>",
@@ -1480,6 +1491,22 @@ pub fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_long_legend_name_is_cut_to_its_room_and_whole_in_its_tooltip() {
+        let dates: Vec<chokepoint_core::Date> = (0..2)
+            .map(|i| {
+                chokepoint_core::Date::parse("2025-01-06")
+                    .unwrap()
+                    .add_days(7 * i)
+            })
+            .collect();
+        let long = "a-sector-with-a-very-long-identifier-indeed-ev-us".to_string();
+        let lines = vec![(long.clone(), vec![0.1, 0.2])];
+        let svg = super::svg_chart("Shortfall", "share", &dates, &lines, super::Scale::Linear);
+        assert!(svg.contains(&format!("<title>{long}</title>…")), "{svg}");
+        assert!(svg.contains("…identifier-indeed-ev-us</text>"), "{svg}");
+    }
 
     #[test]
     fn a_log_axis_has_a_labelled_tick_above_its_highest_line() {
