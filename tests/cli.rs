@@ -3438,3 +3438,14 @@ fn a_compare_report_states_each_sides_expectations_and_when_nothing_differs() {
     assert!(!html.contains("<th>series</th>"), "no empty table");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_repl_id_check_counts_a_function_the_session_defined_earlier_as_its_own() {
+    let home = temp("repl-own-fn");
+    let input = "fn tariff(who, on, rate) { print(`my tariff ${who}`); }\nat(\"2024-03-01\", || tariff(\"EUROPE\", \"CN\", 0.1));\n:run-to 2024-03-04\n";
+    let out = piped_repl(&home, input.as_bytes());
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("my tariff EUROPE"), "{t}");
+    std::fs::remove_dir_all(&home).ok();
+}

@@ -523,7 +523,11 @@ impl Session {
         }
         let root = &self.scripts_root;
         if let Ok(sc) = chokepoint_script::Scenario::compile(Path::new("<repl>"), input, root) {
-            if let Err(e) = sc.check_named(&self.model) {
+            // The session's own functions, defined on earlier inputs, are its own here too.
+            let own: Vec<(String, usize)> = (self.ast.iter_functions())
+                .map(|f| (f.name.to_string(), f.params.len()))
+                .collect();
+            if let Err(e) = sc.check_named_besides(&self.model, &own) {
                 note_failure();
                 err!("{e}");
                 return;
@@ -595,6 +599,19 @@ impl Session {
                     None if !v.is_unit() => outln!("{v}"),
                     None => {}
                 }
+            }
+            // Ctrl-C (a long `step` or `run_to_end`): undone whole, as `:step` is, and said
+            // as an interruption, not as an error in some closure.
+            Err(_) if self.cancel.swap(false, Ordering::Relaxed) => {
+                let (host, scope, ast) = before;
+                values.restore();
+                *self.host.lock() = host;
+                self.scope = scope;
+                self.ast = ast;
+                errln!(
+                    "interrupted: none of it stays, the clock is back at {}",
+                    self.today()
+                );
             }
             Err(e) => {
                 // An error raised in a closure typed on an earlier line carries that line's

@@ -236,6 +236,9 @@ impl Spec {
                             if j + 1 == k {
                                 return r.hi;
                             }
+                            if j == 0 {
+                                return r.lo;
+                            }
                             let step = (r.hi - r.lo) / (k - 1) as f64;
                             let v = r.lo + (r.hi - r.lo) * j as f64 / (k - 1) as f64;
                             let rounded: f64 = format!("{v:.11e}").parse().unwrap_or(v);
@@ -1632,6 +1635,13 @@ mod tests {
         assert_eq!(points[0], 0.1000000000001);
         assert_eq!(points[2], 0.1000000000009);
         assert!(points[0] < points[1] && points[1] < points[2], "{points:?}");
+        // Both ends exact on a wide range too (12 digits would round the low one down).
+        let wide = Spec {
+            grid: Some(3),
+            ranges: vec![Range::parse("a=0.12345678901249..0.9").unwrap()],
+            ..grid.clone()
+        };
+        assert_eq!(wide.run_params(0).1[0], 0.12345678901249);
     }
 
     #[test]

@@ -745,7 +745,14 @@ impl Model {
             "element",
         ];
         let kind = KINDS.into_iter().find(|k| *k != wanted && is(k))?;
-        let mut text = format!("'{s}' is a {kind}, not a {wanted}");
+        let a = |k: &str| {
+            if k.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            }
+        };
+        let mut text = format!("'{s}' is {} {kind}, not {} {wanted}", a(kind), a(wanted));
         if kind == "group" {
             let g = self.groups.iter().find(|g| g.id == s)?;
             let members: Vec<&str> = (g.countries.iter().map(|&c| self.countries[c].id.as_str()))

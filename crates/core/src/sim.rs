@@ -1261,6 +1261,7 @@ impl Sim {
     /// redraws the whole ramp.)
     pub fn set_ramp(&mut self, f: FacilityId, months: f64) {
         Arc::make_mut(&mut self.model).facilities[f].ramp_months = months;
+        self.ramp_anchor[f] = (0.0, 0.0);
     }
 
     /// Notes how far facility `f` has ramped by now, before a technology ban's stretch of

@@ -380,6 +380,16 @@ impl Scenario {
     /// function of a lever's name. Nor are ids built at run time, or passed to a module's
     /// functions.)
     pub fn check_named(&self, model: &Model) -> Result<(), ScriptError> {
+        self.check_named_besides(model, &[])
+    }
+
+    /// As [`Scenario::check_named`], with functions defined elsewhere (a REPL session's
+    /// earlier inputs: name and arity) counted as the script's own.
+    pub fn check_named_besides(
+        &self,
+        model: &Model,
+        also_own: &[(String, usize)],
+    ) -> Result<(), ScriptError> {
         use reference::IdKind;
         use rhai::{ASTNode, EvalAltResult, Expr, Position, Stmt};
         static PARAMS: std::sync::OnceLock<BTreeMap<String, Vec<Vec<String>>>> =
@@ -425,6 +435,7 @@ impl Scenario {
         // A function of the script's own with a lever's name and arity is the one called.
         let own: Vec<(String, usize)> = (self.ast.iter_functions())
             .map(|f| (f.name.to_string(), f.params.len()))
+            .chain(also_own.iter().cloned())
             .collect();
         // Calls at the top level run (or fail with the lever's own, fuller message); those in
         // functions and closures (actions, triggers, strategies) may never run.

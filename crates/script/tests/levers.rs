@@ -2895,6 +2895,7 @@ fn wrong_arguments_are_named_for_what_they_are() {
             "exporter: 'G7' is a group, not a country: here one country goes, and a group's members are US, JP, DE, FR, GB, IT, CA",
         ),
         (r#"close("mp-materials");"#, "close: 'mp-materials' is a firm, not a facility"),
+        (r#"tariff("US", "Dy", 0.1);"#, "'Dy' is an element, not a country"),
         (r#"demand_shock("US", 0.5);"#, "'US' is a country, not a sector"),
         (
             r#"step(1); policy_cost("EU");"#,
@@ -3393,4 +3394,23 @@ fn a_technology_ban_lifted_mid_ramp_keeps_the_ramp_it_slowed() {
         free - lifted > 0.1 * free,
         "the slow months stay lost: {lifted:.0} vs {free:.0}"
     );
+    // `ramp` redraws the whole ramp from the plant's start, whatever a ban did before: 13
+    // months in, a 6-month ramp is done, whether the lift came a step before or with it.
+    for gap in ["step(1);", ""] {
+        let out = run_to(
+            &format!(
+                r#"tech_ban("CN", #{{ label: "t" }});
+                   run_until("2029-07-02"); lift("CN", "t"); {gap} ramp("mp-10x", 6.0); step(1);"#
+            ),
+            "2029-08-06",
+        );
+        let s = &out.sim.series;
+        let col = s.find("output", "mp-10x").unwrap();
+        let now = *s.column(col).last().unwrap();
+        let full = 9000.0 * 0.31 * 0.9;
+        assert!(
+            (now / full - 1.0).abs() < 0.02,
+            "{gap:?}: {now:.0} of {full:.0}"
+        );
+    }
 }

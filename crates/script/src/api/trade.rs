@@ -242,8 +242,8 @@ pub mod trade_api {
     /// (stocks recover, or stay low). Supply contracts pass at the approval share
     /// without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
     /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
-    /// reach buyers after the delay (see `licence_queue`); lifting the licence does not
-    /// release those already waiting. A licence on some destinations leaks as a ban does:
+    /// reach buyers after the delay (see `licence_queue`); lifting the licence releases
+    /// those already waiting, which arrive that week. A licence on some destinations leaks as a ban does:
     /// what it refuses can come to the buyers through others (`diversion`, models/README).
     /// Two licences over the same flow both apply (0.5 and 0.5 pass a quarter); pulling
     /// the same one again (the same terms and label) keeps the one in force.
