@@ -66,7 +66,8 @@ enum Command {
         /// Model file (default: the script's `// model:` header, else models/world-2024.yaml).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Write series.csv, summary.json and report.html here.
+        /// Write series.csv, summary.json and report.html here. A run that fails leaves
+        /// none of an earlier run's results there: summary.json says it failed, and why.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Seed for stochastic events (default: the model's seed).
@@ -92,7 +93,7 @@ enum Command {
     Test {
         /// Scripts or directories of scripts (default: scripts/).
         paths: Vec<PathBuf>,
-        /// Write a JUnit XML report here.
+        /// Write a JUnit XML report here (directories on the way are made).
         #[arg(long)]
         junit: Option<PathBuf>,
         /// Model file for scripts without a `// model:` header, or whose header names this
