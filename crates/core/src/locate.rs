@@ -26,6 +26,7 @@ impl Locator {
         let mut places = HashMap::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_next = 0usize;
+        let lines: Vec<&str> = text.lines().collect();
         for (lineno, raw) in text.lines().enumerate() {
             let line = strip_comment(raw);
             let trimmed = line.trim_start();
@@ -83,6 +84,13 @@ impl Locator {
                 .entry(path.clone())
                 .or_insert((lineno + 1, indent + 1));
             let value = value.trim();
+            if value.starts_with('[') {
+                // A flow sequence's items, on this line and as many more as it runs.
+                let at = value.as_ptr() as usize - line.as_ptr() as usize;
+                for (k, l, col) in flow_items(&lines, lineno, at) {
+                    places.entry(format!("{path}[{k}]")).or_insert((l, col));
+                }
+            }
             if value.starts_with('{') {
                 let base = indent + (rest.len() - rest.trim_start().len());
                 let offset = base + (rest.len() - value.len());
@@ -156,6 +164,46 @@ fn split_key(s: &str) -> Option<(&str, &str)> {
     Some((key.trim(), value))
 }
 
+/// The items of a flow sequence whose `[` is at byte `start` of `lines[first]`, over as
+/// many lines as it runs: (index, line, column), both 1-based, columns in characters.
+fn flow_items(lines: &[&str], first: usize, start: usize) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut expecting) = (0i32, None::<char>, false);
+    for (l, raw) in lines.iter().enumerate().skip(first) {
+        let line = strip_comment(raw);
+        let from = if l == first { start.min(line.len()) } else { 0 };
+        for (i, c) in line[from..].char_indices() {
+            if let Some(q) = quote {
+                if c == q {
+                    quote = None;
+                }
+                continue;
+            }
+            if depth == 1 && expecting && !c.is_whitespace() && c != ',' && c != ']' {
+                let column = line[..from + i].chars().count() + 1;
+                out.push((out.len(), l + 1, column));
+                expecting = false;
+            }
+            match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    expecting = depth == 1;
+                }
+                ']' | '}' => {
+                    depth -= 1;
+                    if depth <= 0 {
+                        return out;
+                    }
+                }
+                ',' if depth == 1 => expecting = true,
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 /// Keys of a one-line flow mapping `{a: 1, b: {c: 2}}` at depth one, with their byte offsets.
 fn flow_keys(s: &str) -> Vec<(&str, usize)> {
     let mut keys = Vec::new();
@@ -218,6 +266,20 @@ elements:
         let loc = Locator::new("deposits:\n  - distribution: {\"Néé\": 0.5, Nd: -1}\n");
         // `Nd` is the 32nd character of its line (the 34th byte).
         assert_eq!(loc.find("deposits[0].distribution.Nd"), Some((2, 32)));
+    }
+
+    #[test]
+    fn finds_the_items_of_a_flow_sequence_over_its_lines() {
+        let text = "markets: [CN, ROW,\n  \"ZZ\"]  # the last\nstages: [mine, {a: 1}, sep]\n";
+        let loc = Locator::new(text);
+        assert_eq!(loc.find("markets[0]"), Some((1, 11)));
+        assert_eq!(loc.find("markets[1]"), Some((1, 15)));
+        assert_eq!(loc.find("markets[2]"), Some((2, 3)));
+        assert_eq!(loc.find("stages[1]"), Some((3, 16)));
+        assert_eq!(loc.find("stages[2]"), Some((3, 24)));
+        // An unclosed one ends with the text.
+        let loc = Locator::new("a: [x,\n  y,\n");
+        assert_eq!(loc.find("a[1]"), Some((2, 3)));
     }
 
     #[test]
