@@ -325,7 +325,17 @@ impl Loader {
                 return None;
             }
             let place = e.location().map(|l| (l.line(), l.column()));
-            let (msg, whole) = parse_message(&e.to_string());
+            let (mut msg, whole) = parse_message(&e.to_string());
+            // A flow list or map left open is found where the next line starts: say where
+            // it opened.
+            if msg.contains("did not find expected ',' or") {
+                if let Some(open) = place.and_then(|(l, _)| unclosed_flow(&work, l)) {
+                    msg.push_str(&format!(
+                        " (the `{}` on line {} is never closed)",
+                        open.1, open.0
+                    ));
+                }
+            }
             // A key written twice is placed at its map's first key: point at the second
             // writing, and stop there (setting either copy aside would hide the other's
             // problems, or report the same key again).
@@ -656,6 +666,32 @@ fn expanded_within(text: &str, cap: usize) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The line (1-based) before `line` where a flow list or map opens and does not close on
+/// it, and its bracket: where a reader's "did not find expected ','" began.
+fn unclosed_flow(text: &str, line: usize) -> Option<(usize, char)> {
+    let lines: Vec<&str> = text.lines().take(line.saturating_sub(1)).collect();
+    for (i, l) in lines.iter().enumerate().rev() {
+        let (mut open, mut quote): (Vec<char>, Option<char>) = (Vec::new(), None);
+        for c in l.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => open.push(c),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+        if let Some(&c) = open.last() {
+            return Some((i + 1, c));
+        }
+    }
+    None
 }
 
 /// Whether `text` is valid YAML (whatever its shape, duplicate keys allowed): only then are
