@@ -1614,7 +1614,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);
     assert!(
-        shown.contains("caveat                                 ROW/oxide:Gd rose to 15.9× its start (peak 2025-12-29) without reaching the cap"),
+        shown.contains("caveat                                 ROW/oxide:Gd rose to 15.1× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
     // A year's ban in a four-year run: the loss over its worst twelve months is given too
