@@ -1125,14 +1125,7 @@ fn test(
     // Another command's output directory keeps its files: a report under one of their
     // names would replace one (and a sweep's merge would then refuse the set).
     if let Some(j) = junit {
-        let dir = j
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = j
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (dir, name) = write::dir_and_name(j);
         let outputs = ["series.csv", "summary.json", "report.html", "compare.csv"];
         let held = ["sweep.json", "series.csv", "compare.csv"]
             .into_iter()
@@ -1163,10 +1156,7 @@ fn test(
                 j.display()
             ))));
         }
-        let dir = j
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let (dir, _) = write::dir_and_name(j);
         let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
         if let Err(e) = std::fs::File::create(&probe) {
             return Err(anyhow!(BadInput(format!(

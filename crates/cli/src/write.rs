@@ -205,8 +205,8 @@ pub fn no_dir(dir: &Path) -> String {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` and returns its name.
-fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+/// The directory a file `path` is in (`.` for a bare name) and its name.
+pub fn dir_and_name(path: &Path) -> (&Path, String) {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -215,6 +215,12 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    (dir, name)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and returns its name.
+fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let (dir, name) = dir_and_name(path);
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     if !dir.is_dir() {
         anyhow::bail!("cannot write {}: {}", path.display(), no_dir(dir));
