@@ -3449,3 +3449,27 @@ fn the_repl_id_check_counts_a_function_the_session_defined_earlier_as_its_own() 
     assert!(t.contains("my tariff EUROPE"), "{t}");
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn a_script_that_holds_too_much_is_stopped_alone_not_the_scripts_after_it() {
+    // Memory an earlier scenario freed, which the allocator may keep, and what other runs
+    // hold, count against no one: each run is measured on its own thread's allocations.
+    let dir = temp("memory");
+    let hog = root().join("tests/adversarial/33-map-of-long-strings.rhai");
+    std::fs::copy(&hog, dir.join("a-hog.rhai")).unwrap();
+    for name in ["b", "c", "d"] {
+        std::fs::write(
+            dir.join(format!("{name}-small.rhai")),
+            "let q = 0;\nfor i in 0..20000 { q += i; }\nrun_until(\"2024-01-15\");\n\
+             expect(q > 0, \"it ran\");\n",
+        )
+        .unwrap();
+    }
+    for _ in 0..2 {
+        let out = chokepoint(&["test", dir.to_str().unwrap()]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("3 passed, 1 failed"), "{t}");
+        assert!(t.contains("a-hog.rhai") && t.contains("holds too much data"), "{t}");
+    }
+}

@@ -47,6 +47,11 @@ use chokepoint_core::{load, Model};
 use chokepoint_script::{Outcome, RunOptions, Scenario};
 use clap::{Parser, Subcommand};
 
+/// Each thread's live bytes are counted, so a script that holds too much is stopped on its
+/// own run's memory, not on what the process holds for other runs (`chokepoint_script::memory`).
+#[global_allocator]
+static ALLOCATOR: chokepoint_script::memory::Counting = chokepoint_script::memory::Counting;
+
 /// Simulate critical-mineral supply chains and ask "what if".
 #[derive(Parser)]
 #[command(name = "chokepoint", version, about, long_about = None)]

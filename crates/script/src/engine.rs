@@ -36,10 +36,25 @@ pub mod limits {
     /// would run for minutes per run (world-2024 has ~120; a scenario builds a handful).
     pub const MAX_BUILT: usize = 1_000;
     /// Rhai bounds each string, array and map, not what a script holds in all of them: a
-    /// map of ten thousand long strings is within every limit. The process's resident memory
-    /// is checked every 50 ms of script time against 1 GiB plus 64 MiB per core (sweeps run a
-    /// script per core), and no more than half this machine's memory; a run past it stops
-    /// with an error. A run of world-2024 uses ~50 MB.
+    /// map of ten thousand long strings is within every limit. Where the binary counts each
+    /// thread's memory (`crate::memory`: the CLI does), what a run's thread has gained since
+    /// its engine was built is checked every 1,024 operations against [`max_run_bytes`]. A
+    /// run of world-2024 holds ~10 MB.
+    pub fn max_run_bytes() -> u64 {
+        static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *MAX.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+            let wanted = 1u64 << 30;
+            match super::meminfo_kib("/proc/meminfo", "MemTotal:") {
+                // A sweep runs a script per core: together they stay within half the machine.
+                Some(total) => wanted.min(total * 1024 / 2 / cores).max(256 << 20),
+                None => wanted,
+            }
+        })
+    }
+    /// Without the counting allocator, the process's resident memory is checked every 50 ms
+    /// of script time against 1 GiB plus 64 MiB per core (sweeps run a script per core), and
+    /// no more than half this machine's memory.
     pub fn max_resident_bytes() -> u64 {
         static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
         *MAX.get_or_init(|| {
@@ -113,10 +128,35 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
         engine.on_debug(move |s, _, pos| dbg.lock().output.push(format!("[{pos}] {s}")));
         let prog = h.clone();
         let last_memory_check = std::sync::Mutex::new(std::time::Instant::now());
+        // What this thread held when the run began (a REPL may evaluate on another thread:
+        // there the first look sets it).
+        let held_before = std::sync::Mutex::new((
+            std::thread::current().id(),
+            crate::memory::thread_live_bytes(),
+        ));
         engine.on_progress(move |ops| {
             // Reading the clock costs more than an operation: look every 1,024 of them.
             if ops % 1024 != 0 {
                 return None;
+            }
+            if let Some(now) = crate::memory::thread_live_bytes() {
+                let mut before = held_before.lock().unwrap_or_else(|e| e.into_inner());
+                let here = std::thread::current().id();
+                if before.0 != here || before.1.is_none() {
+                    *before = (here, Some(now));
+                }
+                let gained = now.saturating_sub(before.1.unwrap_or(now));
+                let limit = limits::max_run_bytes();
+                if gained > 0 && gained as u64 > limit {
+                    return Some(rhai::Dynamic::from(format!(
+                        "the script holds too much data: its run passed {} MiB of memory (the \
+                         limit of one run: 1 GiB, at most half this machine's memory shared \
+                         among its cores)",
+                        limit >> 20
+                    )));
+                }
+                let h = prog.lock();
+                return h.stopped().map(|why| rhai::Dynamic::from(why.to_string()));
             }
             // Reading the process's memory costs ~15 µs: every 50 ms of script time at most
             // (a runaway allocation outruns the limit by what it allocates in that time).

@@ -7,6 +7,7 @@ pub mod args;
 pub mod diag;
 pub mod engine;
 pub mod host;
+pub mod memory;
 pub mod reference;
 pub mod runner;
 
