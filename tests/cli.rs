@@ -3470,6 +3470,9 @@ fn a_script_that_holds_too_much_is_stopped_alone_not_the_scripts_after_it() {
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{t}");
         assert!(t.contains("3 passed, 1 failed"), "{t}");
-        assert!(t.contains("a-hog.rhai") && t.contains("holds too much data"), "{t}");
+        assert!(
+            t.contains("a-hog.rhai") && t.contains("holds too much data"),
+            "{t}"
+        );
     }
 }

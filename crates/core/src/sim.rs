@@ -267,6 +267,8 @@ pub struct Sim {
     thrifted: Vec<Vec<f64>>,
     pub policies: Vec<Policy>,
     rules_dirty: bool,
+    /// Some contract delivered this step (`Links::contracted` holds what).
+    contracted_any: bool,
     /// A control on an element still reaches a mixed form only through what its sellers
     /// hold, made before a thrift took the element out: the rules are rebuilt each step
     /// until the holdings no longer carry it (see `rebuild_rules`).
@@ -633,6 +635,7 @@ impl Sim {
             thrifted,
             policies,
             rules_dirty: true,
+            contracted_any: false,
             content_lingers: false,
             rules: Vec::new(),
             rule_offset: Vec::new(),
@@ -2387,6 +2390,12 @@ impl Sim {
     /// Contracts deliver their share of a facility's output to the buyers in the contract's
     /// country, pro-rata to what they want, within what policy allows.
     fn deliver_contracts(&mut self) {
+        if self.contracted_any {
+            for links in &mut self.links {
+                links.contracted.fill(0.0);
+            }
+            self.contracted_any = false;
+        }
         if self.contracts.is_empty() {
             return;
         }
@@ -2463,7 +2472,8 @@ impl Sim {
                             Some(x),
                         );
                         let need = self.link_need(l);
-                        let r = self.link_request(l, c, need, lead as f64).0;
+                        let l_contracted = links.contracted[slot];
+                        let r = self.link_request(l, c, need, lead as f64, l_contracted).0;
                         let r = match l.need {
                             trade::NeedOf::Stockpile(_) => r,
                             _ => r.min(trade::spread(need, r, lead as f64)),
@@ -2559,6 +2569,8 @@ impl Sim {
                                 self.policy_cost[ct.country] -= value * duty;
                             }
                         }
+                        self.links[c].contracted[slot] += q;
+                        self.contracted_any = true;
                         self.scratch.sold[ct.facility] += q;
                         let mk = m.countries[x].market;
                         self.scratch.sold_c[mk * m.commodities.len() + c] += q;

@@ -3414,3 +3414,30 @@ fn a_technology_ban_lifted_mid_ramp_keeps_the_ramp_it_slowed() {
         );
     }
 }
+
+#[test]
+fn a_contract_passes_a_fully_approved_licence_without_its_review() {
+    // All of Mount Weld's concentrate goes to Kuantan under contract. A licence on
+    // Australia's exports to Malaysia, approving everything after 63 days, must leave it
+    // flowing: a contract passes at the approval share without the delay. Kuantan's market
+    // orders had sat in the review as its pipeline, the contract then delivered only what the
+    // pipeline left, and ~60% of Mount Weld's output went to China instead.
+    let au_my = |delay: u32| {
+        let out = run_to(
+            &format!(
+                r#"at("2024-03-04", || export_licence("AU", #{{ to: ["MY"], approval: 1.0, delay_days: {delay}, label: "l" }}));"#
+            ),
+            "2024-12-31",
+        );
+        let s = &out.sim.series;
+        let col = s.find("trade", "AU>MY").unwrap();
+        let v = s.column(col);
+        v[13..].iter().sum::<f64>() / (v.len() - 13) as f64
+    };
+    let (free, reviewed) = (au_my(0), au_my(63));
+    assert!(free > 25_000.0, "without a review: {free:.0} t/yr");
+    assert!(
+        (reviewed - free).abs() < 0.02 * free,
+        "with a 63-day review: {reviewed:.0} t/yr against {free:.0}"
+    );
+}

@@ -39,6 +39,8 @@ pub(super) struct Links {
     pub(super) slot_tc: Vec<usize>,
     /// Some seller is a stockpile (which may release as needed, after the market).
     pub(super) stockpile_sells: bool,
+    /// What contracts delivered to each buyer slot this step (`Sim::deliver_contracts`).
+    pub(super) contracted: Vec<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +231,7 @@ impl Sim {
                 let stockpile_sells = sellers.iter().any(|l| l.stockpile != NONE);
                 Links {
                     stockpile_sells,
+                    contracted: vec![0.0; buyers.len()],
                     sellers,
                     buyers,
                     seller_countries,
@@ -536,7 +539,7 @@ impl Sim {
         self.scratch.req_tc[..ntc].fill(0.0);
         for (slot, l) in links.buyers.iter().enumerate() {
             let need = self.link_need(l);
-            let (r, held) = self.link_request(l, c, need, 0.0);
+            let (r, held) = self.link_request(l, c, need, 0.0, 0.0);
             let s = &mut self.scratch;
             s.request[slot] = r;
             s.use_now[slot] = need.min(r);
@@ -743,7 +746,7 @@ impl Sim {
     /// A commodity under policies: buyer by exporter, with licences and quotas.
     fn trade_ruled(&mut self, c: CommodityId, links: &Links) {
         let total_supply = self.gather_offers(c, links);
-        let total_request = self.gather_requests(c, &links.buyers);
+        let total_request = self.gather_requests(c, links);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
             // Under tariffs alone, as on the open path: use and restocking are served apart
@@ -877,14 +880,16 @@ impl Sim {
 
     /// Each buyer's request for `c` this step, with the need and cover it was computed from
     /// (licences and the price update read them again). Returns the total requested.
-    fn gather_requests(&mut self, c: CommodityId, buyers: &[BuyerLink]) -> f64 {
+    fn gather_requests(&mut self, c: CommodityId, links: &Links) -> f64 {
+        let buyers = &links.buyers;
         let mut total = 0.0;
         let nx = self.model.countries.len();
         let rules = &self.rules[self.rule_offset[c]..];
         for (slot, l) in buyers.iter().enumerate() {
             let need = self.link_need(l);
             let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None);
-            let (r, held) = self.link_request(l, c, need, lead as f64);
+            let contracted = links.contracted[slot];
+            let (r, held) = self.link_request(l, c, need, lead as f64, contracted);
             self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
             s.request[slot] = r;
@@ -925,13 +930,15 @@ impl Sim {
     }
 
     /// What a buyer asks for this step (t), net of what it holds and has on order, given
-    /// its `need`; and what it holds.
+    /// its `need`, the review it waits on (`lead`, steps) and what contracts delivered it
+    /// this step; and what it holds.
     pub(super) fn link_request(
         &self,
         l: &BuyerLink,
         c: CommodityId,
         need: f64,
         lead: f64,
+        contracted: f64,
     ) -> (f64, f64) {
         let ne = self.model.elements.len();
         let held = if l.stock == NONE {
@@ -952,6 +959,12 @@ impl Sim {
                 let this_step = rate - (on_order - rate * lead).max(0.0);
                 to_target.min(this_step).max(0.0)
             }
+            // A buyer holds a licence's pipeline for what it buys in the market: what a
+            // contract delivers this step passes without the review, so it needs no
+            // pipeline (or the market's delayed orders would displace the contract).
+            _ if contracted > 0.0 => (need * (1.0 + l.cover) + (need - contracted).max(0.0) * lead
+                - (held + on_order))
+                .max(0.0),
             _ => (need * (1.0 + l.cover + lead) - (held + on_order)).max(0.0),
         };
         // A holding at its target leaves a difference of rounding noise, not an order.
