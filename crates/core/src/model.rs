@@ -476,6 +476,15 @@ impl Model {
         self.start.add_days((step * self.step_days as usize) as i32)
     }
 
+    /// The first day of the step containing `date` (a date before the start is kept): what
+    /// a dated change acts from, as a script's `at(date, ...)` does.
+    pub fn step_start(&self, date: Date) -> Date {
+        match usize::try_from(self.step_of(date)) {
+            Ok(step) => self.date_of(step),
+            Err(_) => date,
+        }
+    }
+
     /// Where a step stands in its calendar year (the year its first day is in): how many of
     /// the year's steps come before it, and how many steps start in that year (52 or 53
     /// weekly), counting steps before the model's start as if it had run then. Quotas pace

@@ -207,10 +207,13 @@ pub fn resolve(
         other => {
             err(
                 "kind",
-                format!(
-                    "unknown policy kind '{other}'{}",
-                    crate::error::did_you_mean(other, PolicyKind::NAMES)
-                ),
+                match crate::error::did_you_mean(other, PolicyKind::NAMES) {
+                    hint if hint.is_empty() => format!(
+                        "unknown policy kind '{other}' (the kinds: {})",
+                        PolicyKind::NAMES.join(", ")
+                    ),
+                    hint => format!("unknown policy kind '{other}'{hint}"),
+                },
             );
             PolicyKind::ExportBan
         }

@@ -579,7 +579,14 @@ impl Sim {
             .iter()
             .map(|r| vec![0.0; r.thrift.len()])
             .collect();
-        let policies = model.policies.clone();
+        // A model's policies act from the step containing their dates, as a script's do.
+        let policies = (model.policies.iter())
+            .map(|p| Policy {
+                start: model.step_start(p.start),
+                end: p.end.map(|e| model.step_start(e)),
+                ..p.clone()
+            })
+            .collect();
         let nfac = model.facilities.len();
         let nsec = model.sectors.len();
         let nsp = model.stockpiles.len();
@@ -1477,8 +1484,11 @@ impl Sim {
 
     // ---------------------------------------------------------------- policies (data)
 
-    /// Adds a policy; it takes effect from its start date.
-    pub fn add_policy(&mut self, p: Policy) -> usize {
+    /// Adds a policy; it takes effect from the step containing its start date, and ends
+    /// with the step before the one containing its end.
+    pub fn add_policy(&mut self, mut p: Policy) -> usize {
+        p.start = self.model.step_start(p.start);
+        p.end = p.end.map(|e| self.model.step_start(e));
         self.policies.push(p);
         self.rules_dirty = true;
         self.policies.len() - 1

@@ -992,3 +992,43 @@ fn every_recorded_metric_has_a_unit() {
         );
     }
 }
+
+#[test]
+fn a_dated_policy_acts_from_the_step_containing_its_dates_as_a_script_would() {
+    // A model's ban on China's magnets to the US from Saturday 1 June to Wednesday 1 January,
+    // against the same ban put in force and ended by a script's `at` on those dates (each in
+    // the step containing its date: the weeks of 27 May and 30 December). They are one run.
+    let ban = || {
+        let mut b = def("export_ban", "CN");
+        b.forms = strs(&["magnet:NdFeB"]);
+        b.to = strs(&["US"]);
+        b
+    };
+    let mut dated = (*world()).clone();
+    let mut p = ban();
+    p.start = Some("2024-06-01".into());
+    p.end = Some("2025-01-01".into());
+    let p = chokepoint_core::policy::resolve(&dated, &p, dated.start).expect("resolves");
+    dated.policies.push(p);
+    let mut from_data = Sim::new(&Arc::new(dated), 1);
+    from_data.run_until(d("2025-03-01"));
+    let mut scripted = Sim::new(&world(), 1);
+    scripted.run_until(d("2024-05-26"));
+    add(&mut scripted, ban());
+    scripted.run_until(d("2024-12-29"));
+    let n = scripted.end_policies(scripted.date(), |_| true);
+    assert_eq!(n, 1);
+    scripted.run_until(d("2025-03-01"));
+    for c in 0..from_data.series.names.len() {
+        assert_eq!(
+            from_data.series.column(c),
+            scripted.series.column(c),
+            "{:?}: the model's dated ban and the scripted one differ",
+            from_data.series.names[c]
+        );
+    }
+    // The ban bites in the week of 27 May and is gone in the week of 30 December.
+    let cn_us = |date| at(&from_data, "trade", "CN>US", date);
+    assert!(cn_us("2024-05-27") < 0.9 * cn_us("2024-05-20"));
+    assert!(cn_us("2024-12-30") > 1.1 * cn_us("2024-12-23"));
+}
