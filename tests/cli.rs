@@ -3476,3 +3476,171 @@ fn a_script_that_holds_too_much_is_stopped_alone_not_the_scripts_after_it() {
         );
     }
 }
+
+#[test]
+fn warnings_go_to_stderr_in_run_compare_and_sweep() {
+    let dir = temp("warned");
+    let late = dir.join("late.rhai");
+    std::fs::write(
+        &late,
+        "at(\"2025-01-06\", || export_ban(\"CN\", #{ label: \"b\" }));\n\
+         run_until(\"2024-03-01\");\nexpect(true, \"t\");\nprint(\"red \\x1b[31mRED\\x1b[0m bell \\x07\");\n",
+    )
+    .unwrap();
+    let said = "the action set up for 2025-01-06 never ran";
+    let run = chokepoint(&["run", late.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert!(
+        stderr.contains(&format!("warning: line 1: {said}")) || stderr.contains(said),
+        "{stderr}"
+    );
+    assert!(!stdout.contains(said), "{stdout}");
+    // What a script prints reaches the terminal without its escape sequences.
+    assert!(stdout.contains("red ?[31mRED?[0m bell ?"), "{stdout}");
+    let cmp = chokepoint(&["compare", late.to_str().unwrap(), late.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&cmp.stderr).contains(said),
+        "{}",
+        text(&cmp)
+    );
+    let sw = chokepoint(&[
+        "sweep",
+        late.to_str().unwrap(),
+        "--runs",
+        "2",
+        "--out",
+        dir.join("sw").to_str().unwrap(),
+    ]);
+    let t = String::from_utf8_lossy(&sw.stderr);
+    assert!(
+        t.contains(said) && t.contains("(in 2 of 2 runs)"),
+        "{}",
+        text(&sw)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_sweep_or_comparison_leaves_no_earlier_results_to_be_read_as_its_own() {
+    let dir = temp("void");
+    let s = dir.join("s.rhai");
+    // Runs with a above 0.5 divide by zero in 2024.
+    std::fs::write(
+        &s,
+        "let a = param(\"a\", 0.0);\nat(\"2024-02-05\", || { if a > 0.5 { let x = 1 / 0; } });\n\
+         run_until(\"2024-03-01\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    let sw = dir.join("sw");
+    let sweep = |range: &str| {
+        chokepoint(&[
+            "sweep",
+            s.to_str().unwrap(),
+            "--grid",
+            "3",
+            "--set",
+            range,
+            "--out",
+            sw.to_str().unwrap(),
+        ])
+    };
+    let ok = sweep("a=0..0.4");
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(sw.join("runs.csv").is_file() && sw.join("report.html").is_file());
+    let failed = sweep("a=0..1");
+    assert_eq!(failed.status.code(), Some(2), "{}", text(&failed));
+    for f in [
+        "runs.csv",
+        "runs_series.csv",
+        "bands.csv",
+        "sweep.json",
+        "report.html",
+    ] {
+        assert!(
+            !sw.join(f).exists(),
+            "{f} of the earlier sweep is still there"
+        );
+    }
+    let summary = std::fs::read_to_string(sw.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("\"finished\": false") && summary.contains("could not run"),
+        "{summary}"
+    );
+    // A comparison's files go the same way.
+    let cmp = dir.join("cmp");
+    let good = root().join("scripts/baseline-2024.rhai");
+    let broken = dir.join("broken.rhai");
+    std::fs::write(
+        &broken,
+        "at(\"2024-02-05\", || { let x = 1 / 0; });\nrun_until(\"2024-03-01\");\n",
+    )
+    .unwrap();
+    let c = chokepoint(&[
+        "compare",
+        s.to_str().unwrap(),
+        s.to_str().unwrap(),
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    assert_eq!(c.status.code(), Some(0), "{}", text(&c));
+    assert!(cmp.join("compare.csv").is_file());
+    let c = chokepoint(&[
+        "compare",
+        good.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    assert_eq!(c.status.code(), Some(2), "{}", text(&c));
+    assert!(!cmp.join("compare.csv").exists() && !cmp.join("report.html").exists());
+    // The error names the simulated date it happened on.
+    assert!(
+        text(&c).contains("when the run had reached 2024-02-05"),
+        "{}",
+        text(&c)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn test_says_how_many_failures_could_not_run_and_merge_names_a_missing_shard() {
+    let dir = temp("counts");
+    std::fs::write(
+        dir.join("a-good.rhai"),
+        "run_until(\"2024-02-01\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b-failing.rhai"),
+        "run_until(\"2024-02-01\");\nexpect(false, \"f\");\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("c-broken.rhai"), "run_until(\"2024-02-01\"\n").unwrap();
+    let t = chokepoint(&["test", dir.to_str().unwrap()]);
+    assert!(
+        text(&t).contains("1 passed, 2 failed (1 of them could not run)"),
+        "{}",
+        text(&t)
+    );
+    // A --junit name ending in a slash names a directory.
+    let j = chokepoint(&[
+        "test",
+        dir.join("a-good.rhai").to_str().unwrap(),
+        "--junit",
+        "newdir/",
+    ]);
+    assert_eq!(j.status.code(), Some(2), "{}", text(&j));
+    assert!(text(&j).contains("give a file name"), "{}", text(&j));
+    let m = chokepoint(&[
+        "merge",
+        dir.join("nope").to_str().unwrap(),
+        "--out",
+        dir.join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(m.status.code(), Some(2), "{}", text(&m));
+    assert!(text(&m).contains("no such directory"), "{}", text(&m));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -71,8 +71,9 @@ enum Command {
         /// Model file (default: the script's `// model:` header, else models/world-2024.yaml).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Write series.csv, summary.json and report.html here. A run that fails leaves
-        /// none of an earlier run's results there: summary.json says it failed, and why.
+        /// Write series.csv, summary.json and report.html here. A run that fails (or is
+        /// stopped) leaves none of an earlier run's results there: summary.json says it
+        /// failed, and why. A directory the failed run made is taken away.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Seed for stochastic events (default: the model's seed).
@@ -484,12 +485,32 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 }
                 Err((e, false)) => Err(Some(anyhow!(e))),
             };
-            let ((sa, _, oa), (sb, mb, ob)) =
-                match finished(run_one(&a)).and_then(|x| Ok((x, finished(run_one(&b))?))) {
-                    Ok(both) => both,
-                    Err(None) => return Ok(1),
-                    Err(Some(e)) => return Err(e),
-                };
+            // A comparison that fails leaves no earlier one's files to be read as its own.
+            let outputs = out.as_ref().map(|dir| write::Outputs {
+                dir: dir.clone(),
+                files: &["compare.csv", "report.html"],
+                scenario: None,
+            });
+            write::void_on_stop(outputs.clone());
+            let both = finished(run_one(&a)).and_then(|x| Ok((x, finished(run_one(&b))?)));
+            write::void_on_stop(None);
+            let ((sa, _, oa), (sb, mb, ob)) = match both {
+                Ok(both) => both,
+                Err(e) => {
+                    if let Some(o) = &outputs {
+                        o.void("a scenario failed")?;
+                    }
+                    return match e {
+                        None => Ok(1),
+                        Some(e) => Err(e),
+                    };
+                }
+            };
+            for (sc, o) in [(&sa, &oa), (&sb, &ob)] {
+                for w in &o.warnings {
+                    errln!("warning: {}: {w}", sc.path.display());
+                }
+            }
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
             if let Some(dir) = out {
                 compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
@@ -571,10 +592,13 @@ fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
         let (k, v) = s
             .split_once('=')
             .ok_or_else(|| anyhow!("--set {s}: expected NAME=VALUE"))?;
-        let v: f64 = v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("--set {s}: '{v}' is not a number"))?;
+        let v: f64 = v.trim().parse().map_err(|_| match v.contains("..") {
+            true => anyhow!(
+                "--set {s}: '{v}' is a range, and a run takes one value: sweep a range \
+                     with `chokepoint sweep SCRIPT --set {s}`"
+            ),
+            false => anyhow!("--set {s}: '{v}' is not a number"),
+        })?;
         if !v.is_finite() {
             return Err(anyhow!("--set {s}: the value must be finite"));
         }
@@ -605,7 +629,7 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
     };
     out!("{}", report::inventory(&model, path));
     for w in model.warnings() {
-        outln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if ids {
         let m = &model;
@@ -863,6 +887,19 @@ fn execute(
     Ok((scenario, model, outcome))
 }
 
+/// The files `run --out` writes.
+const RUN_FILES: &[&str] = &["series.csv", "summary.json", "report.html"];
+
+/// A run's results in `dir`: a run that fails or is stopped leaves none of an earlier run's
+/// there to be read as its own; its summary.json says it failed and why.
+fn run_outputs(dir: &Path, script: &Path) -> write::Outputs {
+    write::Outputs {
+        dir: dir.to_path_buf(),
+        files: RUN_FILES,
+        scenario: Some(script.to_path_buf()),
+    }
+}
+
 fn run(
     script: &Path,
     model: Option<&Path>,
@@ -874,7 +911,8 @@ fn run(
 ) -> Result<u8> {
     let set: Vec<String> = params.keys().cloned().collect();
     if let Some(dir) = out {
-        write::ready(dir, &["series.csv", "summary.json", "report.html"])?;
+        write::ready(dir, RUN_FILES)?;
+        write::void_on_stop(Some(run_outputs(dir, script)));
     }
     let mut failure = Failure::default();
     let run = execute(
@@ -897,7 +935,7 @@ fn run(
                 errln!();
             }
             if let Some(dir) = out {
-                void_earlier_run(dir, script, e.0.trim_end())?;
+                run_outputs(dir, script).void(e.0.trim_end())?;
             }
             // A run its time limit stopped failed, as under `test`: it is slow, not wrong.
             return Ok(if failure.timed_out { 1 } else { 2 });
@@ -921,7 +959,7 @@ fn run(
     }
     if !unread.is_empty() {
         if let Some(dir) = out {
-            void_earlier_run(dir, script, "a --set the script never reads")?;
+            run_outputs(dir, script).void("a --set the script never reads")?;
         }
         return Ok(2);
     }
@@ -938,8 +976,13 @@ fn run(
         }
     }
     out!("{}", report::summary_text(&scenario, &model, &outcome));
+    for w in &outcome.warnings {
+        errln!("warning: {w}");
+    }
     if let Some(dir) = out {
-        // Everything is made before anything is written.
+        // Everything is made before anything is written; from here an interrupt lets the
+        // new set be written whole.
+        write::void_on_stop(None);
         let files = [
             ("series.csv", outcome.sim.series.to_csv(res)),
             (
@@ -958,39 +1001,6 @@ fn run(
         );
     }
     Ok(if outcome.failed() > 0 { 1 } else { 0 })
-}
-
-/// A run that failed leaves no earlier run's results in its --out directory to be read as
-/// its own (a CI job archiving summary.json would see the old pass): summary.json says
-/// this run failed and why, and the earlier series.csv and report.html go.
-fn void_earlier_run(dir: &Path, script: &Path, why: &str) -> Result<()> {
-    let earlier: Vec<&str> = ["series.csv", "summary.json", "report.html"]
-        .into_iter()
-        .filter(|f| dir.join(f).is_file())
-        .collect();
-    if earlier.is_empty() {
-        return Ok(());
-    }
-    let summary = serde_json::json!({
-        "scenario": script.display().to_string(),
-        "finished": false,
-        "passed": false,
-        "error": why,
-    });
-    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
-    write::atomic_set(&[(dir.join("summary.json"), text.as_bytes())])?;
-    for f in ["series.csv", "report.html"] {
-        if dir.join(f).is_file() {
-            std::fs::remove_file(dir.join(f))
-                .with_context(|| format!("cannot remove {}", dir.join(f).display()))?;
-        }
-    }
-    errln!(
-        "note: --out {}: this run failed, so summary.json now says so and the earlier run's \
-         series.csv and report.html are gone (they were not this run's results)",
-        dir.display()
-    );
-    Ok(())
 }
 
 fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -1105,8 +1115,13 @@ fn test(
     time_limit: &str,
 ) -> Result<u8> {
     let limit: f64 = time_limit.trim().parse().unwrap_or(f64::NAN);
-    // Say so before the scenarios run, not after.
-    if let Some(j) = junit.filter(|j| j.is_dir()) {
+    // Say so before the scenarios run, not after. (A name ending in `/` names a directory,
+    // whether or not one is there.)
+    let slash = |j: &Path| {
+        let t = j.as_os_str().to_string_lossy();
+        t.ends_with('/') || t.ends_with(std::path::MAIN_SEPARATOR)
+    };
+    if let Some(j) = junit.filter(|j| j.is_dir() || slash(j)) {
         return Err(anyhow!(BadInput(format!(
             "error: --junit {}: is a directory; give a file name",
             j.display()
@@ -1316,7 +1331,17 @@ fn test(
             }
         }
     }
-    outln!("{} passed, {} failed", passed, failed + broken);
+    // The closing line CI reads is `N passed, N failed`; what of the failures could not
+    // run at all (bad input) is said after it, as the JUnit report counts errors.
+    if broken > 0 {
+        outln!(
+            "{} passed, {} failed ({broken} of them could not run)",
+            passed,
+            failed + broken
+        );
+    } else {
+        outln!("{} passed, {} failed", passed, failed + broken);
+    }
     if let Some(j) = junit {
         let _output = write::output_phase();
         write::atomic(j, report::junit(&cases).as_bytes())?;
@@ -1614,7 +1639,20 @@ fn run_sweep(
                     true => anyhow!(Failed(text)),
                     false => bad(text),
                 }
-            })?;
+            });
+        let probe = match probe {
+            Ok(p) => p,
+            Err(e) => {
+                // The sweep's runs fail: no earlier sweep's results stay to be read as its.
+                let outputs = write::Outputs {
+                    dir: out.to_path_buf(),
+                    files: &sweep::OUTPUTS,
+                    scenario: Some(script.to_path_buf()),
+                };
+                outputs.void(e.to_string().trim_end())?;
+                return Err(e);
+            }
+        };
         let written = scenario.literal_params();
         for r in &spec.ranges {
             if !probe.params.contains_key(&r.name) && !written.contains(&r.name) {

@@ -637,9 +637,6 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             );
         }
     }
-    for w in &out.warnings {
-        let _ = writeln!(o, "  warning: {w}");
-    }
     o
 }
 

@@ -295,6 +295,8 @@ struct RunRows {
     series: String,
     /// Whether any of its expectations failed.
     failed: bool,
+    /// What the run warned of (an action that never ran, say).
+    warnings: Vec<String>,
 }
 
 fn header(spec: &Spec) -> String {
@@ -356,6 +358,14 @@ pub fn sweep(
     }
     let this = meta(scenario, model, spec, shard, total);
     other_shard_in(out, &this, shard)?;
+    // A sweep that fails or is stopped from here leaves no earlier sweep's results in `out`
+    // to be read as its own.
+    let outputs = write::Outputs {
+        dir: out.to_path_buf(),
+        files: &OUTPUTS,
+        scenario: Some(scenario.path.clone()),
+    };
+    write::void_on_stop(Some(outputs.clone()));
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
     // No more threads than runs: the rest would only be started and stopped.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -377,7 +387,8 @@ pub fn sweep(
                     100.0 * d as f64 / n.max(1) as f64
                 );
                 if d >= n {
-                    errln!();
+                    // Gone once done: the terminal line is the shell's again.
+                    err!("\r\x1b[2K");
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(200));
@@ -399,6 +410,15 @@ pub fn sweep(
     let broken = results.iter().filter(|r| r.is_err()).count();
     let all_slow = results.iter().all(|r| r.as_ref().err().is_none_or(|e| e.1));
     let mut rows = Vec::with_capacity(results.len());
+    if broken > 0 {
+        write::void_on_stop(None);
+        let first = results.iter().find_map(|r| r.as_ref().err());
+        let why = first.map_or(String::new(), |(e, _)| e.clone());
+        outputs.void(&format!(
+            "{broken} of {} runs could not run; the first: {why}",
+            mine.len()
+        ))?;
+    }
     for r in results {
         rows.push(r.map_err(|(e, _)| {
             let text = format!(
@@ -413,6 +433,14 @@ pub fn sweep(
             }
         })?);
     }
+    // What the runs warned of, once each, in a fixed order, with how many runs said it.
+    let mut warned: BTreeMap<&str, usize> = BTreeMap::new();
+    for w in rows.iter().flat_map(|r| &r.warnings) {
+        *warned.entry(w.as_str()).or_default() += 1;
+    }
+    for (w, n) in warned {
+        errln!("warning: {w} (in {n} of {} runs)", rows.len());
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut figures = header(spec);
     let mut series = String::from("run,period,metric,key,value\n");
@@ -421,6 +449,7 @@ pub fn sweep(
         series.push_str(&r.series);
     }
     let _output = write::output_phase();
+    write::void_on_stop(None);
     let note = write_runs(out, &figures, &series, &this, shard.n == 1)?;
     let elapsed = started.elapsed();
     if shard.n != 1 {
@@ -633,6 +662,7 @@ fn one_run(
         figures,
         series,
         failed: failed > 0,
+        warnings: out.warnings.clone(),
     })
 }
 
@@ -682,6 +712,22 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
     for dir in shards {
+        if let Err(e) = std::fs::read_dir(dir) {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such directory".to_string(),
+                std::io::ErrorKind::PermissionDenied => {
+                    "cannot be read (permission denied)".to_string()
+                }
+                _ if dir.exists() && !dir.is_dir() => {
+                    "is a file, not a shard's output directory".to_string()
+                }
+                _ => format!("cannot be read: {e}"),
+            };
+            return Err(anyhow!(crate::BadInput(format!(
+                "{}: {why}",
+                dir.display()
+            ))));
+        }
         if std::fs::symlink_metadata(dir.join("sweep.json")).is_err() {
             return Err(anyhow!(crate::BadInput(format!(
                 "{}: not a sweep's output (it has no sweep.json; `chokepoint sweep SCRIPT \
@@ -759,6 +805,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
         let h = lines.next().unwrap_or_default().to_string();
         match &head {
             None => head = Some(h),
+            // Shards of different sweeps (another script, parameters, seed) are said to be
+            // that, below, not as a matter of columns.
+            Some(prev) if *prev != h && metas.iter().any(|(_, m, _)| *m != metas[0].1) => break,
             Some(prev) if *prev != h => {
                 // Name what differs: a column one shard has and another lacks is most often a
                 // shard written by another version of chokepoint.

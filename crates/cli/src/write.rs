@@ -133,6 +133,76 @@ pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
     OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A command's results in an --out directory. When the command fails, or is stopped
+/// before it writes, what an earlier command left there is voided: it is not this
+/// command's result and must not read as one (a CI job archiving summary.json saw an old
+/// pass).
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub dir: PathBuf,
+    /// The files the command writes.
+    pub files: &'static [&'static str],
+    /// For commands with a summary.json: the scenario it names.
+    pub scenario: Option<PathBuf>,
+}
+
+/// What an interrupt voids: set while a command runs, cleared as it starts writing.
+static VOID_ON_STOP: Mutex<Option<Outputs>> = Mutex::new(None);
+
+/// Sets (or, with None, clears) the outputs an interrupt voids.
+pub fn void_on_stop(outputs: Option<Outputs>) {
+    *VOID_ON_STOP.lock().unwrap_or_else(|e| e.into_inner()) = outputs;
+}
+
+impl Outputs {
+    /// Voids earlier results, if there are any: a summary.json that records the failure
+    /// and `why`, and none of the other files.
+    pub fn void(&self, why: &str) -> Result<()> {
+        let dir = &self.dir;
+        if !(self.files.iter()).any(|f| dir.join(f).is_file()) {
+            return Ok(());
+        }
+        let mut kept = Vec::new();
+        if let Some(script) = &self.scenario {
+            let summary = serde_json::json!({
+                "scenario": script.display().to_string(),
+                "finished": false,
+                "passed": false,
+                "error": why,
+            });
+            let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+            atomic_set(&[(dir.join("summary.json"), text.as_bytes())])?;
+            kept.push("summary.json");
+        }
+        let mut gone = Vec::new();
+        for f in self.files.iter().filter(|f| !kept.contains(f)) {
+            let path = dir.join(f);
+            if path.is_file() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                gone.push(*f);
+            }
+        }
+        let mut said = Vec::new();
+        if !kept.is_empty() {
+            said.push("summary.json now says so".to_string());
+        }
+        if !gone.is_empty() {
+            said.push(format!(
+                "the earlier {} {} gone (not this command's results)",
+                gone.join(", "),
+                if gone.len() == 1 { "is" } else { "are" }
+            ));
+        }
+        errln!(
+            "note: --out {}: this command did not finish: {}",
+            dir.display(),
+            said.join(", and ")
+        );
+        Ok(())
+    }
+}
+
 /// On Ctrl-C (and SIGTERM or SIGHUP), outside the REPL: lets the outputs being written finish, removes the lock
 /// files and the output directories this command created and left empty, and exits with
 /// 130. Nothing is left half-written or mixed, and no temporary or lock file is left behind.
@@ -170,6 +240,10 @@ fn stop_cleanly(why: &str, code: i32) {
         }
     };
     let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    let pending = VOID_ON_STOP.lock().ok().and_then(|mut v| v.take());
+    if let Some(outputs) = pending {
+        let _ = outputs.void(why);
+    }
     release();
     remove_empty_created();
     errln!("{why}: no output was left half-written");

@@ -620,7 +620,7 @@ impl std::error::Error for ScriptError {}
 
 /// Text as a terminal can show it: control characters (a NUL, an escape) as `?`, one
 /// column each, so nothing is sent raw and a caret still lines up. Tabs and line ends stay.
-fn shown_line(src: &str) -> String {
+pub(crate) fn shown_line(src: &str) -> String {
     src.chars()
         .map(|c| match c {
             '\t' | '\n' => c,

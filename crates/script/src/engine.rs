@@ -123,9 +123,13 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
     if let Some(h) = host {
         engine.set_default_tag(rhai::Dynamic::from(h.clone()));
         let out = h.clone();
-        engine.on_print(move |s| out.lock().output.push(s.to_string()));
+        // What a script prints reaches a terminal: no escape sequence or bell goes raw.
+        engine.on_print(move |s| out.lock().output.push(crate::diag::shown_line(s)));
         let dbg = h.clone();
-        engine.on_debug(move |s, _, pos| dbg.lock().output.push(format!("[{pos}] {s}")));
+        engine.on_debug(move |s, _, pos| {
+            let line = crate::diag::shown_line(&format!("[{pos}] {s}"));
+            dbg.lock().output.push(line)
+        });
         let prog = h.clone();
         let last_memory_check = std::sync::Mutex::new(std::time::Instant::now());
         // What this thread held when the run began (a REPL may evaluate on another thread:

@@ -576,6 +576,12 @@ impl Scenario {
             error.locate_module(&self.scripts_root);
             let mut h = handle.lock();
             error.printed = std::mem::take(&mut h.output);
+            // Where in simulated time it failed: an action or trigger fails on a date.
+            if h.sim.step > 0 {
+                error
+                    .chain
+                    .push(format!("when the run had reached {}", h.sim.date()));
+            }
             // The stop itself, not another error raised once the deadline had passed.
             error.timed_out = h.stopped() == Some(host::PAST_TIME_LIMIT)
                 && error.message.contains(host::PAST_TIME_LIMIT);
