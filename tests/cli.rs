@@ -3644,3 +3644,75 @@ fn test_says_how_many_failures_could_not_run_and_merge_names_a_missing_shard() {
     assert!(text(&m).contains("no such directory"), "{}", text(&m));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_warns_of_what_a_valid_model_still_gets_wrong() {
+    let mini =
+        std::fs::read_to_string(root().join("crates/core/tests/fixtures/mini.yaml")).unwrap();
+    let dir = temp("warns");
+    let variants = [
+        (
+            "no-tb",
+            mini.replace("Dy: 0.007, Tb: 0.003", "Dy: 0.01, Tb: 0")
+                .replace("Dy: 0.20, Tb: 0.10", "Dy: 0.30, Tb: 0")
+                .replace("Dy: 0.01, Tb: 0.01", "Dy: 0.02, Tb: 0"),
+            "no deposit holds Tb",
+        ),
+        (
+            "no-re-share",
+            mini.replace("    re_share: 0.3\n", ""),
+            "form 'magnet:NdFeB' has no re_share below 1",
+        ),
+        (
+            "fortnightly",
+            mini.replace("step_days: 7", "step_days: 14"),
+            "calibrated at weekly steps",
+        ),
+        (
+            "open-two-days",
+            mini.replace(
+                "start: 2025-01-01, ramp_months: 12",
+                "start: 2025-01-01, end: 2025-01-03",
+            ),
+            "facility 'us-magnet' is open from 2025-01-01 to 2025-01-03, and no step begins then",
+        ),
+    ];
+    let all_said: Vec<&str> = variants.iter().map(|v| v.2).collect();
+    for (name, text_of, said) in variants {
+        let p = dir.join(format!("{name}.yaml"));
+        std::fs::write(&p, text_of).unwrap();
+        let out = chokepoint(&["check", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{name}: {}", text(&out));
+    }
+    // The fixture itself warns of none of these.
+    let out = chokepoint(&["check", "crates/core/tests/fixtures/mini.yaml"]);
+    let t = text(&out);
+    assert!(all_said.iter().all(|w| !t.contains(w)), "{t}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_model_without_world_2024s_markets_still_gets_price_headlines_and_a_price_chart() {
+    let dir = temp("duo-report");
+    let s = dir.join("s.rhai");
+    std::fs::write(&s, "run_until(\"2031-06-01\");\n").unwrap();
+    let out = chokepoint(&[
+        "run",
+        s.to_str().unwrap(),
+        "--model",
+        "crates/core/tests/fixtures/duo.yaml",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("peak price WEST/sep:Dy"),
+        "{}",
+        text(&out)
+    );
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(!html.contains("Prices: nothing to show"), "{html}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

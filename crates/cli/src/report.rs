@@ -22,12 +22,21 @@ pub fn inventory(m: &Model, path: &Path) -> String {
         "  horizon   {} to {}, {}-day steps",
         m.start, m.end, m.step_days
     );
-    let _ = writeln!(
-        o,
-        "  inventory {} elements, {} forms, {} deposits, {} facilities, {} firms, {} sectors, {} groups, {} stockpiles, {} sources",
-        m.elements.len(), m.forms.len(), m.deposits.len(), m.facilities.len(), m.firms.len(),
-        m.sectors.len(), m.groups.len(), m.stockpiles.len(), m.sources.len()
-    );
+    let counts = [
+        (m.elements.len(), "element", "elements"),
+        (m.forms.len(), "form", "forms"),
+        (m.deposits.len(), "deposit", "deposits"),
+        (m.facilities.len(), "facility", "facilities"),
+        (m.firms.len(), "firm", "firms"),
+        (m.sectors.len(), "sector", "sectors"),
+        (m.groups.len(), "group", "groups"),
+        (m.stockpiles.len(), "stockpile", "stockpiles"),
+        (m.sources.len(), "source", "sources"),
+    ];
+    let listed: Vec<String> = (counts.iter())
+        .map(|&(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+    let _ = writeln!(o, "  inventory {}", listed.join(", "));
     let caps = m.capacity_by_stage_country(m.start);
     let _ = writeln!(
         o,
@@ -105,6 +114,17 @@ fn thousands(v: f64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// A price in $/kg as a headline reads it: whole dollars, but two significant figures under
+/// a dollar (a price of $0.29 is not $0).
+fn per_kg(v: f64) -> String {
+    if v.abs() < 1.0 && v != 0.0 {
+        let decimals = (1 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        thousands(v)
+    }
 }
 
 /// Money as a headline reads it: $14,760.3M, or under a million whole dollars ($43,599),
@@ -254,7 +274,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         let low = if fell {
             format!(
                 "; low ${}/kg ({}× start, {falling}{})",
-                thousands(p.low),
+                per_kg(p.low),
                 two_figures(p.low_times),
                 p.low_date
             )
@@ -277,7 +297,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 format!("low price {key}"),
                 format!(
                     "${}/kg ({}× start, {falling}{})",
-                    thousands(p.low),
+                    per_kg(p.low),
                     two_figures(p.low_times),
                     p.low_date
                 ),
@@ -287,11 +307,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         }
         push(
             format!("peak price {key}"),
-            format!(
-                "${}/kg ({:.1}× start{when}){low}",
-                thousands(p.peak),
-                p.times
-            ),
+            format!("${}/kg ({:.1}× start{when}){low}", per_kg(p.peak), p.times),
             numbers,
         );
     };
@@ -300,11 +316,13 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             price_line(key, p);
         }
     }
-    // The others that moved most, up (1.5× or more) or down (to 2/3 or less).
+    // The others that moved most, up (1.5× or more) or down (to 2/3 or less); in a model
+    // without world-2024's markets (no key price above), whichever moved most.
+    let keyed = KEY_PRICES.iter().any(|k| s.find("price", k).is_some());
     let mut movers: Vec<(String, Move)> = (s.keys("price").into_iter())
         .filter(|k| !KEY_PRICES.contains(k))
         .filter_map(|k| Some((k.to_string(), moves_of(k)?)))
-        .filter(|(_, p)| p.times >= 1.5 || p.low_times <= 1.0 / 1.5)
+        .filter(|(_, p)| !keyed || p.times >= 1.5 || p.low_times <= 1.0 / 1.5)
         .collect();
     let size = |p: &Move| rank(p.times.max(1.0 / p.low_times.max(1e-9)));
     movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
@@ -1204,10 +1222,15 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
                 as_multiple(k, &s.column(s.find("price", k)?)),
             ))
         })
-        .filter(|(_, v)| size(v) >= 1.5)
         .collect();
     movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
-    price_lines.extend(movers.into_iter().take(2));
+    // In a model without world-2024's markets none of the key prices is there: its prices
+    // that moved most stand in for them, whatever their move.
+    if price_lines.is_empty() {
+        price_lines.extend(movers.into_iter().take(5));
+    } else {
+        price_lines.extend(movers.into_iter().filter(|(_, v)| size(v) >= 1.5).take(2));
+    }
     let mut charts = vec![(
         "Prices".to_string(),
         "multiple of their start price".to_string(),

@@ -1506,6 +1506,16 @@ impl Loader {
         let firm_ids = self.ids(&c, m.firms.items.iter().map(|x| x.id.as_str()), "id");
         let mut firms = Vec::new();
         for (i, x) in m.firms.items.iter().enumerate() {
+            // Levers take a firm or a country by the same name (`to:`, entity lists): one
+            // must mean one.
+            if country_ids.contains_key(&x.id) {
+                self.at(
+                    &c,
+                    i,
+                    "id",
+                    format!("'{}' is already the id of a country", x.id),
+                );
+            }
             if !x.source().ids().is_empty() || x.assumption().is_some() {
                 self.sourced(&c, i, x, &source_ids);
             }

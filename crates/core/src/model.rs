@@ -571,6 +571,26 @@ impl Model {
                     .map(|e| self.commodity(rec.input, Some(e)))
                     .collect()
             };
+            // An element no deposit holds is made only from what plants start with.
+            let found = |e: ElemId| {
+                self.deposits.iter().any(|d| d.distribution[e] > 0.0)
+                    || self.stockpiles.iter().any(|sp| sp.holding[e] > 0.0)
+            };
+            for &c in &needs {
+                let Some(e) = self.commodities[c].element else {
+                    continue;
+                };
+                if made_or_held(c) && !found(e) {
+                    out.push(format!(
+                        "recipe '{}' needs {}, and no deposit holds {}: {} can run only on \
+                         the stocks the chain starts with, then never",
+                        rec.id,
+                        self.commodity_name(c),
+                        self.elements[e].symbol,
+                        users.join(", ")
+                    ));
+                }
+            }
             for c in needs.into_iter().filter(|&c| !made_or_held(c)) {
                 // Scrap comes from sectors that recycle, not from a facility.
                 if self.forms[self.commodities[c].form].id == "scrap" {
@@ -647,7 +667,48 @@ impl Model {
                 crate::error::shown(fac.capacity * fac.utilisation)
             ));
         }
+        // Product forms made to a composition (magnets) hold other matter too: read as pure
+        // rare earth, every tonne of them stands for ~3 of a real magnet's.
+        for (r, rec) in self.recipes.iter().enumerate() {
+            let form = &self.forms[rec.output];
+            let made = (self.facilities.iter()).any(|f| f.process == Process::Convert(r));
+            if made && form.mixed && !rec.composition.is_empty() && form.re_share >= 1.0 {
+                out.push(format!(
+                    "form '{}' has no re_share below 1: its tonnes are read as pure rare earth \
+                     (a sintered NdFeB magnet is ~30% rare earth; set `re_share`)",
+                    form.id
+                ));
+            }
+        }
+        if self.step_days != 7 {
+            out.push(format!(
+                "the model steps {} days at a time: the behavioural parameters were calibrated \
+                 at weekly steps (models/README, \"behaviour\"), so prices and shortfalls \
+                 respond differently at other step lengths",
+                self.step_days
+            ));
+        }
         for fac in &self.facilities {
+            // A plant runs in the steps that begin while it is open: one open for less than
+            // a step may hold none.
+            let first = self.step_of(fac.start).max(0);
+            let first = if self.date_of(first as usize) < fac.start {
+                first + 1
+            } else {
+                first
+            };
+            let first_date = self.date_of(first as usize);
+            if fac.start <= self.end && fac.end.is_some_and(|e| e > self.start && first_date >= e) {
+                out.push(format!(
+                    "facility '{}' is open from {} to {}, and no step begins then (steps of {} \
+                     days from {}): it never runs",
+                    fac.id,
+                    fac.start,
+                    fac.end.map(|e| e.to_string()).unwrap_or_default(),
+                    self.step_days,
+                    self.start
+                ));
+            }
             // A plant outside the model's years is most often a mistyped date.
             if fac.start > self.end {
                 out.push(format!(
