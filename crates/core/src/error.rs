@@ -21,11 +21,11 @@ impl fmt::Display for Problem {
             write!(f, ":{line}:{col}")?;
         }
         let message = shortened(&self.message, 2000);
-        // What would print as nothing is shown as its code (`\u{200b}`).
+        // What would print as nothing is shown as its code point (`<U+200B>`).
         let message: String = message
             .chars()
             .map(|c| match invisible(c) {
-                true => c.escape_unicode().to_string(),
+                true => format!("<U+{:04X}>", c as u32),
                 false => c.to_string(),
             })
             .collect();

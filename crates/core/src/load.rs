@@ -336,6 +336,32 @@ impl Loader {
                     ));
                 }
             }
+            // The YAML reader's words for the two commonest slips of a hand-written file.
+            if msg.contains("mapping values are not allowed in this context") {
+                msg.push_str(
+                    " (a value holding `: ` must be quoted, as name: \"Motors: Gammaland\"; \
+                     or this line is indented deeper than the key before it)",
+                );
+            }
+            if msg.contains("found unexpected end of stream")
+                || msg.contains("did not find expected key")
+            {
+                let name = |q: char| if q == '"' { "double" } else { "single" };
+                match (quote_over_lines(&work), place) {
+                    (Some((line, q, None)), _) => msg.push_str(&format!(
+                        " (the {} quote on line {line} is never closed)",
+                        name(q)
+                    )),
+                    (Some((line, q, Some(closed))), Some((at, _))) if closed <= at => {
+                        msg.push_str(&format!(
+                            " (the {} quote on line {line} is closed only on line {closed}: \
+                             one left open there?)",
+                            name(q)
+                        ))
+                    }
+                    _ => {}
+                }
+            }
             // A key written twice is placed at its map's first key: point at the second
             // writing, and stop there (setting either copy aside would hide the other's
             // problems, or report the same key again).
@@ -694,6 +720,48 @@ fn unclosed_flow(text: &str, line: usize) -> Option<(usize, char)> {
     None
 }
 
+/// The first quoted string in `text` that runs over a line's end: the line it opens on,
+/// its quote, and the line that closes it (None: nothing does). A string left open runs on
+/// to the next quote, or to the end of the file, where the reader reports it. Comments and
+/// a quote inside a plain word (it's) are passed over.
+fn quote_over_lines(text: &str) -> Option<(usize, char, Option<usize>)> {
+    let mut open: Option<(usize, char)> = None;
+    for (n, line) in text.lines().enumerate() {
+        if let Some((at, q)) = open.filter(|&(at, _)| at < n + 1) {
+            // Open from an earlier line: where does it close?
+            if line.contains(q) {
+                return Some((at, q, Some(n + 1)));
+            }
+            continue;
+        }
+        let mut chars = line.chars().peekable();
+        let mut prev = ' ';
+        while let Some(c) = chars.next() {
+            match open {
+                Some((_, q)) if c == q => {
+                    // '' is an escaped quote inside a single-quoted string.
+                    if q == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        open = None;
+                    }
+                }
+                Some((_, '"')) if c == '\\' => {
+                    chars.next();
+                }
+                Some(_) => {}
+                None if c == '#' && (prev == ' ' || prev == '\t') => break,
+                None if (c == '"' || c == '\'') && !prev.is_alphanumeric() => {
+                    open = Some((n + 1, c));
+                }
+                None => {}
+            }
+            prev = c;
+        }
+    }
+    open.map(|(at, q)| (at, q, None))
+}
+
 /// Whether `text` is valid YAML (whatever its shape, duplicate keys allowed): only then are
 /// a model file's errors about its fields, and the items holding them can be set aside to
 /// read on.
@@ -825,9 +893,21 @@ fn read_text(path: &Path) -> Result<String, String> {
         return Err("the file is binary (it contains NUL bytes), not YAML text".into());
     }
     let text = String::from_utf8(bytes).map_err(|e| {
+        // Where, as an editor counts: the line and column of the first bad byte.
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
         format!(
-            "the file is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
+            "the file is not UTF-8 text (an invalid byte on line {line}, column {column}, \
+             byte offset {at}: save it as UTF-8)"
         )
     })?;
     // Editors on Windows may start a UTF-8 file with a byte-order mark: it is not content.
@@ -956,9 +1036,17 @@ impl Loader {
                 .any(|c| c.is_control() || crate::error::invisible(c))
                 || n.trim() != n
             {
+                // Each character that would not show as itself, by its code point.
+                let shown: String = (n.chars())
+                    .map(|c| match c.is_control() || crate::error::invisible(c) {
+                        true => format!("<U+{:04X}>", c as u32),
+                        false => c.to_string(),
+                    })
+                    .collect();
                 let why = format!(
-                    "{n:?} must be plain text: no control or invisible characters (a newline, a \
-                     tab, a zero-width space, a direction mark) and no spaces at either end"
+                    "'{shown}' must be plain text: no control or invisible characters (a \
+                     newline, a tab, a zero-width space, a direction mark) and no spaces at \
+                     either end"
                 );
                 self.at(ctx, i, field, why);
             } else if let Some(&first) = map.get(n) {
