@@ -111,6 +111,9 @@ pub struct Host {
     /// Notes on plants modelled apart, each with the plant whose lever gave it (`usize::MAX`
     /// once a lever on another of the set took it back).
     pub split_plants: Vec<(String, usize)>,
+    /// Notes on a facility a lever call names, said once the call is logged
+    /// ([`Host::log`]).
+    pub pending_notes: Vec<String>,
     /// The reach (`to`, `exempt`) policies had when they were pulled, by index, for those
     /// `lift_controls` has narrowed since: pulling the same rule again is still the same.
     pub imposed_reach: BTreeMap<usize, (Targets, Targets)>,
@@ -143,6 +146,7 @@ impl HostHandle {
             in_condition: None,
             script_fns: None,
             split_plants: Vec::new(),
+            pending_notes: Vec::new(),
             imposed_reach: BTreeMap::new(),
             seq: 0,
         })))
@@ -160,6 +164,14 @@ impl Host {
     }
 
     pub fn log(&mut self, name: &str, summary: String) {
+        // The notes on what the lever acts on are said once it has been pulled: a call
+        // that fails on a later argument says only its error.
+        let notes = std::mem::take(&mut self.pending_notes);
+        for note in notes {
+            if !self.output.contains(&note) {
+                self.output.push(note);
+            }
+        }
         // An `at` or `every` action is logged on the date the script gave it; it acts from
         // the start of the step holding that date.
         let date = self.running_due.unwrap_or_else(|| self.sim.date());
@@ -249,6 +261,7 @@ impl Host {
     /// ignore the lever, so that is an error naming what took over from it. One the model
     /// closes later in the run takes the lever until then, with a note saying so.
     pub fn live_facility(&mut self, name: &str) -> Result<usize, Box<EvalAltResult>> {
+        self.pending_notes.clear();
         let f = self.facility(name)?;
         self.note_sibling_plants(f);
         let m = &self.sim.model;
@@ -273,8 +286,8 @@ impl Host {
                 "note: {name} closes on {end} in the model (its `end`): a lever on it acts \
                  until then, not after{next}"
             );
-            if !self.output.contains(&note) {
-                self.output.push(note);
+            if !self.pending_notes.contains(&note) {
+                self.pending_notes.push(note);
             }
         }
         Ok(f)
@@ -328,7 +341,7 @@ impl Host {
         match self.split_plants.iter().find(|(n, _)| *n == note) {
             None => {
                 self.split_plants.push((note.clone(), f));
-                self.output.push(note);
+                self.pending_notes.push(note);
             }
             Some(&(_, first)) if first != f => {
                 self.output.retain(|l| *l != note);

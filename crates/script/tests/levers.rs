@@ -3441,3 +3441,88 @@ fn a_contract_passes_a_fully_approved_licence_without_its_review() {
         "with a 63-day review: {reviewed:.0} t/yr against {free:.0}"
     );
 }
+
+#[test]
+fn notes_are_said_once_of_levers_that_were_pulled_and_name_what_they_note() {
+    // A call that fails on a later argument says only its error: not a note on the plant
+    // it named first.
+    let failed = Scenario::compile(
+        Path::new("lever-test.rhai"),
+        r#"price_floor("mp-separation", "oxide:Qq", 110.0, "US");"#,
+        &root().join("scripts"),
+    )
+    .unwrap()
+    .run(&world(), &RunOptions::default())
+    .err()
+    .expect("an unknown element is an error");
+    assert!(failed.message.contains("unknown element 'Qq'"), "{failed}");
+    assert!(failed.printed.is_empty(), "{:?}", failed.printed);
+    // The same lever pulled still notes the firm's other plant.
+    let out = run_to(
+        r#"price_floor("mp-separation", "oxide:Nd", 110.0, "US");"#,
+        "2024-02-01",
+    );
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.contains("mp-separation and mp-separation-ramp")),
+        "{:?}",
+        out.output
+    );
+    // An entity list over ten exporters that moves no flow is said to once, not ten times.
+    let out = run_to(
+        r#"for x in ["CN", "JP", "DE", "FR", "GB", "IT", "CA", "AU", "MY", "KR"] {
+               entity_list(x, ["lm-aeronautics"]);
+           }"#,
+        "2024-02-01",
+    );
+    let said = (out.output.iter())
+        .filter(|l| l.contains("none of the listed firms"))
+        .count();
+    assert!(said <= 1, "{:?}", out.output);
+    // A group naming the exporter among others is read as its other members, and said so.
+    let out = run_to(
+        r#"export_ban("JP", #{ forms: ["magnet:NdFeB"], to: ["G7"] });"#,
+        "2024-02-01",
+    );
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.contains("include JP, the exporter itself")),
+        "{:?}",
+        out.output
+    );
+    // A target at no buying rate buys nothing toward it.
+    let out = run_to(
+        r#"stockpile_target("us-nds-ndfeb", 50000.0, 0.0);"#,
+        "2024-02-01",
+    );
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.contains("buys nothing toward it")),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
+fn a_rule_reading_a_date_not_yet_reached_waits_for_it() {
+    // `value_at` a date the clock has not reached has no value yet in a rule, as a window
+    // not reached has none: the rule waits, and fires once the date's step is run.
+    let out = run_to(
+        r#"let p = price("oxide:Dy", "ROW");
+           when(|| value_at(p, "2024-06-03") > 0.0, || print(`fired ${today()}`));"#,
+        "2024-08-01",
+    );
+    assert!(
+        out.output.iter().any(|l| l == "fired 2024-06-03"),
+        "{:?}",
+        out.output
+    );
+    // A series key the model lacks names the part it lacks.
+    let e = attempt(r#"let s = shortfall("ev-xx");"#)
+        .err()
+        .expect("an unknown sector is an error");
+    assert!(e.contains("the model has no 'ev-xx'"), "{e}");
+}

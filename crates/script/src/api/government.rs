@@ -234,6 +234,12 @@ pub mod government_api {
             h.sim.stockpile_target[s] = target * re;
             h.sim.stockpile_buy[s] = rate * re;
             h.sim.stockpile_release[s] = 0.0;
+            if rate == 0.0 && target * re > h.sim.stockpile_holding(s) {
+                h.output.push(format!(
+                    "note: stockpile_target: {id} aims for {target} t at 0 t/yr, so it buys \
+                     nothing toward it (it holds what it has; give a rate to buy)"
+                ));
+            }
             if rate == 0.0 && before == (0.0, 0.0) {
                 return Ok(()); // A target it buys toward at no rate, and no release to end.
             }

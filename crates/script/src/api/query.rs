@@ -170,8 +170,43 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                     ))
                 }
                 None => {
-                    let hint = chokepoint_core::error::did_you_mean(key, keys.iter().copied());
-                    err(format!("metric '{metric}' has no key '{key}'{hint}"))
+                    // A part the model has nowhere (a misspelt sector or country): name that
+                    // part, with the nearest the metric is kept by.
+                    let known = |p: &str| {
+                        m.countries.iter().any(|x| x.id == p)
+                            || m.firms.iter().any(|x| x.id == p)
+                            || m.groups.iter().any(|x| x.id == p)
+                            || m.sectors.iter().any(|x| x.id == p)
+                            || m.facilities.iter().any(|x| x.id == p)
+                            || m.stockpiles.iter().any(|x| x.id == p)
+                            || m.elements.iter().any(|x| x.symbol == p)
+                            || m.forms.iter().any(|x| x.id == p)
+                            || m.markets.iter().any(|x| x == p)
+                            || m.stages.iter().any(|x| x == p)
+                            || (0..m.commodities.len()).any(|c| m.commodity_name(c) == p)
+                    };
+                    let unknown = (key.split(['/', '>'])).find(|p| !parts.contains(p) && !known(p));
+                    match unknown {
+                        Some(p) => {
+                            let hint = match chokepoint_core::error::did_you_mean(
+                                p,
+                                parts.iter().copied(),
+                            ) {
+                                h if h.is_empty() => {
+                                    " (`chokepoint check MODEL --ids` lists its ids)".to_string()
+                                }
+                                h => h,
+                            };
+                            err(format!(
+                                "metric '{metric}' has no key '{key}': the model has no '{p}'{hint}"
+                            ))
+                        }
+                        None => {
+                            let hint =
+                                chokepoint_core::error::did_you_mean(key, keys.iter().copied());
+                            err(format!("metric '{metric}' has no key '{key}'{hint}"))
+                        }
+                    }
                 }
             }
         }
@@ -605,6 +640,19 @@ pub mod query_api {
         let d = chokepoint_core::Date::parse(date).map_err(err)?;
         let name = s.name();
         let step = s.step_days()?;
+        // In a rule the clock runs, a date within the horizon it has not reached has no
+        // value yet (NaN: a comparison with it is false and the rule waits), as a window
+        // not reached has none.
+        let waiting = s.with_host(|h| {
+            let m = &h.sim.model;
+            h.driving
+                && d >= m.start
+                && d <= m.end
+                && (h.sim.series.dates.last()).is_none_or(|&x| d.days() >= x.days() + step)
+        })?;
+        if waiting {
+            return Ok(f64::NAN);
+        }
         s.read(|dates, v| match dates.iter().rposition(|&x| x <= d) {
             // The last value stands for its own step only, not for the time after it.
             Some(i) if i + 1 == dates.len() && d.days() >= dates[i].days() + step => {

@@ -161,7 +161,23 @@ pub fn add(
              mixed form counts the elements its makers put in it), so {effect}",
             h.sim.model.name
         );
-        h.output.push(note);
+        if !h.output.contains(&note) {
+            h.output.push(note);
+        }
+    }
+    // A group naming the exporter among others (the G7 for Japan's own ban) is read as
+    // its other members: a country's own buyers are not its exports.
+    if let Some(x) = policy.exporter.filter(|&x| {
+        policy.to.countries.contains(&x) && !matches!(policy.kind, PolicyKind::Tariff { .. })
+    }) {
+        let note = format!(
+            "note: {kind}: the destinations include {}, the exporter itself (through a group): \
+             its own buyers are not its exports, so the rule reaches the others",
+            h.sim.model.countries[x].id
+        );
+        if !h.output.contains(&note) {
+            h.output.push(note);
+        }
     }
     if let PolicyKind::EntityList = policy.kind {
         // A listing of firms the model gives no demand is a no-op: say so, or "nothing
@@ -179,12 +195,16 @@ pub fn add(
                     .is_some_and(|f| policy.to.reaches(&m, fac.country, Some(f)))
         });
         if !buys && !owns {
-            h.output.push(format!(
+            // Said once, however many exporters list the same firms.
+            let note = format!(
                 "note: entity_list: none of the listed firms owns a plant that buys inputs or \
                  holds a share of any sector's demand in {} (sectors' `firms:`), so this \
                  listing moves no flow",
                 m.name
-            ));
+            );
+            if !h.output.contains(&note) {
+                h.output.push(note);
+            }
         }
     }
     h.sim.add_policy(policy);
