@@ -746,8 +746,18 @@ impl Model {
             if !made || self.commodities[c].element.is_some_and(|e| !exists(e)) {
                 continue;
             }
+            // Only where a plant reads it: one there makes it or takes its form in.
+            let read_in = |mk: usize| {
+                (0..self.facilities.len()).any(|f| {
+                    let fac = &self.facilities[f];
+                    self.countries[fac.country].market == mk
+                        && (self.makes(f, c)
+                            || matches!(fac.process, Process::Convert(r)
+                                if self.recipes[r].input == self.commodities[c].form))
+                })
+            };
             for (mk, name) in self.markets.iter().enumerate() {
-                if self.prices[mk * nc + c] <= 0.0 {
+                if self.prices[mk * nc + c] <= 0.0 && read_in(mk) {
                     out.push(format!(
                         "{} has no start price in market {name}: plants read its margin as \
                          unpriced there (add it to `prices:`)",

@@ -157,12 +157,13 @@ pub fn resolve(
             delay_steps: delay(def.delay_days, &mut err),
         },
         "export_quota" => match def.tonnes_per_year {
-            Some(t) if t.is_finite() && t >= 0.0 => PolicyKind::ExportQuota { tonnes_per_year: t },
+            // Within the bound of every other tonnage a year (the world mines ~400,000 t).
+            Some(t) if (0.0..=1e7).contains(&t) => PolicyKind::ExportQuota { tonnes_per_year: t },
             Some(t) => {
                 err(
                     "tonnes_per_year",
                     format!(
-                        "must be a finite number ≥ 0, got {}",
+                        "must be between 0 and 10000000 t/yr, got {}",
                         crate::error::shown(t)
                     ),
                 );

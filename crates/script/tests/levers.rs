@@ -3526,3 +3526,11 @@ fn a_rule_reading_a_date_not_yet_reached_waits_for_it() {
         .expect("an unknown sector is an error");
     assert!(e.contains("the model has no 'ev-xx'"), "{e}");
 }
+
+#[test]
+fn a_quota_beyond_any_tonnage_is_refused_as_other_rates_are() {
+    let e = attempt(r#"export_quota("CN", #{ tonnes_per_year: 1e308 });"#)
+        .err()
+        .expect("refused");
+    assert!(e.contains("between 0 and 10000000 t/yr"), "{e}");
+}
