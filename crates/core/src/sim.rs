@@ -131,6 +131,8 @@ pub struct Contract {
     pub country: CountryId,
     pub share: f64,
     pub firm: Option<FirmId>,
+    /// Tonnes delivered under it so far this run.
+    pub delivered: f64,
 }
 
 /// A per-tonne production subsidy paid by a government to a facility.
@@ -702,6 +704,7 @@ impl Sim {
                     country: c.country,
                     share: c.share,
                     firm: c.firm,
+                    delivered: 0.0,
                 })
                 .collect(),
             outages: Vec::new(),
@@ -1246,6 +1249,12 @@ impl Sim {
         let ne = self.model.elements.len();
         let range = f * ne..(f + 1) * ne;
         self.offtake_seen[range.clone()].copy_from_slice(&self.made_total[range]);
+    }
+
+    /// What facility `f` has made so far this run, tonnes of rare earth.
+    pub fn made_by(&self, f: FacilityId) -> f64 {
+        let ne = self.model.elements.len();
+        self.made_total[f * ne..(f + 1) * ne].iter().sum()
     }
 
     /// Sets a sector's annual growth rate from now on: demand keeps the level it has
@@ -2432,8 +2441,8 @@ impl Sim {
                     self.year_frac,
                 );
             }
-            for k in 0..self.contracts.len() {
-                let ct = self.contracts[k].clone();
+            for ck in 0..self.contracts.len() {
+                let ct = self.contracts[ck].clone();
                 let fac = &m.facilities[ct.facility];
                 let form = fac.output_form(&m);
                 let from = (self.fac_node[ct.facility] * nf + form) * ne;
@@ -2581,6 +2590,7 @@ impl Sim {
                         }
                         self.links[c].contracted[slot] += q;
                         self.contracted_any = true;
+                        self.contracts[ck].delivered += q;
                         self.scratch.sold[ct.facility] += q;
                         let mk = m.countries[x].market;
                         self.scratch.sold_c[mk * m.commodities.len() + c] += q;

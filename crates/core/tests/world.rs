@@ -701,7 +701,7 @@ proptest! {
                     let taken: f64 = sim.contracts.iter().filter(|c| c.facility == f).map(|c| c.share).sum();
                     let share = x.min(1.0 - taken);
                     if share > 0.0 {
-                        sim.contracts.push(chokepoint_core::sim::Contract { facility: f, country, share, firm });
+                        sim.contracts.push(chokepoint_core::sim::Contract { facility: f, country, share, firm, delivered: 0.0 });
                     }
                     continue;
                 }
@@ -733,6 +733,7 @@ fn two_contracts_on_one_facility_share_it_whatever_their_order() {
                 country,
                 share: 0.5,
                 firm: None,
+                delivered: 0.0,
             });
         }
         sim.run_until(d("2024-03-01"));

@@ -634,6 +634,29 @@ impl Scenario {
         // One a rule pulled as the clock's last step ended is the rule applied as usual, but
         // it never acted either: said, so a log that counts it is not read as an effect.
         let mut output = host.output;
+        // A contract the script signed that never delivered: its buyers were supplied
+        // otherwise (it gives up to what they lack), or nobody needed its goods.
+        if host.levers.iter().any(|l| l.name == "contract") {
+            let m = &host.sim.model;
+            let signed = |k: &&chokepoint_core::sim::Contract| {
+                !(m.contracts.iter()).any(|c| {
+                    (c.facility, c.country, c.firm, c.share)
+                        == (k.facility, k.country, k.firm, k.share)
+                })
+            };
+            let made = |f: usize| host.sim.made_by(f) > 0.0;
+            for ct in (host.sim.contracts.iter())
+                .filter(signed)
+                .filter(|k| k.share > 0.0 && k.delivered <= 0.0 && made(k.facility))
+            {
+                output.push(format!(
+                    "note: contract: {} to {} delivered nothing over the run: a contract \
+                     gives its buyers up to what they lack, and they lacked nothing (other \
+                     supply, another contract, or no plant there running)",
+                    m.facilities[ct.facility].id, m.countries[ct.country].id
+                ));
+            }
+        }
         for l in (host.levers.iter()).filter(|l| l.step >= host.sim.step && l.by_rule) {
             output.push(format!(
                 "note: {} ({}) was pulled by a rule as the run's last step ended, {end}: it never \

@@ -3534,3 +3534,22 @@ fn a_quota_beyond_any_tonnage_is_refused_as_other_rates_are() {
         .expect("refused");
     assert!(e.contains("between 0 and 10000000 t/yr"), "{e}");
 }
+
+#[test]
+fn a_signed_contract_that_never_delivers_is_noted_at_the_end() {
+    // Malaysia's separator is fed in full by Mount Weld: a contract for Thailand's mine to
+    // Malaysia finds no buyer lacking anything, and delivers nothing all year.
+    let out = run_to(r#"contract("thailand-mines", "MY", 1.0);"#, "2024-12-31");
+    let said: Vec<&String> = (out.output.iter())
+        .filter(|l| l.contains("delivered nothing over the run"))
+        .collect();
+    assert_eq!(said.len(), 1, "{:?}", out.output);
+    assert!(said[0].contains("thailand-mines to MY"), "{said:?}");
+    // One that delivers is not noted, nor are the model's own contracts.
+    let out = run_to(r#"contract("thailand-mines", "CN", 1.0);"#, "2024-12-31");
+    assert!(
+        !out.output.iter().any(|l| l.contains("delivered nothing")),
+        "{:?}",
+        out.output
+    );
+}

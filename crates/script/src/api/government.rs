@@ -160,6 +160,7 @@ fn contract_to(
                 country: c,
                 share,
                 firm: firm_id,
+                delivered: 0.0,
             });
         }
         let to = match firm {
