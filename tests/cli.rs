@@ -3716,3 +3716,38 @@ fn a_model_without_world_2024s_markets_still_gets_price_headlines_and_a_price_ch
     assert!(!html.contains("Prices: nothing to show"), "{html}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_stray_closing_bracket_in_the_repl_is_an_error_at_once_not_a_continuation() {
+    // `print(1))` can never become whole: it was taken as unfinished, and the next line was
+    // joined to it and lost with it.
+    let dir = temp("repl-stray");
+    for first in ["print(1))", "let a = [1]];", "let b = 1 }"] {
+        let out = piped_repl(&dir, format!("{first}\nprint(2);\nprint(3);\n").as_bytes());
+        let said = text(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let printed = stdout.lines().filter(|l| *l == "2" || *l == "3").count();
+        assert_eq!(printed, 2, "{first}: {said}");
+        assert!(said.contains("error"), "{first}: {said}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_caveat_on_policy_money_is_in_the_summary_json_and_the_report_too() {
+    let dir = temp("money-caveat");
+    let out = chokepoint(&[
+        "run",
+        "scripts/whatif-us-stockpile-12m-ban.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = "read them as a scale, not a sum";
+    assert!(text(&out).contains(said), "{}", text(&out));
+    for f in ["summary.json", "report.html"] {
+        let t = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(t.contains(said), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -282,7 +282,7 @@ impl ReplHelper {
                     // A backtick string runs over lines: one left open is still being typed.
                     || e.to_string().contains("Open string is not terminated")
                         && input.matches('`').count() % 2 == 1;
-                if incomplete {
+                if incomplete && !stray_closer(input) {
                     ValidationResult::Incomplete
                 } else {
                     // Let the evaluation report it, with its caret.
@@ -1077,6 +1077,12 @@ fn braces_left_open(input: &str) -> bool {
     open_depths(input).0 > 0
 }
 
+/// Whether `input` closes a bracket it never opened (`print(1))`): no line to come can
+/// make it whole, so it is an error now, not the start of a longer input.
+fn stray_closer(input: &str) -> bool {
+    open_depths(input).2
+}
+
 /// Whether `input` ends inside a `/* … */` comment (they nest), outside strings and line
 /// comments: the parser takes such an input as finished, with the rest of it commented out.
 fn open_block_comment(input: &str) -> bool {
@@ -1084,10 +1090,12 @@ fn open_block_comment(input: &str) -> bool {
 }
 
 /// How many `{` blocks and `/* */` comments `input` leaves open, reading it as Rhai does:
-/// nothing inside a string or a comment counts, and block comments nest.
-fn open_depths(input: &str) -> (i64, usize) {
+/// nothing inside a string or a comment counts, and block comments nest; and whether a
+/// bracket of any kind is closed more often than it was opened.
+fn open_depths(input: &str) -> (i64, usize, bool) {
     let b = input.as_bytes();
     let (mut braces, mut comments, mut i) = (0i64, 0usize, 0);
+    let (mut depth, mut stray) = (0i64, false);
     let mut quote: Option<u8> = None;
     while i < b.len() {
         let (c, next) = (b[i], b.get(i + 1).copied());
@@ -1111,13 +1119,25 @@ fn open_depths(input: &str) -> (i64, usize) {
                 }
             }
             None if matches!(c, b'"' | b'`' | b'\'') => quote = Some(c),
-            None if c == b'{' => braces += 1,
-            None if c == b'}' => braces -= 1,
+            None if c == b'{' => {
+                braces += 1;
+                depth += 1;
+            }
+            None if c == b'}' => {
+                braces -= 1;
+                depth -= 1;
+                stray |= depth < 0;
+            }
+            None if matches!(c, b'(' | b'[') => depth += 1,
+            None if matches!(c, b')' | b']') => {
+                depth -= 1;
+                stray |= depth < 0;
+            }
             None => {}
         }
         i += 1;
     }
-    (braces, comments)
+    (braces, comments, stray)
 }
 
 /// The first line of a script `:save` writes.

@@ -533,6 +533,32 @@ pub(crate) fn prices_at_cap(m: &Model, out: &Outcome) -> usize {
         .count()
 }
 
+/// summary.json's caveats: each price pinned at a bound, then the one on policy money.
+fn caveats_json(m: &Model, out: &Outcome) -> Vec<serde_json::Value> {
+    let pinned = pinned_prices(m, out);
+    let mut v: Vec<serde_json::Value> = (pinned.iter())
+        .map(|p| {
+            json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio,
+                   "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})
+        })
+        .collect();
+    if let Some(c) = money_caveat(m, out, &pinned) {
+        v.push(json!({"series": "policy_cost", "text": c}));
+    }
+    v
+}
+
+/// Money a government spent or collected is valued at the model's prices, the ones pinned
+/// at a bound included: said wherever the figure is (terminal, summary.json, report).
+fn money_caveat(m: &Model, out: &Outcome, pinned: &[Pinned]) -> Option<&'static str> {
+    let money = (headlines(m, out).iter())
+        .any(|h| h.label.starts_with("policy cost") || h.label.starts_with("policy receipts"));
+    (money && !pinned.is_empty()).then_some(
+        "policy costs and receipts are valued at the model's prices, the flagged ones \
+         included: read them as a scale, not a sum",
+    )
+}
+
 pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
     let s = &out.sim.series;
     // The run's bounds: a scenario may set them (`behaviour`).
@@ -622,16 +648,8 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             if pinned.len() == 5 { "price" } else { "prices" }
         );
     }
-    // Money a government spent or collected is valued at those prices too.
-    let money = (headlines(m, out).iter())
-        .any(|h| h.label.starts_with("policy cost") || h.label.starts_with("policy receipts"));
-    if money && !pinned.is_empty() {
-        let _ = writeln!(
-            o,
-            "  {:<38} policy costs and receipts are valued at the model's prices, the flagged \
-             ones included: read them as a scale, not a sum",
-            "caveat"
-        );
+    if let Some(c) = money_caveat(m, out, &pinned) {
+        let _ = writeln!(o, "  {:<38} {c}", "caveat");
     }
     let n = out.expectations.len();
     let failed = out.failed();
@@ -695,7 +713,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
             }
             o
         }).collect::<Vec<_>>(),
-        "caveats": pinned_prices(m, out).iter().map(|p| json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio, "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})).collect::<Vec<_>>(),
+        "caveats": caveats_json(m, out),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
         "warnings": out.warnings,
@@ -1149,6 +1167,9 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         o.push_str("<h2>Caveats</h2><ul>");
         for p in &pinned {
             let _ = write!(o, "<li>{}</li>", esc(&p.text(m.step_days)));
+        }
+        if let Some(c) = money_caveat(m, out, &pinned) {
+            let _ = write!(o, "<li>{}</li>", esc(c));
         }
         o.push_str("</ul>");
     }
