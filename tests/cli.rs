@@ -3598,7 +3598,7 @@ fn a_failed_sweep_or_comparison_leaves_no_earlier_results_to_be_read_as_its_own(
     assert!(!cmp.join("compare.csv").exists() && !cmp.join("report.html").exists());
     // The error names the simulated date it happened on.
     assert!(
-        text(&c).contains("when the run had reached 2024-02-05"),
+        text(&c).contains("when the run was at the step of 2024-02-05"),
         "{}",
         text(&c)
     );

@@ -71,9 +71,9 @@ enum Command {
         /// Model file (default: the script's `// model:` header, else models/world-2024.yaml).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Write series.csv, summary.json and report.html here. A run that fails (or is
-        /// stopped) leaves none of an earlier run's results there: summary.json says it
-        /// failed, and why. A directory the failed run made is taken away.
+        /// Write series.csv, summary.json and report.html here. A run that fails leaves
+        /// none of an earlier run's results there: summary.json says it failed, and why. A
+        /// directory the failed run made is taken away.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Seed for stochastic events (default: the model's seed).
@@ -491,9 +491,9 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 files: &["compare.csv", "report.html"],
                 scenario: None,
             });
-            write::void_on_stop(outputs.clone());
             let both = finished(run_one(&a)).and_then(|x| Ok((x, finished(run_one(&b))?)));
-            write::void_on_stop(None);
+            // From here an interrupt waits for the comparison's files to be written whole.
+            let _output = write::output_phase();
             let ((sa, _, oa), (sb, mb, ob)) = match both {
                 Ok(both) => both,
                 Err(e) => {
@@ -912,7 +912,6 @@ fn run(
     let set: Vec<String> = params.keys().cloned().collect();
     if let Some(dir) = out {
         write::ready(dir, RUN_FILES)?;
-        write::void_on_stop(Some(run_outputs(dir, script)));
     }
     let mut failure = Failure::default();
     let run = execute(
@@ -980,9 +979,9 @@ fn run(
         errln!("warning: {w}");
     }
     if let Some(dir) = out {
-        // Everything is made before anything is written; from here an interrupt lets the
-        // new set be written whole.
-        write::void_on_stop(None);
+        // Everything is made before anything is written; from here an interrupt waits for
+        // the new set to be written whole.
+        let _output = write::output_phase();
         let files = [
             ("series.csv", outcome.sim.series.to_csv(res)),
             (

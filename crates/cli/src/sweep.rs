@@ -365,7 +365,6 @@ pub fn sweep(
         files: &OUTPUTS,
         scenario: Some(scenario.path.clone()),
     };
-    write::void_on_stop(Some(outputs.clone()));
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
     // No more threads than runs: the rest would only be started and stopped.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -411,7 +410,6 @@ pub fn sweep(
     let all_slow = results.iter().all(|r| r.as_ref().err().is_none_or(|e| e.1));
     let mut rows = Vec::with_capacity(results.len());
     if broken > 0 {
-        write::void_on_stop(None);
         let first = results.iter().find_map(|r| r.as_ref().err());
         let why = first.map_or(String::new(), |(e, _)| e.clone());
         outputs.void(&format!(
@@ -449,7 +447,6 @@ pub fn sweep(
         series.push_str(&r.series);
     }
     let _output = write::output_phase();
-    write::void_on_stop(None);
     let note = write_runs(out, &figures, &series, &this, shard.n == 1)?;
     let elapsed = started.elapsed();
     if shard.n != 1 {

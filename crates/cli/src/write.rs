@@ -133,10 +133,10 @@ pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
     OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A command's results in an --out directory. When the command fails, or is stopped
-/// before it writes, what an earlier command left there is voided: it is not this
-/// command's result and must not read as one (a CI job archiving summary.json saw an old
-/// pass).
+/// A command's results in an --out directory. When the command fails, what an earlier
+/// command left there is voided: it is not this command's result and must not read as one
+/// (a CI job archiving summary.json saw an old pass). (An interrupt leaves them: the
+/// command did not fail, it was stopped, and says so with its exit code.)
 #[derive(Debug, Clone)]
 pub struct Outputs {
     pub dir: PathBuf,
@@ -144,14 +144,6 @@ pub struct Outputs {
     pub files: &'static [&'static str],
     /// For commands with a summary.json: the scenario it names.
     pub scenario: Option<PathBuf>,
-}
-
-/// What an interrupt voids: set while a command runs, cleared as it starts writing.
-static VOID_ON_STOP: Mutex<Option<Outputs>> = Mutex::new(None);
-
-/// Sets (or, with None, clears) the outputs an interrupt voids.
-pub fn void_on_stop(outputs: Option<Outputs>) {
-    *VOID_ON_STOP.lock().unwrap_or_else(|e| e.into_inner()) = outputs;
 }
 
 impl Outputs {
@@ -240,10 +232,6 @@ fn stop_cleanly(why: &str, code: i32) {
         }
     };
     let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-    let pending = VOID_ON_STOP.lock().ok().and_then(|mut v| v.take());
-    if let Some(outputs) = pending {
-        let _ = outputs.void(why);
-    }
     release();
     remove_empty_created();
     errln!("{why}: no output was left half-written");

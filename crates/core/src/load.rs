@@ -352,7 +352,7 @@ impl Loader {
                         " (the {} quote on line {line} is never closed)",
                         name(q)
                     )),
-                    (Some((line, q, Some(closed))), Some((at, _))) if closed <= at => {
+                    (Some((line, q, Some(closed))), Some((at, _))) if closed == at => {
                         msg.push_str(&format!(
                             " (the {} quote on line {line} is closed only on line {closed}: \
                              one left open there?)",

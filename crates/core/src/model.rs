@@ -667,12 +667,13 @@ impl Model {
                 crate::error::shown(fac.capacity * fac.utilisation)
             ));
         }
-        // Product forms made to a composition (magnets) hold other matter too: read as pure
-        // rare earth, every tonne of them stands for ~3 of a real magnet's.
+        // Magnets hold iron and boron (or cobalt) too: read as pure rare earth, every tonne
+        // of them stands for ~3 of a real magnet's. (An alloy of rare earths alone is pure.)
         for (r, rec) in self.recipes.iter().enumerate() {
             let form = &self.forms[rec.output];
             let made = (self.facilities.iter()).any(|f| f.process == Process::Convert(r));
-            if made && form.mixed && !rec.composition.is_empty() && form.re_share >= 1.0 {
+            let magnet = form.id.to_lowercase().contains("magnet");
+            if made && magnet && form.mixed && form.re_share >= 1.0 {
                 out.push(format!(
                     "form '{}' has no re_share below 1: its tonnes are read as pure rare earth \
                      (a sintered NdFeB magnet is ~30% rare earth; set `re_share`)",

@@ -249,7 +249,13 @@ pub fn lever<T>(
     let handle = host(ctx)?;
     let mut h = handle.lock();
     h.ensure_running()?;
-    body(&mut h)
+    h.pending_notes.clear();
+    let result = body(&mut h);
+    // Notes of a call that was not logged (it failed, or changed nothing) are not said,
+    // nor kept for the next lever; and one not said is not marked as said.
+    let unsaid = std::mem::take(&mut h.pending_notes);
+    h.split_plants.retain(|(n, _)| !unsaid.contains(n));
+    result
 }
 
 impl Host {

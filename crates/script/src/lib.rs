@@ -578,9 +578,15 @@ impl Scenario {
             error.printed = std::mem::take(&mut h.output);
             // Where in simulated time it failed: an action or trigger fails on a date.
             if h.sim.step > 0 {
+                // The step about to run, or at the run's end the last one run.
+                let at = if h.sim.step < h.sim.model.horizon_steps() {
+                    h.sim.date()
+                } else {
+                    h.sim.last_date()
+                };
                 error
                     .chain
-                    .push(format!("when the run had reached {}", h.sim.date()));
+                    .push(format!("when the run was at the step of {at}"));
             }
             // The stop itself, not another error raised once the deadline had passed.
             error.timed_out = h.stopped() == Some(host::PAST_TIME_LIMIT)
