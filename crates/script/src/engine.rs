@@ -46,7 +46,8 @@ pub mod limits {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
             let wanted = 1u64 << 30;
             match super::meminfo_kib("/proc/meminfo", "MemTotal:") {
-                // A sweep runs a script per core: together they stay within half the machine.
+                // A sweep runs a script per core: together they stay within half the machine
+                // (but for the 256 MiB floor, on a machine of many cores and little memory).
                 Some(total) => wanted.min(total * 1024 / 2 / cores).max(256 << 20),
                 None => wanted,
             }
@@ -132,8 +133,9 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
         });
         let prog = h.clone();
         let last_memory_check = std::sync::Mutex::new(std::time::Instant::now());
-        // What this thread held when the run began (a REPL may evaluate on another thread:
-        // there the first look sets it).
+        // What this thread held when the run began (for an engine evaluated on another
+        // thread than the one that built it, the first look sets it). A REPL session counts
+        // from its start.
         let held_before = std::sync::Mutex::new((
             std::thread::current().id(),
             crate::memory::thread_live_bytes(),
