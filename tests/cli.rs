@@ -3751,3 +3751,50 @@ fn the_caveat_on_policy_money_is_in_the_summary_json_and_the_report_too() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn save_after_reset_does_not_empty_what_the_session_saved() {
+    let dir = temp("repl-save-reset");
+    let f = dir.join("s.rhai");
+    let input = format!(
+        "export_ban(\"CN\", #{{ elements: [\"Dy\"], label: \"b\" }});\n:save {}\n:reset\n:save {}\n",
+        f.display(),
+        f.display()
+    );
+    let out = piped_repl(&dir, input.as_bytes());
+    let said = text(&out);
+    assert!(said.contains("no statements to save"), "{said}");
+    let kept = std::fs::read_to_string(&f).unwrap();
+    assert!(kept.contains("export_ban"), "{kept}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_comparison_says_what_each_run_warned_of_and_noted_in_its_report() {
+    let dir = temp("cmp-notes");
+    let late = dir.join("late.rhai");
+    std::fs::write(
+        &late,
+        "at(\"2025-01-06\", || export_ban(\"CN\", #{ label: \"b\" }));\n\
+         entity_list(\"CN\", [\"lm-aeronautics\"]);\nrun_until(\"2024-03-01\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let c = chokepoint(&[
+        "compare",
+        late.to_str().unwrap(),
+        late.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(c.status.code(), Some(0), "{}", text(&c));
+    let stderr = String::from_utf8_lossy(&c.stderr);
+    assert!(stderr.contains("none of the listed firms"), "{stderr}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("warning: line 1: the action set up for 2025-01-06 never ran"),
+        "{html}"
+    );
+    assert!(html.contains("note: entity_list"), "{html}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -404,8 +404,17 @@ pub fn write(
                 )
             })
             .collect();
-        if !failed.is_empty() {
-            let _ = write!(html, "<ul>{}</ul>", failed.concat());
+        // What the run warned of and noted, as its own report says it.
+        let said: Vec<String> = (out.warnings.iter())
+            .map(|w| format!("<li>warning: {}</li>", esc(w)))
+            .chain(
+                crate::report::notes(out)
+                    .iter()
+                    .map(|n| format!("<li>note: {}</li>", esc(n))),
+            )
+            .collect();
+        if !failed.is_empty() || !said.is_empty() {
+            let _ = write!(html, "<ul>{}{}</ul>", failed.concat(), said.concat());
         }
     }
     let changed = top(&all, usize::MAX).len();

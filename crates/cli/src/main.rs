@@ -494,7 +494,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             let both = finished(run_one(&a)).and_then(|x| Ok((x, finished(run_one(&b))?)));
             // From here an interrupt waits for the comparison's files to be written whole.
             let _output = write::output_phase();
-            let ((sa, _, oa), (sb, mb, ob)) = match both {
+            let ((sa, ma, oa), (sb, mb, ob)) = match both {
                 Ok(both) => both,
                 Err(e) => {
                     if let Some(o) = &outputs {
@@ -506,9 +506,22 @@ fn dispatch(cmd: Command) -> Result<u8> {
                     };
                 }
             };
+            // What `check` warns of in either model bears on both answers, as under `run`.
+            let mut models = vec![&ma];
+            if mb.name != ma.name || mb.start != ma.start {
+                models.push(&mb);
+            }
+            for m in models {
+                for w in m.warnings() {
+                    errln!("warning: the model {}: {w}", m.name);
+                }
+            }
             for (sc, o) in [(&sa, &oa), (&sb, &ob)] {
                 for w in &o.warnings {
                     errln!("warning: {}: {w}", sc.path.display());
+                }
+                for n in o.output.iter().filter(|l| l.starts_with("note: ")) {
+                    errln!("{}: {n}", sc.path.display());
                 }
             }
             out!("{}", compare::table(&sa, &oa, &sb, &ob, top));

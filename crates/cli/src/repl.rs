@@ -919,6 +919,15 @@ impl Session {
                     );
                     return true;
                 }
+                // Nothing to save (after `:reset`) does not empty a file this session saved.
+                if cmd == ":save" && self.script.is_empty() && std::fs::symlink_metadata(f).is_ok()
+                {
+                    failed!(
+                        "error: the session has no statements to save (none since its start or \
+                         :reset), so {f} is left as it is (:save! {f} empties it)"
+                    );
+                    return true;
+                }
                 // A session's save replaces an earlier save, not a scenario written by hand.
                 let key = std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f));
                 let ours = (self.saved.iter()).any(|(p, text)| {

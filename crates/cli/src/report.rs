@@ -678,7 +678,7 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
 
 /// What the levers noted as they were pulled (a listing that moves no flow, a facility not
 /// built), without the `note: ` the terminal shows.
-fn notes(out: &Outcome) -> Vec<String> {
+pub(crate) fn notes(out: &Outcome) -> Vec<String> {
     (out.output.iter())
         .filter_map(|l| l.strip_prefix("note: "))
         .map(str::to_string)
