@@ -3798,3 +3798,31 @@ fn a_comparison_says_what_each_run_warned_of_and_noted_in_its_report() {
     assert!(html.contains("note: entity_list"), "{html}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_price_chart_draws_every_price_the_headlines_name() {
+    let dir = temp("price-chart");
+    let out = chokepoint(&[
+        "run",
+        "scripts/whatif-price-floor-collapse.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let chart_start = html.find("<figure>").expect("a chart");
+    let chart = &html[chart_start..html[chart_start..].find("</figure>").unwrap() + chart_start];
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let named: Vec<&str> = (stdout.lines())
+        .filter_map(|l| l.trim().strip_prefix("peak price "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(!named.is_empty(), "{stdout}");
+    for key in named {
+        assert!(
+            chart.contains(key),
+            "{key} is a headline but not in the price chart"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1247,10 +1247,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
     // In a model without world-2024's markets none of the key prices is there: its prices
     // that moved most stand in for them, whatever their move.
+    // The movers the headlines name (up to three) are drawn with the key prices.
     if price_lines.is_empty() {
         price_lines.extend(movers.into_iter().take(5));
     } else {
-        price_lines.extend(movers.into_iter().filter(|(_, v)| size(v) >= 1.5).take(2));
+        price_lines.extend(movers.into_iter().filter(|(_, v)| size(v) >= 1.5).take(3));
     }
     let mut charts = vec![(
         "Prices".to_string(),
