@@ -794,6 +794,22 @@ impl Model {
         })
     }
 
+    /// Whether `id` names anything in the model: a country, firm, group, sector, facility,
+    /// stockpile, element, form, market, stage or commodity.
+    pub fn names(&self, id: &str) -> bool {
+        self.countries.iter().any(|x| x.id == id)
+            || self.firms.iter().any(|x| x.id == id)
+            || self.groups.iter().any(|x| x.id == id)
+            || self.sectors.iter().any(|x| x.id == id)
+            || self.facilities.iter().any(|x| x.id == id)
+            || self.stockpiles.iter().any(|x| x.id == id)
+            || self.elements.iter().any(|x| x.symbol == id)
+            || self.forms.iter().any(|x| x.id == id)
+            || self.markets.iter().any(|x| x == id)
+            || self.stages.iter().any(|x| x == id)
+            || (0..self.commodities.len()).any(|c| self.commodity_name(c) == id)
+    }
+
     /// For an id not of the kind `wanted` but of another the model has ("G7" where a
     /// country was meant, a firm where a facility was): what it is, in place of "unknown"
     /// and a did-you-mean to some other id.

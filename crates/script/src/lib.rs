@@ -41,18 +41,7 @@ pub struct Scenario {
 /// message when it runs; so does a facility, which `build` may add.
 fn known_id(m: &Model, kind: reference::IdKind, id: &str) -> Result<(), String> {
     use reference::IdKind::*;
-    let anywhere = id == "*"
-        || m.countries.iter().any(|x| x.id == id)
-        || m.firms.iter().any(|x| x.id == id)
-        || m.groups.iter().any(|x| x.id == id)
-        || m.sectors.iter().any(|x| x.id == id)
-        || m.facilities.iter().any(|x| x.id == id)
-        || m.stockpiles.iter().any(|x| x.id == id)
-        || m.elements.iter().any(|x| x.symbol == id)
-        || m.forms.iter().any(|x| x.id == id)
-        || m.markets.iter().any(|x| x == id)
-        || m.stages.iter().any(|x| x == id)
-        || (0..m.commodities.len()).any(|c| m.commodity_name(c) == id);
+    let anywhere = id == "*" || m.names(id);
     if anywhere {
         return Ok(());
     }

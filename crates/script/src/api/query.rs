@@ -172,20 +172,8 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                 None => {
                     // A part the model has nowhere (a misspelt sector or country): name that
                     // part, with the nearest the metric is kept by.
-                    let known = |p: &str| {
-                        m.countries.iter().any(|x| x.id == p)
-                            || m.firms.iter().any(|x| x.id == p)
-                            || m.groups.iter().any(|x| x.id == p)
-                            || m.sectors.iter().any(|x| x.id == p)
-                            || m.facilities.iter().any(|x| x.id == p)
-                            || m.stockpiles.iter().any(|x| x.id == p)
-                            || m.elements.iter().any(|x| x.symbol == p)
-                            || m.forms.iter().any(|x| x.id == p)
-                            || m.markets.iter().any(|x| x == p)
-                            || m.stages.iter().any(|x| x == p)
-                            || (0..m.commodities.len()).any(|c| m.commodity_name(c) == p)
-                    };
-                    let unknown = (key.split(['/', '>'])).find(|p| !parts.contains(p) && !known(p));
+                    let unknown =
+                        (key.split(['/', '>'])).find(|p| !parts.contains(p) && !m.names(p));
                     match unknown {
                         Some(p) => {
                             let hint = match chokepoint_core::error::did_you_mean(
