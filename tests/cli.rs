@@ -1781,6 +1781,28 @@ fn a_piped_repl_session_cut_inside_a_statement_says_so() {
 }
 
 #[test]
+fn a_block_with_a_syntax_error_says_none_of_it_ran() {
+    let dir = temp("repl-block");
+    let out = piped_repl(
+        &dir,
+        b"let a = 1;\nfn f(v) {\n  let x = v +;\n  x\n}\nprint(a + 41);\n",
+    );
+    let said = text(&out);
+    assert!(
+        said.contains("let x = v +;") && said.contains('^'),
+        "{said}"
+    );
+    assert!(said.contains("none of the 4 lines ran"), "{said}");
+    // The lines before and after the block are their own inputs, and ran.
+    assert!(said.contains("42"), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    // A one-line mistake is not called a block.
+    let out = piped_repl(&dir, b"let y = ;\n");
+    assert!(!text(&out).contains("lines ran"), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_piped_repl_session_keeps_its_imports_for_later_lines_and_scheduled_closures() {
     // The writing guide's pattern: import the library, schedule one of its levers, move the
     // clock. The module used to be gone on the next line and when the closure fired.
@@ -2726,6 +2748,25 @@ fn run_shows_what_check_warns_of_in_the_model() {
         said.contains("warning: the model: facility '")
             && said.contains("starts on 2040-01-01, after the model ends"),
         "{said}"
+    );
+    // A sweep on that model says it too, once, not once per run.
+    let sw = chokepoint(&[
+        "sweep",
+        "scripts/2024-10-kachin-disruption.rhai",
+        "--model",
+        model.to_str().unwrap(),
+        "--runs",
+        "2",
+        "--out",
+        dir.join("sw").to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&sw.stderr);
+    assert_eq!(
+        said.matches("starts on 2040-01-01, after the model ends")
+            .count(),
+        1,
+        "{}",
+        text(&sw)
     );
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -3825,4 +3866,22 @@ fn the_price_chart_draws_every_price_the_headlines_name() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_price_bound_at_its_start_level_is_not_called_the_models_cap() {
+    // Prices that may not fall below their start rest there in a quiet world: that is their
+    // balance, not "no balance there" for every price of the model.
+    let dir = temp("bound-at-one");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "behaviour(\"price_min_ratio\", 1.0);\nrun_until(\"2024-06-30\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", s.to_str().unwrap()]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(!said.contains("1× floor"), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
 }

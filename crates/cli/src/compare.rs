@@ -479,45 +479,43 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str, unit: &str) -> String {
         return String::new();
     };
     let (mut va, mut vb) = (sa.column(ca), sb.column(cb));
-    if sa.dates.first() == sb.dates.first() {
-        let n = va.len().min(vb.len());
+    let (mut da, mut db) = (&sa.dates[..], &sb.dates[..]);
+    // On one calendar, over the period both cover (as the table compares them); on two
+    // (other models), each line at its own dates on an axis spanning both runs.
+    let n = da.len().min(db.len());
+    if n > 0 && da[..n] == db[..n] {
         va.truncate(n);
         vb.truncate(n);
+        (da, db) = (&da[..n], &db[..n]);
     }
     let (ticks, lo, hi) = crate::report::y_axis(va.iter().chain(&vb));
     let (w, h, l, t, b) = (640.0, 200.0, 50.0, 22.0, 20.0);
-    let n = va.len().max(vb.len()).max(2);
-    let pts = |v: &[f64]| -> String {
+    let first = da.first().into_iter().chain(db.first()).min().copied();
+    let last = da.last().into_iter().chain(db.last()).max().copied();
+    let (d0, d1) = match (first, last) {
+        (Some(a), Some(z)) => (a, z),
+        _ => return String::new(),
+    };
+    let days = (d1.days() - d0.days()).max(1) as f64;
+    let pts = |v: &[f64], dates: &[chokepoint_core::Date]| -> String {
         v.iter()
-            .enumerate()
-            .map(|(i, x)| {
+            .zip(dates)
+            .map(|(x, d)| {
                 format!(
                     "{:.1},{:.1}",
-                    l + (w - l - 10.0) * i as f64 / (n - 1) as f64,
+                    l + (w - l - 10.0) * (d.days() - d0.days()) as f64 / days,
                     t + (h - t - b) * (1.0 - (x - lo) / (hi - lo))
                 )
             })
             .collect::<Vec<_>>()
             .join(" ")
     };
-    // The dates at the ends of the x axis: the longer run's.
-    let dates = if sa.dates.len() >= sb.dates.len() {
-        &sa.dates
-    } else {
-        &sb.dates
-    };
-    let span = match (
-        dates.first(),
-        dates.get(n.min(dates.len()).saturating_sub(1)),
-    ) {
-        (Some(a), Some(z)) => format!(
-            r##"<text x="{l}" y="{}" font-size="10">{a}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{z}</text>"##,
-            h - 4.0,
-            w - 10.0,
-            h - 4.0
-        ),
-        _ => String::new(),
-    };
+    let span = format!(
+        r##"<text x="{l}" y="{}" font-size="10">{d0}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{d1}</text>"##,
+        h - 4.0,
+        w - 10.0,
+        h - 4.0
+    );
     let y = |x: f64| t + (h - t - b) * (1.0 - (x - lo) / (hi - lo));
     format!(
         r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}: A and B"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] ({}; A solid, B dashed)</text>{}<polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#c0392b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/>{span}</svg></figure>"##,
@@ -525,8 +523,8 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str, unit: &str) -> String {
         esc(k),
         esc(unit),
         crate::report::y_ticks_svg(&ticks, y, l, w - 10.0),
-        pts(&va),
-        pts(&vb)
+        pts(&va, da),
+        pts(&vb, db)
     )
 }
 
@@ -542,6 +540,50 @@ mod tests {
         assert_eq!(percent(0.94), "+0.9%");
         assert_eq!(percent(-42.4), "-42%");
         assert_eq!(percent(2900.0), "+2900%");
+    }
+
+    /// The x of each point of the chart's `nth` polyline.
+    fn xs(svg: &str, nth: usize) -> Vec<f64> {
+        let line = svg.split("<polyline").nth(nth + 1).unwrap();
+        let points = line.split("points=\"").nth(1).unwrap();
+        let points = &points[..points.find('"').unwrap()];
+        (points.split(' '))
+            .map(|p| p.split(',').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn weekly(from: &str, steps: usize, value: f64) -> Series {
+        let mut s = Series::new();
+        s.declare("price", "ROW/oxide:Dy");
+        let start = chokepoint_core::Date::parse(from).unwrap();
+        for i in 0..steps {
+            s.push_row(start.add_days(7 * i as i32))[0] = value;
+        }
+        s
+    }
+
+    #[test]
+    fn runs_on_two_calendars_are_drawn_each_at_its_own_dates() {
+        // A 2010 run of a year beside a 2024 run of a year: each line spans its own year of
+        // an axis from 2010 to 2025, not the whole width on the other's dates.
+        let (a, b) = (weekly("2010-01-04", 52, 1.0), weekly("2024-01-01", 52, 2.0));
+        let svg = overlay(&a, &b, "price", "ROW/oxide:Dy", "$/kg");
+        let (xa, xb) = (xs(&svg, 0), xs(&svg, 1));
+        assert!(
+            svg.contains(">2010-01-04<") && svg.contains(">2024-12-23<"),
+            "{svg}"
+        );
+        assert_eq!((xa[0], *xb.last().unwrap()), (50.0, 630.0));
+        assert!(
+            *xa.last().unwrap() < 100.0 && xb[0] > 580.0,
+            "{xa:?} {xb:?}"
+        );
+        // On one calendar, the period both cover, over the whole width.
+        let (a, b) = (weekly("2024-01-01", 52, 1.0), weekly("2024-01-01", 20, 2.0));
+        let svg = overlay(&a, &b, "price", "ROW/oxide:Dy", "$/kg");
+        let (xa, xb) = (xs(&svg, 0), xs(&svg, 1));
+        assert_eq!((xa.len(), xb.len()), (20, 20));
+        assert_eq!((*xa.last().unwrap(), *xb.last().unwrap()), (630.0, 630.0));
     }
 
     #[test]

@@ -509,6 +509,14 @@ impl Session {
             Err(e) => {
                 note_failure();
                 err!("{}", ScriptError::from_parse("<repl>", input, &e));
+                // A pasted block is read whole before any of it runs: its statements before
+                // the mistake did not run either.
+                let lines = input.trim().lines().count();
+                if lines > 1 {
+                    errln!(
+                        "(none of the {lines} lines ran: the input is read whole before it runs)"
+                    );
+                }
                 return;
             }
         };

@@ -574,7 +574,10 @@ pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
             };
             let v = s.column(col);
             let pinned_before = found.len();
-            for (bound, ratio) in [("ceiling", b.price_max_ratio), ("floor", b.price_min_ratio)] {
+            // A bound at 1× is the start price itself: a price resting there (a model whose
+            // prices may not fall, or not rise) found its balance, not the model's cap.
+            let bounds = [("ceiling", b.price_max_ratio), ("floor", b.price_min_ratio)];
+            for (bound, ratio) in bounds.into_iter().filter(|&(_, r)| r != 1.0) {
                 // Prices move in log space: at the bound means within rounding of it.
                 let lim = anchor * ratio;
                 let at = |x: f64| (x / lim - 1.0).abs() <= 1e-9;

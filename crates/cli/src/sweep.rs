@@ -431,6 +431,10 @@ pub fn sweep(
             }
         })?);
     }
+    // What `check` warns of in the model bears on every run, as under `run`.
+    for w in model.warnings() {
+        errln!("warning: the model: {w}");
+    }
     // What the runs warned of, once each, in a fixed order, with how many runs said it.
     let mut warned: BTreeMap<&str, usize> = BTreeMap::new();
     for w in rows.iter().flat_map(|r| &r.warnings) {
@@ -1522,7 +1526,22 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
             "<p><b>Read with care:</b> these runs span {years} calendar years, so each band is {years} yearly means joined by lines; a shortage of weeks is averaged away in them (a 90% shortfall for a quarter reads as about 20% for its year). The figures table above gives each run's peak.</p>"
         );
     }
-    for ((m, k), pts) in fans {
+    // A figure at zero in every run and year has no band to draw: it is named, not charted.
+    let flat = |pts: &Vec<(i32, f64, f64, f64)>| {
+        pts.iter().all(|p| p.1 == 0.0 && p.2 == 0.0 && p.3 == 0.0)
+    };
+    let zero: Vec<String> = (fans.iter())
+        .filter(|(_, pts)| flat(pts))
+        .map(|((m, k), _)| crate::report::esc(&format!("{m} [{k}]")))
+        .collect();
+    if !zero.is_empty() {
+        let _ = write!(
+            o,
+            "<p>At zero in every run and every year (not charted): {}.</p>",
+            zero.join(", ")
+        );
+    }
+    for ((m, k), pts) in fans.iter().filter(|(_, pts)| !flat(pts)) {
         let (w, h, l, r, t, b) = CHART;
         let (ticks, lo, hi) = crate::report::y_axis(pts.iter().flat_map(|p| [&p.1, &p.3]));
         let n = pts.len().max(2);

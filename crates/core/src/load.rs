@@ -2352,6 +2352,20 @@ impl Loader {
                 Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
             }
         }
+        // The pulls on a price, each within its bound, may still swing it together: said
+        // at the last one the file lists.
+        let pulls = ["price_reversion", "form_coupling", "market_coupling"];
+        if let Some((k, (file, _))) =
+            (m.behaviour.iter()).rfind(|(k, _)| pulls.contains(&k.as_str()))
+        {
+            let all_set = pulls.iter().all(|n| m.behaviour.contains_key(*n));
+            if let (true, Err(msg)) = (
+                all_set,
+                Behaviour::from_values(&values).check_pulls(step_days),
+            ) {
+                self.problem_at(*file, format!("behaviour.{k}.value"), msg);
+            }
+        }
         // A missing parameter is placed at the `behaviour:` section the others are in (an
         // included file, often), else at the model's own file.
         let bfile = m.behaviour.values().next().map_or(hfile, |(f, _)| *f);

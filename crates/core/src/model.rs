@@ -365,7 +365,30 @@ impl Behaviour {
             })?;
         let mut v = self.values();
         v[i] = Self::check(name, value, step_days)?;
-        *self = Behaviour::from_values(&v);
+        let next = Behaviour::from_values(&v);
+        next.check_pulls(step_days)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// The three pulls on a price act together in a step: their sum, not each alone, must
+    /// not close more than the whole gap in one step, or prices swing each step.
+    pub fn check_pulls(&self, step_days: u32) -> Result<(), String> {
+        let sum = self.price_reversion + self.form_coupling + self.market_coupling;
+        let most = 365.25 / step_days as f64;
+        if sum > most {
+            return Err(format!(
+                "price_reversion {} + form_coupling {} + market_coupling {} = {}/yr: pulling one \
+                 price together, they would close more than the whole gap in one {step_days}-day \
+                 step (prices would swing each step): with this step length their sum may be \
+                 at most {}/yr",
+                crate::series::fmt_num(self.price_reversion),
+                crate::series::fmt_num(self.form_coupling),
+                crate::series::fmt_num(self.market_coupling),
+                crate::series::fmt_num(sum),
+                (most * 1000.0).floor() / 1000.0
+            ));
+        }
         Ok(())
     }
 
@@ -685,8 +708,23 @@ impl Model {
             out.push(format!(
                 "the model steps {} days at a time: the behavioural parameters were calibrated \
                  at weekly steps (models/README, \"behaviour\"), so prices and shortfalls \
-                 respond differently at other step lengths",
+                 respond differently at other step lengths (a shock's price peak can differ \
+                 several-fold)",
                 self.step_days
+            ));
+        }
+        // Plants that keep less than a step's output for their buyers run in alternate
+        // steps: the chain stalls and users fall short with no shock at all.
+        let cover_days = self.behaviour.seller_cover_weeks * 7.0;
+        if cover_days < self.step_days as f64 {
+            out.push(format!(
+                "behaviour seller_cover_weeks is {} weeks, less than one {}-day step: metal and \
+                 magnet plants keep less than a step's output for their buyers, so they run in \
+                 alternate steps and users fall short with no shock at all; set it to a step or \
+                 more ({} weeks)",
+                crate::series::fmt_num(self.behaviour.seller_cover_weeks),
+                self.step_days,
+                crate::series::fmt_num((self.step_days as f64 / 7.0 * 100.0).ceil() / 100.0)
             ));
         }
         for fac in &self.facilities {

@@ -298,6 +298,10 @@ pub struct Sim {
     /// its country's buyers still short of this step's use, not sold at its rate whatever
     /// the market (see `trade::Sim::release_as_needed`).
     pub stockpile_as_needed: Vec<bool>,
+    /// Per stockpile: tonnes it asked the markets for and tonnes they gave it, over the run
+    /// (a buying order the sellers could not fill is said, not left to be found).
+    pub stockpile_asked: Vec<f64>,
+    pub stockpile_got: Vec<f64>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
     baskets: Vec<(bool, Vec<(usize, f64)>)>,
     /// Per element: its priced forms in every market (indices into `price`), the moves that
@@ -398,6 +402,8 @@ struct Scratch {
     /// Per buyer slot of the commodity being traded: its request, the need and cover it
     /// came from, its country, and its stage if it is a facility.
     request: Vec<f64>,
+    /// Per buyer slot: its whole request as asked (the passes swap `request` with `use_now`).
+    asked: Vec<f64>,
     /// Per buyer slot: the part of its request for this step's use (no more than its use),
     /// asked for first where users come in several tiers (`trade::Part`).
     use_now: Vec<f64>,
@@ -658,6 +664,8 @@ impl Sim {
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
             stockpile_as_needed: vec![false; nsp],
+            stockpile_asked: vec![0.0; nsp],
+            stockpile_got: vec![0.0; nsp],
             baskets: Sim::price_baskets(&model),
             element_prices: (0..model.elements.len())
                 .map(|e| {
@@ -1142,6 +1150,7 @@ impl Sim {
             export_w: z(nx),
             offered: Vec::with_capacity(nx),
             request: z(nn),
+            asked: z(nn),
             use_now: z(nn),
             need: z(nn),
             cover: z(nn),

@@ -116,6 +116,8 @@ fn every_rule_reports_its_place() {
         ("  home_bias: {value: 0.8, assumption: test value}\n", "", "behaviour parameter 'home_bias' is missing"),
         ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 1.8, assumption: test value}", "behaviour.home_bias.value: must be ≤ 1, got 1.8"),
         ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 0.8}", "behaviour.home_bias: has no `source:` or `assumption:`"),
+        // Each pull within its bound (52.178/yr at weekly steps), together past it.
+        ("  market_coupling: {value: 0, assumption: test value}", "  market_coupling: {value: 50, assumption: test value}", "behaviour.market_coupling.value: price_reversion 0.5 + form_coupling 3 + market_coupling 50 = 53.5/yr: pulling one price together, they would close more than the whole gap in one 7-day step (prices would swing each step): with this step length their sum may be at most 52.178/yr"),
         ("  home_bias: {value: 0.8, assumption: test value}", "  home_bias: {value: 0.8, source: nowhere}", "behaviour.home_bias.source: unknown source 'nowhere'"),
         // sources on records
         ("  - id: weld\n    country: AU\n    distribution: {La: 0.26, Ce: 0.46, Pr: 0.06, Nd: 0.20, Dy: 0.01, Tb: 0.01}\n    source: fixture", "  - id: weld\n    country: AU\n    distribution: {La: 0.26, Ce: 0.46, Pr: 0.06, Nd: 0.20, Dy: 0.01, Tb: 0.01}\n    source: [fixture, fixtur]", "deposits[2].source[1]: unknown source 'fixtur' (did you mean 'fixture'?)"),
@@ -295,6 +297,27 @@ fn check_warns_of_an_input_nothing_makes_and_a_made_commodity_without_a_price() 
         let w = chokepoint_core::load(&path).unwrap().warnings();
         assert!(w.is_empty(), "{world}: {w:?}");
     }
+}
+
+#[test]
+fn check_warns_of_plants_keeping_less_than_a_steps_output() {
+    let w = warnings(
+        "  seller_cover_weeks: {value: 4, assumption: test value}",
+        "  seller_cover_weeks: {value: 0.5, assumption: test value}",
+    );
+    assert!(
+        w.contains("behaviour seller_cover_weeks is 0.5 weeks, less than one 7-day step")
+            && w.contains("set it to a step or more (1 weeks)"),
+        "{w}"
+    );
+    // Four weeks of cover is under a 91-day step, too.
+    let w = warnings("  step_days: 7\n", "  step_days: 91\n");
+    assert!(
+        w.contains("less than one 91-day step") && w.contains("a step or more (13 weeks)"),
+        "{w}"
+    );
+    let w = warnings("  step_days: 7\n", "  step_days: 14\n");
+    assert!(!w.contains("seller_cover_weeks"), "{w}");
 }
 
 #[test]

@@ -652,6 +652,28 @@ impl Scenario {
                 ));
             }
         }
+        // A stockpile the script set buying that the market could not fill: the order is in
+        // the log of levers, and what it bought would otherwise pass for what it ordered.
+        if (host.levers.iter())
+            .any(|l| matches!(l.name.as_str(), "stockpile_buy" | "stockpile_target"))
+        {
+            let m = &host.sim.model;
+            for (sp, st) in m.stockpiles.iter().enumerate() {
+                let (asked, got) = (host.sim.stockpile_asked[sp], host.sim.stockpile_got[sp]);
+                if asked > 1.0 && got < 0.9 * asked {
+                    output.push(format!(
+                        "note: stockpile {} got {} t of the {} t it asked the market for over the \
+                         run ({:.0}%): it buys what sellers have left after other buyers, at the \
+                         market price, and they had no more to spare (its `stockpile` series \
+                         shows what it holds)",
+                        st.id,
+                        whole_tonnes(got),
+                        whole_tonnes(asked),
+                        100.0 * got / asked
+                    ));
+                }
+            }
+        }
         for l in (host.levers.iter()).filter(|l| l.step >= host.sim.step && l.by_rule) {
             output.push(format!(
                 "note: {} ({}) was pulled by a rule as the run's last step ended, {end}: it never \
@@ -672,6 +694,19 @@ impl Scenario {
             warnings,
         })
     }
+}
+
+/// Tonnes to the tonne, in groups of three: 5,079.
+fn whole_tonnes(t: f64) -> String {
+    let digits = format!("{:.0}", t.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// A comparison of a string with a number, found in the text before anything runs:

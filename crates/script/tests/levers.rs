@@ -3553,3 +3553,107 @@ fn a_signed_contract_that_never_delivers_is_noted_at_the_end() {
         out.output
     );
 }
+
+#[test]
+fn a_licence_or_quota_pulled_again_under_its_label_replaces_the_one_in_force() {
+    // Approval raised from 0.25 to 1 in June, as the London framework did: pulled again
+    // under its label, it acts as lifting the old one and pulling the new (it stacked: the
+    // US still got a quarter of its orders through).
+    let series = |src: &str| {
+        let out = run_to(src, "2024-12-31");
+        let s = &out.sim.series;
+        let col = s.find("trade", "CN>US").unwrap();
+        (s.column(col), out.output.clone())
+    };
+    let lic = |approval: f64| {
+        format!(
+            r#"export_licence("CN", #{{ forms: ["magnet:NdFeB"], to: ["US"], approval: {approval}, label: "no-18" }})"#
+        )
+    };
+    let (renewed, said) = series(&format!(
+        "at(\"2024-03-04\", || {});\nat(\"2024-06-03\", || {});",
+        lic(0.25),
+        lic(1.0)
+    ));
+    let (lifted, _) = series(&format!(
+        "at(\"2024-03-04\", || {});\nat(\"2024-06-03\", || {{ lift(\"CN\", \"no-18\"); {}; }});",
+        lic(0.25),
+        lic(1.0)
+    ));
+    assert_eq!(renewed, lifted);
+    assert!(
+        said.iter().any(|l| l.contains(
+            "export_licence 'no-18' of CN pulled again over the same goods (first on 2024-06-03) replaces the one in force since 2024-03-04"
+        )),
+        "{said:?}"
+    );
+    // Parts of one measure pulled in one step stack: one licence per destination.
+    let out = run_to(
+        r#"at("2024-03-04", || for c in ["US", "JP"] {
+               export_licence("CN", #{ forms: ["magnet:NdFeB"], to: [c], approval: 0.0, label: "l" });
+           });"#,
+        "2024-06-30",
+    );
+    let date = out.sim.date();
+    let in_force = (out.sim.policies.iter())
+        .filter(|p| p.label == "l" && p.in_force(date))
+        .count();
+    assert_eq!(in_force, 2);
+    assert!(!out.output.iter().any(|l| l.contains("pulled again")));
+    // A quota raised mid-year paces its new tonnage from that step, as lifting it and
+    // pulling the new one would (it shipped at the old pace all year, the lower binding).
+    let quota = |second: &str| {
+        let out = run_to(
+            &format!(
+                r#"at("2024-01-01", || export_quota("CN", #{{ tonnes_per_year: 30000.0, label: "q" }}));
+                   at("2024-07-01", || {{ {second} export_quota("CN", #{{ tonnes_per_year: 60000.0, label: "q" }}); }});"#
+            ),
+            "2024-12-31",
+        );
+        let s = &out.sim.series;
+        let keys: Vec<usize> = (s.keys("exports").into_iter())
+            .filter(|k| k.starts_with("CN/"))
+            .map(|k| s.find("exports", k).unwrap())
+            .collect();
+        let by_half = |from: usize, to: usize| -> f64 {
+            keys.iter()
+                .map(|&c| s.column(c)[from..to].iter().sum::<f64>() / 52.0)
+                .sum()
+        };
+        (by_half(0, 26), by_half(26, s.dates.len()))
+    };
+    let (renewed, lifted) = (quota(""), quota(r#"lift("CN", "q");"#));
+    assert_eq!(renewed, lifted);
+    let (first, second) = renewed;
+    assert!(second > 1.6 * first, "{first:.0} t then {second:.0} t");
+}
+
+#[test]
+fn a_stockpile_order_the_market_cannot_fill_is_said() {
+    // 5,000 t/yr of NdPr oxide for the US stockpile in 2024: sellers have about half of it
+    // to spare; the run says so rather than leave the order to read as bought.
+    let out = run_to(
+        r#"stockpile_buy("us-nds-ndpr-oxide", 5000.0);"#,
+        "2024-12-31",
+    );
+    let note = (out.output.iter())
+        .find(|l| l.starts_with("note: stockpile us-nds-ndpr-oxide got "))
+        .unwrap_or_else(|| panic!("{:?}", out.output));
+    let pct: f64 = note.split(" over the run (").nth(1).unwrap()[..2]
+        .parse()
+        .unwrap();
+    assert!((30.0..=80.0).contains(&pct), "{note}");
+    assert!(note.contains("of the 5,0"), "{note}");
+    // An order the market fills says nothing.
+    let out = run_to(
+        r#"stockpile_buy("us-nds-ndpr-oxide", 200.0);"#,
+        "2024-12-31",
+    );
+    assert!(
+        !out.output
+            .iter()
+            .any(|l| l.contains("it asked the market for")),
+        "{:?}",
+        out.output
+    );
+}

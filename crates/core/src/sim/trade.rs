@@ -39,6 +39,8 @@ pub(super) struct Links {
     pub(super) slot_tc: Vec<usize>,
     /// Some seller is a stockpile (which may release as needed, after the market).
     pub(super) stockpile_sells: bool,
+    /// Some buyer is a stockpile (what it asks for and gets is summed for the notes).
+    pub(super) stockpile_buys: bool,
     /// What contracts delivered to each buyer slot this step (`Sim::deliver_contracts`).
     pub(super) contracted: Vec<f64>,
 }
@@ -229,8 +231,11 @@ impl Sim {
                 seller_countries.sort_unstable();
                 seller_countries.dedup();
                 let stockpile_sells = sellers.iter().any(|l| l.stockpile != NONE);
+                let stockpile_buys =
+                    (buyers.iter()).any(|l| matches!(l.need, NeedOf::Stockpile(_)));
                 Links {
                     stockpile_sells,
+                    stockpile_buys,
                     contracted: vec![0.0; buyers.len()],
                     sellers,
                     buyers,
@@ -447,6 +452,14 @@ impl Sim {
         let links = std::mem::take(&mut self.links[c]);
         if !links.buyers.is_empty() && !links.sellers.is_empty() {
             self.trade_links(c, &links);
+            if links.stockpile_buys {
+                for (slot, l) in links.buyers.iter().enumerate() {
+                    if let NeedOf::Stockpile(sp) = l.need {
+                        self.stockpile_asked[sp] += self.scratch.asked[slot];
+                        self.stockpile_got[sp] += self.scratch.got[slot];
+                    }
+                }
+            }
             if links.stockpile_sells && links.sellers.iter().any(|l| self.releases_as_needed(l)) {
                 self.release_as_needed(c, &links);
             }
@@ -542,6 +555,7 @@ impl Sim {
             let (r, held) = self.link_request(l, c, need, 0.0, 0.0);
             let s = &mut self.scratch;
             s.request[slot] = r;
+            s.asked[slot] = r;
             s.use_now[slot] = need.min(r);
             s.need[slot] = need;
             s.bought[slot] = held;
@@ -893,6 +907,7 @@ impl Sim {
             self.scratch.bought[slot] = held;
             let s = &mut self.scratch;
             s.request[slot] = r;
+            s.asked[slot] = r;
             s.use_now[slot] = need.min(r);
             s.need[slot] = need;
             // Cover the price update weighs it against, pipeline included.

@@ -92,6 +92,48 @@ pub fn add(
     if h.sim.policies.iter().enumerate().any(same) {
         return Ok(());
     }
+    if matches!(
+        policy.kind,
+        PolicyKind::ExportLicence { .. } | PolicyKind::ExportQuota { .. }
+    ) {
+        // A licence or quota pulled again under its label, over the same goods, on a later
+        // step is the measure with new terms (a higher approval share, next year's
+        // tonnage): it replaces the one in force rather than stacking on it (two licences
+        // compound their refusals; two quotas, the lower binds). Rules pulled in one step
+        // under one label are parts of one measure (one per destination, say) and stack.
+        let renewed = |p: &Policy| {
+            p.kind.name() == policy.kind.name()
+                && (p.exporter, p.elements, p.forms, &p.label)
+                    == (
+                        policy.exporter,
+                        policy.elements,
+                        policy.forms,
+                        &policy.label,
+                    )
+                && p.start < start
+        };
+        let since: Vec<chokepoint_core::Date> = (h.sim.policies.iter())
+            .filter(|p| p.in_force(start) && renewed(p))
+            .map(|p| p.start)
+            .collect();
+        if !since.is_empty() {
+            h.sim.end_policies(start, renewed);
+            // Said once per measure: a rule renewing it every step would say it every step.
+            let head = format!(
+                "note: {kind} '{}' of {} pulled again over the same goods",
+                policy.label,
+                exporter.unwrap_or("*")
+            );
+            if !h.output.iter().any(|o| o.starts_with(&head)) {
+                let note = format!(
+                    "{head} (first on {start}) replaces the one in force since {}: the new \
+                     terms apply from that step",
+                    since[0]
+                );
+                h.output.push(note);
+            }
+        }
+    }
     if let PolicyKind::Tariff { rate } = policy.kind {
         // A tariff replaces the one the same importer has on the same exporter and goods;
         // a rate of 0 only ends it.
@@ -266,7 +308,10 @@ pub mod trade_api {
     /// those already waiting, which arrive that week. A licence on some destinations leaks as a ban does:
     /// what it refuses can come to the buyers through others (`diversion`, models/README).
     /// Two licences over the same flow both apply (0.5 and 0.5 pass a quarter); pulling
-    /// the same one again (the same terms and label) keeps the one in force.
+    /// the same one again (the same terms and label) keeps the one in force, and pulling
+    /// it on a later step under its label over the same goods with new terms (approval
+    /// raised to 1 after a deal) replaces it: the new terms apply from that step (a note
+    /// says so). Licences pulled in one step under one label stack (parts of one measure).
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
@@ -300,7 +345,10 @@ pub mod trade_api {
     /// some `elements` counts a mixed form (magnets, concentrate) by its content of them: a
     /// magnet's Dy, not its Nd, and holds back the whole magnet. A quota on some
     /// destinations leaks once its room is spent, as a ban does (`diversion`,
-    /// models/README): a quota of 0 is the ban.
+    /// models/README): a quota of 0 is the ban. Pulled again on a later step under its
+    /// label over the same goods (next year's tonnage), it replaces the one in force, pacing
+    /// its new tonnage from that step (a note says so); under another label, or over other
+    /// goods, the two both cap.
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
