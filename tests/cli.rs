@@ -3885,3 +3885,127 @@ fn a_price_bound_at_its_start_level_is_not_called_the_models_cap() {
     assert!(!said.contains("1× floor"), "{said}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn compare_counts_a_plant_only_one_run_built_from_zero() {
+    let dir = temp("cmp-built");
+    let (plain, built) = (dir.join("plain.rhai"), dir.join("built.rhai"));
+    std::fs::write(
+        &plain,
+        "run_until(\"2024-12-31\");\nexpect(true, \"ok\");\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &built,
+        "build(\"mp-independence-magnets\", \"mp-new\", 7000.0, \"30d\", 3.0);\n\
+         run_until(\"2024-12-31\");\nexpect(true, \"ok\");\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = chokepoint(&[
+        "compare",
+        plain.to_str().unwrap(),
+        built.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let csv = std::fs::read_to_string(out_dir.join("compare.csv")).unwrap();
+    let row = (csv.lines())
+        .find(|l| l.starts_with("output,mp-new,final,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    let cells: Vec<&str> = row.split(',').collect();
+    let b: f64 = cells[4].parse().unwrap();
+    assert_eq!(cells[3], "0", "{row}");
+    assert!((1000.0..=7000.0).contains(&b), "{row}");
+    // Across models, what one model lacks is counted, not compared as zero.
+    let out = chokepoint(&[
+        "compare",
+        "scripts/2010-quota-crisis.rhai",
+        "scripts/baseline-2024.rhai",
+    ]);
+    let said = text(&out);
+    assert!(
+        said.contains("series only A's model records and") && said.contains("are not compared"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sweeps_warnings_and_notes_reach_its_summary_and_survive_a_merge() {
+    let dir = temp("sweep-said");
+    let s = dir.join("s.rhai");
+    // Runs with a above 0.5 stop before the ban's date: its action never runs in them.
+    std::fs::write(
+        &s,
+        "let a = param(\"a\", 0.0);\n\
+         stockpile_buy(\"us-nds-ndpr-oxide\", 5000.0);\n\
+         at(\"2024-09-02\", || export_ban(\"CN\", #{ forms: [\"magnet:NdFeB\"], to: [\"US\"] }));\n\
+         if a > 0.5 { run_until(\"2024-06-30\"); } else { run_until(\"2024-12-31\"); }\n\
+         expect(true, \"t\");\n",
+    )
+    .unwrap();
+    let d = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    let sweep = |extra: &[&str]| {
+        let args = [
+            &[
+                "sweep",
+                s.to_str().unwrap(),
+                "--runs",
+                "4",
+                "--set",
+                "a=0..1",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        out
+    };
+    let all = sweep(&["--out", &d("all")]);
+    let stderr = String::from_utf8_lossy(&all.stderr).into_owned();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("all/summary.json")).unwrap())
+            .unwrap();
+    let warnings = summary["warnings"].as_array().unwrap();
+    let notes = summary["notes"].as_array().unwrap();
+    let never = (warnings.iter())
+        .find(|w| w["text"].as_str().unwrap().contains("never ran"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    let n = never["runs"].as_u64().unwrap();
+    assert!((1..4).contains(&n), "some runs, not all: {never}");
+    assert!(stderr.contains(&format!("(in {n} of 4 runs)")), "{stderr}");
+    // Each run's note gives its own tonnes: counted per text, four runs in all.
+    let noted: u64 = (notes.iter())
+        .filter(|w| {
+            w["text"]
+                .as_str()
+                .unwrap()
+                .contains("us-nds-ndpr-oxide got")
+        })
+        .map(|w| w["runs"].as_u64().unwrap())
+        .sum();
+    assert_eq!(noted, 4, "{summary}");
+    let report = std::fs::read_to_string(dir.join("all/report.html")).unwrap();
+    assert!(report.contains("What the runs said") && report.contains("never ran"));
+    // Shards, merged: the same record, byte for byte, and said again by the merge.
+    sweep(&["--out", &d("s0"), "--shard", "0/2"]);
+    sweep(&["--out", &d("s1"), "--shard", "1/2"]);
+    let merged = chokepoint(&["merge", &d("s1"), &d("s0"), "--out", &d("merged")]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    assert!(
+        String::from_utf8_lossy(&merged.stderr).contains(&format!("(in {n} of 4 runs)")),
+        "{}",
+        text(&merged)
+    );
+    for f in ["summary.json", "sweep.json", "report.html", "runs.csv"] {
+        assert_eq!(
+            std::fs::read(dir.join("all").join(f)).unwrap(),
+            std::fs::read(dir.join("merged").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -140,20 +140,32 @@ fn period_note(a: &Outcome, b: &Outcome) -> Option<String> {
     })
 }
 
-/// Every series both runs recorded, with its peak, mean and final value in each.
+/// Every series either run recorded, with its peak, mean and final value in each. On one
+/// model a series only one run records (a plant a lever built) is 0 in the other, as in
+/// its own run before the plant was built; across models, one the other model lacks is not
+/// compared (`one_sided` counts them).
 fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
     let (sa, sb) = (&a.sim.series, &b.sim.series);
     let (na, nb) = match common_steps(a, b) {
         Some(n) => (n, n),
         None => (sa.steps, sb.steps),
     };
-    let mut out = Vec::new();
-    for (i, (m, k)) in sa.names.iter().enumerate() {
-        let Some(j) = sb.find(m, k) else { continue };
-        let (xa, xb) = (
-            stats(sa, i, na, a.sim.model.steps_per_year()),
-            stats(sb, j, nb, b.sim.model.steps_per_year()),
+    let one_model = a.sim.model.name == b.sim.model.name;
+    let zero = [("peak", 0.0), ("mean", 0.0), ("final", 0.0)];
+    let pairs = (sa.names.iter().enumerate())
+        .map(|(i, (m, k))| (m, k, Some(i), sb.find(m, k)))
+        .chain(
+            (sb.names.iter().enumerate())
+                .filter(|(_, (m, k))| sa.find(m, k).is_none())
+                .map(|(j, (m, k))| (m, k, None, Some(j))),
         );
+    let mut out = Vec::new();
+    for (m, k, i, j) in pairs {
+        if (i.is_none() || j.is_none()) && !one_model {
+            continue;
+        }
+        let xa = i.map_or(zero, |i| stats(sa, i, na, a.sim.model.steps_per_year()));
+        let xb = j.map_or(zero, |j| stats(sb, j, nb, b.sim.model.steps_per_year()));
         for n in 0..3 {
             if xa[n].1 != 0.0 || xb[n].1 != 0.0 {
                 out.push(Row {
@@ -167,6 +179,26 @@ fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
         }
     }
     out
+}
+
+/// Across models, how many series only A's run records and only B's (not compared).
+fn one_sided(a: &Outcome, b: &Outcome) -> Option<String> {
+    if a.sim.model.name == b.sim.model.name {
+        return None;
+    }
+    let (sa, sb) = (&a.sim.series, &b.sim.series);
+    let only = |x: &Series, y: &Series| {
+        (x.names.iter())
+            .filter(|(m, k)| y.find(m, k).is_none())
+            .count()
+    };
+    let (oa, ob) = (only(sa, sb), only(sb, sa));
+    (oa + ob > 0).then(|| {
+        format!(
+            "{oa} series only A's model records and {ob} only B's (countries, plants or sectors \
+             the other lacks) are not compared"
+        )
+    })
 }
 
 fn top(rows: &[Row], n: usize) -> Vec<&Row> {
@@ -244,7 +276,7 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
             );
         }
     }
-    if let Some(note) = period_note(a, b) {
+    for note in period_note(a, b).into_iter().chain(one_sided(a, b)) {
         let _ = writeln!(o, "  note: {note}");
     }
     let changed = top(&all, usize::MAX).len();
@@ -376,7 +408,7 @@ pub fn write(
             }
         );
     }
-    if let Some(note) = period_note(a, b) {
+    for note in period_note(a, b).into_iter().chain(one_sided(a, b)) {
         let _ = write!(html, "<p><b>Note:</b> {}</p>", esc(&note));
     }
     // Each side's expectations (what makes `compare` exit 1) and its levers.

@@ -182,8 +182,9 @@ enum Command {
         seed: Option<u64>,
         /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable). runs.csv
         /// gets its peak, mean and final value (for a running total such as policy_cost, the
-        /// mean is per year of the run); the bands are of yearly means (running totals: the
-        /// total at each year's end). Given, they replace the default set (ROW Dy oxide and
+        /// peak is its largest in size, so receipts peak at their most negative, where a
+        /// script's `peak()` is the largest value; and the mean is per year of the run); the
+        /// bands are of yearly means (running totals: the total at each year's end). Given, they replace the default set (ROW Dy oxide and
         /// NdFeB prices, US NdFeB shortfall, US policy cost). A series the run does not
         /// record is refused before the sweep starts.
         #[arg(long = "metric", value_name = "METRIC=KEY")]
@@ -195,7 +196,8 @@ enum Command {
         #[arg(long, default_value = "out/sweep")]
         out: PathBuf,
         /// Wall-clock limit for each run, in seconds. A run it stops fails the sweep
-        /// (exit 1), with nothing written.
+        /// (exit 1): no runs are written, and summary.json in --out says why (earlier
+        /// results there are removed).
         #[arg(long, default_value_t = 60.0)]
         time_limit: f64,
     },
@@ -214,7 +216,9 @@ enum Command {
     /// Exits 1 when either scenario fails one of its expectations, as `run` does. Each
     /// figure is a series' peak, mean or final value over the period both runs cover (each
     /// its own when their calendars differ); flows are rates per year, and a running total's
-    /// (policy_cost) mean is its final value per year, as in `sweep`.
+    /// (policy_cost) mean is its final value per year and its peak its largest in size
+    /// (receipts at their most negative), as in `sweep`. On one model, a series only one run
+    /// records (a plant a lever built) is 0 in the other.
     ///
     /// Example: chokepoint compare scripts/baseline-2024.rhai scripts/2025-04-china-licensing.rhai
     Compare {
@@ -808,7 +812,8 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
             return Err(BadInput(format!(
                 "error: {}:{line}: {what} (looked for from the current directory, beside the \
                  script and from the project the script is in; a name without '/' or .yaml \
-                 means models/NAME.yaml). `run` and `compare` take --model FILE instead; \
+                 means models/NAME.yaml). `run`, `compare`, `sweep` and `bench` take --model FILE \
+                 instead; \
                  `test` takes it for scripts without the line or whose line names that file",
                 script.path.display()
             )));
@@ -816,7 +821,8 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
         return Err(BadInput(format!(
             "error: {}: no such model file. A script's model is its `// model:` line, else \
              models/world-2024.yaml, looked for from the current directory, beside the script \
-             and from the project the script is in. `run` and `compare` take --model FILE instead; `test` \
+             and from the project the script is in. `run`, `compare`, `sweep` and `bench` take \
+             --model FILE instead; `test` \
              takes it for scripts without the line or whose line names that file",
             path.display()
         )));

@@ -295,8 +295,9 @@ struct RunRows {
     series: String,
     /// Whether any of its expectations failed.
     failed: bool,
-    /// What the run warned of (an action that never ran, say).
+    /// What the run warned of (an action that never ran, say), and its notes on levers.
     warnings: Vec<String>,
+    notes: Vec<String>,
 }
 
 fn header(spec: &Spec) -> String {
@@ -435,14 +436,15 @@ pub fn sweep(
     for w in model.warnings() {
         errln!("warning: the model: {w}");
     }
-    // What the runs warned of, once each, in a fixed order, with how many runs said it.
-    let mut warned: BTreeMap<&str, usize> = BTreeMap::new();
-    for w in rows.iter().flat_map(|r| &r.warnings) {
-        *warned.entry(w.as_str()).or_default() += 1;
+    // What the runs warned of and noted, once each, in a fixed order, with how many runs
+    // said it: on stderr, and in sweep.json (so a merge of shards has them all) and the
+    // summary and report made from it.
+    let mut said = Said::default();
+    for r in &rows {
+        said.count(&r.warnings, &r.notes);
     }
-    for (w, n) in warned {
-        errln!("warning: {w} (in {n} of {} runs)", rows.len());
-    }
+    said.tell(rows.len());
+    let this = said.into_meta(&this);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut figures = header(spec);
     let mut series = String::from("run,period,metric,key,value\n");
@@ -479,7 +481,66 @@ pub struct Stats {
 
 /// The keys of sweep.json that say where and how a shard's files were written, not what
 /// sweep they belong to: left out when shards are compared.
-const PER_SHARD: [&str; 4] = ["shard", "script", "runs_digest", "series_digest"];
+const PER_SHARD: [&str; 5] = ["shard", "script", "runs_digest", "series_digest", "said"];
+
+/// What a sweep's runs warned of and noted, each with how many runs said it.
+#[derive(Default)]
+struct Said {
+    warnings: BTreeMap<String, u64>,
+    notes: BTreeMap<String, u64>,
+}
+
+impl Said {
+    fn count(&mut self, warnings: &[String], notes: &[String]) {
+        for (said, lines) in [(&mut self.warnings, warnings), (&mut self.notes, notes)] {
+            // A run that says a thing twice counts once.
+            let mut once: Vec<&String> = lines.iter().collect();
+            once.sort();
+            once.dedup();
+            for l in once {
+                *said.entry(l.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Adds a shard's record (sweep.json's `said`).
+    fn add(&mut self, meta: &serde_json::Value) {
+        for (kind, said) in [("warnings", &mut self.warnings), ("notes", &mut self.notes)] {
+            for w in meta["said"][kind].as_array().into_iter().flatten() {
+                if let (Some(text), Some(n)) = (w["text"].as_str(), w["runs"].as_u64()) {
+                    *said.entry(text.to_string()).or_default() += n;
+                }
+            }
+        }
+    }
+
+    fn tell(&self, runs: usize) {
+        for (w, n) in &self.warnings {
+            errln!("warning: {w} (in {n} of {runs} runs)");
+        }
+        for (w, n) in &self.notes {
+            errln!("note: {w} (in {n} of {runs} runs)");
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let list = |m: &BTreeMap<String, u64>| -> Vec<serde_json::Value> {
+            (m.iter())
+                .map(|(t, n)| serde_json::json!({"text": t, "runs": n}))
+                .collect()
+        };
+        serde_json::json!({"warnings": list(&self.warnings), "notes": list(&self.notes)})
+    }
+
+    /// sweep.json's text with this record in it.
+    fn into_meta(self, meta: &str) -> String {
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(meta) else {
+            return meta.to_string();
+        };
+        v["said"] = self.json();
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    }
+}
 
 /// Writes a sweep's (or a merge's) runs.csv, runs_series.csv and sweep.json, sweep.json
 /// recording the digests of the other two; and with `whole`, the bands, summary and report
@@ -664,6 +725,10 @@ fn one_run(
         series,
         failed: failed > 0,
         warnings: out.warnings.clone(),
+        notes: (out.output.iter())
+            .filter_map(|l| l.strip_prefix("note: "))
+            .map(str::to_string)
+            .collect(),
     })
 }
 
@@ -712,6 +777,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     let mut head: Option<String> = None;
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
+    let mut said = Said::default();
     for dir in shards {
         if let Err(e) = std::fs::read_dir(dir) {
             let why = match e.kind() {
@@ -780,6 +846,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
         if raw_first.as_ref().is_none_or(|(first, _)| k < *first) {
             raw_first = Some((k, meta.clone()));
         }
+        said.add(&meta);
         metas.push((dir.clone(), m, shard));
         let text = read("runs.csv")?;
         let series_text = read("runs_series.csv")?;
@@ -1033,6 +1100,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     }
     let mut meta = raw_first.map_or_else(|| first.clone(), |(_, m)| m);
     meta["shard"] = serde_json::Value::String("0/1".into());
+    said.tell(total);
+    meta["said"] = said.json();
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
     let _output = write::output_phase();
     let note = write_runs(out, &f, &s, &meta, true)?;
@@ -1238,9 +1307,29 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     }
     table.push_str("</table>");
     summary.insert("figures".into(), serde_json::Value::Object(cols));
-    let summary = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     // What was swept, from the sweep's own record, and how many runs failed expectations.
     let meta: serde_json::Value = serde_json::from_str(meta).unwrap_or_default();
+    // What the runs warned of and noted, with how many runs said each.
+    let empty = serde_json::json!([]);
+    let said_of = |kind: &str| meta["said"].get(kind).cloned().unwrap_or(empty.clone());
+    summary.insert("warnings".into(), said_of("warnings"));
+    summary.insert("notes".into(), said_of("notes"));
+    let summary = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    let mut said_html = String::new();
+    for (kind, items) in [("warning", said_of("warnings")), ("note", said_of("notes"))] {
+        for w in items.as_array().into_iter().flatten() {
+            let _ = write!(
+                said_html,
+                "<li>{kind}: {} (in {} of {} runs)</li>",
+                crate::report::esc(w["text"].as_str().unwrap_or("")),
+                w["runs"].as_u64().unwrap_or(0),
+                rows.len()
+            );
+        }
+    }
+    if !said_html.is_empty() {
+        said_html = format!("<h2>What the runs said</h2><ul>{said_html}</ul>");
+    }
     let ranges: Vec<String> = meta["params"]
         .as_array()
         .into_iter()
@@ -1304,7 +1393,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         .filter_map(|p| p["name"].as_str())
         .collect();
     let response = response_charts(&head, &rows, &params);
-    let about = about + cap_caveat.as_str();
+    let about = about + cap_caveat.as_str() + said_html.as_str();
     let report = fan_report(
         &fans,
         rows.len(),

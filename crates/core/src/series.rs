@@ -282,6 +282,10 @@ pub fn fmt_num(x: f64) -> String {
     if x == 0.0 {
         return "0".into();
     }
+    // Past a quadrillion, in exponent form (1e300, not three hundred digits).
+    if x.abs() >= 1e15 {
+        return format!("{x:e}");
+    }
     let s = format!("{x:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {
@@ -302,6 +306,16 @@ pub fn csv_field(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_print_without_noise_and_huge_ones_in_exponent_form() {
+        assert_eq!(fmt_num(1.5), "1.5");
+        assert_eq!(fmt_num(-0.0000001), "0");
+        assert_eq!(fmt_num(123456.1234567), "123456.123457");
+        assert_eq!(fmt_num(1e300), "1e300");
+        assert_eq!(fmt_num(-2.5e18), "-2.5e18");
+        assert_eq!(fmt_num(999_999_999_999_999.0), "999999999999999");
+    }
 
     #[test]
     fn a_series_that_prints_as_zero_throughout_is_left_out() {
