@@ -536,6 +536,8 @@ impl Loader {
 
 /// The most countries (or regions) a model may have.
 pub const MAX_COUNTRIES: usize = 300;
+/// The most a run's table of series may take, in bytes (world-2024's takes ~9 MB).
+pub const MAX_RUN_BYTES: f64 = 2e9;
 
 /// How deep a model's structure may nest: far beyond any real model, well short of what
 /// makes the YAML parser slow (it is quadratic in the depth).
@@ -2508,6 +2510,26 @@ impl Loader {
                         }
                     }
                 }
+            }
+        }
+        // A run keeps every series at every step: one that could not be held is refused
+        // here, with its size, not left to abort out of memory.
+        if self.problems.is_empty() {
+            let (width, bytes) = crate::sim::Sim::recorded_size(&model);
+            if bytes > MAX_RUN_BYTES {
+                self.problem_at(
+                    hfile,
+                    "model.end".into(),
+                    format!(
+                        "a run would record {} series over {} steps, {:.1} GB, more than the {} GB \
+                         a run may hold: shorten the horizon, lengthen `step_days` or trade among \
+                         fewer countries (trade is recorded for every pair)",
+                        width,
+                        model.horizon_steps(),
+                        bytes / 1e9,
+                        MAX_RUN_BYTES / 1e9
+                    ),
+                );
             }
         }
         if self.problems.is_empty() {

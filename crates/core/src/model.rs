@@ -713,6 +713,23 @@ impl Model {
                 self.step_days
             ));
         }
+        // Demand grows without bound as prices fall: at the model's price floor a steep
+        // elasticity multiplies it many times, and shortfalls are measured against that.
+        for sec in &self.sectors {
+            let most = self.behaviour.price_min_ratio.powf(sec.elasticity);
+            if sec.elasticity < 0.0 && most > 10.0 {
+                out.push(format!(
+                    "sector '{}': with elasticity {} and prices at the model's floor ({}× start, \
+                     price_min_ratio) its demand would be {} times its base, and its shortfall \
+                     and output lost are measured against that (models/README, known limits of \
+                     demand)",
+                    sec.id,
+                    crate::series::fmt_num(sec.elasticity),
+                    crate::series::fmt_num(self.behaviour.price_min_ratio),
+                    crate::series::fmt_num((most * 10.0).round() / 10.0)
+                ));
+            }
+        }
         // Plants that keep less than a step's output for their buyers run in alternate
         // steps: the chain stalls and users fall short with no shock at all.
         let cover_days = self.behaviour.seller_cover_weeks * 7.0;
@@ -848,38 +865,56 @@ impl Model {
             || (0..self.commodities.len()).any(|c| self.commodity_name(c) == id)
     }
 
+    const KINDS: [&'static str; 10] = [
+        "country",
+        "group",
+        "firm",
+        "facility",
+        "sector",
+        "stockpile",
+        "market",
+        "stage",
+        "form",
+        "element",
+    ];
+
+    /// Whether `s` is an id of `kind` in the model (a form with its element, `oxide:Dy`,
+    /// counts as a form).
+    fn is_kind(&self, s: &str, kind: &str) -> bool {
+        match kind {
+            "country" => self.countries.iter().any(|x| x.id == s),
+            "firm" => self.firms.iter().any(|x| x.id == s),
+            "group" => self.groups.iter().any(|x| x.id == s),
+            "facility" => self.facilities.iter().any(|x| x.id == s),
+            "sector" => self.sectors.iter().any(|x| x.id == s),
+            "stockpile" => self.stockpiles.iter().any(|x| x.id == s),
+            "market" => self.markets.iter().any(|x| x == s),
+            "stage" => self.stages.iter().any(|x| x == s),
+            "form" => {
+                self.forms.iter().any(|x| x.id == s)
+                    || s.rsplit_once(':').is_some_and(|(f, e)| {
+                        self.forms.iter().any(|x| x.id == f)
+                            && self.elements.iter().any(|x| x.symbol == e)
+                    })
+            }
+            "element" => self.elements.iter().any(|x| x.symbol == s),
+            _ => false,
+        }
+    }
+
+    /// What kind of id `s` is, if the model has it (the first kind, in the order of
+    /// [`Model::wrong_kind`]'s list).
+    pub fn kind_of(&self, s: &str) -> Option<&'static str> {
+        Self::KINDS.into_iter().find(|k| self.is_kind(s, k))
+    }
+
     /// For an id not of the kind `wanted` but of another the model has ("G7" where a
     /// country was meant, a firm where a facility was): what it is, in place of "unknown"
     /// and a did-you-mean to some other id.
     pub fn wrong_kind(&self, s: &str, wanted: &str) -> Option<String> {
-        let is = |kind: &str| -> bool {
-            match kind {
-                "country" => self.countries.iter().any(|x| x.id == s),
-                "firm" => self.firms.iter().any(|x| x.id == s),
-                "group" => self.groups.iter().any(|x| x.id == s),
-                "facility" => self.facilities.iter().any(|x| x.id == s),
-                "sector" => self.sectors.iter().any(|x| x.id == s),
-                "stockpile" => self.stockpiles.iter().any(|x| x.id == s),
-                "market" => self.markets.iter().any(|x| x == s),
-                "stage" => self.stages.iter().any(|x| x == s),
-                "form" => self.forms.iter().any(|x| x.id == s),
-                "element" => self.elements.iter().any(|x| x.symbol == s),
-                _ => false,
-            }
-        };
-        const KINDS: [&str; 10] = [
-            "country",
-            "group",
-            "firm",
-            "facility",
-            "sector",
-            "stockpile",
-            "market",
-            "stage",
-            "form",
-            "element",
-        ];
-        let kind = KINDS.into_iter().find(|k| *k != wanted && is(k))?;
+        let kind = Self::KINDS
+            .into_iter()
+            .find(|k| *k != wanted && self.is_kind(s, k))?;
         let a = |k: &str| {
             if k.starts_with(['a', 'e', 'i', 'o', 'u']) {
                 "an"

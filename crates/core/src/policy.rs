@@ -398,9 +398,13 @@ pub fn resolve(
                 &mut errs,
                 "exempt",
                 format!(
-                    "exempts {} outside the destinations in `to`: an exemption of someone the \
-                     rule does not reach changes nothing",
-                    outside.join(", ")
+                    "exempts {} outside {}: an exemption of someone the rule does not reach \
+                     changes nothing",
+                    outside.join(", "),
+                    match kind {
+                        PolicyKind::EntityList => "the listed firms (and their subsidiaries)",
+                        _ => "the destinations in `to`",
+                    }
                 ),
             );
         }

@@ -1027,6 +1027,14 @@ impl Sim {
         self.model.forms.iter().position(|f| f.id == "scrap")
     }
 
+    /// How many series a run records, and the bytes its table of them takes (every series
+    /// at every step), before it runs.
+    pub fn recorded_size(m: &Model) -> (usize, f64) {
+        let layout = m.cache.0.get_or_init(|| Sim::layout(m));
+        let width = layout.series.width();
+        (width, width as f64 * (m.horizon_steps() + 1) as f64 * 8.0)
+    }
+
     /// The run's series table: the model's shared layout, with room for every step.
     fn declare_series(&mut self) {
         let layout = self.model.cache.0.get_or_init(|| Sim::layout(&self.model));

@@ -321,6 +321,44 @@ fn check_warns_of_plants_keeping_less_than_a_steps_output() {
 }
 
 #[test]
+fn check_warns_of_demand_that_a_price_floor_would_multiply_many_times() {
+    // 0.2^-2 = 25 times base demand at the floor; 0.2^-0.1 is 1.17.
+    let w = warnings("elasticity: -0.1, substitution: {max: 0.3, lag_months: 12, trigger: 2.0}, source: fixture}\n  - {id: ev-us", "elasticity: -2, substitution: {max: 0.3, lag_months: 12, trigger: 2.0}, source: fixture}\n  - {id: ev-us");
+    assert!(
+        w.contains("sector 'ev-cn': with elasticity -2 and prices at the model's floor (0.2× start, price_min_ratio) its demand would be 25 times its base"),
+        "{w}"
+    );
+    assert!(!w.contains("sector 'ev-us'"), "{w}");
+}
+
+#[test]
+fn a_model_whose_run_could_not_be_held_in_memory_is_refused_with_its_size() {
+    // 250 countries trade pair by pair for a century of weeks: ~2.6 GB of series.
+    let extra: String = (0..246)
+        .map(|i| format!("  - {{id: X{i}, market: ROW}}\n"))
+        .collect();
+    let text = MINI
+        .replacen("  end: 2027-12-31\n", "  end: 2123-12-31\n", 1)
+        .replacen(
+            "  - {id: AU, market: ROW}\n",
+            &format!("  - {{id: AU, market: ROW}}\n{extra}"),
+            1,
+        );
+    let e = match load_str("mini.yaml", &text) {
+        Ok(_) => panic!("a model of 250 countries over a century loads"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("model.end: a run would record")
+            && e.contains("more than the 2 GB a run may hold"),
+        "{e}"
+    );
+    // A decade of it is held.
+    let text = text.replacen("  end: 2123-12-31\n", "  end: 2033-12-31\n", 1);
+    assert!(load_str("mini.yaml", &text).is_ok());
+}
+
+#[test]
 fn a_group_named_like_a_firm_is_one_problem_not_a_cascade() {
     let got = problems("  - id: listed\n", "  - id: lockheed\n");
     assert!(

@@ -2905,6 +2905,23 @@ fn wrong_arguments_are_named_for_what_they_are() {
             r#"step(1); cover("magnet:NdFeB", "ROW");"#,
             "has no key 'magnet:NdFeB/ROW': 'ROW' is a market, not a country",
         ),
+        (
+            r#"entity_list("CN", ["lockheed-martin"], #{ exempt: ["US"] });"#,
+            "exempts US outside the listed firms (and their subsidiaries)",
+        ),
+        // The part of a key in the wrong place is named for what goes there.
+        (
+            r#"step(1); exports("CN", "Dy");"#,
+            "metric 'exports' has no key 'CN/Dy': 'Dy' is an element, not a form",
+        ),
+        (
+            r#"step(1); shortfall("magnet", "US");"#,
+            "metric 'shortfall' has no key 'magnet/US': 'magnet' is a stage, not a form",
+        ),
+        (
+            r#"step(1); dependency("magnet:NdFeB", "US");"#,
+            "'magnet:NdFeB' is a form, not a stage",
+        ),
         (r#"lift("CN", "zzz");"#, "lift: no policy of CN is labelled 'zzz' (CN has none)"),
         (
             r#"tariff("US", "CN", 0.25); lift("US", "tariff");"#,
@@ -3653,6 +3670,50 @@ fn a_stockpile_order_the_market_cannot_fill_is_said() {
         !out.output
             .iter()
             .any(|l| l.contains("it asked the market for")),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
+fn a_query_of_a_form_nobody_in_a_country_uses_is_said_to_test_nothing() {
+    let out = run_to(
+        r#"let br = shortfall("magnet:NdFeB", "BR"); let im = imports("BR", "magnet:NdFeB");
+           let us = shortfall("magnet:NdFeB", "US");"#,
+        "2024-02-01",
+    );
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: shortfall(\"magnet:NdFeB\", \"BR\"): no sector in BR uses magnet:NdFeB in world-2024, so it is 0 throughout"),
+        "{said}"
+    );
+    assert!(
+        said.contains("note: imports(\"BR\", \"magnet:NdFeB\"): nobody"),
+        "{said}"
+    );
+    assert!(!said.contains("\"US\")"), "{said}");
+}
+
+#[test]
+fn a_rule_lifted_in_the_step_it_began_is_said_never_to_act() {
+    let out = run_to(
+        r#"at("2024-06-03", || export_ban("CN", #{ forms: ["magnet:NdFeB"], label: "b" }));
+           at("2024-06-05", || lift("CN", "b"));"#,
+        "2024-07-31",
+    );
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: lift: CN's 'b' (export_ban) began in the step of 2024-06-03 and is lifted in it: it never acted"),
+        "{said}"
+    );
+    // Lifted a step later, it acted: nothing to say.
+    let out = run_to(
+        r#"at("2024-06-03", || export_ban("CN", #{ forms: ["magnet:NdFeB"], label: "b" }));
+           at("2024-06-10", || lift("CN", "b"));"#,
+        "2024-07-31",
+    );
+    assert!(
+        !out.output.join("\n").contains("never acted"),
         "{:?}",
         out.output
     );

@@ -105,6 +105,55 @@ impl SeriesView {
     }
 }
 
+/// Who counts as using a form in a country, for [`note_no_users`].
+enum Users {
+    /// Sectors (a shortfall is theirs).
+    Sectors,
+    /// Anyone buying it: sectors, plants taking it as input, stockpiles.
+    Buyers,
+}
+
+/// A query of a form in a country where nobody uses it reads 0 throughout, so an
+/// expectation on it holds whatever happens: said once, as a note.
+fn note_no_users(
+    ctx: &NativeCallContext,
+    call: &str,
+    form: &str,
+    country: &str,
+    users: Users,
+) -> Res<()> {
+    let handle = crate::host::host(ctx)?;
+    let mut h = handle.lock();
+    let m = &h.sim.model;
+    let (Ok(f), Ok(c)) = (m.form_id(form), m.country_id(country)) else {
+        return Ok(());
+    };
+    let used = match users {
+        Users::Sectors => (m.sectors.iter()).any(|s| s.country == c && s.material == f),
+        Users::Buyers => h.sim.anyone_buys(c, f),
+    };
+    if !used {
+        let who = match users {
+            Users::Sectors => "no sector",
+            Users::Buyers => "nobody (no sector, plant or stockpile)",
+        };
+        // As the call was written: imports take the country first.
+        let args = match call {
+            "imports" => format!("\"{country}\", \"{form}\""),
+            _ => format!("\"{form}\", \"{country}\""),
+        };
+        let note = format!(
+            "note: {call}({args}): {who} in {country} uses {form} in {}, so it is 0 throughout \
+             and an expectation on it tests nothing",
+            m.name
+        );
+        if !h.output.contains(&note) {
+            h.output.push(note);
+        }
+    }
+    Ok(())
+}
+
 /// Resolves a commodity name: `oxide:Dy` (separated form and element) or `magnet:NdFeB`.
 pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
     // Looked up without building an error: triggers resolve names every step.
@@ -153,10 +202,19 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
             let m = &h.sim.model;
             let parts: std::collections::HashSet<&str> =
                 keys.iter().flat_map(|k| k.split(['/', '>'])).collect();
-            let wrong = key
-                .split(['/', '>'])
-                .filter(|p| !parts.contains(p))
-                .find_map(|p| m.wrong_kind(p, "country"));
+            // What goes at each place of the key: the kind of the metric's own keys' part
+            // there (a country in `CN/oxide`, a form in `magnet:NdFeB/US`).
+            let len = key.split(['/', '>']).count();
+            let wanted = |i: usize| {
+                (keys.iter())
+                    .filter(|k| k.split(['/', '>']).count() == len)
+                    .filter_map(|k| k.split(['/', '>']).nth(i))
+                    .find_map(|p| m.kind_of(p))
+                    .unwrap_or("country")
+            };
+            let wrong = (key.split(['/', '>']).enumerate())
+                .filter(|(_, p)| !parts.contains(p))
+                .find_map(|(i, p)| m.wrong_kind(p, wanted(i)));
             match wrong {
                 Some(what) => {
                     let duty = if what.contains(" is a group") {
@@ -362,7 +420,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(name = "shortfall", return_raw)]
     pub fn shortfall_region(ctx: NativeCallContext, form: &str, country: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "shortfall", &[form, "/", country])
+        let view = fetch_parts(&ctx, "shortfall", &[form, "/", country])?;
+        note_no_users(&ctx, "shortfall", form, country, Users::Sectors)?;
+        Ok(view)
     }
 
     /// End-use output lost by a sector (its units per year: vehicles, MW, aircraft).
@@ -403,13 +463,15 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn imports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "imports", &[country, "/", form]).or_else(|missing| {
+        let view = fetch_parts(&ctx, "imports", &[country, "/", form]).or_else(|missing| {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
             h.sim.model.country_id(country).map_err(err)?;
             Err(missing)
-        })
+        })?;
+        note_no_users(&ctx, "imports", form, country, Users::Buyers)?;
+        Ok(view)
     }
 
     /// Trade from one country to another, all forms, t/yr of rare-earth content (REO
@@ -467,7 +529,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn cover(ctx: NativeCallContext, form: &str, country: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "cover_weeks", &[form, "/", country])
+        let view = fetch_parts(&ctx, "cover_weeks", &[form, "/", country])?;
+        note_no_users(&ctx, "cover", form, country, Users::Buyers)?;
+        Ok(view)
     }
 
     /// Tonnes held by a stockpile in its form's own unit (magnets: t of product, as

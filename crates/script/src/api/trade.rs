@@ -379,7 +379,8 @@ pub mod trade_api {
         entity_list_opts(ctx, exporter, firms, Map::new())
     }
 
-    /// Entity list with options (`elements`, `forms`, `label`).
+    /// Entity list with options: `elements` and `forms` it covers (all when left out),
+    /// `exempt` (listed firms or subsidiaries the listing spares), `label` (for `lift`).
     ///
     /// ```rhai
     /// entity_list("CN", ["lockheed-martin"], #{ elements: ["Dy"] });
@@ -557,9 +558,26 @@ pub mod trade_api {
             _ => Some(h.sim.model.country_id(exporter).map_err(err)?),
         };
         let date = h.sim.date();
-        let n = h.sim.end_policies(date, |p| {
+        let lifted = |p: &Policy| {
             x.is_none_or(|x| p.exporter == Some(x)) && (p.label == label || p.kind.name() == label)
-        });
+        };
+        // A rule that began in this very step ends before any trade saw it.
+        let unacted: Vec<&'static str> = (h.sim.policies.iter())
+            .filter(|p| p.in_force(date) && p.start == date && lifted(p))
+            .map(|p| p.kind.name())
+            .collect();
+        if let Some(kind) = unacted.first() {
+            let note = format!(
+                "note: lift: {exporter}'s '{label}' ({kind}) began in the step of {date} and is \
+                 lifted in it: it never acted (a step is {} days; a rule must last at least \
+                 one to act)",
+                h.sim.model.step_days
+            );
+            if !h.output.contains(&note) {
+                h.output.push(note);
+            }
+        }
+        let n = h.sim.end_policies(date, lifted);
         if n == 0 {
             // Ending nothing is a typo unless the label was ever used for the exporter (a
             // rule run each step may lift what is no longer, or not yet again, in force).
