@@ -486,6 +486,12 @@ impl Scenario {
                         return false;
                     }
                 }
+                // A policy's numbers written as literals (an approval of 1.5) are checked as
+                // its ids are: in a trigger that never fires, `test` would pass it.
+                if let Some((why, at)) = literal_policy_numbers(model, name, &call.args) {
+                    found = Some(EvalAltResult::ErrorRuntime(why.into(), at));
+                    return false;
+                }
                 true
             });
         match found {
@@ -493,8 +499,8 @@ impl Scenario {
             Some(e) => {
                 let mut error = ScriptError::from_eval(&self.path, &self.source, &e);
                 error.help = Some(format!(
-                    "the ids {} fixes are checked before the run in actions, triggers and \
-                     functions, whether they run or not",
+                    "the ids {} fixes, and numbers written into a policy's options, are checked \
+                     before the run in actions, triggers and functions, whether they run or not",
                     model.name
                 ));
                 Err(error)
@@ -694,6 +700,60 @@ impl Scenario {
             warnings,
         })
     }
+}
+
+/// The first error in the numbers a policy lever's options map gives as literals
+/// (`approval`, `delay_days`, `tonnes_per_year`, `threshold`), checked as the lever checks
+/// them when it runs, with the place of the bad value.
+fn literal_policy_numbers(
+    model: &Model,
+    lever: &str,
+    args: &[rhai::Expr],
+) -> Option<(String, rhai::Position)> {
+    use rhai::Expr;
+    const LEVERS: [&str; 5] = [
+        "export_ban",
+        "export_licence",
+        "export_quota",
+        "content_rule",
+        "tech_ban",
+    ];
+    const NUMBERS: [&str; 4] = ["approval", "delay_days", "tonnes_per_year", "threshold"];
+    if !LEVERS.contains(&lever) {
+        return None;
+    }
+    let mut opts = rhai::Map::new();
+    let mut at: BTreeMap<String, rhai::Position> = BTreeMap::new();
+    for arg in args {
+        match arg {
+            Expr::DynamicConstant(v, pos) if v.is_map() => {
+                for (k, v) in v.clone().cast::<rhai::Map>() {
+                    if NUMBERS.contains(&k.as_str()) {
+                        at.insert(k.to_string(), *pos);
+                        opts.insert(k, v);
+                    }
+                }
+            }
+            Expr::Map(map, _) => {
+                for (key, value) in map.0.iter() {
+                    let literal = value.get_literal_value(None);
+                    if let (true, Some(v)) = (NUMBERS.contains(&key.name.as_str()), literal) {
+                        at.insert(key.name.to_string(), value.position());
+                        opts.insert(key.name.as_str().into(), v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let first = at.values().next().copied()?;
+    let def = match args::policy_def(lever, None, &opts, &NUMBERS) {
+        Ok(def) => def,
+        Err(e) => return Some((e.to_string(), first)),
+    };
+    let errs = chokepoint_core::policy::resolve(model, &def, model.start).err()?;
+    let (field, msg) = errs.into_iter().find(|(f, _)| at.contains_key(f))?;
+    Some((format!("{lever}: {field}: {msg}"), at[&field]))
 }
 
 /// Tonnes to the tonne, in groups of three: 5,079.

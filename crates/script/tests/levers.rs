@@ -3718,3 +3718,35 @@ fn a_rule_lifted_in_the_step_it_began_is_said_never_to_act() {
         out.output
     );
 }
+
+#[test]
+fn a_policys_literal_numbers_are_checked_before_the_run_even_in_a_trigger_that_never_fires() {
+    for (src, said) in [
+        (
+            r#"when(|| false, || export_licence("CN", #{ to: ["US"], approval: 1.5 }));"#,
+            "export_licence: approval: must be between 0 and 1, got 1.5",
+        ),
+        (
+            r#"let c = "US"; at("2030-01-07", || export_licence("CN", #{ to: [c], approval: 0.5, delay_days: -3 }));"#,
+            "export_licence: delay_days: must be between 0 and 3650 days, got -3",
+        ),
+        (
+            r#"fn later() { export_quota("CN", #{ tonnes_per_year: 3e7 }) }"#,
+            "export_quota: tonnes_per_year: must be between 0 and 10000000 t/yr",
+        ),
+        (
+            r#"when(|| false, || content_rule("CN", #{ threshold: "high", approval: 0.0 }));"#,
+            "threshold",
+        ),
+    ] {
+        let e = fails(&format!(
+            "{src}\nrun_until(\"2024-02-01\");\nexpect(true, \"t\");"
+        ));
+        assert!(e.contains(said), "{src}: {e}");
+    }
+    // A number the script computes is checked when the lever runs; one in range passes.
+    run_to(
+        r#"let a = 0.5; when(|| false, || export_licence("CN", #{ to: ["US"], approval: a, delay_days: 63 }));"#,
+        "2024-02-01",
+    );
+}
