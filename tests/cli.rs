@@ -3977,17 +3977,22 @@ fn a_sweeps_warnings_and_notes_reach_its_summary_and_survive_a_merge() {
     let n = never["runs"].as_u64().unwrap();
     assert!((1..4).contains(&n), "some runs, not all: {never}");
     assert!(stderr.contains(&format!("(in {n} of 4 runs)")), "{stderr}");
-    // Each run's note gives its own tonnes: counted per text, four runs in all.
-    let noted: u64 = (notes.iter())
+    // Each run's note gives its own tonnes: one entry, as run 0 said it, for all four.
+    let noted: Vec<&serde_json::Value> = (notes.iter())
         .filter(|w| {
             w["text"]
                 .as_str()
                 .unwrap()
                 .contains("us-nds-ndpr-oxide got")
         })
-        .map(|w| w["runs"].as_u64().unwrap())
-        .sum();
-    assert_eq!(noted, 4, "{summary}");
+        .collect();
+    assert_eq!(noted.len(), 1, "{summary}");
+    assert_eq!(noted[0]["runs"], 4, "{summary}");
+    assert_eq!(noted[0]["figures_differ"], true, "{summary}");
+    assert!(
+        stderr.contains("in 4 of 4 runs; figures as in run 0, others differ"),
+        "{stderr}"
+    );
     let report = std::fs::read_to_string(dir.join("all/report.html")).unwrap();
     assert!(report.contains("What the runs said") && report.contains("never ran"));
     // Shards, merged: the same record, byte for byte, and said again by the merge.
@@ -4007,5 +4012,26 @@ fn a_sweeps_warnings_and_notes_reach_its_summary_and_survive_a_merge() {
             "{f}"
         );
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_error_after_the_clock_stopped_is_dated_by_the_last_step_run() {
+    let dir = temp("dated-error");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "run_until(\"2024-03-01\");\nlet x = 1 / 0;\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", s.to_str().unwrap()]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    // The last step run began on 2024-02-26; the next, 2024-03-04, never ran.
+    assert!(
+        said.contains("after the run's step of 2024-02-26 (where the clock stopped)")
+            && !said.contains("2024-03-04"),
+        "{said}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

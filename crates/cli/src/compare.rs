@@ -140,17 +140,16 @@ fn period_note(a: &Outcome, b: &Outcome) -> Option<String> {
     })
 }
 
-/// Every series either run recorded, with its peak, mean and final value in each. On one
-/// model a series only one run records (a plant a lever built) is 0 in the other, as in
-/// its own run before the plant was built; across models, one the other model lacks is not
-/// compared (`one_sided` counts them).
-fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
+/// Every series either run recorded, with its peak, mean and final value in each. A series
+/// only one run records because a lever built its plant is 0 in the other, as in its own
+/// run before the plant was built; one the other run's model lacks (another model, or a
+/// variant with other countries) is not compared (`one_sided` counts them).
+fn rows(a: &Outcome, b: &Outcome, base: Bases) -> Vec<Row> {
     let (sa, sb) = (&a.sim.series, &b.sim.series);
     let (na, nb) = match common_steps(a, b) {
         Some(n) => (n, n),
         None => (sa.steps, sb.steps),
     };
-    let one_model = a.sim.model.name == b.sim.model.name;
     let zero = [("peak", 0.0), ("mean", 0.0), ("final", 0.0)];
     let pairs = (sa.names.iter().enumerate())
         .map(|(i, (m, k))| (m, k, Some(i), sb.find(m, k)))
@@ -158,12 +157,10 @@ fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
             (sb.names.iter().enumerate())
                 .filter(|(_, (m, k))| sa.find(m, k).is_none())
                 .map(|(j, (m, k))| (m, k, None, Some(j))),
-        );
+        )
+        .filter(|&(m, k, i, j)| i.is_some() && j.is_some() || base.built_by_lever(m, k));
     let mut out = Vec::new();
     for (m, k, i, j) in pairs {
-        if (i.is_none() || j.is_none()) && !one_model {
-            continue;
-        }
         let xa = i.map_or(zero, |i| stats(sa, i, na, a.sim.model.steps_per_year()));
         let xb = j.map_or(zero, |j| stats(sb, j, nb, b.sim.model.steps_per_year()));
         for n in 0..3 {
@@ -181,15 +178,30 @@ fn rows(a: &Outcome, b: &Outcome) -> Vec<Row> {
     out
 }
 
-/// Across models, how many series only A's run records and only B's (not compared).
-fn one_sided(a: &Outcome, b: &Outcome) -> Option<String> {
-    if a.sim.model.name == b.sim.model.name {
-        return None;
+/// The models the two scenarios were loaded on, before their levers changed them.
+#[derive(Clone, Copy)]
+pub struct Bases<'a> {
+    pub a: &'a Model,
+    pub b: &'a Model,
+}
+
+impl Bases<'_> {
+    /// Whether a series one run records and the other does not was added during its run (a
+    /// plant a lever built), not by its model: neither model records it from its start.
+    fn built_by_lever(self, m: &str, k: &str) -> bool {
+        use chokepoint_core::Sim;
+        let of_model = |model: &Model| Sim::model_series(model).find(m, k).is_some();
+        !of_model(self.a) && !of_model(self.b)
     }
+}
+
+/// How many series only A's run records and only B's that are not compared (their
+/// models differ).
+fn one_sided(a: &Outcome, b: &Outcome, base: Bases) -> Option<String> {
     let (sa, sb) = (&a.sim.series, &b.sim.series);
     let only = |x: &Series, y: &Series| {
         (x.names.iter())
-            .filter(|(m, k)| y.find(m, k).is_none())
+            .filter(|(m, k)| y.find(m, k).is_none() && !base.built_by_lever(m, k))
             .count()
     };
     let (oa, ob) = (only(sa, sb), only(sb, sa));
@@ -254,8 +266,15 @@ fn name(sc: &Scenario) -> String {
     sc.title().unwrap_or_else(|| sc.path.display().to_string())
 }
 
-pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -> String {
-    let all = rows(a, b);
+pub fn table(
+    sa: &Scenario,
+    a: &Outcome,
+    sb: &Scenario,
+    b: &Outcome,
+    base: Bases,
+    n: usize,
+) -> String {
+    let all = rows(a, b, base);
     let mut o = String::new();
     let _ = writeln!(o, "A: {}\nB: {}", name(sa), name(sb));
     let _ = writeln!(
@@ -276,7 +295,7 @@ pub fn table(sa: &Scenario, a: &Outcome, sb: &Scenario, b: &Outcome, n: usize) -
             );
         }
     }
-    for note in period_note(a, b).into_iter().chain(one_sided(a, b)) {
+    for note in period_note(a, b).into_iter().chain(one_sided(a, b, base)) {
         let _ = writeln!(o, "  note: {note}");
     }
     let changed = top(&all, usize::MAX).len();
@@ -359,11 +378,11 @@ pub fn write(
     a: &Outcome,
     sb: &Scenario,
     b: &Outcome,
-    _m: &Model,
+    base: Bases,
     n: usize,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
-    let all = rows(a, b);
+    let all = rows(a, b, base);
     let mut csv = String::from("metric,key,stat,a,b,delta,unit\n");
     for r in &all {
         let _ = writeln!(
@@ -408,7 +427,7 @@ pub fn write(
             }
         );
     }
-    for note in period_note(a, b).into_iter().chain(one_sided(a, b)) {
+    for note in period_note(a, b).into_iter().chain(one_sided(a, b, base)) {
         let _ = write!(html, "<p><b>Note:</b> {}</p>", esc(&note));
     }
     // Each side's expectations (what makes `compare` exit 1) and its levers.
@@ -507,10 +526,15 @@ fn esc(s: &str) -> String {
 
 /// Both runs' series on one SVG chart: A solid, B dashed.
 fn overlay(sa: &Series, sb: &Series, m: &str, k: &str, unit: &str) -> String {
-    let (Some(ca), Some(cb)) = (sa.find(m, k), sb.find(m, k)) else {
+    let (ca, cb) = (sa.find(m, k), sb.find(m, k));
+    if ca.is_none() && cb.is_none() {
         return String::new();
-    };
-    let (mut va, mut vb) = (sa.column(ca), sb.column(cb));
+    }
+    // A series one run does not record (a plant only the other built) is 0 in it, as the
+    // table has it.
+    let column =
+        |s: &Series, c: Option<usize>| c.map_or_else(|| vec![0.0; s.steps], |c| s.column(c));
+    let (mut va, mut vb) = (column(sa, ca), column(sb, cb));
     let (mut da, mut db) = (&sa.dates[..], &sb.dates[..]);
     // On one calendar, over the period both cover (as the table compares them); on two
     // (other models), each line at its own dates on an axis spanning both runs.

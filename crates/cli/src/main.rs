@@ -528,9 +528,10 @@ fn dispatch(cmd: Command) -> Result<u8> {
                     errln!("{}: {n}", sc.path.display());
                 }
             }
-            out!("{}", compare::table(&sa, &oa, &sb, &ob, top));
+            let base = compare::Bases { a: &ma, b: &mb };
+            out!("{}", compare::table(&sa, &oa, &sb, &ob, base, top));
             if let Some(dir) = out {
-                compare::write(&dir, &sa, &oa, &sb, &ob, &mb, top)?;
+                compare::write(&dir, &sa, &oa, &sb, &ob, base, top)?;
                 outln!("wrote {}, report.html", dir.join("compare.csv").display());
             }
             // As `run`: an expectation that failed in either scenario is exit 1.
@@ -1726,11 +1727,13 @@ fn run_sweep(
     }
     let stats = sweep::sweep(&scenario, &model, &spec, shard, threads, out, limit)?;
     outln!(
-        "{} {} (shard {}/{}) in {:.2} s: {:.1} runs/s -> {}",
+        "{} {}{} in {:.2} s: {:.1} runs/s -> {}",
         stats.runs,
         if stats.runs == 1 { "run" } else { "runs" },
-        shard.k,
-        shard.n,
+        match shard.n {
+            1 => String::new(),
+            n => format!(" (shard {}/{n})", shard.k),
+        },
         stats.elapsed.as_secs_f64(),
         stats.runs as f64 / stats.elapsed.as_secs_f64().max(1e-9),
         out.display()

@@ -511,7 +511,9 @@ impl Session {
                 err!("{}", ScriptError::from_parse("<repl>", input, &e));
                 // A pasted block is read whole before any of it runs: its statements before
                 // the mistake did not run either.
-                let lines = input.trim().lines().count();
+                let lines = (input.lines())
+                    .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
+                    .count();
                 if lines > 1 {
                     errln!(
                         "(none of the {lines} lines ran: the input is read whole before it runs)"

@@ -292,7 +292,8 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             numbers.push(("low_date", json!(p.low_date)));
         }
         if fell && p.times < 1.05 {
-            // Only a fall: its low is the finding.
+            // Only a fall: its low is the finding, and the figures a reader takes first
+            // (price, times start, date) are the low's.
             push(
                 format!("low price {key}"),
                 format!(
@@ -301,7 +302,14 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     two_figures(p.low_times),
                     p.low_date
                 ),
-                numbers,
+                vec![
+                    ("usd_per_kg", json!(p.low)),
+                    ("times_start", json!(p.low_times)),
+                    ("date", json!(p.low_date)),
+                    ("peak_usd_per_kg", json!(p.peak)),
+                    ("peak_times_start", json!(p.times)),
+                    ("peak_date", json!(p.date)),
+                ],
             );
             return;
         }

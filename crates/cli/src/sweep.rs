@@ -440,8 +440,8 @@ pub fn sweep(
     // said it: on stderr, and in sweep.json (so a merge of shards has them all) and the
     // summary and report made from it.
     let mut said = Said::default();
-    for r in &rows {
-        said.count(&r.warnings, &r.notes);
+    for (r, &run) in rows.iter().zip(&mine) {
+        said.count(run, &r.warnings, &r.notes);
     }
     said.tell(rows.len());
     let this = said.into_meta(&this);
@@ -483,22 +483,66 @@ pub struct Stats {
 /// sweep they belong to: left out when shards are compared.
 const PER_SHARD: [&str; 5] = ["shard", "script", "runs_digest", "series_digest", "said"];
 
-/// What a sweep's runs warned of and noted, each with how many runs said it.
+/// What a sweep's runs warned of and noted, each with how many runs said it. Lines that
+/// differ only in their figures (a stockpile's tonnes in each run) are one entry, shown as
+/// the lowest-numbered run said it: a sweep of thousands of runs says a thing once.
 #[derive(Default)]
 struct Said {
-    warnings: BTreeMap<String, u64>,
-    notes: BTreeMap<String, u64>,
+    warnings: BTreeMap<String, Entry>,
+    notes: BTreeMap<String, Entry>,
+}
+
+/// One thing the runs said: the text of the lowest-numbered run that said it, that run, how
+/// many runs said it, and whether their figures differed.
+struct Entry {
+    text: String,
+    first_run: u64,
+    runs: u64,
+    varied: bool,
+}
+
+/// A line with its figures masked: what groups runs' lines.
+fn masked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_number = false;
+    for ch in text.chars() {
+        let part = ch.is_ascii_digit() || (in_number && matches!(ch, ',' | '.'));
+        if part {
+            if !in_number {
+                out.push('#');
+            }
+        } else {
+            out.push(ch);
+        }
+        in_number = part || (in_number && ch == '.');
+    }
+    out
 }
 
 impl Said {
-    fn count(&mut self, warnings: &[String], notes: &[String]) {
+    fn add_one(map: &mut BTreeMap<String, Entry>, text: &str, run: u64, runs: u64, varied: bool) {
+        let e = map.entry(masked(text)).or_insert_with(|| Entry {
+            text: text.to_string(),
+            first_run: run,
+            runs: 0,
+            varied: false,
+        });
+        e.runs += runs;
+        e.varied |= varied || e.text != text;
+        if run < e.first_run {
+            (e.text, e.first_run) = (text.to_string(), run);
+        }
+    }
+
+    /// Adds what run `run` said.
+    fn count(&mut self, run: usize, warnings: &[String], notes: &[String]) {
         for (said, lines) in [(&mut self.warnings, warnings), (&mut self.notes, notes)] {
             // A run that says a thing twice counts once.
             let mut once: Vec<&String> = lines.iter().collect();
             once.sort();
-            once.dedup();
+            once.dedup_by(|a, b| masked(a) == masked(b));
             for l in once {
-                *said.entry(l.clone()).or_default() += 1;
+                Self::add_one(said, l, run as u64, 1, false);
             }
         }
     }
@@ -507,26 +551,38 @@ impl Said {
     fn add(&mut self, meta: &serde_json::Value) {
         for (kind, said) in [("warnings", &mut self.warnings), ("notes", &mut self.notes)] {
             for w in meta["said"][kind].as_array().into_iter().flatten() {
-                if let (Some(text), Some(n)) = (w["text"].as_str(), w["runs"].as_u64()) {
-                    *said.entry(text.to_string()).or_default() += n;
-                }
+                let (Some(text), Some(n), Some(first)) = (
+                    w["text"].as_str(),
+                    w["runs"].as_u64(),
+                    w["first_run"].as_u64(),
+                ) else {
+                    continue;
+                };
+                let varied = w["figures_differ"].as_bool().unwrap_or(false);
+                Self::add_one(said, text, first, n, varied);
             }
         }
     }
 
     fn tell(&self, runs: usize) {
-        for (w, n) in &self.warnings {
-            errln!("warning: {w} (in {n} of {runs} runs)");
-        }
-        for (w, n) in &self.notes {
-            errln!("note: {w} (in {n} of {runs} runs)");
+        for (kind, said) in [("warning", &self.warnings), ("note", &self.notes)] {
+            for e in said.values() {
+                errln!("{kind}: {} ({})", e.text, e.counted(runs));
+            }
         }
     }
 
     fn json(&self) -> serde_json::Value {
-        let list = |m: &BTreeMap<String, u64>| -> Vec<serde_json::Value> {
-            (m.iter())
-                .map(|(t, n)| serde_json::json!({"text": t, "runs": n}))
+        let list = |m: &BTreeMap<String, Entry>| -> Vec<serde_json::Value> {
+            (m.values())
+                .map(|e| {
+                    serde_json::json!({
+                        "text": e.text,
+                        "runs": e.runs,
+                        "first_run": e.first_run,
+                        "figures_differ": e.varied,
+                    })
+                })
                 .collect()
         };
         serde_json::json!({"warnings": list(&self.warnings), "notes": list(&self.notes)})
@@ -539,6 +595,21 @@ impl Said {
         };
         v["said"] = self.json();
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    }
+}
+
+impl Entry {
+    /// "in 3 of 40 runs", and whose figures are shown where runs' figures differed.
+    fn counted(&self, runs: usize) -> String {
+        counted(self.runs, runs, self.varied.then_some(self.first_run))
+    }
+}
+
+/// "in 3 of 40 runs", with "figures as in run 7" where runs' figures differed.
+fn counted(n: u64, runs: usize, first: Option<u64>) -> String {
+    match first {
+        Some(r) => format!("in {n} of {runs} runs; figures as in run {r}, others differ"),
+        None => format!("in {n} of {runs} runs"),
     }
 }
 
@@ -1318,12 +1389,13 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     let mut said_html = String::new();
     for (kind, items) in [("warning", said_of("warnings")), ("note", said_of("notes"))] {
         for w in items.as_array().into_iter().flatten() {
+            let first = (w["figures_differ"].as_bool() == Some(true))
+                .then(|| w["first_run"].as_u64().unwrap_or(0));
             let _ = write!(
                 said_html,
-                "<li>{kind}: {} (in {} of {} runs)</li>",
+                "<li>{kind}: {} ({})</li>",
                 crate::report::esc(w["text"].as_str().unwrap_or("")),
-                w["runs"].as_u64().unwrap_or(0),
-                rows.len()
+                counted(w["runs"].as_u64().unwrap_or(0), rows.len(), first)
             );
         }
     }

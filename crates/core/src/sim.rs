@@ -298,8 +298,9 @@ pub struct Sim {
     /// its country's buyers still short of this step's use, not sold at its rate whatever
     /// the market (see `trade::Sim::release_as_needed`).
     pub stockpile_as_needed: Vec<bool>,
-    /// Per stockpile: tonnes it asked the markets for and tonnes they gave it, over the run
-    /// (a buying order the sellers could not fill is said, not left to be found).
+    /// Per stockpile: tonnes (of rare-earth content, as every flow) it asked the markets for
+    /// and tonnes they gave it, over the run, what waits on a licence's review included (a
+    /// buying order the sellers could not fill is said, not left to be found).
     pub stockpile_asked: Vec<f64>,
     pub stockpile_got: Vec<f64>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
@@ -1025,6 +1026,12 @@ impl Sim {
 
     fn scrap_form(&self) -> Option<FormId> {
         self.model.forms.iter().position(|f| f.id == "scrap")
+    }
+
+    /// The series every run of `m` records from its start (a lever that builds a plant adds
+    /// its own during the run).
+    pub fn model_series(m: &Model) -> &Series {
+        &m.cache.0.get_or_init(|| Sim::layout(m)).series
     }
 
     /// How many series a run records, and the bytes its table of them takes (every series

@@ -117,6 +117,11 @@ pub struct Host {
     /// The reach (`to`, `exempt`) policies had when they were pulled, by index, for those
     /// `lift_controls` has narrowed since: pulling the same rule again is still the same.
     pub imposed_reach: BTreeMap<usize, (Targets, Targets)>,
+    /// Queries of a form in a country already checked for users (`query::note_no_users`):
+    /// a trigger asks the same each step.
+    pub users_checked: Vec<(&'static str, usize, usize)>,
+    /// The last move of the clock ended in an error (raised by an action or trigger).
+    pub failed_driving: bool,
     seq: usize,
 }
 
@@ -148,6 +153,8 @@ impl HostHandle {
             split_plants: Vec::new(),
             pending_notes: Vec::new(),
             imposed_reach: BTreeMap::new(),
+            users_checked: Vec::new(),
+            failed_driving: false,
             seq: 0,
         })))
     }

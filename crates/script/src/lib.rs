@@ -572,16 +572,17 @@ impl Scenario {
             let mut h = handle.lock();
             error.printed = std::mem::take(&mut h.output);
             // Where in simulated time it failed: an action or trigger fails on a date.
-            if h.sim.step > 0 {
-                // The step about to run, or at the run's end the last one run.
-                let at = if h.sim.step < h.sim.model.horizon_steps() {
-                    h.sim.date()
-                } else {
-                    h.sim.last_date()
-                };
+            if h.failed_driving && h.sim.step < h.sim.model.horizon_steps() {
+                // An action or trigger failed as its step began.
                 error
                     .chain
-                    .push(format!("when the run was at the step of {at}"));
+                    .push(format!("when the run was at the step of {}", h.sim.date()));
+            } else if h.sim.step > 0 {
+                // The script's own line, once the clock had stopped.
+                error.chain.push(format!(
+                    "after the run's step of {} (where the clock stopped)",
+                    h.sim.last_date()
+                ));
             }
             // The stop itself, not another error raised once the deadline had passed.
             error.timed_out = h.stopped() == Some(host::PAST_TIME_LIMIT)
@@ -665,7 +666,13 @@ impl Scenario {
         {
             let m = &host.sim.model;
             for (sp, st) in m.stockpiles.iter().enumerate() {
-                let (asked, got) = (host.sim.stockpile_asked[sp], host.sim.stockpile_got[sp]);
+                // In the stockpile's own tonnes, as `stockpile_buy` takes them and its
+                // `stockpile` series shows them (the engine counts rare-earth content).
+                let own = m.forms[st.form].re_share;
+                let (asked, got) = (
+                    host.sim.stockpile_asked[sp] / own,
+                    host.sim.stockpile_got[sp] / own,
+                );
                 if asked > 1.0 && got < 0.9 * asked {
                     output.push(format!(
                         "note: stockpile {} got {} t of the {} t it asked the market for over the \
@@ -677,6 +684,43 @@ impl Scenario {
                         whole_tonnes(asked),
                         100.0 * got / asked
                     ));
+                }
+            }
+        }
+        // A release that moved nothing out of its stockpile: its goods found no buyer (none
+        // was short of them, or nobody in its country uses them).
+        for l in (host.levers.iter()).filter(|l| l.name == "stockpile_release") {
+            let m = &host.sim.model;
+            let Some(id) = l.summary.split(' ').next() else {
+                continue;
+            };
+            let (Some(st), Some(col)) = (
+                m.stockpiles.iter().find(|s| s.id == id),
+                host.sim.series.find("stockpile", id),
+            ) else {
+                continue;
+            };
+            let held = host.sim.series.column(col);
+            if l.summary.contains("releases 0 t/yr") || l.step >= held.len() {
+                continue;
+            }
+            let before = if l.step == 0 {
+                held[0]
+            } else {
+                held[l.step - 1]
+            };
+            if before > 1e-6 && held[l.step..].iter().all(|&h| h >= before - 1e-6) {
+                let note = format!(
+                    "note: stockpile_release: {id} released none of its {} t from {} to the run's \
+                     end: no buyer in {} took its {} (none was short of it, or no sector or plant \
+                     there uses it)",
+                    whole_tonnes(before),
+                    l.date,
+                    m.countries[st.country].id,
+                    m.forms[st.form].id
+                );
+                if !output.contains(&note) {
+                    output.push(note);
                 }
             }
         }

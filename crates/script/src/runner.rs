@@ -36,7 +36,10 @@ pub fn advance(
         h.driving = true;
     }
     let result = drive(handle, target, call);
-    handle.lock().driving = false;
+    let mut h = handle.lock();
+    h.driving = false;
+    // An error raised while the clock ran (an action, a trigger) is dated by its step.
+    h.failed_driving = result.is_err();
     result
 }
 

@@ -3600,7 +3600,7 @@ fn a_licence_or_quota_pulled_again_under_its_label_replaces_the_one_in_force() {
     assert_eq!(renewed, lifted);
     assert!(
         said.iter().any(|l| l.contains(
-            "export_licence 'no-18' of CN pulled again over the same goods (first on 2024-06-03) replaces the one in force since 2024-03-04"
+            "export_licence 'no-18' of CN pulled again over the same goods and destinations (first on 2024-06-03) replaces the one in force since 2024-03-04"
         )),
         "{said:?}"
     );
@@ -3614,6 +3614,19 @@ fn a_licence_or_quota_pulled_again_under_its_label_replaces_the_one_in_force() {
     let date = out.sim.date();
     let in_force = (out.sim.policies.iter())
         .filter(|p| p.label == "l" && p.in_force(date))
+        .count();
+    assert_eq!(in_force, 2);
+    assert!(!out.output.iter().any(|l| l.contains("pulled again")));
+    // Pulled on a later step to another destination, unlabelled (its label is its kind's
+    // name), it is another licence: both stay in force.
+    let out = run_to(
+        r#"at("2024-03-04", || export_licence("CN", #{ elements: ["Dy"], to: ["US"], approval: 0.5 }));
+           at("2024-06-03", || export_licence("CN", #{ elements: ["Dy"], to: ["JP"], approval: 0.5 }));"#,
+        "2024-06-30",
+    );
+    let date = out.sim.date();
+    let in_force = (out.sim.policies.iter())
+        .filter(|p| p.label == "export_licence" && p.in_force(date))
         .count();
     assert_eq!(in_force, 2);
     assert!(!out.output.iter().any(|l| l.contains("pulled again")));
@@ -3661,17 +3674,43 @@ fn a_stockpile_order_the_market_cannot_fill_is_said() {
         .unwrap();
     assert!((30.0..=80.0).contains(&pct), "{note}");
     assert!(note.contains("of the 5,0"), "{note}");
-    // An order the market fills says nothing.
-    let out = run_to(
+    // An order the market fills says nothing, under a tariff on the goods too (the path
+    // of a commodity under policies).
+    for src in [
         r#"stockpile_buy("us-nds-ndpr-oxide", 200.0);"#,
-        "2024-12-31",
-    );
+        r#"tariff("US", "CN", 0.25); stockpile_buy("us-nds-ndfeb", 450.0);"#,
+    ] {
+        let out = run_to(src, "2024-12-31");
+        assert!(
+            !out.output
+                .iter()
+                .any(|l| l.contains("it asked the market for")),
+            "{src}: {:?}",
+            out.output
+        );
+    }
+    // Magnets are counted in the stockpile's own tonnes, as its series shows them.
+    let out = run_to(r#"stockpile_buy("us-nds-ndfeb", 1000000.0);"#, "2024-12-31");
+    let note = (out.output.iter())
+        .find(|l| l.starts_with("note: stockpile us-nds-ndfeb got "))
+        .unwrap_or_else(|| panic!("{:?}", out.output));
+    let got: f64 = note["note: stockpile us-nds-ndfeb got ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    let last = |out: &Outcome| {
+        let s = &out.sim.series;
+        *s.column(s.find("stockpile", "us-nds-ndfeb").unwrap())
+            .last()
+            .unwrap()
+    };
+    let rise = last(&out) - last(&run_to("", "2024-12-31"));
     assert!(
-        !out.output
-            .iter()
-            .any(|l| l.contains("it asked the market for")),
-        "{:?}",
-        out.output
+        (got - rise).abs() <= 0.02 * rise + 2.0,
+        "{note}: the holding rose {rise:.0} t"
     );
 }
 
@@ -3748,5 +3787,49 @@ fn a_policys_literal_numbers_are_checked_before_the_run_even_in_a_trigger_that_n
     run_to(
         r#"let a = 0.5; when(|| false, || export_licence("CN", #{ to: ["US"], approval: a, delay_days: 63 }));"#,
         "2024-02-01",
+    );
+}
+
+#[test]
+fn price_pulls_that_would_swing_together_are_refused_by_the_behaviour_lever() {
+    let e =
+        fails(r#"behaviour("market_coupling", 51.0); run_until("2024-02-01"); expect(true, "t");"#);
+    assert!(
+        e.contains("behaviour: price_reversion 1 + form_coupling 1 + market_coupling 51 = 53/yr: pulling one price together")
+            && !e.contains("market_coupling price_reversion"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_stockpile_release_nobody_takes_is_said() {
+    // Japan's JOGMEC holds Dy and Tb oxide, and world-2024 has no Dy or Tb metal plant
+    // outside China: under a ban on those elements to Japan the oxide has no user there.
+    let out = run_to(
+        r#"at("2026-01-05", || {
+               export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["JP"], label: "b" });
+               stockpile_release("jp-jogmec", 5000.0, #{ as_needed: true });
+           });"#,
+        "2026-06-30",
+    );
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: stockpile_release: jp-jogmec released none of its ")
+            && said.contains("from 2026-01-05 to the run's end: no buyer in JP took its oxide"),
+        "{said}"
+    );
+    // The US magnet stockpile released into a ban on magnets is taken: nothing said.
+    let out = run_to(
+        r#"stockpile_fill("us-nds-ndfeb", 1000.0);
+           at("2025-01-06", || {
+               export_ban("CN", #{ forms: ["magnet:NdFeB"], to: ["US"], label: "b" });
+               stockpile_release("us-nds-ndfeb", 5000.0, #{ as_needed: true });
+           });"#,
+        "2025-12-31",
+    );
+    assert!(
+        !out.output.join("\n").contains("released none"),
+        "{:?}",
+        out.output
     );
 }

@@ -456,7 +456,6 @@ impl Sim {
                 for (slot, l) in links.buyers.iter().enumerate() {
                     if let NeedOf::Stockpile(sp) = l.need {
                         self.stockpile_asked[sp] += self.scratch.asked[slot];
-                        self.stockpile_got[sp] += self.scratch.got[slot];
                     }
                 }
             }
@@ -732,9 +731,10 @@ impl Sim {
                         stock[l.stock] += got;
                     }
                     // A government stockpile pays the market price for what it buys.
-                    if matches!(l.need, NeedOf::Stockpile(_)) {
+                    if let NeedOf::Stockpile(sp) = l.need {
                         self.policy_cost[l.country] +=
                             self.price[l.market * nc + c] * got * kg_per_t;
+                        self.stockpile_got[sp] += got;
                     }
                 }
             }
@@ -1510,6 +1510,10 @@ impl Sim {
             let q = s.got[slot];
             if l.stage != NO_STAGE {
                 s.dep_total[l.stage * nx + l.country] += q.max(0.0);
+            }
+            // A stockpile's order is met by what it gets now and what waits on a review.
+            if let NeedOf::Stockpile(sp) = l.need {
+                self.stockpile_got[sp] += q.max(0.0) + s.queued[slot];
             }
             s.got[slot] = 0.0;
             s.received[slot] = q > 0.0;

@@ -117,7 +117,7 @@ enum Users {
 /// expectation on it holds whatever happens: said once, as a note.
 fn note_no_users(
     ctx: &NativeCallContext,
-    call: &str,
+    call: &'static str,
     form: &str,
     country: &str,
     users: Users,
@@ -128,6 +128,11 @@ fn note_no_users(
     let (Ok(f), Ok(c)) = (m.form_id(form), m.country_id(country)) else {
         return Ok(());
     };
+    if h.users_checked.contains(&(call, f, c)) {
+        return Ok(());
+    }
+    h.users_checked.push((call, f, c));
+    let m = &h.sim.model;
     let used = match users {
         Users::Sectors => (m.sectors.iter()).any(|s| s.country == c && s.material == f),
         Users::Buyers => h.sim.anyone_buys(c, f),
@@ -205,12 +210,23 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
             // What goes at each place of the key: the kind of the metric's own keys' part
             // there (a country in `CN/oxide`, a form in `magnet:NdFeB/US`).
             let len = key.split(['/', '>']).count();
+            // The kind most of them have there (an id may be of two kinds: `metal` is a
+            // form and a stage).
             let wanted = |i: usize| {
-                (keys.iter())
+                let mut counts: Vec<(&str, usize)> = Vec::new();
+                let kinds = (keys.iter())
                     .filter(|k| k.split(['/', '>']).count() == len)
                     .filter_map(|k| k.split(['/', '>']).nth(i))
-                    .find_map(|p| m.kind_of(p))
-                    .unwrap_or("country")
+                    .filter_map(|p| m.kind_of(p));
+                for kind in kinds {
+                    match counts.iter_mut().find(|(k, _)| *k == kind) {
+                        Some(c) => c.1 += 1,
+                        None => counts.push((kind, 1)),
+                    }
+                }
+                (counts.iter())
+                    .max_by_key(|(_, n)| *n)
+                    .map_or("country", |(k, _)| *k)
             };
             let wrong = (key.split(['/', '>']).enumerate())
                 .filter(|(_, p)| !parts.contains(p))

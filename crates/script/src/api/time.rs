@@ -338,10 +338,12 @@ pub mod time_api {
         let model = std::sync::Arc::make_mut(&mut h.sim.model);
         (model.behaviour.set(name, value, step_days)).map_err(|e| {
             // A value out of range says which parameter it was for.
-            err(match e.starts_with("unknown") {
-                true => e,
-                false => format!("{name} {e}"),
-            })
+            err(
+                match e.starts_with("unknown") || e.starts_with("price_reversion ") {
+                    true => e,
+                    false => format!("{name} {e}"),
+                },
+            )
         })?;
         h.log("behaviour", format!("{name} = {value}"));
         Ok(())

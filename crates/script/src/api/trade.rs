@@ -101,7 +101,11 @@ pub fn add(
         // tonnage): it replaces the one in force rather than stacking on it (two licences
         // compound their refusals; two quotas, the lower binds). Rules pulled in one step
         // under one label are parts of one measure (one per destination, say) and stack.
-        let renewed = |p: &Policy| {
+        // The same measure: kind, exporter, goods, label and reach (as pulled: a rule
+        // `lift_controls` narrowed is judged by the reach it was pulled with).
+        let renewed = |(i, p): (usize, &Policy)| {
+            let reach =
+                |to: &Targets, exempt: &Targets| (to, exempt) == (&policy.to, &policy.exempt);
             p.kind.name() == policy.kind.name()
                 && (p.exporter, p.elements, p.forms, &p.label)
                     == (
@@ -110,25 +114,30 @@ pub fn add(
                         policy.forms,
                         &policy.label,
                     )
+                && (reach(&p.to, &p.exempt)
+                    || h.imposed_reach.get(&i).is_some_and(|r| reach(&r.0, &r.1)))
                 && p.start < start
+                && p.in_force(start)
         };
-        let since: Vec<chokepoint_core::Date> = (h.sim.policies.iter())
-            .filter(|p| p.in_force(start) && renewed(p))
-            .map(|p| p.start)
+        let ended: Vec<(usize, chokepoint_core::Date)> = (h.sim.policies.iter().enumerate())
+            .filter(|&ip| renewed(ip))
+            .map(|(i, p)| (i, p.start))
             .collect();
-        if !since.is_empty() {
-            h.sim.end_policies(start, renewed);
+        if let Some(&(_, since)) = ended.first() {
+            for &(i, _) in &ended {
+                h.sim.policies[i].end = Some(start);
+            }
+            h.sim.touch();
             // Said once per measure: a rule renewing it every step would say it every step.
             let head = format!(
-                "note: {kind} '{}' of {} pulled again over the same goods",
+                "note: {kind} '{}' of {} pulled again over the same goods and destinations",
                 policy.label,
                 exporter.unwrap_or("*")
             );
             if !h.output.iter().any(|o| o.starts_with(&head)) {
                 let note = format!(
-                    "{head} (first on {start}) replaces the one in force since {}: the new \
-                     terms apply from that step",
-                    since[0]
+                    "{head} (first on {start}) replaces the one in force since {since}: the \
+                     new terms apply from that step"
                 );
                 h.output.push(note);
             }
@@ -307,11 +316,12 @@ pub mod trade_api {
     /// reach buyers after the delay (see `licence_queue`); lifting the licence releases
     /// those already waiting, which arrive that week. A licence on some destinations leaks as a ban does:
     /// what it refuses can come to the buyers through others (`diversion`, models/README).
-    /// Two licences over the same flow both apply (0.5 and 0.5 pass a quarter); pulling
-    /// the same one again (the same terms and label) keeps the one in force, and pulling
-    /// it on a later step under its label over the same goods with new terms (approval
-    /// raised to 1 after a deal) replaces it: the new terms apply from that step (a note
-    /// says so). Licences pulled in one step under one label stack (parts of one measure).
+    /// Two licences over the same flow under different labels both apply (0.5 and 0.5
+    /// pass a quarter), as do those pulled in one step (parts of one measure); pulling the
+    /// same one again (the same terms and label) keeps the one in force, and pulling it on
+    /// a later step under its label (the kind's name without one) over the same goods and
+    /// destinations with new terms (approval raised to 1 after a deal) replaces it: the new
+    /// terms apply from that step (a note says so).
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
@@ -346,9 +356,9 @@ pub mod trade_api {
     /// magnet's Dy, not its Nd, and holds back the whole magnet. A quota on some
     /// destinations leaks once its room is spent, as a ban does (`diversion`,
     /// models/README): a quota of 0 is the ban. Pulled again on a later step under its
-    /// label over the same goods (next year's tonnage), it replaces the one in force, pacing
-    /// its new tonnage from that step (a note says so); under another label, or over other
-    /// goods, the two both cap.
+    /// label (the kind's name without one) over the same goods and destinations (next
+    /// year's tonnage), it replaces the one in force, pacing its new tonnage from that step
+    /// (a note says so); under another label, or over other goods, the two both cap.
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
@@ -562,15 +572,22 @@ pub mod trade_api {
             x.is_none_or(|x| p.exporter == Some(x)) && (p.label == label || p.kind.name() == label)
         };
         // A rule that began in this very step ends before any trade saw it.
-        let unacted: Vec<&'static str> = (h.sim.policies.iter())
-            .filter(|p| p.in_force(date) && p.start == date && lifted(p))
-            .map(|p| p.kind.name())
-            .collect();
-        if let Some(kind) = unacted.first() {
+        let m = &h.sim.model;
+        let unacted: Option<String> = (h.sim.policies.iter())
+            .find(|p| p.in_force(date) && p.start == date && lifted(p))
+            .map(|p| {
+                let whose = p
+                    .exporter
+                    .map_or("every exporter", |x| m.countries[x].id.as_str());
+                match p.label == p.kind.name() {
+                    true => format!("{whose}'s {}", p.label),
+                    false => format!("{whose}'s '{}' ({})", p.label, p.kind.name()),
+                }
+            });
+        if let Some(rule) = unacted {
             let note = format!(
-                "note: lift: {exporter}'s '{label}' ({kind}) began in the step of {date} and is \
-                 lifted in it: it never acted (a step is {} days; a rule must last at least \
-                 one to act)",
+                "note: lift: {rule} began in the step of {date} and is lifted in it: it never \
+                 acted (a step is {} days; a rule must last at least one to act)",
                 h.sim.model.step_days
             );
             if !h.output.contains(&note) {
