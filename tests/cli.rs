@@ -3943,7 +3943,7 @@ fn a_sweeps_warnings_and_notes_reach_its_summary_and_survive_a_merge() {
          stockpile_buy(\"us-nds-ndpr-oxide\", 5000.0);\n\
          at(\"2024-09-02\", || export_ban(\"CN\", #{ forms: [\"magnet:NdFeB\"], to: [\"US\"] }));\n\
          if a > 0.5 { run_until(\"2024-06-30\"); } else { run_until(\"2024-12-31\"); }\n\
-         expect(true, \"t\");\n",
+         expect(a <= 0.5, \"a stays low\");\n",
     )
     .unwrap();
     let d = |n: &str| dir.join(n).to_string_lossy().into_owned();
@@ -3993,8 +3993,13 @@ fn a_sweeps_warnings_and_notes_reach_its_summary_and_survive_a_merge() {
         stderr.contains("in 4 of 4 runs; figures as in run 0, others differ"),
         "{stderr}"
     );
+    // Which expectation failed, in how many runs: those that stopped early.
+    let failed = &summary["failed_expectations"][0];
+    assert_eq!(failed["text"], "line 5: a stays low", "{summary}");
+    assert_eq!(failed["runs"].as_u64(), Some(n), "{summary}");
     let report = std::fs::read_to_string(dir.join("all/report.html")).unwrap();
     assert!(report.contains("What the runs said") && report.contains("never ran"));
+    assert!(report.contains("expectation failed: line 5: a stays low"));
     // Shards, merged: the same record, byte for byte, and said again by the merge.
     sweep(&["--out", &d("s0"), "--shard", "0/2"]);
     sweep(&["--out", &d("s1"), "--shard", "1/2"]);

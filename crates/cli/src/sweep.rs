@@ -298,6 +298,8 @@ struct RunRows {
     /// What the run warned of (an action that never ran, say), and its notes on levers.
     warnings: Vec<String>,
     notes: Vec<String>,
+    /// The expectations it failed ("line 12: US magnet users ...").
+    failed_expectations: Vec<String>,
 }
 
 fn header(spec: &Spec) -> String {
@@ -441,7 +443,7 @@ pub fn sweep(
     // summary and report made from it.
     let mut said = Said::default();
     for (r, &run) in rows.iter().zip(&mine) {
-        said.count(run, &r.warnings, &r.notes);
+        said.count(run, r);
     }
     said.tell(rows.len());
     let this = said.into_meta(&this);
@@ -490,6 +492,7 @@ const PER_SHARD: [&str; 5] = ["shard", "script", "runs_digest", "series_digest",
 struct Said {
     warnings: BTreeMap<String, Entry>,
     notes: BTreeMap<String, Entry>,
+    failed: BTreeMap<String, Entry>,
 }
 
 /// One thing the runs said: the text of the lowest-numbered run that said it, that run, how
@@ -535,8 +538,12 @@ impl Said {
     }
 
     /// Adds what run `run` said.
-    fn count(&mut self, run: usize, warnings: &[String], notes: &[String]) {
-        for (said, lines) in [(&mut self.warnings, warnings), (&mut self.notes, notes)] {
+    fn count(&mut self, run: usize, r: &RunRows) {
+        for (said, lines) in [
+            (&mut self.warnings, &r.warnings),
+            (&mut self.notes, &r.notes),
+            (&mut self.failed, &r.failed_expectations),
+        ] {
             // A run that says a thing twice counts once.
             let mut once: Vec<&String> = lines.iter().collect();
             once.sort();
@@ -549,7 +556,11 @@ impl Said {
 
     /// Adds a shard's record (sweep.json's `said`).
     fn add(&mut self, meta: &serde_json::Value) {
-        for (kind, said) in [("warnings", &mut self.warnings), ("notes", &mut self.notes)] {
+        for (kind, said) in [
+            ("warnings", &mut self.warnings),
+            ("notes", &mut self.notes),
+            ("failed_expectations", &mut self.failed),
+        ] {
             for w in meta["said"][kind].as_array().into_iter().flatten() {
                 let (Some(text), Some(n), Some(first)) = (
                     w["text"].as_str(),
@@ -565,7 +576,11 @@ impl Said {
     }
 
     fn tell(&self, runs: usize) {
-        for (kind, said) in [("warning", &self.warnings), ("note", &self.notes)] {
+        for (kind, said) in [
+            ("warning", &self.warnings),
+            ("note", &self.notes),
+            ("expectation failed", &self.failed),
+        ] {
             for e in said.values() {
                 errln!("{kind}: {} ({})", e.text, e.counted(runs));
             }
@@ -585,7 +600,11 @@ impl Said {
                 })
                 .collect()
         };
-        serde_json::json!({"warnings": list(&self.warnings), "notes": list(&self.notes)})
+        serde_json::json!({
+            "warnings": list(&self.warnings),
+            "notes": list(&self.notes),
+            "failed_expectations": list(&self.failed),
+        })
     }
 
     /// sweep.json's text with this record in it.
@@ -799,6 +818,10 @@ fn one_run(
         notes: (out.output.iter())
             .filter_map(|l| l.strip_prefix("note: "))
             .map(str::to_string)
+            .collect(),
+        failed_expectations: (out.expectations.iter())
+            .filter(|e| !e.passed)
+            .map(|e| format!("{}: {}", e.place(), e.message))
             .collect(),
     })
 }
@@ -1385,9 +1408,14 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     let said_of = |kind: &str| meta["said"].get(kind).cloned().unwrap_or(empty.clone());
     summary.insert("warnings".into(), said_of("warnings"));
     summary.insert("notes".into(), said_of("notes"));
+    summary.insert("failed_expectations".into(), said_of("failed_expectations"));
     let summary = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     let mut said_html = String::new();
-    for (kind, items) in [("warning", said_of("warnings")), ("note", said_of("notes"))] {
+    for (kind, items) in [
+        ("expectation failed", said_of("failed_expectations")),
+        ("warning", said_of("warnings")),
+        ("note", said_of("notes")),
+    ] {
         for w in items.as_array().into_iter().flatten() {
             let first = (w["figures_differ"].as_bool() == Some(true))
                 .then(|| w["first_run"].as_u64().unwrap_or(0));
@@ -1444,7 +1472,11 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         Some(_) => String::new(),
     };
     let how = match meta["grid"].as_u64() {
-        Some(k) => format!("a grid of {k} points per swept parameter"),
+        Some(k) => format!(
+            "a grid of {k} points per swept parameter (its p5, p50 and p95 are over the grid's \
+             points, each weighed alike: the spread of outcomes across the ranges, not \
+             probabilities)"
+        ),
         None => "Monte Carlo".to_string(),
     };
     let about = format!(
@@ -1693,7 +1725,7 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
     };
     let zero: Vec<String> = (fans.iter())
         .filter(|(_, pts)| flat(pts))
-        .map(|((m, k), _)| crate::report::esc(&format!("{m} [{k}]")))
+        .map(|((m, k), _)| crate::report::esc(&format!("{m}[{k}]")))
         .collect();
     if !zero.is_empty() {
         let _ = write!(
@@ -1727,7 +1759,7 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
         o.push_str(&frame(
             &format!("{m} {k}"),
             &crate::report::esc(&format!(
-                "{m} [{k}] ({})",
+                "{m}[{k}] ({})",
                 chokepoint_core::series::unit(m)
             )),
             &format!(
