@@ -4038,5 +4038,58 @@ fn an_error_after_the_clock_stopped_is_dated_by_the_last_step_run() {
             && !said.contains("2024-03-04"),
         "{said}"
     );
+    // A refusal to move the clock back is not dated by a step that never ran either.
+    std::fs::write(
+        &s,
+        "run_until(\"2024-03-01\");\nrun_until(\"2024-02-01\");\n",
+    )
+    .unwrap();
+    let said = text(&chokepoint(&["run", s.to_str().unwrap()]));
+    assert!(
+        said.contains("after the run's step of 2024-02-26") && !said.contains("2024-03-04"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sweep_counts_each_failed_expectation_apart_and_never_past_its_runs() {
+    let dir = temp("sweep-expects");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "let a = param(\"a\", 0.0);\nrun_until(\"2024-02-01\");\n\
+         expect(a <= 0.5, \"same\");\nexpect(false, \"other\");\nexpect(a < 0.3, \"same\");\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = chokepoint(&[
+        "sweep",
+        s.to_str().unwrap(),
+        "--runs",
+        "6",
+        "--set",
+        "a=0..1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let failed = summary["failed_expectations"].as_array().unwrap();
+    let texts: Vec<&str> = failed.iter().map(|f| f["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        ["line 3: same", "line 4: other", "line 5: same"],
+        "{summary}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|f| f["runs"].as_u64().unwrap() <= 6 && f["figures_differ"] == false),
+        "{summary}"
+    );
+    assert_eq!(failed[1]["runs"], 6, "{summary}");
     std::fs::remove_dir_all(&dir).ok();
 }

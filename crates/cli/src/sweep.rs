@@ -504,20 +504,42 @@ struct Entry {
     varied: bool,
 }
 
-/// A line with its figures masked: what groups runs' lines.
+/// A line with its figures masked: what groups runs' lines. A figure is a number standing
+/// alone (tonnes, a share, a date's parts): not one inside an id (`mp-10x-early`) and not a
+/// line number (`line 5`), which tell different things apart.
 fn masked(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut in_number = false;
-    for ch in text.chars() {
-        let part = ch.is_ascii_digit() || (in_number && matches!(ch, ',' | '.'));
-        if part {
-            if !in_number {
-                out.push('#');
-            }
-        } else {
-            out.push(ch);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
         }
-        in_number = part || (in_number && ch == '.');
+        let mut j = i;
+        while j < chars.len()
+            && (chars[j].is_ascii_digit()
+                || (matches!(chars[j], ',' | '.')
+                    && chars.get(j + 1).is_some_and(|c| c.is_ascii_digit())))
+        {
+            j += 1;
+        }
+        let before = i.checked_sub(1).map(|k| chars[k]);
+        // A date's month and day follow its year's hyphen; an id's digits follow a letter
+        // or a hyphen after one.
+        let in_id = match before {
+            Some(c) if c.is_alphabetic() || c == '_' => true,
+            Some('-') => i < 2 || !chars[i - 2].is_ascii_digit(),
+            _ => false,
+        } || chars.get(j).is_some_and(|c| c.is_alphabetic() || *c == '_');
+        let line_number = out.ends_with("line ");
+        if in_id || line_number {
+            out.extend(&chars[i..j]);
+        } else {
+            out.push('#');
+        }
+        i = j;
     }
     out
 }
@@ -545,11 +567,11 @@ impl Said {
             (&mut self.failed, &r.failed_expectations),
         ] {
             // A run that says a thing twice counts once.
-            let mut once: Vec<&String> = lines.iter().collect();
-            once.sort();
-            once.dedup_by(|a, b| masked(a) == masked(b));
-            for l in once {
-                Self::add_one(said, l, run as u64, 1, false);
+            let mut seen = std::collections::BTreeSet::new();
+            for l in lines {
+                if seen.insert(masked(l)) {
+                    Self::add_one(said, l, run as u64, 1, false);
+                }
             }
         }
     }
@@ -562,13 +584,10 @@ impl Said {
             ("failed_expectations", &mut self.failed),
         ] {
             for w in meta["said"][kind].as_array().into_iter().flatten() {
-                let (Some(text), Some(n), Some(first)) = (
-                    w["text"].as_str(),
-                    w["runs"].as_u64(),
-                    w["first_run"].as_u64(),
-                ) else {
+                let (Some(text), Some(n)) = (w["text"].as_str(), w["runs"].as_u64()) else {
                     continue;
                 };
+                let first = w["first_run"].as_u64().unwrap_or(0);
                 let varied = w["figures_differ"].as_bool().unwrap_or(false);
                 Self::add_one(said, text, first, n, varied);
             }
@@ -1780,6 +1799,23 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn figures_are_masked_but_ids_and_line_numbers_are_not() {
+        assert_eq!(
+            masked("stockpile us-nds got 2,724 t of the 5,079.5 t (54%)"),
+            "stockpile us-nds got # t of the # t (#%)"
+        );
+        assert_eq!(
+            masked("line 7: the action set up for 2024-09-02 never ran"),
+            "line 7: the action set up for #-#-# never ran"
+        );
+        assert_eq!(
+            masked("mp-10x-early and jp-metal-dy2 built"),
+            "mp-10x-early and jp-metal-dy2 built"
+        );
+        assert_ne!(masked("line 5: same"), masked("line 7: same"));
+    }
+
     #[test]
     fn a_running_totals_peak_is_its_largest_in_size() {
         assert_eq!(super::peak_of("policy_cost", &[0.0, -5.0, -3.0]), -5.0);

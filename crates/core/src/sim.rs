@@ -303,6 +303,9 @@ pub struct Sim {
     /// buying order the sellers could not fill is said, not left to be found).
     pub stockpile_asked: Vec<f64>,
     pub stockpile_got: Vec<f64>,
+    /// Per stockpile: tonnes (of rare-earth content) it released over the run, sold at its
+    /// rate or given as needed.
+    pub stockpile_released: Vec<f64>,
     /// Per sector: the prices its price response reads (see `sector_price_ratio`).
     baskets: Vec<(bool, Vec<(usize, f64)>)>,
     /// Per element: its priced forms in every market (indices into `price`), the moves that
@@ -667,6 +670,7 @@ impl Sim {
             stockpile_as_needed: vec![false; nsp],
             stockpile_asked: vec![0.0; nsp],
             stockpile_got: vec![0.0; nsp],
+            stockpile_released: vec![0.0; nsp],
             baskets: Sim::price_baskets(&model),
             element_prices: (0..model.elements.len())
                 .map(|e| {

@@ -277,7 +277,11 @@ impl ScriptError {
                 s.message = format!("{name}: {}", s.message);
             }
             if !in_module {
+                let before = (s.line, s.column);
                 s.point_at_option(source);
+                if (s.line, s.column) == before {
+                    s.point_at_value();
+                }
             }
         }
         s.chain = chain;
@@ -424,6 +428,64 @@ impl ScriptError {
             self.line = Some(l);
             self.column = Some(c);
             self.source_line = Some(text);
+        }
+    }
+
+    /// A lever's message that quotes the bad value ("…, got -0.25") points at that value in
+    /// the call, when the call writes it so (a positional number, not an option's key).
+    fn point_at_value(&mut self) {
+        let (Some(text), Some(column)) = (&self.source_line, self.column) else {
+            return;
+        };
+        let Some((_, got)) = self.message.rsplit_once(", got ") else {
+            return;
+        };
+        let got: String = got
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ')' | ',' | ';'))
+            .collect();
+        if got.is_empty() {
+            return;
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let want: Vec<char> = got.chars().collect();
+        let part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_');
+        let from = column.saturating_sub(1);
+        let found = (from..chars.len().saturating_sub(want.len() - 1)).find(|&i| {
+            chars[i..i + want.len()] == want[..]
+                && (i == 0 || !part(chars[i - 1]))
+                && chars.get(i + want.len()).is_none_or(|&c| !part(c))
+        });
+        // Or a number written otherwise ("got -10" for `-10.0`, "got 30000000" for `3e7`).
+        let found = found.or_else(|| {
+            let value: f64 = got.parse().ok()?;
+            let mut i = from;
+            while i < chars.len() {
+                let starts = chars[i].is_ascii_digit()
+                    || (matches!(chars[i], '-' | '.')
+                        && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
+                if starts && (i == 0 || !part(chars[i - 1])) {
+                    let mut j = i + 1;
+                    while j < chars.len()
+                        && (chars[j].is_ascii_digit()
+                            || matches!(chars[j], '.' | 'e' | 'E' | '_')
+                            || (matches!(chars[j], '-' | '+') && matches!(chars[j - 1], 'e' | 'E')))
+                    {
+                        j += 1;
+                    }
+                    let token: String = chars[i..j].iter().filter(|&&c| c != '_').collect();
+                    if token.parse::<f64>().is_ok_and(|v| v == value) {
+                        return Some(i);
+                    }
+                    i = j;
+                } else {
+                    i += 1;
+                }
+            }
+            None
+        });
+        if let Some(i) = found {
+            self.column = Some(i + 1);
         }
     }
 

@@ -687,42 +687,33 @@ impl Scenario {
                 }
             }
         }
-        // A release that moved nothing out of its stockpile: its goods found no buyer (none
-        // was short of them, or nobody in its country uses them).
+        // A stockpile set releasing that released nothing over the run: its goods found no
+        // buyer (none was short of them, or nobody in its country uses them). Said once a
+        // stockpile, from the engine's count of what left it.
+        let mut said_release: Vec<&str> = Vec::new();
         for l in (host.levers.iter()).filter(|l| l.name == "stockpile_release") {
             let m = &host.sim.model;
             let Some(id) = l.summary.split(' ').next() else {
                 continue;
             };
-            let (Some(st), Some(col)) = (
-                m.stockpiles.iter().find(|s| s.id == id),
-                host.sim.series.find("stockpile", id),
-            ) else {
+            let Some(sp) = m.stockpiles.iter().position(|s| s.id == id) else {
                 continue;
             };
-            let held = host.sim.series.column(col);
-            if l.summary.contains("releases 0 t/yr") || l.step >= held.len() {
+            if l.summary.contains("releases 0 t/yr")
+                || l.step >= host.sim.step
+                || said_release.contains(&id)
+                || host.sim.stockpile_released[sp] > 1e-9
+            {
                 continue;
             }
-            let before = if l.step == 0 {
-                held[0]
-            } else {
-                held[l.step - 1]
-            };
-            if before > 1e-6 && held[l.step..].iter().all(|&h| h >= before - 1e-6) {
-                let note = format!(
-                    "note: stockpile_release: {id} released none of its {} t from {} to the run's \
-                     end: no buyer in {} took its {} (none was short of it, or no sector or plant \
-                     there uses it)",
-                    whole_tonnes(before),
-                    l.date,
-                    m.countries[st.country].id,
-                    m.forms[st.form].id
-                );
-                if !output.contains(&note) {
-                    output.push(note);
-                }
-            }
+            said_release.push(id);
+            let st = &m.stockpiles[sp];
+            output.push(format!(
+                "note: stockpile_release: {id} released nothing from {} to the run's end: no \
+                 buyer in {} took its {} (none was short of it, or no sector or plant there \
+                 uses it)",
+                l.date, m.countries[st.country].id, m.forms[st.form].id
+            ));
         }
         for l in (host.levers.iter()).filter(|l| l.step >= host.sim.step && l.by_rule) {
             output.push(format!(
@@ -755,13 +746,7 @@ fn literal_policy_numbers(
     args: &[rhai::Expr],
 ) -> Option<(String, rhai::Position)> {
     use rhai::Expr;
-    const LEVERS: [&str; 5] = [
-        "export_ban",
-        "export_licence",
-        "export_quota",
-        "content_rule",
-        "tech_ban",
-    ];
+    const LEVERS: [&str; 3] = ["export_licence", "export_quota", "content_rule"];
     const NUMBERS: [&str; 4] = ["approval", "delay_days", "tonnes_per_year", "threshold"];
     if !LEVERS.contains(&lever) {
         return None;
@@ -790,10 +775,21 @@ fn literal_policy_numbers(
             _ => {}
         }
     }
-    let first = at.values().next().copied()?;
+    if at.is_empty() {
+        return None;
+    }
     let def = match args::policy_def(lever, None, &opts, &NUMBERS) {
         Ok(def) => def,
-        Err(e) => return Some((e.to_string(), first)),
+        // "threshold must be a number, got a string": at the key it names.
+        Err(e) => {
+            let text = match *e {
+                rhai::EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+                other => other.to_string(),
+            };
+            let key = text.split(' ').next().unwrap_or("");
+            let place = at.get(key).or_else(|| at.values().next()).copied()?;
+            return Some((format!("{lever}: {text}"), place));
+        }
     };
     let errs = chokepoint_core::policy::resolve(model, &def, model.start).err()?;
     let (field, msg) = errs.into_iter().find(|(f, _)| at.contains_key(f))?;

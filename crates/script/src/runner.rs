@@ -34,12 +34,19 @@ pub fn advance(
             ));
         }
         h.driving = true;
+        h.failed_driving = false;
     }
-    let result = drive(handle, target, call);
+    // An error raised by an action, trigger or strategy as the clock ran is dated by the
+    // step it failed in (not a refusal to move the clock, before any step ran).
+    let mut closure_failed = false;
+    let result = drive(handle, target, &mut |f| {
+        let r = call(f);
+        closure_failed |= r.is_err();
+        r
+    });
     let mut h = handle.lock();
     h.driving = false;
-    // An error raised while the clock ran (an action, a trigger) is dated by its step.
-    h.failed_driving = result.is_err();
+    h.failed_driving = closure_failed && result.is_err();
     result
 }
 

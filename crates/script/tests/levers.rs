@@ -3600,7 +3600,7 @@ fn a_licence_or_quota_pulled_again_under_its_label_replaces_the_one_in_force() {
     assert_eq!(renewed, lifted);
     assert!(
         said.iter().any(|l| l.contains(
-            "export_licence 'no-18' of CN pulled again over the same goods and destinations (first on 2024-06-03) replaces the one in force since 2024-03-04"
+            "export_licence 'no-18' of CN to US pulled again over the same goods and destinations (first on 2024-06-03) replaces the one in force since 2024-03-04"
         )),
         "{said:?}"
     );
@@ -3774,8 +3774,8 @@ fn a_policys_literal_numbers_are_checked_before_the_run_even_in_a_trigger_that_n
             "export_quota: tonnes_per_year: must be between 0 and 10000000 t/yr",
         ),
         (
-            r#"when(|| false, || content_rule("CN", #{ threshold: "high", approval: 0.0 }));"#,
-            "threshold",
+            r#"let x = "US"; when(|| false, || content_rule("CN", #{ approval: 0.5, threshold: "high", to: [x] }));"#,
+            "error: content_rule: threshold must be a number, got a string\n  --> lever-test.rhai:1:81",
         ),
     ] {
         let e = fails(&format!(
@@ -3814,8 +3814,7 @@ fn a_stockpile_release_nobody_takes_is_said() {
     );
     let said = out.output.join("\n");
     assert!(
-        said.contains("note: stockpile_release: jp-jogmec released none of its ")
-            && said.contains("from 2026-01-05 to the run's end: no buyer in JP took its oxide"),
+        said.contains("note: stockpile_release: jp-jogmec released nothing from 2026-01-05 to the run's end: no buyer in JP took its oxide"),
         "{said}"
     );
     // The US magnet stockpile released into a ban on magnets is taken: nothing said.
@@ -3832,4 +3831,21 @@ fn a_stockpile_release_nobody_takes_is_said() {
         "{:?}",
         out.output
     );
+}
+
+#[test]
+fn a_levers_bad_number_is_pointed_at_where_the_call_writes_it() {
+    for (src, at) in [
+        (r#"tariff("US", "CN", -0.25);"#, "lever-test.rhai:1:20"),
+        (
+            r#"stockpile_buy("us-nds-ndfeb", -10.0);"#,
+            "lever-test.rhai:1:31",
+        ),
+        (r#"demand_shock("ev-us", 200.0);"#, "lever-test.rhai:1:23"),
+    ] {
+        let e = fails(&format!(
+            "{src}\nrun_until(\"2024-02-01\");\nexpect(true, \"t\");"
+        ));
+        assert!(e.contains(at), "{src}: {e}");
+    }
 }

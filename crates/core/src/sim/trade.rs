@@ -525,6 +525,7 @@ impl Sim {
                     self.stock[b.stock] += q;
                 }
                 self.scratch.released[sp] += q;
+                self.stockpile_released[sp] += q;
                 self.policy_cost[l.country] -= self.price[l.market * nc + c] * q * kg_per_t;
             }
         }
@@ -1472,6 +1473,7 @@ impl Sim {
             }
             // What a government stockpile sells earns its price back.
             if l.stockpile != NONE {
+                self.stockpile_released[l.stockpile] += give;
                 let kg = give * 1000.0 / m.forms[m.commodities[c].form].re_share;
                 self.policy_cost[l.country] -= self.price[l.market * nc + c] * kg;
             }

@@ -224,7 +224,8 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                         None => counts.push((kind, 1)),
                     }
                 }
-                (counts.iter())
+                // A tie goes to the kind seen first.
+                (counts.iter().rev())
                     .max_by_key(|(_, n)| *n)
                     .map_or("country", |(k, _)| *k)
             };

@@ -128,9 +128,23 @@ pub fn add(
                 h.sim.policies[i].end = Some(start);
             }
             h.sim.touch();
-            // Said once per measure: a rule renewing it every step would say it every step.
+            // Said once per measure (its label and destinations): a rule renewing it every
+            // step would say it every step.
+            let m = &h.sim.model;
+            let to: Vec<&str> = (policy
+                .to
+                .countries
+                .iter()
+                .map(|&c| m.countries[c].id.as_str()))
+            .chain(policy.to.firms.iter().map(|&f| m.firms[f].id.as_str()))
+            .collect();
+            let to = match to.is_empty() {
+                true => "every destination".to_string(),
+                false => to.join(", "),
+            };
             let head = format!(
-                "note: {kind} '{}' of {} pulled again over the same goods and destinations",
+                "note: {kind} '{}' of {} to {to} pulled again over the same goods and \
+                 destinations",
                 policy.label,
                 exporter.unwrap_or("*")
             );
