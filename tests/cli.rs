@@ -4093,3 +4093,108 @@ fn a_sweep_counts_each_failed_expectation_apart_and_never_past_its_runs() {
     assert_eq!(failed[1]["runs"], 6, "{summary}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn compare_runs_one_script_with_other_parameters_on_each_side() {
+    let script = "scripts/2025-04-china-licensing.rhai";
+    let out = chokepoint(&[
+        "compare",
+        script,
+        script,
+        "--set-a",
+        "approval=0.1",
+        "--set-b",
+        "approval=0.9",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("April 2025 (approval=0.1)\nB: ")
+            && said.contains("April 2025 (approval=0.9)\n"),
+        "{said}"
+    );
+    // The two differ: more approved, less short (US magnet users' mean shortfall falls).
+    let row = (said.lines())
+        .find(|l| l.trim_start().starts_with("shortfall[") || l.contains("price["))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(row.contains('-') || row.contains('+'), "{row}");
+    // --set for both, and a name the script never reads, with a did-you-mean.
+    let out = chokepoint(&["compare", script, script, "--set", "aproval=0.5"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("error: --set aproval: scripts/2025-04-china-licensing.rhai never reads param(\"aproval\") (did you mean 'approval'?)"),
+        "{}",
+        text(&out)
+    );
+    let out = chokepoint(&[
+        "compare",
+        script,
+        "scripts/baseline-2024.rhai",
+        "--set-b",
+        "approval=0.5",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("error: --set-b approval: scripts/baseline-2024.rhai never reads"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_sweep_follows_a_plant_only_some_runs_build() {
+    let dir = temp("sweep-built");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "let k = param(\"k\", 1.0);\n\
+         if k > 0.5 { build(\"mp-independence-magnets\", \"mp-new\", 7000.0, \"30d\", 3.0); }\n\
+         run_until(\"2024-12-31\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = chokepoint(&[
+        "sweep",
+        s.to_str().unwrap(),
+        "--grid",
+        "2",
+        "--set",
+        "k=0..1",
+        "--metric",
+        "output=mp-new",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("note: --metric output=mp-new: the sweep's first run does not record it"),
+        "{}",
+        text(&out)
+    );
+    let runs = std::fs::read_to_string(out_dir.join("runs.csv")).unwrap();
+    let col = runs
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "output[mp-new].final")
+        .unwrap();
+    let finals: Vec<f64> = (runs.lines().skip(1))
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(finals[0], 0.0, "{runs}");
+    assert!(finals[1] > 1000.0, "{runs}");
+    // A key the script does not name is still refused before the sweep starts.
+    let out = chokepoint(&[
+        "sweep",
+        s.to_str().unwrap(),
+        "--runs",
+        "2",
+        "--metric",
+        "output=mp-neww",
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}

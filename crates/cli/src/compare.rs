@@ -276,7 +276,26 @@ pub fn table(
 ) -> String {
     let all = rows(a, b, base);
     let mut o = String::new();
-    let _ = writeln!(o, "A: {}\nB: {}", name(sa), name(sb));
+    // Parameters whose values differ between the runs tell them apart (one script run with
+    // --set-a and --set-b, say).
+    let differ = |own: &Outcome, other: &Outcome| -> String {
+        let shown: Vec<String> = (own.params.iter())
+            .filter(|(k, v)| other.params.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k}={}", fmt_num(*v)))
+            .collect();
+        match shown.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", shown.join(", ")),
+        }
+    };
+    let _ = writeln!(
+        o,
+        "A: {}{}\nB: {}{}",
+        name(sa),
+        differ(a, b),
+        name(sb),
+        differ(b, a)
+    );
     let _ = writeln!(
         o,
         "  A expectations {} passed, {} failed; B {} passed, {} failed",

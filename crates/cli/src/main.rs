@@ -186,7 +186,8 @@ enum Command {
         /// script's `peak()` is the largest value; and the mean is per year of the run); the
         /// bands are of yearly means (running totals: the total at each year's end). Given, they replace the default set (ROW Dy oxide and
         /// NdFeB prices, US NdFeB shortfall, US policy cost). A series the run does not
-        /// record is refused before the sweep starts.
+        /// record is refused before the sweep starts, unless the script names its key (a
+        /// plant it builds in some runs only: 0 in the others).
         #[arg(long = "metric", value_name = "METRIC=KEY")]
         metrics: Vec<String>,
         /// Model file (default: the script's header, else models/world-2024.yaml).
@@ -218,14 +219,27 @@ enum Command {
     /// its own when their calendars differ); flows are rates per year, and a running total's
     /// (policy_cost) mean is its final value per year and its peak its largest in size
     /// (receipts at their most negative), as in `sweep`. On one model, a series only one run
-    /// records (a plant a lever built) is 0 in the other.
+    /// records (a plant a lever built) is 0 in the other. One script against itself with
+    /// other parameters: the same file twice, with --set-a and --set-b.
     ///
     /// Example: chokepoint compare scripts/baseline-2024.rhai scripts/2025-04-china-licensing.rhai
+    ///
+    /// Example: chokepoint compare scripts/2025-04-china-licensing.rhai scripts/2025-04-china-licensing.rhai --set-a approval=0.1 --set-b approval=0.9
     Compare {
         /// The first (reference) scenario.
         a: PathBuf,
         /// The second scenario.
         b: PathBuf,
+        /// Set a script parameter in both runs: --set approval=0.3 (repeatable). A name
+        /// that a script given it never reads is an error (exit 2).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Set a parameter in run A only (over a --set of the same name).
+        #[arg(long = "set-a", value_name = "NAME=VALUE")]
+        set_a: Vec<String>,
+        /// Set a parameter in run B only (over a --set of the same name).
+        #[arg(long = "set-b", value_name = "NAME=VALUE")]
+        set_b: Vec<String>,
         /// Model file for both (default: each script's header, else models/world-2024.yaml).
         #[arg(long)]
         model: Option<PathBuf>,
@@ -451,6 +465,9 @@ fn dispatch(cmd: Command) -> Result<u8> {
         Command::Compare {
             a,
             b,
+            set,
+            set_a,
+            set_b,
             model,
             out,
             top,
@@ -458,17 +475,25 @@ fn dispatch(cmd: Command) -> Result<u8> {
         } => {
             let top = usize::try_from(top).unwrap_or(usize::MAX);
             check_time_limit(time_limit)?;
+            // Each side's parameters: those for both, then its own over them.
+            let for_both = parse_sets(&set)?;
+            let side = |own: &[String]| -> Result<BTreeMap<String, f64>> {
+                let mut p = for_both.clone();
+                p.extend(parse_sets(own)?);
+                Ok(p)
+            };
+            let (params_a, params_b) = (side(&set_a)?, side(&set_b)?);
             if let Some(dir) = &out {
                 write::ready(dir, &["compare.csv", "report.html"])?;
             }
             // A scenario that fails shows what it printed first, as `run` does.
-            let run_one = |script: &Path| {
+            let run_one = |script: &Path, params: &BTreeMap<String, f64>| {
                 let mut failure = Failure::default();
                 let r = execute(
                     script,
                     ModelArg::Override(model.as_deref()),
                     None,
-                    BTreeMap::new(),
+                    params.clone(),
                     time_limit,
                     &mut failure,
                 );
@@ -495,7 +520,8 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 files: &["compare.csv", "report.html"],
                 scenario: None,
             });
-            let both = finished(run_one(&a)).and_then(|x| Ok((x, finished(run_one(&b))?)));
+            let both = finished(run_one(&a, &params_a))
+                .and_then(|x| Ok((x, finished(run_one(&b, &params_b))?)));
             // From here an interrupt waits for the comparison's files to be written whole.
             let _output = write::output_phase();
             let ((sa, ma, oa), (sb, mb, ob)) = match both {
@@ -510,6 +536,40 @@ fn dispatch(cmd: Command) -> Result<u8> {
                     };
                 }
             };
+            // A --set a script never reads is a typo, as under `run`: bad input, before
+            // anything is written.
+            let mut unread = Vec::new();
+            for (flag, sc, o, params) in [
+                ("--set-a", &sa, &oa, &params_a),
+                ("--set-b", &sb, &ob, &params_b),
+            ] {
+                let written = sc.literal_params();
+                for name in params.keys() {
+                    if !o.params.contains_key(name) && !written.contains(name) {
+                        let flag = if for_both.contains_key(name) {
+                            "--set"
+                        } else {
+                            flag
+                        };
+                        let known = o.params.keys().chain(&written).map(String::as_str);
+                        let hint = chokepoint_core::error::did_you_mean(name, known);
+                        unread.push(format!(
+                            "error: {flag} {name}: {} never reads param(\"{name}\"){hint}",
+                            sc.path.display()
+                        ));
+                    }
+                }
+            }
+            if !unread.is_empty() {
+                unread.dedup();
+                for u in &unread {
+                    errln!("{u}");
+                }
+                if let Some(o) = &outputs {
+                    o.void("a --set a script never reads")?;
+                }
+                return Ok(2);
+            }
             // What `check` warns of in either model bears on both answers, as under `run`.
             let mut models = vec![&ma];
             if mb.name != ma.name || mb.start != ma.start {
@@ -1715,6 +1775,15 @@ fn run_sweep(
                 continue;
             }
             let keys = series.keys(m);
+            // A key the script names itself may be a plant a lever builds in some runs only.
+            let named = scenario.full_source().contains(&format!("\"{k}\""));
+            if named && !keys.is_empty() {
+                errln!(
+                    "note: --metric {m}={k}: the sweep's first run does not record it; runs \
+                     that do not (a plant the script builds in some runs only) count it as 0"
+                );
+                continue;
+            }
             let why = if keys.is_empty() {
                 let hint = chokepoint_core::error::did_you_mean(m, series.metrics());
                 format!("no metric '{m}'{hint}")

@@ -797,13 +797,19 @@ fn one_run(
     );
     let mut series = String::new();
     for (m, k) in &spec.metrics {
-        let col = s.find(m, k).ok_or_else(|| {
-            (
-                format!("--metric {m}={k}: the run records no such series"),
-                false,
-            )
-        })?;
-        let v = s.column(col);
+        // A series this run does not record is one a lever adds in other runs (a plant built
+        // on a parameter): 0 here, as in its own run before the plant was built. (The
+        // sweep's check refused names no run could record.)
+        let v = match s.find(m, k) {
+            Some(col) => s.column(col),
+            None if !s.keys(m).is_empty() => vec![0.0; s.steps],
+            None => {
+                return Err((
+                    format!("--metric {m}={k}: the run records no such series"),
+                    false,
+                ))
+            }
+        };
         let peak = peak_of(m, &v);
         let last = v.last().copied().unwrap_or(0.0);
         // A running total's mean is per year of the run.
