@@ -4138,6 +4138,35 @@ fn compare_runs_one_script_with_other_parameters_on_each_side() {
         "{}",
         text(&out)
     );
+    // A bad value names its flag, and leaves no earlier comparison in --out to be read as
+    // this one's.
+    let dir = temp("cmp-set");
+    let out_dir = dir.join("out");
+    let ok = chokepoint(&[
+        "compare",
+        script,
+        script,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let out = chokepoint(&[
+        "compare",
+        script,
+        script,
+        "--set-a",
+        "approval=abc",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("error: --set-a approval=abc: 'abc' is not a number"),
+        "{}",
+        text(&out)
+    );
+    assert!(!out_dir.join("compare.csv").exists() && !out_dir.join("report.html").exists());
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -4184,6 +4213,35 @@ fn a_sweep_follows_a_plant_only_some_runs_build() {
         .collect();
     assert_eq!(finals[0], 0.0, "{runs}");
     assert!(finals[1] > 1000.0, "{runs}");
+    // The runs that did not record it are counted in the summary.
+    let summary = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    assert!(
+        summary.contains(
+            "--metric output=mp-new: not recorded (no such plant in the run), counted as 0"
+        ),
+        "{summary}"
+    );
+    // Only a plant's output can appear during a run: another metric's key, or one the
+    // script names only in a comment, is refused.
+    let commented = dir.join("c.rhai");
+    std::fs::write(
+        &commented,
+        "// we used to build \"mp-ghost\"\nrun_until(\"2024-03-01\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    for (script, metric) in [(&s, "price=mp-new"), (&commented, "output=mp-ghost")] {
+        let out = chokepoint(&[
+            "sweep",
+            script.to_str().unwrap(),
+            "--runs",
+            "2",
+            "--metric",
+            metric,
+            "--out",
+            dir.join("bad2").to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{metric}: {}", text(&out));
+    }
     // A key the script does not name is still refused before the sweep starts.
     let out = chokepoint(&[
         "sweep",

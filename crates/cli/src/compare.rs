@@ -280,7 +280,7 @@ pub fn table(
     // --set-a and --set-b, say).
     let differ = |own: &Outcome, other: &Outcome| -> String {
         let shown: Vec<String> = (own.params.iter())
-            .filter(|(k, v)| other.params.get(*k) != Some(*v))
+            .filter(|(k, v)| other.params.get(*k).is_some_and(|o| o != *v))
             .map(|(k, v)| format!("{k}={}", fmt_num(*v)))
             .collect();
         match shown.is_empty() {

@@ -475,14 +475,30 @@ fn dispatch(cmd: Command) -> Result<u8> {
         } => {
             let top = usize::try_from(top).unwrap_or(usize::MAX);
             check_time_limit(time_limit)?;
-            // Each side's parameters: those for both, then its own over them.
-            let for_both = parse_sets(&set)?;
-            let side = |own: &[String]| -> Result<BTreeMap<String, f64>> {
-                let mut p = for_both.clone();
-                p.extend(parse_sets(own)?);
-                Ok(p)
+            // Each side's parameters: those for both, then its own over them. Bad ones void
+            // an earlier comparison in --out, as a failed one does.
+            let parsed = parse_sets_of("--set", &set).and_then(|for_both| {
+                let side = |flag: &str, own: &[String]| -> Result<BTreeMap<String, f64>> {
+                    let mut p = for_both.clone();
+                    p.extend(parse_sets_of(flag, own)?);
+                    Ok(p)
+                };
+                Ok((side("--set-a", &set_a)?, side("--set-b", &set_b)?, for_both))
+            });
+            let (params_a, params_b, for_both) = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Some(dir) = &out {
+                        let outputs = write::Outputs {
+                            dir: dir.clone(),
+                            files: &["compare.csv", "report.html"],
+                            scenario: None,
+                        };
+                        outputs.void(&e.to_string())?;
+                    }
+                    return Err(anyhow!(BadInput(format!("error: {e}"))));
+                }
             };
-            let (params_a, params_b) = (side(&set_a)?, side(&set_b)?);
             if let Some(dir) = &out {
                 write::ready(dir, &["compare.csv", "report.html"])?;
             }
@@ -561,6 +577,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 }
             }
             if !unread.is_empty() {
+                unread.sort();
                 unread.dedup();
                 for u in &unread {
                     errln!("{u}");
@@ -665,27 +682,32 @@ pub fn err(args: std::fmt::Arguments) {
 }
 
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>> {
+    parse_sets_of("--set", sets)
+}
+
+/// `NAME=VALUE` pairs given with `flag` (--set, --set-a, --set-b), named by it in errors.
+fn parse_sets_of(flag: &str, sets: &[String]) -> Result<BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
     for s in sets {
         let (k, v) = s
             .split_once('=')
-            .ok_or_else(|| anyhow!("--set {s}: expected NAME=VALUE"))?;
+            .ok_or_else(|| anyhow!("{flag} {s}: expected NAME=VALUE"))?;
         let v: f64 = v.trim().parse().map_err(|_| match v.contains("..") {
             true => anyhow!(
-                "--set {s}: '{v}' is a range, and a run takes one value: sweep a range \
+                "{flag} {s}: '{v}' is a range, and a run takes one value: sweep a range \
                      with `chokepoint sweep SCRIPT --set {s}`"
             ),
-            false => anyhow!("--set {s}: '{v}' is not a number"),
+            false => anyhow!("{flag} {s}: '{v}' is not a number"),
         })?;
         if !v.is_finite() {
-            return Err(anyhow!("--set {s}: the value must be finite"));
+            return Err(anyhow!("{flag} {s}: the value must be finite"));
         }
         let k = k.trim();
         if k.is_empty() {
-            return Err(anyhow!("--set {s}: the name is empty"));
+            return Err(anyhow!("{flag} {s}: the name is empty"));
         }
         if out.insert(k.to_string(), v).is_some() {
-            return Err(anyhow!("--set {k} is given twice"));
+            return Err(anyhow!("{flag} {k} is given twice"));
         }
     }
     Ok(out)
@@ -1775,9 +1797,9 @@ fn run_sweep(
                 continue;
             }
             let keys = series.keys(m);
-            // A key the script names itself may be a plant a lever builds in some runs only.
-            let named = scenario.full_source().contains(&format!("\"{k}\""));
-            if named && !keys.is_empty() {
+            // A plant's output the script names itself may be a plant a lever builds in some
+            // runs only (only `output` gains keys during a run).
+            if m == "output" && scenario.writes_literal(k) && !keys.is_empty() {
                 errln!(
                     "note: --metric {m}={k}: the sweep's first run does not record it; runs \
                      that do not (a plant the script builds in some runs only) count it as 0"

@@ -796,13 +796,19 @@ fn one_run(
         out.expectations.len() - failed
     );
     let mut series = String::new();
+    let mut zeroed = Vec::new();
     for (m, k) in &spec.metrics {
         // A series this run does not record is one a lever adds in other runs (a plant built
         // on a parameter): 0 here, as in its own run before the plant was built. (The
         // sweep's check refused names no run could record.)
         let v = match s.find(m, k) {
             Some(col) => s.column(col),
-            None if !s.keys(m).is_empty() => vec![0.0; s.steps],
+            None if !s.keys(m).is_empty() => {
+                zeroed.push(format!(
+                    "--metric {m}={k}: not recorded (no such plant in the run), counted as 0"
+                ));
+                vec![0.0; s.steps]
+            }
             None => {
                 return Err((
                     format!("--metric {m}={k}: the run records no such series"),
@@ -843,6 +849,7 @@ fn one_run(
         notes: (out.output.iter())
             .filter_map(|l| l.strip_prefix("note: "))
             .map(str::to_string)
+            .chain(zeroed)
             .collect(),
         failed_expectations: (out.expectations.iter())
             .filter(|e| !e.passed)

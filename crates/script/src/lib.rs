@@ -271,6 +271,13 @@ impl Scenario {
         })
     }
 
+    /// Whether the script's own text (not its comments) writes `text` as a string literal,
+    /// "text" or `text`: a plant it may build under that id, say.
+    pub fn writes_literal(&self, text: &str) -> bool {
+        let code = without_comments(&self.source);
+        code.contains(&format!("\"{text}\"")) || code.contains(&format!("`{text}`"))
+    }
+
     /// The script's text followed by the text of each module it imports by a literal path,
     /// recursively, in the order met: everything of the scenario a run depends on besides
     /// the model and the parameters (what a sweep's shards must share).
