@@ -4256,3 +4256,28 @@ fn a_sweep_follows_a_plant_only_some_runs_build() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_bad_set_value_voids_an_earlier_runs_results() {
+    let dir = temp("run-bad-set");
+    let out_dir = dir.join("out");
+    let script = "scripts/2025-04-china-licensing.rhai";
+    let ok = chokepoint(&["run", script, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let out = chokepoint(&[
+        "run",
+        script,
+        "--set",
+        "approval=NaN",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let summary = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("\"finished\": false") && summary.contains("the value must be finite"),
+        "{summary}"
+    );
+    assert!(!out_dir.join("series.csv").exists() && !out_dir.join("report.html").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

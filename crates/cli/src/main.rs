@@ -624,7 +624,17 @@ fn dispatch(cmd: Command) -> Result<u8> {
             time_limit,
         } => {
             let res = Resolution::parse(&resolution).map_err(|e| anyhow!(e))?;
-            let params = parse_sets(&set)?;
+            // A bad --set voids an earlier run's results in --out, as a failed run does.
+            let params = match parse_sets(&set) {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Some(dir) = &out {
+                        write::ready(dir, RUN_FILES)?;
+                        run_outputs(dir, &script).void(&e.to_string())?;
+                    }
+                    return Err(anyhow!(BadInput(format!("error: {e}"))));
+                }
+            };
             check_time_limit(time_limit)?;
             run(
                 &script,
