@@ -545,8 +545,16 @@ fn masked(text: &str) -> String {
 }
 
 impl Said {
-    fn add_one(map: &mut BTreeMap<String, Entry>, text: &str, run: u64, runs: u64, varied: bool) {
-        let e = map.entry(masked(text)).or_insert_with(|| Entry {
+    /// Adds `text` under its masked form `key`.
+    fn add_one(
+        map: &mut BTreeMap<String, Entry>,
+        key: String,
+        text: &str,
+        run: u64,
+        runs: u64,
+        varied: bool,
+    ) {
+        let e = map.entry(key).or_insert_with(|| Entry {
             text: text.to_string(),
             first_run: run,
             runs: 0,
@@ -569,8 +577,9 @@ impl Said {
             // A run that says a thing twice counts once.
             let mut seen = std::collections::BTreeSet::new();
             for l in lines {
-                if seen.insert(masked(l)) {
-                    Self::add_one(said, l, run as u64, 1, false);
+                let key = masked(l);
+                if seen.insert(key.clone()) {
+                    Self::add_one(said, key, l, run as u64, 1, false);
                 }
             }
         }
@@ -589,7 +598,7 @@ impl Said {
                 };
                 let first = w["first_run"].as_u64().unwrap_or(0);
                 let varied = w["figures_differ"].as_bool().unwrap_or(false);
-                Self::add_one(said, text, first, n, varied);
+                Self::add_one(said, masked(text), text, first, n, varied);
             }
         }
     }

@@ -152,9 +152,8 @@ fn note_no_users(
              and an expectation on it tests nothing",
             m.name
         );
-        if !h.output.contains(&note) {
-            h.output.push(note);
-        }
+        // Checked once per query (`users_checked`), so said once.
+        h.output.push(note);
     }
     Ok(())
 }
