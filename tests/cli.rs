@@ -4281,3 +4281,59 @@ fn a_bad_set_value_voids_an_earlier_runs_results() {
     assert!(!out_dir.join("series.csv").exists() && !out_dir.join("report.html").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn policies_the_model_file_sets_are_shown_with_the_levers_and_the_models_digest() {
+    let dir = temp("model-policies");
+    copy_dir(&root().join("models"), &dir.join("models"));
+    let top = dir.join("models/world-2024.yaml");
+    let mut yaml = std::fs::read_to_string(&top).unwrap();
+    yaml.push_str(
+        "policies:\n  - {kind: export_licence, exporter: CN, elements: [Dy, Tb], to: [US, JP], \
+         approval: 0.5, delay_days: 63, start: 2024-03-04, label: model-licence, \
+         assumption: test}\n",
+    );
+    std::fs::write(&top, yaml).unwrap();
+    let script = dir.join("s.rhai");
+    std::fs::write(&script, "run_until(\"2024-06-03\");\n").unwrap();
+    let digest = |out: &Path| {
+        let s = std::fs::read_to_string(out.join("summary.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        (v["model_digest"].as_str().unwrap().to_string(), v)
+    };
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let o = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--model",
+        top.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let line = "model policy                           export_licence by CN on Tb, Dy (all forms) \
+                to US, JP, approval 50%, review 63 days, from 2024-03-04 (label model-licence)";
+    assert!(out.contains(line), "{out}");
+    let (with, v) = digest(&a);
+    assert_eq!(v["model_policies"][0].as_str(), Some(&line[39..]), "{v}");
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(
+        html.contains("Set by the model file, before any lever"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("(digest {with})")));
+    // The original model, named alike, reads other data: its digest says so.
+    let o = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (without, v) = digest(&b);
+    assert_ne!(with, without);
+    assert_eq!(v["model_policies"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(!text(&o).contains("model policy"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -643,6 +643,10 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         out.levers.len(),
         if out.levers.len() == 1 { "" } else { "s" }
     );
+    // Policies the model file sets are levers too, pulled by the model, not the script.
+    for p in &m.policies {
+        let _ = writeln!(o, "  {:<38} {}", "model policy", p.describe(m));
+    }
     for h in headlines(m, out) {
         let _ = writeln!(o, "  {:<38} {}", h.label, h.value);
     }
@@ -712,6 +716,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "scenario": sc.path.display().to_string(),
         "title": sc.title(),
         "model": m.name,
+        "model_digest": crate::sweep::model_digest(m),
         "start": m.start.to_string(),
         "end": out.sim.last_date().to_string(),
         "seed": out.sim.seed,
@@ -726,6 +731,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         }).collect::<Vec<_>>(),
         "caveats": caveats_json(m, out),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
+        "model_policies": m.policies.iter().map(|p| p.describe(m)).collect::<Vec<_>>(),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
         "warnings": out.warnings,
         "notes": notes(out),
@@ -1141,9 +1147,10 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place{white-space:nowrap}</style></head><body>");
     let _ = write!(
         o,
-        "<h1>{}</h1><p>Model <b>{}</b>, {} to {}. Scenario <code>{}</code>.</p>",
+        "<h1>{}</h1><p>Model <b>{}</b> (digest {}), {} to {}. Scenario <code>{}</code>.</p>",
         esc(&title),
         esc(&m.title),
+        crate::sweep::model_digest(m),
         m.start,
         out.sim.last_date(),
         esc(&sc.path.display().to_string())
@@ -1366,8 +1373,17 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         }
     }
     o.push_str("<h2>Levers pulled</h2>");
-    if out.levers.is_empty() {
+    if !m.policies.is_empty() {
+        o.push_str("<p>Set by the model file, before any lever:</p><ul>");
+        for p in &m.policies {
+            let _ = write!(o, "<li>{}</li>", esc(&p.describe(m)));
+        }
+        o.push_str("</ul>");
+    }
+    if out.levers.is_empty() && m.policies.is_empty() {
         o.push_str("<p>None: the model as it stands.</p>");
+    } else if out.levers.is_empty() {
+        o.push_str("<p>None by the scenario.</p>");
     } else {
         o.push_str(&timeline_svg(out));
     }

@@ -705,6 +705,12 @@ fn with_digests(meta: &str, figures: &str, series: &str) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
+/// A digest of a model as loaded (includes and all, comments aside): two runs read the
+/// same data only if their digests agree, whatever the model is named.
+pub(crate) fn model_digest(model: &Model) -> String {
+    digest(format!("{model:?}").as_bytes())
+}
+
 /// A 64-bit FNV-1a digest: the same bytes give the same digest on every machine.
 fn digest(bytes: &[u8]) -> String {
     let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
@@ -752,7 +758,7 @@ fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: us
         "title": scenario.title(),
         "script_digest": digest(scenario.full_source().as_bytes()),
         "model": model.name,
-        "model_digest": digest(format!("{model:?}").as_bytes()),
+        "model_digest": model_digest(model),
         "runs": total,
         "seed": spec.seed,
         "grid": spec.grid,

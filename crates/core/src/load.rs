@@ -450,6 +450,20 @@ impl Loader {
                     "model".into(),
                     "only the top model file may have a `model:` header".into(),
                 );
+            } else if file != 0 {
+                // The top file has none: the model would take an included file's name.
+                self.problem_at(
+                    file,
+                    "model".into(),
+                    format!(
+                        "a file with a `model:` header cannot be included ({} has none): a \
+                         variant starts as a copy of this file, with a header of its own",
+                        self.files[0]
+                            .path
+                            .file_name()
+                            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+                    ),
+                );
             } else {
                 merged.header = Some((file, h));
             }
@@ -1374,6 +1388,26 @@ impl Loader {
         if forms.len() > 64 {
             self.at(&c, 64, "", "a model may declare at most 64 forms".into());
         }
+        // A separated form's goods are named `form:element` (`oxide:Nd`): a form of that
+        // name would be read as the other's element wherever goods are named.
+        for (i, f) in forms.iter().enumerate() {
+            let Some((head, sym)) = f.id.split_once(':') else {
+                continue;
+            };
+            let separated = forms.iter().any(|g| g.id == head && !g.mixed);
+            if separated && elements.iter().any(|e| e.symbol == sym) {
+                self.at(
+                    &c,
+                    i,
+                    "id",
+                    format!(
+                        "'{}' already names the {sym} of form '{head}': a form may not take the name \
+                         of another form's goods (choose another id)",
+                        f.id
+                    ),
+                );
+            }
+        }
 
         // Stages and markets.
         let c = Ctx {
@@ -1945,6 +1979,22 @@ impl Loader {
                 let s = self.num(&c, i, &f, share, 0.0, 1.0);
                 total += s;
                 if let Some(id) = id {
+                    // A sector's buyers are in its country, and a control reaches a firm
+                    // by its country: a foreign firm's demand there is its affiliate's.
+                    let sc = country;
+                    if firms[id].country != sc && countries[sc].id == x.country {
+                        self.at(
+                            &c,
+                            i,
+                            &f,
+                            format!(
+                                "firm '{name}' is in {}, and the sector's buyers are in {}: \
+                                 name a firm of {} (an affiliate with `parent: {name}` is \
+                                 reached by a control on its parent)",
+                                countries[firms[id].country].id, countries[sc].id, countries[sc].id
+                            ),
+                        );
+                    }
                     sector_firms.push((id, s));
                 }
             }

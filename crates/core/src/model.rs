@@ -730,6 +730,35 @@ impl Model {
                 ));
             }
         }
+        // A trigger is a multiple of the start price: one of 1 or less is met at start
+        // prices, so demand moves away (or plants thrift) with no shock at all.
+        let at_start = |t: f64| t <= 1.0;
+        for sec in self.sectors.iter().filter(|s| s.substitution.max > 0.0) {
+            if at_start(sec.substitution.trigger) {
+                out.push(format!(
+                    "sector '{}': substitution.trigger is {}, a multiple of the start price, so \
+                     it is met at start prices and up to {}% of its demand moves away with no \
+                     shock at all (a rise of half is 1.5, not 0.5)",
+                    sec.id,
+                    crate::series::fmt_num(sec.substitution.trigger),
+                    crate::series::fmt_num(sec.substitution.max * 100.0)
+                ));
+            }
+        }
+        for rec in &self.recipes {
+            for (e, t) in rec.thrift.iter().filter(|(_, t)| t.max > 0.0) {
+                if at_start(t.trigger) {
+                    out.push(format!(
+                        "recipe '{}': thrift of {} has trigger {}, a multiple of the start \
+                         price, so it is met at start prices and plants thrift with no shock \
+                         at all (a rise of half is 1.5, not 0.5)",
+                        rec.id,
+                        self.elements[*e].symbol,
+                        crate::series::fmt_num(t.trigger)
+                    ));
+                }
+            }
+        }
         // Plants that keep less than a step's output for their buyers run in alternate
         // steps: the chain stalls and users fall short with no shock at all.
         let cover_days = self.behaviour.seller_cover_weeks * 7.0;

@@ -100,6 +100,90 @@ impl Policy {
     pub fn in_force(&self, date: Date) -> bool {
         self.start <= date && self.end.is_none_or(|e| date < e)
     }
+    /// The policy in one line of the model's words: `export_licence by CN on Dy, Tb (all
+    /// forms) to every destination, approval 50%, review 63 days, from 2025-04-07`.
+    pub fn describe(&self, model: &Model) -> String {
+        let names = |t: &Targets| {
+            let countries = t.countries.iter().map(|&c| model.countries[c].id.as_str());
+            let firms = t.firms.iter().map(|&f| model.firms[f].id.as_str());
+            countries.chain(firms).collect::<Vec<_>>().join(", ")
+        };
+        let exporter = self
+            .exporter
+            .map_or("every exporter", |x| model.countries[x].id.as_str());
+        let mut o = match &self.kind {
+            PolicyKind::Tariff { .. } => format!("tariff by {} on {exporter}", names(&self.to)),
+            kind => format!("{} by {exporter}", kind.name()),
+        };
+        let elements: Vec<&str> = (0..model.elements.len())
+            .filter(|&e| self.elements & (1 << e) != 0)
+            .map(|e| model.elements[e].symbol.as_str())
+            .collect();
+        let forms: Vec<&str> = (0..model.forms.len())
+            .filter(|&f| self.forms & (1 << f) != 0)
+            .map(|f| model.forms[f].id.as_str())
+            .collect();
+        if !elements.is_empty() || !forms.is_empty() {
+            let or_all = |v: &[&str], all: &str| match v {
+                [] => all.to_string(),
+                v => v.join(", "),
+            };
+            o += &format!(
+                " on {} ({})",
+                or_all(&elements, "every element"),
+                or_all(&forms, "all forms")
+            );
+        }
+        if !matches!(self.kind, PolicyKind::Tariff { .. }) {
+            match names(&self.to) {
+                t if t.is_empty() => o += " to every destination",
+                t => o += &format!(" to {t}"),
+            }
+        }
+        if !self.exempt.is_empty() {
+            o += &format!(", exempt {}", names(&self.exempt));
+        }
+        let days = |steps: u32| steps as u64 * model.step_days as u64;
+        let pct = |x: f64| crate::series::fmt_num((x * 1000.0).round() / 10.0);
+        match self.kind {
+            PolicyKind::ExportLicence {
+                approval,
+                delay_steps,
+            } => {
+                o += &format!(
+                    ", approval {}%, review {} days",
+                    pct(approval),
+                    days(delay_steps)
+                )
+            }
+            PolicyKind::ContentRule {
+                threshold,
+                approval,
+                delay_steps,
+            } => {
+                o += &format!(
+                    ", content {}% or more, approval {}%, review {} days",
+                    pct(threshold),
+                    pct(approval),
+                    days(delay_steps)
+                )
+            }
+            PolicyKind::ExportQuota { tonnes_per_year } => {
+                o += &format!(", {} t/yr", crate::series::fmt_num(tonnes_per_year.round()))
+            }
+            PolicyKind::Tariff { rate } => o += &format!(", rate {}%", pct(rate)),
+            PolicyKind::ExportBan | PolicyKind::EntityList | PolicyKind::TechBan => {}
+        }
+        o += &format!(", from {}", self.start);
+        if let Some(end) = self.end {
+            o += &format!(" to {end}");
+        }
+        if !self.label.is_empty() && self.label != self.kind.name() {
+            o += &format!(" (label {})", self.label);
+        }
+        o
+    }
+
     /// Whether the policy applies to a buyer in `country` of `firm`.
     pub fn reaches(&self, model: &Model, country: CountryId, firm: Option<FirmId>) -> bool {
         if self.exempt.reaches(model, country, firm) {

@@ -89,6 +89,8 @@ fn every_rule_reports_its_place() {
         ("    priority: 2\n", "    priority: 500\n", "sectors[3].priority: must be between -100 and 100, got 500"),
         ("    firms: {raytheon: 0.4, lockheed: 0.4}", "    firms: {raytheon: 0.7, lockheed: 0.4}", "sectors[3].firms: firm shares sum to 1.1000, more than 1"),
         ("    firms: {raytheon: 0.4, lockheed: 0.4}", "    firms: {raytheon: 0.4, lockheeed: 0.4}", "sectors[3].firms.lockheeed: unknown firm 'lockheeed' (did you mean 'lockheed'?)"),
+        ("    firms: {raytheon: 0.4, lockheed: 0.4}", "    firms: {raytheon: 0.4, lynas: 0.4}", "sectors[3].firms.lynas: firm 'lynas' is in AU, and the sector's buyers are in US: name a firm of US"),
+        ("  - id: scrap\n    mixed: true\n", "  - id: scrap\n    mixed: true\n  - id: \"oxide:Nd\"\n    mixed: true\n", "forms[5].id: 'oxide:Nd' already names the Nd of form 'oxide'"),
         ("{id: ev-us, country: US,", "{id: ev-us, country: USA,", "sectors[1].country: unknown country 'USA' (did you mean 'US'?)"),
         // prices
         ("  - {form: oxide, element: Ce, price: 1.2, source: fixture}", "  - {form: oxide, element: Ce, price: 1.2, source: fixture}\n  - {form: oxide, element: Ce, price: 1.3, source: fixture}", "duplicate price (also set at prices[1])"),
@@ -270,6 +272,44 @@ fn a_file_overrides_the_behaviour_it_includes_but_siblings_may_not_both_set_one(
 }
 
 #[test]
+fn a_model_file_with_a_header_is_not_included_even_by_a_file_without_one() {
+    let dir = std::env::temp_dir().join(format!("cp-header-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("world.yaml"), MINI).unwrap();
+    // A variant that would run under the included world's name.
+    let variant = dir.join("variant.yaml");
+    std::fs::write(
+        &variant,
+        "include: [world.yaml]\nbehaviour:\n  home_bias: {value: 0.3, assumption: test}\n",
+    )
+    .unwrap();
+    let e = chokepoint_core::load(&variant)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    // And one with a header of its own.
+    let both = dir.join("both.yaml");
+    let header = &MINI[MINI.find("model:\n").unwrap()..MINI.find("sources:").unwrap()];
+    std::fs::write(&both, format!("include: [world.yaml]\n{header}")).unwrap();
+    let e2 = chokepoint_core::load(&both)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        e.contains("world.yaml:")
+            && e.contains(
+                "model: a file with a `model:` header cannot be included (variant.yaml has none)"
+            ),
+        "{e}"
+    );
+    assert!(
+        e2.contains("only the top model file may have a `model:` header"),
+        "{e2}"
+    );
+}
+
+#[test]
 fn check_warns_of_an_input_nothing_makes_and_a_made_commodity_without_a_price() {
     let w = load_str("mini.yaml", MINI).unwrap().warnings();
     assert!(
@@ -318,6 +358,23 @@ fn check_warns_of_plants_keeping_less_than_a_steps_output() {
     );
     let w = warnings("  step_days: 7\n", "  step_days: 14\n");
     assert!(!w.contains("seller_cover_weeks"), "{w}");
+}
+
+#[test]
+fn check_warns_of_a_substitution_or_thrift_trigger_met_at_start_prices() {
+    let w = warnings("elasticity: -0.1, substitution: {max: 0.3, lag_months: 12, trigger: 2.0}, source: fixture}\n  - {id: ev-us", "elasticity: -0.1, substitution: {max: 0.3, lag_months: 12, trigger: 0.5}, source: fixture}\n  - {id: ev-us");
+    assert!(
+        w.contains("sector 'ev-cn': substitution.trigger is 0.5, a multiple of the start price, so it is met at start prices and up to 30% of its demand moves away with no shock at all"),
+        "{w}"
+    );
+    let w = warnings("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", "    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    thrift: {Dy: {max: 0.5, lag_months: 12, trigger: 1}}\n    source: fixture\n  - id: ndfeb");
+    assert!(
+        w.contains("recipe 'reduce': thrift of Dy has trigger 1, a multiple of the start price"),
+        "{w}"
+    );
+    // Above start prices, and no substitution at all, say nothing.
+    let w = warnings("  - id: scrap\n", "  - id: scrap\n");
+    assert!(!w.contains("trigger"), "{w}");
 }
 
 #[test]
