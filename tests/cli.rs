@@ -743,6 +743,8 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
             "\"shard\": \"01/3\"",
             "`shard` is \"01/3\"",
         ),
+        // (It divided by zero.)
+        ("\"grid\": null", "\"grid\": 0", "`grid` is 0"),
     ] {
         assert!(was.contains(from), "{was}");
         std::fs::write(&meta, was.replace(from, to)).unwrap();
@@ -4335,5 +4337,94 @@ fn policies_the_model_file_sets_are_shown_with_the_levers_and_the_models_digest(
     assert_ne!(with, without);
     assert_eq!(v["model_policies"].as_array().map(Vec::len), Some(0), "{v}");
     assert!(!text(&o).contains("model policy"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn deeply_nested_script_data_is_compared_and_printed_without_aborting() {
+    // Rhai recurses through nested arrays: 4,000 levels overflowed an 8 MB main thread in
+    // a debug build and aborted the process, leaving no report and a lock behind.
+    let dir = temp("deep");
+    let script = dir.join("deep.rhai");
+    std::fs::write(
+        &script,
+        "let a = []; for i in 0..4000 { a = [a]; }\nprint(`equal ${a == a}`);\nlet s = a.to_string();\nprint(`printed ${s.len()}`);\nrun_until(\"2024-02-05\");\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--model",
+        "models/world-2024.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("equal true") && t.contains("printed 8002"),
+        "{t}"
+    );
+    assert!(out.join("summary.json").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_run_of_no_step_is_refused_by_compare_and_sweep_not_given_sentinel_figures() {
+    // Its peak folded from f64::MIN: compare printed -1.8e308 and +inf% deltas.
+    let dir = temp("no-step");
+    let z = dir.join("z.rhai");
+    std::fs::write(&z, "step(0);\nexpect(true, \"x\");\n").unwrap();
+    let z = z.to_str().unwrap();
+    let m = "models/world-2024.yaml";
+    let o = chokepoint(&["compare", z, z, "--model", m]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("the run took no step"), "{}", text(&o));
+    assert!(!text(&o).contains("e308"), "{}", text(&o));
+    let out = dir.join("sw");
+    let o = chokepoint(&[
+        "sweep",
+        z,
+        "--runs",
+        "2",
+        "--model",
+        m,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("the run took no step"), "{}", text(&o));
+    assert!(!out.join("runs.csv").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sort_comparator_that_is_no_order_is_the_scripts_error_not_a_crash_report() {
+    let dir = temp("sort");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "let a = []; for i in 0..50 { a.push(i); }\nlet c = 0;\na.sort(|x, y| { c += 1; c % 3 - 1 });\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--model",
+            "models/world-2024.yaml",
+        ])
+        .current_dir(root())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("error in comparer for sorting") && t.contains(":3:"),
+        "{t}"
+    );
+    assert!(!t.contains("panicked") && !t.contains("backtrace"), "{t}");
     std::fs::remove_dir_all(&dir).ok();
 }

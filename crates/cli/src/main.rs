@@ -334,6 +334,22 @@ fn junit_for_bad_arguments(why: &str) {
     let _ = write::atomic(&j, report::junit(&[case]).as_bytes());
 }
 
+/// Rhai catches the panic a script's inconsistent sort comparator causes in the standard
+/// library's sort and reports it as the script's error, with its line; the default hook
+/// would first print it, with a backtrace, as if chokepoint had crashed.
+fn quiet_script_sort_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let text = (p.downcast_ref::<&str>().copied())
+            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or_default();
+        if !text.contains("comparison function does not correctly implement a total order") {
+            default(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -350,11 +366,24 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    quiet_script_sort_panics();
     // The REPL handles Ctrl-C itself: it cancels an evaluation, not the session.
     if !matches!(cli.command, Command::Repl { .. }) {
         write::clean_up_on_interrupt();
     }
-    let result = dispatch(cli.command);
+    // Rhai compares, prints and sizes nested arrays and maps by recursion: the command runs
+    // on a thread with room for the deepest nesting a script can build within its limits,
+    // so deep data is an error or a result, never a stack overflow that aborts the process
+    // and leaves its outputs half-made.
+    let result = std::thread::Builder::new()
+        .name("chokepoint".into())
+        .stack_size(chokepoint_script::engine::limits::SCRIPT_STACK_BYTES)
+        .spawn(move || dispatch(cli.command))
+        .map_err(anyhow::Error::from)
+        .and_then(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error: the command panicked")))
+        });
     write::release();
     if !matches!(result, Ok(0)) {
         write::remove_empty_created();
@@ -576,6 +605,11 @@ fn dispatch(cmd: Command) -> Result<u8> {
                     }
                 }
             }
+            for (sc, o) in [(&sa, &oa), (&sb, &ob)] {
+                if o.sim.series.steps == 0 {
+                    unread.push(format!("error: {}: {}", sc.path.display(), sweep::NO_STEPS));
+                }
+            }
             if !unread.is_empty() {
                 unread.sort();
                 unread.dedup();
@@ -583,7 +617,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                     errln!("{u}");
                 }
                 if let Some(o) = &outputs {
-                    o.void("a --set a script never reads")?;
+                    o.void("a --set a script never reads, or a run of no step")?;
                 }
                 return Ok(2);
             }

@@ -1215,8 +1215,9 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
         // The mean of the values this column covers.
         let a = c * v.len() / cols;
         let b = ((c + 1) * v.len() / cols).max(a + 1);
-        let y = v[a..b].iter().sum::<f64>() / (b - a) as f64;
-        let row = ((y - lo) / span * (h - 1) as f64).round() as usize;
+        // (A mean may round an ulp outside the values it is of: within the axis.)
+        let y = (v[a..b].iter().sum::<f64>() / (b - a) as f64).clamp(lo, hi.max(lo));
+        let row = (((y - lo) / span * (h - 1) as f64).round() as usize).min(h - 1);
         for r in 0..=row {
             grid[h - 1 - r][c] = if r == row { '█' } else { '│' };
         }
@@ -1587,6 +1588,19 @@ mod tests {
         // Outside a string, or where the kind is unknown, every word.
         assert_eq!(complete("us"), ["us-ndfeb", "usa-thing"]);
         assert_eq!(complete("print(\"us"), ["us-ndfeb", "usa-thing"]);
+    }
+
+    #[test]
+    fn a_plot_whose_column_mean_rounds_past_the_peak_stays_on_its_axis() {
+        // 0.1 + 0.1 + 0.1 is 0.30000000000000004: the mean of three 0.1s is an ulp above
+        // the peak, with the low an ulp below it (it panicked with an index past the grid).
+        let lo = 0.09999999999999999;
+        let p = plot("p", &weeks(6), &[lo, lo, lo, 0.1, 0.1, 0.1], 2, 5);
+        assert_eq!(
+            p.lines().nth(1).map(|l| l.ends_with('█')),
+            Some(true),
+            "{p}"
+        );
     }
 
     #[test]

@@ -188,6 +188,10 @@ pub fn default_metrics_for(series: &Series) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Why a run that took no step has no figures (its peak, mean and final value are of nothing).
+pub const NO_STEPS: &str = "the run took no step (the script ended before the model's first \
+                            step ran): it has no figures to sweep or compare";
+
 /// A run's peak of a figure: its highest value, but for a running total its largest in size,
 /// so receipts (a policy cost below 0) peak at their most negative, not at the start's 0.
 pub fn peak_of(metric: &str, v: &[f64]) -> f64 {
@@ -373,6 +377,7 @@ pub fn sweep(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(cores).min(mine.len().max(1)))
+        .stack_size(chokepoint_script::engine::limits::SCRIPT_STACK_BYTES)
         .build()
         .context("cannot start the worker threads")?;
     let done = AtomicUsize::new(0);
@@ -798,6 +803,9 @@ fn one_run(
         .run(model, &opts)
         .map_err(|e| (format!("run {i} ({}):\n{e}", shown.join(", ")), e.timed_out))?;
     let s = &out.sim.series;
+    if s.steps == 0 {
+        return Err((format!("run {i} ({}): {NO_STEPS}", shown.join(", ")), false));
+    }
     let mut figures = format!("{i},{seed}");
     // Parameters in full (shortest exact form), so a run can be repeated exactly.
     for v in &values {
@@ -968,6 +976,13 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
         match meta["runs"].as_u64() {
             Some(n) if (1..=MAX_RUNS as u64).contains(&n) => {}
             _ => return Err(written(format!("`runs` is {}", meta["runs"]))),
+        }
+        // A grid's points per parameter, as `--grid` takes them (a run's parameters are
+        // found by dividing by it).
+        match &meta["grid"] {
+            serde_json::Value::Null => {}
+            g if g.as_u64().is_some_and(|g| (1..=1000).contains(&g)) => {}
+            g => return Err(written(format!("`grid` is {g}"))),
         }
         let named = meta["shard"].as_str().unwrap_or("");
         match Shard::parse(named) {

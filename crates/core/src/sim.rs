@@ -1485,6 +1485,7 @@ impl Sim {
         for v in [
             &mut s.offer,
             &mut s.request,
+            &mut s.asked,
             &mut s.use_now,
             &mut s.need,
             &mut s.cover,

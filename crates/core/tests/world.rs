@@ -358,6 +358,25 @@ fn a_price_floor_costs_its_payer_when_the_market_is_below_it() {
 }
 
 #[test]
+fn more_plants_built_than_the_model_has_nodes_trade_without_a_panic() {
+    // Every buyer of a commodity has a slot in the market's buffers: 200 new magnet plants
+    // make metal's buyers outnumber the model's nodes at its start.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    let nodes = sim.nodes.len();
+    let like = m.facility_id("mp-independence-magnets").unwrap();
+    for i in 0..nodes + 25 {
+        sim.add_facility_like(like, &format!("b{i}"), 100.0, d("2024-02-05"), 1.0);
+    }
+    sim.run_until(d("2024-06-03"));
+    let made: f64 = (0..nodes + 25)
+        .map(|i| at(&sim, "output", &format!("b{i}"), "2024-06-03"))
+        .sum();
+    assert!(made > 0.0 && made.is_finite(), "{made}");
+    assert!(sim.mass_balance_error() < 1e-9);
+}
+
+#[test]
 fn a_new_facility_ramps_after_its_lead_time() {
     let m = world();
     let mut sim = Sim::new(&m, 1);

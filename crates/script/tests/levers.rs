@@ -2042,6 +2042,14 @@ fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
             "capacity must be above 0 t/yr",
         ),
         (
+            r#"build("mp-independence-magnets", "new,plant", 100.0, "1y", 12.0);"#,
+            "may not contain ',' or '\"'",
+        ),
+        (
+            r#"build("mp-independence-magnets", "new/plant", 100.0, "1y", 12.0);"#,
+            "may not contain '/' or '>'",
+        ),
+        (
             r#"build("mp-independence-magnets", "late", 100.0, "50y", 12.0);"#,
             "start after the model's end",
         ),

@@ -183,6 +183,12 @@ pub mod capacity_api {
                  the parts of series keys such as 'CN>US')"
             )));
         }
+        if id.contains([',', '"']) {
+            return Err(err(format!(
+                "build: the new facility's id '{id}' may not contain ',' or '\"' (as a model's \
+                 ids may not: it names columns and rows of the CSV files runs and sweeps write)"
+            )));
+        }
         lever(&ctx, |h| {
             let template = h.facility(like)?;
             let built = h.levers.iter().filter(|l| l.name == "build").count();
