@@ -2673,6 +2673,19 @@ fn test_passes_over_what_a_glob_names_that_is_no_scenario_and_locks_its_report()
             && said.contains("scripts/README.md is not a scenario"),
         "{said}"
     );
+    // `scripts/**/*.rhai` names the modules' files themselves: passed over too.
+    let out = chokepoint(&[
+        "test",
+        "scripts/lib/timeline.rhai",
+        "scripts/2024-10-kachin-disruption.rhai",
+    ]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("scripts/lib/timeline.rhai is a module scenarios import")
+            && said.contains("1 passed, 0 failed"),
+        "{said}"
+    );
     // Named alone, it is bad input that says why (not Rhai's complaint about its '#').
     let out = chokepoint(&["test", "scripts/README.md"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -4426,5 +4439,71 @@ fn a_sort_comparator_that_is_no_order_is_the_scripts_error_not_a_crash_report() 
         "{t}"
     );
     assert!(!t.contains("panicked") && !t.contains("backtrace"), "{t}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_error_does_not_hide_the_expectations_that_failed_before_it() {
+    let dir = temp("before-error");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "expect(false, \"first check fails\");\nprint(\"hello\");\nrun_until(\"2024-03-01\");\nvalue_at(price(\"oxide:Dy\", \"ROW\"), \"2025-01-01\");\n",
+    )
+    .unwrap();
+    let j = dir.join("j.xml");
+    let o = chokepoint(&[
+        "test",
+        s.to_str().unwrap(),
+        "--model",
+        "models/world-2024.yaml",
+        "--junit",
+        j.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    let said = "expectation failed before the error: line 1: first check fails";
+    assert!(t.contains(&format!("  | {said}")), "{t}");
+    let xml = std::fs::read_to_string(&j).unwrap();
+    assert!(xml.contains("<error message=\"error: value_at:"), "{xml}");
+    assert!(xml.contains("  | hello\n") && xml.contains(said), "{xml}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_library_script_reads_its_own_projects_model_and_modules_wherever_it_is_run_from() {
+    let dir = temp("own-project");
+    // A model of the same name where the command is run is not the script's.
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::write(dir.join("models/world-2024.yaml"), "not: a model\n").unwrap();
+    let script = root().join("scripts/2024-10-kachin-disruption.rhai");
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["test", script.to_str().unwrap()])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A library checked out inside another `scripts` directory imports its own modules.
+    let outer = dir.join("ws/scripts");
+    let repo = outer.join("analyst-repo");
+    std::fs::create_dir_all(outer.join("lib")).unwrap();
+    std::fs::create_dir_all(repo.join("lib")).unwrap();
+    std::fs::write(outer.join("lib/h.rhai"), "export const WHO = \"outer\";\n").unwrap();
+    std::fs::write(repo.join("lib/h.rhai"), "export const WHO = \"own\";\n").unwrap();
+    let top = repo.join("top.rhai");
+    std::fs::write(
+        &top,
+        "import \"lib/h\" as h;\nprint(`module ${h::WHO}`);\nstep(1);\nexpect(h::WHO == \"own\", \"its own module\");\n",
+    )
+    .unwrap();
+    let model = root().join("models/world-2024.yaml");
+    let o = chokepoint(&[
+        "run",
+        top.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("module own"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -850,11 +850,16 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// The scripts directory a script imports from: the nearest ancestor named `scripts`.
+/// The scripts directory a script imports from: its own directory where that holds a
+/// `lib/` of modules (a library checked out inside some other `scripts` directory imports
+/// its own), else the nearest ancestor named `scripts`, else its own directory.
 pub(crate) fn scripts_root(script: &Path) -> PathBuf {
     let abs = script
         .canonicalize()
         .unwrap_or_else(|_| script.to_path_buf());
+    if let Some(own) = abs.parent().filter(|d| d.join("lib").is_dir()) {
+        return own.to_path_buf();
+    }
     let mut dir = abs.parent();
     while let Some(d) = dir {
         if d.file_name().is_some_and(|n| n == "scripts") {
@@ -866,9 +871,10 @@ pub(crate) fn scripts_root(script: &Path) -> PathBuf {
 }
 
 /// The model for a script: --model, else its header, else the default world. A header's or
-/// the default's relative path is found from the current directory, else beside the script
-/// (a model kept with its scenarios), else from the project the script belongs to (the
-/// parent of its `scripts` directory), so a library script runs from anywhere.
+/// the default's relative path is found in the project the script belongs to (the parent of
+/// its `scripts` directory), else beside the script (a model kept with its scenarios), else
+/// from the current directory: a library script reads its own project's model wherever it
+/// is run from, not a model of the same name where the command happens to be run.
 fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
@@ -880,18 +886,21 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
         Some(h) => PathBuf::from(format!("models/{h}.yaml")),
         None => PathBuf::from("models/world-2024.yaml"),
     };
-    if script.model_hint().is_some() && named.is_relative() && !named.exists() {
-        let beside = script.path.parent().map(|d| d.join(&named));
-        if let Some(there) = beside.filter(|p| p.exists()) {
-            return there;
-        }
+    if named.is_absolute() {
+        return named;
     }
-    if named.is_relative() && !named.exists() && script.scripts_root.ends_with("scripts") {
+    if script.scripts_root.ends_with("scripts") {
         if let Some(project) = script.scripts_root.parent() {
             let there = project.join(&named);
             if there.exists() {
                 return there;
             }
+        }
+    }
+    if script.model_hint().is_some() {
+        let beside = script.path.parent().map(|d| d.join(&named));
+        if let Some(there) = beside.filter(|p| p.exists()) {
+            return there;
         }
     }
     named
@@ -1180,6 +1189,19 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let rhai = p
             .extension()
             .is_some_and(|x| x.eq_ignore_ascii_case("rhai"));
+        // A module file a shell's `scripts/**/*.rhai` names: a file in a `lib` directory.
+        let in_lib = p
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "lib");
+        if p.is_file() && rhai && in_lib && named_among_others {
+            errln!(
+                "note: {} is a module scenarios import (it is in a lib/ directory), not a \
+                 scenario: passed over",
+                p.display()
+            );
+            continue;
+        }
         if p.is_file() && !rhai {
             if !named_among_others {
                 return Err(anyhow!(BadInput(format!(
@@ -1454,16 +1476,25 @@ fn test(
                 }
             }
             Err(e) => {
+                // The JUnit report has the error first (its message), then what the script
+                // printed before it, failed expectations among them.
+                let mut body = e.0.clone();
+                if !failure.printed.is_empty() {
+                    body.push_str("\nbefore the error:\n");
+                    for l in failure.printed.iter().flat_map(|p| p.lines()) {
+                        body.push_str(&format!("  | {l}\n"));
+                    }
+                }
                 // A scenario its time limit stopped may be sound and only slow: it fails
                 // (exit 1), where one that cannot run is bad input (exit 2).
                 let end = if failure.timed_out {
                     failed += 1;
                     outln!("FAILED {} (timed out)", one_line(&s.display().to_string()));
-                    report::CaseEnd::Failed(e.0.clone())
+                    report::CaseEnd::Failed(body)
                 } else {
                     broken += 1;
                     outln!("ERROR  {}", one_line(&s.display().to_string()));
-                    report::CaseEnd::Broken(e.0.clone())
+                    report::CaseEnd::Broken(body)
                 };
                 // What it printed before it failed, then the error.
                 for l in failure.printed.iter().flat_map(|p| p.lines()) {

@@ -578,6 +578,20 @@ impl Scenario {
             error.locate_module(&self.scripts_root);
             let mut h = handle.lock();
             error.printed = std::mem::take(&mut h.output);
+            // Claims that had already failed are results too: fixing the error must not be
+            // how they come to light.
+            for e in h.expectations.iter().filter(|e| !e.passed) {
+                error.printed.push(format!(
+                    "expectation failed before the error: {}: {}{}",
+                    e.place(),
+                    e.message,
+                    if e.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", e.detail)
+                    }
+                ));
+            }
             // Where in simulated time it failed: an action or trigger fails on a date.
             if h.failed_driving && h.sim.step < h.sim.model.horizon_steps() {
                 // An action or trigger failed as its step began.

@@ -129,7 +129,11 @@ fn drive(
                     return Err(err(why));
                 }
             }
-            handle.lock().running_due = Some(*when);
+            {
+                let mut h = handle.lock();
+                h.running_due = Some(*when);
+                h.read_no_value = None;
+            }
             let r = call(f);
             handle.lock().running_due = None;
             let _ = r.map_err(|e| placed(e, *at))?;
@@ -148,7 +152,11 @@ fn drive(
                 k if handle.lock().triggers[k].once => Some("when"),
                 _ => Some("whenever"),
             };
-            handle.lock().in_condition = name;
+            {
+                let mut h = handle.lock();
+                h.in_condition = name;
+                h.read_no_value = None;
+            }
             let v = call(cond);
             handle.lock().in_condition = None;
             let v = v.map_err(|e| placed(e, *at))?;
@@ -174,6 +182,7 @@ fn drive(
                 let action = {
                     let mut h = handle.lock();
                     h.triggers[*k].fired = true;
+                    h.read_no_value = None;
                     h.triggers[*k].action.clone()
                 };
                 let _ = call(&action).map_err(|e| placed(e, *at))?;

@@ -490,6 +490,70 @@ fn output_lost_is_a_share_of_what_shocked_demand_would_have_made() {
 }
 
 #[test]
+fn an_expectation_on_a_figure_with_no_value_yet_fails_as_not_checked_however_phrased() {
+    // An action due in the first step runs before that step is recorded: the figure is NaN,
+    // which failed `x < 0.01` and passed `!(x >= 0.01)` without a word.
+    let out = attempt(
+        r#"
+        let us = shortfall("magnet:NdFeB", "US");
+        at("2024-01-01", || expect(current(us) < 0.01, "a"));
+        at("2024-01-03", || expect(!(current(us) >= 0.01), "b"));
+        every("3m", || expect_between(current(price("oxide:Dy", "ROW")), 100.0, 1000.0, "c"));
+        at("2024-02-05", || { expect(current(us) < 0.01, "d"); expect(1 < 2, "e"); });
+        when(|| peak(between(us, "2025-01-01", "2025-03-01")) > 0.5 || today() > "2024-03-01",
+             || expect(current(us) < 0.01, "f"));
+        run_until("2024-04-01");
+        "#,
+    )
+    .unwrap();
+    let by = |m: &str| out.expectations.iter().find(|e| e.message == m).unwrap();
+    for m in ["a", "b", "c"] {
+        let e = by(m);
+        assert!(!e.passed, "{m}");
+        assert!(e.detail.starts_with("not checked: "), "{m}: {}", e.detail);
+        assert!(e.detail.contains("(checked on 2024-01-0"), "{}", e.detail);
+    }
+    assert!(by("c")
+        .detail
+        .contains("price[ROW/oxide:Dy] had no value yet"));
+    // From the second step on, and after a condition that read a window not reached, the
+    // figures are there: the checks are real ones.
+    for m in ["d", "e", "f"] {
+        assert!(by(m).passed, "{m}: {}", by(m).detail);
+    }
+    let c_later = out
+        .expectations
+        .iter()
+        .filter(|e| e.message == "c")
+        .nth(1)
+        .unwrap();
+    assert!(c_later.passed, "{}", c_later.detail);
+}
+
+#[test]
+fn a_window_read_past_the_runs_last_step_is_noted_once() {
+    let out = attempt(
+        r#"
+        run_until("2024-06-01");
+        let us = shortfall("magnet:NdFeB", "US");
+        expect(peak(between(us, "2024-05-01", "2029-12-31")) < 0.05, "a");
+        expect(mean(between(us, "2024-05-01", "2029-12-31")) < 0.05, "b");
+        expect(peak(between(us, "2024-05-01", "2024-06-02")) < 0.05, "within the last step");
+        "#,
+    )
+    .unwrap();
+    let notes: Vec<&String> = (out.output.iter())
+        .filter(|l| l.starts_with("note: between("))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("2029-12-31) ends after the run's last step (2024-05-27 to 2024-06-02): its figures are of the 4 steps run so far"),
+        "{}",
+        notes[0]
+    );
+}
+
+#[test]
 fn a_failed_range_says_which_side_it_missed() {
     let out = attempt(
         r#"expect_between(246.8, 300.0, 400.0, "x"); expect_between(500.0, 300.0, 400.0, "y");"#,

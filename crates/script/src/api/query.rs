@@ -40,12 +40,16 @@ impl SeriesView {
 
     /// Runs `f` on the run this view belongs to, if it is still going.
     fn with_host<T>(&self, f: impl FnOnce(&Host) -> T) -> Res<T> {
+        self.with_host_mut(|h| f(h))
+    }
+
+    fn with_host_mut<T>(&self, f: impl FnOnce(&mut Host) -> T) -> Res<T> {
         let h = self
             .host
             .upgrade()
             .ok_or_else(|| err(format!("{}: the run it belongs to has ended", self.name())))?;
-        let h = h.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(f(&h))
+        let mut h = h.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut h))
     }
 
     /// The steps of the record this view covers now.
@@ -287,15 +291,60 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
 /// statistics are then NaN: no value yet, so any comparison with it is false and the
 /// condition waits. At the top level, such a window is an error, as any empty one is.
 pub fn not_yet(s: &SeriesView) -> Res<bool> {
-    let Some((a, _)) = s.window else {
+    let none = match s.window {
         // A whole series before the first step is recorded: an action due at the start
         // (an `every` set up before the clock first moves) reads no value yet, as a rule
         // reads a window not reached.
-        return s.with_host(|h| h.driving && h.sim.series.dates.is_empty());
+        None => s.with_host(|h| h.driving && h.sim.series.dates.is_empty())?,
+        Some((a, _)) => s.with_host(|h| {
+            let m = &h.sim.model;
+            h.driving
+                && a >= m.start
+                && a <= m.end
+                && h.sim.series.dates.last().is_none_or(|&d| d < a)
+        })?,
     };
-    s.with_host(|h| {
-        let m = &h.sim.model;
-        h.driving && a >= m.start && a <= m.end && h.sim.series.dates.last().is_none_or(|&d| d < a)
+    if none {
+        // An expectation on it would check nothing: `expect` says so.
+        let name = s.name();
+        s.with_host_mut(|h| h.read_no_value = Some(name))?;
+    }
+    Ok(none)
+}
+
+/// A window read at the top level that ends after the run's last step: its figures are of
+/// the part run so far, which a claim about the whole window may not mean (a `run_until`
+/// shortened, and "never short through 2029" still passes on five weeks). Said once.
+fn note_window_past_the_run(s: &SeriesView) -> Res<()> {
+    let Some((a, b)) = s.window else {
+        return Ok(());
+    };
+    let name = s.name();
+    s.with_host_mut(|h| {
+        let Some(&last) = h.sim.series.dates.last() else {
+            return;
+        };
+        let step = h.sim.model.step_days as i32;
+        let covered = last.add_days(step - 1);
+        if h.driving || b <= covered {
+            return;
+        }
+        let weeks = h
+            .sim
+            .series
+            .dates
+            .iter()
+            .filter(|&&d| d >= a && d <= b)
+            .count();
+        let note = format!(
+            "note: between({name}, {a}, {b}) ends after the run's last step ({last} to \
+             {covered}): its figures are of the {weeks} step{} run so far in it, not the whole \
+             window",
+            if weeks == 1 { "" } else { "s" }
+        );
+        if !h.output.contains(&note) {
+            h.output.push(note);
+        }
     })
 }
 
@@ -323,6 +372,7 @@ fn first_where(
 
 pub fn nonempty(s: &SeriesView) -> Res<()> {
     if s.steps_now()? > 0 {
+        note_window_past_the_run(s)?;
         return Ok(());
     }
     Err(err(match s.window {
