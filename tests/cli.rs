@@ -4507,3 +4507,53 @@ fn a_library_script_reads_its_own_projects_model_and_modules_wherever_it_is_run_
     assert!(text(&o).contains("module own"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_repls_trial_of_a_line_leaves_the_state_its_closures_captured_as_it_was() {
+    // A flag local to a function, captured by a rule's action: the trial to the model's end
+    // set it, so the session's own run never closed the mine that the saved script closes.
+    let home = temp("repl-captured");
+    let saved = home.join("s.rhai");
+    let input = format!(
+        "{}\n{}\n:run-to 2024-12-31\nprint(`out ${{current(output(\"mountain-pass-mine\"))}}`);\n{}\n:step 9\n:save {}\n",
+        "fn close_once(f, level) { let done = false; whenever(|| current(price(\"oxide:Dy\", \"ROW\")) < level, || { if !done { done = true; print(`closing ${f} on ${today()}`); close(f); } }); }",
+        "close_once(\"mountain-pass-mine\", 250.0);",
+        "{ let k = 0; every(\"4w\", || { k += 1; print(`k=${k}`); }); }",
+        saved.display()
+    );
+    let said = text(&piped_repl(&home, input.as_bytes()));
+    assert!(
+        said.contains("closing mountain-pass-mine on 2024-01-22"),
+        "{said}"
+    );
+    assert!(said.contains("out 0.0\n"), "{said}");
+    assert!(said.contains("k=1\nk=2\nk=3"), "{said}");
+    let o = chokepoint(&["run", saved.to_str().unwrap()]);
+    let replay = text(&o);
+    assert!(
+        replay.contains("closing mountain-pass-mine on 2024-01-22"),
+        "{replay}"
+    );
+    assert!(replay.contains("k=1\nk=2\nk=3"), "{replay}");
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn the_repl_says_its_expectations_and_piped_input_with_a_failed_one_exits_1() {
+    let home = temp("repl-expect");
+    let o = piped_repl(
+        &home,
+        b"expect(1 > 2, \"fails\")\nstep(1);\nexpect(current(hhi(\"mine\")) > 1000.0, \"mining concentrated\")\n",
+    );
+    let said = text(&o);
+    assert!(said.contains("expectation FAILED: fails\n"), "{said}");
+    assert!(
+        said.contains("expectation passed: mining concentrated\n"),
+        "{said}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    // All passing: 0.
+    let o = piped_repl(&home, b"step(1);\nexpect(true, \"fine\");\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_dir_all(&home).ok();
+}

@@ -126,8 +126,9 @@ enum Command {
     },
     /// Explore a model step by step: pull levers, step the clock, plot, save as a script.
     ///
-    /// An error never ends the session. With piped input, the exit status is 2 if any line
-    /// or command failed, 0 if all ran.
+    /// An error never ends the session; each expectation is said as it is checked. With
+    /// piped input, the exit status is 2 if any line or command failed, else 1 if an
+    /// expectation failed, 0 if all ran and held.
     ///
     /// Example: chokepoint repl --model models/world-2024.yaml
     Repl {

@@ -296,6 +296,8 @@ impl ReplHelper {
 /// How many inputs failed in this process: a piped session's exit status says whether
 /// every line ran.
 static FAILURES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Expectations that failed in the session: piped input with one exits 1, as `run` does.
+static EXPECTATIONS_FAILED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn note_failure() {
     FAILURES.fetch_add(1, Ordering::Relaxed);
@@ -326,6 +328,8 @@ struct Session {
     /// What this session last wrote to each file it saved: `:save` replaces a file only if
     /// it still holds that (not one edited since, nor another session's).
     saved: Vec<(PathBuf, String)>,
+    /// How many of the run's expectations have been said.
+    expectations_said: usize,
 }
 
 impl Session {
@@ -350,7 +354,32 @@ impl Session {
             script: Vec::new(),
             cancel,
             saved: Vec::new(),
+            expectations_said: 0,
         }
+    }
+
+    /// Says each expectation recorded since the last were said (by a line, or by a rule
+    /// as the clock ran), as `run` lists them, and counts those that failed for the exit
+    /// status of piped input.
+    fn say_expectations(&mut self) {
+        let h = self.host.lock();
+        // A line undone, or :reset, takes its expectations with it.
+        let from = self.expectations_said.min(h.expectations.len());
+        for e in &h.expectations[from..] {
+            if e.passed {
+                outln!(
+                    "expectation passed: {}",
+                    crate::report::one_line(&e.message)
+                );
+            } else {
+                EXPECTATIONS_FAILED.fetch_add(1, Ordering::Relaxed);
+                outln!(
+                    "expectation FAILED: {}",
+                    crate::report::stated(&e.message, &e.detail)
+                );
+            }
+        }
+        self.expectations_said = h.expectations.len();
     }
 
     fn reset(&mut self) {
@@ -561,7 +590,7 @@ impl Session {
             self.scope.clone(),
             self.ast.clone(),
         );
-        let values = SharedValues::of(&self.scope);
+        let values = SharedValues::of(&self.scope, &self.host);
         // Keep the functions defined so far; run only the new statements, after the
         // session's imports.
         let imported: Vec<Stmt> = (ast.statements().iter())
@@ -697,7 +726,7 @@ impl Session {
         };
         // The closures run for real: what they change in the variables they captured
         // (a counter, a flag) must be as it was for the session's own run.
-        let values = SharedValues::of(&self.scope);
+        let values = SharedValues::of(&self.scope, &self.host);
         let r = self.drive(usize::MAX);
         let when = self.host.lock().sim.date();
         // Ctrl-C stops the trial, not the line.
@@ -717,7 +746,7 @@ impl Session {
         // Like a failed line, a failed advance is undone whole: the steps it took before a
         // scheduled closure failed would otherwise never reach a `:save`d script.
         let before = self.host.lock().clone();
-        let values = SharedValues::of(&self.scope);
+        let values = SharedValues::of(&self.scope, &self.host);
         let step = before.sim.step;
         let r = self.drive(target);
         self.flush_output();
@@ -1037,13 +1066,54 @@ impl Session {
 struct SharedValues(Vec<(Dynamic, Dynamic)>);
 
 impl SharedValues {
-    fn of(scope: &Scope) -> SharedValues {
-        SharedValues(
-            (scope.iter_raw())
-                .filter(|(_, _, v)| v.is_shared())
-                .map(|(_, _, v)| (v.clone(), v.flatten_clone()))
-                .collect(),
-        )
+    /// The variables closures have captured: the session's own, and those local to a
+    /// function or block that only the closures the clock will run still hold (a `done`
+    /// flag of a "fire once" rule), found through the closures' captured values.
+    fn of(scope: &Scope, host: &HostHandle) -> SharedValues {
+        let mut cells = Vec::new();
+        for (_, _, v) in scope.iter_raw() {
+            Self::collect(v, &mut cells, 0);
+        }
+        let h = host.lock();
+        let closures = (h.schedule.iter().map(|s| &s.action))
+            .chain(h.triggers.iter().flat_map(|t| [&t.condition, &t.action]))
+            .chain(h.strategies.iter().map(|(f, _)| f));
+        for f in closures {
+            for v in f.curry() {
+                Self::collect(v, &mut cells, 0);
+            }
+        }
+        SharedValues(cells)
+    }
+
+    /// A shared cell's value, and the cells a closure, array or map it holds reaches (as
+    /// deep as data can sensibly nest; a closure that captures itself is met again there).
+    fn collect(v: &Dynamic, cells: &mut Vec<(Dynamic, Dynamic)>, depth: usize) {
+        const DEEPEST: usize = 16;
+        const MOST: usize = 100_000;
+        if depth > DEEPEST || cells.len() >= MOST {
+            return;
+        }
+        let value = v.flatten_clone();
+        if v.is_shared() {
+            cells.push((v.clone(), value.clone()));
+        }
+        let inner: Vec<Dynamic> = if value.is_fnptr() {
+            value
+                .cast::<chokepoint_script::rhai::FnPtr>()
+                .curry()
+                .to_vec()
+        } else if value.is_array() {
+            value.cast::<chokepoint_script::rhai::Array>()
+        } else if value.is_map() {
+            let map = value.cast::<chokepoint_script::rhai::Map>();
+            map.into_values().collect()
+        } else {
+            Vec::new()
+        };
+        for x in &inner {
+            Self::collect(x, cells, depth + 1);
+        }
     }
 
     fn restore(self) {
@@ -1403,6 +1473,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
             }
         }
         bad_reads = 0;
+        session.say_expectations();
         if let Some(h) = rl.helper_mut() {
             h.labels = session.labels();
         }
@@ -1418,6 +1489,12 @@ pub fn run(model_path: &Path) -> Result<u8> {
             && FAILURES.load(Ordering::Relaxed) > 0 =>
         {
             Ok(2)
+        }
+        // And one whose expectations failed is a failed check, exit 1, as under `run`.
+        None if !std::io::IsTerminal::is_terminal(&std::io::stdin())
+            && EXPECTATIONS_FAILED.load(Ordering::Relaxed) > 0 =>
+        {
+            Ok(1)
         }
         None => Ok(0),
     }
