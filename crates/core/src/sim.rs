@@ -1415,9 +1415,31 @@ impl Sim {
         start: Date,
         ramp_months: f64,
     ) {
+        let (country, firm) = {
+            let fac = &self.model.facilities[template];
+            (fac.country, fac.firm)
+        };
+        self.add_facility_at(template, id, capacity, start, ramp_months, country, firm);
+    }
+
+    /// As [`Sim::add_facility_like`], in `country` and owned by `firm` (a plant like one
+    /// abroad). The caller keeps a mine where its deposit is.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_facility_at(
+        &mut self,
+        template: FacilityId,
+        id: &str,
+        capacity: f64,
+        start: Date,
+        ramp_months: f64,
+        country: CountryId,
+        firm: Option<FirmId>,
+    ) {
         let model = Arc::make_mut(&mut self.model);
         let mut fac = model.facilities[template].clone();
         let re_share = model.forms[fac.output_form(model)].re_share;
+        fac.country = country;
+        fac.firm = firm;
         fac.id = id.to_string();
         fac.name = id.to_string();
         fac.capacity = capacity * re_share;

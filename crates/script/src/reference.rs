@@ -146,6 +146,7 @@ impl IdKind {
             "forms" => IdKind::Form,
             "to" | "exempt" => IdKind::Who,
             "firm" => IdKind::Firm,
+            "country" => IdKind::Country,
             _ => return None,
         })
     }

@@ -252,6 +252,33 @@ fn build_and_ramp_add_capacity_after_the_lead_time() {
 }
 
 #[test]
+fn build_places_a_plant_like_one_abroad_in_the_country_its_options_name() {
+    let out = run(r#"
+        // Neo's Korat metal plant (Thailand) as the model for a German one.
+        let th = production("metal", "TH");
+        run_until("2024-06-24");
+        let th_before = current(th);
+        build("neo-korat-metal", "de-metal", 4000.0, "4w", 0.0, #{ country: "DE" });
+        build("neo-korat-metal", "de-metal-vac", 1000.0, "4w", 0.0, #{ country: "DE", firm: "vac-group" });
+        run_until("2025-06-30");
+        // 5,000 t/yr at Korat's 0.75 utilisation, all of it in Germany's metal stage.
+        expect_approx(current(production("metal", "DE")), 3750.0, 0.05, "Germany makes the new plants' metal");
+        expect(current(th) < th_before * 1.05, "Thailand's does not grow");
+    "#);
+    let log: Vec<&str> = out.levers.iter().map(|l| l.summary.as_str()).collect();
+    assert!(
+        log[0].contains("like neo-korat-metal in DE, from"),
+        "{log:?}"
+    );
+    assert!(log[1].contains("in DE, owned by vac-group"), "{log:?}");
+    let f = out.sim.model.facility_id("de-metal").unwrap();
+    assert_eq!(
+        out.sim.model.facilities[f].firm, None,
+        "a plant abroad is not Neo's"
+    );
+}
+
+#[test]
 fn stockpile_levers_move_holdings() {
     run(r#"
         stockpile_fill("us-nds-ndfeb", 1000.0);
@@ -2104,6 +2131,18 @@ fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
         (
             r#"build("mp-independence-magnets", "x1", 0.0, "1y", 12.0);"#,
             "capacity must be above 0 t/yr",
+        ),
+        (
+            r#"build("mountain-pass-mine", "mp-de", 100.0, "1y", 12.0, #{ country: "DE" });"#,
+            "mountain-pass-mine is a mine, which works its deposit in US",
+        ),
+        (
+            r#"build("neo-korat-metal", "x2", 100.0, "1y", 12.0, #{ contry: "DE" });"#,
+            "unknown option 'contry' (did you mean 'country'?)",
+        ),
+        (
+            r#"build("neo-korat-metal", "x2", 100.0, "1y", 12.0, #{ country: 7 });"#,
+            "build: country must be a string",
         ),
         (
             r#"build("mp-independence-magnets", "new,plant", 100.0, "1y", 12.0);"#,

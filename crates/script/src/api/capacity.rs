@@ -1,6 +1,10 @@
 //! Capacity: disrupt, close, expand, change ramps, add environmental costs.
 
 use rhai::plugin::*;
+use rhai::Map;
+
+use crate::args::{duration_steps, finite, number, Num, Res, Span};
+use crate::host::{err, lever};
 
 #[export_module]
 pub mod capacity_api {
@@ -159,93 +163,35 @@ pub mod capacity_api {
         lead_time: Span,
         ramp_months: Num,
     ) -> Res<String> {
-        let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
-        if capacity == 0.0 {
-            return Err(err(
-                "build: capacity must be above 0 t/yr (a plant of none makes nothing)".to_string(),
-            ));
-        }
-        let ramp = finite(
-            number(&ramp_months, "ramp_months")?,
-            "ramp_months",
-            0.0,
-            600.0,
-        )?;
-        if id.trim().is_empty() || id.trim() != id || id.chars().any(char::is_control) {
-            return Err(err(format!(
-                "build: the new facility's id {id:?} must be plain text: not empty, no control \
-                 characters, no spaces at either end"
-            )));
-        }
-        if id.contains(['/', '>']) {
-            return Err(err(format!(
-                "build: the new facility's id '{id}' may not contain '/' or '>' (they separate \
-                 the parts of series keys such as 'CN>US')"
-            )));
-        }
-        if id.contains([',', '"']) {
-            return Err(err(format!(
-                "build: the new facility's id '{id}' may not contain ',' or '\"' (as a model's \
-                 ids may not: it names columns and rows of the CSV files runs and sweeps write)"
-            )));
-        }
-        lever(&ctx, |h| {
-            let template = h.facility(like)?;
-            let built = h.levers.iter().filter(|l| l.name == "build").count();
-            if built >= crate::engine::limits::MAX_BUILT {
-                return Err(err(format!(
-                    "build: this run has built {built} facilities, the most one run may (each \
-                     rebuilds the trading tables): model a large build-out as fewer, larger \
-                     plants, or `expand` existing ones"
-                )));
-            }
-            if h.sim.model.facilities.iter().any(|f| f.id == id) {
-                return Err(err(format!("build: a facility '{id}' already exists")));
-            }
-            // One id, one thing: levers and queries take ids of several kinds.
-            let m = &h.sim.model;
-            let taken = [
-                ("a country", m.countries.iter().any(|x| x.id == id)),
-                ("a firm", m.firms.iter().any(|x| x.id == id)),
-                ("a group", m.groups.iter().any(|x| x.id == id)),
-                ("a sector", m.sectors.iter().any(|x| x.id == id)),
-                ("a stockpile", m.stockpiles.iter().any(|x| x.id == id)),
-                ("an element", m.elements.iter().any(|x| x.symbol == id)),
-                ("a form", m.forms.iter().any(|x| x.id == id)),
-                (
-                    "a commodity",
-                    (0..m.commodities.len()).any(|c| m.commodity_name(c) == id),
-                ),
-                ("a market", m.markets.iter().any(|x| x == id)),
-                ("a stage", m.stages.iter().any(|x| x == id)),
-            ];
-            if let Some((kind, _)) = taken.iter().find(|(_, t)| *t) {
-                return Err(err(format!(
-                    "build: '{id}' is already the id of {kind}: give the facility its own"
-                )));
-            }
-            let lead = duration_steps(&h.sim.model, &lead_time)?;
-            if h.sim.step + lead >= h.sim.model.horizon_steps() {
-                let why = format!(
-                    "build: after that lead time {id} would start after the model's end ({})",
-                    h.sim.model.end
-                );
-                // Pulled by a rule as the clock runs (a strategy, a late trigger), it is an
-                // answer, not a mistake in the script: note it and build nothing.
-                if h.driving {
-                    h.output.push(format!("note: {why}: not built"));
-                    return Ok(id.to_string());
-                }
-                return Err(err(why));
-            }
-            let start = h.sim.model.date_of(h.sim.step + lead);
-            h.sim.add_facility_like(template, id, capacity, start, ramp);
-            h.log(
-                "build",
-                format!("{id} ({capacity} t/yr) like {like}, from {start}"),
-            );
-            Ok(id.to_string())
-        })
+        super::build_with(
+            &ctx,
+            like,
+            id,
+            capacity,
+            lead_time,
+            ramp_months,
+            &Map::new(),
+        )
+    }
+
+    /// A build with options: `country`, where the plant is (a plant like one abroad: its
+    /// firm is then none, unless `firm` names one), and `firm`, who owns it (a control on
+    /// the firm reaches it). A mine is built where its deposit is: it takes neither.
+    ///
+    /// ```rhai
+    /// build("neo-korat-metal", "eu-metal", 4000.0, "2y", 12.0, #{ country: "DE", firm: "vac-group" });
+    /// ```
+    #[rhai_fn(name = "build", return_raw)]
+    pub fn build_opts(
+        ctx: NativeCallContext,
+        like: &str,
+        id: &str,
+        capacity: Num,
+        lead_time: Span,
+        ramp_months: Num,
+        options: Map,
+    ) -> Res<String> {
+        super::build_with(&ctx, like, id, capacity, lead_time, ramp_months, &options)
     }
 
     /// Sets how many months a facility takes to reach full capacity from its start date
@@ -311,4 +257,150 @@ pub mod capacity_api {
             Ok(())
         })
     }
+}
+
+/// `build`, with its options (none for the four-argument form).
+fn build_with(
+    ctx: &NativeCallContext,
+    like: &str,
+    id: &str,
+    capacity: Num,
+    lead_time: Span,
+    ramp_months: Num,
+    options: &Map,
+) -> Res<String> {
+    crate::args::known_options("build", options, &["country", "firm"])?;
+    let text = |k: &str| -> Res<Option<String>> {
+        options
+            .get(k)
+            .map(|v| {
+                v.clone()
+                    .try_cast::<rhai::ImmutableString>()
+                    .map(|s| s.to_string())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "build: {k} must be a string, got {}",
+                            crate::args::kind(v)
+                        ))
+                    })
+            })
+            .transpose()
+    };
+    let (country, firm) = (text("country")?, text("firm")?);
+    let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
+    if capacity == 0.0 {
+        return Err(err(
+            "build: capacity must be above 0 t/yr (a plant of none makes nothing)".to_string(),
+        ));
+    }
+    let ramp = finite(
+        number(&ramp_months, "ramp_months")?,
+        "ramp_months",
+        0.0,
+        600.0,
+    )?;
+    if id.trim().is_empty() || id.trim() != id || id.chars().any(char::is_control) {
+        return Err(err(format!(
+            "build: the new facility's id {id:?} must be plain text: not empty, no control \
+             characters, no spaces at either end"
+        )));
+    }
+    if id.contains(['/', '>']) {
+        return Err(err(format!(
+            "build: the new facility's id '{id}' may not contain '/' or '>' (they separate \
+             the parts of series keys such as 'CN>US')"
+        )));
+    }
+    if id.contains([',', '"']) {
+        return Err(err(format!(
+            "build: the new facility's id '{id}' may not contain ',' or '\"' (as a model's \
+             ids may not: it names columns and rows of the CSV files runs and sweeps write)"
+        )));
+    }
+    lever(ctx, |h| {
+        let template = h.facility(like)?;
+        let built = h.levers.iter().filter(|l| l.name == "build").count();
+        if built >= crate::engine::limits::MAX_BUILT {
+            return Err(err(format!(
+                "build: this run has built {built} facilities, the most one run may (each \
+                 rebuilds the trading tables): model a large build-out as fewer, larger \
+                 plants, or `expand` existing ones"
+            )));
+        }
+        if h.sim.model.facilities.iter().any(|f| f.id == id) {
+            return Err(err(format!("build: a facility '{id}' already exists")));
+        }
+        // One id, one thing: levers and queries take ids of several kinds.
+        let m = &h.sim.model;
+        let taken = [
+            ("a country", m.countries.iter().any(|x| x.id == id)),
+            ("a firm", m.firms.iter().any(|x| x.id == id)),
+            ("a group", m.groups.iter().any(|x| x.id == id)),
+            ("a sector", m.sectors.iter().any(|x| x.id == id)),
+            ("a stockpile", m.stockpiles.iter().any(|x| x.id == id)),
+            ("an element", m.elements.iter().any(|x| x.symbol == id)),
+            ("a form", m.forms.iter().any(|x| x.id == id)),
+            (
+                "a commodity",
+                (0..m.commodities.len()).any(|c| m.commodity_name(c) == id),
+            ),
+            ("a market", m.markets.iter().any(|x| x == id)),
+            ("a stage", m.stages.iter().any(|x| x == id)),
+        ];
+        if let Some((kind, _)) = taken.iter().find(|(_, t)| *t) {
+            return Err(err(format!(
+                "build: '{id}' is already the id of {kind}: give the facility its own"
+            )));
+        }
+        let lead = duration_steps(&h.sim.model, &lead_time)?;
+        if h.sim.step + lead >= h.sim.model.horizon_steps() {
+            let why = format!(
+                "build: after that lead time {id} would start after the model's end ({})",
+                h.sim.model.end
+            );
+            // Pulled by a rule as the clock runs (a strategy, a late trigger), it is an
+            // answer, not a mistake in the script: note it and build nothing.
+            if h.driving {
+                h.output.push(format!("note: {why}: not built"));
+                return Ok(id.to_string());
+            }
+            return Err(err(why));
+        }
+        // Where it is and who owns it: the template's, or as the options say.
+        let m = &h.sim.model;
+        let fac = &m.facilities[template];
+        let is_mine = matches!(fac.process, chokepoint_core::model::Process::Mine(_));
+        if is_mine && (country.is_some() || firm.is_some()) {
+            return Err(err(format!(
+                "build: {like} is a mine, which works its deposit in {}: it is built there, \
+                 by its own firm (`country` and `firm` are for plants)",
+                m.countries[fac.country].id
+            )));
+        }
+        let at = match &country {
+            Some(c) => m
+                .country_id(c)
+                .map_err(|e| err(format!("build: country: {e}")))?,
+            None => fac.country,
+        };
+        let owner = match &firm {
+            Some(f) => Some(m.firm_id(f).map_err(|e| err(format!("build: firm: {e}")))?),
+            None if at != fac.country => None,
+            None => fac.firm,
+        };
+        let start = h.sim.model.date_of(h.sim.step + lead);
+        h.sim
+            .add_facility_at(template, id, capacity, start, ramp, at, owner);
+        let m = &h.sim.model;
+        let placed = match (&country, owner) {
+            (None, _) if firm.is_none() => String::new(),
+            (_, Some(o)) => format!(" in {}, owned by {}", m.countries[at].id, m.firms[o].id),
+            (_, None) => format!(" in {}", m.countries[at].id),
+        };
+        h.log(
+            "build",
+            format!("{id} ({capacity} t/yr) like {like}{placed}, from {start}"),
+        );
+        Ok(id.to_string())
+    })
 }
