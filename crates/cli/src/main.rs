@@ -1251,7 +1251,16 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     // A script named twice (a directory and a file in it) runs once.
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
-    Ok(out)
+    // Named alike however the path was typed (`./scripts`, `scripts//`): a CI system keeps
+    // a test's history by its name.
+    Ok(out
+        .into_iter()
+        .map(|p| {
+            (p.components())
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect()
+        })
+        .collect())
 }
 
 /// The scenario files under `dir` and its subdirectories, but for `lib` directories: what

@@ -1496,6 +1496,24 @@ fn attr(s: &str) -> String {
         .replace('\t', "&#9;")
 }
 
+/// At most `most` bytes of `s` (at a character boundary), saying how much was left out: a
+/// JUnit report is read by CI systems that choke on megabytes of one test's text.
+fn capped(s: &str, most: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= most {
+        return s.into();
+    }
+    let mut end = most;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} more bytes: see the command's own output)",
+        &s[..end],
+        s.len() - end
+    )
+    .into()
+}
+
 pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
     let count = |f: fn(&CaseEnd) -> bool| cases.iter().filter(|c| f(&c.2)).count();
     let failures = count(|e| matches!(e, CaseEnd::Failed(_)));
@@ -1531,8 +1549,8 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
                 let _ = writeln!(
                     o,
                     "><failure message=\"{}\">{}</failure></testcase>",
-                    attr(first),
-                    esc(t)
+                    attr(&capped(first, 1024)),
+                    esc(&capped(t, 64 << 10))
                 );
             }
             CaseEnd::Broken(t) => {
@@ -1540,8 +1558,8 @@ pub fn junit(cases: &[(PathBuf, Duration, CaseEnd)]) -> String {
                 let _ = writeln!(
                     o,
                     "><error message=\"{}\">{}</error></testcase>",
-                    attr(first),
-                    esc(t)
+                    attr(&capped(first, 1024)),
+                    esc(&capped(t, 64 << 10))
                 );
             }
         }
@@ -1656,6 +1674,21 @@ mod tests {
             x.contains("failure message=\"line 4: US short 0.3 is above [0, 0.1]\""),
             "{x}"
         );
+    }
+
+    #[test]
+    fn a_junit_case_of_megabytes_is_cut_to_what_a_ci_system_reads() {
+        use std::time::Duration;
+        let huge = format!("  line 1: {}\n", "é".repeat(600_000));
+        let cases = vec![(
+            PathBuf::from("big.rhai"),
+            Duration::from_millis(1),
+            CaseEnd::Failed(huge.clone()),
+        )];
+        let x = junit(&cases);
+        assert!(x.len() < 70_000, "{}", x.len());
+        assert!(x.contains("more bytes: see the command's own output)"));
+        assert!(x.starts_with("<?xml") && x.ends_with("</testsuite>\n"));
     }
 
     #[test]

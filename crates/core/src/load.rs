@@ -259,6 +259,10 @@ impl Loader {
         }
         let text = match read_text(path) {
             Ok(t) => t,
+            // At the including file's `include:`, which names the file only as written.
+            Err(msg) if from.is_some() => {
+                return fail(self, format!("'{}' {msg}", path.display()));
+            }
             Err(msg) => return fail(self, msg),
         };
         let file = self.files.len();
@@ -360,6 +364,15 @@ impl Loader {
                         ))
                     }
                     _ => {}
+                }
+            }
+            // A tab where YAML wants spaces: the reader's words do not say so.
+            if msg.contains("cannot start any token") {
+                let tab = place
+                    .and_then(|(l, c)| work.lines().nth(l.saturating_sub(1)).map(|t| (t, c)))
+                    .is_some_and(|(t, c)| t.chars().nth(c.saturating_sub(1)) == Some('\t'));
+                if tab {
+                    msg.push_str(" (a tab: YAML indents with spaces, never tabs)");
                 }
             }
             // A key written twice is placed at its map's first key: point at the second
@@ -1837,8 +1850,13 @@ impl Loader {
                 None => start,
             };
             let fend = x.end.as_ref().and_then(|s| self.date(&c, i, "end", s));
-            if fend.is_some_and(|e| e <= fstart) {
-                self.at(&c, i, "end", "is not after the facility's start".into());
+            if let Some(e) = fend.filter(|&e| e <= fstart) {
+                self.at(
+                    &c,
+                    i,
+                    "end",
+                    format!("{e} is not after the facility's start, {fstart}"),
+                );
             }
             let ramp_months = self.num(
                 &c,
@@ -2370,6 +2388,7 @@ impl Loader {
         // Behaviour: every parameter, none unknown.
         let mut values = [0.0; Behaviour::PARAMS.len()];
         let known: Vec<&str> = Behaviour::PARAMS.iter().map(|(n, _)| *n).collect();
+        let mut pull_refused = false;
         for (k, (file, p)) in &m.behaviour {
             let path = format!("behaviour.{k}");
             let Some(idx) = known.iter().position(|n| n == k) else {
@@ -2401,7 +2420,11 @@ impl Loader {
             }
             match Behaviour::check(k, p.value, step_days) {
                 Ok(v) => values[idx] = v,
-                Err(msg) => self.problem_at(*file, format!("{path}.value"), msg),
+                Err(msg) => {
+                    pull_refused |= ["price_reversion", "form_coupling", "market_coupling"]
+                        .contains(&k.as_str());
+                    self.problem_at(*file, format!("{path}.value"), msg)
+                }
             }
         }
         // The pulls on a price, each within its bound, may still swing it together: said
@@ -2410,7 +2433,8 @@ impl Loader {
         if let Some((k, (file, _))) =
             (m.behaviour.iter()).rfind(|(k, _)| pulls.contains(&k.as_str()))
         {
-            let all_set = pulls.iter().all(|n| m.behaviour.contains_key(*n));
+            // (One refused on its own is the one problem: the sum would read it as 0.)
+            let all_set = pulls.iter().all(|n| m.behaviour.contains_key(*n)) && !pull_refused;
             if let (true, Err(msg)) = (
                 all_set,
                 Behaviour::from_values(&values).check_pulls(step_days),

@@ -347,7 +347,7 @@ impl Behaviour {
         let most = 365.25 / step_days as f64;
         if pull && value > most {
             return Err(format!(
-                "{value}/yr would close more than the whole gap in one {step_days}-day step (prices would swing): with this step length it may be at most {}/yr",
+                "{value}/yr would close more than the whole gap in one {step_days}-day step (prices would swing): with this step length (the header's `step_days`) it may be at most {}/yr",
                 (most * 1000.0).floor() / 1000.0
             ));
         }
@@ -706,11 +706,12 @@ impl Model {
         }
         if self.step_days != 7 {
             out.push(format!(
-                "the model steps {} days at a time: the behavioural parameters were calibrated \
-                 at weekly steps (models/README, \"behaviour\"), so prices and shortfalls \
-                 respond differently at other step lengths (a shock's price peak can differ \
-                 several-fold)",
-                self.step_days
+                "its steps are {} day{} long (`step_days`): the behavioural parameters were \
+                 calibrated at weekly steps (models/README, \"Behavioural parameters\"), so \
+                 prices and shortfalls respond differently at other step lengths (a shock's \
+                 price peak can differ several-fold)",
+                self.step_days,
+                if self.step_days == 1 { "" } else { "s" }
             ));
         }
         // Demand grows without bound as prices fall: at the model's price floor a steep

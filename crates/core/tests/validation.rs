@@ -76,7 +76,7 @@ fn every_rule_reports_its_place() {
         ("{id: au-sep, firm: lynas,", "{id: au-sep, firm: lynass,", "facilities[4].firm: unknown firm 'lynass' (did you mean 'lynas'?)"),
         ("{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000,", "{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000, utilisation: 1.2,", "facilities[5].utilisation: must be ≤ 1, got 1.2"),
         ("{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000,", "{id: cn-metal, country: CN, stage: metal, recipe: reduce, capacity: 30000, utilisation: 0,", "facilities[5].utilisation: must be > 0: a plant at 0 never starts"),
-        ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, end: 2024-01-01, ramp_months: 12,", "facilities[9].end: is not after the facility's start"),
+        ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, end: 2024-01-01, ramp_months: 12,", "facilities[9].end: 2024-01-01 is not after the facility's start, 2025-01-01"),
         ("capacity: 5000, start: 2025-01-01, ramp_months: 12,", "capacity: 5000, start: 2025-01-01, ramp_months: -12,", "facilities[9].ramp_months: must be ≥ 0, got -12"),
         ("{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000,", "{id: cn-magnet, country: CN, stage: magnet, recipe: ndfeb, capacity: 90000, cover_weeks: 9999,", "facilities[7].cover_weeks: must be ≤ 520, got 9999"),
         // sectors
@@ -269,6 +269,32 @@ fn a_file_overrides_the_behaviour_it_includes_but_siblings_may_not_both_set_one(
         "{e}"
     );
     assert!(twice.contains("(included twice)"), "{twice}");
+}
+
+#[test]
+fn a_tab_indent_and_an_include_that_is_a_directory_say_what_they_are() {
+    let tab = problems_of("model:\n\tname: x\n");
+    assert!(
+        tab.contains("(a tab: YAML indents with spaces, never tabs)"),
+        "{tab}"
+    );
+    let dir = std::env::temp_dir().join(format!("cp-include-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("parts")).unwrap();
+    let top = dir.join("top.yaml");
+    std::fs::write(
+        &top,
+        MINI.replacen("model:\n", "include: [parts]\nmodel:\n", 1),
+    )
+    .unwrap();
+    let e = chokepoint_core::load(&top)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        e.contains("include[0]: '") && e.contains("parts' is a directory"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -101,6 +101,8 @@ pub mod expect_api {
         let ok = v.is_finite() && v >= lo - slack(lo) && v <= hi + slack(hi);
         let verdict = match () {
             _ if ok => "in",
+            // (Not "inf is not in [0, inf]": no bound admits a value no flow gives.)
+            _ if !v.is_finite() => "is not a finite number (a division by zero?), so not in",
             _ if v < lo => "is below",
             _ if v > hi => "is above",
             _ => "is not in",
