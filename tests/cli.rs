@@ -306,6 +306,20 @@ fn the_repl_in_a_pseudo_terminal_completes_survives_errors_and_saves_a_replayabl
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn repl_sessions_at_once_or_killed_keep_their_history() {
+    let home = temp("repl-history");
+    let out = Command::new("python3")
+        .arg(root().join("tests/repl_history_pty.py"))
+        .arg(env!("CARGO_BIN_EXE_chokepoint"))
+        .arg(root())
+        .arg(&home)
+        .output()
+        .expect("python3 runs the pty driver");
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_dir_all(&home).ok();
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -4555,5 +4569,23 @@ fn the_repl_says_its_expectations_and_piped_input_with_a_failed_one_exits_1() {
     // All passing: 0.
     let o = piped_repl(&home, b"step(1);\nexpect(true, \"fine\");\n");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn piped_repl_errors_name_their_line_of_the_stream_and_not_an_earlier_inputs_text() {
+    let home = temp("repl-lines");
+    let said = text(&piped_repl(
+        &home,
+        b"let a = 1;\n\nfn f(x) {\n  x + 1\n}\ntariff(\"US\", \"XX\", 0.1);\nfn act2(w) { tariff(\"US\", w, 0.1) }\nlet total = 0; let x = 5; act2(\"QQ\"); x\n",
+    ));
+    assert!(said.contains("--> <stdin>:6:1\n"), "{said}");
+    assert!(said.contains("6 | tariff(\"US\", \"XX\", 0.1);"), "{said}");
+    // The caret would point into line 8's text at a column of line 7's.
+    assert!(
+        said.contains("= in 'act2' called at line 8\n  = 'act2' was defined on an earlier input"),
+        "{said}"
+    );
+    assert!(!said.contains("8 | let total"), "{said}");
     std::fs::remove_dir_all(&home).ok();
 }

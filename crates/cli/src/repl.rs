@@ -45,7 +45,8 @@ session's policy labels in `lift`). Ctrl-C stops a running evaluation, or drops 
 being typed. A line that sets up actions for later (at, every, when) is tried to the model's
 end at once: an action that would fail is reported. A function an earlier input ran cannot
 be defined again (a saved script would replay that input with the new body).
-History is kept in ~/.chokepoint_history.
+History is kept in ~/.chokepoint_history, each input added as it is typed (sessions at
+once all keep theirs).
 ";
 
 struct ReplHelper {
@@ -330,6 +331,9 @@ struct Session {
     saved: Vec<(PathBuf, String)>,
     /// How many of the run's expectations have been said.
     expectations_said: usize,
+    /// With piped input, the line of the stream the input being run began on: its errors
+    /// name that line of `<stdin>`, not line 1 of each input.
+    stdin_line: Option<usize>,
 }
 
 impl Session {
@@ -355,7 +359,30 @@ impl Session {
             cancel,
             saved: Vec::new(),
             expectations_said: 0,
+            stdin_line: None,
         }
+    }
+
+    /// An error in the input being run, placed in the piped stream it came from.
+    fn placed(&self, mut e: ScriptError) -> ScriptError {
+        if let Some(first) = self.stdin_line {
+            e.file = PathBuf::from("<stdin>");
+            e.line = e.line.map(|l| l + first - 1);
+            // "in 'f' called at line 1": the line of the stream too.
+            for c in &mut e.chain {
+                if let Some((head, rest)) = c.split_once(" called at line ") {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    if let Ok(l) = digits.parse::<usize>() {
+                        *c = format!(
+                            "{head} called at line {}{}",
+                            l + first - 1,
+                            &rest[digits.len()..]
+                        );
+                    }
+                }
+            }
+        }
+        e
     }
 
     /// Says each expectation recorded since the last were said (by a line, or by a rule
@@ -537,7 +564,10 @@ impl Session {
             Ok(a) => a,
             Err(e) => {
                 note_failure();
-                err!("{}", ScriptError::from_parse("<repl>", input, &e));
+                err!(
+                    "{}",
+                    self.placed(ScriptError::from_parse("<repl>", input, &e))
+                );
                 // A pasted block is read whole before any of it runs: its statements before
                 // the mistake did not run either.
                 let lines = (input.lines())
@@ -557,7 +587,10 @@ impl Session {
         if let Some((at, why)) = chokepoint_script::mixed_comparison(&ast) {
             note_failure();
             let e = chokepoint_script::rhai::EvalAltResult::ErrorRuntime(why.into(), at);
-            err!("{}", ScriptError::from_eval("<repl>", input, &e));
+            err!(
+                "{}",
+                self.placed(ScriptError::from_eval("<repl>", input, &e))
+            );
             return;
         }
         let root = &self.scripts_root;
@@ -568,7 +601,7 @@ impl Session {
                 .collect();
             if let Err(e) = sc.check_named_besides(&self.model, &own) {
                 note_failure();
-                err!("{e}");
+                err!("{}", self.placed(e));
                 return;
             }
         }
@@ -656,7 +689,34 @@ impl Session {
                 // An error raised in a closure typed on an earlier line carries that line's
                 // position: show no source rather than this line with a misplaced caret.
                 let mut error = ScriptError::from_eval("<repl>", input, &e);
-                if error.column.unwrap_or(0)
+                // A function or closure an earlier input defined fails at a place in that
+                // input's text: the caret would point into this one.
+                let mut inner = &*e;
+                let mut called = None;
+                while let chokepoint_script::rhai::EvalAltResult::ErrorInFunctionCall(
+                    name,
+                    _,
+                    next,
+                    _,
+                ) = inner
+                {
+                    called = Some(name.as_str());
+                    inner = next;
+                }
+                let elsewhere =
+                    called.is_some_and(|name| !ast.iter_functions().any(|f| f.name == name));
+                if elsewhere {
+                    // Its place is in that input's text: name the function, not a place here.
+                    error.line = None;
+                    error.column = None;
+                    error.source_line = None;
+                    error.chain.push(match called.unwrap_or_default() {
+                        f if f.starts_with("anon$") => {
+                            "the closure was made on an earlier input".to_string()
+                        }
+                        f => format!("'{f}' was defined on an earlier input"),
+                    });
+                } else if error.column.unwrap_or(0)
                     > input
                         .lines()
                         .nth(error.line.unwrap_or(1).saturating_sub(1))
@@ -664,6 +724,7 @@ impl Session {
                 {
                     error.source_line = None;
                 }
+                let error = self.placed(error);
                 note_failure();
                 let error = match this_line {
                     true => closure_of_the_trial(error),
@@ -1410,10 +1471,14 @@ pub fn run(model_path: &Path) -> Result<u8> {
         errln!("warning: the model: {w}");
     }
     let (mut bad_reads, mut failure) = (0, None);
+    let piped = !std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut lines_read = 0;
     loop {
         let prompt = format!("{}> ", session.today());
         match rl.readline(&prompt) {
             Ok(line) => {
+                session.stdin_line = piped.then_some(lines_read + 1);
+                lines_read += line.lines().count().max(1);
                 let mut t = line.trim();
                 if t.is_empty() {
                     continue;
@@ -1474,12 +1539,17 @@ pub fn run(model_path: &Path) -> Result<u8> {
         }
         bad_reads = 0;
         session.say_expectations();
+        // Each input reaches the history file as it is typed, appended under the file's
+        // lock: a session killed keeps what it had, and two sessions at once keep both.
+        if let Some(h) = &history {
+            let _ = rl.append_history(h);
+        }
         if let Some(h) = rl.helper_mut() {
             h.labels = session.labels();
         }
     }
     if let Some(h) = &history {
-        let _ = rl.save_history(h);
+        let _ = rl.append_history(h);
     }
     match failure {
         Some(e) => Err(e),

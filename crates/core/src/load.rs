@@ -2140,9 +2140,16 @@ impl Loader {
                 },
                 None => (0..nm).collect(),
             };
-            let p = if x.price.is_finite() && x.price <= 0.0 {
+            // A price is of the form's unit, $/kg: below a tenth of a cent a kg (1e-300, a
+            // slip of the exponent) it is no price a market quotes, and the run's headlines
+            // would print as zeros.
+            let p = if x.price.is_finite() && x.price < 0.001 {
                 let got = crate::error::shown(x.price);
-                self.at(&c, i, "price", format!("must be > 0, got {got}"));
+                let why = match x.price > 0.0 {
+                    true => "must be at least 0.001 $/kg (a tenth of a cent)",
+                    false => "must be > 0",
+                };
+                self.at(&c, i, "price", format!("{why}, got {got}"));
                 excused.insert(com);
                 0.0
             } else {

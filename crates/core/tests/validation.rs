@@ -97,6 +97,7 @@ fn every_rule_reports_its_place() {
         ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, price: 1, source: fixture}", "prices[0].element: is required: form 'oxide' is priced per element"),
         ("  - {form: concentrate, price: 5, source: fixture}", "  - {form: concentrate, element: La, price: 5, source: fixture}", "prices[9].element: form 'concentrate' is mixed and has one price"),
         ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, element: La, price: 0, source: fixture}", "prices[0].price: must be > 0"),
+        ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, element: La, price: 1e-300, source: fixture}", "prices[0].price: must be at least 0.001 $/kg (a tenth of a cent), got 1e-300"),
         ("  - {form: oxide, element: La, price: 1, source: fixture}", "  - {form: oxide, element: La, market: EU, price: 1, source: fixture}", "prices[0].market: unknown market 'EU'"),
         ("  - {form: oxide, element: Ce, price: 1.2, source: fixture}\n", "", "no price for oxide:Ce in market CN: add it to `prices:`"),
         // stockpiles

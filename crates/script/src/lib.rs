@@ -228,6 +228,30 @@ impl Scenario {
         source: &str,
         scripts_root: &Path,
     ) -> Result<Scenario, ScriptError> {
+        // Rhai places code by 16-bit line and column: past them, an error or expectation
+        // would name a wrong line (65,535) rather than its own.
+        const MOST: usize = u16::MAX as usize;
+        let lines = source.lines().count();
+        if lines > MOST {
+            return Err(ScriptError::plain(
+                path,
+                format!("the script has {lines} lines: a script may have at most {MOST}"),
+            ));
+        }
+        if let Some((i, line)) =
+            (source.lines().enumerate()).find(|(_, l)| l.chars().count() > MOST)
+        {
+            let mut e = ScriptError::plain(
+                path,
+                format!(
+                    "line {} has {} characters: a line may have at most {MOST} (break it up)",
+                    i + 1,
+                    line.chars().count()
+                ),
+            );
+            e.line = Some(i + 1);
+            return Err(e);
+        }
         // A header line given twice is a mistake to name, not a choice to make silently.
         let mut seen: Vec<&str> = Vec::new();
         for (i, line) in source.lines().enumerate() {

@@ -67,3 +67,29 @@ fn every_adversarial_script_fails_clearly_within_two_seconds() {
         );
     }
 }
+
+#[test]
+fn a_script_past_rhais_line_and_column_range_is_refused_not_misplaced() {
+    // Rhai's positions are 16-bit: an error on line 70,001 was reported on line 65,535.
+    let dir = std::env::temp_dir();
+    let long = format!("{}let y = ;\n", "\n".repeat(70_000));
+    let e = Scenario::compile(Path::new("long.rhai"), &long, &dir)
+        .err()
+        .unwrap();
+    assert!(
+        e.message
+            .contains("70001 lines: a script may have at most 65535"),
+        "{}",
+        e.message
+    );
+    let wide = format!("let x = \"{}\";\n", "a".repeat(70_000));
+    let e = Scenario::compile(Path::new("wide.rhai"), &wide, &dir)
+        .err()
+        .unwrap();
+    assert!(
+        e.message.contains("line 1 has 70011 characters"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.line, Some(1));
+}
