@@ -4589,3 +4589,51 @@ fn piped_repl_errors_name_their_line_of_the_stream_and_not_an_earlier_inputs_tex
     assert!(!said.contains("8 | let total"), "{said}");
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn a_repl_definition_typed_again_unchanged_is_accepted_and_saved_once() {
+    let home = temp("repl-again");
+    let saved = home.join("s.rhai");
+    let input = format!(
+        "fn sq(a) {{\n  a * a\n}}\nsq(3)\nfn sq(a) {{\n  a * a\n}}\nsq(4)\n:save {}\n",
+        saved.display()
+    );
+    let o = piped_repl(&home, input.as_bytes());
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("(already defined, unchanged)\n16\n"),
+        "{said}"
+    );
+    let script = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(script.matches("fn sq(a)").count(), 1, "{script}");
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn a_repl_save_outside_the_projects_scripts_replays_from_anywhere() {
+    // Under the project but not in scripts/: `run` from elsewhere would not find a relative
+    // models/world-2024.yaml, so the saved script names it absolutely; in scripts/ it is
+    // found from the project, so it stays relative (a library script kept in git).
+    let home = temp("repl-save-where");
+    let out = root().join(format!("target/repl-save-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let saved = out.join("x.rhai");
+    let rel = saved.strip_prefix(root()).unwrap().display().to_string();
+    let o = piped_repl(&home, format!(":step\n:save {rel}\n").as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let script = std::fs::read_to_string(&saved).unwrap();
+    let model = root().join("models/world-2024.yaml");
+    assert!(
+        script.contains(&format!("// model: {}\n", model.display())),
+        "{script}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["run", saved.to_str().unwrap()])
+        .current_dir(&home)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_dir_all(&home).ok();
+}

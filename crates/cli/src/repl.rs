@@ -581,6 +581,15 @@ impl Session {
                 return;
             }
         };
+        // Definitions typed again as they were (a block recalled from the history): the
+        // session has them already, and a saved script has them once.
+        if ast.statements().is_empty()
+            && ast.iter_functions().next().is_some()
+            && self.script.contains(&self.as_statement(input.trim_end()))
+        {
+            outln!("(already defined, unchanged)");
+            return;
+        }
         // As a script's text is checked before a run: a comparison of a string with a
         // number, and the model's ids in actions that may never fire (`:save` would write a
         // script `run` refuses).
@@ -1049,7 +1058,27 @@ impl Session {
                 let beside = Path::new(f)
                     .parent()
                     .is_some_and(|dir| dir.join(&self.model_path).is_file());
-                let in_project = self.model_path.starts_with("models");
+                // In a project `run` finds from the script: the parent of a `scripts`
+                // directory the script is under, holding this very model.
+                let in_project = {
+                    let dir = Path::new(f).parent().unwrap_or(Path::new("."));
+                    let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        dir
+                    })
+                    .ok();
+                    let project = dir.as_deref().and_then(|d| {
+                        d.ancestors()
+                            .find(|a| a.file_name().is_some_and(|n| n == "scripts"))
+                            .and_then(Path::parent)
+                    });
+                    let same = |a: &Path| {
+                        std::fs::canonicalize(a).ok()
+                            == std::fs::canonicalize(&self.model_path).ok()
+                    };
+                    project.is_some_and(|p| same(&p.join(&self.model_path)))
+                };
                 let model = match std::fs::canonicalize(&self.model_path) {
                     Ok(abs)
                         if self.model_path.is_relative()
