@@ -4637,3 +4637,23 @@ fn a_repl_save_outside_the_projects_scripts_replays_from_anywhere() {
     std::fs::remove_dir_all(&out).ok();
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn repl_show_of_a_partial_key_names_the_keys_that_hold_it() {
+    let home = temp("repl-keys");
+    let said = text(&piped_repl(
+        &home,
+        b":step\n:show price oxide:Dy\n:show trade CN\n:show foo bar\n",
+    ));
+    assert!(
+        said.contains("has no key 'oxide:Dy' (keys with 'oxide:Dy': CN/oxide:Dy, ROW/oxide:Dy)"),
+        "{said}"
+    );
+    assert!(said.contains("keys hold 'CN', among them CN>CN"), "{said}");
+    assert!(said.contains(":keys trade lists all"), "{said}");
+    assert!(
+        said.contains("unknown metric 'foo' (the metrics: price, "),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&home).ok();
+}

@@ -867,14 +867,25 @@ impl Session {
             let keys = s.keys(metric);
             if keys.is_empty() {
                 anyhow!(
-                    "unknown metric '{metric}'{}",
-                    chokepoint_core::error::did_you_mean(metric, s.metrics())
+                    "unknown metric '{metric}'{} (the metrics: {})",
+                    chokepoint_core::error::did_you_mean(metric, s.metrics()),
+                    s.metrics().join(", ")
                 )
             } else {
-                anyhow!(
-                    "metric '{metric}' has no key '{key}'{}",
-                    chokepoint_core::error::did_you_mean(key, keys.iter().copied())
-                )
+                // A part of a key (`oxide:Dy` for `ROW/oxide:Dy`, `US` for a country's
+                // forms) names the keys that hold it; else the nearest one.
+                let holding: Vec<&str> = (keys.iter().copied())
+                    .filter(|k| k.split(['/', '>']).any(|part| part == key))
+                    .collect();
+                let hint = match holding.len() {
+                    0 => chokepoint_core::error::did_you_mean(key, keys.iter().copied()),
+                    1..=12 => format!(" (keys with '{key}': {})", holding.join(", ")),
+                    n => format!(
+                        " ({n} keys hold '{key}', among them {}; :keys {metric} lists all)",
+                        holding[..6].join(", ")
+                    ),
+                };
+                anyhow!("metric '{metric}' has no key '{key}'{hint}")
             }
         })?;
         if s.steps == 0 {
