@@ -345,11 +345,17 @@ fn quiet_script_sort_panics() {
         let text = (p.downcast_ref::<&str>().copied())
             .or_else(|| p.downcast_ref::<String>().map(String::as_str))
             .unwrap_or_default();
-        if !text.contains("comparison function does not correctly implement a total order") {
+        if text.contains("comparison function does not correctly implement a total order") {
+            // Said after all if nothing caught it (a sort of chokepoint's own).
+            SORT_PANIC_HIDDEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        } else {
             default(info);
         }
     }));
 }
+
+/// A sort's panic the hook kept quiet (see [`quiet_script_sort_panics`]).
+static SORT_PANIC_HIDDEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -376,15 +382,36 @@ fn main() -> ExitCode {
     // on a thread with room for the deepest nesting a script can build within its limits,
     // so deep data is an error or a result, never a stack overflow that aborts the process
     // and leaves its outputs half-made.
-    let result = std::thread::Builder::new()
-        .name("chokepoint".into())
-        .stack_size(chokepoint_script::engine::limits::SCRIPT_STACK_BYTES)
-        .spawn(move || dispatch(cli.command))
-        .map_err(anyhow::Error::from)
-        .and_then(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error: the command panicked")))
-        });
+    let command = std::sync::Arc::new(std::sync::Mutex::new(Some(cli.command)));
+    let spawned = (chokepoint_script::engine::limits::SCRIPT_STACKS.iter()).find_map(|&size| {
+        let command = command.clone();
+        std::thread::Builder::new()
+            .name("chokepoint".into())
+            .stack_size(size)
+            .spawn(move || {
+                let taken = command.lock().ok().and_then(|mut c| c.take());
+                taken.map(dispatch)
+            })
+            .ok()
+    });
+    let result = match spawned {
+        Some(h) => match h.join() {
+            Ok(Some(r)) => r,
+            Ok(None) => Err(anyhow::anyhow!("internal error: the command was not run")),
+            // The panic has printed itself: exit as Rust's own panics do (101).
+            Err(_) => {
+                if SORT_PANIC_HIDDEN.load(std::sync::atomic::Ordering::Relaxed) {
+                    errln!("internal error: a sort was given an inconsistent order (a bug)");
+                }
+                return ExitCode::from(101);
+            }
+        },
+        // No stack of any of those sizes to be had: run on this thread's.
+        None => match command.lock().ok().and_then(|mut c| c.take()) {
+            Some(c) => dispatch(c),
+            None => Err(anyhow::anyhow!("internal error: the command was not run")),
+        },
+    };
     write::release();
     if !matches!(result, Ok(0)) {
         write::remove_empty_created();
@@ -851,16 +878,12 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// The scripts directory a script imports from: its own directory where that holds a
-/// `lib/` of modules (a library checked out inside some other `scripts` directory imports
-/// its own), else the nearest ancestor named `scripts`, else its own directory.
+/// The scripts directory a script imports from: the nearest ancestor named `scripts`, else
+/// its own directory.
 pub(crate) fn scripts_root(script: &Path) -> PathBuf {
     let abs = script
         .canonicalize()
         .unwrap_or_else(|_| script.to_path_buf());
-    if let Some(own) = abs.parent().filter(|d| d.join("lib").is_dir()) {
-        return own.to_path_buf();
-    }
     let mut dir = abs.parent();
     while let Some(d) = dir {
         if d.file_name().is_some_and(|n| n == "scripts") {
@@ -947,8 +970,8 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
                 )
             };
             return Err(BadInput(format!(
-                "error: {}:{line}: {what} (looked for from the current directory, beside the \
-                 script and from the project the script is in; a name without '/' or .yaml \
+                "error: {}:{line}: {what} (looked for in the project the script is in, beside \
+                 the script, then from the current directory; a name without '/' or .yaml \
                  means models/NAME.yaml). `run`, `compare`, `sweep` and `bench` take --model FILE \
                  instead; \
                  `test` takes it for scripts without the line or whose line names that file",
@@ -957,8 +980,8 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
         }
         return Err(BadInput(format!(
             "error: {}: no such model file. A script's model is its `// model:` line, else \
-             models/world-2024.yaml, looked for from the current directory, beside the script \
-             and from the project the script is in. `run`, `compare`, `sweep` and `bench` take \
+             models/world-2024.yaml, looked for in the project the script is in, then from the \
+             current directory. `run`, `compare`, `sweep` and `bench` take \
              --model FILE instead; `test` \
              takes it for scripts without the line or whose line names that file",
             path.display()

@@ -630,6 +630,19 @@ pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
     found
 }
 
+/// The model file's policies as the run had them: from the step their dates fall in, and
+/// ended where a lever lifted them (the run's copy comes first in its list, in order).
+fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
+    (m.policies.iter().enumerate())
+        .map(|(i, p)| {
+            let ran = out.sim.policies.get(i).filter(|r| {
+                r.kind.name() == p.kind.name() && r.label == p.label && r.exporter == p.exporter
+            });
+            ran.unwrap_or(p).describe(m)
+        })
+        .collect()
+}
+
 pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut o = String::new();
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
@@ -644,8 +657,8 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         if out.levers.len() == 1 { "" } else { "s" }
     );
     // Policies the model file sets are levers too, pulled by the model, not the script.
-    for p in &m.policies {
-        let _ = writeln!(o, "  {:<38} {}", "model policy", p.describe(m));
+    for p in model_policies(m, out) {
+        let _ = writeln!(o, "  {:<38} {p}", "model policy");
     }
     for h in headlines(m, out) {
         let _ = writeln!(o, "  {:<38} {}", h.label, h.value);
@@ -731,7 +744,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         }).collect::<Vec<_>>(),
         "caveats": caveats_json(m, out),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
-        "model_policies": m.policies.iter().map(|p| p.describe(m)).collect::<Vec<_>>(),
+        "model_policies": model_policies(m, out),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
         "warnings": out.warnings,
         "notes": notes(out),
@@ -1375,8 +1388,8 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o.push_str("<h2>Levers pulled</h2>");
     if !m.policies.is_empty() {
         o.push_str("<p>Set by the model file, before any lever:</p><ul>");
-        for p in &m.policies {
-            let _ = write!(o, "<li>{}</li>", esc(&p.describe(m)));
+        for p in model_policies(m, out) {
+            let _ = write!(o, "<li>{}</li>", esc(&p));
         }
         o.push_str("</ul>");
     }

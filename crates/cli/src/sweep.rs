@@ -375,11 +375,25 @@ pub fn sweep(
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
     // No more threads than runs: the rest would only be started and stopped.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(cores).min(mine.len().max(1)))
-        .stack_size(chokepoint_script::engine::limits::SCRIPT_STACK_BYTES)
-        .build()
-        .context("cannot start the worker threads")?;
+    // The largest of the scripts' stacks the system grants each worker (see SCRIPT_STACKS).
+    let workers = threads.unwrap_or(cores).min(mine.len().max(1));
+    let pool = (chokepoint_script::engine::limits::SCRIPT_STACKS.iter())
+        .find_map(|&size| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(workers)
+                .stack_size(size)
+                .build()
+                .ok()
+        })
+        .map_or_else(
+            || {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(workers)
+                    .build()
+                    .context("cannot start the worker threads")
+            },
+            Ok,
+        )?;
     let done = AtomicUsize::new(0);
     let show = std::io::stderr().is_terminal();
     let started = Instant::now();

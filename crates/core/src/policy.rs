@@ -143,7 +143,14 @@ impl Policy {
         if !self.exempt.is_empty() {
             o += &format!(", exempt {}", names(&self.exempt));
         }
-        let days = |steps: u32| steps as u64 * model.step_days as u64;
+        // A review is held in whole steps: its days as the run counts them.
+        let days = |steps: u32| {
+            let d = steps as u64 * model.step_days as u64;
+            format!(
+                "{d} days ({steps} step{})",
+                if steps == 1 { "" } else { "s" }
+            )
+        };
         let pct = |x: f64| crate::series::fmt_num((x * 1000.0).round() / 10.0);
         match self.kind {
             PolicyKind::ExportLicence {
@@ -151,7 +158,7 @@ impl Policy {
                 delay_steps,
             } => {
                 o += &format!(
-                    ", approval {}%, review {} days",
+                    ", approval {}%, review {}",
                     pct(approval),
                     days(delay_steps)
                 )
@@ -162,7 +169,7 @@ impl Policy {
                 delay_steps,
             } => {
                 o += &format!(
-                    ", content {}% or more, approval {}%, review {} days",
+                    ", content {}% or more, approval {}%, review {}",
                     pct(threshold),
                     pct(approval),
                     days(delay_steps)

@@ -394,11 +394,16 @@ fn check_warns_of_a_substitution_or_thrift_trigger_met_at_start_prices() {
         w.contains("sector 'ev-cn': substitution.trigger is 0.5, a multiple of the start price, so it is met at start prices and up to 30% of its demand moves away with no shock at all"),
         "{w}"
     );
-    let w = warnings("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", "    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    thrift: {Dy: {max: 0.5, lag_months: 12, trigger: 1}}\n    source: fixture\n  - id: ndfeb");
+    let thrift = |t: &str| {
+        warnings("    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb", &format!("    composition: {{Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}}\n    thrift: {{Dy: {{max: 0.5, lag_months: 12, trigger: {t}}}}}\n    source: fixture\n  - id: ndfeb"))
+    };
+    let w = thrift("0.9");
     assert!(
-        w.contains("recipe 'reduce': thrift of Dy has trigger 1, a multiple of the start price"),
+        w.contains("recipe 'reduce': thrift of Dy has trigger 0.9, a multiple of the start price"),
         "{w}"
     );
+    // The engine acts above the trigger: at 1 it waits for a rise.
+    assert!(!thrift("1").contains("trigger"));
     // Above start prices, and no substitution at all, say nothing.
     let w = warnings("  - id: scrap\n", "  - id: scrap\n");
     assert!(!w.contains("trigger"), "{w}");

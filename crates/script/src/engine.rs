@@ -24,12 +24,13 @@ pub mod limits {
     pub const MAX_MODULES: usize = 64;
     pub const MAX_VARIABLES: usize = 10_000;
     pub const MAX_FUNCTIONS: usize = 1_000;
-    /// The stack a thread that runs scripts is given. Rhai compares, prints and sizes
-    /// nested arrays and maps by recursion, and a script may nest them as deep as
-    /// [`MAX_ARRAY_SIZE`] allows (an array of an array of ...): ~2 KB a level in a
-    /// release build, several times that in a debug one. Reserved, not used: a thread
-    /// touches only what it recurses into.
-    pub const SCRIPT_STACK_BYTES: usize = 1 << 30;
+    /// The stacks a thread that runs scripts asks for, largest first (where a limit on
+    /// address space refuses one, the next). Rhai compares, prints and sizes nested arrays
+    /// and maps by recursion, and a script may nest them as deep as [`MAX_ARRAY_SIZE`]
+    /// allows (an array of an array of ...): ~1.6 KB a level in a release build, so
+    /// 256 MiB holds 100,000 levels. Reserved, not used: a thread touches only what it
+    /// recurses into.
+    pub const SCRIPT_STACKS: [usize; 3] = [256 << 20, 64 << 20, 16 << 20];
     /// Script files larger than this are refused.
     pub const MAX_SCRIPT_BYTES: u64 = 1 << 20;
     /// Conditions (`when`, `whenever`) and strategies one run may watch: each is evaluated

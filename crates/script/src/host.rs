@@ -102,11 +102,6 @@ pub struct Host {
     /// While the clock runs an `at` or `every` action: the date it was due, so an `every`
     /// it sets up counts from that date.
     pub running_due: Option<chokepoint_core::Date>,
-    /// A series an action or condition read with no value yet (before the first step is
-    /// recorded, or a window the clock has not reached): its figures were NaN, so an
-    /// expectation that follows checked nothing. Cleared before each action and condition,
-    /// and by the expectation it marks.
-    pub read_no_value: Option<String>,
     /// While the clock checks a `when` or `whenever` condition, which only tests: levers
     /// and schedules are refused there (the action is where they go).
     pub in_condition: Option<&'static str>,
@@ -153,7 +148,6 @@ impl HostHandle {
             driving: false,
             clock_called: false,
             running_due: None,
-            read_no_value: None,
             in_condition: None,
             script_fns: None,
             split_plants: Vec::new(),

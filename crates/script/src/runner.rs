@@ -129,11 +129,7 @@ fn drive(
                     return Err(err(why));
                 }
             }
-            {
-                let mut h = handle.lock();
-                h.running_due = Some(*when);
-                h.read_no_value = None;
-            }
+            handle.lock().running_due = Some(*when);
             let r = call(f);
             handle.lock().running_due = None;
             let _ = r.map_err(|e| placed(e, *at))?;
@@ -152,11 +148,7 @@ fn drive(
                 k if handle.lock().triggers[k].once => Some("when"),
                 _ => Some("whenever"),
             };
-            {
-                let mut h = handle.lock();
-                h.in_condition = name;
-                h.read_no_value = None;
-            }
+            handle.lock().in_condition = name;
             let v = call(cond);
             handle.lock().in_condition = None;
             let v = v.map_err(|e| placed(e, *at))?;
@@ -182,7 +174,6 @@ fn drive(
                 let action = {
                     let mut h = handle.lock();
                     h.triggers[*k].fired = true;
-                    h.read_no_value = None;
                     h.triggers[*k].action.clone()
                 };
                 let _ = call(&action).map_err(|e| placed(e, *at))?;

@@ -15,19 +15,6 @@ pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: Stri
     let mut h = handle.lock();
     // Checked by a rule as the clock runs (a `whenever` action, say), an expectation may be
     // recorded many times: each says on which date.
-    // A claim on a figure with no value yet (NaN, which every comparison calls false)
-    // checked nothing, however it was phrased: it fails, and says why.
-    let (passed, detail) = match h.read_no_value.take() {
-        Some(name) if h.driving => (
-            false,
-            format!(
-                "not checked: {name} had no value yet (an action runs before its step is \
-                 recorded: one due in the run's first step, or reading a window the clock has \
-                 not reached, reads none)"
-            ),
-        ),
-        _ => (passed, detail),
-    };
     let detail = if h.driving {
         let on = h.running_due.unwrap_or_else(|| h.sim.last_date());
         let sep = if detail.is_empty() { "" } else { " " };

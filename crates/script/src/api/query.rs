@@ -305,11 +305,32 @@ pub fn not_yet(s: &SeriesView) -> Res<bool> {
         })?,
     };
     if none {
-        // An expectation on it would check nothing: `expect` says so.
-        let name = s.name();
-        s.with_host_mut(|h| h.read_no_value = Some(name))?;
+        note_no_value(s)?;
     }
     Ok(none)
+}
+
+/// An action (not a rule's condition, which waits on it by design) read a figure with no
+/// value yet: NaN, which every comparison calls false, so a claim or a decision on it is
+/// made on nothing, whatever it says. Said once a series.
+pub fn note_no_value(s: &SeriesView) -> Res<()> {
+    let name = s.name();
+    s.with_host_mut(|h| {
+        if !h.driving || h.in_condition.is_some() {
+            return;
+        }
+        let on = h.running_due.unwrap_or_else(|| h.sim.last_date());
+        let head = format!("note: an action read {name} before it had a value");
+        if h.output.iter().any(|l| l.starts_with(&head)) {
+            return;
+        }
+        h.output.push(format!(
+            "{head} (on {on}): it reads NaN, which every comparison calls false, so an \
+             expectation or decision on it rests on nothing. An action runs before its step \
+             is recorded: one due in the run's first step reads no figure, and none reads a \
+             window or date the clock has not reached"
+        ));
+    })
 }
 
 /// A window read at the top level that ends after the run's last step: its figures are of
@@ -326,7 +347,8 @@ fn note_window_past_the_run(s: &SeriesView) -> Res<()> {
         };
         let step = h.sim.model.step_days as i32;
         let covered = last.add_days(step - 1);
-        if h.driving || b <= covered {
+        // (A run at the model's end could go no further: its window is all there is.)
+        if h.driving || b <= covered || h.sim.step >= h.sim.model.horizon_steps() {
             return;
         }
         let weeks = h
@@ -769,6 +791,7 @@ pub mod query_api {
                 && (h.sim.series.dates.last()).is_none_or(|&x| d.days() >= x.days() + step)
         })?;
         if waiting {
+            super::note_no_value(s)?;
             return Ok(f64::NAN);
         }
         s.read(|dates, v| match dates.iter().rposition(|&x| x <= d) {
