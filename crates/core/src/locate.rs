@@ -27,7 +27,16 @@ impl Locator {
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_next = 0usize;
         let lines: Vec<&str> = text.lines().collect();
+        // A quoted scalar that runs on over lines: its next lines are text, not structure
+        // (a line of it that starts `- ` is no sequence item).
+        let mut in_quote: Option<char> = None;
         for (lineno, raw) in text.lines().enumerate() {
+            if let Some(q) = in_quote {
+                if closing_quote(raw, q).is_some() {
+                    in_quote = None;
+                }
+                continue;
+            }
             let line = strip_comment(raw);
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with("---") || trimmed.starts_with("...") {
@@ -84,6 +93,14 @@ impl Locator {
                 .entry(path.clone())
                 .or_insert((lineno + 1, indent + 1));
             let value = value.trim();
+            if let Some(q) = value.chars().next().filter(|c| matches!(c, '"' | '\'')) {
+                // The quote opened here: closed on this line, or later.
+                let body = &raw[raw.len() - raw.trim_start().len()..];
+                let from = body.find(value).map_or(0, |i| i + 1);
+                if closing_quote(&body[from..], q).is_none() {
+                    in_quote = Some(q);
+                }
+            }
             if value.starts_with('[') {
                 // A flow sequence's items, on this line and as many more as it runs.
                 let at = value.as_ptr() as usize - line.as_ptr() as usize;
@@ -233,6 +250,26 @@ fn flow_keys(s: &str) -> Vec<(&str, usize)> {
     keys
 }
 
+/// Where in `text` a quoted scalar opened by `q` closes (the byte after the quote): a `"`
+/// not escaped by a backslash; a `'` not doubled.
+fn closing_quote(text: &str, q: char) -> Option<usize> {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (q, c) {
+            ('"', '\\') => {
+                chars.next();
+            }
+            ('"', '"') => return Some(i + 1),
+            ('\'', '\'') if chars.peek().is_some_and(|&(_, n)| n == '\'') => {
+                chars.next();
+            }
+            ('\'', '\'') => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +324,16 @@ elements:
         let loc = Locator::new(TEXT);
         assert_eq!(loc.find("facilities[1].ramp_months"), Some((6, 3)));
         assert_eq!(loc.find("nowhere.at.all"), None);
+    }
+
+    #[test]
+    fn a_quoted_value_over_lines_is_text_not_items() {
+        // Its second line starts `- `: it was counted as an item, and every later one was a
+        // line off.
+        let text = "facilities:\n  - id: a\n    assumption: \"a note that runs on\n  - to a second line\"\n  - {id: b, capacity: -1}\n  - id: c\n    note: 'it''s\n  - fine'\n  - id: d\n";
+        let loc = Locator::new(text);
+        assert_eq!(loc.find("facilities[1].capacity"), Some((5, 3)));
+        assert_eq!(loc.find("facilities[2]"), Some((6, 3)));
+        assert_eq!(loc.find("facilities[3]"), Some((9, 3)));
     }
 }
