@@ -1004,7 +1004,8 @@ fn compare_shows_deltas_and_writes_a_report() {
     );
     // It says what each side ran.
     assert!(
-        html.contains("<b>A</b>: <code>scripts/2024-10-kachin-disruption.rhai</code> on model world-2024, seed 2024")
+        html.contains("<b>A</b>: <code>scripts/2024-10-kachin-disruption.rhai</code> on model world-2024 (digest ")
+            && html.contains("), seed 2024")
             && html.contains("<b>B</b>: <code>scripts/2025-01-entity-list-28-firms.rhai</code>"),
         "{}",
         &html[..html.len().min(1500)]
@@ -4370,6 +4371,31 @@ fn policies_the_model_file_sets_are_shown_with_the_levers_and_the_models_digest(
         "{}",
         text(&o)
     );
+    // compare says so too, and that the models differ.
+    let on_copy = dir.join("on-copy.rhai");
+    std::fs::write(
+        &on_copy,
+        format!(
+            "// model: {}
+run_until(\"2024-06-03\");\n",
+            top.display()
+        ),
+    )
+    .unwrap();
+    let o = chokepoint(&[
+        "compare",
+        on_copy.to_str().unwrap(),
+        script.to_str().unwrap(),
+    ]);
+    let said = text(&o);
+    assert!(
+        said.contains("the models differ: A on world-2024 (digest "),
+        "{said}"
+    );
+    assert!(
+        said.contains("A's model file sets: export_licence by CN"),
+        "{said}"
+    );
     // The original model, named alike, reads other data: its digest says so.
     let o = chokepoint(&[
         "run",
@@ -4649,6 +4675,67 @@ fn repl_show_of_a_partial_key_names_the_keys_that_hold_it() {
     assert!(said.contains(":keys trade lists all"), "{said}");
     assert!(
         said.contains("unknown metric 'foo' (the metrics: price, "),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn test_fails_a_scenario_whose_claims_read_no_value_or_only_part_of_their_window() {
+    let dir = temp("test-nan");
+    let nv = dir.join("nv.rhai");
+    std::fs::write(&nv, "let p = price(\"oxide:Dy\", \"ROW\");\nevery(\"1w\", || expect(!(value_at(p, \"2025-06-02\") > 5.0), \"not above 5\"));\nrun_until(\"2024-03-31\");\n").unwrap();
+    let part = dir.join("part.rhai");
+    std::fs::write(&part, "run_until(\"2024-06-01\");\nexpect(peak(between(shortfall(\"magnet:NdFeB\", \"US\"), \"2024-05-01\", \"2029-12-31\")) < 0.05, \"never short through 2029\");\n").unwrap();
+    let m = "models/world-2024.yaml";
+    for (f, said) in [
+        (
+            &nv,
+            "an action read price[ROW/oxide:Dy] before it had a value",
+        ),
+        (&part, "2029-12-31) ends after the run's last step"),
+    ] {
+        let o = chokepoint(&["test", f.to_str().unwrap(), "--model", m]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(said), "{}", text(&o));
+    }
+    // In the REPL, said once however many steps read it.
+    let o = piped_repl(&dir, b"let p = price(\"oxide:Dy\", \"ROW\");\nevery(\"1w\", || { let x = value_at(p, \"2030-01-07\"); });\n:step\n:step\n:step\n");
+    assert_eq!(
+        text(&o)
+            .matches("an action read price[ROW/oxide:Dy]")
+            .count(),
+        1,
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn piped_repl_places_errors_in_modules_eof_and_after_bad_bytes() {
+    let home = temp("repl-places");
+    // A module's function fails in the module's text, as under `run`: no "earlier input".
+    let o = piped_repl(
+        &home,
+        b"import \"lib/timeline\" as t;\nt::licence([\"Qq\"], 0.5, \"x\");\n",
+    );
+    let said = text(&o);
+    assert!(!said.contains("earlier input"), "{said}");
+    // Input cut off at the end is placed at its own line.
+    let o = piped_repl(&home, b"let a = 1;\n\nlet b = [\n1,\n2 3");
+    assert!(text(&o).contains("<stdin>:5:"), "{}", text(&o));
+    // A line of bad bytes still counts.
+    let o = piped_repl(&home, b"let a = 1;\n\xff\xfe\nfoo();\n");
+    assert!(text(&o).contains("<stdin>:3:1"), "{}", text(&o));
+    // A call inside a function an earlier input defined keeps its own line.
+    let o = piped_repl(
+        &home,
+        b"fn f() { throw \"boom\"; }\nfn g() {\n  let a = 1;\n  f()\n}\n\n\n\ng();\n",
+    );
+    let said = text(&o);
+    assert!(
+        said.contains("called at line 9") && !said.contains("line 11"),
         "{said}"
     );
     std::fs::remove_dir_all(&home).ok();

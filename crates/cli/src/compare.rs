@@ -296,6 +296,24 @@ pub fn table(
         name(sb),
         differ(b, a)
     );
+    // Two models of one name may hold other data (an edited copy), and a model may set
+    // policies of its own: a difference the levers would otherwise be credited with.
+    let (da, db) = (
+        crate::sweep::model_digest(base.a),
+        crate::sweep::model_digest(base.b),
+    );
+    if da != db {
+        let _ = writeln!(
+            o,
+            "  the models differ: A on {} (digest {da}), B on {} (digest {db})",
+            base.a.name, base.b.name
+        );
+    }
+    for (side, m, out) in [("A", base.a, a), ("B", base.b, b)] {
+        for p in crate::report::model_policies(m, out) {
+            let _ = writeln!(o, "  {side}'s model file sets: {p}");
+        }
+    }
     let _ = writeln!(
         o,
         "  A expectations {} passed, {} failed; B {} passed, {} failed",
@@ -429,15 +447,22 @@ pub fn write(
         esc(&name(sb))
     );
     // What each side ran, so the page says how to repeat it.
-    for (side, sc, out) in [("A", sa, a), ("B", sb, b)] {
+    for (side, sc, out, m) in [("A", sa, a, base.a), ("B", sb, b, base.b)] {
         let params: Vec<String> = (out.params.iter())
             .map(|(k, v)| format!("{k} = {}", fmt_num(*v)))
             .collect();
+        let policies = crate::report::model_policies(m, out);
         let _ = write!(
             html,
-            "<p><b>{side}</b>: <code>{}</code> on model {}, seed {}{}.</p>",
+            "<p><b>{side}</b>: <code>{}</code> on model {} (digest {}{}), seed {}{}.</p>",
             esc(&sc.path.display().to_string()),
             esc(&out.sim.model.name),
+            crate::sweep::model_digest(m),
+            if policies.is_empty() {
+                String::new()
+            } else {
+                esc(&format!("; its file sets {}", policies.join("; ")))
+            },
             out.sim.seed,
             if params.is_empty() {
                 String::new()

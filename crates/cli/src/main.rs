@@ -345,17 +345,12 @@ fn quiet_script_sort_panics() {
         let text = (p.downcast_ref::<&str>().copied())
             .or_else(|| p.downcast_ref::<String>().map(String::as_str))
             .unwrap_or_default();
-        if text.contains("comparison function does not correctly implement a total order") {
-            // Said after all if nothing caught it (a sort of chokepoint's own).
-            SORT_PANIC_HIDDEN.store(true, std::sync::atomic::Ordering::Relaxed);
-        } else {
+        // (Said after all if nothing caught it: a sort of chokepoint's own, see `main`.)
+        if !text.contains("comparison function does not correctly implement a total order") {
             default(info);
         }
     }));
 }
-
-/// A sort's panic the hook kept quiet (see [`quiet_script_sort_panics`]).
-static SORT_PANIC_HIDDEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -398,11 +393,17 @@ fn main() -> ExitCode {
         Some(h) => match h.join() {
             Ok(Some(r)) => r,
             Ok(None) => Err(anyhow::anyhow!("internal error: the command was not run")),
-            // The panic has printed itself: exit as Rust's own panics do (101).
-            Err(_) => {
-                if SORT_PANIC_HIDDEN.load(std::sync::atomic::Ordering::Relaxed) {
+            // The panic has printed itself (but a sort's, which the hook kept quiet for
+            // Rhai to report): clean up, and exit as Rust's own panics do (101).
+            Err(payload) => {
+                let text = (payload.downcast_ref::<&str>().copied())
+                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or_default();
+                if text.contains("does not correctly implement a total order") {
                     errln!("internal error: a sort was given an inconsistent order (a bug)");
                 }
+                write::release();
+                write::remove_empty_created();
                 return ExitCode::from(101);
             }
         },
@@ -1467,6 +1468,16 @@ fn test(
                 // were set up for after its end, passes by accident: a failure.
                 let mut why: Vec<String> =
                     outcome.warnings.iter().map(|w| format!("  {w}")).collect();
+                // So does one that read a figure with no value yet in an action (a claim on
+                // it is on NaN), or judged a window on the part of it the run reached.
+                why.extend(
+                    (outcome.output.iter())
+                        .filter(|l| {
+                            l.starts_with("note: an action read ")
+                                || l.starts_with("note: between(")
+                        })
+                        .map(|l| format!("  {}", l.trim_start_matches("note: "))),
+                );
                 if n == 0 {
                     why.push("  states no expectations: nothing was checked".into());
                 }

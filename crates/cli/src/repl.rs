@@ -368,8 +368,10 @@ impl Session {
         if let Some(first) = self.stdin_line {
             e.file = PathBuf::from("<stdin>");
             e.line = e.line.map(|l| l + first - 1);
-            // "in 'f' called at line 1": the line of the stream too.
-            for c in &mut e.chain {
+            // "in 'f' called at line 1": the line of the stream too, for the outermost call
+            // only (made from this input's own text; a call inside a function an earlier
+            // input or a module defined is at a line of that text).
+            for c in e.chain.iter_mut().take(1).filter(|c| !c.contains(" of '")) {
                 if let Some((head, rest)) = c.split_once(" called at line ") {
                     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     if let Ok(l) = digits.parse::<usize>() {
@@ -704,16 +706,19 @@ impl Session {
                 let mut called = None;
                 while let chokepoint_script::rhai::EvalAltResult::ErrorInFunctionCall(
                     name,
-                    _,
+                    source,
                     next,
                     _,
                 ) = inner
                 {
-                    called = Some(name.as_str());
+                    called = Some((name.as_str(), source.as_str()));
                     inner = next;
                 }
-                let elsewhere =
-                    called.is_some_and(|name| !ast.iter_functions().any(|f| f.name == name));
+                // (A module's function is placed in the module's own text, as `run` does.)
+                let elsewhere = called.is_some_and(|(name, source)| {
+                    source.is_empty() && !ast.iter_functions().any(|f| f.name == name)
+                });
+                let called = called.map(|(name, _)| name);
                 if elsewhere {
                     // Its place is in that input's text: name the function, not a place here.
                     error.line = None;
@@ -1556,6 +1561,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
                 // reported with the parser's own message rather than dropped unseen.
                 let unfinished = rl.helper().map(|h| h.unfinished.take()).unwrap_or_default();
                 if !unfinished.trim().is_empty() {
+                    session.stdin_line = piped.then_some(lines_read + 1);
                     failed!("error: the input ended inside an unfinished statement");
                     session.eval(&unfinished);
                 }
@@ -1564,6 +1570,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
             // Bytes that are not UTF-8 (a stray paste) lose that line, not the session. A
             // stream that yields nothing else ends it.
             Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                lines_read += 1;
                 failed!("error: that input is not UTF-8 text; the line is dropped");
                 bad_reads += 1;
                 if bad_reads > 100 {

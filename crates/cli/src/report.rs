@@ -90,6 +90,14 @@ pub fn inventory(m: &Model, path: &Path) -> String {
             );
         }
     }
+    // Policies the file sets act in every run: a scenario's results include them.
+    if !m.policies.is_empty() {
+        let _ = writeln!(o, "  policies the model sets (in force in every run):");
+        for p in &m.policies {
+            let _ = writeln!(o, "    {}", p.describe(m));
+        }
+    }
+    let _ = writeln!(o, "  digest    {}", crate::sweep::model_digest(m));
     o
 }
 
@@ -632,7 +640,7 @@ pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
 
 /// The model file's policies as the run had them: from the step their dates fall in, and
 /// ended where a lever lifted them (the run's copy comes first in its list, in order).
-fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
+pub(crate) fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
     (m.policies.iter().enumerate())
         .map(|(i, p)| {
             let ran = out.sim.policies.get(i).filter(|r| {

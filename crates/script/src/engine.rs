@@ -26,11 +26,11 @@ pub mod limits {
     pub const MAX_FUNCTIONS: usize = 1_000;
     /// The stacks a thread that runs scripts asks for, largest first (where a limit on
     /// address space refuses one, the next). Rhai compares, prints and sizes nested arrays
-    /// and maps by recursion, and a script may nest them as deep as [`MAX_ARRAY_SIZE`]
-    /// allows (an array of an array of ...): ~1.6 KB a level in a release build, so
-    /// 256 MiB holds 100,000 levels. Reserved, not used: a thread touches only what it
-    /// recurses into.
-    pub const SCRIPT_STACKS: [usize; 3] = [256 << 20, 64 << 20, 16 << 20];
+    /// and maps by recursion: ~1.6 KB a level in a release build, so 64 MiB holds ~40,000
+    /// levels, deeper than a script builds within its time limit (each nesting re-sizes
+    /// all the levels below it). Reserved, not used; and small beside the heap a run needs,
+    /// so a limit on address space that grants it leaves the run room.
+    pub const SCRIPT_STACKS: [usize; 2] = [64 << 20, 16 << 20];
     /// Script files larger than this are refused.
     pub const MAX_SCRIPT_BYTES: u64 = 1 << 20;
     /// Conditions (`when`, `whenever`) and strategies one run may watch: each is evaluated

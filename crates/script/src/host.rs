@@ -105,6 +105,11 @@ pub struct Host {
     /// While the clock checks a `when` or `whenever` condition, which only tests: levers
     /// and schedules are refused there (the action is where they go).
     pub in_condition: Option<&'static str>,
+    /// While the clock runs a strategy: a rule, which may wait on a figure not there yet.
+    pub in_strategy: bool,
+    /// Notes said once a run, by what they are about (the REPL takes the output as it goes,
+    /// so the output itself cannot say what was said).
+    pub noted: std::collections::BTreeSet<String>,
     /// The functions (closures among them) the scenario's own text defines, when it runs as
     /// a whole script: what the clock can call later. A module's are out of its reach.
     pub script_fns: Option<std::collections::HashSet<String>>,
@@ -149,6 +154,8 @@ impl HostHandle {
             clock_called: false,
             running_due: None,
             in_condition: None,
+            in_strategy: false,
+            noted: Default::default(),
             script_fns: None,
             split_plants: Vec::new(),
             pending_notes: Vec::new(),

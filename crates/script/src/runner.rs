@@ -148,9 +148,17 @@ fn drive(
                 k if handle.lock().triggers[k].once => Some("when"),
                 _ => Some("whenever"),
             };
-            handle.lock().in_condition = name;
+            {
+                let mut h = handle.lock();
+                h.in_condition = name;
+                h.in_strategy = *k == usize::MAX;
+            }
             let v = call(cond);
-            handle.lock().in_condition = None;
+            {
+                let mut h = handle.lock();
+                h.in_condition = None;
+                h.in_strategy = false;
+            }
             let v = v.map_err(|e| placed(e, *at))?;
             if *k == usize::MAX {
                 // A strategy: run for its levers, whatever it returns.

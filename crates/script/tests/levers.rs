@@ -530,6 +530,8 @@ fn an_action_that_reads_a_figure_with_no_value_yet_is_noted() {
         at("2024-02-05", || expect(current(us) < 0.01, "d"));
         when(|| peak(between(us, "2025-01-01", "2025-03-01")) > 0.5 || today() > "2024-03-01",
              || expect(current(us) < 0.01, "f"));
+        // A strategy is a rule too: it may wait on a window it has not reached.
+        strategy(|| if mean(between(us, "2024-06-03", "2024-06-30")) > 0.5 { print("short") });
         run_until("2024-04-01");
         "#,
     )

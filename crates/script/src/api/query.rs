@@ -316,12 +316,12 @@ pub fn not_yet(s: &SeriesView) -> Res<bool> {
 pub fn note_no_value(s: &SeriesView) -> Res<()> {
     let name = s.name();
     s.with_host_mut(|h| {
-        if !h.driving || h.in_condition.is_some() {
+        if !h.driving || h.in_condition.is_some() || h.in_strategy {
             return;
         }
         let on = h.running_due.unwrap_or_else(|| h.sim.last_date());
         let head = format!("note: an action read {name} before it had a value");
-        if h.output.iter().any(|l| l.starts_with(&head)) {
+        if !h.noted.insert(head.clone()) {
             return;
         }
         h.output.push(format!(
@@ -364,7 +364,7 @@ fn note_window_past_the_run(s: &SeriesView) -> Res<()> {
              window",
             if weeks == 1 { "" } else { "s" }
         );
-        if !h.output.contains(&note) {
+        if h.noted.insert(note.clone()) {
             h.output.push(note);
         }
     })
