@@ -4681,13 +4681,15 @@ fn repl_show_of_a_partial_key_names_the_keys_that_hold_it() {
 }
 
 #[test]
-fn test_fails_a_scenario_whose_claims_read_no_value_or_only_part_of_their_window() {
+fn test_shows_under_a_scenario_that_it_read_no_value_or_only_part_of_a_window() {
     let dir = temp("test-nan");
     let nv = dir.join("nv.rhai");
     std::fs::write(&nv, "let p = price(\"oxide:Dy\", \"ROW\");\nevery(\"1w\", || expect(!(value_at(p, \"2025-06-02\") > 5.0), \"not above 5\"));\nrun_until(\"2024-03-31\");\n").unwrap();
     let part = dir.join("part.rhai");
     std::fs::write(&part, "run_until(\"2024-06-01\");\nexpect(peak(between(shortfall(\"magnet:NdFeB\", \"US\"), \"2024-05-01\", \"2029-12-31\")) < 0.05, \"never short through 2029\");\n").unwrap();
     let m = "models/world-2024.yaml";
+    // Said under the scenario's line (a claim may rest on it, or only a progress print),
+    // not a failure: an `every` that logs from the first step is a fair script.
     for (f, said) in [
         (
             &nv,
@@ -4696,8 +4698,12 @@ fn test_fails_a_scenario_whose_claims_read_no_value_or_only_part_of_their_window
         (&part, "2029-12-31) ends after the run's last step"),
     ] {
         let o = chokepoint(&["test", f.to_str().unwrap(), "--model", m]);
-        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        assert!(text(&o).contains(said), "{}", text(&o));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            text(&o).contains("\n  note: ") && text(&o).contains(said),
+            "{}",
+            text(&o)
+        );
     }
     // In the REPL, said once however many steps read it.
     let o = piped_repl(&dir, b"let p = price(\"oxide:Dy\", \"ROW\");\nevery(\"1w\", || { let x = value_at(p, \"2030-01-07\"); });\n:step\n:step\n:step\n");

@@ -378,17 +378,18 @@ fn main() -> ExitCode {
     // so deep data is an error or a result, never a stack overflow that aborts the process
     // and leaves its outputs half-made.
     let command = std::sync::Arc::new(std::sync::Mutex::new(Some(cli.command)));
-    let spawned = (chokepoint_script::engine::limits::SCRIPT_STACKS.iter()).find_map(|&size| {
-        let command = command.clone();
-        std::thread::Builder::new()
-            .name("chokepoint".into())
-            .stack_size(size)
-            .spawn(move || {
-                let taken = command.lock().ok().and_then(|mut c| c.take());
-                taken.map(dispatch)
-            })
-            .ok()
-    });
+    let spawned =
+        (chokepoint_script::engine::limits::script_stacks().into_iter()).find_map(|size| {
+            let command = command.clone();
+            std::thread::Builder::new()
+                .name("chokepoint".into())
+                .stack_size(size)
+                .spawn(move || {
+                    let taken = command.lock().ok().and_then(|mut c| c.take());
+                    taken.map(dispatch)
+                })
+                .ok()
+        });
     let result = match spawned {
         Some(h) => match h.join() {
             Ok(Some(r)) => r,
@@ -1468,16 +1469,14 @@ fn test(
                 // were set up for after its end, passes by accident: a failure.
                 let mut why: Vec<String> =
                     outcome.warnings.iter().map(|w| format!("  {w}")).collect();
-                // So does one that read a figure with no value yet in an action (a claim on
-                // it is on NaN), or judged a window on the part of it the run reached.
-                why.extend(
-                    (outcome.output.iter())
-                        .filter(|l| {
-                            l.starts_with("note: an action read ")
-                                || l.starts_with("note: between(")
-                        })
-                        .map(|l| format!("  {}", l.trim_start_matches("note: "))),
-                );
+                // A figure read with no value yet in an action, or a window read before the
+                // run reached its end, may be what a claim rests on, or only a progress
+                // print: said under the scenario's line, for CI logs, not a failure.
+                let said: Vec<&String> = (outcome.output.iter())
+                    .filter(|l| {
+                        l.starts_with("note: an action read ") || l.starts_with("note: between(")
+                    })
+                    .collect();
                 if n == 0 {
                     why.push("  states no expectations: nothing was checked".into());
                 }
@@ -1489,6 +1488,9 @@ fn test(
                 if bad.is_empty() && why.is_empty() {
                     passed += 1;
                     outln!("ok     {} ({n} {noun})", one_line(&s.display().to_string()));
+                    for l in &said {
+                        outln!("  {}", one_line(l));
+                    }
                     cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Passed));
                 } else {
                     failed += 1;
@@ -1509,7 +1511,8 @@ fn test(
                         .map(|e| {
                             format!("  {}: {}", e.place(), report::stated(&e.message, &e.detail))
                         })
-                        .chain(why);
+                        .chain(why)
+                        .chain(said.iter().map(|l| format!("  {}", one_line(l))));
                     for line in lines {
                         let line = line.trim_end().to_string();
                         outln!("{line}");

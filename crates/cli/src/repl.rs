@@ -364,14 +364,20 @@ impl Session {
     }
 
     /// An error in the input being run, placed in the piped stream it came from.
-    fn placed(&self, mut e: ScriptError) -> ScriptError {
+    fn placed(&self, e: ScriptError) -> ScriptError {
+        self.placed_calls(e, &[true])
+    }
+
+    /// As [`Session::placed`], where `here[i]` says whether the i-th call of the error's
+    /// chain (outermost first) was made from this input's own text: only those lines are
+    /// this input's (a call inside a function an earlier input or a module defined is at a
+    /// line of that text).
+    fn placed_calls(&self, mut e: ScriptError, here: &[bool]) -> ScriptError {
         if let Some(first) = self.stdin_line {
             e.file = PathBuf::from("<stdin>");
             e.line = e.line.map(|l| l + first - 1);
-            // "in 'f' called at line 1": the line of the stream too, for the outermost call
-            // only (made from this input's own text; a call inside a function an earlier
-            // input or a module defined is at a line of that text).
-            for c in e.chain.iter_mut().take(1).filter(|c| !c.contains(" of '")) {
+            let calls = (e.chain.iter_mut()).filter(|c| c.contains(" called at line "));
+            for (c, _) in calls.zip(here).filter(|(c, &h)| h && !c.contains(" of '")) {
                 if let Some((head, rest)) = c.split_once(" called at line ") {
                     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     if let Ok(l) = digits.parse::<usize>() {
@@ -703,7 +709,7 @@ impl Session {
                 // A function or closure an earlier input defined fails at a place in that
                 // input's text: the caret would point into this one.
                 let mut inner = &*e;
-                let mut called = None;
+                let mut calls = Vec::new();
                 while let chokepoint_script::rhai::EvalAltResult::ErrorInFunctionCall(
                     name,
                     source,
@@ -711,14 +717,21 @@ impl Session {
                     _,
                 ) = inner
                 {
-                    called = Some((name.as_str(), source.as_str()));
+                    calls.push((name.as_str(), source.as_str()));
                     inner = next;
                 }
-                // (A module's function is placed in the module's own text, as `run` does.)
-                let elsewhere = called.is_some_and(|(name, source)| {
-                    source.is_empty() && !ast.iter_functions().any(|f| f.name == name)
-                });
-                let called = called.map(|(name, _)| name);
+                // A script function of this input's own (a module's is placed in the
+                // module's text, as `run` does).
+                let own = |name: &str| ast.iter_functions().any(|f| f.name == name);
+                let called = (calls.iter())
+                    .find(|(name, source)| source.is_empty() && !own(name))
+                    .map(|(name, _)| *name);
+                let elsewhere = called.is_some();
+                // Each call's line is this input's if the call was made from its top level
+                // or from inside one of its own functions.
+                let here: Vec<bool> = (0..calls.len())
+                    .map(|i| i == 0 || (calls[i - 1].1.is_empty() && own(calls[i - 1].0)))
+                    .collect();
                 if elsewhere {
                     // Its place is in that input's text: name the function, not a place here.
                     error.line = None;
@@ -738,7 +751,7 @@ impl Session {
                 {
                     error.source_line = None;
                 }
-                let error = self.placed(error);
+                let error = self.placed_calls(error, &here);
                 note_failure();
                 let error = match this_line {
                     true => closure_of_the_trial(error),

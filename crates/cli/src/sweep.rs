@@ -375,10 +375,10 @@ pub fn sweep(
     let mine: Vec<usize> = (shard.k..total).step_by(shard.n).collect();
     // No more threads than runs: the rest would only be started and stopped.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // The largest of the scripts' stacks the system grants each worker (see SCRIPT_STACKS).
+    // The largest of the scripts' stacks the system grants each worker (see script_stacks).
     let workers = threads.unwrap_or(cores).min(mine.len().max(1));
-    let pool = (chokepoint_script::engine::limits::SCRIPT_STACKS.iter())
-        .find_map(|&size| {
+    let pool = (chokepoint_script::engine::limits::script_stacks().into_iter())
+        .find_map(|size| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(workers)
                 .stack_size(size)

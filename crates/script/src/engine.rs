@@ -24,13 +24,26 @@ pub mod limits {
     pub const MAX_MODULES: usize = 64;
     pub const MAX_VARIABLES: usize = 10_000;
     pub const MAX_FUNCTIONS: usize = 1_000;
-    /// The stacks a thread that runs scripts asks for, largest first (where a limit on
-    /// address space refuses one, the next). Rhai compares, prints and sizes nested arrays
-    /// and maps by recursion: ~1.6 KB a level in a release build, so 64 MiB holds ~40,000
-    /// levels, deeper than a script builds within its time limit (each nesting re-sizes
-    /// all the levels below it). Reserved, not used; and small beside the heap a run needs,
-    /// so a limit on address space that grants it leaves the run room.
-    pub const SCRIPT_STACKS: [usize; 2] = [64 << 20, 16 << 20];
+    /// The stacks a thread that runs scripts asks for, largest first (where one is refused,
+    /// the next). Rhai compares, prints and sizes nested arrays and maps by recursion, and
+    /// a script may nest them as deep as [`MAX_ARRAY_SIZE`] allows: ~1.6 KB a level in a
+    /// release build, so 256 MiB holds 100,000 levels. Reserved, not used: a thread touches
+    /// only what it recurses into. Under a limit on address space, at most a quarter of it,
+    /// so the run keeps room for its heap.
+    pub fn script_stacks() -> Vec<usize> {
+        let most = address_space_limit().map_or(256 << 20, |l| (l / 4).min(256 << 20));
+        [256 << 20, 64 << 20, 16 << 20]
+            .into_iter()
+            .filter(|&s| s <= most)
+            .collect()
+    }
+
+    /// This process's limit on address space (`ulimit -v`), where the system says (Linux).
+    fn address_space_limit() -> Option<usize> {
+        let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+        let line = text.lines().find(|l| l.starts_with("Max address space"))?;
+        line.split_whitespace().nth(3)?.parse().ok()
+    }
     /// Script files larger than this are refused.
     pub const MAX_SCRIPT_BYTES: u64 = 1 << 20;
     /// Conditions (`when`, `whenever`) and strategies one run may watch: each is evaluated
