@@ -377,6 +377,7 @@ pub fn sweep(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The largest of the scripts' stacks the system grants each worker (see script_stacks).
     let workers = threads.unwrap_or(cores).min(mine.len().max(1));
+    chokepoint_script::engine::limits::set_parallel_runs(workers);
     let pool = (chokepoint_script::engine::limits::script_stacks().into_iter())
         .find_map(|size| {
             rayon::ThreadPoolBuilder::new()

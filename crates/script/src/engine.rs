@@ -61,17 +61,27 @@ pub mod limits {
     /// its engine was built is checked every 1,024 operations against [`max_run_bytes`]. A
     /// run of world-2024 holds ~10 MB.
     pub fn max_run_bytes() -> u64 {
-        static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        *MAX.get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-            let wanted = 1u64 << 30;
-            match super::meminfo_kib("/proc/meminfo", "MemTotal:") {
-                // A sweep runs a script per core: together they stay within half the machine
-                // (but for the 256 MiB floor, on a machine of many cores and little memory).
-                Some(total) => wanted.min(total * 1024 / 2 / cores).max(256 << 20),
-                None => wanted,
-            }
-        })
+        static TOTAL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+        let total = *TOTAL.get_or_init(|| super::meminfo_kib("/proc/meminfo", "MemTotal:"));
+        let wanted = 1u64 << 30;
+        let runs = PARALLEL_RUNS
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1) as u64;
+        match total {
+            // Runs at once (a sweep's workers) stay together within half the machine (but
+            // for the 256 MiB floor): a run alone, as `run` and `test` make them, has the
+            // same limit on any machine of 2 GiB or more, whatever its cores.
+            Some(total) => wanted.min(total * 1024 / 2 / runs).max(256 << 20),
+            None => wanted,
+        }
+    }
+
+    /// How many runs the process makes at once (a sweep's workers; 1 otherwise): what
+    /// [`max_run_bytes`] shares the machine's memory among.
+    static PARALLEL_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+    pub fn set_parallel_runs(n: usize) {
+        PARALLEL_RUNS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
     /// Without the counting allocator, the process's resident memory is checked every 50 ms
     /// of script time against 1 GiB plus 64 MiB per core (sweeps run a script per core), and
@@ -177,7 +187,7 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
                     return Some(rhai::Dynamic::from(format!(
                         "the script holds too much data: its run passed {} MiB of memory (the \
                          limit of one run: 1 GiB, at most half this machine's memory shared \
-                         among its cores)",
+                         among the runs made at once)",
                         limit >> 20
                     )));
                 }
