@@ -4744,5 +4744,9 @@ fn piped_repl_places_errors_in_modules_eof_and_after_bad_bytes() {
         said.contains("called at line 9") && !said.contains("line 11"),
         "{said}"
     );
+    assert!(
+        said.contains("in 'f' called at line 3 of an earlier input"),
+        "{said}"
+    );
     std::fs::remove_dir_all(&home).ok();
 }

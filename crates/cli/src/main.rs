@@ -1843,6 +1843,13 @@ fn run_sweep(
             .map(|(k, v)| format!("{k}={}", chokepoint_core::series::fmt_num(*v)))
             .chain(std::iter::once(format!("seed {seed}")))
             .collect();
+        // The probe runs under the limit the sweep's own runs will have (memory shared
+        // among the runs made at once).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let in_shard = (shard.k..spec.total_runs()).step_by(shard.n).count();
+        chokepoint_script::engine::limits::set_parallel_runs(
+            threads.unwrap_or(cores).min(in_shard.max(1)),
+        );
         let probe = scenario
             .run(
                 &model,

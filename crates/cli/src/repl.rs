@@ -377,17 +377,24 @@ impl Session {
             e.file = PathBuf::from("<stdin>");
             e.line = e.line.map(|l| l + first - 1);
             let calls = (e.chain.iter_mut()).filter(|c| c.contains(" called at line "));
-            for (c, _) in calls.zip(here).filter(|(c, &h)| h && !c.contains(" of '")) {
-                if let Some((head, rest)) = c.split_once(" called at line ") {
-                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    if let Ok(l) = digits.parse::<usize>() {
-                        *c = format!(
-                            "{head} called at line {}{}",
-                            l + first - 1,
-                            &rest[digits.len()..]
-                        );
+            for (c, &here) in calls.zip(here.iter().chain(std::iter::repeat(&false))) {
+                let Some((head, rest)) = c.split_once(" called at line ") else {
+                    continue;
+                };
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let Ok(l) = digits.parse::<usize>() else {
+                    continue;
+                };
+                let tail = &rest[digits.len()..];
+                *c = match (here, c.contains(" of '")) {
+                    // A module's line is of the module's text, as it says.
+                    (_, true) => continue,
+                    (true, false) => format!("{head} called at line {}{tail}", l + first - 1),
+                    // A line of an earlier input's text, not of the stream.
+                    (false, false) => {
+                        format!("{head} called at line {l} of an earlier input{tail}")
                     }
-                }
+                };
             }
         }
         e

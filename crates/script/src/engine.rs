@@ -31,15 +31,18 @@ pub mod limits {
     /// only what it recurses into. Under a limit on address space, at most a quarter of it,
     /// so the run keeps room for its heap.
     pub fn script_stacks() -> Vec<usize> {
-        let most = address_space_limit().map_or(256 << 20, |l| (l / 4).min(256 << 20));
-        [256 << 20, 64 << 20, 16 << 20]
-            .into_iter()
-            .filter(|&s| s <= most)
-            .collect()
+        // Under a limit on address space, no thread of its own: each new thread also costs
+        // the C library's own reservations, and a run that fits the limit on the main thread
+        // would not fit beside them (it aborts on allocation). Nesting is then bounded by
+        // the main thread's stack.
+        if address_space_limit().is_some() {
+            return Vec::new();
+        }
+        vec![256 << 20, 64 << 20, 16 << 20]
     }
 
     /// This process's limit on address space (`ulimit -v`), where the system says (Linux).
-    fn address_space_limit() -> Option<usize> {
+    pub fn address_space_limit() -> Option<usize> {
         let text = std::fs::read_to_string("/proc/self/limits").ok()?;
         let line = text.lines().find(|l| l.starts_with("Max address space"))?;
         line.split_whitespace().nth(3)?.parse().ok()
@@ -67,12 +70,18 @@ pub mod limits {
         let runs = PARALLEL_RUNS
             .load(std::sync::atomic::Ordering::Relaxed)
             .max(1) as u64;
-        match total {
+        let limit = match total {
             // Runs at once (a sweep's workers) stay together within half the machine (but
             // for the 256 MiB floor): a run alone, as `run` and `test` make them, has the
             // same limit on any machine of 2 GiB or more, whatever its cores.
             Some(total) => wanted.min(total * 1024 / 2 / runs).max(256 << 20),
             None => wanted,
+        };
+        // And within half a limit on address space, so a script past it is stopped with
+        // a message rather than killed on an allocation.
+        match address_space_limit() {
+            Some(l) => limit.min(l as u64 / 2 / runs),
+            None => limit,
         }
     }
 
@@ -186,8 +195,8 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
                 if gained > 0 && gained as u64 > limit {
                     return Some(rhai::Dynamic::from(format!(
                         "the script holds too much data: its run passed {} MiB of memory (the \
-                         limit of one run: 1 GiB, at most half this machine's memory shared \
-                         among the runs made at once)",
+                         limit of one run: 1 GiB, at most half this machine's memory, or of \
+                         a limit on address space, shared among the runs made at once)",
                         limit >> 20
                     )));
                 }
