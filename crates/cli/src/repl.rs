@@ -730,21 +730,20 @@ impl Session {
                 // A script function of this input's own (a module's is placed in the
                 // module's text, as `run` does).
                 let own = |name: &str| ast.iter_functions().any(|f| f.name == name);
-                let called = (calls.iter())
+                let elsewhere = (calls.iter())
                     .find(|(name, source)| source.is_empty() && !own(name))
                     .map(|(name, _)| *name);
-                let elsewhere = called.is_some();
                 // Each call's line is this input's if the call was made from its top level
                 // or from inside one of its own functions.
                 let here: Vec<bool> = (0..calls.len())
                     .map(|i| i == 0 || (calls[i - 1].1.is_empty() && own(calls[i - 1].0)))
                     .collect();
-                if elsewhere {
+                if let Some(called) = elsewhere {
                     // Its place is in that input's text: name the function, not a place here.
                     error.line = None;
                     error.column = None;
                     error.source_line = None;
-                    error.chain.push(match called.unwrap_or_default() {
+                    error.chain.push(match called {
                         f if f.starts_with("anon$") => {
                             "the closure was made on an earlier input".to_string()
                         }

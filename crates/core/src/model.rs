@@ -731,9 +731,9 @@ impl Model {
                 ));
             }
         }
-        // A trigger is a multiple of the start price: one of 1 or less is met at start
-        // prices, so demand moves away (or plants thrift) with no shock at all.
-        // (The engine acts above the trigger: one of exactly 1 waits for a rise.)
+        // A trigger is a multiple of the start price: one below 1 is met at start prices,
+        // so demand moves away (or plants thrift) with no shock at all. (The engine acts
+        // above the trigger: one of exactly 1 waits for a rise.)
         let at_start = |t: f64| t < 1.0;
         for sec in self.sectors.iter().filter(|s| s.substitution.max > 0.0) {
             if at_start(sec.substitution.trigger) {
