@@ -208,7 +208,7 @@ fn check_lists_the_ids_scripts_use() {
     for line in [
         "stockpiles: us-nds-ndpr-oxide us-nds-ndfeb",
         "groups: cn-ecl-2025-01",
-        "commodities: concentrate oxide:Sc",
+        "commodities: concentrate clay-concentrate oxide:Sc",
         // A parent counts its subsidiaries' shares, saying so (one share, not two).
         "rtx (defence-us 20% through subsidiaries, defence-us-smco 20% through subsidiaries)",
         "raytheon-missiles-defense (defence-us 20%, defence-us-smco 20%)",
@@ -344,7 +344,7 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     let dir = temp("run");
     let out = chokepoint(&[
         "run",
-        "scripts/2024-10-kachin-disruption.rhai",
+        "scripts/2025-10-expansion-and-suspension.rhai",
         "--out",
         dir.to_str().unwrap(),
         "--resolution",
@@ -365,11 +365,11 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     // Headlines carry their numbers, not only the printed text.
     let heads = summary["headlines"].as_array().unwrap();
     let find = |label: &str| heads.iter().find(|h| h["label"] == label).unwrap();
-    // (China's stocks absorb the first three months of losing half the world's mined Dy.)
-    let dy = find("peak price CN/oxide:Dy");
+    // (Dy oxide outside China peaks in May 2025, under April's licences.)
+    let dy = find("peak price ROW/oxide:Dy");
     let ratio = dy["times_start"].as_f64().unwrap();
     let usd = dy["usd_per_kg"].as_f64().unwrap();
-    assert!((1.0..1.5).contains(&ratio) && usd > 240.0, "{dy}");
+    assert!((1.1..1.6).contains(&ratio) && usd > 280.0, "{dy}");
     let shown = dy["value"].as_str().unwrap();
     let date = dy["date"].as_str().unwrap();
     assert!(
@@ -378,14 +378,14 @@ fn run_writes_its_outputs_and_reports_bad_input() {
             && shown.contains(&format!("{date})")),
         "{dy}"
     );
-    assert!(("2024-10-01".."2025-12-31").contains(&date), "{dy}");
+    assert!(("2025-04-07".."2025-12-31").contains(&date), "{dy}");
     let jp = find("peak shortfall oxide/JP")["share"].as_f64().unwrap();
-    assert!(jp > 0.01 && jp < 0.1, "{jp}");
-    let hre = find("output lost dy-tb-other-cn");
-    assert!(hre["units"].as_f64().unwrap() > 3.0, "{hre}");
-    assert_eq!(hre["unit"], "t REO", "{hre}");
-    let share = hre["share_of_output"].as_f64().unwrap();
-    assert!(share > 0.02 && share < 0.6, "{hre}");
+    assert!(jp > 0.05 && jp < 0.2, "{jp}");
+    let lost = find("output lost phosphors-jp");
+    assert!(lost["units"].as_f64().unwrap() > 5.0, "{lost}");
+    assert_eq!(lost["unit"], "t REO", "{lost}");
+    let share = lost["share_of_output"].as_f64().unwrap();
+    assert!(share > 0.005 && share < 0.05, "{lost}");
     assert!(std::fs::read_to_string(dir.join("report.html"))
         .unwrap()
         .contains("<svg"));
@@ -962,8 +962,8 @@ fn compare_shows_deltas_and_writes_a_report() {
     let dir = temp("compare");
     let out = chokepoint(&[
         "compare",
-        "scripts/2024-10-kachin-disruption.rhai",
         "scripts/2025-01-entity-list-28-firms.rhai",
+        "scripts/2025-10-expansion-and-suspension.rhai",
         "--top",
         "5",
         "--out",
@@ -972,7 +972,7 @@ fn compare_shows_deltas_and_writes_a_report() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let t = text(&out);
     assert!(
-        t.contains("A: Kachin disruption") && t.contains("B - A"),
+        t.contains("A: China lists 28 US defence firms") && t.contains("B - A"),
         "{t}"
     );
     // Every figure says what it is in.
@@ -998,15 +998,15 @@ fn compare_shows_deltas_and_writes_a_report() {
     assert!(html.contains("<polyline"));
     // A chart of output lost is in its sector's unit, as the table and compare.csv are.
     assert!(
-        html.contains("output_lost [hre-specialty-jp] (t REO/yr;"),
+        html.contains("output_lost [phosphors-ot] (t REO/yr;"),
         "{}",
         &html[..html.len().min(3000)]
     );
     // It says what each side ran.
     assert!(
-        html.contains("<b>A</b>: <code>scripts/2024-10-kachin-disruption.rhai</code> on model world-2024 (digest ")
+        html.contains("<b>A</b>: <code>scripts/2025-01-entity-list-28-firms.rhai</code> on model world-2024 (digest ")
             && html.contains("), seed 2024")
-            && html.contains("<b>B</b>: <code>scripts/2025-01-entity-list-28-firms.rhai</code>"),
+            && html.contains("<b>B</b>: <code>scripts/2025-10-expansion-and-suspension.rhai</code>"),
         "{}",
         &html[..html.len().min(1500)]
     );
@@ -1609,7 +1609,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // Four shown, the rest counted: nine prices reach a bound or run far above their start
+    // Four shown, the rest counted: ten prices reach a bound or run far above their start
     // without the London framework.
     let out = chokepoint(&["run", "scripts/whatif-no-london-framework.rhai"]);
     let shown = text(&out);
@@ -1623,7 +1623,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     );
     assert!(
         shown.contains(
-            "caveat                                 5 more prices (see summary.json, caveats)"
+            "caveat                                 6 more prices (see summary.json, caveats)"
         ),
         "{shown}"
     );
@@ -1631,7 +1631,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);
     assert!(
-        shown.contains("caveat                                 ROW/oxide:Gd rose to 15.1× its start (peak 2025-12-29) without reaching the cap"),
+        shown.contains("caveat                                 ROW/oxide:Gd rose to 18.7× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
     // A year's ban in a four-year run: the loss over its worst twelve months is given too
@@ -4559,7 +4559,7 @@ fn the_repls_trial_of_a_line_leaves_the_state_its_closures_captured_as_it_was() 
     );
     let said = text(&piped_repl(&home, input.as_bytes()));
     assert!(
-        said.contains("closing mountain-pass-mine on 2024-01-22"),
+        said.contains("closing mountain-pass-mine on 2024-03-18"),
         "{said}"
     );
     assert!(said.contains("out 0.0\n"), "{said}");
@@ -4567,7 +4567,7 @@ fn the_repls_trial_of_a_line_leaves_the_state_its_closures_captured_as_it_was() 
     let o = chokepoint(&["run", saved.to_str().unwrap()]);
     let replay = text(&o);
     assert!(
-        replay.contains("closing mountain-pass-mine on 2024-01-22"),
+        replay.contains("closing mountain-pass-mine on 2024-03-18"),
         "{replay}"
     );
     assert!(replay.contains("k=1\nk=2\nk=3"), "{replay}");

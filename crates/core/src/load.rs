@@ -1718,6 +1718,8 @@ impl Loader {
             origin: &m.deposits.origin,
         };
         let deposit_ids = self.ids(&c, m.deposits.items.iter().map(|x| x.id.as_str()), "id");
+        // The form mines produce: a deposit's own, else `concentrate`.
+        let concentrate = form_ids.get("concentrate").copied();
         let mut deposits = Vec::new();
         for (i, x) in m.deposits.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
@@ -1726,19 +1728,35 @@ impl Loader {
                 .unwrap_or(0);
             let distribution =
                 self.distribution(&c, i, "distribution", &x.distribution, &elem_ids, ne, true);
+            let form = match &x.form {
+                Some(name) => {
+                    let f = self.refer(&c, i, "form", &form_ids, "form", name);
+                    if let Some(f) = f.filter(|&f| !forms[f].mixed) {
+                        let msg = format!(
+                            "form '{}' is traded element by element: a mine produces its \
+                             deposit's whole element vector, so a deposit's form must be a mixed \
+                             one (`mixed: true`)",
+                            forms[f].id
+                        );
+                        self.at(&c, i, "form", msg);
+                    }
+                    f
+                }
+                None => concentrate,
+            };
             deposits.push(Deposit {
                 id: x.id.clone(),
                 name: x.name.clone().unwrap_or_else(|| x.id.clone()),
                 country,
                 distribution,
+                form: form.unwrap_or(0),
             });
         }
 
-        // The form mines produce.
-        let mine_form = form_ids.get("concentrate").copied();
-        if mine_form.is_none() && !deposits.is_empty() {
+        if concentrate.is_none() && m.deposits.items.iter().any(|x| x.form.is_none()) {
             let msg = "the model has deposits but no form with id `concentrate`: mines \
-                       produce that form (models/README: \"Forms the engine knows by id\")"
+                       produce that form unless their deposit names another (`form:`) \
+                       (models/README: \"Forms the engine knows by id\")"
                 .to_string();
             // At the forms list if there is one, else at the model's header.
             match m.forms.origin.first() {
@@ -1746,7 +1764,6 @@ impl Loader {
                 None => at_header(&mut self, "name", msg),
             }
         }
-        let mine_form = mine_form.unwrap_or(0);
 
         // Facilities.
         let c = Ctx {
@@ -1826,7 +1843,7 @@ impl Loader {
                 }
             };
             let out_form = match process {
-                Process::Mine(_) => mine_form,
+                Process::Mine(d) => deposits.get(d).map(|d| d.form).unwrap_or(0),
                 Process::Convert(r) => recipes.get(r).map(|r| r.output).unwrap_or(0),
             };
             let re_share = forms.get(out_form).map(|f| f.re_share).unwrap_or(1.0);
@@ -2484,7 +2501,6 @@ impl Loader {
             commodities,
             commodity_base,
             prices,
-            mine_form,
             cache: Default::default(),
         };
 

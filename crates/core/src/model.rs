@@ -84,6 +84,9 @@ pub struct Deposit {
     pub country: CountryId,
     /// Share of each element in the deposit's REO, normalised to sum to 1.
     pub distribution: Vec<f64>,
+    /// The mixed form its mines produce (`concentrate` unless the deposit names another:
+    /// an ion-adsorption clay's mixed carbonate is not a bastnaesite concentrate).
+    pub form: FormId,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,7 +115,7 @@ pub struct Facility {
 impl Facility {
     pub fn output_form(&self, model: &Model) -> FormId {
         match self.process {
-            Process::Mine(_) => model.mine_form,
+            Process::Mine(d) => model.deposits[d].form,
             Process::Convert(r) => model.recipes[r].output,
         }
     }
@@ -443,8 +446,6 @@ pub struct Model {
     pub commodity_base: Vec<CommodityId>,
     /// Starting price per market and commodity, $/kg of the form's unit: `[market][commodity]`.
     pub prices: Vec<f64>,
-    /// The form mines produce (`concentrate`).
-    pub mine_form: FormId,
     /// What the engine derives from the model once and every run shares.
     pub(crate) cache: EngineCache,
 }

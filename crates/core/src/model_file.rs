@@ -241,6 +241,9 @@ pub struct DepositDef {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     pub distribution: UniqueMap<f64>,
+    /// The mixed form its mines produce; `concentrate` when not given.
+    #[serde(default)]
+    pub form: Option<String>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]

@@ -976,7 +976,7 @@ impl Sim {
         for fac in &m.facilities {
             let w = fac.capacity * fac.utilisation;
             match fac.process {
-                Process::Mine(d) if form == m.mine_form => {
+                Process::Mine(d) if form == m.deposits[d].form => {
                     for e in 0..ne {
                         comp[e] += w * m.deposits[d].distribution[e];
                     }
@@ -1899,7 +1899,7 @@ impl Sim {
         let mut comp = vec![0.0; ne];
         for fac in &m.facilities {
             match fac.process {
-                Process::Mine(d) if form == m.mine_form => {
+                Process::Mine(d) if form == m.deposits[d].form => {
                     for e in 0..ne {
                         comp[e] = f64::max(comp[e], m.deposits[d].distribution[e]);
                     }
@@ -2307,11 +2307,11 @@ impl Sim {
             m.countries.len(),
             m.commodities.len(),
         );
-        let form = m.mine_form;
         for (f, fac) in m.facilities.iter().enumerate() {
             let Process::Mine(d) = fac.process else {
                 continue;
             };
+            let form = m.deposits[d].form;
             let q = cap_now[f];
             if q <= 0.0 {
                 continue;
@@ -3285,7 +3285,7 @@ fn tech_ban_covers(m: &Model, p: &Policy, f: FacilityId) -> bool {
     let (forms, handles): ([FormId; 2], Box<dyn Fn(usize) -> bool + '_>) =
         match m.facilities[f].process {
             Process::Mine(d) => (
-                [m.mine_form, m.mine_form],
+                [m.deposits[d].form, m.deposits[d].form],
                 Box::new(move |e| m.deposits[d].distribution.get(e).is_some_and(|&x| x > 0.0)),
             ),
             Process::Convert(r) => {

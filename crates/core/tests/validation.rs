@@ -65,6 +65,8 @@ fn every_rule_reports_its_place() {
         ("  - {id: raytheon, country: US, parent: rtx}", "  - {id: raytheon, country: US, parent: rtxx}", "firms[2].parent: unknown firm 'rtxx' (did you mean 'rtx'?)"),
         // deposits
         ("  - id: weld\n    country: AU", "  - id: weld\n    country: AUU", "deposits[2].country: unknown country 'AUU'"),
+        ("  - id: weld\n    country: AU", "  - id: weld\n    form: concentrat\n    country: AU", "deposits[2].form: unknown form 'concentrat' (did you mean 'concentrate'?)"),
+        ("  - id: weld\n    country: AU", "  - id: weld\n    form: oxide\n    country: AU", "deposits[2].form: form 'oxide' is traded element by element: a mine produces its deposit's whole element vector, so a deposit's form must be a mixed one"),
         ("distribution: {La: 0.30, Ce: 0.50, Pr: 0.05", "distribution: {La: -0.30, Ce: 0.50, Pr: 0.05", "deposits[0].distribution.La: must be ≥ 0, got -0.3"),
         ("  - id: concentrate\n", "  - id: concentrat\n", "forms: the model has deposits but no form with id `concentrate`"),
         // facilities
@@ -758,6 +760,28 @@ fn a_model_with_deposits_and_no_concentrate_form_is_told_so_at_its_forms() {
         ),
         "{p}"
     );
+}
+
+#[test]
+fn deposits_that_name_their_form_need_no_concentrate() {
+    // Every deposit names the mixed form its mines make: no form need be called
+    // `concentrate`, and each mine makes its own deposit's form.
+    let text = MINI.replace("concentrate", "ore");
+    let text = text
+        .replace("  - id: north\n", "  - id: north\n    form: ore\n")
+        .replace("  - id: south\n", "  - id: south\n    form: ore\n")
+        .replace("  - id: weld\n", "  - id: weld\n    form: ore\n");
+    let m = load_str("mini.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let ore = m.forms.iter().position(|f| f.id == "ore").unwrap();
+    assert!(m.deposits.iter().all(|d| d.form == ore));
+    // One deposit left without a form needs `concentrate` again, said once, at the forms.
+    let text = text.replacen("  - id: weld\n    form: ore\n", "  - id: weld\n", 1);
+    let p = problems_of(&text);
+    assert!(
+        p.contains("forms: the model has deposits but no form with id `concentrate`: mines produce that form unless their deposit names another (`form:`)"),
+        "{p}"
+    );
+    assert_eq!(p.matches("no form with id `concentrate`").count(), 1, "{p}");
 }
 
 #[test]

@@ -1533,11 +1533,11 @@ fn recycling_returns_scrap_to_recyclers() {
 fn contracts_send_output_to_one_country_first() {
     run(r#"
         run_until("2025-06-30");
-        let before = mean(between(trade("TH", "MY"), "2025-06-01", "2025-06-30"));
-        contract("thailand-mines", "MY", 1.0);
+        let before = mean(between(trade("NG", "MY"), "2025-06-01", "2025-06-30"));
+        contract("nigeria-mines", "MY", 1.0);
         run_until("2025-09-29");
-        let after = mean(between(trade("TH", "MY"), "2025-09-01", "2025-09-29"));
-        expect(after > before + 500.0, `Thai concentrate goes to Lynas in Malaysia first (${before} -> ${after} t/yr)`);
+        let after = mean(between(trade("NG", "MY"), "2025-09-01", "2025-09-29"));
+        expect(after > before + 500.0, `Nigerian concentrate goes to Lynas in Malaysia first (${before} -> ${after} t/yr)`);
     "#);
 }
 
@@ -3673,16 +3673,16 @@ fn a_quota_beyond_any_tonnage_is_refused_as_other_rates_are() {
 
 #[test]
 fn a_signed_contract_that_never_delivers_is_noted_at_the_end() {
-    // Malaysia's separator is fed in full by Mount Weld: a contract for Thailand's mine to
+    // Malaysia's separator is fed in full by Mount Weld: a contract for Nigeria's mine to
     // Malaysia finds no buyer lacking anything, and delivers nothing all year.
-    let out = run_to(r#"contract("thailand-mines", "MY", 1.0);"#, "2024-12-31");
+    let out = run_to(r#"contract("nigeria-mines", "MY", 1.0);"#, "2024-12-31");
     let said: Vec<&String> = (out.output.iter())
         .filter(|l| l.contains("delivered nothing over the run"))
         .collect();
     assert_eq!(said.len(), 1, "{:?}", out.output);
-    assert!(said[0].contains("thailand-mines to MY"), "{said:?}");
+    assert!(said[0].contains("nigeria-mines to MY"), "{said:?}");
     // One that delivers is not noted, nor are the model's own contracts.
-    let out = run_to(r#"contract("thailand-mines", "CN", 1.0);"#, "2024-12-31");
+    let out = run_to(r#"contract("nigeria-mines", "CN", 1.0);"#, "2024-12-31");
     assert!(
         !out.output.iter().any(|l| l.contains("delivered nothing")),
         "{:?}",
@@ -3967,4 +3967,36 @@ fn a_levers_bad_number_is_pointed_at_where_the_call_writes_it() {
         ));
         assert!(e.contains(at), "{src}: {e}");
     }
+}
+
+#[test]
+fn a_light_rare_earth_mine_grown_fourfold_crowds_no_clay_feed_out_of_chinas_separators() {
+    // Clay concentrate (Kachin, southern China) and mineral concentrate (Mountain Pass) are
+    // two goods: four times Mountain Pass's output competes with bastnaesite for China's
+    // northern separators, not with Dy-rich clay feed. As one good, bought by volume, it
+    // raised China's Dy oxide ~65% over 2026-29.
+    let mean_dy = |src: &str| {
+        let out = run_to(src, "2029-12-31");
+        let dy = series(&out, "price", "CN/oxide:Dy");
+        let dates = &out.sim.series.dates;
+        let from = dates
+            .iter()
+            .position(|d| d.to_string().as_str() >= "2026-01-01")
+            .unwrap();
+        dy[from..].iter().sum::<f64>() / (dy.len() - from) as f64
+    };
+    let base = mean_dy("");
+    let grown = mean_dy(r#"expand("mountain-pass-mine", 4.0);"#);
+    assert!(
+        grown < base * 1.10 && grown > base * 0.9,
+        "China's Dy oxide {base} -> {grown}"
+    );
+    // What the clay separators make stays: Kachin's feed still reaches them.
+    let out = run_to(r#"expand("mountain-pass-mine", 4.0);"#, "2026-12-31");
+    let clay = series(&out, "output", "cn-separation-clay");
+    assert!(
+        (clay[clay.len() - 1] - 47_443.0).abs() < 500.0,
+        "{}",
+        clay[clay.len() - 1]
+    );
 }

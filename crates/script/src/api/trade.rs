@@ -28,13 +28,14 @@ fn covers_a_good(m: &chokepoint_core::Model, p: &chokepoint_core::Policy) -> boo
             m.recipes.iter().filter(|r| r.output == f).any(|r| {
                 r.composition.get(e).is_some_and(|&x| x > 0.0)
                     || (r.composition.is_empty() && r.converts.get(e).copied().unwrap_or(false))
-            }) || (f == m.mine_form
-                && m.deposits
-                    .iter()
-                    .any(|d| d.distribution.get(e).is_some_and(|&x| x > 0.0)))
+            }) || m
+                .deposits
+                .iter()
+                .any(|d| d.form == f && d.distribution.get(e).is_some_and(|&x| x > 0.0))
         };
         // A mixed form no recipe or mine makes (scrap, say) may carry anything.
-        let made = m.recipes.iter().any(|r| r.output == f) || f == m.mine_form;
+        let made =
+            m.recipes.iter().any(|r| r.output == f) || m.deposits.iter().any(|d| d.form == f);
         (0..m.elements.len()).any(|e| p.covers_element(e) && mined(e) && (!made || made_with(e)))
     })
 }
