@@ -1731,7 +1731,22 @@ impl Loader {
             let form = match &x.form {
                 Some(name) => {
                     let f = self.refer(&c, i, "form", &form_ids, "form", name);
-                    if let Some(f) = f.filter(|&f| !forms[f].mixed) {
+                    // What a recipe makes (magnets, oxide) or sectors return (scrap) is not
+                    // what a mine digs up.
+                    let made_by = (m.recipes.items.iter()).find(|r| r.output == *name);
+                    if let Some(r) = made_by.filter(|_| f.is_some()) {
+                        let msg = format!(
+                            "form '{name}' is what recipe '{}' makes: a deposit's form is the \
+                             raw mixed concentrate its mines dig up, which separation takes in",
+                            r.id
+                        );
+                        self.at(&c, i, "form", msg);
+                    } else if name == "scrap" {
+                        let msg = "form 'scrap' is what sectors return for recycling: a \
+                                   deposit's form is the raw mixed concentrate its mines dig up"
+                            .to_string();
+                        self.at(&c, i, "form", msg);
+                    } else if let Some(f) = f.filter(|&f| !forms[f].mixed) {
                         let msg = format!(
                             "form '{}' is traded element by element: a mine produces its \
                              deposit's whole element vector, so a deposit's form must be a mixed \
@@ -1753,6 +1768,21 @@ impl Loader {
             });
         }
 
+        // The default form must be one a mine can make: a whole element vector.
+        if let Some(f) = concentrate.filter(|&f| !forms[f].mixed) {
+            if m.deposits.items.iter().any(|x| x.form.is_none()) {
+                let msg = format!(
+                    "form '{}' is what mines make unless their deposit names another, so it \
+                     must be mixed (`mixed: true`): a mine produces its deposit's whole \
+                     element vector",
+                    forms[f].id
+                );
+                match m.forms.origin.first() {
+                    Some(&(file, _)) => self.problem_at(file, "forms".into(), msg),
+                    None => at_header(&mut self, "name", msg),
+                }
+            }
+        }
         if concentrate.is_none() && m.deposits.items.iter().any(|x| x.form.is_none()) {
             let msg = "the model has deposits but no form with id `concentrate`: mines \
                        produce that form unless their deposit names another (`form:`) \

@@ -563,9 +563,9 @@ impl Model {
 
     /// What a valid model may still get wrong, for `check` to print: inputs no facility
     /// makes and no stockpile holds (the plants that need them will never run), plants
-    /// whose years lie outside the model's, mines away from their deposits, and
+    /// whose years lie outside the model's, mines away from their deposits,
     /// commodities facilities make that have no start price in a market (margins, bids
-    /// and thrifting read them as unpriced).
+    /// and thrifting read them as unpriced), and mines whose form nothing takes in.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         let made_or_held = |c: CommodityId| {
@@ -852,6 +852,21 @@ impl Model {
                         self.commodity_name(c)
                     ));
                 }
+            }
+        }
+        // A deposit's form that no plant takes in and no sector uses: its mines' output
+        // piles up unsold (a form of its own that no separation recipe names, say).
+        for (d, dep) in self.deposits.iter().enumerate() {
+            let mined = (self.facilities.iter()).any(|f| f.process == Process::Mine(d));
+            let taken = (self.facilities.iter()).any(
+                |f| matches!(f.process, Process::Convert(r) if self.recipes[r].input == dep.form),
+            ) || self.sectors.iter().any(|s| s.material == dep.form);
+            if mined && !taken {
+                out.push(format!(
+                    "deposit {}: its mines make {}, which no plant takes in and no sector \
+                     uses: their output piles up unsold (a recipe with `input: {}` takes it)",
+                    dep.id, self.forms[dep.form].id, self.forms[dep.form].id
+                ));
             }
         }
         out

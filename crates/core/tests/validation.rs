@@ -66,7 +66,9 @@ fn every_rule_reports_its_place() {
         // deposits
         ("  - id: weld\n    country: AU", "  - id: weld\n    country: AUU", "deposits[2].country: unknown country 'AUU'"),
         ("  - id: weld\n    country: AU", "  - id: weld\n    form: concentrat\n    country: AU", "deposits[2].form: unknown form 'concentrat' (did you mean 'concentrate'?)"),
-        ("  - id: weld\n    country: AU", "  - id: weld\n    form: oxide\n    country: AU", "deposits[2].form: form 'oxide' is traded element by element: a mine produces its deposit's whole element vector, so a deposit's form must be a mixed one"),
+        ("  - id: weld\n    country: AU", "  - id: weld\n    form: oxide\n    country: AU", "deposits[2].form: form 'oxide' is what recipe 'separate' makes: a deposit's form is the raw mixed concentrate its mines dig up"),
+        ("  - id: weld\n    country: AU", "  - id: weld\n    form: magnet:NdFeB\n    country: AU", "deposits[2].form: form 'magnet:NdFeB' is what recipe"),
+        ("  - id: weld\n    country: AU", "  - id: weld\n    form: scrap\n    country: AU", "deposits[2].form: form 'scrap' is what sectors return for recycling"),
         ("distribution: {La: 0.30, Ce: 0.50, Pr: 0.05", "distribution: {La: -0.30, Ce: 0.50, Pr: 0.05", "deposits[0].distribution.La: must be ≥ 0, got -0.3"),
         ("  - id: concentrate\n", "  - id: concentrat\n", "forms: the model has deposits but no form with id `concentrate`"),
         // facilities
@@ -782,6 +784,39 @@ fn deposits_that_name_their_form_need_no_concentrate() {
         "{p}"
     );
     assert_eq!(p.matches("no form with id `concentrate`").count(), 1, "{p}");
+    // A form no recipe makes is still refused if it is traded element by element; and the
+    // default must be mixed too, where a deposit relies on it.
+    let lump = MINI
+        .replacen(
+            "  - id: scrap\n    mixed: true\n",
+            "  - id: scrap\n    mixed: true\n  - id: lump\n",
+            1,
+        )
+        .replacen("  - id: weld\n", "  - id: weld\n    form: lump\n", 1);
+    let p = problems_of(&lump);
+    assert!(p.contains("deposits[2].form: form 'lump' is traded element by element: a mine produces its deposit's whole element vector, so a deposit's form must be a mixed one (`mixed: true`)"), "{p}");
+    let flat = MINI.replacen(
+        "  - id: concentrate\n    mixed: true\n",
+        "  - id: concentrate\n",
+        1,
+    );
+    let p = problems_of(&flat);
+    assert!(p.contains("forms: form 'concentrate' is what mines make unless their deposit names another, so it must be mixed"), "{p}");
+    // A form of its own that nothing takes in is valid, and `check` warns of it.
+    let own = MINI
+        .replacen(
+            "  - id: scrap\n    mixed: true\n",
+            "  - id: scrap\n    mixed: true\n  - id: ore\n    mixed: true\n",
+            1,
+        )
+        .replacen("  - id: weld\n", "  - id: weld\n    form: ore\n", 1);
+    let m = load_str("mini.yaml", &own).unwrap_or_else(|e| panic!("{e}"));
+    let w = m.warnings().join("\n");
+    assert!(
+        w.contains("deposit weld: its mines make ore, which no plant takes in and no sector uses"),
+        "{w}"
+    );
+    assert!(!w.contains("deposit north"), "{w}");
 }
 
 #[test]

@@ -4000,3 +4000,34 @@ fn a_light_rare_earth_mine_grown_fourfold_crowds_no_clay_feed_out_of_chinas_sepa
         clay[clay.len() - 1]
     );
 }
+
+#[test]
+fn a_control_on_forms_the_exporter_does_not_make_says_it_moves_nothing() {
+    // Myanmar's mines make clay concentrate: a ban on its `concentrate` reaches no seller.
+    let out = run_to(
+        r#"export_ban("MM", #{ forms: ["concentrate"], to: ["CN"] });"#,
+        "2024-03-01",
+    );
+    let said: Vec<&String> = (out.output.iter())
+        .filter(|l| l.contains("none of the forms named"))
+        .collect();
+    assert_eq!(said.len(), 1, "{:?}", out.output);
+    assert!(
+        said[0].starts_with("note: export_ban: MM makes and holds only clay-concentrate in "),
+        "{said:?}"
+    );
+    // Named as it is, the ban stops the Kachin feed; and a form the exporter makes is not noted.
+    let out = run(r#"
+        export_ban("MM", #{ forms: ["clay-concentrate"] });
+        run_until("2024-06-03");
+        expect(current(trade("MM", "CN")) < 1.0, `no Kachin feed reaches China (${current(trade("MM", "CN"))} t/yr)`);
+        export_licence("CN", #{ forms: ["oxide"], elements: ["Dy"], approval: 0.5 });
+    "#);
+    assert!(
+        !out.output
+            .iter()
+            .any(|l| l.contains("none of the forms named")),
+        "{:?}",
+        out.output
+    );
+}

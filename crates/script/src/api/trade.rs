@@ -14,7 +14,7 @@ const SCOPE: [&str; 5] = ["elements", "forms", "to", "exempt", "label"];
 
 /// Whether a policy's `elements` and `forms` together cover some good of the model: an
 /// element's form in the forms named, or a mixed form named whose makers (recipes making
-/// it, mines for the mine form) put a named element in it.
+/// it, mines whose deposits make it) put a named element in it.
 fn covers_a_good(m: &chokepoint_core::Model, p: &chokepoint_core::Policy) -> bool {
     // An element no deposit holds (Pm) is in no good at all.
     let mined =
@@ -267,6 +267,49 @@ pub fn add(
                  holds a share of any sector's demand in {} (sectors' `firms:`), so this \
                  listing moves no flow",
                 m.name
+            );
+            if !h.output.contains(&note) {
+                h.output.push(note);
+            }
+        }
+    }
+    // Forms named that the exporter makes, holds and returns none of (Myanmar's mines make
+    // clay-concentrate, not concentrate): the rule reaches no seller. Said with what it
+    // does make, once.
+    let sells = !matches!(
+        policy.kind,
+        PolicyKind::TechBan | PolicyKind::ContentRule { .. }
+    );
+    if let Some(x) = policy.exporter.filter(|_| sells && policy.forms != 0) {
+        let m = &h.sim.model;
+        let mut made: Vec<usize> = (m.facilities.iter())
+            .filter(|f| f.country == x)
+            .map(|f| f.output_form(m))
+            .chain(
+                (m.stockpiles.iter())
+                    .filter(|s| s.country == x)
+                    .map(|s| s.form),
+            )
+            // Its sectors return scrap (a `recycling` lever may start them any time).
+            .chain(
+                (m.forms.iter().position(|f| f.id == "scrap"))
+                    .filter(|_| m.sectors.iter().any(|s| s.country == x)),
+            )
+            .collect();
+        made.sort_unstable();
+        made.dedup();
+        if !made.iter().any(|&f| policy.covers_form(f)) {
+            let what = match made.is_empty() {
+                true => "has no plant, mine or stockpile".to_string(),
+                false => {
+                    let ids: Vec<&str> = made.iter().map(|&f| m.forms[f].id.as_str()).collect();
+                    format!("makes and holds only {}", ids.join(", "))
+                }
+            };
+            let note = format!(
+                "note: {kind}: {} {what} in {}, none of the forms named, so this rule moves \
+                 no flow",
+                m.countries[x].id, m.name
             );
             if !h.output.contains(&note) {
                 h.output.push(note);
