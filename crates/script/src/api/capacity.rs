@@ -146,8 +146,10 @@ pub mod capacity_api {
     }
 
     /// Builds a new facility like an existing one (same firm, country, stage and recipe or
-    /// deposit) with `capacity` (t/yr of its output form, nameplate: it runs at the
-    /// template's utilisation), starting after `lead_time` and ramping over `ramp_months`.
+    /// deposit) with `capacity` (t/yr, nameplate: it runs at the template's utilisation;
+    /// of its output for a mine, metal or magnet plant, and of its feed for a separator or
+    /// recycler, which makes that times its recovery), starting after `lead_time` and
+    /// ramping over `ramp_months`.
     /// Returns the new facility's id.
     ///
     /// ```rhai

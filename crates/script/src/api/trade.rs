@@ -352,10 +352,16 @@ pub mod trade_api {
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
-    /// licences), `label` (for `lift`).
+    /// licences), `label` (for `lift`). An import ban is every exporter's ban to the
+    /// importer: China refusing Myanmar's and Thailand's clay feed is a ban by each, `to`
+    /// China, on `clay-concentrate` (the form ion-adsorption clays make; `concentrate` is
+    /// the mineral one).
     ///
     /// ```rhai
     /// export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["US"] });
+    /// for x in ["MM", "TH"] {
+    ///     export_ban(x, #{ forms: ["clay-concentrate"], to: ["CN"], label: "no-clay" });
+    /// }
     /// ```
     #[rhai_fn(return_raw)]
     pub fn export_ban(ctx: NativeCallContext, exporter: &str, opts: Map) -> Res<()> {
