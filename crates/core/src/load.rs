@@ -1741,7 +1741,7 @@ impl Loader {
                             r.id
                         );
                         self.at(&c, i, "form", msg);
-                    } else if name == "scrap" {
+                    } else if name == "scrap" && f.is_some() {
                         let msg = "form 'scrap' is what sectors return for recycling: a \
                                    deposit's form is the raw mixed concentrate its mines dig up"
                             .to_string();

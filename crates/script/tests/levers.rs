@@ -4013,9 +4013,24 @@ fn a_control_on_forms_the_exporter_does_not_make_says_it_moves_nothing() {
         .collect();
     assert_eq!(said.len(), 1, "{:?}", out.output);
     assert!(
-        said[0].starts_with("note: export_ban: MM makes and holds only clay-concentrate in "),
+        said[0].starts_with("note: export_ban: MM makes and holds only clay-concentrate in world-2024 now, none of the forms named, so this rule reaches no seller unless one is built there"),
         "{said:?}"
     );
+    // A tariff with the note still gets the note on what a tariff does.
+    let out = run_to(
+        r#"tariff("CN", "MM", 0.25, #{ forms: ["concentrate"] }); tariff("US", "CN", 0.25);"#,
+        "2024-02-01",
+    );
+    for head in [
+        "note: tariff: MM makes and holds only clay-concentrate",
+        "note: tariff: it lowers the taxed supplier's share",
+    ] {
+        assert!(
+            out.output.iter().any(|l| l.starts_with(head)),
+            "{head}: {:?}",
+            out.output
+        );
+    }
     // Named as it is, the ban stops the Kachin feed; and a form the exporter makes is not noted.
     let out = run(r#"
         export_ban("MM", #{ forms: ["clay-concentrate"] });

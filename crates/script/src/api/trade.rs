@@ -306,9 +306,11 @@ pub fn add(
                     format!("makes and holds only {}", ids.join(", "))
                 }
             };
+            // Not "moves no flow": a control still splits the named form's markets, and a
+            // plant built there later is reached.
             let note = format!(
-                "note: {kind}: {} {what} in {}, none of the forms named, so this rule moves \
-                 no flow",
+                "note: {kind}: {} {what} in {} now, none of the forms named, so this rule \
+                 reaches no seller unless one is built there",
                 m.countries[x].id, m.name
             );
             if !h.output.contains(&note) {
@@ -335,6 +337,9 @@ pub mod trade_api {
 
     /// How the note on what a tariff does begins.
     const TARIFF_NOTE: &str = "note: tariff:";
+    /// How the note on what a tariff does begins, said once per run (other tariff notes,
+    /// such as one on goods its exporter does not make, begin with `TARIFF_NOTE` too).
+    const TARIFF_EXPLAINED: &str = "note: tariff: it lowers the taxed supplier's share";
     use crate::args::{names, number, Names, Num, Res};
     use crate::host::{err, host};
     use chokepoint_core::policy::{resolve_target, Targets};
@@ -826,7 +831,7 @@ pub mod trade_api {
         // where one is laid (a rate of 0 only ends one).
         if let Some(handle) = host(&ctx).ok().filter(|_| rate > 0.0) {
             let mut h = handle.lock();
-            if !h.output.iter().any(|l| l.starts_with(TARIFF_NOTE)) {
+            if !h.output.iter().any(|l| l.starts_with(TARIFF_EXPLAINED)) {
                 h.output.push(format!(
                     "{TARIFF_NOTE} it lowers the taxed supplier's share of importers' orders \
                      where other suppliers have supply to spare, and the importer collects its \
