@@ -1921,6 +1921,32 @@ impl Loader {
                 0.0,
                 520.0,
             );
+            // Spare lines worked by cheap feed: a separator's, one taking a mixed form in
+            // whole (metal plants bring theirs in by their output's price already).
+            let spare_lines = x.spare_lines == Some(true);
+            if spare_lines {
+                let separator = match process {
+                    Process::Convert(r) => recipes.get(r).is_some_and(|rec| {
+                        rec.composition.is_empty()
+                            && forms
+                                .get(rec.input)
+                                .is_some_and(|f| f.mixed && f.id != "scrap")
+                    }),
+                    Process::Mine(_) => false,
+                };
+                if !separator {
+                    let msg = "is for separators (a recipe taking a mixed concentrate in \
+                               whole): mines run at their usual rate, and metal and magnet \
+                               plants bring in their spare lines by their output's price"
+                        .to_string();
+                    self.at(&c, i, "spare_lines", msg);
+                } else if utilisation >= 1.0 {
+                    let msg = "needs a `utilisation` below 1: its spare lines are the \
+                               capacity above it, up to nameplate"
+                        .to_string();
+                    self.at(&c, i, "spare_lines", msg);
+                }
+            }
             facilities.push(Facility {
                 id: x.id.clone(),
                 name: x.name.clone().unwrap_or_else(|| x.id.clone()),
@@ -1934,6 +1960,7 @@ impl Loader {
                 end: fend,
                 ramp_months,
                 cover_weeks,
+                spare_lines,
             });
         }
 

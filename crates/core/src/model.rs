@@ -110,6 +110,10 @@ pub struct Facility {
     pub end: Option<Date>,
     pub ramp_months: f64,
     pub cover_weeks: f64,
+    /// A separator that brings in its capacity above `utilisation`, up to nameplate, while
+    /// its feed is left on offer unsold (a backlog: stock a ban held at the mine, released).
+    /// Others run at their usual rate.
+    pub spare_lines: bool,
 }
 
 impl Facility {

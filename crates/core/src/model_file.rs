@@ -277,6 +277,10 @@ pub struct FacilityDef {
     pub ramp_months: Option<f64>,
     #[serde(default)]
     pub cover_weeks: Option<f64>,
+    /// A separator that runs above its `utilisation`, up to nameplate, while its feed is
+    /// left on offer unsold (a backlog).
+    #[serde(default)]
+    pub spare_lines: Option<bool>,
     #[serde(default)]
     pub source: SourceRef,
     #[serde(default)]

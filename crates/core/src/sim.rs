@@ -495,6 +495,10 @@ struct Scratch {
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
     dearest: Vec<f64>,
+    /// Per commodity, from its last market: what was left on offer unsold, in steps of its
+    /// buyers' use, where every buyer got all it asked for (0 otherwise): a backlog that
+    /// separators with spare lines work off.
+    backlog: Vec<f64>,
     /// Per recipe × market: the margin factor and the step (+1) it was computed for.
     margins: Vec<(usize, f64)>,
 }
@@ -1224,6 +1228,7 @@ impl Sim {
             market_lp: vec![None; m.commodities.len()],
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
+            backlog: z(m.commodities.len()),
             margins: vec![(0, 0.0); m.recipes.len() * m.markets.len()],
         };
     }
@@ -2268,6 +2273,18 @@ impl Sim {
                 // Recyclers buy scrap only while recovering it pays: with no scrap on offer
                 // their demand would otherwise bid its price to the model's ceiling.
                 Process::Convert(r) if Some(m.recipes[r].input) == scrap => cap * run_rate(self, r),
+                // A separator with spare lines works off a backlog of feed left on offer
+                // (a ban's stock at the mine, released): above its usual rate by the share
+                // of a step's use the market left unsold, all of them from a whole step's.
+                Process::Convert(r) if m.facilities[f].spare_lines => {
+                    let fac = &m.facilities[f];
+                    let c = m.commodity(m.recipes[r].input, None);
+                    // (None before the first market: the start's plans are made before. A
+                    // millionth of a step's use is rounding, not a backlog.)
+                    let left = self.scratch.backlog.get(c).copied().unwrap_or(0.0);
+                    let backlog = if left > 1e-6 { left.min(1.0) } else { 0.0 };
+                    cap + (cap / fac.utilisation.max(1e-9) - cap) * backlog
+                }
                 Process::Convert(_) => cap,
                 Process::Mine(_) => cap,
             };

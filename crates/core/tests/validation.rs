@@ -65,6 +65,8 @@ fn every_rule_reports_its_place() {
         ("  - {id: raytheon, country: US, parent: rtx}", "  - {id: raytheon, country: US, parent: rtxx}", "firms[2].parent: unknown firm 'rtxx' (did you mean 'rtx'?)"),
         // deposits
         ("  - id: weld\n    country: AU", "  - id: weld\n    country: AUU", "deposits[2].country: unknown country 'AUU'"),
+        ("recipe: separate, capacity: 110000,", "recipe: separate, capacity: 110000, spare_lines: true,", "facilities[3].spare_lines: needs a `utilisation` below 1: its spare lines are the capacity above it, up to nameplate"),
+        ("recipe: reduce, capacity: 30000,", "recipe: reduce, capacity: 30000, utilisation: 0.8, spare_lines: true,", "facilities[5].spare_lines: is for separators (a recipe taking a mixed concentrate in whole)"),
         ("  - id: weld\n    country: AU", "  - id: weld\n    form: concentrat\n    country: AU", "deposits[2].form: unknown form 'concentrat' (did you mean 'concentrate'?)"),
         ("  - id: weld\n    country: AU", "  - id: weld\n    form: oxide\n    country: AU", "deposits[2].form: form 'oxide' is what recipe 'separate' makes: a deposit's form is the raw mixed concentrate its mines dig up"),
         ("  - id: weld\n    country: AU", "  - id: weld\n    form: magnet:NdFeB\n    country: AU", "deposits[2].form: form 'magnet:NdFeB' is what recipe"),

@@ -4046,3 +4046,39 @@ fn a_control_on_forms_the_exporter_does_not_make_says_it_moves_nothing() {
         out.output
     );
 }
+
+#[test]
+fn a_ban_that_holds_ore_at_the_mine_is_worked_off_where_a_stoppage_is_lost() {
+    // Myanmar's clay held at the mine for six months, then released: China's southern
+    // separators bring in their spare lines (`spare_lines`, up to nameplate) while it sits
+    // unsold on offer, so the oxide is made late, not lost. A stoppage of the same six months
+    // leaves nothing to work off.
+    let run_with = |lever: &str| {
+        let out = run_to(lever, "2026-12-28");
+        let sep = series(&out, "output", "cn-separation-clay");
+        let dy = series(&out, "price", "CN/oxide:Dy");
+        let at = |d: &str| {
+            (out.sim.series.dates.iter())
+                .position(|x| x.to_string().as_str() >= d)
+                .unwrap()
+        };
+        let before = dy[at("2024-10-14")];
+        let peak = dy[at("2024-10-14")..].iter().cloned().fold(0.0, f64::max);
+        let top = sep.iter().cloned().fold(0.0, f64::max);
+        (peak / before, top, dy[dy.len() - 1] / before)
+    };
+    let (ban_peak, ban_top, ban_end) = run_with(
+        r#"at("2024-10-21", || export_ban("MM", #{ forms: ["clay-concentrate"], to: ["CN"], label: "mm" }));
+           at("2025-04-21", || lift("MM", "mm"));"#,
+    );
+    let (stop_peak, stop_top, stop_end) =
+        run_with(r#"at("2024-10-21", || disrupt("kachin-clay-mines", 1.0, "6m"));"#);
+    // Its spare lines: nameplate 62,425 t/yr of feed at 0.95 recovery, ~59,300 t of oxide.
+    assert!((ban_top - 59_304.0).abs() < 10.0, "{ban_top}");
+    assert!((stop_top - 47_443.0).abs() < 1.0, "{stop_top}");
+    assert!(
+        ban_peak < 1.5 && stop_peak > 1.7,
+        "China's Dy peak: ban {ban_peak}, stoppage {stop_peak}"
+    );
+    assert!(ban_end < 1.05 && stop_end > 1.15, "{ban_end} {stop_end}");
+}

@@ -450,6 +450,7 @@ impl Sim {
 
     fn trade_commodity(&mut self, c: CommodityId) {
         let links = std::mem::take(&mut self.links[c]);
+        self.scratch.backlog[c] = 0.0;
         if !links.buyers.is_empty() && !links.sellers.is_empty() {
             self.trade_links(c, &links);
             if links.stockpile_buys {
@@ -594,6 +595,7 @@ impl Sim {
             }
             self.give(c, links);
         }
+        self.note_backlog(c, links, total_supply, total_request);
         self.receive_open(c, links, trading, split);
     }
 
@@ -812,7 +814,22 @@ impl Sim {
             self.give(c, links);
             self.receive(c, links);
         }
+        self.note_backlog(c, links, total_supply, total_request);
         self.note_market_state(c, &links.buyers);
+    }
+
+    /// What the market left on offer unsold, in steps of its buyers' use, where every buyer
+    /// got all it asked for (`Scratch::backlog`). A market that did not trade (nobody asked:
+    /// contracts met every need) drew nothing: all it offered is left.
+    fn note_backlog(&mut self, c: CommodityId, links: &Links, supply: f64, request: f64) {
+        let s = &mut self.scratch;
+        let given: f64 = links.seller_countries.iter().map(|&x| s.drawn[x]).sum();
+        let need: f64 = s.need[..links.buyers.len()].iter().sum();
+        s.backlog[c] = if given >= request * (1.0 - 1e-9) && need > NOISE {
+            ((supply - given) / need).max(0.0)
+        } else {
+            0.0
+        };
     }
 
     /// Sellers' offers of `c`, summed by exporting country (with their element mix for a
