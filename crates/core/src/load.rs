@@ -1936,8 +1936,9 @@ impl Loader {
                 };
                 if !separator {
                     let msg = "is for separators (a recipe taking a mixed concentrate in \
-                               whole): mines run at their usual rate, and metal and magnet \
-                               plants bring in their spare lines by their output's price"
+                               whole): mines and recyclers run at their usual rate, metal \
+                               plants bring in their spare lines by their output's price, and \
+                               magnet plants run at most at their usual rate"
                         .to_string();
                     self.at(&c, i, "spare_lines", msg);
                 } else if utilisation >= 1.0 {

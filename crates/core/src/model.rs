@@ -858,6 +858,22 @@ impl Model {
                 }
             }
         }
+        // Spare lines that more than double a separator's usual rate: a `utilisation` of
+        // 0.0001 reads as a plant idle in normal times that runs at nameplate on any backlog.
+        for fac in self
+            .facilities
+            .iter()
+            .filter(|f| f.spare_lines && f.utilisation < 0.5)
+        {
+            out.push(format!(
+                "facility {}: its spare lines run it at up to {:.1}x its usual rate \
+                 (utilisation {}) while feed is left unsold: is `utilisation` its usual share \
+                 of nameplate?",
+                fac.id,
+                1.0 / fac.utilisation,
+                fac.utilisation
+            ));
+        }
         // A deposit's form that no plant takes in and no sector uses: its mines' output
         // piles up unsold (a form of its own that no separation recipe names, say).
         for (d, dep) in self.deposits.iter().enumerate() {

@@ -219,6 +219,13 @@ pub struct Sim {
     capped: Vec<bool>,
     /// Per facility: a control keeps it from some supplier of an input (set with the rules).
     controlled: Vec<bool>,
+    /// Per facility: what its spare lines run this step above its usual rate (t/step; a
+    /// separator with `spare_lines` working off a backlog, 0 for every other plant). Its
+    /// buyers' links read the usual rate for cover and prices, and ask for this on top.
+    spare_run: Vec<f64>,
+    /// Per facility: at its last market it got all it asked for of its mixed input (a
+    /// separator kept short, by a control or a shortage, works off no backlog).
+    fed: Vec<bool>,
     run_rate: Vec<f64>,
     /// Per sector, this step: need (t RE/step) and growth factor.
     sec_need: Vec<f64>,
@@ -631,6 +638,8 @@ impl Sim {
             capped: vec![false; nfac],
             short_of_inputs: vec![false; nfac],
             controlled: vec![false; nfac],
+            spare_run: vec![0.0; nfac],
+            fed: vec![true; nfac],
             run_rate: vec![1.0; nfac],
             sec_need: vec![0.0; nsec],
             sec_growth: vec![1.0; nsec],
@@ -1481,6 +1490,8 @@ impl Sim {
         self.capped.push(false);
         self.short_of_inputs.push(false);
         self.controlled.push(false);
+        self.spare_run.push(0.0);
+        self.fed.push(true);
         self.outage.push([(0.0, 0); OUTAGE_SLOTS]);
         let ne = self.model.elements.len();
         self.made_total.extend(std::iter::repeat_n(0.0, ne));
@@ -2279,11 +2290,18 @@ impl Sim {
                 Process::Convert(r) if m.facilities[f].spare_lines => {
                     let fac = &m.facilities[f];
                     let c = m.commodity(m.recipes[r].input, None);
+                    // Only a plant its market served in full: one kept short has no backlog
+                    // it can reach.
                     // (None before the first market: the start's plans are made before. A
                     // millionth of a step's use is rounding, not a backlog.)
                     let left = self.scratch.backlog.get(c).copied().unwrap_or(0.0);
-                    let backlog = if left > 1e-6 { left.min(1.0) } else { 0.0 };
-                    cap + (cap / fac.utilisation.max(1e-9) - cap) * backlog
+                    let backlog = if left > 1e-6 && self.fed[f] {
+                        left.min(1.0)
+                    } else {
+                        0.0
+                    };
+                    self.spare_run[f] = (cap / fac.utilisation.max(1e-9) - cap) * backlog;
+                    cap + self.spare_run[f]
                 }
                 Process::Convert(_) => cap,
                 Process::Mine(_) => cap,

@@ -819,6 +819,18 @@ fn deposits_that_name_their_form_need_no_concentrate() {
         "{w}"
     );
     assert!(!w.contains("deposit north"), "{w}");
+    // Spare lines far above the usual rate are valid, and warned of.
+    let tiny = MINI.replacen(
+        "recipe: separate, capacity: 110000,",
+        "recipe: separate, capacity: 110000, utilisation: 0.0001, spare_lines: true,",
+        1,
+    );
+    let m = load_str("mini.yaml", &tiny).unwrap_or_else(|e| panic!("{e}"));
+    let w = m.warnings().join("\n");
+    assert!(
+        w.contains("facility cn-sep: its spare lines run it at up to 10000.0x its usual rate (utilisation 0.0001)"),
+        "{w}"
+    );
 }
 
 #[test]

@@ -4081,4 +4081,32 @@ fn a_ban_that_holds_ore_at_the_mine_is_worked_off_where_a_stoppage_is_lost() {
         "China's Dy peak: ban {ban_peak}, stoppage {stop_peak}"
     );
     assert!(ban_end < 1.05 && stop_end > 1.15, "{ban_end} {stop_end}");
+    // Worked off smoothly: once below nameplate it does not go back up (a cover target
+    // that followed the spare lines had it flip weekly between the two for a year).
+    let out = run_to(
+        r#"at("2024-10-21", || export_ban("MM", #{ forms: ["clay-concentrate"], to: ["CN"], label: "mm" }));
+           at("2025-04-21", || lift("MM", "mm"));"#,
+        "2026-12-28",
+    );
+    let sep = series(&out, "output", "cn-separation-clay");
+    let top = sep.iter().position(|&x| x > 59_000.0).unwrap();
+    let fall = top + sep[top..].iter().position(|&x| x < 59_000.0).unwrap();
+    assert!(
+        sep[fall..].windows(2).all(|w| w[1] <= w[0] * (1.0 + 1e-9)),
+        "{:?}",
+        &sep[fall..]
+    );
+    // A clay plant abroad with spare lines runs them while the ban leaves Myanmar's clay
+    // unsold: China's plant, kept short by the ban, does not stop it.
+    let out = run_to(
+        r#"build("cn-separation-clay", "my-clay", 6000.0, "4w", 0.0, #{ country: "MY" });
+           at("2024-10-21", || export_ban("MM", #{ forms: ["clay-concentrate"], to: ["CN"] }));"#,
+        "2025-02-03",
+    );
+    let my = series(&out, "output", "my-clay");
+    assert!(
+        (my[my.len() - 1] - 5_700.0).abs() < 1.0,
+        "{}",
+        my[my.len() - 1]
+    );
 }

@@ -595,8 +595,8 @@ impl Sim {
             }
             self.give(c, links);
         }
-        self.note_backlog(c, links, total_supply, total_request);
         self.receive_open(c, links, trading, split);
+        self.note_backlog(c, links, total_supply, false);
     }
 
     /// One pass of the open market (a tier, or its use or restocking), by country: the home
@@ -812,24 +812,43 @@ impl Sim {
                 }
             }
             self.give(c, links);
+            self.note_backlog(c, links, total_supply, true);
             self.receive(c, links);
+        } else {
+            self.note_backlog(c, links, total_supply, true);
         }
-        self.note_backlog(c, links, total_supply, total_request);
         self.note_market_state(c, &links.buyers);
     }
 
-    /// What the market left on offer unsold, in steps of its buyers' use, where every buyer
-    /// got all it asked for (`Scratch::backlog`). A market that did not trade (nobody asked:
-    /// contracts met every need) drew nothing: all it offered is left.
-    fn note_backlog(&mut self, c: CommodityId, links: &Links, supply: f64, request: f64) {
-        let s = &mut self.scratch;
+    /// What a buyer's spare lines run this step (0 but for a separator's `spare_lines`).
+    fn spare_of(&self, l: &BuyerLink) -> f64 {
+        match l.need {
+            NeedOf::Plant { f, e: None, .. } => self.spare_run[f],
+            _ => 0.0,
+        }
+    }
+
+    /// What the market left on offer unsold, in steps of its buyers' use
+    /// (`Scratch::backlog`; a market that did not trade, where contracts met every need,
+    /// drew nothing: all it offered is left), and which plants got all they asked for of a
+    /// mixed input (`Sim::fed`; under a control, what waits on a licence counts as got).
+    fn note_backlog(&mut self, c: CommodityId, links: &Links, supply: f64, ruled: bool) {
+        let Sim {
+            scratch: s, fed, ..
+        } = self;
         let given: f64 = links.seller_countries.iter().map(|&x| s.drawn[x]).sum();
         let need: f64 = s.need[..links.buyers.len()].iter().sum();
-        s.backlog[c] = if given >= request * (1.0 - 1e-9) && need > NOISE {
+        s.backlog[c] = if need > NOISE {
             ((supply - given) / need).max(0.0)
         } else {
             0.0
         };
+        for (slot, l) in links.buyers.iter().enumerate() {
+            if let NeedOf::Plant { f, e: None, .. } = l.need {
+                let got = s.got[slot] + if ruled { s.queued[slot] } else { 0.0 };
+                fed[f] = got >= s.asked[slot] * (1.0 - 1e-9);
+            }
+        }
     }
 
     /// Sellers' offers of `c`, summed by exporting country (with their element mix for a
@@ -950,7 +969,9 @@ impl Sim {
                 e: Some(e),
                 recovery,
             } => self.plan[f] * self.composition[r][e] / recovery,
-            NeedOf::Plant { f, e: None, .. } => self.plan[f],
+            // Its usual rate: what spare lines run on a backlog is asked for on top
+            // (`link_request`), not held as cover.
+            NeedOf::Plant { f, e: None, .. } => self.plan[f] - self.spare_run[f],
             NeedOf::Sector { sector, share, mix } => {
                 let base = self.sec_need[sector] * share;
                 match mix {
@@ -995,10 +1016,12 @@ impl Sim {
             // A buyer holds a licence's pipeline for what it buys in the market: what a
             // contract delivers this step passes without the review, so it needs no
             // pipeline (or the market's delayed orders would displace the contract).
-            _ if contracted > 0.0 => (need * (1.0 + l.cover) + (need - contracted).max(0.0) * lead
-                - (held + on_order))
-                .max(0.0),
-            _ => (need * (1.0 + l.cover + lead) - (held + on_order)).max(0.0),
+            _ if contracted > 0.0 => {
+                (need * (1.0 + l.cover) + (need - contracted).max(0.0) * lead + self.spare_of(l)
+                    - (held + on_order))
+                    .max(0.0)
+            }
+            _ => (need * (1.0 + l.cover + lead) + self.spare_of(l) - (held + on_order)).max(0.0),
         };
         // A holding at its target leaves a difference of rounding noise, not an order.
         let request = if request > NOISE { request } else { 0.0 };
