@@ -1294,6 +1294,11 @@ impl Sim {
     }
 
     /// What facility `f` has made so far this run, tonnes of rare earth.
+    /// What facility `f` has made of element `e` since the run's start, t of rare earth.
+    pub fn made_of(&self, f: FacilityId, e: ElemId) -> f64 {
+        self.made_total[f * self.model.elements.len() + e]
+    }
+
     pub fn made_by(&self, f: FacilityId) -> f64 {
         let ne = self.model.elements.len();
         self.made_total[f * ne..(f + 1) * ne].iter().sum()

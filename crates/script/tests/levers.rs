@@ -4110,3 +4110,20 @@ fn a_ban_that_holds_ore_at_the_mine_is_worked_off_where_a_stoppage_is_lost() {
         my[my.len() - 1]
     );
 }
+
+#[test]
+fn made_reads_what_a_plant_made_of_an_element_and_refuses_unknown_names() {
+    // Mountain Pass's concentrate carries Nd at 11.2% of its REO: what it made of Nd over
+    // the year is that share of its output.
+    run(r#"
+        run_until("2024-12-30");
+        let nd = made("mountain-pass-mine", "Nd");
+        let all = mean(between(output("mountain-pass-mine"), "2024-01-01", "2024-12-30"));
+        expect_approx(nd / all, 0.112, 0.02, `Nd is 11.2% of what Mountain Pass mined (${nd} t)`);
+        expect(made("mountain-pass-mine", "Dy") == 0.0, "its deposit has no Dy");
+    "#);
+    let e = fails(r#"made("mountain-pass", "Nd");"#);
+    assert!(e.contains("mountain-pass"), "{e}");
+    let e = fails(r#"made("mountain-pass-mine", "Nx");"#);
+    assert!(e.contains("Nx"), "{e}");
+}
