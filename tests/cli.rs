@@ -4750,3 +4750,61 @@ fn piped_repl_places_errors_in_modules_eof_and_after_bad_bytes() {
     );
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn test_replays_the_library_under_a_set_value_and_a_seed() {
+    let dir = temp("test-set");
+    let junit = dir.join("results.xml");
+    let pair = [
+        "scripts/2025-04-china-licensing.rhai",
+        "scripts/whatif-us-stockpile-12m-ban.rhai",
+    ];
+    // Full approval from April: the scenario's price expectations fail, and its line says
+    // the value it ran with; the other scenario reads no `approval` and runs as it is.
+    let mut args = vec!["test"];
+    args.extend(pair);
+    args.extend(["--set", "approval=1", "--seed", "7"]);
+    let out = chokepoint(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(
+            "FAILED scripts/2025-04-china-licensing.rhai (2 of 8 expectations failed; approval=1)"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("ok     scripts/whatif-us-stockpile-12m-ban.rhai (2 expectations)\n"),
+        "{t}"
+    );
+    // A name no scenario reads: every scenario ran its default, so bad input, with a
+    // did-you-mean, in the JUnit report too.
+    let mut args = vec!["test"];
+    args.extend(pair);
+    args.extend(["--set", "aproval=0.5", "--junit", junit.to_str().unwrap()]);
+    let out = chokepoint(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("2 passed, 0 failed"), "{t}");
+    assert!(
+        t.contains(
+            "error: --set aproval: no scenario read param(\"aproval\") (did you mean 'approval'?)"
+        ),
+        "{t}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("chokepoint test --set aproval"), "{xml}");
+    // Bad values are refused before anything runs.
+    for (flag, value, said) in [
+        ("--set", "approval", "NAME=VALUE"),
+        ("--set", "approval=lots", "approval"),
+        ("--seed", "-1", "not a seed"),
+    ] {
+        let out = chokepoint(&["test", pair[1], flag, value]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {t}");
+        assert!(t.contains(said), "{flag} {value}: {t}");
+        assert!(!t.contains("passed"), "{flag} {value}: {t}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -96,12 +96,23 @@ enum Command {
     /// Replay scenario files and check their expectations.
     ///
     /// Example: chokepoint test scripts/ --junit results.xml
+    ///
+    /// Example: chokepoint test scripts/ --set diversion=0 --seed 7
     Test {
         /// Scripts or directories of scripts (default: scripts/).
         paths: Vec<PathBuf>,
         /// Write a JUnit XML report here (directories on the way are made).
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Set a script parameter in every scenario that reads it: --set diversion=0
+        /// (repeatable), to replay the library under another assumption. A scenario's line
+        /// says the values it read; a name no scenario reads is an error (exit 2), with a
+        /// did-you-mean.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Seed for stochastic events in every scenario (default: each one's model's seed).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed: Option<u64>,
         /// Model file for scripts without a `// model:` header, or whose header names this
         /// file (`--model elsewhere/world-2024.yaml` for `// model: world-2024`); another
         /// header wins.
@@ -713,9 +724,18 @@ fn dispatch(cmd: Command) -> Result<u8> {
         Command::Test {
             paths,
             junit,
+            set,
+            seed,
             model,
             time_limit,
-        } => test(&paths, junit.as_deref(), model.as_deref(), &time_limit),
+        } => test(
+            &paths,
+            junit.as_deref(),
+            model.as_deref(),
+            &set,
+            seed,
+            &time_limit,
+        ),
         Command::Docs { format } => docs(&format),
         Command::Bench {
             model,
@@ -1314,6 +1334,8 @@ fn test(
     paths: &[PathBuf],
     junit: Option<&Path>,
     model: Option<&Path>,
+    set: &[String],
+    seed: Option<u64>,
     time_limit: &str,
 ) -> Result<u8> {
     let limit: f64 = time_limit.trim().parse().unwrap_or(f64::NAN);
@@ -1390,7 +1412,8 @@ fn test(
         write::lock_report(j)
             .map_err(|e| anyhow!(BadInput(format!("error: --junit {}: {e}", j.display()))))?;
     }
-    let checked = (|| -> Result<Vec<PathBuf>> {
+    let checked = (|| -> Result<(Vec<PathBuf>, BTreeMap<String, f64>)> {
+        let params = parse_sets(set).map_err(|e| anyhow!(BadInput(format!("error: {e}"))))?;
         if let Some(m) = model.filter(|m| !m.is_file()) {
             return Err(anyhow!(BadInput(format!(
                 "error: --model {}: no such model file",
@@ -1402,7 +1425,7 @@ fn test(
                 "error: --time-limit must be a number of seconds above 0, at most 1e9, got {time_limit}"
             ))));
         }
-        collect_scripts(paths)
+        Ok((collect_scripts(paths)?, params))
     })();
     // A report left from an earlier run would read as this one's results: until this run
     // writes its own, the report says it did not finish (so a run killed in any way leaves
@@ -1421,7 +1444,7 @@ fn test(
         let j = std::fs::canonicalize(j).ok();
         j.is_some() && paths.iter().any(|p| std::fs::canonicalize(p).ok() == j)
     };
-    let scripts = match checked {
+    let (scripts, params) = match checked {
         Ok(s) => s,
         Err(e) => {
             if let Some(j) = junit.filter(|j| !named(j)) {
@@ -1457,12 +1480,36 @@ fn test(
     }
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     let mut cases = Vec::new();
+    // The --set names some scenario read (ran, or wrote literally), and every name any
+    // scenario reads (for a did-you-mean).
+    let mut read: std::collections::BTreeSet<String> = Default::default();
+    let mut known: std::collections::BTreeSet<String> = Default::default();
     for s in &scripts {
         let t0 = std::time::Instant::now();
         let mut failure = Failure::default();
         let model = ModelArg::Fallback(model);
-        match execute(s, model, None, BTreeMap::new(), limit, &mut failure) {
-            Ok((_, _, outcome)) => {
+        match execute(s, model, seed, params.clone(), limit, &mut failure) {
+            Ok((scenario, _, outcome)) => {
+                let written = scenario.literal_params();
+                read.extend((params.keys()).filter(|n| written.contains(*n)).cloned());
+                known.extend(written.iter().chain(outcome.params.keys()).cloned());
+                // The values this scenario ran with, on its line: a replay under another
+                // assumption says which scenarios it reached.
+                let took: Vec<String> = (params.iter())
+                    .filter(|(n, _)| outcome.params.contains_key(*n))
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect();
+                read.extend(
+                    outcome
+                        .params
+                        .keys()
+                        .filter(|n| params.contains_key(*n))
+                        .cloned(),
+                );
+                let with = match took.is_empty() {
+                    true => String::new(),
+                    false => format!("; {}", took.join(", ")),
+                };
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();
                 // In a replayed library a scenario that checks nothing, or whose checks
@@ -1487,7 +1534,10 @@ fn test(
                 };
                 if bad.is_empty() && why.is_empty() {
                     passed += 1;
-                    outln!("ok     {} ({n} {noun})", one_line(&s.display().to_string()));
+                    outln!(
+                        "ok     {} ({n} {noun}{with})",
+                        one_line(&s.display().to_string())
+                    );
                     for l in &said {
                         outln!("  {}", one_line(l));
                     }
@@ -1495,10 +1545,16 @@ fn test(
                 } else {
                     failed += 1;
                     if bad.is_empty() {
-                        outln!("FAILED {}", one_line(&s.display().to_string()));
+                        let with = with.trim_start_matches("; ");
+                        match with.is_empty() {
+                            true => outln!("FAILED {}", one_line(&s.display().to_string())),
+                            false => {
+                                outln!("FAILED {} ({with})", one_line(&s.display().to_string()))
+                            }
+                        }
                     } else {
                         outln!(
-                            "FAILED {} ({} of {n} {noun} failed)",
+                            "FAILED {} ({} of {n} {noun} failed{with})",
                             one_line(&s.display().to_string()),
                             bad.len()
                         );
@@ -1565,11 +1621,25 @@ fn test(
     } else {
         outln!("{} passed, {} failed", passed, failed + broken);
     }
+    // A --set no scenario read is almost always a typo, and every scenario ran its default
+    // instead: bad input, said after the closing line, and in the JUnit report.
+    let unread: Vec<&String> = params.keys().filter(|n| !read.contains(*n)).collect();
+    for name in &unread {
+        let hint = chokepoint_core::error::did_you_mean(name, known.iter().map(String::as_str));
+        let msg = format!("error: --set {name}: no scenario read param(\"{name}\"){hint}");
+        errln!("{msg}");
+        let case = (
+            PathBuf::from(format!("chokepoint test --set {name}")),
+            std::time::Duration::ZERO,
+            report::CaseEnd::Broken(msg),
+        );
+        cases.push(case);
+    }
     if let Some(j) = junit {
         let _output = write::output_phase();
         write::atomic(j, report::junit(&cases).as_bytes())?;
     }
-    Ok(if broken > 0 {
+    Ok(if broken > 0 || !unread.is_empty() {
         2
     } else if failed > 0 {
         1
