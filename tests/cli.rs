@@ -4794,6 +4794,38 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("chokepoint test --set aproval"), "{xml}");
+    // A scenario that does not finish cannot tell what it reads: it is not blamed on the
+    // --set, and a timed-out one still fails (exit 1) rather than being bad input.
+    let slow = dir.join("slow.rhai");
+    std::fs::write(
+        &slow,
+        "// model: world-2024\nlet v = param(\"lp\", 1.0);\nrun_to_end();\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let model = root().join("models/world-2024.yaml");
+    let out = chokepoint(&[
+        "test",
+        slow.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--set",
+        "lp=1e300",
+        "--time-limit",
+        "0.005",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("replaying with --set lp=1e300\n"), "{t}");
+    assert!(t.contains("(timed out; lp=1e300)"), "{t}");
+    assert!(!t.contains("no scenario read"), "{t}");
+    let out = chokepoint(&["test", pair[0], "--set", "approval=2"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("ERROR  scripts/2025-04-china-licensing.rhai (approval=2)"),
+        "{t}"
+    );
+    assert!(!t.contains("no scenario read"), "{t}");
     // Bad values are refused before anything runs.
     for (flag, value, said) in [
         ("--set", "approval", "NAME=VALUE"),

@@ -1480,6 +1480,22 @@ fn test(
     }
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     let mut cases = Vec::new();
+    // A replay under another assumption or seed says so first, and in every JUnit case
+    // that did not pass, so a CI failure can be run again as it ran.
+    let replayed: Vec<String> = (params.iter())
+        .map(|(n, v)| format!("--set {n}={}", param_text(*v)))
+        .chain(seed.map(|s| format!("--seed {s}")))
+        .collect();
+    let replayed = replayed.join(" ");
+    if !replayed.is_empty() {
+        outln!("replaying with {replayed}");
+    }
+    let with_replay = |mut body: String| {
+        if !replayed.is_empty() {
+            body.push_str(&format!("\nreplayed with {replayed}\n"));
+        }
+        body
+    };
     // The --set names some scenario read (ran, or wrote literally), and every name any
     // scenario reads (for a did-you-mean).
     let mut read: std::collections::BTreeSet<String> = Default::default();
@@ -1497,7 +1513,7 @@ fn test(
                 // assumption says which scenarios it reached.
                 let took: Vec<String> = (params.iter())
                     .filter(|(n, _)| outcome.params.contains_key(*n))
-                    .map(|(n, v)| format!("{n}={v}"))
+                    .map(|(n, v)| format!("{n}={}", param_text(*v)))
                     .collect();
                 read.extend(
                     outcome
@@ -1538,6 +1554,12 @@ fn test(
                         "ok     {} ({n} {noun}{with})",
                         one_line(&s.display().to_string())
                     );
+                    // A value its text reads in a branch this run never took changed nothing.
+                    for name in params.keys().filter(|n| !outcome.params.contains_key(*n)) {
+                        if written.contains(name) {
+                            outln!("  {}", unreached_param(name));
+                        }
+                    }
                     for l in &said {
                         outln!("  {}", one_line(l));
                     }
@@ -1575,10 +1597,19 @@ fn test(
                         text.push_str(&line);
                         text.push('\n');
                     }
+                    let text = with_replay(text);
                     cases.push((s.clone(), t0.elapsed(), report::CaseEnd::Failed(text)));
                 }
             }
             Err(e) => {
+                // A scenario that did not finish cannot tell which values it would have
+                // read: none of them is blamed as read by no scenario. Its line gives them
+                // all, since it ran under them.
+                read.extend(params.keys().cloned());
+                let under: Vec<String> = (params.iter())
+                    .map(|(n, v)| format!("{n}={}", param_text(*v)))
+                    .collect();
+                let under = under.join(", ");
                 // The JUnit report has the error first (its message), then what the script
                 // printed before it, failed expectations among them.
                 let mut body = e.0.clone();
@@ -1590,13 +1621,21 @@ fn test(
                 }
                 // A scenario its time limit stopped may be sound and only slow: it fails
                 // (exit 1), where one that cannot run is bad input (exit 2).
+                let body = with_replay(body);
+                let name = one_line(&s.display().to_string());
                 let end = if failure.timed_out {
                     failed += 1;
-                    outln!("FAILED {} (timed out)", one_line(&s.display().to_string()));
+                    match under.is_empty() {
+                        true => outln!("FAILED {name} (timed out)"),
+                        false => outln!("FAILED {name} (timed out; {under})"),
+                    }
                     report::CaseEnd::Failed(body)
                 } else {
                     broken += 1;
-                    outln!("ERROR  {}", one_line(&s.display().to_string()));
+                    match under.is_empty() {
+                        true => outln!("ERROR  {name}"),
+                        false => outln!("ERROR  {name} ({under})"),
+                    }
                     report::CaseEnd::Broken(body)
                 };
                 // What it printed before it failed, then the error.
@@ -2049,6 +2088,16 @@ fn unreached_param(name: &str) -> String {
         "note: --set {name}: the run never reached param(\"{name}\") (in a branch not taken, \
          or an action or trigger that never ran), so the value changed nothing"
     )
+}
+
+/// A parameter's value as a scenario's line gives it: plain where that is short, in
+/// exponent form where it would run to many digits (1e300, 4.9e-324).
+fn param_text(v: f64) -> String {
+    if v != 0.0 && !(1e-6..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// A `--seed`: a whole number from 0 to 2^64 - 1, said so when it is not one.

@@ -88,6 +88,10 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
     if wrong.len() > 200 {
         return String::new();
     }
+    // Nothing typed resembles nothing: an empty name gets no guess (it matched `Y`).
+    if wrong.trim().is_empty() {
+        return String::new();
+    }
     let lower = wrong.to_lowercase();
     let known: Vec<&str> = known.into_iter().collect();
     // A series key with its halves swapped ("US/magnet:NdFeB" for "magnet:NdFeB/US"):
