@@ -41,6 +41,8 @@ pub(super) struct Links {
     pub(super) stockpile_sells: bool,
     /// Some buyer is a stockpile (what it asks for and gets is summed for the notes).
     pub(super) stockpile_buys: bool,
+    /// Some buyer is a separator with spare lines (the market notes its backlog for it).
+    pub(super) spare_buys: bool,
     /// What contracts delivered to each buyer slot this step (`Sim::deliver_contracts`).
     pub(super) contracted: Vec<f64>,
 }
@@ -233,9 +235,14 @@ impl Sim {
                 let stockpile_sells = sellers.iter().any(|l| l.stockpile != NONE);
                 let stockpile_buys =
                     (buyers.iter()).any(|l| matches!(l.need, NeedOf::Stockpile(_)));
+                let spare_buys = (buyers.iter()).any(|l| {
+                    matches!(l.need, NeedOf::Plant { f, e: None, .. }
+                        if self.model.facilities[f].spare_lines)
+                });
                 Links {
                     stockpile_sells,
                     stockpile_buys,
+                    spare_buys,
                     contracted: vec![0.0; buyers.len()],
                     sellers,
                     buyers,
@@ -833,6 +840,10 @@ impl Sim {
     /// drew nothing: all it offered is left), and which plants got all they asked for of a
     /// mixed input (`Sim::fed`; under a control, what waits on a licence counts as got).
     fn note_backlog(&mut self, c: CommodityId, links: &Links, supply: f64, ruled: bool) {
+        // Read only by separators with spare lines: no work in the other markets.
+        if !links.spare_buys {
+            return;
+        }
         let Sim {
             scratch: s, fed, ..
         } = self;
