@@ -1482,8 +1482,9 @@ fn test(
     let mut cases = Vec::new();
     // A replay under another assumption or seed says so first, and in every JUnit case
     // that did not pass, so a CI failure can be run again as it ran.
+    let set_text = |(n, v): (&String, &f64)| format!("{n}={}", param_text(*v));
     let replayed: Vec<String> = (params.iter())
-        .map(|(n, v)| format!("--set {n}={}", param_text(*v)))
+        .map(|p| format!("--set {}", set_text(p)))
         .chain(seed.map(|s| format!("--seed {s}")))
         .collect();
     let replayed = replayed.join(" ");
@@ -1511,20 +1512,16 @@ fn test(
                 known.extend(written.iter().chain(outcome.params.keys()).cloned());
                 // The values this scenario ran with, on its line: a replay under another
                 // assumption says which scenarios it reached.
-                let took: Vec<String> = (params.iter())
+                let took: Vec<(&String, &f64)> = (params.iter())
                     .filter(|(n, _)| outcome.params.contains_key(*n))
-                    .map(|(n, v)| format!("{n}={}", param_text(*v)))
                     .collect();
-                read.extend(
-                    outcome
-                        .params
-                        .keys()
-                        .filter(|n| params.contains_key(*n))
-                        .cloned(),
-                );
+                read.extend(took.iter().map(|(n, _)| (*n).clone()));
                 let with = match took.is_empty() {
                     true => String::new(),
-                    false => format!("; {}", took.join(", ")),
+                    false => {
+                        let shown: Vec<String> = took.into_iter().map(set_text).collect();
+                        format!("; {}", shown.join(", "))
+                    }
                 };
                 let bad: Vec<_> = outcome.expectations.iter().filter(|e| !e.passed).collect();
                 let n = outcome.expectations.len();
@@ -1606,9 +1603,7 @@ fn test(
                 // read: none of them is blamed as read by no scenario. Its line gives them
                 // all, since it ran under them.
                 read.extend(params.keys().cloned());
-                let under: Vec<String> = (params.iter())
-                    .map(|(n, v)| format!("{n}={}", param_text(*v)))
-                    .collect();
+                let under: Vec<String> = params.iter().map(set_text).collect();
                 let under = under.join(", ");
                 // The JUnit report has the error first (its message), then what the script
                 // printed before it, failed expectations among them.
