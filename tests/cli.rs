@@ -4840,3 +4840,53 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_typo_in_a_library_function_is_found_before_the_run_at_its_own_line() {
+    // A module's function the scenario calls only in 2030 (or never): its literal ids are
+    // checked before the run, as the scenario's own are, and the error is placed in the
+    // module.
+    let dir = temp("module-ids");
+    let scripts = dir.join("scripts");
+    std::fs::create_dir_all(scripts.join("lib")).unwrap();
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::copy(
+        root().join("models/world-2024.yaml"),
+        dir.join("models/world-2024.yaml"),
+    )
+    .unwrap();
+    for sub in ["world-2024", "common", "sources"] {
+        let from = root().join("models").join(sub);
+        let to = dir.join("models").join(sub);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(&from).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        scripts.join("lib/feed.rhai"),
+        "// Feed levers.\nfn close_border() {\n    export_ban(\"MM\", #{ forms: [\"Clay-concentrate\"], to: [\"CN\"] });\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        scripts.join("late.rhai"),
+        "// model: world-2024\nimport \"lib/feed\" as feed;\nat(\"2030-01-07\", || feed::close_border());\nrun_until(\"2024-03-01\");\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let o = chokepoint(&["run", scripts.join("late.rhai").to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("lib/feed.rhai:3:"), "{t}");
+    assert!(t.contains("Clay-concentrate"), "{t}");
+    assert!(t.contains("did you mean 'clay-concentrate'"), "{t}");
+    // Spelled right, it runs.
+    std::fs::write(
+        scripts.join("lib/feed.rhai"),
+        "fn close_border() {\n    export_ban(\"MM\", #{ forms: [\"clay-concentrate\"], to: [\"CN\"] });\n}\n",
+    )
+    .unwrap();
+    let o = chokepoint(&["run", scripts.join("late.rhai").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -399,7 +399,7 @@ impl Scenario {
     /// pass with ids that model does not have anywhere. (Facilities are not checked: `build`
     /// adds them; nor labels, which a run gives its levers; nor a call of the script's own
     /// function of a lever's name. Nor are ids built at run time, or passed to a module's
-    /// functions.)
+    /// functions as arguments; a module's own literals are checked, at its file and line.)
     pub fn check_named(&self, model: &Model) -> Result<(), ScriptError> {
         self.check_named_besides(model, &[])
     }
@@ -411,6 +411,12 @@ impl Scenario {
         model: &Model,
         also_own: &[(String, usize)],
     ) -> Result<(), ScriptError> {
+        self.check_own(model, also_own)?;
+        self.check_modules(model)
+    }
+
+    /// The script's own text checked (not the modules it imports).
+    fn check_own(&self, model: &Model, also_own: &[(String, usize)]) -> Result<(), ScriptError> {
         use reference::IdKind;
         use rhai::{ASTNode, EvalAltResult, Expr, Position, Stmt};
         static PARAMS: std::sync::OnceLock<BTreeMap<String, Vec<Vec<String>>>> =
@@ -537,6 +543,29 @@ impl Scenario {
                 Err(error)
             }
         }
+    }
+
+    /// The modules the script imports by a literal path, checked as the script is (their
+    /// functions' literal ids, at their own file and line): a typo in a library function
+    /// the run calls late, or never, is found before the run. A module that cannot be read
+    /// or parsed is left to the run, which says so where it imports it.
+    fn check_modules(&self, model: &Model) -> Result<(), ScriptError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut queue = literal_imports(&self.source);
+        while let Some(module) = queue.pop() {
+            if !seen.insert(module.clone()) {
+                continue;
+            }
+            // As the resolver names it: an extension the import has is replaced.
+            let mut file = self.scripts_root.join(&module);
+            file.set_extension("rhai");
+            let Ok(m) = Scenario::load(&file, &self.scripts_root) else {
+                continue;
+            };
+            queue.extend(literal_imports(&m.source));
+            m.check_own(model, &[])?;
+        }
+        Ok(())
     }
 
     /// The modules the script imports at its top level, registered under their aliases, so

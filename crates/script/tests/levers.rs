@@ -3319,6 +3319,30 @@ fn an_options_maps_mistake_is_shown_at_its_key() {
         .err()
         .expect("approval 2 is refused")
         .to_string();
+    // (Found before the run, since modules' literals are checked with the script's, and
+    // placed in the module's own file.)
+    assert!(
+        e.contains("lib/m.rhai:4:5") && e.contains("approval: must be between 0 and 1, got 2"),
+        "{e}"
+    );
+    // One the run finds (a value computed, not written) is placed in the module too.
+    std::fs::write(
+        dir.join("lib/m.rhai"),
+        "fn bad(x) {\n  export_licence(\"CN\", #{\n    elements: [\"Dy\"],\n    approval: x,\n  });\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("a.rhai"), "import \"lib/m\" as m;\nm::bad(2.0);\n").unwrap();
+    let e = Scenario::load(&dir.join("a.rhai"), &dir)
+        .and_then(|sc| {
+            let opts = RunOptions {
+                finish: false,
+                ..RunOptions::default()
+            };
+            sc.run(&world(), &opts)
+        })
+        .err()
+        .expect("approval 2 is refused")
+        .to_string();
     assert!(
         e.contains("m.rhai:4:5") && e.contains("at line 4 of the module"),
         "{e}"
