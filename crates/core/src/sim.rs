@@ -503,8 +503,8 @@ struct Scratch {
     /// Per commodity: its dearest price across markets (the trading order's key).
     dearest: Vec<f64>,
     /// Per commodity, from its last market: what was left on offer unsold, in steps of its
-    /// buyers' use, where every buyer got all it asked for (0 otherwise): a backlog that
-    /// separators with spare lines work off.
+    /// buyers' use (noted only where a separator with spare lines buys, 0 elsewhere): a
+    /// backlog such a separator works off if its own market served it in full (`Sim::fed`).
     backlog: Vec<f64>,
     /// Per recipe × market: the margin factor and the step (+1) it was computed for.
     margins: Vec<(usize, f64)>,
@@ -2242,7 +2242,8 @@ impl Sim {
             };
             // Fixed-proportion plants (metals, magnets) make what their buyers take, plus
             // what refills their own output cover; recyclers run at capacity while their
-            // margin holds; mines and separators run flat out.
+            // margin holds; mines and separators run flat out (a separator with spare lines
+            // above that, on a backlog).
             self.plan[f] = match m.facilities[f].process {
                 Process::Convert(r) if !self.composition[r].is_empty() => {
                     let out = m.recipes[r].output;

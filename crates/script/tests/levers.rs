@@ -3308,17 +3308,21 @@ fn an_options_maps_mistake_is_shown_at_its_key() {
     )
     .unwrap();
     std::fs::write(dir.join("a.rhai"), "import \"lib/m\" as m;\nm::bad();\n").unwrap();
-    let e = Scenario::load(&dir.join("a.rhai"), &dir)
-        .and_then(|sc| {
-            let opts = RunOptions {
-                finish: false,
-                ..RunOptions::default()
-            };
-            sc.run(&world(), &opts)
-        })
-        .err()
-        .expect("approval 2 is refused")
-        .to_string();
+    // The scenario's error, run as far as it goes.
+    let refused = || {
+        Scenario::load(&dir.join("a.rhai"), &dir)
+            .and_then(|sc| {
+                let opts = RunOptions {
+                    finish: false,
+                    ..RunOptions::default()
+                };
+                sc.run(&world(), &opts)
+            })
+            .err()
+            .expect("approval 2 is refused")
+            .to_string()
+    };
+    let e = refused();
     // (Found before the run, since modules' literals are checked with the script's, and
     // placed in the module's own file.)
     assert!(
@@ -3332,17 +3336,7 @@ fn an_options_maps_mistake_is_shown_at_its_key() {
     )
     .unwrap();
     std::fs::write(dir.join("a.rhai"), "import \"lib/m\" as m;\nm::bad(2.0);\n").unwrap();
-    let e = Scenario::load(&dir.join("a.rhai"), &dir)
-        .and_then(|sc| {
-            let opts = RunOptions {
-                finish: false,
-                ..RunOptions::default()
-            };
-            sc.run(&world(), &opts)
-        })
-        .err()
-        .expect("approval 2 is refused")
-        .to_string();
+    let e = refused();
     assert!(
         e.contains("m.rhai:4:5") && e.contains("at line 4 of the module"),
         "{e}"
