@@ -179,6 +179,9 @@ pub struct Sim {
     pub stock: Vec<f64>,
     /// `[node][commodity]`, tonnes ordered and not yet arrived.
     on_order: Vec<f64>,
+    /// `[node][commodity]`, the step since which the buyer has had licensed orders
+    /// waiting (the review's first arrival is one review later).
+    waiting_since: Vec<usize>,
     pending: Vec<Shipment>,
     /// `[market][commodity]`, $/kg.
     pub price: Vec<f64>,
@@ -488,6 +491,12 @@ struct Scratch {
     licensed: Vec<f64>,
     /// Per buyer slot: tonnes ordered this step that wait in the licence queue.
     queued: Vec<f64>,
+    /// Per buyer slot: what a buyer waiting on a licence's review lacks this step to last
+    /// until its orders arrive: the review's use its stock and pipeline fall short of,
+    /// spread over the review. Trade diversion may bring it from elsewhere at once (what
+    /// it brings is taken off); `bridge_trial` keeps it over diversion's trial pass.
+    bridge: Vec<f64>,
+    bridge_trial: Vec<f64>,
     /// Per buyer slot × exporter: what the slot received now from each exporter in its
     /// tier's passes, and may give up to a blocked buyer (trade diversion).
     took: Vec<f64>,
@@ -620,6 +629,7 @@ impl Sim {
             nodes,
             stock,
             on_order: vec![0.0; nn * nc],
+            waiting_since: vec![0; nn * nc],
             pending: Vec::with_capacity(4096),
             log_price: vec![0.0; price.len()],
             price_ratio: vec![1.0; price.len()],
@@ -1230,6 +1240,8 @@ impl Sim {
             pool: z(ne),
             licensed: z(nn),
             queued: z(nn),
+            bridge: z(nn),
+            bridge_trial: z(nn),
             took: z(nn * nx),
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
@@ -1480,6 +1492,7 @@ impl Sim {
         self.fac_node.push(self.nodes.len() - 1);
         self.stock.extend(std::iter::repeat_n(0.0, nf * ne));
         self.on_order.extend(std::iter::repeat_n(0.0, nc));
+        self.waiting_since.extend(std::iter::repeat_n(0, nc));
         self.capacity_mult.push(1.0);
         self.closed.push(false);
         self.run_rate.push(1.0);

@@ -952,8 +952,25 @@ impl Sim {
             let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None);
             let contracted = links.contracted[slot];
             let (r, held) = self.link_request(l, c, need, lead as f64, contracted);
-            self.scratch.bought[slot] = held;
+            // Steps until its first licensed orders arrive: a review from now, or from
+            // when it began to wait (orders placed every step since then arrive every step
+            // from then on).
+            let until = if self.on_order[l.order] > NOISE {
+                (self.waiting_since[l.order] + lead).saturating_sub(self.step)
+            } else {
+                lead
+            };
             let s = &mut self.scratch;
+            s.bought[slot] = held;
+            // A buyer whose stock will not last until then scrambles for the gap where it
+            // can be had now, as buyers outside China did in April 2025, spread over the
+            // wait (a government stockpile, with no use, waits).
+            s.bridge[slot] = if until > 0 && !matches!(l.need, NeedOf::Stockpile(_)) {
+                let t = until as f64;
+                ((need * t - held) / t).clamp(0.0, need)
+            } else {
+                0.0
+            };
             s.request[slot] = r;
             s.asked[slot] = r;
             s.use_now[slot] = need.min(r);
@@ -1096,6 +1113,7 @@ impl Sim {
             on_order,
             policy_cost,
             price,
+            waiting_since,
             scratch: s,
             ..
         } = self;
@@ -1276,6 +1294,9 @@ impl Sim {
                     }
                     if rule.delay > 0 {
                         hold(s, pending, *step + rule.delay as usize, b, x, c, com, q);
+                        if on_order[b * nc + c] <= NOISE {
+                            waiting_since[b * nc + c] = *step;
+                        }
                         on_order[b * nc + c] += q;
                         // Not delivered now: take it back out of the immediate receipts,
                         // but count it in the buyer's supply for dependency, as its
@@ -1326,11 +1347,13 @@ impl Sim {
         s.wmat[took.clone()].copy_from_slice(&s.took[took.clone()]);
         s.weights.copy_from_slice(&s.avail);
         s.wsum[slots.clone()].copy_from_slice(&s.got[slots.clone()]);
+        s.bridge_trial[slots.clone()].copy_from_slice(&s.bridge[slots.clone()]);
         let (moved, wanted) = self.divert_pass(c, buyers, tier.clone(), 1.0, false);
         let s = &mut self.scratch;
         s.took[took.clone()].copy_from_slice(&s.wmat[took]);
         s.avail.copy_from_slice(&s.weights);
-        s.got[slots.clone()].copy_from_slice(&s.wsum[slots]);
+        s.got[slots.clone()].copy_from_slice(&s.wsum[slots.clone()]);
+        s.bridge[slots.clone()].copy_from_slice(&s.bridge_trial[slots]);
         if moved > 0.0 && wanted > 0.0 {
             self.divert_pass(c, buyers, tier.clone(), (moved / wanted).min(1.0), true);
             // Whatever the shares left unused goes to whoever can still take it.
@@ -1383,7 +1406,9 @@ impl Sim {
         let (mut moved, mut wanted) = (0.0, 0.0);
         for b in tier.clone() {
             let bx = s.buyer_country[b];
-            let full = s.request[b] - s.got[b] - s.queued[b];
+            // What it still wants, and the gap its licensed orders arrive too late for.
+            let ordered = (s.request[b] - s.got[b] - s.queued[b]).max(0.0);
+            let full = ordered + s.bridge[b];
             // An exporter with supply left that a policy keeps from b, wholly or in part: a
             // ban, a licence, or a quota whose room is spent (a quota of 0 keeps as a ban).
             let kept = |x: CountryId| {
@@ -1483,6 +1508,9 @@ impl Sim {
                     }
                 }
             }
+            // What came beyond its open orders bridges the wait.
+            let brought = full * fill - want.max(0.0);
+            s.bridge[b] = (s.bridge[b] - (brought - ordered).max(0.0)).max(0.0);
         }
         (moved, wanted)
     }
