@@ -1637,7 +1637,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     // A year's ban in a four-year run: the loss over its worst twelve months is given too
     // (all of it falls within them: 3.9% of four years' output is ~16% of one year's).
     assert!(
-        shown.contains("vehicles (3.9% of output over the run, 15.9% in its worst 12 months)"),
+        shown.contains("vehicles (3.9% of output over the run, 15.9% of its use unmet over its worst 12 months)"),
         "{shown}"
     );
     // A run whose prices stay inside the bounds has no caveat anywhere.
@@ -2534,6 +2534,10 @@ fn a_grid_of_one_point_over_a_range_or_over_held_values_only_is_refused() {
         );
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(text(&out).contains("--grid"), "{}", text(&out));
+        if args[1] == "1" {
+            // The bound it states is one it keeps.
+            assert!(text(&out).contains("between 2 and 1000"), "{}", text(&out));
+        }
         assert!(!Path::new("/tmp/chokepoint-never-written").exists());
     }
 }
@@ -4889,4 +4893,32 @@ fn a_typo_in_a_library_function_is_found_before_the_run_at_its_own_line() {
     let o = chokepoint(&["run", scripts.join("late.rhai").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_report_named_after_the_commands_own_redirected_output_is_refused_and_the_log_kept() {
+    // `--junit /dev/stdout > results.log` (or `/dev/stderr 2>> build.log`) names the log
+    // itself: replacing it would destroy what was written there.
+    let dir = std::env::temp_dir().join(format!("chokepoint-stdjunit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for stream in ["/dev/stdout", "/dev/stderr"] {
+        let log = dir.join("build.log");
+        std::fs::write(&log, "earlier lines\n").unwrap();
+        let file = || std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .args(["test", "scripts/baseline-2024.rhai", "--junit", stream])
+            .current_dir(root())
+            .stdout(file())
+            .stderr(file())
+            .status()
+            .unwrap();
+        let kept = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status.code(), Some(2), "{stream}: {kept}");
+        assert!(kept.starts_with("earlier lines\n"), "{stream}: {kept}");
+        // (Both streams go to the log here: either is named.)
+        assert!(kept.contains("this command's standard"), "{stream}: {kept}");
+        assert!(!kept.contains("did not finish"), "{stream}: {kept}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1394,6 +1394,12 @@ fn test(
                 j.display()
             ))));
         }
+        if let Some(stream) = write::std_stream(j) {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: that is this command's {stream}, which the report would replace; give it a file of its own (results.xml)",
+                j.display()
+            ))));
+        }
         if std::fs::symlink_metadata(j).is_ok() && !j.is_file() {
             return Err(anyhow!(BadInput(format!(
                 "error: --junit {}: exists and is not a regular file",
@@ -1847,10 +1853,11 @@ fn run_sweep(
         return Err(bad("--runs must be between 1 and 10000000".into()));
     }
     if let Some(k) = grid {
-        if !(1..=1000).contains(&k) {
-            return Err(bad(
-                "--grid must be between 1 and 1000 points per parameter".into(),
-            ));
+        if !(2..=1000).contains(&k) {
+            return Err(bad(format!(
+                "--grid {k}: must be between 2 and 1000 points per parameter (both ends of \
+                 each range and the points between; hold a parameter with --set NAME=VALUE)"
+            )));
         }
     }
     if threads == Some(0) || threads.is_some_and(|t| t > 1024) {
@@ -1869,13 +1876,6 @@ fn run_sweep(
     if grid.is_some() && ranges.iter().all(|r| r.lo == r.hi) {
         return Err(bad(
             "--grid needs a range to walk: add --set NAME=LO..HI".into()
-        ));
-    }
-    if grid == Some(1) && ranges.iter().any(|r| r.lo < r.hi) {
-        return Err(bad(
-            "--grid 1 cannot include both ends of a range: give at least 2 points, or hold \
-             the parameter with --set NAME=VALUE"
-                .into(),
         ));
     }
     let shard = match shard {

@@ -408,7 +408,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             // A share of its output, whatever its unit (tonnes, devices, MW).
             if share >= 0.0001 {
                 let worst_text = worst
-                    .map(|w| format!(", {} in its worst 12 months", percent(w)))
+                    .map(|w| format!(", {} of its use unmet over its worst 12 months", percent(w)))
                     .unwrap_or_default();
                 lost.push(Lost {
                     share,

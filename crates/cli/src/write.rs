@@ -238,8 +238,43 @@ fn stop_cleanly(why: &str, code: i32) {
     std::process::exit(code);
 }
 
+/// Which of this command's own streams `path` is (`/dev/stdout`, or a file the output is
+/// redirected to), if either: a file written there would be replaced under the stream,
+/// so it is refused rather than written.
+pub fn std_stream(path: &Path) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let target = std::fs::metadata(path).ok()?;
+        let same = |fd: std::os::fd::BorrowedFd| {
+            let file = std::fs::File::from(fd.try_clone_to_owned().ok()?);
+            let meta = file.metadata().ok()?;
+            Some((meta.dev(), meta.ino()) == (target.dev(), target.ino()))
+        };
+        if same(std::io::stdout().as_fd()) == Some(true) {
+            return Some("standard output");
+        }
+        if same(std::io::stderr().as_fd()) == Some(true) {
+            return Some("standard error");
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// The file a write to `path` replaces: `path`, or what a symbolic link there names.
 fn target_of(path: &Path) -> Result<PathBuf> {
+    if let Some(stream) = std_stream(path) {
+        anyhow::bail!(
+            "cannot write {}: it is this command's {stream}; give the file a name of its own",
+            path.display()
+        );
+    }
     let target = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path)
             .with_context(|| format!("cannot write {}: a link to nothing", path.display()))?,

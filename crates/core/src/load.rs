@@ -1361,7 +1361,16 @@ impl Loader {
             match (0..self.files.len()).find(|&f| self.files[f].locator.find("elements").is_some())
             {
                 Some(f) => self.problem_at(f, "elements".into(), msg),
-                None => at_header(&mut self, "name", msg),
+                // The field is missing: its path, at the model's header.
+                None => {
+                    let f = &self.files[hfile];
+                    self.problems.push(Problem {
+                        file: f.path.clone(),
+                        place: f.locator.find("model"),
+                        path: "elements".into(),
+                        message: msg,
+                    });
+                }
             }
             return Err(ModelError {
                 problems: self.problems,

@@ -913,6 +913,13 @@ fn an_empty_element_list_is_named_where_it_stands_and_alone() {
         got.contains("1 problem:"),
         "no knock-on 'unknown element': {got}"
     );
+    // Left out altogether: the missing field's path, at the model's header.
+    let header = "model:\n  name: tiny\n  start: 2024-01-01\n  end: 2025-01-01\n";
+    let got = load_str("tiny.yaml", header).unwrap_err().to_string();
+    assert!(
+        got.contains("tiny.yaml:1:1: elements: the model lists no `elements:`"),
+        "{got}"
+    );
 }
 
 #[test]
