@@ -1039,7 +1039,7 @@ fn compare_shows_deltas_and_writes_a_report() {
     ]);
     let t = text(&capped);
     assert!(
-        t.contains("caveat B: ROW/magnet:NdFeB at the model's 40× ceiling for 2 weeks"),
+        t.contains("caveat B: ROW/magnet:NdFeB rose to 23.5× its start (peak 2025-12-29) without reaching the cap"),
         "{t}"
     );
     assert!(
@@ -1609,8 +1609,8 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // Four shown, the rest counted: ten prices reach a bound or run far above their start
-    // without the London framework.
+    // Four shown, the rest counted: eight prices run far above their start without the
+    // London framework.
     let out = chokepoint(&["run", "scripts/whatif-no-london-framework.rhai"]);
     let shown = text(&out);
     assert_eq!(
@@ -1623,7 +1623,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     );
     assert!(
         shown.contains(
-            "caveat                                 6 more prices (see summary.json, caveats)"
+            "caveat                                 4 more prices (see summary.json, caveats)"
         ),
         "{shown}"
     );

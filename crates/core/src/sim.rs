@@ -2597,10 +2597,10 @@ impl Sim {
                         );
                         let need = self.link_need(l);
                         let l_contracted = links.contracted[slot];
-                        let r = self.link_request(l, c, need, lead as f64, l_contracted).0;
+                        let r = self.link_request(l, c, need, lead.pipeline, l_contracted).0;
                         let r = match l.need {
                             trade::NeedOf::Stockpile(_) => r,
-                            _ => r.min(trade::spread(need, r, lead as f64)),
+                            _ => r.min(trade::spread(need, r, lead.steps as f64)),
                         } * allow;
                         self.scratch.request[slot] = r;
                         wanted += r;

@@ -293,8 +293,22 @@ pub(super) fn export_offer(avail: f64, hold: f64, home: f64, later: f64) -> f64 
 }
 
 /// A buyer whose imports wait for a licence orders that much further ahead: its pipeline
-/// is part of what it aims to hold. The longest review, in steps, of the `exporters` (bar
-/// its own country) that may ship to the buyer in `slot`.
+/// is part of what it aims to hold.
+#[derive(Clone, Copy)]
+pub(super) struct Lead {
+    /// The longest review, in steps: how long its first licensed orders take.
+    pub steps: usize,
+    /// The pipeline it aims to hold, in steps of its use: a review's worth of what the
+    /// licence passes (the longest review times its approval share). A licence passes
+    /// at most its share of a step's use, so a buyer aiming at a whole review of use would
+    /// never reach it and would ask for the rest every step, bidding prices up as if
+    /// short: a licence approving 5% priced China's magnets outside it at twice what a ban
+    /// did (2026-11-30).
+    pub pipeline: f64,
+}
+
+/// The [`Lead`] of the buyer in `slot` from the `exporters` (bar its own country, and
+/// `skip`) that may ship to it.
 pub(super) fn licence_lead(
     rules: &[Rule],
     nx: usize,
@@ -302,14 +316,19 @@ pub(super) fn licence_lead(
     home: CountryId,
     exporters: &[CountryId],
     skip: Option<CountryId>,
-) -> usize {
-    (exporters.iter())
-        .filter(|&&x| x != home && Some(x) != skip)
-        .map(|&x| &rules[slot * nx + x])
-        .filter(|r| r.allow > 0.0)
-        .map(|r| r.delay as usize)
-        .max()
-        .unwrap_or(0)
+) -> Lead {
+    let mut lead = Lead {
+        steps: 0,
+        pipeline: 0.0,
+    };
+    for &x in exporters {
+        let r = &rules[slot * nx + x];
+        if x != home && Some(x) != skip && r.allow > 0.0 {
+            lead.steps = lead.steps.max(r.delay as usize);
+            lead.pipeline = lead.pipeline.max(r.delay as f64 * r.allow);
+        }
+    }
+    lead
 }
 
 /// Buyers (in serving order) grouped into tiers of equal priority, with each tier's buyer
@@ -951,14 +970,14 @@ impl Sim {
             let need = self.link_need(l);
             let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None);
             let contracted = links.contracted[slot];
-            let (r, held) = self.link_request(l, c, need, lead as f64, contracted);
+            let (r, held) = self.link_request(l, c, need, lead.pipeline, contracted);
             // Steps until its first licensed orders arrive: a review from now, or from
             // when it began to wait (orders placed every step since then arrive every step
             // from then on).
             let until = if self.on_order[l.order] > NOISE {
-                (self.waiting_since[l.order] + lead).saturating_sub(self.step)
+                (self.waiting_since[l.order] + lead.steps).saturating_sub(self.step)
             } else {
-                lead
+                lead.steps
             };
             let s = &mut self.scratch;
             s.bought[slot] = held;
@@ -976,7 +995,7 @@ impl Sim {
             s.use_now[slot] = need.min(r);
             s.need[slot] = need;
             // Cover the price update weighs it against, pipeline included.
-            s.cover[slot] = l.cover + lead as f64;
+            s.cover[slot] = l.cover + lead.pipeline;
             s.buyer_country[slot] = l.country;
             s.buyer_stage[slot] = l.stage;
             s.got[slot] = 0.0;
