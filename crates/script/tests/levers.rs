@@ -3658,6 +3658,72 @@ fn notes_are_said_once_of_levers_that_were_pulled_and_name_what_they_note() {
         "{:?}",
         out.output
     );
+    // A target ends a release in progress, and one below the holding sells nothing: both
+    // said, with the figures (a review took a 0 t target for "sell it all").
+    let out = run_to(
+        r#"stockpile_release("us-nds-ndfeb", 1000.0);
+           at("2024-03-04", || stockpile_target("us-nds-ndfeb", 0.0, 500.0));"#,
+        "2024-04-01",
+    );
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l
+                .contains("us-nds-ndfeb was releasing 1000 t/yr; the target ends that release")),
+        "{:?}",
+        out.output
+    );
+    // (Held and target are both tonnes of magnet: 300 t is under the 450 t held, though
+    // over the ~140 t of rare earth in them.)
+    let out = run_to(
+        r#"stockpile_target("us-nds-ndfeb", 300.0, 0.0);"#,
+        "2024-02-01",
+    );
+    assert!(
+        !out.output
+            .iter()
+            .any(|l| l.contains("buys nothing toward it"))
+            && out
+                .output
+                .iter()
+                .any(|l| l.contains("holds 450 t, more than its target of 300 t")),
+        "{:?}",
+        out.output
+    );
+    let out = run_to(
+        r#"stockpile_target("us-nds-ndfeb", 1000.0, 0.0);"#,
+        "2024-02-01",
+    );
+    assert!(
+        out.output
+            .iter()
+            .any(|l| l.contains("buys nothing toward it")),
+        "1,000 t is over the 450 t held: {:?}",
+        out.output
+    );
+    // A floor or a subsidy is a transfer, said once however often it is pulled.
+    let out = run_to(
+        r#"price_floor("mp-separation", "oxide:Nd", 110.0, "US");
+           price_floor("mp-separation", "oxide:Nd", 120.0, "US");
+           subsidy("mp-independence-magnets", 5.0, "US");"#,
+        "2024-02-01",
+    );
+    for lever in ["price_floor", "subsidy"] {
+        let said = (out.output.iter())
+            .filter(|l| l.starts_with(&format!("note: {lever}: paid as a transfer")))
+            .count();
+        assert_eq!(said, 1, "{lever}: {:?}", out.output);
+    }
+    let out = run_to(
+        r#"stockpile_target("us-nds-ndfeb", 0.0, 500.0);"#,
+        "2024-02-01",
+    );
+    assert!(
+        out.output.iter().any(|l| l
+            .contains("us-nds-ndfeb holds 450 t, more than its target of 0 t; a target only buys")),
+        "{:?}",
+        out.output
+    );
 }
 
 #[test]

@@ -214,7 +214,10 @@ pub mod government_api {
         })
     }
 
-    /// A stockpile buys (at up to `tonnes_per_year`) until it holds `tonnes`.
+    /// A stockpile buys (at up to `tonnes_per_year`) until it holds `tonnes`. A target
+    /// only buys: one below what the stockpile holds sells nothing (`stockpile_release`
+    /// sells), and a target ends a release in progress, as a stockpile buys or sells, not
+    /// both (a note says so in either case).
     ///
     /// ```rhai
     /// stockpile_target("us-nds-ndfeb", 2000.0, 1000.0);
@@ -235,10 +238,25 @@ pub mod government_api {
             h.sim.stockpile_target[s] = target * re;
             h.sim.stockpile_buy[s] = rate * re;
             h.sim.stockpile_release[s] = 0.0;
-            if rate == 0.0 && target * re > h.sim.stockpile_holding(s) {
+            // (In tonnes of the stockpile's form, as `target`.)
+            let held = h.sim.stockpile_holding(s);
+            if rate == 0.0 && target > held {
                 h.output.push(format!(
                     "note: stockpile_target: {id} aims for {target} t at 0 t/yr, so it buys \
                      nothing toward it (it holds what it has; give a rate to buy)"
+                ));
+            }
+            if before.1 > 0.0 {
+                h.output.push(format!(
+                    "note: stockpile_target: {id} was releasing {:.0} t/yr; the target ends \
+                     that release (a stockpile buys or sells, not both)",
+                    before.1 / re
+                ));
+            } else if target < held - 1e-6 {
+                h.output.push(format!(
+                    "note: stockpile_target: {id} holds {:.0} t, more than its target of \
+                     {target} t; a target only buys, so it keeps them (stockpile_release sells)",
+                    held
                 ));
             }
             if rate == 0.0 && before == (0.0, 0.0) {
@@ -333,7 +351,10 @@ pub mod government_api {
     /// to `floor` $/kg whenever the market price is below it. It replaces any floor the same
     /// payer keeps under the same facility and commodity; a floor of 0 ends it. Floors of
     /// several payers under the same sales stack: each pays from the next floor below its
-    /// own (or the market) up to its own.
+    /// own (or the market) up to its own. A floor is a transfer: no plant in the model runs
+    /// more for what it is paid over the market (mines and separators run while fed; metal,
+    /// magnet and recycling plants curtail on the market's margin), so it costs its payer
+    /// and moves no tonne (a note says so); `build` and `expand` add output.
     ///
     /// ```rhai
     /// price_floor("mp-separation", "oxide:Nd", 110.0, "US");
@@ -366,6 +387,7 @@ pub mod government_api {
                 return Ok(());
             }
             if floor > 0.0 {
+                transfer_note(h, "price_floor");
                 h.sim.floors.push(PriceFloor {
                     facility: f,
                     commodity: c,
@@ -487,7 +509,8 @@ pub mod government_api {
 
     /// A production subsidy of `per_kg` $/kg of the facility's output (kg of its output form:
     /// magnet for a magnet plant, oxide for a separator), paid by `payer`. It replaces any
-    /// subsidy the same payer gives the same facility; 0 ends it.
+    /// subsidy the same payer gives the same facility; 0 ends it. As a `price_floor`, it
+    /// is a transfer that moves no tonne (a note says so).
     ///
     /// ```rhai
     /// subsidy("mp-independence-magnets", 5.0, "US");
@@ -506,6 +529,7 @@ pub mod government_api {
                 return Ok(());
             }
             if per_kg > 0.0 {
+                transfer_note(h, "subsidy");
                 h.sim.subsidies.push(Subsidy {
                     facility: f,
                     per_kg,
@@ -564,5 +588,18 @@ pub mod government_api {
             h.log("random_outage", format!("{facility} p={p}"));
             Ok(())
         })
+    }
+}
+
+/// Said once per lever: what a payment on top of the market does in this model.
+fn transfer_note(h: &mut Host, lever: &str) {
+    let note = format!(
+        "note: {lever}: paid as a transfer: no plant in the model runs more for what it is \
+         paid over the market (mines and separators run while fed; metal, magnet and recycling \
+         plants curtail on the market's margin), so it costs its payer and moves no tonne; \
+         build or expand adds output"
+    );
+    if !h.output.contains(&note) {
+        h.output.push(note);
     }
 }
