@@ -1259,6 +1259,8 @@ fn a_scenario_its_time_limit_stops_fails_rather_than_being_bad_input() {
             "{args:?}: {}",
             text(&out)
         );
+        // A run stopped by its limit ran: it is not said to have been unable to.
+        assert!(!text(&out).contains("could not run"), "{}", text(&out));
     }
     assert!(!sweep_out.join("runs.csv").exists());
     for args in [
@@ -1981,7 +1983,7 @@ fn a_sweep_is_not_written_over_a_runs_output_and_its_argument_errors_say_error()
     let o = out.to_str().unwrap();
     refused(
         &[&sweep[..], &["--out", o]].concat(),
-        "holds a run's or a comparison's output (series.csv)",
+        "holds a run's output (series.csv)",
     );
     assert!(!out.join("runs.csv").exists(), "nothing written");
     let s = dir.join("s");
@@ -4921,4 +4923,50 @@ fn a_report_named_after_the_commands_own_redirected_output_is_refused_and_the_lo
         assert!(!kept.contains("did not finish"), "{stream}: {kept}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_script_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-utf8-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("latin1.rhai");
+    std::fs::write(
+        &script,
+        b"run_until(\"2024-02-01\");\nexpect(true, \"caf\xe9\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["run", script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("not UTF-8 text (an invalid byte on line 2, column 18"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_error_in_a_run_given_set_values_names_them() {
+    // A value out of range is found where the script uses it (a library function, here),
+    // so the error shows the script's line; the values given say where it came from.
+    let out = chokepoint(&[
+        "run",
+        "scripts/2025-04-china-licensing.rhai",
+        "--set",
+        "approval=-1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("approval: must be between 0 and 1, got -1"),
+        "{t}"
+    );
+    assert!(
+        t.contains("= the run had --set approval=-1: a value given there is checked"),
+        "{t}"
+    );
+    // Without --set, nothing is said of it.
+    let out = chokepoint(&["run", "tests/malformed/nonexistent.rhai"]);
+    assert!(!text(&out).contains("the run had"), "{}", text(&out));
 }

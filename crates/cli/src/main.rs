@@ -1111,6 +1111,12 @@ fn run(
     time_limit: f64,
 ) -> Result<u8> {
     let set: Vec<String> = params.keys().cloned().collect();
+    // Said under an error: a value out of range is found where the script uses it, so the
+    // error points at the script's line and would read as a fault of the script.
+    let given = (params.iter())
+        .map(|(k, v)| format!("--set {k}={}", param_text(*v)))
+        .collect::<Vec<_>>()
+        .join(" ");
     if let Some(dir) = out {
         write::ready(dir, RUN_FILES)?;
     }
@@ -1133,6 +1139,9 @@ fn run(
             err!("{e}");
             if !e.0.ends_with('\n') {
                 errln!();
+            }
+            if !given.is_empty() && !failure.timed_out {
+                errln!("  = the run had {given}: a value given there is checked where the script uses it");
             }
             if let Some(dir) = out {
                 run_outputs(dir, script).void(e.0.trim_end())?;
@@ -1965,8 +1974,13 @@ fn run_sweep(
                 },
             )
             .map_err(|e| {
+                let what = if e.timed_out {
+                    "did not finish in its time limit"
+                } else {
+                    "could not run"
+                };
                 let text = format!(
-                    "error: the sweep's first run could not run: run 0 ({}):\n{e}",
+                    "error: the sweep's first run {what}: run 0 ({}):\n{e}",
                     shown.join(", ")
                 );
                 match e.timed_out {

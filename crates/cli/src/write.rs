@@ -415,13 +415,12 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         ));
     }
     if files.contains(&"sweep.json") {
-        if let Some(f) = ["series.csv", "compare.csv"]
+        if let Some((f, what)) = [("series.csv", "a run's"), ("compare.csv", "a comparison's")]
             .into_iter()
-            .find(|f| dir.join(f).is_file())
+            .find(|(f, _)| dir.join(f).is_file())
         {
             return Err(bad(format!(
-                "holds a run's or a comparison's output ({f}); write this command's files \
-                 elsewhere"
+                "holds {what} output ({f}); write this command's files elsewhere"
             )));
         }
     }

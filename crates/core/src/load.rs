@@ -47,6 +47,23 @@ fn shorten_quoted(msg: &str) -> String {
     text
 }
 
+/// Where the first byte that is not UTF-8 stands, as an editor counts: "an invalid byte
+/// on line L, column C, byte offset N".
+pub fn bad_utf8_place(e: &std::string::FromUtf8Error) -> String {
+    let at = e.utf8_error().valid_up_to();
+    let before = &e.as_bytes()[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    format!("an invalid byte on line {line}, column {column}, byte offset {at}")
+}
+
 /// A file's bytes, or None if it holds more than `limit` of them. Reads at most one byte
 /// past the limit, however the file grows meanwhile; a device or a pipe is refused unread.
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
@@ -922,21 +939,9 @@ fn read_text(path: &Path) -> Result<String, String> {
         return Err("the file is binary (it contains NUL bytes), not YAML text".into());
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        // Where, as an editor counts: the line and column of the first bad byte.
-        let at = e.utf8_error().valid_up_to();
-        let before = &e.as_bytes()[..at];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
         format!(
-            "the file is not UTF-8 text (an invalid byte on line {line}, column {column}, \
-             byte offset {at}: save it as UTF-8)"
+            "the file is not UTF-8 text ({}: save it as UTF-8)",
+            bad_utf8_place(&e)
         )
     })?;
     // Editors on Windows may start a UTF-8 file with a byte-order mark: it is not content.

@@ -217,8 +217,13 @@ impl Scenario {
         let bytes = chokepoint_core::load::read_at_most(path, limit)
             .map_err(|e| ScriptError::plain(path, format!("cannot read the script: {e}")))?
             .ok_or_else(too_big)?;
-        let source = String::from_utf8(bytes)
-            .map_err(|_| ScriptError::plain(path, "the script is not UTF-8 text"))?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            let place = chokepoint_core::load::bad_utf8_place(&e);
+            ScriptError::plain(
+                path,
+                format!("the script is not UTF-8 text ({place}: save it as UTF-8)"),
+            )
+        })?;
         // A byte-order mark is not code, and old Mac line ends (a lone CR) are line ends:
         // the header lines must read as the parser's lines do.
         let source = source.strip_prefix('\u{feff}').unwrap_or(&source);
