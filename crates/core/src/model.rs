@@ -236,11 +236,14 @@ pub struct Behaviour {
     /// Share of what third-country buyers receive that they give up to buyers an export
     /// control blocks, taking the controlling exporter's supply instead (trade diversion).
     pub diversion: f64,
+    /// Weeks over which a buyer held below its cover target (with a step's use still in
+    /// stock) comes to count that cover as normal in its price bid; 0: never.
+    pub cover_adapt_weeks: f64,
 }
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 16] = [
+    pub const PARAMS: [(&'static str, &'static str); 17] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -305,10 +308,14 @@ impl Behaviour {
             "spare_line_band",
             "metal plants run all their spare lines once their output's price is up this share",
         ),
+        (
+            "cover_adapt_weeks",
+            "weeks over which buyers held below their cover target come to bid as if it were normal (0: never)",
+        ),
     ];
 
     /// The parameters' values, in the order of [`Self::PARAMS`].
-    pub fn values(&self) -> [f64; 16] {
+    pub fn values(&self) -> [f64; 17] {
         [
             self.price_rise,
             self.price_fall,
@@ -326,6 +333,7 @@ impl Behaviour {
             self.curtail_band,
             self.diversion,
             self.spare_line_band,
+            self.cover_adapt_weeks,
         ]
     }
 
@@ -342,6 +350,7 @@ impl Behaviour {
             "order_smoothing_weeks" => (2.0, 520.0),
             "input_cost_share" => (0.01, 1.0),
             "curtail_band" | "spare_line_band" => (0.01, 10.0),
+            "cover_adapt_weeks" => (0.0, 520.0),
             _ => (0.0, 1000.0),
         };
         let value = crate::load::check_range(value, lo, hi)?;
@@ -399,7 +408,7 @@ impl Behaviour {
         Ok(())
     }
 
-    pub fn from_values(v: &[f64; 16]) -> Behaviour {
+    pub fn from_values(v: &[f64; 17]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -417,6 +426,7 @@ impl Behaviour {
             curtail_band: v[13],
             diversion: v[14],
             spare_line_band: v[15],
+            cover_adapt_weeks: v[16],
         }
     }
 }

@@ -182,6 +182,9 @@ pub struct Sim {
     /// `[node][commodity]`, the step since which the buyer has had licensed orders
     /// waiting (the review's first arrival is one review later).
     waiting_since: Vec<usize>,
+    /// `[node][commodity]`, the share of its cover target a buyer has come to count as
+    /// normal (1 at start): see `felt_target`.
+    ease: Vec<f64>,
     pending: Vec<Shipment>,
     /// `[market][commodity]`, $/kg.
     pub price: Vec<f64>,
@@ -630,6 +633,7 @@ impl Sim {
             stock,
             on_order: vec![0.0; nn * nc],
             waiting_since: vec![0; nn * nc],
+            ease: vec![1.0; nn * nc],
             pending: Vec::with_capacity(4096),
             log_price: vec![0.0; price.len()],
             price_ratio: vec![1.0; price.len()],
@@ -1493,6 +1497,7 @@ impl Sim {
         self.stock.extend(std::iter::repeat_n(0.0, nf * ne));
         self.on_order.extend(std::iter::repeat_n(0.0, nc));
         self.waiting_since.extend(std::iter::repeat_n(0, nc));
+        self.ease.extend(std::iter::repeat_n(1.0, nc));
         self.capacity_mult.push(1.0);
         self.closed.push(false);
         self.run_rate.push(1.0);
@@ -3524,5 +3529,15 @@ fn quota_share(policy: &Policy, mix: Option<&[f64]>) -> f64 {
             }
         }
         _ => 1.0,
+    }
+}
+
+/// The share of the gap between a buyer's cover and its felt target closed in a step
+/// (read each step: a script's `behaviour` may set it before the clock moves).
+pub(crate) fn ease_rate(b: &Behaviour, step_days: u32) -> f64 {
+    if b.cover_adapt_weeks > 0.0 {
+        (step_days as f64 / 7.0 / b.cover_adapt_weeks).min(1.0)
+    } else {
+        0.0
     }
 }

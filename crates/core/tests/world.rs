@@ -343,6 +343,46 @@ fn a_licence_never_leaves_its_targets_shorter_than_a_ban_or_a_stricter_licence()
 }
 
 #[test]
+fn buyers_that_come_to_count_thin_cover_as_normal_end_the_late_peak_of_a_mine_stop() {
+    // `cover_adapt_weeks`, shipped off: with it, a Kachin stop's Dy price in China peaks
+    // while the stop's loss is felt and rises with the stop's length; without it, buyers
+    // bid for the stock they cannot rebuild and a six-month stop peaks in 2026, months
+    // after the mines restart.
+    let run = |adapt: f64, restart: &str| {
+        let mut m = (*world()).clone();
+        m.behaviour.cover_adapt_weeks = adapt;
+        let m = Arc::new(m);
+        let f = m.facility_id("kachin-clay-mines").unwrap();
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2024-10-20"));
+        sim.capacity_mult[f] = 0.0;
+        sim.run_until(d(restart));
+        sim.capacity_mult[f] = 1.0;
+        sim.run_until(d("2026-12-31"));
+        let p = col(&sim, "price", "CN/oxide:Dy");
+        let (i, peak) =
+            (p.iter().enumerate()).fold((0, 0.0), |a, (i, &x)| if x > a.1 { (i, x) } else { a });
+        assert!(sim.mass_balance_error() < 1e-9);
+        (peak / p[0], sim.series.dates[i])
+    };
+    let (six, six_at) = run(39.0, "2025-04-20");
+    let (eight, _) = run(39.0, "2025-06-20");
+    assert!(
+        six_at < d("2025-12-31"),
+        "six months' stop peaks in 2025 ({six:.2}x on {six_at})"
+    );
+    assert!(
+        six > 1.3 && eight > six + 0.3,
+        "a longer stop peaks higher: {six:.2}x, {eight:.2}x"
+    );
+    let (off, off_at) = run(0.0, "2025-04-20");
+    assert!(
+        off_at > d("2025-12-31") && off > six,
+        "shipped off, the late peak stands: {off:.2}x on {off_at}"
+    );
+}
+
+#[test]
 fn a_stockpile_release_shortens_a_shortage() {
     let m = world();
     let sp = m.stockpile_id("us-nds-ndfeb").unwrap();

@@ -728,6 +728,7 @@ impl Sim {
         let m = &self.model;
         let (ne, nc, nx) = (m.elements.len(), m.commodities.len(), m.countries.len());
         let home_bias = m.behaviour.home_bias;
+        let ease = super::ease_rate(&m.behaviour, m.step_days);
         let mixed = m.commodities[c].element.is_none();
         let kg_per_t = 1000.0 / m.forms[m.commodities[c].form].re_share;
         let stock = &mut self.stock;
@@ -778,11 +779,20 @@ impl Sim {
             } else {
                 s.bought[slot]
             };
-            let have = held + self.on_order[l.order];
-            let target = s.need[slot] * l.cover.max(1.0);
-            let w = price_weight_of(&self.price_weight, l);
-            s.buyer_target[l.market * nc + c] += target * w;
-            s.buyer_have[l.market * nc + c] += have.min(target) * w;
+            let cover = Cover {
+                held,
+                have: held + self.on_order[l.order],
+                weeks: l.cover,
+                weight: price_weight_of(&self.price_weight, l),
+            };
+            tally_cover(
+                s,
+                &mut self.ease[l.order],
+                slot,
+                l.market * nc + c,
+                cover,
+                ease,
+            );
         }
     }
 
@@ -1640,6 +1650,7 @@ impl Sim {
     fn note_market_state(&mut self, c: CommodityId, buyers: &[BuyerLink]) {
         let m = &self.model;
         let (ne, nc) = (m.elements.len(), m.commodities.len());
+        let ease = super::ease_rate(&m.behaviour, m.step_days);
         let s = &mut self.scratch;
         for (slot, l) in buyers.iter().enumerate() {
             // A holding of a mixed form is summed again only if something arrived (or, for
@@ -1651,13 +1662,57 @@ impl Sim {
             } else {
                 s.bought[slot]
             };
-            let have = held + self.on_order[l.order];
-            let target = s.need[slot] * s.cover[slot].max(1.0);
-            let w = price_weight_of(&self.price_weight, l);
-            s.buyer_target[l.market * nc + c] += target * w;
-            s.buyer_have[l.market * nc + c] += have.min(target) * w;
+            let cover = Cover {
+                held,
+                have: held + self.on_order[l.order],
+                weeks: s.cover[slot],
+                weight: price_weight_of(&self.price_weight, l),
+            };
+            tally_cover(
+                s,
+                &mut self.ease[l.order],
+                slot,
+                l.market * nc + c,
+                cover,
+                ease,
+            );
         }
     }
+}
+
+/// A buyer's cover, as the price update weighs it: what it holds, that and what it has on
+/// order, its cover target in steps of use, and its weight in the price.
+struct Cover {
+    held: f64,
+    have: f64,
+    weeks: f64,
+    weight: f64,
+}
+
+/// Adds the buyer in `slot` to the cover tally of its market and commodity (index `at` of
+/// `buyer_target`, `buyer_have`), against the target its bid answers to (`felt_target`).
+fn tally_cover(s: &mut Scratch, ease: &mut f64, slot: usize, at: usize, c: Cover, rate: f64) {
+    let need = s.need[slot];
+    let target = felt_target(ease, c.have, c.held, need * c.weeks.max(1.0), need, rate);
+    s.buyer_target[at] += target * c.weight;
+    s.buyer_have[at] += c.have.min(target) * c.weight;
+}
+
+/// The cover target a buyer's price bid answers to: its target times the share of it the
+/// buyer has come to count as normal (`cover_adapt_weeks`, shipped off: `rate`, the share
+/// of the gap closed in a step, is then 0 and the target is whole). Switched on, a buyer
+/// held below its target while it still has a step's use in stock comes, over months, to
+/// count that cover as normal, and stops bidding the price up for the rest (it still
+/// orders it, and takes any surplus): a market whose stocks cannot be rebuilt, because
+/// supply lost is never made up or a quota passes only use, does not climb for a year on
+/// stock it will not get. A buyer that runs out bids at full strength; one back at its
+/// target counts the whole target again over the same months.
+fn felt_target(ease: &mut f64, have: f64, held: f64, target: f64, need: f64, rate: f64) -> f64 {
+    if target > NOISE && held >= need {
+        let cover = (have / target).min(1.0);
+        *ease += (cover - *ease) * rate;
+    }
+    target * *ease
 }
 
 /// What a licence still passes to the buyer in `slot` this step: the approval share of what
