@@ -179,9 +179,12 @@ pub struct Sim {
     pub stock: Vec<f64>,
     /// `[node][commodity]`, tonnes ordered and not yet arrived.
     on_order: Vec<f64>,
-    /// `[node][commodity]`, the step since which the buyer has had licensed orders
-    /// waiting (the review's first arrival is one review later).
-    waiting_since: Vec<usize>,
+    /// `[node][commodity][step % due_ring]`: tonnes on order due to arrive at that step,
+    /// the buyer's arrival profile over the longest review in force (see `bridge`).
+    due: Vec<f64>,
+    /// Steps the arrival profile spans: one more than the longest wait of any shipment
+    /// or review in force (0 until the rules are first built, when nothing waits).
+    due_ring: usize,
     /// `[node][commodity]`, the share of its cover target a buyer has come to count as
     /// normal (1 at start): see `felt_target`.
     ease: Vec<f64>,
@@ -632,7 +635,8 @@ impl Sim {
             nodes,
             stock,
             on_order: vec![0.0; nn * nc],
-            waiting_since: vec![0; nn * nc],
+            due: Vec::new(),
+            due_ring: 0,
             ease: vec![1.0; nn * nc],
             pending: Vec::with_capacity(4096),
             log_price: vec![0.0; price.len()],
@@ -1496,7 +1500,8 @@ impl Sim {
         self.fac_node.push(self.nodes.len() - 1);
         self.stock.extend(std::iter::repeat_n(0.0, nf * ne));
         self.on_order.extend(std::iter::repeat_n(0.0, nc));
-        self.waiting_since.extend(std::iter::repeat_n(0, nc));
+        self.due
+            .extend(std::iter::repeat_n(0.0, nc * self.due_ring));
         self.ease.extend(std::iter::repeat_n(1.0, nc));
         self.capacity_mult.push(1.0);
         self.closed.push(false);
@@ -1882,6 +1887,29 @@ impl Sim {
         self.ramp_stretch = stretch;
         self.rules_dirty = false;
         self.release_reviewed();
+        self.rebuild_due();
+    }
+
+    /// The buyers' arrival profiles, afresh from the licence queue, over the longest review
+    /// in force or wait queued (rules change only at events, never in the steady loop).
+    fn rebuild_due(&mut self) {
+        let nc = self.model.commodities.len();
+        let longest = (self.rules.iter().map(|r| r.delay as usize))
+            .chain(
+                self.pending
+                    .iter()
+                    .map(|p| p.arrive.saturating_sub(self.step)),
+            )
+            .max()
+            .unwrap_or(0);
+        // (At least one slot: a shipment released to arrive this step is due now.)
+        self.due_ring = longest + 1;
+        self.due.clear();
+        self.due.resize(self.on_order.len() * self.due_ring, 0.0);
+        for p in &self.pending {
+            let at = (p.node * nc + p.commodity) * self.due_ring + p.arrive % self.due_ring;
+            self.due[at] += p.qty;
+        }
     }
 
     /// Shipments waiting on a licence's review that the rules now in force let through
@@ -2095,8 +2123,11 @@ impl Sim {
                     self.policy_cost[x] += price * s.qty / m.forms[s.form].re_share * 1000.0;
                 }
                 self.scratch.arrived[s.exporter] += s.qty;
-                let o = &mut self.on_order[s.node * nc + s.commodity];
+                let at = s.node * nc + s.commodity;
+                let o = &mut self.on_order[at];
                 *o = (*o - s.qty).max(0.0);
+                let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
+                *d = (*d - s.qty).max(0.0);
                 self.pending.swap_remove(i);
             } else {
                 i += 1;

@@ -340,6 +340,31 @@ fn a_licence_never_leaves_its_targets_shorter_than_a_ban_or_a_stricter_licence()
         "approving everything after the review leaves users at most 5% short ({:.3})",
         last.0
     );
+    // Terms raised mid-way (a deal): more will come only a review on, and buyers bridge
+    // that wait too, rather than lose the refused share they had been buying elsewhere
+    // (raised from 0.1 to 1 in June, they were 88% short in July).
+    let raised = |to: f64| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2025-04-01"));
+        for (a, until) in [(0.1, "2025-06-01"), (to, "2025-12-31")] {
+            let mut p = def("export_licence", "CN");
+            p.approval = Some(a);
+            p.delay_days = Some(63.0);
+            p.forms = strs(&["magnet:NdFeB", "metal"]);
+            p.to = strs(&["US"]);
+            let date = sim.date();
+            sim.end_policies(date, |p| p.kind.name() == "export_licence");
+            add(&mut sim, p);
+            sim.run_until(d(until));
+        }
+        let short = col(&sim, "shortfall", "magnet:NdFeB/US");
+        short.iter().fold(0.0, |a: f64, &b| a.max(b))
+    };
+    let (kept, full) = (raised(0.1), raised(1.0));
+    assert!(
+        full <= kept + 1e-6,
+        "raising approval to 1 leaves users no shorter: {full:.3} against {kept:.3}"
+    );
 }
 
 #[test]

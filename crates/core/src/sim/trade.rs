@@ -843,8 +843,9 @@ impl Sim {
                     .any(|slot| s.request[slot] - s.got[slot] > 0.0)
                 {
                     self.home_pass(slots.clone());
-                    self.import_ruled(c, &links.buyers, slots.clone());
-                    self.divert(c, &links.buyers, slots);
+                    self.import_ruled(c, &links.buyers, slots.clone(), 0..2);
+                    self.divert(c, &links.buyers, slots.clone());
+                    self.import_ruled(c, &links.buyers, slots, 2..3);
                 }
             }
             self.give(c, links);
@@ -981,25 +982,14 @@ impl Sim {
             let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None);
             let contracted = links.contracted[slot];
             let (r, held) = self.link_request(l, c, need, lead.pipeline, contracted);
-            // Steps until its first licensed orders arrive: a review from now, or from
-            // when it began to wait (orders placed every step since then arrive every step
-            // from then on).
-            let until = if self.on_order[l.order] > NOISE {
-                (self.waiting_since[l.order] + lead.steps).saturating_sub(self.step)
-            } else {
-                lead.steps
-            };
-            let s = &mut self.scratch;
-            s.bought[slot] = held;
-            // A buyer whose stock will not last until then scrambles for the gap where it
-            // can be had now, as buyers outside China did in April 2025, spread over the
-            // wait (a government stockpile, with no use, waits).
-            s.bridge[slot] = if until > 0 && !matches!(l.need, NeedOf::Stockpile(_)) {
-                let t = until as f64;
-                ((need * t - held) / t).clamp(0.0, need)
+            let bridge = if lead.steps > 0 && !matches!(l.need, NeedOf::Stockpile(_)) {
+                self.bridge_of(l.order, need, held, lead.steps)
             } else {
                 0.0
             };
+            let s = &mut self.scratch;
+            s.bought[slot] = held;
+            s.bridge[slot] = bridge;
             s.request[slot] = r;
             s.asked[slot] = r;
             s.use_now[slot] = need.min(r);
@@ -1015,6 +1005,27 @@ impl Sim {
             total += r;
         }
         total
+    }
+
+    /// What a buyer waiting on a licence's review lacks this step to last until its orders
+    /// arrive: over each horizon up to the review, the use its stock and the arrivals due
+    /// before then fall short of, spread over that horizon; the most of these (at most a
+    /// step's use). A review just begun, or terms raised so that more will come only a
+    /// review on, leave such a gap; the buyer scrambles for it where it can be had now, as
+    /// buyers outside China did in April 2025 (`divert` brings it).
+    fn bridge_of(&self, order: usize, need: f64, held: f64, review: usize) -> f64 {
+        let ring = self.due_ring;
+        if ring == 0 {
+            return 0.0;
+        }
+        let due = &self.due[order * ring..(order + 1) * ring];
+        let (mut came, mut most) = (0.0, 0.0f64);
+        for k in 1..=review.min(ring - 1) {
+            let short = need * k as f64 - held - came;
+            most = most.max(short / k as f64);
+            came += due[(self.step + k) % ring];
+        }
+        most.clamp(0.0, need)
     }
 
     /// A buyer's use of its commodity this step (t).
@@ -1129,7 +1140,13 @@ impl Sim {
     /// exporters. Each buyer spreads what it still wants over exporters by weight (what is
     /// on offer × what policy allows × the tariff factor); each exporter then fills its
     /// claims pro-rata. Licences (approval share and delay) and quotas apply flow by flow.
-    fn import_ruled(&mut self, c: CommodityId, buyers: &[BuyerLink], tier: std::ops::Range<usize>) {
+    fn import_ruled(
+        &mut self,
+        c: CommodityId,
+        buyers: &[BuyerLink],
+        tier: std::ops::Range<usize>,
+        rounds: std::ops::Range<usize>,
+    ) {
         let Sim {
             model,
             step,
@@ -1142,7 +1159,8 @@ impl Sim {
             on_order,
             policy_cost,
             price,
-            waiting_since,
+            due,
+            due_ring,
             scratch: s,
             ..
         } = self;
@@ -1167,7 +1185,14 @@ impl Sim {
             s.export_w[x] = export_offer(s.avail[x], s.hold[x], s.home_drawn[x], later);
         }
         let mut order = std::mem::take(&mut s.order);
-        for round in 0..2 {
+        // Licences pass a step's use first (round 0); what they refuse, and the stock a
+        // buyer rebuilds, go to suppliers that deliver now (round 1), then to diversion
+        // (`divert`, between the calls); only then does a licence at full approval take
+        // what none of those supplied, to arrive after its review (round 2). Queued
+        // first, a full approval's restocking took the licensed exporter's supply that
+        // diversion swaps, and a 180-day review at full approval left Japan's Dy oxide
+        // users 64% short where 99% approval, or a ban, left them none.
+        for round in rounds {
             if live.is_empty() {
                 break;
             }
@@ -1190,7 +1215,12 @@ impl Sim {
                     for &x in &live {
                         let offer = if by_export { s.export_w[x] } else { s.avail[x] };
                         let w = if x == bx {
-                            offer
+                            // (Round 2 is the full approvals' alone.)
+                            if round < 2 {
+                                offer
+                            } else {
+                                0.0
+                            }
                         } else {
                             let rule = &rules[row + x];
                             let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
@@ -1200,11 +1230,16 @@ impl Sim {
                             // refused is ordered from the others in the second round), and
                             // passes no more than its room.
                             let licensed = rule.allow < 1.0 || rule.delay > 0;
-                            if licensed
-                                && ((round > 0 && rule.allow < 1.0)
-                                    || licence_room(s, &buyers[slot], slot, rule, s.licensed[slot])
-                                        <= 0.0)
-                            {
+                            let full = rule.allow >= 1.0 && rule.delay > 0;
+                            let room = |full| {
+                                licence_room(s, &buyers[slot], slot, rule, s.licensed[slot], full)
+                            };
+                            let closed = match round {
+                                0 => licensed && room(false) <= 0.0,
+                                1 => licensed,
+                                _ => !full || room(true) <= 0.0,
+                            };
+                            if closed {
                                 0.0
                             } else {
                                 cap * rule.allow * rule.tariff
@@ -1249,6 +1284,7 @@ impl Sim {
                     nx,
                     ne,
                     mixed,
+                    full: round > 0,
                 },
                 buyers,
                 &order,
@@ -1277,8 +1313,14 @@ impl Sim {
                         // ordered, at the approval share. Across both rounds: the cap is
                         // on the step's total.
                         if rule.allow < 1.0 || rule.delay > 0 {
-                            let room =
-                                licence_room(s, &buyers[slot], slot, &rule, s.licensed[slot]);
+                            let room = licence_room(
+                                s,
+                                &buyers[slot],
+                                slot,
+                                &rule,
+                                s.licensed[slot],
+                                round > 0,
+                            );
                             let asked = q;
                             q = (q * rule.allow).min(room);
                             s.licensed[slot] += q;
@@ -1322,11 +1364,10 @@ impl Sim {
                         policy_cost[bx] -= value * rule.duty;
                     }
                     if rule.delay > 0 {
-                        hold(s, pending, *step + rule.delay as usize, b, x, c, com, q);
-                        if on_order[b * nc + c] <= NOISE {
-                            waiting_since[b * nc + c] = *step;
-                        }
+                        let arrive = *step + rule.delay as usize;
+                        hold(s, pending, arrive, b, x, c, com, q);
                         on_order[b * nc + c] += q;
+                        due[(b * nc + c) * *due_ring + arrive % *due_ring] += q;
                         // Not delivered now: take it back out of the immediate receipts,
                         // but count it in the buyer's supply for dependency, as its
                         // foreign share was (both when ordered).
@@ -1372,21 +1413,42 @@ impl Sim {
         for v in &mut s.took[took.clone()] {
             *v *= share;
         }
-        // Trial pass on copies, then the real one with each want scaled to the fill.
+        // Buyers bridging a licence's review are served first: what they lack is use,
+        // what the others still want is mostly stock.
+        if s.bridge[slots.clone()].iter().any(|&b| b > 0.0) {
+            self.divert_round(c, buyers, tier.clone(), true);
+        }
+        self.divert_round(c, buyers, tier, false);
+    }
+
+    /// One round of [`Sim::divert`]: a trial pass on copies, then the real one with each
+    /// want scaled to the fill, then what is left to whoever can still take it. With
+    /// `bridges`, only what buyers lack to bridge a review.
+    fn divert_round(
+        &mut self,
+        c: CommodityId,
+        buyers: &[BuyerLink],
+        tier: std::ops::Range<usize>,
+        bridges: bool,
+    ) {
+        let nx = self.model.countries.len();
+        let s = &mut self.scratch;
+        let (took, slots) = (tier.start * nx..tier.end * nx, tier.clone());
         s.wmat[took.clone()].copy_from_slice(&s.took[took.clone()]);
         s.weights.copy_from_slice(&s.avail);
         s.wsum[slots.clone()].copy_from_slice(&s.got[slots.clone()]);
         s.bridge_trial[slots.clone()].copy_from_slice(&s.bridge[slots.clone()]);
-        let (moved, wanted) = self.divert_pass(c, buyers, tier.clone(), 1.0, false);
+        let (moved, wanted) = self.divert_pass(c, buyers, tier.clone(), 1.0, false, bridges);
         let s = &mut self.scratch;
         s.took[took.clone()].copy_from_slice(&s.wmat[took]);
         s.avail.copy_from_slice(&s.weights);
         s.got[slots.clone()].copy_from_slice(&s.wsum[slots.clone()]);
         s.bridge[slots.clone()].copy_from_slice(&s.bridge_trial[slots]);
         if moved > 0.0 && wanted > 0.0 {
-            self.divert_pass(c, buyers, tier.clone(), (moved / wanted).min(1.0), true);
+            let fill = (moved / wanted).min(1.0);
+            self.divert_pass(c, buyers, tier.clone(), fill, true, bridges);
             // Whatever the shares left unused goes to whoever can still take it.
-            self.divert_pass(c, buyers, tier, 1.0, true);
+            self.divert_pass(c, buyers, tier, 1.0, true, bridges);
         }
     }
 
@@ -1400,6 +1462,7 @@ impl Sim {
         tier: std::ops::Range<usize>,
         fill: f64,
         route: bool,
+        bridges: bool,
     ) -> (f64, f64) {
         let Sim {
             model,
@@ -1436,7 +1499,11 @@ impl Sim {
         for b in tier.clone() {
             let bx = s.buyer_country[b];
             // What it still wants, and the gap its licensed orders arrive too late for.
-            let ordered = (s.request[b] - s.got[b] - s.queued[b]).max(0.0);
+            let ordered = if bridges {
+                0.0
+            } else {
+                (s.request[b] - s.got[b] - s.queued[b]).max(0.0)
+            };
             let full = ordered + s.bridge[b];
             // An exporter with supply left that a policy keeps from b, wholly or in part: a
             // ban, a licence, or a quota whose room is spent (a quota of 0 keeps as a ban).
@@ -1718,10 +1785,17 @@ fn felt_target(ease: &mut f64, have: f64, held: f64, target: f64, need: f64, rat
 /// What a licence still passes to the buyer in `slot` this step: the approval share of what
 /// it is granted against, less what it has `licensed` already. (A stockpile asks for no
 /// more than a step's buying.)
-fn licence_room(s: &Scratch, buyer: &BuyerLink, slot: usize, rule: &Rule, licensed: f64) -> f64 {
+fn licence_room(
+    s: &Scratch,
+    buyer: &BuyerLink,
+    slot: usize,
+    rule: &Rule,
+    licensed: f64,
+    full: bool,
+) -> f64 {
     let granted = if matches!(buyer.need, NeedOf::Stockpile(_)) {
         s.request[slot]
-    } else if rule.delay > 0 && rule.allow >= 1.0 {
+    } else if full && rule.delay > 0 && rule.allow >= 1.0 {
         spread(s.need[slot], s.request[slot], rule.delay as f64)
     } else {
         s.need[slot]
@@ -1741,6 +1815,8 @@ struct Flows<'a> {
     ne: usize,
     /// The commodity is a mixed form (its flows carry the exporter's offered mix).
     mixed: bool,
+    /// The round lets a licence at full approval pass stock rebuilding (`licence_room`).
+    full: bool,
 }
 
 /// Shares each quota's room among the flows it caps in a round of the import pass,
@@ -1774,7 +1850,8 @@ fn share_quota_room(
             let rule = &book.rules[row + x];
             let mut q = (want * w / s.wsum[slot] * s.claims[x]).min(s.avail[x]);
             if rule.allow < 1.0 || rule.delay > 0 {
-                q = (q * rule.allow).min(licence_room(s, &buyers[slot], slot, rule, licensed));
+                let room = licence_room(s, &buyers[slot], slot, rule, licensed, book.full);
+                q = (q * rule.allow).min(room);
                 licensed += q;
             }
             let mix = book.mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);

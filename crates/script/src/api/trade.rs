@@ -379,11 +379,13 @@ pub mod trade_api {
     /// step's use per step, so it cannot rebuild its stocks through the licence; at full
     /// approval (general licences) it also rebuilds its stock and its pipeline, spread over
     /// the review. Over a long licence, approval 1 and 0.99 therefore differ sharply
-    /// (stocks recover, or stay low). A buyer whose stock will not last the review buys
-    /// the gap where it can be had now (through `diversion`), so a licence on some
-    /// destinations never leaves them shorter than a stricter one or a ban; one on every
-    /// destination leaves nobody to re-route through. Supply contracts pass at the
-    /// approval share without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
+    /// (stocks recover, or stay low). A buyer whose stock will not last until more arrives
+    /// (a review begun, or terms raised) buys the gap where it can be had now (through
+    /// `diversion`), so a licence on some destinations leaves magnet users no shorter than
+    /// a ban, and less short on average the more it approves (small markets with few
+    /// routes can still come out shorter; models/README);
+    /// one on every destination leaves nobody to re-route through. Supply contracts pass
+    /// at the approval share without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
     /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
     /// reach buyers after the delay (see `licence_queue`); lifting the licence releases
     /// those already waiting, which arrive that week. A licence on some destinations leaks as a ban does:
