@@ -4969,4 +4969,21 @@ fn an_error_in_a_run_given_set_values_names_them() {
     // Without --set, nothing is said of it.
     let out = chokepoint(&["run", "tests/malformed/nonexistent.rhai"]);
     assert!(!text(&out).contains("the run had"), "{}", text(&out));
+    // `compare` says which side and its values.
+    let s = "scripts/2025-04-china-licensing.rhai";
+    let out = chokepoint(&[
+        "compare",
+        s,
+        s,
+        "--set-a",
+        "approval=0.5",
+        "--set-b",
+        "approval=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("= side B ran with approval=2: a value given there is checked"),
+        "{}",
+        text(&out)
+    );
 }

@@ -573,7 +573,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 write::ready(dir, &["compare.csv", "report.html"])?;
             }
             // A scenario that fails shows what it printed first, as `run` does.
-            let run_one = |script: &Path, params: &BTreeMap<String, f64>| {
+            let run_one = |side: &str, script: &Path, params: &BTreeMap<String, f64>| {
                 let mut failure = Failure::default();
                 let r = execute(
                     script,
@@ -588,7 +588,22 @@ fn dispatch(cmd: Command) -> Result<u8> {
                         outln!("{line}");
                     }
                 }
-                r.map_err(|e| (e, failure.timed_out))
+                r.map_err(|mut e| {
+                    // As under `run`: which side, and the values it was given.
+                    if !params.is_empty() && !failure.timed_out {
+                        let given = (params.iter())
+                            .map(|(k, v)| format!("{k}={}", param_text(*v)))
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        let end = if e.0.ends_with('\n') { "" } else { "\n" };
+                        e.0 = format!(
+                            "{}{end}  = side {side} ran with {given}: a value given there is \
+                             checked where the script uses it",
+                            e.0
+                        );
+                    }
+                    (e, failure.timed_out)
+                })
             };
             // A run its time limit stopped failed, as under `run` and `test` (exit 1); the
             // second runs only once the first has.
@@ -606,8 +621,8 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 files: &["compare.csv", "report.html"],
                 scenario: None,
             });
-            let both = finished(run_one(&a, &params_a))
-                .and_then(|x| Ok((x, finished(run_one(&b, &params_b))?)));
+            let both = finished(run_one("A", &a, &params_a))
+                .and_then(|x| Ok((x, finished(run_one("B", &b, &params_b))?)));
             // From here an interrupt waits for the comparison's files to be written whole.
             let _output = write::output_phase();
             let ((sa, ma, oa), (sb, mb, ob)) = match both {

@@ -246,7 +246,8 @@ pub fn std_stream(path: &Path) -> Option<&'static str> {
     {
         use std::os::fd::AsFd;
         use std::os::unix::fs::MetadataExt;
-        let target = std::fs::metadata(path).ok()?;
+        // (A device such as /dev/null is not replaced: it is refused as not a file.)
+        let target = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
         let same = |fd: std::os::fd::BorrowedFd| {
             let file = std::fs::File::from(fd.try_clone_to_owned().ok()?);
             let meta = file.metadata().ok()?;

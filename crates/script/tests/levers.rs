@@ -3690,6 +3690,15 @@ fn notes_are_said_once_of_levers_that_were_pulled_and_name_what_they_note() {
         "{:?}",
         out.output
     );
+    // Pulled by a rule every four weeks, it is said once.
+    let out = run_to(
+        r#"every("4w", || stockpile_target("us-nds-ndfeb", 100.0, 50.0));"#,
+        "2024-06-01",
+    );
+    let said = (out.output.iter())
+        .filter(|l| l.contains("us-nds-ndfeb holds"))
+        .count();
+    assert_eq!(said, 1, "{:?}", out.output);
     let out = run_to(
         r#"stockpile_target("us-nds-ndfeb", 1000.0, 0.0);"#,
         "2024-02-01",

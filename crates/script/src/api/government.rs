@@ -246,18 +246,29 @@ pub mod government_api {
                      nothing toward it (it holds what it has; give a rate to buy)"
                 ));
             }
+            // Each said once a run, however often a rule pulls the lever.
+            let mut say = |head: String, rest: String| {
+                if !h.output.iter().any(|o| o.starts_with(&head)) {
+                    h.output.push(head + rest.as_str());
+                }
+            };
             if before.1 > 0.0 {
-                h.output.push(format!(
-                    "note: stockpile_target: {id} was releasing {:.0} t/yr; the target ends \
-                     that release (a stockpile buys or sells, not both)",
-                    before.1 / re
-                ));
+                say(
+                    format!("note: stockpile_target: {id} was releasing "),
+                    format!(
+                        "{:.0} t/yr; the target ends that release (a stockpile buys or \
+                         sells, not both)",
+                        before.1 / re
+                    ),
+                );
             } else if target < held - 1e-6 {
-                h.output.push(format!(
-                    "note: stockpile_target: {id} holds {:.0} t, more than its target of \
-                     {target} t; a target only buys, so it keeps them (stockpile_release sells)",
-                    held
-                ));
+                say(
+                    format!("note: stockpile_target: {id} holds "),
+                    format!(
+                        "{held:.0} t, more than its target of {target} t; a target only \
+                         buys, so it keeps them (stockpile_release sells)"
+                    ),
+                );
             }
             if rate == 0.0 && before == (0.0, 0.0) {
                 return Ok(()); // A target it buys toward at no rate, and no release to end.
