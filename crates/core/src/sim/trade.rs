@@ -987,6 +987,9 @@ impl Sim {
             } else {
                 0.0
             };
+            // A buyer asks the market for at least the gap it must bridge this step, though
+            // its pipeline covers its target: that arrives too late.
+            let r = r.max(bridge);
             let s = &mut self.scratch;
             s.bought[slot] = held;
             s.bridge[slot] = bridge;
@@ -1504,7 +1507,12 @@ impl Sim {
             } else {
                 (s.request[b] - s.got[b] - s.queued[b]).max(0.0)
             };
-            let full = ordered + s.bridge[b];
+            // (Its open orders include the gap when its pipeline already meets its target.)
+            let full = if bridges {
+                s.bridge[b]
+            } else {
+                ordered.max(s.bridge[b])
+            };
             // An exporter with supply left that a policy keeps from b, wholly or in part: a
             // ban, a licence, or a quota whose room is spent (a quota of 0 keeps as a ban).
             let kept = |x: CountryId| {
