@@ -779,20 +779,9 @@ impl Sim {
             } else {
                 s.bought[slot]
             };
-            let cover = Cover {
-                held,
-                have: held + self.on_order[l.order],
-                weeks: l.cover,
-                weight: price_weight_of(&self.price_weight, l),
-            };
-            tally_cover(
-                s,
-                &mut self.ease[l.order],
-                slot,
-                l.market * nc + c,
-                cover,
-                ease,
-            );
+            let cover = Cover::of(l, held, l.cover, &self.on_order, &self.price_weight);
+            let at = l.market * nc + c;
+            tally_cover(s, &mut self.ease[l.order], slot, at, cover, ease);
         }
     }
 
@@ -1737,20 +1726,9 @@ impl Sim {
             } else {
                 s.bought[slot]
             };
-            let cover = Cover {
-                held,
-                have: held + self.on_order[l.order],
-                weeks: s.cover[slot],
-                weight: price_weight_of(&self.price_weight, l),
-            };
-            tally_cover(
-                s,
-                &mut self.ease[l.order],
-                slot,
-                l.market * nc + c,
-                cover,
-                ease,
-            );
+            let cover = Cover::of(l, held, s.cover[slot], &self.on_order, &self.price_weight);
+            let at = l.market * nc + c;
+            tally_cover(s, &mut self.ease[l.order], slot, at, cover, ease);
         }
     }
 }
@@ -1762,6 +1740,17 @@ struct Cover {
     have: f64,
     weeks: f64,
     weight: f64,
+}
+
+impl Cover {
+    fn of(l: &BuyerLink, held: f64, weeks: f64, on_order: &[f64], weights: &[f64]) -> Cover {
+        Cover {
+            held,
+            have: held + on_order[l.order],
+            weeks,
+            weight: price_weight_of(weights, l),
+        }
+    }
 }
 
 /// Adds the buyer in `slot` to the cover tally of its market and commodity (index `at` of
