@@ -498,9 +498,9 @@ struct Scratch {
     /// Per buyer slot: tonnes ordered this step that wait in the licence queue.
     queued: Vec<f64>,
     /// Per buyer slot: what a buyer waiting on a licence's review lacks this step to last
-    /// until its orders arrive: the review's use its stock and pipeline fall short of,
-    /// spread over the review. Trade diversion may bring it from elsewhere at once (what
-    /// it brings is taken off); `bridge_trial` keeps it over diversion's trial pass.
+    /// until more arrives (`Sim::bridge_of`, from its arrival profile in `Sim::due`). It
+    /// asks the market for at least this, and trade diversion serves it first (what it
+    /// brings is taken off); `bridge_trial` keeps it over diversion's trial pass.
     bridge: Vec<f64>,
     bridge_trial: Vec<f64>,
     /// Per buyer slot × exporter: what the slot received now from each exporter in its

@@ -1004,7 +1004,8 @@ impl Sim {
     /// before then fall short of, spread over that horizon; the most of these (at most a
     /// step's use). A review just begun, or terms raised so that more will come only a
     /// review on, leave such a gap; the buyer scrambles for it where it can be had now, as
-    /// buyers outside China did in April 2025 (`divert` brings it).
+    /// buyers outside China did in April 2025: it asks the market for at least the gap,
+    /// and `divert` serves gaps first.
     fn bridge_of(&self, order: usize, need: f64, held: f64, review: usize) -> f64 {
         let ring = self.due_ring;
         if ring == 0 {
