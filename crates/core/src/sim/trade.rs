@@ -1183,8 +1183,7 @@ impl Sim {
         // (`divert`, between the calls); only then does a licence at full approval take
         // what none of those supplied, to arrive after its review (round 2). Queued
         // first, a full approval's restocking took the licensed exporter's supply that
-        // diversion swaps, and a 180-day review at full approval left Japan's Dy oxide
-        // users 64% short where 99% approval, or a ban, left them none.
+        // diversion swaps.
         for round in rounds {
             if live.is_empty() {
                 break;
@@ -1224,8 +1223,9 @@ impl Sim {
                             // passes no more than its room.
                             let licensed = rule.allow < 1.0 || rule.delay > 0;
                             let full = rule.allow >= 1.0 && rule.delay > 0;
-                            let room = |full| {
-                                licence_room(s, &buyers[slot], slot, rule, s.licensed[slot], full)
+                            let room = |rebuild| {
+                                let done = s.licensed[slot];
+                                licence_room(s, &buyers[slot], slot, rule, done, rebuild)
                             };
                             let closed = match round {
                                 0 => licensed && room(false) <= 0.0,
@@ -1277,7 +1277,7 @@ impl Sim {
                     nx,
                     ne,
                     mixed,
-                    full: round > 0,
+                    rebuild: round > 0,
                 },
                 buyers,
                 &order,
@@ -1781,19 +1781,21 @@ fn felt_target(ease: &mut f64, have: f64, held: f64, target: f64, need: f64, rat
 }
 
 /// What a licence still passes to the buyer in `slot` this step: the approval share of what
-/// it is granted against, less what it has `licensed` already. (A stockpile asks for no
-/// more than a step's buying.)
+/// it is granted against, less what it has `licensed` already. Against a step's use; with
+/// `rebuild` (the import pass's last round), a full approval under a review also passes
+/// the stock and pipeline the buyer lacks, spread over the review. (A stockpile asks for
+/// no more than a step's buying.)
 fn licence_room(
     s: &Scratch,
     buyer: &BuyerLink,
     slot: usize,
     rule: &Rule,
     licensed: f64,
-    full: bool,
+    rebuild: bool,
 ) -> f64 {
     let granted = if matches!(buyer.need, NeedOf::Stockpile(_)) {
         s.request[slot]
-    } else if full && rule.delay > 0 && rule.allow >= 1.0 {
+    } else if rebuild && rule.delay > 0 && rule.allow >= 1.0 {
         spread(s.need[slot], s.request[slot], rule.delay as f64)
     } else {
         s.need[slot]
@@ -1814,7 +1816,7 @@ struct Flows<'a> {
     /// The commodity is a mixed form (its flows carry the exporter's offered mix).
     mixed: bool,
     /// The round lets a licence at full approval pass stock rebuilding (`licence_room`).
-    full: bool,
+    rebuild: bool,
 }
 
 /// Shares each quota's room among the flows it caps in a round of the import pass,
@@ -1848,7 +1850,7 @@ fn share_quota_room(
             let rule = &book.rules[row + x];
             let mut q = (want * w / s.wsum[slot] * s.claims[x]).min(s.avail[x]);
             if rule.allow < 1.0 || rule.delay > 0 {
-                let room = licence_room(s, &buyers[slot], slot, rule, licensed, book.full);
+                let room = licence_room(s, &buyers[slot], slot, rule, licensed, book.rebuild);
                 q = (q * rule.allow).min(room);
                 licensed += q;
             }
