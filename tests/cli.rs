@@ -1039,7 +1039,7 @@ fn compare_shows_deltas_and_writes_a_report() {
     ]);
     let t = text(&capped);
     assert!(
-        t.contains("caveat B: ROW/magnet:NdFeB rose to 23.5× its start (peak 2025-12-29) without reaching the cap"),
+        t.contains("caveat B: ROW/magnet:NdFeB rose to 19.1× its start (peak 2025-12-29) without reaching the cap"),
         "{t}"
     );
     assert!(
@@ -1583,10 +1583,12 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let shown = text(&out);
+    // (Lu is not a headline, so the summary counts it among the rest: the headline SmCo
+    // magnets' caveat is shown.)
     let line = shown
         .lines()
-        .find(|l| l.contains("caveat") && l.contains("ROW/oxide:Lu"))
-        .unwrap_or_else(|| panic!("no caveat for ROW/oxide:Lu in:\n{shown}"));
+        .find(|l| l.contains("caveat") && l.contains("ROW/magnet:SmCo"))
+        .unwrap_or_else(|| panic!("no caveat for ROW/magnet:SmCo in:\n{shown}"));
     assert!(line.contains("at the model's 40× ceiling for "), "{line}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
@@ -1611,24 +1613,37 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
-    // Four shown, the rest counted: eight prices run far above their start without the
-    // London framework.
+    // Four shown, the rest counted: seven prices run far above their start without the
+    // London framework. The headline prices' caveats come first: magnets outside China
+    // (19×, a headline) ran above 10× for fewer weeks than the three shown before them
+    // here, and were counted among the rest until 2026-11-30.
     let out = chokepoint(&["run", "scripts/whatif-no-london-framework.rhai"]);
     let shown = text(&out);
-    assert_eq!(
-        shown
-            .lines()
-            .filter(|l| l.trim_start().starts_with("caveat "))
-            .count(),
-        5,
+    let caveats: Vec<&str> = (shown.lines())
+        .filter(|l| l.trim_start().starts_with("caveat "))
+        .collect();
+    assert_eq!(caveats.len(), 5, "{shown}");
+    assert!(
+        caveats[0].contains("ROW/oxide:Lu rose to 23.6×")
+            && caveats[3].contains("ROW/magnet:NdFeB rose to 19.1×"),
         "{shown}"
     );
     assert!(
         shown.contains(
-            "caveat                                 4 more prices (see summary.json, caveats)"
+            "caveat                                 3 more prices (see summary.json, caveats)"
         ),
         "{shown}"
     );
+    // In the 2010 replay, SmCo magnets at the cap are a headline: their caveat is shown,
+    // before those of longer spells at the cap (13 more are counted).
+    let out = chokepoint(&["run", "scripts/2010-quota-crisis.rhai"]);
+    let shown = text(&out);
+    assert!(shown.contains("peak price ROW/magnet:SmCo"), "{shown}");
+    let first_counted = shown.find("more prices (see summary.json").unwrap();
+    let smco = shown
+        .find("caveat                                 ROW/magnet:SmCo at the model's 40× ceiling")
+        .unwrap();
+    assert!(smco < first_counted, "{shown}");
     // A price far above its start though below the cap is flagged too, with its peak.
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);

@@ -224,6 +224,15 @@ struct Move {
 /// A key price's low is told from this multiple of its start down.
 const FELL: f64 = 0.8;
 
+/// The magnet chain's key prices: always among a run's headlines.
+const KEY_PRICES: [&str; 5] = [
+    "ROW/oxide:Dy",
+    "ROW/oxide:Tb",
+    "ROW/oxide:Nd",
+    "ROW/magnet:NdFeB",
+    "CN/oxide:Dy",
+];
+
 fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     let s = &out.sim.series;
     let mut h = Vec::new();
@@ -238,13 +247,6 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     // Largest price move in each market for the magnet chain's key commodities, with when
     // it peaked; then the prices that moved most of all the others (Y oxide or Dy metal
     // outside China can run far ahead of these five).
-    const KEY_PRICES: [&str; 5] = [
-        "ROW/oxide:Dy",
-        "ROW/oxide:Tb",
-        "ROW/oxide:Nd",
-        "ROW/magnet:NdFeB",
-        "CN/oxide:Dy",
-    ];
     let last = s.dates.len().saturating_sub(1);
     let moves_of = |key: &str| -> Option<Move> {
         let v = s.column(s.find("price", key)?);
@@ -544,7 +546,7 @@ impl Pinned {
 
 /// How many prices sat at the model's ceiling at some time in the run.
 pub(crate) fn prices_at_cap(m: &Model, out: &Outcome) -> usize {
-    (pinned_prices(m, out).iter())
+    (pinned_by_bound(m, out).iter())
         .filter(|p| p.bound == "ceiling")
         .count()
 }
@@ -575,7 +577,26 @@ fn money_caveat(m: &Model, out: &Outcome, pinned: &[Pinned]) -> Option<&'static 
     )
 }
 
+/// Prices held at one of the model's bounds, or run far above their start, in the order
+/// the summary shows them: the headline prices' first, so that a headline's caveat is never
+/// among those only counted.
 pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
+    let mut found = pinned_by_bound(m, out);
+    let shown: Vec<String> = (headlines(m, out).into_iter())
+        .filter_map(|h| {
+            let l = &h.label;
+            (l.strip_prefix("peak price ")
+                .or(l.strip_prefix("low price ")))
+            .map(str::to_string)
+        })
+        .collect();
+    // (A stable sort: the bound order within each part.)
+    found.sort_by_key(|p| !shown.contains(&p.key));
+    found
+}
+
+/// [`pinned_prices`] at a bound first, then far above start; longest first, then by name.
+fn pinned_by_bound(m: &Model, out: &Outcome) -> Vec<Pinned> {
     let s = &out.sim.series;
     // The run's bounds: a scenario may set them (`behaviour`).
     let b = &out.sim.model.behaviour;
@@ -627,8 +648,6 @@ pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
             }
         }
     }
-    // At a bound first, then far above start; longest first, then by name: the order the
-    // summary shows them in.
     let below_cap = |p: &Pinned| p.bound == "far above start";
     found.sort_by(|a, b| {
         (below_cap(a).cmp(&below_cap(b)))

@@ -283,6 +283,23 @@ fn a_ban_on_one_country_is_partly_diverted_through_the_others() {
     );
 }
 
+/// China's magnets and metal to the US alone: a licence at `approval` with a 63-day review,
+/// or a ban.
+fn us_magnet_control(approval: Option<f64>) -> chokepoint_core::model_file::PolicyDef {
+    let mut p = match approval {
+        Some(a) => {
+            let mut p = def("export_licence", "CN");
+            p.approval = Some(a);
+            p.delay_days = Some(63.0);
+            p
+        }
+        None => def("export_ban", "CN"),
+    };
+    p.forms = strs(&["magnet:NdFeB", "metal"]);
+    p.to = strs(&["US"]);
+    p
+}
+
 #[test]
 fn a_licence_never_leaves_its_targets_shorter_than_a_ban_or_a_stricter_licence() {
     // A US-only licence on China's magnets and metal with a 63-day review. Buyers whose
@@ -294,18 +311,7 @@ fn a_licence_never_leaves_its_targets_shorter_than_a_ban_or_a_stricter_licence()
     let run = |approval: Option<f64>| {
         let mut sim = Sim::new(&m, 1);
         sim.run_until(d("2025-04-01"));
-        let mut p = match approval {
-            Some(a) => {
-                let mut p = def("export_licence", "CN");
-                p.approval = Some(a);
-                p.delay_days = Some(63.0);
-                p
-            }
-            None => def("export_ban", "CN"),
-        };
-        p.forms = strs(&["magnet:NdFeB", "metal"]);
-        p.to = strs(&["US"]);
-        add(&mut sim, p);
+        add(&mut sim, us_magnet_control(approval));
         sim.run_until(d("2026-03-31"));
         let short = col(&sim, "shortfall", "magnet:NdFeB/US");
         let peak = short.iter().fold(0.0, |a: f64, &b| a.max(b));
@@ -364,6 +370,46 @@ fn a_licence_never_leaves_its_targets_shorter_than_a_ban_or_a_stricter_licence()
     assert!(
         full <= kept + 1e-6,
         "raising approval to 1 leaves users no shorter: {full:.3} against {kept:.3}"
+    );
+}
+
+#[test]
+fn prices_outside_a_licensing_exporter_fall_as_its_licence_approves_more() {
+    // A US-only licence on China's magnets and metal with a 63-day review, from April 2025.
+    // US buyers draw their stock down through the first review; what rebuilds it passes
+    // at the approval share of the approval share. When a licence passed no restocking
+    // below full approval, the stock drained by the review never came back: magnets
+    // outside China peaked at 1.85x their March level at 90% approval, 1.22x at 30%,
+    // 1.07x at 100% and 1.89x under a ban.
+    let m = world();
+    let peak = |approval: Option<f64>| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2025-03-31"));
+        let before = col(&sim, "price", "ROW/magnet:NdFeB");
+        let march = before[before.len() - 1];
+        add(&mut sim, us_magnet_control(approval));
+        sim.run_until(d("2026-03-31"));
+        let v = col(&sim, "price", "ROW/magnet:NdFeB");
+        v.iter().fold(0.0, |a: f64, &b| a.max(b)) / march
+    };
+    let ban = peak(None);
+    assert!(
+        ban > 1.5,
+        "a ban moves magnet prices outside China: {ban:.2}x"
+    );
+    let mut last = ban;
+    for a in [0.1, 0.3, 0.6, 0.9, 0.99, 1.0] {
+        let p = peak(Some(a));
+        assert!(
+            p <= last * 1.01,
+            "approval {a}: magnets outside China peak at {p:.3}x, against {last:.3}x one step stricter"
+        );
+        last = p;
+    }
+    let (nearly, full) = (peak(Some(0.9)), last);
+    assert!(
+        nearly < full * 1.1,
+        "90% approval prices magnets within 10% of a full approval: {nearly:.3}x against {full:.3}x"
     );
 }
 
