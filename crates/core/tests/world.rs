@@ -1173,6 +1173,41 @@ fn export_only_plants_keep_their_market_and_new_ones_win_a_share() {
 }
 
 #[test]
+fn a_deeper_outage_never_leaves_a_plant_with_more_of_its_market_than_a_lighter_one() {
+    // Six months of an outage at Less Common Metals' plant from March 2025. While it made a
+    // tenth, buyers (who split their orders by what exporters offer) ordered a tenth, and
+    // its plan followed them: a 90% outage left it at ~73 t/yr in 2030, a total stop at
+    // ~245 and none at ~415. It now plans on its sales before the outage once its capacity
+    // is back.
+    let m = world();
+    let lcm = m.facility_id("lcm-metal").unwrap();
+    let after = |cut: f64| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2025-03-02"));
+        sim.capacity_mult[lcm] = 1.0 - cut;
+        sim.run_until(d("2025-09-01"));
+        sim.capacity_mult[lcm] = 1.0;
+        sim.run_until(d("2030-12-31"));
+        assert!(sim.mass_balance_error() < 1e-9);
+        mean_between(&sim, "output", "lcm-metal", "2030-01-01", "2030-12-31")
+    };
+    let mut last = after(0.0);
+    for cut in [0.25, 0.5, 0.9, 1.0] {
+        let made = after(cut);
+        assert!(
+            made <= last * 1.02,
+            "after a {cut} outage LCM makes {made:.0} t/yr in 2030, against {last:.0} after a lighter one"
+        );
+        last = made;
+    }
+    let (ninety, stop) = (after(0.9), last);
+    assert!(
+        ninety >= stop * 0.98,
+        "a 90% outage leaves LCM at {ninety:.0} t/yr, no less than a total stop's {stop:.0}"
+    );
+}
+
+#[test]
 fn every_recorded_metric_has_a_unit() {
     let sim = Sim::new(&world(), 0);
     for metric in sim.series.metrics() {
