@@ -231,7 +231,8 @@ pub struct Behaviour {
     /// cost this share more.
     pub curtail_band: f64,
     /// Metal plants bring in their spare lines (up to nameplate) as their output's price
-    /// rises above its start: all of them at 1 + this.
+    /// rises above its start: all of them at 1 + this (magnet makers as `qualify_weeks`
+    /// lets them).
     pub spare_line_band: f64,
     /// Share of what third-country buyers receive that they give up to buyers an export
     /// control blocks, taking the controlling exporter's supply instead (trade diversion).
@@ -239,11 +240,14 @@ pub struct Behaviour {
     /// Weeks over which a buyer held below its cover target (with a step's use still in
     /// stock) comes to count that cover as normal in its price bid; 0: never.
     pub cover_adapt_weeks: f64,
+    /// Weeks for buyers to qualify a magnet maker's spare lines: they run as its output's
+    /// price smoothed over this is up (`spare_line_band`); 0: never.
+    pub qualify_weeks: f64,
 }
 
 impl Behaviour {
     /// Names, in file order, with a one-line meaning for `check` and the docs.
-    pub const PARAMS: [(&'static str, &'static str); 17] = [
+    pub const PARAMS: [(&'static str, &'static str); 18] = [
         (
             "price_rise",
             "log-price rise per year per unit of buyers' cover shortfall",
@@ -312,10 +316,14 @@ impl Behaviour {
             "cover_adapt_weeks",
             "weeks over which buyers held below their cover target come to bid as if it were normal (0: never)",
         ),
+        (
+            "qualify_weeks",
+            "weeks for buyers to qualify a magnet maker's spare lines, which follow its output's price smoothed over them (0: never)",
+        ),
     ];
 
     /// The parameters' values, in the order of [`Self::PARAMS`].
-    pub fn values(&self) -> [f64; 17] {
+    pub fn values(&self) -> [f64; 18] {
         [
             self.price_rise,
             self.price_fall,
@@ -334,6 +342,7 @@ impl Behaviour {
             self.diversion,
             self.spare_line_band,
             self.cover_adapt_weeks,
+            self.qualify_weeks,
         ]
     }
 
@@ -350,7 +359,7 @@ impl Behaviour {
             "order_smoothing_weeks" => (2.0, 520.0),
             "input_cost_share" => (0.01, 1.0),
             "curtail_band" | "spare_line_band" => (0.01, 10.0),
-            "cover_adapt_weeks" => (0.0, 520.0),
+            "cover_adapt_weeks" | "qualify_weeks" => (0.0, 520.0),
             _ => (0.0, 1000.0),
         };
         let value = crate::load::check_range(value, lo, hi)?;
@@ -408,7 +417,7 @@ impl Behaviour {
         Ok(())
     }
 
-    pub fn from_values(v: &[f64; 17]) -> Behaviour {
+    pub fn from_values(v: &[f64; 18]) -> Behaviour {
         Behaviour {
             price_rise: v[0],
             price_fall: v[1],
@@ -427,6 +436,7 @@ impl Behaviour {
             diversion: v[14],
             spare_line_band: v[15],
             cover_adapt_weeks: v[16],
+            qualify_weeks: v[17],
         }
     }
 }

@@ -229,6 +229,9 @@ pub struct Sim {
     /// Per facility: its capacity now (cut by an outage, a closure of lines) is below what
     /// its sales and cover call for, so it sells what it can make, not what is wanted.
     capped: Vec<bool>,
+    /// Per facility making a mixed product (magnets): its output's price index as its
+    /// buyers have come to see it, smoothed over `qualify_weeks` (see `prepare`).
+    qualified_price: Vec<f64>,
     /// Per facility: a control keeps it from some supplier of an input (set with the rules).
     controlled: Vec<bool>,
     /// Per facility: what its spare lines run this step above its usual rate (t/step; a
@@ -284,6 +287,10 @@ pub struct Sim {
     /// (a whole concentrate). They run flat out, so its price would climb without end
     /// against a lasting feed shortage; it stops rising once none would earn it back.
     bidders: Vec<Vec<RecipeId>>,
+    /// Per market and commodity: for a mixed product made to a recipe (magnets), the
+    /// recipe its plants there make it by, whose inputs' prices its own follows (see
+    /// `update_prices`).
+    makers: Vec<Option<RecipeId>>,
     /// Per recipe and thrifted element: how far the element's share has been cut (0..max).
     thrifted: Vec<Vec<f64>>,
     pub policies: Vec<Policy>,
@@ -514,6 +521,9 @@ struct Scratch {
     elem_n: Vec<f64>,
     /// Per market and commodity: no plant that bids for it would earn it back at its price.
     unpaid: Vec<bool>,
+    /// Per market and commodity: the log of where its inputs' prices put it (0 but for a
+    /// mixed product made to a recipe; `update_prices`).
+    cost_lp: Vec<f64>,
     /// Per commodity traded freely in more than one market: its mean log price across them.
     market_lp: Vec<Option<f64>>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
@@ -658,6 +668,7 @@ impl Sim {
             price_weight: vec![1.0; nfac],
             starved: vec![false; nfac],
             capped: vec![false; nfac],
+            qualified_price: vec![1.0; nfac],
             short_of_inputs: vec![false; nfac],
             controlled: vec![false; nfac],
             spare_run: vec![0.0; nfac],
@@ -685,6 +696,7 @@ impl Sim {
             thrift_kept: vec![1.0; model.elements.len()],
             throughput_weights: Vec::new(),
             bidders: Vec::new(),
+            makers: Vec::new(),
             composition,
             thrifted,
             policies,
@@ -918,19 +930,25 @@ impl Sim {
             }
         }
         let mut bidders = vec![Vec::new(); m.markets.len() * nc];
+        let mut makers = vec![None; m.markets.len() * nc];
         let scrap = self.scrap_form();
         for fac in &m.facilities {
             if let Process::Convert(r) = fac.process {
-                let input = m.recipes[r].input;
+                let (input, output) = (m.recipes[r].input, m.recipes[r].output);
+                let mk = m.countries[fac.country].market;
                 if m.forms[input].mixed && self.composition[r].is_empty() && Some(input) != scrap {
-                    let key = m.countries[fac.country].market * nc + m.commodity(input, None);
+                    let key = mk * nc + m.commodity(input, None);
                     if !bidders[key].contains(&r) {
                         bidders[key].push(r);
                     }
                 }
+                if m.forms[output].mixed && !self.composition[r].is_empty() {
+                    makers[mk * nc + m.commodity(output, None)].get_or_insert(r);
+                }
             }
         }
         self.bidders = bidders;
+        self.makers = makers;
         // Serve higher priority first; within a priority, node order (stable, deterministic).
         for b in &mut buyers_of {
             let nodes = &self.nodes;
@@ -1258,6 +1276,7 @@ impl Sim {
             elem_lp: z(m.markets.len() * ne),
             elem_n: z(m.markets.len() * ne),
             unpaid: vec![false; m.markets.len() * m.commodities.len()],
+            cost_lp: vec![0.0; m.markets.len() * m.commodities.len()],
             market_lp: vec![None; m.commodities.len()],
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
@@ -1521,6 +1540,7 @@ impl Sim {
         self.price_weight.push(1.0);
         self.starved.push(false);
         self.capped.push(false);
+        self.qualified_price.push(1.0);
         self.short_of_inputs.push(false);
         self.controlled.push(false);
         self.spare_run.push(0.0);
@@ -2282,6 +2302,10 @@ impl Sim {
         let m = Arc::clone(&self.model);
         let cover = m.behaviour.seller_cover_weeks * 7.0 / m.step_days as f64;
         let alpha = 1.0 / (m.behaviour.order_smoothing_weeks * 7.0 / m.step_days as f64).max(1.0);
+        let qualify = match m.behaviour.qualify_weeks {
+            w if w > 0.0 => 1.0 / (w * 7.0 / m.step_days as f64).max(1.0),
+            _ => 0.0,
+        };
         let (nf, ne) = (m.forms.len(), m.elements.len());
         let scrap = self.scrap_form();
         for f in 0..m.facilities.len() {
@@ -2345,14 +2369,24 @@ impl Sim {
                     // element by element (metal and alloy: electrolysis cells, run well below
                     // nameplate) bring in their spare lines, which cost more to run, as their
                     // output's price rises above its start (all of them at 1 +
-                    // `spare_line_band`), so an outage's drawdown is rebuilt; makers of a mixed
-                    // product (magnet lines) stay at their usual rate (a new customer
-                    // qualifies a source over months).
+                    // `spare_line_band`), so an outage's drawdown is rebuilt. Makers of a mixed
+                    // product (magnet lines) bring theirs in on their price as their buyers
+                    // have come to see it, over `qualify_weeks` (a buyer qualifies a new
+                    // source, or more of a plant's output, over months): a short control is
+                    // over before they come in, lasting demand growth brings them.
                     let fac = &m.facilities[f];
-                    let top = if sales + refill > cap && !m.forms[out].mixed {
-                        let mk = m.countries[fac.country].market;
+                    let mk = m.countries[fac.country].market;
+                    let index = if m.forms[out].mixed {
+                        let now = self.output_price_index(mk, r);
+                        let q = &mut self.qualified_price[f];
+                        *q += qualify * (now - *q);
+                        *q
+                    } else {
+                        self.output_price_index(mk, r)
+                    };
+                    let top = if sales + refill > cap {
                         let band = m.behaviour.spare_line_band.max(1e-9);
-                        let dear = ((self.output_price_index(mk, r) - 1.0) / band).clamp(0.0, 1.0);
+                        let dear = ((index - 1.0) / band).clamp(0.0, 1.0);
                         cap + (cap / fac.utilisation.max(1e-9) - cap) * dear
                     } else {
                         cap
@@ -3138,6 +3172,24 @@ impl Sim {
                 s.elem_n[k] += 1.0;
             }
         }
+        // A magnet's price rests where its inputs put it: its start price with the
+        // rare-earth share of its cost (`input_cost_share`) moved as the inputs' prices in
+        // its market have. Without it, magnets stayed at their start price while a cut at
+        // Bayan Obo put China's Nd oxide at 1.7x (2026-11-30).
+        for i in 0..self.price.len() {
+            // (A product nobody buys any more has no cost to rest on: it falls on its glut.)
+            let wanted = self.scratch.buyer_target[i] > NOISE;
+            let cost = match self.makers.get(i).copied().flatten() {
+                Some(r) if m.prices[i] > 0.0 && wanted => {
+                    let rec = &m.recipes[r];
+                    let comp = self.weights_of(r);
+                    let input = self.price_index(i / nc, rec.input, |e| comp[e], comp);
+                    (1.0 - b.input_cost_share + b.input_cost_share * input).ln()
+                }
+                _ => 0.0,
+            };
+            self.scratch.cost_lp[i] = cost;
+        }
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
             if p0 <= 0.0 {
@@ -3171,7 +3223,7 @@ impl Sim {
             let d = dt
                 * (b.price_rise * short
                     - b.price_fall * glut
-                    - b.price_reversion * lp
+                    - b.price_reversion * (lp - self.scratch.cost_lp[i])
                     - b.form_coupling * link
                     - b.market_coupling * gap);
             let next = (lp + d).clamp(lo, hi);

@@ -1208,6 +1208,59 @@ fn a_deeper_outage_never_leaves_a_plant_with_more_of_its_market_than_a_lighter_o
 }
 
 #[test]
+fn magnet_prices_follow_their_inputs_and_idle_lines_meet_lasting_growth() {
+    // A 30% cut at Bayan Obo from 2025 takes China's Nd oxide up; magnets there rest where
+    // their inputs put them (`input_cost_share` of their cost moved as the inputs' prices).
+    // Before 2026-11-30 they stayed at their start price whatever their inputs cost.
+    let m = world();
+    let cut = |mult: f64| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2025-01-05"));
+        let mine = m.facility_id("bayan-obo-mine").unwrap();
+        sim.capacity_mult[mine] = mult;
+        sim.run_until(d("2027-12-31"));
+        let last = |key: &str| *col(&sim, "price", key).last().unwrap();
+        (last("CN/oxide:Nd"), last("CN/magnet:NdFeB"))
+    };
+    let (nd0, mag0) = cut(1.0);
+    let (nd, mag) = cut(0.7);
+    assert!(
+        nd > 1.5 * nd0,
+        "the cut moves Nd oxide: {nd:.1} against {nd0:.1}"
+    );
+    assert!(
+        mag > 1.1 * mag0 && mag < nd / nd0 * mag0,
+        "magnets pass on part of it: {mag:.1} against {mag0:.1} (Nd x{:.2})",
+        nd / nd0
+    );
+    // Demand for magnets growing 3%/yr from 2025 outruns the capacity announced to 2030.
+    // Held at their usual rate, makers let prices run (~13x outside China by 2030); with
+    // `qualify_weeks` their idle lines come in as buyers qualify them.
+    let grow = |qualify: f64| {
+        let mut m = (*m).clone();
+        m.behaviour.qualify_weeks = qualify;
+        let mut sim = Sim::new(&Arc::new(m.clone()), 1);
+        sim.run_until(d("2025-01-05"));
+        for s in 0..m.sectors.len() {
+            if m.forms[m.sectors[s].material].id == "magnet:NdFeB" {
+                sim.set_growth(s, 0.03);
+            }
+        }
+        sim.run_until(d("2030-12-31"));
+        let v = col(&sim, "price", "ROW/magnet:NdFeB");
+        let made = mean_between(&sim, "production", "magnet/CN", "2030-01-01", "2030-12-31");
+        (v.iter().fold(0.0, |a: f64, &b| a.max(b)) / v[0], made)
+    };
+    let (held, held_made) = grow(0.0);
+    let (qualified, qualified_made) = grow(52.0);
+    assert!(held > 5.0, "held at their usual rate: x{held:.1}");
+    assert!(
+        qualified < 0.5 * held && qualified_made > 1.05 * held_made,
+        "idle lines: x{qualified:.1} against x{held:.1}, China making {qualified_made:.0} against {held_made:.0} t/yr"
+    );
+}
+
+#[test]
 fn every_recorded_metric_has_a_unit() {
     let sim = Sim::new(&world(), 0);
     for metric in sim.series.metrics() {
