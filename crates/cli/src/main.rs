@@ -1106,8 +1106,9 @@ fn execute(
 /// The files `run --out` writes.
 const RUN_FILES: &[&str] = &["series.csv", "summary.json", "report.html"];
 
-/// A run's results in `dir`: a run that fails or is stopped leaves none of an earlier run's
-/// there to be read as its own; its summary.json says it failed and why.
+/// A run's results in `dir`: a run that fails leaves none of an earlier run's there to be
+/// read as its own; its summary.json says it failed and why. (A stopped one leaves them:
+/// see `write::Outputs`.)
 fn run_outputs(dir: &Path, script: &Path) -> write::Outputs {
     write::Outputs {
         dir: dir.to_path_buf(),

@@ -365,8 +365,9 @@ pub fn sweep(
     }
     let this = meta(scenario, model, spec, shard, total);
     other_shard_in(out, &this, shard)?;
-    // A sweep that fails or is stopped from here leaves no earlier sweep's results in `out`
-    // to be read as its own.
+    // A sweep that fails from here leaves no earlier sweep's results in `out` to be read as
+    // its own. (One stopped by Ctrl-C leaves them, and says so with its exit code: an
+    // interrupt is how a user saves a directory named by mistake.)
     let outputs = write::Outputs {
         dir: out.to_path_buf(),
         files: &OUTPUTS,
