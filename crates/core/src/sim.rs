@@ -3173,22 +3173,31 @@ impl Sim {
             }
         }
         // A magnet's price rests where its inputs put it: its start price with the
-        // rare-earth share of its cost (`input_cost_share`) moved as the inputs' prices in
-        // its market have. Without it, magnets stayed at their start price while a cut at
-        // Bayan Obo put China's Nd oxide at 1.7x (2026-11-30).
-        for i in 0..self.price.len() {
-            // (A product nobody buys any more has no cost to rest on: it falls on its glut.)
-            let wanted = self.scratch.buyer_target[i] > NOISE;
-            let cost = match self.makers.get(i).copied().flatten() {
-                Some(r) if m.prices[i] > 0.0 && wanted => {
-                    let rec = &m.recipes[r];
-                    let comp = self.weights_of(r);
-                    let input = self.price_index(i / nc, rec.input, |e| comp[e], comp);
-                    (1.0 - b.input_cost_share + b.input_cost_share * input).ln()
+        // rare-earth share of its cost (`input_cost_share`) moved as the inputs' prices
+        // have, for the cheapest of its makers' markets (a market its imports could serve
+        // is not held up by dear inputs at home: under a licence on China's metals, Japan's
+        // makers pay 40x for Dy while China's magnets still sell outside China). Without
+        // it, magnets stayed at their start price while a cut at Bayan Obo put China's Nd
+        // oxide at 1.7x (2026-11-30).
+        let nmk = m.markets.len();
+        for c in 0..nc {
+            let mut cheapest = f64::INFINITY;
+            for mk in 0..nmk {
+                if let Some(r) = self.makers.get(mk * nc + c).copied().flatten() {
+                    cheapest = cheapest.min(self.cost_index(mk, r));
                 }
-                _ => 0.0,
-            };
-            self.scratch.cost_lp[i] = cost;
+            }
+            for mk in 0..nmk {
+                let i = mk * nc + c;
+                // (A product nobody buys any more has no cost to rest on: it falls on its
+                // glut.)
+                let wanted = self.scratch.buyer_target[i] > NOISE && m.prices[i] > 0.0;
+                self.scratch.cost_lp[i] = if cheapest.is_finite() && wanted {
+                    cheapest.ln()
+                } else {
+                    0.0
+                };
+            }
         }
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
@@ -3231,6 +3240,33 @@ impl Sim {
             self.price_ratio[i] = next.exp();
             self.price[i] = p0 * self.price_ratio[i];
         }
+    }
+
+    /// What recipe `r`'s output costs to make in market `mk` against its start price, with
+    /// only its rare-earth inputs' prices moving: their share of the output's value at the
+    /// model's start prices (~0.5 for NdFeB from metal in world-2024, ~1% for SmCo, whose
+    /// Sm is cheap) moved as their prices have. (`input_cost_share`, the tuned share the
+    /// margins use, would pass a 15% fall in Sm metal on as 9% off SmCo.)
+    fn cost_index(&self, mk: usize, r: RecipeId) -> f64 {
+        let m = &self.model;
+        let nc = m.commodities.len();
+        let rec = &m.recipes[r];
+        let comp = self.weights_of(r);
+        let out_p0 = m.prices[mk * nc + m.commodity(rec.output, None)];
+        let (mut now, mut then) = (0.0, 0.0);
+        for (e, &w) in comp.iter().enumerate().filter(|(_, w)| **w > 0.0) {
+            let element = (!m.forms[rec.input].mixed).then_some(e);
+            let i = mk * nc + m.commodity(rec.input, element);
+            now += w * self.price[i];
+            then += w * m.prices[i];
+        }
+        if out_p0 <= 0.0 || then <= 0.0 {
+            return 1.0;
+        }
+        // $ of input per t of the output's rare earth, against the output's $ per t.
+        let per_t = |p: f64| p / m.forms[rec.input].re_share / rec.recovery.max(1e-9);
+        let share = (per_t(then) / (out_p0 / m.forms[rec.output].re_share)).clamp(0.0, 1.0);
+        1.0 - share + share * now / then
     }
 
     /// Governments pay for price floors and subsidies on what their facilities sold.

@@ -972,7 +972,13 @@ impl Sim {
             let contracted = links.contracted[slot];
             let (r, held) = self.link_request(l, c, need, lead.pipeline, contracted);
             let bridge = if lead.steps > 0 && !matches!(l.need, NeedOf::Stockpile(_)) {
-                self.bridge_of(l.order, need, held, lead.steps)
+                // It aims to keep its cover, not only to last: what the licence will pass
+                // after the review holds its stock where the wait left it (a buyer that
+                // drew its cover down through a 90% licence's first review never rebuilt
+                // it, and bid magnets outside China up 2.1x for years, against 1.1x at
+                // 100%, 2026-11-30). What a contract delivers needs no cover of its own.
+                let keep = l.cover * (need - contracted).max(0.0);
+                self.bridge_of(l.order, need, held - keep, lead.steps)
             } else {
                 0.0
             };
@@ -1180,10 +1186,10 @@ impl Sim {
         let mut order = std::mem::take(&mut s.order);
         // Licences pass a step's use first (round 0); what they refuse, and the stock a
         // buyer rebuilds, go to suppliers that deliver now (round 1), then to diversion
-        // (`divert`, between the calls); only then does a licence with a review take its
-        // share of the restocking none of those supplied, to arrive after the review
-        // (round 2). Queued first, that restocking took the licensed exporter's supply
-        // that diversion swaps.
+        // (`divert`, between the calls); only then does a licence at full approval take
+        // what none of those supplied, to arrive after its review (round 2). Queued
+        // first, a full approval's restocking took the licensed exporter's supply that
+        // diversion swaps.
         for round in rounds {
             if live.is_empty() {
                 break;
@@ -1207,7 +1213,7 @@ impl Sim {
                     for &x in &live {
                         let offer = if by_export { s.export_w[x] } else { s.avail[x] };
                         let w = if x == bx {
-                            // (Round 2 is the licences' restocking alone.)
+                            // (Round 2 is the full approvals' alone.)
                             if round < 2 {
                                 offer
                             } else {
@@ -1222,7 +1228,7 @@ impl Sim {
                             // refused is ordered from the others in the second round), and
                             // passes no more than its room.
                             let licensed = rule.allow < 1.0 || rule.delay > 0;
-                            let rebuilds = rule.delay > 0 && rule.allow > 0.0;
+                            let full = rule.allow >= 1.0 && rule.delay > 0;
                             let room = |rebuild| {
                                 let done = s.licensed[slot];
                                 licence_room(s, &buyers[slot], slot, rule, done, rebuild)
@@ -1230,7 +1236,7 @@ impl Sim {
                             let closed = match round {
                                 0 => licensed && room(false) <= 0.0,
                                 1 => licensed,
-                                _ => !rebuilds || room(true) <= 0.0,
+                                _ => !full || room(true) <= 0.0,
                             };
                             if closed {
                                 0.0
@@ -1298,10 +1304,10 @@ impl Sim {
                     let rule = rules[row + x];
                     if x != bx {
                         // Only the approved share of licensed orders ships, and licences
-                        // are granted against normal use: a step's use, plus, under a
-                        // review, a share of the stock and pipeline the buyer is short of
-                        // spread over the review's length (a change of terms fills the
-                        // pipeline over weeks, not in one week's orders). A
+                        // are granted against normal use: a step's use, plus, at full
+                        // approval under a review, the stock and pipeline the buyer is
+                        // short of spread over the review's length (a change of terms
+                        // fills the pipeline over weeks, not in one week's orders). A
                         // government stockpile has no use: its purchases are licensed as
                         // ordered, at the approval share. Across both rounds: the cap is
                         // on the step's total.
@@ -1782,14 +1788,13 @@ fn felt_target(ease: &mut f64, have: f64, held: f64, target: f64, need: f64, rat
 
 /// What a licence still passes to the buyer in `slot` this step: the approval share of what
 /// it is granted against, less what it has `licensed` already. Against a step's use; with
-/// `rebuild` (the import pass's last round), a licence under a review also passes the stock
-/// and pipeline the buyer lacks, spread over the review, at the approval share again:
-/// restocking is the application a licensing office refuses first, so a 25% licence passes
-/// a sixteenth of it and general licences (approval 1) all of it. Passing none below full
-/// approval left a buyer that had drawn its stock down through the first review unable
-/// ever to rebuild it, bidding prices up for years: ROW magnets rose 2.1x under a US-only
-/// licence approving 90%, against 1.1x at 100% and 1.3x at 30% (2026-11-30). (A stockpile
-/// asks for no more than a step's buying.)
+/// `rebuild` (the import pass's last round), a full approval under a review also passes
+/// the stock and pipeline the buyer lacks, spread over the review. (A stockpile asks for
+/// no more than a step's buying.) Passing restocking at the approval share of the share
+/// below full approval was tried on 2026-11-30 and not kept: a buyer's stock gap comes
+/// back every step the licence refuses use, so a 50% licence on magnets with a 7-day
+/// review passed ~98% of China's usual exports. Buyers keep their cover through the
+/// first review instead (`gather_requests`).
 fn licence_room(
     s: &Scratch,
     buyer: &BuyerLink,
@@ -1800,10 +1805,8 @@ fn licence_room(
 ) -> f64 {
     let granted = if matches!(buyer.need, NeedOf::Stockpile(_)) {
         s.request[slot]
-    } else if rebuild && rule.delay > 0 {
-        let need = s.need[slot];
-        // The restocking share is the approval share: with the one outside, approval².
-        need + rule.allow * (spread(need, s.request[slot], rule.delay as f64) - need)
+    } else if rebuild && rule.delay > 0 && rule.allow >= 1.0 {
+        spread(s.need[slot], s.request[slot], rule.delay as f64)
     } else {
         s.need[slot]
     };
@@ -1822,7 +1825,7 @@ struct Flows<'a> {
     ne: usize,
     /// The commodity is a mixed form (its flows carry the exporter's offered mix).
     mixed: bool,
-    /// The round lets a licence under a review pass stock rebuilding (`licence_room`).
+    /// The round lets a licence at full approval pass stock rebuilding (`licence_room`).
     rebuild: bool,
 }
 

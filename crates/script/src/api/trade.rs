@@ -375,12 +375,12 @@ pub mod trade_api {
 
     /// Requires an export licence: `approval` (0..1) of orders pass, after `delay_days`.
     /// `exempt` lists countries, firms or groups with general licences. Licences are
-    /// granted against use: a buyer gets at most `approval` times a step's use per step,
-    /// plus, under a review, the stock and pipeline it lacks spread over the review at
-    /// `approval` squared (stock-building is refused first: a 25% licence passes a
-    /// sixteenth of it, general licences at approval 1 all of it). So under a long licence
-    /// at a low approval stocks stay low, and they recover faster the more it approves;
-    /// without a review only use passes. A buyer whose stock will not last until more arrives
+    /// granted against use: below full approval a buyer gets at most `approval` times a
+    /// step's use per step, so it cannot rebuild its stocks through the licence; at full
+    /// approval (general licences) it also rebuilds its stock and its pipeline, spread over
+    /// the review. Through a review's wait buyers keep their cover with supply they can
+    /// have now where there is some (through `diversion`), so a licence on some
+    /// destinations leaves their stocks where they were. A buyer whose stock will not last until more arrives
     /// (a review begun, or terms raised) buys the gap where it can be had now (through
     /// `diversion`), so a licence on some destinations leaves magnet users no shorter than
     /// a ban, and less short on average the more it approves (small markets with few
