@@ -2376,15 +2376,19 @@ impl Sim {
                     // over before they come in, lasting demand growth brings them.
                     let fac = &m.facilities[f];
                     let mk = m.countries[fac.country].market;
-                    let index = if m.forms[out].mixed {
+                    let mixed = m.forms[out].mixed;
+                    // (Followed every step, or the smoothing would skip the steps in between;
+                    // with `qualify_weeks` 0 it stays 1.)
+                    if mixed && qualify > 0.0 {
                         let now = self.output_price_index(mk, r);
                         let q = &mut self.qualified_price[f];
                         *q += qualify * (now - *q);
-                        *q
-                    } else {
-                        self.output_price_index(mk, r)
-                    };
+                    }
                     let top = if sales + refill > cap {
+                        let index = match mixed {
+                            true => self.qualified_price[f],
+                            false => self.output_price_index(mk, r),
+                        };
                         let band = m.behaviour.spare_line_band.max(1e-9);
                         let dear = ((index - 1.0) / band).clamp(0.0, 1.0);
                         cap + (cap / fac.utilisation.max(1e-9) - cap) * dear
