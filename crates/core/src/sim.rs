@@ -3177,8 +3177,8 @@ impl Sim {
             }
         }
         // A magnet's price rests where its inputs put it: its start price with the
-        // rare-earth share of its cost (`input_cost_share`) moved as the inputs' prices
-        // have, for the cheapest of its makers' markets (a market its imports could serve
+        // rare-earth share of its cost moved as the inputs' prices have (`cost_index`), in
+        // the cheapest of its makers' markets (a market its imports could serve
         // is not held up by dear inputs at home: under a licence on China's metals, Japan's
         // makers pay 40x for Dy while China's magnets still sell outside China). Without
         // it, magnets stayed at their start price while a cut at Bayan Obo put China's Nd
