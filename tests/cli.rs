@@ -4985,9 +4985,36 @@ fn an_error_in_a_run_given_set_values_names_them() {
         t.contains("= the run had --set approval=-1: a value given there is checked"),
         "{t}"
     );
-    // Without --set, nothing is said of it.
+    // Without --set, nothing is said of it; nor of an error no value can cause (a script
+    // that is not there, a model that is not found).
     let out = chokepoint(&["run", "tests/malformed/nonexistent.rhai"]);
     assert!(!text(&out).contains("the run had"), "{}", text(&out));
+    for args in [
+        [
+            "run",
+            "tests/malformed/nonexistent.rhai",
+            "--set",
+            "approval=0.5",
+        ],
+        [
+            "run",
+            "scripts/baseline-2024.rhai",
+            "--model",
+            "models/no-such.yaml",
+        ],
+    ] {
+        let mut args = args.to_vec();
+        if args[2] == "--model" {
+            args.extend(["--set", "approval=0.5"]);
+        }
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            !text(&out).contains("the run had"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
     // `compare` says which side and its values.
     let s = "scripts/2025-04-china-licensing.rhai";
     let out = chokepoint(&[

@@ -590,7 +590,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 }
                 r.map_err(|mut e| {
                     // As under `run`: which side, and the values it was given.
-                    if !params.is_empty() && !failure.timed_out {
+                    if !params.is_empty() && failure.ran && !failure.timed_out {
                         let given = (params.iter())
                             .map(|(k, v)| format!("{k}={}", param_text(*v)))
                             .collect::<Vec<_>>()
@@ -1074,6 +1074,9 @@ fn check_time_limit(seconds: f64) -> Result<()> {
 struct Failure {
     printed: Vec<String>,
     timed_out: bool,
+    /// The script ran and failed (not its compilation, nor its model's loading): only then
+    /// can a `--set` value be what it tripped on.
+    ran: bool,
 }
 
 fn execute(
@@ -1098,6 +1101,7 @@ fn execute(
     let outcome = scenario.run(&model, &opts).map_err(|mut e| {
         failure.printed = std::mem::take(&mut e.printed);
         failure.timed_out = e.timed_out;
+        failure.ran = true;
         BadInput(e.to_string())
     })?;
     Ok((scenario, model, outcome))
@@ -1156,7 +1160,7 @@ fn run(
             if !e.0.ends_with('\n') {
                 errln!();
             }
-            if !given.is_empty() && !failure.timed_out {
+            if !given.is_empty() && failure.ran && !failure.timed_out {
                 errln!("  = the run had {given}: a value given there is checked where the script uses it");
             }
             if let Some(dir) = out {
