@@ -552,15 +552,15 @@ pub(crate) fn prices_at_cap(m: &Model, out: &Outcome) -> usize {
 }
 
 /// summary.json's caveats: each price pinned at a bound, then the one on policy money.
-fn caveats_json(m: &Model, out: &Outcome) -> Vec<serde_json::Value> {
-    let pinned = pinned_prices(m, out);
+fn caveats_json(m: &Model, out: &Outcome, heads: &[Headline]) -> Vec<serde_json::Value> {
+    let pinned = headlines_first(pinned_by_bound(m, out), heads);
     let mut v: Vec<serde_json::Value> = (pinned.iter())
         .map(|p| {
             json!({"series": format!("price[{}]", p.key), "bound": p.bound, "ratio": p.ratio,
                    "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})
         })
         .collect();
-    if let Some(c) = money_caveat(m, out, &pinned) {
+    if let Some(c) = money_caveat(heads, &pinned) {
         v.push(json!({"series": "policy_cost", "text": c}));
     }
     v
@@ -568,8 +568,8 @@ fn caveats_json(m: &Model, out: &Outcome) -> Vec<serde_json::Value> {
 
 /// Money a government spent or collected is valued at the model's prices, the ones pinned
 /// at a bound included: said wherever the figure is (terminal, summary.json, report).
-fn money_caveat(m: &Model, out: &Outcome, pinned: &[Pinned]) -> Option<&'static str> {
-    let money = (headlines(m, out).iter())
+fn money_caveat(heads: &[Headline], pinned: &[Pinned]) -> Option<&'static str> {
+    let money = (heads.iter())
         .any(|h| h.label.starts_with("policy cost") || h.label.starts_with("policy receipts"));
     (money && !pinned.is_empty()).then_some(
         "policy costs and receipts are valued at the model's prices, the flagged ones \
@@ -578,20 +578,23 @@ fn money_caveat(m: &Model, out: &Outcome, pinned: &[Pinned]) -> Option<&'static 
 }
 
 /// Prices held at one of the model's bounds, or run far above their start, in the order
-/// the summary shows them: the headline prices' first, so that a headline's caveat is never
-/// among those only counted.
+/// the summary shows them (see [`headlines_first`]).
 pub(crate) fn pinned_prices(m: &Model, out: &Outcome) -> Vec<Pinned> {
-    let mut found = pinned_by_bound(m, out);
-    let shown: Vec<String> = (headlines(m, out).into_iter())
+    headlines_first(pinned_by_bound(m, out), &headlines(m, out))
+}
+
+/// The headline prices' caveats first, so that a headline's caveat is never among those
+/// the summary only counts.
+fn headlines_first(mut found: Vec<Pinned>, heads: &[Headline]) -> Vec<Pinned> {
+    let shown: Vec<&str> = (heads.iter())
         .filter_map(|h| {
             let l = &h.label;
-            (l.strip_prefix("peak price ")
-                .or(l.strip_prefix("low price ")))
-            .map(str::to_string)
+            l.strip_prefix("peak price ")
+                .or(l.strip_prefix("low price "))
         })
         .collect();
     // (A stable sort: the bound order within each part.)
-    found.sort_by_key(|p| !shown.contains(&p.key));
+    found.sort_by_key(|p| !shown.contains(&p.key.as_str()));
     found
 }
 
@@ -687,10 +690,11 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     for p in model_policies(m, out) {
         let _ = writeln!(o, "  {:<38} {p}", "model policy");
     }
-    for h in headlines(m, out) {
+    let heads = headlines(m, out);
+    for h in &heads {
         let _ = writeln!(o, "  {:<38} {}", h.label, h.value);
     }
-    let pinned = pinned_prices(m, out);
+    let pinned = headlines_first(pinned_by_bound(m, out), &heads);
     for p in pinned.iter().take(4) {
         let _ = writeln!(o, "  {:<38} {}", "caveat", p.text(m.step_days));
     }
@@ -703,7 +707,7 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             if pinned.len() == 5 { "price" } else { "prices" }
         );
     }
-    if let Some(c) = money_caveat(m, out, &pinned) {
+    if let Some(c) = money_caveat(&heads, &pinned) {
         let _ = writeln!(o, "  {:<38} {c}", "caveat");
     }
     let n = out.expectations.len();
@@ -752,6 +756,7 @@ pub fn stated(message: &str, detail: &str) -> String {
 /// summary.json: what ran (with the seed, parameters and the series.csv resolution that
 /// repeat it), its headlines, caveats, levers and expectations.
 pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -> String {
+    let heads = headlines(m, out);
     let v = json!({
         "scenario": sc.path.display().to_string(),
         "title": sc.title(),
@@ -762,14 +767,14 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "seed": out.sim.seed,
         "params": out.params,
         "resolution": resolution,
-        "headlines": headlines(m, out).iter().map(|h| {
+        "headlines": heads.iter().map(|h| {
             let mut o = json!({"label": h.label, "value": h.value});
             for (k, v) in &h.numbers {
                 o[*k] = v.clone();
             }
             o
         }).collect::<Vec<_>>(),
-        "caveats": caveats_json(m, out),
+        "caveats": caveats_json(m, out, &heads),
         "levers": out.levers.iter().map(|l| json!({"date": l.date.to_string(), "lever": l.name, "what": l.summary})).collect::<Vec<_>>(),
         "model_policies": model_policies(m, out),
         "expectations": out.expectations.iter().map(|e| json!({"message": e.message, "passed": e.passed, "detail": e.detail, "line": e.line, "module": e.module})).collect::<Vec<_>>(),
@@ -1211,7 +1216,8 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         out.sim.seed
     );
     o.push_str("<h2>Headline findings</h2><table>");
-    for h in headlines(m, out) {
+    let heads = headlines(m, out);
+    for h in &heads {
         let _ = write!(
             o,
             "<tr><td>{}</td><td>{}</td></tr>",
@@ -1220,13 +1226,13 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         );
     }
     o.push_str("</table>");
-    let pinned = pinned_prices(m, out);
+    let pinned = headlines_first(pinned_by_bound(m, out), &heads);
     if !pinned.is_empty() {
         o.push_str("<h2>Caveats</h2><ul>");
         for p in &pinned {
             let _ = write!(o, "<li>{}</li>", esc(&p.text(m.step_days)));
         }
-        if let Some(c) = money_caveat(m, out, &pinned) {
+        if let Some(c) = money_caveat(&heads, &pinned) {
             let _ = write!(o, "<li>{}</li>", esc(c));
         }
         o.push_str("</ul>");

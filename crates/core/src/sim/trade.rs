@@ -1005,14 +1005,14 @@ impl Sim {
         total
     }
 
-    /// What a buyer waiting on a licence's review lacks this step to last until its orders
-    /// arrive: over each horizon up to the review, the use its stock and the arrivals due
-    /// before then fall short of, spread over that horizon; the most of these (at most a
-    /// step's use). A review just begun, or terms raised so that more will come only a
-    /// review on, leave such a gap; the buyer scrambles for it where it can be had now, as
-    /// buyers outside China did in April 2025: it asks the market for at least the gap,
-    /// and `divert` serves gaps first.
-    fn bridge_of(&self, order: usize, need: f64, held: f64, review: usize) -> f64 {
+    /// What a buyer waiting on a licence's review lacks this step to keep its cover until
+    /// its orders arrive: over each horizon up to the review, the use that `spare` (its
+    /// stock above its cover target) and the arrivals due before then fall short of, spread
+    /// over that horizon; the most of these (at most a step's use). A review just begun, or
+    /// terms raised so that more will come only a review on, leave such a gap; the buyer
+    /// scrambles for it where it can be had now, as buyers outside China did in April
+    /// 2025: it asks the market for at least the gap, and `divert` serves gaps first.
+    fn bridge_of(&self, order: usize, need: f64, spare: f64, review: usize) -> f64 {
         let ring = self.due_ring;
         if ring == 0 {
             return 0.0;
@@ -1020,7 +1020,7 @@ impl Sim {
         let due = &self.due[order * ring..(order + 1) * ring];
         let (mut came, mut most) = (0.0, 0.0f64);
         for k in 1..=review.min(ring - 1) {
-            let short = need * k as f64 - held - came;
+            let short = need * k as f64 - spare - came;
             most = most.max(short / k as f64);
             came += due[(self.step + k) % ring];
         }

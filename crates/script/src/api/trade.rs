@@ -378,11 +378,9 @@ pub mod trade_api {
     /// granted against use: below full approval a buyer gets at most `approval` times a
     /// step's use per step, so it cannot rebuild its stocks through the licence; at full
     /// approval (general licences) it also rebuilds its stock and its pipeline, spread over
-    /// the review. Through a review's wait buyers keep their cover with supply they can
-    /// have now where there is some (through `diversion`), so a licence on some
-    /// destinations leaves their stocks where they were. A buyer whose stock will not last until more arrives
-    /// (a review begun, or terms raised) buys the gap where it can be had now (through
-    /// `diversion`), so a licence on some destinations leaves magnet users no shorter than
+    /// the review. Through a review's wait (a review begun, or terms raised) a buyer keeps
+    /// its cover with what can be had now (through `diversion`), so a licence on some
+    /// destinations leaves its stocks where they were and its magnet users no shorter than
     /// a ban, and less short on average the more it approves (small markets with few
     /// routes can still come out shorter; models/README);
     /// one on every destination leaves nobody to re-route through. Supply contracts pass
