@@ -452,9 +452,13 @@ impl Sim {
             trade_order
                 .sort_unstable_by(|&a, &b| dearest[b].total_cmp(&dearest[a]).then(a.cmp(&b)));
         }
+        // Each commodity's links are read, not changed, while it trades: out of `self` once
+        // for the step (not moved out and back for each commodity).
+        let links = std::mem::take(&mut self.links);
         for &c in &trade_order {
-            self.trade_commodity(c);
+            self.trade_commodity(c, &links[c]);
         }
+        self.links = links;
         self.scratch.trade_order = trade_order;
     }
 
@@ -474,11 +478,10 @@ impl Sim {
         }
     }
 
-    fn trade_commodity(&mut self, c: CommodityId) {
-        let links = std::mem::take(&mut self.links[c]);
+    fn trade_commodity(&mut self, c: CommodityId, links: &Links) {
         self.scratch.backlog[c] = 0.0;
         if !links.buyers.is_empty() && !links.sellers.is_empty() {
-            self.trade_links(c, &links);
+            self.trade_links(c, links);
             if links.stockpile_buys {
                 for (slot, l) in links.buyers.iter().enumerate() {
                     if let NeedOf::Stockpile(sp) = l.need {
@@ -487,10 +490,9 @@ impl Sim {
                 }
             }
             if links.stockpile_sells && links.sellers.iter().any(|l| self.releases_as_needed(l)) {
-                self.release_as_needed(c, &links);
+                self.release_as_needed(c, links);
             }
         }
-        self.links[c] = links;
     }
 
     fn releases_as_needed(&self, l: &SellerLink) -> bool {
