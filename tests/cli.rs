@@ -1594,12 +1594,33 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let caveats = summary["caveats"].as_array().unwrap();
     assert!(caveats.len() >= 4, "{caveats:?}");
+    // Prices at a bound: four shown and the rest counted on a fifth line. Metals below
+    // their oxide are one more line, however many there are.
+    let (metals, prices): (Vec<_>, Vec<_>) =
+        (caveats.iter()).partition(|c| c["bound"] == "below its oxide");
     assert_eq!(
         shown
             .lines()
-            .filter(|l| l.trim_start().starts_with("caveat "))
+            .filter(|l| l.trim_start().starts_with("caveat ") && !l.contains("below"))
             .count(),
-        caveats.len().min(5),
+        prices.len().min(5),
+        "{shown}"
+    );
+    // In the replay, metals sit below the oxide they are made from for months (Sm and La
+    // in both markets): one line names the longest and counts the rest.
+    assert!(metals.len() >= 4, "{metals:?}");
+    let longest = &metals[0];
+    assert!(longest["steps"].as_u64().unwrap() >= 26, "{longest}");
+    assert!(longest["ratio"].as_f64().unwrap() < 1.0, "{longest}");
+    let metal_lines: Vec<&str> = (shown.lines())
+        .filter(|l| l.contains("(per kg of rare earth)"))
+        .collect();
+    assert_eq!(metal_lines.len(), 1, "{shown}");
+    let series = longest["series"].as_str().unwrap();
+    let name = &series["price[".len()..series.len() - 1];
+    assert!(
+        metal_lines[0].contains(&format!("{name} below "))
+            && metal_lines[0].contains(&format!("; {} more metals", metals.len() - 1)),
         "{shown}"
     );
     let lu = caveats
@@ -1613,6 +1634,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     assert!(lu["from"].as_str().unwrap() > "2011-01-01", "{lu}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Caveats</h2>"));
+    assert!(html.contains(&format!("<li>{name} below ")), "{name}");
     // Four shown, the rest counted: eight prices run far above their start without the
     // London framework. The headline prices' caveats come first: magnets outside China
     // (a headline) were counted among the rest until 2026-11-30, behind prices that ran
@@ -1620,9 +1642,14 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     let out = chokepoint(&["run", "scripts/whatif-no-london-framework.rhai"]);
     let shown = text(&out);
     let caveats: Vec<&str> = (shown.lines())
-        .filter(|l| l.trim_start().starts_with("caveat "))
+        .filter(|l| l.trim_start().starts_with("caveat ") && !l.contains("per kg of rare earth"))
         .collect();
     assert_eq!(caveats.len(), 5, "{shown}");
+    // (Gd metal outside China sits below its oxide, which runs up with the heavies.)
+    assert!(
+        shown.contains("caveat                                 ROW/metal:Gd below ROW/oxide:Gd (per kg of rare earth) for "),
+        "{shown}"
+    );
     assert!(
         caveats[0].contains("ROW/oxide:Lu rose to 29.1×")
             && caveats
@@ -1661,11 +1688,12 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         ))),
         "{shown}"
     );
-    // A run whose prices stay inside the bounds has no caveat anywhere.
+    // A run whose prices stay inside the bounds, metals above their oxide, has no caveat
+    // anywhere. (The April 2025 licences put Gd metal outside China below its oxide.)
     let dir = temp("no-caveat");
     let out = chokepoint(&[
         "run",
-        "scripts/2025-04-china-licensing.rhai",
+        "scripts/baseline-2024.rhai",
         "--out",
         dir.to_str().unwrap(),
     ]);

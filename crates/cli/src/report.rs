@@ -560,6 +560,13 @@ fn caveats_json(m: &Model, out: &Outcome, heads: &[Headline]) -> Vec<serde_json:
                    "from": p.from, "steps": p.steps, "text": p.text(m.step_days)})
         })
         .collect();
+    for b in below_input(m, out) {
+        v.push(
+            json!({"series": format!("price[{}]", b.metal), "bound": "below its oxide",
+                      "input": format!("price[{}]", b.oxide), "ratio": b.low, "from": b.at,
+                      "steps": b.steps, "text": b.text(m.step_days)}),
+        );
+    }
     if let Some(c) = money_caveat(heads, &pinned) {
         v.push(json!({"series": "policy_cost", "text": c}));
     }
@@ -660,6 +667,95 @@ fn pinned_by_bound(m: &Model, out: &Outcome) -> Vec<Pinned> {
     found
 }
 
+/// A metal priced below the oxide it is made from, per kg of rare earth, for `steps` steps
+/// of the run; at its lowest `low` times the oxide's price (on `at`). No real market holds
+/// that for long, but the model's forms of one element follow their own buyers and are
+/// pulled together only over about a year (`form_coupling`; models/README, known limits of
+/// the price model): the summary says so rather than let a cheap metal read as plenty.
+pub(crate) struct BelowInput {
+    metal: String,
+    oxide: String,
+    steps: usize,
+    low: f64,
+    at: String,
+}
+
+impl BelowInput {
+    fn text(&self, step_days: u32) -> String {
+        let weeks = (self.steps as f64 * step_days as f64 / 7.0).round();
+        let unit = if weeks == 1.0 { "week" } else { "weeks" };
+        format!(
+            "{} below {} (per kg of rare earth) for {} {unit}, at its lowest {}× the oxide's \
+             price ({}): the model couples an element's forms only over about a year, so read \
+             the oxide's price as the signal of scarcity (models/README, known limits of the \
+             price model)",
+            self.metal,
+            self.oxide,
+            fmt_num(weeks),
+            tick(self.low),
+            self.at
+        )
+    }
+}
+
+/// Every metal priced below its own oxide at some step: for each recipe that makes a
+/// single-element form from another (a metal from its oxide), element by element, in each
+/// market; most steps first, then by name.
+fn below_input(m: &Model, out: &Outcome) -> Vec<BelowInput> {
+    let s = &out.sim.series;
+    let mut found: Vec<BelowInput> = Vec::new();
+    for r in &m.recipes {
+        let (fi, fo) = (r.input, r.output);
+        if m.forms[fi].mixed || m.forms[fo].mixed {
+            continue;
+        }
+        let (re_in, re_out) = (m.forms[fi].re_share, m.forms[fo].re_share);
+        for e in (0..r.composition.len()).filter(|&e| r.composition[e] > 0.0) {
+            for market in &m.markets {
+                let key = |f| format!("{market}/{}", m.commodity_name(m.commodity(f, Some(e))));
+                let (metal, oxide) = (key(fo), key(fi));
+                if found.iter().any(|b| b.metal == metal) {
+                    continue;
+                }
+                let (Some(a), Some(b)) = (s.find("price", &metal), s.find("price", &oxide)) else {
+                    continue;
+                };
+                let (pm, po) = (s.column(a), s.column(b));
+                let ratio = |t: usize| (pm[t] / re_out) / (po[t] / re_in);
+                let below: Vec<usize> = (0..pm.len().min(po.len()))
+                    .filter(|&t| po[t] > 0.0 && ratio(t) < 1.0 - 1e-9)
+                    .collect();
+                let lowest = below
+                    .iter()
+                    .copied()
+                    .reduce(|x, y| if ratio(y) < ratio(x) { y } else { x });
+                if let Some(t) = lowest {
+                    found.push(BelowInput {
+                        metal,
+                        oxide,
+                        steps: below.len(),
+                        low: ratio(t),
+                        at: s.dates[t].to_string(),
+                    });
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| b.steps.cmp(&a.steps).then(a.metal.cmp(&b.metal)));
+    found
+}
+
+/// The summary's one line on metals below their oxide: the longest, and how many more.
+fn below_input_line(found: &[BelowInput], step_days: u32) -> Option<String> {
+    let first = found.first()?;
+    let more = match found.len() - 1 {
+        0 => String::new(),
+        1 => "; 1 more metal (see summary.json, caveats)".to_string(),
+        n => format!("; {n} more metals (see summary.json, caveats)"),
+    };
+    Some(format!("{}{more}", first.text(step_days)))
+}
+
 /// The model file's policies as the run had them: from the step their dates fall in, and
 /// ended where a lever lifted them (the run's copy comes first in its list, in order).
 pub(crate) fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
@@ -706,6 +802,9 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             pinned.len() - 4,
             if pinned.len() == 5 { "price" } else { "prices" }
         );
+    }
+    if let Some(line) = below_input_line(&below_input(m, out), m.step_days) {
+        let _ = writeln!(o, "  {:<38} {line}", "caveat");
     }
     if let Some(c) = money_caveat(&heads, &pinned) {
         let _ = writeln!(o, "  {:<38} {c}", "caveat");
@@ -1227,10 +1326,14 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     }
     o.push_str("</table>");
     let pinned = headlines_first(pinned_by_bound(m, out), &heads);
-    if !pinned.is_empty() {
+    let below = below_input(m, out);
+    if !pinned.is_empty() || !below.is_empty() {
         o.push_str("<h2>Caveats</h2><ul>");
         for p in &pinned {
             let _ = write!(o, "<li>{}</li>", esc(&p.text(m.step_days)));
+        }
+        for b in &below {
+            let _ = write!(o, "<li>{}</li>", esc(&b.text(m.step_days)));
         }
         if let Some(c) = money_caveat(&heads, &pinned) {
             let _ = write!(o, "<li>{}</li>", esc(c));

@@ -17,6 +17,11 @@ use crate::policy;
 
 mod salvage;
 
+/// Curly and angled quotes that a word processor puts in for straight ones.
+const TYPOGRAPHIC_QUOTES: [char; 8] = [
+    '\u{201C}', '\u{201D}', '\u{2018}', '\u{2019}', '\u{201E}', '\u{00AB}', '\u{00BB}', '\u{201A}',
+];
+
 /// Model files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -542,11 +547,28 @@ impl Loader {
         self.merging.push(file);
         for (i, inc) in mf.include.iter().enumerate() {
             let p = tidy_join(&dir, inc);
+            // (`.` beside a file in the working directory tidies to nothing: it is there.)
+            let p = if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p
+            };
             if inc.trim().is_empty() {
                 self.problem_at(
                     file,
                     format!("include[{i}]"),
                     "an include names no file: give a file's path, relative to this one".into(),
+                );
+                continue;
+            }
+            if inc.contains("://") {
+                self.problem_at(
+                    file,
+                    format!("include[{i}]"),
+                    format!(
+                        "'{inc}' is a web address: an include is a file on disk, relative to \
+                         this one (download it and include the copy)"
+                    ),
                 );
                 continue;
             }
@@ -935,6 +957,11 @@ fn read_text(path: &Path) -> Result<String, String> {
     let bytes = read_at_most(path, MAX_FILE_BYTES)
         .map_err(|e| format!("cannot read the file: {e}"))?
         .ok_or_else(too_big)?;
+    if let Some(utf16) = utf16_kind(&bytes) {
+        return Err(format!(
+            "the file is {utf16} text (Windows calls it \"Unicode\"), not UTF-8: save it as UTF-8"
+        ));
+    }
     if bytes.contains(&0) {
         return Err("the file is binary (it contains NUL bytes), not YAML text".into());
     }
@@ -950,6 +977,28 @@ fn read_text(path: &Path) -> Result<String, String> {
         None => text,
     };
     Ok(unix_line_ends(text))
+}
+
+/// Whether the bytes are UTF-16 text: a byte-order mark, or (without one) ASCII text whose
+/// every other byte is NUL.
+fn utf16_kind(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xFE, ..] => return Some("UTF-16 (little-endian)"),
+        [0xFE, 0xFF, ..] => return Some("UTF-16 (big-endian)"),
+        _ => {}
+    }
+    let head = &bytes[..bytes.len().min(512) & !1];
+    if head.len() < 4 {
+        return None;
+    }
+    let nul_at = |odd: usize| {
+        (head.chunks_exact(2)).all(|p| p[odd] == 0 && p[1 - odd] != 0 && p[1 - odd] < 0x80)
+    };
+    match (nul_at(1), nul_at(0)) {
+        (true, _) => Some("UTF-16 (little-endian)"),
+        (_, true) => Some("UTF-16 (big-endian)"),
+        _ => None,
+    }
 }
 
 /// The text with each line ending as a `\n`: YAML also ends lines with `\r\n` (Windows) or a
@@ -1081,6 +1130,15 @@ impl Loader {
                     "'{shown}' must be plain text: no control or invisible characters (a \
                      newline, a tab, a zero-width space, a direction mark) and no spaces at \
                      either end"
+                );
+                self.at(ctx, i, field, why);
+            } else if let Some(q) = n.chars().find(|c| TYPOGRAPHIC_QUOTES.contains(c)) {
+                // A word processor's curly quotes are part of the id, not its quoting: "CC"
+                // written elsewhere would then be unknown, with no name close to it.
+                let plain = n.trim_matches(|c| TYPOGRAPHIC_QUOTES.contains(&c));
+                let why = format!(
+                    "'{n}' holds a typographic quote ({q}): ids are plain text, and YAML \
+                     quotes with straight ones (\"{plain}\" or '{plain}')"
                 );
                 self.at(ctx, i, field, why);
             } else if let Some(&first) = map.get(n) {
@@ -1886,11 +1944,13 @@ impl Loader {
                     Process::Mine(0)
                 }
             };
-            let out_form = match process {
+            // Capacity is stated in the form it measures: output for mines and
+            // fixed-proportion recipes, input throughput for the rest (separation, recycling).
+            let cap_form = match process {
                 Process::Mine(d) => deposits.get(d).map(|d| d.form).unwrap_or(0),
-                Process::Convert(r) => recipes.get(r).map(|r| r.output).unwrap_or(0),
+                Process::Convert(r) => recipes.get(r).map(Recipe::capacity_form).unwrap_or(0),
             };
-            let re_share = forms.get(out_form).map(|f| f.re_share).unwrap_or(1.0);
+            let re_share = forms.get(cap_form).map(|f| f.re_share).unwrap_or(1.0);
             let capacity = self.num(&c, i, "capacity", x.capacity, 0.0, 1e9) * re_share;
             let utilisation =
                 self.num(&c, i, "utilisation", x.utilisation.unwrap_or(1.0), 0.0, 1.0);

@@ -62,6 +62,19 @@ pub struct Recipe {
     pub thrift: Vec<(ElemId, Substitution)>,
 }
 
+impl Recipe {
+    /// The form a plant's capacity is stated in: its output for a fixed-proportion recipe
+    /// (metals, magnets), its input for one that converts whatever it is fed (separation,
+    /// recycling: throughput).
+    pub fn capacity_form(&self) -> FormId {
+        if self.composition.is_empty() {
+            self.input
+        } else {
+            self.output
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Country {
     pub id: String,
@@ -121,6 +134,14 @@ impl Facility {
         match self.process {
             Process::Mine(d) => model.deposits[d].form,
             Process::Convert(r) => model.recipes[r].output,
+        }
+    }
+
+    /// The form its capacity is stated in (see [`Recipe::capacity_form`]).
+    pub fn capacity_form(&self, model: &Model) -> FormId {
+        match self.process {
+            Process::Mine(d) => model.deposits[d].form,
+            Process::Convert(r) => model.recipes[r].capacity_form(),
         }
     }
 
@@ -592,8 +613,10 @@ impl Model {
     /// and thrifting read them as unpriced), and mines whose form nothing takes in.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // (A plant of no capacity makes nothing: `capacity: 0` is no maker.)
         let made_or_held = |c: CommodityId| {
-            (0..self.facilities.len()).any(|f| self.makes(f, c))
+            (0..self.facilities.len())
+                .any(|f| self.makes(f, c) && self.facilities[f].capacity > 0.0)
                 || self.stockpiles.iter().any(|sp| {
                     let com = self.commodities[c];
                     sp.form == com.form

@@ -980,7 +980,7 @@ impl Sim {
                 }
             }
         }
-        let comps: Vec<Vec<f64>> = (0..nf).map(|f| self.mixed_composition(f)).collect();
+        let comps: Vec<Vec<f64>> = (0..nf).map(|f| self.mixed_composition(f, nf)).collect();
         // Throughput plants (separators, recyclers) convert after the markets: in a running
         // chain, what they sell this step is what they made last step. Start them with that
         // step's output, or the first step's markets find nothing to buy from them.
@@ -1022,7 +1022,9 @@ impl Sim {
 
     /// The element shares of a mixed form as the chain makes it: producers' outputs
     /// weighted by capacity (for scrap, what the recycling sectors use).
-    fn mixed_composition(&self, form: FormId) -> Vec<f64> {
+    /// (`depth` bounds the walk up a chain of mixed forms: a magnet pressed from an alloy
+    /// that was itself made to a recipe.)
+    fn mixed_composition(&self, form: FormId, depth: usize) -> Vec<f64> {
         let m = &self.model;
         let ne = m.elements.len();
         let mut comp = vec![0.0; ne];
@@ -1034,11 +1036,10 @@ impl Sim {
                         comp[e] += w * m.deposits[d].distribution[e];
                     }
                 }
-                Process::Convert(r)
-                    if m.recipes[r].output == form && !self.composition[r].is_empty() =>
-                {
+                Process::Convert(r) if m.recipes[r].output == form => {
+                    let mix = self.made_mix(r, depth);
                     for e in 0..ne {
-                        comp[e] += w * self.composition[r][e];
+                        comp[e] += w * mix[e];
                     }
                 }
                 _ => {}
@@ -1067,9 +1068,10 @@ impl Sim {
         let mut comp = vec![0.0; ne];
         for fac in &m.facilities {
             if let Process::Convert(r) = fac.process {
-                if m.recipes[r].output == form && !self.composition[r].is_empty() {
+                if m.recipes[r].output == form {
+                    let mix = self.made_mix(r, m.forms.len());
                     for e in 0..ne {
-                        comp[e] += fac.capacity * self.composition[r][e];
+                        comp[e] += fac.capacity * mix[e];
                     }
                 }
             }
@@ -1079,6 +1081,39 @@ impl Sim {
             comp.iter_mut().for_each(|x| *x /= total);
         }
         comp
+    }
+
+    /// The element shares recipe `r` makes a mixed form in: its composition, or, for one
+    /// that converts what it is fed from a mixed form made in the chain (a magnet pressed
+    /// from an alloy), its feed's mix over the elements it converts. None (all 0) for a
+    /// single-element output, or once `depth` runs out.
+    fn made_mix(&self, r: RecipeId, depth: usize) -> Vec<f64> {
+        let m = &self.model;
+        let rec = &m.recipes[r];
+        if !m.forms[rec.output].mixed {
+            return vec![0.0; m.elements.len()];
+        }
+        if !self.composition[r].is_empty() {
+            return self.composition[r].clone();
+        }
+        let feeds = m.forms[rec.input].mixed && rec.input != rec.output && depth > 0;
+        let made = |fac: &Facility| matches!(fac.process, Process::Convert(q) if m.recipes[q].output == rec.input);
+        if !feeds || !m.facilities.iter().any(made) {
+            // (Ore and scrap: what a separator or recycler makes is counted from its
+            // sources elsewhere.)
+            return vec![0.0; m.elements.len()];
+        }
+        let mut mix = self.mixed_composition(rec.input, depth - 1);
+        for (x, &on) in mix.iter_mut().zip(&rec.converts) {
+            if !on {
+                *x = 0.0;
+            }
+        }
+        let total: f64 = mix.iter().sum();
+        if total > 0.0 {
+            mix.iter_mut().for_each(|x| *x /= total);
+        }
+        mix
     }
 
     fn scrap_form(&self) -> Option<FormId> {
@@ -1415,7 +1450,7 @@ impl Sim {
             if t > 0.0 {
                 h.iter().map(|x| x / t).collect()
             } else {
-                self.mixed_composition(form)
+                self.mixed_composition(form, self.model.forms.len())
             }
         };
         for e in 0..ne {
@@ -1499,7 +1534,7 @@ impl Sim {
     ) {
         let model = Arc::make_mut(&mut self.model);
         let mut fac = model.facilities[template].clone();
-        let re_share = model.forms[fac.output_form(model)].re_share;
+        let re_share = model.forms[fac.capacity_form(model)].re_share;
         fac.country = country;
         fac.firm = firm;
         fac.id = id.to_string();

@@ -325,3 +325,21 @@ fn a_horizon_of_one_step_runs_one_step() {
         .to_string();
     assert!(e.contains("shorter than one step of 7 days"), "{e}");
 }
+
+#[test]
+fn a_recyclers_capacity_is_its_feed_whatever_it_makes() {
+    // Capacity is input throughput for a recipe that converts what it is fed: a recycler
+    // that makes magnets (30% rare earth) takes 2,000 t/yr of scrap, as one that makes
+    // oxide does. Until 2026-11-30 it was scaled by its output's re_share, to 600.
+    let text = include_str!("fixtures/mini.yaml");
+    let magnets = text.replace(
+        "    input: scrap\n    output: oxide\n",
+        "    input: scrap\n    output: magnet:NdFeB\n",
+    );
+    assert_ne!(magnets, text);
+    for yaml in [text, magnets.as_str()] {
+        let m = chokepoint_core::load_str("mini.yaml", yaml).expect("loads");
+        let f = m.facility_id("cn-recycle").unwrap();
+        assert_eq!(m.facilities[f].capacity, 2000.0);
+    }
+}

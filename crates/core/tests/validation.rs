@@ -742,6 +742,21 @@ fn check_warns_of_sectors_nothing_supplies_and_recycling_without_a_scrap_form() 
         w.contains("sector 'catalysts-row' uses metal:La, metal:Ce, which no facility makes"),
         "{w}"
     );
+    // A plant of no capacity is no maker: magnets whose one plant has `capacity: 0` are
+    // as missing as magnets with no plant (it warned of the second only until 2026-11-30).
+    let idle = (["90000", "15000", "5000"].iter()).fold(MINI.to_string(), |t, cap| {
+        t.replace(
+            &format!("recipe: ndfeb, capacity: {cap},"),
+            "recipe: ndfeb, capacity: 0,",
+        )
+    });
+    assert_ne!(idle, MINI);
+    let w = load_str("mini.yaml", &idle).map(|m| m.warnings().join("\n"));
+    assert!(
+        w.as_ref()
+            .is_ok_and(|w| w.contains("uses magnet:NdFeB, which no facility makes")),
+        "{w:?}"
+    );
     // The shipped fixture's recycling sector has its scrap form; without it, a warning.
     assert!(!warnings("", "").contains("scrap"));
     let renamed = MINI.replace("scrap", "swarf");
