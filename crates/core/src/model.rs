@@ -676,6 +676,36 @@ impl Model {
                 ));
             }
         }
+        // A recipe without a composition converts whatever it is fed, up to capacity, as a
+        // separator does: right for ore and scrap, not for a good made to order from another
+        // (a magnet pressed from an alloy made in the chain).
+        for rec in &self.recipes {
+            let made_to_recipe = |q: &Recipe| q.output == rec.input && !q.composition.is_empty();
+            let fed_by_chain = self.facilities.iter().any(|f| {
+                matches!(f.process, Process::Convert(q) if made_to_recipe(&self.recipes[q]))
+            });
+            let runs = self.facilities.iter().any(|f| {
+                matches!(f.process, Process::Convert(q) if self.recipes[q].id == rec.id)
+            });
+            if runs
+                && rec.composition.is_empty()
+                && self.forms[rec.output].mixed
+                && self.forms[rec.input].mixed
+                && fed_by_chain
+            {
+                out.push(format!(
+                    "recipe '{}' makes {} from {} with no composition: its plants run at their \
+                     capacity on whatever {} they hold (capacity is their feed), as separators \
+                     do, not to their sales; to make {} to order, give the recipe a \
+                     composition and a single-element input (metal)",
+                    rec.id,
+                    self.forms[rec.output].id,
+                    self.forms[rec.input].id,
+                    self.forms[rec.input].id,
+                    self.forms[rec.output].id
+                ));
+            }
+        }
         for sec in &self.sectors {
             // A separated material by the elements of its mix; a mixed one whole.
             let needs: Vec<CommodityId> = if self.forms[sec.material].mixed {

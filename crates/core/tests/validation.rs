@@ -956,3 +956,44 @@ fn check_warns_of_quantities_within_the_engines_rounding_tolerance() {
         "{w}"
     );
 }
+
+#[test]
+fn a_magnet_pressed_from_a_chain_made_alloy_is_warned_to_run_as_a_separator() {
+    // A recipe with no composition converts what it is fed, up to capacity: right for ore
+    // and scrap, and said of a good made from another made to a recipe.
+    let text = MINI
+        .replacen(
+            "stages: [mine, separation, metal, magnet, recycling]",
+            "stages: [mine, separation, metal, alloy, magnet, recycling]",
+            1,
+        )
+        .replacen(
+            "  - id: scrap\n    mixed: true\n",
+            "  - id: scrap\n    mixed: true\n  - id: alloy\n    mixed: true\n",
+            1,
+        )
+        .replacen(
+            "  - id: ndfeb\n    stage: magnet\n    input: metal\n    output: magnet:NdFeB\n    recovery: 0.95\n    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n",
+            "  - id: mkalloy\n    stage: alloy\n    input: metal\n    output: alloy\n    recovery: 0.99\n    composition: {Pr: 0.22, Nd: 0.70, Dy: 0.06, Tb: 0.02}\n    source: fixture\n  - id: ndfeb\n    stage: magnet\n    input: alloy\n    output: magnet:NdFeB\n    recovery: 0.95\n",
+            1,
+        )
+        .replacen(
+            "  - {id: cn-magnet,",
+            "  - {id: cn-alloy, country: CN, stage: alloy, recipe: mkalloy, capacity: 30000, source: fixture}\n  - {id: cn-magnet,",
+            1,
+        )
+        .replacen(
+            "prices:\n",
+            "prices:\n  - {form: alloy, price: 65, source: fixture}\n",
+            1,
+        );
+    let w = load_str("mini.yaml", &text)
+        .map(|m| m.warnings().join("\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        w.contains("recipe 'ndfeb' makes magnet:NdFeB from alloy with no composition: its plants run at their capacity"),
+        "{w}"
+    );
+    // Separators and recyclers, fed ore and scrap, are what such a recipe is for.
+    assert!(!warnings("", "").contains("no composition"));
+}
