@@ -681,12 +681,13 @@ impl Model {
         // (a magnet pressed from an alloy made in the chain).
         for rec in &self.recipes {
             let made_to_recipe = |q: &Recipe| q.output == rec.input && !q.composition.is_empty();
-            let fed_by_chain = self.facilities.iter().any(|f| {
-                matches!(f.process, Process::Convert(q) if made_to_recipe(&self.recipes[q]))
-            });
-            let runs = self.facilities.iter().any(|f| {
-                matches!(f.process, Process::Convert(q) if self.recipes[q].id == rec.id)
-            });
+            let fed_by_chain = self.facilities.iter().any(
+                |f| matches!(f.process, Process::Convert(q) if made_to_recipe(&self.recipes[q])),
+            );
+            let runs = self
+                .facilities
+                .iter()
+                .any(|f| matches!(f.process, Process::Convert(q) if self.recipes[q].id == rec.id));
             if runs
                 && rec.composition.is_empty()
                 && self.forms[rec.output].mixed

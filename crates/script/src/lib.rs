@@ -274,8 +274,24 @@ impl Scenario {
                 }
                 break;
             };
-            if let Some((key, _)) = rest.trim().split_once(':') {
+            if let Some((key, value)) = rest.trim().split_once(':') {
                 let key = key.trim();
+                // The horizon says what the run covers: one that does not read as two
+                // dates is a mistake in the file, as an unparsable date elsewhere is.
+                if key.eq_ignore_ascii_case("horizon") && horizon_dates(value).is_none() {
+                    let mut e = ScriptError::plain(
+                        path,
+                        format!(
+                            "the `// horizon:` header '{}' is not two dates, 'YYYY-MM-DD to \
+                             YYYY-MM-DD'",
+                            value.trim()
+                        ),
+                    );
+                    e.line = Some(i + 1);
+                    e.column = Some(line.find(value.trim()).map_or(1, |c| c + 1));
+                    e.source_line = Some(line.to_string());
+                    return Err(e);
+                }
                 if ["model", "title"].contains(&key) {
                     if seen.contains(&key) {
                         let mut e = ScriptError::plain(
@@ -384,13 +400,7 @@ impl Scenario {
     /// header does not read as two dates, say so: a reader trusts the header.
     fn horizon_disagrees(&self, last: chokepoint_core::Date, step_days: u32) -> Option<String> {
         let h = header_field(&self.source, "horizon")?;
-        let ends = h.split_once(" to ").and_then(|(a, b)| {
-            Some((
-                chokepoint_core::Date::parse(a.trim()).ok()?,
-                chokepoint_core::Date::parse(b.trim()).ok()?,
-            ))
-        });
-        let Some((_, b)) = ends else {
+        let Some((_, b)) = horizon_dates(&h) else {
             return Some(format!(
                 "the `// horizon:` header '{h}' is not two dates, 'YYYY-MM-DD to YYYY-MM-DD'"
             ));
@@ -987,6 +997,15 @@ fn literal_imports(source: &str) -> Vec<String> {
 }
 
 /// Reads `// key: value` from the comment block at the top of a script.
+/// The two dates of a `// horizon: A to B` header.
+fn horizon_dates(h: &str) -> Option<(chokepoint_core::Date, chokepoint_core::Date)> {
+    let (a, b) = h.split_once(" to ")?;
+    Some((
+        chokepoint_core::Date::parse(a.trim()).ok()?,
+        chokepoint_core::Date::parse(b.trim()).ok()?,
+    ))
+}
+
 pub fn header_field(source: &str, key: &str) -> Option<String> {
     for line in source.lines() {
         let t = line.trim();

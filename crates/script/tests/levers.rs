@@ -1332,6 +1332,23 @@ fn levers_that_could_do_nothing_say_so() {
         "{:?}",
         out.output
     );
+    // Nor a ban to a country where nobody buys the goods named: Nigeria mines, and takes
+    // no oxide, metal or magnets (it passed silently until 2026-11-30). A destination with
+    // buyers among others is a rule that moves flow: no note.
+    let out = run_to(
+        r#"export_ban("CN", #{ to: ["NG"], label: "ng" });
+           export_ban("CN", #{ to: ["NG", "US"], label: "ng-us" });
+           export_licence("CN", #{ forms: ["magnet:NdFeB"], to: ["NG"], approval: 0.5, label: "l" });"#,
+        "2024-02-01",
+    );
+    let notes: Vec<&String> = (out.output.iter())
+        .filter(|l| l.contains("nobody in NG takes any of the goods named"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{:?}", out.output);
+    assert!(
+        notes[0].starts_with("note: export_ban:") && notes[1].starts_with("note: export_licence:"),
+        "{notes:?}"
+    );
 }
 
 #[test]
@@ -3463,12 +3480,23 @@ fn a_horizon_header_the_run_does_not_keep_is_warned_of() {
         "// horizon: 2024-01-01 to 2024-06-30\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");",
     );
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
-    let out = run("// horizon: all of it\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");");
-    assert!(
-        out.warnings.iter().any(|w| w.contains("is not two dates")),
-        "{:?}",
-        out.warnings
-    );
+    // A header that is not two dates is an error in the file, at its line, before anything
+    // runs (until 2026-11-30 `run` only warned of it and `test` failed it as a result).
+    for header in [
+        "all of it",
+        "2024-13-01 to 2027-12-31",
+        "2024-01-01 - 2027-12-31",
+    ] {
+        let e = attempt(&format!("// horizon: {header}\nrun_until(\"2024-06-30\");"))
+            .err()
+            .unwrap_or_else(|| panic!("'{header}' ran"));
+        assert!(
+            e.contains(&format!(
+                "the `// horizon:` header '{header}' is not two dates"
+            )) && e.contains(":1:13"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -318,6 +318,28 @@ pub fn add(
             }
         }
     }
+    // Destinations (countries only, no firms) where nobody takes any of the forms named:
+    // no buyer there for the rule to keep anything from.
+    let to = &policy.to;
+    if sells && to.firms.is_empty() && !to.countries.is_empty() {
+        let m = &h.sim.model;
+        let takes =
+            |x: usize| (0..m.forms.len()).any(|f| policy.covers_form(f) && h.sim.anyone_buys(x, f));
+        if !to.countries.iter().any(|&x| takes(x)) {
+            let ids: Vec<&str> = (to.countries.iter())
+                .map(|&x| m.countries[x].id.as_str())
+                .collect();
+            let note = format!(
+                "note: {kind}: nobody in {} takes any of the goods named in {} (no plant, \
+                 sector or stockpile there buys them), so this rule moves no flow",
+                ids.join(", "),
+                m.name
+            );
+            if !h.output.contains(&note) {
+                h.output.push(note);
+            }
+        }
+    }
     h.sim.add_policy(policy);
     h.log(kind, summary);
     Ok(())
