@@ -189,6 +189,29 @@ fn a_time_limit_too_large_to_represent_is_bad_input() {
         );
         assert!(!text(&out).contains("panicked"), "{limit}: {}", text(&out));
     }
+    // A negative number written apart from its flag is the flag's value, not a flag
+    // (clap read `-5` as an unknown argument until 2026-11-30).
+    let base = "scripts/baseline-2024.rhai";
+    for args in [
+        vec!["run", base, "--time-limit", "-5"],
+        vec!["sweep", base, "--runs", "2", "--time-limit", "-5"],
+        vec!["compare", base, base, "--time-limit", "-5"],
+        vec!["compare", base, base, "--top", "-1"],
+    ] {
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            !text(&out).contains("unexpected argument"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        let said = text(&out);
+        assert!(
+            said.contains("--time-limit must be a positive number")
+                || said.contains("-1 is not in 1..=1000000"),
+            "{args:?}: {said}"
+        );
+    }
 }
 
 #[test]
@@ -3766,6 +3789,16 @@ fn test_says_how_many_failures_could_not_run_and_merge_names_a_missing_shard() {
     ]);
     assert_eq!(m.status.code(), Some(2), "{}", text(&m));
     assert!(text(&m).contains("no such directory"), "{}", text(&m));
+    // Named after a directory that is no shard, the missing one is still what is named.
+    let m = chokepoint(&[
+        "merge",
+        dir.to_str().unwrap(),
+        dir.join("nope").to_str().unwrap(),
+        "--out",
+        dir.join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(m.status.code(), Some(2), "{}", text(&m));
+    assert!(text(&m).contains("nope: no such directory"), "{}", text(&m));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -90,7 +90,7 @@ enum Command {
         #[arg(long, default_value = "month")]
         resolution: String,
         /// Wall-clock limit for the run, in seconds; a run it stops fails (exit 1).
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
         time_limit: f64,
     },
     /// Replay scenario files and check their expectations.
@@ -211,7 +211,7 @@ enum Command {
         /// Wall-clock limit for each run, in seconds. A run it stops fails the sweep
         /// (exit 1): no runs are written, and summary.json in --out says why (earlier
         /// results there are removed).
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
         time_limit: f64,
     },
     /// Combine sweep shards into the result one machine would have written.
@@ -262,11 +262,11 @@ enum Command {
         /// before sectors), prices and output lost first, in turn; then means, finals,
         /// cover, dependency, queues and costs; then flows; within each, the biggest
         /// relative move. compare.csv has every figure.
-        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
-        top: u64,
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=1_000_000), allow_negative_numbers = true)]
+        top: i64,
         /// Wall-clock limit for each of the two runs, in seconds; a run it stops fails
         /// (exit 1).
-        #[arg(long, default_value_t = 120.0)]
+        #[arg(long, default_value_t = 120.0, allow_negative_numbers = true)]
         time_limit: f64,
     },
     /// Time the engine: one run of the model's first ten years, without and with a script.

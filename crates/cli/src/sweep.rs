@@ -943,6 +943,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     let mut figures: Vec<(usize, String)> = Vec::new();
     let mut series: Vec<(usize, String)> = Vec::new();
     let mut said = Said::default();
+    // Every directory named must be there before any is read: a missing one is the
+    // mistake to name, not what the first of the others lacks.
     for dir in shards {
         if let Err(e) = std::fs::read_dir(dir) {
             let why = match e.kind() {
@@ -960,6 +962,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
                 dir.display()
             ))));
         }
+    }
+    for dir in shards {
         if std::fs::symlink_metadata(dir.join("sweep.json")).is_err() {
             return Err(anyhow!(crate::BadInput(format!(
                 "{}: not a sweep's output (it has no sweep.json; `chokepoint sweep SCRIPT \

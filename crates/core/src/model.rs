@@ -975,7 +975,21 @@ impl Model {
     }
 
     pub fn element_id(&self, s: &str) -> Result<ElemId, String> {
-        find_id("element", &self.elements, s, |e| &e.symbol)
+        find_id("element", &self.elements, s, |e| &e.symbol).map_err(|e| {
+            // Its name, where its symbol goes ("dysprosium" for "Dy"); or a symbol in the
+            // wrong case ("dy").
+            let named = (self.elements.iter()).find(|x| {
+                x.name.eq_ignore_ascii_case(s.trim()) || x.symbol.eq_ignore_ascii_case(s.trim())
+            });
+            match named {
+                Some(x) => format!(
+                    "unknown element '{s}' ({} is '{}': elements go by their symbol, as \
+                     chemistry writes it)",
+                    x.name, x.symbol
+                ),
+                None => e,
+            }
+        })
     }
     pub fn form_id(&self, s: &str) -> Result<FormId, String> {
         find_id("form", &self.forms, s, |f| &f.id)

@@ -3032,6 +3032,15 @@ fn wrong_arguments_are_named_for_what_they_are() {
         ),
         (r#"close("mp-materials");"#, "close: 'mp-materials' is a firm, not a facility"),
         (r#"tariff("US", "Dy", 0.1);"#, "'Dy' is an element, not a country"),
+        // An element by its name, or its symbol in the wrong case: its symbol.
+        (
+            r#"thrift("dysprosium", 0.5);"#,
+            "thrift: unknown element 'dysprosium' (Dysprosium is 'Dy': elements go by their symbol",
+        ),
+        (
+            r#"export_ban("CN", #{ elements: ["tb"] });"#,
+            "elements[0]: unknown element 'tb' (Terbium is 'Tb'",
+        ),
         (r#"demand_shock("US", 0.5);"#, "'US' is a country, not a sector"),
         (
             r#"step(1); policy_cost("EU");"#,
@@ -3053,6 +3062,11 @@ fn wrong_arguments_are_named_for_what_they_are() {
         (
             r#"step(1); shortfall("magnet", "US");"#,
             "metric 'shortfall' has no key 'magnet/US': 'magnet' is a stage, not a form",
+        ),
+        // Ids the model has, in a shape the metric does not keep: its keys with them.
+        (
+            r#"step(1); metric("exports", "CN");"#,
+            "metric 'exports' has no key 'CN' (its keys read like 'CN/concentrate', 'CN/clay-concentrate', 'CN/oxide', …)",
         ),
         (
             r#"step(1); dependency("magnet:NdFeB", "US");"#,

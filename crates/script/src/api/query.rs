@@ -268,8 +268,30 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                             ))
                         }
                         None => {
-                            let hint =
-                                chokepoint_core::error::did_you_mean(key, keys.iter().copied());
+                            let hint = match chokepoint_core::error::did_you_mean(
+                                key,
+                                keys.iter().copied(),
+                            ) {
+                                // Ids the model has, in a shape the metric does not keep
+                                // (`CN` where it keeps `CN/oxide`): show its keys with them.
+                                h if h.is_empty() => {
+                                    let mine: Vec<&str> = key.split(['/', '>']).collect();
+                                    let has_all = |k: &str| {
+                                        let theirs: Vec<&str> = k.split(['/', '>']).collect();
+                                        mine.iter().all(|p| theirs.contains(p))
+                                    };
+                                    let with: Vec<&str> =
+                                        keys.iter().copied().filter(|k| has_all(k)).collect();
+                                    let shown = match with.is_empty() {
+                                        true => keys.clone(),
+                                        false => with,
+                                    };
+                                    let like: Vec<String> =
+                                        (shown.iter().take(3)).map(|k| format!("'{k}'")).collect();
+                                    format!(" (its keys read like {}, …)", like.join(", "))
+                                }
+                                h => h,
+                            };
                             err(format!("metric '{metric}' has no key '{key}'{hint}"))
                         }
                     }
