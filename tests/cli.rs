@@ -221,6 +221,18 @@ fn check_passes_the_fixture_and_prints_shares() {
     let t = text(&out);
     assert!(t.contains("valid"));
     assert!(t.contains("mine") && t.contains("CN 84.6%"), "{t}");
+    // Past the five largest, the rest are one share, so each row reads to 100% (world-2024
+    // mines in 13 countries).
+    let out = chokepoint(&["check", "models/world-2024.yaml"]);
+    let t = text(&out);
+    let mine = (t.lines())
+        .find(|l| l.trim_start().starts_with("mine "))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(mine.contains(", 8 others 2.5%"), "{mine}");
+    let total: f64 = (mine.split(", "))
+        .filter_map(|p| p.rsplit(' ').next()?.strip_suffix('%')?.parse::<f64>().ok())
+        .sum();
+    assert!((total - 100.0).abs() < 0.3, "{total}: {mine}");
 }
 
 #[test]
@@ -4863,23 +4875,61 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
         t.contains("ok     scripts/whatif-us-stockpile-12m-ban.rhai (2 expectations)\n"),
         "{t}"
     );
-    // A name no scenario reads: every scenario ran its default, so bad input, with a
-    // did-you-mean, in the JUnit report too.
+    // A name no file names is a typo, refused before anything replays (since 2026-11-30;
+    // it was said only after the whole library had run under it), with a did-you-mean,
+    // in the JUnit report too.
     let mut args = vec!["test"];
     args.extend(pair);
     args.extend(["--set", "aproval=0.5", "--junit", junit.to_str().unwrap()]);
     let out = chokepoint(&args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("2 passed, 0 failed"), "{t}");
+    assert!(!t.contains("passed"), "{t}");
     assert!(
         t.contains(
-            "error: --set aproval: no scenario read param(\"aproval\") (did you mean 'approval'?)"
+            "error: --set aproval: no scenario, nor a module under their scripts directory, names param(\"aproval\") (did you mean 'approval'?)"
         ),
         "{t}"
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("chokepoint test --set aproval"), "{xml}");
+    assert!(xml.contains("--set aproval: no scenario"), "{xml}");
+    // Nor is a typo hidden by a scenario that cannot run beside it.
+    let broken = dir.join("broken.rhai");
+    std::fs::write(&broken, "let x = ;\n").unwrap();
+    let out = chokepoint(&[
+        "test",
+        pair[1],
+        broken.to_str().unwrap(),
+        "--set",
+        "aproval=0.5",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("error: --set aproval: no scenario"), "{t}");
+    std::fs::remove_file(&broken).unwrap();
+    // A name another scenario of the library reads, that none of those replayed does:
+    // every one ran its default, so bad input, said after the replay.
+    let mut args = vec!["test"];
+    args.extend(pair);
+    args.extend([
+        "--set",
+        "no_61_suspended=0",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let out = chokepoint(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("2 passed, 0 failed"), "{t}");
+    assert!(
+        t.contains("error: --set no_61_suspended: no scenario read param(\"no_61_suspended\")"),
+        "{t}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("chokepoint test --set no_61_suspended"),
+        "{xml}"
+    );
     // A scenario that does not finish cannot tell what it reads: it is not blamed on the
     // --set, and a timed-out one still fails (exit 1) rather than being bad input.
     let slow = dir.join("slow.rhai");

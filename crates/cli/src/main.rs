@@ -1232,6 +1232,59 @@ fn run(
     Ok(if outcome.failed() > 0 { 1 } else { 0 })
 }
 
+/// The text of the scenarios, and of every script under their scripts directories (the
+/// modules they may import), at most 64 MB of it.
+fn script_texts(scripts: &[PathBuf]) -> String {
+    const MOST: usize = 64 << 20;
+    let mut roots: Vec<PathBuf> = scripts.iter().map(|s| scripts_root(s)).collect();
+    roots.sort();
+    roots.dedup();
+    let mut files: Vec<PathBuf> = scripts.to_vec();
+    for root in &roots {
+        let mut dirs = vec![root.clone()];
+        while let Some(d) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() && files.len() < 10_000 => dirs.push(p),
+                    Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "rhai") => {
+                        files.push(p)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    for f in files {
+        if text.len() >= MOST {
+            break;
+        }
+        if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(&f, (MOST - text.len()) as u64)
+        {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The names scripts pass to `param("…")`, for a did-you-mean.
+fn param_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = (text.split("param(").skip(1))
+        .filter_map(|rest| {
+            let rest = rest.trim_start().strip_prefix('"')?;
+            rest.split_once('"').map(|(n, _)| n.to_string())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![PathBuf::from("scripts")]
@@ -1460,7 +1513,23 @@ fn test(
                 "error: --time-limit must be a number of seconds above 0, at most 1e9, got {time_limit}"
             ))));
         }
-        Ok((collect_scripts(paths)?, params))
+        let scripts = collect_scripts(paths)?;
+        // A --set no file names is a typo: said before a library is replayed under it, and
+        // whether or not a scenario then fails to compile (one that cannot run is blamed
+        // for none of the values, so a typo beside it went unreported).
+        let text = script_texts(&scripts);
+        for name in params.keys() {
+            if !text.contains(&format!("\"{name}\"")) && !text.contains(&format!("`{name}`")) {
+                let names = param_names(&text);
+                let hint =
+                    chokepoint_core::error::did_you_mean(name, names.iter().map(String::as_str));
+                return Err(anyhow!(BadInput(format!(
+                    "error: --set {name}: no scenario, nor a module under their scripts \
+                     directory, names param(\"{name}\"){hint}"
+                ))));
+            }
+        }
+        Ok((scripts, params))
     })();
     // A report left from an earlier run would read as this one's results: until this run
     // writes its own, the report says it did not finish (so a run killed in any way leaves

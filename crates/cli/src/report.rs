@@ -55,11 +55,18 @@ pub fn inventory(m: &Model, path: &Path) -> String {
             .filter(|(_, v)| *v > 0.0)
             .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let parts: Vec<String> = shares
+        let mut parts: Vec<String> = shares
             .iter()
             .take(5)
             .map(|(c, v)| format!("{} {:.1}%", m.countries[*c].id, 100.0 * v / total))
             .collect();
+        // The rest in one, so the row reads to 100%.
+        if shares.len() > 5 {
+            let rest: f64 = shares[5..].iter().map(|(_, v)| v).sum();
+            let n = shares.len() - 5;
+            let who = if n == 1 { "other" } else { "others" };
+            parts.push(format!("{n} {who} {:.1}%", 100.0 * rest / total));
+        }
         let _ = writeln!(
             o,
             "    {:<11} {:>9} t/yr RE  {}",

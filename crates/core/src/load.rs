@@ -49,6 +49,19 @@ fn shorten_quoted(msg: &str) -> String {
         }
         text = out;
     }
+    // A character that shows as a space, or not at all (a no-break space pasted from a web
+    // page, in a key), by its code point: "unknown field `  name`" names nothing visible.
+    let odd = |c: char| {
+        (c.is_whitespace() && !matches!(c, ' ' | '\n' | '\t' | '\r')) || crate::error::invisible(c)
+    };
+    if text.chars().any(odd) {
+        text = (text.chars())
+            .map(|c| match odd(c) {
+                true => format!("<U+{:04X}>", c as u32),
+                false => c.to_string(),
+            })
+            .collect();
+    }
     text
 }
 
@@ -317,7 +330,7 @@ impl Loader {
             self.file_problem(&path, None, why.into());
             return None;
         }
-        if let Some((place, why)) = too_deep(text) {
+        if let Some((place, why)) = past_limits_or_tagged(text) {
             self.file_problem(&path, Some(place), why);
             return None;
         }
@@ -611,18 +624,24 @@ pub const MAX_NESTING: usize = 64;
 /// The widest indentation a model line may have, for the same reason.
 pub const MAX_INDENT: usize = 256;
 
-/// The first place where `[`/`{` nest deeper than [`MAX_NESTING`] or a line is indented
-/// more than [`MAX_INDENT`] columns (line and column from 1), with what is wrong there.
-/// Brackets inside quoted strings and comments do not count.
-fn too_deep(text: &str) -> Option<((usize, usize), String)> {
+/// The first place where `[`/`{` nest deeper than [`MAX_NESTING`], a line is indented
+/// more than [`MAX_INDENT`] columns, or a value carries a YAML tag (`!include`, which the
+/// parser would drop, reading on as if it were not there), with what is wrong there (line
+/// and column from 1). Brackets and `!` inside quoted strings and comments do not count.
+fn past_limits_or_tagged(text: &str) -> Option<((usize, usize), String)> {
     let (mut depth, mut quote, mut comment) = (0usize, None::<char>, false);
     let (mut line, mut col, mut indent, mut leading) = (1, 0, 0, true);
     let mut prev = '\n';
     let mut escaped = false;
+    // The last character on this line that was not a space, outside quotes and comments,
+    // and whether it came first on its line (a `-` that starts a list item): a `!` only
+    // starts a tag where a value starts.
+    let (mut last, mut last_first) = (None::<char>, false);
     for c in text.chars() {
         col += 1;
         if c == '\n' {
             (line, col, indent, leading, comment) = (line + 1, 0, 0, true, false);
+            (last, last_first) = (None, false);
             prev = c;
             continue;
         }
@@ -638,6 +657,12 @@ fn too_deep(text: &str) -> Option<((usize, usize), String)> {
             }
             leading = false;
         }
+        let value_starts = match last {
+            Some(':' | '[' | '{') => true,
+            Some(',') => depth > 0,
+            Some('-') => last_first,
+            _ => false,
+        };
         let token_start = prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':');
         match quote {
             _ if comment => {}
@@ -656,8 +681,25 @@ fn too_deep(text: &str) -> Option<((usize, usize), String)> {
                     }
                 }
                 ']' | '}' => depth = depth.saturating_sub(1),
+                '!' if token_start && value_starts => {
+                    let tag: String = (text.lines().nth(line - 1).unwrap_or(""))
+                        .chars()
+                        .skip(col - 1)
+                        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+                        .take(40)
+                        .collect();
+                    let why = format!(
+                        "'{tag}' is a YAML tag, which the model format has none of (the \
+                         reader would drop it): an included file is listed under `include:` \
+                         by its path; a text starting with '!' goes in quotes"
+                    );
+                    return Some(((line, col), why));
+                }
                 _ => {}
             },
+        }
+        if quote.is_none() && !comment && !c.is_whitespace() {
+            (last, last_first) = (Some(c), last.is_none());
         }
         prev = c;
     }
@@ -1890,14 +1932,24 @@ impl Loader {
                 (Some(d), None) => {
                     // A stage where recipes run converts; a mine's stage has none.
                     if recipe_stage.contains(&Some(stage)) && stage_ids.contains_key(&x.stage) {
+                        // A stage of the model's own that no recipe belongs to, if it has one.
+                        let free = (m.stages.items.iter())
+                            .find(|s| !recipe_stage.contains(&stage_ids.get(s.as_str()).copied()));
+                        let put = match free {
+                            Some(s) => {
+                                format!("put the mine in stage '{s}', which no recipe belongs to")
+                            }
+                            None => "add a stage no recipe belongs to (such as 'mining') for the \
+                                     mine"
+                                .to_string(),
+                        };
                         self.at(
                             &c,
                             i,
                             "deposit",
                             format!(
                                 "only a mine works a `deposit`, and stage '{}' is where recipes \
-                                 run: put the mine in a stage no recipe belongs to (such as \
-                                 'mine'), or give this plant a `recipe`",
+                                 run: {put}, or give this plant a `recipe`",
                                 x.stage
                             ),
                         );
