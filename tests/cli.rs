@@ -802,6 +802,24 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         assert!(text(&bad).contains(said), "{}", text(&bad));
         assert!(!dir.join("edited").exists());
     }
+    // Nor is its `said` (the failed expectations and notes a merge counts) taken on trust:
+    // an edited one gave a merged summary.json counts of its own (2026-11-30).
+    let mut v: serde_json::Value = serde_json::from_str(&was).unwrap();
+    assert!(
+        v["said"].is_object() && v["said_digest"].is_string(),
+        "{was}"
+    );
+    v["said"]["failed_expectations"] = serde_json::json!([{"line": 1, "runs": 6}]);
+    std::fs::write(&meta, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let bad = chokepoint(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("said")]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains(
+            "sweep.json's `said` (its failed expectations and notes) is not as its sweep wrote it"
+        ),
+        "{}",
+        text(&bad)
+    );
     std::fs::write(&meta, &was).unwrap();
     // A device put in a shard file's place is refused, not read without end.
     #[cfg(unix)]
@@ -2272,6 +2290,41 @@ fn a_sweeps_parameters_are_independent_of_its_runs_random_events() {
         a > 0.3 && a < 0.7 && b > 0.3 && b < 0.7,
         "outage share {a:.2} below 0.5, {b:.2} above"
     );
+    // Two parameters draw the same values whichever order their --set flags come in (the
+    // second order drew other values for both until 2026-11-30).
+    std::fs::write(
+        &script,
+        "let x = param(\"x\", 0.5);\nlet y = param(\"y\", 0.5);\nstep(1);\nexpect(x + y >= 0.0, \"read\");\n",
+    )
+    .unwrap();
+    let drawn = |first: &str, second: &str| {
+        let o = dir.join(format!("{first}{second}"));
+        let r = chokepoint(&[
+            "sweep",
+            script.to_str().unwrap(),
+            "--runs",
+            "3",
+            "--set",
+            first,
+            "--set",
+            second,
+            "--out",
+            o.to_str().unwrap(),
+        ]);
+        assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+        let csv = std::fs::read_to_string(o.join("runs.csv")).unwrap();
+        let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let at = |name: &str| head.iter().position(|h| *h == name).unwrap();
+        (csv.lines().skip(1))
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                (c[at("x")].to_string(), c[at("y")].to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    let xy = drawn("x=0..1", "y=10..20");
+    assert_eq!(xy, drawn("y=10..20", "x=0..1"));
+    assert!(xy.iter().all(|(x, y)| x != y), "{xy:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -2465,6 +2518,8 @@ fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: 
     let earlier = scratch.join("earlier");
     std::fs::create_dir_all(&earlier).unwrap();
     std::fs::write(earlier.join("runs.csv"), "an earlier sweep's results\n").unwrap();
+    // (A sweep's directory: one whose runs.csv no sweep wrote is refused before it runs.)
+    std::fs::write(earlier.join("sweep.json"), "{}\n").unwrap();
     for out in [scratch.join("fresh"), earlier.clone()] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
             .args(["sweep", "tests/bench/levers-20.rhai", "--runs", "100000"])
@@ -2492,11 +2547,16 @@ fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: 
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
         assert_eq!(status.code(), Some(code), "{signal}: {err}");
         assert!(err.contains(said), "{signal}: {err}");
-        let left: Vec<String> = std::fs::read_dir(&earlier)
+        let mut left: Vec<String> = std::fs::read_dir(&earlier)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left, ["runs.csv"], "only the earlier results stay");
+        left.sort();
+        assert_eq!(
+            left,
+            ["runs.csv", "sweep.json"],
+            "only the earlier results stay"
+        );
     }
     assert!(
         !scratch.join("fresh").exists(),
@@ -3761,6 +3821,42 @@ fn a_failed_sweep_or_comparison_leaves_no_earlier_results_to_be_read_as_its_own(
         "{}",
         text(&c)
     );
+    // A directory whose report.html no chokepoint command wrote (an analyst's own) is
+    // refused before anything runs, by every command: it is neither removed by a command
+    // that fails nor overwritten by one that finishes (both happened until 2026-11-30).
+    let mine = dir.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("report.html"), "<html>my own</html>").unwrap();
+    let m = mine.to_str().unwrap();
+    let (sc, g) = (s.to_str().unwrap(), good.to_str().unwrap());
+    for args in [
+        vec!["sweep", sc, "--grid", "3", "--set", "a=0..1", "--out", m],
+        vec!["sweep", sc, "--grid", "3", "--set", "a=0..0.4", "--out", m],
+        vec!["compare", g, broken.to_str().unwrap(), "--out", m],
+        vec!["run", sc, "--out", m],
+    ] {
+        let o = chokepoint(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("holds report.html, which no chokepoint command wrote there"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        let kept = std::fs::read_to_string(mine.join("report.html")).unwrap();
+        assert_eq!(kept, "<html>my own</html>", "{args:?}");
+        assert!(!mine.join("summary.json").exists(), "{args:?}");
+    }
+    // Nor is the filesystem's root an output directory.
+    let o = chokepoint(&["run", sc, "--out", "/"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("is the filesystem's root"),
+        "{}",
+        text(&o)
+    );
+    // A directory the failed sweep left (its summary.json says why) takes the next one.
+    let again = sweep("a=0..0.4");
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

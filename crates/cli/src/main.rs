@@ -209,8 +209,8 @@ enum Command {
         #[arg(long, default_value = "out/sweep")]
         out: PathBuf,
         /// Wall-clock limit for each run, in seconds. A run it stops fails the sweep
-        /// (exit 1): no runs are written, and summary.json in --out says why (earlier
-        /// results there are removed).
+        /// (exit 1): no runs are written, and where --out held earlier results, they are
+        /// removed and summary.json there says why.
         #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
         time_limit: f64,
     },

@@ -262,13 +262,17 @@ impl Spec {
                 // from another, or a parameter and the first outage draw would be one number.
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(PARAM_STREAM);
-                self.ranges
-                    .iter()
-                    .map(|r| {
-                        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-                        r.lo + (r.hi - r.lo) * u
-                    })
-                    .collect()
+                // Drawn in the order of their names, whatever order the --set flags came
+                // in: the same sweep, written either way, draws the same values.
+                let mut order: Vec<usize> = (0..self.ranges.len()).collect();
+                order.sort_by(|&a, &b| self.ranges[a].name.cmp(&self.ranges[b].name));
+                let mut values = vec![0.0; self.ranges.len()];
+                for i in order {
+                    let r = &self.ranges[i];
+                    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    values[i] = r.lo + (r.hi - r.lo) * u;
+                }
+                values
             }
         };
         (seed, values)
@@ -504,7 +508,14 @@ pub struct Stats {
 
 /// The keys of sweep.json that say where and how a shard's files were written, not what
 /// sweep they belong to: left out when shards are compared.
-const PER_SHARD: [&str; 5] = ["shard", "script", "runs_digest", "series_digest", "said"];
+const PER_SHARD: [&str; 6] = [
+    "shard",
+    "script",
+    "runs_digest",
+    "series_digest",
+    "said",
+    "said_digest",
+];
 
 /// What a sweep's runs warned of and noted, each with how many runs said it. Lines that
 /// differ only in their figures (a stockpile's tonnes in each run) are one entry, shown as
@@ -715,15 +726,26 @@ fn write_runs(
     Ok(note)
 }
 
-/// sweep.json with the digests of the runs.csv and runs_series.csv written beside it: a
-/// merge refuses a shard whose files were changed since.
+/// sweep.json with the digests of the runs.csv and runs_series.csv written beside it, and
+/// of its own `said` (the notes and failed expectations a merge counts): a merge refuses a
+/// shard whose files were changed since.
 fn with_digests(meta: &str, figures: &str, series: &str) -> String {
     let Ok(mut v) = serde_json::from_str::<serde_json::Value>(meta) else {
         return meta.to_string();
     };
     v["runs_digest"] = digest(figures.as_bytes()).into();
     v["series_digest"] = digest(series.as_bytes()).into();
+    v["said_digest"] = said_digest(&v).into();
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
+
+/// The digest of a sweep.json's `said`, as JSON.
+fn said_digest(meta: &serde_json::Value) -> String {
+    digest(
+        serde_json::to_string(&meta["said"])
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 /// A digest of a model as loaded (includes and all, comments aside): two runs read the
@@ -1044,6 +1066,18 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
                     }
                 ))));
             }
+        }
+        if meta["said_digest"].as_str() != Some(said_digest(&meta).as_str()) {
+            return Err(anyhow!(crate::BadInput(format!(
+                "{}: sweep.json's `said` (its failed expectations and notes) is not as its \
+                 sweep wrote it (it records another digest{}); rerun this shard",
+                dir.display(),
+                if meta["said_digest"].is_null() {
+                    ", or none: it was written by an earlier chokepoint"
+                } else {
+                    ""
+                }
+            ))));
         }
         let mut lines = text.lines();
         let h = lines.next().unwrap_or_default().to_string();

@@ -395,6 +395,29 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
             )));
         }
     }
+    // The filesystem's root is no output directory (run as root, a failed command would
+    // clear its report.html, a finished one write beside /bin).
+    if dir.canonicalize().is_ok_and(|d| d.parent().is_none()) {
+        return Err(bad(
+            "is the filesystem's root: give a directory of its own".into()
+        ));
+    }
+    // A name the command writes, taken by a file no chokepoint command wrote there (an
+    // analyst's own report.html): a command that failed would remove it, and one that
+    // finished overwrite it. Refused, unless the directory holds a chokepoint output.
+    let taken: Vec<&str> = (files.iter().copied())
+        .filter(|f| dir.join(f).is_file())
+        .collect();
+    if !taken.is_empty() && !holds_chokepoint_output(dir) {
+        return Err(bad(format!(
+            "holds {}, which no chokepoint command wrote there (there is no series.csv, \
+             compare.csv or sweep.json beside {}): write to a new or empty directory, or move \
+             {}",
+            taken.join(", "),
+            if taken.len() == 1 { "it" } else { "them" },
+            if taken.len() == 1 { "it" } else { "them" },
+        )));
+    }
     // A run's directory and a comparison's are each their own: mixed, a report would sit
     // beside another command's figures.
     for (mine, theirs, what) in [
@@ -434,6 +457,23 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         let _ = std::fs::remove_file(&probe);
     }
     lock(dir).map_err(bad)
+}
+
+/// Whether `dir` holds what a chokepoint command wrote: a run's series.csv, a comparison's
+/// compare.csv, a sweep's sweep.json, or the summary.json a failed command left in their
+/// place.
+fn holds_chokepoint_output(dir: &Path) -> bool {
+    let voided = || {
+        let Ok(text) = std::fs::read_to_string(dir.join("summary.json")) else {
+            return false;
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        v["finished"] == false && v["error"].is_string()
+    };
+    ["series.csv", "compare.csv", "sweep.json"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+        || voided()
 }
 
 /// The advisory lock file a writing chokepoint holds in its output directory.
