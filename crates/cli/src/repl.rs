@@ -1403,6 +1403,10 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
     let (lo, hi) = v
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    // A move of under a millionth of its level (8.321429 to 8.321428) would fill the axis
+    // from top to bottom under two labels that read the same: it is drawn flat.
+    let flat = hi - lo <= 1e-6 * hi.abs().max(lo.abs());
+    let hi = if flat { lo } else { hi };
     let span = if hi > lo { hi - lo } else { 1.0 };
     let cols = w.min(v.len()).max(1);
     let mut grid = vec![vec![' '; cols]; h];
@@ -1418,7 +1422,6 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
         }
     }
     // A series that never moves has one level, shown once (not as both ends of an axis).
-    let flat = hi <= lo;
     let mut o = match flat {
         true => format!("{title} (constant at {})\n", fmt_num(lo)),
         false => format!("{title}\n"),
@@ -1809,11 +1812,25 @@ mod tests {
         // the peak, with the low an ulp below it (it panicked with an index past the grid).
         let lo = 0.09999999999999999;
         let p = plot("p", &weeks(6), &[lo, lo, lo, 0.1, 0.1, 0.1], 2, 5);
+        // (A move of an ulp is no move: drawn flat at its level.)
+        assert!(p.starts_with("p (constant at 0.1)\n"), "{p}");
+        // A move the axis can show is drawn to its top.
+        let p = plot("p", &weeks(6), &[8.3, 8.3, 8.3, 8.4, 8.4, 8.4], 2, 5);
         assert_eq!(
             p.lines().nth(1).map(|l| l.ends_with('█')),
             Some(true),
             "{p}"
         );
+        // One of a ten-millionth is not: 8.321429 to 8.321428 filled the axis under two
+        // labels that both read 8.32.
+        let p = plot(
+            "p",
+            &weeks(4),
+            &[8.321429, 8.321429, 8.321428, 8.321428],
+            4,
+            5,
+        );
+        assert!(p.starts_with("p (constant at 8.321428)\n"), "{p}");
     }
 
     #[test]

@@ -1295,7 +1295,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>",
         esc(&title)
     );
-    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place{white-space:nowrap}</style></head><body>");
+    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place,td.pass,td.fail,td.name,td.label{white-space:nowrap}</style></head><body>");
     let _ = write!(
         o,
         "<h1>{}</h1><p>Model <b>{}</b> (digest {}), {} to {}. Scenario <code>{}</code>.</p>",
@@ -1326,7 +1326,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     for h in &heads {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"label\">{}</td><td>{}</td></tr>",
             esc(&h.label),
             esc(&h.value)
         );
@@ -1543,20 +1543,23 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     } else {
         o.push_str(&timeline_svg(out));
     }
-    o.push_str("<table>");
-    for (k, l) in out.levers.iter().enumerate() {
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td class=\"date\">{}</td><td>{}</td><td>{}</td></tr>",
-            k + 1,
-            l.date,
-            esc(&l.name),
-            esc(&l.summary)
-        );
+    if !out.levers.is_empty() {
+        o.push_str("<table>");
+        for (k, l) in out.levers.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td class=\"date\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
+                k + 1,
+                l.date,
+                esc(&l.name),
+                esc(&l.summary)
+            );
+        }
+        o.push_str("</table>");
     }
     let _ = writeln!(
         o,
-        "</table><h2>Scenario source</h2><pre>{}</pre></body></html>",
+        "<h2>Scenario source</h2><pre>{}</pre></body></html>",
         esc(&sc.source)
     );
     o

@@ -7,7 +7,7 @@ pub mod demand_api {
     use crate::args::{finite, number, Num, Res};
     use crate::host::{err, lever};
 
-    /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop).
+    /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop), 0 to 100.
     ///
     /// ```rhai
     /// demand_shock("ev-us", 0.8);
@@ -42,8 +42,8 @@ pub mod demand_api {
         })
     }
 
-    /// Sets a sector's annual growth rate (0.1 = 10% a year) from now on: demand keeps the
-    /// level it has reached and compounds at the new rate from today.
+    /// Sets a sector's annual growth rate (0.1 = 10% a year; -0.5 to 1) from now on: demand
+    /// keeps the level it has reached and compounds at the new rate from today.
     ///
     /// ```rhai
     /// growth("ev-us", 0.15);

@@ -222,7 +222,8 @@ pub mod time_api {
         advance_within(&ctx, &handle, target)
     }
 
-    /// Advances the simulation by `n` steps (no more than are left before the model's end).
+    /// Advances the simulation by `n` steps, 0 to 100,000 (no more than are left before the
+    /// model's end).
     ///
     /// ```rhai
     /// step(4);

@@ -420,7 +420,8 @@ pub mod trade_api {
     ///
     /// Options: `elements` and `forms` it covers (all when left out), `to` (countries, firms
     /// or groups; all foreign buyers when left out), `exempt` (the same kinds, with general
-    /// licences), `label` (for `lift`), `approval` (required) and `delay_days` (0 when left out).
+    /// licences), `label` (for `lift`), `approval` (required) and `delay_days` (0 to 3650; 0 when
+    /// left out).
     ///
     /// ```rhai
     /// export_licence("CN", #{ elements: ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"],
@@ -795,7 +796,10 @@ pub mod trade_api {
     }
 
     /// A tariff by `importer` on goods from `exporter` ("*" for all), as a share (0.25 =
-    /// 25%). Buyers shift toward untariffed suppliers, and the importer collects the duty on
+    /// 25%; 0 to 100). Buyers shift toward untariffed suppliers that have the goods on
+    /// offer (a maker of magnets makes what it sells, so in world-2024 a tariff on China's
+    /// magnets finds no other exporter with magnets to sell: it collects duty and moves no
+    /// tonne, where one on oxide or metal moves trade), and the importer collects the duty on
     /// what its buyers still import, contracted tonnes included, valued at its market's
     /// price (a receipt: `policy_cost` falls by it). Its own stockpiles' purchases pay none.
     /// Buyers' prices do not include it. It replaces the tariff the importer
