@@ -421,9 +421,13 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert_eq!(lost["unit"], "t REO", "{lost}");
     let share = lost["share_of_output"].as_f64().unwrap();
     assert!(share > 0.005 && share < 0.05, "{lost}");
-    assert!(std::fs::read_to_string(dir.join("report.html"))
-        .unwrap()
-        .contains("<svg"));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg"));
+    // The page holds what ran: the scenario and the modules it imports.
+    assert!(
+        html.contains("// module lib/timeline\n"),
+        "the report's source lacks the module"
+    );
     let typo = chokepoint(&[
         "run",
         "scripts/2025-04-china-licensing.rhai",
@@ -1911,13 +1915,28 @@ fn a_block_with_a_syntax_error_says_none_of_it_ran() {
         said.contains("let x = v +;") && said.contains('^'),
         "{said}"
     );
-    assert!(said.contains("none of the 4 lines ran"), "{said}");
+    // (Piped, the block's own lines of the stream, as the location counts them.)
+    assert!(
+        said.contains("(lines 2-5 did not run: the input is read whole"),
+        "{said}"
+    );
     // The lines before and after the block are their own inputs, and ran.
     assert!(said.contains("42"), "{said}");
     assert_eq!(out.status.code(), Some(2), "{said}");
     // A one-line mistake is not called a block.
     let out = piped_repl(&dir, b"let y = ;\n");
-    assert!(!text(&out).contains("lines ran"), "{}", text(&out));
+    assert!(!text(&out).contains("did not run"), "{}", text(&out));
+    // A block left open at the end names its brace by the stream's line, as the location
+    // does (it said line 1, of the block, under `<stdin>:6:11`).
+    let out = piped_repl(
+        &dir,
+        b"let a = 1;\nlet b = 2;\nlet c = 3;\nlet e = 5;\nif true {\nlet d = 4;\n",
+    );
+    let said = text(&out);
+    assert!(
+        said.contains("<stdin>:6:11") && said.contains("the `{` on line 5 is never closed"),
+        "{said}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

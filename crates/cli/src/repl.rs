@@ -376,6 +376,19 @@ impl Session {
         if let Some(first) = self.stdin_line {
             e.file = PathBuf::from("<stdin>");
             e.line = e.line.map(|l| l + first - 1);
+            // A hint naming a line of this input ("the `{` on line 1 is never closed")
+            // names it as the stream counts, as the location does.
+            if let Some(h) = e.help.as_mut() {
+                if let Some((head, rest)) = h.split_once(" on line ") {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    if let Ok(l) = digits.parse::<usize>() {
+                        let tail = &rest[digits.len()..];
+                        if !tail.starts_with(" of ") {
+                            *h = format!("{head} on line {}{tail}", l + first - 1);
+                        }
+                    }
+                }
+            }
             let calls = (e.chain.iter_mut()).filter(|c| c.contains(" called at line "));
             for (c, &here) in calls.zip(here.iter().chain(std::iter::repeat(&false))) {
                 let Some((head, rest)) = c.split_once(" called at line ") else {
@@ -589,9 +602,15 @@ impl Session {
                     .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
                     .count();
                 if lines > 1 {
-                    errln!(
-                        "(none of the {lines} lines ran: the input is read whole before it runs)"
-                    );
+                    // (Piped, the lines before this statement ran: these are its own.)
+                    let these = match self.stdin_line {
+                        Some(first) => format!(
+                            "lines {first}-{} did not run",
+                            first + input.lines().count().saturating_sub(1)
+                        ),
+                        None => format!("none of the {lines} lines ran"),
+                    };
+                    errln!("({these}: the input is read whole before it runs)");
                 }
                 return;
             }

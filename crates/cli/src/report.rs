@@ -1557,10 +1557,12 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         }
         o.push_str("</table>");
     }
+    // With the modules it imports, each after a `// module` line: the page alone holds
+    // what the run ran.
     let _ = writeln!(
         o,
         "<h2>Scenario source</h2><pre>{}</pre></body></html>",
-        esc(&sc.source)
+        esc(&sc.full_source())
     );
     o
 }
