@@ -1282,7 +1282,23 @@ fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String,
         .filter(|x| x.2 > 0.0 && x.2 >= floor)
         .collect();
     v.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-    v.into_iter().take(limit).map(|(k, c, _)| (k, c)).collect()
+    // Series that are one line (two countries' dependency at 1 throughout) are drawn once,
+    // under both names: drawn apart, the last would hide the first, whose legend entry
+    // would have no line to point at.
+    let mut lines: Vec<(String, Vec<f64>, usize)> = Vec::new();
+    for (k, c, _) in v.into_iter().take(limit) {
+        match lines.iter_mut().find(|l| l.1 == c) {
+            Some(l) if l.2 == 1 => (l.0, l.2) = (format!("{} = {k}", l.0), 2),
+            Some(l) => l.2 += 1,
+            None => lines.push((k, c, 1)),
+        }
+    }
+    (lines.into_iter())
+        .map(|(k, c, n)| match n {
+            n if n > 2 => (format!("{k} (+{})", n - 2), c),
+            _ => (k, c),
+        })
+        .collect()
 }
 
 /// One self-contained page: headline findings, charts, levers, the scenario's source.
@@ -1739,6 +1755,38 @@ pub fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn series_that_are_one_line_are_drawn_once_under_their_names() {
+        // Two countries' dependency at 1 throughout: the second drawn hid the first, whose
+        // legend entry pointed at no line.
+        let mut s = chokepoint_core::Series::new();
+        let keys = [
+            "magnet/DE",
+            "metal/JP",
+            "metal/US",
+            "magnet/KR",
+            "magnet/VN",
+        ];
+        for k in keys {
+            s.declare("dependency", k);
+        }
+        for w in 0..3 {
+            let day = chokepoint_core::Date::parse("2025-01-06")
+                .unwrap()
+                .add_days(7 * w);
+            let row = s.push_row(day);
+            row.copy_from_slice(&[1.0, 1.0, 0.5 + 0.1 * w as f64, 1.0, 1.0]);
+        }
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let lines = super::pick(&s, "dependency", &keys, 8);
+        let names: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
+        assert_eq!(
+            names,
+            ["magnet/DE = magnet/KR (+2)", "metal/US"],
+            "{names:?}"
+        );
+    }
 
     #[test]
     fn a_long_legend_name_is_cut_to_its_room_and_whole_in_its_tooltip() {
