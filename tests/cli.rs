@@ -3518,6 +3518,26 @@ fn a_report_of_one_step_marks_its_single_values() {
         lines,
         "a dot for every one-value line"
     );
+    // A run of no step has nothing to chart, and says so (it drew empty charts with
+    // legends).
+    std::fs::write(&script, "step(0);\nexpect(true, \"ran\");\n").unwrap();
+    let none = dir.join("none");
+    let out = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(none.join("report.html")).unwrap();
+    assert!(
+        !html.contains("<polyline") && !html.contains("<svg"),
+        "{html}"
+    );
+    assert!(
+        html.contains("nothing to show (the run made no step)"),
+        "{html}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -5258,4 +5278,41 @@ fn an_error_in_a_run_given_set_values_names_them() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_crowded_spot_on_the_lever_timeline_names_the_levers_it_counts() {
+    // Seven levers in one week fill the spot's six levels: the seventh, and one a week on,
+    // are counted in a "+2" whose tooltip names both with their own dates (it had none,
+    // and the second lever's date appeared nowhere on the timeline).
+    let dir = temp("timeline");
+    let script = dir.join("s.rhai");
+    let mut src = String::new();
+    for k in 0..7 {
+        src.push_str(&format!(
+            "at(\"2024-03-04\", || demand_shock(\"ev-us\", {}));\n",
+            0.9 + 0.01 * k as f64
+        ));
+    }
+    src.push_str("at(\"2024-03-11\", || growth(\"ev-us\", 0.05));\n");
+    src.push_str("run_until(\"2026-01-05\");\nexpect(true, \"ran\");\n");
+    std::fs::write(&script, src).unwrap();
+    let out = dir.join("o");
+    let o = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let at = html
+        .find(">+2<title>")
+        .unwrap_or_else(|| panic!("no +2 badge"));
+    let title = &html[at..at + html[at..].find("</title>").unwrap()];
+    assert!(
+        title.contains("7 2024-03-04 demand_shock") && title.contains("8 2024-03-11 growth"),
+        "{title}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -84,8 +84,14 @@ impl Completer for ReplHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
+        // A command's key may pair two countries (`trade CN>US`); in code `>` compares.
+        let command_line = before.trim_start().starts_with(':');
         let start = before
-            .rfind(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/')))
+            .rfind(|c: char| {
+                !(c.is_alphanumeric()
+                    || matches!(c, '_' | '-' | ':' | '.' | '/')
+                    || (command_line && c == '>'))
+            })
             .map(|i| i + before[i..].chars().next().map(char::len_utf8).unwrap_or(1))
             .unwrap_or(0);
         let word = &before[start..];
@@ -1049,7 +1055,10 @@ impl Session {
                     return true;
                 };
                 let h = self.host.lock();
-                let keys = h.sim.series.keys(m);
+                // (A country's trade with itself is no trade: always 0, not listed.)
+                let keys: Vec<&str> = (h.sim.series.keys(m).into_iter())
+                    .filter(|k| k.split_once('>').is_none_or(|(a, b)| a != b))
+                    .collect();
                 if keys.is_empty() {
                     failed!(
                         "error: unknown metric '{m}'; metrics: {}",
@@ -1405,8 +1414,9 @@ fn show(m: &str, k: &str, dates: &[Date], v: &[f64]) {
     let low = v.iter().copied().fold(f64::MAX, f64::min);
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     outln!(
-        "{m}[{k}]: {} values, low {} mean {} peak {}",
+        "{m}[{k}]: {} value{}, low {} mean {} peak {}",
         v.len(),
+        if v.len() == 1 { "" } else { "s" },
         fmt_num(low),
         fmt_num(mean),
         fmt_num(peak)
@@ -1511,6 +1521,10 @@ pub fn run(model_path: &Path) -> Result<u8> {
     // Metrics and their keys, for :show, :plot and :keys.
     let mut metrics: BTreeMap<String, Vec<String>> = Default::default();
     for (metric, key) in session.host.lock().sim.series.names.iter() {
+        // (A country's trade with itself is always 0: no key to offer.)
+        if key.split_once('>').is_some_and(|(a, b)| a == b) {
+            continue;
+        }
         metrics.entry(metric.clone()).or_default().push(key.clone());
         words.push(metric.clone());
         words.push(key.clone());
@@ -1723,12 +1737,19 @@ mod tests {
                     vec!["magnet:NdFeB/US".into(), "oxide/JP".into()],
                 ),
                 ("stockpile".to_string(), vec!["us-nds-ndfeb".to_string()]),
+                (
+                    "trade".to_string(),
+                    vec!["CN>JP".into(), "CN>US".into(), "US>CN".into()],
+                ),
             ]
             .into_iter()
             .collect(),
             ..helper_of(&["shenghe", "shortfall", "stockpile_release"])
         };
         let complete = |line: &str| completions(&helper, line);
+        // A key that pairs two countries completes past its `>` (it offered nothing).
+        assert_eq!(complete(":show trade CN>"), ["CN>JP", "CN>US"]);
+        assert_eq!(complete(":plot trade CN>U"), ["CN>US"]);
         assert_eq!(complete(":keys sh"), ["shortfall"]);
         assert_eq!(complete(":show s"), ["shortfall", "stockpile"]);
         assert_eq!(complete(":plot shortfall magnet"), ["magnet:NdFeB/US"]);

@@ -1525,8 +1525,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         Scale::Linear,
     ));
     for (t, unit, lines, scale) in charts {
-        if lines.is_empty() {
-            let why = if unit.starts_with("share of") && !t.starts_with("Import dependency") {
+        // (A run of no step has nothing to draw: `step(0)`. One step's values are dots.)
+        if lines.is_empty() || s.dates.is_empty() {
+            let why = if s.dates.is_empty() {
+                "the run made no step"
+            } else if unit.starts_with("share of") && !t.starts_with("Import dependency") {
                 "none reached half a percent"
             } else {
                 "all zero"
@@ -1599,7 +1602,8 @@ fn timeline_svg(out: &Outcome) -> String {
     const MAX_LEVELS: usize = 6;
     let mut placed: Vec<(f64, usize)> = Vec::new();
     let mut dots = Vec::new();
-    let mut crowded: Vec<(f64, usize)> = Vec::new();
+    // Each crowded spot with the levers it counts.
+    let mut crowded: Vec<(f64, Vec<usize>)> = Vec::new();
     for (k, lever) in out.levers.iter().enumerate() {
         let x = x_of(lever.date);
         let taken = |lv: usize| {
@@ -1613,8 +1617,8 @@ fn timeline_svg(out: &Outcome) -> String {
                 dots.push((x, level, k, lever));
             }
             None => match crowded.iter_mut().find(|(cx, _)| (*cx - x).abs() < 15.0) {
-                Some(c) => c.1 += 1,
-                None => crowded.push((x, 1)),
+                Some(c) => c.1.push(k),
+                None => crowded.push((x, vec![k])),
             },
         }
     }
@@ -1645,10 +1649,20 @@ fn timeline_svg(out: &Outcome) -> String {
         );
     }
     for (x, more) in crowded {
+        // Its tooltip names each lever it counts, with its own date (the spot may hold
+        // neighbouring weeks).
+        let named: Vec<String> = (more.iter())
+            .map(|&k| {
+                let lever = &out.levers[k];
+                format!("{} {} {}: {}", k + 1, lever.date, lever.name, lever.summary)
+            })
+            .collect();
         let _ = write!(
             o,
-            r##"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle" fill="#222">+{more}</text>"##,
-            axis - 10.0 - 16.0 * MAX_LEVELS as f64 + 3.0
+            r##"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle" fill="#222">+{}<title>{}</title></text>"##,
+            axis - 10.0 - 16.0 * MAX_LEVELS as f64 + 3.0,
+            more.len(),
+            esc(&named.join("\n"))
         );
     }
     o.push_str("</svg>");
