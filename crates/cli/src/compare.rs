@@ -14,7 +14,7 @@ use crate::write;
 /// One compared figure.
 /// The unit of a figure (a row's `stat`, or "" for the series a chart draws): the metric's,
 /// a sector's own for output lost, and per year for the mean of a running total.
-fn unit_of(m: &Model, metric: &str, key: &str, stat: &str) -> String {
+pub(crate) fn unit_of(m: &Model, metric: &str, key: &str, stat: &str) -> String {
     match metric {
         "output_lost" => match m.sectors.iter().find(|s| s.id == key) {
             Some(sec) => format!("{}/yr", sec.unit),

@@ -1040,7 +1040,9 @@ impl Session {
                 match self.series(m, k) {
                     Ok((dates, v)) if cmd == ":show" => show(m, k, &dates, &v),
                     Ok((dates, v)) => {
-                        let title = match chokepoint_core::series::unit(m) {
+                        // (A sector's output lost in its own units: vehicles/yr.)
+                        let unit = crate::compare::unit_of(&self.host.lock().sim.model, m, k, "");
+                        let title = match unit.as_str() {
                             "" => format!("{m}[{k}]"),
                             unit => format!("{m}[{k}], {unit}"),
                         };
