@@ -262,8 +262,8 @@ enum Command {
         /// before sectors), prices and output lost first, in turn; then means, finals,
         /// cover, dependency, queues and costs; then flows; within each, the biggest
         /// relative move. compare.csv has every figure.
-        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=1_000_000), allow_negative_numbers = true)]
-        top: i64,
+        #[arg(long, default_value_t = 15, value_parser = parse_top, allow_negative_numbers = true)]
+        top: u64,
         /// Wall-clock limit for each of the two runs, in seconds; a run it stops fails
         /// (exit 1).
         #[arg(long, default_value_t = 120.0, allow_negative_numbers = true)]
@@ -1233,13 +1233,16 @@ fn run(
 }
 
 /// The text of the scenarios, and of every script under their scripts directories (the
-/// modules they may import), at most 64 MB of it.
-fn script_texts(scripts: &[PathBuf]) -> String {
+/// modules they may import); None past 20,000 entries or 64 MB (it can then tell nothing).
+fn script_texts(scripts: &[PathBuf]) -> Option<String> {
     const MOST: usize = 64 << 20;
     let mut roots: Vec<PathBuf> = scripts.iter().map(|s| scripts_root(s)).collect();
     roots.sort();
     roots.dedup();
     let mut files: Vec<PathBuf> = scripts.to_vec();
+    // (A scenario outside any `scripts` directory has its own directory as its root: a
+    // home directory is not walked whole.)
+    let mut seen = 0usize;
     for root in &roots {
         let mut dirs = vec![root.clone()];
         while let Some(d) = dirs.pop() {
@@ -1247,9 +1250,13 @@ fn script_texts(scripts: &[PathBuf]) -> String {
                 continue;
             };
             for e in entries.flatten() {
+                seen += 1;
+                if seen > 20_000 {
+                    return None;
+                }
                 let p = e.path();
                 match e.file_type() {
-                    Ok(t) if t.is_dir() && files.len() < 10_000 => dirs.push(p),
+                    Ok(t) if t.is_dir() => dirs.push(p),
                     Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "rhai") => {
                         files.push(p)
                     }
@@ -1260,29 +1267,34 @@ fn script_texts(scripts: &[PathBuf]) -> String {
     }
     let mut text = String::new();
     for f in files {
-        if text.len() >= MOST {
-            break;
-        }
-        if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(&f, (MOST - text.len()) as u64)
-        {
-            text.push_str(&String::from_utf8_lossy(&bytes));
-            text.push('\n');
+        let left = MOST.checked_sub(text.len())?;
+        match chokepoint_core::load::read_at_most(&f, left as u64) {
+            Ok(Some(bytes)) => {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                text.push('\n');
+            }
+            Ok(None) => return None,
+            Err(_) => {}
         }
     }
-    text
+    Some(text)
 }
 
-/// The names scripts pass to `param("…")`, for a did-you-mean.
-fn param_names(text: &str) -> Vec<String> {
-    let mut names: Vec<String> = (text.split("param(").skip(1))
-        .filter_map(|rest| {
-            let rest = rest.trim_start().strip_prefix('"')?;
-            rest.split_once('"').map(|(n, _)| n.to_string())
-        })
-        .collect();
+/// The names scripts pass to `param("…")`, for a did-you-mean; None where a script passes
+/// one it builds (`param("thrift_" + e, 0.0)`, a variable), which only the run can tell.
+fn param_names(text: &str) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for rest in text.split("param(").skip(1) {
+        let quoted = rest.trim_start().strip_prefix('"')?;
+        let (name, after) = quoted.split_once('"')?;
+        if !after.trim_start().starts_with(',') && !after.trim_start().starts_with(')') {
+            return None;
+        }
+        names.push(name.to_string());
+    }
     names.sort();
     names.dedup();
-    names
+    Some(names)
 }
 
 fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -1517,10 +1529,14 @@ fn test(
         // A --set no file names is a typo: said before a library is replayed under it, and
         // whether or not a scenario then fails to compile (one that cannot run is blamed
         // for none of the values, so a typo beside it went unreported).
-        let text = script_texts(&scripts);
-        for name in params.keys() {
+        let text = match params.is_empty() {
+            true => String::new(),
+            false => script_texts(&scripts).unwrap_or_default(),
+        };
+        // (Where a script builds a name, `param("thrift_" + e)`, only the run can tell.)
+        let names = param_names(&text).unwrap_or_default();
+        for name in params.keys().filter(|_| !names.is_empty()) {
             if !text.contains(&format!("\"{name}\"")) && !text.contains(&format!("`{name}`")) {
-                let names = param_names(&text);
                 let hint =
                     chokepoint_core::error::did_you_mean(name, names.iter().map(String::as_str));
                 return Err(anyhow!(BadInput(format!(
@@ -2178,6 +2194,14 @@ fn run_sweep(
         );
     }
     Ok(0)
+}
+
+/// `compare --top`: how many figures, at least one.
+fn parse_top(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number of at least 1")),
+    }
 }
 
 /// The note for a `--set` whose `param()` is in the script but was not reached in the run.

@@ -154,6 +154,12 @@ impl Outputs {
         if !(self.files.iter()).any(|f| dir.join(f).is_file()) {
             return Ok(());
         }
+        // Only an earlier output of this kind is voided: a file of one of its names that
+        // this kind of command did not write (an analyst's own report, another command's)
+        // is not its to remove, even where the command failed before it checked --out.
+        if is_root(dir) || !holds_output_of(dir, self.files) {
+            return Ok(());
+        }
         let mut kept = Vec::new();
         if let Some(script) = &self.scenario {
             let summary = serde_json::json!({
@@ -395,29 +401,6 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
             )));
         }
     }
-    // The filesystem's root is no output directory (run as root, a failed command would
-    // clear its report.html, a finished one write beside /bin).
-    if dir.canonicalize().is_ok_and(|d| d.parent().is_none()) {
-        return Err(bad(
-            "is the filesystem's root: give a directory of its own".into()
-        ));
-    }
-    // A name the command writes, taken by a file no chokepoint command wrote there (an
-    // analyst's own report.html): a command that failed would remove it, and one that
-    // finished overwrite it. Refused, unless the directory holds a chokepoint output.
-    let taken: Vec<&str> = (files.iter().copied())
-        .filter(|f| dir.join(f).is_file())
-        .collect();
-    if !taken.is_empty() && !holds_chokepoint_output(dir) {
-        return Err(bad(format!(
-            "holds {}, which no chokepoint command wrote there (there is no series.csv, \
-             compare.csv or sweep.json beside {}): write to a new or empty directory, or move \
-             {}",
-            taken.join(", "),
-            if taken.len() == 1 { "it" } else { "them" },
-            if taken.len() == 1 { "it" } else { "them" },
-        )));
-    }
     // A run's directory and a comparison's are each their own: mixed, a report would sit
     // beside another command's figures.
     for (mine, theirs, what) in [
@@ -448,6 +431,28 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
             )));
         }
     }
+    // The filesystem's root is no output directory (run as root, a failed command would
+    // clear its report.html, a finished one write beside /bin).
+    if is_root(dir) {
+        return Err(bad(
+            "is the filesystem's root: give a directory of its own".into()
+        ));
+    }
+    // A name the command writes, taken by a file this kind of command did not write there
+    // (an analyst's own report.html or series.csv): a command that failed would remove it,
+    // and one that finished overwrite it. Refused, unless the directory holds an output of
+    // this command's kind, as its files' contents show.
+    let taken: Vec<&str> = (files.iter().copied())
+        .filter(|f| dir.join(f).is_file())
+        .collect();
+    if !taken.is_empty() && !holds_output_of(dir, files) {
+        let them = if taken.len() == 1 { "it" } else { "them" };
+        return Err(bad(format!(
+            "holds {}, which no chokepoint command of this kind wrote there: write to a new \
+             or empty directory, or move {them}",
+            taken.join(", "),
+        )));
+    }
     // Can a file be created there at all (permissions, a read-only mount)?
     let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
     {
@@ -459,21 +464,37 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
     lock(dir).map_err(bad)
 }
 
-/// Whether `dir` holds what a chokepoint command wrote: a run's series.csv, a comparison's
-/// compare.csv, a sweep's sweep.json, or the summary.json a failed command left in their
-/// place.
-fn holds_chokepoint_output(dir: &Path) -> bool {
-    let voided = || {
-        let Ok(text) = std::fs::read_to_string(dir.join("summary.json")) else {
-            return false;
-        };
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        v["finished"] == false && v["error"].is_string()
+/// Whether `dir` is the filesystem's root.
+fn is_root(dir: &Path) -> bool {
+    dir.canonicalize().is_ok_and(|d| d.parent().is_none())
+}
+
+/// Whether `dir` holds an output of the kind of command that writes `files`, by what its
+/// files hold, not only their names (an analyst's own series.csv is none): a run's
+/// series.csv or summary.json, a comparison's compare.csv, a sweep's (or merge's)
+/// sweep.json or summary.json, or the summary.json a failed command of the kind left.
+fn holds_output_of(dir: &Path, files: &[&str]) -> bool {
+    let read = |f: &str| {
+        chokepoint_core::load::read_at_most(&dir.join(f), 64 << 20)
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     };
-    ["series.csv", "compare.csv", "sweep.json"]
-        .iter()
-        .any(|f| dir.join(f).is_file())
-        || voided()
+    let first_line = |f: &str| read(f).lines().next().unwrap_or_default().to_string();
+    let json = |f: &str| serde_json::from_str::<serde_json::Value>(&read(f)).unwrap_or_default();
+    let summary = json("summary.json");
+    let voided = summary["finished"] == false && summary["error"].is_string();
+    let mine = |f: &str| files.contains(&f);
+    (mine("series.csv")
+        && (first_line("series.csv") == "date,metric,key,value"
+            || summary["model_digest"].is_string()
+            || voided))
+        || (mine("compare.csv") && first_line("compare.csv").starts_with("metric,key,stat,a,b"))
+        || (mine("sweep.json")
+            && (json("sweep.json")["script_digest"].is_string()
+                || (summary["figures"].is_object() && summary["runs"].is_number())
+                || voided))
 }
 
 /// The advisory lock file a writing chokepoint holds in its output directory.

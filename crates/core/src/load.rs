@@ -330,12 +330,12 @@ impl Loader {
             self.file_problem(&path, None, why.into());
             return None;
         }
-        if let Some((place, why)) = past_limits_or_tagged(text) {
+        if let Some((place, why)) = too_deep(text) {
             self.file_problem(&path, Some(place), why);
             return None;
         }
-        if let Err(why) = expanded_within(text, MAX_EXPANDED_BYTES) {
-            self.file_problem(&path, None, why);
+        if let Err((place, why)) = expanded_within(text, MAX_EXPANDED_BYTES) {
+            self.file_problem(&path, place, why);
             return None;
         }
         let mut work = text.to_string();
@@ -624,24 +624,20 @@ pub const MAX_NESTING: usize = 64;
 /// The widest indentation a model line may have, for the same reason.
 pub const MAX_INDENT: usize = 256;
 
-/// The first place where `[`/`{` nest deeper than [`MAX_NESTING`], a line is indented
-/// more than [`MAX_INDENT`] columns, or a value carries a YAML tag (`!include`, which the
-/// parser would drop, reading on as if it were not there), with what is wrong there (line
-/// and column from 1). Brackets and `!` inside quoted strings and comments do not count.
-fn past_limits_or_tagged(text: &str) -> Option<((usize, usize), String)> {
+/// The first place where `[`/`{` nest deeper than [`MAX_NESTING`] or a line is indented
+/// more than [`MAX_INDENT`] columns (line and column from 1), with what is wrong there.
+/// Brackets inside quoted strings and comments do not count.
+fn too_deep(text: &str) -> Option<((usize, usize), String)> {
     let (mut depth, mut quote, mut comment) = (0usize, None::<char>, false);
     let (mut line, mut col, mut indent, mut leading) = (1, 0, 0, true);
     let mut prev = '\n';
     let mut escaped = false;
-    // The last character on this line that was not a space, outside quotes and comments,
-    // and whether it came first on its line (a `-` that starts a list item): a `!` only
-    // starts a tag where a value starts.
-    let (mut last, mut last_first) = (None::<char>, false);
+
     for c in text.chars() {
         col += 1;
         if c == '\n' {
             (line, col, indent, leading, comment) = (line + 1, 0, 0, true, false);
-            (last, last_first) = (None, false);
+
             prev = c;
             continue;
         }
@@ -657,12 +653,7 @@ fn past_limits_or_tagged(text: &str) -> Option<((usize, usize), String)> {
             }
             leading = false;
         }
-        let value_starts = match last {
-            Some(':' | '[' | '{') => true,
-            Some(',') => depth > 0,
-            Some('-') => last_first,
-            _ => false,
-        };
+
         let token_start = prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':');
         match quote {
             _ if comment => {}
@@ -681,25 +672,8 @@ fn past_limits_or_tagged(text: &str) -> Option<((usize, usize), String)> {
                     }
                 }
                 ']' | '}' => depth = depth.saturating_sub(1),
-                '!' if token_start && value_starts => {
-                    let tag: String = (text.lines().nth(line - 1).unwrap_or(""))
-                        .chars()
-                        .skip(col - 1)
-                        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
-                        .take(40)
-                        .collect();
-                    let why = format!(
-                        "'{tag}' is a YAML tag, which the model format has none of (the \
-                         reader would drop it): an included file is listed under `include:` \
-                         by its path; a text starting with '!' goes in quotes"
-                    );
-                    return Some(((line, col), why));
-                }
                 _ => {}
             },
-        }
-        if quote.is_none() && !comment && !c.is_whitespace() {
-            (last, last_first) = (Some(c), last.is_none());
         }
         prev = c;
     }
@@ -713,10 +687,15 @@ const MAX_EXPANDED_BYTES: usize = 4 * MAX_FILE_BYTES as usize;
 /// few aliases of a large anchored value (`&big`) stand for gigabytes, which reading the
 /// model would copy out. Counted on a pass that copies nothing; text that is not YAML is
 /// left to the reader, which says why.
-fn expanded_within(text: &str, cap: usize) -> Result<(), String> {
+///
+/// The same pass refuses a YAML tag of the file's own (`!include other.yaml`): the reader
+/// would drop it and read on as if it were not there (the format has none; an include is
+/// listed under `include:`).
+fn expanded_within(text: &str, cap: usize) -> Result<(), (Option<(usize, usize)>, String)> {
     use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
     use std::cell::Cell;
     const OVER: &str = "expanded past the limit";
+    const TAG: &str = "a YAML tag:";
     #[derive(Clone, Copy)]
     struct Count<'a>(&'a Cell<usize>, usize);
     impl Count<'_> {
@@ -782,20 +761,50 @@ fn expanded_within(text: &str, cap: usize) -> Result<(), String> {
             Ok(())
         }
         fn visit_enum<A: serde::de::EnumAccess<'de>>(self, a: A) -> Result<(), A::Error> {
-            use serde::de::VariantAccess as _;
-            let ((), v) = a.variant_seed(self)?;
-            v.newtype_variant_seed(self)
+            // A tagged node comes as an enum whose variant is its tag.
+            struct Tag;
+            impl<'de> DeserializeSeed<'de> for Tag {
+                type Value = String;
+                fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+                    String::deserialize(d)
+                }
+            }
+            use serde::Deserialize as _;
+            let (tag, _) = a.variant_seed(Tag)?;
+            Err(serde::de::Error::custom(format!("{TAG}{tag}")))
         }
     }
     let total = Cell::new(0);
     let de = serde_yaml::Deserializer::from_str(text);
     for doc in de {
         if let Err(e) = Count(&total, cap).deserialize(doc) {
-            if e.to_string().contains(OVER) {
-                return Err(format!(
-                    "with its aliases (*name) expanded the file stands for more than {} MB \
-                     of text: write the repeated values out, or repeat fewer",
-                    cap / (1024 * 1024)
+            let said = e.to_string();
+            if said.contains(OVER) {
+                return Err((
+                    None,
+                    format!(
+                        "with its aliases (*name) expanded the file stands for more than {} \
+                         MB of text: write the repeated values out, or repeat fewer",
+                        cap / (1024 * 1024)
+                    ),
+                ));
+            }
+            if let Some(at) = said.find(TAG) {
+                let tag: String = said[at + TAG.len()..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect();
+                let tag = tag
+                    .trim_end_matches(|c: char| !c.is_alphanumeric())
+                    .to_string();
+                let place = e.location().map(|l| (l.line(), l.column()));
+                return Err((
+                    place,
+                    format!(
+                        "'!{tag}' is a YAML tag, which the model format has none of (the \
+                         reader would drop it): an included file is listed under `include:` \
+                         by its path; a text starting with '!' goes in quotes"
+                    ),
                 ));
             }
             return Ok(());
@@ -1001,7 +1010,8 @@ fn read_text(path: &Path) -> Result<String, String> {
         .ok_or_else(too_big)?;
     if let Some(utf16) = utf16_kind(&bytes) {
         return Err(format!(
-            "the file is {utf16} text (Windows calls it \"Unicode\"), not UTF-8: save it as UTF-8"
+            "the file is {utf16} text (Windows may call it \"Unicode\"), not UTF-8: save it as \
+             UTF-8"
         ));
     }
     if bytes.contains(&0) {
@@ -1025,6 +1035,7 @@ fn read_text(path: &Path) -> Result<String, String> {
 /// every other byte is NUL.
 fn utf16_kind(bytes: &[u8]) -> Option<&'static str> {
     match bytes {
+        [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => return Some("UTF-32"),
         [0xFF, 0xFE, ..] => return Some("UTF-16 (little-endian)"),
         [0xFE, 0xFF, ..] => return Some("UTF-16 (big-endian)"),
         _ => {}
@@ -1178,10 +1189,17 @@ impl Loader {
                 // A word processor's curly quotes are part of the id, not its quoting: "CC"
                 // written elsewhere would then be unknown, with no name close to it.
                 let plain = n.trim_matches(|c| TYPOGRAPHIC_QUOTES.contains(&c));
-                let why = format!(
-                    "'{n}' holds a typographic quote ({q}): ids are plain text, and YAML \
-                     quotes with straight ones (\"{plain}\" or '{plain}')"
-                );
+                let why = match plain.chars().any(|c| TYPOGRAPHIC_QUOTES.contains(&c)) {
+                    // Inside the id (lock’heed): no quoting makes it plain.
+                    true => format!(
+                        "'{n}' holds a typographic quote ({q}): ids are plain text; write it \
+                         without one"
+                    ),
+                    false => format!(
+                        "'{n}' holds a typographic quote ({q}): ids are plain text, and YAML \
+                         quotes with straight ones (\"{plain}\" or '{plain}')"
+                    ),
+                };
                 self.at(ctx, i, field, why);
             } else if let Some(&first) = map.get(n) {
                 let (file, local) = ctx.origin[first];

@@ -274,24 +274,8 @@ impl Scenario {
                 }
                 break;
             };
-            if let Some((key, value)) = rest.trim().split_once(':') {
+            if let Some((key, _)) = rest.trim().split_once(':') {
                 let key = key.trim();
-                // The horizon says what the run covers: one that does not read as two
-                // dates is a mistake in the file, as an unparsable date elsewhere is.
-                if key.eq_ignore_ascii_case("horizon") && horizon_dates(value).is_none() {
-                    let mut e = ScriptError::plain(
-                        path,
-                        format!(
-                            "the `// horizon:` header '{}' is not two dates, 'YYYY-MM-DD to \
-                             YYYY-MM-DD'",
-                            value.trim()
-                        ),
-                    );
-                    e.line = Some(i + 1);
-                    e.column = Some(line.find(value.trim()).map_or(1, |c| c + 1));
-                    e.source_line = Some(line.to_string());
-                    return Err(e);
-                }
                 if ["model", "title"].contains(&key) {
                     if seen.contains(&key) {
                         let mut e = ScriptError::plain(
@@ -305,6 +289,30 @@ impl Scenario {
                     }
                     seen.push(key);
                 }
+            }
+        }
+        // The horizon says what the run covers: one that does not read as two dates, in
+        // order, is a mistake in the file, as an unparsable date elsewhere is. (The header
+        // line the run reads: the first.)
+        if let Some(h) = header_field(source, "horizon") {
+            let why = match horizon_dates(&h) {
+                None => Some("is not two dates, 'YYYY-MM-DD to YYYY-MM-DD'"),
+                Some((a, b)) if b < a => Some("ends before it starts"),
+                _ => None,
+            };
+            if let Some(why) = why {
+                let (i, line) = (source.lines().enumerate())
+                    .find(|(_, l)| {
+                        let rest = l.trim().trim_start_matches("//").trim_start();
+                        (rest.get(..8)).is_some_and(|k| k.eq_ignore_ascii_case("horizon:"))
+                    })
+                    .unwrap_or((0, ""));
+                let mut e =
+                    ScriptError::plain(path, format!("the `// horizon:` header '{h}' {why}"));
+                e.line = Some(i + 1);
+                e.column = Some(line.find(h.as_str()).map_or(1, |c| c + 1));
+                e.source_line = Some(line.to_string());
+                return Err(e);
             }
         }
         let engine = build_engine(None, scripts_root);

@@ -3500,17 +3500,23 @@ fn a_horizon_header_the_run_does_not_keep_is_warned_of() {
         "all of it",
         "2024-13-01 to 2027-12-31",
         "2024-01-01 - 2027-12-31",
+        "2027-01-01 to 2024-01-01",
     ] {
         let e = attempt(&format!("// horizon: {header}\nrun_until(\"2024-06-30\");"))
             .err()
             .unwrap_or_else(|| panic!("'{header}' ran"));
+        let said = format!("the `// horizon:` header '{header}' ");
         assert!(
-            e.contains(&format!(
-                "the `// horizon:` header '{header}' is not two dates"
-            )) && e.contains(":1:13"),
+            (e.contains(&format!("{said}is not two dates"))
+                || e.contains(&format!("{said}ends before it starts")))
+                && e.contains(":1:13"),
             "{e}"
         );
     }
+    // The header the run reads is the first: a later comment line that starts the same
+    // way is prose, not a second horizon.
+    let out = run("// horizon: 2024-01-01 to 2024-06-30\n//\n// Horizon: long enough to see the ban end.\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");");
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }
 
 #[test]

@@ -330,8 +330,9 @@ pub fn add(
                 .map(|&x| m.countries[x].id.as_str())
                 .collect();
             let note = format!(
-                "note: {kind}: nobody in {} takes any of the goods named in {} (no plant, \
-                 sector or stockpile there buys them), so this rule moves no flow",
+                "note: {kind}: nobody in {} takes any of the goods named in {} now (no \
+                 plant, sector or stockpile there buys them), so this rule moves no flow \
+                 unless one is built there",
                 ids.join(", "),
                 m.name
             );
