@@ -481,7 +481,20 @@ fn holds_output_of(dir: &Path, files: &[&str]) -> bool {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     };
-    let first_line = |f: &str| read(f).lines().next().unwrap_or_default().to_string();
+    // (Its head only: a run's series.csv may run to hundreds of MB.)
+    let first_line = |f: &str| {
+        use std::io::Read as _;
+        let mut head = [0u8; 256];
+        // (A regular file only: a pipe there would wait for a writer.)
+        let path = dir.join(f);
+        let n = (path.is_file())
+            .then(|| std::fs::File::open(&path).ok())
+            .flatten()
+            .and_then(|mut file| file.read(&mut head).ok())
+            .unwrap_or(0);
+        let head = String::from_utf8_lossy(&head[..n]).into_owned();
+        head.lines().next().unwrap_or_default().to_string()
+    };
     let json = |f: &str| serde_json::from_str::<serde_json::Value>(&read(f)).unwrap_or_default();
     let summary = json("summary.json");
     let voided = summary["finished"] == false && summary["error"].is_string();
