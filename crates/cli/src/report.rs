@@ -687,21 +687,29 @@ pub(crate) struct BelowInput {
     at: String,
 }
 
+/// Why a metal below its oxide is no finding, said once where several are listed.
+const BELOW_WHY: &str = "the model couples an element's forms only over about a year, so read \
+     the oxide's price as the signal of scarcity (models/README, known limits of the price \
+     model)";
+
 impl BelowInput {
-    fn text(&self, step_days: u32) -> String {
+    /// The spell alone: which metal, how long, how low.
+    fn spell(&self, step_days: u32) -> String {
         let weeks = (self.steps as f64 * step_days as f64 / 7.0).round();
         let unit = if weeks == 1.0 { "week" } else { "weeks" };
         format!(
             "{} below {} (per kg of rare earth) for {} {unit}, at its lowest {}× the oxide's \
-             price ({}): the model couples an element's forms only over about a year, so read \
-             the oxide's price as the signal of scarcity (models/README, known limits of the \
-             price model)",
+             price ({})",
             self.metal,
             self.oxide,
             fmt_num(weeks),
             tick(self.low),
             self.at
         )
+    }
+
+    fn text(&self, step_days: u32) -> String {
+        format!("{}: {BELOW_WHY}", self.spell(step_days))
     }
 }
 
@@ -1355,8 +1363,20 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         for p in &pinned {
             let _ = write!(o, "<li>{}</li>", esc(&p.text(m.step_days)));
         }
-        for b in &below {
-            let _ = write!(o, "<li>{}</li>", esc(&b.text(m.step_days)));
+        // Each spell, and why it is no finding once (it ran eight times over in the 2010
+        // replay's list).
+        match below.as_slice() {
+            [one] => {
+                let _ = write!(o, "<li>{}</li>", esc(&one.text(m.step_days)));
+            }
+            many => {
+                for b in many {
+                    let _ = write!(o, "<li>{}</li>", esc(&b.spell(m.step_days)));
+                }
+                if !many.is_empty() {
+                    let _ = write!(o, "<li>Metals below their oxide: {}</li>", esc(BELOW_WHY));
+                }
+            }
         }
         if let Some(c) = money_caveat(&heads, &pinned) {
             let _ = write!(o, "<li>{}</li>", esc(c));
