@@ -1280,23 +1280,6 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
     Some(text)
 }
 
-/// The names scripts pass to `param("…")`, for a did-you-mean; None where a script passes
-/// one it builds (`param("thrift_" + e, 0.0)`, a variable), which only the run can tell.
-fn param_names(text: &str) -> Option<Vec<String>> {
-    let mut names = Vec::new();
-    for rest in text.split("param(").skip(1) {
-        let quoted = rest.trim_start().strip_prefix('"')?;
-        let (name, after) = quoted.split_once('"')?;
-        if !after.trim_start().starts_with(',') && !after.trim_start().starts_with(')') {
-            return None;
-        }
-        names.push(name.to_string());
-    }
-    names.sort();
-    names.dedup();
-    Some(names)
-}
-
 fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![PathBuf::from("scripts")]
@@ -1534,7 +1517,13 @@ fn test(
             false => script_texts(&scripts).unwrap_or_default(),
         };
         // (Where a script builds a name, `param("thrift_" + e)`, only the run can tell.)
-        let names = param_names(&text).unwrap_or_default();
+        let calls = chokepoint_script::param_calls(&text);
+        let mut names: Vec<String> = match calls.iter().any(Option::is_none) {
+            true => Vec::new(),
+            false => calls.into_iter().flatten().collect(),
+        };
+        names.sort();
+        names.dedup();
         for name in params.keys().filter(|_| !names.is_empty()) {
             if !text.contains(&format!("\"{name}\"")) && !text.contains(&format!("`{name}`")) {
                 let hint =

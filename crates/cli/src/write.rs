@@ -134,7 +134,7 @@ pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A command's results in an --out directory. When the command fails, what an earlier
-/// command left there is voided: it is not this command's result and must not read as one
+/// command of its kind left there is voided: it is not this command's result and must not read as one
 /// (a CI job archiving summary.json saw an old pass). (An interrupt leaves them: the
 /// command did not fail, it was stopped, and says so with its exit code.)
 #[derive(Debug, Clone)]

@@ -371,27 +371,16 @@ impl Scenario {
     /// `param("name", ...)`: a `--set` of one of them is meant, even when the run that
     /// checks it never reaches the call (a trigger that did not fire, a branch not taken).
     pub fn literal_params(&self) -> std::collections::BTreeSet<String> {
-        let text = without_comments(&self.full_source());
-        let mut names = std::collections::BTreeSet::new();
-        let mut rest = text.as_str();
-        while let Some(i) = rest.find("param(") {
-            let before = rest[..i].chars().next_back();
-            rest = &rest[i + "param(".len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
-            let arg = rest.trim_start();
-            let Some(q) = arg.chars().next().filter(|c| *c == '"' || *c == '`') else {
-                continue;
-            };
-            if let Some(end) = arg[1..].find(q) {
-                let name = &arg[1..1 + end];
-                if !name.is_empty() && !name.contains(['$', '\\']) {
-                    names.insert(name.to_string());
-                }
-            }
-        }
-        names
+        param_calls(&self.full_source())
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Whether the scenario (with its modules) passes `param` a name it builds
+    /// (`param("thrift_" + e, 0.0)`, a variable): which names it reads, only a run tells.
+    pub fn builds_param_names(&self) -> bool {
+        param_calls(&self.full_source()).iter().any(Option::is_none)
     }
 
     /// The `// model:` line of the header, if any.
@@ -404,15 +393,10 @@ impl Scenario {
     }
 
     /// The `// horizon: A to B` header describes the run; `run_until` (or the model's end)
-    /// decides it. Where they part (a run that stops short of B, or runs past it), or the
-    /// header does not read as two dates, say so: a reader trusts the header.
+    /// decides it. Where they part (a run that stops short of B, or runs past it), say so:
+    /// a reader trusts the header. (One that is not two dates in order does not compile.)
     fn horizon_disagrees(&self, last: chokepoint_core::Date, step_days: u32) -> Option<String> {
-        let h = header_field(&self.source, "horizon")?;
-        let Some((_, b)) = horizon_dates(&h) else {
-            return Some(format!(
-                "the `// horizon:` header '{h}' is not two dates, 'YYYY-MM-DD to YYYY-MM-DD'"
-            ));
-        };
+        let (_, b) = horizon_dates(&header_field(&self.source, "horizon")?)?;
         let last_day = last.add_days(step_days as i32 - 1);
         (b < last || b > last_day).then(|| {
             format!(
@@ -1012,6 +996,36 @@ fn horizon_dates(h: &str) -> Option<(chokepoint_core::Date, chokepoint_core::Dat
         chokepoint_core::Date::parse(a.trim()).ok()?,
         chokepoint_core::Date::parse(b.trim()).ok()?,
     ))
+}
+
+/// Each `param(` call in `source`, comments aside: its name where it is a literal
+/// (`param("name", ...)`), None where the script builds it.
+pub fn param_calls(source: &str) -> Vec<Option<String>> {
+    let text = without_comments(source);
+    let mut calls = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("param(") {
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + "param(".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let arg = rest.trim_start();
+        let literal = arg
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '`')
+            .and_then(|q| {
+                let end = arg[1..].find(q)?;
+                let name = &arg[1..1 + end];
+                // A literal name is the whole argument: `"thrift_" + e` is built.
+                let after = arg[1 + end + 1..].trim_start();
+                let whole = after.starts_with(',') || after.starts_with(')');
+                (whole && !name.is_empty() && !name.contains(['$', '\\'])).then(|| name.to_string())
+            });
+        calls.push(literal);
+    }
+    calls
 }
 
 pub fn header_field(source: &str, key: &str) -> Option<String> {
