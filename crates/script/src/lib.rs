@@ -377,12 +377,6 @@ impl Scenario {
             .collect()
     }
 
-    /// Whether the scenario (with its modules) passes `param` a name it builds
-    /// (`param("thrift_" + e, 0.0)`, a variable): which names it reads, only a run tells.
-    pub fn builds_param_names(&self) -> bool {
-        param_calls(&self.full_source()).iter().any(Option::is_none)
-    }
-
     /// The `// model:` line of the header, if any.
     pub fn model_hint(&self) -> Option<String> {
         header_field(&self.source, "model")
