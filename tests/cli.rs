@@ -58,7 +58,7 @@ fn malformed_models_exit_2_naming_the_place() {
 
 #[test]
 fn a_50_mb_model_is_refused_quickly() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-big-{}", std::process::id()));
+    let dir = temp("big");
     std::fs::create_dir_all(&dir).unwrap();
     let big = dir.join("big.yaml");
     let line = "# padding padding padding padding padding padding padding padding\n";
@@ -156,7 +156,7 @@ fn an_out_directory_that_cannot_take_the_results_is_refused_before_the_run() {
 
 #[test]
 fn what_a_failing_script_printed_is_still_shown() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-printed-{}", std::process::id()));
+    let dir = temp("printed");
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("fails.rhai");
     std::fs::write(
@@ -319,7 +319,7 @@ fn both_world_models_pass_check_with_their_sourced_shares() {
 
 #[test]
 fn the_repl_in_a_pseudo_terminal_completes_survives_errors_and_saves_a_replayable_script() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-repl-{}", std::process::id()));
+    let dir = temp("repl");
     std::fs::create_dir_all(&dir).unwrap();
     let save = dir.join("session.rhai");
     let out = Command::new("python3")
@@ -368,10 +368,40 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn temp(name: &str) -> PathBuf {
+/// A test's scratch directory, removed when the test ends, passed or failed (a test that
+/// removed its own at its end left it behind whenever an assertion failed first).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn temp(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("chokepoint-cli-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 #[test]
@@ -2530,8 +2560,7 @@ fn ctrl_c_during_a_sweep_leaves_no_lock_temporary_file_or_empty_directory() {
 }
 
 fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: &str) {
-    let scratch =
-        std::env::temp_dir().join(format!("chokepoint-int{signal}-{}", std::process::id()));
+    let scratch = temp(&format!("int{signal}"));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     let earlier = scratch.join("earlier");
@@ -2590,7 +2619,7 @@ fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: 
 
 #[test]
 fn a_named_pipe_given_as_a_script_or_model_is_refused_not_waited_on() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-fifo-{}", std::process::id()));
+    let dir = temp("fifo");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (script, model) = (dir.join("s.rhai"), dir.join("m.yaml"));
@@ -2637,7 +2666,7 @@ fn a_named_pipe_given_as_a_script_or_model_is_refused_not_waited_on() {
 
 #[test]
 fn an_interrupted_test_leaves_a_junit_report_that_says_it_did_not_finish() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-junit-{}", std::process::id()));
+    let dir = temp("junit");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("results.xml");
@@ -2707,7 +2736,7 @@ fn a_grid_of_one_point_over_a_range_or_over_held_values_only_is_refused() {
 
 #[test]
 fn a_report_names_the_parameters_and_seed_it_ran_with_and_a_mistyped_set_prints_nothing() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-params-{}", std::process::id()));
+    let dir = temp("params");
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_string_lossy().into_owned();
     let out = chokepoint(&[
@@ -2755,7 +2784,7 @@ fn a_report_names_the_parameters_and_seed_it_ran_with_and_a_mistyped_set_prints_
 
 #[test]
 fn a_junit_report_never_replaces_a_file_the_run_reads() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-junit-self-{}", std::process::id()));
+    let dir = temp("junit-self");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = std::fs::read_to_string(root().join("scripts/baseline-2024.rhai")).unwrap();
@@ -5216,7 +5245,7 @@ fn a_typo_in_a_library_function_is_found_before_the_run_at_its_own_line() {
 fn a_report_named_after_the_commands_own_redirected_output_is_refused_and_the_log_kept() {
     // `--junit /dev/stdout > results.log` (or `/dev/stderr 2>> build.log`) names the log
     // itself: replacing it would destroy what was written there.
-    let dir = std::env::temp_dir().join(format!("chokepoint-stdjunit-{}", std::process::id()));
+    let dir = temp("stdjunit");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for stream in ["/dev/stdout", "/dev/stderr"] {
@@ -5242,7 +5271,7 @@ fn a_report_named_after_the_commands_own_redirected_output_is_refused_and_the_lo
 
 #[test]
 fn a_script_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
-    let dir = std::env::temp_dir().join(format!("chokepoint-utf8-{}", std::process::id()));
+    let dir = temp("utf8");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("latin1.rhai");
