@@ -3278,6 +3278,44 @@ fn a_set_whose_param_the_run_never_reaches_gets_a_note() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains(said), "{}", text(&out));
+    // Counted over all the runs, not judged on the first, and kept in the summary: here
+    // `y` is read only where the drawn `x` is above 0.5.
+    let partial = dir.join("partial.rhai");
+    std::fs::write(
+        &partial,
+        "let x = param(\"x\", 0.5);\nif x > 0.5 { let y = param(\"y\", 1.0); }\nrun_until(\"2024-02-01\");\n",
+    )
+    .unwrap();
+    let o = dir.join("partial-sweep");
+    let out = chokepoint(&[
+        "sweep",
+        &partial.to_string_lossy(),
+        "--set",
+        "x=0..1",
+        "--set",
+        "y=0..1",
+        "--runs",
+        "40",
+        "--out",
+        &o.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let line = (text(&out).lines())
+        .find(|l| l.contains("never reached param(\"y\")"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{}", text(&out)));
+    let n: u32 = line
+        .rsplit_once("(in ")
+        .and_then(|(_, r)| r.split_once(" of 40 runs)"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!((5..=35).contains(&n), "{line}");
+    assert!(!text(&out).contains("param(\"x\")"), "{}", text(&out));
+    let summary = std::fs::read_to_string(o.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("never reached param(\\\"y\\\")"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -2108,16 +2108,6 @@ fn run_sweep(
                 )));
             }
         }
-        for r in spec
-            .ranges
-            .iter()
-            .filter(|r| !probe.params.contains_key(&r.name))
-        {
-            errln!(
-                "{} (in the sweep's first run; if no run reaches it, they differ only by seed)",
-                unreached_param(&r.name)
-            );
-        }
         let series = &probe.sim.series;
         if defaulted {
             let kept = sweep::default_metrics_for(series);

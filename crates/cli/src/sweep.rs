@@ -902,6 +902,11 @@ fn one_run(
         }
     }
     figures.push('\n');
+    // A swept value this run never reached (in a branch it did not take) changed nothing
+    // in it: counted over the runs, as the runs' own notes are.
+    let unreached = (spec.ranges.iter())
+        .filter(|r| !out.params.contains_key(&r.name))
+        .map(|r| crate::unreached_param(&r.name)["note: ".len()..].to_string());
     Ok(RunRows {
         figures,
         series,
@@ -911,6 +916,7 @@ fn one_run(
             .filter_map(|l| l.strip_prefix("note: "))
             .map(str::to_string)
             .chain(zeroed)
+            .chain(unreached)
             .collect(),
         failed_expectations: (out.expectations.iter())
             .filter(|e| !e.passed)
