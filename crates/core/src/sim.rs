@@ -316,6 +316,10 @@ pub struct Sim {
     links: Vec<trade::Links>,
     /// Per quota policy: (policy index, tonnes used this year, year).
     quotas: Vec<(usize, f64, i32)>,
+    /// Per quota (as `quotas`): the last step its room ran out, if it has; and whether it
+    /// segments its markets now (it ran out within `QUOTA_MEMORY_YEARS`).
+    quota_held: Vec<Option<usize>>,
+    quota_segments: Vec<bool>,
     /// Per stockpile: buy rate, release rate (t/yr) and target holding (t).
     pub stockpile_buy: Vec<f64>,
     pub stockpile_release: Vec<f64>,
@@ -711,6 +715,8 @@ impl Sim {
             sellers_of: Vec::new(),
             links: Vec::new(),
             quotas: Vec::new(),
+            quota_held: Vec::new(),
+            quota_segments: Vec::new(),
             stockpile_buy: vec![0.0; nsp],
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
@@ -1886,23 +1892,7 @@ impl Sim {
                 }
             }
         }
-        let rules_of = |c: usize| {
-            let end = offsets.get(c + 1).copied().unwrap_or(total);
-            &rules[offsets[c]..end]
-        };
-        // Only quantity controls (bans, licences, quotas) segment a commodity's markets: a
-        // tariff moves orders between suppliers but leaves its prices arbitraged, so a slight
-        // one moves them slightly (the model prices no duty).
-        self.arbitraged = (0..nc)
-            .map(|c| {
-                (rules_of(c).iter()).all(|r| r.allow == 1.0 && r.delay == 0 && r.quota.is_empty())
-            })
-            .collect();
-        self.open = (0..nc)
-            .map(|c| {
-                self.arbitraged[c] && (rules_of(c).iter()).all(|r| r.tariff == 1.0 && r.duty == 0.0)
-            })
-            .collect();
+
         // Room in the licence queue for everything these rules can hold at once: each held
         // flow (buyer, exporter) queues at most one shipment per element per import round,
         // for `delay` steps. Sized here, at the event, so the steps never grow it.
@@ -1938,7 +1928,14 @@ impl Sim {
         self.rules = rules;
         self.rule_offset = offsets;
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
+        // A quota kept over a rebuild keeps its record of running out.
+        let held: Vec<Option<usize>> = (quotas.iter())
+            .map(|q| (self.quotas.iter().position(|p| p.0 == q.0)).and_then(|i| self.quota_held[i]))
+            .collect();
         self.quotas = quotas;
+        self.quota_held = held;
+        self.update_quota_segments();
+        self.classify_markets();
         for f in 0..stretch.len() {
             if stretch[f] != self.ramp_stretch[f] {
                 self.reanchor_ramp(f);
@@ -2064,11 +2061,83 @@ impl Sim {
     }
 
     /// Policies in force changed (or a control reaches goods only through old holdings):
-    /// rebuild the trade rules before anything trades.
+    /// rebuild the trade rules before anything trades. A quota that began or ceased to bind
+    /// changes which markets it segments.
     fn refresh_rules(&mut self) {
         if self.rules_dirty || self.content_lingers {
             self.rebuild_rules();
+        } else if self.update_quota_segments() {
+            self.classify_markets();
         }
+    }
+
+    /// Whether each quota segments its markets this step: it ran out of room within the
+    /// last `QUOTA_MEMORY_YEARS` (a quota with room to spare holds nothing back, and
+    /// traders arbitrage across it as across no control at all). Returns whether any
+    /// quota's changed.
+    fn update_quota_segments(&mut self) -> bool {
+        let memory = (self.model.steps_per_year() * QUOTA_MEMORY_YEARS).round() as usize;
+        let step = self.step;
+        self.quota_segments.resize(self.quotas.len(), false);
+        let mut changed = false;
+        for (seg, held) in self.quota_segments.iter_mut().zip(&self.quota_held) {
+            let now = held.is_some_and(|s| step.saturating_sub(s) <= memory.max(1));
+            changed |= now != *seg;
+            *seg = now;
+        }
+        changed
+    }
+
+    /// Notes the quotas whose room this step's trade used up (run after the markets).
+    pub(super) fn note_quotas_held(&mut self) {
+        for (qi, q) in self.quotas.iter().enumerate() {
+            let room = quota_cap(f64::INFINITY, *q, &self.policies, self.year_frac, None);
+            let PolicyKind::ExportQuota { tonnes_per_year } = self.policies[q.0].kind else {
+                continue;
+            };
+            // Out of room: within a millionth of a step's allowance.
+            if room <= tonnes_per_year / self.model.steps_per_year() * 1e-6 {
+                self.quota_held[qi] = Some(self.step);
+            }
+        }
+    }
+
+    /// Which commodities trade on the open path and which have their markets arbitraged,
+    /// from the rules a commodity's trade can meet: those on exporters that sell it (a
+    /// control on an exporter with none of it on offer, Korea's oxide, say, moves no flow,
+    /// and leaves the commodity's markets as they were).
+    fn classify_markets(&mut self) {
+        let nx = self.model.countries.len();
+        let nc = self.model.commodities.len();
+        let (links, rules, offsets) = (&self.links, &self.rules, &self.rule_offset);
+        let live_rules = |c: usize| {
+            (0..self.buyers_of[c].len()).flat_map(move |slot| {
+                (links[c].seller_countries.iter()).map(move |&x| &rules[offsets[c] + slot * nx + x])
+            })
+        };
+        // Only quantity controls (bans, licences, quotas that bind) segment a commodity's
+        // markets: a tariff moves orders between suppliers but leaves its prices arbitraged,
+        // so a slight one moves them slightly (the model prices no duty). Any quota keeps a
+        // commodity off the open path, which does not count what it ships.
+        let segments = &self.quota_segments;
+        self.arbitraged = (0..nc)
+            .map(|c| {
+                live_rules(c).all(|r| {
+                    r.allow == 1.0 && r.delay == 0 && r.quota.iter().all(|qi| !segments[qi])
+                })
+            })
+            .collect();
+        self.open = (0..nc)
+            .map(|c| {
+                live_rules(c).all(|r| {
+                    r.allow == 1.0
+                        && r.delay == 0
+                        && r.quota.is_empty()
+                        && r.tariff == 1.0
+                        && r.duty == 0.0
+                })
+            })
+            .collect();
     }
 
     fn end_step(&mut self) {
@@ -3549,6 +3618,11 @@ fn tech_ban_covers(m: &Model, p: &Policy, f: FacilityId) -> bool {
         p.elements == 0 || (0..m.elements.len()).any(|e| p.covers_element(e) && handles(e));
     form_ok && elem_ok
 }
+
+/// How long a quota that ran out of room keeps segmenting its markets (years): traders
+/// price the quota's rent while they expect it to bind again, a quarter ahead (assumed).
+/// A quota that has never run out segments nothing.
+const QUOTA_MEMORY_YEARS: f64 = 0.25;
 
 /// How many scripted outages of one facility can run at once (`disrupt` refuses a fifth).
 pub const OUTAGE_SLOTS: usize = 4;

@@ -648,6 +648,76 @@ fn segmented_markets_open_a_price_gap() {
 }
 
 #[test]
+fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
+    // Korea makes no oxide, Nigeria no metal; China exports ~60,000 t a year, far below a
+    // 10 Mt quota. None of these holds a tonne back, so none may segment a market (each
+    // moved prices by up to 20% when any control on a good stopped its arbitrage).
+    let m = world();
+    let run = |p: Option<chokepoint_core::model_file::PolicyDef>| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2024-12-31"));
+        if let Some(p) = p {
+            add(&mut sim, p);
+        }
+        sim.run_until(d("2026-06-30"));
+        sim.series.values.clone()
+    };
+    let baseline = run(None);
+    let mut kr = def("export_licence", "KR");
+    kr.forms = strs(&["oxide"]);
+    kr.approval = Some(0.0);
+    kr.delay_days = Some(63.0);
+    let mut ng = def("export_ban", "NG");
+    ng.forms = strs(&["metal"]);
+    let mut cn = def("export_quota", "CN");
+    cn.tonnes_per_year = Some(1e7);
+    for (what, p) in [
+        ("KR oxide licence", kr),
+        ("NG metal ban", ng),
+        ("CN 10 Mt quota", cn),
+    ] {
+        let v = run(Some(p));
+        // (The quota's goods trade on the path that counts what quotas ship, which sums in
+        // another order: equal to rounding, not to the last bit.)
+        let apart = |a: &f64, b: &f64| (a - b).abs() > 1e-6 * a.abs().max(b.abs()).max(1e-3);
+        let moved = (baseline.iter().zip(&v))
+            .filter(|(a, b)| apart(a, b))
+            .count();
+        let first = (baseline.iter().zip(&v)).position(|(a, b)| apart(a, b));
+        let names = Sim::new(&m, 1).series.names.clone();
+        let first = first.map(|i| {
+            let (metric, key) = &names[i % names.len()];
+            format!(
+                "step {}, {metric}[{key}]: {} against {}",
+                i / names.len(),
+                v[i],
+                baseline[i]
+            )
+        });
+        assert_eq!(
+            moved, 0,
+            "{what}: {moved} recorded values moved; the first: {first:?}"
+        );
+    }
+    // A quota that binds still segments: China's Dy under a 5,000 t quota on every form
+    // (spent dearest first: ~1.8x outside China, ~0.75x in it).
+    let mut tight = def("export_quota", "CN");
+    tight.tonnes_per_year = Some(5000.0);
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-12-31"));
+    add(&mut sim, tight);
+    sim.run_until(d("2025-12-31"));
+    let row = at(&sim, "price", "ROW/oxide:Dy", "2025-12-29")
+        / at(&sim, "price", "ROW/oxide:Dy", "2024-12-30");
+    let cn = at(&sim, "price", "CN/oxide:Dy", "2025-12-29")
+        / at(&sim, "price", "CN/oxide:Dy", "2024-12-30");
+    assert!(
+        row > 1.5 && cn < 0.9,
+        "Dy oxide: ROW moved {row:.2}x, China {cn:.2}x"
+    );
+}
+
+#[test]
 fn a_light_only_separator_does_not_fill_up_with_what_it_cannot_separate() {
     // MP's separation recovers La, Ce, Pr and Nd; the ~2% of its feed that is SEG/HRE
     // leaves as a residue. Were it kept as feed stock it would count as cover, the plant

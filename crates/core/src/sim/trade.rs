@@ -460,6 +460,7 @@ impl Sim {
         }
         self.links = links;
         self.scratch.trade_order = trade_order;
+        self.note_quotas_held();
     }
 
     /// Where quotas stand this step: the share of the year gone by its end, and a new
