@@ -4268,3 +4268,56 @@ fn made_reads_what_a_plant_made_of_an_element_and_refuses_unknown_names() {
     let e = fails(r#"made("mountain-pass-mine", "Nx");"#);
     assert!(e.contains("Nx"), "{e}");
 }
+
+#[test]
+fn a_reserve_whose_elements_no_plant_at_home_converts_says_who_can_draw_on_it() {
+    // JOGMEC holds oxide; Japan's magnet makers take Dy and Tb as metal, and no plant in
+    // Japan makes Dy or Tb metal: released as needed, its Dy and Tb reach only Japan's users
+    // of the oxide itself.
+    let out = run_to(
+        r#"export_ban("CN", #{ elements: ["Dy", "Tb"] });
+stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
+        "2024-03-01",
+    );
+    let said: Vec<&String> = (out.output.iter())
+        .filter(|l| l.starts_with("note: stockpile_release: no plant in JP"))
+        .collect();
+    assert_eq!(said.len(), 1, "{:?}", out.output);
+    for part in [
+        "makes anything of Tb, Dy oxide, which jp-jogmec holds",
+        "only JP's users of the oxide itself (phosphors-jp, dy-tb-other-jp)",
+        r#"build("cn-metal-tb", "jp-metal-tb", 200.0, "180d", 6.0, #{ country: "JP" })"#,
+    ] {
+        assert!(said[0].contains(part), "{part}: {}", said[0]);
+    }
+    // Not for Nd and Pr, which Japan's NdPr metal plants convert; not for a release into
+    // the market (which sells abroad too); and not once a plant there converts them: the
+    // suggested build runs, and the reserve's Dy and Tb then reach it.
+    let out = run_to(r#"stockpile_release("jp-jogmec", 1000.0);"#, "2024-03-01");
+    assert!(
+        !out.output.iter().any(|l| l.contains("no plant in JP")),
+        "{:?}",
+        out.output
+    );
+    // Nor for a reserve of magnets, which their users take as they are.
+    let out = run_to(
+        r#"stockpile_release("us-nds-ndfeb", 1000.0, #{ as_needed: true });"#,
+        "2024-03-01",
+    );
+    assert!(
+        !out.output.iter().any(|l| l.contains("no plant in")),
+        "{:?}",
+        out.output
+    );
+    let out = run_to(
+        r#"build("cn-metal-tb", "jp-metal-tb", 200.0, "180d", 6.0, #{ country: "JP" });
+build("cn-metal-dy", "jp-metal-dy", 200.0, "180d", 6.0, #{ country: "JP" });
+stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
+        "2024-03-01",
+    );
+    assert!(
+        !out.output.iter().any(|l| l.contains("no plant in JP")),
+        "{:?}",
+        out.output
+    );
+}

@@ -84,9 +84,107 @@ fn release(ctx: &NativeCallContext, id: &str, tonnes_per_year: Num, as_needed: b
             return Ok(()); // Neither releasing nor buying before: nothing pulled.
         }
         let how = if as_needed { ", as needed" } else { "" };
+        if as_needed && t > 0.0 {
+            unconverted_note(h, s);
+        }
         h.log("stockpile_release", format!("{id} releases {t} t/yr{how}"));
         Ok(())
     })
+}
+
+/// A reserve released as needed goes to its own country's buyers of its form only. Where
+/// it holds an intermediate good (oxide), that country's plants need some of its elements
+/// in another form (Japan's magnet makers take Dy and Tb as metal) and no plant there makes
+/// that form from the stockpile's, those elements reach only the form's own users: said,
+/// with the lever that changes it.
+fn unconverted_note(h: &mut crate::host::Host, s: usize) {
+    use chokepoint_core::model::Process;
+    let m = std::sync::Arc::clone(&h.sim.model);
+    let sp = &m.stockpiles[s];
+    let (x, form) = (sp.country, sp.form);
+    // A reserve of a final good (magnets) serves its users as it is.
+    if !m.recipes.iter().any(|r| r.input == form) {
+        return;
+    }
+    let uses = |r: usize, e: usize| {
+        let rec = &m.recipes[r];
+        if rec.composition.is_empty() {
+            rec.converts.get(e).copied().unwrap_or(false)
+        } else {
+            rec.composition.get(e).is_some_and(|&v| v > 0.0)
+        }
+    };
+    let recipes_here: Vec<usize> = (m.facilities.iter())
+        .filter(|f| f.country == x)
+        .filter_map(|f| match f.process {
+            Process::Convert(r) => Some(r),
+            Process::Mine(_) => None,
+        })
+        .collect();
+    let stranded: Vec<usize> = (0..m.elements.len())
+        .filter(|&e| sp.holding.get(e).is_some_and(|&v| v > 0.0))
+        .filter(|&e| {
+            let converted = recipes_here
+                .iter()
+                .any(|&r| m.recipes[r].input == form && uses(r, e));
+            let wanted_otherwise = recipes_here
+                .iter()
+                .any(|&r| m.recipes[r].input != form && uses(r, e));
+            !converted && wanted_otherwise
+        })
+        .collect();
+    if stranded.is_empty() {
+        return;
+    }
+    let symbols: Vec<&str> = (stranded.iter())
+        .map(|&e| m.elements[e].symbol.as_str())
+        .collect();
+    let users: Vec<&str> = (m.sectors.iter())
+        .filter(|sec| {
+            sec.country == x
+                && sec.material == form
+                && stranded
+                    .iter()
+                    .any(|&e| sec.mix.get(e).is_some_and(|&v| v > 0.0))
+        })
+        .map(|sec| sec.id.as_str())
+        .collect();
+    let (xid, fid) = (&m.countries[x].id, &m.forms[form].id);
+    let who = match users.is_empty() {
+        true => format!("nobody in {xid} uses {fid} of them as it is"),
+        false => format!(
+            "only {xid}'s users of the {fid} itself ({}) draw on them",
+            users.join(", ")
+        ),
+    };
+    // A plant elsewhere that makes something of the first of them from this form: the
+    // template of the plant to build.
+    let e = stranded[0];
+    let example = (m.facilities.iter())
+        .find_map(|f| match f.process {
+            Process::Convert(r) if m.recipes[r].input == form && uses(r, e) => Some((f, r)),
+            _ => None,
+        })
+        .map(|(f, r)| {
+            format!(
+                ", e.g. build(\"{}\", \"{}-{}-{}\", 200.0, \"180d\", 6.0, #{{ country: \"{xid}\" }})",
+                f.id,
+                xid.to_lowercase(),
+                m.forms[m.recipes[r].output].id.replace(':', "-"),
+                m.elements[e].symbol.to_lowercase()
+            )
+        })
+        .unwrap_or_default();
+    let note = format!(
+        "note: stockpile_release: no plant in {xid} makes anything of {} {fid}, which {} \
+         holds: released as needed, {who}, not {xid}'s plants that take them in another \
+         form (a magnet maker takes metal); `build` a plant there to turn them into it{example}",
+        symbols.join(", "),
+        sp.id,
+    );
+    if !h.output.contains(&note) {
+        h.output.push(note);
+    }
 }
 
 /// Sets a contract of `share` of `facility`'s output to `country` (to one firm's plants
@@ -331,7 +429,13 @@ pub mod government_api {
     /// priority order) what they still lack for that week's use, up to `tonnes_per_year`
     /// over all it holds, at the market price. A holding released early so waits for the
     /// gap, displaces no other supply and goes to no buyer abroad, and the rate is only a
-    /// cap. It replaces the stockpile's release, as `stockpile_release` does.
+    /// cap. It keeps users running but moves no market price: it gives a week's use, not
+    /// cover, so buyers still bid to rebuild their stocks (a release at a rate, sold into
+    /// the market, lowers the price). It replaces the stockpile's release, as
+    /// `stockpile_release` does. Its country's
+    /// buyers of its form are all it reaches: where no plant there converts some of its
+    /// elements (in world-2024 no plant in Japan makes Dy or Tb metal, which Japan's magnet
+    /// makers take), a note says who can draw on them and the `build` that changes it.
     ///
     /// ```rhai
     /// stockpile_release("us-nds-ndfeb", 3000.0, #{ as_needed: true });
