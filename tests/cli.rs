@@ -398,6 +398,15 @@ impl Drop for Scratch {
 }
 
 fn temp(name: &str) -> Scratch {
+    // Tests run in parallel in one process: two of one name would empty each other's.
+    static TAKEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        !taken.iter().any(|t| t == name),
+        "two tests share the scratch directory '{name}'"
+    );
+    taken.push(name.to_string());
+    drop(taken);
     let d = std::env::temp_dir().join(format!("chokepoint-cli-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&d).ok();
     std::fs::create_dir_all(&d).unwrap();
@@ -3457,7 +3466,7 @@ fn the_repl_reads_braces_and_colons_inside_strings_as_text() {
 fn the_repl_refuses_to_redefine_a_function_an_earlier_input_ran() {
     // A saved scenario holds one definition of a function, the last: an input that ran with
     // the old body (a ban on Dy and Tb) would replay with the new one (a ban on Ce).
-    let home = temp("repl-redefine");
+    let home = temp("repl-redefine-2");
     let out = piped_repl(
         &home,
         b"fn els() { [\"Dy\", \"Tb\"] }\n\
@@ -4884,7 +4893,7 @@ fn a_library_script_reads_its_own_projects_model_wherever_it_is_run_from() {
 fn the_repls_trial_of_a_line_leaves_the_state_its_closures_captured_as_it_was() {
     // A flag local to a function, captured by a rule's action: the trial to the model's end
     // set it, so the session's own run never closed the mine that the saved script closes.
-    let home = temp("repl-captured");
+    let home = temp("repl-captured-2");
     let saved = home.join("s.rhai");
     let input = format!(
         "{}\n{}\n:run-to 2024-12-31\nprint(`out ${{current(output(\"mountain-pass-mine\"))}}`);\n{}\n:step 9\n:save {}\n",

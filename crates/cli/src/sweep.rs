@@ -543,8 +543,13 @@ fn masked(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
+    // Text in double quotes is a name (`param("x 1")`), never a figure.
+    let mut quoted = false;
     while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
+        if chars[i] == '"' {
+            quoted = !quoted;
+        }
+        if quoted || !chars[i].is_ascii_digit() {
             out.push(chars[i]);
             i += 1;
             continue;
@@ -1915,6 +1920,15 @@ mod tests {
             "mp-10x-early and jp-metal-dy2 built"
         );
         assert_ne!(masked("line 5: same"), masked("line 7: same"));
+        // A quoted name keeps its digits: two parameters are two notes.
+        assert_eq!(
+            masked(r#"--set x 1: param("x 1") at 2.5"#),
+            r#"--set x #: param("x 1") at #"#
+        );
+        assert_ne!(
+            masked(r#"never reached param("x 1")"#),
+            masked(r#"never reached param("x 2")"#)
+        );
     }
 
     #[test]

@@ -316,10 +316,18 @@ pub struct Sim {
     links: Vec<trade::Links>,
     /// Per quota policy: (policy index, tonnes used this year, year).
     quotas: Vec<(usize, f64, i32)>,
-    /// Per quota (as `quotas`): the last step its room ran out, if it has; and whether it
-    /// segments its markets now (it ran out within `QUOTA_MEMORY_YEARS`).
-    quota_held: Vec<Option<usize>>,
-    quota_segments: Vec<bool>,
+    /// Per quota (as `quotas`): the commodities whose rules it caps.
+    quota_goods: Vec<Vec<CommodityId>>,
+    /// What decides whether a control segments a commodity's markets (`classify_markets`),
+    /// each remembered for `SEGMENT_MEMORY_YEARS`: per commodity, the last step a quota on
+    /// it ran out of room; per commodity and exporter, the last step the exporter had some
+    /// of it on offer. And the sets the markets were last classified by.
+    quota_ran_out: Vec<Option<usize>>,
+    offered_at: Vec<Option<usize>>,
+    quota_binds: Vec<bool>,
+    offering: Vec<bool>,
+    /// Some control is in force (else every market is open and none is classified).
+    controls: bool,
     /// Per stockpile: buy rate, release rate (t/yr) and target holding (t).
     pub stockpile_buy: Vec<f64>,
     pub stockpile_release: Vec<f64>,
@@ -715,8 +723,12 @@ impl Sim {
             sellers_of: Vec::new(),
             links: Vec::new(),
             quotas: Vec::new(),
-            quota_held: Vec::new(),
-            quota_segments: Vec::new(),
+            quota_goods: Vec::new(),
+            quota_ran_out: Vec::new(),
+            offered_at: Vec::new(),
+            quota_binds: Vec::new(),
+            offering: Vec::new(),
+            controls: false,
             stockpile_buy: vec![0.0; nsp],
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
@@ -1928,13 +1940,31 @@ impl Sim {
         self.rules = rules;
         self.rule_offset = offsets;
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
-        // A quota kept over a rebuild keeps its record of running out.
-        let held: Vec<Option<usize>> = (quotas.iter())
-            .map(|q| (self.quotas.iter().position(|p| p.0 == q.0)).and_then(|i| self.quota_held[i]))
+        self.quota_goods = (0..quotas.len())
+            .map(|qi| {
+                (0..nc)
+                    .filter(|&c| {
+                        let end = self.rule_offset.get(c + 1).copied().unwrap_or(total);
+                        self.rules[self.rule_offset[c]..end]
+                            .iter()
+                            .any(|r| r.quota.iter().any(|q| q == qi))
+                    })
+                    .collect()
+            })
             .collect();
         self.quotas = quotas;
-        self.quota_held = held;
-        self.update_quota_segments();
+        // Who has what on offer now (a plant built or started since the last trade).
+        self.offered_at.resize(nc * nx, None);
+        self.quota_ran_out.resize(nc, None);
+        for c in 0..nc {
+            for l in &self.links[c].sellers {
+                if self.offer_held(l) > NOISE {
+                    self.offered_at[c * nx + l.country] = Some(self.step);
+                }
+            }
+        }
+        self.controls = !active.is_empty();
+        self.update_segmenting();
         self.classify_markets();
         for f in 0..stretch.len() {
             if stretch[f] != self.ramp_stretch[f] {
@@ -2066,29 +2096,47 @@ impl Sim {
     fn refresh_rules(&mut self) {
         if self.rules_dirty || self.content_lingers {
             self.rebuild_rules();
-        } else if self.update_quota_segments() {
+        } else if self.controls && self.update_segmenting() {
             self.classify_markets();
         }
     }
 
-    /// Whether each quota segments its markets this step: it ran out of room within the
-    /// last `QUOTA_MEMORY_YEARS` (a quota with room to spare holds nothing back, and
-    /// traders arbitrage across it as across no control at all). Returns whether any
-    /// quota's changed.
-    fn update_quota_segments(&mut self) -> bool {
-        let memory = (self.model.steps_per_year() * QUOTA_MEMORY_YEARS).round() as usize;
+    /// What a seller holds of its commodity to offer (its stock of the element, or of the
+    /// whole mixed form).
+    fn offer_held(&self, l: &trade::SellerLink) -> f64 {
+        if l.stock == usize::MAX {
+            let ne = self.model.elements.len();
+            lane_sum(&self.stock[l.base..l.base + ne])
+        } else {
+            self.stock[l.stock]
+        }
+    }
+
+    /// What decides, this step, whether controls segment each commodity's markets: which
+    /// exporters have had it on offer, and whether a quota on it has run out of room,
+    /// within the last `SEGMENT_MEMORY_YEARS`. Returns whether any of it changed since the
+    /// markets were last classified.
+    fn update_segmenting(&mut self) -> bool {
+        let memory = (self.model.steps_per_year() * SEGMENT_MEMORY_YEARS).round() as usize;
         let step = self.step;
-        self.quota_segments.resize(self.quotas.len(), false);
+        let recent =
+            |at: &Option<usize>| at.is_some_and(|s| step.saturating_sub(s) <= memory.max(1));
+        self.offering.resize(self.offered_at.len(), false);
+        self.quota_binds.resize(self.quota_ran_out.len(), false);
         let mut changed = false;
-        for (seg, held) in self.quota_segments.iter_mut().zip(&self.quota_held) {
-            let now = held.is_some_and(|s| step.saturating_sub(s) <= memory.max(1));
-            changed |= now != *seg;
-            *seg = now;
+        for (now, at) in (self.offering.iter_mut()).zip(&self.offered_at) {
+            changed |= recent(at) != *now;
+            *now = recent(at);
+        }
+        for (now, at) in (self.quota_binds.iter_mut()).zip(&self.quota_ran_out) {
+            changed |= recent(at) != *now;
+            *now = recent(at);
         }
         changed
     }
 
-    /// Notes the quotas whose room this step's trade used up (run after the markets).
+    /// Notes the goods of the quotas whose room this step's trade used up (run after the
+    /// markets; who had what on offer is noted as the offers are gathered).
     pub(super) fn note_quotas_held(&mut self) {
         for (qi, q) in self.quotas.iter().enumerate() {
             let room = quota_cap(f64::INFINITY, *q, &self.policies, self.year_frac, None);
@@ -2097,47 +2145,53 @@ impl Sim {
             };
             // Out of room: within a millionth of a step's allowance.
             if room <= tonnes_per_year / self.model.steps_per_year() * 1e-6 {
-                self.quota_held[qi] = Some(self.step);
+                for &c in &self.quota_goods[qi] {
+                    self.quota_ran_out[c] = Some(self.step);
+                }
             }
         }
     }
 
-    /// Which commodities trade on the open path and which have their markets arbitraged,
-    /// from the rules a commodity's trade can meet: those on exporters that sell it (a
-    /// control on an exporter with none of it on offer, Korea's oxide, say, moves no flow,
-    /// and leaves the commodity's markets as they were).
+    /// Which commodities trade on the open path and which have their markets arbitraged.
+    /// Any rule on an exporter of a commodity keeps it off the open path, which applies
+    /// none (a plant that starts selling is reached from its first tonne). Only a quantity
+    /// control (a ban, a licence, a quota that has run out of room) on an exporter that has
+    /// had the good on offer segments its markets: one on an exporter with none of it
+    /// (Korea's oxide, a plant still being built) or a quota with room to spare holds
+    /// nothing back, and traders arbitrage across it as across no control at all. A tariff
+    /// moves orders between suppliers but leaves prices arbitraged, so a slight one moves
+    /// them slightly (the model prices no duty).
     fn classify_markets(&mut self) {
         let nx = self.model.countries.len();
         let nc = self.model.commodities.len();
         let (links, rules, offsets) = (&self.links, &self.rules, &self.rule_offset);
-        let live_rules = |c: usize| {
-            (0..self.buyers_of[c].len()).flat_map(move |slot| {
-                (links[c].seller_countries.iter()).map(move |&x| &rules[offsets[c] + slot * nx + x])
-            })
+        let rules_on = |c: usize, x: usize| {
+            (0..self.buyers_of[c].len()).map(move |slot| &rules[offsets[c] + slot * nx + x])
         };
-        // Only quantity controls (bans, licences, quotas that bind) segment a commodity's
-        // markets: a tariff moves orders between suppliers but leaves its prices arbitraged,
-        // so a slight one moves them slightly (the model prices no duty). Any quota keeps a
-        // commodity off the open path, which does not count what it ships.
-        let segments = &self.quota_segments;
-        self.arbitraged = (0..nc)
-            .map(|c| {
-                live_rules(c).all(|r| {
-                    r.allow == 1.0 && r.delay == 0 && r.quota.iter().all(|qi| !segments[qi])
-                })
-            })
-            .collect();
-        self.open = (0..nc)
-            .map(|c| {
-                live_rules(c).all(|r| {
+        let live_rules =
+            |c: usize| (links[c].seller_countries.iter()).flat_map(move |&x| rules_on(c, x));
+        let (offering, binds) = (&self.offering, &self.quota_binds);
+        // (In place: the markets are classified again within the step loop, as a quota
+        // runs out or an exporter's stock comes and goes.)
+        self.arbitraged.resize(nc, true);
+        self.open.resize(nc, true);
+        for c in 0..nc {
+            self.arbitraged[c] = (links[c].seller_countries.iter())
+                .filter(|&&x| offering.get(c * nx + x).copied().unwrap_or(false))
+                .flat_map(|&x| rules_on(c, x))
+                .all(|r| {
                     r.allow == 1.0
                         && r.delay == 0
-                        && r.quota.is_empty()
-                        && r.tariff == 1.0
-                        && r.duty == 0.0
-                })
-            })
-            .collect();
+                        && (r.quota.is_empty() || !binds.get(c).copied().unwrap_or(false))
+                });
+            self.open[c] = live_rules(c).all(|r| {
+                r.allow == 1.0
+                    && r.delay == 0
+                    && r.quota.is_empty()
+                    && r.tariff == 1.0
+                    && r.duty == 0.0
+            });
+        }
     }
 
     fn end_step(&mut self) {
@@ -3619,10 +3673,12 @@ fn tech_ban_covers(m: &Model, p: &Policy, f: FacilityId) -> bool {
     form_ok && elem_ok
 }
 
-/// How long a quota that ran out of room keeps segmenting its markets (years): traders
-/// price the quota's rent while they expect it to bind again, a quarter ahead (assumed).
-/// A quota that has never run out segments nothing.
-const QUOTA_MEMORY_YEARS: f64 = 0.25;
+/// How long a control keeps segmenting a good's markets after it last could hold some back
+/// (years): after the exporter last had the good on offer, or a quota on it last ran out
+/// of room. Traders price a quota's rent while they expect it to bind again, a quarter
+/// ahead (assumed); the same quarter keeps an exporter whose stock touches nothing now and
+/// then from switching its markets' coupling week by week.
+const SEGMENT_MEMORY_YEARS: f64 = 0.25;
 
 /// How many scripted outages of one facility can run at once (`disrupt` refuses a fifth).
 pub const OUTAGE_SLOTS: usize = 4;

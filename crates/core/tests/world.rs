@@ -649,8 +649,8 @@ fn segmented_markets_open_a_price_gap() {
 
 #[test]
 fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
-    // Korea makes no oxide, Nigeria no metal; China exports ~60,000 t a year, far below a
-    // 10 Mt quota. None of these holds a tonne back, so none may segment a market (each
+    // Korea makes no oxide, Nigeria no metal, the US no Dy oxide before 2027; China exports
+    // ~60,000 t a year, far below a 10 Mt quota. None of these holds a tonne back, so none may segment a market (each
     // moved prices by up to 20% when any control on a good stopped its arbitrage).
     let m = world();
     let run = |p: Option<chokepoint_core::model_file::PolicyDef>| {
@@ -671,7 +671,12 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     ng.forms = strs(&["metal"]);
     let mut cn = def("export_quota", "CN");
     cn.tonnes_per_year = Some(1e7);
+    // The US has plants that will make Dy oxide (a recycler from 2027), none that does yet.
+    let mut us = def("export_ban", "US");
+    us.elements = strs(&["Dy"]);
+    us.forms = strs(&["oxide"]);
     for (what, p) in [
+        ("US Dy oxide ban", us),
         ("KR oxide licence", kr),
         ("NG metal ban", ng),
         ("CN 10 Mt quota", cn),
@@ -715,6 +720,40 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
         row > 1.5 && cn < 0.9,
         "Dy oxide: ROW moved {row:.2}x, China {cn:.2}x"
     );
+    // Lifted and imposed again the same week (the 2010 replay does so each January), it
+    // segments them still: the markets were not pulled together for a week (ROW Ce -14%
+    // and China's +14% in the replay, 2011-12-29; here ROW Dy 0.997x against 1.001x).
+    let quota = || {
+        let mut q = def("export_quota", "CN");
+        q.tonnes_per_year = Some(5000.0);
+        q
+    };
+    let kept = {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2024-12-31"));
+        add(&mut sim, quota());
+        sim.run_until(d("2025-09-01"));
+        sim
+    };
+    let mut again = Sim::new(&m, 1);
+    again.run_until(d("2024-12-31"));
+    add(&mut again, quota());
+    again.run_until(d("2025-06-01"));
+    let date = again.date();
+    assert_eq!(again.end_policies(date, |_| true), 1);
+    add(&mut again, quota());
+    again.run_until(d("2025-09-01"));
+    for key in ["ROW/oxide:Dy", "CN/oxide:Dy", "ROW/oxide:Tb"] {
+        let (a, b) = (col(&kept, "price", key), col(&again, "price", key));
+        let step = again.series.dates.iter().position(|&t| t >= date).unwrap();
+        let jump = |v: &[f64]| v[step] / v[step - 1];
+        assert!(
+            (jump(&b) - jump(&a)).abs() < 0.001,
+            "{key}: moved {:.3}x the week it was imposed again, {:.3}x kept",
+            jump(&b),
+            jump(&a)
+        );
+    }
 }
 
 #[test]

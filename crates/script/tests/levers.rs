@@ -4274,50 +4274,67 @@ fn a_reserve_whose_elements_no_plant_at_home_converts_says_who_can_draw_on_it() 
     // JOGMEC holds oxide; Japan's magnet makers take Dy and Tb as metal, and no plant in
     // Japan makes Dy or Tb metal: released as needed, its Dy and Tb reach only Japan's users
     // of the oxide itself.
-    let out = run_to(
+    let note = |script: &str| -> Vec<String> {
+        let out = run_to(script, "2024-03-01");
+        (out.output.iter())
+            .filter(|l| l.starts_with("note: stockpile_release: no plant in"))
+            .cloned()
+            .collect()
+    };
+    let said = note(
         r#"export_ban("CN", #{ elements: ["Dy", "Tb"] });
 stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
-        "2024-03-01",
     );
-    let said: Vec<&String> = (out.output.iter())
-        .filter(|l| l.starts_with("note: stockpile_release: no plant in JP"))
-        .collect();
-    assert_eq!(said.len(), 1, "{:?}", out.output);
+    assert_eq!(said.len(), 1, "{said:?}");
     for part in [
-        "makes anything of Tb, Dy oxide, which jp-jogmec holds",
+        "no plant in JP converts the Tb, Dy oxide that jp-jogmec holds now:",
         "only JP's users of the oxide itself (phosphors-jp, dy-tb-other-jp)",
+        // One plant to build for each element.
         r#"build("cn-metal-tb", "jp-metal-tb", 200.0, "180d", 6.0, #{ country: "JP" })"#,
+        r#"build("cn-metal-dy", "jp-metal-dy", 200.0, "180d", 6.0, #{ country: "JP" })"#,
     ] {
         assert!(said[0].contains(part), "{part}: {}", said[0]);
     }
-    // Not for Nd and Pr, which Japan's NdPr metal plants convert; not for a release into
-    // the market (which sells abroad too); and not once a plant there converts them: the
-    // suggested build runs, and the reserve's Dy and Tb then reach it.
-    let out = run_to(r#"stockpile_release("jp-jogmec", 1000.0);"#, "2024-03-01");
-    assert!(
-        !out.output.iter().any(|l| l.contains("no plant in JP")),
-        "{:?}",
-        out.output
-    );
-    // Nor for a reserve of magnets, which their users take as they are.
-    let out = run_to(
+    // Not for Nd and Pr, which Japan's NdPr metal plants convert, unless those are closed;
+    // not for a release into the market (which sells abroad too); not for a reserve of
+    // magnets, which their users take as they are; not for La and Ce, which no US plant
+    // takes in any form (separators and recyclers make them, they do not need them).
+    for quiet in [
+        r#"stockpile_release("jp-jogmec", 1000.0);"#,
         r#"stockpile_release("us-nds-ndfeb", 1000.0, #{ as_needed: true });"#,
-        "2024-03-01",
-    );
-    assert!(
-        !out.output.iter().any(|l| l.contains("no plant in")),
-        "{:?}",
-        out.output
-    );
-    let out = run_to(
-        r#"build("cn-metal-tb", "jp-metal-tb", 200.0, "180d", 6.0, #{ country: "JP" });
-build("cn-metal-dy", "jp-metal-dy", 200.0, "180d", 6.0, #{ country: "JP" });
+        r#"stockpile_release("us-nds-la-ce", 1000.0, #{ as_needed: true });"#,
+    ] {
+        assert_eq!(note(quiet), Vec::<String>::new(), "{quiet}");
+    }
+    let said = note(
+        r#"close("jp-metal-ndpr");
 stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
-        "2024-03-01",
     );
     assert!(
-        !out.output.iter().any(|l| l.contains("no plant in JP")),
-        "{:?}",
-        out.output
+        said.len() == 1 && said[0].contains("converts the Pr, Nd, Tb, Dy oxide"),
+        "{said:?}"
+    );
+    // A plant being built is named with its start; one running converts them.
+    let said = note(
+        r#"build("cn-metal-tb", "jp-metal-tb", 200.0, "3650d", 6.0, #{ country: "JP" });
+build("cn-metal-dy", "jp-metal-dy", 200.0, "3650d", 6.0, #{ country: "JP" });
+stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
+    );
+    assert!(
+        said.len() == 1 && said[0].contains("(to start: jp-metal-tb from 2033-12-"),
+        "{said:?}"
+    );
+    let said = note(
+        r#"build("cn-metal-tb", "jp-metal-tb", 200.0, "0d", 0.0, #{ country: "JP" });
+build("cn-metal-dy", "jp-metal-dy", 200.0, "0d", 0.0, #{ country: "JP" });
+step(1);
+stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
+    );
+    assert_eq!(said, Vec::<String>::new());
+    // The US has NdPr metal plants to come only (MP's from October 2024).
+    let said = note(r#"stockpile_release("us-nds-ndpr-oxide", 1000.0, #{ as_needed: true });"#);
+    assert!(
+        said.len() == 1 && said[0].contains("(to start: mp-independence-metal from 2024-10-01"),
+        "{said:?}"
     );
 }

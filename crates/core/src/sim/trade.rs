@@ -959,7 +959,14 @@ impl Sim {
                 }
             }
         }
-        lane_sum(&s.supply)
+        // Who has the good on offer, for which controls can segment its markets.
+        if self.controls {
+            let nx = self.model.countries.len();
+            for &x in &self.scratch.active {
+                self.offered_at[c * nx + x] = Some(self.step);
+            }
+        }
+        lane_sum(&self.scratch.supply)
     }
 
     /// Each buyer's request for `c` this step, with the need and cover it was computed from

@@ -93,19 +93,16 @@ fn release(ctx: &NativeCallContext, id: &str, tonnes_per_year: Num, as_needed: b
 }
 
 /// A reserve released as needed goes to its own country's buyers of its form only. Where
-/// it holds an intermediate good (oxide), that country's plants need some of its elements
-/// in another form (Japan's magnet makers take Dy and Tb as metal) and no plant there makes
-/// that form from the stockpile's, those elements reach only the form's own users: said,
-/// with the lever that changes it.
+/// it holds an intermediate good (oxide) of which that country's plants need some elements
+/// in a form made from it (Japan's magnet makers take Dy and Tb as metal), and no plant
+/// there makes that form of them now, those elements reach only the good's own users: said,
+/// with the plants to build.
 fn unconverted_note(h: &mut crate::host::Host, s: usize) {
     use chokepoint_core::model::Process;
     let m = std::sync::Arc::clone(&h.sim.model);
+    let date = h.sim.date();
     let sp = &m.stockpiles[s];
     let (x, form) = (sp.country, sp.form);
-    // A reserve of a final good (magnets) serves its users as it is.
-    if !m.recipes.iter().any(|r| r.input == form) {
-        return;
-    }
     let uses = |r: usize, e: usize| {
         let rec = &m.recipes[r];
         if rec.composition.is_empty() {
@@ -114,23 +111,33 @@ fn unconverted_note(h: &mut crate::host::Host, s: usize) {
             rec.composition.get(e).is_some_and(|&v| v > 0.0)
         }
     };
-    let recipes_here: Vec<usize> = (m.facilities.iter())
-        .filter(|f| f.country == x)
-        .filter_map(|f| match f.process {
-            Process::Convert(r) => Some(r),
-            Process::Mine(_) => None,
-        })
+    let recipe = |f: &chokepoint_core::model::Facility| match f.process {
+        Process::Convert(r) => Some(r),
+        Process::Mine(_) => None,
+    };
+    // The forms made from the reserve's (metal, from oxide), and the country's plants,
+    // with whether each runs now.
+    let made_from: Vec<usize> = (m.recipes.iter())
+        .filter(|r| r.input == form)
+        .map(|r| r.output)
         .collect();
+    if made_from.is_empty() {
+        return; // A final good (magnets): its users take it as it is.
+    }
+    let here: Vec<(usize, usize)> = (0..m.facilities.len())
+        .filter(|&f| m.facilities[f].country == x && !h.sim.closed.get(f).copied().unwrap_or(false))
+        .filter(|&f| m.facilities[f].end.is_none_or(|end| end > date))
+        .filter_map(|f| recipe(&m.facilities[f]).map(|r| (f, r)))
+        .collect();
+    let runs = |f: usize| m.facilities[f].start <= date;
     let stranded: Vec<usize> = (0..m.elements.len())
         .filter(|&e| sp.holding.get(e).is_some_and(|&v| v > 0.0))
         .filter(|&e| {
-            let converted = recipes_here
-                .iter()
-                .any(|&r| m.recipes[r].input == form && uses(r, e));
-            let wanted_otherwise = recipes_here
-                .iter()
-                .any(|&r| m.recipes[r].input != form && uses(r, e));
-            !converted && wanted_otherwise
+            let needed =
+                (here.iter()).any(|&(_, r)| made_from.contains(&m.recipes[r].input) && uses(r, e));
+            let converted =
+                (here.iter()).any(|&(f, r)| runs(f) && m.recipes[r].input == form && uses(r, e));
+            needed && !converted
         })
         .collect();
     if stranded.is_empty() {
@@ -151,34 +158,55 @@ fn unconverted_note(h: &mut crate::host::Host, s: usize) {
         .collect();
     let (xid, fid) = (&m.countries[x].id, &m.forms[form].id);
     let who = match users.is_empty() {
-        true => format!("nobody in {xid} uses {fid} of them as it is"),
+        true => format!("nobody in {xid} uses them as {fid}"),
         false => format!(
             "only {xid}'s users of the {fid} itself ({}) draw on them",
             users.join(", ")
         ),
     };
-    // A plant elsewhere that makes something of the first of them from this form: the
-    // template of the plant to build.
-    let e = stranded[0];
-    let example = (m.facilities.iter())
-        .find_map(|f| match f.process {
-            Process::Convert(r) if m.recipes[r].input == form && uses(r, e) => Some((f, r)),
-            _ => None,
+    // Plants there that will convert them, not yet running.
+    let coming: Vec<String> = (here.iter())
+        .filter(|&&(f, r)| {
+            !runs(f) && m.recipes[r].input == form && stranded.iter().any(|&e| uses(r, e))
         })
-        .map(|(f, r)| {
-            format!(
-                ", e.g. build(\"{}\", \"{}-{}-{}\", 200.0, \"180d\", 6.0, #{{ country: \"{xid}\" }})",
+        .map(|&(f, _)| format!("{} from {}", m.facilities[f].id, m.facilities[f].start))
+        .collect();
+    let coming = match coming.is_empty() {
+        true => String::new(),
+        false => format!(" (to start: {})", coming.join(", ")),
+    };
+    // For each, a plant elsewhere that makes something of it from this form: the templates
+    // of the plants to build (one per template).
+    let mut builds: Vec<String> = Vec::new();
+    for &e in &stranded {
+        let template = (m.facilities.iter()).find_map(|f| match recipe(f) {
+            Some(r) if m.recipes[r].input == form && uses(r, e) => Some((f, r)),
+            _ => None,
+        });
+        if let Some((f, r)) = template {
+            let call = format!(
+                "build(\"{}\", \"{}-{}-{}\", 200.0, \"180d\", 6.0, #{{ country: \"{xid}\" }})",
                 f.id,
                 xid.to_lowercase(),
                 m.forms[m.recipes[r].output].id.replace(':', "-"),
                 m.elements[e].symbol.to_lowercase()
-            )
-        })
-        .unwrap_or_default();
+            );
+            if !builds
+                .iter()
+                .any(|b| b.starts_with(&format!("build(\"{}\"", f.id)))
+            {
+                builds.push(call);
+            }
+        }
+    }
+    let builds = match builds.is_empty() {
+        true => String::new(),
+        false => format!(": {}", builds.join("; ")),
+    };
     let note = format!(
-        "note: stockpile_release: no plant in {xid} makes anything of {} {fid}, which {} \
-         holds: released as needed, {who}, not {xid}'s plants that take them in another \
-         form (a magnet maker takes metal); `build` a plant there to turn them into it{example}",
+        "note: stockpile_release: no plant in {xid} converts the {} {fid} that {} holds now{coming}: \
+         released as needed, {who}, not {xid}'s plants that take them in a form made from it \
+         (a magnet maker takes metal); build such plants there to change it{builds}",
         symbols.join(", "),
         sp.id,
     );
