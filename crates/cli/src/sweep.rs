@@ -543,13 +543,16 @@ fn masked(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    // Text in double quotes is a name (`param("x 1")`), never a figure.
-    let mut quoted = false;
     while i < chars.len() {
-        if chars[i] == '"' {
-            quoted = !quoted;
+        // A parameter's name (`param("x 1")`) is kept whole: its digits are no figure.
+        if out.ends_with("param(") && chars[i] == '"' {
+            if let Some(len) = chars[i + 1..].iter().position(|&c| c == '"') {
+                out.extend(&chars[i..i + len + 2]);
+                i += len + 2;
+                continue;
+            }
         }
-        if quoted || !chars[i].is_ascii_digit() {
+        if !chars[i].is_ascii_digit() {
             out.push(chars[i]);
             i += 1;
             continue;
@@ -1928,6 +1931,12 @@ mod tests {
         assert_ne!(
             masked(r#"never reached param("x 1")"#),
             masked(r#"never reached param("x 2")"#)
+        );
+        // Other quotes are text: a figure in them is masked, and a lone one masks on.
+        assert_eq!(masked(r#"q "0.25" too big"#), r##"q "#" too big"##);
+        assert_eq!(
+            masked(r#"a 12" pipe holds 0.5 t"#),
+            r##"a #" pipe holds # t"##
         );
     }
 

@@ -316,12 +316,12 @@ pub struct Sim {
     links: Vec<trade::Links>,
     /// Per quota policy: (policy index, tonnes used this year, year).
     quotas: Vec<(usize, f64, i32)>,
-    /// Per quota (as `quotas`): the commodities whose rules it caps.
-    quota_goods: Vec<Vec<CommodityId>>,
     /// What decides whether a control segments a commodity's markets (`classify_markets`),
-    /// each remembered for `SEGMENT_MEMORY_YEARS`: per commodity, the last step a quota on
-    /// it ran out of room; per commodity and exporter, the last step the exporter had some
-    /// of it on offer. And the sets the markets were last classified by.
+    /// each remembered for `SEGMENT_MEMORY_YEARS`: per policy, the last step a quota ran
+    /// out of room (a quota that replaces one like it, as the 2010 replay's each January,
+    /// takes over its predecessor's); per commodity and exporter, the last step the
+    /// exporter had some of it on offer. And the sets the markets were last classified by
+    /// (`quota_binds` per quota, as `quotas`).
     quota_ran_out: Vec<Option<usize>>,
     offered_at: Vec<Option<usize>>,
     quota_binds: Vec<bool>,
@@ -723,7 +723,6 @@ impl Sim {
             sellers_of: Vec::new(),
             links: Vec::new(),
             quotas: Vec::new(),
-            quota_goods: Vec::new(),
             quota_ran_out: Vec::new(),
             offered_at: Vec::new(),
             quota_binds: Vec::new(),
@@ -1940,22 +1939,10 @@ impl Sim {
         self.rules = rules;
         self.rule_offset = offsets;
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
-        self.quota_goods = (0..quotas.len())
-            .map(|qi| {
-                (0..nc)
-                    .filter(|&c| {
-                        let end = self.rule_offset.get(c + 1).copied().unwrap_or(total);
-                        self.rules[self.rule_offset[c]..end]
-                            .iter()
-                            .any(|r| r.quota.iter().any(|q| q == qi))
-                    })
-                    .collect()
-            })
-            .collect();
         self.quotas = quotas;
+        self.inherit_quota_records(date);
         // Who has what on offer now (a plant built or started since the last trade).
         self.offered_at.resize(nc * nx, None);
-        self.quota_ran_out.resize(nc, None);
         for c in 0..nc {
             for l in &self.links[c].sellers {
                 if self.offer_held(l) > NOISE {
@@ -2122,32 +2109,66 @@ impl Sim {
         let recent =
             |at: &Option<usize>| at.is_some_and(|s| step.saturating_sub(s) <= memory.max(1));
         self.offering.resize(self.offered_at.len(), false);
-        self.quota_binds.resize(self.quota_ran_out.len(), false);
+        self.quota_binds.resize(self.quotas.len(), false);
         let mut changed = false;
         for (now, at) in (self.offering.iter_mut()).zip(&self.offered_at) {
             changed |= recent(at) != *now;
             *now = recent(at);
         }
-        for (now, at) in (self.quota_binds.iter_mut()).zip(&self.quota_ran_out) {
-            changed |= recent(at) != *now;
-            *now = recent(at);
+        for (now, q) in (self.quota_binds.iter_mut()).zip(&self.quotas) {
+            let binds = recent(&self.quota_ran_out[q.0]);
+            changed |= binds != *now;
+            *now = binds;
         }
         changed
+    }
+
+    /// A quota imposed now in place of one just ended on the same exporter and goods, of at
+    /// most twice its tonnes (a year's quota renewed, as the 2010 replay's each January),
+    /// takes over its record of running out: it is the same constraint, and its markets
+    /// stay segmented instead of coupling for the week before it runs out again. A much
+    /// larger one (a cap of 10 Mt after one of 5,000 t) starts with none.
+    fn inherit_quota_records(&mut self, date: Date) {
+        self.quota_ran_out.resize(self.policies.len(), None);
+        let since = date.add_days(-(self.model.step_days as i32));
+        let tonnes = |p: &Policy| match p.kind {
+            PolicyKind::ExportQuota { tonnes_per_year } => Some(tonnes_per_year),
+            _ => None,
+        };
+        for qi in 0..self.quotas.len() {
+            let pi = self.quotas[qi].0;
+            let new = &self.policies[pi];
+            if self.quota_ran_out[pi].is_some() || new.start < since {
+                continue;
+            }
+            let Some(t) = tonnes(new) else { continue };
+            let before = (0..self.policies.len()).filter(|&pj| pj != pi).find(|&pj| {
+                let old = &self.policies[pj];
+                old.end.is_some_and(|e| e >= since && e <= date)
+                    && tonnes(old).is_some_and(|o| t <= 2.0 * o)
+                    && (old.exporter, old.elements, old.forms)
+                        == (new.exporter, new.elements, new.forms)
+                    && old.to == new.to
+                    && old.exempt == new.exempt
+                    && self.quota_ran_out[pj].is_some()
+            });
+            if let Some(pj) = before {
+                self.quota_ran_out[pi] = self.quota_ran_out[pj];
+            }
+        }
     }
 
     /// Notes the goods of the quotas whose room this step's trade used up (run after the
     /// markets; who had what on offer is noted as the offers are gathered).
     pub(super) fn note_quotas_held(&mut self) {
-        for (qi, q) in self.quotas.iter().enumerate() {
+        for q in &self.quotas {
             let room = quota_cap(f64::INFINITY, *q, &self.policies, self.year_frac, None);
             let PolicyKind::ExportQuota { tonnes_per_year } = self.policies[q.0].kind else {
                 continue;
             };
             // Out of room: within a millionth of a step's allowance.
             if room <= tonnes_per_year / self.model.steps_per_year() * 1e-6 {
-                for &c in &self.quota_goods[qi] {
-                    self.quota_ran_out[c] = Some(self.step);
-                }
+                self.quota_ran_out[q.0] = Some(self.step);
             }
         }
     }
@@ -2182,7 +2203,9 @@ impl Sim {
                 .all(|r| {
                     r.allow == 1.0
                         && r.delay == 0
-                        && (r.quota.is_empty() || !binds.get(c).copied().unwrap_or(false))
+                        && r.quota
+                            .iter()
+                            .all(|qi| !binds.get(qi).copied().unwrap_or(false))
                 });
             self.open[c] = live_rules(c).all(|r| {
                 r.allow == 1.0

@@ -653,16 +653,24 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     // ~60,000 t a year, far below a 10 Mt quota. None of these holds a tonne back, so none may segment a market (each
     // moved prices by up to 20% when any control on a good stopped its arbitrage).
     let m = world();
-    let run = |p: Option<chokepoint_core::model_file::PolicyDef>| {
+    let run = |ps: Vec<chokepoint_core::model_file::PolicyDef>| {
         let mut sim = Sim::new(&m, 1);
         sim.run_until(d("2024-12-31"));
-        if let Some(p) = p {
+        for p in ps {
             add(&mut sim, p);
         }
         sim.run_until(d("2026-06-30"));
         sim.series.values.clone()
     };
-    let baseline = run(None);
+    let quota_on = |x: &str, t: f64| {
+        let mut q = def("export_quota", x);
+        q.tonnes_per_year = Some(t);
+        q
+    };
+    let baseline = run(vec![]);
+    // Myanmar's 100 t quota binds at once; China's 10 Mt beside it must not segment
+    // China's goods for it (it did, while a quota's running out was kept by good).
+    let mm = run(vec![quota_on("MM", 100.0)]);
     let mut kr = def("export_licence", "KR");
     kr.forms = strs(&["oxide"]);
     kr.approval = Some(0.0);
@@ -675,13 +683,19 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     let mut us = def("export_ban", "US");
     us.elements = strs(&["Dy"]);
     us.forms = strs(&["oxide"]);
-    for (what, p) in [
-        ("US Dy oxide ban", us),
-        ("KR oxide licence", kr),
-        ("NG metal ban", ng),
-        ("CN 10 Mt quota", cn),
+    for (what, ps, against) in [
+        ("US Dy oxide ban", vec![us], &baseline),
+        ("KR oxide licence", vec![kr], &baseline),
+        ("NG metal ban", vec![ng], &baseline),
+        ("CN 10 Mt quota", vec![cn], &baseline),
+        (
+            "CN 10 Mt quota beside MM's binding one",
+            vec![quota_on("MM", 100.0), quota_on("CN", 1e7)],
+            &mm,
+        ),
     ] {
-        let v = run(Some(p));
+        let v = run(ps);
+        let baseline = against;
         // (The quota's goods trade on the path that counts what quotas ship, which sums in
         // another order: equal to rounding, not to the last bit.)
         let apart = |a: &f64, b: &f64| (a - b).abs() > 1e-6 * a.abs().max(b.abs()).max(1e-3);
