@@ -1903,7 +1903,6 @@ impl Sim {
                 }
             }
         }
-
         // Room in the licence queue for everything these rules can hold at once: each held
         // flow (buyer, exporter) queues at most one shipment per element per import round,
         // for `delay` steps. Sized here, at the event, so the steps never grow it.
@@ -2158,8 +2157,8 @@ impl Sim {
         }
     }
 
-    /// Notes the goods of the quotas whose room this step's trade used up (run after the
-    /// markets; who had what on offer is noted as the offers are gathered).
+    /// Notes the quotas whose room this step's trade used up (run after the markets; who
+    /// had what on offer is noted as the offers are gathered).
     pub(super) fn note_quotas_held(&mut self) {
         for q in &self.quotas {
             let room = quota_cap(f64::INFINITY, *q, &self.policies, self.year_frac, None);

@@ -306,8 +306,8 @@ pub fn add(
                     format!("makes and holds only {}", ids.join(", "))
                 }
             };
-            // Not "moves no flow": a control still splits the named form's markets, and a
-            // plant built there later is reached.
+            // "Reaches no seller ... unless": a plant built there later is reached (and once
+            // it has some on offer, the control segments the form's markets).
             let note = format!(
                 "note: {kind}: {} {what} in {} now, none of the forms named, so this rule \
                  reaches no seller unless one is built there",
