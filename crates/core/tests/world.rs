@@ -683,7 +683,12 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     let mut us = def("export_ban", "US");
     us.elements = strs(&["Dy"]);
     us.forms = strs(&["oxide"]);
+    // Capped at 1 Mt/yr, China's oxide (~63 kt/yr exported) has a week's allowance of room
+    // as each year begins: room enough, though less than China's stocks on offer.
+    let mut oxide = quota_on("CN", 1e6);
+    oxide.forms = strs(&["oxide"]);
     for (what, ps, against) in [
+        ("CN 1 Mt oxide quota over New Year", vec![oxide], &baseline),
         ("US Dy oxide ban", vec![us], &baseline),
         ("KR oxide licence", vec![kr], &baseline),
         ("NG metal ban", vec![ng], &baseline),

@@ -1208,6 +1208,14 @@ impl Sim {
             for &x in &live {
                 s.claims[x] = 0.0;
             }
+            // What the tier still wants in all: a quota with room for it cannot bind in this
+            // round, and leaves its exporter's offer whole (capped at its room, a quota with
+            // room for a week's allowance only, as each year begins, turned buyers from an
+            // exporter it would never have held back: a 1 Mt/yr quota on China's oxide cut
+            // its exports 16% in the first week of a year).
+            let tier_want: f64 = (tier.clone())
+                .map(|slot| (s.request[slot] - s.got[slot] - s.queued[slot]).max(0.0))
+                .sum();
             for slot in tier.clone() {
                 let want = s.request[slot] - s.got[slot] - s.queued[slot];
                 if want <= 1e-12 {
@@ -1232,8 +1240,14 @@ impl Sim {
                         } else {
                             let rule = &rules[row + x];
                             let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
-                            let cap =
-                                quota_room(rule.quota, offer, quotas, policies, *year_frac, mix);
+                            let room = |avail| {
+                                quota_room(rule.quota, avail, quotas, policies, *year_frac, mix)
+                            };
+                            let cap = if room(f64::INFINITY) >= tier_want {
+                                offer
+                            } else {
+                                room(offer)
+                            };
                             // A licence decides on a step's application once (what it
                             // refused is ordered from the others in the second round), and
                             // passes no more than its room.
