@@ -420,6 +420,8 @@ struct Scratch {
     /// Per quota in force: what a round of a market's import pass asks of it, then the
     /// share of that its room allows (`Sim::share_quota_room`).
     quota_fill: Vec<f64>,
+    /// Per quota: what the buyers it reaches still want in a round of imports.
+    quota_want: Vec<f64>,
     /// Per facility × element: its holding of its output before this step's contracts.
     contract_base: Vec<f64>,
     supply: Vec<f64>,
@@ -1262,6 +1264,7 @@ impl Sim {
             offtaken: z(ne),
             keep_later: false,
             quota_fill: z(self.quotas.len()),
+            quota_want: z(self.quotas.len()),
             contract_base: z(m.facilities.len() * ne),
             supply: z(nx),
             avail: z(nx),
@@ -1938,6 +1941,7 @@ impl Sim {
         self.rules = rules;
         self.rule_offset = offsets;
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
+        self.scratch.quota_want.resize(quotas.len(), 0.0);
         self.quotas = quotas;
         self.inherit_quota_records(date);
         // Who has what on offer now (a plant built or started since the last trade).

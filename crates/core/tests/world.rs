@@ -687,8 +687,13 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     // as each year begins: room enough, though less than China's stocks on offer.
     let mut oxide = quota_on("CN", 1e6);
     oxide.forms = strs(&["oxide"]);
+    // A quota on one destination is judged by what its buyers want, not everyone's: 20 kt
+    // a year to the US (which imports ~6.5 kt) cut China's US sales 18% each January.
+    let mut to_us = quota_on("CN", 20_000.0);
+    to_us.to = strs(&["US"]);
     for (what, ps, against) in [
         ("CN 1 Mt oxide quota over New Year", vec![oxide], &baseline),
+        ("CN 20 kt quota to the US", vec![to_us], &baseline),
         ("US Dy oxide ban", vec![us], &baseline),
         ("KR oxide licence", vec![kr], &baseline),
         ("NG metal ban", vec![ng], &baseline),

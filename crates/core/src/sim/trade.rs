@@ -1208,14 +1208,22 @@ impl Sim {
             for &x in &live {
                 s.claims[x] = 0.0;
             }
-            // What the tier still wants in all: a quota with room for it cannot bind in this
-            // round, and leaves its exporter's offer whole (capped at its room, a quota with
-            // room for a week's allowance only, as each year begins, turned buyers from an
-            // exporter it would never have held back: a 1 Mt/yr quota on China's oxide cut
-            // its exports 16% in the first week of a year).
-            let tier_want: f64 = (tier.clone())
-                .map(|slot| (s.request[slot] - s.got[slot] - s.queued[slot]).max(0.0))
-                .sum();
+            // What the buyers each quota reaches still want in all: a quota with room for it
+            // cannot bind in this round, and leaves its exporter's offer whole (capped at its
+            // room, a quota with a week's allowance only, as each year begins, turned buyers
+            // from an exporter it would never have held back: a 1 Mt/yr quota on China's
+            // oxide cut its exports 16% in the first week of a year).
+            if !quotas.is_empty() {
+                s.quota_want.fill(0.0);
+                for slot in tier.clone() {
+                    let want = (s.request[slot] - s.got[slot] - s.queued[slot]).max(0.0);
+                    for &x in &live {
+                        for qi in rules[slot * nx + x].quota.iter() {
+                            s.quota_want[qi] += want;
+                        }
+                    }
+                }
+            }
             for slot in tier.clone() {
                 let want = s.request[slot] - s.got[slot] - s.queued[slot];
                 if want <= 1e-12 {
@@ -1243,7 +1251,10 @@ impl Sim {
                             let room = |avail| {
                                 quota_room(rule.quota, avail, quotas, policies, *year_frac, mix)
                             };
-                            let cap = if room(f64::INFINITY) >= tier_want {
+                            let wanted = (rule.quota.iter())
+                                .map(|qi| s.quota_want[qi])
+                                .fold(0.0, f64::max);
+                            let cap = if room(f64::INFINITY) >= wanted {
                                 offer
                             } else {
                                 room(offer)
