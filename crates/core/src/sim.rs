@@ -328,6 +328,9 @@ pub struct Sim {
     offering: Vec<bool>,
     /// Some control is in force (else every market is open and none is classified).
     controls: bool,
+    /// Per commodity: its rules on its exporters are quotas and nothing else (it may trade
+    /// on the open path while none of them can bind: `quotas_slack`).
+    quota_only: Vec<bool>,
     /// Per stockpile: buy rate, release rate (t/yr) and target holding (t).
     pub stockpile_buy: Vec<f64>,
     pub stockpile_release: Vec<f64>,
@@ -420,6 +423,8 @@ struct Scratch {
     /// Per quota in force: what a round of a market's import pass asks of it, then the
     /// share of that its room allows (`Sim::share_quota_room`).
     quota_fill: Vec<f64>,
+    /// `pair` before a commodity's market, for what it shipped (`charge_quotas`).
+    pair_before: Vec<f64>,
     /// Per quota: what the buyers it reaches still want in a round of imports.
     quota_want: Vec<f64>,
     /// Per facility × element: its holding of its output before this step's contracts.
@@ -730,6 +735,7 @@ impl Sim {
             quota_binds: Vec::new(),
             offering: Vec::new(),
             controls: false,
+            quota_only: Vec::new(),
             stockpile_buy: vec![0.0; nsp],
             stockpile_release: vec![0.0; nsp],
             stockpile_target: vec![0.0; nsp],
@@ -1301,6 +1307,7 @@ impl Sim {
             exports: z(nx * nf),
             imports: z(nx * nf),
             pair: z(nx * nx),
+            pair_before: z(nx * nx),
             dep_foreign: z(nst * nx),
             dep_total: z(nst * nx),
             sold: z(m.facilities.len()),
@@ -2199,6 +2206,7 @@ impl Sim {
         // runs out or an exporter's stock comes and goes.)
         self.arbitraged.resize(nc, true);
         self.open.resize(nc, true);
+        self.quota_only.resize(nc, false);
         for c in 0..nc {
             self.arbitraged[c] = (links[c].seller_countries.iter())
                 .filter(|&&x| offering.get(c * nx + x).copied().unwrap_or(false))
@@ -2210,13 +2218,10 @@ impl Sim {
                             .iter()
                             .all(|qi| !binds.get(qi).copied().unwrap_or(false))
                 });
-            self.open[c] = live_rules(c).all(|r| {
-                r.allow == 1.0
-                    && r.delay == 0
-                    && r.quota.is_empty()
-                    && r.tariff == 1.0
-                    && r.duty == 0.0
-            });
+            let untaxed =
+                |r: &Rule| r.allow == 1.0 && r.delay == 0 && r.tariff == 1.0 && r.duty == 0.0;
+            self.open[c] = live_rules(c).all(|r| untaxed(r) && r.quota.is_empty());
+            self.quota_only[c] = !self.open[c] && live_rules(c).all(untaxed);
         }
     }
 

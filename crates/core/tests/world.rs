@@ -671,6 +671,15 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     // Myanmar's 100 t quota binds at once; China's 10 Mt beside it must not segment
     // China's goods for it (it did, while a quota's running out was kept by good).
     let mm = run(vec![quota_on("MM", 100.0)]);
+    // A 200 t Dy quota binds; a 9 Mt one over everything beside it must change nothing (its
+    // goods took the path that applies rules, which under a shortage is not the open path
+    // to rounding: Nd metal outside China moved ~3%).
+    let dy_quota = || {
+        let mut q = quota_on("CN", 200.0);
+        q.elements = strs(&["Dy"]);
+        q
+    };
+    let dy = run(vec![dy_quota()]);
     let mut kr = def("export_licence", "KR");
     kr.forms = strs(&["oxide"]);
     kr.approval = Some(0.0);
@@ -694,6 +703,11 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     for (what, ps, against) in [
         ("CN 1 Mt oxide quota over New Year", vec![oxide], &baseline),
         ("CN 20 kt quota to the US", vec![to_us], &baseline),
+        (
+            "CN 9 Mt quota beside a binding Dy quota",
+            vec![dy_quota(), quota_on("CN", 9e6)],
+            &dy,
+        ),
         ("US Dy oxide ban", vec![us], &baseline),
         ("KR oxide licence", vec![kr], &baseline),
         ("NG metal ban", vec![ng], &baseline),

@@ -562,10 +562,74 @@ impl Sim {
     }
 
     fn trade_links(&mut self, c: CommodityId, links: &Links) {
+        let supply = self.gather_offers(c, links);
         if self.open[c] {
-            self.trade_open(c, links);
+            self.trade_open(c, links, supply);
+        } else if self.quota_only[c] && self.quotas_slack(c, links) {
+            // Quotas alone, none of which could hold anything back this step: the open
+            // path, exactly as without them, with what it ships counted against them.
+            let s = &mut self.scratch;
+            s.pair_before.copy_from_slice(&s.pair);
+            self.trade_open(c, links, supply);
+            self.charge_quotas(c, links);
         } else {
-            self.trade_ruled(c, links);
+            self.trade_ruled(c, links, supply);
+        }
+    }
+
+    /// Whether every quota on a commodity's exporters has room for all they have on offer
+    /// (so none can hold anything back this step, whoever buys), and reaches whole
+    /// countries (what it counts is then read from the trade between countries).
+    fn quotas_slack(&self, c: CommodityId, links: &Links) -> bool {
+        let m = &self.model;
+        let (nx, ne) = (m.countries.len(), m.elements.len());
+        let rules = &self.rules[self.rule_offset[c]..];
+        let s = &self.scratch;
+        let mixed = m.commodities[c].element.is_none();
+        (links.seller_countries.iter()).all(|&x| {
+            let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
+            (0..links.buyers.len()).all(|slot| {
+                rules[slot * nx + x].quota.iter().all(|qi| {
+                    let p = &self.policies[self.quotas[qi].0];
+                    let room = quota_cap(
+                        f64::INFINITY,
+                        self.quotas[qi],
+                        &self.policies,
+                        self.year_frac,
+                        mix,
+                    );
+                    p.to.firms.is_empty() && p.exempt.firms.is_empty() && room >= s.supply[x]
+                })
+            })
+        })
+    }
+
+    /// Counts what the open path shipped of `c` against the quotas on its exporters: each
+    /// quota the tonnes that went to the countries it reaches (`pair` less `pair_before`).
+    fn charge_quotas(&mut self, c: CommodityId, links: &Links) {
+        let m = &self.model;
+        let (nx, ne) = (m.countries.len(), m.elements.len());
+        let rules = &self.rules[self.rule_offset[c]..];
+        let mixed = m.commodities[c].element.is_none();
+        let s = &mut self.scratch;
+        // (`quota_fill` marks the quotas already charged for this commodity.)
+        s.quota_fill.fill(0.0);
+        for &x in &links.seller_countries {
+            for slot in 0..links.buyers.len() {
+                for qi in rules[slot * nx + x].quota.iter() {
+                    if s.quota_fill[qi] > 0.0 {
+                        continue;
+                    }
+                    s.quota_fill[qi] = 1.0;
+                    let p = &self.policies[self.quotas[qi].0];
+                    let shipped: f64 = (0..nx)
+                        .filter(|&bx| bx != x && p.reaches(m, bx, None))
+                        .map(|bx| s.pair[x * nx + bx] - s.pair_before[x * nx + bx])
+                        .sum();
+                    let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
+                    self.quotas[qi].1 += shipped * quota_share(p, mix);
+                }
+            }
         }
     }
 
@@ -575,8 +639,7 @@ impl Sim {
     /// country gets the same share of its request at home, and every buyer of the tier the
     /// same share of what it still wants from abroad. Two passes over the buyers (what they
     /// ask; what they get), two over the sellers (what they offer; what they give).
-    fn trade_open(&mut self, c: CommodityId, links: &Links) {
-        let total_supply = self.gather_offers(c, links);
+    fn trade_open(&mut self, c: CommodityId, links: &Links, total_supply: f64) {
         let ntc = links.tier_country.len();
         let mut total_request = 0.0;
         self.scratch.req_tc[..ntc].fill(0.0);
@@ -789,8 +852,7 @@ impl Sim {
     }
 
     /// A commodity under policies: buyer by exporter, with licences and quotas.
-    fn trade_ruled(&mut self, c: CommodityId, links: &Links) {
-        let total_supply = self.gather_offers(c, links);
+    fn trade_ruled(&mut self, c: CommodityId, links: &Links, total_supply: f64) {
         let total_request = self.gather_requests(c, links);
         // Sellers' unsold stock and buyers' cover feed the price update either way.
         if total_supply > 0.0 && total_request > 0.0 {
