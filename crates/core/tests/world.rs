@@ -698,11 +698,22 @@ fn a_control_that_can_hold_nothing_back_leaves_the_markets_as_they_were() {
     oxide.forms = strs(&["oxide"]);
     // A quota on one destination is judged by what its buyers want, not everyone's: 20 kt
     // a year to the US (which imports ~6.5 kt) cut China's US sales 18% each January.
-    let mut to_us = quota_on("CN", 20_000.0);
-    to_us.to = strs(&["US"]);
+    let to_us_quota = || {
+        let mut q = quota_on("CN", 20_000.0);
+        q.to = strs(&["US"]);
+        q
+    };
+    let to_us = to_us_quota();
     for (what, ps, against) in [
         ("CN 1 Mt oxide quota over New Year", vec![oxide], &baseline),
         ("CN 20 kt quota to the US", vec![to_us], &baseline),
+        // Two quotas each with room judged by its own buyers (the 20 kt to the US was judged
+        // by all the 10 Mt's: US sales 18% lower each January).
+        (
+            "CN 20 kt to the US beside a 10 Mt quota",
+            vec![to_us_quota(), quota_on("CN", 1e7)],
+            &baseline,
+        ),
         (
             "CN 9 Mt quota beside a binding Dy quota",
             vec![dy_quota(), quota_on("CN", 9e6)],

@@ -1310,17 +1310,17 @@ impl Sim {
                         } else {
                             let rule = &rules[row + x];
                             let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
-                            let room = |avail| {
-                                quota_room(rule.quota, avail, quotas, policies, *year_frac, mix)
-                            };
-                            let wanted = (rule.quota.iter())
-                                .map(|qi| s.quota_want[qi])
-                                .fold(0.0, f64::max);
-                            let cap = if room(f64::INFINITY) >= wanted {
-                                offer
-                            } else {
-                                room(offer)
-                            };
+                            // Each quota judged by its own buyers' wants: only one with less
+                            // room than they want caps the offer.
+                            let cap = (rule.quota.iter()).fold(offer, |cap, qi| {
+                                let room =
+                                    quota_cap(f64::INFINITY, quotas[qi], policies, *year_frac, mix);
+                                if room >= s.quota_want[qi] {
+                                    cap
+                                } else {
+                                    cap.min(room)
+                                }
+                            });
                             // A licence decides on a step's application once (what it
                             // refused is ordered from the others in the second round), and
                             // passes no more than its room.
