@@ -73,6 +73,16 @@ impl Recipe {
             self.output
         }
     }
+
+    /// Whether the recipe makes or converts element `e`: its composition has some, or, for
+    /// one without a composition (separation, recycling), it converts `e`.
+    pub fn handles(&self, e: ElemId) -> bool {
+        if self.composition.is_empty() {
+            self.converts.get(e).copied().unwrap_or(false)
+        } else {
+            self.composition.get(e).is_some_and(|&x| x > 0.0)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

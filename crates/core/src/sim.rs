@@ -3686,16 +3686,7 @@ fn tech_ban_covers(m: &Model, p: &Policy, f: FacilityId) -> bool {
             ),
             Process::Convert(r) => {
                 let rec = &m.recipes[r];
-                (
-                    [rec.input, rec.output],
-                    Box::new(move |e| {
-                        if rec.composition.is_empty() {
-                            rec.converts.get(e).copied().unwrap_or(false)
-                        } else {
-                            rec.composition.get(e).is_some_and(|&x| x > 0.0)
-                        }
-                    }),
-                )
+                ([rec.input, rec.output], Box::new(move |e| rec.handles(e)))
             }
         };
     let form_ok = p.forms == 0 || forms.iter().any(|&x| p.covers_form(x));

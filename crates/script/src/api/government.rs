@@ -103,14 +103,7 @@ fn unconverted_note(h: &mut crate::host::Host, s: usize) {
     let date = h.sim.date();
     let sp = &m.stockpiles[s];
     let (x, form) = (sp.country, sp.form);
-    let uses = |r: usize, e: usize| {
-        let rec = &m.recipes[r];
-        if rec.composition.is_empty() {
-            rec.converts.get(e).copied().unwrap_or(false)
-        } else {
-            rec.composition.get(e).is_some_and(|&v| v > 0.0)
-        }
-    };
+    let uses = |r: usize, e: usize| m.recipes[r].handles(e);
     let recipe = |f: &chokepoint_core::model::Facility| match f.process {
         Process::Convert(r) => Some(r),
         Process::Mine(_) => None,

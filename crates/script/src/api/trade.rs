@@ -25,13 +25,13 @@ fn covers_a_good(m: &chokepoint_core::Model, p: &chokepoint_core::Policy) -> boo
                 || m.forms[f].mixed;
         }
         let made_with = |e: usize| {
-            m.recipes.iter().filter(|r| r.output == f).any(|r| {
-                r.composition.get(e).is_some_and(|&x| x > 0.0)
-                    || (r.composition.is_empty() && r.converts.get(e).copied().unwrap_or(false))
-            }) || m
-                .deposits
+            m.recipes
                 .iter()
-                .any(|d| d.form == f && d.distribution.get(e).is_some_and(|&x| x > 0.0))
+                .filter(|r| r.output == f)
+                .any(|r| r.handles(e))
+                || m.deposits
+                    .iter()
+                    .any(|d| d.form == f && d.distribution.get(e).is_some_and(|&x| x > 0.0))
         };
         // A mixed form no recipe or mine makes (scrap, say) may carry anything.
         let made =
