@@ -1135,7 +1135,7 @@ fn compare_shows_deltas_and_writes_a_report() {
     ]);
     let t = text(&capped);
     assert!(
-        t.contains("caveat B: ROW/magnet:NdFeB rose to 23.1× its start (peak 2025-12-29) without reaching the cap"),
+        t.contains("caveat B: ROW/magnet:NdFeB rose to 23.2× its start (peak 2025-12-29) without reaching the cap"),
         "{t}"
     );
     assert!(
@@ -1679,12 +1679,12 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let shown = text(&out);
-    // (Lu is not a headline, so the summary counts it among the rest: the headline SmCo
-    // magnets' caveat is shown.)
+    // (Lu outside China is not a headline, so the summary counts it among the rest; the
+    // heavy oxides that reach the cap after the quotas end, in 2015, are shown first.)
     let line = shown
         .lines()
-        .find(|l| l.contains("caveat") && l.contains("ROW/magnet:SmCo"))
-        .unwrap_or_else(|| panic!("no caveat for ROW/magnet:SmCo in:\n{shown}"));
+        .find(|l| l.contains("caveat") && l.contains("ceiling"))
+        .unwrap_or_else(|| panic!("no caveat for a price at the ceiling in:\n{shown}"));
     assert!(line.contains("at the model's 40× ceiling for "), "{line}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
@@ -1750,7 +1750,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         caveats[0].contains("ROW/oxide:Lu rose to 29.1×")
             && caveats
                 .iter()
-                .any(|c| c.contains("ROW/magnet:NdFeB rose to 23.1×")),
+                .any(|c| c.contains("ROW/magnet:NdFeB rose to 23.2×")),
         "{shown}"
     );
     assert!(
@@ -1759,21 +1759,30 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         ),
         "{shown}"
     );
-    // In the 2010 replay, SmCo magnets at the cap are a headline: their caveat is shown,
-    // before those of longer spells at the cap (13 more are counted).
+    // In the 2010 replay, the heavy oxides China's market caps in 2015 are headlines: their
+    // caveats are shown, before those of longer spells at the cap (the rest are counted).
+    // (Until 2026-12-01 SmCo magnets outside China were the capped headline.)
     let out = chokepoint(&["run", "scripts/2010-quota-crisis.rhai"]);
     let shown = text(&out);
-    assert!(shown.contains("peak price ROW/magnet:SmCo"), "{shown}");
     let first_counted = shown.find("more prices (see summary.json").unwrap();
-    let smco = shown
-        .find("caveat                                 ROW/magnet:SmCo at the model's 40× ceiling")
-        .unwrap();
-    assert!(smco < first_counted, "{shown}");
+    let capped: Vec<&str> = (shown.lines())
+        .filter(|l| l.trim_start().starts_with("peak price ") && l.contains("(40.0× start"))
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert!(!capped.is_empty(), "{shown}");
+    for key in capped {
+        let at = shown
+            .find(&format!(
+                "caveat                                 {key} at the model's 40× ceiling"
+            ))
+            .unwrap_or_else(|| panic!("no caveat for the headline {key}:\n{shown}"));
+        assert!(at < first_counted, "{shown}");
+    }
     // A price far above its start though below the cap is flagged too, with its peak.
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);
     assert!(
-        shown.contains("caveat                                 ROW/oxide:Gd rose to 18.7× its start (peak 2025-12-29) without reaching the cap"),
+        shown.contains("caveat                                 ROW/oxide:Gd rose to 19.3× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
     // A year's ban in a four-year run: the loss over its worst twelve months is given too
@@ -4904,7 +4913,7 @@ fn the_repls_trial_of_a_line_leaves_the_state_its_closures_captured_as_it_was() 
     );
     let said = text(&piped_repl(&home, input.as_bytes()));
     assert!(
-        said.contains("closing mountain-pass-mine on 2024-03-18"),
+        said.contains("closing mountain-pass-mine on 2024-01-15"),
         "{said}"
     );
     assert!(said.contains("out 0.0\n"), "{said}");
@@ -4912,7 +4921,7 @@ fn the_repls_trial_of_a_line_leaves_the_state_its_closures_captured_as_it_was() 
     let o = chokepoint(&["run", saved.to_str().unwrap()]);
     let replay = text(&o);
     assert!(
-        replay.contains("closing mountain-pass-mine on 2024-03-18"),
+        replay.contains("closing mountain-pass-mine on 2024-01-15"),
         "{replay}"
     );
     assert!(replay.contains("k=1\nk=2\nk=3"), "{replay}");

@@ -165,6 +165,17 @@ pub struct Ledger {
     pub outflow: Vec<f64>,
 }
 
+/// A quota in force: its policy, the tonnes it has counted in `year`, and the room kept
+/// this step for the goods it covers that are still to trade (`keep_quota_room`; 0 outside
+/// the markets).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct QuotaUse {
+    pub(super) policy: usize,
+    pub(super) used: f64,
+    pub(super) year: i32,
+    pub(super) kept: f64,
+}
+
 /// A whole run's state: what is where, prices, policies and the record.
 #[derive(Debug, Clone)]
 pub struct Sim {
@@ -314,8 +325,12 @@ pub struct Sim {
     sellers_of: Vec<Vec<usize>>,
     /// Per commodity: its sellers and buyers as the trading passes read them.
     links: Vec<trade::Links>,
-    /// Per quota policy: (policy index, tonnes used this year, year).
-    quotas: Vec<(usize, f64, i32)>,
+    /// The quotas in force (see [`QuotaUse`]).
+    quotas: Vec<QuotaUse>,
+    /// Per quota × commodity: the tonnes a quota counts of a tonne of the commodity, at the
+    /// typical make-up of a mixed form (0 where it does not reach the commodity): how its
+    /// room is shared among the goods it covers (`keep_quota_room`).
+    quota_content: Vec<f64>,
     /// What decides whether a control segments a commodity's markets (`classify_markets`),
     /// each remembered for `SEGMENT_MEMORY_YEARS`: per policy, the last step a quota ran
     /// out of room (a quota that replaces one like it, as the 2010 replay's each January,
@@ -545,6 +560,9 @@ struct Scratch {
     cost_lp: Vec<f64>,
     /// Per commodity traded freely in more than one market: its mean log price across them.
     market_lp: Vec<Option<f64>>,
+    /// Per commodity whose markets arbitrage joins: buyers' cover held and targeted, output
+    /// made and sold, summed over its markets (`update_prices`).
+    world_scarcity: Vec<(f64, f64, f64, f64)>,
     /// Commodities in trading order: dearest first, so quotas go to the most valuable.
     trade_order: Vec<usize>,
     /// Per commodity: its dearest price across markets (the trading order's key).
@@ -730,6 +748,7 @@ impl Sim {
             sellers_of: Vec::new(),
             links: Vec::new(),
             quotas: Vec::new(),
+            quota_content: Vec::new(),
             quota_ran_out: Vec::new(),
             offered_at: Vec::new(),
             quota_binds: Vec::new(),
@@ -1340,6 +1359,7 @@ impl Sim {
             unpaid: vec![false; m.markets.len() * m.commodities.len()],
             cost_lp: vec![0.0; m.markets.len() * m.commodities.len()],
             market_lp: vec![None; m.commodities.len()],
+            world_scarcity: vec![(0.0, 0.0, 0.0, 0.0); m.commodities.len()],
             trade_order: (0..m.commodities.len()).collect(),
             dearest: z(m.commodities.len()),
             backlog: z(m.commodities.len()),
@@ -1727,7 +1747,7 @@ impl Sim {
         let mut rules = std::mem::take(&mut self.rules);
         rules.clear();
         rules.resize(total, OPEN);
-        let mut quotas: Vec<(usize, f64, i32)> = Vec::new();
+        let mut quotas: Vec<QuotaUse> = Vec::new();
         let active: Vec<usize> = (0..self.policies.len())
             .filter(|&i| self.policies[i].in_force(date))
             .collect();
@@ -1752,9 +1772,14 @@ impl Sim {
                 let begun = || {
                     let (before, steps) = m.year_steps(self.step);
                     let gone = before as f64 / steps as f64;
-                    (pi, tonnes_per_year * gone, date.year())
+                    QuotaUse {
+                        policy: pi,
+                        used: tonnes_per_year * gone,
+                        year: date.year(),
+                        kept: 0.0,
+                    }
                 };
-                let prev = self.quotas.iter().find(|q| q.0 == pi);
+                let prev = self.quotas.iter().find(|q| q.policy == pi);
                 quotas.push(prev.copied().unwrap_or_else(begun));
             }
         }
@@ -1802,6 +1827,7 @@ impl Sim {
             }
         }
         self.content_lingers = lingers;
+        let mut quota_content = vec![0.0; quotas.len() * nc];
         for c in 0..nc {
             let com = m.commodities[c];
             let covered = |p: &Policy| -> bool {
@@ -1879,8 +1905,11 @@ impl Sim {
                             }
                             PolicyKind::ExportQuota { .. } => {
                                 if foreign && p.reaches(m, buyer.country, buyer.firm) {
-                                    if let Some(qi) = quotas.iter().position(|q| q.0 == pi) {
+                                    if let Some(qi) = quotas.iter().position(|q| q.policy == pi) {
                                         r.quota.add(qi);
+                                        let mix =
+                                            com.element.is_none().then(|| &typical[com.form][..]);
+                                        quota_content[qi * nc + c] = quota_share(p, mix);
                                     }
                                 }
                             }
@@ -1950,6 +1979,7 @@ impl Sim {
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
         self.scratch.quota_want.resize(quotas.len(), 0.0);
         self.quotas = quotas;
+        self.quota_content = quota_content;
         self.inherit_quota_records(date);
         // Who has what on offer now (a plant built or started since the last trade).
         self.offered_at.resize(nc * nx, None);
@@ -2126,7 +2156,7 @@ impl Sim {
             *now = recent(at);
         }
         for (now, q) in (self.quota_binds.iter_mut()).zip(&self.quotas) {
-            let binds = recent(&self.quota_ran_out[q.0]);
+            let binds = recent(&self.quota_ran_out[q.policy]);
             changed |= binds != *now;
             *now = binds;
         }
@@ -2146,7 +2176,7 @@ impl Sim {
             _ => None,
         };
         for qi in 0..self.quotas.len() {
-            let pi = self.quotas[qi].0;
+            let pi = self.quotas[qi].policy;
             let new = &self.policies[pi];
             if self.quota_ran_out[pi].is_some() || new.start < since {
                 continue;
@@ -2173,12 +2203,12 @@ impl Sim {
     pub(super) fn note_quotas_held(&mut self) {
         for q in &self.quotas {
             let room = quota_cap(f64::INFINITY, *q, &self.policies, self.year_frac, None);
-            let PolicyKind::ExportQuota { tonnes_per_year } = self.policies[q.0].kind else {
+            let PolicyKind::ExportQuota { tonnes_per_year } = self.policies[q.policy].kind else {
                 continue;
             };
             // Out of room: within a millionth of a step's allowance.
             if room <= tonnes_per_year / self.model.steps_per_year() * 1e-6 {
-                self.quota_ran_out[q.0] = Some(self.step);
+                self.quota_ran_out[q.policy] = Some(self.step);
             }
         }
     }
@@ -2909,7 +2939,8 @@ impl Sim {
                                 let q = q_total * self.scratch.request[slot] / wanted;
                                 let rule = &self.rules[self.rule_offset[c] + slot * nx + x];
                                 for qi in rule.quota.iter() {
-                                    let share = quota_share(&self.policies[self.quotas[qi].0], mix);
+                                    let share =
+                                        quota_share(&self.policies[self.quotas[qi].policy], mix);
                                     self.scratch.quota_fill[qi] += q * share;
                                 }
                             }
@@ -3353,6 +3384,24 @@ impl Sim {
                 }
             }
             s.market_lp[c] = if n > 1.0 { Some(sum / n) } else { None };
+            // Its scarcity is the world's: buyers' cover and makers' unsold output pooled
+            // across those markets. Arbitrage would carry a good to the market that bids
+            // for it; a market's own shortfall alone held China's magnets at ~0.4x the
+            // price outside China for years under an even 30% rise in EV demand, with no
+            // control anywhere (analyst review, 2026-12-01).
+            if n > 1.0 {
+                let (mut have, mut target, mut made, mut sold) = (0.0, 0.0, 0.0, 0.0);
+                for mk in 0..m.markets.len() {
+                    let i = mk * nc + c;
+                    if m.prices[i] > 0.0 {
+                        have += s.buyer_have[i];
+                        target += s.buyer_target[i];
+                        made += s.made[i];
+                        sold += s.sold_c[i];
+                    }
+                }
+                s.world_scarcity[c] = (have, target, made, sold);
+            }
         }
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
@@ -3398,16 +3447,20 @@ impl Sim {
                 continue;
             }
             let s = &self.scratch;
-            let short = if s.buyer_target[i] > NOISE {
-                (1.0 - s.buyer_have[i] / s.buyer_target[i]).clamp(0.0, 1.0)
+            let (have, target, made, sold) = match s.market_lp[i % nc] {
+                Some(_) => s.world_scarcity[i % nc],
+                None => (s.buyer_have[i], s.buyer_target[i], s.made[i], s.sold_c[i]),
+            };
+            let short = if target > NOISE {
+                (1.0 - have / target).clamp(0.0, 1.0)
             } else {
                 0.0
             };
             // Separators bid a concentrate up only while separating it still pays.
             let short = if s.unpaid[i] { 0.0 } else { short };
             // Share of this step's output that found no buyer.
-            let glut = if s.made[i] > NOISE {
-                (1.0 - s.sold_c[i] / s.made[i]).clamp(0.0, 1.0)
+            let glut = if made > NOISE {
+                (1.0 - sold / made).clamp(0.0, 1.0)
             } else {
                 0.0
             };
@@ -3783,7 +3836,7 @@ fn cut_share(comp: &mut [f64], e: ElemId, share: f64) {
 fn quota_room(
     set: QuotaSet,
     avail: f64,
-    quotas: &[(usize, f64, i32)],
+    quotas: &[QuotaUse],
     policies: &[Policy],
     year_frac: f64,
     mix: Option<&[f64]>,
@@ -3795,12 +3848,7 @@ fn quota_room(
 
 /// Turns what was asked of each quota (`fill[qi]`, tonnes it counts) into the share of it
 /// the quota's room allows. Returns whether any quota holds something back.
-fn quota_fills(
-    fill: &mut [f64],
-    quotas: &[(usize, f64, i32)],
-    policies: &[Policy],
-    year_frac: f64,
-) -> bool {
+fn quota_fills(fill: &mut [f64], quotas: &[QuotaUse], policies: &[Policy], year_frac: f64) -> bool {
     let mut capped = false;
     for (qi, fill) in fill.iter_mut().enumerate() {
         let asked = *fill;
@@ -3815,28 +3863,29 @@ fn quota_fills(
 fn quota_spend(
     set: QuotaSet,
     q: f64,
-    quotas: &mut [(usize, f64, i32)],
+    quotas: &mut [QuotaUse],
     policies: &[Policy],
     mix: Option<&[f64]>,
 ) {
     for qi in set.iter() {
-        quotas[qi].1 += q * quota_share(&policies[quotas[qi].0], mix);
+        quotas[qi].used += q * quota_share(&policies[quotas[qi].policy], mix);
     }
 }
 
 /// What an exporter may still ship under a quota: no more than the elapsed share of the
-/// year's tonnes, less what it has shipped (quotas are paced through the year).
+/// year's tonnes, less what it has shipped (quotas are paced through the year) and what
+/// is kept for goods still to trade this step.
 fn quota_cap(
     avail: f64,
-    quota: (usize, f64, i32),
+    quota: QuotaUse,
     policies: &[Policy],
     year_frac: f64,
     mix: Option<&[f64]>,
 ) -> f64 {
-    let (pi, used, _) = quota;
+    let pi = quota.policy;
     match policies[pi].kind {
         PolicyKind::ExportQuota { tonnes_per_year } => {
-            let room = (tonnes_per_year * year_frac - used).max(0.0);
+            let room = (tonnes_per_year * year_frac - quota.used - quota.kept.max(0.0)).max(0.0);
             match quota_share(&policies[pi], mix) {
                 share if share > 0.0 => avail.min(room / share),
                 _ => avail,

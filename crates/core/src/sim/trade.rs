@@ -473,8 +473,8 @@ impl Sim {
         let (before, steps) = self.model.year_steps(self.step);
         self.year_frac = ((before + 1) as f64 / steps as f64).min(1.0);
         for q in &mut self.quotas {
-            if q.2 != year {
-                *q = (q.0, 0.0, year);
+            if q.year != year {
+                (q.used, q.year) = (0.0, year);
             }
         }
     }
@@ -590,7 +590,7 @@ impl Sim {
             let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
             (0..links.buyers.len()).all(|slot| {
                 rules[slot * nx + x].quota.iter().all(|qi| {
-                    let p = &self.policies[self.quotas[qi].0];
+                    let p = &self.policies[self.quotas[qi].policy];
                     let room = quota_cap(
                         f64::INFINITY,
                         self.quotas[qi],
@@ -621,13 +621,13 @@ impl Sim {
                         continue;
                     }
                     s.quota_fill[qi] = 1.0;
-                    let p = &self.policies[self.quotas[qi].0];
+                    let p = &self.policies[self.quotas[qi].policy];
                     let shipped: f64 = (0..nx)
                         .filter(|&bx| bx != x && p.reaches(m, bx, None))
                         .map(|bx| s.pair[x * nx + bx] - s.pair_before[x * nx + bx])
                         .sum();
                     let mix = mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
-                    self.quotas[qi].1 += shipped * quota_share(p, mix);
+                    self.quotas[qi].used += shipped * quota_share(p, mix);
                 }
             }
         }
@@ -1915,7 +1915,7 @@ fn licence_room(
 #[derive(Clone, Copy)]
 struct Flows<'a> {
     rules: &'a [Rule],
-    quotas: &'a [(usize, f64, i32)],
+    quotas: &'a [QuotaUse],
     policies: &'a [Policy],
     year_frac: f64,
     nx: usize,
@@ -1963,7 +1963,8 @@ fn share_quota_room(
             }
             let mix = book.mixed.then(|| &s.comp[x * ne..(x + 1) * ne]);
             for qi in rule.quota.iter() {
-                s.quota_fill[qi] += q * quota_share(&book.policies[book.quotas[qi].0], mix);
+                let p = &book.policies[book.quotas[qi].policy];
+                s.quota_fill[qi] += q * quota_share(p, mix);
             }
         }
     }
