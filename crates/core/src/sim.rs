@@ -165,15 +165,12 @@ pub struct Ledger {
     pub outflow: Vec<f64>,
 }
 
-/// A quota in force: its policy, the tonnes it has counted in `year`, and the room kept
-/// this step for the goods it covers that are still to trade (`keep_quota_room`; 0 outside
-/// the markets).
+/// A quota in force: its policy and the tonnes it has counted in `year`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct QuotaUse {
     pub(super) policy: usize,
     pub(super) used: f64,
     pub(super) year: i32,
-    pub(super) kept: f64,
 }
 
 /// A whole run's state: what is where, prices, policies and the record.
@@ -327,10 +324,6 @@ pub struct Sim {
     links: Vec<trade::Links>,
     /// The quotas in force (see [`QuotaUse`]).
     quotas: Vec<QuotaUse>,
-    /// Per quota × commodity: the tonnes a quota counts of a tonne of the commodity, at the
-    /// typical make-up of a mixed form (0 where it does not reach the commodity): how its
-    /// room is shared among the goods it covers (`keep_quota_room`).
-    quota_content: Vec<f64>,
     /// What decides whether a control segments a commodity's markets (`classify_markets`),
     /// each remembered for `SEGMENT_MEMORY_YEARS`: per policy, the last step a quota ran
     /// out of room (a quota that replaces one like it, as the 2010 replay's each January,
@@ -748,7 +741,6 @@ impl Sim {
             sellers_of: Vec::new(),
             links: Vec::new(),
             quotas: Vec::new(),
-            quota_content: Vec::new(),
             quota_ran_out: Vec::new(),
             offered_at: Vec::new(),
             quota_binds: Vec::new(),
@@ -1776,7 +1768,6 @@ impl Sim {
                         policy: pi,
                         used: tonnes_per_year * gone,
                         year: date.year(),
-                        kept: 0.0,
                     }
                 };
                 let prev = self.quotas.iter().find(|q| q.policy == pi);
@@ -1827,7 +1818,6 @@ impl Sim {
             }
         }
         self.content_lingers = lingers;
-        let mut quota_content = vec![0.0; quotas.len() * nc];
         for c in 0..nc {
             let com = m.commodities[c];
             let covered = |p: &Policy| -> bool {
@@ -1907,9 +1897,6 @@ impl Sim {
                                 if foreign && p.reaches(m, buyer.country, buyer.firm) {
                                     if let Some(qi) = quotas.iter().position(|q| q.policy == pi) {
                                         r.quota.add(qi);
-                                        let mix =
-                                            com.element.is_none().then(|| &typical[com.form][..]);
-                                        quota_content[qi * nc + c] = quota_share(p, mix);
                                     }
                                 }
                             }
@@ -1979,7 +1966,6 @@ impl Sim {
         self.scratch.quota_fill.resize(quotas.len(), 0.0);
         self.scratch.quota_want.resize(quotas.len(), 0.0);
         self.quotas = quotas;
-        self.quota_content = quota_content;
         self.inherit_quota_records(date);
         // Who has what on offer now (a plant built or started since the last trade).
         self.offered_at.resize(nc * nx, None);
@@ -3873,8 +3859,7 @@ fn quota_spend(
 }
 
 /// What an exporter may still ship under a quota: no more than the elapsed share of the
-/// year's tonnes, less what it has shipped (quotas are paced through the year) and what
-/// is kept for goods still to trade this step.
+/// year's tonnes, less what it has shipped (quotas are paced through the year).
 fn quota_cap(
     avail: f64,
     quota: QuotaUse,
@@ -3885,7 +3870,7 @@ fn quota_cap(
     let pi = quota.policy;
     match policies[pi].kind {
         PolicyKind::ExportQuota { tonnes_per_year } => {
-            let room = (tonnes_per_year * year_frac - quota.used - quota.kept.max(0.0)).max(0.0);
+            let room = (tonnes_per_year * year_frac - quota.used).max(0.0);
             match quota_share(&policies[pi], mix) {
                 share if share > 0.0 => avail.min(room / share),
                 _ => avail,
