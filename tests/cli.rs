@@ -1935,6 +1935,51 @@ fn repl_in(cwd: &Path, home: &Path, args: &[&str], input: &[u8]) -> Output {
 }
 
 #[test]
+fn the_repl_stops_an_input_a_clock_move_or_a_trial_at_its_time_limit() {
+    // A strategy that takes ~10 ms a step: its trial to the model's end (627 steps) ran for
+    // minutes with nothing said (bad-input review, 2026-12-01). Each input, clock move and
+    // trial now has the session's wall-clock limit, and the session goes on.
+    let home = temp("repl-time-limit");
+    let started = std::time::Instant::now();
+    let out = repl_in(
+        &root(),
+        &home,
+        &["--time-limit", "1"],
+        b"strategy(|| { let x = 0; for i in 0..300000 { x += i; } });\n:step 400\nlet z = 0; while true { z += 1; }\nprint(`alive at ${today()}`);\n",
+    );
+    let said = text(&out);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    // The trial stops; the line is kept.
+    assert!(
+        said.contains("(the trial of this line's actions to the model's end ran past 1 s, at 20"),
+        "{said}"
+    );
+    // The clock move stops and is undone, with how to give it longer.
+    assert!(
+        said.contains("error: stopped: the script ran past its time limit"),
+        "{said}"
+    );
+    assert!(
+        said.contains("(the command failed, so none of it stays: the clock is at 2024-01-01)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`chokepoint repl --time-limit SECONDS` sets it"),
+        "{said}"
+    );
+    assert!(said.contains("alive at 2024-01-01"), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    // A limit that is no number of seconds is bad input.
+    let bad = repl_in(&root(), &home, &["--time-limit", "0"], b"");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("--time-limit must be a positive number of seconds"));
+}
+
+#[test]
 fn a_piped_repl_session_cut_inside_a_statement_says_so() {
     let dir = temp("repl-cut");
     let out = piped_repl(&dir, b"let x = 1;\nfn twice(v) {\n  v * 2\n");

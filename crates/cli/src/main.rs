@@ -146,6 +146,11 @@ enum Command {
         /// Model file.
         #[arg(long, default_value = "models/world-2024.yaml")]
         model: PathBuf,
+        /// Wall-clock limit, in seconds, for each input, clock move and trial of a line's
+        /// actions to the model's end: past it the input stops with an error and is undone
+        /// (a trial stops, its line kept)
+        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        time_limit: f64,
     },
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
     ///
@@ -477,7 +482,10 @@ impl std::error::Error for BadInput {}
 fn dispatch(cmd: Command) -> Result<u8> {
     match cmd {
         Command::Check { model, ids } => check(&model, ids),
-        Command::Repl { model } => repl::run(&model),
+        Command::Repl { model, time_limit } => {
+            check_time_limit(time_limit)?;
+            repl::run(&model, Duration::from_secs_f64(time_limit))
+        }
         Command::Sweep {
             script,
             runs,

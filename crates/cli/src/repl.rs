@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use chokepoint_core::series::fmt_num;
@@ -340,6 +341,8 @@ struct Session {
     /// With piped input, the line of the stream the input being run began on: its errors
     /// name that line of `<stdin>`, not line 1 of each input.
     stdin_line: Option<usize>,
+    /// Wall-clock time each input, clock move or trial may take (`--time-limit`).
+    time_limit: Duration,
 }
 
 impl Session {
@@ -348,6 +351,7 @@ impl Session {
         model_path: PathBuf,
         scripts_root: PathBuf,
         cancel: Arc<AtomicBool>,
+        time_limit: Duration,
     ) -> Session {
         let host = HostHandle::new(&model, model.seed, BTreeMap::new());
         host.lock().cancel = cancel.clone();
@@ -366,7 +370,32 @@ impl Session {
             saved: Vec::new(),
             expectations_said: 0,
             stdin_line: None,
+            time_limit,
         }
+    }
+
+    /// Starts the wall-clock limit of one input, clock move or trial: past it, the
+    /// evaluation stops with an error, as a run does past its `--time-limit`.
+    fn arm(&self) {
+        self.host.lock().deadline = Instant::now().checked_add(self.time_limit);
+    }
+
+    fn disarm(&self) {
+        self.host.lock().deadline = None;
+    }
+
+    /// Whether the evaluation just stopped stopped at the time limit (said with how to
+    /// raise it).
+    fn timed_out(&self) -> bool {
+        self.host.lock().stopped() == Some(chokepoint_script::host::PAST_TIME_LIMIT)
+    }
+
+    fn say_time_limit(&self) {
+        errln!(
+            "(each input, clock move and trial may take {} s of wall-clock time: `chokepoint \
+             repl --time-limit SECONDS` sets it)",
+            self.time_limit.as_secs_f64()
+        );
     }
 
     /// An error in the input being run, placed in the piped stream it came from.
@@ -450,6 +479,7 @@ impl Session {
             self.model_path.clone(),
             self.scripts_root.clone(),
             self.cancel.clone(),
+            self.time_limit,
         );
         self.saved = saved;
     }
@@ -680,9 +710,12 @@ impl Session {
             .cloned()
             .collect();
         self.ast = self.imports.merge(&self.ast).merge(&ast);
+        self.arm();
         let result = self
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
+        let timed_out = result.is_err() && self.timed_out();
+        self.disarm();
         self.ast.clear_statements();
         self.flush_output();
         // An action that fails in the trial of this line: the trial runs every action set
@@ -803,6 +836,9 @@ impl Session {
                         "(the line failed, so none of it stays: no lever pulled, no step taken)"
                     );
                 }
+                if timed_out {
+                    self.say_time_limit();
+                }
             }
         }
     }
@@ -846,14 +882,26 @@ impl Session {
         // The closures run for real: what they change in the variables they captured
         // (a counter, a flag) must be as it was for the session's own run.
         let values = SharedValues::of(&self.scope, &self.host);
+        self.arm();
         let r = self.drive(usize::MAX);
         let when = self.host.lock().sim.date();
+        let timed_out = r.is_err() && self.timed_out();
         // Ctrl-C stops the trial, not the line.
         let cancelled = self.cancel.swap(false, Ordering::Relaxed);
         *self.host.lock() = kept;
+        self.disarm();
         values.restore();
         if cancelled {
             errln!("(the trial of this line's actions was stopped: the line is kept, untried)");
+            return None;
+        }
+        if timed_out {
+            errln!(
+                "(the trial of this line's actions to the model's end ran past {} s, at {when}: \
+                 the line is kept, untried beyond that; `chokepoint repl --time-limit SECONDS` \
+                 gives it longer)",
+                self.time_limit.as_secs_f64()
+            );
             return None;
         }
         r.err().map(|e| (e, when))
@@ -867,7 +915,10 @@ impl Session {
         let before = self.host.lock().clone();
         let values = SharedValues::of(&self.scope, &self.host);
         let step = before.sim.step;
+        self.arm();
         let r = self.drive(target);
+        let timed_out = r.is_err() && self.timed_out();
+        self.disarm();
         self.flush_output();
         if r.is_err() {
             values.restore();
@@ -901,6 +952,9 @@ impl Session {
                     "(the command failed, so none of it stays: the clock is at {})",
                     self.today()
                 );
+                if timed_out {
+                    self.say_time_limit();
+                }
             }
         }
     }
@@ -1486,7 +1540,7 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
     o
 }
 
-pub fn run(model_path: &Path) -> Result<u8> {
+pub fn run(model_path: &Path, time_limit: Duration) -> Result<u8> {
     let model = Arc::new(
         chokepoint_core::load(model_path).map_err(|e| anyhow!(crate::BadInput(e.to_string())))?,
     );
@@ -1497,6 +1551,7 @@ pub fn run(model_path: &Path) -> Result<u8> {
         model_path.to_path_buf(),
         scripts_root.clone(),
         cancel.clone(),
+        time_limit,
     );
     let reference = chokepoint_script::reference::reference();
     let params = lever_params(&reference);
