@@ -1239,6 +1239,33 @@ fn docs_and_bench_run() {
     assert!(out.contains("markets"), "{out}");
     let b = chokepoint(&["bench", "--runs", "0"]);
     assert_eq!(b.status.code(), Some(2));
+    // A scripted run its time limit stops fails the bench (exit 1, as in `run`), and the
+    // hint names a flag bench has (it had none, and exited 2: bad-input review).
+    let dir = temp("bench-limit");
+    let slow = dir.join("slow.rhai");
+    std::fs::write(
+        &slow,
+        "strategy(|| { let x = 0; for i in 0..300000 { x += i; } });\n",
+    )
+    .unwrap();
+    let b = chokepoint(&[
+        "bench",
+        "--runs",
+        "1",
+        "--script",
+        slow.to_str().unwrap(),
+        "--time-limit",
+        "1",
+    ]);
+    let said = text(&b);
+    assert_eq!(b.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the script ran past its time limit"),
+        "{said}"
+    );
+    assert!(said.contains("(`--time-limit SECONDS` sets it)"), "{said}");
+    let b = chokepoint(&["bench", "--time-limit", "-1"]);
+    assert_eq!(b.status.code(), Some(2));
 }
 
 #[test]

@@ -291,6 +291,10 @@ enum Command {
         /// Also time each phase of the step and print where a run's time goes.
         #[arg(long)]
         phases: bool,
+        /// Wall-clock limit for each scripted run, in seconds; a run it stops fails the
+        /// bench (exit 1).
+        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        time_limit: f64,
     },
     /// Print the lever reference, generated from the engine itself.
     ///
@@ -765,7 +769,14 @@ fn dispatch(cmd: Command) -> Result<u8> {
             runs,
             script,
             phases,
-        } => bench(model.as_deref(), runs, script.as_deref(), phases),
+            time_limit,
+        } => bench(
+            model.as_deref(),
+            runs,
+            script.as_deref(),
+            phases,
+            time_limit,
+        ),
     }
 }
 
@@ -1066,7 +1077,8 @@ impl<'a> ModelArg<'a> {
     }
 }
 
-/// A `--time-limit` of `run`, `compare` or `sweep`: seconds above 0, at most 1e9.
+/// A `--time-limit` of `run`, `compare`, `sweep`, `bench` or `repl`: seconds above 0, at
+/// most 1e9.
 fn check_time_limit(seconds: f64) -> Result<()> {
     if !(seconds.is_finite() && seconds > 0.0 && seconds <= 1e9) {
         return Err(anyhow!(BadInput(
@@ -1828,7 +1840,9 @@ fn bench(
     runs: usize,
     script: Option<&Path>,
     phases: bool,
+    time_limit: f64,
 ) -> Result<u8> {
+    check_time_limit(time_limit)?;
     if runs == 0 || runs > 100_000 {
         return Err(anyhow!(BadInput(
             "--runs must be between 1 and 100000".into()
@@ -1856,14 +1870,17 @@ fn bench(
     let opts = |seed: u64| RunOptions {
         seed,
         finish_steps: Some(window),
+        time_limit: Duration::from_secs_f64(time_limit),
         ..RunOptions::default()
     };
-    let run_scripted = |sc: &Scenario, seed: u64| -> Result<Outcome, BadInput> {
-        let out = sc
-            .run(&model, &opts(seed))
-            .map_err(|e| BadInput(e.to_string()))?;
+    // A run its time limit stopped failed (exit 1); any other error is the script's.
+    let run_scripted = |sc: &Scenario, seed: u64| -> Result<Outcome> {
+        let out = sc.run(&model, &opts(seed)).map_err(|e| match e.timed_out {
+            true => anyhow!(Failed(e.to_string())),
+            false => anyhow!(BadInput(e.to_string())),
+        })?;
         if out.sim.step != window {
-            return Err(BadInput(format!(
+            return Err(anyhow!(BadInput(format!(
                 "error: {} runs to {}, but bench times {} to {until} (ten years, or to the \
                  model's end) with and without it, so it must end there: end it with \
                  run_until(\"{until}\"), or leave the clock to bench (a script that never \
@@ -1871,7 +1888,7 @@ fn bench(
                 sc.path.display(),
                 out.sim.last_date(),
                 model.start,
-            )));
+            ))));
         }
         Ok(out)
     };
