@@ -1962,6 +1962,33 @@ fn repl_in(cwd: &Path, home: &Path, args: &[&str], input: &[u8]) -> Output {
 }
 
 #[test]
+fn a_run_whose_summary_cannot_be_printed_leaves_no_output_directory_behind() {
+    // stdout on a full device: the error is said and the directory the run made goes with
+    // its lock file (a lock file alone was left: bad-input review, 2026-12-01).
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let dir = temp("stdout-full");
+    let out_dir = dir.join("new");
+    let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["run", "scripts/baseline-2024.rhai", "--out"])
+        .arg(&out_dir)
+        .current_dir(root())
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("cannot write the output"), "{said}");
+    assert!(
+        !out_dir.exists(),
+        "{:?}",
+        std::fs::read_dir(&out_dir).map(|d| d.count())
+    );
+}
+
+#[test]
 fn the_repl_stops_an_input_a_clock_move_or_a_trial_at_its_time_limit() {
     // A strategy that takes ~10 ms a step: its trial to the model's end (627 steps) ran for
     // minutes with nothing said (bad-input review, 2026-12-01). Each input, clock move and
@@ -2376,6 +2403,20 @@ fn outputs_are_refused_up_front_where_they_cannot_go() {
         &["test", a, "--junit", "/dev/null"],
         "exists and is not a regular file",
     );
+    // Nor a file that is not a report (a README under the name given), which stays as it
+    // was; an earlier report is replaced.
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    refused(
+        &["test", a, "--junit", notes.to_str().unwrap()],
+        "that file exists and is not a JUnit report, so it is left as it is",
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    let report = dir.join("results.xml");
+    for _ in 0..2 {
+        let o = chokepoint(&["test", a, "--junit", report.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
     refused(&["test", a, "--model", "/nope.yaml"], "no such model file");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -316,6 +316,25 @@ fn junit_names_a_source(j: &Path) -> bool {
     source(j) || std::fs::canonicalize(j).is_ok_and(|t| source(&t))
 }
 
+/// Whether `path` holds a JUnit report (XML with a `<testsuites` or `<testsuite` element
+/// near its start), is empty, or is not there: what `--junit` may write.
+fn holds_a_report_or_nothing(path: &Path) -> bool {
+    use std::io::Read as _;
+    let Ok(file) = std::fs::File::open(path) else {
+        return true;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return true;
+    }
+    let mut head = Vec::new();
+    if file.take(4096).read_to_end(&mut head).is_err() {
+        return true;
+    }
+    let text = String::from_utf8_lossy(&head);
+    let text = text.trim_start();
+    text.is_empty() || (text.starts_with('<') && text.contains("<testsuite"))
+}
+
 /// `test ... --junit FILE` whose other arguments do not parse: a report left there by an
 /// earlier run would read as this run's pass, so FILE says the run stopped on bad input (as
 /// it does for every other bad input). Only a plain file, or a new one in an existing
@@ -344,7 +363,7 @@ fn junit_for_bad_arguments(why: &str) {
     if j.exists() && !j.is_file() {
         return;
     }
-    if junit_names_a_source(&j) {
+    if junit_names_a_source(&j) || !holds_a_report_or_nothing(&j) {
         return;
     }
     let case = (
@@ -797,6 +816,10 @@ pub fn out(args: std::fmt::Arguments) {
             return;
         }
         errln!("error: cannot write the output: {e}");
+        // As a failed command ends: no lock file, no directory it made and left empty.
+        drop(stdout);
+        write::release();
+        write::remove_empty_created();
         std::process::exit(2);
     }
 }
@@ -1494,6 +1517,15 @@ fn test(
         if let Some(stream) = write::std_stream(j) {
             return Err(anyhow!(BadInput(format!(
                 "error: --junit {}: that is this command's {stream}, which the report would replace; give it a file of its own (results.xml)",
+                j.display()
+            ))));
+        }
+        // A file there already is replaced only if it is a report (an earlier run's): not
+        // a README or notes that happen to have the name given.
+        if !holds_a_report_or_nothing(j) {
+            return Err(anyhow!(BadInput(format!(
+                "error: --junit {}: that file exists and is not a JUnit report, so it is left \
+                 as it is; give the report its own name (results.xml), or remove the file",
                 j.display()
             ))));
         }
