@@ -3907,6 +3907,42 @@ fn the_repl_id_check_counts_a_function_the_session_defined_earlier_as_its_own() 
 }
 
 #[test]
+fn what_a_script_prints_past_16_mib_is_counted_not_kept() {
+    // 3,000 prints of a 1 MiB string: kept whole, they filled memory and the run stopped as
+    // one "holding too much data" (bad-input review, 2026-12-01). The run ends as usual,
+    // the first 16 MiB kept and the rest counted.
+    let dir = temp("print-limit");
+    let script = dir.join("spam.rhai");
+    std::fs::write(
+        &script,
+        "let s = \"abcdefgh\"; for i in 0..17 { s += s; }\nfor i in 0..3000 { print(s); }\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    let said = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &said[said.len().saturating_sub(2000)..]
+    );
+    assert!(
+        said.contains(
+            "note: the script printed more than 16 MiB: the 2984 lines after that were not kept"
+        ),
+        "{}",
+        &said[said.len().saturating_sub(2000)..]
+    );
+    let report = std::fs::read_to_string(dir.join("o/report.html")).unwrap();
+    assert!(report.len() < 40 << 20, "{}", report.len());
+}
+
+#[test]
 fn a_script_that_holds_too_much_is_stopped_alone_not_the_scripts_after_it() {
     // Memory an earlier scenario freed, which the allocator may keep, and what other runs
     // hold, count against no one: each run is measured on its own thread's allocations.

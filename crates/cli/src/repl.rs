@@ -497,7 +497,9 @@ impl Session {
     }
 
     fn flush_output(&self) {
-        for line in self.host.lock().output.drain(..) {
+        let mut h = self.host.lock();
+        let past_limit = h.printed_past_limit();
+        for line in h.output.drain(..).chain(past_limit) {
             outln!("{line}");
         }
     }

@@ -164,11 +164,11 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
         engine.set_default_tag(rhai::Dynamic::from(h.clone()));
         let out = h.clone();
         // What a script prints reaches a terminal: no escape sequence or bell goes raw.
-        engine.on_print(move |s| out.lock().output.push(crate::diag::shown_line(s)));
+        engine.on_print(move |s| out.lock().print(s, crate::diag::shown_line));
         let dbg = h.clone();
         engine.on_debug(move |s, _, pos| {
-            let line = crate::diag::shown_line(&format!("[{pos}] {s}"));
-            dbg.lock().output.push(line)
+            dbg.lock()
+                .print(&format!("[{pos}] {s}"), crate::diag::shown_line)
         });
         let prog = h.clone();
         let last_memory_check = std::sync::Mutex::new(std::time::Instant::now());

@@ -89,6 +89,9 @@ pub struct Host {
     /// Each parameter's default as the script gives it.
     pub param_defaults: BTreeMap<String, f64>,
     pub output: Vec<String>,
+    /// Bytes `print` and `debug` have put in `output` since it was last emptied, and lines
+    /// they printed past `MAX_PRINTED` (not kept: see `Host::print`).
+    pub printed: (usize, usize),
     pub deadline: Option<Instant>,
     pub cancel: Arc<AtomicBool>,
     /// `today()` as text, made once per step: (step, text).
@@ -147,6 +150,7 @@ impl HostHandle {
             params_used: BTreeMap::new(),
             param_defaults: BTreeMap::new(),
             output: Vec::new(),
+            printed: (0, 0),
             deadline: None,
             cancel: Arc::new(AtomicBool::new(false)),
             today: (usize::MAX, rhai::ImmutableString::new()),
@@ -249,6 +253,40 @@ impl Host {
             return Some(PAST_TIME_LIMIT);
         }
         None
+    }
+}
+
+/// What a run keeps of what its script prints (for the summary and report.html): past it,
+/// lines are counted, not kept, so a script printing in a loop does not fill memory and
+/// stop as one holding too much data.
+pub const MAX_PRINTED: usize = 16 << 20;
+
+impl Host {
+    /// A line the script printed, made fit for a terminal (`shown`) only if kept: kept while
+    /// what is kept stays under [`MAX_PRINTED`].
+    pub fn print(&mut self, text: &str, shown: impl FnOnce(&str) -> String) {
+        if self.output.is_empty() {
+            self.printed.0 = 0;
+        }
+        if self.printed.0 + text.len() > MAX_PRINTED {
+            self.printed.1 += 1;
+            return;
+        }
+        let line = shown(text);
+        self.printed.0 += line.len();
+        self.output.push(line);
+    }
+
+    /// The note for lines printed past [`MAX_PRINTED`], if any were (and resets the count).
+    pub fn printed_past_limit(&mut self) -> Option<String> {
+        let dropped = std::mem::take(&mut self.printed.1);
+        (dropped > 0).then(|| {
+            format!(
+                "note: the script printed more than {} MiB: the {dropped} lines after that \
+                 were not kept (nor shown here or in report.html)",
+                MAX_PRINTED >> 20
+            )
+        })
     }
 }
 

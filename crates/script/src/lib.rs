@@ -655,7 +655,9 @@ impl Scenario {
             let mut error = ScriptError::from_eval(&self.path, &self.source, &e);
             error.locate_module(&self.scripts_root);
             let mut h = handle.lock();
+            let past_limit = h.printed_past_limit();
             error.printed = std::mem::take(&mut h.output);
+            error.printed.extend(past_limit);
             // Claims that had already failed are results too: fixing the error must not be
             // how they come to light.
             for e in h.expectations.iter().filter(|e| !e.passed) {
@@ -694,7 +696,7 @@ impl Scenario {
             }
             return Err(error);
         }
-        let host = match Arc::try_unwrap(handle.0) {
+        let mut host = match Arc::try_unwrap(handle.0) {
             Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
             Err(_) => {
                 return Err(ScriptError::plain(
@@ -734,7 +736,9 @@ impl Scenario {
             .collect();
         // One a rule pulled as the clock's last step ended is the rule applied as usual, but
         // it never acted either: said, so a log that counts it is not read as an effect.
+        let past_limit = host.printed_past_limit();
         let mut output = host.output;
+        output.extend(past_limit);
         // A contract the script signed that never delivered: its buyers were supplied
         // otherwise (it gives up to what they lack), or nobody needed its goods.
         if host.levers.iter().any(|l| l.name == "contract") {
