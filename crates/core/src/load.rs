@@ -2721,6 +2721,7 @@ impl Loader {
         // A plant whose recipe or deposit is unknown stands in with a placeholder: what its
         // contracts can deliver to is worked out only once the rest of the model holds.
         let whole = self.problems.is_empty();
+        let mut signed: Vec<((usize, usize, Option<usize>), usize)> = Vec::new();
         for (i, x) in m.contracts.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
@@ -2764,6 +2765,27 @@ impl Loader {
                 }
             }
             if let (Some(facility), Some(country)) = (f, country) {
+                // One contract per plant, country and firm: a script's second replaces the
+                // first, so a model's two would read as one of their shares or the other.
+                let key = (facility, country, firm);
+                if let Some(&(_, k)) = signed.iter().find(|(s, _)| *s == key) {
+                    self.at(
+                        &c,
+                        i,
+                        "facility",
+                        format!(
+                            "a second contract from '{}' to {}{}: contracts[{k}] is one already; \
+                             give the one its whole share",
+                            x.facility,
+                            x.country,
+                            x.firm
+                                .as_deref()
+                                .map(|f| format!(" (firm {f})"))
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+                signed.push((key, i));
                 model.contracts.push(ContractSpec {
                     facility,
                     country,

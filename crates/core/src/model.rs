@@ -942,6 +942,15 @@ impl Model {
                 }
             }
         }
+        // A plant of no capacity makes nothing and sells nothing: a placeholder, or a zero
+        // typed for a figure still to find (a script's `build` of 0 is refused).
+        for fac in self.facilities.iter().filter(|f| f.capacity <= 0.0) {
+            out.push(format!(
+                "facility '{}' has capacity 0, so it never makes anything (leave it out, or \
+                 give the capacity it will have: `start` and `ramp_months` say when)",
+                fac.id
+            ));
+        }
         // Spare lines that more than double a separator's usual rate: a `utilisation` of
         // 0.0001 reads as a plant idle in normal times that runs at nameplate on any backlog.
         for fac in self

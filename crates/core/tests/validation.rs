@@ -688,6 +688,30 @@ fn check_warns_of_plants_outside_the_models_years_and_mines_away_from_their_depo
         w.contains("facility 'weld-mine' in AU mines deposit 'north', which is in CN"),
         "{w}"
     );
+    // A plant of no capacity (a script's `build` of 0 is refused; the model's was taken
+    // silently: bad-input review, 2026-12-01).
+    let w = warnings(
+        "deposit: south, capacity: 10000,",
+        "deposit: south, capacity: 0,",
+    );
+    assert!(
+        w.contains("facility 'cn-south-mine' has capacity 0, so it never makes anything"),
+        "{w}"
+    );
+}
+
+#[test]
+fn two_contracts_from_one_plant_to_one_country_are_an_error() {
+    // A script's second contract replaces its first; a model's two were both kept.
+    let text = format!(
+        "{MINI}\ncontracts:\n  - {{facility: cn-north-mine, country: JP, share: 0.1, source: fixture}}\n  - {{facility: cn-north-mine, country: JP, share: 0.2, source: fixture}}\n"
+    );
+    let e = load_str("mini.yaml", &text).unwrap_err().to_string();
+    assert!(
+        e.contains(".facility: a second contract from 'cn-north-mine' to JP: contracts[")
+            && e.contains("is one already; give the one its whole share"),
+        "{e}"
+    );
 }
 
 #[test]
