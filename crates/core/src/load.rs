@@ -2721,7 +2721,8 @@ impl Loader {
         // A plant whose recipe or deposit is unknown stands in with a placeholder: what its
         // contracts can deliver to is worked out only once the rest of the model holds.
         let whole = self.problems.is_empty();
-        let mut signed: Vec<((usize, usize, Option<usize>), usize)> = Vec::new();
+        // (plant, country, firm) of each contract so far, with its place in the list.
+        let mut signed = Vec::new();
         for (i, x) in m.contracts.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
