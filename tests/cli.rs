@@ -677,6 +677,18 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     ];
     let all = chokepoint(&[&base[..], &["--out", &d("all"), "--threads", "2"]].concat());
     assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    // It ends with its figures across runs and how each moves with the parameter (it said
+    // only how many runs it made: analyst review, 2026-12-01): a larger stockpile, a
+    // smaller US shortfall.
+    let said = String::from_utf8_lossy(&all.stdout).into_owned();
+    assert!(said.contains("figures across 6 runs"), "{said}");
+    let line = (said.lines())
+        .find(|l| {
+            l.trim_start()
+                .starts_with("shortfall[magnet:NdFeB/US].mean")
+        })
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains("falls (-"), "{line}");
     let report = std::fs::read_to_string(dir.join("all").join("report.html")).unwrap();
     assert!(
         report.contains("Parameters: stockpile_t 0..12000.")

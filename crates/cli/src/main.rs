@@ -557,6 +557,9 @@ fn dispatch(cmd: Command) -> Result<u8> {
             if let Some(note) = note {
                 errln!("{note}");
             }
+            if let Some(table) = sweep::figures_table(&out) {
+                out!("{table}");
+            }
             let failed = sweep::failed_runs(&out);
             if failed > 0 {
                 outln!("{failed} of {n} runs failed expectations (runs.csv: expectations_failed)");
@@ -2219,6 +2222,9 @@ fn run_sweep(
     );
     if let Some(note) = &stats.note {
         errln!("{note}");
+    }
+    if let Some(table) = sweep::figures_table(out) {
+        out!("{table}");
     }
     // Runs that fail their expectations are a result of the sweep (the share that rides a
     // shock out, say), not an error: said here, counted in runs.csv.

@@ -328,6 +328,133 @@ fn header(spec: &Spec) -> String {
     h
 }
 
+/// The sweep's figures as `sweep` prints them when it ends, from the runs.csv in `out`: each
+/// figure's peak and mean across runs (p5, p50, p95), and how each moves with each swept
+/// parameter (Spearman's rank correlation over the runs: "rises" or "falls" at 0.5 or more
+/// in size). Figures that are 0 in every run are left out. None if runs.csv cannot be read.
+pub fn figures_table(out: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(out.join("runs.csv")).ok()?;
+    let mut lines = text.lines();
+    let head = csv_fields(lines.next()?);
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let col = |c: usize| -> Vec<f64> {
+        rows.iter()
+            .map(|r| r.get(c).copied().unwrap_or(f64::NAN))
+            .collect()
+    };
+    let first_own = head.iter().position(|h| h == "expectations_passed")?;
+    let params: Vec<(usize, &str)> = (2..first_own).map(|c| (c, head[c].as_str())).collect();
+    let figures: Vec<(usize, &str)> = (head.iter().enumerate())
+        .filter(|(_, h)| h.contains('[') && (h.ends_with(".peak") || h.ends_with(".mean")))
+        .map(|(c, h)| (c, h.as_str()))
+        .collect();
+    let width = figures
+        .iter()
+        .map(|(_, h)| h.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut t = format!(
+        "figures across {} runs{:w$} {:>11} {:>11} {:>11}",
+        rows.len(),
+        "",
+        "p5",
+        "p50",
+        "p95",
+        w = (width + 2).saturating_sub(format!("figures across {} runs", rows.len()).len())
+    );
+    for (_, p) in &params {
+        let _ = write!(t, "   with {p}");
+    }
+    t.push('\n');
+    let shown = |x: f64| match x.abs() >= 100.0 {
+        true => fmt_num(x.round()),
+        false => fmt_num(crate::compare::round4(x)),
+    };
+    for (c, name) in figures {
+        let v = col(c);
+        let mut sorted: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        if sorted.iter().all(|&x| x == 0.0) {
+            continue;
+        }
+        sorted.sort_by(f64::total_cmp);
+        let (p5, p50, p95) = (
+            percentile(&sorted, 0.05),
+            percentile(&sorted, 0.5),
+            percentile(&sorted, 0.95),
+        );
+        let _ = write!(
+            t,
+            "  {name:<width$} {:>11} {:>11} {:>11}",
+            shown(p5),
+            shown(p50),
+            shown(p95)
+        );
+        for (pc, p) in &params {
+            let r = rank_correlation(&col(*pc), &v);
+            let word = match r {
+                Some(r) if r >= 0.5 => format!("rises ({r:+.2})"),
+                Some(r) if r <= -0.5 => format!("falls ({r:+.2})"),
+                Some(r) => format!("({r:+.2})"),
+                None => "-".into(),
+            };
+            let _ = write!(t, "   {word:<w$}", w = p.len() + 5);
+        }
+        t.push('\n');
+    }
+    Some(t.trim_end().to_string() + "\n")
+}
+
+/// Spearman's rank correlation of two columns over the runs where both are numbers (ties
+/// take their mean rank); None with fewer than 3 such runs or a column that does not vary.
+fn rank_correlation(a: &[f64], b: &[f64]) -> Option<f64> {
+    let pairs: Vec<(f64, f64)> = (a.iter().zip(b))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| (*x, *y))
+        .collect();
+    if pairs.len() < 3 {
+        return None;
+    }
+    let ranks = |v: Vec<f64>| -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let mean = (i + j) as f64 / 2.0;
+            for &k in &idx[i..=j] {
+                r[k] = mean;
+            }
+            i = j + 1;
+        }
+        r
+    };
+    let ra = ranks(pairs.iter().map(|p| p.0).collect());
+    let rb = ranks(pairs.iter().map(|p| p.1).collect());
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+}
+
 /// A CSV line's fields, quotes undone (runs.csv's header: a key may hold commas or quotes).
 fn csv_fields(line: &str) -> Vec<String> {
     let (mut out, mut cur, mut quoted, mut chars) =
