@@ -1667,6 +1667,19 @@ fn expectations_record_pass_and_fail_with_lines() {
         .map(|e| (e.passed, e.line))
         .collect();
     assert_eq!(r, vec![(false, 1), (false, 2), (true, 3)]);
+    // A claim with no message would fail as "FAILED line 1: " (bad-input review).
+    for src in [
+        "expect(false, \"\");",
+        "expect(true, \"  \");",
+        "expect_between(2, 1, 3, \"\");",
+        "expect_approx(1, 1, 0.1, \"\t\");",
+    ] {
+        let e = fails(src);
+        assert!(
+            e.contains(": the message is empty; say what the claim checks"),
+            "{src}: {e}"
+        );
+    }
 }
 
 #[test]

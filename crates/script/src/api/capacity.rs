@@ -149,7 +149,10 @@ pub mod capacity_api {
     /// deposit) with `capacity` (t/yr, nameplate: it runs at the template's utilisation;
     /// of its output for a mine, metal or magnet plant, and of its feed for a separator or
     /// recycler, which makes that times its recovery), starting after `lead_time` and
-    /// ramping over `ramp_months`.
+    /// ramping over `ramp_months`. Tonnes as the model file gives capacities: of magnets
+    /// for a magnet plant, each ~0.31 t of rare earth (its form's `re_share`), where
+    /// `capacity()` and every flow read tonnes of rare earth at the plant's utilisation (a
+    /// magnet plant built at 5,000 t like one run at 0.8 reads 5,000 × 0.31 × 0.8 = 1,240).
     /// Returns the new facility's id.
     ///
     /// ```rhai

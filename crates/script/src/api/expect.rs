@@ -6,6 +6,15 @@ use crate::args::Res;
 use crate::host::{err, host, Expectation};
 
 pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: String) -> Res<bool> {
+    // A failure reads "FAILED line N: <message>" in a CI log: with no message it says
+    // nothing of what was claimed.
+    if message.trim().is_empty() {
+        return Err(err(format!(
+            "{}: the message is empty; say what the claim checks (\"US magnet users are \
+             more than 10% short\"), for the line a failure prints",
+            ctx.fn_name()
+        )));
+    }
     let line = ctx.call_position().line().unwrap_or(0);
     let module = ctx
         .call_source()
