@@ -849,6 +849,9 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o
 }
 
+/// How much of what a script printed its report shows: lines, and bytes in all.
+const PRINTED_SHOWN: (usize, usize) = (1000, 1 << 20);
+
 /// What the levers noted as they were pulled (a listing that moves no flow, a facility not
 /// built), without the `note: ` the terminal shows.
 pub(crate) fn notes(out: &Outcome) -> Vec<String> {
@@ -1394,6 +1397,31 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
             let _ = write!(o, "<li>{}</li>", esc(n));
         }
         o.push_str("</ul>");
+    }
+    // What the script printed (its own figures: "recycling outside China: 2,438 t/yr"), as
+    // the terminal showed it, the first thousand lines.
+    let printed: Vec<&String> = (out.output.iter())
+        .filter(|l| !l.starts_with("note: "))
+        .collect();
+    if !printed.is_empty() {
+        o.push_str("<h2>What the script printed</h2><pre>");
+        let (mut shown, mut bytes) = (0, 0);
+        for l in printed.iter().take(PRINTED_SHOWN.0) {
+            bytes += l.len();
+            if bytes > PRINTED_SHOWN.1 {
+                break;
+            }
+            let _ = writeln!(o, "{}", esc(l));
+            shown += 1;
+        }
+        o.push_str("</pre>");
+        if printed.len() > shown {
+            let _ = write!(
+                o,
+                "<p>and {} more lines (the terminal showed them)</p>",
+                printed.len() - shown
+            );
+        }
     }
     o.push_str("<h2>Expectations</h2>");
     if out.expectations.is_empty() {

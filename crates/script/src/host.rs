@@ -283,7 +283,7 @@ impl Host {
         (dropped > 0).then(|| {
             format!(
                 "note: the script printed more than {} MiB: the {dropped} lines after that \
-                 were not kept (nor shown here or in report.html)",
+                 were not kept (what came before is shown, and in report.html)",
                 MAX_PRINTED >> 20
             )
         })
