@@ -291,6 +291,33 @@ impl Scenario {
                 }
             }
         }
+        // A `// model:` line below the first statement is not read (a header is the comment
+        // lines before any code): the run would use world-2024 while the file names another.
+        let body = (source.lines().enumerate())
+            .find(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with("//"))
+            .map(|(i, _)| i);
+        if let Some(first) = body {
+            let late = (source.lines().enumerate().skip(first)).find(|(_, l)| {
+                let rest = l.trim().strip_prefix("//").map(str::trim_start);
+                rest.and_then(|r| r.get(..6))
+                    .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
+            });
+            if let Some((i, line)) = late {
+                let mut e = ScriptError::plain(
+                    path,
+                    format!(
+                        "the `// model:` line comes after the script's first statement (line \
+                         {}), where it is not read: a script's header is the comment lines \
+                         before any code, so move it up",
+                        first + 1
+                    ),
+                );
+                e.line = Some(i + 1);
+                e.column = Some(1);
+                e.source_line = Some(line.to_string());
+                return Err(e);
+            }
+        }
         // The horizon says what the run covers: one that does not read as two dates, in
         // order, is a mistake in the file, as an unparsable date elsewhere is. (The header
         // line the run reads: the first.)

@@ -1894,6 +1894,14 @@ fn levers_reject_bad_arguments_clearly() {
         e.contains("the `// model:` header is given twice") && e.contains("lever-test.rhai:2:1"),
         "{e}"
     );
+    // One below the first statement is not read: the run used world-2024 while the file
+    // named world-2010 (bad-input review, 2026-12-01).
+    let e = fails("// title: t\nlet x = 1;\n\n// Model: world-2010\nstep(1);");
+    assert!(
+        e.contains("the `// model:` line comes after the script's first statement (line 2)")
+            && e.contains("lever-test.rhai:4:1"),
+        "{e}"
+    );
 }
 
 #[test]
