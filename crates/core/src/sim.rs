@@ -3380,8 +3380,14 @@ impl Sim {
                 for mk in 0..m.markets.len() {
                     let i = mk * nc + c;
                     if m.prices[i] > 0.0 {
-                        have += s.buyer_have[i];
-                        target += s.buyer_target[i];
+                        // Separators that would not earn a concentrate back bid nothing
+                        // for it (`unpaid`), here or in the pool: their shortfall drove a
+                        // concentrate's price in a market with no buyers of it to the cap
+                        // (clay concentrate outside China, after a Kachin outage).
+                        if !s.unpaid[i] {
+                            have += s.buyer_have[i];
+                            target += s.buyer_target[i];
+                        }
                         made += s.made[i];
                         sold += s.sold_c[i];
                     }

@@ -867,6 +867,28 @@ fn a_feed_shortage_lifts_concentrate_only_to_the_separators_break_even() {
         (late / top) > 0.8,
         "and holds there: {late:.2} against a top of {top:.2}"
     );
+    // Clay concentrate has buyers in China only. Once China's separators would not earn
+    // it back they bid nothing for it, in either market: pooled across the two markets,
+    // their shortfall took the price outside China, where nobody buys it, to the cap (40x
+    // from February 2026 after a Kachin stop of six months: regression review, 2026-12-01).
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-10-20"));
+    let kachin = m.facility_id("kachin-clay-mines").unwrap();
+    sim.capacity_mult[kachin] = 0.0;
+    sim.run_until(d("2025-04-20"));
+    sim.capacity_mult[kachin] = 1.0;
+    sim.run_until(d("2026-12-31"));
+    let (cn, row) = (
+        col(&sim, "price", "CN/clay-concentrate"),
+        col(&sim, "price", "ROW/clay-concentrate"),
+    );
+    let top = |v: &[f64]| v.iter().fold(0.0, |a: f64, &b| a.max(b)) / v[0];
+    assert!(
+        top(&cn) > 1.5 && top(&row) < 0.2 * b.price_max_ratio,
+        "clay concentrate: China x{:.2}, outside China x{:.2}",
+        top(&cn),
+        top(&row)
+    );
 }
 
 #[test]
