@@ -334,15 +334,7 @@ fn header(spec: &Spec) -> String {
 /// in size). Figures that are 0 in every run are left out. None if runs.csv cannot be read.
 pub fn figures_table(out: &Path) -> Option<String> {
     let text = std::fs::read_to_string(out.join("runs.csv")).ok()?;
-    let mut lines = text.lines();
-    let head = csv_fields(lines.next()?);
-    let rows: Vec<Vec<f64>> = lines
-        .map(|l| {
-            l.split(',')
-                .map(|x| x.parse().unwrap_or(f64::NAN))
-                .collect()
-        })
-        .collect();
+    let (head, rows) = runs_table(&text);
     if rows.is_empty() {
         return None;
     }
@@ -412,6 +404,20 @@ pub fn figures_table(out: &Path) -> Option<String> {
         t.push('\n');
     }
     Some(t.trim_end().to_string() + "\n")
+}
+
+/// runs.csv's header fields and its rows as numbers (NaN where a field is not one).
+fn runs_table(text: &str) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut lines = text.lines();
+    let head = csv_fields(lines.next().unwrap_or_default());
+    let rows = lines
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    (head, rows)
 }
 
 /// Spearman's rank correlation of two columns over the runs where both are numbers (ties
@@ -1572,16 +1578,8 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         fans.entry((m, k)).or_default().push((y, p5, p50, p95));
     }
     // Figure quantiles across runs.
-    let mut lines = runs.lines();
-    let head_fields = csv_fields(lines.next().unwrap_or_default());
+    let (head_fields, rows) = runs_table(runs);
     let head: Vec<&str> = head_fields.iter().map(String::as_str).collect();
-    let rows: Vec<Vec<f64>> = lines
-        .map(|l| {
-            l.split(',')
-                .map(|x| x.parse().unwrap_or(f64::NAN))
-                .collect()
-        })
-        .collect();
     // How many runs have a figure above 0 in the named column (None: no such column).
     let runs_with = |col: &str| {
         let at = head.iter().position(|h| *h == col)?;
