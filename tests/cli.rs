@@ -2424,6 +2424,15 @@ fn outputs_are_refused_up_front_where_they_cannot_go() {
         "that file exists and is not a JUnit report, so it is left as it is",
     );
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    // Nor a test runner's configuration that lists suites inside its own root.
+    let config = dir.join("phpunit.xml");
+    let conf = "<?xml version=\"1.0\"?>\n<phpunit><testsuites><testsuite name=\"a\"/></testsuites></phpunit>\n";
+    std::fs::write(&config, conf).unwrap();
+    refused(
+        &["test", a, "--junit", config.to_str().unwrap()],
+        "that file exists and is not a JUnit report",
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), conf);
     let report = dir.join("results.xml");
     for _ in 0..2 {
         let o = chokepoint(&["test", a, "--junit", report.to_str().unwrap()]);

@@ -316,8 +316,8 @@ fn junit_names_a_source(j: &Path) -> bool {
     source(j) || std::fs::canonicalize(j).is_ok_and(|t| source(&t))
 }
 
-/// Whether `path` holds a JUnit report (XML with a `<testsuites` or `<testsuite` element
-/// near its start), is empty, or is not there: what `--junit` may write.
+/// Whether `path` holds a JUnit report (XML whose root element is `<testsuites` or
+/// `<testsuite`), is empty, or is not there: what `--junit` may write.
 fn holds_a_report_or_nothing(path: &Path) -> bool {
     use std::io::Read as _;
     let Ok(file) = std::fs::File::open(path) else {
@@ -331,8 +331,24 @@ fn holds_a_report_or_nothing(path: &Path) -> bool {
         return true;
     }
     let text = String::from_utf8_lossy(&head);
-    let text = text.trim_start();
-    text.is_empty() || (text.starts_with('<') && text.contains("<testsuite"))
+    let mut text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.is_empty() {
+        return true;
+    }
+    // Its root element, past the XML declaration and any comments, is the report's (not a
+    // test runner's configuration that lists test suites inside another root).
+    loop {
+        let skip = match text {
+            t if t.starts_with("<?") => t.find("?>").map(|e| e + 2),
+            t if t.starts_with("<!--") => t.find("-->").map(|e| e + 3),
+            _ => break,
+        };
+        match skip {
+            Some(n) => text = text[n..].trim_start(),
+            None => return false,
+        }
+    }
+    text.starts_with("<testsuites") || text.starts_with("<testsuite")
 }
 
 /// `test ... --junit FILE` whose other arguments do not parse: a report left there by an
@@ -1106,13 +1122,16 @@ impl<'a> ModelArg<'a> {
 /// A `--time-limit` of `run`, `compare`, `sweep`, `bench` or `repl`: seconds above 0, at
 /// most 1e9.
 fn check_time_limit(seconds: f64) -> Result<()> {
-    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 1e9) {
-        return Err(anyhow!(BadInput(
-            "--time-limit must be a positive number of seconds, at most 1e9".into()
-        )));
+    if !(MIN_TIME_LIMIT..=1e9).contains(&seconds) {
+        return Err(anyhow!(BadInput(format!(
+            "--time-limit must be a positive number of seconds, from {MIN_TIME_LIMIT} to 1e9, got {seconds:?}"
+        ))));
     }
     Ok(())
 }
+
+/// The shortest `--time-limit`: a limit of 1e-300 s stopped every step at once.
+const MIN_TIME_LIMIT: f64 = 0.001;
 
 /// What a failed run left besides its error: what the script printed before it failed, and
 /// whether its time limit stopped it.
@@ -1558,9 +1577,9 @@ fn test(
                 m.display()
             ))));
         }
-        if !(limit.is_finite() && limit > 0.0 && limit <= 1e9) {
+        if !(MIN_TIME_LIMIT..=1e9).contains(&limit) {
             return Err(anyhow!(BadInput(format!(
-                "error: --time-limit must be a number of seconds above 0, at most 1e9, got {time_limit}"
+                "error: --time-limit must be a number of seconds from {MIN_TIME_LIMIT} to 1e9, got {time_limit}"
             ))));
         }
         let scripts = collect_scripts(paths)?;

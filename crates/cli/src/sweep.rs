@@ -355,27 +355,34 @@ pub fn figures_table(out: &Path) -> Option<String> {
         .max()
         .unwrap_or(6)
         .max(6);
+    let title = match rows.len() {
+        1 => "figures of the 1 run".to_string(),
+        n => format!("figures across {n} runs"),
+    };
     let mut t = format!(
-        "figures across {} runs{:w$} {:>11} {:>11} {:>11}",
-        rows.len(),
+        "{title}{:w$} {:>11} {:>11} {:>11}",
         "",
         "p5",
         "p50",
         "p95",
-        w = (width + 2).saturating_sub(format!("figures across {} runs", rows.len()).len())
+        w = (width + 2).saturating_sub(title.len())
     );
     for (_, p) in &params {
         let _ = write!(t, "   with {p}");
     }
     t.push('\n');
-    let shown = |x: f64| match x.abs() >= 100.0 {
-        true => fmt_num(x.round()),
-        false => fmt_num(crate::compare::round4(x)),
+    // Four or more significant figures: a mean of $250.4 and one of $249.8 read apart.
+    let shown = |x: f64| match x.abs() {
+        a if a >= 1000.0 => fmt_num(x.round()),
+        a if a >= 100.0 => fmt_num((x * 10.0).round() / 10.0),
+        _ => fmt_num(crate::compare::round4(x)),
     };
+    let mut left_out = 0;
     for (c, name) in figures {
         let v = col(c);
         let mut sorted: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
         if sorted.iter().all(|&x| x == 0.0) {
+            left_out += 1;
             continue;
         }
         sorted.sort_by(f64::total_cmp);
@@ -401,9 +408,22 @@ pub fn figures_table(out: &Path) -> Option<String> {
             };
             let _ = write!(t, "   {word:<w$}", w = p.len() + 5);
         }
+        let kept = t.trim_end().len();
+        t.truncate(kept);
         t.push('\n');
     }
-    Some(t.trim_end().to_string() + "\n")
+    if left_out > 0 {
+        let _ = writeln!(
+            t,
+            "  ({left_out} more {} 0 in every run: runs.csv has them)",
+            if left_out == 1 {
+                "figure is"
+            } else {
+                "figures are"
+            }
+        );
+    }
+    Some(t)
 }
 
 /// runs.csv's header fields and its rows as numbers (NaN where a field is not one).

@@ -283,7 +283,7 @@ impl Host {
         (dropped > 0).then(|| {
             format!(
                 "note: the script printed more than {} MiB: the {dropped} lines after that \
-                 were not kept (what came before is shown, and in report.html)",
+                 were not kept",
                 MAX_PRINTED >> 20
             )
         })

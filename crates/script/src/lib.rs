@@ -293,30 +293,20 @@ impl Scenario {
         }
         // A `// model:` line below the first statement is not read (a header is the comment
         // lines before any code): the run would use world-2024 while the file names another.
-        let body = (source.lines().enumerate())
-            .find(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with("//"))
-            .map(|(i, _)| i);
-        if let Some(first) = body {
-            let late = (source.lines().enumerate().skip(first)).find(|(_, l)| {
-                let rest = l.trim().strip_prefix("//").map(str::trim_start);
-                rest.and_then(|r| r.get(..6))
-                    .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
-            });
-            if let Some((i, line)) = late {
-                let mut e = ScriptError::plain(
-                    path,
-                    format!(
-                        "the `// model:` line comes after the script's first statement (line \
-                         {}), where it is not read: a script's header is the comment lines \
-                         before any code, so move it up",
-                        first + 1
-                    ),
-                );
-                e.line = Some(i + 1);
-                e.column = Some(1);
-                e.source_line = Some(line.to_string());
-                return Err(e);
-            }
+        if let Some((i, column, first)) = late_model_line(source) {
+            let mut e = ScriptError::plain(
+                path,
+                format!(
+                    "the `// model:` line comes after the script's first statement (line {}), \
+                     where it is not read: a script's header is the comment lines before any \
+                     code, so move it up",
+                    first + 1
+                ),
+            );
+            e.line = Some(i + 1);
+            e.column = Some(column);
+            e.source_line = source.lines().nth(i).map(str::to_string);
+            return Err(e);
         }
         // The horizon says what the run covers: one that does not read as two dates, in
         // order, is a mistake in the file, as an unparsable date elsewhere is. (The header
@@ -1051,6 +1041,62 @@ pub fn param_calls(source: &str) -> Vec<Option<String>> {
         calls.push(literal);
     }
     calls
+}
+
+/// A `// model:` comment line below the script's first statement: its line and column (from
+/// 0 and 1), and the first statement's line. Lines inside a block comment or a string that
+/// spans lines are neither code nor such a comment.
+fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
+    let (mut depth, mut in_string, mut first) = (0usize, false, None);
+    for (i, line) in source.lines().enumerate() {
+        let t = line.trim_start();
+        if let (Some(f), 0, false) = (first, depth, in_string) {
+            let rest = t.strip_prefix("//").map(str::trim_start);
+            if rest
+                .and_then(|r| r.get(..6))
+                .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
+            {
+                return Some((i, line.len() - t.len() + 1, f));
+            }
+        }
+        let b = line.as_bytes();
+        let (mut j, mut code) = (0, false);
+        while j < b.len() {
+            let two = b.get(j..j + 2);
+            if in_string {
+                in_string = b[j] != b'`';
+                j += 1;
+            } else if depth > 0 {
+                match two {
+                    Some(b"*/") => (depth, j) = (depth - 1, j + 2),
+                    Some(b"/*") => (depth, j) = (depth + 1, j + 2),
+                    _ => j += 1,
+                }
+            } else if two == Some(b"//") {
+                break;
+            } else if two == Some(b"/*") {
+                (depth, j) = (1, j + 2);
+            } else {
+                code |= !b[j].is_ascii_whitespace();
+                match b[j] {
+                    b'`' => in_string = true,
+                    // A string or character on one line: skip to its end.
+                    q @ (b'"' | b'\'') => {
+                        j += 1;
+                        while j < b.len() && b[j] != q {
+                            j += if b[j] == b'\\' { 2 } else { 1 };
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        if code && first.is_none() {
+            first = Some(i);
+        }
+    }
+    None
 }
 
 pub fn header_field(source: &str, key: &str) -> Option<String> {

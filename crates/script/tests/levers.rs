@@ -1896,12 +1896,14 @@ fn levers_reject_bad_arguments_clearly() {
     );
     // One below the first statement is not read: the run used world-2024 while the file
     // named world-2010 (bad-input review, 2026-12-01).
-    let e = fails("// title: t\nlet x = 1;\n\n// Model: world-2010\nstep(1);");
+    let e = fails("/* notes */\n// title: t\nlet x = 1;\n\n  // Model: world-2010\nstep(1);");
     assert!(
-        e.contains("the `// model:` line comes after the script's first statement (line 2)")
-            && e.contains("lever-test.rhai:4:1"),
+        e.contains("the `// model:` line comes after the script's first statement (line 3)")
+            && e.contains("lever-test.rhai:5:3"),
         "{e}"
     );
+    // Inside a block comment or a string that spans lines it is neither (re-review).
+    run("let x = 1;\n/* notes\n// model: world-2010\n*/\nlet d = `a\n// model: world-2010\nb`;\nlet q = \"// model: x\";\nexpect(d.len() > 0, \"ran\");");
 }
 
 #[test]
