@@ -2722,7 +2722,7 @@ impl Loader {
         // contracts can deliver to is worked out only once the rest of the model holds.
         let whole = self.problems.is_empty();
         // (plant, country, firm) of each contract so far, with its place in the list.
-        let mut signed = Vec::new();
+        let mut signed: Vec<(_, usize)> = Vec::new();
         for (i, x) in m.contracts.items.iter().enumerate() {
             self.sourced(&c, i, x, &source_ids);
             let f = self.refer(&c, i, "facility", &facility_ids, "facility", &x.facility);
@@ -2770,13 +2770,19 @@ impl Loader {
                 // first, so a model's two would read as one of their shares or the other.
                 let key = (facility, country, firm);
                 if let Some(&(_, k)) = signed.iter().find(|(s, _)| *s == key) {
+                    // Named where it is: the first may be in another of the model's files.
+                    let (file, local) = c.origin[k];
+                    let f = &self.files[file];
+                    let place = (f.locator.find(&format!("contracts[{local}]")))
+                        .map(|(line, col)| format!("{}:{line}:{col}", f.path.display()))
+                        .unwrap_or_else(|| f.path.display().to_string());
                     self.at(
                         &c,
                         i,
                         "facility",
                         format!(
-                            "a second contract from '{}' to {}{}: contracts[{k}] is one already; \
-                             give the one its whole share",
+                            "a second contract from '{}' to {}{}, after the one at {place}: \
+                             make them one contract with their shares added",
                             x.facility,
                             x.country,
                             x.firm

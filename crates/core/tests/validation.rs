@@ -708,8 +708,9 @@ fn two_contracts_from_one_plant_to_one_country_are_an_error() {
     );
     let e = load_str("mini.yaml", &text).unwrap_err().to_string();
     assert!(
-        e.contains(".facility: a second contract from 'cn-north-mine' to JP: contracts[")
-            && e.contains("is one already; give the one its whole share"),
+        e.contains(
+            ".facility: a second contract from 'cn-north-mine' to JP, after the one at mini.yaml:"
+        ) && e.contains(": make them one contract with their shares added"),
         "{e}"
     );
 }
