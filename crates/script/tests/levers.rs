@@ -1673,6 +1673,7 @@ fn expectations_record_pass_and_fail_with_lines() {
         "expect(true, \"  \");",
         "expect_between(2, 1, 3, \"\");",
         "expect_approx(1, 1, 0.1, \"\t\");",
+        "expect(true, \"\u{200b}\");",
     ] {
         let e = fails(src);
         assert!(

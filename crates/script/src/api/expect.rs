@@ -8,7 +8,12 @@ use crate::host::{err, host, Expectation};
 pub fn record(ctx: &NativeCallContext, message: &str, passed: bool, detail: String) -> Res<bool> {
     // A failure reads "FAILED line N: <message>" in a CI log: with no message it says
     // nothing of what was claimed.
-    if message.trim().is_empty() {
+    // (Zero-width and other invisible characters say nothing either.)
+    let invisible = |c: char| {
+        c.is_whitespace()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}')
+    };
+    if message.chars().all(invisible) {
         return Err(err(format!(
             "{}: the message is empty; say what the claim checks (\"US magnet users are \
              more than 10% short\"), for the line a failure prints",
