@@ -344,7 +344,9 @@ pub fn figures_table(out: &Path) -> Option<String> {
             .collect()
     };
     let first_own = head.iter().position(|h| h == "expectations_passed")?;
-    let params: Vec<(usize, &str)> = (2..first_own).map(|c| (c, head[c].as_str())).collect();
+    // Each swept parameter's name and values, once.
+    let params: Vec<(Vec<f64>, &str)> =
+        (2..first_own).map(|c| (col(c), head[c].as_str())).collect();
     let figures: Vec<(usize, &str)> = (head.iter().enumerate())
         .filter(|(_, h)| h.contains('[') && (h.ends_with(".peak") || h.ends_with(".mean")))
         .map(|(c, h)| (c, h.as_str()))
@@ -398,8 +400,8 @@ pub fn figures_table(out: &Path) -> Option<String> {
             shown(p50),
             shown(p95)
         );
-        for (pc, p) in &params {
-            let r = rank_correlation(&col(*pc), &v);
+        for (values, p) in &params {
+            let r = rank_correlation(values, &v);
             let word = match r {
                 Some(r) if r >= 0.5 => format!("rises ({r:+.2})"),
                 Some(r) if r <= -0.5 => format!("falls ({r:+.2})"),

@@ -3358,28 +3358,20 @@ impl Sim {
         s.elem_lp.iter_mut().for_each(|v| *v = 0.0);
         s.elem_n.iter_mut().for_each(|v| *v = 0.0);
         // A freely traded commodity's average log price across the markets that price it:
-        // arbitrage pulls each market toward it.
+        // arbitrage pulls each market toward it. And its scarcity is the world's: buyers'
+        // cover and makers' unsold output pooled across those markets. Arbitrage would
+        // carry a good to the market that bids for it; a market's own shortfall alone held
+        // China's magnets at ~0.4x the price outside China for years under an even 30% rise
+        // in EV demand, with no control anywhere (analyst review, 2026-12-01).
         for c in 0..nc {
             let (mut sum, mut n) = (0.0, 0.0);
+            let (mut have, mut target, mut made, mut sold) = (0.0, 0.0, 0.0, 0.0);
             if self.arbitraged[c] {
-                for mk in 0..m.markets.len() {
-                    if m.prices[mk * nc + c] > 0.0 {
-                        sum += self.log_price[mk * nc + c];
-                        n += 1.0;
-                    }
-                }
-            }
-            s.market_lp[c] = if n > 1.0 { Some(sum / n) } else { None };
-            // Its scarcity is the world's: buyers' cover and makers' unsold output pooled
-            // across those markets. Arbitrage would carry a good to the market that bids
-            // for it; a market's own shortfall alone held China's magnets at ~0.4x the
-            // price outside China for years under an even 30% rise in EV demand, with no
-            // control anywhere (analyst review, 2026-12-01).
-            if n > 1.0 {
-                let (mut have, mut target, mut made, mut sold) = (0.0, 0.0, 0.0, 0.0);
                 for mk in 0..m.markets.len() {
                     let i = mk * nc + c;
                     if m.prices[i] > 0.0 {
+                        sum += self.log_price[i];
+                        n += 1.0;
                         // Separators that would not earn a concentrate back bid nothing
                         // for it (`unpaid`), here or in the pool: their shortfall drove a
                         // concentrate's price in a market with no buyers of it to the cap
@@ -3392,8 +3384,9 @@ impl Sim {
                         sold += s.sold_c[i];
                     }
                 }
-                s.world_scarcity[c] = (have, target, made, sold);
             }
+            s.market_lp[c] = if n > 1.0 { Some(sum / n) } else { None };
+            s.world_scarcity[c] = (have, target, made, sold);
         }
         for i in 0..self.price.len() {
             let p0 = m.prices[i];
