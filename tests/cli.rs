@@ -288,6 +288,68 @@ fn help_on_every_command_has_an_example() {
 }
 
 #[test]
+fn every_help_example_runs_as_written() {
+    // `test --help`'s example set a name no scenario reads, and failed (review, 2026-12-01).
+    // Each runs in a copy of the project, with fewer runs where it asks for many; a merge
+    // gets the shards it names first.
+    let dir = temp("help-examples");
+    for d in ["models", "scripts", "tests/bench"] {
+        copy_dir(&root().join(d), &dir.join(d));
+    }
+    let mut ran = 0;
+    for cmd in [
+        "run", "test", "check", "docs", "repl", "sweep", "merge", "compare", "bench",
+    ] {
+        let help = text(&chokepoint(&[cmd, "--help"]));
+        for line in help.lines() {
+            let Some(example) = line.trim().strip_prefix("Example: chokepoint ") else {
+                continue;
+            };
+            let mut args: Vec<String> = example.split_whitespace().map(String::from).collect();
+            for (k, many) in [("--runs", "1000"), ("--runs", "50")] {
+                if let Some(i) = args.windows(2).position(|w| w[0] == k && w[1] == many) {
+                    args[i + 1] = "4".into();
+                }
+            }
+            if cmd == "merge" {
+                for k in 0..2 {
+                    let out = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+                        .args([
+                            "sweep",
+                            "scripts/2025-04-china-licensing.rhai",
+                            "--runs",
+                            "4",
+                        ])
+                        .args(["--set", "approval=0.1..0.9", "--shard", &format!("{k}/2")])
+                        .args(["--out", &format!("out/shard-{k}")])
+                        .current_dir(&*dir)
+                        .output()
+                        .unwrap();
+                    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+                }
+            }
+            let out = if cmd == "repl" {
+                let a: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+                repl_in(&dir, &dir, &a, b":quit\n")
+            } else {
+                Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+                    .args(&args)
+                    .current_dir(&*dir)
+                    .output()
+                    .unwrap()
+            };
+            // (A comparison under another parameter says which of the script's claims
+            // then fail: exit 1, as `run` would.)
+            let ok: &[i32] = if cmd == "compare" { &[0, 1] } else { &[0] };
+            let code = out.status.code().unwrap_or(-1);
+            assert!(ok.contains(&code), "{example}: exit {code}\n{}", text(&out));
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 11, "every example was found");
+}
+
+#[test]
 fn both_world_models_pass_check_with_their_sourced_shares() {
     let out = chokepoint(&["check", "models/world-2024.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -3123,8 +3185,8 @@ fn run_shows_what_check_warns_of_in_the_model() {
     ]);
     let said = text(&out);
     assert!(
-        said.contains("warning: the model: facility '")
-            && said.contains("starts on 2040-01-01, after the model ends"),
+        said.contains("models/world-2024/facilities.yaml:")
+            && said.contains(": facilities[0]: facility 'bayan-obo-mine' starts on 2040-01-01, after the model ends"),
         "{said}"
     );
     // A sweep on that model says it too, once, not once per run.
@@ -3501,7 +3563,7 @@ fn the_repl_shows_the_models_warnings_as_run_does() {
     );
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("warning: the model: sector 'glass-kgr' has a recycle_rate but the model has no `scrap` form"),
+            .contains("warning: crates/core/tests/fixtures/duo.yaml:52:3: sectors[3]: sector 'glass-kgr' has a recycle_rate but the model has no `scrap` form"),
         "{}",
         text(&out)
     );
@@ -3685,6 +3747,30 @@ fn the_repl_places_a_failing_action_of_this_very_line_on_it() {
         "{t}"
     );
     assert!(!t.contains("on an earlier input"), "{t}");
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn the_repl_refuses_a_model_line_and_saves_a_script_run_replays() {
+    // It was taken as a comment, and `:save` then wrote a script with two `// model:`
+    // lines, which `run` refuses.
+    let home = temp("repl-model-line");
+    let file = home.join("s.rhai");
+    let input = format!(
+        "// Model: world-2010\nexport_ban(\"CN\", #{{elements: [\"Dy\"]}});\n:save {}\n",
+        file.display()
+    );
+    let out = piped_repl(&home, input.as_bytes());
+    let t = text(&out);
+    assert!(
+        t.contains("error: a `// model:` line does not change the session's model"),
+        "{t}"
+    );
+    assert!(t.contains("saved 1 statement"), "{t}");
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(saved.matches("model:").count(), 1, "{saved}");
+    let run = chokepoint(&["run", file.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     std::fs::remove_dir_all(&home).ok();
 }
 
@@ -5327,6 +5413,13 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("--set aproval: no scenario"), "{xml}");
+    // A name the scripts give as a string but read with no param call (a behaviour's,
+    // `behaviour("diversion", 0.5)`) is refused up front too (it was replayed first).
+    let out = chokepoint(&["test", "scripts/", "--set", "diversion=0"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(!t.contains("passed"), "{t}");
+    assert!(t.contains("error: --set diversion: no scenario"), "{t}");
     // A name a script builds (`param("thrift_" + e)`) is for the run to judge: not refused
     // before it (it was, though `run` read it).
     let built_dir = dir.join("scripts");

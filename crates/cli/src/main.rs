@@ -97,14 +97,14 @@ enum Command {
     ///
     /// Example: chokepoint test scripts/ --junit results.xml
     ///
-    /// Example: chokepoint test scripts/ --set diversion=0 --seed 7
+    /// Example: chokepoint test scripts/ --set approval=0.3 --seed 7
     Test {
         /// Scripts or directories of scripts (default: scripts/).
         paths: Vec<PathBuf>,
         /// Write a JUnit XML report here (directories on the way are made).
         #[arg(long)]
         junit: Option<PathBuf>,
-        /// Set a script parameter in every scenario that reads it: --set diversion=0
+        /// Set a script parameter in every scenario that reads it: --set approval=0.3
         /// (repeatable), to replay the library under another assumption. A scenario's line
         /// says the values it read; a name no scenario reads is an error (exit 2), with a
         /// did-you-mean.
@@ -733,9 +733,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 models.push(&mb);
             }
             for m in models {
-                for w in m.warnings() {
-                    errln!("warning: the model {}: {w}", m.name);
-                }
+                say_warnings(m, &format!("the model {}", m.name));
             }
             for (sc, o) in [(&sa, &oa), (&sb, &ob)] {
                 for w in &o.warnings {
@@ -898,9 +896,7 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
         }
     };
     out!("{}", report::inventory(&model, path));
-    for w in model.warnings() {
-        errln!("warning: {w}");
-    }
+    say_warnings(&model, "the model");
     if ids {
         let m = &model;
         let lists: [(&str, Vec<String>); 7] = [
@@ -1050,15 +1046,23 @@ fn note_model_override(script: &Scenario, explicit: &Path) {
     }
 }
 
+/// What `check` warns of in a model, on stderr: each at the place of the item it is about,
+/// else as about `whole` (the model as a whole).
+pub(crate) fn say_warnings(model: &Model, whole: &str) {
+    for w in model.warnings() {
+        match &w.place {
+            Some(place) => errln!("warning: {place}: {}", w.message),
+            None => errln!("warning: {whole}: {}", w.message),
+        }
+    }
+}
+
 /// Loads a script's model, saying where a missing one was looked for.
 fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Model>, BadInput> {
     let path = model_for(script, explicit);
     if explicit.is_none() && !path.exists() {
-        if let Some(hint) = script.model_hint() {
-            // Point at the header line that named it.
-            let line = (script.source.lines())
-                .position(|l| l.trim_start().starts_with("// model:"))
-                .map_or(1, |i| i + 1);
+        // Point at the header line that named it.
+        if let Some((line, hint)) = chokepoint_script::header_line(&script.source, "model") {
             let what = if hint.trim().is_empty() {
                 "the `// model:` line names no model".to_string()
             } else {
@@ -1236,9 +1240,7 @@ fn run(
         }
     };
     // What `check` warns of in the model (a plant that never runs, say) bears on the answer.
-    for w in model.warnings() {
-        errln!("warning: the model: {w}");
-    }
+    say_warnings(&model, "the model");
     // A --set the script never read is almost always a typo, and the run used the
     // default instead: bad input, as `sweep` has it, before anything is printed or written.
     let written = scenario.literal_params();
@@ -1599,7 +1601,8 @@ fn test(
         names.sort();
         names.dedup();
         for name in params.keys().filter(|_| !names.is_empty()) {
-            if !text.contains(&format!("\"{name}\"")) && !text.contains(&format!("`{name}`")) {
+            // (Only a param call reads it: `behaviour("diversion", ...)` names no parameter.)
+            if !names.contains(name) {
                 let hint =
                     chokepoint_core::error::did_you_mean(name, names.iter().map(String::as_str));
                 return Err(anyhow!(BadInput(format!(

@@ -626,6 +626,20 @@ impl Session {
 
     fn eval(&mut self, input: &str) {
         self.cancel.store(false, Ordering::Relaxed);
+        // A script's model is its header's; a session's is fixed when it starts (a saved
+        // script with the line below its own header is refused by `run`).
+        let names_model = |l: &str| {
+            let rest = l.trim_start().strip_prefix("//").map(str::trim_start);
+            rest.and_then(|r| r.get(..6))
+                .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
+        };
+        if input.lines().any(names_model) {
+            failed!(
+                "error: a `// model:` line does not change the session's model ({}); start                  `chokepoint repl --model FILE` for another (the input did not run)",
+                self.model_path.display()
+            );
+            return;
+        }
         let ast = match self.engine.compile_with_scope(&self.scope, input) {
             Ok(a) => a,
             Err(e) => {
@@ -1626,9 +1640,7 @@ pub fn run(model_path: &Path, time_limit: Duration) -> Result<u8> {
         model.end
     );
     // What `check` and `run` warn of in the model bears on every answer here too.
-    for w in model.warnings() {
-        errln!("warning: the model: {w}");
-    }
+    crate::say_warnings(&model, "the model");
     let (mut bad_reads, mut failure) = (0, None);
     let piped = !std::io::IsTerminal::is_terminal(&std::io::stdin());
     let mut lines_read = 0;

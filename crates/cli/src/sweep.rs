@@ -615,9 +615,7 @@ pub fn sweep(
         })?);
     }
     // What `check` warns of in the model bears on every run, as under `run`.
-    for w in model.warnings() {
-        errln!("warning: the model: {w}");
-    }
+    crate::say_warnings(model, "the model");
     // What the runs warned of and noted, once each, in a fixed order, with how many runs
     // said it: on stderr, and in sweep.json (so a merge of shards has them all) and the
     // summary and report made from it.

@@ -246,6 +246,20 @@ impl Loader {
         });
     }
 
+    /// Where each item of a list was written: `file:line:col: kind[i]` (i in its file).
+    fn places_of(&self, kind: &str, origin: &[(usize, usize)]) -> Vec<String> {
+        (origin.iter())
+            .map(|&(file, local)| {
+                let f = &self.files[file];
+                let path = format!("{kind}[{local}]");
+                match f.locator.find(&path) {
+                    Some((line, col)) => format!("{}:{line}:{col}: {path}", f.path.display()),
+                    None => format!("{}: {path}", f.path.display()),
+                }
+            })
+            .collect()
+    }
+
     fn file_problem(&mut self, path: &Path, place: Option<(usize, usize)>, message: String) {
         self.problems.push(Problem {
             file: path.to_path_buf(),
@@ -2677,7 +2691,14 @@ impl Loader {
             }
         }
 
+        let places = Places {
+            facilities: self.places_of("facilities", &m.facilities.origin),
+            sectors: self.places_of("sectors", &m.sectors.origin),
+            recipes: self.places_of("recipes", &m.recipes.origin),
+            deposits: self.places_of("deposits", &m.deposits.origin),
+        };
         let mut model = Model {
+            places,
             name: header.name.clone(),
             title: header.title.clone().unwrap_or_else(|| header.name.clone()),
             start,

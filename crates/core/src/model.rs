@@ -501,8 +501,61 @@ pub struct Model {
     pub commodity_base: Vec<CommodityId>,
     /// Starting price per market and commodity, $/kg of the form's unit: `[market][commodity]`.
     pub prices: Vec<f64>,
+    /// Where its items were written, for warnings about them.
+    pub places: Places,
     /// What the engine derives from the model once and every run shares.
     pub(crate) cache: EngineCache,
+}
+
+/// What `check` (and every command that loads a model) warns of: a model that loads but
+/// will not do what its author likely meant; where the item it is about was written, if
+/// it is about one (a facility, sector, recipe or deposit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub place: Option<String>,
+    pub message: String,
+}
+
+impl Warning {
+    fn at(place: Option<&str>, message: String) -> Warning {
+        Warning {
+            place: place.map(str::to_string),
+            message,
+        }
+    }
+
+    fn of(message: String) -> Warning {
+        Warning {
+            place: None,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.place {
+            Some(p) => write!(f, "{p}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Where each facility, sector, recipe and deposit of a model was written: the place and
+/// path its errors would name (`models/plants.yaml:12:5: facilities[3]`). Empty for a
+/// model built in code, and for facilities a script adds.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    pub facilities: Vec<String>,
+    pub sectors: Vec<String>,
+    pub recipes: Vec<String>,
+    pub deposits: Vec<String>,
+}
+
+impl Places {
+    fn of(list: &[String], i: usize) -> Option<&str> {
+        list.get(i).map(String::as_str)
+    }
 }
 
 /// The engine's per-model cache (the series layout), filled on first use. A clone of the
@@ -621,8 +674,14 @@ impl Model {
     /// whose years lie outside the model's, mines away from their deposits,
     /// commodities facilities make that have no start price in a market (margins, bids
     /// and thrifting read them as unpriced), and mines whose form nothing takes in.
-    pub fn warnings(&self) -> Vec<String> {
+    pub fn warnings(&self) -> Vec<Warning> {
         let mut out = Vec::new();
+        let (facility_at, sector_at, recipe_at, deposit_at) = (
+            |i: usize| Places::of(&self.places.facilities, i),
+            |i: usize| Places::of(&self.places.sectors, i),
+            |i: usize| Places::of(&self.places.recipes, i),
+            |i: usize| Places::of(&self.places.deposits, i),
+        );
         // (A plant of no capacity makes nothing: `capacity: 0` is no maker.)
         let made_or_held = |c: CommodityId| {
             (0..self.facilities.len())
@@ -662,13 +721,16 @@ impl Model {
                     continue;
                 };
                 if made_or_held(c) && !found(e) {
-                    out.push(format!(
-                        "recipe '{}' needs {}, and no deposit holds {}: {} can run only on \
-                         the stocks the chain starts with, then never",
-                        rec.id,
-                        self.commodity_name(c),
-                        self.elements[e].symbol,
-                        users.join(", ")
+                    out.push(Warning::at(
+                        recipe_at(r),
+                        format!(
+                            "recipe '{}' needs {}, and no deposit holds {}: {} can run only on the \
+                             stocks the chain starts with, then never",
+                            rec.id,
+                            self.commodity_name(c),
+                            self.elements[e].symbol,
+                            users.join(", ")
+                        ),
                     ));
                 }
             }
@@ -677,19 +739,22 @@ impl Model {
                 if self.forms[self.commodities[c].form].id == "scrap" {
                     continue;
                 }
-                out.push(format!(
-                    "recipe '{}' needs {} and no facility makes it nor stockpile holds it: \
-                     {} will never run",
-                    rec.id,
-                    self.commodity_name(c),
-                    users.join(", ")
+                out.push(Warning::at(
+                    recipe_at(r),
+                    format!(
+                        "recipe '{}' needs {} and no facility makes it nor stockpile holds it: {} \
+                         will never run",
+                        rec.id,
+                        self.commodity_name(c),
+                        users.join(", ")
+                    ),
                 ));
             }
         }
         // A recipe without a composition converts whatever it is fed, up to capacity, as a
         // separator does: right for ore and scrap, not for a good made to order from another
         // (a magnet pressed from an alloy made in the chain).
-        for rec in &self.recipes {
+        for (r, rec) in self.recipes.iter().enumerate() {
             let made_to_recipe = |q: &Recipe| q.output == rec.input && !q.composition.is_empty();
             let fed_by_chain = self.facilities.iter().any(
                 |f| matches!(f.process, Process::Convert(q) if made_to_recipe(&self.recipes[q])),
@@ -704,20 +769,23 @@ impl Model {
                 && self.forms[rec.input].mixed
                 && fed_by_chain
             {
-                out.push(format!(
-                    "recipe '{}' makes {} from {} with no composition: its plants run at their \
-                     capacity on whatever {} they hold (capacity is their feed), as separators \
-                     do, not to their sales; to make {} to order, give the recipe a \
-                     composition and a single-element input (metal)",
-                    rec.id,
-                    self.forms[rec.output].id,
-                    self.forms[rec.input].id,
-                    self.forms[rec.input].id,
-                    self.forms[rec.output].id
+                out.push(Warning::at(
+                    recipe_at(r),
+                    format!(
+                        "recipe '{}' makes {} from {} with no composition: its plants run at their \
+                         capacity on whatever {} they hold (capacity is their feed), as separators \
+                         do, not to their sales; to make {} to order, give the recipe a \
+                         composition and a single-element input (metal)",
+                        rec.id,
+                        self.forms[rec.output].id,
+                        self.forms[rec.input].id,
+                        self.forms[rec.input].id,
+                        self.forms[rec.output].id
+                    ),
                 ));
             }
         }
-        for sec in &self.sectors {
+        for (si, sec) in self.sectors.iter().enumerate() {
             // A separated material by the elements of its mix; a mixed one whole.
             let needs: Vec<CommodityId> = if self.forms[sec.material].mixed {
                 vec![self.commodity(sec.material, None)]
@@ -739,44 +807,54 @@ impl Model {
                 .map(|c| self.commodity_name(c))
                 .collect();
             if sec.demand > 0.0 && !missing.is_empty() {
-                out.push(format!(
-                    "sector '{}' uses {}, which no facility makes nor stockpile holds: it will \
-                     be wholly short of it, and with no seller its price never moves",
-                    sec.id,
-                    missing.join(", ")
+                out.push(Warning::at(
+                    sector_at(si),
+                    format!(
+                        "sector '{}' uses {}, which no facility makes nor stockpile holds: it will \
+                         be wholly short of it, and with no seller its price never moves",
+                        sec.id,
+                        missing.join(", ")
+                    ),
                 ));
             }
             if sec.recycle_rate > 0.0 && !self.forms.iter().any(|f| f.id == "scrap") {
-                out.push(format!(
-                    "sector '{}' has a recycle_rate but the model has no `scrap` form: what it \
-                     returns is lost (models/README: \"Forms the engine knows by id\")",
-                    sec.id
+                out.push(Warning::at(
+                    sector_at(si),
+                    format!(
+                        "sector '{}' has a recycle_rate but the model has no `scrap` form: what it \
+                         returns is lost (models/README: \"Forms the engine knows by id\")",
+                        sec.id
+                ),
                 ));
             }
         }
         // Flows within a thousand times the engine's rounding tolerance (a billionth of a
         // tonne a step) are read as noise: a model stated in such small numbers gives noise.
         let tiny = |per_year: f64| per_year > 0.0 && per_year / self.steps_per_year() < 1e-6;
-        for sec in self.sectors.iter().filter(|s| tiny(s.demand)) {
-            out.push(format!(
-                "sector '{}' needs {} t of rare earths a year, under a millionth of a tonne a \
-                 step: flows this small are within the engine's rounding tolerance, so its \
-                 results are noise (state the model's quantities in tonnes)",
-                sec.id,
-                crate::error::shown(sec.demand)
+        for (si, sec) in (self.sectors.iter().enumerate()).filter(|(_, s)| tiny(s.demand)) {
+            out.push(Warning::at(
+                sector_at(si),
+                format!(
+                    "sector '{}' needs {} t of rare earths a year, under a millionth of a tonne a \
+                     step: flows this small are within the engine's rounding tolerance, so its \
+                     results are noise (state the model's quantities in tonnes)",
+                    sec.id,
+                    crate::error::shown(sec.demand)
+                ),
             ));
         }
-        for fac in self
-            .facilities
-            .iter()
-            .filter(|f| tiny(f.capacity * f.utilisation))
+        for (f, fac) in
+            (self.facilities.iter().enumerate()).filter(|(_, f)| tiny(f.capacity * f.utilisation))
         {
-            out.push(format!(
-                "facility '{}' makes {} t a year, under a millionth of a tonne a step: flows \
-                 this small are within the engine's rounding tolerance, so its results are \
-                 noise (state the model's quantities in tonnes)",
-                fac.id,
-                crate::error::shown(fac.capacity * fac.utilisation)
+            out.push(Warning::at(
+                facility_at(f),
+                format!(
+                    "facility '{}' makes {} t a year, under a millionth of a tonne a step: flows \
+                     this small are within the engine's rounding tolerance, so its results are \
+                     noise (state the model's quantities in tonnes)",
+                    fac.id,
+                    crate::error::shown(fac.capacity * fac.utilisation)
+                ),
             ));
         }
         // Magnets hold iron and boron (or cobalt) too: read as pure rare earth, every tonne
@@ -786,37 +864,40 @@ impl Model {
             let made = (self.facilities.iter()).any(|f| f.process == Process::Convert(r));
             let magnet = form.id.to_lowercase().contains("magnet");
             if made && magnet && form.mixed && form.re_share >= 1.0 {
-                out.push(format!(
+                out.push(Warning::of(format!(
                     "form '{}' has no re_share below 1: its tonnes are read as pure rare earth \
                      (a sintered NdFeB magnet is ~30% rare earth; set `re_share`)",
                     form.id
-                ));
+                )));
             }
         }
         if self.step_days != 7 {
-            out.push(format!(
+            out.push(Warning::of(format!(
                 "its steps are {} day{} long (`step_days`): the behavioural parameters were \
                  calibrated at weekly steps (models/README, \"Behavioural parameters\"), so \
                  prices and shortfalls respond differently at other step lengths (a shock's \
                  price peak can differ several-fold)",
                 self.step_days,
                 if self.step_days == 1 { "" } else { "s" }
-            ));
+            )));
         }
         // Demand grows without bound as prices fall: at the model's price floor a steep
         // elasticity multiplies it many times, and shortfalls are measured against that.
-        for sec in &self.sectors {
+        for (si, sec) in self.sectors.iter().enumerate() {
             let most = self.behaviour.price_min_ratio.powf(sec.elasticity);
             if sec.elasticity < 0.0 && most > 10.0 {
-                out.push(format!(
-                    "sector '{}': with elasticity {} and prices at the model's floor ({}× start, \
-                     price_min_ratio) its demand would be {} times its base, and its shortfall \
-                     and output lost are measured against that (models/README, known limits of \
-                     demand)",
-                    sec.id,
-                    crate::series::fmt_num(sec.elasticity),
-                    crate::series::fmt_num(self.behaviour.price_min_ratio),
-                    crate::series::fmt_num((most * 10.0).round() / 10.0)
+                out.push(Warning::at(
+                    sector_at(si),
+                    format!(
+                        "sector '{}': with elasticity {} and prices at the model's floor ({}× \
+                         start, price_min_ratio) its demand would be {} times its base, and its \
+                         shortfall and output lost are measured against that (models/README, known \
+                         limits of demand)",
+                        sec.id,
+                        crate::series::fmt_num(sec.elasticity),
+                        crate::series::fmt_num(self.behaviour.price_min_ratio),
+                        crate::series::fmt_num((most * 10.0).round() / 10.0)
+                    ),
                 ));
             }
         }
@@ -824,28 +905,35 @@ impl Model {
         // so demand moves away (or plants thrift) with no shock at all. (The engine acts
         // above the trigger: one of exactly 1 waits for a rise.)
         let at_start = |t: f64| t < 1.0;
-        for sec in self.sectors.iter().filter(|s| s.substitution.max > 0.0) {
+        for (si, sec) in (self.sectors.iter().enumerate()).filter(|(_, s)| s.substitution.max > 0.0)
+        {
             if at_start(sec.substitution.trigger) {
-                out.push(format!(
-                    "sector '{}': substitution.trigger is {}, a multiple of the start price, so \
-                     it is met at start prices and up to {}% of its demand moves away with no \
-                     shock at all (a rise of half is 1.5, not 0.5)",
-                    sec.id,
-                    crate::series::fmt_num(sec.substitution.trigger),
-                    crate::series::fmt_num(sec.substitution.max * 100.0)
+                out.push(Warning::at(
+                    sector_at(si),
+                    format!(
+                        "sector '{}': substitution.trigger is {}, a multiple of the start price, \
+                         so it is met at start prices and up to {}% of its demand moves away with \
+                         no shock at all (a rise of half is 1.5, not 0.5)",
+                        sec.id,
+                        crate::series::fmt_num(sec.substitution.trigger),
+                        crate::series::fmt_num(sec.substitution.max * 100.0)
+                    ),
                 ));
             }
         }
-        for rec in &self.recipes {
+        for (r, rec) in self.recipes.iter().enumerate() {
             for (e, t) in rec.thrift.iter().filter(|(_, t)| t.max > 0.0) {
                 if at_start(t.trigger) {
-                    out.push(format!(
-                        "recipe '{}': thrift of {} has trigger {}, a multiple of the start \
-                         price, so it is met at start prices and plants thrift with no shock \
-                         at all (a rise of half is 1.5, not 0.5)",
-                        rec.id,
-                        self.elements[*e].symbol,
-                        crate::series::fmt_num(t.trigger)
+                    out.push(Warning::at(
+                        recipe_at(r),
+                        format!(
+                            "recipe '{}': thrift of {} has trigger {}, a multiple of the start \
+                             price, so it is met at start prices and plants thrift with no shock \
+                             at all (a rise of half is 1.5, not 0.5)",
+                            rec.id,
+                            self.elements[*e].symbol,
+                            crate::series::fmt_num(t.trigger)
+                        ),
                     ));
                 }
             }
@@ -854,7 +942,7 @@ impl Model {
         // steps: the chain stalls and users fall short with no shock at all.
         let cover_days = self.behaviour.seller_cover_weeks * 7.0;
         if cover_days < self.step_days as f64 {
-            out.push(format!(
+            out.push(Warning::of(format!(
                 "behaviour seller_cover_weeks is {} weeks, less than one {}-day step: metal and \
                  magnet plants keep less than a step's output for their buyers, so they run in \
                  alternate steps and users fall short with no shock at all; set it to a step or \
@@ -862,9 +950,9 @@ impl Model {
                 crate::series::fmt_num(self.behaviour.seller_cover_weeks),
                 self.step_days,
                 crate::series::fmt_num((self.step_days as f64 / 7.0 * 100.0).ceil() / 100.0)
-            ));
+            )));
         }
-        for fac in &self.facilities {
+        for (f, fac) in self.facilities.iter().enumerate() {
             // A plant runs in the steps that begin while it is open: one open for less than
             // a step may hold none.
             let first = self.step_of(fac.start).max(0);
@@ -875,38 +963,52 @@ impl Model {
             };
             let first_date = self.date_of(first as usize);
             if fac.start <= self.end && fac.end.is_some_and(|e| e > self.start && first_date >= e) {
-                out.push(format!(
-                    "facility '{}' is open from {} to {}, and no step begins then (steps of {} \
-                     days from {}): it never runs",
-                    fac.id,
+                out.push(Warning::at(
+                    facility_at(f),
+                    format!(
+                        "facility '{}' is open from {} to {}, and no step begins then (steps of {} \
+                         days from {}): it never runs",
+                        fac.id,
                     fac.start,
                     fac.end.map(|e| e.to_string()).unwrap_or_default(),
                     self.step_days,
                     self.start
+                ),
                 ));
             }
             // A plant outside the model's years is most often a mistyped date.
             if fac.start > self.end {
-                out.push(format!(
-                    "facility '{}' starts on {}, after the model ends ({}): it never runs here",
-                    fac.id, fac.start, self.end
+                out.push(Warning::at(
+                    facility_at(f),
+                    format!(
+                        "facility '{}' starts on {}, after the model ends ({}): it never runs here",
+                        fac.id, fac.start, self.end
+                    ),
                 ));
             } else if let Some(end) = fac.end.filter(|&e| e <= self.start) {
-                out.push(format!(
-                    "facility '{}' ends on {end}, by the model's start ({}): it never runs here",
-                    fac.id, self.start
+                out.push(Warning::at(
+                    facility_at(f),
+                    format!(
+                        "facility '{}' ends on {end}, by the model's start ({}): it never runs \
+                         here",
+                        fac.id, self.start
+                    ),
                 ));
             }
             if let Process::Mine(d) = fac.process {
                 let dep = &self.deposits[d];
                 if dep.country != fac.country {
-                    out.push(format!(
-                        "facility '{}' in {} mines deposit '{}', which is in {}: a mine is where \
-                         its deposit is (check the facility's `country` or its `deposit`)",
-                        fac.id,
-                        self.countries[fac.country].id,
-                        dep.id,
-                        self.countries[dep.country].id
+                    out.push(Warning::at(
+                        facility_at(f),
+                        format!(
+                            "facility '{}' in {} mines deposit '{}', which is in {}: a mine is \
+                             where its deposit is (check the facility's `country` or its \
+                             `deposit`)",
+                            fac.id,
+                            self.countries[fac.country].id,
+                            dep.id,
+                            self.countries[dep.country].id
+                        ),
                     ));
                 }
             }
@@ -934,37 +1036,41 @@ impl Model {
             };
             for (mk, name) in self.markets.iter().enumerate() {
                 if self.prices[mk * nc + c] <= 0.0 && read_in(mk) {
-                    out.push(format!(
+                    out.push(Warning::of(format!(
                         "{} has no start price in market {name}: plants read its margin as \
                          unpriced there (add it to `prices:`)",
                         self.commodity_name(c)
-                    ));
+                    )));
                 }
             }
         }
         // A plant of no capacity makes nothing and sells nothing: a placeholder, or a zero
         // typed for a figure still to find (a script's `build` of 0 is refused).
-        for fac in self.facilities.iter().filter(|f| f.capacity <= 0.0) {
-            out.push(format!(
-                "facility '{}' has capacity 0, so it never makes anything (leave it out, or \
-                 give the capacity it will have: `start` and `ramp_months` say when)",
-                fac.id
+        for (f, fac) in (self.facilities.iter().enumerate()).filter(|(_, f)| f.capacity <= 0.0) {
+            out.push(Warning::at(
+                facility_at(f),
+                format!(
+                    "facility '{}' has capacity 0, so it never makes anything (leave it out, or \
+                     give the capacity it will have: `start` and `ramp_months` say when)",
+                    fac.id
+                ),
             ));
         }
         // Spare lines that more than double a separator's usual rate: a `utilisation` of
         // 0.0001 reads as a plant idle in normal times that runs at nameplate on any backlog.
-        for fac in self
-            .facilities
-            .iter()
-            .filter(|f| f.spare_lines && f.utilisation < 0.5)
+        for (f, fac) in (self.facilities.iter().enumerate())
+            .filter(|(_, f)| f.spare_lines && f.utilisation < 0.5)
         {
-            out.push(format!(
-                "facility {}: its spare lines run it at up to {:.1}x its usual rate \
-                 (utilisation {}) while feed is left unsold: is `utilisation` its usual share \
-                 of nameplate?",
-                fac.id,
-                1.0 / fac.utilisation,
-                fac.utilisation
+            out.push(Warning::at(
+                facility_at(f),
+                format!(
+                    "facility {}: its spare lines run it at up to {:.1}x its usual rate \
+                     (utilisation {}) while feed is left unsold: is `utilisation` its usual share \
+                     of nameplate?",
+                    fac.id,
+                    1.0 / fac.utilisation,
+                    fac.utilisation
+                ),
             ));
         }
         // A deposit's form that no plant takes in and no sector uses: its mines' output
@@ -975,10 +1081,13 @@ impl Model {
                 |f| matches!(f.process, Process::Convert(r) if self.recipes[r].input == dep.form),
             ) || self.sectors.iter().any(|s| s.material == dep.form);
             if mined && !taken {
-                out.push(format!(
-                    "deposit {}: its mines make {}, which no plant takes in and no sector \
-                     uses: their output piles up unsold (a recipe with `input: {}` takes it)",
-                    dep.id, self.forms[dep.form].id, self.forms[dep.form].id
+                out.push(Warning::at(
+                    deposit_at(d),
+                    format!(
+                        "deposit {}: its mines make {}, which no plant takes in and no sector \
+                         uses: their output piles up unsold (a recipe with `input: {}` takes it)",
+                        dep.id, self.forms[dep.form].id, self.forms[dep.form].id
+                    ),
                 ));
             }
         }

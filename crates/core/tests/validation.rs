@@ -2,6 +2,19 @@
 //! problem with its field path, and nothing else may be wrong.
 
 use chokepoint_core::load_str;
+use chokepoint_core::model::Warning;
+
+/// Warnings as `check` lists them, one a line.
+trait Lines {
+    fn join(&self, sep: &str) -> String;
+}
+
+impl Lines for Vec<Warning> {
+    fn join(&self, sep: &str) -> String {
+        let lines: Vec<String> = self.iter().map(ToString::to_string).collect();
+        lines.join(sep)
+    }
+}
 
 const MINI: &str = include_str!("fixtures/mini.yaml");
 
@@ -346,7 +359,7 @@ fn a_model_file_with_a_header_is_not_included_even_by_a_file_without_one() {
 fn check_warns_of_an_input_nothing_makes_and_a_made_commodity_without_a_price() {
     let w = load_str("mini.yaml", MINI).unwrap().warnings();
     assert!(
-        !w.is_empty() && w.iter().all(|w| w.contains("start price")),
+        !w.is_empty() && w.iter().all(|w| w.message.contains("start price")),
         "the fixture's only warnings are its unpriced metals: {w:?}"
     );
     // No plant makes Dy and Tb metal once the metal recipe's composition drops them.
@@ -696,6 +709,11 @@ fn check_warns_of_plants_outside_the_models_years_and_mines_away_from_their_depo
     );
     assert!(
         w.contains("facility 'cn-south-mine' has capacity 0, so it never makes anything"),
+        "{w}"
+    );
+    // A warning about one item names where it was written, as an error would.
+    assert!(
+        w.contains("mini.yaml:78:3: facilities[1]: facility 'cn-south-mine' has capacity 0"),
         "{w}"
     );
 }

@@ -1099,9 +1099,37 @@ fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
     None
 }
 
+/// A field of the script's header: its comment lines above the first statement
+/// (`// key: value`; a block comment among them is skipped, not read).
 pub fn header_field(source: &str, key: &str) -> Option<String> {
-    for line in source.lines() {
-        let t = line.trim();
+    header_line(source, key).map(|(_, v)| v)
+}
+
+/// As [`header_field`], with the field's line (from 1).
+pub fn header_line(source: &str, key: &str) -> Option<(usize, String)> {
+    let mut depth = 0usize;
+    for (i, line) in source.lines().enumerate() {
+        let mut t = line.trim();
+        // Past a block comment (nested as Rhai nests them) to what follows it.
+        while depth > 0 || t.starts_with("/*") {
+            let Some(at) = t.find(['/', '*']) else {
+                t = "";
+                break;
+            };
+            let rest = &t[at..];
+            if let Some(inner) = rest.strip_prefix("/*") {
+                depth += 1;
+                t = inner;
+            } else if let Some(after) = rest.strip_prefix("*/").filter(|_| depth > 0) {
+                depth -= 1;
+                t = after.trim_start();
+            } else {
+                t = &rest[1..];
+            }
+            if depth == 0 {
+                break;
+            }
+        }
         if t.is_empty() {
             continue;
         }
@@ -1112,7 +1140,7 @@ pub fn header_field(source: &str, key: &str) -> Option<String> {
         // `// Model:` is the same field as `// model:`.
         let named = (rest.get(..key.len())).is_some_and(|k| k.eq_ignore_ascii_case(key));
         if let Some(v) = named.then(|| rest[key.len()..].strip_prefix(':')).flatten() {
-            return Some(v.trim().to_string());
+            return Some((i + 1, v.trim().to_string()));
         }
     }
     None

@@ -3122,6 +3122,25 @@ fn header_fields_are_read_whatever_their_case() {
 }
 
 #[test]
+fn a_header_is_read_past_block_comments_but_not_inside_them() {
+    use chokepoint_script::{header_field, header_line};
+    // A licence block above the header lines: they are still the header.
+    let src = "/*\n * Copyright 2026\n */\n// model: world-2010\nrun_until(\"2010-02-01\");\n";
+    assert_eq!(header_line(src, "model"), Some((4, "world-2010".into())));
+    let src = "/* one line */ // model: world-2010\nrun_until(\"2010-02-01\");\n";
+    assert_eq!(header_field(src, "model").as_deref(), Some("world-2010"));
+    // Nested, as Rhai nests them.
+    let src = "/* a /* b */ c */\n// model: world-2010\n";
+    assert_eq!(header_field(src, "model").as_deref(), Some("world-2010"));
+    // Commented out: not read.
+    let src = "/*\n// model: world-2010\n*/\nrun_until(\"2010-02-01\");\n";
+    assert_eq!(header_field(src, "model"), None);
+    // Below the first statement: not the header.
+    let src = "let x = 1;\n/* c */\n// model: world-2010\n";
+    assert_eq!(header_field(src, "model"), None);
+}
+
+#[test]
 fn the_caret_lines_up_after_wide_characters_and_control_characters_are_not_sent_raw() {
     // Two columns for each CJK character before the error; a NUL shown as '?'.
     let e = fails("let s = \"日本語日本語\"; let y = 1 +* 2;\n");
