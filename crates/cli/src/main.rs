@@ -1180,8 +1180,8 @@ fn execute(
 const RUN_FILES: &[&str] = &["series.csv", "summary.json", "report.html"];
 
 /// A run's results in `dir`: a run that fails leaves none of an earlier run's there to be
-/// read as its own; its summary.json says it failed and why. (A stopped one leaves them:
-/// see `write::Outputs`.)
+/// read as its own; its summary.json says it failed and why (so does one stopped before it
+/// wrote its results: see `write::Outputs`).
 fn run_outputs(dir: &Path, script: &Path) -> write::Outputs {
     write::Outputs {
         dir: dir.to_path_buf(),
@@ -1208,6 +1208,7 @@ fn run(
         .join(" ");
     if let Some(dir) = out {
         write::ready(dir, RUN_FILES)?;
+        write::unfinished_scenario(script);
     }
     let mut failure = Failure::default();
     let run = execute(
@@ -2033,6 +2034,7 @@ fn run_sweep(
     check_time_limit(time_limit)?;
     let limit = Duration::from_secs_f64(time_limit);
     write::ready(out, &sweep::OUTPUTS)?;
+    write::unfinished_scenario(script);
     let runs = runs.unwrap_or(100);
     if !(1..=sweep::MAX_RUNS).contains(&runs) {
         return Err(bad("--runs must be between 1 and 10000000".into()));

@@ -377,11 +377,11 @@ impl Session {
     /// Starts the wall-clock limit of one input, clock move or trial: past it, the
     /// evaluation stops with an error, as a run does past its `--time-limit`.
     fn arm(&self) {
-        self.host.lock().deadline = Instant::now().checked_add(self.time_limit);
+        (self.host.lock()).set_deadline(Instant::now().checked_add(self.time_limit));
     }
 
     fn disarm(&self) {
-        self.host.lock().deadline = None;
+        self.host.lock().set_deadline(None);
     }
 
     /// Whether the evaluation just stopped stopped at the time limit (said with how to

@@ -128,15 +128,22 @@ static WRITING: Mutex<()> = Mutex::new(());
 static OUTPUT: Mutex<()> = Mutex::new(());
 
 /// Held while a command writes all its files: an interrupt waits for the last of them, so
-/// an output directory is never left part old and part new.
+/// an output directory is never left part old and part new. From here what the directory
+/// holds is this command's: an interrupt no longer voids it.
 pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
-    OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    guard
 }
 
-/// A command's results in an --out directory. When the command fails, what an earlier
-/// command of its kind left there is voided: it is not this command's result and must not read as one
-/// (a CI job archiving summary.json saw an old pass). (An interrupt leaves them: the
-/// command did not fail, it was stopped, and says so with its exit code.)
+/// The --out directory of a command that has not yet written its results, and the files
+/// it writes there (`ready`): what an interrupt voids.
+static UNFINISHED: Mutex<Option<Outputs>> = Mutex::new(None);
+
+/// A command's results in an --out directory. When the command fails, or is stopped before
+/// it writes them, what an earlier command of its kind left there is voided: it is not this
+/// command's result and must not read as one (a CI job archiving summary.json saw an old
+/// pass; a re-run stopped with Ctrl-C left the earlier run's report, unmarked).
 #[derive(Debug, Clone)]
 pub struct Outputs {
     pub dir: PathBuf,
@@ -237,6 +244,12 @@ fn stop_cleanly(why: &str, code: i32) {
             OUTPUT.lock().unwrap_or_else(|e| e.into_inner())
         }
     };
+    // Earlier results in the --out directory of a command stopped before it wrote its own
+    // are not its results: voided, as for a command that failed.
+    let unfinished = UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(o) = unfinished {
+        let _ = o.void(why);
+    }
     let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     release();
     remove_empty_created();
@@ -380,7 +393,7 @@ pub fn make_dir(dir: &Path) -> Result<(), String> {
 /// Makes `dir` ready to take the named files, before any work is done: it is (or becomes) a
 /// directory, and none of the names is taken by a directory. A run that cannot write its
 /// results says so before it runs, not after.
-pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
+pub fn ready(dir: &Path, files: &'static [&'static str]) -> Result<(), crate::BadInput> {
     let bad = |m: String| crate::BadInput(format!("error: --out {}: {m}", dir.display()));
     if dir.exists() && !dir.is_dir() {
         return Err(bad("exists and is not a directory".into()));
@@ -461,7 +474,25 @@ pub fn ready(dir: &Path, files: &[&str]) -> Result<(), crate::BadInput> {
         std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
         let _ = std::fs::remove_file(&probe);
     }
-    lock(dir).map_err(bad)
+    lock(dir).map_err(bad)?;
+    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Outputs {
+        dir: dir.to_path_buf(),
+        files,
+        scenario: None,
+    });
+    Ok(())
+}
+
+/// The scenario a command readied its --out directory for (`ready`): a summary.json an
+/// interrupt leaves there names it.
+pub fn unfinished_scenario(script: &Path) {
+    if let Some(o) = UNFINISHED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        o.scenario = Some(script.to_path_buf());
+    }
 }
 
 /// Whether `dir` is the filesystem's root.

@@ -2,6 +2,7 @@
 //! the sandbox, and limits pinned explicitly so debug and release builds behave alike.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use rhai::module_resolvers::FileModuleResolver;
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Shared};
@@ -179,9 +180,17 @@ pub fn build_engine(host: Option<&HostHandle>, scripts_root: &Path) -> Engine {
             std::thread::current().id(),
             crate::memory::thread_live_bytes(),
         ));
+        // (Each run's own: a host's cancel flag and alarm are set before its engine is
+        // built; the look every 1,024 operations reads the host's.)
+        let (cancel, alarm) = {
+            let h = h.lock();
+            (h.cancel.clone(), h.alarm.clone())
+        };
         engine.on_progress(move |ops| {
-            // Reading the clock costs more than an operation: look every 1,024 of them.
-            if ops % 1024 != 0 {
+            // Reading the clock and memory costs more than an operation: look every 1,024
+            // of them, and at once when the deadline's alarm rang or Ctrl-C was pressed (an
+            // operation can be a built-in over a large array, of tens of milliseconds).
+            if ops % 1024 != 0 && !alarm.rung() && !cancel.load(Ordering::Relaxed) {
                 return None;
             }
             if let Some(now) = crate::memory::thread_live_bytes() {

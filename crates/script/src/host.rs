@@ -92,7 +92,9 @@ pub struct Host {
     /// Bytes `print` and `debug` have put in `output` since it was last emptied, and lines
     /// they printed past `MAX_PRINTED` (not kept: see `Host::print`).
     pub printed: (usize, usize),
-    pub deadline: Option<Instant>,
+    /// When the run stops (`set_deadline`), and the alarm that rings then.
+    deadline: Option<Instant>,
+    pub alarm: Arc<crate::alarm::Alarm>,
     pub cancel: Arc<AtomicBool>,
     /// `today()` as text, made once per step: (step, text).
     pub today: (usize, rhai::ImmutableString),
@@ -152,6 +154,7 @@ impl HostHandle {
             output: Vec::new(),
             printed: (0, 0),
             deadline: None,
+            alarm: Default::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             today: (usize::MAX, rhai::ImmutableString::new()),
             driving: false,
@@ -243,6 +246,12 @@ impl Host {
             )));
         }
         Ok(())
+    }
+
+    /// Sets (or clears) the wall-clock limit of what the script does from now on.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+        self.alarm.set(deadline);
     }
 
     pub fn stopped(&self) -> Option<&'static str> {

@@ -2,6 +2,7 @@
 //! time, query results and state expectations; this crate compiles them once and runs them
 //! against a model, sandboxed and within limits.
 
+pub mod alarm;
 pub mod api;
 pub mod args;
 pub mod diag;
@@ -644,7 +645,7 @@ impl Scenario {
                     .collect(),
             );
             // A limit too far off to represent is no limit.
-            h.deadline = Instant::now().checked_add(opts.time_limit);
+            h.set_deadline(Instant::now().checked_add(opts.time_limit));
             if let Some(c) = &opts.cancel {
                 h.cancel = c.clone();
             }

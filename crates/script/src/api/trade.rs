@@ -452,7 +452,8 @@ pub mod trade_api {
     /// some `elements` counts a mixed form (magnets, concentrate) by its content of them: a
     /// magnet's Dy, not its Nd, and holds back the whole magnet. A quota on some
     /// destinations leaks once its room is spent, as a ban does (`diversion`,
-    /// models/README): a quota of 0 is the ban. Pulled again on a later step under its
+    /// models/README): a quota of 0 stops what the ban stops (prices elsewhere can part by
+    /// a few percent: scripts/README). Pulled again on a later step under its
     /// label (the kind's name without one) over the same goods and destinations (next
     /// year's tonnage), it replaces the one in force, pacing its new tonnage from that step
     /// (a note says so); under another label, or over other goods, the two both cap.
