@@ -345,20 +345,27 @@ impl ModuleResolver for SandboxResolver {
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let p = Path::new(path);
-        let escapes = p.is_absolute()
+        let absolute = p.is_absolute()
             || p.components().any(|c| {
                 matches!(
                     c,
-                    std::path::Component::ParentDir
-                        | std::path::Component::RootDir
-                        | std::path::Component::Prefix(_)
+                    std::path::Component::RootDir | std::path::Component::Prefix(_)
                 )
             });
-        if escapes {
+        let parent = p.components().any(|c| c == std::path::Component::ParentDir);
+        if absolute || parent {
+            // An import names a module from the scripts root, whatever it would reach:
+            // the same name then means the same module wherever the script is run from.
+            let how = if absolute {
+                "an import is a module's name from the scripts directory, not a full path"
+            } else {
+                "an import is a module's name from the scripts directory, without '..'"
+            };
             return Err(Box::new(EvalAltResult::ErrorRuntime(
                 format!(
-                    "cannot import '{path}': imports must stay under {}",
-                    self.root.display()
+                    "cannot import '{path}': {how} (`import \"lib/name\"` reads {}); \
+                     imports must stay under it",
+                    self.root.join("lib/name.rhai").display()
                 )
                 .into(),
                 pos,
