@@ -350,6 +350,19 @@ fn every_help_example_runs_as_written() {
 }
 
 #[test]
+fn compare_prints_four_caveats_a_run_and_counts_the_rest_as_run_does() {
+    // It printed all seventeen of the 2010 replay's (review, 2026-12-01).
+    let out = chokepoint(&[
+        "compare",
+        "scripts/2010-quota-crisis.rhai",
+        "scripts/baseline-2024.rhai",
+    ]);
+    let t = text(&out);
+    assert_eq!(t.matches("caveat A: ").count(), 5, "{t}");
+    assert!(t.contains(" more prices (see the report, Caveats)"), "{t}");
+}
+
+#[test]
 fn both_world_models_pass_check_with_their_sourced_shares() {
     let out = chokepoint(&["check", "models/world-2024.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -524,6 +537,11 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert!(share > 0.005 && share < 0.05, "{lost}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<svg"));
+    // Its charts plot every step; series.csv beside it may hold monthly means: it says so.
+    assert!(
+        html.contains("Every chart plots each step's value"),
+        "{html}"
+    );
     // The page holds what ran: the scenario and the modules it imports.
     assert!(
         html.contains("// module lib/timeline\n"),
@@ -3714,6 +3732,31 @@ print(`fine ${a()}`);
     let t = text(&out);
     assert!(!t.contains("is used by an earlier input"), "{t}");
     assert!(t.contains("fine 4"), "{t}");
+    // Through a pointer or as a method the input ran it too (the saved script replayed the
+    // new body: a 10% tariff that fired came back as 90%, review 2026-12-01); a string
+    // that only shares its name (a label) is no call.
+    let out = piped_repl(
+        &home,
+        b"fn g() { tariff(\"US\", \"CN\", 0.1); }
+at(\"2024-02-05\", Fn(\"g\"));
+:run-to 2024-04-01
+fn g() { tariff(\"US\", \"CN\", 0.9); }
+fn rate() { this * 0.1 }
+let r = 1.0;
+tariff(\"US\", \"CN\", r.rate());
+fn rate() { this * 0.9 }
+fn ban() { 1 }
+export_ban(\"CN\", #{ elements: [\"Dy\"], label: \"ban\" });
+fn ban() { 2 }
+",
+    );
+    let t = text(&out);
+    assert!(
+        t.contains("g() is used by an earlier input (`at(\"2024-02-05\", Fn(\"g\"));`)"),
+        "{t}"
+    );
+    assert!(t.contains("rate() is used by an earlier input"), "{t}");
+    assert!(!t.contains("ban() is used"), "{t}");
     std::fs::remove_dir_all(&home).ok();
 }
 

@@ -338,7 +338,7 @@ pub fn table(
     let changed = top(&all, usize::MAX).len();
     if changed == 0 {
         let _ = writeln!(o, "  {} figures compared: none differs", all.len());
-        for line in caveats(a, b) {
+        for line in printed_caveats(a, b) {
             let _ = writeln!(o, "  caveat {line}");
         }
         return o;
@@ -369,10 +369,27 @@ pub fn table(
             r.unit(&a.sim.model)
         );
     }
-    for line in caveats(a, b) {
+    for line in printed_caveats(a, b) {
         let _ = writeln!(o, "  caveat {line}");
     }
     o
+}
+
+/// The caveats as the table prints them: four of each run's, as `run` prints, then how
+/// many more (the report lists them all).
+fn printed_caveats(a: &Outcome, b: &Outcome) -> Vec<String> {
+    let all = caveats(a, b);
+    let mut lines = Vec::new();
+    for run in ["A: ", "B: "] {
+        let side: Vec<&String> = all.iter().filter(|l| l.starts_with(run)).collect();
+        lines.extend(side.iter().take(4).map(|l| l.to_string()));
+        if side.len() > 4 {
+            let more = side.len() - 4;
+            let what = if more == 1 { "price" } else { "prices" };
+            lines.push(format!("{run}{more} more {what} (see the report, Caveats)"));
+        }
+    }
+    lines
 }
 
 /// Prices either run held at one of the model's bounds: a level there is the cap, not a

@@ -509,6 +509,10 @@ impl Session {
     /// comment and an unclosed `/*` each need a different ending. The parser decides: the
     /// first ending after which another statement both parses and is not swallowed.
     fn as_statement(&self, text: &str) -> String {
+        // A line comment is kept as typed: a `;` after it would sit inside it.
+        if (text.lines()).all(|l| l.trim().is_empty() || l.trim_start().starts_with("//")) {
+            return text.to_string();
+        }
         let ends_fine = text.ends_with(';') || text.ends_with('}');
         let candidates = [
             ends_fine.then(|| text.to_string()),
@@ -1351,24 +1355,39 @@ impl SharedValues {
 }
 
 /// The first of `fns` (name, parameters) that `ast` calls, in its statements, functions or
-/// closures.
+/// closures: by name (`g()`), as a method (`x.g()`), or through a pointer to it
+/// (`Fn("g")`, whatever the arity: a pointer may be called with any).
 fn calls_any(ast: &AST, fns: &[(String, usize)]) -> Option<String> {
-    use chokepoint_script::rhai::{ASTNode, Expr};
+    use chokepoint_script::rhai::{ASTNode, Expr, FnPtr};
+    let named = |name: &str| fns.iter().any(|(n, _)| n == name);
     let mut found = None;
     ast.walk(&mut |path: &[ASTNode]| {
-        let call = match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, _))) => call,
-            Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => call,
-            _ => return true,
+        let hit = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, _)))
+            | Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => {
+                let by_name =
+                    (fns.iter()).any(|(n, k)| *n == call.name.as_str() && *k == call.args.len());
+                (call.namespace.is_empty() && by_name).then(|| call.name.to_string())
+            }
+            Some(ASTNode::Expr(Expr::MethodCall(call, _))) => {
+                named(call.name.as_str()).then(|| call.name.to_string())
+            }
+            // (A name given to `Fn`: a string elsewhere, a label, is not a call.)
+            Some(ASTNode::Expr(Expr::StringConstant(text, _)))
+                if matches!(path.iter().rev().nth(1),
+                    Some(ASTNode::Expr(Expr::FnCall(f, _))) if f.name == "Fn") =>
+            {
+                named(text.as_str()).then(|| text.to_string())
+            }
+            Some(ASTNode::Expr(Expr::DynamicConstant(value, _))) => value
+                .read_lock::<FnPtr>()
+                .map(|p| p.fn_name().to_string())
+                .filter(|n| named(n)),
+            _ => None,
         };
-        let hit = call.namespace.is_empty()
-            && fns
-                .iter()
-                .any(|(n, k)| *n == call.name.as_str() && *k == call.args.len());
-        if hit {
-            found = Some(call.name.to_string());
-        }
-        !hit
+        let go_on = hit.is_none();
+        found = found.take().or(hit);
+        go_on
     });
     found
 }

@@ -468,7 +468,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     if more > 0 {
         push(
             "output lost elsewhere".into(),
-            format!("{more} more sectors (see series.csv, metric output_lost)"),
+            format!(
+                "{more} more {} (see series.csv, metric output_lost)",
+                if more == 1 { "sector" } else { "sectors" }
+            ),
             vec![("sectors", json!(more))],
         );
     }
@@ -1443,6 +1446,14 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         );
     }
     o.push_str("</table><h2>Charts</h2>");
+    // The file beside the page may hold monthly means: say which the charts plot, or a
+    // reader checking a chart's peak against series.csv finds them apart (review).
+    o.push_str(
+        "<p>Every chart plots each step's value (a week's, in the shipped models), as the \
+         headline figures read them. series.csv holds the run's series at the resolution it was given: \
+         monthly means unless it was run with <code>--resolution step</code>, so a \
+         peak there can read lower than here.</p>",
+    );
     // Prices as multiples of their start so dear and cheap elements share an axis: the
     // magnet chain's key prices, and the two others that moved most (up or down).
     let as_multiple = |k: &str, v: &[f64]| -> Vec<f64> {
