@@ -359,7 +359,10 @@ fn compare_prints_four_caveats_a_run_and_counts_the_rest_as_run_does() {
     ]);
     let t = text(&out);
     assert_eq!(t.matches("caveat A: ").count(), 5, "{t}");
-    assert!(t.contains(" more prices (see the report, Caveats)"), "{t}");
+    assert!(
+        t.contains(" more prices (all in the report --out writes)"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -537,11 +540,12 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert!(share > 0.005 && share < 0.05, "{lost}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<svg"));
-    // Its charts plot every step; series.csv beside it may hold monthly means: it says so.
+    // Its charts plot every step; series.csv beside it holds yearly means here: it says so.
     assert!(
         html.contains("Every chart plots each step's value"),
         "{html}"
     );
+    assert!(html.contains("holds their yearly means"), "{html}");
     // The page holds what ran: the scenario and the modules it imports.
     assert!(
         html.contains("// module lib/timeline\n"),
@@ -1670,6 +1674,33 @@ fn messages_name_what_is_wrong() {
         "{}",
         text(&o)
     );
+    // A merge that fails leaves no earlier results in its --out to be read as its own
+    // (it left them, unmarked: review, 2026-12-01); its summary.json says why.
+    let mg = dir.join("mg");
+    let o = chokepoint(&[
+        "sweep",
+        "tests/bench/levers-20.rhai",
+        "--runs",
+        "2",
+        "--out",
+        mg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = chokepoint(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        mg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let left: Vec<String> = std::fs::read_dir(&mg)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["summary.json"], "{}", text(&o));
+    let summary = std::fs::read_to_string(mg.join("summary.json")).unwrap();
+    assert!(summary.contains("shards of different sweeps"), "{summary}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -3747,10 +3778,20 @@ tariff(\"US\", \"CN\", r.rate());
 fn rate() { this * 0.9 }
 fn ban() { 1 }
 export_ban(\"CN\", #{ elements: [\"Dy\"], label: \"ban\" });
+lift(\"CN\", \"ban\");
 fn ban() { 2 }
+fn cut(x) { x * 0.5 }
+let shares = [0.8].map(\"cut\");
+fn cut(x) { x * 0.1 }
+fn g4(x) { x * 2 }
+let arr2 = [1, 2].map(g4);
+fn g4(x) { x * 5 }
 ",
     );
     let t = text(&out);
+    // By its name as a string or bare, as a function's argument (review).
+    assert!(t.contains("cut() is used by an earlier input"), "{t}");
+    assert!(t.contains("g4() is used by an earlier input"), "{t}");
     assert!(
         t.contains("g() is used by an earlier input (`at(\"2024-02-05\", Fn(\"g\"));`)"),
         "{t}"
@@ -3805,13 +3846,15 @@ fn the_repl_refuses_a_model_line_and_saves_a_script_run_replays() {
     let home = temp("repl-model-line");
     let file = home.join("s.rhai");
     let input = format!(
-        "// Model: world-2010\nexport_ban(\"CN\", #{{elements: [\"Dy\"]}});\n:save {}\n",
+        "// Model: world-2010\n/* a note */ // model: world-2010\nexport_ban(\"CN\", #{{elements: [\"Dy\"]}});\n:save {}\n",
         file.display()
     );
     let out = piped_repl(&home, input.as_bytes());
     let t = text(&out);
-    assert!(
-        t.contains("error: a `// model:` line does not change the session's model"),
+    assert_eq!(
+        t.matches("error: a `// model:` line does not change the session's model")
+            .count(),
+        2,
         "{t}"
     );
     assert!(t.contains("saved 1 statement"), "{t}");
@@ -5468,6 +5511,20 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(!t.contains("passed"), "{t}");
     assert!(t.contains("error: --set diversion: no scenario"), "{t}");
+    // So is any name, where no file reads a parameter at all (the check was skipped).
+    let bare = dir.join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    let plain = bare.join("plain.rhai");
+    std::fs::write(
+        &plain,
+        "// param(\"approval\", 0.3) in a comment\nbehaviour(\"diversion\", 0.5);\nstep(1);\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let out = chokepoint(&["test", plain.to_str().unwrap(), "--set", "approval=0.4"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(!t.contains("passed"), "{t}");
+    assert!(t.contains("error: --set approval: no scenario"), "{t}");
     // A name a script builds (`param("thrift_" + e)`) is for the run to judge: not refused
     // before it (it was, though `run` read it).
     let built_dir = dir.join("scripts");

@@ -386,7 +386,9 @@ fn printed_caveats(a: &Outcome, b: &Outcome) -> Vec<String> {
         if side.len() > 4 {
             let more = side.len() - 4;
             let what = if more == 1 { "price" } else { "prices" };
-            lines.push(format!("{run}{more} more {what} (see the report, Caveats)"));
+            lines.push(format!(
+                "{run}{more} more {what} (all in the report --out writes)"
+            ));
         }
     }
     lines

@@ -563,7 +563,19 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 ))));
             }
             write::ready(&out, &sweep::OUTPUTS)?;
-            let (n, note) = sweep::merge(&shards, &out)?;
+            // A merge that fails leaves no earlier one's results to be read as its own.
+            let (n, note) = match sweep::merge(&shards, &out) {
+                Ok(merged) => merged,
+                Err(e) => {
+                    let outputs = write::Outputs {
+                        dir: out.clone(),
+                        files: &sweep::OUTPUTS,
+                        scenario: None,
+                    };
+                    outputs.void(e.to_string().trim_end())?;
+                    return Err(e);
+                }
+            };
             outln!(
                 "merged {} {}: {n} runs -> {}",
                 shards.len(),
@@ -1286,7 +1298,10 @@ fn run(
                 "summary.json",
                 report::summary_json(&scenario, &model, &outcome, res.name()),
             ),
-            ("report.html", report::html(&scenario, &model, &outcome)),
+            (
+                "report.html",
+                report::html(&scenario, &model, &outcome, res),
+            ),
         ];
         let files: Vec<(PathBuf, &[u8])> = (files.iter())
             .map(|(name, text)| (dir.join(name), text.as_bytes()))
@@ -1595,13 +1610,13 @@ fn test(
         };
         // (Where a script builds a name, `param("thrift_" + e)`, only the run can tell.)
         let calls = chokepoint_script::param_calls(&text);
-        let mut names: Vec<String> = match calls.iter().any(Option::is_none) {
-            true => Vec::new(),
-            false => calls.into_iter().flatten().collect(),
-        };
+        // (Texts that could not be read are for the replay to report.)
+        let built = calls.iter().any(Option::is_none) || text.is_empty();
+        let mut names: Vec<String> = calls.into_iter().flatten().collect();
         names.sort();
         names.dedup();
-        for name in params.keys().filter(|_| !names.is_empty()) {
+        // (A library that reads no parameter at all reads none of these either.)
+        for name in params.keys().filter(|_| !built) {
             // (Only a param call reads it: `behaviour("diversion", ...)` names no parameter.)
             if !names.contains(name) {
                 let hint =

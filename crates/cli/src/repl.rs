@@ -509,13 +509,10 @@ impl Session {
     /// comment and an unclosed `/*` each need a different ending. The parser decides: the
     /// first ending after which another statement both parses and is not swallowed.
     fn as_statement(&self, text: &str) -> String {
-        // A line comment is kept as typed: a `;` after it would sit inside it.
-        if (text.lines()).all(|l| l.trim().is_empty() || l.trim_start().starts_with("//")) {
-            return text.to_string();
-        }
-        let ends_fine = text.ends_with(';') || text.ends_with('}');
+        // As typed where another statement can follow it (a `;` after a trailing comment
+        // would sit inside it).
         let candidates = [
-            ends_fine.then(|| text.to_string()),
+            Some(text.to_string()),
             Some(format!("{text};")),
             Some(format!("{text}\n;")),
             Some(format!("{text} */\n;")),
@@ -637,9 +634,11 @@ impl Session {
             rest.and_then(|r| r.get(..6))
                 .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
         };
-        if input.lines().any(names_model) {
+        let header = chokepoint_script::header_line(input, "model").is_some();
+        if header || input.lines().any(names_model) {
             failed!(
-                "error: a `// model:` line does not change the session's model ({}); start                  `chokepoint repl --model FILE` for another (the input did not run)",
+                "error: a `// model:` line does not change the session's model ({}); start \
+                 `chokepoint repl --model FILE` for another (the input did not run)",
                 self.model_path.display()
             );
             return;
@@ -1355,10 +1354,18 @@ impl SharedValues {
 }
 
 /// The first of `fns` (name, parameters) that `ast` calls, in its statements, functions or
-/// closures: by name (`g()`), as a method (`x.g()`), or through a pointer to it
-/// (`Fn("g")`, whatever the arity: a pointer may be called with any).
+/// closures: by name (`g()`), as a method (`x.g()`), or through a pointer to it (`Fn("g")`,
+/// its bare name `a.map(g)`, or its name as a string `a.map("g")`, whatever the arity: a
+/// pointer may be called with any). A string given to a lever (a label) is no call.
 fn calls_any(ast: &AST, fns: &[(String, usize)]) -> Option<String> {
     use chokepoint_script::rhai::{ASTNode, Expr, FnPtr};
+    static LEVERS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let levers = LEVERS.get_or_init(|| {
+        (chokepoint_script::reference::reference().into_iter())
+            .map(|d| d.name)
+            .collect()
+    });
     let named = |name: &str| fns.iter().any(|(n, _)| n == name);
     let mut found = None;
     ast.walk(&mut |path: &[ASTNode]| {
@@ -1372,12 +1379,17 @@ fn calls_any(ast: &AST, fns: &[(String, usize)]) -> Option<String> {
             Some(ASTNode::Expr(Expr::MethodCall(call, _))) => {
                 named(call.name.as_str()).then(|| call.name.to_string())
             }
-            // (A name given to `Fn`: a string elsewhere, a label, is not a call.)
-            Some(ASTNode::Expr(Expr::StringConstant(text, _)))
-                if matches!(path.iter().rev().nth(1),
-                    Some(ASTNode::Expr(Expr::FnCall(f, _))) if f.name == "Fn") =>
-            {
-                named(text.as_str()).then(|| text.to_string())
+            // An argument of a call that is not a lever's.
+            Some(ASTNode::Expr(Expr::StringConstant(text, _))) => {
+                let to_a_call = match path.iter().rev().nth(1) {
+                    Some(ASTNode::Expr(Expr::FnCall(f, _) | Expr::MethodCall(f, _)))
+                    | Some(ASTNode::Stmt(Stmt::FnCall(f, _))) => !levers.contains(f.name.as_str()),
+                    _ => false,
+                };
+                (to_a_call && named(text.as_str())).then(|| text.to_string())
+            }
+            Some(ASTNode::Expr(Expr::Variable(v, ..))) => {
+                named(v.1.as_str()).then(|| v.1.to_string())
             }
             Some(ASTNode::Expr(Expr::DynamicConstant(value, _))) => value
                 .read_lock::<FnPtr>()

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chokepoint_core::series::fmt_num;
+use chokepoint_core::series::{fmt_num, Resolution};
 use chokepoint_core::{Date, Model, Series};
 use chokepoint_script::{Outcome, Scenario};
 use serde_json::json;
@@ -1316,7 +1316,7 @@ fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String,
 }
 
 /// One self-contained page: headline findings, charts, levers, the scenario's source.
-pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
+pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> String {
     let s = &out.sim.series;
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
     let mut o = String::new();
@@ -1448,12 +1448,19 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     o.push_str("</table><h2>Charts</h2>");
     // The file beside the page may hold monthly means: say which the charts plot, or a
     // reader checking a chart's peak against series.csv finds them apart (review).
-    o.push_str(
+    let file = match resolution {
+        Resolution::Step => "each step's value too",
+        Resolution::Month => {
+            "their monthly means (the run's --resolution), so a peak there can read lower"
+        }
+        Resolution::Year => {
+            "their yearly means (the run's --resolution), so a peak there can read lower"
+        }
+    };
+    o.push_str(&format!(
         "<p>Every chart plots each step's value (a week's, in the shipped models), as the \
-         headline figures read them. series.csv holds the run's series at the resolution it was given: \
-         monthly means unless it was run with <code>--resolution step</code>, so a \
-         peak there can read lower than here.</p>",
-    );
+         headline figures read them; series.csv beside this page holds {file}.</p>"
+    ));
     // Prices as multiples of their start so dear and cheap elements share an axis: the
     // magnet chain's key prices, and the two others that moved most (up or down).
     let as_multiple = |k: &str, v: &[f64]| -> Vec<f64> {

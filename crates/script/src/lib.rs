@@ -1127,9 +1127,6 @@ pub fn header_line(source: &str, key: &str) -> Option<(usize, String)> {
             } else {
                 t = &rest[1..];
             }
-            if depth == 0 {
-                break;
-            }
         }
         if t.is_empty() {
             continue;

@@ -3129,6 +3129,9 @@ fn a_header_is_read_past_block_comments_but_not_inside_them() {
     assert_eq!(header_line(src, "model"), Some((4, "world-2010".into())));
     let src = "/* one line */ // model: world-2010\nrun_until(\"2010-02-01\");\n";
     assert_eq!(header_field(src, "model").as_deref(), Some("world-2010"));
+    // Two on one line, and one after another over lines.
+    let src = "/* licence: MIT */ /* (c) 2025 */\n/* a */\n// model: world-2010\n";
+    assert_eq!(header_field(src, "model").as_deref(), Some("world-2010"));
     // Nested, as Rhai nests them.
     let src = "/* a /* b */ c */\n// model: world-2010\n";
     assert_eq!(header_field(src, "model").as_deref(), Some("world-2010"));
