@@ -3866,6 +3866,25 @@ fn the_repl_refuses_a_model_line_and_saves_a_script_run_replays() {
 }
 
 #[test]
+fn the_repl_says_why_an_earlier_inputs_constant_is_not_in_global() {
+    // `run` of the same text works; the REPL said only "Variable not found: K" (review).
+    let home = temp("repl-global-const");
+    let out = piped_repl(
+        &home,
+        b"const K = 0.2; fn f() { global::K } print(`first ${f()}`);\n\
+          const K = 0.2; print(`again ${f()}`);\n\
+          print(`later ${f()}`);\n",
+    );
+    let t = text(&out);
+    assert!(t.contains("first 0.2") && t.contains("again 0.2"), "{t}");
+    assert!(!t.contains("later 0.2"), "{t}");
+    assert!(
+        t.contains("help: in the REPL, a function sees in `global::` only the constants declared on the input that calls it"),
+        "{t}"
+    );
+}
+
+#[test]
 fn the_repl_checks_the_ids_of_an_action_that_may_never_fire_as_run_does() {
     // A trigger that never fired let an unknown id by in the session, and `:save` wrote a
     // script `run` refuses. The line is refused as it is typed, as `run` would refuse it.

@@ -834,6 +834,23 @@ impl Session {
                 {
                     error.source_line = None;
                 }
+                // `global::K` in a function, K a constant of an earlier input: each input
+                // is its own evaluation, and Rhai's `global::` holds that evaluation's own
+                // constants (a script file, one evaluation, has them all).
+                if let chokepoint_script::rhai::EvalAltResult::ErrorVariableNotFound(name, _) =
+                    inner
+                {
+                    let earlier = name.strip_prefix("global::");
+                    if earlier.is_some_and(|k| self.scope.is_constant(k).is_some()) {
+                        error.help = Some(
+                            "in the REPL, a function sees in `global::` only the constants \
+                             declared on the input that calls it (each input is run on its \
+                             own; a script file is run whole): declare the constant on that \
+                             input again, or pass it to the function as an argument"
+                                .into(),
+                        );
+                    }
+                }
                 let error = self.placed_calls(error, &here);
                 note_failure();
                 let error = match this_line {

@@ -236,6 +236,14 @@ pub fn clean_up_on_interrupt() {
 /// Lets the outputs being written finish, removes locks and the empty directories this
 /// command created, and exits with `code`.
 fn stop_cleanly(why: &str, code: i32) {
+    // A second signal while the first is being handled (Ctrl-C, then a kill) waits for
+    // it: the first one's cleaning up is not "files being written", and it exits.
+    static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if STOPPING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
     // A progress line (a sweep's) may hold the terminal's current line: clear it first.
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         err!("\r\x1b[2K");
