@@ -3857,7 +3857,7 @@ fn the_repl_refuses_a_model_line_and_saves_a_script_run_replays() {
         2,
         "{t}"
     );
-    assert!(t.contains("saved 1 statement"), "{t}");
+    assert!(t.contains("saved 1 input"), "{t}");
     let saved = std::fs::read_to_string(&file).unwrap();
     assert_eq!(saved.matches("model:").count(), 1, "{saved}");
     let run = chokepoint(&["run", file.to_str().unwrap()]);

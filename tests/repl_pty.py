@@ -101,7 +101,7 @@ for cmd, want in [
     send(cmd + "\r")
     read_until(want)
 send(":save %s\r" % save)
-read_until(r"saved \d+ statements")
+read_until(r"saved \d+ inputs")
 # Ctrl-C stops a running evaluation (an endless loop that would run ~3 s), not the session.
 send("let n = 0; loop { n += 1; }\r")
 time.sleep(0.5)

@@ -1260,10 +1260,7 @@ impl Session {
                 match write::atomic(Path::new(f), text.as_bytes()) {
                     Ok(()) => {
                         let n = self.script.len();
-                        outln!(
-                            "saved {n} statement{} to {f}",
-                            if n == 1 { "" } else { "s" }
-                        );
+                        outln!("saved {n} input{} to {f}", if n == 1 { "" } else { "s" });
                         // What `run` checks before a run (ids in actions that never fired),
                         // checked here too: the session let them by.
                         let checked = chokepoint_script::Scenario::compile(
