@@ -101,6 +101,20 @@ fn export_licence_queues_and_cuts_flows() {
 }
 
 #[test]
+fn licence_arrivals_are_the_queue_cleared_at_the_reviews_pace() {
+    // A 14-day review: nothing arrives for two weeks; then, steady, what arrives in a year is
+    // the queue (two weeks of shipments) 26 times over.
+    run(r#"
+        export_licence("CN", #{ approval: 1.0, delay_days: 14 });
+        run_until("2024-04-01");
+        let a = licence_arrivals("CN");
+        expect(value_at(a, "2024-01-08") == 0.0, "nothing arrives in the review's first two weeks");
+        expect(value_at(a, "2024-01-15") > 0.0, "the first shipments arrive in week three");
+        expect_approx(current(a), current(licence_queue("CN")) * 26.0, 0.05, "arrivals are the queue cleared every two weeks");
+    "#);
+}
+
+#[test]
 fn export_quota_caps_exports_through_the_year() {
     run(r#"
         export_quota("CN", #{ forms: ["oxide", "metal"], tonnes_per_year: 5000.0 });
