@@ -5544,6 +5544,21 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(!t.contains("passed"), "{t}");
     assert!(t.contains("error: --set approval: no scenario"), "{t}");
+    // A call written `param (` or made through a pointer reads it: not refused (review).
+    for (name, src) in [
+        ("spaced.rhai", "let x = param (\"foo\", 0.0);"),
+        ("pointer.rhai", "let x = call(Fn(\"param\"), \"foo\", 0.0);"),
+    ] {
+        let f = bare.join(name);
+        std::fs::write(
+            &f,
+            format!("{src}\nstep(1);\nexpect(x > 0.5, \"read foo\");\n"),
+        )
+        .unwrap();
+        let out = chokepoint(&["test", f.to_str().unwrap(), "--set", "foo=1"]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out));
+    }
+    std::fs::remove_dir_all(&bare).unwrap();
     // A name a script builds (`param("thrift_" + e)`) is for the run to judge: not refused
     // before it (it was, though `run` read it).
     let built_dir = dir.join("scripts");

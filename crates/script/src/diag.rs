@@ -135,6 +135,13 @@ impl ScriptError {
     pub fn from_parse(file: impl Into<PathBuf>, source: &str, e: &ParseError) -> ScriptError {
         let mut s = ScriptError::plain(file, e.err_type().to_string());
         s.place(source, e.position());
+        if matches!(e.err_type(), rhai::ParseErrorType::WrongDocComment) {
+            s.help = Some(
+                "Rhai reads a comment that starts `/**` or `///` as a function's documentation: \
+                 write `/*` or `//` for a note"
+                    .into(),
+            );
+        }
         s
     }
 

@@ -292,6 +292,20 @@ impl Scenario {
                 }
             }
         }
+        // Rhai reads a `/*` never closed as a comment to the end: the rest of the script,
+        // its expectations too, would quietly not run.
+        if let Some((i, column)) = unclosed_comment(source) {
+            let mut e = ScriptError::plain(
+                path,
+                "this `/*` comment is never closed (`*/`), so everything after it would be \
+                 skipped: close it"
+                    .to_string(),
+            );
+            e.line = Some(i + 1);
+            e.column = Some(column);
+            e.source_line = source.lines().nth(i).map(str::to_string);
+            return Err(e);
+        }
         // A `// model:` line below the first statement is not read (a header is the comment
         // lines before any code): the run would use world-2024 while the file names another.
         if let Some((i, column, first)) = late_model_line(source) {
@@ -1019,13 +1033,24 @@ fn horizon_dates(h: &str) -> Option<(chokepoint_core::Date, chokepoint_core::Dat
 pub fn param_calls(source: &str) -> Vec<Option<String>> {
     let text = without_comments(source);
     let mut calls = Vec::new();
+    // Called through a pointer (`Fn("param")`, `call("param", ...)`): its names are the
+    // run's to tell, as a built name is.
+    if text.contains("\"param\"") || text.contains("`param`") {
+        calls.push(None);
+    }
     let mut rest = text.as_str();
-    while let Some(i) = rest.find("param(") {
+    while let Some(i) = rest.find("param") {
         let before = rest[..i].chars().next_back();
-        rest = &rest[i + "param(".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        rest = &rest[i + "param".len()..];
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        // `param (` is a call too.
+        let Some(args) = rest.trim_start().strip_prefix('(') else {
+            continue;
+        };
+        if before.is_some_and(word) || rest.starts_with(word) {
             continue;
         }
+        rest = args;
         let arg = rest.trim_start();
         let literal = arg
             .chars()
@@ -1042,6 +1067,48 @@ pub fn param_calls(source: &str) -> Vec<Option<String>> {
         calls.push(literal);
     }
     calls
+}
+
+/// The outermost `/*` comment `source` leaves open at its end, if any: its line (from 0) and
+/// column (from 1). Strings are text; block comments nest, as Rhai reads them.
+fn unclosed_comment(source: &str) -> Option<(usize, usize)> {
+    let (mut open, mut in_string): (Vec<(usize, usize)>, bool) = (Vec::new(), false);
+    for (i, line) in source.lines().enumerate() {
+        let b = line.as_bytes();
+        let mut j = 0;
+        while j < b.len() {
+            let two = b.get(j..j + 2);
+            if in_string {
+                in_string = b[j] != b'`';
+                j += 1;
+            } else if !open.is_empty() {
+                match two {
+                    Some(b"*/") => (_, j) = (open.pop(), j + 2),
+                    Some(b"/*") => (_, j) = (open.push((i, j + 1)), j + 2),
+                    _ => j += 1,
+                }
+            } else if two == Some(b"//") {
+                break;
+            } else if two == Some(b"/*") {
+                open.push((i, j + 1));
+                j += 2;
+            } else {
+                match b[j] {
+                    b'`' => in_string = true,
+                    // A string or character on one line: skip to its end.
+                    q @ (b'"' | b'\'') => {
+                        j += 1;
+                        while j < b.len() && b[j] != q {
+                            j += if b[j] == b'\\' { 2 } else { 1 };
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+    }
+    open.first().copied()
 }
 
 /// A `// model:` comment line below the script's first statement: its line and column (from

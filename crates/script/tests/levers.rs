@@ -3136,6 +3136,12 @@ fn header_fields_are_read_whatever_their_case() {
 }
 
 #[test]
+fn a_doc_comment_where_a_note_was_meant_says_how_to_write_a_note() {
+    let e = fails("/**/\nstep(1);\n");
+    assert!(e.contains("write `/*` or `//` for a note"), "{e}");
+}
+
+#[test]
 fn a_header_is_read_past_block_comments_but_not_inside_them() {
     use chokepoint_script::{header_field, header_line};
     // A licence block above the header lines: they are still the header.
