@@ -1069,64 +1069,20 @@ pub fn param_calls(source: &str) -> Vec<Option<String>> {
     calls
 }
 
-/// The outermost `/*` comment `source` leaves open at its end, if any: its line (from 0) and
-/// column (from 1). Strings are text; block comments nest, as Rhai reads them.
-fn unclosed_comment(source: &str) -> Option<(usize, usize)> {
-    let (mut open, mut in_string): (Vec<(usize, usize)>, bool) = (Vec::new(), false);
-    for (i, line) in source.lines().enumerate() {
-        let b = line.as_bytes();
-        let mut j = 0;
-        while j < b.len() {
-            let two = b.get(j..j + 2);
-            if in_string {
-                in_string = b[j] != b'`';
-                j += 1;
-            } else if !open.is_empty() {
-                match two {
-                    Some(b"*/") => (_, j) = (open.pop(), j + 2),
-                    Some(b"/*") => (_, j) = (open.push((i, j + 1)), j + 2),
-                    _ => j += 1,
-                }
-            } else if two == Some(b"//") {
-                break;
-            } else if two == Some(b"/*") {
-                open.push((i, j + 1));
-                j += 2;
-            } else {
-                match b[j] {
-                    b'`' => in_string = true,
-                    // A string or character on one line: skip to its end.
-                    q @ (b'"' | b'\'') => {
-                        j += 1;
-                        while j < b.len() && b[j] != q {
-                            j += if b[j] == b'\\' { 2 } else { 1 };
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
-    }
-    open.first().copied()
+/// How a line of a script reads, comments and strings as Rhai reads them: whether it starts
+/// outside any block comment or multi-line string, and whether it holds code.
+struct LineRead {
+    starts_plain: bool,
+    code: bool,
 }
 
-/// A `// model:` comment line below the script's first statement: its line and column (from
-/// 0 and 1), and the first statement's line. Lines inside a block comment or a string that
-/// spans lines are neither code nor such a comment.
-fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
-    let (mut depth, mut in_string, mut first) = (0usize, false, None);
+/// Each line of `source` as [`LineRead`], and the `/*` comments left open at its end (line
+/// from 0, column from 1), outermost first. Block comments nest; a `"` or `'` string ends on
+/// its line, a backtick one may span lines.
+fn read_lines(source: &str) -> (Vec<LineRead>, Vec<(usize, usize)>) {
+    let (mut lines, mut open, mut in_string) = (Vec::new(), Vec::new(), false);
     for (i, line) in source.lines().enumerate() {
-        let t = line.trim_start();
-        if let (Some(f), 0, false) = (first, depth, in_string) {
-            let rest = t.strip_prefix("//").map(str::trim_start);
-            if rest
-                .and_then(|r| r.get(..6))
-                .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
-            {
-                return Some((i, line.len() - t.len() + 1, f));
-            }
-        }
+        let starts_plain = open.is_empty() && !in_string;
         let b = line.as_bytes();
         let (mut j, mut code) = (0, false);
         while j < b.len() {
@@ -1134,16 +1090,18 @@ fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
             if in_string {
                 in_string = b[j] != b'`';
                 j += 1;
-            } else if depth > 0 {
-                match two {
-                    Some(b"*/") => (depth, j) = (depth - 1, j + 2),
-                    Some(b"/*") => (depth, j) = (depth + 1, j + 2),
-                    _ => j += 1,
+            } else if two == Some(b"/*") {
+                open.push((i, j + 1));
+                j += 2;
+            } else if !open.is_empty() {
+                if two == Some(b"*/") {
+                    open.pop();
+                    j += 2;
+                } else {
+                    j += 1;
                 }
             } else if two == Some(b"//") {
                 break;
-            } else if two == Some(b"/*") {
-                (depth, j) = (1, j + 2);
             } else {
                 code |= !b[j].is_ascii_whitespace();
                 match b[j] {
@@ -1160,11 +1118,29 @@ fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
                 j += 1;
             }
         }
-        if code && first.is_none() {
-            first = Some(i);
-        }
+        lines.push(LineRead { starts_plain, code });
     }
-    None
+    (lines, open)
+}
+
+/// The outermost `/*` comment `source` leaves open at its end, if any: its line (from 0) and
+/// column (from 1).
+fn unclosed_comment(source: &str) -> Option<(usize, usize)> {
+    read_lines(source).1.first().copied()
+}
+
+/// A `// model:` comment line below the script's first statement: its line and column (from
+/// 0 and 1), and the first statement's line. Lines inside a block comment or a string that
+/// spans lines are neither code nor such a comment.
+fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
+    let (reads, _) = read_lines(source);
+    let first = reads.iter().position(|r| r.code)?;
+    (source.lines().zip(&reads).enumerate().skip(first + 1)).find_map(|(i, (line, r))| {
+        let t = line.trim_start();
+        let rest = t.strip_prefix("//").map(str::trim_start)?;
+        let named = (rest.get(..6)).is_some_and(|k| k.eq_ignore_ascii_case("model:"));
+        (r.starts_plain && named).then(|| (i, line.len() - t.len() + 1, first))
+    })
 }
 
 /// A field of the script's header: its comment lines above the first statement
