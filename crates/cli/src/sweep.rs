@@ -525,8 +525,8 @@ pub fn sweep(
     let this = meta(scenario, model, spec, shard, total);
     other_shard_in(out, &this, shard)?;
     // A sweep that fails from here leaves no earlier sweep's results in `out` to be read as
-    // its own. (One stopped by Ctrl-C leaves them, and says so with its exit code: an
-    // interrupt is how a user saves a directory named by mistake.)
+    // its own (nor does one stopped by Ctrl-C before it writes: `write::ready` registered
+    // the directory; files no chokepoint command wrote were refused there before it ran).
     let outputs = write::Outputs {
         dir: out.to_path_buf(),
         files: &OUTPUTS,
