@@ -100,6 +100,9 @@ struct Shipment {
     elem: ElemId,
     commodity: CommodityId,
     qty: f64,
+    /// A ban (or an entity listing) reached it while it waited: it stays in the queue until
+    /// the control lifts, and its buyer no longer counts it on order.
+    held: bool,
 }
 
 /// A price floor: `payer` tops up sales of `commodity` by `facility` to `floor` $/kg.
@@ -517,6 +520,9 @@ struct Scratch {
     /// Per market × commodity: what facilities made and sold this step.
     made: Vec<f64>,
     sold_c: Vec<f64>,
+    /// Per facility × element: what it sold this step of goods traded element by element
+    /// (what a price floor on one of them pays on).
+    sold_e: Vec<f64>,
     queue_by_exporter: Vec<f64>,
     /// Per exporter: licensed tonnes that cleared and arrived this step.
     arrived: Vec<f64>,
@@ -1333,6 +1339,7 @@ impl Sim {
             buyer_have: z(nmc),
             made: z(nmc),
             sold_c: z(nmc),
+            sold_e: z(m.facilities.len() * ne),
             queue_by_exporter: z(nx),
             arrived: z(nx),
             order: Vec::with_capacity(nn),
@@ -1678,6 +1685,7 @@ impl Sim {
         s.buyer_stage.resize(nn, 0);
         s.output.resize(nfac, 0.0);
         s.sold.resize(nfac, 0.0);
+        s.sold_e.resize(nfac * self.model.elements.len(), 0.0);
         s.contract_base
             .resize(nfac * self.model.elements.len(), 0.0);
         s.order.reserve(nn);
@@ -2006,7 +2014,7 @@ impl Sim {
         self.due_ring = longest + 1;
         self.due.clear();
         self.due.resize(self.on_order.len() * self.due_ring, 0.0);
-        for p in &self.pending {
+        for p in self.pending.iter().filter(|p| !p.held) {
             let at = (p.node * nc + p.commodity) * self.due_ring + p.arrive % self.due_ring;
             self.due[at] += p.qty;
         }
@@ -2015,8 +2023,8 @@ impl Sim {
     /// Shipments waiting on a licence's review that the rules now in force let through
     /// sooner (the licence lifted, or its review shortened) arrive by then: an exporter
     /// free to ship sends what it had waiting, and buyers whose pipeline holds those orders
-    /// are not left short until the old review ends. (One now banned keeps its date: it
-    /// was approved before the ban.)
+    /// are not left short until the old review ends. (One now banned is held when it is
+    /// due: see `arrivals`.)
     fn release_reviewed(&mut self) {
         let nx = self.model.countries.len();
         for i in 0..self.pending.len() {
@@ -2311,6 +2319,7 @@ impl Sim {
             &mut s.made,
             &mut s.arrived,
             &mut s.sold_c,
+            &mut s.sold_e,
             &mut s.released,
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);
@@ -2336,13 +2345,34 @@ impl Sim {
     }
 
     /// Licensed shipments that have cleared arrive at their buyers.
+    ///
+    /// A shipment waits on its review at the exporter, not yet cleared: one that a ban or
+    /// an entity listing now reaches is held there when it falls due, until the control
+    /// lifts (it stays in the licence queue; its buyer stops counting on it). Without this
+    /// a ban let through every tonne already waiting: ~320 t of Dy goods reached Germany
+    /// in the four weeks after a ban on it (review 2026-12-01).
     fn arrivals(&mut self) {
         let (nf, ne) = self.nfe();
         let nc = self.model.commodities.len();
+        let nx = self.model.countries.len();
         let step = self.step;
         let mut i = 0;
         while i < self.pending.len() {
             let s = self.pending[i];
+            if s.arrive <= step && self.banned(s.commodity, s.node, s.exporter, nx) {
+                let sh = &mut self.pending[i];
+                if !sh.held {
+                    sh.held = true;
+                    let at = s.node * nc + s.commodity;
+                    let o = &mut self.on_order[at];
+                    *o = (*o - s.qty).max(0.0);
+                    let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
+                    *d = (*d - s.qty).max(0.0);
+                }
+                sh.arrive = step + 1;
+                i += 1;
+                continue;
+            }
             if s.arrive <= step {
                 self.stock[(s.node * nf + s.form) * ne + s.elem] += s.qty;
                 // A government stockpile pays for a licensed delivery when it arrives.
@@ -2353,16 +2383,27 @@ impl Sim {
                     self.policy_cost[x] += price * s.qty / m.forms[s.form].re_share * 1000.0;
                 }
                 self.scratch.arrived[s.exporter] += s.qty;
-                let at = s.node * nc + s.commodity;
-                let o = &mut self.on_order[at];
-                *o = (*o - s.qty).max(0.0);
-                let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
-                *d = (*d - s.qty).max(0.0);
+                if !s.held {
+                    let at = s.node * nc + s.commodity;
+                    let o = &mut self.on_order[at];
+                    *o = (*o - s.qty).max(0.0);
+                    let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
+                    *d = (*d - s.qty).max(0.0);
+                }
                 self.pending.swap_remove(i);
             } else {
                 i += 1;
             }
         }
+    }
+
+    /// Whether the rules in force bar `exporter` from shipping `commodity` to buyer `node`
+    /// at all (a ban, an entity listing, a licence approving nothing).
+    fn banned(&self, commodity: CommodityId, node: usize, exporter: CountryId, nx: usize) -> bool {
+        let slots = &self.buyers_of[commodity];
+        slots.iter().position(|&b| b == node).is_some_and(|slot| {
+            self.rules[self.rule_offset[commodity] + slot * nx + exporter].allow <= 0.0
+        })
     }
 
     /// Effective capacity of a facility this step, tonnes of RE per step.
@@ -2805,6 +2846,7 @@ impl Sim {
                 // border it is trade.
                 self.scratch.sold[o.facility] += q;
                 self.scratch.sold_c[mk * nc + c] += q;
+                self.scratch.sold_e[o.facility * ne + e] += q;
                 if x != y {
                     self.scratch.exports[x * nf + form] += q;
                     self.scratch.imports[y * nf + form] += q;
@@ -3004,6 +3046,10 @@ impl Sim {
                         self.scratch.sold[ct.facility] += q;
                         let mk = m.countries[x].market;
                         self.scratch.sold_c[mk * m.commodities.len() + c] += q;
+                        if let Some(e) = m.commodities[c].element {
+                            let ne = m.elements.len();
+                            self.scratch.sold_e[ct.facility * ne + e] += q;
+                        }
                     }
                 }
             }
@@ -3071,31 +3117,6 @@ impl Sim {
                 }
             })
             .collect()
-    }
-
-    /// Share of a facility's output that is commodity `c`.
-    fn output_share(&self, f: FacilityId, c: CommodityId) -> f64 {
-        let m = &self.model;
-        let com = m.commodities[c];
-        match (com.element, m.facilities[f].process) {
-            (None, _) => 1.0,
-            (Some(e), Process::Mine(d)) => m.deposits[d].distribution[e],
-            (Some(e), Process::Convert(r)) => {
-                if self.composition[r].is_empty() {
-                    // A separator's output follows its feed: the mix it has made so far.
-                    let ne = m.elements.len();
-                    let made = &self.made_total[f * ne..(f + 1) * ne];
-                    let total: f64 = made.iter().sum();
-                    if total > 0.0 {
-                        made[e] / total
-                    } else {
-                        1.0 / ne as f64
-                    }
-                } else {
-                    self.composition[r][e]
-                }
-            }
-        }
     }
 
     /// Plants' sales are smoothed over the model's order-smoothing horizon; their plans
@@ -3504,8 +3525,12 @@ impl Sim {
     fn pay_policies(&mut self) {
         let m = &self.model;
         let nc = m.commodities.len();
-        let step = self.step;
-        let live = |fl: &&PriceFloor| fl.end.is_none_or(|e| step < e);
+        let (step, date, ne) = (self.step, self.date(), m.elements.len());
+        // A floor lapses with its lever's end, or with the plant (its `end` in the model).
+        let live = |fl: &&PriceFloor| {
+            fl.end.is_none_or(|e| step < e)
+                && m.facilities[fl.facility].end.is_none_or(|e| date < e)
+        };
         for (i, fl) in self.floors.iter().enumerate().filter(|(_, fl)| live(fl)) {
             let mk = m.countries[m.facilities[fl.facility].country].market;
             // Floors under the same sales stack: each payer tops up from the next floor
@@ -3523,8 +3548,12 @@ impl Sim {
                 .map(|(_, o)| o.floor)
                 .fold(self.price[mk * nc + fl.commodity], f64::max);
             if base < fl.floor {
-                let sold =
-                    self.scratch.sold[fl.facility] * self.output_share(fl.facility, fl.commodity);
+                // What it sold of the floored good: of one element, that element's sales
+                // (a separator's unsold co-products are no part of them).
+                let sold = match m.commodities[fl.commodity].element {
+                    Some(e) => self.scratch.sold_e[fl.facility * ne + e],
+                    None => self.scratch.sold[fl.facility],
+                };
                 // $/kg × t × 1000 kg/t, in the form's unit.
                 let re_share = m.forms[m.commodities[fl.commodity].form].re_share;
                 self.policy_cost[fl.payer] += (fl.floor - base) * sold / re_share * 1000.0;

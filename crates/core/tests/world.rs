@@ -529,6 +529,90 @@ fn a_price_floor_costs_its_payer_when_the_market_is_below_it() {
 }
 
 #[test]
+fn a_price_floor_pays_on_what_its_plant_sold_of_the_floored_element_and_lapses_with_it() {
+    // Lynas separates every element of its feed but sells its La and Ce only in part: a
+    // floor on its Nd oxide was paid on its sales of everything times Nd's share of its
+    // output, ~30% short of the Nd it sold (review, 2026-12-01); and it went on paying
+    // after the plant closed (its `end`, 2025-05-16) on the stock it sold off.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    let f = m.facility_id("lynas-kuantan").unwrap();
+    let ox = m.form_id("oxide").unwrap();
+    let nd = m.element_id("Nd").unwrap();
+    let au = m.country_id("AU").unwrap();
+    sim.run_until(d("2024-03-03"));
+    let made_before = sim.made_of(f, nd);
+    sim.floors.push(PriceFloor {
+        facility: f,
+        commodity: m.commodity(ox, Some(nd)),
+        floor: 80.0,
+        payer: au,
+        end: None,
+    });
+    sim.run_until(d("2025-03-31"));
+    let cost = sim.policy_cost[au];
+    let price = mean_between(&sim, "price", "ROW/oxide:Nd", "2024-03-04", "2025-03-31");
+    let made = sim.made_of(f, nd) - made_before;
+    // Nd is what sells: over a year the plant sells about what it makes.
+    let expect = (80.0 - price) * made * 1000.0;
+    assert!(
+        cost > 0.85 * expect && cost < 1.05 * expect,
+        "floor cost {cost:.0} against ~{expect:.0} on the Nd made"
+    );
+    sim.run_until(d("2025-06-30"));
+    let at_close = sim.policy_cost[au];
+    sim.run_until(d("2027-06-30"));
+    assert_eq!(
+        sim.policy_cost[au], at_close,
+        "the floor lapsed with the plant"
+    );
+}
+
+#[test]
+fn a_ban_holds_licensed_shipments_still_waiting_until_it_lifts() {
+    // A shipment in the licence queue is still at the exporter, waiting on its review: a
+    // ban that comes while it waits keeps it there (it let ~320 t of Dy goods through to
+    // Germany in the month after a ban, review 2026-12-01).
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2024-06-02"));
+    let mut lic = def("export_licence", "CN");
+    lic.elements = strs(&["Dy"]);
+    lic.to = strs(&["DE"]);
+    lic.approval = Some(0.8);
+    lic.delay_days = Some(56.0);
+    add(&mut sim, lic);
+    sim.run_until(d("2024-06-30"));
+    let mut ban = def("export_ban", "CN");
+    ban.elements = strs(&["Dy"]);
+    ban.to = strs(&["DE"]);
+    ban.end = Some("2024-11-04".into());
+    add(&mut sim, ban);
+    sim.run_until(d("2025-01-31"));
+    let queue_at = |date: &str| at(&sim, "licence_queue", "CN", date);
+    let arrived = |a: &str, b: &str| mean_between(&sim, "licence_arrivals", "CN", a, b);
+    let waiting = queue_at("2024-06-30");
+    assert!(waiting > 100.0, "a month of Dy goods waits: {waiting} t");
+    assert_eq!(
+        arrived("2024-07-01", "2024-10-31"),
+        0.0,
+        "none passes the ban"
+    );
+    assert!(
+        (queue_at("2024-10-31") - waiting).abs() < 1e-6 * waiting,
+        "the queue is held whole: {} t of {waiting}",
+        queue_at("2024-10-31")
+    );
+    // The week the ban lifts, what it held goes (its review long since over).
+    let week = arrived("2024-11-04", "2024-11-10") / m.steps_per_year();
+    assert!(
+        (week - waiting).abs() < 0.01 * waiting,
+        "{week} t arrive the week the ban lifts, of {waiting} t held"
+    );
+    assert!(sim.mass_balance_error() < 1e-9);
+}
+
+#[test]
 fn more_plants_built_than_the_model_has_nodes_trade_without_a_panic() {
     // Every buyer of a commodity has a slot in the market's buffers: 200 new magnet plants
     // make metal's buyers outnumber the model's nodes at its start.

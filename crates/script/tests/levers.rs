@@ -2196,6 +2196,10 @@ fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
             "capacity must be above 0 t/yr",
         ),
         (
+            r#"build("vac-hanau", "mega", 1.0e9, "1m", 1.0);"#,
+            "capacity 1e9 t/yr is beyond any plant",
+        ),
+        (
             r#"build("mountain-pass-mine", "mp-de", 100.0, "1y", 12.0, #{ country: "DE" });"#,
             "mountain-pass-mine is a mine, which works its deposit in US",
         ),

@@ -1717,7 +1717,8 @@ impl Sim {
     fn give(&mut self, c: CommodityId, links: &Links) {
         let m = &self.model;
         let (ne, nc) = (m.elements.len(), m.commodities.len());
-        let mixed = m.commodities[c].element.is_none();
+        let element = m.commodities[c].element;
+        let mixed = element.is_none();
         let stock = &mut self.stock;
         let s = &mut self.scratch;
         // Each exporter's sellers give the same share of their offer.
@@ -1746,6 +1747,9 @@ impl Sim {
             if l.facility != NONE {
                 s.sold[l.facility] += give;
                 s.sold_c[l.market * nc + c] += give;
+                if let Some(e) = element {
+                    s.sold_e[l.facility * ne + e] += give;
+                }
             }
             // What a government stockpile sells earns its price back.
             if l.stockpile != NONE {
@@ -2003,6 +2007,7 @@ fn hold(
         elem,
         commodity,
         qty,
+        held: false,
     };
     match com.element {
         Some(e) => pending.push(shipment(e, q)),

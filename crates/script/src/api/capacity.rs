@@ -292,7 +292,18 @@ fn build_with(
             .transpose()
     };
     let (country, firm) = (text("country")?, text("firm")?);
-    let capacity = finite(number(&capacity, "capacity")?, "capacity", 0.0, 1e9)?;
+    let capacity = number(&capacity, "capacity")?;
+    // The world mines ~390,000 t of rare-earth oxide a year (facts.md §1): a plant of a
+    // million tonnes is a slip of the keyboard, and its orders would bid every input to
+    // the model's price cap.
+    if capacity.is_finite() && capacity > 1e6 {
+        return Err(err(format!(
+            "build: capacity {} t/yr is beyond any plant (the world mines about 390,000 t of \
+             rare-earth oxide a year); at most 1,000,000",
+            chokepoint_core::error::shown(capacity)
+        )));
+    }
+    let capacity = finite(capacity, "capacity", 0.0, 1e6)?;
     if capacity == 0.0 {
         return Err(err(
             "build: capacity must be above 0 t/yr (a plant of none makes nothing)".to_string(),

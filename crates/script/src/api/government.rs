@@ -487,7 +487,10 @@ pub mod government_api {
     /// to `floor` $/kg whenever the market price is below it. It replaces any floor the same
     /// payer keeps under the same facility and commodity; a floor of 0 ends it. Floors of
     /// several payers under the same sales stack: each pays from the next floor below its
-    /// own (or the market) up to its own. A floor is a transfer: no plant in the model runs
+    /// own (or the market) up to its own. It pays on what the facility sold of that commodity
+    /// each week (of a separator's oxides, that element's sales alone: its unsold co-products
+    /// are no part of it), and lapses when the facility closes (its `end` in the model).
+    /// A floor is a transfer: no plant in the model runs
     /// more for what it is paid over the market (mines and separators run while fed; metal,
     /// magnet and recycling plants curtail on the market's margin), so it costs its payer
     /// and moves no tonne (a note says so); `build` and `expand` add output.

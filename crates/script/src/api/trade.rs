@@ -410,7 +410,9 @@ pub mod trade_api {
     /// at the approval share without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
     /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
     /// reach buyers after the delay (see `licence_queue`); lifting the licence releases
-    /// those already waiting, which arrive that week. A licence on some destinations leaks as a ban does:
+    /// those already waiting, which arrive that week. A ban or entity listing that comes
+    /// while they wait holds them at the exporter, still in the queue, until it lifts (they
+    /// arrive that week). A licence on some destinations leaks as a ban does:
     /// what it refuses can come to the buyers through others (`diversion`, models/README).
     /// Two licences over the same flow under different labels both apply (0.5 and 0.5
     /// pass a quarter), as do those pulled in one step (parts of one measure); pulling the
