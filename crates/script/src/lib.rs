@@ -850,6 +850,7 @@ impl Scenario {
                 l.date, m.countries[st.country].id, m.forms[st.form].id
             ));
         }
+        output.extend(sold_out_early(&host.sim, &host.levers));
         for l in (host.levers.iter()).filter(|l| l.step >= host.sim.step && l.by_rule) {
             output.push(format!(
                 "note: {} ({}) was pulled by a rule as the run's last step ended, {end}: it never \
@@ -870,6 +871,59 @@ impl Scenario {
             warnings,
         })
     }
+}
+
+/// A stockpile released at a rate that sold out before anyone in its country was first short
+/// of anything: the release went to the market (abroad too) while nobody needed it, so it
+/// was not there for the shortage (a JOGMEC release set with a ban on Japan sold its 560 t
+/// in the ten weeks before Japan's magnet users ran short: review, 2026-12-01). Said once a
+/// stockpile, from the recorded series.
+fn sold_out_early(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
+    let (m, series) = (&sim.model, &sim.series);
+    let mut out: Vec<String> = Vec::new();
+    let mut said: Vec<&str> = Vec::new();
+    for l in (levers.iter()).filter(|l| l.name == "stockpile_release") {
+        let Some(id) = l.summary.split(' ').next() else {
+            continue;
+        };
+        let Some(sp) = m.stockpiles.iter().position(|s| s.id == id) else {
+            continue;
+        };
+        if l.summary.ends_with("as needed") || l.summary.contains("releases 0 t/yr") {
+            continue;
+        }
+        let (Some(held), true) = (series.find("stockpile", id), !said.contains(&id)) else {
+            continue;
+        };
+        let held = series.column(held);
+        let from = l.step.min(held.len());
+        let start = held.get(from).copied().unwrap_or(0.0);
+        let Some(empty) = (from..held.len()).find(|&i| held[i] <= 1e-6 * start.max(1.0)) else {
+            continue;
+        };
+        let x = m.stockpiles[sp].country;
+        let here = format!("/{}", m.countries[x].id);
+        // Its country's first shortage of any form after the release began.
+        let short = (m.forms.iter())
+            .filter_map(|f| series.find("shortfall", &format!("{}{here}", f.id)))
+            .filter_map(|c| {
+                let v = series.column(c);
+                (from..v.len()).find(|&i| v[i] > 0.01)
+            })
+            .min();
+        let Some(short) = short.filter(|&i| i > empty) else {
+            continue;
+        };
+        said.push(id);
+        out.push(format!(
+            "note: stockpile_release: {id} sold out by {}, before {} was first short of \
+             anything ({}): a release at a rate sells into the market from when it is set, to \
+             buyers abroad too; `stockpile_release(\"{id}\", rate, #{{ as_needed: true }})` \
+             keeps it for its country's gaps, or set the release from a `when` on the shortage",
+            series.dates[empty], m.countries[x].id, series.dates[short]
+        ));
+    }
+    out
 }
 
 /// The first error in the numbers a policy lever's options map gives as literals

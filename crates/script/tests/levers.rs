@@ -4164,6 +4164,37 @@ fn a_stockpile_release_nobody_takes_is_said() {
 }
 
 #[test]
+fn a_stockpile_released_at_a_rate_that_sells_out_before_the_shortage_is_said() {
+    // Released at a rate from the start, JOGMEC's 560 t sells into the market by late April;
+    // Japan is first short in October, under a ban from September.
+    let out = run_to(
+        r#"stockpile_release("jp-jogmec", 3000.0);
+           at("2024-09-02", || export_ban("CN", #{ to: ["JP"] }));"#,
+        "2025-06-30",
+    );
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: stockpile_release: jp-jogmec sold out by 2024-04-22, before JP was first short of anything (2024-10-14)")
+            && said.contains("#{ as_needed: true }"),
+        "{said}"
+    );
+    // Released from the ban's week, it is still selling when Japan's oxide users run
+    // short (February 2025): nothing said.
+    let out = run_to(
+        r#"at("2025-01-06", || {
+               export_ban("CN", #{ to: ["JP"] });
+               stockpile_release("jp-jogmec", 3000.0);
+           });"#,
+        "2025-06-30",
+    );
+    assert!(
+        !out.output.join("\n").contains("sold out by"),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
 fn a_levers_bad_number_is_pointed_at_where_the_call_writes_it() {
     for (src, at) in [
         (r#"tariff("US", "CN", -0.25);"#, "lever-test.rhai:1:20"),
