@@ -99,7 +99,10 @@ enum Command {
     ///
     /// Example: chokepoint test scripts/ --set approval=0.3 --seed 7
     Test {
-        /// Scripts or directories of scripts (default: scripts/).
+        /// Scripts or directories of scripts (default: scripts/). What a shell's glob names
+        /// beside the scenarios in their directory (a README, lib/, a directory of none) is
+        /// passed over with a note; a file that is no .rhai, or a directory that holds none,
+        /// named on its own or apart from the rest is an error (exit 2).
         paths: Vec<PathBuf>,
         /// Write a JUnit XML report here (directories on the way are made).
         #[arg(long)]
@@ -192,7 +195,7 @@ enum Command {
         threads: Option<usize>,
         /// Run only shard K of N, K from 0 to N-1 (every N-th run from K); combine with
         /// `chokepoint merge`.
-        #[arg(long, value_name = "K/N")]
+        #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
         shard: Option<String>,
         /// Sweep seed (default: the model's seed).
         #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
@@ -686,7 +689,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             let both = finished(run_one("A", &a, &params_a))
                 .and_then(|x| Ok((x, finished(run_one("B", &b, &params_b))?)));
             // From here an interrupt waits for the comparison's files to be written whole.
-            let _output = write::output_phase();
+            let output = write::output_phase();
             let ((sa, ma, oa), (sb, mb, ob)) = match both {
                 Ok(both) => both,
                 Err(e) => {
@@ -761,6 +764,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 compare::write(&dir, &sa, &oa, &sb, &ob, base, top)?;
                 outln!("wrote {}, report.html", dir.join("compare.csv").display());
             }
+            output.done();
             // As `run`: an expectation that failed in either scenario is exit 1.
             Ok(if oa.failed() + ob.failed() > 0 { 1 } else { 0 })
         }
@@ -1291,7 +1295,7 @@ fn run(
     if let Some(dir) = out {
         // Everything is made before anything is written; from here an interrupt waits for
         // the new set to be written whole.
-        let _output = write::output_phase();
+        let output = write::output_phase();
         let files = [
             ("series.csv", outcome.sim.series.to_csv(res)),
             (
@@ -1307,6 +1311,7 @@ fn run(
             .map(|(name, text)| (dir.join(name), text.as_bytes()))
             .collect();
         write::atomic_set(&files)?;
+        output.done();
         outln!(
             "wrote {}, summary.json, report.html",
             dir.join("series.csv").display()
@@ -1315,14 +1320,32 @@ fn run(
     Ok(if outcome.failed() > 0 { 1 } else { 0 })
 }
 
-/// The text of the scenarios, and of every script under their scripts directories (the
-/// modules they may import); None past 20,000 entries or 64 MB (it can then tell nothing).
+/// The text of the scenarios, and of the scripts under their scripts directories they may
+/// import: those in its subdirectories (`lib/`), and another scenario beside them only where
+/// one of them names it in quotes (`import "other"`). A scenario not replayed is no module:
+/// reading the library's other scenarios let `test baseline.rhai --set approval=0.3` replay
+/// and pass before the typo was caught (runner review, 2026-12-01). None past 20,000
+/// entries or 64 MB (it can then tell nothing).
 fn script_texts(scripts: &[PathBuf]) -> Option<String> {
     const MOST: usize = 64 << 20;
     let mut roots: Vec<PathBuf> = scripts.iter().map(|s| scripts_root(s)).collect();
     roots.sort();
     roots.dedup();
     let mut files: Vec<PathBuf> = scripts.to_vec();
+    let named: Vec<PathBuf> = scripts
+        .iter()
+        .filter_map(|s| s.canonicalize().ok())
+        .collect();
+    let mut own = String::new();
+    for s in scripts {
+        if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(s, MOST as u64) {
+            own.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    let imported = |p: &Path| {
+        let stem = p.file_stem().map(|n| n.to_string_lossy().into_owned());
+        stem.is_some_and(|n| own.contains(&format!("\"{n}\"")) || own.contains(&format!("`{n}`")))
+    };
     // (A scenario outside any `scripts` directory has its own directory as its root: a
     // home directory is not walked whole.)
     let mut seen = 0usize;
@@ -1341,7 +1364,11 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
                 match e.file_type() {
                     Ok(t) if t.is_dir() => dirs.push(p),
                     Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "rhai") => {
-                        files.push(p)
+                        let scenario_beside = &d == root;
+                        let replayed = p.canonicalize().is_ok_and(|c| named.contains(&c));
+                        if !replayed && (!scenario_beside || imported(&p)) {
+                            files.push(p)
+                        }
                     }
                     _ => {}
                 }
@@ -1384,7 +1411,10 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         // A shell's `scripts/*` names the library's modules and its README too: what is no
         // scenario is passed over, with a word (a directory or file named on its own that
         // holds none is still bad input, below).
-        let named_among_others = roots.len() > 1;
+        // (Among others in its own directory, as a glob names them: a file or directory
+        // named apart from the rest, `test ../typo.rhi scripts/x.rhai`, is meant and must
+        // run, or the CI job that names it passes without it: runner review, 2026-12-01.)
+        let named_among_others = (roots.iter()).any(|q| q != &p && q.parent() == p.parent());
         if p.is_dir() && p.file_name().is_some_and(|n| n == "lib") {
             errln!(
                 "note: {} holds the modules scenarios import, not scenarios: passed over",
@@ -1400,7 +1430,7 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             .parent()
             .and_then(Path::file_name)
             .is_some_and(|n| n == "lib");
-        if p.is_file() && rhai && in_lib && named_among_others {
+        if p.is_file() && rhai && in_lib && roots.len() > 1 {
             errln!(
                 "note: {} is a module scenarios import (it is in a lib/ directory), not a \
                  scenario: passed over",
@@ -1650,8 +1680,9 @@ fn test(
         Ok(s) => s,
         Err(e) => {
             if let Some(j) = junit.filter(|j| !named(j)) {
-                let _output = write::output_phase();
+                let output = write::output_phase();
                 write::atomic(j, broken_report(format!("{e:#}")).as_bytes())?;
+                output.done();
             }
             return Err(e);
         }
@@ -1872,8 +1903,9 @@ fn test(
         cases.push(case);
     }
     if let Some(j) = junit {
-        let _output = write::output_phase();
+        let output = write::output_phase();
         write::atomic(j, report::junit(&cases).as_bytes())?;
+        output.done();
     }
     Ok(if broken > 0 || !unread.is_empty() {
         2
@@ -2075,6 +2107,12 @@ fn run_sweep(
             return Err(bad(format!("--set {} is given twice", r.name)));
         }
     }
+    // In the order of their names, whatever order the flags came in: the same sweep written
+    // either way draws the same values, walks its grid alike and writes the same files, so
+    // its shards merge (runs.csv's columns and sweep.json followed the flags: runner review,
+    // 2026-12-01).
+    let mut ranges = ranges;
+    ranges.sort_by(|a, b| a.name.cmp(&b.name));
     if grid.is_some() && ranges.iter().all(|r| r.lo == r.hi) {
         return Err(bad(
             "--grid needs a range to walk: add --set NAME=LO..HI".into()

@@ -472,6 +472,34 @@ impl Session {
         self.expectations_said = h.expectations.len();
     }
 
+    /// The session's model by its name (`world-2024`, for `models/world-2024.yaml`), where
+    /// `run` would find this same file by that name from a script saved at `f`, from any
+    /// directory: in the project the script is in, or beside it.
+    fn model_name_from(&self, f: &Path) -> Option<String> {
+        let path = &self.model_path;
+        let models = path.parent()?.file_name()?;
+        if models != "models" || path.extension()? != "yaml" {
+            return None;
+        }
+        let name = path.file_stem()?.to_str()?.to_string();
+        let this = std::fs::canonicalize(path).ok()?;
+        let named = PathBuf::from(format!("models/{name}.yaml"));
+        let dir = match f.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let dir = std::fs::canonicalize(dir).ok()?;
+        let root = crate::scripts_root(&dir.join("x.rhai"));
+        let project = (root.ends_with("scripts"))
+            .then(|| root.parent().map(|p| p.join(&named)))
+            .flatten();
+        let found = [project, Some(dir.join(&named))]
+            .into_iter()
+            .flatten()
+            .find(|p| p.exists())?;
+        (std::fs::canonicalize(found).ok()? == this).then_some(name)
+    }
+
     fn reset(&mut self) {
         let saved = std::mem::take(&mut self.saved);
         *self = Session::new(
@@ -967,7 +995,14 @@ impl Session {
             }
             Ok(()) => {
                 self.script.push(record);
-                outln!("now at {}", self.today());
+                // The date is the last step's, run through its week: after the first step it
+                // is still the start date, so the count tells the two apart.
+                let n = self.host.lock().sim.step;
+                outln!(
+                    "now at {} ({n} step{} run, the last the week from that date)",
+                    self.today(),
+                    if n == 1 { "" } else { "s" }
+                );
             }
             Err(_) if self.cancel.swap(false, Ordering::Relaxed) => {
                 // Ctrl-C: undone whole as a failure is, so a :save replays what is shown.
@@ -1249,9 +1284,13 @@ impl Session {
                 } else {
                     f.to_string()
                 };
+                // By its name (`world-2024`) where `run` finds this very file by that name
+                // from the script: the script then replays in any checkout of the project
+                // (an absolute path tied it to this one: runner review, 2026-12-01).
+                let model = (self.model_name_from(Path::new(f)))
+                    .unwrap_or_else(|| model.display().to_string());
                 let mut text = format!(
-                    "{SAVED_HEADER}\n// model: {}\n// saved by chokepoint repl; replay with `chokepoint run {shown}`\n\n",
-                    model.display()
+                    "{SAVED_HEADER}\n// model: {model}\n// saved by chokepoint repl; replay with `chokepoint run {shown}`\n\n",
                 );
                 for s in &self.script {
                     text.push_str(s);

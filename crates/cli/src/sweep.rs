@@ -632,7 +632,7 @@ pub fn sweep(
         figures.push_str(&r.figures);
         series.push_str(&r.series);
     }
-    let _output = write::output_phase();
+    let output = write::output_phase();
     let note = write_runs(out, &figures, &series, &this, shard.n == 1)?;
     let elapsed = started.elapsed();
     if shard.n != 1 {
@@ -642,6 +642,7 @@ pub fn sweep(
             let _ = std::fs::remove_file(out.join(f));
         }
     }
+    output.done();
     Ok(Stats {
         runs: rows.len(),
         failed: rows.iter().filter(|r| r.failed).count(),
@@ -877,7 +878,7 @@ fn write_runs(
         files.push((out.join("bands.csv"), done.bands.into_bytes()));
         files.push((out.join("summary.json"), done.summary.into_bytes()));
         files.push((out.join("report.html"), done.report.into_bytes()));
-        note = short_note(&done.short);
+        note = short_note(&done.short, &done.partial);
     }
     let set: Vec<(std::path::PathBuf, &[u8])> = files
         .iter()
@@ -909,10 +910,14 @@ fn said_digest(meta: &serde_json::Value) -> String {
     )
 }
 
-/// A digest of a model as loaded (includes and all, comments aside): two runs read the
-/// same data only if their digests agree, whatever the model is named.
+/// A digest of a model as loaded (includes and all; comments, layout and the files' paths
+/// aside): two runs read the same data only if their digests agree, whatever the model's
+/// file is named and wherever the checkout is. (Where each item was written, file and line,
+/// is for messages only: it made shards of one sweep run in two checkouts unmergeable.)
 pub(crate) fn model_digest(model: &Model) -> String {
-    digest(format!("{model:?}").as_bytes())
+    let mut data = model.clone();
+    data.places = Default::default();
+    digest(format!("{data:?}").as_bytes())
 }
 
 /// A 64-bit FNV-1a digest: the same bytes give the same digest on every machine.
@@ -1478,8 +1483,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
     said.tell(total);
     meta["said"] = said.json();
     let meta = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
-    let _output = write::output_phase();
+    let output = write::output_phase();
     let note = write_runs(out, &f, &s, &meta, true)?;
+    output.done();
     Ok((total, note))
 }
 
@@ -1559,6 +1565,8 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     let total = runs.lines().skip(1).filter(|l| !l.is_empty()).count();
     let mut short = Vec::new();
     let mut by: BTreeMap<(String, String, i32), Vec<f64>> = BTreeMap::new();
+    // Each run's last year: a run that ended before others ended within it.
+    let mut last: BTreeMap<&str, i32> = BTreeMap::new();
     for l in series.lines().skip(1) {
         let f: Vec<&str> = l.split(',').collect();
         if f.len() != 5 {
@@ -1567,6 +1575,8 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         let (Ok(year), Ok(v)) = (f[1].parse::<i32>(), f[4].parse::<f64>()) else {
             continue;
         };
+        let at = last.entry(f[0]).or_insert(year);
+        *at = (*at).max(year);
         by.entry((f[2].to_string(), f[3].to_string(), year))
             .or_default()
             .push(v);
@@ -1597,6 +1607,12 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         }
         fans.entry((m, k)).or_default().push((y, p5, p50, p95));
     }
+    let end = last.values().copied().max();
+    let mut partial: Vec<i32> = (last.values().copied())
+        .filter(|&y| Some(y) != end)
+        .collect();
+    partial.sort();
+    partial.dedup();
     // Figure quantiles across runs.
     let (head_fields, rows) = runs_table(runs);
     let head: Vec<&str> = head_fields.iter().map(String::as_str).collect();
@@ -1786,6 +1802,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         summary,
         report,
         short,
+        partial,
     }
 }
 
@@ -1795,20 +1812,35 @@ struct Finished {
     summary: String,
     report: String,
     short: Vec<i32>,
+    /// Years some run ended within, before others ran on: its figure there is its mean
+    /// over the weeks it ran.
+    partial: Vec<i32>,
 }
 
 /// What to tell the user when some runs ended before others: the bands of those periods
 /// describe fewer runs.
-fn short_note(short: &[i32]) -> Option<String> {
-    let (first, last) = (short.first()?, short.last()?);
-    let years = if first == last {
-        first.to_string()
-    } else {
-        format!("{first}-{last}")
+fn short_note(short: &[i32], partial: &[i32]) -> Option<String> {
+    let span = |ys: &[i32]| -> Option<String> {
+        let (first, last) = (ys.first()?, ys.last()?);
+        Some(match first == last {
+            true => first.to_string(),
+            false => format!("{first}-{last}"),
+        })
+    };
+    let years = span(short)?;
+    // (A run that ended in a year counts in its band at its mean over the weeks it ran: a
+    // year's band can mix January-February means with whole years', runner review.)
+    let within = match partial.iter().map(|y| y.to_string()).collect::<Vec<_>>() {
+        ys if ys.is_empty() => String::new(),
+        ys => format!(
+            "; and those for {} count the runs that ended within the year at their mean over \
+             the weeks they ran",
+            ys.join(", ")
+        ),
     };
     Some(format!(
         "note: some runs ended before others, so the bands for {years} are from fewer runs \
-         (bands.csv's `runs` column says how many)"
+         (bands.csv's `runs` column says how many){within}"
     ))
 }
 

@@ -128,12 +128,41 @@ static WRITING: Mutex<()> = Mutex::new(());
 static OUTPUT: Mutex<()> = Mutex::new(());
 
 /// Held while a command writes all its files: an interrupt waits for the last of them, so
-/// an output directory is never left part old and part new. From here what the directory
-/// holds is this command's: an interrupt no longer voids it.
-pub fn output_phase() -> std::sync::MutexGuard<'static, ()> {
+/// an output directory is never left part old and part new. From here an interrupt no
+/// longer voids the directory; a phase that ends without [`OutputPhase::done`] (its
+/// write failed: a full disk, a file it may not replace) voids it, as any failure does
+/// (it left the earlier run's results, whole and unmarked, after printing this run's
+/// summary: runner review, 2026-12-01).
+pub fn output_phase() -> OutputPhase {
     let guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
-    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    guard
+    let outputs = UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    OutputPhase {
+        _guard: guard,
+        outputs,
+        done: false,
+    }
+}
+
+/// A command writing its results (see [`output_phase`]).
+pub struct OutputPhase {
+    _guard: std::sync::MutexGuard<'static, ()>,
+    outputs: Option<Outputs>,
+    done: bool,
+}
+
+impl OutputPhase {
+    /// The results are written: the directory is this command's.
+    pub fn done(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for OutputPhase {
+    fn drop(&mut self) {
+        if let (false, Some(o)) = (self.done, &self.outputs) {
+            let _ = o.void("its results could not all be written");
+        }
+    }
 }
 
 /// The --out directory of a command that has not yet written its results, and the files
@@ -179,8 +208,10 @@ impl Outputs {
                 "error": why,
             });
             let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
-            atomic_set(&[(dir.join("summary.json"), text.as_bytes())])?;
-            kept.push("summary.json");
+            // Where even that cannot be written (the disk is full), it goes with the rest.
+            if atomic_set(&[(dir.join("summary.json"), text.as_bytes())]).is_ok() {
+                kept.push("summary.json");
+            }
         }
         let mut gone = Vec::new();
         for f in self.files.iter().filter(|f| !kept.contains(f)) {
@@ -481,7 +512,7 @@ pub fn ready(dir: &Path, files: &'static [&'static str]) -> Result<(), crate::Ba
     let probe = dir.join(format!(".chokepoint-probe{}", std::process::id()));
     {
         // An interrupt waits for the probe to go.
-        let _output = output_phase();
+        let _output = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
         std::fs::File::create(&probe).map_err(|e| bad(format!("cannot write there: {e}")))?;
         let _ = std::fs::remove_file(&probe);
     }
@@ -697,6 +728,43 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_phase_that_fails_voids_the_earlier_results_and_one_that_is_done_keeps_its_own() {
+        let dir = std::env::temp_dir().join(format!("chokepoint-phase-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let earlier = || {
+            std::fs::write(dir.join("series.csv"), "date,metric,key,value\n").unwrap();
+            std::fs::write(dir.join("summary.json"), "{\"passed\": true}\n").unwrap();
+            std::fs::write(dir.join("report.html"), "<html></html>\n").unwrap();
+        };
+        let readied = || {
+            *UNFINISHED.lock().unwrap() = Some(Outputs {
+                dir: dir.clone(),
+                files: &["series.csv", "summary.json", "report.html"],
+                scenario: Some(PathBuf::from("s.rhai")),
+            })
+        };
+        // The new set could not be written (a full disk): the phase ends without done.
+        earlier();
+        readied();
+        drop(output_phase());
+        let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+        assert!(
+            summary.contains("\"finished\": false")
+                && summary.contains("its results could not all be written"),
+            "{summary}"
+        );
+        assert!(!dir.join("series.csv").exists() && !dir.join("report.html").exists());
+        // Written: the directory is the command's.
+        earlier();
+        readied();
+        output_phase().done();
+        let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+        assert!(summary.contains("\"passed\": true") && dir.join("report.html").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
