@@ -1414,7 +1414,11 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         // (Among others in its own directory, as a glob names them: a file or directory
         // named apart from the rest, `test ../typo.rhi scripts/x.rhai`, is meant and must
         // run, or the CI job that names it passes without it: runner review, 2026-12-01.)
-        let named_among_others = (roots.iter()).any(|q| q != &p && q.parent() == p.parent());
+        let dir_of = |q: &Path| {
+            let d = q.parent().filter(|d| !d.as_os_str().is_empty());
+            std::fs::canonicalize(d.unwrap_or(Path::new("."))).ok()
+        };
+        let named_among_others = (roots.iter()).any(|q| q != &p && dir_of(q) == dir_of(&p));
         if p.is_dir() && p.file_name().is_some_and(|n| n == "lib") {
             errln!(
                 "note: {} holds the modules scenarios import, not scenarios: passed over",
