@@ -195,7 +195,7 @@ enum Command {
         threads: Option<usize>,
         /// Run only shard K of N, K from 0 to N-1 (every N-th run from K); combine with
         /// `chokepoint merge`.
-        #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
+        #[arg(long, value_name = "K/N")]
         shard: Option<String>,
         /// Sweep seed (default: the model's seed).
         #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
@@ -1322,7 +1322,7 @@ fn run(
 
 /// The text of the scenarios, and of the scripts under their scripts directories they may
 /// import: those in its subdirectories (`lib/`), and another scenario beside them only where
-/// one of them names it in quotes (`import "other"`). A scenario not replayed is no module:
+/// the text read names it (`import "other"`, directly or through a module). A scenario not replayed is no module:
 /// reading the library's other scenarios let `test baseline.rhai --set approval=0.3` replay
 /// and pass before the typo was caught (runner review, 2026-12-01). None past 20,000
 /// entries or 64 MB (it can then tell nothing).
@@ -1342,10 +1342,9 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
             own.push_str(&String::from_utf8_lossy(&bytes));
         }
     }
-    let imported = |p: &Path| {
-        let stem = p.file_stem().map(|n| n.to_string_lossy().into_owned());
-        stem.is_some_and(|n| own.contains(&format!("\"{n}\"")) || own.contains(&format!("`{n}`")))
-    };
+    // A scenario beside them is read where the text read so far names it at all (`import
+    // "other"`, `"./other.rhai"`, through a module: followed to any depth).
+    let mut beside: Vec<PathBuf> = Vec::new();
     // (A scenario outside any `scripts` directory has its own directory as its root: a
     // home directory is not walked whole.)
     let mut seen = 0usize;
@@ -1364,16 +1363,37 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
                 match e.file_type() {
                     Ok(t) if t.is_dir() => dirs.push(p),
                     Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "rhai") => {
-                        let scenario_beside = &d == root;
                         let replayed = p.canonicalize().is_ok_and(|c| named.contains(&c));
-                        if !replayed && (!scenario_beside || imported(&p)) {
-                            files.push(p)
+                        if replayed {
+                        } else if &d == root {
+                            beside.push(p);
+                        } else {
+                            files.push(p);
                         }
                     }
                     _ => {}
                 }
             }
         }
+    }
+    for f in &files[scripts.len()..] {
+        if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(f, MOST as u64) {
+            own.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    loop {
+        let named_here = |p: &PathBuf| {
+            p.file_stem()
+                .is_some_and(|n| own.contains(n.to_string_lossy().as_ref()))
+        };
+        let Some(i) = beside.iter().position(named_here) else {
+            break;
+        };
+        let p = beside.swap_remove(i);
+        if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(&p, MOST as u64) {
+            own.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        files.push(p);
     }
     let mut text = String::new();
     for f in files {

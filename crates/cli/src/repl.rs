@@ -997,9 +997,10 @@ impl Session {
                 self.script.push(record);
                 // The date is the last step's, run through its week: after the first step it
                 // is still the start date, so the count tells the two apart.
-                let n = self.host.lock().sim.step;
+                let all = self.host.lock().sim.step;
+                let n = all - step;
                 outln!(
-                    "now at {} ({n} step{} run, the last the week from that date)",
+                    "now at {} ({n} step{} run, {all} in all, the last the week from that date)",
                     self.today(),
                     if n == 1 { "" } else { "s" }
                 );

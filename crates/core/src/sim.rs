@@ -3526,10 +3526,13 @@ impl Sim {
         let m = &self.model;
         let nc = m.commodities.len();
         let (step, date, ne) = (self.step, self.date(), m.elements.len());
-        // A floor lapses with its lever's end, or with the plant (its `end` in the model).
+        // A floor lapses with its lever's end, or with the plant (its `end` in the model),
+        // and pays nothing while a lever has the plant closed (it sells off stock then).
+        let closed = &self.closed;
         let live = |fl: &&PriceFloor| {
             fl.end.is_none_or(|e| step < e)
                 && m.facilities[fl.facility].end.is_none_or(|e| date < e)
+                && !closed[fl.facility]
         };
         for (i, fl) in self.floors.iter().enumerate().filter(|(_, fl)| live(fl)) {
             let mk = m.countries[m.facilities[fl.facility].country].market;

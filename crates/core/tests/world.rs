@@ -566,6 +566,23 @@ fn a_price_floor_pays_on_what_its_plant_sold_of_the_floored_element_and_lapses_w
         sim.policy_cost[au], at_close,
         "the floor lapsed with the plant"
     );
+    // Nor does it pay while a lever has the plant closed (it sells off its stock then).
+    let mut sim = Sim::new(&m, 1);
+    sim.floors.push(PriceFloor {
+        facility: f,
+        commodity: m.commodity(ox, Some(nd)),
+        floor: 200.0,
+        payer: au,
+        end: None,
+    });
+    sim.run_until(d("2024-06-02"));
+    sim.closed[f] = true;
+    let shut = sim.policy_cost[au];
+    sim.run_until(d("2024-08-25"));
+    assert_eq!(sim.policy_cost[au], shut, "nothing paid while closed");
+    sim.closed[f] = false;
+    sim.run_until(d("2024-12-31"));
+    assert!(sim.policy_cost[au] > shut, "paid again once reopened");
 }
 
 #[test]

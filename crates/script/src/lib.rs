@@ -873,8 +873,8 @@ impl Scenario {
     }
 }
 
-/// A stockpile released at a rate that sold out before anyone in its country was first short
-/// of anything: the release went to the market (abroad too) while nobody needed it, so it
+/// A stockpile released at a rate that sold out before its country's users of its form were
+/// first short: the release went to the market (abroad too) while nobody needed it, so it
 /// was not there for the shortage (a JOGMEC release set with a ban on Japan sold its 560 t
 /// in the ten weeks before Japan's magnet users ran short: review, 2026-12-01). Said once a
 /// stockpile, from the recorded series.
@@ -901,26 +901,31 @@ fn sold_out_early(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
         let Some(empty) = (from..held.len()).find(|&i| held[i] <= 1e-6 * start.max(1.0)) else {
             continue;
         };
-        let x = m.stockpiles[sp].country;
-        let here = format!("/{}", m.countries[x].id);
-        // Its country's first shortage of any form after the release began.
-        let short = (m.forms.iter())
-            .filter_map(|f| series.find("shortfall", &format!("{}{here}", f.id)))
-            .filter_map(|c| {
-                let v = series.column(c);
-                (from..v.len()).find(|&i| v[i] > 0.01)
-            })
-            .min();
-        let Some(short) = short.filter(|&i| i > empty) else {
+        let (x, form) = (m.stockpiles[sp].country, m.stockpiles[sp].form);
+        // Its country's users of its form: short before the release began (then the
+        // release was not early), and next short after it.
+        let key = format!("{}/{}", m.forms[form].id, m.countries[x].id);
+        let Some(col) = series.find("shortfall", &key) else {
+            continue;
+        };
+        let v = series.column(col);
+        if v[..from.min(v.len())].iter().any(|&s| s > 0.01) {
+            continue;
+        }
+        let Some(short) = (from..v.len())
+            .find(|&i| v[i] > 0.01)
+            .filter(|&i| i > empty)
+        else {
             continue;
         };
         said.push(id);
         out.push(format!(
-            "note: stockpile_release: {id} sold out by {}, before {} was first short of \
-             anything ({}): a release at a rate sells into the market from when it is set, to \
-             buyers abroad too; `stockpile_release(\"{id}\", rate, #{{ as_needed: true }})` \
-             keeps it for its country's gaps, or set the release from a `when` on the shortage",
-            series.dates[empty], m.countries[x].id, series.dates[short]
+            "note: stockpile_release: {id} sold out by {}, before {}'s users of {} were first \
+             short ({}; the shortfall may be of elements it does not hold): a release at a \
+             rate sells into the market from when it is set, to buyers abroad too; \
+             `stockpile_release(\"{id}\", rate, #{{ as_needed: true }})` keeps it for its \
+             country's gaps, or set the release from a `when` on the shortage",
+            series.dates[empty], m.countries[x].id, m.forms[form].id, series.dates[short]
         ));
     }
     out

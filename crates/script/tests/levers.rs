@@ -4174,7 +4174,7 @@ fn a_stockpile_released_at_a_rate_that_sells_out_before_the_shortage_is_said() {
     );
     let said = out.output.join("\n");
     assert!(
-        said.contains("note: stockpile_release: jp-jogmec sold out by 2024-04-22, before JP was first short of anything (2024-10-14)")
+        said.contains("note: stockpile_release: jp-jogmec sold out by 2024-04-22, before JP's users of oxide were first short (2024-10-14;")
             && said.contains("#{ as_needed: true }"),
         "{said}"
     );
