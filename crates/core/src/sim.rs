@@ -2397,6 +2397,20 @@ impl Sim {
         }
     }
 
+    /// Per exporter: tonnes in its licence queue that a ban or entity listing holds (they
+    /// count in trade when ordered, and arrive only if the control lifts).
+    pub fn held_in_queue(&self) -> Vec<(CountryId, f64)> {
+        let mut out: Vec<(CountryId, f64)> = Vec::new();
+        for sh in self.pending.iter().filter(|sh| sh.held) {
+            match out.iter_mut().find(|(x, _)| *x == sh.exporter) {
+                Some((_, q)) => *q += sh.qty,
+                None => out.push((sh.exporter, sh.qty)),
+            }
+        }
+        out.sort_by_key(|&(x, _)| x);
+        out
+    }
+
     /// Whether the rules in force bar `exporter` from shipping `commodity` to buyer `node`
     /// at all (a ban, an entity listing, a licence approving nothing).
     fn banned(&self, commodity: CommodityId, node: usize, exporter: CountryId, nx: usize) -> bool {

@@ -851,6 +851,22 @@ impl Scenario {
             ));
         }
         output.extend(sold_out_early(&host.sim, &host.levers));
+        // Goods a ban caught in a licence queue and still holds: counted as traded when
+        // ordered, never delivered.
+        for (x, q) in host
+            .sim
+            .held_in_queue()
+            .into_iter()
+            .filter(|&(_, q)| q > 1e-6)
+        {
+            output.push(format!(
+                "note: {} t waiting in {}'s licence queue were held by a ban or entity listing at \
+                 the run's end: they count in trade, exports and imports when ordered, and reach \
+                 their buyers only if the control lifts (see licence_queue)",
+                whole_tonnes(q),
+                host.sim.model.countries[x].id
+            ));
+        }
         for l in (host.levers.iter()).filter(|l| l.step >= host.sim.step && l.by_rule) {
             output.push(format!(
                 "note: {} ({}) was pulled by a rule as the run's last step ended, {end}: it never \

@@ -4195,6 +4195,26 @@ fn a_stockpile_released_at_a_rate_that_sells_out_before_the_shortage_is_said() {
 }
 
 #[test]
+fn goods_a_ban_still_holds_in_a_licence_queue_at_the_end_are_said() {
+    let held = r#"at("2024-06-03", || export_licence("CN", #{ elements: ["Dy"], to: ["DE"], approval: 0.8, delay_days: 56, label: "lic" }));
+           at("2024-07-01", || export_ban("CN", #{ elements: ["Dy"], to: ["DE"], label: "ban" }));"#;
+    let out = run_to(held, "2025-03-31");
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: 324 t waiting in CN's licence queue were held by a ban or entity listing at the run's end"),
+        "{said}"
+    );
+    // Lifted, they arrive: nothing to say.
+    let lifted = format!("{held}\nat(\"2024-11-04\", || lift(\"CN\", \"ban\"));");
+    let out = run_to(&lifted, "2025-03-31");
+    assert!(
+        !out.output.join("\n").contains("were held by"),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
 fn a_levers_bad_number_is_pointed_at_where_the_call_writes_it() {
     for (src, at) in [
         (r#"tariff("US", "CN", -0.25);"#, "lever-test.rhai:1:20"),
