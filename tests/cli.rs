@@ -1564,6 +1564,38 @@ fn the_order_of_a_sweeps_set_flags_changes_none_of_its_files() {
 }
 
 #[test]
+fn test_set_reads_the_modules_a_scenario_imports_however_named_and_no_other_scenario() {
+    let dir = temp("set-modules");
+    copy_dir(&root().join("models"), &dir.join("models"));
+    let scripts = dir.join("scripts");
+    std::fs::create_dir_all(scripts.join("t")).unwrap();
+    let w = |f: &str, t: &str| std::fs::write(scripts.join(f), t).unwrap();
+    w("helper.rhai", "export const K = param(\"knob\", 1.0);\n");
+    w(
+        "mid.rhai",
+        "import \"./helper.rhai\" as h;\nexport const K = h::K;\n",
+    );
+    w(
+        "main.rhai",
+        "// model: world-2024\n// (the other scenario, t/other, is not read)\nimport \"mid\" as m;\nrun_until(\"2024-01-15\");\nexpect(m::K > 0.0, \"k\");\n",
+    );
+    w(
+        "t/other.rhai",
+        "// model: world-2024\nlet x = param(\"mode\", 0.0);\nexpect(true, \"t\");\n",
+    );
+    let main = scripts.join("main.rhai");
+    let test = |set: &str| chokepoint(&["test", main.to_str().unwrap(), "--set", set]);
+    // Read through two imports, one by file name with `./`: taken.
+    let o = test("knob=2");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("knob=2"), "{}", text(&o));
+    // Read only by another scenario (in a subdirectory): refused before anything replays.
+    let o = test("mode=1");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("passed"), "{}", text(&o));
+}
+
+#[test]
 fn bands_say_how_many_runs_they_are_from_when_runs_end_apart() {
     let dir = temp("uneven");
     let script = dir.join("uneven.rhai");

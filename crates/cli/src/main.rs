@@ -1321,11 +1321,13 @@ fn run(
 }
 
 /// The text of the scenarios, and of the scripts under their scripts directories they may
-/// import: those in its subdirectories (`lib/`), and another scenario beside them only where
-/// the text read names it (`import "other"`, directly or through a module). A scenario not replayed is no module:
-/// reading the library's other scenarios let `test baseline.rhai --set approval=0.3` replay
-/// and pass before the typo was caught (runner review, 2026-12-01). None past 20,000
-/// entries or 64 MB (it can then tell nothing).
+/// import: each file there whose name the text read so far holds (`import "lib/feed"`,
+/// `"./other.rhai"`; followed through modules to any depth). A scenario not replayed, in
+/// scripts/ or a subdirectory, is no module unless a scenario names it: reading the
+/// library's other scenarios let `test baseline.rhai --set approval=0.3` replay and pass
+/// before the typo was caught (runner review, 2026-12-01). Where an import's name is built
+/// (`import "lib/" + x`), every file there is read. None past 20,000 entries or 64 MB (it
+/// can then tell nothing).
 fn script_texts(scripts: &[PathBuf]) -> Option<String> {
     const MOST: usize = 64 << 20;
     let mut roots: Vec<PathBuf> = scripts.iter().map(|s| scripts_root(s)).collect();
@@ -1337,13 +1339,14 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
         .filter_map(|s| s.canonicalize().ok())
         .collect();
     let mut own = String::new();
+    // (Comments aside: a name or an `import` in prose is none.)
+    let code = |bytes: &[u8]| chokepoint_script::without_comments(&String::from_utf8_lossy(bytes));
     for s in scripts {
         if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(s, MOST as u64) {
-            own.push_str(&String::from_utf8_lossy(&bytes));
+            own.push_str(&code(&bytes));
         }
     }
-    // A scenario beside them is read where the text read so far names it at all (`import
-    // "other"`, `"./other.rhai"`, through a module: followed to any depth).
+    // A file under the scripts directories is read where the text read so far names it.
     let mut beside: Vec<PathBuf> = Vec::new();
     // (A scenario outside any `scripts` directory has its own directory as its root: a
     // home directory is not walked whole.)
@@ -1362,26 +1365,28 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
                 let p = e.path();
                 match e.file_type() {
                     Ok(t) if t.is_dir() => dirs.push(p),
-                    Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "rhai") => {
-                        let replayed = p.canonicalize().is_ok_and(|c| named.contains(&c));
-                        if replayed {
-                        } else if &d == root {
-                            beside.push(p);
-                        } else {
-                            files.push(p);
-                        }
+                    Ok(t)
+                        if t.is_file()
+                            && p.extension().is_some_and(|x| x == "rhai")
+                            && !p.canonicalize().is_ok_and(|c| named.contains(&c)) =>
+                    {
+                        beside.push(p)
                     }
                     _ => {}
                 }
             }
         }
     }
-    for f in &files[scripts.len()..] {
-        if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(f, MOST as u64) {
-            own.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
     loop {
+        // An import by a built name could be any of them.
+        let built = own.match_indices("import").any(|(i, _)| {
+            let rest = &own[i + "import".len()..];
+            rest.starts_with(char::is_whitespace) && !rest.trim_start().starts_with(['"', '`'])
+        });
+        if built {
+            files.append(&mut beside);
+            break;
+        }
         let named_here = |p: &PathBuf| {
             p.file_stem()
                 .is_some_and(|n| own.contains(n.to_string_lossy().as_ref()))
@@ -1391,7 +1396,7 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
         };
         let p = beside.swap_remove(i);
         if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(&p, MOST as u64) {
-            own.push_str(&String::from_utf8_lossy(&bytes));
+            own.push_str(&code(&bytes));
         }
         files.push(p);
     }

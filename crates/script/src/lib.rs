@@ -97,7 +97,7 @@ fn known_id(m: &Model, kind: reference::IdKind, id: &str) -> Result<(), String> 
 
 /// Rhai source with its `//` and `/* */` comments blanked (strings kept): a commented-out
 /// `param("x", ...)` is not a parameter the script reads.
-fn without_comments(src: &str) -> String {
+pub fn without_comments(src: &str) -> String {
     let mut out = String::with_capacity(src.len());
     let mut chars = src.chars().peekable();
     let mut quote: Option<char> = None;
