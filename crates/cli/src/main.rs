@@ -1341,9 +1341,19 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
     let mut own = String::new();
     // (Comments aside: a name or an `import` in prose is none.)
     let code = |bytes: &[u8]| chokepoint_script::without_comments(&String::from_utf8_lossy(bytes));
+    // An import by a built name (`import "lib/" + x`) could be any of them.
+    let builds_a_name = |code: &str| {
+        code.match_indices("import").any(|(i, _)| {
+            let rest = &code[i + "import".len()..];
+            rest.starts_with(char::is_whitespace) && !rest.trim_start().starts_with(['"', '`'])
+        })
+    };
+    let mut built = false;
     for s in scripts {
         if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(s, MOST as u64) {
-            own.push_str(&code(&bytes));
+            let c = code(&bytes);
+            built |= builds_a_name(&c);
+            own.push_str(&c);
         }
     }
     // A file under the scripts directories is read where the text read so far names it.
@@ -1378,11 +1388,6 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
         }
     }
     loop {
-        // An import by a built name could be any of them.
-        let built = own.match_indices("import").any(|(i, _)| {
-            let rest = &own[i + "import".len()..];
-            rest.starts_with(char::is_whitespace) && !rest.trim_start().starts_with(['"', '`'])
-        });
         if built {
             files.append(&mut beside);
             break;
@@ -1396,7 +1401,9 @@ fn script_texts(scripts: &[PathBuf]) -> Option<String> {
         };
         let p = beside.swap_remove(i);
         if let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(&p, MOST as u64) {
-            own.push_str(&code(&bytes));
+            let c = code(&bytes);
+            built |= builds_a_name(&c);
+            own.push_str(&c);
         }
         files.push(p);
     }

@@ -489,7 +489,7 @@ impl Session {
             _ => Path::new("."),
         };
         let dir = std::fs::canonicalize(dir).ok()?;
-        let root = crate::scripts_root(&dir.join("x.rhai"));
+        let root = crate::scripts_root(&dir.join(f.file_name()?));
         let project = (root.ends_with("scripts"))
             .then(|| root.parent().map(|p| p.join(&named)))
             .flatten();

@@ -2360,16 +2360,11 @@ impl Sim {
         while i < self.pending.len() {
             let s = self.pending[i];
             if s.arrive <= step && self.banned(s.commodity, s.node, s.exporter, nx) {
-                let sh = &mut self.pending[i];
-                if !sh.held {
-                    sh.held = true;
-                    let at = s.node * nc + s.commodity;
-                    let o = &mut self.on_order[at];
-                    *o = (*o - s.qty).max(0.0);
-                    let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
-                    *d = (*d - s.qty).max(0.0);
+                self.pending[i].arrive = step + 1;
+                if !s.held {
+                    self.pending[i].held = true;
+                    self.no_longer_due(&s);
                 }
-                sh.arrive = step + 1;
                 i += 1;
                 continue;
             }
@@ -2384,17 +2379,22 @@ impl Sim {
                 }
                 self.scratch.arrived[s.exporter] += s.qty;
                 if !s.held {
-                    let at = s.node * nc + s.commodity;
-                    let o = &mut self.on_order[at];
-                    *o = (*o - s.qty).max(0.0);
-                    let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
-                    *d = (*d - s.qty).max(0.0);
+                    self.no_longer_due(&s);
                 }
                 self.pending.swap_remove(i);
             } else {
                 i += 1;
             }
         }
+    }
+
+    /// A shipment arrives, or is held: its buyer no longer counts it on order, nor due.
+    fn no_longer_due(&mut self, s: &Shipment) {
+        let at = s.node * self.model.commodities.len() + s.commodity;
+        let o = &mut self.on_order[at];
+        *o = (*o - s.qty).max(0.0);
+        let d = &mut self.due[at * self.due_ring + s.arrive % self.due_ring];
+        *d = (*d - s.qty).max(0.0);
     }
 
     /// Per exporter: tonnes in its licence queue that a ban or entity listing holds (they

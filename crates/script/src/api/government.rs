@@ -433,8 +433,9 @@ pub mod government_api {
     /// buyers are not short it takes a share of their orders and other supply waits, so a
     /// holding released before they run short is partly spent before it is needed, and a
     /// faster release of the same holding can leave them shorter later. Start it when the
-    /// gap opens, or sweep the rate. One that sells out before its country is first short of
-    /// anything gets a note after the run saying when each came.
+    /// gap opens, or sweep the rate. One that sells out before its country's users of its
+    /// form are first short (and were not short before it began) gets a note after the run
+    /// saying when each came.
     ///
     /// With `#{ as_needed: true }` it is a reserve of last resort instead: see below.
     ///

@@ -412,8 +412,9 @@ pub mod trade_api {
     /// reach buyers after the delay (see `licence_queue`); lifting the licence releases
     /// those already waiting, which arrive that week. A ban or entity listing that comes
     /// while they wait holds them at the exporter, still in the queue, until it lifts (they
-    /// arrive that week; a note after the run gives what one still holds at the end). A licence on some destinations leaks as a ban does:
-    /// what it refuses can come to the buyers through others (`diversion`, models/README).
+    /// arrive that week; a note after the run gives what one still holds at the end). A
+    /// licence on some destinations leaks as a ban does: what it refuses can come to the
+    /// buyers through others (`diversion`, models/README).
     /// Two licences over the same flow under different labels both apply (0.5 and 0.5
     /// pass a quarter), as do those pulled in one step (parts of one measure); pulling the
     /// same one again (the same terms and label) keeps the one in force, and pulling it on
