@@ -1057,9 +1057,9 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     // The odd one out is named, the middle one here, with what differs.
     assert!(
         text(&bad).contains(&format!(
-            "{}: a shard of a different sweep: its sweep.json `",
+            "{}: a shard of a different sweep: its sweep.json `model_digest` is",
             d("s1x")
-        )),
+        )) && text(&bad).contains("run by different versions of chokepoint"),
         "{}",
         text(&bad)
     );

@@ -1370,6 +1370,14 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
             .into_iter()
             .find(|k| odd_meta.get(k.as_str()) != other_meta.get(k.as_str()));
         let value = |m: &serde_json::Value, k: &str| shown(m.get(k));
+        // The same model files read by another version of chokepoint may load to other
+        // data (a field added, a default changed): a digest says so, not which.
+        let hint = if differs.is_some_and(|k| k == "model_digest") {
+            " (if the model files are the same, the shards were run by different versions \
+             of chokepoint: rerun them with one)"
+        } else {
+            ""
+        };
         // With two, either may be the odd one: both are named.
         if metas.len() == 2 {
             let (a, b) = (&metas[0], &metas[1]);
@@ -1385,7 +1393,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
                 })
                 .unwrap_or_default();
             return Err(anyhow!(crate::BadInput(format!(
-                "{} and {} are shards of different sweeps{what}",
+                "{} and {} are shards of different sweeps{what}{hint}",
                 a.0.display(),
                 b.0.display()
             ))));
@@ -1401,7 +1409,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<(usize, Option<String>)> 
             })
             .unwrap_or_default();
         return Err(anyhow!(crate::BadInput(format!(
-            "{}: a shard of a different sweep{what}",
+            "{}: a shard of a different sweep{what}{hint}",
             odd_dir.display()
         ))));
     }

@@ -1998,9 +1998,18 @@ fn a_tariff_takes_only_its_own_options_and_a_rate_of_0_must_end_one() {
 fn repeated_multiplying_levers_stay_within_one_calls_bounds() {
     let e = fails(r#"for i in 0..200 { demand_shock("ev-us", 100.0); }"#);
     assert!(e.contains("×100 at most"), "{e}");
-    let e =
-        fails(r#"every("1w", || expand("mountain-pass-mine", 1000.0)); run_until("2024-03-01");"#);
+    // Malaysia's mines (140 t/yr) can grow x1000 and stay a plausible size; not x1000 again.
+    let e = fails(r#"every("1w", || expand("malaysia-mines", 1000.0)); run_until("2024-03-01");"#);
     assert!(e.contains("×1000 at most"), "{e}");
+    // Mountain Pass (50,700 t/yr) grown x1000 would be 130 times the world's mining, and
+    // step by step, as many smaller expansions, no less.
+    let e = fails(r#"expand("mountain-pass-mine", 1000.0);"#);
+    assert!(
+        e.contains("would grow to 50700000 t/yr") && e.contains("at most 1,000,000"),
+        "{e}"
+    );
+    let e = fails(r#"for i in 0..5 { expand("mountain-pass-mine", 3.0); }"#);
+    assert!(e.contains("would grow to 1368900 t/yr"), "{e}");
     let e = fails(r#"expand("mountain-pass-mine", 0.0);"#);
     assert!(e.contains("close(\"mountain-pass-mine\")"), "{e}");
     let e = fails(r#"for i in 0..3 { stockpile_fill("us-nds-ndfeb", 5e7); }"#);

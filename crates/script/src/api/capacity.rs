@@ -102,7 +102,8 @@ pub mod capacity_api {
     }
 
     /// Multiplies a facility's capacity by `factor` (1.5 = +50%; 0.5 halves it). Calls
-    /// compound, within ×0.001 to ×1000 of the model's capacity (`close` shuts a plant).
+    /// compound, within ×0.001 to ×1000 of the model's capacity (`close` shuts a plant),
+    /// and no plant grows past 1,000,000 t/yr of rare earth (as `build` allows).
     ///
     /// ```rhai
     /// expand("mp-independence-magnets", 2.0);
@@ -134,6 +135,15 @@ pub mod capacity_api {
                      the ×0.001 they may shrink it to: `close(\"{facility}\")` shuts the plant \
                      and `reopen` brings it back",
                     crate::api::expect::figure(combined)
+                )));
+            }
+            // And a plant, however grown, stays within what `build` allows one.
+            let grown = h.sim.model.facilities[f].capacity * combined;
+            if grown > 1e6 {
+                return Err(err(format!(
+                    "expand: {facility} would grow to {grown:.0} t/yr of rare earth, beyond \
+                     any plant (the world mines about 390,000 t of rare-earth oxide a year); \
+                     at most 1,000,000"
                 )));
             }
             h.sim.capacity_mult[f] = combined;
