@@ -238,6 +238,21 @@ pub fn resolve(
                 );
                 0
             }
+            // A delay is whole steps: one under half a step would pass orders at once,
+            // not after the days typed.
+            Some(d) if d > 0.0 && (d / model.step_days as f64).round() == 0.0 => {
+                errs(
+                    "delay_days",
+                    format!(
+                        "{} days is under half of one {}-day step, so orders would pass with \
+                         no delay: give 0 for none, or at least {} days",
+                        crate::error::shown(d),
+                        model.step_days,
+                        model.step_days.div_ceil(2)
+                    ),
+                );
+                0
+            }
             Some(d) => (d / model.step_days as f64).round() as u32,
         }
     };
@@ -467,10 +482,15 @@ pub fn resolve(
             && to.firms.iter().all(|f| t.firms.contains(f))
     };
     if !to.is_empty() && covered(&exempt) {
+        // (An entity list's `to` is the firms it lists, its second argument.)
+        let what = match listing {
+            true => "every listed firm",
+            false => "every destination in `to`",
+        };
         errs_push(
             &mut errs,
             "exempt",
-            "exempts every destination in `to`: the rule would reach no one".into(),
+            format!("exempts {what}: the rule would reach no one"),
         );
     } else if !to.is_empty() {
         // An exemption of someone the rule does not reach changes nothing: a slip (a
@@ -510,6 +530,24 @@ pub fn resolve(
             ),
         };
         errs_push(&mut errs, field, format!("{who} is {why}"));
+    } else if let Some(x) = exporter.filter(|x| {
+        matches!(kind, PolicyKind::Tariff { .. })
+            && to.countries.len() > 1
+            && to.countries.contains(x)
+    }) {
+        // A group's tariff on one of its own members: a customs union's members trade
+        // duty-free among themselves, and its tariff on the rest of the world is on goods
+        // from outside it.
+        errs_push(
+            &mut errs,
+            "importer",
+            format!(
+                "{} is a member of the importing group: a customs union charges no duty \
+                 between its members (a tariff by one member on another names that member \
+                 as the importer)",
+                model.countries[x].id
+            ),
+        );
     }
     let date = |s: &Option<String>, field: &str, errs: &mut Vec<(String, String)>| {
         s.as_ref().and_then(|s| {

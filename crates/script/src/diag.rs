@@ -235,7 +235,13 @@ impl ScriptError {
                 } else if what.contains("map") {
                     format!("a map holds at most {} entries", limits::MAX_MAP_SIZE)
                 } else if what.contains("string") {
-                    format!("a string holds at most {} bytes", limits::MAX_STRING_SIZE)
+                    // Rhai counts the strings an array or map holds together against
+                    // the same bound, and names a string there too.
+                    format!(
+                        "a string holds at most {} bytes, and so do all the strings one \
+                         array or map holds together",
+                        limits::MAX_STRING_SIZE
+                    )
                 } else {
                     "the sandbox bounds its size".to_string()
                 };
@@ -280,7 +286,13 @@ impl ScriptError {
         // A lever's own message names what was wrong, not always the lever: say which call
         // it came from ("tariff: rate must be a number"), as the caret's line shows it.
         if matches!(cur, EvalAltResult::ErrorRuntime(..)) {
-            if let Some(name) = s.called().filter(|n| !begins_with_name(&s.message, n)) {
+            // (An action set up as a pointer to a lever names that lever: `at: close: ...`
+            // would blame the scheduler.)
+            let of_action = s.message.contains("(in the action `Fn(\"");
+            if let Some(name) = (s.called())
+                .filter(|n| !begins_with_name(&s.message, n))
+                .filter(|_| !of_action)
+            {
                 s.message = format!("{name}: {}", s.message);
             }
             if !in_module {

@@ -323,6 +323,22 @@ impl Scenario {
             e.source_line = source.lines().nth(i).map(str::to_string);
             return Err(e);
         }
+        // A header line that nearly names a field (`// model : x`, `// modle: x`) is not
+        // read: the run would quietly take the default model.
+        if let Some((i, column, typed, key)) = near_header_key(source) {
+            let mut e = ScriptError::plain(
+                path,
+                format!(
+                    "`// {typed}:` reads like the `// {key}:` header, but only `// {key}: ...` \
+                     (the colon right after the word) is read as one, so this line would be \
+                     skipped: write it so, or reword the comment"
+                ),
+            );
+            e.line = Some(i + 1);
+            e.column = Some(column);
+            e.source_line = source.lines().nth(i).map(str::to_string);
+            return Err(e);
+        }
         // The horizon says what the run covers: one that does not read as two dates, in
         // order, is a mistake in the file, as an unparsable date elsewhere is. (The header
         // line the run reads: the first.)
@@ -766,6 +782,7 @@ impl Scenario {
             )
             .chain(self.horizon_disagrees(end, host.sim.model.step_days))
             .collect();
+        let warnings = collapse_repeats(warnings);
         // One a rule pulled as the clock's last step ended is the rule applied as usual, but
         // it never acted either: said, so a log that counts it is not read as an effect.
         let past_limit = host.printed_past_limit();
@@ -1216,6 +1233,64 @@ fn late_model_line(source: &str) -> Option<(usize, usize, usize)> {
         let named = (rest.get(..6)).is_some_and(|k| k.eq_ignore_ascii_case("model:"));
         (r.starts_plain && named).then(|| (i, line.len() - t.len() + 1, first))
     })
+}
+
+/// The same message said many times (a rule that sets up an action every week, each never
+/// run) is said once, with how many times: in its first place.
+fn collapse_repeats(said: Vec<String>) -> Vec<String> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for s in said {
+        match at.get(&s) {
+            Some(&i) => counts[i].1 += 1,
+            None => {
+                at.insert(s.clone(), counts.len());
+                counts.push((s, 1));
+            }
+        }
+    }
+    (counts.into_iter())
+        .map(|(s, n)| match n {
+            1 => s,
+            n => format!("{s} ({n} times)"),
+        })
+        .collect()
+}
+
+/// A header comment line (above the first statement, not in a block comment) whose
+/// `word:` is not a header field but nearly is one (`model :`, `modle:`, `Models:`): its
+/// line and column (from 0 and 1), the word as typed and the field it resembles.
+fn near_header_key(source: &str) -> Option<(usize, usize, String, &'static str)> {
+    const FIELDS: [&str; 3] = ["model", "title", "horizon"];
+    let (reads, _) = read_lines(source);
+    let first = reads.iter().position(|r| r.code).unwrap_or(reads.len());
+    let lines = source.lines().zip(&reads).enumerate().take(first);
+    lines
+        .filter(|(_, (_, r))| r.starts_plain)
+        .find_map(|(i, (line, _))| {
+            let t = line.trim_start();
+            let rest = t.strip_prefix("//")?.trim_start();
+            let (word, _) = rest.split_once(':')?;
+            // A word or two of letters, as a field's name is; not a sentence with a colon.
+            if word.is_empty()
+                || word.len() > 12
+                || !word.chars().all(|c| c.is_ascii_alphabetic() || c == ' ')
+            {
+                return None;
+            }
+            let typed = word.trim_end();
+            let squeezed: String = typed.chars().filter(|c| *c != ' ').collect();
+            let lower = squeezed.to_ascii_lowercase();
+            if FIELDS.contains(&word.to_ascii_lowercase().as_str()) {
+                return None;
+            }
+            let key = FIELDS.into_iter().find(|f| {
+                *f == lower
+                    || (lower.len() >= 4
+                        && !chokepoint_core::error::did_you_mean(&lower, [*f]).is_empty())
+            })?;
+            Some((i, line.len() - t.len() + 1, word.to_string(), key))
+        })
 }
 
 /// A field of the script's header: its comment lines above the first statement

@@ -132,7 +132,7 @@ fn drive(
             handle.lock().running_due = Some(*when);
             let r = call(f);
             handle.lock().running_due = None;
-            let _ = r.map_err(|e| placed(e, *at))?;
+            let _ = r.map_err(|e| placed(by_pointer(f, e, *at), *at))?;
         }
         handle.lock().sim.step();
         // Triggers and strategies look at the step just simulated; what they pull takes
@@ -159,7 +159,7 @@ fn drive(
                 h.in_condition = None;
                 h.in_strategy = false;
             }
-            let v = v.map_err(|e| placed(e, *at))?;
+            let v = v.map_err(|e| placed(by_pointer(cond, e, *at), *at))?;
             if *k == usize::MAX {
                 // A strategy: run for its levers, whatever it returns.
                 continue;
@@ -184,8 +184,41 @@ fn drive(
                     h.triggers[*k].fired = true;
                     h.triggers[*k].action.clone()
                 };
-                let _ = call(&action).map_err(|e| placed(e, *at))?;
+                let _ = call(&action).map_err(|e| placed(by_pointer(&action, e, *at), *at))?;
             }
+        }
+    }
+}
+
+/// An action given as a pointer to a lever (`Fn("close").curry("x")`), not a closure,
+/// that fails raises its error from no line of the script: the caret would land on the
+/// `run_until` or `step` that ran it, under that function's name. Point it at where the
+/// action was set up, under the lever's name. (A closure's or a script function's error
+/// comes wrapped with its own place.)
+fn by_pointer(f: &FnPtr, mut e: Box<EvalAltResult>, at: Position) -> Box<EvalAltResult> {
+    if f.is_anonymous() || at.is_none() {
+        return e;
+    }
+    match *e {
+        EvalAltResult::ErrorInFunctionCall(..) | EvalAltResult::ErrorInModule(..) => e,
+        EvalAltResult::ErrorRuntime(ref msg, _) => {
+            let name = f.fn_name();
+            let msg = msg.to_string();
+            let named = msg
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(':'));
+            let msg = match named {
+                true => msg,
+                false => format!("{name}: {msg}"),
+            };
+            Box::new(EvalAltResult::ErrorRuntime(
+                format!("{msg} (in the action `Fn(\"{name}\")` set up here)").into(),
+                at,
+            ))
+        }
+        _ => {
+            e.set_position(at);
+            e
         }
     }
 }

@@ -101,6 +101,31 @@ fn export_licence_queues_and_cuts_flows() {
 }
 
 #[test]
+fn a_licence_delay_under_half_a_step_is_refused_not_dropped() {
+    // Weekly steps: 1 to 3 days would round to no delay at all, and pass orders at once.
+    for (lever, extra) in [
+        ("export_licence", ""),
+        ("content_rule", "threshold: 0.001, "),
+    ] {
+        let e = fails(&format!(
+            r#"{lever}("CN", #{{ {extra}approval: 0.5, delay_days: 3, to: ["US"] }});"#
+        ));
+        assert!(
+            e.contains("3 days is under half of one 7-day step")
+                && e.contains("give 0 for none, or at least 4 days"),
+            "{e}"
+        );
+    }
+    // 0 is none, and 4 days is one step's wait: a queue forms.
+    run(r#"
+        export_licence("CN", #{ approval: 0.5, delay_days: 0, to: ["US"], label: "none" });
+        export_licence("CN", #{ approval: 1.0, delay_days: 4, to: ["JP"], label: "a-week" });
+        run_until("2024-03-01");
+        expect(current(licence_queue("CN")) > 10.0, "a week's Japanese orders wait");
+    "#);
+}
+
+#[test]
 fn licence_arrivals_are_the_queue_cleared_at_the_reviews_pace() {
     // A 14-day review: nothing arrives for two weeks; then, steady, what arrives in a year is
     // the queue (two weeks of shipments) 26 times over.
@@ -1832,6 +1857,18 @@ fn levers_reject_bad_arguments_clearly() {
             "US is both the importer and the exporter",
         ),
         (
+            r#"print(peak(shortfall("oxide:Dy", "US")));"#,
+            "it is kept by form, not by element: give 'oxide', not 'oxide:Dy' (its key 'oxide/US')",
+        ),
+        (
+            r#"print(peak(exports("CN", "metal:Tb")));"#,
+            "give 'metal', not 'metal:Tb' (its key 'CN/metal')",
+        ),
+        (
+            r#"tariff("EU", "DE", 0.25);"#,
+            "DE is a member of the importing group: a customs union charges no duty",
+        ),
+        (
             r#"price_floor("mp-separation", "oxide:Dy", 100.0, "US");"#,
             "mp-separation does not make oxide:Dy",
         ),
@@ -1917,6 +1954,23 @@ fn levers_reject_bad_arguments_clearly() {
             && e.contains("lever-test.rhai:5:3"),
         "{e}"
     );
+    // A header line that nearly names a field is not read either: the run took world-2024
+    // (bad-input review, 2026-12-01). Said, with where it is.
+    for (header, typed, key) in [
+        ("// model : world-2010", "model ", "model"),
+        ("  // modle: world-2010", "modle", "model"),
+        ("// Models: world-2010", "Models", "model"),
+        ("// horizn: 2024-01-01 to 2025-01-01", "horizn", "horizon"),
+    ] {
+        let e = fails(&format!("// title: t\n{header}\nstep(1);"));
+        assert!(
+            e.contains(&format!("`// {typed}:` reads like the `// {key}:` header"))
+                && e.contains("lever-test.rhai:2:"),
+            "{e}"
+        );
+    }
+    // Other comments with a colon are comments.
+    run("// title: t\n// note: a Model: line below code is refused\n// Source: USGS\nexpect(true, \"ran\");");
     // Inside a block comment or a string that spans lines it is neither (re-review).
     run("let x = 1;\n/* notes\n// model: world-2010\n*/\nlet d = `a\n// model: world-2010\nb`;\nlet q = \"// model: x\";\nexpect(d.len() > 0, \"ran\");");
 }
@@ -2154,6 +2208,44 @@ fn a_script_that_steps_zero_has_said_where_its_story_ends() {
 }
 
 #[test]
+fn an_action_given_as_a_pointer_to_a_lever_is_blamed_where_it_was_set_up() {
+    // The caret was on `step(10)` and the message read "step: unknown facility" (bad-input
+    // review, 2026-12-01).
+    for (src, lever) in [
+        (
+            "at(\"2024-02-01\", Fn(\"close\").curry(\"mountain-pass-min\"));\nstep(10);",
+            "close",
+        ),
+        (
+            "when(|| true, Fn(\"close\").curry(\"mountain-pass-min\"));\nstep(10);",
+            "close",
+        ),
+        (
+            "at(\"2024-02-01\", Fn(\"run_to_end\"));\nrun_until(\"2024-06-01\");",
+            "run_to_end",
+        ),
+    ] {
+        let e = fails(src);
+        assert!(
+            e.contains(&format!("error: {lever}: "))
+                && e.contains(&format!("(in the action `Fn(\"{lever}\")` set up here)"))
+                && e.contains("lever-test.rhai:1:1"),
+            "{e}"
+        );
+    }
+    // A script function's error keeps its own place and the line that called it.
+    let e = fails(
+        "fn act() { close(\"mountain-pass-min\") }\nat(\"2024-02-01\", Fn(\"act\"));\nstep(10);",
+    );
+    assert!(
+        e.contains("error: close: unknown facility")
+            && e.contains("lever-test.rhai:1:12")
+            && e.contains("in 'act' called at line 3"),
+        "{e}"
+    );
+}
+
+#[test]
 fn an_action_dated_after_the_runs_end_is_reported_not_silently_dropped() {
     let out = run(r#"
         at("2026-01-05", || export_ban("CN", #{}));
@@ -2167,6 +2259,23 @@ fn an_action_dated_after_the_runs_end_is_reported_not_silently_dropped() {
         "{:?}",
         out.warnings
     );
+    // A rule that sets one up every week says it once, with how many (it said it 574 times:
+    // bad-input review, 2026-12-01); distinct ones stay apart (in the order of their dates).
+    let out = run(r#"
+        every("1w", || at("2035-12-31", || close("mountain-pass-mine")));
+        at("2035-06-04", || close("mount-weld-mine"));
+        run_until("2025-01-01");
+        expect(true, "ran");
+    "#);
+    assert_eq!(out.warnings.len(), 2, "{:?}", out.warnings);
+    assert!(
+        out.warnings[1].starts_with("line 2: the action set up for 2035-12-31 never ran")
+            && out.warnings[1].ends_with(" (53 times)")
+            && out.warnings[0].starts_with("line 3: the action set up for 2035-06-04")
+            && !out.warnings[0].contains("times)"),
+        "{:?}",
+        out.warnings
+    );
 }
 
 #[test]
@@ -2175,6 +2284,10 @@ fn rules_that_reach_no_one_and_builds_that_clash_or_never_start_are_refused() {
         (
             r#"export_ban("CN", #{ to: ["US"], exempt: ["US"] });"#,
             "exempts every destination in `to`",
+        ),
+        (
+            r#"entity_list("CN", ["lockheed-martin"], #{ exempt: ["lockheed-martin"] });"#,
+            "exempt: exempts every listed firm: the rule would reach no one",
         ),
         (
             r#"entity_list("US", ["lockheed-martin"]);"#,
@@ -2829,6 +2942,28 @@ fn a_condition_only_tests_and_an_action_due_at_the_start_reads_no_value_yet() {
     // At the top level, before any step, the reading is still an error.
     let e = fails("print(current(price(\"oxide:Dy\", \"ROW\")));\n");
     assert!(e.contains("has no values yet"), "{e}");
+}
+
+#[test]
+fn an_outage_over_before_its_plant_starts_is_said_to_do_nothing() {
+    // Accepted silently and counted as a lever pulled (bad-input review, 2026-12-01).
+    let out = run(r#"disrupt("mp-10x", 1.0, "3m"); run_until("2024-06-03"); expect(true, "ran");"#);
+    assert!(
+        out.output.iter().any(|l| l.starts_with(
+            "note: disrupt: mp-10x starts on 2028-07-01, after this outage ends (2024-04-01), so it does nothing"
+        )),
+        "{:?}",
+        out.output
+    );
+    // One that runs into the start says nothing.
+    let out = run(
+        r#"run_until("2028-06-05"); disrupt("mp-10x", 1.0, "3m"); run_until("2028-07-03"); expect(true, "ran");"#,
+    );
+    assert!(
+        !out.output.iter().any(|l| l.contains("so it does nothing")),
+        "{:?}",
+        out.output
+    );
 }
 
 #[test]

@@ -31,6 +31,21 @@ pub mod capacity_api {
                 crate::args::outage_steps(&h.sim.model, &duration)?
             };
             let until = h.sim.step + steps;
+            // An outage over before the plant starts does nothing: said (a note, not an
+            // error: a script levering each of a plant's parts modelled apart pulls it on
+            // the one still to start too).
+            let start = h.sim.model.facilities[f].start;
+            if share > 0.0 && h.sim.model.step_of(start) >= until as i64 {
+                let note = format!(
+                    "note: disrupt: {facility} starts on {start}, after this outage ends ({}), \
+                     so it does nothing; to disrupt the plant once it runs, pull it then \
+                     (`at(\"{start}\", ...)`)",
+                    h.sim.model.date_of(until)
+                );
+                if !h.output.contains(&note) {
+                    h.output.push(note);
+                }
+            }
             // Ending disruptions a facility does not have is no lever pulled.
             if share == 0.0 && !h.sim.outage_running(f) {
                 return Ok(());
@@ -125,7 +140,7 @@ pub mod capacity_api {
                 return Err(err(format!(
                     "expand: {facility}'s expansions would come to ×{} its capacity, and \
                      together they may reach ×1000 at most",
-                    chokepoint_core::error::shown(combined)
+                    crate::api::expect::figure(combined)
                 )));
             }
             // Shrinking compounds too: below a thousandth no later expansion could undo it.

@@ -30,7 +30,7 @@ pub mod demand_api {
                 return Err(err(format!(
                     "demand_shock: {sector}'s shocks would come to ×{} its model demand, and \
                      together they may reach ×100 at most",
-                    chokepoint_core::error::shown(combined)
+                    crate::api::expect::figure(combined)
                 )));
             }
             h.sim.demand_mult[s] = combined;

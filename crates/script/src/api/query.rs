@@ -268,6 +268,26 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                             ))
                         }
                         None => {
+                            // An element's commodity (`oxide:Dy`) where the metric is kept by
+                            // form (`oxide`): say so, not a did-you-mean in the key's syntax.
+                            let by_form = (key.split(['/', '>'])).find_map(|p| {
+                                let (form, _) = p.split_once(':')?;
+                                (!parts.contains(p) && parts.contains(form)).then_some((p, form))
+                            });
+                            if let Some((p, form)) = by_form {
+                                let fixed = (key.split(['/', '>']))
+                                    .map(|q| if q == p { form } else { q })
+                                    .collect::<Vec<_>>();
+                                let shown = match key.contains('>') {
+                                    true => fixed.join(">"),
+                                    false => fixed.join("/"),
+                                };
+                                return err(format!(
+                                    "metric '{metric}' has no key '{key}': it is kept by form, \
+                                     not by element: give '{form}', not '{p}' (its key \
+                                     '{shown}')"
+                                ));
+                            }
                             let hint = match chokepoint_core::error::did_you_mean(
                                 key,
                                 keys.iter().copied(),

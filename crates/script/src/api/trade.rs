@@ -407,8 +407,8 @@ pub mod trade_api {
     /// a ban, and less short on average the more it approves (small markets with few
     /// routes can still come out shorter; models/README);
     /// one on every destination leaves nobody to re-route through. Supply contracts pass
-    /// at the approval share without the delay. A delay is whole steps (63 days is 9 weeks; under half a week is
-    /// none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
+    /// at the approval share without the delay. A delay is whole steps (63 days is 9 weeks; one under half a
+    /// step, 1 to 3 days, is refused: 0 is none). Shipments count in `trade`, `exports` and `imports` when they are ordered and
     /// reach buyers after the delay (see `licence_queue`); lifting the licence releases
     /// those already waiting, which arrive that week. A ban or entity listing that comes
     /// while they wait holds them at the exporter, still in the queue, until it lifts (they
