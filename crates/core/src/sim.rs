@@ -294,9 +294,9 @@ pub struct Sim {
     /// Per throughput recipe (no fixed composition: separation, recycling): the element
     /// weights its margin is reckoned with, the typical make-up of what it takes in.
     throughput_weights: Vec<Vec<f64>>,
-    /// Per market and commodity: the separation recipes its plants there take it in with
-    /// (a whole concentrate). They run flat out, so its price would climb without end
-    /// against a lasting feed shortage; it stops rising once none would earn it back.
+    /// Per market and commodity: the separation and recycling recipes its plants there take
+    /// it in with (a whole concentrate, or scrap). Its price would climb without end against
+    /// a lasting feed shortage; it stops rising once none would earn it back.
     bidders: Vec<Vec<RecipeId>>,
     /// Per market and commodity: for a mixed product made to a recipe (magnets), the
     /// recipe its plants there make it by, whose inputs' prices its own follows (see
@@ -973,12 +973,14 @@ impl Sim {
         }
         let mut bidders = vec![Vec::new(); m.markets.len() * nc];
         let mut makers = vec![None; m.markets.len() * nc];
-        let scrap = self.scrap_form();
         for fac in &m.facilities {
             if let Process::Convert(r) = fac.process {
                 let (input, output) = (m.recipes[r].input, m.recipes[r].output);
                 let mk = m.countries[fac.country].market;
-                if m.forms[input].mixed && self.composition[r].is_empty() && Some(input) != scrap {
+                // (Recyclers bid scrap up only to their break-even too: with China's magnet
+                // demand cut by nine-tenths, scrap rose to 8.6x while recycling stopped,
+                // above the oxides it makes: analyst review, 2026-12-01.)
+                if m.forms[input].mixed && self.composition[r].is_empty() {
                     let key = mk * nc + m.commodity(input, None);
                     if !bidders[key].contains(&r) {
                         bidders[key].push(r);

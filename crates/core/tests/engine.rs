@@ -180,7 +180,7 @@ proptest! {
             let el = m.elements[elem].symbol.clone();
             let mut d = match kind {
                 0 => def("export_ban", "CN"),
-                1 => { let mut d = def("export_licence", "CN"); d.approval = Some(x); d.delay_days = Some(x * 120.0); d }
+                1 => { let mut d = def("export_licence", "CN"); d.approval = Some(x); d.delay_days = Some(if x * 120.0 < 4.0 { 0.0 } else { x * 120.0 }); d }
                 2 => { let mut d = def("export_quota", "CN"); d.tonnes_per_year = Some(x * 20000.0); d }
                 3 => { let mut d = def("tariff", "CN"); d.rate = Some(x); d.to = Some(vec!["US".into()]); d }
                 4 => { let mut d = def("entity_list", "CN"); d.to = Some(vec!["listed".into()]); d }

@@ -1075,6 +1075,40 @@ fn a_freely_traded_good_short_in_one_market_is_dear_in_both() {
 }
 
 #[test]
+fn a_scrap_shortage_lifts_scrap_only_to_the_recyclers_break_even() {
+    // China's magnet users all but vanish from 2025: swarf and returns dry up while its
+    // recyclers' lines stand. Scrap rose to 8.6x its start, over the oxides recycling makes,
+    // and recycling stopped (analyst review, 2026-12-01). It stops rising once no recycler
+    // would earn it back, as concentrate does for separators.
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2025-01-06"));
+    for id in [
+        "ev-cn",
+        "wind-cn",
+        "appliances-cn",
+        "electronics-cn",
+        "industrial-cn",
+    ] {
+        sim.demand_mult[m.sector_id(id).unwrap()] = 0.001;
+    }
+    sim.run_until(d("2027-12-31"));
+    let p = col(&sim, "price", "CN/scrap");
+    let (first, top) = (p[0], p.iter().cloned().fold(0.0, f64::max));
+    let b = &m.behaviour;
+    let break_even = (1.0 + b.curtail_band) / b.input_cost_share;
+    assert!(
+        top > 1.5 * first,
+        "the shortage lifts scrap: {top:.2} from {first:.2}"
+    );
+    assert!(
+        top < 1.5 * break_even * first,
+        "scrap stops near the break-even ({break_even:.2}x), not at {:.2}x",
+        top / first
+    );
+}
+
+#[test]
 fn tariffs_shift_trade_toward_untariffed_suppliers() {
     let m = world();
     let run = |rate: Option<f64>| {
