@@ -1144,7 +1144,8 @@ impl<'a> ModelArg<'a> {
 fn check_time_limit(seconds: f64) -> Result<()> {
     if !(MIN_TIME_LIMIT..=1e9).contains(&seconds) {
         return Err(anyhow!(BadInput(format!(
-            "--time-limit must be a positive number of seconds, from {MIN_TIME_LIMIT} to 1e9, got {seconds:?}"
+            "--time-limit must be a positive number of seconds, from {MIN_TIME_LIMIT} to 1e9, got {}",
+            chokepoint_core::error::shown(seconds)
         ))));
     }
     Ok(())
@@ -1663,7 +1664,11 @@ fn test(
         }
         if !(MIN_TIME_LIMIT..=1e9).contains(&limit) {
             return Err(anyhow!(BadInput(format!(
-                "error: --time-limit must be a number of seconds from {MIN_TIME_LIMIT} to 1e9, got {time_limit}"
+                "error: --time-limit must be a positive number of seconds, from {MIN_TIME_LIMIT} to 1e9, got {}",
+                match time_limit.trim().parse::<f64>() {
+                    Ok(x) => chokepoint_core::error::shown(x),
+                    Err(_) => format!("'{time_limit}'"),
+                }
             ))));
         }
         let scripts = collect_scripts(paths)?;
