@@ -197,6 +197,13 @@ fn a_time_limit_too_large_to_represent_is_bad_input() {
         vec!["sweep", base, "--runs", "2", "--time-limit", "-5"],
         vec!["compare", base, base, "--time-limit", "-5"],
         vec!["compare", base, base, "--top", "-1"],
+        vec!["sweep", base, "--runs", "-5"],
+        vec!["sweep", base, "--grid", "-2"],
+        vec!["sweep", base, "--runs", "2", "--threads", "-1"],
+        vec!["sweep", base, "--runs", "2", "--shard", "-1/3"],
+        vec!["bench", "--runs", "-1"],
+        vec!["bench", "--runs", "1", "--time-limit", "-5"],
+        vec!["repl", "--time-limit", "-5"],
     ] {
         let out = chokepoint(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
@@ -208,7 +215,9 @@ fn a_time_limit_too_large_to_represent_is_bad_input() {
         let said = text(&out);
         assert!(
             said.contains("--time-limit must be a positive number")
-                || said.contains("'-1' is not a whole number of at least 1"),
+                || said.contains("'-1' is not a whole number of at least 1")
+                || said.contains("is not a count: a whole number, 0 or more")
+                || said.contains("--shard -1/3: K is not a whole number from 0 to N-1"),
             "{args:?}: {said}"
         );
     }

@@ -152,7 +152,12 @@ enum Command {
         /// Wall-clock limit, in seconds, for each input, clock move and trial of a line's
         /// actions to the model's end: past it the input stops with an error and is undone
         /// (a trial stops, its line kept)
-        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        #[arg(
+            long,
+            default_value_t = 60.0,
+            value_name = "SECONDS",
+            allow_negative_numbers = true
+        )]
         time_limit: f64,
     },
     /// Run a scenario many times over uncertain parameters (Monte Carlo or grid).
@@ -179,7 +184,7 @@ enum Command {
         /// The scenario script (.rhai); its `param(...)` calls read the swept values.
         script: PathBuf,
         /// Number of Monte Carlo runs [default: 100] (a grid sets its own count).
-        #[arg(long, conflicts_with = "grid")]
+        #[arg(long, conflicts_with = "grid", value_parser = parse_count, allow_negative_numbers = true)]
         runs: Option<usize>,
         /// A parameter range: --set approval=0.1..0.9 (repeatable); --set release=12000
         /// holds one at a value for every run.
@@ -187,15 +192,15 @@ enum Command {
         set: Vec<String>,
         /// Grid instead of Monte Carlo: this many points per swept parameter (runs =
         /// points^parameters; one held at a value is one point).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
         grid: Option<usize>,
         /// Worker threads (default: one per core; never more than the runs). Results do not
         /// depend on it.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
         threads: Option<usize>,
         /// Run only shard K of N, K from 0 to N-1 (every N-th run from K); combine with
         /// `chokepoint merge`.
-        #[arg(long, value_name = "K/N")]
+        #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
         shard: Option<String>,
         /// Sweep seed (default: the model's seed).
         #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
@@ -286,7 +291,7 @@ enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
         /// Number of timed runs (the median is reported).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = parse_count, allow_negative_numbers = true)]
         runs: usize,
         /// Also time this script over the same ten years and report the ratio.
         #[arg(long)]
@@ -296,7 +301,12 @@ enum Command {
         phases: bool,
         /// Wall-clock limit for each scripted run, in seconds; a run it stops fails the
         /// bench (exit 1).
-        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        #[arg(
+            long,
+            default_value_t = 60.0,
+            value_name = "SECONDS",
+            allow_negative_numbers = true
+        )]
         time_limit: f64,
     },
     /// Print the lever reference, generated from the engine itself.
@@ -2357,6 +2367,13 @@ fn run_sweep(
 }
 
 /// `compare --top`: how many figures, at least one.
+/// A count (runs, points, threads): a whole number; each flag checks its own range after.
+fn parse_count(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("'{s}' is not a count: a whole number, 0 or more"))
+}
+
 fn parse_top(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),

@@ -127,11 +127,11 @@ impl Shard {
         let k: usize = k
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {s}: K is not a number"))?;
+            .map_err(|_| format!("--shard {s}: K is not a whole number from 0 to N-1"))?;
         let n: usize = n
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {s}: N is not a number"))?;
+            .map_err(|_| format!("--shard {s}: N is not a whole number of at least 1"))?;
         if n == 0 || k >= n {
             return Err(format!("--shard {s}: need 0 <= K < N"));
         }

@@ -118,21 +118,46 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
     // A shortened id ("mount-weld" for "mount-weld-mine", "magnet" for "magnet:NdFeB"):
     // the ids it begins, when there are only a few.
     if wrong.chars().count() >= 3 {
-        let mut starts: Vec<&str> = (known.iter().copied())
-            .filter(|k| k.to_lowercase().starts_with(&lower) && k.len() > wrong.len())
-            .collect();
-        starts.sort_unstable();
-        starts.dedup();
-        match starts.as_slice() {
-            [one] => return format!(" (did you mean '{one}'?)"),
-            [_, _] | [_, _, _] => {
-                let list: Vec<String> = starts.iter().map(|k| format!("'{k}'")).collect();
-                return format!(" (did you mean one of {}?)", list.join(", "));
+        let starts = (known.iter().copied())
+            .filter(|k| k.to_lowercase().starts_with(&lower) && k.len() > wrong.len());
+        if let Some(hint) = few_names(starts) {
+            return hint;
+        }
+        // The same word with another ending ("mining" for "mine", "recycle" for
+        // "recycling"): the names sharing the longest stem of at least three letters, each
+        // word ending at most three letters past it, when there are only a few.
+        let stem = |k: &str| {
+            let k = k.to_lowercase();
+            let p = (lower.chars().zip(k.chars()))
+                .take_while(|(a, b)| a == b)
+                .count();
+            (p >= 3 && len <= p + 3 && k.chars().count() <= p + 3).then_some(p)
+        };
+        let best = known.iter().filter_map(|k| stem(k)).max();
+        if let Some(best) = best {
+            let near = (known.iter().copied()).filter(|k| stem(k) == Some(best));
+            if let Some(hint) = few_names(near) {
+                return hint;
             }
-            _ => {}
         }
     }
     String::new()
+}
+
+/// The hint naming one to three candidates; none when there are more (a guess among many
+/// is noise).
+fn few_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.as_slice() {
+        [one] => Some(format!(" (did you mean '{one}'?)")),
+        [_, _] | [_, _, _] => {
+            let list: Vec<String> = names.iter().map(|k| format!("'{k}'")).collect();
+            Some(format!(" (did you mean one of {}?)", list.join(", ")))
+        }
+        _ => None,
+    }
 }
 
 /// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
@@ -191,6 +216,27 @@ mod tests {
         );
         assert_eq!(did_you_mean("dy", ["Dy", "Tb"]), " (did you mean 'Dy'?)");
         assert_eq!(did_you_mean("completely-different", ["Dy", "Tb"]), "");
+        // The same word with another ending.
+        let stages = [
+            "mine",
+            "separation",
+            "metal",
+            "magnet",
+            "recycling",
+            "CN",
+            "US",
+        ];
+        assert_eq!(did_you_mean("mining", stages), " (did you mean 'mine'?)");
+        assert_eq!(
+            did_you_mean("recycle", stages),
+            " (did you mean 'recycling'?)"
+        );
+        assert_eq!(
+            did_you_mean("separate", stages),
+            " (did you mean 'separation'?)"
+        );
+        assert_eq!(did_you_mean("metallurgy", stages), "");
+        assert_eq!(did_you_mean("mixing", stages), "");
         // A shortened id: the few it begins.
         assert_eq!(
             did_you_mean("mount-weld", ["mount-weld-mine", "mountain-pass-mine"]),

@@ -265,6 +265,35 @@ impl Scenario {
             e.line = Some(i + 1);
             return Err(e);
         }
+        // A control character (a NUL, say) is not script text: Rhai would call it an
+        // unexpected '?', with no hint that the file is binary or in another encoding.
+        let control = |ch: char| ch.is_control() && !matches!(ch, '\t' | '\n' | '\r');
+        if let Some((i, line)) = (source.lines().enumerate()).find(|(_, l)| l.contains(control)) {
+            let (at, ch) = (line.chars().enumerate())
+                .find(|&(_, ch)| control(ch))
+                .unwrap_or((0, ' '));
+            let mut e = ScriptError::plain(
+                path,
+                format!(
+                    "the script holds a control character (U+{:04X}) at line {}, column {}: a \
+                     script is plain UTF-8 text (is this file binary, or saved as UTF-16?)",
+                    ch as u32,
+                    i + 1,
+                    at + 1
+                ),
+            );
+            e.line = Some(i + 1);
+            e.column = Some(at + 1);
+            // Shown as a visible symbol (U+2400 on), not sent raw to the terminal.
+            let visible = |ch: char| match ch as u32 {
+                c if c < 0x20 => char::from_u32(0x2400 + c).unwrap_or('?'),
+                0x7f => '\u{2421}',
+                _ if control(ch) => '?',
+                _ => ch,
+            };
+            e.source_line = Some(line.chars().map(visible).collect());
+            return Err(e);
+        }
         // A header line given twice is a mistake to name, not a choice to make silently.
         let mut seen: Vec<&str> = Vec::new();
         for (i, line) in source.lines().enumerate() {

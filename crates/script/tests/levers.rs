@@ -1941,6 +1941,15 @@ fn levers_reject_bad_arguments_clearly() {
         assert!(e.contains(want), "{src}\n  wanted: {want}\n  got: {e}");
         assert!(e.contains("--> lever-test.rhai:1:"), "{e}");
     }
+    // A control character is named, where it is, and shown as a symbol (Rhai said only
+    // "Unexpected '?'").
+    let e = fails("step(1);\nlet x = 1;\u{0}\n");
+    assert!(
+        e.contains("control character (U+0000) at line 2, column 11")
+            && e.contains("lever-test.rhai:2:11")
+            && e.contains("let x = 1;\u{2400}"),
+        "{e}"
+    );
     let e = fails("// model: world-2024\n// model: world-2010\nstep(1);");
     assert!(
         e.contains("the `// model:` header is given twice") && e.contains("lever-test.rhai:2:1"),
@@ -3313,7 +3322,7 @@ fn a_header_is_read_past_block_comments_but_not_inside_them() {
 
 #[test]
 fn the_caret_lines_up_after_wide_characters_and_control_characters_are_not_sent_raw() {
-    // Two columns for each CJK character before the error; a NUL shown as '?'.
+    // Two columns for each CJK character before the error; a NUL shown as a symbol.
     let e = fails("let s = \"日本語日本語\"; let y = 1 +* 2;\n");
     let lines: Vec<&str> = e.lines().collect();
     let (src, caret) = (lines[3], lines[4]);
@@ -3323,7 +3332,8 @@ fn the_caret_lines_up_after_wide_characters_and_control_characters_are_not_sent_
     assert_eq!(caret.find('^').unwrap(), at - 6, "{e}");
     let e = fails("let a = 1;\u{0} let b = ;\n");
     assert!(!e.contains('\u{0}'), "{e:?}");
-    assert!(e.contains("1 | let a = 1;? let b = ;"), "{e}");
+    assert!(e.contains("1 | let a = 1;\u{2400} let b = ;"), "{e}");
+    assert!(e.contains("control character (U+0000)"), "{e}");
 }
 
 #[test]
@@ -4016,6 +4026,17 @@ fn a_rule_reading_a_date_not_yet_reached_waits_for_it() {
         .err()
         .expect("an unknown sector is an error");
     assert!(e.contains("the model has no 'ev-xx'"), "{e}");
+    // A stage named as a verb or a plural is pointed at the stage's id.
+    for (typed, id) in [
+        ("mining", "mine"),
+        ("recycle", "recycling"),
+        ("magnets", "magnet"),
+    ] {
+        let e = attempt(&format!(r#"let s = production("{typed}", "CN");"#))
+            .err()
+            .expect("an unknown stage is an error");
+        assert!(e.contains(&format!("(did you mean '{id}'?)")), "{e}");
+    }
 }
 
 #[test]
