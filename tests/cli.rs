@@ -1179,6 +1179,41 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
 }
 
 #[test]
+fn compare_says_which_side_a_note_is_from() {
+    // One script on both sides, with other values: a note from A alone says it is A's
+    // (analyst review, 2026-12-01: it was said once, under the file's name).
+    let dir = temp("compare-notes");
+    let script = dir.join("jp.rhai");
+    std::fs::write(
+        &script,
+        "if param(\"release\", 0.0) > 0.5 {\n    \
+         stockpile_release(\"jp-jogmec\", 2000.0, #{ as_needed: true });\n}\n\
+         run_until(\"2024-03-01\");\n",
+    )
+    .unwrap();
+    let model = root().join("models/world-2024.yaml");
+    let (s, m) = (script.to_str().unwrap(), model.to_str().unwrap());
+    let o = chokepoint(&[
+        "compare",
+        s,
+        s,
+        "--model",
+        m,
+        "--set-a",
+        "release=1",
+        "--set-b",
+        "release=0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains(&format!("A: {s}: note: stockpile_release: no plant in JP")),
+        "{said}"
+    );
+    assert!(!said.contains(&format!("B: {s}: note")), "{said}");
+}
+
+#[test]
 fn compare_shows_deltas_and_writes_a_report() {
     let dir = temp("compare");
     let out = chokepoint(&[
@@ -2170,6 +2205,68 @@ fn compare_reads_runs_of_different_lengths_over_their_common_period() {
 }
 
 /// `chokepoint repl` with `input` on a pipe, its history under `home`.
+#[test]
+fn a_project_subfolder_finds_the_projects_model_in_run_and_repl() {
+    // An analyst's own folder beside `scripts/` (analyst review, 2026-12-01): `run` found no
+    // model there from elsewhere, and the REPL none started there.
+    let p = temp("subfolder");
+    copy_dir(&root().join("models"), &p.join("models"));
+    copy_dir(&root().join("scripts/lib"), &p.join("scripts/lib"));
+    let mine = p.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("plain.rhai"), "step(1);\n").unwrap();
+    std::fs::write(mine.join("named.rhai"), "// model: world-2024\nstep(1);\n").unwrap();
+    std::fs::write(
+        mine.join("lib.rhai"),
+        "import \"lib/timeline\" as t;\nstep(1);\n",
+    )
+    .unwrap();
+    let run = |script: &str| {
+        Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .arg("run")
+            .arg(mine.join(script))
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    for script in ["plain.rhai", "named.rhai"] {
+        let o = run(script);
+        assert_eq!(o.status.code(), Some(0), "{script}: {}", text(&o));
+    }
+    // Imports read the nearest `scripts` above; the error says where the module is.
+    let o = run("lib.rhai");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("scripts/lib/timeline.rhai has it: a script imports from the nearest"),
+        "{}",
+        text(&o)
+    );
+    // The REPL started in the subfolder reads the project's model, and a script saved
+    // there names it by name.
+    let o = repl_in(&mine, &p, &[], b":step 1\n:save s.rhai\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("note: the model is"), "{}", text(&o));
+    let saved = std::fs::read_to_string(mine.join("s.rhai")).unwrap();
+    assert!(saved.contains("\n// model: world-2024\n"), "{saved}");
+    // Saved into a folder with a model of the same name of its own, the header names the
+    // session's file: `run` would find the other one first.
+    copy_dir(&root().join("models"), &p.join("qa/models"));
+    let o = repl_in(&p, &p, &[], b":step 1\n:save qa/a.rhai\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let saved = std::fs::read_to_string(p.join("qa/a.rhai")).unwrap();
+    let session = p.join("models/world-2024.yaml").canonicalize().unwrap();
+    let header = format!("\n// model: {}\n", session.display());
+    assert!(saved.contains(&header), "{saved}");
+    // No model here or above: said plainly.
+    let o = repl_in(&std::env::temp_dir(), &p, &[], b":quit\n");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no models/world-2024.yaml in the current directory or any above it"),
+        "{}",
+        text(&o)
+    );
+}
+
 fn piped_repl(home: &Path, input: &[u8]) -> Output {
     repl_in(&root(), home, &[], input)
 }
@@ -2482,6 +2579,23 @@ fn a_sweep_is_not_written_over_a_runs_output_and_its_argument_errors_say_error()
         "holds a run's output (series.csv)",
     );
     assert!(!out.join("runs.csv").exists(), "nothing written");
+    // A run that failed there leaves its summary.json saying so, and no series.csv; a
+    // comparison is no more written beside it (QA review, 2026-12-01).
+    let bad = dir.join("bad.rhai");
+    std::fs::write(&bad, "step(1);\nmetric(\"nope\", \"x\");\n").unwrap();
+    let model = root().join("models/world-2024.yaml");
+    let (bad, model) = (bad.to_str().unwrap(), model.to_str().unwrap());
+    refused(
+        &["run", bad, "--model", model, "--out", o],
+        "unknown metric 'nope'",
+    );
+    assert!(!out.join("series.csv").exists() && out.join("summary.json").exists());
+    let base = "scripts/baseline-2024.rhai";
+    refused(
+        &["compare", base, base, "--out", o],
+        "holds a run's output (summary.json)",
+    );
+    assert!(!out.join("compare.csv").exists(), "nothing written");
     let s = dir.join("s");
     let o = refused(
         &[
@@ -3533,8 +3647,8 @@ fn headlines_name_the_models_own_step() {
 #[test]
 fn a_repl_session_saved_below_its_directory_names_a_model_run_can_find() {
     // `repl --model duo.yaml` in a directory, `:save out/r.rhai`: the model is not beside
-    // the script nor in a project's models/, so the script names it by its full path and
-    // replays from anywhere.
+    // the script nor in a project's models/, but in the directory above it, where `run`
+    // finds it from anywhere.
     let dir = temp("repl-save-model");
     let fixtures = root().join("crates/core/tests/fixtures");
     for f in ["duo.yaml", "duo-behaviour.yaml"] {
@@ -3549,10 +3663,8 @@ fn a_repl_session_saved_below_its_directory_names_a_model_run_can_find() {
     );
     assert!(out.status.success(), "{}", text(&out));
     let saved = std::fs::read_to_string(dir.join("out/r.rhai")).unwrap();
-    assert!(
-        saved.contains("duo.yaml") && !saved.contains("// model: duo.yaml"),
-        "{saved}"
-    );
+    // (`run` finds it in the directory above the script, from anywhere.)
+    assert!(saved.contains("\n// model: duo.yaml\n"), "{saved}");
     let out = chokepoint(&["run", dir.join("out/r.rhai").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     std::fs::remove_dir_all(&dir).ok();
@@ -5183,7 +5295,10 @@ fn policies_the_model_file_sets_are_shown_with_the_levers_and_the_models_digest(
          assumption: test}\n",
     );
     std::fs::write(&top, yaml).unwrap();
-    let script = dir.join("s.rhai");
+    // (Kept outside the copy: a script under it reads the copy's model by default, as one
+    // in a project does; this one reads the model of the directory the test runs in.)
+    let elsewhere = temp("model-policies-script");
+    let script = elsewhere.join("s.rhai");
     std::fs::write(&script, "run_until(\"2024-06-03\");\n").unwrap();
     let digest = |out: &Path| {
         let s = std::fs::read_to_string(out.join("summary.json")).unwrap();
@@ -5493,9 +5608,9 @@ fn a_repl_definition_typed_again_unchanged_is_accepted_and_saved_once() {
 
 #[test]
 fn a_repl_save_outside_the_projects_scripts_replays_from_anywhere() {
-    // Under the project but not in scripts/: `run` from elsewhere would not find a relative
-    // models/world-2024.yaml, so the saved script names it absolutely; in scripts/ it is
-    // found from the project, so it stays relative (a library script kept in git).
+    // Under the project but not in scripts/: `run` from elsewhere finds the project's
+    // models/world-2024.yaml above the script, so the saved script names it by name, as in
+    // scripts/ (a library script kept in git).
     let home = temp("repl-save-where");
     let out = root().join(format!("target/repl-save-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
@@ -5504,11 +5619,7 @@ fn a_repl_save_outside_the_projects_scripts_replays_from_anywhere() {
     let o = piped_repl(&home, format!(":step\n:save {rel}\n").as_bytes());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let script = std::fs::read_to_string(&saved).unwrap();
-    let model = root().join("models/world-2024.yaml");
-    assert!(
-        script.contains(&format!("// model: {}\n", model.display())),
-        "{script}"
-    );
+    assert!(script.contains("\n// model: world-2024\n"), "{script}");
     let o = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .args(["run", saved.to_str().unwrap()])
         .current_dir(&home)
@@ -5912,6 +6023,28 @@ fn a_script_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
         "{}",
         text(&out)
     );
+    // Saved as UTF-16 ("Unicode" on Windows), with a byte-order mark or without: said so,
+    // as for a model file.
+    let utf16 = |bom: &[u8]| {
+        let mut b = bom.to_vec();
+        b.extend(
+            "run_until(\"2024-02-01\");\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        );
+        b
+    };
+    for (name, bytes) in [("bom", utf16(&[0xFF, 0xFE])), ("plain", utf16(&[]))] {
+        let script = dir.join(format!("{name}.rhai"));
+        std::fs::write(&script, bytes).unwrap();
+        let out = chokepoint(&["run", script.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("the script is UTF-16 (little-endian) text"),
+            "{name}: {}",
+            text(&out)
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -88,8 +88,8 @@ read_until(r"price\[ROW/oxide:Dy\]")
 # Wrong values at the prompt get clear errors and the session goes on.
 for cmd, want in [
     (":step abc", r"takes a number of steps"),
-    (":run-to 2099-01-01", r"outside the model's horizon"),
-    (":run-to yesterday", r"is not a date"),
+    (":run-to 2099-01-01", r":run-to 2099-01-01: it is outside the model.s horizon"),
+    (":run-to yesterday", r":run-to yesterday: .yesterday. is not a date"),
     (":run-to 2024-01-01", r"the clock only moves forward"),
     (":show price", r"takes a metric and a key"),
     (":plot pricee ROW/oxide:Dy", r"unknown metric 'pricee' \(did you mean 'price'\?\)"),

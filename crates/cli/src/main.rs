@@ -146,9 +146,10 @@ enum Command {
     ///
     /// Example: chokepoint repl --model models/world-2024.yaml
     Repl {
-        /// Model file.
-        #[arg(long, default_value = "models/world-2024.yaml")]
-        model: PathBuf,
+        /// Model file (default: models/world-2024.yaml, here or in the nearest directory
+        /// above that holds it).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Wall-clock limit, in seconds, for each input, clock move and trial of a line's
         /// actions to the model's end: past it the input stops with an error and is undone
         /// (a trial stops, its line kept)
@@ -536,7 +537,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
         Command::Check { model, ids } => check(&model, ids),
         Command::Repl { model, time_limit } => {
             check_time_limit(time_limit)?;
-            repl::run(&model, Duration::from_secs_f64(time_limit))
+            repl::run(model.as_deref(), Duration::from_secs_f64(time_limit))
         }
         Command::Sweep {
             script,
@@ -760,12 +761,13 @@ fn dispatch(cmd: Command) -> Result<u8> {
             for m in models {
                 say_warnings(m, &format!("the model {}", m.name));
             }
-            for (sc, o) in [(&sa, &oa), (&sb, &ob)] {
+            // Each said with its side: A and B are often one script with other values.
+            for (side, sc, o) in [("A", &sa, &oa), ("B", &sb, &ob)] {
                 for w in &o.warnings {
-                    errln!("warning: {}: {w}", sc.path.display());
+                    errln!("warning: {side}: {}: {w}", sc.path.display());
                 }
                 for n in o.output.iter().filter(|l| l.starts_with("note: ")) {
-                    errln!("{}: {n}", sc.path.display());
+                    errln!("{side}: {}: {n}", sc.path.display());
                 }
             }
             let base = compare::Bases { a: &ma, b: &mb };
@@ -1014,16 +1016,27 @@ pub(crate) fn scripts_root(script: &Path) -> PathBuf {
     abs.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// The model for a script: --model, else its header, else the default world. A header's or
-/// the default's relative path is found in the project the script belongs to (the parent of
-/// its `scripts` directory), else beside the script (a model kept with its scenarios), else
-/// from the current directory: a library script reads its own project's model wherever it
-/// is run from, not a model of the same name where the command happens to be run.
+/// The model for a script: --model, else its header, else the default world.
 fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
+    match explicit {
+        Some(p) => p.to_path_buf(),
+        None => resolve_model(
+            &script.path,
+            &script.scripts_root,
+            script.model_hint().as_deref(),
+        ),
     }
-    let named = match script.model_hint() {
+}
+
+/// Where a script at `script` (which need not exist yet) finds the model its header `hint`
+/// names, or the default world without one. A relative path is found in the project the
+/// script belongs to (the parent of its `scripts` directory), else beside the script (a
+/// model kept with its scenarios), else in the nearest directory above the script that
+/// holds it (a project whose scenarios are kept outside `scripts/`), else from the current
+/// directory: a library script reads its own project's model wherever it is run from, not
+/// a model of the same name where the command happens to be run.
+pub(crate) fn resolve_model(script: &Path, scripts_root: &Path, hint: Option<&str>) -> PathBuf {
+    let named = match hint {
         Some(h) if h.ends_with(".yaml") || h.ends_with(".yml") || h.contains('/') => {
             PathBuf::from(h)
         }
@@ -1033,17 +1046,26 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
     if named.is_absolute() {
         return named;
     }
-    if script.scripts_root.ends_with("scripts") {
-        if let Some(project) = script.scripts_root.parent() {
+    if scripts_root.ends_with("scripts") {
+        if let Some(project) = scripts_root.parent() {
             let there = project.join(&named);
             if there.exists() {
                 return there;
             }
         }
     }
-    if script.model_hint().is_some() {
-        let beside = script.path.parent().map(|d| d.join(&named));
-        if let Some(there) = beside.filter(|p| p.exists()) {
+    let dir = match script.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if hint.is_some() && dir.join(&named).exists() {
+        return dir.join(&named);
+    }
+    if let Ok(dir) = dir.canonicalize() {
+        if let Some(there) = (dir.ancestors())
+            .map(|a| a.join(&named))
+            .find(|p| p.exists())
+        {
             return there;
         }
     }
@@ -1099,7 +1121,7 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
             };
             return Err(BadInput(format!(
                 "error: {}:{line}: {what} (looked for in the project the script is in, beside \
-                 the script, then from the current directory; a name without '/' or .yaml \
+                 the script, in the directories above it, then from the current directory; a name without '/' or .yaml \
                  means models/NAME.yaml). `run`, `compare`, `sweep` and `bench` take --model FILE \
                  instead; \
                  `test` takes it for scripts without the line or whose line names that file",
@@ -1108,8 +1130,8 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
         }
         return Err(BadInput(format!(
             "error: {}: no such model file. A script's model is its `// model:` line, else \
-             models/world-2024.yaml, looked for in the project the script is in, then from the \
-             current directory. `run`, `compare`, `sweep` and `bench` take \
+             models/world-2024.yaml, looked for in the project the script is in, in the \
+             directories above it, then from the current directory. `run`, `compare`, `sweep` and `bench` take \
              --model FILE instead; `test` \
              takes it for scripts without the line or whose line names that file",
             path.display()

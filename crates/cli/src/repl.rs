@@ -472,32 +472,42 @@ impl Session {
         self.expectations_said = h.expectations.len();
     }
 
-    /// The session's model by its name (`world-2024`, for `models/world-2024.yaml`), where
-    /// `run` would find this same file by that name from a script saved at `f`, from any
-    /// directory: in the project the script is in, or beside it.
-    fn model_name_from(&self, f: &Path) -> Option<String> {
-        let path = &self.model_path;
-        let models = path.parent()?.file_name()?;
-        if models != "models" || path.extension()? != "yaml" {
-            return None;
-        }
-        let name = path.file_stem()?.to_str()?.to_string();
-        let this = std::fs::canonicalize(path).ok()?;
-        let named = PathBuf::from(format!("models/{name}.yaml"));
+    /// The `// model:` header naming the session's model as `run` will find it from a
+    /// script saved at `f` (which need not exist yet): by its name (`world-2024`, so the
+    /// script replays in any checkout of the project), else by the path the session was
+    /// given, else absolutely. A relative header that `run` would resolve only from the
+    /// current directory serves where the script is saved under it (its replay hint is run
+    /// from here).
+    fn model_header_for(&self, f: &Path) -> String {
+        let this = std::fs::canonicalize(&self.model_path).ok();
+        let absolute = (this.clone()).unwrap_or_else(|| self.model_path.clone());
+        let absolute = absolute.display().to_string();
         let dir = match f.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let dir = std::fs::canonicalize(dir).ok()?;
-        let root = crate::scripts_root(&dir.join(f.file_name()?));
-        let project = (root.ends_with("scripts"))
-            .then(|| root.parent().map(|p| p.join(&named)))
-            .flatten();
-        let found = [project, Some(dir.join(&named))]
-            .into_iter()
-            .flatten()
-            .find(|p| p.exists())?;
-        (std::fs::canonicalize(found).ok()? == this).then_some(name)
+        let (Ok(dir), Some(file), Some(this)) = (std::fs::canonicalize(dir), f.file_name(), this)
+        else {
+            return absolute;
+        };
+        let script = dir.join(file);
+        let root = crate::scripts_root(&script);
+        let inside = f.is_relative() && !f.starts_with("..");
+        let path = &self.model_path;
+        let name = (path.parent().and_then(Path::file_name) == Some("models".as_ref())
+            && path.extension().is_some_and(|e| e == "yaml"))
+        .then(|| path.file_stem()?.to_str().map(String::from))
+        .flatten();
+        let given = path.is_relative().then(|| path.display().to_string());
+        for header in name.into_iter().chain(given) {
+            let found = crate::resolve_model(&script, &root, Some(&header));
+            if (inside || found.is_absolute())
+                && std::fs::canonicalize(&found).is_ok_and(|p| p == this)
+            {
+                return header;
+            }
+        }
+        absolute
     }
 
     fn reset(&mut self) {
@@ -1151,11 +1161,11 @@ impl Session {
                         self.advance(target, format!("run_until(\"{date}\");"));
                     }
                     Ok(date) => failed!(
-                        "error: {date} is outside the model's horizon ({} to {})",
+                        "error: :run-to {date}: it is outside the model's horizon ({} to {})",
                         self.model.start,
                         self.model.end
                     ),
-                    Err(e) => failed!("error: {e}"),
+                    Err(e) => failed!("error: :run-to {d}: {e}"),
                 }
             }
             ":show" | ":plot" => {
@@ -1240,56 +1250,13 @@ impl Session {
                     );
                     return true;
                 }
-                // A relative model path resolves from where `run` is started, as it did
-                // here; a script saved outside this directory names the model absolutely, so
-                // its replay hint works from anywhere.
-                // So does one whose relative model would not be found from the script: not
-                // beside it, nor in a project's models/ (`run` looks in both).
-                let inside = Path::new(f).is_relative() && !f.starts_with("..");
-                let beside = Path::new(f)
-                    .parent()
-                    .is_some_and(|dir| dir.join(&self.model_path).is_file());
-                // In a project `run` finds from the script: the parent of a `scripts`
-                // directory the script is under, holding this very model.
-                let in_project = {
-                    let dir = Path::new(f).parent().unwrap_or(Path::new("."));
-                    let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        dir
-                    })
-                    .ok();
-                    let project = dir.as_deref().and_then(|d| {
-                        d.ancestors()
-                            .find(|a| a.file_name().is_some_and(|n| n == "scripts"))
-                            .and_then(Path::parent)
-                    });
-                    let same = |a: &Path| {
-                        std::fs::canonicalize(a).ok()
-                            == std::fs::canonicalize(&self.model_path).ok()
-                    };
-                    project.is_some_and(|p| same(&p.join(&self.model_path)))
-                };
-                let model = match std::fs::canonicalize(&self.model_path) {
-                    Ok(abs)
-                        if self.model_path.is_relative()
-                            && (!inside || !(beside || in_project)) =>
-                    {
-                        abs
-                    }
-                    _ => self.model_path.clone(),
-                };
+                let model = self.model_header_for(Path::new(f));
                 // A file name with spaces is quoted in the replay hint, as a shell needs.
                 let shown = if f.contains(char::is_whitespace) {
                     format!("\"{f}\"")
                 } else {
                     f.to_string()
                 };
-                // By its name (`world-2024`) where `run` finds this very file by that name
-                // from the script: the script then replays in any checkout of the project
-                // (an absolute path tied it to this one: runner review, 2026-12-01).
-                let model = (self.model_name_from(Path::new(f)))
-                    .unwrap_or_else(|| model.display().to_string());
                 let mut text = format!(
                     "{SAVED_HEADER}\n// model: {model}\n// saved by chokepoint repl; replay with `chokepoint run {shown}`\n\n",
                 );
@@ -1641,11 +1608,47 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
     o
 }
 
-pub fn run(model_path: &Path, time_limit: Duration) -> Result<u8> {
+/// The session's model without --model, and the scripts directory its imports read:
+/// `models/world-2024.yaml` here, else in the nearest directory above that holds it (a
+/// session started in a project's subfolder, as `run` finds a script's model there), with
+/// that project's `scripts/`.
+fn default_model() -> (PathBuf, PathBuf) {
+    let named = Path::new("models/world-2024.yaml");
+    let here = (named.to_path_buf(), PathBuf::from("scripts"));
+    if named.exists() {
+        return here;
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return here;
+    };
+    match cwd.ancestors().find(|a| a.join(named).is_file()) {
+        Some(project) => {
+            errln!(
+                "note: the model is {} (none in the current directory)",
+                project.join(named).display()
+            );
+            (project.join(named), project.join("scripts"))
+        }
+        None => here,
+    }
+}
+
+pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
+    let (model_path, scripts_root) = match model_path {
+        Some(p) => (p.to_path_buf(), PathBuf::from("scripts")),
+        None => default_model(),
+    };
+    if !model_path.exists() && model_path == Path::new("models/world-2024.yaml") {
+        return Err(anyhow!(crate::BadInput(
+            "error: no models/world-2024.yaml in the current directory or any above it: start \
+             the REPL in a chokepoint project, or name a model with --model FILE"
+                .into()
+        )));
+    }
+    let model_path = model_path.as_path();
     let model = Arc::new(
         chokepoint_core::load(model_path).map_err(|e| anyhow!(crate::BadInput(e.to_string())))?,
     );
-    let scripts_root = PathBuf::from("scripts");
     let cancel = Arc::new(AtomicBool::new(false));
     let mut session = Session::new(
         model.clone(),

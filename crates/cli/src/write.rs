@@ -458,9 +458,11 @@ pub fn ready(dir: &Path, files: &'static [&'static str]) -> Result<(), crate::Ba
     }
     // A run's directory and a comparison's are each their own: mixed, a report would sit
     // beside another command's figures.
+    // (A run that failed leaves its summary.json alone, saying why.)
     for (mine, theirs, what) in [
         ("series.csv", "compare.csv", "a comparison's"),
         ("compare.csv", "series.csv", "a run's"),
+        ("compare.csv", "summary.json", "a run's"),
     ] {
         if files.contains(&mine) && dir.join(theirs).is_file() {
             return Err(bad(format!(

@@ -1046,8 +1046,8 @@ fn read_text(path: &Path) -> Result<String, String> {
 }
 
 /// Whether the bytes are UTF-16 text: a byte-order mark, or (without one) ASCII text whose
-/// every other byte is NUL.
-fn utf16_kind(bytes: &[u8]) -> Option<&'static str> {
+/// every other byte is NUL. (Scripts are checked with it too.)
+pub fn utf16_kind(bytes: &[u8]) -> Option<&'static str> {
     match bytes {
         [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => return Some("UTF-32"),
         [0xFF, 0xFE, ..] => return Some("UTF-16 (little-endian)"),

@@ -403,14 +403,40 @@ impl ModuleResolver for SandboxResolver {
             EvalAltResult::ErrorModuleNotFound(name, at) => Box::new(EvalAltResult::ErrorRuntime(
                 format!(
                     "module '{name}' not found: looked for {} (imports resolve from the \
-                     scripts directory, {})",
+                     scripts directory, {}){}",
                     file.display(),
-                    self.root.display()
+                    self.root.display(),
+                    self.found_above(path)
                 )
                 .into(),
                 at,
             )),
             e => Box::new(e),
         })
+    }
+}
+
+impl SandboxResolver {
+    /// Where a script outside a `scripts` directory would find the module: a project's
+    /// `scripts/` above it that holds it (an analyst's own folder beside `scripts/`).
+    fn found_above(&self, path: &str) -> String {
+        if self.root.ends_with("scripts") {
+            return String::new();
+        }
+        let Ok(root) = self.root.canonicalize() else {
+            return String::new();
+        };
+        let mut file = PathBuf::from(path);
+        file.set_extension("rhai");
+        match (root.ancestors()).find(|a| a.join("scripts").join(&file).is_file()) {
+            Some(project) => format!(
+                ". {} has it: a script imports from the nearest directory above it named \
+                 `scripts`, so keep this one under {} (in a folder of its own there if you \
+                 like)",
+                project.join("scripts").join(&file).display(),
+                project.join("scripts").display()
+            ),
+            None => String::new(),
+        }
     }
 }

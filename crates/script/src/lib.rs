@@ -218,6 +218,15 @@ impl Scenario {
         let bytes = chokepoint_core::load::read_at_most(path, limit)
             .map_err(|e| ScriptError::plain(path, format!("cannot read the script: {e}")))?
             .ok_or_else(too_big)?;
+        if let Some(utf16) = chokepoint_core::load::utf16_kind(&bytes) {
+            return Err(ScriptError::plain(
+                path,
+                format!(
+                    "the script is {utf16} text (Windows may call it \"Unicode\"), not UTF-8: \
+                     save it as UTF-8"
+                ),
+            ));
+        }
         let source = String::from_utf8(bytes).map_err(|e| {
             let place = chokepoint_core::load::bad_utf8_place(&e);
             ScriptError::plain(

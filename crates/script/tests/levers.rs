@@ -3263,6 +3263,15 @@ fn wrong_arguments_are_named_for_what_they_are() {
             r#"step(1); metric("exports", "CN");"#,
             "metric 'exports' has no key 'CN' (its keys read like 'CN/concentrate', 'CN/clay-concentrate', 'CN/oxide', …)",
         ),
+        // A key of another shape than all the metric's: what its keys are made of.
+        (
+            r#"step(1); metric("demand", "KR/magnet:NdFeB");"#,
+            "metric 'demand' has no key 'KR/magnet:NdFeB': its keys are a sector (such as 'ev-cn')",
+        ),
+        (
+            r#"step(1); metric("shortfall", "magnet:NdFeB/US/x");"#,
+            "its keys are a sector (such as 'ev-cn') or form/country (such as 'concentrate/CN')",
+        ),
         (
             r#"step(1); dependency("magnet:NdFeB", "US");"#,
             "'magnet:NdFeB' is a form, not a stage",

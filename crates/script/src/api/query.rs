@@ -232,6 +232,35 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                     .max_by_key(|(_, n)| *n)
                     .map_or("country", |(k, _)| *k)
             };
+            // A key of more parts than any of the metric's (`KR/magnet:NdFeB` for `demand`,
+            // kept by sector alone): say what its keys are made of. (One of fewer is shown
+            // the keys holding its parts, below.)
+            if keys.iter().all(|k| k.split(['/', '>']).count() < len) {
+                // Each shape of key the metric has (`shortfall` has sector and form/country
+                // keys), with one of its keys.
+                let mut shapes: Vec<(String, &str)> = Vec::new();
+                for k in &keys {
+                    let shape: String = (k.split_inclusive(['/', '>']))
+                        .map(|p| {
+                            let id = p.trim_end_matches(['/', '>']);
+                            format!("{}{}", m.kind_of(id).unwrap_or("id"), &p[id.len()..])
+                        })
+                        .collect();
+                    if !shapes.iter().any(|(s, _)| *s == shape) {
+                        shapes.push((shape, k));
+                    }
+                }
+                let said: Vec<String> = (shapes.iter())
+                    .map(|(shape, k)| match shape.contains(['/', '>']) {
+                        true => format!("{shape} (such as '{k}')"),
+                        false => format!("a {shape} (such as '{k}')"),
+                    })
+                    .collect();
+                return err(format!(
+                    "metric '{metric}' has no key '{key}': its keys are {}",
+                    said.join(" or ")
+                ));
+            }
             let wrong = (key.split(['/', '>']).enumerate())
                 .filter(|(_, p)| !parts.contains(p))
                 .find_map(|(i, p)| m.wrong_kind(p, wanted(i)));
