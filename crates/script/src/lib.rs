@@ -906,6 +906,7 @@ impl Scenario {
             ));
         }
         output.extend(sold_out_early(&host.sim, &host.levers));
+        output.extend(rate_bound(&host.sim, &host.levers));
         // Goods a ban caught in a licence queue and still holds: counted as traded when
         // ordered, never delivered.
         for (x, q) in host
@@ -997,6 +998,76 @@ fn sold_out_early(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
              `stockpile_release(\"{id}\", rate, #{{ as_needed: true }})` keeps it for its \
              country's gaps, or set the release from a `when` on the shortage",
             series.dates[empty], m.countries[x].id, m.forms[form].id, series.dates[short]
+        ));
+    }
+    out
+}
+
+/// A stockpile released as needed whose rate, not its holding, limited what it gave: weeks
+/// it released its whole rate while its country's users of its form were still short and
+/// it held more (a sweep over holdings stuck at one peak shortfall, thousands of tonnes
+/// unused, with nothing saying why: analyst review, 2026-12-01). Said once a lever, from
+/// the recorded series.
+fn rate_bound(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
+    let (m, series) = (&sim.model, &sim.series);
+    let spy = m.steps_per_year();
+    let mut out: Vec<String> = Vec::new();
+    let releases: Vec<&crate::host::LeverCall> = (levers.iter())
+        .filter(|l| l.name == "stockpile_release")
+        .collect();
+    for (n, l) in releases.iter().enumerate() {
+        // "{id} releases {t} t/yr, as needed", as the lever logs it.
+        let Some((id, rest)) = l.summary.split_once(" releases ") else {
+            continue;
+        };
+        let Some(rate) = (rest.strip_suffix(" t/yr, as needed")).and_then(|t| t.parse().ok())
+        else {
+            continue;
+        };
+        let rate: f64 = rate;
+        let Some(sp) = m.stockpiles.iter().position(|s| s.id == id) else {
+            continue;
+        };
+        let (Some(held), true) = (series.find("stockpile", id), rate > 0.0) else {
+            continue;
+        };
+        let (x, form) = (m.stockpiles[sp].country, m.stockpiles[sp].form);
+        let key = format!("{}/{}", m.forms[form].id, m.countries[x].id);
+        let Some(short) = series.find("shortfall", &key) else {
+            continue;
+        };
+        let (held, short) = (series.column(held), series.column(short));
+        // Until the next release set on it, or the run's end.
+        let until = (releases[n + 1..].iter())
+            .find(|k| k.summary.starts_with(&format!("{id} releases ")))
+            .map_or(held.len(), |k| k.step.min(held.len()));
+        let week = rate / spy;
+        let bound: Vec<usize> = (l.step.max(1)..until.min(short.len()))
+            .filter(|&i| {
+                held[i - 1] - held[i] >= 0.98 * week && held[i] > 0.5 * week && short[i] > 0.01
+            })
+            .collect();
+        let Some(&worst) = bound
+            .iter()
+            .max_by(|&&a, &&b| short[a].total_cmp(&short[b]))
+        else {
+            continue;
+        };
+        let weeks = match bound.len() {
+            1 => "1 step".to_string(),
+            k => format!("{k} steps"),
+        };
+        out.push(format!(
+            "note: stockpile_release: {id} gave its whole rate, {} t/yr, in {weeks} when {}'s \
+             users of {} were still short (up to {:.1}% in the step of {}) and it held more ({} t \
+             then): the rate, not the holding, limited what it gave; a higher rate fills more of \
+             each step's gap",
+            whole_tonnes(rate),
+            m.countries[x].id,
+            m.forms[form].id,
+            100.0 * short[worst],
+            series.dates[worst],
+            whole_tonnes(held[worst])
         ));
     }
     out

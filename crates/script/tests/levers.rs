@@ -4369,6 +4369,35 @@ fn a_stockpile_released_at_a_rate_that_sells_out_before_the_shortage_is_said() {
 }
 
 #[test]
+fn a_reserve_whose_rate_limits_what_it_gives_is_said() {
+    // 3,000 t of magnets against a ban on magnets to the US: released as needed at 500 t/yr
+    // it gives its whole rate every step while US users are short, most of it unused.
+    let ban = |rate: &str| {
+        format!(
+            r#"stockpile_fill("us-nds-ndfeb", 3000.0);
+               at("2025-01-06", || {{
+                   export_ban("CN", #{{ forms: ["magnet:NdFeB"], to: ["US"], label: "b" }});
+                   stockpile_release("us-nds-ndfeb", {rate}, #{{ as_needed: true }});
+               }});"#
+        )
+    };
+    let out = run_to(&ban("500.0"), "2025-12-31");
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: stockpile_release: us-nds-ndfeb gave its whole rate, 500 t/yr, in ")
+            && said.contains("when US's users of magnet:NdFeB were still short (up to "),
+        "{said}"
+    );
+    // At a rate that fills the gap until the holding runs out, nothing is said.
+    let out = run_to(&ban("50000.0"), "2025-12-31");
+    assert!(
+        !out.output.join("\n").contains("gave its whole rate"),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
 fn goods_a_ban_still_holds_in_a_licence_queue_at_the_end_are_said() {
     let held = r#"at("2024-06-03", || export_licence("CN", #{ elements: ["Dy"], to: ["DE"], approval: 0.8, delay_days: 56, label: "lic" }));
            at("2024-07-01", || export_ban("CN", #{ elements: ["Dy"], to: ["DE"], label: "ban" }));"#;
