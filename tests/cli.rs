@@ -2164,12 +2164,19 @@ fn a_running_total_is_read_at_the_end_of_each_period() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // The headline is the total at the end; the last yearly row must say the same.
     let said = text(&out);
-    let headline = said
-        .lines()
-        .find(|l| l.contains("policy cost US"))
-        .and_then(|l| l.split('$').nth(1))
-        .and_then(|v| v.trim_end_matches('M').parse::<f64>().ok())
-        .unwrap();
+    let line = said.lines().find(|l| l.contains("policy cost US")).unwrap();
+    let millions = |v: &str| {
+        let v = v.split_whitespace().next()?.trim_end_matches([',', ')']);
+        v.trim_end_matches('M').replace(',', "").parse::<f64>().ok()
+    };
+    let headline = line.split('$').nth(1).and_then(millions).unwrap();
+    // Each calendar year's part follows it (the floor begins in mid-2025), summing to it.
+    let years: Vec<f64> = line.split('$').skip(2).filter_map(millions).collect();
+    assert!(line.contains("(2025 $") && years.len() == 3, "{line}");
+    assert!(
+        (years.iter().sum::<f64>() - headline).abs() <= 0.15,
+        "{line}"
+    );
     let csv = std::fs::read_to_string(dir.join("series.csv")).unwrap();
     let last: f64 = csv
         .lines()

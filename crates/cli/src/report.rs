@@ -477,12 +477,35 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     }
     for (xi, x) in m.countries.iter().enumerate() {
         if let Some(c) = s.find("policy_cost", &x.id) {
-            let v = s.column(c).last().copied().unwrap_or(0.0);
+            let total = s.column(c);
+            let v = total.last().copied().unwrap_or(0.0);
+            // A cost that began mid-run reads as its years', not as a mean over the run:
+            // each year's, in the line's sense (receipts positive on a receipts line), when
+            // there are several.
+            let years = by_year(&s.dates, &total);
+            let said = |sign: f64| {
+                let shown: Vec<String> = (years.iter())
+                    .map(|&(y, d)| match d * sign < 0.0 {
+                        true => format!("{y} -{}", dollars(-d * sign)),
+                        false => format!("{y} {}", dollars(d * sign)),
+                    })
+                    .collect();
+                match shown.len() {
+                    0 | 1 => None,
+                    _ => Some(shown.join(", ")),
+                }
+            };
+            let by_year_json = json!((years.iter())
+                .map(|&(y, d)| json!({ "year": y, "usd": d }))
+                .collect::<Vec<_>>());
             if v > 0.0 {
                 push(
                     format!("policy cost {}", x.id),
-                    dollars(v),
-                    vec![("usd", json!(v))],
+                    match said(1.0) {
+                        Some(years) => format!("{} ({years})", dollars(v)),
+                        None => dollars(v),
+                    },
+                    vec![("usd", json!(v)), ("by_year", by_year_json)],
                 );
             } else if v < 0.0 {
                 // Net of the duty its tariffs collected and what its stockpiles sold (a
@@ -493,15 +516,35 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 } else {
                     "the duty its tariffs collected came to more than it spent"
                 };
+                let years = said(-1.0).map_or(String::new(), |y| format!("; {y}"));
                 push(
                     format!("policy receipts {}", x.id),
-                    format!("{} ({why})", dollars(-v)),
-                    vec![("usd", json!(v))],
+                    format!("{} ({why}{years})", dollars(-v)),
+                    vec![("usd", json!(v)), ("by_year", by_year_json)],
                 );
             }
         }
     }
     h
+}
+
+/// A running total's change in each calendar year (each step's change counted in the year
+/// the step begins), for the years it changed in by a thousandth of its largest size or
+/// more.
+fn by_year(dates: &[chokepoint_core::Date], total: &[f64]) -> Vec<(i32, f64)> {
+    let mut years: Vec<(i32, f64)> = Vec::new();
+    let mut last = 0.0;
+    for (d, &v) in dates.iter().zip(total) {
+        let y = d.year();
+        match years.last_mut() {
+            Some((at, sum)) if *at == y => *sum += v - last,
+            _ => years.push((y, v - last)),
+        }
+        last = v;
+    }
+    let size = total.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+    years.retain(|&(_, d)| d.abs() >= 1e-3 * size && d.abs() >= 1.0);
+    years
 }
 
 /// A price that sat at one of the model's bounds (`price_max_ratio` or `price_min_ratio`
