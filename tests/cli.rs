@@ -2253,6 +2253,11 @@ fn a_project_subfolder_finds_the_projects_model_in_run_and_repl() {
     let o = repl_in(&mine, &p, &[], b":step 1\n:save s.rhai\n");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("note: the model is"), "{}", text(&o));
+    assert!(
+        text(&o).contains("note: it states no expectations: `chokepoint run s.rhai` replays it"),
+        "{}",
+        text(&o)
+    );
     let saved = std::fs::read_to_string(mine.join("s.rhai")).unwrap();
     assert!(saved.contains("\n// model: world-2024\n"), "{saved}");
     // Saved into a folder with a model of the same name of its own, the header names the

@@ -1281,6 +1281,14 @@ impl Session {
                                 "note: `chokepoint run {shown}` will refuse it as it stands:\n{e}"
                             );
                         }
+                        // `test` fails a scenario that checks nothing.
+                        if self.host.lock().expectations.is_empty() {
+                            errln!(
+                                "note: it states no expectations: `chokepoint run {shown}` \
+                                 replays it, and `chokepoint test` fails it until it has an \
+                                 expect(...) line"
+                            );
+                        }
                         let lost = self.imports_out_of_reach(Path::new(f));
                         if !lost.is_empty() {
                             errln!(
