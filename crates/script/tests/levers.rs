@@ -4369,6 +4369,45 @@ fn a_stockpile_released_at_a_rate_that_sells_out_before_the_shortage_is_said() {
 }
 
 #[test]
+fn more_output_that_only_one_other_country_takes_on_is_said() {
+    // Lynas's heavy oxides: only China makes Dy and Tb metal in world-2024, so a bigger
+    // Lynas reaches no magnet maker elsewhere where China's controls bind.
+    let out = run_to(
+        r#"at("2025-07-07", || expand("lynas-kuantan-full", 2.0));"#,
+        "2025-08-01",
+    );
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: expand: no plant outside CN makes Sm, Gd, Tb, Dy oxide into metal, so what more lynas-kuantan-full makes")
+            && said.contains("build(\"cn-metal-dy\", \"my-metal-dy\""),
+        "{said}"
+    );
+    // With Dy and Tb metal lines in the US, only Sm and Gd are left to say; said once for
+    // two plants.
+    let out = run_to(
+        r#"build("cn-metal-dy", "us-metal-dy", 200.0, "90d", 3.0, #{ country: "US" });
+           build("cn-metal-tb", "us-metal-tb", 200.0, "90d", 3.0, #{ country: "US" });
+           at("2025-07-07", || { expand("lynas-kuantan-full", 2.0); expand("lynas-kuantan-expansion", 2.0); });"#,
+        "2025-08-01",
+    );
+    let said = out.output.join("\n");
+    assert_eq!(
+        said.matches("no plant outside CN makes Sm, Gd oxide into metal")
+            .count(),
+        1,
+        "{said}"
+    );
+    assert!(!said.contains("Tb, Dy oxide into metal"), "{said}");
+    // A metal plant's output goes to magnet makers in several countries: nothing said.
+    let out = run_to(r#"expand("jp-metal-ndpr", 2.0);"#, "2024-03-01");
+    assert!(
+        !out.output.join("\n").contains("no plant outside"),
+        "{:?}",
+        out.output
+    );
+}
+
+#[test]
 fn a_reserve_whose_rate_limits_what_it_gives_is_said() {
     // 3,000 t of magnets against a ban on magnets to the US: released as needed at 500 t/yr
     // it gives its whole rate every step while US users are short, most of it unused.

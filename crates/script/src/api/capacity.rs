@@ -166,6 +166,9 @@ pub mod capacity_api {
                 "expand",
                 format!("{facility} × {}", crate::api::expect::figure(factor)),
             );
+            if factor > 1.0 {
+                super::converted_in_one_country(h, f, "expand");
+            }
             Ok(())
         })
     }
@@ -442,6 +445,91 @@ fn build_with(
             "build",
             format!("{id} ({capacity} t/yr) like {like}{placed}, from {start}"),
         );
+        let built = h.sim.model.facilities.len() - 1;
+        converted_in_one_country(h, built, "build");
         Ok(id.to_string())
     })
+}
+
+/// More output of a plant whose goods, for some elements, only one other country's plants
+/// make into the next form (Lynas's Dy and Tb oxide, which only China makes into metal, in
+/// world-2024): under that country's controls the extra output reaches the good's own users
+/// only, not a plant elsewhere, so the lever may move nothing the scenario asks about (a
+/// doubled Lynas moved the US magnet shortfall by exactly 0, and nothing said why: analyst
+/// review, 2026-12-01). Said once, with the plant to build.
+fn converted_in_one_country(h: &mut crate::host::Host, f: usize, lever: &str) {
+    use chokepoint_core::model::Process;
+    let m = std::sync::Arc::clone(&h.sim.model);
+    let date = h.sim.date();
+    let Process::Convert(r) = m.facilities[f].process else {
+        return; // A mine's concentrate goes to separators in several countries.
+    };
+    let (x, form) = (m.facilities[f].country, m.recipes[r].output);
+    let alive = |g: usize| {
+        !h.sim.closed.get(g).copied().unwrap_or(false)
+            && m.facilities[g].end.is_none_or(|end| end > date)
+    };
+    // For each element the plant makes, the countries whose plants take it on; those only
+    // one other country's take, by that country, each with a plant that takes it.
+    let mut by_country: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+    for e in (0..m.elements.len()).filter(|&e| m.recipes[r].handles(e)) {
+        let takers: Vec<usize> = (0..m.facilities.len())
+            .filter(|&g| alive(g))
+            .filter(|&g| match m.facilities[g].process {
+                Process::Convert(q) => m.recipes[q].input == form && m.recipes[q].handles(e),
+                Process::Mine(_) => false,
+            })
+            .collect();
+        let mut countries: Vec<usize> = takers.iter().map(|&g| m.facilities[g].country).collect();
+        countries.sort_unstable();
+        countries.dedup();
+        if let ([only], Some(&template)) = (countries.as_slice(), takers.first()) {
+            if *only == x {
+                continue;
+            }
+            match by_country.iter_mut().find(|(c, _)| c == only) {
+                Some((_, es)) => es.push((e, template)),
+                None => by_country.push((*only, vec![(e, template)])),
+            }
+        }
+    }
+    let xid = &m.countries[x].id;
+    for (c, taken) in by_country {
+        let symbols: Vec<&str> = (taken.iter())
+            .map(|&(e, _)| m.elements[e].symbol.as_str())
+            .collect();
+        let mut plants: Vec<&str> = (taken.iter())
+            .map(|&(_, t)| m.facilities[t].id.as_str())
+            .collect();
+        plants.dedup();
+        let cid = &m.countries[c].id;
+        let Some(&(e, t)) = taken.last() else {
+            continue;
+        };
+        let Process::Convert(q) = m.facilities[t].process else {
+            continue;
+        };
+        let next = m.forms[m.recipes[q].output].id.as_str();
+        // Said once a run for each such set: a recycling what-if builds three plants.
+        let what = format!(
+            "no plant outside {cid} makes {} {} into {next}",
+            symbols.join(", "),
+            m.forms[form].id
+        );
+        if h.output.iter().any(|l| l.contains(&what)) {
+            continue;
+        }
+        h.output.push(format!(
+            "note: {lever}: {what}, so what more {} makes of them reaches the {}'s own users \
+             (not a plant elsewhere that needs them as {next}) wherever {cid}'s controls bind; \
+             plants like {} built elsewhere take it: build(\"{}\", \"{}-{next}-{}\", 200.0, \
+             \"180d\", 6.0, #{{ country: \"{xid}\" }})",
+            m.facilities[f].id,
+            m.forms[form].id,
+            plants.join(", "),
+            m.facilities[t].id,
+            xid.to_lowercase(),
+            m.elements[e].symbol.to_lowercase(),
+        ));
+    }
 }
