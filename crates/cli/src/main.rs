@@ -272,10 +272,12 @@ enum Command {
         /// Write compare.csv and report.html here.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// How many of the most-changed figures to list: the peaks of shortfalls (regions
-        /// before sectors), prices and output lost first, in turn; then means, finals,
-        /// cover, dependency, queues and costs; then flows; within each, the biggest
-        /// relative move. compare.csv has every figure.
+        /// How many of the most-changed figures to list: the answers first, taken in turn:
+        /// shortfalls (peak, mean or final; regions before sectors), price peaks, output
+        /// lost per year; then the other price and output-lost figures, cover, dependency,
+        /// queues, stockpiles and costs; then flows; moves under 1% last. Within each, the
+        /// biggest move (in points for a share, else relative). compare.csv has every
+        /// figure.
         #[arg(long, default_value_t = 15, value_parser = parse_top, allow_negative_numbers = true)]
         top: u64,
         /// Wall-clock limit for each of the two runs, in seconds; a run it stops fails
