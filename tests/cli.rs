@@ -2240,8 +2240,18 @@ fn a_project_subfolder_finds_the_projects_model_in_run_and_repl() {
         let o = run(script);
         assert_eq!(o.status.code(), Some(0), "{script}: {}", text(&o));
     }
-    // Imports read the nearest `scripts` above; the error says where the module is.
+    // Imports not beside it read the project's `scripts/` above, which holds them all.
     let o = run("lib.rhai");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // One module beside it and one in the library: it imports from beside it, and the
+    // error says where the other is.
+    std::fs::write(mine.join("helper.rhai"), "fn f() { 1 }\n").unwrap();
+    std::fs::write(
+        mine.join("mixed.rhai"),
+        "import \"helper\" as h;\nimport \"lib/timeline\" as t;\nstep(1);\n",
+    )
+    .unwrap();
+    let o = run("mixed.rhai");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("scripts/lib/timeline.rhai has it: a script imports from the nearest"),

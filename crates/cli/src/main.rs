@@ -1018,6 +1018,37 @@ pub(crate) fn scripts_root(script: &Path) -> PathBuf {
     abs.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// The scripts directory a script's imports resolve from: [`scripts_root`], unless the
+/// script is outside any `scripts` directory and what it imports is not beside it but is,
+/// all of it, under the nearest project `scripts/` above it (an analyst's own folder beside
+/// the library: `import "lib/timeline"` from `mine/`).
+pub(crate) fn import_root(script: &Path) -> PathBuf {
+    let root = scripts_root(script);
+    if root.ends_with("scripts") {
+        return root;
+    }
+    let limit = chokepoint_script::engine::limits::MAX_SCRIPT_BYTES;
+    let Ok(Some(bytes)) = chokepoint_core::load::read_at_most(script, limit) else {
+        return root;
+    };
+    let code = chokepoint_script::without_comments(&String::from_utf8_lossy(&bytes));
+    let imports = chokepoint_script::literal_imports(&code);
+    let holds_all = |dir: &Path| {
+        imports.iter().all(|m| {
+            let mut file = dir.join(m);
+            file.set_extension("rhai");
+            file.is_file()
+        })
+    };
+    if imports.is_empty() || holds_all(&root) {
+        return root;
+    }
+    (root.ancestors().skip(1))
+        .map(|a| a.join("scripts"))
+        .find(|dir| dir.is_dir() && holds_all(dir))
+        .unwrap_or(root)
+}
+
 /// The model for a script: --model, else its header, else the default world.
 fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
     match explicit {
@@ -1143,7 +1174,7 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
 }
 
 fn compile(script: &Path) -> Result<Scenario, BadInput> {
-    Scenario::load(script, &scripts_root(script)).map_err(|e| BadInput(e.to_string()))
+    Scenario::load(script, &import_root(script)).map_err(|e| BadInput(e.to_string()))
 }
 
 /// Which model a command's `--model` gives a script.
@@ -1365,7 +1396,7 @@ fn run(
 /// can then tell nothing).
 fn script_texts(scripts: &[PathBuf]) -> Option<String> {
     const MOST: usize = 64 << 20;
-    let mut roots: Vec<PathBuf> = scripts.iter().map(|s| scripts_root(s)).collect();
+    let mut roots: Vec<PathBuf> = scripts.iter().map(|s| import_root(s)).collect();
     roots.sort();
     roots.dedup();
     let mut files: Vec<PathBuf> = scripts.to_vec();

@@ -650,7 +650,7 @@ impl Session {
     /// saved at `file` (it looks under the script's `scripts` directory, or beside it).
     fn imports_out_of_reach(&self, file: &Path) -> Vec<String> {
         use chokepoint_script::rhai::{Expr, Stmt};
-        let root = crate::scripts_root(file);
+        let root = crate::import_root(file);
         (self.imports.statements().iter())
             .filter_map(|s| match s {
                 Stmt::Import(x, _) => match &x.0 {
@@ -1295,7 +1295,7 @@ impl Session {
                                 "note: `chokepoint run {shown}` looks for the modules it imports \
                                  under {}, where {} is not: save it in {} (or a folder under \
                                  it), or copy the module there",
-                                crate::scripts_root(Path::new(f)).display(),
+                                crate::import_root(Path::new(f)).display(),
                                 lost.join(", "),
                                 self.scripts_root.display()
                             );

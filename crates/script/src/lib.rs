@@ -1201,7 +1201,7 @@ pub fn mixed_comparison(ast: &rhai::AST) -> Option<(rhai::Position, String)> {
 }
 
 /// The paths of `import "…"` statements with a literal path, in order.
-fn literal_imports(source: &str) -> Vec<String> {
+pub fn literal_imports(source: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = source;
     while let Some(i) = rest.find("import") {
