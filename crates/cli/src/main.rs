@@ -1002,8 +1002,9 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// The scripts directory a script imports from: the nearest ancestor named `scripts`, else
-/// its own directory.
+/// The nearest ancestor of a script named `scripts`, else the script's own directory: the
+/// directory its imports resolve from, unless [`import_root`] finds them in a project's
+/// `scripts/` above it.
 pub(crate) fn scripts_root(script: &Path) -> PathBuf {
     let abs = script
         .canonicalize()

@@ -418,7 +418,8 @@ impl ModuleResolver for SandboxResolver {
 
 impl SandboxResolver {
     /// Where a script outside a `scripts` directory would find the module: a project's
-    /// `scripts/` above it that holds it (an analyst's own folder beside `scripts/`).
+    /// `scripts/` above it that holds it (an analyst's own folder beside `scripts/`, whose
+    /// script also imports a module of its own, so imports from beside it).
     fn found_above(&self, path: &str) -> String {
         if self.root.ends_with("scripts") {
             return String::new();
