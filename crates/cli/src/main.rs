@@ -1065,10 +1065,10 @@ fn model_for(script: &Scenario, explicit: Option<&Path>) -> PathBuf {
 /// Where a script at `script` (which need not exist yet) finds the model its header `hint`
 /// names, or the default world without one. A relative path is found in the project the
 /// script belongs to (the parent of its `scripts` directory), else beside the script (a
-/// model kept with its scenarios), else in the nearest directory above the script that
-/// holds it (a project whose scenarios are kept outside `scripts/`), else from the current
-/// directory: a library script reads its own project's model wherever it is run from, not
-/// a model of the same name where the command happens to be run.
+/// model kept with its scenarios) or in the nearest directory above it that holds it (a
+/// project whose scenarios are kept outside `scripts/`), else from the current directory:
+/// a library script reads its own project's model wherever it is run from, not a model of
+/// the same name where the command happens to be run.
 pub(crate) fn resolve_model(script: &Path, scripts_root: &Path, hint: Option<&str>) -> PathBuf {
     let named = match hint {
         Some(h) if h.ends_with(".yaml") || h.ends_with(".yml") || h.contains('/') => {
@@ -1092,18 +1092,15 @@ pub(crate) fn resolve_model(script: &Path, scripts_root: &Path, hint: Option<&st
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if hint.is_some() && dir.join(&named).exists() {
+    if dir.join(&named).exists() {
         return dir.join(&named);
     }
-    if let Ok(dir) = dir.canonicalize() {
-        if let Some(there) = (dir.ancestors())
+    let above = dir.canonicalize().ok().and_then(|dir| {
+        (dir.ancestors().skip(1))
             .map(|a| a.join(&named))
             .find(|p| p.exists())
-        {
-            return there;
-        }
-    }
-    named
+    });
+    above.unwrap_or(named)
 }
 
 /// Says so when --model replaces the model a script's header names (a 2010 replay run on

@@ -1620,39 +1620,34 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
 /// `models/world-2024.yaml` here, else in the nearest directory above that holds it (a
 /// session started in a project's subfolder, as `run` finds a script's model there), with
 /// that project's `scripts/`.
-fn default_model() -> (PathBuf, PathBuf) {
+fn default_model() -> Result<(PathBuf, PathBuf)> {
     let named = Path::new("models/world-2024.yaml");
-    let here = (named.to_path_buf(), PathBuf::from("scripts"));
     if named.exists() {
-        return here;
+        return Ok((named.to_path_buf(), PathBuf::from("scripts")));
     }
-    let Ok(cwd) = std::env::current_dir() else {
-        return here;
-    };
-    match cwd.ancestors().find(|a| a.join(named).is_file()) {
-        Some(project) => {
-            errln!(
-                "note: the model is {} (none in the current directory)",
-                project.join(named).display()
-            );
-            (project.join(named), project.join("scripts"))
-        }
-        None => here,
-    }
-}
-
-pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
-    let (model_path, scripts_root) = match model_path {
-        Some(p) => (p.to_path_buf(), PathBuf::from("scripts")),
-        None => default_model(),
-    };
-    if !model_path.exists() && model_path == Path::new("models/world-2024.yaml") {
+    let cwd = std::env::current_dir().ok();
+    let Some(project) = cwd
+        .as_deref()
+        .and_then(|cwd| cwd.ancestors().find(|a| a.join(named).is_file()))
+    else {
         return Err(anyhow!(crate::BadInput(
             "error: no models/world-2024.yaml in the current directory or any above it: start \
              the REPL in a chokepoint project, or name a model with --model FILE"
                 .into()
         )));
-    }
+    };
+    errln!(
+        "note: the model is {} (none in the current directory)",
+        project.join(named).display()
+    );
+    Ok((project.join(named), project.join("scripts")))
+}
+
+pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
+    let (model_path, scripts_root) = match model_path {
+        Some(p) => (p.to_path_buf(), PathBuf::from("scripts")),
+        None => default_model()?,
+    };
     let model_path = model_path.as_path();
     let model = Arc::new(
         chokepoint_core::load(model_path).map_err(|e| anyhow!(crate::BadInput(e.to_string())))?,

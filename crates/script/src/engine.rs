@@ -432,8 +432,9 @@ impl SandboxResolver {
         match (root.ancestors()).find(|a| a.join("scripts").join(&file).is_file()) {
             Some(project) => format!(
                 ". {} has it: a script imports from the nearest directory above it named \
-                 `scripts`, so keep this one under {} (in a folder of its own there if you \
-                 like)",
+                 `scripts`, and one outside such a directory from a project's `scripts/` \
+                 above it only where that holds all it imports: keep this one under {} (in a \
+                 folder of its own there if you like), or its other modules there too",
                 project.join("scripts").join(&file).display(),
                 project.join("scripts").display()
             ),

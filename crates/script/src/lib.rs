@@ -1020,11 +1020,10 @@ fn rate_bound(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
         let Some((id, rest)) = l.summary.split_once(" releases ") else {
             continue;
         };
-        let Some(rate) = (rest.strip_suffix(" t/yr, as needed")).and_then(|t| t.parse().ok())
-        else {
+        let as_needed = rest.strip_suffix(" t/yr, as needed");
+        let Some(rate) = as_needed.and_then(|t| t.parse::<f64>().ok()) else {
             continue;
         };
-        let rate: f64 = rate;
         let Some(sp) = m.stockpiles.iter().position(|s| s.id == id) else {
             continue;
         };
@@ -1039,7 +1038,11 @@ fn rate_bound(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
         let (held, short) = (series.column(held), series.column(short));
         // Until the next release set on it, or the run's end.
         let until = (releases[n + 1..].iter())
-            .find(|k| k.summary.starts_with(&format!("{id} releases ")))
+            .find(|k| {
+                k.summary
+                    .split_once(" releases ")
+                    .is_some_and(|(k, _)| k == id)
+            })
             .map_or(held.len(), |k| k.step.min(held.len()));
         let week = rate / spy;
         let bound: Vec<usize> = (l.step.max(1)..until.min(short.len()))
