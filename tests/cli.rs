@@ -5781,7 +5781,7 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
         "scripts/2025-04-china-licensing.rhai",
         "scripts/whatif-us-stockpile-12m-ban.rhai",
     ];
-    // Full approval from April: the scenario's price expectations fail, and its line says
+    // Full approval from April: the scenario's price and shipment expectations fail, and its line says
     // the value it ran with; the other scenario reads no `approval` and runs as it is.
     let mut args = vec!["test"];
     args.extend(pair);
@@ -5791,7 +5791,7 @@ fn test_replays_the_library_under_a_set_value_and_a_seed() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains(
-            "FAILED scripts/2025-04-china-licensing.rhai (2 of 8 expectations failed; approval=1)"
+            "FAILED scripts/2025-04-china-licensing.rhai (3 of 9 expectations failed; approval=1)"
         ),
         "{t}"
     );

@@ -32,8 +32,8 @@ pub fn unit(metric: &str) -> &'static str {
         "stockpile" | "licence_queue" => "t",
         "policy_cost" => "$",
         "output_lost" => "units/yr",
-        "production" | "mine_output" | "output" | "exports" | "imports" | "trade" | "demand"
-        | "licence_arrivals" => "t/yr",
+        "production" | "mine_output" | "output" | "exports" | "imports" | "trade"
+        | "trade_by_form" | "demand" | "licence_arrivals" => "t/yr",
         _ => "",
     }
 }

@@ -408,6 +408,9 @@ struct Cols {
     exports: usize,
     imports: usize,
     trade_pair: usize,
+    /// Trade by country pair and form, for the routes some seller and buyer could use:
+    /// (index into `Scratch::pair_form`, column).
+    trade_form: Vec<(usize, usize)>,
     sector_shortfall: Vec<usize>,
     region_shortfall: Vec<usize>,
     output_lost: Vec<usize>,
@@ -498,10 +501,12 @@ struct Scratch {
     output: Vec<f64>,
     production: Vec<f64>,
     mine_element: Vec<f64>,
-    /// Per country × form: exports and imports this step; per country pair: all forms.
+    /// Per country × form: exports and imports this step; per country pair: all forms, and
+    /// by form (`(exporter × nx + importer) × nf + form`).
     exports: Vec<f64>,
     imports: Vec<f64>,
     pair: Vec<f64>,
+    pair_form: Vec<f64>,
     /// Per stage × country: input received from abroad and in total (for dependency).
     dep_foreign: Vec<f64>,
     dep_total: Vec<f64>,
@@ -1240,6 +1245,10 @@ impl Sim {
                     .map(move |b| format!("{}>{}", a.id, b.id))
             }),
         );
+        for (x, y, f) in trade_routes(m) {
+            let col = s.declare("trade_by_form", &route_key(m, x, y, f));
+            cols.trade_form.push((route_index(m, x, y, f), col));
+        }
         for sec in &m.sectors {
             cols.sector_shortfall.push(s.declare("shortfall", &sec.id));
             cols.output_lost.push(s.declare("output_lost", &sec.id));
@@ -1326,6 +1335,7 @@ impl Sim {
             exports: z(nx * nf),
             imports: z(nx * nf),
             pair: z(nx * nx),
+            pair_form: z(nx * nx * nf),
             pair_before: z(nx * nx),
             dep_foreign: z(nst * nx),
             dep_total: z(nst * nx),
@@ -1600,6 +1610,10 @@ impl Sim {
         model.facilities.push(fac);
         let col = self.series.declare_late("output", id);
         self.cols.facility_output.push(col);
+        // A plant in a country that had none of its kind opens routes to and from it.
+        for (x, y, f) in trade_routes(&self.model) {
+            self.declare_route(x, y, f);
+        }
         let (nf, ne) = self.nfe();
         let nc = self.model.commodities.len();
         self.nodes.push(node);
@@ -1637,6 +1651,21 @@ impl Sim {
         self.ramp_anchor.push((0.0, 0.0));
         self.build_topology();
         self.fit_scratch();
+    }
+
+    /// The column of trade from `x` to `y` in form `f` (`trade_by_form`), declared now if
+    /// no seller and buyer could use the route when the run began: it has carried nothing
+    /// so far (an event, not a step: the table is re-laid).
+    pub fn declare_route(&mut self, x: CountryId, y: CountryId, f: FormId) -> usize {
+        let key = route_key(&self.model, x, y, f);
+        if let Some(col) = self.series.find("trade_by_form", &key) {
+            return col;
+        }
+        let col = self.series.declare_late("trade_by_form", &key);
+        let i = route_index(&self.model, x, y, f);
+        self.scratch.pair_form[i] = 0.0;
+        self.cols.trade_form.push((i, col));
+        col
     }
 
     /// Sets the share of a sector's use that comes back as scrap. A sector that starts
@@ -2326,6 +2355,10 @@ impl Sim {
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
+        // Only routes carry trade by form (`trade_routes`): clear those, not every pair.
+        for &(i, _) in &self.cols.trade_form {
+            s.pair_form[i] = 0.0;
+        }
     }
 
     /// Stochastic outages, from the run's own seeded stream.
@@ -2867,6 +2900,7 @@ impl Sim {
                     self.scratch.exports[x * nf + form] += q;
                     self.scratch.imports[y * nf + form] += q;
                     self.scratch.pair[x * nx + y] += q;
+                    self.scratch.pair_form[(x * nx + y) * nf + form] += q;
                 }
             }
             self.scratch.offtaken = take;
@@ -3046,6 +3080,7 @@ impl Sim {
                             self.scratch.exports[x * nf + form] += q;
                             self.scratch.imports[ct.country * nf + form] += q;
                             self.scratch.pair[x * nx + ct.country] += q;
+                            self.scratch.pair_form[(x * nx + ct.country) * nf + form] += q;
                             // A tariff does not move contracted tonnes, but they pay its duty.
                             let duty = self.rules[self.rule_offset[c] + slot * nx + x].duty;
                             let stockpile = matches!(self.nodes[b].kind, NodeKind::Stockpile(_));
@@ -3671,6 +3706,9 @@ impl Sim {
         for (f, &col) in cols.facility_output.iter().enumerate() {
             row[col] = s.output[f] * spy;
         }
+        for &(i, col) in &cols.trade_form {
+            row[col] = s.pair_form[i] * spy;
+        }
         for (first, flows) in [
             (cols.production, &s.production),
             (cols.mine_element, &s.mine_element),
@@ -3751,6 +3789,57 @@ impl Sim {
         }
         worst
     }
+}
+
+/// The routes goods of a form could take between two countries: from a country with a
+/// seller of the form (a plant making it, a stockpile holding it, a sector whose scrap it
+/// is) to another with a buyer (a plant using it, a sector, a stockpile), by exporter,
+/// importer, then form. Trade by form is recorded for these alone: a few hundred of the
+/// countries² × forms a table of every pair would hold, nearly all of them zero always.
+fn trade_routes(m: &Model) -> Vec<(CountryId, CountryId, FormId)> {
+    let (nx, nf) = (m.countries.len(), m.forms.len());
+    let mut sells = vec![false; nx * nf];
+    let mut buys = vec![false; nx * nf];
+    for fac in &m.facilities {
+        sells[fac.country * nf + fac.output_form(m)] = true;
+        if let Some(input) = fac.input_form(m) {
+            buys[fac.country * nf + input] = true;
+        }
+    }
+    for sp in &m.stockpiles {
+        sells[sp.country * nf + sp.form] = true;
+        buys[sp.country * nf + sp.form] = true;
+    }
+    let scrap = m.forms.iter().position(|f| f.id == "scrap");
+    for sec in &m.sectors {
+        buys[sec.country * nf + sec.material] = true;
+        if let Some(scrap) = scrap {
+            sells[sec.country * nf + scrap] = true;
+        }
+    }
+    let mut routes = Vec::new();
+    for x in 0..nx {
+        for y in (0..nx).filter(|&y| y != x) {
+            for f in 0..nf {
+                if sells[x * nf + f] && buys[y * nf + f] {
+                    routes.push((x, y, f));
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// The key of a route's `trade_by_form` series: `CN>US/magnet:NdFeB`.
+pub fn route_key(m: &Model, x: CountryId, y: CountryId, f: FormId) -> String {
+    format!(
+        "{}>{}/{}",
+        m.countries[x].id, m.countries[y].id, m.forms[f].id
+    )
+}
+
+fn route_index(m: &Model, x: CountryId, y: CountryId, f: FormId) -> usize {
+    (x * m.countries.len() + y) * m.forms.len() + f
 }
 
 /// What node `n` holds of `form`, t of the form's unit (a stockpile's holding).

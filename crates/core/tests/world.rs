@@ -1278,7 +1278,82 @@ proptest! {
         prop_assert!(sim.mass_balance_error() < 1e-9, "balance {}", sim.mass_balance_error());
         prop_assert!(sim.series.values.iter().all(|v| v.is_finite()), "a NaN or infinity");
         prop_assert!(sim.stock.iter().all(|v| *v > -1e-6), "negative stock");
+        if let Err(e) = trade_by_form_adds_up(&sim) {
+            prop_assert!(false, "{}", e);
+        }
     }
+}
+
+/// Trade by form between each pair of countries sums to their trade in all forms, at every
+/// step: every flow that crosses a border is on a route `trade_by_form` records.
+fn trade_by_form_adds_up(sim: &Sim) -> Result<(), String> {
+    let names = &sim.series.names;
+    let mut parts: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, (metric, key)) in names.iter().enumerate() {
+        if metric == "trade_by_form" {
+            let (pair, _) = key.split_once('/').expect("X>Y/form");
+            parts.entry(pair).or_default().push(i);
+        }
+    }
+    let w = names.len();
+    for (i, (metric, key)) in names.iter().enumerate() {
+        if metric != "trade" {
+            continue;
+        }
+        let cols = parts.get(key.as_str()).map_or(&[][..], Vec::as_slice);
+        for step in 0..sim.series.steps {
+            let row = &sim.series.values[step * w..(step + 1) * w];
+            let sum: f64 = cols.iter().map(|&c| row[c]).sum();
+            if (sum - row[i]).abs() > 1e-9 * row[i].abs().max(1.0) {
+                return Err(format!(
+                    "trade[{key}] at step {step} is {} t/yr, its forms sum to {sum}",
+                    row[i]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn trade_by_form_splits_trade_between_two_countries() {
+    let m = world();
+    let mut sim = Sim::new(&m, 1);
+    sim.run_until(d("2025-12-31"));
+    trade_by_form_adds_up(&sim).unwrap();
+    // China ships the US magnets and metal, not ore: the forms of a pair differ by orders
+    // of magnitude, which the all-forms total hides.
+    let magnets = mean_between(
+        &sim,
+        "trade_by_form",
+        "CN>US/magnet:NdFeB",
+        "2025-01-01",
+        "2025-12-31",
+    );
+    let total = mean_between(&sim, "trade", "CN>US", "2025-01-01", "2025-12-31");
+    assert!(
+        magnets > 0.3 * total && magnets < total,
+        "magnets {magnets} of {total} t/yr"
+    );
+    // Mount Weld's concentrate goes to Kuantan.
+    let ore = mean_between(
+        &sim,
+        "trade_by_form",
+        "AU>MY/concentrate",
+        "2025-01-01",
+        "2025-12-31",
+    );
+    assert!(ore > 5000.0, "AU>MY concentrate {ore} t/yr");
+    // Only routes some seller and buyer could use are recorded: the US has no ionic-clay
+    // mine, so none of its clay concentrate goes to China; and they are a small part of
+    // every pair in every form.
+    assert!(sim
+        .series
+        .find("trade_by_form", "US>CN/clay-concentrate")
+        .is_none());
+    let (nx, nf) = (m.countries.len(), m.forms.len());
+    let routes = sim.series.keys("trade_by_form").len();
+    assert!(routes > 100 && routes < nx * nx * nf / 4, "{routes} routes");
 }
 
 #[test]

@@ -4704,3 +4704,49 @@ stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
         "{said:?}"
     );
 }
+
+#[test]
+fn trade_by_form_follows_a_route_a_new_plant_opens() {
+    // No plant in India makes NdFeB magnets: the route to the US is opened by the query
+    // (with a note), carries nothing, then carries what a plant built there sells abroad.
+    let out = run(r#"
+        let route = trade("IN", "US", "magnet:NdFeB");
+        build("mp-independence-magnets", "in-magnets", 8000.0, "60d", 1.0, #{ country: "IN" });
+        run_until("2025-12-31");
+        expect(value_at(route, "2024-02-05") == 0.0, "nothing before the plant");
+    "#);
+    assert!(
+        out.output.iter().any(|l| l.contains(
+            "note: trade(\"IN\", \"US\", \"magnet:NdFeB\"): nothing in IN sells magnet:NdFeB"
+        )),
+        "{:?}",
+        out.output
+    );
+    let s = &out.sim.series;
+    let w = s.names.len();
+    // Every route from India carries its share of what India ships each pair.
+    for (i, (metric, key)) in s.names.iter().enumerate() {
+        if metric != "trade" || !key.starts_with("IN>") {
+            continue;
+        }
+        let forms: Vec<usize> = (s.names.iter().enumerate())
+            .filter(|(_, (m, k))| m == "trade_by_form" && k.starts_with(&format!("{key}/")))
+            .map(|(j, _)| j)
+            .collect();
+        for step in 0..s.steps {
+            let row = &s.values[step * w..(step + 1) * w];
+            let sum: f64 = forms.iter().map(|&j| row[j]).sum();
+            assert!(
+                (sum - row[i]).abs() <= 1e-9 * row[i].abs().max(1.0),
+                "{key} step {step}"
+            );
+        }
+    }
+    let sold: f64 = (s.names.iter().enumerate())
+        .filter(|(_, (m, k))| {
+            m == "trade_by_form" && k.starts_with("IN>") && k.ends_with("/magnet:NdFeB")
+        })
+        .map(|(j, _)| s.column(j).iter().sum::<f64>())
+        .sum();
+    assert!(sold > 0.0, "India's new plant sells magnets abroad");
+}

@@ -778,7 +778,9 @@ impl Sim {
                 if bx == x {
                     home = s.want_tc[j];
                 } else {
-                    row[bx] += s.want_tc[j] * fill * offer_share;
+                    let q = s.want_tc[j] * fill * offer_share;
+                    row[bx] += q;
+                    s.pair_form[(x * nx + bx) * nf + form] += q;
                 }
             }
             s.exports[x * nf + form] += (total - home) * fill * offer_share;
@@ -1451,6 +1453,7 @@ impl Sim {
                     s.exports[x * nf + com.form] += q;
                     s.imports[bx * nf + com.form] += q;
                     s.pair[x * nx + bx] += q;
+                    s.pair_form[(x * nx + bx) * nf + com.form] += q;
                     if s.buyer_stage[slot] != NO_STAGE {
                         s.dep_foreign[s.buyer_stage[slot] * nx + bx] += q;
                     }
@@ -1680,6 +1683,7 @@ impl Sim {
                                 let to = s.buyer_country[slot];
                                 if from != to {
                                     s.pair[from * nx + to] += q;
+                                    s.pair_form[(from * nx + to) * nf + form] += q;
                                     s.exports[from * nf + form] += q;
                                     s.imports[to * nf + form] += q;
                                     if stage != NO_STAGE {

@@ -194,7 +194,44 @@ pub fn fetch_parts(ctx: &NativeCallContext, metric: &str, parts: &[&str]) -> Res
     })
 }
 
+/// Trade by form is recorded for the routes some seller and buyer could use when the run
+/// began (`trade_routes` in the engine). A query of another pair of the model's countries
+/// and one of its forms gets a series of its own from now on, with a note: nothing has
+/// gone that way, and nothing will unless a lever builds a plant that opens the route.
+fn open_route(ctx: &NativeCallContext, key: &str) -> Res<()> {
+    let handle = crate::host::host(ctx)?;
+    let mut h = handle.lock();
+    if h.sim.series.find("trade_by_form", key).is_some() {
+        return Ok(());
+    }
+    let m = &h.sim.model;
+    let Some((pair, form)) = key.split_once('/') else {
+        return Ok(());
+    };
+    let Some((a, b)) = pair.split_once('>') else {
+        return Ok(());
+    };
+    let (Ok(x), Ok(y), Ok(f)) = (m.country_id(a), m.country_id(b), m.form_id(form)) else {
+        return Ok(());
+    };
+    if x == y {
+        return Ok(());
+    }
+    let note = format!(
+        "note: trade(\"{a}\", \"{b}\", \"{form}\"): nothing in {a} sells {form} to a buyer in \
+         {b} in {}, so it is 0 unless a lever builds a plant that opens the route, and an \
+         expectation on it tests nothing",
+        m.name
+    );
+    h.sim.declare_route(x, y, f);
+    h.output.push(note);
+    Ok(())
+}
+
 pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView> {
+    if metric == "trade_by_form" {
+        open_route(ctx, key)?;
+    }
     let handle = crate::host::host(ctx)?;
     let h = handle.lock();
     let s = &h.sim.series;
@@ -304,13 +341,7 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                                 (!parts.contains(p) && parts.contains(form)).then_some((p, form))
                             });
                             if let Some((p, form)) = by_form {
-                                let fixed = (key.split(['/', '>']))
-                                    .map(|q| if q == p { form } else { q })
-                                    .collect::<Vec<_>>();
-                                let shown = match key.contains('>') {
-                                    true => fixed.join(">"),
-                                    false => fixed.join("/"),
-                                };
+                                let shown = key.replacen(p, form, 1);
                                 return err(format!(
                                     "metric '{metric}' has no key '{key}': it is kept by form, \
                                      not by element: give '{form}', not '{p}' (its key \
@@ -489,7 +520,7 @@ pub mod query_api {
     use rhai::Array;
 
     /// Any recorded metric by name and key. Metrics: price, production, output, mine_output,
-    /// exports, imports, trade, shortfall, output_lost, demand, substitution, cover_weeks,
+    /// exports, imports, trade, trade_by_form, shortfall, output_lost, demand, substitution, cover_weeks,
     /// stockpile, dependency, hhi, licence_queue, licence_arrivals, policy_cost (keys as in
     /// series.csv, e.g. `metric("trade", "CN>US")`; the REPL's `:keys METRIC` lists them).
     /// Tonnages are of rare-earth content (REO basis), flows in t/yr, demand included;
@@ -654,7 +685,8 @@ pub mod query_api {
     }
 
     /// Trade from one country to another, all forms, t/yr of rare-earth content (REO
-    /// basis: a tonne of NdFeB magnets counts 0.31 t), as every flow is.
+    /// basis: a tonne of NdFeB magnets counts 0.31 t), as every flow is. For one form,
+    /// `trade(exporter, importer, form)`.
     ///
     /// ```rhai
     /// step(1);
@@ -676,6 +708,47 @@ pub mod query_api {
             h.sim.model.country_id(importer).map_err(err)?;
             Err(missing)
         })
+    }
+
+    /// Trade from one country to another in one form ("magnet:NdFeB", "oxide", "metal",
+    /// "concentrate"), t/yr of rare-earth content: what `trade(exporter, importer)` sums over
+    /// forms. Series `trade_by_form`, key `CN>US/magnet:NdFeB`.
+    ///
+    /// ```rhai
+    /// step(1);
+    /// expect(current(trade("CN", "US", "magnet:NdFeB")) > 0.0, "China ships the US magnets");
+    /// ```
+    #[rhai_fn(name = "trade", return_raw)]
+    pub fn trade_by_form(
+        ctx: NativeCallContext,
+        exporter: &str,
+        importer: &str,
+        form: &str,
+    ) -> Res<SeriesView> {
+        if exporter == importer {
+            return Err(err(format!(
+                "trade: '{exporter}' is both exporter and importer: trade is between two \
+                 countries (a country's own use is in production, shortfall and cover)"
+            )));
+        }
+        {
+            // Say which name is wrong, if one is: a commodity is kept by its form.
+            let h = host(&ctx)?;
+            let h = h.lock();
+            let m = &h.sim.model;
+            m.country_id(exporter).map_err(err)?;
+            m.country_id(importer).map_err(err)?;
+            if m.form_id(form).is_err() {
+                if let Some((f, _)) = form.split_once(':').filter(|(f, _)| m.form_id(f).is_ok()) {
+                    return Err(err(format!(
+                        "trade: '{form}' is a commodity: trade is kept by form, so give '{f}' \
+                         (all its elements)"
+                    )));
+                }
+                m.form_id(form).map_err(err)?;
+            }
+        }
+        fetch_parts(&ctx, "trade_by_form", &[exporter, ">", importer, "/", form])
     }
 
     /// Import share (0..1) of a stage's inputs in a country.
