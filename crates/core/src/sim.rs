@@ -554,6 +554,13 @@ struct Scratch {
     /// Per buyer slot × exporter: what the slot received now from each exporter in its
     /// tier's passes, and may give up to a blocked buyer (trade diversion).
     took: Vec<f64>,
+    /// Trade diversion's round, per buyer slot: the exporters it had received from when
+    /// the round began (`sources[sources_at[slot]..sources_at[slot + 1]]`, ascending: what
+    /// it can give up only shrinks over the round), and whether some route reaches it
+    /// (0 not yet judged, 1 no, 2 yes).
+    sources: Vec<CountryId>,
+    sources_at: Vec<usize>,
+    reached: Vec<u8>,
     /// Per market × element: summed log price moves of its priced forms, and their count.
     elem_lp: Vec<f64>,
     elem_n: Vec<f64>,
@@ -1358,6 +1365,9 @@ impl Sim {
             active: Vec::with_capacity(nx),
             live: Vec::with_capacity(nx),
             wmat: z(nn * nx),
+            sources: Vec::with_capacity(nn * nx),
+            sources_at: vec![0; nn + 1],
+            reached: vec![0; nn],
             wsum: z(nn),
             pool: z(ne),
             licensed: z(nn),
@@ -1722,6 +1732,9 @@ impl Sim {
         s.order.reserve(nn);
         s.wmat.resize(nn * nx, 0.0);
         s.took.resize(nn * nx, 0.0);
+        s.sources.reserve((nn * nx).saturating_sub(s.sources.len()));
+        s.sources_at.resize(nn + 1, 0);
+        s.reached.resize(nn, 0);
     }
 
     // ---------------------------------------------------------------- policies (data)

@@ -1537,6 +1537,19 @@ impl Sim {
         s.weights.copy_from_slice(&s.avail);
         s.wsum[slots.clone()].copy_from_slice(&s.got[slots.clone()]);
         s.bridge_trial[slots.clone()].copy_from_slice(&s.bridge[slots.clone()]);
+        // Each buyer's sources as the round begins, and no buyer judged reached yet: both
+        // hold for the round's three passes.
+        s.sources.clear();
+        for b in slots.clone() {
+            s.sources_at[b] = s.sources.len();
+            for y in 0..nx {
+                if s.wmat[b * nx + y] > 1e-12 {
+                    s.sources.push(y);
+                }
+            }
+            s.reached[b] = 0;
+        }
+        s.sources_at[slots.end] = s.sources.len();
         let (moved, wanted) = self.divert_pass(c, buyers, tier.clone(), 1.0, false, bridges);
         let s = &mut self.scratch;
         s.took[took.clone()].copy_from_slice(&s.wmat[took]);
@@ -1625,21 +1638,24 @@ impl Sim {
                 continue;
             }
             // Only a buyer some route reaches counts toward the shares: judged on the step's
-            // untouched offers and receipts (`weights` and `wmat` hold them), so that buyers
-            // served first in the trial do not hide the routes of those after them.
-            let reached = s.active.iter().any(|&x| {
-                kept(x)
-                    && s.weights[x] > 1e-12
-                    && tier.clone().any(|b2| {
-                        let h2 = s.buyer_country[b2];
-                        b2 != b
-                            && open(b2, x, h2) > 0.0
-                            && (0..nx).any(|y| {
-                                y != x && s.wmat[b2 * nx + y] > 1e-12 && open(b, y, bx) > 0.0
-                            })
-                    })
-            });
-            if !reached {
+            // untouched offers and receipts (`weights` and `sources` hold them), so that
+            // buyers served first in the trial do not hide the routes of those after them;
+            // once a round.
+            if s.reached[b] == 0 {
+                let reached = s.active.iter().any(|&x| {
+                    kept(x)
+                        && s.weights[x] > 1e-12
+                        && tier.clone().any(|b2| {
+                            let h2 = s.buyer_country[b2];
+                            let from = &s.sources[s.sources_at[b2]..s.sources_at[b2 + 1]];
+                            b2 != b
+                                && open(b2, x, h2) > 0.0
+                                && from.iter().any(|&y| y != x && open(b, y, bx) > 0.0)
+                        })
+                });
+                s.reached[b] = if reached { 2 } else { 1 };
+            }
+            if s.reached[b] == 1 {
                 continue;
             }
             wanted += full;
@@ -1658,7 +1674,8 @@ impl Sim {
                     if b2 == b || to_b2 <= 0.0 {
                         continue;
                     }
-                    for y in 0..nx {
+                    for k in s.sources_at[b2]..s.sources_at[b2 + 1] {
+                        let y = s.sources[k];
                         let t = s.took[b2 * nx + y];
                         let to_b = if y == x { 0.0 } else { open(b, y, bx) };
                         if t <= 1e-12 || to_b <= 0.0 {
