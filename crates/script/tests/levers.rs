@@ -4750,3 +4750,27 @@ fn trade_by_form_follows_a_route_a_new_plant_opens() {
         .sum();
     assert!(sold > 0.0, "India's new plant sells magnets abroad");
 }
+
+#[test]
+fn a_query_given_its_form_and_country_the_other_way_round_says_the_order() {
+    for (src, said) in [
+        (
+            r#"imports("magnet:NdFeB", "US")"#,
+            r#"imports takes the country first, then the form: imports("US", "magnet:NdFeB")"#,
+        ),
+        (
+            r#"exports("oxide", "CN")"#,
+            r#"exports takes the country first, then the form: exports("CN", "oxide")"#,
+        ),
+        (
+            r#"shortfall("US", "magnet:NdFeB")"#,
+            "did you mean 'magnet:NdFeB/US'? the halves of this key go the other way",
+        ),
+    ] {
+        let e = fails(&format!("step(1);\nlet s = {src};"));
+        assert!(e.contains(said), "{src}: {e}");
+    }
+    // A misspelt country is still named as one.
+    let e = fails(r#"step(1); let s = imports("USA", "magnet:NdFeB");"#);
+    assert!(e.contains("unknown country 'USA'"), "{e}");
+}

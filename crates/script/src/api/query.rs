@@ -162,6 +162,18 @@ fn note_no_users(
     Ok(())
 }
 
+/// A form and a country given the other way round to a query that takes the country first
+/// (`imports`, `exports`; `shortfall` and `cover` take the form first): says so.
+fn swapped(m: &Model, call: &str, country: &str, form: &str) -> Res<()> {
+    if m.form_id(country).is_ok() && m.country_id(form).is_ok() {
+        return Err(err(format!(
+            "{call} takes the country first, then the form: {call}(\"{form}\", \"{country}\") \
+             (shortfall and cover take the form first)"
+        )));
+    }
+    Ok(())
+}
+
 /// Resolves a commodity name: `oxide:Dy` (separated form and element) or `magnet:NdFeB`.
 pub fn commodity(m: &Model, name: &str) -> Res<CommodityId> {
     // Looked up without building an error: triggers resolve names every step.
@@ -659,6 +671,7 @@ pub mod query_api {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
+            swapped(&h.sim.model, "exports", country, form)?;
             h.sim.model.country_id(country).map_err(err)?;
             Err(missing)
         })
@@ -677,6 +690,7 @@ pub mod query_api {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
+            swapped(&h.sim.model, "imports", country, form)?;
             h.sim.model.country_id(country).map_err(err)?;
             Err(missing)
         })?;
