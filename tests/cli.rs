@@ -5193,6 +5193,67 @@ fn compare_runs_one_script_with_other_parameters_on_each_side() {
 }
 
 #[test]
+fn a_sweep_follows_a_trade_route_only_some_runs_open() {
+    // India has no magnet plant: its magnets to the US are a route no run records until
+    // a plant is built there. A route of the model's names is followed; a bad one refused.
+    let dir = temp("sweep-route");
+    let s = dir.join("s.rhai");
+    std::fs::write(
+        &s,
+        "let k = param(\"k\", 1.0);\n\
+         if k > 0.5 { build(\"mp-independence-magnets\", \"in-new\", 7000.0, \"30d\", 3.0, #{ country: \"IN\" }); }\n\
+         run_until(\"2024-12-31\");\nexpect(true, \"t\");\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let sweep = |metric: &str| {
+        chokepoint(&[
+            "sweep",
+            s.to_str().unwrap(),
+            "--grid",
+            "2",
+            "--set",
+            "k=0..1",
+            "--metric",
+            metric,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
+    let out = sweep("trade_by_form=IN>US/magnet:NdFeB");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "not recorded (no route across that border in the run), counted as 0 (in 1 of 2 runs)"
+        ),
+        "{}",
+        text(&out)
+    );
+    let runs = std::fs::read_to_string(out_dir.join("runs.csv")).unwrap();
+    let col = (runs.lines().next().unwrap().split(','))
+        .position(|c| c == "trade_by_form[IN>US/magnet:NdFeB].mean")
+        .unwrap();
+    let means: Vec<f64> = (runs.lines().skip(1))
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(means[0], 0.0, "{runs}");
+    assert!(means[1] > 20.0, "{runs}");
+    for (metric, said) in [
+        (
+            "trade_by_form=IN>US/oxide:Dy",
+            "has no key 'IN>US/oxide:Dy' (did you mean",
+        ),
+        ("trade_by_form=IN>IN/oxide", "has no key 'IN>IN/oxide'"),
+        ("trade_by_form=IN>XX/oxide", "has no key 'IN>XX/oxide'"),
+    ] {
+        let out = sweep(metric);
+        assert_eq!(out.status.code(), Some(2), "{metric}: {}", text(&out));
+        assert!(text(&out).contains(said), "{metric}: {}", text(&out));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_sweep_follows_a_plant_only_some_runs_build() {
     let dir = temp("sweep-built");
     let s = dir.join("s.rhai");
@@ -5687,8 +5748,18 @@ fn repl_show_of_a_partial_key_names_the_keys_that_hold_it() {
     let home = temp("repl-keys");
     let said = text(&piped_repl(
         &home,
-        b":step\n:show price oxide:Dy\n:show trade CN\n:show foo bar\n",
+        b":step\n:show price oxide:Dy\n:show trade CN\n:show foo bar\n\
+          :show trade_by_form IN>US/magnet:NdFeB\n:show trade_by_form CN>US/magnet:NdFeB\n",
     ));
+    // A route nothing uses is said to be 0, not a misspelling of another; one that trade
+    // takes is shown.
+    assert!(
+        said.contains(
+            "has no key 'IN>US/magnet:NdFeB': nothing sells that form across that border"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("has no key 'CN>US/magnet:NdFeB'"), "{said}");
     assert!(
         said.contains("has no key 'oxide:Dy' (keys with 'oxide:Dy': CN/oxide:Dy, ROW/oxide:Dy)"),
         "{said}"

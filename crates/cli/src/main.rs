@@ -2378,6 +2378,16 @@ fn run_sweep(
                 );
                 continue;
             }
+            // A route no seller and buyer could use when the run began: a plant a lever
+            // builds may open it.
+            if m == "trade_by_form" && chokepoint_core::sim::parse_route(&model, k).is_some() {
+                errln!(
+                    "note: --metric {m}={k}: nothing in the first run sells that form across \
+                     that border when it begins; runs that open the route (a plant a lever \
+                     builds) record it, the others count it as 0"
+                );
+                continue;
+            }
             let why = if keys.is_empty() {
                 let hint = chokepoint_core::error::did_you_mean(m, series.metrics());
                 format!("no metric '{m}'{hint}")

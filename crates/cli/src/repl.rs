@@ -1062,6 +1062,15 @@ impl Session {
                 let holding: Vec<&str> = (keys.iter().copied())
                     .filter(|k| k.split(['/', '>']).any(|part| part == key))
                     .collect();
+                if metric == "trade_by_form"
+                    && chokepoint_core::sim::parse_route(&h.sim.model, key).is_some()
+                {
+                    return anyhow!(
+                        "metric '{metric}' has no key '{key}': nothing sells that form across \
+                         that border in this run, so none is recorded (it is 0; a plant a lever \
+                         builds can open the route)"
+                    );
+                }
                 let hint = match holding.len() {
                     0 => chokepoint_core::error::did_you_mean(key, keys.iter().copied()),
                     1..=12 => format!(" (keys with '{key}': {})", holding.join(", ")),

@@ -1031,8 +1031,12 @@ fn one_run(
         let v = match s.find(m, k) {
             Some(col) => s.column(col),
             None if !s.keys(m).is_empty() => {
+                let why = match m.as_str() {
+                    "trade_by_form" => "no route across that border in the run",
+                    _ => "no such plant in the run",
+                };
                 zeroed.push(format!(
-                    "--metric {m}={k}: not recorded (no such plant in the run), counted as 0"
+                    "--metric {m}={k}: not recorded ({why}), counted as 0"
                 ));
                 vec![0.0; s.steps]
             }

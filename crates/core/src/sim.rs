@@ -3851,6 +3851,16 @@ pub fn route_key(m: &Model, x: CountryId, y: CountryId, f: FormId) -> String {
     )
 }
 
+/// The route a `trade_by_form` key names (`CN>US/magnet:NdFeB`), if its countries and
+/// form are the model's and the countries differ; whether or not a run records it.
+pub fn parse_route(m: &Model, key: &str) -> Option<(CountryId, CountryId, FormId)> {
+    let (pair, form) = key.split_once('/')?;
+    let (a, b) = pair.split_once('>')?;
+    let (x, y) = (m.country_id(a).ok()?, m.country_id(b).ok()?);
+    let f = m.form_id(form).ok()?;
+    (x != y).then_some((x, y, f))
+}
+
 fn route_index(m: &Model, x: CountryId, y: CountryId, f: FormId) -> usize {
     (x * m.countries.len() + y) * m.forms.len() + f
 }

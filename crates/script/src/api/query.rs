@@ -217,18 +217,10 @@ fn open_route(ctx: &NativeCallContext, key: &str) -> Res<()> {
         return Ok(());
     }
     let m = &h.sim.model;
-    let Some((pair, form)) = key.split_once('/') else {
+    let Some((x, y, f)) = chokepoint_core::sim::parse_route(m, key) else {
         return Ok(());
     };
-    let Some((a, b)) = pair.split_once('>') else {
-        return Ok(());
-    };
-    let (Ok(x), Ok(y), Ok(f)) = (m.country_id(a), m.country_id(b), m.form_id(form)) else {
-        return Ok(());
-    };
-    if x == y {
-        return Ok(());
-    }
+    let (a, b, form) = (&m.countries[x].id, &m.countries[y].id, &m.forms[f].id);
     let note = format!(
         "note: trade(\"{a}\", \"{b}\", \"{form}\"): nothing in {a} sells {form} to a buyer in \
          {b} in {}, so it is 0 unless a lever builds a plant that opens the route, and an \
