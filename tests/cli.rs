@@ -5241,10 +5241,22 @@ fn a_sweep_follows_a_trade_route_only_some_runs_open() {
     for (metric, said) in [
         (
             "trade_by_form=IN>US/oxide:Dy",
-            "has no key 'IN>US/oxide:Dy' (did you mean",
+            "has no key 'IN>US/oxide:Dy': 'oxide:Dy' is a commodity: trade is kept by form, so give 'oxide'",
         ),
-        ("trade_by_form=IN>IN/oxide", "has no key 'IN>IN/oxide'"),
+        (
+            "trade_by_form=IN>IN/oxide",
+            "has no key 'IN>IN/oxide': 'IN' is both exporter and importer",
+        ),
         ("trade_by_form=IN>XX/oxide", "has no key 'IN>XX/oxide'"),
+        (
+            "trade_by_form=CN>EU/oxide",
+            "'EU' is a group, not a country",
+        ),
+        // What a shell leaves of an unquoted `--metric trade=CN>US`.
+        (
+            "trade=CN",
+            "quote the argument, as in --metric 'trade=CN>US'",
+        ),
     ] {
         let out = sweep(metric);
         assert_eq!(out.status.code(), Some(2), "{metric}: {}", text(&out));
@@ -5749,7 +5761,8 @@ fn repl_show_of_a_partial_key_names_the_keys_that_hold_it() {
     let said = text(&piped_repl(
         &home,
         b":step\n:show price oxide:Dy\n:show trade CN\n:show foo bar\n\
-          :show trade_by_form IN>US/magnet:NdFeB\n:show trade_by_form CN>US/magnet:NdFeB\n",
+          :show trade_by_form IN>US/magnet:NdFeB\n:show trade_by_form CN>US/magnet:NdFeB\n\
+          :show trade_by_form CN>CN/oxide\n",
     ));
     // A route nothing uses is said to be 0, not a misspelling of another; one that trade
     // takes is shown.
@@ -5760,6 +5773,10 @@ fn repl_show_of_a_partial_key_names_the_keys_that_hold_it() {
         "{said}"
     );
     assert!(!said.contains("has no key 'CN>US/magnet:NdFeB'"), "{said}");
+    assert!(
+        said.contains("has no key 'CN>CN/oxide': 'CN' is both exporter and importer"),
+        "{said}"
+    );
     assert!(
         said.contains("has no key 'oxide:Dy' (keys with 'oxide:Dy': CN/oxide:Dy, ROW/oxide:Dy)"),
         "{said}"

@@ -206,7 +206,8 @@ enum Command {
         /// Sweep seed (default: the model's seed).
         #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
-        /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy (repeatable). runs.csv
+        /// A series to keep per run, METRIC=KEY, e.g. price=ROW/oxide:Dy or, quoted for the
+        /// shell's sake, 'trade_by_form=CN>US/magnet:NdFeB' (repeatable). runs.csv
         /// gets its peak, mean and final value (for a running total such as policy_cost, the
         /// peak is its largest in size, so receipts peak at their most negative, where a
         /// script's `peak()` is the largest value; and the mean is per year of the run); the
@@ -2044,6 +2045,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Times `runs` runs of ten model years on one thread, and the same with a script. The two
 /// kinds of run alternate, so both see the same machine (frequency, other load).
+/// A trade key without its `>` is most often one a shell cut at the `>`, reading it as a
+/// redirect (`--metric trade=CN>US` runs with `trade=CN` and writes a file `US`).
+fn redirect_hint(key: &str) -> &'static str {
+    if key.contains('>') {
+        ""
+    } else {
+        " (a shell reads an unquoted > as a redirect: quote the argument, as in \
+         --metric 'trade=CN>US')"
+    }
+}
+
 fn bench(
     model_path: Option<&Path>,
     runs: usize,
@@ -2379,7 +2391,15 @@ fn run_sweep(
                 continue;
             }
             // A route no seller and buyer could use when the run began: a plant a lever
-            // builds may open it.
+            // builds may open it. A key that names no route says why.
+            if m == "trade_by_form" {
+                if let Some(why) = chokepoint_core::sim::route_key_problem(&model, k) {
+                    return Err(bad(format!(
+                        "--metric {m}={k}: metric '{m}' has no key '{k}': {why}{}",
+                        redirect_hint(k)
+                    )));
+                }
+            }
             if m == "trade_by_form" && chokepoint_core::sim::parse_route(&model, k).is_some() {
                 errln!(
                     "note: --metric {m}={k}: nothing in the first run sells that form across \
@@ -2393,7 +2413,8 @@ fn run_sweep(
                 format!("no metric '{m}'{hint}")
             } else {
                 let hint = chokepoint_core::error::did_you_mean(k, keys.iter().copied());
-                format!("metric '{m}' has no key '{k}'{hint}")
+                let redirect = if m == "trade" { redirect_hint(k) } else { "" };
+                format!("metric '{m}' has no key '{k}'{hint}{redirect}")
             };
             return Err(bad(format!("--metric {m}={k}: {why}")));
         }

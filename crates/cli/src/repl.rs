@@ -1062,6 +1062,11 @@ impl Session {
                 let holding: Vec<&str> = (keys.iter().copied())
                     .filter(|k| k.split(['/', '>']).any(|part| part == key))
                     .collect();
+                if metric == "trade_by_form" {
+                    if let Some(why) = chokepoint_core::sim::route_key_problem(&h.sim.model, key) {
+                        return anyhow!("metric '{metric}' has no key '{key}': {why}");
+                    }
+                }
                 if metric == "trade_by_form"
                     && chokepoint_core::sim::parse_route(&h.sim.model, key).is_some()
                 {

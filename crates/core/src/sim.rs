@@ -3861,6 +3861,63 @@ pub fn parse_route(m: &Model, key: &str) -> Option<(CountryId, CountryId, FormId
     (x != y).then_some((x, y, f))
 }
 
+/// Why `key` names no route of the model's for `trade_by_form` (`EXPORTER>IMPORTER/FORM`),
+/// in words for an error; None for a key that does (whether or not a run records it).
+pub fn route_key_problem(m: &Model, key: &str) -> Option<String> {
+    let shape = || {
+        format!(
+            "'{key}' is not a route: a trade_by_form key is EXPORTER>IMPORTER/FORM, such as \
+             'CN>US/magnet:NdFeB' (metric 'trade' keeps all forms together, as 'CN>US')"
+        )
+    };
+    let Some((pair, form)) = key.split_once('/') else {
+        return Some(shape());
+    };
+    let Some((a, b)) = pair.split_once('>') else {
+        return Some(shape());
+    };
+    if b.contains('>') || form.contains('/') {
+        return Some(shape());
+    }
+    let country = |s: &str| {
+        m.country_id(s)
+            .map_err(|e| m.wrong_kind(s, "country").unwrap_or(e))
+    };
+    let (x, y) = match (country(a), country(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => return Some(e),
+    };
+    if x == y {
+        return Some(format!(
+            "'{a}' is both exporter and importer: trade is between two countries (a country's \
+             own use is in production, shortfall and cover)"
+        ));
+    }
+    form_problem(m, form)
+}
+
+/// Why `form` is not one of the model's forms, for a series kept by form: an element's
+/// commodity (`oxide:Dy`) says to give its form; a form's own name without its kind
+/// (`ndfeb`) is pointed to it.
+pub fn form_problem(m: &Model, form: &str) -> Option<String> {
+    let err = m.form_id(form).err()?;
+    if let Some((f, e)) = form.split_once(':') {
+        if m.form_id(f).is_ok() && m.element_id(e).is_ok() {
+            return Some(format!(
+                "'{form}' is a commodity: trade is kept by form, so give '{f}' (all its elements)"
+            ));
+        }
+    }
+    let named = (m.forms.iter()).find(|f| {
+        f.id.split_once(':')
+            .is_some_and(|(_, name)| name.eq_ignore_ascii_case(form))
+    });
+    Some(match named {
+        Some(f) => format!("unknown form '{form}' (did you mean '{}'?)", f.id),
+        None => err,
+    })
+}
+
 fn route_index(m: &Model, x: CountryId, y: CountryId, f: FormId) -> usize {
     (x * m.countries.len() + y) * m.forms.len() + f
 }

@@ -130,6 +130,9 @@ pub struct Host {
     /// Queries of a form in a country already checked for users (`query::note_no_users`):
     /// a trigger asks the same each step.
     pub users_checked: Vec<(&'static str, usize, usize)>,
+    /// `trade_by_form` routes the script queried that no run records from its start
+    /// (declared when queried): the run's end notes those that carried nothing.
+    pub routes_queried: Vec<String>,
     /// The last move of the clock ended in an error (raised by an action or trigger).
     pub failed_driving: bool,
     seq: usize,
@@ -168,6 +171,7 @@ impl HostHandle {
             pending_notes: Vec::new(),
             imposed_reach: BTreeMap::new(),
             users_checked: Vec::new(),
+            routes_queried: Vec::new(),
             failed_driving: false,
             seq: 0,
         })))

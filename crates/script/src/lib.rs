@@ -907,6 +907,7 @@ impl Scenario {
         }
         output.extend(sold_out_early(&host.sim, &host.levers));
         output.extend(rate_bound(&host.sim, &host.levers));
+        output.extend(idle_routes(&host.sim, &host.routes_queried));
         // Goods a ban caught in a licence queue and still holds: counted as traded when
         // ordered, never delivered.
         for (x, q) in host
@@ -1008,6 +1009,34 @@ fn sold_out_early(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
 /// it held more (a sweep over holdings stuck at one peak shortfall, thousands of tonnes
 /// unused, with nothing saying why: analyst review, 2026-12-01). Said once a lever, from
 /// the recorded series.
+/// Routes of trade by form the script queried that nothing could use when the run began
+/// and nothing used by its end: one note naming them (a loop over partners and forms
+/// queries many), so an expectation on them is not read as tested.
+fn idle_routes(sim: &Sim, queried: &[String]) -> Option<String> {
+    let idle: Vec<&str> = (queried.iter())
+        .filter(|k| {
+            let col = sim.series.find("trade_by_form", k);
+            col.is_some_and(|c| sim.series.column(c).iter().all(|&v| v == 0.0))
+        })
+        .map(String::as_str)
+        .collect();
+    let shown = match idle.len() {
+        0 => return None,
+        1..=6 => idle.join(", "),
+        n => format!("{}, and {} more", idle[..5].join(", "), n - 5),
+    };
+    let (n, are, them) = match idle.len() {
+        1 => ("a route".to_string(), "it is", "it"),
+        n => (format!("{n} routes"), "they are", "them"),
+    };
+    Some(format!(
+        "note: trade by form: the script queried {n} no seller and buyer in {} use ({shown}): \
+         {are} 0 throughout, and an expectation on {them} tests nothing (a plant a lever builds \
+         in the exporter opens such a route)",
+        sim.model.name
+    ))
+}
+
 fn rate_bound(sim: &Sim, levers: &[crate::host::LeverCall]) -> Vec<String> {
     let (m, series) = (&sim.model, &sim.series);
     let spy = m.steps_per_year();

@@ -4707,20 +4707,27 @@ stockpile_release("jp-jogmec", 1000.0, #{ as_needed: true });"#,
 
 #[test]
 fn trade_by_form_follows_a_route_a_new_plant_opens() {
-    // No plant in India makes NdFeB magnets: the route to the US is opened by the query
-    // (with a note), carries nothing, then carries what a plant built there sells abroad.
+    // No plant in India makes NdFeB magnets: the route to the US is opened by the query,
+    // carries nothing, then carries what a plant built there sells abroad. The run's end
+    // notes the queried routes that never carried anything, in one note, and not this one.
     let out = run(r#"
         let route = trade("IN", "US", "magnet:NdFeB");
+        let idle = [trade("AU", "US", "magnet:NdFeB"), trade("AU", "US", "metal"), metric("trade_by_form", "JP>US/concentrate")];
         build("mp-independence-magnets", "in-magnets", 8000.0, "60d", 1.0, #{ country: "IN" });
         run_until("2025-12-31");
         expect(value_at(route, "2024-02-05") == 0.0, "nothing before the plant");
     "#);
+    let notes: Vec<&String> = (out.output.iter())
+        .filter(|l| l.contains("trade by form"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{:?}", out.output);
     assert!(
-        out.output.iter().any(|l| l.contains(
-            "note: trade(\"IN\", \"US\", \"magnet:NdFeB\"): nothing in IN sells magnet:NdFeB"
-        )),
-        "{:?}",
-        out.output
+        notes[0].contains(
+            "queried 3 routes no seller and buyer in world-2024 use (AU>US/magnet:NdFeB, \
+             AU>US/metal, JP>US/concentrate): they are 0 throughout"
+        ),
+        "{}",
+        notes[0]
     );
     let s = &out.sim.series;
     let w = s.names.len();
@@ -4773,4 +4780,63 @@ fn a_query_given_its_form_and_country_the_other_way_round_says_the_order() {
     // A misspelt country is still named as one.
     let e = fails(r#"step(1); let s = imports("USA", "magnet:NdFeB");"#);
     assert!(e.contains("unknown country 'USA'"), "{e}");
+}
+
+#[test]
+fn trade_by_form_refuses_what_names_no_route_saying_why() {
+    for (src, said) in [
+        (r#"trade("XX", "XX", "oxide")"#, "unknown country 'XX'"),
+        (
+            r#"trade("CN", "CN", "oxide")"#,
+            "'CN' is both exporter and importer",
+        ),
+        (
+            r#"trade("CN", "EU", "oxide")"#,
+            "'EU' is a group, not a country",
+        ),
+        (
+            r#"trade("CN", "US", "oxide:Dy")"#,
+            "'oxide:Dy' is a commodity: trade is kept by form, so give 'oxide'",
+        ),
+        (
+            r#"trade("CN", "US", "oxide:Xx")"#,
+            "unknown form 'oxide:Xx'",
+        ),
+        (
+            r#"trade("CN", "US", "ndfeb")"#,
+            "unknown form 'ndfeb' (did you mean 'magnet:NdFeB'?)",
+        ),
+        (
+            r#"trade("oxide", "CN", "US")"#,
+            r#"trade takes the exporter, the importer, then the form: trade("CN", "US", "oxide")"#,
+        ),
+        (
+            r#"trade("CN", "oxide")"#,
+            r#"CN's exports of oxide are exports("CN", "oxide")"#,
+        ),
+        (
+            r#"metric("trade_by_form", "CN>CN/oxide")"#,
+            "'CN' is both exporter and importer",
+        ),
+        (
+            r#"metric("trade_by_form", "CN>US")"#,
+            "a trade_by_form key is EXPORTER>IMPORTER/FORM",
+        ),
+        (
+            r#"metric("trade_by_form", "CN>US/oxide/x")"#,
+            "a trade_by_form key is EXPORTER>IMPORTER/FORM",
+        ),
+        (
+            r#"metric("trade_by_form", "")"#,
+            "a trade_by_form key is EXPORTER>IMPORTER/FORM",
+        ),
+        (
+            r#"imports("oxide:Dy", "US")"#,
+            r#"imports takes the country first, then the form (it is kept by form, not by element): imports("US", "oxide")"#,
+        ),
+    ] {
+        let e = fails(&format!("step(1);\nlet s = {src};"));
+        assert!(e.contains(said), "{src}: {e}");
+        assert!(e.contains("^"), "{src}: no caret: {e}");
+    }
 }

@@ -165,9 +165,20 @@ fn note_no_users(
 /// A form and a country given the other way round to a query that takes the country first
 /// (`imports`, `exports`; `shortfall` and `cover` take the form first): says so.
 fn swapped(m: &Model, call: &str, country: &str, form: &str) -> Res<()> {
-    if m.form_id(country).is_ok() && m.country_id(form).is_ok() {
+    if m.country_id(form).is_err() {
+        return Ok(());
+    }
+    // The form it was given, or the form of an element's commodity (`oxide:Dy`).
+    let given = match m.form_id(country) {
+        Ok(_) => Some((country, "")),
+        Err(_) => country
+            .split_once(':')
+            .filter(|(f, e)| m.form_id(f).is_ok() && m.element_id(e).is_ok())
+            .map(|(f, _)| (f, " (it is kept by form, not by element)")),
+    };
+    if let Some((f, kept)) = given {
         return Err(err(format!(
-            "{call} takes the country first, then the form: {call}(\"{form}\", \"{country}\") \
+            "{call} takes the country first, then the form{kept}: {call}(\"{form}\", \"{f}\") \
              (shortfall and cover take the form first)"
         )));
     }
@@ -207,9 +218,10 @@ pub fn fetch_parts(ctx: &NativeCallContext, metric: &str, parts: &[&str]) -> Res
 }
 
 /// Trade by form is recorded for the routes some seller and buyer could use when the run
-/// began (`trade_routes` in the engine). A query of another pair of the model's countries
-/// and one of its forms gets a series of its own from now on, with a note: nothing has
-/// gone that way, and nothing will unless a lever builds a plant that opens the route.
+/// began (`trade_routes` in the engine). A query of another route of the model's gets a
+/// series of its own from now on (it has carried nothing so far; a plant a lever builds may
+/// open it): the run's end notes it if it never carried anything. A key that names no
+/// route is refused, saying why.
 fn open_route(ctx: &NativeCallContext, key: &str) -> Res<()> {
     let handle = crate::host::host(ctx)?;
     let mut h = handle.lock();
@@ -217,18 +229,16 @@ fn open_route(ctx: &NativeCallContext, key: &str) -> Res<()> {
         return Ok(());
     }
     let m = &h.sim.model;
+    if let Some(why) = chokepoint_core::sim::route_key_problem(m, key) {
+        return Err(err(format!(
+            "metric 'trade_by_form' has no key '{key}': {why}"
+        )));
+    }
     let Some((x, y, f)) = chokepoint_core::sim::parse_route(m, key) else {
         return Ok(());
     };
-    let (a, b, form) = (&m.countries[x].id, &m.countries[y].id, &m.forms[f].id);
-    let note = format!(
-        "note: trade(\"{a}\", \"{b}\", \"{form}\"): nothing in {a} sells {form} to a buyer in \
-         {b} in {}, so it is 0 unless a lever builds a plant that opens the route, and an \
-         expectation on it tests nothing",
-        m.name
-    );
     h.sim.declare_route(x, y, f);
-    h.output.push(note);
+    h.routes_queried.push(key.to_string());
     Ok(())
 }
 
@@ -710,15 +720,26 @@ pub mod query_api {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
+            let m = &h.sim.model;
+            if m.country_id(exporter).is_ok() && m.form_id(importer).is_ok() {
+                return Err(err(format!(
+                    "trade(exporter, importer) is between two countries, all forms: \
+                     {exporter}'s exports of {importer} are exports(\"{exporter}\", \
+                     \"{importer}\"), one route's trade(\"{exporter}\", \"US\", \"{importer}\")"
+                )));
+            }
             h.sim.model.country_id(exporter).map_err(err)?;
             h.sim.model.country_id(importer).map_err(err)?;
             Err(missing)
         })
     }
 
-    /// Trade from one country to another in one form ("magnet:NdFeB", "oxide", "metal",
-    /// "concentrate"), t/yr of rare-earth content: what `trade(exporter, importer)` sums over
-    /// forms. Series `trade_by_form`, key `CN>US/magnet:NdFeB`.
+    /// Trade from one country to another in one form, t/yr of rare-earth content: what
+    /// `trade(exporter, importer)` sums over forms. Forms are the model's (world-2024's:
+    /// concentrate, clay-concentrate, oxide, metal, magnet:NdFeB, magnet:SmCo, scrap); trade
+    /// is kept by form, not by element (`oxide`, not `oxide:Dy`). Series `trade_by_form`,
+    /// key `CN>US/magnet:NdFeB`, recorded for the routes some seller and buyer could use; a
+    /// route nobody uses reads 0, and the run's end says so.
     ///
     /// ```rhai
     /// step(1);
@@ -731,27 +752,33 @@ pub mod query_api {
         importer: &str,
         form: &str,
     ) -> Res<SeriesView> {
-        if exporter == importer {
-            return Err(err(format!(
-                "trade: '{exporter}' is both exporter and importer: trade is between two \
-                 countries (a country's own use is in production, shortfall and cover)"
-            )));
-        }
         {
-            // Say which name is wrong, if one is: a commodity is kept by its form.
+            // Say which name is wrong, if one is: the countries, then the form.
             let h = host(&ctx)?;
             let h = h.lock();
             let m = &h.sim.model;
-            m.country_id(exporter).map_err(err)?;
-            m.country_id(importer).map_err(err)?;
-            if m.form_id(form).is_err() {
-                if let Some((f, _)) = form.split_once(':').filter(|(f, _)| m.form_id(f).is_ok()) {
-                    return Err(err(format!(
-                        "trade: '{form}' is a commodity: trade is kept by form, so give '{f}' \
-                         (all its elements)"
-                    )));
+            if m.country_id(exporter).is_err()
+                && m.form_id(exporter).is_ok()
+                && m.country_id(form).is_ok()
+            {
+                return Err(err(format!(
+                    "trade takes the exporter, the importer, then the form: \
+                     trade(\"{importer}\", \"{form}\", \"{exporter}\")"
+                )));
+            }
+            for c in [exporter, importer] {
+                if let Err(e) = m.country_id(c) {
+                    return Err(err(m.wrong_kind(c, "country").unwrap_or(e)));
                 }
-                m.form_id(form).map_err(err)?;
+            }
+            if exporter == importer {
+                return Err(err(format!(
+                    "trade: '{exporter}' is both exporter and importer: trade is between two \
+                     countries (a country's own use is in production, shortfall and cover)"
+                )));
+            }
+            if let Some(why) = chokepoint_core::sim::form_problem(m, form) {
+                return Err(err(format!("trade: {why}")));
             }
         }
         fetch_parts(&ctx, "trade_by_form", &[exporter, ">", importer, "/", form])
