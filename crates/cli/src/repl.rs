@@ -1207,17 +1207,26 @@ impl Session {
                     return true;
                 };
                 let h = self.host.lock();
-                // (A country's trade with itself is no trade: always 0, not listed.)
-                let keys: Vec<&str> = (h.sim.series.keys(m).into_iter())
-                    .filter(|k| k.split_once('>').is_none_or(|(a, b)| a != b))
-                    .collect();
+                let keys = h.sim.series.keys(m);
                 if keys.is_empty() {
                     failed!(
                         "error: unknown metric '{m}'; metrics: {}",
                         h.sim.series.metrics().join(", ")
                     );
                 } else {
-                    outln!("{}", keys.join("  "));
+                    // In lines of a terminal's width (trade_by_form has hundreds of keys).
+                    let mut line = String::new();
+                    for k in keys {
+                        if !line.is_empty() && line.len() + 2 + k.len() > 96 {
+                            outln!("{line}");
+                            line.clear();
+                        }
+                        if !line.is_empty() {
+                            line.push_str("  ");
+                        }
+                        line.push_str(k);
+                    }
+                    outln!("{line}");
                 }
             }
             ":save" | ":save!" => {

@@ -402,12 +402,14 @@ struct Cols {
     facility_output: Vec<usize>,
     /// Blocks declared one after another, each in the order of its scratch array: the
     /// first column of each (stage × country production, mine output by element, exports
-    /// and imports by country × form, trade by country pair).
+    /// and imports by country × form).
     production: usize,
     mine_element: usize,
     exports: usize,
     imports: usize,
-    trade_pair: usize,
+    /// Trade by country pair, all forms: (index into `Scratch::pair`, column), for every
+    /// pair of two countries (a country's own use is not trade).
+    trade_pair: Vec<(usize, usize)>,
     /// Trade by country pair and form, for the routes some seller and buyer could use:
     /// (index into `Scratch::pair_form`, column).
     trade_form: Vec<(usize, usize)>,
@@ -1243,15 +1245,13 @@ impl Sim {
         );
         cols.exports = block(s, "exports", by_country_form.iter().cloned());
         cols.imports = block(s, "imports", by_country_form.into_iter());
-        cols.trade_pair = block(
-            s,
-            "trade",
-            m.countries.iter().flat_map(|a| {
-                m.countries
-                    .iter()
-                    .map(move |b| format!("{}>{}", a.id, b.id))
-            }),
-        );
+        let nx = m.countries.len();
+        for (x, a) in m.countries.iter().enumerate() {
+            for (y, b) in m.countries.iter().enumerate().filter(|&(y, _)| y != x) {
+                let col = s.declare("trade", &format!("{}>{}", a.id, b.id));
+                cols.trade_pair.push((x * nx + y, col));
+            }
+        }
         for (x, y, f) in trade_routes(m) {
             let col = s.declare("trade_by_form", &route_key(m, x, y, f));
             cols.trade_form.push((route_index(m, x, y, f), col));
@@ -3719,6 +3719,9 @@ impl Sim {
         for (f, &col) in cols.facility_output.iter().enumerate() {
             row[col] = s.output[f] * spy;
         }
+        for &(i, col) in &cols.trade_pair {
+            row[col] = s.pair[i] * spy;
+        }
         for &(i, col) in &cols.trade_form {
             row[col] = s.pair_form[i] * spy;
         }
@@ -3727,7 +3730,6 @@ impl Sim {
             (cols.mine_element, &s.mine_element),
             (cols.exports, &s.exports),
             (cols.imports, &s.imports),
-            (cols.trade_pair, &s.pair),
         ] {
             for (v, x) in row[first..first + flows.len()].iter_mut().zip(flows) {
                 *v = x * spy;

@@ -1238,7 +1238,8 @@ proptest! {
             let to = importers[elem % importers.len()];
             let mut p = match kind {
                 0 => def("export_ban", "CN"),
-                1 => { let mut p = def("export_licence", "CN"); p.approval = Some(x); p.delay_days = Some(x * 120.0); p }
+                // (A review under half a step is refused as no delay: such a draw has none.)
+                1 => { let mut p = def("export_licence", "CN"); p.approval = Some(x); p.delay_days = Some(if x * 120.0 < 4.0 { 0.0 } else { x * 120.0 }); p }
                 2 => { let mut p = def("export_quota", "CN"); p.tonnes_per_year = Some(x * 50000.0); p }
                 3 => { let mut p = def("tariff", "CN"); p.rate = Some(x); p.to = strs(&[to]); p }
                 4 => { let mut p = def("entity_list", "CN"); p.to = strs(&["cn-ecl-2025-04"]); p }
