@@ -2319,6 +2319,15 @@ impl Sim {
             })
     }
 
+    /// Whether any plant in `country` makes `form`, a stockpile there holds it, or (for
+    /// scrap) a sector there could recycle into it: whether it could ever sell any.
+    pub fn anyone_sells(&self, country: CountryId, form: FormId) -> bool {
+        let m = &self.model;
+        (m.facilities.iter()).any(|f| f.country == country && f.output_form(m) == form)
+            || (m.stockpiles.iter()).any(|sp| sp.country == country && sp.form == form)
+            || (Some(form) == self.scrap_form() && m.sectors.iter().any(|s| s.country == country))
+    }
+
     /// Sizes of the run's tables, for benchmarks and diagnostics.
     pub fn shape(&self) -> String {
         let pairs: usize = self.buyers_of.iter().map(Vec::len).sum();

@@ -4222,7 +4222,8 @@ fn a_stockpile_order_the_market_cannot_fill_is_said() {
 fn a_query_of_a_form_nobody_in_a_country_uses_is_said_to_test_nothing() {
     let out = run_to(
         r#"let br = shortfall("magnet:NdFeB", "BR"); let im = imports("BR", "magnet:NdFeB");
-           let us = shortfall("magnet:NdFeB", "US");"#,
+           let us = shortfall("magnet:NdFeB", "US");
+           let ex = exports("US", "clay-concentrate"); let cn = exports("CN", "magnet:NdFeB");"#,
         "2024-02-01",
     );
     let said = out.output.join("\n");
@@ -4235,6 +4236,12 @@ fn a_query_of_a_form_nobody_in_a_country_uses_is_said_to_test_nothing() {
         "{said}"
     );
     assert!(!said.contains("\"US\")"), "{said}");
+    // Nothing in the US makes ionic-clay concentrate to export; China makes magnets.
+    assert!(
+        said.contains("note: exports(\"US\", \"clay-concentrate\"): nothing (no plant, stockpile or recycling sector) in US sells clay-concentrate"),
+        "{said}"
+    );
+    assert!(!said.contains("exports(\"CN\""), "{said}");
 }
 
 #[test]

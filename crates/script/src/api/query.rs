@@ -115,6 +115,8 @@ enum Users {
     Sectors,
     /// Anyone buying it: sectors, plants taking it as input, stockpiles.
     Buyers,
+    /// Anyone selling it: plants making it, stockpiles, sectors whose scrap it is.
+    Sellers,
 }
 
 /// A query of a form in a country where nobody uses it reads 0 throughout, so an
@@ -140,19 +142,21 @@ fn note_no_users(
     let used = match users {
         Users::Sectors => (m.sectors.iter()).any(|s| s.country == c && s.material == f),
         Users::Buyers => h.sim.anyone_buys(c, f),
+        Users::Sellers => h.sim.anyone_sells(c, f),
     };
     if !used {
-        let who = match users {
-            Users::Sectors => "no sector",
-            Users::Buyers => "nobody (no sector, plant or stockpile)",
+        let (who, uses) = match users {
+            Users::Sectors => ("no sector", "uses"),
+            Users::Buyers => ("nobody (no sector, plant or stockpile)", "uses"),
+            Users::Sellers => ("nothing (no plant, stockpile or recycling sector)", "sells"),
         };
         // As the call was written: imports take the country first.
         let args = match call {
-            "imports" => format!("\"{country}\", \"{form}\""),
+            "imports" | "exports" => format!("\"{country}\", \"{form}\""),
             _ => format!("\"{form}\", \"{country}\""),
         };
         let note = format!(
-            "note: {call}({args}): {who} in {country} uses {form} in {}, so it is 0 throughout \
+            "note: {call}({args}): {who} in {country} {uses} {form} in {}, so it is 0 throughout \
              and an expectation on it tests nothing",
             m.name
         );
@@ -669,14 +673,16 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn exports(ctx: NativeCallContext, country: &str, form: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "exports", &[country, "/", form]).or_else(|missing| {
+        let view = fetch_parts(&ctx, "exports", &[country, "/", form]).or_else(|missing| {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
             swapped(&h.sim.model, "exports", country, form)?;
             h.sim.model.country_id(country).map_err(err)?;
             Err(missing)
-        })
+        })?;
+        note_no_users(&ctx, "exports", form, country, Users::Sellers)?;
+        Ok(view)
     }
 
     /// Imports of a country of a form, t/yr of rare-earth content (REO basis: a tonne of
