@@ -1926,6 +1926,10 @@ mod tests {
                     "trade".to_string(),
                     vec!["CN>JP".into(), "CN>US".into(), "US>CN".into()],
                 ),
+                (
+                    "trade_by_form".to_string(),
+                    vec!["CN>US/magnet:NdFeB".into(), "CN>US/oxide".into()],
+                ),
             ]
             .into_iter()
             .collect(),
@@ -1935,6 +1939,15 @@ mod tests {
         // A key that pairs two countries completes past its `>` (it offered nothing).
         assert_eq!(complete(":show trade CN>"), ["CN>JP", "CN>US"]);
         assert_eq!(complete(":plot trade CN>U"), ["CN>US"]);
+        // A route's form completes past its `/`.
+        assert_eq!(
+            complete(":show trade_by_form CN>US/m"),
+            ["CN>US/magnet:NdFeB"]
+        );
+        assert_eq!(
+            complete(":plot trade_by_form CN>U"),
+            ["CN>US/magnet:NdFeB", "CN>US/oxide"]
+        );
         assert_eq!(complete(":keys sh"), ["shortfall"]);
         assert_eq!(complete(":show s"), ["shortfall", "stockpile"]);
         assert_eq!(complete(":plot shortfall magnet"), ["magnet:NdFeB/US"]);
