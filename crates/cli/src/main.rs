@@ -2043,8 +2043,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times `runs` runs of ten model years on one thread, and the same with a script. The two
-/// kinds of run alternate, so both see the same machine (frequency, other load).
 /// A trade key without its `>` is most often one a shell cut at the `>`, reading it as a
 /// redirect (`--metric trade=CN>US` runs with `trade=CN` and writes a file `US`).
 fn redirect_hint(key: &str) -> &'static str {
@@ -2056,6 +2054,8 @@ fn redirect_hint(key: &str) -> &'static str {
     }
 }
 
+/// Times `runs` runs of ten model years on one thread, and the same with a script. The two
+/// kinds of run alternate, so both see the same machine (frequency, other load).
 fn bench(
     model_path: Option<&Path>,
     runs: usize,
@@ -2393,14 +2393,12 @@ fn run_sweep(
             // A route no seller and buyer could use when the run began: a plant a lever
             // builds may open it. A key that names no route says why.
             if m == "trade_by_form" {
-                if let Some(why) = chokepoint_core::sim::route_key_problem(&model, k) {
+                if let Err(why) = chokepoint_core::sim::route_of(&model, k) {
                     return Err(bad(format!(
                         "--metric {m}={k}: metric '{m}' has no key '{k}': {why}{}",
                         redirect_hint(k)
                     )));
                 }
-            }
-            if m == "trade_by_form" && chokepoint_core::sim::parse_route(&model, k).is_some() {
                 errln!(
                     "note: --metric {m}={k}: nothing in the first run sells that form across \
                      that border when it begins; runs that open the route (a plant a lever \

@@ -1063,18 +1063,14 @@ impl Session {
                     .filter(|k| k.split(['/', '>']).any(|part| part == key))
                     .collect();
                 if metric == "trade_by_form" {
-                    if let Some(why) = chokepoint_core::sim::route_key_problem(&h.sim.model, key) {
-                        return anyhow!("metric '{metric}' has no key '{key}': {why}");
-                    }
-                }
-                if metric == "trade_by_form"
-                    && chokepoint_core::sim::parse_route(&h.sim.model, key).is_some()
-                {
-                    return anyhow!(
-                        "metric '{metric}' has no key '{key}': nothing sells that form across \
-                         that border in this run, so none is recorded (it is 0; a plant a lever \
-                         builds can open the route)"
-                    );
+                    return match chokepoint_core::sim::route_of(&h.sim.model, key) {
+                        Err(why) => anyhow!("metric '{metric}' has no key '{key}': {why}"),
+                        Ok(_) => anyhow!(
+                            "metric '{metric}' has no key '{key}': nothing sells that form \
+                             across that border in this run, so none is recorded (it is 0; a \
+                             plant a lever builds can open the route)"
+                        ),
+                    };
                 }
                 let hint = match holding.len() {
                     0 => chokepoint_core::error::did_you_mean(key, keys.iter().copied()),

@@ -2322,10 +2322,7 @@ impl Sim {
     /// Whether any plant in `country` makes `form`, a stockpile there holds it, or (for
     /// scrap) a sector there could recycle into it: whether it could ever sell any.
     pub fn anyone_sells(&self, country: CountryId, form: FormId) -> bool {
-        let m = &self.model;
-        (m.facilities.iter()).any(|f| f.country == country && f.output_form(m) == form)
-            || (m.stockpiles.iter()).any(|sp| sp.country == country && sp.form == form)
-            || (Some(form) == self.scrap_form() && m.sectors.iter().any(|s| s.country == country))
+        traders(&self.model).0[country * self.model.forms.len() + form]
     }
 
     /// Sizes of the run's tables, for benchmarks and diagnostics.
@@ -3822,6 +3819,25 @@ impl Sim {
 /// countries² × forms a table of every pair would hold, nearly all of them zero always.
 fn trade_routes(m: &Model) -> Vec<(CountryId, CountryId, FormId)> {
     let (nx, nf) = (m.countries.len(), m.forms.len());
+    let (sells, buys) = traders(m);
+    let mut routes = Vec::new();
+    for x in 0..nx {
+        for y in (0..nx).filter(|&y| y != x) {
+            for f in 0..nf {
+                if sells[x * nf + f] && buys[y * nf + f] {
+                    routes.push((x, y, f));
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// Per country × form: whether something there could sell the form (a plant making it, a
+/// stockpile holding it, a sector whose scrap it is), and whether something could buy it (a
+/// plant using it, a sector, a stockpile).
+fn traders(m: &Model) -> (Vec<bool>, Vec<bool>) {
+    let (nx, nf) = (m.countries.len(), m.forms.len());
     let mut sells = vec![false; nx * nf];
     let mut buys = vec![false; nx * nf];
     for fac in &m.facilities {
@@ -3841,17 +3857,7 @@ fn trade_routes(m: &Model) -> Vec<(CountryId, CountryId, FormId)> {
             sells[sec.country * nf + scrap] = true;
         }
     }
-    let mut routes = Vec::new();
-    for x in 0..nx {
-        for y in (0..nx).filter(|&y| y != x) {
-            for f in 0..nf {
-                if sells[x * nf + f] && buys[y * nf + f] {
-                    routes.push((x, y, f));
-                }
-            }
-        }
-    }
-    routes
+    (sells, buys)
 }
 
 /// The key of a route's `trade_by_form` series: `CN>US/magnet:NdFeB`.
@@ -3862,49 +3868,35 @@ pub fn route_key(m: &Model, x: CountryId, y: CountryId, f: FormId) -> String {
     )
 }
 
-/// The route a `trade_by_form` key names (`CN>US/magnet:NdFeB`), if its countries and
-/// form are the model's and the countries differ; whether or not a run records it.
-pub fn parse_route(m: &Model, key: &str) -> Option<(CountryId, CountryId, FormId)> {
-    let (pair, form) = key.split_once('/')?;
-    let (a, b) = pair.split_once('>')?;
-    let (x, y) = (m.country_id(a).ok()?, m.country_id(b).ok()?);
-    let f = m.form_id(form).ok()?;
-    (x != y).then_some((x, y, f))
-}
-
-/// Why `key` names no route of the model's for `trade_by_form` (`EXPORTER>IMPORTER/FORM`),
-/// in words for an error; None for a key that does (whether or not a run records it).
-pub fn route_key_problem(m: &Model, key: &str) -> Option<String> {
+/// The route a `trade_by_form` key names (`CN>US/magnet:NdFeB`), whether or not a run
+/// records it; or why it names none of the model's, in words for an error.
+pub fn route_of(m: &Model, key: &str) -> Result<(CountryId, CountryId, FormId), String> {
     let shape = || {
         format!(
             "'{key}' is not a route: a trade_by_form key is EXPORTER>IMPORTER/FORM, such as \
              'CN>US/magnet:NdFeB' (metric 'trade' keeps all forms together, as 'CN>US')"
         )
     };
-    let Some((pair, form)) = key.split_once('/') else {
-        return Some(shape());
-    };
-    let Some((a, b)) = pair.split_once('>') else {
-        return Some(shape());
-    };
+    let (pair, form) = key.split_once('/').ok_or_else(shape)?;
+    let (a, b) = pair.split_once('>').ok_or_else(shape)?;
     if b.contains('>') || form.contains('/') {
-        return Some(shape());
+        return Err(shape());
     }
     let country = |s: &str| {
         m.country_id(s)
             .map_err(|e| m.wrong_kind(s, "country").unwrap_or(e))
     };
-    let (x, y) = match (country(a), country(b)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => return Some(e),
-    };
+    let (x, y) = (country(a)?, country(b)?);
     if x == y {
-        return Some(format!(
+        return Err(format!(
             "'{a}' is both exporter and importer: trade is between two countries (a country's \
              own use is in production, shortfall and cover)"
         ));
     }
-    form_problem(m, form)
+    match form_problem(m, form) {
+        Some(why) => Err(why),
+        None => Ok((x, y, m.form_id(form)?)),
+    }
 }
 
 /// Why `form` is not one of the model's forms, for a series kept by form: an element's

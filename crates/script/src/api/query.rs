@@ -233,14 +233,8 @@ fn open_route(ctx: &NativeCallContext, key: &str) -> Res<()> {
         return Ok(());
     }
     let m = &h.sim.model;
-    if let Some(why) = chokepoint_core::sim::route_key_problem(m, key) {
-        return Err(err(format!(
-            "metric 'trade_by_form' has no key '{key}': {why}"
-        )));
-    }
-    let Some((x, y, f)) = chokepoint_core::sim::parse_route(m, key) else {
-        return Ok(());
-    };
+    let (x, y, f) = chokepoint_core::sim::route_of(m, key)
+        .map_err(|why| err(format!("metric 'trade_by_form' has no key '{key}': {why}")))?;
     h.sim.declare_route(x, y, f);
     h.routes_queried.push(key.to_string());
     Ok(())
