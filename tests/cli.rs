@@ -216,7 +216,7 @@ fn a_time_limit_too_large_to_represent_is_bad_input() {
         assert!(
             said.contains("--time-limit must be a positive number")
                 || said.contains("'-1' is not a whole number of at least 1")
-                || said.contains("is not a count: a whole number, 0 or more")
+                || said.contains("is not a count: a whole number, 1 or more")
                 || said.contains("--shard -1/3: K is not a whole number from 0 to N-1"),
             "{args:?}: {said}"
         );
@@ -1103,8 +1103,32 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     );
     let o = chokepoint(&[&base[..], &["--shard", "0/3", "--out", &d("s0")]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    // A shard written where a whole sweep was leaves none of that sweep's bands behind.
-    let o = chokepoint(&[&base[..], &["--shard", "0/3", "--out", &d("all")]].concat());
+    // A shard of a sweep is refused where the whole of it is, unsharded or merged: the
+    // part would replace the whole.
+    for whole in ["all", "merged"] {
+        let before = std::fs::read(dir.join(whole).join("runs.csv")).unwrap();
+        let o = chokepoint(&[&base[..], &["--shard", "0/3", "--out", &d(whole)]].concat());
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("it holds this whole sweep (unsharded, or merged from its shards)"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            std::fs::read(dir.join(whole).join("runs.csv")).unwrap(),
+            before
+        );
+        assert!(dir.join(whole).join("bands.csv").exists());
+    }
+    // A shard of another sweep (other parameters) written there leaves none of the
+    // earlier sweep's bands behind.
+    let all = d("all");
+    let other = [
+        &base[..],
+        &["--seed", "99", "--shard", "0/3", "--out", &all],
+    ]
+    .concat();
+    let o = chokepoint(&other);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!dir.join("all/bands.csv").exists());
     assert!(!dir.join("all/report.html").exists());
@@ -1605,6 +1629,40 @@ fn the_order_of_a_sweeps_set_flags_changes_none_of_its_files() {
             );
         }
     }
+}
+
+#[test]
+fn a_parameter_held_at_a_value_leaves_the_others_draws_as_they_were() {
+    let dir = temp("held-param");
+    let script = dir.join("two.rhai");
+    // `a` sorts before `b`: a held `a` that took a draw would shift every `b`.
+    std::fs::write(
+        &script,
+        "let a = param(\"a\", 0.5);\nlet b = param(\"b\", 0.0);\ndemand_shock(\"ev-us\", 1.0 + a - b);\nrun_until(\"2024-02-05\");\nexpect(true, \"ran\");\n",
+    )
+    .unwrap();
+    let b_draws = |extra: &[&str], out: &str| {
+        let out = dir.join(out);
+        let o = chokepoint(
+            &[
+                &["sweep", script.to_str().unwrap(), "--runs", "5"][..],
+                extra,
+                &["--set", "b=0..1", "--out", out.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let runs = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+        let head: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+        let col = head.iter().position(|&h| h == "b").unwrap();
+        (runs.lines().skip(1))
+            .map(|l| l.split(',').nth(col).unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let alone = b_draws(&[], "alone");
+    assert_eq!(alone, b_draws(&["--set", "a=0.5"], "held"));
+    // (A swept `a` does draw, and moves `b`'s draws: that is a different sweep.)
+    assert_ne!(alone, b_draws(&["--set", "a=0..1"], "swept"));
 }
 
 #[test]
@@ -2488,6 +2546,49 @@ fn a_piped_repl_session_saves_a_script_that_replays() {
 }
 
 #[test]
+fn a_repl_line_that_breaks_an_earlier_action_is_refused_not_the_next_one() {
+    // `a = 1.5` sets up nothing, but the action an earlier input scheduled reads `a`: that
+    // line is refused, and the next line that sets something up is not blamed for it (it
+    // was, and every later `at` or `when` with it). The saved script then replays.
+    let dir = temp("repl-breaks");
+    let saved = dir.join("s.rhai");
+    let input = format!(
+        "let a = 0.3;\nat(\"2024-02-05\", || export_licence(\"CN\", #{{ elements: [\"Dy\"], approval: a }}))\na = 1.5;\nwhen(|| false, || print(1))\nexport_quota(\"CN\", #{{ tonnes_per_year: 1.0, label: \"q1\" }})\nexport_quota(\"CN\", #{{ tonnes_per_year: 1.0, label: \"q2\" }})\nat(\"2024-03-04\", || export_quota(\"CN\", #{{ tonnes_per_year: 1.0, label: \"q3\" }}))\nexport_quota(\"CN\", #{{ tonnes_per_year: 1.0, label: \"q4\" }})\n:step 10\n:save {}\n",
+        saved.display()
+    );
+    let said = text(&piped_repl(&dir, input.as_bytes()));
+    assert_eq!(
+        said.matches("this line makes an action set up on an earlier input fail when it runs")
+            .count(),
+        2,
+        "{said}"
+    );
+    assert!(
+        said.contains("on 2024-02-05")
+            && said.contains("approval: must be between 0 and 1, got 1.5"),
+        "{said}"
+    );
+    assert!(
+        said.contains("on 2024-03-04") && said.contains("at most 3 can cap"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("an action this line sets up fails"),
+        "{said}"
+    );
+    assert!(said.contains("now at 2024-03-04 (10 steps run"), "{said}");
+    let script = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        !script.contains("a = 1.5") && !script.contains("q4"),
+        "{script}"
+    );
+    assert!(script.contains("when(|| false"), "{script}");
+    let replay = chokepoint(&["run", saved.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_repl_line_whose_scheduled_action_would_fail_is_refused_at_once() {
     // A typo inside a closure for later used to be found only when the clock reached it,
     // and then every :step failed there with no way past it but :reset.
@@ -3115,8 +3216,9 @@ fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: 
                 summary.contains(&format!("\"error\": \"{said}\"")),
                 "{summary}"
             );
+            // (Voided as it began: what its stop says is why.)
             assert!(
-                err.contains("the earlier runs.csv, sweep.json are gone"),
+                err.contains("this command did not finish: summary.json now says so"),
                 "{err}"
             );
         }
@@ -3126,6 +3228,125 @@ fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: 
         "the directory the sweep created is gone"
     );
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn a_command_killed_outright_leaves_no_earlier_results_to_read_as_its_own() {
+    // kill -9 (a scheduler's out-of-memory kill) gives a command no chance to clean up:
+    // the earlier results are voided as it begins, and its summary.json says it had not
+    // finished.
+    let scratch = temp("kill9");
+    let _ = std::fs::remove_dir_all(&scratch);
+    for (args, files) in [
+        (
+            vec!["run", "scripts/whatif-heavy-ban-us-12m.rhai"],
+            &["series.csv", "report.html"][..],
+        ),
+        (
+            vec![
+                "sweep",
+                "scripts/whatif-heavy-ban-us-12m.rhai",
+                "--runs",
+                "2",
+            ],
+            &["runs.csv", "bands.csv", "report.html"][..],
+        ),
+    ] {
+        let out = scratch.join(args[0]);
+        let o = chokepoint(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        // The same command again, slow enough to be killed while it runs.
+        let slow: Vec<&str> = match args[0] {
+            "run" => vec!["run", "tests/bench/levers-20.rhai"],
+            _ => vec!["sweep", "tests/bench/levers-20.rhai", "--runs", "100000"],
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .args(&slow)
+            .arg("--out")
+            .arg(&out)
+            .current_dir(root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let summary = out.join("summary.json");
+        let running =
+            || std::fs::read_to_string(&summary).is_ok_and(|t| t.contains("had not finished"));
+        let start = std::time::Instant::now();
+        while !running() && start.elapsed().as_secs() < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            running(),
+            "{}: the earlier summary.json was voided",
+            args[0]
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let said = std::fs::read_to_string(&summary).unwrap();
+        assert!(
+            said.contains("\"finished\": false") && said.contains("killed before it could say why"),
+            "{said}"
+        );
+        for f in files {
+            assert!(
+                !out.join(f).exists(),
+                "{}: the earlier {f} is left",
+                args[0]
+            );
+        }
+        // The next command is not kept out by the lock the killed one left.
+        let o = chokepoint(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let said = std::fs::read_to_string(&summary).unwrap();
+        assert!(!said.contains("had not finished") && !said.contains("\"finished\": false"));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn test_model_runs_a_variant_of_the_model_a_header_names_and_says_which_kept_their_own() {
+    // An edited copy under another file name, its model still named world-2024: the
+    // library's world-2024 scenarios run on it (they ran on the shipped model, and passed,
+    // while the variant would fail them: review, 2026-12-02); a 2010 replay keeps world-2010,
+    // and the closing lines say so.
+    let dir = temp("test-variant");
+    copy_dir(&root().join("models"), &dir.join("models"));
+    let text_of = std::fs::read_to_string(root().join("models/world-2024.yaml")).unwrap();
+    assert!(text_of.contains("  end: 2035-12-31\n"));
+    let variant = dir.join("models/variant.yaml");
+    std::fs::write(
+        &variant,
+        text_of.replace("  end: 2035-12-31\n", "  end: 2024-06-30\n"),
+    )
+    .unwrap();
+    let o = chokepoint(&[
+        "test",
+        "scripts/whatif-heavy-ban-us-12m.rhai",
+        "scripts/2010-quota-crisis.rhai",
+        "--model",
+        variant.to_str().unwrap(),
+    ]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("ERROR  scripts/whatif-heavy-ban-us-12m.rhai")
+            && said.contains("outside the model's horizon (2024-01-01 to 2024-06-30)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok     scripts/2010-quota-crisis.rhai"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "note: --model {} (world-2024) ran the scenarios without a `// model:` line and \
+             those whose line names world-2024; 1 other ran on the model their line names: \
+             scripts/2010-quota-crisis.rhai (`// model: world-2010`)",
+            variant.display()
+        )),
+        "{said}"
+    );
 }
 
 #[test]
@@ -3416,6 +3637,21 @@ fn test_passes_over_what_a_glob_names_that_is_no_scenario_and_locks_its_report()
         "{}",
         text(&out)
     );
+    // So is a module named alone (it was replayed, and failed as checking nothing), and a
+    // device.
+    for (alone, why) in [
+        (
+            "scripts/lib/timeline.rhai",
+            "scripts/lib/timeline.rhai is a module scenarios import (it is in a lib/ \
+             directory), not a scenario: test the scenarios that import it (`chokepoint test \
+             scripts`)",
+        ),
+        ("/dev/null", "/dev/null is not a scenario (*.rhai)"),
+    ] {
+        let out = chokepoint(&["test", alone]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(why), "{}", text(&out));
+    }
     // A subdirectory holding no scenario, among others in its directory (`dir/*`): passed
     // over too.
     let glob = temp("glob-empty");

@@ -117,8 +117,9 @@ enum Command {
         #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// Model file for scripts without a `// model:` header, or whose header names this
-        /// file (`--model elsewhere/world-2024.yaml` for `// model: world-2024`); another
-        /// header wins.
+        /// file or the model in it (`--model elsewhere/world-2024.yaml`, or `--model
+        /// variant.yaml` holding `name: world-2024`, for `// model: world-2024`); another
+        /// header wins, and a note after the closing line names the scenarios it kept.
         #[arg(long)]
         model: Option<PathBuf>,
         /// Wall-clock limit for each scenario, in seconds; a scenario it stops fails (exit
@@ -650,6 +651,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             };
             if let Some(dir) = &out {
                 write::ready(dir, &["compare.csv", "report.html"])?;
+                write::begin()?;
             }
             // A scenario that fails shows what it printed first, as `run` does.
             let run_one = |side: &str, script: &Path, params: &BTreeMap<String, f64>| {
@@ -1156,7 +1158,7 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
                  the script, in the directories above it, then from the current directory; a name without '/' or .yaml \
                  means models/NAME.yaml). `run`, `compare`, `sweep` and `bench` take --model FILE \
                  instead; \
-                 `test` takes it for scripts without the line or whose line names that file",
+                 `test` takes it for scripts without the line or whose line names that file or its model",
                 script.path.display()
             )));
         }
@@ -1165,7 +1167,7 @@ fn load_model_for(script: &Scenario, explicit: Option<&Path>) -> Result<Arc<Mode
              models/world-2024.yaml, looked for in the project the script is in, in the \
              directories above it, then from the current directory. `run`, `compare`, `sweep` and `bench` take \
              --model FILE instead; `test` \
-             takes it for scripts without the line or whose line names that file",
+             takes it for scripts without the line or whose line names that file or its model",
             path.display()
         )));
     }
@@ -1181,9 +1183,10 @@ fn compile(script: &Path) -> Result<Scenario, BadInput> {
 enum ModelArg<'a> {
     /// The script's `// model:` header unless the user named one (run, compare).
     Override(Option<&'a Path>),
-    /// The one named for scripts without a header (test: a library of scenarios keeps
-    /// each on its own model).
-    Fallback(Option<&'a Path>),
+    /// The one named for scripts without a header, or whose header names it (test: a
+    /// library of scenarios keeps each on its own model); with the name the file gives its
+    /// model, where it loads.
+    Fallback(Option<&'a Path>, Option<&'a str>),
 }
 
 impl<'a> ModelArg<'a> {
@@ -1191,16 +1194,25 @@ impl<'a> ModelArg<'a> {
         match self {
             ModelArg::Override(p) => p,
             // ... or whose header names this file (`// model: world-2024` and
-            // `--model elsewhere/world-2024.yaml`): a library run from outside the project.
-            ModelArg::Fallback(p) => p.filter(|p| match script.model_hint() {
-                None => true,
-                Some(h) => {
-                    let stem = |s: &Path| s.file_stem().map(|x| x.to_os_string());
-                    stem(p) == stem(Path::new(&h))
-                }
-            }),
+            // `--model elsewhere/world-2024.yaml`: a library run from outside the project),
+            // or the model in it (`--model my-variant.yaml` holding `name: world-2024`: a
+            // library replayed on an edited copy).
+            ModelArg::Fallback(p, name) => {
+                p.filter(|p| fallback_applies(p, name, script.model_hint().as_deref()))
+            }
         }
     }
+}
+
+/// Whether `test --model FILE` (whose model is named `name`) runs a scenario whose
+/// `// model:` line is `hint`.
+fn fallback_applies(file: &Path, name: Option<&str>, hint: Option<&str>) -> bool {
+    let Some(hint) = hint else {
+        return true;
+    };
+    let stem = |s: &Path| s.file_stem().map(|x| x.to_string_lossy().into_owned());
+    let named = stem(Path::new(hint));
+    named == stem(file) || (named.is_some() && named.as_deref() == name)
 }
 
 /// A `--time-limit` of `run`, `compare`, `sweep`, `bench` or `repl`: seconds above 0, at
@@ -1290,6 +1302,7 @@ fn run(
     if let Some(dir) = out {
         write::ready(dir, RUN_FILES)?;
         write::unfinished_scenario(script);
+        write::begin()?;
     }
     let mut failure = Failure::default();
     let run = execute(
@@ -1531,7 +1544,21 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             .parent()
             .and_then(Path::file_name)
             .is_some_and(|n| n == "lib");
-        if p.is_file() && rhai && in_lib && roots.len() > 1 {
+        if p.is_file() && rhai && in_lib {
+            if roots.len() == 1 {
+                // Named alone, it is meant, and replayed it would fail as a scenario that
+                // checks nothing.
+                return Err(anyhow!(BadInput(format!(
+                    "{} is a module scenarios import (it is in a lib/ directory), not a \
+                     scenario: test the scenarios that import it (`chokepoint test {}`)",
+                    p.display(),
+                    p.parent()
+                        .and_then(Path::parent)
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or(Path::new("."))
+                        .display()
+                ))));
+            }
             errln!(
                 "note: {} is a module scenarios import (it is in a lib/ directory), not a \
                  scenario: passed over",
@@ -1539,7 +1566,8 @@ fn collect_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             );
             continue;
         }
-        if p.is_file() && !rhai {
+        // Not a directory and not a .rhai file (a device such as /dev/null as well).
+        if p.exists() && !p.is_dir() && !rhai {
             if !named_among_others {
                 return Err(anyhow!(BadInput(format!(
                     "{} is not a scenario (*.rhai): `test` replays .rhai files (`chokepoint \
@@ -1839,10 +1867,25 @@ fn test(
     // scenario reads (for a did-you-mean).
     let mut read: std::collections::BTreeSet<String> = Default::default();
     let mut known: std::collections::BTreeSet<String> = Default::default();
+    // The name --model's file gives its model: the scenarios whose header names it run on
+    // the file. (One that does not load is said by the scenarios that run on it.)
+    let model_name = model.and_then(|p| load(p).ok()).map(|m| m.name.clone());
+    // Scenarios whose header names another model keep it: said after the closing line.
+    let mut kept_own: Vec<String> = Vec::new();
     for s in &scripts {
         let t0 = std::time::Instant::now();
         let mut failure = Failure::default();
-        let model = ModelArg::Fallback(model);
+        if let Some(file) = model {
+            let limit = chokepoint_script::engine::limits::MAX_SCRIPT_BYTES;
+            let text = chokepoint_core::load::read_at_most(s, limit).ok().flatten();
+            let text = String::from_utf8_lossy(text.as_deref().unwrap_or_default());
+            if let Some((_, hint)) = chokepoint_script::header_line(&text, "model") {
+                if !fallback_applies(file, model_name.as_deref(), Some(&hint)) {
+                    kept_own.push(format!("{} (`// model: {hint}`)", s.display()));
+                }
+            }
+        }
+        let model = ModelArg::Fallback(model, model_name.as_deref());
         match execute(s, model, seed, params.clone(), limit, &mut failure) {
             Ok((scenario, _, outcome)) => {
                 let written = scenario.literal_params();
@@ -1992,6 +2035,24 @@ fn test(
         );
     } else {
         outln!("{} passed, {} failed", passed, failed + broken);
+    }
+    // A --model that some scenarios did not run on, because their header names another
+    // model: a replay of the library on a variant must not read as all of it on the variant.
+    if let (Some(file), false) = (model, kept_own.is_empty()) {
+        let name = model_name.as_deref().unwrap_or("its model");
+        let shown = match kept_own.len() {
+            n if n <= 4 => kept_own.join(", "),
+            n => format!("{}, and {} more", kept_own[..3].join(", "), n - 3),
+        };
+        outln!(
+            "note: --model {} ({name}) ran the scenarios without a `// model:` line and those \
+             whose line names {name}; {} ran on the model their line names: {shown}",
+            file.display(),
+            match kept_own.len() {
+                1 => "1 other".to_string(),
+                n => format!("{n} others"),
+            }
+        );
     }
     // A --set no scenario read is almost always a typo, and every scenario ran its default
     // instead: bad input, said after the closing line, and in the JUnit report.
@@ -2453,7 +2514,7 @@ fn run_sweep(
 fn parse_count(s: &str) -> Result<usize, String> {
     s.trim()
         .parse::<usize>()
-        .map_err(|_| format!("'{s}' is not a count: a whole number, 0 or more"))
+        .map_err(|_| format!("'{s}' is not a count: a whole number, 1 or more"))
 }
 
 fn parse_top(s: &str) -> Result<u64, String> {

@@ -779,15 +779,32 @@ impl Session {
         // up so far, this line's and earlier ones', so the closure may be on either.
         let mut this_line = false;
         let result = match result {
-            Ok(v) => match self.trial(&before.0) {
+            Ok(v) => match self.trial() {
                 None => Ok(v),
                 Some((e, when)) => {
                     this_line = true;
-                    errln!(
-                        "error: an action this line sets up fails when it runs, on {when} (as \
-                         the session stands: if a later line sets up what it needs, type that \
-                         one first):"
-                    );
+                    let grew = {
+                        let h = self.host.lock();
+                        h.schedule.len() > before.0.schedule.len()
+                            || h.triggers.len() > before.0.triggers.len()
+                            || h.strategies.len() > before.0.strategies.len()
+                    };
+                    match (grew, made_earlier(&e, &ast)) {
+                        (_, false) => errln!(
+                            "error: an action this line sets up fails when it runs, on {when} \
+                             (as the session stands: if a later line sets up what it needs, \
+                             type that one first):"
+                        ),
+                        (true, true) => errln!(
+                            "error: with this line, an action set up on an earlier input fails \
+                             when it runs, on {when} (the line is undone):"
+                        ),
+                        (false, true) => errln!(
+                            "error: this line makes an action set up on an earlier input fail \
+                             when it runs, on {when} (the line is undone: change that action \
+                             first, or :reset):"
+                        ),
+                    }
                     Err(e)
                 }
             },
@@ -939,16 +956,17 @@ impl Session {
     /// a copy of the session to the model's end: an action that fails when it fires is
     /// reported against this line now, not on a later `:step` that could then never pass
     /// it. Returns the error and the date it struck; the session is left as it was.
-    fn trial(
-        &self,
-        before: &chokepoint_script::host::Host,
-    ) -> Option<(Box<chokepoint_script::rhai::EvalAltResult>, Date)> {
+    fn trial(&self) -> Option<(Box<chokepoint_script::rhai::EvalAltResult>, Date)> {
         let kept = {
             let h = self.host.lock();
-            let grew = h.schedule.len() > before.schedule.len()
-                || h.triggers.len() > before.triggers.len()
-                || h.strategies.len() > before.strategies.len();
-            if !grew {
+            // Tried whenever actions wait to run, not only when this line set one up: a
+            // line that changes what an earlier action reads (a variable it captured, a
+            // lever that uses up a limit it would need) can break it too, and the line that
+            // does is the one to refuse (review, 2026-12-02: the next line to set anything
+            // up was blamed, and `:save` wrote a script that failed).
+            let waiting =
+                !h.schedule.is_empty() || !h.triggers.is_empty() || !h.strategies.is_empty();
+            if !waiting {
                 return None;
             }
             h.clone()
@@ -1538,6 +1556,21 @@ const SAVED_HEADER: &str = "// title: REPL session";
 
 /// A scheduled closure that failed was typed on an earlier input: its position is in that
 /// input, not in the one being shown, so no caret points into the wrong text.
+/// Whether a failed call went through a closure or function that an earlier input made
+/// (not one of `ast`'s, the input just typed, nor a module's).
+fn made_earlier(e: &chokepoint_script::rhai::EvalAltResult, ast: &AST) -> bool {
+    let mut inner = e;
+    while let chokepoint_script::rhai::EvalAltResult::ErrorInFunctionCall(name, source, next, _) =
+        inner
+    {
+        if source.is_empty() && !ast.iter_functions().any(|f| f.name == name.as_str()) {
+            return true;
+        }
+        inner = next;
+    }
+    false
+}
+
 fn earlier_closure(error: ScriptError) -> ScriptError {
     unplaced_closure(error, "in a closure set up on an earlier input")
 }

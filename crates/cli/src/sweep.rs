@@ -263,12 +263,18 @@ impl Spec {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(PARAM_STREAM);
                 // Drawn in the order of their names, whatever order the --set flags came
-                // in: the same sweep, written either way, draws the same values.
+                // in: the same sweep, written either way, draws the same values. One held
+                // at a value (NAME=VALUE) draws nothing: holding a parameter at its
+                // default leaves the others' draws as they were without it.
                 let mut order: Vec<usize> = (0..self.ranges.len()).collect();
                 order.sort_by(|&a, &b| self.ranges[a].name.cmp(&self.ranges[b].name));
                 let mut values = vec![0.0; self.ranges.len()];
                 for i in order {
                     let r = &self.ranges[i];
+                    if r.lo == r.hi {
+                        values[i] = r.lo;
+                        continue;
+                    }
                     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
                     values[i] = r.lo + (r.hi - r.lo) * u;
                 }
@@ -524,6 +530,7 @@ pub fn sweep(
     }
     let this = meta(scenario, model, spec, shard, total);
     other_shard_in(out, &this, shard)?;
+    crate::write::begin()?;
     // A sweep that fails from here leaves no earlier sweep's results in `out` to be read as
     // its own (nor does one stopped by Ctrl-C before it writes: `write::ready` registered
     // the directory; files no chokepoint command wrote were refused there before it ran).
@@ -948,15 +955,22 @@ fn other_shard_in(out: &Path, this: &str, shard: Shard) -> Result<()> {
         }
     }
     let sharded = |s: &str| s.rsplit_once('/').is_some_and(|(_, n)| n != "1");
-    if shard.n > 1 && sharded(&theirs) && theirs != ours && there == here {
-        return Err(anyhow!(crate::BadInput(format!(
-            "error: --out {}: it holds shard {theirs} of this sweep; give each shard its own \
-             directory (e.g. --out {}) and combine them with `chokepoint merge`",
-            out.display(),
-            out.join(format!("shard-{}", shard.k)).display()
-        ))));
+    if shard.n <= 1 || theirs == ours || there != here {
+        return Ok(());
     }
-    Ok(())
+    let holds = if sharded(&theirs) {
+        format!("shard {theirs} of this sweep")
+    } else {
+        // The whole sweep, unsharded or merged from its shards: a shard written over it
+        // would leave a part in place of the whole.
+        "this whole sweep (unsharded, or merged from its shards)".to_string()
+    };
+    Err(anyhow!(crate::BadInput(format!(
+        "error: --out {}: it holds {holds}; give each shard its own directory (e.g. --out \
+         {}) and combine them with `chokepoint merge`",
+        out.display(),
+        out.join(format!("shard-{}", shard.k)).display()
+    ))))
 }
 
 fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: usize) -> String {

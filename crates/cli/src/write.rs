@@ -186,6 +186,12 @@ impl Outputs {
     /// Voids earlier results, if there are any: a summary.json that records the failure
     /// and `why`, and none of the other files.
     pub fn void(&self, why: &str) -> Result<()> {
+        self.clear(why, true)
+    }
+
+    /// [`Outputs::void`], saying so on stderr if `say`. (Quietly as a command begins: what
+    /// it clears then is no failure of its own, and a finished command replaces it.)
+    fn clear(&self, why: &str, say: bool) -> Result<()> {
         let dir = &self.dir;
         if !(self.files.iter()).any(|f| dir.join(f).is_file()) {
             return Ok(());
@@ -221,6 +227,9 @@ impl Outputs {
                     .with_context(|| format!("cannot remove {}", path.display()))?;
                 gone.push(*f);
             }
+        }
+        if !say {
+            return Ok(());
         }
         let mut said = Vec::new();
         if !kept.is_empty() {
@@ -519,13 +528,32 @@ pub fn ready(dir: &Path, files: &'static [&'static str]) -> Result<(), crate::Ba
         let _ = std::fs::remove_file(&probe);
     }
     lock(dir).map_err(bad)?;
-    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Outputs {
+    let outputs = Outputs {
         dir: dir.to_path_buf(),
         files,
         scenario: None,
-    });
+    };
+    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = Some(outputs);
     Ok(())
 }
+
+/// Voids the earlier results in the directory [`ready`] registered, once the command has
+/// checked what it reads there and is about to work: a command killed outright (kill -9, a
+/// scheduler's out-of-memory kill) has no chance to void them as it stops, and they would
+/// read as its own (its summary.json an old pass). One that finishes writes its own; one
+/// that fails or is stopped says why in its place.
+pub fn begin() -> Result<()> {
+    let outputs = UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match outputs {
+        Some(o) => o.clear(RUNNING, false),
+        None => Ok(()),
+    }
+}
+
+/// What the summary.json of a command still running says (and says still, if it was
+/// killed before it could say anything else).
+const RUNNING: &str = "the command writing here had not finished: still running, or killed \
+                       before it could say why (kill -9, out of memory)";
 
 /// The scenario a command readied its --out directory for (`ready`): a summary.json an
 /// interrupt leaves there names it.

@@ -295,6 +295,30 @@ pub struct SandboxResolver {
 }
 
 impl SandboxResolver {
+    /// A did-you-mean among the modules under the root (two directories deep, as
+    /// `lib/timeline`): a misspelt import names the one meant.
+    fn nearest_module(&self, path: &str) -> String {
+        let mut names = Vec::new();
+        let mut dirs = vec![(self.root.clone(), String::new(), 0)];
+        while let Some((dir, prefix, depth)) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten().take(500) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let p = e.path();
+                if p.is_dir() && depth < 2 && !name.starts_with('.') {
+                    dirs.push((p, format!("{prefix}{name}/"), depth + 1));
+                } else if let Some(stem) = name.strip_suffix(".rhai") {
+                    names.push(format!("{prefix}{stem}"));
+                }
+            }
+        }
+        names.sort();
+        let wanted = path.strip_suffix(".rhai").unwrap_or(path);
+        chokepoint_core::error::did_you_mean(wanted, names.iter().map(String::as_str))
+    }
+
     pub fn new(root: &Path) -> SandboxResolver {
         let mut inner = FileModuleResolver::new_with_path(root);
         inner.enable_cache(true);
@@ -400,17 +424,32 @@ impl ModuleResolver for SandboxResolver {
         // Say where it was looked for: imports resolve from the scripts root, which for a
         // script outside a project is the script's own directory.
         result.map_err(|e| match *e {
-            EvalAltResult::ErrorModuleNotFound(name, at) => Box::new(EvalAltResult::ErrorRuntime(
-                format!(
-                    "module '{name}' not found: looked for {} (imports resolve from the \
-                     scripts directory, {}){}",
-                    file.display(),
-                    self.root.display(),
-                    self.found_above(path)
-                )
-                .into(),
-                at,
-            )),
+            EvalAltResult::ErrorModuleNotFound(name, at) => {
+                let from = if self.root.ends_with("scripts") {
+                    format!("the scripts directory, {}", self.root.display())
+                } else {
+                    format!(
+                        "the script's own directory, {}, as it is under no `scripts` \
+                         directory; or from a project's `scripts/` above it that holds all \
+                         it imports",
+                        self.root.display()
+                    )
+                };
+                let above = self.found_above(path);
+                let hint = match above.is_empty() {
+                    true => self.nearest_module(path),
+                    false => above,
+                };
+                Box::new(EvalAltResult::ErrorRuntime(
+                    format!(
+                        "module '{name}' not found: looked for {} (imports resolve from \
+                         {from}){hint}",
+                        file.display(),
+                    )
+                    .into(),
+                    at,
+                ))
+            }
             e => Box::new(e),
         })
     }
