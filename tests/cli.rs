@@ -3270,8 +3270,12 @@ fn a_command_killed_outright_leaves_no_earlier_results_to_read_as_its_own() {
             .spawn()
             .unwrap();
         let summary = out.join("summary.json");
-        let running =
-            || std::fs::read_to_string(&summary).is_ok_and(|t| t.contains("had not finished"));
+        // (Voided once its summary.json says so and the earlier files are gone: the summary
+        // is written first, so a kill between the two still leaves no pass.)
+        let running = || {
+            std::fs::read_to_string(&summary).is_ok_and(|t| t.contains("had not finished"))
+                && files.iter().all(|f| !out.join(f).exists())
+        };
         let start = std::time::Instant::now();
         while !running() && start.elapsed().as_secs() < 30 {
             std::thread::sleep(std::time::Duration::from_millis(10));

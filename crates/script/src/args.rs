@@ -220,7 +220,12 @@ pub fn calendar_months(v: &Dynamic) -> u32 {
 }
 
 pub fn duration_steps(model: &Model, v: &Dynamic) -> Res<usize> {
-    Ok((duration_days(v)? / model.step_days as f64).round() as usize)
+    duration_steps_of(model, v, "duration")
+}
+
+/// [`duration_steps`] of the argument `name` (`lead_time`, `period`), as errors call it.
+pub fn duration_steps_of(model: &Model, v: &Dynamic, name: &str) -> Res<usize> {
+    Ok((duration_days_of(v, name)? / model.step_days as f64).round() as usize)
 }
 
 /// An outage's length in steps: at least one, since a shorter one would do nothing.
@@ -240,12 +245,17 @@ pub fn outage_steps(model: &Model, v: &Dynamic) -> Res<usize> {
 
 /// A duration such as "90d", "6m", "2y" or a number of days, in days (months of 30.4375).
 pub fn duration_days(v: &Dynamic) -> Res<f64> {
+    duration_days_of(v, "duration")
+}
+
+/// [`duration_days`] of the argument `name`, as errors call it.
+pub fn duration_days_of(v: &Dynamic, name: &str) -> Res<f64> {
     let days = if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
         let s = s.trim();
         let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
         let n: f64 = num.trim().parse().map_err(|_| {
             err(format!(
-                "'{s}' is not a duration (use \"90d\", \"6m\", \"2y\" or days)"
+                "{name}: '{s}' is not a duration (use \"90d\", \"6m\", \"2y\" or days)"
             ))
         })?;
         match unit {
@@ -255,16 +265,16 @@ pub fn duration_days(v: &Dynamic) -> Res<f64> {
             "y" => n * 365.25,
             _ => {
                 return Err(err(format!(
-                    "'{s}': unknown unit '{unit}' (use d, w, m or y)"
+                    "{name}: '{s}': unknown unit '{unit}' (use d, w, m or y)"
                 )))
             }
         }
     } else {
-        number(v, "duration")?
+        number(v, name)?
     };
     if !days.is_finite() || !(0.0..=36525.0).contains(&days) {
         return Err(err(format!(
-            "duration must be between 0 and 100 years, got {days} days"
+            "{name} must be between 0 and 100 years, got {days} days"
         )));
     }
     Ok(days)

@@ -272,7 +272,18 @@ impl ScriptError {
                 .any(|p| call.starts_with(p));
             let args: Vec<&str> = call.split(", ").collect();
             let action_not_closure = args.len() == 2 && args[1] != "closure)";
-            if scheduler && action_not_closure {
+            // `when(price > 300.0, || ...)`: the condition is read once, now, unless it is a
+            // closure the trigger calls every step.
+            let trigger = ["when(", "whenever("].iter().any(|p| call.starts_with(p));
+            let condition_not_closure =
+                args.len() == 2 && args[0] != "when(closure" && args[0] != "whenever(closure";
+            if trigger && condition_not_closure {
+                s.message.push_str(
+                    ": the condition must be a closure too, `|| current(price(\"oxide:Dy\", \
+                     \"ROW\")) > 300.0`, which the trigger reads every step (written without \
+                     `||` it is read once, now)",
+                );
+            } else if scheduler && action_not_closure {
                 s.message.push_str(
                     ": the action must be a closure, `|| close(\"...\")`, which runs when it \
                      is due (a lever written without `||` is pulled at once)",

@@ -133,6 +133,10 @@ pub struct Host {
     /// `trade_by_form` routes the script queried that no run records from its start
     /// (declared when queried): the run's end notes those that carried nothing.
     pub routes_queried: Vec<String>,
+    /// Queries of a stage in a country, or of a pair of countries, the run's end checks for
+    /// reading 0 because nothing in the model does what they count: (call, stage or
+    /// exporter, country or importer).
+    pub idle_queried: Vec<(&'static str, usize, usize)>,
     /// The last move of the clock ended in an error (raised by an action or trigger).
     pub failed_driving: bool,
     seq: usize,
@@ -172,6 +176,7 @@ impl HostHandle {
             imposed_reach: BTreeMap::new(),
             users_checked: Vec::new(),
             routes_queried: Vec::new(),
+            idle_queried: Vec::new(),
             failed_driving: false,
             seq: 0,
         })))

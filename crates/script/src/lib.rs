@@ -881,11 +881,37 @@ impl Scenario {
         // buyer (none was short of them, or nobody in its country uses them). Said once a
         // stockpile, from the engine's count of what left it.
         let mut said_release: Vec<&str> = Vec::new();
-        for l in (host.levers.iter()).filter(|l| l.name == "stockpile_release") {
+        let stockpile_of = |l: &LeverCall| l.summary.split(' ').next().map(str::to_string);
+        for (i, l) in host.levers.iter().enumerate() {
+            if l.name != "stockpile_release" {
+                continue;
+            }
             let m = &host.sim.model;
             let Some(id) = l.summary.split(' ').next() else {
                 continue;
             };
+            // A lever on the same stockpile pulled in the same step ends the release before
+            // it could sell a tonne (a stockpile buys or sells, not both): that, not a want
+            // of buyers, is why nothing left it.
+            let ended = (host.levers[i + 1..].iter()).find(|n| {
+                n.step == l.step
+                    && stockpile_of(n).as_deref() == Some(id)
+                    && ["stockpile_buy", "stockpile_target", "stockpile_release"]
+                        .contains(&n.name.as_str())
+            });
+            if let Some(n) = ended {
+                // (`stockpile_target` says so as it is pulled; a later release replaces it.)
+                if n.name == "stockpile_buy" && !said_release.contains(&id) {
+                    said_release.push(id);
+                    output.push(format!(
+                        "note: stockpile_release: {id}'s release from {} was ended the same \
+                         step by stockpile_buy, so it sold nothing (a stockpile buys or sells, \
+                         not both)",
+                        l.date
+                    ));
+                }
+                continue;
+            }
             let Some(sp) = m.stockpiles.iter().position(|s| s.id == id) else {
                 continue;
             };
@@ -908,6 +934,7 @@ impl Scenario {
         output.extend(sold_out_early(&host.sim, &host.levers));
         output.extend(rate_bound(&host.sim, &host.levers));
         output.extend(idle_routes(&host.sim, &host.routes_queried));
+        output.extend(idle_queries(&host.sim, &host.idle_queried));
         // Goods a ban caught in a licence queue and still holds: counted as traded when
         // ordered, never delivered.
         for (x, q) in host
@@ -1034,6 +1061,51 @@ fn idle_routes(sim: &Sim, queried: &[String]) -> Option<String> {
          {are} 0 throughout, and an expectation on {them} tests nothing (a plant a lever builds \
          in the exporter opens such a route)",
         sim.model.name
+    ))
+}
+
+/// The stage and pair queries (`production`, `dependency`, `trade`) that read 0 throughout
+/// because nothing in the model does what they count, as the run ended (a plant built
+/// during it counts): one note naming them, or none.
+fn idle_queries(sim: &Sim, queried: &[(&'static str, usize, usize)]) -> Option<String> {
+    let m = &sim.model;
+    let zero = |metric: &str, key: &str| {
+        let col = sim.series.find(metric, key);
+        col.is_some_and(|c| sim.series.column(c).iter().all(|&v| v == 0.0))
+    };
+    let mut idle: Vec<String> = Vec::new();
+    for &(call, a, b) in queried {
+        // (call, exporter, importer) for `trade`; (call, stage, country) for the others.
+        let (key, none) = match call {
+            "trade" => {
+                let (x, y) = (&m.countries[a].id, &m.countries[b].id);
+                let none =
+                    !(0..m.forms.len()).any(|f| sim.anyone_sells(a, f) && sim.anyone_buys(b, f));
+                (format!("{x}>{y}"), none)
+            }
+            _ => {
+                let none = !(m.facilities.iter()).any(|f| f.stage == a && f.country == b);
+                (format!("{}/{}", m.stages[a], m.countries[b].id), none)
+            }
+        };
+        if none && zero(call, &key) {
+            idle.push(format!("{call}[{key}]"));
+        }
+    }
+    let shown = match idle.len() {
+        0 => return None,
+        1..=8 => idle.join(", "),
+        n => format!("{}, and {} more", idle[..7].join(", "), n - 7),
+    };
+    let (are, them) = match idle.len() {
+        1 => ("it is", "it"),
+        _ => ("they are", "them"),
+    };
+    Some(format!(
+        "note: the script queried what nothing in {} does ({shown}: no plant of that stage in \
+         that country, or nothing the one country could sell the other uses): {are} 0 \
+         throughout, and an expectation on {them} tests nothing",
+        m.name
     ))
 }
 

@@ -4245,6 +4245,76 @@ fn a_query_of_a_form_nobody_in_a_country_uses_is_said_to_test_nothing() {
 }
 
 #[test]
+fn a_query_of_a_stage_or_pair_nothing_in_the_model_works_is_said_to_test_nothing() {
+    let out = run_to(
+        r#"let a = trade("NG", "BR"); let b = dependency("magnet", "NG");
+           let c = production("magnet", "NG"); let d = trade("JP", "NG");
+           let e = trade("CN", "US"); let f = production("magnet", "CN");
+           let g = dependency("magnet", "US"); let again = trade("NG", "BR");
+           let vn = production("magnet", "VN");
+           build("mp-independence-magnets", "in-magnets", 8000.0, "60d", 1.0, #{ country: "IN" });
+           let built = production("magnet", "IN");"#,
+        "2024-06-03",
+    );
+    let said = out.output.join("\n");
+    // One note for them all, each named once (a loop over countries made one note each).
+    let note = "note: the script queried what nothing in world-2024 does (trade[NG>BR], \
+                dependency[magnet/NG], production[magnet/NG], trade[JP>NG]: no plant of that \
+                stage in that country, or nothing the one country could sell the other uses): \
+                they are 0 throughout, and an expectation on them tests nothing";
+    assert_eq!(said.matches(note).count(), 1, "{said}");
+    assert_eq!(
+        said.matches("note: the script queried what").count(),
+        1,
+        "{said}"
+    );
+    // A plant built during the run counts.
+    assert!(
+        !said.contains("magnet/IN") && !said.contains("magnet/VN"),
+        "{said}"
+    );
+    // A form alone to the sector's shortfall: kept by country.
+    let e = fails("step(1); print(current(shortfall(\"magnet:NdFeB\")));");
+    assert!(
+        e.contains("shortfall of a form is kept by country: shortfall(\"magnet:NdFeB\", \"US\")"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_random_outage_ended_with_probability_zero_needs_no_real_share_or_duration() {
+    // As `disrupt` with share 0 ends outages whatever its duration.
+    let out = run_to(
+        r#"random_outage("bayan-obo-mine", 0.2, 0.5, "2m");
+           at("2026-01-05", || random_outage("bayan-obo-mine", 0.0, 0.0, "1d"));"#,
+        "2026-03-02",
+    );
+    assert!(out.sim.outages.iter().all(|o| o.probability == 0.0));
+    // Its duration still names itself when it is wrong.
+    let e = fails("every(\"-1w\", || print(1));");
+    assert!(
+        e.contains("every: period must be between 0 and 100 years"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_release_ended_in_its_own_step_by_a_purchase_is_said_to_be_so() {
+    // Not "no buyer took it": US magnet users are short under the ban.
+    let out = run_to(
+        r#"at("2024-03-04", || export_ban("CN", #{}));
+           at("2024-06-03", || { stockpile_release("us-nds-ndfeb", 2000.0); stockpile_buy("us-nds-ndfeb", 100.0); });"#,
+        "2024-12-31",
+    );
+    let said = out.output.join("\n");
+    assert!(
+        said.contains("note: stockpile_release: us-nds-ndfeb's release from 2024-06-03 was ended the same step by stockpile_buy"),
+        "{said}"
+    );
+    assert!(!said.contains("no buyer in US took"), "{said}");
+}
+
+#[test]
 fn a_rule_lifted_in_the_step_it_began_is_said_never_to_act() {
     let out = run_to(
         r#"at("2024-06-03", || export_ban("CN", #{ forms: ["magnet:NdFeB"], label: "b" }));

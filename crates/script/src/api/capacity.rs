@@ -3,7 +3,7 @@
 use rhai::plugin::*;
 use rhai::Map;
 
-use crate::args::{duration_steps, finite, number, Num, Res, Span};
+use crate::args::{finite, number, Num, Res, Span};
 use crate::host::{err, lever};
 
 #[export_module]
@@ -396,7 +396,7 @@ fn build_with(
                 "build: '{id}' is already the id of {kind}: give the facility its own"
             )));
         }
-        let lead = duration_steps(&h.sim.model, &lead_time)?;
+        let lead = crate::args::duration_steps_of(&h.sim.model, &lead_time, "lead_time")?;
         if h.sim.step + lead >= h.sim.model.horizon_steps() {
             let why = format!(
                 "build: after that lead time {id} would start after the model's end ({})",

@@ -710,7 +710,12 @@ pub mod government_api {
         let share = finite(number(&share, "share")?, "share", 0.0, 1.0)?;
         lever(&ctx, |h| {
             let f = h.live_facility(facility)?;
-            let steps = crate::args::outage_steps(&h.sim.model, &duration)?;
+            // (A probability of 0 ends the risk: its share and duration do not matter, as
+            // a share of 0 ends `disrupt`'s outages whatever their duration.)
+            let steps = match p == 0.0 {
+                true => crate::args::duration_steps(&h.sim.model, &duration)?.max(1),
+                false => crate::args::outage_steps(&h.sim.model, &duration)?,
+            };
             let risk = chokepoint_core::sim::RandomOutage {
                 facility: f,
                 probability: p,

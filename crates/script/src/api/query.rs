@@ -166,6 +166,27 @@ fn note_no_users(
     Ok(())
 }
 
+/// A query of a stage in a country (`production`, `dependency`) or of a pair of countries
+/// (`trade`): kept (once each) for the run's end, which notes those that read 0 throughout
+/// because nothing in the model does what they count (no plant of the stage there, nothing
+/// one country could sell the other), plants built during the run included. One note for
+/// all of them: a loop over countries makes many.
+fn keep_for_idle_check(ctx: &NativeCallContext, call: &'static str, a: &str, b: &str) -> Res<()> {
+    let handle = crate::host::host(ctx)?;
+    let mut h = handle.lock();
+    let m = &h.sim.model;
+    let ids = match call {
+        "trade" => (m.country_id(a).ok()).zip(m.country_id(b).ok()),
+        _ => (m.stage_id(a).ok()).zip(m.country_id(b).ok()),
+    };
+    if let Some((a, b)) = ids {
+        if !h.idle_queried.contains(&(call, a, b)) {
+            h.idle_queried.push((call, a, b));
+        }
+    }
+    Ok(())
+}
+
 /// A form and a country given the other way round to a query that takes the country first
 /// (`imports`, `exports`; `shortfall` and `cover` take the form first): says so.
 fn swapped(m: &Model, call: &str, country: &str, form: &str) -> Res<()> {
@@ -574,7 +595,9 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn production(ctx: NativeCallContext, stage: &str, country: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "production", &[stage, "/", country])
+        let view = fetch_parts(&ctx, "production", &[stage, "/", country])?;
+        keep_for_idle_check(&ctx, "production", stage, country)?;
+        Ok(view)
     }
 
     /// Output of one facility, t/yr (RE basis).
@@ -631,7 +654,18 @@ pub mod query_api {
     /// ```
     #[rhai_fn(name = "shortfall", return_raw)]
     pub fn shortfall_sector(ctx: NativeCallContext, sector: &str) -> Res<SeriesView> {
-        fetch(&ctx, "shortfall", sector)
+        fetch(&ctx, "shortfall", sector).or_else(|missing| {
+            // A form alone: its shortfall is kept by country.
+            let h = host(&ctx)?;
+            let h = h.lock();
+            if h.sim.model.form_id(sector).is_ok() {
+                return Err(err(format!(
+                    "shortfall of a form is kept by country: shortfall(\"{sector}\", \"US\"); \
+                     one argument is a sector's (shortfall(\"ev-us\"))"
+                )));
+            }
+            Err(missing)
+        })
     }
 
     /// Unmet share (0..1) of all sectors using a form in a country.
@@ -716,7 +750,7 @@ pub mod query_api {
                  countries (a country's own use is in production, shortfall and cover)"
             )));
         }
-        fetch_parts(&ctx, "trade", &[exporter, ">", importer]).or_else(|missing| {
+        let view = fetch_parts(&ctx, "trade", &[exporter, ">", importer]).or_else(|missing| {
             // Say which name is wrong, if one is.
             let h = host(&ctx)?;
             let h = h.lock();
@@ -731,7 +765,9 @@ pub mod query_api {
             h.sim.model.country_id(exporter).map_err(err)?;
             h.sim.model.country_id(importer).map_err(err)?;
             Err(missing)
-        })
+        })?;
+        keep_for_idle_check(&ctx, "trade", exporter, importer)?;
+        Ok(view)
     }
 
     /// Trade from one country to another in one form, t/yr of rare-earth content: what
@@ -792,7 +828,10 @@ pub mod query_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn dependency(ctx: NativeCallContext, stage: &str, country: &str) -> Res<SeriesView> {
-        fetch_parts(&ctx, "dependency", &[stage, "/", country])
+        let view = fetch_parts(&ctx, "dependency", &[stage, "/", country])?;
+        // (0 where no plant of the stage is there: not "none of it imported".)
+        keep_for_idle_check(&ctx, "dependency", stage, country)?;
+        Ok(view)
     }
 
     /// Herfindahl–Hirschman index (0..10000) of a stage's production by country.

@@ -4,7 +4,9 @@ use rhai::plugin::*;
 
 #[export_module]
 pub mod time_api {
-    use crate::args::{calendar_months, date_in, duration_days, duration_steps, Num, Res, Span};
+    use crate::args::{
+        calendar_months, date_in, duration_days_of, duration_steps_of, Num, Res, Span,
+    };
     use crate::host::{called_without_arguments, err, host, Scheduled, Trigger};
     use crate::runner::advance_within;
     use rhai::{FnPtr, ImmutableString};
@@ -71,15 +73,15 @@ pub mod time_api {
         let mut h = h.lock();
         h.ensure_running()?;
         h.room_to_schedule("every")?;
-        let steps = duration_steps(&h.sim.model, &period)?;
         let step_days = h.sim.model.step_days;
+        let days = duration_days_of(&period, "period")?;
+        let steps = duration_steps_of(&h.sim.model, &period, "period")?;
         if steps == 0 {
             return Err(err(format!(
-                "every: the period must be at least one step ({step_days} days)"
+                "every: the period must be at least one step ({step_days} days), got {days} days"
             )));
         }
         // Days and weeks count in whole steps: "10d" would fire every 7 days, not 10.
-        let days = duration_days(&period)?;
         if calendar_months(&period) == 0
             && (days - (steps * step_days as usize) as f64).abs() > 1e-6
         {

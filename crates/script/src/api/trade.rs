@@ -823,10 +823,11 @@ pub mod trade_api {
         tariff_opts(ctx, importer, exporter, rate, Map::new())
     }
 
-    /// Tariff with options (`elements`, `forms`).
+    /// Tariff with options: `elements` and `forms` it covers (all when left out), `label`
+    /// (for `lift(exporter, label)`, which ends that tariff alone).
     ///
     /// ```rhai
-    /// tariff("US", "CN", 0.25, #{ forms: ["magnet:NdFeB"] });
+    /// tariff("US", "CN", 0.25, #{ forms: ["magnet:NdFeB"], label: "s301-magnets" });
     /// ```
     #[rhai_fn(name = "tariff", return_raw)]
     pub fn tariff_opts(
