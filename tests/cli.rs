@@ -2132,7 +2132,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);
     assert!(
-        shown.contains("caveat                                 ROW/oxide:Gd rose to 19.3× its start (peak 2025-12-29) without reaching the cap"),
+        shown.contains("caveat                                 ROW/oxide:Gd rose to 19.1× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"
     );
     // A year's ban in a four-year run: the loss over its worst twelve months is given too
@@ -2585,6 +2585,24 @@ fn a_repl_line_that_breaks_an_earlier_action_is_refused_not_the_next_one() {
     assert!(script.contains("when(|| false"), "{script}");
     let replay = chokepoint(&["run", saved.to_str().unwrap()]);
     assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn repl_step_past_the_models_end_runs_to_it_and_says_so() {
+    let dir = temp("repl-end");
+    let out = piped_repl(&dir, b":step 100000\n:step 1\n");
+    let said = text(&out);
+    assert!(
+        said.contains("(only 627 steps are left before the model's end: running them)")
+            && said.contains("now at 2035-12-31 (627 steps run"),
+        "{said}"
+    );
+    assert!(
+        said.contains("error: the run has reached the model's end (2035-12-31)"),
+        "{said}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{said}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1165,6 +1165,14 @@ impl Session {
                     );
                     return true;
                 }
+                if n > left {
+                    // Run to the end, as asked, saying it stopped short of the count.
+                    outln!(
+                        "(only {left} step{} left before the model's end: running {})",
+                        if left == 1 { " is" } else { "s are" },
+                        if left == 1 { "it" } else { "them" }
+                    );
+                }
                 let n = n.min(left);
                 self.advance(now + n, format!("step({n});"));
             }

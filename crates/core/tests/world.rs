@@ -435,10 +435,14 @@ fn buyers_that_come_to_count_thin_cover_as_normal_end_the_late_peak_of_a_mine_st
         let (i, peak) =
             (p.iter().enumerate()).fold((0, 0.0), |a, (i, &x)| if x > a.1 { (i, x) } else { a });
         assert!(sim.mass_balance_error() < 1e-9);
-        (peak / p[0], sim.series.dates[i])
+        // The highest it stands in 2026, months after the mines restart.
+        let late = (sim.series.dates.iter().zip(&p))
+            .filter(|(t, _)| **t >= d("2026-01-01"))
+            .fold(0.0f64, |a, (_, &x)| a.max(x));
+        (peak / p[0], sim.series.dates[i], late / p[0])
     };
-    let (six, six_at) = run(39.0, "2025-04-20");
-    let (eight, _) = run(39.0, "2025-06-20");
+    let (six, six_at, six_late) = run(39.0, "2025-04-20");
+    let (eight, _, _) = run(39.0, "2025-06-20");
     assert!(
         six_at < d("2025-12-31"),
         "six months' stop peaks in 2025 ({six:.2}x on {six_at})"
@@ -447,10 +451,14 @@ fn buyers_that_come_to_count_thin_cover_as_normal_end_the_late_peak_of_a_mine_st
         six > 1.3 && eight > six + 0.3,
         "a longer stop peaks higher: {six:.2}x, {eight:.2}x"
     );
-    let (off, off_at) = run(0.0, "2025-04-20");
+    // Shipped off, the price does not come down after the restart: it stands at its peak
+    // through 2026 (2026-12-02: 1.87x in August 2025, 1.87x in 2026; on, 1.80x and 1.66x).
+    // (It peaked in 2026 itself until MP's ramp was fitted to its 2025 output.)
+    let (off, off_at, off_late) = run(0.0, "2025-04-20");
     assert!(
-        off_at > d("2025-12-31") && off > six,
-        "shipped off, the late peak stands: {off:.2}x on {off_at}"
+        off > six && off_late > 0.98 * off && off_late > six_late + 0.1,
+        "shipped off, the late peak stands: {off:.2}x on {off_at}, {off_late:.2}x in 2026 \
+         (on: {six:.2}x on {six_at}, {six_late:.2}x in 2026)"
     );
 }
 
