@@ -2416,7 +2416,9 @@ fn the_repl_stops_an_input_a_clock_move_or_a_trial_at_its_time_limit() {
     );
     // The trial stops; the line is kept.
     assert!(
-        said.contains("(the trial of this line's actions to the model's end ran past 1 s, at 20"),
+        said.contains(
+            "(the trial of the actions set up so far to the model's end ran past 1 s, at 20"
+        ),
         "{said}"
     );
     // The clock move stops and is undone, with how to give it longer.

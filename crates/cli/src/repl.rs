@@ -984,12 +984,14 @@ impl Session {
         self.disarm();
         values.restore();
         if cancelled {
-            errln!("(the trial of this line's actions was stopped: the line is kept, untried)");
+            errln!(
+                "(the trial of the actions set up so far was stopped: the line is kept, untried)"
+            );
             return None;
         }
         if timed_out {
             errln!(
-                "(the trial of this line's actions to the model's end ran past {} s, at {when}: \
+                "(the trial of the actions set up so far to the model's end ran past {} s, at {when}: \
                  the line is kept, untried beyond that; `chokepoint repl --time-limit SECONDS` \
                  gives it longer)",
                 self.time_limit.as_secs_f64()
