@@ -216,7 +216,7 @@ fn a_time_limit_too_large_to_represent_is_bad_input() {
         assert!(
             said.contains("--time-limit must be a positive number")
                 || said.contains("'-1' is not a whole number of at least 1")
-                || said.contains("is not a count: a whole number, 1 or more")
+                || said.contains("is not a count (a whole number)")
                 || said.contains("--shard -1/3: K is not a whole number from 0 to N-1"),
             "{args:?}: {said}"
         );
@@ -2587,6 +2587,39 @@ fn a_repl_line_that_breaks_an_earlier_action_is_refused_not_the_next_one() {
     assert!(script.contains("when(|| false"), "{script}");
     let replay = chokepoint(&["run", saved.to_str().unwrap()]);
     assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    // The action that fails decides whose it is, not what it calls: this line's closure
+    // calling a function an earlier input defined is this line's.
+    let said = text(&piped_repl(
+        &dir,
+        b"fn boom() { let a = [1]; a[5] }\nat(\"2025-01-06\", || boom());\n",
+    ));
+    assert!(
+        said.contains("error: an action this line sets up fails when it runs, on 2025-01-06"),
+        "{said}"
+    );
+    // A line that only reads is not tried: with a costly trigger waiting, it answers at
+    // once (each trial runs every action to the model's end).
+    let started = std::time::Instant::now();
+    let out = repl_in(
+        &root(),
+        &dir,
+        &["--time-limit", "3"],
+        // (So costly that its trial always runs out of time: one per trial said.)
+        b"whenever(|| { let s = 0; for i in 0..2000000 { s += i; } s < 0 }, || print(1));\nprint(\"read\");\n1 + 1\nprint(\"again\");\n",
+    );
+    let said = text(&out);
+    assert!(said.contains("read") && said.contains("again"), "{said}");
+    assert_eq!(
+        said.matches("the trial of the actions set up so far")
+            .count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -3236,9 +3269,9 @@ fn a_signal_during_a_sweep_leaves_nothing_behind(signal: &str, code: i32, said: 
                 summary.contains(&format!("\"error\": \"{said}\"")),
                 "{summary}"
             );
-            // (Voided as it began: what its stop says is why.)
+            // (Voided as it began; its stop says why, and what went.)
             assert!(
-                err.contains("this command did not finish: summary.json now says so"),
+                err.contains("this command did not finish: summary.json now says so, and the earlier runs.csv, sweep.json are gone"),
                 "{err}"
             );
         }
@@ -3371,6 +3404,23 @@ fn test_model_runs_a_variant_of_the_model_a_header_names_and_says_which_kept_the
         )),
         "{said}"
     );
+    // A variant that does not load is bad input, though every scenario's header names a
+    // model of its own (they passed on the shipped one, exit 0).
+    let broken = dir.join("models/broken.yaml");
+    std::fs::write(&broken, format!("{text_of}bogus_key: [1\n")).unwrap();
+    let o = chokepoint(&[
+        "test",
+        "scripts/baseline-2024.rhai",
+        "--model",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown field `bogus_key`"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("passed"), "{}", text(&o));
 }
 
 #[test]

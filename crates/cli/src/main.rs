@@ -1754,6 +1754,12 @@ fn test(
                 m.display()
             ))));
         }
+        // A model that does not load is bad input whoever would run on it: scenarios whose
+        // header names another model would otherwise pass on that one, and the replay on a
+        // variant with a slip in it read as green.
+        if let Some(Err(e)) = model.map(load) {
+            return Err(anyhow!(BadInput(e.to_string())));
+        }
         if !(MIN_TIME_LIMIT..=1e9).contains(&limit) {
             return Err(anyhow!(BadInput(format!(
                 "error: --time-limit must be a positive number of seconds, from {MIN_TIME_LIMIT} to 1e9, got {}",
@@ -1868,8 +1874,8 @@ fn test(
     let mut read: std::collections::BTreeSet<String> = Default::default();
     let mut known: std::collections::BTreeSet<String> = Default::default();
     // The name --model's file gives its model: the scenarios whose header names it run on
-    // the file. (One that does not load is said by the scenarios that run on it.)
-    let model_name = model.and_then(|p| load(p).ok()).map(|m| m.name.clone());
+    // the file. (One that does not load was refused above.)
+    let model_name = model.and_then(|p| load(p).ok()).map(|m| m.name);
     // Scenarios whose header names another model keep it: said after the closing line.
     let mut kept_own: Vec<String> = Vec::new();
     for s in &scripts {
@@ -2039,7 +2045,7 @@ fn test(
     // A --model that some scenarios did not run on, because their header names another
     // model: a replay of the library on a variant must not read as all of it on the variant.
     if let (Some(file), false) = (model, kept_own.is_empty()) {
-        let name = model_name.as_deref().unwrap_or("its model");
+        let name = model_name.as_deref().unwrap_or("the model in it");
         let shown = match kept_own.len() {
             n if n <= 4 => kept_own.join(", "),
             n => format!("{}, and {} more", kept_own[..3].join(", "), n - 3),
@@ -2349,6 +2355,7 @@ fn run_sweep(
             spec.total_runs().div_ceil(1_000_000)
         )));
     }
+    sweep::claim_out(&scenario, &model, &spec, shard, out)?;
     // A swept parameter the script never reads, or a --metric the run does not record,
     // would waste every run: check on one first.
     if !spec.ranges.is_empty() || !spec.metrics.is_empty() {
@@ -2514,7 +2521,7 @@ fn run_sweep(
 fn parse_count(s: &str) -> Result<usize, String> {
     s.trim()
         .parse::<usize>()
-        .map_err(|_| format!("'{s}' is not a count: a whole number, 1 or more"))
+        .map_err(|_| format!("'{s}' is not a count (a whole number)"))
 }
 
 fn parse_top(s: &str) -> Result<u64, String> {

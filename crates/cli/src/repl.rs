@@ -778,17 +778,26 @@ impl Session {
         // An action that fails in the trial of this line: the trial runs every action set
         // up so far, this line's and earlier ones', so the closure may be on either.
         let mut this_line = false;
+        // Tried when it sets up an action, or changes what one set up earlier may read: a
+        // variable a closure captured, a lever in force (one that uses up a limit the
+        // action would need), a function it calls. A line that only reads is not (the
+        // trial runs every action to the model's end).
+        let (grew, touched) = {
+            let h = self.host.lock();
+            let grew = h.schedule.len() > before.0.schedule.len()
+                || h.triggers.len() > before.0.triggers.len()
+                || h.strategies.len() > before.0.strategies.len();
+            let touched = h.levers.len() != before.0.levers.len()
+                || ast.iter_functions().next().is_some()
+                || values.changed();
+            (grew, touched)
+        };
         let result = match result {
+            Ok(v) if !grew && !touched => Ok(v),
             Ok(v) => match self.trial() {
                 None => Ok(v),
                 Some((e, when)) => {
                     this_line = true;
-                    let grew = {
-                        let h = self.host.lock();
-                        h.schedule.len() > before.0.schedule.len()
-                            || h.triggers.len() > before.0.triggers.len()
-                            || h.strategies.len() > before.0.strategies.len()
-                    };
                     match (grew, made_earlier(&e, &ast)) {
                         (_, false) => errln!(
                             "error: an action this line sets up fails when it runs, on {when} \
@@ -1420,6 +1429,12 @@ impl SharedValues {
         }
     }
 
+    /// Whether any of the cells holds another value than when they were read.
+    fn changed(&self) -> bool {
+        (self.0.iter())
+            .any(|(cell, value)| format!("{:?}", cell.flatten_clone()) != format!("{value:?}"))
+    }
+
     fn restore(self) {
         for (mut cell, value) in self.0 {
             if let Some(mut held) = cell.write_lock::<Dynamic>() {
@@ -1564,23 +1579,21 @@ fn open_depths(input: &str) -> (i64, usize, bool) {
 /// The first line of a script `:save` writes.
 const SAVED_HEADER: &str = "// title: REPL session";
 
-/// A scheduled closure that failed was typed on an earlier input: its position is in that
-/// input, not in the one being shown, so no caret points into the wrong text.
-/// Whether a failed call went through a closure or function that an earlier input made
-/// (not one of `ast`'s, the input just typed, nor a module's).
+/// Whether the action that failed in a trial, the closure the clock ran (the outermost
+/// call), is one an earlier input made (not one of `ast`'s, the input just typed, nor a
+/// module's). What it calls in turn does not decide: a closure of this line may call a
+/// function an earlier one defined.
 fn made_earlier(e: &chokepoint_script::rhai::EvalAltResult, ast: &AST) -> bool {
-    let mut inner = e;
-    while let chokepoint_script::rhai::EvalAltResult::ErrorInFunctionCall(name, source, next, _) =
-        inner
-    {
-        if source.is_empty() && !ast.iter_functions().any(|f| f.name == name.as_str()) {
-            return true;
+    match e {
+        chokepoint_script::rhai::EvalAltResult::ErrorInFunctionCall(name, source, ..) => {
+            source.is_empty() && !ast.iter_functions().any(|f| f.name == name.as_str())
         }
-        inner = next;
+        _ => false,
     }
-    false
 }
 
+/// A scheduled closure that failed was typed on an earlier input: its position is in that
+/// input, not in the one being shown, so no caret points into the wrong text.
 fn earlier_closure(error: ScriptError) -> ScriptError {
     unplaced_closure(error, "in a closure set up on an earlier input")
 }

@@ -508,6 +508,21 @@ fn csv_fields(line: &str) -> Vec<String> {
     out
 }
 
+/// Checks that this shard may write to `out` (it holds no other shard, nor the whole, of
+/// the same sweep), then voids the earlier results there: before any run, the probe
+/// included, so a sweep killed outright leaves none to be read as its own.
+pub fn claim_out(
+    scenario: &Scenario,
+    model: &Arc<Model>,
+    spec: &Spec,
+    shard: Shard,
+    out: &Path,
+) -> Result<()> {
+    let this = meta(scenario, model, spec, shard, spec.total_runs());
+    other_shard_in(out, &this, shard)?;
+    crate::write::begin()
+}
+
 /// Runs one scenario over the spec's runs (this shard's share), in parallel.
 pub fn sweep(
     scenario: &Scenario,
@@ -528,9 +543,6 @@ pub fn sweep(
             if total == 1 { "" } else { "s" }
         ))));
     }
-    let this = meta(scenario, model, spec, shard, total);
-    other_shard_in(out, &this, shard)?;
-    crate::write::begin()?;
     // A sweep that fails from here leaves no earlier sweep's results in `out` to be read as
     // its own (nor does one stopped by Ctrl-C before it writes: `write::ready` registered
     // the directory; files no chokepoint command wrote were refused there before it ran).
@@ -631,7 +643,7 @@ pub fn sweep(
         said.count(run, r);
     }
     said.tell(rows.len());
-    let this = said.into_meta(&this);
+    let this = said.into_meta(&meta(scenario, model, spec, shard, total));
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut figures = header(spec);
     let mut series = String::from("run,period,metric,key,value\n");

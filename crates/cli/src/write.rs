@@ -193,7 +193,17 @@ impl Outputs {
     /// it clears then is no failure of its own, and a finished command replaces it.)
     fn clear(&self, why: &str, say: bool) -> Result<()> {
         let dir = &self.dir;
+        // What the command's start removed (`begin`), said with what this removes.
+        let cleared: Vec<&str> = match say {
+            true => std::mem::take(&mut *CLEARED.lock().unwrap_or_else(|e| e.into_inner())),
+            false => Vec::new(),
+        };
         if !(self.files.iter()).any(|f| dir.join(f).is_file()) {
+            // (A comparison keeps no summary.json: what its start removed is all there is
+            // to say.)
+            if !cleared.is_empty() {
+                self.say_gone(&[], &cleared);
+            }
             return Ok(());
         }
         // Only an earlier output of this kind is voided: a file of one of its names that
@@ -229,8 +239,25 @@ impl Outputs {
             }
         }
         if !say {
+            let mut at_start = CLEARED.lock().unwrap_or_else(|e| e.into_inner());
+            for f in gone {
+                if !at_start.contains(&f) {
+                    at_start.push(f);
+                }
+            }
             return Ok(());
         }
+        gone.extend(cleared.iter().copied().filter(|f| !kept.contains(f)));
+        self.say_gone(&kept, &gone);
+        Ok(())
+    }
+
+    /// The note of a command that did not finish: what now says so (`kept`), and the
+    /// earlier files that are gone (in the order of the command's files).
+    fn say_gone(&self, kept: &[&str], gone: &[&str]) {
+        let gone: Vec<&str> = (self.files.iter().copied())
+            .filter(|f| gone.contains(f))
+            .collect();
         let mut said = Vec::new();
         if !kept.is_empty() {
             said.push("summary.json now says so".to_string());
@@ -244,10 +271,9 @@ impl Outputs {
         }
         errln!(
             "note: --out {}: this command did not finish: {}",
-            dir.display(),
+            self.dir.display(),
             said.join(", and ")
         );
-        Ok(())
     }
 }
 
@@ -549,6 +575,10 @@ pub fn begin() -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// The earlier files [`begin`] removed, for the note a command that then fails or is
+/// stopped gives (they are gone, and were not its results).
+static CLEARED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
 /// What the summary.json of a command still running says (and says still, if it was
 /// killed before it could say anything else).

@@ -882,6 +882,7 @@ impl Scenario {
         // stockpile, from the engine's count of what left it.
         let mut said_release: Vec<&str> = Vec::new();
         let stockpile_of = |l: &LeverCall| l.summary.split(' ').next().map(str::to_string);
+        let mut said_ended: Vec<&str> = Vec::new();
         for (i, l) in host.levers.iter().enumerate() {
             if l.name != "stockpile_release" {
                 continue;
@@ -900,9 +901,11 @@ impl Scenario {
                         .contains(&n.name.as_str())
             });
             if let Some(n) = ended {
-                // (`stockpile_target` says so as it is pulled; a later release replaces it.)
-                if n.name == "stockpile_buy" && !said_release.contains(&id) {
-                    said_release.push(id);
+                // (`stockpile_target` says so as it is pulled; a later release replaces it;
+                // one pulled after the run's last step is said never to act.)
+                if n.name == "stockpile_buy" && l.step < host.sim.step && !said_ended.contains(&id)
+                {
+                    said_ended.push(id);
                     output.push(format!(
                         "note: stockpile_release: {id}'s release from {} was ended the same \
                          step by stockpile_buy, so it sold nothing (a stockpile buys or sells, \
