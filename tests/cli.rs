@@ -1661,6 +1661,10 @@ fn a_parameter_held_at_a_value_leaves_the_others_draws_as_they_were() {
     };
     let alone = b_draws(&[], "alone");
     assert_eq!(alone, b_draws(&["--set", "a=0.5"], "held"));
+    // The way runs draw is recorded: shards drawn the old way (a held parameter took a
+    // draw) do not merge with these.
+    let meta = std::fs::read_to_string(dir.join("alone/sweep.json")).unwrap();
+    assert!(meta.contains("\"sampling\": 2"), "{meta}");
     // (A swept `a` does draw, and moves `b`'s draws: that is a different sweep.)
     assert_ne!(alone, b_draws(&["--set", "a=0..1"], "swept"));
 }

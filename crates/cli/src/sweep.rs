@@ -285,6 +285,9 @@ impl Spec {
     }
 }
 
+/// The version of [`Spec::run_params`]' draws, recorded in sweep.json.
+const SAMPLING: u32 = 2;
+
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = x;
@@ -997,6 +1000,9 @@ fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: us
         "runs": total,
         "seed": spec.seed,
         "grid": spec.grid,
+        // How runs draw their values: shards drawn one way do not merge with shards drawn
+        // another (2: a parameter held at one value draws nothing, 2026-12-02).
+        "sampling": SAMPLING,
         "params": spec.ranges.iter().map(|r| serde_json::json!({"name": r.name, "lo": r.lo, "hi": r.hi})).collect::<Vec<_>>(),
         "metrics": spec.metrics.iter().map(|(m, k)| format!("{m}[{k}]")).collect::<Vec<_>>(),
         "shard": format!("{}/{}", shard.k, shard.n),
