@@ -1270,6 +1270,10 @@ fn compare_shows_deltas_and_writes_a_report() {
                 .any(|u| r.ends_with(u)),
             "no unit: {r}"
         );
+        // A share's change is in points (its "-7%" read as seven points).
+        if r.trim_start().starts_with("shortfall[") {
+            assert!(r.contains(" pts  share"), "{r}");
+        }
     }
     assert!(std::fs::read_to_string(dir.join("compare.csv"))
         .unwrap()
@@ -1289,6 +1293,16 @@ fn compare_shows_deltas_and_writes_a_report() {
             && html.contains("<b>B</b>: <code>scripts/2025-10-expansion-and-suspension.rhai</code>"),
         "{}",
         &html[..html.len().min(1500)]
+    );
+    // And which levers each pulled, not only how many.
+    let levers = &html[html.find("<h2>Expectations and levers</h2>").unwrap()..];
+    assert!(
+        levers.contains("lever pulled:</p><table>") || levers.contains("levers pulled:</p><table>"),
+        "{levers}"
+    );
+    assert!(
+        levers.contains("<td class=\"name\">entity_list</td>"),
+        "{levers}"
     );
     let out = chokepoint(&["compare", "scripts/2024-10-kachin-disruption.rhai"]);
     assert_eq!(out.status.code(), Some(2));

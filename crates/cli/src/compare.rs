@@ -48,8 +48,12 @@ impl Row {
     }
     /// The change in percent; from what shows as zero it is "new", not a percentage of a
     /// rounding error.
+    /// A share's (a shortfall's, a dependency's) in points: "-7%" of a 0.19 shortfall reads
+    /// as seven points where it is one.
     fn change(&self) -> String {
-        if round4(self.a) != 0.0 {
+        if matches!(self.metric.as_str(), "shortfall" | "dependency") {
+            points(100.0 * self.delta())
+        } else if round4(self.a) != 0.0 {
             percent(100.0 * self.delta() / self.a.abs())
         } else {
             "new".into()
@@ -345,21 +349,21 @@ pub fn table(
     }
     let _ = writeln!(
         o,
-        "  {} figures compared, {} differ as the table shows them (to 4 decimal places, whole numbers from 100); the {} that move most:",
+        "  {} figures compared, {} differ as the table shows them (to 4 decimal places, whole numbers from 100); the {} that move most, shortfalls (regions, then sectors), peak prices and output lost in turn, then the rest (shares change in points):",
         all.len(),
         changed,
         n.min(changed)
     );
     let _ = writeln!(
         o,
-        "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}  unit",
+        "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>10}  unit",
         "series", "stat", "A", "B", "B - A", "change"
     );
     for r in top(&all, n) {
         let rel = r.change();
         let _ = writeln!(
             o,
-            "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>8}  {}",
+            "  {:<44} {:>6} {:>14} {:>14} {:>14} {:>10}  {}",
             format!("{}[{}]", r.metric, r.key),
             r.stat,
             fmt_num(round4(r.a)),
@@ -415,6 +419,15 @@ fn percent(p: f64) -> String {
         a if a >= 0.95 => format!("{sign}{a:.0}%"),
         a if a >= 0.05 => format!("{sign}{a:.1}%"),
         _ => format!("{sign}<0.1%"),
+    }
+}
+
+/// A change of a share in percentage points, to a tenth ("+95.5 pts", never "-0.0 pts").
+fn points(p: f64) -> String {
+    let sign = if p < 0.0 { "-" } else { "+" };
+    match p.abs() {
+        a if a >= 0.05 => format!("{sign}{a:.1} pts"),
+        _ => format!("{sign}<0.1 pts"),
     }
 }
 
@@ -504,10 +517,12 @@ pub fn write(
         };
         let _ = write!(
             html,
-            "<p><b>{side}</b>: expectations {verdict}; {} lever{} pulled.</p>",
+            "<p><b>{side}</b>: expectations {verdict}; {} lever{} pulled{}</p>",
             out.levers.len(),
-            if out.levers.len() == 1 { "" } else { "s" }
+            if out.levers.len() == 1 { "" } else { "s" },
+            if out.levers.is_empty() { "." } else { ":" }
         );
+        html.push_str(&crate::report::levers_table(out));
         let failed: Vec<String> = (out.expectations.iter())
             .filter(|e| !e.passed)
             .map(|e| {
@@ -659,6 +674,10 @@ mod tests {
         assert_eq!(percent(0.94), "+0.9%");
         assert_eq!(percent(-42.4), "-42%");
         assert_eq!(percent(2900.0), "+2900%");
+        // A share moves in points: -0.0123 of a 0.1854 shortfall is 1.2 points, not -7%.
+        assert_eq!(points(-1.23), "-1.2 pts");
+        assert_eq!(points(95.46), "+95.5 pts");
+        assert_eq!(points(-0.01), "-<0.1 pts");
     }
 
     /// The x of each point of the chart's `nth` polyline.

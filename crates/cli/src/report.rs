@@ -819,6 +819,26 @@ fn below_input_line(found: &[BelowInput], step_days: u32) -> Option<String> {
 
 /// The model file's policies as the run had them: from the step their dates fall in, and
 /// ended where a lever lifted them (the run's copy comes first in its list, in order).
+/// The levers a run pulled, one row each (date, lever, what it did), or nothing.
+pub(crate) fn levers_table(out: &Outcome) -> String {
+    let mut o = String::new();
+    if !out.levers.is_empty() {
+        o.push_str("<table>");
+        for (k, l) in out.levers.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td class=\"date\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
+                k + 1,
+                l.date,
+                esc(&l.name),
+                esc(&l.summary)
+            );
+        }
+        o.push_str("</table>");
+    }
+    o
+}
+
 pub(crate) fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
     (m.policies.iter().enumerate())
         .map(|(i, p)| {
@@ -1671,20 +1691,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
     } else {
         o.push_str(&timeline_svg(out));
     }
-    if !out.levers.is_empty() {
-        o.push_str("<table>");
-        for (k, l) in out.levers.iter().enumerate() {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td class=\"date\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
-                k + 1,
-                l.date,
-                esc(&l.name),
-                esc(&l.summary)
-            );
-        }
-        o.push_str("</table>");
-    }
+    o.push_str(&levers_table(out));
     // With the modules it imports, each after a `// module` line: the page alone holds
     // what the run ran.
     let _ = writeln!(
