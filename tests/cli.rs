@@ -2149,6 +2149,12 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     // A price far above its start though below the cap is flagged too, with its peak.
     let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
     let shown = text(&out);
+    // A sector far shorter than its country's users of the form as a whole has a line of
+    // its own (US oxide users were 8% short at worst, medical Gd users 95%).
+    assert!(
+        shown.contains("peak shortfall gd-medical-us           95.5% (week of 2025-03-03; oxide/US as a whole 8.2%)"),
+        "{shown}"
+    );
     assert!(
         shown.contains("caveat                                 ROW/oxide:Gd rose to 19.1× its start (peak 2025-12-29) without reaching the cap"),
         "{shown}"

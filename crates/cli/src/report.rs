@@ -373,16 +373,55 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         1 => "day".to_string(),
         d => format!("{d}-day step"),
     };
-    for (k, v) in worst.iter().take(6) {
-        // When: the first step at its worst.
-        let date = (s.find("shortfall", k))
-            .and_then(|c| s.column(c).iter().position(|x| x >= v))
+    // When: the first step at its worst.
+    let first_at = |k: &str, v: f64| {
+        (s.find("shortfall", k))
+            .and_then(|c| s.column(c).iter().position(|&x| x >= v))
             .map(|i| s.dates[i].to_string())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    for (k, v) in worst.iter().take(6) {
+        let date = first_at(k, *v);
         push(
             format!("peak shortfall {k}"),
             format!("{:.1}% ({period} of {date})", v * 100.0),
             vec![("share", json!(v)), ("date", json!(date))],
+        );
+    }
+    // A sector far shorter than its country's users of the form as a whole (a small use
+    // the rest of the form's buyers outbid: Gd for US medical imaging at 95% where US oxide
+    // users were 8% short): up to two, 10 points or more above its region's peak.
+    let region_peak = |k: &str| worst.iter().find(|(r, _)| r == k).map_or(0.0, |(_, v)| *v);
+    let mut sectors: Vec<(String, String, f64, f64)> = (m.sectors.iter())
+        .filter_map(|sec| {
+            let c = s.find("shortfall", &sec.id)?;
+            let v = s.column(c).into_iter().fold(0.0, f64::max);
+            let region = format!(
+                "{}/{}",
+                m.forms[sec.material].id, m.countries[sec.country].id
+            );
+            let whole = region_peak(&region);
+            (v >= 0.05 && v >= whole + 0.10).then(|| (sec.id.clone(), region, v, whole))
+        })
+        .collect();
+    sectors.sort_by(|a, b| rank(b.2).total_cmp(&rank(a.2)).then(a.0.cmp(&b.0)));
+    for (k, region, v, whole) in sectors.into_iter().take(2) {
+        let date = first_at(&k, v);
+        push(
+            format!("peak shortfall {k}"),
+            format!(
+                "{:.1}% ({period} of {date}; {region} as a whole {})",
+                v * 100.0,
+                match whole {
+                    w if w < 0.005 => "under 0.5%".to_string(),
+                    w => format!("{:.1}%", w * 100.0),
+                }
+            ),
+            vec![
+                ("share", json!(v)),
+                ("date", json!(date)),
+                ("region", json!(region)),
+            ],
         );
     }
     // Output lost: the six sectors that lost the largest share of their output.
