@@ -5222,6 +5222,38 @@ fn the_price_chart_draws_every_price_the_headlines_name() {
             "{key} is a headline but not in the price chart"
         );
     }
+    // A freely traded good's price is one line in China and outside it: drawn once, under
+    // both names (drawn twice, one legend entry pointed at a hidden line).
+    assert!(
+        chart.contains("ROW/magnet:NdFeB = CN/magnet:NdFeB"),
+        "{}",
+        &chart[..chart.len().min(3000)]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_report_charts_the_stockpiles_whose_holding_moved() {
+    // What a stockpile scenario asks (how far the holding falls) is drawn; a run whose
+    // stockpiles stood still has no such chart.
+    let dir = temp("stockpile-chart");
+    for (script, drawn) in [
+        ("scripts/whatif-us-stockpile-12m-ban.rhai", true),
+        ("scripts/2024-10-kachin-disruption.rhai", false),
+    ] {
+        let out = chokepoint(&["run", script, "--out", dir.to_str().unwrap()]);
+        assert!(out.status.code() != Some(2), "{}", text(&out));
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        let chart = html.find("Stockpiles (t held, each in its own form; magnets in t of product)");
+        assert_eq!(chart.is_some(), drawn, "{script}");
+        if let Some(at) = chart {
+            let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
+            assert!(
+                fig.contains("us-nds-ndfeb") && fig.contains("<polyline"),
+                "{fig}"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

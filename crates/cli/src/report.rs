@@ -1398,11 +1398,15 @@ fn pick(s: &Series, metric: &str, keys: &[String], limit: usize) -> Vec<(String,
         .filter(|x| x.2 > 0.0 && x.2 >= floor)
         .collect();
     v.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-    // Series that are one line (two countries' dependency at 1 throughout) are drawn once,
-    // under both names: drawn apart, the last would hide the first, whose legend entry
-    // would have no line to point at.
+    one_line_each(v.into_iter().take(limit).map(|(k, c, _)| (k, c)))
+}
+
+/// Series that are one line (two countries' dependency at 1 throughout; a freely traded
+/// good's price in China and outside it) drawn once, under both names: drawn apart, the
+/// last would hide the first, whose legend entry would have no line to point at.
+fn one_line_each(series: impl Iterator<Item = (String, Vec<f64>)>) -> Vec<(String, Vec<f64>)> {
     let mut lines: Vec<(String, Vec<f64>, usize)> = Vec::new();
-    for (k, c, _) in v.into_iter().take(limit) {
+    for (k, c) in series {
         match lines.iter_mut().find(|l| l.1 == c) {
             Some(l) if l.2 == 1 => (l.0, l.2) = (format!("{} = {k}", l.0), 2),
             Some(l) => l.2 += 1,
@@ -1614,7 +1618,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
     let mut charts = vec![(
         "Prices".to_string(),
         "multiple of their start price".to_string(),
-        price_lines,
+        one_line_each(price_lines.into_iter()),
         Scale::LogIfWide,
     )];
     let region_keys: Vec<String> = s
@@ -1692,6 +1696,25 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
         pick(s, "policy_cost", &q_keys, 4),
         Scale::Linear,
     ));
+    // The stockpiles whose holding moved (a release, a purchase): what a stockpile
+    // scenario asks. None is drawn where every holding stood still.
+    let moved_sp: Vec<String> = (m.stockpiles.iter())
+        .filter(|sp| {
+            s.find("stockpile", &sp.id).is_some_and(|c| {
+                let v = s.column(c);
+                v.iter().any(|&x| x != v[0])
+            })
+        })
+        .map(|sp| sp.id.clone())
+        .collect();
+    if !moved_sp.is_empty() {
+        charts.push((
+            "Stockpiles".into(),
+            "t held, each in its own form; magnets in t of product".into(),
+            pick(s, "stockpile", &moved_sp, 4),
+            Scale::Linear,
+        ));
+    }
     for (t, unit, lines, scale) in charts {
         // (A run of no step has nothing to draw: `step(0)`. One step's values are dots.)
         if lines.is_empty() || s.dates.is_empty() {
