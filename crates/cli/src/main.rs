@@ -1746,7 +1746,9 @@ fn test(
         write::lock_report(j)
             .map_err(|e| anyhow!(BadInput(format!("error: --junit {}: {e}", j.display()))))?;
     }
-    let checked = (|| -> Result<(Vec<PathBuf>, BTreeMap<String, f64>)> {
+    // The scenarios, the --set values, and the name --model's file gives its model.
+    type Checked = (Vec<PathBuf>, BTreeMap<String, f64>, Option<String>);
+    let checked = (|| -> Result<Checked> {
         let params = parse_sets(set).map_err(|e| anyhow!(BadInput(format!("error: {e}"))))?;
         if let Some(m) = model.filter(|m| !m.is_file()) {
             return Err(anyhow!(BadInput(format!(
@@ -1757,9 +1759,11 @@ fn test(
         // A model that does not load is bad input whoever would run on it: scenarios whose
         // header names another model would otherwise pass on that one, and the replay on a
         // variant with a slip in it read as green.
-        if let Some(Err(e)) = model.map(load) {
-            return Err(anyhow!(BadInput(e.to_string())));
-        }
+        let model_name = match model.map(load) {
+            Some(Err(e)) => return Err(anyhow!(BadInput(e.to_string()))),
+            Some(Ok(m)) => Some(m.name),
+            None => None,
+        };
         if !(MIN_TIME_LIMIT..=1e9).contains(&limit) {
             return Err(anyhow!(BadInput(format!(
                 "error: --time-limit must be a positive number of seconds, from {MIN_TIME_LIMIT} to 1e9, got {}",
@@ -1796,7 +1800,7 @@ fn test(
                 ))));
             }
         }
-        Ok((scripts, params))
+        Ok((scripts, params, model_name))
     })();
     // A report left from an earlier run would read as this one's results: until this run
     // writes its own, the report says it did not finish (so a run killed in any way leaves
@@ -1815,7 +1819,7 @@ fn test(
         let j = std::fs::canonicalize(j).ok();
         j.is_some() && paths.iter().any(|p| std::fs::canonicalize(p).ok() == j)
     };
-    let (scripts, params) = match checked {
+    let (scripts, params, model_name) = match checked {
         Ok(s) => s,
         Err(e) => {
             if let Some(j) = junit.filter(|j| !named(j)) {
@@ -1873,9 +1877,7 @@ fn test(
     // scenario reads (for a did-you-mean).
     let mut read: std::collections::BTreeSet<String> = Default::default();
     let mut known: std::collections::BTreeSet<String> = Default::default();
-    // The name --model's file gives its model: the scenarios whose header names it run on
-    // the file. (One that does not load was refused above.)
-    let model_name = model.and_then(|p| load(p).ok()).map(|m| m.name);
+    // The scenarios whose header names the model in --model's file run on the file.
     // Scenarios whose header names another model keep it: said after the closing line.
     let mut kept_own: Vec<String> = Vec::new();
     for s in &scripts {

@@ -554,12 +554,11 @@ pub fn ready(dir: &Path, files: &'static [&'static str]) -> Result<(), crate::Ba
         let _ = std::fs::remove_file(&probe);
     }
     lock(dir).map_err(bad)?;
-    let outputs = Outputs {
+    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Outputs {
         dir: dir.to_path_buf(),
         files,
         scenario: None,
-    };
-    *UNFINISHED.lock().unwrap_or_else(|e| e.into_inner()) = Some(outputs);
+    });
     Ok(())
 }
 

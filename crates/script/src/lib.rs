@@ -881,7 +881,6 @@ impl Scenario {
         // buyer (none was short of them, or nobody in its country uses them). Said once a
         // stockpile, from the engine's count of what left it.
         let mut said_release: Vec<&str> = Vec::new();
-        let stockpile_of = |l: &LeverCall| l.summary.split(' ').next().map(str::to_string);
         let mut said_ended: Vec<&str> = Vec::new();
         for (i, l) in host.levers.iter().enumerate() {
             if l.name != "stockpile_release" {
@@ -896,7 +895,7 @@ impl Scenario {
             // of buyers, is why nothing left it.
             let ended = (host.levers[i + 1..].iter()).find(|n| {
                 n.step == l.step
-                    && stockpile_of(n).as_deref() == Some(id)
+                    && n.summary.split(' ').next() == Some(id)
                     && ["stockpile_buy", "stockpile_target", "stockpile_release"]
                         .contains(&n.name.as_str())
             });
