@@ -968,11 +968,11 @@ impl Session {
     fn trial(&self) -> Option<(Box<chokepoint_script::rhai::EvalAltResult>, Date)> {
         let kept = {
             let h = self.host.lock();
-            // Tried whenever actions wait to run, not only when this line set one up: a
-            // line that changes what an earlier action reads (a variable it captured, a
-            // lever that uses up a limit it would need) can break it too, and the line that
-            // does is the one to refuse (review, 2026-12-02: the next line to set anything
-            // up was blamed, and `:save` wrote a script that failed).
+            // (The caller decides which lines are tried: one that sets up an action, and one
+            // that changes what an action set up earlier may read, which can break it too
+            // and is the one to refuse (review, 2026-12-02: the next line to set anything up
+            // was blamed, and `:save` wrote a script that failed). With no action waiting
+            // there is nothing to try.)
             let waiting =
                 !h.schedule.is_empty() || !h.triggers.is_empty() || !h.strategies.is_empty();
             if !waiting {
