@@ -6038,12 +6038,27 @@ fn piped_repl_errors_name_their_line_of_the_stream_and_not_an_earlier_inputs_tex
     ));
     assert!(said.contains("--> <stdin>:6:1\n"), "{said}");
     assert!(said.contains("6 | tariff(\"US\", \"XX\", 0.1);"), "{said}");
-    // The caret would point into line 8's text at a column of line 7's.
+    // The place is in the text of the input that defined the function: line 7, with its
+    // caret there, not a column of line 7's under line 8's text.
     assert!(
-        said.contains("= in 'act2' called at line 8\n  = 'act2' was defined on an earlier input"),
+        said.contains("--> <stdin>:7:14\n  |\n7 | fn act2(w) { tariff(\"US\", w, 0.1) }\n  |              ^\n  = in 'act2' called at line 8\n  = 'act2' was defined on an earlier input"),
         "{said}"
     );
     assert!(!said.contains("8 | let total"), "{said}");
+    // A function of several lines, a closure called later, and an action an earlier input
+    // set up that a later line breaks: each shown at its own line of the earlier text (not
+    // the caller's line, nor the end of the caller's text).
+    let said = text(&piped_repl(
+        &home,
+        b"fn f(x) {\n  x + undefined_thing\n}\nlet h = || { let y = 1; y.foo() };\nlet v = 0.1;\nat(\"2024-03-01\", || {\n  tariff(\"US\", \"CN\", v)\n});\nf(1)\nh.call()\nv = \"x\";\n",
+    ));
+    for place in [
+        "--> <stdin>:2:7\n  |\n2 |   x + undefined_thing\n  |       ^\n  = in 'f' called at line 9\n",
+        "--> <stdin>:4:27\n  |\n4 | let h = || { let y = 1; y.foo() };\n",
+        "error: tariff: rate must be a number, got a string\n  --> <stdin>:7:3\n  |\n7 |   tariff(\"US\", \"CN\", v)\n",
+    ] {
+        assert!(said.contains(place), "{place}\nnot in:\n{said}");
+    }
     std::fs::remove_dir_all(&home).ok();
 }
 

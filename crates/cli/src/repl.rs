@@ -12,7 +12,9 @@ use anyhow::{anyhow, Result};
 use chokepoint_core::series::fmt_num;
 use chokepoint_core::{Date, Model};
 use chokepoint_script::reference::{ids_by_kind, lever_params, IdKind};
-use chokepoint_script::rhai::{Dynamic, Engine, Module, ParseErrorType, Scope, Stmt, AST};
+use chokepoint_script::rhai::{
+    Dynamic, Engine, EvalAltResult, Module, ParseErrorType, Scope, Stmt, AST,
+};
 use chokepoint_script::{build_engine, runner, HostHandle, ScriptError};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -343,6 +345,40 @@ struct Session {
     stdin_line: Option<usize>,
     /// Wall-clock time each input, clock move or trial may take (`--time-limit`).
     time_limit: Duration,
+    /// The input that defined each of the session's functions and closures (by name and
+    /// arity): an error inside one, raised on a later input or as the clock runs, is shown
+    /// at its line of that input's text.
+    origins: BTreeMap<(String, usize), Arc<Origin>>,
+}
+
+/// An input that ran: its text, and with piped input the line of the stream it began on.
+struct Origin {
+    text: String,
+    first: Option<usize>,
+}
+
+impl Origin {
+    /// `error` (raised in a function this input defined), shown at its place in this
+    /// input's text: in the stream, with piped input.
+    fn place(&self, mut error: ScriptError, e: &EvalAltResult) -> ScriptError {
+        let here = ScriptError::from_eval("<repl>", &self.text, e);
+        // (Past the text's end, the place would be its last line: not where it failed.)
+        let lines = self.text.lines().count();
+        let (Some(line), Some(source_line)) = (here.line, here.source_line) else {
+            return error;
+        };
+        if line > lines {
+            return error;
+        }
+        error.line = Some(self.first.map_or(line, |first| first + line - 1));
+        error.column = here.column;
+        error.source_line = Some(source_line);
+        error.message = here.message;
+        if self.first.is_some() {
+            error.file = PathBuf::from("<stdin>");
+        }
+        error
+    }
 }
 
 impl Session {
@@ -371,6 +407,7 @@ impl Session {
             expectations_said: 0,
             stdin_line: None,
             time_limit,
+            origins: BTreeMap::new(),
         }
     }
 
@@ -396,6 +433,32 @@ impl Session {
              repl --time-limit SECONDS` sets it)",
             self.time_limit.as_secs_f64()
         );
+    }
+
+    /// The input that defined the innermost script function of an error's call chain,
+    /// where it is an earlier input the session knows (for every arity of the name, the
+    /// same one): the error's line and column are of that input's text. Not one of `ast`'s
+    /// (the input being run), nor a module's (placed in the module's own text).
+    fn origin_of(&self, e: &EvalAltResult, ast: Option<&AST>) -> Option<Arc<Origin>> {
+        let mut cur = e;
+        let mut innermost = None;
+        while let EvalAltResult::ErrorInFunctionCall(name, source, next, _) = cur {
+            if !source.is_empty() {
+                return None;
+            }
+            innermost = Some(name.as_str());
+            cur = next;
+        }
+        let name = innermost?;
+        if ast.is_some_and(|a| a.iter_functions().any(|f| f.name == name)) {
+            return None;
+        }
+        let key = |arity| (name.to_string(), arity);
+        let mut defined = self.origins.range(key(0)..=key(usize::MAX)).map(|(_, o)| o);
+        let first = defined.next()?;
+        defined
+            .all(|o| Arc::ptr_eq(o, first))
+            .then(|| first.clone())
     }
 
     /// An error in the input being run, placed in the piped stream it came from.
@@ -824,6 +887,14 @@ impl Session {
                 if !imported.is_empty() {
                     self.imports = (self.imports).merge(&AST::new(imported, Module::new()));
                 }
+                let origin = Arc::new(Origin {
+                    text: input.to_string(),
+                    first: self.stdin_line,
+                });
+                for f in ast.iter_functions() {
+                    let key = (f.name.to_string(), f.params.len());
+                    self.origins.insert(key, origin.clone());
+                }
                 let saved = self.as_statement(input.trim_end());
                 for k in superseded.into_iter().rev() {
                     self.script.remove(k);
@@ -879,6 +950,9 @@ impl Session {
                 let here: Vec<bool> = (0..calls.len())
                     .map(|i| i == 0 || (calls[i - 1].1.is_empty() && own(calls[i - 1].0)))
                     .collect();
+                // Where the session knows the input that defined the innermost function,
+                // the error is shown at its line there (placed after this input's lines).
+                let origin = self.origin_of(&e, Some(&ast));
                 if let Some(called) = elsewhere {
                     // Its place is in that input's text: name the function, not a place here.
                     error.line = None;
@@ -915,7 +989,10 @@ impl Session {
                         );
                     }
                 }
-                let error = self.placed_calls(error, &here);
+                let mut error = self.placed_calls(error, &here);
+                if let Some(o) = &origin {
+                    error = o.place(error, &e);
+                }
                 note_failure();
                 let error = match this_line {
                     true => closure_of_the_trial(error),
@@ -1054,10 +1131,13 @@ impl Session {
             }
             Err(e) => {
                 note_failure();
-                err!(
-                    "{}",
-                    earlier_closure(ScriptError::from_eval("<repl>", "", &e))
-                );
+                let mut error = ScriptError::from_eval("<repl>", "", &e);
+                error.source_line = None;
+                (error.line, error.column) = (None, None);
+                if let Some(o) = self.origin_of(&e, None) {
+                    error = o.place(error, &e);
+                }
+                err!("{}", earlier_closure(error));
                 *self.host.lock() = before;
                 errln!(
                     "(the command failed, so none of it stays: the clock is at {})",
