@@ -1333,7 +1333,7 @@ fn compare_shows_deltas_and_writes_a_report() {
     ]);
     let t = text(&capped);
     assert!(
-        t.contains("caveat B: ROW/magnet:NdFeB rose to 23.2× its start (peak 2025-12-29) without reaching the cap"),
+        t.contains("caveat B: ROW/magnet:NdFeB rose to 23.1× its start (peak 2025-12-29) without reaching the cap"),
         "{t}"
     );
     assert!(
@@ -2118,7 +2118,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
         caveats[0].contains("ROW/oxide:Lu rose to 29.1×")
             && caveats
                 .iter()
-                .any(|c| c.contains("ROW/magnet:NdFeB rose to 23.2×")),
+                .any(|c| c.contains("ROW/magnet:NdFeB rose to 23.1×")),
         "{shown}"
     );
     assert!(

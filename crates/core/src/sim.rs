@@ -335,6 +335,10 @@ pub struct Sim {
     /// (`quota_binds` per quota, as `quotas`).
     quota_ran_out: Vec<Option<usize>>,
     offered_at: Vec<Option<usize>>,
+    /// What each exporter had of each commodity on offer at the last step's market (per
+    /// commodity × country): the share of a buyer's supply a licence's review holds up,
+    /// which sets the pipeline it orders ahead ([`trade::licence_lead`]).
+    supply_seen: Vec<f64>,
     quota_binds: Vec<bool>,
     offering: Vec<bool>,
     /// Some control is in force (else every market is open and none is classified).
@@ -763,6 +767,7 @@ impl Sim {
             quotas: Vec::new(),
             quota_ran_out: Vec::new(),
             offered_at: Vec::new(),
+            supply_seen: vec![0.0; nc * nx],
             quota_binds: Vec::new(),
             offering: Vec::new(),
             controls: false,
@@ -3009,6 +3014,7 @@ impl Sim {
                             l.country,
                             &links.seller_countries,
                             Some(x),
+                            &self.supply_seen[c * nx..(c + 1) * nx],
                         );
                         let need = self.link_need(l);
                         let l_contracted = links.contracted[slot];

@@ -189,6 +189,60 @@ fn a_licence_delay_holds_material_in_a_queue_and_delivers_it_late() {
 }
 
 #[test]
+fn a_licence_on_a_minor_exporter_holds_up_only_what_it_ships() {
+    // Malaysia (Lynas) licenses everything it exports, approving all of it after 13 weeks.
+    // Its buyers order its share of their supply ahead, not a whole review of their use:
+    // ordered from everyone, the rest was delivered at once by China as stock, Japan's oxide
+    // cover ran up to 14 weeks, China's La oxide doubled and its La metal plant starved, and
+    // metal users in four countries went 31-55% short (engine review, 2026-12-02).
+    let m = world();
+    let run = |licensed: bool| {
+        let mut sim = Sim::new(&m, 1);
+        sim.run_until(d("2024-03-31"));
+        if licensed {
+            let mut p = def("export_licence", "MY");
+            p.approval = Some(1.0);
+            p.delay_days = Some(91.0);
+            add(&mut sim, p);
+        }
+        sim.run_until(d("2025-03-31"));
+        sim
+    };
+    let (base, sim) = (run(false), run(true));
+    // The licence bites: Malaysia's shipments wait in a queue.
+    let queue = col(&sim, "licence_queue", "MY");
+    assert!(queue.iter().copied().fold(0.0, f64::max) > 1000.0);
+    for x in ["JP", "US", "DE", "OT"] {
+        let short = col(&sim, "shortfall", &format!("metal/{x}"));
+        let peak = short.iter().copied().fold(0.0, f64::max);
+        assert!(
+            peak < 0.02,
+            "metal users in {x} are {:.1}% short",
+            peak * 100.0
+        );
+    }
+    let la = |s: &Sim| {
+        col(s, "price", "CN/oxide:La")
+            .iter()
+            .copied()
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        la(&sim) < 1.2 * la(&base),
+        "China's La oxide peaks at {:.2}x the baseline's",
+        la(&sim) / la(&base)
+    );
+    let cover = |s: &Sim| mean_between(s, "cover_weeks", "oxide/JP", "2024-06-01", "2024-12-31");
+    assert!(
+        cover(&sim) < cover(&base) + 4.0,
+        "Japan's oxide cover {:.1} weeks against {:.1}",
+        cover(&sim),
+        cover(&base)
+    );
+    assert!(sim.mass_balance_error() < 1e-9);
+}
+
+#[test]
 fn lifting_an_entity_list_restores_the_listed_firms_supply() {
     // The listed US defence firms stop buying from China (their other suppliers serve them
     // the rest; before the listing China supplied part of their foreign purchases, so the

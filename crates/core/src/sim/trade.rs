@@ -299,16 +299,24 @@ pub(super) struct Lead {
     /// The longest review, in steps: how long its first licensed orders take.
     pub steps: usize,
     /// The pipeline it aims to hold, in steps of its use: a review's worth of what the
-    /// licence passes (the longest review times its approval share). A licence passes
-    /// at most its share of a step's use, so a buyer aiming at a whole review of use would
-    /// never reach it and would ask for the rest every step, bidding prices up as if
-    /// short: a licence approving 5% priced China's magnets outside it at twice what a ban
-    /// did (2026-11-30).
+    /// licence passes (each review times its approval share), for the part of its supply
+    /// that waits on it. A licence passes at most its share of a step's use, so a buyer
+    /// aiming at a whole review of use would never reach it and would ask for the rest
+    /// every step, bidding prices up as if short: a licence approving 5% priced China's
+    /// magnets outside it at twice what a ban did (2026-11-30). And a licence on one
+    /// exporter among several holds up only what that one ships: a buyer that ordered a
+    /// whole review of its use ahead had the rest delivered at once by the exporters not
+    /// under review, as stock (Malaysia's licence with full approval and a 13-week review
+    /// drew 13 weeks of Japan's oxide use out of China in weeks, and left China's own
+    /// metal plants without oxide: engine review, 2026-12-02).
     pub pipeline: f64,
 }
 
 /// The [`Lead`] of the buyer in `slot` from the `exporters` (bar its own country, and
-/// `skip`) that may ship to it.
+/// `skip`, whose deliveries pass without review) that may ship to it; `seen` is what each
+/// country had on offer at the last market, by which the buyer's supply is shared among
+/// them (its home and `skip` included, with none under review). With nothing seen (the
+/// first step), the whole supply counts as under the longest review.
 pub(super) fn licence_lead(
     rules: &[Rule],
     nx: usize,
@@ -316,18 +324,29 @@ pub(super) fn licence_lead(
     home: CountryId,
     exporters: &[CountryId],
     skip: Option<CountryId>,
+    seen: &[f64],
 ) -> Lead {
     let mut lead = Lead {
         steps: 0,
         pipeline: 0.0,
     };
+    let (mut held_up, mut total, mut longest) = (0.0, 0.0, 0.0f64);
     for &x in exporters {
         let r = &rules[slot * nx + x];
-        if x != home && Some(x) != skip && r.allow > 0.0 {
+        if x == home || Some(x) == skip {
+            total += seen[x];
+        } else if r.allow > 0.0 {
             lead.steps = lead.steps.max(r.delay as usize);
-            lead.pipeline = lead.pipeline.max(r.delay as f64 * r.allow);
+            longest = longest.max(r.delay as f64 * r.allow);
+            held_up += r.delay as f64 * r.allow * seen[x];
+            total += seen[x];
         }
     }
+    lead.pipeline = if total > 0.0 {
+        held_up / total
+    } else {
+        longest
+    };
     lead
 }
 
@@ -483,6 +502,11 @@ impl Sim {
         self.scratch.backlog[c] = 0.0;
         if !links.buyers.is_empty() && !links.sellers.is_empty() {
             self.trade_links(c, links);
+            // (Read by the next step's licensed buyers: `licence_lead`.)
+            let nx = self.model.countries.len();
+            for &x in &links.seller_countries {
+                self.supply_seen[c * nx + x] = self.scratch.supply[x];
+            }
             if links.stockpile_buys {
                 for (slot, l) in links.buyers.iter().enumerate() {
                     if let NeedOf::Stockpile(sp) = l.need {
@@ -1042,7 +1066,8 @@ impl Sim {
         let rules = &self.rules[self.rule_offset[c]..];
         for (slot, l) in buyers.iter().enumerate() {
             let need = self.link_need(l);
-            let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None);
+            let seen = &self.supply_seen[c * nx..(c + 1) * nx];
+            let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None, seen);
             let contracted = links.contracted[slot];
             let (r, held) = self.link_request(l, c, need, lead.pipeline, contracted);
             let bridge = if lead.steps > 0 && !matches!(l.need, NeedOf::Stockpile(_)) {
