@@ -521,6 +521,8 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["passed"], true);
+    // A run that finished says so: a consumer need not read a missing key as `true`.
+    assert_eq!(summary["finished"], true);
     assert_eq!(summary["resolution"], "year", "what repeats the run");
     assert!(summary["seed"].is_u64(), "{summary}");
     // Headlines carry their numbers, not only the printed text.
@@ -869,6 +871,9 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
         &d("reordered"),
     ]);
     assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    let merged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("merged/summary.json")).unwrap()).unwrap();
+    assert_eq!(merged["finished"], true, "{merged}");
     for f in ["sweep.json", "report.html", "summary.json"] {
         assert_eq!(
             std::fs::read(dir.join("merged").join(f)).unwrap(),

@@ -30,7 +30,7 @@ const HELP: &str = "\
 Type Rhai statements: levers, queries and expectations (see :levers). A statement that is
 not finished (an open brace, a function body) continues on the next line.
 
-  :help                 this text
+  :help                 this text (also :h)
   :levers               the lever reference (signatures)
   :step [N]             advance N steps (default 1), firing what is scheduled
   :run-to DATE          advance to the step containing DATE (YYYY-MM-DD)
@@ -41,7 +41,7 @@ not finished (an open brace, a function body) continues on the next line.
                         name may hold spaces, or be quoted or start with ~; :save! FILE
                         replaces a script not saved here)
   :reset                start again from the model's first day
-  :quit                 leave (Ctrl-D works too)
+  :quit                 leave (also :q or :exit; Ctrl-D works too)
 Tab completes levers, commands and model ids; inside a lever's string argument or option,
 only ids of the kind it takes (countries, firms and groups in a ban's `to: [...]`; the
 session's policy labels in `lift`). Ctrl-C stops a running evaluation, or drops the input

@@ -131,12 +131,15 @@ fn thousands(v: f64) -> String {
     out
 }
 
-/// A price in $/kg as a headline reads it: whole dollars, but two significant figures under
-/// a dollar (a price of $0.29 is not $0).
+/// A price in $/kg as a headline reads it: whole dollars from $10, cents under that (La
+/// and Ce oxides at $1.30 and $0.65 are not $1 and $1: review 2026-12-02), and two
+/// significant figures under a dime (a price of $0.029 is not $0.03 or $0).
 fn per_kg(v: f64) -> String {
-    if v.abs() < 1.0 && v != 0.0 {
+    if v.abs() < 0.1 && v != 0.0 {
         let decimals = (1 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
         format!("{v:.decimals$}")
+    } else if v.abs() < 10.0 && v != 0.0 {
+        format!("{v:.2}")
     } else {
         thousands(v)
     }
@@ -981,6 +984,8 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
     let heads = headlines(m, out);
     let v = json!({
         "scenario": sc.path.display().to_string(),
+        // (One that did not finish says `false`, and why: `write::begin`.)
+        "finished": true,
         "title": sc.title(),
         "model": m.name,
         "model_digest": crate::sweep::model_digest(m),
@@ -2025,7 +2030,20 @@ mod tests {
         assert_eq!(dollars(43_598.53), "$43,599");
         assert_eq!(dollars(370_000_000.0), "$370.0M");
     }
-    use super::{dollars, junit, millions, percent, tick, two_figures, worst_window_mean, CaseEnd};
+
+    #[test]
+    fn prices_per_kg_keep_their_cents_under_ten_dollars() {
+        assert_eq!(per_kg(1_968.4), "1,968");
+        assert_eq!(per_kg(56.2), "56");
+        assert_eq!(per_kg(9.996), "10.00");
+        assert_eq!(per_kg(1.304), "1.30");
+        assert_eq!(per_kg(0.654), "0.65");
+        assert_eq!(per_kg(0.0291), "0.029");
+        assert_eq!(per_kg(0.0), "0");
+    }
+    use super::{
+        dollars, junit, millions, per_kg, percent, tick, two_figures, worst_window_mean, CaseEnd,
+    };
     use std::path::PathBuf;
 
     #[test]

@@ -1674,6 +1674,8 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
     // counted them.)
     let capped = runs_with("prices_at_cap");
     let mut summary = serde_json::Map::new();
+    // (A sweep that did not finish leaves one saying `false`, and why: `write::begin`.)
+    summary.insert("finished".into(), true.into());
     summary.insert("runs".into(), rows.len().into());
     summary.insert(
         "runs_with_a_price_at_the_cap".into(),

@@ -472,18 +472,33 @@ impl Scenario {
         header_field(&self.source, "title")
     }
 
-    /// The `// horizon: A to B` header describes the run; `run_until` (or the model's end)
-    /// decides it. Where they part (a run that stops short of B, or runs past it), say so:
-    /// a reader trusts the header. (One that is not two dates in order does not compile.)
-    fn horizon_disagrees(&self, last: chokepoint_core::Date, step_days: u32) -> Option<String> {
-        let (_, b) = horizon_dates(&header_field(&self.source, "horizon")?)?;
-        let last_day = last.add_days(step_days as i32 - 1);
-        (b < last || b > last_day).then(|| {
-            format!(
+    /// The `// horizon: A to B` header describes the run; the model's start and `run_until`
+    /// (or the model's end) decide it. Where they part (a run that starts before or after A,
+    /// stops short of B, or runs past it), say so: a reader trusts the header. (One that is
+    /// not two dates in order does not compile.)
+    fn horizon_disagrees(&self, model: &Model, last: chokepoint_core::Date) -> Vec<String> {
+        let Some((a, b)) = header_field(&self.source, "horizon").and_then(|h| horizon_dates(&h))
+        else {
+            return Vec::new();
+        };
+        let step_days = model.step_days as i32;
+        let mut said = Vec::new();
+        // (A date within the first step is that step.)
+        if a < model.start || a > model.start.add_days(step_days - 1) {
+            said.push(format!(
+                "the `// horizon:` header starts on {a}, but the run starts on {}, the start of \
+                 the model {} (every run starts there; the header only says it)",
+                model.start, model.name
+            ));
+        }
+        let last_day = last.add_days(step_days - 1);
+        if b < last || b > last_day {
+            said.push(format!(
                 "the `// horizon:` header ends on {b}, but the run's last step began on {last} \
                  (run_until decides where a run ends; the header only says it)"
-            )
-        })
+            ));
+        }
+        said
     }
 
     /// Checks the ids written as literals where a function takes an id of a kind the model
@@ -818,7 +833,7 @@ impl Scenario {
                         )
                     }),
             )
-            .chain(self.horizon_disagrees(end, host.sim.model.step_days))
+            .chain(self.horizon_disagrees(&host.sim.model, end))
             .collect();
         let warnings = collapse_repeats(warnings);
         // One a rule pulled as the clock's last step ended is the rule applied as usual, but

@@ -3727,6 +3727,26 @@ fn a_horizon_header_the_run_does_not_keep_is_warned_of() {
         "// horizon: 2024-01-01 to 2024-06-30\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");",
     );
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    // Nor one that starts other than the model: every run starts at its start (a reviewer's
+    // `2025-06-01 to 2025-12-31` passed `test`, on a run from 2024-01-01; review 2026-12-02).
+    for start in ["2024-03-01", "2023-01-01", "2024-01-08"] {
+        let out = run(&format!(
+            "// horizon: {start} to 2024-06-30\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");"
+        ));
+        assert_eq!(
+            out.warnings,
+            [format!(
+                "the `// horizon:` header starts on {start}, but the run starts on 2024-01-01, \
+                 the start of the model world-2024 (every run starts there; the header only \
+                 says it)"
+            )],
+        );
+    }
+    // A date within the first week is that week.
+    let out = run(
+        "// horizon: 2024-01-07 to 2024-06-30\nrun_until(\"2024-06-30\");\nexpect(true, \"ran\");",
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     // A header that is not two dates is an error in the file, at its line, before anything
     // runs (until 2026-11-30 `run` only warned of it and `test` failed it as a result).
     for header in [
