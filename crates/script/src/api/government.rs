@@ -491,7 +491,9 @@ pub mod government_api {
     /// several payers under the same sales stack: each pays from the next floor below its
     /// own (or the market) up to its own. It pays on what the facility sold of that commodity
     /// each week (of a separator's oxides, that element's sales alone: its unsold co-products
-    /// are no part of it), and lapses when the facility closes (its `end` in the model; and
+    /// are no part of it; what a contract delivers counts as sold, to the firm's own plants
+    /// too, so a floor under a mine that feeds its firm's separator pays on that feed), and
+    /// lapses when the facility closes (its `end` in the model; and
     /// while `close` has it shut, until `reopen`).
     /// A floor is a transfer: no plant in the model runs
     /// more for what it is paid over the market (mines and separators run while fed; metal,
