@@ -369,7 +369,7 @@ fn compare_prints_four_caveats_a_run_and_counts_the_rest_as_run_does() {
     let t = text(&out);
     assert_eq!(t.matches("caveat A: ").count(), 5, "{t}");
     assert!(
-        t.contains(" more prices (all in the report --out writes)"),
+        t.contains(" more caveats (all in the report --out writes)"),
         "{t}"
     );
 }
@@ -1299,10 +1299,17 @@ fn compare_shows_deltas_and_writes_a_report() {
         "{}",
         &html[..html.len().min(1500)]
     );
+    // Both scenarios' sources, as `run`'s report shows its one (review 2026-12-02).
+    assert!(
+        html.contains("<h2>Scenario sources</h2><h3>A: <code>scripts/2025-01-entity-list-28-firms.rhai</code></h3><pre>// title: China lists 28 US defence firms"),
+        "{}",
+        &html[html.len().saturating_sub(3000)..]
+    );
     // And which levers each pulled, not only how many.
     let levers = &html[html.find("<h2>Expectations and levers</h2>").unwrap()..];
     assert!(
-        levers.contains("lever pulled:</p><table>") || levers.contains("levers pulled:</p><table>"),
+        levers.contains("lever pulled:</p><table class=\"levers\">")
+            || levers.contains("levers pulled:</p><table class=\"levers\">"),
         "{levers}"
     );
     assert!(
@@ -6064,6 +6071,58 @@ fn piped_repl_errors_name_their_line_of_the_stream_and_not_an_earlier_inputs_tex
     ] {
         assert!(said.contains(place), "{place}\nnot in:\n{said}");
     }
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn a_repl_pasted_scenario_keeps_its_statements_not_its_header_nor_a_top_level_return() {
+    // A scenario pasted whole, header and all (its model the session's): the header is the
+    // file's, so `:save` writes one header and `run` replays it; a top-level `return` or
+    // `exit()` is refused (the session would go on past it, the saved script stop there).
+    let home = temp("repl-paste");
+    let saved = home.join("pasted.rhai");
+    let script = std::fs::read_to_string(root().join("scripts/2024-10-kachin-disruption.rhai"))
+        .unwrap()
+        .replace("run_until(", "return;\nif true { exit(0); }\nrun_until(");
+    let input = format!(
+        "{script}\nprint(`V ${{current(price(\"oxide:Dy\", \"ROW\"))}}`);\n:save {}\n",
+        saved.display()
+    );
+    let out = piped_repl(&home, input.as_bytes());
+    let said = text(&out);
+    assert!(
+        !said.contains("does not change the session's model"),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("`return` and `exit()` at the top level would end a saved script here")
+            .count(),
+        2,
+        "{said}"
+    );
+    let session = said
+        .lines()
+        .find(|l| l.starts_with("V "))
+        .unwrap_or_else(|| panic!("{said}"));
+    let written = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(written.matches("// title:").count(), 1, "{written}");
+    assert!(
+        !written.contains("return;") && !written.contains("exit("),
+        "{written}"
+    );
+    let replay = chokepoint(&["run", saved.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    assert!(
+        text(&replay).contains(session),
+        "{session} not in {}",
+        text(&replay)
+    );
+    // Another model's header is still refused: the session's model is fixed.
+    let said = text(&piped_repl(&home, b"// model: world-2010\nprint(1);\n"));
+    assert!(
+        said.contains("does not change the session's model"),
+        "{said}"
+    );
     std::fs::remove_dir_all(&home).ok();
 }
 

@@ -389,7 +389,7 @@ fn printed_caveats(a: &Outcome, b: &Outcome) -> Vec<String> {
         lines.extend(side.iter().take(4).map(|l| l.to_string()));
         if side.len() > 4 {
             let more = side.len() - 4;
-            let what = if more == 1 { "price" } else { "prices" };
+            let what = if more == 1 { "caveat" } else { "caveats" };
             lines.push(format!(
                 "{run}{more} more {what} (all in the report --out writes)"
             ));
@@ -399,13 +399,18 @@ fn printed_caveats(a: &Outcome, b: &Outcome) -> Vec<String> {
 }
 
 /// Prices either run held at one of the model's bounds: a level there is the cap, not a
-/// forecast, and a change to or from it says how hard the market was pressed, no more.
+/// forecast, and a change to or from it says how hard the market was pressed, no more. And
+/// metals either run priced below their oxide, as `run` says of each (the table ranks such
+/// a price among the movers: review 2026-12-02).
 fn caveats(a: &Outcome, b: &Outcome) -> Vec<String> {
     let mut lines = Vec::new();
     for (run, out) in [("A", a), ("B", b)] {
         let m = &out.sim.model;
         for p in crate::report::pinned_prices(m, out) {
             lines.push(format!("{run}: {}", p.text(m.step_days)));
+        }
+        for below in crate::report::below_input(m, out) {
+            lines.push(format!("{run}: {}", below.text(m.step_days)));
         }
     }
     lines
@@ -428,6 +433,17 @@ fn points(p: f64) -> String {
     match p.abs() {
         a if a >= 0.05 => format!("{sign}{a:.1} pts"),
         _ => format!("{sign}<0.1 pts"),
+    }
+}
+
+/// A figure as the report's table shows it: as `round4`, with thousands grouped from
+/// 1,000 (`6,580,990`, not `6580990`: review 2026-12-02).
+fn grouped(x: f64) -> String {
+    let r = round4(x);
+    if r.abs() < 1000.0 {
+        fmt_num(r)
+    } else {
+        crate::report::thousands(r)
     }
 }
 
@@ -471,7 +487,7 @@ pub fn write(
         esc(&name(sa)),
         esc(&name(sb))
     );
-    html.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}</style></head><body>");
+    html.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}td:first-child{text-align:left}table.levers td{text-align:left}table.levers td:last-child{white-space:normal}td.date,td.name,td.num{white-space:nowrap}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}</style></head><body>");
     let _ = write!(
         html,
         "<h1>Compare: A and B</h1><p><b>A</b> {}<br><b>B</b> {}</p>",
@@ -561,9 +577,9 @@ pub fn write(
             esc(&r.metric),
             esc(&r.key),
             r.stat,
-            fmt_num(round4(r.a)),
-            fmt_num(round4(r.b)),
-            fmt_num(round4(r.delta())),
+            grouped(r.a),
+            grouped(r.b),
+            grouped(r.delta()),
             r.change(),
             esc(&r.unit(&a.sim.model))
         );
@@ -586,6 +602,16 @@ pub fn write(
     for (m, k) in charted {
         let unit = unit_of(&a.sim.model, &m, &k, "");
         html.push_str(&overlay(&a.sim.series, &b.sim.series, &m, &k, &unit));
+    }
+    // What each side ran, as `run`'s report shows its scenario.
+    html.push_str("<h2>Scenario sources</h2>");
+    for (side, sc) in [("A", sa), ("B", sb)] {
+        let _ = write!(
+            html,
+            "<h3>{side}: <code>{}</code></h3><pre>{}</pre>",
+            esc(&sc.path.display().to_string()),
+            esc(&sc.source)
+        );
     }
     html.push_str("</body></html>\n");
     // One set: an interrupt or a full disk leaves both old or both new.
@@ -644,12 +670,34 @@ fn overlay(sa: &Series, sb: &Series, m: &str, k: &str, unit: &str) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let span = format!(
+    let mut span = format!(
         r##"<text x="{l}" y="{}" font-size="10">{d0}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{d1}</text>"##,
         h - 4.0,
         w - 10.0,
         h - 4.0
     );
+    // Each new year between, marked and labelled where it clears the two dates at the
+    // ends (with only the ends, a lever's date could not be read off: review 2026-12-02).
+    let x_at = |d: chokepoint_core::Date| l + (w - l - 10.0) * (d.days() - d0.days()) as f64 / days;
+    for year in d0.year() + 1..=d1.year() {
+        let Some(jan) = chokepoint_core::Date::from_ymd(year, 1, 1) else {
+            continue;
+        };
+        let x = x_at(jan);
+        let _ = write!(
+            span,
+            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#bbb"/>"##,
+            h - b,
+            h - b + 4.0
+        );
+        if x - l > 70.0 && w - 10.0 - x > 70.0 {
+            let _ = write!(
+                span,
+                r##"<text x="{x:.1}" y="{}" font-size="10" text-anchor="middle">{year}</text>"##,
+                h - 4.0
+            );
+        }
+    }
     let y = |x: f64| t + (h - t - b) * (1.0 - (x - lo) / (hi - lo));
     format!(
         r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{m} {k}: A and B"><text x="{l}" y="15" font-size="13" font-weight="bold">{} [{}] ({}; A solid, B dashed)</text>{}<polyline fill="none" stroke="#1b6ca8" stroke-width="1.8" points="{}"/><polyline fill="none" stroke="#c0392b" stroke-width="1.8" stroke-dasharray="5,3" points="{}"/>{span}</svg></figure>"##,

@@ -726,6 +726,21 @@ impl Session {
             .collect()
     }
 
+    /// Whether a `// model:` header's value names this session's model: its name, or its
+    /// file.
+    fn names_session_model(&self, value: &str) -> bool {
+        let same_file = |p: &Path| {
+            let (a, b) = (
+                std::fs::canonicalize(p),
+                std::fs::canonicalize(&self.model_path),
+            );
+            matches!((a, b), (Ok(a), Ok(b)) if a == b)
+        };
+        value == self.model.name
+            || same_file(Path::new(value))
+            || same_file(&self.scripts_root.join(value))
+    }
+
     fn eval(&mut self, input: &str) {
         self.cancel.store(false, Ordering::Relaxed);
         // A script's model is its header's; a session's is fixed when it starts (a saved
@@ -735,8 +750,15 @@ impl Session {
             rest.and_then(|r| r.get(..6))
                 .is_some_and(|k| k.eq_ignore_ascii_case("model:"))
         };
+        // A scenario pasted whole brings its file's header (`// title:`, `// model:`,
+        // `// horizon:`): a session's script has its own (`:save` writes it), so they are
+        // dropped from the input, and a model line naming the session's own model is
+        // accepted (review 2026-12-02: every script in scripts/ was refused).
+        let (stripped, named) = drop_header_fields(input);
+        let own_model = named.as_deref().is_none_or(|v| self.names_session_model(v));
+        let input = stripped.as_str();
         let header = chokepoint_script::header_line(input, "model").is_some();
-        if header || input.lines().any(names_model) {
+        if !own_model || header || input.lines().any(names_model) {
             failed!(
                 "error: a `// model:` line does not change the session's model ({}); start \
                  `chokepoint repl --model FILE` for another (the input did not run)",
@@ -775,9 +797,29 @@ impl Session {
         // session has them already, and a saved script has them once.
         if ast.statements().is_empty()
             && ast.iter_functions().next().is_some()
-            && self.script.contains(&self.as_statement(input.trim_end()))
+            && self
+                .script
+                .contains(&self.as_statement(input.trim_end().trim_start_matches(['\n', '\r'])))
         {
             outln!("(already defined, unchanged)");
+            return;
+        }
+        // A `return` or `exit()` at the top level ends a script where it stands: the
+        // session would carry on past it, and its saved script stop there (review
+        // 2026-12-02). In a function or closure it returns from that, as in a script.
+        if let Some(at) = top_level_exit(input, &ast) {
+            note_failure();
+            let e = chokepoint_script::rhai::EvalAltResult::ErrorRuntime(
+                "`return` and `exit()` at the top level would end a saved script here while \
+                 the session went on: the REPL has no script to end (:quit leaves; inside a \
+                 function or closure, `return` returns from it)"
+                    .into(),
+                at,
+            );
+            err!(
+                "{}",
+                self.placed(ScriptError::from_eval("<repl>", input, &e))
+            );
             return;
         }
         // As a script's text is checked before a run: a comparison of a string with a
@@ -895,7 +937,7 @@ impl Session {
                     let key = (f.name.to_string(), f.params.len());
                     self.origins.insert(key, origin.clone());
                 }
-                let saved = self.as_statement(input.trim_end());
+                let saved = self.as_statement(input.trim_end().trim_start_matches(['\n', '\r']));
                 for k in superseded.into_iter().rev() {
                     self.script.remove(k);
                 }
@@ -1674,6 +1716,77 @@ fn made_earlier(e: &chokepoint_script::rhai::EvalAltResult, ast: &AST) -> bool {
 
 /// A scheduled closure that failed was typed on an earlier input: its position is in that
 /// input, not in the one being shown, so no caret points into the wrong text.
+/// An input with the header fields of its leading comments (`// title:`, `// model:`,
+/// `// horizon:`: a scenario's file header, pasted whole) blanked, and the model it named.
+fn drop_header_fields(input: &str) -> (String, Option<String>) {
+    let mut model = None;
+    let mut in_header = true;
+    let mut kept = Vec::new();
+    for line in input.lines() {
+        let t = line.trim();
+        if in_header && !t.is_empty() {
+            match t.strip_prefix("//").and_then(|r| r.split_once(':')) {
+                Some((key, value)) => {
+                    let key = key.trim().to_ascii_lowercase();
+                    if ["title", "model", "horizon"].contains(&key.as_str()) {
+                        if key == "model" {
+                            model = Some(value.trim().to_string());
+                        }
+                        // (Left blank: an error's line stays the line typed.)
+                        kept.push("");
+                        continue;
+                    }
+                }
+                None if t.starts_with("//") => {}
+                None => in_header = false,
+            }
+        }
+        kept.push(line);
+    }
+    let mut text = kept.join("\n");
+    if input.ends_with('\n') {
+        text.push('\n');
+    }
+    (text, model)
+}
+
+/// Where an input's own statements (not its functions' or closures' bodies) `return` or
+/// call `exit`: read from its text unoptimised (the engine's optimiser drops a `return` that
+/// ends the input, which in a saved script is followed by more), else from `ast`.
+fn top_level_exit(input: &str, ast: &AST) -> Option<chokepoint_script::rhai::Position> {
+    use chokepoint_script::rhai::{ASTFlags, ASTNode, Expr, OptimizationLevel};
+    let mut raw = Engine::new_raw();
+    raw.set_optimization_level(OptimizationLevel::None);
+    let plain = raw.compile(input).ok();
+    let ast = plain.as_ref().unwrap_or(ast);
+    let mut found = None;
+    let mut path = Vec::new();
+    for stmt in ast.statements() {
+        stmt.walk(&mut path, &mut |nodes: &[ASTNode]| {
+            found = match nodes.last() {
+                Some(ASTNode::Stmt(Stmt::Return(_, flags, at)))
+                    if !flags.contains(ASTFlags::BREAK) =>
+                {
+                    Some(*at)
+                }
+                Some(ASTNode::Stmt(Stmt::FnCall(call, at)))
+                | Some(ASTNode::Expr(Expr::FnCall(call, at)))
+                    if call.name == "exit" && call.namespace.is_empty() =>
+                {
+                    Some(*at)
+                }
+                _ => None,
+            };
+            found.is_none()
+        });
+        path.clear();
+        if found.is_some() {
+            break;
+        }
+    }
+    found
+}
+
 fn earlier_closure(error: ScriptError) -> ScriptError {
     unplaced_closure(error, "in a closure set up on an earlier input")
 }

@@ -116,7 +116,7 @@ fn rank(share: f64) -> f64 {
 }
 
 /// A whole number with thousands separators, as people read a headline: 34,966,604.
-fn thousands(v: f64) -> String {
+pub(crate) fn thousands(v: f64) -> String {
     let digits = format!("{:.0}", v.abs());
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
     if v.round() < 0.0 {
@@ -796,7 +796,7 @@ impl BelowInput {
         )
     }
 
-    fn text(&self, step_days: u32) -> String {
+    pub(crate) fn text(&self, step_days: u32) -> String {
         format!("{}: {BELOW_WHY}", self.spell(step_days))
     }
 }
@@ -804,7 +804,7 @@ impl BelowInput {
 /// Every metal priced below its own oxide at some step: for each recipe that makes a
 /// single-element form from another (a metal from its oxide), element by element, in each
 /// market; most steps first, then by name.
-fn below_input(m: &Model, out: &Outcome) -> Vec<BelowInput> {
+pub(crate) fn below_input(m: &Model, out: &Outcome) -> Vec<BelowInput> {
     let s = &out.sim.series;
     let mut found: Vec<BelowInput> = Vec::new();
     for r in &m.recipes {
@@ -865,11 +865,11 @@ fn below_input_line(found: &[BelowInput], step_days: u32) -> Option<String> {
 pub(crate) fn levers_table(out: &Outcome) -> String {
     let mut o = String::new();
     if !out.levers.is_empty() {
-        o.push_str("<table>");
+        o.push_str("<table class=\"levers\">");
         for (k, l) in out.levers.iter().enumerate() {
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td class=\"date\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
+                "<tr><td class=\"num\">{}</td><td class=\"date\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
                 k + 1,
                 l.date,
                 esc(&l.name),
@@ -1359,16 +1359,7 @@ fn svg_chart(
             );
         }
         let ly = t + 14.0 * k as f64 + 8.0;
-        // The legend has ~24 characters' room: a longer name is cut (its end kept, where
-        // keys differ: `…/oxide:Dy`), whole in its tooltip.
-        const ROOM: usize = 24;
-        let n = name.chars().count();
-        let shown = if n > ROOM {
-            let tail: String = name.chars().skip(n - (ROOM - 1)).collect();
-            format!("…{tail}")
-        } else {
-            name.clone()
-        };
+        let shown = legend_label(name);
         let _ = write!(
             o,
             r##"<line x1="{}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="{col}" stroke-width="3"{dash}/><text x="{}" y="{ly}" font-size="11" fill="#222"><title>{}</title>{}</text>"##,
@@ -1383,6 +1374,40 @@ fn svg_chart(
     }
     o.push_str("</svg>");
     o
+}
+
+/// A legend entry in its room (~22 characters of the chart's right margin; 24 ran past the
+/// SVG's edge: review 2026-12-02), whole in its tooltip. Two keys drawn as one line say
+/// their shared part once (`ROW = CN/magnet:NdFeB`, `auto-catalysts-de = -us`), or the
+/// cut would keep only the second; a name still too long is cut, its end kept, where keys
+/// differ (`…/oxide:Dy`).
+fn legend_label(name: &str) -> String {
+    const ROOM: usize = 22;
+    let mut shown = name.to_string();
+    if let Some((a, rest)) = name.split_once(" = ") {
+        let (b, more) = match rest.rsplit_once(" (+") {
+            Some((b, n)) => (b, format!(" (+{n}")),
+            None => (rest, String::new()),
+        };
+        let suffix = match (a.split_once('/'), b.split_once('/')) {
+            (Some((pa, ta)), Some((pb, tb))) if ta == tb => Some(format!("{pa} = {pb}/{ta}{more}")),
+            _ => None,
+        };
+        let prefix = |sep: char| match (a.rsplit_once(sep), b.rsplit_once(sep)) {
+            (Some((pa, _)), Some((pb, tb))) if pa == pb => Some(format!("{a} = {sep}{tb}{more}")),
+            _ => None,
+        };
+        if let Some(short) = suffix.or_else(|| prefix('/')).or_else(|| prefix('-')) {
+            shown = short;
+        }
+    }
+    let n = shown.chars().count();
+    if n > ROOM {
+        let tail: String = shown.chars().skip(n - (ROOM - 1)).collect();
+        format!("…{tail}")
+    } else {
+        shown
+    }
 }
 
 /// Up to `limit` of the metric's series for `keys` that are not all zero, largest peak
@@ -1436,7 +1461,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>",
         esc(&title)
     );
-    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place,td.pass,td.fail,td.name,td.label{white-space:nowrap}</style></head><body>");
+    o.push_str("<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}.fail{color:#b00}.pass{color:#070}pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}figure{margin:1em 0}td.date,td.place,td.pass,td.fail,td.name,td.label,td.num{white-space:nowrap}</style></head><body>");
     let _ = write!(
         o,
         "<h1>{}</h1><p>Model <b>{}</b> (digest {}), {} to {}. Scenario <code>{}</code>.</p>",
@@ -1462,6 +1487,21 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
         },
         out.sim.seed
     );
+    // Whether the scenario held, before any figure: a failed expectation is what a reader
+    // of a CI run's page must see first (it was ~1,300 px down: review 2026-12-02).
+    let failed = out.failed();
+    let stated = out.expectations.len();
+    let _ = match (stated, failed) {
+        (0, _) => write!(o, "<p>Expectations: {}</p>", esc(NONE_STATED)),
+        (n, 0) => write!(
+            o,
+            "<p class=\"pass\"><b>Expectations: all {n} passed</b> (<a href=\"#expectations\">listed below</a>).</p>"
+        ),
+        (n, f) => write!(
+            o,
+            "<p class=\"fail\"><b>Expectations: {f} of {n} FAILED</b> (<a href=\"#expectations\">listed below</a>).</p>"
+        ),
+    };
     o.push_str("<h2>Headline findings</h2><table>");
     let heads = headlines(m, out);
     for h in &heads {
@@ -1537,7 +1577,7 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
             );
         }
     }
-    o.push_str("<h2>Expectations</h2>");
+    o.push_str("<h2 id=\"expectations\">Expectations</h2>");
     if out.expectations.is_empty() {
         let _ = write!(o, "<p>{}</p>", esc(NONE_STATED));
     }
@@ -1998,7 +2038,39 @@ mod tests {
         let lines = vec![(long.clone(), vec![0.1, 0.2])];
         let svg = super::svg_chart("Shortfall", "share", &dates, &lines, super::Scale::Linear);
         assert!(svg.contains(&format!("<title>{long}</title>…")), "{svg}");
-        assert!(svg.contains("…identifier-indeed-ev-us</text>"), "{svg}");
+        assert!(svg.contains("…entifier-indeed-ev-us</text>"), "{svg}");
+    }
+
+    #[test]
+    fn two_keys_drawn_as_one_line_say_their_shared_part_once_in_the_legend() {
+        use super::legend_label;
+        assert_eq!(
+            legend_label("ROW/magnet:NdFeB = CN/magnet:NdFeB"),
+            "ROW = CN/magnet:NdFeB"
+        );
+        assert_eq!(
+            legend_label("auto-catalysts-de = auto-catalysts-us"),
+            "…to-catalysts-de = -us"
+        );
+        assert_eq!(
+            legend_label("ev-us = industrial-us"),
+            "ev-us = industrial-us"
+        );
+        assert_eq!(
+            legend_label("magnet/DE = magnet/KR (+2)"),
+            "magnet/DE = /KR (+2)"
+        );
+        assert_eq!(
+            legend_label("ROW/oxide:Eu = CN/oxide:Eu (+1)"),
+            "ROW = CN/oxide:Eu (+1)"
+        );
+        assert_eq!(legend_label("ROW/oxide:Dy"), "ROW/oxide:Dy");
+        assert!(
+            legend_label("a-sector-with-a-very-long-name")
+                .chars()
+                .count()
+                <= 22
+        );
     }
 
     #[test]

@@ -340,7 +340,8 @@ fn header(spec: &Spec) -> String {
 /// The sweep's figures as `sweep` prints them when it ends, from the runs.csv in `out`: each
 /// figure's peak and mean across runs (p5, p50, p95), and how each moves with each swept
 /// parameter (Spearman's rank correlation over the runs: "rises" or "falls" at 0.5 or more
-/// in size). Figures that are 0 in every run are left out. None if runs.csv cannot be read.
+/// in size; "flat" where the runs' values are within a thousandth of its size). Figures that
+/// are 0 in every run are left out. None if runs.csv cannot be read.
 pub fn figures_table(out: &Path) -> Option<String> {
     let text = std::fs::read_to_string(out.join("runs.csv")).ok()?;
     let (head, rows) = runs_table(&text);
@@ -371,7 +372,7 @@ pub fn figures_table(out: &Path) -> Option<String> {
         n => format!("figures across {n} runs"),
     };
     let mut t = format!(
-        "{title}{:w$} {:>11} {:>11} {:>11}",
+        "{title}{:w$} {:>13} {:>13} {:>13}",
         "",
         "p5",
         "p50",
@@ -384,7 +385,7 @@ pub fn figures_table(out: &Path) -> Option<String> {
     t.push('\n');
     // Four or more significant figures: a mean of $250.4 and one of $249.8 read apart.
     let shown = |x: f64| match x.abs() {
-        a if a >= 1000.0 => fmt_num(x.round()),
+        a if a >= 1000.0 => crate::report::thousands(x),
         a if a >= 100.0 => fmt_num((x * 10.0).round() / 10.0),
         _ => fmt_num(crate::compare::round4(x)),
     };
@@ -404,14 +405,20 @@ pub fn figures_table(out: &Path) -> Option<String> {
         );
         let _ = write!(
             t,
-            "  {name:<width$} {:>11} {:>11} {:>11}",
+            "  {name:<width$} {:>13} {:>13} {:>13}",
             shown(p5),
             shown(p50),
             shown(p95)
         );
+        // A figure the runs move by under a thousandth of its size moves with nothing: a
+        // rank correlation orders differences of rounding (a Dy price mean from 250.17 to
+        // 250.16 "fell (-0.61)" with a stockpile: review 2026-12-02).
+        let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
+        let flat = hi - lo < 1e-3 * lo.abs().max(hi.abs());
         for (values, p) in &params {
             let r = rank_correlation(values, &v);
             let word = match r {
+                Some(_) if flat => "flat (<0.1% apart)".to_string(),
                 Some(r) if r >= 0.5 => format!("rises ({r:+.2})"),
                 Some(r) if r <= -0.5 => format!("falls ({r:+.2})"),
                 Some(r) => format!("({r:+.2})"),
@@ -1706,12 +1713,9 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         if name.contains('[') {
             // One row, one rounding: whole numbers once any of the three reaches 100.
             let whole = [p5, p50, p95].iter().any(|x| x.abs() >= 100.0);
-            let r = |x: f64| {
-                fmt_num(if whole {
-                    x.round()
-                } else {
-                    crate::compare::round4(x)
-                })
+            let r = |x: f64| match whole {
+                true => crate::report::thousands(x),
+                false => fmt_num(crate::compare::round4(x)),
             };
             // The unit: the metric's, per year for a running total's mean (policy cost's
             // mean is dollars a year; below 0, receipts).
