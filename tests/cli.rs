@@ -6127,6 +6127,27 @@ fn a_repl_pasted_scenario_keeps_its_statements_not_its_header_nor_a_top_level_re
 }
 
 #[test]
+fn a_repl_function_header_continues_and_save_reads_a_home_and_open_quotes() {
+    let home = temp("repl-fn-brace");
+    let out = piped_repl(
+        &home,
+        b"fn g2()\n{ 7 }\ng2()\n:save ~\n:save \"unterminated.rhai\n",
+    );
+    let said = text(&out);
+    // `fn g2()` waits for its body on the next line, as `if x` does.
+    assert!(said.contains("\n7\n"), "{said}");
+    assert!(!said.contains("Expecting body statement block"), "{said}");
+    // `~` alone is the home directory, not a file named `~`; a quote left open is refused.
+    assert!(
+        said.contains(&format!("error: {} is a directory", home.display())),
+        "{said}"
+    );
+    assert!(said.contains("a quote is not closed"), "{said}");
+    assert!(!root().join("~").exists() && !root().join("\"unterminated.rhai").exists());
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
 fn a_repl_definition_typed_again_unchanged_is_accepted_and_saved_once() {
     let home = temp("repl-again");
     let saved = home.join("s.rhai");

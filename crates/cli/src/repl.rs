@@ -282,9 +282,12 @@ impl ReplHelper {
                     Some(l) => l >= input.lines().count().max(1),
                     None => true,
                 };
+                // (`fn g()` with its `{` to come on the next line, as `if x` takes it.)
                 let incomplete = matches!(
                     e.err_type(),
-                    ParseErrorType::UnexpectedEOF | ParseErrorType::MissingToken(..)
+                    ParseErrorType::UnexpectedEOF
+                        | ParseErrorType::MissingToken(..)
+                        | ParseErrorType::FnMissingBody(..)
                 ) && at_end
                     || matches!(e.err_type(), ParseErrorType::UnknownOperator(_))
                         && input.trim_end().ends_with(['{', '(', '[', ','])
@@ -1389,9 +1392,19 @@ impl Session {
                 let unquoted = (rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
                     .or_else(|| rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
                     .unwrap_or(rest);
+                // A quote opened and not closed is a mistake, not part of a file name (a
+                // file `"x.rhai` could not be run as the note after a save shows).
+                if unquoted.starts_with(['"', '\'']) || unquoted.ends_with(['"', '\'']) {
+                    failed!(
+                        "error: :save {rest}: a quote is not closed: :save \"my file.rhai\", or \
+                         :save my-file.rhai"
+                    );
+                    return true;
+                }
                 let home = std::env::var("HOME").ok().filter(|h| !h.is_empty());
-                let expanded = match (unquoted.strip_prefix("~/"), home) {
-                    (Some(tail), Some(home)) => format!("{home}/{tail}"),
+                let expanded = match (unquoted, unquoted.strip_prefix("~/"), home) {
+                    (_, Some(tail), Some(home)) => format!("{home}/{tail}"),
+                    ("~", _, Some(home)) => home,
                     _ => unquoted.to_string(),
                 };
                 let f = expanded.as_str();
