@@ -1032,8 +1032,10 @@ pub fn esc(s: &str) -> String {
 }
 
 /// Line colours, told apart from one another and each dark enough to read on white.
-const COLORS: [&str; 8] = [
+/// (Ten: a prices chart draws up to nine lines, the ninth was the first's colour again.)
+const COLORS: [&str; 10] = [
     "#1b6ca8", "#c0392b", "#2e7d32", "#8e44ad", "#b35900", "#00838f", "#5d4037", "#455a64",
+    "#ad1457", "#827717",
 ];
 
 /// A chart axis label: three significant figures at most, with k, M or G for thousands,
