@@ -59,6 +59,8 @@ struct ReplHelper {
     ids: BTreeMap<IdKind, Vec<String>>,
     /// Each documented function's parameter names, one list per overload.
     params: BTreeMap<String, Vec<Vec<String>>>,
+    /// The option keys of each function that takes an options map.
+    options: BTreeMap<String, Vec<String>>,
     /// The recorded metrics, each with its keys: what `:show`, `:plot` and `:keys` take.
     metrics: BTreeMap<String, Vec<String>>,
     engine: Engine,
@@ -107,6 +109,12 @@ impl Completer for ReplHelper {
             }
             // A file name, a date, a count: nothing of the model's to offer.
             [c, ..] if c.starts_with(':') => return Ok((pos, vec![])),
+            // A key of a lever's options map (`export_ban("CN", #{ el`): its options.
+            _ if self.option_keys(&before[..start]).is_some() => self
+                .option_keys(&before[..start])
+                .into_iter()
+                .flatten()
+                .collect(),
             _ if word.is_empty() && !in_string(&before[..start]) => return Ok((pos, vec![])),
             _ => match self.argument_kind(&before[..start]) {
                 Some(IdKind::Label) => self.labels.iter().collect(),
@@ -230,6 +238,20 @@ enum Open {
 }
 
 impl ReplHelper {
+    /// Where the text ends at a key of an options map passed to a function that takes one
+    /// (`tariff("US", "CN", 0.1, #{ ` or `…, label: "x", `), that function's option keys.
+    fn option_keys(&self, before: &str) -> Option<&Vec<String>> {
+        let (open, in_str) = scan(before);
+        match open.as_slice() {
+            [.., Open::Call(function, _), Open::Map(None)]
+                if !in_str && before.trim_end().ends_with(['{', ',']) =>
+            {
+                self.options.get(function)
+            }
+            _ => None,
+        }
+    }
+
     /// The kind of id the string the cursor is in names, if the lever or option says: the
     /// third argument of `price_floor`, the `to:` of a ban, an element of `elements: [...]`.
     fn argument_kind(&self, before: &str) -> Option<IdKind> {
@@ -1943,6 +1965,7 @@ pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
     );
     let reference = chokepoint_script::reference::reference();
     let params = lever_params(&reference);
+    let options = chokepoint_script::reference::lever_options(&reference, &model);
     let mut words: Vec<String> = reference.into_iter().map(|d| d.name).collect();
     words.extend(
         [
@@ -1980,6 +2003,7 @@ pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
         words,
         ids: ids_by_kind(m),
         params,
+        options,
         metrics,
         engine: build_engine(None, &scripts_root),
         unfinished: Default::default(),
@@ -2155,6 +2179,7 @@ mod tests {
             words: words.iter().map(|w| w.to_string()).collect(),
             ids: Default::default(),
             params: Default::default(),
+            options: Default::default(),
             metrics: Default::default(),
             engine: chokepoint_script::build_engine(None, std::path::Path::new("scripts")),
             unfinished: Default::default(),
@@ -2245,6 +2270,61 @@ mod tests {
         let helper = helper_of(&["DE", "DE/concentrate", "DE>AU", "Dy", "demand_shock"]);
         let got = completions(&helper, "thrift(\"D");
         assert_eq!(got, ["DE", "Dy", "DE/concentrate", "DE>AU"]);
+    }
+
+    #[test]
+    fn an_options_map_key_is_offered_the_levers_options() {
+        let reference = chokepoint_script::reference::reference();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let model = chokepoint_core::load::load(&root.join("models/world-2024.yaml")).unwrap();
+        let options = chokepoint_script::reference::lever_options(&reference, &model);
+        // Every lever that takes an options map states its keys in its doc.
+        for (lever, keys) in [
+            (
+                "export_ban",
+                &["elements", "forms", "to", "exempt", "label"][..],
+            ),
+            (
+                "export_licence",
+                &[
+                    "elements",
+                    "forms",
+                    "to",
+                    "exempt",
+                    "label",
+                    "approval",
+                    "delay_days",
+                ],
+            ),
+            ("tariff", &["elements", "forms", "label"]),
+            ("contract", &["firm"]),
+            ("stockpile_release", &["as_needed"]),
+            ("build", &["country", "firm"]),
+            ("entity_list", &["elements", "forms", "exempt", "label"]),
+        ] {
+            let got: Vec<&str> = options
+                .get(lever)
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(got, keys, "{lever}: {options:?}");
+        }
+        let helper = super::ReplHelper {
+            options,
+            params: super::lever_params(&reference),
+            ..helper_of(&["electronics-cn", "export_ban"])
+        };
+        let complete = |line: &str| completions(&helper, line);
+        assert_eq!(complete("export_ban(\"CN\", #{ el"), ["elements"]);
+        assert_eq!(
+            complete("export_ban(\"CN\", #{ to: [\"US\"], la"),
+            ["label"]
+        );
+        assert_eq!(complete("tariff(\"US\", \"CN\", 0.1, #{ f"), ["forms"]);
+        // A value is not a key; outside a lever's map, the usual words.
+        assert_eq!(complete("let x = #{ el"), ["electronics-cn"]);
+        assert_eq!(complete("export_b"), ["export_ban"]);
     }
 
     #[test]

@@ -62,6 +62,41 @@ pub fn reference() -> Vec<LeverDoc> {
     out
 }
 
+/// The option keys of each function that takes an options map, as its doc states them
+/// ("with options: `elements` and `forms` …, `label` …", or "Options: …"): the backticked
+/// names from there to the end of that paragraph, bar what else the doc names there: other
+/// functions (`lift`), the function's own parameters (`country`), and the model's forms
+/// (`concentrate`).
+pub fn lever_options(reference: &[LeverDoc], model: &Model) -> BTreeMap<String, Vec<String>> {
+    let functions: Vec<&str> = reference.iter().map(|d| d.name.as_str()).collect();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in reference.iter().filter(|d| d.signature.contains(": map")) {
+        let params = param_names(&d.signature);
+        let named = |w: &str| {
+            functions.contains(&w)
+                || params.iter().any(|p| p == w)
+                || model.forms.iter().any(|f| f.id == w)
+        };
+        let lower = d.text.to_ascii_lowercase();
+        let Some(at) = lower.find("options:") else {
+            continue;
+        };
+        let para = &d.text[at..];
+        let para = &para[..para.find("\n\n").unwrap_or(para.len())];
+        let keys = out.entry(d.name.clone()).or_default();
+        for (i, piece) in para.split('`').enumerate() {
+            let key = i % 2 == 1
+                && !piece.is_empty()
+                && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && !named(piece);
+            if key && !keys.iter().any(|k| k == piece) {
+                keys.push(piece.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// Each documented function's parameter names, one list per overload.
 pub fn lever_params(reference: &[LeverDoc]) -> BTreeMap<String, Vec<Vec<String>>> {
     let mut params: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
