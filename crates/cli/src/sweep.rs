@@ -1835,7 +1835,7 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         .filter(|p| p["lo"].as_f64() < p["hi"].as_f64())
         .filter_map(|p| p["name"].as_str())
         .collect();
-    let response = response_charts(&head, &rows, &params);
+    let response = response_charts(&head, &rows, &params, meta["grid"].as_u64().is_some());
     let about = about + cap_caveat.as_str() + said_html.as_str();
     let report = fan_report(
         &fans,
@@ -1896,8 +1896,10 @@ fn short_note(short: &[i32], partial: &[i32]) -> Option<String> {
 
 /// Each figure's peak and mean across runs against each swept parameter: what the answer
 /// to "how large must it be?" reads off. One point per run; a line through them, in the
-/// parameter's order, when one parameter was swept.
-fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String {
+/// parameter's order, when one parameter was swept on a `grid`. (Monte Carlo points fall
+/// where they fall: a line from 1,121 t to 1,550 t drew a slope where the answer had a
+/// threshold, review 2026-12-02.)
+fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str], grid: bool) -> String {
     let mut o = String::new();
     for p in params {
         let Some(pc) = head.iter().position(|h| h == p) else {
@@ -1980,7 +1982,7 @@ fn response_charts(head: &[&str], rows: &[Vec<f64>], params: &[&str]) -> String 
                     )
                 })
                 .collect();
-            let line = if params.len() == 1 {
+            let line = if params.len() == 1 && grid {
                 let pl: Vec<String> = (pts.iter())
                     .map(|(a, v, _)| format!("{:.1},{:.1}", x(*a), y(*v)))
                     .collect();
@@ -2339,11 +2341,15 @@ mod tests {
                 vec![i as f64, 0.0, a, b, a + 10.0 * b, 0.0]
             })
             .collect();
-        let one = response_charts(&head, &rows, &["a"]);
+        let one = response_charts(&head, &rows, &["a"], true);
         assert_eq!(one.matches("<figure>").count(), 1, "peaks and means only");
         assert_eq!(one.matches("<circle").count(), 4);
         assert!(one.contains("<polyline") && !one.contains("Colour"));
-        let two = response_charts(&head, &rows, &["a", "b"]);
+        // Monte Carlo points are dots alone: a line between two draws is no answer.
+        let drawn = response_charts(&head, &rows, &["a"], false);
+        assert_eq!(drawn.matches("<circle").count(), 4);
+        assert!(!drawn.contains("<polyline"), "{drawn}");
+        let two = response_charts(&head, &rows, &["a", "b"], true);
         assert_eq!(two.matches("<figure>").count(), 2, "one per parameter");
         assert!(two.contains("Colour: b, blue at its lowest"), "{two}");
         assert!(two.contains(r##"fill="#1b6ca8""##) && two.contains(r##"fill="#e6781e""##));
@@ -2362,7 +2368,7 @@ mod tests {
         let rows: Vec<Vec<f64>> = (0..3)
             .map(|i| vec![i as f64, 0.0, i as f64, 1.0 + i as f64, 2.0 * i as f64])
             .collect();
-        let units = response_charts(&head, &rows, &["a"]);
+        let units = response_charts(&head, &rows, &["a"], true);
         assert!(
             units.contains("price[ROW/oxide:Dy].peak ($/kg) against a"),
             "{units}"
@@ -2375,7 +2381,7 @@ mod tests {
         let rows: Vec<Vec<f64>> = (0..3)
             .map(|i| vec![i as f64, 0.0, i as f64, 1.0 + i as f64, 0.0])
             .collect();
-        let flat = response_charts(&head, &rows, &["a"]);
+        let flat = response_charts(&head, &rows, &["a"], true);
         assert_eq!(flat.matches("<figure>").count(), 1, "{flat}");
         assert!(
             flat.contains("The same in every run, whatever its a: policy_cost[US].mean (0)."),
