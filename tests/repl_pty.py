@@ -85,6 +85,17 @@ out = read_until(r"value: [0-9.e+-]+")
 value = re.search(r"value: ([0-9.e+-]+)", out).group(1)
 send(":plot price ROW/oxide:Dy\r")
 read_until(r"price\[ROW/oxide:Dy\]")
+# In a 60-column terminal the chart fits it (it was 78 columns whatever the width).
+import fcntl, struct, termios
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 60, 0, 0))
+time.sleep(0.3)
+send(":plot price ROW/oxide:Dy\r")
+out = read_until(r"2024-07-\d\d\s*\r?\n")
+drawn = [l for l in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out).replace("\r", "").split("\n") if "\u2524" in l]
+if not drawn or max(len(l) for l in drawn) > 60:
+    fail("the chart is wider than the 60-column terminal: %r" % drawn[:3])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+time.sleep(0.3)
 # Wrong values at the prompt get clear errors and the session goes on.
 for cmd, want in [
     (":step abc", r"takes a number of steps"),

@@ -370,6 +370,10 @@ struct Session {
     stdin_line: Option<usize>,
     /// Wall-clock time each input, clock move or trial may take (`--time-limit`).
     time_limit: Duration,
+    /// The terminal's width in columns, where the line editor knows it: `:plot` and
+    /// `:keys` fit it (review 2026-12-02: a 60-column terminal broke both). Piped, 98: a
+    /// 64-column chart and key lists of 96.
+    columns: usize,
     /// The input that defined each of the session's functions and closures (by name and
     /// arity): an error inside one, raised on a later input or as the clock runs, is shown
     /// at its line of that input's text.
@@ -432,6 +436,7 @@ impl Session {
             expectations_said: 0,
             stdin_line: None,
             time_limit,
+            columns: 98,
             origins: BTreeMap::new(),
         }
     }
@@ -1376,7 +1381,9 @@ impl Session {
                             "" => format!("{m}[{k}]"),
                             unit => format!("{m}[{k}], {unit}"),
                         };
-                        out!("{}", plot(&title, &dates, &v, 64, 14))
+                        // (The chart's axis labels take ~14 columns beside its plot.)
+                        let w = self.columns.saturating_sub(16).clamp(20, 64);
+                        out!("{}", plot(&title, &dates, &v, w, 14))
                     }
                     Err(e) => failed!("error: {e}"),
                 }
@@ -1397,7 +1404,7 @@ impl Session {
                     // In lines of a terminal's width (trade_by_form has hundreds of keys).
                     let mut line = String::new();
                     for k in keys {
-                        if !line.is_empty() && line.len() + 2 + k.len() > 96 {
+                        if !line.is_empty() && line.len() + 2 + k.len() > self.columns.max(40) - 2 {
                             outln!("{line}");
                             line.clear();
                         }
@@ -2064,6 +2071,9 @@ pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
                     t = last.trim();
                 }
                 if t.starts_with(':') {
+                    if let Some((columns, _)) = rl.dimensions().filter(|_| !piped) {
+                        session.columns = usize::from(columns);
+                    }
                     if !session.command(t) {
                         break;
                     }
