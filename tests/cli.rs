@@ -874,6 +874,13 @@ fn sweep_shards_merge_to_the_same_bytes_and_reject_bad_arguments() {
     let merged: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("merged/summary.json")).unwrap()).unwrap();
     assert_eq!(merged["finished"], true, "{merged}");
+    // Its report ends with the scenario's source, as `run`'s does.
+    let report = std::fs::read_to_string(dir.join("merged/report.html")).unwrap();
+    assert!(
+        report.contains("<h2>Scenario source</h2><pre"),
+        "{}",
+        &report[report.len().saturating_sub(500)..]
+    );
     for f in ["sweep.json", "report.html", "summary.json"] {
         assert_eq!(
             std::fs::read(dir.join("merged").join(f)).unwrap(),

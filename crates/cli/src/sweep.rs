@@ -1002,6 +1002,8 @@ fn meta(scenario: &Scenario, model: &Model, spec: &Spec, shard: Shard, total: us
         "script": scenario.path.display().to_string(),
         "title": scenario.title(),
         "script_digest": digest(scenario.full_source().as_bytes()),
+        // What the report shows as the scenario's source (as `run`'s does).
+        "source": scenario.source,
         "model": model.name,
         "model_digest": model_digest(model),
         "runs": total,
@@ -1846,6 +1848,20 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
             .unwrap_or("?"),
         &(about + table.as_str() + response.as_str()),
     );
+    // The scenario's source, as `run`'s report ends (a sweep of an earlier chokepoint
+    // recorded none).
+    let report = match meta["source"].as_str() {
+        Some(src) => {
+            let end = report.rfind("</body>").unwrap_or(report.len());
+            format!(
+                "{}<h2>Scenario source</h2><pre style=\"background:#f6f6f6;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere\">{}</pre>{}",
+                &report[..end],
+                crate::report::esc(src),
+                &report[end..]
+            )
+        }
+        None => report,
+    };
     short.sort_unstable();
     Finished {
         bands,
