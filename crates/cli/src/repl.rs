@@ -102,6 +102,7 @@ impl Completer for ReplHelper {
         let word = &before[start..];
         // A command's arguments are metrics and their keys, not levers or model ids.
         let args: Vec<&str> = before[..start].split_whitespace().collect();
+        let option_keys = self.option_keys(&before[..start]);
         let choices: Vec<&String> = match args.as_slice() {
             [":show" | ":plot" | ":keys"] => self.metrics.keys().collect(),
             [":show" | ":plot", metric] => {
@@ -110,11 +111,7 @@ impl Completer for ReplHelper {
             // A file name, a date, a count: nothing of the model's to offer.
             [c, ..] if c.starts_with(':') => return Ok((pos, vec![])),
             // A key of a lever's options map (`export_ban("CN", #{ el`): its options.
-            _ if self.option_keys(&before[..start]).is_some() => self
-                .option_keys(&before[..start])
-                .into_iter()
-                .flatten()
-                .collect(),
+            _ if option_keys.is_some() => option_keys.into_iter().flatten().collect(),
             _ if word.is_empty() && !in_string(&before[..start]) => return Ok((pos, vec![])),
             _ => match self.argument_kind(&before[..start]) {
                 Some(IdKind::Label) => self.labels.iter().collect(),
@@ -787,6 +784,8 @@ impl Session {
         let (stripped, named) = drop_header_fields(input);
         let own_model = named.as_deref().is_none_or(|v| self.names_session_model(v));
         let input = stripped.as_str();
+        // As `:save` writes it: without the lines a header left blank above it.
+        let statement = self.as_statement(input.trim_end().trim_start_matches(['\n', '\r']));
         let header = chokepoint_script::header_line(input, "model").is_some();
         if !own_model || header || input.lines().any(names_model) {
             failed!(
@@ -827,9 +826,7 @@ impl Session {
         // session has them already, and a saved script has them once.
         if ast.statements().is_empty()
             && ast.iter_functions().next().is_some()
-            && self
-                .script
-                .contains(&self.as_statement(input.trim_end().trim_start_matches(['\n', '\r'])))
+            && self.script.contains(&statement)
         {
             outln!("(already defined, unchanged)");
             return;
@@ -967,11 +964,10 @@ impl Session {
                     let key = (f.name.to_string(), f.params.len());
                     self.origins.insert(key, origin.clone());
                 }
-                let saved = self.as_statement(input.trim_end().trim_start_matches(['\n', '\r']));
                 for k in superseded.into_iter().rev() {
                     self.script.remove(k);
                 }
-                self.script.push(saved);
+                self.script.push(statement);
                 // A series shows as `print` shows it, not as its Rust type's name.
                 use chokepoint_script::api::query::{query_api, SeriesView};
                 match v.clone().try_cast::<SeriesView>() {
@@ -1756,8 +1752,6 @@ fn made_earlier(e: &chokepoint_script::rhai::EvalAltResult, ast: &AST) -> bool {
     }
 }
 
-/// A scheduled closure that failed was typed on an earlier input: its position is in that
-/// input, not in the one being shown, so no caret points into the wrong text.
 /// An input with the header fields of its leading comments (`// title:`, `// model:`,
 /// `// horizon:`: a scenario's file header, pasted whole) blanked, and the model it named.
 fn drop_header_fields(input: &str) -> (String, Option<String>) {
@@ -1829,6 +1823,8 @@ fn top_level_exit(input: &str, ast: &AST) -> Option<chokepoint_script::rhai::Pos
     found
 }
 
+/// A scheduled closure that failed was typed on an earlier input: its position is in that
+/// input, not in the one being shown, so no caret points into the wrong text.
 fn earlier_closure(error: ScriptError) -> ScriptError {
     unplaced_closure(error, "in a closure set up on an earlier input")
 }

@@ -1839,6 +1839,15 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
         .collect();
     let response = response_charts(&head, &rows, &params, meta["grid"].as_u64().is_some());
     let about = about + cap_caveat.as_str() + said_html.as_str();
+    // The scenario's source ends the page, as `run`'s report does (a sweep of an earlier
+    // chokepoint recorded none).
+    let source = match meta["source"].as_str() {
+        Some(src) => format!(
+            "<h2>Scenario source</h2><pre>{}</pre>",
+            crate::report::esc(src)
+        ),
+        None => String::new(),
+    };
     let report = fan_report(
         &fans,
         rows.len(),
@@ -1847,21 +1856,8 @@ fn finish(runs: &str, series: &str, meta: &str) -> Finished {
             .or(meta["script"].as_str())
             .unwrap_or("?"),
         &(about + table.as_str() + response.as_str()),
+        &source,
     );
-    // The scenario's source, as `run`'s report ends (a sweep of an earlier chokepoint
-    // recorded none).
-    let report = match meta["source"].as_str() {
-        Some(src) => {
-            let end = report.rfind("</body>").unwrap_or(report.len());
-            format!(
-                "{}<h2>Scenario source</h2><pre style=\"background:#f6f6f6;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere\">{}</pre>{}",
-                &report[..end],
-                crate::report::esc(src),
-                &report[end..]
-            )
-        }
-        None => report,
-    };
     short.sort_unstable();
     Finished {
         bands,
@@ -2068,8 +2064,9 @@ fn frame(aria: &str, title: &str, body: &str, ticks: &[f64], x: (String, String)
 /// Per (metric, key): (year, p5, p50, p95).
 type Fans = BTreeMap<(String, String), Vec<(i32, f64, f64, f64)>>;
 
-fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
-    let mut o = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sweep: {}</title><style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}</style></head><body>", crate::report::esc(title));
+/// The sweep's page: `about` (what ran, the figures, the responses), the bands, then `end`.
+fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str, end: &str) -> String {
+    let mut o = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sweep: {}</title><style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}}</style></head><body>", crate::report::esc(title));
     let _ = write!(
         o,
         "<h1>Sweep of {runs} run{}: {}</h1>{about}",
@@ -2083,7 +2080,9 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
         o.push_str("<p>Bands: p5–p95 shaded, p50 line; yearly means of each run (running totals such as policy cost: the total at each year's end).</p>");
     }
     if years < 2 {
-        o.push_str("<p>These runs span one calendar year: there is no band to draw through yearly means. The table above gives each figure's p5, p50 and p95 across runs, peaks included.</p></body></html>\n");
+        o.push_str("<p>These runs span one calendar year: there is no band to draw through yearly means. The table above gives each figure's p5, p50 and p95 across runs, peaks included.</p>");
+        o.push_str(end);
+        o.push_str("</body></html>\n");
         return o;
     }
     if years <= 3 {
@@ -2147,6 +2146,7 @@ fn fan_report(fans: &Fans, runs: usize, title: &str, about: &str) -> String {
             ),
         ));
     }
+    o.push_str(end);
     o.push_str("</body></html>\n");
     o
 }

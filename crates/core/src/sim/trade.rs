@@ -1064,9 +1064,9 @@ impl Sim {
         let mut total = 0.0;
         let nx = self.model.countries.len();
         let rules = &self.rules[self.rule_offset[c]..];
+        let seen = &self.supply_seen[c * nx..(c + 1) * nx];
         for (slot, l) in buyers.iter().enumerate() {
             let need = self.link_need(l);
-            let seen = &self.supply_seen[c * nx..(c + 1) * nx];
             let lead = licence_lead(rules, nx, slot, l.country, &self.scratch.active, None, seen);
             let contracted = links.contracted[slot];
             let (r, held) = self.link_request(l, c, need, lead.pipeline, contracted);
