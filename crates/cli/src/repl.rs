@@ -44,7 +44,8 @@ not finished (an open brace, a function body) continues on the next line.
   :quit                 leave (also :q or :exit; Ctrl-D works too)
 Tab completes levers, commands and model ids; inside a lever's string argument or option,
 only ids of the kind it takes (countries, firms and groups in a ban's `to: [...]`; the
-session's policy labels in `lift`). Ctrl-C stops a running evaluation, or drops the input
+session's policy labels in `lift`), and at a key of a lever's options map (`#{ el`), its
+option names. Ctrl-C stops a running evaluation, or drops the input
 being typed. A line that sets up actions for later (at, every, when) is tried to the model's
 end at once: an action that would fail is reported. A function an earlier input ran cannot
 be defined again (a saved script would replay that input with the new body).
