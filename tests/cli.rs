@@ -538,8 +538,21 @@ fn run_writes_its_outputs_and_reports_bad_input() {
     assert!(
         shown.contains(&format!("${:.0}/kg", usd))
             && shown.contains(&format!("({ratio:.1}× start, "))
-            && shown.contains(&format!("{date})")),
+            && shown.contains(&format!("{date}; baseline ")),
         "{dy}"
+    );
+    // Beside it, the baseline's price then (no levers: Dy oxide near its start) and what
+    // a baseline is.
+    let base = dy["baseline_times_start"].as_f64().unwrap();
+    assert!((0.9..1.1).contains(&base), "{dy}");
+    let said: f64 = (shown.rsplit("; baseline ").next())
+        .and_then(|t| t.strip_suffix("× then)"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{dy}"));
+    assert!((said - base).abs() < 0.01, "{dy}");
+    assert!(
+        summary["baseline"].as_str().unwrap().contains("no levers"),
+        "{summary}"
     );
     assert!(("2025-04-07".."2025-12-31").contains(&date), "{dy}");
     let jp = find("peak shortfall oxide/JP")["share"].as_f64().unwrap();
@@ -2171,7 +2184,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     // A sector far shorter than its country's users of the form as a whole has a line of
     // its own (US oxide users were 8% short at worst, medical Gd users 95%).
     assert!(
-        shown.contains("peak shortfall gd-medical-us           95.5% (week of 2025-03-03; oxide/US as a whole 8.2%)"),
+        shown.contains("peak shortfall gd-medical-us           95.5% (week of 2025-03-03; oxide/US as a whole 8.2%; baseline 0.0% then)"),
         "{shown}"
     );
     assert!(
@@ -2182,7 +2195,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     // (all of it falls within them: ~3.95% of four years' output is ~16% of one year's).
     assert!(
         ["3.9", "4.0"].iter().any(|p| shown.contains(&format!(
-            "vehicles ({p}% of output over the run, 15.9% of its use unmet over its worst 12 months)"
+            "vehicles ({p}% of output over the run, 15.9% of its use unmet over its worst 12 months; baseline 0.0%)"
         ))),
         "{shown}"
     );
@@ -6743,4 +6756,49 @@ fn a_crowded_spot_on_the_lever_timeline_names_the_levers_it_counts() {
         "{title}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn headlines_are_read_against_a_baseline_without_the_levers() {
+    let dir = temp("baseline");
+    // Over the 12-month US heavy ban's dates with no lever: Eu oxide in China falls to
+    // ~0.4× by itself as capacity arrives, a headline of a run with nothing in it.
+    let none = dir.join("none.rhai");
+    std::fs::write(&none, "run_until(\"2027-12-27\");\n").unwrap();
+    let out = chokepoint(&[
+        "run",
+        none.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let shown = text(&out);
+    assert!(shown.contains("low price CN/oxide:Eu"), "{shown}");
+    // A run with no lever is its own baseline: none is shown or recorded.
+    assert!(
+        !shown.contains("; baseline") && !shown.contains("\n  baseline "),
+        "{shown}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["baseline"].is_null(), "{summary}");
+    // Under the ban the same drift is no finding: the movers are those it moved apart from
+    // the baseline (Gd oxide outside China at 19× against ~0.9×), and each line says where
+    // the baseline stood.
+    let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
+    let shown = text(&out);
+    assert!(!shown.contains("CN/oxide:Eu"), "{shown}");
+    let gd = (shown.lines())
+        .find(|l| l.contains("peak price ROW/oxide:Gd"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    let base: f64 = gd
+        .split("; baseline ")
+        .nth(1)
+        .and_then(|t| t.split('×').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{gd}"));
+    assert!((0.7..1.1).contains(&base), "{gd}");
+    assert!(
+        shown.contains("output lost ev-us") && shown.contains("; baseline 0.0%)"),
+        "{shown}"
+    );
 }

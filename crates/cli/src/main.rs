@@ -1314,7 +1314,11 @@ fn run(
         &mut failure,
     );
     let (scenario, model, outcome) = match run {
-        Ok(x) => x,
+        // (What the headlines are read against: the model with no levers.)
+        Ok((scenario, model, outcome)) => {
+            let outcome = outcome.with_baseline(&model);
+            (scenario, model, outcome)
+        }
         Err(e) => {
             // What the script printed before it failed is often what explains the failure.
             for line in &failure.printed {

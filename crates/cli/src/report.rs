@@ -229,6 +229,31 @@ struct Move {
     low: f64,
     low_times: f64,
     low_date: String,
+    /// The baseline's multiple of the start at the peak's date and at the low's.
+    base_at_peak: Option<f64>,
+    base_at_low: Option<f64>,
+    /// How far the price stood from the baseline's at most, as a multiple either way
+    /// ([`apart`]).
+    from_base: Option<f64>,
+}
+
+/// The largest multiple by which a run's series stood above or below its baseline's at the
+/// same date (1 where they ran together), over the steps both priced.
+fn apart(run: &[f64], base: &[f64]) -> Option<f64> {
+    (run.iter().zip(base))
+        .filter(|(r, b)| **r > 0.0 && **b > 0.0)
+        .map(|(r, b)| (r / b).max(b / r))
+        .reduce(f64::max)
+}
+
+/// A baseline's multiple as a headline adds it: `; baseline 1.2× then` (as the line's own:
+/// one decimal from 1, two figures under it).
+fn baseline_times(b: Option<f64>) -> String {
+    match b {
+        Some(b) if b >= 0.995 => format!("; baseline {b:.1}× then"),
+        Some(b) => format!("; baseline {}× then", two_figures(b)),
+        None => String::new(),
+    }
 }
 
 /// A key price's low is told from this multiple of its start down.
@@ -258,6 +283,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     // it peaked; then the prices that moved most of all the others (Y oxide or Dy metal
     // outside China can run far ahead of these five).
     let last = s.dates.len().saturating_sub(1);
+    let base = out.baseline.as_deref();
     let moves_of = |key: &str| -> Option<Move> {
         let v = s.column(s.find("price", key)?);
         let first = start_price(m, key).or(v.first().copied())?;
@@ -265,6 +291,11 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             (v.iter().copied().enumerate()).reduce(|a, b| if b.1 > a.1 { b } else { a })?;
         let (low_at, low) =
             (v.iter().copied().enumerate()).reduce(|a, b| if b.1 < a.1 { b } else { a })?;
+        // The baseline's multiple at the peak's date and at the low's.
+        let then = |i: usize| {
+            let b = &base?.series;
+            Some(b.values[i * b.names.len() + b.find("price", key)?] / first)
+        };
         Some(Move {
             peak,
             times: peak / first,
@@ -273,7 +304,15 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             low,
             low_times: low / first,
             low_date: s.dates[low_at].to_string(),
+            base_at_peak: then(at),
+            base_at_low: then(low_at),
+            from_base: base.and_then(|b| apart(&v, &b.series.column(b.series.find("price", key)?))),
         })
+    };
+    // The baseline's value of a series `metric[key]` in the step `i`, where there is one.
+    let base_at = |metric: &str, key: &str, i: usize| -> Option<f64> {
+        let b = &base?.series;
+        Some(b.values[i * b.names.len() + b.find(metric, key)?])
     };
     let mut price_line = |key: &str, p: Move| {
         // A price that never left its start has no peak worth dating; one highest in the
@@ -293,11 +332,20 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         };
         let low = if fell {
             format!(
-                "; low ${}/kg ({}× start, {falling}{})",
+                "; low ${}/kg ({}× start, {falling}{}{})",
                 per_kg(p.low),
                 two_figures(p.low_times),
-                p.low_date
+                p.low_date,
+                baseline_times(p.base_at_low)
             )
+        } else {
+            String::new()
+        };
+        // The baseline at the peak where either moved: a flat price beside a flat
+        // baseline says nothing more.
+        let moved = |b: Option<f64>| b.is_some_and(|b| !(1.0 / 1.05..1.05).contains(&b));
+        let base_peak = if p.times >= 1.05 || moved(p.base_at_peak) {
+            baseline_times(p.base_at_peak)
         } else {
             String::new()
         };
@@ -306,10 +354,16 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             ("times_start", json!(p.times)),
             ("date", json!(p.date)),
         ];
+        if let Some(b) = p.base_at_peak {
+            numbers.push(("baseline_times_start", json!(b)));
+        }
         if fell {
             numbers.push(("low_usd_per_kg", json!(p.low)));
             numbers.push(("low_times_start", json!(p.low_times)));
             numbers.push(("low_date", json!(p.low_date)));
+            if let Some(b) = p.base_at_low {
+                numbers.push(("low_baseline_times_start", json!(b)));
+            }
         }
         if fell && p.times < 1.05 {
             // Only a fall: its low is the finding, and the figures a reader takes first
@@ -317,25 +371,33 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             push(
                 format!("low price {key}"),
                 format!(
-                    "${}/kg ({}× start, {falling}{})",
+                    "${}/kg ({}× start, {falling}{}{})",
                     per_kg(p.low),
                     two_figures(p.low_times),
-                    p.low_date
+                    p.low_date,
+                    baseline_times(p.base_at_low)
                 ),
-                vec![
+                [
                     ("usd_per_kg", json!(p.low)),
                     ("times_start", json!(p.low_times)),
                     ("date", json!(p.low_date)),
                     ("peak_usd_per_kg", json!(p.peak)),
                     ("peak_times_start", json!(p.times)),
                     ("peak_date", json!(p.date)),
-                ],
+                ]
+                .into_iter()
+                .chain(p.base_at_low.map(|b| ("baseline_times_start", json!(b))))
+                .collect(),
             );
             return;
         }
         push(
             format!("peak price {key}"),
-            format!("${}/kg ({:.1}× start{when}){low}", per_kg(p.peak), p.times),
+            format!(
+                "${}/kg ({:.1}× start{when}{base_peak}){low}",
+                per_kg(p.peak),
+                p.times
+            ),
             numbers,
         );
     };
@@ -351,8 +413,13 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .filter(|k| !KEY_PRICES.contains(k))
         .filter_map(|k| Some((k.to_string(), moves_of(k)?)))
         .filter(|(_, p)| !keyed || p.times >= 1.5 || p.low_times <= 1.0 / 1.5)
+        // Against a baseline, those the levers moved: 1.5× apart from it at some date (Eu
+        // oxide falling to 0.4× by itself is no finding of a ban).
+        .filter(|(_, p)| !keyed || p.from_base.is_none_or(|a| a >= 1.5))
         .collect();
-    let size = |p: &Move| rank(p.times.max(1.0 / p.low_times.max(1e-9)));
+    // (How far from the baseline where there is one, else from the start.)
+    let size =
+        |p: &Move| rank((p.from_base).unwrap_or_else(|| p.times.max(1.0 / p.low_times.max(1e-9))));
     movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
     for (key, p) in movers.into_iter().take(3) {
         price_line(&key, p);
@@ -376,19 +443,24 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         1 => "day".to_string(),
         d => format!("{d}-day step"),
     };
-    // When: the first step at its worst.
+    // When: the first step at its worst, its date, and the baseline's shortfall then.
     let first_at = |k: &str, v: f64| {
-        (s.find("shortfall", k))
-            .and_then(|c| s.column(c).iter().position(|&x| x >= v))
-            .map(|i| s.dates[i].to_string())
-            .unwrap_or_default()
+        let i = (s.find("shortfall", k)).and_then(|c| s.column(c).iter().position(|&x| x >= v));
+        let date = i.map(|i| s.dates[i].to_string()).unwrap_or_default();
+        (date, i.and_then(|i| base_at("shortfall", k, i)))
     };
+    let base_text =
+        |b: Option<f64>| b.map_or(String::new(), |b| format!("; baseline {} then", percent(b)));
     for (k, v) in worst.iter().take(6) {
-        let date = first_at(k, *v);
+        let (date, b) = first_at(k, *v);
+        let mut numbers = vec![("share", json!(v)), ("date", json!(date))];
+        if let Some(b) = b {
+            numbers.push(("baseline_share", json!(b)));
+        }
         push(
             format!("peak shortfall {k}"),
-            format!("{:.1}% ({period} of {date})", v * 100.0),
-            vec![("share", json!(v)), ("date", json!(date))],
+            format!("{:.1}% ({period} of {date}{})", v * 100.0, base_text(b)),
+            numbers,
         );
     }
     // A sector far shorter than its country's users of the form as a whole (a small use
@@ -409,22 +481,27 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .collect();
     sectors.sort_by(|a, b| rank(b.2).total_cmp(&rank(a.2)).then(a.0.cmp(&b.0)));
     for (k, region, v, whole) in sectors.into_iter().take(2) {
-        let date = first_at(&k, v);
+        let (date, b) = first_at(&k, v);
+        let mut numbers = vec![
+            ("share", json!(v)),
+            ("date", json!(date)),
+            ("region", json!(region)),
+        ];
+        if let Some(b) = b {
+            numbers.push(("baseline_share", json!(b)));
+        }
         push(
             format!("peak shortfall {k}"),
             format!(
-                "{:.1}% ({period} of {date}; {region} as a whole {})",
+                "{:.1}% ({period} of {date}; {region} as a whole {}{})",
                 v * 100.0,
                 match whole {
                     w if w < 0.005 => "under 0.5%".to_string(),
                     w => format!("{:.1}%", w * 100.0),
-                }
+                },
+                base_text(b)
             ),
-            vec![
-                ("share", json!(v)),
-                ("date", json!(date)),
-                ("region", json!(region)),
-            ],
+            numbers,
         );
     }
     // Output lost: the six sectors that lost the largest share of their output.
@@ -438,6 +515,8 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         units: f64,
         unit: &'a str,
         worst: Option<f64>,
+        /// The baseline's share of output lost.
+        base: Option<f64>,
     }
     let mut lost: Vec<Lost> = Vec::new();
     let year_steps = m.steps_per_year().round().max(1.0) as usize;
@@ -456,16 +535,26 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 .filter(|v| v.len() > year_steps + year_steps / 4)
                 .map(|v| worst_window_mean(&v, year_steps))
                 .filter(|&w| w > share * 1.25 && w >= 0.001);
+            // The baseline's share of output lost over the same steps.
+            let base_share = base.and_then(|b| {
+                let c = b.series.find("output_lost", &sec.id)?;
+                let potential = b.output_potential.get(k).copied().unwrap_or(0.0);
+                let v: f64 = b.series.column(c).iter().sum::<f64>() * years;
+                Some(if potential > 0.0 { v / potential } else { 0.0 })
+            });
             // A share of its output, whatever its unit (tonnes, devices, MW).
             if share >= 0.0001 {
                 let worst_text = worst
                     .map(|w| format!(", {} of its use unmet over its worst 12 months", percent(w)))
                     .unwrap_or_default();
+                let base_text = base_share
+                    .map(|b| format!("; baseline {}", percent(b)))
+                    .unwrap_or_default();
                 lost.push(Lost {
                     share,
                     id: sec.id.clone(),
                     text: format!(
-                        "{} {} ({} of output over the run{worst_text})",
+                        "{} {} ({} of output over the run{worst_text}{base_text})",
                         // A small loss keeps two significant figures, not "0 t".
                         if v.abs() < 9.5 {
                             two_figures(v)
@@ -478,6 +567,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                     units: v,
                     unit: &sec.unit,
                     worst,
+                    base: base_share,
                 });
             }
         }
@@ -495,6 +585,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         units: v,
         unit,
         worst,
+        base,
     } in lost.into_iter().take(6)
     {
         let mut numbers = vec![
@@ -504,6 +595,9 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         ];
         if let Some(w) = worst {
             numbers.push(("share_in_worst_12_months", json!(w)));
+        }
+        if let Some(b) = base {
+            numbers.push(("baseline_share_of_output", json!(b)));
         }
         push(format!("output lost {id}"), text, numbers);
     }
@@ -892,6 +986,10 @@ pub(crate) fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// What a headline's baseline figure is.
+const BASELINE: &str = "the model over the same dates with the same seed and no levers \
+     pulled (\"then\": at the headline's date)";
+
 pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut o = String::new();
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
@@ -908,6 +1006,9 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     // Policies the model file sets are levers too, pulled by the model, not the script.
     for p in model_policies(m, out) {
         let _ = writeln!(o, "  {:<38} {p}", "model policy");
+    }
+    if out.baseline.is_some() {
+        let _ = writeln!(o, "  {:<38} {BASELINE}", "baseline");
     }
     let heads = headlines(m, out);
     for h in &heads {
@@ -994,6 +1095,8 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "seed": out.sim.seed,
         "params": out.params,
         "resolution": resolution,
+        // (None for a run that pulled no lever: it is its own baseline.)
+        "baseline": out.baseline.is_some().then_some(BASELINE),
         "headlines": heads.iter().map(|h| {
             let mut o = json!({"label": h.label, "value": h.value});
             for (k, v) in &h.numbers {
@@ -1504,7 +1607,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
             "<p class=\"fail\"><b>Expectations: {f} of {n} FAILED</b> (<a href=\"#expectations\">listed below</a>).</p>"
         ),
     };
-    o.push_str("<h2>Headline findings</h2><table>");
+    o.push_str("<h2>Headline findings</h2>");
+    if out.baseline.is_some() {
+        let _ = write!(o, "<p>Baseline: {}.</p>", esc(BASELINE));
+    }
+    o.push_str("<table>");
     let heads = headlines(m, out);
     for h in &heads {
         let _ = write!(

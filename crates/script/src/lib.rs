@@ -181,11 +181,29 @@ pub struct Outcome {
     pub params: BTreeMap<String, f64>,
     /// What ran but may not be what was meant: an `at` whose date the run never reached.
     pub warnings: Vec<String>,
+    /// The model run over the same steps with the same seed and no levers, for the
+    /// headlines to be read against (what the model does by itself: prices drift as
+    /// announced capacity arrives). Only `chokepoint run` makes it: [`Outcome::with_baseline`].
+    pub baseline: Option<Box<Sim>>,
 }
 
 impl Outcome {
     pub fn failed(&self) -> usize {
         self.expectations.iter().filter(|e| !e.passed).count()
+    }
+
+    /// Runs the baseline of a run that pulled a lever: `model` (the one the run was given,
+    /// before any lever changed it) over as many steps, with the same seed. A run that
+    /// pulled none is its own baseline and gets none.
+    pub fn with_baseline(mut self, model: &Arc<Model>) -> Outcome {
+        if !self.levers.is_empty() {
+            let mut base = Sim::new(model, self.sim.seed);
+            while base.step < self.sim.step {
+                base.step();
+            }
+            self.baseline = Some(Box::new(base));
+        }
+        self
     }
 }
 
@@ -986,6 +1004,7 @@ impl Scenario {
             output,
             params: host.params_used,
             warnings,
+            baseline: None,
         })
     }
 }
