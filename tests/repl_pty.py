@@ -53,7 +53,9 @@ def send(text):
     os.write(fd, text.encode())
 
 
-read_until(r"> $|> ")
+# Before any step the prompt says the clock stands before the start's week (after the first
+# step it shows that week's date: the same date).
+read_until(r"before 2024-01-01> ")
 # 1. Tab completes a lever name.
 send("export_ba\t")
 out = read_until(r"export_ban")
@@ -79,7 +81,7 @@ read_until(r"none of it stays")
 send('at("2024-03-04", || export_ban("CN", #{ elements: ["Dy", "Tb"], to: ["JP"] }));\r')
 time.sleep(0.3)
 send(":step 30\r")
-read_until(r"now at 2024-07-22")
+read_until(r"now at 2024-07-22[^\n]*\n[\s\S]*2024-07-22> ")
 send('print(`value: ${current(price("oxide:Dy", "ROW"))}`);\r')
 out = read_until(r"value: [0-9.e+-]+")
 value = re.search(r"value: ([0-9.e+-]+)", out).group(1)

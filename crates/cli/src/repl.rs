@@ -2045,7 +2045,13 @@ pub fn run(model_path: Option<&Path>, time_limit: Duration) -> Result<u8> {
     let piped = !std::io::IsTerminal::is_terminal(&std::io::stdin());
     let mut lines_read = 0;
     loop {
-        let prompt = format!("{}> ", session.today());
+        // The date of the last step run; before the first, the clock stands before the
+        // start date's week (the first step's date is the start's too).
+        let stepped = session.host.lock().sim.step > 0;
+        let prompt = match stepped {
+            false => format!("before {}> ", session.today()),
+            true => format!("{}> ", session.today()),
+        };
         match rl.readline(&prompt) {
             Ok(line) => {
                 session.stdin_line = piped.then_some(lines_read + 1);
