@@ -6781,12 +6781,35 @@ fn headlines_are_read_against_a_baseline_without_the_levers() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert!(summary["baseline"].is_null(), "{summary}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains("against the baseline"), "{html}");
     // Under the ban the same drift is no finding: the movers are those it moved apart from
     // the baseline (Gd oxide outside China at 19× against ~0.9×), and each line says where
     // the baseline stood.
-    let out = chokepoint(&["run", "scripts/whatif-heavy-ban-us-12m.rhai"]);
+    let out = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-12m.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     let shown = text(&out);
     assert!(!shown.contains("CN/oxide:Eu"), "{shown}");
+    // The report charts the prices it names against the baseline too, and the headline
+    // movers with the key prices (not Eu, which the chart drew by its own rule before).
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let charted = |title: &str| {
+        let at = html
+            .find(&format!("aria-label=\"{title}: "))
+            .unwrap_or_else(|| panic!("no {title} chart"));
+        html[at..].split('"').nth(1).unwrap().to_string()
+    };
+    let against = charted("Prices against the baseline");
+    assert!(against.contains("ROW/oxide:Gd"), "{against}");
+    let prices = charted("Prices");
+    assert!(
+        prices.contains("ROW/oxide:Gd") && !prices.contains("Eu"),
+        "{prices}"
+    );
     let gd = (shown.lines())
         .find(|l| l.contains("peak price ROW/oxide:Gd"))
         .unwrap_or_else(|| panic!("{shown}"));

@@ -1745,36 +1745,72 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
             ))
         })
         .collect();
+    // The other prices the headlines name (those that moved most, or, against a baseline,
+    // furthest from it) are drawn with the key prices. In a model without world-2024's
+    // markets none of the key prices is there: its prices that moved most stand in for
+    // them, whatever their move.
+    let named: Vec<&str> = (heads.iter())
+        .filter_map(|h| {
+            let l = &h.label;
+            l.strip_prefix("peak price ")
+                .or(l.strip_prefix("low price "))
+        })
+        .filter(|k| !key_prices.contains(k))
+        .collect();
     let size = |v: &[f64]| {
         let (lo, hi) = v
             .iter()
             .fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
         hi.max(1.0 / lo.max(1e-9))
     };
-    let mut movers: Vec<(String, Vec<f64>)> = (s.keys("price").into_iter())
-        .filter(|k| !key_prices.contains(k))
-        .filter_map(|k| {
+    if price_lines.is_empty() {
+        let mut movers: Vec<(String, Vec<f64>)> = (s.keys("price").into_iter())
+            .filter_map(|k| {
+                Some((
+                    k.to_string(),
+                    as_multiple(k, &s.column(s.find("price", k)?)),
+                ))
+            })
+            .collect();
+        movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
+        price_lines.extend(movers.into_iter().take(5));
+    } else {
+        price_lines.extend(named.iter().filter_map(|k| {
             Some((
                 k.to_string(),
                 as_multiple(k, &s.column(s.find("price", k)?)),
             ))
-        })
-        .collect();
-    movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
-    // In a model without world-2024's markets none of the key prices is there: its prices
-    // that moved most stand in for them, whatever their move.
-    // The movers the headlines name (up to three) are drawn with the key prices.
-    if price_lines.is_empty() {
-        price_lines.extend(movers.into_iter().take(5));
-    } else {
-        price_lines.extend(movers.into_iter().filter(|(_, v)| size(v) >= 1.5).take(3));
+        }));
     }
+    // Against the baseline: each drawn price over the baseline's at the same date, what
+    // the levers did to it (the model's own drift divided out).
+    let against_base: Vec<(String, Vec<f64>)> = match out.baseline.as_deref() {
+        Some(b) => (price_lines.iter())
+            .filter_map(|(k, _)| {
+                let run = s.column(s.find("price", k)?);
+                let base = b.series.column(b.series.find("price", k)?);
+                let ratio = (run.iter().zip(&base))
+                    .map(|(r, b)| if *b > 0.0 { r / b } else { 1.0 })
+                    .collect();
+                Some((k.clone(), ratio))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let mut charts = vec![(
         "Prices".to_string(),
         "multiple of their start price".to_string(),
         one_line_each(price_lines.into_iter()),
         Scale::LogIfWide,
     )];
+    if !against_base.is_empty() {
+        charts.push((
+            "Prices against the baseline".to_string(),
+            "ratio to the baseline's price then".to_string(),
+            one_line_each(against_base.into_iter()),
+            Scale::LogIfWide,
+        ));
+    }
     let region_keys: Vec<String> = s
         .keys("shortfall")
         .into_iter()
