@@ -550,10 +550,8 @@ fn run_writes_its_outputs_and_reports_bad_input() {
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| panic!("{dy}"));
     assert!((said - base).abs() < 0.01, "{dy}");
-    assert!(
-        summary["baseline"].as_str().unwrap().contains("no levers"),
-        "{summary}"
-    );
+    let what = summary["baseline"]["description"].as_str().unwrap();
+    assert!(what.contains("without the script's levers"), "{summary}");
     assert!(("2025-04-07".."2025-12-31").contains(&date), "{dy}");
     let jp = find("peak shortfall oxide/JP")["share"].as_f64().unwrap();
     assert!(jp > 0.05 && jp < 0.2, "{jp}");
@@ -2195,7 +2193,7 @@ fn prices_pinned_at_the_models_bound_are_flagged_as_caveats() {
     // (all of it falls within them: ~3.95% of four years' output is ~16% of one year's).
     assert!(
         ["3.9", "4.0"].iter().any(|p| shown.contains(&format!(
-            "vehicles ({p}% of output over the run, 15.9% of its use unmet over its worst 12 months; baseline 0.0%)"
+            "vehicles ({p}% of output over the run, 15.9% of its use unmet over its worst 12 months; baseline 0.0% of output)"
         ))),
         "{shown}"
     );
@@ -5776,18 +5774,25 @@ fn a_bad_set_value_voids_an_earlier_runs_results() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn policies_the_model_file_sets_are_shown_with_the_levers_and_the_models_digest() {
-    let dir = temp("model-policies");
+/// A copy of the shipped models in `dir`, world-2024 with `policy` (a YAML flow map) set
+/// in its file: returns the copy's world-2024.yaml.
+fn world_with_policy(dir: &Path, policy: &str) -> PathBuf {
     copy_dir(&root().join("models"), &dir.join("models"));
     let top = dir.join("models/world-2024.yaml");
     let mut yaml = std::fs::read_to_string(&top).unwrap();
-    yaml.push_str(
-        "policies:\n  - {kind: export_licence, exporter: CN, elements: [Dy, Tb], to: [US, JP], \
-         approval: 0.5, delay_days: 63, start: 2024-03-04, label: model-licence, \
-         assumption: test}\n",
-    );
+    yaml.push_str(&format!("policies:\n  - {policy}\n"));
     std::fs::write(&top, yaml).unwrap();
+    top
+}
+
+#[test]
+fn policies_the_model_file_sets_are_shown_with_the_levers_and_the_models_digest() {
+    let dir = temp("model-policies");
+    let top = world_with_policy(
+        &dir,
+        "{kind: export_licence, exporter: CN, elements: [Dy, Tb], to: [US, JP], approval: 0.5, \
+         delay_days: 63, start: 2024-03-04, label: model-licence, assumption: test}",
+    );
     // (Kept outside the copy: a script under it reads the copy's model by default, as one
     // in a project does; this one reads the model of the directory the test runs in.)
     let elsewhere = temp("model-policies-script");
@@ -6821,7 +6826,101 @@ fn headlines_are_read_against_a_baseline_without_the_levers() {
         .unwrap_or_else(|| panic!("{gd}"));
     assert!((0.7..1.1).contains(&base), "{gd}");
     assert!(
-        shown.contains("output lost ev-us") && shown.contains("; baseline 0.0%)"),
+        shown.contains("output lost ev-us") && shown.contains("; baseline 0.0% of output)"),
         "{shown}"
     );
+}
+
+#[test]
+fn a_baseline_keeps_the_models_policies_and_the_scripts_behaviour_and_leaves_out_its_levers() {
+    let dir = temp("baseline-kept");
+    // A model whose own ban leaves US magnet users short in every run: the baseline has
+    // that shortage too, so a small lever's run does not headline it.
+    let top = world_with_policy(
+        &dir,
+        "{kind: export_ban, exporter: CN, elements: [Dy, Tb], to: [US], start: 2024-03-04, \
+         label: model-ban, assumption: test}",
+    );
+    let quiet = dir.join("quiet.rhai");
+    std::fs::write(
+        &quiet,
+        "at(\"2024-09-02\", || tariff(\"US\", \"CN\", 0.01, #{ forms: [\"oxide\"] }));\n\
+         run_until(\"2025-06-30\");\n",
+    )
+    .unwrap();
+    let own = dir.join("own.rhai");
+    std::fs::write(&own, "run_until(\"2025-06-30\");\n").unwrap();
+    let run = |script: &Path| {
+        let o = chokepoint(&[
+            "run",
+            script.to_str().unwrap(),
+            "--model",
+            top.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        text(&o)
+    };
+    // Without a lever the model's ban is the finding (US magnet users short)…
+    let shown = run(&own);
+    assert!(shown.contains("peak shortfall magnet:NdFeB/US"), "{shown}");
+    // …and under a 1% tariff on oxide it is the baseline's too: no headline of it.
+    let shown = run(&quiet);
+    assert!(shown.contains("\n  baseline "), "{shown}");
+    assert!(!shown.contains("peak shortfall magnet:NdFeB/US"), "{shown}");
+    // A behaviour() setting is an assumption, not a lever: the baseline runs with it.
+    // Prices that a faster price response moves are then no finding of a late tariff.
+    let behaved = dir.join("behaved.rhai");
+    std::fs::write(
+        &behaved,
+        "behaviour(\"price_rise\", 30.0);\n\
+         at(\"2025-11-03\", || tariff(\"US\", \"CN\", 0.01));\n\
+         run_until(\"2026-06-01\");\n",
+    )
+    .unwrap();
+    let o = chokepoint(&["run", behaved.to_str().unwrap()]);
+    let shown = text(&o);
+    assert!(shown.contains("\n  baseline "), "{shown}");
+    assert!(!shown.contains("× the baseline on"), "{shown}");
+    // With only behaviour(), or a lever pulled after the last step, the run is its own
+    // baseline.
+    for body in [
+        "behaviour(\"price_rise\", 30.0);\nrun_until(\"2024-06-03\");\n",
+        "run_until(\"2024-06-03\");\nexport_ban(\"CN\", #{ to: [\"US\"] });\n",
+    ] {
+        std::fs::write(&behaved, body).unwrap();
+        let o = chokepoint(&["run", behaved.to_str().unwrap()]);
+        let shown = text(&o);
+        assert!(!shown.contains("\n  baseline "), "{body}\n{shown}");
+    }
+    // --out writes the baseline's series beside the run's, and a later run without one
+    // leaves no earlier baseline.csv there.
+    let out = dir.join("out");
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let base = std::fs::read_to_string(out.join("baseline.csv")).unwrap();
+    let series = std::fs::read_to_string(out.join("series.csv")).unwrap();
+    assert!(base.starts_with("date,metric,key,value\n") && base != series);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["baseline"]["levers_left_out"], 2, "{summary}");
+    assert_eq!(summary["baseline"]["seed"], summary["seed"], "{summary}");
+    // The 6-month ban's headlines carry no drift: Y oxide easing to ~0.55× by the end, as
+    // the baseline does, is not a low; its line says how far the ban held it above.
+    let shown = text(&o);
+    assert!(!shown.contains("low price ROW/oxide:Y"), "{shown}");
+    let y = (shown.lines())
+        .find(|l| l.contains("price ROW/oxide:Y "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        y.contains("× the baseline on 2025-") && !y.contains("low $"),
+        "{y}"
+    );
+    let o = chokepoint(&["run", own.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!out.join("baseline.csv").exists());
 }

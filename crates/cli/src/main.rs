@@ -1270,7 +1270,8 @@ fn execute(
 }
 
 /// The files `run --out` writes.
-const RUN_FILES: &[&str] = &["series.csv", "summary.json", "report.html"];
+/// (baseline.csv only where the run had a baseline; an earlier run's goes either way.)
+const RUN_FILES: &[&str] = &["series.csv", "summary.json", "report.html", "baseline.csv"];
 
 /// A run's results in `dir`: a run that fails leaves none of an earlier run's there to be
 /// read as its own; its summary.json says it failed and why (so does one stopped before it
@@ -1389,14 +1390,17 @@ fn run(
                 report::html(&scenario, &model, &outcome, res),
             ),
         ];
-        let files: Vec<(PathBuf, &[u8])> = (files.iter())
+        // The baseline's series, for the figures and the chart read against it.
+        let base = (outcome.baseline.as_deref()).map(|b| ("baseline.csv", b.series.to_csv(res)));
+        let files: Vec<(PathBuf, &[u8])> = (files.iter().chain(&base))
             .map(|(name, text)| (dir.join(name), text.as_bytes()))
             .collect();
         write::atomic_set(&files)?;
         output.done();
         outln!(
-            "wrote {}, summary.json, report.html",
-            dir.join("series.csv").display()
+            "wrote {}, summary.json, report.html{}",
+            dir.join("series.csv").display(),
+            if base.is_some() { ", baseline.csv" } else { "" }
         );
     }
     Ok(if outcome.failed() > 0 { 1 } else { 0 })

@@ -232,28 +232,47 @@ struct Move {
     /// The baseline's multiple of the start at the peak's date and at the low's.
     base_at_peak: Option<f64>,
     base_at_low: Option<f64>,
-    /// How far the price stood from the baseline's at most, as a multiple either way
-    /// ([`apart`]).
-    from_base: Option<f64>,
+    /// Where the price stood furthest from the baseline's ([`Apart`]).
+    from_base: Option<Apart>,
 }
 
-/// The largest multiple by which a run's series stood above or below its baseline's at the
-/// same date (1 where they ran together), over the steps both priced.
-fn apart(run: &[f64], base: &[f64]) -> Option<f64> {
-    (run.iter().zip(base))
-        .filter(|(r, b)| **r > 0.0 && **b > 0.0)
-        .map(|(r, b)| (r / b).max(b / r))
-        .reduce(f64::max)
+/// Where a run's series stood furthest above or below its baseline's at the same date: the
+/// run's over the baseline's there (above 1 or below it), and the step.
+#[derive(Clone, Copy)]
+struct Apart {
+    ratio: f64,
+    at: usize,
+}
+
+impl Apart {
+    /// How far apart, as a multiple either way (2 for twice the baseline or half of it).
+    fn size(self) -> f64 {
+        self.ratio.max(1.0 / self.ratio)
+    }
+}
+
+/// [`Apart`] over the steps where both priced (the first step at the largest gap).
+fn apart(run: &[f64], base: &[f64]) -> Option<Apart> {
+    (run.iter().zip(base).enumerate())
+        .filter(|(_, (r, b))| **r > 0.0 && **b > 0.0)
+        .map(|(at, (r, b))| Apart { ratio: r / b, at })
+        .reduce(|a, b| if b.size() > a.size() { b } else { a })
+}
+
+/// A multiple as a headline writes it: one decimal from 1, two figures under it.
+fn times_text(v: f64) -> String {
+    match v {
+        v if v >= 0.995 => format!("{v:.1}"),
+        v => two_figures(v),
+    }
 }
 
 /// A baseline's multiple as a headline adds it: `; baseline 1.2× then` (as the line's own:
 /// one decimal from 1, two figures under it).
 fn baseline_times(b: Option<f64>) -> String {
-    match b {
-        Some(b) if b >= 0.995 => format!("; baseline {b:.1}× then"),
-        Some(b) => format!("; baseline {}× then", two_figures(b)),
-        None => String::new(),
-    }
+    b.map_or(String::new(), |b| {
+        format!("; baseline {}× then", times_text(b))
+    })
 }
 
 /// A key price's low is told from this multiple of its start down.
@@ -314,16 +333,21 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         let b = &base?.series;
         Some(b.values[i * b.names.len() + b.find(metric, key)?])
     };
-    let mut price_line = |key: &str, p: Move| {
+    // `mover`: named for how far it moved (from its start, or from a baseline), not as a
+    // key price: its line says where it stood furthest from the baseline.
+    let mut price_line = |key: &str, p: Move, mover: bool| {
         // A price that never left its start has no peak worth dating; one highest in the
         // run's last week was still rising when the run ended.
-        let when = match (p.times >= 1.05, p.at_end) {
+        let rose = p.times >= 1.05;
+        let when = match (rose, p.at_end) {
             (true, true) => format!(", still rising at the run's end, {}", p.date),
             (true, false) => format!(", peak {}", p.date),
             _ => String::new(),
         };
-        // A fall is a finding too (a glut, a floor's collapse): its low, when a fifth or more.
-        let fell = p.low_times <= FELL;
+        // A fall is a finding too (a glut, a floor's collapse): its low, when a fifth or
+        // more, and, against a baseline, not the baseline's own low (within 5% of it then:
+        // Y oxide easing to 0.63× before any lever).
+        let fell = p.low_times <= FELL && p.base_at_low.is_none_or(|b| p.low_times <= b * 0.95);
         let low_at_end = p.low_date == s.dates[last].to_string();
         let falling = if low_at_end {
             "still falling at the run's end, "
@@ -341,14 +365,30 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         } else {
             String::new()
         };
-        // The baseline at the peak where either moved: a flat price beside a flat
-        // baseline says nothing more.
-        let moved = |b: Option<f64>| b.is_some_and(|b| !(1.0 / 1.05..1.05).contains(&b));
-        let base_peak = if p.times >= 1.05 || moved(p.base_at_peak) {
+        // The baseline at the peak, once the price rose (a flat price has no dated peak for
+        // "then" to be). Where the levers moved it, how far from the baseline at most and
+        // when: for a mover, and for a key price that did not rise (held at its start
+        // while the baseline drifted, or pushed below it).
+        let base_peak = if rose {
             baseline_times(p.base_at_peak)
         } else {
             String::new()
         };
+        // (Not where the line's own date is the gap's: "then" has said it.)
+        let dated = match (rose, fell) {
+            (true, _) => p.date.as_str(),
+            (false, true) => p.low_date.as_str(),
+            _ => "",
+        };
+        let gap = (p.from_base)
+            .filter(|a| a.size() >= 1.05 && (mover || !rose) && s.dates[a.at].to_string() != dated);
+        let gap_text = gap.map_or(String::new(), |a| {
+            format!(
+                "; {}× the baseline on {}",
+                times_text(a.ratio),
+                s.dates[a.at]
+            )
+        });
         let mut numbers = vec![
             ("usd_per_kg", json!(p.peak)),
             ("times_start", json!(p.times)),
@@ -365,36 +405,45 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 numbers.push(("low_baseline_times_start", json!(b)));
             }
         }
-        if fell && p.times < 1.05 {
+        let gap_numbers = (p.from_base).map(|a| {
+            [
+                ("times_baseline", json!(a.ratio)),
+                ("times_baseline_date", json!(s.dates[a.at].to_string())),
+            ]
+        });
+        numbers.extend(gap_numbers.clone().into_iter().flatten());
+        if fell && !rose {
             // Only a fall: its low is the finding, and the figures a reader takes first
             // (price, times start, date) are the low's.
+            let mut low_numbers = vec![
+                ("usd_per_kg", json!(p.low)),
+                ("times_start", json!(p.low_times)),
+                ("date", json!(p.low_date)),
+                ("peak_usd_per_kg", json!(p.peak)),
+                ("peak_times_start", json!(p.times)),
+                ("peak_date", json!(p.date)),
+            ];
+            if let Some(b) = p.base_at_low {
+                low_numbers.push(("baseline_times_start", json!(b)));
+            }
+            low_numbers.extend(gap_numbers.into_iter().flatten());
             push(
                 format!("low price {key}"),
                 format!(
-                    "${}/kg ({}× start, {falling}{}{})",
+                    "${}/kg ({}× start, {falling}{}{}{gap_text})",
                     per_kg(p.low),
                     two_figures(p.low_times),
                     p.low_date,
                     baseline_times(p.base_at_low)
                 ),
-                [
-                    ("usd_per_kg", json!(p.low)),
-                    ("times_start", json!(p.low_times)),
-                    ("date", json!(p.low_date)),
-                    ("peak_usd_per_kg", json!(p.peak)),
-                    ("peak_times_start", json!(p.times)),
-                    ("peak_date", json!(p.date)),
-                ]
-                .into_iter()
-                .chain(p.base_at_low.map(|b| ("baseline_times_start", json!(b))))
-                .collect(),
+                low_numbers,
             );
             return;
         }
         push(
             format!("peak price {key}"),
             format!(
-                "${}/kg ({:.1}× start{when}{base_peak}){low}",
+                "${}/kg ({:.1}× start{when}{base_peak}{gap_text}){low}",
                 per_kg(p.peak),
                 p.times
             ),
@@ -403,27 +452,50 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     };
     for key in KEY_PRICES {
         if let Some(p) = moves_of(key) {
-            price_line(key, p);
+            price_line(key, p, false);
         }
     }
-    // The others that moved most, up (1.5× or more) or down (to 2/3 or less); in a model
-    // without world-2024's markets (no key price above), whichever moved most.
+    // The others that moved most, up (1.5× or more) or down (to 2/3 or less), or, against
+    // a baseline, furthest from it; in a model without world-2024's markets (no key price
+    // above), whichever moved most.
     let keyed = KEY_PRICES.iter().any(|k| s.find("price", k).is_some());
     let mut movers: Vec<(String, Move)> = (s.keys("price").into_iter())
         .filter(|k| !KEY_PRICES.contains(k))
         .filter_map(|k| Some((k.to_string(), moves_of(k)?)))
-        .filter(|(_, p)| !keyed || p.times >= 1.5 || p.low_times <= 1.0 / 1.5)
-        // Against a baseline, those the levers moved: 1.5× apart from it at some date (Eu
-        // oxide falling to 0.4× by itself is no finding of a ban).
-        .filter(|(_, p)| !keyed || p.from_base.is_none_or(|a| a >= 1.5))
+        // Against a baseline, those the levers moved: 1.5× apart from it at some date,
+        // however far either moved from its start (Eu oxide falling to 0.4× by itself is
+        // no finding of a ban; Gd oxide in China held 1.6× above a falling baseline is).
+        .filter(|(_, p)| {
+            !keyed
+                || match p.from_base {
+                    Some(a) => a.size() >= 1.5,
+                    None => p.times >= 1.5 || p.low_times <= 1.0 / 1.5,
+                }
+        })
         .collect();
     // (How far from the baseline where there is one, else from the start.)
-    let size =
-        |p: &Move| rank((p.from_base).unwrap_or_else(|| p.times.max(1.0 / p.low_times.max(1e-9))));
+    let size = |p: &Move| {
+        rank(
+            (p.from_base.map(Apart::size))
+                .unwrap_or_else(|| p.times.max(1.0 / p.low_times.max(1e-9))),
+        )
+    };
     movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
     for (key, p) in movers.into_iter().take(3) {
-        price_line(&key, p);
+        price_line(&key, p, true);
     }
+    // Whether a series stood half a point or more from the baseline's at some step (so
+    // the levers moved it); any series without a baseline.
+    let off_base = |metric: &str, key: &str| {
+        let (Some(b), Some(c)) = (base, s.find(metric, key)) else {
+            return true;
+        };
+        let Some(bc) = b.series.find(metric, key) else {
+            return true;
+        };
+        let (run, base) = (s.column(c), b.series.column(bc));
+        run.iter().zip(&base).any(|(r, b)| (r - b).abs() >= 0.005)
+    };
     let mut worst: Vec<(String, f64)> = s
         .keys("shortfall")
         .into_iter()
@@ -433,8 +505,8 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 .map(|c| (k.to_string(), s.column(c).into_iter().fold(0.0, f64::max)))
         })
         // Under half a percent at its worst is the rounding of a working market (a
-        // start-up week), not a finding.
-        .filter(|(_, v)| *v >= 0.005)
+        // start-up week), not a finding; nor, against a baseline, one the baseline has too.
+        .filter(|(k, v)| *v >= 0.005 && off_base("shortfall", k))
         .collect();
     worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
     // A step is a week in the shipped models; a model may set another length.
@@ -466,7 +538,10 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     // A sector far shorter than its country's users of the form as a whole (a small use
     // the rest of the form's buyers outbid: Gd for US medical imaging at 95% where US oxide
     // users were 8% short): up to two, 10 points or more above its region's peak.
-    let region_peak = |k: &str| worst.iter().find(|(r, _)| r == k).map_or(0.0, |(_, v)| *v);
+    // (Its peak whether or not it is a headline: one the baseline has too is not.)
+    let region_peak = |k: &str| {
+        (s.find("shortfall", k)).map_or(0.0, |c| s.column(c).into_iter().fold(0.0, f64::max))
+    };
     let mut sectors: Vec<(String, String, f64, f64)> = (m.sectors.iter())
         .filter_map(|sec| {
             let c = s.find("shortfall", &sec.id)?;
@@ -476,7 +551,8 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 m.forms[sec.material].id, m.countries[sec.country].id
             );
             let whole = region_peak(&region);
-            (v >= 0.05 && v >= whole + 0.10).then(|| (sec.id.clone(), region, v, whole))
+            (v >= 0.05 && v >= whole + 0.10 && off_base("shortfall", &sec.id))
+                .then(|| (sec.id.clone(), region, v, whole))
         })
         .collect();
     sectors.sort_by(|a, b| rank(b.2).total_cmp(&rank(a.2)).then(a.0.cmp(&b.0)));
@@ -542,13 +618,15 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 let v: f64 = b.series.column(c).iter().sum::<f64>() * years;
                 Some(if potential > 0.0 { v / potential } else { 0.0 })
             });
-            // A share of its output, whatever its unit (tonnes, devices, MW).
-            if share >= 0.0001 {
+            // A share of its output, whatever its unit (tonnes, devices, MW), and not one
+            // the baseline lost as much of.
+            let off = base_share.is_none_or(|b| (share - b).abs() >= 0.0001);
+            if share >= 0.0001 && off {
                 let worst_text = worst
                     .map(|w| format!(", {} of its use unmet over its worst 12 months", percent(w)))
                     .unwrap_or_default();
                 let base_text = base_share
-                    .map(|b| format!("; baseline {}", percent(b)))
+                    .map(|b| format!("; baseline {} of output", percent(b)))
                     .unwrap_or_default();
                 lost.push(Lost {
                     share,
@@ -987,8 +1065,8 @@ pub(crate) fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
 }
 
 /// What a headline's baseline figure is.
-const BASELINE: &str = "the model over the same dates with the same seed and no levers \
-     pulled (\"then\": at the headline's date)";
+const BASELINE: &str = "the same model (its own policies too), dates, seed and behaviour(), \
+     without the script's levers (\"then\": at the headline's date)";
 
 pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut o = String::new();
@@ -1095,8 +1173,13 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "seed": out.sim.seed,
         "params": out.params,
         "resolution": resolution,
-        // (None for a run that pulled no lever: it is its own baseline.)
-        "baseline": out.baseline.is_some().then_some(BASELINE),
+        // (None for a run none of whose levers acted: it is its own baseline.)
+        "baseline": out.baseline.as_deref().map(|b| json!({
+            "description": BASELINE,
+            "seed": b.seed,
+            "levers_left_out": out.left_out().count(),
+            "series": "baseline.csv",
+        })),
         "headlines": heads.iter().map(|h| {
             let mut o = json!({"label": h.label, "value": h.value});
             for (k, v) in &h.numbers {

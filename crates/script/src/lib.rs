@@ -192,18 +192,29 @@ impl Outcome {
         self.expectations.iter().filter(|e| !e.passed).count()
     }
 
-    /// Runs the baseline of a run that pulled a lever: `model` (the one the run was given,
-    /// before any lever changed it) over as many steps, with the same seed. A run that
-    /// pulled none is its own baseline and gets none.
+    /// Runs the baseline of a run whose levers acted: `model` (the one the run was given,
+    /// before any lever changed it) over as many steps, with the same seed and the run's
+    /// `behaviour()` settings (assumptions, not levers: they hold in both). A run none of
+    /// whose levers acted (none pulled, only `behaviour()`, or all after its last step) is
+    /// its own baseline and gets none.
     pub fn with_baseline(mut self, model: &Arc<Model>) -> Outcome {
-        if !self.levers.is_empty() {
-            let mut base = Sim::new(model, self.sim.seed);
+        if self.left_out().next().is_some() {
+            let mut model = model.clone();
+            if self.levers.iter().any(|l| l.name == "behaviour") {
+                Arc::make_mut(&mut model).behaviour = self.sim.model.behaviour.clone();
+            }
+            let mut base = Sim::new(&model, self.sim.seed);
             while base.step < self.sim.step {
                 base.step();
             }
             self.baseline = Some(Box::new(base));
         }
         self
+    }
+
+    /// The levers a baseline leaves out: those that acted, `behaviour()` settings aside.
+    pub fn left_out(&self) -> impl Iterator<Item = &LeverCall> {
+        (self.levers.iter()).filter(|l| l.name != "behaviour" && l.step < self.sim.step)
     }
 }
 
