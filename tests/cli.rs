@@ -6924,3 +6924,115 @@ fn a_baseline_keeps_the_models_policies_and_the_scripts_behaviour_and_leaves_out
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!out.join("baseline.csv").exists());
 }
+
+#[test]
+fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
+    let dir = temp("baseline-script");
+    // The 12-month US heavy ban against the 6-month one: what the second six months did.
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-12m.rhai",
+        "--baseline",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let shown = text(&o);
+    assert!(
+        shown.contains("baseline                               the scenario scripts/whatif-heavy-ban-us-6m.rhai"),
+        "{shown}"
+    );
+    // Under the 6-month ban US magnet users were not short by the 12-month one's worst week
+    // (2025-07-07, after the shorter ban ended).
+    assert!(
+        shown.contains(
+            "peak shortfall magnet:NdFeB/US         30.9% (week of 2025-07-07; baseline 0.0% then)"
+        ),
+        "{shown}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["baseline"]["script"],
+        "scripts/whatif-heavy-ban-us-6m.rhai"
+    );
+    assert!(
+        summary["baseline"]["levers_left_out"].is_null(),
+        "{summary}"
+    );
+    // The baseline's series are the 6-month scenario's over the same dates.
+    let six = dir.join("six");
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--out",
+        six.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("baseline.csv")).unwrap(),
+        std::fs::read_to_string(six.join("series.csv")).unwrap()
+    );
+    // A header names it too (from the script's directory), and `none` has no baseline.
+    let script = dir.join("twelve.rhai");
+    let body =
+        std::fs::read_to_string(root().join("scripts/whatif-heavy-ban-us-12m.rhai")).unwrap();
+    std::fs::copy(
+        root().join("scripts/whatif-heavy-ban-us-6m.rhai"),
+        dir.join("six.rhai"),
+    )
+    .unwrap();
+    copy_dir(&root().join("scripts/lib"), &dir.join("lib"));
+    std::fs::write(&script, format!("// baseline: six.rhai\n{body}")).unwrap();
+    let o = chokepoint(&["run", script.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("the scenario ") && text(&o).contains("six.rhai on the same model"));
+    let o = chokepoint(&["run", script.to_str().unwrap(), "--baseline", "none"]);
+    assert!(!text(&o).contains("\n  baseline "), "{}", text(&o));
+    // Wrong: a baseline that is not there (flag or header: the header's is found by `test`
+    // too), one that runs past the run's end, one that fails.
+    let o = chokepoint(&["run", script.to_str().unwrap(), "--baseline", "nope.rhai"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("error: the baseline nope.rhai: cannot read the script"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(&script, format!("// baseline: gone.rhai\n{body}")).unwrap();
+    let o = chokepoint(&["test", script.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains(
+            "the `// baseline:` header names 'gone.rhai', which is not a scenario file there"
+        ),
+        "{}",
+        text(&o)
+    );
+    let o = chokepoint(&[
+        "run",
+        "scripts/2025-04-china-licensing.rhai",
+        "--baseline",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("it runs to 2027-12-27, past the run's end, 2025-12-29"),
+        "{}",
+        text(&o)
+    );
+    let bad = dir.join("bad.rhai");
+    std::fs::write(&bad, "export_ban(\"XX\", #{});\n").unwrap();
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--baseline",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("unknown country 'XX'") && text(&o).contains("bad.rhai:1"),
+        "{}",
+        text(&o)
+    );
+}

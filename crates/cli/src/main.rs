@@ -92,6 +92,12 @@ enum Command {
         /// Wall-clock limit for the run, in seconds; a run it stops fails (exit 1).
         #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
         time_limit: f64,
+        /// What the headlines are read against: another scenario run on the same model,
+        /// dates, seed and --set values (history without the shock, say), or `none`.
+        /// Default: the script's `// baseline:` header (a path from the script's
+        /// directory), else the model with none of the script's levers.
+        #[arg(long, value_name = "SCRIPT|none")]
+        baseline: Option<PathBuf>,
     },
     /// Replay scenario files and check their expectations.
     ///
@@ -793,6 +799,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
             set,
             resolution,
             time_limit,
+            baseline,
         } => {
             let res = Resolution::parse(&resolution).map_err(|e| anyhow!(e))?;
             // A bad --set voids an earlier run's results in --out, as a failed run does.
@@ -815,6 +822,7 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 params,
                 res,
                 time_limit,
+                baseline.as_deref(),
             )
         }
         Command::Test {
@@ -1269,6 +1277,80 @@ fn execute(
     Ok((scenario, model, outcome))
 }
 
+/// What a run's headlines are read against.
+enum Baseline {
+    /// The model with none of the script's levers.
+    NoLevers,
+    /// Another scenario, run on the same model, dates, seed and --set values.
+    Script(PathBuf),
+    None,
+}
+
+/// The run's baseline: `--baseline`, else the scenario's `// baseline:` header (a path from
+/// the scenario's directory), else the model with none of its levers; `none` for none.
+fn baseline_from(sc: &Scenario, given: Option<&Path>) -> Result<Baseline, BadInput> {
+    let header = chokepoint_script::header_field(&sc.source, "baseline");
+    let named = match (given, &header) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(h)) => {
+            let dir = sc.path.parent().unwrap_or(Path::new("."));
+            // (`Scenario::load` found it there.)
+            match h.as_str() {
+                "none" => PathBuf::from("none"),
+                h => dir.join(h),
+            }
+        }
+        (None, None) => return Ok(Baseline::NoLevers),
+    };
+    if named.as_os_str() == "none" {
+        return Ok(Baseline::None);
+    }
+    Ok(Baseline::Script(named))
+}
+
+/// Runs the scenario at `path` as a run's baseline: on the run's model (whatever its own
+/// header names), with its seed and --set values, to the run's last step (a script that
+/// stops short is stepped on, what it set up in force; one that runs past the run's end is
+/// an error: the baseline covers the run's dates).
+fn run_baseline(
+    path: &Path,
+    model: &Arc<Model>,
+    run: &Outcome,
+    params: BTreeMap<String, f64>,
+    time_limit: f64,
+) -> Result<chokepoint_core::Sim, BadInput> {
+    let said = |e: String| {
+        BadInput(format!(
+            "error: the baseline {}: {}",
+            path.display(),
+            e.trim_start_matches("error: ")
+        ))
+    };
+    let sc = compile(path).map_err(|e| said(e.0))?;
+    let steps = run.sim.step;
+    let opts = RunOptions {
+        seed: run.sim.seed,
+        params,
+        time_limit: Duration::from_secs_f64(time_limit),
+        finish_steps: Some(steps),
+        ..RunOptions::default()
+    };
+    let mut sim = sc.run(model, &opts).map_err(|e| said(e.to_string()))?.sim;
+    if sim.step > steps {
+        return Err(said(format!(
+            "it runs to {}, past the run's end, {}: a baseline covers the run's dates (end it \
+             with run_until(\"{}\") or before)",
+            sim.last_date(),
+            run.sim.last_date(),
+            run.sim.last_date()
+        )));
+    }
+    while sim.step < steps {
+        sim.step();
+    }
+    Ok(sim)
+}
+
 /// The files `run --out` writes.
 /// (baseline.csv only where the run had a baseline; an earlier run's goes either way.)
 const RUN_FILES: &[&str] = &["series.csv", "summary.json", "report.html", "baseline.csv"];
@@ -1284,6 +1366,7 @@ fn run_outputs(dir: &Path, script: &Path) -> write::Outputs {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     script: &Path,
     model: Option<&Path>,
@@ -1292,6 +1375,7 @@ fn run(
     params: BTreeMap<String, f64>,
     res: Resolution,
     time_limit: f64,
+    baseline: Option<&Path>,
 ) -> Result<u8> {
     let set: Vec<String> = params.keys().cloned().collect();
     // Said under an error: a value out of range is found where the script uses it, so the
@@ -1310,16 +1394,29 @@ fn run(
         script,
         ModelArg::Override(model),
         seed,
-        params,
+        params.clone(),
         time_limit,
         &mut failure,
-    );
+    )
+    // (What the headlines are read against.)
+    .and_then(|(scenario, model, outcome)| {
+        let from = baseline_from(&scenario, baseline)?;
+        let outcome = match from {
+            Baseline::NoLevers => outcome.with_baseline(&model),
+            Baseline::Script(path) => {
+                let base = run_baseline(&path, &model, &outcome, params.clone(), time_limit)?;
+                Outcome {
+                    baseline: Some(Box::new(base)),
+                    baseline_script: Some(path),
+                    ..outcome
+                }
+            }
+            Baseline::None => outcome,
+        };
+        Ok((scenario, model, outcome))
+    });
     let (scenario, model, outcome) = match run {
-        // (What the headlines are read against: the model with no levers.)
-        Ok((scenario, model, outcome)) => {
-            let outcome = outcome.with_baseline(&model);
-            (scenario, model, outcome)
-        }
+        Ok(x) => x,
         Err(e) => {
             // What the script printed before it failed is often what explains the failure.
             for line in &failure.printed {

@@ -1068,6 +1068,19 @@ pub(crate) fn model_policies(m: &Model, out: &Outcome) -> Vec<String> {
 const BASELINE: &str = "the same model (its own policies too), dates, seed and behaviour(), \
      without the script's levers (\"then\": at the headline's date)";
 
+/// What a run's baseline was, where it had one.
+fn baseline_said(out: &Outcome) -> Option<String> {
+    out.baseline.as_ref()?;
+    Some(match &out.baseline_script {
+        None => BASELINE.to_string(),
+        Some(p) => format!(
+            "the scenario {} on the same model, dates, seed and --set values (\"then\": at the \
+             headline's date)",
+            p.display()
+        ),
+    })
+}
+
 pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
     let mut o = String::new();
     let title = sc.title().unwrap_or_else(|| sc.path.display().to_string());
@@ -1086,7 +1099,12 @@ pub fn summary_text(sc: &Scenario, m: &Model, out: &Outcome) -> String {
         let _ = writeln!(o, "  {:<38} {p}", "model policy");
     }
     if out.baseline.is_some() {
-        let _ = writeln!(o, "  {:<38} {BASELINE}", "baseline");
+        let _ = writeln!(
+            o,
+            "  {:<38} {}",
+            "baseline",
+            baseline_said(out).unwrap_or_default()
+        );
     }
     let heads = headlines(m, out);
     for h in &heads {
@@ -1173,11 +1191,14 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "seed": out.sim.seed,
         "params": out.params,
         "resolution": resolution,
-        // (None for a run none of whose levers acted: it is its own baseline.)
+        // (None for a run none of whose levers acted, it is its own baseline, or one run
+        // with `--baseline none`.)
         "baseline": out.baseline.as_deref().map(|b| json!({
-            "description": BASELINE,
+            "description": baseline_said(out),
+            "script": out.baseline_script.as_ref().map(|p| p.display().to_string()),
             "seed": b.seed,
-            "levers_left_out": out.left_out().count(),
+            // (Of the model with no levers; another scenario's is its own.)
+            "levers_left_out": out.baseline_script.is_none().then(|| out.left_out().count()),
             "series": "baseline.csv",
         })),
         "headlines": heads.iter().map(|h| {
@@ -1692,7 +1713,11 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
     };
     o.push_str("<h2>Headline findings</h2>");
     if out.baseline.is_some() {
-        let _ = write!(o, "<p>Baseline: {}.</p>", esc(BASELINE));
+        let _ = write!(
+            o,
+            "<p>Baseline: {}.</p>",
+            esc(&baseline_said(out).unwrap_or_default())
+        );
     }
     o.push_str("<table>");
     let heads = headlines(m, out);

@@ -185,6 +185,9 @@ pub struct Outcome {
     /// headlines to be read against (what the model does by itself: prices drift as
     /// announced capacity arrives). Only `chokepoint run` makes it: [`Outcome::with_baseline`].
     pub baseline: Option<Box<Sim>>,
+    /// The scenario the baseline ran (`run --baseline`, `// baseline:`); none for the model
+    /// with no levers.
+    pub baseline_script: Option<PathBuf>,
 }
 
 impl Outcome {
@@ -426,6 +429,32 @@ impl Scenario {
                     ScriptError::plain(path, format!("the `// horizon:` header '{h}' {why}"));
                 e.line = Some(i + 1);
                 e.column = Some(line.find(h.as_str()).map_or(1, |c| c + 1));
+                e.source_line = Some(line.to_string());
+                return Err(e);
+            }
+        }
+        // A baseline named in the header is there (`test` replays no baseline, and would
+        // not find a name gone wrong).
+        if let Some((i, b)) = header_line(source, "baseline") {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            if b != "none" && !dir.join(&b).is_file() {
+                let line = source.lines().nth(i - 1).unwrap_or_default();
+                let named = match b.as_str() {
+                    "" => "no scenario".to_string(),
+                    b => format!("'{b}', which is not a scenario file there"),
+                };
+                let mut e = ScriptError::plain(
+                    path,
+                    format!(
+                        "the `// baseline:` header names {named}: a path from the script's \
+                         directory, or none"
+                    ),
+                );
+                e.line = Some(i);
+                e.column = Some(match b.as_str() {
+                    "" => line.len() + 1,
+                    b => line.find(b).map_or(1, |c| c + 1),
+                });
                 e.source_line = Some(line.to_string());
                 return Err(e);
             }
@@ -1016,6 +1045,7 @@ impl Scenario {
             params: host.params_used,
             warnings,
             baseline: None,
+            baseline_script: None,
         })
     }
 }
@@ -1521,7 +1551,7 @@ fn collapse_repeats(said: Vec<String>) -> Vec<String> {
 /// `word:` is not a header field but nearly is one (`model :`, `modle:`, `Models:`): its
 /// line and column (from 0 and 1), the word as typed and the field it resembles.
 fn near_header_key(source: &str) -> Option<(usize, usize, String, &'static str)> {
-    const FIELDS: [&str; 3] = ["model", "title", "horizon"];
+    const FIELDS: [&str; 4] = ["model", "title", "horizon", "baseline"];
     let (reads, _) = read_lines(source);
     let first = reads.iter().position(|r| r.code).unwrap_or(reads.len());
     let lines = source.lines().zip(&reads).enumerate().take(first);
