@@ -7003,9 +7003,7 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
     let o = chokepoint(&["test", script.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains(
-            "the `// baseline:` header names 'gone.rhai', which is not a scenario file there"
-        ),
+        text(&o).contains("the `// baseline:` header names 'gone.rhai', which is not a file there"),
         "{}",
         text(&o)
     );

@@ -1296,7 +1296,7 @@ fn baseline_from(sc: &Scenario, given: Option<&Path>) -> Result<Baseline, BadInp
             let dir = sc.path.parent().unwrap_or(Path::new("."));
             // (`Scenario::load` found it there.)
             match h.as_str() {
-                "none" => PathBuf::from("none"),
+                h if h.eq_ignore_ascii_case("none") => PathBuf::from("none"),
                 h => dir.join(h),
             }
         }
@@ -1308,47 +1308,87 @@ fn baseline_from(sc: &Scenario, given: Option<&Path>) -> Result<Baseline, BadInp
     Ok(Baseline::Script(named))
 }
 
-/// Runs the scenario at `path` as a run's baseline: on the run's model (whatever its own
-/// header names), with its seed and --set values, to the run's last step (a script that
-/// stops short is stepped on, what it set up in force; one that runs past the run's end is
-/// an error: the baseline covers the run's dates).
+/// Runs the scenario at `path` as a run's baseline: on the run's model (a header naming
+/// another is warned of), with the run's `behaviour()` settings unless it sets its own, its
+/// seed and --set values, to the run's last step (a script that stops short runs on, what
+/// it scheduled and its rules acting; one that runs past the run's end is an error: the
+/// baseline covers the run's dates). A baseline its time limit stopped fails the run as the
+/// run's own would (`failure.timed_out`).
 fn run_baseline(
     path: &Path,
     model: &Arc<Model>,
     run: &Outcome,
     params: BTreeMap<String, f64>,
     time_limit: f64,
-) -> Result<chokepoint_core::Sim, BadInput> {
-    let said = |e: String| {
+    failure: &mut Failure,
+) -> Result<Outcome, BadInput> {
+    let said = |e: &str| {
         BadInput(format!(
             "error: the baseline {}: {}",
             path.display(),
             e.trim_start_matches("error: ")
         ))
     };
-    let sc = compile(path).map_err(|e| said(e.0))?;
+    let sc = compile(path).map_err(|e| said(&e.0))?;
+    if let Some(named) = chokepoint_script::header_field(&sc.source, "model") {
+        let stem = Path::new(&named)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        if stem.as_deref() != Some(model.name.as_str()) {
+            errln!(
+                "warning: the baseline {}: its `// model:` header names {named}; it ran on the \
+                 run's model, {}",
+                path.display(),
+                model.name
+            );
+        }
+    }
     let steps = run.sim.step;
+    let mut model = model.clone();
+    Arc::make_mut(&mut model).behaviour = run.sim.model.behaviour.clone();
     let opts = RunOptions {
         seed: run.sim.seed,
         params,
         time_limit: Duration::from_secs_f64(time_limit),
         finish_steps: Some(steps),
+        drive_to: Some(steps),
         ..RunOptions::default()
     };
-    let mut sim = sc.run(model, &opts).map_err(|e| said(e.to_string()))?.sim;
-    if sim.step > steps {
-        return Err(said(format!(
+    let mut base = sc.run(&model, &opts).map_err(|e| {
+        failure.timed_out = e.timed_out;
+        said(&e.to_string())
+    })?;
+    if base.sim.step > steps {
+        return Err(said(&format!(
             "it runs to {}, past the run's end, {}: a baseline covers the run's dates (end it \
              with run_until(\"{}\") or before)",
-            sim.last_date(),
+            base.sim.last_date(),
             run.sim.last_date(),
             run.sim.last_date()
         )));
     }
-    while sim.step < steps {
-        sim.step();
+    // (At the model's end before the run's: not in a run on the same model.)
+    while base.sim.step < steps {
+        base.sim.step();
     }
-    Ok(sim)
+    Ok(base)
+}
+
+/// What a run's baseline scenario said that bears on reading against it: its warnings
+/// (an action set up past the run's end never ran in it) and how its own expectations
+/// fared, each line naming it.
+fn say_baseline(path: &Path, base: &Outcome) {
+    for w in &base.warnings {
+        errln!("warning: the baseline {}: {w}", path.display());
+    }
+    if !base.expectations.is_empty() {
+        let failed = base.failed();
+        errln!(
+            "note: the baseline {}: its expectations: {} passed, {failed} failed",
+            path.display(),
+            base.expectations.len() - failed
+        );
+    }
 }
 
 /// The files `run --out` writes.
@@ -1401,21 +1441,39 @@ fn run(
     // (What the headlines are read against.)
     .and_then(|(scenario, model, outcome)| {
         let from = baseline_from(&scenario, baseline)?;
-        let outcome = match from {
-            Baseline::NoLevers => outcome.with_baseline(&model),
+        let (outcome, base_read) = match from {
+            Baseline::NoLevers => (outcome.with_baseline(&model), Vec::new()),
             Baseline::Script(path) => {
-                let base = run_baseline(&path, &model, &outcome, params.clone(), time_limit)?;
-                Outcome {
-                    baseline: Some(Box::new(base)),
+                let same = |p: &Path| p.canonicalize().ok();
+                if same(&path).is_some() && same(&path) == same(&scenario.path) {
+                    return Err(BadInput(format!(
+                        "error: the baseline {} is the scenario itself: name another (the story \
+                         without its shock, say), or none",
+                        path.display()
+                    )));
+                }
+                let base = run_baseline(
+                    &path,
+                    &model,
+                    &outcome,
+                    params.clone(),
+                    time_limit,
+                    &mut failure,
+                )?;
+                say_baseline(&path, &base);
+                let read: Vec<String> = base.params.keys().cloned().collect();
+                let outcome = Outcome {
+                    baseline: Some(Box::new(base.sim)),
                     baseline_script: Some(path),
                     ..outcome
-                }
+                };
+                (outcome, read)
             }
-            Baseline::None => outcome,
+            Baseline::None => (outcome, Vec::new()),
         };
-        Ok((scenario, model, outcome))
+        Ok((scenario, model, outcome, base_read))
     });
-    let (scenario, model, outcome) = match run {
+    let (scenario, model, outcome, base_read) = match run {
         Ok(x) => x,
         Err(e) => {
             // What the script printed before it failed is often what explains the failure.
@@ -1441,14 +1499,21 @@ fn run(
     // A --set the script never read is almost always a typo, and the run used the
     // default instead: bad input, as `sweep` has it, before anything is printed or written.
     let written = scenario.literal_params();
+    // (A scenario run as the baseline reads them too.)
     let unread: Vec<&String> = set
         .iter()
-        .filter(|n| !outcome.params.contains_key(*n) && !written.contains(*n))
+        .filter(|n| {
+            !outcome.params.contains_key(*n) && !written.contains(*n) && !base_read.contains(*n)
+        })
         .collect();
+    let who = match outcome.baseline_script {
+        Some(_) => "neither the script nor its baseline reads",
+        None => "the script never reads",
+    };
     for name in &unread {
-        let known = outcome.params.keys().chain(&written).map(String::as_str);
+        let known = (outcome.params.keys().chain(&written).chain(&base_read)).map(String::as_str);
         let hint = chokepoint_core::error::did_you_mean(name, known);
-        errln!("error: --set {name}: the script never reads param(\"{name}\"){hint}");
+        errln!("error: --set {name}: {who} param(\"{name}\"){hint}");
     }
     if !unread.is_empty() {
         if let Some(dir) = out {
@@ -1456,7 +1521,8 @@ fn run(
         }
         return Ok(2);
     }
-    for name in set.iter().filter(|n| !outcome.params.contains_key(*n)) {
+    for name in (set.iter()).filter(|n| !outcome.params.contains_key(*n) && !base_read.contains(*n))
+    {
         errln!("{}", unreached_param(name));
     }
     // The script's own prints are output; the engine's notes on levers are diagnostics, as

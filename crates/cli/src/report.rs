@@ -242,6 +242,8 @@ struct Move {
 struct Apart {
     ratio: f64,
     at: usize,
+    /// The run's value there.
+    price: f64,
 }
 
 impl Apart {
@@ -255,7 +257,11 @@ impl Apart {
 fn apart(run: &[f64], base: &[f64]) -> Option<Apart> {
     (run.iter().zip(base).enumerate())
         .filter(|(_, (r, b))| **r > 0.0 && **b > 0.0)
-        .map(|(at, (r, b))| Apart { ratio: r / b, at })
+        .map(|(at, (r, b))| Apart {
+            ratio: r / b,
+            at,
+            price: *r,
+        })
         .reduce(|a, b| if b.size() > a.size() { b } else { a })
 }
 
@@ -333,9 +339,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         let b = &base?.series;
         Some(b.values[i * b.names.len() + b.find(metric, key)?])
     };
-    // `mover`: named for how far it moved (from its start, or from a baseline), not as a
-    // key price: its line says where it stood furthest from the baseline.
-    let mut price_line = |key: &str, p: Move, mover: bool| {
+    let mut price_line = |key: &str, p: Move| {
         // A price that never left its start has no peak worth dating; one highest in the
         // run's last week was still rising when the run ended.
         let rose = p.times >= 1.05;
@@ -366,9 +370,9 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             String::new()
         };
         // The baseline at the peak, once the price rose (a flat price has no dated peak for
-        // "then" to be). Where the levers moved it, how far from the baseline at most and
-        // when: for a mover, and for a key price that did not rise (held at its start
-        // while the baseline drifted, or pushed below it).
+        // "then" to be). Where the levers moved it, how far from the baseline at most, when
+        // and at what price (held at its start while the baseline drifted, pushed below it,
+        // or, against a worse scenario, kept far under the baseline's own peak).
         let base_peak = if rose {
             baseline_times(p.base_at_peak)
         } else {
@@ -380,13 +384,25 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             (false, true) => p.low_date.as_str(),
             _ => "",
         };
-        let gap = (p.from_base)
-            .filter(|a| a.size() >= 1.05 && (mover || !rose) && s.dates[a.at].to_string() != dated);
+        // Nor where the line's own figures already say it: its multiple over the
+        // baseline's then within a tenth of the gap's (40× start against a baseline at
+        // 1.0× then is ~40× the baseline wherever that was largest).
+        let said = match (rose, fell) {
+            (true, _) => p.base_at_peak.map(|b| p.times / b),
+            (false, true) => p.base_at_low.map(|b| p.low_times / b),
+            _ => None,
+        };
+        let gap = (p.from_base).filter(|a| {
+            a.size() >= 1.05
+                && s.dates[a.at].to_string() != dated
+                && said.is_none_or(|r| (a.ratio / r).ln().abs() >= 1.1_f64.ln())
+        });
         let gap_text = gap.map_or(String::new(), |a| {
             format!(
-                "; {}× the baseline on {}",
+                "; {}× the baseline on {}, at ${}/kg",
                 times_text(a.ratio),
-                s.dates[a.at]
+                s.dates[a.at],
+                per_kg(a.price)
             )
         });
         let mut numbers = vec![
@@ -452,7 +468,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     };
     for key in KEY_PRICES {
         if let Some(p) = moves_of(key) {
-            price_line(key, p, false);
+            price_line(key, p);
         }
     }
     // The others that moved most, up (1.5× or more) or down (to 2/3 or less), or, against
@@ -482,7 +498,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     };
     movers.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
     for (key, p) in movers.into_iter().take(3) {
-        price_line(&key, p, true);
+        price_line(&key, p);
     }
     // Whether a series stood half a point or more from the baseline's at some step (so
     // the levers moved it); any series without a baseline.
@@ -496,7 +512,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         let (run, base) = (s.column(c), b.series.column(bc));
         run.iter().zip(&base).any(|(r, b)| (r - b).abs() >= 0.005)
     };
-    let mut worst: Vec<(String, f64)> = s
+    let peaks: Vec<(String, f64)> = s
         .keys("shortfall")
         .into_iter()
         .filter(|k| k.contains('/'))
@@ -505,9 +521,12 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 .map(|c| (k.to_string(), s.column(c).into_iter().fold(0.0, f64::max)))
         })
         // Under half a percent at its worst is the rounding of a working market (a
-        // start-up week), not a finding; nor, against a baseline, one the baseline has too.
-        .filter(|(k, v)| *v >= 0.005 && off_base("shortfall", k))
+        // start-up week), not a finding.
+        .filter(|(_, v)| *v >= 0.005)
         .collect();
+    // Nor, against a baseline, one the baseline has too (counted, not listed).
+    let (mut worst, alike): (Vec<_>, Vec<_>) =
+        (peaks.into_iter()).partition(|(k, _)| off_base("shortfall", k));
     worst.sort_by(|a, b| rank(b.1).total_cmp(&rank(a.1)).then(a.0.cmp(&b.0)));
     // A step is a week in the shipped models; a model may set another length.
     let period = match m.step_days {
@@ -515,24 +534,103 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         1 => "day".to_string(),
         d => format!("{d}-day step"),
     };
-    // When: the first step at its worst, its date, and the baseline's shortfall then.
+    // When: the first step at its worst, its date, and the baseline's shortfall then; and
+    // where it stood furthest from the baseline's, when that was another step (what a
+    // scenario kept its users from, against a worse one, is often not at its own peak).
     let first_at = |k: &str, v: f64| {
-        let i = (s.find("shortfall", k)).and_then(|c| s.column(c).iter().position(|&x| x >= v));
+        let c = s.find("shortfall", k);
+        let i = c.and_then(|c| s.column(c).iter().position(|&x| x >= v));
         let date = i.map(|i| s.dates[i].to_string()).unwrap_or_default();
-        (date, i.and_then(|i| base_at("shortfall", k, i)))
+        let gap = (base.zip(c))
+            .and_then(|(b, c)| Some((s.column(c), b.series.column(b.series.find("shortfall", k)?))))
+            .and_then(|(run, base)| {
+                (run.iter().zip(&base).enumerate())
+                    .map(|(at, (r, b))| (r - b, at))
+                    .reduce(|a, b| if b.0.abs() > a.0.abs() { b } else { a })
+            })
+            .filter(|&(d, at)| d.abs() >= 0.005 && Some(at) != i);
+        let gap = gap.map_or(String::new(), |(d, at)| {
+            format!(
+                "; {:.1} points {} the baseline on {}",
+                d.abs() * 100.0,
+                if d > 0.0 { "above" } else { "below" },
+                s.dates[at]
+            )
+        });
+        (date, i.and_then(|i| base_at("shortfall", k, i)), gap)
     };
     let base_text =
         |b: Option<f64>| b.map_or(String::new(), |b| format!("; baseline {} then", percent(b)));
     for (k, v) in worst.iter().take(6) {
-        let (date, b) = first_at(k, *v);
+        let (date, b, gap) = first_at(k, *v);
         let mut numbers = vec![("share", json!(v)), ("date", json!(date))];
         if let Some(b) = b {
             numbers.push(("baseline_share", json!(b)));
         }
         push(
             format!("peak shortfall {k}"),
-            format!("{:.1}% ({period} of {date}{})", v * 100.0, base_text(b)),
+            format!(
+                "{:.1}% ({period} of {date}{}{gap})",
+                v * 100.0,
+                base_text(b)
+            ),
             numbers,
+        );
+    }
+    if let Some(b) = base {
+        // What the baseline was short of and the run far less so: what the scenario
+        // spared its users (a stockpile against the ban it rides out), up to four.
+        let shown: Vec<&str> = worst.iter().take(6).map(|(k, _)| k.as_str()).collect();
+        let peak_of = |v: &[f64]| {
+            (v.iter().copied().enumerate())
+                .fold((0, 0.0), |a, (i, x)| if x > a.1 { (i, x) } else { a })
+        };
+        let mut spared: Vec<(String, f64, f64, usize)> = (b.series.keys("shortfall").into_iter())
+            .filter(|k| k.contains('/') && !shown.contains(k))
+            .filter_map(|k| {
+                let (at, was) = peak_of(&b.series.column(b.series.find("shortfall", k)?));
+                let now = s
+                    .find("shortfall", k)
+                    .map_or(0.0, |c| peak_of(&s.column(c)).1);
+                (was >= 0.005 && now <= was - 0.005).then(|| (k.to_string(), now, was, at))
+            })
+            .collect();
+        spared.sort_by(|a, b| {
+            rank(b.2 - b.1)
+                .total_cmp(&rank(a.2 - a.1))
+                .then(a.0.cmp(&b.0))
+        });
+        for (k, now, was, at) in spared.into_iter().take(4) {
+            let date = s.dates[at].to_string();
+            push(
+                format!("peak shortfall {k}"),
+                format!(
+                    "{} at worst; the baseline's {:.1}% ({period} of {date})",
+                    percent(now),
+                    was * 100.0
+                ),
+                vec![
+                    ("share", json!(now)),
+                    ("baseline_share", json!(was)),
+                    ("baseline_date", json!(date)),
+                ],
+            );
+        }
+    }
+    if !alike.is_empty() {
+        push(
+            "shortfall as in the baseline".into(),
+            format!(
+                "{} more {} short as in the baseline, within half a point each week (see \
+                 baseline.csv)",
+                alike.len(),
+                if alike.len() == 1 {
+                    "region"
+                } else {
+                    "regions"
+                }
+            ),
+            vec![("regions", json!(alike.len()))],
         );
     }
     // A sector far shorter than its country's users of the form as a whole (a small use
@@ -557,7 +655,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         .collect();
     sectors.sort_by(|a, b| rank(b.2).total_cmp(&rank(a.2)).then(a.0.cmp(&b.0)));
     for (k, region, v, whole) in sectors.into_iter().take(2) {
-        let (date, b) = first_at(&k, v);
+        let (date, b, gap) = first_at(&k, v);
         let mut numbers = vec![
             ("share", json!(v)),
             ("date", json!(date)),
@@ -569,7 +667,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         push(
             format!("peak shortfall {k}"),
             format!(
-                "{:.1}% ({period} of {date}; {region} as a whole {}{})",
+                "{:.1}% ({period} of {date}; {region} as a whole {}{}{gap})",
                 v * 100.0,
                 match whole {
                     w if w < 0.005 => "under 0.5%".to_string(),
@@ -595,6 +693,8 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         base: Option<f64>,
     }
     let mut lost: Vec<Lost> = Vec::new();
+    // (Sector, the baseline's loss in units and share, its unit, the run's loss.)
+    let mut spared: Vec<(String, f64, f64, &str, f64)> = Vec::new();
     let year_steps = m.steps_per_year().round().max(1.0) as usize;
     for (k, sec) in m.sectors.iter().enumerate() {
         if let Some(c) = s.find("output_lost", &sec.id) {
@@ -612,12 +712,17 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
                 .map(|v| worst_window_mean(&v, year_steps))
                 .filter(|&w| w > share * 1.25 && w >= 0.001);
             // The baseline's share of output lost over the same steps.
-            let base_share = base.and_then(|b| {
+            let base_lost = base.and_then(|b| {
                 let c = b.series.find("output_lost", &sec.id)?;
                 let potential = b.output_potential.get(k).copied().unwrap_or(0.0);
                 let v: f64 = b.series.column(c).iter().sum::<f64>() * years;
-                Some(if potential > 0.0 { v / potential } else { 0.0 })
+                Some((v, if potential > 0.0 { v / potential } else { 0.0 }))
             });
+            let base_share = base_lost.map(|(_, b)| b);
+            // What the baseline lost and the run (almost) none of: spared.
+            if let Some((bv, b)) = base_lost.filter(|&(_, b)| b >= 0.0001 && share < 0.0001) {
+                spared.push((sec.id.clone(), bv, b, &sec.unit, v));
+            }
             // A share of its output, whatever its unit (tonnes, devices, MW), and not one
             // the baseline lost as much of.
             let off = base_share.is_none_or(|b| (share - b).abs() >= 0.0001);
@@ -655,6 +760,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             .total_cmp(&rank(a.share))
             .then(a.id.cmp(&b.id))
     });
+    spared.sort_by(|a, b| rank(b.2).total_cmp(&rank(a.2)).then(a.0.cmp(&b.0)));
     let more = lost.len().saturating_sub(6);
     for Lost {
         share,
@@ -678,6 +784,28 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             numbers.push(("baseline_share_of_output", json!(b)));
         }
         push(format!("output lost {id}"), text, numbers);
+    }
+    // Up to four the scenario spared, against a baseline that lost them.
+    for (id, bv, b, unit, v) in spared.into_iter().take(4) {
+        let figure = |v: f64| match v.abs() < 9.5 {
+            true => two_figures(v),
+            false => thousands(v),
+        };
+        push(
+            format!("output lost {id}"),
+            format!(
+                "{} {unit}; the baseline lost {} {unit} ({} of output)",
+                figure(v),
+                figure(bv),
+                percent(b)
+            ),
+            vec![
+                ("units", json!(v)),
+                ("unit", json!(unit)),
+                ("baseline_units", json!(bv)),
+                ("baseline_share_of_output", json!(b)),
+            ],
+        );
     }
     if more > 0 {
         push(

@@ -157,6 +157,10 @@ pub struct RunOptions {
     /// With `finish`, how many steps such a script runs: the model's whole horizon if None
     /// (`chokepoint bench` times a fixed window).
     pub finish_steps: Option<usize>,
+    /// Once the script has returned, however far it ran, on to this step (the model's end
+    /// at most), firing what it scheduled and the rules it set: a baseline run to the end
+    /// of the run it is read against.
+    pub drive_to: Option<usize>,
 }
 
 impl Default for RunOptions {
@@ -168,6 +172,7 @@ impl Default for RunOptions {
             cancel: None,
             finish: true,
             finish_steps: None,
+            drive_to: None,
         }
     }
 }
@@ -437,12 +442,20 @@ impl Scenario {
         // not find a name gone wrong).
         if let Some((i, b)) = header_line(source, "baseline") {
             let dir = path.parent().unwrap_or(Path::new("."));
-            if b != "none" && !dir.join(&b).is_file() {
+            let file = dir.join(&b);
+            let same = |p: &Path| p.canonicalize().ok();
+            let why = match b.as_str() {
+                b if b.eq_ignore_ascii_case("none") => None,
+                "" => Some("no scenario".to_string()),
+                _ if !file.is_file() => Some(format!("'{b}', which is not a file there")),
+                _ if file.extension().is_none_or(|x| x != "rhai") => {
+                    Some(format!("'{b}', which is not a scenario script (.rhai)"))
+                }
+                _ if same(&file) == same(path) => Some(format!("'{b}', the scenario itself")),
+                _ => None,
+            };
+            if let Some(named) = why {
                 let line = source.lines().nth(i - 1).unwrap_or_default();
-                let named = match b.as_str() {
-                    "" => "no scenario".to_string(),
-                    b => format!("'{b}', which is not a scenario file there"),
-                };
                 let mut e = ScriptError::plain(
                     path,
                     format!(
@@ -797,16 +810,25 @@ impl Scenario {
         let result = result.and_then(|_| {
             // A script that never moved the clock runs to the model's end; one that did has
             // said where its story ends.
-            let told = handle.lock().clock_called;
-            if opts.finish && !told && handle.lock().sim.step == 0 {
-                self.keep_imports(&mut engine)?;
-                let horizon = handle.lock().sim.model.horizon_steps();
-                let target = opts.finish_steps.map_or(horizon, |n| n.min(horizon));
-                runner::advance(&handle, target, &mut |f| {
-                    f.call::<Dynamic>(&engine, &self.ast, ())
-                })
+            let (told, step, horizon) = {
+                let h = handle.lock();
+                (h.clock_called, h.sim.step, h.sim.model.horizon_steps())
+            };
+            let target = if opts.finish && !told && step == 0 {
+                Some(opts.finish_steps.map_or(horizon, |n| n.min(horizon)))
             } else {
-                Ok(())
+                (opts.drive_to)
+                    .map(|n| n.min(horizon))
+                    .filter(|&n| n > step)
+            };
+            match target {
+                Some(target) => {
+                    self.keep_imports(&mut engine)?;
+                    runner::advance(&handle, target, &mut |f| {
+                        f.call::<Dynamic>(&engine, &self.ast, ())
+                    })
+                }
+                None => Ok(()),
             }
         });
         drop(engine);
