@@ -7034,3 +7034,155 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
         text(&o)
     );
 }
+
+#[test]
+fn a_scripted_baseline_shows_what_the_run_spared_and_runs_to_the_runs_end() {
+    let dir = temp("baseline-spared");
+    copy_dir(&root().join("scripts/lib"), &dir.join("lib"));
+    // The 12-month ban, ended where the stockpile scenario ends, as its baseline: the
+    // stockpile spares US magnet users the ban's shortage and its lost output.
+    let ban = std::fs::read_to_string(root().join("scripts/whatif-heavy-ban-us-12m.rhai")).unwrap();
+    let ban: String = (ban.lines())
+        .filter(|l| !l.starts_with("// horizon") && !l.contains("2027-12-20"))
+        .map(|l| l.replace("run_until(\"2027-12-31\")", "run_until(\"2026-12-28\")") + "\n")
+        .collect();
+    let base = dir.join("ban.rhai");
+    std::fs::write(&base, &ban).unwrap();
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-us-stockpile-12m-ban.rhai",
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let shown = text(&o);
+    assert!(
+        shown.contains("peak shortfall magnet:NdFeB/US         0.0% at worst; the baseline's 30.9% (week of 2025-07-07)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "output lost ev-us                      0 vehicles; the baseline lost 316,320 vehicles"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("its expectations: 7 passed, 0 failed"),
+        "{shown}"
+    );
+    // Against the 6-month ban, the 12-month one's ceramics users: the same peak in
+    // February 2025, and 45 points shorter in July, when the shorter ban had ended.
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-12m.rhai",
+        "--baseline",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+    ]);
+    let shown = text(&o);
+    let line = (shown.lines())
+        .find(|l| l.contains("peak shortfall ceramics-us"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        line.contains("baseline 54.7% then; 45.4 points above the baseline on 2025-07-07"),
+        "{line}"
+    );
+    // A baseline that stops short runs on to the run's end, what it scheduled acting: an
+    // action due after its own last step still moves it.
+    let short = dir.join("short.rhai");
+    std::fs::write(
+        &short,
+        "at(\"2025-06-02\", || export_ban(\"CN\", #{ elements: [\"Dy\", \"Tb\"], to: [\"US\"] }));\n\
+         run_until(\"2024-06-03\");\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--baseline",
+        short.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = std::fs::read_to_string(out.join("baseline.csv")).unwrap();
+    let us_short = (csv.lines())
+        .filter(|l| l.contains(",shortfall,magnet:NdFeB/US,") && l.starts_with("2025-1"))
+        .filter_map(|l| l.rsplit(',').next()?.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(
+        us_short > 0.05,
+        "the baseline's ban never acted: {us_short}"
+    );
+    // Wrong: the scenario itself (flag or header), a --set only the baseline reads is
+    // fine and one neither reads is not, and a baseline its time limit stops is exit 1.
+    let o = chokepoint(&[
+        "run",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+        "--baseline",
+        "scripts/whatif-heavy-ban-us-6m.rhai",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("is the scenario itself"), "{}", text(&o));
+    let own = dir.join("own.rhai");
+    std::fs::write(&own, "// baseline: own.rhai\nrun_until(\"2024-03-04\");\n").unwrap();
+    let o = chokepoint(&["test", own.to_str().unwrap()]);
+    assert!(
+        text(&o).contains("names 'own.rhai', the scenario itself"),
+        "{}",
+        text(&o)
+    );
+    let reads = dir.join("reads.rhai");
+    std::fs::write(
+        &reads,
+        "at(\"2024-03-04\", || tariff(\"US\", \"CN\", param(\"rate\", 0.1)));\n\
+         run_until(\"2024-06-03\");\n",
+    )
+    .unwrap();
+    let quiet = dir.join("quiet.rhai");
+    std::fs::write(
+        &quiet,
+        "export_ban(\"CN\", #{ to: [\"IN\"] });\nrun_until(\"2024-06-03\");\n",
+    )
+    .unwrap();
+    let run = |set: &str| {
+        chokepoint(&[
+            "run",
+            quiet.to_str().unwrap(),
+            "--baseline",
+            reads.to_str().unwrap(),
+            "--set",
+            set,
+        ])
+    };
+    assert_eq!(
+        run("rate=0.2").status.code(),
+        Some(0),
+        "{}",
+        text(&run("rate=0.2"))
+    );
+    let o = run("rte=0.2");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("--set rte: neither the script nor its baseline reads param(\"rte\")")
+            && text(&o).contains("rate"),
+        "{}",
+        text(&o)
+    );
+    let slow = dir.join("slow.rhai");
+    std::fs::write(
+        &slow,
+        "at(\"2024-02-05\", || { let x = 0; loop { x += 1; } });\nrun_until(\"2024-06-01\");\n",
+    )
+    .unwrap();
+    let o = chokepoint(&[
+        "run",
+        quiet.to_str().unwrap(),
+        "--baseline",
+        slow.to_str().unwrap(),
+        "--time-limit",
+        "0.3",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("time limit"), "{}", text(&o));
+}

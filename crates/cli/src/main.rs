@@ -89,7 +89,8 @@ enum Command {
         /// its value at the period's end), so peaks are exact only at step.
         #[arg(long, default_value = "month")]
         resolution: String,
-        /// Wall-clock limit for the run, in seconds; a run it stops fails (exit 1).
+        /// Wall-clock limit for the run, in seconds, and for a scenario run as its baseline;
+        /// a run it stops fails (exit 1).
         #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
         time_limit: f64,
         /// What the headlines are read against: another scenario run on the same model,
