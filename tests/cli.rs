@@ -6957,6 +6957,12 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
         summary["baseline"]["script"],
         "scripts/whatif-heavy-ban-us-6m.rhai"
     );
+    // The report holds what it was read against: the baseline's source after the scenario's.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let at = html
+        .find("<h2>Baseline source</h2>")
+        .expect("the baseline's source");
+    assert!(html[at..].contains("for 6 months?") && html.ends_with("</html>\n"));
     assert!(
         summary["baseline"]["levers_left_out"].is_null(),
         "{summary}"

@@ -2182,11 +2182,27 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
     o.push_str(&levers_table(out));
     // With the modules it imports, each after a `// module` line: the page alone holds
     // what the run ran.
-    let _ = writeln!(
+    let _ = write!(
         o,
-        "<h2>Scenario source</h2><pre>{}</pre></body></html>",
+        "<h2>Scenario source</h2><pre>{}</pre>",
         esc(&sc.full_source())
     );
+    // A scenario run as the baseline is part of what the page reads against: its source
+    // too (its first line names it).
+    if let Some(text) = (out.baseline_script.as_ref()).and_then(|p| std::fs::read_to_string(p).ok())
+    {
+        let _ = write!(
+            o,
+            "<h2>Baseline source</h2><pre>// {}\n{}</pre>",
+            esc(&out
+                .baseline_script
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()),
+            esc(&text)
+        );
+    }
+    o.push_str("</body></html>\n");
     o
 }
 
