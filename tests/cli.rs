@@ -6963,6 +6963,12 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
         .find("<h2>Baseline source</h2>")
         .expect("the baseline's source");
     assert!(html[at..].contains("for 6 months?") && html.ends_with("</html>\n"));
+    // (With the modules it imports, as the scenario's own source has them.)
+    assert!(
+        html[at..].contains("// module lib/timeline"),
+        "{}",
+        &html[at..]
+    );
     assert!(
         summary["baseline"]["levers_left_out"].is_null(),
         "{summary}"

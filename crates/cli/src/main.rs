@@ -1322,7 +1322,7 @@ fn run_baseline(
     params: BTreeMap<String, f64>,
     time_limit: f64,
     failure: &mut Failure,
-) -> Result<Outcome, BadInput> {
+) -> Result<(Outcome, String), BadInput> {
     let said = |e: &str| {
         BadInput(format!(
             "error: the baseline {}: {}",
@@ -1372,7 +1372,7 @@ fn run_baseline(
     while base.sim.step < steps {
         base.sim.step();
     }
-    Ok(base)
+    Ok((base, sc.full_source()))
 }
 
 /// What a run's baseline scenario said that bears on reading against it: its warnings
@@ -1453,7 +1453,7 @@ fn run(
                         path.display()
                     )));
                 }
-                let base = run_baseline(
+                let (base, source) = run_baseline(
                     &path,
                     &model,
                     &outcome,
@@ -1466,6 +1466,7 @@ fn run(
                 let outcome = Outcome {
                     baseline: Some(Box::new(base.sim)),
                     baseline_script: Some(path),
+                    baseline_source: Some(source),
                     ..outcome
                 };
                 (outcome, read)

@@ -2189,17 +2189,12 @@ pub fn html(sc: &Scenario, m: &Model, out: &Outcome, resolution: Resolution) -> 
     );
     // A scenario run as the baseline is part of what the page reads against: its source
     // too (its first line names it).
-    if let Some(text) = (out.baseline_script.as_ref()).and_then(|p| std::fs::read_to_string(p).ok())
-    {
+    if let (Some(path), Some(text)) = (&out.baseline_script, &out.baseline_source) {
         let _ = write!(
             o,
             "<h2>Baseline source</h2><pre>// {}\n{}</pre>",
-            esc(&out
-                .baseline_script
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()),
-            esc(&text)
+            esc(&path.display().to_string()),
+            esc(text)
         );
     }
     o.push_str("</body></html>\n");

@@ -193,6 +193,8 @@ pub struct Outcome {
     /// The scenario the baseline ran (`run --baseline`, `// baseline:`); none for the model
     /// with no levers.
     pub baseline_script: Option<PathBuf>,
+    /// That scenario's source, with the modules it imports (`Scenario::full_source`).
+    pub baseline_source: Option<String>,
 }
 
 impl Outcome {
@@ -1068,6 +1070,7 @@ impl Scenario {
             warnings,
             baseline: None,
             baseline_script: None,
+            baseline_source: None,
         })
     }
 }
