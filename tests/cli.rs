@@ -7019,6 +7019,18 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
         "{}",
         text(&o)
     );
+    // (`test` runs a header's baseline too: one `run` would refuse fails the replay.)
+    let licensing =
+        std::fs::read_to_string(root().join("scripts/2025-04-china-licensing.rhai")).unwrap();
+    let long = dir.join("long.rhai");
+    std::fs::write(&long, format!("// baseline: six.rhai\n{licensing}")).unwrap();
+    let o = chokepoint(&["test", long.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("FAILED") && text(&o).contains("past the run's end"),
+        "{}",
+        text(&o)
+    );
     let o = chokepoint(&[
         "run",
         "scripts/2025-04-china-licensing.rhai",

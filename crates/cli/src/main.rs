@@ -2068,7 +2068,7 @@ fn test(
         }
         let model = ModelArg::Fallback(model, model_name.as_deref());
         match execute(s, model, seed, params.clone(), limit, &mut failure) {
-            Ok((scenario, _, outcome)) => {
+            Ok((scenario, model, outcome)) => {
                 let written = scenario.literal_params();
                 read.extend((params.keys()).filter(|n| written.contains(*n)).cloned());
                 known.extend(written.iter().chain(outcome.params.keys()).cloned());
@@ -2101,6 +2101,22 @@ fn test(
                     .collect();
                 if n == 0 {
                     why.push("  states no expectations: nothing was checked".into());
+                }
+                // The baseline its header names is run as `run` would: one that cannot (it
+                // fails, or runs past the scenario's end) would only show there.
+                if let Ok(Baseline::Script(path)) = baseline_from(&scenario, None) {
+                    let mut base_failure = Failure::default();
+                    let r = run_baseline(
+                        &path,
+                        &model,
+                        &outcome,
+                        params.clone(),
+                        limit,
+                        &mut base_failure,
+                    );
+                    if let Err(e) = r {
+                        why.push(format!("  {}", e.0.trim_end()));
+                    }
                 }
                 let noun = if n == 1 {
                     "expectation"
