@@ -71,9 +71,10 @@ enum Command {
         /// Model file (default: the script's `// model:` header, else models/world-2024.yaml).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Write series.csv, summary.json and report.html here. A run that fails leaves
-        /// none of an earlier run's results there: summary.json says it failed, and why. A
-        /// directory the failed run made is taken away.
+        /// Write series.csv, summary.json and report.html here, and baseline.csv (the
+        /// baseline's series) where the run had a baseline. A run that fails leaves none of
+        /// an earlier run's results there: summary.json says it failed, and why. A directory
+        /// the failed run made is taken away.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Seed for stochastic events (default: the model's seed).
