@@ -309,6 +309,11 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
     // outside China can run far ahead of these five).
     let last = s.dates.len().saturating_sub(1);
     let base = out.baseline.as_deref();
+    // The baseline's value of a series `metric[key]` in the step `i`, where there is one.
+    let base_at = |metric: &str, key: &str, i: usize| -> Option<f64> {
+        let b = &base?.series;
+        Some(b.values[i * b.names.len() + b.find(metric, key)?])
+    };
     let moves_of = |key: &str| -> Option<Move> {
         let v = s.column(s.find("price", key)?);
         let first = start_price(m, key).or(v.first().copied())?;
@@ -317,10 +322,7 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
         let (low_at, low) =
             (v.iter().copied().enumerate()).reduce(|a, b| if b.1 < a.1 { b } else { a })?;
         // The baseline's multiple at the peak's date and at the low's.
-        let then = |i: usize| {
-            let b = &base?.series;
-            Some(b.values[i * b.names.len() + b.find("price", key)?] / first)
-        };
+        let then = |i: usize| Some(base_at("price", key, i)? / first);
         Some(Move {
             peak,
             times: peak / first,
@@ -333,11 +335,6 @@ fn headlines(m: &Model, out: &Outcome) -> Vec<Headline> {
             base_at_low: then(low_at),
             from_base: base.and_then(|b| apart(&v, &b.series.column(b.series.find("price", key)?))),
         })
-    };
-    // The baseline's value of a series `metric[key]` in the step `i`, where there is one.
-    let base_at = |metric: &str, key: &str, i: usize| -> Option<f64> {
-        let b = &base?.series;
-        Some(b.values[i * b.names.len() + b.find(metric, key)?])
     };
     let mut price_line = |key: &str, p: Move| {
         // A price that never left its start has no peak worth dating; one highest in the
