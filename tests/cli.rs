@@ -18,6 +18,13 @@ fn chokepoint(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// A command that must succeed (exit 0): what it printed, stdout then stderr.
+fn ran(args: &[&str]) -> String {
+    let o = chokepoint(args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+    text(&o)
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -6851,14 +6858,12 @@ fn a_baseline_keeps_the_models_policies_and_the_scripts_behaviour_and_leaves_out
     let own = dir.join("own.rhai");
     std::fs::write(&own, "run_until(\"2025-06-30\");\n").unwrap();
     let run = |script: &Path| {
-        let o = chokepoint(&[
+        ran(&[
             "run",
             script.to_str().unwrap(),
             "--model",
             top.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        text(&o)
+        ])
     };
     // Without a lever the model's ban is the finding (US magnet users short)…
     let shown = run(&own);
@@ -6929,7 +6934,7 @@ fn a_baseline_keeps_the_models_policies_and_the_scripts_behaviour_and_leaves_out
 fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
     let dir = temp("baseline-script");
     // The 12-month US heavy ban against the 6-month one: what the second six months did.
-    let o = chokepoint(&[
+    let shown = ran(&[
         "run",
         "scripts/whatif-heavy-ban-us-12m.rhai",
         "--baseline",
@@ -6937,8 +6942,6 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let shown = text(&o);
     assert!(
         shown.contains("baseline                               the scenario scripts/whatif-heavy-ban-us-6m.rhai"),
         "{shown}"
@@ -7072,14 +7075,12 @@ fn a_scripted_baseline_shows_what_the_run_spared_and_runs_to_the_runs_end() {
         .collect();
     let base = dir.join("ban.rhai");
     std::fs::write(&base, &ban).unwrap();
-    let o = chokepoint(&[
+    let shown = ran(&[
         "run",
         "scripts/whatif-us-stockpile-12m-ban.rhai",
         "--baseline",
         base.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let shown = text(&o);
     assert!(
         shown.contains("peak shortfall magnet:NdFeB/US         0.0% at worst; the baseline's 30.9% (week of 2025-07-07)"),
         "{shown}"

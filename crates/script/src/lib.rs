@@ -186,9 +186,10 @@ pub struct Outcome {
     pub params: BTreeMap<String, f64>,
     /// What ran but may not be what was meant: an `at` whose date the run never reached.
     pub warnings: Vec<String>,
-    /// The model run over the same steps with the same seed and no levers, for the
-    /// headlines to be read against (what the model does by itself: prices drift as
-    /// announced capacity arrives). Only `chokepoint run` makes it: [`Outcome::with_baseline`].
+    /// What the headlines are read against, run over the same steps with the same seed:
+    /// the model with none of the script's levers ([`Outcome::with_baseline`]: what the
+    /// model does by itself, prices drifting as announced capacity arrives), or the
+    /// scenario in `baseline_script`. Only `chokepoint run` sets it.
     pub baseline: Option<Box<Sim>>,
     /// The scenario the baseline ran (`run --baseline`, `// baseline:`); none for the model
     /// with no levers.
