@@ -6989,6 +6989,16 @@ fn a_run_reads_its_headlines_against_another_scenario_named_as_its_baseline() {
         std::fs::read_to_string(dir.join("baseline.csv")).unwrap(),
         std::fs::read_to_string(six.join("series.csv")).unwrap()
     );
+    // Which texts ran (with their modules): the baseline's digest is the 6-month run's own.
+    let six_summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(six.join("summary.json")).unwrap()).unwrap();
+    let digest = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    assert_eq!(
+        digest(&summary["baseline"]["script_digest"]),
+        digest(&six_summary["script_digest"])
+    );
+    assert!(digest(&summary["script_digest"]).is_some_and(|d| d.len() == 16));
+    assert_ne!(summary["script_digest"], six_summary["script_digest"]);
     // A header names it too (from the script's directory), and `none` has no baseline.
     let script = dir.join("twelve.rhai");
     let body =

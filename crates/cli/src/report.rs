@@ -1309,6 +1309,8 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         // (One that did not finish says `false`, and why: `write::begin`.)
         "finished": true,
         "title": sc.title(),
+        // The script with the modules it imports, as sweep.json digests it: which text ran.
+        "script_digest": crate::sweep::digest(sc.full_source().as_bytes()),
         "model": m.name,
         "model_digest": crate::sweep::model_digest(m),
         "start": m.start.to_string(),
@@ -1321,6 +1323,7 @@ pub fn summary_json(sc: &Scenario, m: &Model, out: &Outcome, resolution: &str) -
         "baseline": out.baseline.as_deref().map(|b| json!({
             "description": baseline_said(out),
             "script": out.baseline_script.as_ref().map(|p| p.display().to_string()),
+            "script_digest": out.baseline_source.as_ref().map(|t| crate::sweep::digest(t.as_bytes())),
             "seed": b.seed,
             // (Of the model with no levers; another scenario's is its own.)
             "levers_left_out": out.baseline_script.is_none().then(|| out.left_out().count()),

@@ -950,7 +950,7 @@ pub(crate) fn model_digest(model: &Model) -> String {
 }
 
 /// A 64-bit FNV-1a digest: the same bytes give the same digest on every machine.
-fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     });
