@@ -5596,6 +5596,58 @@ fn compare_runs_one_script_with_other_parameters_on_each_side() {
 }
 
 #[test]
+fn compare_runs_one_script_on_two_seeds() {
+    let dir = temp("cmp-seed");
+    let script = dir.join("outages.rhai");
+    std::fs::write(
+        &script,
+        "// title: random outages
+         random_outage(\"mountain-pass-mine\", 0.05, 0.8, \"3m\");
+         random_outage(\"kachin-clay-mines\", 0.05, 0.9, \"3m\");
+         run_until(\"2025-12-31\");
+",
+    )
+    .unwrap();
+    let s = script.to_str().unwrap();
+    let figures = |said: &str| -> String {
+        let n = said
+            .find(" figures compared")
+            .unwrap_or_else(|| panic!("{said}"));
+        said[..n].rsplit(' ').next().unwrap_or("").to_string()
+    };
+    // Two seeds draw other outages, and the sides say which seed each ran.
+    let two = ran(&[
+        "compare", s, s, "--seed-a", "1", "--seed-b", "2", "--top", "3",
+    ]);
+    assert!(
+        two.contains("A: random outages (seed 1)\nB: random outages (seed 2)\n"),
+        "{two}"
+    );
+    assert!(!two.contains("none differs"), "{two}");
+    // One seed for both: the same run twice. --seed-a over --seed: the same as above.
+    let same = ran(&["compare", s, s, "--seed", "2"]);
+    assert!(
+        same.contains("A: random outages\nB: random outages\n") && same.contains("none differs"),
+        "{same}"
+    );
+    let over = ran(&[
+        "compare", s, s, "--seed", "2", "--seed-a", "1", "--top", "3",
+    ]);
+    assert_eq!(over, two);
+    assert!(
+        figures(&two).parse::<usize>().is_ok_and(|n| n > 100),
+        "{two}"
+    );
+    // Wrong: not a seed.
+    for bad in [["--seed", "x"], ["--seed-b", "-1"]] {
+        let o = chokepoint(&["compare", s, s, bad[0], bad[1]]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("is not a seed"), "{}", text(&o));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_sweep_follows_a_trade_route_only_some_runs_open() {
     // India has no magnet plant: its magnets to the US are a route no run records until
     // a plant is built there. A route of the model's names is followed; a bad one refused.

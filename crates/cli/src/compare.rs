@@ -281,11 +281,13 @@ pub fn table(
     let all = rows(a, b, base);
     let mut o = String::new();
     // Parameters whose values differ between the runs tell them apart (one script run with
-    // --set-a and --set-b, say).
+    // --set-a and --set-b, say), and so do seeds (--seed-a and --seed-b).
     let differ = |own: &Outcome, other: &Outcome| -> String {
+        let seed = own.sim.seed != other.sim.seed;
         let shown: Vec<String> = (own.params.iter())
             .filter(|(k, v)| other.params.get(*k).is_some_and(|o| o != *v))
             .map(|(k, v)| format!("{k}={}", fmt_num(*v)))
+            .chain(seed.then(|| format!("seed {}", own.sim.seed)))
             .collect();
         match shown.is_empty() {
             true => String::new(),

@@ -276,6 +276,16 @@ enum Command {
         /// Set a parameter in run B only (over a --set of the same name).
         #[arg(long = "set-b", value_name = "NAME=VALUE")]
         set_b: Vec<String>,
+        /// Seed for stochastic events in both runs (default: each model's seed).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed: Option<u64>,
+        /// Seed for run A only (over --seed): the same scenario on two seeds is
+        /// `compare S S --seed-a 1 --seed-b 2`.
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed_a: Option<u64>,
+        /// Seed for run B only (over --seed).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed_b: Option<u64>,
         /// Model file for both (default: each script's header, else models/world-2024.yaml).
         #[arg(long)]
         model: Option<PathBuf>,
@@ -626,6 +636,9 @@ fn dispatch(cmd: Command) -> Result<u8> {
             set,
             set_a,
             set_b,
+            seed,
+            seed_a,
+            seed_b,
             model,
             out,
             top,
@@ -662,38 +675,39 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 write::begin()?;
             }
             // A scenario that fails shows what it printed first, as `run` does.
-            let run_one = |side: &str, script: &Path, params: &BTreeMap<String, f64>| {
-                let mut failure = Failure::default();
-                let r = execute(
-                    script,
-                    ModelArg::Override(model.as_deref()),
-                    None,
-                    params.clone(),
-                    time_limit,
-                    &mut failure,
-                );
-                if r.is_err() {
-                    for line in &failure.printed {
-                        outln!("{line}");
+            let run_one =
+                |side: &str, script: &Path, seed: Option<u64>, params: &BTreeMap<String, f64>| {
+                    let mut failure = Failure::default();
+                    let r = execute(
+                        script,
+                        ModelArg::Override(model.as_deref()),
+                        seed,
+                        params.clone(),
+                        time_limit,
+                        &mut failure,
+                    );
+                    if r.is_err() {
+                        for line in &failure.printed {
+                            outln!("{line}");
+                        }
                     }
-                }
-                r.map_err(|mut e| {
-                    // As under `run`: which side, and the values it was given.
-                    if !params.is_empty() && failure.ran && !failure.timed_out {
-                        let given = (params.iter())
-                            .map(|(k, v)| format!("{k}={}", param_text(*v)))
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        let end = if e.0.ends_with('\n') { "" } else { "\n" };
-                        e.0 = format!(
-                            "{}{end}  = side {side} ran with {given}: a value given there is \
+                    r.map_err(|mut e| {
+                        // As under `run`: which side, and the values it was given.
+                        if !params.is_empty() && failure.ran && !failure.timed_out {
+                            let given = (params.iter())
+                                .map(|(k, v)| format!("{k}={}", param_text(*v)))
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                            let end = if e.0.ends_with('\n') { "" } else { "\n" };
+                            e.0 = format!(
+                                "{}{end}  = side {side} ran with {given}: a value given there is \
                              checked where the script uses it",
-                            e.0
-                        );
-                    }
-                    (e, failure.timed_out)
-                })
-            };
+                                e.0
+                            );
+                        }
+                        (e, failure.timed_out)
+                    })
+                };
             // A run its time limit stopped failed, as under `run` and `test` (exit 1); the
             // second runs only once the first has.
             let finished = |r: Result<_, (BadInput, bool)>| match r {
@@ -710,8 +724,8 @@ fn dispatch(cmd: Command) -> Result<u8> {
                 files: &["compare.csv", "report.html"],
                 scenario: None,
             });
-            let both = finished(run_one("A", &a, &params_a))
-                .and_then(|x| Ok((x, finished(run_one("B", &b, &params_b))?)));
+            let both = finished(run_one("A", &a, seed_a.or(seed), &params_a))
+                .and_then(|x| Ok((x, finished(run_one("B", &b, seed_b.or(seed), &params_b))?)));
             // From here an interrupt waits for the comparison's files to be written whole.
             let output = write::output_phase();
             let ((sa, ma, oa), (sb, mb, ob)) = match both {
