@@ -139,6 +139,10 @@ time.sleep(0.2)
 # (Matched on what they print, not on the echo of what was pasted.)
 send('\x1b[200~print(`pasted ${20 + 1}`);\nprint(`pasted ${20 + 2}`);\n:step 1\x1b[201~\r')
 read_until(r"pasted 21[\s\S]*pasted 22[\s\S]*now at")
+# Lines that reach the editor together (typed ahead, pasted without bracketed paste, sent by
+# a tool such as expect) each run in turn: none is dropped (rustyline kept only the first).
+send('let typed = 40;\rprint(`ahead ${typed + 1}`);\rprint(`ahead ${typed + 2}`);\r')
+read_until(r"ahead 41[\s\S]*ahead 42")
 # Ctrl-C abandons an unfinished input: it does not come back when the input ends.
 send("fn abandoned() {\r")
 time.sleep(0.3)

@@ -142,8 +142,8 @@ enum Command {
     Check {
         /// The model file (.yaml).
         model: PathBuf,
-        /// Also list the ids scripts use, by kind (countries, firms, groups, facilities,
-        /// sectors, stockpiles, commodities).
+        /// Also list the ids scripts use, by kind (elements, forms, stages, markets,
+        /// countries, firms, groups, facilities, sectors, stockpiles, commodities).
         #[arg(long)]
         ids: bool,
     },
@@ -956,7 +956,14 @@ fn check(path: &Path, ids: bool) -> Result<u8> {
     say_warnings(&model, "the model");
     if ids {
         let m = &model;
-        let lists: [(&str, Vec<String>); 7] = [
+        let lists: [(&str, Vec<String>); 11] = [
+            (
+                "elements",
+                m.elements.iter().map(|x| x.symbol.clone()).collect(),
+            ),
+            ("forms", m.forms.iter().map(|x| x.id.clone()).collect()),
+            ("stages", m.stages.clone()),
+            ("markets", m.markets.clone()),
             (
                 "countries",
                 m.countries.iter().map(|x| x.id.clone()).collect(),
@@ -2109,10 +2116,11 @@ fn test(
                 // A figure read with no value yet in an action, or a window read before the
                 // run reached its end, may be what a claim rests on, or only a progress
                 // print: said under the scenario's line, for CI logs, not a failure.
-                let said: Vec<&String> = (outcome.output.iter())
+                let mut said: Vec<String> = (outcome.output.iter())
                     .filter(|l| {
                         l.starts_with("note: an action read ") || l.starts_with("note: between(")
                     })
+                    .cloned()
                     .collect();
                 if n == 0 {
                     why.push("  states no expectations: nothing was checked".into());
@@ -2129,8 +2137,19 @@ fn test(
                         limit,
                         &mut base_failure,
                     );
-                    if let Err(e) = r {
-                        why.push(format!("  {}", e.0.trim_end()));
+                    match r {
+                        Err(e) => why.push(format!("  {}", e.0.trim_end())),
+                        // What the scenario is read against does not hold by its own
+                        // claims: said (as `run` says it), not a failure of this scenario.
+                        Ok((base, _)) if base.failed() > 0 => said.push(format!(
+                            "note: its baseline {} fails {} of its own {} expectations \
+                             (`chokepoint test {}` shows which)",
+                            path.display(),
+                            base.failed(),
+                            base.expectations.len(),
+                            path.display()
+                        )),
+                        Ok(_) => {}
                     }
                 }
                 let noun = if n == 1 {

@@ -1208,8 +1208,12 @@ impl Session {
                 }
                 err!("{}", earlier_closure(error));
                 *self.host.lock() = before;
+                // The action waits as it was: every later move past its date fails again.
                 errln!(
-                    "(the command failed, so none of it stays: the clock is at {})",
+                    "(the command failed, so none of it stays: the clock is at {}; the action \
+                     that failed still waits, so no move gets past it: `:reset` starts again \
+                     without it, or `:save` the session, take it out, and `chokepoint run` the \
+                     script)",
                     self.today()
                 );
                 if timed_out {
@@ -1379,7 +1383,7 @@ impl Session {
                             unit => format!("{m}[{k}], {unit}"),
                         };
                         // (The chart's axis labels take ~14 columns beside its plot.)
-                        let w = self.columns.saturating_sub(16).clamp(20, 64);
+                        let w = self.columns.saturating_sub(16).clamp(8, 64);
                         out!("{}", plot(&title, &dates, &v, w, 14))
                     }
                     Err(e) => failed!("error: {e}"),
@@ -1878,14 +1882,23 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
     let span = if hi > lo { hi - lo } else { 1.0 };
     let cols = w.min(v.len()).max(1);
     let mut grid = vec![vec![' '; cols]; h];
+    let row_of = |y: f64| (((y - lo) / span * (h - 1) as f64).round() as usize).min(h - 1);
+    // Each column is filled from zero where the axis holds it (a series below zero hangs
+    // from the top: receipts drew their weeks of none as the tallest bars), else from the
+    // axis' foot.
+    let base = if lo < 0.0 && !flat {
+        row_of(0.0_f64.min(hi))
+    } else {
+        0
+    };
     for c in 0..cols {
         // The mean of the values this column covers.
         let a = c * v.len() / cols;
         let b = ((c + 1) * v.len() / cols).max(a + 1);
         // (A mean may round an ulp outside the values it is of: within the axis.)
         let y = (v[a..b].iter().sum::<f64>() / (b - a) as f64).clamp(lo, hi.max(lo));
-        let row = (((y - lo) / span * (h - 1) as f64).round() as usize).min(h - 1);
-        for r in 0..=row {
+        let row = row_of(y);
+        for r in row.min(base)..=row.max(base) {
             grid[h - 1 - r][c] = if r == row { '█' } else { '│' };
         }
     }
@@ -1916,8 +1929,11 @@ pub fn plot(title: &str, dates: &[Date], v: &[f64], w: usize, h: usize) -> Strin
                 b.to_string(),
                 width = cols - 10
             ));
-        } else {
+        } else if w >= 24 {
             o.push_str(&format!("{:>12}  {a} to {b}\n", ""));
+        } else {
+            // A narrow terminal: one date a line, within its width.
+            o.push_str(&format!("{:>12}  {a} to\n{:>12}  {b}\n", "", ""));
         }
     }
     o
@@ -2420,6 +2436,30 @@ mod tests {
             5,
         );
         assert!(p.starts_with("p (constant at 8.321428)\n"), "{p}");
+    }
+
+    #[test]
+    fn a_plot_fills_from_zero_so_a_series_below_it_hangs_from_the_top() {
+        let rows = |p: &str| -> Vec<String> {
+            (p.lines().skip(1).take(5))
+                .map(|l| l.split('┤').nth(1).unwrap().to_string())
+                .collect()
+        };
+        // Receipts (a policy cost below zero): weeks of none are at the top, not the
+        // tallest bars.
+        let p = plot("p", &weeks(4), &[0.0, -10.0, -10.0, 0.0], 4, 5);
+        let r = rows(&p);
+        assert_eq!(r[0], "█││█", "{p}");
+        assert_eq!(r[4], " ██ ", "{p}");
+        // Either side of zero: up from it and down from it.
+        let p = plot("p", &weeks(2), &[-5.0, 5.0], 2, 5);
+        assert_eq!(rows(&p), [" █", " │", "││", "│ ", "█ "], "{p}");
+        // Above zero, from the axis' foot as before.
+        let p = plot("p", &weeks(2), &[1.0, 3.0], 2, 5);
+        assert_eq!(rows(&p), [" █", " │", " │", " │", "█│"], "{p}");
+        // A narrow chart keeps its dates within its width.
+        let p = plot("p", &weeks(40), &vec![1.0; 40], 8, 5);
+        assert!(p.lines().all(|l| l.chars().count() <= 27), "{p}");
     }
 
     #[test]

@@ -340,7 +340,7 @@ fn header(spec: &Spec) -> String {
 /// The sweep's figures as `sweep` prints them when it ends, from the runs.csv in `out`: each
 /// figure's peak and mean across runs (p5, p50, p95), and how each moves with each swept
 /// parameter (Spearman's rank correlation over the runs: "rises" or "falls" at 0.5 or more
-/// in size; "flat" where the runs' values are within a thousandth of its size). Figures that
+/// in size, more with under 17 runs (`telling_correlation`); "flat" where the runs' values are within a thousandth of its size). Figures that
 /// are 0 in every run are left out. None if runs.csv cannot be read.
 pub fn figures_table(out: &Path) -> Option<String> {
     let text = std::fs::read_to_string(out.join("runs.csv")).ok()?;
@@ -389,7 +389,7 @@ pub fn figures_table(out: &Path) -> Option<String> {
         a if a >= 100.0 => fmt_num((x * 10.0).round() / 10.0),
         _ => fmt_num(crate::compare::round4(x)),
     };
-    let mut left_out = 0;
+    let (mut left_out, mut untold) = (0, false);
     for (c, name) in figures {
         let v = col(c);
         let mut sorted: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
@@ -417,11 +417,15 @@ pub fn figures_table(out: &Path) -> Option<String> {
         let flat = hi - lo < 1e-3 * lo.abs().max(hi.abs());
         for (values, p) in &params {
             let r = rank_correlation(values, &v);
+            let telling = telling_correlation(rows.len());
             let word = match r {
                 Some(_) if flat => "flat (<0.1% apart)".to_string(),
-                Some(r) if r >= 0.5 => format!("rises ({r:+.2})"),
-                Some(r) if r <= -0.5 => format!("falls ({r:+.2})"),
-                Some(r) => format!("({r:+.2})"),
+                Some(r) if r >= telling => format!("rises ({r:+.2})"),
+                Some(r) if r <= -telling => format!("falls ({r:+.2})"),
+                Some(r) => {
+                    untold |= r.abs() >= 0.5;
+                    format!("({r:+.2})")
+                }
                 None => "-".into(),
             };
             let _ = write!(t, "   {word:<w$}", w = p.len() + 5);
@@ -429,6 +433,17 @@ pub fn figures_table(out: &Path) -> Option<String> {
         let kept = t.trim_end().len();
         t.truncate(kept);
         t.push('\n');
+    }
+    // Few runs order a parameter and a figure alike by chance: 0.6 of five runs says
+    // nothing (a parameter no lever read "rose" with a price: review 2026-12-02).
+    if untold {
+        let _ = writeln!(
+            t,
+            "  (with {} runs a direction is named only at a correlation of {:.2} or more in \
+             size, beyond what chance orders 1 time in 20: more runs tell more)",
+            rows.len(),
+            telling_correlation(rows.len())
+        );
     }
     if left_out > 0 {
         let _ = writeln!(
@@ -442,6 +457,15 @@ pub fn figures_table(out: &Path) -> Option<String> {
         );
     }
     Some(t)
+}
+
+/// The rank correlation over `runs` runs that names a direction: 0.5 in size, or more where
+/// so few runs would reach 0.5 by chance more than 1 time in 20 (two-sided; Spearman's
+/// statistic is about normal with variance 1/(n-1) when the two are unrelated). Five runs
+/// need 0.98, 20 runs 0.5.
+fn telling_correlation(runs: usize) -> f64 {
+    let n = runs.max(2) as f64;
+    (1.96 / (n - 1.0).sqrt()).max(0.5)
 }
 
 /// runs.csv's header fields and its rows as numbers (NaN where a field is not one).
@@ -2193,6 +2217,63 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_direction_is_named_only_where_the_runs_could_not_order_it_by_chance() {
+        assert!((telling_correlation(5) - 0.98).abs() < 1e-9);
+        assert_eq!(telling_correlation(20), 0.5);
+        assert_eq!(telling_correlation(10_000), 0.5);
+        let dir = std::env::temp_dir().join(format!("chokepoint-telling-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Five runs: `a` orders the price perfectly, `b` with two pairs swapped (0.6).
+        let table = |rows: &[(f64, f64, f64)]| {
+            let mut t = String::from(
+                "run,seed,a,b,expectations_passed,expectations_failed,prices_at_cap,\
+                 price[ROW/oxide:Dy].peak,price[ROW/oxide:Dy].mean,price[ROW/oxide:Dy].final\n",
+            );
+            for (i, (a, b, y)) in rows.iter().enumerate() {
+                t += &format!("{i},1,{a},{b},1,0,0,{y},{y},{y}\n");
+            }
+            std::fs::write(dir.join("runs.csv"), t).unwrap();
+            figures_table(&dir).unwrap()
+        };
+        let five = table(&[
+            (1.0, 2.0, 10.0),
+            (2.0, 1.0, 20.0),
+            (3.0, 4.0, 30.0),
+            (4.0, 5.0, 40.0),
+            (5.0, 3.0, 50.0),
+        ]);
+        let peak = five.lines().find(|l| l.contains(".peak")).unwrap();
+        assert!(
+            peak.contains("rises (+1.00)") && peak.contains("(+0.60)"),
+            "{five}"
+        );
+        assert!(!peak.contains("rises (+0.60)"), "{five}");
+        assert!(
+            five.contains("with 5 runs a direction is named only at a correlation of 0.98"),
+            "{five}"
+        );
+        // Enough runs: 0.63 names a direction, and nothing needs saying.
+        let rows: Vec<(f64, f64, f64)> = (0..40)
+            .map(|i| {
+                let i = i as f64;
+                (
+                    i,
+                    if i as i64 % 6 == 0 { 40.0 - i } else { i },
+                    i * 2.0 + 1.0,
+                )
+            })
+            .collect();
+        let many = table(&rows);
+        let peak = many.lines().find(|l| l.contains(".peak")).unwrap();
+        assert!(
+            peak.contains("rises (+1.00)") && peak.matches("rises").count() == 2,
+            "{many}"
+        );
+        assert!(!many.contains("a direction is named only"), "{many}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn ranges_and_shards_parse_with_clear_errors() {

@@ -377,8 +377,22 @@ impl Loader {
                 );
                 return None;
             }
-            let place = e.location().map(|l| (l.line(), l.column()));
-            let (mut msg, whole) = parse_message(&e.to_string());
+            let mut place = e.location().map(|l| (l.line(), l.column()));
+            let (mut msg, mut whole) = parse_message(&e.to_string());
+            // A field missing from an item the YAML breaks off inside (a line of it indented
+            // one space short) is the break, not a second mistake: say only the break (it
+            // said `missing field` of a field written below it).
+            if msg.contains("missing field") {
+                if let (Some(at), Err(syntax)) =
+                    (place, serde_yaml::from_str::<serde::de::IgnoredAny>(&work))
+                {
+                    let broke = syntax.location().map(|l| (l.line(), l.column()));
+                    if broke.is_some_and(|(l, _)| salvage::within_item(&work, at, l)) {
+                        (msg, whole) = parse_message(&syntax.to_string());
+                        place = broke;
+                    }
+                }
+            }
             // A flow list or map left open is found where the next line starts: say where
             // it opened.
             if msg.contains("did not find expected ',' or") {
@@ -413,6 +427,16 @@ impl Loader {
                         ))
                     }
                     _ => {}
+                }
+            }
+            // A line indented between its map's keys and the map above: the reader's words
+            // (an expected key, or a '-') do not say that is what it found.
+            if (msg.contains("did not find expected key")
+                || msg.contains("did not find expected '-' indicator"))
+                && !msg.contains(" quote on line ")
+            {
+                if let Some(hint) = place.and_then(|(l, _)| short_indent(&work, l)) {
+                    msg.push_str(&hint);
                 }
             }
             // A tab where YAML wants spaces: the reader's words do not say so.
@@ -997,10 +1021,52 @@ fn plain_types(msg: &str) -> String {
     out
 }
 
+/// Where line `line` (1-based) is indented less than the line before it (blank lines and
+/// comments aside) but more than the line that opened their map: out of step with both.
+fn short_indent(text: &str, line: usize) -> Option<String> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let this = text.lines().nth(line.checked_sub(1)?)?;
+    let content = |l: &&str| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('#')
+    };
+    let before: Vec<&str> = text.lines().take(line - 1).filter(content).collect();
+    let prev = *before.last()?;
+    let (here, there) = (indent(this), indent(prev));
+    let opener = before.iter().rev().map(|l| indent(l)).find(|&i| i < there);
+    let spaces = if here == 1 { "space" } else { "spaces" };
+    (here < there && opener.is_some_and(|o| here > o)).then(|| {
+        format!(
+            " (line {line} is indented {here} {spaces}, the line before it {there}: the keys \
+             of one map line up)"
+        )
+    })
+}
+
+/// A model file near a path that is none: `world-2024` (a script's `// model:` name) or
+/// `models/world-2024` (the folder of its parts) for `models/world-2024.yaml`.
+fn nearby_model(path: &Path) -> String {
+    let bare = path.extension().is_none();
+    let named = (path.is_relative() && path.components().count() == 1)
+        .then(|| Path::new("models").join(path).with_extension("yaml"));
+    let found = (bare.then(|| path.with_extension("yaml")))
+        .into_iter()
+        .chain(named.filter(|_| bare))
+        .find(|p| p.is_file());
+    match found {
+        Some(p) => format!(" (did you mean '{}'?)", p.display()),
+        None => String::new(),
+    }
+}
+
 fn read_text(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the file: {e}{}", nearby_model(path)))?;
     if meta.is_dir() {
-        return Err("is a directory, not a model file".into());
+        return Err(format!(
+            "is a directory, not a model file{}",
+            nearby_model(path)
+        ));
     }
     if path.extension().is_some_and(|x| x == "rhai") {
         return Err(

@@ -225,6 +225,50 @@ fn one_mistake_reads_as_one_problem() {
 }
 
 #[test]
+fn a_line_indented_short_is_one_problem_not_also_a_missing_field() {
+    let first = "  - {id: cn-north-mine, country: CN, stage: mine, deposit: north, capacity: \
+                 100000, source: fixture}";
+    let block =
+        |deposit_indent: &str, capacity: bool| {
+            format!(
+            "  - id: cn-north-mine\n    country: CN\n    stage: mine\n{deposit_indent}deposit: \
+             north\n{}    source: fixture",
+            if capacity { "    capacity: 100000\n" } else { "" }
+        )
+        };
+    // Written as a block, the fixture is as valid as before.
+    assert_eq!(problems(first, &block("    ", true)), "");
+    // `deposit` indented three spaces breaks the item off: the break is the problem (it
+    // said `missing field capacity` too, of a field written below it).
+    let text = problems(first, &block("   ", true));
+    assert!(
+        text.contains(
+            "mini.yaml:80:4: did not find expected '-' indicator (line 80 is indented 3 \
+             spaces, the line before it 4: the keys of one map line up)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("missing field"), "{text}");
+    assert_eq!(text.matches("\n  ").count(), 1, "{text}");
+    // A field missing from another item than the break is a problem of its own.
+    let text = problems(first, &block("    ", false));
+    assert!(text.contains("missing field `capacity`"), "{text}");
+    let text = MINI.replacen(first, &block("    ", false), 1).replacen(
+        "  - {id: cn-recycle,",
+        "   - {id: cn-recycle,",
+        1,
+    );
+    let text = match load_str("mini.yaml", &text) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        text.contains("missing field `capacity`") && text.contains("did not find expected"),
+        "{text}"
+    );
+}
+
+#[test]
 fn an_empty_market_list_is_reported_where_it_is_written() {
     let text = problems("markets: [CN, ROW]", "markets: []");
     assert!(

@@ -890,18 +890,34 @@ impl Scenario {
             }
         };
         let end = host.sim.last_date();
-        let warnings = (host.schedule.iter())
-            .filter(|s| s.every == 0 && s.months == 0)
-            .map(|s| {
-                let line =
-                    s.at.line()
-                        .map(|l| format!("line {l}: "))
-                        .unwrap_or_default();
-                format!(
-                    "{line}the action set up for {} never ran: the run ended on {end}",
-                    s.due
-                )
-            })
+        // A script that stops the clock before the first step (`step(0)` its only clock
+        // call) simulated nothing: its figures are no run's.
+        let no_step = (host.sim.step == 0).then(|| {
+            format!(
+                "the run took no step: the script stopped the clock before the model's first \
+                 step ({}), so nothing was simulated and there are no figures to read (`step(0)` \
+                 moves the clock by nothing; a script without step or run_until runs to the \
+                 model's end)",
+                host.sim.date()
+            )
+        });
+        let warnings = no_step
+            .into_iter()
+            .chain(
+                host.schedule
+                    .iter()
+                    .filter(|s| s.every == 0 && s.months == 0)
+                    .map(|s| {
+                        let line =
+                            s.at.line()
+                                .map(|l| format!("line {l}: "))
+                                .unwrap_or_default();
+                        format!(
+                            "{line}the action set up for {} never ran: the run ended on {end}",
+                            s.due
+                        )
+                    }),
+            )
             // A lever the script pulls after the last step (after its last `run_until`) is
             // in the log but never acted. (A rule pulling one as the clock's last step ends
             // is a rule applied as usual.)

@@ -2214,6 +2214,19 @@ fn a_script_that_steps_zero_has_said_where_its_story_ends() {
         out.sim.step, 0,
         "step(0) ran nothing, not the whole horizon"
     );
+    // And says so: a run of no step has no figures (it read as a one-step run's dates).
+    assert!(
+        out.warnings.first().is_some_and(|w| w.starts_with(
+            "the run took no step: the script stopped the clock before the model's first step \
+             (2024-01-01)"
+        )),
+        "{:?}",
+        out.warnings
+    );
+    // One that takes a step says nothing of the kind.
+    let sc = Scenario::compile(Path::new("one.rhai"), "step(1);", &root().join("scripts")).unwrap();
+    let out = sc.run(&world(), &RunOptions::default()).unwrap();
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }
 
 #[test]
@@ -4066,6 +4079,33 @@ fn a_rule_reading_a_date_not_yet_reached_waits_for_it() {
             .expect("an unknown stage is an error");
         assert!(e.contains(&format!("(did you mean '{id}'?)")), "{e}");
     }
+    // One nothing like an id names the few that go there (it pointed at `check --ids`,
+    // which did not list stages, forms or markets).
+    for (q, said) in [
+        (
+            r#"hhi("refining")"#,
+            "the model has no 'refining' (the stage here is one of: magnet, metal, mine, \
+             recycling, separation)",
+        ),
+        (
+            r#"shortfall("rods", "US")"#,
+            "the model has no 'rods' (the form here is one of: clay-concentrate, concentrate, \
+             magnet:NdFeB, magnet:SmCo, metal, oxide, scrap)",
+        ),
+    ] {
+        let e = attempt(&format!("let s = {q};")).err().expect("refused");
+        assert!(e.contains(said), "{e}");
+    }
+    // A commodity the model has in a market it has, without a price: not a misspelling
+    // of another element's.
+    let e = attempt(r#"let s = price("oxide:Pm", "ROW");"#)
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("oxide:Pm has no price in market ROW: the model sets it no starting price")
+            && !e.contains("did you mean"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -66,6 +66,21 @@ impl Blanked {
     }
 }
 
+/// Whether line `line` (1-based) of `text` lies within the map whose first key is at `at`
+/// (line, column): every line from it to `line`, blank lines and comments aside, is
+/// indented at least as deep as that key.
+pub fn within_item(text: &str, at: (usize, usize), line: usize) -> bool {
+    let depth = at.1.saturating_sub(1);
+    line >= at.0
+        && (text.lines().enumerate())
+            .skip(at.0)
+            .take(line.saturating_sub(at.0 + 1))
+            .all(|(_, l)| {
+                let t = l.trim_start();
+                t.is_empty() || t.starts_with('#') || l.len() - t.len() >= depth
+            })
+}
+
 /// The key a parser message says is written twice (`the key 'k' is written twice`,
 /// `duplicate field `k``), if it says so.
 pub fn written_twice(msg: &str) -> Option<String> {

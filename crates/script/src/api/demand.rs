@@ -7,7 +7,10 @@ pub mod demand_api {
     use crate::args::{finite, number, Num, Res};
     use crate::host::{err, lever};
 
-    /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop), 0 to 100.
+    /// Multiplies a sector's demand by `factor` from now on (0.8 = a 20% drop; 1.5 = +50%).
+    /// The factor is above 0 and at most 100; shocks compound, up to ×100 of the model's
+    /// demand in all. (0 is refused, as no later shock could undo it: 0.001 leaves a trace
+    /// that one can scale back up.)
     ///
     /// ```rhai
     /// demand_shock("ev-us", 0.8);

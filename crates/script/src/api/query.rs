@@ -349,14 +349,28 @@ pub fn fetch(ctx: &NativeCallContext, metric: &str, key: &str) -> Res<SeriesView
                 None => {
                     // A part the model has nowhere (a misspelt sector or country): name that
                     // part, with the nearest the metric is kept by.
-                    let unknown =
-                        (key.split(['/', '>'])).find(|p| !parts.contains(p) && !m.names(p));
+                    let unknown = (key.split(['/', '>']).enumerate())
+                        .find(|(_, p)| !parts.contains(p) && !m.names(p));
                     match unknown {
-                        Some(p) => {
+                        Some((i, p)) => {
+                            // Few ids go there (stages, forms, markets): name them all.
+                            let mut there: Vec<&str> = (keys.iter())
+                                .filter(|k| k.split(['/', '>']).count() == len)
+                                .filter_map(|k| k.split(['/', '>']).nth(i))
+                                .collect();
+                            there.sort_unstable();
+                            there.dedup();
                             let hint = match chokepoint_core::error::did_you_mean(
                                 p,
                                 parts.iter().copied(),
                             ) {
+                                h if h.is_empty() && !there.is_empty() && there.len() <= 12 => {
+                                    format!(
+                                        " (the {} here is one of: {})",
+                                        wanted(i),
+                                        there.join(", ")
+                                    )
+                                }
                                 h if h.is_empty() => {
                                     " (`chokepoint check MODEL --ids` lists its ids)".to_string()
                                 }
@@ -583,6 +597,20 @@ pub mod query_api {
             let h = h.lock();
             commodity(&h.sim.model, commodity_name)?;
             h.sim.model.market_id(market).map_err(err)?;
+            // Both are the model's: the commodity has no price there (Pm, which no deposit
+            // yields, has none), not a misspelling.
+            if h.sim
+                .series
+                .keys("price")
+                .iter()
+                .any(|k| k.starts_with(&format!("{market}/")))
+            {
+                return Err(err(format!(
+                    "price: {commodity_name} has no price in market {market}: the model sets \
+                     it no starting price (`prices:`), so none is recorded (`:keys price` in \
+                     the REPL, or series.csv, lists the prices it keeps)"
+                )));
+            }
             Err(missing)
         })
     }
